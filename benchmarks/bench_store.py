@@ -1,0 +1,95 @@
+"""Stored sessions written per second to the embedded SQLite store.
+
+Prints, side by side in one run (machines here are shared and noisy, so read medians
+and ratios, not absolute numbers):
+
+- engine path: ``SQLiteStore.save_session`` one transaction per session (what every
+  play step costs);
+- batched: ``SQLiteStore.save_sessions`` in batches of 500;
+- baseline: the same JSON rows written with the stdlib ``sqlite3`` module, one
+  transaction per row, same pragmas (WAL, synchronous=NORMAL) — the floor our
+  SQLAlchemy/aiosqlite layer adds overhead to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import anyio
+
+from encounters.generation import ProceduralGenerator
+from encounters.models import Category, Session
+from encounters.storage import SQLiteStore
+
+
+def make_sessions(n: int) -> list[Session]:
+    gen = ProceduralGenerator()
+    specs = [gen.generate(Category(c), 0.5, seed=i) for i, c in enumerate(Category)]
+    return [Session.start(f"p{i % 50}", specs[i % len(specs)]) for i in range(n)]
+
+
+async def engine_path(path: Path, sessions: list[Session]) -> float:
+    async with SQLiteStore(path) as store:
+        start = time.perf_counter()
+        for s in sessions:
+            await store.save_session(s)
+        return len(sessions) / (time.perf_counter() - start)
+
+
+async def batched(path: Path, sessions: list[Session]) -> float:
+    async with SQLiteStore(path) as store:
+        start = time.perf_counter()
+        for i in range(0, len(sessions), 500):
+            await store.save_sessions(sessions[i:i + 500])
+        return len(sessions) / (time.perf_counter() - start)
+
+
+def baseline(path: Path, sessions: list[Session]) -> float:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE sessions (id TEXT PRIMARY KEY, player_id TEXT, status TEXT, "
+               "data TEXT)")
+    start = time.perf_counter()
+    for s in sessions:
+        db.execute("BEGIN")
+        db.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?)",
+                   (s.id, s.player_id, s.status.value, s.model_dump_json()))
+        db.execute("COMMIT")
+    rate = len(sessions) / (time.perf_counter() - start)
+    db.close()
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="small run for smoke tests")
+    args = parser.parse_args()
+    n, rounds = (300, 2) if args.quick else (args.sessions, args.rounds)
+    sessions = make_sessions(n)
+    results: dict[str, list[float]] = {"engine": [], "batched": [], "sqlite3": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            base = Path(tmp) / str(r)
+            results["engine"].append(anyio.run(engine_path, base / "e.db", sessions))
+            results["batched"].append(anyio.run(batched, base / "b.db", sessions))
+            base.mkdir(parents=True, exist_ok=True)
+            results["sqlite3"].append(baseline(base / "s.db", sessions))
+    med = {k: statistics.median(v) for k, v in results.items()}
+    print(f"sessions per round: {n}, rounds: {rounds} (medians)")
+    print(f"  SQLiteStore.save_session, 1 tx each : {med['engine']:>10,.0f} sessions/s")
+    print(f"  SQLiteStore.save_sessions, batches  : {med['batched']:>10,.0f} sessions/s")
+    print(f"  baseline stdlib sqlite3, 1 tx each  : {med['sqlite3']:>10,.0f} sessions/s")
+    print(f"  ratio engine/baseline: {med['engine'] / med['sqlite3']:.2f}   "
+          f"batched/baseline: {med['batched'] / med['sqlite3']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""The ``ae`` command: the root app, global options and error handling.
+
+Expected errors (bad input, unknown ids, illegal moves) print one clear message to
+stderr and exit with status 1; they never show a traceback (``AE_DEBUG=1`` shows it).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
+
+from ..engine import SyncEngine
+from ..errors import EncountersError
+from ..settings import Settings
+
+class _Group(TyperGroup):
+    """Turns the SDK's expected errors into one red line and exit status 1."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EncountersError as exc:
+            if os.environ.get("AE_DEBUG") == "1":
+                raise
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="ae",
+    help="AI Encounters: generate, validate and play game encounters offline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+
+@dataclass
+class State:
+    data_dir: Path | None = None
+    log_format: str = "console"
+    verbose: bool = False
+
+    def settings(self) -> Settings:
+        base = Settings(log_format=self.log_format,
+                        log_level="info" if self.verbose else "warning")
+        if self.data_dir is not None:
+            base = base.model_copy(update={"data_dir": self.data_dir})
+        return base
+
+    def engine(self) -> SyncEngine:
+        return SyncEngine(self.settings())
+
+
+state = State()
+
+
+@app.callback()
+def root(
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", help="Where the store lives (default: AE_DATA_DIR or the user data "
+        "folder).", envvar="AE_DATA_DIR")] = None,
+    log_format: Annotated[str, typer.Option(
+        "--log-format", help="console or json", envvar="AE_LOG_FORMAT")] = "console",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log info messages.")] = False,
+) -> None:
+    if log_format not in ("console", "json"):
+        raise typer.BadParameter("must be console or json", param_hint="--log-format")
+    state.data_dir = data_dir
+    state.log_format = log_format
+    state.verbose = verbose
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print an error line; the caller raises the returned Exit."""
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    return typer.Exit(code)
+
+
+def main() -> None:
+    """Entry point of the ``ae`` script. ``AE_DEBUG=1`` shows tracebacks."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,227 @@
+"""Content commands: ``validate``, ``schema``, ``generate``, ``templates``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel
+from rich.markup import escape
+from rich.progress import Progress
+from rich.table import Table
+
+from ..errors import EncountersError, FieldError, TemplateError, ValidationFailed
+from ..generation import GenerationRequest
+from ..models import Category, EncounterSpec, PlayerContext, Session
+from ..templates import EncounterTemplate, parse_template
+from ..validation import validate_model
+from .app import app, err, fail, out, state
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+SCHEMAS: dict[str, type[BaseModel]] = {
+    "encounter": EncounterSpec,
+    "session": Session,
+    "player": PlayerContext,
+    "template": EncounterTemplate,
+    "generation-request": GenerationRequest,
+}
+
+templates_app = typer.Typer(help="List and inspect encounter templates.", no_args_is_help=True)
+app.add_typer(templates_app, name="templates")
+
+
+def read_json_file(path: Path) -> Any:
+    """Read a JSON file or raise ValidationFailed with a one-line reason."""
+    what = str(path)
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ValidationFailed(what, [FieldError("", f"file is larger than "
+                                                         f"{MAX_FILE_BYTES // 1024 // 1024} MiB")])
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValidationFailed(what, [FieldError("", "file not found")]) from None
+    except IsADirectoryError:
+        raise ValidationFailed(what, [FieldError("", "is a folder, not a file")]) from None
+    except UnicodeDecodeError:
+        raise ValidationFailed(what, [FieldError("", "not UTF-8 text")]) from None
+    except OSError as exc:
+        raise ValidationFailed(what, [FieldError("", f"cannot read: {exc.strerror}")]) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed(what, [FieldError(
+            "", f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")]) from None
+
+
+def check_content(path: Path) -> list[FieldError]:
+    """Every problem in one content file: an encounter, a list of encounters, or a
+    template (an object with ``structure``). Empty list means valid."""
+    try:
+        data = read_json_file(path)
+    except ValidationFailed as exc:
+        return exc.errors
+    if isinstance(data, dict) and "structure" in data:
+        try:
+            parse_template(json.dumps(data), str(path))
+        except TemplateError as exc:
+            lines = str(exc).splitlines()[1:] or [str(exc)]
+            return [FieldError("", line.strip()) for line in lines]
+        return []
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        return [FieldError("", "empty list: no encounters in this file")]
+    errors: list[FieldError] = []
+    for i, item in enumerate(items):
+        prefix = f"[{i}]" if isinstance(data, list) else ""
+        try:
+            validate_model(EncounterSpec, item, "encounter")
+        except ValidationFailed as exc:
+            errors += [FieldError(f"{prefix}.{e.path}" if prefix and e.path and
+                                  not e.path.startswith("[") else f"{prefix}{e.path}",
+                                  e.message) for e in exc.errors]
+    return errors
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Encounter or template JSON files.")],
+) -> None:
+    """Check encounter and template files; print every problem; exit 1 if any is bad."""
+    bad = 0
+    with Progress(console=err, transient=True, disable=len(files) < 20) as progress:
+        task = progress.add_task("validating", total=len(files))
+        for path in files:
+            errors = check_content(path)
+            if errors:
+                bad += 1
+                out.print(f"[red]✗[/red] {path}", highlight=False, soft_wrap=True)
+                for e in errors:
+                    out.print(f"    {e}", highlight=False, markup=False, soft_wrap=True)
+            else:
+                out.print(f"[green]✓[/green] {path}", highlight=False, soft_wrap=True)
+            progress.advance(task)
+    if len(files) > 1:
+        out.print(f"{len(files) - bad} valid, {bad} invalid")
+    if bad:
+        raise typer.Exit(1)
+
+
+@app.command()
+def schema(
+    name: Annotated[str, typer.Argument(help=f"One of: {', '.join(SCHEMAS)}")] = "encounter",
+) -> None:
+    """Print the JSON Schema of a model (for editors and LLM structured output)."""
+    model = SCHEMAS.get(name)
+    if model is None:
+        raise fail(f"unknown schema {name!r}; choose one of: {', '.join(SCHEMAS)}")
+    print(json.dumps(model.model_json_schema(), indent=2))
+
+
+def parse_params(pairs: list[str]) -> dict[str, object]:
+    params: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise fail(f"--param {pair!r} must look like name=value")
+        params[key.strip()] = value
+    return params
+
+
+@app.command()
+def generate(
+    template: Annotated[str | None, typer.Option("--template", "-t",
+                                                 help="Template id (see 'ae templates list').")
+                        ] = None,
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", "-p", help="Template parameter as name=value; repeat for more.")] = None,
+    category: Annotated[Category | None, typer.Option("--category", "-c")] = None,
+    difficulty: Annotated[float | None, typer.Option(min=0.1, max=1.0)] = None,
+    level: Annotated[int, typer.Option(min=1, max=1000, help="Player level.")] = 1,
+    player: Annotated[str, typer.Option(help="Player id.")] = "player",
+    seed: Annotated[int | None, typer.Option(help="Seed for repeatable output.")] = None,
+    count: Annotated[int, typer.Option(min=1, max=10_000,
+                                       help="How many; more than one prints a JSON list.")] = 1,
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="Write to this file, not stdout.")] = None,
+    save: Annotated[bool, typer.Option(help="Also keep them in the store.")] = True,
+) -> None:
+    """Generate encounters from a template or by category, offline by default."""
+    if template is None and category is None:
+        raise fail("give --template ID (with --param name=value) or --category NAME")
+    if template is not None and category is not None:
+        raise fail("give either --template or --category, not both")
+    params = parse_params(param or [])
+    specs: list[EncounterSpec] = []
+    with state.engine() as engine, Progress(console=err, transient=True,
+                                            disable=count < 50) as progress:
+        task = progress.add_task("generating", total=count)
+        for i in range(count):
+            specs.append(engine.generate(
+                template=template, params=params or None, category=category,
+                difficulty=difficulty, player={"player_id": player, "level": level},
+                seed=None if seed is None else seed + i, save=save,
+            ))
+            progress.advance(task)
+    payload = [s.model_dump(mode="json") for s in specs]
+    text = json.dumps(payload[0] if count == 1 else payload, indent=2, ensure_ascii=False)
+    if output is None:
+        print(text)
+    else:
+        try:
+            output.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise fail(f"cannot write {output}: {exc.strerror}") from None
+        err.print(f"wrote {count} encounter(s) to {output}", highlight=False)
+
+
+@templates_app.command("list")
+def templates_list(
+    category: Annotated[Category | None, typer.Option("--category", "-c")] = None,
+) -> None:
+    """Show every template, or those of one category."""
+    with state.engine() as engine:
+        items = engine.templates.list(category)
+    table = Table(title=f"{len(items)} templates")
+    table.add_column("id", no_wrap=True)  # ids are copied: never cut them
+    for col in ("category", "difficulty", "minutes", "required parameters"):
+        table.add_column(col)
+    for t in items:
+        table.add_row(t.id, t.category.value, t.difficulty, str(t.estimated_duration),
+                      ", ".join(t.required_fields) or "-")
+    out.print(table)
+
+
+@templates_app.command("show")
+def templates_show(template_id: Annotated[str, typer.Argument(help="Template id.")]) -> None:
+    """Show a template's description and parameters."""
+    with state.engine() as engine:
+        try:
+            t = engine.templates.get(template_id)
+        except EncountersError as exc:
+            raise fail(str(exc)) from None
+    out.print(f"[bold]{t.name}[/bold] ({t.id}) · {t.category.value} · {t.difficulty} · "
+              f"~{t.estimated_duration} min", highlight=False)
+    if t.description:
+        out.print(t.description, highlight=False, markup=False)
+    out.print("parameters:")
+    for name, p in t.parameters.items():
+        if p.choices:
+            bounds = "one of " + ", ".join(p.choices)
+        elif p.type.value in ("int", "float"):
+            lo = "" if p.min is None else f"{p.min:g}"
+            hi = "" if p.max is None else f"{p.max:g}"
+            bounds = f"{lo}..{hi}" if lo or hi else ""
+        elif p.type.value == "string":
+            bounds = f"<= {p.max_length} chars"
+        else:
+            bounds = ""
+        need = "required" if p.required else f"default {p.default}" if p.default is not None \
+            else "optional"
+        details = ", ".join(x for x in (p.type.value, need, bounds) if x)
+        out.print(f"  [bold]{name}[/bold] ({details})", highlight=False)
+        if p.description:
+            out.print(f"      {escape(p.description)}", highlight=False)
+    example = " ".join(f"-p {n}=..." for n in t.required_fields)
+    out.print(f"generate: ae generate -t {t.id} {example}".rstrip(), highlight=False)

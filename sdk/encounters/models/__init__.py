@@ -1,0 +1,34 @@
+"""Data models (pydantic v2). This package imports nothing else of ours."""
+
+from .common import Category, ObjectiveKind, RewardKind, new_id, utcnow
+from .encounter import NPC, EncounterSpec, Objective, Reward
+from .player import PlayerContext
+from .session import (
+    TRANSITIONS,
+    Choice,
+    NPCInteraction,
+    ObjectiveProgress,
+    Outcome,
+    Session,
+    SessionStatus,
+)
+
+__all__ = [
+    "NPC",
+    "TRANSITIONS",
+    "Category",
+    "Choice",
+    "EncounterSpec",
+    "NPCInteraction",
+    "Objective",
+    "ObjectiveKind",
+    "ObjectiveProgress",
+    "Outcome",
+    "PlayerContext",
+    "Reward",
+    "RewardKind",
+    "Session",
+    "SessionStatus",
+    "new_id",
+    "utcnow",
+]

@@ -1,0 +1,65 @@
+"""The storage interface. The engine only talks to a :class:`Store`; the embedded
+SQLite store is the default, :class:`MemoryStore` serves tests and throwaway runs, and
+a PostgreSQL store can implement the same methods later."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from types import TracebackType
+from typing import Self
+
+from ..models import Category, EncounterSpec, Session, SessionStatus
+
+
+class Store(ABC):
+    """Persistent state. Implementations store whole models, copy on read and write
+    (callers never share objects with the store), and are safe for concurrent use by
+    tasks of one event loop."""
+
+    async def open(self) -> None:  # noqa: B027 - optional hook
+        """Prepare the store (create or migrate its schema)."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the store may be opened again."""
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @abstractmethod
+    async def save_encounter(self, spec: EncounterSpec) -> None: ...
+
+    @abstractmethod
+    async def get_encounter(self, encounter_id: str) -> EncounterSpec | None: ...
+
+    @abstractmethod
+    async def list_encounters(
+        self, *, category: Category | None = None, limit: int = 100, offset: int = 0
+    ) -> list[EncounterSpec]: ...
+
+    @abstractmethod
+    async def save_session(self, session: Session) -> None:
+        """Insert or replace the session with this id."""
+
+    @abstractmethod
+    async def get_session(self, session_id: str) -> Session | None: ...
+
+    @abstractmethod
+    async def list_sessions(
+        self,
+        *,
+        player_id: str | None = None,
+        status: SessionStatus | None = None,
+        campaign_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Session]:
+        """Newest first."""

@@ -1,0 +1,54 @@
+"""An in-memory store for tests and throwaway runs. Models are kept as JSON text so
+the store behaves like a real one: what you read back is a fresh copy."""
+
+from __future__ import annotations
+
+from ..models import Category, EncounterSpec, Session, SessionStatus
+from .base import Store
+
+
+class MemoryStore(Store):
+    def __init__(self) -> None:
+        self._encounters: dict[str, tuple[str, str]] = {}  # id -> (category, json)
+        self._sessions: dict[str, str] = {}
+
+    async def save_encounter(self, spec: EncounterSpec) -> None:
+        self._encounters.pop(spec.id, None)  # re-saving moves it to the newest place
+        self._encounters[spec.id] = (spec.category.value, spec.model_dump_json())
+
+    async def get_encounter(self, encounter_id: str) -> EncounterSpec | None:
+        row = self._encounters.get(encounter_id)
+        return EncounterSpec.model_validate_json(row[1]) if row else None
+
+    async def list_encounters(
+        self, *, category: Category | None = None, limit: int = 100, offset: int = 0
+    ) -> list[EncounterSpec]:
+        rows = [j for c, j in reversed(self._encounters.values())
+                if category is None or c == category.value]
+        return [EncounterSpec.model_validate_json(j) for j in rows[offset:offset + limit]]
+
+    async def save_session(self, session: Session) -> None:
+        self._sessions[session.id] = session.model_dump_json()
+
+    async def get_session(self, session_id: str) -> Session | None:
+        raw = self._sessions.get(session_id)
+        return Session.model_validate_json(raw) if raw else None
+
+    async def list_sessions(
+        self,
+        *,
+        player_id: str | None = None,
+        status: SessionStatus | None = None,
+        campaign_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Session]:
+        found = [Session.model_validate_json(raw) for raw in self._sessions.values()]
+        found = [
+            s for s in found
+            if (player_id is None or s.player_id == player_id)
+            and (status is None or s.status == status)
+            and (campaign_id is None or s.campaign_id == campaign_id)
+        ]
+        found.sort(key=lambda s: s.created_at, reverse=True)
+        return found[offset:offset + limit]

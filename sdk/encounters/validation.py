@@ -1,0 +1,98 @@
+"""Turn pydantic errors into short, path-named lines (``objectives[2].quantity: must be
+>= 1``) that a game developer can act on without reading a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from .errors import FieldError, ValidationFailed
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def format_path(loc: Sequence[int | str]) -> str:
+    """``('objectives', 2, 'quantity')`` -> ``objectives[2].quantity``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif out:
+            out += f".{part}"
+        else:
+            out = str(part)
+    return out
+
+
+def _message(err: Any) -> str:
+    kind: str = err["type"]
+    ctx: dict[str, Any] = err.get("ctx") or {}
+    if kind == "missing":
+        return "required"
+    if kind == "extra_forbidden":
+        return "unknown field (remove it or check its spelling)"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        op = {"greater_than_equal": ">=", "greater_than": ">",
+              "less_than_equal": "<=", "less_than": "<"}[kind]
+        bound = next(iter(ctx.values()))
+        return f"must be {op} {bound}"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        return f"must be at least {ctx.get('min_length')} character(s)"
+    if kind == "too_short":
+        return f"must have at least {ctx.get('min_length')} item(s)"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} item(s)"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "must be a whole number"
+    if kind in ("float_type", "float_parsing", "finite_number"):
+        return "must be a finite number"
+    if kind in ("string_type",):
+        return "must be a string"
+    if kind in ("bool_type", "bool_parsing"):
+        return "must be true or false"
+    if kind in ("list_type",):
+        return "must be a list"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return "must be an object"
+    if kind == "enum":
+        return f"must be one of {ctx.get('expected')}"
+    if kind == "literal_error":
+        return f"must be {ctx.get('expected')}"
+    if kind == "string_pattern_mismatch":
+        return f"has characters that are not allowed (pattern {ctx.get('pattern')})"
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    msg: str = err["msg"]
+    return msg[0].lower() + msg[1:] if msg else kind
+
+
+def field_errors(exc: PydanticValidationError) -> list[FieldError]:
+    return [FieldError(format_path(e["loc"]), _message(e)) for e in exc.errors()]
+
+
+def validate_model(model: type[M], data: Any, what: str | None = None) -> M:
+    """Validate ``data`` into ``model`` or raise :class:`ValidationFailed` with one
+    path-named line per problem."""
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        raise ValidationFailed(what or model.__name__, field_errors(exc)) from None
+
+
+def validate_json(model: type[M], raw: str | bytes, what: str | None = None) -> M:
+    """Like :func:`validate_model` for JSON text; malformed JSON is reported with its
+    line and column, not a traceback."""
+    try:
+        return model.model_validate_json(raw)
+    except PydanticValidationError as exc:
+        errors = field_errors(exc)
+        for e in exc.errors():
+            if e["type"] == "json_invalid":
+                errors = [FieldError("", f"malformed JSON: {e['ctx'].get('error', e['msg'])}")]
+                break
+        raise ValidationFailed(what or model.__name__, errors) from None

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from encounters.models import EncounterSpec
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Never let a test write into the real user data folder."""
+    monkeypatch.setenv("AE_DATA_DIR", str(tmp_path / "ae-data"))
+    yield
+
+
+def encounter_dict(**over: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "id": "enc_test",
+        "title": "Bandits at the Bridge",
+        "description": "Bandits hold the old bridge.",
+        "category": "combat",
+        "difficulty": 0.5,
+        "estimated_duration": 10,
+        "objectives": [
+            {"id": "obj_1", "description": "Defeat the bandits", "kind": "eliminate",
+             "target": "bandit", "quantity": 3},
+            {"id": "obj_2", "description": "Find the toll box", "kind": "collect",
+             "target": "toll box", "quantity": 1, "optional": True},
+        ],
+        "npcs": [{"id": "npc_1", "name": "Marta", "role": "ferrywoman",
+                  "personality_traits": ["gruff", "loyal"],
+                  "dialogue": ["Took you long enough.", "The bridge is theirs now."]}],
+        "rewards": [{"kind": "experience", "amount": 120},
+                    {"kind": "item", "amount": 1, "item": "Bridge Key"}],
+    }
+    base.update(over)
+    return base
+
+
+@pytest.fixture
+def spec() -> EncounterSpec:
+    return EncounterSpec.model_validate(encounter_dict())
