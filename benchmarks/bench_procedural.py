@@ -71,11 +71,15 @@ def timed(step: Callable[[int], object], seconds: float, start_at: int = 0) -> t
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0,
-                        help=f"total measuring time, split over both sides and {ROUNDS} rounds "
-                             "(default 3)")
-    parser.add_argument("--quick", action="store_true",
-                        help="short run (0.5 s in total) for smoke tests")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=3.0,
+        help=f"total measuring time, split over both sides and {ROUNDS} rounds (default 3)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="short run (0.5 s in total) for smoke tests"
+    )
     args = parser.parse_args()
     total = 0.5 if args.quick else args.seconds
     if total <= 0:
@@ -93,8 +97,10 @@ def main() -> None:
 
     # The fixed dict: a typical encounter (4 objectives, NPCs, several rewards) as JSON
     # data, so the baseline validates the same shape of payload the generator builds.
-    fixed = max((procedural(i) for i in range(50)),
-                key=lambda s: (len(s.objectives), len(s.npcs), len(s.rewards)))
+    fixed = max(
+        (procedural(i) for i in range(50)),
+        key=lambda s: (len(s.objectives), len(s.npcs), len(s.rewards)),
+    )
     fixed_dict = fixed.model_dump(mode="json")
 
     def baseline(_: int) -> EncounterSpec:
@@ -124,18 +130,28 @@ def main() -> None:
     print(f"  python {platform.python_version()}, pydantic {pydantic.VERSION}, {pinning}")
     print(f"  encounters from {Path(encounters.__file__).parent}")
     print(f"  {ROUNDS} rounds x {slot:.2f} s per side, alternating")
-    print(f"  fixed dict: {len(fixed.objectives)} objectives, {len(fixed.npcs)} NPCs, "
-          f"{len(fixed.rewards)} rewards")
-    print(f"procedural (generate + validate): {proc:,.0f} encounters/s "
-          f"(median; rounds: {rounds(proc_rates)})")
-    print(f"baseline (model_validate of one fixed dict): {base:,.0f} validations/s "
-          f"(median; rounds: {rounds(base_rates)})")
-    print(f"ratio procedural/baseline: {proc / base:.2f} "
-          f"(generation adds about {overhead_us:.0f} us per encounter on top of "
-          f"{1e6 / base:.0f} us of validation)")
+    print(
+        f"  fixed dict: {len(fixed.objectives)} objectives, {len(fixed.npcs)} NPCs, "
+        f"{len(fixed.rewards)} rewards"
+    )
+    print(
+        f"procedural (generate + validate): {proc:,.0f} encounters/s "
+        f"(median; rounds: {rounds(proc_rates)})"
+    )
+    print(
+        f"baseline (model_validate of one fixed dict): {base:,.0f} validations/s "
+        f"(median; rounds: {rounds(base_rates)})"
+    )
+    print(
+        f"ratio procedural/baseline: {proc / base:.2f} "
+        f"(generation adds about {overhead_us:.0f} us per encounter on top of "
+        f"{1e6 / base:.0f} us of validation)"
+    )
     verdict = "met" if proc >= TARGET_PER_SECOND else "NOT met"
-    print(f"target {TARGET_PER_SECOND:,} encounters/s on one core: {verdict} "
-          f"({proc / TARGET_PER_SECOND:.1f}x the target)")
+    print(
+        f"target {TARGET_PER_SECOND:,} encounters/s on one core: {verdict} "
+        f"({proc / TARGET_PER_SECOND:.1f}x the target)"
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ and ratios, not absolute numbers):
 
 - engine path: ``SQLiteStore.save_session`` one transaction per session (what every
   play step costs);
+- concurrent: 64 tasks (players) saving at once, which group commit folds into shared
+  transactions;
 - batched: ``SQLiteStore.save_sessions`` in batches of 500;
 - baseline: the same JSON rows written with the stdlib ``sqlite3`` module, one
   transaction per row, same pragmas (WAL, synchronous=NORMAL) — the floor our
@@ -41,11 +43,25 @@ async def engine_path(path: Path, sessions: list[Session]) -> float:
         return len(sessions) / (time.perf_counter() - start)
 
 
+async def concurrent(path: Path, sessions: list[Session], tasks: int = 64) -> float:
+    async with SQLiteStore(path) as store:
+
+        async def player(mine: list[Session]) -> None:
+            for s in mine:
+                await store.save_session(s)
+
+        start = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for k in range(tasks):
+                tg.start_soon(player, sessions[k::tasks])
+        return len(sessions) / (time.perf_counter() - start)
+
+
 async def batched(path: Path, sessions: list[Session]) -> float:
     async with SQLiteStore(path) as store:
         start = time.perf_counter()
         for i in range(0, len(sessions), 500):
-            await store.save_sessions(sessions[i:i + 500])
+            await store.save_sessions(sessions[i : i + 500])
         return len(sessions) / (time.perf_counter() - start)
 
 
@@ -53,13 +69,16 @@ def baseline(path: Path, sessions: list[Session]) -> float:
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
-    db.execute("CREATE TABLE sessions (id TEXT PRIMARY KEY, player_id TEXT, status TEXT, "
-               "data TEXT)")
+    db.execute(
+        "CREATE TABLE sessions (id TEXT PRIMARY KEY, player_id TEXT, status TEXT, data TEXT)"
+    )
     start = time.perf_counter()
     for s in sessions:
         db.execute("BEGIN")
-        db.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?)",
-                   (s.id, s.player_id, s.status.value, s.model_dump_json()))
+        db.execute(
+            "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?)",
+            (s.id, s.player_id, s.status.value, s.model_dump_json()),
+        )
         db.execute("COMMIT")
     rate = len(sessions) / (time.perf_counter() - start)
     db.close()
@@ -74,21 +93,26 @@ def main() -> None:
     args = parser.parse_args()
     n, rounds = (300, 2) if args.quick else (args.sessions, args.rounds)
     sessions = make_sessions(n)
-    results: dict[str, list[float]] = {"engine": [], "batched": [], "sqlite3": []}
+    results: dict[str, list[float]] = {"engine": [], "concurrent": [], "batched": [], "sqlite3": []}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(rounds):
             base = Path(tmp) / str(r)
             results["engine"].append(anyio.run(engine_path, base / "e.db", sessions))
+            results["concurrent"].append(anyio.run(concurrent, base / "c.db", sessions))
             results["batched"].append(anyio.run(batched, base / "b.db", sessions))
             base.mkdir(parents=True, exist_ok=True)
             results["sqlite3"].append(baseline(base / "s.db", sessions))
     med = {k: statistics.median(v) for k, v in results.items()}
     print(f"sessions per round: {n}, rounds: {rounds} (medians)")
     print(f"  SQLiteStore.save_session, 1 tx each : {med['engine']:>10,.0f} sessions/s")
+    print(f"  save_session from 64 concurrent tasks: {med['concurrent']:>10,.0f} sessions/s")
     print(f"  SQLiteStore.save_sessions, batches  : {med['batched']:>10,.0f} sessions/s")
     print(f"  baseline stdlib sqlite3, 1 tx each  : {med['sqlite3']:>10,.0f} sessions/s")
-    print(f"  ratio engine/baseline: {med['engine'] / med['sqlite3']:.2f}   "
-          f"batched/baseline: {med['batched'] / med['sqlite3']:.2f}")
+    base = med["sqlite3"]
+    print(
+        f"  ratio to baseline: single {med['engine'] / base:.2f}, "
+        f"concurrent {med['concurrent'] / base:.2f}, batched {med['batched'] / base:.2f}"
+    )
 
 
 if __name__ == "__main__":

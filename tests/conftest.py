@@ -25,16 +25,35 @@ def encounter_dict(**over: Any) -> dict[str, Any]:
         "difficulty": 0.5,
         "estimated_duration": 10,
         "objectives": [
-            {"id": "obj_1", "description": "Defeat the bandits", "kind": "eliminate",
-             "target": "bandit", "quantity": 3},
-            {"id": "obj_2", "description": "Find the toll box", "kind": "collect",
-             "target": "toll box", "quantity": 1, "optional": True},
+            {
+                "id": "obj_1",
+                "description": "Defeat the bandits",
+                "kind": "eliminate",
+                "target": "bandit",
+                "quantity": 3,
+            },
+            {
+                "id": "obj_2",
+                "description": "Find the toll box",
+                "kind": "collect",
+                "target": "toll box",
+                "quantity": 1,
+                "optional": True,
+            },
         ],
-        "npcs": [{"id": "npc_1", "name": "Marta", "role": "ferrywoman",
-                  "personality_traits": ["gruff", "loyal"],
-                  "dialogue": ["Took you long enough.", "The bridge is theirs now."]}],
-        "rewards": [{"kind": "experience", "amount": 120},
-                    {"kind": "item", "amount": 1, "item": "Bridge Key"}],
+        "npcs": [
+            {
+                "id": "npc_1",
+                "name": "Marta",
+                "role": "ferrywoman",
+                "personality_traits": ["gruff", "loyal"],
+                "dialogue": ["Took you long enough.", "The bridge is theirs now."],
+            }
+        ],
+        "rewards": [
+            {"kind": "experience", "amount": 120},
+            {"kind": "item", "amount": 1, "item": "Bridge Key"},
+        ],
     }
     base.update(over)
     return base

@@ -50,11 +50,18 @@ def test_validate_reports_every_error_per_file(tmp_path: Path) -> None:
 
 def test_validate_all_good_exits_zero_and_checks_templates_and_lists(tmp_path: Path) -> None:
     many = write(tmp_path / "many.json", [encounter_dict(id="a"), encounter_dict(id="b")])
-    template = {"id": "my-tpl", "name": "Mine", "category": "puzzle",
-                "parameters": {"n": {"type": "int", "default": 2, "min": 1, "max": 9}},
-                "structure": {"title": "Solve {{n}}", "objectives": [
-                    {"id": "o", "description": "d", "kind": "solve", "target": "t",
-                     "quantity": "{{n}}"}]}}
+    template = {
+        "id": "my-tpl",
+        "name": "Mine",
+        "category": "puzzle",
+        "parameters": {"n": {"type": "int", "default": 2, "min": 1, "max": 9}},
+        "structure": {
+            "title": "Solve {{n}}",
+            "objectives": [
+                {"id": "o", "description": "d", "kind": "solve", "target": "t", "quantity": "{{n}}"}
+            ],
+        },
+    }
     tpl = write(tmp_path / "tpl.json", template)
     code, out, _ = ae("validate", str(many), str(tpl))
     assert code == 0, out
@@ -82,8 +89,19 @@ def test_generate_by_category_to_stdout_and_file(tmp_path: Path) -> None:
     spec = json.loads(out)
     assert spec["category"] == "puzzle"
     target = tmp_path / "out.json"
-    code, _, err = ae("generate", "-c", "puzzle", "--seed", "5", "--level", "30",
-                      "-o", str(target), "--count", "3")
+    code, _, err = ae(
+        "generate",
+        "-c",
+        "puzzle",
+        "--seed",
+        "5",
+        "--level",
+        "30",
+        "-o",
+        str(target),
+        "--count",
+        "3",
+    )
     assert code == 0 and "wrote 3 encounter(s)" in err
     written = json.loads(target.read_text())
     assert len(written) == 3 and written[0] == spec  # repeatable by seed
@@ -92,13 +110,15 @@ def test_generate_by_category_to_stdout_and_file(tmp_path: Path) -> None:
 
 
 def test_generate_from_template_and_param_errors() -> None:
-    code, out, _ = ae("generate", "-t", "combat-ambush", "-p", "enemy_type=goblins",
-                      "-p", "enemy_count=7")
+    code, out, _ = ae(
+        "generate", "-t", "combat-ambush", "-p", "enemy_type=goblins", "-p", "enemy_count=7"
+    )
     assert code == 0
     spec = json.loads(out)
     assert spec["objectives"][0]["quantity"] == 7
-    code, _, err = ae("generate", "-t", "combat-ambush", "-p", "enemy_count=700",
-                      "-p", "colour=red")
+    code, _, err = ae(
+        "generate", "-t", "combat-ambush", "-p", "enemy_count=700", "-p", "colour=red"
+    )
     assert code == 1
     assert "enemy_count: must be <= 50" in err
     assert "colour: unknown parameter" in err
@@ -134,8 +154,18 @@ def test_test_command_plays_the_seed_flow(tmp_path: Path) -> None:
 
 
 def test_play_auto_and_sessions_are_kept(tmp_path: Path) -> None:
-    code, out, _ = ae("--data-dir", str(tmp_path), "play", "--auto", "-c", "social",
-                      "--seed", "11", "--player", "zoe")
+    code, out, _ = ae(
+        "--data-dir",
+        str(tmp_path),
+        "play",
+        "--auto",
+        "-c",
+        "social",
+        "--seed",
+        "11",
+        "--player",
+        "zoe",
+    )
     assert code == 0, out
     assert "completed" in out
     code, out, _ = ae("--data-dir", str(tmp_path), "sessions", "list", "--player", "zoe")
@@ -168,8 +198,9 @@ def test_play_interactive_abandon(tmp_path: Path) -> None:
 def test_real_entry_point_has_no_traceback_on_errors(tmp_path: Path) -> None:
     ae_bin = Path(sys.executable).with_name("ae")
     env = {**os.environ, "AE_DATA_DIR": str(tmp_path)}
-    proc = subprocess.run([str(ae_bin), "generate", "-t", "nope"], capture_output=True,
-                          text=True, env=env, timeout=60)
+    proc = subprocess.run(
+        [str(ae_bin), "generate", "-t", "nope"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert proc.returncode == 1
     assert "no template with id 'nope'" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -37,8 +37,7 @@ def mem_engine() -> SyncEngine:
 def test_generate_by_category_is_valid_stored_and_repeatable(tmp_path: Path) -> None:
     with SyncEngine(data_dir=tmp_path) as engine:
         a = engine.generate(category="stealth", difficulty=0.7, player="alice", seed=42)
-        b = engine.generate(category="stealth", difficulty=0.7, player="alice", seed=42,
-                            save=False)
+        b = engine.generate(category="stealth", difficulty=0.7, player="alice", seed=42, save=False)
         assert a == b
         assert a.category.value == "stealth" and a.difficulty == 0.7
         assert engine.get_encounter(a.id) == a
@@ -47,8 +46,9 @@ def test_generate_by_category_is_valid_stored_and_repeatable(tmp_path: Path) -> 
 
 def test_generate_from_a_template_with_typed_params() -> None:
     with mem_engine() as engine:
-        spec = engine.generate(template="combat-ambush",
-                               params={"enemy_type": "wolves", "enemy_count": "4"})
+        spec = engine.generate(
+            template="combat-ambush", params={"enemy_type": "wolves", "enemy_count": "4"}
+        )
         assert spec.objectives[0].quantity == 4 and spec.objectives[0].target == "wolves"
         assert spec.template_id == "combat-ambush"
         with pytest.raises(TemplateParameterError) as info:
@@ -72,18 +72,24 @@ def test_generate_rejects_bad_requests_with_named_fields() -> None:
 def test_a_whole_session_is_played_and_kept() -> None:
     with mem_engine() as engine:
         spec = engine.save_encounter(encounter_dict())
-        session = engine.start_session({"player_id": "alice", "level": 4}, spec.id,
-                                        campaign_id="camp_a", voice_enabled=True)
+        session = engine.start_session(
+            {"player_id": "alice", "level": 4}, spec.id, campaign_id="camp_a", voice_enabled=True
+        )
         assert session.status is SessionStatus.ACTIVE and session.campaign_id == "camp_a"
         s = engine.update_objective(session.id, "obj_1", progress=2)
         assert s.objectives["obj_1"].progress == 2 and not s.objectives["obj_1"].completed
         s = engine.update_objective(session.id, "obj_1", progress=99)  # clamped, completes
         assert s.objectives["obj_1"].progress == 3 and s.objectives["obj_1"].completed
-        s = engine.record_choice(session.id, "Spare the leader?", "spare",
-                                 available_options=["spare", "arrest"],
-                                 consequences=["the gang owes you"])
-        s = engine.record_npc_interaction(session.id, "npc_1", dialogue=["Thanks."],
-                                          outcome="positive")
+        s = engine.record_choice(
+            session.id,
+            "Spare the leader?",
+            "spare",
+            available_options=["spare", "arrest"],
+            consequences=["the gang owes you"],
+        )
+        s = engine.record_npc_interaction(
+            session.id, "npc_1", dialogue=["Thanks."], outcome="positive"
+        )
         done = engine.complete_session(session.id)  # obj_2 is optional
         assert done.status is SessionStatus.COMPLETED and done.ended_at is not None
         assert done.duration_seconds is not None and done.duration_seconds >= 0
@@ -139,11 +145,13 @@ def test_concurrent_steps_on_one_session_are_all_kept(tmp_path: Path) -> None:
             session = await engine.start_session("alice", spec)
             async with anyio.create_task_group() as tg:
                 for i in range(40):
-                    tg.start_soon(lambda i=i: engine.record_choice(
-                        session.id, f"choice {i}", f"option {i}"))
+                    tg.start_soon(
+                        lambda i=i: engine.record_choice(session.id, f"choice {i}", f"option {i}")
+                    )
             kept = await engine.get_session(session.id)
             assert sorted(c.description for c in kept.choices_made) == sorted(
-                f"choice {i}" for i in range(40))
+                f"choice {i}" for i in range(40)
+            )
 
     anyio.run(main)
 

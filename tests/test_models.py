@@ -27,8 +27,9 @@ def test_valid_encounter_round_trips_through_json() -> None:
 
 def test_errors_name_the_field_path() -> None:
     data = encounter_dict()
-    data["objectives"].append({"id": "obj_3", "description": "x", "kind": "eliminate",
-                               "target": "y", "quantity": 0})
+    data["objectives"].append(
+        {"id": "obj_3", "description": "x", "kind": "eliminate", "target": "y", "quantity": 0}
+    )
     assert errors_of(data) == ["objectives[2].quantity: must be >= 1"]
 
 
@@ -99,8 +100,10 @@ def test_not_an_object() -> None:
 
 def test_player_context_bounds() -> None:
     with pytest.raises(ValidationFailed) as info:
-        validate_model(PlayerContext, {"player_id": "p", "level": 0,
-                                       "attributes": {f"k{i}": i for i in range(40)}})
+        validate_model(
+            PlayerContext,
+            {"player_id": "p", "level": 0, "attributes": {f"k{i}": i for i in range(40)}},
+        )
     lines = [str(e) for e in info.value.errors]
     assert "level: must be >= 1" in lines
     assert "attributes: must have at most 32 item(s)" in lines
@@ -121,8 +124,10 @@ def test_choice_must_pick_an_available_option() -> None:
     from encounters.models import Choice
 
     with pytest.raises(ValidationFailed) as info:
-        validate_model(Choice, {"description": "Which door?", "selected_option": "c",
-                                "available_options": ["a", "b"]})
+        validate_model(
+            Choice,
+            {"description": "Which door?", "selected_option": "c", "available_options": ["a", "b"]},
+        )
     assert "selected_option 'c' is not one of available_options" in str(info.value)
 
 
@@ -132,3 +137,12 @@ def test_schema_describes_the_encounter() -> None:
     assert schema["additionalProperties"] is False
     text = json.dumps(schema)
     assert "avoid_detection" in text and "reputation" in text
+
+
+def test_an_encounter_needs_one_required_objective() -> None:
+    data = encounter_dict()
+    data["objectives"][0]["optional"] = True
+    assert errors_of(data) == [
+        "objectives: at least one objective must be required (optional: false), "
+        "or the encounter can never be completed"
+    ]

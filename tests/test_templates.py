@@ -104,8 +104,13 @@ MINIMAL: dict[str, Any] = {
     "structure": {
         "title": "Fight the {{foe}}",
         "objectives": [
-            {"id": "obj_1", "description": "Defeat {{count}} {{foe}}", "kind": "eliminate",
-             "target": "{{foe}}", "quantity": "{{count}}"}
+            {
+                "id": "obj_1",
+                "description": "Defeat {{count}} {{foe}}",
+                "kind": "eliminate",
+                "target": "{{foe}}",
+                "quantity": "{{count}}",
+            }
         ],
     },
 }
@@ -236,12 +241,22 @@ def test_cli_style_ints_are_coerced(lib: TemplateLibrary, raw: object, expected:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("true", True), ("false", False), ("yes", True), ("no", False), ("1", True),
-     ("0", False), (" TRUE ", True), (True, True), (False, False)],
+    [
+        ("true", True),
+        ("false", False),
+        ("yes", True),
+        ("no", False),
+        ("1", True),
+        ("0", False),
+        (" TRUE ", True),
+        (True, True),
+        (False, False),
+    ],
 )
 def test_bool_param_gives_a_real_bool(lib: TemplateLibrary, raw: object, expected: bool) -> None:
-    spec = lib.render("combat-siege-defense",
-                      {"stronghold": "Fort Amber", "waves": "3", "captain_optional": raw})
+    spec = lib.render(
+        "combat-siege-defense", {"stronghold": "Fort Amber", "waves": "3", "captain_optional": raw}
+    )
     captain = spec.objective("obj_2")
     assert captain is not None
     assert captain.optional is expected
@@ -265,8 +280,9 @@ def test_float_param_in_whole_string_keeps_its_type(lib: TemplateLibrary) -> Non
 
 
 def test_enum_param(lib: TemplateLibrary) -> None:
-    spec = lib.render("puzzle-rune-lock",
-                      {"door_name": "the Moonlit Vault", "rune_school": "storm"})
+    spec = lib.render(
+        "puzzle-rune-lock", {"door_name": "the Moonlit Vault", "rune_school": "storm"}
+    )
     assert spec.objectives[0].target == "storm runestones"
     assert spec.objectives[0].quantity == 4
     # surrounding spaces from a form or a CLI are forgiven, other spellings are not
@@ -278,8 +294,9 @@ def test_unset_optional_param_drops_its_list_entry(lib: TemplateLibrary) -> None
     base = {"diplomat_name": "Lady Vesna", "destination": "Highmere"}
     spec = lib.render("social-escort-diplomat", base)
     assert len(spec.npcs[0].dialogue) == 3
-    spec = lib.render("social-escort-diplomat",
-                      {**base, "personal_request": "Could we stop for\tjam tarts?"})
+    spec = lib.render(
+        "social-escort-diplomat", {**base, "personal_request": "Could we stop for\tjam tarts?"}
+    )
     assert len(spec.npcs[0].dialogue) == 4
     assert spec.npcs[0].dialogue[-1] == "Could we stop for jam tarts?"
 
@@ -347,8 +364,16 @@ def test_missing_required_params_are_named(lib: TemplateLibrary) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
-    [("five", "whole number"), ("5.5", "whole number"), (5.5, "whole number"),
-     (True, "whole number"), ([5], "number"), (51, "<= 50"), (-3, ">= 1"), ("0", ">= 1")],
+    [
+        ("five", "whole number"),
+        ("5.5", "whole number"),
+        (5.5, "whole number"),
+        (True, "whole number"),
+        ([5], "number"),
+        (51, "<= 50"),
+        (-3, ">= 1"),
+        ("0", ">= 1"),
+    ],
 )
 def test_bad_int_is_named(lib: TemplateLibrary, raw: object, reason: str) -> None:
     with pytest.raises(TemplateParameterError) as exc:
@@ -357,9 +382,7 @@ def test_bad_int_is_named(lib: TemplateLibrary, raw: object, reason: str) -> Non
     assert reason in error_for(exc, "enemy_count")
 
 
-@pytest.mark.parametrize(
-    "raw", [math.nan, math.inf, -math.inf, "nan", "inf", "-Infinity", "1e999"]
-)
+@pytest.mark.parametrize("raw", [math.nan, math.inf, -math.inf, "nan", "inf", "-Infinity", "1e999"])
 def test_non_finite_floats_are_refused(lib: TemplateLibrary, raw: object) -> None:
     with pytest.raises(TemplateParameterError) as exc:
         lib.render("exploration-flooded-caverns", {"tide_rate": raw})
@@ -393,8 +416,10 @@ def test_enum_outside_choices_is_refused(lib: TemplateLibrary, raw: object) -> N
 @pytest.mark.parametrize("raw", ["maybe", "2", "", 1, [True]])
 def test_bad_bool_is_refused(lib: TemplateLibrary, raw: object) -> None:
     with pytest.raises(TemplateParameterError) as exc:
-        lib.render("combat-siege-defense",
-                   {"stronghold": "Fort Amber", "waves": 2, "captain_optional": raw})
+        lib.render(
+            "combat-siege-defense",
+            {"stronghold": "Fort Amber", "waves": 2, "captain_optional": raw},
+        )
     assert bad_names(exc) == {"captain_optional"}
     assert error_for(exc, "captain_optional") == "must be true or false"
 
@@ -449,10 +474,18 @@ def test_braces_hidden_by_invisible_characters_are_refused(
 @pytest.mark.parametrize(
     ("template_id", "params", "name", "reason"),
     [
-        ("combat-ambush", {"enemy_type": "x", "enemy_count": "1" + "0" * 400},
-         "enemy_count", "must be <= 50"),
-        ("combat-ambush", {"enemy_type": "x", "enemy_count": 10**400},
-         "enemy_count", "must be <= 50"),
+        (
+            "combat-ambush",
+            {"enemy_type": "x", "enemy_count": "1" + "0" * 400},
+            "enemy_count",
+            "must be <= 50",
+        ),
+        (
+            "combat-ambush",
+            {"enemy_type": "x", "enemy_count": 10**400},
+            "enemy_count",
+            "must be <= 50",
+        ),
         ("exploration-flooded-caverns", {"tide_rate": 10**400}, "tide_rate", "is too large"),
     ],
     ids=["int-text", "int", "float"],
@@ -478,8 +511,19 @@ def test_minimal_template_parses_and_renders() -> None:
 
 @pytest.mark.parametrize(
     "title",
-    ["{{a{{b}}}}", "{{ x }", "{{x}} }}", "{{ x }}", "{{x}", "{x}}", "{{X}}", "}}{{", "{{x-y}}",
-     "{{{{x}}}}", "Fight {{"],
+    [
+        "{{a{{b}}}}",
+        "{{ x }",
+        "{{x}} }}",
+        "{{ x }}",
+        "{{x}",
+        "{x}}",
+        "{{X}}",
+        "}}{{",
+        "{{x-y}}",
+        "{{{{x}}}}",
+        "Fight {{",
+    ],
 )
 def test_malformed_or_nested_placeholders_are_refused(title: str) -> None:
     string = {"type": "string", "default": "v"}
@@ -607,8 +651,7 @@ def test_user_file_overrides_builtin(lib: TemplateLibrary, tmp_path: Path) -> No
 BAD_FILES = [
     pytest.param(with_title("{{a{{b}}}}"), id="nested"),
     pytest.param(with_title("{{ghost}}"), id="undeclared"),
-    pytest.param(with_param("extra", {"type": "int", "max": 3, "default": 4}),
-                 id="bad-default"),
+    pytest.param(with_param("extra", {"type": "int", "max": 3, "default": 4}), id="bad-default"),
     pytest.param(minimal(category="romance"), id="bad-field"),
     pytest.param('{"id": "oops",', id="bad-json"),
 ]
@@ -733,6 +776,7 @@ def test_each_render_gets_a_fresh_id_unless_one_is_given(lib: TemplateLibrary) -
     a, b = ambush(lib), ambush(lib)
     assert a.id != b.id
     assert a.id.startswith("enc_")
-    spec = render(lib.get("combat-ambush"), {"enemy_type": "x", "enemy_count": 1},
-                  encounter_id="enc_fixed")
+    spec = render(
+        lib.get("combat-ambush"), {"enemy_type": "x", "enemy_count": 1}, encounter_id="enc_fixed"
+    )
     assert spec.id == "enc_fixed"

@@ -37,12 +37,18 @@ def run_demo(settings: Settings, *, seed: int = 7, console: Console | None = Non
         for col in ("category", "title", "difficulty", "objectives", "NPCs", "rewards"):
             table.add_column(col)
         for i, category in enumerate(Category):
-            spec = engine.generate(category=category, difficulty=0.3 + 0.15 * i,
-                                   player=player, seed=seed + i)
+            spec = engine.generate(
+                category=category, difficulty=0.3 + 0.15 * i, player=player, seed=seed + i
+            )
             specs.append(spec)
-            table.add_row(category.value, spec.title, f"{spec.difficulty:.2f}",
-                          str(len(spec.objectives)), str(len(spec.npcs)),
-                          ", ".join(f"{r.amount} {r.item or r.kind.value}" for r in spec.rewards))
+            table.add_row(
+                category.value,
+                spec.title,
+                f"{spec.difficulty:.2f}",
+                str(len(spec.objectives)),
+                str(len(spec.npcs)),
+                ", ".join(f"{r.amount} {r.item or r.kind.value}" for r in spec.rewards),
+            )
         console.print(table)
 
         spec = next(s for s in specs if s.npcs)
@@ -51,11 +57,17 @@ def run_demo(settings: Settings, *, seed: int = 7, console: Console | None = Non
         npc = spec.npcs[0]
         line = npc.dialogue[0] if npc.dialogue else "Well met."
         console.print(f"[cyan]{npc.name}[/cyan] ({npc.role}): {line}", highlight=False)
-        engine.record_npc_interaction(session.id, npc.id, dialogue=[line],
-                                      player_choices=["listen"], outcome="positive")
+        engine.record_npc_interaction(
+            session.id, npc.id, dialogue=[line], player_choices=["listen"], outcome="positive"
+        )
         question, options = DILEMMAS[spec.category]
-        engine.record_choice(session.id, question, options[0], available_options=options,
-                             consequences=[f"{npc.name} approves"])
+        engine.record_choice(
+            session.id,
+            question,
+            options[0],
+            available_options=options,
+            consequences=[f"{npc.name} approves"],
+        )
         console.print(f"choice: {question} → {options[0]}", highlight=False)
         for objective in spec.objectives:
             engine.update_objective(session.id, objective.id, progress=objective.quantity)
@@ -70,5 +82,7 @@ def run_demo(settings: Settings, *, seed: int = 7, console: Console | None = Non
         n_sess = len(engine.list_sessions(limit=10_000))
     console.print(
         f"reopened the store: session {stored.id} is {stored.status.value}; "
-        f"{n_enc} encounter(s) and {n_sess} session(s) on disk", highlight=False)
+        f"{n_enc} encounter(s) and {n_sess} session(s) on disk",
+        highlight=False,
+    )
     console.print(f"done in {time.perf_counter() - started:.2f} s, no network, no keys")

@@ -99,8 +99,9 @@ class Engine:
         self.settings = settings
         configure_logging(settings.log_level, settings.log_format)
         if store is None:
-            store = (MemoryStore() if settings.store == "memory"
-                     else SQLiteStore(settings.database_path))
+            store = (
+                MemoryStore() if settings.store == "memory" else SQLiteStore(settings.database_path)
+            )
         self.store = store
         if templates is None:
             templates = TemplateLibrary.builtin()
@@ -136,13 +137,15 @@ class Engine:
         self.events.subscribe(listener)
         return listener
 
-    async def _emit(self, type_: EventType, session: Session | None,
-                    **data: Any) -> None:
-        await self.events.emit(EngineEvent(
-            type=type_, data=data,
-            session_id=session.id if session else None,
-            player_id=session.player_id if session else None,
-        ))
+    async def _emit(self, type_: EventType, session: Session | None, **data: Any) -> None:
+        await self.events.emit(
+            EngineEvent(
+                type=type_,
+                data=data,
+                session_id=session.id if session else None,
+                player_id=session.player_id if session else None,
+            )
+        )
 
     # -- generation ------------------------------------------------------------------
 
@@ -162,25 +165,36 @@ class Engine:
         ``category`` through the configured generator, and store it unless
         ``save=False``."""
         if template is not None:
-            spec = self.templates.render(template, dict(params or {}),
-                                         difficulty=difficulty, language=language)
+            spec = self.templates.render(
+                template, dict(params or {}), difficulty=difficulty, language=language
+            )
         else:
             if params:
                 raise ValueError("params are only used with a template; pass template=ID")
             ctx = _player(player)
-            request = validate_model(GenerationRequest, {
-                "category": category if category is not None
-                else (ctx.preferences[0] if ctx.preferences else "combat"),
-                "difficulty": 0.5 if difficulty is None else difficulty,
-                "player": ctx,
-                "language": language or ctx.language,
-                "seed": seed,
-            }, "generation request")
+            request = validate_model(
+                GenerationRequest,
+                {
+                    "category": category
+                    if category is not None
+                    else (ctx.preferences[0] if ctx.preferences else "combat"),
+                    "difficulty": 0.5 if difficulty is None else difficulty,
+                    "player": ctx,
+                    "language": language or ctx.language,
+                    "seed": seed,
+                },
+                "generation request",
+            )
             spec = await self.generator.generate_encounter(request)
         if save:
             await self.store.save_encounter(spec)
-        await self._emit("encounter.generated", None, encounter_id=spec.id,
-                         category=spec.category.value, generator=spec.generator)
+        await self._emit(
+            "encounter.generated",
+            None,
+            encounter_id=spec.id,
+            category=spec.category.value,
+            generator=spec.generator,
+        )
         return spec
 
     async def save_encounter(self, spec: EncounterSpec | Mapping[str, Any]) -> EncounterSpec:
@@ -196,10 +210,12 @@ class Engine:
             raise EncounterNotFound(encounter_id)
         return spec
 
-    async def list_encounters(self, *, category: Category | str | None = None,
-                              limit: int = 100, offset: int = 0) -> list[EncounterSpec]:
+    async def list_encounters(
+        self, *, category: Category | str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[EncounterSpec]:
         return await self.store.list_encounters(
-            category=Category(category) if category else None, limit=limit, offset=offset)
+            category=Category(category) if category else None, limit=limit, offset=offset
+        )
 
     # -- sessions --------------------------------------------------------------------
 
@@ -215,11 +231,21 @@ class Engine:
         """Start playing ``encounter`` (a spec, or the id of a stored one)."""
         ctx = _player(player)
         spec = await self.get_encounter(encounter) if isinstance(encounter, str) else encounter
-        session = Session.start(ctx.player_id, spec, campaign_id=campaign_id,
-                                language=language, voice_enabled=voice_enabled)
+        session = Session.start(
+            ctx.player_id,
+            spec,
+            campaign_id=campaign_id,
+            language=language,
+            voice_enabled=voice_enabled,
+        )
         await self.store.save_session(session)
-        await self._emit("session.started", session, encounter_id=spec.id,
-                         difficulty=session.difficulty, campaign_id=campaign_id)
+        await self._emit(
+            "session.started",
+            session,
+            encounter_id=spec.id,
+            difficulty=session.difficulty,
+            campaign_id=campaign_id,
+        )
         return session
 
     async def get_session(self, session_id: str) -> Session:
@@ -238,15 +264,18 @@ class Engine:
         offset: int = 0,
     ) -> list[Session]:
         return await self.store.list_sessions(
-            player_id=player_id, status=SessionStatus(status) if status else None,
-            campaign_id=campaign_id, limit=limit, offset=offset)
+            player_id=player_id,
+            status=SessionStatus(status) if status else None,
+            campaign_id=campaign_id,
+            limit=limit,
+            offset=offset,
+        )
 
     def _lock(self, session_id: str) -> anyio.Lock:
         digest = hashlib.blake2s(session_id.encode(), digest_size=4).digest()
         return self._locks[int.from_bytes(digest) % _LOCK_STRIPES]
 
-    async def _step(self, session_id: str, change: Callable[[Session], Awaitable[None]]
-                    ) -> Session:
+    async def _step(self, session_id: str, change: Callable[[Session], Awaitable[None]]) -> Session:
         """Load, change and save one session under its lock."""
         async with self._lock(session_id):
             session = await self.get_session(session_id)
@@ -255,12 +284,14 @@ class Engine:
             await self.store.save_session(session)
             return session
 
-    async def _play_step(self, session_id: str, change: Callable[[Session], Awaitable[None]]
-                         ) -> Session:
+    async def _play_step(
+        self, session_id: str, change: Callable[[Session], Awaitable[None]]
+    ) -> Session:
         async def guarded(session: Session) -> None:
             if session.status.finished:
                 raise SessionNotActive(session.id, session.status.value)
             await change(session)
+
         return await self._step(session_id, guarded)
 
     async def update_objective(
@@ -296,8 +327,13 @@ class Engine:
 
         session = await self._play_step(session_id, change)
         state = session.objectives[objective_id]
-        await self._emit("objective.progressed", session, objective_id=objective_id,
-                         progress=state.progress, completed=state.completed)
+        await self._emit(
+            "objective.progressed",
+            session,
+            objective_id=objective_id,
+            progress=state.progress,
+            completed=state.completed,
+        )
         if done_now:
             await self._emit("objective.completed", session, objective_id=objective_id)
         return session
@@ -311,17 +347,28 @@ class Engine:
         available_options: Iterable[str] = (),
         consequences: Iterable[str] = (),
     ) -> Session:
-        choice = validate_model(Choice, {
-            "description": description, "selected_option": selected_option,
-            "available_options": list(available_options), "consequences": list(consequences),
-        }, "choice")
+        choice = validate_model(
+            Choice,
+            {
+                "description": description,
+                "selected_option": selected_option,
+                "available_options": list(available_options),
+                "consequences": list(consequences),
+            },
+            "choice",
+        )
 
         async def change(session: Session) -> None:
             session.choices_made.append(choice)
 
         session = await self._play_step(session_id, change)
-        await self._emit("choice.made", session, choice_id=choice.id,
-                         description=choice.description, selected_option=choice.selected_option)
+        await self._emit(
+            "choice.made",
+            session,
+            choice_id=choice.id,
+            description=choice.description,
+            selected_option=choice.selected_option,
+        )
         return session
 
     async def record_npc_interaction(
@@ -333,10 +380,16 @@ class Engine:
         player_choices: Iterable[str] = (),
         outcome: Outcome = "neutral",
     ) -> Session:
-        interaction = validate_model(NPCInteraction, {
-            "npc_id": npc_id, "dialogue": list(dialogue),
-            "player_choices": list(player_choices), "outcome": outcome,
-        }, "NPC interaction")
+        interaction = validate_model(
+            NPCInteraction,
+            {
+                "npc_id": npc_id,
+                "dialogue": list(dialogue),
+                "player_choices": list(player_choices),
+                "outcome": outcome,
+            },
+            "NPC interaction",
+        )
 
         async def change(session: Session) -> None:
             if session.encounter.npc(npc_id) is None:
@@ -344,12 +397,18 @@ class Engine:
             session.npc_interactions.append(interaction)
 
         session = await self._play_step(session_id, change)
-        await self._emit("npc.interaction", session, npc_id=npc_id, outcome=outcome,
-                         dialogue=interaction.dialogue)
+        await self._emit(
+            "npc.interaction",
+            session,
+            npc_id=npc_id,
+            outcome=outcome,
+            dialogue=interaction.dialogue,
+        )
         return session
 
-    async def _finish(self, session_id: str, status: SessionStatus,
-                      reason: str | None = None) -> Session:
+    async def _finish(
+        self, session_id: str, status: SessionStatus, reason: str | None = None
+    ) -> Session:
         async def change(session: Session) -> None:
             if status not in TRANSITIONS[session.status]:
                 raise IllegalTransition(session.id, session.status.value, status.value)
@@ -361,8 +420,13 @@ class Engine:
                 session.failure_reason = reason[:500]
 
         session = await self._step(session_id, change)
-        await self._emit(_FINISH_EVENT[status], session, encounter_id=session.encounter.id,
-                         duration_seconds=session.duration_seconds, reason=reason)
+        await self._emit(
+            _FINISH_EVENT[status],
+            session,
+            encounter_id=session.encounter.id,
+            duration_seconds=session.duration_seconds,
+            reason=reason,
+        )
         return session
 
     async def complete_session(self, session_id: str) -> Session:
@@ -411,6 +475,7 @@ class SyncEngine(AbstractContextManager["SyncEngine"]):
 
         async def run() -> T:
             return await fn(*args, **kwargs)
+
         return self._portal.call(run)
 
     def close(self) -> None:
@@ -422,8 +487,12 @@ class SyncEngine(AbstractContextManager["SyncEngine"]):
         finally:
             self._portal_cm.__exit__(None, None, None)
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     def on(self, listener: Listener) -> Listener:
@@ -442,8 +511,12 @@ class SyncEngine(AbstractContextManager["SyncEngine"]):
     def list_encounters(self, **kwargs: Any) -> list[EncounterSpec]:
         return self._call(self.engine.list_encounters, **kwargs)
 
-    def start_session(self, player: PlayerContext | Mapping[str, Any] | str,
-                      encounter: EncounterSpec | str, **kwargs: Any) -> Session:
+    def start_session(
+        self,
+        player: PlayerContext | Mapping[str, Any] | str,
+        encounter: EncounterSpec | str,
+        **kwargs: Any,
+    ) -> Session:
         return self._call(self.engine.start_session, player, encounter, **kwargs)
 
     def get_session(self, session_id: str) -> Session:
@@ -455,10 +528,12 @@ class SyncEngine(AbstractContextManager["SyncEngine"]):
     def update_objective(self, session_id: str, objective_id: str, **kwargs: Any) -> Session:
         return self._call(self.engine.update_objective, session_id, objective_id, **kwargs)
 
-    def record_choice(self, session_id: str, description: str, selected_option: str,
-                      **kwargs: Any) -> Session:
-        return self._call(self.engine.record_choice, session_id, description,
-                          selected_option, **kwargs)
+    def record_choice(
+        self, session_id: str, description: str, selected_option: str, **kwargs: Any
+    ) -> Session:
+        return self._call(
+            self.engine.record_choice, session_id, description, selected_option, **kwargs
+        )
 
     def record_npc_interaction(self, session_id: str, npc_id: str, **kwargs: Any) -> Session:
         return self._call(self.engine.record_npc_interaction, session_id, npc_id, **kwargs)

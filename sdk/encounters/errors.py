@@ -48,9 +48,7 @@ class SessionNotFound(NotFound):
 class EncounterNotFound(NotFound):
     def __init__(self, encounter_id: str) -> None:
         self.encounter_id = encounter_id
-        super().__init__(
-            f"no stored encounter with id {encounter_id!r}; generate or save it first"
-        )
+        super().__init__(f"no stored encounter with id {encounter_id!r}; generate or save it first")
 
 
 class TemplateNotFound(NotFound):
@@ -95,9 +93,7 @@ class SessionNotActive(EncountersError):
     def __init__(self, session_id: str, status: str) -> None:
         self.session_id = session_id
         self.status = status
-        super().__init__(
-            f"session {session_id!r} is {status}; start a new session to keep playing"
-        )
+        super().__init__(f"session {session_id!r} is {status}; start a new session to keep playing")
 
 
 class UnknownObjective(EncountersError, KeyError):
@@ -118,9 +114,7 @@ class UnknownNPC(EncountersError, KeyError):
         self.session_id = session_id
         self.npc_id = npc_id
         names = ", ".join(known) or "(none)"
-        super().__init__(
-            f"session {session_id!r} has no NPC {npc_id!r}; its NPCs are: {names}"
-        )
+        super().__init__(f"session {session_id!r} has no NPC {npc_id!r}; its NPCs are: {names}")
 
     def __str__(self) -> str:
         return str(self.args[0])

@@ -56,5 +56,8 @@ class EventBus:
             try:
                 await listener(event)
             except Exception:
-                log.exception("event.listener_failed", event_type=event.type,
-                              listener=getattr(listener, "__qualname__", repr(listener)))
+                log.exception(
+                    "event.listener_failed",
+                    event_type=event.type,
+                    listener=getattr(listener, "__qualname__", repr(listener)),
+                )

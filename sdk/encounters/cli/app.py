@@ -21,6 +21,7 @@ from ..engine import SyncEngine
 from ..errors import EncountersError
 from ..settings import Settings
 
+
 class _Group(TyperGroup):
     """Turns the SDK's expected errors into one red line and exit status 1."""
 
@@ -53,8 +54,7 @@ class State:
     verbose: bool = False
 
     def settings(self) -> Settings:
-        base = Settings(log_format=self.log_format,
-                        log_level="info" if self.verbose else "warning")
+        base = Settings(log_format=self.log_format, log_level="info" if self.verbose else "warning")
         if self.data_dir is not None:
             base = base.model_copy(update={"data_dir": self.data_dir})
         return base
@@ -68,11 +68,17 @@ state = State()
 
 @app.callback()
 def root(
-    data_dir: Annotated[Path | None, typer.Option(
-        "--data-dir", help="Where the store lives (default: AE_DATA_DIR or the user data "
-        "folder).", envvar="AE_DATA_DIR")] = None,
-    log_format: Annotated[str, typer.Option(
-        "--log-format", help="console or json", envvar="AE_LOG_FORMAT")] = "console",
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Where the store lives (default: AE_DATA_DIR or the user data folder).",
+            envvar="AE_DATA_DIR",
+        ),
+    ] = None,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="console or json", envvar="AE_LOG_FORMAT")
+    ] = "console",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log info messages.")] = False,
 ) -> None:
     if log_format not in ("console", "json"):

@@ -37,8 +37,9 @@ def read_json_file(path: Path) -> Any:
     what = str(path)
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            raise ValidationFailed(what, [FieldError("", f"file is larger than "
-                                                         f"{MAX_FILE_BYTES // 1024 // 1024} MiB")])
+            raise ValidationFailed(
+                what, [FieldError("", f"file is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB")]
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ValidationFailed(what, [FieldError("", "file not found")]) from None
@@ -51,8 +52,10 @@ def read_json_file(path: Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValidationFailed(what, [FieldError(
-            "", f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")]) from None
+        raise ValidationFailed(
+            what,
+            [FieldError("", f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")],
+        ) from None
 
 
 def check_content(path: Path) -> list[FieldError]:
@@ -78,9 +81,15 @@ def check_content(path: Path) -> list[FieldError]:
         try:
             validate_model(EncounterSpec, item, "encounter")
         except ValidationFailed as exc:
-            errors += [FieldError(f"{prefix}.{e.path}" if prefix and e.path and
-                                  not e.path.startswith("[") else f"{prefix}{e.path}",
-                                  e.message) for e in exc.errors]
+            errors += [
+                FieldError(
+                    f"{prefix}.{e.path}"
+                    if prefix and e.path and not e.path.startswith("[")
+                    else f"{prefix}{e.path}",
+                    e.message,
+                )
+                for e in exc.errors
+            ]
     return errors
 
 
@@ -131,20 +140,24 @@ def parse_params(pairs: list[str]) -> dict[str, object]:
 
 @app.command()
 def generate(
-    template: Annotated[str | None, typer.Option("--template", "-t",
-                                                 help="Template id (see 'ae templates list').")
-                        ] = None,
-    param: Annotated[list[str] | None, typer.Option(
-        "--param", "-p", help="Template parameter as name=value; repeat for more.")] = None,
+    template: Annotated[
+        str | None, typer.Option("--template", "-t", help="Template id (see 'ae templates list').")
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Template parameter as name=value; repeat for more."),
+    ] = None,
     category: Annotated[Category | None, typer.Option("--category", "-c")] = None,
     difficulty: Annotated[float | None, typer.Option(min=0.1, max=1.0)] = None,
     level: Annotated[int, typer.Option(min=1, max=1000, help="Player level.")] = 1,
     player: Annotated[str, typer.Option(help="Player id.")] = "player",
     seed: Annotated[int | None, typer.Option(help="Seed for repeatable output.")] = None,
-    count: Annotated[int, typer.Option(min=1, max=10_000,
-                                       help="How many; more than one prints a JSON list.")] = 1,
-    output: Annotated[Path | None, typer.Option("--output", "-o",
-                                                help="Write to this file, not stdout.")] = None,
+    count: Annotated[
+        int, typer.Option(min=1, max=10_000, help="How many; more than one prints a JSON list.")
+    ] = 1,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
     save: Annotated[bool, typer.Option(help="Also keep them in the store.")] = True,
 ) -> None:
     """Generate encounters from a template or by category, offline by default."""
@@ -154,15 +167,23 @@ def generate(
         raise fail("give either --template or --category, not both")
     params = parse_params(param or [])
     specs: list[EncounterSpec] = []
-    with state.engine() as engine, Progress(console=err, transient=True,
-                                            disable=count < 50) as progress:
+    with (
+        state.engine() as engine,
+        Progress(console=err, transient=True, disable=count < 50) as progress,
+    ):
         task = progress.add_task("generating", total=count)
         for i in range(count):
-            specs.append(engine.generate(
-                template=template, params=params or None, category=category,
-                difficulty=difficulty, player={"player_id": player, "level": level},
-                seed=None if seed is None else seed + i, save=save,
-            ))
+            specs.append(
+                engine.generate(
+                    template=template,
+                    params=params or None,
+                    category=category,
+                    difficulty=difficulty,
+                    player={"player_id": player, "level": level},
+                    seed=None if seed is None else seed + i,
+                    save=save,
+                )
+            )
             progress.advance(task)
     payload = [s.model_dump(mode="json") for s in specs]
     text = json.dumps(payload[0] if count == 1 else payload, indent=2, ensure_ascii=False)
@@ -188,8 +209,13 @@ def templates_list(
     for col in ("category", "difficulty", "minutes", "required parameters"):
         table.add_column(col)
     for t in items:
-        table.add_row(t.id, t.category.value, t.difficulty, str(t.estimated_duration),
-                      ", ".join(t.required_fields) or "-")
+        table.add_row(
+            t.id,
+            t.category.value,
+            t.difficulty,
+            str(t.estimated_duration),
+            ", ".join(t.required_fields) or "-",
+        )
     out.print(table)
 
 
@@ -201,8 +227,11 @@ def templates_show(template_id: Annotated[str, typer.Argument(help="Template id.
             t = engine.templates.get(template_id)
         except EncountersError as exc:
             raise fail(str(exc)) from None
-    out.print(f"[bold]{t.name}[/bold] ({t.id}) · {t.category.value} · {t.difficulty} · "
-              f"~{t.estimated_duration} min", highlight=False)
+    out.print(
+        f"[bold]{t.name}[/bold] ({t.id}) · {t.category.value} · {t.difficulty} · "
+        f"~{t.estimated_duration} min",
+        highlight=False,
+    )
     if t.description:
         out.print(t.description, highlight=False, markup=False)
     out.print("parameters:")
@@ -217,8 +246,13 @@ def templates_show(template_id: Annotated[str, typer.Argument(help="Template id.
             bounds = f"<= {p.max_length} chars"
         else:
             bounds = ""
-        need = "required" if p.required else f"default {p.default}" if p.default is not None \
+        need = (
+            "required"
+            if p.required
+            else f"default {p.default}"
+            if p.default is not None
             else "optional"
+        )
         details = ", ".join(x for x in (p.type.value, need, bounds) if x)
         out.print(f"  [bold]{name}[/bold] ({details})", highlight=False)
         if p.description:

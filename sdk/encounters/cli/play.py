@@ -45,7 +45,11 @@ def test_encounter(
         out.print(f"Objectives: {len(spec.objectives)}")
         for objective in spec.objectives:
             engine.update_objective(session.id, objective.id, completed=True)
-            out.print(f"[green]✓[/green] Completed: {objective.description}", highlight=False, soft_wrap=True)
+            out.print(
+                f"[green]✓[/green] Completed: {objective.description}",
+                highlight=False,
+                soft_wrap=True,
+            )
         engine.complete_session(session.id)
     out.print("[green]✓[/green] Test completed successfully")
 
@@ -54,17 +58,21 @@ def _auto_play(engine: SyncEngine, session: Session) -> Session:
     spec = session.encounter
     for npc in spec.npcs:
         line = npc.dialogue[0] if npc.dialogue else f"{npc.name} nods."
-        out.print(f"  [cyan]{npc.name}[/cyan] ({npc.role}): {line}", highlight=False, soft_wrap=True)
-        session = engine.record_npc_interaction(session.id, npc.id, dialogue=[line],
-                                                outcome="positive")
+        out.print(
+            f"  [cyan]{npc.name}[/cyan] ({npc.role}): {line}", highlight=False, soft_wrap=True
+        )
+        session = engine.record_npc_interaction(
+            session.id, npc.id, dialogue=[line], outcome="positive"
+        )
     question, options = DILEMMAS[spec.category]
     session = engine.record_choice(session.id, question, options[1], available_options=options)
     out.print(f"  choice: {question} -> {options[1]}", highlight=False, soft_wrap=True)
     for objective in spec.objectives:
         step = max(1, objective.quantity // 2)
         for done in range(step, objective.quantity + step, step):
-            session = engine.update_objective(session.id, objective.id,
-                                              progress=min(done, objective.quantity))
+            session = engine.update_objective(
+                session.id, objective.id, progress=min(done, objective.quantity)
+            )
         out.print(f"  [green]✓[/green] {objective.description}", highlight=False, soft_wrap=True)
     return engine.complete_session(session.id)
 
@@ -80,8 +88,11 @@ def _interactive(engine: SyncEngine, session: Session) -> Session:
             st = session.objectives[o.id]
             mark = "[green]✓[/green]" if st.completed else " "
             opt = " (optional)" if o.optional else ""
-            out.print(f" {mark} {i}. {o.description} [{st.progress}/{o.quantity}]{opt}",
-                      highlight=False, soft_wrap=True)
+            out.print(
+                f" {mark} {i}. {o.description} [{st.progress}/{o.quantity}]{opt}",
+                highlight=False,
+                soft_wrap=True,
+            )
         keys = "number=work on objective, t=talk, c=choose, f=fail, a=abandon, q=quit"
         answer = Prompt.ask(f"[bold]action[/bold] ({keys})", console=out).strip().lower()
         if answer.isdigit() and 1 <= int(answer) <= len(spec.objectives):
@@ -89,18 +100,27 @@ def _interactive(engine: SyncEngine, session: Session) -> Session:
             remaining = o.quantity - session.objectives[o.id].progress
             amount = IntPrompt.ask(f"how many of {o.quantity}?", default=remaining, console=out)
             session = engine.update_objective(
-                session.id, o.id, progress=session.objectives[o.id].progress + max(0, amount))
+                session.id, o.id, progress=session.objectives[o.id].progress + max(0, amount)
+            )
         elif answer == "t" and spec.npcs:
             names = [n.name for n in spec.npcs]
             who = Prompt.ask("talk to", choices=names, default=names[0], console=out)
             npc = spec.npcs[names.index(who)]
-            line = npc.dialogue[len(session.npc_interactions) % len(npc.dialogue)] \
-                if npc.dialogue else "..."
+            line = (
+                npc.dialogue[len(session.npc_interactions) % len(npc.dialogue)]
+                if npc.dialogue
+                else "..."
+            )
             out.print(f"  [cyan]{npc.name}[/cyan]: {line}", highlight=False, soft_wrap=True)
-            mood = Prompt.ask("how did it go", choices=["positive", "neutral", "negative"],
-                              default="positive", console=out)
-            session = engine.record_npc_interaction(session.id, npc.id, dialogue=[line],
-                                                    outcome=mood)
+            mood = Prompt.ask(
+                "how did it go",
+                choices=["positive", "neutral", "negative"],
+                default="positive",
+                console=out,
+            )
+            session = engine.record_npc_interaction(
+                session.id, npc.id, dialogue=[line], outcome=mood
+            )
         elif answer == "t":
             out.print("  nobody to talk to here")
         elif answer == "c":
@@ -112,7 +132,11 @@ def _interactive(engine: SyncEngine, session: Session) -> Session:
         elif answer == "a":
             return engine.abandon_session(session.id, "player left")
         elif answer == "q":
-            out.print(f"session {session.id} stays active; resume it later", highlight=False, soft_wrap=True)
+            out.print(
+                f"session {session.id} stays active; resume it later",
+                highlight=False,
+                soft_wrap=True,
+            )
             return session
         else:
             out.print("  unknown action")
@@ -121,8 +145,7 @@ def _interactive(engine: SyncEngine, session: Session) -> Session:
 
 @app.command("play")
 def play(
-    file: Annotated[Path | None, typer.Option("--file", "-f", help="Encounter JSON file.")
-                    ] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="Encounter JSON file.")] = None,
     template: Annotated[str | None, typer.Option("--template", "-t")] = None,
     param: Annotated[list[str] | None, typer.Option("--param", "-p")] = None,
     category: Annotated[Category | None, typer.Option("--category", "-c")] = None,
@@ -141,9 +164,13 @@ def play(
                 raise fail(str(exc)) from None
         else:
             spec = engine.generate(
-                template=template, params=parse_params(param or []) or None,
+                template=template,
+                params=parse_params(param or []) or None,
                 category=category or (None if template else Category.COMBAT),
-                difficulty=difficulty, player={"player_id": player, "level": level}, seed=seed)
+                difficulty=difficulty,
+                player={"player_id": player, "level": level},
+                seed=seed,
+            )
         out.print(encounter_panel(spec))
         session = engine.start_session({"player_id": player, "level": level}, spec)
         session = _auto_play(engine, session) if auto else _interactive(engine, session)
@@ -166,14 +193,22 @@ def sessions_list(
     for col in ("player", "status", "encounter", "difficulty", "started"):
         table.add_column(col)
     for s in items:
-        table.add_row(s.id, s.player_id, s.status.value, s.encounter.title,
-                      f"{s.difficulty:.2f}", s.created_at.strftime("%Y-%m-%d %H:%M:%S"))
+        table.add_row(
+            s.id,
+            s.player_id,
+            s.status.value,
+            s.encounter.title,
+            f"{s.difficulty:.2f}",
+            s.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        )
     out.print(table)
 
 
 @sessions_app.command("show")
-def sessions_show(session_id: Annotated[str, typer.Argument()],
-                  as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def sessions_show(
+    session_id: Annotated[str, typer.Argument()],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """One session in full."""
     with state.engine() as engine:
         try:

@@ -20,17 +20,22 @@ DILEMMAS: dict[Category, tuple[str, list[str]]] = {
 
 def encounter_panel(spec: EncounterSpec) -> RenderableType:
     lines = [f"[italic]{spec.description}[/italic]"] if spec.description else []
-    lines.append(f"{spec.category.value} · difficulty {spec.difficulty:.2f} · "
-                 f"~{spec.estimated_duration} min")
+    lines.append(
+        f"{spec.category.value} · difficulty {spec.difficulty:.2f} · ~{spec.estimated_duration} min"
+    )
     for o in spec.objectives:
         opt = " (optional)" if o.optional else ""
         lines.append(f" • {o.description} — {o.kind.value} {o.quantity}× {o.target}{opt}")
     for n in spec.npcs:
         lines.append(f" ☺ {n.name}, {n.role}")
     if spec.rewards:
-        lines.append(" ★ " + ", ".join(
-            f"{r.amount} {r.item or r.kind.value}" + (f" ({r.faction})" if r.faction else "")
-            for r in spec.rewards))
+        lines.append(
+            " ★ "
+            + ", ".join(
+                f"{r.amount} {r.item or r.kind.value}" + (f" ({r.faction})" if r.faction else "")
+                for r in spec.rewards
+            )
+        )
     return Panel("\n".join(lines), title=f"[bold]{spec.title}[/bold]", expand=False)
 
 

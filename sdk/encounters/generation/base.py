@@ -7,12 +7,12 @@ produced an encounter.
 
 from __future__ import annotations
 
-from typing import Annotated, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from ..models import Category, EncounterSpec, PlayerContext
-from ..models.common import Language
+from ..models.common import Difficulty, Language
 
 
 class GenerationRequest(BaseModel):
@@ -22,7 +22,7 @@ class GenerationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     category: Category
-    difficulty: Annotated[float, Field(ge=0.1, le=1.0, allow_inf_nan=False)] = 0.5
+    difficulty: Difficulty = 0.5
     player: PlayerContext
     language: Language = "en"
     seed: int | None = None

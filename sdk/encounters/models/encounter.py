@@ -52,8 +52,9 @@ class NPC(BaseModel):
     id: Id
     name: ShortText
     role: ShortText
-    personality_traits: Annotated[list[Annotated[str, Field(min_length=1, max_length=40)]],
-                                  Field(max_length=12)] = []
+    personality_traits: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=40)]], Field(max_length=12)
+    ] = []
     dialogue: Annotated[list[Line], Field(max_length=50)] = []
 
 
@@ -90,15 +91,27 @@ class EncounterSpec(BaseModel):
     npcs: Annotated[list[NPC], Field(max_length=20)] = []
     rewards: Annotated[list[Reward], Field(max_length=20)] = []
     language: Language = "en"
-    tags: Annotated[list[Annotated[str, Field(min_length=1, max_length=40)]],
-                    Field(max_length=20)] = []
+    tags: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=40)]], Field(max_length=20)
+    ] = []
     template_id: Id | None = None
     generator: Annotated[str, Field(max_length=80)] | None = None
 
     @model_validator(mode="after")
+    def _one_required_objective(self) -> Self:
+        if self.objectives and all(o.optional for o in self.objectives):
+            raise ValueError(
+                "objectives: at least one objective must be required "
+                "(optional: false), or the encounter can never be completed"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _unique_ids(self) -> Self:
-        for name, ids in (("objectives", [o.id for o in self.objectives]),
-                          ("npcs", [n.id for n in self.npcs])):
+        for name, ids in (
+            ("objectives", [o.id for o in self.objectives]),
+            ("npcs", [n.id for n in self.npcs]),
+        ):
             seen: set[str] = set()
             for i, ident in enumerate(ids):
                 if ident in seen:

@@ -18,7 +18,7 @@ class PlayerContext(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     player_id: Id
-    name: Annotated[str, Field(max_length=40)] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=40)] | None = None
     level: Annotated[int, Field(ge=1, le=1000)] = 1
     preferences: Annotated[list[Category], Field(max_length=5)] = []
     language: Language = "en"

@@ -62,8 +62,9 @@ class Choice(BaseModel):
     timestamp: datetime = Field(default_factory=utcnow)
     description: Line
     selected_option: Annotated[str, Field(min_length=1, max_length=200)]
-    available_options: Annotated[list[Annotated[str, Field(max_length=200)]],
-                                 Field(max_length=20)] = []
+    available_options: Annotated[
+        list[Annotated[str, Field(max_length=200)]], Field(max_length=20)
+    ] = []
     consequences: Annotated[list[Line], Field(max_length=20)] = []
 
     @model_validator(mode="after")
@@ -137,7 +138,8 @@ class Session(BaseModel):
     def open_required(self) -> list[str]:
         """Ids of required objectives not yet completed."""
         return [
-            o.id for o in self.encounter.objectives
+            o.id
+            for o in self.encounter.objectives
             if not o.optional and not self.objectives[o.id].completed
         ]
 

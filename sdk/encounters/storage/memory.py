@@ -23,9 +23,12 @@ class MemoryStore(Store):
     async def list_encounters(
         self, *, category: Category | None = None, limit: int = 100, offset: int = 0
     ) -> list[EncounterSpec]:
-        rows = [j for c, j in reversed(self._encounters.values())
-                if category is None or c == category.value]
-        return [EncounterSpec.model_validate_json(j) for j in rows[offset:offset + limit]]
+        rows = [
+            j
+            for c, j in reversed(self._encounters.values())
+            if category is None or c == category.value
+        ]
+        return [EncounterSpec.model_validate_json(j) for j in rows[offset : offset + limit]]
 
     async def save_session(self, session: Session) -> None:
         self._sessions[session.id] = session.model_dump_json()
@@ -45,10 +48,11 @@ class MemoryStore(Store):
     ) -> list[Session]:
         found = [Session.model_validate_json(raw) for raw in self._sessions.values()]
         found = [
-            s for s in found
+            s
+            for s in found
             if (player_id is None or s.player_id == player_id)
             and (status is None or s.status == status)
             and (campaign_id is None or s.campaign_id == campaign_id)
         ]
         found.sort(key=lambda s: s.created_at, reverse=True)
-        return found[offset:offset + limit]
+        return found[offset : offset + limit]

@@ -105,5 +105,3 @@ class TemplateLibrary:
         language: str | None = None,
     ) -> EncounterSpec:
         return render(self.get(template_id), params, difficulty=difficulty, language=language)
-
-

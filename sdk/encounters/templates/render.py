@@ -26,6 +26,8 @@ from .model import DIFFICULTY_OF_LABEL, PLACEHOLDER, EncounterTemplate, ParamTyp
 
 Value = str | int | float | bool
 _BRACES = re.compile(r"\{\{|\}\}")
+#: Raw text looked at per string value; values are capped at 500 characters anyway.
+_MAX_RAW = 8192
 
 
 def clean_text(text: str, max_length: int) -> str:
@@ -126,14 +128,14 @@ def _coerce(name: str, param: TemplateParameter, raw: object) -> Value:
     if not isinstance(raw, str):
         raise ValueError("must be text")
     # Clean first, so braces split by invisible characters ("{\u200b{x}}") are caught.
-    text = clean_text(raw, len(raw))
+    text = clean_text(raw[:_MAX_RAW], _MAX_RAW)
     if _BRACES.search(text):
         raise ValueError("must not contain '{{' or '}}'")
     if t is ParamType.ENUM:
         if text not in param.choices:
             raise ValueError(f"must be one of {', '.join(param.choices)}")
         return text
-    text = text[:param.max_length].rstrip()
+    text = text[: param.max_length].rstrip()
     if not text:
         raise ValueError("must not be empty")
     return text
@@ -211,7 +213,8 @@ def render(
     values = resolve_parameters(template, dict(params or {}))
     body: dict[str, Any] = {
         "category": template.category.value,
-        "difficulty": difficulty if difficulty is not None
+        "difficulty": difficulty
+        if difficulty is not None
         else DIFFICULTY_OF_LABEL[template.difficulty],
         "estimated_duration": template.estimated_duration,
         "description": template.description,

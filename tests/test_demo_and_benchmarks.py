@@ -1,0 +1,43 @@
+"""`make demo`'s job and the benchmark scripts keep working (figures are not asserted:
+timing belongs to benchmarks, not tests)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from encounters import Settings
+from encounters.demo import run_demo
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_demo_generates_plays_and_stores(tmp_path: Path) -> None:
+    console = Console(record=True, width=120)
+    run_demo(Settings(data_dir=tmp_path), console=console)
+    text = console.export_text()
+    for category in ("combat", "puzzle", "social", "exploration", "stealth"):
+        assert category in text
+    assert "status            completed" in text
+    assert "choices           1" in text and "NPC interactions  1" in text
+    assert "5 encounter(s) and 1 session(s) on disk" in text
+    assert (tmp_path / "encounters.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("script", "expect"),
+    [("bench_procedural.py", "encounters/s"), ("bench_store.py", "sessions/s")],
+)
+def test_benchmark_scripts_print_figures(script: str, expect: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert expect in proc.stdout and "baseline" in proc.stdout
