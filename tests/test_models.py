@@ -56,8 +56,11 @@ def test_every_problem_is_reported_at_once() -> None:
         ({"difficulty": 0.05}, "difficulty: must be >= 0.1"),
         ({"difficulty": float("nan")}, "difficulty: must be a finite number"),
         ({"estimated_duration": 2.5}, "estimated_duration: must be a whole number"),
-        ({"language": "english!"}, "language: has characters that are not allowed"),
-        ({"id": "has space"}, "id: has characters that are not allowed"),
+        ({"language": "english!"}, "language: must be a language tag such as en"),
+        ({"id": "has space"}, "id: may hold only letters, digits and _ . : -"),
+        ({"difficulty": "0.5"}, "difficulty: must be a finite number"),
+        ({"estimated_duration": "15"}, "estimated_duration: must be a whole number"),
+        ({"tags": "combat"}, "tags: must be a list"),
     ],
 )
 def test_out_of_range_and_wrong_types(change: dict[str, object], expected: str) -> None:
@@ -80,11 +83,18 @@ def test_duplicate_ids_and_item_rewards_without_item() -> None:
     assert errors_of(data) == ["rewards[0]: an item reward needs 'item' (the item's name)"]
 
 
-def test_quantity_must_be_a_real_integer_not_a_float_or_string() -> None:
+def test_numbers_and_flags_must_have_their_real_type() -> None:
     for bad in (2.5, "3", True):
         data = encounter_dict()
         data["objectives"][0]["quantity"] = bad
         assert errors_of(data) == ["objectives[0].quantity: must be a whole number"]
+    for bad_flag in ("no", "true", 0):
+        data = encounter_dict()
+        data["objectives"][1]["optional"] = bad_flag
+        assert errors_of(data) == ["objectives[1].optional: must be true or false"]
+    with pytest.raises(ValidationFailed) as info:
+        validate_model(PlayerContext, {"player_id": "p", "level": True})
+    assert [str(e) for e in info.value.errors] == ["level: must be a whole number"]
 
 
 def test_malformed_json_is_a_clear_error_not_a_traceback() -> None:

@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from importlib import resources
 from itertools import pairwise
 from statistics import mean
@@ -271,15 +270,6 @@ def test_difficulty_out_of_range_is_refused(difficulty: float) -> None:
 def test_unknown_category_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown category 'dance'"):
         gen.generate("dance", 0.5, seed=1)
-
-
-def test_fast_enough() -> None:
-    # The target is 1,000/s on one core; allow a wide margin for shared CI machines.
-    categories = list(Category)
-    start = time.perf_counter()
-    for i in range(500):
-        gen.generate(categories[i % 5], 0.1 + (i % 10) / 10, player(1 + i % 200), seed=i)
-    assert time.perf_counter() - start < 2.5
 
 
 # --- the word bank file ---------------------------------------------------------------

@@ -750,9 +750,12 @@ def test_explicit_difficulty_overrides_label(lib: TemplateLibrary) -> None:
     assert spec.difficulty == 0.9
 
 
-def test_difficulty_in_structure_wins_over_override(lib: TemplateLibrary) -> None:
+def test_difficulty_argument_beats_structure_which_beats_label(lib: TemplateLibrary) -> None:
     spec = lib.render("puzzle-clockwork-tower", {"difficulty": 0.2}, difficulty=0.9)
+    assert spec.difficulty == 0.9
+    spec = lib.render("puzzle-clockwork-tower", {"difficulty": 0.2})
     assert spec.difficulty == 0.2
+    assert lib.render("puzzle-clockwork-tower").difficulty == 0.5  # label "medium"
 
 
 @pytest.mark.parametrize("bad", [0.0, 1.5, math.nan])

@@ -5,35 +5,41 @@ sessions.
 for game loops that are not async by running the engine's event loop in a helper
 thread. Both expose the same methods.
 
-Every session step is a read-modify-write of the stored session under a per-session
-lock, so concurrent steps on one session are applied one after the other and none is
-lost. Illegal moves raise typed errors from :mod:`encounters.errors`.
+Every session step is one atomic read-modify-write in the store, so concurrent steps on
+one session are applied one after the other and none is lost, also across several
+engines or processes on the same SQLite file. The changed session is validated before
+it is written, so a bad value never reaches the store. Illegal moves raise typed errors
+from :mod:`encounters.errors`; bad input raises :class:`ValidationFailed` naming the
+field.
 """
 
 from __future__ import annotations
 
-import hashlib
+import inspect
+import threading
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from contextlib import AbstractContextManager
 from pathlib import Path
+from queue import Queue
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import anyio
-from anyio.from_thread import BlockingPortal, start_blocking_portal
+from anyio.from_thread import BlockingPortal
 
 from .errors import (
     EncounterNotFound,
+    FieldError,
     IllegalTransition,
     ObjectivesIncomplete,
     SessionNotActive,
     SessionNotFound,
     UnknownNPC,
     UnknownObjective,
+    ValidationFailed,
 )
 from .events import EngineEvent, EventBus, EventType, Listener
 from .generation import EncounterGenerator, GenerationRequest, ProceduralGenerator
-from .log import configure_logging
 from .models import (
     TRANSITIONS,
     Category,
@@ -46,13 +52,14 @@ from .models import (
     SessionStatus,
     utcnow,
 )
-from .settings import Settings
+from .settings import Settings, load_settings
 from .storage import MemoryStore, SQLiteStore, Store
 from .templates import TemplateLibrary
 from .validation import validate_model
 
 T = TypeVar("T")
-_LOCK_STRIPES = 64
+PlayerLike = PlayerContext | Mapping[str, Any] | str
+
 _FINISH_EVENT: dict[SessionStatus, EventType] = {
     SessionStatus.COMPLETED: "session.completed",
     SessionStatus.FAILED: "session.failed",
@@ -60,7 +67,11 @@ _FINISH_EVENT: dict[SessionStatus, EventType] = {
 }
 
 
-def _player(player: PlayerContext | Mapping[str, Any] | str | None) -> PlayerContext:
+def _bad(path: str, message: str, what: str = "argument") -> ValidationFailed:
+    return ValidationFailed(what, [FieldError(path, message)])
+
+
+def _player(player: PlayerLike | None) -> PlayerContext:
     if player is None:
         return PlayerContext(player_id="player")
     if isinstance(player, PlayerContext):
@@ -68,6 +79,21 @@ def _player(player: PlayerContext | Mapping[str, Any] | str | None) -> PlayerCon
     if isinstance(player, str):
         return validate_model(PlayerContext, {"player_id": player}, "player")
     return validate_model(PlayerContext, dict(player), "player")
+
+
+def _enum(kind: type[Any], value: object, name: str) -> Any:
+    if value is None or isinstance(value, kind):
+        return value
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(str(m.value) for m in kind)
+        raise _bad(name, f"must be one of {choices}") from None
+
+
+def _revalidated(session: Session) -> Session:
+    """Check a changed session against every model rule before it is written."""
+    return validate_model(Session, session.model_dump(), f"session {session.id}")
 
 
 class Engine:
@@ -80,7 +106,8 @@ class Engine:
             session = await engine.start_session("alice", spec)
 
     With no arguments it stores in SQLite under the data directory (``AE_DATA_DIR``)
-    and generates offline with the procedural generator.
+    and generates offline with the procedural generator. Logging is configured by the
+    game (see :func:`encounters.log.configure_logging`), not by the engine.
     """
 
     def __init__(
@@ -93,11 +120,10 @@ class Engine:
         generator: EncounterGenerator | None = None,
     ) -> None:
         if settings is None:
-            settings = Settings(data_dir=Path(data_dir)) if data_dir else Settings()
+            settings = load_settings(data_dir=data_dir)
         elif data_dir is not None:
             settings = settings.model_copy(update={"data_dir": Path(data_dir)})
         self.settings = settings
-        configure_logging(settings.log_level, settings.log_format)
         if store is None:
             store = (
                 MemoryStore() if settings.store == "memory" else SQLiteStore(settings.database_path)
@@ -110,11 +136,11 @@ class Engine:
         self.templates = templates
         self.generator: EncounterGenerator = generator or ProceduralGenerator()
         self.events = EventBus()
-        self._locks = [anyio.Lock() for _ in range(_LOCK_STRIPES)]
 
     # -- lifecycle -------------------------------------------------------------------
 
     async def open(self) -> None:
+        """Open the store (create or migrate it). ``async with`` does this for you."""
         await self.store.open()
 
     async def close(self) -> None:
@@ -133,7 +159,7 @@ class Engine:
         await self.close()
 
     def on(self, listener: Listener) -> Listener:
-        """Register an event listener (usable as a decorator)."""
+        """Register an event listener, sync or async (usable as a decorator)."""
         self.events.subscribe(listener)
         return listener
 
@@ -156,28 +182,37 @@ class Engine:
         params: Mapping[str, object] | None = None,
         category: Category | str | None = None,
         difficulty: float | None = None,
-        player: PlayerContext | Mapping[str, Any] | str | None = None,
+        player: PlayerLike | None = None,
         language: str | None = None,
         seed: int | None = None,
         save: bool = True,
     ) -> EncounterSpec:
-        """Make one encounter, from a template (``template`` + ``params``) or by
-        ``category`` through the configured generator, and store it unless
-        ``save=False``."""
+        """Make one encounter and store it unless ``save=False``.
+
+        Either from a template (``template`` + ``params``; ``difficulty`` and
+        ``language`` override the template's), or by ``category`` through the
+        configured generator (``player`` and ``seed`` shape it; default category: the
+        player's first preference, else combat).
+        """
         if template is not None:
+            if category is not None or seed is not None:
+                raise _bad(
+                    "category" if category is not None else "seed",
+                    "only applies when generating by category, not from a template",
+                )
             spec = self.templates.render(
                 template, dict(params or {}), difficulty=difficulty, language=language
             )
         else:
             if params:
-                raise ValueError("params are only used with a template; pass template=ID")
+                raise _bad("params", "only applies with a template; pass template=ID")
             ctx = _player(player)
             request = validate_model(
                 GenerationRequest,
                 {
                     "category": category
                     if category is not None
-                    else (ctx.preferences[0] if ctx.preferences else "combat"),
+                    else (ctx.preferences[0] if ctx.preferences else Category.COMBAT),
                     "difficulty": 0.5 if difficulty is None else difficulty,
                     "player": ctx,
                     "language": language or ctx.language,
@@ -199,12 +234,13 @@ class Engine:
 
     async def save_encounter(self, spec: EncounterSpec | Mapping[str, Any]) -> EncounterSpec:
         """Validate and store an encounter made elsewhere (a file, an editor)."""
-        if not isinstance(spec, EncounterSpec):
-            spec = validate_model(EncounterSpec, dict(spec), "encounter")
-        await self.store.save_encounter(spec)
-        return spec
+        data = spec.model_dump() if isinstance(spec, EncounterSpec) else dict(spec)
+        checked = validate_model(EncounterSpec, data, "encounter")
+        await self.store.save_encounter(checked)
+        return checked
 
     async def get_encounter(self, encounter_id: str) -> EncounterSpec:
+        """A stored encounter; :class:`EncounterNotFound` if there is none."""
         spec = await self.store.get_encounter(encounter_id)
         if spec is None:
             raise EncounterNotFound(encounter_id)
@@ -213,31 +249,34 @@ class Engine:
     async def list_encounters(
         self, *, category: Category | str | None = None, limit: int = 100, offset: int = 0
     ) -> list[EncounterSpec]:
+        """Stored encounters, newest first."""
         return await self.store.list_encounters(
-            category=Category(category) if category else None, limit=limit, offset=offset
+            category=_enum(Category, category, "category"), limit=limit, offset=offset
         )
 
     # -- sessions --------------------------------------------------------------------
 
     async def start_session(
         self,
-        player: PlayerContext | Mapping[str, Any] | str,
+        player: PlayerLike,
         encounter: EncounterSpec | str,
         *,
         campaign_id: str | None = None,
         language: str | None = None,
         voice_enabled: bool = False,
     ) -> Session:
-        """Start playing ``encounter`` (a spec, or the id of a stored one)."""
+        """Start playing ``encounter`` (a spec, or the id of a stored one). The session
+        keeps its own copy of the encounter."""
         ctx = _player(player)
-        spec = await self.get_encounter(encounter) if isinstance(encounter, str) else encounter
-        session = Session.start(
-            ctx.player_id,
-            spec,
-            campaign_id=campaign_id,
-            language=language,
-            voice_enabled=voice_enabled,
+        if isinstance(encounter, str):
+            spec = await self.get_encounter(encounter)
+        else:
+            spec = validate_model(EncounterSpec, encounter.model_dump(), "encounter")
+        fresh = Session.start(ctx.player_id, spec).model_dump()
+        fresh.update(
+            campaign_id=campaign_id, language=language or spec.language, voice_enabled=voice_enabled
         )
+        session = validate_model(Session, fresh, "session")
         await self.store.save_session(session)
         await self._emit(
             "session.started",
@@ -249,6 +288,7 @@ class Engine:
         return session
 
     async def get_session(self, session_id: str) -> Session:
+        """A stored session; :class:`SessionNotFound` if there is none."""
         session = await self.store.get_session(session_id)
         if session is None:
             raise SessionNotFound(session_id)
@@ -263,36 +303,29 @@ class Engine:
         limit: int = 100,
         offset: int = 0,
     ) -> list[Session]:
+        """Stored sessions, newest first, optionally filtered."""
         return await self.store.list_sessions(
             player_id=player_id,
-            status=SessionStatus(status) if status else None,
+            status=_enum(SessionStatus, status, "status"),
             campaign_id=campaign_id,
             limit=limit,
             offset=offset,
         )
 
-    def _lock(self, session_id: str) -> anyio.Lock:
-        digest = hashlib.blake2s(session_id.encode(), digest_size=4).digest()
-        return self._locks[int.from_bytes(digest) % _LOCK_STRIPES]
-
-    async def _step(self, session_id: str, change: Callable[[Session], Awaitable[None]]) -> Session:
-        """Load, change and save one session under its lock."""
-        async with self._lock(session_id):
-            session = await self.get_session(session_id)
-            await change(session)
-            session.updated_at = utcnow()
-            await self.store.save_session(session)
-            return session
-
-    async def _play_step(
-        self, session_id: str, change: Callable[[Session], Awaitable[None]]
+    async def _step(
+        self, session_id: str, change: Callable[[Session], None], *, play: bool = True
     ) -> Session:
-        async def guarded(session: Session) -> None:
-            if session.status.finished:
-                raise SessionNotActive(session.id, session.status.value)
-            await change(session)
+        """Apply ``change`` to the stored session atomically; a play step needs an
+        active session. The result is validated before it is written."""
 
-        return await self._step(session_id, guarded)
+        def guarded(session: Session) -> None:
+            if play and session.status.finished:
+                raise SessionNotActive(session.id, session.status.value)
+            change(session)
+            session.updated_at = utcnow()
+            _revalidated(session)
+
+        return await self.store.update_session(session_id, guarded)
 
     async def update_objective(
         self,
@@ -302,30 +335,45 @@ class Engine:
         progress: int | None = None,
         completed: bool | None = None,
     ) -> Session:
-        """Set an objective's progress (clamped to its quantity) and/or mark it done.
-        Reaching the quantity completes the objective."""
-        if progress is not None and (isinstance(progress, bool) or progress < 0):
-            raise ValueError("progress must be a whole number >= 0")
-        done_now: list[Session] = []
+        """Set an objective's progress and/or completion.
 
-        async def change(session: Session) -> None:
+        ``progress`` is clamped to the objective's quantity; reaching it completes the
+        objective and going below it re-opens it. ``completed=True`` sets progress to
+        the quantity; ``completed=False`` re-opens it. Contradicting arguments (e.g.
+        ``completed=False`` with the full quantity) raise :class:`ValidationFailed`.
+        """
+        if progress is not None and (type(progress) is not int or progress < 0):
+            raise _bad("progress", "must be a whole number >= 0")
+        if completed is not None and type(completed) is not bool:
+            raise _bad("completed", "must be true or false")
+        newly_done = False
+
+        def change(session: Session) -> None:
+            nonlocal newly_done
             objective = session.encounter.objective(objective_id)
             if objective is None:
                 raise UnknownObjective(session.id, objective_id, list(session.objectives))
             state = session.objectives[objective_id]
             was_done = state.completed
-            if progress is not None:
-                state.progress = min(progress, objective.quantity)
-            if completed is True or state.progress >= objective.quantity:
-                state.completed = True
-                state.progress = objective.quantity
+            value = state.progress if progress is None else min(progress, objective.quantity)
+            if completed is True:
+                if progress is not None and value < objective.quantity:
+                    raise _bad(
+                        "progress", f"contradicts completed=True (quantity {objective.quantity})"
+                    )
+                value = objective.quantity
             elif completed is False:
-                state.completed = False
+                if progress is not None and value >= objective.quantity:
+                    raise _bad(
+                        "progress", f"contradicts completed=False (quantity {objective.quantity})"
+                    )
+                value = min(value, objective.quantity - 1)
+            state.progress = value
+            state.completed = value == objective.quantity
             state.completed_at = (state.completed_at or utcnow()) if state.completed else None
-            if state.completed and not was_done:
-                done_now.append(session)
+            newly_done = state.completed and not was_done
 
-        session = await self._play_step(session_id, change)
+        session = await self._step(session_id, change)
         state = session.objectives[objective_id]
         await self._emit(
             "objective.progressed",
@@ -334,7 +382,7 @@ class Engine:
             progress=state.progress,
             completed=state.completed,
         )
-        if done_now:
+        if newly_done:
             await self._emit("objective.completed", session, objective_id=objective_id)
         return session
 
@@ -347,6 +395,8 @@ class Engine:
         available_options: Iterable[str] = (),
         consequences: Iterable[str] = (),
     ) -> Session:
+        """Record a decision the player made; when ``available_options`` is given the
+        selected option must be one of them."""
         choice = validate_model(
             Choice,
             {
@@ -357,11 +407,7 @@ class Engine:
             },
             "choice",
         )
-
-        async def change(session: Session) -> None:
-            session.choices_made.append(choice)
-
-        session = await self._play_step(session_id, change)
+        session = await self._step(session_id, lambda s: s.choices_made.append(choice))
         await self._emit(
             "choice.made",
             session,
@@ -380,6 +426,7 @@ class Engine:
         player_choices: Iterable[str] = (),
         outcome: Outcome = "neutral",
     ) -> Session:
+        """Record that the player dealt with one of the encounter's NPCs."""
         interaction = validate_model(
             NPCInteraction,
             {
@@ -391,12 +438,12 @@ class Engine:
             "NPC interaction",
         )
 
-        async def change(session: Session) -> None:
+        def change(session: Session) -> None:
             if session.encounter.npc(npc_id) is None:
                 raise UnknownNPC(session.id, npc_id, [n.id for n in session.encounter.npcs])
             session.npc_interactions.append(interaction)
 
-        session = await self._play_step(session_id, change)
+        session = await self._step(session_id, change)
         await self._emit(
             "npc.interaction",
             session,
@@ -409,7 +456,7 @@ class Engine:
     async def _finish(
         self, session_id: str, status: SessionStatus, reason: str | None = None
     ) -> Session:
-        async def change(session: Session) -> None:
+        def change(session: Session) -> None:
             if status not in TRANSITIONS[session.status]:
                 raise IllegalTransition(session.id, session.status.value, status.value)
             if status is SessionStatus.COMPLETED and (open_ids := session.open_required()):
@@ -419,7 +466,7 @@ class Engine:
             if reason is not None:
                 session.failure_reason = reason[:500]
 
-        session = await self._step(session_id, change)
+        session = await self._step(session_id, change, play=False)
         await self._emit(
             _FINISH_EVENT[status],
             session,
@@ -434,32 +481,84 @@ class Engine:
         return await self._finish(session_id, SessionStatus.COMPLETED)
 
     async def fail_session(self, session_id: str, reason: str | None = None) -> Session:
+        """Finish a session as failed (the player lost), with an optional reason."""
         return await self._finish(session_id, SessionStatus.FAILED, reason)
 
     async def abandon_session(self, session_id: str, reason: str | None = None) -> Session:
+        """Finish a session as abandoned (the player left)."""
         return await self._finish(session_id, SessionStatus.ABANDONED, reason)
 
 
-class SyncEngine(AbstractContextManager["SyncEngine"]):
+def _loop_thread(ready: Queue[BlockingPortal | BaseException]) -> None:
+    async def main() -> None:
+        async with BlockingPortal() as portal:
+            ready.put(portal)
+            await portal.sleep_until_stopped()
+
+    try:
+        anyio.run(main)
+    except BaseException as exc:  # pragma: no cover - reported to the constructor
+        ready.put(exc)
+
+
+def _shutdown(portal: BlockingPortal, engine: Engine, thread: threading.Thread) -> None:
+    """Close the store and stop the loop thread; safe to call more than once."""
+    if not thread.is_alive():
+        return
+    try:
+        portal.call(engine.close)
+    finally:
+        portal.call(portal.stop)
+        thread.join(timeout=10)
+
+
+class SyncEngine:
     """A blocking :class:`Engine` for game loops that are not async.
 
-    It runs the engine on an event loop in a helper thread; each call blocks until the
-    engine answers. Use it as a context manager, or call :meth:`close` when done::
+    It runs the engine on an event loop in a helper (daemon) thread; each call blocks
+    until the engine answers. Use it as a context manager or call :meth:`close`. If a
+    game forgets to, the engine is closed when the object is garbage-collected or the
+    interpreter exits; the process never hangs on it::
 
         with SyncEngine() as engine:
             spec = engine.generate(category="puzzle", player="alice")
+
+    Listeners registered with :meth:`on` run on the helper thread.
     """
 
     def __init__(self, settings: Settings | None = None, **kwargs: Any) -> None:
-        self._portal_cm = start_blocking_portal()
-        self._portal: BlockingPortal = self._portal_cm.__enter__()
+        ready: Queue[BlockingPortal | BaseException] = Queue()
+        thread = threading.Thread(
+            target=_loop_thread, args=(ready,), name="encounters-engine", daemon=True
+        )
+        thread.start()
+        got = ready.get()
+        if isinstance(got, BaseException):
+            raise got
+        self._portal = got
         try:
             self.engine = Engine(settings, **kwargs)
             self._portal.call(self.engine.open)
         except BaseException:
-            self._portal_cm.__exit__(None, None, None)
+            self._portal.call(self._portal.stop)
+            thread.join(timeout=10)
             raise
-        self._closed = False
+        self._finalizer = weakref.finalize(self, _shutdown, self._portal, self.engine, thread)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the store and stop the helper thread. Calling it twice is harmless."""
+        self._finalizer()
 
     @property
     def templates(self) -> TemplateLibrary:
@@ -470,7 +569,7 @@ class SyncEngine(AbstractContextManager["SyncEngine"]):
         return self.engine.settings
 
     def _call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-        if self._closed:
+        if not self._finalizer.alive:
             raise RuntimeError("this SyncEngine is closed")
 
         async def run() -> T:
@@ -478,71 +577,158 @@ class SyncEngine(AbstractContextManager["SyncEngine"]):
 
         return self._portal.call(run)
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._portal.call(self.engine.close)
-        finally:
-            self._portal_cm.__exit__(None, None, None)
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def on(self, listener: Listener) -> Listener:
-        """Register an async event listener; it runs on the engine's loop."""
+        """Register an event listener, sync or async; it runs on the helper thread."""
+        if not callable(listener) or inspect.isclass(listener):
+            raise TypeError("a listener must be a function taking one EngineEvent")
         return self.engine.on(listener)
 
-    def generate(self, **kwargs: Any) -> EncounterSpec:
-        return self._call(self.engine.generate, **kwargs)
+    def generate(
+        self,
+        *,
+        template: str | None = None,
+        params: Mapping[str, object] | None = None,
+        category: Category | str | None = None,
+        difficulty: float | None = None,
+        player: PlayerLike | None = None,
+        language: str | None = None,
+        seed: int | None = None,
+        save: bool = True,
+    ) -> EncounterSpec:
+        """See :meth:`Engine.generate`."""
+        return self._call(
+            self.engine.generate,
+            template=template,
+            params=params,
+            category=category,
+            difficulty=difficulty,
+            player=player,
+            language=language,
+            seed=seed,
+            save=save,
+        )
 
     def save_encounter(self, spec: EncounterSpec | Mapping[str, Any]) -> EncounterSpec:
+        """See :meth:`Engine.save_encounter`."""
         return self._call(self.engine.save_encounter, spec)
 
     def get_encounter(self, encounter_id: str) -> EncounterSpec:
+        """See :meth:`Engine.get_encounter`."""
         return self._call(self.engine.get_encounter, encounter_id)
 
-    def list_encounters(self, **kwargs: Any) -> list[EncounterSpec]:
-        return self._call(self.engine.list_encounters, **kwargs)
+    def list_encounters(
+        self, *, category: Category | str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[EncounterSpec]:
+        """See :meth:`Engine.list_encounters`."""
+        return self._call(
+            self.engine.list_encounters, category=category, limit=limit, offset=offset
+        )
 
     def start_session(
         self,
-        player: PlayerContext | Mapping[str, Any] | str,
+        player: PlayerLike,
         encounter: EncounterSpec | str,
-        **kwargs: Any,
+        *,
+        campaign_id: str | None = None,
+        language: str | None = None,
+        voice_enabled: bool = False,
     ) -> Session:
-        return self._call(self.engine.start_session, player, encounter, **kwargs)
-
-    def get_session(self, session_id: str) -> Session:
-        return self._call(self.engine.get_session, session_id)
-
-    def list_sessions(self, **kwargs: Any) -> list[Session]:
-        return self._call(self.engine.list_sessions, **kwargs)
-
-    def update_objective(self, session_id: str, objective_id: str, **kwargs: Any) -> Session:
-        return self._call(self.engine.update_objective, session_id, objective_id, **kwargs)
-
-    def record_choice(
-        self, session_id: str, description: str, selected_option: str, **kwargs: Any
-    ) -> Session:
+        """See :meth:`Engine.start_session`."""
         return self._call(
-            self.engine.record_choice, session_id, description, selected_option, **kwargs
+            self.engine.start_session,
+            player,
+            encounter,
+            campaign_id=campaign_id,
+            language=language,
+            voice_enabled=voice_enabled,
         )
 
-    def record_npc_interaction(self, session_id: str, npc_id: str, **kwargs: Any) -> Session:
-        return self._call(self.engine.record_npc_interaction, session_id, npc_id, **kwargs)
+    def get_session(self, session_id: str) -> Session:
+        """See :meth:`Engine.get_session`."""
+        return self._call(self.engine.get_session, session_id)
+
+    def list_sessions(
+        self,
+        *,
+        player_id: str | None = None,
+        status: SessionStatus | str | None = None,
+        campaign_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Session]:
+        """See :meth:`Engine.list_sessions`."""
+        return self._call(
+            self.engine.list_sessions,
+            player_id=player_id,
+            status=status,
+            campaign_id=campaign_id,
+            limit=limit,
+            offset=offset,
+        )
+
+    def update_objective(
+        self,
+        session_id: str,
+        objective_id: str,
+        *,
+        progress: int | None = None,
+        completed: bool | None = None,
+    ) -> Session:
+        """See :meth:`Engine.update_objective`."""
+        return self._call(
+            self.engine.update_objective,
+            session_id,
+            objective_id,
+            progress=progress,
+            completed=completed,
+        )
+
+    def record_choice(
+        self,
+        session_id: str,
+        description: str,
+        selected_option: str,
+        *,
+        available_options: Iterable[str] = (),
+        consequences: Iterable[str] = (),
+    ) -> Session:
+        """See :meth:`Engine.record_choice`."""
+        return self._call(
+            self.engine.record_choice,
+            session_id,
+            description,
+            selected_option,
+            available_options=available_options,
+            consequences=consequences,
+        )
+
+    def record_npc_interaction(
+        self,
+        session_id: str,
+        npc_id: str,
+        *,
+        dialogue: Iterable[str] = (),
+        player_choices: Iterable[str] = (),
+        outcome: Outcome = "neutral",
+    ) -> Session:
+        """See :meth:`Engine.record_npc_interaction`."""
+        return self._call(
+            self.engine.record_npc_interaction,
+            session_id,
+            npc_id,
+            dialogue=dialogue,
+            player_choices=player_choices,
+            outcome=outcome,
+        )
 
     def complete_session(self, session_id: str) -> Session:
+        """See :meth:`Engine.complete_session`."""
         return self._call(self.engine.complete_session, session_id)
 
     def fail_session(self, session_id: str, reason: str | None = None) -> Session:
+        """See :meth:`Engine.fail_session`."""
         return self._call(self.engine.fail_session, session_id, reason)
 
     def abandon_session(self, session_id: str, reason: str | None = None) -> Session:
+        """See :meth:`Engine.abandon_session`."""
         return self._call(self.engine.abandon_session, session_id, reason)

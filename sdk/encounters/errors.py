@@ -62,15 +62,17 @@ class TemplateError(EncountersError, ValueError):
     """A template file is malformed (bad placeholder, bad parameter declaration)."""
 
 
-class TemplateParameterError(EncountersError, ValueError):
+class ConfigError(EncountersError, ValueError):
+    """Settings (``AE_*`` variables or arguments) are invalid or unusable."""
+
+
+class TemplateParameterError(ValidationFailed):
     """Parameters given to a template are missing, unknown, of the wrong type or out of
     range. ``errors`` names each parameter."""
 
     def __init__(self, template_id: str, errors: list[FieldError]) -> None:
         self.template_id = template_id
-        self.errors = errors
-        lines = "\n".join(f"  {e}" for e in errors)
-        super().__init__(f"bad parameters for template {template_id!r}:\n{lines}")
+        super().__init__(f"parameters for template {template_id!r}", errors)
 
 
 class IllegalTransition(EncountersError):
@@ -96,28 +98,36 @@ class SessionNotActive(EncountersError):
         super().__init__(f"session {session_id!r} is {status}; start a new session to keep playing")
 
 
-class UnknownObjective(EncountersError, KeyError):
-    def __init__(self, session_id: str, objective_id: str, known: list[str]) -> None:
+class _UnknownPart(EncountersError, KeyError):
+    """A session was asked about a part (objective, NPC) its encounter does not have."""
+
+    part = "part"
+
+    def __init__(self, session_id: str, part_id: str, known: list[str]) -> None:
         self.session_id = session_id
-        self.objective_id = objective_id
+        names = ", ".join(known) or "(none)"
         super().__init__(
-            f"session {session_id!r} has no objective {objective_id!r}; "
-            f"its objectives are: {', '.join(known)}"
+            f"session {session_id!r} has no {self.part} {part_id!r}; its {self.part}s are: {names}"
         )
 
     def __str__(self) -> str:  # KeyError would add quotes around the message
         return str(self.args[0])
 
 
-class UnknownNPC(EncountersError, KeyError):
-    def __init__(self, session_id: str, npc_id: str, known: list[str]) -> None:
-        self.session_id = session_id
-        self.npc_id = npc_id
-        names = ", ".join(known) or "(none)"
-        super().__init__(f"session {session_id!r} has no NPC {npc_id!r}; its NPCs are: {names}")
+class UnknownObjective(_UnknownPart):
+    part = "objective"
 
-    def __str__(self) -> str:
-        return str(self.args[0])
+    def __init__(self, session_id: str, objective_id: str, known: list[str]) -> None:
+        self.objective_id = objective_id
+        super().__init__(session_id, objective_id, known)
+
+
+class UnknownNPC(_UnknownPart):
+    part = "NPC"
+
+    def __init__(self, session_id: str, npc_id: str, known: list[str]) -> None:
+        self.npc_id = npc_id
+        super().__init__(session_id, npc_id, known)
 
 
 class ObjectivesIncomplete(EncountersError):

@@ -1,12 +1,14 @@
 """Engine events: what happened in play, for listeners such as analytics, difficulty,
 NPC memory, campaigns and webhooks.
 
-Listeners are plain async callables registered on :class:`EventBus`. A listener that
-raises is logged and skipped: one broken listener never breaks a game's session.
+Listeners are callables taking one :class:`EngineEvent`, plain or async, registered on
+:class:`EventBus`. They run in order, after the step is stored. A listener that raises
+is logged and skipped: one broken listener never breaks a game's session.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,7 +41,7 @@ class EngineEvent:
     timestamp: datetime = field(default_factory=utcnow)
 
 
-Listener = Callable[[EngineEvent], Awaitable[None]]
+Listener = Callable[[EngineEvent], Awaitable[None] | None]
 
 
 class EventBus:
@@ -54,7 +56,9 @@ class EventBus:
     async def emit(self, event: EngineEvent) -> None:
         for listener in list(self._listeners):
             try:
-                await listener(event)
+                result = listener(event)
+                if inspect.isawaitable(result):
+                    await result
             except Exception:
                 log.exception(
                     "event.listener_failed",

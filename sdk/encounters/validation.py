@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from .errors import FieldError, ValidationFailed
+from .models.common import PATTERN_HINTS
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -68,7 +69,8 @@ def _message(err: Any) -> str:
     if kind == "literal_error":
         return f"must be {ctx.get('expected')}"
     if kind == "string_pattern_mismatch":
-        return f"has characters that are not allowed (pattern {ctx.get('pattern')})"
+        pattern = str(ctx.get("pattern"))
+        return PATTERN_HINTS.get(pattern, f"does not match the pattern {pattern}")
     if kind == "value_error":
         return str(ctx.get("error", err["msg"]))
     msg: str = err["msg"]

@@ -19,11 +19,14 @@ from typer.core import TyperGroup
 
 from ..engine import SyncEngine
 from ..errors import EncountersError
-from ..settings import Settings
+from ..log import configure_logging
+from ..settings import Settings, load_settings
+from ..templates import TemplateLibrary
 
 
 class _Group(TyperGroup):
-    """Turns the SDK's expected errors into one red line and exit status 1."""
+    """Turns the SDK's expected errors into one red line and exit status 1 (usage
+    errors, such as an unknown option, exit with status 2)."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -49,18 +52,31 @@ err = Console(stderr=True, soft_wrap=True)
 
 @dataclass
 class State:
+    """Global options of one ``ae`` run."""
+
     data_dir: Path | None = None
-    log_format: str = "console"
+    log_format: str | None = None
     verbose: bool = False
 
     def settings(self) -> Settings:
-        base = Settings(log_format=self.log_format, log_level="info" if self.verbose else "warning")
-        if self.data_dir is not None:
-            base = base.model_copy(update={"data_dir": self.data_dir})
-        return base
+        """Settings from ``AE_*`` with the command line on top; configures logging."""
+        settings = load_settings(
+            data_dir=self.data_dir,
+            log_format=self.log_format,
+            log_level="info" if self.verbose else None,
+        )
+        configure_logging(settings.log_level, settings.log_format)
+        return settings
 
     def engine(self) -> SyncEngine:
         return SyncEngine(self.settings())
+
+    def templates(self) -> TemplateLibrary:
+        """The template library without opening the store."""
+        library = TemplateLibrary.builtin()
+        for folder in self.settings().template_dirs:
+            library.load_folder(folder)
+        return library
 
 
 state = State()
@@ -73,16 +89,15 @@ def root(
         typer.Option(
             "--data-dir",
             help="Where the store lives (default: AE_DATA_DIR or the user data folder).",
-            envvar="AE_DATA_DIR",
         ),
     ] = None,
     log_format: Annotated[
-        str, typer.Option("--log-format", help="console or json", envvar="AE_LOG_FORMAT")
-    ] = "console",
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log info messages.")] = False,
+        str | None, typer.Option("--log-format", help="console or json (AE_LOG_FORMAT).")
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log info messages (AE_LOG_LEVEL).")
+    ] = False,
 ) -> None:
-    if log_format not in ("console", "json"):
-        raise typer.BadParameter("must be console or json", param_hint="--log-format")
     state.data_dir = data_dir
     state.log_format = log_format
     state.verbose = verbose

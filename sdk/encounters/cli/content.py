@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from pydantic import BaseModel
@@ -12,14 +12,15 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from ..errors import EncountersError, FieldError, TemplateError, ValidationFailed
+from ..errors import FieldError, TemplateError, ValidationFailed
 from ..generation import GenerationRequest
+from ..jsonio import read_json_file
 from ..models import Category, EncounterSpec, PlayerContext, Session
-from ..templates import EncounterTemplate, parse_template
+from ..templates import EncounterTemplate
+from ..templates.library import template_from_data
 from ..validation import validate_model
 from .app import app, err, fail, out, state
 
-MAX_FILE_BYTES = 5 * 1024 * 1024
 SCHEMAS: dict[str, type[BaseModel]] = {
     "encounter": EncounterSpec,
     "session": Session,
@@ -32,65 +33,52 @@ templates_app = typer.Typer(help="List and inspect encounter templates.", no_arg
 app.add_typer(templates_app, name="templates")
 
 
-def read_json_file(path: Path) -> Any:
-    """Read a JSON file or raise ValidationFailed with a one-line reason."""
-    what = str(path)
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ValidationFailed(
-                what, [FieldError("", f"file is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB")]
-            )
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ValidationFailed(what, [FieldError("", "file not found")]) from None
-    except IsADirectoryError:
-        raise ValidationFailed(what, [FieldError("", "is a folder, not a file")]) from None
-    except UnicodeDecodeError:
-        raise ValidationFailed(what, [FieldError("", "not UTF-8 text")]) from None
-    except OSError as exc:
-        raise ValidationFailed(what, [FieldError("", f"cannot read: {exc.strerror}")]) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+def _prefixed(prefix: str, errors: list[FieldError]) -> list[FieldError]:
+    def join(path: str) -> str:
+        if not prefix:
+            return path
+        return f"{prefix}{path}" if not path or path.startswith("[") else f"{prefix}.{path}"
+
+    return [FieldError(join(e.path), e.message) for e in errors]
+
+
+def load_encounters(path: Path) -> list[EncounterSpec]:
+    """The encounters in a file holding one encounter or a JSON list of them. Every
+    problem is reported at once, list items prefixed ``[i]``."""
+    data = read_json_file(path)
+    items = data if isinstance(data, list) else [data]
+    if not items:
         raise ValidationFailed(
-            what,
-            [FieldError("", f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")],
-        ) from None
+            str(path), [FieldError("", "empty list: no encounters in this file")]
+        )
+    specs: list[EncounterSpec] = []
+    errors: list[FieldError] = []
+    for i, item in enumerate(items):
+        try:
+            specs.append(validate_model(EncounterSpec, item, "encounter"))
+        except ValidationFailed as exc:
+            errors += _prefixed(f"[{i}]" if isinstance(data, list) else "", exc.errors)
+    if errors:
+        raise ValidationFailed(str(path), errors)
+    return specs
 
 
 def check_content(path: Path) -> list[FieldError]:
     """Every problem in one content file: an encounter, a list of encounters, or a
-    template (an object with ``structure``). Empty list means valid."""
+    template (an object with ``structure``, which must also render). Empty means valid."""
     try:
         data = read_json_file(path)
+        if isinstance(data, dict) and "structure" in data:
+            try:
+                template_from_data(data, str(path))
+            except TemplateError as exc:
+                lines = str(exc).splitlines()[1:] or [str(exc)]
+                return [FieldError("", line.strip()) for line in lines]
+            return []
+        load_encounters(path)
     except ValidationFailed as exc:
         return exc.errors
-    if isinstance(data, dict) and "structure" in data:
-        try:
-            parse_template(json.dumps(data), str(path))
-        except TemplateError as exc:
-            lines = str(exc).splitlines()[1:] or [str(exc)]
-            return [FieldError("", line.strip()) for line in lines]
-        return []
-    items = data if isinstance(data, list) else [data]
-    if not items:
-        return [FieldError("", "empty list: no encounters in this file")]
-    errors: list[FieldError] = []
-    for i, item in enumerate(items):
-        prefix = f"[{i}]" if isinstance(data, list) else ""
-        try:
-            validate_model(EncounterSpec, item, "encounter")
-        except ValidationFailed as exc:
-            errors += [
-                FieldError(
-                    f"{prefix}.{e.path}"
-                    if prefix and e.path and not e.path.startswith("[")
-                    else f"{prefix}{e.path}",
-                    e.message,
-                )
-                for e in exc.errors
-            ]
-    return errors
+    return []
 
 
 @app.command()
@@ -129,12 +117,16 @@ def schema(
 
 
 def parse_params(pairs: list[str]) -> dict[str, object]:
+    """``["a=1", "b=x"]`` -> ``{"a": "1", "b": "x"}``; a name given twice is an error."""
     params: dict[str, object] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise fail(f"--param {pair!r} must look like name=value")
-        params[key.strip()] = value
+        if key in params:
+            raise fail(f"--param {key} is given twice; give each parameter once")
+        params[key] = value
     return params
 
 
@@ -165,6 +157,10 @@ def generate(
         raise fail("give --template ID (with --param name=value) or --category NAME")
     if template is not None and category is not None:
         raise fail("give either --template or --category, not both")
+    if template is not None and (seed is not None or level != 1):
+        raise fail("--seed and --level shape generation by --category; templates ignore them")
+    if template is None and param:
+        raise fail("--param only applies with --template")
     params = parse_params(param or [])
     specs: list[EncounterSpec] = []
     with (
@@ -179,7 +175,7 @@ def generate(
                     params=params or None,
                     category=category,
                     difficulty=difficulty,
-                    player={"player_id": player, "level": level},
+                    player=None if template else {"player_id": player, "level": level},
                     seed=None if seed is None else seed + i,
                     save=save,
                 )
@@ -202,12 +198,12 @@ def templates_list(
     category: Annotated[Category | None, typer.Option("--category", "-c")] = None,
 ) -> None:
     """Show every template, or those of one category."""
-    with state.engine() as engine:
-        items = engine.templates.list(category)
+    items = state.templates().list(category)
     table = Table(title=f"{len(items)} templates")
-    table.add_column("id", no_wrap=True)  # ids are copied: never cut them
-    for col in ("category", "difficulty", "minutes", "required parameters"):
+    table.add_column("id", no_wrap=True)  # ids and names are copied: never cut them
+    for col in ("category", "difficulty", "minutes"):
         table.add_column(col)
+    table.add_column("required parameters", overflow="fold")
     for t in items:
         table.add_row(
             t.id,
@@ -222,11 +218,7 @@ def templates_list(
 @templates_app.command("show")
 def templates_show(template_id: Annotated[str, typer.Argument(help="Template id.")]) -> None:
     """Show a template's description and parameters."""
-    with state.engine() as engine:
-        try:
-            t = engine.templates.get(template_id)
-        except EncountersError as exc:
-            raise fail(str(exc)) from None
+    t = state.templates().get(template_id)
     out.print(
         f"[bold]{t.name}[/bold] ({t.id}) · {t.category.value} · {t.difficulty} · "
         f"~{t.estimated_duration} min",

@@ -4,77 +4,53 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, cast
 
 import typer
 from rich.prompt import IntPrompt, Prompt
 
 from ..engine import SyncEngine
-from ..errors import EncountersError, ValidationFailed
-from ..models import Category, EncounterSpec, Session, SessionStatus
+from ..models import Category, Session, SessionStatus
 from ..storage import MemoryStore
-from ..validation import validate_model
-from .app import app, err, fail, out, state
-from .content import parse_params, read_json_file
-from .render import DILEMMAS, encounter_panel, session_summary
+from .app import app, fail, out, state
+from .content import load_encounters, parse_params
+from .flows import DILEMMAS, autoplay
+from .render import encounter_panel, session_details, session_summary
 
 sessions_app = typer.Typer(help="Sessions kept in the store.", no_args_is_help=True)
 app.add_typer(sessions_app, name="sessions")
 
 
-def load_spec(path: Path) -> EncounterSpec:
-    return validate_model(EncounterSpec, read_json_file(path), str(path))
-
-
 @app.command("test")
 def test_encounter(
-    file: Annotated[Path, typer.Argument(help="Encounter JSON file.")],
+    file: Annotated[Path, typer.Argument(help="Encounter JSON file (one, or a list).")],
     player: Annotated[str, typer.Option(help="Player id.")] = "test-player",
     level: Annotated[int, typer.Option(min=1, max=1000)] = 5,
 ) -> None:
-    """Play an encounter file through in-process: start, complete each objective,
-    complete. Nothing is stored."""
-    try:
-        spec = load_spec(file)
-    except ValidationFailed as exc:
-        raise fail(str(exc)) from None
+    """Play encounters from a file through in-process: start a session, complete each
+    objective, complete the session. Nothing is stored."""
+    specs = load_encounters(file)
     with SyncEngine(state.settings(), store=MemoryStore()) as engine:
-        out.print("Starting test session...")
-        session = engine.start_session({"player_id": player, "level": level}, spec)
-        out.print(f"Session created: {session.id}", highlight=False, soft_wrap=True)
-        out.print(f"Objectives: {len(spec.objectives)}")
-        for objective in spec.objectives:
-            engine.update_objective(session.id, objective.id, completed=True)
-            out.print(
-                f"[green]✓[/green] Completed: {objective.description}",
-                highlight=False,
-                soft_wrap=True,
-            )
-        engine.complete_session(session.id)
-    out.print("[green]✓[/green] Test completed successfully")
+        for spec in specs:
+            out.print(f"Starting test session for {spec.title!r}...", highlight=False)
+            session = engine.start_session({"player_id": player, "level": level}, spec)
+            out.print(f"Session created: {session.id}", highlight=False)
+            out.print(f"Objectives: {len(spec.objectives)}")
+            for objective in spec.objectives:
+                engine.update_objective(session.id, objective.id, completed=True)
+                out.print(f"[green]✓[/green] Completed: {objective.description}", highlight=False)
+            engine.complete_session(session.id)
+    out.print(f"[green]✓[/green] Test completed successfully ({len(specs)} encounter(s))")
 
 
-def _auto_play(engine: SyncEngine, session: Session) -> Session:
-    spec = session.encounter
-    for npc in spec.npcs:
-        line = npc.dialogue[0] if npc.dialogue else f"{npc.name} nods."
-        out.print(
-            f"  [cyan]{npc.name}[/cyan] ({npc.role}): {line}", highlight=False, soft_wrap=True
-        )
-        session = engine.record_npc_interaction(
-            session.id, npc.id, dialogue=[line], outcome="positive"
-        )
-    question, options = DILEMMAS[spec.category]
-    session = engine.record_choice(session.id, question, options[1], available_options=options)
-    out.print(f"  choice: {question} -> {options[1]}", highlight=False, soft_wrap=True)
-    for objective in spec.objectives:
-        step = max(1, objective.quantity // 2)
-        for done in range(step, objective.quantity + step, step):
-            session = engine.update_objective(
-                session.id, objective.id, progress=min(done, objective.quantity)
-            )
-        out.print(f"  [green]✓[/green] {objective.description}", highlight=False, soft_wrap=True)
-    return engine.complete_session(session.id)
+def _ask(question: str, choices: list[str] | None = None, default: str = "") -> str:
+    """A prompt that treats end of input as 'quit'."""
+    try:
+        if default:
+            return Prompt.ask(question, console=out, choices=choices, default=default).strip()
+        return Prompt.ask(question, console=out, choices=choices).strip()
+    except EOFError:
+        return "q"
 
 
 def _interactive(engine: SyncEngine, session: Session) -> Session:
@@ -89,43 +65,43 @@ def _interactive(engine: SyncEngine, session: Session) -> Session:
             mark = "[green]✓[/green]" if st.completed else " "
             opt = " (optional)" if o.optional else ""
             out.print(
-                f" {mark} {i}. {o.description} [{st.progress}/{o.quantity}]{opt}",
-                highlight=False,
-                soft_wrap=True,
+                f" {mark} {i}. {o.description} [{st.progress}/{o.quantity}]{opt}", highlight=False
             )
         keys = "number=work on objective, t=talk, c=choose, f=fail, a=abandon, q=quit"
-        answer = Prompt.ask(f"[bold]action[/bold] ({keys})", console=out).strip().lower()
+        answer = _ask(f"[bold]action[/bold] ({keys})").lower()
         if answer.isdigit() and 1 <= int(answer) <= len(spec.objectives):
             o = spec.objectives[int(answer) - 1]
-            remaining = o.quantity - session.objectives[o.id].progress
-            amount = IntPrompt.ask(f"how many of {o.quantity}?", default=remaining, console=out)
-            session = engine.update_objective(
-                session.id, o.id, progress=session.objectives[o.id].progress + max(0, amount)
-            )
+            done = session.objectives[o.id].progress
+            try:
+                amount = IntPrompt.ask(
+                    f"how many of {o.quantity}?", default=o.quantity - done, console=out
+                )
+            except EOFError:
+                continue
+            session = engine.update_objective(session.id, o.id, progress=done + max(0, amount))
         elif answer == "t" and spec.npcs:
             names = [n.name for n in spec.npcs]
-            who = Prompt.ask("talk to", choices=names, default=names[0], console=out)
-            npc = spec.npcs[names.index(who)]
+            npc = spec.npcs[names.index(_ask("talk to", choices=names, default=names[0]))]
             line = (
                 npc.dialogue[len(session.npc_interactions) % len(npc.dialogue)]
                 if npc.dialogue
                 else "..."
             )
-            out.print(f"  [cyan]{npc.name}[/cyan]: {line}", highlight=False, soft_wrap=True)
-            mood = Prompt.ask(
-                "how did it go",
-                choices=["positive", "neutral", "negative"],
-                default="positive",
-                console=out,
+            out.print(f"  [cyan]{npc.name}[/cyan]: {line}", highlight=False)
+            mood = _ask(
+                "how did it go", choices=["positive", "neutral", "negative"], default="positive"
             )
             session = engine.record_npc_interaction(
-                session.id, npc.id, dialogue=[line], outcome=mood
+                session.id,
+                npc.id,
+                dialogue=[line],
+                outcome=cast(Literal["positive", "neutral", "negative"], mood),
             )
         elif answer == "t":
             out.print("  nobody to talk to here")
         elif answer == "c":
             question, options = DILEMMAS[spec.category]
-            pick = Prompt.ask(question, choices=options, default=options[0], console=out)
+            pick = _ask(question, choices=options, default=options[0])
             session = engine.record_choice(session.id, question, pick, available_options=options)
         elif answer == "f":
             return engine.fail_session(session.id, "player gave up")
@@ -133,7 +109,8 @@ def _interactive(engine: SyncEngine, session: Session) -> Session:
             return engine.abandon_session(session.id, "player left")
         elif answer == "q":
             out.print(
-                f"session {session.id} stays active; resume it later",
+                f"session {session.id} stays active; "
+                f"resume it with: ae play --session {session.id}",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -145,35 +122,59 @@ def _interactive(engine: SyncEngine, session: Session) -> Session:
 
 @app.command("play")
 def play(
-    file: Annotated[Path | None, typer.Option("--file", "-f", help="Encounter JSON file.")] = None,
-    template: Annotated[str | None, typer.Option("--template", "-t")] = None,
-    param: Annotated[list[str] | None, typer.Option("--param", "-p")] = None,
-    category: Annotated[Category | None, typer.Option("--category", "-c")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="Play an encounter from this JSON file.")
+    ] = None,
+    index: Annotated[int, typer.Option(min=0, help="Which encounter of a list file.")] = 0,
+    session_id: Annotated[
+        str | None, typer.Option("--session", "-s", help="Resume this active session.")
+    ] = None,
+    template: Annotated[
+        str | None, typer.Option("--template", "-t", help="Play a new encounter from a template.")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Template parameter, name=value.")
+    ] = None,
+    category: Annotated[
+        Category | None, typer.Option("--category", "-c", help="Play a generated encounter.")
+    ] = None,
     difficulty: Annotated[float | None, typer.Option(min=0.1, max=1.0)] = None,
     player: Annotated[str, typer.Option(help="Player id.")] = "player",
-    level: Annotated[int, typer.Option(min=1, max=1000)] = 1,
-    seed: Annotated[int | None, typer.Option()] = None,
+    level: Annotated[int, typer.Option(min=1, max=1000, help="Player level.")] = 1,
+    seed: Annotated[int | None, typer.Option(help="Seed for a generated encounter.")] = None,
     auto: Annotated[bool, typer.Option("--auto", help="Play unattended.")] = False,
 ) -> None:
-    """Play an encounter in the terminal (a file, a template, or a generated one)."""
+    """Play an encounter in the terminal: from a file, a template, a category (the
+    default is a generated combat encounter), or resume a session."""
+    sources = [x for x in (file, session_id, template, category) if x is not None]
+    if len(sources) > 1:
+        raise fail("give only one of --file, --session, --template or --category")
     with state.engine() as engine:
-        if file is not None:
-            try:
-                spec = engine.save_encounter(load_spec(file))
-            except ValidationFailed as exc:
-                raise fail(str(exc)) from None
+        if session_id is not None:
+            session = engine.get_session(session_id)
+            if session.status.finished:
+                raise fail(f"session {session_id} is {session.status.value}; it cannot be resumed")
+            out.print(encounter_panel(session.encounter))
         else:
-            spec = engine.generate(
-                template=template,
-                params=parse_params(param or []) or None,
-                category=category or (None if template else Category.COMBAT),
-                difficulty=difficulty,
-                player={"player_id": player, "level": level},
-                seed=seed,
-            )
-        out.print(encounter_panel(spec))
-        session = engine.start_session({"player_id": player, "level": level}, spec)
-        session = _auto_play(engine, session) if auto else _interactive(engine, session)
+            if file is not None:
+                specs = load_encounters(file)
+                if index >= len(specs):
+                    raise fail(
+                        f"{file} holds {len(specs)} encounter(s); --index {index} is past the end"
+                    )
+                spec = engine.save_encounter(specs[index])
+            else:
+                spec = engine.generate(
+                    template=template,
+                    params=parse_params(param or []) or None,
+                    category=category or (None if template else Category.COMBAT),
+                    difficulty=difficulty,
+                    player=None if template else {"player_id": player, "level": level},
+                    seed=seed,
+                )
+            out.print(encounter_panel(spec))
+            session = engine.start_session({"player_id": player, "level": level}, spec)
+        session = autoplay(engine, session, out) if auto else _interactive(engine, session)
         out.print(session_summary(session))
 
 
@@ -189,17 +190,17 @@ def sessions_list(
     with state.engine() as engine:
         items = engine.list_sessions(player_id=player, status=status, limit=limit)
     table = Table(title=f"{len(items)} session(s)")
-    table.add_column("id", no_wrap=True, min_width=21)  # ids are copied: never cut them
-    for col in ("player", "status", "encounter", "difficulty", "started"):
+    table.add_column("id", no_wrap=True)  # ids are copied: never cut them
+    for col in ("player", "status", "encounter"):
         table.add_column(col)
+    table.add_column("started (UTC)", no_wrap=True)
     for s in items:
         table.add_row(
             s.id,
             s.player_id,
             s.status.value,
             s.encounter.title,
-            f"{s.difficulty:.2f}",
-            s.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            s.created_at.strftime("%Y-%m-%d %H:%M"),
         )
     out.print(table)
 
@@ -207,18 +208,26 @@ def sessions_list(
 @sessions_app.command("show")
 def sessions_show(
     session_id: Annotated[str, typer.Argument()],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the stored JSON.")] = False,
 ) -> None:
-    """One session in full."""
+    """One session in full: progress, choices and NPC interactions."""
     with state.engine() as engine:
-        try:
-            session = engine.get_session(session_id)
-        except EncountersError as exc:
-            raise fail(str(exc)) from None
+        session = engine.get_session(session_id)
     if as_json:
         print(session.model_dump_json(indent=2))
     else:
-        out.print(session_summary(session))
+        out.print(session_details(session))
+
+
+@sessions_app.command("abandon")
+def sessions_abandon(
+    session_id: Annotated[str, typer.Argument()],
+    reason: Annotated[str | None, typer.Option(help="Why (kept on the session).")] = None,
+) -> None:
+    """Mark an active session abandoned."""
+    with state.engine() as engine:
+        session = engine.abandon_session(session_id, reason)
+    out.print(f"session {session.id} is {session.status.value}", highlight=False)
 
 
 @app.command()
@@ -226,7 +235,6 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed for the generated encounters.")] = 7,
 ) -> None:
     """The offline tour: one encounter per category, one session played through."""
-    from ..demo import run_demo
+    from .demo import run_demo
 
     run_demo(state.settings(), seed=seed, console=out)
-    err.print("")

@@ -6,16 +6,7 @@ from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 
-from ..models import Category, EncounterSpec, Session
-
-#: A question and options the terminal player can pick from, by category.
-DILEMMAS: dict[Category, tuple[str, list[str]]] = {
-    Category.COMBAT: ("How do you engage?", ["charge", "flank", "hold the line"]),
-    Category.PUZZLE: ("How do you approach the puzzle?", ["study", "experiment", "ask for help"]),
-    Category.SOCIAL: ("What tone do you take?", ["friendly", "firm", "flattering"]),
-    Category.EXPLORATION: ("Which way?", ["the high path", "the river", "the old tunnel"]),
-    Category.STEALTH: ("How do you get in?", ["shadows", "disguise", "distraction"]),
-}
+from ..models import EncounterSpec, Session
 
 
 def encounter_panel(spec: EncounterSpec) -> RenderableType:
@@ -54,3 +45,21 @@ def session_summary(session: Session) -> RenderableType:
     if session.failure_reason:
         table.add_row("reason", session.failure_reason)
     return Group(table)
+
+
+def session_details(session: Session) -> RenderableType:
+    """Everything about a session: summary, objective progress, choices, NPC talk."""
+    parts: list[RenderableType] = [session_summary(session)]
+    table = Table(title="objectives")
+    for col in ("objective", "progress", "done"):
+        table.add_column(col)
+    for o in session.encounter.objectives:
+        st = session.objectives[o.id]
+        table.add_row(o.description, f"{st.progress}/{o.quantity}", "✓" if st.completed else "")
+    parts.append(table)
+    for c in session.choices_made:
+        parts.append(f"choice {c.timestamp:%H:%M:%S}: {c.description} → {c.selected_option}")
+    for n in session.npc_interactions:
+        said = " / ".join(n.dialogue) or "-"
+        parts.append(f"NPC {n.npc_id} {n.timestamp:%H:%M:%S} ({n.outcome}): {said}")
+    return Group(*parts)

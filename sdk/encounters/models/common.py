@@ -7,17 +7,33 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
+
+#: Content models refuse unknown fields and values of the wrong type ("5" for 5,
+#: "yes" for true): content comes from files, templates and LLMs, and a silent
+#: coercion would hide a mistake. Enum and datetime fields stay lax (see LaxEnum).
+STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
+#: Field marker that lets enums take their string value and datetimes their ISO text
+#: under :data:`STRICT`.
+LAX = Field(strict=False)
 
 #: Ids are short, URL- and log-safe. Generated ids look like ``enc_3f9a0c2b7d1e``.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+#: What each pattern means, for error messages that people can act on.
+PATTERN_HINTS = {
+    ID_PATTERN: "may hold only letters, digits and _ . : - (at most 64 characters, "
+    "starting with a letter or digit)",
+    LANGUAGE_PATTERN: "must be a language tag such as en, de or pt-BR (lower-case language)",
+}
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 #: Language tags in the BCP 47 shape games use: ``en``, ``de``, ``pt-BR``.
-Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
+Language = Annotated[str, StringConstraints(pattern=LANGUAGE_PATTERN)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Difficulty = Annotated[float, Field(ge=0.1, le=1.0, allow_inf_nan=False)]
+Timestamp = Annotated[datetime, LAX]
 
 
 def new_id(prefix: str) -> str:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from .common import (
+    LAX,
+    STRICT,
     Category,
     Difficulty,
     Id,
@@ -23,8 +25,6 @@ from .common import (
     new_id,
 )
 
-_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
 MAX_QUANTITY = 10_000
 MAX_REWARD = 1_000_000
 
@@ -33,13 +33,13 @@ class Objective(BaseModel):
     """Something the player must do. ``quantity`` counts towards completion, e.g. five
     bandits to eliminate; ``optional`` objectives are not needed to complete."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     id: Id
     description: Annotated[str, Field(min_length=1, max_length=300)]
-    kind: ObjectiveKind
+    kind: Annotated[ObjectiveKind, LAX]
     target: ShortText
-    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY, strict=True)] = 1
+    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)] = 1
     optional: bool = False
 
 
@@ -47,7 +47,7 @@ class NPC(BaseModel):
     """A character in the encounter. ``personality_traits`` are short words (``gruff``,
     ``loyal``); ``dialogue`` lines are what the NPC may say."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     id: Id
     name: ShortText
@@ -62,10 +62,10 @@ class Reward(BaseModel):
     """What completing the encounter grants. ``item`` names the item for item rewards;
     ``faction`` names who the reputation is with."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
-    kind: RewardKind
-    amount: Annotated[int, Field(ge=0, le=MAX_REWARD, strict=True)]
+    kind: Annotated[RewardKind, LAX]
+    amount: Annotated[int, Field(ge=0, le=MAX_REWARD)]
     item: ShortText | None = None
     faction: ShortText | None = None
 
@@ -79,12 +79,12 @@ class Reward(BaseModel):
 class EncounterSpec(BaseModel):
     """A complete, playable encounter."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     id: Id = Field(default_factory=lambda: new_id("enc"))
     title: ShortText
     description: LongText = ""
-    category: Category
+    category: Annotated[Category, LAX]
     difficulty: Difficulty = 0.5
     estimated_duration: Annotated[int, Field(ge=1, le=600, description="minutes")] = 15
     objectives: Annotated[list[Objective], Field(min_length=1, max_length=20)]

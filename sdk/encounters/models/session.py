@@ -10,16 +10,13 @@ so analytics, difficulty and NPC memory can be rebuilt from stored sessions.
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from .common import Difficulty, Id, Language, Line, new_id, utcnow
+from .common import LAX, STRICT, Difficulty, Id, Language, Line, Timestamp, new_id, utcnow
 from .encounter import EncounterSpec
-
-_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class SessionStatus(StrEnum):
@@ -45,21 +42,21 @@ TRANSITIONS: dict[SessionStatus, frozenset[SessionStatus]] = {
 
 
 class ObjectiveProgress(BaseModel):
-    model_config = _STRICT
+    model_config = STRICT
 
     progress: Annotated[int, Field(ge=0)] = 0
     completed: bool = False
-    completed_at: datetime | None = None
+    completed_at: Timestamp | None = None
 
 
 class Choice(BaseModel):
     """A decision the player made. When ``available_options`` is given the selected
     option must be one of them."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     id: Id = Field(default_factory=lambda: new_id("choice"))
-    timestamp: datetime = Field(default_factory=utcnow)
+    timestamp: Timestamp = Field(default_factory=utcnow)
     description: Line
     selected_option: Annotated[str, Field(min_length=1, max_length=200)]
     available_options: Annotated[
@@ -82,10 +79,10 @@ Outcome = Literal["positive", "neutral", "negative"]
 class NPCInteraction(BaseModel):
     """The player talked to or dealt with an NPC."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     npc_id: Id
-    timestamp: datetime = Field(default_factory=utcnow)
+    timestamp: Timestamp = Field(default_factory=utcnow)
     dialogue: Annotated[list[Line], Field(max_length=50)] = []
     player_choices: Annotated[list[Line], Field(max_length=20)] = []
     outcome: Outcome = "neutral"
@@ -95,12 +92,12 @@ class Session(BaseModel):
     """The seed's enhanced session. ``encounter`` is a copy, so a stored session replays
     even if the encounter is later edited or deleted."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     id: Id = Field(default_factory=lambda: new_id("sess"))
     player_id: Id
     encounter: EncounterSpec
-    status: SessionStatus = SessionStatus.ACTIVE
+    status: Annotated[SessionStatus, LAX] = SessionStatus.ACTIVE
     difficulty: Difficulty
     objectives: dict[str, ObjectiveProgress] = {}
     choices_made: list[Choice] = []
@@ -111,9 +108,28 @@ class Session(BaseModel):
     language: Language = "en"
     voice_enabled: bool = False
     failure_reason: Annotated[str, Field(max_length=500)] | None = None
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
-    ended_at: datetime | None = None
+    created_at: Timestamp = Field(default_factory=utcnow)
+    updated_at: Timestamp = Field(default_factory=utcnow)
+    ended_at: Timestamp | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        """Progress belongs to the encounter's objectives, stays within each objective's
+        quantity, and an objective is completed exactly when its quantity is reached."""
+        if set(self.objectives) != {o.id for o in self.encounter.objectives}:
+            raise ValueError("objectives: must hold one entry per objective of the encounter")
+        for o in self.encounter.objectives:
+            state = self.objectives[o.id]
+            if state.progress > o.quantity:
+                raise ValueError(f"objectives.{o.id}.progress: must be <= {o.quantity}")
+            if state.completed != (state.progress == o.quantity):
+                raise ValueError(
+                    f"objectives.{o.id}: completed must be true exactly when progress "
+                    f"reaches {o.quantity}"
+                )
+        if self.status is SessionStatus.ACTIVE and self.ended_at is not None:
+            raise ValueError("ended_at: an active session has not ended")
+        return self
 
     @classmethod
     def start(

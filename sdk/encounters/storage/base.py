@@ -5,6 +5,7 @@ a PostgreSQL store can implement the same methods later."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -14,7 +15,8 @@ from ..models import Category, EncounterSpec, Session, SessionStatus
 class Store(ABC):
     """Persistent state. Implementations store whole models, copy on read and write
     (callers never share objects with the store), and are safe for concurrent use by
-    tasks of one event loop."""
+    tasks of one event loop. Models are stored as given: validating them is the
+    caller's job (the engine does it before every write)."""
 
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Prepare the store (create or migrate its schema)."""
@@ -48,6 +50,18 @@ class Store(ABC):
     @abstractmethod
     async def save_session(self, session: Session) -> None:
         """Insert or replace the session with this id."""
+
+    async def save_sessions(self, batch: list[Session]) -> None:
+        """Save many sessions (imports); stores may do it in one transaction."""
+        for session in batch:
+            await self.save_session(session)
+
+    @abstractmethod
+    async def update_session(self, session_id: str, change: Callable[[Session], None]) -> Session:
+        """Read, change and write one session atomically, even against other stores
+        (and processes) on the same data. ``change`` mutates the session it is given and
+        may raise to cancel the update; its exception propagates. Raises
+        :class:`~encounters.errors.SessionNotFound` for an unknown id."""
 
     @abstractmethod
     async def get_session(self, session_id: str) -> Session | None: ...

@@ -3,6 +3,9 @@ the store behaves like a real one: what you read back is a fresh copy."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from ..errors import SessionNotFound
 from ..models import Category, EncounterSpec, Session, SessionStatus
 from .base import Store
 
@@ -32,6 +35,16 @@ class MemoryStore(Store):
 
     async def save_session(self, session: Session) -> None:
         self._sessions[session.id] = session.model_dump_json()
+
+    async def update_session(self, session_id: str, change: Callable[[Session], None]) -> Session:
+        # No await between read and write: atomic within the event loop.
+        raw = self._sessions.get(session_id)
+        if raw is None:
+            raise SessionNotFound(session_id)
+        session = Session.model_validate_json(raw)
+        change(session)
+        self._sessions[session_id] = session.model_dump_json()
+        return session
 
     async def get_session(self, session_id: str) -> Session | None:
         raw = self._sessions.get(session_id)

@@ -1,15 +1,16 @@
 """Tables and schema versions of the SQL stores.
 
-The schema is versioned: ``MIGRATIONS[i]`` brings a store from version ``i`` to
-``i + 1``. Later features append a migration (never edit a released one), and a store
-opened by an older SDK than the one that wrote it refuses to run rather than guess.
+The schema is versioned (see ``MIGRATIONS``), and a store opened by an older SDK than
+the one that wrote it refuses to run rather than guess.
 Models are stored whole as JSON in a ``data`` column; the other columns exist only to
 index and filter.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table, Text
+from collections.abc import Callable
+
+from sqlalchemy import Column, Connection, DateTime, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -48,9 +49,16 @@ sessions = Table(
     Index("ix_sessions_campaign", "campaign_id"),
 )
 
-#: Tables each schema version adds, in order. Version 1 is the foundation.
-MIGRATIONS: list[list[Table]] = [
-    [schema_meta, encounters, sessions],
+
+def _v1_foundation(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[encounters, sessions], checkfirst=True)
+
+
+#: ``MIGRATIONS[i]`` brings a store from version ``i`` to ``i + 1``, inside the open
+#: transaction. A migration may create tables, alter them or move data; append new
+#: ones, never edit a released one.
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _v1_foundation,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,42 +1,51 @@
 """The embedded store: one SQLite file in WAL mode, reached through SQLAlchemy Core 2
 async on aiosqlite.
 
-Why these choices: WAL lets readers go on while a write commits, and every write is one
-transaction, so a crash mid-write leaves either the old row or the new one, never half
-of it. SQLite has a single writer, so writes go through one held connection under one
-lock, with group commit: whoever holds the lock commits every write queued meanwhile
-in the same transaction. Each await on aiosqlite is a thread hop (~0.1 ms here), so one
-player's step costs about a millisecond, while many concurrent players share commits.
+Why these choices:
 
-Damage is reported, never repaired silently: a file that is not a SQLite database, or a
-row whose JSON no longer validates, raises :class:`StoreCorrupt` naming the file or row
-and leaves the file as it is.
+- WAL lets readers go on while a write commits, and every write is one transaction,
+  so a crash mid-write leaves either the old row or the new one, never half of it.
+- Writes go through one held connection in ``BEGIN IMMEDIATE`` transactions, so a
+  read-modify-write (:meth:`SQLiteStore.update_session`) is atomic even against other
+  stores and other processes on the same file.
+- Group commit: whoever holds the write lock commits every write queued meanwhile in
+  the same transaction. Each await on aiosqlite is a thread hop (~0.1-0.2 ms here), so
+  one player's step costs about a millisecond, while many concurrent players share
+  commits. The flush is shielded from cancellation: a caller that times out never
+  fails the writes of others queued with it.
+
+Damage is reported, never repaired silently: a file that is not a SQLite database, a
+damaged page found while reading or writing, or a row whose JSON no longer validates
+raises :class:`StoreCorrupt` naming the file or row, and leaves the file as it is.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Table, event, func, select
+from sqlalchemy import Table, event, func, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from ..errors import StoreCorrupt, StoreError
+from ..errors import SessionNotFound, StoreCorrupt, StoreError
 from ..log import get_logger
 from ..models import Category, EncounterSpec, Session, SessionStatus, utcnow
+from ..validation import format_path
 from .base import Store
-from .schema import MIGRATIONS, SCHEMA_VERSION, encounters, metadata, schema_meta, sessions
+from .schema import MIGRATIONS, SCHEMA_VERSION, encounters, schema_meta, sessions
 
 log = get_logger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+_RECOVER = "it was left untouched. Restore it from a backup, or move it aside to start a new store."
 
 
 def _check_header(path: Path) -> None:
@@ -49,35 +58,42 @@ def _check_header(path: Path) -> None:
     if head != _SQLITE_MAGIC:
         raise StoreCorrupt(
             f"store file {str(path)!r} is not a SQLite database (it may be damaged or "
-            "another file); it was left untouched. Restore it from a backup, or move it "
-            "aside to start a new store."
+            f"another file); {_RECOVER}"
         )
 
 
 @dataclass
 class _Write:
+    """One queued write: an upsert of ``params`` into ``table``, or, when ``change`` is
+    set, a read-modify-write of the session ``params["id"]``."""
+
     table: str
     params: dict[str, Any]
+    change: Callable[[Session], None] | None = None
     done: bool = False
     error: BaseException | None = None
+    result: Session | None = None
 
 
-def _upsert(table: Table, keep: tuple[str, ...] = ("id",), **computed: Any) -> Any:
+def _upsert(table: Table, **computed: Any) -> Any:
     stmt = sqlite_insert(table)
     if computed:
         stmt = stmt.values(**computed)
     return stmt.on_conflict_do_update(
         index_elements=["id"],
-        set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keep},
+        set_={
+            c.name: stmt.excluded[c.name]
+            for c in table.columns
+            if c.name not in ("id", "created_at")
+        },
     )
 
 
 _UPSERT = {
-    "sessions": _upsert(sessions, keep=("id", "created_at")),
+    "sessions": _upsert(sessions),
     # seq orders encounters newest first; re-saving one moves it to the front.
     "encounters": _upsert(
         encounters,
-        keep=("id", "created_at"),
         seq=select(func.coalesce(func.max(encounters.c.seq), 0) + 1).scalar_subquery(),
     ),
 }
@@ -111,12 +127,19 @@ class SQLiteStore(Store):
     async def open(self) -> None:
         if self._engine is not None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot use the data folder {str(self.path.parent)!r}: {exc.strerror}; "
+                "point AE_DATA_DIR (or --data-dir) at a folder you can write to"
+            ) from None
         _check_header(self.path)
         engine = create_async_engine(f"sqlite+aiosqlite:///{self.path}")
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves, below
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
@@ -124,26 +147,22 @@ class SQLiteStore(Store):
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin(conn: Any) -> None:
+            immediate = conn.info.get("ae_writer", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
         try:
             async with engine.begin() as conn:
                 await self._migrate(conn)
-        except DatabaseError as exc:
+            writer = await engine.connect()
+            writer.sync_connection.info["ae_writer"] = True  # type: ignore[union-attr]
+        except BaseException as exc:
             await engine.dispose()
-            if isinstance(exc, OperationalError) and "locked" in str(exc):
-                raise StoreError(
-                    f"store file {str(self.path)!r} is locked by another "
-                    "process; close it and try again"
-                ) from None
-            raise StoreCorrupt(
-                f"store file {str(self.path)!r} could not be read ({exc.orig}); it was left "
-                "untouched. Restore it from a backup, or move it aside to start a new store."
-            ) from None
-        except BaseException:
-            await engine.dispose()
+            if isinstance(exc, DatabaseError):
+                raise self._damaged(exc) from None
             raise
-        self._engine = engine
-        # One held connection does every write: no pool checkout per write.
-        self._writer = await engine.connect()
+        self._engine, self._writer = engine, writer
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -166,8 +185,8 @@ class SQLiteStore(Store):
                 f"store file {str(self.path)!r} has schema version {version}, newer than this "
                 f"SDK understands ({SCHEMA_VERSION}); upgrade the ai-encounters package"
             )
-        for tables in MIGRATIONS[version:]:
-            await conn.run_sync(partial(metadata.create_all, tables=tables, checkfirst=True))
+        for migration in MIGRATIONS[version:]:
+            await conn.run_sync(migration)
         if version != SCHEMA_VERSION:
             stmt = sqlite_insert(schema_meta).values(
                 key="schema_version", value=str(SCHEMA_VERSION)
@@ -179,14 +198,35 @@ class SQLiteStore(Store):
             )
             log.info("store.migrated", path=str(self.path), version=SCHEMA_VERSION)
 
+    def _not_open(self) -> StoreError:
+        return StoreError("the store is not open; use 'async with store:' or await open()")
+
+    def _damaged(self, exc: DatabaseError) -> StoreError:
+        if isinstance(exc, OperationalError) and "locked" in str(exc.orig):
+            return StoreError(
+                f"store file {str(self.path)!r} is locked by another process; "
+                "close it and try again"
+            )
+        return StoreCorrupt(
+            f"store file {str(self.path)!r} could not be used ({exc.orig}); {_RECOVER}"
+        )
+
     @property
     def engine(self) -> AsyncEngine:
         if self._engine is None:
-            raise StoreError("the store is not open; use 'async with store:' or await open()")
+            raise self._not_open()
         return self._engine
 
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self.engine.connect() as conn:
+                yield conn
+        except DatabaseError as exc:
+            raise self._damaged(exc) from None
+
     async def schema_version(self) -> int:
-        async with self.engine.connect() as conn:
+        async with self._reading() as conn:
             raw = (
                 await conn.execute(
                     select(schema_meta.c.value).where(schema_meta.c.key == "schema_version")
@@ -194,15 +234,17 @@ class SQLiteStore(Store):
             ).scalar()
         return int(raw or 0)
 
-    # -- helpers ---------------------------------------------------------------------
+    # -- rows <-> models -------------------------------------------------------------
 
     def _load(self, model: type[M], table: str, row_id: str, data: str) -> M:
         try:
             return model.model_validate_json(data)
         except ValidationError as exc:
+            first = exc.errors()[0]
+            where = format_path(first["loc"]) or "(whole row)"
             raise StoreCorrupt(
                 f"row {row_id!r} in table {table} of {str(self.path)!r} is damaged "
-                f"({exc.error_count()} problem(s), first: {exc.errors()[0]['msg']}); other "
+                f"({exc.error_count()} problem(s), first: {where}: {first['msg']}); other "
                 "rows are unaffected"
             ) from None
 
@@ -218,37 +260,69 @@ class SQLiteStore(Store):
     # -- writes (group commit) -------------------------------------------------------
 
     async def _write(self, writes: list[_Write]) -> None:
-        """Commit ``writes`` durably. Writes queued by other tasks meanwhile are
-        committed in the same transaction (group commit): one task takes the lock and
-        flushes everything pending, so many players' steps cost one commit."""
+        """Commit ``writes`` durably, together with whatever other tasks queued
+        meanwhile. Raises the first write's own error (e.g. from a ``change``), or
+        :class:`StoreError` when the transaction failed."""
         self._pending.extend(writes)
         async with self._write_lock:
             if not all(w.done for w in writes):
                 batch, self._pending = self._pending, []
-                try:
-                    await self._flush(batch)
-                except BaseException as exc:
+                with anyio.CancelScope(shield=True):
+                    try:
+                        await self._flush(batch)
+                    except BaseException as exc:  # the transaction was rolled back
+                        error = self._damaged(exc) if isinstance(exc, DatabaseError) else exc
+                        for w in batch:
+                            w.done, w.error = True, w.error or error
                     for w in batch:
-                        w.done, w.error = True, exc
-                    raise
-                for w in batch:
-                    w.done = True
+                        w.done = True
         for w in writes:
             if w.error is not None:
-                raise StoreError(f"write to {str(self.path)!r} failed: {w.error!r}") from w.error
+                if isinstance(w.error, Exception) and not isinstance(w.error, DatabaseError):
+                    raise w.error
+                raise StoreError(f"write to {str(self.path)!r} failed: {w.error!r}")
 
     async def _flush(self, batch: list[_Write]) -> None:
         writer = self._writer
         if writer is None:
-            raise StoreError("the store is not open; use 'async with store:' or await open()")
+            raise self._not_open()
         async with writer.begin():
             i = 0
-            while i < len(batch):  # consecutive writes to one table go as one executemany
-                j = i
-                while j < len(batch) and batch[j].table == batch[i].table:
+            while i < len(batch):
+                if batch[i].change is not None:
+                    await self._apply_change(writer, batch[i])
+                    i += 1
+                    continue
+                j = i  # consecutive upserts into one table go as one executemany
+                while (
+                    j < len(batch) and batch[j].change is None and batch[j].table == batch[i].table
+                ):
                     j += 1
                 await writer.execute(_UPSERT[batch[i].table], [w.params for w in batch[i:j]])
                 i = j
+
+    async def _apply_change(self, conn: AsyncConnection, w: _Write) -> None:
+        """Read-modify-write of one session inside the flush transaction. An error
+        from ``change`` belongs to this write alone; the others still commit."""
+        assert w.change is not None
+        session_id = w.params["id"]
+        row = (
+            await conn.execute(
+                select(sessions.c.id, sessions.c.data).where(sessions.c.id == session_id)
+            )
+        ).first()
+        try:
+            if row is None:
+                raise SessionNotFound(session_id)
+            session = self._load(Session, "sessions", row.id, row.data)
+            w.change(session)
+        except Exception as exc:
+            w.error = exc
+            return
+        values = _session_row(session)
+        del values["id"], values["created_at"]
+        await conn.execute(update(sessions).where(sessions.c.id == session_id).values(**values))
+        w.result = session
 
     # -- encounters ------------------------------------------------------------------
 
@@ -269,7 +343,7 @@ class SQLiteStore(Store):
         )
 
     async def get_encounter(self, encounter_id: str) -> EncounterSpec | None:
-        async with self.engine.connect() as conn:
+        async with self._reading() as conn:
             row = (
                 await conn.execute(
                     select(encounters.c.id, encounters.c.data).where(
@@ -285,7 +359,7 @@ class SQLiteStore(Store):
         q = select(encounters.c.id, encounters.c.data).order_by(encounters.c.seq.desc())
         if category is not None:
             q = q.where(encounters.c.category == category.value)
-        async with self.engine.connect() as conn:
+        async with self._reading() as conn:
             rows = list((await conn.execute(q.limit(limit).offset(offset))).all())
         return self._load_many(EncounterSpec, "encounters", rows)
 
@@ -299,8 +373,14 @@ class SQLiteStore(Store):
         if batch:
             await self._write([_Write("sessions", _session_row(s)) for s in batch])
 
+    async def update_session(self, session_id: str, change: Callable[[Session], None]) -> Session:
+        w = _Write("sessions", {"id": session_id}, change=change)
+        await self._write([w])
+        assert w.result is not None
+        return w.result
+
     async def get_session(self, session_id: str) -> Session | None:
-        async with self.engine.connect() as conn:
+        async with self._reading() as conn:
             row = (
                 await conn.execute(
                     select(sessions.c.id, sessions.c.data).where(sessions.c.id == session_id)
@@ -326,6 +406,6 @@ class SQLiteStore(Store):
             q = q.where(sessions.c.status == status.value)
         if campaign_id is not None:
             q = q.where(sessions.c.campaign_id == campaign_id)
-        async with self.engine.connect() as conn:
+        async with self._reading() as conn:
             rows = list((await conn.execute(q.limit(limit).offset(offset))).all())
         return self._load_many(Session, "sessions", rows)

@@ -3,12 +3,12 @@ plus any folders of ``*.json`` templates a game adds."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
 from ..errors import TemplateError, TemplateNotFound, ValidationFailed
+from ..jsonio import parse_json, read_json_file
 from ..models import Category, EncounterSpec
 from ..validation import validate_model
 from .model import EncounterTemplate
@@ -21,11 +21,14 @@ MAX_TEMPLATE_BYTES = 256 * 1024
 def parse_template(text: str, source: str) -> EncounterTemplate:
     """Parse and check one template file's text; errors name ``source`` and the field."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TemplateError(
-            f"{source}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
+        data = parse_json(text, source)
+    except ValidationFailed as exc:
+        raise TemplateError(f"{source}: {exc.errors[0].message}") from None
+    return template_from_data(data, source)
+
+
+def template_from_data(data: object, source: str) -> EncounterTemplate:
+    """Validate parsed JSON as a template and check that it renders."""
     try:
         template = validate_model(EncounterTemplate, data, f"template {source}")
     except ValidationFailed as exc:
@@ -67,13 +70,11 @@ class TemplateLibrary:
             raise TemplateError(f"template folder {str(path)!r} does not exist or is not a folder")
         loaded: list[EncounterTemplate] = []
         for file in sorted(path.glob("*.json")):
-            if file.stat().st_size > MAX_TEMPLATE_BYTES:
-                raise TemplateError(f"{file}: larger than {MAX_TEMPLATE_BYTES} bytes")
             try:
-                text = file.read_text(encoding="utf-8")
-            except UnicodeDecodeError:
-                raise TemplateError(f"{file}: not UTF-8 text") from None
-            loaded.append(parse_template(text, str(file)))
+                data = read_json_file(file, max_bytes=MAX_TEMPLATE_BYTES)
+            except ValidationFailed as exc:
+                raise TemplateError(f"{file}: {exc.errors[0].message}") from None
+            loaded.append(template_from_data(data, str(file)))
         for t in loaded:
             self.add(t)
         return loaded

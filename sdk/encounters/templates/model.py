@@ -33,8 +33,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..models.common import Category, Id
 
-PLACEHOLDER = re.compile(r"\{\{([a-z_][a-z0-9_]{0,39})\}\}")
-PARAM_NAME = r"^[a-z_][a-z0-9_]{0,39}$"
+_NAME = r"[a-z_][a-z0-9_]{0,39}"
+PLACEHOLDER = re.compile(r"\{\{(" + _NAME + r")\}\}")
+PARAM_NAME = "^" + _NAME + "$"
 #: The difficulty a template's label stands for when no ``difficulty`` parameter is set.
 DIFFICULTY_OF_LABEL = {"easy": 0.3, "medium": 0.5, "hard": 0.8}
 

@@ -18,7 +18,7 @@ import re
 import unicodedata
 from typing import Any
 
-from ..errors import FieldError, TemplateError, TemplateParameterError
+from ..errors import FieldError, TemplateError, TemplateParameterError, ValidationFailed
 from ..models import EncounterSpec
 from ..models.common import new_id
 from ..validation import validate_model
@@ -81,8 +81,33 @@ def check_template(template: EncounterTemplate) -> None:
                 _coerce(name, param, param.default)
             except ValueError as exc:
                 problems.append(f"parameters.{name}.default: {exc}")
+    if not problems:
+        try:
+            render(template, sample_parameters(template))
+        except (ValidationFailed, TemplateError) as exc:
+            detail = exc.errors if isinstance(exc, ValidationFailed) else [str(exc)]
+            problems += [f"does not render with sample parameters: {e}" for e in detail]
     if problems:
         raise TemplateError(f"template {template.id!r} is invalid:\n  " + "\n  ".join(problems))
+
+
+def sample_parameters(template: EncounterTemplate) -> dict[str, object]:
+    """A value for every required parameter (the lowest allowed number, the first
+    choice, a short word), so a template can be test-rendered."""
+    samples: dict[str, object] = {}
+    for name, p in template.parameters.items():
+        if not p.required:
+            continue
+        if p.type is ParamType.ENUM:
+            samples[name] = p.choices[0]
+        elif p.type is ParamType.BOOL:
+            samples[name] = True
+        elif p.type in (ParamType.INT, ParamType.FLOAT):
+            low = p.min if p.min is not None else min(1.0, p.max if p.max is not None else 1.0)
+            samples[name] = math.ceil(low) if p.type is ParamType.INT else float(low)
+        else:
+            samples[name] = "sample"
+    return samples
 
 
 def _coerce(name: str, param: TemplateParameter, raw: object) -> Value:
@@ -207,20 +232,21 @@ def render(
 ) -> EncounterSpec:
     """Render ``template`` into a validated encounter.
 
-    ``difficulty`` overrides the template's label (easy 0.3, medium 0.5, hard 0.8); a
-    ``difficulty`` key in the structure wins over both.
+    The encounter's difficulty is, from weakest to strongest: the template's label
+    (easy 0.3, medium 0.5, hard 0.8), a ``difficulty`` key in the structure, and the
+    ``difficulty`` argument.
     """
     values = resolve_parameters(template, dict(params or {}))
     body: dict[str, Any] = {
         "category": template.category.value,
-        "difficulty": difficulty
-        if difficulty is not None
-        else DIFFICULTY_OF_LABEL[template.difficulty],
+        "difficulty": DIFFICULTY_OF_LABEL[template.difficulty],
         "estimated_duration": template.estimated_duration,
         "description": template.description,
         "tags": list(template.tags),
     }
     body.update(_substitute(template.structure, values))
+    if difficulty is not None:
+        body["difficulty"] = difficulty
     body["id"] = encounter_id or new_id("enc")
     body["template_id"] = template.id
     body["generator"] = "template"

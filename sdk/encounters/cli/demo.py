@@ -12,11 +12,12 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from .cli.render import DILEMMAS, encounter_panel, session_summary
-from .engine import SyncEngine
-from .events import EngineEvent
-from .models import Category, EncounterSpec, PlayerContext
-from .settings import Settings
+from ..engine import SyncEngine
+from ..events import EngineEvent
+from ..models import Category, EncounterSpec, PlayerContext
+from ..settings import Settings
+from .flows import complete_objectives, talk_and_choose
+from .render import encounter_panel, session_summary
 
 
 def run_demo(settings: Settings, *, seed: int = 7, console: Console | None = None) -> None:
@@ -25,7 +26,7 @@ def run_demo(settings: Settings, *, seed: int = 7, console: Console | None = Non
     player = PlayerContext(player_id="demo-player", name="Ava", level=12)
     events: list[str] = []
 
-    async def note(event: EngineEvent) -> None:
+    def note(event: EngineEvent) -> None:
         events.append(event.type)
 
     console.rule("[bold]AI Encounters — offline demo")
@@ -54,24 +55,8 @@ def run_demo(settings: Settings, *, seed: int = 7, console: Console | None = Non
         spec = next(s for s in specs if s.npcs)
         console.print(encounter_panel(spec))
         session = engine.start_session(player, spec)
-        npc = spec.npcs[0]
-        line = npc.dialogue[0] if npc.dialogue else "Well met."
-        console.print(f"[cyan]{npc.name}[/cyan] ({npc.role}): {line}", highlight=False)
-        engine.record_npc_interaction(
-            session.id, npc.id, dialogue=[line], player_choices=["listen"], outcome="positive"
-        )
-        question, options = DILEMMAS[spec.category]
-        engine.record_choice(
-            session.id,
-            question,
-            options[0],
-            available_options=options,
-            consequences=[f"{npc.name} approves"],
-        )
-        console.print(f"choice: {question} → {options[0]}", highlight=False)
-        for objective in spec.objectives:
-            engine.update_objective(session.id, objective.id, progress=objective.quantity)
-            console.print(f"[green]✓[/green] {objective.description}", highlight=False)
+        session = talk_and_choose(engine, session, console)
+        session = complete_objectives(engine, session, console)
         session = engine.complete_session(session.id)
         console.print(session_summary(session))
         console.print(f"events: {', '.join(sorted(set(events)))}", highlight=False)
