@@ -23,6 +23,9 @@ _LEVELS = {
 }
 
 
+_PASS_ALL = structlog.make_filtering_bound_logger(logging.DEBUG)
+
+
 class _Config:
     level = logging.WARNING
     fmt = "console"
@@ -65,6 +68,7 @@ class SDKLogger:
                 *([structlog.processors.format_exc_info] if _Config.fmt == "json" else []),
                 renderer,
             ],
+            wrapper_class=_PASS_ALL,  # ours, not the game's: we filter by level above
             context_class=dict,
             cache_logger_on_first_use=False,
         )

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from .errors import FieldError, ValidationFailed
+from .models.actions import ACTION_ADAPTER, Action
 from .models.common import PATTERN_HINTS
 
 M = TypeVar("M", bound=BaseModel)
@@ -71,6 +72,10 @@ def _message(err: Any) -> str:
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern"))
         return PATTERN_HINTS.get(pattern, f"does not match the pattern {pattern}")
+    if kind == "union_tag_invalid":
+        return f"unknown type {ctx.get('tag')!r}; known types: {ctx.get('expected_tags')}"
+    if kind == "union_tag_not_found":
+        return f"required ('{ctx.get('discriminator', 'type').strip(chr(39))}' names the kind)"
     if kind == "value_error":
         return str(ctx.get("error", err["msg"]))
     msg: str = err["msg"]
@@ -102,3 +107,21 @@ def validate_json(model: type[M], raw: str | bytes, what: str | None = None) -> 
                 errors = [FieldError("", f"malformed JSON: {e['ctx'].get('error', e['msg'])}")]
                 break
         raise ValidationFailed(what or model.__name__, errors) from None
+
+
+def validate_action(data: Any, what: str = "action") -> Action:
+    """Validate one action dict (``{"type": "chat", ...}``). Paths leave out the type
+    tag: ``x: must be a finite number``, not ``move_to.x: ...``."""
+    try:
+        return ACTION_ADAPTER.validate_python(data)
+    except PydanticValidationError as exc:
+        errors = []
+        for e in exc.errors():
+            loc = list(e["loc"])
+            if loc and isinstance(data, dict) and loc[0] == data.get("type"):
+                loc = loc[1:]
+            path = format_path(loc)
+            if e["type"] == "union_tag_not_found" or e["type"] == "union_tag_invalid":
+                path = "type"
+            errors.append(FieldError(path, _message(e)))
+        raise ValidationFailed(what, errors) from None

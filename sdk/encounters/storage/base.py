@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Self
 
 from ..models import Category, EncounterSpec, Session, SessionStatus
+from ..models.audit import AuditEntry
 
 
 class Store(ABC):
@@ -77,3 +78,18 @@ class Store(ABC):
         offset: int = 0,
     ) -> list[Session]:
         """Newest first."""
+
+    @abstractmethod
+    async def append_audit(self, entries: list[AuditEntry]) -> list[int]:
+        """Append entries (never update or delete them); returns their ``seq``."""
+
+    @abstractmethod
+    async def list_audit(
+        self,
+        *,
+        session_id: str | None = None,
+        persona_id: str | None = None,
+        after_seq: int = 0,
+        limit: int = 1000,
+    ) -> list[AuditEntry]:
+        """Entries in the order they were appended, optionally filtered."""

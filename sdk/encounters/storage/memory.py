@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from ..errors import SessionNotFound
 from ..models import Category, EncounterSpec, Session, SessionStatus
+from ..models.audit import AuditEntry
 from .base import Store
 
 
@@ -14,6 +15,7 @@ class MemoryStore(Store):
     def __init__(self) -> None:
         self._encounters: dict[str, tuple[str, str]] = {}  # id -> (category, json)
         self._sessions: dict[str, str] = {}
+        self._audit: list[str] = []
 
     async def save_encounter(self, spec: EncounterSpec) -> None:
         self._encounters.pop(spec.id, None)  # re-saving moves it to the newest place
@@ -69,3 +71,30 @@ class MemoryStore(Store):
         ]
         found.sort(key=lambda s: s.created_at, reverse=True)
         return found[offset : offset + limit]
+
+    async def append_audit(self, entries: list[AuditEntry]) -> list[int]:
+        seqs = []
+        for entry in entries:
+            seq = len(self._audit) + 1
+            self._audit.append(entry.model_copy(update={"seq": seq}).model_dump_json())
+            seqs.append(seq)
+        return seqs
+
+    async def list_audit(
+        self,
+        *,
+        session_id: str | None = None,
+        persona_id: str | None = None,
+        after_seq: int = 0,
+        limit: int = 1000,
+    ) -> list[AuditEntry]:
+        out = []
+        for raw in self._audit[after_seq:]:
+            entry = AuditEntry.model_validate_json(raw)
+            if (session_id is None or entry.session_id == session_id) and (
+                persona_id is None or entry.persona_id == persona_id
+            ):
+                out.append(entry)
+                if len(out) >= limit:
+                    break
+        return out

@@ -50,6 +50,21 @@ sessions = Table(
 )
 
 
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("session_id", String(64)),
+    Column("persona_id", String(64)),
+    Column("kind", String(16), nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("data", Text, nullable=False),
+    Index("ix_audit_session_seq", "session_id", "seq"),
+    Index("ix_audit_persona_seq", "persona_id", "seq"),
+)
+
+
 def _v1_foundation(conn: Connection) -> None:
     metadata.create_all(conn, tables=[encounters, sessions], checkfirst=True)
 
@@ -57,8 +72,13 @@ def _v1_foundation(conn: Connection) -> None:
 #: ``MIGRATIONS[i]`` brings a store from version ``i`` to ``i + 1``, inside the open
 #: transaction. A migration may create tables, alter them or move data; append new
 #: ones, never edit a released one.
+def _v2_audit_log(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[audit_log], checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_foundation,
+    _v2_audit_log,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

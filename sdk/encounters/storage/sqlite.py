@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 import anyio
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Table, event, func, select, update
+from sqlalchemy import Table, event, func, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -37,9 +37,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from ..errors import SessionNotFound, StoreCorrupt, StoreError
 from ..log import get_logger
 from ..models import Category, EncounterSpec, Session, SessionStatus, utcnow
+from ..models.audit import AuditEntry
 from ..validation import format_path
 from .base import Store
-from .schema import MIGRATIONS, SCHEMA_VERSION, encounters, schema_meta, sessions
+from .schema import MIGRATIONS, SCHEMA_VERSION, audit_log, encounters, schema_meta, sessions
 
 log = get_logger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -72,7 +73,7 @@ class _Write:
     change: Callable[[Session], None] | None = None
     done: bool = False
     error: BaseException | None = None
-    result: Session | None = None
+    result: Any = None
 
 
 def _upsert(table: Table, **computed: Any) -> Any:
@@ -89,8 +90,10 @@ def _upsert(table: Table, **computed: Any) -> Any:
     )
 
 
-_UPSERT = {
+_UPSERT: dict[str, Any] = {
     "sessions": _upsert(sessions),
+    # append-only: a plain insert; the seq each row gets is handed back to its writer
+    "audit_log": insert(audit_log).returning(audit_log.c.seq, sort_by_parameter_order=True),
     # seq orders encounters newest first; re-saving one moves it to the front.
     "encounters": _upsert(
         encounters,
@@ -298,7 +301,12 @@ class SQLiteStore(Store):
                     j < len(batch) and batch[j].change is None and batch[j].table == batch[i].table
                 ):
                     j += 1
-                await writer.execute(_UPSERT[batch[i].table], [w.params for w in batch[i:j]])
+                result = await writer.execute(
+                    _UPSERT[batch[i].table], [w.params for w in batch[i:j]]
+                )
+                if batch[i].table == "audit_log":
+                    for w, seq in zip(batch[i:j], result.scalars().all(), strict=True):
+                        w.result = seq
                 i = j
 
     async def _apply_change(self, conn: AsyncConnection, w: _Write) -> None:
@@ -376,8 +384,8 @@ class SQLiteStore(Store):
     async def update_session(self, session_id: str, change: Callable[[Session], None]) -> Session:
         w = _Write("sessions", {"id": session_id}, change=change)
         await self._write([w])
-        assert w.result is not None
-        return w.result
+        result: Session = w.result
+        return result
 
     async def get_session(self, session_id: str) -> Session | None:
         async with self._reading() as conn:
@@ -409,3 +417,45 @@ class SQLiteStore(Store):
         async with self._reading() as conn:
             rows = list((await conn.execute(q.limit(limit).offset(offset))).all())
         return self._load_many(Session, "sessions", rows)
+
+    # -- audit log (append-only) -----------------------------------------------------
+
+    async def append_audit(self, entries: list[AuditEntry]) -> list[int]:
+        writes = [
+            _Write(
+                "audit_log",
+                {
+                    "at": e.at,
+                    "session_id": e.session_id,
+                    "persona_id": e.persona_id,
+                    "kind": e.kind,
+                    "decision": e.decision,
+                    "data": e.model_dump_json(exclude={"seq"}),
+                },
+            )
+            for e in entries
+        ]
+        if writes:
+            await self._write(writes)
+        return [int(w.result) for w in writes]
+
+    async def list_audit(
+        self,
+        *,
+        session_id: str | None = None,
+        persona_id: str | None = None,
+        after_seq: int = 0,
+        limit: int = 1000,
+    ) -> list[AuditEntry]:
+        q = select(audit_log.c.seq, audit_log.c.data).where(audit_log.c.seq > after_seq)
+        if session_id is not None:
+            q = q.where(audit_log.c.session_id == session_id)
+        if persona_id is not None:
+            q = q.where(audit_log.c.persona_id == persona_id)
+        async with self._reading() as conn:
+            rows = list((await conn.execute(q.order_by(audit_log.c.seq).limit(limit))).all())
+        out = []
+        for row in rows:
+            entry = self._load(AuditEntry, "audit_log", str(row.seq), row.data)
+            out.append(entry.model_copy(update={"seq": row.seq}))
+        return out

@@ -1,0 +1,31 @@
+"""Moderation and safety: what a persona may say and do.
+
+- :class:`ContentModerator` decides on messages and actions for a persona;
+- :class:`TextFilter` finds profanity, blocked topics and personal data, and masks them;
+- :class:`InProcessRateLimiter` (GCRA) limits anything by key;
+- :class:`AuditLogger` keeps every decision, append-only, for replay;
+- :class:`OpenAIModerationClassifier` is an optional provider-backed topic classifier.
+"""
+
+from .audit import AuditLogger, redact
+from .classifiers import OpenAIModerationClassifier, TopicClassifier
+from .moderator import ActionDecision, ContentModerator, ModerationResult, ModerationSettings
+from .ratelimit import InProcessRateLimiter, Rate, RateDecision, RateLimiter
+from .textfilter import Hit, TextFilter
+
+__all__ = [
+    "ActionDecision",
+    "AuditLogger",
+    "ContentModerator",
+    "Hit",
+    "InProcessRateLimiter",
+    "ModerationResult",
+    "ModerationSettings",
+    "OpenAIModerationClassifier",
+    "Rate",
+    "RateDecision",
+    "RateLimiter",
+    "TextFilter",
+    "TopicClassifier",
+    "redact",
+]

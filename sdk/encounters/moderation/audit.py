@@ -1,0 +1,93 @@
+"""The audit log: every moderation decision, append-only, replayable by session.
+
+Secrets never reach it: inputs are redacted before they are stored. Redaction replaces
+values under keys that name a secret (``token``, ``key``, ``secret``, ``password``,
+``authorization``...) and, inside any text, things that look like credentials: API keys
+(``sk-...``), our own keys and tokens (``ae_...``, ``deploy_...``), webhook secrets
+(``whsec_...``), bearer tokens and JWTs. Limit: a secret with no recognisable shape,
+pasted into chat text, is stored as typed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..models.audit import AuditEntry, Decision
+from ..storage import Store
+
+REDACTED = "[redacted]"
+_SECRET_KEY = re.compile(
+    r"(^|_|-)(token|secret|password|passwd|api_?key|key|authorization|auth|cookie|credential)s?$",
+    re.IGNORECASE,
+)
+_SECRET_TEXT = re.compile(
+    r"\bsk-(?:ant-)?[A-Za-z0-9_-]{16,}"
+    r"|\b(?:ae|deploy)_[A-Za-z0-9]{2,8}_[A-Za-z0-9_-]{16,}"
+    r"|\bdeploy_[A-Za-z0-9_-]{16,}"
+    r"|\bwhsec_[A-Za-z0-9+/=]{16,}"
+    r"|\b[Bb]earer\s+[A-Za-z0-9._~+/=-]{8,}"
+    r"|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
+    r"|(?i:\b(?:password|passwd|api[_-]?key|secret|token)\s*[:=]\s*)\S+"
+)
+#: Inputs are cut to this many characters in the log; a 1 MB message is not kept whole.
+MAX_LOGGED_TEXT = 4000
+
+
+def redact(value: Any, _depth: int = 0) -> Any:
+    """A copy of ``value`` with secrets replaced by ``[redacted]`` (see module doc)."""
+    if _depth > 20:
+        return REDACTED
+    if isinstance(value, str):
+        text = _SECRET_TEXT.sub(REDACTED, value[:MAX_LOGGED_TEXT])
+        # lone surrogates cannot be stored as UTF-8
+        return text.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {
+            str(k): REDACTED if _SECRET_KEY.search(str(k)) else redact(v, _depth + 1)
+            for k, v in list(value.items())[:200]
+        }
+    if isinstance(value, list | tuple):
+        return [redact(v, _depth + 1) for v in list(value)[:200]]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact(repr(value), _depth + 1)
+
+
+class AuditLogger:
+    """Writes :class:`AuditEntry` rows to a store; :meth:`replay` reads a session's
+    decisions back in order."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def record(
+        self,
+        kind: str,
+        decision: Decision,
+        *,
+        input: Any = None,
+        output: Any = None,
+        reason: str | None = None,
+        categories: list[str] | tuple[str, ...] = (),
+        session_id: str | None = None,
+        persona_id: str | None = None,
+    ) -> AuditEntry:
+        entry = AuditEntry(
+            kind=kind,
+            decision=decision,
+            input=redact(input),
+            output=redact(output),
+            reason=reason[:200] if reason else None,
+            categories=list(categories),
+            session_id=session_id,
+            persona_id=persona_id,
+        )
+        (seq,) = await self.store.append_audit([entry])
+        return entry.model_copy(update={"seq": seq})
+
+    async def replay(
+        self, session_id: str, *, after_seq: int = 0, limit: int = 10_000
+    ) -> list[AuditEntry]:
+        """Every decision for ``session_id``, oldest first."""
+        return await self.store.list_audit(session_id=session_id, after_seq=after_seq, limit=limit)

@@ -1,0 +1,56 @@
+"""Topic classifiers beyond the word lists: an interface, and OpenAI's moderation
+endpoint behind it (off by default; it sends chat text to OpenAI).
+
+A classifier answers which topics a text touches. The moderator asks classifiers only
+about text the word lists let through, so a paid classifier is not called for what the
+lists already block.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+#: OpenAI moderation categories -> our topics.
+OPENAI_TOPICS = {
+    "sexual": "sexual",
+    "sexual/minors": "sexual",
+    "hate": "hate",
+    "hate/threatening": "hate",
+    "harassment/threatening": "violence",
+    "self-harm": "self_harm",
+    "self-harm/intent": "self_harm",
+    "self-harm/instructions": "self_harm",
+    "violence": "violence",
+    "violence/graphic": "violence",
+}
+
+
+class TopicClassifier(Protocol):
+    name: str
+
+    async def classify(self, text: str) -> set[str]:
+        """The topics ``text`` touches (names as in ``BUILTIN_TOPICS``)."""
+        ...
+
+
+class OpenAIModerationClassifier:
+    """Asks OpenAI's ``/v1/moderations`` endpoint through the official client.
+
+    ``client`` is an ``openai.AsyncOpenAI`` (build it with ``max_retries=0`` and a short
+    timeout: a slow classifier must not hold a chat message for long). Errors
+    propagate; the moderator decides what a failed check means (it blocks).
+    """
+
+    name = "openai-moderation"
+
+    def __init__(self, client: Any, model: str = "omni-moderation-latest") -> None:
+        self.client = client
+        self.model = model
+
+    async def classify(self, text: str) -> set[str]:
+        response = await self.client.moderations.create(model=self.model, input=text)
+        topics: set[str] = set()
+        for result in response.results:
+            flags = result.categories.model_dump(by_alias=True)
+            topics |= {OPENAI_TOPICS[k] for k, v in flags.items() if v and k in OPENAI_TOPICS}
+        return topics

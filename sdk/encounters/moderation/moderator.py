@@ -1,0 +1,387 @@
+"""The content moderator: what a persona may say and do.
+
+``moderate_message`` decides on one chat text for one persona:
+
+- ``block`` when the text is empty, too long, not text, or touches a topic the persona
+  blocks (self-harm, sexual content, hate, violence, politics, or a custom topic);
+- ``sanitize`` when it only holds profanity or personal data and the persona's policy is
+  ``sanitize``: the returned text has just those words masked;
+- ``allow`` otherwise. Control and invisible format characters are removed from the
+  text that is delivered (a chat line cannot carry terminal escapes or bidi tricks).
+
+``moderate_action`` checks an action: its shape and arguments, the persona's allowlist,
+the world link's capabilities, world bounds, the persona's emotes, the text it carries,
+and finally the persona's actions-per-minute (refused actions do not use up the rate).
+
+Nothing raises on bad input: every outcome is a result with a reason. When an
+:class:`~.audit.AuditLogger` is attached every decision is written to it.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ..errors import ValidationFailed
+from ..log import get_logger
+from ..models.actions import Action, Chat, Emote, Interact, LookAt, MoveTo, Title
+from ..models.audit import Decision
+from ..models.persona import BUILTIN_TOPICS, PersonaCore, Safety
+from ..validation import validate_action
+from .audit import AuditLogger
+from .classifiers import TopicClassifier
+from .ratelimit import InProcessRateLimiter, Rate, RateLimiter
+from .textfilter import PERSONAL_DATA, PROFANITY, TextFilter
+
+log = get_logger(__name__)
+
+#: Categories a ``sanitize`` persona may have masked instead of blocked.
+MASKABLE = (PROFANITY, PERSONAL_DATA)
+
+
+class ModerationSettings(BaseModel):
+    """Limits and options of moderation (``AE_MODERATION__*`` in the environment)."""
+
+    max_message_length: int = Field(500, ge=1, le=100_000)
+    max_chat_length: int = Field(256, ge=1, le=100_000)
+    #: Horizontal (x, z) and vertical (y) bounds of coordinates in actions.
+    max_horizontal: float = Field(30_000_000, gt=0)
+    max_vertical: float = Field(4096, gt=0)
+    lexicon_dirs: list[str] = []
+    languages: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class ModerationResult:
+    decision: Decision
+    reason: str | None = None
+    #: Every category found, blocked or not.
+    categories: tuple[str, ...] = ()
+    #: The blocked topic that decided a ``block``.
+    topic: str | None = None
+    #: What may be delivered: the cleaned text, the masked text, or None when blocked.
+    text: str | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision != "block"
+
+    @property
+    def sanitized(self) -> str | None:
+        return self.text if self.decision == "sanitize" else None
+
+
+@dataclass(frozen=True)
+class ActionDecision:
+    decision: Decision
+    reason: str | None = None
+    #: The action to perform (text fields masked when sanitized); None when blocked.
+    action: Action | None = None
+    errors: tuple[str, ...] = ()
+    retry_after: float | None = None
+    categories: tuple[str, ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision != "block"
+
+
+@dataclass
+class _Counters:
+    decisions: dict[str, int] = field(default_factory=dict)
+
+    def count(self, kind: str, decision: str) -> None:
+        key = f"{kind}:{decision}"
+        self.decisions[key] = self.decisions.get(key, 0) + 1
+
+
+_KEEP_FORMAT = {"\u200d"}  # zero-width joiner: part of emoji sequences
+
+
+def clean_for_delivery(text: str) -> str:
+    """Remove control characters and invisible format characters (bidi overrides,
+    zero-width spaces) except the emoji joiner; fold line breaks and tabs to spaces."""
+    out = []
+    for ch in text:
+        if ch in "\t\n\r":
+            out.append(" ")
+            continue
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Cs") or (cat == "Cf" and ch not in _KEEP_FORMAT):
+            continue
+        out.append(ch)
+    return "".join(out).strip()
+
+
+def _safety(persona: PersonaCore | Safety | None) -> Safety:
+    if persona is None:
+        return Safety()
+    return persona if isinstance(persona, Safety) else persona.safety
+
+
+def _persona_id(persona: PersonaCore | Safety | None) -> str | None:
+    return persona.id if isinstance(persona, PersonaCore) else None
+
+
+class ContentModerator:
+    """Moderates persona messages and actions. One instance serves every persona and
+    session; it holds the word lists (built once), the rate limiter and, optionally,
+    provider classifiers and the audit log."""
+
+    def __init__(
+        self,
+        text_filter: TextFilter | None = None,
+        *,
+        settings: ModerationSettings | None = None,
+        classifiers: Sequence[TopicClassifier] = (),
+        limiter: RateLimiter | None = None,
+        audit: AuditLogger | None = None,
+    ) -> None:
+        self.settings = settings or ModerationSettings()
+        self.filter = text_filter or TextFilter.default(
+            self.settings.lexicon_dirs, self.settings.languages
+        )
+        self.classifiers = list(classifiers)
+        self.limiter: RateLimiter = limiter or InProcessRateLimiter()
+        self.audit = audit
+        self.counters = _Counters()
+        custom = sorted(self.filter.categories - set(BUILTIN_TOPICS) - {PROFANITY})
+        self._topic_order = [*BUILTIN_TOPICS, *custom]
+
+    @property
+    def topics(self) -> list[str]:
+        """Every topic this moderator can recognise."""
+        return list(self._topic_order)
+
+    # -- messages --------------------------------------------------------------------
+
+    def check_message(
+        self,
+        text: object,
+        persona: PersonaCore | Safety | None = None,
+        *,
+        max_length: int | None = None,
+    ) -> ModerationResult:
+        """The word-list decision (fast, no I/O, not audited)."""
+        if not isinstance(text, str):
+            return ModerationResult("block", "invalid_input")
+        limit = max_length or self.settings.max_message_length
+        if len(text) > limit * 4:  # do not even clean a megabyte
+            return ModerationResult("block", "too_long")
+        cleaned = clean_for_delivery(text)
+        if not cleaned:
+            return ModerationResult("block", "empty")
+        if len(cleaned) > limit:
+            return ModerationResult("block", "too_long")
+        found = self.filter.categories_in(cleaned)
+        return self._decide(cleaned, found, _safety(persona))
+
+    def _decide(self, cleaned: str, found: set[str], safety: Safety) -> ModerationResult:
+        categories = tuple(sorted(found))
+        blocked = set(safety.blocked_topics)
+        for topic in self._topic_order:
+            if topic in found and topic in blocked and topic not in MASKABLE:
+                return ModerationResult("block", "blocked_topic", categories, topic)
+        soft = [c for c in MASKABLE if c in found and (c == PROFANITY or c in blocked)]
+        if not soft:
+            return ModerationResult("allow", None, categories, None, cleaned)
+        if safety.moderation == "block":
+            return ModerationResult("block", soft[0], categories, soft[0])
+        return ModerationResult(
+            "sanitize", soft[0], categories, None, self.filter.mask(cleaned, soft)
+        )
+
+    async def moderate_message(
+        self,
+        text: object,
+        persona: PersonaCore | Safety | None = None,
+        *,
+        session_id: str | None = None,
+        max_length: int | None = None,
+    ) -> ModerationResult:
+        """Decide on one message (see the module docstring), asking the classifiers
+        about text the word lists allow. A classifier that fails blocks the message:
+        when the check cannot be made, nothing unchecked goes out."""
+        result = self.check_message(text, persona, max_length=max_length)
+        if result.allowed and self.classifiers and result.text:
+            result = await self._classify(result, _safety(persona))
+        await self._audit(
+            "message",
+            result.decision,
+            result.reason,
+            result.categories,
+            text,
+            result.text,
+            session_id,
+            persona,
+        )
+        return result
+
+    async def _classify(self, result: ModerationResult, safety: Safety) -> ModerationResult:
+        assert result.text is not None
+        found = set(result.categories)
+        for classifier in self.classifiers:
+            try:
+                found |= await classifier.classify(result.text)
+            except Exception as exc:
+                log.warning(
+                    "moderation.classifier_failed", classifier=classifier.name, error=repr(exc)
+                )
+                return ModerationResult("block", "classifier_unavailable", result.categories)
+        if found == set(result.categories):
+            return result
+        decided = self._decide(result.text, found, safety)
+        if decided.decision == "block" and decided.reason == "blocked_topic":
+            return ModerationResult("block", "classifier", decided.categories, decided.topic)
+        return decided
+
+    # -- actions ---------------------------------------------------------------------
+
+    async def moderate_action(
+        self,
+        action: Mapping[str, Any] | Action,
+        persona: PersonaCore,
+        *,
+        capabilities: Iterable[str] | None = None,
+        session_id: str | None = None,
+    ) -> ActionDecision:
+        """Decide on one action for ``persona`` on a link with ``capabilities`` (the
+        action types the game side supports; None means any)."""
+        decision = await self._action(action, persona, capabilities)
+        raw = action.model_dump() if isinstance(action, BaseModel) else action
+        out = decision.action.model_dump() if decision.action is not None else None
+        await self._audit(
+            "action",
+            decision.decision,
+            decision.reason,
+            decision.categories,
+            raw,
+            out,
+            session_id,
+            persona,
+        )
+        return decision
+
+    async def _action(
+        self,
+        raw: Mapping[str, Any] | Action,
+        persona: PersonaCore,
+        capabilities: Iterable[str] | None,
+    ) -> ActionDecision:
+        try:
+            action = raw if isinstance(raw, BaseModel) else validate_action(dict(raw))
+        except ValidationFailed as exc:
+            return ActionDecision("block", "invalid_action", errors=tuple(map(str, exc.errors)))
+        except (TypeError, ValueError):
+            return ActionDecision("block", "invalid_action", errors=("must be an object",))
+        safety = persona.safety
+        if action.type not in safety.allowed_actions:
+            return ActionDecision(
+                "block",
+                "action_not_allowed",
+                errors=(
+                    f"type: {action.type!r} is not in this persona's allowed actions "
+                    f"({', '.join(safety.allowed_actions)})",
+                ),
+            )
+        if capabilities is not None and action.type not in set(capabilities):
+            return ActionDecision(
+                "block",
+                "not_supported_by_world",
+                errors=(f"type: this world does not support {action.type!r}",),
+            )
+        problem = self._bounds(action) or self._emote(action, persona)
+        if problem:
+            return ActionDecision("block", problem[0], errors=(problem[1],))
+        action, categories, text_problem, masked = self._action_text(action, safety)
+        if text_problem is not None:
+            return ActionDecision("block", text_problem, categories=categories)
+        rate = Rate.per_minute(safety.max_actions_per_minute)
+        limit = await self.limiter.hit(f"persona:{persona.id}:actions", rate)
+        if not limit.allowed:
+            return ActionDecision(
+                "block", "rate_limited", retry_after=limit.retry_after, categories=categories
+            )
+        if masked is not None:
+            return ActionDecision("sanitize", masked, action, categories=categories)
+        return ActionDecision("allow", None, action, categories=categories)
+
+    def _bounds(self, action: Action) -> tuple[str, str] | None:
+        if not isinstance(action, MoveTo | LookAt | Interact):
+            return None
+        h, v = self.settings.max_horizontal, self.settings.max_vertical
+        for name, value, bound in (("x", action.x, h), ("y", action.y, v), ("z", action.z, h)):
+            if value is not None and abs(value) > bound:
+                return "out_of_bounds", f"{name}: must be between {-bound:g} and {bound:g}"
+        return None
+
+    def _emote(self, action: Action, persona: PersonaCore) -> tuple[str, str] | None:
+        if isinstance(action, Emote) and action.name not in persona.embodiment.emotes:
+            known = ", ".join(persona.embodiment.emotes)
+            return (
+                "unknown_emote",
+                f"name: {action.name!r} is not one of this persona's emotes ({known})",
+            )
+        return None
+
+    def _action_text(
+        self, action: Action, safety: Safety
+    ) -> tuple[Action, tuple[str, ...], str | None, str | None]:
+        """Moderate the text an action carries. Returns the action (control characters
+        removed, masked when sanitized), the categories found, a block reason or None,
+        and a sanitize reason or None."""
+        fields: dict[str, str] = {}
+        if isinstance(action, Chat):
+            fields["message"] = action.message
+        elif isinstance(action, Title):
+            fields["text"] = action.text
+            if action.subtitle:
+                fields["subtitle"] = action.subtitle
+        update: dict[str, str] = {}
+        categories: set[str] = set()
+        sanitize_reason: str | None = None
+        for name, value in fields.items():
+            result = self.check_message(value, safety, max_length=self.settings.max_chat_length)
+            categories.update(result.categories)
+            if not result.allowed:
+                return action, tuple(sorted(categories)), result.reason or "blocked", None
+            if result.decision == "sanitize":
+                sanitize_reason = sanitize_reason or result.reason
+            if result.text != value:
+                update[name] = result.text or ""
+        if update:
+            action = action.model_copy(update=update)
+        return action, tuple(sorted(categories)), None, sanitize_reason
+
+    # -- audit -----------------------------------------------------------------------
+
+    async def _audit(
+        self,
+        kind: str,
+        decision: Decision,
+        reason: str | None,
+        categories: Sequence[str],
+        given: Any,
+        output: Any,
+        session_id: str | None,
+        persona: PersonaCore | Safety | None,
+    ) -> None:
+        self.counters.count(kind, decision)
+        if self.audit is not None:
+            await self.audit.record(
+                kind,
+                decision,
+                input=given,
+                output=output,
+                reason=reason,
+                categories=list(categories),
+                session_id=session_id,
+                persona_id=_persona_id(persona),
+            )
+
+
+__all__ = ["ActionDecision", "ContentModerator", "ModerationResult", "ModerationSettings"]
