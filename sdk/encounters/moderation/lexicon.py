@@ -2,12 +2,18 @@
 
 Terms are folded exactly as chat is folded (see :mod:`.normalize`), so a list is
 written once in plain letters and matches every obfuscated spelling the folding
-undoes. The loader also adds, per single-word term:
+undoes. Keys are stored with runs of a letter collapsed (``ass`` -> ``as``), as the
+matcher compares collapsed text; each key keeps the run lengths its spelling needs
+(``ass`` needs two ``s``), so ``as`` never matches ``ass`` while ``asssss`` does.
 
-- masked spellings: one inner letter as ``*`` (``f*ck``) or two (``f**k``);
-- stretched spellings: letters doubled (``fuuck``, ``fuucck``), since folding cuts a
-  run of three or more to two. Every combination for words of up to seven letters,
-  one doubled letter at a time for longer ones.
+For profanity the loader adds, per term, spellings people use to dodge lists:
+
+- letter swaps: ``u``->``v`` (fvck), ``s``->``z`` (azz), ``ck``->``k`` (fuk),
+  ``ck``->``kk`` (fukker), ``c``->``k`` (kunt), ``f``->``ph`` (phuck), ``i``->``y``
+  (shyt), ``er``->``a`` (fucka), ``l``->``i`` (s1ut), alone or two together (roots
+  only when at least four letters remain);
+- masks: one inner letter as ``*`` (``f*ck``), two (``f**k``), every vowel
+  (``b*st*rd``) or, for short words, the letters after the first (``a**``).
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from ..errors import ConfigError
 from .normalize import fold
 
 Mode = Literal["word", "root", "rule"]
+#: Category of allowlisted phrases: matches inside them are dropped.
+ALLOW = "_allow"
 _SECTION = re.compile(r"^\[([a-z][a-z0-9_]*)(?: (word|root|rule))?\]$")
 
 
@@ -49,7 +57,8 @@ class Rule:
 class Lexicon:
     """Every key to search for (spelling -> entries), the allowlist, and the rules."""
 
-    keys: dict[str, list[Entry]] = field(default_factory=dict)
+    #: collapsed spelling -> (entry, run lengths that spelling needs)
+    keys: dict[str, list[tuple[Entry, tuple[int, ...]]]] = field(default_factory=dict)
     allow_words: set[str] = field(default_factory=set)
     allow_prefixes: list[str] = field(default_factory=list)
     rules: dict[str, list[Rule]] = field(default_factory=dict)  # trigger -> rules
@@ -57,45 +66,67 @@ class Lexicon:
     files: list[str] = field(default_factory=list)
 
     def add(self, entry: Entry, spellings: Iterable[str]) -> None:
-        self.categories.add(entry.category)
-        for key in spellings:
+        if entry.category != ALLOW:
+            self.categories.add(entry.category)
+        for spelling in spellings:
+            key, runs = collapse(spelling)
             bucket = self.keys.setdefault(key, [])
-            if entry not in bucket:
-                bucket.append(entry)
+            item = (entry, runs)
+            if item not in bucket:
+                bucket.append(item)
+
+
+#: Letter swaps for profanity spellings (see the module docstring).
+SWAPS = (("u", "v"), ("s", "z"), ("ck", "k"), ("ck", "kk"), ("c", "k"), ("f", "ph"),
+         ("i", "y"), ("er", "a"), ("l", "i"))  # fmt: skip
+
+
+def collapse(word: str) -> tuple[str, tuple[int, ...]]:
+    """``"asss"`` -> ``("as", (1, 3))``: the word with runs collapsed, and run lengths."""
+    key: list[str] = []
+    runs: list[int] = []
+    for c in word:
+        if key and key[-1] == c:
+            runs[-1] += 1
+        else:
+            key.append(c)
+            runs.append(1)
+    return "".join(key), tuple(runs)
+
+
+_VOWELS = re.compile(r"[aeiouy]+")
 
 
 def masked(term: str) -> set[str]:
-    """``fuck`` -> ``f*ck``, ``fu*k``, ``f**k``; inner letters only, words of 4+."""
-    if len(term) < 4 or not term.isalpha():
-        return set()
-    out = set()
-    for i in range(1, len(term) - 1):
-        out.add(term[:i] + "*" + term[i + 1 :])
-    for i in range(1, len(term) - 2):
-        out.add(term[:i] + "**" + term[i + 2 :])
+    """Masked spellings of each word of ``term`` (words of three letters or more): one
+    or two inner letters as ``*``, every vowel as ``*`` (``b*st*rd``), and for short
+    words everything after the first letter (``a**``)."""
+    out: set[str] = set()
+    words = term.split(" ")
+    for n, word in enumerate(words):
+        if len(word) < 3 or not word.isalpha():
+            continue
+        forms = {word[:i] + "*" + word[i + 1 :] for i in range(1, len(word) - 1)}
+        forms |= {word[:i] + "**" + word[i + 2 :] for i in range(1, len(word) - 2)}
+        forms.add(word[0] + _VOWELS.sub(lambda m: "*" * len(m.group(0)), word[1:]))
+        if len(word) <= 4:
+            forms.add(word[0] + "*" * (len(word) - 1))
+        out |= {" ".join([*words[:n], form, *words[n + 1 :]]) for form in forms}
+    out.discard(term)
     return out
 
 
-def stretched(term: str) -> set[str]:
-    """Spellings with letters doubled, skipping letters already doubled."""
-    if " " in term:
-        return set()
-    single = [
-        i
-        for i, c in enumerate(term)
-        if c.isalpha()
-        and not (i > 0 and term[i - 1] == c)
-        and not (i + 1 < len(term) and term[i + 1] == c)
-    ]
-    if len(term) <= 7:
-        subsets: Iterable[tuple[int, ...]] = itertools.chain.from_iterable(
-            itertools.combinations(single, r) for r in range(1, len(single) + 1)
-        )
-    else:
-        subsets = ((i,) for i in single)
-    out = set()
-    for chosen in subsets:
-        out.add("".join(c * 2 if i in chosen else c for i, c in enumerate(term)))
+def swapped(term: str) -> set[str]:
+    """Spellings with one or two letter swaps applied everywhere they fit."""
+    out: set[str] = set()
+    usable = [swap for swap in SWAPS if swap[0] in term]
+    for r in (1, 2):
+        for combo in itertools.combinations(usable, r):
+            form = term
+            for old, new in combo:
+                form = form.replace(old, new)
+            if form != term:
+                out.add(form)
     return out
 
 
@@ -122,10 +153,12 @@ def parse(text: str, source: str, into: Lexicon) -> None:
             raise ConfigError(f"{where}: a term before any [section]")
         if allow:
             for word in _terms(line):
-                if word.endswith("*"):
-                    into.allow_prefixes.append(fold(word[:-1]))
+                if " " in word:  # a phrase: matches inside it are clean
+                    into.add(Entry(ALLOW, "word", fold(word)), [fold(word)])
+                elif word.endswith("*"):
+                    into.allow_prefixes.append(collapse(fold(word[:-1]))[0])
                 else:
-                    into.allow_words.add(fold(word))
+                    into.allow_words.add(collapse(fold(word))[0])
             continue
         assert mode is not None
         if mode == "rule":
@@ -146,8 +179,12 @@ def parse(text: str, source: str, into: Lexicon) -> None:
             key = fold(term)
             if not key:
                 continue
-            entry = Entry(category, mode, key)
-            into.add(entry, {key} | masked(key) | stretched(key))
+            forms = {key}
+            if category == "profanity":
+                # a root matches inside words: a short swapped root ("fk") would be noise
+                forms |= {f for f in swapped(key) if mode != "root" or len(f) >= 4}
+                forms |= set().union(*map(masked, forms))
+            into.add(Entry(category, mode, key), forms)
 
 
 def _terms(line: str) -> list[str]:

@@ -7,15 +7,17 @@ Folding, in order:
 2. case folding;
 3. one translation table that drops combining marks, zero-width and other format or
    control characters, maps look-alike letters from other scripts (Cyrillic, Greek,
-   a few Latin variants) to the Latin letter they imitate and every kind of white
-   space to a plain space;
-4. leetspeak inside words becomes the letters it imitates (``sh1t``, ``@ss``,
-   ``a$$``, ``b!tch``), while numbers (``100``, ``$5``) and trailing exclamation
-   marks stay as they are;
-5. three or more letters spelled out one at a time with separators (``f.u.c.k``,
-   ``f u c k``) are joined into one word;
-6. a character repeated three or more times is cut to two (``fuuuuck`` -> ``fuuck``;
-   word lists add the doubled spellings), and runs of spaces become one.
+   a few Latin variants) to the Latin letter they imitate, and every kind of white
+   space (and ``_``) to a plain space;
+4. characters spelled out one at a time with one separator (``f.u.c.k``, ``f u c k``,
+   ``f|u|c|k``, ``d.!.c.k``) are joined into one word (three or more of them);
+5. leetspeak inside words becomes the letters it imitates (``sh1t``, ``@ss``,
+   ``a$$``, ``b!tch``, ``4$5``); ``#`` and ``%`` inside a word become ``*`` like other
+   masks. Numbers (``100``, ``$5``, ``3.5``) and trailing ``!`` stay as they are;
+6. runs of spaces become one.
+
+Repeated letters (``fuuuuck``) are handled by the matcher, which compares words with
+runs collapsed (see :mod:`.textfilter`).
 
 NFKD rather than the NFKC the brief names: NFKC recomposes accents, and dropping the
 marks needs them decomposed; for everything else the two agree. Decomposition is done
@@ -24,7 +26,7 @@ original text for masking; per-character and whole-string folding agree except f
 order of combining marks, which are dropped anyway.
 
 Limits: the confusable table covers the scripts people use to dodge Latin word lists
-(Cyrillic, Greek, Cherokee-free); it is not the full Unicode confusables data, and
+(Cyrillic, Greek, small capitals); it is not the full Unicode confusables data, and
 folding real Russian or Greek text produces Latin gibberish (harmless for matching).
 """
 
@@ -56,16 +58,36 @@ CONFUSABLES = {
     # symbols that are rarely punctuation
     "©": "c", "®": "r", "∪": "u", "√": "v", "×": "x",
 }  # fmt: skip
-#: Digits and symbols that stand for letters inside words.
-LEET = str.maketrans("0134579@$!|€¢£", "oieastgasiiecl")
+#: Digits and symbols that stand for letters inside words; masks become ``*``.
+LEET = str.maketrans("01345789@$!|€¢£#%", "oieastbgasiiecl**")
 
-_LEET_HINT = re.compile(r"[\d@$!|€¢£]")
-_LEET_TOKEN = re.compile(r"[\w@$!|€¢£]+")
-_SEPARATORS = r"[ .\-*~,:;/\\^=#'\"+]+"
-#: Three or more single letters with separators between them: ``f.u.c.k``.
-_SPELLED = re.compile(r"\b[a-z](?:" + _SEPARATORS + r"[a-z]\b){2,}")
-_SEPARATOR = re.compile(_SEPARATORS)
-_STRETCHED = re.compile(r"(.)\1\1+")
+_SEP = r"[ .\-*~,:;/\\^=\"'+|]"
+#: Three or more single letter-like characters, each pair parted by the same
+#: separator (``f.u.c.k``, ``s  h  i  t``); a change of separator ends the run, so
+#: ``a f.u.c.k`` keeps its ``a`` apart.
+_L = r"[\w@$!€#]"
+_NOT_AFTER = r"(?![\w@$€#])"  # a trailing "!" is punctuation, not a letter
+_SPELLED = re.compile(
+    r"(?<![\w@$!€#])"
+    + _L
+    + r"("
+    + _SEP
+    + r"+)"
+    + _L
+    + _NOT_AFTER
+    + r"(?:\1"
+    + _L
+    + _NOT_AFTER
+    + r")+"
+)
+_SPELL_HINT = re.compile(r"(?<![\w@$!€#])" + _L + _SEP + r"+" + _L + _NOT_AFTER)
+_SEPARATOR = re.compile(_SEP + "+")
+_LEET_HINT = re.compile(r"[\d@$!|€¢£#%]")
+#: One search that says whether step 4 or step 5 can change anything.
+_ANY_HINT = re.compile(_LEET_HINT.pattern + "|" + _SPELL_HINT.pattern)
+#: A token holding at least one leet character (other tokens need no callback).
+_LEET_TOKEN = re.compile(r"(?<![\w@$!|€¢£#%])\w*[\d@$!|€¢£#%][\w@$!|€¢£#%]*")
+_NUMBER = re.compile(r"[$€£]?[\d.,:]+[$€£%]?|#\d+")
 
 
 @lru_cache(maxsize=1)
@@ -82,6 +104,7 @@ def fold_table() -> dict[int, str | None]:
             table[cp] = None
     for src, dst in CONFUSABLES.items():
         table[ord(src)] = dst
+    table[ord("_")] = " "
     # Regional indicator symbols (flag letters) stand for A-Z.
     for i in range(26):
         table[0x1F1E6 + i] = chr(ord("a") + i)
@@ -90,29 +113,30 @@ def fold_table() -> dict[int, str | None]:
 
 @lru_cache(maxsize=1)
 def _ascii_tables() -> tuple[bytes, bytes]:
-    """The fold table restricted to ASCII, as ``bytes.translate`` tables (fast path)."""
+    """The fold table restricted to ASCII, lower-casing included, as
+    ``bytes.translate`` tables (the fast path for ASCII text)."""
     table = fold_table()
     mapping = bytearray(range(256))
     for cp in range(128):
-        to = table.get(cp, chr(cp))
+        ch = chr(cp).lower()
+        to = table.get(ord(ch), ch)
         if to is not None and len(to) == 1:
             mapping[cp] = ord(to)
-    delete = bytes(cp for cp in range(128) if cp in table and table[cp] is None)
+    delete = bytes(cp for cp in range(128) if table.get(ord(chr(cp).lower()), "") is None)
     return bytes(mapping), delete
 
 
 def _fold_chars(text: str) -> str:
     if text.isascii():
         mapping, delete = _ascii_tables()
-        return text.lower().encode("ascii").translate(mapping, delete).decode("ascii")
+        return text.encode("ascii").translate(mapping, delete).decode("ascii")
     return unicodedata.normalize("NFKD", text).casefold().translate(fold_table())
 
 
 def _leet(match: re.Match[str]) -> str:
-    """Fold leetspeak in a token that has letters (``sh1t``, ``@ss``, ``a$$``), leaving
-    numbers (``100``, ``$5``) and trailing exclamation marks (``ass!``) alone."""
+    """Fold leetspeak in one token (see step 5), leaving numbers alone."""
     token = match.group(0)
-    if not any(c.isalpha() for c in token):
+    if _NUMBER.fullmatch(token):
         return token
     body = token.rstrip("!")
     return body.translate(LEET) + token[len(body) :]
@@ -125,13 +149,14 @@ def _join_spelled(match: re.Match[str]) -> str:
 def fold(text: str) -> str:
     """The skeleton of ``text`` (see the module docstring), for matching only."""
     s = _fold_chars(text)
-    if _LEET_HINT.search(s):
-        s = _LEET_TOKEN.sub(_leet, s)
-    if _SPELLED.search(s):
-        s = _SPELLED.sub(_join_spelled, s)
-    if _STRETCHED.search(s):
-        s = _STRETCHED.sub(r"\1\1", s)
-    return " ".join(s.split())
+    if _ANY_HINT.search(s):
+        if _SPELL_HINT.search(s):
+            s = _SPELLED.sub(_join_spelled, s)
+        if _LEET_HINT.search(s):
+            s = _LEET_TOKEN.sub(_leet, s)
+    if "  " in s or s[:1] == " " or s[-1:] == " ":
+        s = " ".join(s.split())
+    return s
 
 
 def fold_with_map(text: str) -> tuple[str, list[int]]:
@@ -146,26 +171,23 @@ def fold_with_map(text: str) -> tuple[str, list[int]]:
             chars.append(c)
             where.append(i)
     s = "".join(chars)
+    if _SPELL_HINT.search(s):
+        keep = [True] * len(s)
+        for m in _SPELLED.finditer(s):
+            for sep in _SEPARATOR.finditer(s, m.start(), m.end()):
+                for k in range(sep.start(), sep.end()):
+                    keep[k] = False
+        s = "".join(c for c, k in zip(s, keep, strict=True) if k)
+        where = [w for w, k in zip(where, keep, strict=True) if k]
     if _LEET_HINT.search(s):
         s = _LEET_TOKEN.sub(_leet, s)  # same length: the map still holds
-    keep = [True] * len(s)
-    for m in _SPELLED.finditer(s):
-        for sep in _SEPARATOR.finditer(s, m.start(), m.end()):
-            for k in range(sep.start(), sep.end()):
-                keep[k] = False
-    joined = "".join(c for c, k in zip(s, keep, strict=True) if k)
-    positions = [k for k in range(len(s)) if keep[k]]
-    for m in _STRETCHED.finditer(joined):  # keep two of a run of three or more
-        for k in range(m.start() + 2, m.end()):
-            keep[positions[k]] = False
-    previous_space = True  # drops leading spaces and runs of spaces
-    for k, c in enumerate(s):
-        if keep[k]:
-            if c == " " and previous_space:
-                keep[k] = False
-            previous_space = c == " "
-    out = [c for c, k in zip(s, keep, strict=True) if k]
-    idx = [w for w, k in zip(where, keep, strict=True) if k]
+    out: list[str] = []
+    idx: list[int] = []
+    for c, w in zip(s, where, strict=True):
+        if c == " " and (not out or out[-1] == " "):
+            continue
+        out.append(c)
+        idx.append(w)
     if out and out[-1] == " ":
         out.pop()
         idx.pop()

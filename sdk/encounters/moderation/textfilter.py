@@ -3,8 +3,10 @@
 How a message is checked:
 
 1. it is folded to a skeleton (:mod:`.normalize`);
-2. one Aho-Corasick automaton (``pyahocorasick``) finds every lexicon spelling in the
-   skeleton in a single pass, whatever the number of words;
+2. runs of a repeated character are collapsed (``fuuuck`` -> ``fuck``), and one
+   Aho-Corasick automaton (``pyahocorasick``) finds every lexicon spelling in that in a
+   single pass, whatever the number of words; a spelling that needs a doubled letter
+   (``ass``) is checked against the run lengths, so ``as`` stays clean;
 3. each candidate is kept only if it stands where it must: a ``word`` term must be a
    whole word (an ``s`` plural allowed), a ``root`` term may sit inside a longer word
    unless that word is allowlisted (``scunthorpe``); a ``rule`` trigger runs its regex;
@@ -24,6 +26,8 @@ match in an innocent sentence is flagged, and an insult in plain words is not.
 
 from __future__ import annotations
 
+import operator
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -32,7 +36,7 @@ from pathlib import Path
 import ahocorasick
 
 from . import pii
-from .lexicon import Entry, Lexicon, load
+from .lexicon import ALLOW, Lexicon, load
 from .normalize import fold, fold_with_map
 
 PERSONAL_DATA = "personal_data"
@@ -50,8 +54,27 @@ class Hit:
     term: str
 
 
-def _is_word(c: str) -> bool:
-    return c.isalnum() or c == "*"
+_RUN = re.compile(r"(.)\1+")
+_FIRST = operator.itemgetter(1)  # faster than a "\1" template in re.sub
+
+
+def run_lengths(s: str) -> list[int]:
+    """Length of each run of one character in ``s``, in order (``"asss"`` -> [1, 3])."""
+    return [len(m.group(0)) for m in _RUN_ANY.finditer(s)]
+
+
+_RUN_ANY = re.compile(r"(.)\1*", re.DOTALL)
+
+
+def collapsed_index(s: str) -> list[int]:
+    """For each index of ``s``, the index of its run in the collapsed string."""
+    out: list[int] = []
+    k = -1
+    for i, c in enumerate(s):
+        if i == 0 or c != s[i - 1]:
+            k += 1
+        out.append(k)
+    return out
 
 
 class TextFilter:
@@ -62,7 +85,11 @@ class TextFilter:
         self.lexicon = lexicon
         automaton = ahocorasick.Automaton()
         for key, entries in lexicon.keys.items():
-            automaton.add_word(key, (len(key), tuple(entries)))
+            # (category, mode, term, runs needed or None): plain tuples, read per hit
+            variants = tuple(
+                (e.category, e.mode, e.term, need if max(need) > 1 else None) for e, need in entries
+            )
+            automaton.add_word(key, (len(key), variants))
         automaton.make_automaton()
         self._automaton = automaton
         self._allow_prefixes = tuple(lexicon.allow_prefixes)
@@ -79,57 +106,72 @@ class TextFilter:
 
     # -- matching on the skeleton ----------------------------------------------------
 
-    def _word_around(self, s: str, start: int, end: int) -> tuple[int, int]:
-        while start > 0 and _is_word(s[start - 1]):
+    def _word_around(self, d: str, start: int, end: int) -> tuple[int, int]:
+        while start > 0 and (d[start - 1].isalnum() or d[start - 1] == "*"):
             start -= 1
-        while end < len(s) and _is_word(s[end]):
+        while end < len(d) and (d[end].isalnum() or d[end] == "*"):
             end += 1
         return start, end
 
-    def _whole_word(self, s: str, start: int, end: int) -> int | None:
-        """The end of the word when ``s[start:end]`` is a whole word (or one with a
+    def _whole_word(self, d: str, start: int, end: int) -> int | None:
+        """The end of the word when ``d[start:end]`` is a whole word (or one with a
         plural ``s``), else None."""
-        if start > 0 and _is_word(s[start - 1]):
+        if start > 0 and (d[start - 1].isalnum() or d[start - 1] == "*"):
             return None
-        if end < len(s) and _is_word(s[end]):
-            if s[end] == "s" and (end + 1 == len(s) or not _is_word(s[end + 1])):
-                return end + 1
-            return None
-        return end
+        if end == len(d) or not (d[end].isalnum() or d[end] == "*"):
+            return end
+        after = end + 1
+        if d[end] == "s" and (after == len(d) or not (d[after].isalnum() or d[after] == "*")):
+            return after
+        return None
 
-    def scan_skeleton(self, s: str) -> list[tuple[str, int, int, str]]:
-        """``(category, start, end, term)`` for every match in a folded string."""
+    def scan_collapsed(self, s: str) -> list[tuple[str, int, int, str]]:
+        """``(category, start, end, term)`` for every match in a folded string, with
+        positions in its collapsed form (runs of a character cut to one)."""
+        d = _RUN.sub(_FIRST, s) if _RUN.search(s) else s
+        runs: list[int] | None = None
         found: list[tuple[str, int, int, str]] = []
-        for last, (length, entries) in self._automaton.iter(s):
+        allowed_spans: list[tuple[int, int]] = []
+        for last, (length, variants) in self._automaton.iter(d):
             start, end = last - length + 1, last + 1
-            entry: Entry
-            for entry in entries:
-                if entry.mode == "root":  # the whole word is the match: motherfucker
-                    w_start, w_end = self._word_around(s, start, end)
-                    word = s[w_start:w_end]
-                    allowed = self.lexicon.allow_words
-                    if word not in allowed and not word.startswith(self._allow_prefixes):
-                        found.append((entry.category, w_start, w_end, entry.term))
-                    continue
-                word_end = self._whole_word(s, start, end)
-                if word_end is None:
-                    continue
-                if entry.mode == "word":
-                    found.append((entry.category, start, word_end, entry.term))
-                else:  # a rule trigger
-                    for rule in self.lexicon.rules.get(entry.term, ()):
-                        if rule.category == entry.category:
+            for category, mode, term, need in variants:
+                if mode == "root":
+                    start_at, hit_end = self._word_around(d, start, end)
+                    word = d[start_at:hit_end]
+                    if word in self.lexicon.allow_words or word.startswith(self._allow_prefixes):
+                        continue
+                else:
+                    start_at, word_end = start, self._whole_word(d, start, end)
+                    if word_end is None:
+                        continue
+                    hit_end = word_end
+                if need is not None:
+                    if runs is None:
+                        runs = run_lengths(s)
+                    if any(runs[start + k] < n for k, n in enumerate(need)):
+                        continue
+                if category == ALLOW:
+                    allowed_spans.append((start, hit_end))
+                elif mode == "rule":  # rules read the text as written, runs and all
+                    for rule in self.lexicon.rules.get(term, ()):
+                        if rule.category == category:
+                            to_d = collapsed_index(s)
                             found += [
-                                (rule.category, m.start(), m.end(), entry.term)
+                                (category, to_d[m.start()], to_d[m.end() - 1] + 1, term)
                                 for m in rule.pattern.finditer(s)
+                                if m.end() > m.start()
                             ]
+                else:
+                    found.append((category, start_at, hit_end, term))
+        if allowed_spans:
+            found = [f for f in found if not any(a <= f[1] and f[2] <= b for a, b in allowed_spans)]
         return found
 
     # -- public checks ---------------------------------------------------------------
 
     def categories_in(self, text: str) -> set[str]:
         """The categories present in ``text``: the fast check, without positions."""
-        cats = {hit[0] for hit in self.scan_skeleton(fold(text))}
+        cats = {hit[0] for hit in self.scan_collapsed(fold(text))}
         if PERSONAL_DATA not in cats and pii.find(text):
             cats.add(PERSONAL_DATA)
         return cats
@@ -137,10 +179,18 @@ class TextFilter:
     def hits(self, text: str) -> list[Hit]:
         """Every match with its span in the original text (slower; for masking)."""
         s, where = fold_with_map(text)
+        # collapsed index -> (first, last) index in s of that run
+        bounds: list[tuple[int, int]] = []
+        for k, c in enumerate(s):
+            if bounds and s[bounds[-1][0]] == c:
+                bounds[-1] = (bounds[-1][0], k)
+            else:
+                bounds.append((k, k))
         out: set[Hit] = set()
-        for category, start, end, term in self.scan_skeleton(s):
-            if start < end <= len(where):
-                out.add(Hit(category, where[start], where[end - 1] + 1, term))
+        for category, start, end, term in self.scan_collapsed(s):
+            if start < end <= len(bounds):
+                first, last = where[bounds[start][0]], where[bounds[end - 1][1]]
+                out.add(Hit(category, first, last + 1, term))
         out.update(Hit(PERSONAL_DATA, a, b, kind) for a, b, kind in pii.find(text))
         return sorted(out, key=lambda h: (h.start, h.end, h.category))
 
