@@ -52,6 +52,9 @@ from .models import (
     SessionStatus,
     utcnow,
 )
+from .models.audit import AuditEntry
+from .models.persona import PersonaCore, Safety
+from .moderation import ActionDecision, AuditLogger, ContentModerator, ModerationResult
 from .settings import Settings, load_settings
 from .storage import MemoryStore, SQLiteStore, Store
 from .templates import TemplateLibrary
@@ -118,6 +121,7 @@ class Engine:
         store: Store | None = None,
         templates: TemplateLibrary | None = None,
         generator: EncounterGenerator | None = None,
+        moderator: ContentModerator | None = None,
     ) -> None:
         if settings is None:
             settings = load_settings(data_dir=data_dir)
@@ -136,6 +140,21 @@ class Engine:
         self.templates = templates
         self.generator: EncounterGenerator = generator or ProceduralGenerator()
         self.events = EventBus()
+        self._moderator: ContentModerator | None = moderator
+
+    @property
+    def moderator(self) -> ContentModerator:
+        """The content moderator, with its decisions audited in this engine's store.
+        Built on first use (loading the word lists takes about half a second)."""
+        if self._moderator is None:
+            self._moderator = ContentModerator(
+                settings=self.settings.moderation, audit=AuditLogger(self.store)
+            )
+        return self._moderator
+
+    async def replay(self, session_id: str) -> list[AuditEntry]:
+        """Every moderation decision recorded for a session, oldest first."""
+        return await AuditLogger(self.store).replay(session_id)
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -732,3 +751,42 @@ class SyncEngine:
     def abandon_session(self, session_id: str, reason: str | None = None) -> Session:
         """See :meth:`Engine.abandon_session`."""
         return self._call(self.engine.abandon_session, session_id, reason)
+
+    @property
+    def moderator(self) -> ContentModerator:
+        """See :attr:`Engine.moderator`; call its async methods through
+        :meth:`moderate_message` and :meth:`moderate_action` here."""
+        return self.engine.moderator
+
+    def moderate_message(
+        self,
+        text: object,
+        persona: PersonaCore | Safety | None = None,
+        *,
+        session_id: str | None = None,
+    ) -> ModerationResult:
+        """See :meth:`ContentModerator.moderate_message` (audited in the store)."""
+        return self._call(
+            self.engine.moderator.moderate_message, text, persona, session_id=session_id
+        )
+
+    def moderate_action(
+        self,
+        action: Mapping[str, Any],
+        persona: PersonaCore,
+        *,
+        capabilities: Iterable[str] | None = None,
+        session_id: str | None = None,
+    ) -> ActionDecision:
+        """See :meth:`ContentModerator.moderate_action` (audited in the store)."""
+        return self._call(
+            self.engine.moderator.moderate_action,
+            action,
+            persona,
+            capabilities=capabilities,
+            session_id=session_id,
+        )
+
+    def replay(self, session_id: str) -> list[AuditEntry]:
+        """See :meth:`Engine.replay`."""
+        return self._call(self.engine.replay, session_id)

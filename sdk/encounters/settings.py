@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from .errors import ConfigError
@@ -22,18 +22,36 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+class ModerationSettings(BaseModel):
+    """Limits and options of moderation (``AE_MODERATION__*`` in the environment, e.g.
+    ``AE_MODERATION__MAX_CHAT_LENGTH=120``)."""
+
+    max_message_length: int = Field(500, ge=1, le=100_000)
+    max_chat_length: int = Field(256, ge=1, le=100_000)
+    #: Horizontal (x, z) and vertical (y) bounds of coordinates in actions.
+    max_horizontal: float = Field(30_000_000, gt=0)
+    max_vertical: float = Field(4096, gt=0)
+    #: Folders of extra word lists (format: moderation/data/README.md).
+    lexicon_dirs: list[str] = []
+    #: Built-in word-list languages to load (None: all of en, de, es, fr, pt).
+    languages: list[str] | None = None
+
+
 class Settings(BaseSettings):
     """Engine settings. ``AE_DATA_DIR`` moves the store; ``AE_STORE=memory`` keeps
     nothing on disk (tests, throwaway runs). Build them with :func:`load_settings` to
     get a :class:`ConfigError` naming the variable instead of a pydantic error."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", env_nested_delimiter="__"
+    )
 
     data_dir: Path = Field(default_factory=default_data_dir)
     store: Literal["sqlite", "memory"] = "sqlite"
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
     log_format: Literal["console", "json"] = "console"
     template_dirs: list[Path] = []
+    moderation: ModerationSettings = ModerationSettings()
 
     @property
     def database_path(self) -> Path:

@@ -251,3 +251,39 @@ def templates_show(template_id: Annotated[str, typer.Argument(help="Template id.
             out.print(f"      {escape(p.description)}", highlight=False)
     example = " ".join(f"-p {n}=..." for n in t.required_fields)
     out.print(f"generate: ae generate -t {t.id} {example}".rstrip(), highlight=False)
+
+
+@app.command()
+def moderate(
+    texts: Annotated[list[str], typer.Argument(help="Chat lines to check.")],
+    block: Annotated[
+        bool, typer.Option("--block", help="Block profanity instead of masking it.")
+    ] = False,
+    allow: Annotated[
+        list[str] | None,
+        typer.Option("--allow-topic", help="A topic this persona may talk about; repeat."),
+    ] = None,
+) -> None:
+    """Check chat lines as a persona's moderation would: allow, sanitize or block."""
+    from ..models.persona import BUILTIN_TOPICS, Safety, canonical_topic
+    from ..moderation import ContentModerator
+
+    allowed = {canonical_topic(t) for t in allow or []}
+    safety = Safety(
+        blocked_topics=[t for t in BUILTIN_TOPICS if t not in allowed],
+        moderation="block" if block else "sanitize",
+    )
+    moderator = ContentModerator(settings=state.settings().moderation)
+    for text in texts:
+        result = moderator.check_message(text, safety)
+        colour = {"allow": "green", "sanitize": "yellow", "block": "red"}[result.decision]
+        detail = result.topic or result.reason or ""
+        shown = result.text if result.text is not None else text
+        out.print(
+            f"[{colour}]{result.decision:8}[/{colour}] {escape(shown)}"
+            + (
+                f"  [dim]({escape(detail)}; {', '.join(result.categories)})[/dim]" if detail else ""
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -7,9 +7,10 @@
 - :class:`OpenAIModerationClassifier` is an optional provider-backed topic classifier.
 """
 
+from ..settings import ModerationSettings
 from .audit import AuditLogger, redact
 from .classifiers import OpenAIModerationClassifier, TopicClassifier
-from .moderator import ActionDecision, ContentModerator, ModerationResult, ModerationSettings
+from .moderator import ActionDecision, ContentModerator, ModerationResult
 from .ratelimit import InProcessRateLimiter, Rate, RateDecision, RateLimiter
 from .textfilter import Hit, TextFilter
 

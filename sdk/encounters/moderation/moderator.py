@@ -24,14 +24,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from ..errors import ValidationFailed
 from ..log import get_logger
 from ..models.actions import Action, Chat, Emote, Interact, LookAt, MoveTo, Title
 from ..models.audit import Decision
 from ..models.persona import BUILTIN_TOPICS, PersonaCore, Safety
+from ..settings import ModerationSettings
 from ..validation import validate_action
+from . import pii
 from .audit import AuditLogger
 from .classifiers import TopicClassifier
 from .ratelimit import InProcessRateLimiter, Rate, RateLimiter
@@ -41,18 +43,6 @@ log = get_logger(__name__)
 
 #: Categories a ``sanitize`` persona may have masked instead of blocked.
 MASKABLE = (PROFANITY, PERSONAL_DATA)
-
-
-class ModerationSettings(BaseModel):
-    """Limits and options of moderation (``AE_MODERATION__*`` in the environment)."""
-
-    max_message_length: int = Field(500, ge=1, le=100_000)
-    max_chat_length: int = Field(256, ge=1, le=100_000)
-    #: Horizontal (x, z) and vertical (y) bounds of coordinates in actions.
-    max_horizontal: float = Field(30_000_000, gt=0)
-    max_vertical: float = Field(4096, gt=0)
-    lexicon_dirs: list[str] = []
-    languages: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -189,10 +179,19 @@ class ContentModerator:
         soft = [c for c in MASKABLE if c in found and (c == PROFANITY or c in blocked)]
         if not soft:
             return ModerationResult("allow", None, categories, None, cleaned)
-        if safety.moderation == "block":
+        if safety.moderation == "block" or (
+            PERSONAL_DATA in soft and self._asks_for_personal_data(cleaned)
+        ):
             return ModerationResult("block", soft[0], categories, soft[0])
         return ModerationResult(
             "sanitize", soft[0], categories, None, self.filter.mask(cleaned, soft)
+        )
+
+    def _asks_for_personal_data(self, text: str) -> bool:
+        """A phrase asking for or offering personal data ("what's your address") is
+        blocked even in sanitize mode: masking the phrase would leave the request."""
+        return any(
+            h.category == PERSONAL_DATA and h.term not in pii.KINDS for h in self.filter.hits(text)
         )
 
     async def moderate_message(

@@ -48,6 +48,8 @@ _ADDRESS_NUMBER_LAST = re.compile(
 _NUMBER_LAST_WORDS = ("str", "weg", "platz", "allee", "gasse", "calle", "avenida", "rue", "rua",
                       "travessa", "chemin")  # fmt: skip
 _DIGIT = re.compile(r"\d")
+#: The ``kind`` values :func:`find` reports.
+KINDS = ("email", "phone", "address")
 
 
 _DATE = re.compile(r"\d{4}[-.]\d{1,2}[-.]\d{1,2}|\d{1,2}[-.]\d{1,2}[-.]\d{2,4}")
