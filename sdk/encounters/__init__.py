@@ -12,6 +12,7 @@ the models, and the typed errors::
 
 from .engine import Engine, SyncEngine
 from .errors import (
+    ConfigError,
     EncounterNotFound,
     EncountersError,
     FieldError,
@@ -53,6 +54,7 @@ __all__ = [
     "NPC",
     "Category",
     "Choice",
+    "ConfigError",
     "EncounterNotFound",
     "EncounterSpec",
     "EncountersError",

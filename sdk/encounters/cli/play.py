@@ -43,17 +43,32 @@ def test_encounter(
     out.print(f"[green]✓[/green] Test completed successfully ({len(specs)} encounter(s))")
 
 
+class _Quit(Exception):
+    """End of input at any prompt: leave the session as it is."""
+
+
 def _ask(question: str, choices: list[str] | None = None, default: str = "") -> str:
-    """A prompt that treats end of input as 'quit'."""
     try:
         if default:
             return Prompt.ask(question, console=out, choices=choices, default=default).strip()
         return Prompt.ask(question, console=out, choices=choices).strip()
     except EOFError:
-        return "q"
+        raise _Quit from None
 
 
 def _interactive(engine: SyncEngine, session: Session) -> Session:
+    try:
+        return _play_turns(engine, session)
+    except _Quit:
+        out.print(
+            f"session {session.id} stays active; resume it with: ae play --session {session.id}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return engine.get_session(session.id)
+
+
+def _play_turns(engine: SyncEngine, session: Session) -> Session:
     spec = session.encounter
     while session.status is SessionStatus.ACTIVE:
         if not session.open_required():
@@ -77,7 +92,7 @@ def _interactive(engine: SyncEngine, session: Session) -> Session:
                     f"how many of {o.quantity}?", default=o.quantity - done, console=out
                 )
             except EOFError:
-                continue
+                raise _Quit from None
             session = engine.update_objective(session.id, o.id, progress=done + max(0, amount))
         elif answer == "t" and spec.npcs:
             names = [n.name for n in spec.npcs]
@@ -108,13 +123,7 @@ def _interactive(engine: SyncEngine, session: Session) -> Session:
         elif answer == "a":
             return engine.abandon_session(session.id, "player left")
         elif answer == "q":
-            out.print(
-                f"session {session.id} stays active; "
-                f"resume it with: ae play --session {session.id}",
-                highlight=False,
-                soft_wrap=True,
-            )
-            return session
+            raise _Quit
         else:
             out.print("  unknown action")
     return session

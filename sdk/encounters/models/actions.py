@@ -9,16 +9,23 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, TypeAdapter, model_validator
 
 from .common import STRICT
 
 Coord = Annotated[float, Field(allow_inf_nan=False)]
-#: Entity ids differ per game (GMod: integers, Minecraft: integers or UUIDs).
-EntityId = (
-    Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_:.-]{0,63}$")]
-    | Annotated[int, Field(ge=0, le=2**53)]
-)
+ENTITY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_:.-]{0,63}$"
+
+
+def _int_id_to_text(value: object) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # a negative number then fails the pattern with its message
+    return value
+
+
+#: Entity ids differ per game (GMod: integers, Minecraft: integers or UUIDs); they are
+#: carried as text ("17", "4f1c...") and a whole number is accepted as such.
+EntityId = Annotated[str, BeforeValidator(_int_id_to_text), Field(pattern=ENTITY_PATTERN)]
 PlayerRef = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_:.-]{1,64}$")]
 

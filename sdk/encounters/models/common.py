@@ -25,6 +25,8 @@ PATTERN_HINTS = {
     ID_PATTERN: "may hold only letters, digits and _ . : - (at most 64 characters, "
     "starting with a letter or digit)",
     LANGUAGE_PATTERN: "must be a language tag such as en, de or pt-BR (lower-case language)",
+    r"^[A-Za-z0-9][A-Za-z0-9_:.-]{0,63}$": "must be an id: a whole number >= 0, or letters, "
+    "digits and _ : . - (at most 64 characters)",
 }
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 #: Language tags in the BCP 47 shape games use: ``en``, ``de``, ``pt-BR``.

@@ -39,7 +39,8 @@ def redact(value: Any, _depth: int = 0) -> Any:
     if _depth > 20:
         return REDACTED
     if isinstance(value, str):
-        text = _SECRET_TEXT.sub(REDACTED, value[:MAX_LOGGED_TEXT])
+        # redact before cutting, so a secret across the cut is not half kept
+        text = _SECRET_TEXT.sub(REDACTED, value)[:MAX_LOGGED_TEXT]
         # lone surrogates cannot be stored as UTF-8
         return text.encode("utf-8", "replace").decode("utf-8")
     if isinstance(value, dict):

@@ -19,6 +19,7 @@ Nothing raises on bad input: every outcome is a result with a reason. When an
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -136,7 +137,7 @@ class ContentModerator:
             self.settings.lexicon_dirs, self.settings.languages
         )
         self.classifiers = list(classifiers)
-        self.limiter: RateLimiter = limiter or InProcessRateLimiter()
+        self.limiter: RateLimiter = limiter if limiter is not None else InProcessRateLimiter()
         self.audit = audit
         self.counters = _Counters()
         custom = sorted(self.filter.categories - set(BUILTIN_TOPICS) - {PROFANITY})
@@ -271,8 +272,8 @@ class ContentModerator:
         persona: PersonaCore,
         capabilities: Iterable[str] | None,
     ) -> ActionDecision:
-        try:
-            action = raw if isinstance(raw, BaseModel) else validate_action(dict(raw))
+        try:  # a model is checked again: its fields may have been changed after creation
+            action = validate_action(raw.model_dump() if isinstance(raw, BaseModel) else dict(raw))
         except ValidationFailed as exc:
             return ActionDecision("block", "invalid_action", errors=tuple(map(str, exc.errors)))
         except (TypeError, ValueError):
@@ -314,7 +315,7 @@ class ContentModerator:
             return None
         h, v = self.settings.max_horizontal, self.settings.max_vertical
         for name, value, bound in (("x", action.x, h), ("y", action.y, v), ("z", action.z, h)):
-            if value is not None and abs(value) > bound:
+            if value is not None and not (math.isfinite(value) and abs(value) <= bound):
                 return "out_of_bounds", f"{name}: must be between {-bound:g} and {bound:g}"
         return None
 

@@ -54,7 +54,8 @@ class Rate:
 @dataclass(frozen=True)
 class RateDecision:
     allowed: bool
-    #: Seconds until a request of the same cost would be allowed (0 when allowed).
+    #: Seconds until a request of the same cost would be allowed (0 when allowed;
+    #: infinite when the cost is larger than the rate's burst and can never pass).
     retry_after: float
     #: Requests of cost 1 still allowed right now.
     remaining: int
@@ -85,6 +86,8 @@ class InProcessRateLimiter:
         """The synchronous check (what :meth:`hit` does, without awaiting)."""
         now = self._clock()
         interval = rate.interval
+        if cost > rate.capacity:  # can never fit in the burst: never retry
+            return RateDecision(False, math.inf, 0)
         tolerance = interval * rate.capacity
         tat = max(self._tat.get(key, now), now)
         new_tat = tat + interval * cost

@@ -21,8 +21,8 @@ raises :class:`StoreCorrupt` naming the file or row, and leaves the file as it i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -113,6 +113,14 @@ def _session_row(s: Session) -> dict[str, Any]:
         "updated_at": s.updated_at,
         "data": s.model_dump_json(),
     }
+
+
+@contextmanager
+def _released(lock: anyio.Lock) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class SQLiteStore(Store):
@@ -267,7 +275,13 @@ class SQLiteStore(Store):
         meanwhile. Raises the first write's own error (e.g. from a ``change``), or
         :class:`StoreError` when the transaction failed."""
         self._pending.extend(writes)
-        async with self._write_lock:
+        try:
+            await self._write_lock.acquire()
+        except BaseException:  # cancelled while waiting: these writes never happen
+            mine = {id(w) for w in writes}
+            self._pending = [w for w in self._pending if id(w) not in mine]
+            raise
+        with _released(self._write_lock):
             if not all(w.done for w in writes):
                 batch, self._pending = self._pending, []
                 with anyio.CancelScope(shield=True):
