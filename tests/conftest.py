@@ -9,10 +9,21 @@ import pytest
 from encounters.models import EncounterSpec
 
 
+LLM_ENV = (
+    "LLM_PRIMARY_PROVIDER", "LLM_FALLBACK_PROVIDER", "LLM_LOCAL_ENABLED", "LLM_LOCAL_URL",
+    "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL", "ANTHROPIC_API_KEY", "ANTHROPIC_MODEL",
+    "ANTHROPIC_BASE_URL", "OLLAMA_MODEL", "LLM_TIMEOUT", "LLM_MAX_RETRIES", "LLM_PRICES",
+    "LLM_PROCEDURAL_FALLBACK", "LLM_COOLDOWN_AFTER", "LLM_COOLDOWN_SECONDS", "LLM_MAX_BACKOFF",
+)  # fmt: skip
+
+
 @pytest.fixture(autouse=True)
 def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Never let a test write into the real user data folder."""
+    """Never let a test write into the real user data folder, nor reach a real LLM
+    because the developer's shell holds an API key."""
     monkeypatch.setenv("AE_DATA_DIR", str(tmp_path / "ae-data"))
+    for name in LLM_ENV:
+        monkeypatch.delenv(name, raising=False)
     yield
 
 

@@ -31,7 +31,12 @@ def test_demo_generates_plays_and_stores(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("script", "expect"),
-    [("bench_procedural.py", "encounters/s"), ("bench_store.py", "sessions/s")],
+    [
+        ("bench_procedural.py", "encounters/s"),
+        ("bench_store.py", "sessions/s"),
+        ("bench_moderation.py", "msgs/s"),
+        ("bench_providers.py", "overhead"),
+    ],
 )
 def test_benchmark_scripts_print_figures(script: str, expect: str) -> None:
     proc = subprocess.run(

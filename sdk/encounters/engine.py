@@ -28,6 +28,7 @@ import anyio
 from anyio.from_thread import BlockingPortal
 
 from .errors import (
+    ConfigError,
     EncounterNotFound,
     FieldError,
     IllegalTransition,
@@ -40,6 +41,7 @@ from .errors import (
 )
 from .events import EngineEvent, EventBus, EventType, Listener
 from .generation import EncounterGenerator, GenerationRequest, ProceduralGenerator
+from .generation.router import ProviderManager
 from .models import (
     TRANSITIONS,
     Category,
@@ -54,6 +56,7 @@ from .models import (
 )
 from .models.audit import AuditEntry
 from .models.persona import PersonaCore, Safety
+from .models.usage import UsageTotals
 from .moderation import ActionDecision, AuditLogger, ContentModerator, ModerationResult
 from .settings import Settings, load_settings
 from .storage import MemoryStore, SQLiteStore, Store
@@ -138,7 +141,13 @@ class Engine:
             for folder in settings.template_dirs:
                 templates.load_folder(folder)
         self.templates = templates
-        self.generator: EncounterGenerator = generator or ProceduralGenerator()
+        if generator is None:
+            generator = (
+                ProviderManager.from_settings(settings.llm, store=self.store)
+                if settings.llm.configured
+                else ProceduralGenerator()
+            )
+        self.generator: EncounterGenerator = generator
         self.events = EventBus()
         self._moderator: ContentModerator | None = moderator
 
@@ -152,6 +161,10 @@ class Engine:
             )
         return self._moderator
 
+    async def usage_totals(self) -> list[UsageTotals]:
+        """LLM calls, failures, tokens and estimated cost per provider and model."""
+        return await self.store.usage_totals()
+
     async def replay(self, session_id: str) -> list[AuditEntry]:
         """Every moderation decision recorded for a session, oldest first."""
         return await AuditLogger(self.store).replay(session_id)
@@ -163,6 +176,8 @@ class Engine:
         await self.store.open()
 
     async def close(self) -> None:
+        if isinstance(self.generator, ProviderManager):
+            await self.generator.aclose()
         await self.store.close()
 
     async def __aenter__(self) -> Self:
@@ -204,6 +219,7 @@ class Engine:
         player: PlayerLike | None = None,
         language: str | None = None,
         seed: int | None = None,
+        provider: str | None = None,
         save: bool = True,
     ) -> EncounterSpec:
         """Make one encounter and store it unless ``save=False``.
@@ -211,12 +227,17 @@ class Engine:
         Either from a template (``template`` + ``params``; ``difficulty`` and
         ``language`` override the template's), or by ``category`` through the
         configured generator (``player`` and ``seed`` shape it; default category: the
-        player's first preference, else combat).
+        player's first preference, else combat). ``provider`` picks one LLM provider by
+        name (``openai``, ``anthropic``, ``ollama``, or ``procedural``), with no fallback.
         """
         if template is not None:
-            if category is not None or seed is not None:
+            if category is not None or seed is not None or provider is not None:
                 raise _bad(
-                    "category" if category is not None else "seed",
+                    "category"
+                    if category is not None
+                    else "seed"
+                    if seed is not None
+                    else "provider",
                     "only applies when generating by category, not from a template",
                 )
             spec = self.templates.render(
@@ -239,7 +260,17 @@ class Engine:
                 },
                 "generation request",
             )
-            spec = await self.generator.generate_encounter(request)
+            if provider is None:
+                spec = await self.generator.generate_encounter(request)
+            elif isinstance(self.generator, ProviderManager):
+                spec = await self.generator.generate_encounter(request, provider=provider)
+            elif provider == ProceduralGenerator.name:
+                spec = await self.generator.generate_encounter(request)
+            else:
+                raise ConfigError(
+                    f"no LLM provider {provider!r} is configured; set LLM_PRIMARY_PROVIDER and "
+                    "its key (see the README's 'LLM providers' section)"
+                )
         if save:
             await self.store.save_encounter(spec)
         await self._emit(
@@ -612,6 +643,7 @@ class SyncEngine:
         player: PlayerLike | None = None,
         language: str | None = None,
         seed: int | None = None,
+        provider: str | None = None,
         save: bool = True,
     ) -> EncounterSpec:
         """See :meth:`Engine.generate`."""
@@ -624,6 +656,7 @@ class SyncEngine:
             player=player,
             language=language,
             seed=seed,
+            provider=provider,
             save=save,
         )
 
@@ -790,3 +823,7 @@ class SyncEngine:
     def replay(self, session_id: str) -> list[AuditEntry]:
         """See :meth:`Engine.replay`."""
         return self._call(self.engine.replay, session_id)
+
+    def usage_totals(self) -> list[UsageTotals]:
+        """See :meth:`Engine.usage_totals`."""
+        return self._call(self.engine.usage_totals)

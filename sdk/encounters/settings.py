@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from .errors import ConfigError
@@ -37,6 +37,58 @@ class ModerationSettings(BaseModel):
     languages: list[str] | None = None
 
 
+ProviderName = Literal["openai", "anthropic", "ollama"]
+
+
+class LLMSettings(BaseSettings):
+    """LLM providers, read from the seed's environment variables (no ``AE_`` prefix):
+    ``LLM_PRIMARY_PROVIDER``, ``LLM_FALLBACK_PROVIDER``, ``LLM_LOCAL_ENABLED``,
+    ``LLM_LOCAL_URL``, ``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_MODEL``,
+    ``ANTHROPIC_API_KEY``, ``ANTHROPIC_MODEL``, ``ANTHROPIC_BASE_URL``, ``OLLAMA_MODEL``,
+    ``LLM_TIMEOUT``, ``LLM_MAX_RETRIES``, ``LLM_COOLDOWN_AFTER``,
+    ``LLM_COOLDOWN_SECONDS``, ``LLM_PROCEDURAL_FALLBACK``, ``LLM_PRICES``.
+
+    Keys are secrets: they are never printed (``repr`` shows ``**********``).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    llm_primary_provider: ProviderName | None = None
+    llm_fallback_provider: ProviderName | None = None
+    llm_local_enabled: bool = False
+    llm_local_url: str = "http://localhost:11434"
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    anthropic_api_key: SecretStr | None = None
+    anthropic_model: str = "claude-3-5-sonnet-20241022"
+    anthropic_base_url: str | None = None
+    ollama_model: str = "llama3.1"
+    #: Seconds one call may take before it counts as a timeout.
+    llm_timeout: float = Field(30.0, gt=0, le=600)
+    #: Retries per call on 429, 5xx and timeouts (ours; the clients never retry).
+    llm_max_retries: int = Field(2, ge=0, le=10)
+    #: Longest wait between retries, Retry-After included; longer means next provider.
+    llm_max_backoff: float = Field(10.0, ge=0, le=300)
+    #: After this many failed calls in a row a provider rests for the cooldown.
+    llm_cooldown_after: int = Field(3, ge=1, le=100)
+    llm_cooldown_seconds: float = Field(30.0, ge=0, le=3600)
+    #: Use the offline generator when every provider failed.
+    llm_procedural_fallback: bool = True
+    #: Price overrides, USD per million tokens: {"model": [input, output]}.
+    llm_prices: dict[str, tuple[float, float]] = {}
+
+    @property
+    def configured(self) -> bool:
+        return bool(
+            self.llm_primary_provider
+            or self.llm_fallback_provider
+            or self.llm_local_enabled
+            or self.openai_api_key
+            or self.anthropic_api_key
+        )
+
+
 class Settings(BaseSettings):
     """Engine settings. ``AE_DATA_DIR`` moves the store; ``AE_STORE=memory`` keeps
     nothing on disk (tests, throwaway runs). Build them with :func:`load_settings` to
@@ -52,6 +104,7 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     template_dirs: list[Path] = []
     moderation: ModerationSettings = ModerationSettings()
+    llm: LLMSettings = Field(default_factory=LLMSettings)
 
     @property
     def database_path(self) -> Path:

@@ -144,6 +144,10 @@ def generate(
     level: Annotated[int, typer.Option(min=1, max=1000, help="Player level.")] = 1,
     player: Annotated[str, typer.Option(help="Player id.")] = "player",
     seed: Annotated[int | None, typer.Option(help="Seed for repeatable output.")] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option(help="LLM provider to use (openai, anthropic, ollama, procedural)."),
+    ] = None,
     count: Annotated[
         int, typer.Option(min=1, max=10_000, help="How many; more than one prints a JSON list.")
     ] = 1,
@@ -157,8 +161,10 @@ def generate(
         raise fail("give --template ID (with --param name=value) or --category NAME")
     if template is not None and category is not None:
         raise fail("give either --template or --category, not both")
-    if template is not None and (seed is not None or level != 1):
-        raise fail("--seed and --level shape generation by --category; templates ignore them")
+    if template is not None and (seed is not None or level != 1 or provider is not None):
+        raise fail(
+            "--seed, --level and --provider shape generation by --category; templates ignore them"
+        )
     if template is None and param:
         raise fail("--param only applies with --template")
     params = parse_params(param or [])
@@ -177,6 +183,7 @@ def generate(
                     difficulty=difficulty,
                     player=None if template else {"player_id": player, "level": level},
                     seed=None if seed is None else seed + i,
+                    provider=provider,
                     save=save,
                 )
             )
@@ -287,3 +294,61 @@ def moderate(
             highlight=False,
             soft_wrap=True,
         )
+
+
+providers_app = typer.Typer(help="LLM providers.", no_args_is_help=True)
+app.add_typer(providers_app, name="providers")
+
+
+@providers_app.command("check")
+def providers_check() -> None:
+    """Each configured provider's health (the offline generator is always there)."""
+    import anyio
+
+    from ..generation.router import ProviderManager
+
+    settings = state.settings()
+    manager = ProviderManager.from_settings(settings.llm)
+
+    async def run() -> dict[str, bool]:
+        try:
+            return await manager.health()
+        finally:
+            await manager.aclose()
+
+    health = anyio.run(run)
+    table = Table(title="LLM providers, in the order they are tried")
+    for col in ("provider", "model", "health"):
+        table.add_column(col)
+    for p in manager.providers:
+        table.add_row(p.name, p.model, "[green]ok[/green]" if health[p.name] else "[red]down[/red]")
+    fallback = "on" if manager.policy.procedural_fallback else "off"
+    table.add_row("procedural", "-", f"[green]ok[/green] (fallback {fallback})")
+    out.print(table)
+    if not manager.providers:
+        out.print("no LLM configured: set LLM_PRIMARY_PROVIDER and its key (see README)")
+    if manager.providers and not any(health.values()):
+        raise typer.Exit(1)
+
+
+@app.command()
+def stats() -> None:
+    """LLM calls, failures, tokens and estimated cost, per provider and model."""
+    with state.engine() as engine:
+        totals = engine.usage_totals()
+    table = Table(title="LLM usage (every attempt, failed ones included)")
+    for col in ("provider", "model", "calls", "failed", "input tokens", "output tokens", "cost"):
+        table.add_column(col, justify="right" if col not in ("provider", "model") else "left")
+    for t in totals:
+        table.add_row(
+            t.provider,
+            t.model,
+            str(t.calls),
+            str(t.failures),
+            f"{t.input_tokens:,}",
+            f"{t.output_tokens:,}",
+            f"${t.cost_usd:.4f}",
+        )
+    if not totals:
+        table.add_row("-", "no LLM calls recorded", "0", "0", "0", "0", "$0.0000")
+    out.print(table)

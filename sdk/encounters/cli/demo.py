@@ -14,6 +14,7 @@ from rich.table import Table
 
 from ..engine import SyncEngine
 from ..events import EngineEvent
+from ..generation import ProceduralGenerator
 from ..models import Category, EncounterSpec, PlayerContext
 from ..settings import Settings
 from .flows import complete_objectives, talk_and_choose
@@ -31,7 +32,8 @@ def run_demo(settings: Settings, *, seed: int = 7, console: Console | None = Non
 
     console.rule("[bold]AI Encounters — offline demo")
     console.print(f"store: {settings.database_path}", highlight=False)
-    with SyncEngine(settings) as engine:
+    # The demo is offline by design, even where an LLM key is set in the environment.
+    with SyncEngine(settings, generator=ProceduralGenerator()) as engine:
         engine.on(note)
         specs: list[EncounterSpec] = []
         table = Table(title="One encounter per category (procedural, offline)")
@@ -61,7 +63,7 @@ def run_demo(settings: Settings, *, seed: int = 7, console: Console | None = Non
         console.print(session_summary(session))
         console.print(f"events: {', '.join(sorted(set(events)))}", highlight=False)
 
-    with SyncEngine(settings) as engine:  # reopen: everything came back from disk
+    with SyncEngine(settings, generator=ProceduralGenerator()) as engine:  # reopened
         stored = engine.get_session(session.id)
         n_enc = len(engine.list_encounters(limit=10_000))
         n_sess = len(engine.list_sessions(limit=10_000))

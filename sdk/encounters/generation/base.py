@@ -7,9 +7,9 @@ produced an encounter.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Annotated, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..models import Category, EncounterSpec, PlayerContext
 from ..models.common import Difficulty, Language
@@ -26,6 +26,8 @@ class GenerationRequest(BaseModel):
     player: PlayerContext
     language: Language = "en"
     seed: int | None = None
+    #: What NPCs remember of this player, for LLM prompts (the NPC memory system).
+    memory_context: Annotated[str, Field(max_length=4000)] | None = None
 
 
 @runtime_checkable

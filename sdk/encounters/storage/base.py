@@ -11,6 +11,7 @@ from typing import Self
 
 from ..models import Category, EncounterSpec, Session, SessionStatus
 from ..models.audit import AuditEntry
+from ..models.usage import UsageRecord, UsageTotals
 
 
 class Store(ABC):
@@ -93,3 +94,11 @@ class Store(ABC):
         limit: int = 1000,
     ) -> list[AuditEntry]:
         """Entries in the order they were appended, optionally filtered."""
+
+    @abstractmethod
+    async def append_usage(self, records: list[UsageRecord]) -> None:
+        """Record LLM call attempts (append-only)."""
+
+    @abstractmethod
+    async def usage_totals(self) -> list[UsageTotals]:
+        """Calls, failures, tokens and cost per provider and model."""

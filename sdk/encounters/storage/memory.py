@@ -8,6 +8,7 @@ from collections.abc import Callable
 from ..errors import SessionNotFound
 from ..models import Category, EncounterSpec, Session, SessionStatus
 from ..models.audit import AuditEntry
+from ..models.usage import UsageRecord, UsageTotals
 from .base import Store
 
 
@@ -16,6 +17,7 @@ class MemoryStore(Store):
         self._encounters: dict[str, tuple[str, str]] = {}  # id -> (category, json)
         self._sessions: dict[str, str] = {}
         self._audit: list[str] = []
+        self._usage: list[UsageRecord] = []
 
     async def save_encounter(self, spec: EncounterSpec) -> None:
         self._encounters.pop(spec.id, None)  # re-saving moves it to the newest place
@@ -98,3 +100,28 @@ class MemoryStore(Store):
                 if len(out) >= limit:
                     break
         return out
+
+    async def append_usage(self, records: list[UsageRecord]) -> None:
+        self._usage += [r.model_copy() for r in records]
+
+    async def usage_totals(self) -> list[UsageTotals]:
+        return totals_of(self._usage)
+
+
+def totals_of(records: list[UsageRecord]) -> list[UsageTotals]:
+    """Aggregate usage records per (provider, model), sorted by provider then model."""
+    groups: dict[tuple[str, str], list[UsageRecord]] = {}
+    for r in records:
+        groups.setdefault((r.provider, r.model), []).append(r)
+    return [
+        UsageTotals(
+            provider=provider,
+            model=model,
+            calls=len(rs),
+            failures=sum(not r.ok for r in rs),
+            input_tokens=sum(r.input_tokens for r in rs),
+            output_tokens=sum(r.output_tokens for r in rs),
+            cost_usd=sum(r.cost_usd for r in rs),
+        )
+        for (provider, model), rs in sorted(groups.items())
+    ]

@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Column, Connection, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 metadata = MetaData()
 
@@ -65,6 +76,24 @@ audit_log = Table(
 )
 
 
+llm_usage = Table(
+    "llm_usage",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("provider", String(64), nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("ok", Integer, nullable=False),
+    Column("error", Text),
+    Column("input_tokens", Integer, nullable=False),
+    Column("output_tokens", Integer, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Index("ix_llm_usage_at", "at"),
+)
+
+
 def _v1_foundation(conn: Connection) -> None:
     metadata.create_all(conn, tables=[encounters, sessions], checkfirst=True)
 
@@ -76,9 +105,14 @@ def _v2_audit_log(conn: Connection) -> None:
     metadata.create_all(conn, tables=[audit_log], checkfirst=True)
 
 
+def _v3_llm_usage(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[llm_usage], checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_foundation,
     _v2_audit_log,
+    _v3_llm_usage,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

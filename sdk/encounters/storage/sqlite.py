@@ -38,9 +38,18 @@ from ..errors import SessionNotFound, StoreCorrupt, StoreError
 from ..log import get_logger
 from ..models import Category, EncounterSpec, Session, SessionStatus, utcnow
 from ..models.audit import AuditEntry
+from ..models.usage import UsageRecord, UsageTotals
 from ..validation import format_path
 from .base import Store
-from .schema import MIGRATIONS, SCHEMA_VERSION, audit_log, encounters, schema_meta, sessions
+from .schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    audit_log,
+    encounters,
+    llm_usage,
+    schema_meta,
+    sessions,
+)
 
 log = get_logger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -91,6 +100,7 @@ def _upsert(table: Table, **computed: Any) -> Any:
 
 
 _UPSERT: dict[str, Any] = {
+    "llm_usage": insert(llm_usage),
     "sessions": _upsert(sessions),
     # append-only: a plain insert; the seq each row gets is handed back to its writer
     "audit_log": insert(audit_log).returning(audit_log.c.seq, sort_by_parameter_order=True),
@@ -473,3 +483,30 @@ class SQLiteStore(Store):
             entry = self._load(AuditEntry, "audit_log", str(row.seq), row.data)
             out.append(entry.model_copy(update={"seq": row.seq}))
         return out
+
+    # -- LLM usage -------------------------------------------------------------------
+
+    async def append_usage(self, records: list[UsageRecord]) -> None:
+        if records:
+            await self._write([
+                _Write("llm_usage", {**r.model_dump(), "ok": int(r.ok)}) for r in records
+            ])  # fmt: skip
+
+    async def usage_totals(self) -> list[UsageTotals]:
+        u = llm_usage.c
+        q = (
+            select(
+                u.provider,
+                u.model,
+                func.count().label("calls"),
+                func.sum(1 - u.ok).label("failures"),
+                func.sum(u.input_tokens).label("input_tokens"),
+                func.sum(u.output_tokens).label("output_tokens"),
+                func.sum(u.cost_usd).label("cost_usd"),
+            )
+            .group_by(u.provider, u.model)
+            .order_by(u.provider, u.model)
+        )
+        async with self._reading() as conn:
+            rows = (await conn.execute(q)).all()
+        return [UsageTotals.model_validate(dict(row._mapping)) for row in rows]

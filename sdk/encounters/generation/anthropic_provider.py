@@ -1,0 +1,134 @@
+"""Anthropic's Messages API. Structured output by forced tool use: the model must call
+one tool whose input schema is the encounter schema; the tool input is the JSON.
+The client is built with ``max_retries=0``: the router retries."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anthropic
+
+from .llm import (
+    ChatResult,
+    Completion,
+    Message,
+    ProviderError,
+    ProviderTimeout,
+    RetryableError,
+    ToolCall,
+    ToolSpec,
+    Usage,
+    retry_after_seconds,
+)
+
+
+def translate_error(name: str, exc: Exception) -> ProviderError:
+    if isinstance(exc, anthropic.APITimeoutError):
+        return ProviderTimeout(name, "timed out")
+    if isinstance(exc, anthropic.APIConnectionError):
+        return RetryableError(name, f"cannot connect: {exc}")
+    if isinstance(exc, anthropic.APIStatusError):
+        status = exc.status_code
+        message = f"HTTP {status}: {exc.message}"
+        if status in (408, 429) or status >= 500:  # 529 is "overloaded"
+            return RetryableError(
+                name, message, status=status, retry_after=retry_after_seconds(exc.response.headers)
+            )
+        return ProviderError(name, message, status=status)
+    return ProviderError(name, repr(exc))
+
+
+class AnthropicProvider:
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        model: str = "claude-3-5-sonnet-20241022",
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        name: str = "anthropic",
+        max_tokens: int = 2000,
+    ) -> None:
+        self.name = name
+        self.model = model
+        self.max_tokens = max_tokens
+        self.client = anthropic.AsyncAnthropic(
+            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0
+        )
+
+    @staticmethod
+    def _split(messages: list[Message]) -> tuple[str, list[Any]]:
+        system = "\n\n".join(m.content for m in messages if m.role == "system")
+        rest = [{"role": m.role, "content": m.content} for m in messages if m.role != "system"]
+        return system, rest
+
+    async def complete_json(
+        self, messages: list[Message], schema: dict[str, Any], *, schema_name: str
+    ) -> Completion:
+        system, rest = self._split(messages)
+        params: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": self.max_tokens,
+            "messages": rest,
+            "tools": [{
+                "name": schema_name,
+                "description": "Return the result by calling this tool exactly once.",
+                "input_schema": schema,
+            }],
+            "tool_choice": {"type": "tool", "name": schema_name},
+        }  # fmt: skip
+        if system:
+            params["system"] = system
+        try:
+            response = await self.client.messages.create(**params)
+        except anthropic.AnthropicError as exc:
+            raise translate_error(self.name, exc) from exc
+        text = ""
+        for block in response.content:
+            if block.type == "tool_use" and block.name == schema_name:
+                text = json.dumps(block.input)
+                break
+        return Completion(text=text, usage=_usage(response.usage), model=response.model)
+
+    async def chat(self, messages: list[Message], tools: list[ToolSpec]) -> ChatResult:
+        system, rest = self._split(messages)
+        params: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": self.max_tokens,
+            "messages": rest,
+        }
+        if system:
+            params["system"] = system
+        if tools:
+            params["tools"] = [
+                {"name": t.name, "description": t.description, "input_schema": t.parameters}
+                for t in tools
+            ]
+        try:
+            response = await self.client.messages.create(**params)
+        except anthropic.AnthropicError as exc:
+            raise translate_error(self.name, exc) from exc
+        texts = [b.text for b in response.content if b.type == "text"]
+        calls = [
+            ToolCall(b.name, dict(b.input) if isinstance(b.input, dict) else {}, b.id)
+            for b in response.content
+            if b.type == "tool_use"
+        ]
+        return ChatResult(" ".join(texts), calls, _usage(response.usage), response.model)
+
+    async def check_health(self) -> bool:
+        try:
+            await self.client.models.retrieve(self.model)
+            return True
+        except anthropic.AnthropicError:
+            return False
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def _usage(usage: Any) -> Usage:
+    if usage is None:
+        return Usage()
+    return Usage(int(usage.input_tokens or 0), int(usage.output_tokens or 0))

@@ -1,0 +1,136 @@
+"""What every LLM provider speaks: messages in, JSON or tool calls out, usage counted.
+
+A provider adapts one official client (openai, anthropic, ollama) to
+:class:`LLMProvider`. It does one attempt per call and never retries: retries, timeouts
+between attempts, cooldowns and fallbacks belong to the router
+(:class:`~encounters.generation.router.ProviderManager`), so there is one retry policy
+for every provider. Providers translate their client's errors into the three kinds
+below, which is all the router needs to know.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A structured completion: the raw text the model produced (JSON, maybe broken)."""
+
+    text: str
+    usage: Usage
+    model: str
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A function the model may call; ``parameters`` is a JSON Schema object."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    name: str
+    arguments: dict[str, Any]
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    text: str
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage = Usage()
+    model: str = ""
+
+
+class ProviderError(Exception):
+    """A call failed in a way retrying will not fix (bad key, bad request, no model)."""
+
+    retryable = False
+
+    def __init__(self, provider: str, message: str, *, status: int | None = None) -> None:
+        self.provider = provider
+        self.status = status
+        super().__init__(f"{provider}: {message}")
+
+
+class RetryableError(ProviderError):
+    """Rate limited (429), server error (5xx), overloaded, or the connection failed.
+    ``retry_after`` is the server's ``Retry-After`` in seconds, when it sent one."""
+
+    retryable = True
+
+    def __init__(
+        self,
+        provider: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(provider, message, status=status)
+        self.retry_after = retry_after
+
+
+class ProviderTimeout(RetryableError):
+    """No answer within the per-call timeout."""
+
+
+@runtime_checkable
+class LLMProvider(Protocol):
+    """One model behind one API. ``name`` identifies it in settings, logs and usage."""
+
+    name: str
+    model: str
+
+    async def complete_json(
+        self, messages: list[Message], schema: dict[str, Any], *, schema_name: str
+    ) -> Completion:
+        """Ask for one JSON document matching ``schema`` (the provider's native
+        structured-output mechanism). The text is returned as produced: the router
+        parses and validates it."""
+        ...
+
+    async def chat(self, messages: list[Message], tools: list[ToolSpec]) -> ChatResult:
+        """A chat turn in which the model may call ``tools``."""
+        ...
+
+    async def check_health(self) -> bool:
+        """Is the endpoint reachable and the model there? Never raises."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        ...
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """The ``Retry-After`` (or ``retry-after-ms``) header in seconds, if parseable."""
+    if headers is None:
+        return None
+    try:
+        ms = headers.get("retry-after-ms")
+        if ms is not None:
+            return max(0.0, float(ms) / 1000)
+        value = headers.get("retry-after")
+        return max(0.0, float(value)) if value is not None else None
+    except (TypeError, ValueError):
+        return None  # an HTTP date: rare for these APIs; use our own backoff

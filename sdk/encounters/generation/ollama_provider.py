@@ -1,0 +1,112 @@
+"""Ollama (local models). Structured output by ``format`` set to the JSON Schema;
+health from ``/api/tags`` (is the model pulled?)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import ollama
+
+from .llm import (
+    ChatResult,
+    Completion,
+    Message,
+    ProviderError,
+    ProviderTimeout,
+    RetryableError,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
+
+
+def translate_error(name: str, exc: Exception) -> ProviderError:
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderTimeout(name, "timed out")
+    if isinstance(exc, httpx.TransportError | ConnectionError):
+        return RetryableError(name, f"cannot connect: {exc}")
+    if isinstance(exc, ollama.ResponseError):
+        status = exc.status_code
+        if status == 429 or status >= 500:
+            return RetryableError(name, f"HTTP {status}: {exc.error}", status=status)
+        return ProviderError(name, f"HTTP {status}: {exc.error}", status=status)
+    return ProviderError(name, repr(exc))
+
+
+class OllamaProvider:
+    def __init__(
+        self,
+        *,
+        host: str = "http://localhost:11434",
+        model: str = "llama3.1",
+        timeout: float = 60.0,
+        name: str = "ollama",
+    ) -> None:
+        self.name = name
+        self.model = model
+        self.client = ollama.AsyncClient(host=host, timeout=timeout)
+
+    @staticmethod
+    def _messages(messages: list[Message]) -> list[dict[str, str]]:
+        return [{"role": m.role, "content": m.content} for m in messages]
+
+    async def complete_json(
+        self, messages: list[Message], schema: dict[str, Any], *, schema_name: str
+    ) -> Completion:
+        try:
+            response = await self.client.chat(
+                model=self.model, messages=self._messages(messages), format=schema,
+                options={"temperature": 0.7},
+            )  # fmt: skip
+        except (ollama.ResponseError, httpx.HTTPError, ConnectionError) as exc:
+            raise translate_error(self.name, exc) from exc
+        return Completion(
+            text=response.message.content or "",
+            usage=Usage(response.prompt_eval_count or 0, response.eval_count or 0),
+            model=response.model or self.model,
+        )
+
+    async def chat(self, messages: list[Message], tools: list[ToolSpec]) -> ChatResult:
+        try:
+            response = await self.client.chat(
+                model=self.model,
+                messages=self._messages(messages),
+                tools=[
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": t.name,
+                            "description": t.description,
+                            "parameters": t.parameters,
+                        },
+                    }
+                    for t in tools
+                ]
+                or None,
+            )
+        except (ollama.ResponseError, httpx.HTTPError, ConnectionError) as exc:
+            raise translate_error(self.name, exc) from exc
+        calls = [
+            ToolCall(c.function.name, dict(c.function.arguments or {}))
+            for c in response.message.tool_calls or []
+        ]
+        return ChatResult(
+            response.message.content or "",
+            calls,
+            Usage(response.prompt_eval_count or 0, response.eval_count or 0),
+            response.model or self.model,
+        )
+
+    async def check_health(self) -> bool:
+        try:
+            listing = await self.client.list()
+        except (ollama.ResponseError, httpx.HTTPError, ConnectionError):
+            return False
+        names = {m.model for m in listing.models if m.model}
+        return self.model in names or f"{self.model}:latest" in names
+
+    async def aclose(self) -> None:
+        client = getattr(self.client, "_client", None)
+        if client is not None:
+            await client.aclose()

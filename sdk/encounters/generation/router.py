@@ -1,0 +1,433 @@
+"""The provider router: LLM providers in order, then the offline generator.
+
+For one encounter the router tries each provider in order (primary, fallback, local):
+
+1. one call, under a per-call timeout;
+2. on 429, 5xx, overload, connection errors and timeouts, retry with exponential
+   backoff and jitter, honouring ``Retry-After``, at most ``max_retries`` times and
+   never waiting longer than ``max_backoff`` (a longer Retry-After moves on to the next
+   provider rather than freezing a game);
+3. parse the JSON and validate it as an :class:`EncounterSpec`; if it fails, ask the
+   same provider once more with the list of errors;
+4. a provider that failed ``cooldown_after`` calls in a row is skipped for
+   ``cooldown_seconds``.
+
+When every provider failed, the procedural generator answers (unless turned off), so
+a game always gets a valid encounter. Every attempt, failed ones included, is recorded
+with its tokens and estimated cost (:class:`UsageRecord`, in the store when one is
+given, and in :attr:`ProviderManager.recent`).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeVar
+
+import anyio
+
+from ..errors import ConfigError, FieldError, GenerationError, ValidationFailed
+from ..log import get_logger
+from ..models import EncounterSpec
+from ..models.common import new_id
+from ..models.usage import UsageRecord
+from ..settings import LLMSettings
+from ..storage import Store
+from ..validation import validate_model
+from .base import GenerationRequest
+from .llm import (
+    ChatResult,
+    Completion,
+    LLMProvider,
+    Message,
+    ProviderError,
+    ProviderTimeout,
+    RetryableError,
+    ToolSpec,
+    Usage,
+)
+from .pricing import PriceTable
+from .procedural import ProceduralGenerator
+from .prompt import build_messages, reask_messages
+from .schema import drop_nulls, encounter_schema
+
+log = get_logger(__name__)
+T = TypeVar("T")
+SCHEMA_NAME = "encounter"
+
+
+@dataclass
+class _Health:
+    failures_in_a_row: int = 0
+    resting_until: float = 0.0
+
+
+@dataclass
+class Attempt:
+    """What one call cost; collected per generation for the usage log."""
+
+    provider: str
+    model: str
+    ok: bool
+    usage: Usage = field(default_factory=Usage)
+    error: str | None = None
+    latency_ms: float = 0.0
+
+
+@dataclass
+class RouterPolicy:
+    timeout: float = 30.0
+    max_retries: int = 2
+    backoff_base: float = 0.25
+    max_backoff: float = 10.0
+    cooldown_after: int = 3
+    cooldown_seconds: float = 30.0
+    procedural_fallback: bool = True
+    prices: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+class ProviderManager:
+    """Routes generation and chat over providers. It is an
+    :class:`~encounters.generation.base.EncounterGenerator`, so the engine uses it in
+    place of the procedural generator."""
+
+    name = "router"
+
+    def __init__(
+        self,
+        providers: Sequence[LLMProvider],
+        *,
+        policy: RouterPolicy | None = None,
+        store: Store | None = None,
+        procedural: ProceduralGenerator | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.providers = list(providers)
+        self.policy = policy or RouterPolicy()
+        self.store = store
+        self.procedural = procedural or ProceduralGenerator()
+        self.prices = PriceTable(self.policy.prices)
+        self.recent: deque[UsageRecord] = deque(maxlen=1000)
+        self._health = {p.name: _Health() for p in self.providers}
+        self._clock = clock
+        self._rng: random.Random = rng or random.Random()
+
+    @classmethod
+    def from_settings(cls, llm: LLMSettings, *, store: Store | None = None) -> ProviderManager:
+        """Providers in the order the settings give (see :class:`LLMSettings`)."""
+        return cls(build_providers(llm), policy=policy_from(llm), store=store)
+
+    # -- bookkeeping -----------------------------------------------------------------
+
+    def _resting(self, provider: LLMProvider) -> bool:
+        return self._health[provider.name].resting_until > self._clock()
+
+    def _mark(self, provider: LLMProvider, ok: bool) -> None:
+        health = self._health[provider.name]
+        if ok:
+            health.failures_in_a_row = 0
+            return
+        health.failures_in_a_row += 1
+        if health.failures_in_a_row >= self.policy.cooldown_after:
+            health.resting_until = self._clock() + self.policy.cooldown_seconds
+            health.failures_in_a_row = 0
+            log.warning(
+                "llm.provider_resting", provider=provider.name, seconds=self.policy.cooldown_seconds
+            )
+
+    async def _record(self, attempts: list[Attempt], purpose: str) -> None:
+        records = [
+            UsageRecord(
+                provider=a.provider,
+                model=a.model,
+                purpose=purpose,
+                ok=a.ok,
+                error=a.error[:500] if a.error else None,
+                input_tokens=a.usage.input_tokens,
+                output_tokens=a.usage.output_tokens,
+                cost_usd=self.prices.cost(a.model, a.usage),
+                latency_ms=a.latency_ms,
+            )
+            for a in attempts
+        ]
+        self.recent.extend(records)
+        if self.store is not None and records:
+            try:
+                await self.store.append_usage(records)
+            except Exception as exc:  # usage accounting must never break a game
+                log.warning("llm.usage_not_stored", error=repr(exc))
+
+    def _order(self, only: str | None) -> list[LLMProvider]:
+        if only is None:
+            return [p for p in self.providers if not self._resting(p)]
+        chosen = [p for p in self.providers if p.name == only]
+        if not chosen:
+            known = ", ".join(p.name for p in self.providers) or "(none configured)"
+            raise ConfigError(f"no LLM provider named {only!r}; configured: {known}")
+        return chosen
+
+    # -- one call with retries -------------------------------------------------------
+
+    async def _call(
+        self,
+        provider: LLMProvider,
+        call: Callable[[], Awaitable[T]],
+        attempts: list[Attempt],
+        usage_of: Callable[[T], Usage],
+    ) -> T:
+        """``call`` with the timeout and retry policy; every try is added to
+        ``attempts``. Raises the last :class:`ProviderError`."""
+        policy = self.policy
+        for n in range(policy.max_retries + 1):
+            started = time.perf_counter()
+            try:
+                with anyio.fail_after(policy.timeout):
+                    result = await call()
+            except TimeoutError:
+                error: ProviderError = ProviderTimeout(provider.name, "timed out")
+            except ProviderError as exc:
+                error = exc
+            else:
+                attempts.append(
+                    Attempt(
+                        provider.name,
+                        provider.model,
+                        True,
+                        usage_of(result),
+                        latency_ms=_ms(started),
+                    )
+                )
+                return result
+            attempts.append(
+                Attempt(
+                    provider.name, provider.model, False, error=str(error), latency_ms=_ms(started)
+                )
+            )
+            if not isinstance(error, RetryableError) or n == policy.max_retries:
+                raise error
+            delay = self._backoff(n, error.retry_after)
+            if delay is None:
+                raise error
+            log.info(
+                "llm.retry",
+                provider=provider.name,
+                attempt=n + 1,
+                delay=round(delay, 3),
+                error=str(error),
+            )
+            await anyio.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _backoff(self, n: int, retry_after: float | None) -> float | None:
+        """Seconds to wait before retry ``n + 1``; None when the server asks for more
+        than ``max_backoff``."""
+        if retry_after is not None:
+            if retry_after > self.policy.max_backoff:
+                return None
+            return retry_after * (1 + 0.1 * self._rng.random())
+        ceiling: float = min(self.policy.max_backoff, self.policy.backoff_base * 2.0**n)
+        return ceiling * (0.5 + 0.5 * self._rng.random())
+
+    # -- encounters ------------------------------------------------------------------
+
+    async def generate_encounter(
+        self, request: GenerationRequest, *, provider: str | None = None
+    ) -> EncounterSpec:
+        """A validated encounter from the first provider that manages one; from the
+        procedural generator when all fail (``provider`` forces one provider and
+        disables the fallback)."""
+        attempts: list[Attempt] = []
+        failures: list[str] = []
+        if provider == ProceduralGenerator.name:
+            return await self.procedural.generate_encounter(request)
+        try:
+            for candidate in self._order(provider):
+                try:
+                    spec = await self._encounter_from(candidate, request, attempts)
+                except (ProviderError, ValidationFailed) as exc:
+                    self._mark(candidate, False)
+                    failures.append(f"{candidate.name}: {exc}")
+                    log.warning("llm.provider_failed", provider=candidate.name, error=str(exc))
+                    continue
+                self._mark(candidate, True)
+                return spec
+        finally:
+            await self._record(attempts, "encounter")
+        if self.policy.procedural_fallback and provider is None:
+            log.warning("llm.procedural_fallback", failures=failures)
+            return await self.procedural.generate_encounter(request)
+        raise GenerationError(
+            "no LLM provider produced a valid encounter"
+            + (": " + "; ".join(failures) if failures else " (none available)")
+        )
+
+    async def _encounter_from(
+        self, provider: LLMProvider, request: GenerationRequest, attempts: list[Attempt]
+    ) -> EncounterSpec:
+        messages = build_messages(request)
+        schema = encounter_schema()
+        last: ValidationFailed | None = None
+        for _ in range(2):  # the first answer, and one re-ask with the errors
+            completion: Completion = await self._call(
+                provider,
+                partial(provider.complete_json, messages, schema, schema_name=SCHEMA_NAME),
+                attempts,
+                _completion_usage,
+            )
+            try:
+                return self._parse(completion, request, provider)
+            except ValidationFailed as exc:
+                last = exc
+                attempts[-1].ok = False
+                attempts[-1].error = f"invalid output: {exc.errors[0]}"
+                messages = reask_messages(messages, completion.text, [str(e) for e in exc.errors])
+        assert last is not None
+        raise last
+
+    def _parse(
+        self, completion: Completion, request: GenerationRequest, provider: LLMProvider
+    ) -> EncounterSpec:
+        what = f"encounter from {provider.name}"
+        try:
+            data = json.loads(completion.text)
+        except ValueError as exc:
+            raise ValidationFailed(what, [FieldError("", f"malformed JSON: {exc}")]) from None
+        if not isinstance(data, dict):
+            raise ValidationFailed(what, [FieldError("", "must be a JSON object")])
+        body: dict[str, Any] = drop_nulls(data)
+        body.update(
+            id=new_id("enc"),
+            category=request.category.value,
+            difficulty=request.difficulty,
+            language=request.language,
+            generator=f"llm:{provider.name}:{completion.model}"[:80],
+        )
+        body.pop("template_id", None)
+        return validate_model(EncounterSpec, body, what)
+
+    def estimate_cost(self, request: GenerationRequest) -> float:
+        """Estimated USD cost of one generation with the first provider in order."""
+        available = self._order(None)
+        if not available:
+            return 0.0
+        chars = sum(len(m.content) for m in build_messages(request))
+        chars += len(json.dumps(encounter_schema()))
+        return self.prices.estimate(available[0].model, chars)
+
+    async def check_health(self) -> bool:
+        return any((await self.health()).values()) or self.policy.procedural_fallback
+
+    async def health(self) -> dict[str, bool]:
+        """Each provider's health, checked concurrently within the call timeout."""
+        results: dict[str, bool] = {}
+
+        async def check(p: LLMProvider) -> None:
+            with anyio.move_on_after(self.policy.timeout):
+                results[p.name] = await p.check_health()
+                return
+            results[p.name] = False
+
+        async with anyio.create_task_group() as tg:
+            for p in self.providers:
+                tg.start_soon(check, p)
+        return {p.name: results.get(p.name, False) for p in self.providers}
+
+    # -- chat with tools (companions) --------------------------------------------------
+
+    async def chat(
+        self, messages: list[Message], tools: list[ToolSpec], *, provider: str | None = None
+    ) -> ChatResult:
+        """A chat turn with tools from the first provider that answers. Raises
+        :class:`GenerationError` when none does (a companion then uses its offline
+        brain)."""
+        attempts: list[Attempt] = []
+        failures: list[str] = []
+        try:
+            for candidate in self._order(provider):
+                try:
+                    result: ChatResult = await self._call(
+                        candidate, partial(candidate.chat, messages, tools), attempts, _chat_usage
+                    )
+                except ProviderError as exc:
+                    self._mark(candidate, False)
+                    failures.append(f"{candidate.name}: {exc}")
+                    continue
+                self._mark(candidate, True)
+                return result
+        finally:
+            await self._record(attempts, "chat")
+        raise GenerationError("no LLM provider answered: " + ("; ".join(failures) or "none"))
+
+    async def aclose(self) -> None:
+        for p in self.providers:
+            await p.aclose()
+
+
+def _completion_usage(c: Completion) -> Usage:
+    return c.usage
+
+
+def _chat_usage(c: ChatResult) -> Usage:
+    return c.usage
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def policy_from(llm: LLMSettings) -> RouterPolicy:
+    return RouterPolicy(
+        timeout=llm.llm_timeout,
+        max_retries=llm.llm_max_retries,
+        max_backoff=llm.llm_max_backoff,
+        cooldown_after=llm.llm_cooldown_after,
+        cooldown_seconds=llm.llm_cooldown_seconds,
+        procedural_fallback=llm.llm_procedural_fallback,
+        prices=dict(llm.llm_prices),
+    )
+
+
+def build_providers(llm: LLMSettings) -> list[LLMProvider]:
+    """Providers in order: primary, fallback, then Ollama when local is enabled. With
+    neither primary nor fallback named, every provider that has a key is used (OpenAI,
+    then Anthropic). A provider named without what it needs is a :class:`ConfigError`."""
+    from .anthropic_provider import AnthropicProvider
+    from .ollama_provider import OllamaProvider
+    from .openai_provider import OpenAIProvider
+
+    names: list[str] = [n for n in (llm.llm_primary_provider, llm.llm_fallback_provider) if n]
+    if not names:
+        names += ["openai"] if llm.openai_api_key or llm.openai_base_url else []
+        names += ["anthropic"] if llm.anthropic_api_key else []
+    if llm.llm_local_enabled:
+        names.append("ollama")
+    providers: list[LLMProvider] = []
+    for name in dict.fromkeys(names):
+        if name == "openai":
+            if not (llm.openai_api_key or llm.openai_base_url):
+                raise ConfigError(
+                    "the openai provider needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local "
+                    "OpenAI-compatible server such as LM Studio or llama.cpp)"
+                )
+            providers.append(OpenAIProvider(
+                api_key=llm.openai_api_key.get_secret_value() if llm.openai_api_key else None,
+                model=llm.openai_model, base_url=llm.openai_base_url, timeout=llm.llm_timeout,
+            ))  # fmt: skip
+        elif name == "anthropic":
+            if not llm.anthropic_api_key:
+                raise ConfigError("the anthropic provider needs ANTHROPIC_API_KEY")
+            providers.append(AnthropicProvider(
+                api_key=llm.anthropic_api_key.get_secret_value(), model=llm.anthropic_model,
+                base_url=llm.anthropic_base_url, timeout=llm.llm_timeout,
+            ))  # fmt: skip
+        else:
+            providers.append(OllamaProvider(
+                host=llm.llm_local_url, model=llm.ollama_model, timeout=llm.llm_timeout,
+            ))  # fmt: skip
+    return providers
