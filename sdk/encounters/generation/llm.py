@@ -134,3 +134,16 @@ def retry_after_seconds(headers: Any) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except (TypeError, ValueError):
         return None  # an HTTP date: rare for these APIs; use our own backoff
+
+
+def error_for_status(
+    provider: str, status: int, message: str, headers: Any = None
+) -> ProviderError:
+    """An HTTP error as ours: 408, 429 and 5xx (529 "overloaded" included) are worth
+    retrying, with the server's ``Retry-After``; any other status is not."""
+    text = f"HTTP {status}: {message}"
+    if status in (408, 429) or status >= 500:
+        return RetryableError(
+            provider, text, status=status, retry_after=retry_after_seconds(headers)
+        )
+    return ProviderError(provider, text, status=status)

@@ -18,6 +18,7 @@ from .llm import (
     ToolCall,
     ToolSpec,
     Usage,
+    error_for_status,
 )
 
 
@@ -27,10 +28,7 @@ def translate_error(name: str, exc: Exception) -> ProviderError:
     if isinstance(exc, httpx.TransportError | ConnectionError):
         return RetryableError(name, f"cannot connect: {exc}")
     if isinstance(exc, ollama.ResponseError):
-        status = exc.status_code
-        if status == 429 or status >= 500:
-            return RetryableError(name, f"HTTP {status}: {exc.error}", status=status)
-        return ProviderError(name, f"HTTP {status}: {exc.error}", status=status)
+        return error_for_status(name, exc.status_code, exc.error)
     return ProviderError(name, repr(exc))
 
 

@@ -22,7 +22,7 @@ from .llm import (
     ToolCall,
     ToolSpec,
     Usage,
-    retry_after_seconds,
+    error_for_status,
 )
 
 
@@ -33,13 +33,7 @@ def translate_error(name: str, exc: Exception) -> ProviderError:
     if isinstance(exc, openai.APIConnectionError):
         return RetryableError(name, f"cannot connect: {exc}")
     if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        message = f"HTTP {status}: {exc.message}"
-        if status == 429 or status >= 500:
-            return RetryableError(
-                name, message, status=status, retry_after=retry_after_seconds(exc.response.headers)
-            )
-        return ProviderError(name, message, status=status)
+        return error_for_status(name, exc.status_code, exc.message, exc.response.headers)
     return ProviderError(name, repr(exc))
 
 
