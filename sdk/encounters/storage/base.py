@@ -11,6 +11,7 @@ from typing import Self
 
 from ..models import Category, EncounterSpec, Session, SessionStatus
 from ..models.audit import AuditEntry
+from ..models.bridge import LinkRecord, WorldKey
 from ..models.usage import UsageRecord, UsageTotals
 
 
@@ -102,3 +103,20 @@ class Store(ABC):
     @abstractmethod
     async def usage_totals(self) -> list[UsageTotals]:
         """Calls, failures, tokens and cost per provider and model."""
+
+    # -- bridge ------------------------------------------------------------------------
+
+    @abstractmethod
+    async def save_world_key(self, key: WorldKey) -> None: ...
+
+    @abstractmethod
+    async def get_world_key(self, key_id: str) -> WorldKey | None: ...
+
+    @abstractmethod
+    async def list_world_keys(self) -> list[WorldKey]: ...
+
+    @abstractmethod
+    async def save_link(self, link: LinkRecord) -> None: ...
+
+    @abstractmethod
+    async def get_link(self, link_id: str) -> LinkRecord | None: ...

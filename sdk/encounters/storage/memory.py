@@ -8,6 +8,7 @@ from collections.abc import Callable
 from ..errors import SessionNotFound
 from ..models import Category, EncounterSpec, Session, SessionStatus
 from ..models.audit import AuditEntry
+from ..models.bridge import LinkRecord, WorldKey
 from ..models.usage import UsageRecord, UsageTotals
 from .base import Store
 
@@ -18,6 +19,8 @@ class MemoryStore(Store):
         self._sessions: dict[str, str] = {}
         self._audit: list[str] = []
         self._usage: list[UsageRecord] = []
+        self._world_keys: dict[str, str] = {}
+        self._links: dict[str, str] = {}
 
     async def save_encounter(self, spec: EncounterSpec) -> None:
         self._encounters.pop(spec.id, None)  # re-saving moves it to the newest place
@@ -106,6 +109,23 @@ class MemoryStore(Store):
 
     async def usage_totals(self) -> list[UsageTotals]:
         return totals_of(self._usage)
+
+    async def save_world_key(self, key: WorldKey) -> None:
+        self._world_keys[key.id] = key.model_dump_json()
+
+    async def get_world_key(self, key_id: str) -> WorldKey | None:
+        raw = self._world_keys.get(key_id)
+        return WorldKey.model_validate_json(raw) if raw else None
+
+    async def list_world_keys(self) -> list[WorldKey]:
+        return [WorldKey.model_validate_json(r) for r in self._world_keys.values()]
+
+    async def save_link(self, link: LinkRecord) -> None:
+        self._links[link.id] = link.model_dump_json()
+
+    async def get_link(self, link_id: str) -> LinkRecord | None:
+        raw = self._links.get(link_id)
+        return LinkRecord.model_validate_json(raw) if raw else None
 
 
 def totals_of(records: list[UsageRecord]) -> list[UsageTotals]:

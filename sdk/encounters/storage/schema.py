@@ -94,6 +94,30 @@ llm_usage = Table(
 )
 
 
+world_keys = Table(
+    "world_keys",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(120), nullable=False),
+    Column("world", String(16), nullable=False),
+    Column("key_hash", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+bridge_links = Table(
+    "bridge_links",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("world", String(16), nullable=False),
+    Column("server_id", String(64), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("data", Text, nullable=False),
+    Index("ix_bridge_links_server", "world", "server_id"),
+)
+
+
 def _v1_foundation(conn: Connection) -> None:
     metadata.create_all(conn, tables=[encounters, sessions], checkfirst=True)
 
@@ -109,10 +133,15 @@ def _v3_llm_usage(conn: Connection) -> None:
     metadata.create_all(conn, tables=[llm_usage], checkfirst=True)
 
 
+def _v4_bridge(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[world_keys, bridge_links], checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_foundation,
     _v2_audit_log,
     _v3_llm_usage,
+    _v4_bridge,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

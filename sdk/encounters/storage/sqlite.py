@@ -38,6 +38,7 @@ from ..errors import SessionNotFound, StoreCorrupt, StoreError
 from ..log import get_logger
 from ..models import Category, EncounterSpec, Session, SessionStatus, utcnow
 from ..models.audit import AuditEntry
+from ..models.bridge import LinkRecord, WorldKey
 from ..models.usage import UsageRecord, UsageTotals
 from ..validation import format_path
 from .base import Store
@@ -45,10 +46,12 @@ from .schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
     audit_log,
+    bridge_links,
     encounters,
     llm_usage,
     schema_meta,
     sessions,
+    world_keys,
 )
 
 log = get_logger(__name__)
@@ -100,6 +103,8 @@ def _upsert(table: Table, **computed: Any) -> Any:
 
 
 _UPSERT: dict[str, Any] = {
+    "world_keys": _upsert(world_keys),
+    "bridge_links": _upsert(bridge_links),
     "llm_usage": insert(llm_usage),
     "sessions": _upsert(sessions),
     # append-only: a plain insert; the seq each row gets is handed back to its writer
@@ -510,3 +515,36 @@ class SQLiteStore(Store):
         async with self._reading() as conn:
             rows = (await conn.execute(q)).all()
         return [UsageTotals.model_validate(dict(row._mapping)) for row in rows]
+
+    # -- bridge ------------------------------------------------------------------------
+
+    async def save_world_key(self, key: WorldKey) -> None:
+        await self._write([_Write("world_keys", key.model_dump())])
+
+    async def get_world_key(self, key_id: str) -> WorldKey | None:
+        async with self._reading() as conn:
+            row = (await conn.execute(select(world_keys).where(world_keys.c.id == key_id))).first()
+        return WorldKey.model_validate(dict(row._mapping)) if row else None
+
+    async def list_world_keys(self) -> list[WorldKey]:
+        async with self._reading() as conn:
+            rows = (await conn.execute(select(world_keys).order_by(world_keys.c.created_at))).all()
+        return [WorldKey.model_validate(dict(r._mapping)) for r in rows]
+
+    async def save_link(self, link: LinkRecord) -> None:
+        await self._write([_Write("bridge_links", {
+            "id": link.id, "world": link.world, "server_id": link.server_id,
+            "key_id": link.key_id, "updated_at": link.updated_at,
+            "data": link.model_dump_json(),
+        })])  # fmt: skip
+
+    async def get_link(self, link_id: str) -> LinkRecord | None:
+        async with self._reading() as conn:
+            row = (
+                await conn.execute(
+                    select(bridge_links.c.id, bridge_links.c.data).where(
+                        bridge_links.c.id == link_id
+                    )
+                )
+            ).first()
+        return self._load(LinkRecord, "bridge_links", row.id, row.data) if row else None

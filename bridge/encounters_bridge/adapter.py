@@ -1,0 +1,132 @@
+"""The adapter side of the protocol in Python: what a game (or the web world, or a
+test) runs to hold a link to the daemon.
+
+:class:`AdapterClient` connects, identifies (or resumes), answers heartbeats, hands each
+new dispatch to ``on_dispatch`` once, keeps events until the daemon acknowledges them,
+and reconnects with backoff after a drop, following the close code (resume, identify
+again, or stop for good after a bad key).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from encounters.log import get_logger
+
+from .frames import Encoding, Frame
+from .protocol import Acked, AdapterLink, DispatchIn, Effect, Send
+
+log = get_logger(__name__)
+DispatchHandler = Callable[[Frame], Awaitable[None]]
+
+
+class AdapterClient:
+    """``url`` is the daemon's base, e.g. ``ws://127.0.0.1:3002/ws``."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        world: str,
+        server_id: str,
+        key: str,
+        capabilities: list[str],
+        encoding: Encoding = "json",
+        on_dispatch: DispatchHandler | None = None,
+        max_attempts: int | None = None,
+        max_backoff: float = 60.0,
+    ) -> None:
+        self.url = f"{url}{'&' if '?' in url else '?'}encoding={encoding}"
+        self.link = AdapterLink(
+            world=world, server_id=server_id, key=key, capabilities=capabilities,
+            encoding=encoding,
+        )  # fmt: skip
+        self.on_dispatch = on_dispatch
+        self.max_attempts = max_attempts
+        self.max_backoff = max_backoff  # tests and local tools reconnect quickly
+        self.ws: ClientConnection | None = None
+        self.ready = anyio.Event()
+        self.last_close: int | None = None
+        self.connections = 0
+        self._stop = False
+
+    async def run(self) -> None:
+        """Hold the link until :meth:`stop` or a close that says stop."""
+        attempt = 0
+        while not self._stop and not self.link.stopped:
+            try:
+                async with connect(self.url, ping_interval=None, max_size=None) as ws:
+                    self.ws = ws
+                    self.connections += 1
+                    attempt = 0
+                    await self._session(ws)
+            except (OSError, InvalidHandshake, InvalidURI, ConnectionClosed) as exc:
+                log.info("adapter.connect_failed", error=repr(exc))
+                self.last_close = 1006
+            finally:
+                self.ws = None
+                self.ready = anyio.Event()
+            if self._stop:
+                break
+            decision = self.link.closed(self.last_close or 1006)
+            if decision == "stop":
+                log.warning("adapter.stopped", code=self.last_close)
+                break
+            if self.max_attempts is not None and attempt >= self.max_attempts:
+                break
+            delay = self.link.backoff(attempt)
+            await anyio.sleep(min(delay, self.max_backoff))
+            attempt += 1
+
+    async def _session(self, ws: ClientConnection) -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._beat, ws)
+            try:
+                async for message in ws:
+                    await self._apply(ws, self.link.receive(message, time.monotonic()))
+                    if self.link.ready and not self.ready.is_set():
+                        self.ready.set()
+            except ConnectionClosed:
+                pass
+            finally:
+                tg.cancel_scope.cancel()
+        self.last_close = ws.close_code if ws.close_code is not None else 1006
+
+    async def _beat(self, ws: ClientConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await anyio.sleep(0.05)
+                await self._apply(ws, self.link.tick(time.monotonic()))
+
+    async def _apply(self, ws: ClientConnection, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, Send):
+                await ws.send(self.link.encode(effect.frame))
+            elif isinstance(effect, DispatchIn) and self.on_dispatch is not None:
+                await self.on_dispatch(effect.frame)
+            elif isinstance(effect, Acked):
+                pass
+
+    async def send_event(self, d: dict[str, Any], sid: str | None = None) -> None:
+        """Queue an event; sent now when connected, else after the next resume."""
+        effects = self.link.event(d, sid)
+        if self.ws is not None:
+            with contextlib.suppress(ConnectionClosed):  # kept unacked: resent on resume
+                await self._apply(self.ws, effects)
+
+    async def drop(self) -> None:
+        """Cut the connection without a close handshake (tests: a network failure)."""
+        if self.ws is not None:
+            self.ws.transport.abort()
+
+    async def stop(self) -> None:
+        self._stop = True
+        if self.ws is not None:
+            await self.ws.close()

@@ -1,0 +1,145 @@
+"""Frames and their two encodings (see ``bridge/PROTOCOL.md``).
+
+No sockets here: bytes or text in, :class:`Frame` out, and back. Limits: a frame over
+``max_bytes`` is refused before it is parsed; JSON or MessagePack nested deeper than
+``MAX_DEPTH`` is refused (a decoder must not recurse without bound on input from the
+network); anything that is not an object with a string ``op`` is a decode error.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, Literal
+
+import msgpack
+
+Encoding = Literal["json", "msgpack"]
+PROTOCOL_VERSION = 1
+MAX_FRAME_BYTES = 64 * 1024
+MAX_DEPTH = 32
+
+
+class CloseCode(IntEnum):
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    UNKNOWN_ERROR = 4000
+    DECODE_ERROR = 4002
+    NOT_IDENTIFIED = 4003
+    AUTH_FAILED = 4004
+    ALREADY_IDENTIFIED = 4005
+    RATE_LIMITED = 4008
+    SESSION_INVALID = 4009
+    UNSUPPORTED_PROTOCOL = 4011
+    FRAME_TOO_LARGE = 4012
+    HEARTBEAT_TIMEOUT = 4013
+
+    @property
+    def retry(self) -> Literal["resume", "identify", "stop"]:
+        """What an adapter should do after this close."""
+        if self in (CloseCode.NORMAL, CloseCode.AUTH_FAILED, CloseCode.UNSUPPORTED_PROTOCOL):
+            return "stop"
+        if self in (CloseCode.NOT_IDENTIFIED, CloseCode.SESSION_INVALID):
+            return "identify"
+        return "resume"
+
+
+class DecodeError(ValueError):
+    """The data is not a frame; ``code`` is the close code it deserves."""
+
+    def __init__(self, message: str, code: CloseCode = CloseCode.DECODE_ERROR) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Frame:
+    op: str
+    d: dict[str, Any] = field(default_factory=dict)
+    s: int | None = None
+    sid: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"op": self.op, "d": self.d}
+        if self.s is not None:
+            out["s"] = self.s
+        if self.sid is not None:
+            out["sid"] = self.sid
+        return out
+
+
+def _depth_ok(value: Any, depth: int = 0) -> bool:
+    if depth > MAX_DEPTH:
+        return False
+    if isinstance(value, dict):
+        return all(_depth_ok(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return all(_depth_ok(v, depth + 1) for v in value)
+    return True
+
+
+def encode(frame: Frame, encoding: Encoding) -> str | bytes:
+    """Text for JSON links, bytes for MessagePack links."""
+    wire = frame.to_wire()
+    if encoding == "json":
+        return json.dumps(wire, ensure_ascii=False, separators=(",", ":"))
+    packed: bytes = msgpack.packb(wire, use_bin_type=True)
+    return packed
+
+
+def decode(data: str | bytes, encoding: Encoding, max_bytes: int = MAX_FRAME_BYTES) -> Frame:
+    """One frame from the wire, or :class:`DecodeError`."""
+    size = len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)
+    if size > max_bytes:
+        raise DecodeError(
+            f"frame of {size} bytes is over the {max_bytes} limit", CloseCode.FRAME_TOO_LARGE
+        )
+    try:
+        if encoding == "json":
+            if isinstance(data, bytes):
+                raise DecodeError("this link speaks JSON in text frames; got a binary frame")
+            raw = json.loads(data)
+        else:
+            if isinstance(data, str):
+                raise DecodeError("this link speaks MessagePack in binary frames; got text")
+            raw = msgpack.unpackb(
+                data, raw=False, strict_map_key=True, max_array_len=10_000, max_map_len=10_000
+            )
+    except DecodeError:
+        raise
+    except RecursionError:
+        raise DecodeError("frame is nested too deeply") from None
+    except (
+        ValueError,
+        TypeError,
+        msgpack.ExtraData,
+        msgpack.FormatError,
+        msgpack.StackError,
+        UnicodeDecodeError,
+    ) as exc:
+        raise DecodeError(f"not valid {encoding}: {exc}") from None
+    return frame_from(raw)
+
+
+def frame_from(raw: Any) -> Frame:
+    """Check the envelope of a decoded value."""
+    if not isinstance(raw, dict):
+        raise DecodeError("a frame must be an object")
+    if not _depth_ok(raw):
+        raise DecodeError(f"frame is nested deeper than {MAX_DEPTH}")
+    op = raw.get("op")
+    if not isinstance(op, str) or not op:
+        raise DecodeError("a frame needs a string 'op'")
+    d = raw.get("d", {})
+    if d is None:
+        d = {}
+    if not isinstance(d, dict):
+        raise DecodeError("'d' must be an object")
+    s = raw.get("s")
+    if s is not None and (not isinstance(s, int) or isinstance(s, bool) or s < 1):
+        raise DecodeError("'s' must be a whole number >= 1")
+    sid = raw.get("sid")
+    if sid is not None and (not isinstance(sid, str) or not 0 < len(sid) <= 64):
+        raise DecodeError("'sid' must be a string of 1 to 64 characters")
+    return Frame(op, d, s, sid)

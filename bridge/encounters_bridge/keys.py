@@ -1,0 +1,56 @@
+"""World keys: the credential a game server presents in ``identify``.
+
+A key looks like ``ae_wk_<id>_<secret>``. Only the SHA-256 of the whole key is stored
+(the secret has 192 bits of entropy, so a fast hash is enough and no salt is needed);
+the id part finds the record without scanning. Keys are compared in constant time.
+Resume tokens use the same scheme with ``ae_rt_``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+
+from encounters.models.bridge import World, WorldKey
+from encounters.storage import Store
+
+_KEY = re.compile(r"^ae_wk_([0-9a-f]{12})_[A-Za-z0-9_-]{32}$")
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def new_key() -> tuple[str, str]:
+    """``(key id, full key)``."""
+    key_id = secrets.token_hex(6)
+    return key_id, f"ae_wk_{key_id}_{secrets.token_urlsafe(24)}"
+
+
+def new_resume_token() -> str:
+    return f"ae_rt_{secrets.token_urlsafe(24)}"
+
+
+def same(secret: str, stored_digest: str) -> bool:
+    return hmac.compare_digest(digest(secret), stored_digest)
+
+
+async def create_world_key(store: Store, name: str, world: World) -> tuple[WorldKey, str]:
+    """Store a new key; returns the record and the key (shown once, never stored)."""
+    key_id, key = new_key()
+    record = WorldKey(id=key_id, name=name, world=world, key_hash=digest(key))
+    await store.save_world_key(record)
+    return record, key
+
+
+async def check_world_key(store: Store, key: str, world: str) -> WorldKey | None:
+    """The key's record when the key is valid, not revoked and for ``world``."""
+    match = _KEY.match(key)
+    if match is None:
+        return None
+    record = await store.get_world_key(match.group(1))
+    if record is None or record.revoked_at is not None or record.world != world:
+        return None
+    return record if same(key, record.key_hash) else None

@@ -1,0 +1,406 @@
+"""The bridge protocol as two state machines with no I/O: :class:`ServerLink` (the
+daemon's side of one link) and :class:`AdapterLink` (the game's side).
+
+Like the ``websockets`` library's core, they take what arrived (``receive``) and the
+current time, and return *effects* for the I/O layer to carry out: frames to send, a
+close, work that needs the store (checking a key, loading a link to resume), events for
+the application. Nothing here awaits, sleeps or touches a socket, so every rule of
+``PROTOCOL.md`` is testable with plain function calls, and the same core serves the
+daemon, the Python adapter client and the conformance-vector runner.
+
+State that must survive a reconnection or a daemon restart (sequence numbers,
+unacknowledged dispatches) lives in :class:`LinkState`, which the I/O layer stores.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from encounters.moderation.ratelimit import InProcessRateLimiter, Rate
+
+from .frames import (
+    MAX_FRAME_BYTES,
+    PROTOCOL_VERSION,
+    CloseCode,
+    DecodeError,
+    Encoding,
+    Frame,
+    decode,
+    encode,
+)
+
+WORLDS = ("gmod", "minecraft", "web")
+#: Inbound events allowed per link: 20 per second, bursts of 40.
+EVENT_RATE = Rate.per_second(20, burst=40)
+#: Refused events in a row after which a flooding link is closed.
+FLOOD_CLOSE_AFTER = 50
+
+
+# -- effects -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Send:
+    frame: Frame
+
+
+@dataclass(frozen=True)
+class Close:
+    code: CloseCode
+    reason: str
+
+
+@dataclass(frozen=True)
+class Authenticate:
+    """Check ``identify`` (key, world, server id); answer with
+    :meth:`ServerLink.accept` or :meth:`ServerLink.refuse`."""
+
+    world: str
+    server_id: str
+    key: str
+    adapter: dict[str, Any]
+    capabilities: list[str]
+
+
+@dataclass(frozen=True)
+class ResumeRequest:
+    """Load the link to resume; answer with :meth:`ServerLink.resume` or refuse."""
+
+    link_id: str
+    resume_token: str
+    last_s: int
+
+
+@dataclass(frozen=True)
+class EventIn:
+    """A new adapter event, in order, once: the application handles it."""
+
+    frame: Frame
+
+
+@dataclass(frozen=True)
+class DispatchIn:
+    """A new daemon dispatch, in order, once: the adapter carries it out."""
+
+    frame: Frame
+
+
+@dataclass(frozen=True)
+class Acked:
+    """The peer processed our sequenced frames up to ``s``: forget them."""
+
+    s: int
+
+
+Effect = Send | Close | Authenticate | ResumeRequest | EventIn | DispatchIn | Acked
+
+
+@dataclass
+class LinkState:
+    """What outlives one connection of a link."""
+
+    link_id: str
+    world: str
+    server_id: str
+    capabilities: list[str] = field(default_factory=list)
+    out_s: int = 0  #: last sequence number given to an outgoing sequenced frame
+    in_s: int = 0  #: last incoming sequence number processed
+    unacked: list[Frame] = field(default_factory=list)  #: sent, not yet acknowledged
+
+    def sequence(self, frame: Frame) -> Frame:
+        self.out_s += 1
+        numbered = Frame(frame.op, frame.d, self.out_s, frame.sid)
+        self.unacked.append(numbered)
+        return numbered
+
+    def ack(self, s: int) -> bool:
+        before = len(self.unacked)
+        self.unacked = [f for f in self.unacked if f.s is not None and f.s > s]
+        return len(self.unacked) != before
+
+    def replay_after(self, s: int) -> list[Frame]:
+        return [f for f in self.unacked if f.s is not None and f.s > s]
+
+
+def _error(code: str, message: str) -> Send:
+    return Send(Frame("error", {"code": code, "message": message}))
+
+
+# -- the daemon's side -------------------------------------------------------------------
+
+
+class ServerLink:
+    """One adapter connection, as the daemon sees it."""
+
+    def __init__(
+        self,
+        *,
+        encoding: Encoding = "json",
+        heartbeat_interval: float = 15.0,
+        max_frame_bytes: int = MAX_FRAME_BYTES,
+        event_rate: Rate = EVENT_RATE,
+        now: float = 0.0,
+    ) -> None:
+        self.encoding: Encoding = encoding
+        self.heartbeat_interval = heartbeat_interval
+        self.max_frame_bytes = max_frame_bytes
+        self.state: Literal["new", "waiting", "authenticating", "ready", "closed"] = "new"
+        self.link: LinkState | None = None
+        self._now = now
+        self.last_seen = now
+        self._limiter = InProcessRateLimiter(clock=lambda: self._now)
+        self._event_rate = event_rate
+        self._refused_in_a_row = 0
+
+    # inputs ---------------------------------------------------------------------------
+
+    def connected(self, now: float) -> list[Effect]:
+        self._now = self.last_seen = now
+        self.state = "waiting"
+        return [Send(Frame("hello", {
+            "protocol": PROTOCOL_VERSION,
+            "heartbeat_interval": int(self.heartbeat_interval * 1000),
+            "max_frame_bytes": self.max_frame_bytes,
+        }))]  # fmt: skip
+
+    def receive(self, data: str | bytes, now: float) -> list[Effect]:
+        """Handle one frame from the wire."""
+        self._now = self.last_seen = now
+        if self.state == "closed":
+            return []
+        try:
+            frame = decode(data, self.encoding, self.max_frame_bytes)
+        except DecodeError as exc:
+            return self._close(exc.code, str(exc))
+        handler = getattr(self, f"_on_{frame.op}", None)
+        if handler is None:
+            return [_error("unknown_op", f"unknown op {frame.op!r}")]
+        result: list[Effect] = handler(frame)
+        return result
+
+    def timed_out(self, now: float) -> list[Effect]:
+        """Close a link that has sent nothing for two intervals and five seconds."""
+        self._now = now
+        if self.state != "closed" and now - self.last_seen > 2 * self.heartbeat_interval + 5:
+            return self._close(CloseCode.HEARTBEAT_TIMEOUT, "no heartbeat")
+        return []
+
+    # answers from the I/O layer ---------------------------------------------------------
+
+    def accept(
+        self, link: LinkState, resume_token: str, sessions: list[dict[str, Any]]
+    ) -> list[Effect]:
+        """``identify`` checked out: the link is ready."""
+        self.link = link
+        self.state = "ready"
+        return [Send(Frame("ready", {
+            "link_id": link.link_id,
+            "resume_token": resume_token,
+            "heartbeat_interval": int(self.heartbeat_interval * 1000),
+            "sessions": sessions,
+        }))]  # fmt: skip
+
+    def resume(self, link: LinkState, last_s: int) -> list[Effect]:
+        """``resume`` checked out: replay what the adapter has not processed."""
+        self.link = link
+        self.state = "ready"
+        link.ack(last_s)
+        replay = link.replay_after(last_s)
+        return [Send(Frame("resumed", {"replayed": len(replay)})), *map(Send, replay)]
+
+    def refuse(self, code: CloseCode, reason: str) -> list[Effect]:
+        return self._close(code, reason)
+
+    def dispatch(self, frame: Frame) -> list[Effect]:
+        """Sequence a dispatch and send it (it is kept until acknowledged, and
+        resent on resume even if this link is not connected now)."""
+        assert self.link is not None, "dispatch on a link that is not ready"
+        return [Send(self.link.sequence(frame))]
+
+    # ops ----------------------------------------------------------------------------------
+
+    def _close(self, code: CloseCode, reason: str) -> list[Effect]:
+        self.state = "closed"
+        return [Close(code, reason[:120])]
+
+    def _on_identify(self, frame: Frame) -> list[Effect]:
+        if self.state in ("ready", "authenticating"):
+            return self._close(CloseCode.ALREADY_IDENTIFIED, "already identified")
+        d = frame.d
+        if d.get("protocol", PROTOCOL_VERSION) != PROTOCOL_VERSION:
+            return self._close(CloseCode.UNSUPPORTED_PROTOCOL, "unsupported protocol version")
+        world, server_id, key = d.get("world"), d.get("server_id"), d.get("key")
+        caps = d.get("capabilities", [])
+        if (
+            world not in WORLDS
+            or not isinstance(server_id, str)
+            or not 0 < len(server_id) <= 64
+            or not isinstance(key, str)
+            or not isinstance(caps, list)
+            or not all(isinstance(c, str) for c in caps)
+        ):
+            return self._close(CloseCode.AUTH_FAILED, "identify needs world, server_id, key")
+        adapter = d.get("adapter") if isinstance(d.get("adapter"), dict) else {}
+        self.state = "authenticating"
+        return [Authenticate(world, server_id, key, adapter or {}, list(caps)[:32])]
+
+    def _on_resume(self, frame: Frame) -> list[Effect]:
+        if self.state in ("ready", "authenticating"):
+            return self._close(CloseCode.ALREADY_IDENTIFIED, "already identified")
+        d = frame.d
+        link_id, token, last_s = d.get("link_id"), d.get("resume_token"), d.get("last_s", 0)
+        if (
+            not isinstance(link_id, str)
+            or not isinstance(token, str)
+            or not isinstance(last_s, int)
+        ):
+            return self._close(CloseCode.SESSION_INVALID, "resume needs link_id, resume_token")
+        self.state = "authenticating"
+        return [ResumeRequest(link_id, token, max(0, last_s))]
+
+    def _ready_or_close(self) -> list[Effect] | None:
+        if self.state != "ready":
+            return self._close(CloseCode.NOT_IDENTIFIED, "identify first")
+        return None
+
+    def _on_heartbeat(self, frame: Frame) -> list[Effect]:
+        if (early := self._ready_or_close()) is not None:
+            return early
+        assert self.link is not None
+        out: list[Effect] = self._on_ack(Frame("ack", {"s": frame.d.get("ack", 0)}))
+        out.append(Send(Frame("heartbeat_ack", {"ack": self.link.in_s})))
+        return out
+
+    def _on_ack(self, frame: Frame) -> list[Effect]:
+        if (early := self._ready_or_close()) is not None:
+            return early
+        assert self.link is not None
+        s = frame.d.get("s")
+        if isinstance(s, int) and not isinstance(s, bool) and self.link.ack(s):
+            return [Acked(s)]
+        return []
+
+    def _on_event(self, frame: Frame) -> list[Effect]:
+        if (early := self._ready_or_close()) is not None:
+            return early
+        assert self.link is not None
+        if frame.s is None or not isinstance(frame.d.get("type"), str):
+            return [_error("invalid_event", "an event needs 's' and a string 'd.type'")]
+        if frame.s <= self.link.in_s:  # already processed: acknowledge again, ignore
+            return [Send(Frame("ack", {"s": self.link.in_s}))]
+        if not self._limiter.check("events", self._event_rate).allowed:
+            self._refused_in_a_row += 1
+            if self._refused_in_a_row >= FLOOD_CLOSE_AFTER:
+                return self._close(CloseCode.RATE_LIMITED, "too many events")
+            return [_error("rate_limited", f"event {frame.s} refused: slow down")]
+        self._refused_in_a_row = 0
+        self.link.in_s = frame.s
+        return [EventIn(frame), Send(Frame("ack", {"s": frame.s}))]
+
+    def encode(self, frame: Frame) -> str | bytes:
+        return encode(frame, self.encoding)
+
+
+# -- the game's side ---------------------------------------------------------------------
+
+
+class AdapterLink:
+    """A game server's link, as the adapter sees it (used by the Python adapter client
+    and the web world; the Lua and Node adapters implement the same machine)."""
+
+    def __init__(
+        self,
+        *,
+        world: str,
+        server_id: str,
+        key: str,
+        capabilities: list[str],
+        adapter: dict[str, Any] | None = None,
+        encoding: Encoding = "json",
+        rng: random.Random | None = None,
+    ) -> None:
+        self.world = world
+        self.server_id = server_id
+        self.key = key
+        self.capabilities = capabilities
+        self.adapter = adapter or {"name": "encounters-python", "version": "0.1.0"}
+        self.encoding: Encoding = encoding
+        self.rng = rng or random.Random()
+        self.link_id: str | None = None
+        self.resume_token: str | None = None
+        self.in_s = 0  #: last daemon dispatch processed
+        self.out = LinkState(link_id="", world=world, server_id=server_id)
+        self.heartbeat_interval = 15.0
+        self.next_heartbeat: float | None = None
+        self.ready = False
+        self.stopped = False
+
+    def receive(self, data: str | bytes, now: float) -> list[Effect]:
+        frame = decode(data, self.encoding, 1 << 24)
+        if frame.op == "hello":
+            self.heartbeat_interval = frame.d.get("heartbeat_interval", 15000) / 1000
+            self.next_heartbeat = now + self.heartbeat_interval * self.rng.random()
+            if self.link_id and self.resume_token:
+                return [Send(Frame("resume", {"link_id": self.link_id,
+                                              "resume_token": self.resume_token,
+                                              "last_s": self.in_s}))]  # fmt: skip
+            return [Send(Frame("identify", {
+                "protocol": PROTOCOL_VERSION, "world": self.world, "server_id": self.server_id,
+                "key": self.key, "adapter": self.adapter, "capabilities": self.capabilities,
+            }))]  # fmt: skip
+        if frame.op == "ready":
+            self.link_id = frame.d.get("link_id")
+            self.resume_token = frame.d.get("resume_token")
+            self.ready = True
+            self.in_s = 0
+            self.out = LinkState(
+                link_id=self.link_id or "", world=self.world, server_id=self.server_id
+            )
+            return []
+        if frame.op == "resumed":
+            self.ready = True
+            return [Send(f) for f in self.out.unacked]
+        if frame.op == "dispatch" and frame.s is not None:
+            if frame.s <= self.in_s:
+                return [Send(Frame("ack", {"s": self.in_s}))]
+            self.in_s = frame.s
+            return [DispatchIn(frame), Send(Frame("ack", {"s": frame.s}))]
+        if frame.op in ("ack", "heartbeat_ack"):
+            s = frame.d.get("s", frame.d.get("ack"))
+            if isinstance(s, int) and self.out.ack(s):
+                return [Acked(s)]
+        return []
+
+    def event(self, d: dict[str, Any], sid: str | None = None) -> list[Effect]:
+        """Send an event (kept until acknowledged; resent after a resume)."""
+        frame = self.out.sequence(Frame("event", d, None, sid))
+        return [Send(frame)] if self.ready else []
+
+    def tick(self, now: float) -> list[Effect]:
+        """A heartbeat when one is due."""
+        if self.ready and self.next_heartbeat is not None and now >= self.next_heartbeat:
+            self.next_heartbeat = now + self.heartbeat_interval
+            return [Send(Frame("heartbeat", {"ack": self.in_s}))]
+        return []
+
+    def closed(self, code: int) -> Literal["resume", "identify", "stop"]:
+        """What to do after the link closed with ``code``."""
+        self.ready = False
+        try:
+            action = CloseCode(code).retry
+        except ValueError:
+            action = "resume"
+        if action == "identify":
+            self.link_id = self.resume_token = None
+        if action == "stop":
+            self.stopped = True
+        return action
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds before reconnection ``attempt`` (0-based): 1, 2, 4 ... 60, jittered."""
+        return float(min(60.0, 2.0**attempt) * (0.5 + 0.5 * self.rng.random()))
+
+    def encode(self, frame: Frame) -> str | bytes:
+        return encode(frame, self.encoding)

@@ -1,0 +1,44 @@
+"""Records the bridge daemon keeps: world keys and link state."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from .common import STRICT, Id, Timestamp, utcnow
+
+World = Literal["gmod", "minecraft", "web"]
+
+
+class WorldKey(BaseModel):
+    """A game server's credential. Only a hash of the secret is kept; the key itself is
+    shown once, when it is created."""
+
+    model_config = STRICT
+
+    id: Id
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    world: World
+    key_hash: Annotated[str, Field(max_length=128)]
+    created_at: Timestamp = Field(default_factory=utcnow)
+    revoked_at: Timestamp | None = None
+
+
+class LinkRecord(BaseModel):
+    """A link's state between connections: sequence numbers, the hash of its resume
+    token, and dispatches not yet acknowledged (as wire dicts)."""
+
+    model_config = STRICT
+
+    id: Id
+    world: World
+    server_id: Annotated[str, Field(min_length=1, max_length=64)]
+    key_id: Id
+    token_hash: Annotated[str, Field(max_length=128)]
+    capabilities: list[str] = []
+    adapter: dict[str, Any] = {}
+    out_s: Annotated[int, Field(ge=0)] = 0
+    in_s: Annotated[int, Field(ge=0)] = 0
+    unacked: list[dict[str, Any]] = []
+    updated_at: Timestamp = Field(default_factory=utcnow)
