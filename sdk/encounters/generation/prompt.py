@@ -2,10 +2,11 @@
 
 The instructions are ours; everything that comes from a player or a game (names,
 attributes, preferences, NPC memory, a template skeleton) goes in a delimited data
-block, cut to a length cap and stripped of the delimiters themselves, and the model is
-told that the block is data. That does not make prompt injection impossible (nothing
-does), but a player name cannot close the block and append instructions, and whatever
-comes back is validated against the encounter schema before any game sees it.
+block, cut to a length cap and stripped of angle brackets (so it cannot close the
+block), and the model is told that the block is data. That does not make prompt
+injection impossible (nothing does), but a player name cannot close the block and
+append instructions, and whatever comes back is validated against the encounter schema
+before any game sees it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ LANGUAGE_NAMES = {
 MAX_FIELD = 200
 MAX_MEMORY = 2000
 MAX_SKELETON = 4000
-_TAGS = re.compile(r"</?\s*(player_data|memory|skeleton)[^>]*>", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 SYSTEM = (
@@ -41,8 +41,10 @@ SYSTEM = (
 
 
 def untrusted(text: str, limit: int = MAX_FIELD) -> str:
-    """Text from a player or game, made safe to place inside a data block."""
-    text = _CONTROL.sub(" ", _TAGS.sub("", text))
+    """Text from a player or game, made safe to place inside a data block: control
+    characters become spaces and angle brackets are removed, so no tag can be formed
+    (however the tag is split or nested)."""
+    text = _CONTROL.sub(" ", text).replace("<", "").replace(">", "")
     return text[:limit].strip()
 
 

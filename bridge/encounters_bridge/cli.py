@@ -1,0 +1,125 @@
+"""The ``ae`` command with the bridge's commands added: ``ae worlds ...`` and
+``ae bridge serve``. The console script points here, so the SDK's CLI never imports
+the bridge (the dependency goes one way: bridge -> SDK)."""
+
+from __future__ import annotations
+
+import signal
+from typing import Annotated
+
+import anyio
+import typer
+from rich.table import Table
+
+from encounters.cli import app
+from encounters.cli.app import fail, out, state
+from encounters.errors import StoreError
+from encounters.models import utcnow
+from encounters.storage import SQLiteStore
+
+from .frames import CloseCode
+from .keys import create_world_key
+from .server import BridgeEdge
+
+worlds_app = typer.Typer(help="World keys for game servers.", no_args_is_help=True)
+bridge_app = typer.Typer(help="The bridge daemon.", no_args_is_help=True)
+app.add_typer(worlds_app, name="worlds")
+app.add_typer(bridge_app, name="bridge")
+
+
+def _store() -> SQLiteStore:
+    return SQLiteStore(state.settings().database_path)
+
+
+@worlds_app.command("add")
+def worlds_add(
+    name: Annotated[str, typer.Argument(help="A name for the game server.")],
+    world: Annotated[str, typer.Option("--world", help="gmod, minecraft or web")],
+) -> None:
+    """Create a world key. It is printed once and only its hash is kept: copy it now."""
+    if world not in ("gmod", "minecraft", "web"):
+        raise fail("--world must be gmod, minecraft or web")
+
+    async def run() -> str:
+        async with _store() as store:
+            record, key = await create_world_key(store, name, world)  # type: ignore[arg-type]
+            return f"{record.id}\t{key}"
+
+    key_id, key = anyio.run(run).split("\t")
+    out.print(
+        f"world key {key_id} for {name!r} ({world}); shown once, keep it secret:", highlight=False
+    )
+    print(key)
+
+
+@worlds_app.command("list")
+def worlds_list() -> None:
+    """Every world key (never the secret)."""
+
+    async def run() -> list[tuple[str, str, str, str, str]]:
+        async with _store() as store:
+            return [
+                (k.id, k.name, k.world, k.created_at.strftime("%Y-%m-%d %H:%M"),
+                 "revoked" if k.revoked_at else "active")
+                for k in await store.list_world_keys()
+            ]  # fmt: skip
+
+    table = Table(title="world keys")
+    for col in ("id", "name", "world", "created (UTC)", "status"):
+        table.add_column(col, no_wrap=col == "id")
+    for row in anyio.run(run):
+        table.add_row(*row)
+    out.print(table)
+
+
+@worlds_app.command("revoke")
+def worlds_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")]) -> None:
+    """Revoke a world key: its game server is refused from now on (close 4004)."""
+
+    async def run() -> bool:
+        async with _store() as store:
+            record = await store.get_world_key(key_id)
+            if record is None:
+                return False
+            await store.save_world_key(record.model_copy(update={"revoked_at": utcnow()}))
+            return True
+
+    if not anyio.run(run):
+        raise fail(f"no world key with id {key_id!r}; see 'ae worlds list'")
+    out.print(f"world key {key_id} revoked", highlight=False)
+
+
+@bridge_app.command("serve")
+def bridge_serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="WebSocket port for adapters.")] = 3002,
+    heartbeat: Annotated[float, typer.Option(help="Heartbeat interval, seconds.")] = 15.0,
+) -> None:
+    """Run the bridge daemon until interrupted (SIGINT/SIGTERM close links with 1001)."""
+
+    async def run() -> None:
+        async with _store() as store:
+            edge = BridgeEdge(store, heartbeat_interval=heartbeat)
+            server = await edge.serve(host, port)
+            out.print(f"bridge listening on ws://{host}:{port}/ws", highlight=False)
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    break
+            await edge.close_all(CloseCode.GOING_AWAY)
+            server.close()
+            await server.wait_closed()
+            out.print("bridge stopped; link state saved")
+
+    try:
+        anyio.run(run)
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+
+
+def main() -> None:
+    from encounters.cli import main as sdk_main
+
+    sdk_main()
+
+
+__all__ = ["app", "main"]
