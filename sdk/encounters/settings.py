@@ -85,6 +85,7 @@ class LLMSettings(BaseSettings):
             or self.llm_fallback_provider
             or self.llm_local_enabled
             or self.openai_api_key
+            or self.openai_base_url
             or self.anthropic_api_key
         )
 

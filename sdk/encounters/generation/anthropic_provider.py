@@ -83,6 +83,8 @@ class AnthropicProvider:
             if block.type == "tool_use" and block.name == schema_name:
                 text = json.dumps(block.input)
                 break
+        else:  # no tool call (e.g. it ran out of tokens): the text is all there is
+            text = "".join(b.text for b in response.content if b.type == "text")
         return Completion(text=text, usage=_usage(response.usage), model=response.model)
 
     async def chat(self, messages: list[Message], tools: list[ToolSpec]) -> ChatResult:

@@ -3,6 +3,7 @@ health from ``/api/tags`` (is the model pulled?)."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
@@ -21,6 +22,14 @@ from .llm import (
     error_for_status,
 )
 
+#: Headers of the last error response in this task (Ollama's client drops them).
+_error_headers: ContextVar[httpx.Headers | None] = ContextVar("ollama_error_headers", default=None)
+
+
+async def _keep_error_headers(response: httpx.Response) -> None:
+    if response.status_code >= 400:
+        _error_headers.set(response.headers)
+
 
 def translate_error(name: str, exc: Exception) -> ProviderError:
     if isinstance(exc, httpx.TimeoutException):
@@ -28,7 +37,7 @@ def translate_error(name: str, exc: Exception) -> ProviderError:
     if isinstance(exc, httpx.TransportError | ConnectionError):
         return RetryableError(name, f"cannot connect: {exc}")
     if isinstance(exc, ollama.ResponseError):
-        return error_for_status(name, exc.status_code, exc.error)
+        return error_for_status(name, exc.status_code, exc.error, _error_headers.get())
     return ProviderError(name, repr(exc))
 
 
@@ -43,7 +52,9 @@ class OllamaProvider:
     ) -> None:
         self.name = name
         self.model = model
-        self.client = ollama.AsyncClient(host=host, timeout=timeout)
+        self.client = ollama.AsyncClient(
+            host=host, timeout=timeout, event_hooks={"response": [_keep_error_headers]}
+        )
 
     @staticmethod
     def _messages(messages: list[Message]) -> list[dict[str, str]]:
@@ -52,6 +63,7 @@ class OllamaProvider:
     async def complete_json(
         self, messages: list[Message], schema: dict[str, Any], *, schema_name: str
     ) -> Completion:
+        _error_headers.set(None)
         try:
             response = await self.client.chat(
                 model=self.model, messages=self._messages(messages), format=schema,

@@ -115,7 +115,7 @@ def reask_messages(previous: list[Message], reply: str, errors: list[str]) -> li
     listed = "\n".join(f"- {e}" for e in errors[:20])
     return [
         *previous,
-        Message("assistant", reply[:8000]),
+        Message("assistant", reply[:8000] or "(no JSON in the reply)"),
         Message(
             "user",
             "That JSON is not valid for the schema:\n"

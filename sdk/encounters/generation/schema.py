@@ -30,7 +30,9 @@ def _strict(node: Any) -> Any:
         return [_strict(n) for n in node]
     if not isinstance(node, dict):
         return node
-    out = {k: _strict(v) for k, v in node.items() if k in _KEEP}
+    out = {k: _strict(v) for k, v in node.items() if k in _KEEP and k != "$defs"}
+    if "$defs" in node:  # a map of names to schemas, not a schema itself
+        out["$defs"] = {name: _strict(sub) for name, sub in node["$defs"].items()}
     if "properties" in node:
         out["properties"] = {k: _strict(v) for k, v in node["properties"].items()}
         required = set(node.get("required", []))
