@@ -8,7 +8,6 @@ import pytest
 
 from encounters.models import EncounterSpec
 
-
 LLM_ENV = (
     "LLM_PRIMARY_PROVIDER", "LLM_FALLBACK_PROVIDER", "LLM_LOCAL_ENABLED", "LLM_LOCAL_URL",
     "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL", "ANTHROPIC_API_KEY", "ANTHROPIC_MODEL",
