@@ -4,7 +4,9 @@ the bridge (the dependency goes one way: bridge -> SDK)."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
+from collections.abc import Iterator
 from typing import Annotated
 
 import anyio
@@ -18,7 +20,7 @@ from encounters.models import utcnow
 from encounters.storage import SQLiteStore
 
 from .frames import CloseCode
-from .keys import create_world_key
+from .keys import create_api_key, create_world_key
 from .server import BridgeEdge
 
 worlds_app = typer.Typer(help="World keys for game servers.", no_args_is_help=True)
@@ -89,25 +91,86 @@ def worlds_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")]) 
     out.print(f"world key {key_id} revoked", highlight=False)
 
 
+def _http_server_class() -> type:
+    import uvicorn
+
+    class HTTPServer(uvicorn.Server):
+        """uvicorn without its own signal handling: the daemon stops both servers."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return HTTPServer
+
+
+keys_app = typer.Typer(help="Control-API keys (admin, creator).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("add")
+def keys_add(
+    name: Annotated[str, typer.Argument(help="Who the key is for.")],
+    role: Annotated[str, typer.Option("--role", help="admin or creator")] = "creator",
+) -> None:
+    """Create a control-API key. It is printed once and only its hash is kept."""
+    if role not in ("admin", "creator"):
+        raise fail("--role must be admin or creator")
+
+    async def run() -> str:
+        async with _store() as store:
+            record, key = await create_api_key(store, name, role)
+            return f"{record.id}\t{key}"
+
+    key_id, key = anyio.run(run).split("\t")
+    out.print(f"{role} key {key_id} for {name!r}; shown once, keep it secret:", highlight=False)
+    print(key)
+
+
 @bridge_app.command("serve")
 def bridge_serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="WebSocket port for adapters.")] = 3002,
+    http_port: Annotated[int, typer.Option(help="Control API port (HTTP).")] = 3001,
     heartbeat: Annotated[float, typer.Option(help="Heartbeat interval, seconds.")] = 15.0,
+    token_ttl: Annotated[float, typer.Option(help="Deploy token lifetime, seconds.")] = 3600,
 ) -> None:
-    """Run the bridge daemon until interrupted (SIGINT/SIGTERM close links with 1001)."""
+    """Run the bridge daemon: adapters on ws://HOST:PORT/ws, the control API on
+    http://HOST:HTTP_PORT (docs at /docs). SIGINT/SIGTERM close links with 1001."""
+    import uvicorn
+
+    from encounters.moderation import AuditLogger, ContentModerator
+
+    from .control import create_app
+    from .deployment import DeploymentService
+
+    _HTTPServer = _http_server_class()
 
     async def run() -> None:
+        settings = state.settings()
         async with _store() as store:
             edge = BridgeEdge(store, heartbeat_interval=heartbeat)
+            moderator = ContentModerator(settings=settings.moderation, audit=AuditLogger(store))
+            service = DeploymentService(store, moderator, edge, token_ttl=token_ttl)
             server = await edge.serve(host, port)
-            out.print(f"bridge listening on ws://{host}:{port}/ws", highlight=False)
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
-                    break
-            await edge.close_all(CloseCode.GOING_AWAY)
-            server.close()
-            await server.wait_closed()
+            http = _HTTPServer(uvicorn.Config(
+                create_app(service), host=host, port=http_port, log_level="warning",
+                lifespan="off",
+            ))  # fmt: skip
+            out.print(
+                f"bridge: adapters on ws://{host}:{port}/ws, control API on "
+                f"http://{host}:{http_port} (docs at /docs)",
+                highlight=False,
+            )
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(http.serve)
+                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    async for _ in signals:
+                        break
+                http.should_exit = True
+                await edge.close_all(CloseCode.GOING_AWAY)
+                server.close()
+                await server.wait_closed()
             out.print("bridge stopped; link state saved")
 
     try:

@@ -3,7 +3,7 @@
 A key looks like ``ae_wk_<id>_<secret>``. Only the SHA-256 of the whole key is stored
 (the secret has 192 bits of entropy, so a fast hash is enough and no salt is needed);
 the id part finds the record without scanning. Keys are compared in constant time.
-Resume tokens use the same scheme with ``ae_rt_``.
+Control-API keys use the same scheme with ``ae_ak_``; resume tokens start ``ae_rt_``.
 """
 
 from __future__ import annotations
@@ -13,20 +13,21 @@ import hmac
 import re
 import secrets
 
-from encounters.models.bridge import World, WorldKey
+from encounters.models.bridge import ApiKey, World, WorldKey
 from encounters.storage import Store
 
 _KEY = re.compile(r"^ae_wk_([0-9a-f]{12})_[A-Za-z0-9_-]{32}$")
+_API_KEY = re.compile(r"^ae_ak_([0-9a-f]{12})_[A-Za-z0-9_-]{32}$")
 
 
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def new_key() -> tuple[str, str]:
-    """``(key id, full key)``."""
+def new_key(kind: str = "wk") -> tuple[str, str]:
+    """``(key id, full key)``; ``kind`` is ``wk`` (world key) or ``ak`` (API key)."""
     key_id = secrets.token_hex(6)
-    return key_id, f"ae_wk_{key_id}_{secrets.token_urlsafe(24)}"
+    return key_id, f"ae_{kind}_{key_id}_{secrets.token_urlsafe(24)}"
 
 
 def new_resume_token() -> str:
@@ -52,5 +53,24 @@ async def check_world_key(store: Store, key: str, world: str) -> WorldKey | None
         return None
     record = await store.get_world_key(match.group(1))
     if record is None or record.revoked_at is not None or record.world != world:
+        return None
+    return record if same(key, record.key_hash) else None
+
+
+async def create_api_key(store: Store, name: str, role: str) -> tuple[ApiKey, str]:
+    """Store a new control-API key (``admin`` or ``creator``); returns it once."""
+    key_id, key = new_key("ak")
+    record = ApiKey(id=key_id, name=name, role=role, key_hash=digest(key))
+    await store.save_api_key(record)
+    return record, key
+
+
+async def check_api_key(store: Store, key: str) -> ApiKey | None:
+    """The key's record when valid and not revoked."""
+    match = _API_KEY.match(key)
+    if match is None:
+        return None
+    record = await store.get_api_key(match.group(1))
+    if record is None or record.revoked_at is not None:
         return None
     return record if same(key, record.key_hash) else None

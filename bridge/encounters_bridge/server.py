@@ -262,6 +262,10 @@ class BridgeEdge:
             }))  # fmt: skip
         return numbered.s
 
+    def link_state(self, link_id: str) -> LinkState | None:
+        """The in-memory state of a link this daemon has seen."""
+        return self._states.get(link_id)
+
     async def close_all(self, code: CloseCode = CloseCode.GOING_AWAY) -> None:
         """Graceful shutdown: save every link and close it with ``code``."""
         for conn in list(self.connections.values()):

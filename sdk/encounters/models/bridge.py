@@ -42,3 +42,17 @@ class LinkRecord(BaseModel):
     in_s: Annotated[int, Field(ge=0)] = 0
     unacked: list[dict[str, Any]] = []
     updated_at: Timestamp = Field(default_factory=utcnow)
+
+
+class ApiKey(BaseModel):
+    """A control-API credential: ``admin`` (approve personas, manage everything) or
+    ``creator`` (submit personas, spawn and signal their own). Hash only."""
+
+    model_config = STRICT
+
+    id: Id
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    role: Literal["admin", "creator"]
+    key_hash: Annotated[str, Field(max_length=128)]
+    created_at: Timestamp = Field(default_factory=utcnow)
+    revoked_at: Timestamp | None = None

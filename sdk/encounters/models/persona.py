@@ -10,9 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
 
 from .common import LAX, STRICT, Id, ShortText, Timestamp, new_id
+
+#: Personas come from the seed's JSON API, which spells fields in camelCase
+#: (``blockedTopics``): both spellings are accepted; dumps use snake_case.
+PERSONA_CONFIG = ConfigDict(**STRICT, alias_generator=to_camel, populate_by_name=True)
 
 #: Topics every moderator knows; configuration may add more.
 BUILTIN_TOPICS = ("self_harm", "sexual", "politics", "violence", "hate", "personal_data")
@@ -53,7 +58,7 @@ def canonical_topic(name: str) -> str:
 
 
 class Traits(BaseModel):
-    model_config = STRICT
+    model_config = PERSONA_CONFIG
 
     tone: Literal["curious", "serious", "playful", "mysterious"] = "curious"
     ethics: Literal["helper", "neutral", "trickster"] = "helper"
@@ -65,7 +70,7 @@ class Safety(BaseModel):
     message with profanity or personal data: ``sanitize`` masks just those words,
     ``block`` drops the message. Other blocked topics always block."""
 
-    model_config = STRICT
+    model_config = PERSONA_CONFIG
 
     blocked_topics: Annotated[list[TopicName], Field(max_length=32)] = list(BUILTIN_TOPICS)
     max_actions_per_minute: Annotated[int, Field(ge=1, le=600)] = 20
@@ -99,14 +104,14 @@ class Safety(BaseModel):
 
 
 class Voice(BaseModel):
-    model_config = STRICT
+    model_config = PERSONA_CONFIG
 
     id: Annotated[str, Field(min_length=1, max_length=64)]
     rate: Annotated[float, Field(ge=0.25, le=4.0)] = 1.0
 
 
 class Embodiment(BaseModel):
-    model_config = STRICT
+    model_config = PERSONA_CONFIG
 
     avatar: Annotated[str, Field(min_length=1, max_length=64)] = "humanoid_a"
     emotes: Annotated[
@@ -115,7 +120,7 @@ class Embodiment(BaseModel):
 
 
 class DeploymentMetrics(BaseModel):
-    model_config = STRICT
+    model_config = PERSONA_CONFIG
 
     session_length: Annotated[float, Field(ge=0)] = 0.0
     interactions: Annotated[int, Field(ge=0)] = 0
@@ -124,7 +129,7 @@ class DeploymentMetrics(BaseModel):
 
 
 class DeploymentRecord(BaseModel):
-    model_config = STRICT
+    model_config = PERSONA_CONFIG
 
     session_id: Id
     world: Literal["gmod", "minecraft", "web"]
@@ -138,7 +143,7 @@ class PersonaCore(BaseModel):
     """A companion's identity: who it is (name, traits, goals), how it may behave
     (``safety``) and how it looks (``embodiment``)."""
 
-    model_config = STRICT
+    model_config = PERSONA_CONFIG
 
     id: Id = Field(default_factory=lambda: new_id("persona"))
     name: ShortText

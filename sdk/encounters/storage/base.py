@@ -11,7 +11,8 @@ from typing import Self
 
 from ..models import Category, EncounterSpec, Session, SessionStatus
 from ..models.audit import AuditEntry
-from ..models.bridge import LinkRecord, WorldKey
+from ..models.bridge import ApiKey, LinkRecord, WorldKey
+from ..models.deployment import CompanionSession, DeployToken, PersonaRecord
 from ..models.usage import UsageRecord, UsageTotals
 
 
@@ -120,3 +121,44 @@ class Store(ABC):
 
     @abstractmethod
     async def get_link(self, link_id: str) -> LinkRecord | None: ...
+
+    # -- deployment --------------------------------------------------------------------
+
+    @abstractmethod
+    async def save_persona(self, record: PersonaRecord) -> None: ...
+
+    @abstractmethod
+    async def get_persona(self, persona_id: str) -> PersonaRecord | None: ...
+
+    @abstractmethod
+    async def list_personas(self, *, status: str | None = None) -> list[PersonaRecord]: ...
+
+    @abstractmethod
+    async def save_deploy_token(self, token: DeployToken) -> None: ...
+
+    @abstractmethod
+    async def get_deploy_token(self, token_hash: str) -> DeployToken | None: ...
+
+    @abstractmethod
+    async def save_companion(self, session: CompanionSession) -> None: ...
+
+    @abstractmethod
+    async def get_companion(self, session_id: str) -> CompanionSession | None: ...
+
+    @abstractmethod
+    async def list_companions(
+        self,
+        *,
+        world: str | None = None,
+        server_id: str | None = None,
+        status: str | None = None,
+    ) -> list[CompanionSession]: ...
+
+    @abstractmethod
+    async def save_api_key(self, key: ApiKey) -> None: ...
+
+    @abstractmethod
+    async def get_api_key(self, key_id: str) -> ApiKey | None: ...
+
+    @abstractmethod
+    async def list_api_keys(self) -> list[ApiKey]: ...

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from ..errors import SessionNotFound
 from ..models import Category, EncounterSpec, Session, SessionStatus
 from ..models.audit import AuditEntry
-from ..models.bridge import LinkRecord, WorldKey
+from ..models.bridge import ApiKey, LinkRecord, WorldKey
+from ..models.deployment import CompanionSession, DeployToken, PersonaRecord
 from ..models.usage import UsageRecord, UsageTotals
 from .base import Store
 
@@ -21,6 +22,10 @@ class MemoryStore(Store):
         self._usage: list[UsageRecord] = []
         self._world_keys: dict[str, str] = {}
         self._links: dict[str, str] = {}
+        self._personas: dict[str, str] = {}
+        self._tokens: dict[str, str] = {}
+        self._companions: dict[str, str] = {}
+        self._api_keys: dict[str, str] = {}
 
     async def save_encounter(self, spec: EncounterSpec) -> None:
         self._encounters.pop(spec.id, None)  # re-saving moves it to the newest place
@@ -126,6 +131,57 @@ class MemoryStore(Store):
     async def get_link(self, link_id: str) -> LinkRecord | None:
         raw = self._links.get(link_id)
         return LinkRecord.model_validate_json(raw) if raw else None
+
+    async def save_persona(self, record: PersonaRecord) -> None:
+        self._personas[record.persona.id] = record.model_dump_json()
+
+    async def get_persona(self, persona_id: str) -> PersonaRecord | None:
+        raw = self._personas.get(persona_id)
+        return PersonaRecord.model_validate_json(raw) if raw else None
+
+    async def list_personas(self, *, status: str | None = None) -> list[PersonaRecord]:
+        found = [PersonaRecord.model_validate_json(r) for r in self._personas.values()]
+        return [p for p in found if status is None or p.status == status]
+
+    async def save_deploy_token(self, token: DeployToken) -> None:
+        self._tokens[token.token_hash] = token.model_dump_json()
+
+    async def get_deploy_token(self, token_hash: str) -> DeployToken | None:
+        raw = self._tokens.get(token_hash)
+        return DeployToken.model_validate_json(raw) if raw else None
+
+    async def save_companion(self, session: CompanionSession) -> None:
+        self._companions[session.id] = session.model_dump_json()
+
+    async def get_companion(self, session_id: str) -> CompanionSession | None:
+        raw = self._companions.get(session_id)
+        return CompanionSession.model_validate_json(raw) if raw else None
+
+    async def list_companions(
+        self,
+        *,
+        world: str | None = None,
+        server_id: str | None = None,
+        status: str | None = None,
+    ) -> list[CompanionSession]:
+        found = [CompanionSession.model_validate_json(r) for r in self._companions.values()]
+        return [
+            c
+            for c in found
+            if (world is None or c.world == world)
+            and (server_id is None or c.server_id == server_id)
+            and (status is None or c.status == status)
+        ]
+
+    async def save_api_key(self, key: ApiKey) -> None:
+        self._api_keys[key.id] = key.model_dump_json()
+
+    async def get_api_key(self, key_id: str) -> ApiKey | None:
+        raw = self._api_keys.get(key_id)
+        return ApiKey.model_validate_json(raw) if raw else None
+
+    async def list_api_keys(self) -> list[ApiKey]:
+        return [ApiKey.model_validate_json(r) for r in self._api_keys.values()]
 
 
 def totals_of(records: list[UsageRecord]) -> list[UsageTotals]:

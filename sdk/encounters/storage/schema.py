@@ -118,6 +118,47 @@ bridge_links = Table(
 )
 
 
+personas = Table(
+    "personas",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("status", String(32), nullable=False),
+    Column("creator_id", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("data", Text, nullable=False),
+)
+
+deploy_tokens = Table(
+    "deploy_tokens",
+    metadata,
+    Column("id", String(128), primary_key=True),  # the token's hash
+    Column("persona_id", String(64), nullable=False),
+    Column("data", Text, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(120), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("key_hash", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+companion_sessions = Table(
+    "companion_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("world", String(16), nullable=False),
+    Column("server_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("data", Text, nullable=False),
+    Index("ix_companion_server", "world", "server_id", "status"),
+)
+
+
 def _v1_foundation(conn: Connection) -> None:
     metadata.create_all(conn, tables=[encounters, sessions], checkfirst=True)
 
@@ -137,11 +178,18 @@ def _v4_bridge(conn: Connection) -> None:
     metadata.create_all(conn, tables=[world_keys, bridge_links], checkfirst=True)
 
 
+def _v5_deployment(conn: Connection) -> None:
+    metadata.create_all(
+        conn, tables=[personas, deploy_tokens, companion_sessions, api_keys], checkfirst=True
+    )
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_foundation,
     _v2_audit_log,
     _v3_llm_usage,
     _v4_bridge,
+    _v5_deployment,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

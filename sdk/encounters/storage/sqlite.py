@@ -38,17 +38,22 @@ from ..errors import SessionNotFound, StoreCorrupt, StoreError
 from ..log import get_logger
 from ..models import Category, EncounterSpec, Session, SessionStatus, utcnow
 from ..models.audit import AuditEntry
-from ..models.bridge import LinkRecord, WorldKey
+from ..models.bridge import ApiKey, LinkRecord, WorldKey
+from ..models.deployment import CompanionSession, DeployToken, PersonaRecord
 from ..models.usage import UsageRecord, UsageTotals
 from ..validation import format_path
 from .base import Store
 from .schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
+    api_keys,
     audit_log,
     bridge_links,
+    companion_sessions,
+    deploy_tokens,
     encounters,
     llm_usage,
+    personas,
     schema_meta,
     sessions,
     world_keys,
@@ -103,6 +108,10 @@ def _upsert(table: Table, **computed: Any) -> Any:
 
 
 _UPSERT: dict[str, Any] = {
+    "api_keys": _upsert(api_keys),
+    "personas": _upsert(personas),
+    "deploy_tokens": _upsert(deploy_tokens),
+    "companion_sessions": _upsert(companion_sessions),
     "world_keys": _upsert(world_keys),
     "bridge_links": _upsert(bridge_links),
     "llm_usage": insert(llm_usage),
@@ -548,3 +557,77 @@ class SQLiteStore(Store):
                 )
             ).first()
         return self._load(LinkRecord, "bridge_links", row.id, row.data) if row else None
+
+    # -- deployment --------------------------------------------------------------------
+
+    async def save_persona(self, record: PersonaRecord) -> None:
+        await self._write([_Write("personas", {
+            "id": record.persona.id, "status": record.status,
+            "creator_id": record.persona.creator_id, "updated_at": utcnow(),
+            "data": record.model_dump_json(),
+        })])  # fmt: skip
+
+    async def get_persona(self, persona_id: str) -> PersonaRecord | None:
+        return await self._one(personas, PersonaRecord, persona_id)
+
+    async def list_personas(self, *, status: str | None = None) -> list[PersonaRecord]:
+        q = select(personas.c.id, personas.c.data).order_by(personas.c.updated_at.desc())
+        if status is not None:
+            q = q.where(personas.c.status == status)
+        async with self._reading() as conn:
+            rows = list((await conn.execute(q)).all())
+        return self._load_many(PersonaRecord, "personas", rows)
+
+    async def save_deploy_token(self, token: DeployToken) -> None:
+        await self._write([_Write("deploy_tokens", {
+            "id": token.token_hash, "persona_id": token.persona_id,
+            "data": token.model_dump_json(),
+        })])  # fmt: skip
+
+    async def get_deploy_token(self, token_hash: str) -> DeployToken | None:
+        return await self._one(deploy_tokens, DeployToken, token_hash)
+
+    async def save_companion(self, session: CompanionSession) -> None:
+        await self._write([_Write("companion_sessions", {
+            "id": session.id, "world": session.world, "server_id": session.server_id,
+            "status": session.status, "data": session.model_dump_json(),
+        })])  # fmt: skip
+
+    async def get_companion(self, session_id: str) -> CompanionSession | None:
+        return await self._one(companion_sessions, CompanionSession, session_id)
+
+    async def list_companions(
+        self,
+        *,
+        world: str | None = None,
+        server_id: str | None = None,
+        status: str | None = None,
+    ) -> list[CompanionSession]:
+        t = companion_sessions.c
+        q = select(t.id, t.data).order_by(t.id)
+        for column, value in ((t.world, world), (t.server_id, server_id), (t.status, status)):
+            if value is not None:
+                q = q.where(column == value)
+        async with self._reading() as conn:
+            rows = list((await conn.execute(q)).all())
+        return self._load_many(CompanionSession, "companion_sessions", rows)
+
+    async def _one(self, table: Table, model: type[M], row_id: str) -> M | None:
+        async with self._reading() as conn:
+            row = (
+                await conn.execute(select(table.c.id, table.c.data).where(table.c.id == row_id))
+            ).first()
+        return self._load(model, table.name, row.id, row.data) if row else None
+
+    async def save_api_key(self, key: ApiKey) -> None:
+        await self._write([_Write("api_keys", key.model_dump())])
+
+    async def get_api_key(self, key_id: str) -> ApiKey | None:
+        async with self._reading() as conn:
+            row = (await conn.execute(select(api_keys).where(api_keys.c.id == key_id))).first()
+        return ApiKey.model_validate(dict(row._mapping)) if row else None
+
+    async def list_api_keys(self) -> list[ApiKey]:
+        async with self._reading() as conn:
+            rows = (await conn.execute(select(api_keys).order_by(api_keys.c.created_at))).all()
+        return [ApiKey.model_validate(dict(r._mapping)) for r in rows]

@@ -1,0 +1,304 @@
+"""The deployment flow of the original design:
+
+submit (persona moderated, ``pending_moderation``) -> approve (admin; a deploy token
+with a time to live) -> spawn (world, server, location: a ``spawn`` dispatch to that
+server's link) -> signal (batches of actions, each moderated at the edge) -> end (a
+``despawn``, a summary and the replay from the audit log).
+
+Everything is in the store (personas, token hashes, companion sessions, link state), so
+a daemon restart loses none of it: live sessions are handed back to their game server
+in its next ``ready``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import anyio
+
+from encounters.errors import EncountersError, FieldError, NotFound, ValidationFailed
+from encounters.log import get_logger
+from encounters.models import utcnow
+from encounters.models.common import new_id
+from encounters.models.deployment import (
+    CompanionSession,
+    DeployToken,
+    Location,
+    PersonaRecord,
+)
+from encounters.models.persona import BUILTIN_TOPICS, PersonaCore, Safety
+from encounters.moderation import AuditLogger, ContentModerator
+from encounters.storage import Store
+from encounters.validation import validate_model
+
+from .frames import Frame
+from .keys import digest
+from .server import BridgeEdge, Connection
+
+log = get_logger(__name__)
+TOKEN_PREFIX = "deploy_"
+
+
+class DeploymentError(EncountersError):
+    """A step of the flow is not allowed now; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def new_deploy_token() -> str:
+    return f"{TOKEN_PREFIX}{secrets.token_urlsafe(24)}"
+
+
+class DeploymentService:
+    def __init__(
+        self,
+        store: Store,
+        moderator: ContentModerator,
+        edge: BridgeEdge,
+        *,
+        token_ttl: float = 3600.0,
+    ) -> None:
+        self.store = store
+        self.moderator = moderator
+        self.edge = edge
+        self.token_ttl = token_ttl
+        self.audit = moderator.audit or AuditLogger(store)
+        edge.on_event.append(self.handle_event)
+        edge.sessions_for = self.sessions_for
+        self._locks: dict[str, anyio.Lock] = {}
+
+    async def _update(
+        self, session_id: str, change: Callable[[CompanionSession], dict[str, Any]]
+    ) -> CompanionSession:
+        """Read, change and write a companion session under its lock, so counters
+        updated by signals and by game events at once are never lost."""
+        lock = self._locks.setdefault(session_id, anyio.Lock())
+        async with lock:
+            session = await self.companion(session_id)
+            session = session.model_copy(update=change(session))
+            await self.store.save_companion(session)
+            return session
+
+    # -- personas --------------------------------------------------------------------
+
+    async def submit(self, data: dict[str, Any] | PersonaCore, creator_id: str) -> PersonaRecord:
+        """Validate and moderate a persona. Creator-written text that fails moderation
+        (any built-in topic, any profanity) rejects it, with the reasons kept."""
+        raw = data.model_dump() if isinstance(data, PersonaCore) else dict(data)
+        raw["creator_id"] = creator_id
+        raw.setdefault("id", new_id("persona"))
+        persona = validate_model(PersonaCore, raw, "persona")
+        unknown = [t for t in persona.safety.blocked_topics if t not in self.moderator.topics]
+        if unknown:
+            raise ValidationFailed("persona", [
+                FieldError("safety.blocked_topics", f"unknown topic {t!r}; known topics: "
+                           f"{', '.join(self.moderator.topics)}") for t in unknown
+            ])  # fmt: skip
+        strict = Safety(blocked_topics=list(BUILTIN_TOPICS), moderation="block")
+        reasons = []
+        for field, text in (
+            ("name", persona.name),
+            ("description", persona.description),
+            *((f"goals[{i}]", g) for i, g in enumerate(persona.goals)),
+        ):
+            if not text:
+                continue
+            result = self.moderator.check_message(text, strict, max_length=2000)
+            if not result.allowed:
+                reasons.append(f"{field}: {result.topic or result.reason}")
+        record = PersonaRecord(persona=persona,
+                               status="rejected" if reasons else "pending_moderation",
+                               reasons=reasons)  # fmt: skip
+        await self.store.save_persona(record)
+        await self.audit.record(
+            "persona",
+            "block" if reasons else "allow",
+            input=persona.model_dump(mode="json"),
+            reason="; ".join(reasons) or None,
+            persona_id=persona.id,
+        )
+        return record
+
+    async def persona(self, persona_id: str) -> PersonaRecord:
+        record = await self.store.get_persona(persona_id)
+        if record is None:
+            raise NotFound(f"no persona with id {persona_id!r}")
+        return record
+
+    async def approve(self, persona_id: str) -> tuple[str, float]:
+        """Approve (admin) and issue a deploy token: ``(token, ttl seconds)``. The token
+        is shown once; only its hash is kept."""
+        record = await self.persona(persona_id)
+        if record.status == "rejected":
+            raise DeploymentError(
+                f"persona {persona_id!r} was rejected by moderation: {'; '.join(record.reasons)}"
+            )
+        if record.status != "approved":
+            record = record.model_copy(update={"status": "approved", "approved_at": utcnow()})
+            await self.store.save_persona(record)
+        token = new_deploy_token()
+        await self.store.save_deploy_token(DeployToken(
+            token_hash=digest(token), persona_id=persona_id,
+            expires_at=utcnow() + timedelta(seconds=self.token_ttl),
+        ))  # fmt: skip
+        return token, self.token_ttl
+
+    # -- companion sessions ------------------------------------------------------------
+
+    async def spawn(
+        self,
+        persona_id: str,
+        token: str,
+        world: str,
+        server_id: str,
+        location: dict[str, float] | None = None,
+    ) -> CompanionSession:
+        """Spawn an approved persona on a connected game server."""
+        stored = await self.store.get_deploy_token(digest(token))
+        if stored is None or stored.persona_id != persona_id:
+            raise DeploymentError("the deploy token is not valid for this persona", 403)
+        if stored.expires_at <= utcnow():
+            raise DeploymentError("the deploy token has expired; approve the persona again", 403)
+        record = await self.persona(persona_id)
+        if record.status != "approved":
+            raise DeploymentError(f"persona {persona_id!r} is {record.status}", 403)
+        if (world, server_id) not in self.edge.by_server:
+            raise DeploymentError(
+                f"no {world} server {server_id!r} has connected to this daemon", 404
+            )
+        session = CompanionSession(
+            id=new_id("sess"), persona_id=persona_id, world=world,
+            server_id=server_id, location=validate_model(Location, location or {}, "location"),
+        )  # fmt: skip
+        await self.store.save_companion(session)
+        await self.edge.dispatch(world, server_id, Frame(
+            "dispatch", {"type": "spawn", "persona": self._persona_view(record.persona),
+                         "location": session.location.model_dump()}, sid=session.id,
+        ))  # fmt: skip
+        await self.audit.record("event", "allow", input={"type": "spawn", "world": world,
+                                "server_id": server_id}, session_id=session.id,
+                                persona_id=persona_id)  # fmt: skip
+        return session
+
+    @staticmethod
+    def _persona_view(p: PersonaCore) -> dict[str, Any]:
+        return {"id": p.id, "name": p.name, "avatar": p.embodiment.avatar,
+                "emotes": p.embodiment.emotes, "traits": p.traits.model_dump()}  # fmt: skip
+
+    async def companion(self, session_id: str) -> CompanionSession:
+        session = await self.store.get_companion(session_id)
+        if session is None:
+            raise NotFound(f"no companion session with id {session_id!r}")
+        return session
+
+    async def signal(self, session_id: str, actions: list[Any]) -> list[dict[str, Any]]:
+        """Moderate each action at the edge and dispatch those allowed. Returns one
+        result per action: ``{action_id, decision, reason, errors}``."""
+        session = await self.companion(session_id)
+        if session.status == "ended":
+            raise DeploymentError(f"session {session_id!r} has ended")
+        persona = (await self.persona(session.persona_id)).persona
+        link_id = self.edge.by_server.get((session.world, session.server_id))
+        state = self.edge.link_state(link_id) if link_id else None
+        capabilities = state.capabilities if state and state.capabilities else None
+        results: list[dict[str, Any]] = []
+        sent = blocked = 0
+        for raw in actions[:100]:
+            action = dict(raw) if isinstance(raw, dict) else raw
+            if isinstance(action, dict) and not action.get("id"):
+                action["id"] = new_id("act")
+            decision = await self.moderator.moderate_action(
+                action, persona, capabilities=capabilities, session_id=session_id
+            )
+            action_id = (
+                decision.action.id
+                if decision.action
+                else (action.get("id") if isinstance(action, dict) else None)
+            )
+            if decision.allowed and decision.action is not None:
+                await self.edge.dispatch(session.world, session.server_id, Frame(
+                    "dispatch", {"type": "action", "action": decision.action.model_dump(
+                        exclude_none=True)}, sid=session.id,
+                ))  # fmt: skip
+                sent += 1
+            else:
+                blocked += 1
+            results.append({"action_id": action_id, "decision": decision.decision,
+                            "reason": decision.reason, "errors": list(decision.errors),
+                            "retry_after": decision.retry_after})  # fmt: skip
+        await self._update(session_id, lambda s: {
+            "actions_sent": s.actions_sent + sent,
+            "actions_blocked": s.actions_blocked + blocked,
+        })  # fmt: skip
+        return results
+
+    async def end(self, session_id: str) -> dict[str, Any]:
+        """Despawn and close the session; returns its summary and replay."""
+        session = await self.companion(session_id)
+        if session.status != "ended":
+            await self.edge.dispatch(
+                session.world,
+                session.server_id,
+                Frame("dispatch", {"type": "despawn", "reason": "ended"}, sid=session.id),
+            )
+            session = session.model_copy(update={"status": "ended", "ended_at": utcnow()})
+            await self.store.save_companion(session)
+        replay = await self.audit.replay(session_id)
+        assert session.ended_at is not None
+        return {
+            "summary": {
+                "session_id": session.id, "persona_id": session.persona_id,
+                "world": session.world, "server_id": session.server_id,
+                "duration_seconds": (session.ended_at - session.started_at).total_seconds(),
+                "actions_sent": session.actions_sent, "actions_blocked": session.actions_blocked,
+                "actions_done": session.actions_done, "actions_failed": session.actions_failed,
+                "events": session.events,
+            },
+            "replay": [e.model_dump(mode="json") for e in replay],
+        }  # fmt: skip
+
+    # -- from the games ----------------------------------------------------------------
+
+    async def sessions_for(self, world: str, server_id: str) -> list[dict[str, Any]]:
+        """Live sessions on a server, for its ``ready`` (after a daemon restart)."""
+        out = []
+        for s in await self.store.list_companions(world=world, server_id=server_id):
+            if s.status == "ended":
+                continue
+            record = await self.store.get_persona(s.persona_id)
+            if record is not None:
+                out.append({"sid": s.id, "persona": self._persona_view(record.persona),
+                            "location": s.location.model_dump()})  # fmt: skip
+        return out
+
+    async def handle_event(self, conn: Connection, frame: Frame) -> None:
+        """Record an adapter event and update the companion session it is about."""
+        d = frame.d
+        session = await self.store.get_companion(frame.sid) if frame.sid else None
+        await self.audit.record(
+            "event",
+            "allow",
+            input=d,
+            session_id=session.id if session else frame.sid,
+            persona_id=session.persona_id if session else None,
+        )
+        if session is None:
+            return
+        kind = d.get("type")
+
+        def change(s: CompanionSession) -> dict[str, Any]:
+            update: dict[str, Any] = {"events": s.events + 1}
+            if kind == "spawned" and s.status == "spawning":
+                update.update(status="live", entity=str(d.get("entity"))[:64] or None)
+            elif kind == "action_done":
+                update["actions_done"] = s.actions_done + 1
+            elif kind == "action_failed":
+                update["actions_failed"] = s.actions_failed + 1
+            return update
+
+        await self._update(session.id, change)
