@@ -139,6 +139,7 @@ def bridge_serve(
     http://HOST:HTTP_PORT (docs at /docs). SIGINT/SIGTERM close links with 1001."""
     import uvicorn
 
+    from encounters.engine import Engine
     from encounters.moderation import AuditLogger, ContentModerator
 
     from .control import create_app
@@ -152,9 +153,10 @@ def bridge_serve(
             edge = BridgeEdge(store, heartbeat_interval=heartbeat)
             moderator = ContentModerator(settings=settings.moderation, audit=AuditLogger(store))
             service = DeploymentService(store, moderator, edge, token_ttl=token_ttl)
+            engine = Engine(settings, store=store, moderator=moderator)
             server = await edge.serve(host, port)
             http = _HTTPServer(uvicorn.Config(
-                create_app(service), host=host, port=http_port, log_level="warning",
+                create_app(service, engine), host=host, port=http_port, log_level="warning",
                 lifespan="off",
             ))  # fmt: skip
             out.print(

@@ -23,8 +23,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from encounters.errors import EncountersError, NotFound, ValidationFailed
+from encounters.engine import Engine
+from encounters.errors import (
+    EncountersError,
+    IllegalTransition,
+    NotFound,
+    ObjectivesIncomplete,
+    SessionNotActive,
+    TemplateError,
+    ValidationFailed,
+)
 from encounters.models.bridge import ApiKey
+from encounters.templates.library import template_from_data
 from encounters.validation import format_path
 
 from .deployment import DeploymentError, DeploymentService
@@ -52,7 +62,23 @@ def _error(status: int, message: str, errors: list[str] | None = None) -> JSONRe
     return JSONResponse({"error": {"message": message, "errors": errors or []}}, status)
 
 
-def create_app(service: DeploymentService) -> FastAPI:
+class StartSessionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    player: dict[str, Any]
+    encounter_id: str = Field(alias="encounterId", max_length=64)
+
+
+class ObjectiveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    progress: int | None = None
+    completed: bool | None = None
+
+
+def create_app(service: DeploymentService, engine: Engine | None = None) -> FastAPI:
+    """The control API over ``service``; with an ``engine`` (sharing the store) also
+    the content routes: encounters, templates and encounter sessions."""
     app = FastAPI(title="AI Encounters bridge", version="1", docs_url="/docs")
     store = service.store
 
@@ -96,6 +122,11 @@ def create_app(service: DeploymentService) -> FastAPI:
 
     @app.exception_handler(EncountersError)
     async def _other(_: Request, exc: EncountersError) -> JSONResponse:
+        conflict = (IllegalTransition, ObjectivesIncomplete, SessionNotActive)
+        if isinstance(exc, conflict):
+            return _error(409, str(exc))
+        if isinstance(exc, TemplateError):
+            return _error(422, str(exc))
         return _error(400, str(exc))
 
     @app.get("/health")
@@ -164,6 +195,9 @@ def create_app(service: DeploymentService) -> FastAPI:
         may_see(key, (await service.persona(found.persona_id)).persona.creator_id)
         return [e.model_dump(mode="json") for e in await service.audit.replay(session_id)]
 
+    if engine is not None:
+        _content_routes(app, engine, caller)
+
     @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics(_: Annotated[ApiKey, Depends(admin)]) -> str:
         counters = service.moderator.counters.decisions
@@ -182,3 +216,58 @@ def create_app(service: DeploymentService) -> FastAPI:
         return "\n".join(lines) + "\n"
 
     return app
+
+
+def _content_routes(app: FastAPI, engine: Engine, caller: Any) -> None:
+    """Encounters, templates and encounter sessions (what ``ae deploy`` and
+    ``ae test --url`` use)."""
+    auth = [Depends(caller)]
+
+    @app.post("/encounters", status_code=201, dependencies=auth)
+    async def publish_encounter(body: dict[str, Any]) -> dict[str, Any]:
+        spec = await engine.save_encounter(body)
+        return spec.model_dump(mode="json")
+
+    @app.get("/encounters/{encounter_id}", dependencies=auth)
+    async def get_encounter(encounter_id: str) -> dict[str, Any]:
+        return (await engine.get_encounter(encounter_id)).model_dump(mode="json")
+
+    @app.get("/templates", dependencies=auth)
+    async def list_templates() -> list[dict[str, Any]]:
+        return [t.model_dump(mode="json") for t in engine.templates.list()]
+
+    @app.post("/templates", status_code=201, dependencies=auth)
+    async def publish_template(body: dict[str, Any]) -> dict[str, Any]:
+        template = template_from_data(body, "request body")
+        engine.templates.add(template)
+        return {"id": template.id}
+
+    @app.post("/templates/{template_id}/generate", status_code=201, dependencies=auth)
+    async def generate_from_template(template_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        params = body.get("parameters", {})
+        spec = await engine.generate(
+            template=template_id, params=params if isinstance(params, dict) else {}
+        )
+        return spec.model_dump(mode="json")
+
+    @app.post("/sessions", status_code=201, dependencies=auth)
+    async def start_session(body: StartSessionRequest) -> dict[str, Any]:
+        session = await engine.start_session(body.player, body.encounter_id)
+        return session.model_dump(mode="json")
+
+    @app.get("/sessions/{session_id}", dependencies=auth)
+    async def get_session(session_id: str) -> dict[str, Any]:
+        return (await engine.get_session(session_id)).model_dump(mode="json")
+
+    @app.post("/sessions/{session_id}/objectives/{objective_id}", dependencies=auth)
+    async def update_objective(
+        session_id: str, objective_id: str, body: ObjectiveRequest
+    ) -> dict[str, Any]:
+        session = await engine.update_objective(session_id, objective_id,
+                                                progress=body.progress,
+                                                completed=body.completed)  # fmt: skip
+        return session.model_dump(mode="json")
+
+    @app.post("/sessions/{session_id}/complete", dependencies=auth)
+    async def complete(session_id: str) -> dict[str, Any]:
+        return (await engine.complete_session(session_id)).model_dump(mode="json")

@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, cast
 
+import anyio
 import typer
 from rich.prompt import IntPrompt, Prompt
 
 from ..engine import SyncEngine
-from ..models import Category, Session, SessionStatus
+from ..models import Category, EncounterSpec, Session, SessionStatus
 from ..storage import MemoryStore
 from .app import app, fail, out, state
 from .content import load_encounters, parse_params
@@ -26,10 +27,20 @@ def test_encounter(
     file: Annotated[Path, typer.Argument(help="Encounter JSON file (one, or a list).")],
     player: Annotated[str, typer.Option(help="Player id.")] = "test-player",
     level: Annotated[int, typer.Option(min=1, max=1000)] = 5,
+    url: Annotated[
+        str | None,
+        typer.Option(help="Run against a daemon's control API instead of in-process."),
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option(envvar="AE_KEY", help="API key for --url.", show_default=False)
+    ] = None,
 ) -> None:
-    """Play encounters from a file through in-process: start a session, complete each
-    objective, complete the session. Nothing is stored."""
+    """Play encounters from a file through: start a session, complete each objective,
+    complete the session. In-process (nothing stored), or on a daemon with --url."""
     specs = load_encounters(file)
+    if url is not None:
+        _test_remote(specs, url, key, {"player_id": player, "level": level})
+        return
     with SyncEngine(state.settings(), store=MemoryStore()) as engine:
         for spec in specs:
             out.print(f"Starting test session for {spec.title!r}...", highlight=False)
@@ -40,6 +51,30 @@ def test_encounter(
                 engine.update_objective(session.id, objective.id, completed=True)
                 out.print(f"[green]✓[/green] Completed: {objective.description}", highlight=False)
             engine.complete_session(session.id)
+    out.print(f"[green]✓[/green] Test completed successfully ({len(specs)} encounter(s))")
+
+
+def _test_remote(
+    specs: list[EncounterSpec], url: str, key: str | None, player: dict[str, object]
+) -> None:
+    from ..client import EncountersClient
+
+    async def run() -> None:
+        async with EncountersClient(url, key) as client:
+            for spec in specs:
+                await client.publish_encounter(spec.model_dump(mode="json"))
+                out.print(f"Starting test session for {spec.title!r} on {url}...", highlight=False)
+                session = await client.start_session(player, spec.id)
+                out.print(f"Session created: {session['id']}", highlight=False)
+                out.print(f"Objectives: {len(spec.objectives)}")
+                for objective in spec.objectives:
+                    await client.update_objective(session["id"], objective.id, completed=True)
+                    out.print(
+                        f"[green]✓[/green] Completed: {objective.description}", highlight=False
+                    )
+                await client.complete_session(session["id"])
+
+    anyio.run(run)
     out.print(f"[green]✓[/green] Test completed successfully ({len(specs)} encounter(s))")
 
 

@@ -1,0 +1,146 @@
+"""``EncountersClient``: the control API of a running bridge daemon, from Python.
+
+A small httpx wrapper with one method per endpoint (the seed's ``EncountersClient``).
+Errors come back as :class:`ControlError` with the daemon's message and field errors;
+the key is sent in the ``Authorization`` header and never logged. Timeouts are bounded
+(10 s by default).
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from .errors import EncountersError
+
+
+class ControlError(EncountersError):
+    """The daemon refused a request; ``status`` is the HTTP status."""
+
+    def __init__(self, status: int, message: str, errors: list[str] | None = None) -> None:
+        self.status = status
+        self.errors = errors or []
+        detail = "".join(f"\n  {e}" for e in self.errors)
+        super().__init__(f"daemon answered {status}: {message}{detail}")
+
+
+class EncountersClient:
+    """``async with EncountersClient("http://127.0.0.1:3001", key) as client: ...``"""
+
+    def __init__(
+        self,
+        url: str,
+        key: str | None = None,
+        *,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._http = httpx.AsyncClient(
+            base_url=url.rstrip("/"), headers=headers, timeout=timeout, transport=transport,
+            follow_redirects=False,
+        )  # fmt: skip
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            response = await self._http.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            raise ControlError(0, f"cannot reach {self._http.base_url}: {exc}") from None
+        if response.status_code >= 400:
+            try:
+                err = response.json().get("error", {})
+                message, errors = err.get("message", response.text), err.get("errors", [])
+            except ValueError:
+                message, errors = response.text[:200], []
+            raise ControlError(response.status_code, message, errors)
+        return response.json() if response.content else None
+
+    # -- personas and deployment -----------------------------------------------------
+
+    async def submit_persona(self, persona: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("POST", "/personas/submit", persona)
+        return result
+
+    async def approve_persona(self, persona_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("POST", f"/personas/{persona_id}/approve")
+        return result
+
+    async def personas(self, status: str | None = None) -> list[dict[str, Any]]:
+        path = "/personas" + (f"?status={status}" if status else "")
+        result: list[dict[str, Any]] = await self._call("GET", path)
+        return result
+
+    async def spawn(
+        self,
+        persona_id: str,
+        token: str,
+        world: str,
+        server_id: str,
+        location: dict[str, float] | None = None,
+    ) -> dict[str, Any]:
+        body = {"personaId": persona_id, "deploymentToken": token, "world": world,
+                "serverId": server_id, "spawnLocation": location}  # fmt: skip
+        result: dict[str, Any] = await self._call("POST", "/spawn", body)
+        return result
+
+    async def signal(self, session_id: str, actions: list[dict[str, Any]]) -> dict[str, Any]:
+        body = {"sessionId": session_id, "actions": actions}
+        result: dict[str, Any] = await self._call("POST", "/signal", body)
+        return result
+
+    async def end(self, session_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("POST", f"/session/{session_id}/end")
+        return result
+
+    async def replay(self, session_id: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._call("GET", f"/session/{session_id}/replay")
+        return result
+
+    # -- content and encounter sessions ------------------------------------------------
+
+    async def publish_encounter(self, encounter: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("POST", "/encounters", encounter)
+        return result
+
+    async def publish_template(self, template: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("POST", "/templates", template)
+        return result
+
+    async def start_session(self, player: dict[str, Any], encounter_id: str) -> dict[str, Any]:
+        body = {"player": player, "encounterId": encounter_id}
+        result: dict[str, Any] = await self._call("POST", "/sessions", body)
+        return result
+
+    async def update_objective(
+        self,
+        session_id: str,
+        objective_id: str,
+        *,
+        completed: bool | None = None,
+        progress: int | None = None,
+    ) -> dict[str, Any]:
+        body = {"completed": completed, "progress": progress}
+        path = f"/sessions/{session_id}/objectives/{objective_id}"
+        result: dict[str, Any] = await self._call("POST", path, body)
+        return result
+
+    async def complete_session(self, session_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("POST", f"/sessions/{session_id}/complete")
+        return result
+
+    async def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("GET", "/health")
+        return result
