@@ -206,31 +206,30 @@ class DeploymentService:
         link_id = self.edge.by_server.get((session.world, session.server_id))
         state = self.edge.link_state(link_id) if link_id else None
         capabilities = state.capabilities if state and state.capabilities else None
-        results: list[dict[str, Any]] = []
-        sent = blocked = 0
+        batch: list[Any] = []
         for raw in actions[:100]:
             action = dict(raw) if isinstance(raw, dict) else raw
             if isinstance(action, dict) and not action.get("id"):
                 action["id"] = new_id("act")
-            decision = await self.moderator.moderate_action(
-                action, persona, capabilities=capabilities, session_id=session_id
-            )
-            action_id = (
-                decision.action.id
-                if decision.action
-                else (action.get("id") if isinstance(action, dict) else None)
-            )
-            if decision.allowed and decision.action is not None:
-                await self.edge.dispatch(session.world, session.server_id, Frame(
-                    "dispatch", {"type": "action", "action": decision.action.model_dump(
-                        exclude_none=True)}, sid=session.id,
-                ))  # fmt: skip
-                sent += 1
-            else:
-                blocked += 1
-            results.append({"action_id": action_id, "decision": decision.decision,
-                            "reason": decision.reason, "errors": list(decision.errors),
-                            "retry_after": decision.retry_after})  # fmt: skip
+            batch.append(action)
+        decisions = await self.moderator.moderate_actions(
+            batch, persona, capabilities=capabilities, session_id=session_id
+        )
+        frames = [
+            Frame("dispatch", {"type": "action",
+                               "action": d.action.model_dump(exclude_none=True)},
+                  sid=session.id)
+            for d in decisions if d.allowed and d.action is not None
+        ]  # fmt: skip
+        await self.edge.dispatch_many(session.world, session.server_id, frames)
+        sent, blocked = len(frames), len(decisions) - len(frames)
+        results = [
+            {"action_id": d.action.id if d.action else (
+                a.get("id") if isinstance(a, dict) else None),
+             "decision": d.decision, "reason": d.reason, "errors": list(d.errors),
+             "retry_after": d.retry_after}
+            for a, d in zip(batch, decisions, strict=True)
+        ]  # fmt: skip
         await self._update(session_id, lambda s: {
             "actions_sent": s.actions_sent + sent,
             "actions_blocked": s.actions_blocked + blocked,

@@ -57,6 +57,7 @@ class Connection:
     link: ServerLink
     record: LinkRecord | None = None
     closed: bool = False
+    dirty: bool = False  #: acknowledgements not yet written
     remote: str = ""
 
 
@@ -137,6 +138,8 @@ class BridgeEdge:
         with contextlib.suppress(ConnectionClosed):
             while not conn.closed:
                 await anyio.sleep(max(0.05, self.heartbeat_interval / 2))
+                if conn.dirty:
+                    await self._persist(conn)
                 await self._run(conn, conn.link.timed_out(self.clock()))
 
     # -- effects ---------------------------------------------------------------------
@@ -161,7 +164,9 @@ class BridgeEdge:
                     except Exception as exc:
                         log.exception("bridge.event_handler_failed", error=repr(exc))
             elif isinstance(effect, Acked):
-                await self._persist(conn)
+                # Saved lazily (watchdog, close): after a crash a processed dispatch
+                # may be sent again, and the adapter ignores it by its s.
+                conn.dirty = True
 
     async def _close(self, conn: Connection, code: CloseCode, reason: str) -> None:
         conn.closed = True
@@ -227,6 +232,7 @@ class BridgeEdge:
                 log.warning("bridge.link_not_saved", link_id=conn.record.id, error=repr(exc))
 
     async def _persist(self, conn: Connection) -> None:
+        conn.dirty = False
         if conn.record is None or conn.link.link is None:
             return
         state = conn.link.link
@@ -239,28 +245,33 @@ class BridgeEdge:
     # -- sending ---------------------------------------------------------------------
 
     async def dispatch(self, world: str, server_id: str, frame: Frame) -> int | None:
-        """Send a dispatch to a game server's link, live or not: it is sequenced and
-        kept until acknowledged. Returns its ``s``, or None when that server never
-        connected."""
+        """Send one dispatch; see :meth:`dispatch_many`."""
+        numbers = await self.dispatch_many(world, server_id, [frame])
+        return numbers[0] if numbers else None
+
+    async def dispatch_many(self, world: str, server_id: str, frames: list[Frame]) -> list[int]:
+        """Send dispatches to a game server's link, live or not. They are sequenced and
+        written to the store (one write for the batch) *before* they are sent, and kept
+        until acknowledged, so neither a drop nor a daemon restart loses one. Returns
+        their ``s``; empty when that server never connected."""
         link_id = self.by_server.get((world, server_id))
-        if link_id is None:
-            return None
+        if link_id is None or not frames:
+            return []
         conn = self.connections.get(link_id)
         if conn is not None and not conn.closed:
-            effects = conn.link.dispatch(frame)
+            effects = [e for f in frames for e in conn.link.dispatch(f)]
             await self._persist(conn)
             with contextlib.suppress(ConnectionClosed):  # kept unacked: replayed on resume
                 await self._run(conn, effects)
-            sent = effects[0]
-            return sent.frame.s if isinstance(sent, Send) else None
+            return [e.frame.s for e in effects if isinstance(e, Send) and e.frame.s]
         state = self._states[link_id]
-        numbered = state.sequence(frame)
+        numbered = [state.sequence(f) for f in frames]
         record = await self.store.get_link(link_id)
         if record is not None:
             await self.store.save_link(record.model_copy(update={
                 "out_s": state.out_s, "unacked": [f.to_wire() for f in state.unacked],
             }))  # fmt: skip
-        return numbered.s
+        return [f.s for f in numbered if f.s]
 
     def link_state(self, link_id: str) -> LinkState | None:
         """The in-memory state of a link this daemon has seen."""

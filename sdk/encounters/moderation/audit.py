@@ -74,7 +74,26 @@ class AuditLogger:
         session_id: str | None = None,
         persona_id: str | None = None,
     ) -> AuditEntry:
-        entry = AuditEntry(
+        entry = self.entry(kind, decision, input=input, output=output, reason=reason,
+                           categories=categories, session_id=session_id,
+                           persona_id=persona_id)  # fmt: skip
+        (seq,) = await self.store.append_audit([entry])
+        return entry.model_copy(update={"seq": seq})
+
+    @staticmethod
+    def entry(
+        kind: str,
+        decision: Decision,
+        *,
+        input: Any = None,
+        output: Any = None,
+        reason: str | None = None,
+        categories: list[str] | tuple[str, ...] = (),
+        session_id: str | None = None,
+        persona_id: str | None = None,
+    ) -> AuditEntry:
+        """A redacted entry, not yet written (see :meth:`record_many`)."""
+        return AuditEntry(
             kind=kind,
             decision=decision,
             input=redact(input),
@@ -84,8 +103,11 @@ class AuditLogger:
             session_id=session_id,
             persona_id=persona_id,
         )
-        (seq,) = await self.store.append_audit([entry])
-        return entry.model_copy(update={"seq": seq})
+
+    async def record_many(self, entries: list[AuditEntry]) -> None:
+        """Write several entries in one append (one transaction)."""
+        if entries:
+            await self.store.append_audit(entries)
 
     async def replay(
         self, session_id: str, *, after_seq: int = 0, limit: int = 10_000

@@ -266,6 +266,35 @@ class ContentModerator:
         )
         return decision
 
+    async def moderate_actions(
+        self,
+        actions: Sequence[Mapping[str, Any] | Action],
+        persona: PersonaCore,
+        *,
+        capabilities: Iterable[str] | None = None,
+        session_id: str | None = None,
+    ) -> list[ActionDecision]:
+        """Decide on a batch of actions in order (the rate applies action by action),
+        writing their audit entries in one append."""
+        caps = list(capabilities) if capabilities is not None else None
+        decisions: list[ActionDecision] = []
+        entries = []
+        for action in actions:
+            decision = await self._action(action, persona, caps)
+            decisions.append(decision)
+            self.counters.count("action", decision.decision)
+            if self.audit is not None:
+                raw = action.model_dump() if isinstance(action, BaseModel) else action
+                out = decision.action.model_dump() if decision.action is not None else None
+                entries.append(self.audit.entry(
+                    "action", decision.decision, input=raw, output=out, reason=decision.reason,
+                    categories=list(decision.categories), session_id=session_id,
+                    persona_id=persona.id,
+                ))  # fmt: skip
+        if self.audit is not None:
+            await self.audit.record_many(entries)
+        return decisions
+
     async def _action(
         self,
         raw: Mapping[str, Any] | Action,
