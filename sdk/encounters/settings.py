@@ -45,7 +45,7 @@ class LLMSettings(BaseSettings):
     ``LLM_PRIMARY_PROVIDER``, ``LLM_FALLBACK_PROVIDER``, ``LLM_LOCAL_ENABLED``,
     ``LLM_LOCAL_URL``, ``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_MODEL``,
     ``ANTHROPIC_API_KEY``, ``ANTHROPIC_MODEL``, ``ANTHROPIC_BASE_URL``, ``OLLAMA_MODEL``,
-    ``LLM_TIMEOUT``, ``LLM_MAX_RETRIES``, ``LLM_COOLDOWN_AFTER``,
+    ``LLM_TIMEOUT``, ``LLM_MAX_RETRIES``, ``LLM_MAX_BACKOFF``, ``LLM_COOLDOWN_AFTER``,
     ``LLM_COOLDOWN_SECONDS``, ``LLM_PROCEDURAL_FALLBACK``, ``LLM_PRICES``.
 
     Keys are secrets: they are never printed (``repr`` shows ``**********``).
@@ -119,15 +119,27 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**given)
     except ValidationError as exc:
-        lines = []
-        for e in exc.errors():
-            field = str(e["loc"][0]) if e["loc"] else "?"
-            source = field if field in given else f"{ENV_PREFIX}{field.upper()}"
-            lines.append(f"{source}: {e['msg']}")
+        lines = [f"{env_name(e['loc'], given)}: {e['msg']}" for e in exc.errors()]
         raise ConfigError("invalid settings:\n  " + "\n  ".join(lines)) from None
     except SettingsError as exc:
         cause = exc.__cause__ or exc
         raise ConfigError(
-            f"invalid settings: {exc} ({cause}); list values such as AE_TEMPLATE_DIRS "
-            'are JSON, e.g. ["/path/one", "/path/two"]'
+            f"invalid settings: {exc} ({cause}); list and table values (AE_TEMPLATE_DIRS, "
+            'LLM_PRICES) are JSON, e.g. ["/path/one"] or {"my-model": [0.5, 1.5]}'
         ) from None
+
+
+def env_name(loc: tuple[int | str, ...], given: dict[str, Any]) -> str:
+    """The environment variable (or argument) a validation error is about."""
+    parts = [str(p) for p in loc]
+    if not parts:
+        return "settings"
+    if parts[0] in given:
+        return ".".join(parts)
+    if parts[0] == "llm" and len(parts) > 1:
+        return parts[1].upper()  # the seed's names have no prefix: LLM_TIMEOUT
+    if parts[0] in LLMSettings.model_fields:
+        return parts[0].upper()
+    if parts[0] == "moderation" and len(parts) > 1:
+        return f"{ENV_PREFIX}MODERATION__{parts[1].upper()}"
+    return f"{ENV_PREFIX}{parts[0].upper()}"

@@ -286,6 +286,8 @@ def moderate(
         colour = {"allow": "green", "sanitize": "yellow", "block": "red"}[result.decision]
         detail = result.topic or result.reason or ""
         shown = result.text if result.text is not None else text
+        if len(shown) > 200:
+            shown = shown[:200] + f"… ({len(shown)} characters)"
         out.print(
             f"[{colour}]{result.decision:8}[/{colour}] {escape(shown)}"
             + (

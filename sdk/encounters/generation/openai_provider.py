@@ -53,6 +53,9 @@ class OpenAIProvider:
         self.name = name
         self.model = model
         self.max_tokens = max_tokens
+        # OpenAI's own API takes max_completion_tokens (its reasoning models refuse
+        # max_tokens); compatible servers know max_tokens.
+        self._limit = "max_completion_tokens" if base_url is None else "max_tokens"
         self.client = openai.AsyncOpenAI(
             api_key=api_key or "not-needed-for-local-servers",
             base_url=base_url,
@@ -66,16 +69,17 @@ class OpenAIProvider:
     async def complete_json(
         self, messages: list[Message], schema: dict[str, Any], *, schema_name: str
     ) -> Completion:
+        params: dict[str, Any] = {
+            "model": self.model,
+            "messages": self._messages(messages),
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": schema_name, "schema": schema, "strict": True},
+            },
+            self._limit: self.max_tokens,
+        }
         try:
-            response = await self.client.chat.completions.create(
-                model=self.model,
-                messages=self._messages(messages),
-                response_format={
-                    "type": "json_schema",
-                    "json_schema": {"name": schema_name, "schema": schema, "strict": True},
-                },
-                max_tokens=self.max_tokens,
-            )
+            response = await self.client.chat.completions.create(**params)
         except openai.OpenAIError as exc:
             raise translate_error(self.name, exc) from exc
         return Completion(
@@ -88,7 +92,7 @@ class OpenAIProvider:
         params: dict[str, Any] = {
             "model": self.model,
             "messages": self._messages(messages),
-            "max_tokens": self.max_tokens,
+            self._limit: self.max_tokens,
         }
         if tools:
             params["tools"] = [
@@ -134,15 +138,14 @@ class OpenAIProvider:
         try:
             await self.client.models.retrieve(self.model)
             return True
-        except openai.NotFoundError:
-            return False
         except openai.OpenAIError:
-            # some compatible servers have no /models/{id}; fall back to the list
-            try:
-                page = await self.client.models.list()
-                return any(m.id == self.model for m in page.data) or not page.data
-            except openai.OpenAIError:
-                return False
+            pass
+        # Compatible servers (llama.cpp, vLLM) may only have the list.
+        try:
+            page = await self.client.models.list()
+        except openai.OpenAIError:
+            return False
+        return any(m.id == self.model for m in page.data)
 
     async def aclose(self) -> None:
         await self.client.close()

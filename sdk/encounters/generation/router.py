@@ -36,6 +36,7 @@ from ..log import get_logger
 from ..models import EncounterSpec
 from ..models.common import new_id
 from ..models.usage import UsageRecord
+from ..moderation.audit import redact
 from ..settings import LLMSettings
 from ..storage import Store
 from ..validation import validate_model
@@ -193,6 +194,8 @@ class ProviderManager:
                 error: ProviderError = ProviderTimeout(provider.name, "timed out")
             except ProviderError as exc:
                 error = exc
+            except Exception as exc:  # a garbled reply the client could not parse
+                error = ProviderError(provider.name, f"unusable reply: {type(exc).__name__}: {exc}")
             else:
                 attempts.append(
                     Attempt(
@@ -206,20 +209,25 @@ class ProviderManager:
                 return result
             attempts.append(
                 Attempt(
-                    provider.name, provider.model, False, error=str(error), latency_ms=_ms(started)
+                    provider.name,
+                    provider.model,
+                    False,
+                    error=_safe(error),
+                    latency_ms=_ms(started),
                 )
             )
             if not isinstance(error, RetryableError) or n == policy.max_retries:
                 raise error
             delay = self._backoff(n, error.retry_after)
-            if delay is None:
+            if delay is None:  # asked to wait longer than we would: rest it that long
+                self._health[provider.name].resting_until = self._clock() + (error.retry_after or 0)
                 raise error
             log.info(
                 "llm.retry",
                 provider=provider.name,
                 attempt=n + 1,
                 delay=round(delay, 3),
-                error=str(error),
+                error=_safe(error),
             )
             await anyio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -252,8 +260,8 @@ class ProviderManager:
                     spec = await self._encounter_from(candidate, request, attempts)
                 except (ProviderError, ValidationFailed) as exc:
                     self._mark(candidate, False)
-                    failures.append(f"{candidate.name}: {exc}")
-                    log.warning("llm.provider_failed", provider=candidate.name, error=str(exc))
+                    failures.append(_safe(exc))
+                    log.warning("llm.provider_failed", provider=candidate.name, error=_safe(exc))
                     continue
                 self._mark(candidate, True)
                 return spec
@@ -356,7 +364,7 @@ class ProviderManager:
                     )
                 except ProviderError as exc:
                     self._mark(candidate, False)
-                    failures.append(f"{candidate.name}: {exc}")
+                    failures.append(_safe(exc))
                     continue
                 self._mark(candidate, True)
                 return result
@@ -367,6 +375,11 @@ class ProviderManager:
     async def aclose(self) -> None:
         for p in self.providers:
             await p.aclose()
+
+
+def _safe(exc: BaseException) -> str:
+    """An error's text with anything secret-shaped removed: a server may echo a key."""
+    return str(redact(str(exc)))[:500]
 
 
 def _completion_usage(c: Completion) -> Usage:

@@ -17,8 +17,11 @@ from ..models.audit import AuditEntry, Decision
 from ..storage import Store
 
 REDACTED = "[redacted]"
+#: Field names that hold secrets, in any case or separator style (``api_key``,
+#: ``accessToken``, ``clientSecret``, ``pwd``).
 _SECRET_KEY = re.compile(
-    r"(^|_|-)(token|secret|password|passwd|api_?key|key|authorization|auth|cookie|credential)s?$",
+    r"(token|secret|password|passwd|pwd|pass|passphrase|apikey|key|authorization|auth"
+    r"|cookie|credential|signature)s?$",
     re.IGNORECASE,
 )
 _SECRET_TEXT = re.compile(
@@ -26,9 +29,15 @@ _SECRET_TEXT = re.compile(
     r"|\b(?:ae|deploy)_[A-Za-z0-9]{2,8}_[A-Za-z0-9_-]{16,}"
     r"|\bdeploy_[A-Za-z0-9_-]{16,}"
     r"|\bwhsec_[A-Za-z0-9+/=]{16,}"
-    r"|\b[Bb]earer\s+[A-Za-z0-9._~+/=-]{8,}"
+    r"|\b(?:[Bb]earer|[Bb]asic)\s+[A-Za-z0-9._~+/=-]{8,}"
+    r"|\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"  # Stripe
+    r"|\bgh[pousr]_[A-Za-z0-9]{20,}"  # GitHub
+    r"|\bAKIA[0-9A-Z]{16}\b"  # AWS access key id
+    r"|\bAIza[0-9A-Za-z_-]{30,}"  # Google API key
+    r"|\bxox[abposr]-[A-Za-z0-9-]{10,}"  # Slack
+    r"|(?<=://)[^\s/:@]+:[^\s/@]+(?=@)"  # user:password@ in URLs
     r"|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
-    r"|(?i:\b(?:password|passwd|api[_-]?key|secret|token)\s*[:=]\s*)\S+"
+    r"|(?i:\b(?:password|passwd|pwd|api[_ -]?key|secret|token)\s*[:=]\s*)\S+"
 )
 #: Inputs are cut to this many characters in the log; a 1 MB message is not kept whole.
 MAX_LOGGED_TEXT = 4000
@@ -45,7 +54,9 @@ def redact(value: Any, _depth: int = 0) -> Any:
         return text.encode("utf-8", "replace").decode("utf-8")
     if isinstance(value, dict):
         return {
-            str(k): REDACTED if _SECRET_KEY.search(str(k)) else redact(v, _depth + 1)
+            str(k): REDACTED
+            if _SECRET_KEY.search(re.sub(r"[^a-z]", "", str(k).lower()))
+            else redact(v, _depth + 1)
             for k, v in list(value.items())[:200]
         }
     if isinstance(value, list | tuple):
@@ -100,8 +111,8 @@ class AuditLogger:
             output=redact(output),
             reason=reason[:200] if reason else None,
             categories=list(categories),
-            session_id=session_id,
-            persona_id=persona_id,
+            session_id=session_id[:64] if session_id else None,
+            persona_id=persona_id[:64] if persona_id else None,
         )
 
     async def record_many(self, entries: list[AuditEntry]) -> None:

@@ -77,8 +77,7 @@ class Lexicon:
 
 
 #: Letter swaps for profanity spellings (see the module docstring).
-SWAPS = (("u", "v"), ("s", "z"), ("ck", "k"), ("ck", "kk"), ("c", "k"), ("f", "ph"),
-         ("i", "y"), ("er", "a"), ("l", "i"))  # fmt: skip
+SWAPS = (("u", "v"), ("s", "z"), ("ck", "kk"), ("i", "y"), ("er", "a"), ("l", "i"))
 
 
 def collapse(word: str) -> tuple[str, tuple[int, ...]]:
@@ -99,8 +98,7 @@ _VOWELS = re.compile(r"[aeiouy]+")
 
 def masked(term: str) -> set[str]:
     """Masked spellings of each word of ``term`` (words of three letters or more): one
-    or two inner letters as ``*``, every vowel as ``*`` (``b*st*rd``), and for short
-    words everything after the first letter (``a**``)."""
+    or two inner letters as ``*`` and every vowel as ``*`` (``b*st*rd``)."""
     out: set[str] = set()
     words = term.split(" ")
     for n, word in enumerate(words):
@@ -109,18 +107,23 @@ def masked(term: str) -> set[str]:
         forms = {word[:i] + "*" + word[i + 1 :] for i in range(1, len(word) - 1)}
         forms |= {word[:i] + "**" + word[i + 2 :] for i in range(1, len(word) - 2)}
         forms.add(word[0] + _VOWELS.sub(lambda m: "*" * len(m.group(0)), word[1:]))
-        if len(word) <= 4:
-            forms.add(word[0] + "*" * (len(word) - 1))
         out |= {" ".join([*words[:n], form, *words[n + 1 :]]) for form in forms}
     out.discard(term)
     return out
 
 
 def swapped(term: str) -> set[str]:
-    """Spellings with one or two letter swaps applied everywhere they fit."""
+    """Spellings with one or two letter swaps applied everywhere they fit, plus
+    ``ph`` for a leading ``f``. Words under five letters get one swap at a time, and
+    ``er``->``a`` only applies to words of six letters or more."""
     out: set[str] = set()
-    usable = [swap for swap in SWAPS if swap[0] in term]
-    for r in (1, 2):
+    if term.startswith("f") and len(term) >= 4:
+        out.add("ph" + term[1:])
+    usable = [
+        swap for swap in SWAPS
+        if swap[0] in term and (swap != ("er", "a") or len(term) >= 6)
+    ]  # fmt: skip
+    for r in (1, 2) if len(term) >= 5 else (1,):
         for combo in itertools.combinations(usable, r):
             form = term
             for old, new in combo:
@@ -130,7 +133,7 @@ def swapped(term: str) -> set[str]:
     return out
 
 
-def parse(text: str, source: str, into: Lexicon) -> None:
+def parse(text: str, source: str, into: Lexicon, *, swaps: bool = True) -> None:
     """Read one lexicon file's text into ``into``; errors name the file and line."""
     category: str | None = None
     mode: Mode | None = None
@@ -153,11 +156,12 @@ def parse(text: str, source: str, into: Lexicon) -> None:
             raise ConfigError(f"{where}: a term before any [section]")
         if allow:
             for word in _terms(line):
-                if " " in word:  # a phrase: matches inside it are clean
-                    into.add(Entry(ALLOW, "word", fold(word)), [fold(word)])
-                elif word.endswith("*"):
+                if word.endswith("*"):  # every word starting so: roots inside are clean
                     into.allow_prefixes.append(collapse(fold(word[:-1]))[0])
-                else:
+                    continue
+                # a word or phrase: nothing matched inside it counts
+                into.add(Entry(ALLOW, "word", fold(word)), [fold(word)])
+                if " " not in word:
                     into.allow_words.add(collapse(fold(word))[0])
             continue
         assert mode is not None
@@ -182,7 +186,8 @@ def parse(text: str, source: str, into: Lexicon) -> None:
             forms = {key}
             if category == "profanity":
                 # a root matches inside words: a short swapped root ("fk") would be noise
-                forms |= {f for f in swapped(key) if mode != "root" or len(f) >= 4}
+                if swaps:
+                    forms |= {f for f in swapped(key) if mode != "root" or len(f) >= 4}
                 forms |= set().union(*map(masked, forms))
             into.add(Entry(category, mode, key), forms)
 
@@ -195,15 +200,22 @@ def load(extra_dirs: Iterable[str | Path] = (), languages: Iterable[str] | None 
     """The built-in lexicons (all languages, or only ``languages``), then every
     ``*.txt`` in ``extra_dirs``."""
     lexicon = Lexicon()
-    wanted = set(languages) if languages is not None else None
     folder = resources.files("encounters.moderation").joinpath("data")
-    for item in sorted(folder.iterdir(), key=lambda e: e.name):
-        if not item.name.endswith(".txt"):
+    files = sorted((e for e in folder.iterdir() if e.name.endswith(".txt")), key=lambda e: e.name)
+    known = {e.name.split(".")[-2] for e in files}
+    wanted = set(languages) if languages is not None else known
+    if unknown := wanted - known:
+        raise ConfigError(
+            f"no built-in word lists for language(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    for item in files:
+        kind, lang = item.name.split(".")[0], item.name.split(".")[-2]
+        # topic lists hold every language's phrases: always loaded
+        if kind != "topics" and lang not in wanted:
             continue
-        lang = item.name.split(".")[-2]
-        if wanted is not None and lang not in wanted:
-            continue
-        parse(item.read_text(encoding="utf-8"), f"data/{item.name}", lexicon)
+        # letter swaps model English spellings; in other languages they hit real words
+        parse(item.read_text(encoding="utf-8"), f"data/{item.name}", lexicon, swaps=lang == "en")
         lexicon.files.append(f"builtin:{item.name}")
     for d in extra_dirs:
         path = Path(d)

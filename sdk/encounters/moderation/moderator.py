@@ -251,7 +251,7 @@ class ContentModerator:
     ) -> ActionDecision:
         """Decide on one action for ``persona`` on a link with ``capabilities`` (the
         action types the game side supports; None means any)."""
-        decision = await self._action(action, persona, capabilities)
+        decision = await self._action(action, persona, capabilities, session_id)
         raw = action.model_dump() if isinstance(action, BaseModel) else action
         out = decision.action.model_dump() if decision.action is not None else None
         await self._audit(
@@ -280,7 +280,7 @@ class ContentModerator:
         decisions: list[ActionDecision] = []
         entries = []
         for action in actions:
-            decision = await self._action(action, persona, caps)
+            decision = await self._action(action, persona, caps, session_id)
             decisions.append(decision)
             self.counters.count("action", decision.decision)
             if self.audit is not None:
@@ -300,6 +300,7 @@ class ContentModerator:
         raw: Mapping[str, Any] | Action,
         persona: PersonaCore,
         capabilities: Iterable[str] | None,
+        session_id: str | None = None,
     ) -> ActionDecision:
         try:  # a model is checked again: its fields may have been changed after creation
             action = validate_action(raw.model_dump() if isinstance(raw, BaseModel) else dict(raw))
@@ -326,11 +327,12 @@ class ContentModerator:
         problem = self._bounds(action) or self._emote(action, persona)
         if problem:
             return ActionDecision("block", problem[0], errors=(problem[1],))
-        action, categories, text_problem, masked = self._action_text(action, safety)
+        action, categories, text_problem, masked = await self._action_text(action, safety)
         if text_problem is not None:
             return ActionDecision("block", text_problem, categories=categories)
         rate = Rate.per_minute(safety.max_actions_per_minute)
-        limit = await self.limiter.hit(f"persona:{persona.id}:actions", rate)
+        key = f"persona:{persona.id}:{session_id or '-'}:actions"  # per deployment
+        limit = await self.limiter.hit(key, rate)
         if not limit.allowed:
             return ActionDecision(
                 "block", "rate_limited", retry_after=limit.retry_after, categories=categories
@@ -357,7 +359,7 @@ class ContentModerator:
             )
         return None
 
-    def _action_text(
+    async def _action_text(
         self, action: Action, safety: Safety
     ) -> tuple[Action, tuple[str, ...], str | None, str | None]:
         """Moderate the text an action carries. Returns the action (control characters
@@ -375,6 +377,8 @@ class ContentModerator:
         sanitize_reason: str | None = None
         for name, value in fields.items():
             result = self.check_message(value, safety, max_length=self.settings.max_chat_length)
+            if result.allowed and self.classifiers and result.text:
+                result = await self._classify(result, safety)
             categories.update(result.categories)
             if not result.allowed:
                 return action, tuple(sorted(categories)), result.reason or "blocked", None

@@ -55,11 +55,13 @@ CONFUSABLES = {
     "ᴅ": "d", "ᴇ": "e", "ꜰ": "f", "ɢ": "g", "ʜ": "h", "ɪ": "i", "ᴊ": "j", "ᴋ": "k",
     "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ǫ": "q", "ꜱ": "s", "ᴛ": "t",
     "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ʏ": "y", "ᴢ": "z",
+    # Armenian
+    "ս": "u", "ո": "n", "օ": "o", "ց": "g", "հ": "h", "ք": "p", "ա": "w", "ե": "t",
     # symbols that are rarely punctuation
     "©": "c", "®": "r", "∪": "u", "√": "v", "×": "x",
 }  # fmt: skip
 #: Digits and symbols that stand for letters inside words; masks become ``*``.
-LEET = str.maketrans("01345789@$!|€¢£#%", "oieastbgasiiecl**")
+LEET = str.maketrans("013456789@$!|€¢£#%+", "oieasgtbgasiiecl**t")
 
 _SEP = r"[ .\-*~,:;/\\^=\"'+|]"
 #: Three or more single letter-like characters, each pair parted by the same
@@ -82,11 +84,11 @@ _SPELLED = re.compile(
 )
 _SPELL_HINT = re.compile(r"(?<![\w@$!€#])" + _L + _SEP + r"+" + _L + _NOT_AFTER)
 _SEPARATOR = re.compile(_SEP + "+")
-_LEET_HINT = re.compile(r"[\d@$!|€¢£#%]")
+_LEET_HINT = re.compile(r"[\d@$!|€¢£#%+]")
 #: One search that says whether step 4 or step 5 can change anything.
 _ANY_HINT = re.compile(_LEET_HINT.pattern + "|" + _SPELL_HINT.pattern)
 #: A token holding at least one leet character (other tokens need no callback).
-_LEET_TOKEN = re.compile(r"(?<![\w@$!|€¢£#%])\w*[\d@$!|€¢£#%][\w@$!|€¢£#%]*")
+_LEET_TOKEN = re.compile(r"(?<![\w@$!|€¢£#%+])\w*[\d@$!|€¢£#%+][\w@$!|€¢£#%+]*")
 _NUMBER = re.compile(r"[$€£]?[\d.,:]+[$€£%]?|#\d+")
 
 

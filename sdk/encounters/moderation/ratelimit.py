@@ -68,8 +68,8 @@ class RateLimiter(Protocol):
 
 
 class InProcessRateLimiter:
-    """GCRA in a dict. Not shared between processes; safe within one event loop (and
-    threads, since a check does not await)."""
+    """GCRA in a dict. Not shared between processes; safe within one event loop (a
+    check never awaits). Not thread-safe: give each thread its own limiter."""
 
     def __init__(
         self, *, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic
@@ -84,6 +84,8 @@ class InProcessRateLimiter:
 
     def check(self, key: str, rate: Rate, cost: int = 1) -> RateDecision:
         """The synchronous check (what :meth:`hit` does, without awaiting)."""
+        if cost < 1:
+            raise ValueError("cost must be a whole number >= 1")
         now = self._clock()
         interval = rate.interval
         if cost > rate.capacity:  # can never fit in the burst: never retry
@@ -111,7 +113,8 @@ class InProcessRateLimiter:
     def _sweep(self, now: float) -> None:
         for key in [k for k, tat in self._tat.items() if tat <= now]:
             del self._tat[key]
-        if len(self._tat) > self._max_keys:  # still too many active keys: forget oldest
-            excess = len(self._tat) - self._max_keys
-            for key in sorted(self._tat, key=self._tat.__getitem__)[:excess]:
+        if len(self._tat) > self._max_keys:  # still too many: forget the oldest tenth,
+            # so a flood of new keys costs one sort per max_keys/10 keys, not one each
+            keep = int(self._max_keys * 0.9)
+            for key in sorted(self._tat, key=self._tat.__getitem__)[: len(self._tat) - keep]:
                 del self._tat[key]

@@ -36,7 +36,7 @@ from pathlib import Path
 import ahocorasick
 
 from . import pii
-from .lexicon import ALLOW, Lexicon, load
+from .lexicon import ALLOW, Lexicon, Rule, load
 from .normalize import fold, fold_with_map
 
 PERSONAL_DATA = "personal_data"
@@ -132,6 +132,7 @@ class TextFilter:
         runs: list[int] | None = None
         found: list[tuple[str, int, int, str]] = []
         allowed_spans: list[tuple[int, int]] = []
+        triggered: set[Rule] = set()
         for last, (length, variants) in self._automaton.iter(d):
             start, end = last - length + 1, last + 1
             for category, mode, term, need in variants:
@@ -148,21 +149,27 @@ class TextFilter:
                 if need is not None:
                     if runs is None:
                         runs = run_lengths(s)
-                    if any(runs[start + k] < n for k, n in enumerate(need)):
+                    if any(
+                        runs[start + k] < n or (n > 1 and length == 1 and runs[start + k] != n)
+                        for k, n in enumerate(need)
+                    ):  # a one-letter term ("kkk") needs its exact run: "kkkk" is laughter
                         continue
                 if category == ALLOW:
                     allowed_spans.append((start, hit_end))
-                elif mode == "rule":  # rules read the text as written, runs and all
-                    for rule in self.lexicon.rules.get(term, ()):
-                        if rule.category == category:
-                            to_d = collapsed_index(s)
-                            found += [
-                                (category, to_d[m.start()], to_d[m.end() - 1] + 1, term)
-                                for m in rule.pattern.finditer(s)
-                                if m.end() > m.start()
-                            ]
+                elif mode == "rule":
+                    triggered.update(
+                        r for r in self.lexicon.rules.get(term, ()) if r.category == category
+                    )
                 else:
                     found.append((category, start_at, hit_end, term))
+        if triggered:  # each rule once per message, on the text as written (runs and all)
+            to_d = collapsed_index(s)
+            for rule in triggered:
+                found += [
+                    (rule.category, to_d[m.start()], to_d[m.end() - 1] + 1, rule.source)
+                    for m in rule.pattern.finditer(s)
+                    if m.end() > m.start()
+                ]
         if allowed_spans:
             found = [f for f in found if not any(a <= f[1] and f[2] <= b for a, b in allowed_spans)]
         return found
