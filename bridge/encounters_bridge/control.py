@@ -22,6 +22,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from encounters.engine import Engine
 from encounters.errors import (
@@ -104,12 +105,14 @@ def create_app(service: DeploymentService, engine: Engine | None = None) -> Fast
 
     @app.exception_handler(RequestValidationError)
     async def _bad_body(_: Request, exc: RequestValidationError) -> JSONResponse:
-        lines = [f"{format_path(e['loc'][1:] if e['loc'][:1] == ('body',) else e['loc'])}: "
-                 f"{e['msg']}" for e in exc.errors()]  # fmt: skip
+        lines = []
+        for e in exc.errors():
+            loc = e["loc"][1:] if e["loc"][:1] == ("body",) else e["loc"]
+            lines.append(f"{format_path(loc) or 'body'}: {e['msg']}")
         return _error(422, "invalid request", lines)
 
-    @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)  # also unknown paths and methods
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _error(exc.status_code, str(exc.detail))
 
     @app.exception_handler(NotFound)

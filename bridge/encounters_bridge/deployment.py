@@ -91,7 +91,7 @@ class DeploymentService:
         (any built-in topic, any profanity) rejects it, with the reasons kept."""
         raw = data.model_dump() if isinstance(data, PersonaCore) else dict(data)
         raw["creator_id"] = creator_id
-        raw.setdefault("id", new_id("persona"))
+        raw["id"] = new_id("persona")  # always ours: a client id could take over a persona
         persona = validate_model(PersonaCore, raw, "persona")
         unknown = [t for t in persona.safety.blocked_topics if t not in self.moderator.topics]
         if unknown:
@@ -176,13 +176,13 @@ class DeploymentService:
             server_id=server_id, location=validate_model(Location, location or {}, "location"),
         )  # fmt: skip
         await self.store.save_companion(session)
+        await self.audit.record("event", "allow", input={"type": "spawn", "world": world,
+                                "server_id": server_id}, session_id=session.id,
+                                persona_id=persona_id)  # fmt: skip
         await self.edge.dispatch(world, server_id, Frame(
             "dispatch", {"type": "spawn", "persona": self._persona_view(record.persona),
                          "location": session.location.model_dump()}, sid=session.id,
         ))  # fmt: skip
-        await self.audit.record("event", "allow", input={"type": "spawn", "world": world,
-                                "server_id": server_id}, session_id=session.id,
-                                persona_id=persona_id)  # fmt: skip
         return session
 
     @staticmethod

@@ -19,6 +19,8 @@ Encoding = Literal["json", "msgpack"]
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 64 * 1024
 MAX_DEPTH = 32
+#: Largest sequence number: exact in every adapter language (JSON numbers, Lua, JS).
+MAX_SEQUENCE = 2**53 - 1
 
 
 class CloseCode(IntEnum):
@@ -137,8 +139,10 @@ def frame_from(raw: Any) -> Frame:
     if not isinstance(d, dict):
         raise DecodeError("'d' must be an object")
     s = raw.get("s")
-    if s is not None and (not isinstance(s, int) or isinstance(s, bool) or s < 1):
-        raise DecodeError("'s' must be a whole number >= 1")
+    if s is not None and (
+        not isinstance(s, int) or isinstance(s, bool) or not 1 <= s <= MAX_SEQUENCE
+    ):
+        raise DecodeError(f"'s' must be a whole number from 1 to {MAX_SEQUENCE}")
     sid = raw.get("sid")
     if sid is not None and (not isinstance(sid, str) or not 0 < len(sid) <= 64):
         raise DecodeError("'sid' must be a string of 1 to 64 characters")

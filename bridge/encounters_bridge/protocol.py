@@ -36,6 +36,8 @@ WORLDS = ("gmod", "minecraft", "web")
 EVENT_RATE = Rate.per_second(20, burst=40)
 #: Refused events in a row after which a flooding link is closed.
 FLOOD_CLOSE_AFTER = 50
+#: Seconds an adapter waits before resending events the daemon refused.
+RESEND_PAUSE = 1.0
 
 
 # -- effects -------------------------------------------------------------------------
@@ -88,13 +90,21 @@ class DispatchIn:
 
 
 @dataclass(frozen=True)
+class Processed:
+    """An adapter event was consumed without reaching the application (it was
+    invalid): only the link state changed."""
+
+    s: int
+
+
+@dataclass(frozen=True)
 class Acked:
     """The peer processed our sequenced frames up to ``s``: forget them."""
 
     s: int
 
 
-Effect = Send | Close | Authenticate | ResumeRequest | EventIn | DispatchIn | Acked
+Effect = Send | Close | Authenticate | ResumeRequest | EventIn | DispatchIn | Acked | Processed
 
 
 @dataclass
@@ -174,6 +184,8 @@ class ServerLink:
             frame = decode(data, self.encoding, self.max_frame_bytes)
         except DecodeError as exc:
             return self._close(exc.code, str(exc))
+        if self.state == "waiting" and frame.op not in ("identify", "resume"):
+            return self._close(CloseCode.NOT_IDENTIFIED, "identify first")
         handler = getattr(self, f"_on_{frame.op}", None)
         if handler is None:
             return [_error("unknown_op", f"unknown op {frame.op!r}")]
@@ -286,18 +298,31 @@ class ServerLink:
         if (early := self._ready_or_close()) is not None:
             return early
         assert self.link is not None
-        if frame.s is None or not isinstance(frame.d.get("type"), str):
-            return [_error("invalid_event", "an event needs 's' and a string 'd.type'")]
+        if frame.s is None:
+            return [_error("invalid_event", "an event needs 's'")]
         if frame.s <= self.link.in_s:  # already processed: acknowledge again, ignore
             return [Send(Frame("ack", {"s": self.link.in_s}))]
+        if frame.s != self.link.in_s + 1:  # a gap: an earlier event was refused or lost
+            return self._refuse_event(
+                "out_of_order",
+                f"expected event {self.link.in_s + 1}; resend unacknowledged events in order",
+            )
         if not self._limiter.check("events", self._event_rate).allowed:
-            self._refused_in_a_row += 1
-            if self._refused_in_a_row >= FLOOD_CLOSE_AFTER:
-                return self._close(CloseCode.RATE_LIMITED, "too many events")
-            return [_error("rate_limited", f"event {frame.s} refused: slow down")]
+            return self._refuse_event("rate_limited", f"event {frame.s} refused: slow down")
         self._refused_in_a_row = 0
         self.link.in_s = frame.s
+        if not isinstance(frame.d.get("type"), str):  # consumed, so it is not resent
+            return [Processed(frame.s), _error("invalid_event", "an event needs a string "
+                    "'d.type'"), Send(Frame("ack", {"s": frame.s}))]  # fmt: skip
         return [EventIn(frame), Send(Frame("ack", {"s": frame.s}))]
+
+    def _refuse_event(self, code: str, message: str) -> list[Effect]:
+        """Refuse an event without acknowledging it (the adapter resends it later);
+        a link that keeps sending refused events is closed with 4008."""
+        self._refused_in_a_row += 1
+        if self._refused_in_a_row >= FLOOD_CLOSE_AFTER:
+            return self._close(CloseCode.RATE_LIMITED, "too many events")
+        return [_error(code, message)]
 
     def encode(self, frame: Frame) -> str | bytes:
         return encode(frame, self.encoding)
@@ -336,6 +361,7 @@ class AdapterLink:
         self.next_heartbeat: float | None = None
         self.ready = False
         self.stopped = False
+        self.resend_at: float | None = None
 
     def receive(self, data: str | bytes, now: float) -> list[Effect]:
         frame = decode(data, self.encoding, 1 << 24)
@@ -371,6 +397,8 @@ class AdapterLink:
             s = frame.d.get("s", frame.d.get("ack"))
             if isinstance(s, int) and self.out.ack(s):
                 return [Acked(s)]
+        if frame.op == "error" and frame.d.get("code") in ("rate_limited", "out_of_order"):
+            self.resend_at = now + RESEND_PAUSE  # resend everything unacked, in order
         return []
 
     def event(self, d: dict[str, Any], sid: str | None = None) -> list[Effect]:
@@ -379,11 +407,16 @@ class AdapterLink:
         return [Send(frame)] if self.ready else []
 
     def tick(self, now: float) -> list[Effect]:
-        """A heartbeat when one is due."""
+        """A heartbeat when one is due; a resend of unacknowledged events after the
+        daemon refused one (rate limit)."""
+        out: list[Effect] = []
+        if self.ready and self.resend_at is not None and now >= self.resend_at:
+            self.resend_at = None
+            out += [Send(f) for f in self.out.unacked]
         if self.ready and self.next_heartbeat is not None and now >= self.next_heartbeat:
             self.next_heartbeat = now + self.heartbeat_interval
-            return [Send(Frame("heartbeat", {"ack": self.in_s}))]
-        return []
+            out.append(Send(Frame("heartbeat", {"ack": self.in_s})))
+        return out
 
     def closed(self, code: int) -> Literal["resume", "identify", "stop"]:
         """What to do after the link closed with ``code``."""

@@ -40,6 +40,7 @@ from .protocol import (
     Effect,
     EventIn,
     LinkState,
+    Processed,
     ResumeRequest,
     Send,
     ServerLink,
@@ -85,7 +86,9 @@ class BridgeEdge:
             host,
             port,
             process_request=self._check_request,
-            max_size=self.max_frame_bytes + 1024,  # our own check gives the 4012 close
+            # our own check closes with 4012 up to 16x the limit; beyond, websockets 1009
+            max_size=16 * self.max_frame_bytes,
+            close_timeout=2,  # a flooding or vanished peer must not hold a close for long
             ping_interval=None,  # the protocol has its own heartbeats
             compression=None,
         )
@@ -95,6 +98,8 @@ class BridgeEdge:
         if url.path != "/ws":
             return connection.respond(HTTPStatus.NOT_FOUND, "the bridge listens on /ws\n")
         query = parse_qs(url.query)
+        if len(query.get("encoding", [])) > 1:
+            return connection.respond(HTTPStatus.BAD_REQUEST, "give encoding once\n")
         if "key" in query or "token" in query:
             return connection.respond(
                 HTTPStatus.BAD_REQUEST, "never put keys in the URL: send them in identify\n"
@@ -163,6 +168,8 @@ class BridgeEdge:
                         await handler(conn, effect.frame)
                     except Exception as exc:
                         log.exception("bridge.event_handler_failed", error=repr(exc))
+            elif isinstance(effect, Processed):
+                await self._persist(conn)
             elif isinstance(effect, Acked):
                 # Saved lazily (watchdog, close): after a crash a processed dispatch
                 # may be sent again, and the adapter ignores it by its s.
@@ -194,7 +201,9 @@ class BridgeEdge:
         )
         await self._attach(conn, state)
         sessions = await self.sessions_for(auth.world, auth.server_id) if self.sessions_for else []
-        return conn.link.accept(state, token, sessions)
+        effects = conn.link.accept(state, token, sessions)
+        await self._persist(conn)  # saved before ready goes out: a resume can follow at once
+        return effects
 
     async def _resume(self, conn: Connection, req: ResumeRequest) -> list[Effect]:
         record = await self.store.get_link(req.link_id)
@@ -209,13 +218,18 @@ class BridgeEdge:
         )  # fmt: skip
         conn.record = record
         await self._attach(conn, state)
-        return conn.link.resume(state, req.last_s)
+        effects = conn.link.resume(state, req.last_s)
+        await self._persist(conn)
+        return effects
 
     async def _attach(self, conn: Connection, state: LinkState) -> None:
         """Make ``conn`` the live connection of its link (a newer one wins)."""
         previous = self.connections.get(state.link_id)
         if previous is not None and previous is not conn:
-            await self._close(previous, CloseCode.SESSION_INVALID, "replaced by a new connection")
+            # the old socket may be half-open: drop it now rather than wait for a handshake
+            previous.closed = True
+            previous.link.state = "closed"
+            previous.ws.transport.abort()
         self.connections[state.link_id] = conn
         self._states[state.link_id] = state
         self.by_server[(state.world, state.server_id)] = state.link_id
@@ -255,6 +269,8 @@ class BridgeEdge:
         until acknowledged, so neither a drop nor a daemon restart loses one. Returns
         their ``s``; empty when that server never connected."""
         link_id = self.by_server.get((world, server_id))
+        if link_id is None:
+            link_id = await self._known_link(world, server_id)
         if link_id is None or not frames:
             return []
         conn = self.connections.get(link_id)
@@ -273,6 +289,19 @@ class BridgeEdge:
             }))  # fmt: skip
         return [f.s for f in numbered if f.s]
 
+    async def _known_link(self, world: str, server_id: str) -> str | None:
+        """The latest link of a server from the store (after a daemon restart, before
+        the server reconnects), loaded into memory."""
+        record = await self.store.find_link(world, server_id)
+        if record is None:
+            return None
+        self._states[record.id] = LinkState(
+            record.id, record.world, record.server_id, list(record.capabilities),
+            record.out_s, record.in_s, [_frame(f) for f in record.unacked],
+        )  # fmt: skip
+        self.by_server[(world, server_id)] = record.id
+        return record.id
+
     def link_state(self, link_id: str) -> LinkState | None:
         """The in-memory state of a link this daemon has seen."""
         return self._states.get(link_id)
@@ -282,6 +311,10 @@ class BridgeEdge:
         for conn in list(self.connections.values()):
             await self._persist(conn)
             await self._close(conn, code, "daemon shutting down")
+
+
+def _encoding_of(path: str) -> Encoding:
+    return "msgpack" if parse_qs(urlsplit(path).query).get("encoding") == ["msgpack"] else "json"
 
 
 def _frame(wire: dict[str, Any]) -> Frame:

@@ -21,9 +21,11 @@ class ControlError(EncountersError):
 
     def __init__(self, status: int, message: str, errors: list[str] | None = None) -> None:
         self.status = status
+        self.message = message
         self.errors = errors or []
         detail = "".join(f"\n  {e}" for e in self.errors)
-        super().__init__(f"daemon answered {status}: {message}{detail}")
+        head = f"daemon answered {status}: " if status else ""
+        super().__init__(f"{head}{message}{detail}")
 
 
 class EncountersClient:
@@ -57,16 +59,29 @@ class EncountersClient:
     async def _call(self, method: str, path: str, body: Any = None) -> Any:
         try:
             response = await self._http.request(method, path, json=body)
+        except httpx.TimeoutException:
+            raise ControlError(0, f"{self._http.base_url} did not answer within "
+                                  f"{self._http.timeout.read} s") from None  # fmt: skip
         except httpx.HTTPError as exc:
-            raise ControlError(0, f"cannot reach {self._http.base_url}: {exc}") from None
+            reason = str(exc) or type(exc).__name__
+            raise ControlError(0, f"cannot reach {self._http.base_url}: {reason}") from None
+        try:
+            data = response.json() if response.content else None
+        except ValueError:
+            data = None
+            if response.status_code < 400:
+                raise ControlError(response.status_code,
+                                   "the answer is not JSON: is this an AI Encounters daemon?"
+                                   ) from None  # fmt: skip
         if response.status_code >= 400:
-            try:
-                err = response.json().get("error", {})
-                message, errors = err.get("message", response.text), err.get("errors", [])
-            except ValueError:
+            err = data.get("error") if isinstance(data, dict) else None
+            if isinstance(err, dict):
+                message = str(err.get("message", ""))
+                errors = [str(e) for e in err.get("errors", []) if e is not None]
+            else:
                 message, errors = response.text[:200], []
             raise ControlError(response.status_code, message, errors)
-        return response.json() if response.content else None
+        return data
 
     # -- personas and deployment -----------------------------------------------------
 

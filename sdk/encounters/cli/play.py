@@ -29,7 +29,9 @@ def test_encounter(
     level: Annotated[int, typer.Option(min=1, max=1000)] = 5,
     url: Annotated[
         str | None,
-        typer.Option(help="Run against a daemon's control API instead of in-process."),
+        typer.Option(
+            envvar="AE_URL", help="Run against a daemon's control API instead of in-process."
+        ),
     ] = None,
     key: Annotated[
         str | None, typer.Option(envvar="AE_KEY", help="API key for --url.", show_default=False)

@@ -122,6 +122,10 @@ class Store(ABC):
     @abstractmethod
     async def get_link(self, link_id: str) -> LinkRecord | None: ...
 
+    @abstractmethod
+    async def find_link(self, world: str, server_id: str) -> LinkRecord | None:
+        """The most recently updated link of a game server."""
+
     # -- deployment --------------------------------------------------------------------
 
     @abstractmethod

@@ -132,6 +132,11 @@ class MemoryStore(Store):
         raw = self._links.get(link_id)
         return LinkRecord.model_validate_json(raw) if raw else None
 
+    async def find_link(self, world: str, server_id: str) -> LinkRecord | None:
+        found = [LinkRecord.model_validate_json(r) for r in self._links.values()]
+        found = [r for r in found if r.world == world and r.server_id == server_id]
+        return max(found, key=lambda r: r.updated_at, default=None)
+
     async def save_persona(self, record: PersonaRecord) -> None:
         self._personas[record.persona.id] = record.model_dump_json()
 

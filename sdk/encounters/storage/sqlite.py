@@ -631,3 +631,15 @@ class SQLiteStore(Store):
         async with self._reading() as conn:
             rows = (await conn.execute(select(api_keys).order_by(api_keys.c.created_at))).all()
         return [ApiKey.model_validate(dict(r._mapping)) for r in rows]
+
+    async def find_link(self, world: str, server_id: str) -> LinkRecord | None:
+        t = bridge_links.c
+        q = (
+            select(t.id, t.data)
+            .where(t.world == world, t.server_id == server_id)
+            .order_by(t.updated_at.desc())
+            .limit(1)
+        )
+        async with self._reading() as conn:
+            row = (await conn.execute(q)).first()
+        return self._load(LinkRecord, "bridge_links", row.id, row.data) if row else None
