@@ -41,6 +41,8 @@ def worlds_add(
     """Create a world key. It is printed once and only its hash is kept: copy it now."""
     if world not in ("gmod", "minecraft", "web"):
         raise fail("--world must be gmod, minecraft or web")
+    if not 0 < len(name.strip()) <= 120:
+        raise fail("the name must be 1 to 120 characters")
 
     async def run() -> str:
         async with _store() as store:
@@ -116,6 +118,8 @@ def keys_add(
     """Create a control-API key. It is printed once and only its hash is kept."""
     if role not in ("admin", "creator"):
         raise fail("--role must be admin or creator")
+    if not 0 < len(name.strip()) <= 120:
+        raise fail("the name must be 1 to 120 characters")
 
     async def run() -> str:
         async with _store() as store:

@@ -71,6 +71,8 @@ class DeploymentService:
         edge.on_event.append(self.handle_event)
         edge.sessions_for = self.sessions_for
         self._locks: dict[str, anyio.Lock] = {}
+        #: write-through caches: this service is the only writer of personas
+        self._persona_cache: dict[str, PersonaRecord] = {}
 
     async def _update(
         self, session_id: str, change: Callable[[CompanionSession], dict[str, Any]]
@@ -115,6 +117,7 @@ class DeploymentService:
                                status="rejected" if reasons else "pending_moderation",
                                reasons=reasons)  # fmt: skip
         await self.store.save_persona(record)
+        self.moderator.counters.count("persona", "block" if reasons else "allow")
         await self.audit.record(
             "persona",
             "block" if reasons else "allow",
@@ -125,9 +128,10 @@ class DeploymentService:
         return record
 
     async def persona(self, persona_id: str) -> PersonaRecord:
-        record = await self.store.get_persona(persona_id)
+        record = self._persona_cache.get(persona_id) or await self.store.get_persona(persona_id)
         if record is None:
             raise NotFound(f"no persona with id {persona_id!r}")
+        self._persona_cache[persona_id] = record
         return record
 
     async def approve(self, persona_id: str) -> tuple[str, float]:
@@ -141,6 +145,7 @@ class DeploymentService:
         if record.status != "approved":
             record = record.model_copy(update={"status": "approved", "approved_at": utcnow()})
             await self.store.save_persona(record)
+            self._persona_cache[persona_id] = record
         token = new_deploy_token()
         await self.store.save_deploy_token(DeployToken(
             token_hash=digest(token), persona_id=persona_id,
@@ -212,7 +217,7 @@ class DeploymentService:
             if isinstance(action, dict) and not action.get("id"):
                 action["id"] = new_id("act")
             batch.append(action)
-        decisions = await self.moderator.moderate_actions(
+        decisions, entries = await self.moderator.decide_actions(
             batch, persona, capabilities=capabilities, session_id=session_id
         )
         frames = [
@@ -221,8 +226,13 @@ class DeploymentService:
                   sid=session.id)
             for d in decisions if d.allowed and d.action is not None
         ]  # fmt: skip
-        await self.edge.dispatch_many(session.world, session.server_id, frames)
         sent, blocked = len(frames), len(decisions) - len(frames)
+        # The audit entries, the dispatches and the counters are written concurrently,
+        # so the store commits them together (group commit): one durable write.
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self.audit.record_many, entries)
+            tg.start_soon(self.edge.dispatch_many, session.world, session.server_id, frames)
+            tg.start_soon(self._count, session_id, sent, blocked)
         results = [
             {"action_id": d.action.id if d.action else (
                 a.get("id") if isinstance(a, dict) else None),
@@ -230,11 +240,13 @@ class DeploymentService:
              "retry_after": d.retry_after}
             for a, d in zip(batch, decisions, strict=True)
         ]  # fmt: skip
+        return results
+
+    async def _count(self, session_id: str, sent: int, blocked: int) -> None:
         await self._update(session_id, lambda s: {
             "actions_sent": s.actions_sent + sent,
             "actions_blocked": s.actions_blocked + blocked,
         })  # fmt: skip
-        return results
 
     async def end(self, session_id: str) -> dict[str, Any]:
         """Despawn and close the session; returns its summary and replay."""

@@ -38,6 +38,8 @@ EVENT_RATE = Rate.per_second(20, burst=40)
 FLOOD_CLOSE_AFTER = 50
 #: Seconds an adapter waits before resending events the daemon refused.
 RESEND_PAUSE = 1.0
+#: Most events an adapter resends at once (the daemon's burst).
+RESEND_BATCH = 40
 
 
 # -- effects -------------------------------------------------------------------------
@@ -381,13 +383,13 @@ class AdapterLink:
             self.resume_token = frame.d.get("resume_token")
             self.ready = True
             self.in_s = 0
-            self.out = LinkState(
-                link_id=self.link_id or "", world=self.world, server_id=self.server_id
-            )
-            return []
+            pending = self.out.unacked  # events not yet taken: numbered again on the new link
+            self.out = LinkState(link_id=self.link_id or "", world=self.world,
+                                 server_id=self.server_id)  # fmt: skip
+            return [Send(self.out.sequence(Frame(f.op, f.d, None, f.sid))) for f in pending]
         if frame.op == "resumed":
             self.ready = True
-            return [Send(f) for f in self.out.unacked]
+            return self._resend(now)
         if frame.op == "dispatch" and frame.s is not None:
             if frame.s <= self.in_s:
                 return [Send(Frame("ack", {"s": self.in_s}))]
@@ -401,6 +403,13 @@ class AdapterLink:
             self.resend_at = now + RESEND_PAUSE  # resend everything unacked, in order
         return []
 
+    def _resend(self, now: float) -> list[Effect]:
+        """Unacknowledged events, oldest first, at most one burst's worth now; the rest
+        after a pause (a backlog sent at once would be refused and close the link)."""
+        batch = self.out.unacked[:RESEND_BATCH]
+        self.resend_at = now + RESEND_PAUSE if len(self.out.unacked) > RESEND_BATCH else None
+        return [Send(f) for f in batch]
+
     def event(self, d: dict[str, Any], sid: str | None = None) -> list[Effect]:
         """Send an event (kept until acknowledged; resent after a resume)."""
         frame = self.out.sequence(Frame("event", d, None, sid))
@@ -411,8 +420,7 @@ class AdapterLink:
         daemon refused one (rate limit)."""
         out: list[Effect] = []
         if self.ready and self.resend_at is not None and now >= self.resend_at:
-            self.resend_at = None
-            out += [Send(f) for f in self.out.unacked]
+            out += self._resend(now)
         if self.ready and self.next_heartbeat is not None and now >= self.next_heartbeat:
             self.next_heartbeat = now + self.heartbeat_interval
             out.append(Send(Frame("heartbeat", {"ack": self.in_s})))
@@ -433,7 +441,7 @@ class AdapterLink:
 
     def backoff(self, attempt: int) -> float:
         """Seconds before reconnection ``attempt`` (0-based): 1, 2, 4 ... 60, jittered."""
-        return float(min(60.0, 2.0**attempt) * (0.5 + 0.5 * self.rng.random()))
+        return float(min(60.0, 2.0 ** min(attempt, 6)) * (0.5 + 0.5 * self.rng.random()))
 
     def encode(self, frame: Frame) -> str | bytes:
         return encode(frame, self.encoding)

@@ -12,6 +12,7 @@ that connection only (with a close code when one applies).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
@@ -76,6 +77,7 @@ class BridgeEdge:
     connections: dict[str, Connection] = field(default_factory=dict)  # by link id
     by_server: dict[tuple[str, str], str] = field(default_factory=dict)  # -> link id
     _states: dict[str, LinkState] = field(default_factory=dict)
+    _closing: set[asyncio.Task[None]] = field(default_factory=set)
 
     # -- serving ---------------------------------------------------------------------
 
@@ -110,9 +112,7 @@ class BridgeEdge:
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:
-        encoding: Encoding = (
-            "msgpack" if "encoding=msgpack" in (ws.request.path if ws.request else "") else "json"
-        )
+        encoding: Encoding = _encoding_of(ws.request.path if ws.request else "")
         link = ServerLink(
             encoding=encoding,
             heartbeat_interval=self.heartbeat_interval,
@@ -125,10 +125,9 @@ class BridgeEdge:
                 tg.start_soon(self._watchdog, conn)
                 try:
                     await self._run(conn, link.connected(self.clock()))
-                    async for message in ws:
-                        await self._run(conn, link.receive(message, self.clock()))
-                        if conn.closed:
-                            break
+                    async for message in ws:  # after a close, this drains until it ends
+                        if not conn.closed:
+                            await self._run(conn, link.receive(message, self.clock()))
                 except ConnectionClosed:
                     pass
                 except Exception as exc:  # a bug must not take down other links
@@ -176,10 +175,20 @@ class BridgeEdge:
                 conn.dirty = True
 
     async def _close(self, conn: Connection, code: CloseCode, reason: str) -> None:
+        """Start the close and return: the reader keeps draining, so a peer that is
+        still sending (a flood) sees the close at once instead of after a timeout."""
+        if conn.closed:
+            return
         conn.closed = True
         conn.link.state = "closed"
+        task = asyncio.get_running_loop().create_task(self._send_close(conn.ws, code, reason))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    @staticmethod
+    async def _send_close(ws: ServerConnection, code: CloseCode, reason: str) -> None:
         with contextlib.suppress(ConnectionClosed):
-            await conn.ws.close(int(code), reason)
+            await ws.close(int(code), reason)
 
     async def _authenticate(self, conn: Connection, auth: Authenticate) -> list[Effect]:
         key = await check_world_key(self.store, auth.key, auth.world)
@@ -201,7 +210,8 @@ class BridgeEdge:
         )
         await self._attach(conn, state)
         sessions = await self.sessions_for(auth.world, auth.server_id) if self.sessions_for else []
-        effects = conn.link.accept(state, token, sessions)
+        # dispatches made while we were answering were queued on the state: send them now
+        effects = [*conn.link.accept(state, token, sessions), *map(Send, state.unacked)]
         await self._persist(conn)  # saved before ready goes out: a resume can follow at once
         return effects
 
@@ -274,7 +284,7 @@ class BridgeEdge:
         if link_id is None or not frames:
             return []
         conn = self.connections.get(link_id)
-        if conn is not None and not conn.closed:
+        if conn is not None and not conn.closed and conn.link.link is not None:
             effects = [e for f in frames for e in conn.link.dispatch(f)]
             await self._persist(conn)
             with contextlib.suppress(ConnectionClosed):  # kept unacked: replayed on resume

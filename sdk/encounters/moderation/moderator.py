@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from ..errors import ValidationFailed
 from ..log import get_logger
 from ..models.actions import Action, Chat, Emote, Interact, LookAt, MoveTo, Title
-from ..models.audit import Decision
+from ..models.audit import AuditEntry, Decision
 from ..models.persona import BUILTIN_TOPICS, PersonaCore, Safety
 from ..settings import ModerationSettings
 from ..validation import validate_action
@@ -276,24 +276,39 @@ class ContentModerator:
     ) -> list[ActionDecision]:
         """Decide on a batch of actions in order (the rate applies action by action),
         writing their audit entries in one append."""
+        decisions, entries = await self.decide_actions(
+            actions, persona, capabilities=capabilities, session_id=session_id
+        )
+        if self.audit is not None:
+            await self.audit.record_many(entries)
+        return decisions
+
+    async def decide_actions(
+        self,
+        actions: Sequence[Mapping[str, Any] | Action],
+        persona: PersonaCore,
+        *,
+        capabilities: Iterable[str] | None = None,
+        session_id: str | None = None,
+    ) -> tuple[list[ActionDecision], list[AuditEntry]]:
+        """Like :meth:`moderate_actions`, returning the audit entries instead of
+        writing them, so a caller can write them in the same transaction as its own
+        work (the bridge writes them with the dispatches)."""
         caps = list(capabilities) if capabilities is not None else None
         decisions: list[ActionDecision] = []
-        entries = []
+        entries: list[AuditEntry] = []
         for action in actions:
             decision = await self._action(action, persona, caps, session_id)
             decisions.append(decision)
             self.counters.count("action", decision.decision)
-            if self.audit is not None:
-                raw = action.model_dump() if isinstance(action, BaseModel) else action
-                out = decision.action.model_dump() if decision.action is not None else None
-                entries.append(self.audit.entry(
-                    "action", decision.decision, input=raw, output=out, reason=decision.reason,
-                    categories=list(decision.categories), session_id=session_id,
-                    persona_id=persona.id,
-                ))  # fmt: skip
-        if self.audit is not None:
-            await self.audit.record_many(entries)
-        return decisions
+            raw = action.model_dump() if isinstance(action, BaseModel) else action
+            out = decision.action.model_dump() if decision.action is not None else None
+            entries.append(AuditLogger.entry(
+                "action", decision.decision, input=raw, output=out, reason=decision.reason,
+                categories=list(decision.categories), session_id=session_id,
+                persona_id=persona.id,
+            ))  # fmt: skip
+        return decisions, entries
 
     async def _action(
         self,

@@ -1,0 +1,265 @@
+"""Bridge daemon figures, each next to a baseline in the same run (issue 5):
+
+1. relay throughput: actions pushed through the daemon (control call -> moderation ->
+   sequence -> durable write -> codec -> WebSocket -> adapter, which acknowledges)
+   against a bare ``websockets`` server pushing frames of the same size to a client.
+   Target: >= 60% of the bare server.
+2. action latency at 1,000 actions/s: one action signalled every millisecond (open
+   loop), time from the call to the adapter's receipt; p50 and p99. Target: p99 <= 5 ms.
+3. memory of 2,000 idle links with heartbeats: the daemon runs as ``ae bridge serve`` in
+   its own process and its RSS is read from /proc before and after 2,000 adapters
+   identify; printed per link.
+
+Everything talks to 127.0.0.1 only. Figures are medians where rounds repeat; the
+machines here are shared and noisy, so read the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import anyio  # noqa: E402
+from websockets.asyncio.client import connect  # noqa: E402
+from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
+
+from encounters.moderation import AuditLogger, ContentModerator  # noqa: E402
+from encounters.storage import SQLiteStore  # noqa: E402
+from encounters_bridge.adapter import AdapterClient  # noqa: E402
+from encounters_bridge.deployment import DeploymentService  # noqa: E402
+from encounters_bridge.frames import Frame  # noqa: E402
+from encounters_bridge.keys import create_world_key  # noqa: E402
+from encounters_bridge.server import BridgeEdge  # noqa: E402
+
+PERSONA = {"name": "Bench", "safety": {"max_actions_per_minute": 600,
+                                       "allowed_actions": ["chat", "move_to"]}}  # fmt: skip
+ACTION = {"type": "chat", "message": "Hello there, traveller! The forge is to the north."}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def daemon(tmp: Path) -> tuple[Any, BridgeEdge, DeploymentService, str, Any]:
+    store = SQLiteStore(tmp / "bench.db")
+    await store.open()
+    edge = BridgeEdge(store, heartbeat_interval=5)
+    moderator = ContentModerator(audit=AuditLogger(store))
+    service = DeploymentService(store, moderator, edge)
+    server = await edge.serve("127.0.0.1", 0)
+    _, key = await create_world_key(store, "bench", "web")
+    return store, edge, service, key, server
+
+
+async def live_session(
+    service: DeploymentService, port: int, key: str, received: list[tuple[float, Frame]]
+) -> tuple[AdapterClient, str]:
+    async def on_dispatch(frame: Frame) -> None:
+        received.append((time.perf_counter(), frame))
+
+    client = AdapterClient(
+        f"ws://127.0.0.1:{port}/ws",
+        world="web",
+        server_id="bench",
+        key=key,
+        capabilities=["chat", "move_to"],
+        on_dispatch=on_dispatch,
+    )
+    return client, ""
+
+
+async def relay(n: int, rounds: int) -> tuple[float, float]:
+    """(ours, baseline) frames per second, medians."""
+    ours: list[float] = []
+    base: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        store, _edge, service, key, server = await daemon(Path(tmp))
+        port = server.sockets[0].getsockname()[1]
+        received: list[tuple[float, Frame]] = []
+        client, _ = await live_session(service, port, key, received)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run)
+            await client.ready.wait()
+            record = await service.submit(PERSONA, creator_id="bench")
+            token, _ = await service.approve(record.persona.id)
+            session = await service.spawn(record.persona.id, token, "web", "bench")
+            for _ in range(rounds):
+                received.clear()
+                start = time.perf_counter()
+                for i in range(0, n, 100):
+                    await service.signal(session.id, [dict(ACTION) for _ in range(min(100, n - i))])
+                while sum(1 for _, f in received if f.d.get("type") == "action") < n:
+                    await anyio.sleep(0.001)
+                ours.append(n / (time.perf_counter() - start))
+                # baseline in the same run: a bare websockets server pushes n frames
+                base.append(await bare_push(n))
+            await client.stop()
+            tg.cancel_scope.cancel()
+        server.close()
+        await store.close()
+    return statistics.median(ours), statistics.median(base)
+
+
+async def bare_push(n: int) -> float:
+    payload = json.dumps(
+        Frame(
+            "dispatch",
+            {"type": "action", "action": {"id": "act_0123456789abcdef", **ACTION}},
+            1,
+            "sess_0123456789abcdef",
+        ).to_wire()
+    )
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.recv()
+        for _ in range(n):
+            await ws.send(payload)
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}", compression=None) as ws:
+            start = time.perf_counter()
+            await ws.send("go")
+            for _ in range(n):
+                await ws.recv()
+            return n / (time.perf_counter() - start)
+
+
+async def latency(rate: int, seconds: float) -> tuple[float, float, int]:
+    """(p50 ms, p99 ms, actions) at ``rate`` actions per second, open loop."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store, _edge, service, key, server = await daemon(Path(tmp))
+        port = server.sockets[0].getsockname()[1]
+        received: list[tuple[float, Frame]] = []
+        client, _ = await live_session(service, port, key, received)
+        sent_at: dict[str, float] = {}
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run)
+            await client.ready.wait()
+            record = await service.submit(PERSONA, creator_id="bench")
+            token, _ = await service.approve(record.persona.id)
+            session = await service.spawn(record.persona.id, token, "web", "bench")
+            total = int(rate * seconds)
+            start = time.perf_counter()
+
+            async def one(i: int) -> None:
+                action = {**ACTION, "id": f"a{i}"}
+                sent_at[action["id"]] = time.perf_counter()
+                await service.signal(session.id, [action])
+
+            async with anyio.create_task_group() as senders:
+                for i in range(total):
+                    target = start + i / rate
+                    delay = target - time.perf_counter()
+                    if delay > 0:
+                        await anyio.sleep(delay)
+                    senders.start_soon(one, i)
+            while sum(1 for _, f in received if f.d.get("type") == "action") < total:
+                await anyio.sleep(0.005)
+            await client.stop()
+            tg.cancel_scope.cancel()
+        server.close()
+        await store.close()
+    lat = [(t - sent_at[f.d["action"]["id"]]) * 1000 for t, f in received
+           if f.d.get("type") == "action"]  # fmt: skip
+    return statistics.median(lat), pct(lat, 0.99), len(lat)
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def idle_links(n: int) -> tuple[float, float, int]:
+    """(RSS before MiB, RSS after MiB, links ready) of a daemon process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "AE_DATA_DIR": tmp}
+        ae = str(Path(sys.executable).with_name("ae"))
+        key = subprocess.run(
+            [ae, "worlds", "add", "bench", "--world", "web"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()[-1]
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        proc = subprocess.Popen(
+            [ae, "bridge", "serve", "--port", str(port), "--http-port", str(port + 1),
+             "--heartbeat", "5"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            for _ in range(100):
+                await anyio.sleep(0.1)
+                try:
+                    async with connect(f"ws://127.0.0.1:{port}/ws"):
+                        break
+                except OSError:
+                    continue
+            await anyio.sleep(0.5)
+            before = rss_kib(proc.pid)
+            clients = [AdapterClient(f"ws://127.0.0.1:{port}/ws", world="web",
+                                     server_id=f"idle-{i}", key=key, capabilities=["chat"])
+                       for i in range(n)]  # fmt: skip
+            async with anyio.create_task_group() as tg:
+                for c in clients:
+                    tg.start_soon(c.run)
+                    await anyio.sleep(0.001)
+                with anyio.move_on_after(120):
+                    for c in clients:
+                        await c.ready.wait()
+                await anyio.sleep(6)  # a heartbeat round
+                ready = sum(1 for c in clients if c.ready.is_set())
+                after = rss_kib(proc.pid)
+                for c in clients:
+                    await c.stop()
+                tg.cancel_scope.cancel()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return before / 1024, after / 1024, ready
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small run for smoke tests")
+    args = parser.parse_args()
+    n, rounds, seconds, links = (500, 1, 0.5, 50) if args.quick else (5000, 3, 3.0, 2000)
+    ours, base = anyio.run(relay, n, rounds)
+    print(f"bridge relay, {n} actions x {rounds} rounds (medians)")
+    print(f"  daemon (moderation, seq/ack, durable write, codec): {ours:>9,.0f} actions/s")
+    print(f"  baseline bare websockets push, same frame size     : {base:>9,.0f} frames/s")
+    print(f"  ratio: {ours / base:.0%} (target >= 60%)")
+    p50, p99, count = anyio.run(latency, 1000, seconds)
+    print(
+        f"action latency at 1,000 actions/s for {seconds:g} s ({count} actions): "
+        f"p50 {p50:.2f} ms, p99 {p99:.2f} ms (target p99 <= 5 ms)"
+    )
+    before, after, ready = anyio.run(idle_links, links)
+    per_link = (after - before) * 1024 / max(1, ready)
+    print(
+        f"idle links: {ready}/{links} ready; daemon RSS {before:.1f} MiB -> {after:.1f} MiB "
+        f"= {per_link:.1f} KiB per link"
+    )
+
+
+if __name__ == "__main__":
+    main()
