@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_store.py
 	$(BIN)/python benchmarks/bench_moderation.py
 	$(BIN)/python benchmarks/bench_providers.py
+	$(BIN)/python benchmarks/bench_bridge.py
 
 clean:
 	rm -rf $(VENV) .demo-data .pytest_cache .mypy_cache .ruff_cache

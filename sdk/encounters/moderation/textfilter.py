@@ -84,7 +84,16 @@ class TextFilter:
     def __init__(self, lexicon: Lexicon) -> None:
         self.lexicon = lexicon
         automaton = ahocorasick.Automaton()
+        #: one-letter keys ("kkk" collapses to "k") would make every such letter a
+        #: candidate: they are found by their exact spelling instead
+        self._single: list[tuple[str, str, str, re.Pattern[str]]] = []
         for key, entries in lexicon.keys.items():
+            if len(key) == 1:
+                for e, need in entries:
+                    spelled = key * need[0]
+                    pattern = re.compile(rf"(?<![^\W_]){re.escape(spelled)}(?![^\W_])")
+                    self._single.append((e.category, e.term, spelled, pattern))
+                continue
             # (category, mode, term, runs needed or None): plain tuples, read per hit
             variants = tuple(
                 (e.category, e.mode, e.term, need if max(need) > 1 else None) for e, need in entries
@@ -162,6 +171,11 @@ class TextFilter:
                     )
                 else:
                     found.append((category, start_at, hit_end, term))
+        for category, term, spelled, pattern in self._single:
+            if spelled in s:
+                to_d = collapsed_index(s)
+                found += [(category, to_d[m.start()], to_d[m.end() - 1] + 1, term)
+                          for m in pattern.finditer(s)]  # fmt: skip
         if triggered:  # each rule once per message, on the text as written (runs and all)
             to_d = collapsed_index(s)
             for rule in triggered:
