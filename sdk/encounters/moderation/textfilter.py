@@ -58,9 +58,21 @@ _RUN = re.compile(r"(.)\1+")
 _FIRST = operator.itemgetter(1)  # faster than a "\1" template in re.sub
 
 
-def run_lengths(s: str) -> list[int]:
-    """Length of each run of one character in ``s``, in order (``"asss"`` -> [1, 3])."""
-    return [len(m.group(0)) for m in _RUN_ANY.finditer(s)]
+class _Runs:
+    """Run lengths of ``s`` in order (``"asss"`` -> 1, 3), computed only as far as a
+    check needs them."""
+
+    def __init__(self, s: str) -> None:
+        self._matches = _RUN_ANY.finditer(s)
+        self.lengths: list[int] = []
+
+    def upto(self, count: int) -> list[int]:
+        while len(self.lengths) < count:
+            match = next(self._matches, None)
+            if match is None:
+                break
+            self.lengths.append(match.end() - match.start())
+        return self.lengths
 
 
 _RUN_ANY = re.compile(r"(.)\1*", re.DOTALL)
@@ -138,7 +150,7 @@ class TextFilter:
         """``(category, start, end, term)`` for every match in a folded string, with
         positions in its collapsed form (runs of a character cut to one)."""
         d = _RUN.sub(_FIRST, s) if _RUN.search(s) else s
-        runs: list[int] | None = None
+        runs: _Runs | None = None
         found: list[tuple[str, int, int, str]] = []
         allowed_spans: list[tuple[int, int]] = []
         triggered: set[Rule] = set()
@@ -157,11 +169,9 @@ class TextFilter:
                     hit_end = word_end
                 if need is not None:
                     if runs is None:
-                        runs = run_lengths(s)
-                    if any(
-                        runs[start + k] < n or (n > 1 and length == 1 and runs[start + k] != n)
-                        for k, n in enumerate(need)
-                    ):  # a one-letter term ("kkk") needs its exact run: "kkkk" is laughter
+                        runs = _Runs(s)
+                    have = runs.upto(start + length)
+                    if any(have[start + k] < n for k, n in enumerate(need)):
                         continue
                 if category == ALLOW:
                     allowed_spans.append((start, hit_end))
