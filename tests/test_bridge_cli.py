@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -218,18 +219,26 @@ def test_bridge_serve_runs_until_sigterm_and_closes_links_with_1001(tmp_path: Pa
     ae_bin = Path(sys.executable).parent / "ae"
     assert ae_bin.exists()
     port, http_port = free_port(), free_port()
-    env = {**os.environ, "AE_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    # The config file's ports are overridden by the environment (WebSocket) and a flag
+    # (HTTP): the daemon must listen where the last layer says.
+    config = tmp_path / "bridge.toml"
+    config.write_text(f"[bridge]\nport = {free_port()}\nhttp_port = 1\nheartbeat = 0.5\n")
+    env = {
+        **os.environ,
+        "AE_DATA_DIR": str(data),
+        "AE_BRIDGE_PORT": str(port),
+        "PYTHONUNBUFFERED": "1",
+        "COLUMNS": "200",
+    }
     proc = subprocess.Popen(
         [
             str(ae_bin),
             "bridge",
             "serve",
-            "--port",
-            str(port),
+            "--config",
+            str(config),
             "--http-port",
             str(http_port),
-            "--heartbeat",
-            "0.5",
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -262,6 +271,15 @@ def test_bridge_serve_runs_until_sigterm_and_closes_links_with_1001(tmp_path: Pa
                         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
                         await anyio.sleep(0.05)
                 assert client.link.link_id is not None
+                async with httpx.AsyncClient() as http:  # the control API, on the flag's port
+                    with anyio.fail_after(10):
+                        while True:
+                            try:
+                                docs = await http.get(f"http://127.0.0.1:{http_port}/docs")
+                                break
+                            except httpx.ConnectError:
+                                await anyio.sleep(0.05)
+                    assert docs.status_code == 200
                 closes.clear()  # refused connections while the daemon was starting
                 started = time.monotonic()
                 os.kill(proc.pid, signal.SIGTERM)
@@ -283,5 +301,6 @@ def test_bridge_serve_runs_until_sigterm_and_closes_links_with_1001(tmp_path: Pa
     assert closes[0] == CloseCode.GOING_AWAY, (closes, err)
     assert proc.returncode == 0, err
     assert f"ws://127.0.0.1:{port}/ws" in out
+    assert f"http://127.0.0.1:{http_port} " in out
     assert "bridge stopped; link state saved" in out
     assert key not in out + err

@@ -5,8 +5,10 @@ the bridge (the dependency goes one way: bridge -> SDK)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated
 
 import anyio
@@ -15,10 +17,11 @@ from rich.table import Table
 
 from encounters.cli import app
 from encounters.cli.app import fail, out, state
-from encounters.errors import StoreError
+from encounters.errors import ConfigError, StoreError
 from encounters.models import utcnow
 from encounters.storage import SQLiteStore
 
+from .config import load_bridge_config
 from .frames import CloseCode
 from .keys import create_api_key, create_world_key
 from .server import BridgeEdge
@@ -133,14 +136,25 @@ def keys_add(
 
 @bridge_app.command("serve")
 def bridge_serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="WebSocket port for adapters.")] = 3002,
-    http_port: Annotated[int, typer.Option(help="Control API port (HTTP).")] = 3001,
-    heartbeat: Annotated[float, typer.Option(help="Heartbeat interval, seconds.")] = 15.0,
-    token_ttl: Annotated[float, typer.Option(help="Deploy token lifetime, seconds.")] = 3600,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="TOML file with a [bridge] table (or $AE_BRIDGE_CONFIG)."),
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on [127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="WebSocket port for adapters [3002].")] = None,
+    http_port: Annotated[int | None, typer.Option(help="Control API port, HTTP [3001].")] = None,
+    heartbeat: Annotated[
+        float | None, typer.Option(help="Heartbeat interval, seconds [15].")
+    ] = None,
+    token_ttl: Annotated[
+        float | None, typer.Option(help="Deploy token lifetime, seconds [3600].")
+    ] = None,
 ) -> None:
     """Run the bridge daemon: adapters on ws://HOST:PORT/ws, the control API on
-    http://HOST:HTTP_PORT (docs at /docs). SIGINT/SIGTERM close links with 1001."""
+    http://HOST:HTTP_PORT (docs at /docs). SIGINT/SIGTERM close links with 1001.
+
+    Settings come from defaults, then the --config file, then AE_BRIDGE_* variables
+    (AE_BRIDGE_PORT, ...), then these flags."""
     import uvicorn
 
     from encounters.engine import Engine
@@ -149,23 +163,33 @@ def bridge_serve(
     from .control import create_app
     from .deployment import DeploymentService
 
+    flags = {
+        "host": host, "port": port, "http_port": http_port, "heartbeat": heartbeat,
+        "token_ttl": token_ttl,
+    }  # fmt: skip
+    try:
+        cfg = load_bridge_config(config, env=os.environ, flags=flags)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
     _HTTPServer = _http_server_class()
 
     async def run() -> None:
         settings = state.settings()
         async with _store() as store:
-            edge = BridgeEdge(store, heartbeat_interval=heartbeat)
+            edge = BridgeEdge(
+                store, heartbeat_interval=cfg.heartbeat, max_frame_bytes=cfg.max_frame_bytes
+            )
             moderator = ContentModerator(settings=settings.moderation, audit=AuditLogger(store))
-            service = DeploymentService(store, moderator, edge, token_ttl=token_ttl)
+            service = DeploymentService(store, moderator, edge, token_ttl=cfg.token_ttl)
             engine = Engine(settings, store=store, moderator=moderator)
-            server = await edge.serve(host, port)
+            server = await edge.serve(cfg.host, cfg.port)
             http = _HTTPServer(uvicorn.Config(
-                create_app(service, engine), host=host, port=http_port, log_level="warning",
+                create_app(service, engine), host=cfg.host, port=cfg.http_port, log_level="warning",
                 lifespan="off",
             ))  # fmt: skip
             out.print(
-                f"bridge: adapters on ws://{host}:{port}/ws, control API on "
-                f"http://{host}:{http_port} (docs at /docs)",
+                f"bridge: adapters on ws://{cfg.host}:{cfg.port}/ws, control API on "
+                f"http://{cfg.host}:{cfg.http_port} (docs at /docs)",
                 highlight=False,
             )
             async with anyio.create_task_group() as tg:

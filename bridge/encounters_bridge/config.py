@@ -1,0 +1,119 @@
+"""The daemon's own settings (``ae bridge serve``), from four layers, later ones winning:
+defaults, a TOML file's ``[bridge]`` table, ``AE_BRIDGE_*`` environment variables, then
+command-line flags. An operator keeps the file in version control and overrides per
+host with the environment (containers) or a flag (a one-off run).
+
+Every bad value is reported at once, each naming where it came from (``bridge.toml:
+[bridge] port``, ``AE_BRIDGE_PORT``, ``--port``), so a typo never starts a daemon on
+the wrong port. Unknown keys in the file are errors for the same reason. The engine's
+settings (data folder, moderation limits, LLM keys) stay in ``AE_*``: see
+:mod:`encounters.settings`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from encounters.errors import ConfigError
+
+from .frames import MAX_FRAME_BYTES
+
+ENV_PREFIX = "AE_BRIDGE_"
+#: The environment variable naming the config file when ``--config`` is not given.
+CONFIG_ENV = "AE_BRIDGE_CONFIG"
+
+
+class BridgeConfig(BaseModel):
+    """What ``ae bridge serve`` listens on and how it treats links."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Address both servers listen on; ``0.0.0.0`` exposes them to the network.
+    host: str = Field("127.0.0.1", min_length=1)
+    #: WebSocket port for adapters (``ws://HOST:PORT/ws``).
+    port: int = Field(3002, ge=0, le=65535)
+    #: HTTP port of the control API.
+    http_port: int = Field(3001, ge=0, le=65535)
+    #: Seconds between heartbeats; a link silent for two intervals is closed.
+    heartbeat: float = Field(15.0, gt=0, le=300)
+    #: Seconds a deploy token stays valid after approval.
+    token_ttl: float = Field(3600.0, gt=0, le=30 * 24 * 3600)
+    #: Largest frame a link may send, bytes (larger ones close the link with 4012).
+    max_frame_bytes: int = Field(MAX_FRAME_BYTES, ge=1024, le=16 * 1024 * 1024)
+
+
+FIELDS = tuple(BridgeConfig.model_fields)
+
+
+def load_bridge_config(
+    path: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> BridgeConfig:
+    """The config from ``path`` (or ``$AE_BRIDGE_CONFIG``), ``env`` and ``flags``
+    (``None`` flag values are "not given"). Raises :class:`ConfigError` listing every
+    bad value with its source."""
+    env = {} if env is None else env
+    if path is None and env.get(CONFIG_ENV):
+        path = Path(env[CONFIG_ENV])
+    sources: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    if path is not None:
+        for key, value in _read_file(path).items():
+            values[key] = value
+            sources[key] = f"{path}: [bridge] {key}"
+    for key in FIELDS:
+        name = ENV_PREFIX + key.upper()
+        if env.get(name, "").strip():
+            values[key] = env[name].strip()
+            sources[key] = name
+    for key, value in (flags or {}).items():
+        if value is not None:
+            values[key] = value
+            sources[key] = "--" + key.replace("_", "-")
+    try:
+        return BridgeConfig(**values)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            key = str(error["loc"][0]) if error["loc"] else "config"
+            lines.append(f"{sources.get(key, key)}: {error['msg']} (got {error['input']!r})")
+        raise ConfigError("invalid bridge config:\n  " + "\n  ".join(lines)) from None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the bridge config {path}: {exc.strerror or exc}; "
+            f"pass an existing file to --config (or {CONFIG_ENV})"
+        ) from None
+    try:
+        document = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    stray = sorted(set(document) - {"bridge"})
+    if stray:
+        raise ConfigError(
+            f"{path}: unknown table or key {', '.join(stray)}; settings go under [bridge]"
+        )
+    table = document.get("bridge", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: 'bridge' must be a table ([bridge])")
+    unknown = sorted(set(table) - set(FIELDS))
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown key {', '.join(f'[bridge] {k}' for k in unknown)}; "
+            f"known keys: {', '.join(FIELDS)}"
+        )
+    return dict(table)
+
+
+__all__ = ["CONFIG_ENV", "ENV_PREFIX", "BridgeConfig", "load_bridge_config"]
