@@ -30,9 +30,11 @@ import unicodedata
 from collections import Counter
 from pathlib import Path
 
+from build_corpus import CLASSES, GROUPS  # run as a script: this folder is on sys.path
+
 OUT_PATH = Path(__file__).with_name("holdout.jsonl")
 
-LABELS = ("profanity", "hate", "sexual", "self_harm", "violence", "politics", "personal_data")
+LABELS = CLASSES
 BASE_LANGS = {"en", "de", "es", "fr", "pt"}
 # The held-out set adds Italian and Dutch clean lines to ``multilingual_clean``.
 EXTRA_CLEAN_LANGS = {"it", "nl"}
@@ -1067,21 +1069,7 @@ EDGE: list[tuple[str, str]] = [
 # --------------------------------------------------------------------------------------
 # assembly and checks
 # --------------------------------------------------------------------------------------
-GROUP_ORDER = (
-    "clean_chat",
-    "scunthorpe",
-    "profanity_plain",
-    "profanity_obfuscated",
-    "topic_hate",
-    "topic_sexual",
-    "topic_self_harm",
-    "topic_violence",
-    "topic_politics",
-    "topic_personal_data",
-    "multilingual_clean",
-    "multilingual_profanity",
-    "edge",
-)
+GROUP_ORDER = GROUPS  # the same classes as the corpus, in the same order
 
 EXPECTED_SIZES = {
     "clean_chat": 200,
