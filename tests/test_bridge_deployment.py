@@ -799,6 +799,8 @@ async def test_a_restarted_daemon_keeps_sessions_and_unacknowledged_dispatches(
                 r = await http.post("/signal", headers=bearer(keys.creator), json=body)
                 assert r.status_code == 200
                 await until(lambda: messages(game) == ["before"])
+                state = dm.edge.link_state(link_id or "")
+                await until(lambda: state is not None and state.unacked == [])  # acked
                 # the network fails: the daemon keeps running but the game cannot reach it
                 dm.ws_server.close(close_connections=False)
                 await game.client.drop()

@@ -23,6 +23,7 @@ from encounters_bridge.frames import (
     encode,
 )
 from encounters_bridge.protocol import (
+    ACK_EVERY,
     EVENT_RATE,
     FLOOD_CLOSE_AFTER,
     RESEND_PAUSE,
@@ -321,12 +322,29 @@ def test_dispatches_are_sequenced_processed_once_and_acked_cumulatively(
     assert [f.s for f in wire.dispatched] == [1, 2, 3, 4, 5]
     assert [f.d["action"]["id"] for f in wire.dispatched] == ["a1", "a2", "a3", "a4", "a5"]
     assert all(f.sid == "s1" for f in wire.dispatched)
-    # each one acknowledged by the adapter, so the daemon keeps nothing
+    # the adapter acknowledges a burst with one cumulative ack (here at its next tick),
+    # so the daemon keeps nothing
+    assert [f for f in wire.to_server_log if f.op == "ack"] == []
+    assert [f.s for f in wire.state.unacked] == [1, 2, 3, 4, 5]
+    wire.from_adapter(wire.adapter.tick(wire.now))
     acks = [f.d["s"] for f in wire.to_server_log if f.op == "ack"]
-    assert acks == [1, 2, 3, 4, 5]
+    assert acks == [5]
     assert wire.state.unacked == []
+    assert wire.adapter.tick(wire.now) == []  # nothing more is owed
     assert wire.state.out_s == 5
     assert wire.adapter.in_s == 5
+
+
+def test_adapter_acks_without_waiting_for_a_tick_after_a_long_burst() -> None:
+    wire = Wire()
+    wire.connect()
+    assert wire.state is not None
+    for i in range(1, 2 * ACK_EVERY + 4):
+        wire.dispatch(action(i))
+    acks = [f.d["s"] for f in wire.to_server_log if f.op == "ack"]
+    assert acks == [ACK_EVERY, 2 * ACK_EVERY]
+    assert [f.s for f in wire.state.unacked] == [2 * ACK_EVERY + 1, 2 * ACK_EVERY + 2,
+                                                 2 * ACK_EVERY + 3]  # fmt: skip
 
 
 def test_server_ack_is_cumulative_and_reports_acked() -> None:
@@ -624,7 +642,8 @@ def test_resume_replays_exactly_the_unacked_dispatches_in_order(encoding: Encodi
     wire.cut()
     for i in range(3, 6):
         wire.dispatch(action(i))  # never reach the adapter
-    assert [f.s for f in wire.state.unacked] == [3, 4, 5]
+    # 1 and 2 were processed but their ack was still owed at the cut
+    assert [f.s for f in wire.state.unacked] == [1, 2, 3, 4, 5]
     wire.to_adapter_log.clear()
     wire.to_server_log.clear()
 
@@ -640,6 +659,7 @@ def test_resume_replays_exactly_the_unacked_dispatches_in_order(encoding: Encodi
         ("dispatch", 5, "a5"),
     ]
     assert [f.s for f in wire.dispatched] == [1, 2, 3, 4, 5]
+    wire.from_adapter(wire.adapter.tick(wire.now))
     assert wire.state.unacked == []
     assert wire.adapter.ready and wire.server.state == "ready"
     # sequence numbers continue across the resume

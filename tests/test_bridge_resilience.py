@@ -58,7 +58,7 @@ class Daemon:
         daemon = cls(store, edge, server, server.sockets[0].getsockname()[1])
 
         async def on_event(conn: Any, frame: Frame) -> None:
-            daemon.events.append((conn.record.server_id, frame))
+            daemon.events.append((conn.server_id, frame))
 
         edge.on_event.append(on_event)
         return daemon

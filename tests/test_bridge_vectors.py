@@ -294,7 +294,7 @@ class Harness:
 
         async def on_event(conn: Connection, frame: Frame) -> None:
             self.events.append(frame.to_wire())
-            self.history.append((conn.record.id if conn.record else None, frame.to_wire()))
+            self.history.append((conn.link_id, frame.to_wire()))
 
         self.edge = BridgeEdge(
             self.store,

@@ -17,8 +17,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import anyio
-
 from encounters.errors import EncountersError, FieldError, NotFound, ValidationFailed
 from encounters.log import get_logger
 from encounters.models import utcnow
@@ -31,7 +29,7 @@ from encounters.models.deployment import (
 )
 from encounters.models.persona import BUILTIN_TOPICS, PersonaCore, Safety
 from encounters.moderation import AuditLogger, ContentModerator
-from encounters.storage import Store
+from encounters.storage import Store, WriteBatch
 from encounters.validation import validate_model
 
 from .frames import Frame
@@ -70,21 +68,21 @@ class DeploymentService:
         self.audit = moderator.audit or AuditLogger(store)
         edge.on_event.append(self.handle_event)
         edge.sessions_for = self.sessions_for
-        self._locks: dict[str, anyio.Lock] = {}
-        #: write-through caches: this service is the only writer of personas
+        #: write-through caches: this service is the only writer of personas and
+        #: companion sessions, so a signal reads neither from the store
         self._persona_cache: dict[str, PersonaRecord] = {}
+        self._companions: dict[str, CompanionSession] = {}
 
-    async def _update(
-        self, session_id: str, change: Callable[[CompanionSession], dict[str, Any]]
+    def _change(
+        self, session: CompanionSession, change: Callable[[CompanionSession], dict[str, Any]]
     ) -> CompanionSession:
-        """Read, change and write a companion session under its lock, so counters
-        updated by signals and by game events at once are never lost."""
-        lock = self._locks.setdefault(session_id, anyio.Lock())
-        async with lock:
-            session = await self.companion(session_id)
-            session = session.model_copy(update=change(session))
-            await self.store.save_companion(session)
-            return session
+        """Change a cached companion session with no await between read and write, so
+        counters updated by signals and game events at once are never lost. The
+        caller writes the result (in its own transaction)."""
+        current = self._companions.get(session.id, session)
+        updated = current.model_copy(update=change(current))
+        self._companions[session.id] = updated
+        return updated
 
     # -- personas --------------------------------------------------------------------
 
@@ -180,14 +178,14 @@ class DeploymentService:
             id=new_id("sess"), persona_id=persona_id, world=world,
             server_id=server_id, location=validate_model(Location, location or {}, "location"),
         )  # fmt: skip
-        await self.store.save_companion(session)
-        await self.audit.record("event", "allow", input={"type": "spawn", "world": world,
-                                "server_id": server_id}, session_id=session.id,
-                                persona_id=persona_id)  # fmt: skip
-        await self.edge.dispatch(world, server_id, Frame(
+        self._companions[session.id] = session
+        entry = self.audit.entry("event", "allow", input={"type": "spawn", "world": world,
+                                 "server_id": server_id}, session_id=session.id,
+                                 persona_id=persona_id)  # fmt: skip
+        await self.edge.dispatch_many(world, server_id, [Frame(
             "dispatch", {"type": "spawn", "persona": self._persona_view(record.persona),
                          "location": session.location.model_dump()}, sid=session.id,
-        ))  # fmt: skip
+        )], also=WriteBatch(audit=[entry], companions=[session]))  # fmt: skip
         return session
 
     @staticmethod
@@ -196,9 +194,10 @@ class DeploymentService:
                 "emotes": p.embodiment.emotes, "traits": p.traits.model_dump()}  # fmt: skip
 
     async def companion(self, session_id: str) -> CompanionSession:
-        session = await self.store.get_companion(session_id)
+        session = self._companions.get(session_id) or await self.store.get_companion(session_id)
         if session is None:
             raise NotFound(f"no companion session with id {session_id!r}")
+        self._companions[session_id] = session
         return session
 
     async def signal(self, session_id: str, actions: list[Any]) -> list[dict[str, Any]]:
@@ -227,12 +226,17 @@ class DeploymentService:
             for d in decisions if d.allowed and d.action is not None
         ]  # fmt: skip
         sent, blocked = len(frames), len(decisions) - len(frames)
-        # The audit entries, the dispatches and the counters are written concurrently,
-        # so the store commits them together (group commit): one durable write.
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self.audit.record_many, entries)
-            tg.start_soon(self.edge.dispatch_many, session.world, session.server_id, frames)
-            tg.start_soon(self._count, session_id, sent, blocked)
+        session = self._change(session, lambda s: {
+            "actions_sent": s.actions_sent + sent,
+            "actions_blocked": s.actions_blocked + blocked,
+        })  # fmt: skip
+        # the audit entries, the dispatches and the counters: one transaction
+        await self.edge.dispatch_many(
+            session.world,
+            session.server_id,
+            frames,
+            also=WriteBatch(audit=entries, companions=[session]),
+        )
         results = [
             {"action_id": d.action.id if d.action else (
                 a.get("id") if isinstance(a, dict) else None),
@@ -242,23 +246,15 @@ class DeploymentService:
         ]  # fmt: skip
         return results
 
-    async def _count(self, session_id: str, sent: int, blocked: int) -> None:
-        await self._update(session_id, lambda s: {
-            "actions_sent": s.actions_sent + sent,
-            "actions_blocked": s.actions_blocked + blocked,
-        })  # fmt: skip
-
     async def end(self, session_id: str) -> dict[str, Any]:
         """Despawn and close the session; returns its summary and replay."""
         session = await self.companion(session_id)
         if session.status != "ended":
-            await self.edge.dispatch(
-                session.world,
-                session.server_id,
-                Frame("dispatch", {"type": "despawn", "reason": "ended"}, sid=session.id),
-            )
-            session = session.model_copy(update={"status": "ended", "ended_at": utcnow()})
-            await self.store.save_companion(session)
+            session = self._change(session, lambda s: {"status": "ended", "ended_at": utcnow()})
+            await self.edge.dispatch_many(session.world, session.server_id, [
+                Frame("dispatch", {"type": "despawn", "reason": "ended"}, sid=session.id)
+            ], also=WriteBatch(companions=[session]))  # fmt: skip
+            del self._companions[session_id]  # read from the store from now on
         replay = await self.audit.replay(session_id)
         assert session.ended_at is not None
         return {
@@ -290,8 +286,11 @@ class DeploymentService:
     async def handle_event(self, conn: Connection, frame: Frame) -> None:
         """Record an adapter event and update the companion session it is about."""
         d = frame.d
-        session = await self.store.get_companion(frame.sid) if frame.sid else None
-        await self.audit.record(
+        try:
+            session = await self.companion(frame.sid) if frame.sid else None
+        except NotFound:
+            session = None
+        entry = self.audit.entry(
             "event",
             "allow",
             input=d,
@@ -299,6 +298,7 @@ class DeploymentService:
             persona_id=session.persona_id if session else None,
         )
         if session is None:
+            await self.store.write_batch(WriteBatch(audit=[entry]))
             return
         kind = d.get("type")
 
@@ -312,4 +312,5 @@ class DeploymentService:
                 update["actions_failed"] = s.actions_failed + 1
             return update
 
-        await self._update(session.id, change)
+        session = self._change(session, change)
+        await self.store.write_batch(WriteBatch(audit=[entry], companions=[session]))

@@ -15,6 +15,7 @@ unacknowledged dispatches) lives in :class:`LinkState`, which the I/O layer stor
 from __future__ import annotations
 
 import random
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -40,6 +41,10 @@ FLOOD_CLOSE_AFTER = 50
 RESEND_PAUSE = 1.0
 #: Most events an adapter resends at once (the daemon's burst).
 RESEND_BATCH = 40
+#: Dispatches an adapter may process before it must acknowledge them; it also
+#: acknowledges at its next tick. One ack per burst, not per dispatch, halves the
+#: frames a busy link carries.
+ACK_EVERY = 32
 
 
 # -- effects -------------------------------------------------------------------------
@@ -128,9 +133,11 @@ class LinkState:
         return numbered
 
     def ack(self, s: int) -> bool:
-        before = len(self.unacked)
-        self.unacked = [f for f in self.unacked if f.s is not None and f.s > s]
-        return len(self.unacked) != before
+        """Forget frames up to ``s``. Frames are kept in ``s`` order, so this costs a
+        binary search, not a pass over a long replay window."""
+        done = bisect_right(self.unacked, s, key=lambda f: f.s or 0)
+        del self.unacked[:done]
+        return done > 0
 
     def replay_after(self, s: int) -> list[Frame]:
         return [f for f in self.unacked if f.s is not None and f.s > s]
@@ -358,6 +365,7 @@ class AdapterLink:
         self.link_id: str | None = None
         self.resume_token: str | None = None
         self.in_s = 0  #: last daemon dispatch processed
+        self.acked_s = 0  #: last dispatch acknowledged to the daemon
         self.out = LinkState(link_id="", world=world, server_id=server_id)
         self.heartbeat_interval = 15.0
         self.next_heartbeat: float | None = None
@@ -382,7 +390,7 @@ class AdapterLink:
             self.link_id = frame.d.get("link_id")
             self.resume_token = frame.d.get("resume_token")
             self.ready = True
-            self.in_s = 0
+            self.in_s = self.acked_s = 0
             pending = self.out.unacked  # events not yet taken: numbered again on the new link
             self.out = LinkState(link_id=self.link_id or "", world=self.world,
                                  server_id=self.server_id)  # fmt: skip
@@ -391,10 +399,12 @@ class AdapterLink:
             self.ready = True
             return self._resend(now)
         if frame.op == "dispatch" and frame.s is not None:
-            if frame.s <= self.in_s:
-                return [Send(Frame("ack", {"s": self.in_s}))]
+            if frame.s <= self.in_s:  # a replay of one we ran: acknowledge it again
+                return [self._ack()]
             self.in_s = frame.s
-            return [DispatchIn(frame), Send(Frame("ack", {"s": frame.s}))]
+            if self.in_s - self.acked_s >= ACK_EVERY:
+                return [DispatchIn(frame), self._ack()]
+            return [DispatchIn(frame)]
         if frame.op in ("ack", "heartbeat_ack"):
             s = frame.d.get("s", frame.d.get("ack"))
             if isinstance(s, int) and self.out.ack(s):
@@ -402,6 +412,15 @@ class AdapterLink:
         if frame.op == "error" and frame.d.get("code") in ("rate_limited", "out_of_order"):
             self.resend_at = now + RESEND_PAUSE  # resend everything unacked, in order
         return []
+
+    def _ack(self) -> Send:
+        self.acked_s = self.in_s
+        return Send(Frame("ack", {"s": self.in_s}))
+
+    def flush_acks(self) -> list[Effect]:
+        """An ``ack`` for dispatches processed but not yet acknowledged, if any: call
+        it when no more frames are waiting (the next tick does it anyway)."""
+        return [self._ack()] if self.ready and self.in_s > self.acked_s else []
 
     def _resend(self, now: float) -> list[Effect]:
         """Unacknowledged events, oldest first, at most one burst's worth now; the rest
@@ -416,15 +435,16 @@ class AdapterLink:
         return [Send(frame)] if self.ready else []
 
     def tick(self, now: float) -> list[Effect]:
-        """A heartbeat when one is due; a resend of unacknowledged events after the
-        daemon refused one (rate limit)."""
+        """A resend of unacknowledged events after the daemon refused one (rate limit),
+        a heartbeat when one is due (it carries the ack), else any ack still owed."""
         out: list[Effect] = []
         if self.ready and self.resend_at is not None and now >= self.resend_at:
             out += self._resend(now)
         if self.ready and self.next_heartbeat is not None and now >= self.next_heartbeat:
             self.next_heartbeat = now + self.heartbeat_interval
+            self.acked_s = self.in_s
             out.append(Send(Frame("heartbeat", {"ack": self.in_s})))
-        return out
+        return out + self.flush_acks()
 
     def closed(self, code: int) -> Literal["resume", "identify", "stop"]:
         """What to do after the link closed with ``code``."""

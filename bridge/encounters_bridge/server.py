@@ -6,6 +6,13 @@ store (checking world keys, loading a link to resume, keeping link state). A lin
 state is written to the store whenever it changes, so a daemon restart loses no
 sequence number and no unacknowledged dispatch.
 
+Dispatches are written before they are sent (a restart must not reuse a sequence
+number the adapter has seen), and a link's writes carry only what changed: the frames
+sequenced since, and how far the adapter acknowledged (see
+:class:`~encounters.storage.LinkWrite`). Concurrent dispatches share commits (the
+store's group commit), and one pump per connection sends committed frames in ``s``
+order, so a frame never overtakes an earlier one on the wire.
+
 One bad connection never hurts the others: every error in a connection's handler ends
 that connection only (with a close code when one applies).
 """
@@ -15,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from bisect import bisect_right
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -30,7 +38,7 @@ from encounters.log import get_logger
 from encounters.models import utcnow
 from encounters.models.bridge import LinkRecord
 from encounters.models.common import new_id
-from encounters.storage import Store
+from encounters.storage import LinkWrite, Store, WriteBatch
 
 from .frames import MAX_FRAME_BYTES, CloseCode, Encoding, Frame
 from .keys import check_world_key, digest, new_resume_token, same
@@ -57,10 +65,30 @@ class Connection:
 
     ws: ServerConnection
     link: ServerLink
-    record: LinkRecord | None = None
     closed: bool = False
     dirty: bool = False  #: acknowledgements not yet written
     remote: str = ""
+    link_id: str | None = None  #: set once identify or resume checks out
+    sent_s: int = 0  #: last dispatch sent on this connection
+    #: held while dispatches go out (a replay, the pump): they leave in ``s`` order
+    send_lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+    @property
+    def server_id(self) -> str | None:
+        return self.link.link.server_id if self.link.link is not None else None
+
+
+@dataclass
+class _Stored:
+    """How far a link's dispatches are handed to the store (``queued``) and durably
+    written (``done``: only those may be sent)."""
+
+    queued: int = 0
+    done: int = 0
+
+
+def _s(frame: Frame) -> int:
+    return frame.s or 0
 
 
 @dataclass
@@ -77,6 +105,8 @@ class BridgeEdge:
     connections: dict[str, Connection] = field(default_factory=dict)  # by link id
     by_server: dict[tuple[str, str], str] = field(default_factory=dict)  # -> link id
     _states: dict[str, LinkState] = field(default_factory=dict)
+    _records: dict[str, LinkRecord] = field(default_factory=dict)
+    _stored: dict[str, _Stored] = field(default_factory=dict)
     _closing: set[asyncio.Task[None]] = field(default_factory=set)
 
     # -- serving ---------------------------------------------------------------------
@@ -156,10 +186,14 @@ class BridgeEdge:
                 await conn.ws.send(conn.link.encode(effect.frame))
             elif isinstance(effect, Close):
                 await self._close(conn, effect.code, effect.reason)
-            elif isinstance(effect, Authenticate):
-                await self._run(conn, await self._authenticate(conn, effect))
-            elif isinstance(effect, ResumeRequest):
-                await self._run(conn, await self._resume(conn, effect))
+            elif isinstance(effect, Authenticate | ResumeRequest):
+                # nothing is pumped until ready/resumed and the replay are out
+                async with conn.send_lock:
+                    if isinstance(effect, Authenticate):
+                        await self._run(conn, await self._authenticate(conn, effect))
+                    else:
+                        await self._run(conn, await self._resume(conn, effect))
+                await self._pump(conn)  # what was committed meanwhile
             elif isinstance(effect, EventIn):
                 await self._persist(conn)
                 for handler in self.on_event:
@@ -199,7 +233,7 @@ class BridgeEdge:
             return conn.link.refuse(CloseCode.AUTH_FAILED, "bad or revoked world key")
         token = new_resume_token()
         state = LinkState(new_id("link"), auth.world, auth.server_id, auth.capabilities)
-        conn.record = LinkRecord(
+        record = LinkRecord(
             id=state.link_id,
             world=key.world,
             server_id=auth.server_id,
@@ -208,12 +242,11 @@ class BridgeEdge:
             capabilities=auth.capabilities,
             adapter={k: str(v)[:64] for k, v in list(auth.adapter.items())[:8]},
         )
-        await self._attach(conn, state)
+        await self._attach(conn, state, record)
         sessions = await self.sessions_for(auth.world, auth.server_id) if self.sessions_for else []
-        # dispatches made while we were answering were queued on the state: send them now
-        effects = [*conn.link.accept(state, token, sessions), *map(Send, state.unacked)]
         await self._persist(conn)  # saved before ready goes out: a resume can follow at once
-        return effects
+        # dispatches made while we were answering are on the state: the pump sends them
+        return conn.link.accept(state, token, sessions)
 
     async def _resume(self, conn: Connection, req: ResumeRequest) -> list[Effect]:
         record = await self.store.get_link(req.link_id)
@@ -222,17 +255,25 @@ class BridgeEdge:
         key = await self.store.get_world_key(record.key_id)
         if key is None or key.revoked_at is not None:
             return conn.link.refuse(CloseCode.AUTH_FAILED, "world key revoked")
-        state = self._states.get(record.id) or LinkState(
+        state = self._states.get(record.id) or self._load(record)
+        await self._attach(conn, state, self._records.get(record.id, record))
+        # the replay holds what is stored now; anything newer goes out with the pump
+        done = conn.sent_s = self._stored[state.link_id].done
+        effects = conn.link.resume(state, req.last_s)
+        await self._persist(conn)
+        return [e for e in effects if not isinstance(e, Send) or _s(e.frame) <= done]
+
+    def _load(self, record: LinkRecord) -> LinkState:
+        """A link's state from its stored record (after a daemon restart)."""
+        state = LinkState(
             record.id, record.world, record.server_id, list(record.capabilities),
             record.out_s, record.in_s, [_frame(f) for f in record.unacked],
         )  # fmt: skip
-        conn.record = record
-        await self._attach(conn, state)
-        effects = conn.link.resume(state, req.last_s)
-        await self._persist(conn)
-        return effects
+        self._states[record.id], self._records[record.id] = state, record
+        self._stored[record.id] = _Stored(record.out_s, record.out_s)
+        return state
 
-    async def _attach(self, conn: Connection, state: LinkState) -> None:
+    async def _attach(self, conn: Connection, state: LinkState, record: LinkRecord) -> None:
         """Make ``conn`` the live connection of its link (a newer one wins)."""
         previous = self.connections.get(state.link_id)
         if previous is not None and previous is not conn:
@@ -240,31 +281,68 @@ class BridgeEdge:
             previous.closed = True
             previous.link.state = "closed"
             previous.ws.transport.abort()
+        conn.link_id = state.link_id
         self.connections[state.link_id] = conn
         self._states[state.link_id] = state
+        self._records[state.link_id] = record
+        self._stored.setdefault(state.link_id, _Stored())
         self.by_server[(state.world, state.server_id)] = state.link_id
-        await self._persist(conn)
 
     async def _forget(self, conn: Connection) -> None:
         conn.closed = True
-        if conn.record is not None:
-            if self.connections.get(conn.record.id) is conn:
-                del self.connections[conn.record.id]
+        link_id = conn.link_id
+        if link_id is not None and link_id in self._records:
+            if self.connections.get(link_id) is conn:
+                del self.connections[link_id]
             try:
                 await self._persist(conn)
             except Exception as exc:  # the store closed first (shutdown): nothing to save
-                log.warning("bridge.link_not_saved", link_id=conn.record.id, error=repr(exc))
+                log.warning("bridge.link_not_saved", link_id=link_id, error=repr(exc))
 
     async def _persist(self, conn: Connection) -> None:
         conn.dirty = False
-        if conn.record is None or conn.link.link is None:
+        if conn.link_id is not None and conn.link_id in self._records:
+            await self._save(conn.link_id)
+
+    async def _save(self, link_id: str, also: WriteBatch | None = None) -> None:
+        """Write what changed in a link (with ``also``, in the same transaction): its
+        sequence numbers, the dispatches sequenced since the last write, and how far
+        the adapter acknowledged."""
+        state, stored = self._states[link_id], self._stored[link_id]
+        record = self._records[link_id].model_copy(
+            update={"out_s": state.out_s, "in_s": state.in_s, "updated_at": utcnow()}
+        )
+        self._records[link_id] = record
+        new = state.unacked[bisect_right(state.unacked, stored.queued, key=_s) :]
+        acked = _s(state.unacked[0]) - 1 if state.unacked else state.out_s
+        target = stored.queued = state.out_s
+        batch = also or WriteBatch()
+        batch.links.append(LinkWrite(record, [f.to_wire() for f in new], acked))
+        try:
+            await self.store.write_batch(batch)
+        except BaseException:
+            stored.queued = stored.done  # written again by the next save
+            raise
+        stored.done = max(stored.done, target)
+
+    async def _pump(self, conn: Connection) -> None:
+        """Send the link's stored dispatches this connection has not sent, in order.
+        When another task holds the send lock (a pump, a replay), it returns at once:
+        the holder looks at how far the store got before it lets go."""
+        if conn.send_lock.locked():
             return
-        state = conn.link.link
-        conn.record = conn.record.model_copy(update={
-            "out_s": state.out_s, "in_s": state.in_s, "updated_at": utcnow(),
-            "unacked": [f.to_wire() for f in state.unacked],
-        })  # fmt: skip
-        await self.store.save_link(conn.record)
+        async with conn.send_lock:
+            state = self._states.get(conn.link_id or "")
+            if state is None or conn.link.link is None:  # not ready yet
+                return
+            done = self._stored[state.link_id].done
+            while not conn.closed and conn.sent_s < done:
+                start = bisect_right(state.unacked, conn.sent_s, key=_s)
+                end = bisect_right(state.unacked, done, key=_s)
+                conn.sent_s = done
+                for frame in state.unacked[start:end]:
+                    await conn.ws.send(conn.link.encode(frame))
+                done = self._stored[state.link_id].done
 
     # -- sending ---------------------------------------------------------------------
 
@@ -273,31 +351,29 @@ class BridgeEdge:
         numbers = await self.dispatch_many(world, server_id, [frame])
         return numbers[0] if numbers else None
 
-    async def dispatch_many(self, world: str, server_id: str, frames: list[Frame]) -> list[int]:
+    async def dispatch_many(
+        self, world: str, server_id: str, frames: list[Frame], *, also: WriteBatch | None = None
+    ) -> list[int]:
         """Send dispatches to a game server's link, live or not. They are sequenced and
-        written to the store (one write for the batch) *before* they are sent, and kept
-        until acknowledged, so neither a drop nor a daemon restart loses one. Returns
-        their ``s``; empty when that server never connected."""
+        written to the store (with ``also``, in one transaction) *before* they are
+        sent, and kept until acknowledged, so neither a drop nor a daemon restart loses
+        one. Returns their ``s``; empty when that server never connected (``also`` is
+        written all the same)."""
         link_id = self.by_server.get((world, server_id))
         if link_id is None:
             link_id = await self._known_link(world, server_id)
-        if link_id is None or not frames:
+        if link_id is None:
+            if also is not None:
+                await self.store.write_batch(also)
             return []
-        conn = self.connections.get(link_id)
-        if conn is not None and not conn.closed and conn.link.link is not None:
-            effects = [e for f in frames for e in conn.link.dispatch(f)]
-            await self._persist(conn)
-            with contextlib.suppress(ConnectionClosed):  # kept unacked: replayed on resume
-                await self._run(conn, effects)
-            return [e.frame.s for e in effects if isinstance(e, Send) and e.frame.s]
         state = self._states[link_id]
         numbered = [state.sequence(f) for f in frames]
-        record = await self.store.get_link(link_id)
-        if record is not None:
-            await self.store.save_link(record.model_copy(update={
-                "out_s": state.out_s, "unacked": [f.to_wire() for f in state.unacked],
-            }))  # fmt: skip
-        return [f.s for f in numbered if f.s]
+        await self._save(link_id, also)
+        conn = self.connections.get(link_id)
+        if conn is not None and not conn.closed:
+            with contextlib.suppress(ConnectionClosed):  # kept unacked: replayed on resume
+                await self._pump(conn)
+        return [_s(f) for f in numbered]
 
     async def _known_link(self, world: str, server_id: str) -> str | None:
         """The latest link of a server from the store (after a daemon restart, before
@@ -305,10 +381,7 @@ class BridgeEdge:
         record = await self.store.find_link(world, server_id)
         if record is None:
             return None
-        self._states[record.id] = LinkState(
-            record.id, record.world, record.server_id, list(record.capabilities),
-            record.out_s, record.in_s, [_frame(f) for f in record.unacked],
-        )  # fmt: skip
+        self._load(record)
         self.by_server[(world, server_id)] = record.id
         return record.id
 

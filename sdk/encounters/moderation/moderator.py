@@ -96,6 +96,8 @@ _KEEP_FORMAT = {"\u200d"}  # zero-width joiner: part of emoji sequences
 def clean_for_delivery(text: str) -> str:
     """Remove control characters and invisible format characters (bidi overrides,
     zero-width spaces) except the emoji joiner; fold line breaks and tabs to spaces."""
+    if text.isprintable():  # no Cc, Cf or Cs character at all (most chat): nothing to do
+        return text.strip()
     out = []
     for ch in text:
         if ch in "\t\n\r":

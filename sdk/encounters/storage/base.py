@@ -6,14 +6,41 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from ..models import Category, EncounterSpec, Session, SessionStatus
 from ..models.audit import AuditEntry
 from ..models.bridge import ApiKey, LinkRecord, WorldKey
 from ..models.deployment import CompanionSession, DeployToken, PersonaRecord
 from ..models.usage import UsageRecord, UsageTotals
+
+
+@dataclass
+class LinkWrite:
+    """What changed in a bridge link since it was last written: its record (sequence
+    numbers; its ``unacked`` is ignored here), the dispatches sequenced since
+    (``appended``, wire dicts with ``s``), and how far the adapter acknowledged
+    (``acked``: stored dispatches up to that ``s`` are dropped; ``replace`` drops them
+    all before ``appended`` is stored). Writing the change, not the whole replay
+    window, keeps a busy link's writes small."""
+
+    record: LinkRecord
+    appended: list[dict[str, Any]] = field(default_factory=list)
+    acked: int = 0
+    replace: bool = False
+
+
+@dataclass
+class WriteBatch:
+    """Writes that land together, in one transaction: the bridge commits a signal's
+    audit entries, its dispatches and the companion's counters at once, so a crash
+    keeps all of them or none."""
+
+    audit: list[AuditEntry] = field(default_factory=list)
+    links: list[LinkWrite] = field(default_factory=list)
+    companions: list[CompanionSession] = field(default_factory=list)
 
 
 class Store(ABC):
@@ -117,10 +144,19 @@ class Store(ABC):
     async def list_world_keys(self) -> list[WorldKey]: ...
 
     @abstractmethod
-    async def save_link(self, link: LinkRecord) -> None: ...
+    async def write_batch(self, batch: WriteBatch) -> list[int]:
+        """Commit ``batch`` atomically; returns the ``seq`` of its audit entries."""
+
+    async def save_link(self, link: LinkRecord) -> None:
+        """Save a whole link record, replacing its stored unacknowledged dispatches
+        with ``link.unacked``."""
+        await self.write_batch(
+            WriteBatch(links=[LinkWrite(link, list(link.unacked), replace=True)])
+        )
 
     @abstractmethod
-    async def get_link(self, link_id: str) -> LinkRecord | None: ...
+    async def get_link(self, link_id: str) -> LinkRecord | None:
+        """The link with its unacknowledged dispatches in ``unacked``, in ``s`` order."""
 
     @abstractmethod
     async def find_link(self, world: str, server_id: str) -> LinkRecord | None:

@@ -11,7 +11,7 @@ from ..models.audit import AuditEntry
 from ..models.bridge import ApiKey, LinkRecord, WorldKey
 from ..models.deployment import CompanionSession, DeployToken, PersonaRecord
 from ..models.usage import UsageRecord, UsageTotals
-from .base import Store
+from .base import Store, WriteBatch
 
 
 class MemoryStore(Store):
@@ -83,11 +83,24 @@ class MemoryStore(Store):
         return found[offset : offset + limit]
 
     async def append_audit(self, entries: list[AuditEntry]) -> list[int]:
+        return await self.write_batch(WriteBatch(audit=entries))
+
+    async def write_batch(self, batch: WriteBatch) -> list[int]:
         seqs = []
-        for entry in entries:
+        for entry in batch.audit:
             seq = len(self._audit) + 1
             self._audit.append(entry.model_copy(update={"seq": seq}).model_dump_json())
             seqs.append(seq)
+        for change in batch.links:
+            old = self._links.get(change.record.id)
+            kept = [] if old is None or change.replace else [
+                f for f in LinkRecord.model_validate_json(old).unacked
+                if (f.get("s") or 0) > change.acked
+            ]  # fmt: skip
+            record = change.record.model_copy(update={"unacked": kept + change.appended})
+            self._links[record.id] = record.model_dump_json()
+        for companion in batch.companions:
+            await self.save_companion(companion)
         return seqs
 
     async def list_audit(
@@ -124,9 +137,6 @@ class MemoryStore(Store):
 
     async def list_world_keys(self) -> list[WorldKey]:
         return [WorldKey.model_validate_json(r) for r in self._world_keys.values()]
-
-    async def save_link(self, link: LinkRecord) -> None:
-        self._links[link.id] = link.model_dump_json()
 
     async def get_link(self, link_id: str) -> LinkRecord | None:
         raw = self._links.get(link_id)

@@ -8,6 +8,7 @@ index and filter.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from sqlalchemy import (
@@ -21,6 +22,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    insert,
+    select,
+    update,
 )
 
 metadata = MetaData()
@@ -118,6 +122,17 @@ bridge_links = Table(
 )
 
 
+#: A link's dispatches not yet acknowledged, one row each: a busy link appends rows and
+#: drops acknowledged ones instead of rewriting its whole replay window.
+bridge_outbox = Table(
+    "bridge_outbox",
+    metadata,
+    Column("link_id", String(64), primary_key=True),
+    Column("s", Integer, primary_key=True),
+    Column("data", Text, nullable=False),
+)
+
+
 personas = Table(
     "personas",
     metadata,
@@ -184,12 +199,28 @@ def _v5_deployment(conn: Connection) -> None:
     )
 
 
+def _v6_bridge_outbox(conn: Connection) -> None:
+    """Move each link's unacknowledged dispatches out of its JSON into outbox rows."""
+    metadata.create_all(conn, tables=[bridge_outbox], checkfirst=True)
+    for link_id, data in conn.execute(select(bridge_links.c.id, bridge_links.c.data)).all():
+        record = json.loads(data)
+        frames = record.pop("unacked", None) or []
+        if frames:
+            conn.execute(insert(bridge_outbox), [
+                {"link_id": link_id, "s": f["s"], "data": json.dumps(f)} for f in frames
+            ])  # fmt: skip
+        conn.execute(
+            update(bridge_links).where(bridge_links.c.id == link_id).values(data=json.dumps(record))
+        )
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_foundation,
     _v2_audit_log,
     _v3_llm_usage,
     _v4_bridge,
     _v5_deployment,
+    _v6_bridge_outbox,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
