@@ -41,11 +41,29 @@ from encounters_bridge.adapter import AdapterClient  # noqa: E402
 from encounters_bridge.deployment import DeploymentService  # noqa: E402
 from encounters_bridge.frames import Frame  # noqa: E402
 from encounters_bridge.keys import create_world_key  # noqa: E402
-from encounters_bridge.server import BridgeEdge  # noqa: E402
+from encounters_bridge.server import BridgeEdge, settle_heap  # noqa: E402
 
 PERSONA = {"name": "Bench", "safety": {"max_actions_per_minute": 600,
                                        "allowed_actions": ["chat", "move_to"]}}  # fmt: skip
 ACTION = {"type": "chat", "message": "Hello there, traveller! The forge is to the north."}
+#: Companion lines; each action gets a numbered one, so no cache sees a repeat.
+LINES = [
+    "Hello there, traveller! The forge is to the north.",
+    "Watch your step, the bridge is older than it looks.",
+    "I found some iron ore near the river bend.",
+    "Follow me, I know a shortcut through the woods.",
+    "Night is coming; we should light a torch.",
+    "That villager sells bread for two emeralds.",
+    "Do you want me to guard the door while you craft?",
+    "The creeper went that way, keep your distance!",
+]
+#: Actions per signal, and signals in flight at once in the relay run.
+BATCH, IN_FLIGHT = 100, 4
+
+
+def chats(first: int, count: int) -> list[dict[str, Any]]:
+    return [{"type": "chat", "message": f"{LINES[i % len(LINES)]} ({i})"}
+            for i in range(first, first + count)]  # fmt: skip
 
 
 #: Companions spawned on the benchmark's game server: a persona may act at most 600
@@ -73,6 +91,7 @@ async def daemon(tmp: Path) -> tuple[Any, BridgeEdge, DeploymentService, str, An
     service = DeploymentService(store, moderator, edge)
     server = await edge.serve("127.0.0.1", 0)
     _, key = await create_world_key(store, "bench", "web")
+    settle_heap()  # as `ae bridge serve` does once it is built
     return store, edge, service, key, server
 
 
@@ -106,12 +125,20 @@ async def relay(n: int, rounds: int) -> tuple[float, float]:
             tg.start_soon(client.run)
             await client.ready.wait()
             sessions = await spawn_many(service, SESSIONS)
-            for _ in range(rounds):
+            for r in range(rounds):
                 received.clear()
+                batches = [chats(r * n + i, min(BATCH, n - i)) for i in range(0, n, BATCH)]
                 start = time.perf_counter()
-                for k, i in enumerate(range(0, n, 100)):
-                    batch = [dict(ACTION) for _ in range(min(100, n - i))]
-                    await service.signal(sessions[k % len(sessions)], batch)
+
+                # signals from many companions at once, as from many control-API calls
+                async def one(k: int, batch: list[dict[str, Any]], limit: Any) -> None:
+                    async with limit:
+                        await service.signal(sessions[k % len(sessions)], batch)
+
+                async with anyio.create_task_group() as signals:
+                    limit = anyio.Semaphore(IN_FLIGHT)
+                    for k, batch in enumerate(batches):
+                        signals.start_soon(one, k, batch, limit)
                 while sum(1 for _, f in received if f.d.get("type") == "action") < n:
                     await anyio.sleep(0.001)
                 ours.append(n / (time.perf_counter() - start))
@@ -166,7 +193,7 @@ async def latency(rate: int, seconds: float) -> tuple[float, float, int]:
             start = time.perf_counter()
 
             async def one(i: int) -> None:
-                action = {**ACTION, "id": f"a{i}"}
+                action = {**chats(i, 1)[0], "id": f"a{i}"}
                 sent_at[action["id"]] = time.perf_counter()
                 await service.signal(sessions[i % len(sessions)], [action])
 

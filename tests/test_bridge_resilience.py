@@ -685,6 +685,41 @@ async def test_a_bad_key_is_never_retried(tmp_path: Path) -> None:
     assert adapter.client.connections == 1
 
 
+async def test_concurrent_dispatches_reach_the_game_in_sequence_order(tmp_path: Path) -> None:
+    """Many tasks dispatch at once (as many control-API calls do); their writes share
+    commits, and the game still sees s = 1, 2, 3 ... with no gap, repeat or swap."""
+    daemon = await Daemon.start(tmp_path / "bridge.db")
+    key = await new_key(daemon.store)
+    adapter = Adapter.make(daemon.url, key, "srv")
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(adapter.client.run)
+            await until(lambda: adapter.live)
+
+            async def burst(task: int) -> None:
+                for k in range(5):
+                    n = task * 100 + k * 10
+                    await daemon.edge.dispatch_many(
+                        "minecraft", "srv", [chat(n + i) for i in range(1 + (task + k) % 4)]
+                    )
+
+            async with anyio.create_task_group() as senders:
+                for task in range(30):
+                    senders.start_soon(burst, task)
+            total = sum(1 + (t + k) % 4 for t in range(30) for k in range(5))
+            await until(lambda: len(adapter.dispatches) >= total)
+            await anyio.sleep(0.05)
+            assert [f.s for f in adapter.dispatches] == list(range(1, total + 1))
+            assert len(set(adapter.ns)) == total
+            # and the store holds exactly what the game has not acknowledged yet
+            record = await daemon.store.find_link("minecraft", "srv")
+            assert record is not None and record.out_s == total
+            await adapter.client.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        await daemon.stop()
+
+
 async def test_dispatch_while_an_identify_is_being_answered(tmp_path: Path) -> None:
     daemon = await Daemon.start(tmp_path / "bridge.db")
     key = await new_key(daemon.store)

@@ -24,7 +24,7 @@ from encounters.storage import SQLiteStore
 from .config import load_bridge_config
 from .frames import CloseCode
 from .keys import create_api_key, create_world_key
-from .server import BridgeEdge
+from .server import BridgeEdge, settle_heap
 
 worlds_app = typer.Typer(help="World keys for game servers.", no_args_is_help=True)
 bridge_app = typer.Typer(help="The bridge daemon.", no_args_is_help=True)
@@ -182,9 +182,11 @@ def bridge_serve(
             moderator = ContentModerator(settings=settings.moderation, audit=AuditLogger(store))
             service = DeploymentService(store, moderator, edge, token_ttl=cfg.token_ttl)
             engine = Engine(settings, store=store, moderator=moderator)
+            app = create_app(service, engine)
             server = await edge.serve(cfg.host, cfg.port)
+            settle_heap()
             http = _HTTPServer(uvicorn.Config(
-                create_app(service, engine), host=cfg.host, port=cfg.http_port, log_level="warning",
+                app, host=cfg.host, port=cfg.http_port, log_level="warning",
                 lifespan="off",
             ))  # fmt: skip
             out.print(

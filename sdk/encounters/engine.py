@@ -42,6 +42,8 @@ from .errors import (
 from .events import EngineEvent, EventBus, EventType, Listener
 from .generation import EncounterGenerator, GenerationRequest, ProceduralGenerator
 from .generation.router import ProviderManager
+from .memory import Interaction, NPCMemoryManager
+from .memory.manager import MEMORY_FILENAME
 from .models import (
     TRANSITIONS,
     Category,
@@ -125,6 +127,7 @@ class Engine:
         templates: TemplateLibrary | None = None,
         generator: EncounterGenerator | None = None,
         moderator: ContentModerator | None = None,
+        memory: NPCMemoryManager | None = None,
     ) -> None:
         if settings is None:
             settings = load_settings(data_dir=data_dir)
@@ -150,6 +153,7 @@ class Engine:
         self.generator: EncounterGenerator = generator
         self.events = EventBus()
         self._moderator: ContentModerator | None = moderator
+        self._memory: NPCMemoryManager | None = memory
 
     @property
     def moderator(self) -> ContentModerator:
@@ -160,6 +164,24 @@ class Engine:
                 settings=self.settings.moderation, audit=AuditLogger(self.store)
             )
         return self._moderator
+
+    @property
+    def memory(self) -> NPCMemoryManager:
+        """What NPCs remember of players (:mod:`encounters.memory`), encrypted in
+        ``memory.db`` in the data folder (in memory with ``AE_STORE=memory``). Opened
+        on first use; the key is ``AE_MEMORY_KEY`` or the ``memory.key`` file."""
+        if self._memory is None:
+            key = self.settings.memory_key
+            folder = None if self.settings.store == "memory" else self.settings.data_dir
+            self._memory = NPCMemoryManager.open(folder, key.get_secret_value() if key else None)
+        return self._memory
+
+    def _memory_in_use(self) -> bool:
+        """Has any NPC memory been kept (so a prompt may need it)? Asking does not
+        create the memory file."""
+        return self._memory is not None or (
+            self.settings.store != "memory" and (self.settings.data_dir / MEMORY_FILENAME).exists()
+        )
 
     async def usage_totals(self) -> list[UsageTotals]:
         """LLM calls, failures, tokens and estimated cost per provider and model."""
@@ -178,6 +200,9 @@ class Engine:
     async def close(self) -> None:
         if isinstance(self.generator, ProviderManager):
             await self.generator.aclose()
+        if self._memory is not None:
+            self._memory.close()
+            self._memory = None
         await self.store.close()
 
     async def __aenter__(self) -> Self:
@@ -257,6 +282,12 @@ class Engine:
                     "player": ctx,
                     "language": language or ctx.language,
                     "seed": seed,
+                    "memory_context": (
+                        await self.memory.context_for_player(ctx.player_id)
+                        if self._memory_in_use()
+                        else None
+                    )
+                    or None,
                 },
                 "generation request",
             )
@@ -476,7 +507,8 @@ class Engine:
         player_choices: Iterable[str] = (),
         outcome: Outcome = "neutral",
     ) -> Session:
-        """Record that the player dealt with one of the encounter's NPCs."""
+        """Record that the player dealt with one of the encounter's NPCs; the NPC
+        remembers it (:attr:`memory`), and later prompts for this player carry it."""
         interaction = validate_model(
             NPCInteraction,
             {
@@ -494,6 +526,11 @@ class Engine:
             session.npc_interactions.append(interaction)
 
         session = await self._step(session_id, change)
+        await self.memory.record_interaction(npc_id, session.player_id, Interaction(
+            timestamp=interaction.timestamp, encounter_id=session.encounter.id,
+            dialogue=interaction.dialogue, player_choices=interaction.player_choices,
+            outcome=interaction.outcome,
+        ))  # fmt: skip
         await self._emit(
             "npc.interaction",
             session,

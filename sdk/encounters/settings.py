@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     template_dirs: list[Path] = []
     moderation: ModerationSettings = ModerationSettings()
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    #: Encrypts NPC memories (32 bytes, base64). Unset: a key file ``memory.key`` is
+    #: created in the data folder (0600) on first use. Never logged.
+    memory_key: SecretStr | None = None
 
     @property
     def database_path(self) -> Path:

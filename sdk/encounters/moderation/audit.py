@@ -42,7 +42,10 @@ _SECRET_TEXT = re.compile(
 )
 #: Every pattern of ``_SECRET_TEXT`` needs one of these characters or words, so text
 #: with none of them (most chat) skips the slow full scan.
-_SECRET_MARKS = ("-", "_", ":", "=", "eyJ", "earer", "asic", "AKIA", "AIza")
+_SECRET_MARKS = (
+    ":", "=", "sk-", "ae_", "deploy_", "whsec_", "earer", "asic", "_live_", "_test_",
+    "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "AKIA", "AIza", "xox", "eyJ",
+)  # fmt: skip
 #: Inputs are cut to this many characters in the log; a 1 MB message is not kept whole.
 MAX_LOGGED_TEXT = 4000
 
@@ -53,17 +56,23 @@ def _is_secret_key(name: str) -> bool:
     return _SECRET_KEY.search(re.sub(r"[^a-z]", "", name.lower())) is not None
 
 
+@lru_cache(maxsize=1024)
+def _redact_text(value: str) -> str:
+    """Remembered: an entry logs the same chat text as input and as output."""
+    # redact before cutting, so a secret across the cut is not half kept
+    if len(value) >= 5 and any(mark in value for mark in _SECRET_MARKS):
+        value = _SECRET_TEXT.sub(REDACTED, value)
+    text = value[:MAX_LOGGED_TEXT]
+    # lone surrogates cannot be stored as UTF-8
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def redact(value: Any, _depth: int = 0) -> Any:
     """A copy of ``value`` with secrets replaced by ``[redacted]`` (see module doc)."""
     if _depth > 20:
         return REDACTED
     if isinstance(value, str):
-        # redact before cutting, so a secret across the cut is not half kept
-        if any(mark in value for mark in _SECRET_MARKS):
-            value = _SECRET_TEXT.sub(REDACTED, value)
-        text = value[:MAX_LOGGED_TEXT]
-        # lone surrogates cannot be stored as UTF-8
-        return text.encode("utf-8", "replace").decode("utf-8")
+        return _redact_text(value)
     if isinstance(value, dict):
         return {
             str(k): REDACTED if _is_secret_key(str(k)[:200]) else redact(v, _depth + 1)

@@ -8,13 +8,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
+
+from pydantic import BaseModel
 
 from ..models import Category, EncounterSpec, Session, SessionStatus
 from ..models.audit import AuditEntry
 from ..models.bridge import ApiKey, LinkRecord, WorldKey
 from ..models.deployment import CompanionSession, DeployToken, PersonaRecord
 from ..models.usage import UsageRecord, UsageTotals
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass
@@ -131,6 +135,19 @@ class Store(ABC):
     @abstractmethod
     async def usage_totals(self) -> list[UsageTotals]:
         """Calls, failures, tokens and cost per provider and model."""
+
+    # -- documents (player histories, campaigns...) -------------------------------------
+
+    @abstractmethod
+    async def save_document(self, kind: str, key: str, doc: BaseModel) -> None:
+        """Insert or replace the document ``(kind, key)``."""
+
+    @abstractmethod
+    async def get_document(self, kind: str, key: str, model: type[M]) -> M | None: ...
+
+    @abstractmethod
+    async def list_documents(self, kind: str, model: type[M], *, prefix: str = "") -> list[M]:
+        """Documents of a kind whose key starts with ``prefix``, in key order."""
 
     # -- bridge ------------------------------------------------------------------------
 

@@ -4,6 +4,9 @@ the store behaves like a real one: what you read back is a fresh copy."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from ..errors import SessionNotFound
 from ..models import Category, EncounterSpec, Session, SessionStatus
@@ -12,6 +15,8 @@ from ..models.bridge import ApiKey, LinkRecord, WorldKey
 from ..models.deployment import CompanionSession, DeployToken, PersonaRecord
 from ..models.usage import UsageRecord, UsageTotals
 from .base import Store, WriteBatch
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class MemoryStore(Store):
@@ -26,6 +31,21 @@ class MemoryStore(Store):
         self._tokens: dict[str, str] = {}
         self._companions: dict[str, str] = {}
         self._api_keys: dict[str, str] = {}
+        self._documents: dict[tuple[str, str], str] = {}
+
+    async def save_document(self, kind: str, key: str, doc: BaseModel) -> None:
+        self._documents[(kind, key)] = doc.model_dump_json()
+
+    async def get_document(self, kind: str, key: str, model: type[M]) -> M | None:
+        raw = self._documents.get((kind, key))
+        return model.model_validate_json(raw) if raw is not None else None
+
+    async def list_documents(self, kind: str, model: type[M], *, prefix: str = "") -> list[M]:
+        return [
+            model.model_validate_json(raw)
+            for (k, key), raw in sorted(self._documents.items())
+            if k == kind and key.startswith(prefix)
+        ]
 
     async def save_encounter(self, spec: EncounterSpec) -> None:
         self._encounters.pop(spec.id, None)  # re-saving moves it to the newest place

@@ -133,6 +133,18 @@ bridge_outbox = Table(
 )
 
 
+#: Documents of the player-facing systems (player histories, campaigns...): one JSON
+#: model per (kind, key), e.g. ("difficulty", player id).
+documents = Table(
+    "documents",
+    metadata,
+    Column("kind", String(32), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("data", Text, nullable=False),
+)
+
+
 personas = Table(
     "personas",
     metadata,
@@ -214,6 +226,10 @@ def _v6_bridge_outbox(conn: Connection) -> None:
         )
 
 
+def _v7_documents(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[documents], checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_foundation,
     _v2_audit_log,
@@ -221,6 +237,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v4_bridge,
     _v5_deployment,
     _v6_bridge_outbox,
+    _v7_documents,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -15,6 +15,10 @@ Why these choices:
   and was four times slower for a busy bridge link. The flush is shielded from
   cancellation: a caller that times out never fails the writes of others queued with
   it.
+- Checkpoints (copying the WAL into the database file, with an fsync) run in a thread
+  of their own about once a second, never inside a commit: SQLite's automatic
+  checkpoint would stall whichever write crossed the threshold for tens of
+  milliseconds.
 
 Damage is reported, never repaired silently: a file that is not a SQLite database, a
 damaged page found while reading or writing, or a row whose JSON no longer validates
@@ -25,7 +29,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +63,7 @@ from .schema import (
     bridge_outbox,
     companion_sessions,
     deploy_tokens,
+    documents,
     encounters,
     llm_usage,
     personas,
@@ -118,6 +125,13 @@ _STATEMENTS: dict[str, Any] = {
     "api_keys": _upsert(api_keys),
     "personas": _upsert(personas),
     "deploy_tokens": _upsert(deploy_tokens),
+    "documents": sqlite_insert(documents).on_conflict_do_update(
+        index_elements=["kind", "key"],
+        set_={
+            "updated_at": sqlite_insert(documents).excluded.updated_at,
+            "data": sqlite_insert(documents).excluded.data,
+        },
+    ),
     "companion_sessions": _upsert(companion_sessions),
     "world_keys": _upsert(world_keys),
     "bridge_links": _upsert(bridge_links),
@@ -176,11 +190,14 @@ class _Compiled:
         return tuple(out)
 
 
+#: Batches up to this many writes commit on the event loop's thread (see _flush).
+_INLINE_WRITES = 64
+
 #: Flush order of the kinds of writes. Writes to one table share a rank, so their
 #: order is kept; grouping tables turns a busy batch into a few ``executemany``.
 _TABLE_ORDER = {name: i for i, name in enumerate([
     "api_keys", "world_keys", "personas", "deploy_tokens", "encounters", "sessions",
-    "llm_usage", "companion_sessions", "bridge_links", "audit_log",
+    "llm_usage", "companion_sessions", "bridge_links", "audit_log", "documents",
 ])}  # fmt: skip
 _TABLE_ORDER["outbox"] = _TABLE_ORDER["outbox_trim"] = len(_TABLE_ORDER)
 
@@ -219,6 +236,9 @@ class SQLiteStore(Store):
         self._engine: AsyncEngine | None = None
         self._writer: sqlite3.Connection | None = None
         self._compiled: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
+        self._checkpointer: ThreadPoolExecutor | None = None
+        self._checkpoint: Future[None] | None = None
+        self._checkpointed_at = 0.0
         self._write_lock = anyio.Lock()
         self._pending: list[_Write] = []
 
@@ -263,18 +283,43 @@ class SQLiteStore(Store):
                 raise self._damaged(exc) from None
             raise
         self._engine, self._writer = engine, writer
+        self._checkpointer = ThreadPoolExecutor(1, thread_name_prefix="ae-checkpoint")
 
     def _connect_writer(self) -> sqlite3.Connection:
         # used by one flush at a time (the write lock), from whichever worker thread
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # busy_timeout 0: an inline flush must not block the event loop (see _flush)
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000",
-                       "foreign_keys=ON"):  # fmt: skip
+                       "foreign_keys=ON", "wal_autocheckpoint=0", "busy_timeout=0"):  # fmt: skip
             conn.execute(f"PRAGMA {pragma}")
         return conn
 
+    def _maybe_checkpoint(self) -> None:
+        """Start a passive checkpoint in the background if none ran for a second."""
+        now = time.monotonic()
+        if self._checkpointer is None or now - self._checkpointed_at < 1.0:
+            return
+        if self._checkpoint is not None and not self._checkpoint.done():
+            return
+        self._checkpointed_at = now
+        self._checkpoint = self._checkpointer.submit(self._run_checkpoint)
+
+    def _run_checkpoint(self) -> None:
+        try:
+            with sqlite3.connect(self.path, isolation_level=None) as conn:
+                conn.execute("PRAGMA busy_timeout=10000")
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            conn.close()
+        except sqlite3.Error as exc:  # the next one tries again; the WAL keeps the data
+            log.warning("store.checkpoint_failed", path=str(self.path), error=str(exc))
+
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            checkpointer, self._checkpointer = self._checkpointer, None
+            await anyio.to_thread.run_sync(checkpointer.shutdown)
         if self._writer is not None:
             async with self._write_lock:  # not in the middle of a flush
+                self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 self._writer.close()
             self._writer = None
         if self._engine is not None:
@@ -405,14 +450,37 @@ class SQLiteStore(Store):
                 raise StoreError(f"write to {str(self.path)!r} failed: {w.error!r}")
 
     async def _flush(self, batch: list[_Write]) -> None:
+        """Small batches commit right here: with the WAL and no fsync per commit
+        that takes a fraction of a millisecond, less than the trip to a worker
+        thread and back. Big batches, and any batch while another process holds the
+        write lock, go to a worker thread so the event loop never waits on them."""
         writer = self._writer
         if writer is None:
             raise self._not_open()
-        await anyio.to_thread.run_sync(self._flush_in_thread, writer, batch)
+        if len(batch) <= _INLINE_WRITES:
+            try:
+                writer.execute("BEGIN IMMEDIATE")  # busy_timeout is 0: fails at once
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+            else:
+                self._flush_begun(writer, batch)
+                self._maybe_checkpoint()
+                return
+        await anyio.to_thread.run_sync(self._flush_waiting, writer, batch)
+        self._maybe_checkpoint()
 
-    def _flush_in_thread(self, conn: sqlite3.Connection, batch: list[_Write]) -> None:
-        """One transaction for the whole batch (in a worker thread)."""
-        conn.execute("BEGIN IMMEDIATE")
+    def _flush_waiting(self, conn: sqlite3.Connection, batch: list[_Write]) -> None:
+        """The flush in a worker thread, waiting up to 10 s for the write lock."""
+        conn.execute("PRAGMA busy_timeout=10000")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        finally:
+            conn.execute("PRAGMA busy_timeout=0")
+        self._flush_begun(conn, batch)
+
+    def _flush_begun(self, conn: sqlite3.Connection, batch: list[_Write]) -> None:
+        """One transaction for the whole batch; ``BEGIN IMMEDIATE`` has run."""
         try:
             i = 0
             while i < len(batch):
@@ -647,6 +715,28 @@ class SQLiteStore(Store):
         async with self._reading() as conn:
             rows = (await conn.execute(q)).all()
         return [UsageTotals.model_validate(dict(row._mapping)) for row in rows]
+
+    # -- documents ---------------------------------------------------------------------
+
+    async def save_document(self, kind: str, key: str, doc: BaseModel) -> None:
+        await self._write([_Write("documents", {
+            "kind": kind, "key": key, "updated_at": utcnow(), "data": doc.model_dump_json(),
+        })])  # fmt: skip
+
+    async def get_document(self, kind: str, key: str, model: type[M]) -> M | None:
+        t = documents.c
+        async with self._reading() as conn:
+            row = (await conn.execute(select(t.data).where(t.kind == kind, t.key == key))).first()
+        return self._load(model, "documents", f"{kind}/{key}", row.data) if row else None
+
+    async def list_documents(self, kind: str, model: type[M], *, prefix: str = "") -> list[M]:
+        t = documents.c
+        q = select(t.key.label("id"), t.data).where(t.kind == kind).order_by(t.key)
+        if prefix:
+            q = q.where(t.key >= prefix, t.key < prefix + "\U0010ffff")
+        async with self._reading() as conn:
+            rows = list((await conn.execute(q)).all())
+        return self._load_many(model, "documents", rows)
 
     # -- bridge ------------------------------------------------------------------------
 
