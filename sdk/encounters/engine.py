@@ -27,6 +27,7 @@ from typing import Any, Self, TypeVar
 import anyio
 from anyio.from_thread import BlockingPortal
 
+from .difficulty import DifficultyManager, RatingPolicy, RulesPolicy, prompt_line
 from .errors import (
     ConfigError,
     EncounterNotFound,
@@ -154,6 +155,12 @@ class Engine:
         self.events = EventBus()
         self._moderator: ContentModerator | None = moderator
         self._memory: NPCMemoryManager | None = memory
+        self.difficulty = DifficultyManager(
+            self.store,
+            RatingPolicy(settings.target_success)
+            if settings.difficulty_policy == "rating"
+            else RulesPolicy(),
+        )
 
     @property
     def moderator(self) -> ContentModerator:
@@ -246,8 +253,13 @@ class Engine:
         seed: int | None = None,
         provider: str | None = None,
         save: bool = True,
+        adaptive: bool = False,
     ) -> EncounterSpec:
         """Make one encounter and store it unless ``save=False``.
+
+        ``adaptive=True`` (needs ``player``) lets the player's history set the
+        difficulty (:attr:`difficulty`; ``difficulty`` is then the base it adjusts),
+        and an LLM prompt carries the player's recent record.
 
         Either from a template (``template`` + ``params``; ``difficulty`` and
         ``language`` override the template's), or by ``category`` through the
@@ -255,6 +267,16 @@ class Engine:
         player's first preference, else combat). ``provider`` picks one LLM provider by
         name (``openai``, ``anthropic``, ``ollama``, or ``procedural``), with no fallback.
         """
+        record: str | None = None
+        if adaptive:
+            if player is None:
+                raise _bad("player", "adaptive difficulty needs the player")
+            player_id = _player(player).player_id
+            difficulty = await self.difficulty.calculate_difficulty(
+                player_id, 0.5 if difficulty is None else difficulty
+            )
+            history = await self.difficulty.history(player_id)
+            record = prompt_line(difficulty, history)[len(prompt_line(difficulty)) :].strip()
         if template is not None:
             if category is not None or seed is not None or provider is not None:
                 raise _bad(
@@ -282,6 +304,7 @@ class Engine:
                     "player": ctx,
                     "language": language or ctx.language,
                     "seed": seed,
+                    "player_record": record or None,
                     "memory_context": (
                         await self.memory.context_for_player(ctx.player_id)
                         if self._memory_in_use()
@@ -554,6 +577,7 @@ class Engine:
                 session.failure_reason = reason[:500]
 
         session = await self._step(session_id, change, play=False)
+        await self.difficulty.record_session(session)  # the player's history
         await self._emit(
             _FINISH_EVENT[status],
             session,
@@ -682,6 +706,7 @@ class SyncEngine:
         seed: int | None = None,
         provider: str | None = None,
         save: bool = True,
+        adaptive: bool = False,
     ) -> EncounterSpec:
         """See :meth:`Engine.generate`."""
         return self._call(
@@ -695,6 +720,7 @@ class SyncEngine:
             seed=seed,
             provider=provider,
             save=save,
+            adaptive=adaptive,
         )
 
     def save_encounter(self, spec: EncounterSpec | Mapping[str, Any]) -> EncounterSpec:

@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     #: Encrypts NPC memories (32 bytes, base64). Unset: a key file ``memory.key`` is
     #: created in the data folder (0600) on first use. Never logged.
     memory_key: SecretStr | None = None
+    #: Adaptive difficulty: the original design's rules, or a Glicko-2 rating that
+    #: aims at ``target_success`` (the share of encounters players should win).
+    difficulty_policy: Literal["rules", "rating"] = "rules"
+    target_success: float = Field(0.75, ge=0.05, le=0.95)
 
     @property
     def database_path(self) -> Path:

@@ -28,6 +28,8 @@ class GenerationRequest(BaseModel):
     seed: int | None = None
     #: What NPCs remember of this player, for LLM prompts (the NPC memory system).
     memory_context: Annotated[str, Field(max_length=4000)] | None = None
+    #: The player's recent record (the adaptive difficulty system fills it).
+    player_record: Annotated[str, Field(max_length=500)] | None = None
 
 
 @runtime_checkable

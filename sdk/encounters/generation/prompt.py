@@ -89,6 +89,7 @@ def build_messages(
     language = LANGUAGE_NAMES.get(request.language.split("-")[0], request.language)
     parts = [
         difficulty_words(request.difficulty),
+        *([untrusted(request.player_record, 500)] if request.player_record else []),
         f"Category: {request.category.value}.",
         f"Scale objective quantities and rewards to a level {request.player.level} player "
         "and to the difficulty.",
