@@ -127,3 +127,173 @@ def test_cli_shows_memory_and_difficulty(tmp_path: Path) -> None:
     assert "The player won 0 of their last 1 encounters" in " ".join(diff.output.split())
     bad = runner.invoke(app, ["--data-dir", str(tmp_path), "memory", "show", "bad id!", "ana"])
     assert bad.exit_code == 1 and "npc_id" in bad.output
+
+
+# -- campaigns through the engine, the control API and the CLI -----------------------------
+
+
+async def two_step_campaign(engine: Engine) -> dict[str, object]:
+    first = await engine.generate(category="combat", player="ana", seed=1)
+    second = await engine.generate(category="exploration", player="ana", seed=2)
+    return {
+        "id": "bridge_saga", "name": "The Bridge Saga",
+        "steps": [
+            {"encounter_id": first.id, "carry_forward": ["outcome"],
+             "transformations": [
+                 {"op": "add", "target": "xp", "source": "rewards.experience"},
+                 {"op": "set_if_equals", "target": "hero", "source": "choices.spare",
+                  "equals": "spare him", "value": True},
+             ]},
+            {"encounter_id": second.id, "prerequisites": [first.id]},
+        ],
+    }  # fmt: skip
+
+
+async def play_through(engine: Engine, run_id: str, *, spare: bool = False) -> str:
+    session = await engine.play_campaign_step(run_id)
+    if spare:
+        await engine.record_choice(session.id, "The bandit begs", "spare him",
+                                   choice_id="spare")  # fmt: skip
+    for objective in session.encounter.objectives:
+        await engine.update_objective(session.id, objective.id, completed=True)
+    await engine.complete_session(session.id)
+    return session.id
+
+
+async def test_a_campaign_chains_sessions_carries_state_and_survives_a_restart(
+    tmp_path: Path,
+) -> None:
+    async with Engine(data_dir=tmp_path) as engine:
+        spec = await engine.campaigns.save_campaign(await two_step_campaign(engine))
+        run = await engine.start_campaign(spec.id, "ana")
+        first = await play_through(engine, run.id, spare=True)
+        run = await engine.campaigns.status(run.id)  # finishing the session advanced it
+        assert run.completed == [spec.steps[0].encounter_id]
+        assert run.state["outcome"] == "completed" and run.state["hero"] is True
+        assert isinstance(run.state["xp"], int) and run.state["xp"] > 0
+        assert first in run.session_ids
+    async with Engine(data_dir=tmp_path) as engine:  # a restart: the run goes on
+        session = await engine.play_campaign_step(run.id)
+        assert session.encounter.id == spec.steps[1].encounter_id
+        assert session.campaign_id == spec.id
+        # the next session (and its prompts) see the carried state
+        player = await engine.campaigns.status(run.id)
+        ctx = engine.campaigns.player_context(
+            player,
+            __import__("encounters.models", fromlist=["PlayerContext"]).PlayerContext(
+                player_id="ana"
+            ),
+        )
+        assert ctx.attributes["hero"] is True
+        await engine.fail_session(session.id, "ran away")
+        assert (await engine.campaigns.status(run.id)).status == "active"  # retry the step
+        await play_through(engine, run.id)
+        done = await engine.campaigns.status(run.id)
+        assert done.status == "completed" and done.completed_at is not None
+        with pytest.raises(Exception, match="no step to play"):
+            await engine.play_campaign_step(run.id)
+
+
+async def test_player_systems_over_the_control_api(tmp_path: Path) -> None:
+    import socket
+
+    import httpx
+    import uvicorn
+
+    from encounters.moderation import AuditLogger, ContentModerator
+    from encounters_bridge.cli import _http_server_class
+    from encounters_bridge.control import create_app
+    from encounters_bridge.deployment import DeploymentService
+    from encounters_bridge.keys import create_api_key
+    from encounters_bridge.server import BridgeEdge
+
+    async with Engine(data_dir=tmp_path) as engine:
+        moderator = ContentModerator(audit=AuditLogger(engine.store))
+        service = DeploymentService(engine.store, moderator, BridgeEdge(engine.store))
+        _, key = await create_api_key(engine.store, "game", "creator")
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        config = uvicorn.Config(create_app(service, engine), log_level="warning", lifespan="off")
+        http = _http_server_class()(config)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(http.serve, [sock])
+            while not http.started:
+                await anyio.sleep(0.01)
+            url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+            async with httpx.AsyncClient(
+                base_url=url, headers={"Authorization": f"Bearer {key}"}
+            ) as api:
+                body = await two_step_campaign(engine)
+                assert (await api.post("/campaigns", json=body)).status_code == 201
+                bad = await api.post(
+                    "/campaigns",
+                    json={
+                        **body,
+                        "steps": [
+                            {
+                                "encounter_id": "x",
+                                "transformations": [{"op": "lambda", "target": "t"}],
+                            }
+                        ],
+                    },
+                )
+                assert bad.status_code == 422
+                assert "steps[0].transformations[0]" in bad.text
+                run = (
+                    await api.post("/campaigns/bridge_saga/start", json={"player": "ana"})
+                ).json()
+                session = (await api.post(f"/campaign-runs/{run['id']}/play")).json()
+                for objective in session["encounter"]["objectives"]:
+                    r = await api.post(f"/sessions/{session['id']}/objectives/{objective['id']}",
+                                       json={"completed": True})  # fmt: skip
+                    assert r.status_code == 200
+                assert (await api.post(f"/sessions/{session['id']}/complete")).status_code == 200
+                status = (await api.get(f"/campaign-runs/{run['id']}")).json()
+                assert status["completed"] == [body["steps"][0]["encounter_id"]]  # type: ignore[index]
+                again = await api.post(f"/campaign-runs/{run['id']}/advance",
+                                       json={"sessionId": session["id"]})  # fmt: skip
+                assert again.status_code == 200 and again.json()["completed"] == status["completed"]
+
+                r = await api.post("/memory/smith/ana", json={"dialogue": ["Fine blade!"],
+                                                              "outcome": "positive"})  # fmt: skip
+                assert r.status_code == 201 and r.json()["relationship"] == 10
+                got = (await api.get("/memory/smith/ana", params={"query": "blade"})).json()
+                assert got["memories"][0]["text"] == "Fine blade!"
+                assert "Relationship level: 10/100" in got["context"]
+                bad_memory = await api.post("/memory/smith/ana", json={"outcome": "angry"})
+                assert bad_memory.status_code == 422 and "outcome" in bad_memory.text
+
+                diff = (await api.get("/difficulty/ana")).json()
+                assert diff["history"]["recorded"] == 1
+                made = await api.post("/generate", json={"category": "combat", "player": "ana",
+                                                         "adaptive": True})  # fmt: skip
+                assert made.status_code == 201 and made.json()["difficulty"] == diff["difficulty"]
+            http.should_exit = True
+        sock.close()
+
+
+def test_cli_runs_a_campaign(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from encounters.cli import app
+
+    async def prepare() -> Path:
+        async with Engine(data_dir=tmp_path) as engine:
+            body = await two_step_campaign(engine)
+        path = tmp_path / "saga.json"
+        path.write_text(json.dumps(body))
+        return path
+
+    path = anyio.run(prepare)
+    runner = CliRunner()
+    base = ["--data-dir", str(tmp_path), "campaign"]
+    started = runner.invoke(app, [*base, "start", str(path), "ana"])
+    assert started.exit_code == 0, started.output
+    run_id = started.output.split()[1]
+    assert "active" in started.output
+    status = runner.invoke(app, [*base, "status", run_id])
+    assert status.exit_code == 0 and "next:" in status.output
+    twice = runner.invoke(app, [*base, "start", "bridge_saga", "ana"])
+    assert twice.exit_code == 1  # one active run per player and campaign
+    missing = runner.invoke(app, [*base, "advance", run_id, "sess_nope"])
+    assert missing.exit_code == 1 and "sess_nope" in missing.output

@@ -7,6 +7,11 @@
 - ``POST /session/{id}/end`` -> ``{summary, replay}``; ``GET /session/{id}``,
   ``GET /session/{id}/replay``
 - ``GET /health`` (no key), ``GET /metrics`` (Prometheus text, admin key)
+- with an engine: encounters, templates and sessions (``ae deploy``, ``ae test --url``),
+  and the player systems: ``POST /generate`` (``adaptive``), ``GET /difficulty/{player}``,
+  ``GET|POST /memory/{npc}/{player}``, ``POST /campaigns``,
+  ``POST /campaigns/{id}/start``, ``GET /campaign-runs/{id}``,
+  ``POST /campaign-runs/{id}/play``, ``POST /campaign-runs/{id}/advance``
 
 Keys go in ``Authorization: Bearer <key>``. Request bodies are validated (errors name
 the field); errors come back as ``{"error": {"message", "errors"}}`` with a proper
@@ -24,9 +29,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from encounters.campaigns import CampaignError
 from encounters.engine import Engine
 from encounters.errors import (
     EncountersError,
+    FieldError,
     IllegalTransition,
     NotFound,
     ObjectivesIncomplete,
@@ -125,7 +132,7 @@ def create_app(service: DeploymentService, engine: Engine | None = None) -> Fast
 
     @app.exception_handler(EncountersError)
     async def _other(_: Request, exc: EncountersError) -> JSONResponse:
-        conflict = (IllegalTransition, ObjectivesIncomplete, SessionNotActive)
+        conflict = (IllegalTransition, ObjectivesIncomplete, SessionNotActive, CampaignError)
         if isinstance(exc, conflict):
             return _error(409, str(exc))
         if isinstance(exc, TemplateError):
@@ -200,6 +207,7 @@ def create_app(service: DeploymentService, engine: Engine | None = None) -> Fast
 
     if engine is not None:
         _content_routes(app, engine, caller)
+        _player_routes(app, engine, caller)
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics(_: Annotated[ApiKey, Depends(admin)]) -> str:
@@ -219,6 +227,78 @@ def create_app(service: DeploymentService, engine: Engine | None = None) -> Fast
         return "\n".join(lines) + "\n"
 
     return app
+
+
+class GenerateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: str | None = None
+    difficulty: float | None = None
+    player: dict[str, Any] | str | None = None
+    adaptive: bool = False
+    seed: int | None = None
+
+
+def _player_routes(app: FastAPI, engine: Engine, caller: Any) -> None:
+    """Adaptive difficulty, NPC memory and campaigns (issue 8)."""
+    auth = [Depends(caller)]
+
+    @app.post("/generate", status_code=201, dependencies=auth)
+    async def generate(body: GenerateRequest) -> dict[str, Any]:
+        spec = await engine.generate(category=body.category, difficulty=body.difficulty,
+                                     player=body.player, adaptive=body.adaptive,
+                                     seed=body.seed)  # fmt: skip
+        return spec.model_dump(mode="json")
+
+    @app.get("/difficulty/{player_id}", dependencies=auth)
+    async def difficulty(player_id: str, base: float = 0.5) -> dict[str, Any]:
+        history = await engine.difficulty.history(player_id)
+        chosen = await engine.difficulty.calculate_difficulty(player_id, base)
+        return {"difficulty": chosen, "history": history.model_dump(mode="json")}
+
+    @app.get("/memory/{npc_id}/{player_id}", dependencies=auth)
+    async def memory(
+        npc_id: str, player_id: str, query: str = "", limit: int = 10
+    ) -> dict[str, Any]:
+        profile = await engine.memory.get_memory(npc_id, player_id)
+        found = await engine.memory.retrieve(npc_id, player_id, query, k=max(1, min(limit, 100)))
+        return {
+            "profile": profile.model_dump(mode="json"),
+            "memories": [r.model_dump(mode="json", exclude={"interaction"}) for r in found],
+            "context": await engine.memory.context_prompt(npc_id, player_id, query),
+        }
+
+    @app.post("/memory/{npc_id}/{player_id}", status_code=201, dependencies=auth)
+    async def remember(npc_id: str, player_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        profile = await engine.memory.record_interaction(npc_id, player_id, body)
+        return profile.model_dump(mode="json")
+
+    @app.post("/campaigns", status_code=201, dependencies=auth)
+    async def save_campaign(body: dict[str, Any]) -> dict[str, Any]:
+        return (await engine.campaigns.save_campaign(body)).model_dump(mode="json")
+
+    @app.post("/campaigns/{campaign_id}/start", status_code=201, dependencies=auth)
+    async def start_campaign(campaign_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        player = body.get("player") or body.get("playerId")
+        if not isinstance(player, str | dict):
+            raise ValidationFailed("request body", [FieldError("player", "required")])
+        run = await engine.start_campaign(campaign_id, player)
+        return run.model_dump(mode="json")
+
+    @app.get("/campaign-runs/{run_id}", dependencies=auth)
+    async def campaign_run(run_id: str) -> dict[str, Any]:
+        return (await engine.campaigns.status(run_id)).model_dump(mode="json")
+
+    @app.post("/campaign-runs/{run_id}/play", status_code=201, dependencies=auth)
+    async def play_step(run_id: str) -> dict[str, Any]:
+        return (await engine.play_campaign_step(run_id)).model_dump(mode="json")
+
+    @app.post("/campaign-runs/{run_id}/advance", dependencies=auth)
+    async def advance(run_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        session_id = body.get("sessionId") or body.get("session_id")
+        if not isinstance(session_id, str):
+            raise ValidationFailed("request body", [FieldError("sessionId", "required")])
+        return (await engine.campaigns.advance(run_id, session_id)).model_dump(mode="json")
 
 
 def _content_routes(app: FastAPI, engine: Engine, caller: Any) -> None:

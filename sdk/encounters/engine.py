@@ -27,10 +27,12 @@ from typing import Any, Self, TypeVar
 import anyio
 from anyio.from_thread import BlockingPortal
 
+from .campaigns import CampaignError, CampaignManager, CampaignRun
 from .difficulty import DifficultyManager, RatingPolicy, RulesPolicy, prompt_line
 from .errors import (
     ConfigError,
     EncounterNotFound,
+    EncountersError,
     FieldError,
     IllegalTransition,
     ObjectivesIncomplete,
@@ -43,6 +45,7 @@ from .errors import (
 from .events import EngineEvent, EventBus, EventType, Listener
 from .generation import EncounterGenerator, GenerationRequest, ProceduralGenerator
 from .generation.router import ProviderManager
+from .log import get_logger
 from .memory import Interaction, NPCMemoryManager
 from .memory.manager import MEMORY_FILENAME
 from .models import (
@@ -67,6 +70,7 @@ from .templates import TemplateLibrary
 from .validation import validate_model
 
 T = TypeVar("T")
+log = get_logger(__name__)
 PlayerLike = PlayerContext | Mapping[str, Any] | str
 
 _FINISH_EVENT: dict[SessionStatus, EventType] = {
@@ -155,6 +159,7 @@ class Engine:
         self.events = EventBus()
         self._moderator: ContentModerator | None = moderator
         self._memory: NPCMemoryManager | None = memory
+        self.campaigns = CampaignManager(self.store)
         self.difficulty = DifficultyManager(
             self.store,
             RatingPolicy(settings.target_success)
@@ -498,12 +503,15 @@ class Engine:
         *,
         available_options: Iterable[str] = (),
         consequences: Iterable[str] = (),
+        choice_id: str | None = None,
     ) -> Session:
         """Record a decision the player made; when ``available_options`` is given the
-        selected option must be one of them."""
+        selected option must be one of them. ``choice_id`` names the decision (a
+        campaign can then carry ``choices.<choice_id>`` forward); default: a new id."""
         choice = validate_model(
             Choice,
             {
+                **({"id": choice_id} if choice_id is not None else {}),
                 "description": description,
                 "selected_option": selected_option,
                 "available_options": list(available_options),
@@ -578,6 +586,8 @@ class Engine:
 
         session = await self._step(session_id, change, play=False)
         await self.difficulty.record_session(session)  # the player's history
+        if session.campaign_id is not None:
+            await self._advance_campaigns(session)
         await self._emit(
             _FINISH_EVENT[status],
             session,
@@ -586,6 +596,40 @@ class Engine:
             reason=reason,
         )
         return session
+
+    async def _advance_campaigns(self, session: Session) -> None:
+        """A finished campaign session moves the player's active run of it on. A
+        session that does not fit the run (another step) is logged, not raised: the
+        session itself is finished either way."""
+        runs = await self.campaigns.list_runs(
+            player_id=session.player_id, campaign_id=session.campaign_id, status="active"
+        )
+        for run in runs:
+            try:
+                await self.campaigns.advance(run.id, session)
+            except EncountersError as exc:
+                log.warning("campaign.not_advanced", run_id=run.id, session_id=session.id,
+                            reason=str(exc)[:200])  # fmt: skip
+
+    # -- campaigns -------------------------------------------------------------------
+
+    async def start_campaign(self, campaign_id: str, player: PlayerLike) -> CampaignRun:
+        """Start a stored campaign for a player (see :attr:`campaigns`)."""
+        return await self.campaigns.start(campaign_id, _player(player).player_id)
+
+    async def play_campaign_step(self, run_id: str, player: PlayerLike | None = None) -> Session:
+        """Start the session of a run's current step: its encounter, with the state
+        carried so far in the player's ``attributes``. Finishing the session advances
+        the run."""
+        run = await self.campaigns.status(run_id)
+        encounter_id = self.campaigns.current_encounter(run)
+        if encounter_id is None:
+            raise CampaignError(f"campaign run {run_id!r} is {run.status}: no step to play")
+        ctx = _player(player if player is not None else run.player_id)
+        if ctx.player_id != run.player_id:
+            raise _bad("player", f"run {run_id!r} belongs to player {run.player_id!r}")
+        ctx = self.campaigns.player_context(run, ctx)
+        return await self.start_session(ctx, encounter_id, campaign_id=run.campaign_id)
 
     async def complete_session(self, session_id: str) -> Session:
         """Finish a session successfully; every required objective must be done."""

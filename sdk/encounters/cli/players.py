@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import anyio
 import typer
 from rich.markup import escape
 
+from ..campaigns import CampaignRun
 from ..engine import Engine
+from ..jsonio import read_json_file
 from .app import app, out, state
 
 T = TypeVar("T")
@@ -77,5 +80,62 @@ def difficulty_show(
         r = history.rating
         out.print(f"rating {r.rating:.0f} (RD {r.rd:.0f}); policy "
                   f"{engine.settings.difficulty_policy}", highlight=False)  # fmt: skip
+
+    with_engine(work)
+
+
+campaign_app = typer.Typer(help="Campaigns: encounters chained with carried state.",
+                           no_args_is_help=True)  # fmt: skip
+app.add_typer(campaign_app, name="campaign")
+
+
+def _print_run(run: CampaignRun, engine: Engine) -> None:
+    current = engine.campaigns.current_encounter(run)
+    out.print(f"run [bold]{run.id}[/bold] of campaign {escape(run.campaign_id)} for "
+              f"{escape(run.player_id)}: {run.status}", highlight=False)  # fmt: skip
+    out.print(f"completed: {', '.join(run.completed) or '-'}; next: {current or '-'}",
+              highlight=False)  # fmt: skip
+    if run.state:
+        out.print("state: " + escape(json.dumps(run.state, ensure_ascii=False)), highlight=False)
+
+
+@campaign_app.command("start")
+def campaign_start(
+    campaign: Annotated[str, typer.Argument(help="A campaign JSON file, or a stored id.")],
+    player: Annotated[str, typer.Argument(help="Player id.")],
+) -> None:
+    """Start a campaign for a player (a file is validated and stored first)."""
+    path = Path(campaign)
+
+    async def work(engine: Engine) -> None:
+        campaign_id = campaign
+        if path.suffix == ".json" or path.exists():
+            spec = await engine.campaigns.save_campaign(read_json_file(path))
+            campaign_id = spec.id
+        _print_run(await engine.start_campaign(campaign_id, player), engine)
+
+    with_engine(work)
+
+
+@campaign_app.command("status")
+def campaign_status(run_id: Annotated[str, typer.Argument(help="Campaign run id.")]) -> None:
+    """Where a campaign run is: steps done, the next encounter, the carried state."""
+
+    async def work(engine: Engine) -> None:
+        _print_run(await engine.campaigns.status(run_id), engine)
+
+    with_engine(work)
+
+
+@campaign_app.command("advance")
+def campaign_advance(
+    run_id: Annotated[str, typer.Argument(help="Campaign run id.")],
+    session_id: Annotated[str, typer.Argument(help="A finished session of the current step.")],
+) -> None:
+    """Apply a finished session to a run (finishing a campaign session does it by itself;
+    this is for sessions played elsewhere)."""
+
+    async def work(engine: Engine) -> None:
+        _print_run(await engine.campaigns.advance(run_id, session_id), engine)
 
     with_engine(work)

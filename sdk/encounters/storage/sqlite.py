@@ -273,9 +273,13 @@ class SQLiteStore(Store):
 
         try:
             async with engine.connect() as conn:
-                conn.sync_connection.info["ae_migrate"] = True  # type: ignore[union-attr]
-                async with conn.begin():
-                    await self._migrate(conn)
+                info = conn.sync_connection.info  # type: ignore[union-attr]
+                info["ae_migrate"] = True  # this checkout only: the connection is pooled
+                try:
+                    async with conn.begin():
+                        await self._migrate(conn)
+                finally:
+                    info.pop("ae_migrate", None)
             writer = await anyio.to_thread.run_sync(self._connect_writer)
         except BaseException as exc:
             await engine.dispose()
@@ -357,6 +361,8 @@ class SQLiteStore(Store):
 
     def _damaged(self, exc: DatabaseError | sqlite3.DatabaseError) -> StoreError:
         orig = exc.orig if isinstance(exc, DatabaseError) else exc
+        if isinstance(orig, sqlite3.IntegrityError):  # bad data, not a bad file
+            return StoreError(f"a write to {str(self.path)!r} was refused: {orig}")
         if isinstance(orig, sqlite3.OperationalError | OperationalError) and "locked" in str(orig):
             return StoreError(
                 f"store file {str(self.path)!r} is locked by another process; "
