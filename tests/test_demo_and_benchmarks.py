@@ -37,6 +37,7 @@ def test_demo_generates_plays_and_stores(tmp_path: Path) -> None:
         ("bench_moderation.py", "msgs/s"),
         ("bench_providers.py", "overhead"),
         ("bench_bridge.py", "actions/s"),
+        ("bench_memory.py", "retrieval"),
     ],
 )
 def test_benchmark_scripts_print_figures(script: str, expect: str) -> None:
