@@ -1,8 +1,8 @@
 """Storage: the :class:`Store` interface, the embedded SQLite store and an in-memory
 store for tests."""
 
-from .base import LinkWrite, Store, WriteBatch
+from .base import LinkWrite, LoggedEvent, Store, WriteBatch
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
-__all__ = ["LinkWrite", "MemoryStore", "SQLiteStore", "Store", "WriteBatch"]
+__all__ = ["LinkWrite", "LoggedEvent", "MemoryStore", "SQLiteStore", "Store", "WriteBatch"]

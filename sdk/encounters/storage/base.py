@@ -7,6 +7,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -19,6 +20,17 @@ from ..models.deployment import CompanionSession, DeployToken, PersonaRecord
 from ..models.usage import UsageRecord, UsageTotals
 
 M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """One row of an event log: ``id`` grows with every append (a log's cursor)."""
+
+    id: int
+    kind: str
+    key: str | None
+    at: datetime
+    data: dict[str, Any]
 
 
 @dataclass
@@ -148,6 +160,21 @@ class Store(ABC):
     @abstractmethod
     async def list_documents(self, kind: str, model: type[M], *, prefix: str = "") -> list[M]:
         """Documents of a kind whose key starts with ``prefix``, in key order."""
+
+    # -- event logs (analytics events, the webhook outbox) ------------------------------
+
+    @abstractmethod
+    async def append_events(
+        self, kind: str, events: list[tuple[str | None, datetime, dict[str, Any]]]
+    ) -> list[int]:
+        """Append ``(key, at, data)`` rows to the log ``kind`` in one transaction;
+        returns their ids (increasing; shared by all logs)."""
+
+    @abstractmethod
+    async def list_events(
+        self, kind: str, *, key: str | None = None, after_id: int = 0, limit: int = 1000
+    ) -> list[LoggedEvent]:
+        """Rows of a log after ``after_id``, oldest first, optionally for one key."""
 
     # -- bridge ------------------------------------------------------------------------
 

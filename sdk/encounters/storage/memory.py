@@ -3,8 +3,10 @@ the store behaves like a real one: what you read back is a fresh copy."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from typing import TypeVar
+from datetime import datetime
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -14,7 +16,7 @@ from ..models.audit import AuditEntry
 from ..models.bridge import ApiKey, LinkRecord, WorldKey
 from ..models.deployment import CompanionSession, DeployToken, PersonaRecord
 from ..models.usage import UsageRecord, UsageTotals
-from .base import Store, WriteBatch
+from .base import LoggedEvent, Store, WriteBatch
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -32,6 +34,29 @@ class MemoryStore(Store):
         self._companions: dict[str, str] = {}
         self._api_keys: dict[str, str] = {}
         self._documents: dict[tuple[str, str], str] = {}
+        self._events: list[LoggedEvent] = []
+
+    async def append_events(
+        self, kind: str, events: list[tuple[str | None, datetime, dict[str, Any]]]
+    ) -> list[int]:
+        ids = []
+        for key, at, data in events:
+            row = LoggedEvent(len(self._events) + 1, kind, key, at, json.loads(json.dumps(data)))
+            self._events.append(row)
+            ids.append(row.id)
+        return ids
+
+    async def list_events(
+        self, kind: str, *, key: str | None = None, after_id: int = 0, limit: int = 1000
+    ) -> list[LoggedEvent]:
+        out = []
+        for row in self._events[after_id:]:
+            if row.kind == kind and (key is None or row.key == key):
+                out.append(LoggedEvent(row.id, row.kind, row.key, row.at,
+                                       json.loads(json.dumps(row.data))))  # fmt: skip
+                if len(out) >= limit:
+                    break
+        return out
 
     async def save_document(self, kind: str, key: str, doc: BaseModel) -> None:
         self._documents[(kind, key)] = doc.model_dump_json()

@@ -145,6 +145,21 @@ documents = Table(
 )
 
 
+#: Append-only event logs (analytics events, the webhook outbox): ``kind`` names the
+#: log, ``key`` is what readers filter on (an encounter id, a player id).
+event_log = Table(
+    "event_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("key", String(200)),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("data", Text, nullable=False),
+    Index("ix_event_log_kind_id", "kind", "id"),
+    Index("ix_event_log_kind_key_id", "kind", "key", "id"),
+)
+
+
 personas = Table(
     "personas",
     metadata,
@@ -230,6 +245,10 @@ def _v7_documents(conn: Connection) -> None:
     metadata.create_all(conn, tables=[documents], checkfirst=True)
 
 
+def _v8_event_log(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[event_log], checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_foundation,
     _v2_audit_log,
@@ -238,6 +257,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v5_deployment,
     _v6_bridge_outbox,
     _v7_documents,
+    _v8_event_log,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -34,6 +34,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -53,7 +54,7 @@ from ..models.bridge import ApiKey, LinkRecord, WorldKey
 from ..models.deployment import CompanionSession, DeployToken, PersonaRecord
 from ..models.usage import UsageRecord, UsageTotals
 from ..validation import format_path
-from .base import LinkWrite, Store, WriteBatch
+from .base import LinkWrite, LoggedEvent, Store, WriteBatch
 from .schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -65,6 +66,7 @@ from .schema import (
     deploy_tokens,
     documents,
     encounters,
+    event_log,
     llm_usage,
     personas,
     schema_meta,
@@ -140,6 +142,7 @@ _STATEMENTS: dict[str, Any] = {
     # append-only: a plain insert with the seq the flush gives it (see _flush)
     "audit_log": insert(audit_log),
     "outbox": sqlite_insert(bridge_outbox).on_conflict_do_nothing(),
+    "event_log": insert(event_log),
     "outbox_trim": delete(bridge_outbox).where(
         bridge_outbox.c.link_id == bindparam("b_link"), bridge_outbox.c.s <= bindparam("b_upto")
     ),
@@ -190,6 +193,9 @@ class _Compiled:
         return tuple(out)
 
 
+#: Append-only tables whose rows get increasing numbers in the flush.
+_NUMBERED = {"audit_log": "seq", "event_log": "id"}
+
 #: Batches up to this many writes commit on the event loop's thread (see _flush).
 _INLINE_WRITES = 64
 
@@ -197,7 +203,7 @@ _INLINE_WRITES = 64
 #: order is kept; grouping tables turns a busy batch into a few ``executemany``.
 _TABLE_ORDER = {name: i for i, name in enumerate([
     "api_keys", "world_keys", "personas", "deploy_tokens", "encounters", "sessions",
-    "llm_usage", "companion_sessions", "bridge_links", "audit_log", "documents",
+    "llm_usage", "companion_sessions", "bridge_links", "audit_log", "documents", "event_log",
 ])}  # fmt: skip
 _TABLE_ORDER["outbox"] = _TABLE_ORDER["outbox_trim"] = len(_TABLE_ORDER)
 
@@ -504,12 +510,13 @@ class SQLiteStore(Store):
                     and batch[j].params.keys() == keys
                 ):
                     j += 1
-                if op == "audit_log":
-                    # seq numbers given here (RETURNING would cost a statement per
-                    # row): the write lock makes max(seq) ours
-                    (last,) = conn.execute("SELECT max(seq) FROM audit_log").fetchone()
+                if op in _NUMBERED:
+                    # numbers given here (RETURNING would cost a statement per row):
+                    # the write lock makes max() ours
+                    column = _NUMBERED[op]
+                    (last,) = conn.execute(f"SELECT max({column}) FROM {op}").fetchone()
                     for n, w in enumerate(batch[i:j], start=(last or 0) + 1):
-                        w.params["seq"] = w.result = n
+                        w.params[column] = w.result = n
                 self._execute(conn, op, _STATEMENTS[op], [w.params for w in batch[i:j]])
                 i = j
             conn.execute("COMMIT")
@@ -721,6 +728,39 @@ class SQLiteStore(Store):
         async with self._reading() as conn:
             rows = (await conn.execute(q)).all()
         return [UsageTotals.model_validate(dict(row._mapping)) for row in rows]
+
+    # -- event logs ----------------------------------------------------------------------
+
+    async def append_events(
+        self, kind: str, events: list[tuple[str | None, datetime, dict[str, Any]]]
+    ) -> list[int]:
+        writes = [
+            _Write("event_log", {"kind": kind, "key": key, "at": at, "data": json.dumps(data)})
+            for key, at, data in events
+        ]
+        if writes:
+            await self._write(writes)
+        return [int(w.result) for w in writes]
+
+    async def list_events(
+        self, kind: str, *, key: str | None = None, after_id: int = 0, limit: int = 1000
+    ) -> list[LoggedEvent]:
+        t = event_log.c
+        q = select(t.id, t.kind, t.key, t.at, t.data).where(t.kind == kind, t.id > after_id)
+        if key is not None:
+            q = q.where(t.key == key)
+        async with self._reading() as conn:
+            rows = (await conn.execute(q.order_by(t.id).limit(limit))).all()
+        out = []
+        for row in rows:
+            try:
+                data = json.loads(row.data)
+            except ValueError:
+                log.warning("store.row_skipped", reason=f"event {row.id} in {kind} is damaged")
+                continue
+            at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)  # stored as UTC
+            out.append(LoggedEvent(row.id, row.kind, row.key, at, data))
+        return out
 
     # -- documents ---------------------------------------------------------------------
 
