@@ -208,3 +208,30 @@ def test_sessions_survive_a_restart(tmp_path: Path) -> None:
         session = engine.get_session(sid)
         assert session.objectives[spec.objectives[0].id].completed
         assert session.encounter == spec
+
+
+def test_published_templates_are_kept_in_the_store(tmp_path: Path) -> None:
+    import json as _json
+
+    from encounters.engine import Engine
+    from encounters.errors import TemplateError
+
+    builtin = _json.loads(
+        next(
+            (Path(__file__).parent.parent / "sdk/encounters/templates/builtin").glob("*.json")
+        ).read_text()
+    )
+    mine = {**builtin, "id": "my-errand", "name": "My errand"}
+
+    async def publish() -> None:
+        async with Engine(data_dir=tmp_path) as engine:
+            await engine.publish_template(mine)
+            with pytest.raises(TemplateError, match="id"):
+                await engine.publish_template({**mine, "id": "bad id!"})
+
+    async def reopen() -> list[str]:
+        async with Engine(data_dir=tmp_path) as engine:
+            return [t.id for t in engine.templates.list()]
+
+    anyio.run(publish)
+    assert "my-errand" in anyio.run(reopen)

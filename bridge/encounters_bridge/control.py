@@ -42,7 +42,6 @@ from encounters.errors import (
     ValidationFailed,
 )
 from encounters.models.bridge import ApiKey
-from encounters.templates.library import template_from_data
 from encounters.validation import format_path
 
 from .deployment import DeploymentError, DeploymentService
@@ -321,8 +320,7 @@ def _content_routes(app: FastAPI, engine: Engine, caller: Any) -> None:
 
     @app.post("/templates", status_code=201, dependencies=auth)
     async def publish_template(body: dict[str, Any]) -> dict[str, Any]:
-        template = template_from_data(body, "request body")
-        engine.templates.add(template)
+        template = await engine.publish_template(body)
         return {"id": template.id}
 
     @app.post("/templates/{template_id}/generate", status_code=201, dependencies=auth)

@@ -67,6 +67,8 @@ from .moderation import ActionDecision, AuditLogger, ContentModerator, Moderatio
 from .settings import Settings, load_settings
 from .storage import MemoryStore, SQLiteStore, Store
 from .templates import TemplateLibrary
+from .templates.library import template_from_data
+from .templates.model import EncounterTemplate
 from .validation import validate_model
 
 T = TypeVar("T")
@@ -206,8 +208,25 @@ class Engine:
     # -- lifecycle -------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Open the store (create or migrate it). ``async with`` does this for you."""
+        """Open the store (create or migrate it) and add the templates published to it
+        (:meth:`publish_template`). ``async with`` does this for you."""
         await self.store.open()
+        for template in await self.store.list_documents("template", EncounterTemplate):
+            try:
+                self.templates.add(template)
+            except EncountersError as exc:  # a stored one that no longer checks out
+                log.warning("template.skipped", template_id=template.id, reason=str(exc)[:200])
+
+    async def publish_template(
+        self, data: EncounterTemplate | Mapping[str, Any]
+    ) -> EncounterTemplate:
+        """Check a template, add it to the library and keep it in the store, so every
+        engine (and daemon) opening this store has it. Replaces one with the same id."""
+        raw = data.model_dump() if isinstance(data, EncounterTemplate) else data
+        template = template_from_data(raw, "template")
+        self.templates.add(template)
+        await self.store.save_document("template", template.id, template)
+        return template
 
     async def close(self) -> None:
         if isinstance(self.generator, ProviderManager):
