@@ -1030,3 +1030,38 @@ def test_decode_accepts_the_envelope_variants() -> None:
         "x", {}, 1, "y" * 64
     )
     assert decode(msgpack.packb({"op": "x", "d": {"b": b"\x00"}}), "msgpack").d == {"b": b"\x00"}
+
+
+def test_the_event_budget_of_a_link_survives_a_reconnection() -> None:
+    from encounters.moderation.ratelimit import InProcessRateLimiter
+
+    now = [0.0]
+    shared = InProcessRateLimiter(clock=lambda: now[0])
+    state = LinkState("link_1", "minecraft", "srv-1", ["chat"])
+
+    def ready(link: ServerLink, resume: bool) -> None:
+        link.connected(now[0])
+        if resume:
+            link.receive(json.dumps({"op": "resume", "d": {"link_id": "link_1",
+                                     "resume_token": "t", "last_s": 0}}), now[0])  # fmt: skip
+            link.resume(state, 0)
+        else:
+            identify = {"op": "identify", "d": {"world": "minecraft", "server_id": "srv-1",
+                                                "key": KEY}}  # fmt: skip
+            link.receive(json.dumps(identify), now[0])
+            link.accept(state, "t", [])
+
+    def event(link: ServerLink, s: int) -> list[str]:
+        effects = link.receive(json.dumps({"op": "event", "s": s, "d": {"type": "x"}}), now[0])
+        return [f.d["code"] for f in sent(effects) if f.op == "error"]
+
+    first = ServerLink(limiter=shared)
+    ready(first, resume=False)
+    assert all(event(first, s) == [] for s in range(1, EVENT_RATE.capacity + 1))
+    assert event(first, EVENT_RATE.capacity + 1) == ["rate_limited"]
+    # the adapter reconnects at once: the budget is the link's, not the connection's
+    second = ServerLink(limiter=shared)
+    ready(second, resume=True)
+    assert event(second, EVENT_RATE.capacity + 1) == ["rate_limited"]
+    now[0] += 1.0  # a second later there is room again
+    assert event(second, EVENT_RATE.capacity + 1) == []

@@ -161,7 +161,11 @@ class ServerLink:
         max_frame_bytes: int = MAX_FRAME_BYTES,
         event_rate: Rate = EVENT_RATE,
         now: float = 0.0,
+        limiter: InProcessRateLimiter | None = None,
     ) -> None:
+        """``limiter``: the event budget, shared by every connection of a link when the
+        I/O layer passes one limiter for all (so reconnecting does not refill it);
+        by default this connection's own."""
         self.encoding: Encoding = encoding
         self.heartbeat_interval = heartbeat_interval
         self.max_frame_bytes = max_frame_bytes
@@ -169,7 +173,9 @@ class ServerLink:
         self.link: LinkState | None = None
         self._now = now
         self.last_seen = now
-        self._limiter = InProcessRateLimiter(clock=lambda: self._now)
+        self._limiter = (
+            limiter if limiter is not None else InProcessRateLimiter(clock=lambda: self._now)
+        )
         self._event_rate = event_rate
         self._refused_in_a_row = 0
 
@@ -316,7 +322,7 @@ class ServerLink:
                 "out_of_order",
                 f"expected event {self.link.in_s + 1}; resend unacknowledged events in order",
             )
-        if not self._limiter.check("events", self._event_rate).allowed:
+        if not self._limiter.check(f"events:{self.link.link_id}", self._event_rate).allowed:
             return self._refuse_event("rate_limited", f"event {frame.s} refused: slow down")
         self._refused_in_a_row = 0
         self.link.in_s = frame.s

@@ -39,6 +39,7 @@ from encounters.log import get_logger
 from encounters.models import utcnow
 from encounters.models.bridge import LinkRecord
 from encounters.models.common import new_id
+from encounters.moderation.ratelimit import InProcessRateLimiter
 from encounters.storage import LinkWrite, Store, WriteBatch
 
 from .frames import MAX_FRAME_BYTES, CloseCode, Encoding, Frame
@@ -109,6 +110,11 @@ class BridgeEdge:
     _records: dict[str, LinkRecord] = field(default_factory=dict)
     _stored: dict[str, _Stored] = field(default_factory=dict)
     _closing: set[asyncio.Task[None]] = field(default_factory=set)
+    #: inbound event budgets per link, kept across its reconnections
+    _event_limiter: InProcessRateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._event_limiter = InProcessRateLimiter(clock=self.clock)
 
     # -- serving ---------------------------------------------------------------------
 
@@ -149,6 +155,7 @@ class BridgeEdge:
             heartbeat_interval=self.heartbeat_interval,
             max_frame_bytes=self.max_frame_bytes,
             now=self.clock(),
+            limiter=self._event_limiter,
         )
         conn = Connection(ws, link, remote=str(ws.remote_address))
         try:
