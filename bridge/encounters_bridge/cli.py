@@ -182,6 +182,7 @@ def bridge_serve(
             moderator = ContentModerator(settings=settings.moderation, audit=AuditLogger(store))
             service = DeploymentService(store, moderator, edge, token_ttl=cfg.token_ttl)
             engine = Engine(settings, store=store, moderator=moderator)
+            await engine.open()  # the store is open: this loads templates and webhooks
             app = create_app(service, engine)
             server = await edge.serve(cfg.host, cfg.port)
             settle_heap()
@@ -196,10 +197,18 @@ def bridge_serve(
             )
             async with anyio.create_task_group() as tg:
                 tg.start_soon(http.serve)
+                deliveries = anyio.CancelScope()
+
+                async def deliver() -> None:
+                    with deliveries:  # the outbox is durable: stopping loses nothing
+                        await engine.webhooks.run()
+
+                tg.start_soon(deliver)
                 with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                     async for _ in signals:
                         break
                 http.should_exit = True
+                deliveries.cancel()
                 await edge.close_all(CloseCode.GOING_AWAY)
                 server.close()
                 await server.wait_closed()

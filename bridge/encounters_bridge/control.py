@@ -205,8 +205,10 @@ def create_app(service: DeploymentService, engine: Engine | None = None) -> Fast
         return [e.model_dump(mode="json") for e in await service.audit.replay(session_id)]
 
     if engine is not None:
+        service.notify.append(engine.notify)  # persona and companion events -> webhooks
         _content_routes(app, engine, caller)
         _player_routes(app, engine, caller)
+        _webhook_routes(app, engine, admin)
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics(_: Annotated[ApiKey, Depends(admin)]) -> str:
@@ -236,6 +238,46 @@ class GenerateRequest(BaseModel):
     player: dict[str, Any] | str | None = None
     adaptive: bool = False
     seed: int | None = None
+
+
+class WebhookRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(max_length=2048)
+    events: list[str] | str = "*"
+    description: str = Field("", max_length=500)
+
+
+def _webhook_routes(app: FastAPI, engine: Engine, admin: Any) -> None:
+    """Webhooks (admin key): register (the signing secret is in this answer only),
+    list, delete, test, rotate the secret, and each webhook's delivery log."""
+    auth = [Depends(admin)]
+
+    @app.post("/webhooks", status_code=201, dependencies=auth)
+    async def register(body: WebhookRequest) -> dict[str, Any]:
+        webhook, secret = await engine.webhooks.register(body.url, body.events, body.description)
+        return {**webhook.model_dump(mode="json"), "secret": secret}
+
+    @app.get("/webhooks", dependencies=auth)
+    async def webhooks() -> list[dict[str, Any]]:
+        return [w.model_dump(mode="json") for w in await engine.webhooks.list()]
+
+    @app.delete("/webhooks/{webhook_id}", status_code=204, dependencies=auth)
+    async def delete(webhook_id: str) -> None:
+        await engine.webhooks.delete(webhook_id)
+
+    @app.post("/webhooks/{webhook_id}/test", dependencies=auth)
+    async def test(webhook_id: str) -> dict[str, Any]:
+        return (await engine.webhooks.test(webhook_id)).model_dump(mode="json")
+
+    @app.post("/webhooks/{webhook_id}/rotate", dependencies=auth)
+    async def rotate(webhook_id: str) -> dict[str, Any]:
+        return {"secret": await engine.webhooks.rotate_secret(webhook_id)}
+
+    @app.get("/webhooks/{webhook_id}/deliveries", dependencies=auth)
+    async def deliveries(webhook_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        found = await engine.webhooks.deliveries(webhook_id, max(1, min(limit, 500)))
+        return [d.model_dump(mode="json") for d in found]
 
 
 def _player_routes(app: FastAPI, engine: Engine, caller: Any) -> None:

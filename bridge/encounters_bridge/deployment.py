@@ -13,7 +13,7 @@ in its next ``ready``.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -72,6 +72,15 @@ class DeploymentService:
         #: companion sessions, so a signal reads neither from the store
         self._persona_cache: dict[str, PersonaRecord] = {}
         self._companions: dict[str, CompanionSession] = {}
+        #: called with (event type, data) after each step of the flow (webhooks)
+        self.notify: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
+
+    async def _notify(self, event_type: str, data: dict[str, Any]) -> None:
+        for listener in self.notify:
+            try:
+                await listener(event_type, data)
+            except Exception as exc:  # a listener never fails the flow
+                log.warning("deployment.notify_failed", event_type=event_type, error=repr(exc))
 
     def _change(
         self, session: CompanionSession, change: Callable[[CompanionSession], dict[str, Any]]
@@ -123,6 +132,10 @@ class DeploymentService:
             reason="; ".join(reasons) or None,
             persona_id=persona.id,
         )
+        await self._notify("persona.rejected" if reasons else "persona.submitted", {
+            "persona_id": persona.id, "name": persona.name, "creator_id": creator_id,
+            "reasons": reasons,
+        })  # fmt: skip
         return record
 
     async def persona(self, persona_id: str) -> PersonaRecord:
@@ -144,6 +157,8 @@ class DeploymentService:
             record = record.model_copy(update={"status": "approved", "approved_at": utcnow()})
             await self.store.save_persona(record)
             self._persona_cache[persona_id] = record
+        await self._notify("persona.approved", {"persona_id": persona_id,
+                                                "name": record.persona.name})  # fmt: skip
         token = new_deploy_token()
         await self.store.save_deploy_token(DeployToken(
             token_hash=digest(token), persona_id=persona_id,
@@ -186,6 +201,10 @@ class DeploymentService:
             "dispatch", {"type": "spawn", "persona": self._persona_view(record.persona),
                          "location": session.location.model_dump()}, sid=session.id,
         )], also=WriteBatch(audit=[entry], companions=[session]))  # fmt: skip
+        await self._notify("companion.spawned", {
+            "session_id": session.id, "persona_id": persona_id, "world": world,
+            "server_id": server_id,
+        })  # fmt: skip
         return session
 
     @staticmethod
@@ -255,6 +274,10 @@ class DeploymentService:
                 Frame("dispatch", {"type": "despawn", "reason": "ended"}, sid=session.id)
             ], also=WriteBatch(companions=[session]))  # fmt: skip
             del self._companions[session_id]  # read from the store from now on
+            await self._notify("companion.ended", {
+                "session_id": session.id, "persona_id": session.persona_id,
+                "actions_sent": session.actions_sent, "actions_blocked": session.actions_blocked,
+            })  # fmt: skip
         replay = await self.audit.replay(session_id)
         assert session.ended_at is not None
         return {

@@ -16,6 +16,7 @@ field.
 from __future__ import annotations
 
 import inspect
+import secrets
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -47,6 +48,7 @@ from .generation import EncounterGenerator, GenerationRequest, ProceduralGenerat
 from .generation.router import ProviderManager
 from .log import get_logger
 from .memory import Interaction, NPCMemoryManager
+from .memory.crypto import KEY_FILENAME, load_or_create_key
 from .memory.manager import MEMORY_FILENAME
 from .models import (
     TRANSITIONS,
@@ -70,6 +72,7 @@ from .templates import TemplateLibrary
 from .templates.library import template_from_data
 from .templates.model import EncounterTemplate
 from .validation import validate_model
+from .webhooks import WebhookManager
 
 T = TypeVar("T")
 log = get_logger(__name__)
@@ -162,6 +165,9 @@ class Engine:
         self._moderator: ContentModerator | None = moderator
         self._memory: NPCMemoryManager | None = memory
         self.campaigns = CampaignManager(self.store)
+        self._webhooks: WebhookManager | None = None
+        self._key: bytes | None = None
+        self.events.subscribe(self._to_webhooks)
         self.difficulty = DifficultyManager(
             self.store,
             RatingPolicy(settings.target_success)
@@ -190,6 +196,49 @@ class Engine:
             self._memory = NPCMemoryManager.open(folder, key.get_secret_value() if key else None)
         return self._memory
 
+    def _master_key(self) -> bytes:
+        """The key that seals NPC memories and webhook secrets: ``AE_MEMORY_KEY``, or
+        the ``memory.key`` file in the data folder (created on first use); with
+        ``AE_STORE=memory``, a random one for this engine."""
+        if self._key is None:
+            given = self.settings.memory_key
+            if self.settings.store == "memory" and given is None:
+                self._key = secrets.token_bytes(32)
+            else:
+                self._key = load_or_create_key(
+                    self.settings.data_dir, given.get_secret_value() if given else None
+                )
+        return self._key
+
+    @property
+    def webhooks(self) -> WebhookManager:
+        """Signed HTTP callbacks for this engine's events (:mod:`encounters.webhooks`):
+        ``await engine.webhooks.register(url, ["session.completed"])``. Deliveries are
+        made by ``engine.webhooks.run()`` (the daemon runs it; an embedding game runs
+        it in its task group or calls ``deliver_due()``)."""
+        if self._webhooks is None:
+            self._webhooks = WebhookManager(
+                self.store,
+                key=self._master_key(),
+                allow_networks=self.settings.webhook_allow_networks,
+            )
+        return self._webhooks
+
+    async def _to_webhooks(self, event: EngineEvent) -> None:
+        if self._webhooks is not None:
+            await self._webhooks.on_engine_event(event)
+
+    async def notify(self, event_type: str, data: Mapping[str, Any]) -> None:
+        """A platform event (``persona.approved``, ``companion.spawned``...) for the
+        webhooks subscribed to it; nothing when none is registered. Never raises: a
+        webhook problem must not fail the step that caused the event."""
+        if self._webhooks is None:
+            return
+        try:
+            await self._webhooks.enqueue(event_type, dict(data))
+        except EncountersError as exc:
+            log.warning("webhook.not_queued", event_type=event_type, reason=str(exc)[:200])
+
     def _memory_in_use(self) -> bool:
         """Has any NPC memory been kept (so a prompt may need it)? Asking does not
         create the memory file."""
@@ -211,6 +260,17 @@ class Engine:
         """Open the store (create or migrate it) and add the templates published to it
         (:meth:`publish_template`). ``async with`` does this for you."""
         await self.store.open()
+        key_known = (
+            self.settings.memory_key is not None or (self.settings.data_dir / KEY_FILENAME).exists()
+        )
+        # webhooks registered in an earlier run get this run's events too
+        if (
+            self.settings.store != "memory"
+            and key_known
+            and self._webhooks is None
+            and not await self.webhooks.list()
+        ):
+            self._webhooks = None
         for template in await self.store.list_documents("template", EncounterTemplate):
             try:
                 self.templates.add(template)

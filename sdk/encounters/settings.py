@@ -106,11 +106,15 @@ class Settings(BaseSettings):
     template_dirs: list[Path] = []
     moderation: ModerationSettings = ModerationSettings()
     llm: LLMSettings = Field(default_factory=LLMSettings)
-    #: Encrypts NPC memories (32 bytes, base64). Unset: a key file ``memory.key`` is
-    #: created in the data folder (0600) on first use. Never logged.
+    #: Encrypts NPC memories and webhook signing secrets (32 bytes, base64). Unset: a
+    #: key file ``memory.key`` is created in the data folder (0600) on first use.
+    #: Never logged.
     memory_key: SecretStr | None = None
     #: Adaptive difficulty: the original design's rules, or a Glicko-2 rating that
     #: aims at ``target_success`` (the share of encounters players should win).
+    #: Address ranges webhooks may reach besides public ones (CIDR list, e.g.
+    #: ["10.1.0.0/16"] for a receiver on your own network). Default: public only.
+    webhook_allow_networks: list[str] = []
     difficulty_policy: Literal["rules", "rating"] = "rules"
     target_success: float = Field(0.75, ge=0.05, le=0.95)
 

@@ -1,6 +1,6 @@
 """Command line interface ``ae`` (typer + rich)."""
 
-from . import content, play, players, remote  # noqa: F401 - registers the commands
+from . import content, operators, play, players, remote  # noqa: F401 - registers commands
 from .app import app, main
 
 __all__ = ["app", "main"]

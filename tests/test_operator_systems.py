@@ -1,0 +1,169 @@
+"""Operator systems wired together: webhooks fed by the engine and the deployment flow,
+over the control API and the CLI (the webhook machinery itself: test_webhooks.py)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+import uvicorn
+
+from encounters.engine import Engine
+from encounters.moderation import AuditLogger, ContentModerator
+from encounters.settings import Settings
+from encounters_bridge.cli import _http_server_class
+from encounters_bridge.control import create_app
+from encounters_bridge.deployment import DeploymentService
+from encounters_bridge.keys import create_api_key
+from encounters_bridge.server import BridgeEdge
+from tests.fakes.http import FakeServer, Reply, fake_server
+
+pytestmark = pytest.mark.anyio
+LOOPBACK = ["127.0.0.0/8"]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def receiver(server: FakeServer) -> str:
+    server.route("POST", "/hook", lambda body: Reply(204))
+    return server.base_url + "/hook"
+
+
+def received(server: FakeServer) -> list[str]:
+    return [r.body["type"] for r in server.requests if r.path == "/hook"]
+
+
+async def play(engine: Engine, player: str, seed: int = 1) -> str:
+    spec = await engine.generate(category="combat", player=player, seed=seed)
+    session = await engine.start_session(player, spec)
+    for objective in spec.objectives:
+        await engine.update_objective(session.id, objective.id, completed=True)
+    await engine.complete_session(session.id)
+    return session.id
+
+
+async def test_engine_events_reach_a_webhook_and_keep_doing_so_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path, webhook_allow_networks=LOOPBACK)
+    with fake_server() as server:
+        url = receiver(server)
+        async with Engine(settings) as engine:
+            webhook, secret = await engine.webhooks.register(
+                url, ["session.started", "session.completed"]
+            )
+            assert secret.startswith("whsec_")
+            first = await play(engine, "ana")
+            await engine.webhooks.deliver_due()
+        assert received(server) == ["session.started", "session.completed"]
+        hook = [r for r in server.requests if r.path == "/hook"][1]
+        assert hook.body["data"]["session_id"] == first
+        assert {"webhook-id", "webhook-timestamp", "webhook-signature"} <= set(hook.headers)
+
+        # a new engine on the same data folder: the webhook is still there and fed
+        async with Engine(settings) as engine:
+            await play(engine, "ana", seed=2)
+            await engine.webhooks.deliver_due()
+            log = await engine.webhooks.deliveries(webhook.id)
+        assert received(server) == ["session.started", "session.completed"] * 2
+        assert [d.outcome for d in log] == ["delivered"] * 4
+
+
+async def test_without_webhooks_nothing_is_kept_and_no_key_is_made(tmp_path: Path) -> None:
+    async with Engine(data_dir=tmp_path) as engine:
+        await play(engine, "ana")
+        assert await engine.store.list_events("webhook_event") == []
+    assert not (tmp_path / "memory.key").exists()
+
+
+@asynccontextmanager
+async def control_api(engine: Engine) -> AsyncIterator[tuple[str, str, str]]:
+    """The control API on a free loopback port: (url, admin key, creator key)."""
+    moderator = ContentModerator(audit=AuditLogger(engine.store))
+    service = DeploymentService(engine.store, moderator, BridgeEdge(engine.store))
+    _, admin = await create_api_key(engine.store, "ops", "admin")
+    _, creator = await create_api_key(engine.store, "alice", "creator")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(create_app(service, engine), log_level="warning", lifespan="off")
+    http = _http_server_class()(config)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(http.serve, [sock])
+        while not http.started:
+            await anyio.sleep(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", admin, creator
+        http.should_exit = True
+    sock.close()
+
+
+async def test_webhooks_over_the_control_api_with_persona_events(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, webhook_allow_networks=LOOPBACK)
+    with fake_server() as server:
+        url = receiver(server)
+        async with Engine(settings) as engine, control_api(engine) as (base, admin, creator):
+            as_admin = {"Authorization": f"Bearer {admin}"}
+            async with httpx.AsyncClient(base_url=base) as api:
+                made = await api.post("/webhooks", headers=as_admin, json={
+                    "url": url, "events": ["persona.submitted", "persona.approved"]})  # fmt: skip
+                assert made.status_code == 201 and made.json()["secret"].startswith("whsec_")
+                hook_id = made.json()["id"]
+                listed = (await api.get("/webhooks", headers=as_admin)).json()
+                assert [w["id"] for w in listed] == [hook_id]
+                assert "secret" not in listed[0] and made.json()["secret"] not in str(listed)
+                # only admins manage webhooks
+                denied = await api.get("/webhooks", headers={"Authorization": f"Bearer {creator}"})
+                assert denied.status_code == 403
+                refused = await api.post("/webhooks", headers=as_admin,
+                                         json={"url": "http://10.0.0.5/hook"})  # fmt: skip
+                assert refused.status_code == 422 and "url" in refused.text
+
+                persona = {"name": "Guide", "description": "Knows every road.",
+                           "safety": {"allowedActions": ["chat"]}}  # fmt: skip
+                sub = await api.post("/personas/submit", json=persona,
+                                     headers={"Authorization": f"Bearer {creator}"})  # fmt: skip
+                assert sub.status_code == 201, sub.text
+                ok = await api.post(f"/personas/{sub.json()['id']}/approve", headers=as_admin)
+                assert ok.status_code == 200
+                await engine.webhooks.deliver_due()
+                assert received(server) == ["persona.submitted", "persona.approved"]
+                tested = (await api.post(f"/webhooks/{hook_id}/test", headers=as_admin)).json()
+                assert tested["ok"] is True
+                log = (await api.get(f"/webhooks/{hook_id}/deliveries", headers=as_admin)).json()
+                assert {d["event_type"] for d in log} >= {"persona.submitted", "webhook.test"}
+                gone = await api.delete(f"/webhooks/{hook_id}", headers=as_admin)
+                assert gone.status_code == 204
+                missing = await api.post(f"/webhooks/{hook_id}/test", headers=as_admin)
+                assert missing.status_code == 404
+
+
+def test_cli_manages_webhooks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from encounters.cli import app
+
+    monkeypatch.setenv("AE_WEBHOOK_ALLOW_NETWORKS", '["127.0.0.0/8"]')
+    runner = CliRunner()
+    base = ["--data-dir", str(tmp_path), "webhooks"]
+    with fake_server() as server:
+        url = receiver(server)
+        added = runner.invoke(app, [*base, "add", url, "-e", "session.completed"])
+        assert added.exit_code == 0, added.output
+        secret = added.output.split("signing secret (shown once): ")[1].split()[0]
+        hook_id = added.output.split()[1]
+        listed = runner.invoke(app, [*base, "list"])
+        assert hook_id in listed.output and secret not in listed.output
+        tested = runner.invoke(app, [*base, "test", hook_id])
+        assert tested.exit_code == 0 and tested.output.startswith("ok")
+        assert received(server) == ["webhook.test"]
+    monkeypatch.delenv("AE_WEBHOOK_ALLOW_NETWORKS")
+    refused = runner.invoke(app, [*base, "add", "http://127.0.0.1:9/hook"])
+    assert refused.exit_code == 1 and "url" in refused.output
+    assert secret not in (tmp_path / "encounters.db").read_bytes().decode("latin-1")
