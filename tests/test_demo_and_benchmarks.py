@@ -38,6 +38,7 @@ def test_demo_generates_plays_and_stores(tmp_path: Path) -> None:
         ("bench_providers.py", "overhead"),
         ("bench_bridge.py", "actions/s"),
         ("bench_memory.py", "retrieval"),
+        ("bench_analytics.py", "events/s"),
     ],
 )
 def test_benchmark_scripts_print_figures(script: str, expect: str) -> None:

@@ -167,3 +167,69 @@ def test_cli_manages_webhooks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     refused = runner.invoke(app, [*base, "add", "http://127.0.0.1:9/hook"])
     assert refused.exit_code == 1 and "url" in refused.output
     assert secret not in (tmp_path / "encounters.db").read_bytes().decode("latin-1")
+
+
+async def test_analytics_and_metrics_follow_play_over_the_control_api(tmp_path: Path) -> None:
+    async with Engine(data_dir=tmp_path) as engine, control_api(engine) as (base, admin, creator):
+        spec = await engine.generate(category="combat", player="ana", seed=5)
+        for player in ("ana", "bo"):
+            session = await engine.start_session(player, spec)
+            if player == "ana":
+                for objective in spec.objectives:
+                    await engine.update_objective(session.id, objective.id, completed=True)
+                await engine.complete_session(session.id)
+            else:
+                await engine.abandon_session(session.id, "lost connection")
+        as_creator = {"Authorization": f"Bearer {creator}"}
+        as_admin = {"Authorization": f"Bearer {admin}"}
+        async with httpx.AsyncClient(base_url=base) as api:
+            enc = (await api.get(f"/analytics/encounter/{spec.id}", headers=as_creator)).json()
+            assert (enc["total_plays"], enc["completions"], enc["success_rate"]) == (2, 1, 0.5)
+            rating = {"encounterId": spec.id, "playerId": "ana", "rating": 4, "comment": "Fun!"}
+            fb = await api.post("/analytics/feedback", headers=as_creator, json=rating)
+            assert fb.status_code == 201
+            bad = await api.post("/analytics/feedback", headers=as_creator, json={
+                "encounterId": spec.id, "playerId": "ana", "rating": 9})  # fmt: skip
+            assert bad.status_code == 422 and "rating" in bad.text
+            enc = (await api.get(f"/analytics/encounter/{spec.id}", headers=as_creator)).json()
+            assert enc["player_feedback"]["count"] == 1
+            player = (await api.get("/analytics/player/bo", headers=as_creator)).json()
+            assert player["sessions_abandoned"] == 1
+            glob = (await api.get("/analytics/global", headers=as_creator)).json()
+            assert glob["total_sessions"] == 2 and glob["total_players"] == 2
+
+            platform = await api.get("/metrics/platform", headers=as_admin)
+            assert platform.status_code == 200
+            m = platform.json()
+            assert m["user_touch"] == 2 and m["crash_rate"] == 0.5  # bo lost connection
+            assert (await api.get("/metrics/platform", headers=as_creator)).status_code == 403
+            prom = (await api.get("/metrics", headers=as_admin)).text
+            assert "ae_bridge_links 0" in prom
+            assert "ae_user_touch_players 2" in prom.splitlines()
+
+
+def test_cli_shows_analytics_and_metrics(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from encounters.cli import app
+
+    async def seed() -> str:
+        async with Engine(data_dir=tmp_path) as engine:
+            await play(engine, "ana")
+            spec = await engine.generate(category="combat", player="ana", seed=1)
+            return spec.id
+
+    encounter_id = anyio.run(seed)
+    runner = CliRunner()
+    base = ["--data-dir", str(tmp_path)]
+    shown = runner.invoke(app, [*base, "analytics", "encounter", encounter_id, "--json"])
+    assert shown.exit_code == 0, shown.output
+    import json
+
+    assert json.loads(shown.output)["completions"] == 1
+    table = runner.invoke(app, [*base, "analytics", "player", "ana"])
+    assert table.exit_code == 0 and "completed" in table.output
+    fb = runner.invoke(app, [*base, "analytics", "feedback", encounter_id, "ana", "6"])
+    assert fb.exit_code == 1 and "rating" in fb.output
+    metrics = runner.invoke(app, [*base, "metrics", "--days", "1", "--json"])
+    assert metrics.exit_code == 0 and json.loads(metrics.output)["user_touch"] == 1

@@ -199,11 +199,15 @@ def bridge_serve(
                 tg.start_soon(http.serve)
                 deliveries = anyio.CancelScope()
 
-                async def deliver() -> None:
-                    with deliveries:  # the outbox is durable: stopping loses nothing
-                        await engine.webhooks.run()
+                async def background() -> None:
+                    # the webhook outbox is durable, and analytics flush what they hold
+                    # when cancelled: stopping loses nothing
+                    with deliveries:
+                        async with anyio.create_task_group() as jobs:
+                            jobs.start_soon(engine.webhooks.run)
+                            jobs.start_soon(engine.analytics.run)
 
-                tg.start_soon(deliver)
+                tg.start_soon(background)
                 with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                     async for _ in signals:
                         break

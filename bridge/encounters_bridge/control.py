@@ -21,6 +21,7 @@ status, never a stack trace.
 and the dependencies they name are local to :func:`create_app`.)
 """
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
@@ -29,6 +30,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from encounters.analytics import TTLCache
 from encounters.campaigns import CampaignError
 from encounters.engine import Engine
 from encounters.errors import (
@@ -41,7 +43,9 @@ from encounters.errors import (
     TemplateError,
     ValidationFailed,
 )
+from encounters.models import utcnow
 from encounters.models.bridge import ApiKey
+from encounters.platform_metrics import platform_metrics, prometheus_text
 from encounters.validation import format_path
 
 from .deployment import DeploymentError, DeploymentService
@@ -209,6 +213,9 @@ def create_app(service: DeploymentService, engine: Engine | None = None) -> Fast
         _content_routes(app, engine, caller)
         _player_routes(app, engine, caller)
         _webhook_routes(app, engine, admin)
+        _analytics_routes(app, engine, caller, admin)
+
+    platform_cache: TTLCache[str, str] = TTLCache(60.0)
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics(_: Annotated[ApiKey, Depends(admin)]) -> str:
@@ -225,7 +232,18 @@ def create_app(service: DeploymentService, engine: Engine | None = None) -> Fast
             lines.append(
                 f'ae_moderation_decisions_total{{kind="{kind}",decision="{decision}"}} {count}'
             )
-        return "\n".join(lines) + "\n"
+        text = "\n".join(lines) + "\n"
+        if engine is not None:  # the platform metrics of the last 7 days, at most once a minute
+            cached = platform_cache.get("7d")
+            if cached is None:
+                await engine.analytics.flush()
+                until = utcnow()
+                cached = prometheus_text(
+                    await platform_metrics(engine.store, until - timedelta(days=7), until)
+                )
+                platform_cache.set("7d", cached)
+            text += cached
+        return text
 
     return app
 
@@ -278,6 +296,47 @@ def _webhook_routes(app: FastAPI, engine: Engine, admin: Any) -> None:
     async def deliveries(webhook_id: str, limit: int = 50) -> list[dict[str, Any]]:
         found = await engine.webhooks.deliveries(webhook_id, max(1, min(limit, 500)))
         return [d.model_dump(mode="json") for d in found]
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    encounter_id: str = Field(alias="encounterId", max_length=64)
+    player_id: str = Field(alias="playerId", max_length=64)
+    rating: Any = None
+    comment: Any = None
+
+
+def _analytics_routes(app: FastAPI, engine: Engine, caller: Any, admin: Any) -> None:
+    """Analytics (any key) and platform metrics (admin)."""
+    auth = [Depends(caller)]
+
+    @app.get("/analytics/encounter/{encounter_id}", dependencies=auth)
+    async def encounter(encounter_id: str) -> dict[str, Any]:
+        return (await engine.analytics.encounter(encounter_id)).model_dump(mode="json")
+
+    @app.get("/analytics/player/{player_id}", dependencies=auth)
+    async def player(player_id: str) -> dict[str, Any]:
+        return (await engine.analytics.player(player_id)).model_dump(mode="json")
+
+    @app.get("/analytics/global", dependencies=auth)
+    async def global_stats(days: float | None = None) -> dict[str, Any]:
+        since = utcnow() - timedelta(days=days) if days else None
+        return (await engine.analytics.global_stats(since)).model_dump(mode="json")
+
+    @app.post("/analytics/feedback", status_code=201, dependencies=auth)
+    async def feedback(body: FeedbackRequest) -> dict[str, Any]:
+        await engine.analytics.record_feedback(
+            body.encounter_id, body.player_id, body.rating, body.comment
+        )
+        return {"ok": True}
+
+    @app.get("/metrics/platform", dependencies=[Depends(admin)])
+    async def platform(days: float = 7.0) -> dict[str, Any]:
+        await engine.analytics.flush()
+        until = utcnow()
+        since = until - timedelta(days=max(0.001, min(days, 3650)))
+        return (await platform_metrics(engine.store, since, until)).model_dump(mode="json")
 
 
 def _player_routes(app: FastAPI, engine: Engine, caller: Any) -> None:

@@ -28,6 +28,7 @@ from typing import Any, Self, TypeVar
 import anyio
 from anyio.from_thread import BlockingPortal
 
+from .analytics import AnalyticsRecorder
 from .campaigns import CampaignError, CampaignManager, CampaignRun
 from .difficulty import DifficultyManager, RatingPolicy, RulesPolicy, prompt_line
 from .errors import (
@@ -165,6 +166,8 @@ class Engine:
         self._moderator: ContentModerator | None = moderator
         self._memory: NPCMemoryManager | None = memory
         self.campaigns = CampaignManager(self.store)
+        self._analytics = AnalyticsRecorder(self.store)
+        self._unsubscribe_analytics = self.events.subscribe(self._analytics.record)
         self._webhooks: WebhookManager | None = None
         self._key: bytes | None = None
         self.events.subscribe(self._to_webhooks)
@@ -195,6 +198,19 @@ class Engine:
             folder = None if self.settings.store == "memory" else self.settings.data_dir
             self._memory = NPCMemoryManager.open(folder, key.get_secret_value() if key else None)
         return self._memory
+
+    @property
+    def analytics(self) -> AnalyticsRecorder:
+        """How encounters play (:mod:`encounters.analytics`): fed by this engine's
+        events, written in batches (``run()`` flushes on a timer; closing flushes the
+        rest). Assign your own recorder (other batch size, clock) to replace it."""
+        return self._analytics
+
+    @analytics.setter
+    def analytics(self, recorder: AnalyticsRecorder) -> None:
+        self._unsubscribe_analytics()
+        self._analytics = recorder
+        self._unsubscribe_analytics = self.events.subscribe(recorder.record)
 
     def _master_key(self) -> bytes:
         """The key that seals NPC memories and webhook secrets: ``AE_MEMORY_KEY``, or
@@ -286,6 +302,7 @@ class Engine:
         template = template_from_data(raw, "template")
         self.templates.add(template)
         await self.store.save_document("template", template.id, template)
+        await self.analytics.record_published("template", template.id)
         return template
 
     async def close(self) -> None:
@@ -294,6 +311,7 @@ class Engine:
         if self._memory is not None:
             self._memory.close()
             self._memory = None
+        await self.analytics.flush()
         await self.store.close()
 
     async def __aenter__(self) -> Self:
@@ -425,6 +443,7 @@ class Engine:
         data = spec.model_dump() if isinstance(spec, EncounterSpec) else dict(spec)
         checked = validate_model(EncounterSpec, data, "encounter")
         await self.store.save_encounter(checked)
+        await self.analytics.record_published("encounter", checked.id)
         return checked
 
     async def get_encounter(self, encounter_id: str) -> EncounterSpec:
