@@ -233,3 +233,16 @@ def test_cli_shows_analytics_and_metrics(tmp_path: Path) -> None:
     assert fb.exit_code == 1 and "rating" in fb.output
     metrics = runner.invoke(app, [*base, "metrics", "--days", "1", "--json"])
     assert metrics.exit_code == 0 and json.loads(metrics.output)["user_touch"] == 1
+
+
+async def test_retry_settings_reach_the_webhooks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from encounters.settings import load_settings
+
+    monkeypatch.setenv("AE_WEBHOOK_RETRY__MAX_ATTEMPTS", "3")
+    monkeypatch.setenv("AE_WEBHOOK_RETRY__BASE", "0.5")
+    settings = load_settings(data_dir=tmp_path)
+    async with Engine(settings) as engine:
+        policy = engine.webhooks.policy
+        assert (policy.max_attempts, policy.base) == (3, 0.5)

@@ -73,7 +73,7 @@ from .templates import TemplateLibrary
 from .templates.library import template_from_data
 from .templates.model import EncounterTemplate
 from .validation import validate_model
-from .webhooks import WebhookManager
+from .webhooks import RetryPolicy, WebhookManager
 
 T = TypeVar("T")
 log = get_logger(__name__)
@@ -233,10 +233,17 @@ class Engine:
         made by ``engine.webhooks.run()`` (the daemon runs it; an embedding game runs
         it in its task group or calls ``deliver_due()``)."""
         if self._webhooks is None:
+            retry = self.settings.webhook_retry
+            policy = RetryPolicy(
+                base=retry.base,
+                max_delay=max(retry.max_delay, retry.base),
+                max_attempts=retry.max_attempts,
+            )
             self._webhooks = WebhookManager(
                 self.store,
                 key=self._master_key(),
                 allow_networks=self.settings.webhook_allow_networks,
+                policy=policy,
             )
         return self._webhooks
 

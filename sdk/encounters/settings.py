@@ -90,6 +90,12 @@ class LLMSettings(BaseSettings):
         )
 
 
+class RetrySettings(BaseModel):
+    base: float = Field(60.0, gt=0, allow_inf_nan=False)
+    max_delay: float = Field(3600.0, gt=0, allow_inf_nan=False)
+    max_attempts: int = Field(8, ge=1, le=100)
+
+
 class Settings(BaseSettings):
     """Engine settings. ``AE_DATA_DIR`` moves the store; ``AE_STORE=memory`` keeps
     nothing on disk (tests, throwaway runs). Build them with :func:`load_settings` to
@@ -115,6 +121,9 @@ class Settings(BaseSettings):
     #: Address ranges webhooks may reach besides public ones (CIDR list, e.g.
     #: ["10.1.0.0/16"] for a receiver on your own network). Default: public only.
     webhook_allow_networks: list[str] = []
+    #: Webhook retries: exponential backoff with full jitter from ``base`` seconds,
+    #: doubling up to ``max_delay``, for ``max_attempts`` attempts in all.
+    webhook_retry: RetrySettings = Field(default_factory=lambda: RetrySettings())
     difficulty_policy: Literal["rules", "rating"] = "rules"
     target_success: float = Field(0.75, ge=0.05, le=0.95)
 
