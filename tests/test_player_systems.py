@@ -195,81 +195,56 @@ async def test_a_campaign_chains_sessions_carries_state_and_survives_a_restart(
 
 
 async def test_player_systems_over_the_control_api(tmp_path: Path) -> None:
-    import socket
-
     import httpx
-    import uvicorn
 
-    from encounters.moderation import AuditLogger, ContentModerator
-    from encounters_bridge.cli import _http_server_class
-    from encounters_bridge.control import create_app
-    from encounters_bridge.deployment import DeploymentService
-    from encounters_bridge.keys import create_api_key
-    from encounters_bridge.server import BridgeEdge
+    from tests.test_operator_systems import control_api
 
-    async with Engine(data_dir=tmp_path) as engine:
-        moderator = ContentModerator(audit=AuditLogger(engine.store))
-        service = DeploymentService(engine.store, moderator, BridgeEdge(engine.store))
-        _, key = await create_api_key(engine.store, "game", "creator")
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(create_app(service, engine), log_level="warning", lifespan="off")
-        http = _http_server_class()(config)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(http.serve, [sock])
-            while not http.started:
-                await anyio.sleep(0.01)
-            url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-            async with httpx.AsyncClient(
-                base_url=url, headers={"Authorization": f"Bearer {key}"}
-            ) as api:
-                body = await two_step_campaign(engine)
-                assert (await api.post("/campaigns", json=body)).status_code == 201
-                bad = await api.post(
-                    "/campaigns",
-                    json={
-                        **body,
-                        "steps": [
-                            {
-                                "encounter_id": "x",
-                                "transformations": [{"op": "lambda", "target": "t"}],
-                            }
-                        ],
-                    },
-                )
-                assert bad.status_code == 422
-                assert "steps[0].transformations[0]" in bad.text
-                run = (
-                    await api.post("/campaigns/bridge_saga/start", json={"player": "ana"})
-                ).json()
-                session = (await api.post(f"/campaign-runs/{run['id']}/play")).json()
-                for objective in session["encounter"]["objectives"]:
-                    r = await api.post(f"/sessions/{session['id']}/objectives/{objective['id']}",
-                                       json={"completed": True})  # fmt: skip
-                    assert r.status_code == 200
-                assert (await api.post(f"/sessions/{session['id']}/complete")).status_code == 200
-                status = (await api.get(f"/campaign-runs/{run['id']}")).json()
-                assert status["completed"] == [body["steps"][0]["encounter_id"]]  # type: ignore[index]
-                again = await api.post(f"/campaign-runs/{run['id']}/advance",
-                                       json={"sessionId": session["id"]})  # fmt: skip
-                assert again.status_code == 200 and again.json()["completed"] == status["completed"]
+    async with Engine(data_dir=tmp_path) as engine, control_api(engine) as (url, _, key):
+        auth = {"Authorization": f"Bearer {key}"}
+        async with httpx.AsyncClient(base_url=url, headers=auth) as api:
+            body = await two_step_campaign(engine)
+            assert (await api.post("/campaigns", json=body)).status_code == 201
+            bad = await api.post(
+                "/campaigns",
+                json={
+                    **body,
+                    "steps": [
+                        {
+                            "encounter_id": "x",
+                            "transformations": [{"op": "lambda", "target": "t"}],
+                        }
+                    ],
+                },
+            )
+            assert bad.status_code == 422
+            assert "steps[0].transformations[0]" in bad.text
+            run = (await api.post("/campaigns/bridge_saga/start", json={"player": "ana"})).json()
+            session = (await api.post(f"/campaign-runs/{run['id']}/play")).json()
+            for objective in session["encounter"]["objectives"]:
+                r = await api.post(f"/sessions/{session['id']}/objectives/{objective['id']}",
+                                   json={"completed": True})  # fmt: skip
+                assert r.status_code == 200
+            assert (await api.post(f"/sessions/{session['id']}/complete")).status_code == 200
+            status = (await api.get(f"/campaign-runs/{run['id']}")).json()
+            assert status["completed"] == [body["steps"][0]["encounter_id"]]  # type: ignore[index]
+            again = await api.post(f"/campaign-runs/{run['id']}/advance",
+                                   json={"sessionId": session["id"]})  # fmt: skip
+            assert again.status_code == 200 and again.json()["completed"] == status["completed"]
 
-                r = await api.post("/memory/smith/ana", json={"dialogue": ["Fine blade!"],
-                                                              "outcome": "positive"})  # fmt: skip
-                assert r.status_code == 201 and r.json()["relationship"] == 10
-                got = (await api.get("/memory/smith/ana", params={"query": "blade"})).json()
-                assert got["memories"][0]["text"] == "Fine blade!"
-                assert "Relationship level: 10/100" in got["context"]
-                bad_memory = await api.post("/memory/smith/ana", json={"outcome": "angry"})
-                assert bad_memory.status_code == 422 and "outcome" in bad_memory.text
+            r = await api.post("/memory/smith/ana", json={"dialogue": ["Fine blade!"],
+                                                          "outcome": "positive"})  # fmt: skip
+            assert r.status_code == 201 and r.json()["relationship"] == 10
+            got = (await api.get("/memory/smith/ana", params={"query": "blade"})).json()
+            assert got["memories"][0]["text"] == "Fine blade!"
+            assert "Relationship level: 10/100" in got["context"]
+            bad_memory = await api.post("/memory/smith/ana", json={"outcome": "angry"})
+            assert bad_memory.status_code == 422 and "outcome" in bad_memory.text
 
-                diff = (await api.get("/difficulty/ana")).json()
-                assert diff["history"]["recorded"] == 1
-                made = await api.post("/generate", json={"category": "combat", "player": "ana",
-                                                         "adaptive": True})  # fmt: skip
-                assert made.status_code == 201 and made.json()["difficulty"] == diff["difficulty"]
-            http.should_exit = True
-        sock.close()
+            diff = (await api.get("/difficulty/ana")).json()
+            assert diff["history"]["recorded"] == 1
+            made = await api.post("/generate", json={"category": "combat", "player": "ana",
+                                                     "adaptive": True})  # fmt: skip
+            assert made.status_code == 201 and made.json()["difficulty"] == diff["difficulty"]
 
 
 def test_cli_runs_a_campaign(tmp_path: Path) -> None:
