@@ -1,0 +1,210 @@
+--[[ The link's I/O: a GWSockets WebSocket driven by the link state machine (link.lua).
+
+GWSockets runs its callbacks on the main thread; a timer ticks the link (heartbeats,
+acks, resends, the dead-daemon watchdog: GWSockets only notices a broken connection
+when it writes). After a close the link decides: resume, identify again, or stop for
+good (a refused key, 4004, is never retried; fix the key and run ai_companion_reconnect).
+Reconnection waits 1, 2, 4 ... 60 s, jittered. The world key is never printed.
+]]
+
+AICompanion = AICompanion or {}
+local Link = AICompanion.Link or include("ai_companion/link.lua")
+local A = AICompanion.Actions or include("ai_companion/actions.lua")
+
+local C = {}
+C.state = "idle"         -- idle, connecting, open, waiting (to reconnect), stopped
+C.attempt = 0
+C.link = nil
+C.socket = nil
+C.connections = 0
+C.TICK = 0.05
+C.CAPABILITIES = { "chat", "move_to", "follow", "look_at", "emote", "use_entity", "stop" }
+
+local function log(msg) print("[ai_companion] " .. msg) end
+C.log = log
+
+local function convar(name)
+  local cv = GetConVar(name)
+  return cv and cv:GetString() or ""
+end
+
+function C.url()
+  local base = convar("ai_companion_url")
+  if string.find(base, "encoding=", 1, true) then return base end
+  return base .. (string.find(base, "?", 1, true) and "&" or "?") .. "encoding=json"
+end
+
+local function new_link()
+  return Link.new({
+    world = "gmod",
+    server_id = convar("ai_companion_server_id"),
+    key = convar("ai_companion_key"),
+    capabilities = C.CAPABILITIES,
+    adapter = { name = "gmod-ai-companion", version = AICompanion.VERSION or "0.1.0" },
+  })
+end
+
+function C.apply(effects, sock)
+  for _, e in ipairs(effects) do
+    if e.kind == "send" then
+      if sock and sock == C.socket then sock:write(e.data) end
+    elseif e.kind == "dispatch" then
+      local ok, err = pcall(A.handle, e.frame)
+      if not ok then log("a dispatch failed: " .. tostring(err)) end
+    elseif e.kind == "ready" then
+      C.attempt = 0
+      C.state = "open"
+      log("linked to the bridge as " .. tostring(C.link.server_id) .. " (link " .. tostring(C.link.link_id) .. ")")
+      local ok, err = pcall(A.restore, e.frame.d.sessions)
+      if not ok then log("restoring sessions failed: " .. tostring(err)) end
+    elseif e.kind == "resumed" then
+      C.attempt = 0
+      C.state = "open"
+      log("link resumed")
+    elseif e.kind == "error" then
+      log("the bridge refused a frame: " .. tostring(e.frame.d.code) .. " " .. tostring(e.frame.d.message))
+    elseif e.kind == "close" then
+      log("closing the connection: " .. e.reason)
+      local s = C.socket
+      C.socket = nil
+      if s then s:closeNow() end
+      C.closed(s, 1006)
+    elseif e.kind == "log" then
+      log(e.message)
+    end
+  end
+end
+
+--- Queue an event for the daemon (sent now when linked, else after the reconnection).
+function C.event(d, sid)
+  if not C.link then return end
+  C.apply(C.link:event(d, sid), C.socket)
+end
+
+function C.connect()
+  timer.Remove("AICompanion.Reconnect")
+  if C.state == "stopped" or not C.link then return end
+  if not GWSockets then
+    local ok = pcall(require, "gwsockets")
+    if not ok or not GWSockets then
+      C.state = "stopped"
+      log("GWSockets is not installed: put gmsv_gwsockets_*.dll in garrysmod/lua/bin (see the README)")
+      return
+    end
+  end
+  local ok, sock = pcall(GWSockets.createWebSocket, C.url())
+  if not ok then
+    C.state = "stopped"
+    log("bad ai_companion_url: " .. tostring(sock))
+    return
+  end
+  C.socket = sock
+  C.state = "connecting"
+  C.connections = C.connections + 1
+  local link = C.link
+  function sock:onConnected()
+    if C.socket ~= self then return end
+    C.apply(link:connected(SysTime()), self)
+  end
+  function sock:onMessage(text)
+    if C.socket ~= self then return end
+    C.apply(link:receive(text, SysTime()), self)
+  end
+  function sock:onError(err)
+    if C.socket ~= self then return end
+    log("connection error: " .. tostring(err))
+    if not self:isConnected() then
+      local s = self
+      timer.Simple(0, function() if C.socket == s then C.socket = nil C.closed(s, nil) end end)
+    end
+  end
+  function sock:onDisconnected(code)   -- GWSockets gives no close code; a newer one might
+    if C.socket ~= self then return end
+    C.socket = nil
+    C.closed(self, code)
+  end
+  sock:open()
+end
+
+--- The socket is gone: resume, identify again, or stop (after backoff).
+function C.closed(sock, code)
+  local link = C.link
+  if not link or C.state == "stopped" or C.state == "idle" then return end
+  local action = link:closed(code)
+  if action == "stop" then
+    C.state = "stopped"
+    log("the bridge closed the link with " .. tostring(link.last_close)
+      .. " (not retrying; check ai_companion_key, then run ai_companion_reconnect)")
+    return
+  end
+  local delay = link:backoff(C.attempt)
+  C.attempt = C.attempt + 1
+  C.state = "waiting"
+  log(string.format("connection lost (%s); %s in %.1f s", tostring(link.last_close), action, delay))
+  timer.Create("AICompanion.Reconnect", delay, 1, C.connect)
+end
+
+function C.tick()
+  if C.link and C.socket and C.state ~= "stopped" then
+    C.apply(C.link:tick(SysTime()), C.socket)
+  end
+end
+
+function C.start()
+  if C.state ~= "idle" and C.state ~= "stopped" then return end
+  if convar("ai_companion_key") == "" then
+    log("ai_companion_key is not set: get a key with `ae worlds add NAME --world gmod`")
+    return
+  end
+  local pending = C.link and C.link.unacked
+  C.link = new_link()
+  if pending then   -- events never taken by the daemon go out on the new link
+    for _, f in ipairs(pending) do C.link:event(f.d, f.sid) end
+  end
+  C.attempt = 0
+  C.state = "connecting"
+  timer.Create("AICompanion.Tick", C.TICK, 0, C.tick)
+  C.connect()
+end
+
+function C.restart()
+  local s = C.socket
+  C.socket = nil
+  if s then s:closeNow() end
+  timer.Remove("AICompanion.Reconnect")
+  C.state = "idle"
+  C.start()
+end
+
+function C.shutdown()
+  local s = C.socket
+  C.socket = nil
+  C.state = "idle"
+  timer.Remove("AICompanion.Reconnect")
+  timer.Remove("AICompanion.Tick")
+  if s then s:close() end
+end
+
+function C.status_lines()
+  local link = C.link
+  local key = convar("ai_companion_key")
+  local lines = {
+    "AI companion bridge: " .. C.state,
+    "  url:        " .. C.url(),
+    "  server id:  " .. convar("ai_companion_server_id"),
+    "  world key:  " .. (key ~= "" and "set (hidden)" or "NOT SET"),
+  }
+  if link then
+    lines[#lines + 1] = "  link:       " .. tostring(link.link_id or "-") .. (link.ready and " (ready)" or "")
+    lines[#lines + 1] = string.format("  dispatches: %d processed; events: %d sent, %d unacknowledged",
+      link.in_s, link.out_s, #link.unacked)
+    if link.last_close then lines[#lines + 1] = "  last close: " .. tostring(link.last_close) end
+  end
+  local n = 0
+  for _, e in pairs(A.companions) do if IsValid(e) then n = n + 1 end end
+  lines[#lines + 1] = "  companions: " .. n
+  return lines
+end
+
+AICompanion.Connection = C
+return C

@@ -1,0 +1,221 @@
+--[[ The adapter's side of one bridge link, as a state machine with no I/O
+(the same machine as encounters_bridge.protocol.AdapterLink in Python).
+
+Feed it what happened and the time (seconds, any monotonic clock); it returns a list
+of effects for the I/O layer to carry out, in order:
+  { kind = "send", data = text }          write this text frame
+  { kind = "dispatch", frame = frame }    a new dispatch: carry it out (once, in order)
+  { kind = "acked", s = n }               the daemon processed our events up to n
+  { kind = "ready", frame = frame }       identified (frame.d.sessions: live sessions)
+  { kind = "resumed", frame = frame }     resumed: replayed dispatches follow
+  { kind = "error", frame = frame }       the daemon refused a frame; the link stays up
+  { kind = "close", reason = text }       close the socket now (the daemon looks dead)
+  { kind = "log", message = text }        something worth a line in the console
+Nothing here touches a socket, a timer or GMod, so the tests drive it directly.
+]]
+
+AICompanion = AICompanion or {}
+local P = AICompanion.protocol or include("ai_companion/protocol.lua")
+local json = P.json
+
+local Link = {}
+Link.__index = Link
+
+--- opts: world, server_id, key, capabilities, adapter {name, version}, random (fn -> [0,1))
+function Link.new(opts)
+  local self = setmetatable({}, Link)
+  self.world = opts.world or "gmod"
+  self.server_id = opts.server_id
+  self.key = opts.key
+  self.capabilities = opts.capabilities or {}
+  self.adapter = opts.adapter or { name = "gmod-ai-companion", version = "0.1.0" }
+  self.random = opts.random or math.random
+  self.link_id = nil
+  self.resume_token = nil
+  self.in_s = 0          -- last daemon dispatch processed
+  self.acked_s = 0       -- last dispatch acknowledged to the daemon
+  self.out_s = 0         -- last event sequence number given
+  self.unacked = {}      -- events sent (or waiting), not yet acknowledged, in s order
+  self.heartbeat_interval = 15
+  self.next_heartbeat = nil
+  self.last_recv = nil
+  self.connected_at = nil
+  self.awaiting = nil    -- "ready" after identify, "resumed" after resume
+  self.ready = false
+  self.stopped = false
+  self.resend_at = nil
+  self.last_close = nil
+  return self
+end
+
+local function send(out, frame)
+  out[#out + 1] = { kind = "send", data = P.encode(frame) }
+end
+
+--- The socket is open (the daemon sends hello next).
+function Link:connected(now)
+  self.connected_at = now
+  self.last_recv = now
+  self.ready = false
+  self.awaiting = "hello"
+  return {}
+end
+
+--- One text frame from the daemon.
+function Link:receive(data, now)
+  self.last_recv = now
+  local out = {}
+  local frame, err = P.decode(data)
+  if not frame then
+    out[#out + 1] = { kind = "log", message = "ignored a malformed frame from the daemon: " .. tostring(err) }
+    return out
+  end
+  local op, d = frame.op, frame.d
+  if op == "hello" then
+    local ms = tonumber(d.heartbeat_interval) or 15000
+    if ms < 50 then ms = 50 end
+    self.heartbeat_interval = ms / 1000
+    self.next_heartbeat = now + self.heartbeat_interval * self.random()
+    if self.link_id and self.resume_token then
+      self.awaiting = "resumed"
+      send(out, P.resume(self.link_id, self.resume_token, self.in_s))
+    else
+      self.awaiting = "ready"
+      send(out, P.identify(self.world, self.server_id, self.key, self.adapter, self.capabilities))
+    end
+  elseif op == "ready" then
+    if type(d.link_id) ~= "string" or type(d.resume_token) ~= "string" then
+      out[#out + 1] = { kind = "log", message = "ready without link_id / resume_token" }
+      return out
+    end
+    local ms = tonumber(d.heartbeat_interval)
+    if ms and ms >= 50 then self.heartbeat_interval = ms / 1000 end
+    self.link_id, self.resume_token = d.link_id, d.resume_token
+    self.ready, self.awaiting = true, nil
+    self.in_s, self.acked_s = 0, 0
+    -- a new link identity: events not yet taken are numbered again from 1
+    local pending = self.unacked
+    self.unacked, self.out_s, self.resend_at = {}, 0, nil
+    out[#out + 1] = { kind = "ready", frame = frame }
+    for i = 1, #pending do
+      local f = self:_sequence(pending[i].d, pending[i].sid)
+      if i <= P.RESEND_BATCH then send(out, f) end
+    end
+    if #pending > P.RESEND_BATCH then self.resend_at = now + P.RESEND_PAUSE end
+  elseif op == "resumed" then
+    self.ready, self.awaiting = true, nil
+    out[#out + 1] = { kind = "resumed", frame = frame }
+    self:_resend(now, out)
+  elseif op == "dispatch" then
+    if frame.s == nil then
+      out[#out + 1] = { kind = "log", message = "ignored a dispatch without 's'" }
+    elseif frame.s <= self.in_s then
+      -- a replay of one we ran: acknowledge it again, do not run it twice
+      self.acked_s = self.in_s
+      send(out, P.ack(self.in_s))
+    else
+      self.in_s = frame.s
+      out[#out + 1] = { kind = "dispatch", frame = frame }
+      if self.in_s - self.acked_s >= P.ACK_EVERY then
+        self.acked_s = self.in_s
+        send(out, P.ack(self.in_s))
+      end
+    end
+  elseif op == "ack" or op == "heartbeat_ack" then
+    local s = d.s
+    if s == nil then s = d.ack end
+    if P.is_int(s) and self:_ack(s) then out[#out + 1] = { kind = "acked", s = s } end
+  elseif op == "error" then
+    local code = d.code
+    if code == "rate_limited" or code == "out_of_order" then
+      self.resend_at = now + P.RESEND_PAUSE   -- then resend everything unacked, in order
+    end
+    out[#out + 1] = { kind = "error", frame = frame }
+  else
+    out[#out + 1] = { kind = "log", message = "ignored an unknown op " .. tostring(op) }
+  end
+  return out
+end
+
+function Link:_sequence(d, sid)
+  self.out_s = self.out_s + 1
+  local f = { op = "event", d = d, s = self.out_s, sid = sid }
+  self.unacked[#self.unacked + 1] = f
+  return f
+end
+
+function Link:_ack(s)
+  local n = 0
+  while self.unacked[n + 1] and self.unacked[n + 1].s <= s do n = n + 1 end
+  if n == 0 then return false end
+  local rest = {}
+  for i = n + 1, #self.unacked do rest[#rest + 1] = self.unacked[i] end
+  self.unacked = rest
+  return true
+end
+
+-- unacknowledged events, oldest first, one burst now; the rest after a pause
+function Link:_resend(now, out)
+  local total = #self.unacked
+  for i = 1, math.min(total, P.RESEND_BATCH) do send(out, self.unacked[i]) end
+  if total > P.RESEND_BATCH then self.resend_at = now + P.RESEND_PAUSE else self.resend_at = nil end
+end
+
+--- Queue an event (d must have a string type); sent now when ready, else after the
+--- next ready / resumed. Kept until the daemon acknowledges it.
+function Link:event(d, sid)
+  local out = {}
+  local f = self:_sequence(json.object(d), sid)
+  if self.ready and self.resend_at == nil then send(out, f) end
+  return out
+end
+
+--- Call often (every server tick): resends, heartbeats (they carry the ack), acks
+--- still owed, and the dead-daemon watchdog.
+function Link:tick(now)
+  local out = {}
+  if self.connected_at == nil then return out end
+  if self.last_recv and now - self.last_recv > 2 * self.heartbeat_interval + 5 then
+    out[#out + 1] = { kind = "close", reason = "no frame from the daemon for too long" }
+    self.connected_at = nil
+    return out
+  end
+  if not self.ready then return out end
+  if self.resend_at and now >= self.resend_at then self:_resend(now, out) end
+  if self.next_heartbeat and now >= self.next_heartbeat then
+    self.next_heartbeat = now + self.heartbeat_interval
+    self.acked_s = self.in_s
+    send(out, P.heartbeat(self.in_s))
+  end
+  if self.in_s > self.acked_s then
+    self.acked_s = self.in_s
+    send(out, P.ack(self.in_s))
+  end
+  return out
+end
+
+--- The connection ended. `code` is the close code when the socket library reports
+--- one (GWSockets does not: then it is inferred: a close while identify waits for
+--- ready is taken as an authentication failure, 4004, and one while resume waits
+--- for resumed as an invalid session, 4009). Returns "resume", "identify" or "stop".
+function Link:closed(code)
+  local waiting = self.awaiting
+  self.ready, self.awaiting, self.connected_at = false, nil, nil
+  if code == nil then
+    if waiting == "ready" then code = P.CLOSE.AUTH_FAILED
+    elseif waiting == "resumed" then code = P.CLOSE.SESSION_INVALID
+    else code = 1006 end
+  end
+  self.last_close = code
+  local action = P.retry_after(code)
+  if action == "identify" then self.link_id, self.resume_token = nil, nil end
+  if action == "stop" then self.stopped = true end
+  return action
+end
+
+function Link:backoff(attempt)
+  return P.backoff(attempt, self.random)
+end
+
+AICompanion.Link = Link
+return Link

@@ -1,0 +1,433 @@
+"""The Garry's Mod addon (``lua_addon/``) in a real LuaJIT, against the real daemon.
+
+- the shared protocol vectors (``bridge/spec/vectors``) with the addon's protocol module
+  encoding every frame sent and decoding every frame received, in LuaJIT 2.1 and 2.0
+  (the two GMod ships), through lupa;
+- the link state machine (``link.lua``) driven directly, without sockets;
+- the whole addon in both realms with stand-ins for the GMod API and a GWSockets
+  stand-in on a real WebSocket, connected to a daemon on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from encounters.storage import SQLiteStore
+
+from .gmod.lua import ADDON, LUAJITS, Codec, new_runtime
+from .gmod.vectors import LuaRunner
+from .gmod.world import GmodWorld
+from .test_bridge_vectors import BAD_KEY, KNOWN_BUGS, VECTORS, Harness, VectorFailure, load
+
+pytestmark = pytest.mark.timeout(60)
+
+#: the addon speaks JSON only (GWSockets cannot tell text frames from binary ones), so
+#: only the vectors run on json links apply; the msgpack-only ones are not collected
+JSON_VECTORS = [p for p in VECTORS if "json" in load(p).get("encodings", ["json", "msgpack"])]
+
+
+def _vector_params() -> list[Any]:
+    return [
+        pytest.param(version, path, id=f"{path.stem}-{version}")
+        for path in JSON_VECTORS
+        for version in LUAJITS
+    ]
+
+
+@pytest.mark.parametrize(("version", "path"), _vector_params())
+def test_vector_with_the_lua_protocol_module(version: str, path: Path, tmp_path: Path) -> None:
+    vector = load(path)
+
+    async def main() -> None:
+        async with SQLiteStore(tmp_path / "bridge.db") as store:
+            harness = Harness(store, vector.get("setup", {}))
+            await harness.provision()
+            await harness.start()
+            runner = LuaRunner(vector, "json", harness)
+            runner.codec = Codec(new_runtime(version))
+            try:
+                await runner.run()
+                await runner.close()
+                await runner.keeps_serving()
+            finally:
+                await runner.close(everything=True)
+                await harness.stop()
+
+    bug = KNOWN_BUGS.get(path.stem)
+    try:
+        anyio.run(main)
+    except VectorFailure as exc:
+        if bug is not None and bug.symptom in str(exc):
+            pytest.xfail(f"{bug.id} {bug.where}: {bug.summary}")
+        raise
+
+
+# -- the whole addon, both realms, against a daemon ------------------------------------------
+
+SERVER_ID = "gmod-e2e"
+PERSONA = {"id": "per_1", "name": "Ada", "avatar": "models/alyx.mdl", "emotes": ["wave"],
+           "traits": ["curious"]}  # fmt: skip
+GREETING = "Hallo, Grüße! 你好 👋 «ça va?»"
+
+
+@contextlib.contextmanager
+def daemon(tmp_path: Path) -> Iterator[tuple[BlockingPortal, Harness]]:
+    """A daemon (BridgeEdge on a fresh SQLiteStore, 127.0.0.1, heartbeat 0.2 s) on its
+    own event-loop thread, with the reference harness's hooks (dispatch, events)."""
+    with start_blocking_portal("asyncio") as portal:
+        store = SQLiteStore(tmp_path / "bridge.db")
+        portal.call(store.open)
+        setup = {"world": "gmod", "server_id": SERVER_ID, "heartbeat_interval": 0.2}
+        harness = Harness(store, setup)
+        portal.call(harness.provision)
+        portal.call(harness.start)
+        try:
+            yield portal, harness
+        finally:
+            portal.call(harness.stop)
+            portal.call(store.close)
+
+
+def _world(version: str, harness: Harness, key: str) -> GmodWorld:
+    return GmodWorld(version, {
+        "ai_companion_url": f"ws://127.0.0.1:{harness.port}/ws",
+        "ai_companion_key": key,
+        "ai_companion_server_id": SERVER_ID,
+    })  # fmt: skip
+
+
+def _events(harness: Harness, kind: str) -> list[dict[str, Any]]:
+    return [w for _, w in list(harness.history) if w["d"].get("type") == kind]
+
+
+def _dispatch(portal: BlockingPortal, harness: Harness, sid: str, d: dict[str, Any]) -> None:
+    portal.call(harness.dispatch, {"sid": sid, "d": {**d, "sid": sid}})
+
+
+def _action(portal: BlockingPortal, harness: Harness, sid: str, action: dict[str, Any]) -> None:
+    _dispatch(portal, harness, sid, {"type": "action", "action": action})
+
+
+def _result(harness: Harness, action_id: str) -> list[dict[str, Any]]:
+    return [
+        w for _, w in list(harness.history)
+        if w["d"].get("type") in ("action_done", "action_failed")
+        and w["d"].get("action_id") == action_id
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_addon_end_to_end(version: str, tmp_path: Path) -> None:
+    with daemon(tmp_path) as (portal, harness):
+        world = _world(version, harness, harness.keys["key"])
+        try:
+            _end_to_end(world, portal, harness)
+        finally:
+            world.close()
+
+
+def _end_to_end(world: GmodWorld, portal: BlockingPortal, harness: Harness) -> None:
+    server = world.server
+
+    def link() -> Any:
+        return server.eval("AICompanion.Connection.link")
+
+    # identify: the addon links with the world key and its capabilities
+    world.run_until(lambda: bool(link().ready), what="ready")
+    identify = json.loads(world.sockets.sent[0])
+    assert identify["op"] == "identify"
+    assert identify["d"]["world"] == "gmod" and identify["d"]["server_id"] == SERVER_ID
+    assert identify["d"]["key"] == harness.keys["key"]
+    assert {"chat", "move_to", "follow"} <= set(identify["d"]["capabilities"])
+    link_id = link().link_id.decode()
+
+    # a player joins: player_join
+    world.server.run('PLY = __add_player("Gordon", "76561197960287930", 300, 0, 0)')
+    world.run_until(lambda: bool(_events(harness, "player_join")), what="player_join")
+    assert _events(harness, "player_join")[0]["d"]["player"] == {
+        "id": "76561197960287930",
+        "name": "Gordon",
+    }
+
+    # spawn: the companion entity, with the persona's name and model, reported as spawned
+    _dispatch(portal, harness, "sess_1", {"type": "spawn", "persona": PERSONA,
+                                          "location": {"x": 10, "y": -2.5, "z": 64}})  # fmt: skip
+    world.run_until(lambda: bool(_events(harness, "spawned")), what="spawned")
+    spawned = _events(harness, "spawned")[0]
+    assert spawned["sid"] == "sess_1"
+    ent = server.eval('AICompanion.Actions.companions["sess_1"]')
+    assert ent.GetClass(ent) == b"ai_companion"
+    assert ent.GetCompanionName(ent) == b"Ada"
+    assert ent.GetModel(ent) == b"models/alyx.mdl"
+    assert spawned["d"]["entity"] == str(ent.EntIndex(ent))
+    pos = ent.GetPos(ent)
+    assert (pos.x, pos.y, pos.z) == (10, -2.5, 64)
+
+    # chat: server -> net message -> chat.AddText in the client realm, UTF-8 intact
+    _action(portal, harness, "sess_1", {"id": "act_chat", "type": "chat", "message": GREETING})
+    world.run_until(lambda: bool(_result(harness, "act_chat")), what="chat done")
+    assert _result(harness, "act_chat")[0]["d"]["type"] == "action_done"
+    assert world.chat_lines() == [f"Ada: {GREETING}"]
+
+    # PlayerSay reaches the daemon as player_chat (addressed to Ada: she is named)
+    said = world.server.eval('__say(PLY, "Ada, où es-tu? ☃")'.encode())
+    assert said == "Ada, où es-tu? ☃".encode()  # the hook does not swallow the message
+    world.run_until(lambda: bool(_events(harness, "player_chat")), what="player_chat")
+    chat = _events(harness, "player_chat")[0]
+    assert chat["d"]["message"] == "Ada, où es-tu? ☃"
+    assert chat["d"]["player"]["name"] == "Gordon" and chat["sid"] == "sess_1"
+
+    # move_to without a navmesh: loco:Approach, at the desired speed
+    _action(portal, harness, "sess_1", {"id": "act_move", "type": "move_to",
+                                        "x": 200, "y": 0, "z": 64})  # fmt: skip
+    world.run_until(lambda: bool(_result(harness, "act_move")), timeout=8, what="move_to done")
+    assert _result(harness, "act_move")[0]["d"]["type"] == "action_done"
+    pos = ent.GetPos(ent)
+    assert abs(pos.x - 200) <= 20 and abs(pos.y) <= 20
+    assert ent.loco.GetDesiredSpeed(ent.loco) > 0
+
+    # move_to on a navmesh: MoveToPos follows a computed path
+    server.run("navmesh.loaded = true")
+    _action(portal, harness, "sess_1", {"id": "act_move2", "type": "move_to",
+                                        "x": 100, "y": 150, "z": 64})  # fmt: skip
+    world.run_until(lambda: bool(_result(harness, "act_move2")), timeout=8, what="move_to 2")
+    assert _result(harness, "act_move2")[0]["d"]["type"] == "action_done"
+    assert server.eval("navmesh.computed") >= 1
+    server.run("navmesh.loaded = false")
+
+    # follow a player: done once the companion is within the distance of the player
+    server.run("PLY:SetPos(Vector(-300, 100, 0))")
+    _action(portal, harness, "sess_1", {"id": "act_follow", "type": "follow",
+                                        "target": "76561197960287930", "distance": 2})  # fmt: skip
+    world.run_until(lambda: bool(_result(harness, "act_follow")), timeout=8, what="follow done")
+    assert _result(harness, "act_follow")[0]["d"]["type"] == "action_done"
+    pos = ent.GetPos(ent)
+    assert ((pos.x + 300) ** 2 + (pos.y - 100) ** 2) ** 0.5 <= 2 * 52.5 + 1
+    _action(portal, harness, "sess_1", {"id": "act_stop", "type": "stop"})
+    world.run_until(lambda: bool(_result(harness, "act_stop")), what="stop done")
+    assert [w["d"]["type"] for w in _result(harness, "act_follow")] == ["action_done"]
+
+    # unknown and malformed actions: action_failed, no Lua error, the link stays
+    _action(portal, harness, "sess_1", {"id": "act_x", "type": "teleport_to_moon"})
+    _action(portal, harness, "sess_1", {"id": "act_bad", "type": "move_to", "x": "far"})
+    _action(portal, harness, "sess_1", {"id": "act_emote", "type": "emote", "name": "dab"})
+    _dispatch(portal, harness, "sess_1", {"type": "action", "action": "not an object"})
+    _action(portal, harness, "nobody", {"id": "act_ghost", "type": "chat", "message": "hi"})
+    world.run_until(
+        lambda: all(_result(harness, a) for a in ("act_x", "act_bad", "act_emote", "act_ghost")),
+        what="failures reported",
+    )
+    assert _result(harness, "act_x")[0]["d"]["reason"] == "unknown_action"
+    assert _result(harness, "act_bad")[0]["d"]["reason"] == "bad_arguments"
+    assert _result(harness, "act_emote")[0]["d"]["reason"] == "unknown_emote"
+    assert _result(harness, "act_ghost")[0]["d"]["reason"] == "no_companion"
+
+    # malformed frames "from the daemon" are logged and ignored
+    garbage_frames = [
+        b"not json", b"[1,2]", b'{"op": 5}', b'{"op":"dispatch","d":[],"s":1}',
+        b'{"op":"dispatch","s":"x"}', b"{" * 200, b'{"op":"mystery","d":{}}',
+    ]  # fmt: skip
+    for garbage in garbage_frames:
+        world.sockets.inject(garbage)
+    world.run_for(0.2)
+    assert link().ready and link().link_id.decode() == link_id
+
+    # the link drops; while it is down the daemon dispatches and a player speaks;
+    # it resumes (same link) and nothing is lost or run twice
+    opened = world.sockets.opened
+    world.sockets.drop_all()
+    world.run_until(lambda: not link().ready, what="the drop noticed")
+    _action(portal, harness, "sess_1", {"id": "act_away", "type": "chat", "message": "still here"})
+    world.server.run('__say(PLY, "anyone there?")')
+    world.run_until(lambda: bool(_result(harness, "act_away")), timeout=8, what="resumed")
+    assert world.sockets.opened == opened + 1
+    assert link().link_id.decode() == link_id  # resumed, not identified again
+    assert any(json.loads(t)["op"] == "resume" for t in world.sockets.sent)
+    world.run_until(lambda: len(_events(harness, "player_chat")) == 2, what="chat after resume")
+    assert [w["d"]["message"] for w in _events(harness, "player_chat")] == [
+        "Ada, où es-tu? ☃",
+        "anyone there?",
+    ]
+    world.run_for(0.5)  # acks and heartbeats settle
+    assert world.chat_lines()[-1] == "Ada: still here"
+    assert world.chat_lines().count("Ada: still here") == 1
+    delivered = [w["s"] for lid, w in harness.history if lid == link_id]
+    assert delivered == list(range(1, len(delivered) + 1))  # each event once, in order
+    assert link().in_s == 12  # every dispatch processed once (spawn + 11 actions)
+    assert len(link().unacked) == 0
+
+    # despawn removes the entity
+    _dispatch(portal, harness, "sess_1", {"type": "despawn", "reason": "ended"})
+    world.run_until(lambda: not server.eval('IsValid(AICompanion.Actions.companions["sess_1"])'),
+                    what="despawn")  # fmt: skip
+    assert not server.eval(f"IsValid(ents.GetByIndex({ent.EntIndex(ent)}))")
+
+    # status never prints the key
+    server.run('concommand.Run(NULL, "ai_companion_status")')
+    console = "\n".join(server.console())
+    assert "set (hidden)" in console and harness.keys["key"] not in console
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_a_refused_key_stops_reconnecting(version: str, tmp_path: Path) -> None:
+    with daemon(tmp_path) as (_portal, harness):
+        world = _world(version, harness, BAD_KEY)
+        try:
+
+            def state() -> Any:
+                return world.server.eval("AICompanion.Connection.state")
+
+            world.run_until(lambda: state() == b"stopped", what="stopped")
+            world.run_for(2.5)  # longer than the first backoffs (1 s, 2 s)
+            assert world.sockets.opened == 1
+            assert state() == b"stopped"
+            assert world.server.eval("AICompanion.Connection.link.last_close") == 4004
+            console = "\n".join(world.server.console())
+            assert "not retrying" in console and BAD_KEY not in console
+            # the operator fixes the key and asks again
+            world.server.run(f'RunConsoleCommand("ai_companion_key", "{harness.keys["key"]}")')
+            world.server.run('concommand.Run(NULL, "ai_companion_reconnect")')
+            world.run_until(lambda: bool(world.server.eval("AICompanion.Connection.link.ready")),
+                            what="ready after the fix")  # fmt: skip
+            assert world.sockets.opened == 2
+        finally:
+            world.close()
+
+
+# -- the link state machine, without sockets ---------------------------------------------------
+
+
+class LinkDriver:
+    """``link.lua`` in one runtime, fed frames (made by the addon's own codec) and times."""
+
+    def __init__(self, version: str) -> None:
+        self.codec = Codec(new_runtime(version))
+        lua = self.codec.lua
+        self.Link = lua.eval(b'include("ai_companion/link.lua")')
+        self.rolls = [0.5]
+        self.link = self.Link.new(lua.table_from({
+            b"world": b"gmod", b"server_id": b"srv-1", b"key": b"secret-key",
+            b"capabilities": lua.table(b"chat"), b"random": lambda: self.rolls[0],
+        }))  # fmt: skip
+        self._call = lua.eval(b"function(link, m, ...) return link[m](link, ...) end")
+
+    def call(self, method: str, *args: Any) -> list[dict[str, Any]]:
+        out = self._call(self.link, method.encode(), *args)
+        effects = []
+        for i in range(1, len(out) + 1):
+            e = out[i]
+            kind = e.kind.decode()
+            if kind == "send":
+                effects.append({"send": json.loads(e.data)})
+            elif kind in ("dispatch", "ready", "resumed", "error"):
+                effects.append({kind: e.frame.s if kind == "dispatch" else e.frame.op.decode()})
+            else:
+                effects.append({kind: e.s if kind == "acked" else None})
+        return effects
+
+    def closed(self, code: int | None) -> str:
+        action: bytes = self._call(self.link, b"closed", code)
+        return action.decode()
+
+    def receive(self, frame: dict[str, Any], now: float) -> list[dict[str, Any]]:
+        return self.call("receive", self.codec.encode(frame), now)
+
+    def sent(self, effects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [e["send"] for e in effects if "send" in e]
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_link_state_machine(version: str) -> None:
+    drv = LinkDriver(version)
+    hello = {"op": "hello", "d": {"protocol": 1, "heartbeat_interval": 1000,
+                                   "max_frame_bytes": 65536}}  # fmt: skip
+    drv.call("connected", 0.0)
+    (identify,) = drv.sent(drv.receive(hello, 0.0))
+    assert identify["op"] == "identify" and identify["d"]["key"] == "secret-key"
+    assert identify["d"]["capabilities"] == ["chat"] and identify["d"]["protocol"] == 1
+    ready = {"op": "ready", "d": {"link_id": "lnk", "resume_token": "tok",
+                                  "heartbeat_interval": 1000, "sessions": []}}  # fmt: skip
+    assert drv.receive(ready, 0.1) == [{"ready": "ready"}]
+    # the first heartbeat comes after interval x r (r = 0.5 here), then every interval
+    assert drv.call("tick", 0.4) == []
+    assert drv.sent(drv.call("tick", 0.5)) == [{"op": "heartbeat", "d": {"ack": 0}}]
+    assert drv.call("tick", 1.4) == []
+    assert drv.sent(drv.call("tick", 1.5)) == [{"op": "heartbeat", "d": {"ack": 0}}]
+    # dispatches: acked every 32, else at the next tick; a replay is acked, not run
+    effects: list[dict[str, Any]] = []
+    for s in range(1, 34):
+        d = {"type": "action", "action": {"type": "chat", "message": "x"}}
+        effects += drv.receive({"op": "dispatch", "d": d, "s": s, "sid": "a"}, 2.0)
+    assert [e["dispatch"] for e in effects if "dispatch" in e] == list(range(1, 34))
+    assert drv.sent(effects) == [{"op": "ack", "d": {"s": 32}}]
+    assert drv.sent(drv.call("tick", 2.0)) == [{"op": "ack", "d": {"s": 33}}]
+    replay = drv.receive({"op": "dispatch", "d": {"type": "x"}, "s": 5}, 2.0)
+    assert replay == [{"send": {"op": "ack", "d": {"s": 33}}}]
+    # events: numbered, kept until acked; rate_limited -> resend after 1 s, 40 at a time
+    for i in range(45):
+        drv.call("event", drv.codec.to_lua({"type": "player_chat", "message": str(i)}), None)
+    drv.receive({"op": "ack", "d": {"s": 3}}, 2.0)
+    drv.receive({"op": "error", "d": {"code": "rate_limited", "message": "slow"}}, 2.0)
+    assert [f for f in drv.sent(drv.call("tick", 2.5)) if f["op"] == "event"] == []
+    batch = [f for f in drv.sent(drv.call("tick", 3.0)) if f["op"] == "event"]
+    assert [f["s"] for f in batch] == list(range(4, 44))
+    drv.receive({"op": "ack", "d": {"s": 43}}, 3.5)  # the daemon took the first batch
+    rest = [f for f in drv.sent(drv.call("tick", 4.0)) if f["op"] == "event"]
+    assert [f["s"] for f in rest] == [44, 45]
+    # a drop after ready: resume with the last dispatch processed
+    assert drv.closed(None) == "resume"
+    assert drv.link.link_id == b"lnk"
+    drv.call("connected", 5.0)
+    (resume,) = drv.sent(drv.receive(hello, 5.0))
+    assert resume == {"op": "resume", "d": {"link_id": "lnk", "resume_token": "tok", "last_s": 33}}
+    resent = drv.sent(drv.receive({"op": "resumed", "d": {"replayed": 0}}, 5.0))
+    assert [f["s"] for f in resent] == [44, 45]  # the unacked events, in order
+    # the watchdog: nothing from the daemon for 2 x interval + 5 s closes the socket
+    assert {"close": None} in drv.call("tick", 12.1)
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_close_codes_and_backoff(version: str) -> None:
+    drv = LinkDriver(version)
+    P = drv.codec.P
+    expected = {1000: "stop", 4004: "stop", 4011: "stop", 4003: "identify", 4009: "identify",
+                1001: "resume", 1006: "resume", 4000: "resume", 4002: "resume", 4005: "resume",
+                4008: "resume", 4012: "resume", 4013: "resume", 4999: "resume"}  # fmt: skip
+    assert {c: P.retry_after(c).decode() for c in expected} == expected
+    for attempt, base in enumerate([1, 2, 4, 8, 16, 32, 60, 60, 60]):
+        low = P.backoff(attempt, lambda: 0.0)
+        high = P.backoff(attempt, lambda: 0.999999)
+        assert low == base * 0.5 and base * 0.99 < high <= base
+    # GWSockets reports no close code: a close while identify waits for ready is a
+    # refused key (stop); while resume waits for resumed, an invalid session (identify)
+    drv.call("connected", 0.0)
+    drv.receive({"op": "hello", "d": {"heartbeat_interval": 1000}}, 0.0)
+    assert drv.closed(None) == "stop"
+    assert drv.link.stopped and drv.link.last_close == 4004
+    drv2 = LinkDriver(version)
+    drv2.link.link_id, drv2.link.resume_token = b"lnk", b"tok"
+    drv2.call("connected", 0.0)
+    drv2.receive({"op": "hello", "d": {"heartbeat_interval": 1000}}, 0.0)
+    assert drv2.closed(None) == "identify"
+    assert not drv2.link.stopped and drv2.link.link_id is None  # identify next time
+
+
+def test_addon_is_plain_lua_51() -> None:
+    """No GMod-only syntax (!=, &&, ||, !, continue, // comments): every file compiles
+    in stock LuaJIT (both versions), which is also what loading them above proves."""
+    files = sorted((ADDON / "lua").rglob("*.lua"))
+    assert len(files) >= 10
+    for version in LUAJITS:
+        lua = new_runtime(version)
+        check = lua.eval(b"function(src, name) local f, err = loadstring(src, name) return err end")
+        for path in files:
+            err = check(path.read_bytes(), str(path).encode())
+            assert err is None, err.decode()
