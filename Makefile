@@ -25,7 +25,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+# The Minecraft bridge's Node dependencies (npm ci from the lockfile; Node 20+).
+NODE_BRIDGE := minecraft_plugin_bridge
+NODE_STAMP := $(NODE_BRIDGE)/node_modules/.installed
+
+$(NODE_STAMP): $(NODE_BRIDGE)/package.json $(NODE_BRIDGE)/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "Node.js 20+ and npm are needed for minecraft_plugin_bridge"; exit 1; }
+	npm ci --prefix $(NODE_BRIDGE) --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+pytest: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
@@ -40,4 +49,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_analytics.py
 
 clean:
-	rm -rf $(VENV) .demo-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .demo-data .pytest_cache .mypy_cache .ruff_cache $(NODE_BRIDGE)/node_modules

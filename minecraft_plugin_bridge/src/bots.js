@@ -1,0 +1,329 @@
+'use strict'
+// One Mineflayer bot per companion session: `spawn` makes it join the server, `action`
+// dispatches drive it, `despawn` makes it leave. Every action is answered with exactly one
+// action_done or action_failed event (with the action id), whatever happens.
+
+const { HANDLERS, CAPABILITIES, ActionError } = require('./actions')
+const { setupMovement } = require('./actions/movement')
+const { positionOf } = require('./actions/targets')
+const { minecraftName } = require('./names')
+const { watchCompanion, World, textOf } = require('./events')
+
+const REJOIN_MAX_S = 30
+
+/** The real bot factory: mineflayer with the pathfinder plugin. */
+function createMineflayerBot (options) {
+  const mineflayer = require('mineflayer')
+  const { pathfinder } = require('mineflayer-pathfinder')
+  const bot = mineflayer.createBot(options)
+  bot.loadPlugin(pathfinder)
+  return bot
+}
+
+class Companion {
+  constructor (manager, { sid, persona, location, username, account }) {
+    this.manager = manager
+    this.options = manager.options
+    this.log = manager.log
+    this.sid = sid
+    this.persona = persona && typeof persona === 'object' ? persona : {}
+    this.location = location && typeof location === 'object' ? location : null
+    this.username = username
+    this.account = account // microsoft auth: the account this companion plays as
+    this.bot = null
+    this.state = 'joining' // joining -> live -> (offline -> joining ...) | kicked | gone
+    this.opLevel = null // the server's permission level for this bot, once it says
+    this.movement = null // the running move_to / follow, see actions/movement.js
+    this.waiters = new Set()
+    this.rejoinAttempt = 0
+    this.rejoinTimer = null
+    this.watch = null
+    this.liveSince = null
+  }
+
+  join () {
+    if (this.state === 'gone' || this.state === 'kicked') return
+    this.state = 'joining'
+    this.opLevel = null
+    const o = this.options
+    let bot
+    try {
+      bot = this.manager.createBot({
+        host: o.mcHost,
+        port: o.mcPort,
+        version: o.mcVersion || false,
+        auth: o.auth,
+        username: o.auth === 'microsoft' ? this.account : this.username,
+        profilesFolder: o.profilesFolder,
+        onMsaCode: (data) => this.log.warn('minecraft.sign_in_needed', {
+          account: this.account, url: data.verification_uri, code: data.user_code
+        }),
+        hideErrors: true,
+        logErrors: false,
+        checkTimeoutInterval: 30000,
+        respawn: true
+      })
+    } catch (err) {
+      this.log.error('companion.create_failed', { sid: this.sid, error: err.message })
+      return this._lost(err.message)
+    }
+    this.bot = bot
+    bot._client?.on?.('entity_status', (packet) => {
+      // levels 0-4 arrive as statuses 24-28 for the player's own entity
+      if (packet.entityStatus >= 24 && packet.entityStatus <= 28 &&
+          (!bot.entity || packet.entityId === bot.entity.id)) {
+        this.opLevel = packet.entityStatus - 24
+      }
+    })
+    bot.once('spawn', () => this._live(bot))
+    bot.on('kicked', (reason) => this._kicked(bot, reason))
+    bot.on('end', (reason) => { if (this.bot === bot) this._lost(textOf(reason) || 'connection ended') })
+    bot.on('error', (err) => this.log.warn('companion.bot_error', { sid: this.sid, error: err.message }))
+    this.watch = watchCompanion(this)
+  }
+
+  _live (bot) {
+    if (this.bot !== bot || this.state === 'gone') return
+    if (bot.username && bot.username !== this.username) this.username = bot.username
+    this.state = 'live'
+    this.liveSince = Date.now()
+    this.rejoinAttempt = 0
+    try {
+      setupMovement(this)
+    } catch (err) {
+      this.log.warn('companion.no_pathfinder', { sid: this.sid, error: err.message })
+    }
+    this.log.info('companion.spawned', { sid: this.sid, username: this.username })
+    this.manager.emitEvent({
+      type: 'spawned',
+      entity: this.username,
+      entity_id: String(bot.entity?.id ?? ''),
+      uuid: bot.player?.uuid,
+      position: bot.entity ? positionOf(bot.entity) : undefined
+    }, this.sid)
+    const loc = this.location
+    if (this.options.spawnTeleport && loc && [loc.x, loc.y, loc.z].every(Number.isFinite)) {
+      if ((this.opLevel ?? 0) >= 2) bot.chat(`/tp ${this.username} ${loc.x} ${loc.y} ${loc.z}`)
+      else this.log.warn('companion.no_teleport', { sid: this.sid, why: 'not an operator' })
+    }
+    for (const w of [...this.waiters]) w.resolve()
+    this.manager.world.update()
+  }
+
+  _kicked (bot, reason) {
+    if (this.bot !== bot || this.state === 'gone') return
+    const text = textOf(reason) || 'kicked'
+    this.log.warn('companion.kicked', { sid: this.sid, reason: text })
+    this.state = 'kicked'
+    this._leaveGame(`kicked: ${text}`, 'kicked')
+    this.manager.emitEvent({ type: 'kicked', reason: text }, this.sid)
+  }
+
+  /** The connection ended without a kick: join again with backoff. */
+  _lost (why) {
+    if (this.state === 'gone' || this.state === 'kicked') return
+    this.log.warn('companion.disconnected', { sid: this.sid, reason: why, attempt: this.rejoinAttempt })
+    this.state = 'offline'
+    this._leaveGame(why, 'disconnected')
+    const delay = Math.min(REJOIN_MAX_S, 2 ** Math.min(this.rejoinAttempt, 5)) * (0.5 + 0.5 * Math.random())
+    this.rejoinAttempt += 1
+    this.rejoinTimer = setTimeout(() => { this.rejoinTimer = null; this.join() }, delay * 1000)
+  }
+
+  /** Forget the bot (it quit, was kicked or lost); a running movement fails with `reason`. */
+  _leaveGame (why, reason = 'despawned') {
+    if (this.movement) this.movement.cancel(reason)
+    this.watch?.stop()
+    const bot = this.bot
+    this.bot = null
+    if (bot) {
+      bot.removeAllListeners('spawn')
+      try { bot.quit(why) } catch {}
+    }
+    if (this.state !== 'offline') {
+      for (const w of [...this.waiters]) w.reject(this._absent())
+    }
+    this.manager.world.update()
+  }
+
+  _absent () {
+    if (this.state === 'kicked') return new ActionError('not_connected', 'the companion was kicked from the server')
+    if (this.state === 'gone') return new ActionError('despawned', 'the companion has left')
+    return new ActionError('not_spawned', 'the companion has not joined the game yet')
+  }
+
+  /** Resolves when the companion is in the game; rejects when it will not be (soon). */
+  whenLive (timeoutMs) {
+    if (this.state === 'live') return Promise.resolve()
+    if (this.state === 'gone' || this.state === 'kicked') return Promise.reject(this._absent())
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        resolve: () => { clearTimeout(waiter.timer); this.waiters.delete(waiter); resolve() },
+        reject: (err) => { clearTimeout(waiter.timer); this.waiters.delete(waiter); reject(err) }
+      }
+      waiter.timer = setTimeout(() => waiter.reject(this._absent()), timeoutMs)
+      this.waiters.add(waiter)
+    })
+  }
+
+  despawn (reason) {
+    if (this.rejoinTimer !== null) clearTimeout(this.rejoinTimer)
+    this.state = 'gone'
+    this.log.info('companion.despawned', { sid: this.sid, reason })
+    this._leaveGame(`despawned: ${reason}`)
+  }
+}
+
+class CompanionManager {
+  /**
+   * @param {object} o
+   * @param {(d: object, sid?: string) => void} o.sendEvent  queue an event on the link
+   * @param {object} o.options   see cli.js (mcHost, mcPort, mcVersion, auth, ...)
+   * @param {object} o.log
+   * @param {Function} [o.createBot]  a mineflayer-like bot factory (tests pass a fake)
+   */
+  constructor ({ sendEvent, options = {}, log, createBot = createMineflayerBot }) {
+    this.sendEvent = sendEvent
+    this.options = { joinTimeout: 30, moveTimeout: 60, followTimeout: 60, auth: 'offline', ...options }
+    this.log = log || require('./log').createLogger('warn')
+    this.createBot = createBot
+    this.companions = new Map() // sid -> Companion, in spawn order
+    this.world = new World(this)
+    this.accounts = [...(this.options.accounts || [])]
+  }
+
+  get capabilities () {
+    return [...CAPABILITIES]
+  }
+
+  emitEvent (d, sid) {
+    try {
+      this.sendEvent(d, sid)
+    } catch (err) {
+      this.log.error('events.send_failed', { type: d.type, error: err.message })
+    }
+  }
+
+  /** One dispatch from the daemon (spawn, despawn, action). Never throws. */
+  handleDispatch (frame) {
+    const d = frame.d || {}
+    const sid = frame.sid ?? d.sid
+    try {
+      switch (d.type) {
+        case 'spawn': return this.spawn(sid, d.persona, d.location)
+        case 'despawn': return this.despawn(sid, d.reason)
+        case 'action': return this.act(sid, d.action)
+        default:
+          this.log.warn('dispatch.unknown_type', { type: d.type, sid })
+      }
+    } catch (err) {
+      this.log.error('dispatch.failed', { type: d.type, sid, error: err.stack || String(err) })
+    }
+  }
+
+  /** `ready`: the daemon's live sessions on this server (after a restart they come back). */
+  handleReady (sessions) {
+    const live = (sessions || []).filter((s) => s && typeof s.sid === 'string')
+    const listed = new Set(live.map((s) => s.sid))
+    for (const sid of [...this.companions.keys()]) { // first, so their names are free again
+      if (!listed.has(sid)) this.despawn(sid, 'not_live')
+    }
+    for (const s of live) {
+      if (!this.companions.has(s.sid)) this.spawn(s.sid, s.persona, s.location)
+    }
+  }
+
+  _taken (lower) {
+    for (const c of this.companions.values()) {
+      if (c.username && c.username.toLowerCase() === lower) return true
+    }
+    return this.world.known.has(lower)
+  }
+
+  spawn (sid, persona, location) {
+    if (typeof sid !== 'string' || sid.length === 0) {
+      this.log.warn('spawn.without_sid', {})
+      return
+    }
+    const existing = this.companions.get(sid)
+    if (existing) { // a spawn we already carried out (a replay): say so again
+      if (existing.state === 'live') {
+        this.emitEvent({ type: 'spawned', entity: existing.username }, sid)
+      }
+      return
+    }
+    let account
+    if (this.options.auth === 'microsoft') {
+      account = this.accounts.shift()
+      if (!account) {
+        this.log.error('spawn.no_account', { sid })
+        this.emitEvent({ type: 'kicked', reason: 'no free Microsoft account for another companion (--accounts)' }, sid)
+        return
+      }
+    }
+    const username = minecraftName(persona?.name, {
+      taken: (lower) => this._taken(lower),
+      prefix: this.options.namePrefix || ''
+    })
+    const c = new Companion(this, { sid, persona, location, username, account })
+    this.companions.set(sid, c)
+    this.log.info('companion.joining', { sid, username })
+    c.join()
+  }
+
+  despawn (sid, reason = 'ended') {
+    const c = this.companions.get(sid)
+    if (!c) return
+    this.companions.delete(sid)
+    c.despawn(reason)
+    if (c.account) this.accounts.push(c.account)
+    this.world.update()
+  }
+
+  /** Carry out one action; answer with action_done or action_failed. */
+  act (sid, action) {
+    const id = action && typeof action === 'object' ? action.id : undefined
+    const answer = (type, extra) => {
+      const d = { type, ...extra }
+      if (id !== undefined && id !== null) d.action_id = id
+      this.emitEvent(d, sid)
+    }
+    const fail = (err) => {
+      const reason = err instanceof ActionError ? err.reason : 'failed'
+      const message = err instanceof ActionError ? err.message : String(err?.message ?? err)
+      if (!(err instanceof ActionError)) {
+        this.log.error('action.crashed', { sid, action_id: id, error: err?.stack || String(err) })
+      }
+      const extra = { reason, message }
+      if (err?.detail !== undefined) extra.detail = err.detail
+      answer('action_failed', extra)
+    }
+    if (!action || typeof action !== 'object' || Array.isArray(action) || typeof action.type !== 'string') {
+      return fail(new ActionError('bad_arguments', 'an action needs a type'))
+    }
+    if (!Object.prototype.hasOwnProperty.call(HANDLERS, action.type)) {
+      return fail(new ActionError('unknown_action',
+        `this bridge does not carry out ${JSON.stringify(action.type).slice(0, 80)}; it does: ${CAPABILITIES.join(', ')}`))
+    }
+    const c = this.companions.get(sid)
+    if (!c) return fail(new ActionError('no_companion', `no companion ${sid} on this server`))
+    const limitMs = 1000 * (Math.max(this.options.moveTimeout, this.options.followTimeout) + 15)
+    let timer
+    const run = c.whenLive(this.options.joinTimeout * 1000)
+      .then(() => HANDLERS[action.type](c, action))
+    const timeout = new Promise((resolve, reject) => {
+      timer = setTimeout(() => reject(new ActionError('timeout', 'the action took too long')), limitMs)
+    })
+    Promise.race([run, timeout])
+      .then((detail) => answer('action_done', detail === undefined ? {} : { detail }))
+      .catch(fail)
+      .finally(() => clearTimeout(timer))
+  }
+
+  /** Every companion leaves the game. */
+  shutdown (reason = 'bridge stopping') {
+    for (const sid of [...this.companions.keys()]) this.despawn(sid, reason)
+  }
+}
+
+module.exports = { CompanionManager, Companion, createMineflayerBot }

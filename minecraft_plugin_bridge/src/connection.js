@@ -1,0 +1,210 @@
+'use strict'
+// The link's I/O: a WebSocket (the `ws` package) to the daemon, the AdapterLink state
+// machine, a 50 ms tick, and reconnection with backoff following the close code
+// (resume, identify again, or stop for good after a bad key).
+
+const { EventEmitter } = require('node:events')
+const WebSocket = require('ws')
+const { AdapterLink } = require('./link')
+const { CLOSE, DecodeError, encodeFrame } = require('./codec')
+
+const TICK_MS = 50
+
+function monotonic () {
+  return performance.now() / 1000
+}
+
+/**
+ * Events: 'dispatch' (frame), 'ready' ({sessions, linkId}), 'resumed' ({replayed}),
+ * 'connected', 'closed' ({code, reason, decision}), 'stopped' ({code}), 'error' (err)
+ * and 'daemon_error' ({code, message}: an `error` frame).
+ */
+class BridgeConnection extends EventEmitter {
+  /**
+   * @param {object} o
+   * @param {string} o.url      the daemon's WebSocket base, e.g. ws://127.0.0.1:3002/ws
+   * @param {string} o.key
+   * @param {string} o.serverId
+   * @param {string[]} o.capabilities
+   * @param {'json'|'msgpack'} [o.encoding]
+   * @param {string} [o.world]
+   * @param {number} [o.maxBackoff]   seconds (60 by PROTOCOL.md; tests use less)
+   * @param {object} [o.adapter]      {name, version} sent in identify
+   * @param {object} [o.log]
+   */
+  constructor ({ url, key, serverId, capabilities, encoding = 'msgpack', world = 'minecraft',
+    maxBackoff = 60, adapter, log, random } = {}) {
+    super()
+    const sep = url.includes('?') ? '&' : '?'
+    this.url = `${url}${sep}encoding=${encoding}`
+    this.encoding = encoding
+    this.maxBackoff = maxBackoff
+    this.log = log || require('./log').createLogger('warn')
+    this.link = new AdapterLink({ world, serverId, key, capabilities, adapter, encoding, random })
+    this.ws = null
+    this.attempt = 0
+    this.connections = 0
+    this.lastClose = null
+    this._stopping = false
+    this._timer = null
+    this._retry = null
+  }
+
+  get ready () {
+    return this.link.ready
+  }
+
+  /** Connect and hold the link until stop() or a close that says stop. */
+  start () {
+    this._stopping = false
+    this._connect()
+    return this
+  }
+
+  _connect () {
+    if (this._stopping || this.link.stopped) return
+    this._retry = null
+    let ws
+    try {
+      ws = new WebSocket(this.url, { perMessageDeflate: false, handshakeTimeout: 10000, maxPayload: 0 })
+    } catch (err) {
+      this.log.error('link.bad_url', { url: this.url, error: err.message })
+      this.emit('error', err)
+      return
+    }
+    this.ws = ws
+    this.link.connected(monotonic())
+    ws.on('open', () => {
+      this.connections += 1
+      this.log.info('link.connected', { url: this.url })
+      this.emit('connected')
+    })
+    ws.on('message', (data, isBinary) => {
+      if (this.ws !== ws) return
+      let effects
+      try {
+        effects = this.link.receive(data, isBinary, monotonic())
+      } catch (err) {
+        if (err instanceof DecodeError) {
+          this.log.warn('link.bad_frame', { error: err.message })
+          ws.close(CLOSE.DECODE_ERROR, 'undecodable frame')
+          return
+        }
+        throw err
+      }
+      this._apply(ws, effects)
+    })
+    ws.on('error', (err) => {
+      this.log.debug('link.socket_error', { error: err.message })
+    })
+    ws.on('close', (code, reason) => this._closed(ws, code, reason.toString()))
+    if (this._timer === null) {
+      this._timer = setInterval(() => this._tick(), TICK_MS)
+      this._timer.unref?.()
+    }
+  }
+
+  _tick () {
+    const ws = this.ws
+    if (ws === null || ws.readyState !== WebSocket.OPEN) return
+    this._apply(ws, this.link.tick(monotonic()))
+  }
+
+  _apply (ws, effects) {
+    for (const effect of effects) {
+      switch (effect.type) {
+        case 'send':
+          if (ws.readyState === WebSocket.OPEN) ws.send(encodeFrame(effect.frame, this.encoding))
+          break
+        case 'dispatch':
+          this._safeEmit('dispatch', effect.frame)
+          break
+        case 'ready':
+          this.attempt = 0
+          this.log.info('link.ready', { link_id: effect.linkId, sessions: effect.sessions.length })
+          this._safeEmit('ready', { sessions: effect.sessions, linkId: effect.linkId })
+          break
+        case 'resumed':
+          this.attempt = 0
+          this.log.info('link.resumed', { replayed: effect.replayed })
+          this._safeEmit('resumed', { replayed: effect.replayed })
+          break
+        case 'error':
+          this.log.warn('link.refused', { code: effect.code, message: effect.message })
+          this._safeEmit('daemon_error', { code: effect.code, message: effect.message })
+          break
+        case 'dead':
+          this.log.warn('link.daemon_silent', {})
+          ws.terminate()
+          break
+        default:
+          break
+      }
+    }
+  }
+
+  /** A handler that throws must not take the link down. */
+  _safeEmit (name, value) {
+    try {
+      this.emit(name, value)
+    } catch (err) {
+      this.log.error('link.handler_failed', { event: name, error: err.stack || String(err) })
+    }
+  }
+
+  _closed (ws, code, reason) {
+    if (this.ws !== ws) return
+    this.ws = null
+    this.lastClose = code
+    const decision = this.link.closed(code)
+    this.log.info('link.closed', { code, reason, decision })
+    this._safeEmit('closed', { code, reason, decision })
+    if (this._stopping) return this._halt()
+    if (decision === 'stop') {
+      this.log.error('link.stopped', {
+        code,
+        reason,
+        hint: code === CLOSE.AUTH_FAILED ? 'the world key is bad, revoked or for another world' : undefined
+      })
+      this._halt()
+      this._safeEmit('stopped', { code, reason })
+      return
+    }
+    const delay = Math.min(this.link.backoff(this.attempt), this.maxBackoff)
+    this.attempt += 1
+    this._retry = setTimeout(() => this._connect(), delay * 1000)
+  }
+
+  _halt () {
+    if (this._timer !== null) clearInterval(this._timer)
+    if (this._retry !== null) clearTimeout(this._retry)
+    this._timer = this._retry = null
+  }
+
+  /** Queue an event (kept until the daemon acknowledges it; resent after a resume). */
+  sendEvent (d, sid) {
+    const effects = this.link.event(d, sid, monotonic())
+    if (this.ws !== null) this._apply(this.ws, effects)
+  }
+
+  /** Cut the connection without a closing handshake (a network failure). */
+  drop () {
+    if (this.ws !== null) this.ws.terminate()
+  }
+
+  /** Close with 1000 and stop reconnecting. Resolves once the socket is closed. */
+  stop (code = CLOSE.NORMAL, reason = 'bridge shutting down') {
+    this._stopping = true
+    this._halt()
+    const ws = this.ws
+    if (ws === null || ws.readyState === WebSocket.CLOSED) return Promise.resolve()
+    return new Promise((resolve) => {
+      const done = setTimeout(() => { ws.terminate(); resolve() }, 2000)
+      ws.once('close', () => { clearTimeout(done); resolve() })
+      if (ws.readyState === WebSocket.CONNECTING) ws.terminate()
+      else ws.close(code, reason)
+    })
+  }
+}
+
+module.exports = { BridgeConnection, monotonic, TICK_MS }

@@ -1,0 +1,260 @@
+'use strict'
+// The adapter's side of the bridge protocol as a state machine with no I/O, like the
+// Python AdapterLink (bridge/encounters_bridge/protocol.py): it takes what arrived
+// (`receive`) and the current time, and returns *effects* for the I/O layer (frames to
+// send, dispatches to carry out). Nothing here touches a socket, a timer or a clock, so
+// every rule is testable with plain calls (test/link.test.js).
+//
+// Effects:
+//   {type: 'send', frame}                frame to encode and send now
+//   {type: 'dispatch', frame}            a new daemon dispatch, once, in order
+//   {type: 'ready', sessions, linkId}    identify checked out (a new link identity)
+//   {type: 'resumed', replayed}          resume checked out
+//   {type: 'acked', s}                   the daemon processed our events up to s
+//   {type: 'error', code, message}       the daemon refused a frame (the link stays)
+//   {type: 'dead'}                       the daemon has been silent too long: drop the socket
+
+const { PROTOCOL_VERSION, retryAfterClose, decodeFrame } = require('./codec')
+
+/** Dispatches processed before an ack must go out (otherwise within one tick, 50 ms). */
+const ACK_EVERY = 32
+/** Seconds to wait before resending events the daemon refused (rate_limited, out_of_order). */
+const RESEND_PAUSE = 1.0
+/** Our own pace for events, a little under the daemon's 20 per second, bursts of 40. */
+const EVENT_RATE = 18
+const EVENT_BURST = 36
+/** The daemon is dead when it sent nothing for 2 heartbeat intervals + 5 s. */
+const SILENCE_GRACE = 5
+
+class AdapterLink {
+  /**
+   * @param {object} o
+   * @param {string} o.world        'minecraft' for this bridge
+   * @param {string} o.serverId
+   * @param {string} o.key          the world key (sent in identify, never in the URL)
+   * @param {string[]} o.capabilities  action types this adapter carries out
+   * @param {{name: string, version: string}} [o.adapter]
+   * @param {'json'|'msgpack'} [o.encoding]
+   * @param {() => number} [o.random]  in [0, 1): heartbeat jitter and backoff
+   */
+  constructor ({ world, serverId, key, capabilities, adapter, encoding = 'msgpack', random }) {
+    this.world = world
+    this.serverId = serverId
+    this.key = key
+    this.capabilities = capabilities
+    this.adapter = adapter || { name: 'ae-minecraft-bridge', version: '0.1.0' }
+    this.encoding = encoding
+    this.random = random || Math.random
+    this.linkId = null
+    this.resumeToken = null
+    this.inS = 0 // last daemon dispatch processed
+    this.ackedS = 0 // last dispatch acknowledged to the daemon
+    this.outS = 0 // last event sequence number given
+    this.unacked = [] // events sent or waiting, not yet acknowledged, in s order
+    this.sentS = 0 // highest event s sent on the current connection
+    this.heartbeatInterval = 15
+    this.nextHeartbeat = null
+    this.lastHeard = null
+    this.ready = false
+    this.stopped = false
+    this.resendAt = null
+    this.tokens = EVENT_BURST
+    this.tokensAt = null
+  }
+
+  // -- inputs -----------------------------------------------------------------------
+
+  /** A new connection is open (before hello). */
+  connected (now) {
+    this.ready = false
+    this.lastHeard = now
+    this.sentS = 0
+    this.resendAt = null
+    return []
+  }
+
+  /** One WebSocket message from the daemon. Throws DecodeError on a malformed frame. */
+  receive (data, isBinary, now) {
+    const frame = decodeFrame(data, isBinary, this.encoding, 1 << 24)
+    this.lastHeard = now
+    switch (frame.op) {
+      case 'hello': return this._onHello(frame, now)
+      case 'ready': return this._onReady(frame, now)
+      case 'resumed': return this._onResumed(frame, now)
+      case 'dispatch': return this._onDispatch(frame)
+      case 'ack':
+      case 'heartbeat_ack': {
+        const s = frame.op === 'ack' ? frame.d.s : frame.d.ack
+        return this._acked(s)
+      }
+      case 'error': {
+        const code = frame.d.code
+        if (code === 'rate_limited' || code === 'out_of_order') {
+          this.resendAt = now + RESEND_PAUSE // then resend everything unacked, in order
+        }
+        return [{ type: 'error', code, message: frame.d.message }]
+      }
+      default:
+        return [] // unknown ops are ignored (forward compatibility)
+    }
+  }
+
+  _onHello (frame, now) {
+    const ms = frame.d.heartbeat_interval
+    this.heartbeatInterval = typeof ms === 'number' && ms > 0 ? ms / 1000 : 15
+    // the first beat is jittered, so restarted servers do not beat in step
+    this.nextHeartbeat = now + this.heartbeatInterval * this.random()
+    if (this.linkId && this.resumeToken) {
+      return [send('resume', { link_id: this.linkId, resume_token: this.resumeToken, last_s: this.inS })]
+    }
+    return [send('identify', {
+      protocol: PROTOCOL_VERSION,
+      world: this.world,
+      server_id: this.serverId,
+      key: this.key,
+      adapter: this.adapter,
+      capabilities: this.capabilities
+    })]
+  }
+
+  _onReady (frame, now) {
+    this.linkId = frame.d.link_id ?? null
+    this.resumeToken = frame.d.resume_token ?? null
+    this.ready = true
+    this.inS = this.ackedS = 0
+    // a new link identity: events not yet taken are numbered again from 1
+    const pending = this.unacked
+    this.unacked = []
+    this.outS = 0
+    for (const f of pending) this._sequence(f.d, f.sid)
+    this.sentS = 0
+    this.resendAt = null
+    const sessions = Array.isArray(frame.d.sessions) ? frame.d.sessions : []
+    return [{ type: 'ready', sessions, linkId: this.linkId }, ...this._pump(now)]
+  }
+
+  _onResumed (frame, now) {
+    this.ready = true
+    this.sentS = this._ackedOut() // the daemon has everything up to its last ack
+    this.resendAt = null
+    return [{ type: 'resumed', replayed: frame.d.replayed }, ...this._pump(now)]
+  }
+
+  _onDispatch (frame) {
+    if (frame.s === undefined) return []
+    if (frame.s <= this.inS) return [this._ack()] // a replay of one we ran: ack it again
+    this.inS = frame.s
+    const out = [{ type: 'dispatch', frame }]
+    if (this.inS - this.ackedS >= ACK_EVERY) out.push(this._ack())
+    return out
+  }
+
+  _acked (s) {
+    if (typeof s !== 'number' || !Number.isInteger(s)) return []
+    let n = 0
+    while (n < this.unacked.length && this.unacked[n].s <= s) n++
+    if (n === 0) return []
+    this.unacked.splice(0, n)
+    return [{ type: 'acked', s }]
+  }
+
+  /** The last event s the daemon acknowledged (everything before the first unacked). */
+  _ackedOut () {
+    return this.unacked.length > 0 ? this.unacked[0].s - 1 : this.outS
+  }
+
+  _ack () {
+    this.ackedS = this.inS
+    return send('ack', { s: this.inS })
+  }
+
+  _sequence (d, sid) {
+    this.outS += 1
+    const frame = { op: 'event', d, s: this.outS }
+    if (sid !== undefined && sid !== null) frame.sid = sid
+    this.unacked.push(frame)
+    return frame
+  }
+
+  /** Send waiting events in order, within our own rate (never during a resend pause). */
+  _pump (now) {
+    if (!this.ready || this.resendAt !== null) return []
+    this._refill(now)
+    const out = []
+    for (const frame of this.unacked) {
+      if (frame.s <= this.sentS) continue
+      if (this.tokens < 1) break
+      this.tokens -= 1
+      this.sentS = frame.s
+      out.push({ type: 'send', frame })
+    }
+    return out
+  }
+
+  _refill (now) {
+    if (this.tokensAt !== null) {
+      this.tokens = Math.min(EVENT_BURST, this.tokens + (now - this.tokensAt) * EVENT_RATE)
+    }
+    this.tokensAt = now
+  }
+
+  /** Queue an event: sent now when the link is ready (and within rate), else later. */
+  event (d, sid, now) {
+    this._sequence(d, sid)
+    return this._pump(now)
+  }
+
+  /**
+   * Call often (the I/O layer does every 50 ms): resends after a refusal, queued events,
+   * a heartbeat when one is due (it carries the ack), any ack still owed, and a 'dead'
+   * effect when the daemon has been silent for too long.
+   */
+  tick (now) {
+    const out = []
+    if (this.lastHeard !== null && now - this.lastHeard > 2 * this.heartbeatInterval + SILENCE_GRACE) {
+      this.lastHeard = now
+      out.push({ type: 'dead' })
+      return out
+    }
+    if (!this.ready) return out
+    if (this.resendAt !== null && now >= this.resendAt) {
+      this.resendAt = null
+      this.sentS = this._ackedOut() // everything unacknowledged again, in order
+    }
+    out.push(...this._pump(now))
+    if (this.nextHeartbeat !== null && now >= this.nextHeartbeat) {
+      this.nextHeartbeat = now + this.heartbeatInterval
+      this.ackedS = this.inS
+      out.push(send('heartbeat', { ack: this.inS }))
+    }
+    out.push(...this.flushAcks())
+    return out
+  }
+
+  /** An ack for dispatches processed but not yet acknowledged, if any. */
+  flushAcks () {
+    return this.ready && this.inS > this.ackedS ? [this._ack()] : []
+  }
+
+  /** What to do after the link closed with `code`: 'resume', 'identify' or 'stop'. */
+  closed (code) {
+    this.ready = false
+    this.resendAt = null
+    this.lastHeard = null
+    const action = retryAfterClose(code)
+    if (action === 'identify') this.linkId = this.resumeToken = null
+    if (action === 'stop') this.stopped = true
+    return action
+  }
+
+  /** Seconds before reconnection `attempt` (0-based): 1, 2, 4 ... 60, times [0.5, 1). */
+  backoff (attempt) {
+    return Math.min(60, 2 ** Math.min(attempt, 6)) * (0.5 + 0.5 * this.random())
+  }
+}
+
+function send (op, d) {
+  return { type: 'send', frame: { op, d } }
+}
+
+module.exports = { AdapterLink, ACK_EVERY, RESEND_PAUSE, EVENT_RATE, EVENT_BURST, SILENCE_GRACE }

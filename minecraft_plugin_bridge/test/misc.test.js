@@ -1,0 +1,93 @@
+'use strict'
+// Codecs, usernames, the command line.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const { encodeFrame, encodeValue, decodeFrame, DecodeError, CLOSE, retryAfterClose, depthOf } = require('../src/codec')
+const { minecraftName, isValidUsername } = require('../src/names')
+const { parseConfig, usage } = require('../src/cli')
+const { chatLines } = require('../src/actions/chat')
+const { gestureOf } = require('../src/actions/emote')
+
+test('frames round-trip in both encodings, with their value types', () => {
+  const frame = { op: 'event', d: { type: 'health', health: 87.5, food: 20, big: 2 ** 40, tags: ['ünï', '日本'], alive: true, none: null, empty: {}, list: [] }, s: 3, sid: 'sess_1' }
+  const json = encodeFrame(frame, 'json')
+  assert.equal(typeof json, 'string')
+  assert.deepEqual(decodeFrame(json, false, 'json'), frame)
+  const packed = encodeFrame(frame, 'msgpack')
+  assert.ok(Buffer.isBuffer(packed))
+  assert.deepEqual(decodeFrame(packed, true, 'msgpack'), frame)
+  // integers stay integers, 87.5 a float64, strings are str (never bin)
+  assert.ok(packed.includes(Buffer.from([0xcb])))
+  assert.ok(!packed.includes(Buffer.from([0xc4])))
+  // absent fields stay absent
+  assert.deepEqual(JSON.parse(encodeFrame({ op: 'ack', d: { s: 1 } }, 'json')), { op: 'ack', d: { s: 1 } })
+})
+
+test('decode errors: not an object, no op, bad envelope, too large, too deep', () => {
+  const bad = ['[]', '3', '"x"', '{"d":{}}', '{"op":1}', '{"op":"x","d":[]}', '{"op":"x","s":0}',
+    '{"op":"x","s":1.5}', '{"op":"x","sid":""}', 'not json']
+  for (const text of bad) assert.throws(() => decodeFrame(text, false, 'json'), DecodeError, text)
+  const big = JSON.stringify({ op: 'x', d: { pad: 'x'.repeat(70000) } })
+  assert.throws(() => decodeFrame(big, false, 'json', 65536), (e) => e.code === CLOSE.FRAME_TOO_LARGE)
+  const deep = '{"op":"x","d":' + '{"n":'.repeat(40) + '{}' + '}'.repeat(40) + '}'
+  assert.throws(() => decodeFrame(deep, false, 'json'), /nested/)
+  assert.equal(depthOf({ a: { b: [] } }), 3)
+  assert.throws(() => decodeFrame(encodeValue([1], 'msgpack'), true, 'msgpack'), /object/)
+  assert.throws(() => decodeFrame(Buffer.from([0xc1]), true, 'msgpack'), /msgpack/)
+})
+
+test('close codes', () => {
+  assert.equal(retryAfterClose(4004), 'stop')
+  assert.equal(retryAfterClose(4013), 'resume')
+  assert.equal(retryAfterClose(4003), 'identify')
+})
+
+test('usernames: 3-16 letters, digits and underscores, unique', () => {
+  const cases = {
+    'Helpful Guide': 'Helpful_Guide',
+    'Zoë the Brave!': 'Zoe_the_Brave',
+    Al: 'Al_AE',
+    '': 'Companion',
+    '日本': 'Companion',
+    'A very long persona name indeed': 'A_very_long_pers',
+    '__x__': 'x_AE'
+  }
+  for (const [name, want] of Object.entries(cases)) {
+    assert.equal(minecraftName(name), want, name)
+    assert.ok(isValidUsername(want), want)
+  }
+  const taken = new Set(['helpful_guide', 'helpful_guide2'])
+  assert.equal(minecraftName('Helpful Guide', { taken: (n) => taken.has(n) }), 'Helpful_Guide3')
+  assert.equal(minecraftName('A very long persona name indeed', { taken: (n) => n === 'a_very_long_pers' }), 'A_very_long_per2')
+  assert.equal(minecraftName('Guide', { prefix: 'AI_' }), 'AI_Guide')
+})
+
+test('chat lines and gestures', () => {
+  assert.deepEqual(chatLines('/give @p diamond'), ['give @p diamond'])
+  assert.throws(() => chatLines(''), /nothing printable/)
+  assert.equal(gestureOf('Wave'), 'wave')
+  assert.equal(gestureOf('hop'), 'jump')
+  assert.throws(() => gestureOf('moonwalk'), /known: /)
+})
+
+test('the command line: flags over environment over defaults', () => {
+  const env = { AE_WORLD_KEY: 'ae_wk_env', MC_PORT: '25570', AE_SERVER_ID: 'from-env', AE_MC_ALLOW_DIG: 'yes' }
+  const c = parseConfig(['--server-id', 'from-flag', '--mc-version', '1.21.1', '--auth', 'offline'], env)
+  assert.equal(c.key, 'ae_wk_env')
+  assert.equal(c.serverId, 'from-flag')
+  assert.equal(c.mcPort, 25570)
+  assert.equal(c.mcVersion, '1.21.1')
+  assert.equal(c.allowDig, true)
+  assert.equal(c.encoding, 'msgpack')
+  assert.equal(c.url, 'ws://127.0.0.1:3002/ws')
+  assert.equal(parseConfig([], { AE_WORLD_KEY: 'k' }).mcVersion, false)
+  assert.throws(() => parseConfig([], {}), /world key is needed/)
+  assert.throws(() => parseConfig(['--auth', 'mojang'], env), /offline or microsoft/)
+  assert.throws(() => parseConfig(['--auth', 'microsoft'], env), /--accounts/)
+  assert.throws(() => parseConfig(['--mc-port', '99999'], env), /port/)
+  assert.throws(() => parseConfig(['--url', 'ws://x/ws?key=abc'], env), /never put keys/)
+  assert.throws(() => parseConfig(['--bogus'], env), /bogus/)
+  assert.deepEqual(parseConfig(['--auth', 'microsoft', '--accounts', 'a@x, b@y'], env).accounts, ['a@x', 'b@y'])
+  assert.match(usage(), /AE_WORLD_KEY/)
+})
