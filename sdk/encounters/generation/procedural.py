@@ -45,7 +45,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import secrets
+import unicodedata
 from functools import cache
 from importlib import resources
 from random import Random
@@ -257,6 +259,15 @@ def _clamp(value: float, high: int) -> int:
     return max(0, min(high, round(value)))
 
 
+def _npc_id(name: str, index: int) -> str:
+    slug = re.sub(
+        r"[^a-z0-9]+",
+        "_",
+        unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower(),
+    ).strip("_")[:50]
+    return f"npc_{slug}" if slug else f"npc_{index + 1}"
+
+
 class ProceduralGenerator:
     """Offline, deterministic encounters from word banks. See the module docstring for
     the guarantees and limits."""
@@ -389,7 +400,9 @@ def _build(
             lines[-1] = ch(bank.farewells)
         npcs.append(
             {
-                "id": f"npc_{i + 1}",
+                # named after the character, so NPC memory knows them again in the
+                # next encounter they appear in (an index would mix characters up)
+                "id": _npc_id(names[i], i),
                 "name": names[i],
                 "role": roles[i],
                 "personality_traits": rng.sample(bank.traits, rng.randint(2, 3)),
