@@ -9,7 +9,7 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import anyio
 import typer
@@ -25,6 +25,11 @@ from .config import load_bridge_config
 from .frames import CloseCode
 from .keys import create_api_key, create_world_key
 from .server import BridgeEdge, settle_heap
+
+if TYPE_CHECKING:
+    from encounters.companion import CompanionHost, CompanionScript
+    from encounters.engine import Engine
+    from encounters.moderation import ContentModerator
 
 worlds_app = typer.Typer(help="World keys for game servers.", no_args_is_help=True)
 bridge_app = typer.Typer(help="The bridge daemon.", no_args_is_help=True)
@@ -149,6 +154,14 @@ def bridge_serve(
     token_ttl: Annotated[
         float | None, typer.Option(help="Deploy token lifetime, seconds [3600].")
     ] = None,
+    script: Annotated[
+        Path | None,
+        typer.Option(
+            "--script",
+            help="Python file defining 'script = CompanionScript()': companions of live "
+            "sessions react to game events with it (LLM when configured, else offline).",
+        ),
+    ] = None,
 ) -> None:
     """Run the bridge daemon: adapters on ws://HOST:PORT/ws, the control API on
     http://HOST:HTTP_PORT (docs at /docs). SIGINT/SIGTERM close links with 1001.
@@ -171,6 +184,14 @@ def bridge_serve(
         cfg = load_bridge_config(config, env=os.environ, flags=flags)
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    companion_script = None
+    if script is not None:
+        from encounters.companion import ScriptError, load_script
+
+        try:
+            companion_script = load_script(script)
+        except ScriptError as exc:
+            raise fail(str(exc)) from None
     _HTTPServer = _http_server_class()
 
     async def run() -> None:
@@ -183,6 +204,8 @@ def bridge_serve(
             service = DeploymentService(store, moderator, edge, token_ttl=cfg.token_ttl)
             engine = Engine(settings, store=store, moderator=moderator)
             await engine.open()  # the store is open: this loads templates and webhooks
+            if companion_script is not None:
+                service.companions = companion_host(engine, moderator, companion_script)
             app = create_app(service, engine)
             server = await edge.serve(cfg.host, cfg.port)
             settle_heap()
@@ -213,6 +236,8 @@ def bridge_serve(
                         break
                 http.should_exit = True
                 deliveries.cancel()
+                if service.companions is not None:
+                    await service.companions.aclose()
                 await edge.close_all(CloseCode.GOING_AWAY)
                 server.close()
                 await server.wait_closed()
@@ -222,6 +247,18 @@ def bridge_serve(
         anyio.run(run)
     except StoreError as exc:
         raise fail(str(exc)) from None
+
+
+def companion_host(
+    engine: Engine, moderator: ContentModerator, script: CompanionScript
+) -> CompanionHost:
+    """Companions for every session, run by ``script``: through the engine's provider
+    router when LLM settings are configured (else the offline brain), with NPC memory."""
+    from encounters.companion import CompanionHost
+    from encounters.generation.router import ProviderManager
+
+    router = engine.generator if isinstance(engine.generator, ProviderManager) else None
+    return CompanionHost(moderator, router=router, memory=engine.memory, script=script)
 
 
 def main() -> None:

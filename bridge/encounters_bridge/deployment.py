@@ -15,7 +15,8 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from encounters.errors import EncountersError, FieldError, NotFound, ValidationFailed
 from encounters.log import get_logger
@@ -35,6 +36,9 @@ from encounters.validation import validate_model
 from .frames import Frame
 from .keys import digest
 from .server import BridgeEdge, Connection
+
+if TYPE_CHECKING:
+    from encounters.companion import CompanionHost
 
 log = get_logger(__name__)
 TOKEN_PREFIX = "deploy_"
@@ -74,6 +78,9 @@ class DeploymentService:
         self._companions: dict[str, CompanionSession] = {}
         #: called with (event type, data) after each step of the flow (webhooks)
         self.notify: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
+        #: when set, game events drive each live session's companion (its actions go
+        #: through :meth:`signal`); ``ae bridge serve --script FILE`` sets it
+        self.companions: CompanionHost | None = None
 
     async def _notify(self, event_type: str, data: dict[str, Any]) -> None:
         for listener in self.notify:
@@ -274,6 +281,8 @@ class DeploymentService:
                 Frame("dispatch", {"type": "despawn", "reason": "ended"}, sid=session.id)
             ], also=WriteBatch(companions=[session]))  # fmt: skip
             del self._companions[session_id]  # read from the store from now on
+            if self.companions is not None:
+                await self.companions.end(session_id)
             await self._notify("companion.ended", {
                 "session_id": session.id, "persona_id": session.persona_id,
                 "actions_sent": session.actions_sent, "actions_blocked": session.actions_blocked,
@@ -322,6 +331,13 @@ class DeploymentService:
         )
         if session is None:
             await self.store.write_batch(WriteBatch(audit=[entry]))
+            if self.companions is not None and not frame.sid and conn.link_id:
+                # an event for no session in particular (player_join): every live
+                # companion on that game server hears it
+                for live in list(self._companions.values()):
+                    here = self.edge.by_server.get((live.world, live.server_id))
+                    if live.status != "ended" and here == conn.link_id:
+                        await self._to_companion(live, d)
             return
         kind = d.get("type")
 
@@ -337,3 +353,16 @@ class DeploymentService:
 
         session = self._change(session, change)
         await self.store.write_batch(WriteBatch(audit=[entry], companions=[session]))
+        if self.companions is not None and session.status != "ended":
+            await self._to_companion(session, d)
+
+    async def _to_companion(self, session: CompanionSession, event: dict[str, Any]) -> None:
+        """Give an event to its session's companion, in the background."""
+        assert self.companions is not None
+        try:
+            persona = (await self.persona(session.persona_id)).persona
+        except NotFound:
+            return
+        self.companions.submit(
+            session.id, persona, {**event, "sid": session.id}, partial(self.signal, session.id)
+        )
