@@ -66,3 +66,20 @@ def test_minecraft_environment_is_the_bridges() -> None:
     shown = {line.split("=")[0] for line in (EXAMPLES / "minecraft/bridge.env").read_text()
              .splitlines() if line and not line.startswith("#")}  # fmt: skip
     assert shown and shown <= known, shown - known
+
+
+def test_python_game_walks_with_a_companion(tmp_path: Path) -> None:
+    out = run_example("python_game.py", tmp_path)
+    assert "Rook -> follow" in out
+    assert "Rook remembers 2 exchange(s) with Alice" in out
+
+
+def test_modder_script_in_process_and_as_a_daemon_script(tmp_path: Path) -> None:
+    from encounters.companion import CompanionScript, load_script
+
+    out = run_example("companion_script.py", tmp_path)
+    assert "Pip says: Welcome, Ana!" in out
+    assert "['chat', 'follow']" in out
+    masked = [line for line in out.splitlines() if line.strip().startswith("Pip says: this")]
+    assert masked and all("shit" not in line for line in masked)
+    assert isinstance(load_script(EXAMPLES / "companion_script.py"), CompanionScript)
