@@ -29,6 +29,23 @@ def test_demo_generates_plays_and_stores(tmp_path: Path) -> None:
     assert (tmp_path / "encounters.db").exists()
 
 
+def test_demo_deploys_a_companion_through_the_daemon(tmp_path: Path) -> None:
+    """What `make demo` shows after the SDK part: `ae` (the bridge's CLI) registers it."""
+    import encounters_bridge.cli  # noqa: F401 - registers the daemon part
+    from encounters.cli import demo
+
+    assert len(demo.EXTRA_PARTS) == 1
+    console = Console(record=True, width=160)
+    run_demo(Settings(data_dir=tmp_path), console=console)
+    text = console.export_text()
+    assert "a web-world adapter is linked" in text
+    assert re.search(r"persona persona_\w+ submitted \(pending_moderation\), approved", text)
+    assert "Pip does: follow" in text
+    assert "Pip: this **** tunnel is dark" in text  # the companion's line, moderated
+    assert "sanitize  chat: Ugh, this **** tunnel again!" in text  # in the replay
+    assert "shit" not in text.split("creator signals")[1].split("\n", 1)[1]
+
+
 @pytest.mark.parametrize(
     ("script", "expect"),
     [

@@ -9,13 +9,14 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 import typer
 from rich.table import Table
 
 from encounters.cli import app
+from encounters.cli import demo as sdk_demo
 from encounters.cli.app import fail, out, state
 from encounters.errors import ConfigError, StoreError
 from encounters.models import utcnow
@@ -258,7 +259,27 @@ def companion_host(
     from encounters.generation.router import ProviderManager
 
     router = engine.generator if isinstance(engine.generator, ProviderManager) else None
-    return CompanionHost(moderator, router=router, memory=engine.memory, script=script)
+    return CompanionHost(companion_moderator(moderator), router=router, memory=engine.memory,
+                         script=script)  # fmt: skip
+
+
+def companion_moderator(edge: ContentModerator) -> ContentModerator:
+    """The companions' own check, with the edge's word lists and settings but no audit
+    log and its own rate limiter: what a companion sends is moderated, audited and
+    rate-limited once more by the edge (``DeploymentService.signal``), and the replay
+    should show each action once."""
+    from encounters.moderation import ContentModerator
+
+    return ContentModerator(edge.filter, settings=edge.settings)
+
+
+def _daemon_demo(settings: Any, console: Any) -> None:
+    from .demo import run_bridge_demo
+
+    run_bridge_demo(settings, console)
+
+
+sdk_demo.EXTRA_PARTS.append(_daemon_demo)
 
 
 def main() -> None:

@@ -2,12 +2,14 @@
 
 Generates one encounter per category with the offline generator, plays one session
 through with a choice and an NPC interaction, keeps everything in the SQLite store, then
-reopens the store to show that it is all on disk.
+reopens the store to show that it is all on disk. With the bridge installed (it is, in
+this repository), the daemon part follows (``encounters_bridge.demo``).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.table import Table
@@ -19,6 +21,10 @@ from ..models import Category, EncounterSpec, PlayerContext
 from ..settings import Settings
 from .flows import complete_objectives, talk_and_choose
 from .render import encounter_panel, session_summary
+
+#: More of the tour, run after the SDK part with the same settings: the bridge package
+#: adds the daemon part here when it is installed (the SDK never imports it).
+EXTRA_PARTS: list[Callable[[Settings, Console], None]] = []
 
 
 def run_demo(settings: Settings, *, seed: int = 7, console: Console | None = None) -> None:
@@ -72,4 +78,6 @@ def run_demo(settings: Settings, *, seed: int = 7, console: Console | None = Non
         f"{n_enc} encounter(s) and {n_sess} session(s) on disk",
         highlight=False,
     )
+    for part in EXTRA_PARTS:
+        part(settings, console)
     console.print(f"done in {time.perf_counter() - started:.2f} s, no network, no keys")
