@@ -5,7 +5,9 @@
   (the two GMod ships), through lupa;
 - the link state machine (``link.lua``) driven directly, without sockets;
 - the whole addon in both realms with stand-ins for the GMod API and a GWSockets
-  stand-in on a real WebSocket, connected to a daemon on 127.0.0.1.
+  stand-in on a real WebSocket, connected to a daemon on 127.0.0.1;
+- a companion in the game (issue #10): the daemon's deployment flow with a companion
+  host answers a player's chat, moderated, in the client's chat box.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +24,14 @@ import anyio
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from encounters.companion import CompanionHost, CompanionScript, Context
+from encounters.models.persona import PersonaCore
+from encounters.moderation import AuditLogger, ContentModerator, TextFilter
 from encounters.storage import SQLiteStore
+from encounters_bridge.deployment import DeploymentService
+from encounters_bridge.frames import Frame
+from encounters_bridge.keys import create_world_key
+from encounters_bridge.server import BridgeEdge
 
 from .gmod.lua import ADDON, LUAJITS, Codec, new_runtime
 from .gmod.vectors import LuaRunner
@@ -431,3 +442,146 @@ def test_addon_is_plain_lua_51() -> None:
         for path in files:
             err = check(path.read_bytes(), str(path).encode())
             assert err is None, err.decode()
+
+
+# -- a companion in the game: the daemon's deployment flow with a companion host ---------------
+
+#: the companion's script: it answers each chat line with what the player said (its
+#: reply passes moderation, so a profane word comes back masked); other events go to the
+#: offline brain, which greets a player who joins
+ECHO = CompanionScript()
+
+
+@ECHO.on("player_chat")
+async def _echo(ctx: Context, event: dict[str, Any]) -> None:
+    await ctx.say(f"You said: {event['message']}")
+
+
+@dataclass
+class Deployed:
+    """The daemon as ``ae bridge serve --script`` runs it: a ``BridgeEdge`` and a
+    ``DeploymentService`` whose ``CompanionHost`` runs :data:`ECHO`."""
+
+    store: SQLiteStore
+    edge: BridgeEdge
+    service: DeploymentService
+    host: CompanionHost
+    ws: Any
+    key: str
+    events: list[dict[str, Any]] = field(default_factory=list)  # from the game, in order
+
+    @property
+    def port(self) -> int:
+        return int(self.ws.sockets[0].getsockname()[1])
+
+
+@contextlib.contextmanager
+def deployment_daemon(tmp_path: Path) -> Iterator[tuple[BlockingPortal, Deployed]]:
+    with start_blocking_portal("asyncio") as portal:
+
+        async def start() -> Deployed:
+            store = SQLiteStore(tmp_path / "daemon.db")
+            await store.open()
+            edge = BridgeEdge(store, heartbeat_interval=0.2)
+            moderator = ContentModerator(TextFilter.default(), audit=AuditLogger(store))
+            service = DeploymentService(store, moderator, edge)
+            service.companions = host = CompanionHost(moderator, script=ECHO, seed=1)
+            _, key = await create_world_key(store, "gmod e2e", "gmod")
+            ws = await edge.serve("127.0.0.1", 0)
+            deployed = Deployed(store, edge, service, host, ws, key)
+
+            async def record(_conn: Any, frame: Frame) -> None:
+                deployed.events.append(frame.to_wire())
+
+            edge.on_event.append(record)
+            return deployed
+
+        async def stop(d: Deployed) -> None:
+            await d.host.aclose()
+            await d.edge.close_all()
+            d.ws.close()
+            await d.ws.wait_closed()
+            await d.store.close()
+
+        deployed = portal.call(start)
+        try:
+            yield portal, deployed
+        finally:
+            portal.call(stop, deployed)
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_companion_replies_in_game(version: str, tmp_path: Path) -> None:
+    """Issue #10, end to end: a player's chat in the Lua harness reaches the daemon's
+    deployment flow as ``player_chat``; the session's companion answers, moderated
+    (``sanitize``: the profane word masked), and the reply shows in the client's chat."""
+    with deployment_daemon(tmp_path) as (portal, d):
+        world = GmodWorld(version, {
+            "ai_companion_url": f"ws://127.0.0.1:{d.port}/ws",
+            "ai_companion_key": d.key,
+            "ai_companion_server_id": SERVER_ID,
+        })  # fmt: skip
+        try:
+            world.run_until(lambda: bool(world.server.eval("AICompanion.Connection.link.ready")),
+                            what="ready")  # fmt: skip
+            persona = PersonaCore.model_validate({
+                "id": "ignored", "name": "Ada", "description": "A curious guide.",
+                "traits": {"tone": "curious"}, "goals": ["guide"],
+                "safety": {"allowedActions": ["chat"], "moderation": "sanitize",
+                           "maxActionsPerMinute": 60},
+                "embodiment": {"avatar": "models/alyx.mdl", "emotes": ["wave"]},
+            })  # fmt: skip
+            record = portal.call(d.service.submit, persona.model_dump(), "creator_1")
+            assert record.status == "pending_moderation", record.reasons
+            pid = record.persona.id
+            token, _ = portal.call(d.service.approve, pid)
+            location = {"x": 10.0, "y": 0.0, "z": 64.0}
+            sid = portal.call(partial(d.service.spawn, pid, token, "gmod", SERVER_ID, location)).id
+
+            def status() -> str:
+                return portal.call(d.service.companion, sid).status
+
+            world.run_until(lambda: status() == "live", what="the companion live")
+            ent = world.server.eval(f'AICompanion.Actions.companions["{sid}"]')
+            assert ent.GetCompanionName(ent) == b"Ada"
+
+            def lines() -> list[str]:
+                return [line for line in world.chat_lines() if line.startswith("Ada: ")]
+
+            # a player joins (an event for no session): the live companion greets him
+            world.server.run('PLY = __add_player("Gordon", "76561197960287930", 300, 0, 0)')
+            world.run_until(lambda: len(lines()) == 1, what="the greeting")
+            assert lines() == ["Ada: Hello, Gordon! What brings you here?"]
+
+            # PlayerSay -> player_chat (Ada is named: her session) -> the companion's
+            # reply, moderated twice, dispatched -> net message -> chat.AddText
+            world.server.run('__say(PLY, "Ada, hello!")')
+            world.run_until(lambda: len(lines()) == 2, what="the companion's reply")
+            assert lines()[1] == "Ada: You said: Ada, hello!"
+            world.server.run('__say(PLY, "Ada, this quest is shit")')
+            world.run_until(lambda: len(lines()) == 3, what="the sanitized reply")
+            assert lines()[2] == "Ada: You said: Ada, this quest is ****"
+            chats = [e for e in d.events if e["d"].get("type") == "player_chat"]
+            assert [(c["sid"], c["d"]["player"]["name"], c["d"]["message"]) for c in chats] == [
+                (sid, "Gordon", "Ada, hello!"),
+                (sid, "Gordon", "Ada, this quest is shit"),
+            ]
+            world.run_for(0.3)  # nothing else is said
+            assert len(lines()) == 3
+            assert not any("shit" in line for line in world.chat_lines())  # never in the clear
+
+            # ending the session despawns the companion and closes it
+            world.run_until(lambda: portal.call(d.service.companion, sid).actions_done == 3,
+                            what="the three chats done")  # fmt: skip
+            portal.call(d.host.idle)
+            companion = d.host.companions[sid]
+            summary = portal.call(d.service.end, sid)["summary"]
+            assert companion.closed and sid not in d.host.companions
+            assert (summary["actions_sent"], summary["actions_blocked"]) == (3, 0)
+            assert summary["actions_done"] == 3
+            world.run_until(
+                lambda: not world.server.eval(f'IsValid(AICompanion.Actions.companions["{sid}"])'),
+                what="despawn",
+            )
+        finally:
+            world.close()

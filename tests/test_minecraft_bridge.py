@@ -6,7 +6,8 @@
   real daemon: this module serves the daemon's side (a fresh daemon per vector and
   encoding, plus the harness steps) on a loopback HTTP control endpoint;
 - a real game: a flying-squid Minecraft 1.21.1 server (offline mode, superflat), the
-  daemon with its control API, the bridge, and a second Mineflayer bot as the player.
+  daemon with its control API and a companion host (as ``ae bridge serve --script``
+  runs it), the bridge, and a second Mineflayer bot as the player.
 
 Every process is started here on free loopback ports and stopped by its process id. The
 Node dependencies come from ``npm ci --prefix minecraft_plugin_bridge`` (``make test``
@@ -39,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from encounters.companion import CompanionHost, CompanionScript, Context
 from encounters.moderation import TextFilter
 from encounters.storage import SQLiteStore
 from encounters_bridge.frames import Frame
@@ -453,6 +455,17 @@ def _distance(a: dict[str, float], b: dict[str, float]) -> float:
     return float(sum((a[k] - b[k]) ** 2 for k in "xyz") ** 0.5)
 
 
+#: the companion's script in the daemon: it answers each chat line it hears with what
+#: the player said (moderated: a profane word comes back masked); other events go to the
+#: offline brain, which greets a player who joins
+ECHO = CompanionScript()
+
+
+@ECHO.on("player_chat")
+async def _echo(ctx: Context, event: dict[str, Any]) -> None:
+    await ctx.say(f"You said: {event['message']}")
+
+
 ALL_ACTIONS = ["chat", "move_to", "follow", "look_at", "emote", "use_entity", "interact",
                "equip", "use_item", "title", "stop"]  # fmt: skip
 
@@ -487,6 +500,8 @@ def test_end_to_end_with_a_minecraft_server(node: str, tmp_path: Path) -> None:
             )
             game = Game(portal, daemon)
             stack.callback(game.http.close)
+            daemon.service.companions = host = CompanionHost(daemon.moderator, script=ECHO, seed=1)
+            stack.callback(portal.call, host.aclose)  # before the daemon stops
             keys = portal.call(make_keys, daemon.store)
             _, world_key = portal.call(create_world_key, daemon.store, "minecraft e2e", "minecraft")
 
@@ -506,7 +521,7 @@ def test_end_to_end_with_a_minecraft_server(node: str, tmp_path: Path) -> None:
             # persona: submitted by its creator, approved by an admin; spawned on this server
             body = persona_body(safety={
                 "blockedTopics": ["self-harm", "nsfw"], "maxActionsPerMinute": 120,
-                "allowedActions": ALL_ACTIONS,
+                "allowedActions": ALL_ACTIONS, "moderation": "sanitize",
             })  # fmt: skip
             r = game.http.post("/personas/submit", headers=bearer(keys.creator), json=body)
             assert r.status_code == 201, r.text
@@ -566,6 +581,7 @@ def test_end_to_end_with_a_minecraft_server(node: str, tmp_path: Path) -> None:
             assert heard(mark, 1) == ["op Steve"]
 
             # the player's chat reaches the daemon as an event; naming the companion sets sid
+            mark = player.mark()
             player.request("chat", message=f"hi {COMPANION}, nice to meet you")
             player.request("chat", message="what a nice day")
             chats = game.wait(lambda: len(game.of("player_chat")) >= 2 and game.of("player_chat"),
@@ -574,6 +590,16 @@ def test_end_to_end_with_a_minecraft_server(node: str, tmp_path: Path) -> None:
                 (PLAYER, f"hi {COMPANION}, nice to meet you", sid),
                 (PLAYER, "what a nice day", None),
             ]
+            # the companion hears both (the second, for no session, reaches every live
+            # companion on the server) and answers in game chat, moderated at the companion
+            # and at the edge: the persona's policy is sanitize, so profanity is masked
+            player.request("chat", message=f"{COMPANION}, this road is shit")
+            assert heard(mark, 3) == [
+                f"You said: hi {COMPANION}, nice to meet you",
+                "You said: what a nice day",
+                f"You said: {COMPANION}, this road is ****",
+            ]
+            assert game.of("player_chat")[2]["sid"] == sid
 
             # move_to finishes within 3 blocks of the point
             target = {"x": 8.0, "y": ground, "z": 6.0}
@@ -636,7 +662,13 @@ def test_end_to_end_with_a_minecraft_server(node: str, tmp_path: Path) -> None:
                 lambda: daemon.edge.connections.get(link_id) not in (None, conn), 10, "resume"
             )
             assert daemon.edge.by_server[("minecraft", SERVER_ID)] == link_id  # resumed, same link
-            assert heard(mark, 3) == ["while away 1", "while away 2", "while away 3"]
+            lines = heard(mark, 4)  # and the companion's answer to the chat made meanwhile
+            assert [line for line in lines if not line.startswith("You said: ")] == [
+                "while away 1",
+                "while away 2",
+                "while away 3",
+            ]
+            assert f"You said: {COMPANION}, are you still there?" in lines
             again = game.wait(lambda: [c for c in game.of("player_chat")
                                        if c["d"]["message"].endswith("are you still there?")],
                               10, "player_chat sent across the drop")  # fmt: skip
@@ -650,8 +682,17 @@ def test_end_to_end_with_a_minecraft_server(node: str, tmp_path: Path) -> None:
                 MC_PORT=str(mc_port), MC_VERSION=MC_VERSION, PLAYER_NAME="Alex",
             ), tmp_path / "alex.log", stdin=True)  # fmt: skip
             procs.append(alex)
+            mark = player.mark()
             alex.wait_for(lambda r: r.get("event") == "spawned", 30, what="spawn")
             game.wait(lambda: game.of("player_join"), 10, "player_join")
+            assert heard(mark, 1) == ["Hello, Alex! What brings you here?"]  # the companion
+            portal.call(host.idle)  # its greeting (a chat, then a wave) done before the rest
+
+            def all_answered() -> bool:
+                s = game.session(keys.creator, sid)
+                return bool(s["actions_done"] + s["actions_failed"] == s["actions_sent"] + 2)
+
+            game.wait(all_answered, 10, "the companion's actions answered")
             alex.request("quit")
             game.wait(lambda: game.of("player_leave"), 10, "player_leave")
             joins, leaves = game.of("player_join"), game.of("player_leave")
@@ -702,6 +743,9 @@ def test_end_to_end_with_a_minecraft_server(node: str, tmp_path: Path) -> None:
             errors = [line for line in bridge.log.read_text(encoding="utf-8").splitlines()
                       if '"level":"error"' in line]  # fmt: skip
             assert not errors, errors
+            said = [r["message"] for r in player.records
+                    if r.get("event") == "chat" and r["username"] == COMPANION]  # fmt: skip
+            assert not [line for line in said if "shit" in line.lower()], said  # never in clear
     except Exception as exc:  # with what each process said (an ExceptionGroup from the daemon too)
         detail = "".join(traceback.format_exception(exc))[-8000:]
         raise AssertionError(f"{detail}\n{logs()}") from None
