@@ -304,3 +304,86 @@ def test_bridge_serve_runs_until_sigterm_and_closes_links_with_1001(tmp_path: Pa
     assert f"http://127.0.0.1:{http_port} " in out
     assert "bridge stopped; link state saved" in out
     assert key not in out + err
+
+
+def test_bridge_serve_with_a_script_gives_spawned_personas_a_companion(tmp_path: Path) -> None:
+    """`ae bridge serve --script examples/companion_script.py`: a player's chat in the game
+    is answered by the script, moderated, through the real daemon process."""
+    from encounters.client import EncountersClient
+    from encounters_bridge.frames import Frame
+    from encounters_bridge.keys import create_api_key
+
+    data = tmp_path / "data"
+    _, world_key, _ = add_key(data, "web box", "web")
+
+    async def api_keys() -> tuple[str, str]:
+        async with SQLiteStore(load_settings(data_dir=data).database_path) as store:
+            _, admin = await create_api_key(store, "ops", "admin")
+            _, creator = await create_api_key(store, "me", "creator")
+        return admin, creator
+
+    admin, creator = anyio.run(api_keys)
+    port, http_port = free_port(), free_port()
+    script = Path(__file__).resolve().parent.parent / "examples" / "companion_script.py"
+    env = {**os.environ, "AE_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "ae"), "bridge", "serve", "--port", str(port),
+         "--http-port", str(http_port), "--heartbeat", "1", "--script", str(script)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    heard: list[Frame] = []
+
+    async def on_dispatch(frame: Frame) -> None:
+        heard.append(frame)
+
+    game = AdapterClient(f"ws://127.0.0.1:{port}/ws", world="web", server_id="srv", key=world_key,
+                         capabilities=["chat", "follow", "stop", "emote"],
+                         on_dispatch=on_dispatch, max_backoff=0.05)  # fmt: skip
+    persona = {"name": "Pip", "safety": {"allowedActions": ["chat", "follow", "stop", "emote"],
+               "moderation": "sanitize"}, "embodiment": {"emotes": ["wave"]}}  # fmt: skip
+    player = {"id": "ava", "name": "Ava"}
+
+    def said() -> list[str]:
+        return [f.d["action"]["message"] for f in heard
+                if f.d.get("type") == "action" and f.d["action"]["type"] == "chat"]  # fmt: skip
+
+    async def scene() -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(game.run)
+            with anyio.fail_after(30):
+                while not game.ready.is_set():
+                    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                    await anyio.sleep(0.05)
+            url = f"http://127.0.0.1:{http_port}"
+            async with EncountersClient(url, creator) as me, EncountersClient(url, admin) as ops:
+                with anyio.fail_after(10):
+                    while True:
+                        try:
+                            await me.health()
+                            break
+                        except Exception:
+                            await anyio.sleep(0.05)
+                pid = (await me.submit_persona(persona))["id"]
+                token = (await ops.approve_persona(pid))["token"]
+                sid = (await me.spawn(pid, token, "web", "srv"))["sessionId"]
+                await game.send_event({"type": "spawned", "entity": "pip"}, sid)
+                for line in ("any treasure around here?", "say this shit cave is dark"):
+                    await game.send_event({"type": "player_chat", "player": player,
+                                           "message": line}, sid)  # fmt: skip
+                with anyio.fail_after(10):
+                    while len(said()) < 2:
+                        await anyio.sleep(0.05)
+            os.kill(proc.pid, signal.SIGTERM)
+            await game.stop()
+            tg.cancel_scope.cancel()
+
+    try:
+        anyio.run(scene)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert said()[:2] == ["Treasure? Follow me, I know the old mine.", "this **** cave is dark"]
+    assert any(f.d.get("action", {}).get("type") == "follow" for f in heard)
+    assert proc.returncode == 0, err
