@@ -78,6 +78,13 @@ async def spawn_many(service: DeploymentService, count: int) -> list[str]:
             for _ in range(count)]  # fmt: skip
 
 
+async def stop(server: Any, store: SQLiteStore) -> None:
+    """Close the edge and let its connections save their state before the store goes."""
+    server.close()
+    await server.wait_closed()
+    await store.close()
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -146,8 +153,7 @@ async def relay(n: int, rounds: int) -> tuple[float, float]:
                 base.append(await bare_push(n))
             await client.stop()
             tg.cancel_scope.cancel()
-        server.close()
-        await store.close()
+        await stop(server, store)
     return statistics.median(ours), statistics.median(base)
 
 
@@ -208,8 +214,7 @@ async def latency(rate: int, seconds: float) -> tuple[float, float, int]:
                 await anyio.sleep(0.005)
             await client.stop()
             tg.cancel_scope.cancel()
-        server.close()
-        await store.close()
+        await stop(server, store)
     lat = [(t - sent_at[f.d["action"]["id"]]) * 1000 for t, f in received
            if f.d.get("type") == "action"]  # fmt: skip
     return statistics.median(lat), pct(lat, 0.99), len(lat)
