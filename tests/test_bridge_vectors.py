@@ -663,8 +663,12 @@ def _run(fn: Callable[[], Awaitable[None]]) -> None:
     anyio.run(fn)
 
 
-@pytest.mark.parametrize(("path", "encoding"), _params())
-def test_vector(path: Path, encoding: Encoding, tmp_path: Path) -> None:
+def run_vector(
+    path: Path, tmp_path: Path, make_runner: Callable[[dict[str, Any], Harness], Runner]
+) -> None:
+    """One vector against a fresh daemon, with the runner ``make_runner`` builds (this
+    module's, or another language's codec behind the same steps). A vector listed in
+    ``KNOWN_BUGS`` must fail with its symptom (xfail) until the bug is fixed."""
     vector = load(path)
 
     async def main() -> None:
@@ -672,7 +676,7 @@ def test_vector(path: Path, encoding: Encoding, tmp_path: Path) -> None:
             harness = Harness(store, vector.get("setup", {}))
             await harness.provision()
             await harness.start()
-            runner = Runner(vector, encoding, harness)
+            runner = make_runner(vector, harness)
             try:
                 await runner.run()
                 await runner.close()
@@ -690,6 +694,11 @@ def test_vector(path: Path, encoding: Encoding, tmp_path: Path) -> None:
         raise
     if bug is not None:  # strict: a fixed bug must leave the list
         pytest.fail(f"{bug.id} no longer shows ({bug.summary}): remove it from KNOWN_BUGS")
+
+
+@pytest.mark.parametrize(("path", "encoding"), _params())
+def test_vector(path: Path, encoding: Encoding, tmp_path: Path) -> None:
+    run_vector(path, tmp_path, lambda vector, harness: Runner(vector, encoding, harness))
 
 
 # -- the vectors themselves ----------------------------------------------------------------

@@ -20,7 +20,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
@@ -36,7 +35,7 @@ from encounters_bridge.server import BridgeEdge
 from .gmod.lua import ADDON, LUAJITS, Codec, new_runtime
 from .gmod.vectors import LuaRunner
 from .gmod.world import GmodWorld
-from .test_bridge_vectors import BAD_KEY, KNOWN_BUGS, VECTORS, Harness, VectorFailure, load
+from .test_bridge_vectors import BAD_KEY, VECTORS, Harness, load, run_vector
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -55,30 +54,12 @@ def _vector_params() -> list[Any]:
 
 @pytest.mark.parametrize(("version", "path"), _vector_params())
 def test_vector_with_the_lua_protocol_module(version: str, path: Path, tmp_path: Path) -> None:
-    vector = load(path)
+    def lua_runner(vector: dict[str, Any], harness: Harness) -> LuaRunner:
+        runner = LuaRunner(vector, "json", harness)
+        runner.codec = Codec(new_runtime(version))
+        return runner
 
-    async def main() -> None:
-        async with SQLiteStore(tmp_path / "bridge.db") as store:
-            harness = Harness(store, vector.get("setup", {}))
-            await harness.provision()
-            await harness.start()
-            runner = LuaRunner(vector, "json", harness)
-            runner.codec = Codec(new_runtime(version))
-            try:
-                await runner.run()
-                await runner.close()
-                await runner.keeps_serving()
-            finally:
-                await runner.close(everything=True)
-                await harness.stop()
-
-    bug = KNOWN_BUGS.get(path.stem)
-    try:
-        anyio.run(main)
-    except VectorFailure as exc:
-        if bug is not None and bug.symptom in str(exc):
-            pytest.xfail(f"{bug.id} {bug.where}: {bug.summary}")
-        raise
+    run_vector(path, tmp_path, lua_runner)
 
 
 # -- the whole addon, both realms, against a daemon ------------------------------------------
