@@ -26,6 +26,7 @@ from encounters_bridge.protocol import (
     ACK_EVERY,
     EVENT_RATE,
     FLOOD_CLOSE_AFTER,
+    FRAME_RATE,
     RESEND_PAUSE,
     Acked,
     AdapterLink,
@@ -810,7 +811,7 @@ def test_heartbeat_carries_the_adapters_ack() -> None:
 
 
 def test_server_times_out_after_two_intervals_and_five_seconds_of_silence() -> None:
-    link = ServerLink(heartbeat_interval=15.0, now=0.0)
+    link = ServerLink(heartbeat_interval=15.0, now=0.0, identify_timeout=60.0)
     link.connected(0.0)
     assert link.timed_out(35.0) == []  # 2 * 15 + 5: not yet
     assert link.timed_out(35.0 + 1e-6) == [Close(CloseCode.HEARTBEAT_TIMEOUT, "no heartbeat")]
@@ -825,6 +826,48 @@ def test_server_times_out_after_two_intervals_and_five_seconds_of_silence() -> N
     assert wire.server.timed_out(9.01) == [Close(CloseCode.HEARTBEAT_TIMEOUT, "no heartbeat")]
 
 
+def test_server_closes_a_connection_that_does_not_identify_in_time() -> None:
+    link = ServerLink(heartbeat_interval=15.0, now=0.0, identify_timeout=10.0)
+    link.connected(0.0)
+    assert link.timed_out(10.0) == []
+    assert link.timed_out(10.5) == [Close(CloseCode.NOT_IDENTIFIED, "identify within 10 s")]
+
+
+def test_server_closes_a_connection_over_its_frame_rate_before_decoding() -> None:
+    wire = Wire(interval=15.0)
+    wire.connect()
+    heartbeat = wire.adapter.encode(Frame("heartbeat", {"ack": 0}))
+    effects: list[Any] = []
+    for _ in range(FRAME_RATE.capacity - 1):  # the burst, less identify: all answered
+        effects = wire.server.receive(heartbeat, wire.now)
+        assert effects and isinstance(effects[-1], Send)
+    assert wire.server.receive(b"not even a frame", wire.now) == [
+        Close(CloseCode.RATE_LIMITED, "too many frames")
+    ]
+    assert wire.server.state == "closed"
+
+
+def test_ack_or_resume_beyond_what_was_sent_closes_with_4007() -> None:
+    wire = Wire(interval=15.0)
+    wire.connect()
+    wire.dispatch(action(1))
+    wire.dispatch(action(2))
+    assert wire.server.receive(wire.adapter.encode(Frame("ack", {"s": 3})), wire.now) == [
+        Close(CloseCode.INVALID_SEQUENCE, "ack 3 is beyond the last dispatch sent (2)")
+    ]
+    link = wire.server.link
+    assert link is not None and [f.s for f in link.unacked] == [1, 2]  # nothing dropped
+
+    again = ServerLink(now=0.0)
+    again.connected(0.0)
+    again.receive(wire.adapter.encode(Frame("resume", {"link_id": "l", "resume_token": "t",
+                                                        "last_s": 10**15})), 0.0)  # fmt: skip
+    assert again.resume(link, 10**15) == [
+        Close(CloseCode.INVALID_SEQUENCE, f"last_s {10**15} is beyond the last dispatch sent (2)")
+    ]
+    assert [f.s for f in link.unacked] == [1, 2]
+
+
 # -- close codes and backoff --------------------------------------------------------------
 
 
@@ -832,7 +875,9 @@ def test_close_code_retry_mapping() -> None:
     expected = {
         1000: "stop",
         4004: "stop",
+        4007: "identify",
         4011: "stop",
+        4014: "stop",
         4003: "identify",
         4009: "identify",
         1001: "resume",

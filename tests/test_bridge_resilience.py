@@ -147,8 +147,11 @@ def health(n: int) -> dict[str, Any]:
     return {"type": "health", "sid": "sess_1", "health": 20, "n": n}
 
 
-async def new_key(store: SQLiteStore, world: str = "minecraft") -> str:
-    _, key = await create_world_key(store, f"{world} server", world)  # type: ignore[arg-type]
+async def new_key(
+    store: SQLiteStore, world: str = "minecraft", servers: list[str] | None = None
+) -> str:
+    """A world key; with ``servers``, one key for that fleet of game servers."""
+    _, key = await create_world_key(store, f"{world} server", world, servers)  # type: ignore[arg-type]
     return key
 
 
@@ -449,7 +452,10 @@ async def raw(
 async def test_bad_input_never_takes_the_daemon_down(tmp_path: Path) -> None:
     daemon = await Daemon.start(tmp_path / "bridge.db")
     url = daemon.url
-    key = await new_key(daemon.store)
+    fleet = [
+        "healthy", "flood", "unknown-op", "twice", "twice2", "invalid-ev", "huge-s", "raw", "after"
+    ]  # fmt: skip
+    key = await new_key(daemon.store, servers=fleet)
     gmod_key = await new_key(daemon.store, "gmod")
     revoked_key = await new_key(daemon.store)
     record = next(
@@ -829,7 +835,7 @@ async def test_graceful_shutdown_closes_1001_and_the_adapter_resumes(tmp_path: P
     db = tmp_path / "bridge.db"
     d1 = await Daemon.start(db)
     port = d1.port
-    key = await new_key(d1.store)
+    key = await new_key(d1.store, servers=["srv-json", "srv-msgpack"])
     adapters = [Adapter.make(d1.url, key, f"srv-{enc}", enc) for enc in ("json", "msgpack")]
     d2: Daemon | None = None
     try:

@@ -24,8 +24,8 @@ from encounters.storage import SQLiteStore
 
 from .config import load_bridge_config
 from .frames import CloseCode
-from .keys import create_api_key, create_world_key
-from .server import BridgeEdge, settle_heap
+from .keys import KeyConflict, create_api_key, create_world_key
+from .server import BridgeEdge, quiet_accept_errors, raise_fd_limit, settle_heap
 
 if TYPE_CHECKING:
     from encounters.companion import CompanionHost, CompanionScript
@@ -46,21 +46,38 @@ def _store() -> SQLiteStore:
 def worlds_add(
     name: Annotated[str, typer.Argument(help="A name for the game server.")],
     world: Annotated[str, typer.Option("--world", help="gmod, minecraft or web")],
+    server: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--server",
+            help="A server id the key may identify as (repeat for a fleet). Without it, "
+            "the key is bound to the server id of its first identify.",
+        ),
+    ] = None,
 ) -> None:
     """Create a world key. It is printed once and only its hash is kept: copy it now."""
     if world not in ("gmod", "minecraft", "web"):
         raise fail("--world must be gmod, minecraft or web")
     if not 0 < len(name.strip()) <= 120:
         raise fail("the name must be 1 to 120 characters")
+    servers = list(server or [])
+    bad = [s for s in servers if not 0 < len(s) <= 64]
+    if bad:
+        raise fail(f"--server {bad[0]!r}: a server id is 1 to 64 characters")
 
     async def run() -> str:
         async with _store() as store:
-            record, key = await create_world_key(store, name, world)  # type: ignore[arg-type]
+            record, key = await create_world_key(store, name, world, servers)  # type: ignore[arg-type]
             return f"{record.id}\t{key}"
 
-    key_id, key = anyio.run(run).split("\t")
+    try:
+        key_id, key = anyio.run(run).split("\t")
+    except KeyConflict as exc:
+        raise fail(str(exc)) from None
+    bound = f"servers {', '.join(servers)}" if servers else "bound to its first server id"
     out.print(
-        f"world key {key_id} for {name!r} ({world}); shown once, keep it secret:", highlight=False
+        f"world key {key_id} for {name!r} ({world}, {bound}); shown once, keep it secret:",
+        highlight=False,
     )
     print(key)
 
@@ -69,16 +86,17 @@ def worlds_add(
 def worlds_list() -> None:
     """Every world key (never the secret)."""
 
-    async def run() -> list[tuple[str, str, str, str, str]]:
+    async def run() -> list[tuple[str, str, str, str, str, str]]:
         async with _store() as store:
             return [
-                (k.id, k.name, k.world, k.created_at.strftime("%Y-%m-%d %H:%M"),
+                (k.id, k.name, k.world, ", ".join(k.server_ids) or "(first identify)",
+                 k.created_at.strftime("%Y-%m-%d %H:%M"),
                  "revoked" if k.revoked_at else "active")
                 for k in await store.list_world_keys()
             ]  # fmt: skip
 
     table = Table(title="world keys")
-    for col in ("id", "name", "world", "created (UTC)", "status"):
+    for col in ("id", "name", "world", "servers", "created (UTC)", "status"):
         table.add_column(col, no_wrap=col == "id")
     for row in anyio.run(run):
         table.add_row(*row)
@@ -87,7 +105,8 @@ def worlds_list() -> None:
 
 @worlds_app.command("revoke")
 def worlds_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")]) -> None:
-    """Revoke a world key: its game server is refused from now on (close 4004)."""
+    """Revoke a world key: its game server is refused from now on (close 4004); a
+    running daemon closes its live links within 2 seconds."""
 
     async def run() -> bool:
         async with _store() as store:
@@ -138,6 +157,44 @@ def keys_add(
     key_id, key = anyio.run(run).split("\t")
     out.print(f"{role} key {key_id} for {name!r}; shown once, keep it secret:", highlight=False)
     print(key)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every control-API key (never the secret)."""
+
+    async def run() -> list[tuple[str, str, str, str, str]]:
+        async with _store() as store:
+            return [
+                (k.id, k.name, k.role, k.created_at.strftime("%Y-%m-%d %H:%M"),
+                 "revoked" if k.revoked_at else "active")
+                for k in await store.list_api_keys()
+            ]  # fmt: skip
+
+    table = Table(title="API keys")
+    for col in ("id", "name", "role", "created (UTC)", "status"):
+        table.add_column(col, no_wrap=col == "id")
+    for row in anyio.run(run):
+        table.add_row(*row)
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")]) -> None:
+    """Revoke a control-API key: refused from its next request on."""
+
+    async def run() -> bool:
+        async with _store() as store:
+            record = await store.get_api_key(key_id)
+            if record is None:
+                return False
+            if record.revoked_at is None:
+                await store.save_api_key(record.model_copy(update={"revoked_at": utcnow()}))
+            return True
+
+    if not anyio.run(run):
+        raise fail(f"no API key with id {key_id!r}; see 'ae keys list'")
+    out.print(f"API key {key_id} revoked", highlight=False)
 
 
 @bridge_app.command("serve")
@@ -195,7 +252,12 @@ def bridge_serve(
             raise fail(str(exc)) from None
     _HTTPServer = _http_server_class()
 
+    raise_fd_limit()  # thousands of links need thousands of sockets
+
     async def run() -> None:
+        import asyncio
+
+        quiet_accept_errors(asyncio.get_running_loop())
         settings = state.settings()
         async with _store() as store:
             edge = BridgeEdge(

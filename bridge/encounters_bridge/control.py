@@ -7,6 +7,9 @@
 - ``POST /session/{id}/end`` -> ``{summary, replay}``; ``GET /session/{id}``,
   ``GET /session/{id}/replay``
 - ``GET /health`` (no key), ``GET /metrics`` (Prometheus text, admin key)
+- keys (admin): ``GET /admin/world-keys``, ``POST /admin/world-keys/{id}/revoke``
+  (closes the key's live links at once), ``GET /admin/api-keys``,
+  ``POST /admin/api-keys/{id}/revoke``
 - with an engine: encounters, templates and sessions (``ae deploy``, ``ae test --url``),
   and the player systems: ``POST /generate`` (``adaptive``), ``GET /difficulty/{player}``,
   ``GET|POST /memory/{npc}/{player}``, ``POST /campaigns``,
@@ -44,7 +47,7 @@ from encounters.errors import (
     ValidationFailed,
 )
 from encounters.models import utcnow
-from encounters.models.bridge import ApiKey
+from encounters.models.bridge import ApiKey, WorldKey
 from encounters.platform_metrics import platform_metrics, prometheus_text
 from encounters.validation import format_path
 
@@ -208,6 +211,8 @@ def create_app(service: DeploymentService, engine: Engine | None = None) -> Fast
         may_see(key, (await service.persona(found.persona_id)).persona.creator_id)
         return [e.model_dump(mode="json") for e in await service.audit.replay(session_id)]
 
+    _key_routes(app, service, admin)
+
     if engine is not None:
         service.notify.append(engine.notify)  # persona and companion events -> webhooks
         _content_routes(app, engine, caller)
@@ -246,6 +251,52 @@ def create_app(service: DeploymentService, engine: Engine | None = None) -> Fast
         return text
 
     return app
+
+
+def _key_view(key: ApiKey | WorldKey) -> dict[str, Any]:
+    """A key's record without its hash."""
+    return key.model_dump(mode="json", exclude={"key_hash"})
+
+
+def _key_routes(app: FastAPI, service: DeploymentService, admin: Any) -> None:
+    """Admin routes for keys: list them (never a secret or a hash) and revoke them.
+    Revoking a world key closes its live links at once (4004); a revoked API key is
+    refused from its next request on."""
+    store = service.store
+    auth = [Depends(admin)]
+
+    @app.get("/admin/world-keys", dependencies=auth)
+    async def world_keys() -> list[dict[str, Any]]:
+        return [_key_view(k) for k in await store.list_world_keys()]
+
+    @app.post("/admin/world-keys/{key_id}/revoke", dependencies=auth)
+    async def revoke_world_key(key_id: str) -> dict[str, Any]:
+        key = await store.get_world_key(key_id)
+        if key is None:
+            raise NotFound(f"no world key with id {key_id!r}")
+        if key.revoked_at is None:
+            key = key.model_copy(update={"revoked_at": utcnow()})
+            await store.save_world_key(key)
+        closed = await service.edge.revoke_world_key(key_id)
+        return {**_key_view(key), "links_closed": closed}
+
+    @app.get("/admin/api-keys", dependencies=auth)
+    async def api_keys() -> list[dict[str, Any]]:
+        return [_key_view(k) for k in await store.list_api_keys()]
+
+    @app.post("/admin/api-keys/{key_id}/revoke")
+    async def revoke_api_key(
+        key_id: str, caller_key: Annotated[ApiKey, Depends(admin)]
+    ) -> dict[str, Any]:
+        if key_id == caller_key.id:
+            raise HTTPException(409, "an admin key cannot revoke itself; use another admin key")
+        key = await store.get_api_key(key_id)
+        if key is None:
+            raise NotFound(f"no API key with id {key_id!r}")
+        if key.revoked_at is None:
+            key = key.model_copy(update={"revoked_at": utcnow()})
+            await store.save_api_key(key)
+        return _key_view(key)
 
 
 class GenerateRequest(BaseModel):

@@ -35,7 +35,7 @@ from encounters.validation import validate_model
 
 from .frames import Frame
 from .keys import digest
-from .server import BridgeEdge, Connection
+from .server import BridgeEdge, Connection, EventRefused
 
 if TYPE_CHECKING:
     from encounters.companion import CompanionHost
@@ -71,6 +71,7 @@ class DeploymentService:
         self.token_ttl = token_ttl
         self.audit = moderator.audit or AuditLogger(store)
         edge.on_event.append(self.handle_event)
+        edge.on_link.append(self.know_sessions)
         edge.sessions_for = self.sessions_for
         #: write-through caches: this service is the only writer of personas and
         #: companion sessions, so a signal reads neither from the store
@@ -257,12 +258,22 @@ class DeploymentService:
             "actions_blocked": s.actions_blocked + blocked,
         })  # fmt: skip
         # the audit entries, the dispatches and the counters: one transaction
-        await self.edge.dispatch_many(
-            session.world,
-            session.server_id,
-            frames,
-            also=WriteBatch(audit=entries, companions=[session]),
-        )
+        try:
+            await self.edge.dispatch_many(
+                session.world,
+                session.server_id,
+                frames,
+                also=WriteBatch(audit=entries, companions=[session]),
+            )
+        except Exception as exc:  # nothing was written: none of these will be sent
+            self._change(session, lambda s: {
+                "actions_sent": s.actions_sent - sent,
+                "actions_blocked": s.actions_blocked - blocked,
+            })  # fmt: skip
+            log.error("deployment.signal_not_written", session_id=session_id, error=repr(exc))
+            raise DeploymentError(
+                "the actions could not be stored, so none will be sent; try again", 503
+            ) from exc
         results = [
             {"action_id": d.action.id if d.action else (
                 a.get("id") if isinstance(a, dict) else None),
@@ -306,37 +317,65 @@ class DeploymentService:
     async def sessions_for(self, world: str, server_id: str) -> list[dict[str, Any]]:
         """Live sessions on a server, for its ``ready`` (after a daemon restart)."""
         out = []
-        for s in await self.store.list_companions(world=world, server_id=server_id):
-            if s.status == "ended":
-                continue
+        for s in await self._live_on(world, server_id):
             record = await self.store.get_persona(s.persona_id)
             if record is not None:
                 out.append({"sid": s.id, "persona": self._persona_view(record.persona),
                             "location": s.location.model_dump()})  # fmt: skip
         return out
 
+    async def know_sessions(self, world: str, server_id: str) -> None:
+        """A game server linked: its live sessions are known from now on, so events
+        naming no session (a player joining) reach their companions at once, even
+        right after a daemon restart."""
+        await self._live_on(world, server_id)
+
+    async def _live_on(self, world: str, server_id: str) -> list[CompanionSession]:
+        """Sessions not ended on a server, loaded into the cache."""
+        out = []
+        for stored in await self.store.list_companions(world=world, server_id=server_id):
+            session = self._companions.setdefault(stored.id, stored)
+            if session.status != "ended":
+                out.append(session)
+            else:
+                self._companions.pop(stored.id, None)
+        return out
+
     async def handle_event(self, conn: Connection, frame: Frame) -> None:
-        """Record an adapter event and update the companion session it is about."""
+        """Record an adapter event and update the companion session it is about. An
+        event may name only a session spawned on its own game server: any other
+        ``sid`` is refused (``unknown_session``) and changes nothing."""
         d = frame.d
-        try:
-            session = await self.companion(frame.sid) if frame.sid else None
-        except NotFound:
-            session = None
+        session = None
+        if frame.sid:
+            try:
+                session = await self.companion(frame.sid)
+            except NotFound:
+                session = None
+            if session is None or (session.world, session.server_id) != (
+                conn.world,
+                conn.server_id,
+            ):
+                log.warning("deployment.event_foreign_session", sid=frame.sid,
+                            world=conn.world, server_id=conn.server_id)  # fmt: skip
+                raise EventRefused(
+                    "unknown_session", f"no session {frame.sid!r} is live on this server"
+                )
         entry = self.audit.entry(
             "event",
             "allow",
             input=d,
-            session_id=session.id if session else frame.sid,
+            session_id=session.id if session else None,
             persona_id=session.persona_id if session else None,
         )
         if session is None:
             await self.store.write_batch(WriteBatch(audit=[entry]))
-            if self.companions is not None and not frame.sid and conn.link_id:
+            if self.companions is not None:
                 # an event for no session in particular (player_join): every live
                 # companion on that game server hears it
                 for live in list(self._companions.values()):
-                    here = self.edge.by_server.get((live.world, live.server_id))
-                    if live.status != "ended" and here == conn.link_id:
+                    here = (live.world, live.server_id) == (conn.world, conn.server_id)
+                    if live.status != "ended" and here:
                         await self._to_companion(live, d)
             return
         kind = d.get("type")

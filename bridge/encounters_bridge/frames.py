@@ -31,18 +31,29 @@ class CloseCode(IntEnum):
     NOT_IDENTIFIED = 4003
     AUTH_FAILED = 4004
     ALREADY_IDENTIFIED = 4005
+    INVALID_SEQUENCE = 4007
     RATE_LIMITED = 4008
     SESSION_INVALID = 4009
     UNSUPPORTED_PROTOCOL = 4011
     FRAME_TOO_LARGE = 4012
     HEARTBEAT_TIMEOUT = 4013
+    REPLACED = 4014
 
     @property
     def retry(self) -> Literal["resume", "identify", "stop"]:
         """What an adapter should do after this close."""
-        if self in (CloseCode.NORMAL, CloseCode.AUTH_FAILED, CloseCode.UNSUPPORTED_PROTOCOL):
+        if self in (
+            CloseCode.NORMAL,
+            CloseCode.AUTH_FAILED,
+            CloseCode.UNSUPPORTED_PROTOCOL,
+            CloseCode.REPLACED,
+        ):
             return "stop"
-        if self in (CloseCode.NOT_IDENTIFIED, CloseCode.SESSION_INVALID):
+        if self in (
+            CloseCode.NOT_IDENTIFIED,
+            CloseCode.SESSION_INVALID,
+            CloseCode.INVALID_SEQUENCE,
+        ):
             return "identify"
         return "resume"
 

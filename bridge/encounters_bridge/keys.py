@@ -38,10 +38,33 @@ def same(secret: str, stored_digest: str) -> bool:
     return hmac.compare_digest(digest(secret), stored_digest)
 
 
-async def create_world_key(store: Store, name: str, world: World) -> tuple[WorldKey, str]:
-    """Store a new key; returns the record and the key (shown once, never stored)."""
+class KeyConflict(ValueError):
+    """A server id named for a new key already belongs to another key."""
+
+
+async def create_world_key(
+    store: Store, name: str, world: World, servers: list[str] | None = None
+) -> tuple[WorldKey, str]:
+    """Store a new key; returns the record and the key (shown once, never stored).
+    ``servers``: the game server ids it may identify as; without them it is bound to
+    the server id of its first ``identify``. A server id that an active key of the same
+    world already has raises :class:`KeyConflict`."""
+    wanted = list(dict.fromkeys(servers or []))
+    if wanted:
+        taken = {
+            s: k.id
+            for k in await store.list_world_keys()
+            if k.world == world and k.revoked_at is None
+            for s in k.server_ids
+        }
+        clashes = [f"{s!r} (key {taken[s]})" for s in wanted if s in taken]
+        if clashes:
+            raise KeyConflict(
+                f"server ids already bound to another key: {', '.join(clashes[:5])}; "
+                "revoke that key first or choose other server ids"
+            )
     key_id, key = new_key()
-    record = WorldKey(id=key_id, name=name, world=world, key_hash=digest(key))
+    record = WorldKey(id=key_id, name=name, world=world, key_hash=digest(key), server_ids=wanted)
     await store.save_world_key(record)
     return record, key
 

@@ -35,6 +35,11 @@ from .frames import (
 WORLDS = ("gmod", "minecraft", "web")
 #: Inbound events allowed per link: 20 per second, bursts of 40.
 EVENT_RATE = Rate.per_second(20, burst=40)
+#: Inbound frames of any op allowed per connection (acks of a busy link included);
+#: beyond it the connection is closed with 4008 before the frame is even decoded.
+FRAME_RATE = Rate.per_second(1000, burst=2000)
+#: Seconds a new connection has to send ``identify`` or ``resume``.
+IDENTIFY_TIMEOUT = 10.0
 #: Refused events in a row after which a flooding link is closed.
 FLOOD_CLOSE_AFTER = 50
 #: Seconds an adapter waits before resending events the daemon refused.
@@ -124,6 +129,9 @@ class LinkState:
     capabilities: list[str] = field(default_factory=list)
     out_s: int = 0  #: last sequence number given to an outgoing sequenced frame
     in_s: int = 0  #: last incoming sequence number processed
+    #: highest ``s`` handed to the wire on any connection of the link: the peer cannot
+    #: have processed more, so an ack or a resume beyond it is a protocol error
+    sent_s: int = 0
     unacked: list[Frame] = field(default_factory=list)  #: sent, not yet acknowledged
 
     def sequence(self, frame: Frame) -> Frame:
@@ -132,6 +140,13 @@ class LinkState:
         self.unacked.append(numbered)
         return numbered
 
+    def unsequence(self, n: int) -> None:
+        """Take back the last ``n`` frames sequenced: their write failed and none of
+        them was sent, so their numbers are given again."""
+        if n:
+            del self.unacked[-n:]
+            self.out_s -= n
+
     def ack(self, s: int) -> bool:
         """Forget frames up to ``s``. Frames are kept in ``s`` order, so this costs a
         binary search, not a pass over a long replay window."""
@@ -139,8 +154,15 @@ class LinkState:
         del self.unacked[:done]
         return done > 0
 
-    def replay_after(self, s: int) -> list[Frame]:
-        return [f for f in self.unacked if f.s is not None and f.s > s]
+    def replay_after(self, s: int, upto: int | None = None) -> list[Frame]:
+        """Unacknowledged frames after ``s`` (and up to ``upto``), in order."""
+        start = bisect_right(self.unacked, s, key=lambda f: f.s or 0)
+        end = (
+            len(self.unacked)
+            if upto is None
+            else bisect_right(self.unacked, upto, key=lambda f: f.s or 0)
+        )
+        return self.unacked[start:end]
 
 
 def _error(code: str, message: str) -> Send:
@@ -160,12 +182,16 @@ class ServerLink:
         heartbeat_interval: float = 15.0,
         max_frame_bytes: int = MAX_FRAME_BYTES,
         event_rate: Rate = EVENT_RATE,
+        frame_rate: Rate = FRAME_RATE,
+        identify_timeout: float = IDENTIFY_TIMEOUT,
         now: float = 0.0,
         limiter: InProcessRateLimiter | None = None,
     ) -> None:
         """``limiter``: the event budget, shared by every connection of a link when the
         I/O layer passes one limiter for all (so reconnecting does not refill it);
-        by default this connection's own."""
+        by default this connection's own. ``frame_rate`` caps every inbound frame of
+        this connection (heartbeats and acks too); ``identify_timeout`` is how long a
+        new connection may stay unidentified."""
         self.encoding: Encoding = encoding
         self.heartbeat_interval = heartbeat_interval
         self.max_frame_bytes = max_frame_bytes
@@ -177,12 +203,16 @@ class ServerLink:
             limiter if limiter is not None else InProcessRateLimiter(clock=lambda: self._now)
         )
         self._event_rate = event_rate
+        self._frame_rate = frame_rate
+        self._frames = InProcessRateLimiter(clock=lambda: self._now)
+        self.identify_timeout = identify_timeout
+        self.connected_at = now
         self._refused_in_a_row = 0
 
     # inputs ---------------------------------------------------------------------------
 
     def connected(self, now: float) -> list[Effect]:
-        self._now = self.last_seen = now
+        self._now = self.last_seen = self.connected_at = now
         self.state = "waiting"
         return [Send(Frame("hello", {
             "protocol": PROTOCOL_VERSION,
@@ -195,6 +225,8 @@ class ServerLink:
         self._now = self.last_seen = now
         if self.state == "closed":
             return []
+        if not self._frames.check("frames", self._frame_rate).allowed:
+            return self._close(CloseCode.RATE_LIMITED, "too many frames")
         try:
             frame = decode(data, self.encoding, self.max_frame_bytes)
         except DecodeError as exc:
@@ -208,8 +240,13 @@ class ServerLink:
         return result
 
     def timed_out(self, now: float) -> list[Effect]:
-        """Close a link that has sent nothing for two intervals and five seconds."""
+        """Close a connection that did not identify in time, or a link that has sent
+        nothing for two intervals and five seconds."""
         self._now = now
+        if self.state == "waiting" and now - self.connected_at > self.identify_timeout:
+            return self._close(
+                CloseCode.NOT_IDENTIFIED, f"identify within {self.identify_timeout:g} s"
+            )
         if self.state != "closed" and now - self.last_seen > 2 * self.heartbeat_interval + 5:
             return self._close(CloseCode.HEARTBEAT_TIMEOUT, "no heartbeat")
         return []
@@ -229,12 +266,19 @@ class ServerLink:
             "sessions": sessions,
         }))]  # fmt: skip
 
-    def resume(self, link: LinkState, last_s: int) -> list[Effect]:
-        """``resume`` checked out: replay what the adapter has not processed."""
+    def resume(self, link: LinkState, last_s: int, upto: int | None = None) -> list[Effect]:
+        """``resume`` checked out: replay what the adapter has not processed (up to
+        ``upto``: the I/O layer sends only what its store holds). A ``last_s`` beyond
+        what was ever sent is a lie that would drop dispatches: it closes with 4007."""
+        if last_s > link.sent_s:
+            return self._close(
+                CloseCode.INVALID_SEQUENCE,
+                f"last_s {last_s} is beyond the last dispatch sent ({link.sent_s})",
+            )
         self.link = link
         self.state = "ready"
         link.ack(last_s)
-        replay = link.replay_after(last_s)
+        replay = link.replay_after(last_s, upto)
         return [Send(Frame("resumed", {"replayed": len(replay)})), *map(Send, replay)]
 
     def refuse(self, code: CloseCode, reason: str) -> list[Effect]:
@@ -244,7 +288,9 @@ class ServerLink:
         """Sequence a dispatch and send it (it is kept until acknowledged, and
         resent on resume even if this link is not connected now)."""
         assert self.link is not None, "dispatch on a link that is not ready"
-        return [Send(self.link.sequence(frame))]
+        numbered = self.link.sequence(frame)
+        self.link.sent_s = self.link.out_s
+        return [Send(numbered)]
 
     # ops ----------------------------------------------------------------------------------
 
@@ -305,7 +351,14 @@ class ServerLink:
             return early
         assert self.link is not None
         s = frame.d.get("s")
-        if isinstance(s, int) and not isinstance(s, bool) and self.link.ack(s):
+        if not isinstance(s, int) or isinstance(s, bool):
+            return []
+        if s > self.link.sent_s:  # acking what was never sent would drop it unsent
+            return self._close(
+                CloseCode.INVALID_SEQUENCE,
+                f"ack {s} is beyond the last dispatch sent ({self.link.sent_s})",
+            )
+        if self.link.ack(s):
             return [Acked(s)]
         return []
 

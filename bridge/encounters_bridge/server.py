@@ -2,16 +2,24 @@
 
 A thin asyncio layer over the sans-I/O :class:`~.protocol.ServerLink`: it moves frames
 between the socket and the state machine and carries out the effects that need the
-store (checking world keys, loading a link to resume, keeping link state). A link's
-state is written to the store whenever it changes, so a daemon restart loses no
-sequence number and no unacknowledged dispatch.
+store (checking world keys, loading a link to resume). Each link's state has one owner
+in the process, a :class:`~.links.LinkOwner`, loaded at most once and shared by the
+connection, concurrent signals and resumes; it writes every dispatch durably before
+any connection may send it.
 
-Dispatches are written before they are sent (a restart must not reuse a sequence
-number the adapter has seen), and a link's writes carry only what changed: the frames
-sequenced since, and how far the adapter acknowledged (see
-:class:`~encounters.storage.LinkWrite`). Concurrent dispatches share commits (the
-store's group commit), and one pump per connection sends committed frames in ``s``
-order, so a frame never overtakes an earlier one on the wire.
+Each connection has a reader (frames in), a pump (dispatches out, in ``s`` order, as
+they become durable) and a watchdog (timeouts, lazy ack writes). Nothing a peer does
+can block anyone else: a dispatch returns once it is written, not once it is sent; a
+send that stalls past ``send_timeout`` (a peer that stopped reading) drops that
+connection; shutdown ends within ``shutdown_grace`` whatever the adapters do.
+
+Limits at the edge, each with its close code (see ``bridge/PROTOCOL.md``): open
+sockets (``max_connections``, below the process's file-descriptor limit: beyond it a
+new socket is dropped at once and the fact logged once), connections not identified
+yet (globally and per address, 4008), the identify timeout (4003), every inbound frame
+(4008), failed identifies per address (4008 until the back-off ends), revoked keys
+(4004, at once through :meth:`BridgeEdge.revoke_world_key`, within
+``revocation_check_interval`` when revoked by another process).
 
 One bad connection never hurts the others: every error in a connection's handler ends
 that connection only (with a close code when one applies).
@@ -23,7 +31,6 @@ import asyncio
 import contextlib
 import gc
 import time
-from bisect import bisect_right
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -36,15 +43,17 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from encounters.log import get_logger
-from encounters.models import utcnow
-from encounters.models.bridge import LinkRecord
+from encounters.models.bridge import LinkRecord, WorldKey
 from encounters.models.common import new_id
-from encounters.moderation.ratelimit import InProcessRateLimiter
-from encounters.storage import LinkWrite, Store, WriteBatch
+from encounters.moderation.ratelimit import InProcessRateLimiter, Rate
+from encounters.storage import Store, WriteBatch
 
 from .frames import MAX_FRAME_BYTES, CloseCode, Encoding, Frame
 from .keys import check_world_key, digest, new_resume_token, same
+from .links import LinkOwner
 from .protocol import (
+    FRAME_RATE,
+    IDENTIFY_TIMEOUT,
     Acked,
     Authenticate,
     Close,
@@ -59,78 +68,139 @@ from .protocol import (
 
 log = get_logger(__name__)
 EventHandler = Callable[["Connection", Frame], Awaitable[None]]
+LinkHandler = Callable[[str, str], Awaitable[None]]
+#: Failed identifies or resumes per address before it must wait: 5 at once, then one
+#: every 6 seconds.
+BAD_KEY_RATE = Rate.per_minute(10, burst=5)
+#: Most addresses remembered for the back-off.
+_MAX_BLOCKED = 10_000
 
 
-@dataclass
+class EventRefused(Exception):
+    """Raised by an event handler: the event was consumed but not accepted; the
+    adapter gets an ``error`` frame with ``code`` (e.g. ``unknown_session``)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(eq=False)
 class Connection:
     """One live adapter connection."""
 
     ws: ServerConnection
     link: ServerLink
+    address: str = ""  #: the peer's IP address (per-address limits)
+    owner: LinkOwner | None = None  #: set once identify or resume checks out
     closed: bool = False
-    dirty: bool = False  #: acknowledgements not yet written
-    remote: str = ""
-    link_id: str | None = None  #: set once identify or resume checks out
+    counted: bool = False  #: counted among connections not identified yet
+    sending: bool = False  #: ready or resumed (and the replay) went out: the pump may send
     sent_s: int = 0  #: last dispatch sent on this connection
     #: held while dispatches go out (a replay, the pump): they leave in ``s`` order
     send_lock: anyio.Lock = field(default_factory=anyio.Lock)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def link_id(self) -> str | None:
+        return self.owner.link_id if self.owner is not None else None
 
     @property
     def server_id(self) -> str | None:
         return self.link.link.server_id if self.link.link is not None else None
 
-
-@dataclass
-class _Stored:
-    """How far a link's dispatches are handed to the store (``queued``) and durably
-    written (``done``: only those may be sent)."""
-
-    queued: int = 0
-    done: int = 0
-
-
-def _s(frame: Frame) -> int:
-    return frame.s or 0
+    @property
+    def world(self) -> str | None:
+        return self.link.link.world if self.link.link is not None else None
 
 
 @dataclass
 class BridgeEdge:
     """Accepts adapter links and routes frames. ``on_event`` handlers receive every new
-    adapter event once, in order."""
+    adapter event once, in order; ``on_link`` handlers hear ``(world, server_id)``
+    each time a game server identifies or resumes."""
 
     store: Store
     heartbeat_interval: float = 15.0
     max_frame_bytes: int = MAX_FRAME_BYTES
     clock: Callable[[], float] = time.monotonic
     on_event: list[EventHandler] = field(default_factory=list)
+    on_link: list[LinkHandler] = field(default_factory=list)
     sessions_for: Callable[[str, str], Awaitable[list[dict[str, Any]]]] | None = None
+    #: seconds one send may stall (the peer stopped reading) before the link is dropped
+    send_timeout: float = 10.0
+    identify_timeout: float = IDENTIFY_TIMEOUT
+    frame_rate: Rate = FRAME_RATE
+    #: open sockets at most (None: from the file-descriptor limit, see serve)
+    max_connections: int | None = None
+    max_unidentified: int = 256
+    max_unidentified_per_address: int = 32
+    #: seconds between looks for keys revoked by another process (``ae worlds revoke``)
+    revocation_check_interval: float = 2.0
+    #: seconds close_all waits for adapters to finish their closing handshakes
+    shutdown_grace: float = 3.0
     connections: dict[str, Connection] = field(default_factory=dict)  # by link id
     by_server: dict[tuple[str, str], str] = field(default_factory=dict)  # -> link id
-    _states: dict[str, LinkState] = field(default_factory=dict)
-    _records: dict[str, LinkRecord] = field(default_factory=dict)
-    _stored: dict[str, _Stored] = field(default_factory=dict)
+    _owners: dict[str, LinkOwner] = field(default_factory=dict)
+    _loading: dict[tuple[str, str], asyncio.Future[LinkOwner | None]] = field(default_factory=dict)
+    _server_locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+    _claims: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _live: set[Connection] = field(default_factory=set)
+    _unidentified: dict[str, int] = field(default_factory=dict)  # per address
+    _unidentified_total: int = 0
+    _sockets: int = 0
+    _cap_logged: bool = False
+    _blocked: dict[str, float] = field(default_factory=dict)  # address -> until
     _closing: set[asyncio.Task[None]] = field(default_factory=set)
+    _sweeper: asyncio.Task[None] | None = None
     #: inbound event budgets per link, kept across its reconnections
     _event_limiter: InProcessRateLimiter = field(init=False)
+    _bad_keys: InProcessRateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
         self._event_limiter = InProcessRateLimiter(clock=self.clock)
+        self._bad_keys = InProcessRateLimiter(clock=self.clock)
 
     # -- serving ---------------------------------------------------------------------
 
     async def serve(self, host: str = "127.0.0.1", port: int = 3002) -> Server:
-        """Start listening; the caller closes the returned server."""
-        return await serve(
+        """Start listening; the caller closes the returned server (after
+        :meth:`close_all`). Without ``max_connections``, sockets are capped a tenth
+        (at least 64) below the process's file-descriptor limit, so the store, the
+        control API and the links already up keep working when a flood arrives."""
+        if self.max_connections is None:
+            self.max_connections = _socket_cap()
+        server = await serve(
             self._handle,
             host,
             port,
             process_request=self._check_request,
+            create_connection=_counting_connection(self),
             # our own check closes with 4012 up to 16x the limit; beyond, websockets 1009
             max_size=16 * self.max_frame_bytes,
+            open_timeout=5,  # a socket that never sends its handshake is dropped
             close_timeout=2,  # a flooding or vanished peer must not hold a close for long
             ping_interval=None,  # the protocol has its own heartbeats
             compression=None,
         )
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_revoked(server))
+        return server
+
+    def _socket_opened(self, transport: asyncio.BaseTransport) -> None:
+        self._sockets += 1
+        cap = self.max_connections
+        if cap is not None and self._sockets > cap:
+            if not self._cap_logged:
+                self._cap_logged = True
+                log.warning("bridge.connection_cap_reached", max_connections=cap)
+            assert isinstance(transport, asyncio.Transport)
+            transport.abort()
+
+    def _socket_closed(self) -> None:
+        self._sockets -= 1
+        cap = self.max_connections
+        if self._cap_logged and cap is not None and self._sockets < cap * 0.9:
+            self._cap_logged = False
 
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
         url = urlsplit(request.path)
@@ -154,13 +224,25 @@ class BridgeEdge:
             encoding=encoding,
             heartbeat_interval=self.heartbeat_interval,
             max_frame_bytes=self.max_frame_bytes,
+            frame_rate=self.frame_rate,
+            identify_timeout=self.identify_timeout,
             now=self.clock(),
             limiter=self._event_limiter,
         )
-        conn = Connection(ws, link, remote=str(ws.remote_address))
+        address = ws.remote_address[0] if ws.remote_address else ""
+        conn = Connection(ws, link, address=str(address))
+        if (
+            self._unidentified_total >= self.max_unidentified
+            or self._unidentified.get(conn.address, 0) >= self.max_unidentified_per_address
+        ):
+            await self._send_close(ws, CloseCode.RATE_LIMITED, "too many connections")
+            return
+        self._count(conn, True)
+        self._live.add(conn)
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._watchdog, conn)
+                tg.start_soon(self._pump, conn)
                 try:
                     await self._run(conn, link.connected(self.clock()))
                     async for message in ws:  # after a close, this drains until it ends
@@ -169,20 +251,73 @@ class BridgeEdge:
                 except ConnectionClosed:
                     pass
                 except Exception as exc:  # a bug must not take down other links
-                    log.exception("bridge.connection_failed", remote=conn.remote, error=repr(exc))
+                    log.exception("bridge.connection_failed", remote=conn.address, error=repr(exc))
                     await self._close(conn, CloseCode.UNKNOWN_ERROR, "internal error")
                 finally:
                     tg.cancel_scope.cancel()
         finally:
+            self._live.discard(conn)
+            self._count(conn, False)
             await self._forget(conn)
+
+    def _count(self, conn: Connection, unidentified: bool) -> None:
+        """Keep the count of connections not identified yet."""
+        if conn.counted == unidentified:
+            return
+        conn.counted = unidentified
+        step = 1 if unidentified else -1
+        self._unidentified_total += step
+        left = self._unidentified.get(conn.address, 0) + step
+        if left > 0:
+            self._unidentified[conn.address] = left
+        else:
+            self._unidentified.pop(conn.address, None)
 
     async def _watchdog(self, conn: Connection) -> None:
         with contextlib.suppress(ConnectionClosed):
             while not conn.closed:
-                await anyio.sleep(max(0.05, self.heartbeat_interval / 2))
-                if conn.dirty:
-                    await self._persist(conn)
+                await anyio.sleep(max(0.05, min(self.heartbeat_interval, 2.0) / 2))
+                if conn.owner is not None:
+                    conn.owner.flush_acks()
                 await self._run(conn, conn.link.timed_out(self.clock()))
+
+    async def _pump(self, conn: Connection) -> None:
+        """Send the link's durable dispatches this connection has not sent, in order,
+        whenever the owner writes more (it sets ``conn.wake``)."""
+        with contextlib.suppress(ConnectionClosed):
+            while not conn.closed:
+                await conn.wake.wait()
+                conn.wake.clear()
+                owner = conn.owner
+                if owner is None or not conn.sending:
+                    continue
+                async with conn.send_lock:
+                    while not conn.closed and conn.sent_s < owner.written_s:
+                        upto = owner.written_s
+                        frames = owner.state.replay_after(conn.sent_s, upto)
+                        conn.sent_s = upto
+                        owner.state.sent_s = max(owner.state.sent_s, upto)
+                        for frame in frames:
+                            if not await self._send(conn, conn.link.encode(frame)):
+                                return
+
+    async def _send(self, conn: Connection, data: str | bytes) -> bool:
+        """Send one frame; a send that stalls past ``send_timeout`` drops the
+        connection (the peer stopped reading) and returns False."""
+        with anyio.move_on_after(self.send_timeout) as scope:
+            await conn.ws.send(data)
+        if scope.cancelled_caught:
+            log.warning("bridge.send_stalled", link_id=conn.link_id, remote=conn.address,
+                        seconds=self.send_timeout)  # fmt: skip
+            self._abort(conn)
+            return False
+        return True
+
+    def _abort(self, conn: Connection) -> None:
+        conn.closed = True
+        conn.link.state = "closed"
+        conn.wake.set()
+        conn.ws.transport.abort()
 
     # -- effects ---------------------------------------------------------------------
 
@@ -191,7 +326,8 @@ class BridgeEdge:
             if conn.closed:
                 return
             if isinstance(effect, Send):
-                await conn.ws.send(conn.link.encode(effect.frame))
+                if not await self._send(conn, conn.link.encode(effect.frame)):
+                    return
             elif isinstance(effect, Close):
                 await self._close(conn, effect.code, effect.reason)
             elif isinstance(effect, Authenticate | ResumeRequest):
@@ -201,20 +337,41 @@ class BridgeEdge:
                         await self._run(conn, await self._authenticate(conn, effect))
                     else:
                         await self._run(conn, await self._resume(conn, effect))
-                await self._pump(conn)  # what was committed meanwhile
+                if conn.link.state == "ready" and not conn.closed:
+                    conn.sending = True
+                    conn.wake.set()  # what was written meanwhile
+                    await self._linked(conn)
             elif isinstance(effect, EventIn):
-                await self._persist(conn)
-                for handler in self.on_event:
-                    try:
-                        await handler(conn, effect.frame)
-                    except Exception as exc:
-                        log.exception("bridge.event_handler_failed", error=repr(exc))
+                assert conn.owner is not None
+                await conn.owner.save()
+                await self._deliver(conn, effect.frame)
             elif isinstance(effect, Processed):
-                await self._persist(conn)
+                assert conn.owner is not None
+                await conn.owner.save()
             elif isinstance(effect, Acked):
-                # Saved lazily (watchdog, close): after a crash a processed dispatch
-                # may be sent again, and the adapter ignores it by its s.
-                conn.dirty = True
+                assert conn.owner is not None
+                conn.owner.mark_acked()
+
+    async def _deliver(self, conn: Connection, frame: Frame) -> None:
+        for handler in self.on_event:
+            try:
+                await handler(conn, frame)
+            except EventRefused as refused:
+                error = Frame("error", {"code": refused.code, "message": str(refused)})
+                await self._send(conn, conn.link.encode(error))
+                return
+            except Exception as exc:
+                log.exception("bridge.event_handler_failed", error=repr(exc))
+
+    async def _linked(self, conn: Connection) -> None:
+        world, server_id = conn.world, conn.server_id
+        if world is None or server_id is None:
+            return
+        for handler in self.on_link:
+            try:
+                await handler(world, server_id)
+            except Exception as exc:
+                log.exception("bridge.link_handler_failed", error=repr(exc))
 
     async def _close(self, conn: Connection, code: CloseCode, reason: str) -> None:
         """Start the close and return: the reader keeps draining, so a peer that is
@@ -223,6 +380,7 @@ class BridgeEdge:
             return
         conn.closed = True
         conn.link.state = "closed"
+        conn.wake.set()
         task = asyncio.get_running_loop().create_task(self._send_close(conn.ws, code, reason))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
@@ -232,125 +390,196 @@ class BridgeEdge:
         with contextlib.suppress(ConnectionClosed):
             await ws.close(int(code), reason)
 
-    async def _authenticate(self, conn: Connection, auth: Authenticate) -> list[Effect]:
-        key = await check_world_key(self.store, auth.key, auth.world)
-        if key is None:
-            log.warning(
-                "bridge.auth_failed", world=auth.world, server_id=auth.server_id, remote=conn.remote
-            )
-            return conn.link.refuse(CloseCode.AUTH_FAILED, "bad or revoked world key")
-        token = new_resume_token()
-        state = LinkState(new_id("link"), auth.world, auth.server_id, auth.capabilities)
-        record = LinkRecord(
-            id=state.link_id,
-            world=key.world,
-            server_id=auth.server_id,
-            key_id=key.id,
-            token_hash=digest(token),
-            capabilities=auth.capabilities,
-            adapter={k: str(v)[:64] for k, v in list(auth.adapter.items())[:8]},
+    # -- identify and resume -----------------------------------------------------------
+
+    def _backing_off(self, conn: Connection) -> list[Effect] | None:
+        """A refusal while this address is backing off after failed identifies."""
+        until = self._blocked.get(conn.address)
+        if until is None:
+            return None
+        wait = until - self.clock()
+        if wait <= 0:
+            del self._blocked[conn.address]
+            return None
+        return conn.link.refuse(
+            CloseCode.RATE_LIMITED, f"too many failed identifies; wait {wait:.0f} s"
         )
-        await self._attach(conn, state, record)
-        sessions = await self.sessions_for(auth.world, auth.server_id) if self.sessions_for else []
-        await self._persist(conn)  # saved before ready goes out: a resume can follow at once
-        # dispatches made while we were answering are on the state: the pump sends them
+
+    def _failed(self, conn: Connection) -> None:
+        decision = self._bad_keys.check(conn.address, BAD_KEY_RATE)
+        if not decision.allowed:
+            if len(self._blocked) >= _MAX_BLOCKED:
+                now = self.clock()
+                self._blocked = {a: t for a, t in self._blocked.items() if t > now}
+            self._blocked[conn.address] = self.clock() + decision.retry_after
+
+    async def _authenticate(self, conn: Connection, auth: Authenticate) -> list[Effect]:
+        if (refusal := self._backing_off(conn)) is not None:
+            return refusal
+        key = await check_world_key(self.store, auth.key, auth.world)
+        problem = "bad or revoked world key" if key is None else None
+        if key is not None:
+            problem = await self._claim(key, auth.world, auth.server_id)
+        if key is None or problem is not None:
+            self._failed(conn)
+            log.warning("bridge.auth_failed", world=auth.world, server_id=auth.server_id,
+                        remote=conn.address, reason=problem)  # fmt: skip
+            return conn.link.refuse(CloseCode.AUTH_FAILED, problem or "bad world key")
+        place = (auth.world, auth.server_id)
+        async with self._server_lock(place):
+            previous = await self._owner_for_server(*place)
+            if previous is not None and previous.record.key_id != key.id:
+                other = await self.store.get_world_key(previous.record.key_id)
+                if other is not None and other.revoked_at is None:
+                    self._failed(conn)
+                    return conn.link.refuse(
+                        CloseCode.AUTH_FAILED, f"server {auth.server_id!r} uses another key"
+                    )
+            token = new_resume_token()
+            state = LinkState(new_id("link"), auth.world, auth.server_id, auth.capabilities)
+            record = LinkRecord(
+                id=state.link_id, world=key.world, server_id=auth.server_id, key_id=key.id,
+                token_hash=digest(token), capabilities=auth.capabilities,
+                adapter={k: str(v)[:64] for k, v in list(auth.adapter.items())[:8]},
+            )  # fmt: skip
+            owner = self._own(LinkOwner(self.store, state, record))
+            self.by_server[place] = owner.link_id
+            if previous is not None:
+                await previous.move_into(owner)
+                self._owners.pop(previous.link_id, None)
+                old = self.connections.pop(previous.link_id, None)
+                if old is not None:
+                    await self._close(old, CloseCode.REPLACED, "a newer link of this server")
+            sessions = await self.sessions_for(*place) if self.sessions_for else []
+            await owner.save()  # before ready goes out: a resume can follow at once
+        self._attach(conn, owner)
         return conn.link.accept(state, token, sessions)
 
+    async def _claim(self, key: WorldKey, world: str, server_id: str) -> str | None:
+        """Why ``key`` may not identify as ``server_id``, or None. A key with no
+        servers yet is bound to the first one it identifies as, unless another key
+        holds that server."""
+        if key.server_ids:
+            return None if server_id in key.server_ids else _not_yours(key, server_id)
+        async with self._claims:
+            fresh = await self.store.get_world_key(key.id)
+            if fresh is None or fresh.revoked_at is not None:
+                return "bad or revoked world key"
+            if fresh.server_ids:
+                return None if server_id in fresh.server_ids else _not_yours(fresh, server_id)
+            for other in await self.store.list_world_keys():
+                if (
+                    other.id != key.id
+                    and other.revoked_at is None
+                    and other.world == world
+                    and server_id in other.server_ids
+                ):
+                    return f"server {server_id!r} uses another key"
+            await self.store.save_world_key(fresh.model_copy(update={"server_ids": [server_id]}))
+            log.info("bridge.key_bound", key_id=key.id, world=world, server_id=server_id)
+        return None
+
     async def _resume(self, conn: Connection, req: ResumeRequest) -> list[Effect]:
+        if (refusal := self._backing_off(conn)) is not None:
+            return refusal
         record = await self.store.get_link(req.link_id)
         if record is None or not same(req.resume_token, record.token_hash):
+            self._failed(conn)
             return conn.link.refuse(CloseCode.SESSION_INVALID, "unknown link or bad token")
         key = await self.store.get_world_key(record.key_id)
         if key is None or key.revoked_at is not None:
             return conn.link.refuse(CloseCode.AUTH_FAILED, "world key revoked")
-        state = self._states.get(record.id) or self._load(record)
-        await self._attach(conn, state, self._records.get(record.id, record))
-        # the replay holds what is stored now; anything newer goes out with the pump
-        done = conn.sent_s = self._stored[state.link_id].done
-        effects = conn.link.resume(state, req.last_s)
-        await self._persist(conn)
-        return [e for e in effects if not isinstance(e, Send) or _s(e.frame) <= done]
+        owner = self._owners.get(record.id)
+        if owner is None:
+            owner = await self._owner_for_server(record.world, record.server_id)
+        if owner is None or owner.link_id != record.id or owner.moved_to is not None:
+            return conn.link.refuse(CloseCode.SESSION_INVALID, "this link was replaced")
+        effects = conn.link.resume(owner.state, req.last_s, owner.written_s)
+        if conn.link.state != "ready":
+            return effects
+        self._attach(conn, owner)
+        conn.sent_s = owner.written_s
+        owner.state.sent_s = max(owner.state.sent_s, owner.written_s)
+        await owner.save()
+        return effects
 
-    def _load(self, record: LinkRecord) -> LinkState:
-        """A link's state from its stored record (after a daemon restart)."""
-        state = LinkState(
-            record.id, record.world, record.server_id, list(record.capabilities),
-            record.out_s, record.in_s, [_frame(f) for f in record.unacked],
-        )  # fmt: skip
-        self._states[record.id], self._records[record.id] = state, record
-        self._stored[record.id] = _Stored(record.out_s, record.out_s)
-        return state
+    def _own(self, owner: LinkOwner) -> LinkOwner:
+        """Register ``owner`` as its link's one owner."""
+        link_id = owner.link_id
 
-    async def _attach(self, conn: Connection, state: LinkState, record: LinkRecord) -> None:
+        def written() -> None:
+            conn = self.connections.get(link_id)
+            if conn is not None:
+                conn.wake.set()
+
+        owner.on_written = written
+        self._owners[link_id] = owner
+        return owner
+
+    def _server_lock(self, place: tuple[str, str]) -> asyncio.Lock:
+        lock = self._server_locks.get(place)
+        if lock is None:
+            lock = self._server_locks[place] = asyncio.Lock()
+        return lock
+
+    async def _owner_for_server(self, world: str, server_id: str) -> LinkOwner | None:
+        """The owner of a game server's latest link: in memory, or loaded from the
+        store once however many callers ask at the same time."""
+        place = (world, server_id)
+        link_id = self.by_server.get(place)
+        if link_id is not None and link_id in self._owners:
+            return self._owners[link_id]
+        loading = self._loading.get(place)
+        if loading is not None:
+            return await asyncio.shield(loading)
+        future: asyncio.Future[LinkOwner | None] = asyncio.get_running_loop().create_future()
+        self._loading[place] = future
+        try:
+            owner = await self._load(world, server_id)
+            future.set_result(owner)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: the callers waiting see it
+            raise
+        finally:
+            del self._loading[place]
+        return owner
+
+    async def _load(self, world: str, server_id: str) -> LinkOwner | None:
+        record = await self.store.find_link(world, server_id)
+        for _ in range(16):  # follow replacements to the newest link
+            if record is None or record.replaced_by is None:
+                break
+            record = await self.store.get_link(record.replaced_by)
+        if record is None:
+            return None
+        owner = self._owners.get(record.id) or self._own(LinkOwner.from_record(self.store, record))
+        self.by_server[(world, server_id)] = owner.link_id
+        return owner
+
+    def _attach(self, conn: Connection, owner: LinkOwner) -> None:
         """Make ``conn`` the live connection of its link (a newer one wins)."""
-        previous = self.connections.get(state.link_id)
+        previous = self.connections.get(owner.link_id)
         if previous is not None and previous is not conn:
             # the old socket may be half-open: drop it now rather than wait for a handshake
-            previous.closed = True
-            previous.link.state = "closed"
-            previous.ws.transport.abort()
-        conn.link_id = state.link_id
-        self.connections[state.link_id] = conn
-        self._states[state.link_id] = state
-        self._records[state.link_id] = record
-        self._stored.setdefault(state.link_id, _Stored())
-        self.by_server[(state.world, state.server_id)] = state.link_id
+            self._abort(previous)
+        conn.owner = owner
+        self._count(conn, False)
+        self.connections[owner.link_id] = conn
+        self.by_server[(owner.state.world, owner.state.server_id)] = owner.link_id
 
     async def _forget(self, conn: Connection) -> None:
         conn.closed = True
-        link_id = conn.link_id
-        if link_id is not None and link_id in self._records:
-            if self.connections.get(link_id) is conn:
-                del self.connections[link_id]
-            try:
-                await self._persist(conn)
-            except Exception as exc:  # the store closed first (shutdown): nothing to save
-                log.warning("bridge.link_not_saved", link_id=link_id, error=repr(exc))
-
-    async def _persist(self, conn: Connection) -> None:
-        conn.dirty = False
-        if conn.link_id is not None and conn.link_id in self._records:
-            await self._save(conn.link_id)
-
-    async def _save(self, link_id: str, also: WriteBatch | None = None) -> None:
-        """Write what changed in a link (with ``also``, in the same transaction): its
-        sequence numbers, the dispatches sequenced since the last write, and how far
-        the adapter acknowledged."""
-        state, stored = self._states[link_id], self._stored[link_id]
-        record = self._records[link_id].model_copy(
-            update={"out_s": state.out_s, "in_s": state.in_s, "updated_at": utcnow()}
-        )
-        self._records[link_id] = record
-        new = state.unacked[bisect_right(state.unacked, stored.queued, key=_s) :]
-        acked = _s(state.unacked[0]) - 1 if state.unacked else state.out_s
-        target = stored.queued = state.out_s
-        batch = also or WriteBatch()
-        batch.links.append(LinkWrite(record, [f.to_wire() for f in new], acked))
-        try:
-            await self.store.write_batch(batch)
-        except BaseException:
-            stored.queued = stored.done  # written again by the next save
-            raise
-        stored.done = max(stored.done, target)
-
-    async def _pump(self, conn: Connection) -> None:
-        """Send the link's stored dispatches this connection has not sent, in order.
-        When another task holds the send lock (a pump, a replay), it returns at once:
-        the holder looks at how far the store got before it lets go."""
-        if conn.send_lock.locked():
+        owner = conn.owner
+        if owner is None:
             return
-        async with conn.send_lock:
-            state = self._states.get(conn.link_id or "")
-            if state is None or conn.link.link is None:  # not ready yet
-                return
-            done = self._stored[state.link_id].done
-            while not conn.closed and conn.sent_s < done:
-                start = bisect_right(state.unacked, conn.sent_s, key=_s)
-                end = bisect_right(state.unacked, done, key=_s)
-                conn.sent_s = done
-                for frame in state.unacked[start:end]:
-                    await conn.ws.send(conn.link.encode(frame))
-                done = self._stored[state.link_id].done
+        if self.connections.get(owner.link_id) is conn:
+            del self.connections[owner.link_id]
+        try:
+            owner.flush_acks()
+            await owner.idle()
+        except Exception as exc:  # the store closed first (shutdown): nothing to save
+            log.warning("bridge.link_not_saved", link_id=owner.link_id, error=repr(exc))
 
     # -- sending ---------------------------------------------------------------------
 
@@ -362,46 +591,139 @@ class BridgeEdge:
     async def dispatch_many(
         self, world: str, server_id: str, frames: list[Frame], *, also: WriteBatch | None = None
     ) -> list[int]:
-        """Send dispatches to a game server's link, live or not. They are sequenced and
-        written to the store (with ``also``, in one transaction) *before* they are
-        sent, and kept until acknowledged, so neither a drop nor a daemon restart loses
-        one. Returns their ``s``; empty when that server never connected (``also`` is
-        written all the same)."""
-        link_id = self.by_server.get((world, server_id))
-        if link_id is None:
-            link_id = await self._known_link(world, server_id)
-        if link_id is None:
+        """Send dispatches to a game server's link, live or not. They are numbered and
+        written to the store (with ``also``, in one transaction) and then this
+        returns their ``s``; the link's connection sends them when it can. Kept until
+        acknowledged, so neither a drop nor a daemon restart loses one. Raises the
+        store's error when they could not be written (none of them will be sent).
+        Empty when that server never connected (``also`` is written all the same)."""
+        owner = await self._owner_for_server(world, server_id)
+        if owner is None:
             if also is not None:
                 await self.store.write_batch(also)
             return []
-        state = self._states[link_id]
-        numbered = [state.sequence(f) for f in frames]
-        await self._save(link_id, also)
-        conn = self.connections.get(link_id)
-        if conn is not None and not conn.closed:
-            with contextlib.suppress(ConnectionClosed):  # kept unacked: replayed on resume
-                await self._pump(conn)
-        return [_s(f) for f in numbered]
-
-    async def _known_link(self, world: str, server_id: str) -> str | None:
-        """The latest link of a server from the store (after a daemon restart, before
-        the server reconnects), loaded into memory."""
-        record = await self.store.find_link(world, server_id)
-        if record is None:
-            return None
-        self._load(record)
-        self.by_server[(world, server_id)] = record.id
-        return record.id
+        return await owner.dispatch(frames, also)
 
     def link_state(self, link_id: str) -> LinkState | None:
         """The in-memory state of a link this daemon has seen."""
-        return self._states.get(link_id)
+        owner = self._owners.get(link_id)
+        return owner.state if owner is not None else None
+
+    # -- keys --------------------------------------------------------------------------
+
+    async def revoke_world_key(self, key_id: str) -> int:
+        """Close every live link of a revoked key with 4004; returns how many."""
+        closed = 0
+        for conn in list(self.connections.values()):
+            if conn.owner is not None and conn.owner.record.key_id == key_id:
+                await self._close(conn, CloseCode.AUTH_FAILED, "world key revoked")
+                closed += 1
+        return closed
+
+    async def _sweep_revoked(self, server: Server) -> None:
+        """Look for keys revoked by another process (``ae worlds revoke``) while links
+        are up; a failing store (shut down) ends the sweep."""
+        while server.is_serving():
+            await asyncio.sleep(self.revocation_check_interval)
+            if not self.connections:
+                continue
+            try:
+                keys = await self.store.list_world_keys()
+            except Exception:
+                return
+            for key in keys:
+                if key.revoked_at is not None:
+                    await self.revoke_world_key(key.id)
+
+    # -- shutdown ----------------------------------------------------------------------
 
     async def close_all(self, code: CloseCode = CloseCode.GOING_AWAY) -> None:
-        """Graceful shutdown: save every link and close it with ``code``."""
-        for conn in list(self.connections.values()):
-            await self._persist(conn)
+        """Graceful shutdown, bounded by ``shutdown_grace`` whatever adapters do: save
+        every link, close every connection with ``code``, abort those that have not
+        finished closing in time."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        with anyio.move_on_after(self.shutdown_grace):
+            for owner in list(self._owners.values()):
+                owner.flush_acks()
+                await owner.idle()
+        for conn in list(self._live):
             await self._close(conn, code, "daemon shutting down")
+        with anyio.move_on_after(self.shutdown_grace):
+            while self._live:
+                await asyncio.sleep(0.02)
+        for conn in list(self._live):
+            self._abort(conn)
+
+
+def _not_yours(key: WorldKey, server_id: str) -> str:
+    servers = ", ".join(repr(s) for s in key.server_ids[:3])
+    more = "" if len(key.server_ids) <= 3 else f" and {len(key.server_ids) - 3} more"
+    return f"this key is for server {servers}{more}, not {server_id!r}"
+
+
+def _counting_connection(edge: BridgeEdge) -> type[ServerConnection]:
+    """A connection class that counts open sockets for ``edge`` and drops a socket at
+    once when the count is over ``edge.max_connections``."""
+
+    class CountedConnection(ServerConnection):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            edge._socket_opened(transport)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            edge._socket_closed()
+            super().connection_lost(exc)
+
+    return CountedConnection
+
+
+def _socket_cap() -> int:
+    """Sockets the edge may hold: the file-descriptor limit less what the process
+    holds already and a tenth of the limit (at least 64) kept for the store, the
+    control API and logs."""
+    import os
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 100_000
+    try:
+        in_use = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        in_use = 64
+    return max(16, soft - in_use - max(64, soft // 10))
+
+
+def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> None:
+    """Report "out of file descriptors" while accepting once, as one line, instead of
+    asyncio's traceback on every retry (it pauses accepting for a second and tries
+    again); other errors go to the loop's usual handler."""
+    logged = False
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        nonlocal logged
+        if str(context.get("message", "")).startswith("socket.accept() out of system resource"):
+            if not logged:
+                logged = True
+                log.warning("bridge.out_of_file_descriptors", error=repr(context.get("exception")))
+            return
+        loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+
+
+def raise_fd_limit() -> int:
+    """Raise this process's soft file-descriptor limit to its hard limit (a daemon
+    holding thousands of links needs it); returns the new soft limit."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != soft:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    return soft
 
 
 def settle_heap() -> None:
@@ -416,7 +738,3 @@ def settle_heap() -> None:
 
 def _encoding_of(path: str) -> Encoding:
     return "msgpack" if parse_qs(urlsplit(path).query).get("encoding") == ["msgpack"] else "json"
-
-
-def _frame(wire: dict[str, Any]) -> Frame:
-    return Frame(wire["op"], wire.get("d", {}), wire.get("s"), wire.get("sid"))

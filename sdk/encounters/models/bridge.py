@@ -21,6 +21,9 @@ class WorldKey(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=120)]
     world: World
     key_hash: Annotated[str, Field(max_length=128)]
+    #: the game server ids this key may identify as; empty until its first identify,
+    #: which binds it to that one server
+    server_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = []
     created_at: Timestamp = Field(default_factory=utcnow)
     revoked_at: Timestamp | None = None
 
@@ -41,6 +44,8 @@ class LinkRecord(BaseModel):
     out_s: Annotated[int, Field(ge=0)] = 0
     in_s: Annotated[int, Field(ge=0)] = 0
     unacked: list[dict[str, Any]] = []
+    #: the newer link of the same game server that took this one's dispatches
+    replaced_by: Id | None = None
     updated_at: Timestamp = Field(default_factory=utcnow)
 
 

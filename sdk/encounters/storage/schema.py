@@ -23,7 +23,9 @@ from sqlalchemy import (
     Table,
     Text,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
 
@@ -107,6 +109,8 @@ world_keys = Table(
     Column("key_hash", String(128), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
+    #: JSON list of the game server ids the key may identify as
+    Column("server_ids", Text, nullable=False, server_default="[]"),
 )
 
 bridge_links = Table(
@@ -249,6 +253,13 @@ def _v8_event_log(conn: Connection) -> None:
     metadata.create_all(conn, tables=[event_log], checkfirst=True)
 
 
+def _v9_key_servers(conn: Connection) -> None:
+    """World keys are bound to the game servers they may identify as."""
+    if "server_ids" not in {c["name"] for c in inspect(conn).get_columns("world_keys")}:
+        conn.execute(text("ALTER TABLE world_keys ADD COLUMN server_ids TEXT NOT NULL "
+                          "DEFAULT '[]'"))  # fmt: skip
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_foundation,
     _v2_audit_log,
@@ -258,6 +269,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v6_bridge_outbox,
     _v7_documents,
     _v8_event_log,
+    _v9_key_servers,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -208,6 +208,10 @@ _TABLE_ORDER = {name: i for i, name in enumerate([
 _TABLE_ORDER["outbox"] = _TABLE_ORDER["outbox_trim"] = len(_TABLE_ORDER)
 
 
+def _world_key(row: Any) -> WorldKey:
+    return WorldKey.model_validate({**row, "server_ids": json.loads(row["server_ids"] or "[]")})
+
+
 def _session_row(s: Session) -> dict[str, Any]:
     return {
         "id": s.id,
@@ -787,17 +791,19 @@ class SQLiteStore(Store):
     # -- bridge ------------------------------------------------------------------------
 
     async def save_world_key(self, key: WorldKey) -> None:
-        await self._write([_Write("world_keys", key.model_dump())])
+        row = key.model_dump()
+        row["server_ids"] = json.dumps(key.server_ids)
+        await self._write([_Write("world_keys", row)])
 
     async def get_world_key(self, key_id: str) -> WorldKey | None:
         async with self._reading() as conn:
             row = (await conn.execute(select(world_keys).where(world_keys.c.id == key_id))).first()
-        return WorldKey.model_validate(dict(row._mapping)) if row else None
+        return _world_key(row._mapping) if row else None
 
     async def list_world_keys(self) -> list[WorldKey]:
         async with self._reading() as conn:
             rows = (await conn.execute(select(world_keys).order_by(world_keys.c.created_at))).all()
-        return [WorldKey.model_validate(dict(r._mapping)) for r in rows]
+        return [_world_key(r._mapping) for r in rows]
 
     async def get_link(self, link_id: str) -> LinkRecord | None:
         q = select(bridge_links.c.id, bridge_links.c.data).where(bridge_links.c.id == link_id)

@@ -1,0 +1,206 @@
+"""One owner per link: :class:`LinkOwner` holds a link's state (sequence numbers,
+acknowledgements, unacknowledged dispatches, its stored record) and is the only thing
+in the process that changes or writes it.
+
+Why one owner: concurrent signals for sessions on the same link, the connection's
+reader (acks, events) and a resume must all see the same numbers. If two of them held
+separate copies (say, both loaded the link from the store after a restart), they would
+hand out the same ``s`` twice and one set of dispatches would be lost. So the edge
+keeps one ``LinkOwner`` per link id and loads each at most once (see
+:class:`~.server.BridgeEdge`).
+
+Writes are serialized per link and batched: callers queue their dispatches (with the
+audit entries and counters that must land in the same transaction) and wait; one
+writer task numbers everything queued, writes it in one store transaction and only
+then wakes the connection's pump. Numbering happens in the writer, so a failed write
+gives its numbers back (nothing of it was sent) and its callers get the error: a
+dispatch is either durable and will be delivered, or its caller is told it was not.
+Only dispatches up to :attr:`LinkOwner.written_s` are ever sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from encounters.log import get_logger
+from encounters.models import utcnow
+from encounters.models.bridge import LinkRecord
+from encounters.storage import LinkWrite, Store, WriteBatch
+
+from .frames import Frame
+from .protocol import LinkState
+
+log = get_logger(__name__)
+
+
+@dataclass
+class _Queued:
+    """Dispatches waiting for the writer, with what must be written with them."""
+
+    frames: list[Frame]
+    also: WriteBatch | None
+    done: asyncio.Future[list[int]] | None = None
+
+
+@dataclass(eq=False)
+class LinkOwner:
+    """The state of one link in this process, and its only writer."""
+
+    store: Store
+    state: LinkState
+    record: LinkRecord
+    #: dispatches up to this ``s`` are in the store: only those may be sent
+    written_s: int = 0
+    #: called after each write that made more dispatches sendable
+    on_written: Callable[[], None] | None = None
+    #: set when the same game server identified again: dispatches go there
+    moved_to: LinkOwner | None = None
+    _queue: list[_Queued] = field(default_factory=list)
+    _writer: asyncio.Task[None] | None = None
+    _dirty: bool = False
+    #: while held, nothing is written (a move into this link is being prepared)
+    _held: bool = False
+
+    @classmethod
+    def from_record(cls, store: Store, record: LinkRecord) -> LinkOwner:
+        """A link's owner from its stored record (after a daemon restart): everything
+        stored may have been sent before the restart."""
+        state = LinkState(
+            record.id,
+            record.world,
+            record.server_id,
+            list(record.capabilities),
+            out_s=record.out_s,
+            in_s=record.in_s,
+            sent_s=record.out_s,
+            unacked=[frame_of(f) for f in record.unacked],
+        )
+        return cls(store, state, record.model_copy(update={"unacked": []}), record.out_s)
+
+    @property
+    def link_id(self) -> str:
+        return self.state.link_id
+
+    # -- writing -----------------------------------------------------------------------
+
+    async def dispatch(self, frames: list[Frame], also: WriteBatch | None = None) -> list[int]:
+        """Number ``frames``, write them (with ``also``, in one transaction) and return
+        their ``s`` once they are durable. Raises the store's error when the write
+        failed: then none of them will ever be sent. A caller that is cancelled while
+        waiting does not stop the write."""
+        if self.moved_to is not None:
+            return await self.moved_to.dispatch(frames, also)
+        done: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Queued(frames, also, done))
+        self._start_writer()
+        return await asyncio.shield(done)
+
+    async def save(self) -> None:
+        """Write the link's record now (sequence numbers, how far the peer acked)."""
+        await self.dispatch([])
+
+    def mark_acked(self) -> None:
+        """The peer acknowledged dispatches: written with the next write, or by
+        :meth:`flush_acks` (after a crash an acked dispatch may be sent again; the
+        adapter ignores it by its ``s``)."""
+        self._dirty = True
+
+    def flush_acks(self) -> None:
+        """Start a write if acknowledgements are waiting and nothing else is."""
+        if self._dirty and self.moved_to is None:
+            self._queue.append(_Queued([], None))
+            self._start_writer()
+
+    def _start_writer(self) -> None:
+        if self._held or (self._writer is not None and not self._writer.done()):
+            return
+        self._writer = asyncio.get_running_loop().create_task(self._write_all())
+
+    async def _write_all(self) -> None:
+        while self._queue and self.moved_to is None and not self._held:
+            batch, self._queue = self._queue, []
+            self._dirty = False
+            numbered = [[self.state.sequence(f) for f in q.frames] for q in batch]
+            count = sum(map(len, numbered))
+            try:
+                await self.store.write_batch(self._write_of(batch, count))
+            except BaseException as exc:
+                self.state.unsequence(count)  # nothing of it was sent
+                self._dirty = True
+                for q in batch:
+                    if q.done is not None and not q.done.done():
+                        q.done.set_exception(exc if isinstance(exc, Exception) else
+                                             RuntimeError("the write was cancelled"))  # fmt: skip
+                if not isinstance(exc, Exception):
+                    raise
+                log.warning("bridge.link_write_failed", link_id=self.link_id, error=repr(exc))
+                continue
+            self.written_s = self.state.out_s
+            for q, frames in zip(batch, numbered, strict=True):
+                if q.done is not None and not q.done.done():
+                    q.done.set_result([f.s or 0 for f in frames])
+            if count and self.on_written is not None:
+                self.on_written()
+
+    def _write_of(self, batch: list[_Queued], count: int) -> WriteBatch:
+        """One transaction: the queued ``also`` writes, the link's record and the
+        dispatches numbered for this write."""
+        state = self.state
+        self.record = self.record.model_copy(
+            update={"out_s": state.out_s, "in_s": state.in_s, "updated_at": utcnow()}
+        )
+        new = state.unacked[len(state.unacked) - count :] if count else []
+        acked = (state.unacked[0].s or 1) - 1 if state.unacked else state.out_s
+        out = WriteBatch()
+        for q in batch:
+            if q.also is not None:
+                out.audit += q.also.audit
+                out.links += q.also.links
+                out.companions += q.also.companions
+        out.links.append(LinkWrite(self.record, [f.to_wire() for f in new], acked))
+        return out
+
+    async def idle(self) -> None:
+        """Wait until nothing is being written (errors are the callers' to see)."""
+        while self._writer is not None and not self._writer.done():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._writer)
+
+    # -- moving to a new link of the same game server ------------------------------------
+
+    async def move_into(self, new: LinkOwner) -> None:
+        """Hand this link's pending dispatches to ``new``, a newer link of the same
+        game server: the unacknowledged ones (renumbered, in order) and those still
+        queued, ahead of anything dispatched to ``new``. From now on dispatches to this
+        link go to ``new``. The move is written with ``new``'s next write, which also
+        retires this link in the store (its resume token stops working and its stored
+        dispatches are dropped), in one transaction."""
+        new._held = True
+        self.moved_to = new
+        try:
+            await self.idle()
+            carried = [Frame(f.op, f.d, None, f.sid) for f in self.state.unacked]
+            self.state.unacked.clear()
+            self.record = self.record.model_copy(
+                update={"token_hash": "", "replaced_by": new.link_id}
+            )
+            retire = WriteBatch(links=[LinkWrite(self.record, [], replace=True)])
+            new._queue[:0] = [_Queued(carried, retire), *self._queue]
+            self._queue = []
+        finally:
+            new._held = False
+            new._start_writer()
+
+
+def frame_of(wire: dict[str, object]) -> Frame:
+    """A frame from its stored wire form."""
+    d, s, sid = wire.get("d"), wire.get("s"), wire.get("sid")
+    return Frame(
+        str(wire["op"]),
+        d if isinstance(d, dict) else {},
+        s if isinstance(s, int) else None,
+        sid if isinstance(sid, str) else None,
+    )
