@@ -232,8 +232,9 @@ async def idle_links(n: int) -> tuple[float, float, int]:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "AE_DATA_DIR": tmp}
         ae = str(Path(sys.executable).with_name("ae"))
+        fleet = [arg for i in range(n) for arg in ("--server", f"idle-{i}")]
         key = subprocess.run(
-            [ae, "worlds", "add", "bench", "--world", "web"],
+            [ae, "worlds", "add", "bench", "--world", "web", *fleet],
             env=env,
             capture_output=True,
             text=True,

@@ -390,7 +390,8 @@ def test_link_state_machine(version: str) -> None:
 def test_close_codes_and_backoff(version: str) -> None:
     drv = LinkDriver(version)
     P = drv.codec.P
-    expected = {1000: "stop", 4004: "stop", 4011: "stop", 4003: "identify", 4009: "identify",
+    expected = {1000: "stop", 4004: "stop", 4011: "stop", 4014: "stop", 4003: "identify",
+                4009: "identify", 4007: "identify",
                 1001: "resume", 1006: "resume", 4000: "resume", 4002: "resume", 4005: "resume",
                 4008: "resume", 4012: "resume", 4013: "resume", 4999: "resume"}  # fmt: skip
     assert {c: P.retry_after(c).decode() for c in expected} == expected

@@ -21,19 +21,25 @@ const CLOSE = Object.freeze({
   NOT_IDENTIFIED: 4003,
   AUTH_FAILED: 4004,
   ALREADY_IDENTIFIED: 4005,
+  INVALID_SEQUENCE: 4007,
   RATE_LIMITED: 4008,
   SESSION_INVALID: 4009,
   UNSUPPORTED_PROTOCOL: 4011,
   FRAME_TOO_LARGE: 4012,
-  HEARTBEAT_TIMEOUT: 4013
+  HEARTBEAT_TIMEOUT: 4013,
+  REPLACED: 4014
 })
 
 /** 'stop' (never retry), 'identify' (start a new link) or 'resume'. */
 function retryAfterClose (code) {
-  if (code === CLOSE.NORMAL || code === CLOSE.AUTH_FAILED || code === CLOSE.UNSUPPORTED_PROTOCOL) {
+  if (code === CLOSE.NORMAL || code === CLOSE.AUTH_FAILED || code === CLOSE.UNSUPPORTED_PROTOCOL ||
+      code === CLOSE.REPLACED) {
     return 'stop'
   }
-  if (code === CLOSE.NOT_IDENTIFIED || code === CLOSE.SESSION_INVALID) return 'identify'
+  if (code === CLOSE.NOT_IDENTIFIED || code === CLOSE.SESSION_INVALID ||
+      code === CLOSE.INVALID_SEQUENCE) {
+    return 'identify'
+  }
   return 'resume' // 1001, 1006, 4000, 4002, 4005, 4008, 4012, 4013 and anything unknown
 }
 

@@ -41,6 +41,8 @@ test('close codes', () => {
   assert.equal(retryAfterClose(4004), 'stop')
   assert.equal(retryAfterClose(4013), 'resume')
   assert.equal(retryAfterClose(4003), 'identify')
+  assert.equal(retryAfterClose(4007), 'identify') // ack or resume beyond what was sent
+  assert.equal(retryAfterClose(4014), 'stop') // a newer link of this server replaced this one
 })
 
 test('usernames: 3-16 letters, digits and underscores, unique', () => {

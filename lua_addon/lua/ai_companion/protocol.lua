@@ -24,14 +24,15 @@ P.json = json
 P.CLOSE = {
   NORMAL = 1000, GOING_AWAY = 1001, UNKNOWN_ERROR = 4000, DECODE_ERROR = 4002,
   NOT_IDENTIFIED = 4003, AUTH_FAILED = 4004, ALREADY_IDENTIFIED = 4005,
-  RATE_LIMITED = 4008, SESSION_INVALID = 4009, UNSUPPORTED_PROTOCOL = 4011,
-  FRAME_TOO_LARGE = 4012, HEARTBEAT_TIMEOUT = 4013,
+  INVALID_SEQUENCE = 4007, RATE_LIMITED = 4008, SESSION_INVALID = 4009,
+  UNSUPPORTED_PROTOCOL = 4011, FRAME_TOO_LARGE = 4012, HEARTBEAT_TIMEOUT = 4013,
+  REPLACED = 4014,
 }
 
 -- what to do after a close: "resume", "identify" or "stop" (PROTOCOL.md, Close codes)
 function P.retry_after(code)
-  if code == 1000 or code == 4004 or code == 4011 then return "stop" end
-  if code == 4003 or code == 4009 then return "identify" end
+  if code == 1000 or code == 4004 or code == 4011 or code == 4014 then return "stop" end
+  if code == 4003 or code == 4009 or code == 4007 then return "identify" end
   return "resume"
 end
 
