@@ -25,11 +25,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from encounters import Engine, GenerationError, SyncEngine
+from encounters import ConfigError, Engine, GenerationError, SyncEngine
 from encounters.cli import app
 from encounters.generation.anthropic_provider import AnthropicProvider
 from encounters.generation.llm import retry_after_seconds
 from encounters.generation.openai_provider import OpenAIProvider
+from encounters.generation.router import RouterPolicy
 from encounters.log import configure_logging
 from encounters.settings import LLMSettings, load_settings
 
@@ -605,3 +606,19 @@ def test_a_difficulty_outside_the_schema_is_replaced_and_the_correction_recorded
     run(main)
     (corrected,) = [e for e in events(logs) if e["event"] == "llm.output_corrected"]
     assert corrected["provider"] == "openai" and "7.0" in corrected["note"]
+
+
+@pytest.mark.parametrize("field", ["timeout", "deadline", "chat_deadline", "check_timeout"])
+@pytest.mark.parametrize("value", [0, -1.0, float("nan"), float("inf")])
+def test_a_policy_without_a_positive_time_is_a_clear_error(field: str, value: float) -> None:
+    with pytest.raises(ConfigError, match=f"RouterPolicy.{field} must be a positive number"):
+        RouterPolicy(**{field: value})
+
+
+@pytest.mark.parametrize("name", ["LLM_DEADLINE", "LLM_CHAT_DEADLINE", "LLM_CHECK_TIMEOUT"])
+def test_a_bad_deadline_setting_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv(name, "0")
+    with pytest.raises(ConfigError, match=f"{name}: Input should be greater than 0"):
+        load_settings(store="memory")

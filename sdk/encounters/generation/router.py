@@ -32,6 +32,7 @@ values are removed from every error text, whatever their shape.
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from collections import deque
@@ -129,6 +130,10 @@ class RouterPolicy:
     check_timeout: float = 5.0
     procedural_fallback: bool = True
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("timeout", "deadline", "chat_deadline", "check_timeout"):
+            _require_seconds(f"RouterPolicy.{name}", getattr(self, name))
 
 
 class ProviderManager:
@@ -473,6 +478,7 @@ class ProviderManager:
         ``check_timeout``), in the order they are tried: a silent server costs the
         timeout, not minutes."""
         limit = self.policy.check_timeout if timeout is None else timeout
+        _require_seconds("timeout", limit)
         results: dict[str, ProviderHealth] = {}
 
         async def check(p: LLMProvider) -> None:
@@ -544,6 +550,11 @@ class ProviderManager:
     async def aclose(self) -> None:
         for p in self.providers:
             await p.aclose()
+
+
+def _require_seconds(name: str, value: object) -> None:
+    if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{name} must be a positive number of seconds, not {value!r}")
 
 
 #: Added to the errors of a re-ask when the reply was cut at the output limit.
