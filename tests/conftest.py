@@ -7,13 +7,14 @@ from typing import Any
 import pytest
 
 from encounters.models import EncounterSpec
+from encounters.settings import LLMSettings
 
+#: Every variable the LLM settings read, and those the ollama client reads by itself.
 LLM_ENV = (
-    "LLM_PRIMARY_PROVIDER", "LLM_FALLBACK_PROVIDER", "LLM_LOCAL_ENABLED", "LLM_LOCAL_URL",
-    "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL", "ANTHROPIC_API_KEY", "ANTHROPIC_MODEL",
-    "ANTHROPIC_BASE_URL", "OLLAMA_MODEL", "LLM_TIMEOUT", "LLM_MAX_RETRIES", "LLM_PRICES",
-    "LLM_PROCEDURAL_FALLBACK", "LLM_COOLDOWN_AFTER", "LLM_COOLDOWN_SECONDS", "LLM_MAX_BACKOFF",
-)  # fmt: skip
+    *(name.upper() for name in LLMSettings.model_fields),
+    "OLLAMA_HOST",
+    "OLLAMA_API_KEY",
+)
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +203,35 @@ def test_llm_failure_falls_back_to_offline_brain(moderator: ContentModerator) ->
     assert sink.types() == ["chat", "chat", "follow"]
     assert sink.actions[0]["message"] == "Greetings, Ana."
     assert sink.actions[2]["target"] == "p1"
+
+
+def test_a_hanging_llm_no_longer_holds_a_companion_turn(moderator: ContentModerator) -> None:
+    """A 30 s per-call timeout; the turn's 1.5 s deadline hands it to the offline brain."""
+    with fake_server() as server:
+        hung = replace(openai_chat_reply("Too late."), delay=20.0)
+        fake = Script(default=hung)
+        server.route("POST", "/v1/chat/completions", fake)
+        sink = Sink()
+
+        async def main() -> None:
+            provider = OpenAIProvider(
+                api_key="sk-test-key", base_url=server.base_url + "/v1", timeout=60
+            )
+            policy = RouterPolicy(max_retries=2, timeout=30, chat_deadline=1.5)
+            router = ProviderManager([provider], policy=policy)
+            try:
+                c = Companion(persona(), session_id="sess_3", send=sink, moderator=moderator,
+                              router=router)  # fmt: skip
+                await c.handle(chat("hello there"))
+            finally:
+                await router.aclose()
+
+        started = time.monotonic()
+        run(main)
+        assert time.monotonic() - started < 10
+        assert fake.calls == 1
+    assert sink.types() == ["chat"]
+    assert sink.actions[0]["message"] == "Greetings, Ana."  # the offline brain's
 
 
 # ------------------------------------------------------------------ 3. the offline brain

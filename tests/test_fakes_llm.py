@@ -14,6 +14,7 @@ import pytest
 
 from .fakes.http import FakeServer, Reply, fake_server
 from .fakes.llm import (
+    UNSUPPORTED_MAX_TOKENS,
     Script,
     anthropic_error,
     anthropic_message_reply,
@@ -22,6 +23,7 @@ from .fakes.llm import (
     ollama_tags_reply,
     openai_chat_reply,
     openai_error,
+    openai_reasoning_model,
 )
 
 OPENAI_PATH = "/v1/chat/completions"
@@ -188,6 +190,61 @@ def test_openai_script_retries_after_429(server: FakeServer) -> None:
     run(main)
 
 
+def test_openai_refusal_and_length_stop(server: FakeServer) -> None:
+    async def main() -> None:
+        script = Script([
+            openai_chat_reply(refusal="I can't help with that."),
+            openai_chat_reply('{"title": "Amb', finish_reason="length"),
+        ])  # fmt: skip
+        server.route("POST", OPENAI_PATH, script)
+        refused = (await openai_create(server)).choices[0]
+        assert refused.message.content is None
+        assert refused.message.refusal == "I can't help with that."
+        assert refused.finish_reason == "stop"
+        cut = (await openai_create(server)).choices[0]
+        assert (cut.finish_reason, cut.message.content) == ("length", '{"title": "Amb')
+
+    run(main)
+
+
+def test_openai_reasoning_model_refuses_max_tokens(server: FakeServer) -> None:
+    """What the openai client reports for OpenAI's reasoning models sent max_tokens."""
+
+    async def main() -> None:
+        server.route("POST", OPENAI_PATH, openai_reasoning_model(lambda _: openai_chat_reply("ok")))
+        async with openai_client(server) as client:
+            with pytest.raises(openai.BadRequestError) as caught:
+                await client.chat.completions.create(
+                    model="o4-mini", messages=MESSAGES, max_tokens=5
+                )
+            accepted = await client.chat.completions.create(
+                model="o4-mini", messages=MESSAGES, max_completion_tokens=5
+            )
+        err = caught.value
+        assert (err.status_code, err.param, err.code) == (
+            400,
+            "max_tokens",
+            "unsupported_parameter",
+        )
+        assert err.type == "invalid_request_error"
+        assert isinstance(err.body, dict) and err.body["message"] == UNSUPPORTED_MAX_TOKENS
+        assert accepted.choices[0].message.content == "ok"
+
+    run(main)
+
+
+def test_openai_retry_after_as_an_http_date(server: FakeServer) -> None:
+    date = "Wed, 21 Oct 2026 07:28:00 GMT"
+
+    async def main() -> None:
+        server.route("POST", OPENAI_PATH, lambda _: openai_error(429, "later", retry_after=date))
+        with pytest.raises(openai.RateLimitError) as caught:
+            await openai_create(server)
+        assert caught.value.response.headers["retry-after"] == date
+
+    run(main)
+
+
 # --------------------------------------------------------------------------- Anthropic
 
 
@@ -319,6 +376,19 @@ def test_ollama_chat_parses_content_tool_calls_and_counts(server: FakeServer) ->
         ]
         assert script.bodies[0]["stream"] is False
         assert script.bodies[0]["model"] == "llama3.1"
+
+    run(main)
+
+
+def test_ollama_done_reason_length(server: FakeServer) -> None:
+    async def main() -> None:
+        server.route("POST", "/api/chat", lambda _: ollama_chat_reply('{"a', done_reason="length"))
+        async with ollama.AsyncClient(host=server.base_url) as client:
+            reply = await client.chat(
+                model="llama3.1", messages=MESSAGES, options={"num_predict": 2}
+            )
+        assert (reply.done_reason, reply.message.content) == ("length", '{"a')
+        assert server.requests[0].body["options"] == {"num_predict": 2}
 
     run(main)
 

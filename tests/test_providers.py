@@ -123,13 +123,14 @@ class Kind:
         )
 
     def truncated(self) -> Reply:
-        """The model ran out of tokens mid-JSON. Anthropic's tool input is always a
-        whole object on the wire, so there the cut-off answer is text with no tool call."""
+        """The model ran out of tokens mid-JSON, with each API's signal for it.
+        Anthropic's tool input is always a whole object on the wire, so there the cut-off
+        answer is text with no tool call."""
         if self.name == "openai":
             return openai_chat_reply(TRUNCATED, finish_reason="length")
         if self.name == "anthropic":
             return anthropic_message_reply(text=TRUNCATED, stop_reason="max_tokens")
-        return ollama_chat_reply(TRUNCATED)
+        return ollama_chat_reply(TRUNCATED, done_reason="length")
 
     def error(self, status: int, message: str = "boom", retry_after: float | None = None) -> Reply:
         if self.name == "openai":
@@ -493,7 +494,7 @@ def test_hung_server_client_timeout_then_fallback(server: FakeServer, kind: Kind
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=str)
-def test_truncated_json_is_asked_again_with_the_error(server: FakeServer, kind: Kind) -> None:
+def test_truncated_json_is_recognised_and_asked_again(server: FakeServer, kind: Kind) -> None:
     handler = script(server, kind, kind.truncated(), kind.ok())
     spec, manager = generate(kind.provider(server.base_url))
     assert_from(spec, kind)
@@ -502,11 +503,20 @@ def test_truncated_json_is_asked_again_with_the_error(server: FakeServer, kind: 
     assert second[: len(first)] == first  # the same conversation, continued
     assert [m["role"] for m in second[len(first) :]] == ["assistant", "user"]
     reask = second[-1]["content"]
+    assert "cut off at the output token limit" in reask
     assert "malformed JSON" in reask
     assert "Reply again with the whole corrected JSON object only." in reask
     if kind is not ANTHROPIC:
         assert second[-2]["content"] == TRUNCATED
     assert attempts(manager) == [(kind.name, False), (kind.name, True)]
+    error = manager.recent[0].error or ""
+    assert error.startswith("truncated at the output token limit: malformed JSON"), error
+
+
+def test_broken_json_without_the_limit_signal_is_reported_as_invalid(server: FakeServer) -> None:
+    script(server, OPENAI, openai_chat_reply(TRUNCATED), OPENAI.ok())
+    spec, manager = generate(OPENAI.provider(server.base_url))
+    assert_from(spec, OPENAI)
     assert (manager.recent[0].error or "").startswith("invalid output: malformed JSON")
 
 
@@ -1020,10 +1030,10 @@ def test_ae_providers_check_healthy(server: FakeServer, monkeypatch: pytest.Monk
     result = runner.invoke(app, ["providers", "check"])
     assert result.exit_code == 0, result.output
     rows = _table_rows(result.stdout)
-    assert rows["openai"] == "gpt-4o-mini ok"
-    assert rows["anthropic"] == f"{ANTHROPIC.model} ok"
-    assert rows["ollama"] == "llama3.1 ok"
-    assert rows["procedural"].endswith("ok (fallback on)")
+    assert re.fullmatch(r"gpt-4o-mini ok - \d+ ms -", rows["openai"]), rows["openai"]
+    assert re.fullmatch(rf"{ANTHROPIC.model} ok - \d+ ms -", rows["anthropic"])
+    assert re.fullmatch(r"llama3.1 ok - \d+ ms -", rows["ollama"])
+    assert "ok (fallback on)" in rows["procedural"]
     paths = [(r.method, r.path) for r in server.requests]
     assert ("GET", "/v1/models/gpt-4o-mini") in paths
     assert ("GET", "/api/tags") in paths
@@ -1041,9 +1051,11 @@ def test_ae_providers_check_some_down(server: FakeServer, monkeypatch: pytest.Mo
     result = runner.invoke(app, ["providers", "check"])
     assert result.exit_code == 0, result.output  # anthropic is up
     rows = _table_rows(result.stdout)
-    assert rows["openai"] == "gpt-4o-mini down"
-    assert rows["anthropic"] == f"{ANTHROPIC.model} ok"
-    assert rows["ollama"] == "llama3.1 down"
+    assert rows["openai"].startswith("gpt-4o-mini down 404")
+    assert "model 'gpt-4o-mini' is not on the server (it has: gpt-4.1)" in rows["openai"]
+    assert rows["anthropic"].startswith(f"{ANTHROPIC.model} ok")
+    assert rows["ollama"].startswith("llama3.1 down 404")
+    assert "model 'llama3.1' is not pulled (it has: qwen2:7b)" in rows["ollama"]
 
 
 def test_ae_providers_check_exits_1_when_all_are_down(
@@ -1053,9 +1065,10 @@ def test_ae_providers_check_exits_1_when_all_are_down(
     result = runner.invoke(app, ["providers", "check"])
     assert result.exit_code == 1
     rows = _table_rows(result.stdout)
-    assert rows["openai"] == "gpt-4o-mini down"
-    assert rows["anthropic"] == f"{ANTHROPIC.model} down"
-    assert rows["ollama"] == "llama3.1 down"
+    for name, model in (("openai", OPENAI.model), ("anthropic", ANTHROPIC.model),
+                        ("ollama", OLLAMA.model)):  # fmt: skip
+        assert rows[name].startswith(f"{model} down - "), rows[name]
+        assert "cannot connect" in rows[name]
 
 
 def test_ae_providers_check_with_nothing_configured() -> None:

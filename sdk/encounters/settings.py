@@ -45,8 +45,10 @@ class LLMSettings(BaseSettings):
     ``LLM_PRIMARY_PROVIDER``, ``LLM_FALLBACK_PROVIDER``, ``LLM_LOCAL_ENABLED``,
     ``LLM_LOCAL_URL``, ``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_MODEL``,
     ``ANTHROPIC_API_KEY``, ``ANTHROPIC_MODEL``, ``ANTHROPIC_BASE_URL``, ``OLLAMA_MODEL``,
-    ``LLM_TIMEOUT``, ``LLM_MAX_RETRIES``, ``LLM_MAX_BACKOFF``, ``LLM_COOLDOWN_AFTER``,
-    ``LLM_COOLDOWN_SECONDS``, ``LLM_PROCEDURAL_FALLBACK``, ``LLM_PRICES``.
+    ``LLM_TIMEOUT``, ``LLM_DEADLINE``, ``LLM_CHAT_DEADLINE``, ``LLM_MAX_RETRIES``,
+    ``LLM_MAX_BACKOFF``, ``LLM_MAX_RETRY_AFTER``, ``LLM_COOLDOWN_AFTER``,
+    ``LLM_COOLDOWN_SECONDS``, ``LLM_CHECK_TIMEOUT``, ``LLM_PROCEDURAL_FALLBACK``,
+    ``LLM_PRICES``. Without ``LLM_LOCAL_URL`` the Ollama client reads ``OLLAMA_HOST``.
 
     Keys are secrets: they are never printed (``repr`` shows ``**********``).
     """
@@ -56,7 +58,8 @@ class LLMSettings(BaseSettings):
     llm_primary_provider: ProviderName | None = None
     llm_fallback_provider: ProviderName | None = None
     llm_local_enabled: bool = False
-    llm_local_url: str = "http://localhost:11434"
+    #: The Ollama server; None: ``OLLAMA_HOST``, else http://127.0.0.1:11434.
+    llm_local_url: str | None = None
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
@@ -66,13 +69,24 @@ class LLMSettings(BaseSettings):
     ollama_model: str = "llama3.1"
     #: Seconds one call may take before it counts as a timeout.
     llm_timeout: float = Field(30.0, gt=0, le=600)
+    #: Seconds one whole generation may take over every provider, retries and re-ask
+    #: included; then the offline generator answers.
+    llm_deadline: float = Field(30.0, gt=0, le=3600)
+    #: Seconds one companion turn may take over every provider; then the offline brain
+    #: answers.
+    llm_chat_deadline: float = Field(10.0, gt=0, le=3600)
     #: Retries per call on 429, 5xx and timeouts (ours; the clients never retry).
     llm_max_retries: int = Field(2, ge=0, le=10)
     #: Longest wait between retries, Retry-After included; longer means next provider.
     llm_max_backoff: float = Field(10.0, ge=0, le=300)
+    #: Longest rest a server's Retry-After may impose on a provider; longer is cut
+    #: to this (and logged).
+    llm_max_retry_after: float = Field(300.0, ge=0, le=86400)
     #: After this many failed calls in a row a provider rests for the cooldown.
     llm_cooldown_after: int = Field(3, ge=1, le=100)
     llm_cooldown_seconds: float = Field(30.0, ge=0, le=3600)
+    #: Seconds each provider's check may take (``ae providers check``).
+    llm_check_timeout: float = Field(5.0, gt=0, le=600)
     #: Use the offline generator when every provider failed.
     llm_procedural_fallback: bool = True
     #: Price overrides, USD per million tokens: {"model": [input, output]}.

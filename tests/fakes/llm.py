@@ -15,9 +15,12 @@ Paths the clients call (relative to the base URL each client is given):
 * Anthropic: ``POST /v1/messages`` with ``base_url=server.base_url`` (the SDK adds ``/v1``).
 * Ollama: ``POST /api/chat`` and ``GET /api/tags`` with ``host=server.base_url``.
 
-A truncated-JSON reply is an ordinary reply whose content is cut short
-(``openai_chat_reply('{"title": "Amb')``); a hung server is ``Reply(delay=seconds, ...)`` or
-``dataclasses.replace(openai_chat_reply("late"), delay=5.0)``.
+A truncated-JSON reply is a reply whose content is cut short with the API's own signal
+(``openai_chat_reply('{"title": "Amb', finish_reason="length")``, Anthropic's
+``stop_reason="max_tokens"``, Ollama's ``done_reason="length"``); a hung server is
+``Reply(delay=seconds, ...)`` or ``dataclasses.replace(openai_chat_reply("late"), delay=5.0)``.
+``openai_reasoning_model(handler)`` answers like OpenAI's reasoning models, which refuse
+``max_tokens``.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from .http import Reply
+from .http import Handler, Reply
 
 __all__ = [
     "Script",
@@ -41,6 +44,7 @@ __all__ = [
     "ollama_tags_reply",
     "openai_chat_reply",
     "openai_error",
+    "openai_reasoning_model",
 ]
 
 
@@ -48,9 +52,14 @@ def _hex(n: int) -> str:
     return uuid.uuid4().hex[:n]
 
 
-def _retry_headers(retry_after: float | None) -> dict[str, str]:
-    # Both SDKs read ``retry-after`` as (possibly fractional) seconds.
-    return {} if retry_after is None else {"retry-after": f"{retry_after:g}"}
+def _retry_headers(retry_after: float | str | None) -> dict[str, str]:
+    """``retry-after`` as (possibly fractional) seconds, or a string as given (an HTTP
+    date such as ``Wed, 21 Oct 2026 07:28:00 GMT``, the header's other form)."""
+    if retry_after is None:
+        return {}
+    if isinstance(retry_after, str):
+        return {"retry-after": retry_after}
+    return {"retry-after": f"{retry_after:g}"}
 
 
 # --------------------------------------------------------------------------- OpenAI
@@ -77,19 +86,22 @@ def openai_chat_reply(
     prompt_tokens: int = 100,
     completion_tokens: int = 50,
     finish_reason: str | None = None,
+    refusal: str | None = None,
 ) -> Reply:
     """A ``POST /v1/chat/completions`` (non-streaming) success body.
 
     ``tool_calls`` items are either OpenAI-shaped (``{"id", "type", "function": {"name",
     "arguments"}}``) or short (``{"name": ..., "arguments": {...}}``); ``arguments`` given as
     a dict is JSON-encoded, as the API always sends a string. ``finish_reason`` defaults to
-    ``"tool_calls"`` when there are tool calls, else ``"stop"``.
+    ``"tool_calls"`` when there are tool calls, else ``"stop"``. ``refusal`` is the text of
+    a model that declined (the API then sends ``content: null`` and ``finish_reason:
+    "stop"``).
     """
     calls = [_openai_tool_call(c) for c in tool_calls] if tool_calls else None
     message: dict[str, Any] = {
         "role": "assistant",
-        "content": content,
-        "refusal": None,
+        "content": None if refusal is not None else content,
+        "refusal": refusal,
         "annotations": [],
     }
     if calls:
@@ -138,14 +150,15 @@ def openai_error(
     status: int,
     message: str,
     *,
-    retry_after: float | None = None,
+    retry_after: float | str | None = None,
     error_type: str | None = None,
     code: str | None = None,
+    param: str | None = None,
 ) -> Reply:
     """An OpenAI error: ``{"error": {"message", "type", "param", "code"}}``.
 
     ``type``/``code`` follow the status (429 → ``requests``/``rate_limit_exceeded``, 5xx →
-    ``server_error``) unless given.
+    ``server_error``) unless given; ``param`` names the request field at fault.
     """
     default_type, default_code = _OPENAI_ERRORS.get(
         status, ("server_error", None) if status >= 500 else ("invalid_request_error", None)
@@ -154,12 +167,34 @@ def openai_error(
         "error": {
             "message": message,
             "type": error_type or default_type,
-            "param": None,
+            "param": param,
             "code": code or default_code,
         }
     }
     headers = {"x-request-id": f"req_{_hex(32)}", **_retry_headers(retry_after)}
     return Reply(status, body, headers)
+
+
+#: OpenAI's answer when a reasoning model (o-series, gpt-5) is sent ``max_tokens``.
+UNSUPPORTED_MAX_TOKENS = (
+    "Unsupported parameter: 'max_tokens' is not supported with this model. "
+    "Use 'max_completion_tokens' instead."
+)
+
+
+def openai_reasoning_model(handler: Handler) -> Handler:
+    """``POST /v1/chat/completions`` as OpenAI serves a reasoning model: a request with
+    ``max_tokens`` is refused (400, ``param: max_tokens``, ``code:
+    unsupported_parameter``) and nothing is generated; others go to ``handler``."""
+
+    def serve(body: dict[str, Any]) -> Reply:
+        if "max_tokens" in body:
+            return openai_error(
+                400, UNSUPPORTED_MAX_TOKENS, param="max_tokens", code="unsupported_parameter"
+            )
+        return handler(body)
+
+    return serve
 
 
 # --------------------------------------------------------------------------- Anthropic
@@ -226,7 +261,7 @@ def anthropic_error(
     status: int,
     message: str,
     *,
-    retry_after: float | None = None,
+    retry_after: float | str | None = None,
     error_type: str | None = None,
 ) -> Reply:
     """An Anthropic error: ``{"type": "error", "error": {"type", "message"}, "request_id"}``.
@@ -269,8 +304,10 @@ def ollama_chat_reply(
     prompt_eval_count: int = 100,
     eval_count: int = 50,
     tool_calls: list[dict[str, Any]] | None = None,
+    done_reason: str = "stop",
 ) -> Reply:
-    """A ``POST /api/chat`` body for ``"stream": false`` (durations in nanoseconds)."""
+    """A ``POST /api/chat`` body for ``"stream": false`` (durations in nanoseconds).
+    ``done_reason`` is ``"length"`` when the reply hit ``num_predict``."""
     message: dict[str, Any] = {"role": "assistant", "content": content}
     if tool_calls:
         message["tool_calls"] = [_ollama_tool_call(c) for c in tool_calls]
@@ -278,7 +315,7 @@ def ollama_chat_reply(
         "model": model,
         "created_at": _ollama_now(),
         "message": message,
-        "done_reason": "stop",
+        "done_reason": done_reason,
         "done": True,
         "total_duration": 1_500_000_000,
         "load_duration": 20_000_000,

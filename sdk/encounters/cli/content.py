@@ -303,33 +303,49 @@ app.add_typer(providers_app, name="providers")
 
 
 @providers_app.command("check")
-def providers_check() -> None:
-    """Each configured provider's health (the offline generator is always there)."""
+def providers_check(
+    timeout: float | None = typer.Option(
+        None,
+        "--timeout",
+        min=0.1,
+        max=600,
+        help="Seconds each check may take (default LLM_CHECK_TIMEOUT, 5).",
+    ),
+) -> None:
+    """Each configured provider's health, checked concurrently: status, error and
+    latency (the offline generator is always there). Exit 1 when all are down."""
     import anyio
 
-    from ..generation.router import ProviderManager
+    from ..generation.router import ProviderHealth, ProviderManager
 
     settings = state.settings()
     manager = ProviderManager.from_settings(settings.llm)
 
-    async def run() -> dict[str, bool]:
+    async def run() -> list[ProviderHealth]:
         try:
-            return await manager.health()
+            return await manager.check_providers(timeout)
         finally:
             await manager.aclose()
 
-    health = anyio.run(run)
+    checks = anyio.run(run)
     table = Table(title="LLM providers, in the order they are tried")
-    for col in ("provider", "model", "health"):
+    for col in ("provider", "model", "health", "status", "latency", "error"):
         table.add_column(col)
-    for p in manager.providers:
-        table.add_row(p.name, p.model, "[green]ok[/green]" if health[p.name] else "[red]down[/red]")
+    for h in checks:
+        table.add_row(
+            h.provider,
+            h.model,
+            "[green]ok[/green]" if h.ok else "[red]down[/red]",
+            str(h.status) if h.status is not None else "-",
+            f"{h.latency_ms:.0f} ms",
+            escape(h.error or "-"),
+        )
     fallback = "on" if manager.policy.procedural_fallback else "off"
-    table.add_row("procedural", "-", f"[green]ok[/green] (fallback {fallback})")
+    table.add_row("procedural", "-", f"[green]ok[/green] (fallback {fallback})", "-", "-", "-")
     out.print(table)
     if not manager.providers:
         out.print("no LLM configured: set LLM_PRIMARY_PROVIDER and its key (see README)")
-    if manager.providers and not any(health.values()):
+    if manager.providers and not any(h.ok for h in checks):
         raise typer.Exit(1)
 
 

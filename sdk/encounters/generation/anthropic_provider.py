@@ -1,6 +1,9 @@
 """Anthropic's Messages API. Structured output by forced tool use: the model must call
 one tool whose input schema is the encounter schema; the tool input is the JSON.
-The client is built with ``max_retries=0``: the router retries."""
+The client is built with ``max_retries=0``: the router retries.
+
+The stop reason tells truncation (``max_tokens``, ``model_context_window_exceeded``)
+and refusal (``refusal``) apart from an ordinary answer."""
 
 from __future__ import annotations
 
@@ -47,6 +50,7 @@ class AnthropicProvider:
         self.name = name
         self.model = model
         self.max_tokens = max_tokens
+        self.secrets: tuple[str, ...] = (api_key,) if api_key else ()
         self.client = anthropic.AsyncAnthropic(
             api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0
         )
@@ -85,7 +89,13 @@ class AnthropicProvider:
                 break
         else:  # no tool call (e.g. it ran out of tokens): the text is all there is
             text = "".join(b.text for b in response.content if b.type == "text")
-        return Completion(text=text, usage=_usage(response.usage), model=response.model)
+        return Completion(
+            text=text,
+            usage=_usage(response.usage),
+            model=response.model,
+            truncated=response.stop_reason in _TRUNCATED,
+            refusal=_refusal(response),
+        )
 
     async def chat(self, messages: list[Message], tools: list[ToolSpec]) -> ChatResult:
         system, rest = self._split(messages)
@@ -111,17 +121,35 @@ class AnthropicProvider:
             for b in response.content
             if b.type == "tool_use"
         ]
-        return ChatResult(" ".join(texts), calls, _usage(response.usage), response.model)
+        return ChatResult(
+            " ".join(texts),
+            calls,
+            _usage(response.usage),
+            response.model,
+            truncated=response.stop_reason in _TRUNCATED,
+            refusal=_refusal(response),
+        )
 
-    async def check_health(self) -> bool:
+    async def probe(self) -> None:
         try:
             await self.client.models.retrieve(self.model)
-            return True
-        except anthropic.AnthropicError:
-            return False
+        except anthropic.AnthropicError as exc:
+            raise translate_error(self.name, exc) from exc
 
     async def aclose(self) -> None:
         await self.client.close()
+
+
+#: Stop reasons meaning the answer was cut short.
+_TRUNCATED = frozenset({"max_tokens", "model_context_window_exceeded"})
+
+
+def _refusal(response: Any) -> str | None:
+    """The refusal (the text the model gave, if any) when it stopped to refuse."""
+    if response.stop_reason != "refusal":
+        return None
+    text = " ".join(b.text for b in response.content if b.type == "text").strip()
+    return text or "the model refused (stop reason refusal)"
 
 
 def _usage(usage: Any) -> Usage:

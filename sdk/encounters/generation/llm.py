@@ -11,6 +11,8 @@ below, which is all the router needs to know.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant"]
@@ -30,11 +32,19 @@ class Usage:
 
 @dataclass(frozen=True)
 class Completion:
-    """A structured completion: the raw text the model produced (JSON, maybe broken)."""
+    """A structured completion: the raw text the model produced (JSON, maybe broken).
+
+    ``truncated`` is true when the model stopped at the output token limit (the JSON is
+    then usually cut short); ``refusal`` is the model's refusal when it declined to
+    answer (OpenAI's ``refusal`` field or content filter, Anthropic's ``refusal`` stop
+    reason), else None.
+    """
 
     text: str
     usage: Usage
     model: str
+    truncated: bool = False
+    refusal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,9 @@ class ChatResult:
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: Usage = Usage()
     model: str = ""
+    #: As for :class:`Completion`: cut at the output limit, or the model's refusal.
+    truncated: bool = False
+    refusal: str | None = None
 
 
 class ProviderError(Exception):
@@ -69,6 +82,8 @@ class ProviderError(Exception):
     def __init__(self, provider: str, message: str, *, status: int | None = None) -> None:
         self.provider = provider
         self.status = status
+        #: the text without the provider's name
+        self.message = message
         super().__init__(f"{provider}: {message}")
 
 
@@ -94,12 +109,20 @@ class ProviderTimeout(RetryableError):
     """No answer within the per-call timeout."""
 
 
+class DeadlinePassed(ProviderError):
+    """The generation's or the chat turn's overall deadline passed: no more tries."""
+
+
 @runtime_checkable
 class LLMProvider(Protocol):
     """One model behind one API. ``name`` identifies it in settings, logs and usage."""
 
     name: str
     model: str
+    #: The configured secret values (API keys) this provider sends. The router removes
+    #: them, literally and whatever their shape, from every error it logs, raises or
+    #: stores, since servers echo keys in error messages.
+    secrets: tuple[str, ...]
 
     async def complete_json(
         self, messages: list[Message], schema: dict[str, Any], *, schema_name: str
@@ -113,8 +136,10 @@ class LLMProvider(Protocol):
         """A chat turn in which the model may call ``tools``."""
         ...
 
-    async def check_health(self) -> bool:
-        """Is the endpoint reachable and the model there? Never raises."""
+    async def probe(self) -> None:
+        """Check that the endpoint answers and has the model; raise a
+        :class:`ProviderError` saying why not (status and the server's message, or the
+        model missing). The router bounds it with a timeout."""
         ...
 
     async def aclose(self) -> None:
@@ -122,8 +147,10 @@ class LLMProvider(Protocol):
         ...
 
 
-def retry_after_seconds(headers: Any) -> float | None:
-    """The ``Retry-After`` (or ``retry-after-ms``) header in seconds, if parseable."""
+def retry_after_seconds(headers: Any, now: datetime | None = None) -> float | None:
+    """The ``Retry-After`` (or ``retry-after-ms``) header in seconds, if parseable:
+    either a number of seconds or an HTTP date (seconds until then, 0 when past).
+    ``now`` is for tests; it defaults to the current time."""
     if headers is None:
         return None
     try:
@@ -131,9 +158,21 @@ def retry_after_seconds(headers: Any) -> float | None:
         if ms is not None:
             return max(0.0, float(ms) / 1000)
         value = headers.get("retry-after")
-        return max(0.0, float(value)) if value is not None else None
+    except (TypeError, ValueError, AttributeError):
+        return None
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
     except (TypeError, ValueError):
-        return None  # an HTTP date: rare for these APIs; use our own backoff
+        pass
+    try:
+        when = parsedate_to_datetime(str(value))
+    except (TypeError, ValueError, IndexError):
+        return None  # neither form: use our own backoff
+    if when.tzinfo is None:  # HTTP dates are GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def error_for_status(

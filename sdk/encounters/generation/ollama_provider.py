@@ -1,8 +1,16 @@
 """Ollama (local models). Structured output by ``format`` set to the JSON Schema;
-health from ``/api/tags`` (is the model pulled?)."""
+health from ``/api/tags`` (is the model pulled?).
+
+Output is capped with ``num_predict`` like the other providers' ``max_tokens``; a reply
+that hit it has ``done_reason: length``. ``host`` None means what the ollama client
+does by itself: ``OLLAMA_HOST`` (the variable Ollama's own tools read, in any form they
+accept: ``0.0.0.0``, ``host:port``, a URL), else ``http://127.0.0.1:11434``. The
+client also sends ``OLLAMA_API_KEY`` when set (Ollama's hosted models), so that value
+is one of this provider's secrets."""
 
 from __future__ import annotations
 
+import os
 from contextvars import ContextVar
 from typing import Any
 
@@ -45,13 +53,17 @@ class OllamaProvider:
     def __init__(
         self,
         *,
-        host: str = "http://localhost:11434",
+        host: str | None = None,
         model: str = "llama3.1",
         timeout: float = 60.0,
         name: str = "ollama",
+        max_tokens: int = 2000,
     ) -> None:
         self.name = name
         self.model = model
+        self.max_tokens = max_tokens
+        key = os.environ.get("OLLAMA_API_KEY")
+        self.secrets: tuple[str, ...] = (key,) if key else ()
         self.client = ollama.AsyncClient(
             host=host, timeout=timeout, event_hooks={"response": [_keep_error_headers]}
         )
@@ -67,7 +79,7 @@ class OllamaProvider:
         try:
             response = await self.client.chat(
                 model=self.model, messages=self._messages(messages), format=schema,
-                options={"temperature": 0.7},
+                options={"temperature": 0.7, "num_predict": self.max_tokens},
             )  # fmt: skip
         except (ollama.ResponseError, httpx.HTTPError, ConnectionError) as exc:
             raise translate_error(self.name, exc) from exc
@@ -75,9 +87,11 @@ class OllamaProvider:
             text=response.message.content or "",
             usage=Usage(response.prompt_eval_count or 0, response.eval_count or 0),
             model=response.model or self.model,
+            truncated=response.done_reason == "length",
         )
 
     async def chat(self, messages: list[Message], tools: list[ToolSpec]) -> ChatResult:
+        _error_headers.set(None)
         try:
             response = await self.client.chat(
                 model=self.model,
@@ -94,6 +108,7 @@ class OllamaProvider:
                     for t in tools
                 ]
                 or None,
+                options={"num_predict": self.max_tokens},
             )
         except (ollama.ResponseError, httpx.HTTPError, ConnectionError) as exc:
             raise translate_error(self.name, exc) from exc
@@ -106,15 +121,24 @@ class OllamaProvider:
             calls,
             Usage(response.prompt_eval_count or 0, response.eval_count or 0),
             response.model or self.model,
+            truncated=response.done_reason == "length",
         )
 
-    async def check_health(self) -> bool:
+    async def probe(self) -> None:
+        _error_headers.set(None)
         try:
             listing = await self.client.list()
-        except (ollama.ResponseError, httpx.HTTPError, ConnectionError):
-            return False
-        names = {m.model for m in listing.models if m.model}
-        return self.model in names or f"{self.model}:latest" in names
+        except (ollama.ResponseError, httpx.HTTPError, ConnectionError) as exc:
+            raise translate_error(self.name, exc) from exc
+        names = [m.model for m in listing.models if m.model]
+        if self.model not in names and f"{self.model}:latest" not in names:
+            shown = ", ".join(names[:10]) or "none"
+            raise ProviderError(
+                self.name,
+                f"model {self.model!r} is not pulled (it has: {shown}); run ollama pull "
+                f"{self.model}",
+                status=404,
+            )
 
     async def aclose(self) -> None:
         client = getattr(self.client, "_client", None)

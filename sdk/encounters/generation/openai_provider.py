@@ -3,6 +3,12 @@ llama.cpp's server): set ``base_url``.
 
 Structured output uses ``response_format`` with a strict JSON Schema; tools use
 function calling. The client is built with ``max_retries=0``: the router retries.
+
+The output cap is sent as ``max_tokens``, which OpenAI's non-reasoning models and
+compatible servers accept. A server that refuses it (OpenAI's reasoning models answer
+400 ``unsupported_parameter`` and name ``max_completion_tokens``) is asked again at once
+with the other name, which this provider then keeps using. The choice follows what the
+server says, not its URL; the cost is one refused request per provider instance.
 """
 
 from __future__ import annotations
@@ -53,9 +59,9 @@ class OpenAIProvider:
         self.name = name
         self.model = model
         self.max_tokens = max_tokens
-        # OpenAI's own API takes max_completion_tokens (its reasoning models refuse
-        # max_tokens); compatible servers know max_tokens.
-        self._limit = "max_completion_tokens" if base_url is None else "max_tokens"
+        self.secrets: tuple[str, ...] = (api_key,) if api_key else ()
+        #: The output cap's parameter name, switched when the server refuses it.
+        self.limit_param = "max_tokens"
         self.client = openai.AsyncOpenAI(
             api_key=api_key or "not-needed-for-local-servers",
             base_url=base_url,
@@ -76,23 +82,21 @@ class OpenAIProvider:
                 "type": "json_schema",
                 "json_schema": {"name": schema_name, "schema": schema, "strict": True},
             },
-            self._limit: self.max_tokens,
         }
-        try:
-            response = await self.client.chat.completions.create(**params)
-        except openai.OpenAIError as exc:
-            raise translate_error(self.name, exc) from exc
+        response = await self._create(params)
+        choice = response.choices[0] if response.choices else None
         return Completion(
-            text=response.choices[0].message.content or "" if response.choices else "",
+            text=(choice.message.content or "") if choice else "",
             usage=_usage(response.usage),
             model=response.model or self.model,
+            truncated=choice is not None and choice.finish_reason == "length",
+            refusal=_refusal(choice),
         )
 
     async def chat(self, messages: list[Message], tools: list[ToolSpec]) -> ChatResult:
         params: dict[str, Any] = {
             "model": self.model,
             "messages": self._messages(messages),
-            self._limit: self.max_tokens,
         }
         if tools:
             params["tools"] = [
@@ -106,11 +110,9 @@ class OpenAIProvider:
                 }
                 for t in tools
             ]
-        try:
-            response = await self.client.chat.completions.create(**params)
-        except openai.OpenAIError as exc:
-            raise translate_error(self.name, exc) from exc
-        message = response.choices[0].message if response.choices else None
+        response = await self._create(params)
+        choice = response.choices[0] if response.choices else None
+        message = choice.message if choice else None
         calls: list[ToolCall] = []
         for call in (message.tool_calls or []) if message else []:
             function = getattr(call, "function", None)
@@ -132,23 +134,84 @@ class OpenAIProvider:
             tool_calls=calls,
             usage=_usage(response.usage),
             model=response.model or self.model,
+            truncated=choice is not None and choice.finish_reason == "length",
+            refusal=_refusal(choice),
         )
 
-    async def check_health(self) -> bool:
+    async def _create(self, params: dict[str, Any]) -> Any:
+        """One chat completion with the output cap under the name the server takes
+        (a refused name is swapped for the other and the request sent once more)."""
+        for swapped in (False, True):
+            try:
+                return await self.client.chat.completions.create(
+                    **{**params, self.limit_param: self.max_tokens}
+                )
+            except openai.BadRequestError as exc:
+                other = _other_limit_param(exc, self.limit_param)
+                if other is None or swapped:
+                    raise translate_error(self.name, exc) from exc
+                self.limit_param = other
+            except openai.OpenAIError as exc:
+                raise translate_error(self.name, exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def probe(self) -> None:
         try:
             await self.client.models.retrieve(self.model)
-            return True
-        except openai.OpenAIError:
-            pass
-        # Compatible servers (llama.cpp, vLLM) may only have the list.
+            return
+        except openai.NotFoundError:
+            pass  # compatible servers (llama.cpp, vLLM) may only have the list
+        except openai.OpenAIError as exc:
+            raise translate_error(self.name, exc) from exc
         try:
             page = await self.client.models.list()
-        except openai.OpenAIError:
-            return False
-        return any(m.id == self.model for m in page.data)
+        except openai.OpenAIError as exc:
+            raise translate_error(self.name, exc) from exc
+        names = [m.id for m in page.data]
+        if self.model not in names:
+            raise ProviderError(self.name, _missing(self.model, names), status=404)
 
     async def aclose(self) -> None:
         await self.client.close()
+
+
+def _refusal(choice: Any) -> str | None:
+    """The model's refusal text, or the content filter's verdict, or None."""
+    if choice is None:
+        return None
+    refusal = getattr(choice.message, "refusal", None)
+    if refusal:
+        return str(refusal)
+    if choice.finish_reason == "content_filter":
+        return "stopped by the content filter"
+    return None
+
+
+def _other_limit_param(exc: openai.BadRequestError, sent: str) -> str | None:
+    """The other output-cap name when the server refused the one ``sent`` as unknown or
+    unsupported, else None (a 400 about its value, say too large, is not a refusal).
+
+    OpenAI names the parameter in ``param`` with code ``unsupported_parameter``; other
+    servers only say it in the message ("Unrecognized request argument supplied",
+    "Extra inputs are not permitted"), so the message counts too."""
+    other = "max_completion_tokens" if sent == "max_tokens" else "max_tokens"
+    message = exc.message or ""
+    lowered = message.lower()
+    about = exc.param == sent or sent in message
+    refused = (
+        exc.code == "unsupported_parameter"
+        or other in message
+        or any(word in lowered for word in _REFUSED_WORDS)
+    )
+    return other if about and refused else None
+
+
+_REFUSED_WORDS = ("unsupported", "not supported", "unrecognized", "unknown", "not permitted")
+
+
+def _missing(model: str, names: list[str]) -> str:
+    shown = ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
+    return f"model {model!r} is not on the server (it has: {shown or 'none'})"
 
 
 def _usage(usage: Any) -> Usage:

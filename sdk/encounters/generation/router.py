@@ -4,23 +4,35 @@ For one encounter the router tries each provider in order (primary, fallback, lo
 
 1. one call, under a per-call timeout;
 2. on 429, 5xx, overload, connection errors and timeouts, retry with exponential
-   backoff and jitter, honouring ``Retry-After``, at most ``max_retries`` times and
-   never waiting longer than ``max_backoff`` (a longer Retry-After moves on to the next
-   provider rather than freezing a game);
+   backoff and jitter, honouring ``Retry-After`` (seconds or an HTTP date), at most
+   ``max_retries`` times and never waiting longer than ``max_backoff``: a longer
+   Retry-After rests the provider that long, at most ``max_retry_after`` (logged), and
+   moves on to the next provider rather than freezing a game;
 3. parse the JSON and validate it as an :class:`EncounterSpec`; if it fails, ask the
-   same provider once more with the list of errors;
+   same provider once more with the list of errors (a reply cut at the output limit is
+   asked again with that said; a refusal is not asked again);
 4. a provider that failed ``cooldown_after`` calls in a row is skipped for
    ``cooldown_seconds``.
 
-When every provider failed, the procedural generator answers (unless turned off), so
-a game always gets a valid encounter. Every attempt, failed ones included, is recorded
-with its tokens and estimated cost (:class:`UsageRecord`, in the store when one is
-given, and in :attr:`ProviderManager.recent`).
+A whole generation has ``deadline`` seconds and a chat turn ``chat_deadline``, every
+provider, retry, wait and re-ask included: a player is waiting. Each provider may use
+its fair share of the time left (the time left divided by the providers still to try,
+so a hanging primary leaves time to the fallback); a try never outlives its share.
+Limit: with several providers a slow but working primary is cut at its share; raise
+the deadline for such a model.
+
+When every provider failed or the deadline passed, the procedural generator answers
+(unless turned off), so a game always gets a valid encounter. Every attempt, failed
+ones included, is recorded with its tokens and estimated cost (:class:`UsageRecord`,
+in the store when one is given, and in :attr:`ProviderManager.recent`); refusals,
+truncations and corrected values are recorded in its ``error``. The providers' key
+values are removed from every error text, whatever their shape.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from collections import deque
@@ -30,11 +42,13 @@ from functools import partial
 from typing import Any, TypeVar
 
 import anyio
+from pydantic import TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
 
 from ..errors import ConfigError, FieldError, GenerationError, ValidationFailed
 from ..log import get_logger
 from ..models import EncounterSpec
-from ..models.common import new_id
+from ..models.common import Difficulty, new_id
 from ..models.usage import UsageRecord
 from ..moderation.audit import redact
 from ..settings import LLMSettings
@@ -44,6 +58,7 @@ from .base import GenerationRequest
 from .llm import (
     ChatResult,
     Completion,
+    DeadlinePassed,
     LLMProvider,
     Message,
     ProviderError,
@@ -60,6 +75,8 @@ from .schema import drop_nulls, encounter_schema
 log = get_logger(__name__)
 T = TypeVar("T")
 SCHEMA_NAME = "encounter"
+REDACTED = "[redacted]"
+_DIFFICULTY: TypeAdapter[float] = TypeAdapter(Difficulty)
 
 
 @dataclass
@@ -80,16 +97,43 @@ class Attempt:
     latency_ms: float = 0.0
 
 
+@dataclass(frozen=True)
+class ProviderHealth:
+    """One provider's check: ``status`` is the HTTP status of a failure (None when the
+    server never answered), ``error`` says why it is down, ``latency_ms`` how long the
+    check took."""
+
+    provider: str
+    model: str
+    ok: bool
+    status: int | None = None
+    error: str | None = None
+    latency_ms: float = 0.0
+
+
 @dataclass
 class RouterPolicy:
+    """Times are seconds. ``timeout`` bounds one try; ``deadline`` one whole generation
+    and ``chat_deadline`` one chat turn (every provider, retry, wait and re-ask);
+    ``max_retry_after`` is the longest rest a server's Retry-After may impose;
+    ``check_timeout`` bounds each provider's health check."""
+
     timeout: float = 30.0
     max_retries: int = 2
     backoff_base: float = 0.25
     max_backoff: float = 10.0
     cooldown_after: int = 3
     cooldown_seconds: float = 30.0
+    max_retry_after: float = 300.0
+    deadline: float = 30.0
+    chat_deadline: float = 10.0
+    check_timeout: float = 5.0
     procedural_fallback: bool = True
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("timeout", "deadline", "chat_deadline", "check_timeout"):
+            _require_seconds(f"RouterPolicy.{name}", getattr(self, name))
 
 
 class ProviderManager:
@@ -116,6 +160,12 @@ class ProviderManager:
         self.prices = PriceTable(self.policy.prices)
         self.recent: deque[UsageRecord] = deque(maxlen=1000)
         self._health = {p.name: _Health() for p in self.providers}
+        # longest first, so a key that contains another is removed whole
+        self._secrets = sorted(
+            {secret for p in self.providers for secret in p.secrets if secret},
+            key=len,
+            reverse=True,
+        )
         self._clock = clock
         self._rng: random.Random = rng or random.Random()
 
@@ -142,6 +192,35 @@ class ProviderManager:
                 "llm.provider_resting", provider=provider.name, seconds=self.policy.cooldown_seconds
             )
 
+    def _safe(self, error: BaseException | str) -> str:
+        """An error's text fit to log, raise or store: the providers' configured key
+        values removed literally (a server may echo a key of any shape, however short),
+        then anything else secret-shaped (``sk-...``, bearer tokens)."""
+        text = str(error)
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return str(redact(text))[:500]
+
+    def _rest(self, provider: LLMProvider, asked: float) -> None:
+        """Rest ``provider`` as its server's Retry-After asked, at most
+        ``max_retry_after`` seconds: a 429 asking for a day must not end a provider."""
+        seconds = asked
+        if seconds > self.policy.max_retry_after:
+            log.warning(
+                "llm.retry_after_capped",
+                provider=provider.name,
+                asked=round(asked, 1),
+                resting=self.policy.max_retry_after,
+            )
+            seconds = self.policy.max_retry_after
+        self._health[provider.name].resting_until = self._clock() + seconds
+        log.warning(
+            "llm.provider_resting",
+            provider=provider.name,
+            seconds=round(seconds, 1),
+            reason="retry-after",
+        )
+
     async def _record(self, attempts: list[Attempt], purpose: str) -> None:
         records = [
             UsageRecord(
@@ -149,7 +228,7 @@ class ProviderManager:
                 model=a.model,
                 purpose=purpose,
                 ok=a.ok,
-                error=a.error[:500] if a.error else None,
+                error=self._safe(a.error) if a.error else None,
                 input_tokens=a.usage.input_tokens,
                 output_tokens=a.usage.output_tokens,
                 cost_usd=self.prices.cost(a.model, a.usage),
@@ -181,17 +260,30 @@ class ProviderManager:
         call: Callable[[], Awaitable[T]],
         attempts: list[Attempt],
         usage_of: Callable[[T], Usage],
+        until: float,
     ) -> T:
-        """``call`` with the timeout and retry policy; every try is added to
-        ``attempts``. Raises the last :class:`ProviderError`."""
+        """``call`` with the timeout and retry policy, never past ``until`` (an
+        :func:`anyio.current_time` instant); every try is added to ``attempts``.
+        Raises the last :class:`ProviderError` (:class:`DeadlinePassed` when time ran
+        out)."""
         policy = self.policy
         for n in range(policy.max_retries + 1):
+            left = until - anyio.current_time()
+            if left <= 0:
+                raise DeadlinePassed(provider.name, "timed out: no time left before the deadline")
+            limit = min(policy.timeout, left)
             started = time.perf_counter()
             try:
-                with anyio.fail_after(policy.timeout):
+                with anyio.fail_after(limit):
                     result = await call()
             except TimeoutError:
-                error: ProviderError = ProviderTimeout(provider.name, "timed out")
+                error: ProviderError = (
+                    ProviderTimeout(provider.name, "timed out")
+                    if limit >= policy.timeout
+                    else DeadlinePassed(
+                        provider.name, f"timed out: the deadline left it {limit:.1f} s"
+                    )
+                )
             except ProviderError as exc:
                 error = exc
             except Exception as exc:  # a garbled reply the client could not parse
@@ -212,22 +304,24 @@ class ProviderManager:
                     provider.name,
                     provider.model,
                     False,
-                    error=_safe(error),
+                    error=self._safe(error),
                     latency_ms=_ms(started),
                 )
             )
             if not isinstance(error, RetryableError) or n == policy.max_retries:
                 raise error
             delay = self._backoff(n, error.retry_after)
-            if delay is None:  # asked to wait longer than we would: rest it that long
-                self._health[provider.name].resting_until = self._clock() + (error.retry_after or 0)
+            if delay is None:  # asked to wait longer than we would: rest it instead
+                self._rest(provider, error.retry_after or 0.0)
                 raise error
+            if delay >= until - anyio.current_time():
+                raise error  # no time for another try before the deadline
             log.info(
                 "llm.retry",
                 provider=provider.name,
                 attempt=n + 1,
                 delay=round(delay, 3),
-                error=_safe(error),
+                error=self._safe(error),
             )
             await anyio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -247,21 +341,28 @@ class ProviderManager:
     async def generate_encounter(
         self, request: GenerationRequest, *, provider: str | None = None
     ) -> EncounterSpec:
-        """A validated encounter from the first provider that manages one; from the
-        procedural generator when all fail (``provider`` forces one provider and
-        disables the fallback)."""
+        """A validated encounter from the first provider that manages one within the
+        deadline; from the procedural generator when all fail or time runs out
+        (``provider`` forces one provider and disables the fallback)."""
         attempts: list[Attempt] = []
         failures: list[str] = []
         if provider == ProceduralGenerator.name:
             return await self.procedural.generate_encounter(request)
         try:
-            for candidate in self._order(provider):
+            candidates = self._order(provider)
+            until = anyio.current_time() + self.policy.deadline
+            for i, candidate in enumerate(candidates):
+                share = self._share(candidates[i:], until, failures)
+                if share is None:
+                    break
                 try:
-                    spec = await self._encounter_from(candidate, request, attempts)
+                    spec = await self._encounter_from(candidate, request, attempts, share)
                 except (ProviderError, ValidationFailed) as exc:
                     self._mark(candidate, False)
-                    failures.append(_safe(exc))
-                    log.warning("llm.provider_failed", provider=candidate.name, error=_safe(exc))
+                    failures.append(self._safe(exc))
+                    log.warning(
+                        "llm.provider_failed", provider=candidate.name, error=self._safe(exc)
+                    )
                     continue
                 self._mark(candidate, True)
                 return spec
@@ -275,8 +376,26 @@ class ProviderManager:
             + (": " + "; ".join(failures) if failures else " (none available)")
         )
 
+    def _share(
+        self, remaining: list[LLMProvider], until: float, failures: list[str]
+    ) -> float | None:
+        """When the first of ``remaining`` must be done: its fair share of the time
+        left. None (and the skipped providers noted in ``failures``) when none is left."""
+        now = anyio.current_time()
+        left = until - now
+        if left > 0:
+            return now + left / len(remaining)
+        names = ", ".join(p.name for p in remaining)
+        failures.append(f"deadline passed before {names} could be tried")
+        log.warning("llm.deadline_passed", skipped=[p.name for p in remaining])
+        return None
+
     async def _encounter_from(
-        self, provider: LLMProvider, request: GenerationRequest, attempts: list[Attempt]
+        self,
+        provider: LLMProvider,
+        request: GenerationRequest,
+        attempts: list[Attempt],
+        until: float,
     ) -> EncounterSpec:
         messages = build_messages(request)
         schema = encounter_schema()
@@ -287,20 +406,39 @@ class ProviderManager:
                 partial(provider.complete_json, messages, schema, schema_name=SCHEMA_NAME),
                 attempts,
                 _completion_usage,
+                until,
             )
+            if completion.refusal is not None:
+                # asking again would cost tokens for the same answer: next provider
+                reason = f"refused: {completion.refusal}"
+                attempts[-1].ok = False
+                attempts[-1].error = self._safe(reason)
+                raise ProviderError(provider.name, reason[:300])
             try:
-                return self._parse(completion, request, provider)
+                spec, corrected = self._parse(completion, request, provider)
             except ValidationFailed as exc:
                 last = exc
+                errors = [str(e) for e in exc.errors]
                 attempts[-1].ok = False
-                attempts[-1].error = f"invalid output: {exc.errors[0]}"
-                messages = reask_messages(messages, completion.text, [str(e) for e in exc.errors])
+                if completion.truncated:
+                    attempts[-1].error = f"truncated at the output token limit: {errors[0]}"
+                    errors.insert(0, TRUNCATED_REASK)
+                else:
+                    attempts[-1].error = f"invalid output: {errors[0]}"
+                messages = reask_messages(messages, completion.text, errors)
+                continue
+            if corrected:
+                attempts[-1].error = corrected
+                log.warning("llm.output_corrected", provider=provider.name, note=corrected)
+            return spec
         assert last is not None
         raise last
 
     def _parse(
         self, completion: Completion, request: GenerationRequest, provider: LLMProvider
-    ) -> EncounterSpec:
+    ) -> tuple[EncounterSpec, str | None]:
+        """The encounter, and a note when a value the router sets (the difficulty) was
+        invalid in the model's reply and replaced by the requested one."""
         what = f"encounter from {provider.name}"
         try:
             data = json.loads(completion.text)
@@ -309,6 +447,7 @@ class ProviderManager:
         if not isinstance(data, dict):
             raise ValidationFailed(what, [FieldError("", "must be a JSON object")])
         body: dict[str, Any] = drop_nulls(data)
+        corrected = _difficulty_note(body.get("difficulty"), request.difficulty)
         body.update(
             id=new_id("enc"),
             category=request.category.value,
@@ -317,7 +456,7 @@ class ProviderManager:
             generator=f"llm:{provider.name}:{completion.model}"[:80],
         )
         body.pop("template_id", None)
-        return validate_model(EncounterSpec, body, what)
+        return validate_model(EncounterSpec, body, what), corrected
 
     def estimate_cost(self, request: GenerationRequest) -> float:
         """Estimated USD cost of one generation with the first provider in order."""
@@ -329,43 +468,79 @@ class ProviderManager:
         return self.prices.estimate(available[0].model, chars)
 
     async def check_health(self) -> bool:
-        return any((await self.health()).values()) or self.policy.procedural_fallback
+        """True when a provider is up, or the procedural fallback is on."""
+        if self.policy.procedural_fallback:
+            return True
+        return any(h.ok for h in await self.check_providers())
 
-    async def health(self) -> dict[str, bool]:
-        """Each provider's health, checked concurrently within the call timeout."""
-        results: dict[str, bool] = {}
+    async def check_providers(self, timeout: float | None = None) -> list[ProviderHealth]:
+        """Every provider checked at once, each within ``timeout`` seconds (default
+        ``check_timeout``), in the order they are tried: a silent server costs the
+        timeout, not minutes."""
+        limit = self.policy.check_timeout if timeout is None else timeout
+        _require_seconds("timeout", limit)
+        results: dict[str, ProviderHealth] = {}
 
         async def check(p: LLMProvider) -> None:
-            with anyio.move_on_after(self.policy.timeout):
-                results[p.name] = await p.check_health()
-                return
-            results[p.name] = False
+            started = time.perf_counter()
+            status: int | None = None
+            error: str | None = None
+            try:
+                with anyio.fail_after(limit):
+                    await p.probe()
+            except TimeoutError:
+                error = f"no answer within {limit:g} s"
+            except ProviderError as exc:
+                status, error = exc.status, self._safe(exc.message)
+            except Exception as exc:  # a garbled reply the client could not parse
+                error = self._safe(f"unusable reply: {type(exc).__name__}: {exc}")
+            results[p.name] = ProviderHealth(
+                p.name, p.model, error is None, status, error, round(_ms(started), 1)
+            )
 
         async with anyio.create_task_group() as tg:
             for p in self.providers:
                 tg.start_soon(check, p)
-        return {p.name: results.get(p.name, False) for p in self.providers}
+        return [results[p.name] for p in self.providers]
 
     # -- chat with tools (companions) --------------------------------------------------
 
     async def chat(
         self, messages: list[Message], tools: list[ToolSpec], *, provider: str | None = None
     ) -> ChatResult:
-        """A chat turn with tools from the first provider that answers. Raises
-        :class:`GenerationError` when none does (a companion then uses its offline
+        """A chat turn with tools from the first provider that answers within
+        ``chat_deadline``. A refusal counts as no answer. Raises
+        :class:`GenerationError` when none answers (a companion then uses its offline
         brain)."""
         attempts: list[Attempt] = []
         failures: list[str] = []
         try:
-            for candidate in self._order(provider):
+            candidates = self._order(provider)
+            until = anyio.current_time() + self.policy.chat_deadline
+            for i, candidate in enumerate(candidates):
+                share = self._share(candidates[i:], until, failures)
+                if share is None:
+                    break
                 try:
                     result: ChatResult = await self._call(
-                        candidate, partial(candidate.chat, messages, tools), attempts, _chat_usage
+                        candidate,
+                        partial(candidate.chat, messages, tools),
+                        attempts,
+                        _chat_usage,
+                        share,
                     )
                 except ProviderError as exc:
                     self._mark(candidate, False)
-                    failures.append(_safe(exc))
+                    failures.append(self._safe(exc))
                     continue
+                if result.refusal is not None:
+                    reason = self._safe(f"refused: {result.refusal}")
+                    attempts[-1].ok = False
+                    attempts[-1].error = reason
+                    failures.append(f"{candidate.name}: {reason}")
+                    continue
+                if result.truncated:
+                    attempts[-1].error = "truncated at the output token limit"
                 self._mark(candidate, True)
                 return result
         finally:
@@ -377,9 +552,32 @@ class ProviderManager:
             await p.aclose()
 
 
-def _safe(exc: BaseException) -> str:
-    """An error's text with anything secret-shaped removed: a server may echo a key."""
-    return str(redact(str(exc)))[:500]
+def _require_seconds(name: str, value: object) -> None:
+    if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{name} must be a positive number of seconds, not {value!r}")
+
+
+#: Added to the errors of a re-ask when the reply was cut at the output limit.
+TRUNCATED_REASK = (
+    "the reply was cut off at the output token limit: write a shorter JSON object, "
+    "complete this time"
+)
+
+
+def _difficulty_note(value: Any, requested: float) -> str | None:
+    """What to record when the model's difficulty is not a valid one (7.0, "hard"):
+    the router uses the requested difficulty anyway, but the correction is noted."""
+    if value is None:
+        return None
+    try:
+        _DIFFICULTY.validate_python(value, strict=True)
+    except PydanticValidationError:
+        shown = json.dumps(value)[:40] if not isinstance(value, str) else repr(value[:40])
+        return (
+            f"corrected: the model's difficulty {shown} is outside the schema "
+            f"(0.1 to 1.0); the requested {requested:g} was used"
+        )
+    return None
 
 
 def _completion_usage(c: Completion) -> Usage:
@@ -401,6 +599,10 @@ def policy_from(llm: LLMSettings) -> RouterPolicy:
         max_backoff=llm.llm_max_backoff,
         cooldown_after=llm.llm_cooldown_after,
         cooldown_seconds=llm.llm_cooldown_seconds,
+        max_retry_after=llm.llm_max_retry_after,
+        deadline=llm.llm_deadline,
+        chat_deadline=llm.llm_chat_deadline,
+        check_timeout=llm.llm_check_timeout,
         procedural_fallback=llm.llm_procedural_fallback,
         prices=dict(llm.llm_prices),
     )
@@ -440,7 +642,7 @@ def build_providers(llm: LLMSettings) -> list[LLMProvider]:
                 base_url=llm.anthropic_base_url, timeout=llm.llm_timeout,
             ))  # fmt: skip
         else:
-            providers.append(OllamaProvider(
+            providers.append(OllamaProvider(  # no LLM_LOCAL_URL: the client reads OLLAMA_HOST
                 host=llm.llm_local_url, model=llm.ollama_model, timeout=llm.llm_timeout,
             ))  # fmt: skip
     return providers

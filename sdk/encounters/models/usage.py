@@ -10,8 +10,11 @@ from .common import STRICT, Timestamp, utcnow
 
 
 class UsageRecord(BaseModel):
-    """Failed attempts are recorded too (``ok`` false, ``error`` set): a game pays for
-    tokens a provider consumed even when the answer was unusable."""
+    """Failed attempts are recorded too (``ok`` false, ``error`` set: a timeout, an HTTP
+    error, invalid or truncated output, a refusal): a game pays for tokens a provider
+    consumed even when the answer was unusable. On a successful attempt ``error`` notes
+    what was wrong but worked around (a chat reply cut at the output limit, a difficulty
+    outside the schema that was replaced)."""
 
     model_config = STRICT
 
