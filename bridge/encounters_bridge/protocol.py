@@ -186,12 +186,16 @@ class ServerLink:
         identify_timeout: float = IDENTIFY_TIMEOUT,
         now: float = 0.0,
         limiter: InProcessRateLimiter | None = None,
+        frame_limiter: InProcessRateLimiter | None = None,
+        frame_key: str = "frames",
     ) -> None:
         """``limiter``: the event budget, shared by every connection of a link when the
         I/O layer passes one limiter for all (so reconnecting does not refill it);
         by default this connection's own. ``frame_rate`` caps every inbound frame of
-        this connection (heartbeats and acks too); ``identify_timeout`` is how long a
-        new connection may stay unidentified."""
+        every inbound frame (heartbeats and acks too), counted in ``frame_limiter``
+        under ``frame_key`` until the link identifies, then under its game server, so
+        reconnecting does not refill it (by default this connection's own);
+        ``identify_timeout`` is how long a new connection may stay unidentified."""
         self.encoding: Encoding = encoding
         self.heartbeat_interval = heartbeat_interval
         self.max_frame_bytes = max_frame_bytes
@@ -204,7 +208,12 @@ class ServerLink:
         )
         self._event_rate = event_rate
         self._frame_rate = frame_rate
-        self._frames = InProcessRateLimiter(clock=lambda: self._now)
+        self._frames = (
+            frame_limiter
+            if frame_limiter is not None
+            else InProcessRateLimiter(clock=lambda: self._now)
+        )
+        self.frame_key = frame_key
         self.identify_timeout = identify_timeout
         self.connected_at = now
         self._refused_in_a_row = 0
@@ -225,7 +234,7 @@ class ServerLink:
         self._now = self.last_seen = now
         if self.state == "closed":
             return []
-        if not self._frames.check("frames", self._frame_rate).allowed:
+        if not self._frames.check(self.frame_key, self._frame_rate).allowed:
             return self._close(CloseCode.RATE_LIMITED, "too many frames")
         try:
             frame = decode(data, self.encoding, self.max_frame_bytes)
@@ -259,6 +268,7 @@ class ServerLink:
         """``identify`` checked out: the link is ready."""
         self.link = link
         self.state = "ready"
+        self.frame_key = f"server:{link.world}:{link.server_id}"
         return [Send(Frame("ready", {
             "link_id": link.link_id,
             "resume_token": resume_token,
@@ -277,6 +287,7 @@ class ServerLink:
             )
         self.link = link
         self.state = "ready"
+        self.frame_key = f"server:{link.world}:{link.server_id}"
         link.ack(last_s)
         replay = link.replay_after(last_s, upto)
         return [Send(Frame("resumed", {"replayed": len(replay)})), *map(Send, replay)]

@@ -156,9 +156,12 @@ class BridgeEdge:
     #: inbound event budgets per link, kept across its reconnections
     _event_limiter: InProcessRateLimiter = field(init=False)
     _bad_keys: InProcessRateLimiter = field(init=False)
+    #: inbound frame budgets: per address before identify, per game server after
+    _frame_limiter: InProcessRateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
         self._event_limiter = InProcessRateLimiter(clock=self.clock)
+        self._frame_limiter = InProcessRateLimiter(clock=self.clock)
         self._bad_keys = InProcessRateLimiter(clock=self.clock)
 
     # -- serving ---------------------------------------------------------------------
@@ -228,8 +231,10 @@ class BridgeEdge:
             identify_timeout=self.identify_timeout,
             now=self.clock(),
             limiter=self._event_limiter,
+            frame_limiter=self._frame_limiter,
         )
         address = ws.remote_address[0] if ws.remote_address else ""
+        link.frame_key = f"address:{address}"
         conn = Connection(ws, link, address=str(address))
         if (
             self._unidentified_total >= self.max_unidentified
@@ -329,6 +334,8 @@ class BridgeEdge:
                 if not await self._send(conn, conn.link.encode(effect.frame)):
                     return
             elif isinstance(effect, Close):
+                if effect.code == CloseCode.RATE_LIMITED and conn.link.link is not None:
+                    self._failed(conn)  # a flooder that reconnects is made to wait
                 await self._close(conn, effect.code, effect.reason)
             elif isinstance(effect, Authenticate | ResumeRequest):
                 # nothing is pumped until ready/resumed and the replay are out
