@@ -70,7 +70,9 @@ def free_port() -> int:
 def test_worlds_add_prints_the_key_once_and_stores_only_its_hash(tmp_path: Path) -> None:
     data = tmp_path / "data"
     key_id, key, out = add_key(data, "Friday night server", "gmod")
-    assert f"world key {key_id} for 'Friday night server' (gmod)" in out
+    assert (
+        f"world key {key_id} for 'Friday night server' (gmod, bound to its first server id)" in out
+    )
     assert "shown once" in out
     assert out.count(key) == 1
     disk = store_bytes(data)
