@@ -1,19 +1,57 @@
 # Two commands: `make demo` (the offline tour) and `make test` (everything CI runs).
-# Both create ./.venv on first use and reuse it; it is rebuilt when pyproject.toml changes.
+# Both create ./.venv on first use and reuse it. The venv is installed from the lock,
+# requirements.lock (every package pinned, Python 3.11 on Linux), and built afresh when
+# the lock or pyproject.toml changes. `make lock` resolves the newest versions
+# pyproject.toml allows and writes the lock again.
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
+LOCK_VENV := .venv-lock
+# The build backend and what it needs for an editable build are installed from the lock
+# too: the editable install runs without build isolation, so nothing unpinned is fetched.
+BUILD_REQUIRES = $(shell $(PYTHON) -c 'import shlex, tomllib; print(*map(shlex.quote, tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))')
+EDITABLE_REQUIRES = import importlib, tomllib; \
+	backend = tomllib.load(open("pyproject.toml", "rb"))["build-system"]["build-backend"]; \
+	print(*importlib.import_module(backend).get_requires_for_build_editable(), sep="\n")
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench clean lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade -c $(LOCK) pip
+	$(BIN)/python -m pip install --quiet -c $(LOCK) $(BUILD_REQUIRES)
+	$(BIN)/python -c '$(EDITABLE_REQUIRES)' | $(BIN)/python -m pip install --quiet -c $(LOCK) -r /dev/stdin
+	$(BIN)/python -m pip install --quiet --no-build-isolation -c $(LOCK) -e '.[dev]'
+	$(BIN)/python -m pip check
+	@grep -v -e '^#' -e '^$$' -e '^pip==' $(LOCK) > $(VENV)/lock.txt
+	@$(BIN)/python -m pip freeze --exclude-editable > $(VENV)/installed.txt
+	@diff $(VENV)/lock.txt $(VENV)/installed.txt || { \
+		echo "$(LOCK) does not match what pyproject.toml needs (above: < locked, > installed): run make lock"; \
+		exit 1; }
 	touch $(STAMP)
+
+# Resolve the newest versions pyproject.toml allows, in a throwaway venv, and pin them all.
+lock:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "the lock is for Python 3.11")'
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/python -m pip install --quiet $(BUILD_REQUIRES)
+	$(LOCK_VENV)/bin/python -c '$(EDITABLE_REQUIRES)' | $(LOCK_VENV)/bin/python -m pip install --quiet -r /dev/stdin
+	$(LOCK_VENV)/bin/python -m pip install --quiet --no-build-isolation -e '.[dev]'
+	$(LOCK_VENV)/bin/python -m pip check
+	{ echo "# Every package ai-encounters installs for development (.[dev]) and its build backend,"; \
+	  echo "# pinned: Python 3.11 on Linux. make and CI install with it as a constraint file."; \
+	  echo "# Do not edit: run make lock (it resolves the newest versions pyproject.toml allows)."; \
+	  $(LOCK_VENV)/bin/python -m pip freeze --all --exclude-editable | grep '^pip=='; \
+	  $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable; } > $(LOCK).new
+	mv $(LOCK).new $(LOCK)
+	rm -rf $(LOCK_VENV)
 
 demo: $(STAMP)
 	AE_DATA_DIR=$${AE_DATA_DIR:-$(CURDIR)/.demo-data} $(BIN)/ae demo
@@ -49,4 +87,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_analytics.py
 
 clean:
-	rm -rf $(VENV) .demo-data .pytest_cache .mypy_cache .ruff_cache $(NODE_BRIDGE)/node_modules
+	rm -rf $(VENV) $(LOCK_VENV) .demo-data .pytest_cache .mypy_cache .ruff_cache $(NODE_BRIDGE)/node_modules

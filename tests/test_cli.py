@@ -6,11 +6,13 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+import encounters
 from encounters.cli import app
 
 from .conftest import encounter_dict
@@ -210,3 +212,12 @@ def test_real_entry_point_has_no_traceback_on_errors(tmp_path: Path) -> None:
 def test_help(args: list[str]) -> None:
     code, out, _ = ae(*args)
     assert code == 0 and "Usage" in out
+
+
+def test_version_prints_the_package_version() -> None:
+    with open(Path(__file__).parents[1] / "pyproject.toml", "rb") as f:
+        expected = tomllib.load(f)["project"]["version"]
+    ae_bin = Path(sys.executable).with_name("ae")
+    done = subprocess.run([str(ae_bin), "--version"], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"ai-encounters {expected}\n", "")
+    assert encounters.__version__ == expected

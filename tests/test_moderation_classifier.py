@@ -3,6 +3,8 @@ client, over real HTTP to a loopback server that speaks its wire format."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from typing import Any
 
 import anyio
@@ -64,6 +66,7 @@ def test_classifier_flags_what_the_word_lists_miss() -> None:
             sent = server.requests[0]
             assert sent.body["model"] == "omni-moderation-latest"
             assert sent.headers["authorization"] == "Bearer sk-test-not-real"
+            await moderator.aclose()
 
     anyio.run(main)
 
@@ -72,7 +75,39 @@ def test_a_failing_classifier_blocks_rather_than_lets_unchecked_text_out() -> No
     async def main() -> None:
         with fake_server() as server:
             server.route("POST", "/v1/moderations", lambda body: Reply(500, {"error": "boom"}))
-            result = await moderator_for(server).moderate_message("hello", PersonaCore(name="G"))
+            moderator = moderator_for(server)
+            result = await moderator.moderate_message("hello", PersonaCore(name="G"))
+            await moderator.aclose()
             assert result.decision == "block" and result.reason == "classifier_unavailable"
 
     anyio.run(main)
+
+
+def test_a_closed_moderator_leaves_no_connection_for_a_later_event_loop() -> None:
+    """The classifier's HTTP client holds a keep-alive connection of the loop that used
+    it. Closed with the moderator, nothing is left for the garbage collector to close
+    on another loop (``RuntimeError: Event loop is closed`` in a stray task)."""
+    kept: list[ContentModerator] = []
+
+    async def first() -> None:
+        with fake_server() as server:
+            server.route("POST", "/v1/moderations", moderation_reply)
+            moderator = moderator_for(server)
+            result = await moderator.moderate_message("at the castle", PersonaCore(name="G"))
+            assert result.decision == "allow"
+            await moderator.aclose()
+            kept.append(moderator)
+
+    anyio.run(first)
+    errors: list[str] = []
+
+    async def later() -> None:
+        asyncio.get_running_loop().set_exception_handler(
+            lambda _loop, context: errors.append(repr(context.get("exception")))
+        )
+        kept.clear()  # the moderator and its client are collected while this loop runs
+        gc.collect()
+        await anyio.sleep(0.05)
+
+    anyio.run(later)
+    assert errors == []

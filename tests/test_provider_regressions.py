@@ -30,7 +30,9 @@ def test_a_garbled_200_reply_falls_back_and_is_recorded() -> None:
         with fake_server() as server:
             html = Reply(200, "<html>proxy error</html>", {"content-type": "text/html"})
             server.route("POST", "/v1/chat/completions", lambda _: html)
-            spec = await manager(server.base_url, store, max_retries=0).generate_encounter(REQUEST)
+            m = manager(server.base_url, store, max_retries=0)
+            spec = await m.generate_encounter(REQUEST)
+            await m.aclose()
         assert spec.generator == "procedural"
         (totals,) = await store.usage_totals()
         assert totals.failures == 1
@@ -46,6 +48,7 @@ def test_an_echoed_key_is_not_stored_or_logged() -> None:
             server.route("POST", "/v1/chat/completions", lambda _: echo)
             m = manager(server.base_url, store, max_retries=0)
             await m.generate_encounter(REQUEST)
+            await m.aclose()
         assert all(KEY not in (r.error or "") for r in m.recent)
         assert any("[redacted]" in (r.error or "") for r in m.recent)
 
@@ -62,6 +65,7 @@ def test_a_long_retry_after_rests_the_provider() -> None:
             await m.generate_encounter(REQUEST)
             calls = len(server.requests)
             await m.generate_encounter(REQUEST)  # resting: not asked again
+            await m.aclose()
             assert len(server.requests) == calls == 1
 
     anyio.run(main)

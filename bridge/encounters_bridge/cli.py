@@ -266,45 +266,58 @@ def bridge_serve(
             moderator = ContentModerator(settings=settings.moderation, audit=AuditLogger(store))
             service = DeploymentService(store, moderator, edge, token_ttl=cfg.token_ttl)
             engine = Engine(settings, store=store, moderator=moderator)
-            await engine.open()  # the store is open: this loads templates and webhooks
-            if companion_script is not None:
-                service.companions = companion_host(engine, moderator, companion_script)
-            app = create_app(service, engine)
-            server = await edge.serve(cfg.host, cfg.port)
-            settle_heap()
-            http = _HTTPServer(uvicorn.Config(
-                app, host=cfg.host, port=cfg.http_port, log_level="warning",
-                lifespan="off",
-            ))  # fmt: skip
-            out.print(
-                f"bridge: adapters on ws://{cfg.host}:{cfg.port}/ws, control API on "
-                f"http://{cfg.host}:{cfg.http_port} (docs at /docs)",
-                highlight=False,
-            )
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(http.serve)
-                deliveries = anyio.CancelScope()
-
-                async def background() -> None:
-                    # the webhook outbox is durable, and analytics flush what they hold
-                    # when cancelled: stopping loses nothing
-                    with deliveries:
-                        async with anyio.create_task_group() as jobs:
-                            jobs.start_soon(engine.webhooks.run)
-                            jobs.start_soon(engine.analytics.run)
-
-                tg.start_soon(background)
-                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                    async for _ in signals:
-                        break
-                http.should_exit = True
-                deliveries.cancel()
-                if service.companions is not None:
-                    await service.companions.aclose()
-                await edge.close_all(CloseCode.GOING_AWAY)
-                server.close()
-                await server.wait_closed()
+            try:
+                await serve(engine, edge, moderator, service)
+            finally:
+                # the providers' clients close on this loop (and analytics flush)
+                # before the store does
+                await engine.close()
             out.print("bridge stopped; link state saved")
+
+    async def serve(
+        engine: Engine,
+        edge: BridgeEdge,
+        moderator: ContentModerator,
+        service: DeploymentService,
+    ) -> None:
+        await engine.open()  # the store is open: this loads templates and webhooks
+        if companion_script is not None:
+            service.companions = companion_host(engine, moderator, companion_script)
+        app = create_app(service, engine)
+        server = await edge.serve(cfg.host, cfg.port)
+        settle_heap()
+        http = _HTTPServer(uvicorn.Config(
+            app, host=cfg.host, port=cfg.http_port, log_level="warning",
+            lifespan="off",
+        ))  # fmt: skip
+        out.print(
+            f"bridge: adapters on ws://{cfg.host}:{cfg.port}/ws, control API on "
+            f"http://{cfg.host}:{cfg.http_port} (docs at /docs)",
+            highlight=False,
+        )
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(http.serve)
+            deliveries = anyio.CancelScope()
+
+            async def background() -> None:
+                # the webhook outbox is durable, and analytics flush what they hold
+                # when cancelled: stopping loses nothing
+                with deliveries:
+                    async with anyio.create_task_group() as jobs:
+                        jobs.start_soon(engine.webhooks.run)
+                        jobs.start_soon(engine.analytics.run)
+
+            tg.start_soon(background)
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    break
+            http.should_exit = True
+            deliveries.cancel()
+            if service.companions is not None:
+                await service.companions.aclose()
+            await edge.close_all(CloseCode.GOING_AWAY)
+            server.close()
+            await server.wait_closed()
 
     try:
         anyio.run(run)

@@ -15,6 +15,7 @@ field.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import secrets
 import threading
@@ -313,13 +314,20 @@ class Engine:
         return template
 
     async def close(self) -> None:
-        if isinstance(self.generator, ProviderManager):
-            await self.generator.aclose()
-        if self._memory is not None:
-            self._memory.close()
-            self._memory = None
-        await self.analytics.flush()
-        await self.store.close()
+        """Close the providers' HTTP clients (on this event loop: left to the garbage
+        collector, they would be closed on whatever loop runs then), NPC memory, and
+        the store after the analytics are flushed. Each step runs even if one fails."""
+        try:
+            if isinstance(self.generator, ProviderManager):
+                await self.generator.aclose()
+        finally:
+            try:
+                if self._memory is not None:
+                    self._memory.close()
+                    self._memory = None
+                await self.analytics.flush()
+            finally:
+                await self.store.close()
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -798,7 +806,13 @@ class SyncEngine:
         self._portal = got
         try:
             self.engine = Engine(settings, **kwargs)
-            self._portal.call(self.engine.open)
+            try:
+                self._portal.call(self.engine.open)
+            except BaseException:
+                # its clients are closed on their own loop; the open error is the one to tell
+                with contextlib.suppress(Exception):
+                    self._portal.call(self.engine.close)
+                raise
         except BaseException:
             self._portal.call(self._portal.stop)
             thread.join(timeout=10)

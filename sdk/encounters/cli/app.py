@@ -82,6 +82,14 @@ class State:
 state = State()
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out.print(f"ai-encounters {version('ai-encounters')}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
     data_dir: Annotated[
@@ -96,6 +104,12 @@ def root(
     ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log info messages (AE_LOG_LEVEL).")
+    ] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_version, help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     state.data_dir = data_dir

@@ -548,8 +548,17 @@ class ProviderManager:
         raise GenerationError("no LLM provider answered: " + ("; ".join(failures) or "none"))
 
     async def aclose(self) -> None:
+        """Close every provider's HTTP client (each one, even if another fails), on the
+        event loop that used them: a client left open is closed by the garbage
+        collector on whatever loop runs then, and fails there ("Event loop is closed")."""
+        errors: list[BaseException] = []
         for p in self.providers:
-            await p.aclose()
+            try:
+                await p.aclose()
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
 
 
 def _require_seconds(name: str, value: object) -> None:
@@ -622,23 +631,26 @@ def build_providers(llm: LLMSettings) -> list[LLMProvider]:
         names += ["anthropic"] if llm.anthropic_api_key else []
     if llm.llm_local_enabled:
         names.append("ollama")
+    names = list(dict.fromkeys(names))
+    # every name is checked before any client is built: none is left unclosed
+    if "openai" in names and not (llm.openai_api_key or llm.openai_base_url):
+        raise ConfigError(
+            "the openai provider needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local "
+            "OpenAI-compatible server such as LM Studio or llama.cpp)"
+        )
+    anthropic_key = llm.anthropic_api_key.get_secret_value() if llm.anthropic_api_key else None
+    if "anthropic" in names and not anthropic_key:
+        raise ConfigError("the anthropic provider needs ANTHROPIC_API_KEY")
     providers: list[LLMProvider] = []
-    for name in dict.fromkeys(names):
+    for name in names:
         if name == "openai":
-            if not (llm.openai_api_key or llm.openai_base_url):
-                raise ConfigError(
-                    "the openai provider needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local "
-                    "OpenAI-compatible server such as LM Studio or llama.cpp)"
-                )
             providers.append(OpenAIProvider(
                 api_key=llm.openai_api_key.get_secret_value() if llm.openai_api_key else None,
                 model=llm.openai_model, base_url=llm.openai_base_url, timeout=llm.llm_timeout,
             ))  # fmt: skip
         elif name == "anthropic":
-            if not llm.anthropic_api_key:
-                raise ConfigError("the anthropic provider needs ANTHROPIC_API_KEY")
             providers.append(AnthropicProvider(
-                api_key=llm.anthropic_api_key.get_secret_value(), model=llm.anthropic_model,
+                api_key=anthropic_key, model=llm.anthropic_model,
                 base_url=llm.anthropic_base_url, timeout=llm.llm_timeout,
             ))  # fmt: skip
         else:

@@ -26,6 +26,9 @@ OPENAI_TOPICS = {
 
 
 class TopicClassifier(Protocol):
+    """A classifier that holds a connection may also have ``async def aclose()``:
+    :meth:`ContentModerator.aclose` calls it."""
+
     name: str
 
     async def classify(self, text: str) -> set[str]:
@@ -38,7 +41,9 @@ class OpenAIModerationClassifier:
 
     ``client`` is an ``openai.AsyncOpenAI`` (build it with ``max_retries=0`` and a short
     timeout: a slow classifier must not hold a chat message for long). Errors
-    propagate; the moderator decides what a failed check means (it blocks).
+    propagate; the moderator decides what a failed check means (it blocks). The
+    classifier owns the client: :meth:`aclose` (or the moderator's) closes it, on the
+    event loop that used it.
     """
 
     name = "openai-moderation"
@@ -54,3 +59,8 @@ class OpenAIModerationClassifier:
             flags = result.categories.model_dump(by_alias=True)
             topics |= {OPENAI_TOPICS[k] for k, v in flags.items() if v and k in OPENAI_TOPICS}
         return topics
+
+    async def aclose(self) -> None:
+        """Close the client's connections. A client left open is closed by the garbage
+        collector on whatever event loop runs then, which fails if its own has ended."""
+        await self.client.close()

@@ -145,6 +145,21 @@ class ContentModerator:
         custom = sorted(self.filter.categories - set(BUILTIN_TOPICS) - {PROFANITY})
         self._topic_order = [*BUILTIN_TOPICS, *custom]
 
+    async def aclose(self) -> None:
+        """Close the classifiers that hold connections (each one, even if another
+        fails). Call it on the event loop that used the moderator."""
+        errors: list[BaseException] = []
+        for classifier in self.classifiers:
+            close = getattr(classifier, "aclose", None)
+            if close is None:
+                continue
+            try:
+                await close()
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
     @property
     def topics(self) -> list[str]:
         """Every topic this moderator can recognise."""
