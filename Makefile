@@ -83,6 +83,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_moderation.py
 	$(BIN)/python benchmarks/bench_providers.py
 	$(BIN)/python benchmarks/bench_bridge.py
+	$(BIN)/python benchmarks/bench_bridge_attacks.py
 	$(BIN)/python benchmarks/bench_memory.py
 	$(BIN)/python benchmarks/bench_analytics.py
 

@@ -9,7 +9,9 @@ their ratio. Target: p99 within 2x of the baseline.
 
 Attacks: a heartbeat flood from an identified link, 1,000 sockets that never identify,
 identifies with bad keys as fast as possible, and a peer that stops reading while
-actions are dispatched to it.
+actions are dispatched to it. Attackers run at the lowest CPU priority, as a stand-in for
+another machine. On a shared 2-core machine the figures are noisy: run it twice before
+reading much into one p99.
 
     .venv/bin/python benchmarks/bench_bridge_attacks.py [--actions 200]
 """
@@ -187,8 +189,8 @@ async def main(n: int) -> None:
                     await measure(http, creator, sessions[0], game, done, 20, "warm")
                     base = await measure(http, creator, sessions[0], game, done, n, "base")
                     b50, b99 = figures(base)
-                    print(f"healthy link, no attack: p50 {b50:.2f} ms, p99 {b99:.2f} ms "
-                          f"({n} actions at 100/s)")  # fmt: skip
+                    print(f"healthy link, no attack (the baseline): p50 {b50:.2f} ms, "
+                          f"p99 {b99:.2f} ms ({n} actions at 100/s)")  # fmt: skip
                     for index, kind in enumerate(ATTACKS, start=1):
                         attacker = subprocess.Popen([sys.executable, __file__, "--attack", kind,
                                                      "--port", str(port), "--key", bad_actor,
@@ -215,12 +217,16 @@ async def main(n: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--actions", type=int, default=200)
+    parser.add_argument("--quick", action="store_true", help="40 actions per phase (smoke test)")
     parser.add_argument("--attack")
     parser.add_argument("--port", type=int)
     parser.add_argument("--key")
     parser.add_argument("--seconds", type=float, default=5)
     args = parser.parse_args()
     if args.attack:
+        # on another machine the attacker's own CPU would cost the daemon nothing: here
+        # it yields to the daemon and the healthy game server
+        os.nice(19)
         asyncio.run(attack(args.attack, args.port, args.key, args.seconds))
     else:
-        asyncio.run(main(args.actions))
+        asyncio.run(main(40 if args.quick else args.actions))

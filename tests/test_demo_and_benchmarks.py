@@ -54,6 +54,7 @@ def test_demo_deploys_a_companion_through_the_daemon(tmp_path: Path) -> None:
         ("bench_moderation.py", "msgs/s"),
         ("bench_providers.py", "overhead"),
         ("bench_bridge.py", "actions/s"),
+        ("bench_bridge_attacks.py", "during heartbeat flood"),
         ("bench_memory.py", "retrieval"),
         ("bench_analytics.py", "events/s"),
     ],

@@ -74,6 +74,9 @@ LinkHandler = Callable[[str, str], Awaitable[None]]
 BAD_KEY_RATE = Rate.per_minute(10, burst=5)
 #: Most addresses remembered for the back-off.
 _MAX_BLOCKED = 10_000
+#: Seconds a socket closed for flooding lingers (its close frame on the way) before
+#: it is dropped.
+FLOOD_LINGER = 0.5
 
 
 class EventRefused(Exception):
@@ -96,6 +99,7 @@ class Connection:
     closed: bool = False
     counted: bool = False  #: counted among connections not identified yet
     sending: bool = False  #: ready or resumed (and the replay) went out: the pump may send
+    cut: bool = False  #: closed for flooding: nothing more is read from it
     sent_s: int = 0  #: last dispatch sent on this connection
     #: held while dispatches go out (a replay, the pump): they leave in ``s`` order
     send_lock: anyio.Lock = field(default_factory=anyio.Lock)
@@ -253,6 +257,8 @@ class BridgeEdge:
                     async for message in ws:  # after a close, this drains until it ends
                         if not conn.closed:
                             await self._run(conn, link.receive(message, self.clock()))
+                        elif conn.cut:  # a flooder: stop reading (and parsing) its frames
+                            break
                 except ConnectionClosed:
                     pass
                 except Exception as exc:  # a bug must not take down other links
@@ -382,12 +388,20 @@ class BridgeEdge:
 
     async def _close(self, conn: Connection, code: CloseCode, reason: str) -> None:
         """Start the close and return: the reader keeps draining, so a peer that is
-        still sending (a flood) sees the close at once instead of after a timeout."""
+        still sending sees the close at once instead of after a timeout. A peer closed
+        for its rate (4008) is flooding: the daemon stops reading from it at once, so
+        what it keeps sending is never even parsed, and drops the socket
+        ``FLOOD_LINGER`` seconds after its close frame."""
         if conn.closed:
             return
         conn.closed = True
         conn.link.state = "closed"
         conn.wake.set()
+        if code == CloseCode.RATE_LIMITED:
+            conn.cut = True
+            transport = conn.ws.transport
+            transport.pause_reading()
+            asyncio.get_running_loop().call_later(FLOOD_LINGER, transport.abort)
         task = asyncio.get_running_loop().create_task(self._send_close(conn.ws, code, reason))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
