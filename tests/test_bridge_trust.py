@@ -499,3 +499,40 @@ async def test_a_flood_of_sockets_at_the_descriptor_limit_is_refused_and_logged_
         for s in socks:
             s.close()
         daemon.stop()
+
+
+async def test_after_a_restart_an_event_for_no_session_reaches_the_servers_companions(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    """The daemon restarts; as soon as the game server is back, a player joining (an
+    event naming no session) reaches the live companion on that server."""
+    from encounters.companion import CompanionHost
+
+    db = tmp_path / "bridge.db"
+    async with run_daemon(db, text_filter) as d1:
+        keys = await make_keys(d1.store)
+        game = Game.create(d1.ws_url, keys.world, "json")
+        async with httpx.AsyncClient(base_url=d1.http_url) as http, connected(game):
+            pid, token = await approved_persona(http, keys)
+            body = {"personaId": pid, "deploymentToken": token, "world": "web",
+                    "serverId": SERVER}  # fmt: skip
+            sid = (await http.post("/spawn", headers=bearer(keys.creator), json=body)).json()[
+                "sessionId"
+            ]
+            await until(lambda: d1.service._companions[sid].status == "live")
+        port, state = d1.ws_port, game.client.link
+    async with run_daemon(db, text_filter, ws_port=port) as d2:
+        d2.service.companions = CompanionHost(d2.moderator, seed=1)
+        back = Game.create(d2.ws_url, keys.world, "json")
+        back.client.link = state  # the same game server process resumes
+        state.stopped, state.ready = False, False
+        async with connected(back):
+            await back.client.send_event({"type": "player_join", "player": {"id": "p2",
+                                          "name": "Bo"}})  # fmt: skip
+
+            def chats() -> list[str]:
+                return [f.d["action"]["message"] for f in back.of_type("action")
+                        if f.d["action"]["type"] == "chat" and f.sid == sid]  # fmt: skip
+
+            await until(lambda: any("Bo" in line for line in chats()), 10)  # greeted
+            await d2.service.companions.aclose()
