@@ -536,3 +536,46 @@ async def test_after_a_restart_an_event_for_no_session_reaches_the_servers_compa
 
             await until(lambda: any("Bo" in line for line in chats()), 10)  # greeted
             await d2.service.companions.aclose()
+
+
+async def test_concurrent_dispatches_after_a_restart_get_distinct_numbers_and_all_are_kept(
+    tmp_path: Path,
+) -> None:
+    """Right after a restart, before the game server is back, four callers dispatch to
+    its link at the same moment: the link is loaded once, every dispatch gets its own
+    ``s`` and every one is stored for the resume."""
+    from encounters.storage import SQLiteStore
+    from encounters_bridge.keys import create_world_key
+    from encounters_bridge.server import BridgeEdge
+
+    db = tmp_path / "bridge.db"
+    async with SQLiteStore(db) as store:
+        _, key = await create_world_key(store, "game", "web")
+        edge = BridgeEdge(store, heartbeat_interval=0.5)
+        server = await edge.serve("127.0.0.1", 0)
+        game = Game.create(f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/ws", key, "json")
+        async with connected(game):
+            await edge.dispatch("web", SERVER, Frame("dispatch", {"type": "action",
+                                "action": chat(0)}, sid="s1"))  # fmt: skip
+            await until(lambda: game.action_ids() == ["act-0000"])
+        link_id = game.client.link.link_id or ""
+        await edge.close_all()
+        server.close()
+        await server.wait_closed()
+    async with SQLiteStore(db) as store:
+        edge = BridgeEdge(store, heartbeat_interval=0.5)  # nothing in memory
+        results: list[list[int]] = []
+
+        async def dispatch(n: int) -> None:
+            frames = [Frame("dispatch", {"type": "action", "action": chat(n + i)}, sid="s1")
+                      for i in range(3)]  # fmt: skip
+            results.append(await edge.dispatch_many("web", SERVER, frames))
+
+        async with anyio.create_task_group() as tg:
+            for n in (10, 20, 30, 40):
+                tg.start_soon(dispatch, n)
+        numbers = sorted(s for r in results for s in r)
+        assert numbers == list(range(2, 14))  # 12 distinct numbers after the first
+        stored = await store.get_link(link_id)
+        assert stored is not None  # (1 may still be unacknowledged: it was never acked)
+        assert [f["s"] for f in stored.unacked if f["s"] > 1] == list(range(2, 14))
