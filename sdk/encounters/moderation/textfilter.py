@@ -9,7 +9,8 @@ How a message is checked:
    (``ass``) is checked against the run lengths, so ``as`` stays clean;
 3. each candidate is kept only if it stands where it must: a ``word`` term must be a
    whole word (an ``s`` plural allowed), a ``root`` term may sit inside a longer word
-   unless that word is allowlisted (``scunthorpe``); a ``rule`` trigger runs its regex;
+   unless that word is allowlisted (``scunthorpe``); a ``split`` spelling (``fu ck``)
+   must start a word; a ``rule`` trigger runs its regex;
 4. personal data is found by pattern in the original text (:mod:`.pii`).
 
 Word boundaries are what keep ``class``, ``assassin``, ``Sussex`` and ``shot a`` clean:
@@ -162,6 +163,10 @@ class TextFilter:
                     word = d[start_at:hit_end]
                     if word in self.lexicon.allow_words or word.startswith(self._allow_prefixes):
                         continue
+                elif mode == "split":  # "fu ck", "fu cking": starts a word, may go on
+                    if start > 0 and (d[start - 1].isalnum() or d[start - 1] == "*"):
+                        continue
+                    start_at, hit_end = start, self._word_around(d, start, end)[1]
                 else:
                     start_at, word_end = start, self._whole_word(d, start, end)
                     if word_end is None:
