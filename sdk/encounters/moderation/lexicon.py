@@ -33,10 +33,10 @@ from typing import Literal
 from ..errors import ConfigError
 from .normalize import fold
 
-Mode = Literal["word", "root", "rule", "split"]
+Mode = Literal["word", "root", "rule", "split", "game"]
 #: Category of allowlisted phrases: matches inside them are dropped.
 ALLOW = "_allow"
-_SECTION = re.compile(r"^\[([a-z][a-z0-9_]*)(?: (word|root|rule))?\]$")
+_SECTION = re.compile(r"^\[([a-z][a-z0-9_]*)(?: (word|root|rule|game))?\]$")
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,9 @@ class Lexicon:
     allow_words: set[str] = field(default_factory=set)
     allow_prefixes: list[str] = field(default_factory=list)
     rules: dict[str, list[Rule]] = field(default_factory=dict)  # trigger -> rules
+    #: category -> patterns of game talk: a finding of that category inside a match
+    #: does not count when the text is judged as game chat
+    game: dict[str, list[re.Pattern[str]]] = field(default_factory=dict)
     categories: set[str] = field(default_factory=set)
     files: list[str] = field(default_factory=list)
 
@@ -171,10 +174,14 @@ def parse(text: str, source: str, into: Lexicon, *, swaps: bool = True) -> None:
         if line.startswith("["):
             m = _SECTION.match(line)
             if m is None:
-                raise ConfigError(f"{where}: bad section {line!r}; use [category word|root|rule]")
+                raise ConfigError(
+                    f"{where}: bad section {line!r}; use [category word|root|rule|game]"
+                )
             allow = m.group(1) == "allow"
             if not allow and m.group(2) is None:
-                raise ConfigError(f"{where}: section {line!r} needs a mode: word, root or rule")
+                raise ConfigError(
+                    f"{where}: section {line!r} needs a mode: word, root, rule or game"
+                )
             category, mode = m.group(1), m.group(2)  # type: ignore[assignment]
             continue
         if category is None:
@@ -190,6 +197,12 @@ def parse(text: str, source: str, into: Lexicon, *, swaps: bool = True) -> None:
                     into.allow_words.add(collapse(fold(word))[0])
             continue
         assert mode is not None
+        if mode == "game":
+            try:
+                into.game.setdefault(category, []).append(re.compile(line))
+            except re.error as exc:
+                raise ConfigError(f"{where}: bad regex: {exc}") from None
+            continue
         if mode == "rule":
             triggers, sep, pattern = line.partition(": ")
             if not sep:

@@ -170,8 +170,9 @@ class ContentModerator:
             return ModerationResult("block", "empty")
         if len(cleaned) > limit:
             return ModerationResult("block", "too_long")
-        found = self.filter.categories_in(cleaned)
-        return self._decide(cleaned, found, _safety(persona))
+        safety = _safety(persona)
+        found = self.filter.categories_in(cleaned, safety.context)
+        return self._decide(cleaned, found, safety)
 
     def _decide(self, cleaned: str, found: set[str], safety: Safety) -> ModerationResult:
         categories = tuple(sorted(found))
@@ -183,18 +184,23 @@ class ContentModerator:
         if not soft:
             return ModerationResult("allow", None, categories, None, cleaned)
         if safety.moderation == "block" or (
-            PERSONAL_DATA in soft and self._asks_for_personal_data(cleaned)
+            PERSONAL_DATA in soft and self._asks_for_personal_data(cleaned, safety)
         ):
             return ModerationResult("block", soft[0], categories, soft[0])
         return ModerationResult(
-            "sanitize", soft[0], categories, None, self.filter.mask(cleaned, soft)
+            "sanitize",
+            soft[0],
+            categories,
+            None,
+            self.filter.mask(cleaned, soft, context=safety.context),
         )
 
-    def _asks_for_personal_data(self, text: str) -> bool:
+    def _asks_for_personal_data(self, text: str, safety: Safety) -> bool:
         """A phrase asking for or offering personal data ("what's your address") is
         blocked even in sanitize mode: masking the phrase would leave the request."""
         return any(
-            h.category == PERSONAL_DATA and h.term not in pii.KINDS for h in self.filter.hits(text)
+            h.category == PERSONAL_DATA and h.term not in pii.KINDS
+            for h in self.filter.hits(text, safety.context)
         )
 
     async def moderate_message(

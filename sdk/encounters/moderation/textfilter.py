@@ -33,6 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import ahocorasick
 
@@ -42,6 +43,10 @@ from .normalize import fold, fold_with_map
 
 PERSONAL_DATA = "personal_data"
 PROFANITY = "profanity"
+#: How text is judged: ``game`` lets game talk through (``I keep killing myself with
+#: my own TNT``, ``are you alone in the dungeon?``) by the lexicons' ``game`` patterns;
+#: ``general`` judges every listed phrase as written.
+Context = Literal["game", "general"]
 
 
 @dataclass(frozen=True)
@@ -147,7 +152,7 @@ class TextFilter:
             return after
         return None
 
-    def scan_collapsed(self, s: str) -> list[tuple[str, int, int, str]]:
+    def scan_collapsed(self, s: str, context: Context = "game") -> list[tuple[str, int, int, str]]:
         """``(category, start, end, term)`` for every match in a folded string, with
         positions in its collapsed form (runs of a character cut to one)."""
         d = _RUN.sub(_FIRST, s) if _RUN.search(s) else s
@@ -201,18 +206,40 @@ class TextFilter:
                 ]
         if allowed_spans:
             found = [f for f in found if not any(a <= f[1] and f[2] <= b for a, b in allowed_spans)]
+        if context == "game" and found:
+            found = self._without_game_talk(s, found)
         return found
+
+    def _without_game_talk(
+        self, s: str, found: list[tuple[str, int, int, str]]
+    ) -> list[tuple[str, int, int, str]]:
+        """``found`` less the findings that lie inside game talk of their category."""
+        spans: dict[str, list[tuple[int, int]]] = {}
+        to_d: list[int] | None = None
+        for category in {f[0] for f in found}:
+            for pattern in self.lexicon.game.get(category, ()):
+                for m in pattern.finditer(s):
+                    if m.end() > m.start():
+                        to_d = to_d or collapsed_index(s)
+                        spans.setdefault(category, []).append(
+                            (to_d[m.start()], to_d[m.end() - 1] + 1)
+                        )
+        if not spans:
+            return found
+        return [
+            f for f in found if not any(a <= f[1] and f[2] <= b for a, b in spans.get(f[0], ()))
+        ]
 
     # -- public checks ---------------------------------------------------------------
 
-    def categories_in(self, text: str) -> set[str]:
+    def categories_in(self, text: str, context: Context = "game") -> set[str]:
         """The categories present in ``text``: the fast check, without positions."""
-        cats = {hit[0] for hit in self.scan_collapsed(fold(text))}
+        cats = {hit[0] for hit in self.scan_collapsed(fold(text), context)}
         if PERSONAL_DATA not in cats and pii.find(text):
             cats.add(PERSONAL_DATA)
         return cats
 
-    def hits(self, text: str) -> list[Hit]:
+    def hits(self, text: str, context: Context = "game") -> list[Hit]:
         """Every match with its span in the original text (slower; for masking)."""
         s, where = fold_with_map(text)
         # collapsed index -> (first, last) index in s of that run
@@ -223,19 +250,25 @@ class TextFilter:
             else:
                 bounds.append((k, k))
         out: set[Hit] = set()
-        for category, start, end, term in self.scan_collapsed(s):
+        for category, start, end, term in self.scan_collapsed(s, context):
             if start < end <= len(bounds):
                 first, last = where[bounds[start][0]], where[bounds[end - 1][1]]
                 out.add(Hit(category, first, last + 1, term))
         out.update(Hit(PERSONAL_DATA, a, b, kind) for a, b, kind in pii.find(text))
         return sorted(out, key=lambda h: (h.start, h.end, h.category))
 
-    def mask(self, text: str, categories: Iterable[str] | None = None, char: str = "*") -> str:
+    def mask(
+        self,
+        text: str,
+        categories: Iterable[str] | None = None,
+        char: str = "*",
+        context: Context = "game",
+    ) -> str:
         """``text`` with the characters of matches in ``categories`` (all when None)
         replaced by ``char``; white space inside a match is kept."""
         wanted = None if categories is None else set(categories)
         chars = list(text)
-        for hit in self.hits(text):
+        for hit in self.hits(text, context):
             if wanted is None or hit.category in wanted:
                 for i in range(hit.start, hit.end):
                     if not chars[i].isspace():
