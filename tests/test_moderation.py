@@ -1041,7 +1041,9 @@ def test_audit_stores_secrets_redacted(tf: TextFilter, make_store: Callable[[], 
             entries = await logger.replay("s")
             assert len(entries) == 5
             assert entries[0].input == f"my key is {REDACTED}"
-            assert entries[0].output == f"my key is {REDACTED}"
+            # players saw the key masked, and the log keeps what they saw
+            assert entries[0].output == "my key is " + "*" * len(OPENAI_KEY)
+            assert entries[0].decision == "sanitize" and "secret" in entries[0].categories
             assert entries[1].input == f"hook {REDACTED}"
             assert entries[2].input == REDACTED
             for entry in entries[3:]:

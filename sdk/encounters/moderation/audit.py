@@ -1,11 +1,13 @@
 """The audit log: every moderation decision, append-only, replayable by session.
 
-Secrets never reach it: inputs are redacted before they are stored. Redaction replaces
-values under keys that name a secret (``token``, ``key``, ``secret``, ``password``,
-``authorization``...) and, inside any text, things that look like credentials: API keys
-(``sk-...``), our own keys and tokens (``ae_...``, ``deploy_...``), webhook secrets
-(``whsec_...``), bearer tokens and JWTs. Limit: a secret with no recognisable shape,
-pasted into chat text, is stored as typed.
+Secrets and personal data never reach it: inputs and outputs are redacted before they
+are stored. Redaction replaces values under keys that name a secret (``token``,
+``key``, ``secret``, ``password``, ``authorization``...); inside any text, things that
+look like credentials (see :mod:`.credentials`) become ``[redacted]`` and personal data
+(e-mail, phone, card, IP address, postcode, street address, a child's age and town; see
+:mod:`.pii`) becomes ``[personal data]``, so the log keeps what was decided and why
+without keeping what players were shielded from. Limit: a secret or personal detail
+with no recognisable shape, typed into chat, is stored as typed.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from typing import Any
 
 from ..models.audit import AuditEntry, Decision
 from ..storage import Store
+from . import pii
+from .credentials import SECRET_MARKS, SECRET_TEXT
 
 REDACTED = "[redacted]"
+PERSONAL = "[personal data]"
 #: Field names that hold secrets, in any case or separator style (``api_key``,
 #: ``accessToken``, ``clientSecret``, ``pwd``).
 _SECRET_KEY = re.compile(
@@ -25,27 +30,6 @@ _SECRET_KEY = re.compile(
     r"|cookie|credential|signature)s?$",
     re.IGNORECASE,
 )
-_SECRET_TEXT = re.compile(
-    r"\bsk-(?:ant-)?[A-Za-z0-9_-]{16,}"
-    r"|\b(?:ae|deploy)_[A-Za-z0-9]{2,8}_[A-Za-z0-9_-]{16,}"
-    r"|\bdeploy_[A-Za-z0-9_-]{16,}"
-    r"|\bwhsec_[A-Za-z0-9+/=]{16,}"
-    r"|\b(?:[Bb]earer|[Bb]asic)\s+[A-Za-z0-9._~+/=-]{8,}"
-    r"|\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"  # Stripe
-    r"|\bgh[pousr]_[A-Za-z0-9]{20,}"  # GitHub
-    r"|\bAKIA[0-9A-Z]{16}\b"  # AWS access key id
-    r"|\bAIza[0-9A-Za-z_-]{30,}"  # Google API key
-    r"|\bxox[abposr]-[A-Za-z0-9-]{10,}"  # Slack
-    r"|(?<=://)[^\s/:@]+:[^\s/@]+(?=@)"  # user:password@ in URLs
-    r"|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
-    r"|(?i:\b(?:password|passwd|pwd|api[_ -]?key|secret|token)\s*[:=]\s*)\S+"
-)
-#: Every pattern of ``_SECRET_TEXT`` needs one of these characters or words, so text
-#: with none of them (most chat) skips the slow full scan.
-_SECRET_MARKS = (
-    ":", "=", "sk-", "ae_", "deploy_", "whsec_", "earer", "asic", "_live_", "_test_",
-    "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "AKIA", "AIza", "xox", "eyJ",
-)  # fmt: skip
 #: Inputs are cut to this many characters in the log; a 1 MB message is not kept whole.
 MAX_LOGGED_TEXT = 4000
 
@@ -60,11 +44,28 @@ def _is_secret_key(name: str) -> bool:
 def _redact_text(value: str) -> str:
     """Remembered: an entry logs the same chat text as input and as output."""
     # redact before cutting, so a secret across the cut is not half kept
-    if len(value) >= 5 and any(mark in value for mark in _SECRET_MARKS):
-        value = _SECRET_TEXT.sub(REDACTED, value)
+    if len(value) >= 5 and any(mark in value for mark in SECRET_MARKS):
+        value = SECRET_TEXT.sub(REDACTED, value)
+    value = _without_personal_data(value)
     text = value[:MAX_LOGGED_TEXT]
     # lone surrogates cannot be stored as UTF-8
     return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _without_personal_data(value: str) -> str:
+    found = pii.find(value[: MAX_LOGGED_TEXT * 2])
+    if not found:
+        return value
+    out: list[str] = []
+    at = 0
+    for start, end, _ in sorted(found):
+        if start < at:  # overlaps the previous finding: extend it
+            at = max(at, end)
+            continue
+        out += [value[at:start], PERSONAL]
+        at = end
+    out.append(value[at:])
+    return "".join(out)
 
 
 def redact(value: Any, _depth: int = 0) -> Any:

@@ -9,6 +9,10 @@
 - ``allow`` otherwise. Control and invisible format characters are removed from the
   text that is delivered (a chat line cannot carry terminal escapes or bidi tricks).
 
+Credentials (API keys, tokens; see :mod:`.credentials`) are masked in the delivered
+text whatever the persona blocks (``sanitize``, reason ``secret``): a key that slips
+into a companion's line never reaches a player.
+
 ``moderate_action`` checks an action: its shape and arguments, the persona's allowlist,
 the world link's capabilities, world bounds, the persona's emotes, the text it carries,
 and finally the persona's actions-per-minute (refused actions do not use up the rate).
@@ -34,7 +38,7 @@ from ..models.audit import AuditEntry, Decision
 from ..models.persona import BUILTIN_TOPICS, PersonaCore, Safety
 from ..settings import ModerationSettings
 from ..validation import validate_action
-from . import pii
+from . import credentials, pii
 from .audit import AuditLogger
 from .classifiers import TopicClassifier
 from .ratelimit import InProcessRateLimiter, Rate, RateLimiter
@@ -44,6 +48,8 @@ log = get_logger(__name__)
 
 #: Categories a ``sanitize`` persona may have masked instead of blocked.
 MASKABLE = (PROFANITY, PERSONAL_DATA)
+#: The category of credentials, masked for every persona.
+SECRET = "secret"
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,17 @@ def clean_for_delivery(text: str) -> str:
     return "".join(out).strip()
 
 
+def _without_secrets(result: ModerationResult, spans: list[tuple[int, int]]) -> ModerationResult:
+    """``result`` with the credentials in its text masked by ``*``."""
+    assert result.text is not None
+    chars = list(result.text)
+    for start, end in spans:
+        chars[start:end] = "*" * (end - start)
+    categories = tuple(sorted({*result.categories, SECRET}))
+    reason = result.reason if result.decision == "sanitize" else SECRET
+    return ModerationResult("sanitize", reason, categories, None, "".join(chars))
+
+
 def _safety(persona: PersonaCore | Safety | None) -> Safety:
     if persona is None:
         return Safety()
@@ -172,7 +189,10 @@ class ContentModerator:
             return ModerationResult("block", "too_long")
         safety = _safety(persona)
         found = self.filter.categories_in(cleaned, safety.context)
-        return self._decide(cleaned, found, safety)
+        result = self._decide(cleaned, found, safety)
+        if result.text is not None and (spans := credentials.find(result.text)):
+            result = _without_secrets(result, spans)
+        return result
 
     def _decide(self, cleaned: str, found: set[str], safety: Safety) -> ModerationResult:
         categories = tuple(sorted(found))
