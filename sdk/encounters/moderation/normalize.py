@@ -4,7 +4,8 @@ Folding, in order:
 
 1. compatibility decomposition (NFKD): full-width, circled and mathematical letters
    become plain ones, accented letters split into letter + mark;
-2. look-alikes mapped by the Unicode confusables data (UTS #39, as shipped by the
+2. look-alikes mapped by the Unicode confusables data (also before step 1, as NFKD
+   turns some look-alikes into letters of their own script: ``Ϲ`` -> ``Σ``) (UTS #39, as shipped by the
    ``confusable-homoglyphs`` package) *before* case folding, so a Greek capital eta in
    ``SΗIT`` becomes ``h`` and not the ``n`` its lower case looks like; enclosed and
    squared letters (``🅵🆄🅲🅺``) become the letter they enclose;
@@ -194,7 +195,7 @@ def _fold_char(ch: str) -> str:
     if ch.isascii():
         return ch.lower().translate(fold_table())
     return (
-        unicodedata.normalize("NFKD", ch)
+        unicodedata.normalize("NFKD", ch.translate(lookalike_table()))
         .translate(lookalike_table())
         .casefold()
         .translate(fold_table())
@@ -206,7 +207,7 @@ def _fold_chars(text: str) -> str:
         mapping, delete = _ascii_tables()
         return text.encode("ascii").translate(mapping, delete).decode("ascii")
     return (
-        unicodedata.normalize("NFKD", text)
+        unicodedata.normalize("NFKD", text.translate(lookalike_table()))
         .translate(lookalike_table())
         .casefold()
         .translate(fold_table())
