@@ -4,11 +4,12 @@ Folding, in order:
 
 1. compatibility decomposition (NFKD): full-width, circled and mathematical letters
    become plain ones, accented letters split into letter + mark;
-2. look-alikes mapped by the Unicode confusables data (also before step 1, as NFKD
-   turns some look-alikes into letters of their own script: ``Ϲ`` -> ``Σ``) (UTS #39, as shipped by the
+2. look-alikes mapped by the Unicode confusables data (UTS #39, as shipped by the
    ``confusable-homoglyphs`` package) *before* case folding, so a Greek capital eta in
    ``SΗIT`` becomes ``h`` and not the ``n`` its lower case looks like; enclosed and
-   squared letters (``🅵🆄🅲🅺``) become the letter they enclose;
+   squared letters (``🅵🆄🅲🅺``) become the letter they enclose. The map is also applied
+   before step 1, as NFKD turns some look-alikes into letters of their own script
+   (``Ϲ`` -> ``Σ``);
 3. case folding;
 4. one translation table that drops combining marks, zero-width, filler (Hangul
    fillers such as U+3164) and other format or control characters, maps look-alikes
