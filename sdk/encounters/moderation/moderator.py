@@ -177,22 +177,30 @@ class ContentModerator:
         max_length: int | None = None,
     ) -> ModerationResult:
         """The word-list decision (fast, no I/O, not audited)."""
+        return self._check(text, persona, max_length)[0]
+
+    def _check(
+        self, text: object, persona: PersonaCore | Safety | None, max_length: int | None
+    ) -> tuple[ModerationResult, tuple[str, ...]]:
+        """:meth:`check_message`, and the texts in which the filter looked for personal
+        data and found none (the audit write need not look again)."""
         if not isinstance(text, str):
-            return ModerationResult("block", "invalid_input")
+            return ModerationResult("block", "invalid_input"), ()
         limit = max_length or self.settings.max_message_length
         if len(text) > limit * 4:  # do not even clean a megabyte
-            return ModerationResult("block", "too_long")
+            return ModerationResult("block", "too_long"), ()
         cleaned = clean_for_delivery(text)
         if not cleaned:
-            return ModerationResult("block", "empty")
+            return ModerationResult("block", "empty"), ()
         if len(cleaned) > limit:
-            return ModerationResult("block", "too_long")
+            return ModerationResult("block", "too_long"), ()
         safety = _safety(persona)
         found = self.filter.categories_in(cleaned, safety.context)
         result = self._decide(cleaned, found, safety)
         if result.text is not None and (spans := credentials.find(result.text)):
             result = _without_secrets(result, spans)
-        return result
+        # categories_in adds personal_data whenever pii.find finds anything in cleaned
+        return result, (() if PERSONAL_DATA in found else (cleaned,))
 
     def _decide(self, cleaned: str, found: set[str], safety: Safety) -> ModerationResult:
         categories = tuple(sorted(found))
@@ -234,7 +242,7 @@ class ContentModerator:
         """Decide on one message (see the module docstring), asking the classifiers
         about text the word lists allow. A classifier that fails blocks the message:
         when the check cannot be made, nothing unchecked goes out."""
-        result = self.check_message(text, persona, max_length=max_length)
+        result, pii_free = self._check(text, persona, max_length)
         if result.allowed and self.classifiers and result.text:
             result = await self._classify(result, _safety(persona))
         await self._audit(
@@ -246,6 +254,7 @@ class ContentModerator:
             result.text,
             session_id,
             persona,
+            pii_free,
         )
         return result
 
@@ -445,6 +454,7 @@ class ContentModerator:
         output: Any,
         session_id: str | None,
         persona: PersonaCore | Safety | None,
+        pii_free: Sequence[str] = (),
     ) -> None:
         self.counters.count(kind, decision)
         if self.audit is not None:
@@ -457,6 +467,7 @@ class ContentModerator:
                 categories=list(categories),
                 session_id=session_id,
                 persona_id=_persona_id(persona),
+                pii_free=pii_free,
             )
 
 

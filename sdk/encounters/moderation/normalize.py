@@ -259,16 +259,31 @@ def fold(text: str) -> str:
     return s
 
 
-def fold_with_map(text: str) -> tuple[str, list[int]]:
-    """Like :func:`fold`, also returning for each skeleton character the index of the
-    original character it came from. Slower: used only to mask matches."""
+def _fold_each_char(text: str) -> tuple[str, list[int]]:
+    """Steps 1-4 character by character, with the index each result came from."""
     chars: list[str] = []
     where: list[int] = []
     for i, ch in enumerate(text):
         for c in _fold_char(ch):
             chars.append(c)
             where.append(i)
-    s = "".join(chars)
+    return "".join(chars), where
+
+
+def _fold_chars_with_map(text: str) -> tuple[str, list[int]]:
+    """:func:`_fold_each_char`, at C speed for ASCII text where no character is
+    dropped (most chat): ASCII folds one character to one, so character i came from i."""
+    if text.isascii():
+        s = _fold_chars(text)
+        if len(s) == len(text):
+            return s, list(range(len(s)))
+    return _fold_each_char(text)
+
+
+def fold_with_map(text: str) -> tuple[str, list[int]]:
+    """Like :func:`fold`, also returning for each skeleton character the index of the
+    original character it came from. Slower: used only to mask matches."""
+    s, where = _fold_chars_with_map(text)
     if _DRAWN_HINT.search(s):
         parts: list[str] = []
         moved: list[int] = []
@@ -292,6 +307,8 @@ def fold_with_map(text: str) -> tuple[str, list[int]]:
         where = [w for w, k in zip(where, keep, strict=True) if k]
     if _LEET_HINT.search(s):
         s = _LEET_TOKEN.sub(_leet, s)  # same length: the map still holds
+    if "  " not in s and s[:1] != " " and s[-1:] != " ":  # no spaces to drop
+        return s, where
     out: list[str] = []
     idx: list[int] = []
     for c, w in zip(s, where, strict=True):

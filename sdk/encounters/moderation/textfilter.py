@@ -82,6 +82,7 @@ class _Runs:
 
 
 _RUN_ANY = re.compile(r"(.)\1*", re.DOTALL)
+_PAIR = re.compile(r"(.)\1", re.DOTALL)
 
 
 def collapsed_index(s: str) -> list[int]:
@@ -239,22 +240,24 @@ class TextFilter:
             cats.add(PERSONAL_DATA)
         return cats
 
-    def hits(self, text: str, context: Context = "game") -> list[Hit]:
-        """Every match with its span in the original text (slower; for masking)."""
+    def hits(
+        self, text: str, context: Context = "game", *, personal_data: bool = True
+    ) -> list[Hit]:
+        """Every match with its span in the original text (slower; for masking).
+        ``personal_data=False`` leaves personal data out (and skips looking for it)."""
         s, where = fold_with_map(text)
         # collapsed index -> (first, last) index in s of that run
-        bounds: list[tuple[int, int]] = []
-        for k, c in enumerate(s):
-            if bounds and s[bounds[-1][0]] == c:
-                bounds[-1] = (bounds[-1][0], k)
-            else:
-                bounds.append((k, k))
+        if _PAIR.search(s):
+            bounds = [(m.start(), m.end() - 1) for m in _RUN_ANY.finditer(s)]
+        else:  # no runs: the collapsed string is s itself
+            bounds = [(k, k) for k in range(len(s))]
         out: set[Hit] = set()
         for category, start, end, term in self.scan_collapsed(s, context):
             if start < end <= len(bounds):
                 first, last = where[bounds[start][0]], where[bounds[end - 1][1]]
                 out.add(Hit(category, first, last + 1, term))
-        out.update(Hit(PERSONAL_DATA, a, b, kind) for a, b, kind in pii.find(text))
+        if personal_data:
+            out.update(Hit(PERSONAL_DATA, a, b, kind) for a, b, kind in pii.find(text))
         return sorted(out, key=lambda h: (h.start, h.end, h.category))
 
     def mask(
@@ -268,7 +271,8 @@ class TextFilter:
         replaced by ``char``; white space inside a match is kept."""
         wanted = None if categories is None else set(categories)
         chars = list(text)
-        for hit in self.hits(text, context):
+        personal = wanted is None or PERSONAL_DATA in wanted
+        for hit in self.hits(text, context, personal_data=personal):
             if wanted is None or hit.category in wanted:
                 for i in range(hit.start, hit.end):
                     if not chars[i].isspace():
