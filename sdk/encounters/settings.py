@@ -35,6 +35,8 @@ class ModerationSettings(BaseModel):
     lexicon_dirs: list[str] = []
     #: Built-in word-list languages to load (None: all of en, de, es, fr, pt).
     languages: list[str] | None = None
+    #: Run the offline topic model (moderation/topicmodel.py) after the word lists.
+    topic_model: bool = True
 
 
 ProviderName = Literal["openai", "anthropic", "ollama"]

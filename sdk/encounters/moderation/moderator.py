@@ -43,6 +43,7 @@ from .audit import AuditLogger
 from .classifiers import TopicClassifier
 from .ratelimit import InProcessRateLimiter, Rate, RateLimiter
 from .textfilter import PERSONAL_DATA, PROFANITY, TextFilter
+from .topicmodel import TopicModel, default_model
 
 log = get_logger(__name__)
 
@@ -150,10 +151,16 @@ class ContentModerator:
         classifiers: Sequence[TopicClassifier] = (),
         limiter: RateLimiter | None = None,
         audit: AuditLogger | None = None,
+        topic_model: TopicModel | None = None,
     ) -> None:
         self.settings = settings or ModerationSettings()
         self.filter = text_filter or TextFilter.default(
             self.settings.lexicon_dirs, self.settings.languages
+        )
+        #: The offline topic model (the shipped one unless given; None when
+        #: ``settings.topic_model`` is off).
+        self.topic_model: TopicModel | None = (
+            (topic_model or default_model()) if self.settings.topic_model else None
         )
         self.classifiers = list(classifiers)
         self.limiter: RateLimiter = limiter if limiter is not None else InProcessRateLimiter()
@@ -195,12 +202,20 @@ class ContentModerator:
         if len(cleaned) > limit:
             return ModerationResult("block", "too_long"), ()
         safety = _safety(persona)
-        found = self.filter.categories_in(cleaned, safety.context)
+        found, skeleton, game_talk = self.filter.check(cleaned, safety.context)
+        if self.topic_model is not None and not self._blocks_topic(found, safety):
+            # the word lists did not decide: the model may find what they missed, but
+            # not overrule them where they judged a topic's words to be game talk
+            found |= self.topic_model.topics_in(skeleton) - game_talk
         result = self._decide(cleaned, found, safety)
         if result.text is not None and (spans := credentials.find(result.text)):
             result = _without_secrets(result, spans)
         # categories_in adds personal_data whenever pii.find finds anything in cleaned
         return result, (() if PERSONAL_DATA in found else (cleaned,))
+
+    @staticmethod
+    def _blocks_topic(found: set[str], safety: Safety) -> bool:
+        return any(t in safety.blocked_topics and t not in MASKABLE for t in found)
 
     def _decide(self, cleaned: str, found: set[str], safety: Safety) -> ModerationResult:
         categories = tuple(sorted(found))

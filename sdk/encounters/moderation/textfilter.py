@@ -156,6 +156,10 @@ class TextFilter:
     def scan_collapsed(self, s: str, context: Context = "game") -> list[tuple[str, int, int, str]]:
         """``(category, start, end, term)`` for every match in a folded string, with
         positions in its collapsed form (runs of a character cut to one)."""
+        return self._scan(s, context)[0]
+
+    def _scan(self, s: str, context: Context) -> tuple[list[tuple[str, int, int, str]], set[str]]:
+        """:meth:`scan_collapsed`, and the categories found only inside game talk."""
         d = _RUN.sub(_FIRST, s) if _RUN.search(s) else s
         runs: _Runs | None = None
         found: list[tuple[str, int, int, str]] = []
@@ -207,9 +211,13 @@ class TextFilter:
                 ]
         if allowed_spans:
             found = [f for f in found if not any(a <= f[1] and f[2] <= b for a, b in allowed_spans)]
+        game_talk: set[str] = set()
         if context == "game" and found:
-            found = self._without_game_talk(s, found)
-        return found
+            kept = self._without_game_talk(s, found)
+            if len(kept) < len(found):
+                game_talk = {f[0] for f in found} - {f[0] for f in kept}
+            found = kept
+        return found, game_talk
 
     def _without_game_talk(
         self, s: str, found: list[tuple[str, int, int, str]]
@@ -235,10 +243,17 @@ class TextFilter:
 
     def categories_in(self, text: str, context: Context = "game") -> set[str]:
         """The categories present in ``text``: the fast check, without positions."""
-        cats = {hit[0] for hit in self.scan_collapsed(fold(text), context)}
+        return self.check(text, context)[0]
+
+    def check(self, text: str, context: Context = "game") -> tuple[set[str], str, set[str]]:
+        """:meth:`categories_in`, the folded text it matched (for the topic model), and
+        the categories whose every finding was game talk (game context only)."""
+        skeleton = fold(text)
+        found, game_talk = self._scan(skeleton, context)
+        cats = {hit[0] for hit in found}
         if PERSONAL_DATA not in cats and pii.find(text):
             cats.add(PERSONAL_DATA)
-        return cats
+        return cats, skeleton, game_talk
 
     def hits(
         self, text: str, context: Context = "game", *, personal_data: bool = True
