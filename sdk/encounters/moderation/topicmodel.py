@@ -30,8 +30,7 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -39,17 +38,52 @@ from pathlib import Path
 #: Topics the shipped model knows.
 MODEL_TOPICS = ("hate", "sexual", "self_harm", "violence")
 _WORD = re.compile(r"[^\W_]+")
+_DIGIT = re.compile(r"\d")
 #: Word beginnings of this many letters are a feature (words longer than this).
 PREFIX = 5
 
 
+def _words(skeleton: str) -> list[str]:
+    words = _WORD.findall(skeleton.replace("'", "") if "'" in skeleton else skeleton)
+    if _DIGIT.search(skeleton):
+        words = ["#" if w.isdigit() else w for w in words]
+    return words
+
+
 def features(skeleton: str) -> list[str]:
     """The feature names of a folded text (see the module docstring)."""
-    words = ["#" if w.isdigit() else w for w in _WORD.findall(skeleton.replace("'", ""))]
+    words = _words(skeleton)
     out = [f"w:{w}" for w in words]
     out += [f"p:{w[:PREFIX]}" for w in words if len(w) > PREFIX]
     out += [f"b:{a} {b}" for a, b in itertools.pairwise(words)]
     return out
+
+
+#: Weights of words, of word beginnings and of word pairs, apart, so a text is scored
+#: by C-level lookups without building feature names.
+_Tables = tuple[
+    dict[str, tuple[float, ...]],
+    dict[str, tuple[float, ...]],
+    dict[tuple[str, str], tuple[float, ...]],
+]
+
+
+def _tables(weights: dict[str, tuple[float, ...]]) -> _Tables:
+    words: dict[str, tuple[float, ...]] = {}
+    starts: dict[str, tuple[float, ...]] = {}
+    pairs: dict[tuple[str, str], tuple[float, ...]] = {}
+    for name, values in weights.items():
+        kind, key = name[:2], name[2:]
+        if kind == "w:":
+            words[key] = values
+        elif kind == "p:":
+            starts[key] = values
+        elif kind == "b:" and key.count(" ") == 1:
+            a, b = key.split(" ")
+            pairs[a, b] = values
+        else:
+            raise ValueError(f"topic model: unknown feature {name!r}")
+    return words, starts, pairs
 
 
 @dataclass(frozen=True)
@@ -61,6 +95,10 @@ class TopicModel:
     bias: tuple[float, ...]
     thresholds: tuple[float, ...]
     weights: dict[str, tuple[float, ...]]
+    _tables: _Tables = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_tables", _tables(self.weights))
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> TopicModel:
@@ -93,25 +131,34 @@ class TopicModel:
             "weights": {k: list(v) for k, v in sorted(self.weights.items())},
         }
 
-    def scores(self, skeleton: str) -> dict[str, float]:
-        """Log-odds per topic for a folded text."""
-        total = list(self.bias)
-        get = self.weights.get
-        for name in features(skeleton):
-            w = get(name)
-            if w is not None:
-                for i, v in enumerate(w):
-                    total[i] += v
-        return dict(zip(self.topics, total, strict=True))
+    def _found(self, skeleton: str) -> list[tuple[float, ...]]:
+        """The weight rows of the features of ``skeleton`` that the model knows."""
+        words = _words(skeleton)
+        by_word, by_start, by_pair = self._tables
+        return [
+            *filter(None, map(by_word.get, words)),
+            *filter(None, map(by_start.get, [w[:PREFIX] for w in words if len(w) > PREFIX])),
+            *filter(None, map(by_pair.get, itertools.pairwise(words))),
+        ]
 
-    def topics_in(self, skeleton: str, only: Iterable[str] | None = None) -> set[str]:
-        """The topics whose score passes their threshold (among ``only`` when given)."""
-        wanted = None if only is None else set(only)
-        scores = self.scores(skeleton)
+    def scores(self, skeleton: str) -> dict[str, float]:
+        """Log-odds per topic for a folded text: the bias plus the weights of its
+        features (see :func:`features`)."""
+        found = self._found(skeleton)
+        return dict(zip(self.topics, map(sum, zip(self.bias, *found, strict=True)), strict=True))
+
+    def topics_in(self, skeleton: str) -> set[str]:
+        """The topics whose score reaches their threshold."""
+        found = self._found(skeleton)
         return {
-            t
-            for t, limit in zip(self.topics, self.thresholds, strict=True)
-            if scores[t] >= limit and (wanted is None or t in wanted)
+            topic
+            for topic, total, limit in zip(
+                self.topics,
+                map(sum, zip(self.bias, *found, strict=True)),
+                self.thresholds,
+                strict=True,
+            )
+            if total >= limit
         }
 
 
