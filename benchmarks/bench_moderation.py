@@ -2,7 +2,8 @@
 
 Accuracy: precision and recall per category on the held-out set (``holdout.jsonl`` and
 the held-out split of ``game_corpus.jsonl``; see tests/moderation_corpus), for this
-release's moderator (game context, as companions use it), the previous release's text
+release's moderator (game context, as companions use it), the same without its topic
+model (word lists and patterns only), the previous release's text
 filter (a frozen copy in benchmarks/previous_filter) and ``better-profanity`` (profanity
 only). Targets: obfuscated profanity recall >= 0.97, each harm category >= 0.90, false
 positives on game chat <= 1%.
@@ -33,7 +34,12 @@ from tests.moderation_corpus.evaluate import HARM, evaluate, heldout_set, table 
 from tests.moderation_corpus.load import load_corpus  # noqa: E402
 
 from encounters.models.persona import PersonaCore  # noqa: E402
-from encounters.moderation import AuditLogger, ContentModerator, TextFilter  # noqa: E402
+from encounters.moderation import (  # noqa: E402
+    AuditLogger,
+    ContentModerator,
+    ModerationSettings,
+    TextFilter,
+)
 from encounters.storage import MemoryStore  # noqa: E402
 from previous_filter import TextFilter as PreviousFilter  # noqa: E402
 
@@ -71,14 +77,20 @@ def accuracy() -> None:
     previous = PreviousFilter.default()
     profanity.load_censor_words()
 
+    rules = ContentModerator(TextFilter.default(), settings=ModerationSettings(topic_model=False))
+
     def ours(text: str) -> set[str]:
         return set(moderator.check_message(text, persona).categories)
+
+    def word_lists(text: str) -> set[str]:
+        return set(rules.check_message(text, persona).categories)
 
     def theirs(text: str) -> set[str]:
         return {"profanity"} if profanity.contains_profanity(text) else set()
 
     scores = {
         "this release": evaluate(rows, ours),
+        "word lists only": evaluate(rows, word_lists),
         "previous release": evaluate(rows, previous.categories_in),
         "better-profanity": evaluate(rows, theirs),
     }

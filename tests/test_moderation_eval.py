@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 
 from encounters.models.persona import PersonaCore
-from encounters.moderation import ContentModerator, TextFilter
+from encounters.moderation import ContentModerator, ModerationSettings, TextFilter
 
 from .moderation_corpus.evaluate import CLASSES, evaluate, heldout_set, table, tuning_set
 
@@ -61,3 +61,22 @@ def test_held_out_set_is_reported(check: object, capsys: pytest.CaptureFixture[s
     assert scores.game_chat_fp <= 0.01
     assert scores.per_class["profanity"][1] >= 0.95
     assert scores.per_class["personal_data"][1] >= 0.9
+    # word lists and the topic model together (floors a regression would break; the
+    # target, 0.90 each, is not met by all: docs/moderation.md)
+    floors = {"hate": 0.88, "self_harm": 0.85, "violence": 0.7, "sexual": 0.6}
+    for c, floor in floors.items():
+        precision, recall, _ = scores.per_class[c]
+        assert recall >= floor and precision >= 0.9, c
+
+
+def test_topic_model_adds_recall_without_game_chat_false_positives(
+    check: object,
+) -> None:
+    rows = heldout_set()
+    rules = ContentModerator(TextFilter.default(), settings=ModerationSettings(topic_model=False))
+    persona = PersonaCore(name="Companion")
+    without = evaluate(rows, lambda t: set(rules.check_message(t, persona).categories))
+    with_model = evaluate(rows, check)  # type: ignore[arg-type]
+    for c in ("hate", "sexual", "self_harm", "violence"):
+        assert with_model.per_class[c][1] >= without.per_class[c][1] + 0.1, c
+    assert with_model.game_chat_fp <= without.game_chat_fp + 0.005
