@@ -105,7 +105,7 @@ def choose_threshold(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--l2", type=float, default=1e-3)
+    parser.add_argument("--l2", type=float, default=1e-4)
     parser.add_argument("--pos-weight", type=float, default=3.0)
     parser.add_argument("--rate", type=float, default=0.5)
     parser.add_argument("--game-fp", type=float, default=0.001)
