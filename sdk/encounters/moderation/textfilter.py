@@ -31,7 +31,7 @@ import operator
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -121,6 +121,9 @@ class TextFilter:
         automaton.make_automaton()
         self._automaton = automaton
         self._allow_prefixes = tuple(lexicon.allow_prefixes)
+        #: A message is scanned to decide, then again to mask what was found: the
+        #: second scan of the same skeleton is remembered from the first.
+        self._scan_recent = lru_cache(maxsize=64)(self._scan)
 
     @classmethod
     def default(
@@ -156,9 +159,11 @@ class TextFilter:
     def scan_collapsed(self, s: str, context: Context = "game") -> list[tuple[str, int, int, str]]:
         """``(category, start, end, term)`` for every match in a folded string, with
         positions in its collapsed form (runs of a character cut to one)."""
-        return self._scan(s, context)[0]
+        return list(self._scan_recent(s, context)[0])
 
-    def _scan(self, s: str, context: Context) -> tuple[list[tuple[str, int, int, str]], set[str]]:
+    def _scan(
+        self, s: str, context: Context
+    ) -> tuple[tuple[tuple[str, int, int, str], ...], frozenset[str]]:
         """:meth:`scan_collapsed`, and the categories found only inside game talk."""
         d = _RUN.sub(_FIRST, s) if _RUN.search(s) else s
         runs: _Runs | None = None
@@ -217,7 +222,7 @@ class TextFilter:
             if len(kept) < len(found):
                 game_talk = {f[0] for f in found} - {f[0] for f in kept}
             found = kept
-        return found, game_talk
+        return tuple(found), frozenset(game_talk)
 
     def _without_game_talk(
         self, s: str, found: list[tuple[str, int, int, str]]
@@ -249,11 +254,11 @@ class TextFilter:
         """:meth:`categories_in`, the folded text it matched (for the topic model), and
         the categories whose every finding was game talk (game context only)."""
         skeleton = fold(text)
-        found, game_talk = self._scan(skeleton, context)
+        found, game_talk = self._scan_recent(skeleton, context)
         cats = {hit[0] for hit in found}
         if PERSONAL_DATA not in cats and pii.find(text):
             cats.add(PERSONAL_DATA)
-        return cats, skeleton, game_talk
+        return cats, skeleton, set(game_talk)
 
     def hits(
         self, text: str, context: Context = "game", *, personal_data: bool = True
