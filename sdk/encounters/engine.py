@@ -66,7 +66,13 @@ from .models import (
 from .models.audit import AuditEntry
 from .models.persona import PersonaCore, Safety
 from .models.usage import UsageTotals
-from .moderation import ActionDecision, AuditLogger, ContentModerator, ModerationResult
+from .moderation import (
+    ActionDecision,
+    AuditLogger,
+    ContentModerator,
+    ModerationResult,
+    provider_classifiers,
+)
 from .settings import Settings, load_settings
 from .storage import MemoryStore, SQLiteStore, Store
 from .templates import TemplateLibrary
@@ -184,7 +190,9 @@ class Engine:
         Built on first use (loading the word lists takes about half a second)."""
         if self._moderator is None:
             self._moderator = ContentModerator(
-                settings=self.settings.moderation, audit=AuditLogger(self.store)
+                settings=self.settings.moderation,
+                audit=AuditLogger(self.store),
+                classifiers=provider_classifiers(self.settings.moderation, self.settings.llm),
             )
         return self._moderator
 

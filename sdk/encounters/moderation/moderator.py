@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from pydantic import BaseModel
 
 from ..errors import ValidationFailed
@@ -278,12 +279,16 @@ class ContentModerator:
         found = set(result.categories)
         for classifier in self.classifiers:
             try:
-                found |= await classifier.classify(result.text)
-            except Exception as exc:
+                with anyio.fail_after(self.settings.provider_timeout):
+                    found |= await classifier.classify(result.text)
+            except Exception as exc:  # TimeoutError included
                 log.warning(
                     "moderation.classifier_failed", classifier=classifier.name, error=repr(exc)
                 )
-                return ModerationResult("block", "classifier_unavailable", result.categories)
+                self.counters.count("classifier", "failed")
+                if self.settings.on_provider_failure == "block":
+                    return ModerationResult("block", "classifier_unavailable", result.categories)
+                # fall back to the offline layers: what the other classifiers found counts
         if found == set(result.categories):
             return result
         decided = self._decide(result.text, found, safety)
