@@ -9,6 +9,12 @@
 - ``allow`` otherwise. Control and invisible format characters are removed from the
   text that is delivered (a chat line cannot carry terminal escapes or bidi tricks).
 
+Topics are found in layers: the word lists and patterns (:mod:`.textfilter`); then,
+on text they did not block, the offline topic model (:mod:`.topicmodel`), which never
+overrules their judgement that a topic's words were game talk; then, when configured,
+provider classifiers (:mod:`.classifiers`), bounded by a timeout, whose failure leaves
+the offline decision (or blocks, with ``on_provider_failure="block"``).
+
 Credentials (API keys, tokens; see :mod:`.credentials`) are masked in the delivered
 text whatever the persona blocks (``sanitize``, reason ``secret``): a key that slips
 into a companion's line never reaches a player.
@@ -141,8 +147,8 @@ def _persona_id(persona: PersonaCore | Safety | None) -> str | None:
 
 class ContentModerator:
     """Moderates persona messages and actions. One instance serves every persona and
-    session; it holds the word lists (built once), the rate limiter and, optionally,
-    provider classifiers and the audit log."""
+    session; it holds the word lists (built once), the topic model, the rate limiter
+    and, optionally, provider classifiers and the audit log."""
 
     def __init__(
         self,
@@ -184,7 +190,8 @@ class ContentModerator:
         *,
         max_length: int | None = None,
     ) -> ModerationResult:
-        """The word-list decision (fast, no I/O, not audited)."""
+        """The offline decision: word lists and topic model (fast, no I/O, not
+        audited)."""
         return self._check(text, persona, max_length)[0]
 
     def _check(
@@ -256,8 +263,9 @@ class ContentModerator:
         max_length: int | None = None,
     ) -> ModerationResult:
         """Decide on one message (see the module docstring), asking the classifiers
-        about text the word lists allow. A classifier that fails blocks the message:
-        when the check cannot be made, nothing unchecked goes out."""
+        about text the offline layers allow. A classifier that fails or takes longer
+        than ``settings.provider_timeout`` leaves the offline decision, or blocks the
+        message when ``settings.on_provider_failure`` is ``block``."""
         result, pii_free = self._check(text, persona, max_length)
         if result.allowed and self.classifiers and result.text:
             result = await self._classify(result, _safety(persona))
