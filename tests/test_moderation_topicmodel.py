@@ -64,6 +64,11 @@ def test_harm_in_plain_words_is_blocked(
         "i hate this quest so much",
         "we killed the dragon and burned its lair",
         "I keep killing myself with my own TNT",  # the word lists' game talk stands
+        # ordinary sentences full of function words ("all the ...") are not hate
+        "where are all the people",
+        "these people are so nice",
+        "Stay out of sight of all the guards and study the murals to learn what became "
+        "of the city's people",
     ],
 )
 def test_game_talk_passes(moderator: ContentModerator, text: str) -> None:

@@ -1,8 +1,9 @@
 """Train the offline topic model (``encounters/moderation/data/topic_model.json``).
 
 Trained on the tuning set only (``corpus.jsonl`` and the ``tune`` split of
-``game_corpus.jsonl``) and ``train_extra.jsonl`` (lines written for training: game talk
-full of combat and death words, and harm in plain words); the held-out set is never
+``game_corpus.jsonl``), ``train_extra.jsonl`` (lines written for training: game talk
+full of combat and death words, and harm in plain words) and the sentences of the
+built-in encounter templates (game prose that must pass); the held-out set is never
 read here. Method:
 
 1. each line is folded (``encounters.moderation.normalize.fold``) and turned into word,
@@ -26,6 +27,7 @@ import argparse
 import json
 import math
 import random
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -39,12 +41,35 @@ from encounters.moderation.topicmodel import MODEL_TOPICS, TopicModel, features 
 from tests.moderation_corpus.evaluate import GAME_CHAT, HERE, _read, tuning_set  # noqa: E402
 
 OUT = ROOT / "sdk" / "encounters" / "moderation" / "data" / "topic_model.json"
+TEMPLATES = ROOT / "sdk" / "encounters" / "templates" / "builtin"
 
 Example = tuple[list[str], set[str], str]  # features, labels, group
 
 
+def template_prose() -> list[dict[str, object]]:
+    """Game prose that must pass: every sentence of three or more words in the built-in
+    encounter templates (placeholders removed), as game-chat lines."""
+    texts: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, str):
+            text = " ".join(re.sub(r"\{\{[^}]*\}\}", "", value).split())
+            if len(text.split()) >= 3:
+                texts.append(text)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    for path in sorted(TEMPLATES.glob("*.json")):
+        walk(json.loads(path.read_text(encoding="utf-8")))
+    return [{"text": t, "labels": [], "group": "game_context"} for t in dict.fromkeys(texts)]
+
+
 def examples() -> list[Example]:
-    rows = tuning_set() + _read(HERE / "train_extra.jsonl")
+    rows = tuning_set() + _read(HERE / "train_extra.jsonl") + template_prose()
     return [
         (features(fold(str(r["text"]))), set(r["labels"]), str(r["group"]))  # type: ignore[call-overload]
         for r in rows

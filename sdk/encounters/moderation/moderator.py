@@ -218,7 +218,7 @@ class ContentModerator:
         result = self._decide(cleaned, found, safety)
         if result.text is not None and (spans := credentials.find(result.text)):
             result = _without_secrets(result, spans)
-        # categories_in adds personal_data whenever pii.find finds anything in cleaned
+        # the filter adds personal_data whenever pii.find finds anything in cleaned
         return result, (() if PERSONAL_DATA in found else (cleaned,))
 
     @staticmethod

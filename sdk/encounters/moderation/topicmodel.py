@@ -7,7 +7,8 @@ and no provider: the weights ship in ``data/topic_model.json``. The model is one
 logistic regression per topic over word features of the folded text (the same
 skeleton the word lists see, so obfuscation is already undone):
 
-- words (``w:kill``), with numbers as ``#``;
+- words (``w:kill``), with numbers as ``#`` (function words such as ``the`` and ``all``
+  only in pairs);
 - pairs of neighbouring words (``b:kill yourself``);
 - word beginnings (``p:immig``), so unseen endings of a known word count.
 
@@ -50,10 +51,19 @@ def _words(skeleton: str) -> list[str]:
     return words
 
 
+#: Function words have no weight of their own (they gather chance weight from harm
+#: lines and flag long, ordinary sentences); they count in word pairs (``all the``).
+STOP_WORDS = frozenset((
+    "a", "an", "the", "of", "to", "in", "on", "at", "for", "and", "or", "is", "are", "was",
+    "were", "be", "been", "it", "its", "this", "that", "these", "those", "with", "from", "by",
+    "as", "all", "some", "any", "so", "than", "then", "there", "here",
+))  # fmt: skip
+
+
 def features(skeleton: str) -> list[str]:
     """The feature names of a folded text (see the module docstring)."""
     words = _words(skeleton)
-    out = [f"w:{w}" for w in words]
+    out = [f"w:{w}" for w in words if w not in STOP_WORDS]
     out += [f"p:{w[:PREFIX]}" for w in words if len(w) > PREFIX]
     out += [f"b:{a} {b}" for a, b in itertools.pairwise(words)]
     return out
@@ -75,7 +85,8 @@ def _tables(weights: dict[str, tuple[float, ...]]) -> _Tables:
     for name, values in weights.items():
         kind, key = name[:2], name[2:]
         if kind == "w:":
-            words[key] = values
+            if key not in STOP_WORDS:  # see STOP_WORDS: never a feature
+                words[key] = values
         elif kind == "p:":
             starts[key] = values
         elif kind == "b:" and key.count(" ") == 1:
