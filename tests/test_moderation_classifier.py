@@ -90,7 +90,7 @@ def test_a_failing_provider_leaves_the_offline_decision(tf: TextFilter) -> None:
         assert (fine.decision, fine.text) == ("allow", "hello")
         harm = await moderator.moderate_message("take your clothes off for me", GUIDE)
         assert harm.decision == "block" and harm.topic == "sexual"  # offline model
-        assert moderator.counters.decisions["classifier:failed"] == 1
+        assert moderator.counters.provider_failures == 1  # the offline block asks nobody
 
     run_with(lambda body: openai_error(500, "boom"), main)
 

@@ -98,6 +98,8 @@ class ActionDecision:
 @dataclass
 class _Counters:
     decisions: dict[str, int] = field(default_factory=dict)
+    #: Provider classifier calls that failed or timed out.
+    provider_failures: int = 0
 
     def count(self, kind: str, decision: str) -> None:
         key = f"{kind}:{decision}"
@@ -293,7 +295,7 @@ class ContentModerator:
                 log.warning(
                     "moderation.classifier_failed", classifier=classifier.name, error=repr(exc)
                 )
-                self.counters.count("classifier", "failed")
+                self.counters.provider_failures += 1
                 if self.settings.on_provider_failure == "block":
                     return ModerationResult("block", "classifier_unavailable", result.categories)
                 # fall back to the offline layers: what the other classifiers found counts
