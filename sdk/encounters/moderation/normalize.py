@@ -259,14 +259,32 @@ def fold(text: str) -> str:
     return s
 
 
+_ASCII_RUN = re.compile(r"[\x00-\x7f]+")
+
+
 def _fold_each_char(text: str) -> tuple[str, list[int]]:
-    """Steps 1-4 character by character, with the index each result came from."""
+    """Steps 1-4 character by character, with the index each result came from. Runs
+    of ASCII characters (one character each, unless one is dropped) go at once."""
     chars: list[str] = []
     where: list[int] = []
-    for i, ch in enumerate(text):
-        for c in _fold_char(ch):
-            chars.append(c)
-            where.append(i)
+    at = 0
+    for run in itertools.chain(_ASCII_RUN.finditer(text), (None,)):
+        start, end = (run.start(), run.end()) if run else (len(text), len(text))
+        for i in range(at, start):  # the characters between ASCII runs
+            for c in _fold_char(text[i]):
+                chars.append(c)
+                where.append(i)
+        if run:
+            folded = _fold_chars(run.group())
+            if len(folded) == end - start:
+                chars.append(folded)
+                where.extend(range(start, end))
+            else:
+                for i in range(start, end):
+                    for c in _fold_char(text[i]):
+                        chars.append(c)
+                        where.append(i)
+        at = end
     return "".join(chars), where
 
 
