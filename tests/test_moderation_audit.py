@@ -82,6 +82,30 @@ def test_audit_log_holds_what_full_redaction_gives(
 
 
 @PROPERTY
+@given(text=_TEXT, title=st.booleans())
+def test_action_audit_holds_what_full_redaction_gives(
+    tf: TextFilter, text: str, title: bool
+) -> None:
+    moderator = ContentModerator(tf, audit=AuditLogger(MemoryStore()))  # a fresh rate
+    persona = PersonaCore(name="Companion", safety=Safety(allowed_actions=["chat", "title"]))
+    action = {"type": "title", "text": text, "subtitle": text} if title else {
+        "type": "chat", "message": text}  # fmt: skip
+
+    async def main() -> None:
+        assert moderator.audit is not None
+        one = await moderator.moderate_action(action, persona, session_id="act")
+        (batch,), entries = await moderator.decide_actions([action], persona, session_id="act")
+        (entry,) = (await moderator.audit.replay("act"))[-1:]
+        for decision, logged in ((one, entry), (batch, entries[0])):
+            assert logged.decision == decision.decision
+            assert logged.input == redact(action)
+            out = decision.action.model_dump() if decision.action is not None else None
+            assert logged.output == redact(out)
+
+    anyio.run(main)
+
+
+@PROPERTY
 @given(text=_TEXT)
 def test_masking_profanity_only_matches_full_hits(tf: TextFilter, text: str) -> None:
     chars = list(text)

@@ -318,7 +318,8 @@ class ContentModerator:
     ) -> ActionDecision:
         """Decide on one action for ``persona`` on a link with ``capabilities`` (the
         action types the game side supports; None means any)."""
-        decision = await self._action(action, persona, capabilities, session_id)
+        checked: list[str] = []
+        decision = await self._action(action, persona, capabilities, session_id, checked)
         raw = action.model_dump() if isinstance(action, BaseModel) else action
         out = decision.action.model_dump() if decision.action is not None else None
         await self._audit(
@@ -330,6 +331,7 @@ class ContentModerator:
             out,
             session_id,
             persona,
+            checked,
         )
         return decision
 
@@ -365,7 +367,8 @@ class ContentModerator:
         decisions: list[ActionDecision] = []
         entries: list[AuditEntry] = []
         for action in actions:
-            decision = await self._action(action, persona, caps, session_id)
+            checked: list[str] = []
+            decision = await self._action(action, persona, caps, session_id, checked)
             decisions.append(decision)
             self.counters.count("action", decision.decision)
             raw = action.model_dump() if isinstance(action, BaseModel) else action
@@ -373,7 +376,7 @@ class ContentModerator:
             entries.append(AuditLogger.entry(
                 "action", decision.decision, input=raw, output=out, reason=decision.reason,
                 categories=list(decision.categories), session_id=session_id,
-                persona_id=persona.id,
+                persona_id=persona.id, pii_free=checked,
             ))  # fmt: skip
         return decisions, entries
 
@@ -383,6 +386,7 @@ class ContentModerator:
         persona: PersonaCore,
         capabilities: Iterable[str] | None,
         session_id: str | None = None,
+        checked: list[str] | None = None,
     ) -> ActionDecision:
         try:  # a model is checked again: its fields may have been changed after creation
             action = validate_action(raw.model_dump() if isinstance(raw, BaseModel) else dict(raw))
@@ -409,7 +413,7 @@ class ContentModerator:
         problem = self._bounds(action) or self._emote(action, persona)
         if problem:
             return ActionDecision("block", problem[0], errors=(problem[1],))
-        action, categories, text_problem, masked = await self._action_text(action, safety)
+        action, categories, text_problem, masked = await self._action_text(action, safety, checked)
         if text_problem is not None:
             return ActionDecision("block", text_problem, categories=categories)
         rate = Rate.per_minute(safety.max_actions_per_minute)
@@ -442,11 +446,12 @@ class ContentModerator:
         return None
 
     async def _action_text(
-        self, action: Action, safety: Safety
+        self, action: Action, safety: Safety, checked: list[str] | None = None
     ) -> tuple[Action, tuple[str, ...], str | None, str | None]:
         """Moderate the text an action carries. Returns the action (control characters
         removed, masked when sanitized), the categories found, a block reason or None,
-        and a sanitize reason or None."""
+        and a sanitize reason or None. Texts found free of personal data are added to
+        ``checked`` (for the audit write)."""
         fields: dict[str, str] = {}
         if isinstance(action, Chat):
             fields["message"] = action.message
@@ -458,7 +463,9 @@ class ContentModerator:
         categories: set[str] = set()
         sanitize_reason: str | None = None
         for name, value in fields.items():
-            result = self.check_message(value, safety, max_length=self.settings.max_chat_length)
+            result, free = self._check(value, safety, self.settings.max_chat_length)
+            if checked is not None:
+                checked.extend(free)
             if result.allowed and self.classifiers and result.text:
                 result = await self._classify(result, safety)
             categories.update(result.categories)
