@@ -1,16 +1,23 @@
-"""Text-check throughput: our TextFilter against better-profanity, same messages, one run.
+"""Moderation: accuracy by category on the held-out lines, and throughput on one core.
 
-Both libraries check the same messages from the labelled corpus
-(tests/moderation_corpus), pinned to one core. better-profanity is much slower, so it
-checks an evenly spaced sample; ours checks that sample and the whole corpus. Figures
-are medians of several rounds (shared, noisy machines: read the ratio).
+Accuracy: precision and recall per category on the held-out set (``holdout.jsonl`` and
+the held-out split of ``game_corpus.jsonl``; see tests/moderation_corpus), for this
+release's moderator (game context, as companions use it), the same without its topic
+model (word lists and patterns only), the previous release's text
+filter (a frozen copy in benchmarks/previous_filter) and ``better-profanity`` (profanity
+only). Targets: obfuscated profanity recall >= 0.97, each harm category >= 0.90, false
+positives on game chat <= 1%.
 
-Targets (issue 4): >= 100,000 messages/s on one core, >= 100x better-profanity.
+Throughput: the bare text check (``TextFilter.categories_in``) on the whole corpus, and
+the audited path (``ContentModerator.moderate_message`` with its audit write to an
+in-memory store), against better-profanity on a sample. Medians of several rounds on a
+shared machine: read the ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import sys
@@ -20,11 +27,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from better_profanity import profanity  # noqa: E402
+from tests.moderation_corpus.evaluate import HARM, evaluate, heldout_set, table  # noqa: E402
 from tests.moderation_corpus.load import load_corpus  # noqa: E402
 
-from encounters.moderation import TextFilter  # noqa: E402
+from encounters.models.persona import PersonaCore  # noqa: E402
+from encounters.moderation import (  # noqa: E402
+    AuditLogger,
+    ContentModerator,
+    ModerationSettings,
+    TextFilter,
+)
+from encounters.storage import MemoryStore  # noqa: E402
+from previous_filter import TextFilter as PreviousFilter  # noqa: E402
 
 
 def rate(check: Callable[[str], object], messages: list[str], min_seconds: float) -> float:
@@ -40,6 +57,79 @@ def rate(check: Callable[[str], object], messages: list[str], min_seconds: float
             return done / elapsed
 
 
+async def audited_rate(moderator: ContentModerator, messages: list[str], seconds: float) -> float:
+    persona = PersonaCore(name="Companion")
+    done = 0
+    start = time.perf_counter()
+    while True:
+        for m in messages:
+            await moderator.moderate_message(m, persona, session_id="bench")
+        done += len(messages)
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return done / elapsed
+
+
+def accuracy() -> None:
+    rows = heldout_set()
+    moderator = ContentModerator(TextFilter.default())
+    persona = PersonaCore(name="Companion")
+    previous = PreviousFilter.default()
+    profanity.load_censor_words()
+
+    rules = ContentModerator(TextFilter.default(), settings=ModerationSettings(topic_model=False))
+
+    def ours(text: str) -> set[str]:
+        return set(moderator.check_message(text, persona).categories)
+
+    def word_lists(text: str) -> set[str]:
+        return set(rules.check_message(text, persona).categories)
+
+    def theirs(text: str) -> set[str]:
+        return {"profanity"} if profanity.contains_profanity(text) else set()
+
+    scores = {
+        "this release": evaluate(rows, ours),
+        "word lists only": evaluate(rows, word_lists),
+        "previous release": evaluate(rows, previous.categories_in),
+        "better-profanity": evaluate(rows, theirs),
+    }
+    print(f"moderation accuracy, held-out set ({len(rows)} lines, never tuned on)")
+    print(table(scores))
+    s = scores["this release"]
+    met = [
+        ("obfuscated profanity recall >= 0.97", s.obfuscated_recall >= 0.97),
+        *((f"{c} recall >= 0.90", s.per_class[c][1] >= 0.90) for c in HARM),
+        ("false positives on game chat <= 1%", s.game_chat_fp <= 0.01),
+    ]
+    print("  targets: " + "; ".join(f"{name} {'met' if ok else 'NOT met'}" for name, ok in met))
+
+
+def throughput(rounds: int, seconds: float, sample_size: int) -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    corpus = [str(r["text"]) for r in load_corpus()]
+    step = max(1, len(corpus) // sample_size)
+    sample = corpus[::step][:sample_size]
+    text_filter = TextFilter.default()
+    audited = ContentModerator(text_filter, audit=AuditLogger(MemoryStore()))
+    ours_all, ours_audited, theirs = [], [], []
+    for _ in range(rounds):
+        ours_all.append(rate(text_filter.categories_in, corpus, seconds))
+        ours_audited.append(asyncio.run(audited_rate(audited, corpus, seconds)))
+        theirs.append(rate(profanity.contains_profanity, sample, seconds))
+    a, b, c = (statistics.median(x) for x in (ours_all, ours_audited, theirs))
+    print(f"moderation throughput, one core, {rounds} rounds (medians)")
+    print(f"  TextFilter.categories_in, corpus ({len(corpus)} msgs)   : {a:>10,.0f} msgs/s")
+    print(f"  moderate_message + audit write (memory store) : {b:>10,.0f} msgs/s")
+    print(f"  baseline better-profanity, sample ({len(sample)} msgs)  : {c:>10,.0f} msgs/s")
+    print(f"  ratio text check / better-profanity: {a / c:,.0f}x")
+    print(
+        f"  targets: text check >= 100,000 msgs/s ({'met' if a >= 100_000 else 'NOT met'}), "
+        f"audited >= 50,000 msgs/s ({'met' if b >= 50_000 else 'NOT met'})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -47,28 +137,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short run for smoke tests")
     args = parser.parse_args()
     rounds, seconds = (2, 0.2) if args.quick else (args.rounds, 1.0)
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    corpus = [str(r["text"]) for r in load_corpus()]
-    step = max(1, len(corpus) // args.sample)
-    sample = corpus[::step][: args.sample]
-    text_filter = TextFilter.default()
-    profanity.load_censor_words()
-    ours_all, ours_sample, theirs = [], [], []
-    for _ in range(rounds):
-        ours_all.append(rate(text_filter.categories_in, corpus, seconds))
-        ours_sample.append(rate(text_filter.categories_in, sample, seconds))
-        theirs.append(rate(profanity.contains_profanity, sample, seconds))
-    a, b, c = (statistics.median(x) for x in (ours_all, ours_sample, theirs))
-    print(f"moderation text check, one core, {rounds} rounds (medians)")
-    print(f"  TextFilter.categories_in, whole corpus ({len(corpus)} msgs): {a:>12,.0f} msgs/s")
-    print(f"  TextFilter.categories_in, sample ({len(sample)} msgs)      : {b:>12,.0f} msgs/s")
-    print(f"  baseline better-profanity, same sample          : {c:>12,.0f} msgs/s")
-    print(f"  ratio ours/better-profanity on the sample: {b / c:,.0f}x")
-    print(
-        f"  targets: >= 100,000 msgs/s ({'met' if a >= 100_000 else 'NOT met'}), "
-        f">= 100x better-profanity ({'met' if b / c >= 100 else 'NOT met'})"
-    )
+    accuracy()
+    throughput(rounds, seconds, args.sample)
 
 
 if __name__ == "__main__":

@@ -488,7 +488,7 @@ async def test_deployment_flow_end_to_end(
                 ("a6", "block", "invalid_action"),
                 ("a7", "allow", None),
                 ("a8", "allow", None),
-                ("a9", "allow", None),
+                ("a9", "sanitize", "secret"),  # a token never reaches players
                 ("a10", "block", "rate_limited"),
                 ("a11", "block", "rate_limited"),
             ]
@@ -502,6 +502,8 @@ async def test_deployment_flow_end_to_end(
             by_id = {f.d["action"]["id"]: f.d["action"] for f in game.of_type("action")}
             assert by_id["a2"]["message"] == "what the ****"
             assert by_id["a1"]["message"] == "Hello, traveller!"
+            assert token not in by_id["a9"]["message"]
+            assert by_id["a9"]["message"].startswith("remember ****")
             assert by_id["a7"] == {"id": "a7", "type": "move_to", "x": 105.0, "y": 64.0, "z": 205.0}
             assert all(f.sid == sid for f in game.dispatches)
 

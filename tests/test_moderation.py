@@ -100,6 +100,19 @@ class FakeClock:
         ("f|u|c|k", "fuck"),
         ("d.!.c.k", "dick"),
         ("well   f.u.c.k\tthis", "well fuck this"),
+        ("SΗIT", "shit"),  # Greek capital eta is an H before case folding
+        ("ΒΙΤCΗ", "bitch"),  # Greek capitals, iota as I
+        ("ᏚᎻᎥᎢ", "shit"),  # Cherokee
+        ("ꮪꮋꭵᎢ", "shit"),  # Cherokee small letters
+        ("🅵🆄🅲🅺", "fuck"),  # negative squared letters
+        ("🄵🅄🄲🄺", "fuck"),  # squared letters
+        ("f\u3164u\u3164c\u3164k", "fuck"),  # Hangul filler
+        ("fu<k", "fuck"),
+        ("fuc|<", "fuck"),
+        ("f♥u♥c♥k", "fuck"),
+        ("s·h·i·t", "shit"),
+        ("|)!(|<", "dick"),
+        ("i <3 u", "i <3 u"),  # a heart is not a letter
     ],
 )
 def test_fold_undoes_obfuscation(text: str, skeleton: str) -> None:
@@ -171,6 +184,17 @@ SCUNTHORPE = [
     "cumulative",
     "Moby Dick",
     "we passed the class in Scunthorpe",
+    "Twatt",
+    "the road to Bitchfield",
+    "Shitterton is in Dorset",
+    "Mr Dikshit and Ms Shittu",
+    "reading Philip K. Dick",
+    "a bastard sword",
+    "cock your crossbow",
+    "King Cnut",
+    "it's hit",
+    "the boss s hit box",
+    "who re you",
     "I shot a deer near Sussex",
 ]
 GAME_TALK = [
@@ -210,6 +234,21 @@ PROFANE = [
     "f|u|c|k",
     "d.!.c.k",
     "motherfucker!",
+    "SΗIT",
+    "🅵🆄🅲🅺 this",
+    "ᏚᎻᎥᎢ",
+    "fu<k",
+    "fuc|< off",
+    "f♥u♥c♥k",
+    "s·h·i·t",
+    "fu ck you",
+    "oh sh it",
+    "fu cking noob",
+    "f\u3164u\u3164c\u3164k",
+    "fuq off",
+    "cnut",
+    "sht happens",
+    "twat",
     # German, Spanish, French, Portuguese
     "Scheiße",
     "du Arschloch",
@@ -1002,7 +1041,9 @@ def test_audit_stores_secrets_redacted(tf: TextFilter, make_store: Callable[[], 
             entries = await logger.replay("s")
             assert len(entries) == 5
             assert entries[0].input == f"my key is {REDACTED}"
-            assert entries[0].output == f"my key is {REDACTED}"
+            # players saw the key masked, and the log keeps what they saw
+            assert entries[0].output == "my key is " + "*" * len(OPENAI_KEY)
+            assert entries[0].decision == "sanitize" and "secret" in entries[0].categories
             assert entries[1].input == f"hook {REDACTED}"
             assert entries[2].input == REDACTED
             for entry in entries[3:]:

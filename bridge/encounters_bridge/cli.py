@@ -229,7 +229,7 @@ def bridge_serve(
     import uvicorn
 
     from encounters.engine import Engine
-    from encounters.moderation import AuditLogger, ContentModerator
+    from encounters.moderation import AuditLogger, ContentModerator, provider_classifiers
 
     from .control import create_app
     from .deployment import DeploymentService
@@ -263,7 +263,11 @@ def bridge_serve(
             edge = BridgeEdge(
                 store, heartbeat_interval=cfg.heartbeat, max_frame_bytes=cfg.max_frame_bytes
             )
-            moderator = ContentModerator(settings=settings.moderation, audit=AuditLogger(store))
+            moderator = ContentModerator(
+                settings=settings.moderation,
+                audit=AuditLogger(store),
+                classifiers=provider_classifiers(settings.moderation, settings.llm),
+            )
             service = DeploymentService(store, moderator, edge, token_ttl=cfg.token_ttl)
             engine = Engine(settings, store=store, moderator=moderator)
             try:

@@ -237,6 +237,12 @@ def create_app(service: DeploymentService, engine: Engine | None = None) -> Fast
             lines.append(
                 f'ae_moderation_decisions_total{{kind="{kind}",decision="{decision}"}} {count}'
             )
+        lines += [
+            "# HELP ae_moderation_provider_failures_total Provider classifier calls that "
+            "failed or timed out.",
+            "# TYPE ae_moderation_provider_failures_total counter",
+            f"ae_moderation_provider_failures_total {service.moderator.counters.provider_failures}",
+        ]
         text = "\n".join(lines) + "\n"
         if engine is not None:  # the platform metrics of the last 7 days, at most once a minute
             cached = platform_cache.get("7d")

@@ -67,7 +67,13 @@ from .models import (
 from .models.audit import AuditEntry
 from .models.persona import PersonaCore, Safety
 from .models.usage import UsageTotals
-from .moderation import ActionDecision, AuditLogger, ContentModerator, ModerationResult
+from .moderation import (
+    ActionDecision,
+    AuditLogger,
+    ContentModerator,
+    ModerationResult,
+    provider_classifiers,
+)
 from .settings import Settings, load_settings
 from .storage import MemoryStore, SQLiteStore, Store
 from .templates import TemplateLibrary
@@ -165,6 +171,7 @@ class Engine:
         self.generator: EncounterGenerator = generator
         self.events = EventBus()
         self._moderator: ContentModerator | None = moderator
+        self._owns_moderator = moderator is None  #: built here: closed here
         self._memory: NPCMemoryManager | None = memory
         self.campaigns = CampaignManager(self.store)
         self._analytics = AnalyticsRecorder(self.store)
@@ -185,7 +192,9 @@ class Engine:
         Built on first use (loading the word lists takes about half a second)."""
         if self._moderator is None:
             self._moderator = ContentModerator(
-                settings=self.settings.moderation, audit=AuditLogger(self.store)
+                settings=self.settings.moderation,
+                audit=AuditLogger(self.store),
+                classifiers=provider_classifiers(self.settings.moderation, self.settings.llm),
             )
         return self._moderator
 
@@ -322,12 +331,16 @@ class Engine:
                 await self.generator.aclose()
         finally:
             try:
-                if self._memory is not None:
-                    self._memory.close()
-                    self._memory = None
-                await self.analytics.flush()
+                if self._owns_moderator and self._moderator is not None:
+                    await self._moderator.aclose()  # its provider classifier's client
             finally:
-                await self.store.close()
+                try:
+                    if self._memory is not None:
+                        self._memory.close()
+                        self._memory = None
+                    await self.analytics.flush()
+                finally:
+                    await self.store.close()
 
     async def __aenter__(self) -> Self:
         await self.open()

@@ -35,6 +35,18 @@ class ModerationSettings(BaseModel):
     lexicon_dirs: list[str] = []
     #: Built-in word-list languages to load (None: all of en, de, es, fr, pt).
     languages: list[str] | None = None
+    #: Run the offline topic model (moderation/topicmodel.py) after the word lists.
+    topic_model: bool = True
+    #: Also ask a provider's moderation model about text the offline layers let through:
+    #: ``openai`` (its moderation endpoint, with ``OPENAI_API_KEY`` and
+    #: ``OPENAI_BASE_URL``). Off by default: it sends chat text to a third party.
+    provider: Literal["openai"] | None = None
+    provider_model: str = "omni-moderation-latest"
+    #: Seconds to wait for the provider before the fallback below applies.
+    provider_timeout: float = Field(2.0, gt=0, le=60)
+    #: When the provider fails or is too slow: ``offline`` keeps the word lists' and
+    #: topic model's decision; ``block`` blocks the message.
+    on_provider_failure: Literal["offline", "block"] = "offline"
 
 
 ProviderName = Literal["openai", "anthropic", "ollama"]

@@ -11,7 +11,8 @@ over real sockets::
 
 Paths the clients call (relative to the base URL each client is given):
 
-* OpenAI: ``POST /v1/chat/completions`` with ``base_url=server.base_url + "/v1"``.
+* OpenAI: ``POST /v1/chat/completions`` (and ``POST /v1/moderations``, see
+  :func:`openai_moderation_reply`) with ``base_url=server.base_url + "/v1"``.
 * Anthropic: ``POST /v1/messages`` with ``base_url=server.base_url`` (the SDK adds ``/v1``).
 * Ollama: ``POST /api/chat`` and ``GET /api/tags`` with ``host=server.base_url``.
 
@@ -44,6 +45,7 @@ __all__ = [
     "ollama_tags_reply",
     "openai_chat_reply",
     "openai_error",
+    "openai_moderation_reply",
     "openai_reasoning_model",
 ]
 
@@ -195,6 +197,37 @@ def openai_reasoning_model(handler: Handler) -> Handler:
         return handler(body)
 
     return serve
+
+
+#: Categories of OpenAI's ``omni-moderation`` models, in the order it reports them.
+OPENAI_MODERATION_CATEGORIES = (
+    "sexual", "sexual/minors", "harassment", "harassment/threatening", "hate",
+    "hate/threatening", "illicit", "illicit/violent", "self-harm", "self-harm/intent",
+    "self-harm/instructions", "violence", "violence/graphic",
+)  # fmt: skip
+
+
+def openai_moderation_reply(body: Mapping[str, Any], flags: Mapping[str, str]) -> Reply:
+    """A ``POST /v1/moderations`` reply: one result per input, a category flagged when
+    the input contains one of ``flags``' words (``{"crowbar": "violence"}``)."""
+    given = body.get("input", "")
+    inputs = given if isinstance(given, list) else [given]
+    results = []
+    for text in inputs:
+        hit = {category for word, category in flags.items() if word in str(text).lower()}
+        categories = {name: name in hit for name in OPENAI_MODERATION_CATEGORIES}
+        results.append({
+            "flagged": bool(hit),
+            "categories": categories,
+            "category_scores": {n: 0.97 if v else 0.001 for n, v in categories.items()},
+            "category_applied_input_types": {n: ["text"] for n in OPENAI_MODERATION_CATEGORIES},
+        })  # fmt: skip
+    return Reply(
+        200,
+        {"id": f"modr-{_hex(24)}", "model": body.get("model", "omni-moderation-latest"),
+         "results": results},
+        {"x-request-id": f"req_{_hex(32)}"},
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- Anthropic

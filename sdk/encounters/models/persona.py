@@ -68,7 +68,9 @@ class Traits(BaseModel):
 class Safety(BaseModel):
     """What the persona may say and do. ``moderation`` decides what happens to a
     message with profanity or personal data: ``sanitize`` masks just those words,
-    ``block`` drops the message. Other blocked topics always block."""
+    ``block`` drops the message. Other blocked topics always block. ``context`` says
+    how text is judged: ``game`` (the default) takes combat, death and competition
+    talk as game talk; ``general`` judges every listed phrase as written."""
 
     model_config = PERSONA_CONFIG
 
@@ -83,6 +85,7 @@ class Safety(BaseModel):
         "stop",
     ]
     moderation: Literal["sanitize", "block"] = "sanitize"
+    context: Literal["game", "general"] = "game"
 
     @field_validator("blocked_topics")
     @classmethod

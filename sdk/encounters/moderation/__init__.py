@@ -4,15 +4,18 @@
 - :class:`TextFilter` finds profanity, blocked topics and personal data, and masks them;
 - :class:`InProcessRateLimiter` (GCRA) limits anything by key;
 - :class:`AuditLogger` keeps every decision, append-only, for replay;
-- :class:`OpenAIModerationClassifier` is an optional provider-backed topic classifier.
+- :class:`TopicModel` is the offline statistical topic layer after the word lists;
+- :class:`OpenAIModerationClassifier` is an optional provider-backed topic classifier
+  (:func:`provider_classifiers` builds it from settings).
 """
 
 from ..settings import ModerationSettings
 from .audit import AuditLogger, redact
-from .classifiers import OpenAIModerationClassifier, TopicClassifier
+from .classifiers import OpenAIModerationClassifier, TopicClassifier, provider_classifiers
 from .moderator import ActionDecision, ContentModerator, ModerationResult
 from .ratelimit import InProcessRateLimiter, Rate, RateDecision, RateLimiter
 from .textfilter import Hit, TextFilter
+from .topicmodel import TopicModel
 
 __all__ = [
     "ActionDecision",
@@ -28,5 +31,7 @@ __all__ = [
     "RateLimiter",
     "TextFilter",
     "TopicClassifier",
+    "TopicModel",
+    "provider_classifiers",
     "redact",
 ]

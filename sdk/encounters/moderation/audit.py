@@ -1,23 +1,29 @@
 """The audit log: every moderation decision, append-only, replayable by session.
 
-Secrets never reach it: inputs are redacted before they are stored. Redaction replaces
-values under keys that name a secret (``token``, ``key``, ``secret``, ``password``,
-``authorization``...) and, inside any text, things that look like credentials: API keys
-(``sk-...``), our own keys and tokens (``ae_...``, ``deploy_...``), webhook secrets
-(``whsec_...``), bearer tokens and JWTs. Limit: a secret with no recognisable shape,
-pasted into chat text, is stored as typed.
+Secrets and personal data never reach it: inputs and outputs are redacted before they
+are stored. Redaction replaces values under keys that name a secret (``token``,
+``key``, ``secret``, ``password``, ``authorization``...); inside any text, things that
+look like credentials (see :mod:`.credentials`) become ``[redacted]`` and personal data
+(e-mail, phone, card, IP address, postcode, street address, a child's age and town; see
+:mod:`.pii`) becomes ``[personal data]``, so the log keeps what was decided and why
+without keeping what players were shielded from. Limit: a secret or personal detail
+with no recognisable shape, typed into chat, is stored as typed.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from functools import lru_cache
 from typing import Any
 
 from ..models.audit import AuditEntry, Decision
 from ..storage import Store
+from . import pii
+from .credentials import SECRET_HINT, SECRET_TEXT
 
 REDACTED = "[redacted]"
+PERSONAL = "[personal data]"
 #: Field names that hold secrets, in any case or separator style (``api_key``,
 #: ``accessToken``, ``clientSecret``, ``pwd``).
 _SECRET_KEY = re.compile(
@@ -25,27 +31,6 @@ _SECRET_KEY = re.compile(
     r"|cookie|credential|signature)s?$",
     re.IGNORECASE,
 )
-_SECRET_TEXT = re.compile(
-    r"\bsk-(?:ant-)?[A-Za-z0-9_-]{16,}"
-    r"|\b(?:ae|deploy)_[A-Za-z0-9]{2,8}_[A-Za-z0-9_-]{16,}"
-    r"|\bdeploy_[A-Za-z0-9_-]{16,}"
-    r"|\bwhsec_[A-Za-z0-9+/=]{16,}"
-    r"|\b(?:[Bb]earer|[Bb]asic)\s+[A-Za-z0-9._~+/=-]{8,}"
-    r"|\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"  # Stripe
-    r"|\bgh[pousr]_[A-Za-z0-9]{20,}"  # GitHub
-    r"|\bAKIA[0-9A-Z]{16}\b"  # AWS access key id
-    r"|\bAIza[0-9A-Za-z_-]{30,}"  # Google API key
-    r"|\bxox[abposr]-[A-Za-z0-9-]{10,}"  # Slack
-    r"|(?<=://)[^\s/:@]+:[^\s/@]+(?=@)"  # user:password@ in URLs
-    r"|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
-    r"|(?i:\b(?:password|passwd|pwd|api[_ -]?key|secret|token)\s*[:=]\s*)\S+"
-)
-#: Every pattern of ``_SECRET_TEXT`` needs one of these characters or words, so text
-#: with none of them (most chat) skips the slow full scan.
-_SECRET_MARKS = (
-    ":", "=", "sk-", "ae_", "deploy_", "whsec_", "earer", "asic", "_live_", "_test_",
-    "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "AKIA", "AIza", "xox", "eyJ",
-)  # fmt: skip
 #: Inputs are cut to this many characters in the log; a 1 MB message is not kept whole.
 MAX_LOGGED_TEXT = 4000
 
@@ -57,32 +42,69 @@ def _is_secret_key(name: str) -> bool:
 
 
 @lru_cache(maxsize=1024)
-def _redact_text(value: str) -> str:
-    """Remembered: an entry logs the same chat text as input and as output."""
+def _redact_text(value: str, pii_checked: bool = False) -> str:
+    """Remembered: an entry logs the same chat text as input and as output.
+
+    ``pii_checked`` says :func:`.pii.find` already found nothing in ``value`` (the
+    moderator's filter looked at this very string): the personal-data scan is skipped
+    unless a credential was replaced, which changes the text the scan would see."""
     # redact before cutting, so a secret across the cut is not half kept
-    if len(value) >= 5 and any(mark in value for mark in _SECRET_MARKS):
-        value = _SECRET_TEXT.sub(REDACTED, value)
+    if len(value) >= 5 and SECRET_HINT.search(value):
+        replaced = SECRET_TEXT.sub(REDACTED, value)
+        pii_checked = pii_checked and replaced == value
+        value = replaced
+    if not (pii_checked and len(value) <= _PII_SCANNED):
+        value = _without_personal_data(value)
     text = value[:MAX_LOGGED_TEXT]
+    if text.isascii():  # nothing to replace: skip the round trip
+        return text
     # lone surrogates cannot be stored as UTF-8
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def redact(value: Any, _depth: int = 0) -> Any:
-    """A copy of ``value`` with secrets replaced by ``[redacted]`` (see module doc)."""
+#: Personal data is looked for in this many leading characters of a text.
+_PII_SCANNED = MAX_LOGGED_TEXT * 2
+
+
+def _without_personal_data(value: str) -> str:
+    found = pii.find(value[:_PII_SCANNED])
+    if not found:
+        return value
+    out: list[str] = []
+    at = 0
+    for start, end, _ in sorted(found):
+        if start < at:  # overlaps the previous finding: extend it
+            at = max(at, end)
+            continue
+        out += [value[at:start], PERSONAL]
+        at = end
+    out.append(value[at:])
+    return "".join(out)
+
+
+def redact(value: Any, _depth: int = 0, *, pii_free: Collection[str] = ()) -> Any:
+    """A copy of ``value`` with secrets replaced by ``[redacted]`` and personal data by
+    ``[personal data]`` (see module doc).
+
+    ``pii_free`` names strings in which :func:`.pii.find` is known to find nothing (the
+    moderator passes the text its filter already scanned): they are not scanned again.
+    The result is the same as without it; only faster."""
     if _depth > 20:
         return REDACTED
     if isinstance(value, str):
-        return _redact_text(value)
+        return _redact_text(value, value in pii_free)
     if isinstance(value, dict):
         return {
-            str(k): REDACTED if _is_secret_key(str(k)[:200]) else redact(v, _depth + 1)
+            str(k): REDACTED
+            if _is_secret_key(str(k)[:200])
+            else redact(v, _depth + 1, pii_free=pii_free)
             for k, v in list(value.items())[:200]
         }
     if isinstance(value, list | tuple):
-        return [redact(v, _depth + 1) for v in list(value)[:200]]
+        return [redact(v, _depth + 1, pii_free=pii_free) for v in list(value)[:200]]
     if value is None or isinstance(value, bool | int | float):
         return value
-    return redact(repr(value), _depth + 1)
+    return redact(repr(value), _depth + 1, pii_free=pii_free)
 
 
 class AuditLogger:
@@ -103,12 +125,14 @@ class AuditLogger:
         categories: list[str] | tuple[str, ...] = (),
         session_id: str | None = None,
         persona_id: str | None = None,
+        pii_free: Collection[str] = (),
     ) -> AuditEntry:
         entry = self.entry(kind, decision, input=input, output=output, reason=reason,
                            categories=categories, session_id=session_id,
-                           persona_id=persona_id)  # fmt: skip
+                           persona_id=persona_id, pii_free=pii_free)  # fmt: skip
         (seq,) = await self.store.append_audit([entry])
-        return entry.model_copy(update={"seq": seq})
+        entry.seq = seq  # our own entry, already stored: no copy needed
+        return entry
 
     @staticmethod
     def entry(
@@ -121,13 +145,18 @@ class AuditLogger:
         categories: list[str] | tuple[str, ...] = (),
         session_id: str | None = None,
         persona_id: str | None = None,
+        pii_free: Collection[str] = (),
     ) -> AuditEntry:
-        """A redacted entry, not yet written (see :meth:`record_many`)."""
+        """A redacted entry, not yet written (see :meth:`record_many`). ``pii_free``:
+        texts known to hold no personal data (see :func:`redact`)."""
+        logged_input = redact(input, pii_free=pii_free)
+        # chat that passes unchanged is logged as input and output: redacted once
+        same = isinstance(output, str) and output == input
         return AuditEntry(
             kind=kind,
             decision=decision,
-            input=redact(input),
-            output=redact(output),
+            input=logged_input,
+            output=logged_input if same else redact(output, pii_free=pii_free),
             reason=reason[:200] if reason else None,
             categories=list(categories),
             session_id=session_id[:64] if session_id else None,

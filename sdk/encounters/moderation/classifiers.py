@@ -2,13 +2,21 @@
 endpoint behind it (off by default; it sends chat text to OpenAI).
 
 A classifier answers which topics a text touches. The moderator asks classifiers only
-about text the word lists let through, so a paid classifier is not called for what the
-lists already block.
+about text the offline layers (word lists, topic model) let through, so a paid
+classifier is not called for what they already block. Each call is bounded by
+``ModerationSettings.provider_timeout``; when it fails or is too slow the offline
+decision stands (or the message is blocked, with ``on_provider_failure="block"``).
+``provider_classifiers`` builds the configured one (``AE_MODERATION__PROVIDER=openai``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..settings import LLMSettings, ModerationSettings
 
 #: OpenAI moderation categories -> our topics.
 OPENAI_TOPICS = {
@@ -64,3 +72,21 @@ class OpenAIModerationClassifier:
         """Close the client's connections. A client left open is closed by the garbage
         collector on whatever event loop runs then, which fails if its own has ended."""
         await self.client.close()
+
+
+def provider_classifiers(moderation: ModerationSettings, llm: LLMSettings) -> list[TopicClassifier]:
+    """The provider stage ``moderation.provider`` names (none when unset), built from the
+    LLM settings' key and base URL. Raises :class:`ConfigError` when it cannot be."""
+    if moderation.provider is None:
+        return []
+    if llm.openai_api_key is None:
+        raise ConfigError("AE_MODERATION__PROVIDER=openai needs OPENAI_API_KEY")
+    import openai
+
+    client = openai.AsyncOpenAI(
+        api_key=llm.openai_api_key.get_secret_value(),
+        base_url=llm.openai_base_url,
+        max_retries=0,  # a retry would outlast the timeout; the fallback is the retry
+        timeout=moderation.provider_timeout,
+    )
+    return [OpenAIModerationClassifier(client, moderation.provider_model)]

@@ -13,7 +13,11 @@ For profanity the loader adds, per term, spellings people use to dodge lists:
   (shyt), ``er``->``a`` (fucka), ``l``->``i`` (s1ut), alone or two together (roots
   only when at least four letters remain);
 - masks: one inner letter as ``*`` (``f*ck``), two (``f**k``), every vowel
-  (``b*st*rd``) or, for short words, the letters after the first (``a**``).
+  (``b*st*rd``) or, for short words, the letters after the first (``a**``);
+- the word split in two by a space (``fu ck``, ``sh it``; English words of four to
+  eight letters), unless both halves are common words or word endings (``s hit``,
+  ``who re`` stay clean). A split spelling must start a word; it may be followed by
+  the rest of a longer word (``fu cking``).
 """
 
 from __future__ import annotations
@@ -29,10 +33,10 @@ from typing import Literal
 from ..errors import ConfigError
 from .normalize import fold
 
-Mode = Literal["word", "root", "rule"]
+Mode = Literal["word", "root", "rule", "split", "game"]
 #: Category of allowlisted phrases: matches inside them are dropped.
 ALLOW = "_allow"
-_SECTION = re.compile(r"^\[([a-z][a-z0-9_]*)(?: (word|root|rule))?\]$")
+_SECTION = re.compile(r"^\[([a-z][a-z0-9_]*)(?: (word|root|rule|game))?\]$")
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,9 @@ class Lexicon:
     allow_words: set[str] = field(default_factory=set)
     allow_prefixes: list[str] = field(default_factory=list)
     rules: dict[str, list[Rule]] = field(default_factory=dict)  # trigger -> rules
+    #: category -> patterns of game talk: a finding of that category inside a match
+    #: does not count when the text is judged as game chat
+    game: dict[str, list[re.Pattern[str]]] = field(default_factory=dict)
     categories: set[str] = field(default_factory=set)
     files: list[str] = field(default_factory=list)
 
@@ -133,6 +140,27 @@ def swapped(term: str) -> set[str]:
     return out
 
 
+#: Halves that, when both are common, do not make a split spelling (``s hit``).
+_COMMON_HALVES_WORDS = (
+    "a b c d e f g h i j k l m n o p q r s t u v w x y z it at is in on an as to of or by "
+    "be we he me my up so no go do us am hit bit who re ve ll ore ass tit pus ran king "
+    "her his him the and are was can cut cock"
+)
+_COMMON_HALVES = frozenset(_COMMON_HALVES_WORDS.split())
+
+
+def split(term: str) -> set[str]:
+    """``term`` split in two by a space at every place where not both halves are
+    common (see the module docstring)."""
+    if not (4 <= len(term) <= 8 and term.isalpha()):
+        return set()
+    return {
+        term[:i] + " " + term[i:]
+        for i in range(1, len(term))
+        if not (term[:i] in _COMMON_HALVES and term[i:] in _COMMON_HALVES)
+    }
+
+
 def parse(text: str, source: str, into: Lexicon, *, swaps: bool = True) -> None:
     """Read one lexicon file's text into ``into``; errors name the file and line."""
     category: str | None = None
@@ -146,10 +174,14 @@ def parse(text: str, source: str, into: Lexicon, *, swaps: bool = True) -> None:
         if line.startswith("["):
             m = _SECTION.match(line)
             if m is None:
-                raise ConfigError(f"{where}: bad section {line!r}; use [category word|root|rule]")
+                raise ConfigError(
+                    f"{where}: bad section {line!r}; use [category word|root|rule|game]"
+                )
             allow = m.group(1) == "allow"
             if not allow and m.group(2) is None:
-                raise ConfigError(f"{where}: section {line!r} needs a mode: word, root or rule")
+                raise ConfigError(
+                    f"{where}: section {line!r} needs a mode: word, root, rule or game"
+                )
             category, mode = m.group(1), m.group(2)  # type: ignore[assignment]
             continue
         if category is None:
@@ -165,6 +197,12 @@ def parse(text: str, source: str, into: Lexicon, *, swaps: bool = True) -> None:
                     into.allow_words.add(collapse(fold(word))[0])
             continue
         assert mode is not None
+        if mode == "game":
+            try:
+                into.game.setdefault(category, []).append(re.compile(line))
+            except re.error as exc:
+                raise ConfigError(f"{where}: bad regex: {exc}") from None
+            continue
         if mode == "rule":
             triggers, sep, pattern = line.partition(": ")
             if not sep:
@@ -189,6 +227,8 @@ def parse(text: str, source: str, into: Lexicon, *, swaps: bool = True) -> None:
                 if swaps:
                     forms |= {f for f in swapped(key) if mode != "root" or len(f) >= 4}
                 forms |= set().union(*map(masked, forms))
+                if swaps:  # English: a word split in two
+                    into.add(Entry(category, "split", key), split(key))
             into.add(Entry(category, mode, key), forms)
 
 

@@ -9,6 +9,16 @@
 - ``allow`` otherwise. Control and invisible format characters are removed from the
   text that is delivered (a chat line cannot carry terminal escapes or bidi tricks).
 
+Topics are found in layers: the word lists and patterns (:mod:`.textfilter`); then,
+on text they did not block, the offline topic model (:mod:`.topicmodel`), which never
+overrules their judgement that a topic's words were game talk; then, when configured,
+provider classifiers (:mod:`.classifiers`), bounded by a timeout, whose failure leaves
+the offline decision (or blocks, with ``on_provider_failure="block"``).
+
+Credentials (API keys, tokens; see :mod:`.credentials`) are masked in the delivered
+text whatever the persona blocks (``sanitize``, reason ``secret``): a key that slips
+into a companion's line never reaches a player.
+
 ``moderate_action`` checks an action: its shape and arguments, the persona's allowlist,
 the world link's capabilities, world bounds, the persona's emotes, the text it carries,
 and finally the persona's actions-per-minute (refused actions do not use up the rate).
@@ -25,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from pydantic import BaseModel
 
 from ..errors import ValidationFailed
@@ -34,16 +45,19 @@ from ..models.audit import AuditEntry, Decision
 from ..models.persona import BUILTIN_TOPICS, PersonaCore, Safety
 from ..settings import ModerationSettings
 from ..validation import validate_action
-from . import pii
+from . import credentials, pii
 from .audit import AuditLogger
 from .classifiers import TopicClassifier
 from .ratelimit import InProcessRateLimiter, Rate, RateLimiter
 from .textfilter import PERSONAL_DATA, PROFANITY, TextFilter
+from .topicmodel import TopicModel, default_model
 
 log = get_logger(__name__)
 
 #: Categories a ``sanitize`` persona may have masked instead of blocked.
 MASKABLE = (PROFANITY, PERSONAL_DATA)
+#: The category of credentials, masked for every persona.
+SECRET = "secret"
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,8 @@ class ActionDecision:
 @dataclass
 class _Counters:
     decisions: dict[str, int] = field(default_factory=dict)
+    #: Provider classifier calls that failed or timed out.
+    provider_failures: int = 0
 
     def count(self, kind: str, decision: str) -> None:
         key = f"{kind}:{decision}"
@@ -110,6 +126,17 @@ def clean_for_delivery(text: str) -> str:
     return "".join(out).strip()
 
 
+def _without_secrets(result: ModerationResult, spans: list[tuple[int, int]]) -> ModerationResult:
+    """``result`` with the credentials in its text masked by ``*``."""
+    assert result.text is not None
+    chars = list(result.text)
+    for start, end in spans:
+        chars[start:end] = "*" * (end - start)
+    categories = tuple(sorted({*result.categories, SECRET}))
+    reason = result.reason if result.decision == "sanitize" else SECRET
+    return ModerationResult("sanitize", reason, categories, None, "".join(chars))
+
+
 def _safety(persona: PersonaCore | Safety | None) -> Safety:
     if persona is None:
         return Safety()
@@ -122,8 +149,8 @@ def _persona_id(persona: PersonaCore | Safety | None) -> str | None:
 
 class ContentModerator:
     """Moderates persona messages and actions. One instance serves every persona and
-    session; it holds the word lists (built once), the rate limiter and, optionally,
-    provider classifiers and the audit log."""
+    session; it holds the word lists (built once), the topic model, the rate limiter
+    and, optionally, provider classifiers and the audit log."""
 
     def __init__(
         self,
@@ -133,10 +160,16 @@ class ContentModerator:
         classifiers: Sequence[TopicClassifier] = (),
         limiter: RateLimiter | None = None,
         audit: AuditLogger | None = None,
+        topic_model: TopicModel | None = None,
     ) -> None:
         self.settings = settings or ModerationSettings()
         self.filter = text_filter or TextFilter.default(
             self.settings.lexicon_dirs, self.settings.languages
+        )
+        #: The offline topic model (the shipped one unless given; None when
+        #: ``settings.topic_model`` is off).
+        self.topic_model: TopicModel | None = (
+            (topic_model or default_model()) if self.settings.topic_model else None
         )
         self.classifiers = list(classifiers)
         self.limiter: RateLimiter = limiter if limiter is not None else InProcessRateLimiter()
@@ -174,19 +207,40 @@ class ContentModerator:
         *,
         max_length: int | None = None,
     ) -> ModerationResult:
-        """The word-list decision (fast, no I/O, not audited)."""
+        """The offline decision: word lists and topic model (fast, no I/O, not
+        audited)."""
+        return self._check(text, persona, max_length)[0]
+
+    def _check(
+        self, text: object, persona: PersonaCore | Safety | None, max_length: int | None
+    ) -> tuple[ModerationResult, tuple[str, ...]]:
+        """:meth:`check_message`, and the texts in which the filter looked for personal
+        data and found none (the audit write need not look again)."""
         if not isinstance(text, str):
-            return ModerationResult("block", "invalid_input")
+            return ModerationResult("block", "invalid_input"), ()
         limit = max_length or self.settings.max_message_length
         if len(text) > limit * 4:  # do not even clean a megabyte
-            return ModerationResult("block", "too_long")
+            return ModerationResult("block", "too_long"), ()
         cleaned = clean_for_delivery(text)
         if not cleaned:
-            return ModerationResult("block", "empty")
+            return ModerationResult("block", "empty"), ()
         if len(cleaned) > limit:
-            return ModerationResult("block", "too_long")
-        found = self.filter.categories_in(cleaned)
-        return self._decide(cleaned, found, _safety(persona))
+            return ModerationResult("block", "too_long"), ()
+        safety = _safety(persona)
+        found, skeleton, game_talk = self.filter.check(cleaned, safety.context)
+        if self.topic_model is not None and not self._blocks_topic(found, safety):
+            # the word lists did not decide: the model may find what they missed, but
+            # not overrule them where they judged a topic's words to be game talk
+            found |= self.topic_model.topics_in(skeleton) - game_talk
+        result = self._decide(cleaned, found, safety)
+        if result.text is not None and (spans := credentials.find(result.text)):
+            result = _without_secrets(result, spans)
+        # the filter adds personal_data whenever pii.find finds anything in cleaned
+        return result, (() if PERSONAL_DATA in found else (cleaned,))
+
+    @staticmethod
+    def _blocks_topic(found: set[str], safety: Safety) -> bool:
+        return any(t in safety.blocked_topics and t not in MASKABLE for t in found)
 
     def _decide(self, cleaned: str, found: set[str], safety: Safety) -> ModerationResult:
         categories = tuple(sorted(found))
@@ -198,18 +252,23 @@ class ContentModerator:
         if not soft:
             return ModerationResult("allow", None, categories, None, cleaned)
         if safety.moderation == "block" or (
-            PERSONAL_DATA in soft and self._asks_for_personal_data(cleaned)
+            PERSONAL_DATA in soft and self._asks_for_personal_data(cleaned, safety)
         ):
             return ModerationResult("block", soft[0], categories, soft[0])
         return ModerationResult(
-            "sanitize", soft[0], categories, None, self.filter.mask(cleaned, soft)
+            "sanitize",
+            soft[0],
+            categories,
+            None,
+            self.filter.mask(cleaned, soft, context=safety.context),
         )
 
-    def _asks_for_personal_data(self, text: str) -> bool:
+    def _asks_for_personal_data(self, text: str, safety: Safety) -> bool:
         """A phrase asking for or offering personal data ("what's your address") is
         blocked even in sanitize mode: masking the phrase would leave the request."""
         return any(
-            h.category == PERSONAL_DATA and h.term not in pii.KINDS for h in self.filter.hits(text)
+            h.category == PERSONAL_DATA and h.term not in pii.KINDS
+            for h in self.filter.hits(text, safety.context)
         )
 
     async def moderate_message(
@@ -221,9 +280,10 @@ class ContentModerator:
         max_length: int | None = None,
     ) -> ModerationResult:
         """Decide on one message (see the module docstring), asking the classifiers
-        about text the word lists allow. A classifier that fails blocks the message:
-        when the check cannot be made, nothing unchecked goes out."""
-        result = self.check_message(text, persona, max_length=max_length)
+        about text the offline layers allow. A classifier that fails or takes longer
+        than ``settings.provider_timeout`` leaves the offline decision, or blocks the
+        message when ``settings.on_provider_failure`` is ``block``."""
+        result, pii_free = self._check(text, persona, max_length)
         if result.allowed and self.classifiers and result.text:
             result = await self._classify(result, _safety(persona))
         await self._audit(
@@ -235,6 +295,7 @@ class ContentModerator:
             result.text,
             session_id,
             persona,
+            pii_free,
         )
         return result
 
@@ -243,12 +304,16 @@ class ContentModerator:
         found = set(result.categories)
         for classifier in self.classifiers:
             try:
-                found |= await classifier.classify(result.text)
-            except Exception as exc:
+                with anyio.fail_after(self.settings.provider_timeout):
+                    found |= await classifier.classify(result.text)
+            except Exception as exc:  # TimeoutError included
                 log.warning(
                     "moderation.classifier_failed", classifier=classifier.name, error=repr(exc)
                 )
-                return ModerationResult("block", "classifier_unavailable", result.categories)
+                self.counters.provider_failures += 1
+                if self.settings.on_provider_failure == "block":
+                    return ModerationResult("block", "classifier_unavailable", result.categories)
+                # fall back to the offline layers: what the other classifiers found counts
         if found == set(result.categories):
             return result
         decided = self._decide(result.text, found, safety)
@@ -268,7 +333,8 @@ class ContentModerator:
     ) -> ActionDecision:
         """Decide on one action for ``persona`` on a link with ``capabilities`` (the
         action types the game side supports; None means any)."""
-        decision = await self._action(action, persona, capabilities, session_id)
+        checked: list[str] = []
+        decision = await self._action(action, persona, capabilities, session_id, checked)
         raw = action.model_dump() if isinstance(action, BaseModel) else action
         out = decision.action.model_dump() if decision.action is not None else None
         await self._audit(
@@ -280,6 +346,7 @@ class ContentModerator:
             out,
             session_id,
             persona,
+            checked,
         )
         return decision
 
@@ -315,7 +382,8 @@ class ContentModerator:
         decisions: list[ActionDecision] = []
         entries: list[AuditEntry] = []
         for action in actions:
-            decision = await self._action(action, persona, caps, session_id)
+            checked: list[str] = []
+            decision = await self._action(action, persona, caps, session_id, checked)
             decisions.append(decision)
             self.counters.count("action", decision.decision)
             raw = action.model_dump() if isinstance(action, BaseModel) else action
@@ -323,7 +391,7 @@ class ContentModerator:
             entries.append(AuditLogger.entry(
                 "action", decision.decision, input=raw, output=out, reason=decision.reason,
                 categories=list(decision.categories), session_id=session_id,
-                persona_id=persona.id,
+                persona_id=persona.id, pii_free=checked,
             ))  # fmt: skip
         return decisions, entries
 
@@ -333,6 +401,7 @@ class ContentModerator:
         persona: PersonaCore,
         capabilities: Iterable[str] | None,
         session_id: str | None = None,
+        checked: list[str] | None = None,
     ) -> ActionDecision:
         try:  # a model is checked again: its fields may have been changed after creation
             action = validate_action(raw.model_dump() if isinstance(raw, BaseModel) else dict(raw))
@@ -359,7 +428,7 @@ class ContentModerator:
         problem = self._bounds(action) or self._emote(action, persona)
         if problem:
             return ActionDecision("block", problem[0], errors=(problem[1],))
-        action, categories, text_problem, masked = await self._action_text(action, safety)
+        action, categories, text_problem, masked = await self._action_text(action, safety, checked)
         if text_problem is not None:
             return ActionDecision("block", text_problem, categories=categories)
         rate = Rate.per_minute(safety.max_actions_per_minute)
@@ -392,11 +461,12 @@ class ContentModerator:
         return None
 
     async def _action_text(
-        self, action: Action, safety: Safety
+        self, action: Action, safety: Safety, checked: list[str] | None = None
     ) -> tuple[Action, tuple[str, ...], str | None, str | None]:
         """Moderate the text an action carries. Returns the action (control characters
         removed, masked when sanitized), the categories found, a block reason or None,
-        and a sanitize reason or None."""
+        and a sanitize reason or None. Texts found free of personal data are added to
+        ``checked`` (for the audit write)."""
         fields: dict[str, str] = {}
         if isinstance(action, Chat):
             fields["message"] = action.message
@@ -408,7 +478,9 @@ class ContentModerator:
         categories: set[str] = set()
         sanitize_reason: str | None = None
         for name, value in fields.items():
-            result = self.check_message(value, safety, max_length=self.settings.max_chat_length)
+            result, free = self._check(value, safety, self.settings.max_chat_length)
+            if checked is not None:
+                checked.extend(free)
             if result.allowed and self.classifiers and result.text:
                 result = await self._classify(result, safety)
             categories.update(result.categories)
@@ -434,6 +506,7 @@ class ContentModerator:
         output: Any,
         session_id: str | None,
         persona: PersonaCore | Safety | None,
+        pii_free: Sequence[str] = (),
     ) -> None:
         self.counters.count(kind, decision)
         if self.audit is not None:
@@ -446,6 +519,7 @@ class ContentModerator:
                 categories=list(categories),
                 session_id=session_id,
                 persona_id=_persona_id(persona),
+                pii_free=pii_free,
             )
 
 

@@ -4,38 +4,51 @@ Folding, in order:
 
 1. compatibility decomposition (NFKD): full-width, circled and mathematical letters
    become plain ones, accented letters split into letter + mark;
-2. case folding;
-3. one translation table that drops combining marks, zero-width and other format or
-   control characters, maps look-alike letters from other scripts (Cyrillic, Greek,
-   a few Latin variants) to the Latin letter they imitate, and every kind of white
-   space (and ``_``) to a plain space;
-4. characters spelled out one at a time with one separator (``f.u.c.k``, ``f u c k``,
-   ``f|u|c|k``, ``d.!.c.k``) are joined into one word (three or more of them);
-5. leetspeak inside words becomes the letters it imitates (``sh1t``, ``@ss``,
+2. look-alikes mapped by the Unicode confusables data (UTS #39, as shipped by the
+   ``confusable-homoglyphs`` package) *before* case folding, so a Greek capital eta in
+   ``SΗIT`` becomes ``h`` and not the ``n`` its lower case looks like; enclosed and
+   squared letters (``🅵🆄🅲🅺``) become the letter they enclose. The map is also applied
+   before step 1, as NFKD turns some look-alikes into letters of their own script
+   (``Ϲ`` -> ``Σ``);
+3. case folding;
+4. one translation table that drops combining marks, zero-width, filler (Hangul
+   fillers such as U+3164) and other format or control characters, maps look-alikes
+   left after case folding (Cyrillic, Greek, Cherokee, small capitals) to the Latin
+   letter they imitate, and every kind of white space (and ``_``) to a plain space;
+5. letters drawn with symbols become the letter (``|<`` -> k, ``|-|`` -> h, ``\\/``
+   -> v, ``()`` -> o, and ``<``, ``(``, ``[``, ``{`` between letters -> c: ``fu<k``);
+6. characters spelled out one at a time with one separator (``f.u.c.k``, ``f u c k``,
+   ``f♥u♥c♥k``, ``s·h·i·t``) are joined into one word (three or more of them); any
+   character that is not a letter, digit or leet symbol can be the separator;
+7. leetspeak inside words becomes the letters it imitates (``sh1t``, ``@ss``,
    ``a$$``, ``b!tch``, ``4$5``); ``#`` and ``%`` inside a word become ``*`` like other
    masks. Numbers (``100``, ``$5``, ``3.5``) and trailing ``!`` stay as they are;
-6. runs of spaces become one.
+8. runs of spaces become one.
 
 Repeated letters (``fuuuuck``) are handled by the matcher, which compares words with
-runs collapsed (see :mod:`.textfilter`).
+runs collapsed, and so are words split in two (``fu ck``; see :mod:`.lexicon`).
 
-NFKD rather than the NFKC the brief names: NFKC recomposes accents, and dropping the
-marks needs them decomposed; for everything else the two agree. Decomposition is done
-per character when an index map is wanted, so the skeleton can be mapped back to the
-original text for masking; per-character and whole-string folding agree except for the
-order of combining marks, which are dropped anyway.
+NFKD rather than NFKC: NFKC recomposes accents, and dropping the marks needs them
+decomposed; for everything else the two agree. Decomposition is done per character
+when an index map is wanted, so the skeleton can be mapped back to the original text
+for masking; per-character and whole-string folding agree except for the order of
+combining marks, which are dropped anyway.
 
-Limits: the confusable table covers the scripts people use to dodge Latin word lists
-(Cyrillic, Greek, small capitals); it is not the full Unicode confusables data, and
-folding real Russian or Greek text produces Latin gibberish (harmless for matching).
+Limits: look-alikes are taken from scripts people use to imitate Latin (Latin, Greek,
+Cyrillic, Cherokee, Armenian, Coptic, Lisu, Canadian syllabics, mathematical and
+enclosed forms); scripts such as Arabic, Hebrew, Indic or CJK are left alone, so real
+text in them is never turned into Latin letters. Folding real Russian or Greek text
+produces Latin gibberish (harmless for matching).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import unicodedata
 from functools import lru_cache
+from importlib import resources
 
 #: Look-alikes of Latin letters in other scripts (after case folding).
 CONFUSABLES = {
@@ -63,7 +76,9 @@ CONFUSABLES = {
 #: Digits and symbols that stand for letters inside words; masks become ``*``.
 LEET = str.maketrans("013456789@$!|€¢£#%+", "oieasgtbgasiiecl**t")
 
-_SEP = r"[ .\-*~,:;/\\^=\"'+|]"
+#: A separator between spelled-out letters: anything but a letter, digit or a symbol
+#: that stands for a letter (``f♥u♥c♥k``, ``s·h·i·t``, ``f.u.c.k``).
+_SEP = r"[^\w@$!€#]"
 #: Three or more single letter-like characters, each pair parted by the same
 #: separator (``f.u.c.k``, ``s  h  i  t``); a change of separator ends the run, so
 #: ``a f.u.c.k`` keeps its ``a`` apart.
@@ -92,9 +107,51 @@ _LEET_TOKEN = re.compile(r"(?<![\w@$!|€¢£#%+])\w*[\d@$!|€¢£#%+][\w@$!|�
 _NUMBER = re.compile(r"[$€£]?[\d.,:]+[$€£%]?|#\d+")
 
 
+#: Scripts whose letters are used to imitate Latin ones (first word of a character's
+#: Unicode name). The confusables data also pairs Latin with Arabic, Indic or CJK
+#: characters; those are left alone so that real text in them stays as it is.
+_IMITATING_SCRIPTS_WORDS = (
+    "LATIN GREEK CYRILLIC CHEROKEE COPTIC LISU ARMENIAN CANADIAN WARANG MATHEMATICAL "
+    "FULLWIDTH DOUBLE-STRUCK SCRIPT BLACK-LETTER SMALL ROMAN OSAGE DESERET CARIAN LYCIAN "
+    "OLD ELBASAN TIFINAGH RUNIC SEGMENTED MIAO KELVIN"
+)
+_IMITATING_SCRIPTS = frozenset(_IMITATING_SCRIPTS_WORDS.split())
+#: Invisible letters used to pad or split words (Hangul fillers): dropped.
+_FILLERS = (0x115F, 0x1160, 0x3164, 0xFFA0)
+_ENCLOSED_LETTER = re.compile(r"LATIN (?:CAPITAL|SMALL) LETTER ([A-Z])$")
+
+
+@lru_cache(maxsize=1)
+def lookalike_table() -> dict[int, str]:
+    """Step 2: every character the Unicode confusables data says looks like one ASCII
+    letter or digit (from an imitating script), mapped to that letter in lower case,
+    plus enclosed and squared Latin letters. A capital that looks like ``l`` is taken
+    as ``i`` (Greek and Cherokee capitals imitate ``I``)."""
+    data = resources.files("confusable_homoglyphs").joinpath("confusables.json")
+    pairs: dict[str, list[dict[str, str]]] = json.loads(data.read_text(encoding="utf-8"))
+    table: dict[int, str] = {}
+    for ch, alikes in pairs.items():
+        if len(ch) != 1 or ch.isascii() or ch in CONFUSABLES:
+            continue
+        name = unicodedata.name(ch, "")
+        if name.split(" ", 1)[0] not in _IMITATING_SCRIPTS:
+            continue
+        for alike in alikes:
+            to = alike["c"]
+            if len(to) == 1 and to.isascii() and to.isalnum():
+                to = to.lower()
+                table[ord(ch)] = "i" if to == "l" and "CAPITAL" in name else to
+                break
+    for cp in itertools.chain(range(0x2460, 0x2500), range(0x1F100, 0x1F1E6)):
+        m = _ENCLOSED_LETTER.search(unicodedata.name(chr(cp), ""))
+        if m:
+            table[cp] = m.group(1).lower()
+    return table
+
+
 @lru_cache(maxsize=1)
 def fold_table() -> dict[int, str | None]:
-    """The translation table of step 3, built once (about 50 ms) on first use."""
+    """The translation table of step 4, built once (about 50 ms) on first use."""
     table: dict[int, str | None] = {}
     # Planes 0-3 hold every script; plane 14 holds the tag and variation characters.
     for cp in itertools.chain(range(0x40000), range(0xE0000, 0xE1000)):
@@ -104,8 +161,14 @@ def fold_table() -> dict[int, str | None]:
             table[cp] = " "
         elif cat in ("Mn", "Me", "Cf", "Cc", "Cs"):
             table[cp] = None
+    # look-alikes that only show after case folding (Cherokee small letters fold to
+    # capitals); the hand-made table below wins where both have an entry
+    table.update(lookalike_table())
     for src, dst in CONFUSABLES.items():
         table[ord(src)] = dst
+    for cp in _FILLERS:
+        table[cp] = None
+    table[0x2800] = " "  # braille blank: an invisible space
     table[ord("_")] = " "
     # Regional indicator symbols (flag letters) stand for A-Z.
     for i in range(26):
@@ -128,15 +191,48 @@ def _ascii_tables() -> tuple[bytes, bytes]:
     return bytes(mapping), delete
 
 
+def _fold_char(ch: str) -> str:
+    """Steps 1-4 for one character (the per-character form used for index maps)."""
+    if ch.isascii():
+        return ch.lower().translate(fold_table())
+    return (
+        unicodedata.normalize("NFKD", ch.translate(lookalike_table()))
+        .translate(lookalike_table())
+        .casefold()
+        .translate(fold_table())
+    )
+
+
 def _fold_chars(text: str) -> str:
     if text.isascii():
         mapping, delete = _ascii_tables()
         return text.encode("ascii").translate(mapping, delete).decode("ascii")
-    return unicodedata.normalize("NFKD", text).casefold().translate(fold_table())
+    return (
+        unicodedata.normalize("NFKD", text.translate(lookalike_table()))
+        .translate(lookalike_table())
+        .casefold()
+        .translate(fold_table())
+    )
+
+
+#: Step 5: letters drawn with symbols.
+_DRAWN = {
+    "|<": "k", "|{": "k", "|-|": "h", "]-[": "h", "}{": "h", "/\\": "a", "\\/\\/": "w",
+    "\\/": "v", "|\\|": "n", "|_|": "u", "()": "o", "[]": "o", "|)": "d", "[)": "d",
+}  # fmt: skip
+_DRAWN_LETTER = re.compile(
+    "|".join(re.escape(k) for k in sorted(_DRAWN, key=len, reverse=True))
+    + r"|(?<=[^\W\d_]|[!@$])[<(\[{](?=[^\W\d_]|[!@$|])"
+)
+_DRAWN_HINT = re.compile(r"[|<(\[{}\]/\\]")
+
+
+def _drawn(match: re.Match[str]) -> str:
+    return _DRAWN.get(match.group(0), "c")
 
 
 def _leet(match: re.Match[str]) -> str:
-    """Fold leetspeak in one token (see step 5), leaving numbers alone."""
+    """Fold leetspeak in one token (see step 7), leaving numbers alone."""
     token = match.group(0)
     if _NUMBER.fullmatch(token):
         return token
@@ -151,6 +247,8 @@ def _join_spelled(match: re.Match[str]) -> str:
 def fold(text: str) -> str:
     """The skeleton of ``text`` (see the module docstring), for matching only."""
     s = _fold_chars(text)
+    if _DRAWN_HINT.search(s):
+        s = _DRAWN_LETTER.sub(_drawn, s)
     if _ANY_HINT.search(s):
         if _SPELL_HINT.search(s):
             s = _SPELLED.sub(_join_spelled, s)
@@ -161,18 +259,62 @@ def fold(text: str) -> str:
     return s
 
 
+_ASCII_RUN = re.compile(r"[\x00-\x7f]+")
+
+
+def _fold_each_char(text: str) -> tuple[str, list[int]]:
+    """Steps 1-4 character by character, with the index each result came from. Runs
+    of ASCII characters (one character each, unless one is dropped) go at once."""
+    chars: list[str] = []
+    where: list[int] = []
+    at = 0
+    for run in itertools.chain(_ASCII_RUN.finditer(text), (None,)):
+        start, end = (run.start(), run.end()) if run else (len(text), len(text))
+        for i in range(at, start):  # the characters between ASCII runs
+            for c in _fold_char(text[i]):
+                chars.append(c)
+                where.append(i)
+        if run:
+            folded = _fold_chars(run.group())
+            if len(folded) == end - start:
+                chars.append(folded)
+                where.extend(range(start, end))
+            else:
+                for i in range(start, end):
+                    for c in _fold_char(text[i]):
+                        chars.append(c)
+                        where.append(i)
+        at = end
+    return "".join(chars), where
+
+
+def _fold_chars_with_map(text: str) -> tuple[str, list[int]]:
+    """:func:`_fold_each_char`, at C speed for ASCII text where no character is
+    dropped (most chat): ASCII folds one character to one, so character i came from i."""
+    if text.isascii():
+        s = _fold_chars(text)
+        if len(s) == len(text):
+            return s, list(range(len(s)))
+    return _fold_each_char(text)
+
+
 def fold_with_map(text: str) -> tuple[str, list[int]]:
     """Like :func:`fold`, also returning for each skeleton character the index of the
     original character it came from. Slower: used only to mask matches."""
-    table = fold_table()
-    chars: list[str] = []
-    where: list[int] = []
-    for i, ch in enumerate(text):
-        piece = ch.lower() if ch.isascii() else unicodedata.normalize("NFKD", ch).casefold()
-        for c in piece.translate(table):
-            chars.append(c)
-            where.append(i)
-    s = "".join(chars)
+    s, where = _fold_chars_with_map(text)
+    if _DRAWN_HINT.search(s):
+        parts: list[str] = []
+        moved: list[int] = []
+        at = 0
+        for m in _DRAWN_LETTER.finditer(s):
+            parts.append(s[at : m.start()])
+            moved += where[at : m.start()]
+            parts.append(_drawn(m))
+            moved.append(where[m.start()])
+            at = m.end()
+        parts.append(s[at:])
+        moved += where[at:]
+        s, where = "".join(parts), moved
     if _SPELL_HINT.search(s):
         keep = [True] * len(s)
         for m in _SPELLED.finditer(s):
@@ -183,6 +325,8 @@ def fold_with_map(text: str) -> tuple[str, list[int]]:
         where = [w for w, k in zip(where, keep, strict=True) if k]
     if _LEET_HINT.search(s):
         s = _LEET_TOKEN.sub(_leet, s)  # same length: the map still holds
+    if "  " not in s and s[:1] != " " and s[-1:] != " ":  # no spaces to drop
+        return s, where
     out: list[str] = []
     idx: list[int] = []
     for c, w in zip(s, where, strict=True):

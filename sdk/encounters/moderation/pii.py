@@ -1,4 +1,5 @@
-"""Personal data in chat: e-mail addresses, phone numbers and street addresses.
+"""Personal data in chat: e-mail addresses, phone numbers, payment cards, IP
+addresses, postcodes, street addresses, and a child giving age and town.
 
 Patterns run on the original text (``\\d`` and ``\\w`` are Unicode-aware, so full-width
 digits count), which gives spans that mask exactly. Each pattern is gated by a cheap
@@ -6,13 +7,30 @@ test so clean chat costs almost nothing. Game numbers are not personal data: the
 pattern needs seven or more digits in phone-like groups, so coordinates (``x 100 y 64
 z -200``), amounts (``5000 gold``), times, dates and versions pass.
 
-Limits: addresses are recognised by a house number next to a street word (English,
-German, Spanish, French, Portuguese); an address written without either is missed.
+- phone numbers: national and North American shapes by pattern; numbers written
+  with a ``+`` or ``00`` country prefix are found by ``phonenumbers`` (Google's
+  libphonenumber metadata), so every country's grouping is known;
+- payment cards: 13 to 19 digits that pass the Luhn check;
+- IP addresses: IPv4 and IPv6, checked by :mod:`ipaddress`;
+- postcodes: shapes that are rarely anything else (UK, Canada, Brazil ``01310-100``,
+  US ZIP+4, Poland ``00-950`` before a town) anywhere; four- to six-digit codes (US,
+  Germany, France, Spain, Italy, Netherlands, India...) only after a word that names
+  them (``zip``, ``PLZ``, ``code postal``, ``CEP``) or a US state code;
+- street addresses: a house number next to a street word in English, German, Dutch,
+  Scandinavian, Spanish, French, Italian, Portuguese and Polish forms;
+- a minor's age and place in one message (``I'm 12 and I live in Leeds``).
+
+Limits: an address written without a house number or street word is missed; a
+postcode standing alone with no shape of its own (``10115``) is taken for a number;
+phone numbers without a country prefix outside the shapes above are missed.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
+
+import phonenumbers
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,24}\b", re.IGNORECASE)
 _EMAIL_SPELLED = re.compile(
@@ -30,7 +48,8 @@ _PHONE = re.compile(
 _SEVEN_DIGITS = re.compile(r"(?:\d[\s().+-]{0,3}){7}")
 _STREET_WORDS = (
     r"street|st|avenue|ave|road|rd|lane|drive|dr|boulevard|blvd|terrace|parkway|highway|"
-    r"crescent|stra(?:ss|ß)e|str|weg|platz|allee|gasse|calle|avenida|rue|chemin|rua|travessa"
+    r"crescent|close|court|gardens|grove|mews|stra(?:ss|ß)e|str|weg|platz|allee|gasse|calle|"
+    r"avenida|rue|chemin|rua|travessa"
 )
 #: A street name is up to two words, none of them a little function word ("3 swords
 #: on the road" is not an address).
@@ -40,16 +59,116 @@ _ADDRESS_NUMBER_FIRST = re.compile(
     re.IGNORECASE,
 )
 _ADDRESS_NUMBER_LAST = re.compile(
-    r"\b[a-zà-ÿ'’-]*(?:stra(?:ss|ß)e|weg|platz|allee|gasse)\s+\d{1,5}[a-z]?\b"
-    r"|\b(?:calle|avenida|rue|rua|travessa|chemin)\s+(?:[a-zà-ÿ'’.-]+\s+){0,3}\d{1,5}\b",
+    r"\b[a-zà-ÿ'’-]*(?:stra(?:ss|ß)e|weg|platz|allee|gasse|straat|laan|gracht|plein|"
+    r"vej|gade|gatan|vägen|veien|gata)\s+\d{1,5}[a-z]?\b"
+    r"|\b(?:calle|avenida|rue|rua|travessa|chemin|via|viale|piazza|corso|ul\.|ulica)\s+"
+    r"(?:[^\W\d][\w'’.-]*\s+){0,3}\d{1,5}\b",
     re.IGNORECASE,
 )
-#: Words that start the number-last address forms (German and Romance streets).
+#: Words that start the number-last address forms (German, Dutch, Nordic, Romance and
+#: Polish streets).
 _NUMBER_LAST_WORDS = ("str", "weg", "platz", "allee", "gasse", "calle", "avenida", "rue", "rua",
-                      "travessa", "chemin")  # fmt: skip
+                      "travessa", "chemin", "straat", "laan", "gracht", "plein", "vej", "gade",
+                      "gat", "väg", "veien", "via", "viale", "piazza", "corso", "ul")  # fmt: skip
 _DIGIT = re.compile(r"\d")
 #: The ``kind`` values :func:`find` reports.
-KINDS = ("email", "phone", "address")
+KINDS = ("email", "phone", "address", "card", "ip", "postcode", "minor")
+
+_CARD = re.compile(r"(?<![\d.,-])\d(?:[ -]?\d){12,18}(?![\d.,-]|[ -]\d)")
+_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.]|\.\d)")
+_IPV6 = re.compile(
+    r"(?<![\w:])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?:%\w+)?(?![\w:])", re.IGNORECASE
+)
+_POSTCODE = re.compile(
+    r"\b[A-Z]{1,2}\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2}\b"  # UK
+    r"|\b[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z] ?\d[ABCEGHJ-NPRSTV-Z]\d\b"  # Canada
+    r"|\b\d{5}-\d{3}\b"  # Brazil CEP
+    r"|\b\d{5}-\d{4}\b"  # US ZIP+4
+    r"|\b\d{2}-\d{3}\b(?=\s+[A-ZŁŚŻŹ][a-ząćęłńóśźż]+)"  # Poland, before a town
+)
+_POSTCODE_NAMED = re.compile(
+    r"\b(?:zip|zip ?code|postcode|post code|postal code|plz|postleitzahl|code postal|"
+    r"c[oó]digo postal|cep|cap|pin ?code)\b[\s:#is]*(\d{4,6}(?:-\d{3,4})?(?: ?[A-Z]{2}\b)?)"
+    r"|\b(?:AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|"
+    r"NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY),? (\d{5})\b",
+    re.IGNORECASE,
+)
+_POSTCODE_HINT = re.compile(r"\d[A-Z]|[A-Z]\d|\d-\d|\d [A-Z]{2}\b")
+#: A minor's age (5 to 17) ...
+_AGE = re.compile(
+    r"\b(?:i'?m|im|i am|iam|am|me)\s+(?:only |just |)(?:[5-9]|1[0-7])\b(?:\s*(?:yo|y/o|yrs?|"
+    r"years?(?: old)?))?|\b(?:[5-9]|1[0-7])\s*(?:yo|y/o|years? old)\b|\bage:?\s*(?:[5-9]|1[0-7])\b",
+    re.IGNORECASE,
+)
+#: ... together with where the child lives or goes to school.
+_PLACE = re.compile(
+    r"\b(?:i\s+live\s+(?:in|at|near|on)|live\s+in|living\s+in|i'?m\s+from|im\s+from|"
+    r"i\s+am\s+from|from|my\s+(?:town|city|village|school)\s+is|"
+    r"go\s+to(?=\s+[\w'’.-]+\s+(?:school|academy|primary|elementary|high|middle))|"
+    r"my\s+school'?s?|i\s+stay\s+in|based\s+in)\s+(?:the\s+)?[A-Za-zÀ-ÿ][\w'’.-]+"
+    r"(?:\s+(?:school|academy|primary|elementary|high|middle))?",
+    re.IGNORECASE,
+)
+#: Words after "from" that are not places ("from school", "from the game").
+_NOT_PLACES = frozenset(
+    ("the", "a", "my", "your", "school", "home", "work", "here", "there", "now", "today",
+     "minecraft", "roblox", "fortnite", "discord", "youtube", "twitch", "the game", "game",
+     "spawn", "base", "that", "this", "it", "them", "him", "her", "me", "you", "quest",
+     "boss", "chest", "shop", "store", "server", "lobby", "dungeon", "raid", "event", "crate",
+     "drop", "drops", "mob", "mobs", "trade", "villager", "market", "lol", "level", "wave")
+)  # fmt: skip
+#: Places named with "the" ("I'm from the UK"); other "the" phrases are game things.
+_THE_PLACES = frozenset(("uk", "us", "usa", "states", "netherlands", "philippines", "bronx"))
+
+
+_VERSION = re.compile(r"\b(?:v|ver|version|patch|build|release)\.?\s*$", re.IGNORECASE)
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        d = int(c)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _is_card(candidate: str) -> bool:
+    digits = re.sub(r"\D", "", candidate)
+    return 13 <= len(digits) <= 19 and len(set(digits)) > 1 and _luhn(digits)
+
+
+def _is_ip(candidate: str) -> bool:
+    try:
+        address = ipaddress.ip_address(candidate.split("%")[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        return candidate.count(":") >= 3 or "::" in candidate
+    return True
+
+
+def _international_phones(text: str) -> list[tuple[int, int, str]]:
+    """Numbers written with a country prefix, found by libphonenumber."""
+    found: list[tuple[int, int, str]] = []
+    for m in phonenumbers.PhoneNumberMatcher(text, None, leniency=phonenumbers.Leniency.VALID):
+        found.append((m.start, m.end, "phone"))
+    return found
+
+
+def _minor_with_place(text: str) -> list[tuple[int, int, str]]:
+    """A child's age and where they live, as one span from the first to the last."""
+    age = _AGE.search(text)
+    if age is None:
+        return []
+    for place in _PLACE.finditer(text):
+        words = place.group(0).lower().split()
+        if words[-1] in _NOT_PLACES or ("the" in words and words[-1] not in _THE_PLACES):
+            continue
+        start, end = min(age.start(), place.start()), max(age.end(), place.end())
+        return [(start, end, "minor")]
+    return []
 
 
 _DATE = re.compile(r"\d{4}[-.]\d{1,2}[-.]\d{1,2}|\d{1,2}[-.]\d{1,2}[-.]\d{2,4}")
@@ -70,7 +189,7 @@ def _phone_like(candidate: str) -> bool:
 
 
 def find(text: str) -> list[tuple[int, int, str]]:
-    """``(start, end, kind)`` for every e-mail, phone number and street address."""
+    """``(start, end, kind)`` for every piece of personal data (kinds in ``KINDS``)."""
     found: list[tuple[int, int, str]] = []
     if "@" in text:
         found += [(m.start(), m.end(), "email") for m in _EMAIL.finditer(text)]
@@ -86,7 +205,29 @@ def find(text: str) -> list[tuple[int, int, str]]:
                 for m in _PHONE.finditer(text)
                 if _phone_like(m.group(0))
             ]
+            if "+" in text or "00" in text:
+                found += [f for f in _international_phones(text)
+                          if not any(s <= f[0] < e for s, e, _ in found)]  # fmt: skip
+            found += [(m.start(), m.end(), "card") for m in _CARD.finditer(text)
+                      if _is_card(m.group(0))]  # fmt: skip
+        if text.count(".") >= 3:
+            found += [
+                (m.start(), m.end(), "ip")
+                for m in _IPV4.finditer(text)
+                if _is_ip(m.group(0)) and not _VERSION.search(text, 0, m.start())
+            ]
+        if _POSTCODE_HINT.search(text):
+            found += [(m.start(), m.end(), "postcode") for m in _POSTCODE.finditer(text)]
+        if any(w in low for w in ("zip", "post", "plz", "code", "cep", "cap", "pin")) or re.search(
+            r"[A-Z]{2},? \d{5}", text
+        ):
+            for m in _POSTCODE_NAMED.finditer(text):
+                group = 1 if m.group(1) else 2
+                found.append((m.start(group), m.end(group), "postcode"))
+        found += _minor_with_place(text)
         found += [(m.start(), m.end(), "address") for m in _ADDRESS_NUMBER_FIRST.finditer(text)]
         if any(w in low for w in _NUMBER_LAST_WORDS):
             found += [(m.start(), m.end(), "address") for m in _ADDRESS_NUMBER_LAST.finditer(text)]
+    if text.count(":") >= 2:
+        found += [(m.start(), m.end(), "ip") for m in _IPV6.finditer(text) if _is_ip(m.group(0))]
     return found

@@ -9,7 +9,8 @@ How a message is checked:
    (``ass``) is checked against the run lengths, so ``as`` stays clean;
 3. each candidate is kept only if it stands where it must: a ``word`` term must be a
    whole word (an ``s`` plural allowed), a ``root`` term may sit inside a longer word
-   unless that word is allowlisted (``scunthorpe``); a ``rule`` trigger runs its regex;
+   unless that word is allowlisted (``scunthorpe``); a ``split`` spelling (``fu ck``)
+   must start a word; a ``rule`` trigger runs its regex;
 4. personal data is found by pattern in the original text (:mod:`.pii`).
 
 Word boundaries are what keep ``class``, ``assassin``, ``Sussex`` and ``shot a`` clean:
@@ -30,8 +31,9 @@ import operator
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Literal
 
 import ahocorasick
 
@@ -41,6 +43,10 @@ from .normalize import fold, fold_with_map
 
 PERSONAL_DATA = "personal_data"
 PROFANITY = "profanity"
+#: How text is judged: ``game`` lets game talk through (``I keep killing myself with
+#: my own TNT``, ``are you alone in the dungeon?``) by the lexicons' ``game`` patterns;
+#: ``general`` judges every listed phrase as written.
+Context = Literal["game", "general"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,7 @@ class _Runs:
 
 
 _RUN_ANY = re.compile(r"(.)\1*", re.DOTALL)
+_PAIR = re.compile(r"(.)\1", re.DOTALL)
 
 
 def collapsed_index(s: str) -> list[int]:
@@ -114,6 +121,9 @@ class TextFilter:
         automaton.make_automaton()
         self._automaton = automaton
         self._allow_prefixes = tuple(lexicon.allow_prefixes)
+        #: A message is scanned to decide, then again to mask what was found: the
+        #: second scan of the same skeleton is remembered from the first.
+        self._scan_recent = lru_cache(maxsize=64)(self._scan)
 
     @classmethod
     def default(
@@ -146,9 +156,15 @@ class TextFilter:
             return after
         return None
 
-    def scan_collapsed(self, s: str) -> list[tuple[str, int, int, str]]:
+    def scan_collapsed(self, s: str, context: Context = "game") -> list[tuple[str, int, int, str]]:
         """``(category, start, end, term)`` for every match in a folded string, with
         positions in its collapsed form (runs of a character cut to one)."""
+        return list(self._scan_recent(s, context)[0])
+
+    def _scan(
+        self, s: str, context: Context
+    ) -> tuple[tuple[tuple[str, int, int, str], ...], frozenset[str]]:
+        """:meth:`scan_collapsed`, and the categories found only inside game talk."""
         d = _RUN.sub(_FIRST, s) if _RUN.search(s) else s
         runs: _Runs | None = None
         found: list[tuple[str, int, int, str]] = []
@@ -162,6 +178,10 @@ class TextFilter:
                     word = d[start_at:hit_end]
                     if word in self.lexicon.allow_words or word.startswith(self._allow_prefixes):
                         continue
+                elif mode == "split":  # "fu ck", "fu cking": starts a word, may go on
+                    if start > 0 and (d[start - 1].isalnum() or d[start - 1] == "*"):
+                        continue
+                    start_at, hit_end = start, self._word_around(d, start, end)[1]
                 else:
                     start_at, word_end = start, self._whole_word(d, start, end)
                     if word_end is None:
@@ -196,41 +216,83 @@ class TextFilter:
                 ]
         if allowed_spans:
             found = [f for f in found if not any(a <= f[1] and f[2] <= b for a, b in allowed_spans)]
-        return found
+        game_talk: set[str] = set()
+        if context == "game" and found:
+            kept = self._without_game_talk(s, found)
+            if len(kept) < len(found):
+                game_talk = {f[0] for f in found} - {f[0] for f in kept}
+            found = kept
+        return tuple(found), frozenset(game_talk)
+
+    def _without_game_talk(
+        self, s: str, found: list[tuple[str, int, int, str]]
+    ) -> list[tuple[str, int, int, str]]:
+        """``found`` less the findings that lie inside game talk of their category."""
+        spans: dict[str, list[tuple[int, int]]] = {}
+        to_d: list[int] | None = None
+        for category in {f[0] for f in found}:
+            for pattern in self.lexicon.game.get(category, ()):
+                for m in pattern.finditer(s):
+                    if m.end() > m.start():
+                        to_d = to_d or collapsed_index(s)
+                        spans.setdefault(category, []).append(
+                            (to_d[m.start()], to_d[m.end() - 1] + 1)
+                        )
+        if not spans:
+            return found
+        return [
+            f for f in found if not any(a <= f[1] and f[2] <= b for a, b in spans.get(f[0], ()))
+        ]
 
     # -- public checks ---------------------------------------------------------------
 
-    def categories_in(self, text: str) -> set[str]:
+    def categories_in(self, text: str, context: Context = "game") -> set[str]:
         """The categories present in ``text``: the fast check, without positions."""
-        cats = {hit[0] for hit in self.scan_collapsed(fold(text))}
+        return self.check(text, context)[0]
+
+    def check(self, text: str, context: Context = "game") -> tuple[set[str], str, set[str]]:
+        """:meth:`categories_in`, the folded text it matched (for the topic model), and
+        the categories whose every finding was game talk (game context only)."""
+        skeleton = fold(text)
+        found, game_talk = self._scan_recent(skeleton, context)
+        cats = {hit[0] for hit in found}
         if PERSONAL_DATA not in cats and pii.find(text):
             cats.add(PERSONAL_DATA)
-        return cats
+        return cats, skeleton, set(game_talk)
 
-    def hits(self, text: str) -> list[Hit]:
-        """Every match with its span in the original text (slower; for masking)."""
+    def hits(
+        self, text: str, context: Context = "game", *, personal_data: bool = True
+    ) -> list[Hit]:
+        """Every match with its span in the original text (slower; for masking).
+        ``personal_data=False`` leaves personal data out (and skips looking for it)."""
         s, where = fold_with_map(text)
         # collapsed index -> (first, last) index in s of that run
-        bounds: list[tuple[int, int]] = []
-        for k, c in enumerate(s):
-            if bounds and s[bounds[-1][0]] == c:
-                bounds[-1] = (bounds[-1][0], k)
-            else:
-                bounds.append((k, k))
+        if _PAIR.search(s):
+            bounds = [(m.start(), m.end() - 1) for m in _RUN_ANY.finditer(s)]
+        else:  # no runs: the collapsed string is s itself
+            bounds = [(k, k) for k in range(len(s))]
         out: set[Hit] = set()
-        for category, start, end, term in self.scan_collapsed(s):
+        for category, start, end, term in self.scan_collapsed(s, context):
             if start < end <= len(bounds):
                 first, last = where[bounds[start][0]], where[bounds[end - 1][1]]
                 out.add(Hit(category, first, last + 1, term))
-        out.update(Hit(PERSONAL_DATA, a, b, kind) for a, b, kind in pii.find(text))
+        if personal_data:
+            out.update(Hit(PERSONAL_DATA, a, b, kind) for a, b, kind in pii.find(text))
         return sorted(out, key=lambda h: (h.start, h.end, h.category))
 
-    def mask(self, text: str, categories: Iterable[str] | None = None, char: str = "*") -> str:
+    def mask(
+        self,
+        text: str,
+        categories: Iterable[str] | None = None,
+        char: str = "*",
+        context: Context = "game",
+    ) -> str:
         """``text`` with the characters of matches in ``categories`` (all when None)
         replaced by ``char``; white space inside a match is kept."""
         wanted = None if categories is None else set(categories)
         chars = list(text)
-        for hit in self.hits(text):
+        personal = wanted is None or PERSONAL_DATA in wanted
+        for hit in self.hits(text, context, personal_data=personal):
             if wanted is None or hit.category in wanted:
                 for i in range(hit.start, hit.end):
                     if not chars[i].isspace():

@@ -134,7 +134,8 @@ class MemoryStore(Store):
         seqs = []
         for entry in batch.audit:
             seq = len(self._audit) + 1
-            self._audit.append(entry.model_copy(update={"seq": seq}).model_dump_json())
+            # stored without its seq (its place in the list gives it back): no copy
+            self._audit.append(entry.model_dump_json(exclude={"seq"}))
             seqs.append(seq)
         for change in batch.links:
             old = self._links.get(change.record.id)
@@ -157,8 +158,9 @@ class MemoryStore(Store):
         limit: int = 1000,
     ) -> list[AuditEntry]:
         out = []
-        for raw in self._audit[after_seq:]:
+        for seq, raw in enumerate(self._audit[after_seq:], start=after_seq + 1):
             entry = AuditEntry.model_validate_json(raw)
+            entry.seq = seq
             if (session_id is None or entry.session_id == session_id) and (
                 persona_id is None or entry.persona_id == persona_id
             ):

@@ -1,0 +1,238 @@
+"""The text check: profanity and blocked topics in one pass, personal data by pattern.
+
+How a message is checked:
+
+1. it is folded to a skeleton (:mod:`.normalize`);
+2. runs of a repeated character are collapsed (``fuuuck`` -> ``fuck``), and one
+   Aho-Corasick automaton (``pyahocorasick``) finds every lexicon spelling in that in a
+   single pass, whatever the number of words; a spelling that needs a doubled letter
+   (``ass``) is checked against the run lengths, so ``as`` stays clean;
+3. each candidate is kept only if it stands where it must: a ``word`` term must be a
+   whole word (an ``s`` plural allowed), a ``root`` term may sit inside a longer word
+   unless that word is allowlisted (``scunthorpe``); a ``rule`` trigger runs its regex;
+4. personal data is found by pattern in the original text (:mod:`.pii`).
+
+Word boundaries are what keep ``class``, ``assassin``, ``Sussex`` and ``shot a`` clean:
+``ass`` and ``sex`` are ``word`` terms, and separators are joined only between single
+letters, so ``shot a`` never becomes ``shota``.
+
+Masking maps the skeleton back to the original characters and replaces exactly the
+matched characters with ``*``; the rest of the message is left as it was.
+
+Limits: checks cost time linear in the message; no limit on length is applied here
+(the moderator caps message length). Meaning is not understood: a clean word list
+match in an innocent sentence is flagged, and an insult in plain words is not.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import ahocorasick
+
+from . import pii
+from .lexicon import ALLOW, Lexicon, Rule, load
+from .normalize import fold, fold_with_map
+
+PERSONAL_DATA = "personal_data"
+PROFANITY = "profanity"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One finding. ``start``/``end`` index the original text; ``term`` is the lexicon
+    term (or the kind of personal data) that matched."""
+
+    category: str
+    start: int
+    end: int
+    term: str
+
+
+_RUN = re.compile(r"(.)\1+")
+_FIRST = operator.itemgetter(1)  # faster than a "\1" template in re.sub
+
+
+class _Runs:
+    """Run lengths of ``s`` in order (``"asss"`` -> 1, 3), computed only as far as a
+    check needs them."""
+
+    def __init__(self, s: str) -> None:
+        self._matches = _RUN_ANY.finditer(s)
+        self.lengths: list[int] = []
+
+    def upto(self, count: int) -> list[int]:
+        while len(self.lengths) < count:
+            match = next(self._matches, None)
+            if match is None:
+                break
+            self.lengths.append(match.end() - match.start())
+        return self.lengths
+
+
+_RUN_ANY = re.compile(r"(.)\1*", re.DOTALL)
+
+
+def collapsed_index(s: str) -> list[int]:
+    """For each index of ``s``, the index of its run in the collapsed string."""
+    out: list[int] = []
+    k = -1
+    for i, c in enumerate(s):
+        if i == 0 or c != s[i - 1]:
+            k += 1
+        out.append(k)
+    return out
+
+
+class TextFilter:
+    """Find profanity, topics and personal data in text. Build once, share freely:
+    checking does not change it, so it is safe to use from any number of tasks."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        automaton = ahocorasick.Automaton()
+        #: one-letter keys ("kkk" collapses to "k") would make every such letter a
+        #: candidate: they are found by their exact spelling instead
+        self._single: list[tuple[str, str, str, re.Pattern[str]]] = []
+        for key, entries in lexicon.keys.items():
+            if len(key) == 1:
+                for e, need in entries:
+                    spelled = key * need[0]
+                    pattern = re.compile(rf"(?<![^\W_]){re.escape(spelled)}(?![^\W_])")
+                    self._single.append((e.category, e.term, spelled, pattern))
+                continue
+            # (category, mode, term, runs needed or None): plain tuples, read per hit
+            variants = tuple(
+                (e.category, e.mode, e.term, need if max(need) > 1 else None) for e, need in entries
+            )
+            automaton.add_word(key, (len(key), variants))
+        automaton.make_automaton()
+        self._automaton = automaton
+        self._allow_prefixes = tuple(lexicon.allow_prefixes)
+
+    @classmethod
+    def default(
+        cls, extra_dirs: Iterable[str | Path] = (), languages: Iterable[str] | None = None
+    ) -> TextFilter:
+        return cls(load(extra_dirs, languages))
+
+    @cached_property
+    def categories(self) -> frozenset[str]:
+        return frozenset(self.lexicon.categories | {PERSONAL_DATA})
+
+    # -- matching on the skeleton ----------------------------------------------------
+
+    def _word_around(self, d: str, start: int, end: int) -> tuple[int, int]:
+        while start > 0 and (d[start - 1].isalnum() or d[start - 1] == "*"):
+            start -= 1
+        while end < len(d) and (d[end].isalnum() or d[end] == "*"):
+            end += 1
+        return start, end
+
+    def _whole_word(self, d: str, start: int, end: int) -> int | None:
+        """The end of the word when ``d[start:end]`` is a whole word (or one with a
+        plural ``s``), else None."""
+        if start > 0 and (d[start - 1].isalnum() or d[start - 1] == "*"):
+            return None
+        if end == len(d) or not (d[end].isalnum() or d[end] == "*"):
+            return end
+        after = end + 1
+        if d[end] == "s" and (after == len(d) or not (d[after].isalnum() or d[after] == "*")):
+            return after
+        return None
+
+    def scan_collapsed(self, s: str) -> list[tuple[str, int, int, str]]:
+        """``(category, start, end, term)`` for every match in a folded string, with
+        positions in its collapsed form (runs of a character cut to one)."""
+        d = _RUN.sub(_FIRST, s) if _RUN.search(s) else s
+        runs: _Runs | None = None
+        found: list[tuple[str, int, int, str]] = []
+        allowed_spans: list[tuple[int, int]] = []
+        triggered: set[Rule] = set()
+        for last, (length, variants) in self._automaton.iter(d):
+            start, end = last - length + 1, last + 1
+            for category, mode, term, need in variants:
+                if mode == "root":
+                    start_at, hit_end = self._word_around(d, start, end)
+                    word = d[start_at:hit_end]
+                    if word in self.lexicon.allow_words or word.startswith(self._allow_prefixes):
+                        continue
+                else:
+                    start_at, word_end = start, self._whole_word(d, start, end)
+                    if word_end is None:
+                        continue
+                    hit_end = word_end
+                if need is not None:
+                    if runs is None:
+                        runs = _Runs(s)
+                    have = runs.upto(start + length)
+                    if any(have[start + k] < n for k, n in enumerate(need)):
+                        continue
+                if category == ALLOW:
+                    allowed_spans.append((start, hit_end))
+                elif mode == "rule":
+                    triggered.update(
+                        r for r in self.lexicon.rules.get(term, ()) if r.category == category
+                    )
+                else:
+                    found.append((category, start_at, hit_end, term))
+        for category, term, spelled, pattern in self._single:
+            if spelled in s:
+                to_d = collapsed_index(s)
+                found += [(category, to_d[m.start()], to_d[m.end() - 1] + 1, term)
+                          for m in pattern.finditer(s)]  # fmt: skip
+        if triggered:  # each rule once per message, on the text as written (runs and all)
+            to_d = collapsed_index(s)
+            for rule in triggered:
+                found += [
+                    (rule.category, to_d[m.start()], to_d[m.end() - 1] + 1, rule.source)
+                    for m in rule.pattern.finditer(s)
+                    if m.end() > m.start()
+                ]
+        if allowed_spans:
+            found = [f for f in found if not any(a <= f[1] and f[2] <= b for a, b in allowed_spans)]
+        return found
+
+    # -- public checks ---------------------------------------------------------------
+
+    def categories_in(self, text: str) -> set[str]:
+        """The categories present in ``text``: the fast check, without positions."""
+        cats = {hit[0] for hit in self.scan_collapsed(fold(text))}
+        if PERSONAL_DATA not in cats and pii.find(text):
+            cats.add(PERSONAL_DATA)
+        return cats
+
+    def hits(self, text: str) -> list[Hit]:
+        """Every match with its span in the original text (slower; for masking)."""
+        s, where = fold_with_map(text)
+        # collapsed index -> (first, last) index in s of that run
+        bounds: list[tuple[int, int]] = []
+        for k, c in enumerate(s):
+            if bounds and s[bounds[-1][0]] == c:
+                bounds[-1] = (bounds[-1][0], k)
+            else:
+                bounds.append((k, k))
+        out: set[Hit] = set()
+        for category, start, end, term in self.scan_collapsed(s):
+            if start < end <= len(bounds):
+                first, last = where[bounds[start][0]], where[bounds[end - 1][1]]
+                out.add(Hit(category, first, last + 1, term))
+        out.update(Hit(PERSONAL_DATA, a, b, kind) for a, b, kind in pii.find(text))
+        return sorted(out, key=lambda h: (h.start, h.end, h.category))
+
+    def mask(self, text: str, categories: Iterable[str] | None = None, char: str = "*") -> str:
+        """``text`` with the characters of matches in ``categories`` (all when None)
+        replaced by ``char``; white space inside a match is kept."""
+        wanted = None if categories is None else set(categories)
+        chars = list(text)
+        for hit in self.hits(text):
+            if wanted is None or hit.category in wanted:
+                for i in range(hit.start, hit.end):
+                    if not chars[i].isspace():
+                        chars[i] = char
+        return "".join(chars)

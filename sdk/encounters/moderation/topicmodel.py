@@ -1,0 +1,179 @@
+"""The offline topic model: a small linear classifier for harm topics (``hate``,
+``sexual``, ``self_harm``, ``violence``) that catches phrasing the word lists miss
+("nobody would even notice if i was gone", "i know where you live, watch yourself").
+
+It runs after the word lists, only on text they did not block, and needs no download
+and no provider: the weights ship in ``data/topic_model.json``. The model is one
+logistic regression per topic over word features of the folded text (the same
+skeleton the word lists see, so obfuscation is already undone):
+
+- words (``w:kill``), with numbers as ``#`` (function words such as ``the`` and ``all``
+  only in pairs);
+- pairs of neighbouring words (``b:kill yourself``);
+- word beginnings (``p:immig``), so unseen endings of a known word count.
+
+A text is given a topic when its score passes that topic's threshold, chosen when the
+model was trained so that ordinary and role-play game chat is almost never flagged.
+Scoring is a few dictionary lookups per word (a few microseconds per message).
+
+Trained by ``tests/moderation_corpus/train_topic_model.py`` on the tuning split of the
+evaluation corpus only (never the held-out split); method and figures in
+docs/moderation.md.
+
+Limits: a linear model over words knows no grammar. It learns which words and pairs
+go with harm in its training lines; new phrasing with none of those words is missed,
+and a game line built from harm words and no game words can be flagged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+#: Topics the shipped model knows.
+MODEL_TOPICS = ("hate", "sexual", "self_harm", "violence")
+_WORD = re.compile(r"[^\W_]+")
+_DIGIT = re.compile(r"\d")
+#: Word beginnings of this many letters are a feature (words longer than this).
+PREFIX = 5
+
+
+def _words(skeleton: str) -> list[str]:
+    words = _WORD.findall(skeleton.replace("'", "") if "'" in skeleton else skeleton)
+    if _DIGIT.search(skeleton):
+        words = ["#" if w.isdigit() else w for w in words]
+    return words
+
+
+#: Function words have no weight of their own (they gather chance weight from harm
+#: lines and flag long, ordinary sentences); they count in word pairs (``all the``).
+STOP_WORDS = frozenset((
+    "a", "an", "the", "of", "to", "in", "on", "at", "for", "and", "or", "is", "are", "was",
+    "were", "be", "been", "it", "its", "this", "that", "these", "those", "with", "from", "by",
+    "as", "all", "some", "any", "so", "than", "then", "there", "here",
+))  # fmt: skip
+
+
+def features(skeleton: str) -> list[str]:
+    """The feature names of a folded text (see the module docstring)."""
+    words = _words(skeleton)
+    out = [f"w:{w}" for w in words if w not in STOP_WORDS]
+    out += [f"p:{w[:PREFIX]}" for w in words if len(w) > PREFIX]
+    out += [f"b:{a} {b}" for a, b in itertools.pairwise(words)]
+    return out
+
+
+#: Weights of words, of word beginnings and of word pairs, apart, so a text is scored
+#: by C-level lookups without building feature names.
+_Tables = tuple[
+    dict[str, tuple[float, ...]],
+    dict[str, tuple[float, ...]],
+    dict[tuple[str, str], tuple[float, ...]],
+]
+
+
+def _tables(weights: dict[str, tuple[float, ...]]) -> _Tables:
+    words: dict[str, tuple[float, ...]] = {}
+    starts: dict[str, tuple[float, ...]] = {}
+    pairs: dict[tuple[str, str], tuple[float, ...]] = {}
+    for name, values in weights.items():
+        kind, key = name[:2], name[2:]
+        if kind == "w:":
+            if key not in STOP_WORDS:  # see STOP_WORDS: never a feature
+                words[key] = values
+        elif kind == "p:":
+            starts[key] = values
+        elif kind == "b:" and key.count(" ") == 1:
+            a, b = key.split(" ")
+            pairs[a, b] = values
+        else:
+            raise ValueError(f"topic model: unknown feature {name!r}")
+    return words, starts, pairs
+
+
+@dataclass(frozen=True)
+class TopicModel:
+    """One linear scorer per topic: ``bias + sum(weights of the text's features)``,
+    compared with the topic's threshold (both in log-odds)."""
+
+    topics: tuple[str, ...]
+    bias: tuple[float, ...]
+    thresholds: tuple[float, ...]
+    weights: dict[str, tuple[float, ...]]
+    _tables: _Tables = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_tables", _tables(self.weights))
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> TopicModel:
+        topics = tuple(str(t) for t in data["topics"])  # type: ignore[attr-defined]
+        n = len(topics)
+
+        def row(value: object) -> tuple[float, ...]:
+            values = tuple(float(v) for v in value)  # type: ignore[attr-defined]
+            if len(values) != n or not all(math.isfinite(v) for v in values):
+                raise ValueError(f"topic model: expected {n} finite numbers, got {value!r}")
+            return values
+
+        weights = {str(k): row(v) for k, v in data["weights"].items()}  # type: ignore[attr-defined]
+        return cls(topics, row(data["bias"]), row(data["thresholds"]), weights)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> TopicModel:
+        """The model in ``path``, or the shipped one."""
+        if path is None:
+            text = resources.files(__package__).joinpath("data/topic_model.json").read_text("utf-8")
+        else:
+            text = Path(path).read_text("utf-8")
+        return cls.from_json(json.loads(text))
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "topics": list(self.topics),
+            "bias": list(self.bias),
+            "thresholds": list(self.thresholds),
+            "weights": {k: list(v) for k, v in sorted(self.weights.items())},
+        }
+
+    def _found(self, skeleton: str) -> list[tuple[float, ...]]:
+        """The weight rows of the features of ``skeleton`` that the model knows."""
+        words = _words(skeleton)
+        by_word, by_start, by_pair = self._tables
+        return [
+            *filter(None, map(by_word.get, words)),
+            *filter(None, map(by_start.get, [w[:PREFIX] for w in words if len(w) > PREFIX])),
+            *filter(None, map(by_pair.get, itertools.pairwise(words))),
+        ]
+
+    def scores(self, skeleton: str) -> dict[str, float]:
+        """Log-odds per topic for a folded text: the bias plus the weights of its
+        features (see :func:`features`)."""
+        found = self._found(skeleton)
+        return dict(zip(self.topics, map(sum, zip(self.bias, *found, strict=True)), strict=True))
+
+    def topics_in(self, skeleton: str) -> set[str]:
+        """The topics whose score reaches their threshold."""
+        found = self._found(skeleton)
+        return {
+            topic
+            for topic, total, limit in zip(
+                self.topics,
+                map(sum, zip(self.bias, *found, strict=True)),
+                self.thresholds,
+                strict=True,
+            )
+            if total >= limit
+        }
+
+
+@lru_cache(maxsize=1)
+def default_model() -> TopicModel:
+    """The shipped model, read once."""
+    return TopicModel.load()

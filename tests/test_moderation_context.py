@@ -1,0 +1,76 @@
+"""Game context: ordinary game and role-play lines reach players, real harm does not.
+Judged through the moderator, as a companion's chat would be."""
+
+from __future__ import annotations
+
+import pytest
+
+from encounters.models.persona import PersonaCore, Safety
+from encounters.moderation import ContentModerator, TextFilter
+
+
+@pytest.fixture(scope="module")
+def moderator() -> ContentModerator:
+    return ContentModerator(TextFilter.default())
+
+
+COMPANION = PersonaCore(name="Companion")  # every built-in topic blocked, game context
+
+GAME_LINES = [
+    "I keep killing myself with my own TNT",
+    "accidentally killed myself with a creeper lol",
+    "the guild president wants a meeting",
+    "I played my trump card",
+    "are you alone in the dungeon?",
+    "send pics of your base",
+    "I'm coming to your house to trade emeralds",
+    "we need to slay the boss",
+    "nice headshot",
+    "that's a suicide mission",
+]
+
+HARMFUL = [
+    ("kys", "self_harm"),
+    ("go kill yourself", "self_harm"),
+    ("drink bleach", "self_harm"),
+    ("i want to unalive myself", "self_harm"),
+    ("i want to kill myself with my own tnt", "self_harm"),
+    ("i hate all the jews", "hate"),
+    ("immigrants are rats", "hate"),
+    ("im gonna bomb the school tomorrow", "violence"),
+    ("i will shoot up the mall", "violence"),
+    ("are you alone at home?", "sexual"),
+    ("send pics of your body", "sexual"),
+    ("im coming to your house", "violence"),
+]
+
+
+@pytest.mark.parametrize("text", GAME_LINES)
+def test_game_talk_reaches_players(moderator: ContentModerator, text: str) -> None:
+    result = moderator.check_message(text, COMPANION)
+    assert result.decision == "allow", result
+    assert result.text == text
+
+
+@pytest.mark.parametrize(("text", "topic"), HARMFUL)
+def test_real_harm_is_blocked(moderator: ContentModerator, text: str, topic: str) -> None:
+    result = moderator.check_message(text, COMPANION)
+    assert result.decision == "block"
+    assert result.topic == topic
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("I keep killing myself with my own TNT", "self_harm"),
+        ("are you alone in the dungeon?", "sexual"),
+        ("send pics of your base", "sexual"),
+        ("I'm coming to your house to trade emeralds", "violence"),
+    ],
+)
+def test_general_context_judges_the_phrase_as_written(
+    moderator: ContentModerator, text: str, topic: str
+) -> None:
+    general = Safety(context="general")
+    result = moderator.check_message(text, general)
+    assert result.decision == "block" and result.topic == topic
