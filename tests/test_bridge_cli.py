@@ -389,3 +389,35 @@ def test_bridge_serve_with_a_script_gives_spawned_personas_a_companion(tmp_path:
     assert said()[:2] == ["Treasure? Follow me, I know the old mine.", "this **** cave is dark"]
     assert any(f.d.get("action", {}).get("type") == "follow" for f in heard)
     assert proc.returncode == 0, err
+
+
+def test_bridge_serve_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
+    """A port another program holds: one line naming the fix, no banner, no traceback."""
+    data = tmp_path / "data"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "AE_DATA_DIR": str(data)}
+        proc = subprocess.run(
+            [str(Path(sys.executable).parent / "ae"), "bridge", "serve", "--port", str(port),
+             "--http-port", str(free_port())],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "bridge: adapters on" not in proc.stdout
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert f"cannot listen on 127.0.0.1 (ports {port} and" in lines[0]
+    assert "--port" in lines[0]
+
+
+def test_the_demo_does_not_import_the_cli() -> None:
+    """The daemon's wiring lives in encounters_bridge.daemon: the demo and the CLI both
+    use it, and neither imports the other (the CLI loads the demo only when run)."""
+    code = (
+        "import sys, encounters_bridge.demo, encounters_bridge.daemon; "
+        "print('encounters_bridge.cli' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -11,13 +11,12 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
-import uvicorn
 
 from encounters.engine import Engine
 from encounters.moderation import AuditLogger, ContentModerator
 from encounters.settings import Settings
-from encounters_bridge.cli import _http_server_class
 from encounters_bridge.control import create_app
+from encounters_bridge.daemon import http_server
 from encounters_bridge.deployment import DeploymentService
 from encounters_bridge.keys import create_api_key
 from encounters_bridge.server import BridgeEdge
@@ -93,8 +92,7 @@ async def control_api(engine: Engine) -> AsyncIterator[tuple[str, str, str]]:
     _, creator = await create_api_key(engine.store, "alice", "creator")
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(create_app(service, engine), log_level="warning", lifespan="off")
-    http = _http_server_class()(config)
+    http = http_server(create_app(service, engine))
     async with anyio.create_task_group() as tg:
         tg.start_soon(http.serve, [sock])
         while not http.started:

@@ -4,12 +4,10 @@ the bridge (the dependency goes one way: bridge -> SDK)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import anyio
 import typer
@@ -23,14 +21,8 @@ from encounters.models import utcnow
 from encounters.storage import SQLiteStore
 
 from .config import load_bridge_config
-from .frames import CloseCode
 from .keys import KeyConflict, create_api_key, create_world_key
-from .server import BridgeEdge, quiet_accept_errors, raise_fd_limit, settle_heap
-
-if TYPE_CHECKING:
-    from encounters.companion import CompanionHost, CompanionScript
-    from encounters.engine import Engine
-    from encounters.moderation import ContentModerator
+from .server import raise_fd_limit
 
 worlds_app = typer.Typer(help="World keys for game servers.", no_args_is_help=True)
 bridge_app = typer.Typer(help="The bridge daemon.", no_args_is_help=True)
@@ -119,19 +111,6 @@ def worlds_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")]) 
     if not anyio.run(run):
         raise fail(f"no world key with id {key_id!r}; see 'ae worlds list'")
     out.print(f"world key {key_id} revoked", highlight=False)
-
-
-def _http_server_class() -> type:
-    import uvicorn
-
-    class HTTPServer(uvicorn.Server):
-        """uvicorn without its own signal handling: the daemon stops both servers."""
-
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            yield
-
-    return HTTPServer
 
 
 keys_app = typer.Typer(help="Control-API keys (admin, creator).", no_args_is_help=True)
@@ -226,13 +205,7 @@ def bridge_serve(
 
     Settings come from defaults, then the --config file, then AE_BRIDGE_* variables
     (AE_BRIDGE_PORT, ...), then these flags."""
-    import uvicorn
-
-    from encounters.engine import Engine
-    from encounters.moderation import AuditLogger, ContentModerator, provider_classifiers
-
-    from .control import create_app
-    from .deployment import DeploymentService
+    from .daemon import Daemon
 
     flags = {
         "host": host, "port": port, "http_port": http_port, "heartbeat": heartbeat,
@@ -250,106 +223,27 @@ def bridge_serve(
             companion_script = load_script(script)
         except ScriptError as exc:
             raise fail(str(exc)) from None
-    _HTTPServer = _http_server_class()
-
     raise_fd_limit()  # thousands of links need thousands of sockets
 
     async def run() -> None:
-        import asyncio
-
-        quiet_accept_errors(asyncio.get_running_loop())
-        settings = state.settings()
-        async with _store() as store:
-            edge = BridgeEdge(
-                store, heartbeat_interval=cfg.heartbeat, max_frame_bytes=cfg.max_frame_bytes
-            )
-            moderator = ContentModerator(
-                settings=settings.moderation,
-                audit=AuditLogger(store),
-                classifiers=provider_classifiers(settings.moderation, settings.llm),
-            )
-            service = DeploymentService(store, moderator, edge, token_ttl=cfg.token_ttl)
-            engine = Engine(settings, store=store, moderator=moderator)
-            try:
-                await serve(engine, edge, moderator, service)
-            finally:
-                # the providers' clients close on this loop (and analytics flush)
-                # before the store does
-                await engine.close()
-            out.print("bridge stopped; link state saved")
-
-    async def serve(
-        engine: Engine,
-        edge: BridgeEdge,
-        moderator: ContentModerator,
-        service: DeploymentService,
-    ) -> None:
-        await engine.open()  # the store is open: this loads templates and webhooks
-        if companion_script is not None:
-            service.companions = companion_host(engine, moderator, companion_script)
-        app = create_app(service, engine)
-        server = await edge.serve(cfg.host, cfg.port)
-        settle_heap()
-        http = _HTTPServer(uvicorn.Config(
-            app, host=cfg.host, port=cfg.http_port, log_level="warning",
-            lifespan="off",
-        ))  # fmt: skip
-        out.print(
-            f"bridge: adapters on ws://{cfg.host}:{cfg.port}/ws, control API on "
-            f"http://{cfg.host}:{cfg.http_port} (docs at /docs)",
-            highlight=False,
-        )
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(http.serve)
-            deliveries = anyio.CancelScope()
-
-            async def background() -> None:
-                # the webhook outbox is durable, and analytics flush what they hold
-                # when cancelled: stopping loses nothing
-                with deliveries:
-                    async with anyio.create_task_group() as jobs:
-                        jobs.start_soon(engine.webhooks.run)
-                        jobs.start_soon(engine.analytics.run)
-
-            tg.start_soon(background)
+        async with Daemon.open(state.settings(), cfg, script=companion_script) as daemon:
+            out.print(f"bridge: adapters on {daemon.ws_url}, control API on "
+                      f"{daemon.api_url} (docs at /docs)", highlight=False)  # fmt: skip
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async for _ in signals:
                     break
-            http.should_exit = True
-            deliveries.cancel()
-            if service.companions is not None:
-                await service.companions.aclose()
-            await edge.close_all(CloseCode.GOING_AWAY)
-            server.close()
-            await server.wait_closed()
+        out.print("bridge stopped; link state saved")
 
     try:
         anyio.run(run)
     except StoreError as exc:
         raise fail(str(exc)) from None
-
-
-def companion_host(
-    engine: Engine, moderator: ContentModerator, script: CompanionScript
-) -> CompanionHost:
-    """Companions for every session, run by ``script``: through the engine's provider
-    router when LLM settings are configured (else the offline brain), with NPC memory."""
-    from encounters.companion import CompanionHost
-    from encounters.generation.router import ProviderManager
-
-    router = engine.generator if isinstance(engine.generator, ProviderManager) else None
-    return CompanionHost(companion_moderator(moderator), router=router, memory=engine.memory,
-                         script=script)  # fmt: skip
-
-
-def companion_moderator(edge: ContentModerator) -> ContentModerator:
-    """The companions' own check, with the edge's word lists and settings but no audit
-    log and its own rate limiter: what a companion sends is moderated, audited and
-    rate-limited once more by the edge (``DeploymentService.signal``), and the replay
-    should show each action once."""
-    from encounters.moderation import ContentModerator
-
-    return ContentModerator(edge.filter, settings=edge.settings)
+    except OSError as exc:
+        raise fail(
+            f"cannot listen on {cfg.host} (ports {cfg.port} and {cfg.http_port}): "
+            f"{exc.strerror or exc}; another daemon may be running: stop it or choose "
+            "other ports with --port and --http-port"
+        ) from None
 
 
 def _daemon_demo(settings: Any, console: Any) -> None:

@@ -9,28 +9,23 @@ session ends and its replay is read back from the audit log. No network, no keys
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import anyio
-import uvicorn
 from rich.console import Console
 from rich.markup import escape
 
 from encounters.client import EncountersClient
-from encounters.companion import CompanionHost, CompanionScript, Context
+from encounters.companion import CompanionScript, Context
 from encounters.engine import Engine
 from encounters.generation import ProceduralGenerator
-from encounters.moderation import AuditLogger, ContentModerator
 from encounters.settings import Settings
 
 from .adapter import AdapterClient
-from .cli import _http_server_class, companion_moderator
-from .control import create_app
-from .deployment import DeploymentService
+from .config import BridgeConfig
+from .daemon import Daemon
 from .frames import Frame
 from .keys import create_api_key, create_world_key
-from .server import BridgeEdge
 
 PERSONA = {
     "name": "Pip",
@@ -57,22 +52,9 @@ async def _chat(ctx: Context, event: dict[str, Any]) -> None:
 
 async def _run(settings: Settings, console: Console) -> None:
     engine = Engine(settings, generator=ProceduralGenerator())
-    await engine.open()
-    try:
-        store = engine.store
-        moderator = ContentModerator(settings=settings.moderation, audit=AuditLogger(store))
-        edge = BridgeEdge(store, heartbeat_interval=5.0)
-        service = DeploymentService(store, moderator, edge)
-        service.companions = CompanionHost(
-            companion_moderator(moderator), memory=engine.memory, script=demo_script
-        )
-        ws = await edge.serve("127.0.0.1", 0)
-        ws_url = f"ws://127.0.0.1:{ws.sockets[0].getsockname()[1]}/ws"
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(create_app(service, engine), log_level="warning", lifespan="off")
-        http = _http_server_class()(config)
-        api_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    config = BridgeConfig(port=0, http_port=0, heartbeat=5.0)
+    async with Daemon.open(settings, config, script=demo_script, engine=engine) as daemon:
+        store, ws_url, api_url = engine.store, daemon.ws_url, daemon.api_url
         _, admin = await create_api_key(store, "demo-admin", "admin")
         _, creator = await create_api_key(store, "demo-creator", "creator")
         _, world_key = await create_world_key(store, "demo web world", "web")
@@ -86,11 +68,8 @@ async def _run(settings: Settings, console: Console) -> None:
                              capabilities=["chat", "follow", "stop", "emote"],
                              on_dispatch=on_dispatch)  # fmt: skip
         async with anyio.create_task_group() as tg:
-            tg.start_soon(http.serve, [sock])
             tg.start_soon(game.run)
             with anyio.fail_after(10):
-                while not http.started:
-                    await anyio.sleep(0.01)
                 await game.ready.wait()
             console.print(f"daemon: adapters on {ws_url}, control API on {api_url}; "
                           "a web-world adapter is linked", highlight=False)  # fmt: skip
@@ -146,14 +125,7 @@ async def _run(settings: Settings, console: Console) -> None:
                 console.print(f"  {entry['decision']:<9} {out.get('type', '?')}{escape(said)}",
                               highlight=False)  # fmt: skip
             await game.stop()
-            http.should_exit = True
-            await edge.close_all()
-            ws.close()
             tg.cancel_scope.cancel()
-        sock.close()
-        await service.companions.aclose()
-    finally:
-        await engine.close()
 
 
 async def _until(check: Any, timeout: float = 10.0) -> None:

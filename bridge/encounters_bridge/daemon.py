@@ -1,0 +1,176 @@
+"""The daemon's composition root: one place that builds and runs the whole daemon.
+
+:meth:`Daemon.open` wires the engine, the edge's moderator, the WebSocket edge, the
+deployment service (with a companion host when a script is given), the control API on
+uvicorn and the background jobs (webhook deliveries, analytics flushing), starts both
+listeners and settles the heap; leaving the context stops it all gracefully, in an
+order that loses nothing: HTTP stops taking requests, background jobs stop (the webhook
+outbox is durable, analytics flush what they hold), companions close, links are saved
+and closed with 1001 (bounded, whatever adapters do), then the engine and its store.
+
+``ae bridge serve`` runs it until a signal; the demo runs a scripted scene against it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import anyio
+from anyio.abc import TaskGroup
+
+from encounters.engine import Engine
+from encounters.moderation import ContentModerator
+from encounters.settings import Settings
+
+from .config import BridgeConfig
+from .control import create_app
+from .deployment import DeploymentService
+from .frames import CloseCode
+from .server import BridgeEdge, quiet_accept_errors, settle_heap
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from encounters.companion import CompanionHost, CompanionScript
+
+
+@dataclass
+class Daemon:
+    """A running daemon. ``ws_url`` and ``api_url`` say where it listens (ports given
+    as 0 are chosen by the system)."""
+
+    engine: Engine
+    moderator: ContentModerator
+    edge: BridgeEdge
+    service: DeploymentService
+    ws_url: str
+    api_url: str
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(
+        cls,
+        settings: Settings,
+        config: BridgeConfig | None = None,
+        *,
+        script: CompanionScript | None = None,
+        engine: Engine | None = None,
+    ) -> AsyncIterator[Daemon]:
+        """Build and start the daemon; stop it on leaving. ``engine``: one already
+        built (the demo's offline engine); by default one from ``settings``. The edge
+        and the engine share its store and its moderator. Raises ``OSError`` when a
+        port cannot be listened on (nothing is left running then)."""
+        config = config or BridgeConfig()
+        quiet_accept_errors(asyncio.get_running_loop())
+        engine = engine or Engine(settings)
+        await engine.open()  # the store is open: templates and webhooks are loaded
+        try:
+            moderator = engine.moderator  # audited in the store; the engine closes it
+            edge = BridgeEdge(engine.store, heartbeat_interval=config.heartbeat,
+                              max_frame_bytes=config.max_frame_bytes)  # fmt: skip
+            service = DeploymentService(engine.store, moderator, edge, token_ttl=config.token_ttl)
+            if script is not None:
+                service.companions = companion_host(engine, moderator, script)
+            ws_server = await edge.serve(config.host, config.port)
+            try:
+                with _bound(config.host, config.http_port) as http_socket:
+                    http = http_server(create_app(service, engine))
+                    settle_heap()
+                    ws_port = ws_server.sockets[0].getsockname()[1]
+                    http_port = http_socket.getsockname()[1]
+                    daemon = cls(engine, moderator, edge, service,
+                                 f"ws://{config.host}:{ws_port}/ws",
+                                 f"http://{config.host}:{http_port}")  # fmt: skip
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(http.serve, [http_socket])
+                        jobs = await _start_jobs(tg, engine)
+                        with anyio.fail_after(10):
+                            while not http.started:
+                                await anyio.sleep(0.01)
+                        try:
+                            yield daemon
+                        finally:
+                            http.should_exit = True
+                            jobs.cancel()
+                            if service.companions is not None:
+                                await service.companions.aclose()
+                            await edge.close_all(CloseCode.GOING_AWAY)
+            finally:
+                ws_server.close()
+                await ws_server.wait_closed()
+        finally:
+            # the providers' clients close on this loop (and analytics flush) before
+            # the store does
+            await engine.close()
+
+
+async def _start_jobs(tg: TaskGroup, engine: Engine) -> anyio.CancelScope:
+    """Webhook deliveries and analytics flushing, in a scope the caller cancels."""
+    scope = anyio.CancelScope()
+
+    async def jobs() -> None:
+        with scope:
+            async with anyio.create_task_group() as inner:
+                inner.start_soon(engine.webhooks.run)
+                inner.start_soon(engine.analytics.run)
+
+    tg.start_soon(jobs)
+    return scope
+
+
+@contextlib.contextmanager
+def _bound(host: str, port: int) -> Iterator[socket.socket]:
+    """A listening TCP socket for the control API: binding it here, before uvicorn
+    starts, makes a port in use a clear error at once (not a traceback after the banner)
+    and lets port 0 be chosen by the system."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        yield sock
+    finally:
+        sock.close()
+
+
+def http_server(app: object) -> uvicorn.Server:
+    """uvicorn for ``app`` on a socket the caller binds, without uvicorn's own signal
+    handling (whoever runs the daemon stops it)."""
+    import uvicorn
+
+    class HTTPServer(uvicorn.Server):
+        """uvicorn without its own signal handling: the daemon's owner stops it."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return HTTPServer(uvicorn.Config(app, log_level="warning", lifespan="off"))  # type: ignore[arg-type]
+
+
+def companion_host(
+    engine: Engine, moderator: ContentModerator, script: CompanionScript
+) -> CompanionHost:
+    """Companions for every session, run by ``script``: through the engine's provider
+    router when LLM settings are configured (else the offline brain), with NPC memory."""
+    from encounters.companion import CompanionHost
+    from encounters.generation.router import ProviderManager
+
+    router = engine.generator if isinstance(engine.generator, ProviderManager) else None
+    return CompanionHost(companion_moderator(moderator), router=router, memory=engine.memory,
+                         script=script)  # fmt: skip
+
+
+def companion_moderator(edge: ContentModerator) -> ContentModerator:
+    """The companions' own check, with the edge's word lists and settings but no audit
+    log and its own rate limiter: what a companion sends is moderated, audited and
+    rate-limited once more by the edge (``DeploymentService.signal``), and the replay
+    should show each action once."""
+    return ContentModerator(edge.filter, settings=edge.settings)
+
+
+__all__ = ["Daemon", "companion_host", "companion_moderator", "http_server"]
