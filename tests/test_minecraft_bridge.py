@@ -64,17 +64,25 @@ pytestmark = pytest.mark.timeout(300)
 # -- node and the package's dependencies -------------------------------------------------------
 
 
+#: the Node the package declares (``engines``: mineflayer and minecraft-protocol need 22)
+NODE_MAJOR = 22
+#: ``npm ci`` brings that Node as a dev dependency (the ``node`` package)
+PACKAGE_NODE = BRIDGE / "node_modules" / ".bin" / "node"
+
+
 @pytest.fixture(scope="module")
 def node() -> str:
-    """The node binary; the test fails (never skips) when Node or the package's
-    dependencies are missing."""
-    path = shutil.which("node")
-    if path is None:
-        pytest.fail(f"node (20 or newer) is not on PATH: install Node.js, then {SETUP_HINT}")
+    """The Node the package declares, from its own dev dependencies; the test fails
+    (never skips) when it or the package's dependencies are missing."""
+    declared = json.loads((BRIDGE / "package.json").read_text(encoding="utf-8"))["engines"]["node"]
+    assert declared == f">={NODE_MAJOR}", declared
+    if not PACKAGE_NODE.exists():
+        pytest.fail(f"{PACKAGE_NODE} is missing: {SETUP_HINT}")
+    path = str(PACKAGE_NODE)
     out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
     major = int(re.sub(r"^v", "", out.stdout.strip()).split(".")[0] or 0)
-    if major < 20:
-        pytest.fail(f"node {out.stdout.strip()} is too old: the Minecraft bridge needs Node 20+")
+    if major < NODE_MAJOR:
+        pytest.fail(f"node {out.stdout.strip()} is too old: the bridge declares {declared}")
     missing = [
         m for m in NEEDED_MODULES if not (BRIDGE / "node_modules" / m / "package.json").exists()
     ]
