@@ -244,7 +244,7 @@ class DeploymentService:
                 action["id"] = new_id("act")
             batch.append(action)
         decisions, entries = await self.moderator.decide_actions(
-            batch, persona, capabilities=capabilities, session_id=session_id
+            batch, persona, capabilities=capabilities, session_id=session_id, world=session.world
         )
         frames = [
             Frame("dispatch", {"type": "action",
@@ -403,5 +403,9 @@ class DeploymentService:
         except NotFound:
             return
         self.companions.submit(
-            session.id, persona, {**event, "sid": session.id}, partial(self.signal, session.id)
+            session.id,
+            persona,
+            {**event, "sid": session.id},
+            partial(self.signal, session.id),
+            session.world,
         )
