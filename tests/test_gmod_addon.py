@@ -268,10 +268,16 @@ def _end_to_end(world: GmodWorld, portal: BlockingPortal, harness: Harness) -> N
     assert "set (hidden)" in console and harness.keys["key"] not in console
 
 
+@pytest.mark.parametrize("release", ["1.3.0", "master"])
 @pytest.mark.parametrize("version", list(LUAJITS))
-def test_a_refused_key_stops_reconnecting(version: str, tmp_path: Path) -> None:
+def test_a_refused_key_stops_reconnecting(version: str, release: str, tmp_path: Path) -> None:
+    """GWSockets hands onDisconnected a string (1.3.0: empty; master: the close reason):
+    either way a refused key stops the addon; setting the right key connects at once."""
     with daemon(tmp_path) as (_portal, harness):
-        world = _world(version, harness, BAD_KEY)
+        world = GmodWorld(version, {
+            "ai_companion_url": f"ws://127.0.0.1:{harness.port}/ws",
+            "ai_companion_key": BAD_KEY, "ai_companion_server_id": SERVER_ID,
+        }, gwsockets_release=release)  # fmt: skip
         try:
 
             def state() -> Any:
@@ -284,12 +290,12 @@ def test_a_refused_key_stops_reconnecting(version: str, tmp_path: Path) -> None:
             assert world.server.eval("AICompanion.Connection.link.last_close") == 4004
             console = "\n".join(world.server.console())
             assert "not retrying" in console and BAD_KEY not in console
-            # the operator fixes the key and asks again
+            # the operator sets the right key (rcon, a late server.cfg): it connects at once
             world.server.run(f'RunConsoleCommand("ai_companion_key", "{harness.keys["key"]}")')
-            world.server.run('concommand.Run(NULL, "ai_companion_reconnect")')
             world.run_until(lambda: bool(world.server.eval("AICompanion.Connection.link.ready")),
                             what="ready after the fix")  # fmt: skip
             assert world.sockets.opened == 2
+            assert harness.keys["key"] not in "\n".join(world.server.console())
         finally:
             world.close()
 

@@ -20,7 +20,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import threading
