@@ -2,7 +2,8 @@
 // A small Minecraft 1.21.1 server for the end-to-end test (tests/test_minecraft_bridge.py):
 // flying-squid, offline mode, superflat, on 127.0.0.1. Prints one JSON line
 // {"event": "listening", "port": N} when it accepts players. Env: MC_PORT (0 = any free
-// port), MC_VERSION (default 1.21.1).
+// port), MC_VERSION (default 1.21.1). SIGTERM stops it as /stop does: players are kicked
+// with "Server closed".
 //
 // Three fixes make flying-squid 1.12 behave like a vanilla server for players that join
 // one after the other (otherwise bots cannot see each other, and follow / look_at need the
@@ -93,5 +94,15 @@ serv.on('listening', () => {
 })
 serv.on('error', (err) => out({ event: 'error', error: String(err && err.stack ? err.stack : err) }))
 process.on('uncaughtException', (err) => out({ event: 'error', error: String(err && err.stack ? err.stack : err) }))
-process.on('SIGTERM', () => process.exit(0))
-process.on('SIGINT', () => process.exit(0))
+// a graceful stop, as a vanilla server's /stop: every player is kicked with "Server closed"
+function stop () {
+  for (const player of [...serv.players]) {
+    try {
+      player.kick('Server closed')
+    } catch {}
+  }
+  out({ event: 'stopping', players: serv.players.length })
+  setTimeout(() => process.exit(0), 300)
+}
+process.on('SIGTERM', stop)
+process.on('SIGINT', stop)
