@@ -718,7 +718,7 @@ def test_companion_replies_in_game(version: str, tmp_path: Path) -> None:
             persona = PersonaCore.model_validate({
                 "id": "ignored", "name": "Ada", "description": "A curious guide.",
                 "traits": {"tone": "curious"}, "goals": ["guide"],
-                "safety": {"allowedActions": ["chat"], "moderation": "sanitize",
+                "safety": {"allowedActions": ["chat", "look_at"], "moderation": "sanitize",
                            "maxActionsPerMinute": 60},
                 "embodiment": {"avatar": "models/alyx.mdl", "emotes": ["wave"]},
             })  # fmt: skip
@@ -761,15 +761,24 @@ def test_companion_replies_in_game(version: str, tmp_path: Path) -> None:
             assert len(lines()) == 3
             assert not any("shit" in line for line in world.chat_lines())  # never in the clear
 
+            # GMod is z-up: y is horizontal, so a point 6000 units along y is on the map
+            # (a y-up world would refuse it as out of bounds); z beyond Source's map is not
+            far = {"type": "look_at", "x": 0, "y": 6000, "z": 64}
+            results = portal.call(d.service.signal, sid, [far, {**far, "z": 20000}])
+            assert [(r["decision"], r["reason"]) for r in results] == [
+                ("allow", None),
+                ("block", "out_of_bounds"),
+            ]
+
             # ending the session despawns the companion and closes it
-            world.run_until(lambda: portal.call(d.service.companion, sid).actions_done == 3,
-                            what="the three chats done")  # fmt: skip
+            world.run_until(lambda: portal.call(d.service.companion, sid).actions_done == 4,
+                            what="the three chats and the look done")  # fmt: skip
             portal.call(d.host.idle)
             companion = d.host.companions[sid]
             summary = portal.call(d.service.end, sid)["summary"]
             assert companion.closed and sid not in d.host.companions
-            assert (summary["actions_sent"], summary["actions_blocked"]) == (3, 0)
-            assert summary["actions_done"] == 3
+            assert (summary["actions_sent"], summary["actions_blocked"]) == (4, 1)
+            assert summary["actions_done"] == 4
             world.run_until(
                 lambda: not world.server.eval(f'IsValid(AICompanion.Actions.companions["{sid}"])'),
                 what="despawn",
