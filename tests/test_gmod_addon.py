@@ -464,6 +464,14 @@ def test_console_config_and_privacy(version: str, tmp_path: Path) -> None:
             spawn = {"type": "spawn", "persona": PERSONA, "location": {"x": 0, "y": 0, "z": 0}}
             _dispatch(portal, harness, "sess_1", spawn)
             world.run_until(lambda: bool(_events(harness, "spawned")), what="spawned")
+            # a spawn the addon cannot carry out is reported as a final kick, with why
+            bad = {"type": "spawn", "persona": PERSONA, "location": {"x": "far", "y": 0, "z": 0}}
+            _dispatch(portal, harness, "sess_bad", bad)
+            world.run_until(lambda: bool(_events(harness, "kicked")), what="kicked")
+            (kicked,) = _events(harness, "kicked")
+            assert kicked["sid"] == "sess_bad"
+            assert kicked["d"] == {"type": "kicked", "reason": "spawn failed: bad_arguments",
+                                   "final": True}  # fmt: skip
             for line in ("far away and private", "Ada, can you hear me?", "/vote Ada kick"):
                 server.run(f'__say(ADMIN, "{line}")')
             server.run('__say(GUEST, "Ada only for my team", true)')

@@ -222,7 +222,7 @@ function A.handle(frame)
   if type(d.sid) == "string" then sid = d.sid end
   if d.type == "spawn" then
     local _, err = A.spawn(sid, d.persona, d.location)
-    if err then emit({ type = "kicked", reason = "spawn failed: " .. err }, sid) end
+    if err then emit({ type = "kicked", reason = "spawn failed: " .. err, final = true }, sid) end
   elseif d.type == "despawn" then
     A.despawn(sid)
   elseif d.type == "action" then
