@@ -777,17 +777,17 @@ def test_restarts_and_a_failed_join(node: str, tmp_path: Path) -> None:
     """Issue #19: the Minecraft server restarts (its graceful stop kicks everyone with
     "Server closed") and the companion comes back; the bridge is killed (SIGKILL) while
     actions are queued and, started again, resumes its link from its state file with
-    nothing lost; a bridge that cannot reach its Minecraft server reports the failed
-    join with the reason."""
+    nothing lost; a bridge that cannot reach its Minecraft server, or whose server runs
+    in online mode, reports the failed join with the reason (and the online-mode hint)."""
     procs: list[NodeProcess] = []
     mc_port = _free_port()
 
     def logs() -> str:
         return "\n".join(p.tail() for p in procs)
 
-    def start_server(n: int) -> NodeProcess:
+    def start_server(n: int, port: int = mc_port, **env: str) -> NodeProcess:
         server = NodeProcess("flying-squid", [node, "e2e/server.js"],
-                             _node_env(MC_PORT=str(mc_port), MC_VERSION=MC_VERSION),
+                             _node_env(MC_PORT=str(port), MC_VERSION=MC_VERSION, **env),
                              tmp_path / f"server-{n}.log")  # fmt: skip
         procs.append(server)
         server.wait_for(lambda r: r.get("event") == "listening", 60, what="listening")
@@ -923,7 +923,20 @@ def test_restarts_and_a_failed_join(node: str, tmp_path: Path) -> None:
             assert "ECONNREFUSED" in kicked[0]["d"]["reason"], kicked
             log = wrong.log.read_text(encoding="utf-8")
             assert '"event":"minecraft.unreachable"' in log, log[-2000:]
-            assert bridge.proc.poll() is None and wrong.proc.poll() is None
+
+            # an online-mode server refuses the offline companion: the hint says what to do
+            online_port = _free_port()
+            start_server(3, online_port, MC_ONLINE_MODE="1", MC_SESSION_PORT=str(_free_port()))
+            _, online_key = portal.call(create_world_key, daemon.store, "mc online", "minecraft")
+            online = start_bridge(4, "mc-online", online_key, online_port)
+            game.wait(lambda: ("minecraft", "mc-online") in daemon.edge.by_server, 15, "link")
+            online_sid = spawn("mc-online")
+            kicked = game.wait(lambda: game.of("kicked", online_sid), 30, "the refused join")
+            assert kicked[0]["d"]["final"] is True, kicked
+            assert kicked[0]["d"]["reason"] == "Failed to verify username!", kicked
+            assert "online-mode=true" in kicked[0]["d"]["hint"], kicked
+            assert "--auth microsoft" in kicked[0]["d"]["hint"], kicked
+            assert all(b.proc.poll() is None for b in (bridge, wrong, online))
     except Exception as exc:  # with what each process said
         detail = "".join(traceback.format_exception(exc))[-8000:]
         raise AssertionError(f"{detail}\n{logs()}") from None

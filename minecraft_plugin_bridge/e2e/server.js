@@ -20,6 +20,15 @@ const { Vec3 } = require('vec3')
 
 const port = Number(process.env.MC_PORT || 0)
 const version = process.env.MC_VERSION || '1.21.1'
+// MC_ONLINE_MODE=1: online-mode=true. The session server is never reached from a test:
+// its calls go to a loopback port where nothing listens (MC_SESSION_PORT), so the server
+// refuses every player as Mojang refuses a client that never signed in.
+const onlineMode = process.env.MC_ONLINE_MODE === '1'
+let agent
+if (onlineMode) {
+  agent = new (require('node:https').Agent)()
+  agent.createConnection = () => require('node:net').connect(Number(process.env.MC_SESSION_PORT), '127.0.0.1')
+}
 
 function out (record) {
   process.stdout.write(JSON.stringify(record) + '\n')
@@ -28,7 +37,8 @@ function out (record) {
 const serv = mcServer.createMCServer({
   port,
   host: '127.0.0.1',
-  'online-mode': false,
+  'online-mode': onlineMode,
+  agent,
   version,
   generation: { name: 'superflat', options: { worldHeight: 80 } },
   'everybody-op': true,
