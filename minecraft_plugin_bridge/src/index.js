@@ -50,7 +50,8 @@ class Bridge extends EventEmitter {
     this.connection.on('resumed', () => this.emit('resumed'))
     this.connection.on('stopped', (info) => {
       this.frozen = true
-      this.state?.remove() // the daemon refused this link for good: nothing to resume
+      // a refused key or protocol: nothing to resume (after 4014 the newer bridge owns the link)
+      if (info?.code === 4004 || info?.code === 4011) this.state?.remove()
       this.companions.shutdown('link stopped')
       this.emit('stopped', info)
     })
@@ -58,7 +59,7 @@ class Bridge extends EventEmitter {
 
   /** Write what a restarted bridge needs (the link, companions, running actions). */
   saveState (companions) {
-    if (this.state === null || this.frozen) return
+    if (!this.state || this.frozen) return
     const link = this.connection.link.snapshot()
     if (link === null) return // nothing to resume before the first ready
     const snap = this.companions.snapshot()
