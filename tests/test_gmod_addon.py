@@ -273,30 +273,43 @@ def _end_to_end(world: GmodWorld, portal: BlockingPortal, harness: Harness) -> N
 @pytest.mark.parametrize("version", list(LUAJITS))
 def test_a_refused_key_stops_reconnecting(version: str, release: str, tmp_path: Path) -> None:
     """GWSockets hands onDisconnected a string (1.3.0: empty; master: the close reason):
-    either way a refused key stops the addon; setting the right key connects at once."""
+    either way a refused key stops the addon (after the link a previous map left is
+    refused too, and forgotten); setting the right key connects at once."""
+    data = tmp_path / "garrysmod-data"
+    saved = data / "ai_companion" / "link.json"
+    saved.parent.mkdir(parents=True)
     with daemon(tmp_path) as (_portal, harness):
+        url = f"ws://127.0.0.1:{harness.port}/ws"
+        old = {"server_id": SERVER_ID, "url": url + "?encoding=json", "link_id": "lnk_old",
+               "resume_token": "old", "in_s": 0, "out_s": 0, "unacked": [],
+               "companions": []}  # fmt: skip
+        saved.write_text(json.dumps(old), "utf-8")
         world = GmodWorld(version, {
-            "ai_companion_url": f"ws://127.0.0.1:{harness.port}/ws",
-            "ai_companion_key": BAD_KEY, "ai_companion_server_id": SERVER_ID,
-        }, gwsockets_release=release)  # fmt: skip
+            "ai_companion_url": url, "ai_companion_key": BAD_KEY,
+            "ai_companion_server_id": SERVER_ID,
+        }, gwsockets_release=release, data_dir=data)  # fmt: skip
         try:
 
             def state() -> Any:
                 return world.server.eval("AICompanion.Connection.state")
 
-            world.run_until(lambda: state() == b"stopped", what="stopped")
+            world.run_until(lambda: state() == b"stopped", timeout=8, what="stopped")
             world.run_for(2.5)  # longer than the first backoffs (1 s, 2 s)
-            assert world.sockets.opened == 1
+            assert [json.loads(t)["op"] for t in world.sockets.sent] == ["resume", "identify"]
+            assert world.sockets.opened == 2
             assert state() == b"stopped"
             assert world.server.eval("AICompanion.Connection.link.last_close") == 4004
+            assert not saved.exists()  # nothing for the next map to resume
             console = "\n".join(world.server.console())
             assert "not retrying" in console and BAD_KEY not in console
             # the operator sets the right key (rcon, a late server.cfg): it connects at once
             world.server.run(f'RunConsoleCommand("ai_companion_key", "{harness.keys["key"]}")')
             world.run_until(lambda: bool(world.server.eval("AICompanion.Connection.link.ready")),
                             what="ready after the fix")  # fmt: skip
-            assert world.sockets.opened == 2
+            assert world.sockets.opened == 3
             assert harness.keys["key"] not in "\n".join(world.server.console())
+            link_id = world.server.eval("AICompanion.Connection.link.link_id").decode()
+            assert json.loads(saved.read_text("utf-8"))["link_id"] == link_id
         finally:
             world.close()
 

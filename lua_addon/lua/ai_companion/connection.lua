@@ -154,6 +154,8 @@ function C.closed(sock, code)
     C.state = "stopped"
     log("the bridge closed the link with " .. tostring(link.last_close)
       .. " (not retrying; check ai_companion_key, then run ai_companion_reconnect)")
+    -- a refused key or protocol: the saved link is of no use to the next map
+    if link.last_close == 4004 or link.last_close == 4011 then C.forget_state() end
     return
   end
   local delay = link:backoff(C.attempt)
