@@ -63,12 +63,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# The Minecraft bridge's Node dependencies (npm ci from the lockfile; Node 20+).
+# The Minecraft bridge's Node dependencies (npm ci from the lockfile). Mineflayer needs
+# Node 22+: the lock brings Node 22 itself (the `node` dev package, node_modules/.bin/node),
+# which the tests run on; any Node with npm can run the install.
 NODE_BRIDGE := minecraft_plugin_bridge
 NODE_STAMP := $(NODE_BRIDGE)/node_modules/.installed
 
 $(NODE_STAMP): $(NODE_BRIDGE)/package.json $(NODE_BRIDGE)/package-lock.json
-	@command -v node >/dev/null && command -v npm >/dev/null || { echo "Node.js 20+ and npm are needed for minecraft_plugin_bridge"; exit 1; }
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "Node.js and npm are needed for minecraft_plugin_bridge (npm ci brings Node 22)"; exit 1; }
 	npm ci --prefix $(NODE_BRIDGE) --no-audit --no-fund
 	touch $(NODE_STAMP)
 

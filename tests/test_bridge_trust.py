@@ -579,3 +579,32 @@ async def test_concurrent_dispatches_after_a_restart_get_distinct_numbers_and_al
         stored = await store.get_link(link_id)
         assert stored is not None  # (1 may still be unacknowledged: it was never acked)
         assert [f["s"] for f in stored.unacked if f["s"] > 1] == list(range(2, 14))
+
+
+async def test_a_companion_the_game_gave_up_on_ends_its_session(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    """A final ``kicked`` (a ban, an online-mode server): the session ends with the
+    game's reason, and later signals are refused."""
+    async with run_daemon(tmp_path / "bridge.db", text_filter) as daemon:
+        keys = await make_keys(daemon.store)
+        game = Game.create(daemon.ws_url, keys.world, "json")
+        async with httpx.AsyncClient(base_url=daemon.http_url) as http, connected(game):
+            pid, token = await approved_persona(http, keys)
+            body = {"personaId": pid, "deploymentToken": token, "world": "web",
+                    "serverId": SERVER}  # fmt: skip
+            sid = (await http.post("/spawn", headers=bearer(keys.creator), json=body)).json()[
+                "sessionId"
+            ]
+            await game.client.send_event(
+                {"type": "kicked", "reason": "You are banned", "final": True}, sid=sid
+            )
+
+            async def ended() -> bool:
+                r = await http.get(f"/session/{sid}", headers=bearer(keys.creator))
+                return bool(r.json()["status"] == "ended")
+
+            await until(ended)
+            r = await http.post("/signal", headers=bearer(keys.creator),
+                                json={"sessionId": sid, "actions": [chat(1)]})  # fmt: skip
+            assert r.status_code == 409

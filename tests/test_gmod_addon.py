@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -268,28 +269,257 @@ def _end_to_end(world: GmodWorld, portal: BlockingPortal, harness: Harness) -> N
     assert "set (hidden)" in console and harness.keys["key"] not in console
 
 
+@pytest.mark.parametrize("release", ["1.3.0", "master"])
 @pytest.mark.parametrize("version", list(LUAJITS))
-def test_a_refused_key_stops_reconnecting(version: str, tmp_path: Path) -> None:
+def test_a_refused_key_stops_reconnecting(version: str, release: str, tmp_path: Path) -> None:
+    """GWSockets hands onDisconnected a string (1.3.0: empty; master: the close reason):
+    either way a refused key stops the addon (after the link a previous map left is
+    refused too, and forgotten); setting the right key connects at once."""
+    data = tmp_path / "garrysmod-data"
+    saved = data / "ai_companion" / "link.json"
+    saved.parent.mkdir(parents=True)
     with daemon(tmp_path) as (_portal, harness):
-        world = _world(version, harness, BAD_KEY)
+        url = f"ws://127.0.0.1:{harness.port}/ws"
+        old = {"server_id": SERVER_ID, "url": url + "?encoding=json", "link_id": "lnk_old",
+               "resume_token": "old", "in_s": 0, "out_s": 0, "unacked": [],
+               "companions": []}  # fmt: skip
+        saved.write_text(json.dumps(old), "utf-8")
+        world = GmodWorld(version, {
+            "ai_companion_url": url, "ai_companion_key": BAD_KEY,
+            "ai_companion_server_id": SERVER_ID,
+        }, gwsockets_release=release, data_dir=data)  # fmt: skip
         try:
 
             def state() -> Any:
                 return world.server.eval("AICompanion.Connection.state")
 
-            world.run_until(lambda: state() == b"stopped", what="stopped")
+            world.run_until(lambda: state() == b"stopped", timeout=8, what="stopped")
             world.run_for(2.5)  # longer than the first backoffs (1 s, 2 s)
-            assert world.sockets.opened == 1
+            assert [json.loads(t)["op"] for t in world.sockets.sent] == ["resume", "identify"]
+            assert world.sockets.opened == 2
             assert state() == b"stopped"
             assert world.server.eval("AICompanion.Connection.link.last_close") == 4004
+            assert not saved.exists()  # nothing for the next map to resume
             console = "\n".join(world.server.console())
             assert "not retrying" in console and BAD_KEY not in console
-            # the operator fixes the key and asks again
+            # the operator sets the right key (rcon, a late server.cfg): it connects at once
             world.server.run(f'RunConsoleCommand("ai_companion_key", "{harness.keys["key"]}")')
-            world.server.run('concommand.Run(NULL, "ai_companion_reconnect")')
             world.run_until(lambda: bool(world.server.eval("AICompanion.Connection.link.ready")),
                             what="ready after the fix")  # fmt: skip
+            assert world.sockets.opened == 3
+            assert harness.keys["key"] not in "\n".join(world.server.console())
+            link_id = world.server.eval("AICompanion.Connection.link.link_id").decode()
+            assert json.loads(saved.read_text("utf-8"))["link_id"] == link_id
+        finally:
+            world.close()
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_a_map_change_loses_nothing(version: str, tmp_path: Path) -> None:
+    """A map change is a fresh Lua state: the addon keeps its link in data/ and resumes
+    it on the next map; what the daemon dispatched meanwhile runs there, once each, and
+    the companion is back."""
+    data = tmp_path / "garrysmod-data"
+    data.mkdir()
+    with daemon(tmp_path) as (portal, harness):
+        convars = {
+            "ai_companion_url": f"ws://127.0.0.1:{harness.port}/ws",
+            "ai_companion_key": harness.keys["key"],
+            "ai_companion_server_id": SERVER_ID,
+        }
+        first = GmodWorld(version, convars, data_dir=data)  # fmt: skip
+        try:
+            first.run_until(lambda: bool(first.server.eval("AICompanion.Connection.link.ready")),
+                            what="ready")  # fmt: skip
+            link_id = first.server.eval("AICompanion.Connection.link.link_id").decode()
+            spawn = {"type": "spawn", "persona": PERSONA, "location": {"x": 10, "y": 20, "z": 64}}
+            _dispatch(portal, harness, "sess_1", spawn)
+            _action(portal, harness, "sess_1", {"id": "before", "type": "chat", "message": "one"})
+            first.run_until(lambda: bool(_result(harness, "before")), what="the first chat")
+            first.change_map()
+        finally:
+            first.close()
+        state = (data / "ai_companion" / "link.json").read_text(encoding="utf-8")
+        assert link_id in state and harness.keys["key"] not in state
+        # while the server loads the next map, the companion is told to do things
+        during = [f"during-{i}" for i in range(1, 4)]
+        for action_id in during:
+            _action(portal, harness, "sess_1",
+                    {"id": action_id, "type": "chat", "message": action_id})  # fmt: skip
+        second = GmodWorld(version, convars, data_dir=data)
+        try:
+            second.run_until(lambda: all(_result(harness, a) for a in during), timeout=10,
+                             what="the queued actions")  # fmt: skip
+            link = second.server.eval("AICompanion.Connection.link")
+            assert link.link_id.decode() == link_id  # the same link, resumed
+            assert json.loads(second.sockets.sent[0])["op"] == "resume"
+            assert harness.edge is not None
+            assert harness.edge.by_server[("gmod", SERVER_ID)] == link_id
+            ent = second.server.eval('AICompanion.Actions.companions["sess_1"]')
+            assert ent.GetCompanionName(ent) == b"Ada"
+            pos = ent.GetPos(ent)
+            assert (pos.x, pos.y, pos.z) == (10, 20, 64)
+            _action(portal, harness, "sess_1", {"id": "after", "type": "chat", "message": "two"})
+            second.run_until(lambda: bool(_result(harness, "after")), what="a chat after")
+            second.run_for(0.5)  # acks and any resend settle
+            assert second.chat_lines() == [f"Ada: {a}" for a in during] + ["Ada: two"]
+            for action_id in ["before", *during, "after"]:
+                assert [w["d"]["type"] for w in _result(harness, action_id)] == ["action_done"]
+            numbers = [w["s"] for lid, w in harness.history if lid == link_id]
+            assert numbers == list(range(1, len(numbers) + 1))  # each event once, in order
+            assert len(link.unacked) == 0
+        finally:
+            second.close()
+
+
+@pytest.mark.parametrize("release", ["1.3.0", "master"])
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_a_refused_resume_identifies_once(version: str, release: str, tmp_path: Path) -> None:
+    """A saved link the daemon no longer knows (4009) is given up for a new one, once."""
+    data = tmp_path / "garrysmod-data"
+    (data / "ai_companion").mkdir(parents=True)
+    with daemon(tmp_path) as (_portal, harness):
+        url = f"ws://127.0.0.1:{harness.port}/ws"
+        (data / "ai_companion" / "link.json").write_text(json.dumps({
+            "server_id": SERVER_ID, "url": url + "?encoding=json", "link_id": "lnk_gone",
+            "resume_token": "stale", "in_s": 3, "out_s": 1, "companions": [],
+            "unacked": [{"s": 1, "d": {"type": "player_join",
+                                       "player": {"id": "7", "name": "Kleiner"}}}],
+        }), encoding="utf-8")  # fmt: skip
+        world = GmodWorld(version, {"ai_companion_url": url, "ai_companion_key": harness.keys[
+            "key"], "ai_companion_server_id": SERVER_ID}, data_dir=data,
+            gwsockets_release=release)  # fmt: skip
+        try:
+            world.run_until(lambda: bool(world.server.eval("AICompanion.Connection.link.ready")),
+                            timeout=8, what="ready")  # fmt: skip
+            assert [json.loads(t)["op"] for t in world.sockets.sent][:2] == ["resume", "identify"]
             assert world.sockets.opened == 2
+            assert world.server.eval("AICompanion.Connection.link.link_id") != b"lnk_gone"
+            # the event the old link never got through goes out on the new one
+            world.run_until(lambda: bool(_events(harness, "player_join")), what="the event")
+            world.run_for(1.5)
+            assert world.sockets.opened == 2
+        finally:
+            world.close()
+
+
+#: every ACT enum the addon may use, with its value, as the GMod wiki lists them
+#: (wiki.facepunch.com/gmod/Enums/ACT)
+WIKI_ACTS = {
+    "ACT_IDLE": 1, "ACT_WALK": 6, "ACT_RUN": 10, "ACT_GMOD_GESTURE_AGREE": 1610,
+    "ACT_GMOD_GESTURE_BECON": 1611, "ACT_GMOD_GESTURE_BOW": 1612,
+    "ACT_GMOD_GESTURE_DISAGREE": 1613, "ACT_GMOD_TAUNT_SALUTE": 1614,
+    "ACT_GMOD_GESTURE_WAVE": 1615, "ACT_GMOD_TAUNT_PERSISTENCE": 1616,
+    "ACT_GMOD_TAUNT_MUSCLE": 1617, "ACT_GMOD_TAUNT_LAUGH": 1618, "ACT_GMOD_GESTURE_POINT": 1619,
+    "ACT_GMOD_TAUNT_CHEER": 1620, "ACT_GMOD_TAUNT_DANCE": 1642, "ACT_GMOD_TAUNT_ROBOT": 1643,
+}  # fmt: skip
+
+
+def test_every_act_enum_is_the_wikis() -> None:
+    used = set()
+    for path in (ADDON / "lua").rglob("*.lua"):
+        used |= set(re.findall(r"\bACT_[A-Z0-9_]+", path.read_text(encoding="utf-8")))
+    assert used and used <= set(WIKI_ACTS), used - set(WIKI_ACTS)
+    lua = new_runtime("luajit21")
+    lua.execute(b"SERVER = true")
+    lua.execute((Path(__file__).parent / "gmod" / "stubs.lua").read_bytes())
+    assert {name: lua.globals()[name.encode()] for name in used} == {
+        name: WIKI_ACTS[name] for name in used
+    }
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_console_config_and_privacy(version: str, tmp_path: Path) -> None:
+    with daemon(tmp_path) as (portal, harness):
+        url = f"ws://127.0.0.1:{harness.port}/ws"
+        world = GmodWorld(version, {"ai_companion_url": "ws://", "ai_companion_key": "",
+                                    "ai_companion_server_id": SERVER_ID})  # fmt: skip
+        server = world.server
+        try:
+
+            def state() -> bytes:
+                value: bytes = server.eval("AICompanion.Connection.state")
+                return value
+
+            # no key yet: nothing connects; a key set later (rcon) starts the link, and a
+            # malformed URL (GWSockets returns nothing) stops it with a clear line
+            world.run_for(0.2)
+            assert state() == b"idle" and world.sockets.opened == 0
+            server.run(f'RunConsoleCommand("ai_companion_key", "{harness.keys["key"]}")')
+            world.run_for(0.2)
+            assert state() == b"stopped" and world.sockets.opened == 0
+            assert any("bad ai_companion_url" in line for line in server.console())
+            server.run(f'RunConsoleCommand("ai_companion_url", "{url}")')
+            world.run_until(lambda: bool(server.eval("AICompanion.Connection.link.ready")),
+                            what="ready")  # fmt: skip
+            assert world.sockets.opened == 1
+
+            # ai_companion_status answers the admin who ran it, in his console
+            server.run(
+                'ADMIN = __add_player("Breen", "76561197960287931", 5000, 0, 0)'
+                " ADMIN._superadmin = true"
+                ' GUEST = __add_player("Alyx", "76561197960287932", 5000, 50, 0)'
+            )
+            before = len(server.console())
+            server.run('concommand.Run(ADMIN, "ai_companion_status")'
+                       ' concommand.Run(GUEST, "ai_companion_status")')  # fmt: skip
+
+            def printed(who: str) -> list[str]:
+                lines = server.eval(f"{who}._printed or {{}}")
+                return [lines[i].text.decode() for i in range(1, len(lines) + 1)]
+
+            assert printed("ADMIN")[0] == "AI companion bridge: open\n"
+            assert any("set (hidden)" in line for line in printed("ADMIN"))
+            assert printed("GUEST") == ["ai_companion_status is for superadmins\n"]
+            assert len(server.console()) == before  # nothing in the server console
+
+            # chat: by default only what names a companion or is said near one
+            spawn = {"type": "spawn", "persona": PERSONA, "location": {"x": 0, "y": 0, "z": 0}}
+            _dispatch(portal, harness, "sess_1", spawn)
+            world.run_until(lambda: bool(_events(harness, "spawned")), what="spawned")
+            # a spawn the addon cannot carry out is reported as a final kick, with why
+            bad = {"type": "spawn", "persona": PERSONA, "location": {"x": "far", "y": 0, "z": 0}}
+            _dispatch(portal, harness, "sess_bad", bad)
+            world.run_until(lambda: bool(_events(harness, "kicked")), what="kicked")
+            (kicked,) = _events(harness, "kicked")
+            assert kicked["sid"] == "sess_bad"
+            assert kicked["d"] == {"type": "kicked", "reason": "spawn failed: bad_arguments",
+                                   "final": True}  # fmt: skip
+            for line in ("far away and private", "Ada, can you hear me?", "/vote Ada kick"):
+                server.run(f'__say(ADMIN, "{line}")')
+            server.run('__say(GUEST, "Ada only for my team", true)')
+            server.run('ADMIN:SetPos(Vector(100, 0, 0)) __say(ADMIN, "nice weather")'
+                       ' __say(ADMIN, "a secret for my team", true)')  # fmt: skip
+            server.run('RunConsoleCommand("ai_companion_chat", "0") __say(ADMIN, "Ada, hi")')
+            server.run('RunConsoleCommand("ai_companion_chat", "2") __say(GUEST, "/rtv")')
+            world.run_until(lambda: any(c["d"]["message"] == "/rtv"
+                                        for c in _events(harness, "player_chat")),
+                            what="chat with ai_companion_chat 2")  # fmt: skip
+            assert [(c["d"]["message"], c.get("sid")) for c in _events(harness, "player_chat")] == [
+                ("Ada, can you hear me?", "sess_1"),
+                ("Ada only for my team", "sess_1"),
+                ("nice weather", None),
+                ("/rtv", None),
+            ]
+
+            # animations: an activity starts only when it changes; gestures exist only on
+            # models that have them (the NPC model here has none)
+            ent = server.eval('AICompanion.Actions.companions["sess_1"]')
+            world.run_for(0.5)
+            assert ent._activity_starts == 1 and ent._activity == 1  # ACT_IDLE, once
+            _action(portal, harness, "sess_1", {"id": "walk", "type": "move_to",
+                                                "x": 150, "y": 0, "z": 0})  # fmt: skip
+            world.run_until(lambda: bool(_result(harness, "walk")), timeout=8, what="walk")
+            world.run_for(0.3)
+            assert ent._activity_starts == 3 and ent._activity == 1  # idle, run, idle
+            _action(portal, harness, "sess_1", {"id": "wave", "type": "emote", "name": "wave"})
+            world.run_until(lambda: bool(_result(harness, "wave")), what="wave")
+            assert _result(harness, "wave")[0]["d"]["detail"] == "this model has no wave gesture"
+            ent.SetModel(ent, b"models/player/alyx.mdl")
+            _action(portal, harness, "sess_1", {"id": "wave2", "type": "emote", "name": "wave"})
+            world.run_until(lambda: bool(_result(harness, "wave2")), what="wave 2")
+            assert _result(harness, "wave2")[0]["d"]["type"] == "action_done"
+            assert list(ent._gestures.values()) == [1615]  # ACT_GMOD_GESTURE_WAVE
         finally:
             world.close()
 
@@ -509,7 +739,7 @@ def test_companion_replies_in_game(version: str, tmp_path: Path) -> None:
             persona = PersonaCore.model_validate({
                 "id": "ignored", "name": "Ada", "description": "A curious guide.",
                 "traits": {"tone": "curious"}, "goals": ["guide"],
-                "safety": {"allowedActions": ["chat"], "moderation": "sanitize",
+                "safety": {"allowedActions": ["chat", "look_at"], "moderation": "sanitize",
                            "maxActionsPerMinute": 60},
                 "embodiment": {"avatar": "models/alyx.mdl", "emotes": ["wave"]},
             })  # fmt: skip
@@ -552,15 +782,24 @@ def test_companion_replies_in_game(version: str, tmp_path: Path) -> None:
             assert len(lines()) == 3
             assert not any("shit" in line for line in world.chat_lines())  # never in the clear
 
+            # GMod is z-up: y is horizontal, so a point 6000 units along y is on the map
+            # (a y-up world would refuse it as out of bounds); z beyond Source's map is not
+            far = {"type": "look_at", "x": 0, "y": 6000, "z": 64}
+            results = portal.call(d.service.signal, sid, [far, {**far, "z": 20000}])
+            assert [(r["decision"], r["reason"]) for r in results] == [
+                ("allow", None),
+                ("block", "out_of_bounds"),
+            ]
+
             # ending the session despawns the companion and closes it
-            world.run_until(lambda: portal.call(d.service.companion, sid).actions_done == 3,
-                            what="the three chats done")  # fmt: skip
+            world.run_until(lambda: portal.call(d.service.companion, sid).actions_done == 4,
+                            what="the three chats and the look done")  # fmt: skip
             portal.call(d.host.idle)
             companion = d.host.companions[sid]
             summary = portal.call(d.service.end, sid)["summary"]
             assert companion.closed and sid not in d.host.companions
-            assert (summary["actions_sent"], summary["actions_blocked"]) == (3, 0)
-            assert summary["actions_done"] == 3
+            assert (summary["actions_sent"], summary["actions_blocked"]) == (4, 1)
+            assert summary["actions_done"] == 4
             world.run_until(
                 lambda: not world.server.eval(f'IsValid(AICompanion.Actions.companions["{sid}"])'),
                 what="despawn",

@@ -20,7 +20,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import threading
@@ -64,17 +63,25 @@ pytestmark = pytest.mark.timeout(300)
 # -- node and the package's dependencies -------------------------------------------------------
 
 
+#: the Node the package declares (``engines``: mineflayer and minecraft-protocol need 22)
+NODE_MAJOR = 22
+#: ``npm ci`` brings that Node as a dev dependency (the ``node`` package)
+PACKAGE_NODE = BRIDGE / "node_modules" / ".bin" / "node"
+
+
 @pytest.fixture(scope="module")
 def node() -> str:
-    """The node binary; the test fails (never skips) when Node or the package's
-    dependencies are missing."""
-    path = shutil.which("node")
-    if path is None:
-        pytest.fail(f"node (20 or newer) is not on PATH: install Node.js, then {SETUP_HINT}")
+    """The Node the package declares, from its own dev dependencies; the test fails
+    (never skips) when it or the package's dependencies are missing."""
+    declared = json.loads((BRIDGE / "package.json").read_text(encoding="utf-8"))["engines"]["node"]
+    assert declared == f">={NODE_MAJOR}", declared
+    if not PACKAGE_NODE.exists():
+        pytest.fail(f"{PACKAGE_NODE} is missing: {SETUP_HINT}")
+    path = str(PACKAGE_NODE)
     out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
     major = int(re.sub(r"^v", "", out.stdout.strip()).split(".")[0] or 0)
-    if major < 20:
-        pytest.fail(f"node {out.stdout.strip()} is too old: the Minecraft bridge needs Node 20+")
+    if major < NODE_MAJOR:
+        pytest.fail(f"node {out.stdout.strip()} is too old: the bridge declares {declared}")
     missing = [
         m for m in NEEDED_MODULES if not (BRIDGE / "node_modules" / m / "package.json").exists()
     ]
@@ -509,7 +516,8 @@ def test_end_to_end_with_a_minecraft_server(node: str, tmp_path: Path) -> None:
                 AE_BRIDGE_URL=daemon.ws_url, AE_WORLD_KEY=world_key, AE_SERVER_ID=SERVER_ID,
                 AE_ENCODING="msgpack", MC_HOST="127.0.0.1", MC_PORT=str(mc_port),
                 MC_VERSION=MC_VERSION, AE_LOG_LEVEL="debug", AE_MC_JOIN_TIMEOUT="20",
-                AE_MC_MOVE_TIMEOUT="30", AE_MC_FOLLOW_TIMEOUT="30",
+                AE_MC_MOVE_TIMEOUT="30", AE_MC_FOLLOW_TIMEOUT="30", AE_MC_REJOIN_MAX_BACKOFF="1",
+                AE_STATE_FILE=str(tmp_path / "bridge-state.json"),
             ), tmp_path / "bridge.log")  # fmt: skip
             procs.append(bridge)
             stack.callback(bridge.stop)  # before the daemon stops
@@ -723,16 +731,18 @@ def test_end_to_end_with_a_minecraft_server(node: str, tmp_path: Path) -> None:
             game.wait(lambda: not player.request("where", name=COMPANION)["seen"], 10,
                       "the companion gone")  # fmt: skip
 
-            # kicked: reported with the reason; the companion's actions are answered
+            # kicked by an operator: reported with the reason, and the companion joins
+            # again (only a ban, a whitelist or online mode keep it out); its actions wait
             second = spawn()
             assert second != sid
             assert game.of("spawned", second)[0]["d"]["entity"] == COMPANION  # the name is free
             player.request("chat", message=f"/kick {COMPANION} go away")
             kicked = game.wait(lambda: game.of("kicked", second), 10, "kicked")
             assert "go away" in kicked[0]["d"]["reason"], kicked
+            assert kicked[0]["d"].get("rejoining") is True and "final" not in kicked[0]["d"]
             game.signal(keys.creator, second, [{"id": "kicked-1", "type": "chat", "message": "hi"}])
-            failed = game.result_of("kicked-1")["d"]
-            assert (failed["type"], failed["reason"]) == ("action_failed", "not_connected")
+            assert game.result_of("kicked-1", 30)["d"]["type"] == "action_done"
+            assert len(game.of("spawned", second)) == 2  # back in the game
             r = game.http.post(f"/session/{second}/end", headers=bearer(keys.creator))
             assert r.status_code == 200, r.text
 
@@ -754,3 +764,182 @@ def test_end_to_end_with_a_minecraft_server(node: str, tmp_path: Path) -> None:
             proc.stop()
     elapsed = time.monotonic() - started
     assert elapsed < 120, f"the end-to-end test took {elapsed:.0f} s"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_restarts_and_a_failed_join(node: str, tmp_path: Path) -> None:
+    """Issue #19: the Minecraft server restarts (its graceful stop kicks everyone with
+    "Server closed") and the companion comes back; the bridge is killed (SIGKILL) while
+    actions are queued and, started again, resumes its link from its state file with
+    nothing lost; a bridge that cannot reach its Minecraft server, or whose server runs
+    in online mode, reports the failed join with the reason (and the online-mode hint)."""
+    procs: list[NodeProcess] = []
+    mc_port = _free_port()
+
+    def logs() -> str:
+        return "\n".join(p.tail() for p in procs)
+
+    def start_server(n: int, port: int = mc_port, **env: str) -> NodeProcess:
+        server = NodeProcess("flying-squid", [node, "e2e/server.js"],
+                             _node_env(MC_PORT=str(port), MC_VERSION=MC_VERSION, **env),
+                             tmp_path / f"server-{n}.log")  # fmt: skip
+        procs.append(server)
+        server.wait_for(lambda r: r.get("event") == "listening", 60, what="listening")
+        return server
+
+    def start_player(n: int) -> NodeProcess:
+        player = NodeProcess("player", [node, "e2e/player.js"],
+                             _node_env(MC_PORT=str(mc_port), MC_VERSION=MC_VERSION,
+                                       PLAYER_NAME=PLAYER),
+                             tmp_path / f"player-{n}.log", stdin=True)  # fmt: skip
+        procs.append(player)
+        player.wait_for(lambda r: r.get("event") == "spawned", 30, what="spawn")
+        return player
+
+    try:
+        server = start_server(1)
+        player = start_player(1)
+        with start_blocking_portal("asyncio") as portal, contextlib.ExitStack() as stack:
+            daemon = stack.enter_context(portal.wrap_async_context_manager(
+                run_daemon(tmp_path / "daemon.db", TextFilter.default())))  # fmt: skip
+            game = Game(portal, daemon)
+            stack.callback(game.http.close)
+            keys = portal.call(make_keys, daemon.store)
+            _, world_key = portal.call(create_world_key, daemon.store, "mc restarts", "minecraft")
+
+            def start_bridge(n: int, server_id: str, key: str, port: int) -> NodeProcess:
+                bridge = NodeProcess("bridge", [node, "src/cli.js"], _node_env(
+                    AE_BRIDGE_URL=daemon.ws_url, AE_WORLD_KEY=key, AE_SERVER_ID=server_id,
+                    MC_HOST="127.0.0.1", MC_PORT=str(port), MC_VERSION=MC_VERSION,
+                    AE_LOG_LEVEL="debug", AE_MC_JOIN_TIMEOUT="30", AE_MC_REJOIN_MAX_BACKOFF="1",
+                    AE_STATE_FILE=str(tmp_path / f"{server_id}-state.json"),
+                ), tmp_path / f"bridge-{n}.log")  # fmt: skip
+                procs.append(bridge)
+                stack.callback(bridge.stop)  # before the daemon stops
+                return bridge
+
+            bridge = start_bridge(1, SERVER_ID, world_key, mc_port)
+            state_file = tmp_path / f"{SERVER_ID}-state.json"
+            game.wait(lambda: ("minecraft", SERVER_ID) in daemon.edge.by_server, 15, "bridge link")
+            link_id = daemon.edge.by_server[("minecraft", SERVER_ID)]
+            body = persona_body(safety={"maxActionsPerMinute": 120, "allowedActions": ["chat"]})
+            r = game.http.post("/personas/submit", headers=bearer(keys.creator), json=body)
+            assert r.status_code == 201, r.text
+            pid = r.json()["id"]
+            r = game.http.post(f"/personas/{pid}/approve", headers=bearer(keys.admin))
+            assert r.status_code == 200, r.text
+            token = r.json()["token"]
+
+            def spawn(server_id: str) -> str:
+                r = game.http.post("/spawn", headers=bearer(keys.creator), json={
+                    "personaId": pid, "deploymentToken": token, "world": "minecraft",
+                    "serverId": server_id, "spawnLocation": {"x": 0, "y": 4, "z": 0},
+                })  # fmt: skip
+                assert r.status_code == 201, r.text
+                sid: str = r.json()["sessionId"]
+                return sid
+
+            sid = spawn(SERVER_ID)
+            game.wait(lambda: game.session(keys.creator, sid)["status"] == "live", 30, "live")
+
+            def say(action_id: str, timeout: float = 40) -> dict[str, Any]:
+                game.signal(keys.creator, sid, [{"id": action_id, "type": "chat",
+                                                 "message": f"{action_id} here"}])  # fmt: skip
+                return game.result_of(action_id, timeout)
+
+            def heard(p: NodeProcess, count: int) -> list[str]:
+                def lines() -> list[str]:
+                    return [r["message"] for r in p.records
+                            if r.get("event") == "chat" and r["username"] == COMPANION]  # fmt: skip
+
+                game.wait(lambda: len(lines()) >= count, 15, f"{count} chat lines")
+                time.sleep(0.3)
+                return lines()
+
+            assert say("before")["d"]["type"] == "action_done"
+            assert heard(player, 1) == ["before here"]
+
+            # the Minecraft server stops (kicking everyone: "Server closed") and starts again
+            server.stop()
+            kicked = game.wait(lambda: game.of("kicked", sid), 15, "the kick of the stop")
+            assert kicked[0]["d"]["reason"] == "Server closed", kicked
+            assert kicked[0]["d"]["rejoining"] is True
+            server = start_server(2)
+            game.wait(lambda: len(game.of("spawned", sid)) == 2, 60, "the companion back")
+            player = start_player(2)
+            assert say("after-restart")["d"]["type"] == "action_done"
+            assert heard(player, 1) == ["after-restart here"]
+            assert game.session(keys.creator, sid)["status"] == "live"
+
+            # the bridge is killed (SIGKILL); actions sent meanwhile wait in the daemon;
+            # started again, the bridge resumes the same link from its state file
+            def saved() -> dict[str, Any]:
+                data: dict[str, Any] = json.loads(state_file.read_text("utf-8"))
+                return data
+
+            game.wait(lambda: saved()["link"]["inS"] >= 3 and not saved()["running"], 10,
+                      "the state file up to date")  # fmt: skip
+            assert state_file.stat().st_mode & 0o777 == 0o600
+            assert world_key not in state_file.read_text("utf-8")
+            bridge.proc.kill()
+            bridge.proc.wait(timeout=10)
+            queued = [f"queued-{i}" for i in (1, 2, 3)]
+            for action_id in queued:
+                game.signal(keys.creator, sid, [{"id": action_id, "type": "chat",
+                                                 "message": f"{action_id} here"}])  # fmt: skip
+            mark = len(game.events)
+            bridge = start_bridge(2, SERVER_ID, world_key, mc_port)
+            for action_id in queued:
+                assert game.result_of(action_id, 60)["d"]["type"] == "action_done"
+            assert daemon.edge.by_server[("minecraft", SERVER_ID)] == link_id  # resumed
+            assert "bridge.resuming" in bridge.log.read_text(encoding="utf-8")
+            assert heard(player, 4)[1:] == [f"{a} here" for a in queued]
+            assert len(game.of("spawned", sid)) >= 3  # it joined again after the kill
+            answers = [w["d"]["action_id"] for w in game.of("action_done", sid)]
+            answers += [w["d"]["action_id"] for w in game.of("action_failed", sid)]
+            assert sorted(answers) == sorted(["before", "after-restart", *queued]), answers
+            numbers = [w["s"] for lid, w in game.events if lid == link_id]
+            assert numbers == list(range(1, len(numbers) + 1)), numbers  # once each, in order
+            assert all(lid == link_id for lid, _ in game.events[mark:])
+
+            # a bridge pointed at a Minecraft port where nothing listens: it says so at
+            # start-up, and a companion spawned there fails its join with the reason
+            closed_port = _free_port()
+            _, other_key = portal.call(create_world_key, daemon.store, "mc wrong", "minecraft")
+            wrong = start_bridge(3, "mc-wrong", other_key, closed_port)
+            game.wait(lambda: ("minecraft", "mc-wrong") in daemon.edge.by_server, 15, "link")
+            failed_sid = spawn("mc-wrong")
+            kicked = game.wait(lambda: game.of("kicked", failed_sid), 60, "the failed join")
+            assert kicked[0]["d"]["final"] is True, kicked
+            assert kicked[0]["d"]["reason"].startswith(
+                f"could not join the Minecraft server at 127.0.0.1:{closed_port}: "
+            ), kicked
+            assert "ECONNREFUSED" in kicked[0]["d"]["reason"], kicked
+            log = wrong.log.read_text(encoding="utf-8")
+            assert '"event":"minecraft.unreachable"' in log, log[-2000:]
+
+            # an online-mode server refuses the offline companion: the hint says what to do
+            online_port = _free_port()
+            start_server(3, online_port, MC_ONLINE_MODE="1", MC_SESSION_PORT=str(_free_port()))
+            _, online_key = portal.call(create_world_key, daemon.store, "mc online", "minecraft")
+            online = start_bridge(4, "mc-online", online_key, online_port)
+            game.wait(lambda: ("minecraft", "mc-online") in daemon.edge.by_server, 15, "link")
+            online_sid = spawn("mc-online")
+            kicked = game.wait(lambda: game.of("kicked", online_sid), 30, "the refused join")
+            assert kicked[0]["d"]["final"] is True, kicked
+            assert kicked[0]["d"]["reason"] == "Failed to verify username!", kicked
+            assert "online-mode=true" in kicked[0]["d"]["hint"], kicked
+            assert "--auth microsoft" in kicked[0]["d"]["hint"], kicked
+            assert all(b.proc.poll() is None for b in (bridge, wrong, online))
+    except Exception as exc:  # with what each process said
+        detail = "".join(traceback.format_exception(exc))[-8000:]
+        raise AssertionError(f"{detail}\n{logs()}") from None
+    finally:
+        for proc in reversed(procs):
+            proc.stop()

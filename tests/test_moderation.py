@@ -617,6 +617,28 @@ def test_out_of_bounds_coordinates_blocked(
     assert any(e.startswith(f"{field}:") for e in decision.errors)
 
 
+@pytest.mark.parametrize("world", [None, "minecraft", "web"])
+def test_y_is_vertical_in_minecraft_and_the_web(moderator: ContentModerator, world: str) -> None:
+    far_up = {"type": "move_to", "x": 100_000, "y": 5000, "z": 100_000}
+    decision = run(moderator.moderate_action, far_up, worker(), world=world)
+    assert (decision.decision, decision.reason) == ("block", "out_of_bounds")
+    assert decision.errors == ("y: must be between -4096 and 4096",)
+
+
+def test_gmod_is_z_up_within_the_source_map_limit(moderator: ContentModerator) -> None:
+    """Garry's Mod is z-up: y is horizontal, so |y| > 4096 is a place on the map; every
+    axis stays within Source's +-16384 units."""
+    across = {"type": "move_to", "x": -9000, "y": 12000, "z": 6000}
+    decision = run(moderator.moderate_action, across, worker(), world="gmod")
+    assert decision.decision == "allow", decision
+    assert decision.action == MoveTo(x=-9000, y=12000, z=6000)
+    for name in ("x", "y", "z"):
+        beyond = {**across, "type": "look_at", name: 16385}
+        decision = run(moderator.moderate_action, beyond, worker(), world="gmod")
+        assert (decision.decision, decision.reason) == ("block", "out_of_bounds")
+        assert decision.errors == (f"{name}: must be between -16384 and 16384",)
+
+
 @pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
 def test_non_finite_coordinates_blocked(moderator: ContentModerator, value: float) -> None:
     action = {"type": "move_to", "x": 0, "y": value, "z": 0}

@@ -244,7 +244,7 @@ class DeploymentService:
                 action["id"] = new_id("act")
             batch.append(action)
         decisions, entries = await self.moderator.decide_actions(
-            batch, persona, capabilities=capabilities, session_id=session_id
+            batch, persona, capabilities=capabilities, session_id=session_id, world=session.world
         )
         frames = [
             Frame("dispatch", {"type": "action",
@@ -388,10 +388,24 @@ class DeploymentService:
                 update["actions_done"] = s.actions_done + 1
             elif kind == "action_failed":
                 update["actions_failed"] = s.actions_failed + 1
+            elif kind == "kicked" and d.get("final") is True and s.status != "ended":
+                # the game gave up on the companion (banned, whitelist, never joined)
+                update.update(status="ended", ended_at=utcnow())
             return update
 
+        was_ended = session.status == "ended"
         session = self._change(session, change)
         await self.store.write_batch(WriteBatch(audit=[entry], companions=[session]))
+        if session.status == "ended" and not was_ended:
+            self._companions.pop(session.id, None)  # read from the store from now on
+            if self.companions is not None:
+                await self.companions.end(session.id)
+            await self._notify("companion.ended", {
+                "session_id": session.id, "persona_id": session.persona_id,
+                "actions_sent": session.actions_sent, "actions_blocked": session.actions_blocked,
+                "reason": str(d.get("reason", ""))[:200],
+            })  # fmt: skip
+            return
         if self.companions is not None and session.status != "ended":
             await self._to_companion(session, d)
 
@@ -403,5 +417,9 @@ class DeploymentService:
         except NotFound:
             return
         self.companions.submit(
-            session.id, persona, {**event, "sid": session.id}, partial(self.signal, session.id)
+            session.id,
+            persona,
+            {**event, "sid": session.id},
+            partial(self.signal, session.id),
+            session.world,
         )

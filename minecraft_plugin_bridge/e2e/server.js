@@ -2,7 +2,8 @@
 // A small Minecraft 1.21.1 server for the end-to-end test (tests/test_minecraft_bridge.py):
 // flying-squid, offline mode, superflat, on 127.0.0.1. Prints one JSON line
 // {"event": "listening", "port": N} when it accepts players. Env: MC_PORT (0 = any free
-// port), MC_VERSION (default 1.21.1).
+// port), MC_VERSION (default 1.21.1). SIGTERM stops it as /stop does: players are kicked
+// with "Server closed".
 //
 // Three fixes make flying-squid 1.12 behave like a vanilla server for players that join
 // one after the other (otherwise bots cannot see each other, and follow / look_at need the
@@ -19,6 +20,15 @@ const { Vec3 } = require('vec3')
 
 const port = Number(process.env.MC_PORT || 0)
 const version = process.env.MC_VERSION || '1.21.1'
+// MC_ONLINE_MODE=1: online-mode=true. The session server is never reached from a test:
+// its calls go to a loopback port where nothing listens (MC_SESSION_PORT), so the server
+// refuses every player as Mojang refuses a client that never signed in.
+const onlineMode = process.env.MC_ONLINE_MODE === '1'
+let agent
+if (onlineMode) {
+  agent = new (require('node:https').Agent)()
+  agent.createConnection = () => require('node:net').connect(Number(process.env.MC_SESSION_PORT), '127.0.0.1')
+}
 
 function out (record) {
   process.stdout.write(JSON.stringify(record) + '\n')
@@ -27,7 +37,8 @@ function out (record) {
 const serv = mcServer.createMCServer({
   port,
   host: '127.0.0.1',
-  'online-mode': false,
+  'online-mode': onlineMode,
+  agent,
   version,
   generation: { name: 'superflat', options: { worldHeight: 80 } },
   'everybody-op': true,
@@ -93,5 +104,15 @@ serv.on('listening', () => {
 })
 serv.on('error', (err) => out({ event: 'error', error: String(err && err.stack ? err.stack : err) }))
 process.on('uncaughtException', (err) => out({ event: 'error', error: String(err && err.stack ? err.stack : err) }))
-process.on('SIGTERM', () => process.exit(0))
-process.on('SIGINT', () => process.exit(0))
+// a graceful stop, as a vanilla server's /stop: every player is kicked with "Server closed"
+function stop () {
+  for (const player of [...serv.players]) {
+    try {
+      player.kick('Server closed')
+    } catch {}
+  }
+  out({ event: 'stopping', players: serv.players.length })
+  setTimeout(() => process.exit(0), 300)
+}
+process.on('SIGTERM', stop)
+process.on('SIGINT', stop)

@@ -3,6 +3,7 @@
 // ae-minecraft-bridge: flags override the environment, which overrides the defaults.
 
 const fs = require('node:fs')
+const path = require('node:path')
 const { parseArgs } = require('node:util')
 
 const OPTIONS = [
@@ -22,10 +23,13 @@ const OPTIONS = [
   ['title-target', 'AE_MC_TITLE_TARGET', '@a[distance=..32]', 'who sees a title action', 'string'],
   ['allow-dig', 'AE_MC_ALLOW_DIG', 'false', 'let the pathfinder dig through blocks', 'boolean'],
   ['spawn-teleport', 'AE_MC_SPAWN_TELEPORT', 'false', 'teleport a new companion to its spawn location (needs op)', 'boolean'],
+  ['state-file', 'AE_STATE_FILE', '', 'where the link and companions are kept across restarts (default: ae-minecraft-bridge.state.json next to --key-file, else in the working folder)', 'string'],
   ['max-backoff', 'AE_MAX_BACKOFF', '60', 'longest wait between reconnections, seconds', 'string'],
+  ['rejoin-max-backoff', 'AE_MC_REJOIN_MAX_BACKOFF', '30', 'longest wait before a companion joins the Minecraft server again, seconds', 'string'],
   ['join-timeout', 'AE_MC_JOIN_TIMEOUT', '30', 'seconds an action waits for its companion to join', 'string'],
   ['move-timeout', 'AE_MC_MOVE_TIMEOUT', '60', 'seconds a move_to may take', 'string'],
   ['follow-timeout', 'AE_MC_FOLLOW_TIMEOUT', '60', 'seconds a follow may take to reach the player', 'string'],
+  ['action-timeout', 'AE_MC_ACTION_TIMEOUT', '', 'seconds any other action may take (default: 10 to 15 by type)', 'string'],
   ['log-level', 'AE_LOG_LEVEL', 'info', 'debug, info, warn, error or silent', 'string']
 ]
 
@@ -90,8 +94,11 @@ function parseConfig (argv, env = process.env) {
   if (raw.auth === 'microsoft' && accounts.length === 0) {
     throw new ConfigError('--auth microsoft needs --accounts (one Microsoft account per companion)')
   }
+  const stateFile = raw['state-file'] ||
+    path.join(raw['key-file'] ? path.dirname(path.resolve(raw['key-file'])) : process.cwd(), 'ae-minecraft-bridge.state.json')
   return {
     url: raw.url,
+    stateFile: path.resolve(stateFile),
     key,
     serverId: raw['server-id'],
     encoding: raw.encoding,
@@ -106,6 +113,8 @@ function parseConfig (argv, env = process.env) {
     allowDig: raw['allow-dig'],
     spawnTeleport: raw['spawn-teleport'],
     maxBackoff: seconds(raw['max-backoff'], 'max-backoff'),
+    rejoinMaxBackoff: seconds(raw['rejoin-max-backoff'], 'rejoin-max-backoff'),
+    actionTimeout: raw['action-timeout'] === '' ? undefined : seconds(raw['action-timeout'], 'action-timeout'),
     joinTimeout: seconds(raw['join-timeout'], 'join-timeout'),
     moveTimeout: seconds(raw['move-timeout'], 'move-timeout'),
     followTimeout: seconds(raw['follow-timeout'], 'follow-timeout'),

@@ -16,8 +16,9 @@ function monotonic () {
 
 /**
  * Events: 'dispatch' (frame), 'ready' ({sessions, linkId}), 'resumed' ({replayed}),
- * 'connected', 'closed' ({code, reason, decision}), 'stopped' ({code}), 'error' (err)
- * and 'daemon_error' ({code, message}: an `error` frame).
+ * 'connected', 'closed' ({code, reason, decision}), 'stopped' ({code}), 'error' (err),
+ * 'daemon_error' ({code, message}: an `error` frame) and 'state' (the link's state
+ * changed: what a restarted bridge needs to resume, see state.js).
  */
 class BridgeConnection extends EventEmitter {
   /**
@@ -74,7 +75,9 @@ class BridgeConnection extends EventEmitter {
     }
     this.ws = ws
     this.link.connected(monotonic())
+    let opened = false
     ws.on('open', () => {
+      opened = true
       this.connections += 1
       this.log.info('link.connected', { url: this.url })
       this.emit('connected')
@@ -95,7 +98,9 @@ class BridgeConnection extends EventEmitter {
       this._apply(ws, effects)
     })
     ws.on('error', (err) => {
-      this.log.debug('link.socket_error', { error: err.message })
+      // why the daemon cannot be reached (refused, DNS, TLS, HTTP status) is worth a line
+      if (!opened) this.log.info('link.connect_failed', { url: this.url, error: err.message, code: err.code })
+      else this.log.info('link.socket_error', { error: err.message, code: err.code })
     })
     ws.on('close', (code, reason) => this._closed(ws, code, reason.toString()))
     if (this._timer === null) {
@@ -141,6 +146,11 @@ class BridgeConnection extends EventEmitter {
           break
       }
     }
+    if (effects.length > 0) this._changed()
+  }
+
+  _changed () {
+    this._safeEmit('state', null)
   }
 
   /** A handler that throws must not take the link down. */
@@ -172,6 +182,7 @@ class BridgeConnection extends EventEmitter {
     }
     const delay = Math.min(this.link.backoff(this.attempt), this.maxBackoff)
     this.attempt += 1
+    this.log.info('link.retrying', { in_s: Math.round(delay * 10) / 10, next: decision })
     this._retry = setTimeout(() => this._connect(), delay * 1000)
   }
 
@@ -185,6 +196,7 @@ class BridgeConnection extends EventEmitter {
   sendEvent (d, sid) {
     const effects = this.link.event(d, sid, monotonic())
     if (this.ws !== null) this._apply(this.ws, effects)
+    this._changed()
   }
 
   /** Cut the connection without a closing handshake (a network failure). */

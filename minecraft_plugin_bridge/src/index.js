@@ -6,6 +6,7 @@ const { BridgeConnection } = require('./connection')
 const { CompanionManager } = require('./bots')
 const { CAPABILITIES } = require('./actions')
 const { createLogger } = require('./log')
+const { StateFile } = require('./state')
 const { version } = require('../package.json')
 
 const WORLD = 'minecraft'
@@ -34,8 +35,13 @@ class Bridge extends EventEmitter {
       sendEvent: (d, sid) => this.connection.sendEvent(d, sid),
       options,
       log: this.log,
+      onChange: () => this.saveState(),
       ...(createBot ? { createBot } : {})
     })
+    // the state file (state.js): a restarted bridge resumes its link and its companions
+    this.state = options.stateFile ? new StateFile(options.stateFile, this.log) : null
+    this.frozen = false // after stop() began: what is saved is what the next start takes up
+    this.connection.on('state', () => this.saveState())
     this.connection.on('dispatch', (frame) => this.companions.handleDispatch(frame))
     this.connection.on('ready', ({ sessions }) => {
       this.companions.handleReady(sessions)
@@ -43,8 +49,65 @@ class Bridge extends EventEmitter {
     })
     this.connection.on('resumed', () => this.emit('resumed'))
     this.connection.on('stopped', (info) => {
+      this.frozen = true
+      // a refused key or protocol: nothing to resume (after 4014 the newer bridge owns the link)
+      if (info?.code === 4004 || info?.code === 4011) this.state?.remove()
       this.companions.shutdown('link stopped')
       this.emit('stopped', info)
+    })
+  }
+
+  /** Write what a restarted bridge needs (the link, companions, running actions). */
+  saveState (companions) {
+    if (!this.state || this.frozen) return
+    const link = this.connection.link.snapshot()
+    if (link === null) return // nothing to resume before the first ready
+    const snap = this.companions.snapshot()
+    this.state.save({
+      serverId: this.options.serverId,
+      url: this.options.url,
+      link,
+      companions: companions ?? snap.companions,
+      running: snap.running
+    })
+  }
+
+  /** Take up the state file of an earlier run (after a restart, kill -9 included). */
+  _restore () {
+    const saved = this.state?.load({ serverId: this.options.serverId, url: this.options.url })
+    if (!saved || !this.connection.link.restore(saved.link)) return
+    this.log.info('bridge.resuming', {
+      link_id: saved.link.linkId, companions: (saved.companions || []).length, state_file: this.options.stateFile
+    })
+    this.companions.restore(saved)
+  }
+
+  /** Is the Minecraft server there? Logged once at start-up (companions keep trying anyway). */
+  checkMinecraft () {
+    const { mcHost: host, mcPort: port } = this.options
+    let ping
+    try {
+      ping = require('minecraft-protocol').ping
+    } catch (err) {
+      return Promise.resolve(null)
+    }
+    return new Promise((resolve) => {
+      ping({ host, port, closeTimeout: 5000, noPongTimeout: 5000 }, (err, res) => {
+        if (err) {
+          this.log.error('minecraft.unreachable', {
+            server: `${host}:${port}`,
+            error: err.message || String(err),
+            hint: 'check --mc-host / --mc-port and that the server is up; companions keep trying to join'
+          })
+          return resolve(null)
+        }
+        this.log.info('minecraft.reachable', {
+          server: `${host}:${port}`,
+          version: res?.version?.name,
+          players: res?.players ? `${res.players.online}/${res.players.max}` : undefined
+        })
+        resolve(res)
+      })
     })
   }
 
@@ -55,14 +118,22 @@ class Bridge extends EventEmitter {
       server_id: this.options.serverId,
       minecraft: `${this.options.mcHost}:${this.options.mcPort}`,
       auth: this.options.auth,
-      capabilities: CAPABILITIES.join(',')
+      capabilities: CAPABILITIES.join(','),
+      state_file: this.options.stateFile
     })
+    this.checkMinecraft()
+    this._restore()
     this.connection.start()
     return this
   }
 
   async stop (reason = 'bridge stopping') {
+    // the companions leave (their running actions are answered), but the state file keeps
+    // them: the next start brings them back and resumes the link
+    const { companions } = this.companions.snapshot()
     this.companions.shutdown(reason)
+    this.saveState(companions)
+    this.frozen = true
     await this.connection.stop()
   }
 }

@@ -247,6 +247,36 @@ class AdapterLink {
     return action
   }
 
+  /**
+   * What a restarted bridge needs to resume this link: its identity, the last dispatch
+   * processed and the events the daemon has not acknowledged. Null before the first ready.
+   */
+  snapshot () {
+    if (!this.linkId || !this.resumeToken) return null
+    return {
+      linkId: this.linkId,
+      resumeToken: this.resumeToken,
+      inS: this.inS,
+      outS: this.outS,
+      unacked: this.unacked.map((f) => ({ s: f.s, d: f.d, ...(f.sid !== undefined ? { sid: f.sid } : {}) }))
+    }
+  }
+
+  /** Take up a snapshot (a bridge restart): the next connection resumes instead of identifying. */
+  restore (state) {
+    const whole = (n) => Number.isSafeInteger(n) && n >= 0
+    if (!state || typeof state.linkId !== 'string' || typeof state.resumeToken !== 'string' ||
+        !whole(state.inS) || !whole(state.outS)) return false
+    this.linkId = state.linkId
+    this.resumeToken = state.resumeToken
+    this.inS = this.ackedS = state.inS
+    this.outS = state.outS
+    this.unacked = (Array.isArray(state.unacked) ? state.unacked : [])
+      .filter((f) => f && whole(f.s) && f.s <= state.outS && f.d && typeof f.d === 'object')
+      .map((f) => ({ op: 'event', d: f.d, s: f.s, ...(typeof f.sid === 'string' ? { sid: f.sid } : {}) }))
+    return true
+  }
+
   /** Seconds before reconnection `attempt` (0-based): 1, 2, 4 ... 60, times [0.5, 1). */
   backoff (attempt) {
     return Math.min(60, 2 ** Math.min(attempt, 6)) * (0.5 + 0.5 * this.random())

@@ -231,17 +231,113 @@ test('despawn: the bot leaves; its actions are answered', async () => {
   assert.equal((await answer(events, 'c2')).d.reason, 'no_companion')
 })
 
-test('kicked: reported with its reason; the companion does not come back by itself', async () => {
+test('kicked for good (banned): reported as final with its reason; the companion does not come back', async () => {
   const { manager, events, bots } = setup()
   spawn(manager, 's1')
   bots[0].spawnNow()
   bots[0].emit('kicked', '{"text":"You are ","extra":[{"text":"banned"}]}', true)
   const kicked = events.find((e) => e.d.type === 'kicked')
-  assert.deepEqual(kicked, { d: { type: 'kicked', reason: 'You are banned' }, sid: 's1' })
+  assert.deepEqual(kicked, { d: { type: 'kicked', reason: 'You are banned', final: true }, sid: 's1' })
   dispatch(manager, 's1', { id: 'c1', type: 'chat', message: 'hello' })
   assert.equal((await answer(events, 'c1')).d.reason, 'not_connected')
   await sleep(50)
   assert.equal(bots.length, 1)
+})
+
+test('kicked by a server stop ("Server closed"): the companion joins again and goes on', async () => {
+  const { manager, events, bots } = setup({}, { joinTimeout: 3, rejoinMaxBackoff: 0.05 })
+  spawn(manager, 's1')
+  bots[0].spawnNow()
+  bots[0].emit('kicked', '{"translate":"multiplayer.disconnect.server_shutdown","text":"Server closed"}', true)
+  bots[0].emit('end', 'socketClosed')
+  const kicked = events.find((e) => e.d.type === 'kicked')
+  assert.deepEqual(kicked.d, { type: 'kicked', reason: 'Server closed', rejoining: true })
+  dispatch(manager, 's1', { id: 'c1', type: 'chat', message: 'back again' })
+  const deadline = Date.now() + 2000
+  while (bots.length < 2 && Date.now() < deadline) await sleep(10)
+  assert.equal(bots.length, 2)
+  assert.equal(bots[1].username, 'Helpful_Guide')
+  bots[1].spawnNow()
+  assert.equal((await answer(events, 'c1')).d.type, 'action_done')
+  assert.deepEqual(bots[1].chats, ['back again'])
+})
+
+test('a companion that cannot get in (wrong address) gives up after --join-timeout, saying why', async () => {
+  const { manager, events, bots } = setup({}, { joinTimeout: 0.3, rejoinMaxBackoff: 0.02 })
+  spawn(manager, 's1')
+  dispatch(manager, 's1', { id: 'c1', type: 'chat', message: 'anyone?' })
+  const refuse = async () => {
+    for (let i = 0; i < 100 && !events.some((e) => e.d.type === 'kicked'); i++) {
+      const bot = bots[bots.length - 1]
+      if (!bot.refused) {
+        bot.refused = true
+        bot.emit('error', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }))
+        bot.emit('end', 'socketClosed')
+      }
+      await sleep(10)
+    }
+  }
+  await refuse()
+  const kicked = events.filter((e) => e.d.type === 'kicked')
+  assert.equal(kicked.length, 1)
+  assert.equal(kicked[0].sid, 's1')
+  assert.equal(kicked[0].d.final, true)
+  assert.equal(kicked[0].d.reason, 'could not join the Minecraft server at 127.0.0.1:25565: connect ECONNREFUSED 127.0.0.1:1')
+  assert.ok(bots.length >= 2, 'it tried again before giving up')
+  // the action waited as long as the join did (either answer says it never got in)
+  assert.ok(['not_spawned', 'not_connected'].includes((await answer(events, 'c1')).d.reason))
+  dispatch(manager, 's1', { id: 'c2', type: 'chat', message: 'still there?' })
+  assert.equal((await answer(events, 'c2')).d.reason, 'not_connected')
+  const tries = bots.length
+  await sleep(100)
+  assert.equal(bots.length, tries)
+})
+
+test('an online-mode server: the failed join says so, with the hint', async () => {
+  const { manager, events, bots } = setup()
+  spawn(manager, 's1')
+  bots[0]._client.emit('encryption_begin', { serverId: '', publicKey: Buffer.alloc(0), verifyToken: Buffer.alloc(4) })
+  bots[0].emit('kicked', 'Failed to verify username!', false)
+  const kicked = events.find((e) => e.d.type === 'kicked')
+  assert.equal(kicked.d.final, true)
+  assert.equal(kicked.d.reason, 'Failed to verify username!')
+  assert.match(kicked.d.hint, /online-mode=true.*--auth microsoft/)
+})
+
+test('an action that never finishes is answered action_failed timeout, once', async () => {
+  const { manager, events, bots } = setup({}, { actionTimeout: 0.2 })
+  spawn(manager, 's1')
+  bots[0].spawnNow()
+  bots[0].lookAt = () => new Promise(() => {}) // the server never lets it finish
+  dispatch(manager, 's1', { id: 'l1', type: 'look_at', x: 1, y: 2, z: 3 })
+  const failed = await answer(events, 'l1')
+  assert.equal(failed.d.type, 'action_failed')
+  assert.equal(failed.d.reason, 'timeout')
+  assert.match(failed.d.message, /look_at did not finish within 0.2 s/)
+  await sleep(300)
+  assert.equal(events.filter((e) => e.d.action_id === 'l1').length, 1)
+  assert.equal(manager.snapshot().running.length, 0)
+  assert.equal(manager.limitOf('move_to'), 1 + 10) // movement: its own limit, then 10 s more
+})
+
+test('a restarted bridge: companions join again under their names; running actions are answered interrupted', async () => {
+  const first = setup({ walk: false })
+  spawn(first.manager, 's1')
+  first.bots[0].spawnNow()
+  dispatch(first.manager, 's1', { id: 'm1', type: 'move_to', x: 50, y: 5, z: 50 })
+  await sleep(20)
+  const saved = first.manager.snapshot()
+  assert.deepEqual(saved.running, [{ id: 'm1', sid: 's1' }])
+  assert.deepEqual(saved.companions.map((c) => [c.sid, c.username, c.wasLive]), [['s1', 'Helpful_Guide', true]])
+  const second = setup()
+  second.manager.restore(JSON.parse(JSON.stringify(saved)))
+  assert.deepEqual(second.bots.map((b) => b.username), ['Helpful_Guide'])
+  const interrupted = await answer(second.events, 'm1')
+  assert.deepEqual([interrupted.d.type, interrupted.d.reason, interrupted.sid], ['action_failed', 'interrupted', 's1'])
+  dispatch(second.manager, 's1', { id: 'c1', type: 'chat', message: 'I am back' })
+  second.bots[0].spawnNow()
+  assert.equal((await answer(second.events, 'c1')).d.type, 'action_done')
+  first.manager.shutdown()
 })
 
 test('a lost connection: the companion joins again and is spawned again', async () => {

@@ -8,6 +8,12 @@ const { minecraftName, isValidUsername } = require('../src/names')
 const { parseConfig, usage } = require('../src/cli')
 const { chatLines } = require('../src/actions/chat')
 const { gestureOf } = require('../src/actions/emote')
+const { StateFile } = require('../src/state')
+const { AdapterLink } = require('../src/link')
+const { createLogger } = require('../src/log')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
 
 test('frames round-trip in both encodings, with their value types', () => {
   const frame = { op: 'event', d: { type: 'health', health: 87.5, food: 20, big: 2 ** 40, tags: ['ünï', '日本'], alive: true, none: null, empty: {}, list: [] }, s: 3, sid: 'sess_1' }
@@ -92,4 +98,29 @@ test('the command line: flags over environment over defaults', () => {
   assert.throws(() => parseConfig(['--bogus'], env), /bogus/)
   assert.deepEqual(parseConfig(['--auth', 'microsoft', '--accounts', 'a@x, b@y'], env).accounts, ['a@x', 'b@y'])
   assert.match(usage(), /AE_WORLD_KEY/)
+})
+
+test('the state file: mode 0600, for its own server id and daemon only; a link resumes from it', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-state-'))
+  const file = path.join(dir, 'ae-minecraft-bridge.state.json')
+  const state = new StateFile(file, createLogger('silent'))
+  const link = new AdapterLink({ world: 'minecraft', serverId: 'mc-1', key: 'secret', capabilities: ['chat'] })
+  assert.equal(link.snapshot(), null) // nothing to resume before the first ready
+  link.linkId = 'link_1'
+  link.resumeToken = 'tok'
+  link.inS = 7
+  link.event({ type: 'player_join', player: { id: 'u', name: 'Alex' } }, undefined, 0)
+  state.save({ serverId: 'mc-1', url: 'ws://x/ws', link: link.snapshot(), companions: [], running: [] })
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600)
+  assert.ok(!fs.readFileSync(file, 'utf8').includes('secret')) // never the world key
+  assert.equal(new StateFile(file, createLogger('silent')).load({ serverId: 'mc-2', url: 'ws://x/ws' }), null)
+  const loaded = new StateFile(file, createLogger('silent')).load({ serverId: 'mc-1', url: 'ws://x/ws' })
+  const again = new AdapterLink({ world: 'minecraft', serverId: 'mc-1', key: 'secret', capabilities: ['chat'], encoding: 'json' })
+  assert.ok(again.restore(loaded.link))
+  const [resume] = again.receive(JSON.stringify({ op: 'hello', d: { heartbeat_interval: 1000 } }), false, 0)
+  assert.deepEqual(resume.frame, { op: 'resume', d: { link_id: 'link_1', resume_token: 'tok', last_s: 7 } })
+  assert.deepEqual(again.unacked.map((f) => [f.s, f.d.type]), [[1, 'player_join']])
+  state.remove()
+  assert.ok(!fs.existsSync(file))
+  fs.rmSync(dir, { recursive: true })
 })

@@ -80,11 +80,21 @@ function math.Clamp(x, a, b) if x < a then return a end if x > b then return b e
 
 -- constants ---------------------------------------------------------------------------
 FCVAR_ARCHIVE, FCVAR_PROTECTED, FCVAR_DONTRECORD, FCVAR_NOTIFY, FCVAR_UNLOGGED = 128, 32, 131072, 256, 2048
-ACT_IDLE, ACT_WALK, ACT_RUN = 1, 6, 10
-ACT_GMOD_GESTURE_WAVE, ACT_GMOD_GESTURE_AGREE, ACT_GMOD_GESTURE_DISAGREE = 1610, 1611, 1612
-ACT_GMOD_GESTURE_BECON, ACT_GMOD_GESTURE_BOW, ACT_GMOD_TAUNT_DANCE, ACT_GMOD_TAUNT_CHEER = 1613, 1614, 1642, 1643
-ACT_GMOD_TAUNT_LAUGH, ACT_GMOD_GESTURE_SALUTE = 1618, 1617
+-- ACT enums as the GMod wiki lists them (Enums/ACT); there is no ACT_GMOD_GESTURE_SALUTE
+ACT_INVALID, ACT_IDLE, ACT_WALK, ACT_RUN = -1, 1, 6, 10
+ACT_GMOD_GESTURE_AGREE, ACT_GMOD_GESTURE_BECON, ACT_GMOD_GESTURE_BOW = 1610, 1611, 1612
+ACT_GMOD_GESTURE_DISAGREE, ACT_GMOD_TAUNT_SALUTE, ACT_GMOD_GESTURE_WAVE = 1613, 1614, 1615
+ACT_GMOD_TAUNT_PERSISTENCE, ACT_GMOD_TAUNT_MUSCLE, ACT_GMOD_TAUNT_LAUGH = 1616, 1617, 1618
+ACT_GMOD_GESTURE_POINT, ACT_GMOD_TAUNT_CHEER = 1619, 1620
+ACT_GMOD_TAUNT_DANCE, ACT_GMOD_TAUNT_ROBOT = 1642, 1643
 USE_ON, USE_TOGGLE = 1, 3
+HUD_PRINTNOTIFY, HUD_PRINTCONSOLE, HUD_PRINTTALK, HUD_PRINTCENTER = 1, 2, 3, 4
+-- the activities a model has: NPC models (citizens, alyx) walk, run and idle; player
+-- models (models/player/...) also have GMod's gestures and taunts
+local NPC_ACTS = { [ACT_IDLE] = true, [ACT_WALK] = true, [ACT_RUN] = true }
+local PLAYER_ACTS = { [ACT_IDLE] = true, [ACT_WALK] = true, [ACT_RUN] = true }
+for act = 1610, 1620 do PLAYER_ACTS[act] = true end
+PLAYER_ACTS[ACT_GMOD_TAUNT_DANCE], PLAYER_ACTS[ACT_GMOD_TAUNT_ROBOT] = true, true
 
 -- hooks -------------------------------------------------------------------------------
 hook = { _t = {} }
@@ -150,7 +160,21 @@ function ConVarMT:GetBool() return (tonumber(self.value) or 0) ~= 0 end
 function ConVarMT:GetName() return self.name end
 function ConVarMT:GetDefault() return self.default end
 function ConVarMT:GetFlags() return self.flags end
-function ConVarMT:SetString(v) self.value = tostring(v) end
+local function set_convar(cv, v)
+  local old = cv.value
+  cv.value = tostring(v)
+  if old ~= cv.value then cvars._run(cv.name, old, cv.value) end
+end
+function ConVarMT:SetString(v) set_convar(self, v) end
+cvars = { _cb = {} }
+function cvars.AddChangeCallback(name, fn, id)
+  cvars._cb[name] = cvars._cb[name] or {}
+  if id then cvars._cb[name][id] = fn else table.insert(cvars._cb[name], fn) end
+end
+function cvars.RemoveChangeCallback(name, id) if cvars._cb[name] then cvars._cb[name][id] = nil end end
+function cvars._run(name, old, new)
+  for _, fn in pairs(cvars._cb[name] or {}) do fn(name, old, new) end
+end
 function CreateConVar(name, default, flags, help)
   if convars[name] then return convars[name] end
   local value = __preset_convars and __preset_convars[name] or tostring(default)
@@ -169,9 +193,42 @@ function concommand.Run(ply, name, args, argstr)
 end
 function RunConsoleCommand(name, ...)
   local args = { ... }
-  if convars[name] then convars[name].value = tostring(args[1]) return end
+  if convars[name] then set_convar(convars[name], args[1]) return end
   concommand.Run(NULL, name, args, table.concat(args, " "))
 end
+
+-- file, under data/ (the harness sets __data_dir: it outlives a map change) ---------------
+file = {}
+local function data_path(name)
+  if type(name) ~= "string" or string.find(name, "..", 1, true) or string.find(name, "^/") then
+    error("file: bad path " .. tostring(name))
+  end
+  return __data_dir .. "/" .. name
+end
+local WRITABLE = { txt = true, dat = true, json = true, xml = true, csv = true }
+function file.Write(name, data)
+  local ext = string.match(name, "%.(%w+)$")
+  if not ext or not WRITABLE[string.lower(ext)] then return end   -- GMod refuses other extensions
+  local f = io.open(data_path(name), "wb")
+  if not f then return end   -- a missing folder: nothing written, as in GMod
+  f:write(data)
+  f:close()
+end
+function file.Read(name, path)
+  local f = io.open(data_path(name), "rb")
+  if not f then return nil end
+  local data = f:read("*a")
+  f:close()
+  return data
+end
+function file.Exists(name, path)
+  local f = io.open(data_path(name), "rb")
+  if f then f:close() return true end
+  return __is_dir(data_path(name))
+end
+function file.IsDir(name, path) return __is_dir(data_path(name)) end
+function file.CreateDir(name) __make_dir(data_path(name)) end
+function file.Delete(name) os.remove(data_path(name)) end
 
 -- util, net ------------------------------------------------------------------------------
 util = { _strings = {} }
@@ -284,9 +341,21 @@ end
 function Entity:Spawn() if self.Initialize then self:Initialize() end end
 function Entity:Activate() end
 -- nextbot parts
-function Entity:StartActivity(act) self._activity = act end
+function Entity:StartActivity(act)
+  self._activity = act
+  self._activity_starts = (self._activity_starts or 0) + 1
+end
+function Entity:SelectWeightedSequence(act)
+  local acts = string.find(self._model or "", "^models/player/") and PLAYER_ACTS or NPC_ACTS
+  if act ~= nil and acts[act] then return act end
+  return -1
+end
 function Entity:GetActivity() return self._activity end
-function Entity:AddGesture(act) self._gestures = self._gestures or {} table.insert(self._gestures, act) end
+function Entity:AddGesture(act)
+  if act == nil then error("bad argument #1 to 'AddGesture' (number expected, got nil)") end
+  self._gestures = self._gestures or {}
+  table.insert(self._gestures, act)
+end
 function Entity:SetEyeTarget(v) self._eye_target = v end
 function Entity:BodyUpdate() end
 function Entity:HandleStuck() end
@@ -409,6 +478,12 @@ function PlayerMT:SteamID() return "STEAM_0:0:" .. self._userid end
 function PlayerMT:UserID() return self._userid end
 function PlayerMT:EyePos() return self:GetPos() + Vector(0, 0, 64) end
 function PlayerMT:ChatPrint(s) self._chat = self._chat or {} table.insert(self._chat, s) end
+function PlayerMT:PrintMessage(kind, s)
+  self._printed = self._printed or {}
+  table.insert(self._printed, { kind = kind, text = s })
+end
+function PlayerMT:IsSuperAdmin() return self._superadmin == true end
+function PlayerMT:IsAdmin() return self._superadmin == true end
 function PlayerMT:IsBot() return false end
 player = {}
 function player.GetAll()
@@ -436,8 +511,8 @@ function __remove_player(p)
   p._removed = true
   entities[p._index] = nil
 end
-function __say(p, text)
-  local out = hook.Run("PlayerSay", p, text, false)
+function __say(p, text, team_only)
+  local out = hook.Run("PlayerSay", p, text, team_only == true)
   if out == nil then out = text end
   return out
 end
@@ -458,13 +533,18 @@ function include_stub_gwsockets()
   --[[ Like FredyH/GWSockets: createWebSocket(url) returns a socket; open() connects in
   the background; write() queues text until connected; callbacks (onConnected,
   onMessage, onError, onDisconnected) run on the main thread, from a Think hook that
-  drains what the network thread received. As in the real module, onDisconnected gets
-  no close code and every message is text. ]]
+  drains what the network thread received. As in the real module, every message is
+  text, a malformed URL makes createWebSocket return nothing, and onDisconnected gets a
+  string, never a close code: "" in release 1.3.0, the close frame's reason on master
+  (__gwsockets_release picks one; "1.3.0" by default). ]]
   local Socket = {}
   Socket.__index = Socket
   GWSockets = { _sockets = {} }
   function GWSockets.createWebSocket(url, verify)
-    if type(url) ~= "string" or not string.match(url, "^wss?://") then error("Invalid URL") end
+    if type(url) ~= "string" or not string.match(url, "^wss?://[^/?#%s]+") then
+      print("GWSockets: invalid websocket url " .. tostring(url))
+      return
+    end
     local s = setmetatable({ _id = __ws.new(url), _url = url }, Socket)
     GWSockets._sockets[s._id] = s
     return s
@@ -489,7 +569,9 @@ function include_stub_gwsockets()
           if s.onError then s:onError(payload) end
         elseif kind == "disconnected" then
           GWSockets._sockets[id] = nil
-          if s.onDisconnected then s:onDisconnected() end
+          local reason = ""
+          if __gwsockets_release == "master" then reason = payload or "" end
+          if s.onDisconnected then s:onDisconnected(reason) end
           break
         end
       end

@@ -15,10 +15,12 @@ from __future__ import annotations
 import contextlib
 import queue
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed
@@ -127,7 +129,9 @@ class Sockets:
                     sock.events.put((b"message", data))
             except (ConnectionClosed, OSError):
                 pass
-        sock.events.put((b"disconnected", None))
+        # the close frame's reason (GWSockets master hands it to onDisconnected)
+        reason = getattr(conn, "close_reason", None) or ""
+        sock.events.put((b"disconnected", reason.encode("utf-8")))
 
     # test controls ------------------------------------------------------------------------
     def live(self) -> list[_Socket]:
@@ -212,9 +216,20 @@ class Realm:
 
 
 class GmodWorld:
-    """A dedicated server with one client, the addon installed."""
+    """A dedicated server with one client, the addon installed. ``data_dir`` is the
+    server's ``garrysmod/data`` (it outlives a map change: a new world on the same folder
+    is the next map); ``gwsockets_release`` is the GWSockets behaviour: ``"1.3.0"`` passes
+    ``""`` to ``onDisconnected``, ``"master"`` the close reason."""
 
-    def __init__(self, version: str, convars: dict[str, str], *, gwsockets: bool = True) -> None:
+    def __init__(
+        self,
+        version: str,
+        convars: dict[str, str],
+        *,
+        gwsockets: bool = True,
+        data_dir: Path | None = None,
+        gwsockets_release: str = "1.3.0",
+    ) -> None:
         self.sockets = Sockets()
         self.server = Realm(version, "server", self)
         self.client = Realm(version, "client", self)
@@ -225,6 +240,16 @@ class GmodWorld:
             presets[k.encode()] = v.encode()
         self.server.g[b"__preset_convars"] = presets
         self.server.g[b"__gwsockets_installed"] = gwsockets
+        self.server.g[b"__gwsockets_release"] = gwsockets_release.encode()
+        if data_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="gmod-data-")
+            data_dir = Path(self._tmp.name)
+        self.data_dir = data_dir
+        self.server.g[b"__data_dir"] = str(data_dir).encode()
+        self.server.g[b"__is_dir"] = lambda path: Path(path.decode()).is_dir()
+        self.server.g[b"__make_dir"] = lambda path: Path(path.decode()).mkdir(
+            parents=True, exist_ok=True
+        )
         ws = self.server.lua.table()
         for name in ("new", "header", "open", "write", "close", "connected", "poll"):
             ws[name.encode()] = getattr(self.sockets, name)
@@ -288,6 +313,12 @@ class GmodWorld:
             parts = [entry[j] for j in range(1, entry[b"n"] + 1)]
             lines.append(b"".join(p for p in parts if isinstance(p, bytes)).decode("utf-8"))
         return lines
+
+    def change_map(self) -> None:
+        """The end of this map: GMod runs ``ShutDown``, then the Lua state is gone (its
+        sockets with it). A new :class:`GmodWorld` on the same ``data_dir`` is the next map."""
+        self.server.run('hook.Run("ShutDown")')
+        self.close()
 
     def close(self) -> None:
         for sid in list(self.sockets.sockets):

@@ -8,11 +8,15 @@ local json = AICompanion.json or include("ai_companion/json.lua")
 local A = {}
 A.companions = {}   -- sid -> entity
 A.CLASS = "ai_companion"
+-- emote -> activity, all from the GMod wiki's ACT enums (Enums/ACT). They are the player
+-- models' gestures and taunts: a model without the activity (most NPC models, the
+-- default citizen included) answers done with a detail instead of a broken animation.
 A.EMOTE_GESTURES = {
   wave = ACT_GMOD_GESTURE_WAVE, agree = ACT_GMOD_GESTURE_AGREE, nod = ACT_GMOD_GESTURE_AGREE,
   disagree = ACT_GMOD_GESTURE_DISAGREE, beckon = ACT_GMOD_GESTURE_BECON, bow = ACT_GMOD_GESTURE_BOW,
-  dance = ACT_GMOD_TAUNT_DANCE, cheer = ACT_GMOD_TAUNT_CHEER, laugh = ACT_GMOD_TAUNT_LAUGH,
-  salute = ACT_GMOD_GESTURE_SALUTE,
+  point = ACT_GMOD_GESTURE_POINT, dance = ACT_GMOD_TAUNT_DANCE, cheer = ACT_GMOD_TAUNT_CHEER,
+  laugh = ACT_GMOD_TAUNT_LAUGH, salute = ACT_GMOD_TAUNT_SALUTE, muscle = ACT_GMOD_TAUNT_MUSCLE,
+  robot = ACT_GMOD_TAUNT_ROBOT,
 }
 
 local function emit(d, sid)
@@ -50,6 +54,7 @@ function A.spawn(sid, persona, location)
   local model = persona.avatar
   if type(model) == "string" and util.IsValidModel(model) then ent.CompanionModel = model end
   ent.Persona = persona
+  ent.SpawnLocation = json.object({ x = location.x, y = location.y, z = location.z })
   ent.SessionIdValue = sid
   ent:SetPos(Vector(location.x, location.y, location.z))
   ent:SetCompanionName(is_str(persona.name) and persona.name or "Companion")
@@ -73,9 +78,20 @@ function A.sid_of(ent)
 end
 
 --- the sessions of a ready frame: spawn the ones not here yet (after a daemon restart
---- or a map change they come back this way)
-function A.restore(sessions)
+--- they come back this way); with `authoritative` (a ready: the daemon's list of live
+--- sessions on this server) companions it does not list leave. After a map change the
+--- state file's companions come back the same way, before the link resumes.
+function A.restore(sessions, authoritative)
   if type(sessions) ~= "table" then return end
+  if authoritative then
+    local listed = {}
+    for _, s in ipairs(sessions) do
+      if type(s) == "table" and is_str(s.sid) then listed[s.sid] = true end
+    end
+    for sid in pairs(A.companions) do
+      if not listed[sid] then A.despawn(sid) end
+    end
+  end
   for _, s in ipairs(sessions) do
     if type(s) == "table" and is_str(s.sid) and not IsValid(A.companions[s.sid]) then
       A.spawn(s.sid, type(s.persona) == "table" and s.persona or {}, type(s.location) == "table"
@@ -145,8 +161,10 @@ function handlers.emote(ent, action, done, failed)
   local allowed = ent.Persona and ent.Persona.emotes
   if type(allowed) ~= "table" or not table.HasValue(allowed, name) then return failed("unknown_emote") end
   local act = A.EMOTE_GESTURES[name]
-  if act then ent:AddGesture(act) end
-  done(act and nil or "no gesture for this emote")
+  if not act then return done("no gesture for this emote") end
+  if ent:SelectWeightedSequence(act) < 0 then return done("this model has no " .. name .. " gesture") end
+  ent:AddGesture(act)
+  done()
 end
 
 function handlers.use_entity(ent, action, done, failed)
@@ -204,7 +222,7 @@ function A.handle(frame)
   if type(d.sid) == "string" then sid = d.sid end
   if d.type == "spawn" then
     local _, err = A.spawn(sid, d.persona, d.location)
-    if err then emit({ type = "kicked", reason = "spawn failed: " .. err }, sid) end
+    if err then emit({ type = "kicked", reason = "spawn failed: " .. err, final = true }, sid) end
   elseif d.type == "despawn" then
     A.despawn(sid)
   elseif d.type == "action" then

@@ -5,11 +5,19 @@ acks, resends, the dead-daemon watchdog: GWSockets only notices a broken connect
 when it writes). After a close the link decides: resume, identify again, or stop for
 good (a refused key, 4004, is never retried; fix the key and run ai_companion_reconnect).
 Reconnection waits 1, 2, 4 ... 60 s, jittered. The world key is never printed.
+
+A map change starts a fresh Lua state. So that it resumes the same link (and nothing
+the daemon queued meanwhile is lost, nothing processed runs twice), the link's identity,
+its counters, the events not yet acknowledged and the live companions are kept in
+data/ai_companion/link.json: written when they change (at most twice a second) and on
+ShutDown, read when the addon starts. data/ is never sent to clients.
 ]]
 
 AICompanion = AICompanion or {}
 local Link = AICompanion.Link or include("ai_companion/link.lua")
 local A = AICompanion.Actions or include("ai_companion/actions.lua")
+local P = AICompanion.protocol or include("ai_companion/protocol.lua")
+local json = P.json
 
 local C = {}
 C.state = "idle"         -- idle, connecting, open, waiting (to reconnect), stopped
@@ -18,6 +26,11 @@ C.link = nil
 C.socket = nil
 C.connections = 0
 C.TICK = 0.05
+C.STATE_DIR = "ai_companion"
+C.STATE_FILE = "ai_companion/link.json"
+C.SAVE_EVERY = 0.5       -- seconds between state writes while it changes
+C.dirty = false
+C.next_save = 0
 C.CAPABILITIES = { "chat", "move_to", "follow", "look_at", "emote", "use_entity", "stop" }
 
 local function log(msg) print("[ai_companion] " .. msg) end
@@ -45,6 +58,7 @@ local function new_link()
 end
 
 function C.apply(effects, sock)
+  if #effects > 0 then C.dirty = true end
   for _, e in ipairs(effects) do
     if e.kind == "send" then
       if sock and sock == C.socket then sock:write(e.data) end
@@ -55,12 +69,13 @@ function C.apply(effects, sock)
       C.attempt = 0
       C.state = "open"
       log("linked to the bridge as " .. tostring(C.link.server_id) .. " (link " .. tostring(C.link.link_id) .. ")")
-      local ok, err = pcall(A.restore, e.frame.d.sessions)
+      C.save_state()
+      local ok, err = pcall(A.restore, e.frame.d.sessions, true)
       if not ok then log("restoring sessions failed: " .. tostring(err)) end
     elseif e.kind == "resumed" then
       C.attempt = 0
       C.state = "open"
-      log("link resumed")
+      log("link resumed (" .. tostring(C.link.link_id) .. ")")
     elseif e.kind == "error" then
       log("the bridge refused a frame: " .. tostring(e.frame.d.code) .. " " .. tostring(e.frame.d.message))
     elseif e.kind == "close" then
@@ -93,9 +108,10 @@ function C.connect()
     end
   end
   local ok, sock = pcall(GWSockets.createWebSocket, C.url())
-  if not ok then
+  if not ok or sock == nil then   -- GWSockets returns nothing for a malformed URL
     C.state = "stopped"
-    log("bad ai_companion_url: " .. tostring(sock))
+    log("bad ai_companion_url (" .. (ok and "GWSockets refused it" or tostring(sock))
+      .. "): it should look like ws://127.0.0.1:3002/ws; fix it to connect")
     return
   end
   C.socket = sock
@@ -118,10 +134,13 @@ function C.connect()
       timer.Simple(0, function() if C.socket == s then C.socket = nil C.closed(s, nil) end end)
     end
   end
-  function sock:onDisconnected(code)   -- GWSockets gives no close code; a newer one might
+  -- GWSockets passes a string: "" in release 1.3.0, the close reason on master (never
+  -- the code); P.close_code reads the daemon's known reasons, else the link infers one
+  function sock:onDisconnected(reason)
     if C.socket ~= self then return end
     C.socket = nil
-    C.closed(self, code)
+    if type(reason) == "string" and reason ~= "" then log("the bridge closed the connection: " .. reason) end
+    C.closed(self, P.close_code(reason))
   end
   sock:open()
 end
@@ -135,6 +154,8 @@ function C.closed(sock, code)
     C.state = "stopped"
     log("the bridge closed the link with " .. tostring(link.last_close)
       .. " (not retrying; check ai_companion_key, then run ai_companion_reconnect)")
+    -- a refused key or protocol: the saved link is of no use to the next map
+    if link.last_close == 4004 or link.last_close == 4011 then C.forget_state() end
     return
   end
   local delay = link:backoff(C.attempt)
@@ -148,6 +169,53 @@ function C.tick()
   if C.link and C.socket and C.state ~= "stopped" then
     C.apply(C.link:tick(SysTime()), C.socket)
   end
+  if C.dirty and SysTime() >= C.next_save then C.save_state() end
+end
+
+-- the state file -----------------------------------------------------------------------
+
+--- Write the link's state (and the live companions) to data/; true when written.
+function C.save_state()
+  C.dirty = false
+  C.next_save = SysTime() + C.SAVE_EVERY
+  local link = C.link
+  if not link or not file or not link.link_id then return false end
+  local companions = {}
+  for sid, ent in pairs(A.companions) do
+    if IsValid(ent) then
+      companions[#companions + 1] = json.object({
+        sid = sid, persona = ent.Persona or json.object(), location = ent.SpawnLocation or json.object(),
+      })
+    end
+  end
+  local state = link:snapshot()
+  state.server_id = link.server_id
+  state.url = C.url()
+  state.companions = json.array(companions)
+  if not file.IsDir(C.STATE_DIR, "DATA") then file.CreateDir(C.STATE_DIR) end
+  file.Write(C.STATE_FILE, json.encode(state))
+  return true
+end
+
+--- The state a previous Lua state (before a map change) left, when it is for this
+--- server and daemon; nil otherwise.
+function C.load_state()
+  if not file or not file.Exists(C.STATE_FILE, "DATA") then return nil end
+  local text = file.Read(C.STATE_FILE, "DATA")
+  local state = type(text) == "string" and json.decode(text) or nil
+  if type(state) ~= "table" then
+    log("ignored an unreadable " .. C.STATE_FILE)
+    return nil
+  end
+  if state.server_id ~= convar("ai_companion_server_id") or state.url ~= C.url() then
+    log("the saved link is for another server id or daemon: identifying anew")
+    return nil
+  end
+  return state
+end
+
+function C.forget_state()
+  if file and file.Exists(C.STATE_FILE, "DATA") then file.Delete(C.STATE_FILE) end
 end
 
 function C.start()
@@ -160,6 +228,14 @@ function C.start()
   C.link = new_link()
   if pending then   -- events never taken by the daemon go out on the new link
     for _, f in ipairs(pending) do C.link:event(f.d, f.sid) end
+  else
+    -- a fresh Lua state (a map change): resume the link the previous one left
+    local state = C.load_state()
+    if state and C.link:restore(state) then
+      log("resuming link " .. tostring(C.link.link_id) .. " from " .. C.STATE_FILE)
+      local ok, err = pcall(A.restore, state.companions)
+      if not ok then log("restoring companions failed: " .. tostring(err)) end
+    end
   end
   C.attempt = 0
   C.state = "connecting"
@@ -177,6 +253,7 @@ function C.restart()
 end
 
 function C.shutdown()
+  if C.link then C.save_state() end
   local s = C.socket
   C.socket = nil
   C.state = "idle"

@@ -32,10 +32,38 @@ function E.addressed(text)
   return nil
 end
 
+--- whether a player stands within `radius` units of a live companion
+function E.near_companion(ply, radius)
+  local pos = ply:GetPos()
+  for _, ent in pairs(A.companions) do
+    if IsValid(ent) and ent:GetPos():Distance(pos) <= radius then return true end
+  end
+  return false
+end
+
+local function convar_int(name, default)
+  local cv = GetConVar(name)
+  return cv and cv:GetInt() or default
+end
+
+--- Which chat goes to the daemon (ai_companion_chat, a privacy choice): 0 none; 1 (the
+--- default) no commands ("/", "!"), then a message that names a companion, or one said
+--- near a companion that is not team chat; 2 everything.
+function E.forwarded(ply, text, team_only, sid)
+  local mode = convar_int("ai_companion_chat", 1)
+  if mode <= 0 then return false end
+  if mode >= 2 then return true end
+  if string.find(text, "^%s*[/!]") then return false end
+  if sid then return true end
+  if team_only then return false end
+  return E.near_companion(ply, convar_int("ai_companion_chat_radius", 512))
+end
+
 hook.Add("PlayerSay", "AICompanion.Chat", function(ply, text, team_only)
   if not IsValid(ply) or type(text) ~= "string" or text == "" then return end
-  local d = { type = "player_chat", player = player_ref(ply), message = text }
   local sid = E.addressed(text)
+  if not E.forwarded(ply, text, team_only, sid) then return end
+  local d = { type = "player_chat", player = player_ref(ply), message = text }
   if sid then d.sid = sid end
   A.emit(d, sid)
   -- nothing returned: the message is shown as usual

@@ -213,6 +213,41 @@ function Link:closed(code)
   return action
 end
 
+--- What survives a map change (a fresh Lua state): the link identity, the last dispatch
+--- processed and the events the daemon has not acknowledged yet.
+function Link:snapshot()
+  local unacked = {}
+  for i, f in ipairs(self.unacked) do
+    unacked[i] = json.object({ s = f.s, sid = f.sid, d = f.d })
+  end
+  return json.object({
+    link_id = self.link_id, resume_token = self.resume_token,
+    in_s = self.in_s, out_s = self.out_s, unacked = json.array(unacked),
+  })
+end
+
+--- Take up a snapshot: the next connection resumes the link instead of identifying.
+function Link:restore(state)
+  if type(state) ~= "table" then return false end
+  if type(state.link_id) ~= "string" or type(state.resume_token) ~= "string"
+    or not P.is_int(state.in_s) or not P.is_int(state.out_s) then
+    return false
+  end
+  self.link_id, self.resume_token = state.link_id, state.resume_token
+  self.in_s, self.acked_s, self.out_s = state.in_s, state.in_s, state.out_s
+  self.unacked = {}
+  if type(state.unacked) == "table" then
+    for _, f in ipairs(state.unacked) do
+      if type(f) == "table" and P.is_int(f.s) and type(f.d) == "table" then
+        local sid = f.sid
+        if type(sid) ~= "string" then sid = nil end
+        self.unacked[#self.unacked + 1] = { op = "event", d = f.d, s = f.s, sid = sid }
+      end
+    end
+  end
+  return true
+end
+
 function Link:backoff(attempt)
   return P.backoff(attempt, self.random)
 end

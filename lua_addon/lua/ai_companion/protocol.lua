@@ -36,6 +36,29 @@ function P.retry_after(code)
   return "resume"
 end
 
+-- The close code behind a close reason. Real GWSockets passes onDisconnected a string,
+-- never a close code: empty in release 1.3.0, the close frame's reason on master. The
+-- daemon's reasons for the closes that change what an adapter does are known texts.
+P.REASONS = {
+  { "world key", 4004 }, { "uses another key", 4004 }, { "unknown link or bad token", 4009 },
+  { "this link was replaced", 4009 }, { "a newer link of this server", 4014 },
+  { "unsupported protocol", 4011 }, { "daemon shutting down", 1001 },
+}
+
+--- what onDisconnected got -> a close code, or nil when it says nothing (then the link
+--- infers one from what it was waiting for)
+function P.close_code(value)
+  if type(value) == "number" then return value end
+  if type(value) ~= "string" or value == "" then return nil end
+  local n = tonumber(value)
+  if n and n >= 1000 and n <= 4999 and n == math.floor(n) then return n end
+  local lower = string.lower(value)
+  for _, pair in ipairs(P.REASONS) do
+    if string.find(lower, pair[1], 1, true) then return pair[2] end
+  end
+  return nil
+end
+
 -- seconds before reconnection attempt `attempt` (0-based): 1, 2, 4 ... 60, each
 -- multiplied by a factor in [0.5, 1]; `rnd` returns a number in [0, 1)
 function P.backoff(attempt, rnd)

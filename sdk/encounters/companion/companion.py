@@ -74,8 +74,11 @@ class Companion:
         provider: str | None = None,
         offline: OfflineBrain | None = None,
         seed: int | None = 0,
+        world: str | None = None,
     ) -> None:
         self.persona = persona
+        #: the world kind (gmod, minecraft, web): its coordinate bounds apply to actions
+        self.world = world
         self.session_id = session_id
         self.send = send
         self.moderator = moderator
@@ -165,7 +168,11 @@ class Companion:
         batch = [{**a, "id": a.get("id") or new_id("act")} if isinstance(a, Mapping) else a
                  for a in actions]  # fmt: skip
         decisions = await self.moderator.moderate_actions(
-            batch, self.persona, capabilities=self.capabilities, session_id=self.session_id
+            batch,
+            self.persona,
+            capabilities=self.capabilities,
+            session_id=self.session_id,
+            world=self.world,
         )
         allowed = [d.action.model_dump(exclude_none=True)
                    for d in decisions if d.allowed and d.action is not None]  # fmt: skip

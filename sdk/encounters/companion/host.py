@@ -41,24 +41,33 @@ class CompanionHost:
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def companion(self, session_id: str, persona: PersonaCore, send: Send) -> Companion:
-        """The session's companion, created on first use."""
+    def companion(
+        self, session_id: str, persona: PersonaCore, send: Send, world: str | None = None
+    ) -> Companion:
+        """The session's companion, created on first use (in a ``world`` kind: its
+        coordinate bounds apply to the companion's actions)."""
         companion = self.companions.get(session_id)
         if companion is None:
             companion = Companion(
                 persona, session_id=session_id, send=send, moderator=self.moderator,
                 router=self.router, memory=self.memory, script=self.script, seed=self.seed,
+                world=world,
             )  # fmt: skip
             self.companions[session_id] = companion
         return companion
 
     async def handle(
-        self, session_id: str, persona: PersonaCore, event: Mapping[str, Any], send: Send
+        self,
+        session_id: str,
+        persona: PersonaCore,
+        event: Mapping[str, Any],
+        send: Send,
+        world: str | None = None,
     ) -> list[ActionDecision]:
         """Handle one event now, after the session's earlier events."""
         lock = self._locks.setdefault(session_id, asyncio.Lock())
         async with lock:
-            companion = self.companion(session_id, persona, send)
+            companion = self.companion(session_id, persona, send, world)
             try:
                 return await companion.handle(event)
             except Exception as exc:  # handle() contains its errors; this is a last guard
@@ -66,11 +75,16 @@ class CompanionHost:
                 return []
 
     def submit(
-        self, session_id: str, persona: PersonaCore, event: Mapping[str, Any], send: Send
+        self,
+        session_id: str,
+        persona: PersonaCore,
+        event: Mapping[str, Any],
+        send: Send,
+        world: str | None = None,
     ) -> asyncio.Task[list[ActionDecision]]:
         """Handle one event in the background (in order per session)."""
         task = asyncio.get_running_loop().create_task(
-            self.handle(session_id, persona, dict(event), send)
+            self.handle(session_id, persona, dict(event), send, world)
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -20,7 +20,8 @@ text whatever the persona blocks (``sanitize``, reason ``secret``): a key that s
 into a companion's line never reaches a player.
 
 ``moderate_action`` checks an action: its shape and arguments, the persona's allowlist,
-the world link's capabilities, world bounds, the persona's emotes, the text it carries,
+the world link's capabilities, world bounds (per world kind: see :data:`WORLD_AXES`), the
+persona's emotes, the text it carries,
 and finally the persona's actions-per-minute (refused actions do not use up the rate).
 
 Nothing raises on bad input: every outcome is a result with a reason. When an
@@ -58,6 +59,18 @@ log = get_logger(__name__)
 MASKABLE = (PROFANITY, PERSONAL_DATA)
 #: The category of credentials, masked for every persona.
 SECRET = "secret"
+
+#: Source's map limit: a Garry's Mod coordinate lies within +-16384 units on every axis.
+SOURCE_MAP_LIMIT = 16384.0
+
+#: Coordinate bounds per world kind, as (axis, "horizontal" | "vertical" | a fixed bound).
+#: Minecraft (and the web world, and a call that names no world) is y-up: x and z are
+#: horizontal (``max_horizontal``), y vertical (``max_vertical``). Garry's Mod is z-up, with
+#: x and y horizontal, and every axis within Source's map limit.
+WORLD_AXES: dict[str | None, tuple[tuple[str, str | float], ...]] = {
+    None: (("x", "horizontal"), ("y", "vertical"), ("z", "horizontal")),
+    "gmod": (("x", SOURCE_MAP_LIMIT), ("y", SOURCE_MAP_LIMIT), ("z", SOURCE_MAP_LIMIT)),
+}
 
 
 @dataclass(frozen=True)
@@ -330,11 +343,13 @@ class ContentModerator:
         *,
         capabilities: Iterable[str] | None = None,
         session_id: str | None = None,
+        world: str | None = None,
     ) -> ActionDecision:
         """Decide on one action for ``persona`` on a link with ``capabilities`` (the
-        action types the game side supports; None means any)."""
+        action types the game side supports; None means any) in a ``world`` kind (its
+        coordinate bounds: :data:`WORLD_AXES`)."""
         checked: list[str] = []
-        decision = await self._action(action, persona, capabilities, session_id, checked)
+        decision = await self._action(action, persona, capabilities, session_id, checked, world)
         raw = action.model_dump() if isinstance(action, BaseModel) else action
         out = decision.action.model_dump() if decision.action is not None else None
         await self._audit(
@@ -357,11 +372,12 @@ class ContentModerator:
         *,
         capabilities: Iterable[str] | None = None,
         session_id: str | None = None,
+        world: str | None = None,
     ) -> list[ActionDecision]:
         """Decide on a batch of actions in order (the rate applies action by action),
         writing their audit entries in one append."""
         decisions, entries = await self.decide_actions(
-            actions, persona, capabilities=capabilities, session_id=session_id
+            actions, persona, capabilities=capabilities, session_id=session_id, world=world
         )
         if self.audit is not None:
             await self.audit.record_many(entries)
@@ -374,6 +390,7 @@ class ContentModerator:
         *,
         capabilities: Iterable[str] | None = None,
         session_id: str | None = None,
+        world: str | None = None,
     ) -> tuple[list[ActionDecision], list[AuditEntry]]:
         """Like :meth:`moderate_actions`, returning the audit entries instead of
         writing them, so a caller can write them in the same transaction as its own
@@ -383,7 +400,7 @@ class ContentModerator:
         entries: list[AuditEntry] = []
         for action in actions:
             checked: list[str] = []
-            decision = await self._action(action, persona, caps, session_id, checked)
+            decision = await self._action(action, persona, caps, session_id, checked, world)
             decisions.append(decision)
             self.counters.count("action", decision.decision)
             raw = action.model_dump() if isinstance(action, BaseModel) else action
@@ -402,6 +419,7 @@ class ContentModerator:
         capabilities: Iterable[str] | None,
         session_id: str | None = None,
         checked: list[str] | None = None,
+        world: str | None = None,
     ) -> ActionDecision:
         try:  # a model is checked again: its fields may have been changed after creation
             action = validate_action(raw.model_dump() if isinstance(raw, BaseModel) else dict(raw))
@@ -425,7 +443,7 @@ class ContentModerator:
                 "not_supported_by_world",
                 errors=(f"type: this world does not support {action.type!r}",),
             )
-        problem = self._bounds(action) or self._emote(action, persona)
+        problem = self._bounds(action, world) or self._emote(action, persona)
         if problem:
             return ActionDecision("block", problem[0], errors=(problem[1],))
         action, categories, text_problem, masked = await self._action_text(action, safety, checked)
@@ -442,11 +460,13 @@ class ContentModerator:
             return ActionDecision("sanitize", masked, action, categories=categories)
         return ActionDecision("allow", None, action, categories=categories)
 
-    def _bounds(self, action: Action) -> tuple[str, str] | None:
+    def _bounds(self, action: Action, world: str | None = None) -> tuple[str, str] | None:
         if not isinstance(action, MoveTo | LookAt | Interact):
             return None
-        h, v = self.settings.max_horizontal, self.settings.max_vertical
-        for name, value, bound in (("x", action.x, h), ("y", action.y, v), ("z", action.z, h)):
+        named = {"horizontal": self.settings.max_horizontal, "vertical": self.settings.max_vertical}
+        for name, kind in WORLD_AXES.get(world, WORLD_AXES[None]):
+            value: float | None = getattr(action, name)
+            bound = named[kind] if isinstance(kind, str) else kind
             if value is not None and not (math.isfinite(value) and abs(value) <= bound):
                 return "out_of_bounds", f"{name}: must be between {-bound:g} and {bound:g}"
         return None

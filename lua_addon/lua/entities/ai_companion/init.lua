@@ -59,11 +59,19 @@ function ENT:Walk(task, goal, tolerance, maxage)
   end
 end
 
+--- Start an activity only when it changes: StartActivity restarts the animation, and
+--- RunBehaviour runs every tick. ACT_IDLE and ACT_RUN are activities NPC models have.
+function ENT:PlayActivity(act)
+  if self.CurrentActivity == act then return end
+  self.CurrentActivity = act
+  self:StartActivity(act)
+end
+
 function ENT:RunBehaviour()
   while true do
     local task = self.Task
     if task and not task.finished then
-      self:StartActivity(ACT_RUN)
+      self:PlayActivity(ACT_RUN)
       if task.kind == "move_to" then
         local result = self:Walk(task, task.goal, task.tolerance or 20, self.MoveTimeout)
         if result == "ok" then self:FinishTask(task, true)
@@ -80,7 +88,7 @@ function ENT:RunBehaviour()
               task.reached = true
               if task.on_reached then task.on_reached() end
             end
-            self:StartActivity(ACT_IDLE)
+            self:PlayActivity(ACT_IDLE)
             coroutine.yield()
           else
             -- short legs, so a moving player is tracked
@@ -91,7 +99,7 @@ function ENT:RunBehaviour()
         self:FinishTask(task, false, "unknown_task")
       end
     else
-      self:StartActivity(ACT_IDLE)
+      self:PlayActivity(ACT_IDLE)
       coroutine.yield()
     end
   end
