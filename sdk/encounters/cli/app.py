@@ -17,10 +17,10 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from ..engine import SyncEngine
 from ..errors import EncountersError
 from ..log import configure_logging
 from ..settings import Settings, load_settings
+from ..sync import SyncEngine
 from ..templates import TemplateLibrary
 
 

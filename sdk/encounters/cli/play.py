@@ -10,9 +10,9 @@ import anyio
 import typer
 from rich.prompt import IntPrompt, Prompt
 
-from ..engine import SyncEngine
 from ..models import Category, EncounterSpec, Session, SessionStatus
 from ..storage import MemoryStore
+from ..sync import SyncEngine
 from .app import app, fail, out, state
 from .content import load_encounters, parse_params
 from .flows import DILEMMAS, autoplay
