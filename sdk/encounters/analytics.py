@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import time
 import unicodedata
-from collections import Counter, OrderedDict, defaultdict, deque
-from collections.abc import Callable, Hashable
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Generic, Literal, TypeVar, cast
@@ -37,6 +37,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar, cast
 import anyio
 from pydantic import BaseModel, Field
 
+from ._util.cache import LRUCache
+from ._util.cache import TTLCache as TTLCache  # the daemon's control API imports it here
 from .errors import FieldError, ValidationFailed
 from .events import EngineEvent
 from .log import get_logger
@@ -204,58 +206,6 @@ def clean_comment(text: str) -> str | None:
     )
     kept = kept.strip()[:MAX_COMMENT].strip()
     return kept or None
-
-
-# -- a small TTL cache ---------------------------------------------------------------
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-class TTLCache(Generic[K, V]):
-    """Values that expire ``ttl`` seconds after they are set, at most ``maxsize`` of
-    them (the least recently used goes first). ``ttl=0`` caches nothing."""
-
-    def __init__(
-        self, ttl: float, *, maxsize: int = 1024, timer: Callable[[], float] = time.monotonic
-    ) -> None:
-        if ttl < 0 or maxsize < 1:
-            raise ValueError("ttl must be >= 0 and maxsize >= 1")
-        self.ttl = ttl
-        self.maxsize = maxsize
-        self._timer = timer
-        self._items: OrderedDict[K, tuple[float, V]] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        item = self._items.get(key)
-        if item is None:
-            return None
-        if self._timer() >= item[0]:
-            del self._items[key]
-            return None
-        self._items.move_to_end(key)
-        return item[1]
-
-    def set(self, key: K, value: V) -> None:
-        if self.ttl <= 0:
-            return
-        self._items[key] = (self._timer() + self.ttl, value)
-        self._items.move_to_end(key)
-        while len(self._items) > self.maxsize:
-            self._items.popitem(last=False)
-
-    def discard(self, key: K) -> None:
-        self._items.pop(key, None)
-
-    def discard_where(self, predicate: Callable[[K], bool]) -> None:
-        for key in [k for k in self._items if predicate(k)]:
-            del self._items[key]
-
-    def clear(self) -> None:
-        self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 # -- aggregation ---------------------------------------------------------------------
@@ -624,7 +574,7 @@ class AnalyticsRecorder:
         self._cache: TTLCache[tuple[str, str], BaseModel] = TTLCache(
             cache_ttl, maxsize=_MAX_VIEWS, timer=timer
         )
-        self._views: OrderedDict[tuple[str, str], _View[Any]] = OrderedDict()
+        self._views: LRUCache[tuple[str, str], _View[Any]] = LRUCache(_MAX_VIEWS)
         self._rows: list[Row] = []
         self._session_rows: list[Row] = []
         self._sessions: dict[str, str] = {}  # session id -> encounter id
@@ -896,10 +846,8 @@ class AnalyticsRecorder:
         await self.flush()  # read your own writes
         hit = self._cache.get(key)
         if hit is None:
-            view = self._views.pop(key, None) or _View(make(), anyio.Lock())
-            self._views[key] = view
-            while len(self._views) > _MAX_VIEWS:
-                self._views.popitem(last=False)
+            view = self._views.get(key) or _View(make(), anyio.Lock())
+            self._views.set(key, view)
             async with view.lock:
                 hit = self._cache.get(key)  # filled while this task waited?
                 if hit is None:

@@ -61,15 +61,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self, TypeAlias
 
-import anyio
 from pydantic import AfterValidator, BaseModel, Field, PlainValidator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from ._util.locks import KeyedLocks
 from .errors import EncountersError, FieldError, NotFound, SessionNotFound, ValidationFailed
 from .models import PlayerContext, RewardKind, Session, SessionStatus
 from .models.common import (
@@ -851,29 +850,6 @@ def parse_campaign(data: CampaignSpec | Mapping[str, Any]) -> CampaignSpec:
 # -- the manager -------------------------------------------------------------------------
 
 
-class _KeyedLocks:
-    """One anyio lock per key, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[anyio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (None, 0))
-        if lock is None:
-            lock = anyio.Lock()
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
 def _next_step(spec: CampaignSpec, run: CampaignRun) -> tuple[int, str] | None:
     """The first step neither completed nor skipped, in campaign order; steps met on
     the way whose prerequisites were not all completed are added to ``run.skipped``
@@ -933,7 +909,7 @@ class CampaignManager:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._locks = _KeyedLocks()
+        self._locks: KeyedLocks[str] = KeyedLocks()
 
     # -- campaigns ---------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ import anyio
 import httpx
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
+from .._util.locks import KeyedLocks
 from ..errors import ConfigError, FieldError, NotFound, ValidationFailed
 from ..events import EngineEvent
 from ..log import get_logger
@@ -184,7 +185,7 @@ class WebhookManager:
         self._box = SecretBox(key)
         self._resolver = resolver
         self._concurrency = max(1, concurrency)
-        self._locks: dict[str, anyio.Lock] = {}
+        self._locks: KeyedLocks[str] = KeyedLocks()
         self._client: httpx.AsyncClient | None = None
         self._wakeup: anyio.Event | None = None
         self._next_due: datetime | None = None
@@ -238,7 +239,7 @@ class WebhookManager:
     async def delete(self, webhook_id: str) -> None:
         """Stop delivering to a webhook and forget its secrets (its delivery log is
         kept)."""
-        async with self._lock(webhook_id):
+        async with self._locks.hold(webhook_id):
             record = await self._require(webhook_id)
             record.deleted, record.deleted_at, record.secrets = True, utcnow(), []
             await self.store.save_document(WEBHOOK_DOC, webhook_id, record)
@@ -248,7 +249,7 @@ class WebhookManager:
     async def rotate_secret(self, webhook_id: str) -> str:
         """A new signing secret (returned, shown only now). The previous ones keep
         signing too, so receivers can switch over, until :meth:`expire_secret`."""
-        async with self._lock(webhook_id):
+        async with self._locks.hold(webhook_id):
             record = await self._require(webhook_id)
             now = utcnow()
             record.secrets = [s for s in record.secrets if s.active(now)]
@@ -264,7 +265,7 @@ class WebhookManager:
     async def expire_secret(self, webhook_id: str, *, after: float = 0.0) -> int:
         """Stop signing with every secret but the newest, now or ``after`` seconds
         from now; returns how many secrets this affects."""
-        async with self._lock(webhook_id):
+        async with self._locks.hold(webhook_id):
             record = await self._require(webhook_id)
             now = utcnow()
             newest, older = record.secrets[:1], [s for s in record.secrets[1:] if s.active(now)]
@@ -283,7 +284,7 @@ class WebhookManager:
     async def disable(self, webhook_id: str, reason: str = "disabled by an operator") -> Webhook:
         """Pause deliveries; events keep accumulating and are sent after
         :meth:`enable`."""
-        async with self._lock(webhook_id):
+        async with self._locks.hold(webhook_id):
             record = await self._require(webhook_id)
             await self._set_disabled(record, reason[:500])
         return record.public()
@@ -291,7 +292,7 @@ class WebhookManager:
     async def enable(self, webhook_id: str) -> Webhook:
         """Resume deliveries (after a 410 or :meth:`disable`), from the event where
         they stopped, with a fresh set of attempts."""
-        async with self._lock(webhook_id):
+        async with self._locks.hold(webhook_id):
             record = await self._require(webhook_id)
             record.disabled, record.disabled_reason, record.disabled_at = False, None, None
             await self.store.save_document(WEBHOOK_DOC, webhook_id, record)
@@ -330,7 +331,7 @@ class WebhookManager:
     async def test(self, webhook_id: str) -> DeliveryResult:
         """Send a ``webhook.test`` event now (whatever the webhook's filter, even when
         it is disabled), once, and record it in the delivery log."""
-        async with self._lock(webhook_id):
+        async with self._locks.hold(webhook_id):
             record = await self._require(webhook_id)
             now = utcnow()
             event_id = new_id("evt")
@@ -453,7 +454,7 @@ class WebhookManager:
         delivered = 0
         try:
             while True:
-                async with self._lock(webhook_id):
+                async with self._locks.hold(webhook_id):
                     step = await self._step(webhook_id, client)
                 delivered += step.delivered
                 if not step.more:
@@ -666,12 +667,6 @@ class WebhookManager:
         await self.store.append_events(
             REGISTRY_LOG, [(webhook_id, utcnow(), {"action": action, **data})]
         )
-
-    def _lock(self, webhook_id: str) -> anyio.Lock:
-        lock = self._locks.get(webhook_id)
-        if lock is None:
-            lock = self._locks[webhook_id] = anyio.Lock()
-        return lock
 
     def _note_due(self, when: datetime) -> None:
         if self._next_due is None or when < self._next_due:
