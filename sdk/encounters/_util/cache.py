@@ -56,6 +56,10 @@ class LRUCache(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._items)
 
+    def __contains__(self, key: object) -> bool:
+        """Is the key cached? Asking does not make it recently used."""
+        return key in self._items
+
     def __iter__(self) -> Iterator[K]:
         return iter(list(self._items))
 
