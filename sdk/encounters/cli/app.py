@@ -6,6 +6,7 @@ stderr and exit with status 1; they never show a traceback (``AE_DEBUG=1`` shows
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic_core import to_jsonable_python
 from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
@@ -115,6 +117,15 @@ def root(
     state.data_dir = data_dir
     state.log_format = log_format
     state.verbose = verbose
+
+
+#: The ``--json`` option of every command that shows data.
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts) instead.")]
+
+
+def print_json(data: object) -> None:
+    """Data as indented JSON on stdout: models, lists and dicts of them, dates as ISO."""
+    print(json.dumps(to_jsonable_python(data), indent=2, ensure_ascii=False))
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

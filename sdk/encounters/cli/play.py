@@ -13,7 +13,7 @@ from rich.prompt import IntPrompt, Prompt
 from ..models import Category, EncounterSpec, Session, SessionStatus
 from ..storage import MemoryStore
 from ..sync import SyncEngine
-from .app import app, fail, out, state
+from .app import JsonFlag, app, fail, out, print_json, state
 from .content import load_encounters, parse_params
 from .flows import DILEMMAS, autoplay
 from .render import encounter_panel, session_details, session_summary
@@ -107,10 +107,19 @@ def _interactive(engine: SyncEngine, session: Session) -> Session:
 
 def _play_turns(engine: SyncEngine, session: Session) -> Session:
     spec = session.encounter
+    told = False
     while session.status is SessionStatus.ACTIVE:
-        if not session.open_required():
-            out.print("[green]All required objectives done![/green]")
+        required_done = not session.open_required()
+        if required_done and all(s.completed for s in session.objectives.values()):
+            out.print("[green]All objectives done![/green]")
             return engine.complete_session(session.id)
+        if required_done and not told:
+            out.print(
+                "[green]All required objectives done![/green] d completes the session; "
+                "the optional ones are still open.",
+                soft_wrap=True,
+            )
+            told = True
         out.print()
         for i, o in enumerate(spec.objectives, 1):
             st = session.objectives[o.id]
@@ -119,7 +128,8 @@ def _play_turns(engine: SyncEngine, session: Session) -> Session:
             out.print(
                 f" {mark} {i}. {o.description} [{st.progress}/{o.quantity}]{opt}", highlight=False
             )
-        keys = "number=work on objective, t=talk, c=choose, f=fail, a=abandon, q=quit"
+        done_key = "d=complete, " if required_done else ""
+        keys = f"number=work on objective, t=talk, c=choose, {done_key}f=fail, a=abandon, q=quit"
         answer = _ask(f"[bold]action[/bold] ({keys})").lower()
         if answer.isdigit() and 1 <= int(answer) <= len(spec.objectives):
             o = spec.objectives[int(answer) - 1]
@@ -155,6 +165,8 @@ def _play_turns(engine: SyncEngine, session: Session) -> Session:
             question, options = DILEMMAS[spec.category]
             pick = _ask(question, choices=options, default=options[0])
             session = engine.record_choice(session.id, question, pick, available_options=options)
+        elif answer == "d" and required_done:
+            return engine.complete_session(session.id)
         elif answer == "f":
             return engine.fail_session(session.id, "player gave up")
         elif answer == "a":
@@ -229,12 +241,16 @@ def sessions_list(
     player: Annotated[str | None, typer.Option(help="Only this player's.")] = None,
     status: Annotated[SessionStatus | None, typer.Option()] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 20,
+    as_json: JsonFlag = False,
 ) -> None:
     """The newest sessions in the store."""
     from rich.table import Table
 
     with state.engine() as engine:
         items = engine.list_sessions(player_id=player, status=status, limit=limit)
+    if as_json:
+        print_json(items)
+        return
     table = Table(title=f"{len(items)} session(s)")
     table.add_column("id", no_wrap=True)  # ids are copied: never cut them
     for col in ("player", "status", "encounter"):

@@ -32,8 +32,7 @@ def _unavailable(name: str, missing: str) -> None:
     )
     def stub(ctx: typer.Context) -> None:
         raise fail(
-            f"the {name} commands need the {missing!r} package: "
-            f"pip install 'ai-encounters[{name}]'"
+            f"the {name} commands need the {missing!r} package: pip install 'ai-encounters[{name}]'"
         )
 
 
