@@ -623,8 +623,23 @@ class Engine:
     # -- campaigns -------------------------------------------------------------------
 
     async def start_campaign(self, campaign_id: str, player: PlayerLike) -> CampaignRun:
-        """Start a stored campaign for a player (see :attr:`campaigns`)."""
-        return await self.campaigns.start(campaign_id, _player(player).player_id)
+        """Start a stored campaign for a player (see :attr:`campaigns`). Every step's
+        encounter must be in the store, so the run cannot stop at a missing one later;
+        :class:`CampaignError` names the missing ids."""
+        player_id = _player(player).player_id
+        spec = await self.campaigns.get_campaign(campaign_id)
+        missing = [
+            step.encounter_id
+            for step in spec.steps
+            if await self.store.get_encounter(step.encounter_id) is None
+        ]
+        if missing:
+            raise CampaignError(
+                f"campaign {campaign_id!r} names encounters that are not in the store: "
+                f"{', '.join(missing)}; save them first (Engine.save_encounter, or "
+                "ae encounters import FILE)"
+            )
+        return await self.campaigns.start(campaign_id, player_id)
 
     async def play_campaign_step(self, run_id: str, player: PlayerLike | None = None) -> Session:
         """Start the session of a run's current step: its encounter, with the state

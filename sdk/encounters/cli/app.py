@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -45,7 +46,7 @@ app = typer.Typer(
     name="ae",
     help="AI Encounters: generate, validate and play game encounters offline.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 out = Console()
@@ -70,8 +71,17 @@ class State:
         configure_logging(settings.log_level, settings.log_format)
         return settings
 
+    def store_settings(self) -> Settings:
+        """:meth:`settings` for a command that opens the store: the data folder is
+        checked first, so a folder that cannot hold the store is one line naming the
+        fix, not a store error."""
+        settings = self.settings()
+        if settings.store == "sqlite":
+            check_data_dir(settings.data_dir)
+        return settings
+
     def engine(self) -> SyncEngine:
-        return SyncEngine(self.settings())
+        return SyncEngine(self.store_settings())
 
     def templates(self) -> TemplateLibrary:
         """The template library without opening the store."""
@@ -82,6 +92,31 @@ class State:
 
 
 state = State()
+
+_FIX = "point --data-dir (or AE_DATA_DIR) at a folder you can write to"
+
+
+def check_data_dir(folder: Path) -> None:
+    """Exit with one line when ``folder`` cannot hold the store: a path that is (or
+    goes through) a file, or a folder this user cannot write to. Writing is probed with
+    a temporary file, the only test that also catches read-only mounts and ACLs; a
+    folder that does not exist yet is left to the store to create."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing == folder and not folder.is_dir():
+        raise fail(f"the data folder {str(folder)!r} is a file, not a folder; {_FIX}")
+    if not existing.is_dir():
+        raise fail(f"the data folder {str(folder)!r} cannot be created: {str(existing)!r} "
+                   f"is a file, not a folder; {_FIX}")  # fmt: skip
+    if existing != folder:
+        return
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise fail(f"the data folder {str(folder)!r} is not writable ({exc.strerror}); "
+                   f"{_FIX}, or give this user write access to it") from None  # fmt: skip
 
 
 def _version(value: bool) -> None:

@@ -16,10 +16,11 @@ from ..errors import FieldError, TemplateError, ValidationFailed
 from ..generation import GenerationRequest
 from ..jsonio import read_json_file
 from ..models import Category, EncounterSpec, PlayerContext, Session
+from ..models.persona import PersonaCore
 from ..templates import EncounterTemplate
 from ..templates.library import template_from_data
 from ..validation import validate_model
-from .app import app, err, fail, out, state
+from .app import JsonFlag, app, err, fail, out, print_json, state
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "encounter": EncounterSpec,
@@ -27,9 +28,12 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "player": PlayerContext,
     "template": EncounterTemplate,
     "generation-request": GenerationRequest,
+    "persona": PersonaCore,
 }
 
 templates_app = typer.Typer(help="List and inspect encounter templates.", no_args_is_help=True)
+encounters_app = typer.Typer(help="Encounters kept in the store.", no_args_is_help=True)
+app.add_typer(encounters_app, name="encounters")
 app.add_typer(templates_app, name="templates")
 
 
@@ -203,9 +207,13 @@ def generate(
 @templates_app.command("list")
 def templates_list(
     category: Annotated[Category | None, typer.Option("--category", "-c")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Show every template, or those of one category."""
     items = state.templates().list(category)
+    if as_json:
+        print_json(items)
+        return
     table = Table(title=f"{len(items)} templates")
     table.add_column("id", no_wrap=True)  # ids and names are copied: never cut them
     for col in ("category", "difficulty", "minutes"):
@@ -223,9 +231,14 @@ def templates_list(
 
 
 @templates_app.command("show")
-def templates_show(template_id: Annotated[str, typer.Argument(help="Template id.")]) -> None:
+def templates_show(
+    template_id: Annotated[str, typer.Argument(help="Template id.")], as_json: JsonFlag = False
+) -> None:
     """Show a template's description and parameters."""
     t = state.templates().get(template_id)
+    if as_json:
+        print_json(t)
+        return
     out.print(
         f"[bold]{t.name}[/bold] ({t.id}) · {t.category.value} · {t.difficulty} · "
         f"~{t.estimated_duration} min",
@@ -369,4 +382,39 @@ def stats() -> None:
         )
     if not totals:
         table.add_row("-", "no LLM calls recorded", "0", "0", "0", "0", "$0.0000")
+    out.print(table)
+
+
+@encounters_app.command("import")
+def encounters_import(
+    file: Annotated[Path, typer.Argument(help="A JSON file: one encounter or a list.")],
+) -> None:
+    """Validate encounters and keep them in the store (campaigns name them by id). An
+    encounter with the id of a stored one replaces it."""
+    specs = load_encounters(file)
+    with state.engine() as engine:
+        for spec in specs:
+            engine.save_encounter(spec)
+    out.print(f"stored {len(specs)} encounter(s): {', '.join(s.id for s in specs)}",
+              highlight=False, soft_wrap=True)  # fmt: skip
+
+
+@encounters_app.command("list")
+def encounters_list(
+    category: Annotated[Category | None, typer.Option("--category", "-c")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """The newest encounters in the store."""
+    with state.engine() as engine:
+        items = engine.list_encounters(category=category, limit=limit)
+    if as_json:
+        print_json(items)
+        return
+    table = Table(title=f"{len(items)} encounter(s)")
+    table.add_column("id", no_wrap=True)
+    for col in ("title", "category", "difficulty", "generator"):
+        table.add_column(col)
+    for e in items:
+        table.add_row(e.id, escape(e.title), e.category.value, f"{e.difficulty:.2f}", e.generator)
     out.print(table)

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..engine import Engine
+from ..errors import NotFound
 from .app import app, out
 from .players import with_engine
 
@@ -118,6 +119,11 @@ def analytics_encounter(
 
     async def work(engine: Engine) -> None:
         a = await engine.analytics.encounter(encounter_id)
+        if a.total_plays == 0 and await engine.store.get_encounter(encounter_id) is None:
+            raise NotFound(  # a typo, not an encounter nobody played yet
+                f"no encounter {encounter_id!r}: none is stored and no play of it is "
+                "recorded; ae encounters list shows the stored ids"
+            )
         if as_json:
             out.print_json(a.model_dump_json())
             return

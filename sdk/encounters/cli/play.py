@@ -93,7 +93,8 @@ def _ask(question: str, choices: list[str] | None = None, default: str = "") -> 
         raise _Quit from None
 
 
-def _interactive(engine: SyncEngine, session: Session) -> Session:
+def play_interactively(engine: SyncEngine, session: Session) -> Session:
+    """Play a session turn by turn at the terminal; q leaves it active (resumable)."""
     try:
         return _play_turns(engine, session)
     except _Quit:
@@ -232,7 +233,7 @@ def play(
                 )
             out.print(encounter_panel(spec))
             session = engine.start_session({"player_id": player, "level": level}, spec)
-        session = autoplay(engine, session, out) if auto else _interactive(engine, session)
+        session = autoplay(engine, session, out) if auto else play_interactively(engine, session)
         out.print(session_summary(session))
 
 
@@ -299,4 +300,4 @@ def demo(
     """The offline tour: one encounter per category, one session played through."""
     from .demo import run_demo
 
-    run_demo(state.settings(), seed=seed, console=out)
+    run_demo(state.store_settings(), seed=seed, console=out)
