@@ -88,8 +88,15 @@ def check_content(path: Path) -> list[FieldError]:
 @app.command()
 def validate(
     files: Annotated[list[Path], typer.Argument(help="Encounter or template JSON files.")],
+    as_json: JsonFlag = False,
 ) -> None:
     """Check encounter and template files; print every problem; exit 1 if any is bad."""
+    if as_json:
+        report = [{"file": str(p), "errors": [str(e) for e in check_content(p)]} for p in files]
+        print_json(report)
+        if any(r["errors"] for r in report):
+            raise typer.Exit(1)
+        return
     bad = 0
     with Progress(console=err, transient=True, disable=len(files) < 20) as progress:
         task = progress.add_task("validating", total=len(files))
@@ -283,6 +290,7 @@ def moderate(
         list[str] | None,
         typer.Option("--allow-topic", help="A topic this persona may talk about; repeat."),
     ] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Check chat lines as a persona's moderation would: allow, sanitize or block."""
     from ..models.persona import BUILTIN_TOPICS, Safety, canonical_topic
@@ -294,6 +302,9 @@ def moderate(
         moderation="block" if block else "sanitize",
     )
     moderator = ContentModerator(settings=state.settings().moderation)
+    if as_json:
+        print_json([moderator.check_message(text, safety) for text in texts])
+        return
     for text in texts:
         result = moderator.check_message(text, safety)
         colour = {"allow": "green", "sanitize": "yellow", "block": "red"}[result.decision]
@@ -324,6 +335,7 @@ def providers_check(
         max=600,
         help="Seconds each check may take (default LLM_CHECK_TIMEOUT, 5).",
     ),
+    as_json: JsonFlag = False,
 ) -> None:
     """Each configured provider's health, checked concurrently: status, error and
     latency (the offline generator is always there). Exit 1 when all are down."""
@@ -341,6 +353,11 @@ def providers_check(
             await manager.aclose()
 
     checks = anyio.run(run)
+    if as_json:
+        print_json({"providers": checks, "procedural_fallback": manager.policy.procedural_fallback})
+        if manager.providers and not any(h.ok for h in checks):
+            raise typer.Exit(1)
+        return
     table = Table(title="LLM providers, in the order they are tried")
     for col in ("provider", "model", "health", "status", "latency", "error"):
         table.add_column(col)
@@ -363,10 +380,13 @@ def providers_check(
 
 
 @app.command()
-def stats() -> None:
+def stats(as_json: JsonFlag = False) -> None:
     """LLM calls, failures, tokens and estimated cost, per provider and model."""
     with state.engine() as engine:
         totals = engine.usage_totals()
+    if as_json:
+        print_json(totals)
+        return
     table = Table(title="LLM usage (every attempt, failed ones included)")
     for col in ("provider", "model", "calls", "failed", "input tokens", "output tokens", "cost"):
         table.add_column(col, justify="right" if col not in ("provider", "model") else "left")
