@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet --upgrade -c $(LOCK) pip
 	$(BIN)/python -m pip install --quiet -c $(LOCK) $(BUILD_REQUIRES)
 	$(BIN)/python -c '$(EDITABLE_REQUIRES)' | $(BIN)/python -m pip install --quiet -c $(LOCK) -r /dev/stdin
-	$(BIN)/python -m pip install --quiet --no-build-isolation -c $(LOCK) -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-build-isolation -c $(LOCK) -e '.[all,dev]'
 	$(BIN)/python -m pip check
 	@grep -v -e '^#' -e '^$$' -e '^pip==' $(LOCK) > $(VENV)/lock.txt
 	@$(BIN)/python -m pip freeze --exclude-editable > $(VENV)/installed.txt
@@ -43,9 +43,9 @@ lock:
 	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(LOCK_VENV)/bin/python -m pip install --quiet $(BUILD_REQUIRES)
 	$(LOCK_VENV)/bin/python -c '$(EDITABLE_REQUIRES)' | $(LOCK_VENV)/bin/python -m pip install --quiet -r /dev/stdin
-	$(LOCK_VENV)/bin/python -m pip install --quiet --no-build-isolation -e '.[dev]'
+	$(LOCK_VENV)/bin/python -m pip install --quiet --no-build-isolation -e '.[all,dev]'
 	$(LOCK_VENV)/bin/python -m pip check
-	{ echo "# Every package ai-encounters installs for development (.[dev]) and its build backend,"; \
+	{ echo "# Every package ai-encounters installs for development (.[all,dev]) and its build backend,"; \
 	  echo "# pinned: Python 3.11 on Linux. make and CI install with it as a constraint file."; \
 	  echo "# Do not edit: run make lock (it resolves the newest versions pyproject.toml allows)."; \
 	  $(LOCK_VENV)/bin/python -m pip freeze --all --exclude-editable | grep '^pip=='; \

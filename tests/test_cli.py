@@ -181,13 +181,26 @@ def test_play_auto_and_sessions_are_kept(tmp_path: Path) -> None:
 
 def test_play_interactive_from_a_file(tmp_path: Path) -> None:
     path = write(tmp_path / "enc.json", encounter_dict())
-    # talk to Marta, choose, fight 3 bandits -> all required objectives done
-    keys = "\n".join(["t", "Marta", "positive", "c", "flank", "1", "3"]) + "\n"
+    # talk to Marta, choose, fight 3 bandits -> all required objectives done; d completes
+    keys = "\n".join(["t", "Marta", "positive", "c", "flank", "1", "3", "d"]) + "\n"
     code, out, _ = ae("--data-dir", str(tmp_path), "play", "--file", str(path), input=keys)
     assert code == 0, out
     assert "Took you long enough." in out
-    assert "All required objectives done!" in out
+    assert "All required objectives done! d completes the session" in out
     assert "completed" in out
+
+
+def test_play_waits_for_optional_objectives_until_the_player_is_done(tmp_path: Path) -> None:
+    path = write(tmp_path / "enc.json", encounter_dict())
+    # the 3 bandits (required), then the optional toll box: only then is it complete
+    keys = "\n".join(["1", "3", "2", "1"]) + "\n"
+    code, out, _ = ae("--data-dir", str(tmp_path), "play", "--file", str(path), input=keys)
+    assert code == 0, out
+    assert "d completes the session; the optional ones are still open" in out
+    assert "All objectives done!" in out
+    code, shown, _ = ae("--data-dir", str(tmp_path), "sessions", "list", "--json")
+    [session] = json.loads(shown)
+    assert session["status"] == "completed" and session["objectives"]["obj_2"]["completed"]
 
 
 def test_play_interactive_abandon(tmp_path: Path) -> None:

@@ -273,7 +273,7 @@ def test_quit_then_resume_completes_the_same_session(tmp_path: Path) -> None:
         assert kept.status is SessionStatus.ACTIVE
         assert [c.selected_option for c in kept.choices_made] == ["flank"]
 
-    code, out, _ = ae(*data, "play", "--session", sid, input="1\n3\n")
+    code, out, _ = ae(*data, "play", "--session", sid, input="1\n3\nd\n")
     assert code == 0, out
     assert "All required objectives done!" in out
     with SyncEngine(data_dir=tmp_path / "data") as engine:

@@ -43,7 +43,7 @@ from encounters.webhooks import (
     parse_retry_after,
     verify,
 )
-from encounters.webhooks.outbox import EVENT_LOG
+from encounters.webhooks.delivery import EVENT_LOG
 from encounters.webhooks.signing import SignatureError, secret_key
 
 pytestmark = pytest.mark.anyio

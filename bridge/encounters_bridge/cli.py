@@ -1,6 +1,7 @@
-"""The ``ae`` command with the bridge's commands added: ``ae worlds ...`` and
-``ae bridge serve``. The console script points here, so the SDK's CLI never imports
-the bridge (the dependency goes one way: bridge -> SDK)."""
+"""The bridge's commands for ``ae``: ``ae worlds ...``, ``ae keys ...`` and
+``ae bridge serve``. The SDK's ``ae`` loads this module through the ``ae.commands``
+entry point (pyproject.toml), so the SDK's CLI never imports the bridge by name (the
+dependency goes one way: bridge -> SDK)."""
 
 from __future__ import annotations
 

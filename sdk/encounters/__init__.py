@@ -10,7 +10,7 @@ the models, and the typed errors::
         session = engine.start_session("alice", spec)
 """
 
-from .engine import Engine, SyncEngine
+from .engine import Engine
 from .errors import (
     ConfigError,
     EncounterNotFound,
@@ -47,6 +47,7 @@ from .models import (
     SessionStatus,
 )
 from .settings import Settings
+from .sync import SyncEngine
 
 __version__ = "0.1.0"
 

@@ -26,15 +26,13 @@ same player's history can still lose a result (the store has no atomic document 
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, NamedTuple, Protocol, Self
 from weakref import WeakKeyDictionary
 
-import anyio
 from pydantic import BaseModel, Field, model_validator
 
+from ._util.locks import KeyedLocks
 from .errors import FieldError, ValidationFailed
 from .models import Session, SessionStatus
 from .models.common import STRICT, Difficulty, Id, Timestamp, utcnow
@@ -431,29 +429,10 @@ def _empty_history(player_id: object) -> PlayerHistory:
 # -- manager -------------------------------------------------------------------------------
 
 
-@dataclass
-class _PlayerLock:
-    lock: anyio.Lock = field(default_factory=anyio.Lock)
-    users: int = 0
-
-
-#: Per store, the locks of players being recorded right now. An entry lives only while
-#: someone holds or waits for it, so memory follows concurrent writers, not players.
-_LOCKS: WeakKeyDictionary[Store, dict[str, _PlayerLock]] = WeakKeyDictionary()
-
-
-@asynccontextmanager
-async def _player_lock(store: Store, player_id: str) -> AsyncIterator[None]:
-    locks = _LOCKS.setdefault(store, {})
-    entry = locks.setdefault(player_id, _PlayerLock())
-    entry.users += 1
-    try:
-        async with entry.lock:
-            yield
-    finally:
-        entry.users -= 1
-        if entry.users == 0:
-            del locks[player_id]
+#: Per store, the locks of players being recorded right now, shared by every manager
+#: on that store object. A player's lock lives only while someone holds or waits for
+#: it, so memory follows concurrent writers, not players.
+_LOCKS: WeakKeyDictionary[Store, KeyedLocks[str]] = WeakKeyDictionary()
 
 
 class DifficultyManager:
@@ -493,7 +472,7 @@ class DifficultyManager:
         data = record.model_dump() if isinstance(record, PerformanceRecord) else record
         checked = validate_model(PerformanceRecord, data, "performance record")
         key = _empty_history(player_id).player_id
-        async with _player_lock(self.store, key):
+        async with _LOCKS.setdefault(self.store, KeyedLocks()).hold(key):
             history = await self.history(key)
             if checked.session_id is not None and any(
                 r.session_id == checked.session_id for r in history.results

@@ -1,9 +1,11 @@
 """The engine facade: one object that composes generation, templates, storage and
 sessions.
 
-``Engine`` is async (anyio, so it runs under asyncio or trio); ``SyncEngine`` wraps it
-for game loops that are not async by running the engine's event loop in a helper
-thread. Both expose the same methods.
+``Engine`` is async (anyio, so it runs under asyncio or trio); :class:`SyncEngine`
+(:mod:`encounters.sync`) is its blocking twin with the same methods. The rules of a
+session (objective progress, the status machine) are methods of
+:class:`~encounters.models.Session`; the services built on first use (moderator, NPC
+memory, webhooks) live in :mod:`encounters.services`.
 
 Every session step is one atomic read-modify-write in the store, so concurrent steps on
 one session are applied one after the other and none is lost, also across several
@@ -15,19 +17,10 @@ field.
 
 from __future__ import annotations
 
-import contextlib
-import inspect
-import secrets
-import threading
-import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from queue import Queue
 from types import TracebackType
-from typing import Any, Self, TypeVar
-
-import anyio
-from anyio.from_thread import BlockingPortal
+from typing import Any, Self
 
 from .analytics import AnalyticsRecorder
 from .campaigns import CampaignError, CampaignManager, CampaignRun
@@ -37,12 +30,8 @@ from .errors import (
     EncounterNotFound,
     EncountersError,
     FieldError,
-    IllegalTransition,
-    ObjectivesIncomplete,
     SessionNotActive,
     SessionNotFound,
-    UnknownNPC,
-    UnknownObjective,
     ValidationFailed,
 )
 from .events import EngineEvent, EventBus, EventType, Listener
@@ -50,10 +39,7 @@ from .generation import EncounterGenerator, GenerationRequest, ProceduralGenerat
 from .generation.router import ProviderManager
 from .log import get_logger
 from .memory import Interaction, NPCMemoryManager
-from .memory.crypto import KEY_FILENAME, load_or_create_key
-from .memory.manager import MEMORY_FILENAME
 from .models import (
-    TRANSITIONS,
     Category,
     Choice,
     EncounterSpec,
@@ -65,24 +51,17 @@ from .models import (
     utcnow,
 )
 from .models.audit import AuditEntry
-from .models.persona import PersonaCore, Safety
 from .models.usage import UsageTotals
-from .moderation import (
-    ActionDecision,
-    AuditLogger,
-    ContentModerator,
-    ModerationResult,
-    provider_classifiers,
-)
+from .moderation import AuditLogger, ContentModerator
+from .services import LazyServices
 from .settings import Settings, load_settings
 from .storage import MemoryStore, SQLiteStore, Store
 from .templates import TemplateLibrary
 from .templates.library import template_from_data
 from .templates.model import EncounterTemplate
 from .validation import validate_model
-from .webhooks import RetryPolicy, WebhookManager
+from .webhooks import WebhookManager
 
-T = TypeVar("T")
 log = get_logger(__name__)
 PlayerLike = PlayerContext | Mapping[str, Any] | str
 
@@ -170,14 +149,10 @@ class Engine:
             )
         self.generator: EncounterGenerator = generator
         self.events = EventBus()
-        self._moderator: ContentModerator | None = moderator
-        self._owns_moderator = moderator is None  #: built here: closed here
-        self._memory: NPCMemoryManager | None = memory
+        self._services = LazyServices(settings, store, moderator=moderator, memory=memory)
         self.campaigns = CampaignManager(self.store)
         self._analytics = AnalyticsRecorder(self.store)
         self._unsubscribe_analytics = self.events.subscribe(self._analytics.record)
-        self._webhooks: WebhookManager | None = None
-        self._key: bytes | None = None
         self.events.subscribe(self._to_webhooks)
         self.difficulty = DifficultyManager(
             self.store,
@@ -190,24 +165,14 @@ class Engine:
     def moderator(self) -> ContentModerator:
         """The content moderator, with its decisions audited in this engine's store.
         Built on first use (loading the word lists takes about half a second)."""
-        if self._moderator is None:
-            self._moderator = ContentModerator(
-                settings=self.settings.moderation,
-                audit=AuditLogger(self.store),
-                classifiers=provider_classifiers(self.settings.moderation, self.settings.llm),
-            )
-        return self._moderator
+        return self._services.moderator
 
     @property
     def memory(self) -> NPCMemoryManager:
         """What NPCs remember of players (:mod:`encounters.memory`), encrypted in
         ``memory.db`` in the data folder (in memory with ``AE_STORE=memory``). Opened
         on first use; the key is ``AE_MEMORY_KEY`` or the ``memory.key`` file."""
-        if self._memory is None:
-            key = self.settings.memory_key
-            folder = None if self.settings.store == "memory" else self.settings.data_dir
-            self._memory = NPCMemoryManager.open(folder, key.get_secret_value() if key else None)
-        return self._memory
+        return self._services.memory
 
     @property
     def analytics(self) -> AnalyticsRecorder:
@@ -222,62 +187,28 @@ class Engine:
         self._analytics = recorder
         self._unsubscribe_analytics = self.events.subscribe(recorder.record)
 
-    def _master_key(self) -> bytes:
-        """The key that seals NPC memories and webhook secrets: ``AE_MEMORY_KEY``, or
-        the ``memory.key`` file in the data folder (created on first use); with
-        ``AE_STORE=memory``, a random one for this engine."""
-        if self._key is None:
-            given = self.settings.memory_key
-            if self.settings.store == "memory" and given is None:
-                self._key = secrets.token_bytes(32)
-            else:
-                self._key = load_or_create_key(
-                    self.settings.data_dir, given.get_secret_value() if given else None
-                )
-        return self._key
-
     @property
     def webhooks(self) -> WebhookManager:
         """Signed HTTP callbacks for this engine's events (:mod:`encounters.webhooks`):
         ``await engine.webhooks.register(url, ["session.completed"])``. Deliveries are
         made by ``engine.webhooks.run()`` (the daemon runs it; an embedding game runs
         it in its task group or calls ``deliver_due()``)."""
-        if self._webhooks is None:
-            retry = self.settings.webhook_retry
-            policy = RetryPolicy(
-                base=retry.base,
-                max_delay=max(retry.max_delay, retry.base),
-                max_attempts=retry.max_attempts,
-            )
-            self._webhooks = WebhookManager(
-                self.store,
-                key=self._master_key(),
-                allow_networks=self.settings.webhook_allow_networks,
-                policy=policy,
-            )
-        return self._webhooks
+        return self._services.webhooks
 
     async def _to_webhooks(self, event: EngineEvent) -> None:
-        if self._webhooks is not None:
-            await self._webhooks.on_engine_event(event)
+        if (webhooks := self._services.webhooks_in_use) is not None:
+            await webhooks.on_engine_event(event)
 
     async def notify(self, event_type: str, data: Mapping[str, Any]) -> None:
         """A platform event (``persona.approved``, ``companion.spawned``...) for the
         webhooks subscribed to it; nothing when none is registered. Never raises: a
         webhook problem must not fail the step that caused the event."""
-        if self._webhooks is None:
+        if (webhooks := self._services.webhooks_in_use) is None:
             return
         try:
-            await self._webhooks.enqueue(event_type, dict(data))
+            await webhooks.enqueue(event_type, dict(data))
         except EncountersError as exc:
             log.warning("webhook.not_queued", event_type=event_type, reason=str(exc)[:200])
-
-    def _memory_in_use(self) -> bool:
-        """Has any NPC memory been kept (so a prompt may need it)? Asking does not
-        create the memory file."""
-        return self._memory is not None or (
-            self.settings.store != "memory" and (self.settings.data_dir / MEMORY_FILENAME).exists()
-        )
 
     async def usage_totals(self) -> list[UsageTotals]:
         """LLM calls, failures, tokens and estimated cost per provider and model."""
@@ -293,17 +224,7 @@ class Engine:
         """Open the store (create or migrate it) and add the templates published to it
         (:meth:`publish_template`). ``async with`` does this for you."""
         await self.store.open()
-        key_known = (
-            self.settings.memory_key is not None or (self.settings.data_dir / KEY_FILENAME).exists()
-        )
-        # webhooks registered in an earlier run get this run's events too
-        if (
-            self.settings.store != "memory"
-            and key_known
-            and self._webhooks is None
-            and not await self.webhooks.list()
-        ):
-            self._webhooks = None
+        await self._services.resume_webhooks()
         for template in await self.store.list_documents("template", EncounterTemplate):
             try:
                 self.templates.add(template)
@@ -323,21 +244,19 @@ class Engine:
         return template
 
     async def close(self) -> None:
-        """Close the providers' HTTP clients (on this event loop: left to the garbage
-        collector, they would be closed on whatever loop runs then), NPC memory, and
+        """Close the providers' and the moderator's HTTP clients (on this event loop:
+        left to the garbage collector, they would be closed on whatever loop runs
+        then), NPC memory, and
         the store after the analytics are flushed. Each step runs even if one fails."""
         try:
             if isinstance(self.generator, ProviderManager):
                 await self.generator.aclose()
         finally:
             try:
-                if self._owns_moderator and self._moderator is not None:
-                    await self._moderator.aclose()  # its provider classifier's client
+                await self._services.close_moderator()  # its provider classifier's client
             finally:
                 try:
-                    if self._memory is not None:
-                        self._memory.close()
-                        self._memory = None
+                    self._services.close_memory()
                     await self.analytics.flush()
                 finally:
                     await self.store.close()
@@ -437,7 +356,7 @@ class Engine:
                     "player_record": record or None,
                     "memory_context": (
                         await self.memory.context_for_player(ctx.player_id)
-                        if self._memory_in_use()
+                        if self._services.memory_in_use()
                         else None
                     )
                     or None,
@@ -577,36 +496,13 @@ class Engine:
         the quantity; ``completed=False`` re-opens it. Contradicting arguments (e.g.
         ``completed=False`` with the full quantity) raise :class:`ValidationFailed`.
         """
-        if progress is not None and (type(progress) is not int or progress < 0):
-            raise _bad("progress", "must be a whole number >= 0")
-        if completed is not None and type(completed) is not bool:
-            raise _bad("completed", "must be true or false")
         newly_done = False
 
         def change(session: Session) -> None:
             nonlocal newly_done
-            objective = session.encounter.objective(objective_id)
-            if objective is None:
-                raise UnknownObjective(session.id, objective_id, list(session.objectives))
-            state = session.objectives[objective_id]
-            was_done = state.completed
-            value = state.progress if progress is None else min(progress, objective.quantity)
-            if completed is True:
-                if progress is not None and value < objective.quantity:
-                    raise _bad(
-                        "progress", f"contradicts completed=True (quantity {objective.quantity})"
-                    )
-                value = objective.quantity
-            elif completed is False:
-                if progress is not None and value >= objective.quantity:
-                    raise _bad(
-                        "progress", f"contradicts completed=False (quantity {objective.quantity})"
-                    )
-                value = min(value, objective.quantity - 1)
-            state.progress = value
-            state.completed = value == objective.quantity
-            state.completed_at = (state.completed_at or utcnow()) if state.completed else None
-            newly_done = state.completed and not was_done
+            newly_done = session.set_objective(
+                objective_id, progress=progress, completed=completed, now=utcnow()
+            )
 
         session = await self._step(session_id, change)
         state = session.objectives[objective_id]
@@ -678,8 +574,7 @@ class Engine:
         )
 
         def change(session: Session) -> None:
-            if session.encounter.npc(npc_id) is None:
-                raise UnknownNPC(session.id, npc_id, [n.id for n in session.encounter.npcs])
+            session.check_npc(npc_id)
             session.npc_interactions.append(interaction)
 
         session = await self._step(session_id, change)
@@ -700,17 +595,9 @@ class Engine:
     async def _finish(
         self, session_id: str, status: SessionStatus, reason: str | None = None
     ) -> Session:
-        def change(session: Session) -> None:
-            if status not in TRANSITIONS[session.status]:
-                raise IllegalTransition(session.id, session.status.value, status.value)
-            if status is SessionStatus.COMPLETED and (open_ids := session.open_required()):
-                raise ObjectivesIncomplete(session.id, open_ids)
-            session.status = status
-            session.ended_at = utcnow()
-            if reason is not None:
-                session.failure_reason = reason[:500]
-
-        session = await self._step(session_id, change, play=False)
+        session = await self._step(
+            session_id, lambda s: s.finish(status, reason, now=utcnow()), play=False
+        )
         await self.difficulty.record_session(session)  # the player's history
         if session.campaign_id is not None:
             await self._advance_campaigns(session)
@@ -740,8 +627,23 @@ class Engine:
     # -- campaigns -------------------------------------------------------------------
 
     async def start_campaign(self, campaign_id: str, player: PlayerLike) -> CampaignRun:
-        """Start a stored campaign for a player (see :attr:`campaigns`)."""
-        return await self.campaigns.start(campaign_id, _player(player).player_id)
+        """Start a stored campaign for a player (see :attr:`campaigns`). Every step's
+        encounter must be in the store, so the run cannot stop at a missing one later;
+        :class:`CampaignError` names the missing ids."""
+        player_id = _player(player).player_id
+        spec = await self.campaigns.get_campaign(campaign_id)
+        missing = [
+            step.encounter_id
+            for step in spec.steps
+            if await self.store.get_encounter(step.encounter_id) is None
+        ]
+        if missing:
+            raise CampaignError(
+                f"campaign {campaign_id!r} names encounters that are not in the store: "
+                f"{', '.join(missing)}; save them first (Engine.save_encounter, or "
+                "ae encounters import FILE)"
+            )
+        return await self.campaigns.start(campaign_id, player_id)
 
     async def play_campaign_step(self, run_id: str, player: PlayerLike | None = None) -> Session:
         """Start the session of a run's current step: its encounter, with the state
@@ -768,301 +670,3 @@ class Engine:
     async def abandon_session(self, session_id: str, reason: str | None = None) -> Session:
         """Finish a session as abandoned (the player left)."""
         return await self._finish(session_id, SessionStatus.ABANDONED, reason)
-
-
-def _loop_thread(ready: Queue[BlockingPortal | BaseException]) -> None:
-    async def main() -> None:
-        async with BlockingPortal() as portal:
-            ready.put(portal)
-            await portal.sleep_until_stopped()
-
-    try:
-        anyio.run(main)
-    except BaseException as exc:  # pragma: no cover - reported to the constructor
-        ready.put(exc)
-
-
-def _shutdown(portal: BlockingPortal, engine: Engine, thread: threading.Thread) -> None:
-    """Close the store and stop the loop thread; safe to call more than once."""
-    if not thread.is_alive():
-        return
-    try:
-        portal.call(engine.close)
-    finally:
-        portal.call(portal.stop)
-        thread.join(timeout=10)
-
-
-class SyncEngine:
-    """A blocking :class:`Engine` for game loops that are not async.
-
-    It runs the engine on an event loop in a helper (daemon) thread; each call blocks
-    until the engine answers. Use it as a context manager or call :meth:`close`. If a
-    game forgets to, the engine is closed when the object is garbage-collected or the
-    interpreter exits; the process never hangs on it::
-
-        with SyncEngine() as engine:
-            spec = engine.generate(category="puzzle", player="alice")
-
-    Listeners registered with :meth:`on` run on the helper thread.
-    """
-
-    def __init__(self, settings: Settings | None = None, **kwargs: Any) -> None:
-        ready: Queue[BlockingPortal | BaseException] = Queue()
-        thread = threading.Thread(
-            target=_loop_thread, args=(ready,), name="encounters-engine", daemon=True
-        )
-        thread.start()
-        got = ready.get()
-        if isinstance(got, BaseException):
-            raise got
-        self._portal = got
-        try:
-            self.engine = Engine(settings, **kwargs)
-            try:
-                self._portal.call(self.engine.open)
-            except BaseException:
-                # its clients are closed on their own loop; the open error is the one to tell
-                with contextlib.suppress(Exception):
-                    self._portal.call(self.engine.close)
-                raise
-        except BaseException:
-            self._portal.call(self._portal.stop)
-            thread.join(timeout=10)
-            raise
-        self._finalizer = weakref.finalize(self, _shutdown, self._portal, self.engine, thread)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the store and stop the helper thread. Calling it twice is harmless."""
-        self._finalizer()
-
-    @property
-    def templates(self) -> TemplateLibrary:
-        return self.engine.templates
-
-    @property
-    def settings(self) -> Settings:
-        return self.engine.settings
-
-    def _call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-        if not self._finalizer.alive:
-            raise RuntimeError("this SyncEngine is closed")
-
-        async def run() -> T:
-            return await fn(*args, **kwargs)
-
-        return self._portal.call(run)
-
-    def on(self, listener: Listener) -> Listener:
-        """Register an event listener, sync or async; it runs on the helper thread."""
-        if not callable(listener) or inspect.isclass(listener):
-            raise TypeError("a listener must be a function taking one EngineEvent")
-        return self.engine.on(listener)
-
-    def generate(
-        self,
-        *,
-        template: str | None = None,
-        params: Mapping[str, object] | None = None,
-        category: Category | str | None = None,
-        difficulty: float | None = None,
-        player: PlayerLike | None = None,
-        language: str | None = None,
-        seed: int | None = None,
-        provider: str | None = None,
-        save: bool = True,
-        adaptive: bool = False,
-    ) -> EncounterSpec:
-        """See :meth:`Engine.generate`."""
-        return self._call(
-            self.engine.generate,
-            template=template,
-            params=params,
-            category=category,
-            difficulty=difficulty,
-            player=player,
-            language=language,
-            seed=seed,
-            provider=provider,
-            save=save,
-            adaptive=adaptive,
-        )
-
-    def save_encounter(self, spec: EncounterSpec | Mapping[str, Any]) -> EncounterSpec:
-        """See :meth:`Engine.save_encounter`."""
-        return self._call(self.engine.save_encounter, spec)
-
-    def get_encounter(self, encounter_id: str) -> EncounterSpec:
-        """See :meth:`Engine.get_encounter`."""
-        return self._call(self.engine.get_encounter, encounter_id)
-
-    def list_encounters(
-        self, *, category: Category | str | None = None, limit: int = 100, offset: int = 0
-    ) -> list[EncounterSpec]:
-        """See :meth:`Engine.list_encounters`."""
-        return self._call(
-            self.engine.list_encounters, category=category, limit=limit, offset=offset
-        )
-
-    def start_session(
-        self,
-        player: PlayerLike,
-        encounter: EncounterSpec | str,
-        *,
-        campaign_id: str | None = None,
-        language: str | None = None,
-        voice_enabled: bool = False,
-    ) -> Session:
-        """See :meth:`Engine.start_session`."""
-        return self._call(
-            self.engine.start_session,
-            player,
-            encounter,
-            campaign_id=campaign_id,
-            language=language,
-            voice_enabled=voice_enabled,
-        )
-
-    def get_session(self, session_id: str) -> Session:
-        """See :meth:`Engine.get_session`."""
-        return self._call(self.engine.get_session, session_id)
-
-    def list_sessions(
-        self,
-        *,
-        player_id: str | None = None,
-        status: SessionStatus | str | None = None,
-        campaign_id: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[Session]:
-        """See :meth:`Engine.list_sessions`."""
-        return self._call(
-            self.engine.list_sessions,
-            player_id=player_id,
-            status=status,
-            campaign_id=campaign_id,
-            limit=limit,
-            offset=offset,
-        )
-
-    def update_objective(
-        self,
-        session_id: str,
-        objective_id: str,
-        *,
-        progress: int | None = None,
-        completed: bool | None = None,
-    ) -> Session:
-        """See :meth:`Engine.update_objective`."""
-        return self._call(
-            self.engine.update_objective,
-            session_id,
-            objective_id,
-            progress=progress,
-            completed=completed,
-        )
-
-    def record_choice(
-        self,
-        session_id: str,
-        description: str,
-        selected_option: str,
-        *,
-        available_options: Iterable[str] = (),
-        consequences: Iterable[str] = (),
-    ) -> Session:
-        """See :meth:`Engine.record_choice`."""
-        return self._call(
-            self.engine.record_choice,
-            session_id,
-            description,
-            selected_option,
-            available_options=available_options,
-            consequences=consequences,
-        )
-
-    def record_npc_interaction(
-        self,
-        session_id: str,
-        npc_id: str,
-        *,
-        dialogue: Iterable[str] = (),
-        player_choices: Iterable[str] = (),
-        outcome: Outcome = "neutral",
-    ) -> Session:
-        """See :meth:`Engine.record_npc_interaction`."""
-        return self._call(
-            self.engine.record_npc_interaction,
-            session_id,
-            npc_id,
-            dialogue=dialogue,
-            player_choices=player_choices,
-            outcome=outcome,
-        )
-
-    def complete_session(self, session_id: str) -> Session:
-        """See :meth:`Engine.complete_session`."""
-        return self._call(self.engine.complete_session, session_id)
-
-    def fail_session(self, session_id: str, reason: str | None = None) -> Session:
-        """See :meth:`Engine.fail_session`."""
-        return self._call(self.engine.fail_session, session_id, reason)
-
-    def abandon_session(self, session_id: str, reason: str | None = None) -> Session:
-        """See :meth:`Engine.abandon_session`."""
-        return self._call(self.engine.abandon_session, session_id, reason)
-
-    @property
-    def moderator(self) -> ContentModerator:
-        """See :attr:`Engine.moderator`; call its async methods through
-        :meth:`moderate_message` and :meth:`moderate_action` here."""
-        return self.engine.moderator
-
-    def moderate_message(
-        self,
-        text: object,
-        persona: PersonaCore | Safety | None = None,
-        *,
-        session_id: str | None = None,
-    ) -> ModerationResult:
-        """See :meth:`ContentModerator.moderate_message` (audited in the store)."""
-        return self._call(
-            self.engine.moderator.moderate_message, text, persona, session_id=session_id
-        )
-
-    def moderate_action(
-        self,
-        action: Mapping[str, Any],
-        persona: PersonaCore,
-        *,
-        capabilities: Iterable[str] | None = None,
-        session_id: str | None = None,
-    ) -> ActionDecision:
-        """See :meth:`ContentModerator.moderate_action` (audited in the store)."""
-        return self._call(
-            self.engine.moderator.moderate_action,
-            action,
-            persona,
-            capabilities=capabilities,
-            session_id=session_id,
-        )
-
-    def replay(self, session_id: str) -> list[AuditEntry]:
-        """See :meth:`Engine.replay`."""
-        return self._call(self.engine.replay, session_id)
-
-    def usage_totals(self) -> list[UsageTotals]:
-        """See :meth:`Engine.usage_totals`."""
-        return self._call(self.engine.usage_totals)

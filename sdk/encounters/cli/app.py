@@ -6,21 +6,24 @@ stderr and exit with status 1; they never show a traceback (``AE_DEBUG=1`` shows
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic_core import to_jsonable_python
 from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from ..engine import SyncEngine
 from ..errors import EncountersError
 from ..log import configure_logging
 from ..settings import Settings, load_settings
+from ..sync import SyncEngine
 from ..templates import TemplateLibrary
 
 
@@ -43,7 +46,7 @@ app = typer.Typer(
     name="ae",
     help="AI Encounters: generate, validate and play game encounters offline.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 out = Console()
@@ -68,8 +71,17 @@ class State:
         configure_logging(settings.log_level, settings.log_format)
         return settings
 
+    def store_settings(self) -> Settings:
+        """:meth:`settings` for a command that opens the store: the data folder is
+        checked first, so a folder that cannot hold the store is one line naming the
+        fix, not a store error."""
+        settings = self.settings()
+        if settings.store == "sqlite":
+            check_data_dir(settings.data_dir)
+        return settings
+
     def engine(self) -> SyncEngine:
-        return SyncEngine(self.settings())
+        return SyncEngine(self.store_settings())
 
     def templates(self) -> TemplateLibrary:
         """The template library without opening the store."""
@@ -80,6 +92,31 @@ class State:
 
 
 state = State()
+
+_FIX = "point --data-dir (or AE_DATA_DIR) at a folder you can write to"
+
+
+def check_data_dir(folder: Path) -> None:
+    """Exit with one line when ``folder`` cannot hold the store: a path that is (or
+    goes through) a file, or a folder this user cannot write to. Writing is probed with
+    a temporary file, the only test that also catches read-only mounts and ACLs; a
+    folder that does not exist yet is left to the store to create."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing == folder and not folder.is_dir():
+        raise fail(f"the data folder {str(folder)!r} is a file, not a folder; {_FIX}")
+    if not existing.is_dir():
+        raise fail(f"the data folder {str(folder)!r} cannot be created: {str(existing)!r} "
+                   f"is a file, not a folder; {_FIX}")  # fmt: skip
+    if existing != folder:
+        return
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise fail(f"the data folder {str(folder)!r} is not writable ({exc.strerror}); "
+                   f"{_FIX}, or give this user write access to it") from None  # fmt: skip
 
 
 def _version(value: bool) -> None:
@@ -117,6 +154,15 @@ def root(
     state.verbose = verbose
 
 
+#: The ``--json`` option of every command that shows data.
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts) instead.")]
+
+
+def print_json(data: object) -> None:
+    """Data as indented JSON on stdout: models, lists and dicts of them, dates as ISO."""
+    print(json.dumps(to_jsonable_python(data), indent=2, ensure_ascii=False))
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print an error line; the caller raises the returned Exit."""
     err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
@@ -124,7 +170,11 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def main() -> None:
-    """Entry point of the ``ae`` script. ``AE_DEBUG=1`` shows tracebacks."""
+    """Entry point of the ``ae`` script: adds the commands of installed packages
+    (:mod:`encounters.cli.plugins`), then runs. ``AE_DEBUG=1`` shows tracebacks."""
+    from .plugins import load_plugins
+
+    load_plugins()
     try:
         app()
     except KeyboardInterrupt:

@@ -16,10 +16,11 @@ from ..errors import FieldError, TemplateError, ValidationFailed
 from ..generation import GenerationRequest
 from ..jsonio import read_json_file
 from ..models import Category, EncounterSpec, PlayerContext, Session
+from ..models.persona import PersonaCore
 from ..templates import EncounterTemplate
 from ..templates.library import template_from_data
 from ..validation import validate_model
-from .app import app, err, fail, out, state
+from .app import JsonFlag, app, err, fail, out, print_json, state
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "encounter": EncounterSpec,
@@ -27,9 +28,12 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "player": PlayerContext,
     "template": EncounterTemplate,
     "generation-request": GenerationRequest,
+    "persona": PersonaCore,
 }
 
 templates_app = typer.Typer(help="List and inspect encounter templates.", no_args_is_help=True)
+encounters_app = typer.Typer(help="Encounters kept in the store.", no_args_is_help=True)
+app.add_typer(encounters_app, name="encounters")
 app.add_typer(templates_app, name="templates")
 
 
@@ -84,8 +88,15 @@ def check_content(path: Path) -> list[FieldError]:
 @app.command()
 def validate(
     files: Annotated[list[Path], typer.Argument(help="Encounter or template JSON files.")],
+    as_json: JsonFlag = False,
 ) -> None:
     """Check encounter and template files; print every problem; exit 1 if any is bad."""
+    if as_json:
+        report = [{"file": str(p), "errors": [str(e) for e in check_content(p)]} for p in files]
+        print_json(report)
+        if any(r["errors"] for r in report):
+            raise typer.Exit(1)
+        return
     bad = 0
     with Progress(console=err, transient=True, disable=len(files) < 20) as progress:
         task = progress.add_task("validating", total=len(files))
@@ -203,9 +214,13 @@ def generate(
 @templates_app.command("list")
 def templates_list(
     category: Annotated[Category | None, typer.Option("--category", "-c")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Show every template, or those of one category."""
     items = state.templates().list(category)
+    if as_json:
+        print_json(items)
+        return
     table = Table(title=f"{len(items)} templates")
     table.add_column("id", no_wrap=True)  # ids and names are copied: never cut them
     for col in ("category", "difficulty", "minutes"):
@@ -223,9 +238,14 @@ def templates_list(
 
 
 @templates_app.command("show")
-def templates_show(template_id: Annotated[str, typer.Argument(help="Template id.")]) -> None:
+def templates_show(
+    template_id: Annotated[str, typer.Argument(help="Template id.")], as_json: JsonFlag = False
+) -> None:
     """Show a template's description and parameters."""
     t = state.templates().get(template_id)
+    if as_json:
+        print_json(t)
+        return
     out.print(
         f"[bold]{t.name}[/bold] ({t.id}) · {t.category.value} · {t.difficulty} · "
         f"~{t.estimated_duration} min",
@@ -270,6 +290,7 @@ def moderate(
         list[str] | None,
         typer.Option("--allow-topic", help="A topic this persona may talk about; repeat."),
     ] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Check chat lines as a persona's moderation would: allow, sanitize or block."""
     from ..models.persona import BUILTIN_TOPICS, Safety, canonical_topic
@@ -281,6 +302,9 @@ def moderate(
         moderation="block" if block else "sanitize",
     )
     moderator = ContentModerator(settings=state.settings().moderation)
+    if as_json:
+        print_json([moderator.check_message(text, safety) for text in texts])
+        return
     for text in texts:
         result = moderator.check_message(text, safety)
         colour = {"allow": "green", "sanitize": "yellow", "block": "red"}[result.decision]
@@ -311,6 +335,7 @@ def providers_check(
         max=600,
         help="Seconds each check may take (default LLM_CHECK_TIMEOUT, 5).",
     ),
+    as_json: JsonFlag = False,
 ) -> None:
     """Each configured provider's health, checked concurrently: status, error and
     latency (the offline generator is always there). Exit 1 when all are down."""
@@ -328,6 +353,11 @@ def providers_check(
             await manager.aclose()
 
     checks = anyio.run(run)
+    if as_json:
+        print_json({"providers": checks, "procedural_fallback": manager.policy.procedural_fallback})
+        if manager.providers and not any(h.ok for h in checks):
+            raise typer.Exit(1)
+        return
     table = Table(title="LLM providers, in the order they are tried")
     for col in ("provider", "model", "health", "status", "latency", "error"):
         table.add_column(col)
@@ -350,10 +380,13 @@ def providers_check(
 
 
 @app.command()
-def stats() -> None:
+def stats(as_json: JsonFlag = False) -> None:
     """LLM calls, failures, tokens and estimated cost, per provider and model."""
     with state.engine() as engine:
         totals = engine.usage_totals()
+    if as_json:
+        print_json(totals)
+        return
     table = Table(title="LLM usage (every attempt, failed ones included)")
     for col in ("provider", "model", "calls", "failed", "input tokens", "output tokens", "cost"):
         table.add_column(col, justify="right" if col not in ("provider", "model") else "left")
@@ -369,4 +402,39 @@ def stats() -> None:
         )
     if not totals:
         table.add_row("-", "no LLM calls recorded", "0", "0", "0", "0", "$0.0000")
+    out.print(table)
+
+
+@encounters_app.command("import")
+def encounters_import(
+    file: Annotated[Path, typer.Argument(help="A JSON file: one encounter or a list.")],
+) -> None:
+    """Validate encounters and keep them in the store (campaigns name them by id). An
+    encounter with the id of a stored one replaces it."""
+    specs = load_encounters(file)
+    with state.engine() as engine:
+        for spec in specs:
+            engine.save_encounter(spec)
+    out.print(f"stored {len(specs)} encounter(s): {', '.join(s.id for s in specs)}",
+              highlight=False, soft_wrap=True)  # fmt: skip
+
+
+@encounters_app.command("list")
+def encounters_list(
+    category: Annotated[Category | None, typer.Option("--category", "-c")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """The newest encounters in the store."""
+    with state.engine() as engine:
+        items = engine.list_encounters(category=category, limit=limit)
+    if as_json:
+        print_json(items)
+        return
+    table = Table(title=f"{len(items)} encounter(s)")
+    table.add_column("id", no_wrap=True)
+    for col in ("title", "category", "difficulty", "generator"):
+        table.add_column(col)
+    for e in items:
+        table.add_row(e.id, escape(e.title), e.category.value, f"{e.difficulty:.2f}", e.generator)
     out.print(table)

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.table import Table
 
-from ..engine import SyncEngine
 from ..events import EngineEvent
 from ..generation import ProceduralGenerator
 from ..models import Category, EncounterSpec, PlayerContext
 from ..settings import Settings
+from ..sync import SyncEngine
 from .flows import complete_objectives, talk_and_choose
 from .render import encounter_panel, session_summary
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from ..engine import SyncEngine
 from ..models import Category, Session
+from ..sync import SyncEngine
 
 #: A question and options the terminal player can pick from, by category.
 DILEMMAS: dict[Category, tuple[str, list[str]]] = {

@@ -10,7 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..engine import Engine
-from .app import app, out
+from ..errors import NotFound
+from .app import JsonFlag, app, out, print_json
 from .players import with_engine
 
 webhooks_app = typer.Typer(help="Signed HTTP callbacks for events.", no_args_is_help=True)
@@ -24,11 +25,15 @@ def webhooks_add(
         list[str] | None, typer.Option("--event", "-e", help="An event type (repeat); default all.")
     ] = None,
     description: Annotated[str, typer.Option(help="What it is for.")] = "",
+    as_json: JsonFlag = False,
 ) -> None:
     """Register a webhook; prints its signing secret once (keep it: it is not shown again)."""
 
     async def work(engine: Engine) -> None:
         webhook, secret = await engine.webhooks.register(url, events or "*", description)
+        if as_json:
+            print_json({"webhook": webhook, "secret": secret})
+            return
         out.print(f"webhook {webhook.id} -> {escape(webhook.url)} "
                   f"({', '.join(webhook.events)})", highlight=False)  # fmt: skip
         out.print(f"signing secret (shown once): {secret}", highlight=False)
@@ -37,10 +42,13 @@ def webhooks_add(
 
 
 @webhooks_app.command("list")
-def webhooks_list() -> None:
+def webhooks_list(as_json: JsonFlag = False) -> None:
     """Registered webhooks."""
 
     async def work(engine: Engine) -> None:
+        if as_json:
+            print_json(await engine.webhooks.list())
+            return
         table = Table("id", "url", "events", "state")
         for w in await engine.webhooks.list():
             state = f"disabled: {w.disabled_reason}" if w.disabled else "active"
@@ -62,11 +70,18 @@ def webhooks_delete(webhook_id: Annotated[str, typer.Argument(help="Webhook id."
 
 
 @webhooks_app.command("test")
-def webhooks_test(webhook_id: Annotated[str, typer.Argument(help="Webhook id.")]) -> None:
+def webhooks_test(
+    webhook_id: Annotated[str, typer.Argument(help="Webhook id.")], as_json: JsonFlag = False
+) -> None:
     """Send a signed ``webhook.test`` event now and show the answer."""
 
     async def work(engine: Engine) -> None:
         result = await engine.webhooks.test(webhook_id)
+        if as_json:
+            print_json(result)
+            if not result.ok:
+                raise typer.Exit(1)
+            return
         verdict = "ok" if result.ok else "failed"
         line = f"{verdict}: status {result.status_code or '-'} {result.error or ''}"
         out.print(f"{escape(line)} in {result.duration_ms} ms", highlight=False)
@@ -118,6 +133,11 @@ def analytics_encounter(
 
     async def work(engine: Engine) -> None:
         a = await engine.analytics.encounter(encounter_id)
+        if a.total_plays == 0 and await engine.store.get_encounter(encounter_id) is None:
+            raise NotFound(  # a typo, not an encounter nobody played yet
+                f"no encounter {encounter_id!r}: none is stored and no play of it is "
+                "recorded; ae encounters list shows the stored ids"
+            )
         if as_json:
             out.print_json(a.model_dump_json())
             return

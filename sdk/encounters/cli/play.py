@@ -10,10 +10,10 @@ import anyio
 import typer
 from rich.prompt import IntPrompt, Prompt
 
-from ..engine import SyncEngine
 from ..models import Category, EncounterSpec, Session, SessionStatus
 from ..storage import MemoryStore
-from .app import app, fail, out, state
+from ..sync import SyncEngine
+from .app import JsonFlag, app, fail, out, print_json, state
 from .content import load_encounters, parse_params
 from .flows import DILEMMAS, autoplay
 from .render import encounter_panel, session_details, session_summary
@@ -36,6 +36,7 @@ def test_encounter(
     key: Annotated[
         str | None, typer.Option(envvar="AE_KEY", help="API key for --url.", show_default=False)
     ] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Play encounters from a file through: start a session, complete each objective,
     complete the session. In-process (nothing stored), or on a daemon with --url."""
@@ -44,6 +45,9 @@ def test_encounter(
         _test_remote(specs, url, key, {"player_id": player, "level": level})
         return
     with SyncEngine(state.settings(), store=MemoryStore()) as engine:
+        if as_json:
+            print_json([_play_through(engine, spec, player, level) for spec in specs])
+            return
         for spec in specs:
             out.print(f"Starting test session for {spec.title!r}...", highlight=False)
             session = engine.start_session({"player_id": player, "level": level}, spec)
@@ -54,6 +58,13 @@ def test_encounter(
                 out.print(f"[green]✓[/green] Completed: {objective.description}", highlight=False)
             engine.complete_session(session.id)
     out.print(f"[green]✓[/green] Test completed successfully ({len(specs)} encounter(s))")
+
+
+def _play_through(engine: SyncEngine, spec: EncounterSpec, player: str, level: int) -> Session:
+    session = engine.start_session({"player_id": player, "level": level}, spec)
+    for objective in spec.objectives:
+        engine.update_objective(session.id, objective.id, completed=True)
+    return engine.complete_session(session.id)
 
 
 def _test_remote(
@@ -93,7 +104,8 @@ def _ask(question: str, choices: list[str] | None = None, default: str = "") -> 
         raise _Quit from None
 
 
-def _interactive(engine: SyncEngine, session: Session) -> Session:
+def play_interactively(engine: SyncEngine, session: Session) -> Session:
+    """Play a session turn by turn at the terminal; q leaves it active (resumable)."""
     try:
         return _play_turns(engine, session)
     except _Quit:
@@ -107,10 +119,19 @@ def _interactive(engine: SyncEngine, session: Session) -> Session:
 
 def _play_turns(engine: SyncEngine, session: Session) -> Session:
     spec = session.encounter
+    told = False
     while session.status is SessionStatus.ACTIVE:
-        if not session.open_required():
-            out.print("[green]All required objectives done![/green]")
+        required_done = not session.open_required()
+        if required_done and all(s.completed for s in session.objectives.values()):
+            out.print("[green]All objectives done![/green]")
             return engine.complete_session(session.id)
+        if required_done and not told:
+            out.print(
+                "[green]All required objectives done![/green] d completes the session; "
+                "the optional ones are still open.",
+                soft_wrap=True,
+            )
+            told = True
         out.print()
         for i, o in enumerate(spec.objectives, 1):
             st = session.objectives[o.id]
@@ -119,7 +140,8 @@ def _play_turns(engine: SyncEngine, session: Session) -> Session:
             out.print(
                 f" {mark} {i}. {o.description} [{st.progress}/{o.quantity}]{opt}", highlight=False
             )
-        keys = "number=work on objective, t=talk, c=choose, f=fail, a=abandon, q=quit"
+        done_key = "d=complete, " if required_done else ""
+        keys = f"number=work on objective, t=talk, c=choose, {done_key}f=fail, a=abandon, q=quit"
         answer = _ask(f"[bold]action[/bold] ({keys})").lower()
         if answer.isdigit() and 1 <= int(answer) <= len(spec.objectives):
             o = spec.objectives[int(answer) - 1]
@@ -155,6 +177,8 @@ def _play_turns(engine: SyncEngine, session: Session) -> Session:
             question, options = DILEMMAS[spec.category]
             pick = _ask(question, choices=options, default=options[0])
             session = engine.record_choice(session.id, question, pick, available_options=options)
+        elif answer == "d" and required_done:
+            return engine.complete_session(session.id)
         elif answer == "f":
             return engine.fail_session(session.id, "player gave up")
         elif answer == "a":
@@ -220,7 +244,7 @@ def play(
                 )
             out.print(encounter_panel(spec))
             session = engine.start_session({"player_id": player, "level": level}, spec)
-        session = autoplay(engine, session, out) if auto else _interactive(engine, session)
+        session = autoplay(engine, session, out) if auto else play_interactively(engine, session)
         out.print(session_summary(session))
 
 
@@ -229,12 +253,16 @@ def sessions_list(
     player: Annotated[str | None, typer.Option(help="Only this player's.")] = None,
     status: Annotated[SessionStatus | None, typer.Option()] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 20,
+    as_json: JsonFlag = False,
 ) -> None:
     """The newest sessions in the store."""
     from rich.table import Table
 
     with state.engine() as engine:
         items = engine.list_sessions(player_id=player, status=status, limit=limit)
+    if as_json:
+        print_json(items)
+        return
     table = Table(title=f"{len(items)} session(s)")
     table.add_column("id", no_wrap=True)  # ids are copied: never cut them
     for col in ("player", "status", "encounter"):
@@ -283,4 +311,4 @@ def demo(
     """The offline tour: one encounter per category, one session played through."""
     from .demo import run_demo
 
-    run_demo(state.settings(), seed=seed, console=out)
+    run_demo(state.store_settings(), seed=seed, console=out)

@@ -1,5 +1,5 @@
 """Player-facing systems on the command line: ``ae memory show``, ``ae difficulty
-show`` and ``ae campaign start|status|advance``."""
+show`` and ``ae campaign start|play|status|advance``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rich.markup import escape
 from ..campaigns import CampaignRun
 from ..engine import Engine
 from ..jsonio import read_json_file
-from .app import app, out, state
+from .app import JsonFlag, app, out, print_json, state
 
 T = TypeVar("T")
 memory_app = typer.Typer(help="What NPCs remember of players.", no_args_is_help=True)
@@ -26,7 +26,7 @@ app.add_typer(difficulty_app, name="difficulty")
 
 def with_engine(work: Callable[[Engine], Awaitable[T]]) -> T:
     async def run() -> T:
-        async with Engine(state.settings()) as engine:
+        async with Engine(state.store_settings()) as engine:
             return await work(engine)
 
     return anyio.run(run)
@@ -70,12 +70,16 @@ def memory_show(
 def difficulty_show(
     player: Annotated[str, typer.Argument(help="Player id.")],
     base: Annotated[float, typer.Option(min=0.1, max=1.0, help="Base difficulty.")] = 0.5,
+    as_json: JsonFlag = False,
 ) -> None:
     """A player's record and the difficulty adaptive generation would pick now."""
 
     async def work(engine: Engine) -> None:
         history = await engine.difficulty.history(player)
         chosen = await engine.difficulty.calculate_difficulty(player, base)
+        if as_json:
+            print_json({"difficulty": chosen, "history": history})
+            return
         out.print(engine.difficulty.prompt_line(chosen, history), highlight=False)
         r = history.rating
         out.print(f"rating {r.rating:.0f} (RD {r.rd:.0f}); policy "
@@ -89,22 +93,29 @@ campaign_app = typer.Typer(help="Campaigns: encounters chained with carried stat
 app.add_typer(campaign_app, name="campaign")
 
 
-def _print_run(run: CampaignRun, engine: Engine) -> None:
-    current = engine.campaigns.current_encounter(run)
+def _show_run(run: CampaignRun, current: str | None, as_json: bool) -> None:
+    """A run as the campaign commands print it; ``current`` is its next encounter."""
+    if as_json:
+        print_json({**run.model_dump(mode="json"), "next_encounter": current})
+        return
     out.print(f"run [bold]{run.id}[/bold] of campaign {escape(run.campaign_id)} for "
               f"{escape(run.player_id)}: {run.status}", highlight=False)  # fmt: skip
     out.print(f"completed: {', '.join(run.completed) or '-'}; next: {current or '-'}",
               highlight=False)  # fmt: skip
     if run.state:
         out.print("state: " + escape(json.dumps(run.state, ensure_ascii=False)), highlight=False)
+    if current is not None and run.status == "active":
+        out.print(f"play the next step with: ae campaign play {run.id}", highlight=False)
 
 
 @campaign_app.command("start")
 def campaign_start(
     campaign: Annotated[str, typer.Argument(help="A campaign JSON file, or a stored id.")],
     player: Annotated[str, typer.Argument(help="Player id.")],
+    as_json: JsonFlag = False,
 ) -> None:
-    """Start a campaign for a player (a file is validated and stored first)."""
+    """Start a campaign for a player (a file is validated and stored first). Every
+    encounter it names must be in the store (ae encounters import FILE)."""
     path = Path(campaign)
 
     async def work(engine: Engine) -> None:
@@ -112,17 +123,41 @@ def campaign_start(
         if path.suffix == ".json" or path.exists():
             spec = await engine.campaigns.save_campaign(read_json_file(path))
             campaign_id = spec.id
-        _print_run(await engine.start_campaign(campaign_id, player), engine)
+        run = await engine.start_campaign(campaign_id, player)
+        _show_run(run, engine.campaigns.current_encounter(run), as_json)
 
     with_engine(work)
 
 
+@campaign_app.command("play")
+def campaign_play(
+    run_id: Annotated[str, typer.Argument(help="Campaign run id.")],
+    auto: Annotated[bool, typer.Option("--auto", help="Play unattended.")] = False,
+) -> None:
+    """Play the current step of a run in the terminal: its encounter as a session, with
+    the state carried so far. Completing the session moves the run on."""
+    from .flows import autoplay
+    from .play import play_interactively
+    from .render import encounter_panel, session_summary
+
+    with state.engine() as engine:
+        session = engine.play_campaign_step(run_id)
+        out.print(encounter_panel(session.encounter))
+        session = autoplay(engine, session, out) if auto else play_interactively(engine, session)
+        out.print(session_summary(session))
+        run = engine.campaigns.status(run_id)
+        _show_run(run, engine.campaigns.current_encounter(run), False)
+
+
 @campaign_app.command("status")
-def campaign_status(run_id: Annotated[str, typer.Argument(help="Campaign run id.")]) -> None:
+def campaign_status(
+    run_id: Annotated[str, typer.Argument(help="Campaign run id.")], as_json: JsonFlag = False
+) -> None:
     """Where a campaign run is: steps done, the next encounter, the carried state."""
 
     async def work(engine: Engine) -> None:
-        _print_run(await engine.campaigns.status(run_id), engine)
+        run = await engine.campaigns.status(run_id)
+        _show_run(run, engine.campaigns.current_encounter(run), as_json)
 
     with_engine(work)
 
@@ -131,11 +166,13 @@ def campaign_status(run_id: Annotated[str, typer.Argument(help="Campaign run id.
 def campaign_advance(
     run_id: Annotated[str, typer.Argument(help="Campaign run id.")],
     session_id: Annotated[str, typer.Argument(help="A finished session of the current step.")],
+    as_json: JsonFlag = False,
 ) -> None:
     """Apply a finished session to a run (finishing a campaign session does it by itself;
     this is for sessions played elsewhere)."""
 
     async def work(engine: Engine) -> None:
-        _print_run(await engine.campaigns.advance(run_id, session_id), engine)
+        run = await engine.campaigns.advance(run_id, session_id)
+        _show_run(run, engine.campaigns.current_encounter(run), as_json)
 
     with_engine(work)

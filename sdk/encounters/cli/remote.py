@@ -17,7 +17,7 @@ import typer
 
 from ..client import EncountersClient
 from ..jsonio import read_json_file
-from .app import app, fail, out
+from .app import JsonFlag, app, fail, out
 
 T = TypeVar("T")
 Url = Annotated[str, typer.Option("--url", envvar="AE_URL", help="Control API URL.")]
@@ -102,9 +102,14 @@ def personas_list(
     status: Annotated[str | None, typer.Option()] = None,
     url: Url = "http://127.0.0.1:3001",
     key: Key = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Personas you may see (all of them with an admin key)."""
-    for record in remote(url, key, lambda c: c.personas(status)):
+    records = remote(url, key, lambda c: c.personas(status))
+    if as_json:
+        show(records)
+        return
+    for record in records:
         persona = record["persona"]
         out.print(f"{persona['id']}  {record['status']:18}  {persona['name']}", highlight=False)
 

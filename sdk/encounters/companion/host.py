@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._util.locks import KeyedLocks
 from ..log import get_logger
 from ..models.persona import PersonaCore
 from ..moderation.moderator import ActionDecision, ContentModerator
@@ -38,7 +39,7 @@ class CompanionHost:
         self.script = script
         self.seed = seed
         self.companions: dict[str, Companion] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: KeyedLocks[str] = KeyedLocks()  # a session's events, one at a time
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def companion(
@@ -65,8 +66,7 @@ class CompanionHost:
         world: str | None = None,
     ) -> list[ActionDecision]:
         """Handle one event now, after the session's earlier events."""
-        lock = self._locks.setdefault(session_id, asyncio.Lock())
-        async with lock:
+        async with self._locks.hold(session_id):
             companion = self.companion(session_id, persona, send, world)
             try:
                 return await companion.handle(event)
@@ -98,7 +98,6 @@ class CompanionHost:
     async def end(self, session_id: str) -> None:
         """The session ended: close its companion (its timers stop)."""
         companion = self.companions.pop(session_id, None)
-        self._locks.pop(session_id, None)
         if companion is not None:
             await companion.close()
 

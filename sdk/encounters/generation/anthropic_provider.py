@@ -14,26 +14,26 @@ import anthropic
 
 from .llm import (
     ChatResult,
+    ClientErrors,
     Completion,
     Message,
-    ProviderError,
-    ProviderTimeout,
-    RetryableError,
+    StatusReply,
     ToolCall,
     ToolSpec,
     Usage,
-    error_for_status,
 )
 
 
-def translate_error(name: str, exc: Exception) -> ProviderError:
-    if isinstance(exc, anthropic.APITimeoutError):
-        return ProviderTimeout(name, "timed out")
-    if isinstance(exc, anthropic.APIConnectionError):
-        return RetryableError(name, f"cannot connect: {exc}")
+def _status(exc: BaseException) -> StatusReply | None:
     if isinstance(exc, anthropic.APIStatusError):
-        return error_for_status(name, exc.status_code, exc.message, exc.response.headers)
-    return ProviderError(name, repr(exc))
+        return exc.status_code, exc.message, exc.response.headers
+    return None
+
+
+#: The anthropic client's exceptions as ours.
+ERRORS = ClientErrors(
+    timeout=(anthropic.APITimeoutError,), connection=(anthropic.APIConnectionError,), status=_status
+)
 
 
 class AnthropicProvider:
@@ -81,7 +81,7 @@ class AnthropicProvider:
         try:
             response = await self.client.messages.create(**params)
         except anthropic.AnthropicError as exc:
-            raise translate_error(self.name, exc) from exc
+            raise ERRORS.translate(self.name, exc) from exc
         text = ""
         for block in response.content:
             if block.type == "tool_use" and block.name == schema_name:
@@ -114,7 +114,7 @@ class AnthropicProvider:
         try:
             response = await self.client.messages.create(**params)
         except anthropic.AnthropicError as exc:
-            raise translate_error(self.name, exc) from exc
+            raise ERRORS.translate(self.name, exc) from exc
         texts = [b.text for b in response.content if b.type == "text"]
         calls = [
             ToolCall(b.name, dict(b.input) if isinstance(b.input, dict) else {}, b.id)
@@ -134,7 +134,7 @@ class AnthropicProvider:
         try:
             await self.client.models.retrieve(self.model)
         except anthropic.AnthropicError as exc:
-            raise translate_error(self.name, exc) from exc
+            raise ERRORS.translate(self.name, exc) from exc
 
     async def aclose(self) -> None:
         await self.client.close()

@@ -10,6 +10,7 @@ below, which is all the router needs to know.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -186,3 +187,31 @@ def error_for_status(
             provider, text, status=status, retry_after=retry_after_seconds(headers)
         )
     return ProviderError(provider, text, status=status)
+
+
+#: What an HTTP error response says: status, message, response headers (or None).
+StatusReply = tuple[int, str, Any]
+
+
+@dataclass(frozen=True)
+class ClientErrors:
+    """How one client library's exceptions map to ours: which exception types are
+    timeouts, which are connection failures, and how to read an HTTP error's status,
+    message and headers (None for an exception that is not one). A timeout is checked
+    before a connection failure, since clients make the first a kind of the second."""
+
+    timeout: tuple[type[BaseException], ...]
+    connection: tuple[type[BaseException], ...]
+    status: Callable[[BaseException], StatusReply | None]
+
+    def translate(self, provider: str, exc: BaseException) -> ProviderError:
+        """The client's exception as one of ours: a timeout and a connection failure
+        are worth retrying; an HTTP error as :func:`error_for_status` says; anything
+        else is not retried."""
+        if isinstance(exc, self.timeout):
+            return ProviderTimeout(provider, "timed out")
+        if isinstance(exc, self.connection):
+            return RetryableError(provider, f"cannot connect: {exc}")
+        if (reply := self.status(exc)) is not None:
+            return error_for_status(provider, *reply)
+        return ProviderError(provider, repr(exc))

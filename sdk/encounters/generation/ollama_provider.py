@@ -19,15 +19,14 @@ import ollama
 
 from .llm import (
     ChatResult,
+    ClientErrors,
     Completion,
     Message,
     ProviderError,
-    ProviderTimeout,
-    RetryableError,
+    StatusReply,
     ToolCall,
     ToolSpec,
     Usage,
-    error_for_status,
 )
 
 #: Headers of the last error response in this task (Ollama's client drops them).
@@ -39,14 +38,18 @@ async def _keep_error_headers(response: httpx.Response) -> None:
         _error_headers.set(response.headers)
 
 
-def translate_error(name: str, exc: Exception) -> ProviderError:
-    if isinstance(exc, httpx.TimeoutException):
-        return ProviderTimeout(name, "timed out")
-    if isinstance(exc, httpx.TransportError | ConnectionError):
-        return RetryableError(name, f"cannot connect: {exc}")
+def _status(exc: BaseException) -> StatusReply | None:
     if isinstance(exc, ollama.ResponseError):
-        return error_for_status(name, exc.status_code, exc.error, _error_headers.get())
-    return ProviderError(name, repr(exc))
+        return exc.status_code, exc.error, _error_headers.get()
+    return None
+
+
+#: The ollama client's exceptions (it speaks through httpx) as ours.
+ERRORS = ClientErrors(
+    timeout=(httpx.TimeoutException,),
+    connection=(httpx.TransportError, ConnectionError),
+    status=_status,
+)
 
 
 class OllamaProvider:
@@ -82,7 +85,7 @@ class OllamaProvider:
                 options={"temperature": 0.7, "num_predict": self.max_tokens},
             )  # fmt: skip
         except (ollama.ResponseError, httpx.HTTPError, ConnectionError) as exc:
-            raise translate_error(self.name, exc) from exc
+            raise ERRORS.translate(self.name, exc) from exc
         return Completion(
             text=response.message.content or "",
             usage=Usage(response.prompt_eval_count or 0, response.eval_count or 0),
@@ -111,7 +114,7 @@ class OllamaProvider:
                 options={"num_predict": self.max_tokens},
             )
         except (ollama.ResponseError, httpx.HTTPError, ConnectionError) as exc:
-            raise translate_error(self.name, exc) from exc
+            raise ERRORS.translate(self.name, exc) from exc
         calls = [
             ToolCall(c.function.name, dict(c.function.arguments or {}))
             for c in response.message.tool_calls or []
@@ -129,7 +132,7 @@ class OllamaProvider:
         try:
             listing = await self.client.list()
         except (ollama.ResponseError, httpx.HTTPError, ConnectionError) as exc:
-            raise translate_error(self.name, exc) from exc
+            raise ERRORS.translate(self.name, exc) from exc
         names = [m.model for m in listing.models if m.model]
         if self.model not in names and f"{self.model}:latest" not in names:
             shown = ", ".join(names[:10]) or "none"

@@ -20,27 +20,27 @@ import openai
 
 from .llm import (
     ChatResult,
+    ClientErrors,
     Completion,
     Message,
     ProviderError,
-    ProviderTimeout,
-    RetryableError,
+    StatusReply,
     ToolCall,
     ToolSpec,
     Usage,
-    error_for_status,
 )
 
 
-def translate_error(name: str, exc: Exception) -> ProviderError:
-    """The client's exception as one of ours (retryable or not)."""
-    if isinstance(exc, openai.APITimeoutError):
-        return ProviderTimeout(name, "timed out")
-    if isinstance(exc, openai.APIConnectionError):
-        return RetryableError(name, f"cannot connect: {exc}")
+def _status(exc: BaseException) -> StatusReply | None:
     if isinstance(exc, openai.APIStatusError):
-        return error_for_status(name, exc.status_code, exc.message, exc.response.headers)
-    return ProviderError(name, repr(exc))
+        return exc.status_code, exc.message, exc.response.headers
+    return None
+
+
+#: The openai client's exceptions as ours.
+ERRORS = ClientErrors(
+    timeout=(openai.APITimeoutError,), connection=(openai.APIConnectionError,), status=_status
+)
 
 
 class OpenAIProvider:
@@ -149,10 +149,10 @@ class OpenAIProvider:
             except openai.BadRequestError as exc:
                 other = _other_limit_param(exc, self.limit_param)
                 if other is None or swapped:
-                    raise translate_error(self.name, exc) from exc
+                    raise ERRORS.translate(self.name, exc) from exc
                 self.limit_param = other
             except openai.OpenAIError as exc:
-                raise translate_error(self.name, exc) from exc
+                raise ERRORS.translate(self.name, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def probe(self) -> None:
@@ -162,11 +162,11 @@ class OpenAIProvider:
         except openai.NotFoundError:
             pass  # compatible servers (llama.cpp, vLLM) may only have the list
         except openai.OpenAIError as exc:
-            raise translate_error(self.name, exc) from exc
+            raise ERRORS.translate(self.name, exc) from exc
         try:
             page = await self.client.models.list()
         except openai.OpenAIError as exc:
-            raise translate_error(self.name, exc) from exc
+            raise ERRORS.translate(self.name, exc) from exc
         names = [m.id for m in page.data]
         if self.model not in names:
             raise ProviderError(self.name, _missing(self.model, names), status=404)

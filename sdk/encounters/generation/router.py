@@ -45,6 +45,7 @@ import anyio
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
+from .._util.optional import require
 from ..errors import ConfigError, FieldError, GenerationError, ValidationFailed
 from ..log import get_logger
 from ..models import EncounterSpec
@@ -620,11 +621,9 @@ def policy_from(llm: LLMSettings) -> RouterPolicy:
 def build_providers(llm: LLMSettings) -> list[LLMProvider]:
     """Providers in order: primary, fallback, then Ollama when local is enabled. With
     neither primary nor fallback named, every provider that has a key is used (OpenAI,
-    then Anthropic). A provider named without what it needs is a :class:`ConfigError`."""
-    from .anthropic_provider import AnthropicProvider
-    from .ollama_provider import OllamaProvider
-    from .openai_provider import OpenAIProvider
-
+    then Anthropic). A provider named without what it needs is a :class:`ConfigError`;
+    one whose client library is not installed is a :class:`MissingExtra` naming
+    ``[llm]``."""
     names: list[str] = [n for n in (llm.llm_primary_provider, llm.llm_fallback_provider) if n]
     if not names:
         names += ["openai"] if llm.openai_api_key or llm.openai_base_url else []
@@ -643,18 +642,26 @@ def build_providers(llm: LLMSettings) -> list[LLMProvider]:
         raise ConfigError("the anthropic provider needs ANTHROPIC_API_KEY")
     providers: list[LLMProvider] = []
     for name in names:
+        # a provider's module imports its client: only the named ones are imported
+        module = require(f"{__package__}.{name}_provider", "llm", f"the {name} provider")
         if name == "openai":
-            providers.append(OpenAIProvider(
-                api_key=llm.openai_api_key.get_secret_value() if llm.openai_api_key else None,
-                model=llm.openai_model, base_url=llm.openai_base_url, timeout=llm.llm_timeout,
-            ))  # fmt: skip
+            key = llm.openai_api_key.get_secret_value() if llm.openai_api_key else None
+            provider = module.OpenAIProvider(
+                api_key=key,
+                model=llm.openai_model,
+                base_url=llm.openai_base_url,
+                timeout=llm.llm_timeout,
+            )
         elif name == "anthropic":
-            providers.append(AnthropicProvider(
-                api_key=anthropic_key, model=llm.anthropic_model,
-                base_url=llm.anthropic_base_url, timeout=llm.llm_timeout,
-            ))  # fmt: skip
-        else:
-            providers.append(OllamaProvider(  # no LLM_LOCAL_URL: the client reads OLLAMA_HOST
-                host=llm.llm_local_url, model=llm.ollama_model, timeout=llm.llm_timeout,
-            ))  # fmt: skip
+            provider = module.AnthropicProvider(
+                api_key=anthropic_key,
+                model=llm.anthropic_model,
+                base_url=llm.anthropic_base_url,
+                timeout=llm.llm_timeout,
+            )
+        else:  # no LLM_LOCAL_URL: the ollama client reads OLLAMA_HOST by itself
+            provider = module.OllamaProvider(
+                host=llm.llm_local_url, model=llm.ollama_model, timeout=llm.llm_timeout
+            )
+        providers.append(provider)
     return providers

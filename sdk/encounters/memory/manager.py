@@ -18,14 +18,13 @@ from __future__ import annotations
 import math
 import re
 import secrets
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import anyio
-
+from .._util.cache import LRUCache
+from .._util.locks import KeyedLocks
 from ..errors import FieldError, ValidationFailed
 from ..models.common import ID_PATTERN, PATTERN_HINTS, utcnow
 from ..validation import validate_model
@@ -64,9 +63,8 @@ class NPCMemoryManager:
         self.half_life_hours = half_life_hours
         self.weights = weights  # recency, importance, relevance
         self.clock = clock
-        self._cache: OrderedDict[str, NPCMemory] = OrderedDict()
-        self._cache_size = cache_size
-        self._locks: dict[str, anyio.Lock] = {}
+        self._cache: LRUCache[str, NPCMemory] = LRUCache(cache_size)
+        self._locks: KeyedLocks[str] = KeyedLocks()
 
     @classmethod
     def open(cls, data_dir: Path | None, key: str | None = None, **kwargs: Any) -> NPCMemoryManager:
@@ -92,10 +90,7 @@ class NPCMemoryManager:
         return pair, profile
 
     def _remember(self, pair: str, profile: NPCMemory) -> None:
-        self._cache[pair] = profile
-        self._cache.move_to_end(pair)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        self._cache.set(pair, profile)
 
     def _save(self, pair: str, profile: NPCMemory) -> NPCMemory:
         profile = validate_model(NPCMemory, profile.model_dump(), "NPC memory")
@@ -107,9 +102,6 @@ class NPCMemoryManager:
         """The pair's profile (a new, empty one when they never met)."""
         _check_ids(npc_id, player_id)
         return self._profile(npc_id, player_id)[1].model_copy()
-
-    def _lock(self, pair: str) -> anyio.Lock:
-        return self._locks.setdefault(pair, anyio.Lock())
 
     # -- recording -----------------------------------------------------------------------
 
@@ -123,7 +115,7 @@ class NPCMemoryManager:
         if item.importance is None:
             item = item.model_copy(update={"importance": estimate_importance(item)})
         pair = self.file.pair(npc_id, player_id)
-        async with self._lock(pair):
+        async with self._locks.hold(pair):
             _, profile = self._profile(npc_id, player_id)
             step = {"positive": RELATIONSHIP_STEP, "negative": -RELATIONSHIP_STEP}.get(
                 item.outcome, 0
@@ -169,7 +161,7 @@ class NPCMemoryManager:
         the 50 newest are kept)."""
         _check_ids(npc_id, player_id)
         pair = self.file.pair(npc_id, player_id)
-        async with self._lock(pair):
+        async with self._locks.hold(pair):
             _, profile = self._profile(npc_id, player_id)
             facts = [f for f in profile.known_facts if f != fact.strip()] + [fact.strip()]
             profile = self._save(pair, profile.model_copy(update={"known_facts": facts[-50:]}))
@@ -181,7 +173,7 @@ class NPCMemoryManager:
         """Personality traits (0..1) the NPC shows this player, merged into the profile."""
         _check_ids(npc_id, player_id)
         pair = self.file.pair(npc_id, player_id)
-        async with self._lock(pair):
+        async with self._locks.hold(pair):
             _, profile = self._profile(npc_id, player_id)
             merged = {**profile.personality_traits, **dict(traits)}
             profile = self._save(pair, profile.model_copy(update={"personality_traits": merged}))

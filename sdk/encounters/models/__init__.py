@@ -1,4 +1,6 @@
-"""Data models (pydantic v2). This package imports nothing else of ours."""
+"""Data models (pydantic v2). This package imports nothing else of ours but the typed
+errors (:mod:`encounters.errors`, which imports nothing of ours), so the session's rules
+can raise them."""
 
 from .common import Category, ObjectiveKind, RewardKind, new_id, utcnow
 from .encounter import NPC, EncounterSpec, Objective, Reward

@@ -10,11 +10,20 @@ so analytics, difficulty and NPC memory can be rebuilt from stored sessions.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, Field, model_validator
 
+from ..errors import (
+    FieldError,
+    IllegalTransition,
+    ObjectivesIncomplete,
+    UnknownNPC,
+    UnknownObjective,
+    ValidationFailed,
+)
 from .common import LAX, STRICT, Difficulty, Id, Language, Line, Timestamp, new_id, utcnow
 from .encounter import EncounterSpec
 
@@ -39,6 +48,10 @@ TRANSITIONS: dict[SessionStatus, frozenset[SessionStatus]] = {
     SessionStatus.FAILED: frozenset(),
     SessionStatus.ABANDONED: frozenset(),
 }
+
+
+def _bad_argument(name: str, message: str) -> ValidationFailed:
+    return ValidationFailed("argument", [FieldError(name, message)])
 
 
 class ObjectiveProgress(BaseModel):
@@ -89,7 +102,7 @@ class NPCInteraction(BaseModel):
 
 
 class Session(BaseModel):
-    """The seed's enhanced session. ``encounter`` is a copy, so a stored session replays
+    """A player's run through one encounter. ``encounter`` is a copy, so a stored session replays
     even if the encounter is later edited or deleted."""
 
     model_config = STRICT
@@ -158,6 +171,70 @@ class Session(BaseModel):
             for o in self.encounter.objectives
             if not o.optional and not self.objectives[o.id].completed
         ]
+
+    def set_objective(
+        self,
+        objective_id: str,
+        *,
+        progress: int | None = None,
+        completed: bool | None = None,
+        now: datetime,
+    ) -> bool:
+        """Set an objective's progress and/or completion in place; return whether the
+        objective became completed by this change.
+
+        ``progress`` is clamped to the objective's quantity; reaching it completes the
+        objective and going below it re-opens it. ``completed=True`` sets progress to
+        the quantity; ``completed=False`` re-opens it. Contradicting arguments (e.g.
+        ``completed=False`` with the full quantity) raise :class:`ValidationFailed`;
+        an id the encounter does not have raises :class:`UnknownObjective`. The
+        status is not checked here: playing a finished session is the caller's rule.
+        """
+        if progress is not None and (type(progress) is not int or progress < 0):
+            raise _bad_argument("progress", "must be a whole number >= 0")
+        if completed is not None and type(completed) is not bool:
+            raise _bad_argument("completed", "must be true or false")
+        objective = self.encounter.objective(objective_id)
+        if objective is None:
+            raise UnknownObjective(self.id, objective_id, list(self.objectives))
+        state = self.objectives[objective_id]
+        was_done = state.completed
+        value = state.progress if progress is None else min(progress, objective.quantity)
+        full = value >= objective.quantity
+        if completed is not None and progress is not None and full != completed:
+            raise _bad_argument(
+                "progress", f"contradicts completed={completed} (quantity {objective.quantity})"
+            )
+        if completed is True:
+            value = objective.quantity
+        elif completed is False:
+            value = min(value, objective.quantity - 1)
+        state.progress = value
+        state.completed = value == objective.quantity
+        state.completed_at = (state.completed_at or now) if state.completed else None
+        return state.completed and not was_done
+
+    def check_npc(self, npc_id: str) -> None:
+        """Raise :class:`UnknownNPC` unless the encounter has this NPC."""
+        if self.encounter.npc(npc_id) is None:
+            raise UnknownNPC(self.id, npc_id, [n.id for n in self.encounter.npcs])
+
+    def finish(self, status: SessionStatus, reason: str | None = None, *, now: datetime) -> None:
+        """Move the state machine to a finished ``status`` in place.
+
+        Only an active session moves (:class:`IllegalTransition` otherwise), and it is
+        completed only when every required objective is done
+        (:class:`ObjectivesIncomplete`); optional objectives never hold it back. The
+        reason is kept, cut to 500 characters.
+        """
+        if status not in TRANSITIONS[self.status]:
+            raise IllegalTransition(self.id, self.status.value, status.value)
+        if status is SessionStatus.COMPLETED and (open_ids := self.open_required()):
+            raise ObjectivesIncomplete(self.id, open_ids)
+        self.status = status
+        self.ended_at = now
+        if reason is not None:
+            self.failure_reason = reason[:500]
 
     @property
     def duration_seconds(self) -> float | None:

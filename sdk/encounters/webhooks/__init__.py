@@ -6,8 +6,14 @@ the engine's :class:`~encounters.events.EventBus`) and run
 :meth:`WebhookManager.run` in a task group. Events go through a durable outbox in the
 store, are signed per the Standard Webhooks spec, retried with backoff, and only ever
 sent to public addresses unless allowed. See ``docs/webhooks.md``.
+
+The package: :mod:`.models`, :mod:`.registry` (registrations and secrets),
+:mod:`.delivery` (the outbox and its delivery), :mod:`.manager` (both in one object),
+:mod:`.network` (the SSRF guard) and :mod:`.signing`.
 """
 
+from .delivery import WebhookDelivery, parse_retry_after
+from .manager import WebhookManager
 from .models import (
     ENGINE_EVENT_TYPES,
     EVENT_TYPES,
@@ -28,11 +34,7 @@ from .network import (
     parse_networks,
     vetted_addresses,
 )
-from .outbox import (
-    WebhookManager,
-    WebhookNotFound,
-    parse_retry_after,
-)
+from .registry import WebhookNotFound, WebhookRegistry
 from .signing import (
     SignatureError,
     WebhookSecretError,
@@ -56,8 +58,10 @@ __all__ = [
     "SecretInfo",
     "SignatureError",
     "Webhook",
+    "WebhookDelivery",
     "WebhookManager",
     "WebhookNotFound",
+    "WebhookRegistry",
     "WebhookSecretError",
     "address_problem",
     "generate_secret",

@@ -1,0 +1,133 @@
+"""The engine's services that are built on first use, apart from the engine's steps.
+
+Building them eagerly would cost every engine start what few games need: loading the
+moderation word lists takes about half a second, NPC memory opens a second SQLite file
+and webhooks need the master key (which creates ``memory.key`` in the data folder). So
+:class:`LazyServices` holds the recipe and builds each one the first time it is asked
+for. Asking whether one is in use never builds it.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from .memory import NPCMemoryManager
+from .memory.crypto import KEY_FILENAME, load_or_create_key
+from .memory.manager import MEMORY_FILENAME
+from .moderation import AuditLogger, ContentModerator, provider_classifiers
+from .settings import Settings
+from .storage import Store
+from .webhooks import RetryPolicy, WebhookManager
+
+
+class LazyServices:
+    """Moderator, NPC memory, webhooks and the master key of one engine, each built on
+    first use from the engine's settings and store. Not thread-safe: an engine is used
+    from one event loop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        moderator: ContentModerator | None = None,
+        memory: NPCMemoryManager | None = None,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._moderator = moderator
+        self._owns_moderator = moderator is None  #: built here: closed here
+        self._memory = memory
+        self._webhooks: WebhookManager | None = None
+        self._key: bytes | None = None
+
+    @property
+    def moderator(self) -> ContentModerator:
+        """The content moderator, its decisions audited in the store."""
+        if self._moderator is None:
+            self._moderator = ContentModerator(
+                settings=self._settings.moderation,
+                audit=AuditLogger(self._store),
+                classifiers=provider_classifiers(self._settings.moderation, self._settings.llm),
+            )
+        return self._moderator
+
+    async def close_moderator(self) -> None:
+        """Close the moderator's provider classifiers if this built it (one given to
+        the engine is its owner's to close)."""
+        if self._owns_moderator and self._moderator is not None:
+            await self._moderator.aclose()
+
+    @property
+    def memory(self) -> NPCMemoryManager:
+        """NPC memory, encrypted in ``memory.db`` in the data folder (in memory with
+        ``AE_STORE=memory``); the key is ``AE_MEMORY_KEY`` or the ``memory.key`` file."""
+        if self._memory is None:
+            key = self._settings.memory_key
+            folder = None if self._settings.store == "memory" else self._settings.data_dir
+            self._memory = NPCMemoryManager.open(folder, key.get_secret_value() if key else None)
+        return self._memory
+
+    def memory_in_use(self) -> bool:
+        """Has any NPC memory been kept (so a prompt may need it)? Asking does not
+        create the memory file."""
+        return self._memory is not None or (
+            self._settings.store != "memory"
+            and (self._settings.data_dir / MEMORY_FILENAME).exists()
+        )
+
+    def close_memory(self) -> None:
+        """Close NPC memory if it was opened; it reopens on next use."""
+        if self._memory is not None:
+            self._memory.close()
+            self._memory = None
+
+    def master_key(self) -> bytes:
+        """The key that seals NPC memories and webhook secrets: ``AE_MEMORY_KEY``, or
+        the ``memory.key`` file in the data folder (created on first use); with
+        ``AE_STORE=memory`` and no key given, a random one for this engine."""
+        if self._key is None:
+            given = self._settings.memory_key
+            if self._settings.store == "memory" and given is None:
+                self._key = secrets.token_bytes(32)
+            else:
+                self._key = load_or_create_key(
+                    self._settings.data_dir, given.get_secret_value() if given else None
+                )
+        return self._key
+
+    @property
+    def webhooks(self) -> WebhookManager:
+        """The webhook manager, with the retry policy from the settings."""
+        if self._webhooks is None:
+            retry = self._settings.webhook_retry
+            policy = RetryPolicy(
+                base=retry.base,
+                max_delay=max(retry.max_delay, retry.base),
+                max_attempts=retry.max_attempts,
+            )
+            self._webhooks = WebhookManager(
+                self._store,
+                key=self.master_key(),
+                allow_networks=self._settings.webhook_allow_networks,
+                policy=policy,
+            )
+        return self._webhooks
+
+    @property
+    def webhooks_in_use(self) -> WebhookManager | None:
+        """The webhook manager if it was built, else None (never builds it)."""
+        return self._webhooks
+
+    async def resume_webhooks(self) -> None:
+        """Build the webhook manager when webhooks were registered in an earlier run,
+        so they get this run's events. Only a store on disk with a known key can hold
+        such webhooks; otherwise nothing is built (no key file is created)."""
+        key_known = (
+            self._settings.memory_key is not None
+            or (self._settings.data_dir / KEY_FILENAME).exists()
+        )
+        if self._settings.store == "memory" or not key_known or self._webhooks is not None:
+            return
+        if not await self.webhooks.list():
+            self._webhooks = None
