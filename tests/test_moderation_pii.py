@@ -100,3 +100,19 @@ def test_audit_log_keeps_personal_data_redacted() -> None:
         assert entry.input == f"{PERSONAL}, call {PERSONAL} or mail {PERSONAL}"
 
     anyio.run(main)
+
+
+def test_a_credentials_letters_never_decide_the_line() -> None:
+    """A key is masked before the words are read: whatever its random letters spell
+    (here "shit" and "fuck" in leetspeak), the line is a ``secret`` sanitize, not a
+    profanity block, and nothing of the key reaches the player."""
+    from encounters.models.persona import Safety
+    from encounters.moderation import ContentModerator
+
+    moderator = ContentModerator()
+    strict = Safety(moderation="block")
+    for key in ("deploy_5h1tAbCdEfGhIjKlMnOpQrStUvWx", "sk-proj-fuckXXXXXXXXXXXXXXXXXXXXXXXX"):
+        result = moderator.check_message(f"remember {key}", strict)
+        assert (result.decision, result.reason) == ("sanitize", "secret"), (key, result)
+        assert result.text is not None and key not in result.text
+        assert result.text.startswith("remember ****")

@@ -1,5 +1,7 @@
-"""The bridge daemon that carries companions into Garry's Mod and Minecraft.
-
-Empty for now: the protocol core, WebSocket edge and control API arrive with the
-bridge daemon issue. It depends on :mod:`encounters`, never the other way round.
+"""The bridge daemon that carries companions into game worlds: the sans-I/O protocol
+core (``protocol.py``, ``frames.py``), the WebSocket edge (``server.py``) with one owner
+per link (``links.py``), the deployment flow (``deployment.py``), the control API
+(``control.py``), and their wiring (``daemon.py``). It depends on :mod:`encounters`,
+never the other way round; ``ae`` loads its commands through the ``ae.commands`` entry
+point (``cli.py``).
 """

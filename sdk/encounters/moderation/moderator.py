@@ -139,15 +139,21 @@ def clean_for_delivery(text: str) -> str:
     return "".join(out).strip()
 
 
-def _without_secrets(result: ModerationResult, spans: list[tuple[int, int]]) -> ModerationResult:
-    """``result`` with the credentials in its text masked by ``*``."""
-    assert result.text is not None
-    chars = list(result.text)
+def _masked(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each span replaced by as many ``*``."""
+    chars = list(text)
     for start, end in spans:
         chars[start:end] = "*" * (end - start)
+    return "".join(chars)
+
+
+def _secret_masked(result: ModerationResult) -> ModerationResult:
+    """``result`` of a text whose credentials were masked before it was checked: a
+    ``sanitize`` (reason ``secret`` unless something else was masked too)."""
+    assert result.text is not None
     categories = tuple(sorted({*result.categories, SECRET}))
     reason = result.reason if result.decision == "sanitize" else SECRET
-    return ModerationResult("sanitize", reason, categories, None, "".join(chars))
+    return ModerationResult("sanitize", reason, categories, None, result.text)
 
 
 def _safety(persona: PersonaCore | Safety | None) -> Safety:
@@ -240,16 +246,20 @@ class ContentModerator:
         if len(cleaned) > limit:
             return ModerationResult("block", "too_long"), ()
         safety = _safety(persona)
-        found, skeleton, game_talk = self.filter.check(cleaned, safety.context)
+        # credentials are masked before anything reads the words: a random key's
+        # letters are not words, and whatever they spell must not decide the line
+        spans = credentials.find(cleaned)
+        scanned = _masked(cleaned, spans) if spans else cleaned
+        found, skeleton, game_talk = self.filter.check(scanned, safety.context)
         if self.topic_model is not None and not self._blocks_topic(found, safety):
             # the word lists did not decide: the model may find what they missed, but
             # not overrule them where they judged a topic's words to be game talk
             found |= self.topic_model.topics_in(skeleton) - game_talk
-        result = self._decide(cleaned, found, safety)
-        if result.text is not None and (spans := credentials.find(result.text)):
-            result = _without_secrets(result, spans)
-        # the filter adds personal_data whenever pii.find finds anything in cleaned
-        return result, (() if PERSONAL_DATA in found else (cleaned,))
+        result = self._decide(scanned, found, safety)
+        if spans and result.text is not None:
+            result = _secret_masked(result)
+        # the filter adds personal_data whenever pii.find finds anything it scanned
+        return result, (() if PERSONAL_DATA in found or spans else (cleaned,))
 
     @staticmethod
     def _blocks_topic(found: set[str], safety: Safety) -> bool:
