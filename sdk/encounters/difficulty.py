@@ -36,7 +36,7 @@ from ._util.locks import KeyedLocks
 from .errors import FieldError, ValidationFailed
 from .models import Session, SessionStatus
 from .models.common import STRICT, Difficulty, Id, Timestamp, utcnow
-from .storage.base import Store
+from .storage.protocols import DocumentStore
 from .validation import validate_model
 
 #: Store document kind of player histories (the key is the player id).
@@ -432,7 +432,7 @@ def _empty_history(player_id: object) -> PlayerHistory:
 #: Per store, the locks of players being recorded right now, shared by every manager
 #: on that store object. A player's lock lives only while someone holds or waits for
 #: it, so memory follows concurrent writers, not players.
-_LOCKS: WeakKeyDictionary[Store, KeyedLocks[str]] = WeakKeyDictionary()
+_LOCKS: WeakKeyDictionary[DocumentStore, KeyedLocks[str]] = WeakKeyDictionary()
 
 
 class DifficultyManager:
@@ -440,7 +440,7 @@ class DifficultyManager:
     use by the tasks of one event loop, also across managers sharing a store object;
     not thread-safe."""
 
-    def __init__(self, store: Store, policy: DifficultyPolicy | None = None) -> None:
+    def __init__(self, store: DocumentStore, policy: DifficultyPolicy | None = None) -> None:
         self.store = store
         self.policy: DifficultyPolicy = policy if policy is not None else RulesPolicy()
 

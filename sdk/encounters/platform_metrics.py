@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from .analytics import FINISH_TYPES, SESSIONS_LOG
 from .errors import FieldError, ValidationFailed
 from .models import utcnow
-from .storage import Store
+from .storage.protocols import MetricsStore
 
 #: Audit entry kinds that are moderation decisions ("event" and "link" entries are
 #: bookkeeping of the bridge and always "allow").
@@ -99,7 +99,7 @@ def _ratio(part: int, whole: int) -> float | None:
 
 
 async def platform_metrics(
-    store: Store,
+    store: MetricsStore,
     since: datetime,
     until: datetime,
     *,

@@ -16,7 +16,7 @@ from .._util.cache import LRUCache, TTLCache
 from ..events import EngineEvent
 from ..log import get_logger
 from ..models import utcnow
-from ..storage import Store
+from ..storage.protocols import AnalyticsStore
 from ..validation import validate_model
 from .aggregates import (
     _UNKNOWN,
@@ -71,7 +71,7 @@ class AnalyticsRecorder:
 
     def __init__(
         self,
-        store: Store,
+        store: AnalyticsStore,
         *,
         flush_every: int = 500,
         flush_interval: float = 0.5,

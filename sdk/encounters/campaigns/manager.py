@@ -12,7 +12,7 @@ from .._util.locks import KeyedLocks
 from ..errors import SessionNotFound
 from ..models import PlayerContext, Session, SessionStatus
 from ..models.common import utcnow
-from ..storage import Store
+from ..storage.protocols import CampaignStore
 from ..validation import validate_model
 from .limits import (
     ACTIVE_KIND,
@@ -102,7 +102,7 @@ class CampaignManager:
         run = await manager.advance(run.id, session)
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: CampaignStore) -> None:
         self.store = store
         self._locks: KeyedLocks[str] = KeyedLocks()
 

@@ -53,7 +53,7 @@ from ..models.common import Difficulty, new_id
 from ..models.usage import UsageRecord
 from ..moderation.audit import redact
 from ..settings import LLMSettings
-from ..storage import Store
+from ..storage.protocols import UsageLog
 from ..validation import validate_model
 from .base import GenerationRequest
 from .llm import (
@@ -149,7 +149,7 @@ class ProviderManager:
         providers: Sequence[LLMProvider],
         *,
         policy: RouterPolicy | None = None,
-        store: Store | None = None,
+        store: UsageLog | None = None,
         procedural: ProceduralGenerator | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -171,7 +171,7 @@ class ProviderManager:
         self._rng: random.Random = rng or random.Random()
 
     @classmethod
-    def from_settings(cls, llm: LLMSettings, *, store: Store | None = None) -> ProviderManager:
+    def from_settings(cls, llm: LLMSettings, *, store: UsageLog | None = None) -> ProviderManager:
         """Providers in the order the settings give (see :class:`LLMSettings`)."""
         return cls(build_providers(llm), policy=policy_from(llm), store=store)
 

@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..models.audit import AuditEntry, Decision
-from ..storage import Store
+from ..storage.protocols import AuditLog
 from . import pii
 from .credentials import SECRET_HINT, SECRET_TEXT
 
@@ -111,7 +111,7 @@ class AuditLogger:
     """Writes :class:`AuditEntry` rows to a store; :meth:`replay` reads a session's
     decisions back in order."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: AuditLog) -> None:
         self.store = store
 
     async def record(

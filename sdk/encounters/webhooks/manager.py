@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ..events import EngineEvent
-from ..storage.base import Store
+from ..storage.protocols import WebhookStore
 from .delivery import WebhookDelivery
 from .models import DeliveryRecord, DeliveryResult, RetryPolicy, Webhook
 from .network import IPNetwork, Resolver
@@ -32,7 +32,7 @@ class WebhookManager:
 
     def __init__(
         self,
-        store: Store,
+        store: WebhookStore,
         *,
         key: bytes,
         allow_networks: Sequence[str] = (),

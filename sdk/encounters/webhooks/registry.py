@@ -21,7 +21,7 @@ from .._util.locks import KeyedLocks
 from ..errors import FieldError, NotFound, ValidationFailed
 from ..log import get_logger
 from ..models.common import new_id, utcnow
-from ..storage.base import Store
+from ..storage.protocols import WebhookStore
 from ..validation import validate_model
 from .models import StoredSecret, Webhook, WebhookInput, WebhookRecord, WebhookState
 from .network import DestinationRefused, Resolver, parse_networks, vetted_addresses
@@ -80,7 +80,7 @@ class WebhookRegistry:
 
     def __init__(
         self,
-        store: Store,
+        store: WebhookStore,
         *,
         key: bytes,
         allow_networks: Sequence[str] = (),
