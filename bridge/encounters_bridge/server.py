@@ -7,10 +7,11 @@ in the process, a :class:`~.links.LinkOwner`, loaded at most once and shared by 
 connection, concurrent signals and resumes; it writes every dispatch durably before
 any connection may send it.
 
-Each connection has a reader (frames in), a pump (dispatches out, in ``s`` order, as
-they become durable) and a watchdog (timeouts, lazy ack writes). Nothing a peer does
-can block anyone else: a dispatch returns once it is written, not once it is sent; a
-send that stalls past ``send_timeout`` (a peer that stopped reading) drops that
+Each connection has a reader (frames in) and, while there is something to send, a pump
+(dispatches out, in ``s`` order, as they become durable); one watch task serves every
+connection (timeouts, lazy ack writes), so an idle link holds no task of its own.
+Nothing a peer does can block anyone else: a dispatch returns once it is written, not
+once it is sent; a send that stalls past ``send_timeout`` (a peer that stopped reading) drops that
 connection; shutdown ends within ``shutdown_grace`` whatever the adapters do.
 
 Limits at the edge, each with its close code (see ``bridge/PROTOCOL.md``): open
@@ -103,7 +104,8 @@ class Connection:
     sent_s: int = 0  #: last dispatch sent on this connection
     #: held while dispatches go out (a replay, the pump): they leave in ``s`` order
     send_lock: anyio.Lock = field(default_factory=anyio.Lock)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    pump: asyncio.Task[None] | None = None  #: sending what was written, while there is any
+    closing: asyncio.Task[None] | None = None  #: our close frame on its way
 
     @property
     def link_id(self) -> str | None:
@@ -157,6 +159,7 @@ class BridgeEdge:
     _blocked: dict[str, float] = field(default_factory=dict)  # address -> until
     _closing: set[asyncio.Task[None]] = field(default_factory=set)
     _sweeper: asyncio.Task[None] | None = None
+    _watcher: asyncio.Task[None] | None = None
     #: inbound event budgets per link, kept across its reconnections
     _event_limiter: InProcessRateLimiter = field(init=False)
     _bad_keys: InProcessRateLimiter = field(init=False)
@@ -190,7 +193,9 @@ class BridgeEdge:
             ping_interval=None,  # the protocol has its own heartbeats
             compression=None,
         )
-        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_revoked(server))
+        loop = asyncio.get_running_loop()
+        self._sweeper = loop.create_task(self._sweep_revoked(server))
+        self._watcher = loop.create_task(self._watch(server))
         return server
 
     def _socket_opened(self, transport: asyncio.BaseTransport) -> None:
@@ -248,25 +253,28 @@ class BridgeEdge:
             return
         self._count(conn, True)
         self._live.add(conn)
+        # the reader is this task; a pump task runs only while there is something to
+        # send (_wake), and time-outs are watched for every connection by one task
         try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._watchdog, conn)
-                tg.start_soon(self._pump, conn)
-                try:
-                    await self._run(conn, link.connected(self.clock()))
-                    async for message in ws:  # after a close, this drains until it ends
-                        if not conn.closed:
-                            await self._run(conn, link.receive(message, self.clock()))
-                        elif conn.cut:  # a flooder: stop reading (and parsing) its frames
-                            break
-                except ConnectionClosed:
-                    pass
-                except Exception as exc:  # a bug must not take down other links
-                    log.exception("bridge.connection_failed", remote=conn.address, error=repr(exc))
-                    await self._close(conn, CloseCode.UNKNOWN_ERROR, "internal error")
-                finally:
-                    tg.cancel_scope.cancel()
+            await self._run(conn, link.connected(self.clock()))
+            async for message in ws:  # after a close, this drains until it ends
+                if not conn.closed:
+                    await self._run(conn, link.receive(message, self.clock()))
+                elif conn.cut:  # a flooder: stop reading (and parsing) its frames
+                    break
+        except ConnectionClosed:
+            pass
+        except Exception as exc:  # a bug must not take down other links
+            log.exception("bridge.connection_failed", remote=conn.address, error=repr(exc))
+            await self._close(conn, CloseCode.UNKNOWN_ERROR, "internal error")
         finally:
+            if conn.pump is not None:
+                conn.pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await conn.pump
+            if conn.closing is not None:  # our close code goes out before websockets' own
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(conn.closing)
             self._live.discard(conn)
             self._count(conn, False)
             await self._forget(conn)
@@ -284,33 +292,54 @@ class BridgeEdge:
         else:
             self._unidentified.pop(conn.address, None)
 
-    async def _watchdog(self, conn: Connection) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            while not conn.closed:
-                await anyio.sleep(max(0.05, min(self.heartbeat_interval, 2.0) / 2))
+    async def _watch(self, server: Server) -> None:
+        """One task for every connection: every half heartbeat interval (at most every
+        second) it closes those that timed out (identify, heartbeats) and starts the
+        writes of acknowledgements not yet saved. A task per connection would cost
+        every idle link its memory."""
+        while server.is_serving():
+            await asyncio.sleep(max(0.05, min(self.heartbeat_interval, 2.0) / 2))
+            now = self.clock()
+            for conn in list(self._live):
+                if conn.closed:
+                    continue
                 if conn.owner is not None:
                     conn.owner.flush_acks()
-                await self._run(conn, conn.link.timed_out(self.clock()))
+                effects = conn.link.timed_out(now)
+                if effects:
+                    try:
+                        await self._run(conn, effects)
+                    except Exception as exc:  # one connection never stops the watch
+                        log.warning("bridge.watch_failed", remote=conn.address, error=repr(exc))
+
+    def _wake(self, conn: Connection) -> None:
+        """More was written for ``conn``'s link: start its pump unless one is running
+        (it looks again before it ends). An idle link has no pump task at all."""
+        if conn.closed or not conn.sending or (conn.pump is not None and not conn.pump.done()):
+            return
+        conn.pump = asyncio.get_running_loop().create_task(self._pump(conn))
 
     async def _pump(self, conn: Connection) -> None:
         """Send the link's durable dispatches this connection has not sent, in order,
-        whenever the owner writes more (it sets ``conn.wake``)."""
-        with contextlib.suppress(ConnectionClosed):
-            while not conn.closed:
-                await conn.wake.wait()
-                conn.wake.clear()
-                owner = conn.owner
-                if owner is None or not conn.sending:
-                    continue
-                async with conn.send_lock:
-                    while not conn.closed and conn.sent_s < owner.written_s:
-                        upto = owner.written_s
-                        frames = owner.state.replay_after(conn.sent_s, upto)
-                        conn.sent_s = upto
-                        owner.state.sent_s = max(owner.state.sent_s, upto)
-                        for frame in frames:
-                            if not await self._send(conn, conn.link.encode(frame)):
-                                return
+        until it has sent all that is written."""
+        try:
+            owner = conn.owner
+            if owner is None:
+                return
+            async with conn.send_lock:
+                while not conn.closed and conn.sent_s < owner.written_s:
+                    upto = owner.written_s
+                    frames = owner.state.replay_after(conn.sent_s, upto)
+                    conn.sent_s = upto
+                    owner.state.sent_s = max(owner.state.sent_s, upto)
+                    for frame in frames:
+                        if not await self._send(conn, conn.link.encode(frame)):
+                            return
+        except ConnectionClosed:
+            pass
+        except Exception as exc:  # a bug: this connection ends, the others go on
+            log.exception("bridge.pump_failed", remote=conn.address, error=repr(exc))
+            self._abort(conn)
 
     async def _send(self, conn: Connection, data: str | bytes) -> bool:
         """Send one frame; a send that stalls past ``send_timeout`` drops the
@@ -327,7 +356,6 @@ class BridgeEdge:
     def _abort(self, conn: Connection) -> None:
         conn.closed = True
         conn.link.state = "closed"
-        conn.wake.set()
         conn.ws.transport.abort()
 
     # -- effects ---------------------------------------------------------------------
@@ -352,7 +380,7 @@ class BridgeEdge:
                         await self._run(conn, await self._resume(conn, effect))
                 if conn.link.state == "ready" and not conn.closed:
                     conn.sending = True
-                    conn.wake.set()  # what was written meanwhile
+                    self._wake(conn)  # what was written meanwhile
                     await self._linked(conn)
             elif isinstance(effect, EventIn):
                 assert conn.owner is not None
@@ -396,13 +424,13 @@ class BridgeEdge:
             return
         conn.closed = True
         conn.link.state = "closed"
-        conn.wake.set()
         if code == CloseCode.RATE_LIMITED:
             conn.cut = True
             transport = conn.ws.transport
             transport.pause_reading()
             asyncio.get_running_loop().call_later(FLOOD_LINGER, transport.abort)
         task = asyncio.get_running_loop().create_task(self._send_close(conn.ws, code, reason))
+        conn.closing = task
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
@@ -531,7 +559,7 @@ class BridgeEdge:
         def written() -> None:
             conn = self.connections.get(link_id)
             if conn is not None:
-                conn.wake.set()
+                self._wake(conn)
 
         owner.on_written = written
         self._owners[link_id] = owner
@@ -662,8 +690,9 @@ class BridgeEdge:
         """Graceful shutdown, bounded by ``shutdown_grace`` whatever adapters do: save
         every link, close every connection with ``code``, abort those that have not
         finished closing in time."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        for task in (self._sweeper, self._watcher):
+            if task is not None:
+                task.cancel()
         with anyio.move_on_after(self.shutdown_grace):
             for owner in list(self._owners.values()):
                 owner.flush_acks()
