@@ -421,3 +421,23 @@ def test_the_demo_does_not_import_the_cli() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_worlds_and_keys_list_as_json_never_show_a_secret_or_hash(tmp_path: Path) -> None:
+    import json
+
+    key_id, key, _ = add_key(tmp_path, "Friday night server")
+    code, out, err = ae(tmp_path, "keys", "add", "ops", "--role", "admin")
+    assert code == 0, err
+    code, out, err = ae(tmp_path, "worlds", "list", "--json")
+    assert code == 0, err
+    worlds = json.loads(out)
+    assert [(w["id"], w["name"], w["server_ids"]) for w in worlds] == [
+        (key_id, "Friday night server", [])
+    ]
+    code, out, err = ae(tmp_path, "keys", "list", "--json")
+    assert code == 0, err
+    keys = json.loads(out)
+    assert [k["role"] for k in keys] == ["admin"]
+    everything = json.dumps(worlds) + json.dumps(keys)
+    assert secret_of(key) not in everything and "key_hash" not in everything

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from encounters.cli import app
 from encounters.cli import demo as sdk_demo
-from encounters.cli.app import fail, out, state
+from encounters.cli.app import JsonFlag, fail, out, print_json, state
 from encounters.errors import ConfigError, StoreError
 from encounters.models import utcnow
 from encounters.storage import SQLiteStore
@@ -32,7 +32,9 @@ app.add_typer(bridge_app, name="bridge")
 
 
 def _store() -> SQLiteStore:
-    return SQLiteStore(state.settings().database_path)
+    """The store, after the data folder was checked (a folder that cannot hold it is
+    one line naming the fix)."""
+    return SQLiteStore(state.store_settings().database_path)
 
 
 @worlds_app.command("add")
@@ -76,8 +78,17 @@ def worlds_add(
 
 
 @worlds_app.command("list")
-def worlds_list() -> None:
+def worlds_list(as_json: JsonFlag = False) -> None:
     """Every world key (never the secret)."""
+    if as_json:
+
+        async def records() -> list[dict[str, Any]]:
+            async with _store() as store:
+                return [k.model_dump(mode="json", exclude={"key_hash"})
+                        for k in await store.list_world_keys()]  # fmt: skip
+
+        print_json(anyio.run(records))
+        return
 
     async def run() -> list[tuple[str, str, str, str, str, str]]:
         async with _store() as store:
@@ -140,8 +151,17 @@ def keys_add(
 
 
 @keys_app.command("list")
-def keys_list() -> None:
+def keys_list(as_json: JsonFlag = False) -> None:
     """Every control-API key (never the secret)."""
+    if as_json:
+
+        async def records() -> list[dict[str, Any]]:
+            async with _store() as store:
+                return [k.model_dump(mode="json", exclude={"key_hash"})
+                        for k in await store.list_api_keys()]  # fmt: skip
+
+        print_json(anyio.run(records))
+        return
 
     async def run() -> list[tuple[str, str, str, str, str]]:
         async with _store() as store:
