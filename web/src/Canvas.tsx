@@ -134,6 +134,7 @@ function Inner(props: Props) {
         onNodesChange={onNodesChange}
         onPaneClick={() => onSelect(null)}
         fitView
+        fitViewOptions={{ maxZoom: 1 }}
         minZoom={0.2}
         nodesConnectable={false}
         aria-label="Encounter canvas"
