@@ -66,6 +66,8 @@ def test_creator_builds_previews_and_publishes_then_admin_sees_it_played(
     daemon: tuple[DaemonProcess, str, str], page: Page
 ) -> None:
     process, admin, creator = daemon
+    elsewhere: list[str] = []  # the studio works offline: everything from the daemon
+    page.on("request", lambda r: r.url.startswith(process.http_url) or elsewhere.append(r.url))
     page.goto(f"{process.http_url}/studio/")
 
     # a wrong key is refused with a clear message, and nothing is kept
@@ -166,3 +168,27 @@ def test_creator_builds_previews_and_publishes_then_admin_sees_it_played(
         page.get_by_role("img", name=re.compile("^Most played encounters: The Lantern Hunt 1"))
     ).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "studio-dashboard.png"), full_page=True)
+    assert elsewhere == []
+
+
+def test_start_from_a_template_with_the_keyboard(
+    daemon: tuple[DaemonProcess, str, str], page: Page
+) -> None:
+    process, _, creator = daemon
+    page.goto(f"{process.http_url}/studio/")
+    sign_in(page, creator)
+    page.get_by_role("button", name="Templates").click()
+    page.get_by_role("button", name=re.compile("^Ambush Encounter")).click()
+    form = page.get_by_role("form", name="Parameters of Ambush Encounter")
+    form.get_by_label(re.compile("^enemy_type")).fill("wolves")
+    form.get_by_label(re.compile("^enemy_count")).fill("4")
+    form.get_by_role("button", name="Open in the editor").click()
+    expect(page.locator(".react-flow__node", has_text="Defeat all 4 wolves")).to_be_visible()
+    expect(page.get_by_test_id("valid")).to_be_visible()
+
+    # the palette works from the keyboard: focus an item, press Enter
+    before = page.locator(".react-flow__node").count()
+    page.get_by_test_id("palette-reward").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".react-flow__node")).to_have_count(before + 1)
+    expect(page.get_by_role("form", name="Reward")).to_be_visible()

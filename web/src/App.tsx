@@ -179,32 +179,31 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
   });
 
   const add = (kind: Kind, position?: { x: number; y: number }) => {
+    const e = encounter;
     let nodeId = "";
-    let error = "";
-    update((e) => {
-      if (kind === "objective") {
-        nodeId = `objective:${e.objectives.length}`;
-        return { ...e, objectives: [...e.objectives, { id: newObjectiveId(e), description: "", kind: "reach", target: "the old mill", quantity: 1, optional: false }] };
-      }
-      if (kind === "npc") {
-        nodeId = `npc:${e.npcs.length}`;
-        return { ...e, npcs: [...e.npcs, { id: newNpcId(e), name: "New character", role: "guide", personality_traits: [], dialogue: [] }] };
-      }
-      if (kind === "reward") {
-        nodeId = `reward:${e.rewards.length}`;
-        return { ...e, rewards: [...e.rewards, { kind: "experience", amount: 100 }] };
-      }
+    let next: Encounter = e;
+    if (kind === "objective") {
+      nodeId = `objective:${e.objectives.length}`;
+      next = { ...e, objectives: [...e.objectives, { id: newObjectiveId(e), description: "", kind: "reach", target: "the old mill", quantity: 1, optional: false }] };
+    } else if (kind === "npc") {
+      nodeId = `npc:${e.npcs.length}`;
+      next = { ...e, npcs: [...e.npcs, { id: newNpcId(e), name: "New character", role: "guide", personality_traits: [], dialogue: [] }] };
+    } else if (kind === "reward") {
+      nodeId = `reward:${e.rewards.length}`;
+      next = { ...e, rewards: [...e.rewards, { kind: "experience", amount: 100 }] };
+    } else {
       const sel = selected?.startsWith("npc:") || selected?.startsWith("line:") ? Number(selected.split(":")[1]) : e.npcs.length - 1;
-      if (sel < 0 || !e.npcs[sel]) { error = "Add an NPC first: dialogue lines belong to an NPC."; return e; }
+      if (sel < 0 || !e.npcs[sel]) {
+        setStatus("Add an NPC first: dialogue lines belong to an NPC.");
+        return;
+      }
       nodeId = `line:${sel}:${e.npcs[sel].dialogue.length}`;
-      return { ...e, npcs: e.npcs.map((n, i) => (i === sel ? { ...n, dialogue: [...n.dialogue, "Hello, traveller."] } : n)) };
-    });
-    setStatus(error);
-    if (nodeId) {
-      if (position) setLayout((l) => ({ ...l, [nodeId]: position }));
-      setSelected(nodeId);
-      setView("form");
+      next = { ...e, npcs: e.npcs.map((n, i) => (i === sel ? { ...n, dialogue: [...n.dialogue, "Hello, traveller."] } : n)) };
     }
+    update(() => next);
+    if (position) setLayout((l) => ({ ...l, [nodeId]: position }));
+    setSelected(nodeId);
+    setView("form");
   };
 
   const issueNodes = useMemo(() => new Set(issues.map((i) => nodeForPath(i.path).node)), [issues]);

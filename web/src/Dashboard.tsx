@@ -22,7 +22,7 @@ export function BarChart({ title, bars, format = (v) => String(v) }: {
 }) {
   const width = 460, height = 180, pad = 28;
   const max = Math.max(1, ...bars.map((b) => b.value));
-  const w = bars.length ? (width - pad * 2) / bars.length : 0;
+  const w = bars.length ? Math.min(90, (width - pad * 2) / bars.length) : 0;
   return (
     <figure className="chart" aria-label={title}>
       <figcaption>{title}</figcaption>
