@@ -106,6 +106,18 @@ async def test_preview_plays_without_touching_real_players_data(
             assert state["log"][-1] == f"{npc['name']}: {npc['dialogue'][0]}"
             state = await step(
                 {
+                    "action": "talk",
+                    "previewId": pid,
+                    "npcId": npc["id"],
+                    "line": "Who goes there?",
+                    "reply": "A friend.",
+                }
+            )
+            assert state["log"][-1] == f"{npc['name']}: Who goes there? / you: A friend."
+            talks = state["session"]["npc_interactions"]
+            assert talks[-1]["player_choices"] == ["A friend."]
+            state = await step(
+                {
                     "action": "choice",
                     "previewId": pid,
                     "description": "Spare the bandit?",

@@ -86,7 +86,13 @@ def test_creator_builds_previews_and_publishes_then_admin_sees_it_played(
     page.get_by_test_id("palette-npc").drag_to(canvas, target_position={"x": 600, "y": 250})
     page.get_by_test_id("palette-line").drag_to(canvas, target_position={"x": 650, "y": 400})
     page.get_by_test_id("palette-reward").drag_to(canvas, target_position={"x": 300, "y": 450})
-    expect(page.locator(".react-flow__node")).to_have_count(5)  # encounter + the four
+    # a branching conversation (NPCDialogueTree): a start, and a branch answered from it
+    page.get_by_test_id("palette-branch").drag_to(canvas, target_position={"x": 700, "y": 550})
+    page.get_by_test_id("palette-branch").drag_to(canvas, target_position={"x": 750, "y": 650})
+    expect(page.locator(".react-flow__node")).to_have_count(7)  # encounter + the six
+    expect(page.get_by_role("group", name="Edge from tree:0:0 to tree:0:1")).to_contain_text(
+        "Tell me more."
+    )
 
     # the server's validator names the empty description; clicking it opens the field
     error = page.get_by_role("button", name="objectives[0].description: must be at least 1")
@@ -127,8 +133,15 @@ def test_creator_builds_previews_and_publishes_then_admin_sees_it_played(
     page.get_by_role("tab", name="Preview").click()
     page.get_by_role("button", name="Start preview").click()
     expect(page.get_by_test_id("preview-status")).to_have_text("active")
-    page.get_by_role("button", name="Talk to New character").click()
-    expect(page.get_by_label("Preview log")).to_contain_text("New character: Hello, traveller.")
+    talk = page.get_by_role("group", name="Conversation with New character")
+    expect(talk).to_contain_text("Well met, traveller. What brings you here?")
+    talk.get_by_role("button", name="Answer: Tell me more.").click()
+    expect(talk).to_contain_text("There is more to it.")
+    talk.get_by_role("button", name="Answer: Goodbye.").click()
+    expect(talk.get_by_role("button", name="Talk to New character again")).to_be_visible()
+    expect(page.get_by_label("Preview log")).to_contain_text(
+        "New character: Well met, traveller. What brings you here? / you: Tell me more."
+    )
     page.get_by_role("button", name="Complete “Find the lost lantern”").click()
     page.get_by_role("button", name="Finish: complete the encounter").click()
     expect(page.get_by_test_id("preview-status")).to_have_text("completed")
@@ -145,6 +158,13 @@ def test_creator_builds_previews_and_publishes_then_admin_sees_it_played(
     assert spec["title"] == "The Lantern Hunt"
     assert spec["objectives"][0]["description"] == "Find the lost lantern"
     assert spec["npcs"][0]["dialogue"] == ["Hello, traveller."]
+    assert spec["schema_version"] == 2
+    assert [
+        (n["id"], [r["next"] for r in n["responses"]]) for n in spec["npcs"][0]["dialogue_tree"]
+    ] == [
+        ("npc_1_1", ["npc_1_2"]),
+        ("npc_1_2", []),
+    ]
 
     # a game plays it for real with `ae test --url`
     spec_file = process.data / "lantern.json"

@@ -100,7 +100,8 @@ class PreviewTalk(_Camel):
     action: Literal["talk"]
     preview_id: str = Field(max_length=64)
     npc_id: str = Field(max_length=64)
-    line: str | None = Field(None, max_length=300)
+    line: str | None = Field(None, max_length=500)
+    reply: str | None = Field(None, max_length=200, description="the player's answer")
     outcome: Literal["positive", "neutral", "negative"] = "neutral"
 
 
@@ -326,10 +327,15 @@ def editor_router(engine: Engine, caller: Any, admin: Any) -> APIRouter:
             npc = session.encounter.npc(body.npc_id)
             line = body.line or (npc.dialogue[0] if npc and npc.dialogue else None)
             await scratch.record_npc_interaction(
-                pid, body.npc_id, outcome=body.outcome, dialogue=[line] if line else []
+                pid,
+                body.npc_id,
+                outcome=body.outcome,
+                dialogue=[line] if line else [],
+                player_choices=[body.reply] if body.reply else [],
             )
             name = npc.name if npc else body.npc_id
-            previews.note(pid, f"{name}: {line}" if line else f"talked to {name}")
+            said = f"{name}: {line}" if line else f"talked to {name}"
+            previews.note(pid, f"{said} / you: {body.reply}" if body.reply else said)
         else:
             if body.outcome == "completed":
                 await scratch.complete_session(pid)

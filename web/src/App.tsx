@@ -191,6 +191,25 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
     } else if (kind === "reward") {
       nodeId = `reward:${e.rewards.length}`;
       next = { ...e, rewards: [...e.rewards, { kind: "experience", amount: 100 }] };
+    } else if (kind === "branch") {
+      const from = selected && /^(npc|line|tree):/.test(selected) ? selected.split(":") : null;
+      const i = from ? Number(from[1]) : e.npcs.length - 1;
+      const npc = e.npcs[i];
+      if (!npc) {
+        setStatus("Add an NPC first: a dialogue branch belongs to an NPC.");
+        return;
+      }
+      const tree = npc.dialogue_tree ?? [];
+      let n = tree.length + 1;
+      while (tree.some((t) => t.id === `${npc.id}_${n}`)) n++;
+      const id = `${npc.id}_${n}`;
+      const parent = from && from[0] === "tree" ? Number(from[2]) : tree.length - 1;
+      const linked = tree.map((t, k) =>
+        k === parent ? { ...t, responses: [...t.responses, { text: "Tell me more.", next: id }] } : t,
+      );
+      nodeId = `tree:${i}:${tree.length}`;
+      const node = { id, text: tree.length ? "There is more to it." : "Well met, traveller. What brings you here?", responses: [] };
+      next = { ...e, npcs: e.npcs.map((x, j) => (j === i ? { ...x, dialogue_tree: [...linked, node] } : x)) };
     } else {
       const sel = selected?.startsWith("npc:") || selected?.startsWith("line:") ? Number(selected.split(":")[1]) : e.npcs.length - 1;
       if (sel < 0 || !e.npcs[sel]) {

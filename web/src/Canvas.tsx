@@ -14,13 +14,14 @@ import {
 } from "@xyflow/react";
 import type { Encounter } from "./api";
 
-export type Kind = "objective" | "npc" | "reward" | "line";
+export type Kind = "objective" | "npc" | "reward" | "line" | "branch";
 export type Layout = Record<string, { x: number; y: number }>;
 
 export const PALETTE: { kind: Kind; label: string }[] = [
   { kind: "objective", label: "Objective" },
   { kind: "npc", label: "NPC" },
   { kind: "line", label: "Dialogue line" },
+  { kind: "branch", label: "Dialogue branch" },
   { kind: "reward", label: "Reward" },
 ];
 
@@ -32,6 +33,9 @@ export function nodeForPath(path: string): { node: string; field: string } {
   if (m[1] === "npcs" && m[3] === "dialogue" && m[4] !== undefined) {
     return { node: `line:${m[2]}:${m[4]}`, field: "line" };
   }
+  if (m[1] === "npcs" && m[3] === "dialogue_tree" && m[4] !== undefined) {
+    return { node: `tree:${m[2]}:${m[4]}`, field: "text" };
+  }
   return { node: `${kind}:${m[2]}`, field: m[3] ?? "" };
 }
 
@@ -42,6 +46,7 @@ function defaultPosition(id: string): { x: number; y: number } {
   if (kind === "objective") return { x: 20 + i * 40, y: 130 + i * 90 };
   if (kind === "npc") return { x: 320, y: 130 + i * 170 };
   if (kind === "line") return { x: 560, y: 130 + i * 170 + Number(b) * 60 };
+  if (kind === "tree") return { x: 820 + (Number(b) % 2) * 240, y: 130 + i * 170 + Number(b) * 70 };
   return { x: 20 + i * 200, y: 520 };
 }
 
@@ -75,6 +80,17 @@ function buildGraph(enc: Encounter, layout: Layout, selected: string | null, err
       add(lid, `“${line || "…"}”`, "line");
       edges.push({ id: `says:${from}->${lid}`, source: from, target: lid, label: j ? "next" : "says" });
       from = lid;
+    });
+    const tree = n.dialogue_tree ?? [];
+    const index = new Map(tree.map((t, k) => [t.id, `tree:${i}:${k}`]));
+    tree.forEach((t, k) => {
+      const tid = `tree:${i}:${k}`;
+      add(tid, `${t.id}: ${t.text || "…"}`, "branch");
+      if (k === 0) edges.push({ id: `starts:${id}->${tid}`, source: id, target: tid, label: "talks" });
+      t.responses.forEach((r, ri) => {
+        const target = r.next ? index.get(r.next) : undefined;
+        if (target) edges.push({ id: `reply:${tid}:${ri}`, source: tid, target, label: r.text || "…" });
+      });
     });
   });
   enc.rewards.forEach((r, i) => {

@@ -109,6 +109,44 @@ export function NodeForm({ node, encounter, update, onDeleted }: {
       </form>
     );
   }
+  const tree = kind === "tree" ? encounter.npcs[i]?.dialogue_tree ?? [] : [];
+  if (kind === "tree" && tree[Number(b)]) {
+    const n = encounter.npcs[i];
+    const k = Number(b);
+    const t = tree[k];
+    const setTree = (nodes: typeof tree) => update((e) => ({ ...e, npcs: replace(e.npcs, i, { ...n, dialogue_tree: nodes }) }));
+    const setNode = (patch: Partial<typeof t>) => setTree(replace(tree, k, { ...t, ...patch }));
+    return (
+      <form className="node-form" aria-label="Dialogue branch" onSubmit={(e) => e.preventDefault()}>
+        <h3>{n.name}: dialogue {k === 0 ? "(start)" : t.id}</h3>
+        <Text name="id" label="Id" value={t.id} onChange={(v) => setNode({ id: v })} />
+        <Text name="text" label={`${n.name} says`} value={t.text} onChange={(v) => setNode({ text: v })} />
+        <fieldset>
+          <legend>Player answers</legend>
+          <ul className="responses">
+            {t.responses.map((r, ri) => (
+              <li key={ri}>
+                <label className="field">
+                  <span>Answer {ri + 1}</span>
+                  <input value={r.text} onChange={(e) => setNode({ responses: replace(t.responses, ri, { ...r, text: e.target.value }) })} />
+                </label>
+                <label className="field">
+                  <span>Leads to</span>
+                  <select value={r.next ?? ""} onChange={(e) => setNode({ responses: replace(t.responses, ri, { ...r, next: e.target.value || null }) })}>
+                    <option value="">(ends the talk)</option>
+                    {tree.map((x) => <option key={x.id} value={x.id}>{x.id}</option>)}
+                  </select>
+                </label>
+                <button type="button" aria-label={`Remove answer ${ri + 1}`} onClick={() => setNode({ responses: without(t.responses, ri) })}>✕</button>
+              </li>
+            ))}
+          </ul>
+          <button type="button" onClick={() => setNode({ responses: [...t.responses, { text: "Goodbye.", next: null }] })}>Add answer</button>
+        </fieldset>
+        <button type="button" className="danger" onClick={() => { setTree(without(tree, k)); onDeleted(); }}>Delete branch</button>
+      </form>
+    );
+  }
   if (kind === "reward" && encounter.rewards[i]) {
     const r = encounter.rewards[i];
     const set = (patch: Partial<typeof r>) => update((e) => ({ ...e, rewards: replace(e.rewards, i, { ...r, ...patch }) }));

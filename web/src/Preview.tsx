@@ -7,13 +7,19 @@ export function PreviewPanel({ apiKey, encounter }: { apiKey: string; encounter:
   const [state, setState] = useState<PreviewState | null>(null);
   const [error, setError] = useState("");
   const [choice, setChoice] = useState({ description: "", option: "" });
+  // where each NPC's branching conversation is (node id; null: ended)
+  const [talk, setTalk] = useState<Record<string, string | null>>({});
   const step = async (body: Record<string, unknown>) => {
     setError("");
     try {
-      setState(await api<PreviewState>(apiKey, "POST", "/editor/preview", body));
+      const next = await api<PreviewState>(apiKey, "POST", "/editor/preview", body);
+      if (body.action === "start") setTalk({});
+      setState(next);
+      return true;
     } catch (e) {
       const err = e as ApiError;
       setError([err.message, ...err.errors].join("\n"));
+      return false;
     }
   };
   const pid = state?.previewId;
@@ -45,11 +51,45 @@ export function PreviewPanel({ apiKey, encounter }: { apiKey: string; encounter:
           </ul>
           {state.status === "active" && (
             <>
-              {encounter.npcs.map((n) => (
-                <button key={n.id} type="button" onClick={() => step({ action: "talk", previewId: pid, npcId: n.id })}>
-                  Talk to {n.name}
-                </button>
-              ))}
+              {encounter.npcs.map((n) => {
+                const tree = n.dialogue_tree ?? [];
+                if (!tree.length) {
+                  return (
+                    <button key={n.id} type="button" onClick={() => step({ action: "talk", previewId: pid, npcId: n.id })}>
+                      Talk to {n.name}
+                    </button>
+                  );
+                }
+                const at = n.id in talk ? talk[n.id] : tree[0].id;
+                const node = tree.find((t) => t.id === at);
+                return (
+                  <div key={n.id} className="conversation" role="group" aria-label={`Conversation with ${n.name}`}>
+                    {node ? (
+                      <>
+                        <p>
+                          <strong>{n.name}:</strong> {node.text}
+                        </p>
+                        {(node.responses.length ? node.responses : [{ text: "Goodbye.", next: null }]).map((r, ri) => (
+                          <button
+                            key={ri}
+                            type="button"
+                            onClick={async () => {
+                              const ok = await step({ action: "talk", previewId: pid, npcId: n.id, line: node.text, reply: r.text });
+                              if (ok) setTalk((t) => ({ ...t, [n.id]: r.next }));
+                            }}
+                          >
+                            Answer: {r.text}
+                          </button>
+                        ))}
+                      </>
+                    ) : (
+                      <button type="button" onClick={() => setTalk((t) => ({ ...t, [n.id]: tree[0].id }))}>
+                        Talk to {n.name} again
+                      </button>
+                    )}
+                  </div>
+                );
+              })}
               <form
                 className="choice-form"
                 onSubmit={(e) => {

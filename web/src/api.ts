@@ -46,12 +46,22 @@ export interface Objective {
   quantity: number;
   optional: boolean;
 }
+export interface DialogueResponse {
+  text: string;
+  next: string | null;
+}
+export interface DialogueNode {
+  id: string;
+  text: string;
+  responses: DialogueResponse[];
+}
 export interface Npc {
   id: string;
   name: string;
   role: string;
   personality_traits: string[];
   dialogue: string[];
+  dialogue_tree?: DialogueNode[];
 }
 export interface Reward {
   kind: string;
@@ -94,6 +104,7 @@ export function newEncounter(): Encounter {
     rewards: [],
     language: "en",
     tags: [],
+    schema_version: 2,
   };
 }
 
