@@ -17,7 +17,7 @@ EDITABLE_REQUIRES = import importlib, tomllib; \
 	backend = tomllib.load(open("pyproject.toml", "rb"))["build-system"]["build-backend"]; \
 	print(*importlib.import_module(backend).get_requires_for_build_editable(), sep="\n")
 
-.PHONY: demo test lint typecheck pytest bench clean lock
+.PHONY: demo test lint typecheck pytest bench clean lock web
 
 $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -53,7 +53,7 @@ lock:
 	mv $(LOCK).new $(LOCK)
 	rm -rf $(LOCK_VENV)
 
-demo: $(STAMP)
+demo: $(STAMP) $(STUDIO)
 	AE_DATA_DIR=$${AE_DATA_DIR:-$(CURDIR)/.demo-data} $(BIN)/ae demo
 
 lint: $(STAMP)
@@ -74,7 +74,26 @@ $(NODE_STAMP): $(NODE_BRIDGE)/package.json $(NODE_BRIDGE)/package-lock.json
 	npm ci --prefix $(NODE_BRIDGE) --no-audit --no-fund
 	touch $(NODE_STAMP)
 
-pytest: $(STAMP) $(NODE_STAMP)
+# The studio (web/): npm ci from its lockfile, then `npm run build` (tsc --noEmit, then
+# vite) into bridge/encounters_bridge/studio_dist/, which the daemon serves at /studio and
+# the wheel ships. Rebuilt when web/'s sources or lock change.
+WEB := web
+WEB_STAMP := $(WEB)/node_modules/.installed
+STUDIO := bridge/encounters_bridge/studio_dist/index.html
+WEB_SOURCES := $(shell find $(WEB)/src -type f 2>/dev/null) $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json
+
+$(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "Node.js 20+ and npm are needed to build the studio (web/)"; exit 1; }
+	npm ci --prefix $(WEB) --no-audit --no-fund
+	touch $(WEB_STAMP)
+
+$(STUDIO): $(WEB_STAMP) $(WEB_SOURCES)
+	npm run --prefix $(WEB) build
+	touch $(STUDIO)
+
+web: $(STUDIO)
+
+pytest: $(STAMP) $(NODE_STAMP) $(STUDIO)
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
@@ -90,4 +109,5 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_analytics.py
 
 clean:
-	rm -rf $(VENV) $(LOCK_VENV) .demo-data .pytest_cache .mypy_cache .ruff_cache $(NODE_BRIDGE)/node_modules
+	rm -rf $(VENV) $(LOCK_VENV) .demo-data .pytest_cache .mypy_cache .ruff_cache $(NODE_BRIDGE)/node_modules \
+		$(WEB)/node_modules bridge/encounters_bridge/studio_dist

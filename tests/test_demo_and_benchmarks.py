@@ -44,6 +44,7 @@ def test_demo_deploys_a_companion_through_the_daemon(tmp_path: Path) -> None:
     assert "Pip: this **** tunnel is dark" in text  # the companion's line, moderated
     assert "sanitize  chat: Ugh, this **** tunnel again!" in text  # in the replay
     assert "shit" not in text.split("creator signals")[1].split("\n", 1)[1]
+    assert "studio: run `ae bridge serve` and open http://127.0.0.1:3001/studio/" in text
 
 
 @pytest.mark.parametrize(

@@ -249,7 +249,8 @@ def bridge_serve(
     async def run() -> None:
         async with Daemon.open(state.settings(), cfg, script=companion_script) as daemon:
             out.print(f"bridge: adapters on {daemon.ws_url}, control API on "
-                      f"{daemon.api_url} (docs at /docs)", highlight=False)  # fmt: skip
+                      f"{daemon.api_url} (docs at /docs), studio at {daemon.api_url}/studio/",
+                      highlight=False)  # fmt: skip
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async for _ in signals:
                     break

@@ -52,7 +52,9 @@ from encounters.platform_metrics import platform_metrics, prometheus_text
 from encounters.validation import format_path
 
 from .deployment import DeploymentError, DeploymentService
+from .editor import editor_router
 from .keys import check_api_key
+from .studio import mount_studio
 
 
 class SpawnRequest(BaseModel):
@@ -219,6 +221,7 @@ def create_app(service: DeploymentService, engine: Engine | None = None) -> Fast
         _player_routes(app, engine, caller)
         _webhook_routes(app, engine, admin)
         _analytics_routes(app, engine, caller, admin)
+        app.include_router(editor_router(engine, caller, admin))  # /editor: the studio's API
 
     platform_cache: TTLCache[str, str] = TTLCache(60.0)
 
@@ -256,6 +259,7 @@ def create_app(service: DeploymentService, engine: Engine | None = None) -> Fast
             text += cached
         return text
 
+    mount_studio(app)  # the web studio at /studio (studio.py)
     return app
 
 

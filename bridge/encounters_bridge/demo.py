@@ -138,3 +138,14 @@ def run_bridge_demo(settings: Settings, console: Console) -> None:
     """The daemon tour (see the module docstring), on the same store as the SDK tour."""
     console.rule("[bold]The daemon: a persona deployed to a game, offline")
     anyio.run(_run, settings, console)
+    console.print(studio_hint(), highlight=False)
+
+
+def studio_hint() -> str:
+    """Where the studio (the web editor and dashboard) is, and how to sign in to it."""
+    from .config import BridgeConfig
+
+    config = BridgeConfig()
+    return (f"studio: run `ae bridge serve` and open http://{config.host}:{config.http_port}"
+            "/studio/ ; sign in with a key from `ae bridge keys add NAME --role creator` "
+            "(or --role admin for the dashboard)")  # fmt: skip

@@ -3,7 +3,7 @@ errors (:mod:`encounters.errors`, which imports nothing of ours), so the session
 can raise them."""
 
 from .common import Category, ObjectiveKind, RewardKind, new_id, utcnow
-from .encounter import NPC, EncounterSpec, Objective, Reward
+from .encounter import NPC, DialogueNode, DialogueResponse, EncounterSpec, Objective, Reward
 from .player import PlayerContext
 from .session import (
     TRANSITIONS,
@@ -20,6 +20,8 @@ __all__ = [
     "TRANSITIONS",
     "Category",
     "Choice",
+    "DialogueNode",
+    "DialogueResponse",
     "EncounterSpec",
     "NPCInteraction",
     "Objective",

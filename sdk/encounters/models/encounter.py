@@ -1,12 +1,17 @@
-"""The encounter a game plays: objectives, NPCs and rewards.
+"""The encounter a game plays: objectives, NPCs (with their dialogue trees) and rewards.
 
 ``EncounterSpec`` is the one schema used for template output, LLM output, storage and
 the CLI's ``validate``. Unknown fields are refused so a typo never passes silently.
+
+Schema versions (``schema_version``): 1, the first; 2 adds ``NPC.dialogue_tree`` (the
+studio's NPCDialogueTree: branching lines). Data of version 1 (or without the field,
+as stored before version 2) is migrated when read: its NPCs get an empty tree and keep
+their ``dialogue`` lines. A version newer than this code knows is refused.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -43,6 +48,30 @@ class Objective(BaseModel):
     optional: bool = False
 
 
+#: The encounter schema this code writes; older versions are migrated on read.
+SCHEMA_VERSION: Final = 2
+
+
+class DialogueResponse(BaseModel):
+    """What the player may answer; ``next`` is the node it leads to (``None`` ends the
+    conversation)."""
+
+    model_config = STRICT
+
+    text: Annotated[str, Field(min_length=1, max_length=200)]
+    next: Id | None = None
+
+
+class DialogueNode(BaseModel):
+    """One thing the NPC says, with the player's possible answers."""
+
+    model_config = STRICT
+
+    id: Id
+    text: Line
+    responses: Annotated[list[DialogueResponse], Field(max_length=8)] = []
+
+
 class NPC(BaseModel):
     """A character in the encounter. ``personality_traits`` are short words (``gruff``,
     ``loyal``); ``dialogue`` lines are what the NPC may say."""
@@ -56,6 +85,27 @@ class NPC(BaseModel):
         list[Annotated[str, Field(min_length=1, max_length=40)]], Field(max_length=12)
     ] = []
     dialogue: Annotated[list[Line], Field(max_length=50)] = []
+    #: Branching dialogue: the first node is where a conversation starts.
+    dialogue_tree: Annotated[list[DialogueNode], Field(max_length=50)] = []
+
+    @model_validator(mode="after")
+    def _tree_links(self) -> Self:
+        ids: set[str] = set()
+        for i, node in enumerate(self.dialogue_tree):
+            if node.id in ids:
+                raise ValueError(f"dialogue_tree[{i}].id: duplicate id {node.id!r}")
+            ids.add(node.id)
+        for i, node in enumerate(self.dialogue_tree):
+            for j, response in enumerate(node.responses):
+                if response.next is not None and response.next not in ids:
+                    raise ValueError(
+                        f"dialogue_tree[{i}].responses[{j}].next: no node {response.next!r} "
+                        "in this NPC's dialogue tree"
+                    )
+        return self
+
+    def dialogue_node(self, node_id: str) -> DialogueNode | None:
+        return next((n for n in self.dialogue_tree if n.id == node_id), None)
 
 
 class Reward(BaseModel):
@@ -81,6 +131,7 @@ class EncounterSpec(BaseModel):
 
     model_config = STRICT
 
+    schema_version: Literal[2] = SCHEMA_VERSION
     id: Id = Field(default_factory=lambda: new_id("enc"))
     title: ShortText
     description: LongText = ""
@@ -96,6 +147,22 @@ class EncounterSpec(BaseModel):
     ] = []
     template_id: Id | None = None
     generator: Annotated[str, Field(max_length=80)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _migrate(cls, data: Any) -> Any:
+        """Version 1 (or no version: stored before versions) -> 2: NPCs gain an empty
+        ``dialogue_tree`` by default, so only the version changes."""
+        if isinstance(data, dict):
+            version = data.get("schema_version", 1)
+            if version == 1:
+                data = {**data, "schema_version": SCHEMA_VERSION}
+            elif isinstance(version, int) and version > SCHEMA_VERSION:
+                raise ValueError(
+                    f"schema_version {version} is newer than this version of ai-encounters "
+                    f"reads ({SCHEMA_VERSION}): upgrade ai-encounters"
+                )
+        return data
 
     @model_validator(mode="after")
     def _one_required_objective(self) -> Self:

@@ -1,0 +1,308 @@
+// The studio: sign-in, the editor (canvas, forms, JSON, validation, preview, publish),
+// the templates gallery and the admin dashboard.
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { api, ApiError, type Encounter, type Issue, newEncounter } from "./api";
+import { EncounterCanvas, type Kind, type Layout, nodeForPath, Palette } from "./Canvas";
+import { Dashboard } from "./Dashboard";
+import { NodeForm } from "./Forms";
+import { JsonView } from "./JsonView";
+import { PreviewPanel } from "./Preview";
+import { Templates } from "./Templates";
+
+const KEY = "ae-studio-key";
+
+export function App() {
+  const [apiKey, setApiKey] = useState<string | null>(() => sessionStorage.getItem(KEY));
+  const [role, setRole] = useState<"admin" | "creator" | null>(null);
+  const [tab, setTab] = useState<"editor" | "templates" | "dashboard">("editor");
+  const [loaded, setLoaded] = useState<{ encounter: Encounter; layout: Layout } | null>(null);
+
+  useEffect(() => {
+    if (!apiKey) return;
+    api(apiKey, "GET", "/editor/dashboard?days=1")
+      .then(() => setRole("admin"))
+      .catch((e: ApiError) => {
+        if (e.status === 401) signOut();
+        else setRole("creator");
+      });
+  }, [apiKey]);
+
+  const signOut = () => {
+    sessionStorage.removeItem(KEY);
+    setApiKey(null);
+    setRole(null);
+  };
+
+  if (!apiKey) return <SignIn onSignedIn={(k) => { sessionStorage.setItem(KEY, k); setApiKey(k); }} />;
+  return (
+    <div className="app">
+      <header className="top">
+        <h1>AI Encounters Studio</h1>
+        <nav aria-label="Studio">
+          <button type="button" aria-current={tab === "editor"} onClick={() => setTab("editor")}>Editor</button>
+          <button type="button" aria-current={tab === "templates"} onClick={() => setTab("templates")}>Templates</button>
+          {role === "admin" && (
+            <button type="button" aria-current={tab === "dashboard"} onClick={() => setTab("dashboard")}>Dashboard</button>
+          )}
+        </nav>
+        <span className="muted">{role ? `Signed in (${role})` : "Signing in…"}</span>
+        <button type="button" onClick={signOut}>Sign out</button>
+      </header>
+      <main>
+        {tab === "editor" && <Editor apiKey={apiKey} loaded={loaded} />}
+        {tab === "templates" && (
+          <Templates apiKey={apiKey} onOpen={(encounter) => { setLoaded({ encounter, layout: {} }); setTab("editor"); }} />
+        )}
+        {tab === "dashboard" && role === "admin" && <Dashboard apiKey={apiKey} />}
+      </main>
+    </div>
+  );
+}
+
+function SignIn({ onSignedIn }: { onSignedIn: (key: string) => void }) {
+  const [key, setKey] = useState("");
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+  return (
+    <main className="sign-in">
+      <h1>AI Encounters Studio</h1>
+      <form
+        onSubmit={async (e) => {
+          e.preventDefault();
+          setBusy(true);
+          setError("");
+          try {
+            await api(key.trim(), "GET", "/editor/templates");
+            onSignedIn(key.trim());
+          } catch (err) {
+            const e2 = err as ApiError;
+            setError(e2.status === 401 ? "That API key was not accepted: check it, or ask an admin for a creator key (ae bridge keys)." : e2.message);
+          } finally {
+            setBusy(false);
+          }
+        }}
+      >
+        <label htmlFor="api-key">API key (creator or admin)</label>
+        <input id="api-key" type="password" autoComplete="off" value={key} onChange={(e) => setKey(e.target.value)} required />
+        <button type="submit" disabled={busy || !key.trim()}>Sign in</button>
+        {error && <p className="error" role="alert">{error}</p>}
+        <p className="muted">The key stays in this tab's session storage and is sent only in the Authorization header.</p>
+      </form>
+    </main>
+  );
+}
+
+interface History { past: Encounter[]; present: Encounter; future: Encounter[] }
+
+function newObjectiveId(e: Encounter): string {
+  let n = e.objectives.length + 1;
+  while (e.objectives.some((o) => o.id === `obj_${n}`)) n++;
+  return `obj_${n}`;
+}
+function newNpcId(e: Encounter): string {
+  let n = e.npcs.length + 1;
+  while (e.npcs.some((o) => o.id === `npc_${n}`)) n++;
+  return `npc_${n}`;
+}
+
+function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encounter; layout: Layout } | null }) {
+  const [history, setHistory] = useState<History>(() => ({ past: [], present: loaded?.encounter ?? newEncounter(), future: [] }));
+  const [layout, setLayout] = useState<Layout>(loaded?.layout ?? {});
+  const [selected, setSelected] = useState<string | null>(null);
+  const [issues, setIssues] = useState<Issue[]>([]);
+  const [isDirty, setDirty] = useState(false);
+  const [status, setStatus] = useState("");
+  const [published, setPublished] = useState("");
+  const [view, setView] = useState<"form" | "json" | "preview">("form");
+  const [drafts, setDrafts] = useState<{ id: string; title: string; encounter: Encounter; layout: Layout }[]>([]);
+  const focusField = useRef<string | null>(null);
+  const encounter = history.present;
+
+  useEffect(() => {
+    if (loaded) setHistory({ past: [], present: loaded.encounter, future: [] });
+  }, [loaded]);
+
+  const update = useCallback((change: (e: Encounter) => Encounter) => {
+    setHistory((h) => {
+      const next = change(h.present);
+      if (JSON.stringify(next) === JSON.stringify(h.present)) return h;
+      return { past: [...h.past.slice(-99), h.present], present: next, future: [] };
+    });
+    setDirty(true);
+  }, []);
+  const undo = useCallback(() => setHistory((h) => h.past.length ? { past: h.past.slice(0, -1), present: h.past[h.past.length - 1], future: [h.present, ...h.future] } : h), []);
+  const redo = useCallback(() => setHistory((h) => h.future.length ? { past: [...h.past, h.present], present: h.future[0], future: h.future.slice(1) } : h), []);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const t = e.target as HTMLElement;
+      if (t.closest(".json-view") || t.tagName === "INPUT" || t.tagName === "TEXTAREA") return;
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z") { e.preventDefault(); if (e.shiftKey) redo(); else undo(); }
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "y") { e.preventDefault(); redo(); }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [undo, redo]);
+
+  // real-time validation by the server's validator
+  useEffect(() => {
+    const timer = setTimeout(() => {
+      api<{ valid: boolean; errors: Issue[] }>(apiKey, "POST", "/editor/validate", { encounter })
+        .then((r) => setIssues(r.errors))
+        .catch((e: ApiError) => setIssues([{ path: "", message: e.message }]));
+    }, 300);
+    return () => clearTimeout(timer);
+  }, [apiKey, encounter]);
+
+  // autosave of the draft (isDirty -> saved)
+  useEffect(() => {
+    if (!isDirty) return;
+    const timer = setTimeout(() => {
+      const id = /^[A-Za-z0-9_.:-]+$/.test(encounter.id) ? encounter.id : "untitled";
+      api(apiKey, "PUT", `/editor/drafts/${encodeURIComponent(id)}`, { id, title: encounter.title.slice(0, 200), encounter, layout })
+        .then(() => { setDirty(false); setStatus("Draft saved"); })
+        .catch((e: ApiError) => setStatus(`Draft not saved: ${e.message}`));
+    }, 1000);
+    return () => clearTimeout(timer);
+  }, [apiKey, encounter, layout, isDirty]);
+
+  useEffect(() => {
+    api<typeof drafts>(apiKey, "GET", "/editor/drafts").then(setDrafts).catch(() => setDrafts([]));
+  }, [apiKey, status]);
+
+  useEffect(() => {
+    if (view === "form" && focusField.current) {
+      const el = document.getElementById(`field-${focusField.current}`);
+      focusField.current = null;
+      el?.focus();
+    }
+  });
+
+  const add = (kind: Kind, position?: { x: number; y: number }) => {
+    const e = encounter;
+    let nodeId = "";
+    let next: Encounter = e;
+    if (kind === "objective") {
+      nodeId = `objective:${e.objectives.length}`;
+      next = { ...e, objectives: [...e.objectives, { id: newObjectiveId(e), description: "", kind: "reach", target: "the old mill", quantity: 1, optional: false }] };
+    } else if (kind === "npc") {
+      nodeId = `npc:${e.npcs.length}`;
+      next = { ...e, npcs: [...e.npcs, { id: newNpcId(e), name: "New character", role: "guide", personality_traits: [], dialogue: [] }] };
+    } else if (kind === "reward") {
+      nodeId = `reward:${e.rewards.length}`;
+      next = { ...e, rewards: [...e.rewards, { kind: "experience", amount: 100 }] };
+    } else if (kind === "branch") {
+      const from = selected && /^(npc|line|tree):/.test(selected) ? selected.split(":") : null;
+      const i = from ? Number(from[1]) : e.npcs.length - 1;
+      const npc = e.npcs[i];
+      if (!npc) {
+        setStatus("Add an NPC first: a dialogue branch belongs to an NPC.");
+        return;
+      }
+      const tree = npc.dialogue_tree ?? [];
+      let n = tree.length + 1;
+      while (tree.some((t) => t.id === `${npc.id}_${n}`)) n++;
+      const id = `${npc.id}_${n}`;
+      const parent = from && from[0] === "tree" ? Number(from[2]) : tree.length - 1;
+      const linked = tree.map((t, k) =>
+        k === parent ? { ...t, responses: [...t.responses, { text: "Tell me more.", next: id }] } : t,
+      );
+      nodeId = `tree:${i}:${tree.length}`;
+      const node = { id, text: tree.length ? "There is more to it." : "Well met, traveller. What brings you here?", responses: [] };
+      next = { ...e, npcs: e.npcs.map((x, j) => (j === i ? { ...x, dialogue_tree: [...linked, node] } : x)) };
+    } else {
+      const sel = selected?.startsWith("npc:") || selected?.startsWith("line:") ? Number(selected.split(":")[1]) : e.npcs.length - 1;
+      if (sel < 0 || !e.npcs[sel]) {
+        setStatus("Add an NPC first: dialogue lines belong to an NPC.");
+        return;
+      }
+      nodeId = `line:${sel}:${e.npcs[sel].dialogue.length}`;
+      next = { ...e, npcs: e.npcs.map((n, i) => (i === sel ? { ...n, dialogue: [...n.dialogue, "Hello, traveller."] } : n)) };
+    }
+    update(() => next);
+    if (position) setLayout((l) => ({ ...l, [nodeId]: position }));
+    setSelected(nodeId);
+    setView("form");
+  };
+
+  const issueNodes = useMemo(() => new Set(issues.map((i) => nodeForPath(i.path).node)), [issues]);
+
+  const publish = async () => {
+    setPublished("");
+    try {
+      const r = await api<{ id: string }>(apiKey, "POST", "/editor/publish", { encounter });
+      setPublished(`Published ${r.id}`);
+    } catch (e) {
+      const err = e as ApiError;
+      setPublished(`Not published: ${[err.message, ...err.errors].join("; ")}`);
+    }
+  };
+
+  return (
+    <div className="editor">
+      <div className="toolbar" role="toolbar" aria-label="Editor">
+        <button type="button" onClick={undo} disabled={!history.past.length} title="Ctrl+Z">Undo</button>
+        <button type="button" onClick={redo} disabled={!history.future.length} title="Ctrl+Y">Redo</button>
+        <button type="button" onClick={() => { setHistory({ past: [], present: newEncounter(), future: [] }); setLayout({}); setSelected(null); }}>New</button>
+        <label>
+          Drafts{" "}
+          <select value="" onChange={(e) => {
+            const d = drafts.find((x) => x.id === e.target.value);
+            if (d) { setHistory({ past: [], present: d.encounter, future: [] }); setLayout(d.layout ?? {}); setSelected(null); }
+          }}>
+            <option value="">Open a draft…</option>
+            {drafts.map((d) => <option key={d.id} value={d.id}>{d.title || d.id}</option>)}
+          </select>
+        </label>
+        <span className="muted" aria-live="polite">{isDirty ? "Unsaved changes" : status}</span>
+        <button type="button" className="primary" onClick={publish} disabled={issues.length > 0}>Publish</button>
+        <span role="status" data-testid="publish-status">{published}</span>
+      </div>
+      <Palette onAdd={(k) => add(k)} />
+      <div className="workspace">
+        <EncounterCanvas
+          encounter={encounter}
+          layout={layout}
+          selected={selected}
+          errorNodes={issueNodes}
+          onSelect={(id) => { setSelected(id); if (id) setView("form"); }}
+          onMove={(l) => { setLayout(l); setDirty(true); }}
+          onDropKind={(k, p) => add(k, p)}
+        />
+        <aside className="side">
+          <div role="tablist" aria-label="Side panel" className="tabs">
+            {(["form", "json", "preview"] as const).map((v) => (
+              <button key={v} role="tab" type="button" aria-selected={view === v} onClick={() => setView(v)}>
+                {{ form: "Properties", json: "JSON", preview: "Preview" }[v]}
+              </button>
+            ))}
+          </div>
+          {view === "form" && <NodeForm node={selected ?? "encounter"} encounter={encounter} update={update} onDeleted={() => setSelected(null)} />}
+          {view === "json" && <JsonView value={encounter} onChange={(v) => update(() => v as Encounter)} />}
+          {view === "preview" && <PreviewPanel apiKey={apiKey} encounter={encounter} />}
+          <section className="panel validation" aria-labelledby="validation-title">
+            <h2 id="validation-title">Validation</h2>
+            {issues.length === 0 ? (
+              <p className="ok" data-testid="valid">No problems: ready to publish.</p>
+            ) : (
+              <ul data-testid="validation-errors">
+                {issues.map((i, n) => (
+                  <li key={n}>
+                    <button type="button" className="issue" onClick={() => {
+                      const target = nodeForPath(i.path);
+                      setSelected(target.node);
+                      focusField.current = target.field;
+                      setView("form");
+                    }}>
+                      {i.path ? `${i.path}: ${i.message}` : i.message}
+                    </button>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </section>
+        </aside>
+      </div>
+    </div>
+  );
+}

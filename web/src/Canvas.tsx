@@ -1,0 +1,195 @@
+// EncounterCanvas: the encounter as nodes (encounter, objectives in order, NPCs with their
+// dialogue lines, rewards) and edges. Drag a kind from the palette onto the canvas to add
+// one; drag nodes to arrange them (the layout is saved with the draft).
+import { useCallback, useMemo } from "react";
+import {
+  Background,
+  Controls,
+  type Edge,
+  type Node,
+  type NodeChange,
+  ReactFlow,
+  ReactFlowProvider,
+  useReactFlow,
+} from "@xyflow/react";
+import type { Encounter } from "./api";
+
+export type Kind = "objective" | "npc" | "reward" | "line" | "branch";
+export type Layout = Record<string, { x: number; y: number }>;
+
+export const PALETTE: { kind: Kind; label: string }[] = [
+  { kind: "objective", label: "Objective" },
+  { kind: "npc", label: "NPC" },
+  { kind: "line", label: "Dialogue line" },
+  { kind: "branch", label: "Dialogue branch" },
+  { kind: "reward", label: "Reward" },
+];
+
+/** The canvas node an error path points to: objectives[1].description -> objective:1. */
+export function nodeForPath(path: string): { node: string; field: string } {
+  const m = /^(objectives|npcs|rewards)\[(\d+)\](?:\.(\w+))?(?:\[(\d+)\])?/.exec(path);
+  if (!m) return { node: "encounter", field: path.split(/[.[]/)[0] || "title" };
+  const kind = { objectives: "objective", npcs: "npc", rewards: "reward" }[m[1] as "objectives"];
+  if (m[1] === "npcs" && m[3] === "dialogue" && m[4] !== undefined) {
+    return { node: `line:${m[2]}:${m[4]}`, field: "line" };
+  }
+  if (m[1] === "npcs" && m[3] === "dialogue_tree" && m[4] !== undefined) {
+    return { node: `tree:${m[2]}:${m[4]}`, field: "text" };
+  }
+  return { node: `${kind}:${m[2]}`, field: m[3] ?? "" };
+}
+
+function defaultPosition(id: string): { x: number; y: number } {
+  const [kind, a, b] = id.split(":");
+  const i = Number(a ?? 0);
+  if (kind === "encounter") return { x: 20, y: 20 };
+  if (kind === "objective") return { x: 20 + i * 40, y: 130 + i * 90 };
+  if (kind === "npc") return { x: 320, y: 130 + i * 170 };
+  if (kind === "line") return { x: 560, y: 130 + i * 170 + Number(b) * 60 };
+  if (kind === "tree") return { x: 820 + (Number(b) % 2) * 240, y: 130 + i * 170 + Number(b) * 70 };
+  return { x: 20 + i * 200, y: 520 };
+}
+
+function buildGraph(enc: Encounter, layout: Layout, selected: string | null, errorNodes: Set<string>) {
+  const nodes: Node[] = [];
+  const edges: Edge[] = [];
+  const add = (id: string, label: string, kind: string) =>
+    nodes.push({
+      id,
+      position: layout[id] ?? defaultPosition(id),
+      data: { label },
+      selected: id === selected,
+      className: `node node-${kind}${errorNodes.has(id) ? " node-error" : ""}`,
+      ariaLabel: `${kind}: ${label}`,
+    });
+  add("encounter", enc.title || "(untitled)", "encounter");
+  let previous = "encounter";
+  enc.objectives.forEach((o, i) => {
+    const id = `objective:${i}`;
+    add(id, `${i + 1}. ${o.description || "(no description)"}`, "objective");
+    edges.push({ id: `order:${previous}->${id}`, source: previous, target: id, label: i ? "then" : "first" });
+    previous = id;
+  });
+  enc.npcs.forEach((n, i) => {
+    const id = `npc:${i}`;
+    add(id, `${n.name || "(no name)"} · ${n.role || "?"}`, "npc");
+    edges.push({ id: `cast:${id}`, source: "encounter", target: id, animated: true });
+    let from = id;
+    n.dialogue.forEach((line, j) => {
+      const lid = `line:${i}:${j}`;
+      add(lid, `“${line || "…"}”`, "line");
+      edges.push({ id: `says:${from}->${lid}`, source: from, target: lid, label: j ? "next" : "says" });
+      from = lid;
+    });
+    const tree = n.dialogue_tree ?? [];
+    const index = new Map(tree.map((t, k) => [t.id, `tree:${i}:${k}`]));
+    tree.forEach((t, k) => {
+      const tid = `tree:${i}:${k}`;
+      add(tid, `${t.id}: ${t.text || "…"}`, "branch");
+      if (k === 0) edges.push({ id: `starts:${id}->${tid}`, source: id, target: tid, label: "talks" });
+      t.responses.forEach((r, ri) => {
+        const target = r.next ? index.get(r.next) : undefined;
+        if (target) edges.push({ id: `reply:${tid}:${ri}`, source: tid, target, label: r.text || "…" });
+      });
+    });
+  });
+  enc.rewards.forEach((r, i) => {
+    const id = `reward:${i}`;
+    add(id, `${r.amount} ${r.kind}${r.item ? ` (${r.item})` : ""}`, "reward");
+    edges.push({ id: `grants:${previous}->${id}`, source: previous, target: id, label: "grants" });
+  });
+  return { nodes, edges };
+}
+
+interface Props {
+  encounter: Encounter;
+  layout: Layout;
+  selected: string | null;
+  errorNodes: Set<string>;
+  onSelect: (id: string | null) => void;
+  onMove: (layout: Layout) => void;
+  onDropKind: (kind: Kind, position: { x: number; y: number }) => void;
+}
+
+function Inner(props: Props) {
+  const { encounter, layout, selected, errorNodes, onSelect, onMove, onDropKind } = props;
+  const flow = useReactFlow();
+  const { nodes, edges } = useMemo(
+    () => buildGraph(encounter, layout, selected, errorNodes),
+    [encounter, layout, selected, errorNodes],
+  );
+  const onNodesChange = useCallback(
+    (changes: NodeChange[]) => {
+      const moved: Layout = {};
+      for (const c of changes) {
+        if (c.type === "position" && c.position) moved[c.id] = c.position;
+        if (c.type === "select" && c.selected) onSelect(c.id);
+      }
+      if (Object.keys(moved).length) onMove({ ...layout, ...moved });
+    },
+    [layout, onMove, onSelect],
+  );
+  return (
+    <div
+      className="canvas"
+      data-testid="canvas"
+      onDragOver={(e) => {
+        e.preventDefault();
+        e.dataTransfer.dropEffect = "copy";
+      }}
+      onDrop={(e) => {
+        e.preventDefault();
+        const kind = e.dataTransfer.getData("application/x-ae-node") as Kind;
+        if (!kind) return;
+        onDropKind(kind, flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }));
+      }}
+    >
+      <ReactFlow
+        nodes={nodes}
+        edges={edges}
+        onNodesChange={onNodesChange}
+        onPaneClick={() => onSelect(null)}
+        fitView
+        fitViewOptions={{ maxZoom: 1 }}
+        minZoom={0.2}
+        nodesConnectable={false}
+        aria-label="Encounter canvas"
+      >
+        <Background />
+        <Controls />
+      </ReactFlow>
+    </div>
+  );
+}
+
+export function EncounterCanvas(props: Props) {
+  return (
+    <ReactFlowProvider>
+      <Inner {...props} />
+    </ReactFlowProvider>
+  );
+}
+
+export function Palette({ onAdd }: { onAdd: (kind: Kind) => void }) {
+  return (
+    <div className="palette" role="toolbar" aria-label="Add to the encounter">
+      <span className="hint">Drag onto the canvas, or press Enter:</span>
+      {PALETTE.map((p) => (
+        <button
+          key={p.kind}
+          type="button"
+          draggable
+          className={`palette-item node-${p.kind}`}
+          data-testid={`palette-${p.kind}`}
+          onDragStart={(e) => {
+            e.dataTransfer.setData("application/x-ae-node", p.kind);
+            e.dataTransfer.effectAllowed = "copy";
+          }}
+          onClick={() => onAdd(p.kind)}
+        >
+          + {p.label}
+        </button>
+      ))}
+    </div>
+  );
+}

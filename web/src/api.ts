@@ -1,0 +1,117 @@
+// The daemon's HTTP API, same origin. The key travels only in the Authorization header.
+
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    message: string,
+    public errors: string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+export interface Issue {
+  path: string;
+  message: string;
+}
+
+export async function api<T>(key: string, method: string, path: string, body?: unknown): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: {
+        Authorization: `Bearer ${key}`,
+        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "The daemon cannot be reached: is `ae bridge serve` running?");
+  }
+  if (response.status === 204) return undefined as T;
+  const data: unknown = await response.json().catch(() => null);
+  if (!response.ok) {
+    const err = (data as { error?: { message?: string; errors?: string[] } } | null)?.error;
+    throw new ApiError(response.status, err?.message ?? `HTTP ${response.status}`, err?.errors ?? []);
+  }
+  return data as T;
+}
+
+export interface Objective {
+  id: string;
+  description: string;
+  kind: string;
+  target: string;
+  quantity: number;
+  optional: boolean;
+}
+export interface DialogueResponse {
+  text: string;
+  next: string | null;
+}
+export interface DialogueNode {
+  id: string;
+  text: string;
+  responses: DialogueResponse[];
+}
+export interface Npc {
+  id: string;
+  name: string;
+  role: string;
+  personality_traits: string[];
+  dialogue: string[];
+  dialogue_tree?: DialogueNode[];
+}
+export interface Reward {
+  kind: string;
+  amount: number;
+  item?: string | null;
+  faction?: string | null;
+}
+export interface Encounter {
+  id: string;
+  title: string;
+  description: string;
+  category: string;
+  difficulty: number;
+  estimated_duration: number;
+  objectives: Objective[];
+  npcs: Npc[];
+  rewards: Reward[];
+  language: string;
+  tags: string[];
+  [more: string]: unknown;
+}
+
+export const OBJECTIVE_KINDS = [
+  "eliminate", "collect", "reach", "talk", "escort", "solve", "survive", "avoid_detection", "defend", "deliver",
+];
+export const REWARD_KINDS = ["experience", "item", "currency", "reputation"];
+export const CATEGORIES = ["combat", "puzzle", "social", "exploration", "stealth"];
+
+export function newEncounter(): Encounter {
+  const id = `enc_${Math.random().toString(36).slice(2, 10)}`;
+  return {
+    id,
+    title: "Untitled encounter",
+    description: "",
+    category: "exploration",
+    difficulty: 0.5,
+    estimated_duration: 15,
+    objectives: [],
+    npcs: [],
+    rewards: [],
+    language: "en",
+    tags: [],
+    schema_version: 2,
+  };
+}
+
+export interface PreviewState {
+  previewId: string;
+  status: string;
+  objectives: { id: string; description: string; quantity: number; progress: number; completed: boolean; optional: boolean }[];
+  canComplete: boolean;
+  log: string[];
+}
