@@ -1,0 +1,58 @@
+"""Analytics (any key) and platform metrics (admin).
+
+(No ``from __future__ import annotations``: FastAPI reads the routes' annotations.)
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from encounters.engine import Engine
+from encounters.models import utcnow
+from encounters.platform_metrics import platform_metrics
+
+from .auth import ADMIN, CALLER
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    encounter_id: str = Field(alias="encounterId", max_length=64)
+    player_id: str = Field(alias="playerId", max_length=64)
+    rating: Any = None
+    comment: Any = None
+
+
+def router(engine: Engine) -> APIRouter:
+    api = APIRouter(tags=["analytics"])
+
+    @api.get("/analytics/encounter/{encounter_id}", dependencies=CALLER)
+    async def encounter(encounter_id: str) -> dict[str, Any]:
+        return (await engine.analytics.encounter(encounter_id)).model_dump(mode="json")
+
+    @api.get("/analytics/player/{player_id}", dependencies=CALLER)
+    async def player(player_id: str) -> dict[str, Any]:
+        return (await engine.analytics.player(player_id)).model_dump(mode="json")
+
+    @api.get("/analytics/global", dependencies=CALLER)
+    async def global_stats(days: float | None = None) -> dict[str, Any]:
+        since = utcnow() - timedelta(days=days) if days else None
+        return (await engine.analytics.global_stats(since)).model_dump(mode="json")
+
+    @api.post("/analytics/feedback", status_code=201, dependencies=CALLER)
+    async def feedback(body: FeedbackRequest) -> dict[str, Any]:
+        await engine.analytics.record_feedback(
+            body.encounter_id, body.player_id, body.rating, body.comment
+        )
+        return {"ok": True}
+
+    @api.get("/metrics/platform", dependencies=ADMIN)
+    async def platform(days: float = 7.0) -> dict[str, Any]:
+        await engine.analytics.flush()
+        until = utcnow()
+        since = until - timedelta(days=max(0.001, min(days, 3650)))
+        return (await platform_metrics(engine.store, since, until)).model_dump(mode="json")
+
+    return api
