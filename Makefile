@@ -28,8 +28,8 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -c '$(EDITABLE_REQUIRES)' | $(BIN)/python -m pip install --quiet -c $(LOCK) -r /dev/stdin
 	$(BIN)/python -m pip install --quiet --no-build-isolation -c $(LOCK) -e '.[all,dev]'
 	$(BIN)/python -m pip check
-	@grep -v -e '^#' -e '^$$' -e '^pip==' $(LOCK) > $(VENV)/lock.txt
-	@$(BIN)/python -m pip freeze --exclude-editable > $(VENV)/installed.txt
+	@grep -v -e '^#' -e '^$$' -e '^pip==' $(LOCK) | LC_ALL=C sort -f > $(VENV)/lock.txt
+	@$(BIN)/python -m pip freeze --exclude-editable | LC_ALL=C sort -f > $(VENV)/installed.txt
 	@diff $(VENV)/lock.txt $(VENV)/installed.txt || { \
 		echo "$(LOCK) does not match what pyproject.toml needs (above: < locked, > installed): run make lock"; \
 		exit 1; }
