@@ -16,7 +16,8 @@ composes one router per resource (``encounters_bridge.routes``):
   ``GET|POST /memory/{npc}/{player}``, campaigns and campaign runs), ``webhooks``
   (admin) and ``analytics``
 
-Keys go in ``Authorization: Bearer <key>``. Request bodies are validated (errors name
+Keys go in ``Authorization: Bearer <key>``; they are checked, and the body limit
+enforced, before a request body is read (``gate.py``). Request bodies are validated (errors name
 the field); errors come back as ``{"error": {"message", "errors"}}`` with a proper
 status, never a stack trace.
 """
@@ -44,6 +45,7 @@ from encounters.errors import (
 from encounters.validation import format_path
 
 from .deployment import DeploymentError, DeploymentService
+from .gate import MAX_BODY_BYTES, Gate
 from .routes import analytics, content, keys, metrics, personas, players, sessions, webhooks
 
 
@@ -51,11 +53,18 @@ def _error(status: int, message: str, errors: list[str] | None = None) -> JSONRe
     return JSONResponse({"error": {"message": message, "errors": errors or []}}, status)
 
 
-def create_app(service: DeploymentService, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    service: DeploymentService,
+    engine: Engine | None = None,
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
     """The control API over ``service``; with an ``engine`` (sharing the store) also
-    the content, player, webhook and analytics routes."""
+    the content, player, webhook and analytics routes. Every request passes the
+    :class:`~encounters_bridge.gate.Gate` first: the key is checked and the body
+    limit (``max_body_bytes``) enforced before a body is read."""
     app = FastAPI(title="AI Encounters bridge", version="1", docs_url="/docs")
-    app.state.store = service.store
+    app.add_middleware(Gate, store=service.store, max_body_bytes=max_body_bytes)
     _error_handlers(app)
 
     @app.get("/health", tags=["health"])
@@ -92,7 +101,9 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)  # also unknown paths and methods
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail))
+        response = _error(exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # Allow on 405, WWW-Authenticate on 401
+        return response
 
     @app.exception_handler(NotFound)
     async def _missing(_: Request, exc: NotFound) -> JSONResponse:
