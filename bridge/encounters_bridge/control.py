@@ -42,11 +42,13 @@ from encounters.errors import (
     TemplateError,
     ValidationFailed,
 )
+from encounters.templates.library import TemplateLibrary
 from encounters.validation import format_path
 
 from .deployment import DeploymentError, DeploymentService
 from .gate import MAX_BODY_BYTES, Gate
 from .routes import analytics, content, keys, metrics, personas, players, sessions, webhooks
+from .tenancy import Tenancy
 
 
 def _error(status: int, message: str, errors: list[str] | None = None) -> JSONResponse:
@@ -76,10 +78,12 @@ def create_app(
     app.include_router(keys.router(service))
     if engine is not None:
         service.notify.append(engine.notify)  # persona and companion events -> webhooks
-        app.include_router(content.router(engine))
-        app.include_router(players.router(engine))
+        builtin = frozenset(t.id for t in TemplateLibrary.builtin().list())
+        tenancy = Tenancy(service.store, builtin)
+        app.include_router(content.router(engine, tenancy))
+        app.include_router(players.router(engine, tenancy))
         app.include_router(webhooks.router(engine))
-        app.include_router(analytics.router(engine))
+        app.include_router(analytics.router(engine, tenancy))
     app.include_router(metrics.router(service, engine))
     return app
 

@@ -1,4 +1,6 @@
-"""Analytics (any key) and platform metrics (admin).
+"""Analytics: an encounter's (admins, game servers, and the creator that owns it),
+a player's and feedback (player data: game servers and admins), the global view
+(admin and creator keys), platform metrics (admin).
 
 (No ``from __future__ import annotations``: FastAPI reads the routes' annotations.)
 """
@@ -11,9 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from encounters.engine import Engine
 from encounters.models import utcnow
+from encounters.models.bridge import WorldKey
 from encounters.platform_metrics import platform_metrics
 
-from .auth import ADMIN, CALLER
+from ..tenancy import Tenancy
+from .auth import ADMIN, CALLER, Anyone, Player
 
 
 class FeedbackRequest(BaseModel):
@@ -25,15 +29,17 @@ class FeedbackRequest(BaseModel):
     comment: Any = None
 
 
-def router(engine: Engine) -> APIRouter:
+def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
     api = APIRouter(tags=["analytics"])
 
-    @api.get("/analytics/encounter/{encounter_id}", dependencies=CALLER)
-    async def encounter(encounter_id: str) -> dict[str, Any]:
+    @api.get("/analytics/encounter/{encounter_id}")
+    async def encounter(encounter_id: str, who: Anyone) -> dict[str, Any]:
+        if not isinstance(who, WorldKey):
+            await tenancy.check("encounter", encounter_id, who)
         return (await engine.analytics.encounter(encounter_id)).model_dump(mode="json")
 
-    @api.get("/analytics/player/{player_id}", dependencies=CALLER)
-    async def player(player_id: str) -> dict[str, Any]:
+    @api.get("/analytics/player/{player_id}")
+    async def player(player_id: str, _: Player) -> dict[str, Any]:
         return (await engine.analytics.player(player_id)).model_dump(mode="json")
 
     @api.get("/analytics/global", dependencies=CALLER)
@@ -41,8 +47,8 @@ def router(engine: Engine) -> APIRouter:
         since = utcnow() - timedelta(days=days) if days else None
         return (await engine.analytics.global_stats(since)).model_dump(mode="json")
 
-    @api.post("/analytics/feedback", status_code=201, dependencies=CALLER)
-    async def feedback(body: FeedbackRequest) -> dict[str, Any]:
+    @api.post("/analytics/feedback", status_code=201)
+    async def feedback(body: FeedbackRequest, _: Player) -> dict[str, Any]:
         await engine.analytics.record_feedback(
             body.encounter_id, body.player_id, body.rating, body.comment
         )

@@ -1,5 +1,8 @@
 """Encounters, templates and encounter sessions (what ``ae deploy`` and
-``ae test --url`` use).
+``ae test --url`` use). A creator publishes encounters and templates it then owns
+(another's id or a built-in template's id: 409) and reads only its own and the
+built-in templates; game servers read every encounter and template and start
+sessions; a session belongs to whoever started it.
 
 (No ``from __future__ import annotations``: FastAPI reads the routes' annotations.)
 """
@@ -10,8 +13,13 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from encounters.engine import Engine
+from encounters.models.bridge import ApiKey, WorldKey
+from encounters.models.encounter import EncounterSpec
+from encounters.templates.library import template_from_data
+from encounters.validation import validate_model
 
-from .auth import CALLER
+from ..tenancy import Resource, Tenancy
+from .auth import Anyone, Caller
 
 
 class StartSessionRequest(BaseModel):
@@ -28,55 +36,80 @@ class ObjectiveRequest(BaseModel):
     completed: bool | None = None
 
 
-def router(engine: Engine) -> APIRouter:
-    api = APIRouter(tags=["content"], dependencies=CALLER)
+def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
+    api = APIRouter(tags=["content"])
+
+    async def readable(resource: Resource, item_id: str, who: ApiKey | WorldKey) -> None:
+        """Game servers read all content; creators only their own."""
+        if not isinstance(who, WorldKey):
+            await tenancy.check(resource, item_id, who)
 
     @api.post("/encounters", status_code=201)
-    async def publish_encounter(body: dict[str, Any]) -> dict[str, Any]:
-        spec = await engine.save_encounter(body)
+    async def publish_encounter(body: dict[str, Any], key: Caller) -> dict[str, Any]:
+        checked = validate_model(EncounterSpec, body, "encounter")
+        await tenancy.may_publish("encounter", checked.id, key)
+        spec = await engine.save_encounter(checked)
+        await tenancy.record("encounter", spec.id, key)
         return spec.model_dump(mode="json")
 
     @api.get("/encounters/{encounter_id}")
-    async def get_encounter(encounter_id: str) -> dict[str, Any]:
+    async def get_encounter(encounter_id: str, who: Anyone) -> dict[str, Any]:
+        await readable("encounter", encounter_id, who)
         return (await engine.get_encounter(encounter_id)).model_dump(mode="json")
 
     @api.get("/templates")
-    async def list_templates() -> list[dict[str, Any]]:
-        return [t.model_dump(mode="json") for t in engine.templates.list()]
+    async def list_templates(who: Anyone) -> list[dict[str, Any]]:
+        out = []
+        for template in engine.templates.list():
+            if isinstance(who, WorldKey) or await tenancy.mine("template", template.id, who):
+                out.append(template.model_dump(mode="json"))
+        return out
 
     @api.post("/templates", status_code=201)
-    async def publish_template(body: dict[str, Any]) -> dict[str, Any]:
-        template = await engine.publish_template(body)
+    async def publish_template(body: dict[str, Any], key: Caller) -> dict[str, Any]:
+        checked = template_from_data(body, "template")
+        await tenancy.may_publish("template", checked.id, key)
+        template = await engine.publish_template(checked)
+        await tenancy.record("template", template.id, key)
         return {"id": template.id}
 
     @api.post("/templates/{template_id}/generate", status_code=201)
-    async def generate_from_template(template_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def generate_from_template(
+        template_id: str, body: dict[str, Any], who: Anyone
+    ) -> dict[str, Any]:
+        await readable("template", template_id, who)
         params = body.get("parameters", {})
         spec = await engine.generate(
             template=template_id, params=params if isinstance(params, dict) else {}
         )
+        await tenancy.record("encounter", spec.id, who)
         return spec.model_dump(mode="json")
 
     @api.post("/sessions", status_code=201)
-    async def start_session(body: StartSessionRequest) -> dict[str, Any]:
+    async def start_session(body: StartSessionRequest, who: Anyone) -> dict[str, Any]:
+        await readable("encounter", body.encounter_id, who)
         session = await engine.start_session(body.player, body.encounter_id)
+        await tenancy.record("session", session.id, who)
         return session.model_dump(mode="json")
 
     @api.get("/sessions/{session_id}")
-    async def get_session(session_id: str) -> dict[str, Any]:
+    async def get_session(session_id: str, who: Anyone) -> dict[str, Any]:
+        await tenancy.check("session", session_id, who)
         return (await engine.get_session(session_id)).model_dump(mode="json")
 
     @api.post("/sessions/{session_id}/objectives/{objective_id}")
     async def update_objective(
-        session_id: str, objective_id: str, body: ObjectiveRequest
+        session_id: str, objective_id: str, body: ObjectiveRequest, who: Anyone
     ) -> dict[str, Any]:
+        await tenancy.check("session", session_id, who)
         session = await engine.update_objective(session_id, objective_id,
                                                 progress=body.progress,
                                                 completed=body.completed)  # fmt: skip
         return session.model_dump(mode="json")
 
     @api.post("/sessions/{session_id}/complete")
-    async def complete(session_id: str) -> dict[str, Any]:
+    async def complete(session_id: str, who: Anyone) -> dict[str, Any]:
+        await tenancy.check("session", session_id, who)
         return (await engine.complete_session(session_id)).model_dump(mode="json")
 
     return api
