@@ -1,4 +1,6 @@
-"""Personas: submit (any key), approve (admin), list and read (admin, or the creator).
+"""Personas: submit (creator or admin key), approve and reject (admin), list and read
+(admin, or the creator). An approval answers a single-use deploy token that replaces
+any earlier one.
 
 (No ``from __future__ import annotations``: FastAPI reads the routes' annotations.)
 """
@@ -6,9 +8,16 @@
 from typing import Any
 
 from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..deployment import DeploymentService
 from .auth import Admin, Caller, may_see
+
+
+class RejectRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500)
 
 
 def router(service: DeploymentService) -> APIRouter:
@@ -24,6 +33,11 @@ def router(service: DeploymentService) -> APIRouter:
     async def approve(persona_id: str, _: Admin) -> dict[str, Any]:
         token, ttl = await service.approve(persona_id)
         return {"token": token, "ttl": ttl}
+
+    @api.post("/personas/{persona_id}/reject")
+    async def reject(persona_id: str, body: RejectRequest, _: Admin) -> dict[str, Any]:
+        record = await service.reject(persona_id, body.reason)
+        return {"id": persona_id, "status": record.status, "reasons": record.reasons}
 
     @api.get("/personas")
     async def personas(key: Caller, status: str | None = None) -> list[dict[str, Any]]:
