@@ -32,7 +32,7 @@ from encounters.models.deployment import (
 from encounters.models.persona import BUILTIN_TOPICS, PersonaCore, Safety
 from encounters.moderation import AuditLogger, ContentModerator
 from encounters.storage import Store, WriteBatch
-from encounters.validation import validate_model
+from encounters.validation import text_fields, unsafe_text_errors, validate_model
 
 from .frames import Frame
 from .keys import digest
@@ -43,6 +43,13 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 TOKEN_PREFIX = "deploy_"
+#: Persona fields only the server sets, in both spellings: refused on submit.
+SERVER_OWNED = frozenset({"reputation", "deployment_history", "deploymentHistory",
+                          "created_at", "createdAt"})  # fmt: skip
+#: Every creator-written text field of a persona: each is moderated on submit.
+CREATOR_TEXT: dict[str, Any] = {"name": True, "description": True, "goals": True,
+                                "memory_ref": True, "voice": {"id"},
+                                "embodiment": {"avatar", "emotes"}}  # fmt: skip
 
 
 class DeploymentError(EncountersError):
@@ -105,9 +112,17 @@ class DeploymentService:
     # -- personas --------------------------------------------------------------------
 
     async def submit(self, data: dict[str, Any] | PersonaCore, creator_id: str) -> PersonaRecord:
-        """Validate and moderate a persona. Creator-written text that fails moderation
-        (any built-in topic, any profanity) rejects it, with the reasons kept."""
+        """Validate and moderate a persona. Fields the server keeps (reputation,
+        deployment history, creation time) and text with control or invisible format
+        characters are refused (422); creator-written text that fails moderation (any
+        built-in topic, any profanity) in any field rejects it, with the reasons kept."""
         raw = data.model_dump() if isinstance(data, PersonaCore) else dict(data)
+        if isinstance(data, dict):
+            owned = [FieldError(k, "is kept by the server; leave it out")
+                     for k in raw if k in SERVER_OWNED]  # fmt: skip
+            unsafe = unsafe_text_errors(raw)
+            if owned or unsafe:
+                raise ValidationFailed("persona", owned + unsafe)
         raw["creator_id"] = creator_id
         raw["id"] = new_id("persona")  # always ours: a client id could take over a persona
         persona = validate_model(PersonaCore, raw, "persona")
@@ -119,11 +134,7 @@ class DeploymentService:
             ])  # fmt: skip
         strict = Safety(blocked_topics=list(BUILTIN_TOPICS), moderation="block")
         reasons = []
-        for field, text in (
-            ("name", persona.name),
-            ("description", persona.description),
-            *((f"goals[{i}]", g) for i, g in enumerate(persona.goals)),
-        ):
+        for field, text in text_fields(persona.model_dump(include=CREATOR_TEXT)):
             if not text:
                 continue
             result = self.moderator.check_message(text, strict, max_length=2000)
@@ -211,6 +222,11 @@ class DeploymentService:
     ) -> CompanionSession:
         """Spawn an approved persona on a connected game server. The deploy token is
         used up by a spawn that reaches a server (approve again for another)."""
+        spawn_location = validate_model(Location, location or {}, "spawn location")
+        bound = self.moderator.out_of_bounds(spawn_location.model_dump(), world)
+        if bound is not None:
+            raise ValidationFailed("spawn location", [FieldError(f"spawnLocation.{bound[0]}",
+                                                                 bound[1])])  # fmt: skip
         stored = await self.store.get_deploy_token(digest(token))
         if stored is None or stored.persona_id != persona_id:
             raise DeploymentError("the deploy token is not valid for this persona", 403)
@@ -236,7 +252,7 @@ class DeploymentService:
         await self.store.save_persona(record)
         session = CompanionSession(
             id=new_id("sess"), persona_id=persona_id, world=world,
-            server_id=server_id, location=validate_model(Location, location or {}, "location"),
+            server_id=server_id, location=spawn_location,
         )  # fmt: skip
         self._companions[session.id] = session
         entry = self.audit.entry("event", "allow", input={"type": "spawn", "world": world,

@@ -6,9 +6,9 @@ a player's and feedback (player data: game servers and admins), the global view
 """
 
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from encounters.engine import Engine
@@ -18,6 +18,9 @@ from encounters.platform_metrics import platform_metrics
 
 from ..tenancy import Tenancy
 from .auth import ADMIN, CALLER, Anyone, Player
+
+#: A period in days: finite, more than 0 and at most ten years.
+Days = Annotated[float | None, Query(gt=0, le=3650, allow_inf_nan=False)]
 
 
 class FeedbackRequest(BaseModel):
@@ -43,7 +46,7 @@ def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
         return (await engine.analytics.player(player_id)).model_dump(mode="json")
 
     @api.get("/analytics/global", dependencies=CALLER)
-    async def global_stats(days: float | None = None) -> dict[str, Any]:
+    async def global_stats(days: Days = None) -> dict[str, Any]:
         since = utcnow() - timedelta(days=days) if days else None
         return (await engine.analytics.global_stats(since)).model_dump(mode="json")
 
@@ -55,10 +58,10 @@ def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
         return {"ok": True}
 
     @api.get("/metrics/platform", dependencies=ADMIN)
-    async def platform(days: float = 7.0) -> dict[str, Any]:
+    async def platform(days: Days = 7.0) -> dict[str, Any]:
         await engine.analytics.flush()
         until = utcnow()
-        since = until - timedelta(days=max(0.001, min(days, 3650)))
+        since = until - timedelta(days=days or 7.0)
         return (await platform_metrics(engine.store, since, until)).model_dump(mode="json")
 
     return api

@@ -1,8 +1,9 @@
 """Encounters, templates and encounter sessions (what ``ae deploy`` and
-``ae test --url`` use). A creator publishes encounters and templates it then owns
-(another's id or a built-in template's id: 409) and reads only its own and the
-built-in templates; game servers read every encounter and template and start
-sessions; a session belongs to whoever started it.
+``ae test --url`` use). Published encounters and templates have every text field
+moderated and no control characters (422 names the fields). A creator publishes
+encounters and templates it then owns (another's id or a built-in template's id: 409)
+and reads only its own and the built-in templates; game servers read every encounter
+and template and start sessions; a session belongs to whoever started it.
 
 (No ``from __future__ import annotations``: FastAPI reads the routes' annotations.)
 """
@@ -13,10 +14,13 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from encounters.engine import Engine
+from encounters.errors import FieldError, ValidationFailed
 from encounters.models.bridge import ApiKey, WorldKey
 from encounters.models.encounter import EncounterSpec
+from encounters.models.persona import BUILTIN_TOPICS, Safety
+from encounters.moderation import ContentModerator
 from encounters.templates.library import template_from_data
-from encounters.validation import validate_model
+from encounters.validation import text_fields, unsafe_text_errors, validate_model
 
 from ..tenancy import Resource, Tenancy
 from .auth import Anyone, Caller
@@ -36,6 +40,29 @@ class ObjectiveRequest(BaseModel):
     completed: bool | None = None
 
 
+#: How published text is judged: every built-in topic blocks, in a game's context (a
+#: quest to defeat bandits is game talk), profanity blocks too.
+PUBLISHED = Safety(blocked_topics=list(BUILTIN_TOPICS), moderation="block")
+
+
+def screen(moderator: ContentModerator, body: dict[str, Any], what: str) -> None:
+    """Refuse (422) text with control or invisible format characters and text that
+    fails moderation, naming each field; counted as ``what`` moderation decisions."""
+    unsafe = unsafe_text_errors(body)
+    if unsafe:
+        raise ValidationFailed(what, unsafe)
+    blocked = []
+    for path, text in text_fields(body):
+        result = moderator.check_message(text, PUBLISHED, max_length=20000)
+        if not result.allowed:
+            blocked.append(
+                FieldError(path, f"refused by moderation ({result.topic or result.reason})")
+            )
+    moderator.counters.count(what, "block" if blocked else "allow")
+    if blocked:
+        raise ValidationFailed(what, blocked)
+
+
 def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
     api = APIRouter(tags=["content"])
 
@@ -46,6 +73,7 @@ def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
 
     @api.post("/encounters", status_code=201)
     async def publish_encounter(body: dict[str, Any], key: Caller) -> dict[str, Any]:
+        screen(engine.moderator, body, "encounter")
         checked = validate_model(EncounterSpec, body, "encounter")
         await tenancy.may_publish("encounter", checked.id, key)
         spec = await engine.save_encounter(checked)
@@ -67,6 +95,7 @@ def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
 
     @api.post("/templates", status_code=201)
     async def publish_template(body: dict[str, Any], key: Caller) -> dict[str, Any]:
+        screen(engine.moderator, body, "template")
         checked = template_from_data(body, "template")
         await tenancy.may_publish("template", checked.id, key)
         template = await engine.publish_template(checked)
