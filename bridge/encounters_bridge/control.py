@@ -28,7 +28,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from encounters.campaigns import CampaignError
@@ -48,6 +51,7 @@ from encounters.validation import format_path
 from .deployment import DeploymentError, DeploymentService
 from .gate import MAX_BODY_BYTES, Gate
 from .routes import analytics, content, keys, metrics, personas, players, sessions, webhooks
+from .routes.schemas import COMPONENTS, Health
 from .tenancy import Tenancy
 
 
@@ -65,13 +69,15 @@ def create_app(
     the content, player, webhook and analytics routes. Every request passes the
     :class:`~encounters_bridge.gate.Gate` first: the key is checked and the body
     limit (``max_body_bytes``) enforced before a body is read."""
-    app = FastAPI(title="AI Encounters bridge", version="1", docs_url="/docs")
+    app = FastAPI(title="AI Encounters bridge", version="1", docs_url=None, redoc_url=None,
+                  description=API_DESCRIPTION)  # fmt: skip
     app.add_middleware(Gate, store=service.store, max_body_bytes=max_body_bytes)
     _error_handlers(app)
+    _docs(app)
 
     @app.get("/health", tags=["health"])
-    async def health() -> dict[str, Any]:
-        return {"status": "ok", "links": len(service.edge.connections)}
+    async def health() -> Health:
+        return Health(status="ok", links=len(service.edge.connections))
 
     app.include_router(personas.router(service))
     app.include_router(sessions.router(service))
@@ -86,6 +92,45 @@ def create_app(
         app.include_router(analytics.router(engine, tenancy))
     app.include_router(metrics.router(service, engine))
     return app
+
+
+API_DESCRIPTION = """The AI Encounters daemon's control API. Every route but `/health`
+and these docs needs `Authorization: Bearer <key>`: an admin or creator key
+(`ae keys add`) or a game server's world key (`ae worlds add`); what each may do is
+the role table in the README. Bodies over the limit (1 MiB by default) are answered
+413 unread. Errors are `{"error": {"message", "errors"}}`."""
+
+
+def _docs(app: FastAPI) -> None:
+    """Swagger UI at ``/docs`` from the ``swagger-ui-bundle`` package (works offline),
+    and the OpenAPI document with the component schemas request bodies refer to."""
+    import swagger_ui_bundle
+
+    app.mount("/docs/static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+              name="swagger-ui")  # fmt: skip
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="AI Encounters bridge",
+            swagger_js_url="/docs/static/swagger-ui-bundle.js",
+            swagger_css_url="/docs/static/swagger-ui.css",
+            swagger_favicon_url="/docs/static/favicon-32x32.png",
+            oauth2_redirect_url=None,
+        )
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version,
+                                 description=app.description, routes=app.routes)  # fmt: skip
+            found = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, component in COMPONENTS.items():
+                found.setdefault(name, component)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _error_handlers(app: FastAPI) -> None:

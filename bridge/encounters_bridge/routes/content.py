@@ -18,12 +18,15 @@ from encounters.errors import FieldError, ValidationFailed
 from encounters.models.bridge import ApiKey, WorldKey
 from encounters.models.encounter import EncounterSpec
 from encounters.models.persona import BUILTIN_TOPICS, Safety
+from encounters.models.session import Session
 from encounters.moderation import ContentModerator
 from encounters.templates.library import template_from_data
+from encounters.templates.model import EncounterTemplate
 from encounters.validation import text_fields, unsafe_text_errors, validate_model
 
 from ..tenancy import Resource, Tenancy
 from .auth import Anyone, Caller
+from .schemas import ERRORS, TemplateId, body_of
 
 
 class StartSessionRequest(BaseModel):
@@ -64,81 +67,81 @@ def screen(moderator: ContentModerator, body: dict[str, Any], what: str) -> None
 
 
 def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
-    api = APIRouter(tags=["content"])
+    api = APIRouter(tags=["content"], responses=ERRORS)
 
     async def readable(resource: Resource, item_id: str, who: ApiKey | WorldKey) -> None:
         """Game servers read all content; creators only their own."""
         if not isinstance(who, WorldKey):
             await tenancy.check(resource, item_id, who)
 
-    @api.post("/encounters", status_code=201)
-    async def publish_encounter(body: dict[str, Any], key: Caller) -> dict[str, Any]:
+    @api.post("/encounters", status_code=201, openapi_extra=body_of(EncounterSpec))
+    async def publish_encounter(body: dict[str, Any], key: Caller) -> EncounterSpec:
         screen(engine.moderator, body, "encounter")
         checked = validate_model(EncounterSpec, body, "encounter")
         await tenancy.may_publish("encounter", checked.id, key)
         spec = await engine.save_encounter(checked)
         await tenancy.record("encounter", spec.id, key)
-        return spec.model_dump(mode="json")
+        return spec
 
     @api.get("/encounters/{encounter_id}")
-    async def get_encounter(encounter_id: str, who: Anyone) -> dict[str, Any]:
+    async def get_encounter(encounter_id: str, who: Anyone) -> EncounterSpec:
         await readable("encounter", encounter_id, who)
-        return (await engine.get_encounter(encounter_id)).model_dump(mode="json")
+        return await engine.get_encounter(encounter_id)
 
     @api.get("/templates")
-    async def list_templates(who: Anyone) -> list[dict[str, Any]]:
+    async def list_templates(who: Anyone) -> list[EncounterTemplate]:
         out = []
         for template in engine.templates.list():
             if isinstance(who, WorldKey) or await tenancy.mine("template", template.id, who):
-                out.append(template.model_dump(mode="json"))
+                out.append(template)
         return out
 
-    @api.post("/templates", status_code=201)
-    async def publish_template(body: dict[str, Any], key: Caller) -> dict[str, Any]:
+    @api.post("/templates", status_code=201, openapi_extra=body_of(EncounterTemplate))
+    async def publish_template(body: dict[str, Any], key: Caller) -> TemplateId:
         screen(engine.moderator, body, "template")
         checked = template_from_data(body, "template")
         await tenancy.may_publish("template", checked.id, key)
         template = await engine.publish_template(checked)
         await tenancy.record("template", template.id, key)
-        return {"id": template.id}
+        return TemplateId(id=template.id)
 
     @api.post("/templates/{template_id}/generate", status_code=201)
     async def generate_from_template(
         template_id: str, body: dict[str, Any], who: Anyone
-    ) -> dict[str, Any]:
+    ) -> EncounterSpec:
         await readable("template", template_id, who)
         params = body.get("parameters", {})
         spec = await engine.generate(
             template=template_id, params=params if isinstance(params, dict) else {}
         )
         await tenancy.record("encounter", spec.id, who)
-        return spec.model_dump(mode="json")
+        return spec
 
     @api.post("/sessions", status_code=201)
-    async def start_session(body: StartSessionRequest, who: Anyone) -> dict[str, Any]:
+    async def start_session(body: StartSessionRequest, who: Anyone) -> Session:
         await readable("encounter", body.encounter_id, who)
         session = await engine.start_session(body.player, body.encounter_id)
         await tenancy.record("session", session.id, who)
-        return session.model_dump(mode="json")
+        return session
 
     @api.get("/sessions/{session_id}")
-    async def get_session(session_id: str, who: Anyone) -> dict[str, Any]:
+    async def get_session(session_id: str, who: Anyone) -> Session:
         await tenancy.check("session", session_id, who)
-        return (await engine.get_session(session_id)).model_dump(mode="json")
+        return await engine.get_session(session_id)
 
     @api.post("/sessions/{session_id}/objectives/{objective_id}")
     async def update_objective(
         session_id: str, objective_id: str, body: ObjectiveRequest, who: Anyone
-    ) -> dict[str, Any]:
+    ) -> Session:
         await tenancy.check("session", session_id, who)
         session = await engine.update_objective(session_id, objective_id,
                                                 progress=body.progress,
                                                 completed=body.completed)  # fmt: skip
-        return session.model_dump(mode="json")
+        return session
 
     @api.post("/sessions/{session_id}/complete")
-    async def complete(session_id: str, who: Anyone) -> dict[str, Any]:
+    async def complete(session_id: str, who: Anyone) -> Session:
         await tenancy.check("session", session_id, who)
-        return (await engine.complete_session(session_id)).model_dump(mode="json")
+        return await engine.complete_session(session_id)
 
     return api

@@ -10,8 +10,12 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from encounters.models.deployment import PersonaRecord, PersonaStatus
+from encounters.models.persona import PersonaCore
+
 from ..deployment import DeploymentService
 from .auth import Admin, Caller, may_see
+from .schemas import ERRORS, Approval, Submitted, body_of
 
 
 class RejectRequest(BaseModel):
@@ -21,34 +25,35 @@ class RejectRequest(BaseModel):
 
 
 def router(service: DeploymentService) -> APIRouter:
-    api = APIRouter(tags=["personas"])
+    api = APIRouter(tags=["personas"], responses=ERRORS)
+    persona_body = body_of(PersonaCore, drop=("id", "creatorId", "reputation",
+                                              "deploymentHistory", "createdAt"))  # fmt: skip
     store = service.store
 
-    @api.post("/personas/submit", status_code=201)
-    async def submit(body: dict[str, Any], key: Caller) -> dict[str, Any]:
+    @api.post("/personas/submit", status_code=201, openapi_extra=persona_body)
+    async def submit(body: dict[str, Any], key: Caller) -> Submitted:
         record = await service.submit(body, creator_id=key.id)
-        return {"id": record.persona.id, "status": record.status, "reasons": record.reasons}
+        return Submitted(id=record.persona.id, status=record.status, reasons=record.reasons)
 
     @api.post("/personas/{persona_id}/approve")
-    async def approve(persona_id: str, _: Admin) -> dict[str, Any]:
+    async def approve(persona_id: str, _: Admin) -> Approval:
         token, ttl = await service.approve(persona_id)
-        return {"token": token, "ttl": ttl}
+        return Approval(token=token, ttl=ttl)
 
     @api.post("/personas/{persona_id}/reject")
-    async def reject(persona_id: str, body: RejectRequest, _: Admin) -> dict[str, Any]:
+    async def reject(persona_id: str, body: RejectRequest, _: Admin) -> Submitted:
         record = await service.reject(persona_id, body.reason)
-        return {"id": persona_id, "status": record.status, "reasons": record.reasons}
+        return Submitted(id=persona_id, status=record.status, reasons=record.reasons)
 
-    @api.get("/personas")
-    async def personas(key: Caller, status: str | None = None) -> list[dict[str, Any]]:
+    @api.get("/personas", response_model_by_alias=False)
+    async def personas(key: Caller, status: PersonaStatus | None = None) -> list[PersonaRecord]:
         found = await store.list_personas(status=status)
-        return [r.model_dump(mode="json") for r in found
-                if key.role == "admin" or r.persona.creator_id == key.id]  # fmt: skip
+        return [r for r in found if key.role == "admin" or r.persona.creator_id == key.id]
 
-    @api.get("/personas/{persona_id}")
-    async def persona(persona_id: str, key: Caller) -> dict[str, Any]:
+    @api.get("/personas/{persona_id}", response_model_by_alias=False)
+    async def persona(persona_id: str, key: Caller) -> PersonaRecord:
         record = await service.persona(persona_id)
         may_see(key, record.persona.creator_id)
-        return record.model_dump(mode="json")
+        return record
 
     return api

@@ -7,18 +7,23 @@ its sessions belong to whoever started it.
 (No ``from __future__ import annotations``: FastAPI reads the routes' annotations.)
 """
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
+from encounters.campaigns.model import CampaignRun, CampaignSpec
 from encounters.campaigns.parse import parse_campaign
 from encounters.engine import Engine
 from encounters.errors import FieldError, ValidationFailed
+from encounters.memory.models import NPCMemory
 from encounters.models.bridge import WorldKey
+from encounters.models.encounter import EncounterSpec
+from encounters.models.session import Session
 
 from ..tenancy import Tenancy
 from .auth import Anyone, Caller, Player
+from .schemas import ERRORS, DifficultyView, MemoryView, body_of
 
 
 class GenerateRequest(BaseModel):
@@ -32,53 +37,56 @@ class GenerateRequest(BaseModel):
 
 
 def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
-    api = APIRouter(tags=["players"])
+    api = APIRouter(tags=["players"], responses=ERRORS)
 
     @api.post("/generate", status_code=201)
-    async def generate(body: GenerateRequest, who: Anyone) -> dict[str, Any]:
+    async def generate(body: GenerateRequest, who: Anyone) -> EncounterSpec:
         spec = await engine.generate(category=body.category, difficulty=body.difficulty,
                                      player=body.player, adaptive=body.adaptive,
                                      seed=body.seed)  # fmt: skip
         await tenancy.record("encounter", spec.id, who)
-        return spec.model_dump(mode="json")
+        return spec
 
     @api.get("/difficulty/{player_id}")
-    async def difficulty(player_id: str, _: Player, base: float = 0.5) -> dict[str, Any]:
+    async def difficulty(
+        player_id: str, _: Player, base: Annotated[float, Query(ge=0, le=1)] = 0.5
+    ) -> DifficultyView:
         history = await engine.difficulty.history(player_id)
         chosen = await engine.difficulty.calculate_difficulty(player_id, base)
-        return {"difficulty": chosen, "history": history.model_dump(mode="json")}
+        return DifficultyView(difficulty=chosen, history=history)
 
     @api.get("/memory/{npc_id}/{player_id}")
     async def memory(
-        npc_id: str, player_id: str, who: Player, query: str = "", limit: int = 10
-    ) -> dict[str, Any]:
+        npc_id: str,
+        player_id: str,
+        who: Player,
+        query: Annotated[str, Query(max_length=500)] = "",
+        limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    ) -> MemoryView:
         await tenancy.touch("memory", f"{npc_id}/{player_id}", who)
         profile = await engine.memory.get_memory(npc_id, player_id)
-        found = await engine.memory.retrieve(npc_id, player_id, query, k=max(1, min(limit, 100)))
-        return {
-            "profile": profile.model_dump(mode="json"),
-            "memories": [r.model_dump(mode="json", exclude={"interaction"}) for r in found],
+        found = await engine.memory.retrieve(npc_id, player_id, query, k=limit)
+        return MemoryView.model_validate({
+            "profile": profile,
+            "memories": [r.model_dump(exclude={"interaction"}) for r in found],
             "context": await engine.memory.context_prompt(npc_id, player_id, query),
-        }
+        })  # fmt: skip
 
     @api.post("/memory/{npc_id}/{player_id}", status_code=201)
-    async def remember(
-        npc_id: str, player_id: str, body: dict[str, Any], who: Player
-    ) -> dict[str, Any]:
+    async def remember(npc_id: str, player_id: str, body: dict[str, Any], who: Player) -> NPCMemory:
         await tenancy.touch("memory", f"{npc_id}/{player_id}", who)
-        profile = await engine.memory.record_interaction(npc_id, player_id, body)
-        return profile.model_dump(mode="json")
+        return await engine.memory.record_interaction(npc_id, player_id, body)
 
-    @api.post("/campaigns", status_code=201)
-    async def save_campaign(body: dict[str, Any], key: Caller) -> dict[str, Any]:
+    @api.post("/campaigns", status_code=201, openapi_extra=body_of(CampaignSpec))
+    async def save_campaign(body: dict[str, Any], key: Caller) -> CampaignSpec:
         checked = parse_campaign(body)
         await tenancy.may_publish("campaign", checked.id, key)
         saved = await engine.campaigns.save_campaign(checked)
         await tenancy.record("campaign", saved.id, key)
-        return saved.model_dump(mode="json")
+        return saved
 
     @api.post("/campaigns/{campaign_id}/start", status_code=201)
-    async def start_campaign(campaign_id: str, body: dict[str, Any], who: Anyone) -> dict[str, Any]:
+    async def start_campaign(campaign_id: str, body: dict[str, Any], who: Anyone) -> CampaignRun:
         if not isinstance(who, WorldKey):  # game servers run every campaign
             await tenancy.check("campaign", campaign_id, who)
         player = body.get("player") or body.get("playerId")
@@ -86,27 +94,27 @@ def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
             raise ValidationFailed("request body", [FieldError("player", "required")])
         run = await engine.start_campaign(campaign_id, player)
         await tenancy.record("campaign-run", run.id, who)
-        return run.model_dump(mode="json")
+        return run
 
     @api.get("/campaign-runs/{run_id}")
-    async def campaign_run(run_id: str, who: Anyone) -> dict[str, Any]:
+    async def campaign_run(run_id: str, who: Anyone) -> CampaignRun:
         await tenancy.check("campaign-run", run_id, who)
-        return (await engine.campaigns.status(run_id)).model_dump(mode="json")
+        return await engine.campaigns.status(run_id)
 
     @api.post("/campaign-runs/{run_id}/play", status_code=201)
-    async def play_step(run_id: str, who: Anyone) -> dict[str, Any]:
+    async def play_step(run_id: str, who: Anyone) -> Session:
         await tenancy.check("campaign-run", run_id, who)
         session = await engine.play_campaign_step(run_id)
         await tenancy.record("session", session.id, who)
-        return session.model_dump(mode="json")
+        return session
 
     @api.post("/campaign-runs/{run_id}/advance")
-    async def advance(run_id: str, body: dict[str, Any], who: Anyone) -> dict[str, Any]:
+    async def advance(run_id: str, body: dict[str, Any], who: Anyone) -> CampaignRun:
         await tenancy.check("campaign-run", run_id, who)
         session_id = body.get("sessionId") or body.get("session_id")
         if not isinstance(session_id, str):
             raise ValidationFailed("request body", [FieldError("sessionId", "required")])
         await tenancy.check("session", session_id, who)
-        return (await engine.campaigns.advance(run_id, session_id)).model_dump(mode="json")
+        return await engine.campaigns.advance(run_id, session_id)
 
     return api

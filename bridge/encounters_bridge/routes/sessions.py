@@ -9,8 +9,12 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from encounters.models.audit import AuditEntry
+from encounters.models.deployment import CompanionSession
+
 from ..deployment import DeploymentService
 from .auth import Caller, may_see
+from .schemas import ERRORS, Ended, Signalled, Spawned
 
 
 class SpawnRequest(BaseModel):
@@ -31,38 +35,39 @@ class SignalRequest(BaseModel):
 
 
 def router(service: DeploymentService) -> APIRouter:
-    api = APIRouter(tags=["sessions"])
+    api = APIRouter(tags=["sessions"], responses=ERRORS)
 
     async def owner_of(session_id: str) -> str:
         found = await service.companion(session_id)
         return (await service.persona(found.persona_id)).persona.creator_id
 
     @api.post("/spawn", status_code=201)
-    async def spawn(body: SpawnRequest, key: Caller) -> dict[str, Any]:
+    async def spawn(body: SpawnRequest, key: Caller) -> Spawned:
         record = await service.persona(body.persona_id)
         may_see(key, record.persona.creator_id)
         session = await service.spawn(body.persona_id, body.deployment_token, body.world,
                                       body.server_id, body.spawn_location)  # fmt: skip
-        return {"sessionId": session.id, "status": session.status}
+        return Spawned(sessionId=session.id, status=session.status)
 
     @api.post("/signal")
-    async def signal(body: SignalRequest, key: Caller) -> dict[str, Any]:
+    async def signal(body: SignalRequest, key: Caller) -> Signalled:
         may_see(key, await owner_of(body.session_id))
-        return {"results": await service.signal(body.session_id, body.actions)}
+        results = await service.signal(body.session_id, body.actions)
+        return Signalled.model_validate({"results": results})
 
     @api.get("/session/{session_id}")
-    async def session(session_id: str, key: Caller) -> dict[str, Any]:
+    async def session(session_id: str, key: Caller) -> CompanionSession:
         may_see(key, await owner_of(session_id))
-        return (await service.companion(session_id)).model_dump(mode="json")
+        return await service.companion(session_id)
 
     @api.post("/session/{session_id}/end")
-    async def end(session_id: str, key: Caller) -> dict[str, Any]:
+    async def end(session_id: str, key: Caller) -> Ended:
         may_see(key, await owner_of(session_id))
-        return await service.end(session_id)
+        return Ended.model_validate(await service.end(session_id))
 
     @api.get("/session/{session_id}/replay")
-    async def replay(session_id: str, key: Caller) -> list[dict[str, Any]]:
+    async def replay(session_id: str, key: Caller) -> list[AuditEntry]:
         may_see(key, await owner_of(session_id))
-        return [e.model_dump(mode="json") for e in await service.audit.replay(session_id)]
+        return await service.audit.replay(session_id)
 
     return api
