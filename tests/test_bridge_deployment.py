@@ -27,6 +27,7 @@ from websockets.asyncio.server import Server
 
 from encounters.engine import Engine
 from encounters.moderation import AuditLogger, ContentModerator, TextFilter
+from encounters.settings import Settings
 from encounters.storage import SQLiteStore
 from encounters_bridge.adapter import AdapterClient
 from encounters_bridge.cli import app as ae_app
@@ -87,6 +88,7 @@ async def run_daemon(
     *,
     ws_port: int = 0,
     token_ttl: float = 3600.0,
+    settings: Settings | None = None,
 ) -> AsyncIterator[Daemon]:
     """The daemon as ``ae bridge serve`` builds it, on free ports (the WebSocket port
     can be given, to restart a daemon where its adapters expect it). Stopping it is a
@@ -97,7 +99,7 @@ async def run_daemon(
         edge = BridgeEdge(store, heartbeat_interval=0.5)
         moderator = ContentModerator(text_filter, audit=AuditLogger(store))
         service = DeploymentService(store, moderator, edge, token_ttl=token_ttl)
-        engine = Engine(store=store, moderator=moderator)
+        engine = Engine(settings, store=store, moderator=moderator)
         ws_server = await edge.serve("127.0.0.1", ws_port)
         port = ws_server.sockets[0].getsockname()[1]
         sock = socket.socket()

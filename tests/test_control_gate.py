@@ -5,6 +5,7 @@ cut off at the limit, and 405 names the allowed methods."""
 
 from __future__ import annotations
 
+import re
 import select
 import socket
 from dataclasses import dataclass
@@ -124,3 +125,24 @@ async def test_bodies_within_the_limit_pass_and_405_names_the_allowed_methods(
             assert (await http.get("/health")).status_code == 200
             no_key = await http.get("/personas")
             assert no_key.status_code == 401 and no_key.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.anyio
+async def test_the_docs_are_served_offline_and_need_no_key(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    async with (
+        run_daemon(tmp_path / "d.db", text_filter) as dm,
+        httpx.AsyncClient(base_url=dm.http_url) as http,
+    ):
+        page = await http.get("/docs")
+        assert page.status_code == 200
+        assets = re.findall(r"""(?:src|href)=["']?([^"' >]+)""", page.text)
+        assert assets and all(a.startswith("/docs/static/") for a in assets), assets
+        for asset in assets:
+            assert (await http.get(asset)).status_code == 200, asset
+        document = (await http.get("/openapi.json")).json()
+        assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+        submit = document["paths"]["/encounters"]["post"]
+        assert {"401", "403", "409", "413", "422"} <= set(submit["responses"])
+        assert "objectives" in str(submit["requestBody"])

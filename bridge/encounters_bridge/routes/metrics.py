@@ -15,10 +15,11 @@ from encounters.platform_metrics import platform_metrics, prometheus_text
 
 from ..deployment import DeploymentService
 from .auth import ADMIN
+from .schemas import ERRORS
 
 
 def router(service: DeploymentService, engine: Engine | None) -> APIRouter:
-    api = APIRouter(tags=["metrics"])
+    api = APIRouter(tags=["metrics"], responses=ERRORS)
     platform_cache: TTLCache[str, str] = TTLCache(60.0)
 
     @api.get("/metrics", response_class=PlainTextResponse, dependencies=ADMIN)

@@ -15,7 +15,10 @@ from encounters.models.persona import PersonaCore
 
 from ..deployment import DeploymentService
 from .auth import Admin, Caller, may_see
-from .schemas import ERRORS, Approval, Submitted, body_of
+from .schemas import ERRORS, Approval, Submitted, answer_of, body_of
+
+#: Never shown: the hash of the persona's current deploy token.
+PRIVATE = ("token_hash",)
 
 
 class RejectRequest(BaseModel):
@@ -45,15 +48,18 @@ def router(service: DeploymentService) -> APIRouter:
         record = await service.reject(persona_id, body.reason)
         return Submitted(id=persona_id, status=record.status, reasons=record.reasons)
 
-    @api.get("/personas", response_model_by_alias=False)
-    async def personas(key: Caller, status: PersonaStatus | None = None) -> list[PersonaRecord]:
+    @api.get("/personas", response_model=None,
+             responses=answer_of(PersonaRecord, many=True, hide=PRIVATE))  # fmt: skip
+    async def personas(key: Caller, status: PersonaStatus | None = None) -> list[dict[str, Any]]:
         found = await store.list_personas(status=status)
-        return [r for r in found if key.role == "admin" or r.persona.creator_id == key.id]
+        return [r.model_dump(mode="json", exclude=set(PRIVATE)) for r in found
+                if key.role == "admin" or r.persona.creator_id == key.id]  # fmt: skip
 
-    @api.get("/personas/{persona_id}", response_model_by_alias=False)
-    async def persona(persona_id: str, key: Caller) -> PersonaRecord:
+    @api.get("/personas/{persona_id}", response_model=None,
+             responses=answer_of(PersonaRecord, hide=PRIVATE))  # fmt: skip
+    async def persona(persona_id: str, key: Caller) -> dict[str, Any]:
         record = await service.persona(persona_id)
         may_see(key, record.persona.creator_id)
-        return record
+        return record.model_dump(mode="json", exclude=set(PRIVATE))
 
     return api

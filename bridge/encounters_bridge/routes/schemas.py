@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from encounters.difficulty import PlayerHistory
 from encounters.memory.models import NPCMemory
 from encounters.models.audit import AuditEntry
+from encounters.models.common import Timestamp
 from encounters.webhooks.models import Webhook
 
 #: Component schemas the request bodies below refer to; create_app adds them to the
@@ -135,8 +136,8 @@ class ApiKeyView(BaseModel):
     id: str
     name: str
     role: str
-    created_at: datetime
-    revoked_at: datetime | None = None
+    created_at: Timestamp
+    revoked_at: Timestamp | None = None
 
 
 class WorldKeyView(BaseModel):
@@ -146,8 +147,8 @@ class WorldKeyView(BaseModel):
     name: str
     world: str
     server_ids: list[str]
-    created_at: datetime
-    revoked_at: datetime | None = None
+    created_at: Timestamp
+    revoked_at: Timestamp | None = None
     #: Set when it was just revoked: how many live links that closed.
     links_closed: int | None = None
 
@@ -180,3 +181,21 @@ class MemoryView(BaseModel):
 class DifficultyView(BaseModel):
     difficulty: float
     history: PlayerHistory
+
+
+def answer_of(
+    model: type[BaseModel], *, many: bool = False, hide: tuple[str, ...] = ()
+) -> dict[int | str, dict[str, Any]]:
+    """``responses`` declaring a 200 answer of ``model`` dumped with its field names
+    (``model_dump(mode="json")``, not its aliases), or a list of them; ``hide`` names
+    fields left out. Its component schemas end in ``Record``."""
+    schema = model.model_json_schema(by_alias=False, mode="serialization",
+                                     ref_template="#/components/schemas/{model}Record")  # fmt: skip
+    for name, component in schema.pop("$defs", {}).items():
+        COMPONENTS[f"{name}Record"] = component
+    for name in hide:
+        schema.get("properties", {}).pop(name, None)
+    if many:
+        schema = {"type": "array", "items": schema}
+    return {200: {"description": "Successful Response",
+                  "content": {"application/json": {"schema": schema}}}}  # fmt: skip
