@@ -690,7 +690,8 @@ async def test_a_creator_cannot_take_over_another_creators_persona_by_its_id(
 
 
 def _samples(text: str) -> dict[str, float]:
-    """Prometheus text format: ``name{labels} value`` lines; comments start with #."""
+    """Prometheus text format: ``name{labels} value`` lines (labels in name order, as
+    prometheus_client writes them); comments start with #."""
     out = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):
@@ -731,7 +732,7 @@ async def test_health_needs_no_key_and_metrics_need_an_admin(
                 assert "# TYPE ae_moderation_decisions_total counter" in r.text
                 samples = _samples(r.text)
                 assert samples["ae_bridge_links"] == 1
-                decided = 'ae_moderation_decisions_total{kind="action",decision="%s"}'
+                decided = 'ae_moderation_decisions_total{decision="%s",kind="action"}'
                 assert samples[decided % "allow"] == 2
                 assert samples[decided % "sanitize"] == 1
                 assert samples[decided % "block"] == 1
@@ -753,7 +754,7 @@ async def test_metrics_count_persona_moderation_decisions(
                 r = await http.post("/personas/submit", headers=bearer(keys.creator), json=body)
                 assert r.status_code == 201
             samples = _samples((await http.get("/metrics", headers=bearer(keys.admin))).text)
-            decided = 'ae_moderation_decisions_total{kind="persona",decision="%s"}'
+            decided = 'ae_moderation_decisions_total{decision="%s",kind="persona"}'
             assert samples.get(decided % "allow") == 1
             assert samples.get(decided % "block") == 1
 

@@ -52,6 +52,7 @@ from .deployment import DeploymentError, DeploymentService
 from .gate import MAX_BODY_BYTES, Gate
 from .routes import analytics, content, keys, metrics, personas, players, sessions, webhooks
 from .routes.schemas import COMPONENTS, Health
+from .telemetry import RequestTimer, Telemetry
 from .tenancy import Tenancy
 
 
@@ -72,6 +73,8 @@ def create_app(
     app = FastAPI(title="AI Encounters bridge", version="1", docs_url=None, redoc_url=None,
                   description=API_DESCRIPTION)  # fmt: skip
     app.add_middleware(Gate, store=service.store, max_body_bytes=max_body_bytes)
+    telemetry = Telemetry(service)
+    app.add_middleware(RequestTimer, telemetry=telemetry)  # outermost: times refusals too
     _error_handlers(app)
     _docs(app)
 
@@ -90,7 +93,7 @@ def create_app(
         app.include_router(players.router(engine, tenancy))
         app.include_router(webhooks.router(engine))
         app.include_router(analytics.router(engine, tenancy))
-    app.include_router(metrics.router(service, engine))
+    app.include_router(metrics.router(telemetry, engine))
     return app
 
 
