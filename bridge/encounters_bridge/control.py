@@ -1,8 +1,10 @@
-"""The HTTP control API (FastAPI; OpenAPI docs at ``/docs``). :func:`create_app`
-composes one router per resource (``encounters_bridge.routes``):
+"""The HTTP control API (FastAPI; Swagger UI at ``/docs``, served offline).
+:func:`create_app` composes one router per resource (``encounters_bridge.routes``);
+another module adds its routes with one more ``include_router`` line there:
 
-- ``personas``: ``POST /personas/submit`` (any key) -> ``{id, status, reasons}``;
-  ``POST /personas/{id}/approve`` (admin) -> ``{token, ttl}``; ``GET /personas``,
+- ``personas``: ``POST /personas/submit`` (creator or admin) -> ``{id, status,
+  reasons}``; ``POST /personas/{id}/approve`` (admin) -> ``{token, ttl}`` (a
+  single-use token); ``POST /personas/{id}/reject`` (admin); ``GET /personas``,
   ``GET /personas/{id}`` (admin, or the persona's creator)
 - ``sessions``: ``POST /spawn`` -> ``{sessionId, status}``; ``POST /signal`` ->
   per-action results; ``POST /session/{id}/end`` -> ``{summary, replay}``;
@@ -16,10 +18,11 @@ composes one router per resource (``encounters_bridge.routes``):
   ``GET|POST /memory/{npc}/{player}``, campaigns and campaign runs), ``webhooks``
   (admin) and ``analytics``
 
-Keys go in ``Authorization: Bearer <key>``; they are checked, and the body limit
-enforced, before a request body is read (``gate.py``). Request bodies are validated (errors name
-the field); errors come back as ``{"error": {"message", "errors"}}`` with a proper
-status, never a stack trace.
+Keys go in ``Authorization: Bearer <key>``: they are checked, and the body limit
+enforced, before a request body is read (``gate.py``); what each role may do is
+decided in ``routes/auth.py`` and who owns what in ``tenancy.py``. Request bodies are
+validated (errors name the field); errors come back as ``{"error": {"message",
+"errors"}}`` with a proper status, never a stack trace.
 """
 
 from __future__ import annotations
