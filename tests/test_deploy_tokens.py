@@ -100,6 +100,9 @@ async def test_an_admin_rejects_a_pending_persona(tmp_path: Path, text_filter: T
             empty = await http.post(f"/personas/{pid}/reject", headers=bearer(keys.admin),
                                     json={"reason": ""})  # fmt: skip
             assert empty.status_code == 422 and "reason" in empty.text
+            escaped = await http.post(f"/personas/{pid}/reject", headers=bearer(keys.admin),
+                                      json={"reason": "bad\x1b[31m"})  # fmt: skip
+            assert escaped.status_code == 422 and "U+001B" in escaped.text
 
             approved, _ = await approved_persona(http, keys)
             late = await http.post(f"/personas/{approved}/reject", headers=bearer(keys.admin),

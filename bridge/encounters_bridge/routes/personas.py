@@ -8,10 +8,11 @@ any earlier one.
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from encounters.models.deployment import PersonaRecord, PersonaStatus
 from encounters.models.persona import PersonaCore
+from encounters.validation import unsafe_character
 
 from ..deployment import DeploymentService
 from .auth import Admin, Caller, may_see
@@ -24,7 +25,16 @@ PRIVATE = ("token_hash",)
 class RejectRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    #: Shown to the creator; no control or invisible format characters.
     reason: str = Field(min_length=1, max_length=500)
+
+    @field_validator("reason")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        problem = unsafe_character(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 def router(service: DeploymentService) -> APIRouter:
