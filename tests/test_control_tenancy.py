@@ -12,7 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from encounters.models.encounter import EncounterSpec
 from encounters.moderation import TextFilter
+from encounters.validation import validate_model
 from encounters_bridge.keys import create_world_key
 
 from .conftest import encounter_dict
@@ -133,3 +135,20 @@ async def test_player_data_is_the_game_servers_and_each_servers_memory_its_own(
                                  ("POST", "/personas/submit")):  # fmt: skip
                 r = await http.request(method, path, json={}, headers=bearer(one))
                 assert r.status_code == 403
+
+
+@pytest.mark.anyio
+async def test_content_made_outside_the_api_is_replaced_only_by_an_admin(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    async with run_daemon(tmp_path / "d.db", text_filter) as dm:
+        keys = await make_keys(dm.store)
+        made = validate_model(EncounterSpec, encounter_dict(id="enc_engine"), "encounter")
+        await dm.store.save_encounter(made)  # as the engine stores what it generates
+        async with httpx.AsyncClient(base_url=dm.http_url) as http:
+            over = encounter_dict(id="enc_engine", title="Taken over")
+            r = await http.post("/encounters", json=over, headers=bearer(keys.creator))
+            assert r.status_code == 409
+            assert (await dm.store.get_encounter("enc_engine")).title == made.title  # type: ignore[union-attr]
+            r = await http.post("/encounters", json=over, headers=bearer(keys.admin))
+            assert r.status_code == 201

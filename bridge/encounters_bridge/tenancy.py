@@ -55,15 +55,19 @@ class Tenancy:
         return found.owner if found else None
 
     async def may_publish(
-        self, resource: Resource, item_id: str, principal: ApiKey | WorldKey
+        self, resource: Resource, item_id: str, principal: ApiKey | WorldKey, *, exists: bool
     ) -> None:
-        """Before publishing ``item_id``: 409 when it is built in or another owns it."""
+        """Before publishing ``item_id`` (``exists``: one is stored already): 409 when it
+        is built in, another owns it, or it exists with no owner (made outside the API:
+        only an admin may replace it)."""
         if resource == "template" and item_id in self.builtin_templates:
             raise DeploymentError(
                 f"template {item_id!r} is built in and read-only; publish it under another id"
             )
+        if is_admin(principal):
+            return
         current = await self.owner(resource, item_id)
-        if current is not None and current not in tags(principal) and not is_admin(principal):
+        if (current is not None and current not in tags(principal)) or (current is None and exists):
             raise DeploymentError(
                 f"{resource} {item_id!r} belongs to someone else; publish it under another id"
             )
@@ -74,12 +78,6 @@ class Tenancy:
             await self.store.save_document(
                 OWNER_KIND, f"{resource}:{item_id}", Owner(owner=tags(principal)[0])
             )
-
-    async def claim(self, resource: Resource, item_id: str, principal: ApiKey | WorldKey) -> None:
-        """:meth:`may_publish` then :meth:`record`: the first caller to touch
-        ``item_id`` owns it; anyone else but an admin gets 409."""
-        await self.may_publish(resource, item_id, principal)
-        await self.record(resource, item_id, principal)
 
     async def check(self, resource: Resource, item_id: str, principal: ApiKey | WorldKey) -> None:
         """404 unless ``principal`` is an admin or owns ``item_id`` (what others own is

@@ -78,7 +78,8 @@ def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
     async def publish_encounter(body: dict[str, Any], key: Caller) -> EncounterSpec:
         screen(engine.moderator, body, "encounter")
         checked = validate_model(EncounterSpec, body, "encounter")
-        await tenancy.may_publish("encounter", checked.id, key)
+        stored = await engine.store.get_encounter(checked.id)
+        await tenancy.may_publish("encounter", checked.id, key, exists=stored is not None)
         spec = await engine.save_encounter(checked)
         await tenancy.record("encounter", spec.id, key)
         return spec
@@ -100,7 +101,8 @@ def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
     async def publish_template(body: dict[str, Any], key: Caller) -> TemplateId:
         screen(engine.moderator, body, "template")
         checked = template_from_data(body, "template")
-        await tenancy.may_publish("template", checked.id, key)
+        await tenancy.may_publish("template", checked.id, key,
+                                  exists=checked.id in engine.templates)  # fmt: skip
         template = await engine.publish_template(checked)
         await tenancy.record("template", template.id, key)
         return TemplateId(id=template.id)

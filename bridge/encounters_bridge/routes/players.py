@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
+from encounters.campaigns.limits import CAMPAIGN_KIND
 from encounters.campaigns.model import CampaignRun, CampaignSpec
 from encounters.campaigns.parse import parse_campaign
 from encounters.engine import Engine
@@ -80,7 +81,8 @@ def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
     @api.post("/campaigns", status_code=201, openapi_extra=body_of(CampaignSpec))
     async def save_campaign(body: dict[str, Any], key: Caller) -> CampaignSpec:
         checked = parse_campaign(body)
-        await tenancy.may_publish("campaign", checked.id, key)
+        stored = await engine.store.get_document(CAMPAIGN_KIND, checked.id, CampaignSpec)
+        await tenancy.may_publish("campaign", checked.id, key, exists=stored is not None)
         saved = await engine.campaigns.save_campaign(checked)
         await tenancy.record("campaign", saved.id, key)
         return saved
