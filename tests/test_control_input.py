@@ -50,19 +50,22 @@ async def test_persona_submit_refuses_server_fields_unsafe_characters_and_bad_te
                 return await http.post("/personas/submit", headers=creator,
                                        json=persona_body(**over))  # fmt: skip
 
-            r = await submit(reputation=100, deploymentHistory=[], createdAt="2020-01-01T00:00Z")
+            r = await submit(reputation=100, deploymentHistory=[{"sessionId": "s"}],
+                             createdAt="2020-01-01T00:00Z")  # fmt: skip
             assert r.status_code == 422
             assert sorted(errors_of(r)) == [
                 "createdAt: is kept by the server; leave it out",
                 "deploymentHistory: is kept by the server; leave it out",
                 "reputation: is kept by the server; leave it out",
             ]
+            fresh = await submit(reputation=50.0, deploymentHistory=[])  # the defaults: no effect
+            assert fresh.status_code == 201
             r = await submit(name="Guide\x1b[2J", description="nul\x00here",
                              goals=["guide \u202eevil"])  # fmt: skip
             assert r.status_code == 422
             assert [e.split(":")[0] for e in errors_of(r)] == ["name", "description", "goals[0]"]
             assert "U+001B" in errors_of(r)[0] and "U+202E" in errors_of(r)[2]
-            assert await dm.store.list_personas() == []
+            assert [p.persona.id for p in await dm.store.list_personas()] == [fresh.json()["id"]]
 
             r = await submit(embodiment={"avatar": "fuck_face", "emotes": ["wave"]},
                              voice={"id": "shit"}, memoryRef="cunt")  # fmt: skip

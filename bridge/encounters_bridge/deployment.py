@@ -43,9 +43,11 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 TOKEN_PREFIX = "deploy_"
-#: Persona fields only the server sets, in both spellings: refused on submit.
-SERVER_OWNED = frozenset({"reputation", "deployment_history", "deploymentHistory",
-                          "created_at", "createdAt"})  # fmt: skip
+#: Persona fields only the server sets, in both spellings, with their defaults: a
+#: submit giving another value is refused (``PersonaCore().model_dump()`` passes).
+SERVER_OWNED: dict[str, Any] = {"reputation": 50.0, "deployment_history": [],
+                                "deploymentHistory": [], "created_at": None,
+                                "createdAt": None}  # fmt: skip
 #: Every creator-written text field of a persona: each is moderated on submit.
 CREATOR_TEXT: dict[str, Any] = {"name": True, "description": True, "goals": True,
                                 "memory_ref": True, "voice": {"id"},
@@ -113,16 +115,16 @@ class DeploymentService:
 
     async def submit(self, data: dict[str, Any] | PersonaCore, creator_id: str) -> PersonaRecord:
         """Validate and moderate a persona. Fields the server keeps (reputation,
-        deployment history, creation time) and text with control or invisible format
-        characters are refused (422); creator-written text that fails moderation (any
-        built-in topic, any profanity) in any field rejects it, with the reasons kept."""
+        deployment history, creation time) set to anything but their defaults, and
+        text with control or invisible format characters, are refused (422);
+        creator-written text that fails moderation (any built-in topic, any profanity)
+        in any field rejects it, with the reasons kept."""
         raw = data.model_dump() if isinstance(data, PersonaCore) else dict(data)
-        if isinstance(data, dict):
-            owned = [FieldError(k, "is kept by the server; leave it out")
-                     for k in raw if k in SERVER_OWNED]  # fmt: skip
-            unsafe = unsafe_text_errors(raw)
-            if owned or unsafe:
-                raise ValidationFailed("persona", owned + unsafe)
+        owned = [FieldError(k, "is kept by the server; leave it out")
+                 for k, v in raw.items() if k in SERVER_OWNED and v != SERVER_OWNED[k]]  # fmt: skip
+        unsafe = unsafe_text_errors(raw)
+        if owned or unsafe:
+            raise ValidationFailed("persona", owned + unsafe)
         raw["creator_id"] = creator_id
         raw["id"] = new_id("persona")  # always ours: a client id could take over a persona
         persona = validate_model(PersonaCore, raw, "persona")
