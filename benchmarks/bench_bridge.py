@@ -74,9 +74,11 @@ SESSIONS = 100
 
 async def spawn_many(service: DeploymentService, count: int) -> list[str]:
     record = await service.submit(PERSONA, creator_id="bench")
-    token, _ = await service.approve(record.persona.id)
-    return [(await service.spawn(record.persona.id, token, "web", "bench")).id
-            for _ in range(count)]  # fmt: skip
+    out = []
+    for _ in range(count):  # a deploy token spawns once: an approval each
+        token, _ = await service.approve(record.persona.id)
+        out.append((await service.spawn(record.persona.id, token, "web", "bench")).id)
+    return out
 
 
 async def stop(server: Any, store: SQLiteStore) -> None:

@@ -27,6 +27,7 @@ from websockets.asyncio.server import Server
 
 from encounters.engine import Engine
 from encounters.moderation import AuditLogger, ContentModerator, TextFilter
+from encounters.settings import Settings
 from encounters.storage import SQLiteStore
 from encounters_bridge.adapter import AdapterClient
 from encounters_bridge.cli import app as ae_app
@@ -87,6 +88,7 @@ async def run_daemon(
     *,
     ws_port: int = 0,
     token_ttl: float = 3600.0,
+    settings: Settings | None = None,
 ) -> AsyncIterator[Daemon]:
     """The daemon as ``ae bridge serve`` builds it, on free ports (the WebSocket port
     can be given, to restart a daemon where its adapters expect it). Stopping it is a
@@ -97,7 +99,7 @@ async def run_daemon(
         edge = BridgeEdge(store, heartbeat_interval=0.5)
         moderator = ContentModerator(text_filter, audit=AuditLogger(store))
         service = DeploymentService(store, moderator, edge, token_ttl=token_ttl)
-        engine = Engine(store=store, moderator=moderator)
+        engine = Engine(settings, store=store, moderator=moderator)
         ws_server = await edge.serve("127.0.0.1", ws_port)
         port = ws_server.sockets[0].getsockname()[1]
         sock = socket.socket()
@@ -688,7 +690,8 @@ async def test_a_creator_cannot_take_over_another_creators_persona_by_its_id(
 
 
 def _samples(text: str) -> dict[str, float]:
-    """Prometheus text format: ``name{labels} value`` lines; comments start with #."""
+    """Prometheus text format: ``name{labels} value`` lines (labels in name order, as
+    prometheus_client writes them); comments start with #."""
     out = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):
@@ -729,7 +732,7 @@ async def test_health_needs_no_key_and_metrics_need_an_admin(
                 assert "# TYPE ae_moderation_decisions_total counter" in r.text
                 samples = _samples(r.text)
                 assert samples["ae_bridge_links"] == 1
-                decided = 'ae_moderation_decisions_total{kind="action",decision="%s"}'
+                decided = 'ae_moderation_decisions_total{decision="%s",kind="action"}'
                 assert samples[decided % "allow"] == 2
                 assert samples[decided % "sanitize"] == 1
                 assert samples[decided % "block"] == 1
@@ -751,7 +754,7 @@ async def test_metrics_count_persona_moderation_decisions(
                 r = await http.post("/personas/submit", headers=bearer(keys.creator), json=body)
                 assert r.status_code == 201
             samples = _samples((await http.get("/metrics", headers=bearer(keys.admin))).text)
-            decided = 'ae_moderation_decisions_total{kind="persona",decision="%s"}'
+            decided = 'ae_moderation_decisions_total{decision="%s",kind="persona"}'
             assert samples.get(decided % "allow") == 1
             assert samples.get(decided % "block") == 1
 

@@ -181,18 +181,25 @@ async def test_analytics_and_metrics_follow_play_over_the_control_api(tmp_path: 
         as_creator = {"Authorization": f"Bearer {creator}"}
         as_admin = {"Authorization": f"Bearer {admin}"}
         async with httpx.AsyncClient(base_url=base) as api:
-            enc = (await api.get(f"/analytics/encounter/{spec.id}", headers=as_creator)).json()
+            enc = (await api.get(f"/analytics/encounter/{spec.id}", headers=as_admin)).json()
             assert (enc["total_plays"], enc["completions"], enc["success_rate"]) == (2, 1, 0.5)
             rating = {"encounterId": spec.id, "playerId": "ana", "rating": 4, "comment": "Fun!"}
-            fb = await api.post("/analytics/feedback", headers=as_creator, json=rating)
+            fb = await api.post("/analytics/feedback", headers=as_admin, json=rating)
             assert fb.status_code == 201
-            bad = await api.post("/analytics/feedback", headers=as_creator, json={
+            bad = await api.post("/analytics/feedback", headers=as_admin, json={
                 "encounterId": spec.id, "playerId": "ana", "rating": 9})  # fmt: skip
             assert bad.status_code == 422 and "rating" in bad.text
-            enc = (await api.get(f"/analytics/encounter/{spec.id}", headers=as_creator)).json()
+            enc = (await api.get(f"/analytics/encounter/{spec.id}", headers=as_admin)).json()
             assert enc["player_feedback"]["count"] == 1
-            player = (await api.get("/analytics/player/bo", headers=as_creator)).json()
+            player = (await api.get("/analytics/player/bo", headers=as_admin)).json()
             assert player["sessions_abandoned"] == 1
+            # an engine-made encounter belongs to no creator; player data is not theirs
+            hidden = await api.get(f"/analytics/encounter/{spec.id}", headers=as_creator)
+            assert hidden.status_code == 404
+            for path in ("/analytics/player/bo", "/difficulty/bo", "/memory/npc/bo"):
+                assert (await api.get(path, headers=as_creator)).status_code == 403
+            refused = await api.post("/analytics/feedback", headers=as_creator, json=rating)
+            assert refused.status_code == 403
             glob = (await api.get("/analytics/global", headers=as_creator)).json()
             assert glob["total_sessions"] == 2 and glob["total_players"] == 2
 

@@ -199,7 +199,7 @@ async def test_player_systems_over_the_control_api(tmp_path: Path) -> None:
 
     from tests.test_operator_systems import control_api
 
-    async with Engine(data_dir=tmp_path) as engine, control_api(engine) as (url, _, key):
+    async with Engine(data_dir=tmp_path) as engine, control_api(engine) as (url, key, _):
         auth = {"Authorization": f"Bearer {key}"}
         async with httpx.AsyncClient(base_url=url, headers=auth) as api:
             body = await two_step_campaign(engine)

@@ -498,10 +498,10 @@ async def test_the_test_event_the_delivery_log_and_deletion(key: bytes) -> None:
         ("192.0.2.10", False, False),
         ("::1", False, False),
         ("::", False, False),
-        ("::ffff:127.0.0.1", False, True),
+        ("::ffff:127.0.0.1", False, False),
         ("::ffff:10.0.0.5", False, False),
         ("::ffff:169.254.169.254", False, False),
-        ("::127.0.0.1", False, True),
+        ("::127.0.0.1", False, False),
         ("64:ff9b::10.0.0.5", False, False),
         ("2002:a00:5::1", False, False),
         ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False, False),
@@ -519,6 +519,17 @@ async def test_the_test_event_the_delivery_log_and_deletion(key: bytes) -> None:
 def test_address_vetting(address: str, allowed: bool, with_loopback_allowed: bool) -> None:
     assert (address_problem(address) is None) is allowed
     assert (address_problem(address, parse_networks(LOOPBACK)) is None) is with_loopback_allowed
+
+
+def test_an_allowed_ipv4_does_not_open_the_ipv6_forms_that_embed_it() -> None:
+    one = parse_networks(["127.0.0.1/32", "10.0.0.0/8"])
+    for embedded in ("2002:7f00:1::1", "64:ff9b::7f00:1", "::ffff:127.0.0.1",
+                     "2002:a00:5::1", "64:ff9b::10.0.0.5", "::ffff:10.1.2.3"):  # fmt: skip
+        problem = address_problem(embedded, one)
+        assert problem is not None, embedded
+        assert "(which is 127.0.0.1)" in problem or "(which is 10." in problem
+    assert address_problem("127.0.0.1", one) is None  # the IPv4 address itself is allowed
+    assert address_problem("2002:7f00:1::1", parse_networks(["2002:7f00:1::/48"])) is None
 
 
 def test_metadata_needs_an_exact_allowlist_entry() -> None:

@@ -45,6 +45,8 @@ class BridgeConfig(BaseModel):
     token_ttl: float = Field(3600.0, gt=0, le=30 * 24 * 3600)
     #: Largest frame a link may send, bytes (larger ones close the link with 4012).
     max_frame_bytes: int = Field(MAX_FRAME_BYTES, ge=1024, le=16 * 1024 * 1024)
+    #: Largest control-API request body, bytes (larger ones are answered 413 unread).
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
 
 
 FIELDS = tuple(BridgeConfig.model_fields)

@@ -79,7 +79,9 @@ class Daemon:
             ws_server = await edge.serve(config.host, config.port)
             try:
                 with _bound(config.host, config.http_port) as http_socket:
-                    http = http_server(create_app(service, engine))
+                    http = http_server(
+                        create_app(service, engine, max_body_bytes=config.max_body_bytes)
+                    )
                     settle_heap()
                     ws_port = ws_server.sockets[0].getsockname()[1]
                     http_port = http_socket.getsockname()[1]

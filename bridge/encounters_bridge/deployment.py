@@ -1,9 +1,10 @@
 """The deployment flow of the original design:
 
-submit (persona moderated, ``pending_moderation``) -> approve (admin; a deploy token
-with a time to live) -> spawn (world, server, location: a ``spawn`` dispatch to that
-server's link) -> signal (batches of actions, each moderated at the edge) -> end (a
-``despawn``, a summary and the replay from the audit log).
+submit (persona moderated, ``pending_moderation``) -> approve (admin; a single-use
+deploy token with a time to live, revoking any earlier one) or reject (admin) -> spawn
+(world, server, location: a ``spawn`` dispatch to that server's link) -> signal
+(batches of actions, each moderated at the edge) -> end (a ``despawn``, a summary and
+the replay from the audit log).
 
 Everything is in the store (personas, token hashes, companion sessions, link state), so
 a daemon restart loses none of it: live sessions are handed back to their game server
@@ -31,7 +32,7 @@ from encounters.models.deployment import (
 from encounters.models.persona import BUILTIN_TOPICS, PersonaCore, Safety
 from encounters.moderation import AuditLogger, ContentModerator
 from encounters.storage import Store, WriteBatch
-from encounters.validation import validate_model
+from encounters.validation import text_fields, unsafe_text_errors, validate_model
 
 from .frames import Frame
 from .keys import digest
@@ -42,6 +43,15 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 TOKEN_PREFIX = "deploy_"
+#: Persona fields only the server sets, in both spellings, with their defaults: a
+#: submit giving another value is refused (``PersonaCore().model_dump()`` passes).
+SERVER_OWNED: dict[str, Any] = {"reputation": 50.0, "deployment_history": [],
+                                "deploymentHistory": [], "created_at": None,
+                                "createdAt": None}  # fmt: skip
+#: Every creator-written text field of a persona: each is moderated on submit.
+CREATOR_TEXT: dict[str, Any] = {"name": True, "description": True, "goals": True,
+                                "memory_ref": True, "voice": {"id"},
+                                "embodiment": {"avatar", "emotes"}}  # fmt: skip
 
 
 class DeploymentError(EncountersError):
@@ -104,9 +114,17 @@ class DeploymentService:
     # -- personas --------------------------------------------------------------------
 
     async def submit(self, data: dict[str, Any] | PersonaCore, creator_id: str) -> PersonaRecord:
-        """Validate and moderate a persona. Creator-written text that fails moderation
-        (any built-in topic, any profanity) rejects it, with the reasons kept."""
+        """Validate and moderate a persona. Fields the server keeps (reputation,
+        deployment history, creation time) set to anything but their defaults, and
+        text with control or invisible format characters, are refused (422);
+        creator-written text that fails moderation (any built-in topic, any profanity)
+        in any field rejects it, with the reasons kept."""
         raw = data.model_dump() if isinstance(data, PersonaCore) else dict(data)
+        owned = [FieldError(k, "is kept by the server; leave it out")
+                 for k, v in raw.items() if k in SERVER_OWNED and v != SERVER_OWNED[k]]  # fmt: skip
+        unsafe = unsafe_text_errors(raw)
+        if owned or unsafe:
+            raise ValidationFailed("persona", owned + unsafe)
         raw["creator_id"] = creator_id
         raw["id"] = new_id("persona")  # always ours: a client id could take over a persona
         persona = validate_model(PersonaCore, raw, "persona")
@@ -118,11 +136,7 @@ class DeploymentService:
             ])  # fmt: skip
         strict = Safety(blocked_topics=list(BUILTIN_TOPICS), moderation="block")
         reasons = []
-        for field, text in (
-            ("name", persona.name),
-            ("description", persona.description),
-            *((f"goals[{i}]", g) for i, g in enumerate(persona.goals)),
-        ):
+        for field, text in text_fields(persona.model_dump(include=CREATOR_TEXT)):
             if not text:
                 continue
             result = self.moderator.check_message(text, strict, max_length=2000)
@@ -155,24 +169,48 @@ class DeploymentService:
 
     async def approve(self, persona_id: str) -> tuple[str, float]:
         """Approve (admin) and issue a deploy token: ``(token, ttl seconds)``. The token
-        is shown once; only its hash is kept."""
+        is shown once (only its hash is kept), spawns once, and replaces any token an
+        earlier approval issued."""
         record = await self.persona(persona_id)
         if record.status == "rejected":
             raise DeploymentError(
-                f"persona {persona_id!r} was rejected by moderation: {'; '.join(record.reasons)}"
+                f"persona {persona_id!r} was rejected: {'; '.join(record.reasons)}"
             )
-        if record.status != "approved":
-            record = record.model_copy(update={"status": "approved", "approved_at": utcnow()})
-            await self.store.save_persona(record)
-            self._persona_cache[persona_id] = record
-        await self._notify("persona.approved", {"persona_id": persona_id,
-                                                "name": record.persona.name})  # fmt: skip
         token = new_deploy_token()
         await self.store.save_deploy_token(DeployToken(
             token_hash=digest(token), persona_id=persona_id,
             expires_at=utcnow() + timedelta(seconds=self.token_ttl),
         ))  # fmt: skip
+        record = record.model_copy(update={
+            "status": "approved", "approved_at": record.approved_at or utcnow(),
+            "token_hash": digest(token),
+        })  # fmt: skip
+        await self.store.save_persona(record)
+        self._persona_cache[persona_id] = record
+        await self._notify("persona.approved", {"persona_id": persona_id,
+                                                "name": record.persona.name})  # fmt: skip
         return token, self.token_ttl
+
+    async def reject(self, persona_id: str, reason: str) -> PersonaRecord:
+        """Reject a pending persona (admin), with the reason kept; an approved one
+        cannot be rejected (its sessions may be live): 409."""
+        record = await self.persona(persona_id)
+        if record.status == "approved":
+            raise DeploymentError(f"persona {persona_id!r} is approved already")
+        if record.status == "rejected":
+            return record
+        record = record.model_copy(update={"status": "rejected", "reasons": [reason],
+                                           "token_hash": None})  # fmt: skip
+        await self.store.save_persona(record)
+        self._persona_cache[persona_id] = record
+        self.moderator.counters.count("persona", "block")
+        await self.audit.record("persona", "block", input={"persona_id": persona_id},
+                                reason=reason, persona_id=persona_id)  # fmt: skip
+        await self._notify("persona.rejected", {
+            "persona_id": persona_id, "name": record.persona.name,
+            "creator_id": record.persona.creator_id, "reasons": [reason],
+        })  # fmt: skip
+        return record
 
     # -- companion sessions ------------------------------------------------------------
 
@@ -184,22 +222,39 @@ class DeploymentService:
         server_id: str,
         location: dict[str, float] | None = None,
     ) -> CompanionSession:
-        """Spawn an approved persona on a connected game server."""
+        """Spawn an approved persona on a connected game server. The deploy token is
+        used up by a spawn that reaches a server (approve again for another)."""
+        spawn_location = validate_model(Location, location or {}, "spawn location")
+        bound = self.moderator.out_of_bounds(spawn_location.model_dump(), world)
+        if bound is not None:
+            raise ValidationFailed("spawn location", [FieldError(f"spawnLocation.{bound[0]}",
+                                                                 bound[1])])  # fmt: skip
         stored = await self.store.get_deploy_token(digest(token))
         if stored is None or stored.persona_id != persona_id:
             raise DeploymentError("the deploy token is not valid for this persona", 403)
         if stored.expires_at <= utcnow():
             raise DeploymentError("the deploy token has expired; approve the persona again", 403)
-        record = await self.persona(persona_id)
-        if record.status != "approved":
-            raise DeploymentError(f"persona {persona_id!r} is {record.status}", 403)
+        checked = await self.persona(persona_id)
+        if checked.status != "approved":
+            raise DeploymentError(f"persona {persona_id!r} is {checked.status}", 403)
         if (world, server_id) not in self.edge.by_server:
             raise DeploymentError(
                 f"no {world} server {server_id!r} has connected to this daemon", 404
             )
+        # used up here, with no await between the check and the change: two spawns
+        # racing with one token cannot both pass
+        record = self._persona_cache.get(persona_id, checked)
+        if record.token_hash != stored.token_hash:
+            raise DeploymentError(
+                "the deploy token was used or replaced by a newer approval; "
+                "approve the persona again for a new one", 403
+            )  # fmt: skip
+        record = record.model_copy(update={"token_hash": None})
+        self._persona_cache[persona_id] = record
+        await self.store.save_persona(record)
         session = CompanionSession(
             id=new_id("sess"), persona_id=persona_id, world=world,
-            server_id=server_id, location=validate_model(Location, location or {}, "location"),
+            server_id=server_id, location=spawn_location,
         )  # fmt: skip
         self._companions[session.id] = session
         entry = self.audit.entry("event", "allow", input={"type": "spawn", "world": world,

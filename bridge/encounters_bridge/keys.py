@@ -80,6 +80,17 @@ async def check_world_key(store: Store, key: str, world: str) -> WorldKey | None
     return record if same(key, record.key_hash) else None
 
 
+async def find_world_key(store: Store, key: str) -> WorldKey | None:
+    """The key's record when the key is valid and not revoked, whatever its world."""
+    match = _KEY.match(key)
+    if match is None:
+        return None
+    record = await store.get_world_key(match.group(1))
+    if record is None or record.revoked_at is not None:
+        return None
+    return record if same(key, record.key_hash) else None
+
+
 async def create_api_key(store: Store, name: str, role: str) -> tuple[ApiKey, str]:
     """Store a new control-API key (``admin`` or ``creator``); returns it once."""
     key_id, key = new_key("ak")

@@ -93,6 +93,12 @@ class EncountersClient:
         result: dict[str, Any] = await self._call("POST", f"/personas/{persona_id}/approve")
         return result
 
+    async def reject_persona(self, persona_id: str, reason: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "POST", f"/personas/{persona_id}/reject", {"reason": reason}
+        )
+        return result
+
     async def personas(self, status: str | None = None) -> list[dict[str, Any]]:
         path = "/personas" + (f"?status={status}" if status else "")
         result: list[dict[str, Any]] = await self._call("GET", path)

@@ -250,9 +250,10 @@ PROMETHEUS_METRICS: tuple[tuple[str, str, str], ...] = (
     ("ae_retention_d7_ratio", "d7_retention",
      "Share of players first seen in the window who played again within 7 UTC days."),
     ("ae_retention_d7_cohort_players", "d7_cohort", "Players in the D7 retention cohort."),
-    ("ae_moderation_decisions", "moderation_decisions",
+    ("ae_window_moderation_decisions", "moderation_decisions",
      "Moderation decisions (message, action, persona) in the window."),
-    ("ae_moderation_blocked", "moderation_blocked", "Moderation decisions that blocked."),
+    ("ae_window_moderation_blocked", "moderation_blocked",
+     "Moderation decisions in the window that blocked."),
     ("ae_abuse_rate_ratio", "abuse_rate", "Blocked moderation decisions / all decisions."),
     ("ae_moderation_mttr_seconds", "moderation_mttr_seconds",
      "Mean seconds from persona submission to approval, for approvals in the window."),
@@ -261,12 +262,12 @@ PROMETHEUS_METRICS: tuple[tuple[str, str, str], ...] = (
      "Crashed sessions and companions / finished sessions and started companions."),
     ("ae_user_touch_players", "user_touch",
      "Distinct players with a session started or finished in the window."),
-    ("ae_encounters_generated_per_week", "encounters_generated_per_week",
-     "Encounters generated per week over the window."),
-    ("ae_encounters_published_per_week", "encounters_published_per_week",
-     "Encounters published per week over the window."),
-    ("ae_templates_published_per_week", "templates_published_per_week",
-     "Templates published per week over the window."),
+    ("ae_window_encounters_generated", "encounters_generated_per_week",
+     "Encounters generated in the window."),
+    ("ae_window_encounters_published", "encounters_published_per_week",
+     "Encounters published in the window."),
+    ("ae_window_templates_published", "templates_published_per_week",
+     "Templates published in the window."),
     ("ae_metrics_window_seconds", "", "Length of the window the metrics cover, in seconds."),
 )  # fmt: skip
 
@@ -290,10 +291,14 @@ def _number(value: object) -> str:
 def prometheus_text(metrics: PlatformMetrics) -> str:
     """The metrics in the Prometheus text exposition format (version 0.0.4): a HELP
     and a TYPE line and one sample per gauge; unknown values (no denominator) are
-    ``NaN``."""
+    ``NaN``. Names follow Prometheus conventions: base units (seconds, ratios), and the
+    ``*_per_week`` fields as counts over the window (``ae_window_*``)."""
     lines: list[str] = []
+    window = (metrics.until - metrics.since).total_seconds()
     for name, attr, help_text in PROMETHEUS_METRICS:
-        value = getattr(metrics, attr) if attr else (metrics.until - metrics.since).total_seconds()
+        value = getattr(metrics, attr) if attr else window
+        if attr.endswith("_per_week") and isinstance(value, int | float):
+            value = round(value * window / (7 * 86400), 6)  # a count over the window
         escaped = help_text.replace("\\", "\\\\").replace("\n", "\\n")
         lines += [f"# HELP {name} {escaped}", f"# TYPE {name} gauge", f"{name} {_number(value)}"]
     return "\n".join(lines) + "\n"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -125,3 +126,44 @@ def validate_action(data: Any, what: str = "action") -> Action:
                 path = "type"
             errors.append(FieldError(path, _message(e)))
         raise ValidationFailed(what, errors) from None
+
+
+def text_fields(data: Any, path: str = "") -> list[tuple[str, str]]:
+    """Every string in parsed JSON with its field path (``objectives[0].description``);
+    the keys of objects count too, at their object's path."""
+    out: list[tuple[str, str]] = []
+    if isinstance(data, str):
+        out.append((path, data))
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            child = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str):
+                out.append((path or "body", key))
+            out.extend(text_fields(value, child))
+    elif isinstance(data, list | tuple):
+        for i, value in enumerate(data):
+            out.extend(text_fields(value, f"{path}[{i}]"))
+    return out
+
+
+def unsafe_character(text: str) -> str | None:
+    """What makes ``text`` unsafe to store and relay to games, or None: a control
+    character (a terminal escape, NUL; newlines and tabs are fine) or an invisible
+    format character (bidi overrides, zero-width spaces; the emoji joiner is fine)."""
+    if text.isprintable():  # no Cc, Cf, Cs or Zl/Zp character at all: the usual case
+        return None
+    for ch in text:
+        if ch in "\t\n\r" or ch == "\u200d":
+            continue
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Cs"):
+            return f"control character U+{ord(ch):04X} is not allowed; remove it"
+        if cat == "Cf":
+            return f"invisible format character U+{ord(ch):04X} is not allowed; remove it"
+    return None
+
+
+def unsafe_text_errors(data: Any, path: str = "") -> list[FieldError]:
+    """One error per string field of ``data`` with an :func:`unsafe_character`."""
+    found = ((p, unsafe_character(t)) for p, t in text_fields(data, path))
+    return [FieldError(p or "body", why) for p, why in found if why is not None]

@@ -97,6 +97,17 @@ def personas_approve(
     show(remote(url, key, lambda c: c.approve_persona(persona_id)))
 
 
+@personas_app.command("reject")
+def personas_reject(
+    persona_id: Annotated[str, typer.Argument()],
+    reason: Annotated[str, typer.Option(help="Why; the creator sees it.")],
+    url: Url = "http://127.0.0.1:3001",
+    key: Key = None,
+) -> None:
+    """Reject a pending persona (admin key); its creator sees the reason."""
+    show(remote(url, key, lambda c: c.reject_persona(persona_id, reason)))
+
+
 @personas_app.command("list")
 def personas_list(
     status: Annotated[str | None, typer.Option()] = None,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
 #: Content models refuse unknown fields and values of the wrong type ("5" for 5,
 #: "yes" for true): content comes from files, templates and LLMs, and a silent
@@ -35,7 +35,15 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Difficulty = Annotated[float, Field(ge=0.1, le=1.0, allow_inf_nan=False)]
-Timestamp = Annotated[datetime, LAX]
+
+
+def _aware(value: datetime) -> datetime:
+    """A time without a zone is taken as UTC (every time the project writes is UTC)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+#: A point in time, always with its zone (UTC when none was given).
+Timestamp = Annotated[datetime, LAX, AfterValidator(_aware)]
 
 
 def new_id(prefix: str) -> str:

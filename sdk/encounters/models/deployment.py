@@ -16,7 +16,9 @@ CompanionStatus = Literal["spawning", "live", "ended"]
 
 class PersonaRecord(BaseModel):
     """A submitted persona. ``pending_moderation`` means the automatic checks passed
-    and an admin has yet to approve it; ``rejected`` carries the reasons."""
+    and an admin has yet to approve it; ``rejected`` (by moderation or an admin)
+    carries the reasons. ``token_hash``: the hash of the one deploy token that may
+    spawn it now (single-use; each approval replaces it)."""
 
     model_config = STRICT
 
@@ -25,10 +27,12 @@ class PersonaRecord(BaseModel):
     reasons: list[str] = []
     submitted_at: Timestamp = Field(default_factory=utcnow)
     approved_at: Timestamp | None = None
+    token_hash: Annotated[str, Field(max_length=128)] | None = None
 
 
 class DeployToken(BaseModel):
-    """Permission to spawn one persona until ``expires_at``; only the hash is kept."""
+    """Permission to spawn one persona once, until ``expires_at``; only the hash is
+    kept. A newer approval of the persona revokes it."""
 
     model_config = STRICT
 

@@ -473,12 +473,21 @@ class ContentModerator:
     def _bounds(self, action: Action, world: str | None = None) -> tuple[str, str] | None:
         if not isinstance(action, MoveTo | LookAt | Interact):
             return None
+        point = {name: getattr(action, name) for name in ("x", "y", "z")}
+        found = self.out_of_bounds(point, world)
+        return None if found is None else ("out_of_bounds", f"{found[0]}: {found[1]}")
+
+    def out_of_bounds(
+        self, point: Mapping[str, float | None], world: str | None = None
+    ) -> tuple[str, str] | None:
+        """The first coordinate of ``point`` outside the world kind's bounds (see
+        :data:`WORLD_AXES`) as ``(axis, message)``, or None when all are inside."""
         named = {"horizontal": self.settings.max_horizontal, "vertical": self.settings.max_vertical}
         for name, kind in WORLD_AXES.get(world, WORLD_AXES[None]):
-            value: float | None = getattr(action, name)
+            value = point.get(name)
             bound = named[kind] if isinstance(kind, str) else kind
             if value is not None and not (math.isfinite(value) and abs(value) <= bound):
-                return "out_of_bounds", f"{name}: must be between {-bound:g} and {bound:g}"
+                return name, f"must be between {-bound:g} and {bound:g}"
         return None
 
     def _emote(self, action: Action, persona: PersonaCore) -> tuple[str, str] | None:

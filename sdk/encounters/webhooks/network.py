@@ -8,9 +8,12 @@ unspecified, documentation and benchmarking ranges, shared address space (CGNAT,
 ``100.64.0.0/10``), the IPv6 forms that embed such an IPv4 address (IPv4-mapped
 ``::ffff:a.b.c.d``, IPv4-compatible ``::a.b.c.d``, NAT64 ``64:ff9b::/96``, 6to4
 ``2002::/16``), Teredo, and the known cloud metadata addresses, unless an address lies
-in ``allow_networks``. A metadata address is only allowed by an allowlist entry naming
-exactly that address (``169.254.169.254/32``): allowing ``169.254.0.0/16`` for
-link-local devices does not open the metadata endpoint by accident.
+in ``allow_networks``. Those IPv6 forms are judged by their IPv4 address even when
+``allow_networks`` names it (``127.0.0.1/32`` does not open ``2002:7f00:1::``, which
+6to4 routes off the machine); only an IPv6 entry naming the IPv6 address allows one.
+A metadata address is only allowed by an allowlist entry naming exactly that address
+(``169.254.169.254/32``): allowing ``169.254.0.0/16`` for link-local devices does not
+open the metadata endpoint by accident.
 
 The check applies to the address actually connected to, so DNS rebinding (a name that
 resolves to a public address when checked and to ``127.0.0.1`` when used) does not get
@@ -160,8 +163,10 @@ def address_problem(
 ) -> str | None:
     """Why a webhook may not connect to ``address`` (``"127.0.0.1 is a loopback
     address"``), or ``None`` when it may. IPv6 forms embedding an IPv4 address are
-    judged by that IPv4 address; an address in ``allow_networks`` is allowed (a cloud
-    metadata address only by an entry naming exactly it)."""
+    judged by that IPv4 address, and an allowed IPv4 network does not allow them: only
+    an IPv6 network in ``allow_networks`` naming the address itself does. An address in
+    ``allow_networks`` is allowed (a cloud metadata address only by an entry naming
+    exactly it)."""
     try:
         ip = ipaddress.ip_address(address) if isinstance(address, str) else address
     except ValueError:
@@ -173,9 +178,10 @@ def address_problem(
     allow = list(allow_networks)
 
     def allowed(exact: bool) -> bool:
+        # only the address itself: an allowed IPv4 network never opens the IPv6 forms
+        # that embed it (6to4 and NAT64 route off this machine)
         return any(
-            c.version == net.version and c in net and (not exact or net.num_addresses == 1)
-            for c in candidates
+            ip.version == net.version and ip in net and (not exact or net.num_addresses == 1)
             for net in allow
         )
 

@@ -1,0 +1,149 @@
+"""Encounters, templates and encounter sessions (what ``ae deploy`` and
+``ae test --url`` use). Published encounters and templates have every text field
+moderated and no control characters (422 names the fields). A creator publishes
+encounters and templates it then owns (another's id or a built-in template's id: 409)
+and reads only its own and the built-in templates; game servers read every encounter
+and template and start sessions; a session belongs to whoever started it.
+
+(No ``from __future__ import annotations``: FastAPI reads the routes' annotations.)
+"""
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from encounters.engine import Engine
+from encounters.errors import FieldError, ValidationFailed
+from encounters.models.bridge import ApiKey, WorldKey
+from encounters.models.encounter import EncounterSpec
+from encounters.models.persona import BUILTIN_TOPICS, Safety
+from encounters.models.session import Session
+from encounters.moderation import ContentModerator
+from encounters.templates.library import template_from_data
+from encounters.templates.model import EncounterTemplate
+from encounters.validation import text_fields, unsafe_text_errors, validate_model
+
+from ..tenancy import Resource, Tenancy
+from .auth import Anyone, Caller
+from .schemas import ERRORS, TemplateId, body_of
+
+
+class StartSessionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    player: dict[str, Any]
+    encounter_id: str = Field(alias="encounterId", max_length=64)
+
+
+class ObjectiveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    progress: int | None = None
+    completed: bool | None = None
+
+
+#: How published text is judged: every built-in topic blocks, in a game's context (a
+#: quest to defeat bandits is game talk), profanity blocks too.
+PUBLISHED = Safety(blocked_topics=list(BUILTIN_TOPICS), moderation="block")
+
+
+def screen(moderator: ContentModerator, body: dict[str, Any], what: str) -> None:
+    """Refuse (422) text with control or invisible format characters and text that
+    fails moderation, naming each field; counted as ``what`` moderation decisions."""
+    unsafe = unsafe_text_errors(body)
+    if unsafe:
+        raise ValidationFailed(what, unsafe)
+    blocked = []
+    for path, text in text_fields(body):
+        result = moderator.check_message(text, PUBLISHED, max_length=20000)
+        if not result.allowed:
+            blocked.append(
+                FieldError(path, f"refused by moderation ({result.topic or result.reason})")
+            )
+    moderator.counters.count(what, "block" if blocked else "allow")
+    if blocked:
+        raise ValidationFailed(what, blocked)
+
+
+def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
+    api = APIRouter(tags=["content"], responses=ERRORS)
+
+    async def readable(resource: Resource, item_id: str, who: ApiKey | WorldKey) -> None:
+        """Game servers read all content; creators only their own."""
+        if not isinstance(who, WorldKey):
+            await tenancy.check(resource, item_id, who)
+
+    @api.post("/encounters", status_code=201, openapi_extra=body_of(EncounterSpec))
+    async def publish_encounter(body: dict[str, Any], key: Caller) -> EncounterSpec:
+        screen(engine.moderator, body, "encounter")
+        checked = validate_model(EncounterSpec, body, "encounter")
+        stored = await engine.store.get_encounter(checked.id)
+        await tenancy.may_publish("encounter", checked.id, key, exists=stored is not None)
+        spec = await engine.save_encounter(checked)
+        await tenancy.record("encounter", spec.id, key)
+        return spec
+
+    @api.get("/encounters/{encounter_id}")
+    async def get_encounter(encounter_id: str, who: Anyone) -> EncounterSpec:
+        await readable("encounter", encounter_id, who)
+        return await engine.get_encounter(encounter_id)
+
+    @api.get("/templates")
+    async def list_templates(who: Anyone) -> list[EncounterTemplate]:
+        out = []
+        for template in engine.templates.list():
+            if isinstance(who, WorldKey) or await tenancy.mine("template", template.id, who):
+                out.append(template)
+        return out
+
+    @api.post("/templates", status_code=201, openapi_extra=body_of(EncounterTemplate))
+    async def publish_template(body: dict[str, Any], key: Caller) -> TemplateId:
+        screen(engine.moderator, body, "template")
+        checked = template_from_data(body, "template")
+        await tenancy.may_publish("template", checked.id, key,
+                                  exists=checked.id in engine.templates)  # fmt: skip
+        template = await engine.publish_template(checked)
+        await tenancy.record("template", template.id, key)
+        return TemplateId(id=template.id)
+
+    @api.post("/templates/{template_id}/generate", status_code=201)
+    async def generate_from_template(
+        template_id: str, body: dict[str, Any], who: Anyone
+    ) -> EncounterSpec:
+        await readable("template", template_id, who)
+        params = body.get("parameters", {})
+        spec = await engine.generate(
+            template=template_id, params=params if isinstance(params, dict) else {}
+        )
+        await tenancy.record("encounter", spec.id, who)
+        return spec
+
+    @api.post("/sessions", status_code=201)
+    async def start_session(body: StartSessionRequest, who: Anyone) -> Session:
+        await readable("encounter", body.encounter_id, who)
+        session = await engine.start_session(body.player, body.encounter_id)
+        await tenancy.record("session", session.id, who)
+        return session
+
+    @api.get("/sessions/{session_id}")
+    async def get_session(session_id: str, who: Anyone) -> Session:
+        await tenancy.check("session", session_id, who)
+        return await engine.get_session(session_id)
+
+    @api.post("/sessions/{session_id}/objectives/{objective_id}")
+    async def update_objective(
+        session_id: str, objective_id: str, body: ObjectiveRequest, who: Anyone
+    ) -> Session:
+        await tenancy.check("session", session_id, who)
+        session = await engine.update_objective(session_id, objective_id,
+                                                progress=body.progress,
+                                                completed=body.completed)  # fmt: skip
+        return session
+
+    @api.post("/sessions/{session_id}/complete")
+    async def complete(session_id: str, who: Anyone) -> Session:
+        await tenancy.check("session", session_id, who)
+        return await engine.complete_session(session_id)
+
+    return api

@@ -1,0 +1,122 @@
+"""The player systems: generation (``adaptive``), difficulty, NPC memory and
+campaigns. Difficulty and memory are player data: a game server's key (its memory is
+its own: the first server to touch an NPC's memory of a player owns it) or an admin
+key. A creator publishes campaigns it then owns (another's id: 409); a campaign run and
+its sessions belong to whoever started it.
+
+(No ``from __future__ import annotations``: FastAPI reads the routes' annotations.)
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+
+from encounters.campaigns.limits import CAMPAIGN_KIND
+from encounters.campaigns.model import CampaignRun, CampaignSpec
+from encounters.campaigns.parse import parse_campaign
+from encounters.engine import Engine
+from encounters.errors import FieldError, ValidationFailed
+from encounters.memory.models import NPCMemory
+from encounters.models.bridge import WorldKey
+from encounters.models.encounter import EncounterSpec
+from encounters.models.session import Session
+
+from ..tenancy import Tenancy
+from .auth import Anyone, Caller, Player
+from .schemas import ERRORS, DifficultyView, MemoryView, body_of
+
+
+class GenerateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: str | None = None
+    difficulty: float | None = None
+    player: dict[str, Any] | str | None = None
+    adaptive: bool = False
+    seed: int | None = None
+
+
+def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
+    api = APIRouter(tags=["players"], responses=ERRORS)
+
+    @api.post("/generate", status_code=201)
+    async def generate(body: GenerateRequest, who: Anyone) -> EncounterSpec:
+        spec = await engine.generate(category=body.category, difficulty=body.difficulty,
+                                     player=body.player, adaptive=body.adaptive,
+                                     seed=body.seed)  # fmt: skip
+        await tenancy.record("encounter", spec.id, who)
+        return spec
+
+    @api.get("/difficulty/{player_id}")
+    async def difficulty(
+        player_id: str, _: Player, base: Annotated[float, Query(ge=0, le=1)] = 0.5
+    ) -> DifficultyView:
+        history = await engine.difficulty.history(player_id)
+        chosen = await engine.difficulty.calculate_difficulty(player_id, base)
+        return DifficultyView(difficulty=chosen, history=history)
+
+    @api.get("/memory/{npc_id}/{player_id}")
+    async def memory(
+        npc_id: str,
+        player_id: str,
+        who: Player,
+        query: Annotated[str, Query(max_length=500)] = "",
+        limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    ) -> MemoryView:
+        await tenancy.touch("memory", f"{npc_id}/{player_id}", who)
+        profile = await engine.memory.get_memory(npc_id, player_id)
+        found = await engine.memory.retrieve(npc_id, player_id, query, k=limit)
+        return MemoryView.model_validate({
+            "profile": profile,
+            "memories": [r.model_dump(exclude={"interaction"}) for r in found],
+            "context": await engine.memory.context_prompt(npc_id, player_id, query),
+        })  # fmt: skip
+
+    @api.post("/memory/{npc_id}/{player_id}", status_code=201)
+    async def remember(npc_id: str, player_id: str, body: dict[str, Any], who: Player) -> NPCMemory:
+        await tenancy.touch("memory", f"{npc_id}/{player_id}", who)
+        return await engine.memory.record_interaction(npc_id, player_id, body)
+
+    @api.post("/campaigns", status_code=201, openapi_extra=body_of(CampaignSpec))
+    async def save_campaign(body: dict[str, Any], key: Caller) -> CampaignSpec:
+        checked = parse_campaign(body)
+        stored = await engine.store.get_document(CAMPAIGN_KIND, checked.id, CampaignSpec)
+        await tenancy.may_publish("campaign", checked.id, key, exists=stored is not None)
+        saved = await engine.campaigns.save_campaign(checked)
+        await tenancy.record("campaign", saved.id, key)
+        return saved
+
+    @api.post("/campaigns/{campaign_id}/start", status_code=201)
+    async def start_campaign(campaign_id: str, body: dict[str, Any], who: Anyone) -> CampaignRun:
+        if not isinstance(who, WorldKey):  # game servers run every campaign
+            await tenancy.check("campaign", campaign_id, who)
+        player = body.get("player") or body.get("playerId")
+        if not isinstance(player, str | dict):
+            raise ValidationFailed("request body", [FieldError("player", "required")])
+        run = await engine.start_campaign(campaign_id, player)
+        await tenancy.record("campaign-run", run.id, who)
+        return run
+
+    @api.get("/campaign-runs/{run_id}")
+    async def campaign_run(run_id: str, who: Anyone) -> CampaignRun:
+        await tenancy.check("campaign-run", run_id, who)
+        return await engine.campaigns.status(run_id)
+
+    @api.post("/campaign-runs/{run_id}/play", status_code=201)
+    async def play_step(run_id: str, who: Anyone) -> Session:
+        await tenancy.check("campaign-run", run_id, who)
+        session = await engine.play_campaign_step(run_id)
+        await tenancy.record("session", session.id, who)
+        return session
+
+    @api.post("/campaign-runs/{run_id}/advance")
+    async def advance(run_id: str, body: dict[str, Any], who: Anyone) -> CampaignRun:
+        await tenancy.check("campaign-run", run_id, who)
+        session_id = body.get("sessionId") or body.get("session_id")
+        if not isinstance(session_id, str):
+            raise ValidationFailed("request body", [FieldError("sessionId", "required")])
+        await tenancy.check("session", session_id, who)
+        return await engine.campaigns.advance(run_id, session_id)
+
+    return api

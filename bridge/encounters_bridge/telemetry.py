@@ -1,0 +1,116 @@
+"""The daemon's Prometheus metrics, through ``prometheus_client`` (each app its own
+registry):
+
+- process metrics (``process_cpu_seconds_total``, ``process_resident_memory_bytes``,
+  ...) and the Python runtime's (``python_gc_*``, ``python_info``);
+- ``ae_http_request_duration_seconds`` (histogram; labels ``method``, ``route`` (the
+  route's path template, ``unmatched`` for none), ``status``);
+- ``ae_bridge_links`` (gauge): adapter links connected now;
+- ``ae_moderation_decisions_total`` (counter; ``kind``, ``decision``) and
+  ``ae_actions_total`` (counter; ``decision``: the action decisions among them),
+  ``ae_moderation_provider_failures_total``;
+- with an engine, the platform metrics of the last 7 days (``ae_window_*`` and the
+  others of ``encounters.platform_metrics.PROMETHEUS_METRICS``, computed at most once
+  a minute).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import (
+    CollectorRegistry,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from .gate import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from .deployment import DeploymentService
+
+
+class BridgeCollector(Collector):
+    """Links and moderation decisions, read from the service at each scrape."""
+
+    def __init__(self, service: DeploymentService) -> None:
+        self.service = service
+
+    def collect(self) -> Iterator[Metric]:
+        links = GaugeMetricFamily("ae_bridge_links", "Adapter links connected now.")
+        links.add_metric([], len(self.service.edge.connections))
+        yield links
+        counters = self.service.moderator.counters
+        decisions = CounterMetricFamily(
+            "ae_moderation_decisions", "Moderation decisions by kind and decision.",
+            labels=["kind", "decision"],
+        )  # fmt: skip
+        actions = CounterMetricFamily(
+            "ae_actions", "Companion actions by moderation decision.", labels=["decision"]
+        )
+        for key, count in sorted(counters.decisions.items()):
+            kind, decision = key.split(":", 1)
+            decisions.add_metric([kind, decision], count)
+            if kind == "action":
+                actions.add_metric([decision], count)
+        yield decisions
+        yield actions
+        failures = CounterMetricFamily(
+            "ae_moderation_provider_failures",
+            "Provider classifier calls that failed or timed out.",
+        )
+        failures.add_metric([], counters.provider_failures)
+        yield failures
+
+
+class Telemetry:
+    """One app's registry and its request histogram."""
+
+    def __init__(self, service: DeploymentService) -> None:
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        self.registry.register(BridgeCollector(service))
+        self.requests = Histogram(
+            "ae_http_request_duration_seconds",
+            "Control-API requests by method, route template and status, in seconds.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+
+
+class RequestTimer:
+    """ASGI middleware observing each HTTP request's duration in ``telemetry``
+    (outermost, so refusals by the gate are timed too)."""
+
+    def __init__(self, app: ASGIApp, telemetry: Telemetry) -> None:
+        self.app = app
+        self.telemetry = telemetry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        start = time.perf_counter()
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.telemetry.requests.labels(scope["method"], route, str(status)).observe(
+                time.perf_counter() - start
+            )

@@ -1,0 +1,104 @@
+"""Who owns what the control API stores: encounters, templates, campaigns, campaign
+runs, encounter sessions and NPC memory. An owner is recorded (in the store, as a
+document of kind ``owner``) when something is first published or created over the
+API; from then on only its owner and admins may read or change it.
+
+Owners are tags: ``key:<id>`` for a control-API key, ``server:<world>:<server id>``
+for a game server's world key (one per server id it is bound to; ``server:<world>:
+key:<id>`` while it is bound to none). Admins pass every check and never take over
+what a creator owns. Built-in templates belong to nobody and are read-only.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from encounters.errors import NotFound
+from encounters.models.bridge import ApiKey, WorldKey
+from encounters.storage import Store
+
+from .deployment import DeploymentError
+
+Resource = Literal["encounter", "template", "campaign", "campaign-run", "session", "memory"]
+OWNER_KIND = "owner"
+
+
+class Owner(BaseModel):
+    """The owner tag of one stored thing."""
+
+    owner: str
+
+
+def is_admin(principal: ApiKey | WorldKey) -> bool:
+    return isinstance(principal, ApiKey) and principal.role == "admin"
+
+
+def tags(principal: ApiKey | WorldKey) -> list[str]:
+    """The owner tags ``principal`` acts as; the first is the one it records."""
+    if isinstance(principal, ApiKey):
+        return [f"key:{principal.id}"]
+    servers = principal.server_ids or [f"key:{principal.id}"]
+    return [f"server:{principal.world}:{s}" for s in servers]
+
+
+class Tenancy:
+    """Ownership checks over ``store`` (see the module)."""
+
+    def __init__(self, store: Store, builtin_templates: frozenset[str] = frozenset()) -> None:
+        self.store = store
+        self.builtin_templates = builtin_templates
+
+    async def owner(self, resource: Resource, item_id: str) -> str | None:
+        found = await self.store.get_document(OWNER_KIND, f"{resource}:{item_id}", Owner)
+        return found.owner if found else None
+
+    async def may_publish(
+        self, resource: Resource, item_id: str, principal: ApiKey | WorldKey, *, exists: bool
+    ) -> None:
+        """Before publishing ``item_id`` (``exists``: one is stored already): 409 when it
+        is built in, another owns it, or it exists with no owner (made outside the API:
+        only an admin may replace it)."""
+        if resource == "template" and item_id in self.builtin_templates:
+            raise DeploymentError(
+                f"template {item_id!r} is built in and read-only; publish it under another id"
+            )
+        if is_admin(principal):
+            return
+        current = await self.owner(resource, item_id)
+        if (current is not None and current not in tags(principal)) or (current is None and exists):
+            raise DeploymentError(
+                f"{resource} {item_id!r} belongs to someone else; publish it under another id"
+            )
+
+    async def record(self, resource: Resource, item_id: str, principal: ApiKey | WorldKey) -> None:
+        """``principal`` owns ``item_id`` from now on, unless it has an owner already."""
+        if await self.owner(resource, item_id) is None:
+            await self.store.save_document(
+                OWNER_KIND, f"{resource}:{item_id}", Owner(owner=tags(principal)[0])
+            )
+
+    async def check(self, resource: Resource, item_id: str, principal: ApiKey | WorldKey) -> None:
+        """404 unless ``principal`` is an admin or owns ``item_id`` (what others own is
+        not shown to exist)."""
+        if is_admin(principal):
+            return
+        if resource == "template" and item_id in self.builtin_templates:
+            return
+        if await self.owner(resource, item_id) not in tags(principal):
+            raise NotFound(f"no {resource} with id {item_id!r}")
+
+    async def touch(self, resource: Resource, item_id: str, principal: ApiKey | WorldKey) -> None:
+        """The first caller to touch ``item_id`` owns it; others but admins get 404."""
+        if await self.owner(resource, item_id) is None:
+            await self.record(resource, item_id, principal)
+        else:
+            await self.check(resource, item_id, principal)
+
+    async def mine(self, resource: Resource, item_id: str, principal: ApiKey | WorldKey) -> bool:
+        try:
+            await self.check(resource, item_id, principal)
+        except NotFound:
+            return False
+        return True
