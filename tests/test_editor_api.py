@@ -149,9 +149,10 @@ async def test_preview_plays_without_touching_real_players_data(
             # nothing reached the real store: no session, no analytics, no NPC memory
             assert (await api.get(f"/sessions/{pid}")).status_code == 404
             assert await dm.store.list_sessions() == []
-            stats = (await api.get("/analytics/global")).json()
+            ops = {"Authorization": f"Bearer {keys.admin}"}  # player data: admin or game key
+            stats = (await api.get("/analytics/global", headers=ops)).json()
             assert stats["total_sessions"] == 0
-            memory = (await api.get(f"/memory/{npc['id']}/alice")).json()
+            memory = (await api.get(f"/memory/{npc['id']}/alice", headers=ops)).json()
             assert memory["memories"] == []
 
             invalid = await api.post(

@@ -534,11 +534,12 @@ def test_end_to_end_with_a_minecraft_server(node: str, tmp_path: Path) -> None:
             r = game.http.post("/personas/submit", headers=bearer(keys.creator), json=body)
             assert r.status_code == 201, r.text
             pid = r.json()["id"]
-            r = game.http.post(f"/personas/{pid}/approve", headers=bearer(keys.admin))
-            assert r.status_code == 200, r.text
-            token = r.json()["token"]
 
             def spawn() -> str:
+                # a deploy token spawns once: each spawn gets a new approval
+                r = game.http.post(f"/personas/{pid}/approve", headers=bearer(keys.admin))
+                assert r.status_code == 200, r.text
+                token = r.json()["token"]
                 r = game.http.post("/spawn", headers=bearer(keys.creator), json={
                     "personaId": pid, "deploymentToken": token, "world": "minecraft",
                     "serverId": SERVER_ID, "spawnLocation": {"x": 2, "y": ground, "z": 0},
@@ -832,11 +833,12 @@ def test_restarts_and_a_failed_join(node: str, tmp_path: Path) -> None:
             r = game.http.post("/personas/submit", headers=bearer(keys.creator), json=body)
             assert r.status_code == 201, r.text
             pid = r.json()["id"]
-            r = game.http.post(f"/personas/{pid}/approve", headers=bearer(keys.admin))
-            assert r.status_code == 200, r.text
-            token = r.json()["token"]
 
             def spawn(server_id: str) -> str:
+                # a deploy token spawns once: each spawn gets a new approval
+                r = game.http.post(f"/personas/{pid}/approve", headers=bearer(keys.admin))
+                assert r.status_code == 200, r.text
+                token = r.json()["token"]
                 r = game.http.post("/spawn", headers=bearer(keys.creator), json={
                     "personaId": pid, "deploymentToken": token, "world": "minecraft",
                     "serverId": server_id, "spawnLocation": {"x": 0, "y": 4, "z": 0},

@@ -108,7 +108,9 @@ def create_app(
         app.include_router(players.router(engine, tenancy))
         app.include_router(webhooks.router(engine))
         app.include_router(analytics.router(engine, tenancy))
-        app.include_router(editor_router(engine, auth.caller, auth.admin))  # the studio's API
+        app.include_router(
+            editor_router(engine, tenancy, auth.caller, auth.admin)
+        )  # the studio's API
     app.include_router(metrics.router(telemetry, engine))
     mount_studio(app)  # the web studio at /studio (studio.py)
     return app

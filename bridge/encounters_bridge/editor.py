@@ -38,6 +38,10 @@ from encounters.platform_metrics import PlatformMetrics, platform_metrics
 from encounters.storage import MemoryStore
 from encounters.validation import validate_model
 
+from .routes.content import screen
+from .routes.schemas import ERRORS
+from .tenancy import Tenancy
+
 #: Preview sessions kept per daemon; the oldest are forgotten beyond this. The scratch
 #: engine's in-memory store is replaced by a fresh one every SCRATCH_SESSIONS starts.
 MAX_PREVIEWS = 200
@@ -291,10 +295,11 @@ def _summary(template: Any) -> TemplateSummary:
     )
 
 
-def editor_router(engine: Engine, caller: Any, admin: Any) -> APIRouter:
-    """The editor routes over ``engine``; ``caller`` and ``admin`` are the API's key
-    dependencies (any creator or admin key; an admin key)."""
-    router = APIRouter(prefix="/editor", tags=["editor"])
+def editor_router(engine: Engine, tenancy: Tenancy, caller: Any, admin: Any) -> APIRouter:
+    """The editor routes over ``engine``; ``tenancy`` records who owns what is
+    published; ``caller`` and ``admin`` are the API's key dependencies (any creator or
+    admin key; an admin key)."""
+    router = APIRouter(prefix="/editor", tags=["editor"], responses=ERRORS)
     previews = _Previews(engine)
     Caller = Annotated[ApiKey, Depends(caller)]
 
@@ -347,8 +352,15 @@ def editor_router(engine: Engine, caller: Any, admin: Any) -> APIRouter:
         return await previews.state(pid)
 
     @router.post("/publish", status_code=201)
-    async def publish(body: PublishRequest, _: Caller) -> PublishResult:
-        spec = await engine.save_encounter(body.encounter)
+    async def publish(body: PublishRequest, key: Caller) -> PublishResult:
+        # the same rules as POST /encounters: moderated text, and an id another
+        # creator owns is refused; the publisher owns what it publishes
+        screen(engine.moderator, body.encounter, "encounter")
+        checked = validate_model(EncounterSpec, body.encounter, "encounter")
+        stored = await engine.store.get_encounter(checked.id)
+        await tenancy.may_publish("encounter", checked.id, key, exists=stored is not None)
+        spec = await engine.save_encounter(checked)
+        await tenancy.record("encounter", spec.id, key)
         return PublishResult(id=spec.id, encounter=spec.model_dump(mode="json"))
 
     @router.get("/templates")

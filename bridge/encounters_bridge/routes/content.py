@@ -50,12 +50,15 @@ PUBLISHED = Safety(blocked_topics=list(BUILTIN_TOPICS), moderation="block")
 
 def screen(moderator: ContentModerator, body: dict[str, Any], what: str) -> None:
     """Refuse (422) text with control or invisible format characters and text that
-    fails moderation, naming each field; counted as ``what`` moderation decisions."""
+    fails moderation, naming each field; counted as ``what`` moderation decisions.
+    Empty text is left to validation, which says what the field needs."""
     unsafe = unsafe_text_errors(body)
     if unsafe:
         raise ValidationFailed(what, unsafe)
     blocked = []
     for path, text in text_fields(body):
+        if not text.strip():  # nothing to judge; whether it may be empty is validation's
+            continue
         result = moderator.check_message(text, PUBLISHED, max_length=20000)
         if not result.allowed:
             blocked.append(
