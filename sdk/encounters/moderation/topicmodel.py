@@ -42,6 +42,11 @@ _WORD = re.compile(r"[^\W_]+")
 _DIGIT = re.compile(r"\d")
 #: Word beginnings of this many letters are a feature (words longer than this).
 PREFIX = 5
+#: Words whose weights a model remembers (see :meth:`TopicModel._word_row`); the memory
+#: is emptied when full, so a flood of made-up words cannot grow it.
+_MAX_REMEMBERED_WORDS = 50_000
+#: Marks a word not yet remembered (no row of weights is empty).
+_UNSEEN: tuple[float, ...] = ()
 
 
 def _words(skeleton: str) -> list[str]:
@@ -107,6 +112,10 @@ class TopicModel:
     thresholds: tuple[float, ...]
     weights: dict[str, tuple[float, ...]]
     _tables: _Tables = field(init=False, repr=False, compare=False)
+    #: word -> the weights it brings by itself (see :meth:`_word_row`)
+    _word_rows: dict[str, tuple[float, ...] | None] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_tables", _tables(self.weights))
@@ -142,32 +151,48 @@ class TopicModel:
             "weights": {k: list(v) for k, v in sorted(self.weights.items())},
         }
 
+    def _word_row(self, word: str) -> tuple[float, ...] | None:
+        """The weights one word brings by itself: as a word, and by its beginning."""
+        by_word, by_start, _ = self._tables
+        rows = [by_word.get(word), by_start.get(word[:PREFIX]) if len(word) > PREFIX else None]
+        found = [r for r in rows if r]
+        return (
+            tuple(map(sum, zip(*found, strict=True))) if len(found) == 2 else (found or [None])[0]
+        )
+
     def _found(self, skeleton: str) -> list[tuple[float, ...]]:
-        """The weight rows of the features of ``skeleton`` that the model knows."""
+        """The weight rows of the features of ``skeleton`` that the model knows: one per
+        word that has weight (its word and beginning features added up), one per known
+        pair of neighbouring words. Each word's row is remembered: chat repeats its
+        words, so a word costs one lookup."""
         words = _words(skeleton)
-        by_word, by_start, by_pair = self._tables
+        remembered = self._word_rows
+        rows = list(map(remembered.get, words, itertools.repeat(_UNSEEN)))
+        if _UNSEEN in rows:
+            if len(remembered) >= _MAX_REMEMBERED_WORDS:
+                remembered.clear()
+            for i, row in enumerate(rows):
+                if row is _UNSEEN:
+                    rows[i] = remembered[words[i]] = self._word_row(words[i])
         return [
-            *filter(None, map(by_word.get, words)),
-            *filter(None, map(by_start.get, [w[:PREFIX] for w in words if len(w) > PREFIX])),
-            *filter(None, map(by_pair.get, itertools.pairwise(words))),
+            *filter(None, rows),
+            *filter(None, map(self._tables[2].get, itertools.pairwise(words))),
         ]
+
+    def _totals(self, skeleton: str) -> map[float]:
+        return map(sum, zip(self.bias, *self._found(skeleton), strict=True))
 
     def scores(self, skeleton: str) -> dict[str, float]:
         """Log-odds per topic for a folded text: the bias plus the weights of its
         features (see :func:`features`)."""
-        found = self._found(skeleton)
-        return dict(zip(self.topics, map(sum, zip(self.bias, *found, strict=True)), strict=True))
+        return dict(zip(self.topics, self._totals(skeleton), strict=True))
 
     def topics_in(self, skeleton: str) -> set[str]:
         """The topics whose score reaches their threshold."""
-        found = self._found(skeleton)
         return {
             topic
             for topic, total, limit in zip(
-                self.topics,
-                map(sum, zip(self.bias, *found, strict=True)),
-                self.thresholds,
-                strict=True,
+                self.topics, self._totals(skeleton), self.thresholds, strict=True
             )
             if total >= limit
         }
