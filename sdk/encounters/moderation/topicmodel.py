@@ -156,9 +156,9 @@ class TopicModel:
         by_word, by_start, _ = self._tables
         rows = [by_word.get(word), by_start.get(word[:PREFIX]) if len(word) > PREFIX else None]
         found = [r for r in rows if r]
-        return (
-            tuple(map(sum, zip(*found, strict=True))) if len(found) == 2 else (found or [None])[0]
-        )
+        if not found:
+            return None
+        return found[0] if len(found) == 1 else tuple(map(sum, zip(*found, strict=True)))
 
     def _found(self, skeleton: str) -> list[tuple[float, ...]]:
         """The weight rows of the features of ``skeleton`` that the model knows: one per
