@@ -49,7 +49,27 @@ _MAX_REMEMBERED_WORDS = 50_000
 _UNSEEN: tuple[float, ...] = ()
 
 
+#: ASCII letters and digits kept, every other ASCII character a space (see _words).
+_ASCII_WORDS = bytes.maketrans(
+    bytes(c for c in range(128) if not chr(c).isalnum()),
+    b" " * sum(not chr(c).isalnum() for c in range(128)),
+)
+
+
 def _words(skeleton: str) -> list[str]:
+    """The words of a folded text: runs of letters and digits (an apostrophe joins
+    ``don't`` into ``dont``), numbers as ``#``. ASCII text is split by C-level
+    ``bytes`` methods, which find the same words as ``_WORD`` (see ``_words_full``)."""
+    if not skeleton.isascii():
+        return _words_full(skeleton)
+    words = skeleton.encode("ascii").translate(_ASCII_WORDS, b"'").decode("ascii").split()
+    if _DIGIT.search(skeleton):
+        words = ["#" if w.isdigit() else w for w in words]
+    return words
+
+
+def _words_full(skeleton: str) -> list[str]:
+    """:func:`_words` by regex, for any text."""
     words = _WORD.findall(skeleton.replace("'", "") if "'" in skeleton else skeleton)
     if _DIGIT.search(skeleton):
         words = ["#" if w.isdigit() else w for w in words]
