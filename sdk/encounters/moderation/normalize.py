@@ -336,7 +336,17 @@ def _fold_chars_with_map(text: str) -> tuple[str, list[int]]:
 
 def fold_with_map(text: str) -> tuple[str, list[int]]:
     """Like :func:`fold`, also returning for each skeleton character the index of the
-    original character it came from. Slower: used only to mask matches."""
+    original character it came from. Slower: used only to mask matches. Plain ASCII
+    text whose skeleton keeps every character (see :func:`fold_plain`) maps character
+    i to i at once."""
+    plain = fold_plain(text)
+    if plain is not None and len(plain) == len(text):
+        return plain, list(range(len(text)))
+    return fold_with_map_full(text)
+
+
+def fold_with_map_full(text: str) -> tuple[str, list[int]]:
+    """:func:`fold_with_map`, every step of it, whatever the text."""
     s, where = _fold_chars_with_map(text)
     if _DRAWN_HINT.search(s):
         parts: list[str] = []

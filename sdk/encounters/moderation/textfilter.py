@@ -62,36 +62,10 @@ class Hit:
 
 _RUN = re.compile(r"(.)\1+")
 _FIRST = operator.itemgetter(1)  # faster than a "\1" template in re.sub
-_ZEROS = re.compile(b"\0+")
 
 
 def collapse_runs(s: str) -> str:
-    """``s`` with each run of one character cut to one (``fuuuck`` -> ``fuck``; a line
-    break is never a run), as ``_RUN.sub`` would make it. ASCII text is compared
-    with itself shifted by one character in a single XOR of two integers (a zero byte
-    marks a repeat), which costs far less than the regex's back-reference at every
-    position."""
-    if len(s) < 2:
-        return s
-    if not s.isascii() or "\n" in s:
-        return collapse_runs_full(s)
-    raw = s.encode("ascii")
-    n = len(raw) - 1
-    # byte k is zero exactly when raw[k] == raw[k + 1]
-    same = (int.from_bytes(raw[1:], "big") ^ int.from_bytes(raw[:-1], "big")).to_bytes(n, "big")
-    if b"\0" not in same:
-        return s
-    parts: list[bytes] = []
-    at = 0
-    for m in _ZEROS.finditer(same):  # zeros at a..b-1: characters a+1..b repeat a
-        parts.append(raw[at : m.start() + 1])
-        at = m.end() + 1
-    parts.append(raw[at:])
-    return b"".join(parts).decode("ascii")
-
-
-def collapse_runs_full(s: str) -> str:
-    """:func:`collapse_runs` by regex, for any text."""
+    """``s`` with each run of one character cut to one (``fuuuck`` -> ``fuck``)."""
     return _RUN.sub(_FIRST, s) if _RUN.search(s) else s
 
 
@@ -155,6 +129,7 @@ class TextFilter:
         #: A message is scanned to decide, then again to mask what was found: the
         #: second scan of the same skeleton is remembered from the first.
         self._scan_recent = lru_cache(maxsize=64)(self._scan)
+        self._hits_recent = lru_cache(maxsize=64)(self._hits)
 
     @classmethod
     def default(
@@ -295,7 +270,12 @@ class TextFilter:
         self, text: str, context: Context = "game", *, personal_data: bool = True
     ) -> list[Hit]:
         """Every match with its span in the original text (slower; for masking).
-        ``personal_data=False`` leaves personal data out (and skips looking for it)."""
+        ``personal_data=False`` leaves personal data out (and skips looking for it).
+        The moderator may ask twice about one message (to mask it, and whether it asks
+        for personal data): the last few answers are remembered."""
+        return list(self._hits_recent(text, context, personal_data))
+
+    def _hits(self, text: str, context: Context, personal_data: bool) -> tuple[Hit, ...]:
         s, where = fold_with_map(text)
         # collapsed index -> (first, last) index in s of that run
         if _PAIR.search(s):
@@ -309,7 +289,7 @@ class TextFilter:
                 out.add(Hit(category, first, last + 1, term))
         if personal_data:
             out.update(Hit(PERSONAL_DATA, a, b, kind) for a, b, kind in pii.find(text))
-        return sorted(out, key=lambda h: (h.start, h.end, h.category))
+        return tuple(sorted(out, key=lambda h: (h.start, h.end, h.category)))
 
     def mask(
         self,
