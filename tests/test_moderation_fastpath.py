@@ -156,3 +156,24 @@ def test_every_corpus_line_folds_alike() -> None:
     assert all(normalize.fold(t) == normalize.fold_full(t) for t in lines)
     assert all(normalize.fold_with_map(t) == normalize.fold_with_map_full(t) for t in lines)
     assert sum(normalize.fold_plain(t) is not None for t in lines) > len(lines) // 3
+
+
+def _topics_by_scores(text: str) -> set[str]:
+    model = topicmodel.default_model()
+    scores = model.scores(normalize.fold(text))
+    return {
+        t for t, limit in zip(model.topics, model.thresholds, strict=True) if scores[t] >= limit
+    }
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_text)
+def test_topic_ceilings_never_hide_a_topic(text: str) -> None:
+    """Texts set aside by their words' ceilings reach no threshold."""
+    assert topicmodel.default_model().topics_in(normalize.fold(text)) == _topics_by_scores(text)
+
+
+def test_topic_ceilings_on_every_corpus_line() -> None:
+    model = topicmodel.default_model()
+    lines = corpus_lines()
+    assert all(model.topics_in(normalize.fold(t)) == _topics_by_scores(t) for t in lines)

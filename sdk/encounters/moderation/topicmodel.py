@@ -137,8 +137,26 @@ class TopicModel:
         init=False, repr=False, compare=False, default_factory=dict
     )
 
+    #: word -> the most it can add to any one topic (see :meth:`topics_in`)
+    _word_ceilings: dict[str, float] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    #: word -> per topic, the largest weight (or 0) of a word pair it starts
+    _pair_ceilings: dict[str, tuple[float, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    #: texts whose words' ceilings add up to less than this reach no threshold
+    _out_of_reach: float = field(init=False, repr=False, compare=False, default=0.0)
+
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_tables", _tables(self.weights))
+        tables = _tables(self.weights)
+        object.__setattr__(self, "_tables", tables)
+        for (first, _), row in tables[2].items():
+            known = self._pair_ceilings.get(first, (0.0,) * len(self.topics))
+            self._pair_ceilings[first] = tuple(map(max, known, row))
+        # less a margin far above the rounding error of adding up a few dozen weights
+        gap = min((t - b for t, b in zip(self.thresholds, self.bias, strict=True)), default=0.0)
+        object.__setattr__(self, "_out_of_reach", gap - 1e-6)
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> TopicModel:
@@ -180,39 +198,62 @@ class TopicModel:
             return None
         return found[0] if len(found) == 1 else tuple(map(sum, zip(*found, strict=True)))
 
-    def _found(self, skeleton: str) -> list[tuple[float, ...]]:
-        """The weight rows of the features of ``skeleton`` that the model knows: one per
+    def _remember(self, words: list[str]) -> None:
+        """Remember the row and the ceiling of each word not yet seen (see
+        :meth:`topics_in`). Full memory is emptied first: a flood of made-up words
+        cannot grow it."""
+        rows, ceilings = self._word_rows, self._word_ceilings
+        if len(rows) >= _MAX_REMEMBERED_WORDS:
+            rows.clear()
+            ceilings.clear()
+        zero = (0.0,) * len(self.topics)
+        for word in words:
+            if word not in rows:
+                row = rows[word] = self._word_row(word)
+                pairs = self._pair_ceilings.get(word, zero)
+                ceilings[word] = max(map(sum, zip(row or zero, pairs, strict=True)))
+
+    def _found(self, words: list[str]) -> list[tuple[float, ...]]:
+        """The weight rows of the features of ``words`` that the model knows: one per
         word that has weight (its word and beginning features added up), one per known
         pair of neighbouring words. Each word's row is remembered: chat repeats its
         words, so a word costs one lookup."""
-        words = _words(skeleton)
-        remembered = self._word_rows
-        rows = list(map(remembered.get, words, itertools.repeat(_UNSEEN)))
+        rows = list(map(self._word_rows.get, words, itertools.repeat(_UNSEEN)))
         if _UNSEEN in rows:
-            if len(remembered) >= _MAX_REMEMBERED_WORDS:
-                remembered.clear()
-            for i, row in enumerate(rows):
-                if row is _UNSEEN:
-                    rows[i] = remembered[words[i]] = self._word_row(words[i])
+            self._remember(words)
+            rows = list(map(self._word_rows.get, words))
         return [
             *filter(None, rows),
             *filter(None, map(self._tables[2].get, itertools.pairwise(words))),
         ]
 
-    def _totals(self, skeleton: str) -> map[float]:
-        return map(sum, zip(self.bias, *self._found(skeleton), strict=True))
+    def _totals(self, words: list[str]) -> map[float]:
+        return map(sum, zip(self.bias, *self._found(words), strict=True))
 
     def scores(self, skeleton: str) -> dict[str, float]:
         """Log-odds per topic for a folded text: the bias plus the weights of its
         features (see :func:`features`)."""
-        return dict(zip(self.topics, self._totals(skeleton), strict=True))
+        return dict(zip(self.topics, self._totals(_words(skeleton)), strict=True))
 
     def topics_in(self, skeleton: str) -> set[str]:
-        """The topics whose score reaches their threshold."""
+        """The topics whose score reaches their threshold.
+
+        Most chat is far from every threshold, and that is known before any score is
+        added up: each word has a ceiling, the most it can add to any topic (its own
+        weights plus the largest weight of a pair it starts). When the ceilings of a
+        text's words add up to less than the smallest gap between a topic's bias and
+        its threshold, no topic can be reached (one C-level ``sum``)."""
+        words = _words(skeleton)
+        ceilings = list(map(self._word_ceilings.get, words))
+        if None in ceilings:
+            self._remember(words)
+            ceilings = list(map(self._word_ceilings.get, words))
+        if sum(ceilings) < self._out_of_reach:  # type: ignore[arg-type]
+            return set()
         return {
             topic
             for topic, total, limit in zip(
-                self.topics, self._totals(skeleton), self.thresholds, strict=True
+                self.topics, self._totals(words), self.thresholds, strict=True
             )
             if total >= limit
         }
