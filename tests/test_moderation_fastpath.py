@@ -177,3 +177,15 @@ def test_topic_ceilings_on_every_corpus_line() -> None:
     model = topicmodel.default_model()
     lines = corpus_lines()
     assert all(model.topics_in(normalize.fold(t)) == _topics_by_scores(t) for t in lines)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(any_text, st.text(alphabet="aab\n ", max_size=30)))
+def test_runs_are_found_by_lookup_as_by_walking(text: str) -> None:
+    """``_Runs`` (repeated runs only, bisection) against a walk over every run."""
+    for s in (text, normalize.fold(text)):
+        runs = textfilter._Runs(s)
+        walked = [(m.start(), m.end() - 1) for m in textfilter._RUN_ANY.finditer(s)]
+        assert [runs.span(k) for k in range(len(walked))] == walked
+        assert [runs.length(k) for k in range(len(walked))] == [b - a + 1 for a, b in walked]
+        assert [runs.run_of(i) for i in range(len(s))] == textfilter.collapsed_index(s)
