@@ -66,8 +66,9 @@ _FIRST = operator.itemgetter(1)  # faster than a "\1" template in re.sub
 
 
 def collapse_runs(s: str) -> str:
-    """``s`` with each run of one character cut to one (``fuuuck`` -> ``fuck``)."""
-    return _RUN.sub(_FIRST, s) if _RUN.search(s) else s
+    """``s`` with each run of one character cut to one (``fuuuck`` -> ``fuck``). Half
+    of chat has a run (``all``, ``kill``): one ``sub`` costs less than a search first."""
+    return _RUN.sub(_FIRST, s)
 
 
 class _Runs:
