@@ -189,3 +189,18 @@ def test_runs_are_found_by_lookup_as_by_walking(text: str) -> None:
         assert [runs.span(k) for k in range(len(walked))] == walked
         assert [runs.length(k) for k in range(len(walked))] == [b - a + 1 for a, b in walked]
         assert [runs.run_of(i) for i in range(len(s))] == textfilter.collapsed_index(s)
+
+
+def test_topic_memory_is_bounded_and_forgets_safely() -> None:
+    """A flood of new words empties the model's word memory instead of growing it, and
+    the answers stay those of the scores."""
+    model = topicmodel.TopicModel.load()
+    lines = corpus_lines()[:300]
+    with mock.patch.object(topicmodel, "_MAX_REMEMBERED_WORDS", 5):
+        for text in lines:
+            assert model.topics_in(normalize.fold(text)) == {
+                t
+                for t, limit in zip(model.topics, model.thresholds, strict=True)
+                if model.scores(normalize.fold(text))[t] >= limit
+            }
+            assert len(model._word_rows) <= 5

@@ -198,20 +198,20 @@ class TopicModel:
             return None
         return found[0] if len(found) == 1 else tuple(map(sum, zip(*found, strict=True)))
 
-    def _remember(self, words: list[str]) -> None:
-        """Remember the row and the ceiling of each word not yet seen (see
-        :meth:`topics_in`). Full memory is emptied first: a flood of made-up words
-        cannot grow it."""
-        rows, ceilings = self._word_rows, self._word_ceilings
-        if len(rows) >= _MAX_REMEMBERED_WORDS:
-            rows.clear()
-            ceilings.clear()
+    def _learn(self, word: str) -> tuple[tuple[float, ...] | None, float]:
+        """The row and the ceiling of ``word`` (see :meth:`topics_in`), remembered. Full
+        memory is emptied first: a flood of made-up words cannot grow it. Callers use
+        the values returned, not the memory, which another thread may empty."""
+        if len(self._word_rows) >= _MAX_REMEMBERED_WORDS:
+            self._word_rows.clear()
+            self._word_ceilings.clear()
         zero = (0.0,) * len(self.topics)
-        for word in words:
-            if word not in rows:
-                row = rows[word] = self._word_row(word)
-                pairs = self._pair_ceilings.get(word, zero)
-                ceilings[word] = max(map(sum, zip(row or zero, pairs, strict=True)))
+        row = self._word_row(word)
+        pairs = self._pair_ceilings.get(word, zero)
+        ceiling = max(map(sum, zip(row or zero, pairs, strict=True)))
+        self._word_rows[word] = row
+        self._word_ceilings[word] = ceiling
+        return row, ceiling
 
     def _found(self, words: list[str]) -> list[tuple[float, ...]]:
         """The weight rows of the features of ``words`` that the model knows: one per
@@ -220,8 +220,10 @@ class TopicModel:
         words, so a word costs one lookup."""
         rows = list(map(self._word_rows.get, words, itertools.repeat(_UNSEEN)))
         if _UNSEEN in rows:
-            self._remember(words)
-            rows = list(map(self._word_rows.get, words))
+            rows = [
+                r if r is not _UNSEEN else self._learn(w)[0]
+                for w, r in zip(words, rows, strict=True)
+            ]
         return [
             *filter(None, rows),
             *filter(None, map(self._tables[2].get, itertools.pairwise(words))),
@@ -244,11 +246,14 @@ class TopicModel:
         text's words add up to less than the smallest gap between a topic's bias and
         its threshold, no topic can be reached (one C-level ``sum``)."""
         words = _words(skeleton)
-        ceilings = list(map(self._word_ceilings.get, words))
-        if None in ceilings:
-            self._remember(words)
-            ceilings = list(map(self._word_ceilings.get, words))
-        if sum(ceilings) < self._out_of_reach:  # type: ignore[arg-type]
+        # a word not seen before counts as NaN, which makes the sum NaN (weights are finite)
+        reach = sum(map(self._word_ceilings.get, words, itertools.repeat(math.nan)))
+        if math.isnan(reach):
+            reach = sum(
+                c if (c := self._word_ceilings.get(w)) is not None else self._learn(w)[1]
+                for w in words
+            )
+        if reach < self._out_of_reach:
             return set()
         return {
             topic
