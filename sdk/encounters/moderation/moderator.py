@@ -266,6 +266,8 @@ class ContentModerator:
         return any(t in safety.blocked_topics and t not in MASKABLE for t in found)
 
     def _decide(self, cleaned: str, found: set[str], safety: Safety) -> ModerationResult:
+        if not found:  # most chat: nothing to weigh
+            return ModerationResult("allow", None, (), None, cleaned)
         categories = tuple(sorted(found))
         blocked = set(safety.blocked_topics)
         for topic in self._topic_order:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 import phonenumbers
 
@@ -70,6 +71,11 @@ _ADDRESS_NUMBER_LAST = re.compile(
 _NUMBER_LAST_WORDS = ("str", "weg", "platz", "allee", "gasse", "calle", "avenida", "rue", "rua",
                       "travessa", "chemin", "straat", "laan", "gracht", "plein", "vej", "gade",
                       "gat", "väg", "veien", "via", "viale", "piazza", "corso", "ul")  # fmt: skip
+#: One search for any of ``_NUMBER_LAST_WORDS`` (in lower case text).
+_NUMBER_LAST_WORD = re.compile("|".join(_NUMBER_LAST_WORDS))
+#: Words that may name a postcode (in lower case text), and a state code before a ZIP.
+_POSTCODE_WORD = re.compile("zip|post|plz|code|cep|cap|pin")
+_STATE_ZIP = re.compile(r"[A-Z]{2},? \d{5}")
 _DIGIT = re.compile(r"\d")
 #: The ``kind`` values :func:`find` reports.
 KINDS = ("email", "phone", "address", "card", "ip", "postcode", "minor")
@@ -189,7 +195,20 @@ def _phone_like(candidate: str) -> bool:
 
 
 def find(text: str) -> list[tuple[int, int, str]]:
-    """``(start, end, kind)`` for every piece of personal data (kinds in ``KINDS``)."""
+    """``(start, end, kind)`` for every piece of personal data (kinds in ``KINDS``).
+
+    A message is looked at several times (to decide, to mask, to redact its audit
+    entry): the last few texts' findings are remembered."""
+    return list(_find_recent(text))
+
+
+@lru_cache(maxsize=64)
+def _find_recent(text: str) -> tuple[tuple[int, int, str], ...]:
+    return tuple(find_uncached(text))
+
+
+def find_uncached(text: str) -> list[tuple[int, int, str]]:
+    """:func:`find`, looking every time."""
     found: list[tuple[int, int, str]] = []
     if "@" in text:
         found += [(m.start(), m.end(), "email") for m in _EMAIL.finditer(text)]
@@ -218,15 +237,13 @@ def find(text: str) -> list[tuple[int, int, str]]:
             ]
         if _POSTCODE_HINT.search(text):
             found += [(m.start(), m.end(), "postcode") for m in _POSTCODE.finditer(text)]
-        if any(w in low for w in ("zip", "post", "plz", "code", "cep", "cap", "pin")) or re.search(
-            r"[A-Z]{2},? \d{5}", text
-        ):
+        if _POSTCODE_WORD.search(low) or _STATE_ZIP.search(text):
             for m in _POSTCODE_NAMED.finditer(text):
                 group = 1 if m.group(1) else 2
                 found.append((m.start(group), m.end(group), "postcode"))
         found += _minor_with_place(text)
         found += [(m.start(), m.end(), "address") for m in _ADDRESS_NUMBER_FIRST.finditer(text)]
-        if any(w in low for w in _NUMBER_LAST_WORDS):
+        if _NUMBER_LAST_WORD.search(low):
             found += [(m.start(), m.end(), "address") for m in _ADDRESS_NUMBER_LAST.finditer(text)]
     if text.count(":") >= 2:
         found += [(m.start(), m.end(), "ip") for m in _IPV6.finditer(text) if _is_ip(m.group(0))]

@@ -27,6 +27,7 @@ match in an innocent sentence is flagged, and an insult in plain words is not.
 
 from __future__ import annotations
 
+import bisect
 import operator
 import re
 from collections.abc import Iterable
@@ -64,25 +65,60 @@ _RUN = re.compile(r"(.)\1+")
 _FIRST = operator.itemgetter(1)  # faster than a "\1" template in re.sub
 
 
+def collapse_runs(s: str) -> str:
+    """``s`` with each run of one character cut to one (``fuuuck`` -> ``fuck``). Half
+    of chat has a run (``all``, ``kill``): one ``sub`` costs less than a search first."""
+    return _RUN.sub(_FIRST, s)
+
+
 class _Runs:
-    """Run lengths of ``s`` in order (``"asss"`` -> 1, 3), computed only as far as a
-    check needs them."""
+    """Where the runs of ``s`` lie (``"asss"`` -> runs ``a``, ``sss``): its repeated
+    runs are few, so they alone are listed (one regex pass) and every question about
+    a run or a position is a lookup or a bisection, not a walk over ``s``. A run is as
+    ``_RUN_ANY`` counts it (a line break repeats too)."""
 
     def __init__(self, s: str) -> None:
-        self._matches = _RUN_ANY.finditer(s)
+        #: per repeated run, in order: its first index in s, its length, and how many
+        #: characters the runs before it lose when collapsed
+        self.starts: list[int] = []
         self.lengths: list[int] = []
+        self.removed: list[int] = []
+        #: the index of each repeated run in the collapsed string
+        self.collapsed: list[int] = []
+        removed = 0
+        for m in _REPEATED.finditer(s):
+            start, length = m.start(), m.end() - m.start()
+            self.starts.append(start)
+            self.lengths.append(length)
+            self.removed.append(removed)
+            self.collapsed.append(start - removed)
+            removed += length - 1
 
-    def upto(self, count: int) -> list[int]:
-        while len(self.lengths) < count:
-            match = next(self._matches, None)
-            if match is None:
-                break
-            self.lengths.append(match.end() - match.start())
-        return self.lengths
+    def length(self, k: int) -> int:
+        """The length of run ``k`` (an index in the collapsed string)."""
+        i = bisect.bisect_left(self.collapsed, k)
+        return self.lengths[i] if i < len(self.collapsed) and self.collapsed[i] == k else 1
+
+    def span(self, k: int) -> tuple[int, int]:
+        """The first and last index in ``s`` of run ``k``."""
+        i = bisect.bisect_left(self.collapsed, k)
+        if i < len(self.collapsed) and self.collapsed[i] == k:
+            return self.starts[i], self.starts[i] + self.lengths[i] - 1
+        first = k + (self.removed[i - 1] + self.lengths[i - 1] - 1 if i else 0)
+        return first, first
+
+    def run_of(self, index: int) -> int:
+        """The collapsed index of the run that holds ``s[index]``."""
+        j = bisect.bisect_right(self.starts, index) - 1
+        if j < 0:
+            return index
+        if index < self.starts[j] + self.lengths[j]:
+            return self.collapsed[j]
+        return index - self.removed[j] - self.lengths[j] + 1
 
 
 _RUN_ANY = re.compile(r"(.)\1*", re.DOTALL)
-_PAIR = re.compile(r"(.)\1", re.DOTALL)
+_REPEATED = re.compile(r"(.)\1+", re.DOTALL)
 
 
 def collapsed_index(s: str) -> list[int]:
@@ -124,6 +160,7 @@ class TextFilter:
         #: A message is scanned to decide, then again to mask what was found: the
         #: second scan of the same skeleton is remembered from the first.
         self._scan_recent = lru_cache(maxsize=64)(self._scan)
+        self._hits_recent = lru_cache(maxsize=64)(self._hits)
 
     @classmethod
     def default(
@@ -165,7 +202,7 @@ class TextFilter:
         self, s: str, context: Context
     ) -> tuple[tuple[tuple[str, int, int, str], ...], frozenset[str]]:
         """:meth:`scan_collapsed`, and the categories found only inside game talk."""
-        d = _RUN.sub(_FIRST, s) if _RUN.search(s) else s
+        d = collapse_runs(s)
         runs: _Runs | None = None
         found: list[tuple[str, int, int, str]] = []
         allowed_spans: list[tuple[int, int]] = []
@@ -190,8 +227,7 @@ class TextFilter:
                 if need is not None:
                     if runs is None:
                         runs = _Runs(s)
-                    have = runs.upto(start + length)
-                    if any(have[start + k] < n for k, n in enumerate(need)):
+                    if any(runs.length(start + k) < n for k, n in enumerate(need)):
                         continue
                 if category == ALLOW:
                     allowed_spans.append((start, hit_end))
@@ -203,17 +239,18 @@ class TextFilter:
                     found.append((category, start_at, hit_end, term))
         for category, term, spelled, pattern in self._single:
             if spelled in s:
-                to_d = collapsed_index(s)
-                found += [(category, to_d[m.start()], to_d[m.end() - 1] + 1, term)
+                runs = runs or _Runs(s)
+                found += [(category, runs.run_of(m.start()), runs.run_of(m.end() - 1) + 1, term)
                           for m in pattern.finditer(s)]  # fmt: skip
         if triggered:  # each rule once per message, on the text as written (runs and all)
-            to_d = collapsed_index(s)
+            runs = runs or _Runs(s)
             for rule in triggered:
                 found += [
-                    (rule.category, to_d[m.start()], to_d[m.end() - 1] + 1, rule.source)
+                    (rule.category, runs.run_of(m.start()), runs.run_of(m.end() - 1) + 1,
+                     rule.source)
                     for m in rule.pattern.finditer(s)
                     if m.end() > m.start()
-                ]
+                ]  # fmt: skip
         if allowed_spans:
             found = [f for f in found if not any(a <= f[1] and f[2] <= b for a, b in allowed_spans)]
         game_talk: set[str] = set()
@@ -229,14 +266,14 @@ class TextFilter:
     ) -> list[tuple[str, int, int, str]]:
         """``found`` less the findings that lie inside game talk of their category."""
         spans: dict[str, list[tuple[int, int]]] = {}
-        to_d: list[int] | None = None
+        runs: _Runs | None = None
         for category in {f[0] for f in found}:
             for pattern in self.lexicon.game.get(category, ()):
                 for m in pattern.finditer(s):
                     if m.end() > m.start():
-                        to_d = to_d or collapsed_index(s)
+                        runs = runs or _Runs(s)
                         spans.setdefault(category, []).append(
-                            (to_d[m.start()], to_d[m.end() - 1] + 1)
+                            (runs.run_of(m.start()), runs.run_of(m.end() - 1) + 1)
                         )
         if not spans:
             return found
@@ -264,21 +301,23 @@ class TextFilter:
         self, text: str, context: Context = "game", *, personal_data: bool = True
     ) -> list[Hit]:
         """Every match with its span in the original text (slower; for masking).
-        ``personal_data=False`` leaves personal data out (and skips looking for it)."""
+        ``personal_data=False`` leaves personal data out (and skips looking for it).
+        The moderator may ask twice about one message (to mask it, and whether it asks
+        for personal data): the last few answers are remembered."""
+        return list(self._hits_recent(text, context, personal_data))
+
+    def _hits(self, text: str, context: Context, personal_data: bool) -> tuple[Hit, ...]:
         s, where = fold_with_map(text)
-        # collapsed index -> (first, last) index in s of that run
-        if _PAIR.search(s):
-            bounds = [(m.start(), m.end() - 1) for m in _RUN_ANY.finditer(s)]
-        else:  # no runs: the collapsed string is s itself
-            bounds = [(k, k) for k in range(len(s))]
+        runs = _Runs(s)  # collapsed index -> (first, last) index in s of that run
+        collapsed_length = len(s) - sum(runs.lengths) + len(runs.lengths)
         out: set[Hit] = set()
         for category, start, end, term in self.scan_collapsed(s, context):
-            if start < end <= len(bounds):
-                first, last = where[bounds[start][0]], where[bounds[end - 1][1]]
+            if start < end <= collapsed_length:
+                first, last = where[runs.span(start)[0]], where[runs.span(end - 1)[1]]
                 out.add(Hit(category, first, last + 1, term))
         if personal_data:
             out.update(Hit(PERSONAL_DATA, a, b, kind) for a, b, kind in pii.find(text))
-        return sorted(out, key=lambda h: (h.start, h.end, h.category))
+        return tuple(sorted(out, key=lambda h: (h.start, h.end, h.category)))
 
     def mask(
         self,

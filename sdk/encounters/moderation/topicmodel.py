@@ -42,9 +42,34 @@ _WORD = re.compile(r"[^\W_]+")
 _DIGIT = re.compile(r"\d")
 #: Word beginnings of this many letters are a feature (words longer than this).
 PREFIX = 5
+#: Words whose weights a model remembers (see :meth:`TopicModel._word_row`); the memory
+#: is emptied when full, so a flood of made-up words cannot grow it.
+_MAX_REMEMBERED_WORDS = 50_000
+#: Marks a word not yet remembered (no row of weights is empty).
+_UNSEEN: tuple[float, ...] = ()
+
+
+#: ASCII letters and digits kept, every other ASCII character a space (see _words).
+_ASCII_WORDS = bytes.maketrans(
+    bytes(c for c in range(128) if not chr(c).isalnum()),
+    b" " * sum(not chr(c).isalnum() for c in range(128)),
+)
 
 
 def _words(skeleton: str) -> list[str]:
+    """The words of a folded text: runs of letters and digits (an apostrophe joins
+    ``don't`` into ``dont``), numbers as ``#``. ASCII text is split by C-level
+    ``bytes`` methods, which find the same words as ``_WORD`` (see ``_words_full``)."""
+    if not skeleton.isascii():
+        return _words_full(skeleton)
+    words = skeleton.encode("ascii").translate(_ASCII_WORDS, b"'").decode("ascii").split()
+    if _DIGIT.search(skeleton):
+        words = ["#" if w.isdigit() else w for w in words]
+    return words
+
+
+def _words_full(skeleton: str) -> list[str]:
+    """:func:`_words` by regex, for any text."""
     words = _WORD.findall(skeleton.replace("'", "") if "'" in skeleton else skeleton)
     if _DIGIT.search(skeleton):
         words = ["#" if w.isdigit() else w for w in words]
@@ -107,9 +132,31 @@ class TopicModel:
     thresholds: tuple[float, ...]
     weights: dict[str, tuple[float, ...]]
     _tables: _Tables = field(init=False, repr=False, compare=False)
+    #: word -> the weights it brings by itself (see :meth:`_word_row`)
+    _word_rows: dict[str, tuple[float, ...] | None] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+
+    #: word -> the most it can add to any one topic (see :meth:`topics_in`)
+    _word_ceilings: dict[str, float] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    #: word -> per topic, the largest weight (or 0) of a word pair it starts
+    _pair_ceilings: dict[str, tuple[float, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    #: texts whose words' ceilings add up to less than this reach no threshold
+    _out_of_reach: float = field(init=False, repr=False, compare=False, default=0.0)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_tables", _tables(self.weights))
+        tables = _tables(self.weights)
+        object.__setattr__(self, "_tables", tables)
+        for (first, _), row in tables[2].items():
+            known = self._pair_ceilings.get(first, (0.0,) * len(self.topics))
+            self._pair_ceilings[first] = tuple(map(max, known, row))
+        # less a margin far above the rounding error of adding up a few dozen weights
+        gap = min((t - b for t, b in zip(self.thresholds, self.bias, strict=True)), default=0.0)
+        object.__setattr__(self, "_out_of_reach", gap - 1e-6)
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> TopicModel:
@@ -142,32 +189,76 @@ class TopicModel:
             "weights": {k: list(v) for k, v in sorted(self.weights.items())},
         }
 
-    def _found(self, skeleton: str) -> list[tuple[float, ...]]:
-        """The weight rows of the features of ``skeleton`` that the model knows."""
-        words = _words(skeleton)
-        by_word, by_start, by_pair = self._tables
+    def _word_row(self, word: str) -> tuple[float, ...] | None:
+        """The weights one word brings by itself: as a word, and by its beginning."""
+        by_word, by_start, _ = self._tables
+        rows = [by_word.get(word), by_start.get(word[:PREFIX]) if len(word) > PREFIX else None]
+        found = [r for r in rows if r]
+        if not found:
+            return None
+        return found[0] if len(found) == 1 else tuple(map(sum, zip(*found, strict=True)))
+
+    def _learn(self, word: str) -> tuple[tuple[float, ...] | None, float]:
+        """The row and the ceiling of ``word`` (see :meth:`topics_in`), remembered. Full
+        memory is emptied first: a flood of made-up words cannot grow it. Callers use
+        the values returned, not the memory, which another thread may empty."""
+        if len(self._word_rows) >= _MAX_REMEMBERED_WORDS:
+            self._word_rows.clear()
+            self._word_ceilings.clear()
+        zero = (0.0,) * len(self.topics)
+        row = self._word_row(word)
+        pairs = self._pair_ceilings.get(word, zero)
+        ceiling = max(map(sum, zip(row or zero, pairs, strict=True)))
+        self._word_rows[word] = row
+        self._word_ceilings[word] = ceiling
+        return row, ceiling
+
+    def _found(self, words: list[str]) -> list[tuple[float, ...]]:
+        """The weight rows of the features of ``words`` that the model knows: one per
+        word that has weight (its word and beginning features added up), one per known
+        pair of neighbouring words. Each word's row is remembered: chat repeats its
+        words, so a word costs one lookup."""
+        rows = list(map(self._word_rows.get, words, itertools.repeat(_UNSEEN)))
+        if _UNSEEN in rows:
+            rows = [
+                r if r is not _UNSEEN else self._learn(w)[0]
+                for w, r in zip(words, rows, strict=True)
+            ]
         return [
-            *filter(None, map(by_word.get, words)),
-            *filter(None, map(by_start.get, [w[:PREFIX] for w in words if len(w) > PREFIX])),
-            *filter(None, map(by_pair.get, itertools.pairwise(words))),
+            *filter(None, rows),
+            *filter(None, map(self._tables[2].get, itertools.pairwise(words))),
         ]
+
+    def _totals(self, words: list[str]) -> map[float]:
+        return map(sum, zip(self.bias, *self._found(words), strict=True))
 
     def scores(self, skeleton: str) -> dict[str, float]:
         """Log-odds per topic for a folded text: the bias plus the weights of its
         features (see :func:`features`)."""
-        found = self._found(skeleton)
-        return dict(zip(self.topics, map(sum, zip(self.bias, *found, strict=True)), strict=True))
+        return dict(zip(self.topics, self._totals(_words(skeleton)), strict=True))
 
     def topics_in(self, skeleton: str) -> set[str]:
-        """The topics whose score reaches their threshold."""
-        found = self._found(skeleton)
+        """The topics whose score reaches their threshold.
+
+        Most chat is far from every threshold, and that is known before any score is
+        added up: each word has a ceiling, the most it can add to any topic (its own
+        weights plus the largest weight of a pair it starts). When the ceilings of a
+        text's words add up to less than the smallest gap between a topic's bias and
+        its threshold, no topic can be reached (one C-level ``sum``)."""
+        words = _words(skeleton)
+        # a word not seen before counts as NaN, which makes the sum NaN (weights are finite)
+        reach = sum(map(self._word_ceilings.get, words, itertools.repeat(math.nan)))
+        if math.isnan(reach):
+            reach = sum(
+                c if (c := self._word_ceilings.get(w)) is not None else self._learn(w)[1]
+                for w in words
+            )
+        if reach < self._out_of_reach:
+            return set()
         return {
             topic
             for topic, total, limit in zip(
-                self.topics,
-                map(sum, zip(self.bias, *found, strict=True)),
-                self.thresholds,
-                strict=True,
+                self.topics, self._totals(words), self.thresholds, strict=True
             )
             if total >= limit
         }
