@@ -237,7 +237,9 @@ def rss_kib(pid: int) -> int:
 async def idle_links(n: int) -> tuple[float, float, int]:
     """(RSS before MiB, RSS after MiB, links ready) of a daemon process."""
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "AE_DATA_DIR": tmp}
+        # every adapter here comes from 127.0.0.1: let them all connect at once
+        env = {**os.environ, "AE_DATA_DIR": tmp, "AE_BRIDGE_MAX_UNIDENTIFIED": str(n),
+               "AE_BRIDGE_MAX_UNIDENTIFIED_PER_ADDRESS": str(n)}  # fmt: skip
         ae = str(Path(sys.executable).with_name("ae"))
         fleet = [arg for i in range(n) for arg in ("--server", f"idle-{i}")]
         key = subprocess.run(

@@ -81,3 +81,23 @@ def test_serve_refuses_a_bad_config_before_listening(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert f"{path}: [bridge] port: Input should be greater than or equal to 0" in result.stderr
     assert not (tmp_path / "data").exists()  # nothing started, nothing created
+
+
+def test_unidentified_caps_come_from_the_environment_and_reach_the_edge(tmp_path: Path) -> None:
+    """Many game servers behind one address (a hosting provider) raise the per-address
+    cap; the daemon's edge applies what the config says."""
+    import anyio
+
+    from encounters.settings import Settings
+    from encounters_bridge.daemon import Daemon
+
+    env = {"AE_BRIDGE_MAX_UNIDENTIFIED_PER_ADDRESS": "500", "AE_BRIDGE_MAX_UNIDENTIFIED": "900"}
+    cfg = load_bridge_config(None, env=env, flags={})
+    assert (cfg.max_unidentified, cfg.max_unidentified_per_address) == (900, 500)
+
+    async def main() -> tuple[int, int]:
+        local = cfg.model_copy(update={"port": 0, "http_port": 0})
+        async with Daemon.open(Settings(data_dir=tmp_path), local) as daemon:
+            return daemon.edge.max_unidentified, daemon.edge.max_unidentified_per_address
+
+    assert anyio.run(main) == (900, 500)

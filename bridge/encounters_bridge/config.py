@@ -47,6 +47,11 @@ class BridgeConfig(BaseModel):
     max_frame_bytes: int = Field(MAX_FRAME_BYTES, ge=1024, le=16 * 1024 * 1024)
     #: Largest control-API request body, bytes (larger ones are answered 413 unread).
     max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    #: Connections that have not identified yet, in all and from one address (beyond
+    #: them a new connection is closed with 4008); raise the second for many game
+    #: servers behind one address (NAT, a hosting provider).
+    max_unidentified: int = Field(256, ge=1, le=1_000_000)
+    max_unidentified_per_address: int = Field(32, ge=1, le=1_000_000)
 
 
 FIELDS = tuple(BridgeConfig.model_fields)

@@ -71,8 +71,13 @@ class Daemon:
         await engine.open()  # the store is open: templates and webhooks are loaded
         try:
             moderator = engine.moderator  # audited in the store; the engine closes it
-            edge = BridgeEdge(engine.store, heartbeat_interval=config.heartbeat,
-                              max_frame_bytes=config.max_frame_bytes)  # fmt: skip
+            edge = BridgeEdge(
+                engine.store,
+                heartbeat_interval=config.heartbeat,
+                max_frame_bytes=config.max_frame_bytes,
+                max_unidentified=config.max_unidentified,
+                max_unidentified_per_address=config.max_unidentified_per_address,
+            )
             service = DeploymentService(engine.store, moderator, edge, token_ttl=config.token_ttl)
             if script is not None:
                 service.companions = companion_host(engine, moderator, script)
