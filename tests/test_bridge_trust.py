@@ -33,6 +33,7 @@ from .test_bridge_deployment import (
     connected,
     make_keys,
     run_daemon,
+    spawn_live,
     until,
 )
 
@@ -102,10 +103,7 @@ async def test_concurrent_signals_after_a_restart_keep_one_link_state(
             sessions = []
             for name in ("Ada", "Bo"):
                 pid, token = await approved_persona(http, keys, name=name)
-                body = {"personaId": pid, "deploymentToken": token, "world": "web",
-                        "serverId": SERVER}  # fmt: skip
-                r = await http.post("/spawn", headers=bearer(keys.creator), json=body)
-                sessions.append(r.json()["sessionId"])
+                sessions.append(await spawn_live(http, keys, pid, token))
             await until(lambda: len(game.of_type("spawn")) == 2)
         port, state = d1.ws_port, game.client.link
     async with (
@@ -179,11 +177,7 @@ async def test_an_event_naming_another_servers_session_is_refused(
         victim = Game.create(daemon.ws_url, keys.world, "json")
         async with httpx.AsyncClient(base_url=daemon.http_url) as http, connected(victim):
             pid, token = await approved_persona(http, keys)
-            body = {"personaId": pid, "deploymentToken": token, "world": "web",
-                    "serverId": SERVER}  # fmt: skip
-            sid = (await http.post("/spawn", headers=bearer(keys.creator), json=body)).json()[
-                "sessionId"
-            ]
+            sid = await spawn_live(http, keys, pid, token)
             await until(lambda: len(victim.of_type("spawn")) == 1)
             await until(lambda: daemon.service._companions[sid].status == "live")
             before = await daemon.service.companion(sid)
@@ -388,10 +382,7 @@ async def test_a_restarted_game_server_gets_the_actions_queued_for_its_old_link(
         async with httpx.AsyncClient(base_url=daemon.http_url) as http:
             async with connected(first):
                 pid, token = await approved_persona(http, keys)
-                body = {"personaId": pid, "deploymentToken": token, "world": "web",
-                        "serverId": SERVER}  # fmt: skip
-                r = await http.post("/spawn", headers=bearer(keys.creator), json=body)
-                sid = r.json()["sessionId"]
+                sid = await spawn_live(http, keys, pid, token)
                 await until(lambda: len(first.of_type("spawn")) == 1)
             body = {"sessionId": sid, "actions": [chat(1), chat(2), chat(3)]}
             r = await http.post("/signal", headers=bearer(keys.creator), json=body)
@@ -514,11 +505,7 @@ async def test_after_a_restart_an_event_for_no_session_reaches_the_servers_compa
         game = Game.create(d1.ws_url, keys.world, "json")
         async with httpx.AsyncClient(base_url=d1.http_url) as http, connected(game):
             pid, token = await approved_persona(http, keys)
-            body = {"personaId": pid, "deploymentToken": token, "world": "web",
-                    "serverId": SERVER}  # fmt: skip
-            sid = (await http.post("/spawn", headers=bearer(keys.creator), json=body)).json()[
-                "sessionId"
-            ]
+            sid = await spawn_live(http, keys, pid, token)
             await until(lambda: d1.service._companions[sid].status == "live")
         port, state = d1.ws_port, game.client.link
     async with run_daemon(db, text_filter, ws_port=port) as d2:
@@ -591,11 +578,7 @@ async def test_a_companion_the_game_gave_up_on_ends_its_session(
         game = Game.create(daemon.ws_url, keys.world, "json")
         async with httpx.AsyncClient(base_url=daemon.http_url) as http, connected(game):
             pid, token = await approved_persona(http, keys)
-            body = {"personaId": pid, "deploymentToken": token, "world": "web",
-                    "serverId": SERVER}  # fmt: skip
-            sid = (await http.post("/spawn", headers=bearer(keys.creator), json=body)).json()[
-                "sessionId"
-            ]
+            sid = await spawn_live(http, keys, pid, token)
             await game.client.send_event(
                 {"type": "kicked", "reason": "You are banned", "final": True}, sid=sid
             )
