@@ -76,8 +76,10 @@ BAD_KEY_RATE = Rate.per_minute(10, burst=5)
 #: Most addresses remembered for the back-off.
 _MAX_BLOCKED = 10_000
 #: Seconds a socket closed for flooding lingers (its close frame on the way) before
-#: it is dropped.
-FLOOD_LINGER = 0.5
+#: it is dropped. Dropping it resets the connection, and a reset can overtake a close
+#: frame the peer has not read yet: a busy peer (a game server under load, a slow
+#: machine) needs this long to read it. Nothing it sends meanwhile is read.
+FLOOD_LINGER = 2.0
 
 
 class EventRefused(Exception):
