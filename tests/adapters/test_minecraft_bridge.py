@@ -622,7 +622,7 @@ def test_end_to_end_with_a_minecraft_server(node: str, tmp_path: Path) -> None:
             assert done["d"]["type"] == "action_done", done
             assert player.request("where", name=COMPANION)["distance"] <= 3
             player.request("goto", timeout=30, x=-6, y=ground, z=-5)
-            game.wait(lambda: player.request("where", name=COMPANION)["distance"] <= 3, 20,
+            game.wait(lambda: player.request("where", name=COMPANION)["distance"] <= 3, 60,
                       "the companion following the player")  # fmt: skip
             done = act({"id": "stop-1", "type": "stop"})
             assert done["d"] == {"type": "action_done", "action_id": "stop-1",
