@@ -27,6 +27,7 @@ The daemon's own records (world keys, API keys, links and their outbox, deploy t
 are not kept here: the bridge package stores those. Their methods raise
 :class:`StoreError` naming the limit.
 
+It runs on asyncio only (asyncpg does), where the SQLite store also runs on trio.
 The URL may carry a password: it is never logged or shown (errors print the URL with
 the password masked).
 """
@@ -40,6 +41,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, NoReturn, TypeVar
 
+import sniffio
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -160,6 +162,11 @@ class PostgresStore(Store):
     async def open(self) -> None:
         if self._engine is not None:
             return
+        if sniffio.current_async_library() != "asyncio":
+            raise StoreError(
+                "the PostgreSQL store runs on asyncio only (its driver, asyncpg, does); "
+                "run under asyncio or use the SQLite store"
+            )
         if importlib.util.find_spec("asyncpg") is None:
             raise StoreError(
                 "a PostgreSQL store needs the asyncpg driver: pip install 'ai-encounters[postgres]'"
