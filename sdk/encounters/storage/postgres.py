@@ -138,13 +138,15 @@ def _shown(url: URL) -> str:
 
 class PostgresStore(Store):
     """A store in a PostgreSQL database. ``url`` is a ``postgresql://`` URL; ``schema``
-    (optional) is the PostgreSQL schema holding the tables (it must exist; default:
-    the server's ``search_path``, normally ``public``). ``pool_size`` connections are
-    kept open."""
+    (or ``?schema=NAME`` in the URL) is the PostgreSQL schema holding the tables (it
+    must exist; default: the server's ``search_path``, normally ``public``), so several
+    stores can share one database. ``pool_size`` connections are kept open."""
 
     def __init__(self, url: str, *, schema: str | None = None, pool_size: int = 5) -> None:
-        self.url = postgres_url(url)
-        self.schema = schema
+        parsed = postgres_url(url)
+        given = parsed.query.get("schema")
+        self.schema = schema or (given if isinstance(given, str) and given else None)
+        self.url = parsed.difference_update_query(["schema"])
         self.pool_size = pool_size
         self._engine: AsyncEngine | None = None
         self._commits = GroupCommit(self._flush, self._order, self._translate)
