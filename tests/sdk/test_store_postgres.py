@@ -15,6 +15,7 @@ import textwrap
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -84,12 +85,13 @@ async def test_appends_from_two_nodes_are_numbered_without_gaps_and_no_cursor_sk
     per_node, batches = 60, 3
     total = 2 * per_node * batches
     seen: list[int] = []
-    written: dict[int, dict[str, object]] = {}
+    written: dict[int, dict[str, Any]] = {}
     async with node(schema) as a, node(schema) as b, node(schema) as reader:
 
         async def append(store: PostgresStore, name: str, i: int) -> None:
-            rows = [(name, datetime.now(UTC), {"node": name, "i": i, "k": k})
-                    for k in range(batches)]  # fmt: skip
+            rows: list[tuple[str | None, datetime, dict[str, Any]]] = [
+                (name, datetime.now(UTC), {"node": name, "i": i, "k": k}) for k in range(batches)
+            ]
             for event_id, (_, _, data) in zip(
                 await store.append_events("bus", rows), rows, strict=True
             ):
