@@ -196,8 +196,8 @@ class PostgresStore(Store):
         orig = exc.orig if isinstance(exc, DBAPIError) else exc
         reason = str(orig).splitlines()[0] if str(orig) else type(orig).__name__
         return StoreError(
-            f"cannot use the PostgreSQL store {self.where}: {reason}; check AE_STORE and "
-            "that the server is running and accepts this user"
+            f"cannot use the PostgreSQL store {self.where}: {reason}; check the store URL "
+            "(AE_STORE) and that the server is running and accepts this user"
         )
 
     async def close(self) -> None:
