@@ -34,7 +34,6 @@ the password masked).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -169,10 +168,13 @@ class PostgresStore(Store):
                 "the PostgreSQL store runs on asyncio only (its driver, asyncpg, does); "
                 "run under asyncio or use the SQLite store"
             )
-        if importlib.util.find_spec("asyncpg") is None:
+        try:
+            import asyncpg  # noqa: F401 - the driver SQLAlchemy loads; checked here to name the extra
+        except ImportError:
             raise StoreError(
-                "a PostgreSQL store needs the asyncpg driver: pip install 'ai-encounters[postgres]'"
-            )
+                "a PostgreSQL store needs the 'asyncpg' package, which the core install leaves "
+                "out: pip install 'ai-encounters[postgres]'"
+            ) from None
         connect_args: dict[str, Any] = {"timeout": 10}
         if self.schema:
             connect_args["server_settings"] = {"search_path": self.schema}
