@@ -180,6 +180,12 @@ async def test_an_unreachable_server_is_one_line_without_the_password() -> None:
     assert "\n" not in message
 
 
+async def test_a_missing_schema_is_named_with_the_fix(schema: str) -> None:
+    store = PostgresStore(f"{POSTGRES_URL}?schema={schema}_missing")
+    with pytest.raises(StoreError, match=rf"create it \(CREATE SCHEMA {schema}_missing\)"):
+        await store.open()
+
+
 def test_the_store_setting_takes_a_postgresql_url_and_refuses_others(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

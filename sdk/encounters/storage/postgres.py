@@ -35,6 +35,7 @@ the password masked).
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -75,7 +76,8 @@ from .sqlite import _companion_row, _session_row
 log = get_logger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
-#: Advisory lock keys (any 64-bit numbers no other program on the database uses).
+#: Advisory locks (database-wide): these high 32 bits, and the schema's CRC-32 below,
+#: so stores in different schemas of one database never wait for each other.
 _MIGRATE_LOCK = 0x41450001
 _NUMBER_LOCK = 0x41450002
 
@@ -106,7 +108,7 @@ _STATEMENTS: dict[str, Any] = {
     "event_log": insert(event_log),
 }
 
-#: Tables whose rows get increasing numbers in the flush (under ``_NUMBER_LOCK``).
+#: Tables whose rows get increasing numbers in the flush (under the number lock).
 _NUMBERED = {"audit_log": "seq", "event_log": "id", "encounters": "seq"}
 
 #: Flush order; writes to one table share a rank, so their order is kept.
@@ -147,6 +149,10 @@ class PostgresStore(Store):
         self.schema = schema or (given if isinstance(given, str) and given else None)
         self.url = parsed.difference_update_query(["schema"])
         self.pool_size = pool_size
+        low = zlib.crc32((self.schema or "").encode())
+        self._migrate_lock, self._number_lock = (
+            (k << 32) | low for k in (_MIGRATE_LOCK, _NUMBER_LOCK)
+        )
         self._engine: AsyncEngine | None = None
         self._commits = GroupCommit(self._flush, self._order, self._translate)
 
@@ -183,7 +189,18 @@ class PostgresStore(Store):
         )
         try:
             async with engine.begin() as conn:
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATE_LOCK})
+                if self.schema:
+                    found = await conn.execute(
+                        text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": self.schema}
+                    )
+                    if found.first() is None:
+                        raise StoreError(
+                            f"the schema {self.schema!r} does not exist in {_shown(self.url)}; "
+                            f"create it (CREATE SCHEMA {self.schema}) or drop ?schema= from the URL"
+                        )
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": self._migrate_lock}
+                )
                 old, new = await conn.run_sync(migrate, self.where)
         except BaseException as exc:
             await engine.dispose()
@@ -276,7 +293,9 @@ class PostgresStore(Store):
         """One transaction for the whole batch."""
         async with self.engine.connect() as conn, conn.begin():
             if any(w.table in _NUMBERED for w in batch):
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _NUMBER_LOCK})
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": self._number_lock}
+                )
             i = 0
             while i < len(batch):
                 if batch[i].change is not None:
