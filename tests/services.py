@@ -18,6 +18,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from encounters.settings import Settings, load_settings
 from encounters.storage import MemoryStore, SQLiteStore, Store
 from encounters.storage.postgres import PostgresStore
 
@@ -67,5 +68,18 @@ def store_backend(kind: str, folder: Path) -> Iterator[Callable[[], Store]]:
     elif kind == "postgresql":
         with postgres_schema() as schema:
             yield lambda: PostgresStore(POSTGRES_URL, schema=schema)
+    else:
+        raise ValueError(kind)
+
+
+@contextmanager
+def sql_settings(kind: str, folder: Path) -> Iterator[Settings]:
+    """Engine settings of a store several engines can share: ``sqlite`` (a file in
+    ``folder``) or ``postgresql`` (a fresh schema, dropped afterwards)."""
+    if kind == "sqlite":
+        yield load_settings(data_dir=folder)
+    elif kind == "postgresql":
+        with postgres_schema() as schema:
+            yield load_settings(data_dir=folder, store=f"{POSTGRES_URL}?schema={schema}")
     else:
         raise ValueError(kind)

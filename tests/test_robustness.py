@@ -14,7 +14,6 @@ import sys
 import textwrap
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +36,8 @@ from encounters import (
 from encounters.errors import ConfigError
 from encounters.log import configure_logging
 from encounters.models import SessionStatus
-from encounters.settings import load_settings
 from encounters.validation import validate_model
-from tests.services import POSTGRES_URL, postgres_schema
+from tests.services import sql_settings
 
 from .conftest import encounter_dict
 
@@ -48,20 +46,10 @@ def paths(exc: ValidationFailed) -> set[str]:
     return {e.path for e in exc.errors}
 
 
-@contextmanager
-def shared_settings(kind: str, folder: Path) -> Iterator[Settings]:
-    """Settings of a store several engines can share: a SQLite file, or PostgreSQL
-    (a fresh schema; see tests/services.py)."""
-    if kind == "sqlite":
-        yield load_settings(data_dir=folder)
-    else:
-        with postgres_schema() as schema:
-            yield load_settings(data_dir=folder, store=f"{POSTGRES_URL}?schema={schema}")
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    with shared_settings(request.param, tmp_path) as settings:
+    """Settings of a store several engines can share (see tests/services.py)."""
+    with sql_settings(request.param, tmp_path) as settings:
         yield settings
 
 
@@ -71,7 +59,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SyncEngin
         with SyncEngine(Settings(store="memory")) as eng:
             yield eng
         return
-    with shared_settings(request.param, tmp_path) as settings, SyncEngine(settings) as eng:
+    with sql_settings(request.param, tmp_path) as settings, SyncEngine(settings) as eng:
         yield eng
 
 
