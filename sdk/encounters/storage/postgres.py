@@ -34,6 +34,7 @@ the password masked).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import zlib
 from collections.abc import AsyncIterator, Callable
@@ -41,7 +42,6 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, NoReturn, TypeVar
 
-import sniffio
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -169,11 +169,13 @@ class PostgresStore(Store):
     async def open(self) -> None:
         if self._engine is not None:
             return
-        if sniffio.current_async_library() != "asyncio":
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # trio, say
             raise StoreError(
                 "the PostgreSQL store runs on asyncio only (its driver, asyncpg, does); "
                 "run under asyncio or use the SQLite store"
-            )
+            ) from None
         try:
             import asyncpg  # noqa: F401 - the driver SQLAlchemy loads; checked here to name the extra
         except ImportError:
