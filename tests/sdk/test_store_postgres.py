@@ -141,6 +141,20 @@ async def test_session_updates_from_two_nodes_lose_nothing(schema: str) -> None:
         )
 
 
+async def test_nodes_saving_the_same_rows_in_opposite_orders_do_not_deadlock(
+    schema: str,
+) -> None:
+    spec = EncounterSpec.model_validate(encounter_dict())
+    rows = [Session.start(f"p{i}", spec) for i in range(20)]
+    async with node(schema) as a, node(schema) as b:
+        await a.save_sessions(rows)
+        for _ in range(15):  # each node's batch locks all 20 rows in one transaction
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(a.save_sessions, rows)
+                tg.start_soon(b.save_sessions, rows[::-1])
+        assert len(await a.list_sessions(limit=100)) == 20
+
+
 async def test_a_failed_batch_commits_none_of_its_writes(schema: str) -> None:
     async with node(schema) as store:
         assert await store.append_audit([entry("ok")]) == [1]

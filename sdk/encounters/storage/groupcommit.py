@@ -47,8 +47,8 @@ def _released(lock: anyio.Lock) -> Iterator[None]:
 
 
 class GroupCommit:
-    """The queue. ``flush`` commits a batch (already sorted by ``order``, which must
-    be stable per table so writes to one table keep their order) in one transaction,
+    """The queue. ``flush`` commits a batch (already sorted, stably, by ``order``:
+    writes that compare equal keep their order) in one transaction,
     setting ``error`` on writes that fail alone (a ``change`` that raised) and raising
     when the whole transaction failed; ``translate`` turns that exception into what
     callers see."""
@@ -56,7 +56,7 @@ class GroupCommit:
     def __init__(
         self,
         flush: Callable[[list[Write]], Awaitable[None]],
-        order: Callable[[Write], int],
+        order: Callable[[Write], Any],
         translate: Callable[[BaseException], BaseException],
     ) -> None:
         self._flush = flush

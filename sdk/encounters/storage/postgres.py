@@ -14,6 +14,8 @@ What it keeps, as the SQLite store does:
   written.
 - Group commit (:mod:`.groupcommit`): writes queued while a batch commits go together
   in the next transaction, consecutive rows of one table as one ``executemany``.
+  Upserted rows are written in key order, so nodes writing the same rows lock them
+  in the same order and never deadlock.
 - Ordering across nodes: audit ``seq`` and event-log ``id`` are numbered inside the
   transaction under a transaction-level advisory lock (``max + 1``), so numbers have
   no gaps and are committed in increasing order: a reader's cursor (``after_id``)
@@ -111,11 +113,17 @@ _STATEMENTS: dict[str, Any] = {
 #: Tables whose rows get increasing numbers in the flush (under the number lock).
 _NUMBERED = {"audit_log": "seq", "event_log": "id", "encounters": "seq"}
 
-#: Flush order; writes to one table share a rank, so their order is kept.
+#: Flush order of the tables. Appends (logs, numbered rows) keep their order.
 _TABLE_ORDER = {name: i for i, name in enumerate([
     "personas", "encounters", "sessions", "llm_usage", "companion_sessions", "audit_log",
     "documents", "event_log",
 ])}  # fmt: skip
+
+#: Upserted tables and their keys: their rows are written in key order (writes to one
+#: row keep their order), so two nodes' transactions lock shared rows in the same
+#: order and never deadlock.
+_KEYS = {"personas": ("id",), "sessions": ("id",), "companion_sessions": ("id",),
+         "documents": ("kind", "key")}  # fmt: skip
 
 
 def postgres_url(url: str) -> URL:
@@ -276,8 +284,8 @@ class PostgresStore(Store):
     # -- writes (group commit) -------------------------------------------------------
 
     @staticmethod
-    def _order(w: Write) -> int:
-        return _TABLE_ORDER[w.table]
+    def _order(w: Write) -> tuple[int, tuple[str, ...]]:
+        return _TABLE_ORDER[w.table], tuple(str(w.params[k]) for k in _KEYS.get(w.table, ()))
 
     def _translate(self, exc: BaseException) -> BaseException:
         if isinstance(exc, IntegrityError):
