@@ -4,6 +4,7 @@ tests/services.py)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -65,7 +66,9 @@ async def fill(path: Path) -> dict[str, Any]:
     return {"spec": spec, "session": session, "seqs": seqs, "ids": ids, "hook": hook}
 
 
-def test_migrate_copies_everything_with_ids_and_cursors_kept(tmp_path: Path, schema: str) -> None:
+def test_migrate_copies_everything_with_ids_and_cursors_kept(
+    tmp_path: Path, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = tmp_path / "data"
     made = anyio.run(fill, data / "encounters.db")
     url = f"{POSTGRES_URL}?schema={schema}"
@@ -98,6 +101,14 @@ def test_migrate_copies_everything_with_ids_and_cursors_kept(tmp_path: Path, sch
     # a second run finds the target full and changes nothing
     code, _, err = ae("--data-dir", str(data), "store", "migrate", "--to", url)
     assert code == 1 and "already holds rows" in err and "1 in sessions" in err
+
+    # the next step: AE_STORE names the database, and the same commands see the data
+    monkeypatch.setenv("AE_STORE", url)
+    (data / "encounters.db").rename(data / "moved-away.db")
+    code, out, err = ae("--data-dir", str(data), "sessions", "list", "--json")
+    assert code == 0, err
+    assert [s["id"] for s in json.loads(out)] == [made["session"].id]
+    assert not (data / "encounters.db").exists()
 
 
 def test_a_failed_copy_leaves_the_target_empty(tmp_path: Path, schema: str) -> None:
