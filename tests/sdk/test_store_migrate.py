@@ -20,6 +20,7 @@ from encounters import EncounterSpec, Session
 from encounters.cli import app
 from encounters.models.audit import AuditEntry
 from encounters.models.bridge import LinkRecord
+from encounters.models.usage import UsageRecord
 from encounters.storage import SQLiteStore
 from encounters.storage.postgres import PostgresStore
 from encounters.storage.schema import bridge_outbox, world_keys
@@ -63,6 +64,8 @@ async def fill(path: Path) -> dict[str, Any]:
         hook = Webhook(id="wh_1", url="https://example.com/hook", events=["*"],
                        created_at=datetime(2024, 5, 1, tzinfo=UTC))  # fmt: skip
         await store.save_document("webhook", hook.id, hook)
+        await store.append_usage([UsageRecord(provider="openai", model="m", ok=True,
+                                              input_tokens=10)] * 2)  # fmt: skip
     return {"spec": spec, "session": session, "seqs": seqs, "ids": ids, "hook": hook}
 
 
@@ -90,6 +93,9 @@ def test_migrate_copies_everything_with_ids_and_cursors_kept(
             # new appends continue after the copied numbers
             (next_id,) = await store.append_events("analytics", [(None, datetime.now(UTC), {})])
             assert next_id == made["ids"][-1] + 1
+            await store.append_usage([UsageRecord(provider="openai", model="m", ok=False)])
+            (usage,) = await store.usage_totals()
+            assert (usage.calls, usage.failures, usage.input_tokens) == (3, 1, 20)
             # the daemon's rows came along too, for the bridge to read
             async with store.engine.connect() as conn:
                 for table in (world_keys, bridge_outbox):

@@ -12,7 +12,8 @@ Guarantees and limits:
 - The target is written in one transaction: interrupted, it is left empty, and the
   command can simply run again. A target that already holds rows is refused.
 - Rows go over in chunks of :data:`CHUNK` (memory stays flat for big stores).
-- Every table of the schema is copied, the daemon's records included.
+- Every table of the schema is copied, the daemon's records included; sequences of
+  numbered keys are moved past the copied numbers.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, Table, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from ..errors import StoreError
@@ -41,6 +42,15 @@ class CopiedTable:
     table: str
     source_rows: int
     target_rows: int
+
+
+def _serials(tables: list[Table]) -> list[tuple[str, str]]:
+    """``(table, column)`` of the integer keys PostgreSQL numbers with a sequence."""
+    return [
+        (t.name, c.name)
+        for t in tables
+        if (c := t.autoincrement_column) is not None and isinstance(c.type, Integer)
+    ]
 
 
 def _utc(row: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +91,15 @@ async def copy_sqlite_to_postgres(source: Path, target: PostgresStore) -> list[C
                             await dst.execute(table.insert(), [_utc(dict(r)) for r in chunk])
                             copied += len(chunk)
                         counts[table.name] = copied
+                    for name, column in _serials(tables):
+                        # rows came with their numbers: the next default continues after them
+                        await dst.execute(
+                            text(
+                                f"SELECT setval(pg_get_serial_sequence(:t, :c), "
+                                f"coalesce(max({column}), 0) + 1, false) FROM {name}"
+                            ),
+                            {"t": name, "c": column},
+                        )
                 out = []
                 for table in tables:
                     n = (await dst.execute(select(func.count()).select_from(table))).scalar()
