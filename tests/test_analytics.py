@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 import pytest
 
+import encounters.storage as storage
 from encounters import EncounterSpec, Engine, Settings, ValidationFailed
 from encounters.analytics import (
     EVENTS_LOG,
@@ -29,7 +30,7 @@ from encounters.models.audit import AuditEntry
 from encounters.models.deployment import CompanionSession, PersonaRecord
 from encounters.models.persona import PersonaCore
 from encounters.platform_metrics import PROMETHEUS_METRICS, platform_metrics, prometheus_text
-from encounters.storage import LoggedEvent, MemoryStore, Store
+from encounters.storage import LoggedEvent, MemoryStore
 
 from .conftest import encounter_dict
 
@@ -166,14 +167,14 @@ async def test_encounter_analytics_from_played_sessions() -> None:
 
 
 @pytest.fixture
-async def store(new_store: Callable[[], Store]) -> AsyncIterator[Store]:
+async def store(new_store: Callable[[], storage.Store]) -> AsyncIterator[storage.Store]:
     """An open store of each backend."""
     async with new_store() as opened:
         yield opened
 
 
 async def test_objective_times_reopened_objectives_and_choices_by_option_text(
-    store: Store,
+    store: storage.Store,
 ) -> None:
     recorder = AnalyticsRecorder(store)
     enc = "enc_crafted"
@@ -598,7 +599,7 @@ async def test_platform_metrics_on_a_crafted_history() -> None:
 _SAMPLE = re.compile(r"^(ae_[a-z0-9_]+) (NaN|[+-]Inf|-?[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)$")
 
 
-async def test_prometheus_text_parses(store: Store) -> None:
+async def test_prometheus_text_parses(store: storage.Store) -> None:
     recorder = AnalyticsRecorder(store)
     await recorder.record(event("session.started", T0, "s1", "p1", encounter_id="enc_a"))
     await recorder.record(event("session.completed", T0 + timedelta(seconds=90), "s1", "p1",

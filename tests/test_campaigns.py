@@ -13,6 +13,7 @@ import anyio.lowlevel
 import pytest
 from pydantic import BaseModel
 
+import tests.services as services
 from encounters import Engine, NotFound, SessionNotFound, Settings, ValidationFailed
 from encounters.campaigns import (
     CampaignError,
@@ -28,7 +29,6 @@ from encounters.campaigns import (
 )
 from encounters.models import Choice, Outcome, PlayerContext, Session
 from encounters.storage import MemoryStore
-from tests.services import sql_settings as shared_sql_settings
 
 from .conftest import encounter_dict
 
@@ -673,7 +673,7 @@ async def test_unknown_ids_raise_not_found(manager: CampaignManager) -> None:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def sql_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     """Settings of the SQLite store in ``tmp_path``, or of PostgreSQL (a fresh schema)."""
-    with shared_sql_settings(request.param, tmp_path) as settings:
+    with services.sql_settings(request.param, tmp_path) as settings:
         yield settings
 
 

@@ -22,6 +22,7 @@ import pytest
 import sqlalchemy.exc
 import structlog
 
+import tests.services as services
 from encounters import (
     EncounterSpec,
     Engine,
@@ -37,7 +38,6 @@ from encounters.errors import ConfigError
 from encounters.log import configure_logging
 from encounters.models import SessionStatus
 from encounters.validation import validate_model
-from tests.services import sql_settings
 
 from .conftest import encounter_dict
 
@@ -49,7 +49,7 @@ def paths(exc: ValidationFailed) -> set[str]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     """Settings of a store several engines can share (see tests/services.py)."""
-    with sql_settings(request.param, tmp_path) as settings:
+    with services.sql_settings(request.param, tmp_path) as settings:
         yield settings
 
 
@@ -59,7 +59,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SyncEngin
         with SyncEngine(Settings(store="memory")) as eng:
             yield eng
         return
-    with sql_settings(request.param, tmp_path) as settings, SyncEngine(settings) as eng:
+    with services.sql_settings(request.param, tmp_path) as settings, SyncEngine(settings) as eng:
         yield eng
 
 
