@@ -10,7 +10,7 @@ from encounters.models import EncounterSpec
 from encounters.settings import LLMSettings
 from encounters.storage import SQLiteStore, Store
 from encounters.storage.postgres import PostgresStore
-from tests.services import store_backend
+from tests.support.services import store_backend
 
 #: Every variable the LLM settings read, and those the ollama client reads by itself.
 LLM_ENV = (
@@ -80,7 +80,7 @@ def spec() -> EncounterSpec:
 
 @pytest.fixture(params=["sqlite", "memory", "postgresql"])
 def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
-    """Opens stores of each backend (see ``tests.services.store_backend``)."""
+    """Opens stores of each backend (see ``tests.support.services.store_backend``)."""
     with store_backend(request.param, tmp_path) as factory:
         yield factory
 

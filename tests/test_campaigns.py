@@ -13,7 +13,7 @@ import anyio.lowlevel
 import pytest
 from pydantic import BaseModel
 
-import tests.services as services
+import tests.support.services as services
 from encounters import Engine, NotFound, SessionNotFound, Settings, ValidationFailed
 from encounters.campaigns import (
     CampaignError,

@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy.exc
 import structlog
 
-import tests.services as services
+import tests.support.services as services
 from encounters import (
     EncounterSpec,
     Engine,
@@ -48,7 +48,7 @@ def paths(exc: ValidationFailed) -> set[str]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    """Settings of a store several engines can share (see tests/services.py)."""
+    """Settings of a store several engines can share (see tests/support/services.py)."""
     with services.sql_settings(request.param, tmp_path) as settings:
         yield settings
 

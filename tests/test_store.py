@@ -1,6 +1,6 @@
 """The stores (SQLite, in memory, PostgreSQL): persistence across restarts,
 concurrency, damage handling. PostgreSQL tests need the server at 127.0.0.1:5432
-(see tests/services.py)."""
+(see tests/support/services.py)."""
 
 from __future__ import annotations
 

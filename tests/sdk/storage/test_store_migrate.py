@@ -1,6 +1,6 @@
 """``ae store migrate --to postgresql://...``: an embedded SQLite store moved into
 PostgreSQL, as an operator runs it. Needs PostgreSQL at 127.0.0.1:5432 (see
-tests/services.py)."""
+tests/support/services.py)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from encounters.storage.postgres import PostgresStore
 from encounters.storage.schema import bridge_outbox, world_keys
 from encounters.webhooks.models import Webhook
 from tests.conftest import encounter_dict
-from tests.services import POSTGRES_URL, postgres_schema
+from tests.support.services import POSTGRES_URL, postgres_schema
 
 runner = CliRunner()
 

@@ -1,7 +1,7 @@
 """What the PostgreSQL store adds to the shared store tests: several nodes (store
 objects with their own connection pools) on one database, a process killed
 mid-write, failed transactions, and the errors an operator sees. Needs PostgreSQL at
-127.0.0.1:5432 (see tests/services.py)."""
+127.0.0.1:5432 (see tests/support/services.py)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from encounters.storage import LinkWrite, WriteBatch
 from encounters.storage.postgres import PostgresStore
 from encounters.storage.schema import SCHEMA_VERSION
 from tests.conftest import encounter_dict
-from tests.services import POSTGRES_URL, postgres_schema
+from tests.support.services import POSTGRES_URL, postgres_schema
 
 pytestmark = pytest.mark.anyio
 
