@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 import random
 import statistics
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -35,7 +35,7 @@ from encounters.difficulty import (
     win_probability,
 )
 from encounters.models import ObjectiveProgress
-from encounters.storage import MemoryStore, SQLiteStore
+from encounters.storage import MemoryStore, Store
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -386,15 +386,16 @@ async def test_the_same_session_is_recorded_once(spec: EncounterSpec) -> None:
 
 
 @pytest.mark.anyio
-async def test_histories_survive_a_new_manager_on_sqlite(tmp_path: Path) -> None:
-    path = tmp_path / "difficulty.db"
-    async with SQLiteStore(path) as store:
+async def test_histories_survive_a_new_manager_on_a_sql_store(
+    new_sql_store: Callable[[], Store],
+) -> None:
+    async with new_sql_store() as store:
         manager = DifficultyManager(store, RatingPolicy())
         for r in outcomes(4, 2, seconds=123.5):
             h = await manager.record_performance("alice", r)
         await manager.record_performance("bob", rec(False))
         before = await manager.calculate_difficulty("alice")
-    async with SQLiteStore(path) as store:
+    async with new_sql_store() as store:
         manager = DifficultyManager(store, RatingPolicy())
         again = await manager.history("alice")
         assert again == h and again.results[0].completion_seconds == 123.5
@@ -434,8 +435,10 @@ async def test_concurrent_records_lose_nothing(anyio_backend: str) -> None:
 
 
 @pytest.mark.anyio
-async def test_concurrent_records_lose_nothing_on_sqlite(tmp_path: Path) -> None:
-    async with SQLiteStore(tmp_path / "c.db") as store:
+async def test_concurrent_records_lose_nothing_on_a_sql_store(
+    new_sql_store: Callable[[], Store],
+) -> None:
+    async with new_sql_store() as store:
         manager = DifficultyManager(store)
         async with anyio.create_task_group() as tg:
             for i in range(30):

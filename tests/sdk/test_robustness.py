@@ -22,6 +22,7 @@ import pytest
 import sqlalchemy.exc
 import structlog
 
+import tests.support.services as services
 from encounters import (
     EncounterSpec,
     Engine,
@@ -44,13 +45,20 @@ def paths(exc: ValidationFailed) -> set[str]:
     return {e.path for e in exc.errors}
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """Settings of a store several engines can share (see tests/support/services.py)."""
+    with services.sql_settings(request.param, tmp_path) as settings:
+        yield settings
+
+
+@pytest.fixture(params=["sqlite", "memory", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SyncEngine]:
-    if request.param == "sqlite":
-        eng = SyncEngine(data_dir=tmp_path)
-    else:
-        eng = SyncEngine(Settings(store="memory"))
-    with eng:
+    if request.param == "memory":
+        with SyncEngine(Settings(store="memory")) as eng:
+            yield eng
+        return
+    with services.sql_settings(request.param, tmp_path) as settings, SyncEngine(settings) as eng:
         yield eng
 
 
@@ -205,9 +213,9 @@ def test_completed_false_reopens_a_done_objective_one_short(engine: SyncEngine) 
 # -- 5. two engines on one data folder -------------------------------------------------
 
 
-def test_two_async_engines_on_one_folder_lose_no_step(tmp_path: Path) -> None:
+def test_two_async_engines_on_one_store_lose_no_step(shared: Settings) -> None:
     async def main() -> list[str]:
-        a, b = Engine(data_dir=tmp_path), Engine(data_dir=tmp_path)
+        a, b = Engine(shared), Engine(shared)
         assert a.store is not b.store
         async with a, b:
             spec = await a.save_encounter(encounter_dict())
@@ -216,7 +224,7 @@ def test_two_async_engines_on_one_folder_lose_no_step(tmp_path: Path) -> None:
                 for i in range(30):
                     tg.start_soon(a.record_choice, sid, f"a {i}", "x")
                     tg.start_soon(b.record_choice, sid, f"b {i}", "x")
-        async with Engine(data_dir=tmp_path) as fresh:
+        async with Engine(shared) as fresh:
             return [c.description for c in (await fresh.get_session(sid)).choices_made]
 
     kept = anyio.run(main)
@@ -224,9 +232,9 @@ def test_two_async_engines_on_one_folder_lose_no_step(tmp_path: Path) -> None:
     assert sorted(kept) == sorted(expected)
 
 
-def test_two_sync_engines_in_two_threads_lose_no_step(tmp_path: Path) -> None:
+def test_two_sync_engines_in_two_threads_lose_no_step(shared: Settings) -> None:
     errors: list[BaseException] = []
-    with SyncEngine(data_dir=tmp_path) as a, SyncEngine(data_dir=tmp_path) as b:
+    with SyncEngine(shared) as a, SyncEngine(shared) as b:
         sid = started(a).id
 
         def play(engine: SyncEngine, name: str) -> None:
@@ -250,7 +258,7 @@ def test_two_sync_engines_in_two_threads_lose_no_step(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(60)  # a flush broken by cancellation can leave the loop hanging
-def test_a_cancelled_step_never_fails_the_steps_of_others(tmp_path: Path) -> None:
+def test_a_cancelled_step_never_fails_the_steps_of_others(shared: Settings) -> None:
     """50 tasks in 5 rounds: in each, a victim step takes the write lock first (so it
     commits the steps queued behind it) and is cancelled after 0-4 checkpoints while
     the others wait; one more step is cancelled at its first checkpoint."""
@@ -258,7 +266,7 @@ def test_a_cancelled_step_never_fails_the_steps_of_others(tmp_path: Path) -> Non
     async def main() -> tuple[list[str], list[str], list[tuple[str, BaseException]]]:
         errors: list[tuple[str, BaseException]] = []
         players: list[str] = []
-        async with Engine(data_dir=tmp_path) as engine:
+        async with Engine(shared) as engine:
             spec = await engine.save_encounter(encounter_dict())
             sid = (await engine.start_session("alice", spec)).id
 
@@ -306,9 +314,9 @@ def test_a_cancelled_step_never_fails_the_steps_of_others(tmp_path: Path) -> Non
     assert "after" in kept
 
 
-def test_a_step_cancelled_while_waiting_is_not_applied_later(tmp_path: Path) -> None:
+def test_a_step_cancelled_while_waiting_is_not_applied_later(shared: Settings) -> None:
     async def main() -> tuple[list[str], list[str]]:
-        async with Engine(data_dir=tmp_path) as engine:
+        async with Engine(shared) as engine:
             spec = await engine.save_encounter(encounter_dict())
             sid = (await engine.start_session("alice", spec)).id
             async with anyio.create_task_group() as tg:

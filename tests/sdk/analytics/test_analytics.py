@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import anyio
 import pytest
 
+import encounters.storage as storage
 from encounters import EncounterSpec, Engine, Settings, ValidationFailed
 from encounters.analytics import (
     EVENTS_LOG,
@@ -163,8 +165,16 @@ async def test_encounter_analytics_from_played_sessions() -> None:
         assert never.total_plays == 0 and never.success_rate is None
 
 
-async def test_objective_times_reopened_objectives_and_choices_by_option_text() -> None:
-    store = MemoryStore()
+@pytest.fixture
+async def store(new_store: Callable[[], storage.Store]) -> AsyncIterator[storage.Store]:
+    """An open store of each backend."""
+    async with new_store() as opened:
+        yield opened
+
+
+async def test_objective_times_reopened_objectives_and_choices_by_option_text(
+    store: storage.Store,
+) -> None:
     recorder = AnalyticsRecorder(store)
     enc = "enc_crafted"
     await store.save_encounter(EncounterSpec.model_validate(encounter_dict(id=enc)))
@@ -588,8 +598,7 @@ async def test_platform_metrics_on_a_crafted_history() -> None:
 _SAMPLE = re.compile(r"^(ae_[a-z0-9_]+) (NaN|[+-]Inf|-?[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)$")
 
 
-async def test_prometheus_text_parses() -> None:
-    store = MemoryStore()
+async def test_prometheus_text_parses(store: storage.Store) -> None:
     recorder = AnalyticsRecorder(store)
     await recorder.record(event("session.started", T0, "s1", "p1", encounter_id="enc_a"))
     await recorder.record(event("session.completed", T0 + timedelta(seconds=90), "s1", "p1",

@@ -4,7 +4,7 @@ advances, and runs that survive a restart. Sessions are played through a real En
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,6 +13,7 @@ import anyio.lowlevel
 import pytest
 from pydantic import BaseModel
 
+import tests.support.services as services
 from encounters import Engine, NotFound, SessionNotFound, Settings, ValidationFailed
 from encounters.campaigns import (
     CampaignError,
@@ -668,12 +669,21 @@ async def test_unknown_ids_raise_not_found(manager: CampaignManager) -> None:
         await manager.start("camp_1", "not a valid id!")
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """Settings of the SQLite store in ``tmp_path``, or of PostgreSQL (a fresh schema)."""
+    with services.sql_settings(request.param, tmp_path) as settings:
+        yield settings
+
+
 # -- restart -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # the SQLite store runs on asyncio
-async def test_a_run_resumes_after_a_restart_on_sqlite(tmp_path: Path) -> None:
-    engine = await _open(Engine(data_dir=tmp_path))
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # the SQL stores run on asyncio
+async def test_a_run_resumes_after_a_restart_on_a_sql_store(
+    tmp_path: Path, sql_settings: Settings
+) -> None:
+    engine = await _open(Engine(sql_settings))
     try:
         manager = CampaignManager(engine.store)
         await manager.save_campaign(
@@ -692,7 +702,7 @@ async def test_a_run_resumes_after_a_restart_on_sqlite(tmp_path: Path) -> None:
     finally:
         await engine.close()
 
-    engine = Engine(data_dir=tmp_path)
+    engine = Engine(sql_settings)
     await engine.open()
     try:
         manager = CampaignManager(engine.store)

@@ -38,7 +38,7 @@ from encounters.generation.schema import encounter_schema
 from encounters.log import configure_logging
 from encounters.models import Category, EncounterSpec, PlayerContext
 from encounters.settings import load_settings
-from encounters.storage import MemoryStore, SQLiteStore
+from encounters.storage import MemoryStore
 from encounters.storage.base import Store
 from tests.conftest import encounter_dict
 from tests.fakes.http import FakeServer, Reply, fake_server
@@ -658,11 +658,9 @@ def test_a_forced_provider_has_no_fallback(server: FakeServer) -> None:
 # --------------------------------------------------------------------------- 9. usage, cost
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Store]:
-    if request.param == "memory":
-        return MemoryStore
-    return lambda: SQLiteStore(tmp_path / "usage.db")
+@pytest.fixture
+def store_factory(new_store: Callable[[], Store]) -> Callable[[], Store]:
+    return new_store
 
 
 @pytest.mark.parametrize(

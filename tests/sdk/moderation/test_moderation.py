@@ -8,7 +8,7 @@ import functools
 import itertools
 import math
 import os
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,7 +31,7 @@ from encounters.moderation import (
 )
 from encounters.moderation.audit import MAX_LOGGED_TEXT, REDACTED
 from encounters.moderation.normalize import fold, fold_with_map
-from encounters.storage import MemoryStore, SQLiteStore, Store
+from encounters.storage import SQLiteStore, Store
 
 T = TypeVar("T")
 
@@ -911,13 +911,9 @@ JWT = (
 )
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
-    if request.param == "memory":
-        store = MemoryStore()
-        yield lambda: store
-    else:
-        yield lambda: SQLiteStore(tmp_path / "a.db")
+@pytest.fixture
+def make_store(new_store: Callable[[], Store]) -> Callable[[], Store]:
+    return new_store
 
 
 def test_every_decision_recorded_and_replayed(

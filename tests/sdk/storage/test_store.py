@@ -1,16 +1,21 @@
-"""The embedded store: persistence across restarts, concurrency, damage handling."""
+"""The stores (SQLite, in memory, PostgreSQL): persistence across restarts,
+concurrency, damage handling. PostgreSQL tests need the server at 127.0.0.1:5432
+(see tests/support/services.py)."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
 import pytest
+from sqlalchemy import text
 
 from encounters import EncounterSpec, Session, StoreCorrupt, StoreError
 from encounters.models import Category, SessionStatus
-from encounters.storage import MemoryStore, SQLiteStore, Store
+from encounters.storage import SQLiteStore, Store
+from encounters.storage.postgres import PostgresStore
 from encounters.storage.schema import SCHEMA_VERSION
 from tests.conftest import encounter_dict
 
@@ -19,9 +24,18 @@ def make_spec(i: int = 0, category: str = "combat") -> EncounterSpec:
     return EncounterSpec.model_validate(encounter_dict(id=f"enc_{i}", category=category))
 
 
-@pytest.fixture(params=["sqlite", "memory"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    return SQLiteStore(tmp_path / "s.db") if request.param == "sqlite" else MemoryStore()
+SQLStore = SQLiteStore | PostgresStore
+
+
+@pytest.fixture
+def store(new_store: Callable[[], Store]) -> Store:
+    return new_store()
+
+
+async def run_sql(store: SQLStore, sql: str, **params: str) -> None:
+    """Change the database behind the store's back (as another program could)."""
+    async with store.engine.begin() as conn:
+        await conn.execute(text(sql), params)
 
 
 def test_save_get_list_and_filter(store: Store) -> None:
@@ -56,18 +70,16 @@ def test_save_get_list_and_filter(store: Store) -> None:
     anyio.run(main)
 
 
-def test_everything_survives_a_restart(tmp_path: Path) -> None:
-    path = tmp_path / "deep" / "folder" / "encounters.db"
-
+def test_everything_survives_a_restart(new_sql_store: Callable[[], SQLStore]) -> None:
     async def write() -> str:
-        async with SQLiteStore(path) as store:
+        async with new_sql_store() as store:
             await store.save_encounter(make_spec(1))
             session = Session.start("alice", make_spec(1))
             await store.save_session(session)
             return session.id
 
     async def read(session_id: str) -> None:
-        async with SQLiteStore(path) as store:
+        async with new_sql_store() as store:
             assert (await store.get_encounter("enc_1")) is not None
             got = await store.get_session(session_id)
             assert got is not None and got.player_id == "alice"
@@ -75,13 +87,23 @@ def test_everything_survives_a_restart(tmp_path: Path) -> None:
 
     sid = anyio.run(write)
     anyio.run(read, sid)
+
+
+def test_the_sqlite_file_is_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "folder" / "encounters.db"
+
+    async def create() -> None:
+        async with SQLiteStore(path):
+            pass
+
+    anyio.run(create)
     mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
 
 
-def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
+def test_concurrent_writers_lose_nothing(new_sql_store: Callable[[], SQLStore]) -> None:
     async def main() -> None:
-        async with SQLiteStore(tmp_path / "c.db") as store:
+        async with new_sql_store() as store:
             spec = make_spec(1)
             sessions = [Session.start(f"p{i % 7}", spec) for i in range(200)]
             async with anyio.create_task_group() as tg:
@@ -133,22 +155,21 @@ def test_a_damaged_page_is_reported_not_repaired(tmp_path: Path) -> None:
     assert path.read_bytes() == before
 
 
-def test_a_damaged_row_does_not_hide_the_others(tmp_path: Path) -> None:
-    path = tmp_path / "encounters.db"
+def test_a_damaged_row_does_not_hide_the_others(new_sql_store: Callable[[], SQLStore]) -> None:
     good = Session.start("alice", make_spec(1))
     bad = Session.start("alice", make_spec(2))
 
     async def setup() -> None:
-        async with SQLiteStore(path) as store:
+        async with new_sql_store() as store:
             await store.save_session(good)
             await store.save_session(bad)
+            await run_sql(store, "UPDATE sessions SET data = '{\"oops\": 1}' WHERE id = :id",
+                          id=bad.id)  # fmt: skip
 
     anyio.run(setup)
-    with sqlite3.connect(path) as db:
-        db.execute("UPDATE sessions SET data = '{\"oops\": 1}' WHERE id = ?", (bad.id,))
 
     async def check() -> None:
-        async with SQLiteStore(path) as store:
+        async with new_sql_store() as store:
             with pytest.raises(StoreCorrupt) as info:
                 await store.get_session(bad.id)
             assert bad.id in str(info.value) and "other rows are unaffected" in str(info.value)
@@ -158,23 +179,24 @@ def test_a_damaged_row_does_not_hide_the_others(tmp_path: Path) -> None:
     anyio.run(check)
 
 
-def test_a_store_from_a_newer_sdk_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "encounters.db"
-
+def test_a_store_from_a_newer_sdk_is_refused(new_sql_store: Callable[[], SQLStore]) -> None:
     async def open_close() -> None:
-        async with SQLiteStore(path):
+        async with new_sql_store():
             pass
 
-    anyio.run(open_close)
-    with sqlite3.connect(path) as db:
-        db.execute("UPDATE schema_meta SET value = '999' WHERE key = 'schema_version'")
+    async def from_the_future() -> None:
+        async with new_sql_store() as store:
+            await run_sql(store, "UPDATE schema_meta SET value = '999' "
+                                 "WHERE key = 'schema_version'")  # fmt: skip
+
+    anyio.run(from_the_future)
     with pytest.raises(StoreError, match="newer than this SDK understands"):
         anyio.run(open_close)
 
 
-def test_using_a_closed_store_says_how_to_open_it(tmp_path: Path) -> None:
+def test_using_a_closed_store_says_how_to_open_it(new_sql_store: Callable[[], SQLStore]) -> None:
     async def main() -> None:
-        await SQLiteStore(tmp_path / "x.db").get_session("s")
+        await new_sql_store().get_session("s")
 
     with pytest.raises(StoreError, match="not open"):
         anyio.run(main)

@@ -261,12 +261,11 @@ async def test_expiring_secrets_later_keeps_them_signing_until_then(key: bytes) 
 
 
 async def test_down_receiver_then_restart_then_up_loses_nothing_and_duplicates_nothing(
-    tmp_path: Path, key: bytes
+    new_sql_store: Callable[[], Store], key: bytes
 ) -> None:
     port = free_port()  # nothing listens there yet: connection refused
-    db = tmp_path / "s.db"
     sent: list[str] = []
-    async with SQLiteStore(db) as store:
+    async with new_sql_store() as store:
         m1 = manager(store, key)
         hook, secret = await m1.register(f"http://127.0.0.1:{port}/hook", ["choice.made"])
         for i in range(5):
@@ -282,8 +281,8 @@ async def test_down_receiver_then_restart_then_up_loses_nothing_and_duplicates_n
         attempts_before = max(d.attempt for d in refused)
         assert attempts_before >= 2 and refused[0].error
 
-    # a restart: a new store object and a new manager on the same file
-    async with SQLiteStore(db) as store:
+    # a restart: a new store object and a new manager on the same database
+    async with new_sql_store() as store:
         m2 = manager(store, key)
         for i in range(5, 10):
             event_id = await m2.enqueue("choice.made", {"i": i})
