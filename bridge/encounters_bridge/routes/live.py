@@ -16,9 +16,13 @@ from ..live import LiveItem, SessionStatus, items, status_of, stream
 from .auth import Caller, may_see
 from .schemas import ERRORS
 
-STREAM: dict[int | str, dict[str, Any]] = {200: {"description": "Server-sent events: `entry` (a LiveItem, with `id: <seq>`), "
-                "`status` (a SessionStatus) and, once the session has ended, `end`.",
-                "content": {"text/event-stream": {"schema": {"type": "string"}}}}}  # fmt: skip
+STREAM: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-sent events: `entry` (a LiveItem, with `id: <seq>`), "
+        "`status` (a SessionStatus) and, once the session has ended, `end`.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
 
 
 def router(service: DeploymentService) -> APIRouter:
