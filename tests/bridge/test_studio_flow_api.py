@@ -80,8 +80,10 @@ async def test_the_screen_names_fields_words_and_topics_and_saves_nothing(
             assert clean.status_code == 200, clean.text
             assert clean.json() == {"verdict": "pending_moderation", "errors": [], "findings": []}
 
-            body = persona_body(description="A guide who says shit a lot.",
-                                goals=["guide", "talk about the election and vote"])  # fmt: skip
+            body = persona_body(
+                description="A guide who says shit a lot.",
+                goals=["guide", "talk about the election and vote"],
+            )
             r = await http.post("/personas/screen", headers=creator, json=body)
             found = r.json()
             assert found["verdict"] == "rejected"
@@ -95,8 +97,10 @@ async def test_the_screen_names_fields_words_and_topics_and_saves_nothing(
             bad = persona_body(safety={"maxActionsPerMinute": 0, "blockedTopics": ["gossip"]})
             r = await http.post("/personas/screen", headers=creator, json=bad)
             assert r.json()["verdict"] == "invalid"
-            assert any("maxActionsPerMinute" in e or "max_actions_per_minute" in e
-                       for e in r.json()["errors"])  # fmt: skip
+            assert any(
+                "maxActionsPerMinute" in e or "max_actions_per_minute" in e
+                for e in r.json()["errors"]
+            )
 
             # nothing was stored, and a game server's key may not screen
             assert (await http.get("/personas", headers=bearer(keys.admin))).json() == []
@@ -111,18 +115,26 @@ async def test_a_deploy_walks_from_queued_to_live_and_streams_each_step(
     async with daemon_and_game(tmp_path, text_filter) as (http, keys, game):
         creator, admin = bearer(keys.creator), bearer(keys.admin)
         servers = (await http.get("/worlds/servers", headers=creator)).json()
-        assert servers == [{"world": "web", "server_id": SERVER, "online": True,
-                            "capabilities": ["chat", "move_to", "emote", "stop"]}]  # fmt: skip
+        assert servers == [
+            {
+                "world": "web",
+                "server_id": SERVER,
+                "online": True,
+                "capabilities": ["chat", "move_to", "emote", "stop"],
+            }
+        ]
         catalog = {
             c["world"]: c for c in (await http.get("/worlds/catalog", headers=creator)).json()
         }
         assert set(catalog) == {"gmod", "minecraft", "web"}
         assert "wave" in catalog["gmod"]["emotes"]
 
-        pid = await submitted(http, keys, safety={"maxActionsPerMinute": 2,
-                                                  "allowedActions": ["chat", "emote"]})  # fmt: skip
-        r = await http.post("/deploys", headers=creator,
-                            json={"personaId": pid, "world": "web", "serverId": SERVER})  # fmt: skip
+        pid = await submitted(
+            http, keys, safety={"maxActionsPerMinute": 2, "allowedActions": ["chat", "emote"]}
+        )
+        r = await http.post(
+            "/deploys", headers=creator, json={"personaId": pid, "world": "web", "serverId": SERVER}
+        )
         assert r.status_code == 201, r.text
         deploy = r.json()
         assert (deploy["state"], deploy["step"]) == (
@@ -136,8 +148,9 @@ async def test_a_deploy_walks_from_queued_to_live_and_streams_each_step(
         assert (await http.get("/deploys", headers=bearer(keys.other))).json() == []
         assert (await http.get("/moderation/queue", headers=creator)).status_code == 403
         # one deploy waits at a time
-        again = await http.post("/deploys", headers=creator,
-                                json={"personaId": pid, "world": "web", "serverId": SERVER})  # fmt: skip
+        again = await http.post(
+            "/deploys", headers=creator, json={"personaId": pid, "world": "web", "serverId": SERVER}
+        )
         assert again.status_code == 409
 
         (item,) = (await http.get("/moderation/queue", headers=admin)).json()
@@ -147,8 +160,9 @@ async def test_a_deploy_walks_from_queued_to_live_and_streams_each_step(
             deploy["id"],
         )
         assert item["max_actions_per_minute"] == 2
-        r = await http.post(f"/moderation/queue/{pid}/approve", headers=admin,
-                            json={"note": "looks friendly"})  # fmt: skip
+        r = await http.post(
+            f"/moderation/queue/{pid}/approve", headers=admin, json={"note": "looks friendly"}
+        )
         assert r.status_code == 200, r.text
         assert r.json()["deploy"]["state"] in ("spawning", "live")
         await until(lambda: bool(game.of_type("spawn")))
@@ -163,8 +177,9 @@ async def test_a_deploy_walks_from_queued_to_live_and_streams_each_step(
         got: list[tuple[str, dict[str, Any]]] = []
 
         async def read() -> None:
-            async with http.stream("GET", f"/session/{sid}/stream", headers=creator,
-                                   timeout=30) as response:  # fmt: skip
+            async with http.stream(
+                "GET", f"/session/{sid}/stream", headers=creator, timeout=30
+            ) as response:
                 assert response.headers["content-type"].startswith("text/event-stream")
                 event = ""
                 async for line in response.aiter_lines():
@@ -175,14 +190,27 @@ async def test_a_deploy_walks_from_queued_to_live_and_streams_each_step(
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(read)
-            await game.client.send_event({"type": "player_chat", "player": {"id": "7", "name": "bob"},
-                                          "message": "hi there"}, sid=sid)  # fmt: skip
-            r = await http.post("/signal", headers=creator, json={"sessionId": sid, "actions": [
-                {"id": "a1", "type": "chat", "message": "what the fuck"},
-                {"id": "a2", "type": "look_at", "target": "bob"},
-                {"id": "a3", "type": "chat", "message": "hello"},
-                {"id": "a4", "type": "chat", "message": "one more"},
-            ]})  # fmt: skip
+            await game.client.send_event(
+                {
+                    "type": "player_chat",
+                    "player": {"id": "7", "name": "bob"},
+                    "message": "hi there",
+                },
+                sid=sid,
+            )
+            r = await http.post(
+                "/signal",
+                headers=creator,
+                json={
+                    "sessionId": sid,
+                    "actions": [
+                        {"id": "a1", "type": "chat", "message": "what the fuck"},
+                        {"id": "a2", "type": "look_at", "target": "bob"},
+                        {"id": "a3", "type": "chat", "message": "hello"},
+                        {"id": "a4", "type": "chat", "message": "one more"},
+                    ],
+                },
+            )
             assert [x["decision"] for x in r.json()["results"]] == [
                 "sanitize",
                 "block",
@@ -251,14 +279,18 @@ async def test_deploy_failures_say_why(tmp_path: Path, text_filter: TextFilter) 
         creator, admin = bearer(keys.creator), bearer(keys.admin)
         pid = await submitted(http, keys)
         # a server that is not linked now
-        r = await http.post("/deploys", headers=creator,
-                            json={"personaId": pid, "world": "gmod", "serverId": "gm-1"})  # fmt: skip
+        r = await http.post(
+            "/deploys",
+            headers=creator,
+            json={"personaId": pid, "world": "gmod", "serverId": "gm-1"},
+        )
         assert r.status_code == 409
         assert r.json()["error"]["message"].startswith("server offline: no gmod server 'gm-1'")
 
         # the game fails the spawn: the adapter's reason
-        r = await http.post("/deploys", headers=creator,
-                            json={"personaId": pid, "world": "web", "serverId": SERVER})  # fmt: skip
+        r = await http.post(
+            "/deploys", headers=creator, json={"personaId": pid, "world": "web", "serverId": SERVER}
+        )
         deploy_id = r.json()["id"]
         await http.post(f"/moderation/queue/{pid}/approve", headers=admin, json={})
         await until(lambda: _is(http, keys.creator, deploy_id, "failed"))
@@ -267,10 +299,16 @@ async def test_deploy_failures_say_why(tmp_path: Path, text_filter: TextFilter) 
 
         # rejected in the queue, with the admin's note
         other = await submitted(http, keys, name="Second Guide")
-        r = await http.post("/deploys", headers=creator,
-                            json={"personaId": other, "world": "web", "serverId": SERVER})  # fmt: skip
-        r = await http.post(f"/moderation/queue/{other}/reject", headers=admin,
-                            json={"note": "the description is too vague"})  # fmt: skip
+        r = await http.post(
+            "/deploys",
+            headers=creator,
+            json={"personaId": other, "world": "web", "serverId": SERVER},
+        )
+        r = await http.post(
+            f"/moderation/queue/{other}/reject",
+            headers=admin,
+            json={"note": "the description is too vague"},
+        )
         assert r.json()["status"] == "rejected"
         state = await deploy_state(http, keys.creator, r.json()["deploy"]["id"])
         assert (state["state"], state["reason"]) == (
@@ -278,7 +316,10 @@ async def test_deploy_failures_say_why(tmp_path: Path, text_filter: TextFilter) 
             "rejected by moderation: the description is too vague",
         )
         # a rejected persona cannot be deployed
-        r = await http.post("/deploys", headers=creator,
-                            json={"personaId": other, "world": "web", "serverId": SERVER})  # fmt: skip
+        r = await http.post(
+            "/deploys",
+            headers=creator,
+            json={"personaId": other, "world": "web", "serverId": SERVER},
+        )
         assert r.status_code == 409
         assert "rejected by moderation" in r.json()["error"]["message"]
