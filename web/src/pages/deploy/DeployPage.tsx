@@ -77,7 +77,7 @@ export function DeployPage({ apiKey, personaId }: { apiKey: string; personaId: s
         <h2 id="deploy-title">Deploy a persona</h2>
         <div className="row">
           <label className="field inline">Persona
-            <select value={chosen} onChange={(e) => setChosen(e.target.value)}>
+            <select aria-label="Persona" value={chosen} onChange={(e) => setChosen(e.target.value)}>
               <option value="">Choose a persona…</option>
               {personas.map((r) => (
                 <option key={r.persona.id} value={r.persona.id} disabled={r.status === "rejected"}>
@@ -87,12 +87,12 @@ export function DeployPage({ apiKey, personaId }: { apiKey: string; personaId: s
             </select>
           </label>
           <label className="field inline">World
-            <select value={world} onChange={(e) => setWorld(e.target.value as World)}>
+            <select aria-label="World" value={world} onChange={(e) => setWorld(e.target.value as World)}>
               {WORLDS.map((w) => <option key={w}>{w}</option>)}
             </select>
           </label>
           <label className="field inline">Server
-            <select value={server} onChange={(e) => setServer(e.target.value)}>
+            <select aria-label="Server" value={server} onChange={(e) => setServer(e.target.value)}>
               {here.length === 0 && <option value="">No {world} server has linked</option>}
               {here.map((s) => (
                 <option key={s.server_id} value={s.server_id}>{s.server_id} ({s.online ? "online" : "offline"})</option>

@@ -39,7 +39,7 @@ function ActionForm({ onSend }: { onSend: (action: Record<string, unknown>) => v
       setValue("");
     }}>
       <label className="field inline">Action
-        <select value={type} onChange={(e) => setType(e.target.value)}>{ACTION_TYPES.map((t) => <option key={t}>{t}</option>)}</select>
+        <select aria-label="Action" value={type} onChange={(e) => setType(e.target.value)}>{ACTION_TYPES.map((t) => <option key={t}>{t}</option>)}</select>
       </label>
       {field && (
         <label className="field inline">{{ message: "Message", name: "Emote", target: "Target" }[field]}

@@ -144,7 +144,7 @@ export function PersonaEditor({ apiKey, onSubmitted }: { apiKey: string; onSubmi
             <legend>Traits</legend>
             {([["tone", ["curious", "serious", "playful", "mysterious"]], ["ethics", ["helper", "neutral", "trickster"]], ["risk", ["low", "medium", "high"]]] as const).map(([k, options]) => (
               <label key={k} className="field inline">{k[0].toUpperCase() + k.slice(1)}
-                <select value={persona.traits[k]} onChange={(e) => set((p) => ({ ...p, traits: { ...p.traits, [k]: e.target.value } }))}>
+                <select aria-label={k[0].toUpperCase() + k.slice(1)} value={persona.traits[k]} onChange={(e) => set((p) => ({ ...p, traits: { ...p.traits, [k]: e.target.value } }))}>
                   {options.map((o) => <option key={o}>{o}</option>)}
                 </select>
               </label>
@@ -187,7 +187,7 @@ export function PersonaEditor({ apiKey, onSubmitted }: { apiKey: string; onSubmi
 
           <h2>How it looks</h2>
           <label className="field inline">World
-            <select value={world} onChange={(e) => setWorld(e.target.value as World)}>
+            <select aria-label="World" value={world} onChange={(e) => setWorld(e.target.value as World)}>
               {WORLDS.map((w) => <option key={w}>{w}</option>)}
             </select>
           </label>
@@ -199,7 +199,7 @@ export function PersonaEditor({ apiKey, onSubmitted }: { apiKey: string; onSubmi
                   onChange={() => set((p) => ({ ...p, embodiment: { ...p.embodiment, avatar: a } }))} /> {a}</label>
               ))}
             </div>
-            <label className="field">Avatar (any id the world knows)
+            <label className="field">Avatar id (any the game knows)
               <input value={persona.embodiment.avatar} maxLength={64}
                 onChange={(e) => set((p) => ({ ...p, embodiment: { ...p.embodiment, avatar: e.target.value } }))} />
             </label>
@@ -243,13 +243,13 @@ export function PersonaEditor({ apiKey, onSubmitted }: { apiKey: string; onSubmi
           </label>
           {note("note-rate", "safety.max_actions_per_minute", "safety.max_actions_per_minute", "safety.maxActionsPerMinute")}
           <label className="field inline">Profanity and personal data
-            <select value={persona.safety.moderation} onChange={(e) => set((p) => ({ ...p, safety: { ...p.safety, moderation: e.target.value as "sanitize" | "block" } }))}>
+            <select aria-label="Profanity and personal data" value={persona.safety.moderation} onChange={(e) => set((p) => ({ ...p, safety: { ...p.safety, moderation: e.target.value as "sanitize" | "block" } }))}>
               <option value="sanitize">sanitize (mask the words)</option>
               <option value="block">block the line</option>
             </select>
           </label>
           <label className="field inline">Judge text as
-            <select value={persona.safety.context} onChange={(e) => set((p) => ({ ...p, safety: { ...p.safety, context: e.target.value as "game" | "general" } }))}>
+            <select aria-label="Judge text as" value={persona.safety.context} onChange={(e) => set((p) => ({ ...p, safety: { ...p.safety, context: e.target.value as "game" | "general" } }))}>
               <option value="game">game talk</option>
               <option value="general">general</option>
             </select>
