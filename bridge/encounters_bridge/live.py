@@ -110,6 +110,9 @@ class Itemizer:
             latency = None
             if action_id and action_id in self._decided:
                 latency = (entry.at - self._decided.pop(action_id)).total_seconds() * 1000
+            if kind == "spawn":  # the daemon's spawn dispatch, audited with the session
+                where = f"{data.get('world', '?')} server {data.get('server_id', '?')}"
+                return LiveItem(**base, kind="event", text=f"spawn sent to {where}")
             detail = data.get("reason") or data.get("detail") or data.get("entity")
             text = f"{kind}{f': {detail}' if detail else ''}"
             ms = round(latency, 1) if latency is not None else None

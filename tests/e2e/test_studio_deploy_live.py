@@ -225,6 +225,7 @@ def test_creator_deploys_admin_approves_and_the_live_view_shows_each_decision(
     assert creator_key not in creator.url
     expect(creator.get_by_test_id("live-status")).to_have_text("live")
     live = creator.get_by_role("list", name="Live events")
+    expect(live).to_contain_text(f"spawn sent to gmod server {SERVER}")
     expect(live).to_contain_text("spawned: 42")
 
     game.player_chat(sid, "bob", "hello lantern keeper")
@@ -267,6 +268,11 @@ def test_creator_deploys_admin_approves_and_the_live_view_shows_each_decision(
     expect(replay).to_contain_text("bob chat: “hello lantern keeper”")
     expect(replay).to_contain_text("delivered as “what the ****”")
     expect(replay).to_contain_text("blocked: rate_limited")
+
+    # the studio's tabs lead back from the live view; the deploy shows as ended
+    creator.get_by_role("button", name="Deploy", exact=True).click()
+    expect(creator).to_have_url(f"{process.http_url}/studio/")
+    expect(creator.get_by_role("region", name="Your deploys")).to_contain_text("ended")
     assert elsewhere == []
 
 

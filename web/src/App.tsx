@@ -18,7 +18,11 @@ export function App() {
   const [role, setRole] = useState<"admin" | "creator" | null>(null);
   const [tab, setTab] = useState<"editor" | "templates" | "dashboard" | "persona" | "deploy" | "queue">("editor");
   const [submittedPersona, setSubmittedPersona] = useState<string | null>(null);
-  const liveSession = liveSessionOf(window.location.pathname);
+  const [liveSession, setLiveSession] = useState(() => liveSessionOf(window.location.pathname));
+  const open = (next: typeof tab) => {
+    if (liveSession !== null) { window.history.pushState(null, "", "/studio/"); setLiveSession(null); }
+    setTab(next);
+  };
   const [loaded, setLoaded] = useState<{ encounter: Encounter; layout: Layout } | null>(null);
 
   useEffect(() => {
@@ -43,15 +47,15 @@ export function App() {
       <header className="top">
         <h1>AI Encounters Studio</h1>
         <nav aria-label="Studio">
-          <button type="button" aria-current={tab === "editor"} onClick={() => setTab("editor")}>Editor</button>
-          <button type="button" aria-current={tab === "templates"} onClick={() => setTab("templates")}>Templates</button>
-          <button type="button" aria-current={tab === "persona"} onClick={() => setTab("persona")}>Personas</button>
-          <button type="button" aria-current={tab === "deploy"} onClick={() => setTab("deploy")}>Deploy</button>
+          <button type="button" aria-current={liveSession === null && tab === "editor"} onClick={() => open("editor")}>Editor</button>
+          <button type="button" aria-current={liveSession === null && tab === "templates"} onClick={() => open("templates")}>Templates</button>
+          <button type="button" aria-current={liveSession === null && tab === "persona"} onClick={() => open("persona")}>Personas</button>
+          <button type="button" aria-current={liveSession === null && tab === "deploy"} onClick={() => open("deploy")}>Deploy</button>
           {role === "admin" && (
-            <button type="button" aria-current={tab === "queue"} onClick={() => setTab("queue")}>Queue</button>
+            <button type="button" aria-current={liveSession === null && tab === "queue"} onClick={() => open("queue")}>Queue</button>
           )}
           {role === "admin" && (
-            <button type="button" aria-current={tab === "dashboard"} onClick={() => setTab("dashboard")}>Dashboard</button>
+            <button type="button" aria-current={liveSession === null && tab === "dashboard"} onClick={() => open("dashboard")}>Dashboard</button>
           )}
         </nav>
         <span className="muted">{role ? `Signed in (${role})` : "Signing in…"}</span>
