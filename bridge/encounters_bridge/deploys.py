@@ -140,10 +140,12 @@ class Deploys:
 
     async def waiting(self, persona_id: str) -> DeployRequest | None:
         """The persona's request not yet spawned nor failed, if any."""
-        for request in await self.all():
-            if request.persona_id == persona_id and not request.session_id and not request.failure:
-                return request
-        return None
+        return (await self.all_waiting()).get(persona_id)
+
+    async def all_waiting(self) -> dict[str, DeployRequest]:
+        """Requests not yet spawned nor failed, by persona (one read of every request:
+        fine for a studio's few hundred; a busy platform would index them)."""
+        return {r.persona_id: r for r in await self.all() if not r.session_id and not r.failure}
 
     async def _save(self, request: DeployRequest) -> DeployRequest:
         await self.store.save_document(KIND, request.id, request)

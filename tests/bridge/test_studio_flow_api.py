@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,12 @@ import anyio
 import httpx
 import pytest
 
+from encounters.companion import CompanionHost, CompanionScript, Context
 from encounters.moderation import TextFilter
 from encounters_bridge.frames import Frame
 from tests.test_bridge_deployment import (
     SERVER,
+    Daemon,
     Game,
     Keys,
     bearer,
@@ -60,12 +62,12 @@ async def deploy_state(http: httpx.AsyncClient, key: str, deploy_id: str) -> dic
 @contextlib.asynccontextmanager
 async def daemon_and_game(
     tmp_path: Path, text_filter: TextFilter, game_cls: type[Game] = Game
-) -> AsyncIterator[tuple[httpx.AsyncClient, Keys, Game]]:
+) -> AsyncIterator[tuple[httpx.AsyncClient, Keys, Game, Daemon]]:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
         keys = await make_keys(dm.store)
         game = game_cls.create(dm.ws_url, keys.world, "json")
         async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
-            yield http, keys, game
+            yield http, keys, game, dm
 
 
 @pytest.mark.anyio
@@ -112,7 +114,7 @@ async def test_the_screen_names_fields_words_and_topics_and_saves_nothing(
 async def test_a_deploy_walks_from_queued_to_live_and_streams_each_step(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
-    async with daemon_and_game(tmp_path, text_filter) as (http, keys, game):
+    async with daemon_and_game(tmp_path, text_filter) as (http, keys, game, _):
         creator, admin = bearer(keys.creator), bearer(keys.admin)
         servers = (await http.get("/worlds/servers", headers=creator)).json()
         assert servers == [
@@ -275,7 +277,7 @@ class FailingGame(Game):
 
 @pytest.mark.anyio
 async def test_deploy_failures_say_why(tmp_path: Path, text_filter: TextFilter) -> None:
-    async with daemon_and_game(tmp_path, text_filter, FailingGame) as (http, keys, _):
+    async with daemon_and_game(tmp_path, text_filter, FailingGame) as (http, keys, _, _):
         creator, admin = bearer(keys.creator), bearer(keys.admin)
         pid = await submitted(http, keys)
         # a server that is not linked now
@@ -323,3 +325,76 @@ async def test_deploy_failures_say_why(tmp_path: Path, text_filter: TextFilter) 
         )
         assert r.status_code == 409
         assert "rejected by moderation" in r.json()["error"]["message"]
+
+
+@pytest.mark.anyio
+async def test_a_paused_companion_hears_but_does_not_answer_and_a_stream_resumes(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    script = CompanionScript()
+
+    @script.on("player_chat")
+    async def answer(ctx: Context, event: dict[str, Any]) -> None:
+        await ctx.say(f"You said: {event['message']}")
+
+    async with daemon_and_game(tmp_path, text_filter) as (http, keys, game, dm):
+        dm.service.companions = host = CompanionHost(dm.moderator, script=script, seed=1)
+        creator, admin = bearer(keys.creator), bearer(keys.admin)
+        pid = await submitted(http, keys)
+        r = await http.post(
+            "/deploys", headers=creator, json={"personaId": pid, "world": "web", "serverId": SERVER}
+        )
+        deploy_id = r.json()["id"]
+        await http.post(f"/moderation/queue/{pid}/approve", headers=admin, json={})
+        await until(lambda: _is(http, keys.creator, deploy_id, "live"))
+        sid = (await deploy_state(http, keys.creator, deploy_id))["session_id"]
+
+        def said() -> list[str]:
+            return [f.d["action"]["message"] for f in game.of_type("action")]
+
+        async def events() -> int:
+            got = await http.get(f"/session/{sid}", headers=creator)
+            return int(got.json()["events"])
+
+        player = {"id": "7", "name": "bob"}
+        await game.client.send_event(
+            {"type": "player_chat", "player": player, "message": "one"}, sid=sid
+        )
+        await until(lambda: said() == ["You said: one"])
+
+        assert (await http.post(f"/session/{sid}/pause", headers=creator)).json()["paused"]
+        heard = await events()
+        await game.client.send_event(
+            {"type": "player_chat", "player": player, "message": "two"}, sid=sid
+        )
+        await until(lambda: _more(events, heard))
+        await host.idle()
+        assert said() == ["You said: one"]  # heard (recorded), not answered
+        r = await http.post("/signal", headers=creator, json={
+            "sessionId": sid, "actions": [{"type": "chat", "message": "by hand"}]})  # fmt: skip
+        assert r.json()["results"][0]["decision"] == "allow"
+        await until(lambda: said() == ["You said: one", "by hand"])
+
+        assert not (await http.post(f"/session/{sid}/resume", headers=creator)).json()["paused"]
+        await game.client.send_event(
+            {"type": "player_chat", "player": player, "message": "three"}, sid=sid
+        )
+        await until(lambda: said()[-1:] == ["You said: three"])
+
+        # a stream resumed with Last-Event-ID carries only what came after
+        items = (await http.get(f"/session/{sid}/items", headers=creator)).json()
+        middle = items[len(items) // 2]["seq"]
+        await http.post(f"/session/{sid}/end", headers=creator)
+        seqs: list[int] = []
+        headers = {**creator, "Last-Event-ID": str(middle)}
+        async with http.stream("GET", f"/session/{sid}/stream", headers=headers) as response:
+            async for line in response.aiter_lines():
+                if line.startswith("id: "):
+                    seqs.append(int(line[4:]))
+        final = (await http.get(f"/session/{sid}/items", headers=creator)).json()
+        assert seqs == [i["seq"] for i in final if i["seq"] > middle]
+        assert len(seqs) < len(final)
+
+
+async def _more(count: Callable[[], Awaitable[int]], than: int) -> bool:
+    return await count() > than

@@ -69,8 +69,9 @@ def router(service: DeploymentService, deploys: Deploys) -> APIRouter:
     @api.get("/moderation/queue")
     async def queue(_: Admin) -> list[QueueItem]:
         out = []
+        all_waiting = await deploys.all_waiting()
         for record in await store.list_personas():
-            waiting = await deploys.waiting(record.persona.id)
+            waiting = all_waiting.get(record.persona.id)
             if record.status == "pending_moderation":
                 why: Literal["review", "redeploy"] = "review"
             elif record.status == "approved" and waiting is not None:
