@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
+import httpx
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -283,3 +284,52 @@ def test_a_live_view_of_someone_elses_session_says_so(
     page = signed_in(browser, process.http_url, creator_key)
     page.goto(f"{process.http_url}/studio/session/sess_nobody/live")
     expect(page.get_by_role("alert")).to_contain_text("no companion session with id 'sess_nobody'")
+
+
+def test_a_deploy_stops_at_a_rejection_or_an_offline_server_with_the_reason(
+    stack: tuple[DaemonProcess, str, str, ScriptedGmod], browser: Browser
+) -> None:
+    process, admin_key, creator_key, game = stack
+    auth = {"Authorization": f"Bearer {creator_key}"}
+    for name in ("Vague Guide", "Second Guide"):
+        r = httpx.post(f"{process.http_url}/personas/submit", headers=auth,
+                       json={"name": name, "description": "A guide."})  # fmt: skip
+        assert r.status_code == 201, r.text
+    creator = signed_in(browser, process.http_url, creator_key)
+    creator.get_by_role("button", name="Deploy", exact=True).click()
+    page = creator.locator(".deploy-page")
+    state = creator.get_by_test_id("deploy-state")
+    page.get_by_label("Persona", exact=True).select_option(label="Vague Guide (pending moderation)")
+    page.get_by_label("World", exact=True).select_option("gmod")
+    expect(page.get_by_label("Server", exact=True)).to_have_value(SERVER)
+    page.get_by_role("button", name="Deploy").click()
+    expect(state).to_have_text("queued")
+
+    # the admin turns it down with a note: the creator sees the note as the reason
+    admin = signed_in(browser, process.http_url, admin_key)
+    admin.get_by_role("button", name="Queue").click()
+    item = admin.get_by_role("article", name="Persona Vague Guide")
+    item.get_by_label("Note for the creator").fill("Say more about who it is")
+    item.get_by_role("button", name="Reject").click()
+    expect(admin.get_by_test_id("queue-decisions")).to_contain_text("Vague Guide: rejected")
+    expect(state).to_have_text("failed")
+    expect(creator.get_by_test_id("deploy-reason")).to_have_text(
+        "rejected by moderation: Say more about who it is"
+    )
+    expect(page.get_by_label("Persona", exact=True).locator("option[disabled]")).to_have_text(
+        "Vague Guide (rejected)"
+    )
+
+    # the game server goes away: the page says so, and a deploy is refused with why
+    game.portal.call(game.client.stop)
+    server = page.get_by_label("Server", exact=True)
+    expect(server.locator("option")).to_have_text([f"{SERVER} (offline)"])
+    expect(page).to_contain_text(f"Server offline: {SERVER} is not linked now.")
+    page.get_by_label("Persona", exact=True).select_option(
+        label="Second Guide (pending moderation)"
+    )
+    page.get_by_role("button", name="Deploy").click()
+    expect(state).to_have_text("failed")
+    expect(creator.get_by_test_id("deploy-reason")).to_contain_text(
+        f"server offline: no gmod server '{SERVER}' is linked to this daemon now"
+    )

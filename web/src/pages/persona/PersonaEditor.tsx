@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState } from "react";
 import { api, ApiError } from "../../api";
 import {
-  ACTIONS, describe, type Finding, newPersona, type Persona, type Screening, TOPICS,
+  ACTIONS, describe, type Finding, newPersona, type Persona, type PersonaRecord, type Screening, TOPICS,
   type World, type WorldCatalog, WORLDS,
 } from "../types";
 
@@ -50,12 +50,17 @@ export function PersonaEditor({ apiKey, onSubmitted }: { apiKey: string; onSubmi
   const [world, setWorld] = useState<World>("web");
   const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null);
   const [importError, setImportError] = useState("");
+  const [mine, setMine] = useState<PersonaRecord[]>([]);
   const file = useRef<HTMLInputElement>(null);
   const set = (change: (p: Persona) => Persona) => setPersona((p) => change(p));
 
   useEffect(() => {
     api<WorldCatalog[]>(apiKey, "GET", "/worlds/catalog").then(setCatalog).catch(() => setCatalog([]));
   }, [apiKey]);
+
+  useEffect(() => {
+    api<PersonaRecord[]>(apiKey, "GET", "/personas").then(setMine).catch(() => setMine([]));
+  }, [apiKey, result]);
 
   // the persona screen, 300 ms after the last change; nothing is saved
   useEffect(() => {
@@ -117,6 +122,18 @@ export function PersonaEditor({ apiKey, onSubmitted }: { apiKey: string; onSubmi
     <div className="flow-page persona-editor">
       <div className="toolbar" role="toolbar" aria-label="Persona">
         <button type="button" onClick={() => { setPersona(newPersona()); setResult(null); }}>New persona</button>
+        <label>
+          Yours{" "}
+          <select aria-label="Open one of your personas" value="" onChange={(e) => {
+            const found = mine.find((r) => r.persona.id === e.target.value);
+            if (found) { setPersona(personaFromJson(found.persona)); setResult(null); }
+          }}>
+            <option value="">Open a copy of…</option>
+            {mine.map((r) => (
+              <option key={r.persona.id} value={r.persona.id}>{r.persona.name} ({r.status.replace("_", " ")})</option>
+            ))}
+          </select>
+        </label>
         <button type="button" onClick={exportJson}>Export JSON</button>
         <label className="file-button">
           Import JSON
