@@ -21,6 +21,7 @@ import pytest
 from encounters.companion import CompanionHost, CompanionScript, Context
 from encounters.moderation import TextFilter
 from encounters_bridge.frames import Frame
+from tests.bridge_process import DaemonProcess
 from tests.test_bridge_deployment import (
     SERVER,
     Daemon,
@@ -257,6 +258,26 @@ async def test_a_deploy_walks_from_queued_to_live_and_streams_each_step(
             await http.get(f"/session/{sid}/items", headers=bearer(keys.other))
         ).status_code == 403
 
+        # deploying the approved persona again needs its own approval (single-use tokens)
+        body = {"personaId": pid, "world": "web", "serverId": SERVER}
+        r = await http.post("/deploys", headers=creator, json=body)
+        again_id = r.json()["id"]
+        assert (r.json()["state"], r.json()["step"]) == (
+            "queued", "waiting for an admin to approve this deploy")  # fmt: skip
+        (item,) = (await http.get("/moderation/queue", headers=admin)).json()
+        assert (item["why"], item["deploy"]["id"]) == ("redeploy", again_id)
+        r = await http.post(f"/moderation/queue/{pid}/reject", headers=admin,
+                            json={"note": "not tonight"})  # fmt: skip
+        assert r.json()["status"] == "approved"  # its ended session's persona stays approved
+        state = await deploy_state(http, keys.creator, again_id)
+        assert (state["state"], state["reason"]) == (
+            "failed",
+            "rejected by moderation: not tonight",
+        )
+        r = await http.post(f"/moderation/queue/{pid}/reject", headers=admin, json={"note": "x"})
+        assert r.status_code == 409
+        assert "no deploy waiting" in r.json()["error"]["message"]
+
 
 async def _is(http: httpx.AsyncClient, key: str, deploy_id: str, state: str) -> bool:
     return bool((await deploy_state(http, key, deploy_id))["state"] == state)
@@ -398,3 +419,30 @@ async def test_a_paused_companion_hears_but_does_not_answer_and_a_stream_resumes
 
 async def _more(count: Callable[[], Awaitable[int]], than: int) -> bool:
     return await count() > than
+
+
+@pytest.mark.anyio
+async def test_a_daemon_stops_cleanly_while_a_live_view_is_open(tmp_path: Path) -> None:
+    """An open stream must not hold ``ae bridge serve`` up on SIGTERM (uvicorn waits for
+    every response to finish)."""
+    process = DaemonProcess(tmp_path / "data")
+    admin, creator, world_key = await process.keys("web")
+    await process.start()
+    try:
+        game = Game.create(process.ws_url, world_key, "json")
+        async with connected(game), httpx.AsyncClient(base_url=process.http_url) as http:
+            r = await http.post("/personas/submit", headers=bearer(creator), json=persona_body())
+            pid = r.json()["id"]
+            body = {"personaId": pid, "world": "web", "serverId": SERVER}
+            r = await http.post("/deploys", headers=bearer(creator), json=body)
+            r = await http.post(f"/moderation/queue/{pid}/approve", headers=bearer(admin), json={})
+            sid = r.json()["deploy"]["session_id"]
+            async with http.stream(
+                "GET", f"/session/{sid}/stream", headers=bearer(creator), timeout=60
+            ) as response:
+                lines = response.aiter_lines()
+                assert await anext(lines) == ": live"
+                code, _ = await anyio.to_thread.run_sync(process.terminate)
+                assert code == 0, process.output()[-2000:]
+    finally:
+        process.stop()

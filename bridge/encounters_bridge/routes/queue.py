@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from encounters.models.common import Timestamp
 from encounters.validation import unsafe_character
 
-from ..deployment import DeploymentService
+from ..deployment import DeploymentError, DeploymentService
 from ..deploys import Deploys, DeployView
 from ..screening import Finding, screen
 from .auth import Admin
@@ -103,8 +103,13 @@ def router(service: DeploymentService, deploys: Deploys) -> APIRouter:
     async def reject(persona_id: str, body: Note, _: Admin) -> Decided:
         note = body.note or "rejected by an admin"
         record = await service.persona(persona_id)
-        if record.status != "approved":  # an approved persona keeps its live sessions
+        if record.status != "approved":
             record = await service.reject(persona_id, note)
+        elif await deploys.waiting(persona_id) is None:
+            raise DeploymentError(
+                f"persona {persona_id!r} is approved and has no deploy waiting: nothing to reject"
+            )
+        # an approved persona keeps its live sessions: only the waiting deploy is refused
         request = await deploys.rejected(persona_id, note)
         return Decided(persona_id=persona_id, status=record.status,
                        deploy=await deploys.view(request) if request else None)  # fmt: skip
