@@ -139,6 +139,8 @@ def test_creator_deploys_admin_approves_and_the_live_view_shows_each_decision(
     form.get_by_role("button", name="Add goal").click()
     form.get_by_label("Goal 1", exact=True).fill("rally votes for the election")
     expect(findings).to_contain_text("goals[0]: politics")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    creator.screenshot(path=str(SCREENSHOTS / "persona-editor.png"))
     form.get_by_label("Goal 1", exact=True).fill("light the way home")
     description.fill("A patient guide who carries a lantern.")
     expect(verdict).to_have_text(
