@@ -5,9 +5,10 @@ From the adapters themselves: GMod's emotes are the gestures and taunts
 ``lua_addon/lua/ai_companion/actions.lua`` maps to ACT enums, its avatars player
 models that ship with the game; Minecraft's emotes are the Mineflayer bridge's
 gestures and their aliases (``minecraft_plugin_bridge/src/actions/emote.js``; bots
-cannot choose a skin, so one avatar); the web world's are the sprites and emotes it
-draws. An adapter given another avatar or emote answers as its docs say (GMod: the
-default model; an unknown emote: ``action_failed`` ``unknown_emote``).
+cannot choose a skin, so one avatar). The web world draws every companion alike and
+shows any emote by its name, so its lists are suggestions. An adapter given another
+avatar or emote answers as its docs say (GMod: the default model; an emote it cannot
+play: ``action_failed`` ``unknown_emote``).
 """
 
 from __future__ import annotations
