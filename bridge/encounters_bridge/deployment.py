@@ -217,6 +217,16 @@ class DeploymentService:
 
     # -- companion sessions ------------------------------------------------------------
 
+    def spawn_location(self, location: dict[str, float] | None, world: str) -> Location:
+        """``location`` as a :class:`Location` inside ``world``'s bounds, else
+        ``ValidationFailed`` (422) naming the coordinate."""
+        spawn_location = validate_model(Location, location or {}, "spawn location")
+        bound = self.moderator.out_of_bounds(spawn_location.model_dump(), world)
+        if bound is not None:
+            raise ValidationFailed("spawn location", [FieldError(f"spawnLocation.{bound[0]}",
+                                                                 bound[1])])  # fmt: skip
+        return spawn_location
+
     async def spawn(
         self,
         persona_id: str,
@@ -227,11 +237,7 @@ class DeploymentService:
     ) -> CompanionSession:
         """Spawn an approved persona on a connected game server. The deploy token is
         used up by a spawn that reaches a server (approve again for another)."""
-        spawn_location = validate_model(Location, location or {}, "spawn location")
-        bound = self.moderator.out_of_bounds(spawn_location.model_dump(), world)
-        if bound is not None:
-            raise ValidationFailed("spawn location", [FieldError(f"spawnLocation.{bound[0]}",
-                                                                 bound[1])])  # fmt: skip
+        spawn_location = self.spawn_location(location, world)
         stored = await self.store.get_deploy_token(digest(token))
         if stored is None or stored.persona_id != persona_id:
             raise DeploymentError("the deploy token is not valid for this persona", 403)

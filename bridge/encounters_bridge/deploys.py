@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from encounters.errors import NotFound
+from encounters.errors import NotFound, ValidationFailed
 from encounters.models import utcnow
 from encounters.models.common import Timestamp, new_id
 from encounters.models.deployment import CompanionSession, Location
@@ -168,7 +168,7 @@ class Deploys:
             session = await self.service.spawn(
                 persona_id, token, request.world, request.server_id, request.location.model_dump()
             )
-        except DeploymentError as exc:
+        except (DeploymentError, ValidationFailed) as exc:  # the token stays unused
             return await self._save(request.model_copy(update={"failure": f"spawn refused: {exc}"}))
         return await self._save(request.model_copy(update={"session_id": session.id}))
 

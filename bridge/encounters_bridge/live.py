@@ -95,7 +95,8 @@ class Itemizer:
             if action_id:
                 self._decided[action_id] = entry.at
             out = entry.output if isinstance(entry.output, dict) else {}
-            masked = out.get("message") if entry.decision == "sanitize" else None
+            said = out.get("message") or out.get("text")  # chat, title
+            masked = said if entry.decision == "sanitize" else None
             item_kind: ItemKind = "rate_limit" if entry.reason == "rate_limited" else "action"
             return LiveItem(**base, kind=item_kind, text=_words(data), action_id=action_id,
                             masked=masked if isinstance(masked, str) else None)  # fmt: skip

@@ -310,6 +310,13 @@ async def test_deploy_failures_say_why(tmp_path: Path, text_filter: TextFilter) 
         assert r.status_code == 409
         assert r.json()["error"]["message"].startswith("server offline: no gmod server 'gm-1'")
 
+        # a spawn location outside the world, refused before anything waits
+        far = {"personaId": pid, "world": "web", "serverId": SERVER,
+               "spawnLocation": {"x": 1e12, "y": 0, "z": 0}}  # fmt: skip
+        r = await http.post("/deploys", headers=creator, json=far)
+        assert r.status_code == 422
+        assert r.json()["error"]["errors"][0].startswith("spawnLocation.x: must be between")
+
         # the game fails the spawn: the adapter's reason
         r = await http.post(
             "/deploys", headers=creator, json={"personaId": pid, "world": "web", "serverId": SERVER}

@@ -12,8 +12,6 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from encounters.errors import NotFound
-from encounters.models.deployment import Location
-from encounters.validation import validate_model
 
 from ..deployment import DeploymentService
 from ..deploys import Deploys, DeployView, LinkedServer
@@ -48,7 +46,7 @@ def router(service: DeploymentService, deploys: Deploys) -> APIRouter:
     async def deploy(body: DeployBody, key: Caller) -> DeployView:
         record = await service.persona(body.persona_id)
         may_see(key, record.persona.creator_id)
-        location = validate_model(Location, body.spawn_location or {}, "spawn location")
+        location = service.spawn_location(body.spawn_location, body.world)
         request = await deploys.request(body.persona_id, record.persona.creator_id,
                                         body.world, body.server_id, location)  # fmt: skip
         return await deploys.view(request)
