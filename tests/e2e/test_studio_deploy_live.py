@@ -204,6 +204,7 @@ def test_creator_deploys_admin_approves_and_the_live_view_shows_each_decision(
     item = admin.get_by_role("article", name="Persona Lantern Keeper")
     expect(item).to_contain_text("Nothing: every text field passed the screen.")
     expect(item).to_contain_text("at most 2 actions a minute")
+    expect(item).to_contain_text("Goals: light the way home")
     expect(item).to_contain_text(f"Waiting deploy: gmod / {SERVER}")
     item.get_by_label("Note for the creator").fill("Welcome aboard")
     item.get_by_role("button", name="Approve").click()

@@ -27,6 +27,7 @@ class QueueItem(BaseModel):
     persona_id: str
     name: str
     description: str
+    goals: list[str]
     creator_id: str
     status: str
     #: ``review``: a new persona; ``redeploy``: approved before, deploying again
@@ -80,7 +81,7 @@ def router(service: DeploymentService, deploys: Deploys) -> APIRouter:
                 continue
             p = record.persona
             out.append(QueueItem(
-                persona_id=p.id, name=p.name, description=p.description,
+                persona_id=p.id, name=p.name, description=p.description, goals=p.goals,
                 creator_id=p.creator_id, status=record.status, why=why,
                 submitted_at=record.submitted_at, findings=screen(service.moderator, p),
                 blocked_topics=p.safety.blocked_topics, allowed_actions=p.safety.allowed_actions,

@@ -85,6 +85,7 @@ export interface QueueItem {
   persona_id: string;
   name: string;
   description: string;
+  goals: string[];
   creator_id: string;
   status: string;
   why: "review" | "redeploy";

@@ -48,6 +48,7 @@ export function ModerationQueue({ apiKey }: { apiKey: string }) {
                 <article className="queue-item" aria-label={`Persona ${item.name}`}>
                   <h3>{item.name} <span className="badge">{item.why === "review" ? "new persona" : "deploy again"}</span></h3>
                   <p>{item.description || <span className="muted">No description.</span>}</p>
+                  {item.goals.length > 0 && <p>Goals: {item.goals.join("; ")}</p>}
                   <p className="muted">Creator {item.creator_id}; submitted {new Date(item.submitted_at).toLocaleString()}</p>
                   <h4>What moderation found</h4>
                   {item.findings.length === 0 ? (
