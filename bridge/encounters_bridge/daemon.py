@@ -110,6 +110,7 @@ class Daemon:
                             yield daemon
                         finally:
                             http.should_exit = True
+                            service.closing = True  # live streams end
                             jobs.cancel()
                             if service.companions is not None:
                                 await service.companions.aclose()
