@@ -21,8 +21,7 @@ import pytest
 from encounters.companion import CompanionHost, CompanionScript, Context
 from encounters.moderation import TextFilter
 from encounters_bridge.frames import Frame
-from tests.bridge_process import DaemonProcess
-from tests.test_bridge_deployment import (
+from tests.support.control import (
     SERVER,
     Daemon,
     Game,
@@ -34,6 +33,7 @@ from tests.test_bridge_deployment import (
     run_daemon,
     until,
 )
+from tests.support.daemon_process import DaemonProcess
 
 
 @pytest.fixture

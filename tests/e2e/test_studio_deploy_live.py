@@ -30,7 +30,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from encounters_bridge.adapter import AdapterClient
 from encounters_bridge.frames import Frame
-from tests.bridge_process import DaemonProcess
+from tests.support.daemon_process import DaemonProcess
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
