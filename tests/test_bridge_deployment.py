@@ -36,6 +36,7 @@ from encounters_bridge.deployment import DeploymentService
 from encounters_bridge.frames import CloseCode, Encoding, Frame, decode
 from encounters_bridge.keys import create_api_key, create_world_key
 from encounters_bridge.server import BridgeEdge
+from encounters_bridge.store import KeyStore, open_bridge_store
 
 from .conftest import encounter_dict
 
@@ -96,7 +97,7 @@ async def run_daemon(
     store = SQLiteStore(db)
     await store.open()
     try:
-        edge = BridgeEdge(store, heartbeat_interval=0.5)
+        edge = BridgeEdge(await open_bridge_store(store), heartbeat_interval=0.5)
         moderator = ContentModerator(text_filter, audit=AuditLogger(store))
         service = DeploymentService(store, moderator, edge, token_ttl=token_ttl)
         engine = Engine(settings, store=store, moderator=moderator)
@@ -138,7 +139,7 @@ class Keys:
         return [self.admin, self.creator, self.other, self.world]
 
 
-async def make_keys(store: SQLiteStore) -> Keys:
+async def make_keys(store: KeyStore) -> Keys:
     _, admin = await create_api_key(store, "ops", "admin")
     creator_record, creator = await create_api_key(store, "alice", "creator")
     _, other = await create_api_key(store, "mallory", "creator")
@@ -290,7 +291,7 @@ async def test_submit_moderates_persona_text_and_validates_the_body(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         async with httpx.AsyncClient(base_url=dm.http_url) as http:
             submit = "/personas/submit"
             r = await http.post(submit, headers=bearer(keys.creator), json=persona_body())
@@ -357,7 +358,7 @@ async def test_approve_needs_an_admin_and_tokens_are_per_persona(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         async with httpx.AsyncClient(base_url=dm.http_url) as http:
             body = persona_body()
             r = await http.post("/personas/submit", headers=bearer(keys.creator), json=body)
@@ -403,7 +404,7 @@ async def test_approve_needs_an_admin_and_tokens_are_per_persona(
 @pytest.mark.anyio
 async def test_an_expired_deploy_token_is_refused(tmp_path: Path, text_filter: TextFilter) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter, token_ttl=0.01) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         game = Game.create(dm.ws_url, keys.world, "json")
         async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
             pid, token = await approved_persona(http, keys)
@@ -426,7 +427,7 @@ async def test_deployment_flow_end_to_end(
     tmp_path: Path, text_filter: TextFilter, encoding: Encoding
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         game = Game.create(dm.ws_url, keys.world, encoding)
         async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
             creator = bearer(keys.creator)
@@ -607,7 +608,7 @@ async def test_a_creator_cannot_see_or_drive_another_creators_companion(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         game = Game.create(dm.ws_url, keys.world, "json")
         async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
             pid, token = await approved_persona(http, keys)
@@ -663,7 +664,7 @@ async def test_a_creator_cannot_take_over_another_creators_persona_by_its_id(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         game = Game.create(dm.ws_url, keys.world, "json")
         async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
             pid, token = await approved_persona(http, keys)
@@ -705,7 +706,7 @@ async def test_health_needs_no_key_and_metrics_need_an_admin(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         async with httpx.AsyncClient(base_url=dm.http_url) as http:
             r = await http.get("/health")
             assert r.status_code == 200
@@ -747,7 +748,7 @@ async def test_metrics_count_persona_moderation_decisions(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         async with httpx.AsyncClient(base_url=dm.http_url) as http:
             for name in ("Helpful Guide", "Fuck Face"):
                 body = persona_body(name=name)
@@ -762,7 +763,7 @@ async def test_metrics_count_persona_moderation_decisions(
 @pytest.mark.anyio
 async def test_routing_errors_use_the_error_shape(tmp_path: Path, text_filter: TextFilter) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         async with httpx.AsyncClient(base_url=dm.http_url) as http:
             r = await http.get("/no-such-route", headers=bearer(keys.admin))
             assert r.status_code == 404
@@ -791,7 +792,7 @@ async def test_a_restarted_daemon_keeps_sessions_and_unacknowledged_dispatches(
 
     async with anyio.create_task_group() as tg:  # the game outlives both daemons
         async with run_daemon(db, text_filter) as dm:
-            keys = await make_keys(dm.store)
+            keys = await make_keys(dm.edge.store)
             game = Game.create(dm.ws_url, keys.world, encoding)
             tg.start_soon(game.client.run)
             with anyio.fail_after(5):
@@ -813,7 +814,7 @@ async def test_a_restarted_daemon_keeps_sessions_and_unacknowledged_dispatches(
                 body = {"sessionId": sid, "actions": [chat("while away 1"), chat("while away 2")]}
                 r = await http.post("/signal", headers=bearer(keys.creator), json=body)
                 assert [x["decision"] for x in r.json()["results"]] == ["allow", "allow"]
-            record = await dm.store.get_link(link_id or "")
+            record = await dm.edge.store.get_link(link_id or "")
             assert record is not None
             pending = [f["d"]["action"]["message"] for f in record.unacked]
             assert pending == ["while away 1", "while away 2"]
@@ -910,7 +911,7 @@ def threaded(tmp_path: Path, text_filter: TextFilter) -> Iterator[Threaded]:
         dm = stack.enter_context(
             portal.wrap_async_context_manager(run_daemon(tmp_path / "d.db", text_filter))
         )
-        keys = portal.call(make_keys, dm.store)
+        keys = portal.call(make_keys, dm.edge.store)
         game = portal.call(Game.create, dm.ws_url, keys.world, "json")
         stack.enter_context(portal.wrap_async_context_manager(connected(game)))
         yield Threaded(portal, dm, keys, game)
