@@ -9,6 +9,9 @@ import pytest
 from encounters.models import EncounterSpec
 from encounters.settings import LLMSettings
 
+#: text_filter, threaded: shared by the bridge, adapter and end-to-end tests
+pytest_plugins = ["tests.support.fixtures"]
+
 #: Every variable the LLM settings read, and those the ollama client reads by itself.
 LLM_ENV = (
     *(name.upper() for name in LLMSettings.model_fields),

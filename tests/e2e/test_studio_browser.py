@@ -1,0 +1,214 @@
+"""The studio in a real headless Chromium (Debian's ``chromium``, driven by Playwright):
+a content creator signs in, builds an encounter on the canvas by dragging nodes, fixes
+the validation error the server reports, edits the JSON, preview-plays it to completion,
+publishes it; a game plays it through ``ae``; an admin sees that session on the
+dashboard. Screenshots of the editor and the dashboard go to docs/screenshots/.
+
+The daemon is a real ``ae bridge serve`` on free loopback ports, stopped by pid; the
+browser talks only to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.support.daemon_process import DaemonProcess
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[tuple[DaemonProcess, str, str]]:
+    process = DaemonProcess(tmp_path / "data")
+    admin, creator, _ = anyio.run(process.keys)
+    anyio.run(process.start)
+    try:
+        yield process, admin, creator
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    assert shutil.which(CHROMIUM), "Debian's chromium is needed: apt-get install chromium"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            context = browser.new_context(
+                viewport={"width": 1400, "height": 900},
+                permissions=["clipboard-read", "clipboard-write"],
+            )
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def sign_in(page: Page, key: str) -> None:
+    page.get_by_label("API key (creator or admin)").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def test_creator_builds_previews_and_publishes_then_admin_sees_it_played(
+    daemon: tuple[DaemonProcess, str, str], page: Page
+) -> None:
+    process, admin, creator = daemon
+    elsewhere: list[str] = []  # the studio works offline: everything from the daemon
+    page.on("request", lambda r: r.url.startswith(process.http_url) or elsewhere.append(r.url))
+    page.goto(f"{process.http_url}/studio/")
+
+    # a wrong key is refused with a clear message, and nothing is kept
+    sign_in_button = page.get_by_role("button", name="Sign in")
+    page.get_by_label("API key (creator or admin)").fill("not-a-key")
+    sign_in_button.click()
+    expect(page.get_by_role("alert")).to_contain_text("not accepted")
+    sign_in(page, creator)
+    assert creator not in page.url
+    expect(page.get_by_text("Signed in (creator)")).to_be_visible()
+    expect(page.get_by_role("button", name="Dashboard")).to_have_count(0)
+
+    # build on the canvas by dragging nodes from the palette
+    canvas = page.get_by_test_id("canvas")
+    page.get_by_test_id("palette-objective").drag_to(canvas, target_position={"x": 300, "y": 250})
+    page.get_by_test_id("palette-npc").drag_to(canvas, target_position={"x": 600, "y": 250})
+    page.get_by_test_id("palette-line").drag_to(canvas, target_position={"x": 650, "y": 400})
+    page.get_by_test_id("palette-reward").drag_to(canvas, target_position={"x": 300, "y": 450})
+    # a branching conversation (NPCDialogueTree): a start, and a branch answered from it
+    page.get_by_test_id("palette-branch").drag_to(canvas, target_position={"x": 700, "y": 550})
+    page.get_by_test_id("palette-branch").drag_to(canvas, target_position={"x": 750, "y": 650})
+    expect(page.locator(".react-flow__node")).to_have_count(7)  # encounter + the six
+    expect(page.get_by_role("group", name="Edge from tree:0:0 to tree:0:1")).to_contain_text(
+        "Tell me more."
+    )
+
+    # the server's validator names the empty description; clicking it opens the field
+    error = page.get_by_role("button", name="objectives[0].description: must be at least 1")
+    expect(error).to_be_visible()
+    error.click()
+    description = page.get_by_role("textbox", name="Description", exact=True)
+    expect(description).to_be_focused()
+    description.fill("Find the lost lantern")
+    expect(page.get_by_test_id("valid")).to_be_visible()
+    expect(page.locator(".react-flow__node", has_text="Find the lost lantern")).to_be_visible()
+
+    # the JSON view shows the same encounter; an edit there (a paste) shows on the canvas
+    expect(page.get_by_text("Draft saved")).to_be_visible()  # autosaved
+    auth = {"Authorization": f"Bearer {creator}"}
+    drafts = httpx.get(f"{process.http_url}/editor/drafts", headers=auth).json()
+    assert [d["encounter"]["objectives"][0]["description"] for d in drafts] == [
+        "Find the lost lantern"
+    ]
+    page.get_by_role("tab", name="JSON").click()
+    json_view = page.get_by_test_id("json-view")
+    expect(json_view).to_contain_text("Find the lost lantern")
+    json_view.locator(".view-lines").click()
+    page.keyboard.press("Control+A")
+    edited = {**drafts[0]["encounter"], "title": "The Lantern Hunt"}
+    page.evaluate("text => navigator.clipboard.writeText(text)", json.dumps(edited, indent=2))
+    page.keyboard.press("Control+V")
+    expect(page.locator(".react-flow__node", has_text="The Lantern Hunt")).to_be_visible()
+
+    # undo puts the old title back, redo the new one
+    page.get_by_role("button", name="Undo").click()
+    expect(page.locator(".react-flow__node", has_text="Untitled encounter")).to_be_visible()
+    page.get_by_role("button", name="Redo").click()
+    expect(page.locator(".react-flow__node", has_text="The Lantern Hunt")).to_be_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "studio-editor.png"))
+
+    # preview-play it to completion in the scratch engine
+    page.get_by_role("tab", name="Preview").click()
+    page.get_by_role("button", name="Start preview").click()
+    expect(page.get_by_test_id("preview-status")).to_have_text("active")
+    talk = page.get_by_role("group", name="Conversation with New character")
+    expect(talk).to_contain_text("Well met, traveller. What brings you here?")
+    talk.get_by_role("button", name="Answer: Tell me more.").click()
+    expect(talk).to_contain_text("There is more to it.")
+    talk.get_by_role("button", name="Answer: Goodbye.").click()
+    expect(talk.get_by_role("button", name="Talk to New character again")).to_be_visible()
+    expect(page.get_by_label("Preview log")).to_contain_text(
+        "New character: Well met, traveller. What brings you here? / you: Tell me more."
+    )
+    page.get_by_role("button", name="Complete “Find the lost lantern”").click()
+    page.get_by_role("button", name="Finish: complete the encounter").click()
+    expect(page.get_by_test_id("preview-status")).to_have_text("completed")
+
+    # publish, then find it through the API
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_test_id("publish-status")).to_contain_text("Published enc_")
+    published = page.get_by_test_id("publish-status").inner_text()
+    encounter_id = re.search(r"enc_\w+", published)
+    assert encounter_id is not None
+    found = httpx.get(f"{process.http_url}/encounters/{encounter_id.group()}", headers=auth)
+    assert found.status_code == 200
+    spec = found.json()
+    assert spec["title"] == "The Lantern Hunt"
+    assert spec["objectives"][0]["description"] == "Find the lost lantern"
+    assert spec["npcs"][0]["dialogue"] == ["Hello, traveller."]
+    assert spec["schema_version"] == 2
+    assert [
+        (n["id"], [r["next"] for r in n["responses"]]) for n in spec["npcs"][0]["dialogue_tree"]
+    ] == [
+        ("npc_1_1", ["npc_1_2"]),
+        ("npc_1_2", []),
+    ]
+
+    # a game plays it for real with `ae test --url`
+    spec_file = process.data / "lantern.json"
+    spec_file.write_text(json.dumps(spec))
+    played = subprocess.run(
+        [str(Path(sys.executable).parent / "ae"), "test", "--url", process.http_url, "--json",
+         "--player", "alice", str(spec_file)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "AE_KEY": creator},
+    )  # fmt: skip
+    assert played.returncode == 0, played.stdout + played.stderr
+
+    # the admin's dashboard shows that session (and not the preview's)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("API key (creator or admin)")).to_be_visible()
+    sign_in(page, admin)
+    page.get_by_role("button", name="Dashboard").click()
+    expect(page.get_by_test_id("kpi-sessions")).to_have_text("1")
+    chart = page.get_by_role("img", name=re.compile(r"^Completions per day: .* 1"))
+    expect(chart).to_be_visible()
+    expect(
+        page.get_by_role("img", name=re.compile("^Most played encounters: The Lantern Hunt 1"))
+    ).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "studio-dashboard.png"), full_page=True)
+    assert elsewhere == []
+
+
+def test_start_from_a_template_with_the_keyboard(
+    daemon: tuple[DaemonProcess, str, str], page: Page
+) -> None:
+    process, _, creator = daemon
+    page.goto(f"{process.http_url}/studio/")
+    sign_in(page, creator)
+    page.get_by_role("button", name="Templates").click()
+    page.get_by_role("button", name=re.compile("^Ambush Encounter")).click()
+    form = page.get_by_role("form", name="Parameters of Ambush Encounter")
+    form.get_by_label(re.compile("^enemy_type")).fill("wolves")
+    form.get_by_label(re.compile("^enemy_count")).fill("4")
+    form.get_by_role("button", name="Open in the editor").click()
+    expect(page.locator(".react-flow__node", has_text="Defeat all 4 wolves")).to_be_visible()
+    expect(page.get_by_test_id("valid")).to_be_visible()
+
+    # the palette works from the keyboard: focus an item, press Enter
+    before = page.locator(".react-flow__node").count()
+    page.get_by_test_id("palette-reward").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".react-flow__node")).to_have_count(before + 1)
+    expect(page.get_by_role("form", name="Reward")).to_be_visible()
