@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +26,7 @@ from encounters.storage import SQLiteStore
 from .config import load_bridge_config
 from .keys import KeyConflict, create_api_key, create_world_key
 from .server import raise_fd_limit
+from .store import BridgeStore, open_bridge_store
 
 worlds_app = typer.Typer(help="World keys for game servers.", no_args_is_help=True)
 bridge_app = typer.Typer(help="The bridge daemon.", no_args_is_help=True)
@@ -31,10 +34,12 @@ app.add_typer(worlds_app, name="worlds")
 app.add_typer(bridge_app, name="bridge")
 
 
-def _store() -> SQLiteStore:
-    """The store, after the data folder was checked (a folder that cannot hold it is
-    one line naming the fix)."""
-    return SQLiteStore(state.store_settings().database_path)
+@asynccontextmanager
+async def _store() -> AsyncIterator[BridgeStore]:
+    """The daemon's records in the data folder's store, after the folder was checked
+    (a folder that cannot hold it is one line naming the fix)."""
+    async with SQLiteStore(state.store_settings().database_path) as store:
+        yield await open_bridge_store(store)
 
 
 @worlds_app.command("add")

@@ -98,7 +98,7 @@ def create_app(
     limit (``max_body_bytes``) enforced before a body is read."""
     app = FastAPI(title="AI Encounters bridge", version="1", docs_url=None, redoc_url=None,
                   description=API_DESCRIPTION)  # fmt: skip
-    app.add_middleware(Gate, store=service.store, max_body_bytes=max_body_bytes)
+    app.add_middleware(Gate, store=service.records, max_body_bytes=max_body_bytes)
     telemetry = Telemetry(service)
     app.add_middleware(RequestTimer, telemetry=telemetry)  # outermost: times refusals too
     _error_handlers(app)
@@ -119,7 +119,7 @@ def create_app(
     if engine is not None:
         service.notify.append(engine.notify)  # persona and companion events -> webhooks
         builtin = frozenset(t.id for t in TemplateLibrary.builtin().list())
-        tenancy = Tenancy(service.store, builtin)
+        tenancy = Tenancy(engine.store, builtin)
         app.include_router(content.router(engine, tenancy))
         app.include_router(players.router(engine, tenancy))
         app.include_router(webhooks.router(engine))

@@ -33,6 +33,7 @@ from .control import create_app
 from .deployment import DeploymentService
 from .frames import CloseCode
 from .server import BridgeEdge, quiet_accept_errors, settle_heap
+from .store import BridgeStore, open_bridge_store
 
 if TYPE_CHECKING:
     import uvicorn
@@ -46,6 +47,8 @@ class Daemon:
     as 0 are chosen by the system)."""
 
     engine: Engine
+    #: the daemon's own records (keys, links, deploy tokens), beside the engine's store
+    records: BridgeStore
     moderator: ContentModerator
     edge: BridgeEdge
     service: DeploymentService
@@ -78,8 +81,9 @@ class Daemon:
         await engine.open()  # the store is open: templates and webhooks are loaded
         try:
             moderator = engine.moderator  # audited in the store; the engine closes it
+            records = await open_bridge_store(engine.store)
             edge = BridgeEdge(
-                engine.store,
+                records,
                 heartbeat_interval=config.heartbeat,
                 max_frame_bytes=config.max_frame_bytes,
                 max_unidentified=config.max_unidentified,
@@ -97,7 +101,7 @@ class Daemon:
                     settle_heap()
                     ws_port = ws_server.sockets[0].getsockname()[1]
                     http_port = http_socket.getsockname()[1]
-                    daemon = cls(engine, moderator, edge, service,
+                    daemon = cls(engine, records, moderator, edge, service,
                                  f"ws://{config.host}:{ws_port}/ws",
                                  f"http://{config.host}:{http_port}")  # fmt: skip
                     async with anyio.create_task_group() as tg:

@@ -17,27 +17,25 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from encounters.errors import EncountersError, FieldError, NotFound, ValidationFailed
 from encounters.log import get_logger
 from encounters.models import utcnow
 from encounters.models.common import new_id
-from encounters.models.deployment import (
-    CompanionSession,
-    DeployToken,
-    Location,
-    PersonaRecord,
-)
+from encounters.models.deployment import CompanionSession, Location, PersonaRecord
 from encounters.models.persona import PersonaCore
 from encounters.moderation import AuditLogger, ContentModerator
-from encounters.storage import Store, WriteBatch
+from encounters.storage import WriteBatch
+from encounters.storage.protocols import AuditLog, DeploymentStore, DocumentStore
 from encounters.validation import unsafe_text_errors, validate_model
 
 from .frames import Frame
 from .keys import digest
 from .screening import screen
 from .server import BridgeEdge, Connection, EventRefused
+from .store.models import DeployToken
+from .store.protocols import BridgeStore
 
 if TYPE_CHECKING:
     from encounters.companion import CompanionHost
@@ -63,16 +61,26 @@ def new_deploy_token() -> str:
     return f"{TOKEN_PREFIX}{secrets.token_urlsafe(24)}"
 
 
+class DeploymentRecords(DeploymentStore, AuditLog, DocumentStore, Protocol):
+    """What the deployment flow keeps in the SDK store: personas, companion sessions,
+    their audit entries, and deploy requests (documents)."""
+
+
 class DeploymentService:
+    """Personas from submission to live companions. ``store`` holds the SDK's records;
+    the daemon's own (deploy tokens, links) are in ``edge.store``, in the same
+    database."""
+
     def __init__(
         self,
-        store: Store,
+        store: DeploymentRecords,
         moderator: ContentModerator,
         edge: BridgeEdge,
         *,
         token_ttl: float = 3600.0,
     ) -> None:
         self.store = store
+        self.records: BridgeStore = edge.store
         self.moderator = moderator
         self.edge = edge
         self.token_ttl = token_ttl
@@ -180,7 +188,7 @@ class DeploymentService:
                 f"persona {persona_id!r} was rejected: {'; '.join(record.reasons)}"
             )
         token = new_deploy_token()
-        await self.store.save_deploy_token(DeployToken(
+        await self.records.save_deploy_token(DeployToken(
             token_hash=digest(token), persona_id=persona_id,
             expires_at=utcnow() + timedelta(seconds=self.token_ttl),
         ))  # fmt: skip
@@ -238,7 +246,7 @@ class DeploymentService:
         """Spawn an approved persona on a connected game server. The deploy token is
         used up by a spawn that reaches a server (approve again for another)."""
         spawn_location = self.spawn_location(location, world)
-        stored = await self.store.get_deploy_token(digest(token))
+        stored = await self.records.get_deploy_token(digest(token))
         if stored is None or stored.persona_id != persona_id:
             raise DeploymentError("the deploy token is not valid for this persona", 403)
         if stored.expires_at <= utcnow():

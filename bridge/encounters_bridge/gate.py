@@ -20,10 +20,9 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
-from encounters.models.bridge import ApiKey, WorldKey
-from encounters.storage import Store
-
 from .keys import check_api_key, find_world_key
+from .store.models import ApiKey, WorldKey
+from .store.protocols import KeyStore
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -48,7 +47,7 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"the request body is larger than {limit} bytes")
 
 
-async def authenticate(store: Store, authorization: str | None) -> ApiKey | WorldKey | None:
+async def authenticate(store: KeyStore, authorization: str | None) -> ApiKey | WorldKey | None:
     """The key record a ``Bearer`` header names, when it is valid and not revoked."""
     if not authorization or not authorization.startswith("Bearer "):
         return None
@@ -75,7 +74,7 @@ async def _answer(
 class Gate:
     """Authentication and the body limit in front of ``app`` (see the module)."""
 
-    def __init__(self, app: ASGIApp, store: Store, *, max_body_bytes: int = MAX_BODY_BYTES):
+    def __init__(self, app: ASGIApp, store: KeyStore, *, max_body_bytes: int = MAX_BODY_BYTES):
         self.app = app
         self.store = store
         self.max_body_bytes = max_body_bytes

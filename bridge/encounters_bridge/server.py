@@ -44,10 +44,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from encounters.log import get_logger
-from encounters.models.bridge import LinkRecord, WorldKey
 from encounters.models.common import new_id
 from encounters.moderation.ratelimit import InProcessRateLimiter, Rate
-from encounters.storage import Store, WriteBatch
+from encounters.storage import WriteBatch
 
 from .frames import MAX_FRAME_BYTES, CloseCode, Encoding, Frame
 from .keys import check_world_key, digest, new_resume_token, same
@@ -66,6 +65,8 @@ from .protocol import (
     Send,
     ServerLink,
 )
+from .store.models import LinkRecord, WorldKey
+from .store.protocols import BridgeStore, LinkBatch
 
 log = get_logger(__name__)
 EventHandler = Callable[["Connection", Frame], Awaitable[None]]
@@ -126,7 +127,7 @@ class BridgeEdge:
     adapter event once, in order; ``on_link`` handlers hear ``(world, server_id)``
     each time a game server identifies or resumes."""
 
-    store: Store
+    store: BridgeStore
     heartbeat_interval: float = 15.0
     max_frame_bytes: int = MAX_FRAME_BYTES
     clock: Callable[[], float] = time.monotonic
@@ -665,7 +666,7 @@ class BridgeEdge:
         owner = await self._owner_for_server(world, server_id)
         if owner is None:
             if also is not None:
-                await self.store.write_batch(also)
+                await self.store.write_links(LinkBatch(records=also))
             return []
         return await owner.dispatch(frames, also)
 

@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from encounters.engine import Engine
 from encounters.errors import FieldError, ValidationFailed
-from encounters.models.bridge import ApiKey, WorldKey
 from encounters.models.encounter import EncounterSpec
 from encounters.models.persona import BUILTIN_TOPICS, Safety
 from encounters.models.session import Session
@@ -24,6 +23,7 @@ from encounters.templates.library import template_from_data
 from encounters.templates.model import EncounterTemplate
 from encounters.validation import text_fields, unsafe_text_errors, validate_model
 
+from ..store.models import ApiKey, WorldKey
 from ..tenancy import Resource, Tenancy
 from .auth import Anyone, Caller
 from .schemas import ERRORS, TemplateId, body_of
