@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import anyio
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, Table, bindparam, event, func, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -57,6 +58,9 @@ from .writer import GroupWriter, Statement, Write, upsert
 
 log = get_logger(__name__)
 M = TypeVar("M", bound=BaseModel)
+
+#: Reading connections (each a thread of aiosqlite's); WAL lets them read at once.
+_READERS = 8
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _RECOVER = "it was left untouched. Restore it from a backup, or move it aside to start a new store."
@@ -141,6 +145,10 @@ class SQLiteStore(Store):
         self.path = Path(path)
         self._engine: AsyncEngine | None = None
         self._writer = GroupWriter(self.path, self._failed)
+        #: readers wait here, on the event loop, for one of the pool's connections: a
+        #: burst of reads (thousands of game servers identifying at once) queues
+        #: instead of timing out in the pool
+        self._read_slots = anyio.Semaphore(_READERS)
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -155,7 +163,9 @@ class SQLiteStore(Store):
                 "point AE_DATA_DIR (or --data-dir) at a folder you can write to"
             ) from None
         _check_header(self.path)
-        engine = create_async_engine(f"sqlite+aiosqlite:///{self.path}")
+        engine = create_async_engine(
+            f"sqlite+aiosqlite:///{self.path}", pool_size=_READERS, max_overflow=0
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -245,7 +255,7 @@ class SQLiteStore(Store):
         """A connection for reads (of this store's tables or of a store sharing the
         file); a damaged file is reported as :class:`StoreCorrupt`."""
         try:
-            async with self.engine.connect() as conn:
+            async with self._read_slots, self.engine.connect() as conn:
                 yield conn
         except DatabaseError as exc:
             raise self._damaged(exc) from None
