@@ -66,6 +66,7 @@ from .routes import (
     webhooks,
 )
 from .routes.schemas import COMPONENTS, Health
+from .play import mount_play
 from .studio import mount_studio
 from .telemetry import RequestTimer, Telemetry
 from .tenancy import Tenancy
@@ -113,6 +114,7 @@ def create_app(
         )  # the studio's API
     app.include_router(metrics.router(telemetry, engine))
     mount_studio(app)  # the web studio at /studio (studio.py)
+    mount_play(app, service)  # the web world at /play/{server} (play.py)
     return app
 
 
