@@ -54,6 +54,7 @@ from encounters.validation import format_path
 from .deployment import DeploymentError, DeploymentService
 from .editor import editor_router
 from .gate import MAX_BODY_BYTES, Gate
+from .play import mount_play
 from .routes import (
     analytics,
     auth,
@@ -66,7 +67,6 @@ from .routes import (
     webhooks,
 )
 from .routes.schemas import COMPONENTS, Health
-from .play import mount_play
 from .studio import mount_studio
 from .telemetry import RequestTimer, Telemetry
 from .tenancy import Tenancy
