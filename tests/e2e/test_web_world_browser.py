@@ -154,7 +154,8 @@ def test_two_players_and_a_companion_in_the_web_world(
 
     # a companion is deployed the usual way: submitted, approved, spawned on the web server
     with httpx.Client(base_url=url, timeout=10) as http:
-        creator_h, admin_h = {"Authorization": f"Bearer {creator}"}, {"Authorization": f"Bearer {admin}"}
+        creator_h = {"Authorization": f"Bearer {creator}"}
+        admin_h = {"Authorization": f"Bearer {admin}"}
         submitted = http.post("/personas/submit", headers=creator_h, json=PERSONA)
         assert submitted.status_code == 201, submitted.text
         pid = submitted.json()["id"]

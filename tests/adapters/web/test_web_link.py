@@ -49,7 +49,8 @@ def json_vectors() -> list[str]:
 
 def test_web_link_and_world_unit_tests() -> None:
     run = subprocess.run(
-        [*node_with_websocket(), "--test", "--test-reporter=tap", "link.test.mjs", "world.test.mjs"],
+        [*node_with_websocket(), "--test", "--test-reporter=tap", "link.test.mjs",
+         "world.test.mjs"],
         cwd=HERE, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     summary = _tap_summary(run.stdout)
