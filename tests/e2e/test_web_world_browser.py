@@ -20,7 +20,7 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
 
 from tests.bridge_process import DaemonProcess
 
@@ -69,7 +69,12 @@ def browser() -> Iterator[Browser]:
 
 def open_world(browser: Browser, url: str, key: str, elsewhere: list[str]) -> Page:
     page = browser.new_context(viewport={"width": 1200, "height": 720}).new_page()
-    page.on("request", lambda r: r.url.startswith(url) or elsewhere.append(r.url))
+
+    def record(request: Request) -> None:
+        if not request.url.startswith(url):
+            elsewhere.append(request.url)
+
+    page.on("request", record)
     page.goto(f"{url}/play/{SERVER}")
     page.get_by_label("API key (creator or admin)").fill(key)
     page.get_by_role("button", name="Sign in").click()
