@@ -86,3 +86,74 @@ def test_protocol_vectors_web_runner_in_node(tmp_path: Path) -> None:
     assert sorted(passed) == runnable, set(runnable) ^ set(passed)
     assert summary.get("pass") == len(runnable), summary
     assert sorted(set(control.started)) == runnable
+
+
+PAGE = """<!doctype html><meta charset="utf-8"><title>vectors</title><pre id="out"></pre>
+<script type="module">
+import * as codec from '/codec.js'
+import { controlAt, runOne } from '/vectors_runner.mjs'
+const control = controlAt('')
+const vectors = await (await fetch('/vectors.json')).json()
+const known = (await control('/known_bugs')).known_bugs
+const results = {}
+for (const vector of vectors) {
+  try {
+    results[vector.name] = await runOne(vector, { codec, control, known })
+  } catch (err) {
+    results[vector.name] = `fail: ${err && err.message}`
+  }
+  document.getElementById('out').textContent += `${vector.name}: ${results[vector.name]}\\n`
+}
+window.results = results
+</script>"""
+
+
+def test_protocol_vectors_web_runner_in_chromium(tmp_path: Path) -> None:
+    """The same runner module and codec in a real browser: Chromium's WebSocket."""
+    from playwright.sync_api import sync_playwright
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse, JSONResponse, Response
+    from starlette.routing import Route
+
+    chromium = "/usr/bin/chromium"
+    assert shutil.which(chromium), "Debian's chromium is needed: apt-get install chromium"
+    control = VectorControl(tmp_path)
+    codec = ROOT / "bridge" / "encounters_bridge" / "play_static" / "codec.js"
+    runner = HERE / "vectors_runner.mjs"
+    vectors = [load(p) for p in VECTORS if p.stem in json_vectors()]
+
+    def script(path: Path) -> Route:
+        async def serve(_: object) -> Response:
+            return Response(path.read_text(encoding="utf-8"), media_type="text/javascript")
+
+        return Route(f"/{path.name}", serve)
+
+    async def page(_: object) -> HTMLResponse:
+        return HTMLResponse(PAGE)
+
+    async def listing(_: object) -> JSONResponse:
+        return JSONResponse(vectors)
+
+    app = Starlette(routes=[
+        *control.app.routes, script(codec), script(runner),
+        Route("/", page), Route("/vectors.json", listing),
+    ])  # fmt: skip
+    with start_blocking_portal("asyncio") as portal:
+        try:
+            with serving(portal, app) as url, sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium, headless=True)
+                try:
+                    tab = browser.new_page()
+                    tab.goto(url + "/")
+                    tab.wait_for_function("window.results !== undefined", timeout=300_000)
+                    results: dict[str, str] = tab.evaluate("window.results")
+                finally:
+                    browser.close()
+        finally:
+            portal.call(control.stop, {})
+    failed = {k: v for k, v in results.items() if v.startswith("fail")}
+    assert not failed, failed
+    skipped = {k for k, v in results.items() if v.startswith("skip")}
+    assert skipped == UNSUPPORTED, skipped
+    assert sorted(results) == sorted(json_vectors())
+    assert all(v in {"pass", "known"} for k, v in results.items() if k not in UNSUPPORTED)
