@@ -21,7 +21,7 @@ from encounters.storage import SQLiteStore
 from encounters_bridge.adapter import AdapterClient
 from encounters_bridge.frames import Frame
 from encounters_bridge.keys import create_world_key
-from encounters_bridge.play import MAP_WIDTH, MAX_CHAT, PlayPasses, Player
+from encounters_bridge.play import MAP_WIDTH, MAX_CHAT, Player, PlayPasses
 from tests.test_bridge_deployment import (
     SERVER,
     Daemon,
@@ -60,8 +60,8 @@ async def identify(ws_url: str, key: str, server: str = SERVER, world: str = "we
     """Identify with ``key``: ``"ready"``, or the close code the daemon answered."""
     async with connect(f"{ws_url}?encoding=json") as ws:
         assert json.loads(await ws.recv())["op"] == "hello"
-        await ws.send(json.dumps({"op": "identify", "d": {
-            "world": world, "server_id": server, "key": key, "capabilities": ["chat"]}}))  # fmt: skip
+        d = {"world": world, "server_id": server, "key": key, "capabilities": ["chat"]}
+        await ws.send(json.dumps({"op": "identify", "d": d}))
         try:
             frame = json.loads(await ws.recv())
         except ConnectionClosed as closed:
@@ -81,9 +81,10 @@ async def recv(ws: ClientConnection, kind: str) -> dict[str, Any]:
 async def test_passes_need_a_signed_in_caller_and_a_web_key_bound_to_the_server(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
-    async with run_daemon(tmp_path / "d.db", text_filter) as dm, httpx.AsyncClient(
-        base_url=dm.http_url
-    ) as http:
+    async with (
+        run_daemon(tmp_path / "d.db", text_filter) as dm,
+        httpx.AsyncClient(base_url=dm.http_url) as http,
+    ):
         keys = await make_keys(dm.store)
         assert (await http.post(f"/web-world/{SERVER}/passes")).status_code == 401
         r = await http.post(f"/web-world/{SERVER}/passes", headers=bearer(keys.world))
@@ -109,9 +110,10 @@ async def test_passes_need_a_signed_in_caller_and_a_web_key_bound_to_the_server(
 async def test_a_link_pass_identifies_once_and_only_as_its_web_server(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
-    async with run_daemon(tmp_path / "d.db", text_filter) as dm, httpx.AsyncClient(
-        base_url=dm.http_url
-    ) as http:
+    async with (
+        run_daemon(tmp_path / "d.db", text_filter) as dm,
+        httpx.AsyncClient(base_url=dm.http_url) as http,
+    ):
         keys = await make_keys(dm.store)
         record, _ = await create_world_key(dm.store, "web", "web", [SERVER, "web-2"])
         got = await passes(http, keys.creator)
@@ -147,9 +149,10 @@ async def test_passes_expire(tmp_path: Path) -> None:
 
 
 async def test_the_room_trusts_no_tab(tmp_path: Path, text_filter: TextFilter) -> None:
-    async with run_daemon(tmp_path / "d.db", text_filter) as dm, httpx.AsyncClient(
-        base_url=dm.http_url
-    ) as http:
+    async with (
+        run_daemon(tmp_path / "d.db", text_filter) as dm,
+        httpx.AsyncClient(base_url=dm.http_url) as http,
+    ):
         keys = await make_keys(dm.store)
         await create_world_key(dm.store, "web", "web", [SERVER])
         # no pass, a used pass, or silence: closed with a reason
@@ -178,7 +181,8 @@ async def test_the_room_trusts_no_tab(tmp_path: Path, text_filter: TextFilter) -
             # can make a companion speak
             await b.send(json.dumps({"t": "companions", "list": [{"sid": "s", "x": 1, "y": 1}]}))
             await b.send(json.dumps({"t": "say", "sid": "s", "text": "forged"}))
-            await a.send(json.dumps({"t": "companions", "list": [{"sid": "ghost", "x": 1, "y": 1}]}))
+            ghost = [{"sid": "ghost", "x": 1, "y": 1}]
+            await a.send(json.dumps({"t": "companions", "list": ghost}))
             reported = await recv(b, "companions")
             assert reported["list"] == []
             await b.send(json.dumps({"t": "chat", "text": "marker"}))
@@ -198,9 +202,10 @@ async def test_the_room_trusts_no_tab(tmp_path: Path, text_filter: TextFilter) -
 async def test_companion_lines_reach_every_tab_from_the_edge_moderated(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
-    async with run_daemon(tmp_path / "d.db", text_filter) as dm, httpx.AsyncClient(
-        base_url=dm.http_url
-    ) as http:
+    async with (
+        run_daemon(tmp_path / "d.db", text_filter) as dm,
+        httpx.AsyncClient(base_url=dm.http_url) as http,
+    ):
         keys = await make_keys(dm.store)
         await create_world_key(dm.store, "web", "web", [SERVER])
         host_pass, guest_pass = await passes(http, keys.creator), await passes(http, keys.admin)
