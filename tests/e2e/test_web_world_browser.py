@@ -11,8 +11,11 @@ the web world goes to docs/screenshots/web-world.png.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +25,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
 
-from tests.bridge_process import DaemonProcess
+from tests.bridge_process import DaemonProcess, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -213,3 +216,37 @@ def test_two_players_and_a_companion_in_the_web_world(
     expect(chat_log(ops)).to_contain_text("Pip: still here")
     expect(ops.get_by_role("list", name="Companions")).to_contain_text("Pip at")
     assert elsewhere == [], elsewhere
+
+
+def test_ae_demo_web_leaves_a_companion_in_the_web_world(tmp_path: Path, browser: Browser) -> None:
+    """What a newcomer does: ``ae demo --web``, open the printed URL, sign in with the
+    printed key, talk to Pip."""
+    http_port, ws_port = free_port(), free_port()
+    out = tmp_path / "demo.out"
+    env = {**os.environ, "AE_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1",
+           "AE_BRIDGE_PORT": str(ws_port), "AE_BRIDGE_HTTP_PORT": str(http_port),
+           "COLUMNS": "200"}  # fmt: skip
+    with out.open("wb") as sink:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "ae"), "demo", "--web"],
+                                env=env, stdout=sink, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        printed = wait_for(
+            lambda: re.search(r"open (http://\S+/play/demo)\s.*?key.*?: (ae_ak_\S+)",
+                              out.read_text(errors="replace"), flags=re.DOTALL),
+            "the demo to print its URL and key", timeout=90,
+        )  # fmt: skip
+        url, key = printed[1], printed[2]
+        assert url == f"http://127.0.0.1:{http_port}/play/demo"
+        page = browser.new_context().new_page()
+        page.goto(url)
+        page.get_by_label("API key (creator or admin)").fill(key)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("status")).to_contain_text("hosting the link: linked")
+        expect(page.get_by_role("list", name="Companions")).to_contain_text("Pip at 400, 300")
+        say(page, "say welcome to the web world")
+        expect(chat_log(page)).to_contain_text("Pip: welcome to the web world")
+    finally:
+        proc.terminate()
+        code = proc.wait(30)
+    assert code == 0, out.read_text(errors="replace")[-3000:]
+    assert "web world stopped" in out.read_text(errors="replace")
