@@ -60,6 +60,17 @@ def test_web_link_and_world_unit_tests() -> None:
     assert summary.get("skipped", 0) == 0 and summary.get("pass", 0) >= 20, summary
 
 
+def test_web_world_modules_type_check_strictly() -> None:
+    """The plain ES modules carry JSDoc types (``// @ts-check``): TypeScript's strict
+    mode checks them (with the studio's TypeScript, ``web/node_modules``)."""
+    tsc = ROOT / "web" / "node_modules" / ".bin" / "tsc"
+    if not tsc.exists():
+        pytest.fail(f"{tsc} is missing: run `make web` (npm ci in web/)")
+    run = subprocess.run([str(tsc), "-p", str(HERE / "tsconfig.json")],
+                         capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-1000:]
+
+
 def test_protocol_vectors_web_runner_in_node(tmp_path: Path) -> None:
     control = VectorControl(tmp_path)
     with start_blocking_portal("asyncio") as portal:
