@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import anyio
@@ -161,23 +162,7 @@ def test_two_players_and_a_companion_in_the_web_world(
     expect(maker.get_by_role("list", name="Players")).to_contain_text(f"ops at {x2}, {y2}")
 
     # a companion is deployed the usual way: submitted, approved, spawned on the web server
-    with httpx.Client(base_url=url, timeout=10) as http:
-        creator_h = {"Authorization": f"Bearer {creator}"}
-        admin_h = {"Authorization": f"Bearer {admin}"}
-        submitted = http.post("/personas/submit", headers=creator_h, json=PERSONA)
-        assert submitted.status_code == 201, submitted.text
-        pid = submitted.json()["id"]
-        approved = http.post(f"/personas/{pid}/approve", headers=admin_h)
-        assert approved.status_code == 200, approved.text
-        spawned = http.post("/spawn", headers=creator_h, json={
-            "personaId": pid, "deploymentToken": approved.json()["token"], "world": "web",
-            "serverId": SERVER, "spawnLocation": {"x": 200, "y": 64, "z": 150},
-        })  # fmt: skip
-        assert spawned.status_code == 201, spawned.text
-        sid = spawned.json()["sessionId"]
-        # live once the host tab reports the companion spawned
-        wait_for(lambda: http.get(f"/session/{sid}", headers=creator_h).json()["status"] == "live",
-                 "the session to go live")  # fmt: skip
+    deploy(url, admin, creator, {"x": 200, "y": 64, "z": 150})
     for page in (maker, ops):
         expect(page.get_by_role("list", name="Companions")).to_contain_text("Pip at 200, 150")
 
@@ -216,6 +201,50 @@ def test_two_players_and_a_companion_in_the_web_world(
     expect(chat_log(ops)).to_contain_text("Pip: still here")
     expect(ops.get_by_role("list", name="Companions")).to_contain_text("Pip at")
     assert elsewhere == [], elsewhere
+
+
+def deploy(url: str, admin: str, creator: str, location: dict[str, float]) -> str:
+    """Submit (creator), approve (admin), spawn on the web server; the session id once
+    live (the host tab reports the companion spawned)."""
+    creator_h = {"Authorization": f"Bearer {creator}"}
+    with httpx.Client(base_url=url, timeout=10) as http:
+        submitted = http.post("/personas/submit", headers=creator_h, json=PERSONA)
+        assert submitted.status_code == 201, submitted.text
+        pid = submitted.json()["id"]
+        approved = http.post(f"/personas/{pid}/approve",
+                             headers={"Authorization": f"Bearer {admin}"})  # fmt: skip
+        assert approved.status_code == 200, approved.text
+        spawned = http.post("/spawn", headers=creator_h, json={
+            "personaId": pid, "deploymentToken": approved.json()["token"], "world": "web",
+            "serverId": SERVER, "spawnLocation": location,
+        })  # fmt: skip
+        assert spawned.status_code == 201, spawned.text
+        sid: str = spawned.json()["sessionId"]
+        wait_for(lambda: http.get(f"/session/{sid}", headers=creator_h).json()["status"] == "live",
+                 "the session to go live")  # fmt: skip
+    return sid
+
+
+def test_the_web_world_comes_back_after_a_daemon_restart(
+    daemon: tuple[DaemonProcess, str, str], browser: Browser, tmp_path: Path
+) -> None:
+    process, admin, creator = daemon
+    page = open_world(browser, process.http_url, creator, [])
+    expect(page.get_by_role("status")).to_contain_text("hosting the link: linked")
+    deploy(process.http_url, admin, creator, {"x": 300, "y": 64, "z": 100})
+    expect(page.get_by_role("list", name="Companions")).to_contain_text("Pip at 300, 100")
+    code, _ = process.terminate()
+    assert code == 0, process.output()[-3000:]
+    expect(page.get_by_role("status")).to_contain_text("joining again")
+    with ThreadPoolExecutor(1) as pool:  # Playwright's loop runs in this thread
+        pool.submit(
+            anyio.run, process.start, "--script", str(tmp_path / "web_companion.py")
+        ).result()
+    # the page joins again by itself; the live companion comes back in the link's ready
+    expect(page.get_by_role("status")).to_contain_text("hosting the link: linked", timeout=20_000)
+    expect(page.get_by_role("list", name="Companions")).to_contain_text("Pip at 300, 100")
+    say(page, "say back again")
+    expect(chat_log(page)).to_contain_text("Pip: back again")
 
 
 def test_ae_demo_web_leaves_a_companion_in_the_web_world(tmp_path: Path, browser: Browser) -> None:

@@ -12,6 +12,7 @@ const KEY = 'ae-studio-key' // the studio's sign-in, shared when the tab came fr
 const TICK_MS = 50
 const MOVE_EVERY = 0.1 // seconds between position reports to the room
 const SHARE_EVERY = 0.15 // seconds between the host's companion reports
+const REJOIN_MS = 2000 // after the room closed under us (a daemon restart)
 const MAX_BACKOFF = 10 // seconds: a browser game retries sooner than PROTOCOL.md's 60
 const now = () => performance.now() / 1000
 
@@ -134,6 +135,16 @@ class LinkIO {
     }
   }
 
+  /** Leave for good: close the socket and stop reconnecting (the daemon keeps the link's
+   * undelivered dispatches for the server's next link). */
+  stop () {
+    this.link.stopped = true
+    clearInterval(this.timer)
+    const ws = this.ws
+    this.ws = null
+    if (ws) ws.close(CLOSE.NORMAL, 'the tab left the room')
+  }
+
   /** @param {Record<string, any>} d @param {string} [sid] */
   event (d, sid) {
     this.apply(this.link.event(d, sid, now()))
@@ -152,6 +163,7 @@ function play (key, passes) {
   /** @type {LinkIO | null} */
   let link = null
   let linkState = 'none'
+  let left = false // the room closed: this tab is out of the game
   const pressed = new Set()
 
   const roomUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/web-world/${encodeURIComponent(server)}/room`
@@ -159,7 +171,21 @@ function play (key, passes) {
   /** @param {object} message */
   const tell = (message) => { if (room.readyState === WebSocket.OPEN) room.send(JSON.stringify(message)) }
   room.addEventListener('open', () => tell({ t: 'join', token: passes.roomPass }))
-  room.addEventListener('close', (e) => status(`the room closed (${e.code} ${e.reason}): reload to play again`))
+  room.addEventListener('close', (e) => {
+    left = true
+    link?.stop() // a tab outside the room speaks for nobody
+    if (e.code >= 4000 && e.code < 4100) {
+      status(`the room refused this tab (${e.code} ${e.reason}): reload to play again`)
+      return
+    }
+    // the daemon went away (a restart): join again with fresh passes, as a new tab would
+    status(`the room closed (${e.code}): joining again...`)
+    const rejoin = () => {
+      fetch('/health').then((r) => r.ok ? location.reload() : Promise.reject(new Error('not yet')))
+        .catch(() => setTimeout(rejoin, REJOIN_MS))
+    }
+    setTimeout(rejoin, REJOIN_MS)
+  })
   room.addEventListener('message', (e) => {
     let m
     try { m = JSON.parse(e.data) } catch { return }
@@ -167,6 +193,7 @@ function play (key, passes) {
   })
 
   function showStatus () {
+    if (left) return
     const who = me ? world.players.get(me)?.name : '...'
     status(`${who} in ${server} · ${world.players.size} here · ${host ? `hosting the link: ${linkState}` : 'guest'}`)
   }
