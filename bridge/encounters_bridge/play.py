@@ -50,6 +50,7 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, WebSocket
 from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel
 from starlette.websockets import WebSocketDisconnect
 
 from encounters.log import get_logger
@@ -60,6 +61,7 @@ from .deployment import DeploymentService
 from .frames import Frame
 from .keys import digest
 from .routes import auth
+from .routes.schemas import ERRORS
 
 log = get_logger(__name__)
 
@@ -82,6 +84,22 @@ BURST = 60.0
 JOIN_TIMEOUT = 10.0
 SERVER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 ASSETS = frozenset({"codec.js", "link.js", "world.js", "game.js", "play.css"})
+
+
+class PassPlayer(BaseModel):
+    id: str
+    name: str
+
+
+class Passes(BaseModel):
+    """``POST /web-world/{server}/passes``: who the caller plays as, a room pass and a
+    link pass (single-use, valid ``expiresIn`` seconds) and the edge's WebSocket URL."""
+
+    player: PassPlayer
+    roomPass: str  # the JSON API spells fields in camelCase
+    linkPass: str
+    expiresIn: float
+    wsUrl: str
 
 
 @dataclass(frozen=True)
@@ -387,12 +405,12 @@ def mount_play(app: FastAPI, service: DeploymentService) -> PlayPasses:
     rooms = Rooms(service)
     service.edge.redeem_pass = passes.redeem_link
     service.edge.observers.append(rooms.observe)
-    router = APIRouter(tags=["web world"])
+    router = APIRouter(tags=["web world"], responses=ERRORS)
 
     @router.post("/web-world/{server_id}/passes")
     async def new_passes(
         server_id: str, request: Request, caller: Annotated[ApiKey, Depends(auth.caller)]
-    ) -> dict[str, Any]:
+    ) -> Passes:
         """Passes into web server ``server_id``'s room and link for the caller (an admin
         or creator key): single-use, valid for ``expiresIn`` seconds."""
         if not SERVER_ID.match(server_id):
@@ -407,11 +425,11 @@ def mount_play(app: FastAPI, service: DeploymentService) -> PlayPasses:
         player = Player(id=caller.id, name=caller.name[:32] or caller.id)
         room_pass, link_pass = passes.mint(key, server_id, player)
         host = request.url.hostname or "127.0.0.1"
-        return {
-            "player": {"id": player.id, "name": player.name},
-            "roomPass": room_pass, "linkPass": link_pass, "expiresIn": passes.ttl,
-            "wsUrl": f"ws://{host}:{service.edge.port}/ws?encoding=json",
-        }  # fmt: skip
+        return Passes(
+            player=PassPlayer(id=player.id, name=player.name),
+            roomPass=room_pass, linkPass=link_pass, expiresIn=passes.ttl,
+            wsUrl=f"ws://{host}:{service.edge.port}/ws?encoding=json",
+        )  # fmt: skip
 
     @router.websocket("/web-world/{server_id}/room")
     async def room(ws: WebSocket, server_id: str) -> None:
