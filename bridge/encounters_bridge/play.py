@@ -61,7 +61,7 @@ from .deployment import DeploymentService
 from .frames import Frame
 from .keys import digest
 from .routes import auth
-from .routes.schemas import ERRORS
+from .routes.schemas import ERRORS, ErrorResponse
 
 log = get_logger(__name__)
 
@@ -70,6 +70,10 @@ STATIC = Path(__file__).with_name("play_static")
 PASS_TTL = 60.0
 #: outstanding passes at most (the oldest expire first beyond it)
 MAX_PASSES = 10_000
+#: outstanding passes per player (a pair per call): more is answered 429
+MAX_PASSES_PER_PLAYER = 20
+#: refused room messages (over the budget) after which a tab is closed (4008)
+MAX_REFUSED = 200
 #: tabs in one room at most
 MAX_TABS = 32
 #: the map, in world units (x and z of a location; y is height and is ignored)
@@ -134,10 +138,14 @@ class PlayPasses:
                 return key
         return None
 
-    def mint(self, key: WorldKey, server_id: str, player: Player) -> tuple[str, str]:
-        """A room pass and a link pass for ``player`` on ``server_id``."""
+    def mint(self, key: WorldKey, server_id: str, player: Player) -> tuple[str, str] | None:
+        """A room pass and a link pass for ``player`` on ``server_id``; None when the
+        player holds :data:`MAX_PASSES_PER_PLAYER` unused ones already."""
         now = self.clock()
         self._passes = {h: p for h, p in self._passes.items() if p.expires > now}
+        held = sum(1 for p in self._passes.values() if p.player.id == player.id)
+        if held + 2 > MAX_PASSES_PER_PLAYER:
+            return None
         while len(self._passes) >= MAX_PASSES - 1:
             self._passes.pop(next(iter(self._passes)))
         tokens = []
@@ -176,6 +184,10 @@ class PlayPasses:
 # -- the room -----------------------------------------------------------------------------
 
 
+class TabFlooding(Exception):
+    """A tab sent far more than its budget: it is closed."""
+
+
 @dataclass
 class _Tab:
     ws: WebSocket
@@ -183,6 +195,7 @@ class _Tab:
     x: float = MAP_WIDTH / 2
     y: float = MAP_HEIGHT / 2
     tokens: float = BURST
+    refused: int = 0  # messages over the budget in a row
     at: float = field(default_factory=time.monotonic)
 
     def allowed(self) -> bool:
@@ -244,7 +257,13 @@ class Room:
     async def handle(self, tab_id: str, message: Any) -> None:
         """One message from a tab: anything malformed is ignored."""
         tab = self.tabs[tab_id]
-        if not isinstance(message, dict) or not tab.allowed():
+        if not tab.allowed():
+            tab.refused += 1
+            if tab.refused > MAX_REFUSED:
+                raise TabFlooding(tab_id)
+            return
+        tab.refused = 0
+        if not isinstance(message, dict):
             return
         kind = message.get("t")
         if kind == "move":
@@ -360,6 +379,7 @@ class Rooms:
         token = first.get("token") if isinstance(first, dict) else None
         player = passes.redeem_room(token, server_id) if isinstance(token, str) else None
         if player is None:
+            log.info("play.room_refused", server_id=server_id)
             await _close(ws, 4004, "bad, used or expired room pass: ask for a new one")
             return
         room = await self.room(server_id)
@@ -378,10 +398,15 @@ class Rooms:
                 except ValueError:
                     continue
                 await room.handle(tab_id, message)
+        except TabFlooding:
+            log.warning("play.tab_flooding", server_id=server_id, player=player.id)
+            await _close(ws, 4008, "too many messages")
         except (WebSocketDisconnect, KeyError, RuntimeError):
             pass
         finally:
             await room.leave(tab_id)
+            if not room.tabs:
+                self.rooms.pop(server_id, None)  # built again from the live sessions
 
 
 @contextlib.contextmanager
@@ -405,7 +430,9 @@ def mount_play(app: FastAPI, service: DeploymentService) -> PlayPasses:
     rooms = Rooms(service)
     service.edge.redeem_pass = passes.redeem_link
     service.edge.observers.append(rooms.observe)
-    router = APIRouter(tags=["web world"], responses=ERRORS)
+    router = APIRouter(tags=["web world"], responses={
+        **ERRORS, 429: {"model": ErrorResponse, "description": "Too many unused passes"},
+    })  # fmt: skip
 
     @router.post("/web-world/{server_id}/passes")
     async def new_passes(
@@ -423,7 +450,14 @@ def mount_play(app: FastAPI, service: DeploymentService) -> PlayPasses:
                 f"`ae worlds add NAME --world web --server {server_id}`",
             )
         player = Player(id=caller.id, name=caller.name[:32] or caller.id)
-        room_pass, link_pass = passes.mint(key, server_id, player)
+        minted = passes.mint(key, server_id, player)
+        if minted is None:
+            raise HTTPException(
+                429, f"{MAX_PASSES_PER_PLAYER} unused passes are waiting already: use them, "
+                f"or wait {passes.ttl:.0f} s for them to expire",
+            )  # fmt: skip
+        room_pass, link_pass = minted
+        log.info("play.passes", server_id=server_id, player=player.id)
         host = request.url.hostname or "127.0.0.1"
         return Passes(
             player=PassPlayer(id=player.id, name=player.name),

@@ -21,7 +21,7 @@ from encounters.storage import SQLiteStore
 from encounters_bridge.adapter import AdapterClient
 from encounters_bridge.frames import Frame
 from encounters_bridge.keys import create_world_key
-from encounters_bridge.play import MAP_WIDTH, MAX_CHAT, Player, PlayPasses
+from encounters_bridge.play import MAP_WIDTH, MAX_CHAT, MAX_PASSES_PER_PLAYER, Player, PlayPasses
 from tests.test_bridge_deployment import (
     SERVER,
     Daemon,
@@ -239,3 +239,31 @@ async def test_companion_lines_reach_every_tab_from_the_edge_moderated(
             assert (await recv(guest, "emote"))["name"] == "wave"
             await game.stop()
             tg.cancel_scope.cancel()
+
+
+async def test_a_player_cannot_hoard_passes_and_a_flooding_tab_is_closed(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    async with (
+        run_daemon(tmp_path / "d.db", text_filter) as dm,
+        httpx.AsyncClient(base_url=dm.http_url) as http,
+    ):
+        keys = await make_keys(dm.store)
+        await create_world_key(dm.store, "web", "web", [SERVER])
+        held = [await passes(http, keys.creator) for _ in range(MAX_PASSES_PER_PLAYER // 2)]
+        r = await http.post(f"/web-world/{SERVER}/passes", headers=bearer(keys.creator))
+        assert r.status_code == 429 and "unused passes" in r.json()["error"]["message"]
+        assert (
+            await http.post(f"/web-world/{SERVER}/passes", headers=bearer(keys.admin))
+        ).is_success
+        async with connect(room_url(dm)) as tab:
+            await tab.send(json.dumps({"t": "join", "token": held[0]["roomPass"]}))
+            await recv(tab, "welcome")
+            with pytest.raises(ConnectionClosed) as closed:
+                for _ in range(5000):
+                    await tab.send(json.dumps({"t": "chat", "text": "spam"}))
+                    await anyio.sleep(0)
+                with anyio.fail_after(5):
+                    while True:
+                        await tab.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
