@@ -313,10 +313,15 @@ def _player(tab_id: str, tab: _Tab) -> dict[str, Any]:
     return {"id": tab_id, "name": tab.player.name, "x": tab.x, "y": tab.y}
 
 
-def _coord(value: Any, limit: float) -> float | None:
+def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
-    return min(max(float(value), 0.0), limit)
+    return float(value)
+
+
+def _coord(value: Any, limit: float) -> float | None:
+    number = _number(value)
+    return None if number is None else min(max(number, 0.0), limit)
 
 
 def _companions(raw: Any, names: dict[str, str]) -> dict[str, dict[str, Any]]:
@@ -331,7 +336,8 @@ def _companions(raw: Any, names: dict[str, str]) -> dict[str, dict[str, Any]]:
         if x is None or y is None:
             continue
         sid = str(item["sid"])
-        facing = _coord(item.get("facing"), 2 * math.pi) or 0.0
+        turn = _number(item.get("facing"))
+        facing = turn % (2 * math.pi) if turn is not None else 0.0
         out[sid] = {"sid": sid, "name": names[sid], "x": x, "y": y, "facing": facing}
     return out
 

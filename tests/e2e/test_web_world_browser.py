@@ -193,6 +193,17 @@ def test_two_players_and_a_companion_in_the_web_world(
         expect(page.get_by_role("list", name="Companions")).to_contain_text("*wave*")
     ops.screenshot(path=str(SCREENSHOTS / "web-world.png"))
 
+    # it stops, walks to a point, and turns to look at the player who asks
+    say(ops, "stop")
+    say(ops, "go to 600 500")
+    for page in (maker, ops):
+        expect(page.get_by_role("list", name="Companions")).to_contain_text("Pip at 600, 500")
+    say(ops, "look at me")  # ops is far to the west, a little north
+    for page in (maker, ops):
+        expect(page.get_by_role("list", name="Companions")).to_contain_text(
+            "Pip at 600, 500 facing west"
+        )
+
     # the host tab leaves: the other takes the link over and the companion stays
     maker.context.close()
     expect(ops.get_by_role("status")).to_contain_text("hosting the link: linked")

@@ -363,7 +363,7 @@ function play (key, passes) {
   /** The DOM's view of who is where (for screen readers, and what tests read). */
   function lists () {
     const players = [...world.players.values()].map((p) => `${p.name}${p.id === me ? ' (you)' : ''} at ${Math.round(p.x)}, ${Math.round(p.y)}`)
-    const companions = [...world.companions.values()].map((c) => `${c.name} at ${Math.round(c.x)}, ${Math.round(c.y)}${c.emote ? ` *${c.emote.name}*` : ''}${c.bubble ? `: “${c.bubble.text}”` : ''}`)
+    const companions = [...world.companions.values()].map((c) => `${c.name} at ${Math.round(c.x)}, ${Math.round(c.y)} facing ${compass(c.facing)}${c.emote ? ` *${c.emote.name}*` : ''}${c.bubble ? `: “${c.bubble.text}”` : ''}`)
     fill('players', players)
     fill('companions', companions)
   }
@@ -416,6 +416,14 @@ function play (key, passes) {
   }
   requestAnimationFrame(draw)
   canvas.focus()
+}
+
+const DIRECTIONS = ['east', 'south-east', 'south', 'south-west', 'west', 'north-west', 'north', 'north-east']
+
+/** One of 8 directions for an angle on the map (y grows southwards). @param {number} angle */
+function compass (angle) {
+  const turn = ((angle % (2 * Math.PI)) + 2 * Math.PI) % (2 * Math.PI)
+  return DIRECTIONS[Math.round(turn / (Math.PI / 4)) % 8]
 }
 
 // -- sign-in -------------------------------------------------------------------------------
