@@ -237,6 +237,9 @@ async def test_companion_lines_reach_every_tab_from_the_edge_moderated(
             assert said["sid"] == sid and said["name"] == "Helpful Guide"
             assert said["text"] == "this **** tunnel is dark"
             assert (await recv(guest, "emote"))["name"] == "wave"
+            r = await http.post(f"/session/{sid}/end", headers=bearer(keys.creator))
+            assert r.status_code == 200, r.text
+            assert (await recv(guest, "gone"))["sid"] == sid
             await game.stop()
             tg.cancel_scope.cancel()
 

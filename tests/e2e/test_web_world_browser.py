@@ -162,7 +162,7 @@ def test_two_players_and_a_companion_in_the_web_world(
     expect(maker.get_by_role("list", name="Players")).to_contain_text(f"ops at {x2}, {y2}")
 
     # a companion is deployed the usual way: submitted, approved, spawned on the web server
-    deploy(url, admin, creator, {"x": 200, "y": 64, "z": 150})
+    sid = deploy(url, admin, creator, {"x": 200, "y": 64, "z": 150})
     for page in (maker, ops):
         expect(page.get_by_role("list", name="Companions")).to_contain_text("Pip at 200, 150")
 
@@ -211,6 +211,11 @@ def test_two_players_and_a_companion_in_the_web_world(
     say(ops, "say still here")
     expect(chat_log(ops)).to_contain_text("Pip: still here")
     expect(ops.get_by_role("list", name="Companions")).to_contain_text("Pip at")
+
+    # the creator ends the session: the companion leaves the world
+    ended = httpx.post(f"{url}/session/{sid}/end", headers={"Authorization": f"Bearer {creator}"})
+    assert ended.status_code == 200, ended.text
+    expect(ops.get_by_role("list", name="Companions")).to_have_text("")
     assert elsewhere == [], elsewhere
 
 
