@@ -53,8 +53,10 @@ lock:
 	mv $(LOCK).new $(LOCK)
 	rm -rf $(LOCK_VENV)
 
+# `make demo WEB=1` then leaves a companion in the web world (ae demo --web): open the
+# URL it prints in a browser; Ctrl-C stops it.
 demo: $(STAMP) $(STUDIO)
-	AE_DATA_DIR=$${AE_DATA_DIR:-$(CURDIR)/.demo-data} $(BIN)/ae demo
+	AE_DATA_DIR=$${AE_DATA_DIR:-$(CURDIR)/.demo-data} $(BIN)/ae demo $(if $(WEB),--web)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -279,7 +279,22 @@ def _daemon_demo(settings: Any, console: Any) -> None:
     run_bridge_demo(settings, console)
 
 
+def _web_world_demo(settings: Any, console: Any) -> None:
+    from .play_demo import run_web_world
+
+    try:
+        run_web_world(settings, console)
+    except OSError as exc:
+        cfg = load_bridge_config(env=os.environ)
+        raise fail(
+            f"cannot listen on {cfg.host} (ports {cfg.port} and {cfg.http_port}) for the web "
+            f"world: {exc.strerror or exc}; stop the daemon that uses them (or set "
+            "AE_BRIDGE_PORT and AE_BRIDGE_HTTP_PORT)"
+        ) from None
+
+
 sdk_demo.EXTRA_PARTS.append(_daemon_demo)
+sdk_demo.WEB_WORLD = _web_world_demo
 
 
 def main() -> None:

@@ -61,6 +61,7 @@ from .deployment import DeploymentError, DeploymentService
 from .deploys import Deploys
 from .editor import editor_router
 from .gate import MAX_BODY_BYTES, Gate
+from .play import mount_play
 from .routes import (
     analytics,
     auth,
@@ -129,6 +130,7 @@ def create_app(
         )  # the studio's API
     app.include_router(metrics.router(telemetry, engine))
     mount_studio(app)  # the web studio at /studio (studio.py)
+    mount_play(app, service)  # the web world at /play/{server} (play.py)
     return app
 
 

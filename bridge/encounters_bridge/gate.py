@@ -34,9 +34,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 MAX_BODY_BYTES = 1024 * 1024
 #: Paths anyone may read: the health check and the API's own documentation.
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/studio"})
-#: The docs' and the studio's static files (the studio signs in and sends the key with
-#: every API call it makes; its pages and scripts hold no secret)
-PUBLIC_PREFIXES = ("/docs/static/", "/studio/")
+#: The docs', the studio's and the web world's static files (the studio and the web world
+#: sign in and send the key with every API call they make; their pages hold no secret)
+PUBLIC_PREFIXES = ("/docs/static/", "/studio/", "/play/")
 
 
 class BodyTooLarge(HTTPException):
