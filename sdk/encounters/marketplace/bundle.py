@@ -162,16 +162,16 @@ def read_bundle(raw: bytes) -> Bundle:
         raise BundleError(f"bundle member {extra[0]!r} is not in the manifest")
     items: list[InstallItem] = []
     for item in manifest.items:
-        data = members.get(item.path)
-        if data is None:
+        blob = members.get(item.path)
+        if blob is None:
             raise BundleError(f"{item.path}: listed in the manifest but missing")
-        if hashlib.sha256(data).hexdigest() != item.sha256:
+        if hashlib.sha256(blob).hexdigest() != item.sha256:
             raise BundleError(
                 f"{item.path}: its SHA-256 does not match the manifest; the "
                 "file was changed or damaged"
             )
         try:
-            content = json.loads(data)
+            content = json.loads(blob)
         except ValueError as exc:
             raise BundleError(f"{item.path}: not JSON ({exc})") from None
         canonical = validate_content(item.kind, content)

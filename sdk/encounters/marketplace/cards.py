@@ -136,8 +136,9 @@ def card_from_json(card: Any) -> PersonaPackage:
     name = str(data.get("name", "")).strip()
     if not name:
         raise CardError(f"{spec}: data.name is empty; a character needs a name")
-    extensions = data.get("extensions") if isinstance(data.get("extensions"), dict) else {}
-    ours = extensions.get(EXTENSION) if isinstance(extensions, dict) else None
+    given = data.get("extensions")
+    extensions: dict[str, Any] = given if isinstance(given, dict) else {}
+    ours = extensions.get(EXTENSION)
     rest = {k: v for k, v in data.items() if k not in MAPPED}
     if isinstance(ours, dict):
         rest["extensions"] = {k: v for k, v in extensions.items() if k != EXTENSION}
