@@ -34,11 +34,11 @@ from encounters.generation.procedural import ProceduralGenerator
 from encounters.models import utcnow
 from encounters.models.bridge import ApiKey
 from encounters.models.encounter import EncounterSpec
+from encounters.moderation.published import screen
 from encounters.platform_metrics import PlatformMetrics, platform_metrics
 from encounters.storage import MemoryStore
 from encounters.validation import validate_model
 
-from .routes.content import screen
 from .routes.schemas import ERRORS
 from .tenancy import Tenancy
 

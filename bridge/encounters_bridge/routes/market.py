@@ -40,7 +40,7 @@ from encounters.marketplace import (
     write_bundle,
 )
 from encounters.marketplace.cards import CardVersion
-from encounters.marketplace.content import content_id
+from encounters.marketplace.content import content_hash, content_id
 from encounters.marketplace.errors import MarketForbidden
 from encounters.marketplace.models import Kind, Policy, Sort, World
 from encounters.models.bridge import ApiKey, WorldKey
@@ -245,8 +245,21 @@ def router(engine: Engine, tenancy: Tenancy, service: DeploymentService) -> APIR
         )
         return {"id": found.id}
 
+    async def stored_content(kind: Kind, item_id: str) -> dict[str, Any] | None:
+        """What the library holds under ``item_id`` now, canonical, or None."""
+        found: BaseModel | None
+        if kind == "encounter":
+            found = await engine.store.get_encounter(item_id)
+        elif kind == "template":
+            found = engine.templates.get(item_id) if item_id in engine.templates else None
+        else:
+            found = await engine.store.get_document(CAMPAIGN_KIND, item_id, CampaignSpec)
+        return found.model_dump(mode="json") if found is not None else None
+
     async def install_items(items: list[InstallItem], who: ApiKey | WorldKey) -> list[str]:
-        """Into the caller's library, under tenancy: an id another owner holds is 409."""
+        """Into the caller's library, under tenancy. Content keeps its id: one already
+        there with the same content is left as it is when the caller may read it (game
+        servers read all content); an id another owner holds otherwise is 409."""
         done: list[str] = []
         for item in items:
             if item.kind == "persona":
@@ -262,13 +275,12 @@ def router(engine: Engine, tenancy: Tenancy, service: DeploymentService) -> APIR
                 continue
             resource: Resource = item.kind
             item_id = content_id(item.kind, item.content)
-            if item.kind == "encounter":
-                exists = await engine.store.get_encounter(item_id) is not None
-            elif item.kind == "template":
-                exists = item_id in engine.templates
-            else:
-                stored = await engine.store.get_document(CAMPAIGN_KIND, item_id, CampaignSpec)
-                exists = stored is not None
+            stored = await stored_content(item.kind, item_id)
+            same = stored is not None and content_hash(stored) == item.content_hash
+            if same and (isinstance(who, WorldKey) or await tenancy.mine(resource, item_id, who)):
+                done.append(f"{item.kind}:{item_id}")  # already there, and readable
+                continue
+            exists = stored is not None
             await tenancy.may_publish(resource, item_id, who, exists=exists)
             if item.kind == "encounter":
                 await engine.save_encounter(item.content)

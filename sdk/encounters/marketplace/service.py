@@ -40,7 +40,7 @@ from ..models.common import new_id, utcnow
 from ..moderation import AuditLogger, ContentModerator
 from ..moderation.published import published_text_errors
 from ..storage.protocols import AuditLog
-from ..validation import unsafe_character, validate_model
+from ..validation import unsafe_character, unsafe_text_errors, validate_model
 from .content import campaign_encounters, content_hash, content_id, validate_content, verify
 from .errors import MarketConflict, MarketError, MarketForbidden
 from .models import (
@@ -81,6 +81,22 @@ def reputation(rating_sum: float, ratings: int, reports: int) -> float:
     base = (mean - 1.0) / 4.0 * 100.0
     weight = ratings + PRIOR_RATINGS
     return round(base * weight / (weight + REPORT_WEIGHT * reports), 1)
+
+
+def creator_text(kind: str, raw: dict[str, Any], content: dict[str, Any]) -> Any:
+    """The content's text a creator wrote, for moderation: all of it for encounters,
+    templates and campaigns (as submitted, so paths match the file); for a persona its
+    name, description and goals, its memory, tags and the card's own fields (not its
+    safety settings, whose topic names would read as the topics themselves)."""
+    if kind != "persona":
+        return raw.get("content")
+    persona = content["persona"]
+    return {
+        "persona": {k: persona[k] for k in ("name", "description", "goals")},
+        "memory": content["memory"],
+        "tags": content["tags"],
+        "card": content["card"],
+    }
 
 
 def _printable(what: str, path: str, text: str) -> None:
@@ -143,16 +159,16 @@ class Marketplace:
         sub = validate_model(Submission, raw, "submission")
         listing_id = sub.listing_id or new_id("lst")
         subject = f"{sub.kind} {listing_id}@{sub.version}"
+        unsafe = unsafe_text_errors(raw)
+        if unsafe:
+            raise ValidationFailed("listing", unsafe)
+        content = validate_content(sub.kind, sub.content)
         await self._screen(
             "listing",
-            {
-                "meta": raw.get("meta"),
-                "content": raw.get("content"),
-                "changelog": raw.get("changelog", ""),
-            },
+            {"meta": raw.get("meta"), "content": creator_text(sub.kind, raw, content),
+             "changelog": raw.get("changelog", "")},
             subject,
-        )
-        content = validate_content(sub.kind, sub.content)
+        )  # fmt: skip
         existing = await self.store.get_listing(listing_id) if sub.listing_id else None
         if sub.listing_id and existing is None:
             raise NotFound(f"no listing {listing_id!r}; leave listing_id out to start a new one")

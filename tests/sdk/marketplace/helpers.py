@@ -19,7 +19,9 @@ ADMIN = Actor("key:root", admin=True)
 
 
 @contextlib.asynccontextmanager
-async def open_market(path: Path, text_filter: TextFilter) -> AsyncIterator[tuple[Marketplace, MemoryStore]]:
+async def open_market(
+    path: Path, text_filter: TextFilter
+) -> AsyncIterator[tuple[Marketplace, MemoryStore]]:
     """A marketplace on ``path`` whose decisions are audited in a memory store."""
     audit = MemoryStore()
     await audit.open()
@@ -49,7 +51,9 @@ def meta(**over: Any) -> dict[str, Any]:
     return base
 
 
-def encounter_submission(enc_id: str = "enc_test", version: str = "1.0.0", **over: Any) -> dict[str, Any]:
+def encounter_submission(
+    enc_id: str = "enc_test", version: str = "1.0.0", **over: Any
+) -> dict[str, Any]:
     return {
         "kind": "encounter",
         "version": version,

@@ -9,9 +9,15 @@ from pathlib import Path
 import pytest
 
 from encounters.errors import NotFound, StoreError, ValidationFailed
-from encounters.marketplace import MarketConflict, MarketForbidden, SQLiteMarketStore
+from encounters.marketplace import (
+    MarketConflict,
+    MarketForbidden,
+    SQLiteMarketStore,
+    card_from_json,
+)
 from encounters.marketplace.store import SCHEMA_VERSION
 from encounters.moderation import TextFilter
+from tests.sdk.marketplace.test_cards import V2_CARD
 
 from .helpers import ADMIN, ALICE, BOB, encounter_submission, open_market, persona_submission
 
@@ -63,7 +69,9 @@ async def test_review_policy_keeps_versions_pending_until_an_admin_approves(
                          ("listing", "block")]  # fmt: skip
 
 
-async def test_open_policy_and_admins_publish_at_once(tmp_path: Path, text_filter: TextFilter) -> None:
+async def test_open_policy_and_admins_publish_at_once(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
     async with open_market(tmp_path / "m.db", text_filter) as (market, _):
         assert (await market.publish(encounter_submission(), ADMIN)).status == "published"
         await market.set_policy("open")
@@ -103,11 +111,15 @@ async def test_moderation_refuses_any_text_field_and_names_it(
         assert (await market.store.list_pending()) == []  # nothing was stored
 
 
-async def test_content_is_validated_by_its_kind_with_paths(tmp_path: Path, text_filter: TextFilter) -> None:
+async def test_content_is_validated_by_its_kind_with_paths(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
     async with open_market(tmp_path / "m.db", text_filter) as (market, _):
         broken = encounter_submission()
         broken["content"]["objectives"][0]["quantity"] = 0
-        with pytest.raises(ValidationFailed, match=r"content.objectives\[0\].quantity: must be >= 1"):
+        with pytest.raises(
+            ValidationFailed, match=r"content.objectives\[0\].quantity: must be >= 1"
+        ):
             await market.publish(broken, ALICE)
         with pytest.raises(ValidationFailed, match="version: must be a semantic version"):
             await market.publish(encounter_submission(version="1.0"), ALICE)
@@ -128,13 +140,13 @@ async def test_versions_are_immutable_semantic_and_the_owners(
         lid = first.listing_id
         changed = {**encounter_submission(title="Bandits Return"), "listing_id": lid,
                    "version": "1.0.0"}  # fmt: skip
-        with pytest.raises(MarketConflict, match="not newer than 1.0.0"):
+        with pytest.raises(MarketConflict, match=r"not newer than 1\.0\.0"):
             await market.publish(changed, ALICE)
         with pytest.raises(MarketForbidden, match="belongs to someone else"):
             await market.publish({**changed, "version": "1.1.0"}, BOB)
         second = await market.publish({**changed, "version": "1.10.0"}, ALICE)
         assert second.content_hash == first.content_hash  # same content: the hash is its own
-        with pytest.raises(MarketConflict, match="not newer than 1.10.0"):
+        with pytest.raises(MarketConflict, match=r"not newer than 1\.10\.0"):
             await market.publish({**changed, "version": "1.9.0"}, ALICE)  # semver, not text
 
         history = await market.versions(lid, BOB)
@@ -183,3 +195,20 @@ async def test_the_store_migrates_once_and_refuses_a_newer_schema(tmp_path: Path
         conn.execute("UPDATE market_schema SET version = ?", (SCHEMA_VERSION + 1,))
     with pytest.raises(StoreError, match="newer than this program knows"):
         await SQLiteMarketStore(path).open()
+
+
+async def test_personas_are_judged_by_what_their_creator_wrote(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    async with open_market(tmp_path / "m.db", text_filter) as (market, _):
+        # the persona's safety settings name the topics it blocks: not a reason to refuse
+        package = card_from_json(V2_CARD).model_dump(mode="json")
+        assert "self_harm" in package["persona"]["safety"]["blocked_topics"]
+        submission = {"kind": "persona", "meta": {"title": "Marta"}, "content": package}
+        assert (await market.publish(submission, ALICE)).status == "pending"
+        rude = persona_submission(goals=["insult the fucking players"])
+        with pytest.raises(ValidationFailed, match=r"content.persona.goals\[0\]: refused"):
+            await market.publish(rude, ALICE)
+        package["memory"]["scenario"] = "Marta swears: fucking fog again"
+        with pytest.raises(ValidationFailed, match=r"content.memory.scenario: refused"):
+            await market.publish(submission, ALICE)

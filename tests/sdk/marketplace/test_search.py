@@ -68,12 +68,33 @@ async def test_full_text_matches_words_and_prefixes_in_title_description_and_tag
 
 async def test_filters_narrow_the_results(tmp_path: Path, text_filter: TextFilter) -> None:
     async with open_market(tmp_path / "m.db", text_filter) as (market, _):
-        mc_en = await publish(market, 1, worlds=["minecraft"], languages=["en"],
-                              category="combat", difficulty_min=0.2, difficulty_max=0.4)
-        gmod_de = await publish(market, 2, worlds=["gmod"], languages=["de", "en"],
-                                category="puzzle", difficulty_min=0.5, difficulty_max=0.9)
-        anywhere = await publish(market, 3, worlds=["any"], languages=["fr"],
-                                 category="combat", difficulty_min=0.1, difficulty_max=1.0)
+        mc_en = await publish(
+            market,
+            1,
+            worlds=["minecraft"],
+            languages=["en"],
+            category="combat",
+            difficulty_min=0.2,
+            difficulty_max=0.4,
+        )
+        gmod_de = await publish(
+            market,
+            2,
+            worlds=["gmod"],
+            languages=["de", "en"],
+            category="puzzle",
+            difficulty_min=0.5,
+            difficulty_max=0.9,
+        )
+        anywhere = await publish(
+            market,
+            3,
+            worlds=["any"],
+            languages=["fr"],
+            category="combat",
+            difficulty_min=0.1,
+            difficulty_max=1.0,
+        )
         persona = await market.publish({
             "kind": "persona", "meta": {"title": "Guide", "category": "companion"},
             "content": {"persona": {"name": "Guide"}}}, ADMIN)  # fmt: skip
@@ -96,7 +117,9 @@ async def test_filters_narrow_the_results(tmp_path: Path, text_filter: TextFilte
         assert await ids(min_rating=1) == {mc_en, gmod_de}  # unrated ones have no rating
 
 
-async def test_sorts_new_top_rated_and_most_downloaded(tmp_path: Path, text_filter: TextFilter) -> None:
+async def test_sorts_new_top_rated_and_most_downloaded(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
     async with open_market(tmp_path / "m.db", text_filter) as (market, _):
         a, b, c = [await publish(market, n) for n in range(3)]
         await market.rate(a, "key:u1", 3)
