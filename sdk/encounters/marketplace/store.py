@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import anyio
 
@@ -142,6 +142,7 @@ CREATE TABLE market_versions (
     PRIMARY KEY (listing_id, version)
 );
 CREATE INDEX ix_market_versions_status ON market_versions (status, created_at);
+CREATE INDEX ix_market_versions_order ON market_versions (listing_id, major, minor, patch);
 CREATE TABLE market_reviews (
     listing_id TEXT NOT NULL,
     user TEXT NOT NULL,
@@ -327,55 +328,14 @@ class SQLiteMarketStore:
     # -- listings and versions --------------------------------------------------------
 
     async def add_version(self, listing: Listing, version: VersionRecord) -> bool:
-        def work(conn: sqlite3.Connection) -> bool:
-            if conn.execute(
-                "SELECT 1 FROM market_versions WHERE listing_id = ? AND version = ?",
-                (version.listing_id, version.version),
-            ).fetchone():
-                return False
-            exists = conn.execute(
-                "SELECT 1 FROM market_listings WHERE id = ?", (listing.id,)
-            ).fetchone()
-            if not exists:
-                meta = listing.meta
-                conn.execute(
-                    "INSERT INTO market_listings (id, kind, owner, title, description, tags,"
-                    " category, difficulty_min, difficulty_max, worlds, languages, meta,"
-                    " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        listing.id,
-                        listing.kind,
-                        listing.owner,
-                        meta.title,
-                        meta.description,
-                        " ".join(meta.tags),
-                        meta.category,
-                        meta.difficulty_min,
-                        meta.difficulty_max,
-                        _bars(meta.worlds),
-                        _bars(meta.languages),
-                        meta.model_dump_json(),
-                        _when(listing.created_at),
-                        _when(listing.updated_at),
-                    ),
-                )
-            major, minor, patch = parse_semver(version.version)
-            conn.execute(
-                "INSERT INTO market_versions VALUES (?,?,?,?,?,?,?,?)",
-                (
-                    version.listing_id,
-                    version.version,
-                    major,
-                    minor,
-                    patch,
-                    version.status,
-                    version.model_dump_json(),
-                    _when(version.created_at),
-                ),
-            )
-            if version.status == "published":
-                _refresh(conn, version.listing_id)
-            return True
+        return await self._run(lambda conn: _add(conn, listing, version), write=True)
+
+    async def add_versions(self, pairs: Sequence[tuple[Listing, VersionRecord]]) -> int:
+        """Store many versions in one transaction (imports, mirrors, the benchmark);
+        how many were new. Not part of :class:`MarketStore`."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            return sum(_add(conn, listing, version) for listing, version in pairs)
 
         return await self._run(work, write=True)
 
@@ -473,8 +433,7 @@ class SQLiteMarketStore:
             after = decode(query, "!")  # raises: not a cursor of this sort
 
         def work(conn: sqlite3.Connection) -> SearchPage:
-            sql, args = search_sql(query, after)
-            rows = conn.execute(sql, args).fetchall()
+            rows = conn.execute(*search_sql(query, after, plan_for(conn, query))).fetchall()
             more = len(rows) > query.limit
             rows = rows[: query.limit]
             items = [_listing(r) for r in rows]
@@ -553,6 +512,56 @@ class SQLiteMarketStore:
         return await self._run(work)
 
 
+def _add(conn: sqlite3.Connection, listing: Listing, version: VersionRecord) -> bool:
+    """Store one version (and its listing when new); False when the version exists."""
+    if conn.execute(
+        "SELECT 1 FROM market_versions WHERE listing_id = ? AND version = ?",
+        (version.listing_id, version.version),
+    ).fetchone():
+        return False
+    exists = conn.execute("SELECT 1 FROM market_listings WHERE id = ?", (listing.id,)).fetchone()
+    if not exists:
+        meta = listing.meta
+        conn.execute(
+            "INSERT INTO market_listings (id, kind, owner, title, description, tags,"
+            " category, difficulty_min, difficulty_max, worlds, languages, meta,"
+            " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                listing.id,
+                listing.kind,
+                listing.owner,
+                meta.title,
+                meta.description,
+                " ".join(meta.tags),
+                meta.category,
+                meta.difficulty_min,
+                meta.difficulty_max,
+                _bars(meta.worlds),
+                _bars(meta.languages),
+                meta.model_dump_json(),
+                _when(listing.created_at),
+                _when(listing.updated_at),
+            ),
+        )
+    major, minor, patch = parse_semver(version.version)
+    conn.execute(
+        "INSERT INTO market_versions VALUES (?,?,?,?,?,?,?,?)",
+        (
+            version.listing_id,
+            version.version,
+            major,
+            minor,
+            patch,
+            version.status,
+            version.model_dump_json(),
+            _when(version.created_at),
+        ),
+    )
+    if version.status == "published":
+        _refresh(conn, version.listing_id)
+    return True
+
+
 # -- rows -------------------------------------------------------------------------------
 
 _FIELDS = (
@@ -574,17 +583,44 @@ _COLUMNS = ", ".join(_FIELDS)
 _INDEX = {name: i for i, name in enumerate(_FIELDS)}
 
 
-def search_sql(query: SearchQuery, after: list[Any] | None) -> tuple[str, list[Any]]:
+#: Up to this many full-text matches, a search reads every match and sorts them; with
+#: more, it walks the sort's index and keeps rows that match, stopping at a page.
+FTS_DRIVEN_MAX = 2000
+Plan = Literal["fts", "index"]
+
+
+def plan_for(conn: sqlite3.Connection, query: SearchQuery) -> Plan:
+    """How to run a search with words: from the full-text matches when they are few
+    (their cost grows with the matches), else along the sort order (its cost grows
+    with the rows skipped before a page is full, few when matches are many). Counting
+    the matches first costs one pass over the words' posting lists."""
+    match = fts_query(query.text)
+    if match is None:
+        return "index"
+    (count,) = conn.execute(
+        "SELECT count(*) FROM (SELECT rowid FROM market_fts WHERE market_fts MATCH ? LIMIT ?)",
+        (match, FTS_DRIVEN_MAX + 1),
+    ).fetchone()
+    return "fts" if count <= FTS_DRIVEN_MAX else "index"
+
+
+def search_sql(
+    query: SearchQuery, after: list[Any] | None, plan: Plan = "fts"
+) -> tuple[str, list[Any]]:
     """The SQL of one search page (one row more than the page, to know if there is a
-    next one). Public for the benchmark, which times it beside a LIKE baseline."""
+    next one) under ``plan`` (see :func:`plan_for`). Public for the benchmark, which
+    times it beside a LIKE baseline."""
     keys = _SORTS[query.sort]
     where = ["l.visible = 1"]
     args: list[Any] = []
     source = "market_listings l"
     match = fts_query(query.text)
-    if match is not None:
-        source = "market_fts f JOIN market_listings l ON l.seq = f.rowid"
+    if match is not None and plan == "fts":
+        source = "market_fts f CROSS JOIN market_listings l ON l.seq = f.rowid"
         where.append("market_fts MATCH ?")
+        args.append(match)
+    elif match is not None:
+        where.append("l.seq IN (SELECT rowid FROM market_fts WHERE market_fts MATCH ?)")
         args.append(match)
     if query.kind is not None:
         where.append("l.kind = ?")
@@ -669,7 +705,8 @@ def _refresh(conn: sqlite3.Connection, listing_id: str) -> None:
     ).fetchone()
     now = _when(datetime.now(UTC))
     listed = conn.execute(
-        "SELECT listed_seq FROM market_listings WHERE id = ?", (listing_id,)
+        "SELECT listed_seq, title, description, tags FROM market_listings WHERE id = ?",
+        (listing_id,),
     ).fetchone()
     if row is not None and listed is not None and listed[0] is None:
         conn.execute(
@@ -689,25 +726,17 @@ def _refresh(conn: sqlite3.Connection, listing_id: str) -> None:
         return
     version = _version(row[0])
     meta = version.meta
+    text = (meta.title, meta.description, " ".join(meta.tags))
+    if listed is not None and tuple(listed[1:]) != text:  # only then touch the FTS index
+        conn.execute("UPDATE market_listings SET title = ?, description = ?, tags = ?"
+                     " WHERE id = ?", (*text, listing_id))  # fmt: skip
     conn.execute(
-        "UPDATE market_listings SET title = ?, description = ?, tags = ?, category = ?,"
-        " difficulty_min = ?, difficulty_max = ?, worlds = ?, languages = ?, meta = ?,"
-        " latest_version = ?, visible = (unlisted IS NULL), updated_at = ? WHERE id = ?",
-        (
-            meta.title,
-            meta.description,
-            " ".join(meta.tags),
-            meta.category,
-            meta.difficulty_min,
-            meta.difficulty_max,
-            _bars(meta.worlds),
-            _bars(meta.languages),
-            meta.model_dump_json(),
-            version.version,
-            now,
-            listing_id,
-        ),
-    )
+        "UPDATE market_listings SET category = ?, difficulty_min = ?, difficulty_max = ?,"
+        " worlds = ?, languages = ?, meta = ?, latest_version = ?,"
+        " visible = (unlisted IS NULL), updated_at = ? WHERE id = ?",
+        (meta.category, meta.difficulty_min, meta.difficulty_max, _bars(meta.worlds),
+         _bars(meta.languages), meta.model_dump_json(), version.version, now, listing_id),
+    )  # fmt: skip
 
 
 def _statements(script: str) -> list[str]:
@@ -725,10 +754,12 @@ def _statements(script: str) -> list[str]:
 
 
 __all__ = [
+    "FTS_DRIVEN_MAX",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "MarketStore",
     "SQLiteMarketStore",
     "fts_query",
+    "plan_for",
     "search_sql",
 ]
