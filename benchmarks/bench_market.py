@@ -12,7 +12,7 @@ Prints, side by side (machines here are shared and noisy: read the ratios):
 
 - ``store.search``: the whole call (query building, FTS5, the worker-thread hop,
   rows to models), p50/p90/p99 in ms, and whether p99 is under the 20 ms target;
-- FTS5 SQL alone: the same statements (and the match count that picks the plan) on
+- FTS5 SQL alone: the same statements (and the word counts that pick the plan) on
   a plain ``sqlite3`` connection;
 - baseline: the same searches as plain SQL ``LIKE '%word%'`` over title,
   description and tags (every word must match), same filters, sort and page size,
@@ -207,7 +207,8 @@ def time_sql(path: Path, queries: list[SearchQuery], like: bool) -> tuple[list[f
             if like:
                 sql, args = like_sql(query, None)
             else:
-                sql, args = search_sql(query, None, plan_for(conn, query))
+                match, plan = plan_for(conn, query.text)
+                sql, args = search_sql(query, None, match, plan)
             rows = conn.execute(sql, args).fetchall()
             samples.append(time.perf_counter() - start)
             found += min(len(rows), query.limit)

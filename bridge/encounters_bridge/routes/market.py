@@ -324,7 +324,11 @@ def router(engine: Engine, tenancy: Tenancy, service: DeploymentService) -> APIR
         "/bundles/install",
         openapi_extra={
             "requestBody": {
-                "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}
+                "required": True,
+                "description": "a bundle (zip) as written by GET .../bundle",
+                "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                },
             }
         },
     )
@@ -364,10 +368,11 @@ def router(engine: Engine, tenancy: Tenancy, service: DeploymentService) -> APIR
         "/cards/read",
         openapi_extra={
             "requestBody": {
+                "required": True,
+                "description": "a Character Card: PNG, or JSON text",
                 "content": {
-                    "image/png": {"schema": {"type": "string", "format": "binary"}},
-                    "application/json": {"schema": {"type": "object"}},
-                }
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                },
             }
         },
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -162,6 +163,7 @@ CREATE VIRTUAL TABLE market_fts USING fts5(
     content='market_listings', content_rowid='seq',
     tokenize='unicode61 remove_diacritics 2'
 );
+CREATE VIRTUAL TABLE market_vocab USING fts5vocab(market_fts, 'row');
 CREATE TRIGGER market_fts_insert AFTER INSERT ON market_listings BEGIN
     INSERT INTO market_fts(rowid, title, description, tags)
     VALUES (new.seq, new.title, new.description, new.tags);
@@ -189,14 +191,22 @@ _SORTS: dict[str, tuple[str, ...]] = {
     "top": ("rating", "rating_count", "listed_seq"),
     "downloads": ("downloads", "listed_seq"),
 }
-_WORD = re.compile(r"\w+", re.UNICODE)
+_WORD = re.compile(r"[^\W_]+")
 
 
-def fts_query(text: str) -> str | None:
-    """The user's words as an FTS5 query: every word must appear (as a word prefix),
-    so ``drag cav`` finds "Dragon's Cave"; operators and quotes are not special."""
-    words = _WORD.findall(text.lower())[:16]
-    return " ".join(f'"{w}"*' for w in words) or None
+def search_words(text: str) -> list[str]:
+    """The words of a search as the index holds them: lower case, accents dropped (as
+    the ``unicode61`` tokenizer with ``remove_diacritics 2`` does), at most 16."""
+    plain = "".join(
+        ch for ch in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(ch)
+    )
+    return list(dict.fromkeys(_WORD.findall(plain)))[:16]
+
+
+def fts_query(words: list[str]) -> str | None:
+    """Words as an FTS5 query: every one must appear as a whole word; operators and
+    quotes in what the user typed are not special."""
+    return " ".join(f'"{w}"' for w in words) or None
 
 
 def _when(value: datetime) -> str:
@@ -433,7 +443,8 @@ class SQLiteMarketStore:
             after = decode(query, "!")  # raises: not a cursor of this sort
 
         def work(conn: sqlite3.Connection) -> SearchPage:
-            rows = conn.execute(*search_sql(query, after, plan_for(conn, query))).fetchall()
+            match, plan = plan_for(conn, query.text)
+            rows = conn.execute(*search_sql(query, after, match, plan)).fetchall()
             more = len(rows) > query.limit
             rows = rows[: query.limit]
             items = [_listing(r) for r in rows]
@@ -583,44 +594,49 @@ _COLUMNS = ", ".join(_FIELDS)
 _INDEX = {name: i for i, name in enumerate(_FIELDS)}
 
 
-#: Up to this many full-text matches, a search reads every match and sorts them; with
-#: more, it walks the sort's index and keeps rows that match, stopping at a page.
-FTS_DRIVEN_MAX = 2000
-Plan = Literal["fts", "index"]
+#: Words found in more than this share of listings narrow a search little and cost
+#: much (a long posting list): with rarer words beside them they are left out.
+COMMON_SHARE = 0.5
+#: ``list``: the matches are read into a list, and the sort's index is walked keeping
+#: listed rows (cost grows with the matches); ``probe``: the sort's index is walked and
+#: each row is looked up in the index (cost grows with the rows skipped: for words in
+#: most listings, few).
+Plan = Literal["list", "probe"]
 
 
-def plan_for(conn: sqlite3.Connection, query: SearchQuery) -> Plan:
-    """How to run a search with words: from the full-text matches when they are few
-    (their cost grows with the matches), else along the sort order (its cost grows
-    with the rows skipped before a page is full, few when matches are many). Counting
-    the matches first costs one pass over the words' posting lists."""
-    match = fts_query(query.text)
-    if match is None:
-        return "index"
-    (count,) = conn.execute(
-        "SELECT count(*) FROM (SELECT rowid FROM market_fts WHERE market_fts MATCH ? LIMIT ?)",
-        (match, FTS_DRIVEN_MAX + 1),
-    ).fetchone()
-    return "fts" if count <= FTS_DRIVEN_MAX else "index"
+def plan_for(conn: sqlite3.Connection, text: str) -> tuple[str | None, Plan]:
+    """The FTS5 query and the plan for the words of ``text``, from how many listings
+    hold each word (the index's own counts: one lookup per word)."""
+    words = search_words(text)
+    if not words:
+        return None, "list"
+    (total,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM market_listings").fetchone()
+    docs = {}
+    for word in words:
+        row = conn.execute("SELECT doc FROM market_vocab WHERE term = ?", (word,)).fetchone()
+        docs[word] = row[0] if row else 0
+    rare = [w for w in words if docs[w] <= COMMON_SHARE * total]
+    if rare:
+        return fts_query(rare), "list"
+    return fts_query(words), "probe"
 
 
 def search_sql(
-    query: SearchQuery, after: list[Any] | None, plan: Plan = "fts"
+    query: SearchQuery, after: list[Any] | None, match: str | None = None, plan: Plan = "list"
 ) -> tuple[str, list[Any]]:
     """The SQL of one search page (one row more than the page, to know if there is a
-    next one) under ``plan`` (see :func:`plan_for`). Public for the benchmark, which
-    times it beside a LIKE baseline."""
+    next one): ``match`` and ``plan`` from :func:`plan_for`. It walks the sort's index
+    and stops when the page is full. Public for the benchmark, which times it beside
+    a LIKE baseline."""
     keys = _SORTS[query.sort]
     where = ["l.visible = 1"]
     args: list[Any] = []
-    source = "market_listings l"
-    match = fts_query(query.text)
-    if match is not None and plan == "fts":
-        source = "market_fts f CROSS JOIN market_listings l ON l.seq = f.rowid"
-        where.append("market_fts MATCH ?")
+    source = f"market_listings l INDEXED BY ix_market_{query.sort}"
+    if match is not None and plan == "list":
+        where.append("l.seq IN (SELECT rowid FROM market_fts WHERE market_fts MATCH ?)")
         args.append(match)
     elif match is not None:
-        where.append("l.seq IN (SELECT rowid FROM market_fts WHERE market_fts MATCH ?)")
+        where.append("EXISTS (SELECT 1 FROM market_fts WHERE market_fts MATCH ? AND rowid = l.seq)")
         args.append(match)
     if query.kind is not None:
         where.append("l.kind = ?")
@@ -754,7 +770,7 @@ def _statements(script: str) -> list[str]:
 
 
 __all__ = [
-    "FTS_DRIVEN_MAX",
+    "COMMON_SHARE",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "MarketStore",
@@ -762,4 +778,5 @@ __all__ = [
     "fts_query",
     "plan_for",
     "search_sql",
+    "search_words",
 ]

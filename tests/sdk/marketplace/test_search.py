@@ -43,27 +43,43 @@ async def all_pages(market: Marketplace, query: dict[str, Any]) -> list[list[str
             return pages
 
 
-async def test_full_text_matches_words_and_prefixes_in_title_description_and_tags(
+async def test_full_text_matches_whole_words_in_title_description_and_tags(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with open_market(tmp_path / "m.db", text_filter) as (market, _):
         dragon = await publish(market, 1, title="The Dragon's Cave", description="A lair.",
                                tags=["lair"])  # fmt: skip
         ferry = await publish(market, 2, title="Ferry Crossing",
-                              description="Help Marta carry crates over the river.")  # fmt: skip
+                              description="Help Márta carry crates over the river.")  # fmt: skip
         tagged = await publish(market, 3, title="Night Watch", description="Guard the walls.",
-                               tags=["dragons", "siege"])  # fmt: skip
+                               tags=["dragon", "siege"])  # fmt: skip
 
         async def ids(text: str) -> set[str]:
             return {i.id for i in (await market.search({"text": text})).items}
 
-        assert await ids("dragon") == {dragon, tagged}  # title word, and a tag by prefix
-        assert await ids("drag cav") == {dragon}  # every word, each as a prefix
+        assert await ids("dragon") == {dragon, tagged}  # a title word, and a tag
+        assert await ids("DRAGON cave") == {dragon}  # every word, any case
+        assert await ids("drag") == set()  # whole words
         assert await ids("river crates") == {ferry}
+        assert await ids("marta") == {ferry}  # accents ignored
         assert await ids("siege") == {tagged}
         assert await ids("submarine") == set()
         assert await ids('"; DROP TABLE market_listings; --') == set()  # only words count
         assert len(await ids("")) == 3
+
+
+async def test_words_in_most_listings_do_not_narrow_a_search_with_rarer_ones(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    async with open_market(tmp_path / "m.db", text_filter) as (market, _):
+        made = [await publish(market, n, title=f"Quest number {n}", description="A quest.")
+                for n in range(4)]  # fmt: skip
+        river = await publish(market, 9, title="River Crossing", description="Cross it.")
+        # "quest" is in most listings: alone it is matched as usual ...
+        assert {i.id for i in (await market.search({"text": "quest"})).items} == set(made)
+        # ... beside a rarer word it is left out, as a stop word would be
+        assert [i.id for i in (await market.search({"text": "quest river"})).items] == [river]
+        assert (await market.search({"text": "quest submarine"})).items == []
 
 
 async def test_filters_narrow_the_results(tmp_path: Path, text_filter: TextFilter) -> None:
