@@ -5,23 +5,43 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+from anyio.from_thread import start_blocking_portal
+
 from encounters.marketplace import read_card
+from encounters.moderation import TextFilter
 from tests.conftest import encounter_dict
 from tests.sdk.marketplace.helpers import meta
 from tests.sdk.marketplace.test_cards import V2_CARD, png_with
-from tests.test_bridge_deployment import (  # noqa: F401 - fixtures
-    Threaded,
-    ae,
-    text_filter,
-    threaded,
-    write,
-)
+from tests.test_bridge_deployment import Keys, ae, make_keys, run_daemon, write
 
 
-def test_ae_market_publish_search_rate_install_and_share(threaded: Threaded, tmp_path: Path) -> None:
-    url, keys = threaded.daemon.http_url, threaded.keys
+@dataclass
+class Running:
+    url: str
+    keys: Keys
+
+
+@pytest.fixture(scope="module")
+def text_filter() -> TextFilter:
+    return TextFilter.default()
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, text_filter: TextFilter) -> Iterator[Running]:
+    """A daemon on an event loop in another thread: the commands run their own."""
+    with start_blocking_portal("asyncio") as portal:
+        running = portal.wrap_async_context_manager(run_daemon(tmp_path / "d.db", text_filter))
+        with running as dm:
+            yield Running(dm.http_url, portal.call(make_keys, dm.store))
+
+
+def test_ae_market_publish_search_rate_install_and_share(daemon: Running, tmp_path: Path) -> None:
+    url, keys = daemon.url, daemon.keys
     creator = ["--url", url, "--key", keys.creator]
     other = ["--url", url, "--key", keys.other]
     admin = ["--url", url, "--key", keys.admin]
@@ -80,8 +100,8 @@ def test_ae_market_publish_search_rate_install_and_share(threaded: Threaded, tmp
     assert code == 1 and "no listing" in err
 
 
-def test_ae_market_cards_in_and_out(threaded: Threaded, tmp_path: Path) -> None:
-    url, keys = threaded.daemon.http_url, threaded.keys
+def test_ae_market_cards_in_and_out(daemon: Running, tmp_path: Path) -> None:
+    url, keys = daemon.url, daemon.keys
     admin = ["--url", url, "--key", keys.admin]
     png = tmp_path / "marta.png"
     png.write_bytes(png_with([(b"chara", base64.b64encode(json.dumps(V2_CARD).encode()))]))
