@@ -16,8 +16,9 @@ Rules:
 - versions are semantic and immutable: a new one must be greater than every earlier
   one of the listing; only the owner (or an admin) adds versions;
 - admins unlist a listing with a reason (it leaves search and cannot be installed;
-  its owner still sees it) and list it again; owners deprecate a version with a note
-  (still installable by exact version, never picked as the newest);
+  its owner still sees it; audited as a ``listing`` block) and list it again; owners
+  deprecate a version with a note (still installable by its exact version; the
+  listing shows and installs the newest version not deprecated, while there is one);
 - one rating (1-5, with an optional moderated review) per user per listing, replaced
   by the user's next; owners cannot rate their own listings;
 - one abuse report per reporter per listing or review;
@@ -286,11 +287,15 @@ class Marketplace:
         _printable("unlist", "reason", reason)
         await self.get(listing_id, Actor("", admin=True))
         await self.store.set_unlisted(listing_id, reason[:500])
+        await self._log("listing", "block", input={"subject": f"unlist {listing_id}"},
+                        reason=reason[:200])  # fmt: skip
         return await self.get(listing_id, Actor("", admin=True))
 
     async def relist(self, listing_id: str) -> Listing:
         await self.get(listing_id, Actor("", admin=True))
         await self.store.set_unlisted(listing_id, None)
+        await self._log("listing", "allow", input={"subject": f"relist {listing_id}"},
+                        reason="listed again by an admin")  # fmt: skip
         return await self.get(listing_id, Actor("", admin=True))
 
     async def deprecate(

@@ -413,6 +413,7 @@ class SQLiteMarketStore:
                 "UPDATE market_versions SET record = ? WHERE listing_id = ? AND version = ?",
                 (changed.model_dump_json(), listing_id, version),
             )
+            _refresh(conn, listing_id)
 
         await self._run(work, write=True)
 
@@ -712,13 +713,18 @@ def _locked_version(conn: sqlite3.Connection, listing_id: str, version: str) -> 
 
 
 def _refresh(conn: sqlite3.Connection, listing_id: str) -> None:
-    """Show the newest published version's metadata; visible when there is one and
-    the listing is not unlisted. First publication takes the next ``listed_seq``."""
-    row = conn.execute(
+    """Show the newest published version's metadata (the newest not deprecated, when
+    there is one); visible when there is one and the listing is not unlisted. First
+    publication takes the next ``listed_seq``."""
+    found = conn.execute(
         "SELECT record FROM market_versions WHERE listing_id = ? AND status = 'published'"
-        " ORDER BY major DESC, minor DESC, patch DESC LIMIT 1",
+        " ORDER BY major DESC, minor DESC, patch DESC",
         (listing_id,),
-    ).fetchone()
+    )
+    row = first = found.fetchone()
+    while row is not None and _version(row[0]).deprecated is not None:
+        row = found.fetchone()
+    row = row or first
     now = _when(datetime.now(UTC))
     listed = conn.execute(
         "SELECT listed_seq, title, description, tags FROM market_listings WHERE id = ?",

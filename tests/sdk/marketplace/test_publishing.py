@@ -160,6 +160,15 @@ async def test_versions_are_immutable_semantic_and_the_owners(
         old = await market.deprecate(lid, "1.0.0", "use 1.10.0: the toll box is fixed", ALICE)
         assert old.deprecated == "use 1.10.0: the toll box is fixed"
         assert (await market.get(lid)).latest_version == "1.10.0"
+        # deprecating the newest makes installs fall back to the newest one that is not
+        await market.publish({**changed, "version": "2.0.0"}, ALICE)
+        assert (await market.get(lid)).latest_version == "2.0.0"
+        await market.deprecate(lid, "2.0.0", "broken objective", ALICE)
+        assert (await market.get(lid)).latest_version == "1.10.0"
+        assert [i.version for i in await market.resolve(lid)] == ["1.10.0"]
+        assert [i.version for i in await market.resolve(lid, "2.0.0")] == ["2.0.0"]
+        await market.deprecate(lid, "1.10.0", "see 2.0.1", ALICE)  # all deprecated: the newest
+        assert (await market.get(lid)).latest_version == "2.0.0"
 
 
 async def test_unlisting_hides_a_listing_but_not_from_its_owner(
