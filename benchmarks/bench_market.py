@@ -127,7 +127,7 @@ def make_queries(words: list[str], n: int, seed: int = 5) -> list[SearchQuery]:
         elif shape == 2:
             q = SearchQuery(text=rng.choice(rare), sort=sort)
         elif shape == 3:
-            q = SearchQuery(text=rng.choice(common)[:4], kind=rng.choice(KINDS),
+            q = SearchQuery(text=rng.choice(common), kind=rng.choice(KINDS),
                             world=rng.choice(WORLDS[:3]), sort=sort)  # fmt: skip
         elif shape == 4:
             q = SearchQuery(kind=rng.choice(KINDS), language=rng.choice(LANGUAGES), sort=sort)

@@ -598,16 +598,21 @@ _INDEX = {name: i for i, name in enumerate(_FIELDS)}
 #: Words found in more than this share of listings narrow a search little and cost
 #: much (a long posting list): with rarer words beside them they are left out.
 COMMON_SHARE = 0.5
-#: ``list``: the matches are read into a list, and the sort's index is walked keeping
-#: listed rows (cost grows with the matches); ``probe``: the sort's index is walked and
-#: each row is looked up in the index (cost grows with the rows skipped: for words in
-#: most listings, few).
-Plan = Literal["list", "probe"]
+#: Up to this many matches, a search reads the matches and sorts them.
+FTS_DRIVEN_MAX = 300
+#: ``fts``: read the matches, look each listing up and sort them (cost grows with the
+#: matches); ``list``: read the matches into a list and walk the sort's index keeping
+#: listed rows until the page is full (cost grows with the matches and with the rows
+#: skipped, few when matches are many); ``probe``: walk the sort's index and look each
+#: row up in the full-text index (a costly look-up, but for words in most listings
+#: few rows are skipped).
+Plan = Literal["fts", "list", "probe"]
 
 
 def plan_for(conn: sqlite3.Connection, text: str) -> tuple[str | None, Plan]:
     """The FTS5 query and the plan for the words of ``text``, from how many listings
-    hold each word (the index's own counts: one lookup per word)."""
+    hold each word (the index's own counts: one look-up per word) and, when that does
+    not settle it, the number of matches counted up to ``FTS_DRIVEN_MAX``."""
     words = search_words(text)
     if not words:
         return None, "list"
@@ -617,23 +622,33 @@ def plan_for(conn: sqlite3.Connection, text: str) -> tuple[str | None, Plan]:
         row = conn.execute("SELECT doc FROM market_vocab WHERE term = ?", (word,)).fetchone()
         docs[word] = row[0] if row else 0
     rare = [w for w in words if docs[w] <= COMMON_SHARE * total]
-    if rare:
-        return fts_query(rare), "list"
-    return fts_query(words), "probe"
+    if not rare:
+        return fts_query(words), "probe"
+    match = fts_query(rare)
+    if min(docs[w] for w in rare) <= FTS_DRIVEN_MAX:
+        return match, "fts"
+    (count,) = conn.execute(
+        "SELECT count(*) FROM (SELECT rowid FROM market_fts WHERE market_fts MATCH ? LIMIT ?)",
+        (match, FTS_DRIVEN_MAX + 1),
+    ).fetchone()
+    return match, "fts" if count <= FTS_DRIVEN_MAX else "list"
 
 
 def search_sql(
     query: SearchQuery, after: list[Any] | None, match: str | None = None, plan: Plan = "list"
 ) -> tuple[str, list[Any]]:
     """The SQL of one search page (one row more than the page, to know if there is a
-    next one): ``match`` and ``plan`` from :func:`plan_for`. It walks the sort's index
-    and stops when the page is full. Public for the benchmark, which times it beside
-    a LIKE baseline."""
+    next one): ``match`` and ``plan`` from :func:`plan_for`. Public for the benchmark,
+    which times it beside a LIKE baseline."""
     keys = _SORTS[query.sort]
     where = ["l.visible = 1"]
     args: list[Any] = []
     source = f"market_listings l INDEXED BY ix_market_{query.sort}"
-    if match is not None and plan == "list":
+    if match is not None and plan == "fts":
+        source = "market_fts f CROSS JOIN market_listings l ON l.seq = f.rowid"
+        where.append("market_fts MATCH ?")
+        args.append(match)
+    elif match is not None and plan == "list":
         where.append("l.seq IN (SELECT rowid FROM market_fts WHERE market_fts MATCH ?)")
         args.append(match)
     elif match is not None:
@@ -777,6 +792,7 @@ def _statements(script: str) -> list[str]:
 
 __all__ = [
     "COMMON_SHARE",
+    "FTS_DRIVEN_MAX",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "MarketStore",

@@ -205,3 +205,37 @@ async def test_bad_cursors_are_refused_clearly(tmp_path: Path, text_filter: Text
         # the page size may change between pages
         rest = await market.search(SearchQuery(limit=5), page.next_cursor)
         assert len(rest.items) == 2
+
+
+async def test_every_search_plan_gives_the_same_page(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    """The plan only changes the cost: read the matches, list them, or probe per row."""
+    import sqlite3
+
+    from encounters.marketplace.store import search_sql
+
+    path = tmp_path / "m.db"
+    async with open_market(path, text_filter) as (market, _):
+        for n in range(24):
+            words = ["river crossing" if n % 2 else "mountain pass", "night" if n % 3 else "day"]
+            world = ["gmod", "web"][n % 2]
+            lid = await publish(market, n, title=f"{words[0].title()} {n}",
+                                description=f"A {words[1]} quest.", worlds=[world])  # fmt: skip
+            if n % 4:
+                await market.rate(lid, "key:judge", 1 + n % 5)
+    conn = sqlite3.connect(path)
+    try:
+        queries = [
+            SearchQuery(text="river", sort="new", limit=5),
+            SearchQuery(text="night quest", sort="top", world="web", limit=4),
+            SearchQuery(text="day", sort="downloads", kind="encounter", limit=3),
+        ]
+        for query in queries:
+            match = f'"{query.text.split()[0]}"'
+            pages = {plan: [r[0] for r in conn.execute(*search_sql(query, None, match, plan))]
+                     for plan in ("fts", "list", "probe")}  # fmt: skip
+            assert pages["fts"] == pages["list"] == pages["probe"]
+            assert len(pages["fts"]) == query.limit + 1  # a full page and one more
+    finally:
+        conn.close()
