@@ -9,9 +9,10 @@ kept in step by triggers) over title, description and tags, with filters and key
 pagination (see :mod:`.cursor`).
 
 Limits: one connection, used from a worker thread under a lock, so calls are
-serialised (a search over 100,000 listings takes about a millisecond, see
-``benchmarks/bench_market.py``); writers wait up to 5 s for another process's write
-on the same file (``busy_timeout``). Needs SQLite built with FTS5 (Python's is).
+serialised (search latency over 100,000 listings: ``benchmarks/bench_market.py``);
+writers wait up to 5 s for another process's write on the same file
+(``busy_timeout``). Needs SQLite built with FTS5 (Python's is). Words match whole
+(no stemming, no prefixes), after ``unicode61`` folding (case, accents).
 """
 
 from __future__ import annotations
