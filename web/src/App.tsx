@@ -1,11 +1,12 @@
 // The studio: sign-in, the editor (canvas, forms, JSON, validation, preview, publish),
-// the templates gallery and the admin dashboard.
+// the templates gallery, the marketplace and the admin dashboard.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, ApiError, type Encounter, type Issue, newEncounter } from "./api";
 import { EncounterCanvas, type Kind, type Layout, nodeForPath, Palette } from "./Canvas";
 import { Dashboard } from "./Dashboard";
 import { NodeForm } from "./Forms";
 import { JsonView } from "./JsonView";
+import { Marketplace } from "./Marketplace";
 import { PreviewPanel } from "./Preview";
 import { Templates } from "./Templates";
 
@@ -14,7 +15,7 @@ const KEY = "ae-studio-key";
 export function App() {
   const [apiKey, setApiKey] = useState<string | null>(() => sessionStorage.getItem(KEY));
   const [role, setRole] = useState<"admin" | "creator" | null>(null);
-  const [tab, setTab] = useState<"editor" | "templates" | "dashboard">("editor");
+  const [tab, setTab] = useState<"editor" | "templates" | "market" | "dashboard">("editor");
   const [loaded, setLoaded] = useState<{ encounter: Encounter; layout: Layout } | null>(null);
 
   useEffect(() => {
@@ -41,6 +42,7 @@ export function App() {
         <nav aria-label="Studio">
           <button type="button" aria-current={tab === "editor"} onClick={() => setTab("editor")}>Editor</button>
           <button type="button" aria-current={tab === "templates"} onClick={() => setTab("templates")}>Templates</button>
+          <button type="button" aria-current={tab === "market"} onClick={() => setTab("market")}>Marketplace</button>
           {role === "admin" && (
             <button type="button" aria-current={tab === "dashboard"} onClick={() => setTab("dashboard")}>Dashboard</button>
           )}
@@ -53,6 +55,7 @@ export function App() {
         {tab === "templates" && (
           <Templates apiKey={apiKey} onOpen={(encounter) => { setLoaded({ encounter, layout: {} }); setTab("editor"); }} />
         )}
+        {tab === "market" && <Marketplace apiKey={apiKey} isAdmin={role === "admin"} />}
         {tab === "dashboard" && role === "admin" && <Dashboard apiKey={apiKey} />}
       </main>
     </div>
