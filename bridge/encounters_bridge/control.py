@@ -22,7 +22,8 @@ another module adds its routes with one more ``include_router`` line there:
 - with an engine: ``content`` (encounters, templates and sessions: ``ae deploy``,
   ``ae test --url``), ``players`` (``POST /generate``, ``GET /difficulty/{player}``,
   ``GET|POST /memory/{npc}/{player}``, campaigns and campaign runs), ``webhooks``
-  (admin) and ``analytics``
+  (admin), ``analytics`` and ``market`` (the marketplace: ``/market/listings``,
+  ``/market/search``, ratings, reports, installs, bundles and Character Cards)
 
 Keys go in ``Authorization: Bearer <key>``: they are checked, and the body limit
 enforced, before a request body is read (``gate.py``); what each role may do is
@@ -54,6 +55,7 @@ from encounters.errors import (
     TemplateError,
     ValidationFailed,
 )
+from encounters.marketplace import MarketError
 from encounters.templates.library import TemplateLibrary
 from encounters.validation import format_path
 
@@ -68,6 +70,7 @@ from .routes import (
     content,
     keys,
     live,
+    market,
     metrics,
     personas,
     players,
@@ -125,6 +128,7 @@ def create_app(
         app.include_router(players.router(engine, tenancy))
         app.include_router(webhooks.router(engine))
         app.include_router(analytics.router(engine, tenancy))
+        app.include_router(market.router(engine, tenancy, service))
         app.include_router(
             editor_router(engine, tenancy, auth.caller, auth.admin)
         )  # the studio's API
@@ -200,6 +204,10 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DeploymentError)
     async def _conflict(_: Request, exc: DeploymentError) -> JSONResponse:
+        return _error(exc.status, str(exc))
+
+    @app.exception_handler(MarketError)
+    async def _market(_: Request, exc: MarketError) -> JSONResponse:
         return _error(exc.status, str(exc))
 
     @app.exception_handler(EncountersError)
