@@ -13,6 +13,8 @@ another module adds its routes with one more ``include_router`` line there:
   (closes the key's live links at once), ``GET /admin/api-keys``,
   ``POST /admin/api-keys/{id}/revoke``
 - ``metrics``: ``GET /metrics`` (Prometheus text, admin key); ``GET /health`` (no key)
+- ``audio``: ``GET /audio/{key}.wav?exp=&sig=`` (no key: a signed, expiring link from a
+  voiced ``chat`` action)
 - with an engine: ``content`` (encounters, templates and sessions: ``ae deploy``,
   ``ae test --url``), ``players`` (``POST /generate``, ``GET /difficulty/{player}``,
   ``GET|POST /memory/{npc}/{player}``, campaigns and campaign runs), ``webhooks``
@@ -56,6 +58,7 @@ from .editor import editor_router
 from .gate import MAX_BODY_BYTES, Gate
 from .routes import (
     analytics,
+    audio,
     auth,
     content,
     keys,
@@ -100,6 +103,7 @@ def create_app(
     app.include_router(personas.router(service))
     app.include_router(sessions.router(service))
     app.include_router(keys.router(service))
+    app.include_router(audio.router(service))
     if engine is not None:
         service.notify.append(engine.notify)  # persona and companion events -> webhooks
         builtin = frozenset(t.id for t in TemplateLibrary.builtin().list())

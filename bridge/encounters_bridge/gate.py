@@ -3,8 +3,8 @@ anything: it authenticates the caller from the ``Authorization`` header alone an
 enforces the request body limit, so a request without a valid key is answered 401
 and an oversized one 413 without their bodies being read.
 
-- Public paths (``/health``, the OpenAPI document, the docs and the studio's static
-  files) need no key; every
+- Public paths (``/health``, the OpenAPI document, the docs, the studio's static
+  files and the signed voice links under ``/audio/``, see ``audio.py``) need no key; every
   other request needs ``Authorization: Bearer <key>``: a control-API key (``ae_ak_``)
   or a game server's world key (``ae_wk_``). The record found is put in the request's
   state as ``principal`` for the routes' role checks (``routes.auth``).
@@ -37,7 +37,7 @@ MAX_BODY_BYTES = 1024 * 1024
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/studio"})
 #: The docs' and the studio's static files (the studio signs in and sends the key with
 #: every API call it makes; its pages and scripts hold no secret)
-PUBLIC_PREFIXES = ("/docs/static/", "/studio/")
+PUBLIC_PREFIXES = ("/docs/static/", "/studio/", "/audio/")
 
 
 class BodyTooLarge(HTTPException):

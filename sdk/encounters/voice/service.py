@@ -1,0 +1,88 @@
+"""Voiced lines for companions: the cache in front of the speech router.
+
+:meth:`VoiceService.speak` returns the line's audio file, synthesized at most once per
+(text, voice, rate, language) and process (concurrent asks for one line wait for the
+first). The text must already be moderated: the daemon speaks only what moderation let
+through (``DeploymentService.signal``), so a blocked line never becomes audio.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .._util.locks import KeyedLocks
+from .._util.optional import require
+from ..errors import ConfigError
+from ..models.persona import Voice
+from ..settings import Settings
+from ..storage.protocols import UsageLog
+from .base import SpeechProvider
+from .cache import AudioCache, CachedLine, line_key
+from .router import VoicePolicy, VoiceRouter
+
+
+class VoiceService:
+    def __init__(self, router: VoiceRouter, cache: AudioCache) -> None:
+        self.router = router
+        self.cache = cache
+        self._locks: KeyedLocks[str] = KeyedLocks()
+        #: lines served from the cache / synthesized, since start
+        self.hits = 0
+        self.misses = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, store: UsageLog | None = None) -> VoiceService:
+        """Engines in ``AE_VOICE__PROVIDERS`` order; the cache in the data folder
+        (``audio/``). :class:`ConfigError` for an engine that cannot work."""
+        voice = settings.voice
+        providers = build_speech_providers(settings)
+        policy = VoicePolicy(timeout=voice.timeout, deadline=voice.deadline,
+                             max_retries=voice.max_retries)  # fmt: skip
+        cache = AudioCache(Path(settings.data_dir) / "audio",
+                           max_bytes=voice.cache_max_mb * 1024 * 1024)  # fmt: skip
+        return cls(VoiceRouter(providers, policy=policy, store=store), cache)
+
+    async def speak(self, text: str, voice: Voice, language: str = "en") -> CachedLine:
+        """The line's audio (from the cache, or made now). Raises
+        :class:`~encounters.voice.router.SpeechFailed` when no engine manages it."""
+        key = line_key(text, voice.id, voice.rate, language)
+        line = self.cache.get(key)
+        if line is not None:
+            self.hits += 1
+            return line
+        async with self._locks.hold(key):
+            line = self.cache.get(key)  # made while this one waited
+            if line is not None:
+                self.hits += 1
+                return line
+            speech = await self.router.speak(text, voice.id, voice.rate, language)
+            self.misses += 1
+            return self.cache.put(key, speech, speech.provider)
+
+    async def aclose(self) -> None:
+        await self.router.aclose()
+
+
+def build_speech_providers(settings: Settings) -> list[SpeechProvider]:
+    """The engines ``settings.voice.providers`` names, in order."""
+    voice, llm = settings.voice, settings.llm
+    providers: list[SpeechProvider] = []
+    for name in voice.providers:
+        if name == "openai":
+            key = llm.openai_api_key.get_secret_value() if llm.openai_api_key else None
+            base_url = voice.openai_base_url or llm.openai_base_url
+            if not key and not base_url:
+                raise ConfigError(
+                    "the openai speech engine needs OPENAI_API_KEY (or AE_VOICE__OPENAI_BASE_URL "
+                    "for a local OpenAI-compatible speech server)"
+                )
+            module = require(f"{__package__}.openai_speech", "llm", "the openai speech engine")
+            providers.append(module.OpenAISpeechProvider(
+                api_key=key, model=voice.openai_model, voice=voice.openai_voice,
+                base_url=base_url, timeout=voice.timeout, prices=voice.prices,
+            ))  # fmt: skip
+        else:
+            from .espeak import ESpeakProvider
+
+            providers.append(ESpeakProvider())
+    return providers
