@@ -6,7 +6,9 @@ every language eSpeak NG knows is there (en, es, de, fr, pt-br, ru and about a h
 more). The voice is robotic but intelligible, and fast: a line takes milliseconds.
 
 Limits: eSpeak NG keeps one global state per process, so lines are synthesized one at
-a time (a lock), each in a worker thread so the event loop never waits on it. Input is
+a time (a lock), each in a worker thread so the event loop never waits on it. The
+engine varies its output slightly from run to run (the same line is not the same bytes
+twice), which the cache makes moot. Input is
 plain text: SSML and phoneme markup are not interpreted (a player cannot make the
 engine do anything but read the line).
 """
@@ -123,12 +125,12 @@ class ESpeakProvider:
         own = name if sep and engine == self.name else (None if sep else voice)
         voices = ([own] if own else []) + language_voices(language)
         wpm = max(MIN_WPM, min(MAX_WPM, round(NORMAL_WPM * rate)))
-        pcm, _ = await anyio.to_thread.run_sync(_Engine.speak, text, voices, wpm)
+        pcm, chosen = await anyio.to_thread.run_sync(_Engine.speak, text, voices, wpm)
         if not pcm:
             raise ProviderError(self.name, "eSpeak NG produced no audio for the line")
         duration = len(pcm) / 2 / _Engine.sample_rate
-        return Speech(wav_bytes(pcm, _Engine.sample_rate), WAV_TYPE, duration, self.model,
-                      len(text))  # fmt: skip
+        return Speech(wav_bytes(pcm, _Engine.sample_rate), WAV_TYPE, duration,
+                      f"{self.model}:{chosen}", len(text))  # fmt: skip
 
     def cost(self, characters: int) -> float:
         return 0.0
