@@ -54,19 +54,21 @@ class AudioLinks:
         mac = hmac.new(self._secret, f"{key}.{exp}".encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
-    def url(self, key: str) -> str:
-        """A link to the line ``key`` that works for ``ttl`` seconds from now."""
-        exp = math.ceil(self._clock() + self.ttl)
+    def url(self, key: str, *, now: float | None = None) -> str:
+        """A link to the line ``key`` that works for ``ttl`` seconds from ``now``
+        (default: the present)."""
+        exp = math.ceil((self._clock() if now is None else now) + self.ttl)
         return f"{self.base_url}/audio/{key}.wav?exp={exp}&sig={self._sign(key, exp)}"
 
     def check(self, key: str, exp: str | None, sig: str | None) -> None:
         """Nothing when the link is good; :class:`AudioLinkError` saying why not."""
         if not KEY_PATTERN.match(key):
             raise AudioLinkError(404, "no such audio line: the link's name is not a line key")
-        if not exp or not sig or not exp.isdigit() or len(exp) > 12:
+        if not exp or not sig or not (exp.isascii() and exp.isdigit()) or len(exp) > 12:
             raise AudioLinkError(403, "the audio link is incomplete (exp and sig are needed); "
                                  "use the link from the action as given")  # fmt: skip
-        if not hmac.compare_digest(self._sign(key, int(exp)), sig):
+        given = sig.encode("utf-8", "replace")  # any text: compare_digest wants ASCII str
+        if not hmac.compare_digest(self._sign(key, int(exp)).encode(), given):
             raise AudioLinkError(403, "the audio link's signature does not match: it was "
                                  "altered, or made by another daemon process")  # fmt: skip
         late = self._clock() - int(exp)
