@@ -8,13 +8,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from anyio.from_thread import BlockingPortal
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from encounters.settings import Settings
+from encounters_bridge.config import BridgeConfig
+from encounters_bridge.daemon import Daemon
+from encounters_bridge.keys import create_api_key, create_world_key
 from tests.fakes.http import Reply, fake_server
 from tests.fakes.speech import tone_wav
 from tests.gmod.lua import LUAJITS
 from tests.gmod.world import GmodWorld
+from tests.test_bridge_deployment import bearer, persona_body
 from tests.test_bridge_vectors import Harness
 from tests.test_gmod_addon import PERSONA, _action, _dispatch, _events, _result, _world, daemon
 
@@ -143,5 +149,53 @@ def test_a_line_without_audio_or_with_a_bad_link_plays_nothing(
             assert world.chat_lines() == ["Ada: plain", "Ada: file", "Ada: odd"]
             assert _calls(world) == []
             assert all(name != "ai_companion_voice" for name, _ in world.net_log)
+        finally:
+            world.close()
+
+
+@pytest.mark.parametrize("version", ["luajit21"])
+def test_a_companions_voice_from_the_daemon_plays_in_gmod(version: str, tmp_path: Path) -> None:
+    """The whole product: ``ae bridge serve``'s daemon (offline speech engine), a persona
+    with a voice spawned on the GMod server, a chat line signalled through the control
+    API; the client fetches the daemon's signed link and plays the line."""
+    settings = Settings(data_dir=tmp_path)
+    config = BridgeConfig(host="127.0.0.1", port=0, http_port=0, heartbeat=0.5)
+    with (
+        start_blocking_portal("asyncio") as portal,
+        portal.wrap_async_context_manager(Daemon.open(settings, config)) as d,
+    ):
+        store = d.engine.store
+        _, admin = portal.call(create_api_key, store, "ops", "admin")
+        _, creator = portal.call(create_api_key, store, "alice", "creator")
+        _, world_key = portal.call(create_world_key, store, "gmod", "gmod")
+        world = GmodWorld(version, {"ai_companion_url": d.ws_url, "ai_companion_key": world_key,
+                                    "ai_companion_server_id": "gmod-1"})  # fmt: skip
+        try:
+            world.run_until(lambda: _linked(world), what="ready")
+            world.server.run('__add_player("Alyx", "76561197960287931", 120, 40, 0)')
+            with httpx.Client(base_url=d.api_url, timeout=10) as http:
+                body = persona_body(voice={"id": "en", "rate": 1.2},
+                                    safety={"allowedActions": ["chat"]})  # fmt: skip
+                pid = http.post("/personas/submit", headers=bearer(creator), json=body).json()["id"]
+                token = http.post(f"/personas/{pid}/approve", headers=bearer(admin)).json()["token"]
+                where = {"world": "gmod", "serverId": "gmod-1",
+                         "spawnLocation": {"x": 100, "y": 50, "z": 0}}  # fmt: skip
+                spawn = {"personaId": pid, "deploymentToken": token, **where}
+                r = http.post("/spawn", headers=bearer(creator), json=spawn)
+                assert r.status_code == 201, r.text
+                sid = r.json()["sessionId"]
+                here = f'AICompanion.Actions.companions["{sid}"]'
+                world.run_until(lambda: world.server.eval(here) is not None,
+                                what="the companion in the world")  # fmt: skip
+                chat = {"sessionId": sid, "actions": [{"type": "chat", "message": "Stay close."}]}
+                r = http.post("/signal", headers=bearer(creator), json=chat)
+                assert r.json()["results"][0]["decision"] == "allow", r.text
+            world.run_until(lambda: bool(_calls(world) and _calls(world)[0]["channel"]),
+                            what="the voice loaded", timeout=10)  # fmt: skip
+            call = _calls(world)[0]
+            assert call["url"].startswith(d.api_url + "/audio/")
+            assert call["channel"]["pos"] == (100, 50, 60)
+            assert call["channel"]["length"] > 0.5  # eSpeak NG's audio, served by the daemon
+            assert world.chat_lines() == ["Helpful Guide: Stay close."]
         finally:
             world.close()
