@@ -101,6 +101,7 @@ async def test_a_voiced_line_carries_a_link_that_serves_its_audio(tmp_path: Path
                 got = await player.get(url)
                 assert got.status_code == 200, got.text
                 assert got.headers["content-type"] == "audio/wav"
+                assert got.headers["access-control-allow-origin"] == "*"
                 assert got.content == openai_speech_reply(1.25).body
                 assert int(got.headers["cache-control"].split("max-age=")[1]) <= 600
 

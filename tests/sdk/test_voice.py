@@ -270,6 +270,10 @@ def test_voice_settings_name_engines_and_bad_ones_are_clear(
     service = VoiceService.from_settings(settings)
     assert [p.name for p in service.router.providers] == ["espeak"]
     assert service.cache.folder == tmp_path / "audio"
+    throwaway = VoiceService.from_settings(load_settings(data_dir=tmp_path / "m", store="memory"))
+    assert throwaway.cache.folder.is_dir() and not (tmp_path / "m").exists()
+    run(throwaway.aclose)
+    assert not throwaway.cache.folder.exists()  # AE_STORE=memory: nothing left on disk
     bare = load_settings(data_dir=tmp_path, voice={"providers": ["openai"]},
                          llm={"openai_api_key": None, "openai_base_url": None})  # fmt: skip
     with pytest.raises(ConfigError, match="OPENAI_API_KEY"):

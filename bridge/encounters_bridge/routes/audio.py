@@ -39,6 +39,9 @@ def router(service: DeploymentService) -> APIRouter:
         return FileResponse(line.path, media_type=line.content_type, headers={
             "cache-control": f"private, max-age={links.seconds_left(exp)}",
             "x-audio-duration": f"{line.duration:.3f}",
+            # the link is the capability: any page holding it may also read it (the web
+            # world's Web Audio panner needs a CORS-readable source)
+            "access-control-allow-origin": "*",
         })  # fmt: skip
 
     return api

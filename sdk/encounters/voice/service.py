@@ -8,6 +8,8 @@ through (``DeploymentService.signal``), so a blocked line never becomes audio.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 from .._util.locks import KeyedLocks
@@ -22,9 +24,11 @@ from .router import VoicePolicy, VoiceRouter
 
 
 class VoiceService:
-    def __init__(self, router: VoiceRouter, cache: AudioCache) -> None:
+    def __init__(self, router: VoiceRouter, cache: AudioCache, *, temporary: bool = False) -> None:
         self.router = router
         self.cache = cache
+        #: the cache folder is removed on close (``AE_STORE=memory``: nothing on disk)
+        self.temporary = temporary
         self._locks: KeyedLocks[str] = KeyedLocks()
         #: lines served from the cache / synthesized, since start
         self.hits = 0
@@ -33,14 +37,17 @@ class VoiceService:
     @classmethod
     def from_settings(cls, settings: Settings, *, store: UsageLog | None = None) -> VoiceService:
         """Engines in ``AE_VOICE__PROVIDERS`` order; the cache in the data folder
-        (``audio/``). :class:`ConfigError` for an engine that cannot work."""
+        (``audio/``), or in a temporary folder removed on close with ``AE_STORE=memory``.
+        :class:`ConfigError` for an engine that cannot work."""
         voice = settings.voice
         providers = build_speech_providers(settings)
         policy = VoicePolicy(timeout=voice.timeout, deadline=voice.deadline,
                              max_retries=voice.max_retries)  # fmt: skip
-        cache = AudioCache(Path(settings.data_dir) / "audio",
-                           max_bytes=voice.cache_max_mb * 1024 * 1024)  # fmt: skip
-        return cls(VoiceRouter(providers, policy=policy, store=store), cache)
+        temporary = settings.store == "memory"
+        folder = (Path(tempfile.mkdtemp(prefix="ae-audio-")) if temporary
+                  else Path(settings.data_dir) / "audio")  # fmt: skip
+        cache = AudioCache(folder, max_bytes=voice.cache_max_mb * 1024 * 1024)
+        return cls(VoiceRouter(providers, policy=policy, store=store), cache, temporary=temporary)
 
     async def speak(self, text: str, voice: Voice, language: str = "en") -> CachedLine:
         """The line's audio (from the cache, or made now). Raises
@@ -61,6 +68,8 @@ class VoiceService:
 
     async def aclose(self) -> None:
         await self.router.aclose()
+        if self.temporary:
+            shutil.rmtree(self.cache.folder, ignore_errors=True)
 
 
 def build_speech_providers(settings: Settings) -> list[SpeechProvider]:
