@@ -12,6 +12,14 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from ..audio import AudioLinkError
 from ..deployment import DeploymentService
+from .schemas import ErrorResponse
+
+RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"description": "The spoken line (WAV)",
+          "content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}}}},
+    403: {"model": ErrorResponse, "description": "The link expired, or is altered or incomplete"},
+    404: {"model": ErrorResponse, "description": "No such line (pruned), or voice is off"},
+}  # fmt: skip
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -21,7 +29,8 @@ def _error(status: int, message: str) -> JSONResponse:
 def router(service: DeploymentService) -> APIRouter:
     api = APIRouter(tags=["audio"])
 
-    @api.get("/audio/{name}", response_model=None)
+    @api.get("/audio/{name}", response_model=None, response_class=FileResponse,
+             responses=RESPONSES, openapi_extra={"security": []})  # fmt: skip
     async def audio(name: str, exp: str | None = None, sig: str | None = None) -> Response:
         links, voice = service.audio_links, service.voice
         if links is None or voice is None:
