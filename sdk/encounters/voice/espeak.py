@@ -52,8 +52,12 @@ class _Engine:
 
     @classmethod
     def load(cls) -> None:
-        if cls.lib is not None:
-            return
+        with cls.lock:
+            if cls.lib is None:
+                cls._load()
+
+    @classmethod
+    def _load(cls) -> None:
         loader = require("espeakng_loader", "voice", "the offline speech engine (eSpeak NG)")
         lib = ctypes.CDLL(loader.get_library_path())
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p,
@@ -81,8 +85,8 @@ class _Engine:
     def speak(cls, text: str, voices: list[str], wpm: int) -> tuple[bytes, str]:
         """PCM samples of ``text`` in the first of ``voices`` the engine has, and
         which voice that was."""
+        cls.load()
         with cls.lock:
-            cls.load()
             found = (v for v in voices if cls.lib.espeak_SetVoiceByName(v.encode()) == _EE_OK)
             chosen = next(found, None)
             if chosen is None:
