@@ -5,6 +5,7 @@ a line is synthesized once per (text, voice) however often it is asked for."""
 from __future__ import annotations
 
 import io
+import json
 import wave
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,6 +22,7 @@ from encounters.voice import (
     AudioCache,
     Speech,
     SpeechFailed,
+    SpeechProvider,
     VoicePolicy,
     VoiceRouter,
     VoiceService,
@@ -160,7 +162,7 @@ def test_the_router_falls_back_to_the_offline_engine_and_accounts_for_every_try(
         server.route("POST", "/v1/audio/speech", script)
         store = MemoryStore()
         policy = VoicePolicy(max_retries=1, backoff_base=0.01)
-        engines = [_openai(server, model="tts-1"), ESpeakProvider()]
+        engines: list[SpeechProvider] = [_openai(server, model="tts-1"), ESpeakProvider()]
         router = VoiceRouter(engines, policy=policy, store=store)
 
         async def go() -> object:
@@ -281,3 +283,31 @@ def test_voice_settings_name_engines_and_bad_ones_are_clear(
     monkeypatch.setenv("AE_VOICE__PROVIDERS", '["festival"]')
     with pytest.raises(ConfigError, match="AE_VOICE__PROVIDERS: Input should be 'openai' or"):
         load_settings(data_dir=tmp_path)
+
+
+# -- ae voice say ---------------------------------------------------------------------------------
+
+
+def test_ae_voice_say_writes_the_line_and_says_what_it_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from encounters.cli import app
+
+    monkeypatch.setenv("AE_DATA_DIR", str(tmp_path / "data"))
+    runner = CliRunner()
+    target = tmp_path / "line.wav"
+    result = runner.invoke(app, ["voice", "say", "Guten Tag, Reisender.", "--out", str(target),
+                                 "--voice", "nova", "--language", "de", "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["engine"] == "espeak" and summary["model"] == "espeak-ng:de"
+    with wave.open(str(target)) as w:
+        assert w.getnframes() / w.getframerate() == pytest.approx(summary["seconds"], abs=0.001)
+    assert not (tmp_path / "data").exists()  # a preview caches nothing
+    bad = runner.invoke(app, ["voice", "say", "hi", "--out", str(target), "--rate", "9"])
+    assert bad.exit_code == 1
+    assert "invalid voice" in bad.stderr and "rate" in bad.stderr
+    folder = runner.invoke(app, ["voice", "say", "hi", "--out", str(tmp_path)])
+    assert folder.exit_code == 1 and "is a folder" in folder.stderr
