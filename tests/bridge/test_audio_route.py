@@ -170,9 +170,11 @@ async def test_moderation_runs_before_audio_is_made(tmp_path: Path) -> None:
         await until(lambda: len(_chats(game)) == 1)
         chat = _chats(game)[0]
         assert "shit" not in chat["message"]
-        spoken = line_key(chat["message"], "en", 1.0, "en")
+        spoken = line_key(chat["message"], "en", 1.0, "en", "espeak:espeak-ng")
         assert (audio_dir / f"{spoken}.wav").exists()
-        assert not (audio_dir / f"{line_key('that was shit luck', 'en', 1.0, 'en')}.wav").exists()
+        raw = line_key("that was shit luck", "en", 1.0, "en", "espeak:espeak-ng")
+        assert not (audio_dir / f"{raw}.wav").exists()
+        assert len(list(audio_dir.glob("*.wav"))) == 1
         async with httpx.AsyncClient() as player:
             got = await player.get(chat["audio"]["url"])
         assert got.status_code == 200 and got.headers["content-type"] == "audio/wav"

@@ -227,7 +227,7 @@ def test_a_line_is_synthesized_once_per_text_and_voice(tmp_path: Path) -> None:
             line = await service.speak(LINE, voice)
             assert line.path.read_bytes()[:4] == b"RIFF"
             assert line.duration == pytest.approx(0.8, abs=0.001)
-            assert line.key == line_key(LINE, "nova", 1.0, "en") and len(line.key) == 64
+            assert line.key == line_key(LINE, "nova", 1.0, "en", "openai:gpt-4o-mini-tts")
             assert (service.misses, service.hits) == (1, 4)
             await service.speak(LINE, Voice(id="nova", rate=1.5))  # another rate: new audio
             await service.speak("Another line.", voice)
@@ -241,6 +241,35 @@ def test_a_line_is_synthesized_once_per_text_and_voice(tmp_path: Path) -> None:
         run(go)
     assert script.calls == 3
     assert LINE not in " ".join(p.name for p in tmp_path.iterdir())  # names are hashes
+
+
+def test_a_line_a_fallback_spoke_in_an_outage_is_spoken_again_by_the_preferred_engine(
+    tmp_path: Path,
+) -> None:
+    with fake_server() as server:
+        script = Script([openai_error(500, "down"), openai_speech_reply(0.7)])
+        server.route("POST", "/v1/audio/speech", script)
+        now = [0.0]
+        policy = VoicePolicy(max_retries=0, cooldown_after=1, cooldown_seconds=30)
+        engines: list[SpeechProvider] = [_openai(server), ESpeakProvider()]
+        router = VoiceRouter(engines, policy=policy, clock=lambda: now[0])
+        voice = Voice(id="nova")
+
+        async def go() -> None:
+            service = VoiceService(router, AudioCache(tmp_path))
+            first = await service.speak(LINE, voice)  # OpenAI is down: eSpeak NG speaks
+            assert "espeak" in first.provider
+            # OpenAI rests after its failure: the offline copy is served meanwhile
+            assert (await service.speak(LINE, voice)).key == first.key
+            assert script.calls == 1
+            now[0] += 31  # rested: OpenAI speaks the line again, and its copy is kept
+            better = await service.speak(LINE, voice)
+            assert better.provider == "openai" and better.key != first.key
+            assert (await service.speak(LINE, voice)).key == better.key
+            assert script.calls == 2
+            await service.aclose()
+
+        run(go)
 
 
 def test_the_cache_stays_within_its_size(tmp_path: Path) -> None:

@@ -1,8 +1,8 @@
 """Spoken lines on disk, by content hash: a line is synthesized once per (text, voice,
-rate, language), then served from the file.
+rate, language, engine), then served from the file.
 
 Layout: ``DIR/<key>.wav`` (the audio) and ``DIR/<key>.json`` (its MIME type, duration
-and engine), where ``key`` is the SHA-256 of the four inputs, so a key names its content
+and engine), where ``key`` is the SHA-256 of those inputs, so a key names its content
 and reveals nothing of the text. Files are written to a temporary name and renamed, so
 a reader never sees half a file and a crash leaves no torn entry.
 
@@ -29,9 +29,11 @@ log = get_logger(__name__)
 KEY_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 
 
-def line_key(text: str, voice: str, rate: float, language: str) -> str:
-    """The cache key of a line: SHA-256 over the inputs that change the audio."""
-    material = json.dumps([text, voice, round(rate, 3), language.lower()], ensure_ascii=False)
+def line_key(text: str, voice: str, rate: float, language: str, engine: str = "") -> str:
+    """The cache key of a line: SHA-256 over the inputs that change the audio, the
+    engine (``name:model``) included."""
+    material = json.dumps([text, voice, round(rate, 3), language.lower(), engine],
+                          ensure_ascii=False)  # fmt: skip
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 

@@ -103,13 +103,17 @@ class VoiceRouter:
             log.warning("voice.provider_resting", provider=provider.name,
                         seconds=self.policy.cooldown_seconds)  # fmt: skip
 
+    def available(self) -> list[SpeechProvider]:
+        """The engines in order, less those resting after repeated failures."""
+        now = self._clock()
+        return [p for p in self.providers if self._health[p.name].resting_until <= now]
+
     async def speak(self, text: str, voice: str, rate: float = 1.0, language: str = "en") -> Speech:
         """The line as audio; :class:`SpeechFailed` when every engine failed."""
         records: list[UsageRecord] = []
         failures: list[str] = []
         until = anyio.current_time() + self.policy.deadline
-        candidates = [p for p in self.providers
-                      if self._health[p.name].resting_until <= self._clock()]  # fmt: skip
+        candidates = self.available()
         try:
             for i, provider in enumerate(candidates):
                 left = until - anyio.current_time()

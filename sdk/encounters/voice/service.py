@@ -1,8 +1,8 @@
 """Voiced lines for companions: the cache in front of the speech router.
 
 :meth:`VoiceService.speak` returns the line's audio file, synthesized at most once per
-(text, voice, rate, language) and process (concurrent asks for one line wait for the
-first). The text must already be moderated: the daemon speaks only what moderation let
+(text, voice, rate, language, engine) and process (concurrent asks for one line wait
+for the first). The text must already be moderated: the daemon speaks only what moderation let
 through (``DeploymentService.signal``), so a blocked line never becomes audio.
 """
 
@@ -49,22 +49,37 @@ class VoiceService:
         cache = AudioCache(folder, max_bytes=voice.cache_max_mb * 1024 * 1024)
         return cls(VoiceRouter(providers, policy=policy, store=store), cache, temporary=temporary)
 
+    def _cached(self, keys: dict[str, str]) -> CachedLine | None:
+        """The best cached copy worth serving: engines in order, the first copy found,
+        but a lesser engine's copy only while every engine before it is resting (so a
+        line a fallback spoke during an outage is spoken again by the preferred engine
+        once it works)."""
+        working = {p.name for p in self.router.available()}
+        for name, key in keys.items():
+            line = self.cache.get(key)
+            if line is not None:
+                return line
+            if name in working:
+                return None
+        return None
+
     async def speak(self, text: str, voice: Voice, language: str = "en") -> CachedLine:
         """The line's audio (from the cache, or made now). Raises
         :class:`~encounters.voice.router.SpeechFailed` when no engine manages it."""
-        key = line_key(text, voice.id, voice.rate, language)
-        line = self.cache.get(key)
+        keys = {p.name: line_key(text, voice.id, voice.rate, language, f"{p.name}:{p.model}")
+                for p in self.router.providers}  # fmt: skip
+        line = self._cached(keys)
         if line is not None:
             self.hits += 1
             return line
-        async with self._locks.hold(key):
-            line = self.cache.get(key)  # made while this one waited
+        async with self._locks.hold(line_key(text, voice.id, voice.rate, language)):
+            line = self._cached(keys)  # made while this one waited
             if line is not None:
                 self.hits += 1
                 return line
             speech = await self.router.speak(text, voice.id, voice.rate, language)
             self.misses += 1
-            return self.cache.put(key, speech, speech.provider)
+            return self.cache.put(keys[speech.provider], speech, speech.provider)
 
     async def aclose(self) -> None:
         await self.router.aclose()
