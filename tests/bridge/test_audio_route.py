@@ -136,6 +136,11 @@ async def test_a_voiced_line_carries_a_link_that_serves_its_audio(tmp_path: Path
                 assert unknown.status_code == 404
                 assert "no such audio line" in unknown.json()["error"]["message"]
 
+            metrics = (await http.get("/metrics", headers=bearer(keys.admin))).text
+            assert 'ae_voice_lines_total{source="engine"} 1.0' in metrics
+            assert 'ae_voice_lines_total{source="cache"} 1.0' in metrics
+            assert "ae_voice_failures_total 0.0" in metrics
+
 
 @pytest.mark.anyio
 async def test_moderation_runs_before_audio_is_made(tmp_path: Path) -> None:

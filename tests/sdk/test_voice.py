@@ -200,14 +200,19 @@ def test_a_hanging_speech_server_is_cut_at_the_timeout() -> None:
     assert "timed out" in (router.recent[0].error or "")
 
 
-def test_when_no_engine_speaks_the_error_says_why() -> None:
+def test_when_no_engine_speaks_the_error_says_why(tmp_path: Path) -> None:
     with fake_server() as server:
         server.route("POST", "/v1/audio/speech", lambda _: openai_error(401, "bad key"))
         router = VoiceRouter([_openai(server)], policy=VoicePolicy(max_retries=2))
         with pytest.raises(SpeechFailed, match=r"HTTP 401.*bad key"):
             run(lambda: router.speak("hi", "nova"))
+        assert len(router.recent) == 1  # a 401 is not retried
+        service = VoiceService(router, AudioCache(tmp_path))
+        with pytest.raises(SpeechFailed):
+            run(lambda: service.speak("hi", Voice(id="nova")))
+        assert (service.failures, service.misses) == (1, 0)
+        assert list(tmp_path.iterdir()) == []  # nothing cached for a line never spoken
         run(router.aclose)
-    assert len(router.recent) == 1  # a 401 is not retried
 
 
 # -- the cache and the service ------------------------------------------------------------------

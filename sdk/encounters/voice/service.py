@@ -20,7 +20,7 @@ from ..settings import Settings
 from ..storage.protocols import UsageLog
 from .base import SpeechProvider
 from .cache import AudioCache, CachedLine, line_key
-from .router import VoicePolicy, VoiceRouter
+from .router import SpeechFailed, VoicePolicy, VoiceRouter
 
 
 class VoiceService:
@@ -30,9 +30,10 @@ class VoiceService:
         #: the cache folder is removed on close (``AE_STORE=memory``: nothing on disk)
         self.temporary = temporary
         self._locks: KeyedLocks[str] = KeyedLocks()
-        #: lines served from the cache / synthesized, since start
+        #: lines served from the cache / synthesized / that no engine spoke, since start
         self.hits = 0
         self.misses = 0
+        self.failures = 0
 
     @classmethod
     def from_settings(cls, settings: Settings, *, store: UsageLog | None = None) -> VoiceService:
@@ -77,7 +78,11 @@ class VoiceService:
             if line is not None:
                 self.hits += 1
                 return line
-            speech = await self.router.speak(text, voice.id, voice.rate, language)
+            try:
+                speech = await self.router.speak(text, voice.id, voice.rate, language)
+            except SpeechFailed:
+                self.failures += 1
+                raise
             self.misses += 1
             return self.cache.put(keys[speech.provider], speech, speech.provider)
 
