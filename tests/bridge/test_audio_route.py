@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import subprocess
+import sys
 import time
 import wave
 from collections.abc import AsyncIterator
@@ -21,6 +24,7 @@ from encounters.voice import line_key
 from encounters_bridge.audio import AudioLinkError, AudioLinks
 from encounters_bridge.config import BridgeConfig
 from encounters_bridge.daemon import Daemon
+from tests.bridge_process import DaemonProcess
 from tests.fakes.http import fake_server
 from tests.fakes.llm import Script
 from tests.fakes.speech import openai_speech_reply
@@ -218,3 +222,29 @@ def test_links_refuse_any_odd_input_with_a_reason() -> None:
     other = AudioLinks("http://game.example:3001", ttl=60, clock=lambda: now[0])
     with pytest.raises(AudioLinkError, match="another daemon process"):
         other.check(key, exp, sig)  # another process's secret
+
+
+@pytest.mark.anyio
+async def test_ae_bridge_serve_says_where_voices_come_from_and_refuses_a_bad_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AE_BRIDGE_PUBLIC_URL", "https://bridge.example.org")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    daemon = DaemonProcess(tmp_path / "good")
+    try:
+        await daemon.start()
+        await until(lambda: "voice:" in daemon.log.read_text())
+    finally:
+        daemon.stop()
+    assert "voice: espeak; game clients fetch lines from https://bridge.example.org" in (
+        daemon.log.read_text()
+    )
+    env = {**os.environ, "AE_DATA_DIR": str(tmp_path / "bad"),
+           "AE_VOICE__PROVIDERS": '["openai", "espeak"]'}  # fmt: skip
+    ae = str(Path(sys.executable).parent / "ae")
+    proc = subprocess.run([ae, "bridge", "serve", "--port", "0", "--http-port", "0"], env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 1
+    assert "the openai speech engine needs OPENAI_API_KEY" in proc.stderr
+    assert "Traceback" not in proc.stderr
