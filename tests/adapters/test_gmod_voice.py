@@ -80,8 +80,10 @@ def test_a_voiced_line_plays_at_the_companion_for_nearby_players(
             audio = {"url": url, "duration": 1.2, "content_type": "audio/wav"}
             voiced = {"id": "say_1", "type": "chat", "message": "Over here!", "audio": audio}
             _action(portal, harness, "sess_1", voiced)
-            world.run_until(lambda: bool(_calls(world) and _calls(world)[0]["channel"]),
-                            what="the voice loaded")  # fmt: skip
+            # the line loads in the client; the action's answer reaches the daemon
+            world.run_until(lambda: bool(_calls(world) and _calls(world)[0]["channel"]
+                                         and _result(harness, "say_1")),
+                            what="the voice loaded and the action done")  # fmt: skip
             assert _result(harness, "say_1")[0]["d"]["type"] == "action_done"
             assert world.chat_lines() == ["Ada: Over here!"]  # the text shows too
             call = _calls(world)[0]
