@@ -110,6 +110,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_memory.py
 	$(BIN)/python benchmarks/bench_analytics.py
 	$(BIN)/python benchmarks/bench_market.py
+	$(BIN)/python benchmarks/bench_voice.py
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) .demo-data .pytest_cache .mypy_cache .ruff_cache $(NODE_BRIDGE)/node_modules \

@@ -256,6 +256,11 @@ def bridge_serve(
             out.print(f"bridge: adapters on {daemon.ws_url}, control API on "
                       f"{daemon.api_url} (docs at /docs), studio at {daemon.api_url}/studio/",
                       highlight=False)  # fmt: skip
+            voice, links = daemon.service.voice, daemon.service.audio_links
+            if voice is not None and links is not None:
+                engines = ", ".join(p.name for p in voice.router.providers)
+                out.print(f"voice: {engines}; game clients fetch lines from {links.base_url}",
+                          highlight=False)  # fmt: skip
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async for _ in signals:
                     break

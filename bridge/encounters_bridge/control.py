@@ -19,6 +19,8 @@ another module adds its routes with one more ``include_router`` line there:
   (closes the key's live links at once), ``GET /admin/api-keys``,
   ``POST /admin/api-keys/{id}/revoke``
 - ``metrics``: ``GET /metrics`` (Prometheus text, admin key); ``GET /health`` (no key)
+- ``audio``: ``GET /audio/{key}.wav?exp=&sig=`` (no key: a signed, expiring link from a
+  voiced ``chat`` action)
 - with an engine: ``content`` (encounters, templates and sessions: ``ae deploy``,
   ``ae test --url``), ``players`` (``POST /generate``, ``GET /difficulty/{player}``,
   ``GET|POST /memory/{npc}/{player}``, campaigns and campaign runs), ``webhooks``
@@ -66,6 +68,7 @@ from .gate import MAX_BODY_BYTES, Gate
 from .play import mount_play
 from .routes import (
     analytics,
+    audio,
     auth,
     content,
     keys,
@@ -120,6 +123,7 @@ def create_app(
     app.include_router(deploy_routes.router(service, deploys))
     app.include_router(queue.router(service, deploys))
     app.include_router(live.router(service))
+    app.include_router(audio.router(service))
     if engine is not None:
         service.notify.append(engine.notify)  # persona and companion events -> webhooks
         builtin = frozenset(t.id for t in TemplateLibrary.builtin().list())

@@ -23,11 +23,14 @@ from typing import TYPE_CHECKING
 import anyio
 from anyio.abc import TaskGroup
 
+from encounters._util.optional import MissingExtra
 from encounters.engine import Engine
 from encounters.errors import ConfigError
+from encounters.log import get_logger
 from encounters.moderation import ContentModerator
 from encounters.settings import POSTGRES_SCHEMES, Settings
 
+from .audio import AudioLinks
 from .config import BridgeConfig
 from .control import create_app
 from .deployment import DeploymentService
@@ -39,6 +42,9 @@ if TYPE_CHECKING:
     import uvicorn
 
     from encounters.companion import CompanionHost, CompanionScript
+    from encounters.voice import VoiceService
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -92,9 +98,15 @@ class Daemon:
             service = DeploymentService(engine.store, moderator, edge, token_ttl=config.token_ttl)
             if script is not None:
                 service.companions = companion_host(engine, moderator, script)
+            service.voice = voice_service(settings, engine)
             ws_server = await edge.serve(config.host, config.port)
             try:
                 with _bound(config.host, config.http_port) as http_socket:
+                    if service.voice is not None:
+                        service.audio_links = AudioLinks(
+                            public_url(config, http_socket.getsockname()[1]),
+                            ttl=config.audio_url_ttl,
+                        )
                     http = http_server(
                         create_app(service, engine, max_body_bytes=config.max_body_bytes)
                     )
@@ -122,10 +134,41 @@ class Daemon:
             finally:
                 ws_server.close()
                 await ws_server.wait_closed()
+                if service.voice is not None:
+                    await service.voice.aclose()
         finally:
             # the providers' clients close on this loop (and analytics flush) before
             # the store does
             await engine.close()
+
+
+def voice_service(settings: Settings, engine: Engine) -> VoiceService | None:
+    """The speech engines ``AE_VOICE__PROVIDERS`` names, with the audio cache in the
+    data folder and usage in the engine's store; None (voice off, logged) when the
+    offline engine's package is not installed. A misconfigured engine is a
+    :class:`~encounters.errors.ConfigError`, as for the LLM providers."""
+    from encounters.voice import VoiceService
+
+    try:
+        return VoiceService.from_settings(settings, store=engine.store)
+    except MissingExtra as exc:
+        log.warning("bridge.voice_off", reason=str(exc))
+        return None
+
+
+def public_url(config: BridgeConfig, http_port: int) -> str:
+    """Where game clients fetch companions' voices: ``public_url``, else the control
+    API's own address (an unspecified host such as 0.0.0.0 is no address a client can
+    use: that is logged, since voices will not play until public_url is set)."""
+    if config.public_url:
+        return config.public_url
+    host = config.host
+    if host in ("0.0.0.0", "::", ""):
+        log.warning("bridge.public_url_missing", host=host,
+                    hint="set AE_BRIDGE_PUBLIC_URL so game clients can fetch voices")  # fmt: skip
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{http_port}"
 
 
 async def _start_jobs(tg: TaskGroup, engine: Engine) -> anyio.CancelScope:

@@ -39,6 +39,9 @@ from .store.protocols import BridgeStore
 
 if TYPE_CHECKING:
     from encounters.companion import CompanionHost
+    from encounters.voice import VoiceService
+
+    from .audio import AudioLinks
 
 log = get_logger(__name__)
 TOKEN_PREFIX = "deploy_"
@@ -103,6 +106,10 @@ class DeploymentService:
         self.paused: set[str] = set()
         #: set when the daemon stops: long-lived answers (the live streams) end
         self.closing = False
+        #: when both are set, the chat lines of personas with a voice carry a signed
+        #: link to their audio (made after moderation, see :meth:`_voiced`)
+        self.voice: VoiceService | None = None
+        self.audio_links: AudioLinks | None = None
 
     async def _notify(self, event_type: str, data: dict[str, Any]) -> None:
         for listener in self.notify:
@@ -318,9 +325,11 @@ class DeploymentService:
         decisions, entries = await self.moderator.decide_actions(
             batch, persona, capabilities=capabilities, session_id=session_id, world=session.world
         )
+        language = getattr(session, "language", None) or "en"  # sessions that know theirs
         frames = [
             Frame("dispatch", {"type": "action",
-                               "action": d.action.model_dump(exclude_none=True)},
+                               "action": await self._voiced(d.action.model_dump(exclude_none=True),
+                                                            persona, language)},
                   sid=session.id)
             for d in decisions if d.allowed and d.action is not None
         ]  # fmt: skip
@@ -354,6 +363,28 @@ class DeploymentService:
             for a, d in zip(batch, decisions, strict=True)
         ]  # fmt: skip
         return results
+
+    async def _voiced(
+        self, action: dict[str, Any], persona: PersonaCore, language: str
+    ) -> dict[str, Any]:
+        """A moderated action, with ``audio: {url, duration, content_type}`` added when
+        it is a chat line of a persona with a voice. Only lines moderation allowed reach
+        here, in their moderated form (masked words stay masked in the audio). When no
+        engine speaks the line in time the line goes without audio: voice never holds
+        up or blocks a chat."""
+        voice, links = self.voice, self.audio_links
+        if action.get("type") != "chat" or persona.voice is None or voice is None or links is None:
+            return action
+        from encounters.voice import SpeechFailed
+
+        try:
+            line = await voice.speak(str(action["message"]), persona.voice, language)
+        except SpeechFailed as exc:
+            log.warning("deployment.line_not_voiced", persona_id=persona.id, error=str(exc))
+            return action
+        return {**action, "audio": {"url": links.url(line.key),
+                                    "duration": round(line.duration, 3),
+                                    "content_type": line.content_type}}  # fmt: skip
 
     async def end(self, session_id: str) -> dict[str, Any]:
         """Despawn and close the session; returns its summary and replay."""

@@ -3,8 +3,8 @@ anything: it authenticates the caller from the ``Authorization`` header alone an
 enforces the request body limit, so a request without a valid key is answered 401
 and an oversized one 413 without their bodies being read.
 
-- Public paths (``/health``, the OpenAPI document, the docs and the studio's static
-  files) need no key; every
+- Public paths (``/health``, the OpenAPI document, the docs, the studio's static
+  files and the signed voice links under ``/audio/``, see ``audio.py``) need no key; every
   other request needs ``Authorization: Bearer <key>``: a control-API key (``ae_ak_``)
   or a game server's world key (``ae_wk_``). The record found is put in the request's
   state as ``principal`` for the routes' role checks (``routes.auth``).
@@ -35,8 +35,9 @@ MAX_BODY_BYTES = 1024 * 1024
 #: Paths anyone may read: the health check and the API's own documentation.
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/studio"})
 #: The docs', the studio's and the web world's static files (the studio and the web world
-#: sign in and send the key with every API call they make; their pages hold no secret)
-PUBLIC_PREFIXES = ("/docs/static/", "/studio/", "/play/")
+#: sign in and send the key with every API call they make; their pages hold no secret),
+#: and voiced lines' audio (each URL carries its own signature and expiry)
+PUBLIC_PREFIXES = ("/docs/static/", "/studio/", "/play/", "/audio/")
 
 
 class BodyTooLarge(HTTPException):
