@@ -68,8 +68,10 @@ THREAT_VERB = [
     "torture", "break", "cut", "slit", "bash", "smash", "drown", "burn", "gut",
     "jump", "knife", "find", "punch", "end",
 ]  # fmt: skip
-THREAT_OBJ = ["you", "your mom", "your family", "your little brother", "your sister",
-              "your dad", "you and your friends", "your dog", "your kids", "him", "her"]  # fmt: skip
+THREAT_OBJ = [
+    "you", "your mom", "your family", "your little brother", "your sister", "your dad",
+    "you and your friends", "your dog", "your kids", "him", "her",
+]  # fmt: skip
 REAL_WHEN = [
     "irl", "in real life", "for real", "tomorrow at school", "after school", "tonight",
     "when you walk home", "at your house", "outside your work", "on your way to class",
@@ -829,7 +831,8 @@ def main() -> None:
                     continue
                 seen.add(text)
                 rows.append({"id": f"t{len(rows) + 1:05d}", "text": text, "labels": labels,
-                             "group": group_of(frame, labels), "lang": "en", "frame": f"{frame}/{number}"})  # fmt: skip
+                             "group": group_of(frame, labels), "lang": "en",
+                             "frame": f"{frame}/{number}"})  # fmt: skip
     OUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
     print(f"wrote {len(rows)} lines to {OUT.relative_to(ROOT)}")
 

@@ -170,12 +170,13 @@ def main() -> None:
         # (score, positive, game-chat negative, written line)
         scored: list[tuple[float, bool, bool, bool]] = []
         for k, held in enumerate(folds):
-            fit = [rows[i] for j, f in enumerate(folds) if j != k for i in f]
+            fit = [rows[i] for j, part in enumerate(folds) if j != k for i in part]
             bias, w = train(fit, topic, **hyper)
             for i in held:
-                f, labels, group = rows[i]
-                scored.append((score(bias, w, f), topic in labels,
-                               not labels and group in GAME_CHAT, not raw[i].get("frame")))  # fmt: skip
+                feats, labels, group = rows[i]
+                game = not labels and group in GAME_CHAT
+                written = not raw[i].get("frame")
+                scored.append((score(bias, w, feats), topic in labels, game, written))
         limit = choose_threshold([s[:3] for s in scored], args.game_fp, args.min_precision)
         if args.show:
             order = [i for k in range(args.folds) for i in folds[k]]
@@ -187,11 +188,11 @@ def main() -> None:
         tp = sum(1 for s, p, _, _ in scored if p and s >= limit)
         flagged = sum(1 for s, _, _, _ in scored if s >= limit)
         positives = sum(1 for _, p, _, _ in scored if p)
-        game = sum(1 for s, _, g, _ in scored if g and s >= limit)
+        game_flagged = sum(1 for s, _, g, _ in scored if g and s >= limit)
         w_tp = sum(1 for s, p, _, h in scored if p and h and s >= limit)
         w_pos = sum(1 for _, p, _, h in scored if p and h)
         print(f"  {topic:10} threshold {limit:6.2f}  recall {tp / positives:.3f}  "
-              f"precision {tp / max(1, flagged):.3f}  game-chat flagged {game}  "
+              f"precision {tp / max(1, flagged):.3f}  game-chat flagged {game_flagged}  "
               f"recall on written lines {w_tp / max(1, w_pos):.3f}")  # fmt: skip
 
     biases: list[float] = []
