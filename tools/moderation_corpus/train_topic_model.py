@@ -2,21 +2,26 @@
 
 Trained on the tuning set only (``corpus.jsonl`` and the ``tune`` split of
 ``game_corpus.jsonl``), ``train_extra.jsonl`` (lines written for training: game talk
-full of combat and death words, and harm in plain words) and the sentences of the
-built-in encounter templates (game prose that must pass); the held-out set is never
-read here. Method:
+full of combat and death words, and harm in plain words), ``train_generated.jsonl``
+(lines made from hand-written frames by ``build_train_generated.py``; left out with
+``--no-generated``) and the sentences of the built-in encounter templates (game prose
+that must pass); the held-out set is never read here. Method:
 
 1. each line is folded (``encounters.moderation.normalize.fold``) and turned into word,
    word-pair and word-beginning features (``encounters.moderation.topicmodel``);
 2. one logistic regression per topic (hate, sexual, self_harm, violence), trained by
    AdaGrad with L2 regularisation, positives weighted up (they are a few percent of
    the lines), in a fixed order (deterministic: the same file every run);
-3. each topic's threshold is chosen on out-of-fold scores (five folds of the tuning
-   set): the lowest score at which at most ``--game-fp`` of the tuning set's ordinary
+3. each topic's threshold is chosen on out-of-fold scores (five folds of the training
+   lines; lines made from one template share a fold): the lowest score at which at most ``--game-fp`` of the tuning set's ordinary
    and role-play game chat lines would be flagged, and precision stays at or above
    ``--min-precision``;
 4. the final model is trained on the whole tuning set; weights below ``--prune`` in
    every topic are dropped, the rest rounded, and written as JSON.
+
+It prints out-of-fold recall, precision and game-chat lines flagged per topic, also
+recall on the lines not made from frames (the fairer figure: frame lines resemble each
+other); ``--show N`` prints the N game-chat lines that score highest.
 
 Run from the repository root: ``python tools/moderation_corpus/train_topic_model.py``.
 """
