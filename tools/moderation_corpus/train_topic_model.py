@@ -13,9 +13,9 @@ that must pass); the held-out set is never read here. Method:
    AdaGrad with L2 regularisation, positives weighted up (they are a few percent of
    the lines), in a fixed order (deterministic: the same file every run);
 3. each topic's threshold is chosen on out-of-fold scores (five folds of the training
-   lines; lines made from one template share a fold): the lowest score at which at most ``--game-fp`` of the tuning set's ordinary
-   and role-play game chat lines would be flagged, and precision stays at or above
-   ``--min-precision``;
+   lines; lines made from one template share a fold): the lowest score at which at
+   most ``--game-fp`` of the training lines' ordinary and role-play game chat would be
+   flagged, and precision stays at or above ``--min-precision``;
 4. the final model is trained on the whole tuning set; weights below ``--prune`` in
    every topic are dropped, the rest rounded, and written as JSON.
 
@@ -158,7 +158,12 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--no-generated", action="store_true", help="leave out " + GENERATED.name)
-    parser.add_argument("--show", type=int, default=0, help="print the N top game-chat lines")
+    parser.add_argument(
+        "--show",
+        type=int,
+        default=0,
+        help="print the N top game-chat lines and N missed written positives",
+    )
     parser.add_argument("--dry-run", action="store_true", help="report, do not write")
     args = parser.parse_args()
     hyper = {"epochs": args.epochs, "l2": args.l2, "pos_weight": args.pos_weight,
@@ -189,6 +194,13 @@ def main() -> None:
                               if x[2])[-args.show:]  # fmt: skip
             for value, text in reversed(game_top):
                 print(f"    game {value:6.2f}  {text}")
+            missed = sorted(
+                (x[0], raw[i]["text"])
+                for x, i in zip(scored, order, strict=True)
+                if x[1] and x[3] and x[0] < limit
+            )[: args.show]
+            for value, text in missed:
+                print(f"    missed {value:6.2f}  {text}")
         thresholds.append(limit)
         tp = sum(1 for s, p, _, _ in scored if p and s >= limit)
         flagged = sum(1 for s, _, _, _ in scored if s >= limit)
