@@ -275,7 +275,8 @@ class French(Romance):
     def regular(self, adj: str) -> tuple[str, str, str, str]:
         if adj.endswith("e"):
             return (adj, adj, adj + "s", adj + "s")
-        if adj.endswith(("eux", "if", "el", "en", "et", "er", "on", "s", "x", "c", "g")):
+        irregular = ("eux", "if", "el", "eil", "en", "et", "er", "eur", "on", "al", "eau", "ot")
+        if adj.endswith(irregular) or adj.endswith(("s", "x", "c", "g")) or " " in adj:
             raise ValueError(f"adjective {adj!r}: not regular; give its 4 forms")
         return (adj, adj + "e", adj + "s", adj + "es")
 
