@@ -213,8 +213,8 @@ def _check_words(bank: LocalBank, grammar: Grammar) -> None:
             if person.forms is None or set(person.forms) != {"gen", "dat", "acc", "ins", "loc"}:
                 raise ValueError(f"first_names[{i}]: Russian names list gen dat acc ins loc")
         for i, surname in enumerate(bank.surnames):
-            if not surname.endswith(("ов", "ев", "ин", "ын")):
-                raise ValueError(f"surnames[{i}]: {surname!r} must end in -ов, -ев, -ин or -ын")
+            if not surname.endswith(("ов", "ев", "ёв", "ин", "ын")):
+                raise ValueError(f"surnames[{i}]: {surname!r} must end in -ов, -ев, -ёв, -ин or -ын")
 
 
 @cache
