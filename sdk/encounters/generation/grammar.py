@@ -38,7 +38,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -168,9 +168,9 @@ def _rules(pairs: Mapping[str, str]) -> list[tuple[re.Pattern[str], str]]:
 class Romance(Grammar):
     """Article + noun + adjective + tail, all agreeing in gender and number."""
 
-    definite: dict[tuple[str, str], str] = {}
-    indefinite: dict[tuple[str, str], str] = {}
-    contractions: list[tuple[re.Pattern[str], str]] = []
+    definite: ClassVar[dict[tuple[str, str], str]] = {}
+    indefinite: ClassVar[dict[tuple[str, str], str]] = {}
+    contractions: ClassVar[list[tuple[re.Pattern[str], str]]] = []
 
     def four(self, adj: Adjective) -> tuple[str, str, str, str]:
         """(m sg, f sg, m pl, f pl)."""
@@ -225,9 +225,19 @@ class Romance(Grammar):
 class Spanish(Romance):
     language = "es"
     default_in = "en"
-    definite = {("m", "sg"): "el", ("f", "sg"): "la", ("m", "pl"): "los", ("f", "pl"): "las"}
-    indefinite = {("m", "sg"): "un", ("f", "sg"): "una", ("m", "pl"): "unos", ("f", "pl"): "unas"}
-    contractions = [
+    definite: ClassVar[dict[tuple[str, str], str]] = {
+        ("m", "sg"): "el",
+        ("f", "sg"): "la",
+        ("m", "pl"): "los",
+        ("f", "pl"): "las",
+    }
+    indefinite: ClassVar[dict[tuple[str, str], str]] = {
+        ("m", "sg"): "un",
+        ("f", "sg"): "una",
+        ("m", "pl"): "unos",
+        ("f", "pl"): "unas",
+    }
+    contractions: ClassVar[list[tuple[re.Pattern[str], str]]] = [
         *_rules({"de el": "del", "a el": "al"}),
         # "y" before an i-sound is "e", "o" before an o-sound is "u"
         (re.compile(r"\by (?=[iIíÍ]|[hH][iIíÍ](?![aeoáéó]))"), "e "),
@@ -245,9 +255,19 @@ class Spanish(Romance):
 class Portuguese(Romance):
     language = "pt-BR"
     default_in = "em"
-    definite = {("m", "sg"): "o", ("f", "sg"): "a", ("m", "pl"): "os", ("f", "pl"): "as"}
-    indefinite = {("m", "sg"): "um", ("f", "sg"): "uma", ("m", "pl"): "uns", ("f", "pl"): "umas"}
-    contractions = _rules(
+    definite: ClassVar[dict[tuple[str, str], str]] = {
+        ("m", "sg"): "o",
+        ("f", "sg"): "a",
+        ("m", "pl"): "os",
+        ("f", "pl"): "as",
+    }
+    indefinite: ClassVar[dict[tuple[str, str], str]] = {
+        ("m", "sg"): "um",
+        ("f", "sg"): "uma",
+        ("m", "pl"): "uns",
+        ("f", "pl"): "umas",
+    }
+    contractions: ClassVar[list[tuple[re.Pattern[str], str]]] = _rules(
         {
             "de o": "do", "de a": "da", "de os": "dos", "de as": "das",
             "em o": "no", "em a": "na", "em os": "nos", "em as": "nas",
@@ -263,9 +283,19 @@ _FR_VOWEL = "aeiouyhéèêëàâîïôûœAEIOUYHÉÈÊËÀÂÎÏÔÛŒ"
 class French(Romance):
     language = "fr"
     default_in = "dans"
-    definite = {("m", "sg"): "le", ("f", "sg"): "la", ("m", "pl"): "les", ("f", "pl"): "les"}
-    indefinite = {("m", "sg"): "un", ("f", "sg"): "une", ("m", "pl"): "des", ("f", "pl"): "des"}
-    contractions = [
+    definite: ClassVar[dict[tuple[str, str], str]] = {
+        ("m", "sg"): "le",
+        ("f", "sg"): "la",
+        ("m", "pl"): "les",
+        ("f", "pl"): "les",
+    }
+    indefinite: ClassVar[dict[tuple[str, str], str]] = {
+        ("m", "sg"): "un",
+        ("f", "sg"): "une",
+        ("m", "pl"): "des",
+        ("f", "pl"): "des",
+    }
+    contractions: ClassVar[list[tuple[re.Pattern[str], str]]] = [
         # elide the article first, so "de le arbre" becomes "de l'arbre", not "du arbre"
         (re.compile(rf"\b([lL])[ea] (?=[{_FR_VOWEL}])"), r"\1'"),
         *_rules({"de le": "du", "de les": "des", "à le": "au", "à les": "aux"}),
@@ -320,7 +350,7 @@ class German(Grammar):
     language = "de"
     cases = ("nom", "acc", "dat")
     default_in = "in"
-    contractions = _rules(
+    contractions: ClassVar[list[tuple[re.Pattern[str], str]]] = _rules(
         {
             "in dem": "im", "an dem": "am", "zu dem": "zum", "zu der": "zur",
             "von dem": "vom", "bei dem": "beim", "in das": "ins", "auf das": "aufs",
@@ -358,8 +388,10 @@ class German(Grammar):
         if form.number == "n":
             words.append(str(count))
             decl = "strong"
-        elif noun.proper or form.article in ("bare", "name") or (
-            form.article == "indef" and number == "pl"
+        elif (
+            noun.proper
+            or form.article in ("bare", "name")
+            or (form.article == "indef" and number == "pl")
         ):
             decl = "strong"
         elif form.article == "indef":
@@ -418,7 +450,7 @@ class Russian(Grammar):
     language = "ru"
     cases = CASES
     default_in = "в"
-    contractions = [
+    contractions: ClassVar[list[tuple[re.Pattern[str], str]]] = [
         (re.compile(r"\b([сС]) (?=[сзшжСЗШЖ][бвгджзйклмнпрстфхцчшщ])"), r"\1о "),
         (re.compile(r"\b([вВ]) (?=[вфВФ][бвгджзйклмнпрстфхцчшщ])"), r"\1о "),
         (re.compile(r"\b([оО]) (?=[аоуэиАОУЭИ])"), r"\1б "),

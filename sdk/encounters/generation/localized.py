@@ -40,6 +40,7 @@ from .grammar import (
     _NOUN_FLAGS,
     GRAMMARS,
     Adjective,
+    Gender,
     Grammar,
     Noun,
     Phrase,
@@ -214,7 +215,9 @@ def _check_words(bank: LocalBank, grammar: Grammar) -> None:
                 raise ValueError(f"first_names[{i}]: Russian names list gen dat acc ins loc")
         for i, surname in enumerate(bank.surnames):
             if not surname.endswith(("ов", "ев", "ёв", "ин", "ын")):
-                raise ValueError(f"surnames[{i}]: {surname!r} must end in -ов, -ев, -ёв, -ин or -ын")
+                raise ValueError(
+                    f"surnames[{i}]: {surname!r} must end in -ов, -ев, -ёв, -ин or -ын"
+                )
 
 
 @cache
@@ -271,7 +274,7 @@ def _render(
         value = slots[name]
         if name == "adj":
             fl = parse_flags(flags, _ADJ_FLAGS, where)
-            g = next((x for x in ("m", "f", "n") if x in fl), "m")
+            g: Gender = "f" if "f" in fl else "n" if "n" in fl else "m"
             number = "pl" if "pl" in fl else "sg"
             case = next((c for c in grammar.cases if c in fl), "nom")
             decl = next((x for x in ("weak", "mixed", "strong") if x in fl), "weak")
@@ -483,4 +486,3 @@ def _trait(grammar: Grammar, trait: Adjective, gender: Literal["m", "f"]) -> str
     if isinstance(trait, str) and grammar.language == "de":
         return trait
     return grammar.adjective(trait, gender, "sg", "nom", "")
-

@@ -6,7 +6,7 @@ procedural generator is that floor. It is the first :class:`EncounterGenerator` 
 the one an LLM router can always fall back to.
 
 How it works: a :class:`random.Random` seeded from ``(seed, category)`` picks words
-from the language's word bank (English: ``wordbanks.json``) (names, places, foes, items, factions, title patterns,
+from the language's word bank (names, places, foes, items, factions, title patterns,
 dialogue lines, traits), fills category-specific sentence patterns and builds a dict
 that is validated into an :class:`EncounterSpec`. Difficulty and player level do not
 pick words, so one seed keeps its title, setting and NPCs at every difficulty and
@@ -200,9 +200,6 @@ def _title_case(words: str) -> str:
 
 def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
-
-
-
 
 
 class ProceduralGenerator:

@@ -102,7 +102,8 @@ def quantity(rng: Random, kind: ObjectiveKind, scale: float) -> int:
     if kind not in COUNTED:
         return 1
     low, high, exponent = COUNTED[kind]
-    return max(2, min(MAX_QUANTITY, round(rng.randint(low, high) * scale**exponent)))
+    base: float = rng.randint(low, high) * scale**exponent
+    return max(2, min(MAX_QUANTITY, round(base)))
 
 
 def minutes(kind: ObjectiveKind, count: int, optional: bool) -> float:
@@ -134,7 +135,11 @@ def rewards(
     if cat is Category.SOCIAL or rng.random() < 0.3:
         rep = rng.randint(5, 20) * diff_factor * (1.0 + level / 100.0)
         out.append(
-            {"kind": RewardKind.REPUTATION.value, "amount": clamp(rep, MAX_REWARD), "faction": faction}
+            {
+                "kind": RewardKind.REPUTATION.value,
+                "amount": clamp(rep, MAX_REWARD),
+                "faction": faction,
+            }
         )
     return out
 
