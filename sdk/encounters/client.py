@@ -111,9 +111,13 @@ class EncountersClient:
         world: str,
         server_id: str,
         location: dict[str, float] | None = None,
+        language: str | None = None,
     ) -> dict[str, Any]:
-        body = {"personaId": persona_id, "deploymentToken": token, "world": world,
-                "serverId": server_id, "spawnLocation": location}  # fmt: skip
+        body: dict[str, Any] = {"personaId": persona_id, "deploymentToken": token,
+                                "world": world, "serverId": server_id,
+                                "spawnLocation": location}  # fmt: skip
+        if language is not None:
+            body["language"] = language  # BCP 47: the companion speaks it
         result: dict[str, Any] = await self._call("POST", "/spawn", body)
         return result
 

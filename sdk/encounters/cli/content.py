@@ -14,6 +14,7 @@ from rich.table import Table
 
 from ..errors import FieldError, TemplateError, ValidationFailed
 from ..generation import GenerationRequest
+from ..i18n import tags
 from ..jsonio import read_json_file
 from ..models import Category, EncounterSpec, PlayerContext, Session
 from ..models.persona import PersonaCore
@@ -166,6 +167,15 @@ def generate(
         Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
     ] = None,
     save: Annotated[bool, typer.Option(help="Also keep them in the store.")] = True,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            "--language",
+            "-l",
+            help="Language of the texts as a BCP 47 tag (en, es, de, fr, pt-BR, ru are "
+            "written offline; LLMs are asked for any).",
+        ),
+    ] = None,
 ) -> None:
     """Generate encounters from a template or by category, offline by default."""
     if template is None and category is None:
@@ -179,6 +189,11 @@ def generate(
     if template is None and param:
         raise fail("--param only applies with --template")
     params = parse_params(param or [])
+    if language is not None:
+        try:
+            language = tags.canonical(language)
+        except ValueError as exc:
+            raise fail(f"--language: {exc}") from None
     specs: list[EncounterSpec] = []
     with (
         state.engine() as engine,
@@ -196,6 +211,7 @@ def generate(
                     seed=None if seed is None else seed + i,
                     provider=provider,
                     save=save,
+                    language=language,
                 )
             )
             progress.advance(task)
