@@ -282,8 +282,8 @@ def test_offline_brain_understands_and_answers_in_the_language(
     table = LINES[language]
     p = persona()
     actions = brain.decide_now(chat_event(follow), p)
-    assert actions == [{"type": "chat", "message": table.acks["follow"]["curious"].format(name="Ana")},
-                       {"type": "follow", "target": "7"}]  # fmt: skip
+    ack = table.acks["follow"]["curious"].format(name="Ana")
+    assert actions == [{"type": "chat", "message": ack}, {"type": "follow", "target": "7"}]
     assert brain.decide_now(chat_event(stop), p)[1] == {"type": "stop"}
     greeting = brain.decide_now(chat_event(hello), p)[0]["message"]
     assert greeting == table.greetings["curious"].format(name="Ana")
