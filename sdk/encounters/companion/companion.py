@@ -84,7 +84,8 @@ class Companion:
         self.world = world
         self.session_id = session_id
         self.send = send
-        self.moderator = moderator
+        #: moderation for the session's language (its national personal-data forms)
+        self.moderator = moderator.for_language(language)
         self.router = router
         self.memory = memory
         self.script = script
