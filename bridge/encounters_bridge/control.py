@@ -48,6 +48,7 @@ from encounters.errors import (
     TemplateError,
     ValidationFailed,
 )
+from encounters.i18n.translate import TranslationError
 from encounters.templates.library import TemplateLibrary
 from encounters.validation import format_path
 
@@ -63,6 +64,7 @@ from .routes import (
     personas,
     players,
     sessions,
+    translate,
     webhooks,
 )
 from .routes.schemas import COMPONENTS, Health
@@ -108,6 +110,7 @@ def create_app(
         app.include_router(players.router(engine, tenancy))
         app.include_router(webhooks.router(engine))
         app.include_router(analytics.router(engine, tenancy))
+        app.include_router(translate.router(engine))
         app.include_router(
             editor_router(engine, tenancy, auth.caller, auth.admin)
         )  # the studio's API
@@ -191,4 +194,6 @@ def _error_handlers(app: FastAPI) -> None:
             return _error(409, str(exc))
         if isinstance(exc, TemplateError):
             return _error(422, str(exc))
+        if isinstance(exc, TranslationError):  # the model failed, not the caller
+            return _error(502, str(exc))
         return _error(400, str(exc))

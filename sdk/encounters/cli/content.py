@@ -227,6 +227,40 @@ def generate(
         err.print(f"wrote {count} encounter(s) to {output}", highlight=False)
 
 
+@app.command()
+def translate(
+    file: Annotated[Path, typer.Argument(help="An encounter or template JSON file.")],
+    to: Annotated[str, typer.Option("--to", help="Target language, BCP 47 (es, pt-BR).")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Translate an encounter or template through the configured LLM, keeping ids and
+    placeholders (the reply is checked, asked for once more, then refused)."""
+    try:
+        target = tags.canonical(to)
+    except ValueError as exc:
+        raise fail(f"--to: {exc}") from None
+    data = read_json_file(file)
+    is_template = isinstance(data, dict) and "structure" in data
+    with state.engine() as engine:
+        if is_template:
+            template = template_from_data(data, str(file))
+            result = engine.translate_template(template, target).model_dump(mode="json")
+        else:
+            spec = validate_model(EncounterSpec, data, str(file))
+            result = engine.translate_encounter(spec, target).model_dump(mode="json")
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    if output is None:
+        print(text)
+        return
+    try:
+        output.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"cannot write {output}: {exc.strerror}") from None
+    err.print(f"wrote the {target} translation to {output}", highlight=False)
+
+
 @templates_app.command("list")
 def templates_list(
     category: Annotated[Category | None, typer.Option("--category", "-c")] = None,
