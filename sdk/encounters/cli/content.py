@@ -15,6 +15,7 @@ from rich.table import Table
 from ..errors import FieldError, TemplateError, ValidationFailed
 from ..generation import GenerationRequest
 from ..i18n import tags
+from ..i18n.messages import _
 from ..jsonio import read_json_file
 from ..models import Category, EncounterSpec, PlayerContext, Session
 from ..models.persona import PersonaCore
@@ -86,7 +87,9 @@ def check_content(path: Path) -> list[FieldError]:
     return []
 
 
-@app.command()
+@app.command(
+    help=_("Check encounter and template files; print every problem; exit 1 if any is bad.")
+)
 def validate(
     files: Annotated[list[Path], typer.Argument(help="Encounter or template JSON files.")],
     as_json: JsonFlag = False,
@@ -112,7 +115,7 @@ def validate(
                 out.print(f"[green]✓[/green] {path}", highlight=False, soft_wrap=True)
             progress.advance(task)
     if len(files) > 1:
-        out.print(f"{len(files) - bad} valid, {bad} invalid")
+        out.print(_("{valid} valid, {invalid} invalid").format(valid=len(files) - bad, invalid=bad))
     if bad:
         raise typer.Exit(1)
 
@@ -142,7 +145,7 @@ def parse_params(pairs: list[str]) -> dict[str, object]:
     return params
 
 
-@app.command()
+@app.command(help=_("Generate encounters from a template or by category, offline by default."))
 def generate(
     template: Annotated[
         str | None, typer.Option("--template", "-t", help="Template id (see 'ae templates list').")
@@ -172,16 +175,18 @@ def generate(
         typer.Option(
             "--language",
             "-l",
-            help="Language of the texts as a BCP 47 tag (en, es, de, fr, pt-BR, ru are "
-            "written offline; LLMs are asked for any).",
+            help=_(
+                "Language of the texts as a BCP 47 tag (en, es, de, fr, pt-BR, ru are "
+                "written offline; LLMs are asked for any)."
+            ),
         ),
     ] = None,
 ) -> None:
     """Generate encounters from a template or by category, offline by default."""
     if template is None and category is None:
-        raise fail("give --template ID (with --param name=value) or --category NAME")
+        raise fail(_("give --template ID (with --param name=value) or --category NAME"))
     if template is not None and category is not None:
-        raise fail("give either --template or --category, not both")
+        raise fail(_("give either --template or --category, not both"))
     if template is not None and (seed is not None or level != 1 or provider is not None):
         raise fail(
             "--seed, --level and --provider shape generation by --category; templates ignore them"
@@ -223,14 +228,24 @@ def generate(
         try:
             output.write_text(text + "\n", encoding="utf-8")
         except OSError as exc:
-            raise fail(f"cannot write {output}: {exc.strerror}") from None
-        err.print(f"wrote {count} encounter(s) to {output}", highlight=False)
+            raise fail(
+                _("cannot write {path}: {reason}").format(path=output, reason=exc.strerror)
+            ) from None
+        err.print(
+            _("wrote {count} encounter(s) to {path}").format(count=count, path=output),
+            highlight=False,
+        )
 
 
-@app.command()
+@app.command(
+    help=_(
+        "Translate an encounter or template through the configured LLM, keeping ids and "
+        "placeholders (the reply is checked, asked for once more, then refused)."
+    )
+)
 def translate(
     file: Annotated[Path, typer.Argument(help="An encounter or template JSON file.")],
-    to: Annotated[str, typer.Option("--to", help="Target language, BCP 47 (es, pt-BR).")],
+    to: Annotated[str, typer.Option("--to", help=_("Target language, BCP 47 (es, pt-BR)."))],
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
     ] = None,
@@ -257,8 +272,13 @@ def translate(
     try:
         output.write_text(text + "\n", encoding="utf-8")
     except OSError as exc:
-        raise fail(f"cannot write {output}: {exc.strerror}") from None
-    err.print(f"wrote the {target} translation to {output}", highlight=False)
+        raise fail(
+            _("cannot write {path}: {reason}").format(path=output, reason=exc.strerror)
+        ) from None
+    err.print(
+        _("wrote the {language} translation to {path}").format(language=target, path=output),
+        highlight=False,
+    )
 
 
 @templates_app.command("list")
