@@ -491,3 +491,20 @@ def test_every_bank_loads_and_checks_its_patterns() -> None:
     raw["categories"]["combat"]["titles"][5] = "{foe:dat.pl} en {place}"
     with pytest.raises(ValidationFailed, match=r"es has no case 'dat'"):
         validate_model(localized.LocalBank, raw, "languages/es.json")
+
+
+@pytest.mark.parametrize("language", NON_ENGLISH)
+def test_generated_encounters_pass_moderation(language: str) -> None:
+    """Family-friendly in every language: the published-content bar of the word lists
+    and topic model (every topic blocks, in a game's context)."""
+    from encounters.models.persona import BUILTIN_TOPICS, Safety
+    from encounters.moderation import ContentModerator, TextFilter
+
+    moderator = ContentModerator(TextFilter.default()).for_language(language)
+    strict = Safety(blocked_topics=list(BUILTIN_TOPICS), moderation="block")
+    for seed in range(20):
+        for category in Category:
+            spec = gen.generate(category, 0.5, seed=seed, language=language)
+            for text in texts(spec):
+                result = moderator.check_message(text, strict)
+                assert result.decision == "allow", (text, result.reason)

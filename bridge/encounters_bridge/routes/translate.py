@@ -21,7 +21,7 @@ from encounters.validation import validate_model
 
 from .auth import Caller
 from .content import screen
-from .schemas import ERRORS
+from .schemas import ERRORS, _error
 
 
 class TranslateRequest(BaseModel):
@@ -46,7 +46,14 @@ class Translated(BaseModel):
 
 
 def router(engine: Engine) -> APIRouter:
-    api = APIRouter(tags=["translate"], responses=ERRORS)
+    api = APIRouter(
+        tags=["translate"],
+        responses={
+            **ERRORS,
+            502: _error("The model's translation broke ids, placeholders or the language twice"),
+            503: _error("No LLM provider is configured for this daemon"),
+        },
+    )
 
     @api.post("/translate")
     async def translate(body: TranslateRequest, key: Caller) -> Translated:
