@@ -55,23 +55,28 @@ def router(engine: Engine) -> APIRouter:
         },
     )
 
-    @api.post("/translate")
-    async def translate(body: TranslateRequest, key: Caller) -> Translated:
+    def needs_llm() -> None:
+        """Checked after the body: bad input is a 422 whether or not an LLM is set."""
         if not isinstance(engine.generator, ProviderManager):
             raise HTTPException(
                 503,
                 "translation needs an LLM provider: configure one "
                 "(LLM_PRIMARY_PROVIDER and its key) for this daemon",
             )
+
+    @api.post("/translate")
+    async def translate(body: TranslateRequest, key: Caller) -> Translated:
         if body.encounter is not None:
             screen(engine.moderator, body.encounter, "encounter")
             spec = validate_model(EncounterSpec, body.encounter, "encounter")
+            needs_llm()
             done = (await engine.translate_encounter(spec, body.language)).model_dump(mode="json")
             screen(engine.moderator, done, "translation")
             return Translated(language=done["language"], encounter=done)
         assert body.template is not None
         screen(engine.moderator, body.template, "template")
         template = template_from_data(body.template, "template")
+        needs_llm()
         out = await engine.translate_template(template, body.language)
         data = out.model_dump(mode="json")
         screen(engine.moderator, data, "translation")
