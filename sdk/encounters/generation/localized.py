@@ -40,6 +40,7 @@ from .grammar import (
     _NOUN_FLAGS,
     GRAMMARS,
     Adjective,
+    Form,
     Gender,
     Grammar,
     Noun,
@@ -273,7 +274,7 @@ def _render(
             raise ValueError(f"{where}: unknown slot {{{name}}} in {text!r}")
         value = slots[name]
         if name == "adj":
-            fl = parse_flags(flags, _ADJ_FLAGS, where)
+            fl = _flags(flags, _ADJ_FLAGS)
             g: Gender = "f" if "f" in fl else "n" if "n" in fl else "m"
             number = "pl" if "pl" in fl else "sg"
             case = next((c for c in grammar.cases if c in fl), "nom")
@@ -282,7 +283,7 @@ def _render(
             return cap(word) if "cap" in fl else word
         if isinstance(value, str):
             return value
-        form = noun_form(parse_flags(flags, _NOUN_FLAGS, where))
+        form = _form(flags)
         if form.case not in grammar.cases:
             raise ValueError(f"{where}: {grammar.language} has no case {form.case!r}")
         return grammar.render(value, form, count)
@@ -291,6 +292,17 @@ def _render(
         return grammar.fix(_SLOT.sub(one, text))
     except (ValueError, KeyError) as exc:
         raise ValueError(f"{where}: {exc}") from None
+
+
+@cache
+def _flags(flags: str, allowed: frozenset[str]) -> frozenset[str]:
+    """Parsed slot flags (patterns repeat: parsed once per process)."""
+    return parse_flags(flags, allowed, "slot")
+
+
+@cache
+def _form(flags: str) -> Form:
+    return noun_form(_flags(flags, _NOUN_FLAGS))
 
 
 def _sample_story(b: LocalBank, grammar: Grammar) -> dict[str, Any]:
