@@ -139,7 +139,7 @@ def root(
         ),
     ] = None,
     log_format: Annotated[
-        str | None, typer.Option("--log-format", help="console or json (AE_LOG_FORMAT).")
+        str | None, typer.Option("--log-format", help=_("console or json (AE_LOG_FORMAT)."))
     ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help=_("Log info messages (AE_LOG_LEVEL)."))

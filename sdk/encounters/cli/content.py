@@ -33,8 +33,8 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "persona": PersonaCore,
 }
 
-templates_app = typer.Typer(help="List and inspect encounter templates.", no_args_is_help=True)
-encounters_app = typer.Typer(help="Encounters kept in the store.", no_args_is_help=True)
+templates_app = typer.Typer(help=_("List and inspect encounter templates."), no_args_is_help=True)
+encounters_app = typer.Typer(help=_("Encounters kept in the store."), no_args_is_help=True)
 app.add_typer(encounters_app, name="encounters")
 app.add_typer(templates_app, name="templates")
 
@@ -120,7 +120,7 @@ def validate(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(help=_("Print the JSON Schema of a model (for editors and LLM structured output)."))
 def schema(
     name: Annotated[str, typer.Argument(help=f"One of: {', '.join(SCHEMAS)}")] = "encounter",
 ) -> None:
@@ -350,7 +350,7 @@ def templates_show(
     out.print(f"generate: ae generate -t {t.id} {example}".rstrip(), highlight=False)
 
 
-@app.command()
+@app.command(help=_("Check chat lines as a persona's moderation would: allow, sanitize or block."))
 def moderate(
     texts: Annotated[list[str], typer.Argument(help="Chat lines to check.")],
     block: Annotated[
@@ -392,7 +392,7 @@ def moderate(
         )
 
 
-providers_app = typer.Typer(help="LLM providers.", no_args_is_help=True)
+providers_app = typer.Typer(help=_("LLM providers."), no_args_is_help=True)
 app.add_typer(providers_app, name="providers")
 
 
@@ -449,7 +449,7 @@ def providers_check(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(help=_("LLM calls, failures, tokens and estimated cost, per provider and model."))
 def stats(as_json: JsonFlag = False) -> None:
     """LLM calls, failures, tokens and estimated cost, per provider and model."""
     with state.engine() as engine:
