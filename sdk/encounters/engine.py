@@ -292,11 +292,10 @@ class Engine:
 
     # -- generation ------------------------------------------------------------------
 
-    @property
-    def translator(self) -> Translator:
-        """Translates encounters and templates through the LLM router (see
-        :mod:`encounters.i18n.translate`). Raises :class:`ConfigError` when no LLM
-        provider is configured: there is no offline translation."""
+    def _translator_or_fail(self) -> Translator:
+        """The translator over the LLM router (see :mod:`encounters.i18n.translate`).
+        Raises :class:`ConfigError` when no LLM provider is configured: there is no
+        offline translation."""
         if not isinstance(self.generator, ProviderManager):
             raise ConfigError(
                 "translation needs an LLM provider: set LLM_PRIMARY_PROVIDER and its key "
@@ -309,14 +308,14 @@ class Engine:
     async def translate_encounter(self, spec: EncounterSpec, language: str) -> EncounterSpec:
         """``spec`` with its player-facing texts in ``language`` (BCP 47); ids, targets,
         names and placeholders kept. Not stored."""
-        return await self.translator.encounter(spec, language)
+        return await self._translator_or_fail().encounter(spec, language)
 
     async def translate_template(
         self, template: EncounterTemplate, language: str
     ) -> EncounterTemplate:
         """``template`` with its texts in ``language``; its id, parameters and every
         ``{{placeholder}}`` kept. Not published."""
-        return await self.translator.template(template, language)
+        return await self._translator_or_fail().template(template, language)
 
     async def generate(
         self,
