@@ -137,3 +137,28 @@ def test_a_spanish_companion_session_gets_spanish_moderation(moderator: ContentM
         "¡*****! Llámame al *** *** ***",  # Spanish session: the Spanish mobile is masked
         "¡*****! Llámame al 612 345 678",  # English session: three groups read as numbers
     ]
+
+
+def test_the_audit_log_redacts_a_spanish_sessions_national_personal_data() -> None:
+    from encounters.moderation import AuditLogger
+    from encounters.storage import MemoryStore
+
+    store = MemoryStore()
+    moderator = ContentModerator(TextFilter.default(), audit=AuditLogger(store))
+    persona = PersonaCore.model_validate(
+        {"id": "p_rosa", "name": "Rosa", "creator_id": "u1",
+         "safety": {"allowed_actions": ["chat"], "moderation": "sanitize"}}
+    )  # fmt: skip
+
+    async def send(actions: list[dict[str, Any]]) -> None:
+        pass
+
+    async def main() -> list[Any]:
+        async with Companion(persona, session_id="s_es", send=send, moderator=moderator,
+                             language="es") as companion:  # fmt: skip
+            await companion.act([{"type": "chat", "message": "mi DNI es 12345678Z"}])
+        return await moderator.audit.replay("s_es")  # type: ignore[union-attr]
+
+    (entry,) = anyio.run(main)
+    logged = str(entry.input) + str(entry.output)
+    assert "12345678Z" not in logged and "[personal data]" in logged

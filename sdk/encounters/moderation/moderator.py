@@ -437,7 +437,7 @@ class ContentModerator:
             entries.append(AuditLogger.entry(
                 "action", decision.decision, input=raw, output=out, reason=decision.reason,
                 categories=list(decision.categories), session_id=session_id,
-                persona_id=persona.id, pii_free=checked,
+                persona_id=persona.id, pii_free=checked, language=self.filter.language,
             ))  # fmt: skip
         return decisions, entries
 
@@ -578,6 +578,7 @@ class ContentModerator:
                 session_id=session_id,
                 persona_id=_persona_id(persona),
                 pii_free=pii_free,
+                language=self.filter.language,
             )
 
 
