@@ -57,6 +57,7 @@ from encounters.errors import (
     TemplateError,
     ValidationFailed,
 )
+from encounters.i18n.translate import TranslationError
 from encounters.marketplace import MarketError
 from encounters.templates.library import TemplateLibrary
 from encounters.validation import format_path
@@ -80,6 +81,7 @@ from .routes import (
     queue,
     screening,
     sessions,
+    translate,
     webhooks,
 )
 from .routes import deploys as deploy_routes
@@ -133,6 +135,7 @@ def create_app(
         app.include_router(webhooks.router(engine))
         app.include_router(analytics.router(engine, tenancy))
         app.include_router(market.router(engine, tenancy, service))
+        app.include_router(translate.router(engine))
         app.include_router(
             editor_router(engine, tenancy, auth.caller, auth.admin)
         )  # the studio's API
@@ -221,4 +224,6 @@ def _error_handlers(app: FastAPI) -> None:
             return _error(409, str(exc))
         if isinstance(exc, TemplateError):
             return _error(422, str(exc))
+        if isinstance(exc, TranslationError):  # the model failed, not the caller
+            return _error(502, str(exc))
         return _error(400, str(exc))
