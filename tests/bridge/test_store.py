@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 import pytest
+from sqlalchemy import text
 
 from encounters import StoreError
 from encounters.models.audit import AuditEntry
@@ -236,6 +237,48 @@ async def test_a_failed_batch_commits_none_of_its_writes(
         assert await store.write_batch(WriteBatch(audit=[entry("next")])) == [2]
 
 
+async def test_bridge_tables_from_a_newer_release_are_refused(
+    new_sql_store: Callable[[], SQLiteStore | PostgresStore],
+) -> None:
+    async with new_sql_store() as store:
+        await open_bridge_store(store)
+        async with store.engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE schema_meta SET value = '99' WHERE key = :k"), {"k": bridge_schema.TRACK}
+            )
+    async with new_sql_store() as store:
+        with pytest.raises(StoreError, match="bridge schema version 99, newer than"):
+            await open_bridge_store(store)
+
+
+async def test_daemons_starting_together_create_the_tables_once(
+    new_sql_store: Callable[[], SQLiteStore | PostgresStore],
+) -> None:
+    """Several daemons opening one fresh database at once (nodes of one deployment)."""
+    stores = [new_sql_store() for _ in range(4)]
+    opened: list[BridgeStore] = []
+
+    async def start(store: SQLiteStore | PostgresStore) -> None:
+        await store.open()
+        opened.append(await open_bridge_store(store))
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for store in stores:
+                tg.start_soon(start, store)
+        key, _ = await create_world_key(opened[0], "box", "gmod", ["srv-1"])
+        for records in opened:
+            assert await records.list_world_keys() == [key]
+        async with stores[0].engine.connect() as conn:
+            version = (await conn.execute(
+                text("SELECT value FROM schema_meta WHERE key = :k"), {"k": bridge_schema.TRACK}
+            )).scalar()  # fmt: skip
+        assert version == str(bridge_schema.SCHEMA_VERSION)
+    finally:
+        for store in stores:
+            await store.close()
+
+
 # -- SQLite ------------------------------------------------------------------------------
 
 
@@ -339,18 +382,6 @@ async def test_a_store_of_every_earlier_version_opens_with_what_it_held(
     for (data,) in db.execute("SELECT data FROM bridge_links"):
         assert "unacked" not in json.loads(data)
     db.close()
-
-
-async def test_bridge_tables_from_a_newer_release_are_refused(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    async with SQLiteStore(path) as store:
-        await open_bridge_store(store)
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute(f"UPDATE schema_meta SET value = '99' WHERE key = '{bridge_schema.TRACK}'")
-    db.close()
-    async with SQLiteStore(path) as store:
-        with pytest.raises(StoreError, match="bridge schema version 99, newer than"):
-            await open_bridge_store(store)
 
 
 async def test_the_sdk_alone_creates_none_of_the_daemons_tables(tmp_path: Path) -> None:
