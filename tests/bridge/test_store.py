@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -18,7 +18,7 @@ from sqlalchemy import text
 from encounters import StoreError
 from encounters.models.audit import AuditEntry
 from encounters.models.deployment import CompanionSession
-from encounters.storage import MemoryStore, SQLiteStore, Store, WriteBatch
+from encounters.storage import SQLiteStore, Store, WriteBatch
 from encounters.storage.postgres import PostgresStore
 from encounters.storage.schema import SCHEMA_VERSION
 from encounters_bridge.keys import check_api_key, check_world_key, create_api_key, create_world_key
@@ -244,7 +244,8 @@ async def test_bridge_tables_from_a_newer_release_are_refused(
         await open_bridge_store(store)
         async with store.engine.begin() as conn:
             await conn.execute(
-                text("UPDATE schema_meta SET value = '99' WHERE key = :k"), {"k": bridge_schema.TRACK}
+                text("UPDATE schema_meta SET value = '99' WHERE key = :k"),
+                {"k": bridge_schema.TRACK},
             )
     async with new_sql_store() as store:
         with pytest.raises(StoreError, match="bridge schema version 99, newer than"):

@@ -1,6 +1,7 @@
 """A real daemon process for the bridge tests: ``ae bridge serve`` on free loopback
-ports over a data folder (and its SQLite store, or a PostgreSQL one), started, killed (SIGKILL) and stopped (SIGTERM) by process
-id, with the control-API keys it needs made in its store beforehand."""
+ports over a data folder (and its SQLite store, or a PostgreSQL one), started, killed
+(SIGKILL) and stopped (SIGTERM) by process id, with the control-API keys it needs made in
+its store beforehand."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,17 +69,17 @@ class DaemonProcess:
             _, world_key = await create_world_key(records, "game", world, servers)  # type: ignore[arg-type]
         return admin, creator, world_key
 
-    async def start(self, *extra: str, preexec: object = None) -> None:
+    async def start(self, *extra: str, preexec: Callable[[], object] | None = None) -> None:
         """Start and wait until the control API answers (30 s at most)."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
-        env = {**os.environ, "AE_DATA_DIR": str(self.data), "AE_STORE": self.store,
-               "PYTHONUNBUFFERED": "1"}  # fmt: skip
+        env = {**os.environ, "AE_DATA_DIR": str(self.data), "AE_STORE": self.store}
+        env["PYTHONUNBUFFERED"] = "1"
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [str(Path(sys.executable).parent / "ae"), "bridge", "serve",
                  "--port", str(self.port), "--http-port", str(self.http_port),
                  "--heartbeat", str(self.heartbeat), *extra],
-                env=env, stdout=log, stderr=log, preexec_fn=preexec,  # type: ignore[arg-type]
+                env=env, stdout=log, stderr=log, preexec_fn=preexec,
             )  # fmt: skip
         async with httpx.AsyncClient() as client:
             with anyio.fail_after(30):

@@ -38,7 +38,11 @@ def _upsert(table: Any) -> Any:
     stmt = pg_insert(table)
     return stmt.on_conflict_do_update(
         index_elements=["id"],
-        set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in ("id", "created_at")},
+        set_={
+            c.name: stmt.excluded[c.name]
+            for c in table.columns
+            if c.name not in ("id", "created_at")
+        },
     )
 
 

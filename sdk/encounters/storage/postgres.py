@@ -260,9 +260,7 @@ class PostgresStore(Store):
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:k)"), {"k": self._migrate_lock}
                 )
-                old, new = await conn.run_sync(
-                    lambda c: migrate(c, self.where, track, migrations)
-                )
+                old, new = await conn.run_sync(lambda c: migrate(c, self.where, track, migrations))
         except (DBAPIError, OSError) as exc:
             raise self._unreachable(exc) from None
         if old != new:
