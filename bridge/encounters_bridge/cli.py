@@ -21,7 +21,9 @@ from encounters.cli import demo as sdk_demo
 from encounters.cli.app import JsonFlag, fail, out, print_json, state
 from encounters.errors import ConfigError, StoreError
 from encounters.models import utcnow
+from encounters.settings import POSTGRES_SCHEMES
 from encounters.storage import SQLiteStore
+from encounters.storage.factory import store_from_settings
 
 from .config import load_bridge_config
 from .keys import KeyConflict, create_api_key, create_world_key
@@ -36,9 +38,13 @@ app.add_typer(bridge_app, name="bridge")
 
 @asynccontextmanager
 async def _store() -> AsyncIterator[BridgeStore]:
-    """The daemon's records in the data folder's store, after the folder was checked
-    (a folder that cannot hold it is one line naming the fix)."""
-    async with SQLiteStore(state.store_settings().database_path) as store:
+    """The daemon's records in the store the daemon uses: the PostgreSQL database of
+    ``AE_STORE=postgresql://...``, else the data folder's SQLite file, after the folder
+    was checked (a folder that cannot hold it is one line naming the fix)."""
+    settings = state.store_settings()
+    shared = settings.store.startswith(POSTGRES_SCHEMES)
+    store = store_from_settings(settings) if shared else SQLiteStore(settings.database_path)
+    async with store:
         yield await open_bridge_store(store)
 
 

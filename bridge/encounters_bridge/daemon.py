@@ -25,10 +25,9 @@ from anyio.abc import TaskGroup
 
 from encounters._util.optional import MissingExtra
 from encounters.engine import Engine
-from encounters.errors import ConfigError
 from encounters.log import get_logger
 from encounters.moderation import ContentModerator
-from encounters.settings import POSTGRES_SCHEMES, Settings
+from encounters.settings import Settings
 
 from .audio import AudioLinks
 from .config import BridgeConfig
@@ -73,15 +72,11 @@ class Daemon:
     ) -> AsyncIterator[Daemon]:
         """Build and start the daemon; stop it on leaving. ``engine``: one already
         built (the demo's offline engine); by default one from ``settings``. The edge
-        and the engine share its store and its moderator. Raises ``OSError`` when a
-        port cannot be listened on (nothing is left running then)."""
+        and the engine share its store and its moderator (SQLite, PostgreSQL or
+        memory: the daemon's own records go beside the SDK's). Raises ``OSError`` when a
+        port cannot be listened on and :class:`~encounters.errors.StoreError` when the
+        store cannot be opened (nothing is left running then)."""
         config = config or BridgeConfig()
-        if engine is None and settings.store.startswith(POSTGRES_SCHEMES):
-            raise ConfigError(
-                "the bridge daemon keeps its world keys, links and deploy tokens in the "
-                "SQLite store, which AE_STORE=postgresql://... replaces; unset AE_STORE (or "
-                "set it to sqlite) to serve"
-            )
         quiet_accept_errors(asyncio.get_running_loop())
         engine = engine or Engine(settings)
         await engine.open()  # the store is open: templates and webhooks are loaded

@@ -1,5 +1,6 @@
 """An accepted action is never lost: a real daemon process is killed with SIGKILL ten
-times while four creators stream actions to four sessions on one game server's link.
+times while four creators stream actions to four sessions on one game server's link,
+on the embedded SQLite store and on PostgreSQL.
 
 Every action the daemon answered ``allow`` must reach the game exactly once, in the
 order it was sent; an action answered otherwise must never arrive; an action whose
@@ -10,6 +11,7 @@ in its place.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +21,11 @@ import httpx
 import pytest
 
 from encounters.client import ControlError, EncountersClient
+from encounters.settings import load_settings
 from encounters_bridge.adapter import AdapterClient
 from encounters_bridge.frames import Frame
 from tests.support.daemon_process import DaemonProcess
+from tests.support.services import POSTGRES_URL, postgres_schema
 
 pytestmark = pytest.mark.anyio
 SERVER = "crash-srv"
@@ -61,10 +65,20 @@ class Stream:
                     self.refused.append(result["action_id"])
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The daemon's ``AE_STORE``: its SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield "sqlite"
+    else:
+        with postgres_schema() as schema:
+            yield f"{POSTGRES_URL}?schema={schema}"
+
+
 async def test_sigkill_ten_times_while_four_signallers_stream_loses_nothing(
-    tmp_path: Path,
+    tmp_path: Path, store: str
 ) -> None:
-    daemon = DaemonProcess(tmp_path / "data")
+    daemon = DaemonProcess(tmp_path / "data", store=store)
     admin, creator, world_key = await daemon.keys(servers=[SERVER])
     delivered: dict[str, list[str]] = {}
 
@@ -119,6 +133,9 @@ async def test_sigkill_ten_times_while_four_signallers_stream_loses_nothing(
             tg.cancel_scope.cancel()
         code, _ = daemon.terminate()
         assert code == 0, daemon.output()[-3000:]
+        # the daemon kept everything where AE_STORE said, not in a file beside it
+        database = load_settings(data_dir=daemon.data).database_path
+        assert database.exists() == (store == "sqlite")
     finally:
         daemon.stop()
 

@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from sqlalchemy import text
 
 from encounters import StoreError
 from encounters.models.audit import AuditEntry
 from encounters.models.deployment import CompanionSession
-from encounters.storage import MemoryStore, SQLiteStore, Store, WriteBatch
+from encounters.storage import SQLiteStore, Store, WriteBatch
+from encounters.storage.postgres import PostgresStore
 from encounters.storage.schema import SCHEMA_VERSION
 from encounters_bridge.keys import check_api_key, check_world_key, create_api_key, create_world_key
 from encounters_bridge.store import (
@@ -39,9 +42,10 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(params=["sqlite", "memory"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    return SQLiteStore(tmp_path / "s.db") if request.param == "sqlite" else MemoryStore()
+@pytest.fixture
+def store(new_store: Callable[[], Store]) -> Store:
+    """A store of each backend (SQLite, memory, PostgreSQL in a fresh schema)."""
+    return new_store()
 
 
 def frame(s: int) -> dict[str, Any]:
@@ -75,7 +79,7 @@ async def outbox(records: BridgeStore, link_id: str = "lnk_1") -> list[int]:
     return [f["s"] for f in got.unacked]
 
 
-# -- both backends ----------------------------------------------------------------------
+# -- every backend ----------------------------------------------------------------------
 
 
 async def test_outbox_appends_in_order_trims_up_to_acked_and_replaces(store: Store) -> None:
@@ -186,11 +190,34 @@ async def test_keys_and_deploy_tokens_are_kept_by_hash(store: Store) -> None:
         assert await again.list_api_keys() == [api]
 
 
-# -- SQLite ------------------------------------------------------------------------------
+async def test_writes_of_one_link_queued_together_keep_their_order(store: Store) -> None:
+    """Appends, trims and a replacement of one link, queued by concurrent tasks, land
+    as if written one after another (whichever transactions they share)."""
+    rec = link()
+    changes = [
+        LinkWrite(rec, [frame(1), frame(2)]),
+        LinkWrite(rec, [frame(3)], acked=2),
+        LinkWrite(rec, [frame(4)]),
+        LinkWrite(rec, [frame(7), frame(8)], replace=True),
+        LinkWrite(rec, [frame(9)], acked=7),
+    ]
+    async with store:
+        records = await open_bridge_store(store)
+        for _ in range(3):
+            async with anyio.create_task_group() as tg:
+                for change in changes:
+                    tg.start_soon(records.write_links, links(change))
+            assert await outbox(records) == [8, 9]
+            await records.write_links(links(LinkWrite(rec, replace=True)))
 
 
-async def test_a_failed_batch_commits_none_of_its_writes(tmp_path: Path) -> None:
-    async with SQLiteStore(tmp_path / "s.db") as store:
+# -- SQL backends ------------------------------------------------------------------------
+
+
+async def test_a_failed_batch_commits_none_of_its_writes(
+    new_sql_store: Callable[[], SQLiteStore | PostgresStore],
+) -> None:
+    async with new_sql_store() as store:
         records = await open_bridge_store(store)
         await records.write_links(links(LinkWrite(link(), [frame(1)]), audit=[entry("ok")]))
         # a dispatch that was never sequenced: its outbox row (written last) breaks NOT NULL
@@ -208,6 +235,52 @@ async def test_a_failed_batch_commits_none_of_its_writes(tmp_path: Path) -> None
         assert got is not None and got.updated_at == T0 and [f["s"] for f in got.unacked] == [1]
         # the store goes on, and the failed batch used up no seq
         assert await store.write_batch(WriteBatch(audit=[entry("next")])) == [2]
+
+
+async def test_bridge_tables_from_a_newer_release_are_refused(
+    new_sql_store: Callable[[], SQLiteStore | PostgresStore],
+) -> None:
+    async with new_sql_store() as store:
+        await open_bridge_store(store)
+        async with store.engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE schema_meta SET value = '99' WHERE key = :k"),
+                {"k": bridge_schema.TRACK},
+            )
+    async with new_sql_store() as store:
+        with pytest.raises(StoreError, match="bridge schema version 99, newer than"):
+            await open_bridge_store(store)
+
+
+async def test_daemons_starting_together_create_the_tables_once(
+    new_sql_store: Callable[[], SQLiteStore | PostgresStore],
+) -> None:
+    """Several daemons opening one fresh database at once (nodes of one deployment)."""
+    stores = [new_sql_store() for _ in range(4)]
+    opened: list[BridgeStore] = []
+
+    async def start(store: SQLiteStore | PostgresStore) -> None:
+        await store.open()
+        opened.append(await open_bridge_store(store))
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for store in stores:
+                tg.start_soon(start, store)
+        key, _ = await create_world_key(opened[0], "box", "gmod", ["srv-1"])
+        for records in opened:
+            assert await records.list_world_keys() == [key]
+        async with stores[0].engine.connect() as conn:
+            version = (await conn.execute(
+                text("SELECT value FROM schema_meta WHERE key = :k"), {"k": bridge_schema.TRACK}
+            )).scalar()  # fmt: skip
+        assert version == str(bridge_schema.SCHEMA_VERSION)
+    finally:
+        for store in stores:
+            await store.close()
+
+
+# -- SQLite ------------------------------------------------------------------------------
 
 
 async def test_a_data_folder_from_the_shared_schema_keeps_keys_links_and_outbox(
@@ -310,18 +383,6 @@ async def test_a_store_of_every_earlier_version_opens_with_what_it_held(
     for (data,) in db.execute("SELECT data FROM bridge_links"):
         assert "unacked" not in json.loads(data)
     db.close()
-
-
-async def test_bridge_tables_from_a_newer_release_are_refused(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    async with SQLiteStore(path) as store:
-        await open_bridge_store(store)
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute(f"UPDATE schema_meta SET value = '99' WHERE key = '{bridge_schema.TRACK}'")
-    db.close()
-    async with SQLiteStore(path) as store:
-        with pytest.raises(StoreError, match="bridge schema version 99, newer than"):
-            await open_bridge_store(store)
 
 
 async def test_the_sdk_alone_creates_none_of_the_daemons_tables(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """A real daemon process for the bridge tests: ``ae bridge serve`` on free loopback
-ports over a data folder, started, killed (SIGKILL) and stopped (SIGTERM) by process
-id, with the control-API keys it needs made in its store beforehand."""
+ports over a data folder (and its SQLite store, or a PostgreSQL one), started, killed
+(SIGKILL) and stopped (SIGTERM) by process id, with the control-API keys it needs made in
+its store beforehand."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import anyio
 import httpx
 
 from encounters.settings import load_settings
-from encounters.storage import SQLiteStore
+from encounters.storage.factory import store_from_settings
 from encounters_bridge.keys import create_api_key, create_world_key
 from encounters_bridge.store import open_bridge_store
 
@@ -32,9 +34,11 @@ def free_port() -> int:
 @dataclass
 class DaemonProcess:
     """``ae bridge serve`` in a subprocess; the same ports on every start, so adapters
-    and HTTP clients find it again after a restart."""
+    and HTTP clients find it again after a restart. ``store``: its ``AE_STORE`` (a
+    ``postgresql://`` URL, say); by default the SQLite file in ``data``."""
 
     data: Path
+    store: str = "sqlite"
     heartbeat: float = 0.5
     port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
@@ -57,23 +61,25 @@ class DaemonProcess:
         self, world: str = "minecraft", servers: list[str] | None = None
     ) -> tuple[str, str, str]:
         """``(admin API key, creator API key, world key)``, made in the store."""
-        async with SQLiteStore(load_settings(data_dir=self.data).database_path) as store:
+        settings = load_settings(data_dir=self.data, store=self.store)
+        async with store_from_settings(settings) as store:
             records = await open_bridge_store(store)
             _, admin = await create_api_key(records, "ops", "admin")
             _, creator = await create_api_key(records, "maker", "creator")
             _, world_key = await create_world_key(records, "game", world, servers)  # type: ignore[arg-type]
         return admin, creator, world_key
 
-    async def start(self, *extra: str, preexec: object = None) -> None:
+    async def start(self, *extra: str, preexec: Callable[[], object] | None = None) -> None:
         """Start and wait until the control API answers (30 s at most)."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
-        env = {**os.environ, "AE_DATA_DIR": str(self.data), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "AE_DATA_DIR": str(self.data), "AE_STORE": self.store}
+        env["PYTHONUNBUFFERED"] = "1"
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [str(Path(sys.executable).parent / "ae"), "bridge", "serve",
                  "--port", str(self.port), "--http-port", str(self.http_port),
                  "--heartbeat", str(self.heartbeat), *extra],
-                env=env, stdout=log, stderr=log, preexec_fn=preexec,  # type: ignore[arg-type]
+                env=env, stdout=log, stderr=log, preexec_fn=preexec,
             )  # fmt: skip
         async with httpx.AsyncClient() as client:
             with anyio.fail_after(30):

@@ -1,6 +1,8 @@
 """The bridge daemon's persistence: its records (:mod:`.models`), the protocols a
-backend implements (:mod:`.protocols`), and the SQLite and in-memory backends, which
-keep the records beside the SDK store the daemon's engine uses."""
+backend implements (:mod:`.protocols`), and the SQLite, PostgreSQL and in-memory
+backends, which keep the records beside the SDK store the daemon's engine uses (the
+PostgreSQL one, :mod:`.postgres`, is imported when a PostgreSQL store is opened: its
+driver is an extra)."""
 
 from __future__ import annotations
 
@@ -60,7 +62,15 @@ async def open_bridge_store(store: Store) -> BridgeStore:
         if found is None:
             found = _MEMORY[store] = MemoryBridgeStore(store)
         return found
+    from encounters.storage.postgres import PostgresStore
+
+    if isinstance(store, PostgresStore):
+        from .postgres import PostgresBridgeStore
+
+        shared = PostgresBridgeStore(store)
+        await shared.open()
+        return shared
     raise StoreError(
         f"the bridge cannot keep its records beside a {type(store).__name__}; "
-        "run the daemon on the SQLite store (the default) or the in-memory one"
+        "run the daemon on the SQLite store (the default), PostgreSQL or the in-memory one"
     )

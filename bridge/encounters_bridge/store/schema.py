@@ -1,5 +1,6 @@
-"""The bridge daemon's tables, kept in the SDK store's SQLite file under a schema
-version of their own (``bridge_schema_version`` in ``schema_meta``).
+"""The bridge daemon's tables, kept in the SDK store's database (its SQLite file or
+its PostgreSQL schema) under a schema version of their own (``bridge_schema_version``
+in ``schema_meta``). The migrations are written with SQLAlchemy and run on both.
 
 The tables kept the names and shapes they had when the SDK's schema held them, so a
 data folder of any earlier version opens with its keys, links and dispatches: the first
@@ -13,6 +14,7 @@ import json
 from collections.abc import Callable
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Connection,
     DateTime,
@@ -22,12 +24,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    insert,
     inspect,
     select,
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 #: ``schema_meta`` key of the version below
 TRACK = "bridge_schema_version"
@@ -84,7 +87,8 @@ bridge_outbox = Table(
     "bridge_outbox",
     metadata,
     Column("link_id", String(64), primary_key=True),
-    Column("s", Integer, primary_key=True),
+    # 64 bits on PostgreSQL, as SQLite's integers are
+    Column("s", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True),
     Column("data", Text, nullable=False),
 )
 
@@ -102,7 +106,8 @@ def _v1_records(conn: Connection) -> None:
             continue
         frames = record.pop("unacked") or []
         if frames:
-            conn.execute(insert(bridge_outbox).prefix_with("OR IGNORE"), [
+            new = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            conn.execute(new(bridge_outbox).on_conflict_do_nothing(), [
                 {"link_id": link_id, "s": f["s"], "data": json.dumps(f)} for f in frames
             ])  # fmt: skip
         conn.execute(

@@ -27,7 +27,10 @@ What it keeps, as the SQLite store does:
 
 The daemon's own records (world keys, API keys, links and their outbox, deploy tokens)
 are not kept here: they are the bridge package's (``encounters_bridge.store``), which
-has no PostgreSQL backend yet.
+keeps them in the same database and writes them through this store's group commit
+(:meth:`PostgresStore.share` registers its statements, :meth:`PostgresStore.write_batch`
+commits them with the SDK's rows in one transaction, :meth:`PostgresStore.migrate`
+keeps its tables under a schema version of their own).
 
 It runs on asyncio only (asyncpg does), where the SQLite store also runs on trio.
 The URL may carry a password: it is never logged or shown (errors print the URL with
@@ -39,13 +42,14 @@ from __future__ import annotations
 import asyncio
 import json
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Table, func, insert, literal, select, text, update
+from sqlalchemy import Connection, Table, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, InterfaceError
@@ -125,6 +129,21 @@ _KEYS = {"personas": ("id",), "sessions": ("id",), "companion_sessions": ("id",)
          "documents": ("kind", "key")}  # fmt: skip
 
 
+@dataclass(frozen=True)
+class SharedStatement:
+    """A kind of write of a store keeping its tables in this database (the bridge
+    daemon's), committed through this store's group commit: :class:`Write` rows whose
+    ``table`` is ``name`` run ``stmt``. They flush after the SDK's tables, in ``rank``
+    order; writes of one rank keep the order they were queued in unless ``keys`` (an
+    upsert's key columns) is given, then they go in key order, so nodes writing the
+    same rows lock them in the same order."""
+
+    name: str
+    stmt: Any
+    rank: int
+    keys: tuple[str, ...] = ()
+
+
 def postgres_url(url: str) -> URL:
     """``url`` as the SQLAlchemy URL of the asyncpg driver; :class:`StoreError` for
     anything that is not a PostgreSQL URL."""
@@ -161,6 +180,8 @@ class PostgresStore(Store):
             (k << 32) | low for k in (_MIGRATE_LOCK, _NUMBER_LOCK)
         )
         self._engine: AsyncEngine | None = None
+        self._statements: dict[str, Any] = dict(_STATEMENTS)
+        self._shared: dict[str, SharedStatement] = {}
         self._commits = GroupCommit(self._flush, self._order, self._translate)
 
     def __repr__(self) -> str:
@@ -228,6 +249,33 @@ class PostgresStore(Store):
             "(AE_STORE) and that the server is running and accepts this user"
         )
 
+    async def migrate(self, track: str, migrations: list[Callable[[Connection], None]]) -> None:
+        """Bring tables that another store keeps in this database (the bridge daemon's)
+        to their newest version: ``migrations[i]`` brings them from version ``i`` to
+        ``i + 1``, counted under ``track`` in ``schema_meta``. One transaction under the
+        migration lock, so nodes starting at once run each step once. Raises
+        :class:`StoreError` when the database is newer than ``migrations``."""
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": self._migrate_lock}
+                )
+                old, new = await conn.run_sync(lambda c: migrate(c, self.where, track, migrations))
+        except (DBAPIError, OSError) as exc:
+            raise self._unreachable(exc) from None
+        if old != new:
+            log.info("store.migrated", store=self.where, track=track, version=new)
+
+    def share(self, statements: Sequence[SharedStatement]) -> None:
+        """Let :meth:`commit` and :meth:`write_batch` take writes of ``statements``
+        (a store keeping its tables in this database registers them once, on opening;
+        registering a name again replaces it)."""
+        for shared in statements:
+            if shared.name in _STATEMENTS:
+                raise ValueError(f"{shared.name!r} is a table of the SDK's store")
+            self._shared[shared.name] = shared
+            self._statements[shared.name] = shared.stmt
+
     async def close(self) -> None:
         if self._engine is not None:
             async with self._commits.lock:  # not in the middle of a flush
@@ -241,7 +289,9 @@ class PostgresStore(Store):
         return self._engine
 
     @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection for reads (begin a transaction on it for a consistent
+        set of them); an unreachable server is a :class:`StoreError`."""
         try:
             async with self.engine.connect() as conn:
                 yield conn
@@ -249,7 +299,7 @@ class PostgresStore(Store):
             raise self._unreachable(exc) from None
 
     async def schema_version(self) -> int:
-        async with self._reading() as conn:
+        async with self.reading() as conn:
             raw = (
                 await conn.execute(
                     select(schema_meta.c.value).where(schema_meta.c.key == "schema_version")
@@ -259,7 +309,9 @@ class PostgresStore(Store):
 
     # -- rows <-> models -------------------------------------------------------------
 
-    def _load(self, model: type[M], table: str, row_id: str, data: str) -> M:
+    def load(self, model: type[M], table: str, row_id: str, data: str) -> M:
+        """``data`` of row ``row_id`` of ``table`` as ``model``; a damaged row is a
+        :class:`StoreCorrupt` naming it."""
         try:
             return model.model_validate_json(data)
         except ValidationError as exc:
@@ -275,15 +327,17 @@ class PostgresStore(Store):
         out: list[M] = []
         for row in rows:
             try:
-                out.append(self._load(model, table, row.id, row.data))
+                out.append(self.load(model, table, row.id, row.data))
             except StoreCorrupt as exc:
                 log.warning("store.row_skipped", reason=str(exc))
         return out
 
     # -- writes (group commit) -------------------------------------------------------
 
-    @staticmethod
-    def _order(w: Write) -> tuple[int, tuple[str, ...]]:
+    def _order(self, w: Write) -> tuple[int, tuple[str, ...]]:
+        shared = self._shared.get(w.table)
+        if shared is not None:
+            return len(_TABLE_ORDER) + shared.rank, tuple(str(w.params[k]) for k in shared.keys)
         return _TABLE_ORDER[w.table], tuple(str(w.params[k]) for k in _KEYS.get(w.table, ()))
 
     def _translate(self, exc: BaseException) -> BaseException:
@@ -297,6 +351,17 @@ class PostgresStore(Store):
 
     async def _write(self, writes: list[Write]) -> None:
         await self._commits.write(writes)
+
+    def _check_shared(self, writes: Sequence[Write]) -> None:
+        unknown = {w.table for w in writes} - self._shared.keys()
+        if unknown:
+            raise ValueError(f"no shared statement is registered as {sorted(unknown)}")
+
+    async def commit(self, writes: list[Write]) -> None:
+        """Commit writes of statements registered with :meth:`share` durably, with
+        whatever else is queued, in one transaction."""
+        self._check_shared(writes)
+        await self._write(writes)
 
     async def _flush(self, batch: list[Write]) -> None:
         """One transaction for the whole batch."""
@@ -328,7 +393,7 @@ class PostgresStore(Store):
                     last = (await conn.execute(select(func.max(table.c[column])))).scalar()
                     for n, w in enumerate(group, start=(last or 0) + 1):
                         w.params[column] = w.result = n
-                await conn.execute(_STATEMENTS[op], [w.params for w in group])
+                await conn.execute(self._statements[op], [w.params for w in group])
                 i = j
 
     async def _apply_change(self, conn: AsyncConnection, w: Write) -> None:
@@ -345,7 +410,7 @@ class PostgresStore(Store):
         try:
             if data is None:
                 raise SessionNotFound(session_id)
-            session = self._load(Session, "sessions", session_id, data)
+            session = self.load(Session, "sessions", session_id, data)
             w.change(session)
         except Exception as exc:
             w.error = exc
@@ -372,7 +437,7 @@ class PostgresStore(Store):
         q = select(encounters.c.id, encounters.c.data).order_by(encounters.c.seq.desc())
         if category is not None:
             q = q.where(encounters.c.category == category.value)
-        async with self._reading() as conn:
+        async with self.reading() as conn:
             rows = list((await conn.execute(q.limit(limit).offset(offset))).all())
         return self._load_many(EncounterSpec, "encounters", rows)
 
@@ -412,7 +477,7 @@ class PostgresStore(Store):
             q = q.where(t.status == status.value)
         if campaign_id is not None:
             q = q.where(t.campaign_id == campaign_id)
-        async with self._reading() as conn:
+        async with self.reading() as conn:
             rows = list((await conn.execute(q.limit(limit).offset(offset))).all())
         return self._load_many(Session, "sessions", rows)
 
@@ -421,7 +486,14 @@ class PostgresStore(Store):
     async def append_audit(self, entries: list[AuditEntry]) -> list[int]:
         return await self.write_batch(WriteBatch(audit=entries))
 
-    async def write_batch(self, batch: WriteBatch) -> list[int]:
+    async def write_batch(
+        self, batch: WriteBatch, *, with_writes: Sequence[Write] = ()
+    ) -> list[int]:
+        """Commit ``batch`` atomically; returns the ``seq`` of its audit entries.
+        ``with_writes``: writes of a store sharing this database (the bridge daemon's
+        link records and dispatches, see :meth:`share`), committed in the same
+        transaction."""
+        self._check_shared(with_writes)
         audit = [
             Write("audit_log", {
                 "at": e.at, "session_id": e.session_id, "persona_id": e.persona_id,
@@ -430,8 +502,8 @@ class PostgresStore(Store):
             })
             for e in batch.audit
         ]  # fmt: skip
-        writes = [*audit, *(Write("companion_sessions", _companion_row(c))
-                            for c in batch.companions)]  # fmt: skip
+        writes = [*audit, *with_writes, *(Write("companion_sessions", _companion_row(c))
+                                          for c in batch.companions)]  # fmt: skip
         if writes:
             await self._write(writes)
         return [int(w.result) for w in audit]
@@ -449,11 +521,11 @@ class PostgresStore(Store):
             q = q.where(audit_log.c.session_id == session_id)
         if persona_id is not None:
             q = q.where(audit_log.c.persona_id == persona_id)
-        async with self._reading() as conn:
+        async with self.reading() as conn:
             rows = list((await conn.execute(q.order_by(audit_log.c.seq).limit(limit))).all())
         out = []
         for row in rows:
-            entry = self._load(AuditEntry, "audit_log", str(row.seq), row.data)
+            entry = self.load(AuditEntry, "audit_log", str(row.seq), row.data)
             out.append(entry.model_copy(update={"seq": row.seq}))
         return out
 
@@ -480,7 +552,7 @@ class PostgresStore(Store):
             .group_by(u.provider, u.model)
             .order_by(u.provider.collate("C"), u.model.collate("C"))
         )
-        async with self._reading() as conn:
+        async with self.reading() as conn:
             rows = (await conn.execute(q)).all()
         return [UsageTotals.model_validate(dict(row._mapping)) for row in rows]
 
@@ -504,7 +576,7 @@ class PostgresStore(Store):
         q = select(t.id, t.kind, t.key, t.at, t.data).where(t.kind == kind, t.id > after_id)
         if key is not None:
             q = q.where(t.key == key)
-        async with self._reading() as conn:
+        async with self.reading() as conn:
             rows = (await conn.execute(q.order_by(t.id).limit(limit))).all()
         out = []
         for row in rows:
@@ -525,9 +597,9 @@ class PostgresStore(Store):
 
     async def get_document(self, kind: str, key: str, model: type[M]) -> M | None:
         t = documents.c
-        async with self._reading() as conn:
+        async with self.reading() as conn:
             row = (await conn.execute(select(t.data).where(t.kind == kind, t.key == key))).first()
-        return self._load(model, "documents", f"{kind}/{key}", row.data) if row else None
+        return self.load(model, "documents", f"{kind}/{key}", row.data) if row else None
 
     async def list_documents(self, kind: str, model: type[M], *, prefix: str = "") -> list[M]:
         t = documents.c
@@ -535,7 +607,7 @@ class PostgresStore(Store):
         q = select(t.key.label("id"), t.data).where(t.kind == kind).order_by(t.key.collate("C"))
         if prefix:
             q = q.where(t.key.startswith(prefix, autoescape=True))
-        async with self._reading() as conn:
+        async with self.reading() as conn:
             rows = list((await conn.execute(q)).all())
         return self._load_many(model, "documents", rows)
 
@@ -555,7 +627,7 @@ class PostgresStore(Store):
         q = select(personas.c.id, personas.c.data).order_by(personas.c.updated_at.desc())
         if status is not None:
             q = q.where(personas.c.status == status)
-        async with self._reading() as conn:
+        async with self.reading() as conn:
             rows = list((await conn.execute(q)).all())
         return self._load_many(PersonaRecord, "personas", rows)
 
@@ -577,13 +649,13 @@ class PostgresStore(Store):
         for column, value in ((t.world, world), (t.server_id, server_id), (t.status, status)):
             if value is not None:
                 q = q.where(column == value)
-        async with self._reading() as conn:
+        async with self.reading() as conn:
             rows = list((await conn.execute(q)).all())
         return self._load_many(CompanionSession, "companion_sessions", rows)
 
     async def _one(self, table: Table, model: type[M], row_id: str) -> M | None:
-        async with self._reading() as conn:
+        async with self.reading() as conn:
             row = (
                 await conn.execute(select(table.c.id, table.c.data).where(table.c.id == row_id))
             ).first()
-        return self._load(model, table.name, row.id, row.data) if row else None
+        return self.load(model, table.name, row.id, row.data) if row else None

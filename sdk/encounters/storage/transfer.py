@@ -12,8 +12,9 @@ Guarantees and limits:
 - The target is written in one transaction: interrupted, it is left empty, and the
   command can simply run again. A target that already holds rows is refused.
 - Rows go over in chunks of :data:`CHUNK` (memory stays flat for big stores).
-- Every table of the schema is copied, the daemon's records included; sequences of
-  numbered keys are moved past the copied numbers.
+- Every table of the SDK's schema is copied; sequences of numbered keys are moved past
+  the copied numbers. The bridge daemon's records (its own tables in the same file)
+  are not: they stay in the SQLite file.
 """
 
 from __future__ import annotations

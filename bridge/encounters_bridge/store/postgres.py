@@ -1,0 +1,187 @@
+"""The daemon's records in the PostgreSQL store's database (and its schema), written
+through that store's group commit: a dispatch commits in the same transaction as the
+audit entries and counters that go with it (see :meth:`PostgresBridgeStore.write_links`),
+as on SQLite.
+
+Rows are the SQLite backend's, table for table; upserts are written in key order (the
+store sorts them), so daemon nodes writing the same rows lock them in the same order.
+Needs the ``postgres`` extra, like the store it sits beside.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import bindparam, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from encounters.errors import StoreCorrupt
+from encounters.storage.groupcommit import Write
+from encounters.storage.postgres import PostgresStore, SharedStatement
+
+from .models import ApiKey, DeployToken, LinkRecord, WorldKey
+from .protocols import BridgeStore, LinkBatch, LinkWrite
+from .schema import (
+    MIGRATIONS,
+    TRACK,
+    api_keys,
+    bridge_links,
+    bridge_outbox,
+    deploy_tokens,
+    world_keys,
+)
+from .sqlite import _world_key
+
+
+def _upsert(table: Any) -> Any:
+    stmt = pg_insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=["id"],
+        set_={
+            c.name: stmt.excluded[c.name]
+            for c in table.columns
+            if c.name not in ("id", "created_at")
+        },
+    )
+
+
+_STATEMENTS = [
+    SharedStatement("world_keys", _upsert(world_keys), 0, ("id",)),
+    SharedStatement("api_keys", _upsert(api_keys), 1, ("id",)),
+    SharedStatement("deploy_tokens", _upsert(deploy_tokens), 2, ("id",)),
+    SharedStatement("bridge_links", _upsert(bridge_links), 3, ("id",)),
+    # one rank for the outbox's three statements, no keys: a link's clearing, trims and
+    # appends keep the order they were queued in
+    SharedStatement("bridge_outbox", pg_insert(bridge_outbox).on_conflict_do_nothing(), 4),
+    SharedStatement(
+        "bridge_outbox_trim",
+        delete(bridge_outbox).where(
+            bridge_outbox.c.link_id == bindparam("b_link"),
+            bridge_outbox.c.s <= bindparam("b_upto"),
+        ),
+        4,
+    ),
+    SharedStatement(
+        "bridge_outbox_clear",
+        delete(bridge_outbox).where(bridge_outbox.c.link_id == bindparam("b_link")),
+        4,
+    ),
+]
+
+
+def _link_writes(change: LinkWrite) -> list[Write]:
+    link = change.record
+    writes = [Write("bridge_links", {
+        "id": link.id, "world": link.world, "server_id": link.server_id,
+        "key_id": link.key_id, "updated_at": link.updated_at,
+        "data": link.model_dump_json(exclude={"unacked"}),
+    })]  # fmt: skip
+    if change.replace:
+        writes.append(Write("bridge_outbox_clear", {"b_link": link.id}))
+    elif change.acked > 0:
+        writes.append(Write("bridge_outbox_trim", {"b_link": link.id, "b_upto": change.acked}))
+    writes += [
+        Write("bridge_outbox", {"link_id": link.id, "s": f["s"], "data": json.dumps(f)})
+        for f in change.appended
+    ]
+    return writes
+
+
+class PostgresBridgeStore(BridgeStore):
+    """The daemon's records beside ``store``'s, in its database. :meth:`open` creates
+    or migrates the tables (``store`` must be open); closing ``store`` closes this too."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self.store = store
+
+    async def open(self) -> None:
+        self.store.share(_STATEMENTS)
+        await self.store.migrate(TRACK, MIGRATIONS)
+
+    # -- keys and tokens ---------------------------------------------------------------
+
+    async def save_world_key(self, key: WorldKey) -> None:
+        row = key.model_dump()
+        row["server_ids"] = json.dumps(key.server_ids)
+        await self.store.commit([Write("world_keys", row)])
+
+    async def get_world_key(self, key_id: str) -> WorldKey | None:
+        async with self.store.reading() as conn:
+            row = (await conn.execute(select(world_keys).where(world_keys.c.id == key_id))).first()
+        return _world_key(row._mapping) if row else None
+
+    async def list_world_keys(self) -> list[WorldKey]:
+        q = select(world_keys).order_by(world_keys.c.created_at, world_keys.c.id)
+        async with self.store.reading() as conn:
+            rows = (await conn.execute(q)).all()
+        return [_world_key(r._mapping) for r in rows]
+
+    async def save_api_key(self, key: ApiKey) -> None:
+        await self.store.commit([Write("api_keys", key.model_dump())])
+
+    async def get_api_key(self, key_id: str) -> ApiKey | None:
+        async with self.store.reading() as conn:
+            row = (await conn.execute(select(api_keys).where(api_keys.c.id == key_id))).first()
+        return ApiKey.model_validate(dict(row._mapping)) if row else None
+
+    async def list_api_keys(self) -> list[ApiKey]:
+        q = select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
+        async with self.store.reading() as conn:
+            rows = (await conn.execute(q)).all()
+        return [ApiKey.model_validate(dict(r._mapping)) for r in rows]
+
+    async def save_deploy_token(self, token: DeployToken) -> None:
+        await self.store.commit([Write("deploy_tokens", {
+            "id": token.token_hash, "persona_id": token.persona_id,
+            "data": token.model_dump_json(),
+        })])  # fmt: skip
+
+    async def get_deploy_token(self, token_hash: str) -> DeployToken | None:
+        t = deploy_tokens.c
+        async with self.store.reading() as conn:
+            row = (await conn.execute(select(t.id, t.data).where(t.id == token_hash))).first()
+        return self.store.load(DeployToken, "deploy_tokens", row.id, row.data) if row else None
+
+    # -- links -------------------------------------------------------------------------
+
+    async def write_links(self, batch: LinkBatch) -> list[int]:
+        writes = [w for change in batch.links for w in _link_writes(change)]
+        return await self.store.write_batch(batch.records, with_writes=writes)
+
+    async def get_link(self, link_id: str) -> LinkRecord | None:
+        q = select(bridge_links.c.id, bridge_links.c.data).where(bridge_links.c.id == link_id)
+        return await self._link(q)
+
+    async def find_link(self, world: str, server_id: str) -> LinkRecord | None:
+        t = bridge_links.c
+        q = (
+            select(t.id, t.data)
+            .where(t.world == world, t.server_id == server_id)
+            .order_by(t.updated_at.desc())
+            .limit(1)
+        )
+        return await self._link(q)
+
+    async def _link(self, query: Any) -> LinkRecord | None:
+        """One link row with its outbox, read in one repeatable-read transaction (a
+        consistent pair even while other connections commit)."""
+        async with self.store.reading() as conn:
+            await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with conn.begin():
+                row = (await conn.execute(query)).first()
+                if row is None:
+                    return None
+                frames = (await conn.execute(
+                    select(bridge_outbox.c.s, bridge_outbox.c.data)
+                    .where(bridge_outbox.c.link_id == row.id).order_by(bridge_outbox.c.s)
+                )).all()  # fmt: skip
+        record = self.store.load(LinkRecord, "bridge_links", row.id, row.data)
+        try:
+            unacked = [json.loads(f.data) for f in frames]
+        except ValueError:
+            raise StoreCorrupt(
+                f"the outbox of link {row.id!r} in {self.store.where} is damaged; "
+                "other links are unaffected"
+            ) from None
+        return record.model_copy(update={"unacked": unacked})
