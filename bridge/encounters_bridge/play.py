@@ -25,7 +25,9 @@ Trust: the room treats every tab as untrusted. Player names come from the API ke
 the browser; positions are clamped to the map; chat is one line of at most
 :data:`MAX_CHAT` characters; each tab has a message budget. What a companion says is
 never taken from a browser: the room hears the moderated dispatches from the edge itself
-(``BridgeEdge.observers``) and shows those lines to every tab. The host tab is trusted
+(``BridgeEdge.observers``) and shows those lines to every tab, with a voiced line's
+signed audio link, which each tab plays positioned at the companion
+(``play_static/voice.js``) unless its player muted voices. The host tab is trusted
 only as far as any adapter is: its events are checked by the edge, and the positions it
 reports for companions are shown as reported.
 
@@ -87,7 +89,7 @@ BURST = 60.0
 #: seconds a new tab has to send its join
 JOIN_TIMEOUT = 10.0
 SERVER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-ASSETS = frozenset({"codec.js", "link.js", "world.js", "game.js", "play.css"})
+ASSETS = frozenset({"codec.js", "link.js", "world.js", "voice.js", "game.js", "play.css"})
 
 
 class PassPlayer(BaseModel):
@@ -302,11 +304,28 @@ class Room:
             elif kind == "action":
                 action = frame.d.get("action") or {}
                 if action.get("type") == "chat" and isinstance(action.get("message"), str):
-                    shown.append({"t": "say", "sid": sid, "name": self.names.get(sid, ""),
-                                  "text": action["message"]})  # fmt: skip
+                    say = {"t": "say", "sid": sid, "name": self.names.get(sid, ""),
+                           "text": action["message"]}  # fmt: skip
+                    audio = _audio(action.get("audio"))
+                    if audio is not None:
+                        say["audio"] = audio
+                    shown.append(say)
                 elif action.get("type") == "emote" and isinstance(action.get("name"), str):
                     shown.append({"t": "emote", "sid": sid, "name": action["name"]})
         return shown
+
+
+def _audio(raw: Any) -> dict[str, Any] | None:
+    """A voiced line's ``audio`` as every tab plays it: the signed link, its length and
+    type (the daemon made it; anything else in the object stays out of the room)."""
+    if not isinstance(raw, dict):
+        return None
+    url, duration = raw.get("url"), _number(raw.get("duration"))
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        return None
+    kind = raw.get("content_type")
+    content_type = kind if isinstance(kind, str) else "audio/wav"
+    return {"url": url, "duration": duration or 0.0, "content_type": content_type}
 
 
 def _player(tab_id: str, tab: _Tab) -> dict[str, Any]:

@@ -21,7 +21,14 @@ from encounters.storage import SQLiteStore
 from encounters_bridge.adapter import AdapterClient
 from encounters_bridge.frames import Frame
 from encounters_bridge.keys import create_world_key
-from encounters_bridge.play import MAP_WIDTH, MAX_CHAT, MAX_PASSES_PER_PLAYER, Player, PlayPasses
+from encounters_bridge.play import (
+    MAP_WIDTH,
+    MAX_CHAT,
+    MAX_PASSES_PER_PLAYER,
+    Player,
+    PlayPasses,
+    Room,
+)
 from encounters_bridge.store import open_bridge_store
 from tests.support.control import (
     SERVER,
@@ -272,3 +279,25 @@ async def test_a_player_cannot_hoard_passes_and_a_flooding_tab_is_closed(
                     while True:
                         await tab.recv()
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
+
+
+def test_a_voiced_line_reaches_the_room_with_its_audio_link_and_nothing_else() -> None:
+    room = Room(SERVER)
+    link = "http://127.0.0.1:3001/audio/abc.wav?exp=1&sig=x"
+    shown = room.heard([
+        Frame("dispatch", {"type": "spawn", "persona": {"name": "Pip"}}, sid="s1"),
+        Frame("dispatch", {"type": "action", "action": {
+            "type": "chat", "message": "hello", "audio": {
+                "url": link, "duration": 1.25, "content_type": "audio/wav", "secret": "no"}}},
+            sid="s1"),
+        Frame("dispatch", {"type": "action", "action": {
+            "type": "chat", "message": "odd", "audio": {"url": "javascript:alert(1)"}}}, sid="s1"),
+        Frame("dispatch", {"type": "action", "action": {"type": "chat", "message": "plain"}},
+              sid="s1"),
+    ])  # fmt: skip
+    assert shown == [
+        {"t": "say", "sid": "s1", "name": "Pip", "text": "hello",
+         "audio": {"url": link, "duration": 1.25, "content_type": "audio/wav"}},
+        {"t": "say", "sid": "s1", "name": "Pip", "text": "odd"},
+        {"t": "say", "sid": "s1", "name": "Pip", "text": "plain"},
+    ]  # fmt: skip

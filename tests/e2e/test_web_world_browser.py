@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -219,12 +220,18 @@ def test_two_players_and_a_companion_in_the_web_world(
     assert elsewhere == [], elsewhere
 
 
-def deploy(url: str, admin: str, creator: str, location: dict[str, float]) -> str:
+def deploy(
+    url: str,
+    admin: str,
+    creator: str,
+    location: dict[str, float],
+    persona: dict[str, Any] = PERSONA,
+) -> str:
     """Submit (creator), approve (admin), spawn on the web server; the session id once
     live (the host tab reports the companion spawned)."""
     creator_h = {"Authorization": f"Bearer {creator}"}
     with httpx.Client(base_url=url, timeout=10) as http:
-        submitted = http.post("/personas/submit", headers=creator_h, json=PERSONA)
+        submitted = http.post("/personas/submit", headers=creator_h, json=persona)
         assert submitted.status_code == 201, submitted.text
         pid = submitted.json()["id"]
         approved = http.post(f"/personas/{pid}/approve",

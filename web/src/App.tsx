@@ -11,10 +11,12 @@ import { JsonView } from "./JsonView";
 import { Marketplace } from "./Marketplace";
 import { PreviewPanel } from "./Preview";
 import { Templates } from "./Templates";
+import { LanguagePicker, useT } from "./i18n";
 
 const KEY = "ae-studio-key";
 
 export function App() {
+  const t = useT();
   const [apiKey, setApiKey] = useState<string | null>(() => sessionStorage.getItem(KEY));
   const [role, setRole] = useState<"admin" | "creator" | null>(null);
   const [tab, setTab] = useState<"editor" | "templates" | "market" | "dashboard" | "persona" | "deploy" | "queue">("editor");
@@ -46,22 +48,23 @@ export function App() {
   return (
     <div className="app">
       <header className="top">
-        <h1>AI Encounters Studio</h1>
-        <nav aria-label="Studio">
-          <button type="button" aria-current={liveSession === null && tab === "editor"} onClick={() => open("editor")}>Editor</button>
-          <button type="button" aria-current={liveSession === null && tab === "templates"} onClick={() => open("templates")}>Templates</button>
-          <button type="button" aria-current={liveSession === null && tab === "market"} onClick={() => open("market")}>Marketplace</button>
-          <button type="button" aria-current={liveSession === null && tab === "persona"} onClick={() => open("persona")}>Personas</button>
-          <button type="button" aria-current={liveSession === null && tab === "deploy"} onClick={() => open("deploy")}>Deploy</button>
+        <h1>{t("app.title")}</h1>
+        <nav aria-label={t("nav.label")}>
+          <button type="button" aria-current={liveSession === null && tab === "editor"} onClick={() => open("editor")}>{t("nav.editor")}</button>
+          <button type="button" aria-current={liveSession === null && tab === "templates"} onClick={() => open("templates")}>{t("nav.templates")}</button>
+          <button type="button" aria-current={liveSession === null && tab === "market"} onClick={() => open("market")}>{t("nav.market")}</button>
+          <button type="button" aria-current={liveSession === null && tab === "persona"} onClick={() => open("persona")}>{t("nav.personas")}</button>
+          <button type="button" aria-current={liveSession === null && tab === "deploy"} onClick={() => open("deploy")}>{t("nav.deploy")}</button>
           {role === "admin" && (
-            <button type="button" aria-current={liveSession === null && tab === "queue"} onClick={() => open("queue")}>Queue</button>
+            <button type="button" aria-current={liveSession === null && tab === "queue"} onClick={() => open("queue")}>{t("nav.queue")}</button>
           )}
           {role === "admin" && (
-            <button type="button" aria-current={liveSession === null && tab === "dashboard"} onClick={() => open("dashboard")}>Dashboard</button>
+            <button type="button" aria-current={liveSession === null && tab === "dashboard"} onClick={() => open("dashboard")}>{t("nav.dashboard")}</button>
           )}
         </nav>
-        <span className="muted">{role ? `Signed in (${role})` : "Signing in…"}</span>
-        <button type="button" onClick={signOut}>Sign out</button>
+        <span className="muted">{role ? t("header.signedIn", { role: t(`role.${role}`) }) : t("header.signingIn")}</span>
+        <LanguagePicker />
+        <button type="button" onClick={signOut}>{t("header.signOut")}</button>
       </header>
       <main>
         {liveSession !== null ? <LiveView apiKey={apiKey} sessionId={liveSession} /> : <>
@@ -84,9 +87,11 @@ function SignIn({ onSignedIn }: { onSignedIn: (key: string) => void }) {
   const [key, setKey] = useState("");
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
+  const t = useT();
   return (
     <main className="sign-in">
-      <h1>AI Encounters Studio</h1>
+      <LanguagePicker />
+      <h1>{t("app.title")}</h1>
       <form
         onSubmit={async (e) => {
           e.preventDefault();
@@ -97,17 +102,17 @@ function SignIn({ onSignedIn }: { onSignedIn: (key: string) => void }) {
             onSignedIn(key.trim());
           } catch (err) {
             const e2 = err as ApiError;
-            setError(e2.status === 401 ? "That API key was not accepted: check it, or ask an admin for a creator key (ae bridge keys)." : e2.message);
+            setError(e2.status === 401 ? t("signin.refused") : e2.message);
           } finally {
             setBusy(false);
           }
         }}
       >
-        <label htmlFor="api-key">API key (creator or admin)</label>
+        <label htmlFor="api-key">{t("signin.key")}</label>
         <input id="api-key" type="password" autoComplete="off" value={key} onChange={(e) => setKey(e.target.value)} required />
-        <button type="submit" disabled={busy || !key.trim()}>Sign in</button>
+        <button type="submit" disabled={busy || !key.trim()}>{t("signin.submit")}</button>
         {error && <p className="error" role="alert">{error}</p>}
-        <p className="muted">The key stays in this tab's session storage and is sent only in the Authorization header.</p>
+        <p className="muted">{t("signin.note")}</p>
       </form>
     </main>
   );
@@ -138,6 +143,7 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
   const [drafts, setDrafts] = useState<{ id: string; title: string; encounter: Encounter; layout: Layout }[]>([]);
   const focusField = useRef<string | null>(null);
   const encounter = history.present;
+  const t = useT();
 
   useEffect(() => {
     if (loaded) setHistory({ past: [], present: loaded.encounter, future: [] });
@@ -261,22 +267,22 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
 
   return (
     <div className="editor">
-      <div className="toolbar" role="toolbar" aria-label="Editor">
-        <button type="button" onClick={undo} disabled={!history.past.length} title="Ctrl+Z">Undo</button>
-        <button type="button" onClick={redo} disabled={!history.future.length} title="Ctrl+Y">Redo</button>
-        <button type="button" onClick={() => { setHistory({ past: [], present: newEncounter(), future: [] }); setLayout({}); setSelected(null); }}>New</button>
+      <div className="toolbar" role="toolbar" aria-label={t("editor.toolbar")}>
+        <button type="button" onClick={undo} disabled={!history.past.length} title="Ctrl+Z">{t("editor.undo")}</button>
+        <button type="button" onClick={redo} disabled={!history.future.length} title="Ctrl+Y">{t("editor.redo")}</button>
+        <button type="button" onClick={() => { setHistory({ past: [], present: newEncounter(), future: [] }); setLayout({}); setSelected(null); }}>{t("editor.new")}</button>
         <label>
-          Drafts{" "}
+          {t("editor.drafts")}{" "}
           <select value="" onChange={(e) => {
             const d = drafts.find((x) => x.id === e.target.value);
             if (d) { setHistory({ past: [], present: d.encounter, future: [] }); setLayout(d.layout ?? {}); setSelected(null); }
           }}>
-            <option value="">Open a draft…</option>
+            <option value="">{t("editor.openDraft")}</option>
             {drafts.map((d) => <option key={d.id} value={d.id}>{d.title || d.id}</option>)}
           </select>
         </label>
-        <span className="muted" aria-live="polite">{isDirty ? "Unsaved changes" : status}</span>
-        <button type="button" className="primary" onClick={publish} disabled={issues.length > 0}>Publish</button>
+        <span className="muted" aria-live="polite">{isDirty ? t("editor.unsaved") : status}</span>
+        <button type="button" className="primary" onClick={publish} disabled={issues.length > 0}>{t("editor.publish")}</button>
         <span role="status" data-testid="publish-status">{published}</span>
       </div>
       <Palette onAdd={(k) => add(k)} />
@@ -291,10 +297,10 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
           onDropKind={(k, p) => add(k, p)}
         />
         <aside className="side">
-          <div role="tablist" aria-label="Side panel" className="tabs">
+          <div role="tablist" aria-label={t("panel.side")} className="tabs">
             {(["form", "json", "preview"] as const).map((v) => (
               <button key={v} role="tab" type="button" aria-selected={view === v} onClick={() => setView(v)}>
-                {{ form: "Properties", json: "JSON", preview: "Preview" }[v]}
+                {t(`panel.${({ form: "properties", json: "json", preview: "preview" } as const)[v]}`)}
               </button>
             ))}
           </div>
@@ -302,9 +308,9 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
           {view === "json" && <JsonView value={encounter} onChange={(v) => update(() => v as Encounter)} />}
           {view === "preview" && <PreviewPanel apiKey={apiKey} encounter={encounter} />}
           <section className="panel validation" aria-labelledby="validation-title">
-            <h2 id="validation-title">Validation</h2>
+            <h2 id="validation-title">{t("panel.validation")}</h2>
             {issues.length === 0 ? (
-              <p className="ok" data-testid="valid">No problems: ready to publish.</p>
+              <p className="ok" data-testid="valid">{t("panel.valid")}</p>
             ) : (
               <ul data-testid="validation-errors">
                 {issues.map((i, n) => (

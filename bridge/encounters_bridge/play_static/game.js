@@ -7,6 +7,7 @@
 import { AdapterLink } from './link.js'
 import { DecodeError, CLOSE, encodeFrame } from './codec.js'
 import { World, CAPABILITIES } from './world.js'
+import { Voices } from './voice.js'
 
 const KEY = 'ae-studio-key' // the studio's sign-in, shared when the tab came from it
 const TICK_MS = 50
@@ -165,6 +166,23 @@ function play (key, passes) {
   let linkState = 'none'
   let left = false // the room closed: this tab is out of the game
   const pressed = new Set()
+  const voices = new Voices({
+    shelf: $('voices'),
+    onSpeaking: (names) => {
+      const who = names.filter(Boolean)
+      $('speaking').textContent = who.length ? `${who.join(' and ')} ${who.length > 1 ? 'are' : 'is'} speaking` : ''
+    }
+  })
+  const muteButton = $('voice-mute')
+  const volume = /** @type {HTMLInputElement} */ ($('voice-volume'))
+  muteButton.setAttribute('aria-pressed', String(voices.muted))
+  volume.value = String(Math.round(voices.volume * 100))
+  muteButton.addEventListener('click', () => {
+    voices.setMuted(!voices.muted)
+    muteButton.setAttribute('aria-pressed', String(voices.muted))
+  })
+  volume.addEventListener('input', () => voices.setVolume(Number(volume.value) / 100))
+  const listener = () => (me ? world.players.get(me) : undefined)
 
   const roomUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/web-world/${encodeURIComponent(server)}/room`
   const room = new WebSocket(roomUrl)
@@ -252,11 +270,16 @@ function play (key, passes) {
         if (!world.companions.has(m.sid)) shown({ sid: m.sid, name: m.name, x: 400, y: 300, facing: 0 })
         world.say(m.sid, m.text, now())
         log(m.name, m.text, 'companion')
+        if (m.audio && typeof m.audio.url === 'string') {
+          const c = world.companions.get(m.sid)
+          if (c) voices.play(m.sid, m.name, m.audio, listener(), c)
+        }
         break
       case 'emote':
         world.showEmote(m.sid, m.name, now())
         break
       case 'gone':
+        voices.silence(m.sid)
         world.despawn(m.sid)
         break
     }
@@ -357,6 +380,7 @@ function play (key, passes) {
       sharedAt = t
       tell({ t: 'companions', list: [...world.companions.values()].map((c) => ({ sid: c.sid, x: c.x, y: c.y, facing: c.facing })) })
     }
+    voices.follow((sid) => world.companions.get(sid), listener())
     lists()
   }, TICK_MS)
 

@@ -11,6 +11,13 @@ export const COMPANION_SPEED = 110
 /** Seconds a chat bubble or an emote stays over a companion. */
 export const BUBBLE_SECONDS = 6
 export const EMOTE_SECONDS = 3
+/** Map units within which a companion's voice plays at full volume. */
+export const VOICE_NEAR = 80
+/** Map units beyond which a companion's voice is silent. */
+export const VOICE_FAR = 700
+/** Map units to the side at which a voice comes wholly from one speaker. */
+export const VOICE_PAN_SPAN = 400
+
 /** What this world carries out (sent as `capabilities` in identify). */
 export const CAPABILITIES = ['chat', 'move_to', 'follow', 'look_at', 'emote', 'stop']
 
@@ -28,6 +35,23 @@ export const CAPABILITIES = ['chat', 'move_to', 'follow', 'look_at', 'emote', 's
 const clamp = (v, lo, hi) => Math.min(Math.max(v, lo), hi)
 /** @param {unknown} v @returns {v is number} */
 const isNum = (v) => typeof v === 'number' && Number.isFinite(v)
+
+/**
+ * Where a companion's voice is heard from, for a listener: `pan` for a stereo panner
+ * (-1 left .. 1 right, from how far to the side the companion stands on the top-down
+ * map) and `gain` (1 within VOICE_NEAR, falling linearly to 0 at VOICE_FAR). A flat map
+ * with no facing: the listener's left is the map's west. With no listener yet (the tab
+ * has not joined), the voice is centred at full volume.
+ * @param {{x: number, y: number} | undefined} listener @param {{x: number, y: number}} source
+ * @returns {{pan: number, gain: number}}
+ */
+export function earshot (listener, source) {
+  if (!listener) return { pan: 0, gain: 1 }
+  const dx = source.x - listener.x
+  const dist = Math.hypot(dx, source.y - listener.y)
+  const gain = dist <= VOICE_NEAR ? 1 : clamp(1 - (dist - VOICE_NEAR) / (VOICE_FAR - VOICE_NEAR), 0, 1)
+  return { pan: clamp(dx / VOICE_PAN_SPAN, -1, 1), gain }
+}
 
 export class World {
   /** @param {{width: number, height: number}} size */

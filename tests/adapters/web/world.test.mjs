@@ -2,7 +2,7 @@
 
 import test from 'node:test'
 import assert from 'node:assert/strict'
-import { World, COMPANION_SPEED } from '../../../bridge/encounters_bridge/play_static/world.js'
+import { World, COMPANION_SPEED, earshot, VOICE_NEAR, VOICE_FAR, VOICE_PAN_SPAN } from '../../../bridge/encounters_bridge/play_static/world.js'
 
 function world () {
   const w = new World({ width: 800, height: 600 })
@@ -71,4 +71,30 @@ test('players stay on the map', () => {
   const w = world()
   w.walk('p1', -1, -1, 100)
   assert.deepEqual([w.players.get('p1').x, w.players.get('p1').y], [0, 0])
+})
+
+test('a voice nearby plays at full volume from the side the companion stands on', () => {
+  const me = { x: 400, y: 300 }
+  assert.deepEqual(earshot(me, { x: 400, y: 300 }), { pan: 0, gain: 1 })
+  const east = earshot(me, { x: 400 + VOICE_NEAR / 2, y: 300 })
+  assert.equal(east.gain, 1)
+  assert.ok(east.pan > 0 && east.pan < 1, `east pans right: ${east.pan}`)
+  assert.equal(earshot(me, { x: 400 - VOICE_NEAR / 2, y: 300 }).pan, -east.pan)
+  assert.equal(earshot(me, { x: 400, y: 300 - VOICE_NEAR }).pan, 0) // straight north: centred
+  assert.equal(earshot(me, { x: 400 + VOICE_PAN_SPAN * 2, y: 300 }).pan, 1)
+  assert.equal(earshot(me, { x: 400 - VOICE_PAN_SPAN * 2, y: 300 }).pan, -1)
+})
+
+test('a voice fades with distance and is silent beyond earshot', () => {
+  const me = { x: 0, y: 0 }
+  const halfway = (VOICE_NEAR + VOICE_FAR) / 2
+  assert.equal(earshot(me, { x: 0, y: halfway }).gain, 0.5)
+  const nearer = earshot(me, { x: 0, y: halfway - 50 }).gain
+  assert.ok(nearer > 0.5 && nearer < 1, `nearer is louder: ${nearer}`)
+  assert.equal(earshot(me, { x: 0, y: VOICE_FAR }).gain, 0)
+  assert.equal(earshot(me, { x: VOICE_FAR, y: VOICE_FAR }).gain, 0)
+})
+
+test('before the tab has a player, a voice is centred at full volume', () => {
+  assert.deepEqual(earshot(undefined, { x: 10, y: 590 }), { pan: 0, gain: 1 })
 })

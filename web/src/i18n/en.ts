@@ -1,0 +1,40 @@
+// The studio's chrome in English: the reference catalog. Every other catalog has exactly
+// these keys (the type checker holds them to it); `{name}` marks a value put in at run time.
+export const en = {
+  "app.title": "AI Encounters Studio",
+  "signin.key": "API key (creator or admin)",
+  "signin.submit": "Sign in",
+  "signin.refused": "That API key was not accepted: check it, or ask an admin for a creator key (ae bridge keys).",
+  "signin.note": "The key stays in this tab's session storage and is sent only in the Authorization header.",
+  "nav.label": "Studio",
+  "nav.editor": "Editor",
+  "nav.templates": "Templates",
+  "nav.market": "Marketplace",
+  "nav.personas": "Personas",
+  "nav.deploy": "Deploy",
+  "nav.queue": "Queue",
+  "nav.dashboard": "Dashboard",
+  "header.signedIn": "Signed in ({role})",
+  "header.signingIn": "Signing in…",
+  "header.signOut": "Sign out",
+  "header.language": "Language",
+  "role.admin": "admin",
+  "role.creator": "creator",
+  "editor.toolbar": "Editor",
+  "editor.undo": "Undo",
+  "editor.redo": "Redo",
+  "editor.new": "New",
+  "editor.drafts": "Drafts",
+  "editor.openDraft": "Open a draft…",
+  "editor.unsaved": "Unsaved changes",
+  "editor.publish": "Publish",
+  "panel.side": "Side panel",
+  "panel.properties": "Properties",
+  "panel.json": "JSON",
+  "panel.preview": "Preview",
+  "panel.validation": "Validation",
+  "panel.valid": "No problems: ready to publish.",
+} as const;
+
+export type MessageKey = keyof typeof en;
+export type Catalog = Record<MessageKey, string>;
