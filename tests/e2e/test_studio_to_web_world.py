@@ -141,7 +141,9 @@ def test_a_persona_written_in_the_studio_lives_in_the_web_world(
     expect(queued).to_contain_text(f"Waiting deploy: web / {SERVER}")
     queued.get_by_label("Note for the creator").fill("Have fun out there")
     queued.get_by_role("button", name="Approve").click()
-    expect(admin.get_by_test_id("queue-decisions")).to_contain_text(f"Wren: approved — deploy to web/{SERVER}")
+    expect(admin.get_by_test_id("queue-decisions")).to_contain_text(
+        f"Wren: approved — deploy to web/{SERVER}"
+    )
     expect(admin.get_by_test_id("queue-empty")).to_be_visible()
 
     # the web world tab spawns it: the deploy goes live, the companion is in the world
