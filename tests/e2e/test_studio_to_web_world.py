@@ -8,8 +8,9 @@ admin approves it in the moderation queue; the deploy walks queued -> spawning -
 the web world shows the companion, the player chats with it and it answers (a profane
 line arrives masked); the studio's live view shows each player event and each action
 with its decision; ending the session from the live view shows the replay and takes the
-companion out of the world. Screenshots of the deploy page, the live view and the web
-world go to docs/screenshots/.
+companion out of the world. Screenshots of the deploy page and the live
+view go to docs/screenshots/ (the web world's, with two players, is taken by
+``test_web_world_browser``).
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ def test_a_persona_written_in_the_studio_lives_in_the_web_world(
     form.get_by_label("Goal 1", exact=True).fill("show newcomers around")
     form.get_by_label("World").select_option("web")
     form.get_by_role("group", name="Emotes in web").get_by_role("checkbox", name="dance").check()
+    form.get_by_role("checkbox", name="look_at").uncheck()  # safety: it may not look at anyone
     expect(verdict).to_have_text(re.compile("^Passes"))
     creator.get_by_role("button", name="Submit for approval").click()
     expect(creator.get_by_test_id("submit-status")).to_contain_text(
@@ -149,6 +151,7 @@ def test_a_persona_written_in_the_studio_lives_in_the_web_world(
     # the web world tab spawns it: the deploy goes live, the companion is in the world
     expect(state).to_have_text("live")
     expect(deploy).to_contain_text("Admin's note: Have fun out there")
+    expect(deploy.get_by_label("Persona", exact=True)).to_contain_text("Wren (approved)")
     creator.screenshot(path=str(SCREENSHOTS / "deploy.png"), full_page=True)
     expect(companions).to_contain_text("Wren at 400, 300")  # where players join
 
@@ -163,7 +166,6 @@ def test_a_persona_written_in_the_studio_lives_in_the_web_world(
     expect(companions).to_contain_text("Wren at 450, 300")
     say(world, "dance")
     expect(companions).to_contain_text("*dance*")
-    world.screenshot(path=str(SCREENSHOTS / "web-world.png"))
 
     # -- the live view shows each step with its decision ---------------------------------------
     creator.get_by_role("link", name="Open the live view").click()
@@ -183,6 +185,13 @@ def test_a_persona_written_in_the_studio_lives_in_the_web_world(
     say(world, "say still with you")
     expect(chat).to_contain_text("Wren: still with you")
     expect(live).to_contain_text("maker chat: “say still with you”")
+
+    # an action sent from the live view that the persona's safety settings forbid
+    actions = creator.get_by_role("form", name="Send an action")
+    actions.get_by_label("Action").select_option("look_at")
+    actions.get_by_role("textbox").fill("maker")
+    actions.get_by_role("button", name="Send").click()
+    expect(item(live, "look_at")).to_contain_text("blocked: action_not_allowed")
     creator.screenshot(path=str(SCREENSHOTS / "live-view.png"), full_page=True)
 
     # -- ending the session from the live view: the replay, and the companion leaves ------------
