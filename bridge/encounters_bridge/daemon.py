@@ -219,14 +219,16 @@ def companion_host(
 
     router = engine.generator if isinstance(engine.generator, ProviderManager) else None
     return CompanionHost(companion_moderator(moderator), router=router, memory=engine.memory,
-                         script=script)  # fmt: skip
+                         script=script, send_as_written=True)  # fmt: skip
 
 
 def companion_moderator(edge: ContentModerator) -> ContentModerator:
     """The companions' own check, with the edge's word lists and settings but no audit
     log and its own rate limiter: what a companion sends is moderated, audited and
     rate-limited once more by the edge (``DeploymentService.signal``), and the replay
-    should show each action once."""
+    should show each action once. The companions send the actions it allows as written
+    (``send_as_written``), so the edge's sanitize decision, with the masked text, is the
+    one recorded; what it blocks is not sent."""
     return ContentModerator(edge.filter, settings=edge.settings)
 
 

@@ -36,6 +36,7 @@ from .screening import screen
 from .server import BridgeEdge, Connection, EventRefused
 from .store.models import DeployToken
 from .store.protocols import BridgeStore
+from .worlds import DEFAULT_SPAWN
 
 if TYPE_CHECKING:
     from encounters.companion import CompanionHost
@@ -234,8 +235,10 @@ class DeploymentService:
 
     def spawn_location(self, location: dict[str, float] | None, world: str) -> Location:
         """``location`` as a :class:`Location` inside ``world``'s bounds, else
-        ``ValidationFailed`` (422) naming the coordinate."""
-        spawn_location = validate_model(Location, location or {}, "spawn location")
+        ``ValidationFailed`` (422) naming the coordinate; none given: the world's
+        :data:`~encounters_bridge.worlds.DEFAULT_SPAWN` (the origin elsewhere)."""
+        given = location or DEFAULT_SPAWN.get(world, {})
+        spawn_location = validate_model(Location, given, "spawn location")
         bound = self.moderator.out_of_bounds(spawn_location.model_dump(), world)
         if bound is not None:
             raise ValidationFailed("spawn location", [FieldError(f"spawnLocation.{bound[0]}",

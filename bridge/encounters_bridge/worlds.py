@@ -9,6 +9,11 @@ cannot choose a skin, so one avatar). The web world draws every companion alike 
 shows any emote by its name, so its lists are suggestions. An adapter given another
 avatar or emote answers as its docs say (GMod: the default model; an emote it cannot
 play: ``action_failed`` ``unknown_emote``).
+
+A spawn that names no location starts at the world's :data:`DEFAULT_SPAWN`: the web
+world's map is 800 x 600 (``play_static/game.js``) and players join in its middle, so a
+companion deployed from the studio (which asks for no location) starts among them; other
+worlds start at the origin, as their adapters place it.
 """
 
 from __future__ import annotations
@@ -79,4 +84,7 @@ CATALOG: list[WorldCatalog] = [
     ),
 ]
 
-__all__ = ["CATALOG", "WorldCatalog"]
+#: Where a companion spawned without a location starts, per world (the origin elsewhere).
+DEFAULT_SPAWN: dict[str, dict[str, float]] = {"web": {"x": 400.0, "y": 64.0, "z": 300.0}}
+
+__all__ = ["CATALOG", "DEFAULT_SPAWN", "WorldCatalog"]

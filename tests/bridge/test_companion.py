@@ -319,6 +319,38 @@ def test_profanity_is_sanitized_or_blocked(moderator: ContentModerator, mode: st
         assert sink.actions == []
 
 
+@pytest.mark.parametrize("mode", ["sanitize", "block"])
+def test_a_companion_whose_send_moderates_again_sends_what_it_allows_as_written(
+    moderator: ContentModerator, mode: str
+) -> None:
+    """The daemon's companions: the edge behind ``send`` decides (and audits) the
+    sanitization, so it gets the line as written; a blocked line is still not sent."""
+    script = CompanionScript()
+
+    @script.on("player_chat")
+    async def rude(ctx: Context, event: dict[str, Any]) -> None:
+        await ctx.say("well fuck this")
+        await ctx.stop()
+
+    sink = Sink()
+
+    async def main() -> list[Any]:
+        c = Companion(persona(moderation=mode), session_id="sess_4w", send=sink,
+                      moderator=moderator, script=script, send_as_written=True)  # fmt: skip
+        return await c.handle(chat("hi"))
+
+    said, stopped = run(main)
+    assert stopped.decision == "allow"
+    sent = [{k: v for k, v in a.items() if k != "id"} for a in sink.actions]
+    if mode == "sanitize":
+        assert said.decision == "sanitize" and said.action.message == "well **** this"
+        assert sent == [{"type": "chat", "message": "well fuck this"},
+                        {"type": "stop"}]  # fmt: skip
+    else:
+        assert said.decision == "block"
+        assert sent == [{"type": "stop"}]
+
+
 def test_profane_llm_reply_is_sanitized(moderator: ContentModerator) -> None:
     with fake_server() as server:
         server.route("POST", "/v1/chat/completions", Script([openai_chat_reply("fuck off")]))

@@ -169,6 +169,8 @@ async def test_a_deploy_walks_from_queued_to_live_and_streams_each_step(
         assert r.status_code == 200, r.text
         assert r.json()["deploy"]["state"] in ("spawning", "live")
         await until(lambda: bool(game.of_type("spawn")))
+        # the deploy named no location: the web world's middle, where players join
+        assert game.of_type("spawn")[0].d["location"] == {"x": 400.0, "y": 64.0, "z": 300.0}
         state = await deploy_state(http, keys.creator, deploy["id"])
         await until(lambda: _is(http, keys.creator, deploy["id"], "live"))
         state = await deploy_state(http, keys.creator, deploy["id"])

@@ -9,7 +9,8 @@ approves it in the moderation queue; the deploy walks queued -> spawning -> live
 game spawns it; the live view shows a player's chat and each action with its decision
 (a profane line masked, a disallowed action blocked, a rate-limit hit) and its round
 trip; pausing and ending work; after the end the replay plays from the audit log.
-Screenshots of the deploy page and the live view go to docs/screenshots/.
+The persona editor's screenshot goes to docs/screenshots/ (the deploy page's and the
+live view's come from ``test_studio_to_web_world``, the same pages in the web world).
 """
 
 from __future__ import annotations
@@ -219,8 +220,6 @@ def test_creator_deploys_admin_approves_and_the_live_view_shows_each_decision(
     game.let_spawn.set()
     expect(state).to_have_text("live")
     expect(page).to_contain_text("Admin's note: Welcome aboard")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    creator.screenshot(path=str(SCREENSHOTS / "deploy.png"), full_page=True)
     (sid,) = game.spawned
 
     # -- the live view ---------------------------------------------------------------------
@@ -257,7 +256,6 @@ def test_creator_deploys_admin_approves_and_the_live_view_shows_each_decision(
     expect(limited).to_contain_text("blocked: rate_limited")
     creator.get_by_role("button", name="Pause").click()
     expect(creator.get_by_test_id("live-status")).to_have_text("live (paused)")
-    creator.screenshot(path=str(SCREENSHOTS / "live-view.png"), full_page=True)
 
     # -- the end, and the replay from the audit log ------------------------------------------
     creator.get_by_role("button", name="End session").click()

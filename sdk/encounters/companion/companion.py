@@ -3,7 +3,8 @@
 ``await companion.handle(event)`` runs the script's handlers for the event's type, or
 else the brain (the LLM through the provider router when one is given, the offline
 rules otherwise or when the LLM fails). Every action is moderated for the persona and
-only what moderation allows (masked when sanitized) reaches ``send``. Nothing a script
+only what moderation allows (masked when sanitized, or as written for a ``send`` that
+moderates again) reaches ``send``. Nothing a script
 or a provider does makes ``handle`` raise: errors are logged and contained.
 
 Timers run as asyncio tasks (the daemon and most games' Python run on asyncio); they
@@ -76,8 +77,13 @@ class Companion:
         seed: int | None = 0,
         world: str | None = None,
         language: str = "en",
+        send_as_written: bool = False,
     ) -> None:
         self.persona = persona
+        #: when ``send`` moderates again and audits (the daemon's edge): the actions this
+        #: companion's check allows go out as written, not masked, so that moderation
+        #: makes (and records) the sanitize decision the live view and replay show
+        self.send_as_written = send_as_written
         #: the session's language (BCP 47): the brains speak it
         self.language = language
         #: the world kind (gmod, minecraft, web): its coordinate bounds apply to actions
@@ -182,6 +188,9 @@ class Companion:
         )
         allowed = [d.action.model_dump(exclude_none=True)
                    for d in decisions if d.allowed and d.action is not None]  # fmt: skip
+        if self.send_as_written:
+            written = {a["id"]: a for a in batch if isinstance(a, Mapping)}
+            allowed = [dict(written.get(a["id"], a)) for a in allowed]
         for d in decisions:
             if not d.allowed:
                 log.info(

@@ -32,8 +32,11 @@ class CompanionHost:
         memory: NPCMemoryManager | None = None,
         script: CompanionScript | None = None,
         seed: int | None = None,
+        send_as_written: bool = False,
     ) -> None:
         self.moderator = moderator
+        #: see :attr:`Companion.send_as_written`
+        self.send_as_written = send_as_written
         self.router = router
         self.memory = memory
         self.script = script
@@ -57,7 +60,7 @@ class CompanionHost:
             companion = Companion(
                 persona, session_id=session_id, send=send, moderator=self.moderator,
                 router=self.router, memory=self.memory, script=self.script, seed=self.seed,
-                world=world, language=language,
+                world=world, language=language, send_as_written=self.send_as_written,
             )  # fmt: skip
             self.companions[session_id] = companion
         return companion
