@@ -70,7 +70,8 @@ class EncountersClient:
         """One request; ``content`` sends bytes instead of JSON, ``raw`` answers the
         body's bytes instead of parsed JSON."""
         headers = {"Content-Type": content_type} if content_type else None
-        given = {k: v for k, v in (params or {}).items() if v is not None}
+        # None, not {}: httpx replaces a query already in ``path`` with any params given
+        given = {k: v for k, v in (params or {}).items() if v is not None} or None
         try:
             if content is not None:
                 response = await self._http.request(
