@@ -4,9 +4,11 @@
 the CLI's ``validate``. Unknown fields are refused so a typo never passes silently.
 
 Schema versions (``schema_version``): 1, the first; 2 adds ``NPC.dialogue_tree`` (the
-studio's NPCDialogueTree: branching lines). Data of version 1 (or without the field,
-as stored before version 2) is migrated when read: its NPCs get an empty tree and keep
-their ``dialogue`` lines. A version newer than this code knows is refused.
+studio's NPCDialogueTree: branching lines); 3 adds ``Objective.requires`` (the
+objectives that must be completed before this one can progress). Data of an older
+version (or without the field, as stored before version 2) is migrated when read: its
+NPCs get an empty tree and keep their ``dialogue`` lines, its objectives require
+nothing. A version newer than this code knows is refused.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ MAX_REWARD = 1_000_000
 
 class Objective(BaseModel):
     """Something the player must do. ``quantity`` counts towards completion, e.g. five
-    bandits to eliminate; ``optional`` objectives are not needed to complete."""
+    bandits to eliminate; ``optional`` objectives are not needed to complete;
+    ``requires`` names the objectives (by id) that must be completed before this one
+    can make progress (the order of ``objectives`` is only the order they are shown in)."""
 
     model_config = STRICT
 
@@ -46,10 +50,11 @@ class Objective(BaseModel):
     target: ShortText
     quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)] = 1
     optional: bool = False
+    requires: Annotated[list[Id], Field(max_length=20)] = []
 
 
 #: The encounter schema this code writes; older versions are migrated on read.
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 
 class DialogueResponse(BaseModel):
@@ -131,7 +136,7 @@ class EncounterSpec(BaseModel):
 
     model_config = STRICT
 
-    schema_version: Literal[2] = SCHEMA_VERSION
+    schema_version: Literal[3] = SCHEMA_VERSION
     id: Id = Field(default_factory=lambda: new_id("enc"))
     title: ShortText
     description: LongText = ""
@@ -151,11 +156,12 @@ class EncounterSpec(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _migrate(cls, data: Any) -> Any:
-        """Version 1 (or no version: stored before versions) -> 2: NPCs gain an empty
-        ``dialogue_tree`` by default, so only the version changes."""
+        """Versions 1 (or no version: stored before versions) and 2 -> 3: NPCs gain an
+        empty ``dialogue_tree`` and objectives an empty ``requires`` by default, so only
+        the version changes."""
         if isinstance(data, dict):
             version = data.get("schema_version", 1)
-            if version == 1:
+            if version in (1, 2):
                 data = {**data, "schema_version": SCHEMA_VERSION}
             elif isinstance(version, int) and version > SCHEMA_VERSION:
                 raise ValueError(
@@ -184,6 +190,37 @@ class EncounterSpec(BaseModel):
                 if ident in seen:
                     raise ValueError(f"{name}[{i}].id: duplicate id {ident!r}")
                 seen.add(ident)
+        return self
+
+    @model_validator(mode="after")
+    def _prerequisites(self) -> Self:
+        """Each ``requires`` names another objective of this encounter, and no chain of
+        them leads back to where it started (such an objective could never progress)."""
+        ids = {o.id for o in self.objectives}
+        for i, o in enumerate(self.objectives):
+            for j, needed in enumerate(o.requires):
+                if needed == o.id:
+                    raise ValueError(f"objectives[{i}].requires[{j}]: an objective cannot "
+                                     "require itself")  # fmt: skip
+                if needed not in ids:
+                    raise ValueError(
+                        f"objectives[{i}].requires[{j}]: no objective {needed!r} in this "
+                        "encounter"
+                    )
+        requires = {o.id: o.requires for o in self.objectives}
+        for i, o in enumerate(self.objectives):
+            seen: set[str] = set()
+            todo = list(o.requires)
+            while todo:
+                current = todo.pop()
+                if current == o.id:
+                    raise ValueError(
+                        f"objectives[{i}].requires: {o.id!r} requires itself through other "
+                        "objectives; remove one of the links"
+                    )
+                if current not in seen:
+                    seen.add(current)
+                    todo.extend(requires.get(current, []))
         return self
 
     def objective(self, objective_id: str) -> Objective | None:

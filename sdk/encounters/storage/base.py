@@ -161,6 +161,10 @@ class Store(ABC):
     async def list_documents(self, kind: str, model: type[M], *, prefix: str = "") -> list[M]:
         """Documents of a kind whose key starts with ``prefix``, in key order."""
 
+    @abstractmethod
+    async def delete_document(self, kind: str, key: str) -> bool:
+        """Forget the document ``(kind, key)``; whether there was one."""
+
     # -- event logs (analytics events, the webhook outbox) ------------------------------
 
     @abstractmethod

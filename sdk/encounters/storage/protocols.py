@@ -93,6 +93,8 @@ class DocumentStore(Protocol):
 
     async def list_documents(self, kind: str, model: type[M], *, prefix: str = "") -> list[M]: ...
 
+    async def delete_document(self, kind: str, key: str) -> bool: ...
+
 
 class EventLog(Protocol):
     """Append-only event logs with cursors: analytics events, the webhook outbox."""

@@ -143,6 +143,9 @@ _STATEMENTS: dict[str, Any] = {
     "audit_log": insert(audit_log),
     "outbox": sqlite_insert(bridge_outbox).on_conflict_do_nothing(),
     "event_log": insert(event_log),
+    "documents_delete": delete(documents).where(
+        documents.c.kind == bindparam("b_kind"), documents.c.key == bindparam("b_key")
+    ),
     "outbox_trim": delete(bridge_outbox).where(
         bridge_outbox.c.link_id == bindparam("b_link"), bridge_outbox.c.s <= bindparam("b_upto")
     ),
@@ -205,6 +208,7 @@ _TABLE_ORDER = {name: i for i, name in enumerate([
     "api_keys", "world_keys", "personas", "deploy_tokens", "encounters", "sessions",
     "llm_usage", "companion_sessions", "bridge_links", "audit_log", "documents", "event_log",
 ])}  # fmt: skip
+_TABLE_ORDER["documents_delete"] = _TABLE_ORDER["documents"]
 _TABLE_ORDER["outbox"] = _TABLE_ORDER["outbox_trim"] = len(_TABLE_ORDER)
 
 
@@ -787,6 +791,15 @@ class SQLiteStore(Store):
         async with self._reading() as conn:
             rows = list((await conn.execute(q)).all())
         return self._load_many(model, "documents", rows)
+
+    async def delete_document(self, kind: str, key: str) -> bool:
+        t = documents.c
+        async with self._reading() as conn:
+            row = (await conn.execute(select(t.key).where(t.kind == kind, t.key == key))).first()
+        found = row is not None
+        if found:
+            await self._write([_Write("documents_delete", {"b_kind": kind, "b_key": key})])
+        return found
 
     # -- bridge ------------------------------------------------------------------------
 
