@@ -190,7 +190,8 @@ async def test_prerequisites_are_validated_with_their_path_and_lock_objectives_i
             assert locked.status_code == 409
             assert "needs obj_1 completed first" in locked.json()["error"]["message"]
             await api.post("/editor/preview", json={**step, "objectiveId": "obj_1"})
-            state = (await api.post("/editor/preview", json={**step, "objectiveId": "obj_2"})).json()
+            done = await api.post("/editor/preview", json={**step, "objectiveId": "obj_2"})
+            state = done.json()
             assert [(o["completed"], o["waitingFor"]) for o in state["objectives"]] == [
                 (True, []),
                 (True, []),

@@ -16,13 +16,15 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Dialog, Locator, Page, expect, sync_playwright
 
 from .bridge_process import DaemonProcess
 
@@ -158,7 +160,7 @@ def test_creator_builds_previews_and_publishes_then_admin_sees_it_played(
     assert spec["title"] == "The Lantern Hunt"
     assert spec["objectives"][0]["description"] == "Find the lost lantern"
     assert spec["npcs"][0]["dialogue"] == ["Hello, traveller."]
-    assert spec["schema_version"] == 2
+    assert spec["schema_version"] == 3
     assert [
         (n["id"], [r["next"] for r in n["responses"]]) for n in spec["npcs"][0]["dialogue_tree"]
     ] == [
@@ -212,3 +214,132 @@ def test_start_from_a_template_with_the_keyboard(
     page.keyboard.press("Enter")
     expect(page.locator(".react-flow__node")).to_have_count(before + 1)
     expect(page.get_by_role("form", name="Reward")).to_be_visible()
+
+
+def handle(page: Page, node: str, kind: str, handle_id: str | None = None) -> Locator:
+    """The ``kind`` ("source" or "target") connection handle of a canvas node."""
+    found = page.locator(f'.react-flow__node[data-id="{node}"] .react-flow__handle.{kind}')
+    return found.and_(page.locator(f'[data-handleid="{handle_id}"]')) if handle_id else found
+
+
+def draw_edge(page: Page, source: Locator, target: Locator) -> None:
+    """Press the mouse on ``source``, move it to ``target`` and let go, as a person does."""
+    start, end = source.bounding_box(), target.bounding_box()
+    assert start is not None and end is not None
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
+    page.mouse.up()
+
+
+def saved_draft(url: str, key: str, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """The autosaved draft, once ``check`` holds for its encounter (autosave waits a
+    second after the last change)."""
+    seen: list[dict[str, Any]] = []
+    for _ in range(100):
+        drafts = httpx.get(f"{url}/editor/drafts", headers={"Authorization": f"Bearer {key}"})
+        seen = drafts.json()
+        if len(seen) == 1 and check(seen[0]["encounter"]):
+            return seen[0]
+        time.sleep(0.1)
+    raise AssertionError(f"the draft never matched: {seen}")
+
+
+def test_edges_are_drawn_with_the_mouse_and_deleted_with_the_keyboard_and_drafts_deleted(
+    daemon: tuple[DaemonProcess, str, str], page: Page
+) -> None:
+    process, _, creator = daemon
+    page.goto(f"{process.http_url}/studio/")
+    sign_in(page, creator)
+    canvas = page.get_by_test_id("canvas")
+    description = page.get_by_role("textbox", name="Description", exact=True)
+    page.get_by_test_id("palette-objective").drag_to(canvas, target_position={"x": 120, "y": 150})
+    description.fill("Light the beacon")
+    page.get_by_test_id("palette-objective").drag_to(canvas, target_position={"x": 120, "y": 600})
+    description.fill("Open the gate")
+    page.get_by_test_id("palette-npc").drag_to(canvas, target_position={"x": 750, "y": 150})
+    page.get_by_test_id("palette-branch").drag_to(canvas, target_position={"x": 700, "y": 330})
+    page.get_by_test_id("palette-branch").drag_to(canvas, target_position={"x": 850, "y": 480})
+    expect(page.get_by_test_id("valid")).to_be_visible()
+    note = page.get_by_test_id("canvas-note")
+
+    # a prerequisite: from the first objective's "unlocks" handle to the second
+    draw_edge(page, handle(page, "objective:0", "source", "unlocks"),
+              handle(page, "objective:1", "target"))  # fmt: skip
+    prerequisite = page.get_by_role("group", name="Prerequisite: obj_1 unlocks obj_2")
+    expect(prerequisite).to_be_visible()
+    expect(note).to_have_text("“Open the gate” now needs “Light the beacon” first")
+    expect(page.get_by_role("checkbox", name="Light the beacon")).to_be_checked()
+    draft = saved_draft(process.http_url, creator,
+                        lambda e: e["objectives"][1].get("requires") == ["obj_1"])  # fmt: skip
+    assert draft["encounter"]["objectives"][0].get("requires", []) == []
+
+    # the engine keeps to it: in the preview the gate stays locked until the beacon is lit
+    page.get_by_role("tab", name="Preview").click()
+    page.get_by_role("button", name="Start preview").click()
+    expect(page.get_by_text("locked: needs obj_1 first")).to_be_visible()
+    expect(page.get_by_role("button", name="Complete “Open the gate”")).to_have_count(0)
+    page.get_by_role("button", name="Complete “Light the beacon”").click()
+    expect(page.get_by_role("button", name="Complete “Open the gate”")).to_be_visible()
+
+    # an order edge: from the encounter to the second objective makes it the first
+    draw_edge(page, handle(page, "encounter", "source"), handle(page, "objective:1", "target"))
+    expect(page.locator('.react-flow__node[data-id="objective:0"]')).to_have_text(
+        "1. Open the gate"
+    )
+    expect(note).to_have_text("“Open the gate” comes first")
+    saved_draft(process.http_url, creator,
+                lambda e: [o["id"] for o in e["objectives"]] == ["obj_2", "obj_1"])  # fmt: skip
+
+    # a dialogue answer: from the second branch back to the first
+    draw_edge(page, handle(page, "tree:0:1", "source"), handle(page, "tree:0:0", "target"))
+    back = page.get_by_role("group", name="Edge from tree:0:1 to tree:0:0")
+    expect(back).to_contain_text("Go on.")
+    draft = saved_draft(
+        process.http_url, creator,
+        lambda e: e["npcs"][0]["dialogue_tree"][1]["responses"]
+        == [{"text": "Go on.", "next": "npc_1_1"}],
+    )  # fmt: skip
+
+    # an edge that means nothing is refused and says which ones do
+    draw_edge(page, handle(page, "npc:0", "source"), handle(page, "objective:0", "target"))
+    expect(note).to_contain_text("Edges join objectives")
+
+    # delete edges with the keyboard: focus, Enter selects, Delete removes
+    prerequisite.focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Delete")
+    expect(prerequisite).to_have_count(0)
+    expect(note).to_have_text("“Open the gate” no longer needs obj_1")
+    back.focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Delete")
+    expect(back).to_have_count(0)
+    draft = saved_draft(
+        process.http_url, creator,
+        lambda e: e["objectives"][0].get("requires") == []
+        and e["npcs"][0]["dialogue_tree"][1]["responses"] == [],
+    )  # fmt: skip
+    encounter_id = draft["id"]
+
+    # and undo brings the last one back
+    page.keyboard.press("Control+z")
+    expect(back).to_be_visible()
+
+    # delete the draft: a cancelled confirmation keeps it, an accepted one deletes it
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="Delete draft").click()
+    saved_draft(process.http_url, creator, lambda e: e["id"] == encounter_id)
+    messages: list[str] = []
+
+    def accept(dialog: Dialog) -> None:
+        messages.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
+    page.get_by_role("button", name="Delete draft").click()
+    expect(page.get_by_text(f"Draft {encounter_id} deleted")).to_be_visible()
+    assert messages == ["Delete the draft “Untitled encounter”? This cannot be undone."]
+    auth = {"Authorization": f"Bearer {creator}"}
+    assert httpx.get(f"{process.http_url}/editor/drafts", headers=auth).json() == []
+    expect(page.get_by_role("button", name="Delete draft")).to_be_disabled()

@@ -280,9 +280,7 @@ class _Previews:
                     optional=o.optional,
                     progress=progress.progress if progress else 0,
                     completed=bool(progress and progress.completed),
-                    waiting_for=[
-                        r for r in o.requires if not session.objectives[r].completed
-                    ],
+                    waiting_for=[r for r in o.requires if not session.objectives[r].completed],
                 )
             )
         required_done = all(s.completed for s in objectives if not s.optional)

@@ -4,6 +4,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, ApiError, type Encounter, type Issue, newEncounter } from "./api";
 import { EncounterCanvas, type Kind, type Layout, nodeForPath, Palette } from "./Canvas";
 import { Dashboard } from "./Dashboard";
+import { connect, type Drawn, moveObjective, removeEdge } from "./edges";
 import { NodeForm } from "./Forms";
 import { JsonView } from "./JsonView";
 import { PreviewPanel } from "./Preview";
@@ -112,11 +113,13 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
   const [issues, setIssues] = useState<Issue[]>([]);
   const [isDirty, setDirty] = useState(false);
   const [status, setStatus] = useState("");
+  const [note, setNote] = useState(""); // what the last canvas edit did (or why not)
   const [published, setPublished] = useState("");
   const [view, setView] = useState<"form" | "json" | "preview">("form");
   const [drafts, setDrafts] = useState<{ id: string; title: string; encounter: Encounter; layout: Layout }[]>([]);
   const focusField = useRef<string | null>(null);
   const encounter = history.present;
+  const draftId = /^[A-Za-z0-9_.:-]+$/.test(encounter.id) ? encounter.id : "untitled";
 
   useEffect(() => {
     if (loaded) setHistory({ past: [], present: loaded.encounter, future: [] });
@@ -158,13 +161,13 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
   useEffect(() => {
     if (!isDirty) return;
     const timer = setTimeout(() => {
-      const id = /^[A-Za-z0-9_.:-]+$/.test(encounter.id) ? encounter.id : "untitled";
+      const id = draftId;
       api(apiKey, "PUT", `/editor/drafts/${encodeURIComponent(id)}`, { id, title: encounter.title.slice(0, 200), encounter, layout })
         .then(() => { setDirty(false); setStatus("Draft saved"); })
         .catch((e: ApiError) => setStatus(`Draft not saved: ${e.message}`));
     }, 1000);
     return () => clearTimeout(timer);
-  }, [apiKey, encounter, layout, isDirty]);
+  }, [apiKey, encounter, layout, isDirty, draftId]);
 
   useEffect(() => {
     api<typeof drafts>(apiKey, "GET", "/editor/drafts").then(setDrafts).catch(() => setDrafts([]));
@@ -225,6 +228,40 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
     setView("form");
   };
 
+  const draw = (c: Drawn) => {
+    const r = connect(encounter, layout, c);
+    if ("error" in r) { setNote(r.error); return; }
+    update(() => r.encounter);
+    setLayout(r.layout);
+    setSelected(r.select);
+    setView("form");
+    setNote(r.message);
+  };
+  const deleteEdge = (id: string) => {
+    const r = removeEdge(encounter, id);
+    if ("error" in r) { setNote(r.error); return; }
+    update(() => r.encounter);
+    setNote(r.message);
+  };
+  const reorder = (from: number, to: number) => {
+    if (to < 0 || to >= encounter.objectives.length) return;
+    const r = moveObjective(encounter, layout, from, to);
+    update(() => r.encounter);
+    setLayout(r.layout);
+    setSelected(`objective:${to}`);
+  };
+  const deleteDraft = async () => {
+    const d = drafts.find((x) => x.id === draftId);
+    if (!d || !window.confirm(`Delete the draft “${d.title || d.id}”? This cannot be undone.`)) return;
+    setDirty(false);
+    try {
+      await api(apiKey, "DELETE", `/editor/drafts/${encodeURIComponent(d.id)}`);
+      setStatus(`Draft ${d.id} deleted`);
+    } catch (e) {
+      setStatus(`Draft not deleted: ${(e as ApiError).message}`);
+    }
+  };
+
   const issueNodes = useMemo(() => new Set(issues.map((i) => nodeForPath(i.path).node)), [issues]);
 
   const publish = async () => {
@@ -254,11 +291,15 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
             {drafts.map((d) => <option key={d.id} value={d.id}>{d.title || d.id}</option>)}
           </select>
         </label>
+        <button type="button" className="danger" onClick={deleteDraft} disabled={!drafts.some((d) => d.id === draftId)}>
+          Delete draft
+        </button>
         <span className="muted" aria-live="polite">{isDirty ? "Unsaved changes" : status}</span>
         <button type="button" className="primary" onClick={publish} disabled={issues.length > 0}>Publish</button>
         <span role="status" data-testid="publish-status">{published}</span>
       </div>
       <Palette onAdd={(k) => add(k)} />
+      <p className="muted canvas-note" role="status" data-testid="canvas-note">{note}</p>
       <div className="workspace">
         <EncounterCanvas
           encounter={encounter}
@@ -268,6 +309,8 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
           onSelect={(id) => { setSelected(id); if (id) setView("form"); }}
           onMove={(l) => { setLayout(l); setDirty(true); }}
           onDropKind={(k, p) => add(k, p)}
+          onConnect={draw}
+          onDeleteEdge={deleteEdge}
         />
         <aside className="side">
           <div role="tablist" aria-label="Side panel" className="tabs">
@@ -277,7 +320,7 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
               </button>
             ))}
           </div>
-          {view === "form" && <NodeForm node={selected ?? "encounter"} encounter={encounter} update={update} onDeleted={() => setSelected(null)} />}
+          {view === "form" && <NodeForm node={selected ?? "encounter"} encounter={encounter} update={update} onDeleted={() => setSelected(null)} onReorder={reorder} />}
           {view === "json" && <JsonView value={encounter} onChange={(v) => update(() => v as Encounter)} />}
           {view === "preview" && <PreviewPanel apiKey={apiKey} encounter={encounter} />}
           <section className="panel validation" aria-labelledby="validation-title">

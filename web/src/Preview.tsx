@@ -41,7 +41,10 @@ export function PreviewPanel({ apiKey, encounter }: { apiKey: string; encounter:
                 <span>
                   {o.completed ? "✔" : "○"} {o.description} ({o.progress}/{o.quantity}){o.optional ? " · optional" : ""}
                 </span>
-                {!o.completed && state.status === "active" && (
+                {!o.completed && state.status === "active" && o.waitingFor.length > 0 && (
+                  <span className="muted">locked: needs {o.waitingFor.join(", ")} first</span>
+                )}
+                {!o.completed && state.status === "active" && o.waitingFor.length === 0 && (
                   <button type="button" onClick={() => step({ action: "objective", previewId: pid, objectiveId: o.id, completed: true })}>
                     Complete “{o.description}”
                   </button>

@@ -45,6 +45,8 @@ export interface Objective {
   target: string;
   quantity: number;
   optional: boolean;
+  /** ids of the objectives that must be completed before this one can progress */
+  requires?: string[];
 }
 export interface DialogueResponse {
   text: string;
@@ -104,14 +106,17 @@ export function newEncounter(): Encounter {
     rewards: [],
     language: "en",
     tags: [],
-    schema_version: 2,
+    schema_version: 3,
   };
 }
 
 export interface PreviewState {
   previewId: string;
   status: string;
-  objectives: { id: string; description: string; quantity: number; progress: number; completed: boolean; optional: boolean }[];
+  objectives: {
+    id: string; description: string; quantity: number; progress: number; completed: boolean; optional: boolean;
+    waitingFor: string[];
+  }[];
   canComplete: boolean;
   log: string[];
 }

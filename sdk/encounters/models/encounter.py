@@ -200,12 +200,12 @@ class EncounterSpec(BaseModel):
         for i, o in enumerate(self.objectives):
             for j, needed in enumerate(o.requires):
                 if needed == o.id:
-                    raise ValueError(f"objectives[{i}].requires[{j}]: an objective cannot "
-                                     "require itself")  # fmt: skip
+                    raise ValueError(
+                        f"objectives[{i}].requires[{j}]: an objective cannot require itself"
+                    )
                 if needed not in ids:
                     raise ValueError(
-                        f"objectives[{i}].requires[{j}]: no objective {needed!r} in this "
-                        "encounter"
+                        f"objectives[{i}].requires[{j}]: no objective {needed!r} in this encounter"
                     )
         requires = {o.id: o.requires for o in self.objectives}
         for i, o in enumerate(self.objectives):
