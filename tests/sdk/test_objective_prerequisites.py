@@ -4,11 +4,15 @@ and a session refuses to move a locked objective forward."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from encounters import ObjectiveLocked, Settings, SyncEngine
+from encounters.cli import app
 from encounters.errors import ValidationFailed
 from encounters.models import EncounterSpec
 from encounters.validation import validate_model
@@ -63,3 +67,32 @@ def test_a_locked_objective_cannot_progress_until_its_prerequisite_is_done() -> 
         # re-opening the prerequisite later does not undo what was done
         engine.update_objective(session.id, "obj_1", completed=False)
         assert engine.get_session(session.id).objectives["obj_2"].completed
+
+
+def test_play_order_puts_prerequisites_first_and_ae_test_follows_it(tmp_path: Path) -> None:
+    data = with_requires(["obj_2"])  # the first objective needs the second
+    spec = EncounterSpec.model_validate(data)
+    assert [o.id for o in spec.objectives_in_play_order()] == ["obj_2", "obj_1"]
+    assert [
+        o.id for o in EncounterSpec.model_validate(encounter_dict()).objectives_in_play_order()
+    ] == [
+        "obj_1",
+        "obj_2",
+    ]
+    path = tmp_path / "enc.json"
+    path.write_text(json.dumps(data))
+    done = CliRunner().invoke(app, ["test", str(path)])
+    assert done.exit_code == 0, done.output
+    assert done.output.index("Completed: Find the toll box") < done.output.index(
+        "Completed: Defeat the bandits"
+    )
+
+
+def test_playing_a_locked_objective_at_the_terminal_says_why(tmp_path: Path) -> None:
+    path = tmp_path / "enc.json"
+    path.write_text(json.dumps(with_requires([], ["obj_1"])))
+    # work on objective 2 (locked), then quit
+    done = CliRunner().invoke(app, ["play", "--file", str(path)], input="2\n1\nq\n")
+    assert "2. Find the toll box [0/1] (optional) (locked: needs obj_1 first)" in done.output
+    assert "needs obj_1 completed first" in done.output
+    assert "Traceback" not in done.output

@@ -223,6 +223,19 @@ class EncounterSpec(BaseModel):
                     todo.extend(requires.get(current, []))
         return self
 
+    def objectives_in_play_order(self) -> list[Objective]:
+        """The objectives in list order, except that each comes after the ones it
+        ``requires``: an order a player (or a test run) can complete them in."""
+        done: set[str] = set()
+        ordered: list[Objective] = []
+        remaining = list(self.objectives)
+        while remaining:  # the validator refused circles, so one is always ready
+            ready = next(o for o in remaining if done.issuperset(o.requires))
+            ordered.append(ready)
+            done.add(ready.id)
+            remaining.remove(ready)
+        return ordered
+
     def objective(self, objective_id: str) -> Objective | None:
         return next((o for o in self.objectives if o.id == objective_id), None)
 
