@@ -91,7 +91,11 @@ def test_creator_builds_previews_and_publishes_then_admin_sees_it_played(
     # a branching conversation (NPCDialogueTree): a start, and a branch answered from it
     page.get_by_test_id("palette-branch").drag_to(canvas, target_position={"x": 700, "y": 550})
     page.get_by_test_id("palette-branch").drag_to(canvas, target_position={"x": 750, "y": 650})
-    expect(page.locator(".react-flow__node")).to_have_count(7)  # encounter + the six
+    # a choice the encounter offers, with its options
+    page.get_by_test_id("palette-choice").drag_to(canvas, target_position={"x": 450, "y": 600})
+    page.get_by_role("textbox", name="Question").fill("Keep the lantern?")
+    page.get_by_role("textbox", name="Option 2").fill("Give it back")
+    expect(page.locator(".react-flow__node")).to_have_count(8)  # encounter + the seven
     expect(page.get_by_role("group", name="Edge from tree:0:0 to tree:0:1")).to_contain_text(
         "Tell me more."
     )
@@ -144,6 +148,9 @@ def test_creator_builds_previews_and_publishes_then_admin_sees_it_played(
     expect(page.get_by_label("Preview log")).to_contain_text(
         "New character: Well met, traveller. What brings you here? / you: Tell me more."
     )
+    choice = page.get_by_role("group", name="Choice: Keep the lantern?")
+    choice.get_by_role("button", name="Choose: Give it back").click()
+    expect(page.get_by_label("Preview log")).to_contain_text("chose 'Give it back': Keep the lantern?")
     page.get_by_role("button", name="Complete “Find the lost lantern”").click()
     page.get_by_role("button", name="Finish: complete the encounter").click()
     expect(page.get_by_test_id("preview-status")).to_have_text("completed")
@@ -161,6 +168,9 @@ def test_creator_builds_previews_and_publishes_then_admin_sees_it_played(
     assert spec["objectives"][0]["description"] == "Find the lost lantern"
     assert spec["npcs"][0]["dialogue"] == ["Hello, traveller."]
     assert spec["schema_version"] == 3
+    assert spec["choices"] == [
+        {"id": "choice_1", "description": "Keep the lantern?", "options": ["Help", "Give it back"]}
+    ]
     assert [
         (n["id"], [r["next"] for r in n["responses"]]) for n in spec["npcs"][0]["dialogue_tree"]
     ] == [

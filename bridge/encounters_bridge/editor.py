@@ -101,6 +101,7 @@ class PreviewChoice(_Camel):
     description: str = Field(min_length=1, max_length=300)
     option: str = Field(min_length=1, max_length=200)
     options: list[str] = Field(default=[], max_length=20)
+    choice_id: str | None = Field(None, max_length=64, description="the encounter's choice")
 
 
 class PreviewTalk(_Camel):
@@ -347,7 +348,11 @@ def editor_router(engine: Engine, tenancy: Tenancy, caller: Any, admin: Any) -> 
             previews.note(pid, f"objective {body.objective_id} updated")
         elif isinstance(body, PreviewChoice):
             await scratch.record_choice(
-                pid, body.description, body.option, available_options=body.options
+                pid,
+                body.description,
+                body.option,
+                available_options=body.options,
+                choice_id=body.choice_id,
             )
             previews.note(pid, f"chose {body.option!r}: {body.description}")
         elif isinstance(body, PreviewTalk):

@@ -191,6 +191,12 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
     } else if (kind === "npc") {
       nodeId = `npc:${e.npcs.length}`;
       next = { ...e, npcs: [...e.npcs, { id: newNpcId(e), name: "New character", role: "guide", personality_traits: [], dialogue: [] }] };
+    } else if (kind === "choice") {
+      const choices = e.choices ?? [];
+      let n = choices.length + 1;
+      while (choices.some((c) => c.id === `choice_${n}`)) n++;
+      nodeId = `choice:${choices.length}`;
+      next = { ...e, choices: [...choices, { id: `choice_${n}`, description: "What do you do?", options: ["Help", "Walk away"] }] };
     } else if (kind === "reward") {
       nodeId = `reward:${e.rewards.length}`;
       next = { ...e, rewards: [...e.rewards, { kind: "experience", amount: 100 }] };

@@ -23,7 +23,7 @@ import {
 import type { Encounter } from "./api";
 import { UNLOCKS } from "./edges";
 
-export type Kind = "objective" | "npc" | "reward" | "line" | "branch";
+export type Kind = "objective" | "npc" | "reward" | "line" | "branch" | "choice";
 export type Layout = Record<string, { x: number; y: number }>;
 
 export const PALETTE: { kind: Kind; label: string }[] = [
@@ -31,14 +31,16 @@ export const PALETTE: { kind: Kind; label: string }[] = [
   { kind: "npc", label: "NPC" },
   { kind: "line", label: "Dialogue line" },
   { kind: "branch", label: "Dialogue branch" },
+  { kind: "choice", label: "Choice" },
   { kind: "reward", label: "Reward" },
 ];
 
 /** The canvas node an error path points to: objectives[1].description -> objective:1. */
 export function nodeForPath(path: string): { node: string; field: string } {
-  const m = /^(objectives|npcs|rewards)\[(\d+)\](?:\.(\w+))?(?:\[(\d+)\])?/.exec(path);
+  const m = /^(objectives|npcs|rewards|choices)\[(\d+)\](?:\.(\w+))?(?:\[(\d+)\])?/.exec(path);
   if (!m) return { node: "encounter", field: path.split(/[.[]/)[0] || "title" };
-  const kind = { objectives: "objective", npcs: "npc", rewards: "reward" }[m[1] as "objectives"];
+  const kind = { objectives: "objective", npcs: "npc", rewards: "reward", choices: "choice" }[m[1] as "objectives"];
+  if (m[1] === "choices" && m[3] === "options") return { node: `choice:${m[2]}`, field: `option-${m[4] ?? 0}` };
   if (m[1] === "npcs" && m[3] === "dialogue" && m[4] !== undefined) {
     return { node: `line:${m[2]}:${m[4]}`, field: "line" };
   }
@@ -56,6 +58,7 @@ function defaultPosition(id: string): { x: number; y: number } {
   if (kind === "npc") return { x: 320, y: 130 + i * 170 };
   if (kind === "line") return { x: 560, y: 130 + i * 170 + Number(b) * 60 };
   if (kind === "tree") return { x: 820 + (Number(b) % 2) * 240, y: 130 + i * 170 + Number(b) * 70 };
+  if (kind === "choice") return { x: 320 + i * 220, y: 640 };
   return { x: 20 + i * 200, y: 520 };
 }
 
@@ -119,6 +122,11 @@ function buildGraph(enc: Encounter, layout: Layout, selected: string | null, err
         if (target) edges.push({ id: `reply:${tid}:${ri}`, source: tid, target, label: r.text || "…", className: "edge-reply" });
       });
     });
+  });
+  (enc.choices ?? []).forEach((c, i) => {
+    const id = `choice:${i}`;
+    add(id, `${c.description || "(no question)"} ${c.options.map((o) => `[${o}]`).join(" ")}`, "choice");
+    edges.push({ id: `offers:${id}`, source: "encounter", target: id, label: "offers", ...structure });
   });
   enc.rewards.forEach((r, i) => {
     const id = `reward:${i}`;

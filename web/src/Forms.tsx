@@ -180,6 +180,32 @@ export function NodeForm({ node, encounter, update, onDeleted, onReorder }: {
       </form>
     );
   }
+  const choices = encounter.choices ?? [];
+  if (kind === "choice" && choices[i]) {
+    const c = choices[i];
+    const set = (patch: Partial<typeof c>) => update((e) => ({ ...e, choices: replace(e.choices ?? [], i, { ...c, ...patch }) }));
+    return (
+      <form className="node-form" aria-label="Choice" onSubmit={(e) => e.preventDefault()}>
+        <h3>Choice</h3>
+        <Text name="id" label="Id" value={c.id} onChange={(v) => set({ id: v })} />
+        <Text name="description" label="Question" value={c.description} onChange={(v) => set({ description: v })} />
+        <fieldset>
+          <legend>Options (2 to 8)</legend>
+          <ul className="responses">
+            {c.options.map((o, oi) => (
+              <li key={oi}>
+                <Text name={`option-${oi}`} label={`Option ${oi + 1}`} value={o} onChange={(v) => set({ options: replace(c.options, oi, v) })} />
+                <span />
+                <button type="button" aria-label={`Remove option ${oi + 1}`} onClick={() => set({ options: without(c.options, oi) })}>✕</button>
+              </li>
+            ))}
+          </ul>
+          <button type="button" disabled={c.options.length >= 8} onClick={() => set({ options: [...c.options, `Option ${c.options.length + 1}`] })}>Add option</button>
+        </fieldset>
+        {remove("choice", (e) => ({ ...e, choices: without(e.choices ?? [], i) }))}
+      </form>
+    );
+  }
   if (kind === "reward" && encounter.rewards[i]) {
     const r = encounter.rewards[i];
     const set = (patch: Partial<typeof r>) => update((e) => ({ ...e, rewards: replace(e.rewards, i, { ...r, ...patch }) }));

@@ -93,6 +93,20 @@ export function PreviewPanel({ apiKey, encounter }: { apiKey: string; encounter:
                   </div>
                 );
               })}
+              {(encounter.choices ?? []).map((c) => (
+                <div key={c.id} className="conversation" role="group" aria-label={`Choice: ${c.description}`}>
+                  <p><strong>{c.description}</strong></p>
+                  {c.options.map((o) => (
+                    <button
+                      key={o}
+                      type="button"
+                      onClick={() => step({ action: "choice", previewId: pid, choiceId: c.id, description: c.description, option: o, options: c.options })}
+                    >
+                      Choose: {o}
+                    </button>
+                  ))}
+                </div>
+              ))}
               <form
                 className="choice-form"
                 onSubmit={(e) => {

@@ -65,6 +65,11 @@ export interface Npc {
   dialogue: string[];
   dialogue_tree?: DialogueNode[];
 }
+export interface ChoicePoint {
+  id: string;
+  description: string;
+  options: string[];
+}
 export interface Reward {
   kind: string;
   amount: number;
@@ -80,6 +85,7 @@ export interface Encounter {
   estimated_duration: number;
   objectives: Objective[];
   npcs: Npc[];
+  choices?: ChoicePoint[];
   rewards: Reward[];
   language: string;
   tags: string[];
@@ -103,6 +109,7 @@ export function newEncounter(): Encounter {
     estimated_duration: 15,
     objectives: [],
     npcs: [],
+    choices: [],
     rewards: [],
     language: "en",
     tags: [],

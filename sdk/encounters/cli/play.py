@@ -157,9 +157,7 @@ def _play_turns(engine: SyncEngine, session: Session) -> Session:
             except EOFError:
                 raise _Quit from None
             try:
-                session = engine.update_objective(
-                    session.id, o.id, progress=done + max(0, amount)
-                )
+                session = engine.update_objective(session.id, o.id, progress=done + max(0, amount))
             except ObjectiveLocked as exc:
                 out.print(f"[yellow]{exc}[/yellow]", highlight=False)
         elif answer == "t" and spec.npcs:

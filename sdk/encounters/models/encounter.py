@@ -1,14 +1,16 @@
-"""The encounter a game plays: objectives, NPCs (with their dialogue trees) and rewards.
+"""The encounter a game plays: objectives, NPCs (with their dialogue trees), the choices
+it offers and rewards.
 
 ``EncounterSpec`` is the one schema used for template output, LLM output, storage and
 the CLI's ``validate``. Unknown fields are refused so a typo never passes silently.
 
 Schema versions (``schema_version``): 1, the first; 2 adds ``NPC.dialogue_tree`` (the
 studio's NPCDialogueTree: branching lines); 3 adds ``Objective.requires`` (the
-objectives that must be completed before this one can progress). Data of an older
-version (or without the field, as stored before version 2) is migrated when read: its
-NPCs get an empty tree and keep their ``dialogue`` lines, its objectives require
-nothing. A version newer than this code knows is refused.
+objectives that must be completed before this one can progress) and ``choices`` (the
+decisions the encounter offers). Data of an older version (or without the field, as
+stored before version 2) is migrated when read: its NPCs get an empty tree and keep
+their ``dialogue`` lines, its objectives require nothing, it offers no choices. A
+version newer than this code knows is refused.
 """
 
 from __future__ import annotations
@@ -113,6 +115,26 @@ class NPC(BaseModel):
         return next((n for n in self.dialogue_tree if n.id == node_id), None)
 
 
+class ChoicePoint(BaseModel):
+    """A decision the encounter offers the player: a question and its options. The
+    game records what was picked with ``record_choice(..., choice_id=<id>,
+    available_options=<options>)``; analytics count the picks."""
+
+    model_config = STRICT
+
+    id: Id
+    description: Annotated[str, Field(min_length=1, max_length=300)]
+    options: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=200)]], Field(min_length=2, max_length=8)
+    ]
+
+    @model_validator(mode="after")
+    def _distinct_options(self) -> Self:
+        if len(set(self.options)) != len(self.options):
+            raise ValueError("options: each option must be different")
+        return self
+
+
 class Reward(BaseModel):
     """What completing the encounter grants. ``item`` names the item for item rewards;
     ``faction`` names who the reputation is with."""
@@ -145,6 +167,7 @@ class EncounterSpec(BaseModel):
     estimated_duration: Annotated[int, Field(ge=1, le=600, description="minutes")] = 15
     objectives: Annotated[list[Objective], Field(min_length=1, max_length=20)]
     npcs: Annotated[list[NPC], Field(max_length=20)] = []
+    choices: Annotated[list[ChoicePoint], Field(max_length=20)] = []
     rewards: Annotated[list[Reward], Field(max_length=20)] = []
     language: Language = "en"
     tags: Annotated[
@@ -157,8 +180,8 @@ class EncounterSpec(BaseModel):
     @classmethod
     def _migrate(cls, data: Any) -> Any:
         """Versions 1 (or no version: stored before versions) and 2 -> 3: NPCs gain an
-        empty ``dialogue_tree`` and objectives an empty ``requires`` by default, so only
-        the version changes."""
+        empty ``dialogue_tree``, objectives an empty ``requires`` and the encounter empty
+        ``choices`` by default, so only the version changes."""
         if isinstance(data, dict):
             version = data.get("schema_version", 1)
             if version in (1, 2):
@@ -184,6 +207,7 @@ class EncounterSpec(BaseModel):
         for name, ids in (
             ("objectives", [o.id for o in self.objectives]),
             ("npcs", [n.id for n in self.npcs]),
+            ("choices", [c.id for c in self.choices]),
         ):
             seen: set[str] = set()
             for i, ident in enumerate(ids):

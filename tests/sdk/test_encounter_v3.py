@@ -1,6 +1,7 @@
-"""Objective prerequisites (encounter schema version 3): ``requires`` names objectives
-that must be completed first; the validator refuses unknown, self and circular links,
-and a session refuses to move a locked objective forward."""
+"""Encounter schema version 3: objective prerequisites (``requires`` names objectives
+that must be completed first; the validator refuses unknown, self and circular links; a
+session refuses to move a locked objective forward; play order follows them) and the
+choices an encounter offers."""
 
 from __future__ import annotations
 
@@ -96,3 +97,28 @@ def test_playing_a_locked_objective_at_the_terminal_says_why(tmp_path: Path) -> 
     assert "2. Find the toll box [0/1] (optional) (locked: needs obj_1 first)" in done.output
     assert "needs obj_1 completed first" in done.output
     assert "Traceback" not in done.output
+
+
+def test_an_encounter_offers_choices_with_distinct_options() -> None:
+    offered = {"id": "spare", "description": "Spare the bandit?", "options": ["yes", "no"]}
+    spec = EncounterSpec.model_validate({**encounter_dict(), "choices": [offered]})
+    assert spec.choices[0].options == ["yes", "no"]
+    assert problems({**encounter_dict(), "choices": [{**offered, "options": ["yes"]}]}) == [
+        "choices[0].options: must have at least 2 item(s)"
+    ]
+    assert problems({**encounter_dict(), "choices": [{**offered, "options": ["a", "a"]}]}) == [
+        "choices[0]: options: each option must be different"
+    ]
+    assert problems({**encounter_dict(), "choices": [offered, offered]}) == [
+        "choices[1].id: duplicate id 'spare'"
+    ]
+    with SyncEngine(Settings(store="memory")) as engine:
+        session = engine.start_session("alice", spec)
+        played = engine.record_choice(
+            session.id, "Spare the bandit?", "no", available_options=["yes", "no"],
+            choice_id="spare",
+        )  # fmt: skip
+        assert (played.choices_made[0].id, played.choices_made[0].selected_option) == (
+            "spare",
+            "no",
+        )
