@@ -200,6 +200,17 @@ def test_creator_builds_previews_and_publishes_then_admin_sees_it_played(
     expect(
         page.get_by_role("img", name=re.compile("^Most played encounters: The Lantern Hunt 1"))
     ).to_be_visible()
+    funnel = "^Objective funnel: The Lantern Hunt: obj_1 1$"
+    expect(page.get_by_role("img", name=re.compile(funnel))).to_be_visible()
+    retention = r"^Retention: D1 \d+%, D7 \d+%$"
+    expect(page.get_by_role("img", name=re.compile(retention))).to_be_visible()
+    moderation = r"^Moderation decisions: all \d+, blocked \d+, sanitized \d+$"
+    expect(page.get_by_role("img", name=re.compile(moderation))).to_be_visible()
+    # the last 24 hours span today and maybe yesterday: the session is in one of them
+    page.get_by_label("Time range").select_option("Last 24 hours")
+    one_day = r"^Completions per day: (\S+ 0, \S+ 1|\S+ 1, \S+ 0|\S+ 1)$"
+    expect(page.get_by_role("img", name=re.compile(one_day))).to_be_visible()
+    expect(page.get_by_test_id("kpi-sessions")).to_have_text("1")
     page.screenshot(path=str(SCREENSHOTS / "studio-dashboard.png"), full_page=True)
     assert elsewhere == []
 
@@ -218,6 +229,14 @@ def test_start_from_a_template_with_the_keyboard(
     form.get_by_role("button", name="Open in the editor").click()
     expect(page.locator(".react-flow__node", has_text="Defeat all 4 wolves")).to_be_visible()
     expect(page.get_by_test_id("valid")).to_be_visible()
+
+    # a canvas node is selected from the keyboard: focus it, press Enter, its form opens
+    page.locator('.react-flow__node[data-id="objective:0"]').focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("form", name="Objective")).to_be_visible()
+    expect(page.get_by_role("textbox", name="Description", exact=True)).to_have_value(
+        "Defeat all 4 wolves"
+    )
 
     # the palette works from the keyboard: focus an item, press Enter
     before = page.locator(".react-flow__node").count()
