@@ -179,6 +179,17 @@ def test_creator_builds_previews_and_publishes_then_admin_sees_it_played(
         ("npc_1_2", []),
     ]
 
+    # `ae` finds it in the daemon's store
+    listed = subprocess.run(
+        [str(Path(sys.executable).parent / "ae"), "--data-dir", str(process.data),
+         "encounters", "list", "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert [(e["id"], e["title"]) for e in json.loads(listed.stdout)] == [
+        (encounter_id.group(), "The Lantern Hunt")
+    ]
+
     # a game plays it for real with `ae test --url`
     spec_file = process.data / "lantern.json"
     spec_file.write_text(json.dumps(spec))
