@@ -1,8 +1,11 @@
 """The studio in a real headless Chromium (Debian's ``chromium``, driven by Playwright):
 a content creator signs in, builds an encounter on the canvas by dragging nodes, fixes
 the validation error the server reports, edits the JSON, preview-plays it to completion,
-publishes it; a game plays it through ``ae``; an admin sees that session on the
-dashboard. Screenshots of the editor and the dashboard go to docs/screenshots/.
+publishes it; ``ae`` finds it and a game plays it; an admin sees that session on the
+dashboard's charts over two time ranges. Edges (order, prerequisite, dialogue answer)
+are drawn with the mouse and deleted with the keyboard, and a draft is deleted; a
+template opens with its parameters from the keyboard. Screenshots of the editor and the
+dashboard go to docs/screenshots/.
 
 The daemon is a real ``ae bridge serve`` on free loopback ports, stopped by pid; the
 browser talks only to it.
