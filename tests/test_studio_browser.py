@@ -252,6 +252,19 @@ def test_start_from_a_template_with_the_keyboard(
         "Defeat all 4 wolves"
     )
 
+    # a yes/no parameter is a choice between true and false
+    page.get_by_role("button", name="Templates").click()
+    page.get_by_role("button", name=re.compile("^Siege Defense")).click()
+    form = page.get_by_role("form", name="Parameters of Siege Defense")
+    form.get_by_label(re.compile("^stronghold")).fill("Fort Ember")
+    form.get_by_label(re.compile("^waves")).fill("3")
+    form.get_by_label(re.compile("^captain_optional")).select_option("false")
+    form.get_by_role("button", name="Open in the editor").click()
+    captain = page.locator(".react-flow__node", has_text="Defeat the war captain")
+    expect(captain).to_be_visible()
+    captain.click()
+    expect(page.get_by_role("checkbox", name="Optional")).not_to_be_checked()
+
     # the palette works from the keyboard: focus an item, press Enter
     before = page.locator(".react-flow__node").count()
     page.get_by_test_id("palette-reward").focus()
