@@ -339,12 +339,27 @@ def test_edges_are_drawn_with_the_mouse_and_deleted_with_the_keyboard_and_drafts
     page.get_by_role("button", name="Complete “Light the beacon”").click()
     expect(page.get_by_role("button", name="Complete “Open the gate”")).to_be_visible()
 
-    # an order edge: from the encounter to the second objective makes it the first
+    # an order edge: from the encounter to the second objective makes it the first;
+    # the nodes stay where they were put
+    beacon = page.locator(".react-flow__node", has_text="Light the beacon")
+    where = beacon.bounding_box()
     draw_edge(page, handle(page, "encounter", "source"), handle(page, "objective:1", "target"))
     expect(page.locator('.react-flow__node[data-id="objective:0"]')).to_have_text(
         "1. Open the gate"
     )
     expect(note).to_have_text("“Open the gate” comes first")
+    assert beacon.bounding_box() == where
+    # undo and redo put the order back and forth, the nodes staying with their objectives
+    page.get_by_role("button", name="Undo").click()
+    expect(page.locator('.react-flow__node[data-id="objective:0"]')).to_have_text(
+        "1. Light the beacon"
+    )
+    assert beacon.bounding_box() == where
+    page.get_by_role("button", name="Redo").click()
+    expect(page.locator('.react-flow__node[data-id="objective:0"]')).to_have_text(
+        "1. Open the gate"
+    )
+    assert beacon.bounding_box() == where
     saved_draft(process.http_url, creator,
                 lambda e: [o["id"] for o in e["objectives"]] == ["obj_2", "obj_1"])  # fmt: skip
 

@@ -93,7 +93,14 @@ function SignIn({ onSignedIn }: { onSignedIn: (key: string) => void }) {
   );
 }
 
-interface History { past: Encounter[]; present: Encounter; future: Encounter[] }
+// One undo step: the encounter, and the canvas layout. A step that moved nodes to other
+// ids (reordering objectives) is `moved`: undoing or redoing it restores its layout too;
+// other steps leave the layout as the user arranged it since.
+interface Step { encounter: Encounter; layout: Layout; moved: boolean }
+interface History { past: Step[]; present: Step; future: Step[] }
+const start = (encounter: Encounter, layout: Layout = {}): History => ({
+  past: [], present: { encounter, layout, moved: false }, future: [],
+});
 
 function newObjectiveId(e: Encounter): string {
   let n = e.objectives.length + 1;
@@ -107,8 +114,7 @@ function newNpcId(e: Encounter): string {
 }
 
 function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encounter; layout: Layout } | null }) {
-  const [history, setHistory] = useState<History>(() => ({ past: [], present: loaded?.encounter ?? newEncounter(), future: [] }));
-  const [layout, setLayout] = useState<Layout>(loaded?.layout ?? {});
+  const [history, setHistory] = useState<History>(() => start(loaded?.encounter ?? newEncounter(), loaded?.layout));
   const [selected, setSelected] = useState<string | null>(null);
   const [issues, setIssues] = useState<Issue[]>([]);
   const [isDirty, setDirty] = useState(false);
@@ -118,23 +124,37 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
   const [view, setView] = useState<"form" | "json" | "preview">("form");
   const [drafts, setDrafts] = useState<{ id: string; title: string; encounter: Encounter; layout: Layout }[]>([]);
   const focusField = useRef<string | null>(null);
-  const encounter = history.present;
+  const encounter = history.present.encounter;
+  const layout = history.present.layout;
+  // node positions change without an undo step
+  const setLayout = (l: Layout) => setHistory((h) => ({ ...h, present: { ...h.present, layout: l } }));
   const draftId = /^[A-Za-z0-9_.:-]+$/.test(encounter.id) ? encounter.id : "untitled";
 
   useEffect(() => {
-    if (loaded) setHistory({ past: [], present: loaded.encounter, future: [] });
+    if (loaded) setHistory(start(loaded.encounter, loaded.layout));
   }, [loaded]);
 
-  const update = useCallback((change: (e: Encounter) => Encounter) => {
+  const update = useCallback((change: (e: Encounter) => Encounter, relayout?: (l: Layout) => Layout) => {
     setHistory((h) => {
-      const next = change(h.present);
-      if (JSON.stringify(next) === JSON.stringify(h.present)) return h;
-      return { past: [...h.past.slice(-99), h.present], present: next, future: [] };
+      const next = change(h.present.encounter);
+      if (!relayout && JSON.stringify(next) === JSON.stringify(h.present.encounter)) return h;
+      const layout = relayout ? relayout(h.present.layout) : h.present.layout;
+      return { past: [...h.past.slice(-99), h.present], present: { encounter: next, layout, moved: !!relayout }, future: [] };
     });
     setDirty(true);
   }, []);
-  const undo = useCallback(() => setHistory((h) => h.past.length ? { past: h.past.slice(0, -1), present: h.past[h.past.length - 1], future: [h.present, ...h.future] } : h), []);
-  const redo = useCallback(() => setHistory((h) => h.future.length ? { past: [...h.past, h.present], present: h.future[0], future: h.future.slice(1) } : h), []);
+  const undo = useCallback(() => setHistory((h) => {
+    if (!h.past.length) return h;
+    const back = h.past[h.past.length - 1];
+    const present = { ...back, layout: h.present.moved ? back.layout : h.present.layout };
+    return { past: h.past.slice(0, -1), present, future: [h.present, ...h.future] };
+  }), []);
+  const redo = useCallback(() => setHistory((h) => {
+    if (!h.future.length) return h;
+    const next = h.future[0];
+    const present = { ...next, layout: next.moved ? next.layout : h.present.layout };
+    return { past: [...h.past, h.present], present, future: h.future.slice(1) };
+  }), []);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -228,8 +248,7 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
       nodeId = `line:${sel}:${e.npcs[sel].dialogue.length}`;
       next = { ...e, npcs: e.npcs.map((n, i) => (i === sel ? { ...n, dialogue: [...n.dialogue, "Hello, traveller."] } : n)) };
     }
-    update(() => next);
-    if (position) setLayout((l) => ({ ...l, [nodeId]: position }));
+    update(() => next, position ? (l) => ({ ...l, [nodeId]: position }) : undefined);
     setSelected(nodeId);
     setView("form");
   };
@@ -237,8 +256,7 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
   const draw = (c: Drawn) => {
     const r = connect(encounter, layout, c);
     if ("error" in r) { setNote(r.error); return; }
-    update(() => r.encounter);
-    setLayout(r.layout);
+    update(() => r.encounter, () => r.layout);
     setSelected(r.select);
     setView("form");
     setNote(r.message);
@@ -252,8 +270,7 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
   const reorder = (from: number, to: number) => {
     if (to < 0 || to >= encounter.objectives.length) return;
     const r = moveObjective(encounter, layout, from, to);
-    update(() => r.encounter);
-    setLayout(r.layout);
+    update(() => r.encounter, () => r.layout);
     setSelected(`objective:${to}`);
   };
   const deleteDraft = async () => {
@@ -286,12 +303,12 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
       <div className="toolbar" role="toolbar" aria-label="Editor">
         <button type="button" onClick={undo} disabled={!history.past.length} title="Ctrl+Z">Undo</button>
         <button type="button" onClick={redo} disabled={!history.future.length} title="Ctrl+Y">Redo</button>
-        <button type="button" onClick={() => { setHistory({ past: [], present: newEncounter(), future: [] }); setLayout({}); setSelected(null); }}>New</button>
+        <button type="button" onClick={() => { setHistory(start(newEncounter())); setSelected(null); }}>New</button>
         <label>
           Drafts{" "}
           <select value="" onChange={(e) => {
             const d = drafts.find((x) => x.id === e.target.value);
-            if (d) { setHistory({ past: [], present: d.encounter, future: [] }); setLayout(d.layout ?? {}); setSelected(null); }
+            if (d) { setHistory(start(d.encounter, d.layout ?? {})); setSelected(null); }
           }}>
             <option value="">Open a draft…</option>
             {drafts.map((d) => <option key={d.id} value={d.id}>{d.title || d.id}</option>)}
