@@ -83,7 +83,8 @@ $(NODE_STAMP): $(NODE_BRIDGE)/package.json $(NODE_BRIDGE)/package-lock.json
 # the wheel ships. Rebuilt when web/'s sources or lock change.
 WEB := web
 WEB_STAMP := $(WEB)/node_modules/.installed
-WEB_SOURCES := $(shell find $(WEB)/src -type f 2>/dev/null) $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json
+# every file under web/ but node_modules and dotfiles: the same set hatch_build.py checks
+WEB_SOURCES := $(shell find $(WEB) \( -name node_modules -o -name '.*' \) -prune -o -type f -print 2>/dev/null)
 
 $(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "Node.js 20+ and npm are needed to build the studio (web/)"; exit 1; }
