@@ -52,7 +52,10 @@ class Objective(BaseModel):
     target: ShortText
     quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)] = 1
     optional: bool = False
-    requires: Annotated[list[Id], Field(max_length=20)] = []
+    requires: Annotated[
+        list[Id],
+        Field(max_length=20, description="ids of objectives to complete before this one"),
+    ] = []
 
 
 #: The encounter schema this code writes; older versions are migrated on read.
@@ -167,7 +170,10 @@ class EncounterSpec(BaseModel):
     estimated_duration: Annotated[int, Field(ge=1, le=600, description="minutes")] = 15
     objectives: Annotated[list[Objective], Field(min_length=1, max_length=20)]
     npcs: Annotated[list[NPC], Field(max_length=20)] = []
-    choices: Annotated[list[ChoicePoint], Field(max_length=20)] = []
+    choices: Annotated[
+        list[ChoicePoint],
+        Field(max_length=20, description="decisions the encounter offers the player"),
+    ] = []
     rewards: Annotated[list[Reward], Field(max_length=20)] = []
     language: Language = "en"
     tags: Annotated[
