@@ -1,5 +1,5 @@
 // EncounterCanvas: the encounter as nodes (encounter, objectives in order, NPCs with their
-// dialogue lines, rewards) and edges. Drag a kind from the palette onto the canvas to add
+// dialogue lines and branches, choices, rewards) and edges. Drag a kind from the palette onto the canvas to add
 // one; drag nodes to arrange them (the layout is saved with the draft). Draw an edge from
 // a node's handle to another node to set the objectives' order, a prerequisite or a
 // dialogue answer (edges.ts says what each does); select an edge (click, or focus it and
@@ -84,10 +84,10 @@ function buildGraph(enc: Encounter, layout: Layout, selected: string | null, err
     edges.push({ id: `order:${previous}->${id}`, source: previous, target: id, label: i ? "then" : "first", ...structure });
     previous = id;
   });
-  const index = new Map(enc.objectives.map((o, i) => [o.id, i]));
+  const objectiveIndex = new Map(enc.objectives.map((o, i) => [o.id, i]));
   enc.objectives.forEach((o, j) => {
     (o.requires ?? []).forEach((r, n) => {
-      const i = index.get(r);
+      const i = objectiveIndex.get(r);
       if (i === undefined) return;
       edges.push({
         id: `requires:${j}:${n}`,
