@@ -77,9 +77,11 @@ export function connect(e: Encounter, layout: Layout, c: Drawn): Change {
       return { encounter: { ...e, objectives }, layout, select: c.target, message: `${name(b)} now needs ${name(a)} first` };
     }
     const from = sk === "encounter" ? -1 : Number(sa);
+    if (from >= 0 && !e.objectives[from]) return { error: HOW };
     const index = to > from ? from + 1 : from;
-    const moved = moveObjective(e, layout, to, index);
     const text = sk === "encounter" ? "comes first" : `comes after ${name(e.objectives[from])}`;
+    if (index === to) return { error: `${name(b)} already ${text}.` };
+    const moved = moveObjective(e, layout, to, index);
     return { ...moved, select: `objective:${index}`, message: `${name(b)} ${text}` };
   }
   if (sk === "tree" && tk === "tree") {
