@@ -1,7 +1,7 @@
 """Moderation: accuracy by category on the held-out lines, and throughput on one core.
 
 Accuracy: precision and recall per category on the held-out set (``holdout.jsonl`` and
-the held-out split of ``game_corpus.jsonl``; see tests/moderation_corpus), for this
+the held-out split of ``game_corpus.jsonl``; see tests/sdk/moderation/corpus), for this
 release's moderator (game context, as companions use it), the same without its topic
 model (word lists and patterns only), the previous release's text
 filter (a frozen copy in benchmarks/previous_filter) and ``better-profanity`` (profanity
@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from better_profanity import profanity  # noqa: E402
-from tests.moderation_corpus.evaluate import HARM, evaluate, heldout_set, table  # noqa: E402
-from tests.moderation_corpus.load import load_corpus  # noqa: E402
+from tests.sdk.moderation.corpus.evaluate import HARM, evaluate, heldout_set, table  # noqa: E402
+from tests.sdk.moderation.corpus.load import load_corpus  # noqa: E402
 
 from encounters.models.persona import PersonaCore  # noqa: E402
 from encounters.moderation import (  # noqa: E402

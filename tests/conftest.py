@@ -1,13 +1,19 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from encounters.models import EncounterSpec
 from encounters.settings import LLMSettings
+from encounters.storage import SQLiteStore, Store
+from encounters.storage.postgres import PostgresStore
+from tests.support.services import store_backend
+
+#: text_filter, threaded: shared by the bridge, adapter and end-to-end tests
+pytest_plugins = ["tests.support.fixtures"]
 
 #: Every variable the LLM settings read, and those the ollama client reads by itself.
 LLM_ENV = (
@@ -73,3 +79,19 @@ def encounter_dict(**over: Any) -> dict[str, Any]:
 @pytest.fixture
 def spec() -> EncounterSpec:
     return EncounterSpec.model_validate(encounter_dict())
+
+
+@pytest.fixture(params=["sqlite", "memory", "postgresql"])
+def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
+    """Opens stores of each backend (see ``tests.support.services.store_backend``)."""
+    with store_backend(request.param, tmp_path) as factory:
+        yield factory
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_sql_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[], SQLiteStore | PostgresStore]]:
+    """Opens stores of each SQL backend, on one database for the whole test."""
+    with store_backend(request.param, tmp_path) as factory:
+        yield cast(Callable[[], SQLiteStore | PostgresStore], factory)

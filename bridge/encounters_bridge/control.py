@@ -9,6 +9,12 @@ another module adds its routes with one more ``include_router`` line there:
 - ``sessions``: ``POST /spawn`` -> ``{sessionId, status}``; ``POST /signal`` ->
   per-action results; ``POST /session/{id}/end`` -> ``{summary, replay}``;
   ``GET /session/{id}``, ``GET /session/{id}/replay``
+- the studio's flow: ``POST /personas/screen`` (the persona screen, nothing saved);
+  ``GET /worlds/servers``, ``GET /worlds/catalog``, ``POST /deploys``,
+  ``GET /deploys[/{id}]`` (a deploy walks queued -> spawning -> live);
+  ``GET /moderation/queue``, ``POST /moderation/queue/{id}/approve|reject`` (admin);
+  ``GET /session/{id}/stream`` (server-sent events), ``GET /session/{id}/items``,
+  ``POST /session/{id}/pause|resume``
 - ``keys`` (admin): ``GET /admin/world-keys``, ``POST /admin/world-keys/{id}/revoke``
   (closes the key's live links at once), ``GET /admin/api-keys``,
   ``POST /admin/api-keys/{id}/revoke``
@@ -53,6 +59,7 @@ from encounters.templates.library import TemplateLibrary
 from encounters.validation import format_path
 
 from .deployment import DeploymentError, DeploymentService
+from .deploys import Deploys
 from .editor import editor_router
 from .gate import MAX_BODY_BYTES, Gate
 from .routes import (
@@ -60,12 +67,16 @@ from .routes import (
     auth,
     content,
     keys,
+    live,
     metrics,
     personas,
     players,
+    queue,
+    screening,
     sessions,
     webhooks,
 )
+from .routes import deploys as deploy_routes
 from .routes.schemas import COMPONENTS, Health
 from .studio import mount_studio
 from .telemetry import RequestTimer, Telemetry
@@ -101,6 +112,11 @@ def create_app(
     app.include_router(personas.router(service))
     app.include_router(sessions.router(service))
     app.include_router(keys.router(service))
+    deploys = Deploys(service)  # the studio's persona, deploy, queue and live pages
+    app.include_router(screening.router(service))
+    app.include_router(deploy_routes.router(service, deploys))
+    app.include_router(queue.router(service, deploys))
+    app.include_router(live.router(service))
     if engine is not None:
         service.notify.append(engine.notify)  # persona and companion events -> webhooks
         builtin = frozenset(t.id for t in TemplateLibrary.builtin().list())

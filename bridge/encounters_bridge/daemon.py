@@ -24,8 +24,9 @@ import anyio
 from anyio.abc import TaskGroup
 
 from encounters.engine import Engine
+from encounters.errors import ConfigError
 from encounters.moderation import ContentModerator
-from encounters.settings import Settings
+from encounters.settings import POSTGRES_SCHEMES, Settings
 
 from .config import BridgeConfig
 from .control import create_app
@@ -66,6 +67,12 @@ class Daemon:
         and the engine share its store and its moderator. Raises ``OSError`` when a
         port cannot be listened on (nothing is left running then)."""
         config = config or BridgeConfig()
+        if engine is None and settings.store.startswith(POSTGRES_SCHEMES):
+            raise ConfigError(
+                "the bridge daemon keeps its world keys, links and deploy tokens in the "
+                "SQLite store, which AE_STORE=postgresql://... replaces; unset AE_STORE (or "
+                "set it to sqlite) to serve"
+            )
         quiet_accept_errors(asyncio.get_running_loop())
         engine = engine or Engine(settings)
         await engine.open()  # the store is open: templates and webhooks are loaded
@@ -103,6 +110,7 @@ class Daemon:
                             yield daemon
                         finally:
                             http.should_exit = True
+                            service.closing = True  # live streams end
                             jobs.cancel()
                             if service.companions is not None:
                                 await service.companions.aclose()

@@ -29,13 +29,14 @@ from encounters.models.deployment import (
     Location,
     PersonaRecord,
 )
-from encounters.models.persona import BUILTIN_TOPICS, PersonaCore, Safety
+from encounters.models.persona import PersonaCore
 from encounters.moderation import AuditLogger, ContentModerator
 from encounters.storage import Store, WriteBatch
-from encounters.validation import text_fields, unsafe_text_errors, validate_model
+from encounters.validation import unsafe_text_errors, validate_model
 
 from .frames import Frame
 from .keys import digest
+from .screening import screen
 from .server import BridgeEdge, Connection, EventRefused
 
 if TYPE_CHECKING:
@@ -48,10 +49,6 @@ TOKEN_PREFIX = "deploy_"
 SERVER_OWNED: dict[str, Any] = {"reputation": 50.0, "deployment_history": [],
                                 "deploymentHistory": [], "created_at": None,
                                 "createdAt": None}  # fmt: skip
-#: Every creator-written text field of a persona: each is moderated on submit.
-CREATOR_TEXT: dict[str, Any] = {"name": True, "description": True, "goals": True,
-                                "memory_ref": True, "voice": {"id"},
-                                "embodiment": {"avatar", "emotes"}}  # fmt: skip
 
 
 class DeploymentError(EncountersError):
@@ -92,6 +89,12 @@ class DeploymentService:
         #: when set, game events drive each live session's companion (its actions go
         #: through :meth:`signal`); ``ae bridge serve --script FILE`` sets it
         self.companions: CompanionHost | None = None
+        #: sessions whose companion is paused: game events are recorded but not given
+        #: to its brain; actions sent over the API still go out (kept in memory only:
+        #: a restarted daemon resumes every companion)
+        self.paused: set[str] = set()
+        #: set when the daemon stops: long-lived answers (the live streams) end
+        self.closing = False
 
     async def _notify(self, event_type: str, data: dict[str, Any]) -> None:
         for listener in self.notify:
@@ -113,12 +116,12 @@ class DeploymentService:
 
     # -- personas --------------------------------------------------------------------
 
-    async def submit(self, data: dict[str, Any] | PersonaCore, creator_id: str) -> PersonaRecord:
-        """Validate and moderate a persona. Fields the server keeps (reputation,
-        deployment history, creation time) set to anything but their defaults, and
-        text with control or invisible format characters, are refused (422);
-        creator-written text that fails moderation (any built-in topic, any profanity)
-        in any field rejects it, with the reasons kept."""
+    def check(self, data: dict[str, Any] | PersonaCore, creator_id: str) -> PersonaCore:
+        """The persona ``data`` describes, validated: fields the server keeps
+        (reputation, deployment history, creation time) set to anything but their
+        defaults, text with control or invisible format characters, and unknown
+        blocked topics are refused (``ValidationFailed``, 422). Its id is always a new
+        one of ours (a client's id could take over a persona)."""
         raw = data.model_dump() if isinstance(data, PersonaCore) else dict(data)
         owned = [FieldError(k, "is kept by the server; leave it out")
                  for k, v in raw.items() if k in SERVER_OWNED and v != SERVER_OWNED[k]]  # fmt: skip
@@ -126,7 +129,7 @@ class DeploymentService:
         if owned or unsafe:
             raise ValidationFailed("persona", owned + unsafe)
         raw["creator_id"] = creator_id
-        raw["id"] = new_id("persona")  # always ours: a client id could take over a persona
+        raw["id"] = new_id("persona")
         persona = validate_model(PersonaCore, raw, "persona")
         unknown = [t for t in persona.safety.blocked_topics if t not in self.moderator.topics]
         if unknown:
@@ -134,14 +137,14 @@ class DeploymentService:
                 FieldError("safety.blocked_topics", f"unknown topic {t!r}; known topics: "
                            f"{', '.join(self.moderator.topics)}") for t in unknown
             ])  # fmt: skip
-        strict = Safety(blocked_topics=list(BUILTIN_TOPICS), moderation="block")
-        reasons = []
-        for field, text in text_fields(persona.model_dump(include=CREATOR_TEXT)):
-            if not text:
-                continue
-            result = self.moderator.check_message(text, strict, max_length=2000)
-            if not result.allowed:
-                reasons.append(f"{field}: {result.topic or result.reason}")
+        return persona
+
+    async def submit(self, data: dict[str, Any] | PersonaCore, creator_id: str) -> PersonaRecord:
+        """Validate (:meth:`check`) and moderate a persona: creator-written text that
+        fails the persona screen (``screening.screen``: any built-in topic, any
+        profanity) in any field rejects it, with the reasons kept."""
+        persona = self.check(data, creator_id)
+        reasons = [f.why() for f in screen(self.moderator, persona) if f.decision == "block"]
         record = PersonaRecord(persona=persona,
                                status="rejected" if reasons else "pending_moderation",
                                reasons=reasons)  # fmt: skip
@@ -214,6 +217,16 @@ class DeploymentService:
 
     # -- companion sessions ------------------------------------------------------------
 
+    def spawn_location(self, location: dict[str, float] | None, world: str) -> Location:
+        """``location`` as a :class:`Location` inside ``world``'s bounds, else
+        ``ValidationFailed`` (422) naming the coordinate."""
+        spawn_location = validate_model(Location, location or {}, "spawn location")
+        bound = self.moderator.out_of_bounds(spawn_location.model_dump(), world)
+        if bound is not None:
+            raise ValidationFailed("spawn location", [FieldError(f"spawnLocation.{bound[0]}",
+                                                                 bound[1])])  # fmt: skip
+        return spawn_location
+
     async def spawn(
         self,
         persona_id: str,
@@ -224,11 +237,7 @@ class DeploymentService:
     ) -> CompanionSession:
         """Spawn an approved persona on a connected game server. The deploy token is
         used up by a spawn that reaches a server (approve again for another)."""
-        spawn_location = validate_model(Location, location or {}, "spawn location")
-        bound = self.moderator.out_of_bounds(spawn_location.model_dump(), world)
-        if bound is not None:
-            raise ValidationFailed("spawn location", [FieldError(f"spawnLocation.{bound[0]}",
-                                                                 bound[1])])  # fmt: skip
+        spawn_location = self.spawn_location(location, world)
         stored = await self.store.get_deploy_token(digest(token))
         if stored is None or stored.persona_id != persona_id:
             raise DeploymentError("the deploy token is not valid for this persona", 403)
@@ -467,6 +476,8 @@ class DeploymentService:
     async def _to_companion(self, session: CompanionSession, event: dict[str, Any]) -> None:
         """Give an event to its session's companion, in the background."""
         assert self.companions is not None
+        if session.id in self.paused:
+            return
         try:
             persona = (await self.persona(session.persona_id)).persona
         except NotFound:

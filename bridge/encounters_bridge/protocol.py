@@ -493,7 +493,7 @@ class AdapterLink:
     def flush_acks(self) -> list[Effect]:
         """An ``ack`` for dispatches processed but not yet acknowledged, if any: call
         it when no more frames are waiting (the next tick does it anyway)."""
-        return [self._ack()] if self.ready and self.in_s > self.acked_s else []
+        return [self._ack()] if self.owes_ack() else []
 
     def _resend(self, now: float) -> list[Effect]:
         """Unacknowledged events, oldest first, at most one burst's worth now; the rest
@@ -506,6 +506,17 @@ class AdapterLink:
         """Send an event (kept until acknowledged; resent after a resume)."""
         frame = self.out.sequence(Frame("event", d, None, sid))
         return [Send(frame)] if self.ready else []
+
+    def next_tick(self) -> float | None:
+        """When :meth:`tick` next has something to send (a resend or a heartbeat), or
+        None while the link is not ready. Acks owed for dispatches are not in it: the
+        caller flushes them (:meth:`flush_acks`) once a burst has been read."""
+        due = [t for t in (self.resend_at, self.next_heartbeat) if t is not None]
+        return min(due) if self.ready and due else None
+
+    def owes_ack(self) -> bool:
+        """Dispatches were processed that no ack has covered yet."""
+        return self.ready and self.in_s > self.acked_s
 
     def tick(self, now: float) -> list[Effect]:
         """A resend of unacknowledged events after the daemon refused one (rate limit),

@@ -75,9 +75,9 @@ LinkHandler = Callable[[str, str], Awaitable[None]]
 BAD_KEY_RATE = Rate.per_minute(10, burst=5)
 #: Most addresses remembered for the back-off.
 _MAX_BLOCKED = 10_000
-#: Seconds a socket closed for flooding lingers (its close frame on the way) before
-#: it is dropped.
-FLOOD_LINGER = 0.5
+#: Seconds a socket closed for flooding lingers before it is reset: its close frame and
+#: a FIN went out at once; nothing it sends meanwhile is read.
+FLOOD_LINGER = 2.0
 
 
 class EventRefused(Exception):
@@ -425,14 +425,30 @@ class BridgeEdge:
         conn.closed = True
         conn.link.state = "closed"
         if code == CloseCode.RATE_LIMITED:
-            conn.cut = True
-            transport = conn.ws.transport
-            transport.pause_reading()
-            asyncio.get_running_loop().call_later(FLOOD_LINGER, transport.abort)
+            self._cut_off(conn, code, reason)
+            return
         task = asyncio.get_running_loop().create_task(self._send_close(conn.ws, code, reason))
         conn.closing = task
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
+
+    @staticmethod
+    def _cut_off(conn: Connection, code: CloseCode, reason: str) -> None:
+        """Close a flooder without reading another byte from it: its close frame and
+        then a FIN go out at once (so the peer learns the code and sees the end of the
+        stream even while it is still sending), and the socket is reset
+        ``FLOOD_LINGER`` seconds later, whatever the peer does."""
+        conn.cut = True
+        ws = conn.ws
+        ws.transport.pause_reading()
+        asyncio.get_running_loop().call_later(FLOOD_LINGER, ws.transport.abort)
+        try:
+            ws.protocol.send_close(int(code), reason)
+            ws.send_data()
+            if ws.transport.can_write_eof():
+                ws.transport.write_eof()
+        except Exception as exc:  # the peer is gone already: the reset ends it anyway
+            log.debug("bridge.cut_off_failed", remote=conn.address, error=repr(exc))
 
     @staticmethod
     async def _send_close(ws: ServerConnection, code: CloseCode, reason: str) -> None:

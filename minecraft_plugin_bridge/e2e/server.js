@@ -1,5 +1,5 @@
 'use strict'
-// A small Minecraft 1.21.1 server for the end-to-end test (tests/test_minecraft_bridge.py):
+// A small Minecraft 1.21.1 server for the end-to-end test (tests/adapters/test_minecraft_bridge.py):
 // flying-squid, offline mode, superflat, on 127.0.0.1. Prints one JSON line
 // {"event": "listening", "port": N} when it accepts players. Env: MC_PORT (0 = any free
 // port), MC_VERSION (default 1.21.1). SIGTERM stops it as /stop does: players are kicked

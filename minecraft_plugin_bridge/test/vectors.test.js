@@ -5,7 +5,7 @@
 //
 // The daemon's side (a fresh daemon per vector and encoding, the harness steps:
 // dispatch, delivered events, the clock, restart, key revocation) is a small loopback
-// HTTP control endpoint that tests/test_minecraft_bridge.py runs in front of the Python
+// HTTP control endpoint that tests/adapters/test_minecraft_bridge.py runs in front of the Python
 // reference harness; its URL comes in AE_VECTORS_CONTROL. Without it these tests are
 // reported as skipped (run them through pytest).
 
@@ -612,7 +612,7 @@ function vectors () {
 }
 
 if (!CONTROL) {
-  test('shared protocol vectors', { skip: 'AE_VECTORS_CONTROL is not set: run them with `.venv/bin/pytest tests/test_minecraft_bridge.py -k vectors` (it starts the daemon side)' }, () => {})
+  test('shared protocol vectors', { skip: 'AE_VECTORS_CONTROL is not set: run them with `.venv/bin/pytest tests/adapters/test_minecraft_bridge.py -k vectors` (it starts the daemon side)' }, () => {})
 } else {
   let known = {}
   test.before(async () => {
@@ -639,7 +639,7 @@ if (!CONTROL) {
         const symptom = known[vector.name]
         if (failure !== null) {
           if (symptom !== undefined && failure instanceof VectorFailure && failure.message.includes(symptom)) {
-            return // a known daemon bug (KNOWN_BUGS in tests/test_bridge_vectors.py), failing the known way
+            return // a known daemon bug (KNOWN_BUGS in tests/support/vectors.py), failing the known way
           }
           throw failure
         }

@@ -55,7 +55,8 @@ from .models.usage import UsageTotals
 from .moderation import AuditLogger, ContentModerator
 from .services import LazyServices
 from .settings import Settings, load_settings
-from .storage import MemoryStore, SQLiteStore, Store
+from .storage import Store
+from .storage.factory import store_from_settings
 from .templates import TemplateLibrary
 from .templates.library import template_from_data
 from .templates.model import EncounterTemplate
@@ -132,9 +133,7 @@ class Engine:
             settings = settings.model_copy(update={"data_dir": Path(data_dir)})
         self.settings = settings
         if store is None:
-            store = (
-                MemoryStore() if settings.store == "memory" else SQLiteStore(settings.database_path)
-            )
+            store = store_from_settings(settings)
         self.store = store
         if templates is None:
             templates = TemplateLibrary.builtin()

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from .errors import ConfigError
@@ -15,6 +15,8 @@ from .errors import ConfigError
 APP_NAME = "ai-encounters"
 DB_FILENAME = "encounters.db"
 ENV_PREFIX = "AE_"
+#: How ``AE_STORE`` names a PostgreSQL database.
+POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+asyncpg://")
 
 
 def default_data_dir() -> Path:
@@ -124,15 +126,19 @@ class RetrySettings(BaseModel):
 
 class Settings(BaseSettings):
     """Engine settings. ``AE_DATA_DIR`` moves the store; ``AE_STORE=memory`` keeps
-    nothing on disk (tests, throwaway runs). Build them with :func:`load_settings` to
-    get a :class:`ConfigError` naming the variable instead of a pydantic error."""
+    nothing on disk (tests, throwaway runs); ``AE_STORE=postgresql://user:password@host/db``
+    keeps the store in PostgreSQL (the ``postgres`` extra), shared by several nodes.
+    Build them with :func:`load_settings` to get a :class:`ConfigError` naming the
+    variable instead of a pydantic error."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, extra="ignore", env_nested_delimiter="__"
     )
 
     data_dir: Path = Field(default_factory=default_data_dir)
-    store: Literal["sqlite", "memory"] = "sqlite"
+    #: ``sqlite`` (a file in the data folder), ``memory`` or a ``postgresql://`` URL.
+    #: Not shown in ``repr``: a URL may hold a password.
+    store: str = Field("sqlite", repr=False)
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
     log_format: Literal["console", "json"] = "console"
     template_dirs: list[Path] = []
@@ -152,6 +158,15 @@ class Settings(BaseSettings):
     webhook_retry: RetrySettings = Field(default_factory=lambda: RetrySettings())
     difficulty_policy: Literal["rules", "rating"] = "rules"
     target_success: float = Field(0.75, ge=0.05, le=0.95)
+
+    @field_validator("store")
+    @classmethod
+    def _store_kind(cls, value: str) -> str:
+        if value in ("sqlite", "memory") or value.startswith(POSTGRES_SCHEMES):
+            return value
+        raise ValueError(
+            "use sqlite, memory or a PostgreSQL URL (postgresql://user:password@host:5432/dbname)"
+        )
 
     @property
     def database_path(self) -> Path:

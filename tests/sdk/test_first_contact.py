@@ -17,8 +17,7 @@ from typer.testing import CliRunner
 
 from encounters.cli import app
 from encounters.models.persona import PersonaCore
-
-from ..conftest import encounter_dict
+from tests.conftest import encounter_dict
 
 ROOT = Path(__file__).parents[2]
 runner = CliRunner()

@@ -12,7 +12,8 @@ from importlib.metadata import requires
 from pathlib import Path
 
 SDK = Path(__file__).parents[2] / "sdk" / "encounters"
-#: What the [bridge] and [llm] extras install (and starlette, which fastapi brings).
+#: What the [bridge], [llm] and [postgres] extras install (and starlette, which fastapi
+#: brings).
 OPTIONAL = (
     "fastapi",
     "uvicorn",
@@ -22,6 +23,7 @@ OPTIONAL = (
     "openai",
     "anthropic",
     "ollama",
+    "asyncpg",
 )
 
 #: Runs in a fresh interpreter where the optional packages cannot be imported, as in a
@@ -51,8 +53,15 @@ try:
     llm_error = None
 except ConfigError as exc:
     llm_error = str(exc)
+from encounters.errors import StoreError
+try:
+    SyncEngine(Settings(store="postgresql://ae@127.0.0.1:5432/ae")).close()
+    pg_error = None
+except StoreError as exc:
+    pg_error = str(exc)
 loaded = sorted({m.split(".")[0] for m in sys.modules} & BLOCKED)
-print(json.dumps({"status": status, "llm_error": llm_error, "loaded": loaded,
+print(json.dumps({"status": status, "llm_error": llm_error, "pg_error": pg_error,
+                  "loaded": loaded,
                   "bridge": "encounters_bridge" in sys.modules}))
 """
 
@@ -81,6 +90,8 @@ def test_the_engine_runs_without_the_optional_packages_and_names_the_extra() -> 
     assert seen["loaded"] == [] and seen["bridge"] is False
     assert "pip install 'ai-encounters[llm]'" in seen["llm_error"]
     assert "openai" in seen["llm_error"] and "\n" not in seen["llm_error"]
+    assert "pip install 'ai-encounters[postgres]'" in seen["pg_error"]
+    assert "asyncpg" in seen["pg_error"] and "\n" not in seen["pg_error"]
 
 
 def test_ae_without_the_bridge_extra_says_what_to_install() -> None:

@@ -8,8 +8,7 @@ import pytest
 
 from encounters import IllegalTransition, ObjectivesIncomplete, UnknownObjective, ValidationFailed
 from encounters.models import EncounterSpec, Session, SessionStatus
-
-from ..conftest import encounter_dict
+from tests.conftest import encounter_dict
 
 NOON = datetime(2026, 1, 1, 12, tzinfo=UTC)
 

@@ -1,9 +1,11 @@
 // The studio: sign-in, the editor (canvas, forms, JSON, validation, preview, publish),
-// the templates gallery and the admin dashboard.
+// the templates gallery, the persona editor, deploys, the live view of a session
+// (/studio/session/{id}/live), and for admins the moderation queue and the dashboard.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, ApiError, type Encounter, type Issue, newEncounter } from "./api";
 import { EncounterCanvas, type Kind, type Layout, nodeForPath, Palette } from "./Canvas";
 import { Dashboard } from "./Dashboard";
+import { DeployPage, LiveView, liveSessionOf, ModerationQueue, PersonaEditor } from "./pages";
 import { connect, type Drawn, moveObjective, removeEdge } from "./edges";
 import { NodeForm } from "./Forms";
 import { JsonView } from "./JsonView";
@@ -15,7 +17,13 @@ const KEY = "ae-studio-key";
 export function App() {
   const [apiKey, setApiKey] = useState<string | null>(() => sessionStorage.getItem(KEY));
   const [role, setRole] = useState<"admin" | "creator" | null>(null);
-  const [tab, setTab] = useState<"editor" | "templates" | "dashboard">("editor");
+  const [tab, setTab] = useState<"editor" | "templates" | "dashboard" | "persona" | "deploy" | "queue">("editor");
+  const [submittedPersona, setSubmittedPersona] = useState<string | null>(null);
+  const [liveSession, setLiveSession] = useState(() => liveSessionOf(window.location.pathname));
+  const open = (next: typeof tab) => {
+    if (liveSession !== null) { window.history.pushState(null, "", "/studio/"); setLiveSession(null); }
+    setTab(next);
+  };
   const [loaded, setLoaded] = useState<{ encounter: Encounter; layout: Layout } | null>(null);
 
   useEffect(() => {
@@ -40,21 +48,31 @@ export function App() {
       <header className="top">
         <h1>AI Encounters Studio</h1>
         <nav aria-label="Studio">
-          <button type="button" aria-current={tab === "editor"} onClick={() => setTab("editor")}>Editor</button>
-          <button type="button" aria-current={tab === "templates"} onClick={() => setTab("templates")}>Templates</button>
+          <button type="button" aria-current={liveSession === null && tab === "editor"} onClick={() => open("editor")}>Editor</button>
+          <button type="button" aria-current={liveSession === null && tab === "templates"} onClick={() => open("templates")}>Templates</button>
+          <button type="button" aria-current={liveSession === null && tab === "persona"} onClick={() => open("persona")}>Personas</button>
+          <button type="button" aria-current={liveSession === null && tab === "deploy"} onClick={() => open("deploy")}>Deploy</button>
           {role === "admin" && (
-            <button type="button" aria-current={tab === "dashboard"} onClick={() => setTab("dashboard")}>Dashboard</button>
+            <button type="button" aria-current={liveSession === null && tab === "queue"} onClick={() => open("queue")}>Queue</button>
+          )}
+          {role === "admin" && (
+            <button type="button" aria-current={liveSession === null && tab === "dashboard"} onClick={() => open("dashboard")}>Dashboard</button>
           )}
         </nav>
         <span className="muted">{role ? `Signed in (${role})` : "Signing in…"}</span>
         <button type="button" onClick={signOut}>Sign out</button>
       </header>
       <main>
+        {liveSession !== null ? <LiveView apiKey={apiKey} sessionId={liveSession} /> : <>
         {tab === "editor" && <Editor apiKey={apiKey} loaded={loaded} />}
+        {tab === "persona" && <PersonaEditor apiKey={apiKey} onSubmitted={setSubmittedPersona} />}
+        {tab === "deploy" && <DeployPage apiKey={apiKey} personaId={submittedPersona} />}
+        {tab === "queue" && role === "admin" && <ModerationQueue apiKey={apiKey} />}
         {tab === "templates" && (
           <Templates apiKey={apiKey} onOpen={(encounter) => { setLoaded({ encounter, layout: {} }); setTab("editor"); }} />
         )}
         {tab === "dashboard" && role === "admin" && <Dashboard apiKey={apiKey} />}
+        </>}
       </main>
     </div>
   );

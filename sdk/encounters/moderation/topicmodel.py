@@ -16,7 +16,7 @@ A text is given a topic when its score passes that topic's threshold, chosen whe
 model was trained so that ordinary and role-play game chat is almost never flagged.
 Scoring is a few dictionary lookups per word (a few microseconds per message).
 
-Trained by ``tests/moderation_corpus/train_topic_model.py`` on the tuning split of the
+Trained by ``tools/moderation_corpus/train_topic_model.py`` on the tuning split of the
 evaluation corpus only (never the held-out split); method and figures in
 docs/moderation.md.
 

@@ -1,6 +1,6 @@
 """The storage interface. The engine only talks to a :class:`Store`; the embedded
 SQLite store is the default, :class:`MemoryStore` serves tests and throwaway runs, and
-a PostgreSQL store can implement the same methods later."""
+the PostgreSQL store (:mod:`.postgres`) shares state between processes."""
 
 from __future__ import annotations
 

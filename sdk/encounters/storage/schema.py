@@ -1,7 +1,9 @@
-"""Tables and schema versions of the SQL stores.
+"""Tables and schema versions of the SQL stores (SQLite and PostgreSQL).
 
-The schema is versioned (see ``MIGRATIONS``), and a store opened by an older SDK than
-the one that wrote it refuses to run rather than guess.
+The schema is versioned: ``MIGRATIONS`` is the one list of steps both backends run,
+through :func:`migrate`, written with SQLAlchemy so each step works on either
+dialect. A store opened by an older SDK than the one that wrote it refuses to run
+rather than guess.
 Models are stored whole as JSON in a ``data`` column; the other columns exist only to
 index and filter.
 """
@@ -22,12 +24,15 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    delete,
     insert,
     inspect,
     select,
     text,
     update,
 )
+
+from ..errors import StoreError
 
 metadata = MetaData()
 
@@ -273,3 +278,31 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: Connection) -> int:
+    """The version recorded in ``schema_meta`` (0 for a new, empty store)."""
+    raw = conn.execute(
+        select(schema_meta.c.value).where(schema_meta.c.key == "schema_version")
+    ).scalar()
+    return int(raw) if raw is not None else 0
+
+
+def migrate(conn: Connection, where: str) -> tuple[int, int]:
+    """Bring the store on ``conn`` to :data:`SCHEMA_VERSION` inside the caller's
+    transaction, which must keep other migrators out (SQLite: ``BEGIN IMMEDIATE``;
+    PostgreSQL: an advisory lock). Returns ``(old, new)`` versions. ``where`` names
+    the store in the error for a store newer than this SDK."""
+    schema_meta.create(conn, checkfirst=True)
+    version = schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"store {where} has schema version {version}, newer than this SDK understands "
+            f"({SCHEMA_VERSION}); upgrade the ai-encounters package"
+        )
+    for step in MIGRATIONS[version:]:
+        step(conn)
+    if version != SCHEMA_VERSION:
+        conn.execute(delete(schema_meta).where(schema_meta.c.key == "schema_version"))
+        conn.execute(insert(schema_meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+    return version, SCHEMA_VERSION

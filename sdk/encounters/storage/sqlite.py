@@ -56,8 +56,6 @@ from ..models.usage import UsageRecord, UsageTotals
 from ..validation import format_path
 from .base import LinkWrite, LoggedEvent, Store, WriteBatch
 from .schema import (
-    MIGRATIONS,
-    SCHEMA_VERSION,
     api_keys,
     audit_log,
     bridge_links,
@@ -68,6 +66,7 @@ from .schema import (
     encounters,
     event_log,
     llm_usage,
+    migrate,
     personas,
     schema_meta,
     sessions,
@@ -345,30 +344,9 @@ class SQLiteStore(Store):
             self._engine = None
 
     async def _migrate(self, conn: AsyncConnection) -> None:
-        await conn.run_sync(lambda c: schema_meta.create(c, checkfirst=True))
-        raw = (
-            await conn.execute(
-                select(schema_meta.c.value).where(schema_meta.c.key == "schema_version")
-            )
-        ).scalar()
-        version = int(raw) if raw is not None else 0
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"store file {str(self.path)!r} has schema version {version}, newer than this "
-                f"SDK understands ({SCHEMA_VERSION}); upgrade the ai-encounters package"
-            )
-        for migration in MIGRATIONS[version:]:
-            await conn.run_sync(migration)
-        if version != SCHEMA_VERSION:
-            stmt = sqlite_insert(schema_meta).values(
-                key="schema_version", value=str(SCHEMA_VERSION)
-            )
-            await conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["key"], set_={"value": str(SCHEMA_VERSION)}
-                )
-            )
-            log.info("store.migrated", path=str(self.path), version=SCHEMA_VERSION)
+        old, new = await conn.run_sync(migrate, f"file {str(self.path)!r}")
+        if old != new:
+            log.info("store.migrated", path=str(self.path), version=new)
 
     def _not_open(self) -> StoreError:
         return StoreError("the store is not open; use 'async with store:' or await open()")

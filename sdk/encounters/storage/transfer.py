@@ -1,0 +1,112 @@
+"""Moving an embedded SQLite store into PostgreSQL (``ae store migrate --to URL``).
+
+The copy is raw rows, table by table, ids and sequence numbers kept, so cursors
+(audit ``seq``, event-log ids, webhook outbox positions) stay valid after the move.
+Both stores are first brought to the same schema version by their own migrations.
+
+Guarantees and limits:
+
+- The source is read inside one read transaction: a consistent snapshot, even if
+  something writes to the file meanwhile (stop the daemon anyway: what it writes
+  after the snapshot stays behind).
+- The target is written in one transaction: interrupted, it is left empty, and the
+  command can simply run again. A target that already holds rows is refused.
+- Rows go over in chunks of :data:`CHUNK` (memory stays flat for big stores).
+- Every table of the schema is copied, the daemon's records included; sequences of
+  numbered keys are moved past the copied numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Integer, Table, func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from ..errors import StoreError
+from .postgres import PostgresStore
+from .schema import metadata, schema_meta
+from .sqlite import SQLiteStore
+
+#: Rows read and written per round trip.
+CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class CopiedTable:
+    """One table's rows in the source and in the target after the copy."""
+
+    table: str
+    source_rows: int
+    target_rows: int
+
+
+def _serials(tables: list[Table]) -> list[tuple[str, str]]:
+    """``(table, column)`` of the integer keys PostgreSQL numbers with a sequence."""
+    return [
+        (t.name, c.name)
+        for t in tables
+        if (c := t.autoincrement_column) is not None and isinstance(c.type, Integer)
+    ]
+
+
+def _utc(row: dict[str, Any]) -> dict[str, Any]:
+    """SQLite gives its UTC datetimes back without a zone; PostgreSQL is told."""
+    return {
+        k: v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None else v
+        for k, v in row.items()
+    }
+
+
+async def copy_sqlite_to_postgres(source: Path, target: PostgresStore) -> list[CopiedTable]:
+    """Copy every row of the SQLite store at ``source`` into ``target`` (opened and
+    closed here); returns the row counts, which match on success. Raises
+    :class:`StoreError` for a missing source or a target that is not empty."""
+    if not source.is_file():
+        raise StoreError(f"no SQLite store at {str(source)!r}; name it with --from or AE_DATA_DIR")
+    tables = [t for t in metadata.sorted_tables if t is not schema_meta]
+    async with SQLiteStore(source) as sqlite, target:
+        try:
+            async with target.engine.begin() as dst:  # one transaction: all or nothing
+                taken = {}
+                for table in tables:
+                    n = (await dst.execute(select(func.count()).select_from(table))).scalar()
+                    if n:
+                        taken[table.name] = n
+                if taken:
+                    shown = ", ".join(f"{n} in {name}" for name, n in taken.items())
+                    raise StoreError(
+                        f"the target {target.where} already holds rows ({shown}); migrate "
+                        "into an empty database or schema (?schema=NAME)"
+                    )
+                counts: dict[str, int] = {}
+                async with sqlite.engine.connect() as src, src.begin():
+                    for table in tables:
+                        result = await src.stream(select(table))
+                        copied = 0
+                        async for chunk in result.mappings().partitions(CHUNK):
+                            await dst.execute(table.insert(), [_utc(dict(r)) for r in chunk])
+                            copied += len(chunk)
+                        counts[table.name] = copied
+                    for name, column in _serials(tables):
+                        # rows came with their numbers: the next default continues after them
+                        await dst.execute(
+                            text(
+                                f"SELECT setval(pg_get_serial_sequence(:t, :c), "
+                                f"coalesce(max({column}), 0) + 1, false) FROM {name}"
+                            ),
+                            {"t": name, "c": column},
+                        )
+                out = []
+                for table in tables:
+                    n = (await dst.execute(select(func.count()).select_from(table))).scalar()
+                    out.append(CopiedTable(table.name, counts[table.name], int(n or 0)))
+        except DBAPIError as exc:
+            reason = str(exc.orig).splitlines()[0]
+            raise StoreError(
+                f"copying into {target.where} failed, nothing was copied: {reason}"
+            ) from None
+    return out

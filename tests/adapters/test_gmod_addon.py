@@ -1,0 +1,807 @@
+"""The Garry's Mod addon (``lua_addon/``) in a real LuaJIT, against the real daemon.
+
+- the shared protocol vectors (``bridge/spec/vectors``) with the addon's protocol module
+  encoding every frame sent and decoding every frame received, in LuaJIT 2.1 and 2.0
+  (the two GMod ships), through lupa;
+- the link state machine (``link.lua``) driven directly, without sockets;
+- the whole addon in both realms with stand-ins for the GMod API and a GWSockets
+  stand-in on a real WebSocket, connected to a daemon on 127.0.0.1;
+- a companion in the game (issue #10): the daemon's deployment flow with a companion
+  host answers a player's chat, moderated, in the client's chat box.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from encounters.companion import CompanionHost, CompanionScript, Context
+from encounters.models.persona import PersonaCore
+from encounters.moderation import AuditLogger, ContentModerator, TextFilter
+from encounters.storage import SQLiteStore
+from encounters_bridge.deployment import DeploymentService
+from encounters_bridge.frames import Frame
+from encounters_bridge.keys import create_world_key
+from encounters_bridge.server import BridgeEdge
+from tests.adapters.gmod.lua import ADDON, LUAJITS, Codec, new_runtime
+from tests.adapters.gmod.vectors import LuaRunner
+from tests.adapters.gmod.world import GmodWorld
+from tests.support.vectors import BAD_KEY, VECTORS, Harness, load, run_vector
+
+pytestmark = pytest.mark.timeout(60)
+
+#: the addon speaks JSON only (GWSockets cannot tell text frames from binary ones), so
+#: only the vectors run on json links apply; the msgpack-only ones are not collected
+JSON_VECTORS = [p for p in VECTORS if "json" in load(p).get("encodings", ["json", "msgpack"])]
+
+
+def _vector_params() -> list[Any]:
+    return [
+        pytest.param(version, path, id=f"{path.stem}-{version}")
+        for path in JSON_VECTORS
+        for version in LUAJITS
+    ]
+
+
+@pytest.mark.parametrize(("version", "path"), _vector_params())
+def test_vector_with_the_lua_protocol_module(version: str, path: Path, tmp_path: Path) -> None:
+    def lua_runner(vector: dict[str, Any], harness: Harness) -> LuaRunner:
+        runner = LuaRunner(vector, "json", harness)
+        runner.codec = Codec(new_runtime(version))
+        return runner
+
+    run_vector(path, tmp_path, lua_runner)
+
+
+# -- the whole addon, both realms, against a daemon ------------------------------------------
+
+SERVER_ID = "gmod-e2e"
+PERSONA = {"id": "per_1", "name": "Ada", "avatar": "models/alyx.mdl", "emotes": ["wave"],
+           "traits": ["curious"]}  # fmt: skip
+GREETING = "Hallo, Grüße! 你好 👋 «ça va?»"
+
+
+@contextlib.contextmanager
+def daemon(tmp_path: Path) -> Iterator[tuple[BlockingPortal, Harness]]:
+    """A daemon (BridgeEdge on a fresh SQLiteStore, 127.0.0.1, heartbeat 0.2 s) on its
+    own event-loop thread, with the reference harness's hooks (dispatch, events)."""
+    with start_blocking_portal("asyncio") as portal:
+        store = SQLiteStore(tmp_path / "bridge.db")
+        portal.call(store.open)
+        setup = {"world": "gmod", "server_id": SERVER_ID, "heartbeat_interval": 0.2}
+        harness = Harness(store, setup)
+        portal.call(harness.provision)
+        portal.call(harness.start)
+        try:
+            yield portal, harness
+        finally:
+            portal.call(harness.stop)
+            portal.call(store.close)
+
+
+def _world(version: str, harness: Harness, key: str) -> GmodWorld:
+    return GmodWorld(version, {
+        "ai_companion_url": f"ws://127.0.0.1:{harness.port}/ws",
+        "ai_companion_key": key,
+        "ai_companion_server_id": SERVER_ID,
+    })  # fmt: skip
+
+
+def _events(harness: Harness, kind: str) -> list[dict[str, Any]]:
+    return [w for _, w in list(harness.history) if w["d"].get("type") == kind]
+
+
+def _dispatch(portal: BlockingPortal, harness: Harness, sid: str, d: dict[str, Any]) -> None:
+    portal.call(harness.dispatch, {"sid": sid, "d": {**d, "sid": sid}})
+
+
+def _action(portal: BlockingPortal, harness: Harness, sid: str, action: dict[str, Any]) -> None:
+    _dispatch(portal, harness, sid, {"type": "action", "action": action})
+
+
+def _result(harness: Harness, action_id: str) -> list[dict[str, Any]]:
+    return [
+        w for _, w in list(harness.history)
+        if w["d"].get("type") in ("action_done", "action_failed")
+        and w["d"].get("action_id") == action_id
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_addon_end_to_end(version: str, tmp_path: Path) -> None:
+    with daemon(tmp_path) as (portal, harness):
+        world = _world(version, harness, harness.keys["key"])
+        try:
+            _end_to_end(world, portal, harness)
+        finally:
+            world.close()
+
+
+def _end_to_end(world: GmodWorld, portal: BlockingPortal, harness: Harness) -> None:
+    server = world.server
+
+    def link() -> Any:
+        return server.eval("AICompanion.Connection.link")
+
+    # identify: the addon links with the world key and its capabilities
+    world.run_until(lambda: bool(link().ready), what="ready")
+    identify = json.loads(world.sockets.sent[0])
+    assert identify["op"] == "identify"
+    assert identify["d"]["world"] == "gmod" and identify["d"]["server_id"] == SERVER_ID
+    assert identify["d"]["key"] == harness.keys["key"]
+    assert {"chat", "move_to", "follow"} <= set(identify["d"]["capabilities"])
+    link_id = link().link_id.decode()
+
+    # a player joins: player_join
+    world.server.run('PLY = __add_player("Gordon", "76561197960287930", 300, 0, 0)')
+    world.run_until(lambda: bool(_events(harness, "player_join")), what="player_join")
+    assert _events(harness, "player_join")[0]["d"]["player"] == {
+        "id": "76561197960287930",
+        "name": "Gordon",
+    }
+
+    # spawn: the companion entity, with the persona's name and model, reported as spawned
+    _dispatch(portal, harness, "sess_1", {"type": "spawn", "persona": PERSONA,
+                                          "location": {"x": 10, "y": -2.5, "z": 64}})  # fmt: skip
+    world.run_until(lambda: bool(_events(harness, "spawned")), what="spawned")
+    spawned = _events(harness, "spawned")[0]
+    assert spawned["sid"] == "sess_1"
+    ent = server.eval('AICompanion.Actions.companions["sess_1"]')
+    assert ent.GetClass(ent) == b"ai_companion"
+    assert ent.GetCompanionName(ent) == b"Ada"
+    assert ent.GetModel(ent) == b"models/alyx.mdl"
+    assert spawned["d"]["entity"] == str(ent.EntIndex(ent))
+    pos = ent.GetPos(ent)
+    assert (pos.x, pos.y, pos.z) == (10, -2.5, 64)
+
+    # chat: server -> net message -> chat.AddText in the client realm, UTF-8 intact
+    _action(portal, harness, "sess_1", {"id": "act_chat", "type": "chat", "message": GREETING})
+    world.run_until(lambda: bool(_result(harness, "act_chat")), what="chat done")
+    assert _result(harness, "act_chat")[0]["d"]["type"] == "action_done"
+    assert world.chat_lines() == [f"Ada: {GREETING}"]
+
+    # PlayerSay reaches the daemon as player_chat (addressed to Ada: she is named)
+    said = world.server.eval('__say(PLY, "Ada, où es-tu? ☃")'.encode())
+    assert said == "Ada, où es-tu? ☃".encode()  # the hook does not swallow the message
+    world.run_until(lambda: bool(_events(harness, "player_chat")), what="player_chat")
+    chat = _events(harness, "player_chat")[0]
+    assert chat["d"]["message"] == "Ada, où es-tu? ☃"
+    assert chat["d"]["player"]["name"] == "Gordon" and chat["sid"] == "sess_1"
+
+    # move_to without a navmesh: loco:Approach, at the desired speed
+    _action(portal, harness, "sess_1", {"id": "act_move", "type": "move_to",
+                                        "x": 200, "y": 0, "z": 64})  # fmt: skip
+    world.run_until(lambda: bool(_result(harness, "act_move")), timeout=8, what="move_to done")
+    assert _result(harness, "act_move")[0]["d"]["type"] == "action_done"
+    pos = ent.GetPos(ent)
+    assert abs(pos.x - 200) <= 20 and abs(pos.y) <= 20
+    assert ent.loco.GetDesiredSpeed(ent.loco) > 0
+
+    # move_to on a navmesh: MoveToPos follows a computed path
+    server.run("navmesh.loaded = true")
+    _action(portal, harness, "sess_1", {"id": "act_move2", "type": "move_to",
+                                        "x": 100, "y": 150, "z": 64})  # fmt: skip
+    world.run_until(lambda: bool(_result(harness, "act_move2")), timeout=8, what="move_to 2")
+    assert _result(harness, "act_move2")[0]["d"]["type"] == "action_done"
+    assert server.eval("navmesh.computed") >= 1
+    server.run("navmesh.loaded = false")
+
+    # follow a player: done once the companion is within the distance of the player
+    server.run("PLY:SetPos(Vector(-300, 100, 0))")
+    _action(portal, harness, "sess_1", {"id": "act_follow", "type": "follow",
+                                        "target": "76561197960287930", "distance": 2})  # fmt: skip
+    world.run_until(lambda: bool(_result(harness, "act_follow")), timeout=8, what="follow done")
+    assert _result(harness, "act_follow")[0]["d"]["type"] == "action_done"
+    pos = ent.GetPos(ent)
+    assert ((pos.x + 300) ** 2 + (pos.y - 100) ** 2) ** 0.5 <= 2 * 52.5 + 1
+    _action(portal, harness, "sess_1", {"id": "act_stop", "type": "stop"})
+    world.run_until(lambda: bool(_result(harness, "act_stop")), what="stop done")
+    assert [w["d"]["type"] for w in _result(harness, "act_follow")] == ["action_done"]
+
+    # unknown and malformed actions: action_failed, no Lua error, the link stays
+    _action(portal, harness, "sess_1", {"id": "act_x", "type": "teleport_to_moon"})
+    _action(portal, harness, "sess_1", {"id": "act_bad", "type": "move_to", "x": "far"})
+    _action(portal, harness, "sess_1", {"id": "act_emote", "type": "emote", "name": "dab"})
+    _dispatch(portal, harness, "sess_1", {"type": "action", "action": "not an object"})
+    _action(portal, harness, "nobody", {"id": "act_ghost", "type": "chat", "message": "hi"})
+    world.run_until(
+        lambda: all(_result(harness, a) for a in ("act_x", "act_bad", "act_emote", "act_ghost")),
+        what="failures reported",
+    )
+    assert _result(harness, "act_x")[0]["d"]["reason"] == "unknown_action"
+    assert _result(harness, "act_bad")[0]["d"]["reason"] == "bad_arguments"
+    assert _result(harness, "act_emote")[0]["d"]["reason"] == "unknown_emote"
+    assert _result(harness, "act_ghost")[0]["d"]["reason"] == "no_companion"
+
+    # malformed frames "from the daemon" are logged and ignored
+    garbage_frames = [
+        b"not json", b"[1,2]", b'{"op": 5}', b'{"op":"dispatch","d":[],"s":1}',
+        b'{"op":"dispatch","s":"x"}', b"{" * 200, b'{"op":"mystery","d":{}}',
+    ]  # fmt: skip
+    for garbage in garbage_frames:
+        world.sockets.inject(garbage)
+    world.run_for(0.2)
+    assert link().ready and link().link_id.decode() == link_id
+
+    # the link drops; while it is down the daemon dispatches and a player speaks;
+    # it resumes (same link) and nothing is lost or run twice
+    opened = world.sockets.opened
+    world.sockets.drop_all()
+    world.run_until(lambda: not link().ready, what="the drop noticed")
+    _action(portal, harness, "sess_1", {"id": "act_away", "type": "chat", "message": "still here"})
+    world.server.run('__say(PLY, "anyone there?")')
+    world.run_until(lambda: bool(_result(harness, "act_away")), timeout=8, what="resumed")
+    assert world.sockets.opened == opened + 1
+    assert link().link_id.decode() == link_id  # resumed, not identified again
+    assert any(json.loads(t)["op"] == "resume" for t in world.sockets.sent)
+    world.run_until(lambda: len(_events(harness, "player_chat")) == 2, what="chat after resume")
+    assert [w["d"]["message"] for w in _events(harness, "player_chat")] == [
+        "Ada, où es-tu? ☃",
+        "anyone there?",
+    ]
+    world.run_for(0.5)  # acks and heartbeats settle
+    assert world.chat_lines()[-1] == "Ada: still here"
+    assert world.chat_lines().count("Ada: still here") == 1
+    delivered = [w["s"] for lid, w in harness.history if lid == link_id]
+    assert delivered == list(range(1, len(delivered) + 1))  # each event once, in order
+    assert link().in_s == 12  # every dispatch processed once (spawn + 11 actions)
+    assert len(link().unacked) == 0
+
+    # despawn removes the entity
+    _dispatch(portal, harness, "sess_1", {"type": "despawn", "reason": "ended"})
+    world.run_until(lambda: not server.eval('IsValid(AICompanion.Actions.companions["sess_1"])'),
+                    what="despawn")  # fmt: skip
+    assert not server.eval(f"IsValid(ents.GetByIndex({ent.EntIndex(ent)}))")
+
+    # status never prints the key
+    server.run('concommand.Run(NULL, "ai_companion_status")')
+    console = "\n".join(server.console())
+    assert "set (hidden)" in console and harness.keys["key"] not in console
+
+
+@pytest.mark.parametrize("release", ["1.3.0", "master"])
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_a_refused_key_stops_reconnecting(version: str, release: str, tmp_path: Path) -> None:
+    """GWSockets hands onDisconnected a string (1.3.0: empty; master: the close reason):
+    either way a refused key stops the addon (after the link a previous map left is
+    refused too, and forgotten); setting the right key connects at once."""
+    data = tmp_path / "garrysmod-data"
+    saved = data / "ai_companion" / "link.json"
+    saved.parent.mkdir(parents=True)
+    with daemon(tmp_path) as (_portal, harness):
+        url = f"ws://127.0.0.1:{harness.port}/ws"
+        old = {"server_id": SERVER_ID, "url": url + "?encoding=json", "link_id": "lnk_old",
+               "resume_token": "old", "in_s": 0, "out_s": 0, "unacked": [],
+               "companions": []}  # fmt: skip
+        saved.write_text(json.dumps(old), "utf-8")
+        world = GmodWorld(version, {
+            "ai_companion_url": url, "ai_companion_key": BAD_KEY,
+            "ai_companion_server_id": SERVER_ID,
+        }, gwsockets_release=release, data_dir=data)  # fmt: skip
+        try:
+
+            def state() -> Any:
+                return world.server.eval("AICompanion.Connection.state")
+
+            world.run_until(lambda: state() == b"stopped", timeout=8, what="stopped")
+            world.run_for(2.5)  # longer than the first backoffs (1 s, 2 s)
+            assert [json.loads(t)["op"] for t in world.sockets.sent] == ["resume", "identify"]
+            assert world.sockets.opened == 2
+            assert state() == b"stopped"
+            assert world.server.eval("AICompanion.Connection.link.last_close") == 4004
+            assert not saved.exists()  # nothing for the next map to resume
+            console = "\n".join(world.server.console())
+            assert "not retrying" in console and BAD_KEY not in console
+            # the operator sets the right key (rcon, a late server.cfg): it connects at once
+            world.server.run(f'RunConsoleCommand("ai_companion_key", "{harness.keys["key"]}")')
+            world.run_until(lambda: bool(world.server.eval("AICompanion.Connection.link.ready")),
+                            what="ready after the fix")  # fmt: skip
+            assert world.sockets.opened == 3
+            assert harness.keys["key"] not in "\n".join(world.server.console())
+            link_id = world.server.eval("AICompanion.Connection.link.link_id").decode()
+            assert json.loads(saved.read_text("utf-8"))["link_id"] == link_id
+        finally:
+            world.close()
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_a_map_change_loses_nothing(version: str, tmp_path: Path) -> None:
+    """A map change is a fresh Lua state: the addon keeps its link in data/ and resumes
+    it on the next map; what the daemon dispatched meanwhile runs there, once each, and
+    the companion is back."""
+    data = tmp_path / "garrysmod-data"
+    data.mkdir()
+    with daemon(tmp_path) as (portal, harness):
+        convars = {
+            "ai_companion_url": f"ws://127.0.0.1:{harness.port}/ws",
+            "ai_companion_key": harness.keys["key"],
+            "ai_companion_server_id": SERVER_ID,
+        }
+        first = GmodWorld(version, convars, data_dir=data)  # fmt: skip
+        try:
+            first.run_until(lambda: bool(first.server.eval("AICompanion.Connection.link.ready")),
+                            what="ready")  # fmt: skip
+            link_id = first.server.eval("AICompanion.Connection.link.link_id").decode()
+            spawn = {"type": "spawn", "persona": PERSONA, "location": {"x": 10, "y": 20, "z": 64}}
+            _dispatch(portal, harness, "sess_1", spawn)
+            _action(portal, harness, "sess_1", {"id": "before", "type": "chat", "message": "one"})
+            first.run_until(lambda: bool(_result(harness, "before")), what="the first chat")
+            first.change_map()
+        finally:
+            first.close()
+        state = (data / "ai_companion" / "link.json").read_text(encoding="utf-8")
+        assert link_id in state and harness.keys["key"] not in state
+        # while the server loads the next map, the companion is told to do things
+        during = [f"during-{i}" for i in range(1, 4)]
+        for action_id in during:
+            _action(portal, harness, "sess_1",
+                    {"id": action_id, "type": "chat", "message": action_id})  # fmt: skip
+        second = GmodWorld(version, convars, data_dir=data)
+        try:
+            second.run_until(lambda: all(_result(harness, a) for a in during), timeout=10,
+                             what="the queued actions")  # fmt: skip
+            link = second.server.eval("AICompanion.Connection.link")
+            assert link.link_id.decode() == link_id  # the same link, resumed
+            assert json.loads(second.sockets.sent[0])["op"] == "resume"
+            assert harness.edge is not None
+            assert harness.edge.by_server[("gmod", SERVER_ID)] == link_id
+            ent = second.server.eval('AICompanion.Actions.companions["sess_1"]')
+            assert ent.GetCompanionName(ent) == b"Ada"
+            pos = ent.GetPos(ent)
+            assert (pos.x, pos.y, pos.z) == (10, 20, 64)
+            _action(portal, harness, "sess_1", {"id": "after", "type": "chat", "message": "two"})
+            second.run_until(lambda: bool(_result(harness, "after")), what="a chat after")
+            second.run_for(0.5)  # acks and any resend settle
+            assert second.chat_lines() == [f"Ada: {a}" for a in during] + ["Ada: two"]
+            for action_id in ["before", *during, "after"]:
+                assert [w["d"]["type"] for w in _result(harness, action_id)] == ["action_done"]
+            numbers = [w["s"] for lid, w in harness.history if lid == link_id]
+            assert numbers == list(range(1, len(numbers) + 1))  # each event once, in order
+            assert len(link.unacked) == 0
+        finally:
+            second.close()
+
+
+@pytest.mark.parametrize("release", ["1.3.0", "master"])
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_a_refused_resume_identifies_once(version: str, release: str, tmp_path: Path) -> None:
+    """A saved link the daemon no longer knows (4009) is given up for a new one, once."""
+    data = tmp_path / "garrysmod-data"
+    (data / "ai_companion").mkdir(parents=True)
+    with daemon(tmp_path) as (_portal, harness):
+        url = f"ws://127.0.0.1:{harness.port}/ws"
+        (data / "ai_companion" / "link.json").write_text(json.dumps({
+            "server_id": SERVER_ID, "url": url + "?encoding=json", "link_id": "lnk_gone",
+            "resume_token": "stale", "in_s": 3, "out_s": 1, "companions": [],
+            "unacked": [{"s": 1, "d": {"type": "player_join",
+                                       "player": {"id": "7", "name": "Kleiner"}}}],
+        }), encoding="utf-8")  # fmt: skip
+        world = GmodWorld(version, {"ai_companion_url": url, "ai_companion_key": harness.keys[
+            "key"], "ai_companion_server_id": SERVER_ID}, data_dir=data,
+            gwsockets_release=release)  # fmt: skip
+        try:
+            world.run_until(lambda: bool(world.server.eval("AICompanion.Connection.link.ready")),
+                            timeout=8, what="ready")  # fmt: skip
+            assert [json.loads(t)["op"] for t in world.sockets.sent][:2] == ["resume", "identify"]
+            assert world.sockets.opened == 2
+            assert world.server.eval("AICompanion.Connection.link.link_id") != b"lnk_gone"
+            # the event the old link never got through goes out on the new one
+            world.run_until(lambda: bool(_events(harness, "player_join")), what="the event")
+            world.run_for(1.5)
+            assert world.sockets.opened == 2
+        finally:
+            world.close()
+
+
+#: every ACT enum the addon may use, with its value, as the GMod wiki lists them
+#: (wiki.facepunch.com/gmod/Enums/ACT)
+WIKI_ACTS = {
+    "ACT_IDLE": 1, "ACT_WALK": 6, "ACT_RUN": 10, "ACT_GMOD_GESTURE_AGREE": 1610,
+    "ACT_GMOD_GESTURE_BECON": 1611, "ACT_GMOD_GESTURE_BOW": 1612,
+    "ACT_GMOD_GESTURE_DISAGREE": 1613, "ACT_GMOD_TAUNT_SALUTE": 1614,
+    "ACT_GMOD_GESTURE_WAVE": 1615, "ACT_GMOD_TAUNT_PERSISTENCE": 1616,
+    "ACT_GMOD_TAUNT_MUSCLE": 1617, "ACT_GMOD_TAUNT_LAUGH": 1618, "ACT_GMOD_GESTURE_POINT": 1619,
+    "ACT_GMOD_TAUNT_CHEER": 1620, "ACT_GMOD_TAUNT_DANCE": 1642, "ACT_GMOD_TAUNT_ROBOT": 1643,
+}  # fmt: skip
+
+
+def test_every_act_enum_is_the_wikis() -> None:
+    used = set()
+    for path in (ADDON / "lua").rglob("*.lua"):
+        used |= set(re.findall(r"\bACT_[A-Z0-9_]+", path.read_text(encoding="utf-8")))
+    assert used and used <= set(WIKI_ACTS), used - set(WIKI_ACTS)
+    lua = new_runtime("luajit21")
+    lua.execute(b"SERVER = true")
+    lua.execute((Path(__file__).parent / "gmod" / "stubs.lua").read_bytes())
+    assert {name: lua.globals()[name.encode()] for name in used} == {
+        name: WIKI_ACTS[name] for name in used
+    }
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_console_config_and_privacy(version: str, tmp_path: Path) -> None:
+    with daemon(tmp_path) as (portal, harness):
+        url = f"ws://127.0.0.1:{harness.port}/ws"
+        world = GmodWorld(version, {"ai_companion_url": "ws://", "ai_companion_key": "",
+                                    "ai_companion_server_id": SERVER_ID})  # fmt: skip
+        server = world.server
+        try:
+
+            def state() -> bytes:
+                value: bytes = server.eval("AICompanion.Connection.state")
+                return value
+
+            # no key yet: nothing connects; a key set later (rcon) starts the link, and a
+            # malformed URL (GWSockets returns nothing) stops it with a clear line
+            world.run_for(0.2)
+            assert state() == b"idle" and world.sockets.opened == 0
+            server.run(f'RunConsoleCommand("ai_companion_key", "{harness.keys["key"]}")')
+            world.run_for(0.2)
+            assert state() == b"stopped" and world.sockets.opened == 0
+            assert any("bad ai_companion_url" in line for line in server.console())
+            server.run(f'RunConsoleCommand("ai_companion_url", "{url}")')
+            world.run_until(lambda: bool(server.eval("AICompanion.Connection.link.ready")),
+                            what="ready")  # fmt: skip
+            assert world.sockets.opened == 1
+
+            # ai_companion_status answers the admin who ran it, in his console
+            server.run(
+                'ADMIN = __add_player("Breen", "76561197960287931", 5000, 0, 0)'
+                " ADMIN._superadmin = true"
+                ' GUEST = __add_player("Alyx", "76561197960287932", 5000, 50, 0)'
+            )
+            before = len(server.console())
+            server.run('concommand.Run(ADMIN, "ai_companion_status")'
+                       ' concommand.Run(GUEST, "ai_companion_status")')  # fmt: skip
+
+            def printed(who: str) -> list[str]:
+                lines = server.eval(f"{who}._printed or {{}}")
+                return [lines[i].text.decode() for i in range(1, len(lines) + 1)]
+
+            assert printed("ADMIN")[0] == "AI companion bridge: open\n"
+            assert any("set (hidden)" in line for line in printed("ADMIN"))
+            assert printed("GUEST") == ["ai_companion_status is for superadmins\n"]
+            assert len(server.console()) == before  # nothing in the server console
+
+            # chat: by default only what names a companion or is said near one
+            spawn = {"type": "spawn", "persona": PERSONA, "location": {"x": 0, "y": 0, "z": 0}}
+            _dispatch(portal, harness, "sess_1", spawn)
+            world.run_until(lambda: bool(_events(harness, "spawned")), what="spawned")
+            # a spawn the addon cannot carry out is reported as a final kick, with why
+            bad = {"type": "spawn", "persona": PERSONA, "location": {"x": "far", "y": 0, "z": 0}}
+            _dispatch(portal, harness, "sess_bad", bad)
+            world.run_until(lambda: bool(_events(harness, "kicked")), what="kicked")
+            (kicked,) = _events(harness, "kicked")
+            assert kicked["sid"] == "sess_bad"
+            assert kicked["d"] == {"type": "kicked", "reason": "spawn failed: bad_arguments",
+                                   "final": True}  # fmt: skip
+            for line in ("far away and private", "Ada, can you hear me?", "/vote Ada kick"):
+                server.run(f'__say(ADMIN, "{line}")')
+            server.run('__say(GUEST, "Ada only for my team", true)')
+            server.run('ADMIN:SetPos(Vector(100, 0, 0)) __say(ADMIN, "nice weather")'
+                       ' __say(ADMIN, "a secret for my team", true)')  # fmt: skip
+            server.run('RunConsoleCommand("ai_companion_chat", "0") __say(ADMIN, "Ada, hi")')
+            server.run('RunConsoleCommand("ai_companion_chat", "2") __say(GUEST, "/rtv")')
+            world.run_until(lambda: any(c["d"]["message"] == "/rtv"
+                                        for c in _events(harness, "player_chat")),
+                            what="chat with ai_companion_chat 2")  # fmt: skip
+            assert [(c["d"]["message"], c.get("sid")) for c in _events(harness, "player_chat")] == [
+                ("Ada, can you hear me?", "sess_1"),
+                ("Ada only for my team", "sess_1"),
+                ("nice weather", None),
+                ("/rtv", None),
+            ]
+
+            # animations: an activity starts only when it changes; gestures exist only on
+            # models that have them (the NPC model here has none)
+            ent = server.eval('AICompanion.Actions.companions["sess_1"]')
+            world.run_for(0.5)
+            assert ent._activity_starts == 1 and ent._activity == 1  # ACT_IDLE, once
+            _action(portal, harness, "sess_1", {"id": "walk", "type": "move_to",
+                                                "x": 150, "y": 0, "z": 0})  # fmt: skip
+            world.run_until(lambda: bool(_result(harness, "walk")), timeout=8, what="walk")
+            world.run_for(0.3)
+            assert ent._activity_starts == 3 and ent._activity == 1  # idle, run, idle
+            _action(portal, harness, "sess_1", {"id": "wave", "type": "emote", "name": "wave"})
+            world.run_until(lambda: bool(_result(harness, "wave")), what="wave")
+            assert _result(harness, "wave")[0]["d"]["detail"] == "this model has no wave gesture"
+            ent.SetModel(ent, b"models/player/alyx.mdl")
+            _action(portal, harness, "sess_1", {"id": "wave2", "type": "emote", "name": "wave"})
+            world.run_until(lambda: bool(_result(harness, "wave2")), what="wave 2")
+            assert _result(harness, "wave2")[0]["d"]["type"] == "action_done"
+            assert list(ent._gestures.values()) == [1615]  # ACT_GMOD_GESTURE_WAVE
+        finally:
+            world.close()
+
+
+# -- the link state machine, without sockets ---------------------------------------------------
+
+
+class LinkDriver:
+    """``link.lua`` in one runtime, fed frames (made by the addon's own codec) and times."""
+
+    def __init__(self, version: str) -> None:
+        self.codec = Codec(new_runtime(version))
+        lua = self.codec.lua
+        self.Link = lua.eval(b'include("ai_companion/link.lua")')
+        self.rolls = [0.5]
+        self.link = self.Link.new(lua.table_from({
+            b"world": b"gmod", b"server_id": b"srv-1", b"key": b"secret-key",
+            b"capabilities": lua.table(b"chat"), b"random": lambda: self.rolls[0],
+        }))  # fmt: skip
+        self._call = lua.eval(b"function(link, m, ...) return link[m](link, ...) end")
+
+    def call(self, method: str, *args: Any) -> list[dict[str, Any]]:
+        out = self._call(self.link, method.encode(), *args)
+        effects = []
+        for i in range(1, len(out) + 1):
+            e = out[i]
+            kind = e.kind.decode()
+            if kind == "send":
+                effects.append({"send": json.loads(e.data)})
+            elif kind in ("dispatch", "ready", "resumed", "error"):
+                effects.append({kind: e.frame.s if kind == "dispatch" else e.frame.op.decode()})
+            else:
+                effects.append({kind: e.s if kind == "acked" else None})
+        return effects
+
+    def closed(self, code: int | None) -> str:
+        action: bytes = self._call(self.link, b"closed", code)
+        return action.decode()
+
+    def receive(self, frame: dict[str, Any], now: float) -> list[dict[str, Any]]:
+        return self.call("receive", self.codec.encode(frame), now)
+
+    def sent(self, effects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [e["send"] for e in effects if "send" in e]
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_link_state_machine(version: str) -> None:
+    drv = LinkDriver(version)
+    hello = {"op": "hello", "d": {"protocol": 1, "heartbeat_interval": 1000,
+                                   "max_frame_bytes": 65536}}  # fmt: skip
+    drv.call("connected", 0.0)
+    (identify,) = drv.sent(drv.receive(hello, 0.0))
+    assert identify["op"] == "identify" and identify["d"]["key"] == "secret-key"
+    assert identify["d"]["capabilities"] == ["chat"] and identify["d"]["protocol"] == 1
+    ready = {"op": "ready", "d": {"link_id": "lnk", "resume_token": "tok",
+                                  "heartbeat_interval": 1000, "sessions": []}}  # fmt: skip
+    assert drv.receive(ready, 0.1) == [{"ready": "ready"}]
+    # the first heartbeat comes after interval x r (r = 0.5 here), then every interval
+    assert drv.call("tick", 0.4) == []
+    assert drv.sent(drv.call("tick", 0.5)) == [{"op": "heartbeat", "d": {"ack": 0}}]
+    assert drv.call("tick", 1.4) == []
+    assert drv.sent(drv.call("tick", 1.5)) == [{"op": "heartbeat", "d": {"ack": 0}}]
+    # dispatches: acked every 32, else at the next tick; a replay is acked, not run
+    effects: list[dict[str, Any]] = []
+    for s in range(1, 34):
+        d = {"type": "action", "action": {"type": "chat", "message": "x"}}
+        effects += drv.receive({"op": "dispatch", "d": d, "s": s, "sid": "a"}, 2.0)
+    assert [e["dispatch"] for e in effects if "dispatch" in e] == list(range(1, 34))
+    assert drv.sent(effects) == [{"op": "ack", "d": {"s": 32}}]
+    assert drv.sent(drv.call("tick", 2.0)) == [{"op": "ack", "d": {"s": 33}}]
+    replay = drv.receive({"op": "dispatch", "d": {"type": "x"}, "s": 5}, 2.0)
+    assert replay == [{"send": {"op": "ack", "d": {"s": 33}}}]
+    # events: numbered, kept until acked; rate_limited -> resend after 1 s, 40 at a time
+    for i in range(45):
+        drv.call("event", drv.codec.to_lua({"type": "player_chat", "message": str(i)}), None)
+    drv.receive({"op": "ack", "d": {"s": 3}}, 2.0)
+    drv.receive({"op": "error", "d": {"code": "rate_limited", "message": "slow"}}, 2.0)
+    assert [f for f in drv.sent(drv.call("tick", 2.5)) if f["op"] == "event"] == []
+    batch = [f for f in drv.sent(drv.call("tick", 3.0)) if f["op"] == "event"]
+    assert [f["s"] for f in batch] == list(range(4, 44))
+    drv.receive({"op": "ack", "d": {"s": 43}}, 3.5)  # the daemon took the first batch
+    rest = [f for f in drv.sent(drv.call("tick", 4.0)) if f["op"] == "event"]
+    assert [f["s"] for f in rest] == [44, 45]
+    # a drop after ready: resume with the last dispatch processed
+    assert drv.closed(None) == "resume"
+    assert drv.link.link_id == b"lnk"
+    drv.call("connected", 5.0)
+    (resume,) = drv.sent(drv.receive(hello, 5.0))
+    assert resume == {"op": "resume", "d": {"link_id": "lnk", "resume_token": "tok", "last_s": 33}}
+    resent = drv.sent(drv.receive({"op": "resumed", "d": {"replayed": 0}}, 5.0))
+    assert [f["s"] for f in resent] == [44, 45]  # the unacked events, in order
+    # the watchdog: nothing from the daemon for 2 x interval + 5 s closes the socket
+    assert {"close": None} in drv.call("tick", 12.1)
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_close_codes_and_backoff(version: str) -> None:
+    drv = LinkDriver(version)
+    P = drv.codec.P
+    expected = {1000: "stop", 4004: "stop", 4011: "stop", 4014: "stop", 4003: "identify",
+                4009: "identify", 4007: "identify",
+                1001: "resume", 1006: "resume", 4000: "resume", 4002: "resume", 4005: "resume",
+                4008: "resume", 4012: "resume", 4013: "resume", 4999: "resume"}  # fmt: skip
+    assert {c: P.retry_after(c).decode() for c in expected} == expected
+    for attempt, base in enumerate([1, 2, 4, 8, 16, 32, 60, 60, 60]):
+        low = P.backoff(attempt, lambda: 0.0)
+        high = P.backoff(attempt, lambda: 0.999999)
+        assert low == base * 0.5 and base * 0.99 < high <= base
+    # GWSockets reports no close code: a close while identify waits for ready is a
+    # refused key (stop); while resume waits for resumed, an invalid session (identify)
+    drv.call("connected", 0.0)
+    drv.receive({"op": "hello", "d": {"heartbeat_interval": 1000}}, 0.0)
+    assert drv.closed(None) == "stop"
+    assert drv.link.stopped and drv.link.last_close == 4004
+    drv2 = LinkDriver(version)
+    drv2.link.link_id, drv2.link.resume_token = b"lnk", b"tok"
+    drv2.call("connected", 0.0)
+    drv2.receive({"op": "hello", "d": {"heartbeat_interval": 1000}}, 0.0)
+    assert drv2.closed(None) == "identify"
+    assert not drv2.link.stopped and drv2.link.link_id is None  # identify next time
+
+
+def test_addon_is_plain_lua_51() -> None:
+    """No GMod-only syntax (!=, &&, ||, !, continue, // comments): every file compiles
+    in stock LuaJIT (both versions), which is also what loading them above proves."""
+    files = sorted((ADDON / "lua").rglob("*.lua"))
+    assert len(files) >= 10
+    for version in LUAJITS:
+        lua = new_runtime(version)
+        check = lua.eval(b"function(src, name) local f, err = loadstring(src, name) return err end")
+        for path in files:
+            err = check(path.read_bytes(), str(path).encode())
+            assert err is None, err.decode()
+
+
+# -- a companion in the game: the daemon's deployment flow with a companion host ---------------
+
+#: the companion's script: it answers each chat line with what the player said (its
+#: reply passes moderation, so a profane word comes back masked); other events go to the
+#: offline brain, which greets a player who joins
+ECHO = CompanionScript()
+
+
+@ECHO.on("player_chat")
+async def _echo(ctx: Context, event: dict[str, Any]) -> None:
+    await ctx.say(f"You said: {event['message']}")
+
+
+@dataclass
+class Deployed:
+    """The daemon as ``ae bridge serve --script`` runs it: a ``BridgeEdge`` and a
+    ``DeploymentService`` whose ``CompanionHost`` runs :data:`ECHO`."""
+
+    store: SQLiteStore
+    edge: BridgeEdge
+    service: DeploymentService
+    host: CompanionHost
+    ws: Any
+    key: str
+    events: list[dict[str, Any]] = field(default_factory=list)  # from the game, in order
+
+    @property
+    def port(self) -> int:
+        return int(self.ws.sockets[0].getsockname()[1])
+
+
+@contextlib.contextmanager
+def deployment_daemon(tmp_path: Path) -> Iterator[tuple[BlockingPortal, Deployed]]:
+    with start_blocking_portal("asyncio") as portal:
+
+        async def start() -> Deployed:
+            store = SQLiteStore(tmp_path / "daemon.db")
+            await store.open()
+            edge = BridgeEdge(store, heartbeat_interval=0.2)
+            moderator = ContentModerator(TextFilter.default(), audit=AuditLogger(store))
+            service = DeploymentService(store, moderator, edge)
+            service.companions = host = CompanionHost(moderator, script=ECHO, seed=1)
+            _, key = await create_world_key(store, "gmod e2e", "gmod")
+            ws = await edge.serve("127.0.0.1", 0)
+            deployed = Deployed(store, edge, service, host, ws, key)
+
+            async def record(_conn: Any, frame: Frame) -> None:
+                deployed.events.append(frame.to_wire())
+
+            edge.on_event.append(record)
+            return deployed
+
+        async def stop(d: Deployed) -> None:
+            await d.host.aclose()
+            await d.edge.close_all()
+            d.ws.close()
+            await d.ws.wait_closed()
+            await d.store.close()
+
+        deployed = portal.call(start)
+        try:
+            yield portal, deployed
+        finally:
+            portal.call(stop, deployed)
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_companion_replies_in_game(version: str, tmp_path: Path) -> None:
+    """Issue #10, end to end: a player's chat in the Lua harness reaches the daemon's
+    deployment flow as ``player_chat``; the session's companion answers, moderated
+    (``sanitize``: the profane word masked), and the reply shows in the client's chat."""
+    with deployment_daemon(tmp_path) as (portal, d):
+        world = GmodWorld(version, {
+            "ai_companion_url": f"ws://127.0.0.1:{d.port}/ws",
+            "ai_companion_key": d.key,
+            "ai_companion_server_id": SERVER_ID,
+        })  # fmt: skip
+        try:
+            world.run_until(lambda: bool(world.server.eval("AICompanion.Connection.link.ready")),
+                            what="ready")  # fmt: skip
+            persona = PersonaCore.model_validate({
+                "id": "ignored", "name": "Ada", "description": "A curious guide.",
+                "traits": {"tone": "curious"}, "goals": ["guide"],
+                "safety": {"allowedActions": ["chat", "look_at"], "moderation": "sanitize",
+                           "maxActionsPerMinute": 60},
+                "embodiment": {"avatar": "models/alyx.mdl", "emotes": ["wave"]},
+            })  # fmt: skip
+            record = portal.call(d.service.submit, persona.model_dump(), "creator_1")
+            assert record.status == "pending_moderation", record.reasons
+            pid = record.persona.id
+            token, _ = portal.call(d.service.approve, pid)
+            location = {"x": 10.0, "y": 0.0, "z": 64.0}
+            sid = portal.call(partial(d.service.spawn, pid, token, "gmod", SERVER_ID, location)).id
+
+            def status() -> str:
+                return portal.call(d.service.companion, sid).status
+
+            world.run_until(lambda: status() == "live", what="the companion live")
+            ent = world.server.eval(f'AICompanion.Actions.companions["{sid}"]')
+            assert ent.GetCompanionName(ent) == b"Ada"
+
+            def lines() -> list[str]:
+                return [line for line in world.chat_lines() if line.startswith("Ada: ")]
+
+            # a player joins (an event for no session): the live companion greets him
+            world.server.run('PLY = __add_player("Gordon", "76561197960287930", 300, 0, 0)')
+            world.run_until(lambda: len(lines()) == 1, what="the greeting")
+            assert lines() == ["Ada: Hello, Gordon! What brings you here?"]
+
+            # PlayerSay -> player_chat (Ada is named: her session) -> the companion's
+            # reply, moderated twice, dispatched -> net message -> chat.AddText
+            world.server.run('__say(PLY, "Ada, hello!")')
+            world.run_until(lambda: len(lines()) == 2, what="the companion's reply")
+            assert lines()[1] == "Ada: You said: Ada, hello!"
+            world.server.run('__say(PLY, "Ada, this quest is shit")')
+            world.run_until(lambda: len(lines()) == 3, what="the sanitized reply")
+            assert lines()[2] == "Ada: You said: Ada, this quest is ****"
+            chats = [e for e in d.events if e["d"].get("type") == "player_chat"]
+            assert [(c["sid"], c["d"]["player"]["name"], c["d"]["message"]) for c in chats] == [
+                (sid, "Gordon", "Ada, hello!"),
+                (sid, "Gordon", "Ada, this quest is shit"),
+            ]
+            world.run_for(0.3)  # nothing else is said
+            assert len(lines()) == 3
+            assert not any("shit" in line for line in world.chat_lines())  # never in the clear
+
+            # GMod is z-up: y is horizontal, so a point 6000 units along y is on the map
+            # (a y-up world would refuse it as out of bounds); z beyond Source's map is not
+            far = {"type": "look_at", "x": 0, "y": 6000, "z": 64}
+            results = portal.call(d.service.signal, sid, [far, {**far, "z": 20000}])
+            assert [(r["decision"], r["reason"]) for r in results] == [
+                ("allow", None),
+                ("block", "out_of_bounds"),
+            ]
+
+            # ending the session despawns the companion and closes it
+            world.run_until(lambda: portal.call(d.service.companion, sid).actions_done == 4,
+                            what="the three chats and the look done")  # fmt: skip
+            portal.call(d.host.idle)
+            companion = d.host.companions[sid]
+            summary = portal.call(d.service.end, sid)["summary"]
+            assert companion.closed and sid not in d.host.companions
+            assert (summary["actions_sent"], summary["actions_blocked"]) == (4, 1)
+            assert summary["actions_done"] == 4
+            world.run_until(
+                lambda: not world.server.eval(f'IsValid(AICompanion.Actions.companions["{sid}"])'),
+                what="despawn",
+            )
+        finally:
+            world.close()

@@ -1,0 +1,909 @@
+"""The bridge daemon under cuts, restarts and bad input, with real WebSocket clients.
+
+A real :class:`BridgeEdge` on 127.0.0.1 (port 0 unless a restart must reuse a port)
+over a :class:`SQLiteStore` in ``tmp_path``; adapters are :class:`AdapterClient` or raw
+``websockets`` connections speaking the frames of ``bridge/PROTOCOL.md`` by hand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import msgpack
+import pytest
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import Server
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from encounters.models import utcnow
+from encounters.storage import SQLiteStore
+from encounters_bridge.adapter import AdapterClient
+from encounters_bridge.frames import CloseCode, Encoding, Frame, decode, encode
+from encounters_bridge.keys import create_world_key
+from encounters_bridge.server import BridgeEdge
+
+pytestmark = pytest.mark.anyio
+INTERVAL = 0.5
+
+
+# -- harness ------------------------------------------------------------------------------
+
+
+@dataclass
+class Daemon:
+    store: SQLiteStore
+    edge: BridgeEdge
+    server: Server
+    port: int
+    events: list[tuple[str, Frame]] = field(default_factory=list)  #: (server_id, frame)
+
+    @classmethod
+    async def start(cls, db: Path, port: int = 0) -> Daemon:
+        store = SQLiteStore(db)
+        await store.open()
+        edge = BridgeEdge(store, heartbeat_interval=INTERVAL)
+        server = await edge.serve("127.0.0.1", port)
+        daemon = cls(store, edge, server, server.sockets[0].getsockname()[1])
+
+        async def on_event(conn: Any, frame: Frame) -> None:
+            daemon.events.append((conn.server_id, frame))
+
+        edge.on_event.append(on_event)
+        return daemon
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def events_of(self, server_id: str) -> list[Frame]:
+        return [f for sid, f in self.events if sid == server_id]
+
+    async def stop(self) -> None:
+        """The daemon goes away: listener and connections closed (1001), store closed."""
+        self.server.close()
+        await self.server.wait_closed()
+        await self.store.close()
+
+
+@dataclass
+class Adapter:
+    """An :class:`AdapterClient` plus what it saw: dispatches in order and the close
+    code of every connection that ended."""
+
+    client: AdapterClient
+    dispatches: list[Frame] = field(default_factory=list)
+    closes: list[int] = field(default_factory=list)
+
+    @classmethod
+    def make(
+        cls, url: str, key: str, server_id: str, encoding: Encoding = "json", **kw: Any
+    ) -> Adapter:
+        adapter = cls(
+            AdapterClient(
+                url,
+                world="minecraft",
+                server_id=server_id,
+                key=key,
+                capabilities=["chat"],
+                encoding=encoding,
+                max_backoff=0.05,
+                **kw,
+            )
+        )
+
+        async def on_dispatch(frame: Frame) -> None:
+            adapter.dispatches.append(frame)
+
+        adapter.client.on_dispatch = on_dispatch
+        closed = adapter.client.link.closed
+
+        def record(code: int) -> Any:
+            adapter.closes.append(code)
+            return closed(code)
+
+        adapter.client.link.closed = record  # type: ignore[method-assign]
+        return adapter
+
+    @property
+    def ns(self) -> list[int]:
+        return [f.d["n"] for f in self.dispatches]
+
+    @property
+    def live(self) -> bool:
+        return self.client.ws is not None and self.client.link.ready
+
+
+async def until(cond: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    with anyio.fail_after(timeout):
+        while not cond():
+            await anyio.sleep(0.005)
+
+
+def chat(n: int) -> Frame:
+    return Frame(
+        "dispatch",
+        {
+            "type": "action",
+            "n": n,
+            "action": {"id": f"act_{n}", "type": "chat", "message": f"hi {n}"},
+        },
+        sid="sess_1",
+    )
+
+
+def health(n: int) -> dict[str, Any]:
+    return {"type": "health", "sid": "sess_1", "health": 20, "n": n}
+
+
+async def new_key(
+    store: SQLiteStore, world: str = "minecraft", servers: list[str] | None = None
+) -> str:
+    """A world key; with ``servers``, one key for that fleet of game servers."""
+    _, key = await create_world_key(store, f"{world} server", world, servers)  # type: ignore[arg-type]
+    return key
+
+
+# -- a. resume under random cuts ----------------------------------------------------------
+
+
+async def _cut_randomly(tmp_path: Path, encoding: Encoding, cuts: int, seed: int) -> None:
+    """Cut the adapter's connection ``cuts`` times at random points: while the link is
+    live (between and among dispatches and events), and while a reconnection is under
+    way (right after ``hello``, right after ``resumed``, right after a replayed dispatch
+    ran but before its ack went out)."""
+    rng = random.Random(seed)
+    daemon = await Daemon.start(tmp_path / "bridge.db")
+    key = await new_key(daemon.store)
+    adapter = Adapter.make(daemon.url, key, "srv", encoding)
+    client = adapter.client
+    dispatched: list[int] = []  # s the daemon gave each dispatch, in order
+    sent_events: list[int] = []
+    cut: set[int] = set()  # connection numbers cut
+    kinds: dict[str, int] = {"live": 0, "hello": 0, "resumed": 0, "dispatch": 0}
+    armed: list[str] = []  # cut the next connection right after this op arrives
+
+    receive = client.link.receive
+
+    def receive_and_maybe_cut(data: str | bytes, now: float) -> Any:
+        effects = receive(data, now)
+        if armed and client.ws is not None and decode(data, encoding, 1 << 24).op == armed[0]:
+            kinds[armed.pop()] += 1
+            cut.add(client.connections)
+            client.ws.transport.abort()  # what this frame's answer would carry is lost
+        return effects
+
+    client.link.receive = receive_and_maybe_cut  # type: ignore[method-assign]
+
+    def fresh() -> bool:  # a connection this test has not cut yet
+        return client.ws is not None and client.connections not in cut
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run)
+            await until(lambda: adapter.live)
+            link_id = client.link.link_id
+
+            async def dispatch() -> None:
+                n = len(dispatched)
+                s = await daemon.edge.dispatch("minecraft", "srv", chat(n))
+                assert s == n + 1
+                dispatched.append(s)
+
+            async def event() -> None:
+                sent_events.append(len(sent_events))
+                await client.send_event(health(sent_events[-1]))
+
+            async def step() -> None:
+                kind = rng.random()
+                if kind < 0.45:
+                    await dispatch()
+                elif kind < 0.7:
+                    await event()
+                else:
+                    await anyio.sleep(rng.choice([0, 0, 0.001, 0.003, 0.01]))
+
+            while len(cut) < cuts:
+                await until(lambda: fresh() and client.link.ready)
+                steps = rng.randint(0, 5)
+                cut_at = rng.randint(0, steps)
+                arm = rng.choice([None, None, "hello", "resumed", "dispatch"])
+                for i in range(steps + 1):
+                    if i == cut_at and fresh():
+                        kinds["live"] += 1
+                        cut.add(client.connections)
+                        await client.drop()
+                        if arm is not None:
+                            armed.append(arm)
+                            await dispatch()  # so the resume has something to replay
+                            await event()  # and the adapter something to resend
+                            with anyio.move_on_after(1):
+                                await until(lambda: not armed)
+                            armed.clear()
+                    if i < steps:
+                        await step()
+
+            await until(
+                lambda: (
+                    adapter.live
+                    and len(adapter.dispatches) >= len(dispatched)
+                    and len(daemon.events_of("srv")) >= len(sent_events)
+                ),
+                timeout=20,
+            )
+            await anyio.sleep(4 * INTERVAL)  # room for a late duplicate to show up
+            await client.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        await daemon.stop()
+
+    assert len(cut) >= cuts
+    assert len(dispatched) > cuts / 2 and len(sent_events) > cuts / 4
+    assert all(kinds.values()), kinds  # every kind of cut happened
+    # every dispatch ran once, in order: 0 lost, 0 duplicated
+    assert [f.s for f in adapter.dispatches] == dispatched == list(range(1, len(dispatched) + 1))
+    assert adapter.ns == list(range(len(dispatched)))
+    # every event reached the daemon's handlers once, in order, with its first s
+    events = daemon.events_of("srv")
+    assert [f.d["n"] for f in events] == sent_events
+    assert [f.s for f in events] == list(range(1, len(sent_events) + 1))
+    # never re-identified: every reconnection was a resume of the same link
+    assert client.link.link_id == link_id
+    assert client.connections >= len(cut) + 1
+    assert CloseCode.SESSION_INVALID not in adapter.closes
+    assert set(adapter.closes) <= {1006, CloseCode.GOING_AWAY}
+
+
+async def test_resume_after_100_random_cuts_json(tmp_path: Path) -> None:
+    await _cut_randomly(tmp_path, "json", cuts=100, seed=20240501)
+
+
+async def test_resume_after_30_random_cuts_msgpack(tmp_path: Path) -> None:
+    await _cut_randomly(tmp_path, "msgpack", cuts=30, seed=7)
+
+
+# -- b. daemon restart --------------------------------------------------------------------
+
+
+async def test_restart_mid_session_replays_outstanding_dispatches_once(tmp_path: Path) -> None:
+    db = tmp_path / "bridge.db"
+    d1 = await Daemon.start(db)
+    port = d1.port
+    key = await new_key(d1.store)
+    slow = anyio.Event()
+    adapter = Adapter.make(d1.url, key, "srv")
+
+    async def on_dispatch(frame: Frame) -> None:
+        if frame.d["n"] == 3:
+            await slow.wait()  # the game is still running this one when the daemon stops
+        adapter.dispatches.append(frame)
+
+    adapter.client.on_dispatch = on_dispatch
+    client = adapter.client
+    d2: Daemon | None = None
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run)
+            await until(lambda: adapter.live)
+            link_id = client.link.link_id
+            for n in range(3):
+                await d1.edge.dispatch("minecraft", "srv", chat(n))
+            await client.send_event(health(0))
+            state = d1.edge.link_state(link_id or "")
+            assert state is not None
+            await until(lambda: adapter.ns == [0, 1, 2] and len(d1.events) == 1)
+            await until(lambda: state.unacked == [])
+            for n in range(3, 6):  # 3 is being run; 4 and 5 wait behind it
+                await d1.edge.dispatch("minecraft", "srv", chat(n))
+            assert [f.s for f in state.unacked] == [4, 5, 6]
+
+            await d1.stop()  # mid-session: s 4..6 unacknowledged, saved in the store
+            slow.set()  # dispatch s=4 finishes now; its ack cannot reach anyone
+            await client.send_event(health(1))  # while the daemon is down: kept
+            await anyio.sleep(0.2)  # the adapter retries against a closed port
+
+            d2 = await Daemon.start(db, port)
+            await until(lambda: len(adapter.dispatches) >= 6 and len(d2.events) >= 1)
+            await anyio.sleep(4 * INTERVAL)
+            assert adapter.ns == [0, 1, 2, 3, 4, 5]
+            assert [f.s for f in adapter.dispatches] == [1, 2, 3, 4, 5, 6]
+            assert client.link.link_id == link_id  # resumed, not identified again
+            assert [f.d["n"] for _, f in d1.events] == [0]
+            assert [(f.s, f.d["n"]) for f in d2.events_of("srv")] == [(2, 1)]
+
+            # the session goes on with the restarted daemon
+            assert await d2.edge.dispatch("minecraft", "srv", chat(6)) == 7
+            await client.send_event(health(2))
+            await until(lambda: adapter.ns[-1:] == [6] and len(d2.events) == 2)
+            record = await d2.store.get_link(link_id or "")
+            assert record is not None
+            await until(lambda: getattr(d2.edge.link_state(record.id), "unacked", None) == [])
+            await client.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        if d2 is not None:
+            await d2.stop()
+    assert adapter.ns == [0, 1, 2, 3, 4, 5, 6]
+    assert set(adapter.closes) <= {1001, 1006}
+    assert 1001 in adapter.closes
+
+
+async def test_restart_with_a_lost_link_closes_4009_and_the_adapter_identifies_again(
+    tmp_path: Path,
+) -> None:
+    d1 = await Daemon.start(tmp_path / "one.db")
+    port = d1.port
+    key = await new_key(d1.store)
+    (record,) = await d1.store.list_world_keys()
+    adapter = Adapter.make(d1.url, key, "srv")
+    client = adapter.client
+    d2: Daemon | None = None
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run)
+            await until(lambda: adapter.live)
+            first_link = client.link.link_id
+            await d1.edge.dispatch("minecraft", "srv", chat(0))
+            await until(lambda: adapter.ns == [0])
+            await d1.stop()
+
+            # the daemon comes back without the link (a fresh store that has the key)
+            store2 = SQLiteStore(tmp_path / "two.db")
+            async with store2:
+                await store2.save_world_key(record)
+            d2 = await Daemon.start(tmp_path / "two.db", port)
+
+            # a raw resume with that token: 4009
+            async with connect(d2.url, ping_interval=None) as ws:
+                await ws.recv()
+                await ws.send(
+                    json.dumps(
+                        {
+                            "op": "resume",
+                            "d": {
+                                "link_id": first_link,
+                                "resume_token": client.link.resume_token,
+                                "last_s": 1,
+                            },
+                        }
+                    )
+                )
+                with pytest.raises(ConnectionClosed):
+                    await ws.recv()
+                assert ws.close_code == CloseCode.SESSION_INVALID
+
+            await until(lambda: adapter.live and client.link.link_id != first_link)
+            assert CloseCode.SESSION_INVALID in adapter.closes
+            assert client.link.link_id is not None
+            assert await d2.edge.dispatch("minecraft", "srv", chat(1)) == 1
+            await client.send_event(health(0))
+            await until(lambda: adapter.ns == [0, 1] and len(d2.events) == 1)
+            await client.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        if d2 is not None:
+            await d2.stop()
+
+
+# -- c. bad input -------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    code: int | None
+    frames: list[Frame]
+    hello: Frame | None = None
+
+    def ops(self) -> list[str]:
+        return [f.op for f in self.frames]
+
+    def errors(self) -> list[str]:
+        return [f.d.get("code") for f in self.frames if f.op == "error"]
+
+
+def identify(key: str, world: str = "minecraft", server_id: str = "raw", **over: Any) -> dict:
+    d = {
+        "protocol": 1,
+        "world": world,
+        "server_id": server_id,
+        "key": key,
+        "adapter": {"name": "raw", "version": "0"},
+        "capabilities": ["chat"],
+        **over,
+    }
+    return {"op": "identify", "d": d}
+
+
+async def raw(
+    url: str,
+    sends: list[str | bytes | dict[str, Any]],
+    encoding: Encoding = "json",
+    wait: float = 3.0,
+) -> Outcome:
+    """Connect, read hello, send ``sends`` (dicts are encoded), then read until the
+    daemon closes the link or ``wait`` seconds pass (then close normally)."""
+    frames: list[Frame] = []
+    async with connect(f"{url}?encoding={encoding}", ping_interval=None, max_size=None) as ws:
+        hello = decode(await ws.recv(), encoding)
+        try:
+            for item in sends:
+                if isinstance(item, dict):
+                    item = encode(Frame(item["op"], item.get("d", {}), item.get("s")), encoding)
+                await ws.send(item)
+            with anyio.move_on_after(wait):
+                async for message in ws:
+                    frames.append(decode(message, encoding, 1 << 24))
+        except ConnectionClosed:
+            pass
+    return Outcome(ws.close_code, frames, hello)
+
+
+async def test_bad_input_never_takes_the_daemon_down(tmp_path: Path) -> None:
+    daemon = await Daemon.start(tmp_path / "bridge.db")
+    url = daemon.url
+    fleet = [
+        "healthy", "flood", "unknown-op", "twice", "twice2", "invalid-ev", "huge-s", "raw", "after"
+    ]  # fmt: skip
+    key = await new_key(daemon.store, servers=fleet)
+    gmod_key = await new_key(daemon.store, "gmod")
+    revoked_key = await new_key(daemon.store)
+    record = next(
+        k for k in await daemon.store.list_world_keys() if revoked_key.split("_")[2] == k.id
+    )
+    await daemon.store.save_world_key(record.model_copy(update={"revoked_at": utcnow()}))
+
+    healthy = Adapter.make(url, key, "healthy", "msgpack")
+    sent: list[int] = []
+    events = 0
+    outcomes: dict[str, Outcome] = {}
+
+    async def traffic(stop: anyio.Event) -> None:
+        nonlocal events
+        while not stop.is_set():
+            sent.append(len(sent))
+            await daemon.edge.dispatch("minecraft", "healthy", chat(sent[-1]))
+            if len(sent) % 5 == 0:  # 10 events a second: within the link's rate
+                await healthy.client.send_event(health(events))
+                events += 1
+            await anyio.sleep(0.02)
+
+    flood = [identify(key, server_id="flood")] + [
+        {"op": "event", "s": s, "d": {"type": "health", "n": s}} for s in range(1, 1001)
+    ]
+    deep = '{"op":"event","s":1,"d":' + '{"a":' * 10_000 + "1" + "}" * 10_001
+    cases: dict[str, tuple[list[Any], Encoding, float]] = {
+        "malformed json": (['{"op": "identify", "d": {'], "json", 3),
+        "not an object": (["[1, 2, 3]"], "json", 3),
+        "no op": (['{"d": {}}'], "json", 3),
+        "binary on a json link": ([b"\x81\xa2op\xa8identify"], "json", 3),
+        "malformed msgpack": ([b"\xc1\xc1\xc1"], "msgpack", 3),
+        "truncated msgpack": ([b"\x83\xa2op"], "msgpack", 3),
+        "text on a msgpack link": (['{"op":"identify"}'], "msgpack", 3),
+        "deep json array": (["[" * 10_000 + "]" * 10_000], "json", 3),
+        "deep json object": ([deep], "json", 3),
+        "deep msgpack": ([b"\x91" * 10_000 + b"\xc0"], "msgpack", 3),
+        "just over 64 KiB": ([json.dumps({"op": "x", "d": {"p": "a" * 65_536}})], "json", 3),
+        "200 KiB": (["[" + '"' + "a" * 200 * 1024 + '"]'], "json", 3),
+        "200 KiB msgpack": ([msgpack.packb({"op": "x", "p": b"a" * 200 * 1024})], "msgpack", 3),
+        "2 MiB": ([msgpack.packb({"op": "x", "p": b"a" * 2 * 1024 * 1024})], "msgpack", 3),
+        "heartbeat before identify": ([{"op": "heartbeat", "d": {"ack": 0}}], "json", 3),
+        "event before identify": ([{"op": "event", "s": 1, "d": {"type": "x"}}], "json", 3),
+        "unknown op after identify": (
+            [
+                identify(key, server_id="unknown-op"),
+                {"op": "moonwalk"},
+                {"op": "heartbeat", "d": {"ack": 0}},
+            ],
+            "json",
+            1.0,
+        ),
+        "identify twice": ([identify(key, server_id="twice"), identify(key)], "json", 3),
+        "identify twice msgpack": (
+            [identify(key, server_id="twice2"), identify(key)],
+            "msgpack",
+            3,
+        ),
+        "unknown key": ([identify("ae_wk_0123456789ab_" + "x" * 32)], "json", 3),
+        "malformed key": ([identify("letmein")], "json", 3),
+        "key of another world": ([identify(gmod_key)], "json", 3),
+        "revoked key": ([identify(revoked_key)], "msgpack", 3),
+        "no key": ([{"op": "identify", "d": {"world": "minecraft", "server_id": "x"}}], "json", 3),
+        "protocol 2": ([identify(key, protocol=2)], "json", 3),
+        "unknown link": (
+            [{"op": "resume", "d": {"link_id": "link_nope", "resume_token": "t", "last_s": 0}}],
+            "json",
+            3,
+        ),
+        "invalid event": (
+            [
+                identify(key, server_id="invalid-ev"),
+                {"op": "event", "s": 1, "d": {"no": "type"}},
+                {"op": "heartbeat", "d": {"ack": 0}},
+            ],
+            "json",
+            1.0,
+        ),
+        "lone surrogate": (['{"op":"event","d":{"x":"\\ud800"}}'], "json", 3),
+        "huge s": (
+            [
+                identify(key, server_id="huge-s"),
+                '{"op":"event","s":' + "9" * 30 + ',"d":{"type":"x"}}',
+            ],
+            "json",
+            1.0,
+        ),
+        "event flood": (flood, "json", 15),
+        "silent": ([], "json", 2 * INTERVAL + 5 + 2),
+    }
+    expected_close: dict[str, int | None] = {
+        "malformed json": 4002,
+        "not an object": 4002,
+        "no op": 4002,
+        "binary on a json link": 4002,
+        "malformed msgpack": 4002,
+        "truncated msgpack": 4002,
+        "text on a msgpack link": 4002,
+        "deep json array": 4002,
+        "deep json object": 4002,
+        "deep msgpack": 4002,
+        "just over 64 KiB": 4012,
+        "heartbeat before identify": 4003,
+        "event before identify": 4003,
+        "unknown op after identify": None,  # still up when we leave: closed by us
+        "identify twice": 4005,
+        "identify twice msgpack": 4005,
+        "unknown key": 4004,
+        "malformed key": 4004,
+        "key of another world": 4004,
+        "revoked key": 4004,
+        "no key": 4004,
+        "protocol 2": 4011,
+        "unknown link": 4009,
+        "invalid event": None,
+        "lone surrogate": 4003,
+        "event flood": 4008,
+        "silent": 4013,
+    }
+
+    async def probe(name: str) -> None:
+        sends, encoding, wait = cases[name]
+        outcomes[name] = await raw(url, sends, encoding, wait)
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(healthy.client.run)
+            await until(lambda: healthy.live)
+            stop = anyio.Event()
+            tg.start_soon(traffic, stop)
+            async with anyio.create_task_group() as probes:
+                for name in cases:
+                    probes.start_soon(probe, name)
+            # after all that, new links still come up
+            again = Adapter.make(url, key, "after", "json")
+            tg.start_soon(again.client.run)
+            await until(lambda: again.live)
+            stop.set()
+            await until(
+                lambda: (
+                    len(healthy.dispatches) == len(sent)
+                    and len(daemon.events_of("healthy")) == events
+                )
+            )
+            await healthy.client.stop()
+            await again.client.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        await daemon.stop()
+
+    for name, code in expected_close.items():
+        outcome = outcomes[name]
+        assert outcome.hello is not None and outcome.hello.op == "hello", name
+        if code is None:
+            assert outcome.code == 1000, (name, outcome)  # our own normal close
+        else:
+            assert outcome.code == code, (name, outcome.code, outcome.frames[-3:])
+    # oversize frames: 4012; beyond 1 MiB the WebSocket layer may answer 1009 first
+    assert outcomes["200 KiB"].code == CloseCode.FRAME_TOO_LARGE
+    assert outcomes["200 KiB msgpack"].code == CloseCode.FRAME_TOO_LARGE
+    assert outcomes["2 MiB"].code in (CloseCode.FRAME_TOO_LARGE, 1009)
+    # each refusal said why, or was answered as PROTOCOL.md says
+    assert outcomes["identify twice"].ops() == ["ready"]
+    assert outcomes["unknown op after identify"].ops() == ["ready", "error", "heartbeat_ack"]
+    assert outcomes["unknown op after identify"].errors() == ["unknown_op"]
+    assert outcomes["invalid event"].errors() == ["invalid_event"]
+    assert outcomes["invalid event"].ops()[-1] == "heartbeat_ack"
+    flooded = outcomes["event flood"]
+    acked = [f.d["s"] for f in flooded.frames if f.op == "ack"]
+    assert 40 <= len(acked) <= 60
+    assert acked == list(range(1, len(acked) + 1))
+    refusals = flooded.errors()
+    assert len(refusals) >= 49 and refusals[0] == "rate_limited"
+    assert set(refusals) <= {"rate_limited", "out_of_order"}
+    assert [f.s for f in daemon.events_of("flood")] == acked  # handled once each
+    # and the healthy link never noticed
+    assert [f.s for f in healthy.dispatches] == list(range(1, len(sent) + 1))
+    assert healthy.ns == sent
+    assert len(sent) > 20
+    assert [f.d["n"] for f in daemon.events_of("healthy")] == list(range(events))
+    assert healthy.client.connections == 1 and healthy.closes == []
+
+
+async def test_a_200_kib_frame_closes_4012(tmp_path: Path) -> None:
+    daemon = await Daemon.start(tmp_path / "bridge.db")
+    try:
+        outcome = await raw(daemon.url, ["[" + '"' + "a" * 200 * 1024 + '"]'])
+    finally:
+        await daemon.stop()
+    assert outcome.code == CloseCode.FRAME_TOO_LARGE
+
+
+async def test_unknown_op_before_identify_closes_4003(tmp_path: Path) -> None:
+    daemon = await Daemon.start(tmp_path / "bridge.db")
+    try:
+        outcome = await raw(daemon.url, [{"op": "moonwalk"}], wait=1.0)
+    finally:
+        await daemon.stop()
+    assert outcome.code == CloseCode.NOT_IDENTIFIED
+
+
+async def test_a_revoked_key_cannot_resume_and_the_adapter_stops(tmp_path: Path) -> None:
+    daemon = await Daemon.start(tmp_path / "bridge.db")
+    key = await new_key(daemon.store)
+    adapter = Adapter.make(daemon.url, key, "srv")
+    try:
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(adapter.client.run)
+                await until(lambda: adapter.live)
+                (record,) = await daemon.store.list_world_keys()
+                await daemon.store.save_world_key(
+                    record.model_copy(update={"revoked_at": utcnow()})
+                )
+                await adapter.client.drop()
+                # run() returns by itself: 4004 means never retry
+    finally:
+        await daemon.stop()
+    assert adapter.closes == [1006, CloseCode.AUTH_FAILED]
+    assert adapter.client.link.stopped
+    assert adapter.client.connections == 2
+
+
+async def test_a_bad_key_is_never_retried(tmp_path: Path) -> None:
+    daemon = await Daemon.start(tmp_path / "bridge.db")
+    adapter = Adapter.make(daemon.url, "ae_wk_0123456789ab_" + "x" * 32, "srv")
+    try:
+        with anyio.fail_after(10):
+            await adapter.client.run()
+    finally:
+        await daemon.stop()
+    assert adapter.closes == [CloseCode.AUTH_FAILED]
+    assert adapter.client.connections == 1
+
+
+async def test_concurrent_dispatches_reach_the_game_in_sequence_order(tmp_path: Path) -> None:
+    """Many tasks dispatch at once (as many control-API calls do); their writes share
+    commits, and the game still sees s = 1, 2, 3 ... with no gap, repeat or swap."""
+    daemon = await Daemon.start(tmp_path / "bridge.db")
+    key = await new_key(daemon.store)
+    adapter = Adapter.make(daemon.url, key, "srv")
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(adapter.client.run)
+            await until(lambda: adapter.live)
+
+            async def burst(task: int) -> None:
+                for k in range(5):
+                    n = task * 100 + k * 10
+                    await daemon.edge.dispatch_many(
+                        "minecraft", "srv", [chat(n + i) for i in range(1 + (task + k) % 4)]
+                    )
+
+            async with anyio.create_task_group() as senders:
+                for task in range(30):
+                    senders.start_soon(burst, task)
+            total = sum(1 + (t + k) % 4 for t in range(30) for k in range(5))
+            await until(lambda: len(adapter.dispatches) >= total)
+            await anyio.sleep(0.05)
+            assert [f.s for f in adapter.dispatches] == list(range(1, total + 1))
+            assert len(set(adapter.ns)) == total
+            # and the store holds exactly what the game has not acknowledged yet
+            record = await daemon.store.find_link("minecraft", "srv")
+            assert record is not None and record.out_s == total
+            await adapter.client.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        await daemon.stop()
+
+
+async def test_dispatch_while_an_identify_is_being_answered(tmp_path: Path) -> None:
+    daemon = await Daemon.start(tmp_path / "bridge.db")
+    key = await new_key(daemon.store)
+    answering = anyio.Event()
+    go_on = anyio.Event()
+
+    async def sessions_for(world: str, server_id: str) -> list[dict[str, Any]]:
+        answering.set()
+        await go_on.wait()
+        return []
+
+    daemon.edge.sessions_for = sessions_for
+    adapter = Adapter.make(daemon.url, key, "srv")
+    error: AssertionError | None = None
+    s: int | None = None
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(adapter.client.run)
+            with anyio.fail_after(5):
+                await answering.wait()
+            try:
+                s = await daemon.edge.dispatch("minecraft", "srv", chat(0))
+            except AssertionError as exc:
+                error = exc
+            go_on.set()
+            if error is None:
+                assert s == 1
+                await until(lambda: adapter.ns == [0], timeout=5)
+            await adapter.client.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        await daemon.stop()
+    if error is not None:
+        raise error
+
+
+# -- d. keys never in the URL -------------------------------------------------------------
+
+
+async def test_the_handshake_refuses_keys_in_the_url_wrong_paths_and_encodings(
+    tmp_path: Path,
+) -> None:
+    daemon = await Daemon.start(tmp_path / "bridge.db")
+    key = await new_key(daemon.store)
+    base = f"ws://127.0.0.1:{daemon.port}"
+    refused = {
+        f"/ws?key={key}": 400,
+        f"/ws?encoding=json&key={key}": 400,
+        "/ws?token=ae_rt_abc": 400,
+        "/ws?encoding=xml": 400,
+        "/": 404,
+        "/ws/": 404,
+        f"/gateway?key={key}": 404,
+    }
+    try:
+        for path, status in refused.items():
+            with pytest.raises(InvalidStatus) as info:
+                async with connect(base + path):
+                    pass
+            assert info.value.response.status_code == status, path
+            if status == 400 and "key" in path:
+                assert b"identify" in info.value.response.body
+        # plain HTTP garbage does not hurt either
+        stream = await anyio.connect_tcp("127.0.0.1", daemon.port)
+        async with stream:
+            await stream.send(b"GARBAGE / NOTHTTP\r\n\r\n")
+            with anyio.move_on_after(2), contextlib.suppress(anyio.EndOfStream):
+                await stream.receive()
+        # and the right URL works, in both encodings (json by default)
+        for suffix, kind in (
+            ("/ws", str),
+            ("/ws?encoding=json", str),
+            ("/ws?encoding=msgpack", bytes),
+        ):
+            async with connect(base + suffix) as ws:
+                assert isinstance(await ws.recv(), kind)
+    finally:
+        await daemon.stop()
+
+
+async def test_a_repeated_encoding_is_refused(tmp_path: Path) -> None:
+    daemon = await Daemon.start(tmp_path / "bridge.db")
+    try:
+        for query in ("encoding=json&encoding=msgpack", "encoding=msgpack&encoding=msgpack"):
+            with pytest.raises(InvalidStatus) as info:
+                async with connect(f"ws://127.0.0.1:{daemon.port}/ws?{query}"):
+                    pass
+            assert info.value.response.status_code == 400
+    finally:
+        await daemon.stop()
+
+
+async def test_the_encoding_checked_is_the_encoding_used(tmp_path: Path) -> None:
+    daemon = await Daemon.start(tmp_path / "bridge.db")
+    try:
+        for query in ("encoding=json&x=encoding=msgpack", "x=encoding=msgpack"):
+            async with connect(f"ws://127.0.0.1:{daemon.port}/ws?{query}") as ws:
+                assert isinstance(await ws.recv(), str), query
+    finally:
+        await daemon.stop()
+
+
+# -- e. graceful shutdown -----------------------------------------------------------------
+
+
+async def test_graceful_shutdown_closes_1001_and_the_adapter_resumes(tmp_path: Path) -> None:
+    db = tmp_path / "bridge.db"
+    d1 = await Daemon.start(db)
+    port = d1.port
+    key = await new_key(d1.store, servers=["srv-json", "srv-msgpack"])
+    adapters = [Adapter.make(d1.url, key, f"srv-{enc}", enc) for enc in ("json", "msgpack")]
+    d2: Daemon | None = None
+    try:
+        async with anyio.create_task_group() as tg:
+            for a in adapters:
+                tg.start_soon(a.client.run)
+            await until(lambda: all(a.live for a in adapters))
+            links = [a.client.link.link_id for a in adapters]
+            for a in adapters:
+                await d1.edge.dispatch("minecraft", a.client.link.server_id, chat(0))
+            await until(lambda: all(a.ns == [0] for a in adapters))
+
+            await d1.edge.close_all()
+            await until(lambda: all(a.closes for a in adapters))
+            assert [a.closes[0] for a in adapters] == [1001, 1001]
+            await d1.stop()
+            await anyio.sleep(0.2)
+
+            d2 = await Daemon.start(db, port)
+            await until(lambda: all(a.live for a in adapters))
+            assert [a.client.link.link_id for a in adapters] == links
+            for a in adapters:
+                assert await d2.edge.dispatch("minecraft", a.client.link.server_id, chat(1)) == 2
+                await a.client.send_event(health(0))
+            await until(lambda: all(a.ns == [0, 1] for a in adapters) and len(d2.events) == 2)
+            for a in adapters:
+                await a.client.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        if d2 is not None:
+            await d2.stop()
+    for a in adapters:
+        assert set(a.closes) <= {1001, 1006, 1000}
+        assert a.client.connections >= 2
+
+
+async def test_events_held_through_an_outage_are_not_lost_to_the_rate_limit(
+    tmp_path: Path,
+) -> None:
+    daemon = await Daemon.start(tmp_path / "bridge.db")
+    key = await new_key(daemon.store)
+    adapter = Adapter.make(daemon.url, key, "srv")
+    client = adapter.client
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run)
+            await until(lambda: adapter.live)
+            await client.drop()
+            for n in range(60):  # the game goes on while the link is down
+                await client.send_event(health(n))
+            await until(lambda: adapter.live and len(daemon.events) >= 40)
+            await anyio.sleep(1.0)
+            await client.send_event(health(60))
+            await until(lambda: client.link.out.unacked == [])
+            await anyio.sleep(2 * INTERVAL)
+            await client.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        await daemon.stop()
+    assert [f.d["n"] for f in daemon.events_of("srv")] == list(range(61))
+
+
+async def test_a_flooding_link_is_closed_within_seconds(tmp_path: Path) -> None:
+    daemon = await Daemon.start(tmp_path / "bridge.db")
+    key = await new_key(daemon.store)
+    flood = [identify(key, server_id="flood")] + [
+        {"op": "event", "s": s, "d": {"type": "health", "n": s}} for s in range(1, 1001)
+    ]
+    outcome: Outcome | None = None
+    try:
+        with anyio.move_on_after(3):
+            outcome = await raw(daemon.url, flood, "json", wait=3)
+    finally:
+        await daemon.stop()
+    assert outcome is not None, "no close within 3 s"
+    assert outcome.code == CloseCode.RATE_LIMITED

@@ -1,0 +1,206 @@
+"""The fast paths of moderation decide exactly as the full path does.
+
+Plain ASCII chat (most game chat) is folded by string methods (``fold_plain``), its
+words split without a regex, and a message's personal data and hits are remembered
+between deciding, masking and the audit write. Each shortcut has a full counterpart
+that runs every step; these properties check that the two agree on every input:
+ASCII lines built from game and lexicon words and separators, random text, and every
+line of the evaluation corpora. The end-to-end property swaps every shortcut for its
+full counterpart and compares the moderator's results and audit entries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from unittest import mock
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from encounters.models.persona import Safety
+from encounters.moderation import (
+    AuditLogger,
+    ContentModerator,
+    TextFilter,
+    normalize,
+    pii,
+    textfilter,
+    topicmodel,
+)
+from encounters.storage import MemoryStore
+from tests.sdk.moderation.corpus.load import CORPUS_PATH, load_corpus
+
+_CORPORA = ("corpus.jsonl", "holdout.jsonl", "game_corpus.jsonl")
+
+
+@functools.cache
+def corpus_lines() -> tuple[str, ...]:
+    return tuple(
+        str(r["text"]) for name in _CORPORA for r in load_corpus(CORPUS_PATH.with_name(name))
+    )
+
+
+#: Game chat, words of the lexicons and the topic model, look-alike spellings and
+#: words that only look like bad ones (``class``, ``Scunthorpe``).
+_WORDS_TEXT = (
+    "gg wp lol the a i u is my your kill killed dragon zombie diamonds trade sword base "
+    "creeper nether spawn raid guild boss loot craft heal tank camp noob pvp afk brb "
+    "fuck fuk shit sh it fu ck ass as class assassin Scunthorpe bitch cock crossbow dick "
+    "hate jews immigrants rats kys unalive myself yourself die bleach alone dungeon pics "
+    "send nudes sex Sussex vote trump president email at dot com street phone call me "
+    "s h i t f u c k a b c kkk xxx yo shota shot password token sk 12 5000 "
+    "555-123-4567 me@mail.com sh1t @ss f.u.c.k"
+)
+_WORDS = _WORDS_TEXT.split(" ")
+_SEPARATORS = (" ", " ", " ", "  ", ", ", ". ", "? ", "'", '"', "-", ";", ":", "!", ".")
+
+ascii_lines = st.lists(
+    st.tuples(st.sampled_from(_WORDS), st.sampled_from(_SEPARATORS)), max_size=14
+).map(lambda parts: "".join(w + s for w, s in parts).strip())
+random_ascii = st.text(alphabet=st.characters(max_codepoint=127), max_size=80)
+any_text = st.one_of(
+    ascii_lines,
+    random_ascii,
+    st.text(max_size=40),
+    st.sampled_from(corpus_lines()),
+)
+safeties = st.builds(
+    Safety,
+    moderation=st.sampled_from(["sanitize", "block"]),
+    context=st.sampled_from(["game", "general"]),
+    blocked_topics=st.sampled_from(
+        [
+            ["self_harm", "sexual", "hate", "violence", "politics"],
+            ["self_harm", "sexual", "hate", "violence", "politics", "personal_data"],
+            [],
+        ]
+    ),
+)
+
+
+@contextmanager
+def full_path() -> Iterator[None]:
+    """Every shortcut replaced by the full steps it stands for."""
+    with (
+        mock.patch.object(textfilter, "fold", normalize.fold_full),
+        mock.patch.object(textfilter, "fold_with_map", normalize.fold_with_map_full),
+        mock.patch.object(topicmodel, "_words", topicmodel._words_full),
+        mock.patch.object(pii, "find", pii.find_uncached),
+    ):
+        yield
+
+
+@pytest.fixture(scope="module")
+def moderators() -> tuple[ContentModerator, ContentModerator]:
+    """One moderator for each path, each with its own filter."""
+    lexicon = TextFilter.default().lexicon
+    return ContentModerator(TextFilter(lexicon)), ContentModerator(TextFilter(lexicon))
+
+
+def _moderate(moderator: ContentModerator, text: str, safety: Safety) -> tuple[Any, list[Any]]:
+    """The result and the audit entry (less its time), nothing remembered from
+    another message."""
+    moderator.filter._scan_recent.cache_clear()
+    moderator.filter._hits_recent.cache_clear()
+    pii._find_recent.cache_clear()
+    store = MemoryStore()
+    moderator.audit = AuditLogger(store)
+    result = asyncio.run(moderator.moderate_message(text, safety, session_id="s"))
+    entries = asyncio.run(store.list_audit(session_id="s"))
+    return result, [e.model_dump(exclude={"at"}) for e in entries]
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_text)
+def test_plain_fold_is_the_full_fold(text: str) -> None:
+    plain = normalize.fold_plain(text)
+    if plain is not None:
+        assert plain == normalize.fold_full(text)
+    assert normalize.fold(text) == normalize.fold_full(text)
+    assert normalize.fold_with_map(text) == normalize.fold_with_map_full(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_text)
+def test_ascii_words_are_the_regex_words(text: str) -> None:
+    for s in (text, normalize.fold(text)):
+        assert topicmodel._words(s) == topicmodel._words_full(s)
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_text)
+def test_remembered_personal_data_is_found_again(text: str) -> None:
+    assert pii.find(text) == pii.find_uncached(text)
+    assert pii.find(text) == pii.find_uncached(text)  # the remembered answer
+
+
+@settings(max_examples=150, deadline=None)
+@given(any_text, safeties)
+def test_fast_and_full_paths_decide_alike(
+    moderators: tuple[ContentModerator, ContentModerator], text: str, safety: Safety
+) -> None:
+    fast = _moderate(moderators[0], text, safety)
+    with full_path():
+        full = _moderate(moderators[1], text, safety)
+    assert fast == full
+
+
+def test_every_corpus_line_folds_alike() -> None:
+    """Not a sample: every line of the corpora, and which of them are plain."""
+    lines = corpus_lines()
+    assert all(normalize.fold(t) == normalize.fold_full(t) for t in lines)
+    assert all(normalize.fold_with_map(t) == normalize.fold_with_map_full(t) for t in lines)
+    assert sum(normalize.fold_plain(t) is not None for t in lines) > len(lines) // 3
+
+
+def _topics_by_scores(text: str) -> set[str]:
+    model = topicmodel.default_model()
+    scores = model.scores(normalize.fold(text))
+    return {
+        t for t, limit in zip(model.topics, model.thresholds, strict=True) if scores[t] >= limit
+    }
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_text)
+def test_topic_ceilings_never_hide_a_topic(text: str) -> None:
+    """Texts set aside by their words' ceilings reach no threshold."""
+    assert topicmodel.default_model().topics_in(normalize.fold(text)) == _topics_by_scores(text)
+
+
+def test_topic_ceilings_on_every_corpus_line() -> None:
+    model = topicmodel.default_model()
+    lines = corpus_lines()
+    assert all(model.topics_in(normalize.fold(t)) == _topics_by_scores(t) for t in lines)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(any_text, st.text(alphabet="aab\n ", max_size=30)))
+def test_runs_are_found_by_lookup_as_by_walking(text: str) -> None:
+    """``_Runs`` (repeated runs only, bisection) against a walk over every run."""
+    for s in (text, normalize.fold(text)):
+        runs = textfilter._Runs(s)
+        walked = [(m.start(), m.end() - 1) for m in textfilter._RUN_ANY.finditer(s)]
+        assert [runs.span(k) for k in range(len(walked))] == walked
+        assert [runs.length(k) for k in range(len(walked))] == [b - a + 1 for a, b in walked]
+        assert [runs.run_of(i) for i in range(len(s))] == textfilter.collapsed_index(s)
+
+
+def test_topic_memory_is_bounded_and_forgets_safely() -> None:
+    """A flood of new words empties the model's word memory instead of growing it, and
+    the answers stay those of the scores."""
+    model = topicmodel.TopicModel.load()
+    lines = corpus_lines()[:300]
+    with mock.patch.object(topicmodel, "_MAX_REMEMBERED_WORDS", 5):
+        for text in lines:
+            assert model.topics_in(normalize.fold(text)) == {
+                t
+                for t, limit in zip(model.topics, model.thresholds, strict=True)
+                if model.scores(normalize.fold(text))[t] >= limit
+            }
+            assert len(model._word_rows) <= 5

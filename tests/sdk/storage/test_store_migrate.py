@@ -1,0 +1,142 @@
+"""``ae store migrate --to postgresql://...``: an embedded SQLite store moved into
+PostgreSQL, as an operator runs it. Needs PostgreSQL at 127.0.0.1:5432 (see
+tests/support/services.py)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from encounters import EncounterSpec, Session
+from encounters.cli import app
+from encounters.models.audit import AuditEntry
+from encounters.models.bridge import LinkRecord
+from encounters.models.usage import UsageRecord
+from encounters.storage import SQLiteStore
+from encounters.storage.postgres import PostgresStore
+from encounters.storage.schema import bridge_outbox, world_keys
+from encounters.webhooks.models import Webhook
+from tests.conftest import encounter_dict
+from tests.support.services import POSTGRES_URL, postgres_schema
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def schema() -> Iterator[str]:
+    with postgres_schema() as name:
+        yield name
+
+
+def ae(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+async def fill(path: Path) -> dict[str, Any]:
+    """A store with a bit of everything, as a daemon leaves it."""
+    spec = EncounterSpec.model_validate(encounter_dict())
+    session = Session.start("alice", spec)
+    link = LinkRecord(id="lnk_1", world="gmod", server_id="srv-1", key_id="wk_1",
+                      token_hash="h", updated_at=datetime(2024, 5, 1, tzinfo=UTC))  # fmt: skip
+    async with SQLiteStore(path) as store:
+        await store.save_encounter(spec)
+        await store.save_session(session)
+        seqs = await store.append_audit([
+            AuditEntry(kind="event", decision="allow", session_id=session.id, input={"n": n})
+            for n in range(3)
+        ])  # fmt: skip
+        ids = await store.append_events("analytics", [
+            (spec.id, datetime(2024, 5, 1, 12, n, tzinfo=UTC), {"n": n}) for n in range(5)
+        ])  # fmt: skip
+        await store.save_link(link.model_copy(update={"unacked": [{"op": "x", "s": 1}]}))
+        hook = Webhook(id="wh_1", url="https://example.com/hook", events=["*"],
+                       created_at=datetime(2024, 5, 1, tzinfo=UTC))  # fmt: skip
+        await store.save_document("webhook", hook.id, hook)
+        await store.append_usage([UsageRecord(provider="openai", model="m", ok=True,
+                                              input_tokens=10)] * 2)  # fmt: skip
+    return {"spec": spec, "session": session, "seqs": seqs, "ids": ids, "hook": hook}
+
+
+def test_migrate_copies_everything_with_ids_and_cursors_kept(
+    tmp_path: Path, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    made = anyio.run(fill, data / "encounters.db")
+    url = f"{POSTGRES_URL}?schema={schema}"
+
+    code, out, err = ae("--data-dir", str(data), "store", "migrate", "--to", url)
+    assert code == 0, err
+    assert "copied" in out and "sessions" in out
+
+    async def check() -> None:
+        async with PostgresStore(url) as store:
+            assert await store.get_session(made["session"].id) == made["session"]
+            assert [e.id for e in await store.list_encounters()] == [made["spec"].id]
+            assert [e.seq for e in await store.list_audit()] == made["seqs"]
+            events = await store.list_events("analytics", after_id=made["ids"][1])
+            assert [e.id for e in events] == made["ids"][2:]
+            assert [e.data["n"] for e in events] == [2, 3, 4]
+            assert events[0].at == datetime(2024, 5, 1, 12, 2, tzinfo=UTC)
+            assert await store.get_document("webhook", "wh_1", Webhook) == made["hook"]
+            # new appends continue after the copied numbers
+            (next_id,) = await store.append_events("analytics", [(None, datetime.now(UTC), {})])
+            assert next_id == made["ids"][-1] + 1
+            await store.append_usage([UsageRecord(provider="openai", model="m", ok=False)])
+            (usage,) = await store.usage_totals()
+            assert (usage.calls, usage.failures, usage.input_tokens) == (3, 1, 20)
+            # the daemon's rows came along too, for the bridge to read
+            async with store.engine.connect() as conn:
+                for table in (world_keys, bridge_outbox):
+                    n = (await conn.execute(select(func.count()).select_from(table))).scalar()
+                    assert n == (1 if table is bridge_outbox else 0)
+
+    anyio.run(check)
+
+    # a second run finds the target full and changes nothing
+    code, _, err = ae("--data-dir", str(data), "store", "migrate", "--to", url)
+    assert code == 1 and "already holds rows" in err and "1 in sessions" in err
+
+    # the next step: AE_STORE names the database, and the same commands see the data
+    monkeypatch.setenv("AE_STORE", url)
+    (data / "encounters.db").rename(data / "moved-away.db")
+    code, out, err = ae("--data-dir", str(data), "sessions", "list", "--json")
+    assert code == 0, err
+    assert [s["id"] for s in json.loads(out)] == [made["session"].id]
+    assert not (data / "encounters.db").exists()
+
+
+def test_a_failed_copy_leaves_the_target_empty(tmp_path: Path, schema: str) -> None:
+    path = tmp_path / "old.db"
+    anyio.run(fill, path)
+    with sqlite3.connect(path) as db:  # a value PostgreSQL cannot hold (a NUL character)
+        db.execute("UPDATE documents SET data = ?", ("bad\x00value",))
+    url = f"{POSTGRES_URL}?schema={schema}"
+
+    code, _, err = ae("store", "migrate", "--from", str(path), "--to", url)
+    assert code == 1 and "nothing was copied" in err
+    assert len(err.strip().splitlines()) == 1
+
+    async def count_sessions() -> int:
+        async with PostgresStore(url) as store:
+            return len(await store.list_sessions())
+
+    assert anyio.run(count_sessions) == 0
+
+
+def test_a_missing_source_is_named(tmp_path: Path, schema: str) -> None:
+    missing = tmp_path / "nope.db"
+    url = f"{POSTGRES_URL}?schema={schema}"
+    code, _, err = ae("store", "migrate", "--from", str(missing), "--to", url)
+    assert code == 1 and "no SQLite store at" in err and str(missing) in err

@@ -1,0 +1,190 @@
+"""Train the offline topic model (``encounters/moderation/data/topic_model.json``).
+
+Trained on the tuning set only (``corpus.jsonl`` and the ``tune`` split of
+``game_corpus.jsonl``), ``train_extra.jsonl`` (lines written for training: game talk
+full of combat and death words, and harm in plain words) and the sentences of the
+built-in encounter templates (game prose that must pass); the held-out set is never
+read here. Method:
+
+1. each line is folded (``encounters.moderation.normalize.fold``) and turned into word,
+   word-pair and word-beginning features (``encounters.moderation.topicmodel``);
+2. one logistic regression per topic (hate, sexual, self_harm, violence), trained by
+   AdaGrad with L2 regularisation, positives weighted up (they are a few percent of
+   the lines), in a fixed order (deterministic: the same file every run);
+3. each topic's threshold is chosen on out-of-fold scores (five folds of the tuning
+   set): the lowest score at which at most ``--game-fp`` of the tuning set's ordinary
+   and role-play game chat lines would be flagged, and precision stays at or above
+   ``--min-precision``;
+4. the final model is trained on the whole tuning set; weights below ``--prune`` in
+   every topic are dropped, the rest rounded, and written as JSON.
+
+Run from the repository root: ``python tools/moderation_corpus/train_topic_model.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "sdk"))
+
+from tests.sdk.moderation.corpus.evaluate import GAME_CHAT, HERE, _read, tuning_set  # noqa: E402
+
+from encounters.moderation.normalize import fold  # noqa: E402
+from encounters.moderation.topicmodel import MODEL_TOPICS, TopicModel, features  # noqa: E402
+
+OUT = ROOT / "sdk" / "encounters" / "moderation" / "data" / "topic_model.json"
+TEMPLATES = ROOT / "sdk" / "encounters" / "templates" / "builtin"
+
+Example = tuple[list[str], set[str], str]  # features, labels, group
+
+
+def template_prose() -> list[dict[str, object]]:
+    """Game prose that must pass: every sentence of three or more words in the built-in
+    encounter templates (placeholders removed), as game-chat lines."""
+    texts: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, str):
+            text = " ".join(re.sub(r"\{\{[^}]*\}\}", "", value).split())
+            if len(text.split()) >= 3:
+                texts.append(text)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    for path in sorted(TEMPLATES.glob("*.json")):
+        walk(json.loads(path.read_text(encoding="utf-8")))
+    return [{"text": t, "labels": [], "group": "game_context"} for t in dict.fromkeys(texts)]
+
+
+def examples() -> list[Example]:
+    rows = tuning_set() + _read(HERE / "train_extra.jsonl") + template_prose()
+    return [
+        (features(fold(str(r["text"]))), set(r["labels"]), str(r["group"]))  # type: ignore[call-overload]
+        for r in rows
+    ]
+
+
+def train(
+    rows: list[Example], topic: str, *, epochs: int, l2: float, pos_weight: float, rate: float
+) -> tuple[float, dict[str, float]]:
+    """Bias and weights of one topic's logistic regression (AdaGrad, L2)."""
+    w: dict[str, float] = defaultdict(float)
+    g2: dict[str, float] = defaultdict(lambda: 1e-8)
+    bias, bias_g2 = 0.0, 1e-8
+    order = list(range(len(rows)))
+    rng = random.Random(17)
+    for _ in range(epochs):
+        rng.shuffle(order)
+        for i in order:
+            feats, labels, _ = rows[i]
+            y = 1.0 if topic in labels else 0.0
+            z = bias + sum(w[f] for f in feats)
+            p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+            g = (p - y) * (pos_weight if y else 1.0)
+            bias_g2 += g * g
+            bias -= rate * g / math.sqrt(bias_g2)
+            for f in feats:
+                grad = g + l2 * w[f]
+                g2[f] += grad * grad
+                w[f] -= rate * grad / math.sqrt(g2[f])
+    return bias, dict(w)
+
+
+def score(bias: float, w: dict[str, float], feats: list[str]) -> float:
+    return bias + sum(w.get(f, 0.0) for f in feats)
+
+
+def choose_threshold(
+    scored: list[tuple[float, bool, bool]], game_fp: float, min_precision: float
+) -> float:
+    """``scored``: (score, positive, game-chat negative). The lowest threshold keeping
+    game-chat false positives at most ``game_fp`` and precision at least
+    ``min_precision``."""
+    game_negatives = sum(1 for _, _, g in scored if g)
+    allowed = math.floor(game_fp * game_negatives)
+    best = max(s for s, _, _ in scored) + 1.0
+    tp = fp = game = 0
+    for s, positive, is_game in sorted(scored, key=lambda x: -x[0]):
+        tp += positive
+        fp += not positive
+        game += is_game
+        if game > allowed:
+            break
+        if tp and tp / (tp + fp) >= min_precision:
+            best = s
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--l2", type=float, default=1e-4)
+    parser.add_argument("--pos-weight", type=float, default=3.0)
+    parser.add_argument("--rate", type=float, default=0.5)
+    parser.add_argument("--game-fp", type=float, default=0.001)
+    parser.add_argument("--min-precision", type=float, default=0.9)
+    parser.add_argument("--prune", type=float, default=0.02)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--dry-run", action="store_true", help="report, do not write")
+    args = parser.parse_args()
+    hyper = {"epochs": args.epochs, "l2": args.l2, "pos_weight": args.pos_weight,
+             "rate": args.rate}  # fmt: skip
+
+    rows = examples()
+    folds = [rows[k :: args.folds] for k in range(args.folds)]
+    thresholds: list[float] = []
+    print(f"tuning set: {len(rows)} lines; {args.folds}-fold out-of-fold figures")
+    for topic in MODEL_TOPICS:
+        scored: list[tuple[float, bool, bool]] = []
+        for k, held in enumerate(folds):
+            fit = [r for j, f in enumerate(folds) if j != k for r in f]
+            bias, w = train(fit, topic, **hyper)
+            scored += [(score(bias, w, f), topic in labels, not labels and group in GAME_CHAT)
+                       for f, labels, group in held]  # fmt: skip
+        limit = choose_threshold(scored, args.game_fp, args.min_precision)
+        thresholds.append(limit)
+        tp = sum(1 for s, p, _ in scored if p and s >= limit)
+        flagged = sum(1 for s, _, _ in scored if s >= limit)
+        positives = sum(1 for _, p, _ in scored if p)
+        game = sum(1 for s, _, g in scored if g and s >= limit)
+        print(f"  {topic:10} threshold {limit:6.2f}  recall {tp / positives:.3f}  "
+              f"precision {tp / max(1, flagged):.3f}  game-chat flagged {game}")  # fmt: skip
+
+    biases: list[float] = []
+    weights: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(MODEL_TOPICS))
+    for i, topic in enumerate(MODEL_TOPICS):
+        bias, w = train(rows, topic, **hyper)
+        biases.append(bias)
+        for f, v in w.items():
+            weights[f][i] = v
+    kept = {f: tuple(round(v, 3) for v in vs) for f, vs in weights.items()
+            if max(abs(v) for v in vs) >= args.prune}  # fmt: skip
+    model = TopicModel(
+        MODEL_TOPICS,
+        tuple(round(b, 3) for b in biases),
+        tuple(round(t, 3) for t in thresholds),
+        kept,
+    )
+    text = json.dumps(model.to_json(), separators=(",", ":"), ensure_ascii=False)
+    print(f"features kept: {len(kept)} of {len(weights)}; {len(text) / 1024:.0f} KiB")
+    if not args.dry_run:
+        args.out.write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {args.out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
