@@ -220,12 +220,12 @@ def test_creator_builds_previews_and_publishes_then_admin_sees_it_played(
     expect(page.get_by_role("img", name=re.compile(retention))).to_be_visible()
     moderation = r"^Moderation decisions: all \d+, blocked \d+, sanitized \d+$"
     expect(page.get_by_role("img", name=re.compile(moderation))).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "studio-dashboard.png"), full_page=True)
     # the last 24 hours span today and maybe yesterday: the session is in one of them
     page.get_by_label("Time range").select_option("Last 24 hours")
     one_day = r"^Completions per day: (\S+ 0, \S+ 1|\S+ 1, \S+ 0|\S+ 1)$"
     expect(page.get_by_role("img", name=re.compile(one_day))).to_be_visible()
     expect(page.get_by_test_id("kpi-sessions")).to_have_text("1")
-    page.screenshot(path=str(SCREENSHOTS / "studio-dashboard.png"), full_page=True)
     assert elsewhere == []
 
 
