@@ -293,7 +293,11 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
   };
   const deleteDraft = async () => {
     const d = drafts.find((x) => x.id === draftId);
-    if (!d || !window.confirm(`Delete the draft “${d.title || d.id}”? This cannot be undone.`)) return;
+    if (!d) return;
+    if (!window.confirm(`Delete the draft “${d.title || d.id}”? This cannot be undone.`)) {
+      setStatus(`Draft ${d.id} kept`);
+      return;
+    }
     setDirty(false);
     try {
       await api(apiKey, "DELETE", `/editor/drafts/${encodeURIComponent(d.id)}`);
