@@ -57,8 +57,10 @@ lock:
 	mv $(LOCK).new $(LOCK)
 	rm -rf $(LOCK_VENV)
 
+# `make demo WEB=1` then leaves a companion in the web world (ae demo --web): open the
+# URL it prints in a browser; Ctrl-C stops it.
 demo: $(STAMP) $(STUDIO)
-	AE_DATA_DIR=$${AE_DATA_DIR:-$(CURDIR)/.demo-data} $(BIN)/ae demo
+	AE_DATA_DIR=$${AE_DATA_DIR:-$(CURDIR)/.demo-data} $(BIN)/ae demo $(if $(WEB),--web)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -111,6 +113,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_bridge_attacks.py
 	$(BIN)/python benchmarks/bench_memory.py
 	$(BIN)/python benchmarks/bench_analytics.py
+	$(BIN)/python benchmarks/bench_market.py
+	$(BIN)/python benchmarks/bench_voice.py
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) .demo-data .pytest_cache .mypy_cache .ruff_cache $(NODE_BRIDGE)/node_modules \

@@ -46,6 +46,7 @@ from encounters_bridge.deployment import DeploymentService  # noqa: E402
 from encounters_bridge.frames import Frame  # noqa: E402
 from encounters_bridge.keys import create_world_key  # noqa: E402
 from encounters_bridge.server import BridgeEdge, settle_heap  # noqa: E402
+from encounters_bridge.store import open_bridge_store  # noqa: E402
 
 PERSONA = {"name": "Bench", "safety": {"max_actions_per_minute": 600,
                                        "allowed_actions": ["chat", "move_to"]}}  # fmt: skip
@@ -99,11 +100,11 @@ def pct(values: list[float], q: float) -> float:
 async def daemon(tmp: Path) -> tuple[Any, BridgeEdge, DeploymentService, str, Any]:
     store = SQLiteStore(tmp / "bench.db")
     await store.open()
-    edge = BridgeEdge(store, heartbeat_interval=5)
+    edge = BridgeEdge(await open_bridge_store(store), heartbeat_interval=5)
     moderator = ContentModerator(audit=AuditLogger(store))
     service = DeploymentService(store, moderator, edge)
     server = await edge.serve("127.0.0.1", 0)
-    _, key = await create_world_key(store, "bench", "web")
+    _, key = await create_world_key(edge.store, "bench", "web")
     settle_heap()  # as `ae bridge serve` does once it is built
     return store, edge, service, key, server
 

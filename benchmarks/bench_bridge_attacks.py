@@ -43,6 +43,7 @@ from encounters.storage import SQLiteStore  # noqa: E402
 from encounters_bridge.adapter import AdapterClient  # noqa: E402
 from encounters_bridge.frames import Frame  # noqa: E402
 from encounters_bridge.keys import create_api_key, create_world_key  # noqa: E402
+from encounters_bridge.store import open_bridge_store  # noqa: E402
 
 ATTACKS = ("heartbeat flood", "1,000 unidentified sockets", "bad keys", "peer that stops reading")
 
@@ -142,10 +143,11 @@ async def main(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         async with SQLiteStore(load_settings(data_dir=data).database_path) as store:
-            _, admin = await create_api_key(store, "ops", "admin")
-            _, creator = await create_api_key(store, "me", "creator")
-            _, key = await create_world_key(store, "healthy", "web", ["healthy"])
-            _, bad_actor = await create_world_key(store, "attacker", "web", ["attacker"])
+            records = await open_bridge_store(store)
+            _, admin = await create_api_key(records, "ops", "admin")
+            _, creator = await create_api_key(records, "me", "creator")
+            _, key = await create_world_key(records, "healthy", "web", ["healthy"])
+            _, bad_actor = await create_world_key(records, "attacker", "web", ["attacker"])
         port, http_port = free_port(), free_port()
         env = {**os.environ, "AE_DATA_DIR": tmp}
         daemon = subprocess.Popen(

@@ -15,6 +15,9 @@ from tests.support.services import store_backend
 #: text_filter, threaded: shared by the bridge, adapter and end-to-end tests
 pytest_plugins = ["tests.support.fixtures"]
 
+#: text_filter, threaded: shared by the bridge, adapter and end-to-end tests
+pytest_plugins = ["tests.support.fixtures"]
+
 #: Every variable the LLM settings read, and those the ollama client reads by itself.
 LLM_ENV = (
     *(name.upper() for name in LLMSettings.model_fields),

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +26,7 @@ from encounters.storage import SQLiteStore
 from .config import load_bridge_config
 from .keys import KeyConflict, create_api_key, create_world_key
 from .server import raise_fd_limit
+from .store import BridgeStore, open_bridge_store
 
 worlds_app = typer.Typer(help="World keys for game servers.", no_args_is_help=True)
 bridge_app = typer.Typer(help="The bridge daemon.", no_args_is_help=True)
@@ -31,10 +34,12 @@ app.add_typer(worlds_app, name="worlds")
 app.add_typer(bridge_app, name="bridge")
 
 
-def _store() -> SQLiteStore:
-    """The store, after the data folder was checked (a folder that cannot hold it is
-    one line naming the fix)."""
-    return SQLiteStore(state.store_settings().database_path)
+@asynccontextmanager
+async def _store() -> AsyncIterator[BridgeStore]:
+    """The daemon's records in the data folder's store, after the folder was checked
+    (a folder that cannot hold it is one line naming the fix)."""
+    async with SQLiteStore(state.store_settings().database_path) as store:
+        yield await open_bridge_store(store)
 
 
 @worlds_app.command("add")
@@ -251,6 +256,11 @@ def bridge_serve(
             out.print(f"bridge: adapters on {daemon.ws_url}, control API on "
                       f"{daemon.api_url} (docs at /docs), studio at {daemon.api_url}/studio/",
                       highlight=False)  # fmt: skip
+            voice, links = daemon.service.voice, daemon.service.audio_links
+            if voice is not None and links is not None:
+                engines = ", ".join(p.name for p in voice.router.providers)
+                out.print(f"voice: {engines}; game clients fetch lines from {links.base_url}",
+                          highlight=False)  # fmt: skip
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async for _ in signals:
                     break
@@ -274,7 +284,22 @@ def _daemon_demo(settings: Any, console: Any) -> None:
     run_bridge_demo(settings, console)
 
 
+def _web_world_demo(settings: Any, console: Any) -> None:
+    from .play_demo import run_web_world
+
+    try:
+        run_web_world(settings, console)
+    except OSError as exc:
+        cfg = load_bridge_config(env=os.environ)
+        raise fail(
+            f"cannot listen on {cfg.host} (ports {cfg.port} and {cfg.http_port}) for the web "
+            f"world: {exc.strerror or exc}; stop the daemon that uses them (or set "
+            "AE_BRIDGE_PORT and AE_BRIDGE_HTTP_PORT)"
+        ) from None
+
+
 sdk_demo.EXTRA_PARTS.append(_daemon_demo)
+sdk_demo.WEB_WORLD = _web_world_demo
 
 
 def main() -> None:

@@ -19,10 +19,13 @@ another module adds its routes with one more ``include_router`` line there:
   (closes the key's live links at once), ``GET /admin/api-keys``,
   ``POST /admin/api-keys/{id}/revoke``
 - ``metrics``: ``GET /metrics`` (Prometheus text, admin key); ``GET /health`` (no key)
+- ``audio``: ``GET /audio/{key}.wav?exp=&sig=`` (no key: a signed, expiring link from a
+  voiced ``chat`` action)
 - with an engine: ``content`` (encounters, templates and sessions: ``ae deploy``,
   ``ae test --url``), ``players`` (``POST /generate``, ``GET /difficulty/{player}``,
   ``GET|POST /memory/{npc}/{player}``, campaigns and campaign runs), ``webhooks``
-  (admin) and ``analytics``
+  (admin), ``analytics`` and ``market`` (the marketplace: ``/market/listings``,
+  ``/market/search``, ratings, reports, installs, bundles and Character Cards)
 
 Keys go in ``Authorization: Bearer <key>``: they are checked, and the body limit
 enforced, before a request body is read (``gate.py``); what each role may do is
@@ -55,6 +58,7 @@ from encounters.errors import (
     TemplateError,
     ValidationFailed,
 )
+from encounters.marketplace import MarketError
 from encounters.templates.library import TemplateLibrary
 from encounters.validation import format_path
 
@@ -62,12 +66,15 @@ from .deployment import DeploymentError, DeploymentService
 from .deploys import Deploys
 from .editor import editor_router
 from .gate import MAX_BODY_BYTES, Gate
+from .play import mount_play
 from .routes import (
     analytics,
+    audio,
     auth,
     content,
     keys,
     live,
+    market,
     metrics,
     personas,
     players,
@@ -99,7 +106,7 @@ def create_app(
     limit (``max_body_bytes``) enforced before a body is read."""
     app = FastAPI(title="AI Encounters bridge", version="1", docs_url=None, redoc_url=None,
                   description=API_DESCRIPTION)  # fmt: skip
-    app.add_middleware(Gate, store=service.store, max_body_bytes=max_body_bytes)
+    app.add_middleware(Gate, store=service.records, max_body_bytes=max_body_bytes)
     telemetry = Telemetry(service)
     app.add_middleware(RequestTimer, telemetry=telemetry)  # outermost: times refusals too
     _error_handlers(app)
@@ -117,19 +124,22 @@ def create_app(
     app.include_router(deploy_routes.router(service, deploys))
     app.include_router(queue.router(service, deploys))
     app.include_router(live.router(service))
+    app.include_router(audio.router(service))
     if engine is not None:
         service.notify.append(engine.notify)  # persona and companion events -> webhooks
         builtin = frozenset(t.id for t in TemplateLibrary.builtin().list())
-        tenancy = Tenancy(service.store, builtin)
+        tenancy = Tenancy(engine.store, builtin)
         app.include_router(content.router(engine, tenancy))
         app.include_router(players.router(engine, tenancy))
         app.include_router(webhooks.router(engine))
         app.include_router(analytics.router(engine, tenancy))
+        app.include_router(market.router(engine, tenancy, service))
         app.include_router(
             editor_router(engine, tenancy, auth.caller, auth.admin)
         )  # the studio's API
     app.include_router(metrics.router(telemetry, engine))
     mount_studio(app)  # the web studio at /studio (studio.py)
+    mount_play(app, service)  # the web world at /play/{server} (play.py)
     return app
 
 
@@ -199,6 +209,10 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DeploymentError)
     async def _conflict(_: Request, exc: DeploymentError) -> JSONResponse:
+        return _error(exc.status, str(exc))
+
+    @app.exception_handler(MarketError)
+    async def _market(_: Request, exc: MarketError) -> JSONResponse:
         return _error(exc.status, str(exc))
 
     @app.exception_handler(EncountersError)

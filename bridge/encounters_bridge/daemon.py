@@ -23,21 +23,28 @@ from typing import TYPE_CHECKING
 import anyio
 from anyio.abc import TaskGroup
 
+from encounters._util.optional import MissingExtra
 from encounters.engine import Engine
 from encounters.errors import ConfigError
+from encounters.log import get_logger
 from encounters.moderation import ContentModerator
 from encounters.settings import POSTGRES_SCHEMES, Settings
 
+from .audio import AudioLinks
 from .config import BridgeConfig
 from .control import create_app
 from .deployment import DeploymentService
 from .frames import CloseCode
 from .server import BridgeEdge, quiet_accept_errors, settle_heap
+from .store import BridgeStore, open_bridge_store
 
 if TYPE_CHECKING:
     import uvicorn
 
     from encounters.companion import CompanionHost, CompanionScript
+    from encounters.voice import VoiceService
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -46,6 +53,8 @@ class Daemon:
     as 0 are chosen by the system)."""
 
     engine: Engine
+    #: the daemon's own records (keys, links, deploy tokens), beside the engine's store
+    records: BridgeStore
     moderator: ContentModerator
     edge: BridgeEdge
     service: DeploymentService
@@ -78,8 +87,9 @@ class Daemon:
         await engine.open()  # the store is open: templates and webhooks are loaded
         try:
             moderator = engine.moderator  # audited in the store; the engine closes it
+            records = await open_bridge_store(engine.store)
             edge = BridgeEdge(
-                engine.store,
+                records,
                 heartbeat_interval=config.heartbeat,
                 max_frame_bytes=config.max_frame_bytes,
                 max_unidentified=config.max_unidentified,
@@ -88,16 +98,22 @@ class Daemon:
             service = DeploymentService(engine.store, moderator, edge, token_ttl=config.token_ttl)
             if script is not None:
                 service.companions = companion_host(engine, moderator, script)
+            service.voice = voice_service(settings, engine)
             ws_server = await edge.serve(config.host, config.port)
             try:
                 with _bound(config.host, config.http_port) as http_socket:
+                    if service.voice is not None:
+                        service.audio_links = AudioLinks(
+                            public_url(config, http_socket.getsockname()[1]),
+                            ttl=config.audio_url_ttl,
+                        )
                     http = http_server(
                         create_app(service, engine, max_body_bytes=config.max_body_bytes)
                     )
                     settle_heap()
                     ws_port = ws_server.sockets[0].getsockname()[1]
                     http_port = http_socket.getsockname()[1]
-                    daemon = cls(engine, moderator, edge, service,
+                    daemon = cls(engine, records, moderator, edge, service,
                                  f"ws://{config.host}:{ws_port}/ws",
                                  f"http://{config.host}:{http_port}")  # fmt: skip
                     async with anyio.create_task_group() as tg:
@@ -118,10 +134,41 @@ class Daemon:
             finally:
                 ws_server.close()
                 await ws_server.wait_closed()
+                if service.voice is not None:
+                    await service.voice.aclose()
         finally:
             # the providers' clients close on this loop (and analytics flush) before
             # the store does
             await engine.close()
+
+
+def voice_service(settings: Settings, engine: Engine) -> VoiceService | None:
+    """The speech engines ``AE_VOICE__PROVIDERS`` names, with the audio cache in the
+    data folder and usage in the engine's store; None (voice off, logged) when the
+    offline engine's package is not installed. A misconfigured engine is a
+    :class:`~encounters.errors.ConfigError`, as for the LLM providers."""
+    from encounters.voice import VoiceService
+
+    try:
+        return VoiceService.from_settings(settings, store=engine.store)
+    except MissingExtra as exc:
+        log.warning("bridge.voice_off", reason=str(exc))
+        return None
+
+
+def public_url(config: BridgeConfig, http_port: int) -> str:
+    """Where game clients fetch companions' voices: ``public_url``, else the control
+    API's own address (an unspecified host such as 0.0.0.0 is no address a client can
+    use: that is logged, since voices will not play until public_url is set)."""
+    if config.public_url:
+        return config.public_url
+    host = config.host
+    if host in ("0.0.0.0", "::", ""):
+        log.warning("bridge.public_url_missing", host=host,
+                    hint="set AE_BRIDGE_PUBLIC_URL so game clients can fetch voices")  # fmt: skip
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{http_port}"
 
 
 async def _start_jobs(tg: TaskGroup, engine: Engine) -> anyio.CancelScope:

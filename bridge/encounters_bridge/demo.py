@@ -54,7 +54,7 @@ async def _run(settings: Settings, console: Console) -> None:
     engine = Engine(settings, generator=ProceduralGenerator())
     config = BridgeConfig(port=0, http_port=0, heartbeat=5.0)
     async with Daemon.open(settings, config, script=demo_script, engine=engine) as daemon:
-        store, ws_url, api_url = engine.store, daemon.ws_url, daemon.api_url
+        store, ws_url, api_url = daemon.records, daemon.ws_url, daemon.api_url
         _, admin = await create_api_key(store, "demo-admin", "admin")
         _, creator = await create_api_key(store, "demo-creator", "creator")
         _, world_key = await create_world_key(store, "demo web world", "web")

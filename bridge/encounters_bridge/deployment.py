@@ -17,30 +17,31 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from encounters.errors import EncountersError, FieldError, NotFound, ValidationFailed
 from encounters.log import get_logger
 from encounters.models import utcnow
 from encounters.models.common import new_id
-from encounters.models.deployment import (
-    CompanionSession,
-    DeployToken,
-    Location,
-    PersonaRecord,
-)
+from encounters.models.deployment import CompanionSession, Location, PersonaRecord
 from encounters.models.persona import PersonaCore
 from encounters.moderation import AuditLogger, ContentModerator
-from encounters.storage import Store, WriteBatch
+from encounters.storage import WriteBatch
+from encounters.storage.protocols import AuditLog, DeploymentStore, DocumentStore
 from encounters.validation import unsafe_text_errors, validate_model
 
 from .frames import Frame
 from .keys import digest
 from .screening import screen
 from .server import BridgeEdge, Connection, EventRefused
+from .store.models import DeployToken
+from .store.protocols import BridgeStore
 
 if TYPE_CHECKING:
     from encounters.companion import CompanionHost
+    from encounters.voice import VoiceService
+
+    from .audio import AudioLinks
 
 log = get_logger(__name__)
 TOKEN_PREFIX = "deploy_"
@@ -63,16 +64,26 @@ def new_deploy_token() -> str:
     return f"{TOKEN_PREFIX}{secrets.token_urlsafe(24)}"
 
 
+class DeploymentRecords(DeploymentStore, AuditLog, DocumentStore, Protocol):
+    """What the deployment flow keeps in the SDK store: personas, companion sessions,
+    their audit entries, and deploy requests (documents)."""
+
+
 class DeploymentService:
+    """Personas from submission to live companions. ``store`` holds the SDK's records;
+    the daemon's own (deploy tokens, links) are in ``edge.store``, in the same
+    database."""
+
     def __init__(
         self,
-        store: Store,
+        store: DeploymentRecords,
         moderator: ContentModerator,
         edge: BridgeEdge,
         *,
         token_ttl: float = 3600.0,
     ) -> None:
         self.store = store
+        self.records: BridgeStore = edge.store
         self.moderator = moderator
         self.edge = edge
         self.token_ttl = token_ttl
@@ -95,6 +106,10 @@ class DeploymentService:
         self.paused: set[str] = set()
         #: set when the daemon stops: long-lived answers (the live streams) end
         self.closing = False
+        #: when both are set, the chat lines of personas with a voice carry a signed
+        #: link to their audio (made after moderation, see :meth:`_voiced`)
+        self.voice: VoiceService | None = None
+        self.audio_links: AudioLinks | None = None
 
     async def _notify(self, event_type: str, data: dict[str, Any]) -> None:
         for listener in self.notify:
@@ -180,7 +195,7 @@ class DeploymentService:
                 f"persona {persona_id!r} was rejected: {'; '.join(record.reasons)}"
             )
         token = new_deploy_token()
-        await self.store.save_deploy_token(DeployToken(
+        await self.records.save_deploy_token(DeployToken(
             token_hash=digest(token), persona_id=persona_id,
             expires_at=utcnow() + timedelta(seconds=self.token_ttl),
         ))  # fmt: skip
@@ -238,7 +253,7 @@ class DeploymentService:
         """Spawn an approved persona on a connected game server. The deploy token is
         used up by a spawn that reaches a server (approve again for another)."""
         spawn_location = self.spawn_location(location, world)
-        stored = await self.store.get_deploy_token(digest(token))
+        stored = await self.records.get_deploy_token(digest(token))
         if stored is None or stored.persona_id != persona_id:
             raise DeploymentError("the deploy token is not valid for this persona", 403)
         if stored.expires_at <= utcnow():
@@ -310,9 +325,11 @@ class DeploymentService:
         decisions, entries = await self.moderator.decide_actions(
             batch, persona, capabilities=capabilities, session_id=session_id, world=session.world
         )
+        language = getattr(session, "language", None) or "en"  # sessions that know theirs
         frames = [
             Frame("dispatch", {"type": "action",
-                               "action": d.action.model_dump(exclude_none=True)},
+                               "action": await self._voiced(d.action.model_dump(exclude_none=True),
+                                                            persona, language)},
                   sid=session.id)
             for d in decisions if d.allowed and d.action is not None
         ]  # fmt: skip
@@ -346,6 +363,28 @@ class DeploymentService:
             for a, d in zip(batch, decisions, strict=True)
         ]  # fmt: skip
         return results
+
+    async def _voiced(
+        self, action: dict[str, Any], persona: PersonaCore, language: str
+    ) -> dict[str, Any]:
+        """A moderated action, with ``audio: {url, duration, content_type}`` added when
+        it is a chat line of a persona with a voice. Only lines moderation allowed reach
+        here, in their moderated form (masked words stay masked in the audio). When no
+        engine speaks the line in time the line goes without audio: voice never holds
+        up or blocks a chat."""
+        voice, links = self.voice, self.audio_links
+        if action.get("type") != "chat" or persona.voice is None or voice is None or links is None:
+            return action
+        from encounters.voice import SpeechFailed
+
+        try:
+            line = await voice.speak(str(action["message"]), persona.voice, language)
+        except SpeechFailed as exc:
+            log.warning("deployment.line_not_voiced", persona_id=persona.id, error=str(exc))
+            return action
+        return {**action, "audio": {"url": links.url(line.key),
+                                    "duration": round(line.duration, 3),
+                                    "content_type": line.content_type}}  # fmt: skip
 
     async def end(self, session_id: str) -> dict[str, Any]:
         """Despawn and close the session; returns its summary and replay."""

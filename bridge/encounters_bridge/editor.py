@@ -35,14 +35,14 @@ from encounters.engine import Engine
 from encounters.errors import ValidationFailed
 from encounters.generation.procedural import ProceduralGenerator
 from encounters.models import utcnow
-from encounters.models.bridge import ApiKey
 from encounters.models.encounter import EncounterSpec
+from encounters.moderation.published import screen
 from encounters.platform_metrics import PlatformMetrics, platform_metrics
 from encounters.storage import MemoryStore
 from encounters.validation import validate_model
 
-from .routes.content import screen
 from .routes.schemas import ERRORS
+from .store.models import ApiKey
 from .tenancy import Tenancy
 
 #: Preview sessions kept per daemon; the oldest are forgotten beyond this. The scratch

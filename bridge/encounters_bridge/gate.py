@@ -3,8 +3,8 @@ anything: it authenticates the caller from the ``Authorization`` header alone an
 enforces the request body limit, so a request without a valid key is answered 401
 and an oversized one 413 without their bodies being read.
 
-- Public paths (``/health``, the OpenAPI document, the docs and the studio's static
-  files) need no key; every
+- Public paths (``/health``, the OpenAPI document, the docs, the studio's static
+  files and the signed voice links under ``/audio/``, see ``audio.py``) need no key; every
   other request needs ``Authorization: Bearer <key>``: a control-API key (``ae_ak_``)
   or a game server's world key (``ae_wk_``). The record found is put in the request's
   state as ``principal`` for the routes' role checks (``routes.auth``).
@@ -20,10 +20,9 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
-from encounters.models.bridge import ApiKey, WorldKey
-from encounters.storage import Store
-
 from .keys import check_api_key, find_world_key
+from .store.models import ApiKey, WorldKey
+from .store.protocols import KeyStore
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -35,9 +34,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 MAX_BODY_BYTES = 1024 * 1024
 #: Paths anyone may read: the health check and the API's own documentation.
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/studio"})
-#: The docs' and the studio's static files (the studio signs in and sends the key with
-#: every API call it makes; its pages and scripts hold no secret)
-PUBLIC_PREFIXES = ("/docs/static/", "/studio/")
+#: The docs', the studio's and the web world's static files (the studio and the web world
+#: sign in and send the key with every API call they make; their pages hold no secret),
+#: and voiced lines' audio (each URL carries its own signature and expiry)
+PUBLIC_PREFIXES = ("/docs/static/", "/studio/", "/play/", "/audio/")
 
 
 class BodyTooLarge(HTTPException):
@@ -48,7 +48,7 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"the request body is larger than {limit} bytes")
 
 
-async def authenticate(store: Store, authorization: str | None) -> ApiKey | WorldKey | None:
+async def authenticate(store: KeyStore, authorization: str | None) -> ApiKey | WorldKey | None:
     """The key record a ``Bearer`` header names, when it is valid and not revoked."""
     if not authorization or not authorization.startswith("Bearer "):
         return None
@@ -75,7 +75,7 @@ async def _answer(
 class Gate:
     """Authentication and the body limit in front of ``app`` (see the module)."""
 
-    def __init__(self, app: ASGIApp, store: Store, *, max_body_bytes: int = MAX_BODY_BYTES):
+    def __init__(self, app: ASGIApp, store: KeyStore, *, max_body_bytes: int = MAX_BODY_BYTES):
         self.app = app
         self.store = store
         self.max_body_bytes = max_body_bytes

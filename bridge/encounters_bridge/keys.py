@@ -13,8 +13,8 @@ import hmac
 import re
 import secrets
 
-from encounters.models.bridge import ApiKey, World, WorldKey
-from encounters.storage import Store
+from .store.models import ApiKey, World, WorldKey
+from .store.protocols import ApiKeyStore, WorldKeyStore
 
 _KEY = re.compile(r"^ae_wk_([0-9a-f]{12})_[A-Za-z0-9_-]{32}$")
 _API_KEY = re.compile(r"^ae_ak_([0-9a-f]{12})_[A-Za-z0-9_-]{32}$")
@@ -43,7 +43,7 @@ class KeyConflict(ValueError):
 
 
 async def create_world_key(
-    store: Store, name: str, world: World, servers: list[str] | None = None
+    store: WorldKeyStore, name: str, world: World, servers: list[str] | None = None
 ) -> tuple[WorldKey, str]:
     """Store a new key; returns the record and the key (shown once, never stored).
     ``servers``: the game server ids it may identify as; without them it is bound to
@@ -69,7 +69,7 @@ async def create_world_key(
     return record, key
 
 
-async def check_world_key(store: Store, key: str, world: str) -> WorldKey | None:
+async def check_world_key(store: WorldKeyStore, key: str, world: str) -> WorldKey | None:
     """The key's record when the key is valid, not revoked and for ``world``."""
     match = _KEY.match(key)
     if match is None:
@@ -80,7 +80,7 @@ async def check_world_key(store: Store, key: str, world: str) -> WorldKey | None
     return record if same(key, record.key_hash) else None
 
 
-async def find_world_key(store: Store, key: str) -> WorldKey | None:
+async def find_world_key(store: WorldKeyStore, key: str) -> WorldKey | None:
     """The key's record when the key is valid and not revoked, whatever its world."""
     match = _KEY.match(key)
     if match is None:
@@ -91,7 +91,7 @@ async def find_world_key(store: Store, key: str) -> WorldKey | None:
     return record if same(key, record.key_hash) else None
 
 
-async def create_api_key(store: Store, name: str, role: str) -> tuple[ApiKey, str]:
+async def create_api_key(store: ApiKeyStore, name: str, role: str) -> tuple[ApiKey, str]:
     """Store a new control-API key (``admin`` or ``creator``); returns it once."""
     key_id, key = new_key("ak")
     record = ApiKey(id=key_id, name=name, role=role, key_hash=digest(key))
@@ -99,7 +99,7 @@ async def create_api_key(store: Store, name: str, role: str) -> tuple[ApiKey, st
     return record, key
 
 
-async def check_api_key(store: Store, key: str) -> ApiKey | None:
+async def check_api_key(store: ApiKeyStore, key: str) -> ApiKey | None:
     """The key's record when valid and not revoked."""
     match = _API_KEY.match(key)
     if match is None:

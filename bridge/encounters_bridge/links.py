@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 
 from encounters.log import get_logger
 from encounters.models import utcnow
-from encounters.models.bridge import LinkRecord
-from encounters.storage import LinkWrite, Store, WriteBatch
+from encounters.storage import WriteBatch
 
 from .frames import Frame
 from .protocol import LinkState
+from .store.models import LinkRecord
+from .store.protocols import LinkBatch, LinkStore, LinkWrite
 
 log = get_logger(__name__)
 
@@ -41,7 +42,7 @@ class _Queued:
     """Dispatches waiting for the writer, with what must be written with them."""
 
     frames: list[Frame]
-    also: WriteBatch | None
+    also: LinkBatch | None
     done: asyncio.Future[list[int]] | None = None
 
 
@@ -49,7 +50,7 @@ class _Queued:
 class LinkOwner:
     """The state of one link in this process, and its only writer."""
 
-    store: Store
+    store: LinkStore
     state: LinkState
     record: LinkRecord
     #: dispatches up to this ``s`` are in the store: only those may be sent
@@ -65,7 +66,7 @@ class LinkOwner:
     _held: bool = False
 
     @classmethod
-    def from_record(cls, store: Store, record: LinkRecord) -> LinkOwner:
+    def from_record(cls, store: LinkStore, record: LinkRecord) -> LinkOwner:
         """A link's owner from its stored record (after a daemon restart): everything
         stored may have been sent before the restart."""
         state = LinkState(
@@ -94,7 +95,7 @@ class LinkOwner:
         if self.moved_to is not None:
             return await self.moved_to.dispatch(frames, also)
         done: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Queued(frames, also, done))
+        self._queue.append(_Queued(frames, LinkBatch(records=also) if also else None, done))
         self._start_writer()
         return await asyncio.shield(done)
 
@@ -126,7 +127,7 @@ class LinkOwner:
             numbered = [[self.state.sequence(f) for f in q.frames] for q in batch]
             count = sum(map(len, numbered))
             try:
-                await self.store.write_batch(self._write_of(batch, count))
+                await self.store.write_links(self._write_of(batch, count))
             except BaseException as exc:
                 self.state.unsequence(count)  # nothing of it was sent
                 self._dirty = True
@@ -145,7 +146,7 @@ class LinkOwner:
             if count and self.on_written is not None:
                 self.on_written()
 
-    def _write_of(self, batch: list[_Queued], count: int) -> WriteBatch:
+    def _write_of(self, batch: list[_Queued], count: int) -> LinkBatch:
         """One transaction: the queued ``also`` writes, the link's record and the
         dispatches numbered for this write."""
         state = self.state
@@ -154,12 +155,12 @@ class LinkOwner:
         )
         new = state.unacked[len(state.unacked) - count :] if count else []
         acked = (state.unacked[0].s or 1) - 1 if state.unacked else state.out_s
-        out = WriteBatch()
+        out = LinkBatch()
         for q in batch:
             if q.also is not None:
-                out.audit += q.also.audit
                 out.links += q.also.links
-                out.companions += q.also.companions
+                out.records.audit += q.also.records.audit
+                out.records.companions += q.also.records.companions
         out.links.append(LinkWrite(self.record, [f.to_wire() for f in new], acked))
         return out
 
@@ -187,7 +188,7 @@ class LinkOwner:
             self.record = self.record.model_copy(
                 update={"token_hash": "", "replaced_by": new.link_id}
             )
-            retire = WriteBatch(links=[LinkWrite(self.record, [], replace=True)])
+            retire = LinkBatch([LinkWrite(self.record, [], replace=True)])
             new._queue[:0] = [_Queued(carried, retire), *self._queue]
             self._queue = []
         finally:

@@ -44,10 +44,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from encounters.log import get_logger
-from encounters.models.bridge import LinkRecord, WorldKey
 from encounters.models.common import new_id
 from encounters.moderation.ratelimit import InProcessRateLimiter, Rate
-from encounters.storage import Store, WriteBatch
+from encounters.storage import WriteBatch
 
 from .frames import MAX_FRAME_BYTES, CloseCode, Encoding, Frame
 from .keys import check_world_key, digest, new_resume_token, same
@@ -66,6 +65,8 @@ from .protocol import (
     Send,
     ServerLink,
 )
+from .store.models import LinkRecord, WorldKey
+from .store.protocols import BridgeStore, LinkBatch
 
 log = get_logger(__name__)
 EventHandler = Callable[["Connection", Frame], Awaitable[None]]
@@ -126,13 +127,21 @@ class BridgeEdge:
     adapter event once, in order; ``on_link`` handlers hear ``(world, server_id)``
     each time a game server identifies or resumes."""
 
-    store: Store
+    store: BridgeStore
     heartbeat_interval: float = 15.0
     max_frame_bytes: int = MAX_FRAME_BYTES
     clock: Callable[[], float] = time.monotonic
     on_event: list[EventHandler] = field(default_factory=list)
     on_link: list[LinkHandler] = field(default_factory=list)
     sessions_for: Callable[[str, str], Awaitable[list[dict[str, Any]]]] | None = None
+    #: another credential ``identify`` may carry instead of a world key: a web world's
+    #: single-use play pass (``play.PlayPasses.redeem_link``); answers the key it stands for
+    redeem_pass: Callable[[str, str, str], Awaitable[WorldKey | None]] | None = None
+    #: told of every dispatch once it is stored (world, server id, frames): the web
+    #: world's rooms show companions' moderated lines from here, not from a browser
+    observers: list[Callable[[str, str, list[Frame]], None]] = field(default_factory=list)
+    #: the port :meth:`serve` listens on, once it does
+    port: int | None = None
     #: seconds one send may stall (the peer stopped reading) before the link is dropped
     send_timeout: float = 10.0
     identify_timeout: float = IDENTIFY_TIMEOUT
@@ -193,6 +202,7 @@ class BridgeEdge:
             ping_interval=None,  # the protocol has its own heartbeats
             compression=None,
         )
+        self.port = server.sockets[0].getsockname()[1] if server.sockets else None
         loop = asyncio.get_running_loop()
         self._sweeper = loop.create_task(self._sweep_revoked(server))
         self._watcher = loop.create_task(self._watch(server))
@@ -482,6 +492,8 @@ class BridgeEdge:
         if (refusal := self._backing_off(conn)) is not None:
             return refusal
         key = await check_world_key(self.store, auth.key, auth.world)
+        if key is None and self.redeem_pass is not None:
+            key = await self.redeem_pass(auth.key, auth.world, auth.server_id)
         problem = "bad or revoked world key" if key is None else None
         if key is not None:
             problem = await self._claim(key, auth.world, auth.server_id)
@@ -665,9 +677,15 @@ class BridgeEdge:
         owner = await self._owner_for_server(world, server_id)
         if owner is None:
             if also is not None:
-                await self.store.write_batch(also)
+                await self.store.write_links(LinkBatch(records=also))
             return []
-        return await owner.dispatch(frames, also)
+        numbers = await owner.dispatch(frames, also)
+        for observer in self.observers:
+            try:
+                observer(world, server_id, frames)
+            except Exception as exc:  # an observer's bug must not fail a stored dispatch
+                log.error("bridge.observer_failed", error=repr(exc))
+        return numbers
 
     def link_state(self, link_id: str) -> LinkState | None:
         """The in-memory state of a link this daemon has seen."""

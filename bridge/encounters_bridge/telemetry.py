@@ -9,6 +9,8 @@ registry):
 - ``ae_moderation_decisions_total`` (counter; ``kind``, ``decision``) and
   ``ae_actions_total`` (counter; ``decision``: the action decisions among them),
   ``ae_moderation_provider_failures_total``;
+- with voice on, ``ae_voice_lines_total`` (counter; ``source``: ``cache`` or
+  ``engine``) and ``ae_voice_failures_total`` (lines sent without audio);
 - with an engine, the platform metrics of the last 7 days (``ae_window_*`` and the
   others of ``encounters.platform_metrics.PROMETHEUS_METRICS``, computed at most once
   a minute).
@@ -67,6 +69,19 @@ class BridgeCollector(Collector):
         )
         failures.add_metric([], counters.provider_failures)
         yield failures
+        voice = self.service.voice
+        if voice is not None:
+            lines = CounterMetricFamily(
+                "ae_voice_lines", "Voiced lines by where the audio came from.", labels=["source"]
+            )
+            lines.add_metric(["cache"], voice.hits)
+            lines.add_metric(["engine"], voice.misses)
+            yield lines
+            silent = CounterMetricFamily(
+                "ae_voice_failures", "Voiced lines sent without audio: no engine spoke them."
+            )
+            silent.add_metric([], voice.failures)
+            yield silent
 
 
 class Telemetry:

@@ -16,10 +16,10 @@ from typing import Literal
 from pydantic import BaseModel
 
 from encounters.errors import NotFound
-from encounters.models.bridge import ApiKey, WorldKey
-from encounters.storage import Store
+from encounters.storage.protocols import DocumentStore
 
 from .deployment import DeploymentError
+from .store.models import ApiKey, WorldKey
 
 Resource = Literal["encounter", "template", "campaign", "campaign-run", "session", "memory"]
 OWNER_KIND = "owner"
@@ -46,7 +46,9 @@ def tags(principal: ApiKey | WorldKey) -> list[str]:
 class Tenancy:
     """Ownership checks over ``store`` (see the module)."""
 
-    def __init__(self, store: Store, builtin_templates: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, store: DocumentStore, builtin_templates: frozenset[str] = frozenset()
+    ) -> None:
         self.store = store
         self.builtin_templates = builtin_templates
 

@@ -442,3 +442,31 @@ test('microsoft auth: one account per companion, given back on despawn', async (
   spawn(manager, 's3')
   assert.equal(bots[1].options.username, 'a@example.com')
 })
+
+test('a voiced line shows as a subtitle: the action bar for an operator, marked chat otherwise', async () => {
+  const audio = { url: 'http://127.0.0.1:3001/audio/ab.wav?exp=1&sig=x', duration: 1.5, content_type: 'audio/wav' }
+  const op = setup({ opLevel: 2 })
+  spawn(op.manager, 's1')
+  op.bots[0].spawnNow()
+  dispatch(op.manager, 's1', { id: 'v1', type: 'chat', message: 'Over "here"!', audio })
+  const done = await answer(op.events, 'v1')
+  assert.deepEqual(done.d.detail, { lines: 1, subtitle: 'actionbar' })
+  assert.deepEqual(op.bots[0].chats, [
+    'Over "here"!',
+    '/title @a[distance=..32] actionbar {"text":"\u266a Over \\"here\\"!"}'
+  ])
+  dispatch(op.manager, 's1', { id: 'v2', type: 'chat', message: 'y'.repeat(400), audio })
+  await answer(op.events, 'v2')
+  const bar = op.bots[0].chats.at(-1)
+  assert.ok(bar.startsWith('/title @a[distance=..32] actionbar ') && bar.length <= 256)
+  assert.ok(bar.includes('\u2026'))
+
+  const plain = setup({ opLevel: 0 })
+  spawn(plain.manager, 's1')
+  plain.bots[0].spawnNow()
+  dispatch(plain.manager, 's1', { id: 'v3', type: 'chat', message: '/op me, friend', audio })
+  assert.deepEqual((await answer(plain.events, 'v3')).d.detail, { lines: 1, subtitle: 'chat' })
+  dispatch(plain.manager, 's1', { id: 'v4', type: 'chat', message: 'no voice here' })
+  await answer(plain.events, 'v4')
+  assert.deepEqual(plain.bots[0].chats, ['\u266a op me, friend', 'no voice here'])
+})

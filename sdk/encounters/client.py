@@ -56,15 +56,36 @@ class EncountersClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: dict[str, Any] | None = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
+        raw: bool = False,
+    ) -> Any:
+        """One request; ``content`` sends bytes instead of JSON, ``raw`` answers the
+        body's bytes instead of parsed JSON."""
+        headers = {"Content-Type": content_type} if content_type else None
+        given = {k: v for k, v in (params or {}).items() if v is not None}
         try:
-            response = await self._http.request(method, path, json=body)
+            if content is not None:
+                response = await self._http.request(
+                    method, path, content=content, headers=headers, params=given
+                )
+            else:
+                response = await self._http.request(method, path, json=body, params=given)
         except httpx.TimeoutException:
             raise ControlError(0, f"{self._http.base_url} did not answer within "
                                   f"{self._http.timeout.read} s") from None  # fmt: skip
         except httpx.HTTPError as exc:
             reason = str(exc) or type(exc).__name__
             raise ControlError(0, f"cannot reach {self._http.base_url}: {reason}") from None
+        if raw and response.status_code < 400:
+            return response.content
         try:
             data = response.json() if response.content else None
         except ValueError:
@@ -160,6 +181,69 @@ class EncountersClient:
 
     async def complete_session(self, session_id: str) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("POST", f"/sessions/{session_id}/complete")
+        return result
+
+    # -- the marketplace -------------------------------------------------------------
+
+    async def market_publish(
+        self, submission: dict[str, Any], listing_id: str | None = None
+    ) -> dict[str, Any]:
+        """Publish a new listing, or a new version of ``listing_id``."""
+        path = f"/market/listings/{listing_id}/versions" if listing_id else "/market/listings"
+        result: dict[str, Any] = await self._call("POST", path, submission)
+        return result
+
+    async def market_search(self, cursor: str | None = None, **query: Any) -> dict[str, Any]:
+        """One page: ``{"items": [...], "next_cursor": ...}``."""
+        result: dict[str, Any] = await self._call(
+            "GET", "/market/search", params={**query, "cursor": cursor}
+        )
+        return result
+
+    async def market_listing(self, listing_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("GET", f"/market/listings/{listing_id}")
+        return result
+
+    async def market_versions(self, listing_id: str) -> list[dict[str, Any]]:
+        path = f"/market/listings/{listing_id}/versions"
+        result: list[dict[str, Any]] = await self._call("GET", path)
+        return result
+
+    async def market_act(self, listing_id: str, action: str, body: Any = None) -> Any:
+        """``action`` on a listing or a version (``unlist``, ``relist``,
+        ``versions/1.0.0/approve``, ``versions/1.0.0/reject``, ``versions/1.0.0/deprecate``,
+        ``ratings``, ``reports``, ``install``)."""
+        return await self._call("POST", f"/market/listings/{listing_id}/{action}", body)
+
+    async def market_install(self, listing_id: str, version: str | None = None) -> dict[str, Any]:
+        path = f"/market/listings/{listing_id}/install"
+        result: dict[str, Any] = await self._call("POST", path, params={"version": version})
+        return result
+
+    async def market_bundle(self, listing_id: str, version: str | None = None) -> bytes:
+        path = f"/market/listings/{listing_id}/bundle"
+        result: bytes = await self._call("GET", path, params={"version": version}, raw=True)
+        return result
+
+    async def market_install_bundle(self, bundle: bytes) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "POST", "/market/bundles/install", content=bundle, content_type="application/zip"
+        )
+        return result
+
+    async def market_card(
+        self, listing_id: str, spec: str = "v3", fmt: str = "json", version: str | None = None
+    ) -> bytes:
+        path = f"/market/listings/{listing_id}/card"
+        params = {"spec": spec, "format": fmt, "version": version}
+        result: bytes = await self._call("GET", path, params=params, raw=True)
+        return result
+
+    async def market_policy(self, policy: str | None = None) -> dict[str, Any]:
+        """The publishing policy; sets it first when ``policy`` is given (admin)."""
+        if policy is not None:
+            await self._call("PUT", "/market/policy", {"policy": policy})
+        result: dict[str, Any] = await self._call("GET", "/market/policy")
         return result
 
     async def health(self) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from .events import EngineEvent, EventBus, EventType, Listener
 from .generation import EncounterGenerator, GenerationRequest, ProceduralGenerator
 from .generation.router import ProviderManager
 from .log import get_logger
+from .marketplace import Marketplace
 from .memory import Interaction, NPCMemoryManager
 from .models import (
     Category,
@@ -194,6 +195,13 @@ class Engine:
         it in its task group or calls ``deliver_due()``)."""
         return self._services.webhooks
 
+    @property
+    def market(self) -> Marketplace:
+        """The marketplace (:mod:`encounters.marketplace`): publish, search, rate and
+        install listings; its tables live in this engine's store file. Opened on first
+        use."""
+        return self._services.market
+
     async def _to_webhooks(self, event: EngineEvent) -> None:
         if (webhooks := self._services.webhooks_in_use) is not None:
             await webhooks.on_engine_event(event)
@@ -256,6 +264,7 @@ class Engine:
             finally:
                 try:
                     self._services.close_memory()
+                    await self._services.close_market()
                     await self.analytics.flush()
                 finally:
                     await self.store.close()

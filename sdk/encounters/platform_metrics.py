@@ -30,8 +30,9 @@ from .models import utcnow
 from .storage.protocols import MetricsStore
 
 #: Audit entry kinds that are moderation decisions ("event" and "link" entries are
-#: bookkeeping of the bridge and always "allow").
-MODERATION_KINDS = frozenset({"message", "action", "persona"})
+#: bookkeeping of the bridge and always "allow"). "listing" and "review" are the
+#: marketplace's submissions; a "report" is a user's abuse report, logged as a block.
+MODERATION_KINDS = frozenset({"message", "action", "persona", "listing", "review", "report"})
 #: An abandoned session whose reason matches this counts as a crash.
 CRASH_REASON = re.compile(
     r"crash|disconnect|lost connection|connection (?:lost|reset|dropped|closed)", re.IGNORECASE
@@ -62,6 +63,7 @@ class PlatformMetrics(BaseModel):
     moderation_decisions: int = 0
     moderation_blocked: int = 0
     moderation_sanitized: int = 0
+    abuse_reports: int = 0
     abuse_rate: float | None = None
     personas_approved: int = 0
     personas_rejected: int = 0
@@ -196,6 +198,7 @@ async def platform_metrics(
                 out.moderation_decisions += 1
                 out.moderation_blocked += entry.decision == "block"
                 out.moderation_sanitized += entry.decision == "sanitize"
+                out.abuse_reports += entry.kind == "report"
         if len(entries) < 1000 or entries[-1].seq is None:
             break
         after = entries[-1].seq
@@ -254,7 +257,9 @@ PROMETHEUS_METRICS: tuple[tuple[str, str, str], ...] = (
      "Moderation decisions (message, action, persona) in the window."),
     ("ae_window_moderation_blocked", "moderation_blocked",
      "Moderation decisions in the window that blocked."),
-    ("ae_abuse_rate_ratio", "abuse_rate", "Blocked moderation decisions / all decisions."),
+    ("ae_abuse_rate_ratio", "abuse_rate",
+     "Blocked moderation decisions and abuse reports / all decisions and reports."),
+    ("ae_window_abuse_reports", "abuse_reports", "Abuse reports filed in the window."),
     ("ae_moderation_mttr_seconds", "moderation_mttr_seconds",
      "Mean seconds from persona submission to approval, for approvals in the window."),
     ("ae_personas_pending", "personas_pending", "Personas waiting for an admin's approval."),

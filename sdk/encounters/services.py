@@ -10,7 +10,9 @@ for. Asking whether one is in use never builds it.
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
+from .marketplace import Marketplace, SQLiteMarketStore
 from .memory import NPCMemoryManager
 from .memory.crypto import KEY_FILENAME, load_or_create_key
 from .memory.manager import MEMORY_FILENAME
@@ -39,6 +41,7 @@ class LazyServices:
         self._owns_moderator = moderator is None  #: built here: closed here
         self._memory = memory
         self._webhooks: WebhookManager | None = None
+        self._market: Marketplace | None = None
         self._key: bytes | None = None
 
     @property
@@ -113,6 +116,25 @@ class LazyServices:
                 policy=policy,
             )
         return self._webhooks
+
+    @property
+    def market(self) -> Marketplace:
+        """The marketplace, its tables in the store's SQLite file (``:memory:`` with
+        ``AE_STORE=memory``, ``market.db`` in the data folder for other stores)."""
+        if self._market is None:
+            path = getattr(self._store, "path", None)
+            if self._settings.store == "memory" and path is None:
+                where: str | Path = ":memory:"
+            else:
+                where = path if isinstance(path, Path) else self._settings.data_dir / "market.db"
+            self._market = Marketplace(SQLiteMarketStore(where), self.moderator, self._store)
+        return self._market
+
+    async def close_market(self) -> None:
+        """Close the marketplace's store if it was opened; it reopens on next use."""
+        if self._market is not None:
+            await self._market.store.close()
+            self._market = None
 
     @property
     def webhooks_in_use(self) -> WebhookManager | None:

@@ -51,6 +51,29 @@ class ModerationSettings(BaseModel):
     on_provider_failure: Literal["offline", "block"] = "offline"
 
 
+class VoiceSettings(BaseModel):
+    """Speech for voiced companions (``AE_VOICE__*``, e.g.
+    ``AE_VOICE__PROVIDERS='["openai", "espeak"]'``). ``openai`` uses ``OPENAI_API_KEY``
+    and ``AE_VOICE__OPENAI_BASE_URL`` (else ``OPENAI_BASE_URL``); ``espeak`` is offline
+    (the ``[voice]`` extra)."""
+
+    #: Engines in the order they are tried.
+    providers: list[Literal["openai", "espeak"]] = Field(["espeak"], min_length=1)
+    openai_model: str = "gpt-4o-mini-tts"
+    #: The OpenAI voice for personas whose voice id names none of its voices.
+    openai_voice: str = "alloy"
+    openai_base_url: str | None = None
+    #: Seconds one engine call may take, and one whole line over every engine: a
+    #: voiced chat line waits for its audio this long at most, then goes without.
+    timeout: float = Field(5.0, gt=0, le=120)
+    deadline: float = Field(8.0, gt=0, le=300)
+    max_retries: int = Field(1, ge=0, le=5)
+    #: Largest size of the audio cache (``DATA_DIR/audio``), megabytes.
+    cache_max_mb: int = Field(256, ge=1, le=1_000_000)
+    #: Price overrides, USD per million characters: {"tts-1": 15.0}.
+    prices: dict[str, float] = {}
+
+
 ProviderName = Literal["openai", "anthropic", "ollama"]
 
 
@@ -144,6 +167,7 @@ class Settings(BaseSettings):
     template_dirs: list[Path] = []
     moderation: ModerationSettings = ModerationSettings()
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    voice: VoiceSettings = VoiceSettings()
     #: Encrypts NPC memories and webhook signing secrets (32 bytes, base64). Unset: a
     #: key file ``memory.key`` is created in the data folder (0600) on first use.
     #: Never logged.
@@ -201,6 +225,6 @@ def env_name(loc: tuple[int | str, ...], given: dict[str, Any]) -> str:
         return parts[1].upper()  # the seed's names have no prefix: LLM_TIMEOUT
     if parts[0] in LLMSettings.model_fields:
         return parts[0].upper()
-    if parts[0] == "moderation" and len(parts) > 1:
-        return f"{ENV_PREFIX}MODERATION__{parts[1].upper()}"
+    if parts[0] in ("moderation", "voice") and len(parts) > 1:
+        return f"{ENV_PREFIX}{parts[0].upper()}__{parts[1].upper()}"
     return f"{ENV_PREFIX}{parts[0].upper()}"

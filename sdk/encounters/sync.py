@@ -4,7 +4,7 @@ game loops that are not async.
 It runs one :class:`Engine` on an event loop in a helper (daemon) thread and blocks on
 each call. Every public method and attribute of :class:`Engine` is here with the same
 parameters (a test keeps the two surfaces equal); the engine's async services
-(``store``, ``campaigns``, ``analytics``, ``memory``, ``webhooks``, ``difficulty``,
+(``store``, ``campaigns``, ``analytics``, ``memory``, ``webhooks``, ``market``, ``difficulty``,
 ``moderator``, ``events``, ``generator``) are :class:`Blocking` views whose coroutine
 methods block too.
 """
@@ -30,6 +30,7 @@ from .difficulty import DifficultyManager
 from .engine import Engine, PlayerLike
 from .events import EventBus, Listener
 from .generation import EncounterGenerator
+from .marketplace import Marketplace
 from .memory import NPCMemoryManager
 from .models import Category, EncounterSpec, Outcome, Session, SessionStatus
 from .models.audit import AuditEntry
@@ -219,6 +220,11 @@ class SyncEngine:
         """See :attr:`Engine.webhooks`: ``engine.webhooks.register(url, events)``;
         deliveries need ``engine.webhooks.deliver_due()`` now and then."""
         return self._blocking(self.engine.webhooks)
+
+    @property
+    def market(self) -> Blocking[Marketplace]:
+        """See :attr:`Engine.market`: ``engine.market.search({"text": "bandits"})``."""
+        return self._blocking(self.engine.market)
 
     @property
     def campaigns(self) -> Blocking[CampaignManager]:

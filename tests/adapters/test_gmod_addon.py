@@ -32,6 +32,7 @@ from encounters_bridge.deployment import DeploymentService
 from encounters_bridge.frames import Frame
 from encounters_bridge.keys import create_world_key
 from encounters_bridge.server import BridgeEdge
+from encounters_bridge.store import open_bridge_store
 from tests.adapters.gmod.lua import ADDON, LUAJITS, Codec, new_runtime
 from tests.adapters.gmod.vectors import LuaRunner
 from tests.adapters.gmod.world import GmodWorld
@@ -78,7 +79,7 @@ def daemon(tmp_path: Path) -> Iterator[tuple[BlockingPortal, Harness]]:
         store = SQLiteStore(tmp_path / "bridge.db")
         portal.call(store.open)
         setup = {"world": "gmod", "server_id": SERVER_ID, "heartbeat_interval": 0.2}
-        harness = Harness(store, setup)
+        harness = Harness(portal.call(open_bridge_store, store), setup)
         portal.call(harness.provision)
         portal.call(harness.start)
         try:
@@ -693,11 +694,12 @@ def deployment_daemon(tmp_path: Path) -> Iterator[tuple[BlockingPortal, Deployed
         async def start() -> Deployed:
             store = SQLiteStore(tmp_path / "daemon.db")
             await store.open()
-            edge = BridgeEdge(store, heartbeat_interval=0.2)
+            records = await open_bridge_store(store)
+            edge = BridgeEdge(records, heartbeat_interval=0.2)
             moderator = ContentModerator(TextFilter.default(), audit=AuditLogger(store))
             service = DeploymentService(store, moderator, edge)
             service.companions = host = CompanionHost(moderator, script=ECHO, seed=1)
-            _, key = await create_world_key(store, "gmod e2e", "gmod")
+            _, key = await create_world_key(records, "gmod e2e", "gmod")
             ws = await edge.serve("127.0.0.1", 0)
             deployed = Deployed(store, edge, service, host, ws, key)
 

@@ -44,6 +44,7 @@ from encounters.moderation import TextFilter
 from encounters.storage import SQLiteStore
 from encounters_bridge.frames import Frame
 from encounters_bridge.keys import create_world_key
+from encounters_bridge.store import open_bridge_store
 from tests.support.control import Daemon, bearer, make_keys, persona_body, run_daemon
 from tests.support.vectors import KNOWN_BUGS, VECTORS, Harness, VectorFailure, load
 
@@ -188,7 +189,8 @@ class VectorControl:
         self.started.append(vector["name"])
         self.store = SQLiteStore(self.tmp / f"vector-{self.runs}.db")
         await self.store.open()
-        self.vector, self.harness = vector, Harness(self.store, vector.get("setup", {}))
+        records = await open_bridge_store(self.store)
+        self.vector, self.harness = vector, Harness(records, vector.get("setup", {}))
         await self.harness.provision()
         await self.harness.start()
         return {
@@ -508,8 +510,10 @@ def test_end_to_end_with_a_minecraft_server(node: str, tmp_path: Path) -> None:
             stack.callback(game.http.close)
             daemon.service.companions = host = CompanionHost(daemon.moderator, script=ECHO, seed=1)
             stack.callback(portal.call, host.aclose)  # before the daemon stops
-            keys = portal.call(make_keys, daemon.store)
-            _, world_key = portal.call(create_world_key, daemon.store, "minecraft e2e", "minecraft")
+            keys = portal.call(make_keys, daemon.edge.store)
+            _, world_key = portal.call(
+                create_world_key, daemon.edge.store, "minecraft e2e", "minecraft"
+            )
 
             bridge = NodeProcess("bridge", [node, "src/cli.js"], _node_env(
                 AE_BRIDGE_URL=daemon.ws_url, AE_WORLD_KEY=world_key, AE_SERVER_ID=SERVER_ID,
@@ -810,8 +814,10 @@ def test_restarts_and_a_failed_join(node: str, tmp_path: Path) -> None:
                 run_daemon(tmp_path / "daemon.db", TextFilter.default())))  # fmt: skip
             game = Game(portal, daemon)
             stack.callback(game.http.close)
-            keys = portal.call(make_keys, daemon.store)
-            _, world_key = portal.call(create_world_key, daemon.store, "mc restarts", "minecraft")
+            keys = portal.call(make_keys, daemon.edge.store)
+            _, world_key = portal.call(
+                create_world_key, daemon.edge.store, "mc restarts", "minecraft"
+            )
 
             def start_bridge(n: int, server_id: str, key: str, port: int) -> NodeProcess:
                 bridge = NodeProcess("bridge", [node, "src/cli.js"], _node_env(
@@ -912,7 +918,7 @@ def test_restarts_and_a_failed_join(node: str, tmp_path: Path) -> None:
             # a bridge pointed at a Minecraft port where nothing listens: it says so at
             # start-up, and a companion spawned there fails its join with the reason
             closed_port = _free_port()
-            _, other_key = portal.call(create_world_key, daemon.store, "mc wrong", "minecraft")
+            _, other_key = portal.call(create_world_key, daemon.edge.store, "mc wrong", "minecraft")
             wrong = start_bridge(3, "mc-wrong", other_key, closed_port)
             game.wait(lambda: ("minecraft", "mc-wrong") in daemon.edge.by_server, 15, "link")
             failed_sid = spawn("mc-wrong")
@@ -928,7 +934,9 @@ def test_restarts_and_a_failed_join(node: str, tmp_path: Path) -> None:
             # an online-mode server refuses the offline companion: the hint says what to do
             online_port = _free_port()
             start_server(3, online_port, MC_ONLINE_MODE="1", MC_SESSION_PORT=str(_free_port()))
-            _, online_key = portal.call(create_world_key, daemon.store, "mc online", "minecraft")
+            _, online_key = portal.call(
+                create_world_key, daemon.edge.store, "mc online", "minecraft"
+            )
             online = start_bridge(4, "mc-online", online_key, online_port)
             game.wait(lambda: ("minecraft", "mc-online") in daemon.edge.by_server, 15, "link")
             online_sid = spawn("mc-online")

@@ -24,6 +24,7 @@ from encounters_bridge.cli import app
 from encounters_bridge.frames import CloseCode
 from encounters_bridge.keys import digest
 from encounters_bridge.server import BridgeEdge
+from encounters_bridge.store import open_bridge_store
 
 KEY_LINE = re.compile(r"^(ae_wk_([0-9a-f]{12})_[A-Za-z0-9_-]{32})$", re.MULTILINE)
 runner = CliRunner()
@@ -153,7 +154,7 @@ async def _connect(db: Path, key: str, **link: Any) -> AdapterClient:
     """Run a daemon on ``db`` and an adapter with ``key`` until it is ready or stops;
     ``link`` presets the adapter's link (to resume instead of identifying)."""
     async with SQLiteStore(db) as store:
-        edge = BridgeEdge(store, heartbeat_interval=0.5)
+        edge = BridgeEdge(await open_bridge_store(store), heartbeat_interval=0.5)
         server = await edge.serve("127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         client = AdapterClient(
@@ -320,8 +321,9 @@ def test_bridge_serve_with_a_script_gives_spawned_personas_a_companion(tmp_path:
 
     async def api_keys() -> tuple[str, str]:
         async with SQLiteStore(load_settings(data_dir=data).database_path) as store:
-            _, admin = await create_api_key(store, "ops", "admin")
-            _, creator = await create_api_key(store, "me", "creator")
+            records = await open_bridge_store(store)
+            _, admin = await create_api_key(records, "ops", "admin")
+            _, creator = await create_api_key(records, "me", "creator")
         return admin, creator
 
     admin, creator = anyio.run(api_keys)

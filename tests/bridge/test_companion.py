@@ -36,6 +36,7 @@ from encounters_bridge.cli import app as ae_app
 from encounters_bridge.deployment import DeploymentService
 from encounters_bridge.keys import create_world_key
 from encounters_bridge.server import BridgeEdge
+from encounters_bridge.store import open_bridge_store
 from tests.fakes.http import FakeServer, fake_server
 from tests.fakes.llm import Script, openai_chat_reply, openai_error
 from tests.support.control import SERVER, Game, connected, until
@@ -460,11 +461,12 @@ def test_script_in_the_daemon(tmp_path: Path, text_filter: TextFilter) -> None:
         store = SQLiteStore(tmp_path / "ae.db")
         await store.open()
         try:
-            edge = BridgeEdge(store, heartbeat_interval=0.5)
+            records = await open_bridge_store(store)
+            edge = BridgeEdge(records, heartbeat_interval=0.5)
             moderator = ContentModerator(text_filter)
             service = DeploymentService(store, moderator, edge)
             service.companions = host = CompanionHost(moderator, script=script, seed=1)
-            _, key = await create_world_key(store, "web world", "web")
+            _, key = await create_world_key(records, "web world", "web")
             ws = await edge.serve("127.0.0.1", 0)
             url = f"ws://127.0.0.1:{ws.sockets[0].getsockname()[1]}/ws"
             game = Game.create(

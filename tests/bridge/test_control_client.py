@@ -49,7 +49,7 @@ async def test_every_method_returns_what_the_api_promises(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         game = Game.create(dm.ws_url, keys.world, "msgpack")
         async with (
             connected(game),
@@ -140,7 +140,7 @@ async def test_control_error_carries_status_message_and_field_errors(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         async with (
             EncountersClient(dm.http_url, keys.creator) as creator,
             EncountersClient(dm.http_url, keys.admin) as admin,
@@ -261,7 +261,7 @@ async def test_the_key_never_appears_in_errors_or_logs(
     errors: list[ControlError] = []
     try:
         async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-            keys: Keys = await make_keys(dm.store)
+            keys: Keys = await make_keys(dm.edge.store)
             forged = keys.creator[:-4] + "AAAA"  # the right id, a wrong secret
             async with (
                 EncountersClient(dm.http_url, keys.creator) as creator,

@@ -79,7 +79,7 @@ async def test_big_bodies_are_refused_before_they_are_read(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         before = rss_bytes()
         no_key = await big(dm.http_url, "/personas/submit", None)
         bad_key = await big(dm.http_url, "/encounters", "ae_ak_000000000000_" + "x" * 32)
@@ -102,7 +102,7 @@ async def test_bodies_within_the_limit_pass_and_405_names_the_allowed_methods(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         async with httpx.AsyncClient(base_url=dm.http_url) as http:
             padded = {"name": "Aria", "description": "x" * 900}
             ok = await http.post("/personas/submit", json=padded, headers=bearer(keys.creator))

@@ -31,7 +31,7 @@ async def test_persona_submit_refuses_server_fields_unsafe_characters_and_bad_te
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         creator = bearer(keys.creator)
         async with httpx.AsyncClient(base_url=dm.http_url) as http:
 
@@ -71,7 +71,7 @@ async def test_published_encounters_and_templates_are_checked_in_every_field(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         creator = bearer(keys.creator)
         async with httpx.AsyncClient(base_url=dm.http_url) as http:
             enc = encounter_dict()
@@ -97,7 +97,7 @@ async def test_spawn_locations_stay_within_the_worlds_bounds(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         game = Game.create(dm.ws_url, keys.world, "json")
         async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
             pid, token = await approved_persona(http, keys)
@@ -120,7 +120,7 @@ async def test_spawn_locations_stay_within_the_worlds_bounds(
 @pytest.mark.anyio
 async def test_analytics_periods_must_be_finite(tmp_path: Path, text_filter: TextFilter) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         async with httpx.AsyncClient(base_url=dm.http_url) as http:
             for days in ("nan", "inf", "-inf", "1e10", "0", "-3"):
                 for path in ("/analytics/global", "/metrics/platform"):

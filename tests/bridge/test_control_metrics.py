@@ -27,7 +27,7 @@ async def test_metrics_follow_prometheus_conventions(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         game = Game.create(dm.ws_url, keys.world, "json")
         async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
             pid, token = await approved_persona(http, keys)

@@ -38,7 +38,7 @@ def test_every_operation_keeps_to_the_openapi_document(tmp_path: Path) -> None:
                             settings=Settings(data_dir=tmp_path,
                                               webhook_allow_networks=["127.0.0.0/8"]))  # fmt: skip
         with portal.wrap_async_context_manager(daemon) as dm:
-            keys: Keys = portal.call(make_keys, dm.store)
+            keys: Keys = portal.call(make_keys, dm.edge.store)
             document = httpx.get(dm.http_url + "/openapi.json").json()
             schema = schemathesis.openapi.from_dict(document)
             auth = {"Authorization": f"Bearer {keys.admin}"}

@@ -29,7 +29,7 @@ async def test_a_creator_cannot_touch_another_creators_content_or_sessions(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         a, b, admin = bearer(keys.creator), bearer(keys.other), bearer(keys.admin)
         async with httpx.AsyncClient(base_url=dm.http_url) as http:
             enc = encounter_dict()
@@ -84,7 +84,7 @@ async def test_built_in_templates_are_read_only_for_everyone(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         async with httpx.AsyncClient(base_url=dm.http_url) as http:
             before = (await http.get("/templates", headers=bearer(keys.creator))).json()
             builtin = before[0]
@@ -102,9 +102,9 @@ async def test_player_data_is_the_game_servers_and_each_servers_memory_its_own(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
-        _, one = await create_world_key(dm.store, "server one", "web", ["one"])
-        _, two = await create_world_key(dm.store, "server two", "web", ["two"])
+        keys = await make_keys(dm.edge.store)
+        _, one = await create_world_key(dm.edge.store, "server one", "web", ["one"])
+        _, two = await create_world_key(dm.edge.store, "server two", "web", ["two"])
         memory = {"dialogue": ["Fine blade!"], "outcome": "positive"}
         async with httpx.AsyncClient(base_url=dm.http_url) as http:
             wrote = await http.post("/memory/smith/ana", json=memory, headers=bearer(one))
@@ -131,7 +131,7 @@ async def test_content_made_outside_the_api_is_replaced_only_by_an_admin(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         made = validate_model(EncounterSpec, encounter_dict(id="enc_engine"), "encounter")
         await dm.store.save_encounter(made)  # as the engine stores what it generates
         async with httpx.AsyncClient(base_url=dm.http_url) as http:

@@ -36,7 +36,7 @@ async def test_a_token_spawns_once_and_a_new_approval_revokes_the_old_one(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         game = Game.create(dm.ws_url, keys.world, "json")
         async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
             creator = bearer(keys.creator)
@@ -67,7 +67,7 @@ async def test_a_token_spawns_once_and_a_new_approval_revokes_the_old_one(
 @pytest.mark.anyio
 async def test_an_admin_rejects_a_pending_persona(tmp_path: Path, text_filter: TextFilter) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         async with httpx.AsyncClient(base_url=dm.http_url) as http:
             r = await http.post("/personas/submit", headers=bearer(keys.creator),
                                 json=persona_body())  # fmt: skip

@@ -50,7 +50,7 @@ async def test_submit_moderates_persona_text_and_validates_the_body(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         async with httpx.AsyncClient(base_url=dm.http_url) as http:
             submit = "/personas/submit"
             r = await http.post(submit, headers=bearer(keys.creator), json=persona_body())
@@ -117,7 +117,7 @@ async def test_approve_needs_an_admin_and_tokens_are_per_persona(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         async with httpx.AsyncClient(base_url=dm.http_url) as http:
             body = persona_body()
             r = await http.post("/personas/submit", headers=bearer(keys.creator), json=body)
@@ -163,7 +163,7 @@ async def test_approve_needs_an_admin_and_tokens_are_per_persona(
 @pytest.mark.anyio
 async def test_an_expired_deploy_token_is_refused(tmp_path: Path, text_filter: TextFilter) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter, token_ttl=0.01) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         game = Game.create(dm.ws_url, keys.world, "json")
         async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
             pid, token = await approved_persona(http, keys)
@@ -186,7 +186,7 @@ async def test_deployment_flow_end_to_end(
     tmp_path: Path, text_filter: TextFilter, encoding: Encoding
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         game = Game.create(dm.ws_url, keys.world, encoding)
         async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
             creator = bearer(keys.creator)
@@ -367,7 +367,7 @@ async def test_a_creator_cannot_see_or_drive_another_creators_companion(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         game = Game.create(dm.ws_url, keys.world, "json")
         async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
             pid, token = await approved_persona(http, keys)
@@ -423,7 +423,7 @@ async def test_a_creator_cannot_take_over_another_creators_persona_by_its_id(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         game = Game.create(dm.ws_url, keys.world, "json")
         async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
             pid, token = await approved_persona(http, keys)
@@ -465,7 +465,7 @@ async def test_health_needs_no_key_and_metrics_need_an_admin(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         async with httpx.AsyncClient(base_url=dm.http_url) as http:
             r = await http.get("/health")
             assert r.status_code == 200
@@ -507,7 +507,7 @@ async def test_metrics_count_persona_moderation_decisions(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         async with httpx.AsyncClient(base_url=dm.http_url) as http:
             for name in ("Helpful Guide", "Fuck Face"):
                 body = persona_body(name=name)
@@ -522,7 +522,7 @@ async def test_metrics_count_persona_moderation_decisions(
 @pytest.mark.anyio
 async def test_routing_errors_use_the_error_shape(tmp_path: Path, text_filter: TextFilter) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         async with httpx.AsyncClient(base_url=dm.http_url) as http:
             r = await http.get("/no-such-route", headers=bearer(keys.admin))
             assert r.status_code == 404
@@ -551,7 +551,7 @@ async def test_a_restarted_daemon_keeps_sessions_and_unacknowledged_dispatches(
 
     async with anyio.create_task_group() as tg:  # the game outlives both daemons
         async with run_daemon(db, text_filter) as dm:
-            keys = await make_keys(dm.store)
+            keys = await make_keys(dm.edge.store)
             game = Game.create(dm.ws_url, keys.world, encoding)
             tg.start_soon(game.client.run)
             with anyio.fail_after(5):
@@ -573,7 +573,7 @@ async def test_a_restarted_daemon_keeps_sessions_and_unacknowledged_dispatches(
                 body = {"sessionId": sid, "actions": [chat("while away 1"), chat("while away 2")]}
                 r = await http.post("/signal", headers=bearer(keys.creator), json=body)
                 assert [x["decision"] for x in r.json()["results"]] == ["allow", "allow"]
-            record = await dm.store.get_link(link_id or "")
+            record = await dm.edge.store.get_link(link_id or "")
             assert record is not None
             pending = [f["d"]["action"]["message"] for f in record.unacked]
             assert pending == ["while away 1", "while away 2"]

@@ -26,7 +26,7 @@ def bearer(key: str) -> dict[str, str]:
 @pytest.mark.anyio
 async def test_validate_publish_and_templates(tmp_path: Path, text_filter: TextFilter) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         async with httpx.AsyncClient(base_url=dm.http_url, headers=bearer(keys.creator)) as api:
             assert (
                 await httpx.AsyncClient(base_url=dm.http_url).post(
@@ -74,7 +74,7 @@ async def test_preview_plays_without_touching_real_players_data(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         spec = encounter_dict()
         async with (
             httpx.AsyncClient(base_url=dm.http_url, headers=bearer(keys.creator)) as api,
@@ -156,7 +156,7 @@ async def test_prerequisites_are_validated_with_their_path_and_lock_objectives_i
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         async with httpx.AsyncClient(base_url=dm.http_url, headers=bearer(keys.creator)) as api:
             bad = encounter_dict()
             bad["objectives"][1]["requires"] = ["obj_9"]
@@ -192,7 +192,7 @@ async def test_drafts_are_kept_per_key_and_the_dashboard_is_for_admins(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         async with (
             httpx.AsyncClient(base_url=dm.http_url, headers=bearer(keys.creator)) as api,
             httpx.AsyncClient(base_url=dm.http_url, headers=bearer(keys.other)) as other,

@@ -20,6 +20,7 @@ from encounters_bridge.daemon import http_server
 from encounters_bridge.deployment import DeploymentService
 from encounters_bridge.keys import create_api_key
 from encounters_bridge.server import BridgeEdge
+from encounters_bridge.store import open_bridge_store
 from tests.fakes.http import FakeServer, Reply, fake_server
 
 pytestmark = pytest.mark.anyio
@@ -82,9 +83,10 @@ async def test_without_webhooks_nothing_is_kept_and_no_key_is_made(tmp_path: Pat
 async def control_api(engine: Engine) -> AsyncIterator[tuple[str, str, str]]:
     """The control API on a free loopback port: (url, admin key, creator key)."""
     moderator = ContentModerator(audit=AuditLogger(engine.store))
-    service = DeploymentService(engine.store, moderator, BridgeEdge(engine.store))
-    _, admin = await create_api_key(engine.store, "ops", "admin")
-    _, creator = await create_api_key(engine.store, "alice", "creator")
+    records = await open_bridge_store(engine.store)
+    service = DeploymentService(engine.store, moderator, BridgeEdge(records))
+    _, admin = await create_api_key(records, "ops", "admin")
+    _, creator = await create_api_key(records, "alice", "creator")
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     http = http_server(create_app(service, engine))

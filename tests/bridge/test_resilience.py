@@ -28,6 +28,7 @@ from encounters_bridge.adapter import AdapterClient
 from encounters_bridge.frames import CloseCode, Encoding, Frame, decode, encode
 from encounters_bridge.keys import create_world_key
 from encounters_bridge.server import BridgeEdge
+from encounters_bridge.store import BridgeStore, WorldKeyStore, open_bridge_store
 
 pytestmark = pytest.mark.anyio
 INTERVAL = 0.5
@@ -39,6 +40,7 @@ INTERVAL = 0.5
 @dataclass
 class Daemon:
     store: SQLiteStore
+    records: BridgeStore
     edge: BridgeEdge
     server: Server
     port: int
@@ -48,9 +50,10 @@ class Daemon:
     async def start(cls, db: Path, port: int = 0) -> Daemon:
         store = SQLiteStore(db)
         await store.open()
-        edge = BridgeEdge(store, heartbeat_interval=INTERVAL)
+        records = await open_bridge_store(store)
+        edge = BridgeEdge(records, heartbeat_interval=INTERVAL)
         server = await edge.serve("127.0.0.1", port)
-        daemon = cls(store, edge, server, server.sockets[0].getsockname()[1])
+        daemon = cls(store, records, edge, server, server.sockets[0].getsockname()[1])
 
         async def on_event(conn: Any, frame: Frame) -> None:
             daemon.events.append((conn.server_id, frame))
@@ -143,7 +146,7 @@ def health(n: int) -> dict[str, Any]:
 
 
 async def new_key(
-    store: SQLiteStore, world: str = "minecraft", servers: list[str] | None = None
+    store: WorldKeyStore, world: str = "minecraft", servers: list[str] | None = None
 ) -> str:
     """A world key; with ``servers``, one key for that fleet of game servers."""
     _, key = await create_world_key(store, f"{world} server", world, servers)  # type: ignore[arg-type]
@@ -160,7 +163,7 @@ async def _cut_randomly(tmp_path: Path, encoding: Encoding, cuts: int, seed: int
     ran but before its ack went out)."""
     rng = random.Random(seed)
     daemon = await Daemon.start(tmp_path / "bridge.db")
-    key = await new_key(daemon.store)
+    key = await new_key(daemon.records)
     adapter = Adapter.make(daemon.url, key, "srv", encoding)
     client = adapter.client
     dispatched: list[int] = []  # s the daemon gave each dispatch, in order
@@ -275,7 +278,7 @@ async def test_restart_mid_session_replays_outstanding_dispatches_once(tmp_path:
     db = tmp_path / "bridge.db"
     d1 = await Daemon.start(db)
     port = d1.port
-    key = await new_key(d1.store)
+    key = await new_key(d1.records)
     slow = anyio.Event()
     adapter = Adapter.make(d1.url, key, "srv")
 
@@ -321,7 +324,7 @@ async def test_restart_mid_session_replays_outstanding_dispatches_once(tmp_path:
             assert await d2.edge.dispatch("minecraft", "srv", chat(6)) == 7
             await client.send_event(health(2))
             await until(lambda: adapter.ns[-1:] == [6] and len(d2.events) == 2)
-            record = await d2.store.get_link(link_id or "")
+            record = await d2.records.get_link(link_id or "")
             assert record is not None
             await until(lambda: getattr(d2.edge.link_state(record.id), "unacked", None) == [])
             await client.stop()
@@ -339,8 +342,8 @@ async def test_restart_with_a_lost_link_closes_4009_and_the_adapter_identifies_a
 ) -> None:
     d1 = await Daemon.start(tmp_path / "one.db")
     port = d1.port
-    key = await new_key(d1.store)
-    (record,) = await d1.store.list_world_keys()
+    key = await new_key(d1.records)
+    (record,) = await d1.records.list_world_keys()
     adapter = Adapter.make(d1.url, key, "srv")
     client = adapter.client
     d2: Daemon | None = None
@@ -356,7 +359,7 @@ async def test_restart_with_a_lost_link_closes_4009_and_the_adapter_identifies_a
             # the daemon comes back without the link (a fresh store that has the key)
             store2 = SQLiteStore(tmp_path / "two.db")
             async with store2:
-                await store2.save_world_key(record)
+                await (await open_bridge_store(store2)).save_world_key(record)
             d2 = await Daemon.start(tmp_path / "two.db", port)
 
             # a raw resume with that token: 4009
@@ -450,13 +453,13 @@ async def test_bad_input_never_takes_the_daemon_down(tmp_path: Path) -> None:
     fleet = [
         "healthy", "flood", "unknown-op", "twice", "twice2", "invalid-ev", "huge-s", "raw", "after"
     ]  # fmt: skip
-    key = await new_key(daemon.store, servers=fleet)
-    gmod_key = await new_key(daemon.store, "gmod")
-    revoked_key = await new_key(daemon.store)
+    key = await new_key(daemon.records, servers=fleet)
+    gmod_key = await new_key(daemon.records, "gmod")
+    revoked_key = await new_key(daemon.records)
     record = next(
-        k for k in await daemon.store.list_world_keys() if revoked_key.split("_")[2] == k.id
+        k for k in await daemon.records.list_world_keys() if revoked_key.split("_")[2] == k.id
     )
-    await daemon.store.save_world_key(record.model_copy(update={"revoked_at": utcnow()}))
+    await daemon.records.save_world_key(record.model_copy(update={"revoked_at": utcnow()}))
 
     healthy = Adapter.make(url, key, "healthy", "msgpack")
     sent: list[int] = []
@@ -654,15 +657,15 @@ async def test_unknown_op_before_identify_closes_4003(tmp_path: Path) -> None:
 
 async def test_a_revoked_key_cannot_resume_and_the_adapter_stops(tmp_path: Path) -> None:
     daemon = await Daemon.start(tmp_path / "bridge.db")
-    key = await new_key(daemon.store)
+    key = await new_key(daemon.records)
     adapter = Adapter.make(daemon.url, key, "srv")
     try:
         with anyio.fail_after(10):
             async with anyio.create_task_group() as tg:
                 tg.start_soon(adapter.client.run)
                 await until(lambda: adapter.live)
-                (record,) = await daemon.store.list_world_keys()
-                await daemon.store.save_world_key(
+                (record,) = await daemon.records.list_world_keys()
+                await daemon.records.save_world_key(
                     record.model_copy(update={"revoked_at": utcnow()})
                 )
                 await adapter.client.drop()
@@ -690,7 +693,7 @@ async def test_concurrent_dispatches_reach_the_game_in_sequence_order(tmp_path: 
     """Many tasks dispatch at once (as many control-API calls do); their writes share
     commits, and the game still sees s = 1, 2, 3 ... with no gap, repeat or swap."""
     daemon = await Daemon.start(tmp_path / "bridge.db")
-    key = await new_key(daemon.store)
+    key = await new_key(daemon.records)
     adapter = Adapter.make(daemon.url, key, "srv")
     try:
         async with anyio.create_task_group() as tg:
@@ -713,7 +716,7 @@ async def test_concurrent_dispatches_reach_the_game_in_sequence_order(tmp_path: 
             assert [f.s for f in adapter.dispatches] == list(range(1, total + 1))
             assert len(set(adapter.ns)) == total
             # and the store holds exactly what the game has not acknowledged yet
-            record = await daemon.store.find_link("minecraft", "srv")
+            record = await daemon.records.find_link("minecraft", "srv")
             assert record is not None and record.out_s == total
             await adapter.client.stop()
             tg.cancel_scope.cancel()
@@ -723,7 +726,7 @@ async def test_concurrent_dispatches_reach_the_game_in_sequence_order(tmp_path: 
 
 async def test_dispatch_while_an_identify_is_being_answered(tmp_path: Path) -> None:
     daemon = await Daemon.start(tmp_path / "bridge.db")
-    key = await new_key(daemon.store)
+    key = await new_key(daemon.records)
     answering = anyio.Event()
     go_on = anyio.Event()
 
@@ -764,7 +767,7 @@ async def test_the_handshake_refuses_keys_in_the_url_wrong_paths_and_encodings(
     tmp_path: Path,
 ) -> None:
     daemon = await Daemon.start(tmp_path / "bridge.db")
-    key = await new_key(daemon.store)
+    key = await new_key(daemon.records)
     base = f"ws://127.0.0.1:{daemon.port}"
     refused = {
         f"/ws?key={key}": 400,
@@ -830,7 +833,7 @@ async def test_graceful_shutdown_closes_1001_and_the_adapter_resumes(tmp_path: P
     db = tmp_path / "bridge.db"
     d1 = await Daemon.start(db)
     port = d1.port
-    key = await new_key(d1.store, servers=["srv-json", "srv-msgpack"])
+    key = await new_key(d1.records, servers=["srv-json", "srv-msgpack"])
     adapters = [Adapter.make(d1.url, key, f"srv-{enc}", enc) for enc in ("json", "msgpack")]
     d2: Daemon | None = None
     try:
@@ -871,7 +874,7 @@ async def test_events_held_through_an_outage_are_not_lost_to_the_rate_limit(
     tmp_path: Path,
 ) -> None:
     daemon = await Daemon.start(tmp_path / "bridge.db")
-    key = await new_key(daemon.store)
+    key = await new_key(daemon.records)
     adapter = Adapter.make(daemon.url, key, "srv")
     client = adapter.client
     try:
@@ -895,7 +898,7 @@ async def test_events_held_through_an_outage_are_not_lost_to_the_rate_limit(
 
 async def test_a_flooding_link_is_closed_within_seconds(tmp_path: Path) -> None:
     daemon = await Daemon.start(tmp_path / "bridge.db")
-    key = await new_key(daemon.store)
+    key = await new_key(daemon.records)
     flood = [identify(key, server_id="flood")] + [
         {"op": "event", "s": s, "d": {"type": "health", "n": s}} for s in range(1, 1001)
     ]

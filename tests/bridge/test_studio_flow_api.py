@@ -65,7 +65,7 @@ async def daemon_and_game(
     tmp_path: Path, text_filter: TextFilter, game_cls: type[Game] = Game
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Keys, Game, Daemon]]:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         game = game_cls.create(dm.ws_url, keys.world, "json")
         async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
             yield http, keys, game, dm
@@ -76,7 +76,7 @@ async def test_the_screen_names_fields_words_and_topics_and_saves_nothing(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.store)
+        keys = await make_keys(dm.edge.store)
         async with httpx.AsyncClient(base_url=dm.http_url) as http:
             creator = bearer(keys.creator)
             clean = await http.post("/personas/screen", headers=creator, json=persona_body())

@@ -86,7 +86,7 @@ async def test_concurrent_signals_after_a_restart_keep_one_link_state(
     and the link keeps counting events after the next restart."""
     db = tmp_path / "bridge.db"
     async with run_daemon(db, text_filter) as d1:
-        keys = await make_keys(d1.store)
+        keys = await make_keys(d1.edge.store)
         game = Game.create(d1.ws_url, keys.world, "json")
         async with httpx.AsyncClient(base_url=d1.http_url) as http, connected(game):
             sessions = []
@@ -136,12 +136,12 @@ async def test_a_second_key_cannot_claim_another_servers_id(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "bridge.db", text_filter) as daemon:
-        keys = await make_keys(daemon.store)
+        keys = await make_keys(daemon.edge.store)
         victim = Game.create(daemon.ws_url, keys.world, "json")
         async with connected(victim):
             from encounters_bridge.keys import create_world_key
 
-            _, thief_key = await create_world_key(daemon.store, "thief", "web")
+            _, thief_key = await create_world_key(daemon.edge.store, "thief", "web")
             thief = await raw(daemon.ws_url)
             await next_frame(thief)  # hello
             await thief.send(identify(thief_key))
@@ -150,7 +150,7 @@ async def test_a_second_key_cannot_claim_another_servers_id(
             from encounters_bridge.keys import KeyConflict
 
             with pytest.raises(KeyConflict, match="already bound"):
-                await create_world_key(daemon.store, "thief 2", "web", [SERVER])
+                await create_world_key(daemon.edge.store, "thief 2", "web", [SERVER])
             await round_trip(daemon, victim, 1)
             assert victim.closes == []
 
@@ -159,10 +159,10 @@ async def test_an_event_naming_another_servers_session_is_refused(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "bridge.db", text_filter) as daemon:
-        keys = await make_keys(daemon.store)
+        keys = await make_keys(daemon.edge.store)
         from encounters_bridge.keys import create_world_key
 
-        _, other_key = await create_world_key(daemon.store, "other", "web")
+        _, other_key = await create_world_key(daemon.edge.store, "other", "web")
         victim = Game.create(daemon.ws_url, keys.world, "json")
         async with httpx.AsyncClient(base_url=daemon.http_url) as http, connected(victim):
             pid, token = await approved_persona(http, keys)
@@ -196,7 +196,7 @@ async def test_a_peer_that_stops_reading_never_blocks_a_signal(
     once, and the link is dropped when one send has stalled ``send_timeout``."""
     async with run_daemon(tmp_path / "bridge.db", text_filter) as daemon:
         daemon.edge.send_timeout = 1.0
-        keys = await make_keys(daemon.store)
+        keys = await make_keys(daemon.edge.store)
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect(("127.0.0.1", daemon.ws_port))
@@ -220,10 +220,10 @@ async def test_a_heartbeat_flood_is_closed_and_the_healthy_link_keeps_its_action
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "bridge.db", text_filter) as daemon:
-        keys = await make_keys(daemon.store)
+        keys = await make_keys(daemon.edge.store)
         from encounters_bridge.keys import create_world_key
 
-        _, flood_key = await create_world_key(daemon.store, "flood", "web")
+        _, flood_key = await create_world_key(daemon.edge.store, "flood", "web")
         healthy = Game.create(daemon.ws_url, keys.world, "json")
         async with connected(healthy):
             flooder = await raw(daemon.ws_url)
@@ -253,7 +253,7 @@ async def test_unidentified_sockets_are_capped_per_address_and_in_all(
 ) -> None:
     async with run_daemon(tmp_path / "bridge.db", text_filter) as daemon:
         daemon.edge.max_unidentified, daemon.edge.max_unidentified_per_address = 40, 8
-        keys = await make_keys(daemon.store)
+        keys = await make_keys(daemon.edge.store)
         healthy = Game.create(daemon.ws_url, keys.world, "json")
         async with connected(healthy):
             idle: list[ClientConnection] = []
@@ -278,7 +278,7 @@ async def test_unidentified_sockets_are_capped_per_address_and_in_all(
             # once they are gone, a new game server identifies normally
             from encounters_bridge.keys import create_world_key
 
-            _, late_key = await create_world_key(daemon.store, "late", "web")
+            _, late_key = await create_world_key(daemon.edge.store, "late", "web")
             await until(lambda: daemon.edge._unidentified_total == 0)
             late = await raw(daemon.ws_url)
             await next_frame(late)
@@ -291,7 +291,7 @@ async def test_bad_keys_from_one_address_back_off_while_others_still_link(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "bridge.db", text_filter) as daemon:
-        keys = await make_keys(daemon.store)
+        keys = await make_keys(daemon.edge.store)
         codes = []
         for _ in range(12):
             ws = await raw(daemon.ws_url, local="127.0.0.9")
@@ -312,7 +312,7 @@ async def test_revoking_a_world_key_closes_its_live_link_at_once(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "bridge.db", text_filter) as daemon:
-        keys = await make_keys(daemon.store)
+        keys = await make_keys(daemon.edge.store)
         game = Game.create(daemon.ws_url, keys.world, "json")
         key_id = keys.world.split("_")[2]
         async with httpx.AsyncClient(base_url=daemon.http_url) as http, connected(game):
@@ -332,12 +332,12 @@ async def test_a_key_revoked_by_another_process_closes_its_link_within_seconds(
 ) -> None:
     async with run_daemon(tmp_path / "bridge.db", text_filter) as daemon:
         daemon.edge.revocation_check_interval = 0.2
-        keys = await make_keys(daemon.store)
+        keys = await make_keys(daemon.edge.store)
         game = Game.create(daemon.ws_url, keys.world, "json")
         async with connected(game):
-            key = await daemon.store.get_world_key(keys.world.split("_")[2])
+            key = await daemon.edge.store.get_world_key(keys.world.split("_")[2])
             assert key is not None
-            await daemon.store.save_world_key(key.model_copy(update={"revoked_at": utcnow()}))
+            await daemon.edge.store.save_world_key(key.model_copy(update={"revoked_at": utcnow()}))
             await until(lambda: CloseCode.AUTH_FAILED in game.closes, 3)
 
 
@@ -345,7 +345,7 @@ async def test_api_keys_are_listed_and_revoked_by_an_admin(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
     async with run_daemon(tmp_path / "bridge.db", text_filter) as daemon:
-        keys = await make_keys(daemon.store)
+        keys = await make_keys(daemon.edge.store)
         async with httpx.AsyncClient(base_url=daemon.http_url) as http:
             listed = (await http.get("/admin/api-keys", headers=bearer(keys.admin))).json()
             assert {k["role"] for k in listed} == {"admin", "creator"}
@@ -366,7 +366,7 @@ async def test_a_restarted_game_server_gets_the_actions_queued_for_its_old_link(
     """A game server's process restarts (a GMod map change) and identifies afresh:
     actions accepted while it was away arrive on its new link, in order."""
     async with run_daemon(tmp_path / "bridge.db", text_filter) as daemon:
-        keys = await make_keys(daemon.store)
+        keys = await make_keys(daemon.edge.store)
         first = Game.create(daemon.ws_url, keys.world, "json")
         async with httpx.AsyncClient(base_url=daemon.http_url) as http:
             async with connected(first):
@@ -490,7 +490,7 @@ async def test_after_a_restart_an_event_for_no_session_reaches_the_servers_compa
 
     db = tmp_path / "bridge.db"
     async with run_daemon(db, text_filter) as d1:
-        keys = await make_keys(d1.store)
+        keys = await make_keys(d1.edge.store)
         game = Game.create(d1.ws_url, keys.world, "json")
         async with httpx.AsyncClient(base_url=d1.http_url) as http, connected(game):
             pid, token = await approved_persona(http, keys)
@@ -523,11 +523,13 @@ async def test_concurrent_dispatches_after_a_restart_get_distinct_numbers_and_al
     from encounters.storage import SQLiteStore
     from encounters_bridge.keys import create_world_key
     from encounters_bridge.server import BridgeEdge
+    from encounters_bridge.store import open_bridge_store
 
     db = tmp_path / "bridge.db"
     async with SQLiteStore(db) as store:
-        _, key = await create_world_key(store, "game", "web")
-        edge = BridgeEdge(store, heartbeat_interval=0.5)
+        records = await open_bridge_store(store)
+        _, key = await create_world_key(records, "game", "web")
+        edge = BridgeEdge(records, heartbeat_interval=0.5)
         server = await edge.serve("127.0.0.1", 0)
         game = Game.create(f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/ws", key, "json")
         async with connected(game):
@@ -539,7 +541,8 @@ async def test_concurrent_dispatches_after_a_restart_get_distinct_numbers_and_al
         server.close()
         await server.wait_closed()
     async with SQLiteStore(db) as store:
-        edge = BridgeEdge(store, heartbeat_interval=0.5)  # nothing in memory
+        records = await open_bridge_store(store)
+        edge = BridgeEdge(records, heartbeat_interval=0.5)  # nothing in memory
         results: list[list[int]] = []
 
         async def dispatch(n: int) -> None:
@@ -552,7 +555,7 @@ async def test_concurrent_dispatches_after_a_restart_get_distinct_numbers_and_al
                 tg.start_soon(dispatch, n)
         numbers = sorted(s for r in results for s in r)
         assert numbers == list(range(2, 14))  # 12 distinct numbers after the first
-        stored = await store.get_link(link_id)
+        stored = await records.get_link(link_id)
         assert stored is not None  # (1 may still be unacknowledged: it was never acked)
         assert [f["s"] for f in stored.unacked if f["s"] > 1] == list(range(2, 14))
 
@@ -563,7 +566,7 @@ async def test_a_companion_the_game_gave_up_on_ends_its_session(
     """A final ``kicked`` (a ban, an online-mode server): the session ends with the
     game's reason, and later signals are refused."""
     async with run_daemon(tmp_path / "bridge.db", text_filter) as daemon:
-        keys = await make_keys(daemon.store)
+        keys = await make_keys(daemon.edge.store)
         game = Game.create(daemon.ws_url, keys.world, "json")
         async with httpx.AsyncClient(base_url=daemon.http_url) as http, connected(game):
             pid, token = await approved_persona(http, keys)

@@ -58,6 +58,8 @@ def test_demo_deploys_a_companion_through_the_daemon(tmp_path: Path) -> None:
         ("bench_bridge_attacks.py", "during heartbeat flood"),
         ("bench_memory.py", "retrieval"),
         ("bench_analytics.py", "events/s"),
+        ("bench_market.py", "store.search"),
+        ("bench_voice.py", "cache hit"),
     ],
 )
 def test_benchmark_scripts_print_figures(script: str, expect: str) -> None:

@@ -32,6 +32,7 @@ from encounters_bridge.deployment import DeploymentService
 from encounters_bridge.frames import CloseCode, Encoding, Frame, decode
 from encounters_bridge.keys import create_api_key, create_world_key
 from encounters_bridge.server import BridgeEdge
+from encounters_bridge.store import KeyStore, open_bridge_store
 
 ENCODINGS: list[Encoding] = ["json", "msgpack"]
 CAPABILITIES = ["chat", "move_to", "emote", "stop"]
@@ -79,7 +80,7 @@ async def run_daemon(
     store = SQLiteStore(db)
     await store.open()
     try:
-        edge = BridgeEdge(store, heartbeat_interval=0.5)
+        edge = BridgeEdge(await open_bridge_store(store), heartbeat_interval=0.5)
         moderator = ContentModerator(text_filter, audit=AuditLogger(store))
         service = DeploymentService(store, moderator, edge, token_ttl=token_ttl)
         engine = Engine(settings, store=store, moderator=moderator)
@@ -121,7 +122,7 @@ class Keys:
         return [self.admin, self.creator, self.other, self.world]
 
 
-async def make_keys(store: SQLiteStore) -> Keys:
+async def make_keys(store: KeyStore) -> Keys:
     _, admin = await create_api_key(store, "ops", "admin")
     creator_record, creator = await create_api_key(store, "alice", "creator")
     _, other = await create_api_key(store, "mallory", "creator")

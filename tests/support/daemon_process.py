@@ -19,6 +19,7 @@ import httpx
 from encounters.settings import load_settings
 from encounters.storage import SQLiteStore
 from encounters_bridge.keys import create_api_key, create_world_key
+from encounters_bridge.store import open_bridge_store
 
 
 def free_port() -> int:
@@ -57,9 +58,10 @@ class DaemonProcess:
     ) -> tuple[str, str, str]:
         """``(admin API key, creator API key, world key)``, made in the store."""
         async with SQLiteStore(load_settings(data_dir=self.data).database_path) as store:
-            _, admin = await create_api_key(store, "ops", "admin")
-            _, creator = await create_api_key(store, "maker", "creator")
-            _, world_key = await create_world_key(store, "game", world, servers)  # type: ignore[arg-type]
+            records = await open_bridge_store(store)
+            _, admin = await create_api_key(records, "ops", "admin")
+            _, creator = await create_api_key(records, "maker", "creator")
+            _, world_key = await create_world_key(records, "game", world, servers)  # type: ignore[arg-type]
         return admin, creator, world_key
 
     async def start(self, *extra: str, preexec: object = None) -> None:

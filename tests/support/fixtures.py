@@ -26,7 +26,7 @@ def threaded(tmp_path: Path, text_filter: TextFilter) -> Iterator[Threaded]:
         dm = stack.enter_context(
             portal.wrap_async_context_manager(run_daemon(tmp_path / "d.db", text_filter))
         )
-        keys = portal.call(make_keys, dm.store)
+        keys = portal.call(make_keys, dm.edge.store)
         game = portal.call(Game.create, dm.ws_url, keys.world, "json")
         stack.enter_context(portal.wrap_async_context_manager(connected(game)))
         yield Threaded(portal, dm, keys, game)

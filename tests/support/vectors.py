@@ -35,6 +35,7 @@ from encounters_bridge.frames import Encoding, Frame, decode, encode, frame_from
 from encounters_bridge.keys import create_world_key
 from encounters_bridge.protocol import WORLDS
 from encounters_bridge.server import BridgeEdge, Connection
+from encounters_bridge.store import BridgeStore, open_bridge_store
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "bridge" / "spec"
@@ -250,7 +251,7 @@ def nested(op: str, depth: int, kind: str, encoding: Encoding) -> str | bytes:
 class Harness:
     """A daemon for one vector, plus the hooks harness steps need."""
 
-    store: SQLiteStore
+    store: BridgeStore
     setup: dict[str, Any]
     keys: dict[str, str] = field(default_factory=dict)
     key_ids: dict[str, str] = field(default_factory=dict)
@@ -672,7 +673,7 @@ def run_vector(
 
     async def main() -> None:
         async with SQLiteStore(tmp_path / "bridge.db") as store:
-            harness = Harness(store, vector.get("setup", {}))
+            harness = Harness(await open_bridge_store(store), vector.get("setup", {}))
             await harness.provision()
             await harness.start()
             runner = make_runner(vector, harness)

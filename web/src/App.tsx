@@ -1,6 +1,6 @@
 // The studio: sign-in, the editor (canvas, forms, JSON, validation, preview, publish),
-// the templates gallery, the persona editor, deploys, the live view of a session
-// (/studio/session/{id}/live), and for admins the moderation queue and the dashboard.
+// the templates gallery, the marketplace, the persona editor, deploys, the live view of a
+// session (/studio/session/{id}/live), and for admins the moderation queue and the dashboard.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, ApiError, type Encounter, type Issue, newEncounter } from "./api";
 import { EncounterCanvas, type Kind, type Layout, nodeForPath, Palette } from "./Canvas";
@@ -9,6 +9,7 @@ import { DeployPage, LiveView, liveSessionOf, ModerationQueue, PersonaEditor } f
 import { connect, type Drawn, moveObjective, removeEdge } from "./edges";
 import { NodeForm } from "./Forms";
 import { JsonView } from "./JsonView";
+import { Marketplace } from "./Marketplace";
 import { PreviewPanel } from "./Preview";
 import { Templates } from "./Templates";
 
@@ -17,7 +18,7 @@ const KEY = "ae-studio-key";
 export function App() {
   const [apiKey, setApiKey] = useState<string | null>(() => sessionStorage.getItem(KEY));
   const [role, setRole] = useState<"admin" | "creator" | null>(null);
-  const [tab, setTab] = useState<"editor" | "templates" | "dashboard" | "persona" | "deploy" | "queue">("editor");
+  const [tab, setTab] = useState<"editor" | "templates" | "market" | "dashboard" | "persona" | "deploy" | "queue">("editor");
   const [submittedPersona, setSubmittedPersona] = useState<string | null>(null);
   const [liveSession, setLiveSession] = useState(() => liveSessionOf(window.location.pathname));
   const open = (next: typeof tab) => {
@@ -50,6 +51,7 @@ export function App() {
         <nav aria-label="Studio">
           <button type="button" aria-current={liveSession === null && tab === "editor"} onClick={() => open("editor")}>Editor</button>
           <button type="button" aria-current={liveSession === null && tab === "templates"} onClick={() => open("templates")}>Templates</button>
+          <button type="button" aria-current={liveSession === null && tab === "market"} onClick={() => open("market")}>Marketplace</button>
           <button type="button" aria-current={liveSession === null && tab === "persona"} onClick={() => open("persona")}>Personas</button>
           <button type="button" aria-current={liveSession === null && tab === "deploy"} onClick={() => open("deploy")}>Deploy</button>
           {role === "admin" && (
@@ -71,6 +73,7 @@ export function App() {
         {tab === "templates" && (
           <Templates apiKey={apiKey} onOpen={(encounter) => { setLoaded({ encounter, layout: {} }); setTab("editor"); }} />
         )}
+        {tab === "market" && <Marketplace apiKey={apiKey} isAdmin={role === "admin"} />}
         {tab === "dashboard" && role === "admin" && <Dashboard apiKey={apiKey} />}
         </>}
       </main>

@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from encounters.analytics.models import EncounterAnalytics, GlobalStats, PlayerStats
 from encounters.engine import Engine
 from encounters.models import utcnow
-from encounters.models.bridge import WorldKey
 from encounters.platform_metrics import PlatformMetrics, platform_metrics
 
+from ..store.models import WorldKey
 from ..tenancy import Tenancy
 from .auth import ADMIN, CALLER, Anyone, Player
 from .schemas import ERRORS, Ok

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from encounters.models.bridge import ApiKey, WorldKey
+from ..store.models import ApiKey, WorldKey
 
 #: The security scheme OpenAPI shows; the gate has checked the key already.
 bearer = HTTPBearer(auto_error=False, description="a control-API key or a world key")

@@ -14,16 +14,14 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from encounters.engine import Engine
-from encounters.errors import FieldError, ValidationFailed
-from encounters.models.bridge import ApiKey, WorldKey
 from encounters.models.encounter import EncounterSpec
-from encounters.models.persona import BUILTIN_TOPICS, Safety
 from encounters.models.session import Session
-from encounters.moderation import ContentModerator
+from encounters.moderation.published import screen
 from encounters.templates.library import template_from_data
 from encounters.templates.model import EncounterTemplate
-from encounters.validation import text_fields, unsafe_text_errors, validate_model
+from encounters.validation import validate_model
 
+from ..store.models import ApiKey, WorldKey
 from ..tenancy import Resource, Tenancy
 from .auth import Anyone, Caller
 from .schemas import ERRORS, TemplateId, body_of
@@ -41,32 +39,6 @@ class ObjectiveRequest(BaseModel):
 
     progress: int | None = None
     completed: bool | None = None
-
-
-#: How published text is judged: every built-in topic blocks, in a game's context (a
-#: quest to defeat bandits is game talk), profanity blocks too.
-PUBLISHED = Safety(blocked_topics=list(BUILTIN_TOPICS), moderation="block")
-
-
-def screen(moderator: ContentModerator, body: dict[str, Any], what: str) -> None:
-    """Refuse (422) text with control or invisible format characters and text that
-    fails moderation, naming each field; counted as ``what`` moderation decisions.
-    Empty text is left to validation, which says what the field needs."""
-    unsafe = unsafe_text_errors(body)
-    if unsafe:
-        raise ValidationFailed(what, unsafe)
-    blocked = []
-    for path, text in text_fields(body):
-        if not text.strip():  # nothing to judge; whether it may be empty is validation's
-            continue
-        result = moderator.check_message(text, PUBLISHED, max_length=20000)
-        if not result.allowed:
-            blocked.append(
-                FieldError(path, f"refused by moderation ({result.topic or result.reason})")
-            )
-    moderator.counters.count(what, "block" if blocked else "allow")
-    if blocked:
-        raise ValidationFailed(what, blocked)
 
 
 def router(engine: Engine, tenancy: Tenancy) -> APIRouter:

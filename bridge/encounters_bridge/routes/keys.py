@@ -9,9 +9,9 @@ from fastapi import APIRouter, HTTPException
 
 from encounters.errors import NotFound
 from encounters.models import utcnow
-from encounters.models.bridge import ApiKey, WorldKey
 
 from ..deployment import DeploymentService
+from ..store.models import ApiKey, WorldKey
 from .auth import ADMIN, Admin
 from .schemas import ERRORS, ApiKeyView, WorldKeyView
 
@@ -28,7 +28,7 @@ def api_key_view(key: ApiKey) -> ApiKeyView:
 
 def router(service: DeploymentService) -> APIRouter:
     api = APIRouter(tags=["keys"], responses=ERRORS)
-    store = service.store
+    store = service.records
 
     @api.get("/admin/world-keys", dependencies=ADMIN, response_model_exclude_none=True)
     async def world_keys() -> list[WorldKeyView]:

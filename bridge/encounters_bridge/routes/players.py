@@ -18,10 +18,10 @@ from encounters.campaigns.parse import parse_campaign
 from encounters.engine import Engine
 from encounters.errors import FieldError, ValidationFailed
 from encounters.memory.models import NPCMemory
-from encounters.models.bridge import WorldKey
 from encounters.models.encounter import EncounterSpec
 from encounters.models.session import Session
 
+from ..store.models import WorldKey
 from ..tenancy import Tenancy
 from .auth import Anyone, Caller, Player
 from .schemas import ERRORS, DifficultyView, MemoryView, body_of

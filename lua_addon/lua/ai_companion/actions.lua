@@ -104,6 +104,35 @@ end
 
 local handlers = {}
 
+--- The players who hear a companion: those within ai_companion_voice_radius units of
+--- it (0: everyone on the server).
+function A.listeners(ent)
+  local cv = GetConVar("ai_companion_voice_radius")
+  local radius = cv and cv:GetFloat() or 1500
+  local here = ent:GetPos()
+  local out = {}
+  for _, ply in ipairs(player.GetAll()) do
+    if radius <= 0 or ply:GetPos():DistToSqr(here) <= radius * radius then out[#out + 1] = ply end
+  end
+  return out
+end
+
+--- A voiced line (the daemon's signed link to its audio) goes to the players near the
+--- companion; each client plays it at the companion (autorun/client/ai_companion_cl.lua).
+function A.send_voice(ent, audio)
+  if type(audio) ~= "table" or not is_str(audio.url) then return false end
+  if not string.match(audio.url, "^https?://") or #audio.url > 2000 then return false end
+  local listeners = A.listeners(ent)
+  if #listeners == 0 then return false end
+  net.Start("ai_companion_voice")
+  net.WriteUInt(ent:EntIndex(), 16)
+  net.WriteVector(ent:GetPos())
+  net.WriteString(audio.url)
+  net.WriteFloat(is_num(audio.duration) and audio.duration or 0)
+  net.Send(listeners)
+  return true
+end
+
 function handlers.chat(ent, action, done, failed)
   local message = action.message
   if not is_str(message) then return failed("bad_arguments") end
@@ -111,6 +140,7 @@ function handlers.chat(ent, action, done, failed)
   net.WriteString(ent:GetCompanionName() or "Companion")
   net.WriteString(message)
   net.Broadcast()
+  A.send_voice(ent, action.audio)
   done()
 end
 

@@ -5,6 +5,12 @@
 // Characters Minecraft refuses in chat (section sign, control characters; a vanilla
 // server kicks a client that sends them) are removed, and long messages are split at
 // word boundaries into lines the server accepts.
+//
+// A voiced line (the daemon added `audio: {url, duration}`) cannot be played: vanilla
+// Minecraft plays only the sounds of its resource packs, never audio from a URL. Its
+// text is the subtitle instead: in the action bar of the players near the companion
+// when the companion is an operator (/title needs level 2), else in chat marked with a
+// note sign, so players can tell the companion spoke.
 
 const { ActionError, badArguments } = require('./errors')
 
@@ -44,10 +50,36 @@ function chatLines (message) {
   return lines
 }
 
-async function chat (c, action) {
-  const lines = chatLines(action.message)
-  for (const line of lines) c.bot.chat(line)
-  return { lines: lines.length }
+const VOICED_MARK = '\u266a ' // ♪
+const SUBTITLE_LENGTH = 150 // what an action bar shows readably (and fits a command)
+const TITLE_LEVEL = 2
+
+function isVoiced (action) {
+  return action.audio !== null && typeof action.audio === 'object' && typeof action.audio.url === 'string'
 }
 
-module.exports = { handlers: { chat }, chatLines, cleanText, splitLines }
+/** The /title command showing a voiced line in the action bar of `selector`. */
+function subtitleCommand (message, selector) {
+  let text = cleanText(message)
+  if (text.length > SUBTITLE_LENGTH) text = text.slice(0, SUBTITLE_LENGTH - 1).trimEnd() + '\u2026'
+  return `/title ${selector} actionbar ${JSON.stringify({ text: VOICED_MARK + text })}`
+}
+
+async function chat (c, action) {
+  const lines = chatLines(action.message)
+  if (!isVoiced(action)) {
+    for (const line of lines) c.bot.chat(line)
+    return { lines: lines.length }
+  }
+  const level = c.opLevel
+  if (level !== null && level !== undefined && level >= TITLE_LEVEL) {
+    for (const line of lines) c.bot.chat(line)
+    c.bot.chat(subtitleCommand(action.message, c.options.titleTarget || '@a[distance=..32]'))
+    return { lines: lines.length, subtitle: 'actionbar' }
+  }
+  lines[0] = VOICED_MARK + lines[0]
+  for (const line of splitLines(lines.join(' '))) c.bot.chat(line)
+  return { lines: lines.length, subtitle: 'chat' }
+}
+
+module.exports = { handlers: { chat }, chatLines, cleanText, splitLines, subtitleCommand }

@@ -25,6 +25,9 @@ from .render import encounter_panel, session_summary
 #: More of the tour, run after the SDK part with the same settings: the bridge package
 #: adds the daemon part here when it is installed (the SDK never imports it).
 EXTRA_PARTS: list[Callable[[Settings, Console], None]] = []
+#: ``ae demo --web``: what runs after the tour to leave a companion in the web world
+#: (the bridge package sets it; without the bridge the flag says what to install).
+WEB_WORLD: Callable[[Settings, Console], None] | None = None
 
 
 def run_demo(settings: Settings, *, seed: int = 7, console: Console | None = None) -> None:

@@ -314,8 +314,20 @@ def sessions_abandon(
 @app.command()
 def demo(
     seed: Annotated[int, typer.Option(help="Seed for the generated encounters.")] = 7,
+    web: Annotated[
+        bool,
+        typer.Option(
+            "--web",
+            help="Afterwards leave a companion running in the web world and print its URL "
+            "(until Ctrl-C).",
+        ),
+    ] = False,
 ) -> None:
     """The offline tour: one encounter per category, one session played through."""
-    from .demo import run_demo
+    from . import demo as tour
 
-    run_demo(state.store_settings(), seed=seed, console=out)
+    if web and tour.WEB_WORLD is None:
+        raise fail("--web needs the bridge daemon: pip install 'ai-encounters[bridge]'")
+    tour.run_demo(state.store_settings(), seed=seed, console=out)
+    if web and tour.WEB_WORLD is not None:
+        tour.WEB_WORLD(state.store_settings(), out)

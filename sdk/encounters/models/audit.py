@@ -21,7 +21,7 @@ class AuditEntry(BaseModel):
     at: Timestamp = Field(default_factory=utcnow)
     session_id: Annotated[str, Field(max_length=64)] | None = None
     persona_id: Annotated[str, Field(max_length=64)] | None = None
-    kind: Literal["message", "action", "event", "persona", "link"]
+    kind: Literal["message", "action", "event", "persona", "link", "listing", "review", "report"]
     input: Any = None
     decision: Decision
     reason: Annotated[str, Field(max_length=200)] | None = None

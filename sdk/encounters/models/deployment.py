@@ -1,5 +1,5 @@
-"""The deployment flow's records: submitted personas, deploy tokens, companion
-sessions in game worlds."""
+"""The deployment flow's records: submitted personas and companion sessions in game
+worlds."""
 
 from __future__ import annotations
 
@@ -28,18 +28,6 @@ class PersonaRecord(BaseModel):
     submitted_at: Timestamp = Field(default_factory=utcnow)
     approved_at: Timestamp | None = None
     token_hash: Annotated[str, Field(max_length=128)] | None = None
-
-
-class DeployToken(BaseModel):
-    """Permission to spawn one persona once, until ``expires_at``; only the hash is
-    kept. A newer approval of the persona revokes it."""
-
-    model_config = STRICT
-
-    token_hash: Annotated[str, Field(max_length=128)]
-    persona_id: Id
-    expires_at: Timestamp
-    created_at: Timestamp = Field(default_factory=utcnow)
 
 
 class Location(BaseModel):

@@ -1,4 +1,5 @@
-"""One record per LLM call attempt: who, how many tokens, what it cost, how it went."""
+"""One record per LLM or speech call attempt: who, how many tokens, what it cost, how
+it went. Speech (``purpose="speech"``) counts characters in ``input_tokens``."""
 
 from __future__ import annotations
 

@@ -13,8 +13,7 @@ from pydantic import BaseModel
 from ..errors import SessionNotFound
 from ..models import Category, EncounterSpec, Session, SessionStatus
 from ..models.audit import AuditEntry
-from ..models.bridge import ApiKey, LinkRecord, WorldKey
-from ..models.deployment import CompanionSession, DeployToken, PersonaRecord
+from ..models.deployment import CompanionSession, PersonaRecord
 from ..models.usage import UsageRecord, UsageTotals
 from .base import LoggedEvent, Store, WriteBatch
 
@@ -22,17 +21,16 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class MemoryStore(Store):
+    """Everything in dicts and lists of JSON text; gone when the process ends. Each
+    method runs without yielding to the event loop, so every call is atomic."""
+
     def __init__(self) -> None:
         self._encounters: dict[str, tuple[str, str]] = {}  # id -> (category, json)
         self._sessions: dict[str, str] = {}
         self._audit: list[str] = []
         self._usage: list[UsageRecord] = []
-        self._world_keys: dict[str, str] = {}
-        self._links: dict[str, str] = {}
         self._personas: dict[str, str] = {}
-        self._tokens: dict[str, str] = {}
         self._companions: dict[str, str] = {}
-        self._api_keys: dict[str, str] = {}
         self._documents: dict[tuple[str, str], str] = {}
         self._events: list[LoggedEvent] = []
 
@@ -140,14 +138,6 @@ class MemoryStore(Store):
             # stored without its seq (its place in the list gives it back): no copy
             self._audit.append(entry.model_dump_json(exclude={"seq"}))
             seqs.append(seq)
-        for change in batch.links:
-            old = self._links.get(change.record.id)
-            kept = [] if old is None or change.replace else [
-                f for f in LinkRecord.model_validate_json(old).unacked
-                if (f.get("s") or 0) > change.acked
-            ]  # fmt: skip
-            record = change.record.model_copy(update={"unacked": kept + change.appended})
-            self._links[record.id] = record.model_dump_json()
         for companion in batch.companions:
             await self.save_companion(companion)
         return seqs
@@ -178,25 +168,6 @@ class MemoryStore(Store):
     async def usage_totals(self) -> list[UsageTotals]:
         return totals_of(self._usage)
 
-    async def save_world_key(self, key: WorldKey) -> None:
-        self._world_keys[key.id] = key.model_dump_json()
-
-    async def get_world_key(self, key_id: str) -> WorldKey | None:
-        raw = self._world_keys.get(key_id)
-        return WorldKey.model_validate_json(raw) if raw else None
-
-    async def list_world_keys(self) -> list[WorldKey]:
-        return [WorldKey.model_validate_json(r) for r in self._world_keys.values()]
-
-    async def get_link(self, link_id: str) -> LinkRecord | None:
-        raw = self._links.get(link_id)
-        return LinkRecord.model_validate_json(raw) if raw else None
-
-    async def find_link(self, world: str, server_id: str) -> LinkRecord | None:
-        found = [LinkRecord.model_validate_json(r) for r in self._links.values()]
-        found = [r for r in found if r.world == world and r.server_id == server_id]
-        return max(found, key=lambda r: r.updated_at, default=None)
-
     async def save_persona(self, record: PersonaRecord) -> None:
         self._personas[record.persona.id] = record.model_dump_json()
 
@@ -207,13 +178,6 @@ class MemoryStore(Store):
     async def list_personas(self, *, status: str | None = None) -> list[PersonaRecord]:
         found = [PersonaRecord.model_validate_json(r) for r in self._personas.values()]
         return [p for p in found if status is None or p.status == status]
-
-    async def save_deploy_token(self, token: DeployToken) -> None:
-        self._tokens[token.token_hash] = token.model_dump_json()
-
-    async def get_deploy_token(self, token_hash: str) -> DeployToken | None:
-        raw = self._tokens.get(token_hash)
-        return DeployToken.model_validate_json(raw) if raw else None
 
     async def save_companion(self, session: CompanionSession) -> None:
         self._companions[session.id] = session.model_dump_json()
@@ -237,16 +201,6 @@ class MemoryStore(Store):
             and (server_id is None or c.server_id == server_id)
             and (status is None or c.status == status)
         ]
-
-    async def save_api_key(self, key: ApiKey) -> None:
-        self._api_keys[key.id] = key.model_dump_json()
-
-    async def get_api_key(self, key_id: str) -> ApiKey | None:
-        raw = self._api_keys.get(key_id)
-        return ApiKey.model_validate_json(raw) if raw else None
-
-    async def list_api_keys(self) -> list[ApiKey]:
-        return [ApiKey.model_validate_json(r) for r in self._api_keys.values()]
 
 
 def totals_of(records: list[UsageRecord]) -> list[UsageTotals]:

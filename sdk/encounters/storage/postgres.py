@@ -26,8 +26,8 @@ What it keeps, as the SQLite store does:
   is atomic against every other node.
 
 The daemon's own records (world keys, API keys, links and their outbox, deploy tokens)
-are not kept here: the bridge package stores those. Their methods raise
-:class:`StoreError` naming the limit.
+are not kept here: they are the bridge package's (``encounters_bridge.store``), which
+has no PostgreSQL backend yet.
 
 It runs on asyncio only (asyncpg does), where the SQLite store also runs on trio.
 The URL may carry a password: it is never logged or shown (errors print the URL with
@@ -42,7 +42,7 @@ import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table, delete, func, insert, literal, select, text, update
@@ -55,8 +55,7 @@ from ..errors import SessionNotFound, StoreCorrupt, StoreError
 from ..log import get_logger
 from ..models import Category, EncounterSpec, Session, SessionStatus, utcnow
 from ..models.audit import AuditEntry
-from ..models.bridge import ApiKey, LinkRecord, WorldKey
-from ..models.deployment import CompanionSession, DeployToken, PersonaRecord
+from ..models.deployment import CompanionSession, PersonaRecord
 from ..models.usage import UsageRecord, UsageTotals
 from ..validation import format_path
 from .base import LoggedEvent, Store, WriteBatch
@@ -423,8 +422,6 @@ class PostgresStore(Store):
         return await self.write_batch(WriteBatch(audit=entries))
 
     async def write_batch(self, batch: WriteBatch) -> list[int]:
-        if batch.links:
-            self._daemon_records()
         audit = [
             Write("audit_log", {
                 "at": e.at, "session_id": e.session_id, "persona_id": e.persona_id,
@@ -601,41 +598,3 @@ class PostgresStore(Store):
                 await conn.execute(select(table.c.id, table.c.data).where(table.c.id == row_id))
             ).first()
         return self._load(model, table.name, row.id, row.data) if row else None
-
-    # -- the daemon's records: kept by the bridge package, not here ------------------
-
-    def _daemon_records(self) -> NoReturn:
-        raise StoreError(
-            f"the PostgreSQL store {self.where} keeps no daemon records (world keys, API "
-            "keys, links, deploy tokens); the bridge daemon stores those itself"
-        )
-
-    async def save_world_key(self, key: WorldKey) -> None:
-        self._daemon_records()
-
-    async def get_world_key(self, key_id: str) -> WorldKey | None:
-        self._daemon_records()
-
-    async def list_world_keys(self) -> list[WorldKey]:
-        self._daemon_records()
-
-    async def get_link(self, link_id: str) -> LinkRecord | None:
-        self._daemon_records()
-
-    async def find_link(self, world: str, server_id: str) -> LinkRecord | None:
-        self._daemon_records()
-
-    async def save_deploy_token(self, token: DeployToken) -> None:
-        self._daemon_records()
-
-    async def get_deploy_token(self, token_hash: str) -> DeployToken | None:
-        self._daemon_records()
-
-    async def save_api_key(self, key: ApiKey) -> None:
-        self._daemon_records()
-
-    async def get_api_key(self, key_id: str) -> ApiKey | None:
-        self._daemon_records()
-
-    async def list_api_keys(self) -> list[ApiKey]:
-        self._daemon_records()

@@ -1,18 +1,21 @@
 """The store, cut into the small protocols services actually use.
 
-:class:`~.base.Store` is the whole contract, and the SQLite and in-memory stores
+:class:`~.base.Store` is their composition, and the SQLite and in-memory stores
 implement all of it. A service names only the part it needs (the difficulty manager
 reads and writes documents; the webhook delivery loop appends to and reads event
 logs), so a new backend (PostgreSQL, say) can be built and tested one protocol at a
-time, and a test can hand a service a small stand-in. The methods mean exactly what
-:class:`~.base.Store` documents; they are repeated here only as signatures.
+time, and a test can hand a service a small stand-in.
 
-``_conforms`` at the bottom makes mypy prove that every ``Store`` is each of these.
+Implementations store whole models, copy on read and write (callers never share objects
+with the store), and are safe for concurrent use by tasks of one event loop. Models are
+stored as given: validating them is the caller's job (the engine does it before every
+write).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -22,9 +25,29 @@ from ..models import Category, EncounterSpec, Session, SessionStatus
 from ..models.audit import AuditEntry
 from ..models.deployment import CompanionSession, PersonaRecord
 from ..models.usage import UsageRecord, UsageTotals
-from .base import LoggedEvent, Store
 
 M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """One row of an event log: ``id`` grows with every append (a log's cursor)."""
+
+    id: int
+    kind: str
+    key: str | None
+    at: datetime
+    data: dict[str, Any]
+
+
+@dataclass
+class WriteBatch:
+    """Writes that land together, in one transaction: a companion's audit entries and
+    its counters, so a crash keeps all of them or none. (The bridge daemon commits its
+    dispatches with such a batch, through its own store sharing this one's file.)"""
+
+    audit: list[AuditEntry] = field(default_factory=list)
+    companions: list[CompanionSession] = field(default_factory=list)
 
 
 class EncounterStore(Protocol):
@@ -36,17 +59,29 @@ class EncounterStore(Protocol):
 
     async def list_encounters(
         self, *, category: Category | None = None, limit: int = 100, offset: int = 0
-    ) -> list[EncounterSpec]: ...
+    ) -> list[EncounterSpec]:
+        """Newest (most recently saved) first."""
+        ...
 
 
 class SessionStore(Protocol):
     """Encounter sessions, changed atomically."""
 
-    async def save_session(self, session: Session) -> None: ...
+    async def save_session(self, session: Session) -> None:
+        """Insert or replace the session with this id."""
+        ...
 
-    async def update_session(
-        self, session_id: str, change: Callable[[Session], None]
-    ) -> Session: ...
+    async def save_sessions(self, batch: list[Session]) -> None:
+        """Save many sessions (imports); stores may do it in one transaction."""
+        for session in batch:
+            await self.save_session(session)
+
+    async def update_session(self, session_id: str, change: Callable[[Session], None]) -> Session:
+        """Read, change and write one session atomically, even against other stores
+        (and processes) on the same data. ``change`` mutates the session it is given and
+        may raise to cancel the update; its exception propagates. Raises
+        :class:`~encounters.errors.SessionNotFound` for an unknown id."""
+        ...
 
     async def get_session(self, session_id: str) -> Session | None: ...
 
@@ -58,13 +93,17 @@ class SessionStore(Protocol):
         campaign_id: str | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> list[Session]: ...
+    ) -> list[Session]:
+        """Newest first."""
+        ...
 
 
 class AuditLog(Protocol):
     """The append-only moderation audit log."""
 
-    async def append_audit(self, entries: list[AuditEntry]) -> list[int]: ...
+    async def append_audit(self, entries: list[AuditEntry]) -> list[int]:
+        """Append entries (never update or delete them); returns their ``seq``."""
+        ...
 
     async def list_audit(
         self,
@@ -73,25 +112,35 @@ class AuditLog(Protocol):
         persona_id: str | None = None,
         after_seq: int = 0,
         limit: int = 1000,
-    ) -> list[AuditEntry]: ...
+    ) -> list[AuditEntry]:
+        """Entries in the order they were appended, optionally filtered."""
+        ...
 
 
 class UsageLog(Protocol):
     """LLM call attempts and their totals."""
 
-    async def append_usage(self, records: list[UsageRecord]) -> None: ...
+    async def append_usage(self, records: list[UsageRecord]) -> None:
+        """Record LLM call attempts (append-only)."""
+        ...
 
-    async def usage_totals(self) -> list[UsageTotals]: ...
+    async def usage_totals(self) -> list[UsageTotals]:
+        """Calls, failures, tokens and cost per provider and model."""
+        ...
 
 
 class DocumentStore(Protocol):
     """Whole documents by ``(kind, key)``: player histories, campaigns, webhooks."""
 
-    async def save_document(self, kind: str, key: str, doc: BaseModel) -> None: ...
+    async def save_document(self, kind: str, key: str, doc: BaseModel) -> None:
+        """Insert or replace the document ``(kind, key)``."""
+        ...
 
     async def get_document(self, kind: str, key: str, model: type[M]) -> M | None: ...
 
-    async def list_documents(self, kind: str, model: type[M], *, prefix: str = "") -> list[M]: ...
+    async def list_documents(self, kind: str, model: type[M], *, prefix: str = "") -> list[M]:
+        """Documents of a kind whose key starts with ``prefix``, in key order."""
+        ...
 
     async def delete_document(self, kind: str, key: str) -> bool: ...
 
@@ -101,17 +150,24 @@ class EventLog(Protocol):
 
     async def append_events(
         self, kind: str, events: list[tuple[str | None, datetime, dict[str, Any]]]
-    ) -> list[int]: ...
+    ) -> list[int]:
+        """Append ``(key, at, data)`` rows to the log ``kind`` in one transaction;
+        returns their ids (increasing; shared by all logs)."""
+        ...
 
     async def list_events(
         self, kind: str, *, key: str | None = None, after_id: int = 0, limit: int = 1000
-    ) -> list[LoggedEvent]: ...
+    ) -> list[LoggedEvent]:
+        """Rows of a log after ``after_id``, oldest first, optionally for one key."""
+        ...
 
 
 class DeploymentReader(Protocol):
     """What platform metrics read of the deployment records."""
 
-    async def list_personas(self, *, status: str | None = None) -> list[PersonaRecord]: ...
+    async def list_personas(self, *, status: str | None = None) -> list[PersonaRecord]:
+        """Most recently saved first."""
+        ...
 
     async def list_companions(
         self,
@@ -120,6 +176,22 @@ class DeploymentReader(Protocol):
         server_id: str | None = None,
         status: str | None = None,
     ) -> list[CompanionSession]: ...
+
+
+class DeploymentStore(DeploymentReader, Protocol):
+    """Submitted personas and the companion sessions spawned from them."""
+
+    async def save_persona(self, record: PersonaRecord) -> None: ...
+
+    async def get_persona(self, persona_id: str) -> PersonaRecord | None: ...
+
+    async def save_companion(self, session: CompanionSession) -> None: ...
+
+    async def get_companion(self, session_id: str) -> CompanionSession | None: ...
+
+    async def write_batch(self, batch: WriteBatch) -> list[int]:
+        """Commit ``batch`` atomically; returns the ``seq`` of its audit entries."""
+        ...
 
 
 # -- what each service needs ---------------------------------------------------------
@@ -139,12 +211,3 @@ class WebhookStore(DocumentStore, EventLog, Protocol):
 
 class MetricsStore(AuditLog, EventLog, DeploymentReader, Protocol):
     """What platform metrics read."""
-
-
-def _conforms(store: Store) -> None:
-    """Never called: mypy checks that a ``Store`` is every protocol above."""
-    parts: tuple[
-        EncounterStore, SessionStore, AuditLog, UsageLog, DocumentStore, EventLog,
-        DeploymentReader, CampaignStore, AnalyticsStore, WebhookStore, MetricsStore,
-    ] = (store, store, store, store, store, store, store, store, store, store, store)  # fmt: skip
-    del parts

@@ -10,7 +10,6 @@ index and filter.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from sqlalchemy import (
@@ -26,10 +25,7 @@ from sqlalchemy import (
     Text,
     delete,
     insert,
-    inspect,
     select,
-    text,
-    update,
 )
 
 from ..errors import StoreError
@@ -105,43 +101,6 @@ llm_usage = Table(
 )
 
 
-world_keys = Table(
-    "world_keys",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("name", String(120), nullable=False),
-    Column("world", String(16), nullable=False),
-    Column("key_hash", String(128), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("revoked_at", DateTime(timezone=True)),
-    #: JSON list of the game server ids the key may identify as
-    Column("server_ids", Text, nullable=False, server_default="[]"),
-)
-
-bridge_links = Table(
-    "bridge_links",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("world", String(16), nullable=False),
-    Column("server_id", String(64), nullable=False),
-    Column("key_id", String(64), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("data", Text, nullable=False),
-    Index("ix_bridge_links_server", "world", "server_id"),
-)
-
-
-#: A link's dispatches not yet acknowledged, one row each: a busy link appends rows and
-#: drops acknowledged ones instead of rewriting its whole replay window.
-bridge_outbox = Table(
-    "bridge_outbox",
-    metadata,
-    Column("link_id", String(64), primary_key=True),
-    Column("s", Integer, primary_key=True),
-    Column("data", Text, nullable=False),
-)
-
-
 #: Documents of the player-facing systems (player histories, campaigns...): one JSON
 #: model per (kind, key), e.g. ("difficulty", player id).
 documents = Table(
@@ -179,25 +138,6 @@ personas = Table(
     Column("data", Text, nullable=False),
 )
 
-deploy_tokens = Table(
-    "deploy_tokens",
-    metadata,
-    Column("id", String(128), primary_key=True),  # the token's hash
-    Column("persona_id", String(64), nullable=False),
-    Column("data", Text, nullable=False),
-)
-
-api_keys = Table(
-    "api_keys",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("name", String(120), nullable=False),
-    Column("role", String(16), nullable=False),
-    Column("key_hash", String(128), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("revoked_at", DateTime(timezone=True)),
-)
-
 companion_sessions = Table(
     "companion_sessions",
     metadata,
@@ -216,7 +156,8 @@ def _v1_foundation(conn: Connection) -> None:
 
 #: ``MIGRATIONS[i]`` brings a store from version ``i`` to ``i + 1``, inside the open
 #: transaction. A migration may create tables, alter them or move data; append new
-#: ones, never edit a released one.
+#: ones. A released one may only stop touching tables another store owns (that
+#: store's own migrations bring them to its shape from any earlier version).
 def _v2_audit_log(conn: Connection) -> None:
     metadata.create_all(conn, tables=[audit_log], checkfirst=True)
 
@@ -225,29 +166,20 @@ def _v3_llm_usage(conn: Connection) -> None:
     metadata.create_all(conn, tables=[llm_usage], checkfirst=True)
 
 
-def _v4_bridge(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[world_keys, bridge_links], checkfirst=True)
+def _v4_daemon_records(conn: Connection) -> None:
+    """Nothing: this step's tables (keys and links) belong to the bridge daemon's
+    store, which creates them in the same file under a version of its own."""
 
 
 def _v5_deployment(conn: Connection) -> None:
-    metadata.create_all(
-        conn, tables=[personas, deploy_tokens, companion_sessions, api_keys], checkfirst=True
-    )
+    """Personas and companion sessions (the daemon's token and key tables are its
+    own store's)."""
+    metadata.create_all(conn, tables=[personas, companion_sessions], checkfirst=True)
 
 
-def _v6_bridge_outbox(conn: Connection) -> None:
-    """Move each link's unacknowledged dispatches out of its JSON into outbox rows."""
-    metadata.create_all(conn, tables=[bridge_outbox], checkfirst=True)
-    for link_id, data in conn.execute(select(bridge_links.c.id, bridge_links.c.data)).all():
-        record = json.loads(data)
-        frames = record.pop("unacked", None) or []
-        if frames:
-            conn.execute(insert(bridge_outbox), [
-                {"link_id": link_id, "s": f["s"], "data": json.dumps(f)} for f in frames
-            ])  # fmt: skip
-        conn.execute(
-            update(bridge_links).where(bridge_links.c.id == link_id).values(data=json.dumps(record))
-        )
+def _v6_daemon_records(conn: Connection) -> None:
+    """Nothing: this step's table (a link's outbox) belongs to the bridge daemon's
+    store."""
 
 
 def _v7_documents(conn: Connection) -> None:
@@ -258,51 +190,61 @@ def _v8_event_log(conn: Connection) -> None:
     metadata.create_all(conn, tables=[event_log], checkfirst=True)
 
 
-def _v9_key_servers(conn: Connection) -> None:
-    """World keys are bound to the game servers they may identify as."""
-    if "server_ids" not in {c["name"] for c in inspect(conn).get_columns("world_keys")}:
-        conn.execute(text("ALTER TABLE world_keys ADD COLUMN server_ids TEXT NOT NULL "
-                          "DEFAULT '[]'"))  # fmt: skip
+def _v9_daemon_records(conn: Connection) -> None:
+    """Nothing: this step's column (a key's game servers) belongs to the bridge
+    daemon's store."""
+
+
+def _v10_daemon_apart(conn: Connection) -> None:
+    """The bridge daemon keeps its tables under a version of its own. Nothing to
+    change here: the version step only stops an older SDK (which expects the daemon's
+    tables) from opening a file that may lack them."""
 
 
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_foundation,
     _v2_audit_log,
     _v3_llm_usage,
-    _v4_bridge,
+    _v4_daemon_records,
     _v5_deployment,
-    _v6_bridge_outbox,
+    _v6_daemon_records,
     _v7_documents,
     _v8_event_log,
-    _v9_key_servers,
+    _v9_daemon_records,
+    _v10_daemon_apart,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def schema_version(conn: Connection) -> int:
-    """The version recorded in ``schema_meta`` (0 for a new, empty store)."""
-    raw = conn.execute(
-        select(schema_meta.c.value).where(schema_meta.c.key == "schema_version")
-    ).scalar()
+def schema_version(conn: Connection, track: str = "schema_version") -> int:
+    """The version recorded under ``track`` in ``schema_meta`` (0 when none is)."""
+    raw = conn.execute(select(schema_meta.c.value).where(schema_meta.c.key == track)).scalar()
     return int(raw) if raw is not None else 0
 
 
-def migrate(conn: Connection, where: str) -> tuple[int, int]:
-    """Bring the store on ``conn`` to :data:`SCHEMA_VERSION` inside the caller's
-    transaction, which must keep other migrators out (SQLite: ``BEGIN IMMEDIATE``;
-    PostgreSQL: an advisory lock). Returns ``(old, new)`` versions. ``where`` names
-    the store in the error for a store newer than this SDK."""
+def migrate(
+    conn: Connection,
+    where: str,
+    track: str = "schema_version",
+    migrations: list[Callable[[Connection], None]] = MIGRATIONS,
+) -> tuple[int, int]:
+    """Bring the tables counted under ``track`` to their newest version inside the
+    caller's transaction, which must keep other migrators out (SQLite: ``BEGIN
+    IMMEDIATE``; PostgreSQL: an advisory lock): ``migrations[i]`` brings them from
+    version ``i`` to ``i + 1``. The SDK's tables are ``schema_version``; a store sharing
+    the file (the bridge daemon's) keeps a track of its own. Returns ``(old, new)``;
+    ``where`` names the store in the error for a store newer than this code."""
     schema_meta.create(conn, checkfirst=True)
-    version = schema_version(conn)
-    if version > SCHEMA_VERSION:
+    version, newest = schema_version(conn, track), len(migrations)
+    if version > newest:
         raise StoreError(
-            f"store {where} has schema version {version}, newer than this SDK understands "
-            f"({SCHEMA_VERSION}); upgrade the ai-encounters package"
+            f"store {where} has {track.replace('_', ' ')} {version}, newer than this SDK "
+            f"understands ({newest}); upgrade the ai-encounters package"
         )
-    for step in MIGRATIONS[version:]:
+    for step in migrations[version:]:
         step(conn)
-    if version != SCHEMA_VERSION:
-        conn.execute(delete(schema_meta).where(schema_meta.c.key == "schema_version"))
-        conn.execute(insert(schema_meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
-    return version, SCHEMA_VERSION
+    if version != newest:
+        conn.execute(delete(schema_meta).where(schema_meta.c.key == track))
+        conn.execute(insert(schema_meta).values(key=track, value=str(newest)))
+    return version, newest

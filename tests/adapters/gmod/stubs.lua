@@ -183,6 +183,10 @@ function CreateConVar(name, default, flags, help)
   return cv
 end
 function GetConVar(name) return convars[name] end
+-- client ConVars (saved in the client's config, or sent to the server as userinfo)
+function CreateClientConVar(name, default, shouldsave, userinfo, help, min, max)
+  return CreateConVar(name, default, 0, help)
+end
 concommand = { _t = {} }
 function concommand.Add(name, fn, autocomplete, help, flags) concommand._t[name] = fn end
 function concommand.Run(ply, name, args, argstr)
@@ -251,13 +255,24 @@ function net.WriteFloat(n) wr("n" .. tostring(n)) end
 function net.WriteBool(b) wr(b and "b1" or "b0") end
 function net.WriteEntity(e) wr("e" .. tostring(IsValid(e) and e:EntIndex() or 0)) end
 function net.WriteColor(c) wr("c" .. c.r .. "," .. c.g .. "," .. c.b .. "," .. (c.a or 255)) end
-local function send_out(target)
+function net.WriteVector(v) wr("v" .. v.x .. "," .. v.y .. "," .. v.z) end
+local function send_out(target, recipients)
   local m = net._out
   net._out = nil
-  __net_send(m.name, m.values, target)
+  __net_send(m.name, m.values, target, recipients)
 end
 function net.Broadcast() send_out("all") end
-function net.Send(ply) send_out("player") end
+-- net.Send takes one player or a table of players (or a CRecipientFilter): the
+-- harness is told the UserIDs of the recipients
+function net.Send(target)
+  local ids = {}
+  if type(target) == "table" and target.UserID == nil then
+    for _, p in ipairs(target) do ids[#ids + 1] = p:UserID() end
+  else
+    ids[1] = target:UserID()
+  end
+  send_out("player", ids)
+end
 function net.SendToServer() send_out("server") end
 function net.Receive(name, fn) net._receivers[string.lower(name)] = fn end
 local function rd()
@@ -267,6 +282,10 @@ end
 function net.ReadString() return string.sub(rd(), 2) end
 function net.ReadUInt() return tonumber(string.sub(rd(), 2)) end
 net.ReadInt, net.ReadFloat = net.ReadUInt, net.ReadUInt
+function net.ReadVector()
+  local x, y, z = string.match(rd(), "^v([^,]+),([^,]+),([^,]+)$")
+  return Vector(tonumber(x), tonumber(y), tonumber(z))
+end
 function net.ReadBool() return rd() == "b1" end
 function net.ReadColor()
   local r, g, b, a = string.match(rd(), "^c(%d+),(%d+),(%d+),(%d+)$")
@@ -290,6 +309,61 @@ if CLIENT then
     __chat_log[#__chat_log + 1] = line
   end
   function chat.PlaySound() end
+end
+
+-- sound.PlayURL (client) ------------------------------------------------------------------
+--[[ As the GMod wiki documents it: sound.PlayURL(url, flags, callback); flags is "" or
+space-separated words among 3d, mono, noplay, noblock; the stream loads in the
+background and the callback runs later, on the main thread, as callback(channel) or,
+when loading failed, callback(nil, errorID, errorName) with BASS's error code. The
+harness fetches the URL for real (__fetch_audio: HTTP GET, returns status, content type
+and the length in seconds of the WAV it got). An IGModAudioChannel without a Lua
+reference is garbage-collected and stops, so callers keep one. ]]
+sound = {}
+__sound_log = {}
+GMOD_CHANNEL_STOPPED, GMOD_CHANNEL_PLAYING, GMOD_CHANNEL_PAUSED, GMOD_CHANNEL_STALLED = 0, 1, 2, 3
+local BASS_ERRORS = { [2] = "BASS_ERROR_FILEOPEN", [41] = "BASS_ERROR_FILEFORM" }
+local FLAGS = { ["3d"] = true, mono = true, noplay = true, noblock = true }
+local Channel = {}
+Channel.__index = Channel
+function Channel:IsValid() return not self._stopped end
+function Channel:Is3D() return self._3d end
+function Channel:SetPos(pos, dir)
+  if not self._3d then error("IGModAudioChannel:SetPos: the channel is not 3D (no \"3d\" flag)") end
+  self._pos = Vector(pos)
+end
+function Channel:GetPos() return self._pos end
+function Channel:SetVolume(v) self._volume = v end
+function Channel:GetVolume() return self._volume end
+function Channel:Set3DFadeDistance(min, max) self._fade = { min, max } end
+function Channel:Play() self._state = GMOD_CHANNEL_PLAYING self._plays = self._plays + 1 end
+function Channel:Pause() self._state = GMOD_CHANNEL_PAUSED end
+function Channel:Stop() self._state = GMOD_CHANNEL_STOPPED self._stopped = true end
+function Channel:GetState() return self._state end
+function Channel:GetLength() return self._length end
+if CLIENT then
+  function sound.PlayURL(url, flags, callback)
+    if type(url) ~= "string" then error("bad argument #1 to 'PlayURL' (string expected)") end
+    if type(flags) ~= "string" then error("bad argument #2 to 'PlayURL' (string expected)") end
+    if type(callback) ~= "function" then error("bad argument #3 to 'PlayURL' (function expected)") end
+    local set = {}
+    for word in string.gmatch(flags, "%S+") do
+      if not FLAGS[word] then error("sound.PlayURL: unknown flag " .. word) end
+      set[word] = true
+    end
+    local call = { url = url, flags = flags }
+    __sound_log[#__sound_log + 1] = call
+    timer.Simple(0, function()
+      local status, kind, seconds = __fetch_audio(url)
+      if status ~= 200 then return callback(nil, 2, BASS_ERRORS[2]) end
+      if seconds == nil then return callback(nil, 41, BASS_ERRORS[41]) end
+      local ch = setmetatable({ _3d = set["3d"] == true, _volume = 1, _plays = 0, _length = seconds,
+        _state = set.noplay and GMOD_CHANNEL_STOPPED or GMOD_CHANNEL_PLAYING, _url = url }, Channel)
+      if not set.noplay then ch._plays = 1 end
+      call.channel = ch
+      callback(ch)
+    end)
+  end
 end
 
 -- entities ---------------------------------------------------------------------------------
@@ -454,6 +528,7 @@ function ents.Create(class)
 end
 function ents.GetByIndex(i) return entities[i] or NULL end
 Entity_by_index = ents.GetByIndex
+_G.Entity = ents.GetByIndex  -- the global Entity(index); the local Entity is the metatable
 function ents.GetAll()
   local out = {}
   for _, e in pairs(entities) do out[#out + 1] = e end

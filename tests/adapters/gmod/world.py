@@ -150,6 +150,30 @@ class Sockets:
                 self.sockets[sid].events.put((b"message", text))
 
 
+def fetch_audio(url: bytes) -> tuple[int, bytes, float | None]:
+    """What ``sound.PlayURL`` does with a URL, for the client stub: a real HTTP GET;
+    the status, the content type and the length in seconds of the WAV file received
+    (None when it is no audio BASS can open)."""
+    import urllib.error
+    import urllib.request
+
+    from encounters.voice.wav import NotWav, wav_info
+
+    try:
+        with urllib.request.urlopen(url.decode(), timeout=5) as response:
+            status, body = response.status, response.read()
+            kind = response.headers.get("content-type", "")
+    except urllib.error.HTTPError as exc:
+        return exc.code, b"", None
+    except OSError:
+        return 0, b"", None
+    try:
+        seconds: float | None = wav_info(body).duration
+    except NotWav:
+        seconds = None
+    return status, kind.encode(), seconds
+
+
 def _abort(conn: ClientConnection) -> None:
     sock = conn.socket
     try:
@@ -169,7 +193,10 @@ class Realm:
         g[b"SERVER"] = side == "server"
         g[b"CLIENT"] = side == "client"
         g[b"__read_addon_file"] = self._read
-        g[b"__net_send"] = lambda name, values, target: world.net_send(self, name, values)
+        g[b"__net_send"] = lambda name, values, target, ids=None: world.net_send(
+            self, name, values, target, ids
+        )
+        g[b"__fetch_audio"] = fetch_audio
         self.lua.execute(
             b"local __dirs = {}\n"
             b"function include(path)\n"
@@ -234,6 +261,11 @@ class GmodWorld:
         self.server = Realm(version, "server", self)
         self.client = Realm(version, "client", self)
         self.net_queue: list[tuple[bytes, list[bytes]]] = []
+        #: every net message the server sent: (name, UserIDs of the recipients, or None
+        #: for a broadcast)
+        self.net_log: list[tuple[str, list[int] | None]] = []
+        #: the UserID of the player at the client (None: the client gets every message)
+        self.client_player: int | None = None
         self.start = time.monotonic()
         presets = self.server.lua.table()
         for k, v in convars.items():
@@ -270,10 +302,15 @@ class GmodWorld:
         for realm in (self.server, self.client):
             realm.g[b"__set_time"](t, 0.015)
 
-    def net_send(self, realm: Realm, name: bytes, values: Any, target: bytes = b"all") -> None:
+    def net_send(
+        self, realm: Realm, name: bytes, values: Any, target: bytes = b"all", ids: Any = None
+    ) -> None:
         assert realm.side == "server", "the client sends nothing in these tests"
         items = [values[i] for i in range(1, len(values) + 1)]
-        self.net_queue.append((name, items))
+        recipients = None if ids is None else [int(ids[i]) for i in range(1, len(ids) + 1)]
+        self.net_log.append((name.decode(), recipients))
+        if recipients is None or self.client_player is None or self.client_player in recipients:
+            self.net_queue.append((name, items))
 
     def tick(self) -> None:
         self._set_time()

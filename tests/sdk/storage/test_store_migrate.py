@@ -13,17 +13,14 @@ from typing import Any
 
 import anyio
 import pytest
-from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from encounters import EncounterSpec, Session
 from encounters.cli import app
 from encounters.models.audit import AuditEntry
-from encounters.models.bridge import LinkRecord
 from encounters.models.usage import UsageRecord
 from encounters.storage import SQLiteStore
 from encounters.storage.postgres import PostgresStore
-from encounters.storage.schema import bridge_outbox, world_keys
 from encounters.webhooks.models import Webhook
 from tests.conftest import encounter_dict
 from tests.support.services import POSTGRES_URL, postgres_schema
@@ -48,8 +45,6 @@ async def fill(path: Path) -> dict[str, Any]:
     """A store with a bit of everything, as a daemon leaves it."""
     spec = EncounterSpec.model_validate(encounter_dict())
     session = Session.start("alice", spec)
-    link = LinkRecord(id="lnk_1", world="gmod", server_id="srv-1", key_id="wk_1",
-                      token_hash="h", updated_at=datetime(2024, 5, 1, tzinfo=UTC))  # fmt: skip
     async with SQLiteStore(path) as store:
         await store.save_encounter(spec)
         await store.save_session(session)
@@ -60,7 +55,6 @@ async def fill(path: Path) -> dict[str, Any]:
         ids = await store.append_events("analytics", [
             (spec.id, datetime(2024, 5, 1, 12, n, tzinfo=UTC), {"n": n}) for n in range(5)
         ])  # fmt: skip
-        await store.save_link(link.model_copy(update={"unacked": [{"op": "x", "s": 1}]}))
         hook = Webhook(id="wh_1", url="https://example.com/hook", events=["*"],
                        created_at=datetime(2024, 5, 1, tzinfo=UTC))  # fmt: skip
         await store.save_document("webhook", hook.id, hook)
@@ -96,11 +90,6 @@ def test_migrate_copies_everything_with_ids_and_cursors_kept(
             await store.append_usage([UsageRecord(provider="openai", model="m", ok=False)])
             (usage,) = await store.usage_totals()
             assert (usage.calls, usage.failures, usage.input_tokens) == (3, 1, 20)
-            # the daemon's rows came along too, for the bridge to read
-            async with store.engine.connect() as conn:
-                for table in (world_keys, bridge_outbox):
-                    n = (await conn.execute(select(func.count()).select_from(table))).scalar()
-                    assert n == (1 if table is bridge_outbox else 0)
 
     anyio.run(check)
 

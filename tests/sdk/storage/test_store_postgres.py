@@ -23,10 +23,9 @@ import pytest
 from encounters import EncounterSpec, Session, SyncEngine
 from encounters.errors import ConfigError, StoreError
 from encounters.models.audit import AuditEntry
-from encounters.models.bridge import LinkRecord
 from encounters.models.deployment import CompanionSession
 from encounters.settings import load_settings
-from encounters.storage import LinkWrite, WriteBatch
+from encounters.storage import WriteBatch
 from encounters.storage.postgres import PostgresStore
 from encounters.storage.schema import SCHEMA_VERSION
 from tests.conftest import encounter_dict
@@ -170,17 +169,6 @@ async def test_a_failed_batch_commits_none_of_its_writes(schema: str) -> None:
         assert [e.session_id for e in await store.list_audit()] == ["ok"]
         assert await store.get_companion("cmp_lost") is None
         assert await store.write_batch(WriteBatch(audit=[entry("next")])) == [2]  # no gap
-
-
-async def test_daemon_records_are_refused_with_the_reason(schema: str) -> None:
-    async with node(schema) as store:
-        link = LinkRecord(id="lnk_1", world="gmod", server_id="srv-1", key_id="wk_1",
-                          token_hash="h", updated_at=datetime.now(UTC))  # fmt: skip
-        with pytest.raises(StoreError, match="keeps no daemon records"):
-            await store.write_batch(WriteBatch(audit=[entry("a")], links=[LinkWrite(link)]))
-        assert await store.list_audit() == []  # nothing of the batch was written
-        with pytest.raises(StoreError, match="the bridge daemon stores those"):
-            await store.list_world_keys()
 
 
 async def test_an_unreachable_server_is_one_line_without_the_password() -> None:

@@ -3,6 +3,7 @@ if not SERVER then return end
 
 AddCSLuaFile("autorun/client/ai_companion_cl.lua")
 util.AddNetworkString("ai_companion_chat")
+util.AddNetworkString("ai_companion_voice")
 
 AICompanion = AICompanion or {}
 AICompanion.VERSION = "0.1.0"
@@ -27,6 +28,8 @@ CreateConVar("ai_companion_chat", "1", FCVAR_ARCHIVE,
   .. "(never commands, nor team chat that names none), 2 all chat.")
 CreateConVar("ai_companion_chat_radius", "512", FCVAR_ARCHIVE,
   "With ai_companion_chat 1: how near a companion (units) a player's chat must be said.")
+CreateConVar("ai_companion_voice_radius", "1500", FCVAR_ARCHIVE,
+  "Players within this many units of a companion hear its voice (0: every player).")
 
 local function admin_only(ply)
   return not IsValid(ply) or ply:IsSuperAdmin()

@@ -1,4 +1,5 @@
-"""Records the bridge daemon keeps: world keys and link state."""
+"""Records only the bridge daemon keeps: credentials of game servers and control-API
+callers, deploy tokens, and link state between connections."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from .common import STRICT, Id, Timestamp, utcnow
+from encounters.models.common import STRICT, Id, Timestamp, utcnow
 
 World = Literal["gmod", "minecraft", "web"]
 
@@ -61,3 +62,15 @@ class ApiKey(BaseModel):
     key_hash: Annotated[str, Field(max_length=128)]
     created_at: Timestamp = Field(default_factory=utcnow)
     revoked_at: Timestamp | None = None
+
+
+class DeployToken(BaseModel):
+    """Permission to spawn one persona once, until ``expires_at``; only the hash is
+    kept. A newer approval of the persona revokes it."""
+
+    model_config = STRICT
+
+    token_hash: Annotated[str, Field(max_length=128)]
+    persona_id: Id
+    expires_at: Timestamp
+    created_at: Timestamp = Field(default_factory=utcnow)

@@ -1,0 +1,497 @@
+"""The web world: a small browser game the daemon serves at ``/play/{server}``.
+
+The game is plain ES modules in ``play_static/`` (no build, no CDN): a top-down map on
+a canvas, keyboard movement, a chat box. It is a ``web`` world adapter like the GMod
+addon or the Minecraft bridge: one browser tab of the server (the **host**) holds the
+server's link to the edge (``/ws?encoding=json``, the same protocol and the same link
+state machine rules, ``play_static/link.js``), carries out the companions' dispatches
+(move, follow, look at, emote, chat) and sends the players' chat and comings and goings
+as events. Every tab of the server joins its **room** here (a WebSocket on the control
+API), which relays where the players are and the host's view of the companions, and
+elects the next host when the host leaves; the new host identifies again and the
+server's live companions come back in ``ready`` with their undelivered dispatches.
+
+Credentials: the world key of a web server never reaches a browser. A signed-in caller
+(an admin or creator API key, as in the studio; it stays in the tab's session storage
+and travels only in the Authorization header) asks ``POST /web-world/{server}/passes``
+for two **play passes**: a room pass (joins the room as that player) and a link pass
+(``identify`` with it instead of a world key, as that server's key). Each is random,
+single-use and expires after :data:`PASS_TTL` seconds; only their SHA-256 is kept, in
+this process's memory. A web server needs a world key bound to it
+(``ae worlds add NAME --world web --server ID``); revoking the key stops new passes and
+closes the link as for any adapter.
+
+Trust: the room treats every tab as untrusted. Player names come from the API key, not
+the browser; positions are clamped to the map; chat is one line of at most
+:data:`MAX_CHAT` characters; each tab has a message budget. What a companion says is
+never taken from a browser: the room hears the moderated dispatches from the edge itself
+(``BridgeEdge.observers``) and shows those lines to every tab. The host tab is trusted
+only as far as any adapter is: its events are checked by the edge, and the positions it
+reports for companions are shown as reported.
+
+Limits: passes and rooms live in this process (a daemon cluster needs the room's server
+pinned to one node); a room holds at most :data:`MAX_TABS` tabs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, WebSocket
+from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel
+from starlette.websockets import WebSocketDisconnect
+
+from encounters.log import get_logger
+
+from .deployment import DeploymentService
+from .frames import Frame
+from .keys import digest
+from .routes import auth
+from .routes.schemas import ERRORS, ErrorResponse
+from .store.models import ApiKey, WorldKey
+from .store.protocols import WorldKeyStore
+
+log = get_logger(__name__)
+
+STATIC = Path(__file__).with_name("play_static")
+#: seconds a play pass may wait before it is used
+PASS_TTL = 60.0
+#: outstanding passes at most (the oldest expire first beyond it)
+MAX_PASSES = 10_000
+#: outstanding passes per player (a pair per call): more is answered 429
+MAX_PASSES_PER_PLAYER = 20
+#: refused room messages (over the budget) after which a tab is closed (4008)
+MAX_REFUSED = 200
+#: tabs in one room at most
+MAX_TABS = 32
+#: the map, in world units (x and z of a location; y is height and is ignored)
+MAP_WIDTH = 800.0
+MAP_HEIGHT = 600.0
+MAX_CHAT = 200
+MAX_MESSAGE_BYTES = 8192
+#: room messages per tab: a budget refilled at RATE per second, at most BURST
+RATE = 30.0
+BURST = 60.0
+#: seconds a new tab has to send its join
+JOIN_TIMEOUT = 10.0
+SERVER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+ASSETS = frozenset({"codec.js", "link.js", "world.js", "game.js", "play.css"})
+
+
+class PassPlayer(BaseModel):
+    id: str
+    name: str
+
+
+class Passes(BaseModel):
+    """``POST /web-world/{server}/passes``: who the caller plays as, a room pass and a
+    link pass (single-use, valid ``expiresIn`` seconds) and the edge's WebSocket URL."""
+
+    player: PassPlayer
+    roomPass: str  # the JSON API spells fields in camelCase
+    linkPass: str
+    expiresIn: float
+    wsUrl: str
+
+
+@dataclass(frozen=True)
+class Player:
+    id: str
+    name: str
+
+
+@dataclass
+class _Pass:
+    kind: str  # "room" or "link"
+    server_id: str
+    key_id: str
+    player: Player
+    expires: float
+
+
+@dataclass
+class PlayPasses:
+    """Single-use, short-lived passes into one web server's room and link (see the
+    module). ``clock`` is monotonic seconds (tests may pass their own)."""
+
+    store: WorldKeyStore
+    ttl: float = PASS_TTL
+    clock: Any = time.monotonic
+    _passes: dict[str, _Pass] = field(default_factory=dict)  # by digest
+
+    async def key_for(self, server_id: str) -> WorldKey | None:
+        """The active web world key bound to ``server_id``, if any."""
+        for key in await self.store.list_world_keys():
+            if key.world == "web" and key.revoked_at is None and server_id in key.server_ids:
+                return key
+        return None
+
+    def mint(self, key: WorldKey, server_id: str, player: Player) -> tuple[str, str] | None:
+        """A room pass and a link pass for ``player`` on ``server_id``; None when the
+        player holds :data:`MAX_PASSES_PER_PLAYER` unused ones already."""
+        now = self.clock()
+        self._passes = {h: p for h, p in self._passes.items() if p.expires > now}
+        held = sum(1 for p in self._passes.values() if p.player.id == player.id)
+        if held + 2 > MAX_PASSES_PER_PLAYER:
+            return None
+        while len(self._passes) >= MAX_PASSES - 1:
+            self._passes.pop(next(iter(self._passes)))
+        tokens = []
+        for kind in ("room", "link"):
+            token = f"ae_p{kind[0]}_{secrets.token_urlsafe(24)}"
+            self._passes[digest(token)] = _Pass(kind, server_id, key.id, player, now + self.ttl)
+            tokens.append(token)
+        return tokens[0], tokens[1]
+
+    def _take(self, token: str, kind: str, server_id: str) -> _Pass | None:
+        if not isinstance(token, str) or not token.startswith(f"ae_p{kind[0]}_"):
+            return None
+        found = self._passes.pop(digest(token), None)  # single use, whatever follows
+        if found is None or found.kind != kind or found.server_id != server_id:
+            return None
+        return found if found.expires > self.clock() else None
+
+    def redeem_room(self, token: str, server_id: str) -> Player | None:
+        found = self._take(token, "room", server_id)
+        return found.player if found else None
+
+    async def redeem_link(self, token: str, world: str, server_id: str) -> WorldKey | None:
+        """For ``BridgeEdge.redeem_pass``: the world key a link pass stands for, when
+        the pass is good for this web server and the key is still active."""
+        if world != "web":
+            return None
+        found = self._take(token, "link", server_id)
+        if found is None:
+            return None
+        key = await self.store.get_world_key(found.key_id)
+        if key is None or key.revoked_at is not None or server_id not in key.server_ids:
+            return None
+        return key
+
+
+# -- the room -----------------------------------------------------------------------------
+
+
+class TabFlooding(Exception):
+    """A tab sent far more than its budget: it is closed."""
+
+
+@dataclass
+class _Tab:
+    ws: WebSocket
+    player: Player
+    x: float = MAP_WIDTH / 2
+    y: float = MAP_HEIGHT / 2
+    tokens: float = BURST
+    refused: int = 0  # messages over the budget in a row
+    at: float = field(default_factory=time.monotonic)
+
+    def allowed(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(BURST, self.tokens + (now - self.at) * RATE)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+@dataclass
+class Room:
+    """The tabs of one web server (see the module)."""
+
+    server_id: str
+    tabs: dict[str, _Tab] = field(default_factory=dict)  # by tab id
+    host: str | None = None
+    #: companions as the host reported them, by session id
+    companions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: names of the companions the edge dispatched a spawn for, by session id
+    names: dict[str, str] = field(default_factory=dict)
+
+    async def send(self, tab: _Tab, message: dict[str, Any]) -> None:
+        with contextlib.suppress(Exception):  # a tab that went away is removed by its reader
+            await tab.ws.send_text(json.dumps(message))
+
+    async def broadcast(self, message: dict[str, Any], *, skip: str | None = None) -> None:
+        for tab_id, tab in list(self.tabs.items()):
+            if tab_id != skip:
+                await self.send(tab, message)
+
+    def roster(self) -> list[dict[str, Any]]:
+        return [_player(tab_id, t) for tab_id, t in self.tabs.items()]
+
+    async def join(self, tab_id: str, tab: _Tab) -> None:
+        self.tabs[tab_id] = tab
+        if self.host is None:
+            self.host = tab_id
+        await self.send(tab, {
+            "t": "welcome", "you": tab_id, "player": _player(tab_id, tab),
+            "host": self.host == tab_id, "players": self.roster(),
+            "companions": list(self.companions.values()),
+            "map": {"width": MAP_WIDTH, "height": MAP_HEIGHT},
+        })  # fmt: skip
+        await self.broadcast({"t": "join", "player": _player(tab_id, tab)}, skip=tab_id)
+
+    async def leave(self, tab_id: str) -> None:
+        tab = self.tabs.pop(tab_id, None)
+        if tab is None:
+            return
+        await self.broadcast({"t": "leave", "id": tab_id, "player": _player(tab_id, tab)})
+        if self.host == tab_id:
+            self.host = next(iter(self.tabs), None)
+            if self.host is not None:
+                await self.send(self.tabs[self.host], {"t": "host"})
+
+    async def handle(self, tab_id: str, message: Any) -> None:
+        """One message from a tab: anything malformed is ignored."""
+        tab = self.tabs[tab_id]
+        if not tab.allowed():
+            tab.refused += 1
+            if tab.refused > MAX_REFUSED:
+                raise TabFlooding(tab_id)
+            return
+        tab.refused = 0
+        if not isinstance(message, dict):
+            return
+        kind = message.get("t")
+        if kind == "move":
+            x, y = _coord(message.get("x"), MAP_WIDTH), _coord(message.get("y"), MAP_HEIGHT)
+            if x is None or y is None:
+                return
+            tab.x, tab.y = x, y
+            await self.broadcast({"t": "player", **_player(tab_id, tab)}, skip=tab_id)
+        elif kind == "chat":
+            text = message.get("text")
+            if not isinstance(text, str):
+                return
+            line = " ".join(text.split())[:MAX_CHAT]
+            if line:
+                await self.broadcast({"t": "chat", "from": _player(tab_id, tab), "text": line})
+        elif kind == "companions" and tab_id == self.host:
+            self.companions = _companions(message.get("list"), self.names)
+            await self.broadcast(
+                {"t": "companions", "list": list(self.companions.values())}, skip=tab_id
+            )
+
+    def heard(self, frames: list[Frame]) -> list[dict[str, Any]]:
+        """What the room shows of dispatches the edge stored for this server."""
+        shown: list[dict[str, Any]] = []
+        for frame in frames:
+            kind, sid = frame.d.get("type"), frame.sid
+            if sid is None:
+                continue
+            if kind == "spawn":
+                persona = frame.d.get("persona") or {}
+                self.names[sid] = str(persona.get("name", "companion"))[:64]
+            elif kind == "despawn":
+                self.names.pop(sid, None)
+                self.companions.pop(sid, None)
+                shown.append({"t": "gone", "sid": sid})
+            elif kind == "action":
+                action = frame.d.get("action") or {}
+                if action.get("type") == "chat" and isinstance(action.get("message"), str):
+                    shown.append({"t": "say", "sid": sid, "name": self.names.get(sid, ""),
+                                  "text": action["message"]})  # fmt: skip
+                elif action.get("type") == "emote" and isinstance(action.get("name"), str):
+                    shown.append({"t": "emote", "sid": sid, "name": action["name"]})
+        return shown
+
+
+def _player(tab_id: str, tab: _Tab) -> dict[str, Any]:
+    return {"id": tab_id, "name": tab.player.name, "x": tab.x, "y": tab.y}
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _coord(value: Any, limit: float) -> float | None:
+    number = _number(value)
+    return None if number is None else min(max(number, 0.0), limit)
+
+
+def _companions(raw: Any, names: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The host's companion list, bounded: known session ids only, clamped positions."""
+    out: dict[str, dict[str, Any]] = {}
+    if not isinstance(raw, list):
+        return out
+    for item in raw[:MAX_TABS]:
+        if not isinstance(item, dict) or item.get("sid") not in names:
+            continue
+        x, y = _coord(item.get("x"), MAP_WIDTH), _coord(item.get("y"), MAP_HEIGHT)
+        if x is None or y is None:
+            continue
+        sid = str(item["sid"])
+        turn = _number(item.get("facing"))
+        facing = turn % (2 * math.pi) if turn is not None else 0.0
+        out[sid] = {"sid": sid, "name": names[sid], "x": x, "y": y, "facing": facing}
+    return out
+
+
+@dataclass
+class Rooms:
+    """Every web server's room, and the edge's dispatches shown in them."""
+
+    service: DeploymentService
+    rooms: dict[str, Room] = field(default_factory=dict)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def room(self, server_id: str) -> Room:
+        room = self.rooms.get(server_id)
+        if room is None:
+            room = self.rooms[server_id] = Room(server_id)
+            for live in await self.service.sessions_for("web", server_id):
+                persona = live.get("persona") or {}
+                room.names[str(live["sid"])] = str(persona.get("name", "companion"))[:64]
+        return room
+
+    def observe(self, world: str, server_id: str, frames: list[Frame]) -> None:
+        room = self.rooms.get(server_id)
+        if world != "web" or room is None:
+            return
+        shown = room.heard(frames)
+        if shown:
+
+            async def tell() -> None:
+                for message in shown:
+                    await room.broadcast(message)
+
+            task = asyncio.get_running_loop().create_task(tell())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def serve(self, ws: WebSocket, server_id: str, passes: PlayPasses) -> None:
+        await ws.accept()
+        try:
+            with _deadline(JOIN_TIMEOUT):
+                first = json.loads(await ws.receive_text())
+        except (TimeoutError, ValueError, WebSocketDisconnect, KeyError):
+            await _close(ws, 4003, "send {t: 'join', token} first")
+            return
+        token = first.get("token") if isinstance(first, dict) else None
+        player = passes.redeem_room(token, server_id) if isinstance(token, str) else None
+        if player is None:
+            log.info("play.room_refused", server_id=server_id)
+            await _close(ws, 4004, "bad, used or expired room pass: ask for a new one")
+            return
+        room = await self.room(server_id)
+        if len(room.tabs) >= MAX_TABS:
+            await _close(ws, 4008, f"the room is full ({MAX_TABS} tabs)")
+            return
+        tab_id = f"{player.id}.{secrets.token_hex(2)}"
+        await room.join(tab_id, _Tab(ws, player))
+        try:
+            while True:
+                data = await ws.receive_text()
+                if len(data) > MAX_MESSAGE_BYTES:
+                    continue
+                try:
+                    message = json.loads(data)
+                except ValueError:
+                    continue
+                await room.handle(tab_id, message)
+        except TabFlooding:
+            log.warning("play.tab_flooding", server_id=server_id, player=player.id)
+            await _close(ws, 4008, "too many messages")
+        except (WebSocketDisconnect, KeyError, RuntimeError):
+            pass
+        finally:
+            await room.leave(tab_id)
+            if not room.tabs:
+                self.rooms.pop(server_id, None)  # built again from the live sessions
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    with anyio.fail_after(seconds):
+        yield
+
+
+async def _close(ws: WebSocket, code: int, reason: str) -> None:
+    with contextlib.suppress(Exception):
+        await ws.close(code, reason)
+
+
+# -- the routes ----------------------------------------------------------------------------
+
+
+def mount_play(app: FastAPI, service: DeploymentService) -> PlayPasses:
+    """The web world's page, its files, its passes and its rooms (see the module); the
+    edge redeems link passes and tells the rooms what it dispatched."""
+    passes = PlayPasses(service.records)
+    rooms = Rooms(service)
+    service.edge.redeem_pass = passes.redeem_link
+    service.edge.observers.append(rooms.observe)
+    router = APIRouter(tags=["web world"], responses={
+        **ERRORS, 429: {"model": ErrorResponse, "description": "Too many unused passes"},
+    })  # fmt: skip
+
+    @router.post("/web-world/{server_id}/passes")
+    async def new_passes(
+        server_id: str, request: Request, caller: Annotated[ApiKey, Depends(auth.caller)]
+    ) -> Passes:
+        """Passes into web server ``server_id``'s room and link for the caller (an admin
+        or creator key): single-use, valid for ``expiresIn`` seconds."""
+        if not SERVER_ID.match(server_id):
+            raise HTTPException(422, "server id: 1-64 letters, digits or _ . : -")
+        key = await passes.key_for(server_id)
+        if key is None:
+            raise HTTPException(
+                404,
+                f"no web world key is bound to server {server_id!r}: run "
+                f"`ae worlds add NAME --world web --server {server_id}`",
+            )
+        player = Player(id=caller.id, name=caller.name[:32] or caller.id)
+        minted = passes.mint(key, server_id, player)
+        if minted is None:
+            raise HTTPException(
+                429, f"{MAX_PASSES_PER_PLAYER} unused passes are waiting already: use them, "
+                f"or wait {passes.ttl:.0f} s for them to expire",
+            )  # fmt: skip
+        room_pass, link_pass = minted
+        log.info("play.passes", server_id=server_id, player=player.id)
+        host = request.url.hostname or "127.0.0.1"
+        return Passes(
+            player=PassPlayer(id=player.id, name=player.name),
+            roomPass=room_pass, linkPass=link_pass, expiresIn=passes.ttl,
+            wsUrl=f"ws://{host}:{service.edge.port}/ws?encoding=json",
+        )  # fmt: skip
+
+    @router.websocket("/web-world/{server_id}/room")
+    async def room(ws: WebSocket, server_id: str) -> None:
+        if not SERVER_ID.match(server_id):
+            await ws.close(4004, "bad server id")
+            return
+        await rooms.serve(ws, server_id, passes)
+
+    @router.get("/play/{server_id}", include_in_schema=False)
+    async def page(server_id: str) -> Response:
+        if not SERVER_ID.match(server_id):
+            raise HTTPException(404, "no such web server")
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @router.get("/play/assets/{name}", include_in_schema=False)
+    async def asset(name: str) -> Response:
+        if name not in ASSETS:
+            raise HTTPException(404, f"no web world file {name!r}")
+        return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+
+    app.include_router(router)
+    return passes
+
+
+__all__ = ["PASS_TTL", "PlayPasses", "Player", "Room", "Rooms", "mount_play"]

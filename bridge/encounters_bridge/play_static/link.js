@@ -1,0 +1,295 @@
+// @ts-check
+// The web world's side of the bridge protocol as a state machine with no I/O, the same
+// design as the Python AdapterLink (encounters_bridge/protocol.py), the addon's
+// protocol.lua and the Minecraft bridge's link.js: it takes what arrived (`receive`)
+// and the current time in seconds, and returns *effects* for the I/O layer. Nothing here
+// touches a socket, a timer or a clock, so every rule is testable with plain calls.
+//
+// Effects:
+//   {type: 'send', frame}                frame to encode and send now
+//   {type: 'dispatch', frame}            a new daemon dispatch, once, in order
+//   {type: 'ready', sessions, linkId}    identify checked out (a new link identity)
+//   {type: 'resumed', replayed}          resume checked out
+//   {type: 'acked', s}                   the daemon processed our events up to s
+//   {type: 'error', code, message}       the daemon refused a frame (the link stays)
+//   {type: 'dead'}                       the daemon has been silent too long: drop the socket
+//
+// Limits: events wait in memory until acknowledged (a closed tab loses them; the daemon
+// keeps its own dispatches for the next link of the server).
+
+import { PROTOCOL_VERSION, retryAfterClose, decodeFrame } from './codec.js'
+
+/** Dispatches processed before an ack must go out (otherwise at the next tick). */
+export const ACK_EVERY = 32
+/** Seconds to wait before resending events the daemon refused (rate_limited, out_of_order). */
+export const RESEND_PAUSE = 1.0
+/** Our own pace for events, a little under the daemon's 20 per second, bursts of 40. */
+export const EVENT_RATE = 18
+export const EVENT_BURST = 36
+/** The daemon is dead when it sent nothing for 2 heartbeat intervals + 5 s. */
+export const SILENCE_GRACE = 5
+
+/**
+ * @typedef {import('./codec.js').Frame} Frame
+ * @typedef {{type: 'send', frame: Frame} | {type: 'dispatch', frame: Frame}
+ *   | {type: 'ready', sessions: any[], linkId: string | null} | {type: 'resumed', replayed: number}
+ *   | {type: 'acked', s: number} | {type: 'error', code: string, message: string} | {type: 'dead'}} Effect
+ */
+
+export class AdapterLink {
+  /**
+   * @param {object} o
+   * @param {string} o.serverId
+   * @param {string} o.key         the credential for identify (for the web world: a play token)
+   * @param {string[]} o.capabilities  action types this adapter carries out
+   * @param {string} [o.world]
+   * @param {{name: string, version: string}} [o.adapter]
+   * @param {() => number} [o.random]  in [0, 1): heartbeat jitter and backoff
+   */
+  constructor ({ serverId, key, capabilities, world = 'web', adapter, random }) {
+    this.world = world
+    this.serverId = serverId
+    this.key = key
+    this.capabilities = capabilities
+    this.adapter = adapter || { name: 'ae-web-world', version: '0.1.0' }
+    this.random = random || Math.random
+    /** @type {string | null} */
+    this.linkId = null
+    /** @type {string | null} */
+    this.resumeToken = null
+    this.inS = 0 // last daemon dispatch processed
+    this.ackedS = 0 // last dispatch acknowledged to the daemon
+    this.outS = 0 // last event sequence number given
+    /** @type {Frame[]} events sent or waiting, not yet acknowledged, in s order */
+    this.unacked = []
+    this.sentS = 0 // highest event s sent on the current connection
+    this.heartbeatInterval = 15
+    /** @type {number | null} */
+    this.nextHeartbeat = null
+    /** @type {number | null} */
+    this.lastHeard = null
+    this.ready = false
+    this.stopped = false
+    /** @type {number | null} */
+    this.resendAt = null
+    this.tokens = EVENT_BURST
+    /** @type {number | null} */
+    this.tokensAt = null
+  }
+
+  // -- inputs -----------------------------------------------------------------------
+
+  /** A new connection is open (before hello). @param {number} now @returns {Effect[]} */
+  connected (now) {
+    this.ready = false
+    this.lastHeard = now
+    this.sentS = 0
+    this.resendAt = null
+    return []
+  }
+
+  /**
+   * One WebSocket message from the daemon. Throws DecodeError on a malformed frame.
+   * @param {unknown} data @param {number} now @returns {Effect[]}
+   */
+  receive (data, now) {
+    const frame = decodeFrame(data, 1 << 24)
+    this.lastHeard = now
+    switch (frame.op) {
+      case 'hello': return this._onHello(frame, now)
+      case 'ready': return this._onReady(frame, now)
+      case 'resumed': return this._onResumed(frame, now)
+      case 'dispatch': return this._onDispatch(frame)
+      case 'ack':
+      case 'heartbeat_ack':
+        return this._acked(frame.op === 'ack' ? frame.d.s : frame.d.ack)
+      case 'error': {
+        const code = String(frame.d.code)
+        if (code === 'rate_limited' || code === 'out_of_order') {
+          this.resendAt = now + RESEND_PAUSE // then resend everything unacked, in order
+        }
+        return [{ type: 'error', code, message: String(frame.d.message ?? '') }]
+      }
+      default:
+        return [] // unknown ops are ignored (forward compatibility)
+    }
+  }
+
+  /** @param {Frame} frame @param {number} now @returns {Effect[]} */
+  _onHello (frame, now) {
+    const ms = frame.d.heartbeat_interval
+    this.heartbeatInterval = typeof ms === 'number' && ms > 0 ? ms / 1000 : 15
+    // the first beat is jittered, so restarted servers do not beat in step
+    this.nextHeartbeat = now + this.heartbeatInterval * this.random()
+    if (this.linkId && this.resumeToken) {
+      return [send('resume', { link_id: this.linkId, resume_token: this.resumeToken, last_s: this.inS })]
+    }
+    return [send('identify', {
+      protocol: PROTOCOL_VERSION,
+      world: this.world,
+      server_id: this.serverId,
+      key: this.key,
+      adapter: this.adapter,
+      capabilities: this.capabilities
+    })]
+  }
+
+  /** @param {Frame} frame @param {number} now @returns {Effect[]} */
+  _onReady (frame, now) {
+    this.linkId = typeof frame.d.link_id === 'string' ? frame.d.link_id : null
+    this.resumeToken = typeof frame.d.resume_token === 'string' ? frame.d.resume_token : null
+    this.ready = true
+    this.inS = this.ackedS = 0
+    // a new link identity: events not yet taken are numbered again from 1
+    const pending = this.unacked
+    this.unacked = []
+    this.outS = 0
+    for (const f of pending) this._sequence(f.d, f.sid)
+    this.sentS = 0
+    this.resendAt = null
+    const sessions = Array.isArray(frame.d.sessions) ? frame.d.sessions : []
+    return [{ type: 'ready', sessions, linkId: this.linkId }, ...this._pump(now)]
+  }
+
+  /** @param {Frame} frame @param {number} now @returns {Effect[]} */
+  _onResumed (frame, now) {
+    this.ready = true
+    this.sentS = this._ackedOut() // the daemon has everything up to its last ack
+    this.resendAt = null
+    const replayed = typeof frame.d.replayed === 'number' ? frame.d.replayed : 0
+    return [{ type: 'resumed', replayed }, ...this._pump(now)]
+  }
+
+  /** @param {Frame} frame @returns {Effect[]} */
+  _onDispatch (frame) {
+    if (frame.s === undefined) return []
+    if (frame.s <= this.inS) return [this._ack()] // a replay of one we ran: ack it again
+    this.inS = frame.s
+    /** @type {Effect[]} */
+    const out = [{ type: 'dispatch', frame }]
+    if (this.inS - this.ackedS >= ACK_EVERY) out.push(this._ack())
+    return out
+  }
+
+  /** @param {unknown} s @returns {Effect[]} */
+  _acked (s) {
+    if (typeof s !== 'number' || !Number.isInteger(s)) return []
+    let n = 0
+    while (n < this.unacked.length && /** @type {number} */ (this.unacked[n].s) <= s) n++
+    if (n === 0) return []
+    this.unacked.splice(0, n)
+    return [{ type: 'acked', s }]
+  }
+
+  /** The last event s the daemon acknowledged (everything before the first unacked). */
+  _ackedOut () {
+    return this.unacked.length > 0 ? /** @type {number} */ (this.unacked[0].s) - 1 : this.outS
+  }
+
+  /** @returns {Effect} */
+  _ack () {
+    this.ackedS = this.inS
+    return send('ack', { s: this.inS })
+  }
+
+  /** @param {Record<string, any>} d @param {string | undefined} sid */
+  _sequence (d, sid) {
+    this.outS += 1
+    /** @type {Frame} */
+    const frame = { op: 'event', d, s: this.outS }
+    if (sid !== undefined && sid !== null) frame.sid = sid
+    this.unacked.push(frame)
+    return frame
+  }
+
+  /** Send waiting events in order, within our own rate (never during a resend pause). @param {number} now @returns {Effect[]} */
+  _pump (now) {
+    if (!this.ready || this.resendAt !== null) return []
+    this._refill(now)
+    /** @type {Effect[]} */
+    const out = []
+    for (const frame of this.unacked) {
+      if (/** @type {number} */ (frame.s) <= this.sentS) continue
+      if (this.tokens < 1) break
+      this.tokens -= 1
+      this.sentS = /** @type {number} */ (frame.s)
+      out.push({ type: 'send', frame })
+    }
+    return out
+  }
+
+  /** @param {number} now */
+  _refill (now) {
+    if (this.tokensAt !== null) {
+      this.tokens = Math.min(EVENT_BURST, this.tokens + (now - this.tokensAt) * EVENT_RATE)
+    }
+    this.tokensAt = now
+  }
+
+  /**
+   * Queue an event: sent now when the link is ready (and within rate), else later.
+   * @param {Record<string, any>} d @param {string | undefined} sid @param {number} now @returns {Effect[]}
+   */
+  event (d, sid, now) {
+    this._sequence(d, sid)
+    return this._pump(now)
+  }
+
+  /**
+   * Call often (the I/O layer does every 50 ms): resends after a refusal, queued events,
+   * a heartbeat when one is due (it carries the ack), any ack still owed, and a 'dead'
+   * effect when the daemon has been silent for too long.
+   * @param {number} now @returns {Effect[]}
+   */
+  tick (now) {
+    /** @type {Effect[]} */
+    const out = []
+    if (this.lastHeard !== null && now - this.lastHeard > 2 * this.heartbeatInterval + SILENCE_GRACE) {
+      this.lastHeard = now
+      out.push({ type: 'dead' })
+      return out
+    }
+    if (!this.ready) return out
+    if (this.resendAt !== null && now >= this.resendAt) {
+      this.resendAt = null
+      this.sentS = this._ackedOut() // everything unacknowledged again, in order
+    }
+    out.push(...this._pump(now))
+    if (this.nextHeartbeat !== null && now >= this.nextHeartbeat) {
+      this.nextHeartbeat = now + this.heartbeatInterval
+      this.ackedS = this.inS
+      out.push(send('heartbeat', { ack: this.inS }))
+    }
+    out.push(...this.flushAcks())
+    return out
+  }
+
+  /** An ack for dispatches processed but not yet acknowledged, if any. @returns {Effect[]} */
+  flushAcks () {
+    return this.ready && this.inS > this.ackedS ? [this._ack()] : []
+  }
+
+  /**
+   * What to do after the link closed with `code`: 'resume', 'identify' or 'stop'.
+   * @param {number} code
+   */
+  closed (code) {
+    this.ready = false
+    this.resendAt = null
+    this.lastHeard = null
+    const action = retryAfterClose(code)
+    if (action === 'identify') this.linkId = this.resumeToken = null
+    if (action === 'stop') this.stopped = true
+    return action
+  }
+
+  /** Seconds before reconnection `attempt` (0-based): 1, 2, 4 ... 60, times [0.5, 1). @param {number} attempt */
+  backoff (attempt) {
+    return Math.min(60, 2 ** Math.min(attempt, 6)) * (0.5 + 0.5 * this.random())
+  }
+}
+
+/** @param {string} op @param {Record<string, any>} d @returns {Effect} */
+function send (op, d) {
+  return { type: 'send', frame: { op, d } }
+}

@@ -1,0 +1,104 @@
+"""The bridge daemon's store, cut into small protocols like the SDK's.
+
+The daemon's records live beside the SDK's (in the same SQLite file by default) but
+only the bridge knows them. What must survive a crash together (a dispatch, the audit
+entries of the signal that caused it and the companion's counters) is written by
+:meth:`LinkStore.write_links` in one transaction with the SDK's records: a
+:class:`LinkBatch` carries the SDK's :class:`~encounters.storage.WriteBatch`. A
+backend implements each protocol over the same database as the SDK store it shares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from encounters.storage import WriteBatch
+
+from .models import ApiKey, DeployToken, LinkRecord, WorldKey
+
+
+@dataclass
+class LinkWrite:
+    """What changed in a bridge link since it was last written: its record (sequence
+    numbers; its ``unacked`` is ignored here), the dispatches sequenced since
+    (``appended``, wire dicts with ``s``), and how far the adapter acknowledged
+    (``acked``: stored dispatches up to that ``s`` are dropped; ``replace`` drops them
+    all before ``appended`` is stored). Writing the change, not the whole replay
+    window, keeps a busy link's writes small."""
+
+    record: LinkRecord
+    appended: list[dict[str, Any]] = field(default_factory=list)
+    acked: int = 0
+    replace: bool = False
+
+
+@dataclass
+class LinkBatch:
+    """Link changes and the SDK records (audit entries, companion counters) that land
+    with them, in one transaction: a crash keeps all of them or none."""
+
+    links: list[LinkWrite] = field(default_factory=list)
+    records: WriteBatch = field(default_factory=WriteBatch)
+
+
+class WorldKeyStore(Protocol):
+    """Game servers' credentials."""
+
+    async def save_world_key(self, key: WorldKey) -> None: ...
+
+    async def get_world_key(self, key_id: str) -> WorldKey | None: ...
+
+    async def list_world_keys(self) -> list[WorldKey]:
+        """Oldest first."""
+        ...
+
+
+class ApiKeyStore(Protocol):
+    """Control-API credentials."""
+
+    async def save_api_key(self, key: ApiKey) -> None: ...
+
+    async def get_api_key(self, key_id: str) -> ApiKey | None: ...
+
+    async def list_api_keys(self) -> list[ApiKey]:
+        """Oldest first."""
+        ...
+
+
+class DeployTokenStore(Protocol):
+    """Single-use deploy tokens, by hash."""
+
+    async def save_deploy_token(self, token: DeployToken) -> None: ...
+
+    async def get_deploy_token(self, token_hash: str) -> DeployToken | None: ...
+
+
+class LinkStore(Protocol):
+    """Link records and their unacknowledged dispatches (the outbox)."""
+
+    async def write_links(self, batch: LinkBatch) -> list[int]:
+        """Commit ``batch`` atomically; returns the ``seq`` of its audit entries."""
+        ...
+
+    async def save_link(self, link: LinkRecord) -> None:
+        """Save a whole link record, replacing its stored unacknowledged dispatches
+        with ``link.unacked``."""
+        await self.write_links(LinkBatch([LinkWrite(link, list(link.unacked), replace=True)]))
+
+    async def get_link(self, link_id: str) -> LinkRecord | None:
+        """The link with its unacknowledged dispatches in ``unacked``, in ``s`` order."""
+        ...
+
+    async def find_link(self, world: str, server_id: str) -> LinkRecord | None:
+        """The most recently updated link of a game server."""
+        ...
+
+
+class KeyStore(WorldKeyStore, ApiKeyStore, Protocol):
+    """Both kinds of credentials (what authenticating a caller reads)."""
+
+
+class BridgeStore(KeyStore, DeployTokenStore, LinkStore, Protocol):
+    """Every record of the daemon. Open one over the SDK store it shares with
+    :func:`~encounters_bridge.store.open_bridge_store`."""

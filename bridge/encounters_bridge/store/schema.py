@@ -1,0 +1,117 @@
+"""The bridge daemon's tables, kept in the SDK store's SQLite file under a schema
+version of their own (``bridge_schema_version`` in ``schema_meta``).
+
+The tables kept the names and shapes they had when the SDK's schema held them, so a
+data folder of any earlier version opens with its keys, links and dispatches: the first
+migration creates whatever is missing and finishes the changes the SDK's own
+migrations used to make (the game servers of a key, the outbox rows of a link).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
+
+#: ``schema_meta`` key of the version below
+TRACK = "bridge_schema_version"
+
+metadata = MetaData()
+
+world_keys = Table(
+    "world_keys",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(120), nullable=False),
+    Column("world", String(16), nullable=False),
+    Column("key_hash", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    #: JSON list of the game server ids the key may identify as
+    Column("server_ids", Text, nullable=False, server_default="[]"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(120), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("key_hash", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+deploy_tokens = Table(
+    "deploy_tokens",
+    metadata,
+    Column("id", String(128), primary_key=True),  # the token's hash
+    Column("persona_id", String(64), nullable=False),
+    Column("data", Text, nullable=False),
+)
+
+bridge_links = Table(
+    "bridge_links",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("world", String(16), nullable=False),
+    Column("server_id", String(64), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("data", Text, nullable=False),
+    Index("ix_bridge_links_server", "world", "server_id"),
+)
+
+#: A link's dispatches not yet acknowledged, one row each: a busy link appends rows and
+#: drops acknowledged ones instead of rewriting its whole replay window.
+bridge_outbox = Table(
+    "bridge_outbox",
+    metadata,
+    Column("link_id", String(64), primary_key=True),
+    Column("s", Integer, primary_key=True),
+    Column("data", Text, nullable=False),
+)
+
+
+def _v1_records(conn: Connection) -> None:
+    """Create the tables that are missing; bind keys to game servers (a
+    ``server_ids`` column); move dispatches kept inside a link's JSON into outbox rows."""
+    metadata.create_all(conn, checkfirst=True)
+    if "server_ids" not in {c["name"] for c in inspect(conn).get_columns("world_keys")}:
+        conn.execute(text("ALTER TABLE world_keys ADD COLUMN server_ids TEXT NOT NULL "
+                          "DEFAULT '[]'"))  # fmt: skip
+    for link_id, data in conn.execute(select(bridge_links.c.id, bridge_links.c.data)).all():
+        record = json.loads(data)
+        if "unacked" not in record:
+            continue
+        frames = record.pop("unacked") or []
+        if frames:
+            conn.execute(insert(bridge_outbox).prefix_with("OR IGNORE"), [
+                {"link_id": link_id, "s": f["s"], "data": json.dumps(f)} for f in frames
+            ])  # fmt: skip
+        conn.execute(
+            update(bridge_links).where(bridge_links.c.id == link_id).values(data=json.dumps(record))
+        )
+
+
+#: ``MIGRATIONS[i]`` brings the bridge's tables from version ``i`` to ``i + 1``, inside
+#: the open transaction; append new ones, never edit a released one.
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_records]
+
+SCHEMA_VERSION = len(MIGRATIONS)

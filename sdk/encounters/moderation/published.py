@@ -1,0 +1,49 @@
+"""How text that creators publish is judged: encounters, templates and marketplace
+listings and reviews. Stricter than chat: every built-in topic blocks and profanity
+blocks too, in a game's context (a quest to defeat bandits is game talk)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import FieldError, ValidationFailed
+from ..models.persona import BUILTIN_TOPICS, Safety
+from ..validation import text_fields, unsafe_text_errors
+from .moderator import ContentModerator
+
+#: The policy published text is judged by.
+PUBLISHED = Safety(blocked_topics=list(BUILTIN_TOPICS), moderation="block")
+#: Longest text one field may hold to be judged at all.
+MAX_FIELD_TEXT = 20000
+
+
+def published_text_errors(
+    moderator: ContentModerator, body: Any
+) -> tuple[list[FieldError], list[FieldError]]:
+    """``(unsafe, blocked)``: fields with control or invisible format characters, and
+    fields moderation refuses, each named by its path. Empty text is left to
+    validation, which says what the field needs."""
+    unsafe = unsafe_text_errors(body)
+    if unsafe:
+        return unsafe, []
+    blocked = []
+    for path, text in text_fields(body):
+        if not text.strip():
+            continue
+        result = moderator.check_message(text, PUBLISHED, max_length=MAX_FIELD_TEXT)
+        if not result.allowed:
+            why = result.topic or result.reason
+            blocked.append(FieldError(path, f"refused by moderation ({why})"))
+    return [], blocked
+
+
+def screen(moderator: ContentModerator, body: Any, what: str) -> None:
+    """Refuse (:class:`ValidationFailed`) text with control or invisible format
+    characters and text that fails moderation, naming each field; counted as ``what``
+    moderation decisions."""
+    unsafe, blocked = published_text_errors(moderator, body)
+    if unsafe:
+        raise ValidationFailed(what, unsafe)
+    moderator.counters.count(what, "block" if blocked else "allow")
+    if blocked:
+        raise ValidationFailed(what, blocked)

@@ -1,0 +1,180 @@
+"""Ratings, reviews and abuse reports (and what they do to a persona's reputation and
+the platform's abuse rate); installing with dependencies and integrity checks, into
+an engine's library."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from encounters.engine import Engine
+from encounters.errors import NotFound, ValidationFailed
+from encounters.marketplace import (
+    IntegrityFailed,
+    MarketConflict,
+    MarketForbidden,
+    install_into,
+    reputation,
+)
+from encounters.models import utcnow
+from encounters.moderation import TextFilter
+from encounters.platform_metrics import platform_metrics
+from encounters.settings import load_settings
+
+from .helpers import (
+    ADMIN,
+    ALICE,
+    campaign_submission,
+    encounter_submission,
+    open_market,
+    persona_submission,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def text_filter() -> TextFilter:
+    return TextFilter.default()
+
+
+async def test_one_rating_per_user_and_reviews_are_moderated(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    async with open_market(tmp_path / "m.db", text_filter) as (market, audit):
+        lid = (await market.publish(encounter_submission(), ALICE)).listing_id
+        await market.review_version(lid, "1.0.0", approve=True)
+        with pytest.raises(MarketForbidden, match="own listings"):
+            await market.rate(lid, "key:alice", 5)
+        first = await market.rate(lid, "player:minecraft:steve", 2, "Too short")
+        await market.rate(lid, "key:bob", 4)
+        again = await market.rate(lid, "player:minecraft:steve", 5, "Better on a second try")
+        assert again.created_at == first.created_at
+        listing = await market.get(lid)
+        assert (listing.rating, listing.ratings) == (4.5, 2)
+        reviews = await market.reviews(lid)
+        assert {(r.user, r.rating, r.text) for r in reviews} == {
+            ("player:minecraft:steve", 5, "Better on a second try"),
+            ("key:bob", 4, ""),
+        }
+        with pytest.raises(ValidationFailed, match="text: refused by moderation"):
+            await market.rate(lid, "key:carol", 1, "what a fucking waste")
+        with pytest.raises(ValidationFailed, match="rating: must be <= 5"):
+            await market.rate(lid, "key:carol", 6)
+        assert (await market.get(lid)).ratings == 2  # the refused ones left nothing
+        review_log = [(e.kind, e.decision) for e in await audit.list_audit() if e.kind == "review"]
+        assert review_log == [("review", "allow"), ("review", "allow"), ("review", "block")]
+
+
+async def test_reports_count_once_and_feed_the_abuse_rate(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    async with open_market(tmp_path / "m.db", text_filter) as (market, audit):
+        since = utcnow() - timedelta(minutes=1)
+        lid = (await market.publish(encounter_submission(), ADMIN)).listing_id
+        await market.rate(lid, "key:bob", 1, "Not what it says")
+        before = await platform_metrics(audit, since, utcnow() + timedelta(minutes=1))
+        assert (before.moderation_decisions, before.moderation_blocked) == (2, 0)
+        assert before.abuse_rate == 0.0
+
+        await market.report(lid, "key:carol", "the description is misleading")
+        with pytest.raises(MarketConflict, match="reported this already"):
+            await market.report(lid, "key:carol", "again")
+        await market.report(lid, "key:dave", "review is rude", review_user="key:bob")
+        with pytest.raises(NotFound, match="no review by 'key:nobody'"):
+            await market.report(lid, "key:dave", "x", review_user="key:nobody")
+        with pytest.raises(ValidationFailed, match="reason"):
+            await market.report(lid, "key:erin", " ")
+        assert (await market.get(lid)).reports == 2
+
+        after = await platform_metrics(audit, since, utcnow() + timedelta(minutes=1))
+        assert after.abuse_reports == 2
+        assert (after.moderation_decisions, after.moderation_blocked) == (4, 2)
+        assert after.abuse_rate == 0.5
+
+
+async def test_persona_reputation_comes_from_ratings_and_reports(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    assert reputation(0, 0, 0) == 50.0
+    assert reputation(25, 5, 0) == 75.0  # five 5-star ratings against the prior of five 3s
+    assert reputation(25, 5, 2) < reputation(25, 5, 0)
+    assert 0 <= reputation(5, 5, 100) < 5 and reputation(500, 100, 0) < 100
+    async with open_market(tmp_path / "m.db", text_filter) as (market, _):
+        lid = (await market.publish(persona_submission(), ADMIN)).listing_id
+        assert (await market.get(lid)).reputation == 50.0
+        for n in range(5):
+            await market.rate(lid, f"key:fan{n}", 5)
+        assert (await market.get(lid)).reputation == 75.0
+        await market.report(lid, "key:grumpy", "it insulted me")
+        found = (await market.search({"kind": "persona"})).items[0]
+        assert found.reputation == (await market.get(lid)).reputation == reputation(25, 5, 1)
+        encounter = (await market.publish(encounter_submission(), ADMIN)).listing_id
+        assert (await market.get(encounter)).reputation is None  # only personas have one
+
+
+async def test_a_campaign_installs_with_its_encounters_into_an_engine(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    async with open_market(tmp_path / "m.db", text_filter) as (market, _):
+        await market.set_policy("open")
+        enc = (await market.publish(encounter_submission(), ALICE)).listing_id
+        missing = campaign_submission(enc, encounter_id="enc_elsewhere")
+        with pytest.raises(
+            ValidationFailed,
+            match=r"content.steps\[0\].encounter_id: "
+            r"'enc_elsewhere' comes from no dependency",
+        ):
+            await market.publish(missing, ALICE)
+        with pytest.raises(ValidationFailed, match="not a published listing"):
+            await market.publish(campaign_submission("lst_nope"), ALICE)
+        camp = (await market.publish(campaign_submission(enc), ALICE)).listing_id
+
+        items = await market.resolve(camp)
+        assert [(i.kind, i.listing_id) for i in items] == [("encounter", enc), ("campaign", camp)]
+        assert (await market.get(camp)).downloads == 1
+        async with Engine(load_settings(store="memory")) as engine:
+            done = await install_into(engine, items)
+            assert done == ["encounter:enc_test", "campaign:saga"]
+            run = await engine.campaigns.start("saga", "ana")
+            assert run.campaign_id == "saga"
+            assert (await engine.get_encounter("enc_test")).title == "Bandits at the Bridge"
+
+        with pytest.raises(NotFound, match=r"no version '9\.9\.9'"):
+            await market.resolve(camp, "9.9.9")
+
+
+async def test_content_changed_after_publishing_is_not_installed(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    path = tmp_path / "m.db"
+    async with open_market(path, text_filter) as (market, _):
+        lid = (await market.publish(encounter_submission(), ADMIN)).listing_id
+        await market.store.close()
+        with sqlite3.connect(path) as conn:  # someone edits the stored content
+            (raw,) = conn.execute("SELECT record FROM market_versions").fetchone()
+            record = json.loads(raw)
+            record["content"]["title"] = "Free gold here"
+            conn.execute("UPDATE market_versions SET record = ?", (json.dumps(record),))
+        with pytest.raises(IntegrityFailed, match="it was changed after publishing"):
+            await market.resolve(lid)
+        assert (await market.get(lid)).downloads == 0
+
+
+async def test_engine_market_lives_in_the_store_file(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path / "data")
+    async with Engine(settings) as engine:
+        await engine.market.publish(persona_submission(), ADMIN)
+    async with Engine(settings) as engine:
+        found = await engine.market.search({"kind": "persona"})
+        assert [i.meta.title for i in found.items] == ["Helpful Guide"]
+        assert engine.market.store.path == str(settings.database_path)  # type: ignore[attr-defined]

@@ -1,0 +1,213 @@
+// The marketplace: search listings (words, filters, sort, "more" pages by cursor),
+// rate and install them; publish a listing; admins approve pending versions.
+import { useCallback, useEffect, useState } from "react";
+import { api, ApiError } from "./api";
+
+interface Meta { title: string; description: string; tags: string[]; category: string; worlds: string[]; languages: string[]; licence: string; preview: string }
+interface Listing { id: string; kind: string; owner: string; meta: Meta; latest_version: string | null; downloads: number; rating: number | null; ratings: number; reputation: number | null }
+interface Page { items: Listing[]; next_cursor: string | null }
+interface Version { listing_id: string; version: string; status: string; meta: Meta }
+interface Published { listing_id: string; version: string; status: string }
+
+const KINDS = ["encounter", "template", "campaign", "persona"];
+const WORLDS = ["gmod", "minecraft", "web"];
+
+function message(e: unknown): string {
+  const err = e as ApiError;
+  return [err.message, ...(err.errors ?? [])].join("\n");
+}
+
+export function Marketplace({ apiKey, isAdmin }: { apiKey: string; isAdmin: boolean }) {
+  const [text, setText] = useState("");
+  const [kind, setKind] = useState("");
+  const [world, setWorld] = useState("");
+  const [sort, setSort] = useState("new");
+  const [items, setItems] = useState<Listing[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [status, setStatus] = useState("");
+  const [error, setError] = useState("");
+
+  const query = useCallback((next: string | null) => {
+    const params = new URLSearchParams({ sort, limit: "10" });
+    if (text.trim()) params.set("text", text.trim());
+    if (kind) params.set("kind", kind);
+    if (world) params.set("world", world);
+    if (next) params.set("cursor", next);
+    return `/market/search?${params.toString()}`;
+  }, [text, kind, world, sort]);
+
+  const search = useCallback(async (more: boolean) => {
+    setError("");
+    try {
+      const page = await api<Page>(apiKey, "GET", query(more ? cursor : null));
+      setItems(more ? (old) => [...old, ...page.items] : page.items);
+      setCursor(page.next_cursor);
+    } catch (e) {
+      setError(message(e));
+    }
+  }, [apiKey, cursor, query]);
+
+  useEffect(() => { void search(false); }, [apiKey]); // the first page, once signed in
+
+  const act = async (work: () => Promise<string>) => {
+    setError("");
+    setStatus("");
+    try {
+      setStatus(await work());
+    } catch (e) {
+      setError(message(e));
+    }
+  };
+
+  return (
+    <section className="market" aria-labelledby="market-title">
+      <h2 id="market-title">Marketplace</h2>
+      <form className="market-search" role="search" onSubmit={(e) => { e.preventDefault(); void search(false); }}>
+        <label className="field"><span>Search</span>
+          <input type="search" value={text} onChange={(e) => setText(e.target.value)} placeholder="bandits bridge" />
+        </label>
+        <label className="field"><span>Kind</span>
+          <select value={kind} onChange={(e) => setKind(e.target.value)}>
+            <option value="">any kind</option>
+            {KINDS.map((k) => <option key={k}>{k}</option>)}
+          </select>
+        </label>
+        <label className="field"><span>World</span>
+          <select value={world} onChange={(e) => setWorld(e.target.value)}>
+            <option value="">any world</option>
+            {WORLDS.map((w) => <option key={w}>{w}</option>)}
+          </select>
+        </label>
+        <label className="field"><span>Sort</span>
+          <select value={sort} onChange={(e) => setSort(e.target.value)}>
+            <option value="new">newest</option>
+            <option value="top">top rated</option>
+            <option value="downloads">most downloaded</option>
+          </select>
+        </label>
+        <button type="submit" className="primary">Search</button>
+      </form>
+      {error && <p className="error" role="alert">{error}</p>}
+      {status && <p className="ok" role="status">{status}</p>}
+      <ul className="gallery" aria-label="Listings">
+        {items.map((l) => (
+          <li key={l.id} className="card" aria-label={l.meta.title}>
+            <strong>{l.meta.title}</strong>
+            <span className="muted">
+              {l.kind} · v{l.latest_version} · {l.rating === null ? "unrated" : `${l.rating.toFixed(1)}★ (${l.ratings})`} · {l.downloads} downloads
+              {l.reputation !== null ? ` · reputation ${l.reputation}` : ""}
+            </span>
+            <span>{l.meta.preview || l.meta.description}</span>
+            <span className="muted">{l.meta.worlds.join(", ")} · {l.meta.languages.join(", ")} · {l.meta.licence}</span>
+            <Rate onRate={(stars) => act(async () => {
+              await api(apiKey, "POST", `/market/listings/${encodeURIComponent(l.id)}/ratings`, { rating: stars });
+              return `Rated ${l.meta.title}: ${stars}★`;
+            })} title={l.meta.title} />
+            <button type="button" onClick={() => act(async () => {
+              const done = await api<{ installed: string[] }>(apiKey, "POST", `/market/listings/${encodeURIComponent(l.id)}/install`);
+              return `Installed ${done.installed.join(", ")}`;
+            })}>Install {l.meta.title}</button>
+          </li>
+        ))}
+      </ul>
+      {items.length === 0 && !error && <p className="muted">No listings found.</p>}
+      {cursor && <button type="button" onClick={() => void search(true)}>More results</button>}
+      <Publish apiKey={apiKey} onDone={(p) => { setStatus(`Published ${p.listing_id}@${p.version}: ${p.status}`); void search(false); }} />
+      {isAdmin && <Pending apiKey={apiKey} onDone={(s) => { setStatus(s); void search(false); }} />}
+    </section>
+  );
+}
+
+function Rate({ onRate, title }: { onRate: (stars: number) => void; title: string }) {
+  const [stars, setStars] = useState(5);
+  return (
+    <span className="rate">
+      <label>Rating for {title}{" "}
+        <select value={stars} onChange={(e) => setStars(Number(e.target.value))}>
+          {[5, 4, 3, 2, 1].map((n) => <option key={n} value={n}>{n}★</option>)}
+        </select>
+      </label>
+      <button type="button" onClick={() => onRate(stars)}>Rate {title}</button>
+    </span>
+  );
+}
+
+function Publish({ apiKey, onDone }: { apiKey: string; onDone: (p: Published) => void }) {
+  const [kind, setKind] = useState("encounter");
+  const [title, setTitle] = useState("");
+  const [description, setDescription] = useState("");
+  const [tags, setTags] = useState("");
+  const [worlds, setWorlds] = useState<string[]>(["any"]);
+  const [content, setContent] = useState("");
+  const [error, setError] = useState("");
+  const submit = async () => {
+    setError("");
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(content);
+    } catch (e) {
+      setError(`Content: not JSON (${(e as Error).message})`);
+      return;
+    }
+    const meta = { title, description, worlds, tags: tags.split(",").map((t) => t.trim()).filter(Boolean) };
+    try {
+      onDone(await api<Published>(apiKey, "POST", "/market/listings", { kind, meta, content: parsed }));
+    } catch (e) {
+      setError(message(e));
+    }
+  };
+  return (
+    <form className="node-form" aria-label="Publish a listing" onSubmit={(e) => { e.preventDefault(); void submit(); }}>
+      <h3>Publish a listing</h3>
+      <label className="field"><span>Kind</span>
+        <select value={kind} onChange={(e) => setKind(e.target.value)}>{KINDS.map((k) => <option key={k}>{k}</option>)}</select>
+      </label>
+      <label className="field"><span>Title</span><input value={title} onChange={(e) => setTitle(e.target.value)} required /></label>
+      <label className="field"><span>Description</span><textarea value={description} onChange={(e) => setDescription(e.target.value)} /></label>
+      <label className="field"><span>Tags (comma separated)</span><input value={tags} onChange={(e) => setTags(e.target.value)} /></label>
+      <fieldset className="field"><legend>Worlds</legend>
+        {["any", ...WORLDS].map((w) => (
+          <label key={w}><input type="checkbox" checked={worlds.includes(w)}
+            onChange={(e) => setWorlds(e.target.checked ? [...worlds, w] : worlds.filter((x) => x !== w))} /> {w}</label>
+        ))}
+      </fieldset>
+      <label className="field"><span>Content (JSON)</span><textarea rows={6} value={content} onChange={(e) => setContent(e.target.value)} required /></label>
+      {error && <p className="error" role="alert">{error}</p>}
+      <button type="submit" className="primary">Publish listing</button>
+    </form>
+  );
+}
+
+function Pending({ apiKey, onDone }: { apiKey: string; onDone: (status: string) => void }) {
+  const [pending, setPending] = useState<Version[]>([]);
+  const [error, setError] = useState("");
+  const load = useCallback(() => {
+    api<Version[]>(apiKey, "GET", "/market/pending").then(setPending).catch((e) => setError(message(e)));
+  }, [apiKey]);
+  useEffect(load, [load]);
+  const approve = async (v: Version) => {
+    try {
+      await api(apiKey, "POST", `/market/listings/${encodeURIComponent(v.listing_id)}/versions/${encodeURIComponent(v.version)}/approve`);
+      onDone(`Approved ${v.meta.title} ${v.version}`);
+      load();
+    } catch (e) {
+      setError(message(e));
+    }
+  };
+  return (
+    <section aria-labelledby="pending-title">
+      <h3 id="pending-title">Waiting for approval</h3>
+      <button type="button" onClick={load}>Refresh</button>
+      {error && <p className="error" role="alert">{error}</p>}
+      {pending.length === 0 && <p className="muted">Nothing waiting.</p>}
+      <ul>
+        {pending.map((v) => (
+          <li key={`${v.listing_id}@${v.version}`}>
+            {v.meta.title} {v.version}{" "}
+            <button type="button" onClick={() => void approve(v)}>Approve {v.meta.title}</button>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
