@@ -320,9 +320,9 @@ def test_edges_are_drawn_with_the_mouse_and_deleted_with_the_keyboard_and_drafts
     description.fill("Light the beacon")
     page.get_by_test_id("palette-objective").drag_to(canvas, target_position={"x": 120, "y": 600})
     description.fill("Open the gate")
-    page.get_by_test_id("palette-npc").drag_to(canvas, target_position={"x": 750, "y": 150})
-    page.get_by_test_id("palette-branch").drag_to(canvas, target_position={"x": 700, "y": 330})
-    page.get_by_test_id("palette-branch").drag_to(canvas, target_position={"x": 850, "y": 480})
+    page.get_by_test_id("palette-npc").drag_to(canvas, target_position={"x": 600, "y": 90})
+    page.get_by_test_id("palette-branch").drag_to(canvas, target_position={"x": 600, "y": 230})
+    page.get_by_test_id("palette-branch").drag_to(canvas, target_position={"x": 640, "y": 520})
     expect(page.get_by_test_id("valid")).to_be_visible()
     note = page.get_by_test_id("canvas-note")
 
