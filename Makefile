@@ -17,7 +17,7 @@ EDITABLE_REQUIRES = import importlib, tomllib; \
 	backend = tomllib.load(open("pyproject.toml", "rb"))["build-system"]["build-backend"]; \
 	print(*importlib.import_module(backend).get_requires_for_build_editable(), sep="\n")
 
-.PHONY: demo test lint typecheck pytest bench clean lock web
+.PHONY: demo test lint typecheck pytest bench clean lock web catalogs
 
 # The built studio (see `web` below); named here because rules read their prerequisites
 # where they are written.
@@ -96,6 +96,11 @@ $(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
 $(STUDIO): $(WEB_STAMP) $(WEB_SOURCES)
 	npm run --prefix $(WEB) build
 	touch $(STUDIO)
+
+# The CLI's message catalogs: compile every locale/<ll>/LC_MESSAGES/ae.po into the ae.mo
+# committed next to it (tests/sdk/test_cli_catalogs.py fails when one is out of date).
+catalogs: $(STAMP)
+	$(BIN)/pybabel compile --domain ae --directory sdk/encounters/i18n/locale --statistics
 
 web: $(STUDIO)
 

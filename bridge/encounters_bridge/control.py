@@ -58,6 +58,7 @@ from encounters.errors import (
     TemplateError,
     ValidationFailed,
 )
+from encounters.i18n.translate import TranslationError
 from encounters.marketplace import MarketError
 from encounters.templates.library import TemplateLibrary
 from encounters.validation import format_path
@@ -81,6 +82,7 @@ from .routes import (
     queue,
     screening,
     sessions,
+    translate,
     webhooks,
 )
 from .routes import deploys as deploy_routes
@@ -134,6 +136,7 @@ def create_app(
         app.include_router(webhooks.router(engine))
         app.include_router(analytics.router(engine, tenancy))
         app.include_router(market.router(engine, tenancy, service))
+        app.include_router(translate.router(engine))
         app.include_router(
             editor_router(engine, tenancy, auth.caller, auth.admin)
         )  # the studio's API
@@ -228,4 +231,6 @@ def _error_handlers(app: FastAPI) -> None:
             return _error(409, str(exc))
         if isinstance(exc, TemplateError):
             return _error(422, str(exc))
+        if isinstance(exc, TranslationError):  # the model failed, not the caller
+            return _error(502, str(exc))
         return _error(400, str(exc))

@@ -249,9 +249,12 @@ class DeploymentService:
         world: str,
         server_id: str,
         location: dict[str, float] | None = None,
+        *,
+        language: str = "en",
     ) -> CompanionSession:
-        """Spawn an approved persona on a connected game server. The deploy token is
-        used up by a spawn that reaches a server (approve again for another)."""
+        """Spawn an approved persona on a connected game server, speaking ``language``
+        (BCP 47). The deploy token is used up by a spawn that reaches a server (approve
+        again for another)."""
         spawn_location = self.spawn_location(location, world)
         stored = await self.records.get_deploy_token(digest(token))
         if stored is None or stored.persona_id != persona_id:
@@ -278,7 +281,7 @@ class DeploymentService:
         await self.store.save_persona(record)
         session = CompanionSession(
             id=new_id("sess"), persona_id=persona_id, world=world,
-            server_id=server_id, location=spawn_location,
+            server_id=server_id, location=spawn_location, language=language,
         )  # fmt: skip
         self._companions[session.id] = session
         entry = self.audit.entry("event", "allow", input={"type": "spawn", "world": world,
@@ -527,4 +530,5 @@ class DeploymentService:
             {**event, "sid": session.id},
             partial(self.signal, session.id),
             session.world,
+            session.language,
         )

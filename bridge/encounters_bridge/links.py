@@ -118,7 +118,13 @@ class LinkOwner:
     def _start_writer(self) -> None:
         if self._held or (self._writer is not None and not self._writer.done()):
             return
-        self._writer = asyncio.get_running_loop().create_task(self._write_all())
+        self._writer = writer = asyncio.get_running_loop().create_task(self._write_all())
+        writer.add_done_callback(self._writer_done)
+
+    def _writer_done(self, writer: asyncio.Task[None]) -> None:
+        """Forget a finished writer (an idle link keeps no task)."""
+        if self._writer is writer:
+            self._writer = None
 
     async def _write_all(self) -> None:
         while self._queue and self.moved_to is None and not self._held:

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import gc
 import time
 from collections.abc import Awaitable, Callable
@@ -69,6 +71,21 @@ from .store.models import LinkRecord, WorldKey
 from .store.protocols import BridgeStore, LinkBatch
 
 log = get_logger(__name__)
+
+
+def _glibc() -> Any:
+    """The C library when it is glibc (it has ``malloc_trim``), else None."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+#: glibc, for ``malloc_trim`` (None on other C libraries)
+_LIBC = _glibc()
+#: Connections opened or closed since the last trim that make the next one worth it.
+TRIM_CHURN = 64
 EventHandler = Callable[["Connection", Frame], Awaitable[None]]
 LinkHandler = Callable[[str, str], Awaitable[None]]
 #: Failed identifies or resumes per address before it must wait: 5 at once, then one
@@ -104,7 +121,7 @@ class Connection:
     cut: bool = False  #: closed for flooding: nothing more is read from it
     sent_s: int = 0  #: last dispatch sent on this connection
     #: held while dispatches go out (a replay, the pump): they leave in ``s`` order
-    send_lock: anyio.Lock = field(default_factory=anyio.Lock)
+    send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # (no deque until contended)
     pump: asyncio.Task[None] | None = None  #: sending what was written, while there is any
     closing: asyncio.Task[None] | None = None  #: our close frame on its way
 
@@ -255,6 +272,9 @@ class BridgeEdge:
         address = ws.remote_address[0] if ws.remote_address else ""
         link.frame_key = f"address:{address}"
         conn = Connection(ws, link, address=str(address))
+        for handshake in (ws.request, ws.response):  # read above: an idle link keeps no headers
+            if handshake is not None:
+                handshake.headers.clear()
         if (
             self._unidentified_total >= self.max_unidentified
             or self._unidentified.get(conn.address, 0) >= self.max_unidentified_per_address
@@ -307,9 +327,13 @@ class BridgeEdge:
         second) it closes those that timed out (identify, heartbeats) and starts the
         writes of acknowledgements not yet saved. A task per connection would cost
         every idle link its memory."""
+        trimmed_at, trimmed_count = self.clock(), 0
         while server.is_serving():
             await asyncio.sleep(max(0.05, min(self.heartbeat_interval, 2.0) / 2))
             now = self.clock()
+            if abs(len(self._live) - trimmed_count) >= TRIM_CHURN and now - trimmed_at >= 5:
+                trimmed_at, trimmed_count = now, len(self._live)
+                release_free_memory()
             for conn in list(self._live):
                 if conn.closed:
                     continue
@@ -327,7 +351,8 @@ class BridgeEdge:
         (it looks again before it ends). An idle link has no pump task at all."""
         if conn.closed or not conn.sending or (conn.pump is not None and not conn.pump.done()):
             return
-        conn.pump = asyncio.get_running_loop().create_task(self._pump(conn))
+        conn.pump = pump = asyncio.get_running_loop().create_task(self._pump(conn))
+        pump.add_done_callback(lambda _: setattr(conn, "pump", None) if conn.pump is pump else None)
 
     async def _pump(self, conn: Connection) -> None:
         """Send the link's durable dispatches this connection has not sent, in order,
@@ -808,6 +833,15 @@ def raise_fd_limit() -> int:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
             soft = hard
     return soft
+
+
+def release_free_memory() -> None:
+    """Give the C heap's free pages back to the system (glibc's ``malloc_trim``; a no-op
+    elsewhere). A burst of connections (thousands of game servers identifying after a
+    restart) leaves the heap full of small holes between the objects that stay; without
+    this the daemon's RSS keeps the burst's high-water mark."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 def settle_heap() -> None:

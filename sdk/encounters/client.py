@@ -132,10 +132,32 @@ class EncountersClient:
         world: str,
         server_id: str,
         location: dict[str, float] | None = None,
+        language: str | None = None,
     ) -> dict[str, Any]:
-        body = {"personaId": persona_id, "deploymentToken": token, "world": world,
-                "serverId": server_id, "spawnLocation": location}  # fmt: skip
+        body: dict[str, Any] = {"personaId": persona_id, "deploymentToken": token,
+                                "world": world, "serverId": server_id,
+                                "spawnLocation": location}  # fmt: skip
+        if language is not None:
+            body["language"] = language  # BCP 47: the companion speaks it
         result: dict[str, Any] = await self._call("POST", "/spawn", body)
+        return result
+
+    async def translate(
+        self,
+        language: str,
+        *,
+        encounter: dict[str, Any] | None = None,
+        template: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """An encounter or a template (give one) with its texts in ``language``
+        (BCP 47), translated by the daemon's LLM; ids and placeholders kept. Returns
+        ``{"language", "encounter"}`` or ``{"language", "template"}``."""
+        body: dict[str, Any] = {"language": language}
+        if encounter is not None:
+            body["encounter"] = encounter
+        if template is not None:
+            body["template"] = template
+        result: dict[str, Any] = await self._call("POST", "/translate", body)
         return result
 
     async def signal(self, session_id: str, actions: list[dict[str, Any]]) -> dict[str, Any]:

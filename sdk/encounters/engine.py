@@ -37,6 +37,7 @@ from .errors import (
 from .events import EngineEvent, EventBus, EventType, Listener
 from .generation import EncounterGenerator, GenerationRequest, ProceduralGenerator
 from .generation.router import ProviderManager
+from .i18n.translate import Translator
 from .log import get_logger
 from .marketplace import Marketplace
 from .memory import Interaction, NPCMemoryManager
@@ -148,6 +149,7 @@ class Engine:
                 else ProceduralGenerator()
             )
         self.generator: EncounterGenerator = generator
+        self._translator: Translator | None = None
         self.events = EventBus()
         self._services = LazyServices(settings, store, moderator=moderator, memory=memory)
         self.campaigns = CampaignManager(self.store)
@@ -297,6 +299,31 @@ class Engine:
         )
 
     # -- generation ------------------------------------------------------------------
+
+    def _translator_or_fail(self) -> Translator:
+        """The translator over the LLM router (see :mod:`encounters.i18n.translate`).
+        Raises :class:`ConfigError` when no LLM provider is configured: there is no
+        offline translation."""
+        if not isinstance(self.generator, ProviderManager):
+            raise ConfigError(
+                "translation needs an LLM provider: set LLM_PRIMARY_PROVIDER and its key "
+                "(see the README's 'LLM providers' section)"
+            )
+        if self._translator is None or self._translator.router is not self.generator:
+            self._translator = Translator(self.generator)
+        return self._translator
+
+    async def translate_encounter(self, spec: EncounterSpec, language: str) -> EncounterSpec:
+        """``spec`` with its player-facing texts in ``language`` (BCP 47); ids, targets,
+        names and placeholders kept. Not stored."""
+        return await self._translator_or_fail().encounter(spec, language)
+
+    async def translate_template(
+        self, template: EncounterTemplate, language: str
+    ) -> EncounterTemplate:
+        """``template`` with its texts in ``language``; its id, parameters and every
+        ``{{placeholder}}`` kept. Not published."""
+        return await self._translator_or_fail().template(template, language)
 
     async def generate(
         self,

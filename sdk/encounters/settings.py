@@ -35,7 +35,7 @@ class ModerationSettings(BaseModel):
     max_vertical: float = Field(4096, gt=0)
     #: Folders of extra word lists (format: moderation/data/README.md).
     lexicon_dirs: list[str] = []
-    #: Built-in word-list languages to load (None: all of en, de, es, fr, pt).
+    #: Built-in word-list languages to load (None: all of en, de, es, fr, pt, ru).
     languages: list[str] | None = None
     #: Run the offline topic model (moderation/topicmodel.py) after the word lists.
     topic_model: bool = True

@@ -273,6 +273,14 @@ class SyncEngine:
             adaptive=adaptive,
         )
 
+    def translate_encounter(self, spec: EncounterSpec, language: str) -> EncounterSpec:
+        """See :meth:`Engine.translate_encounter`."""
+        return self._call(self.engine.translate_encounter, spec, language)
+
+    def translate_template(self, template: EncounterTemplate, language: str) -> EncounterTemplate:
+        """See :meth:`Engine.translate_template`."""
+        return self._call(self.engine.translate_template, template, language)
+
     def save_encounter(self, spec: EncounterSpec | Mapping[str, Any]) -> EncounterSpec:
         """See :meth:`Engine.save_encounter`."""
         return self._call(self.engine.save_encounter, spec)

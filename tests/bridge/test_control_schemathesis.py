@@ -50,7 +50,9 @@ def test_every_operation_keeps_to_the_openapi_document(tmp_path: Path) -> None:
                 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                           suppress_health_check=list(HealthCheck))  # fmt: skip
                 def keeps_to_the_document(case: schemathesis.Case) -> None:
-                    case.call_and_validate(base_url=dm.http_url, headers=auth, checks=CHECKS)
+                    # this daemon has no LLM: /translate answers its documented 503
+                    checks = CHECKS[1:] if case.path == "/translate" else CHECKS
+                    case.call_and_validate(base_url=dm.http_url, headers=auth, checks=checks)
 
                 keeps_to_the_document()
                 tested.append(operation.label)

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from encounters.models.audit import AuditEntry
+from encounters.models.common import LANGUAGE_PATTERN
 from encounters.models.deployment import CompanionSession
 
 from ..deployment import DeploymentService
@@ -25,6 +26,8 @@ class SpawnRequest(BaseModel):
     world: str = Field(pattern="^(gmod|minecraft|web)$")
     server_id: str = Field(alias="serverId", min_length=1, max_length=64)
     spawn_location: dict[str, float] | None = Field(None, alias="spawnLocation")
+    #: the players' language (BCP 47, e.g. es, pt-BR): the companion speaks it
+    language: str = Field("en", pattern=LANGUAGE_PATTERN, max_length=35)
 
 
 class SignalRequest(BaseModel):
@@ -46,7 +49,8 @@ def router(service: DeploymentService) -> APIRouter:
         record = await service.persona(body.persona_id)
         may_see(key, record.persona.creator_id)
         session = await service.spawn(body.persona_id, body.deployment_token, body.world,
-                                      body.server_id, body.spawn_location)  # fmt: skip
+                                      body.server_id, body.spawn_location,
+                                      language=body.language)  # fmt: skip
         return Spawned(sessionId=session.id, status=session.status)
 
     @api.post("/signal")

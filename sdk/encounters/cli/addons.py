@@ -17,9 +17,10 @@ import typer
 
 from .. import __file__ as package_init
 from ..errors import ConfigError
+from ..i18n.messages import _
 from .app import JsonFlag, app, fail, out, print_json
 
-addon_app = typer.Typer(help="Game addons that ship with AI Encounters.", no_args_is_help=True)
+addon_app = typer.Typer(help=_("Game addons that ship with AI Encounters."), no_args_is_help=True)
 app.add_typer(addon_app, name="addon")
 
 _PACKAGE = Path(package_init).parent

@@ -21,6 +21,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from ..errors import EncountersError
+from ..i18n.messages import _
 from ..log import configure_logging
 from ..settings import Settings, load_settings
 from ..sync import SyncEngine
@@ -37,14 +38,15 @@ class _Group(TyperGroup):
         except EncountersError as exc:
             if os.environ.get("AE_DEBUG") == "1":
                 raise
-            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+            label = _("error:")
+            err.print(f"[red]{label}[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(1) from None
 
 
 app = typer.Typer(
     cls=_Group,
     name="ae",
-    help="AI Encounters: generate, validate and play game encounters offline.",
+    help=_("AI Encounters: generate, validate and play game encounters offline."),
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
@@ -133,19 +135,19 @@ def root(
         Path | None,
         typer.Option(
             "--data-dir",
-            help="Where the store lives (default: AE_DATA_DIR or the user data folder).",
+            help=_("Where the store lives (default: AE_DATA_DIR or the user data folder)."),
         ),
     ] = None,
     log_format: Annotated[
-        str | None, typer.Option("--log-format", help="console or json (AE_LOG_FORMAT).")
+        str | None, typer.Option("--log-format", help=_("console or json (AE_LOG_FORMAT)."))
     ] = None,
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Log info messages (AE_LOG_LEVEL).")
+        bool, typer.Option("--verbose", "-v", help=_("Log info messages (AE_LOG_LEVEL)."))
     ] = False,
     show_version: Annotated[
         bool,
         typer.Option(
-            "--version", is_eager=True, callback=_version, help="Print the version and exit."
+            "--version", is_eager=True, callback=_version, help=_("Print the version and exit.")
         ),
     ] = False,
 ) -> None:
@@ -155,7 +157,7 @@ def root(
 
 
 #: The ``--json`` option of every command that shows data.
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts) instead.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help=_("Print JSON (for scripts) instead."))]
 
 
 def print_json(data: object) -> None:
@@ -165,7 +167,8 @@ def print_json(data: object) -> None:
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print an error line; the caller raises the returned Exit."""
-    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    label = _("error:")
+    err.print(f"[red]{label}[/red] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
@@ -178,5 +181,5 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        err.print("interrupted")
+        err.print(_("interrupted"))
         sys.exit(130)

@@ -14,6 +14,8 @@ from rich.table import Table
 
 from ..errors import FieldError, TemplateError, ValidationFailed
 from ..generation import GenerationRequest
+from ..i18n import tags
+from ..i18n.messages import _
 from ..jsonio import read_json_file
 from ..models import Category, EncounterSpec, PlayerContext, Session
 from ..models.persona import PersonaCore
@@ -31,8 +33,8 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "persona": PersonaCore,
 }
 
-templates_app = typer.Typer(help="List and inspect encounter templates.", no_args_is_help=True)
-encounters_app = typer.Typer(help="Encounters kept in the store.", no_args_is_help=True)
+templates_app = typer.Typer(help=_("List and inspect encounter templates."), no_args_is_help=True)
+encounters_app = typer.Typer(help=_("Encounters kept in the store."), no_args_is_help=True)
 app.add_typer(encounters_app, name="encounters")
 app.add_typer(templates_app, name="templates")
 
@@ -85,7 +87,9 @@ def check_content(path: Path) -> list[FieldError]:
     return []
 
 
-@app.command()
+@app.command(
+    help=_("Check encounter and template files; print every problem; exit 1 if any is bad.")
+)
 def validate(
     files: Annotated[list[Path], typer.Argument(help="Encounter or template JSON files.")],
     as_json: JsonFlag = False,
@@ -111,12 +115,12 @@ def validate(
                 out.print(f"[green]✓[/green] {path}", highlight=False, soft_wrap=True)
             progress.advance(task)
     if len(files) > 1:
-        out.print(f"{len(files) - bad} valid, {bad} invalid")
+        out.print(_("{valid} valid, {invalid} invalid").format(valid=len(files) - bad, invalid=bad))
     if bad:
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(help=_("Print the JSON Schema of a model (for editors and LLM structured output)."))
 def schema(
     name: Annotated[str, typer.Argument(help=f"One of: {', '.join(SCHEMAS)}")] = "encounter",
 ) -> None:
@@ -141,7 +145,7 @@ def parse_params(pairs: list[str]) -> dict[str, object]:
     return params
 
 
-@app.command()
+@app.command(help=_("Generate encounters from a template or by category, offline by default."))
 def generate(
     template: Annotated[
         str | None, typer.Option("--template", "-t", help="Template id (see 'ae templates list').")
@@ -166,12 +170,23 @@ def generate(
         Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
     ] = None,
     save: Annotated[bool, typer.Option(help="Also keep them in the store.")] = True,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            "--language",
+            "-l",
+            help=_(
+                "Language of the texts as a BCP 47 tag (en, es, de, fr, pt-BR, ru are "
+                "written offline; LLMs are asked for any)."
+            ),
+        ),
+    ] = None,
 ) -> None:
     """Generate encounters from a template or by category, offline by default."""
     if template is None and category is None:
-        raise fail("give --template ID (with --param name=value) or --category NAME")
+        raise fail(_("give --template ID (with --param name=value) or --category NAME"))
     if template is not None and category is not None:
-        raise fail("give either --template or --category, not both")
+        raise fail(_("give either --template or --category, not both"))
     if template is not None and (seed is not None or level != 1 or provider is not None):
         raise fail(
             "--seed, --level and --provider shape generation by --category; templates ignore them"
@@ -179,6 +194,11 @@ def generate(
     if template is None and param:
         raise fail("--param only applies with --template")
     params = parse_params(param or [])
+    if language is not None:
+        try:
+            language = tags.canonical(language)
+        except ValueError as exc:
+            raise fail(f"--language: {exc}") from None
     specs: list[EncounterSpec] = []
     with (
         state.engine() as engine,
@@ -196,6 +216,7 @@ def generate(
                     seed=None if seed is None else seed + i,
                     provider=provider,
                     save=save,
+                    language=language,
                 )
             )
             progress.advance(task)
@@ -207,8 +228,57 @@ def generate(
         try:
             output.write_text(text + "\n", encoding="utf-8")
         except OSError as exc:
-            raise fail(f"cannot write {output}: {exc.strerror}") from None
-        err.print(f"wrote {count} encounter(s) to {output}", highlight=False)
+            raise fail(
+                _("cannot write {path}: {reason}").format(path=output, reason=exc.strerror)
+            ) from None
+        err.print(
+            _("wrote {count} encounter(s) to {path}").format(count=count, path=output),
+            highlight=False,
+        )
+
+
+@app.command(
+    help=_(
+        "Translate an encounter or template through the configured LLM, keeping ids and "
+        "placeholders (the reply is checked, asked for once more, then refused)."
+    )
+)
+def translate(
+    file: Annotated[Path, typer.Argument(help="An encounter or template JSON file.")],
+    to: Annotated[str, typer.Option("--to", help=_("Target language, BCP 47 (es, pt-BR)."))],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Translate an encounter or template through the configured LLM, keeping ids and
+    placeholders (the reply is checked, asked for once more, then refused)."""
+    try:
+        target = tags.canonical(to)
+    except ValueError as exc:
+        raise fail(f"--to: {exc}") from None
+    data = read_json_file(file)
+    is_template = isinstance(data, dict) and "structure" in data
+    with state.engine() as engine:
+        if is_template:
+            template = template_from_data(data, str(file))
+            result = engine.translate_template(template, target).model_dump(mode="json")
+        else:
+            spec = validate_model(EncounterSpec, data, str(file))
+            result = engine.translate_encounter(spec, target).model_dump(mode="json")
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    if output is None:
+        print(text)
+        return
+    try:
+        output.write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise fail(
+            _("cannot write {path}: {reason}").format(path=output, reason=exc.strerror)
+        ) from None
+    err.print(
+        _("wrote the {language} translation to {path}").format(language=target, path=output),
+        highlight=False,
+    )
 
 
 @templates_app.command("list")
@@ -280,7 +350,7 @@ def templates_show(
     out.print(f"generate: ae generate -t {t.id} {example}".rstrip(), highlight=False)
 
 
-@app.command()
+@app.command(help=_("Check chat lines as a persona's moderation would: allow, sanitize or block."))
 def moderate(
     texts: Annotated[list[str], typer.Argument(help="Chat lines to check.")],
     block: Annotated[
@@ -322,7 +392,7 @@ def moderate(
         )
 
 
-providers_app = typer.Typer(help="LLM providers.", no_args_is_help=True)
+providers_app = typer.Typer(help=_("LLM providers."), no_args_is_help=True)
 app.add_typer(providers_app, name="providers")
 
 
@@ -379,7 +449,7 @@ def providers_check(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(help=_("LLM calls, failures, tokens and estimated cost, per provider and model."))
 def stats(as_json: JsonFlag = False) -> None:
     """LLM calls, failures, tokens and estimated cost, per provider and model."""
     with state.engine() as engine:

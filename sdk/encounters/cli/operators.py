@@ -11,10 +11,11 @@ from rich.table import Table
 
 from ..engine import Engine
 from ..errors import NotFound
+from ..i18n.messages import _
 from .app import JsonFlag, app, out, print_json
 from .players import with_engine
 
-webhooks_app = typer.Typer(help="Signed HTTP callbacks for events.", no_args_is_help=True)
+webhooks_app = typer.Typer(help=_("Signed HTTP callbacks for events."), no_args_is_help=True)
 app.add_typer(webhooks_app, name="webhooks")
 
 
@@ -112,7 +113,7 @@ def webhooks_deliveries(
     with_engine(work)
 
 
-analytics_app = typer.Typer(help="How encounters play.", no_args_is_help=True)
+analytics_app = typer.Typer(help=_("How encounters play."), no_args_is_help=True)
 app.add_typer(analytics_app, name="analytics")
 
 
@@ -224,7 +225,10 @@ def analytics_feedback(
     with_engine(work)
 
 
-@app.command("metrics")
+@app.command(
+    "metrics",
+    help=_("Platform metrics over a time range (formulas: docs/metrics.md)."),
+)
 def metrics(
     days: Annotated[float, typer.Option(min=0.01, max=3650, help="The range: the last DAYS.")] = 7,
     as_json: Annotated[bool, typer.Option("--json")] = False,

@@ -11,6 +11,7 @@ import typer
 from rich.prompt import IntPrompt, Prompt
 
 from ..errors import ObjectiveLocked
+from ..i18n.messages import _
 from ..models import Category, EncounterSpec, Session, SessionStatus
 from ..storage import MemoryStore
 from ..sync import SyncEngine
@@ -19,11 +20,17 @@ from .content import load_encounters, parse_params
 from .flows import DILEMMAS, autoplay
 from .render import encounter_panel, session_details, session_summary
 
-sessions_app = typer.Typer(help="Sessions kept in the store.", no_args_is_help=True)
+sessions_app = typer.Typer(help=_("Sessions kept in the store."), no_args_is_help=True)
 app.add_typer(sessions_app, name="sessions")
 
 
-@app.command("test")
+@app.command(
+    "test",
+    help=_(
+        "Play encounters from a file through: start a session, complete each objective, "
+        "complete the session. In-process (nothing stored), or on a daemon with --url."
+    ),
+)
 def test_encounter(
     file: Annotated[Path, typer.Argument(help="Encounter JSON file (one, or a list).")],
     player: Annotated[str, typer.Option(help="Player id.")] = "test-player",
@@ -197,7 +204,13 @@ def _play_turns(engine: SyncEngine, session: Session) -> Session:
     return session
 
 
-@app.command("play")
+@app.command(
+    "play",
+    help=_(
+        "Play an encounter in the terminal: from a file, a template, a category (the "
+        "default is a generated combat encounter), or resume a session."
+    ),
+)
 def play(
     file: Annotated[
         Path | None, typer.Option("--file", "-f", help="Play an encounter from this JSON file.")
@@ -311,7 +324,7 @@ def sessions_abandon(
     out.print(f"session {session.id} is {session.status.value}", highlight=False)
 
 
-@app.command()
+@app.command(help=_("The offline tour: one encounter per category, one session played through."))
 def demo(
     seed: Annotated[int, typer.Option(help="Seed for the generated encounters.")] = 7,
     web: Annotated[

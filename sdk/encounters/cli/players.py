@@ -14,12 +14,13 @@ from rich.markup import escape
 
 from ..campaigns import CampaignRun
 from ..engine import Engine
+from ..i18n.messages import _
 from ..jsonio import read_json_file
 from .app import JsonFlag, app, out, print_json, state
 
 T = TypeVar("T")
-memory_app = typer.Typer(help="What NPCs remember of players.", no_args_is_help=True)
-difficulty_app = typer.Typer(help="Adaptive difficulty per player.", no_args_is_help=True)
+memory_app = typer.Typer(help=_("What NPCs remember of players."), no_args_is_help=True)
+difficulty_app = typer.Typer(help=_("Adaptive difficulty per player."), no_args_is_help=True)
 app.add_typer(memory_app, name="memory")
 app.add_typer(difficulty_app, name="difficulty")
 
@@ -88,7 +89,7 @@ def difficulty_show(
     with_engine(work)
 
 
-campaign_app = typer.Typer(help="Campaigns: encounters chained with carried state.",
+campaign_app = typer.Typer(help=_("Campaigns: encounters chained with carried state."),
                            no_args_is_help=True)  # fmt: skip
 app.add_typer(campaign_app, name="campaign")
 

@@ -16,6 +16,7 @@ import anyio
 import typer
 
 from ..client import EncountersClient
+from ..i18n.messages import _
 from ..jsonio import read_json_file
 from .app import JsonFlag, app, fail, out
 
@@ -24,7 +25,7 @@ Url = Annotated[str, typer.Option("--url", envvar="AE_URL", help="Control API UR
 Key = Annotated[
     str | None, typer.Option("--key", envvar="AE_KEY", help="API key (AE_KEY).", show_default=False)
 ]
-personas_app = typer.Typer(help="Personas on a running daemon.", no_args_is_help=True)
+personas_app = typer.Typer(help=_("Personas on a running daemon."), no_args_is_help=True)
 app.add_typer(personas_app, name="personas")
 
 
@@ -40,7 +41,7 @@ def show(value: Any) -> None:
     print(json.dumps(value, indent=2, ensure_ascii=False))
 
 
-@app.command()
+@app.command(help=_("Publish encounters and templates to a running daemon."))
 def deploy(
     files: Annotated[list[Path], typer.Argument(help="Encounter or template JSON files.")],
     url: Url = "http://127.0.0.1:3001",
@@ -125,7 +126,7 @@ def personas_list(
         out.print(f"{persona['id']}  {record['status']:18}  {persona['name']}", highlight=False)
 
 
-@app.command()
+@app.command(help=_("Spawn an approved persona on a connected game server."))
 def spawn(
     persona_id: Annotated[str, typer.Argument()],
     token: Annotated[str, typer.Option(help="The deploy token from approve.")],
@@ -142,7 +143,7 @@ def spawn(
     show(remote(url, key, lambda c: c.spawn(persona_id, token, world, server, location)))
 
 
-@app.command()
+@app.command(help=_("Send actions to a live companion; prints each one's moderation result."))
 def signal(
     session_id: Annotated[str, typer.Argument()],
     actions: Annotated[
@@ -161,7 +162,7 @@ def signal(
     show(remote(url, key, lambda c: c.signal(session_id, batch)))
 
 
-@app.command()
+@app.command(help=_("End a companion session; prints its summary and replay."))
 def end(
     session_id: Annotated[str, typer.Argument()],
     url: Url = "http://127.0.0.1:3001",

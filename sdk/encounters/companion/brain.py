@@ -13,13 +13,18 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..generation.llm import Message, ToolCall, ToolSpec
+from ..errors import GenerationError
+from ..generation.llm import ChatResult, Message, ToolCall, ToolSpec
+from ..i18n import tags
+from ..i18n.detect import mismatch
+from ..log import get_logger
 from ..models.persona import ACTION_ALIASES, PersonaCore
 
 if TYPE_CHECKING:
     from ..generation.router import ProviderManager
 
 ActionDict = dict[str, Any]
+log = get_logger(__name__)
 
 _COORD = {"type": "number", "description": "world coordinate"}
 _XYZ = {"x": _COORD, "y": _COORD, "z": _COORD}
@@ -77,7 +82,20 @@ def tools_for(persona: PersonaCore) -> list[ToolSpec]:
     return [tool_for(a, persona) for a in persona.safety.allowed_actions if a in ACTION_TOOLS]
 
 
-def system_prompt(persona: PersonaCore, memory_context: str = "") -> str:
+def language_rule(language: str) -> str:
+    """The prompt line that asks for the session's language ("" for English, the
+    models' default)."""
+    tag = tags.canonical(language)
+    if tag.split("-", 1)[0] == "en":
+        return ""
+    name = tags.name(tag)
+    return (
+        f"Speak {name} (language tag {tag}): write every chat line and title in {name}, "
+        "whatever language the player or the game data uses."
+    )
+
+
+def system_prompt(persona: PersonaCore, memory_context: str = "", language: str = "en") -> str:
     t = persona.traits
     lines = [
         f"You are {persona.name}, a companion character in a video game.",
@@ -90,6 +108,7 @@ def system_prompt(persona: PersonaCore, memory_context: str = "") -> str:
         else "",
         "Stay in character, never discuss blocked topics, keep chat lines short (one or "
         "two sentences), and act only through the tools you are given.",
+        language_rule(language),
     ]
     if memory_context:
         lines.append("What you remember of this player:\n" + memory_context)
@@ -129,22 +148,54 @@ class Brain(Protocol):
 
 
 class LLMBrain:
-    """Decides through :meth:`ProviderManager.chat`. Raises what the router raises
-    (:class:`~encounters.errors.GenerationError` when no provider answers): the
-    companion then falls back to its offline brain."""
+    """Decides through :meth:`ProviderManager.chat`, in ``language`` (BCP 47). Raises
+    what the router raises (:class:`~encounters.errors.GenerationError` when no
+    provider answers): the companion then falls back to its offline brain.
 
-    def __init__(self, router: ProviderManager, *, provider: str | None = None) -> None:
+    A reply whose text is clearly in another language (:func:`encounters.i18n.detect.
+    mismatch`) is asked for once more, in the session's language; a second wrong one
+    raises ``GenerationError`` too, so the player gets the offline brain's line in
+    their language rather than a line they may not read."""
+
+    def __init__(
+        self, router: ProviderManager, *, provider: str | None = None, language: str = "en"
+    ) -> None:
         self.router = router
         self.provider = provider
+        self.language = language
+
+    async def _chat(self, messages: list[Message], tools: list[ToolSpec]) -> ChatResult:
+        result = await self.router.chat(messages, tools, provider=self.provider)
+        found = mismatch(result.text or "", self.language)
+        if found is None:
+            return result
+        want = tags.name(self.language)
+        log.info("companion.wrong_language_reask", expected=self.language, found=found)
+        again = [
+            *messages,
+            Message("assistant", (result.text or "")[:2000]),
+            Message(
+                "user",
+                f"You answered in {tags.NAMES[found]}. Answer again, in {want} only "
+                f"(language tag {self.language}).",
+            ),
+        ]
+        result = await self.router.chat(again, tools, provider=self.provider)
+        found = mismatch(result.text or "", self.language)
+        if found is not None:
+            raise GenerationError(
+                f"the model answered in {tags.NAMES[found]} twice instead of {want}"
+            )
+        return result
 
     async def decide(
         self, event: Mapping[str, Any], persona: PersonaCore, *, memory_context: str = ""
     ) -> list[ActionDict]:
         messages = [
-            Message("system", system_prompt(persona, memory_context)),
+            Message("system", system_prompt(persona, memory_context, self.language)),
             Message("user", event_message(event)),
         ]
-        result = await self.router.chat(messages, tools_for(persona), provider=self.provider)
+        result = await self._chat(messages, tools_for(persona))
         actions: list[ActionDict] = []
         text = (result.text or "").strip()
         if text:
@@ -154,10 +205,10 @@ class LLMBrain:
 
     async def think(self, prompt: str, persona: PersonaCore, *, memory_context: str = "") -> str:
         messages = [
-            Message("system", system_prompt(persona, memory_context)),
+            Message("system", system_prompt(persona, memory_context, self.language)),
             Message("user", prompt),
         ]
-        result = await self.router.chat(messages, [], provider=self.provider)
+        result = await self._chat(messages, [])
         return (result.text or "").strip()
 
 
@@ -168,6 +219,7 @@ __all__ = [
     "LLMBrain",
     "action_from_call",
     "event_message",
+    "language_rule",
     "system_prompt",
     "tool_for",
     "tools_for",

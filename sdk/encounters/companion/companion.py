@@ -75,19 +75,25 @@ class Companion:
         offline: OfflineBrain | None = None,
         seed: int | None = 0,
         world: str | None = None,
+        language: str = "en",
     ) -> None:
         self.persona = persona
+        #: the session's language (BCP 47): the brains speak it
+        self.language = language
         #: the world kind (gmod, minecraft, web): its coordinate bounds apply to actions
         self.world = world
         self.session_id = session_id
         self.send = send
-        self.moderator = moderator
+        #: moderation for the session's language (its national personal-data forms)
+        self.moderator = moderator.for_language(language)
         self.router = router
         self.memory = memory
         self.script = script
         self.capabilities = list(capabilities) if capabilities is not None else None
-        self.llm = LLMBrain(router, provider=provider) if router is not None else None
-        self.offline = offline or OfflineBrain(seed=seed)
+        self.llm = (
+            LLMBrain(router, provider=provider, language=language) if router is not None else None
+        )
+        self.offline = offline or OfflineBrain(seed=seed, language=language)
         #: the session's state, shared by every handler and timer
         self.state: dict[str, Any] = {}
         self.closed = False

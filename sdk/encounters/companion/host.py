@@ -43,16 +43,21 @@ class CompanionHost:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def companion(
-        self, session_id: str, persona: PersonaCore, send: Send, world: str | None = None
+        self,
+        session_id: str,
+        persona: PersonaCore,
+        send: Send,
+        world: str | None = None,
+        language: str = "en",
     ) -> Companion:
         """The session's companion, created on first use (in a ``world`` kind: its
-        coordinate bounds apply to the companion's actions)."""
+        coordinate bounds apply to the companion's actions; speaking ``language``)."""
         companion = self.companions.get(session_id)
         if companion is None:
             companion = Companion(
                 persona, session_id=session_id, send=send, moderator=self.moderator,
                 router=self.router, memory=self.memory, script=self.script, seed=self.seed,
-                world=world,
+                world=world, language=language,
             )  # fmt: skip
             self.companions[session_id] = companion
         return companion
@@ -64,10 +69,11 @@ class CompanionHost:
         event: Mapping[str, Any],
         send: Send,
         world: str | None = None,
+        language: str = "en",
     ) -> list[ActionDecision]:
         """Handle one event now, after the session's earlier events."""
         async with self._locks.hold(session_id):
-            companion = self.companion(session_id, persona, send, world)
+            companion = self.companion(session_id, persona, send, world, language)
             try:
                 return await companion.handle(event)
             except Exception as exc:  # handle() contains its errors; this is a last guard
@@ -81,10 +87,11 @@ class CompanionHost:
         event: Mapping[str, Any],
         send: Send,
         world: str | None = None,
+        language: str = "en",
     ) -> asyncio.Task[list[ActionDecision]]:
         """Handle one event in the background (in order per session)."""
         task = asyncio.get_running_loop().create_task(
-            self.handle(session_id, persona, dict(event), send, world)
+            self.handle(session_id, persona, dict(event), send, world, language)
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -1,46 +1,18 @@
 """The offline brain: rules, no LLM. It greets, answers simple requests (follow me,
-stop, come here) and idles believably on ``tick``. It is deterministic for a seed, and
-only proposes actions the persona is allowed (moderation still checks them)."""
+stop, come here) and idles believably on ``tick``, in the session's language (see
+:mod:`.lines`). It is deterministic for a seed, and only proposes actions the persona
+is allowed (moderation still checks them)."""
 
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from ..models.persona import PersonaCore
+from .lines import LINES, Lines, lines_for
 
 ActionDict = dict[str, Any]
-
-GREETING = re.compile(r"\b(hello|hi|hey|howdy|greetings|hiya)\b", re.I)
-FOLLOW = re.compile(r"\bfollow\s+me\b", re.I)
-STOP = re.compile(r"\b(stop|wait|stay)\b", re.I)
-COME = re.compile(r"\b(come\s+here|come\s+to\s+me|over\s+here)\b", re.I)
-
-_GREETINGS = {
-    "curious": "Hello, {name}! What brings you here?",
-    "serious": "Greetings, {name}.",
-    "playful": "Hey hey, {name}! Ready for some fun?",
-    "mysterious": "Ah, {name}... I was expecting you.",
-}
-_ACKS = {
-    "follow": {"curious": "Lead the way, {name}!", "serious": "Understood. I will follow.",
-               "playful": "Right behind you, {name}!", "mysterious": "Your shadow, then."},
-    "stop": {"curious": "Alright, I'll wait here.", "serious": "Holding position.",
-             "playful": "Freezing like a statue!", "mysterious": "I shall linger."},
-    "come": {"curious": "On my way, {name}!", "serious": "Coming.",
-             "playful": "Zoom! Coming over!", "mysterious": "I come when called."},
-}  # fmt: skip
-_LINES = {
-    "curious": ["Interesting! Tell me more.", "I wonder what lies past those hills.",
-                "Hmm, I have never thought about it that way."],
-    "serious": ["Noted.", "Let us stay focused.", "There is work to be done."],
-    "playful": ["Ha! You are funny.", "Ooh, let's go on an adventure!",
-                "I bet I can find treasure before you!"],
-    "mysterious": ["Some things are better left unsaid.", "The stars whisper of such things.",
-                   "Perhaps... perhaps not."],
-}  # fmt: skip
 
 
 def _position(event: Mapping[str, Any]) -> tuple[float, float, float] | None:
@@ -71,11 +43,19 @@ def _player(event: Mapping[str, Any]) -> tuple[str | None, str]:
 
 class OfflineBrain:
     """Rule-based decisions. ``idle_chance`` is the chance of an idle emote or look on
-    each ``tick``; ``seed`` makes the choices repeatable."""
+    each ``tick``; ``seed`` makes the choices repeatable; ``language`` (BCP 47) picks
+    the lines and the words understood (plus English)."""
 
-    def __init__(self, *, seed: int | None = 0, idle_chance: float = 0.3) -> None:
+    def __init__(
+        self, *, seed: int | None = 0, idle_chance: float = 0.3, language: str = "en"
+    ) -> None:
         self.rng = random.Random(seed)
         self.idle_chance = idle_chance
+        self.lines: Lines = lines_for(language)
+        self._heard = (self.lines,) if self.lines is LINES["en"] else (self.lines, LINES["en"])
+
+    def _said(self, text: str, intent: str) -> bool:
+        return any(getattr(table, intent).search(text) for table in self._heard)
 
     async def decide(
         self, event: Mapping[str, Any], persona: PersonaCore, *, memory_context: str = ""
@@ -86,7 +66,7 @@ class OfflineBrain:
         kind = event.get("type")
         if kind == "player_join":
             pid, name = _player(event)
-            actions = [self._chat(persona, _GREETINGS, name)]
+            actions = [self._chat(persona, self.lines.greetings, name)]
             if pid and self.rng.random() < 0.5:
                 actions.append({"type": "emote", "name": self._wave(persona)})
             return self._allowed(persona, actions)
@@ -100,21 +80,22 @@ class OfflineBrain:
         text = str(event.get("message") or "")
         pid, name = _player(event)
         allowed = persona.safety.allowed_actions
-        if FOLLOW.search(text) and pid and "follow" in allowed:
-            return [self._chat(persona, _ACKS["follow"], name), {"type": "follow", "target": pid}]
-        if COME.search(text):
+        acks = self.lines.acks
+        if self._said(text, "follow") and pid and "follow" in allowed:
+            return [self._chat(persona, acks["follow"], name), {"type": "follow", "target": pid}]
+        if self._said(text, "come"):
             pos = _position(event)
             if pos is not None and "move_to" in allowed:
                 x, y, z = pos
-                return [self._chat(persona, _ACKS["come"], name),
+                return [self._chat(persona, acks["come"], name),
                         {"type": "move_to", "x": x, "y": y, "z": z}]  # fmt: skip
             if pid and "follow" in allowed:
-                return [self._chat(persona, _ACKS["come"], name),
+                return [self._chat(persona, acks["come"], name),
                         {"type": "follow", "target": pid}]  # fmt: skip
-        if STOP.search(text):
-            return [self._chat(persona, _ACKS["stop"], name), {"type": "stop"}]
-        if GREETING.search(text):
-            return [self._chat(persona, _GREETINGS, name)]
+        if self._said(text, "stop"):
+            return [self._chat(persona, acks["stop"], name), {"type": "stop"}]
+        if self._said(text, "greeting"):
+            return [self._chat(persona, self.lines.greetings, name)]
         return [{"type": "chat", "message": self.line(persona)}]
 
     def _idle(self, event: Mapping[str, Any], persona: PersonaCore) -> list[ActionDict]:
@@ -153,9 +134,9 @@ class OfflineBrain:
 
     def line(self, persona: PersonaCore) -> str:
         """A short in-character line, chosen by the persona's tone."""
-        line = self.rng.choice(_LINES[persona.traits.tone])
+        line = self.rng.choice(self.lines.idle[persona.traits.tone])
         if persona.goals and self.rng.random() < 0.3:
-            line += f" I am here to {persona.goals[0]}."
+            line += self.lines.goal.format(goal=persona.goals[0])
         return line
 
     async def think(self, prompt: str, persona: PersonaCore, *, memory_context: str = "") -> str:

@@ -47,6 +47,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from .._util.optional import require
 from ..errors import ConfigError, FieldError, GenerationError, ValidationFailed
+from ..i18n.detect import mismatch
 from ..log import get_logger
 from ..models import EncounterSpec
 from ..models.common import Difficulty, new_id
@@ -70,7 +71,7 @@ from .llm import (
 )
 from .pricing import PriceTable
 from .procedural import ProceduralGenerator
-from .prompt import build_messages, reask_messages
+from .prompt import build_messages, language_reask_messages, reask_messages
 from .schema import drop_nulls, encounter_schema
 
 log = get_logger(__name__)
@@ -428,6 +429,19 @@ class ProviderManager:
                     attempts[-1].error = f"invalid output: {errors[0]}"
                 messages = reask_messages(messages, completion.text, errors)
                 continue
+            found = mismatch(_player_text(spec), request.language)
+            if found is not None:
+                # a reply in the wrong language is asked for once more, like invalid JSON
+                note = f"written in {found}, not {request.language}"
+                last = ValidationFailed(f"encounter from {provider.name}",
+                                        [FieldError("language", note)])  # fmt: skip
+                attempts[-1].ok = False
+                attempts[-1].error = f"wrong language: {note}"
+                log.warning("llm.wrong_language", provider=provider.name, note=note)
+                messages = language_reask_messages(
+                    messages, completion.text, found, request.language
+                )
+                continue
             if corrected:
                 attempts[-1].error = corrected
                 log.warning("llm.output_corrected", provider=provider.name, note=corrected)
@@ -588,6 +602,13 @@ def _difficulty_note(value: Any, requested: float) -> str | None:
             f"(0.1 to 1.0); the requested {requested:g} was used"
         )
     return None
+
+
+def _player_text(spec: EncounterSpec) -> str:
+    """Everything a player reads in an encounter, for the language check."""
+    parts = [spec.title, spec.description, *(o.description for o in spec.objectives)]
+    parts += [line for npc in spec.npcs for line in npc.dialogue]
+    return "\n".join(parts)
 
 
 def _completion_usage(c: Completion) -> Usage:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from .common import STRICT, Id, Timestamp, utcnow
+from .common import STRICT, Id, Language, Timestamp, utcnow
 from .persona import PersonaCore
 
 PersonaStatus = Literal["pending_moderation", "rejected", "approved"]
@@ -48,6 +48,8 @@ class CompanionSession(BaseModel):
     world: Literal["gmod", "minecraft", "web"]
     server_id: Annotated[str, Field(min_length=1, max_length=64)]
     location: Location = Location()
+    #: the players' language (BCP 47): the companion speaks it, moderation reads it
+    language: Language = "en"
     status: CompanionStatus = "spawning"
     entity: Annotated[str, Field(max_length=64)] | None = None
     started_at: Timestamp = Field(default_factory=utcnow)

@@ -42,19 +42,20 @@ def _is_secret_key(name: str) -> bool:
 
 
 @lru_cache(maxsize=1024)
-def _redact_text(value: str, pii_checked: bool = False) -> str:
+def _redact_text(value: str, pii_checked: bool = False, language: str | None = None) -> str:
     """Remembered: an entry logs the same chat text as input and as output.
 
     ``pii_checked`` says :func:`.pii.find` already found nothing in ``value`` (the
     moderator's filter looked at this very string): the personal-data scan is skipped
-    unless a credential was replaced, which changes the text the scan would see."""
+    unless a credential was replaced, which changes the text the scan would see.
+    ``language``: the session's, whose national forms of personal data count too."""
     # redact before cutting, so a secret across the cut is not half kept
     if len(value) >= 5 and SECRET_HINT.search(value):
         replaced = SECRET_TEXT.sub(REDACTED, value)
         pii_checked = pii_checked and replaced == value
         value = replaced
     if not (pii_checked and len(value) <= _PII_SCANNED):
-        value = _without_personal_data(value)
+        value = _without_personal_data(value, language)
     text = value[:MAX_LOGGED_TEXT]
     if text.isascii():  # nothing to replace: skip the round trip
         return text
@@ -66,8 +67,8 @@ def _redact_text(value: str, pii_checked: bool = False) -> str:
 _PII_SCANNED = MAX_LOGGED_TEXT * 2
 
 
-def _without_personal_data(value: str) -> str:
-    found = pii.find(value[:_PII_SCANNED])
+def _without_personal_data(value: str, language: str | None = None) -> str:
+    found = pii.find(value[:_PII_SCANNED], language)
     if not found:
         return value
     out: list[str] = []
@@ -82,29 +83,38 @@ def _without_personal_data(value: str) -> str:
     return "".join(out)
 
 
-def redact(value: Any, _depth: int = 0, *, pii_free: Collection[str] = ()) -> Any:
+def redact(
+    value: Any,
+    _depth: int = 0,
+    *,
+    pii_free: Collection[str] = (),
+    language: str | None = None,
+) -> Any:
     """A copy of ``value`` with secrets replaced by ``[redacted]`` and personal data by
     ``[personal data]`` (see module doc).
 
     ``pii_free`` names strings in which :func:`.pii.find` is known to find nothing (the
     moderator passes the text its filter already scanned): they are not scanned again.
-    The result is the same as without it; only faster."""
+    The result is the same as without it; only faster. ``language`` (the session's,
+    BCP 47) adds that language's national forms of personal data (see :mod:`.pii`)."""
     if _depth > 20:
         return REDACTED
     if isinstance(value, str):
-        return _redact_text(value, value in pii_free)
+        return _redact_text(value, value in pii_free, language)
     if isinstance(value, dict):
         return {
             str(k): REDACTED
             if _is_secret_key(str(k)[:200])
-            else redact(v, _depth + 1, pii_free=pii_free)
+            else redact(v, _depth + 1, pii_free=pii_free, language=language)
             for k, v in list(value.items())[:200]
         }
     if isinstance(value, list | tuple):
-        return [redact(v, _depth + 1, pii_free=pii_free) for v in list(value)[:200]]
+        return [
+            redact(v, _depth + 1, pii_free=pii_free, language=language) for v in list(value)[:200]
+        ]
     if value is None or isinstance(value, bool | int | float):
         return value
-    return redact(repr(value), _depth + 1, pii_free=pii_free)
+    return redact(repr(value), _depth + 1, pii_free=pii_free, language=language)
 
 
 class AuditLogger:
@@ -126,10 +136,12 @@ class AuditLogger:
         session_id: str | None = None,
         persona_id: str | None = None,
         pii_free: Collection[str] = (),
+        language: str | None = None,
     ) -> AuditEntry:
         entry = self.entry(kind, decision, input=input, output=output, reason=reason,
                            categories=categories, session_id=session_id,
-                           persona_id=persona_id, pii_free=pii_free)  # fmt: skip
+                           persona_id=persona_id, pii_free=pii_free,
+                           language=language)  # fmt: skip
         (seq,) = await self.store.append_audit([entry])
         entry.seq = seq  # our own entry, already stored: no copy needed
         return entry
@@ -146,17 +158,19 @@ class AuditLogger:
         session_id: str | None = None,
         persona_id: str | None = None,
         pii_free: Collection[str] = (),
+        language: str | None = None,
     ) -> AuditEntry:
         """A redacted entry, not yet written (see :meth:`record_many`). ``pii_free``:
-        texts known to hold no personal data (see :func:`redact`)."""
-        logged_input = redact(input, pii_free=pii_free)
+        texts known to hold no personal data; ``language``: the session's (see
+        :func:`redact`)."""
+        logged_input = redact(input, pii_free=pii_free, language=language)
         # chat that passes unchanged is logged as input and output: redacted once
         same = isinstance(output, str) and output == input
         return AuditEntry(
             kind=kind,
             decision=decision,
             input=logged_input,
-            output=logged_input if same else redact(output, pii_free=pii_free),
+            output=logged_input if same else redact(output, pii_free=pii_free, language=language),
             reason=reason[:200] if reason else None,
             categories=list(categories),
             session_id=session_id[:64] if session_id else None,

@@ -30,6 +30,7 @@ Nothing raises on bad input: every outcome is a result with a reason. When an
 
 from __future__ import annotations
 
+import copy
 import math
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -196,6 +197,7 @@ class ContentModerator:
         self.counters = _Counters()
         custom = sorted(self.filter.categories - set(BUILTIN_TOPICS) - {PROFANITY})
         self._topic_order = [*BUILTIN_TOPICS, *custom]
+        self._languages: dict[str, ContentModerator] = {}
 
     async def aclose(self) -> None:
         """Close the classifiers that hold connections (each one, even if another
@@ -211,6 +213,21 @@ class ContentModerator:
                 errors.append(exc)
         if errors:
             raise errors[0]
+
+    def for_language(self, language: str | None) -> ContentModerator:
+        """This moderator for a session in ``language`` (BCP 47): the same word lists
+        (every language's, built once), topic model, limiter, counters and audit log,
+        plus the personal data that language writes its own way (national phone
+        numbers and ids, a child's age and town; see :mod:`.pii`). Kept per language."""
+        key = language or None
+        if key == self.filter.language:
+            return self
+        known = self._languages.get(key or "")
+        if known is None:
+            known = copy.copy(self)
+            known.filter = self.filter.for_language(key)
+            self._languages[key or ""] = known
+        return known
 
     @property
     def topics(self) -> list[str]:
@@ -420,7 +437,7 @@ class ContentModerator:
             entries.append(AuditLogger.entry(
                 "action", decision.decision, input=raw, output=out, reason=decision.reason,
                 categories=list(decision.categories), session_id=session_id,
-                persona_id=persona.id, pii_free=checked,
+                persona_id=persona.id, pii_free=checked, language=self.filter.language,
             ))  # fmt: skip
         return decisions, entries
 
@@ -561,6 +578,7 @@ class ContentModerator:
                 session_id=session_id,
                 persona_id=_persona_id(persona),
                 pii_free=pii_free,
+                language=self.filter.language,
             )
 
 

@@ -20,9 +20,20 @@ z -200``), amounts (``5000 gold``), times, dates and versions pass.
   Scandinavian, Spanish, French, Italian, Portuguese and Polish forms;
 - a minor's age and place in one message (``I'm 12 and I live in Leeds``).
 
+Per language (``find(text, language)``, the session's BCP 47 tag): in Spanish,
+German, French, Brazilian Portuguese and Russian sessions, phone numbers written the
+national way (``612 345 678``, ``0151 23456789``, ``06 12 34 56 78``, ``(11)
+91234-5678``, ``8 912 345-67-89``) are found by libphonenumber for Spain, Germany,
+France, Brazil and Russia; national ids with a check digit (Spanish DNI/NIE
+``12345678Z``, Brazilian CPF ``123.456.789-09``) and a child's age and town in the
+language (``tengo 12 años y vivo en Sevilla``) are found too. Three groups of digits
+that read as a national number are taken for one there, even when they were
+coordinates: a player in such a session should write coordinates with their axes.
+
 Limits: an address written without a house number or street word is missed; a
 postcode standing alone with no shape of its own (``10115``) is taken for a number;
-phone numbers without a country prefix outside the shapes above are missed.
+phone numbers without a country prefix outside the shapes above (or the session
+language's national format) are missed.
 """
 
 from __future__ import annotations
@@ -32,6 +43,8 @@ import re
 from functools import lru_cache
 
 import phonenumbers
+
+from ..i18n.tags import resolve
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,24}\b", re.IGNORECASE)
 _EMAIL_SPELLED = re.compile(
@@ -78,7 +91,7 @@ _POSTCODE_WORD = re.compile("zip|post|plz|code|cep|cap|pin")
 _STATE_ZIP = re.compile(r"[A-Z]{2},? \d{5}")
 _DIGIT = re.compile(r"\d")
 #: The ``kind`` values :func:`find` reports.
-KINDS = ("email", "phone", "address", "card", "ip", "postcode", "minor")
+KINDS = ("email", "phone", "address", "card", "ip", "postcode", "minor", "national_id")
 
 _CARD = re.compile(r"(?<![\d.,-])\d(?:[ -]?\d){12,18}(?![\d.,-]|[ -]\d)")
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.]|\.\d)")
@@ -194,21 +207,136 @@ def _phone_like(candidate: str) -> bool:
     return groups == [3, 3, 4] or (len(groups) >= 4 and max(groups) >= 3)
 
 
-def find(text: str) -> list[tuple[int, int, str]]:
-    """``(start, end, kind)`` for every piece of personal data (kinds in ``KINDS``).
+def find(text: str, language: str | None = None) -> list[tuple[int, int, str]]:
+    """``(start, end, kind)`` for every piece of personal data (kinds in ``KINDS``),
+    with the national forms of ``language`` (a BCP 47 tag; see the module docstring).
 
     A message is looked at several times (to decide, to mask, to redact its audit
     entry): the last few texts' findings are remembered."""
-    return list(_find_recent(text))
+    return list(_find_recent(text, _local(language)))
+
+
+def _local(language: str | None) -> str | None:
+    """The language with national patterns that ``language`` resolves to, if any."""
+    found = resolve(language) if language else None
+    return found if found in _LOCAL else None
 
 
 @lru_cache(maxsize=64)
-def _find_recent(text: str) -> tuple[tuple[int, int, str], ...]:
-    return tuple(find_uncached(text))
+def _find_recent(text: str, language: str | None) -> tuple[tuple[int, int, str], ...]:
+    return tuple(find_uncached(text, language))
 
 
-def find_uncached(text: str) -> list[tuple[int, int, str]]:
+_DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
+_DNI = re.compile(r"(?<![\w-])([XYZ]?)(\d{7,8})[\s-]?([A-Z])(?![\w-])", re.IGNORECASE)
+_CPF = re.compile(r"(?<![\d.-])(\d{3})\.?(\d{3})\.?(\d{3})-?(\d{2})(?![\d.-])")
+
+
+def _dni_ok(prefix: str, number: str, letter: str) -> bool:
+    """A Spanish DNI (8 digits) or NIE (X, Y or Z and 7 digits) with its check letter."""
+    if prefix:
+        if len(number) != 7:
+            return False
+        number = str("XYZ".index(prefix.upper())) + number
+    elif len(number) != 8:
+        return False
+    return _DNI_LETTERS[int(number) % 23] == letter.upper()
+
+
+def _cpf_ok(digits: str) -> bool:
+    """A Brazilian CPF: 11 digits, not all alike, with its two check digits."""
+    if len(set(digits)) == 1:
+        return False
+    for n in (9, 10):
+        total = sum(int(d) * (n + 1 - i) for i, d in enumerate(digits[:n]))
+        if (total * 10) % 11 % 10 != int(digits[n]):
+            return False
+    return True
+
+
+class _Local:
+    """One language's national patterns: the phone region, national ids, and a
+    child's age with a place."""
+
+    def __init__(self, region: str, age: str, place: str) -> None:
+        self.region = region
+        self.age = re.compile(age, re.IGNORECASE)
+        self.place = re.compile(place, re.IGNORECASE)
+
+    def ids(self, text: str) -> list[tuple[int, int, str]]:
+        return []
+
+    def find(self, text: str) -> list[tuple[int, int, str]]:
+        found: list[tuple[int, int, str]] = []
+        if _SEVEN_DIGITS.search(text):
+            for m in phonenumbers.PhoneNumberMatcher(
+                text, self.region, leniency=phonenumbers.Leniency.VALID
+            ):
+                found.append((m.start, m.end, "phone"))
+        if _DIGIT.search(text):
+            found += self.ids(text)
+            age = self.age.search(text)
+            place = self.place.search(text) if age else None
+            if age and place:
+                found.append((min(age.start(), place.start()), max(age.end(), place.end()),
+                              "minor"))  # fmt: skip
+        return found
+
+
+class _Spanish(_Local):
+    def ids(self, text: str) -> list[tuple[int, int, str]]:
+        return [(m.start(), m.end(), "national_id") for m in _DNI.finditer(text)
+                if _dni_ok(m.group(1), m.group(2), m.group(3))]  # fmt: skip
+
+
+class _Brazilian(_Local):
+    def ids(self, text: str) -> list[tuple[int, int, str]]:
+        return [(m.start(), m.end(), "national_id") for m in _CPF.finditer(text)
+                if _cpf_ok("".join(m.groups()))]  # fmt: skip
+
+
+_AGE_N = r"(?:[5-9]|1[0-7])"
+_LOCAL: dict[str, _Local] = {
+    "es": _Spanish(
+        "ES",
+        rf"\btengo\s+(?:solo\s+)?{_AGE_N}\s+años\b",
+        r"\b(?:vivo\s+en|soy\s+de|mi\s+(?:pueblo|ciudad|colegio|cole)\s+es)\s+[^\W\d_][\w'-]+",
+    ),
+    "de": _Local(
+        "DE",
+        rf"\bich\s+bin\s+(?:erst\s+)?{_AGE_N}(?:\s+jahre(?:\s+alt)?)?\b",
+        r"\b(?:ich\s+wohne\s+in|ich\s+komme\s+aus|meine\s+schule\s+ist)\s+[^\W\d_][\w'-]+",
+    ),
+    "fr": _Local(
+        "FR",
+        rf"\bj'?\s?ai\s+(?:seulement\s+)?{_AGE_N}\s+ans\b",
+        r"\b(?:j'?\s?habite\s+(?:à|a|en)|je\s+suis\s+de|je\s+vis\s+(?:à|a))\s+[^\W\d_][\w'-]+",
+    ),
+    "pt-BR": _Brazilian(
+        "BR",
+        rf"\btenho\s+(?:só\s+)?{_AGE_N}\s+anos\b",
+        r"\b(?:moro\s+em|sou\s+de|vivo\s+em)\s+[^\W\d_][\w'-]+",
+    ),
+    "ru": _Local(
+        "RU",
+        rf"(?<!\w)мне\s+(?:всего\s+)?{_AGE_N}(?:\s+(?:лет|год|года))?(?!\w)",
+        r"(?<!\w)(?:я\s+живу\s+в|я\s+из)\s+[^\W\d_][\w'-]+",
+    ),
+}
+
+
+def find_uncached(text: str, language: str | None = None) -> list[tuple[int, int, str]]:
     """:func:`find`, looking every time."""
+    local = _local(language)
+    found = _LOCAL[local].find(text) if local is not None else []
+    # the national finding names the data best (a CPF, not "a phone number")
+    found += [f for f in _shared(text)
+              if not any(s < f[1] and f[0] < e for s, e, _ in found)]  # fmt: skip
+    return found
+
+
+def _shared(text: str) -> list[tuple[int, int, str]]:
+    """The forms every language shares (see the module docstring)."""
     found: list[tuple[int, int, str]] = []
     if "@" in text:
         found += [(m.start(), m.end(), "email") for m in _EMAIL.finditer(text)]

@@ -28,6 +28,7 @@ match in an innocent sentence is flagged, and an insult in plain words is not.
 from __future__ import annotations
 
 import bisect
+import copy
 import operator
 import re
 from collections.abc import Iterable
@@ -161,6 +162,20 @@ class TextFilter:
         #: second scan of the same skeleton is remembered from the first.
         self._scan_recent = lru_cache(maxsize=64)(self._scan)
         self._hits_recent = lru_cache(maxsize=64)(self._hits)
+        #: the session language whose national personal-data forms are looked for
+        #: (see :func:`.pii.find`); None: the forms every language shares
+        self.language: str | None = None
+
+    def for_language(self, language: str | None) -> TextFilter:
+        """This filter (the same word lists, built once) looking for personal data the
+        way ``language`` writes it (a BCP 47 tag)."""
+        if language == self.language:
+            return self
+        twin = copy.copy(self)
+        twin.language = language
+        twin._scan_recent = lru_cache(maxsize=64)(twin._scan)
+        twin._hits_recent = lru_cache(maxsize=64)(twin._hits)
+        return twin
 
     @classmethod
     def default(
@@ -293,7 +308,7 @@ class TextFilter:
         skeleton = fold(text)
         found, game_talk = self._scan_recent(skeleton, context)
         cats = {hit[0] for hit in found}
-        if PERSONAL_DATA not in cats and pii.find(text):
+        if PERSONAL_DATA not in cats and pii.find(text, self.language):
             cats.add(PERSONAL_DATA)
         return cats, skeleton, set(game_talk)
 
@@ -316,7 +331,9 @@ class TextFilter:
                 first, last = where[runs.span(start)[0]], where[runs.span(end - 1)[1]]
                 out.add(Hit(category, first, last + 1, term))
         if personal_data:
-            out.update(Hit(PERSONAL_DATA, a, b, kind) for a, b, kind in pii.find(text))
+            out.update(
+                Hit(PERSONAL_DATA, a, b, kind) for a, b, kind in pii.find(text, self.language)
+            )
         return tuple(sorted(out, key=lambda h: (h.start, h.end, h.category)))
 
     def mask(

@@ -254,7 +254,7 @@ def test_async_protocol_with_a_generation_request() -> None:
     assert anyio.run(gen.check_health) is True
 
 
-@pytest.mark.parametrize("language", ["en", "en-GB", "de", "pt-BR"])
+@pytest.mark.parametrize("language", ["en", "en-GB", "ja", "nl"])
 def test_language_without_a_word_bank_falls_back_to_english(language: str) -> None:
     spec = gen.generate(Category.PUZZLE, 0.5, seed=1, language=language)
     assert spec.language == "en"

@@ -68,9 +68,16 @@ runner = CliRunner()
 
 
 def encounter_body(**over: Any) -> dict[str, Any]:
-    """What a model returns: an encounter without the fields the engine sets. Its
+    """What a model returns: an encounter without the fields the engine sets, written
+    in German as REQUEST asks (the router re-asks replies in another language). Its
     category and difficulty (combat, 0.5) differ from REQUEST's on purpose."""
-    body = encounter_dict(**over)
+    body = encounter_dict()
+    body["title"] = "Räuber an der Brücke"
+    body["description"] = "Räuber halten die alte Brücke besetzt."
+    body["objectives"][0]["description"] = "Besiege die Räuber"
+    body["objectives"][1]["description"] = "Finde die Zollkasse"
+    body["npcs"][0]["dialogue"] = ["Das hat aber gedauert.", "Die Brücke gehört jetzt ihnen."]
+    body.update(over)
     for name in ("id", "template_id", "generator"):
         body.pop(name, None)
     return body
@@ -759,7 +766,7 @@ def test_llm_prices_env_overrides_the_cost_through_the_engine(
     script(server, OPENAI, default=OPENAI.ok(tokens=(1000, 500)))
     openai_env(monkeypatch, server.base_url, LLM_PRICES='{"gpt-4o-mini": [1.0, 2.0]}')
     with SyncEngine(load_settings(store="memory")) as engine:
-        engine.generate(category="combat")
+        engine.generate(category="combat", language="de")
         (total,) = engine.usage_totals()
     assert total.cost_usd == pytest.approx((1000 * 1.0 + 500 * 2.0) / 1e6)
 
@@ -773,7 +780,7 @@ def test_ae_stats_shows_what_an_engine_spent(
 
     async def main() -> None:
         async with Engine(data_dir=data) as engine:
-            spec = await engine.generate(category="combat")
+            spec = await engine.generate(category="combat", language="de")
             assert spec.generator == "llm:openai:gpt-4o-mini"
 
     run(main)
@@ -944,7 +951,7 @@ def test_openai_base_url_alone_configures_a_local_openai_compatible_server(
     monkeypatch.setenv("OPENAI_BASE_URL", server.base_url + "/v1")
     monkeypatch.setenv("OPENAI_MODEL", "local-model")
     with SyncEngine(load_settings(store="memory")) as engine:
-        spec = engine.generate(category="stealth")
+        spec = engine.generate(category="stealth", language="de")
     assert spec.generator == "llm:openai:local-model"
     assert handler.calls == 1
 
@@ -955,7 +962,7 @@ def test_ae_generate_with_provider_openai(
     handler = script(server, OPENAI, OPENAI.ok())
     openai_env(monkeypatch, server.base_url)
     result = runner.invoke(
-        app, ["generate", "-c", "combat", "--difficulty", "0.7", "--provider", "openai"]
+        app, ["generate", "-c", "combat", "--difficulty", "0.7", "--provider", "openai", "-l", "de"]
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
