@@ -19,6 +19,10 @@ EDITABLE_REQUIRES = import importlib, tomllib; \
 
 .PHONY: demo test lint typecheck pytest bench clean lock web catalogs
 
+# The built studio (see `web` below); named here because rules read their prerequisites
+# where they are written.
+STUDIO := bridge/encounters_bridge/studio_dist/index.html
+
 $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
 	rm -rf $(VENV)
@@ -81,8 +85,8 @@ $(NODE_STAMP): $(NODE_BRIDGE)/package.json $(NODE_BRIDGE)/package-lock.json
 # the wheel ships. Rebuilt when web/'s sources or lock change.
 WEB := web
 WEB_STAMP := $(WEB)/node_modules/.installed
-STUDIO := bridge/encounters_bridge/studio_dist/index.html
-WEB_SOURCES := $(shell find $(WEB)/src -type f 2>/dev/null) $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json
+# every file under web/ but node_modules and dotfiles: the same set hatch_build.py checks
+WEB_SOURCES := $(shell find $(WEB) \( -name node_modules -o -name '.*' \) -prune -o -type f -print 2>/dev/null)
 
 $(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "Node.js 20+ and npm are needed to build the studio (web/)"; exit 1; }

@@ -52,6 +52,7 @@ from encounters.errors import (
     EncountersError,
     IllegalTransition,
     NotFound,
+    ObjectiveLocked,
     ObjectivesIncomplete,
     SessionNotActive,
     TemplateError,
@@ -219,7 +220,13 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(EncountersError)
     async def _other(_: Request, exc: EncountersError) -> JSONResponse:
-        conflict = (IllegalTransition, ObjectivesIncomplete, SessionNotActive, CampaignError)
+        conflict = (
+            IllegalTransition,
+            ObjectiveLocked,
+            ObjectivesIncomplete,
+            SessionNotActive,
+            CampaignError,
+        )
         if isinstance(exc, conflict):
             return _error(409, str(exc))
         if isinstance(exc, TemplateError):

@@ -9,8 +9,10 @@
 - ``POST /editor/publish`` -> the stored encounter (validated first; 422 lists the errors)
 - ``GET /editor/templates``, ``POST /editor/templates/{id}/render``: the gallery, and an
   encounter from a template and its parameters (not stored: the editor opens it)
-- drafts, one list per API key: ``GET /editor/drafts``, ``GET|PUT
-  /editor/drafts/{id}`` (the studio autosaves here)
+- drafts, one list per API key: ``GET /editor/drafts``, ``GET|PUT|DELETE
+  /editor/drafts/{id}`` (the studio autosaves here). A draft is stored under its key's
+  id, so only that key reads, changes or deletes it (admins included: drafts are
+  private work, not published content)
 - ``GET /editor/dashboard?days=7`` (admin): platform metrics, global analytics, sessions
   per day and the analytics of the most played encounters, for the dashboard's charts
 
@@ -19,6 +21,7 @@ Every route needs ``Authorization: Bearer <creator or admin key>``.
 (No ``from __future__ import annotations``: FastAPI reads the routes' annotations.)
 """
 
+import re
 from collections import OrderedDict
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -98,6 +101,7 @@ class PreviewChoice(_Camel):
     description: str = Field(min_length=1, max_length=300)
     option: str = Field(min_length=1, max_length=200)
     options: list[str] = Field(default=[], max_length=20)
+    choice_id: str | None = Field(None, max_length=64, description="the encounter's choice")
 
 
 class PreviewTalk(_Camel):
@@ -129,6 +133,10 @@ class PreviewObjectiveState(BaseModel):
     progress: int
     completed: bool
     optional: bool
+    waiting_for: list[str] = Field(
+        serialization_alias="waitingFor",
+        description="required objectives still open: until they are done this one is locked",
+    )
 
 
 class PreviewState(BaseModel):
@@ -193,8 +201,23 @@ class Dashboard(BaseModel):
     titles: dict[str, str] = Field(description="encounter id -> title")
 
 
+#: A message that starts with where it is about: ``objectives[1].requires[0]: ...``
+_LEADING_PATH = re.compile(r"^([a-z_]+(?:\[\d+\])*(?:\.[a-z_]+(?:\[\d+\])*)*): (.+)$", re.S)
+
+
 def _issues(exc: ValidationFailed) -> list[ValidationIssue]:
-    return [ValidationIssue(path=e.path, message=e.message) for e in exc.errors]
+    """One issue per error. Checks that span fields (a dialogue link, a prerequisite)
+    name their field at the start of the message; that part joins the path, so the
+    studio can point at the node."""
+    out = []
+    for e in exc.errors:
+        path, message = e.path, e.message
+        found = _LEADING_PATH.match(message)
+        if found:
+            path = f"{path}.{found[1]}" if path else found[1]
+            message = found[2]
+        out.append(ValidationIssue(path=path, message=message))
+    return out
 
 
 class _Previews:
@@ -258,6 +281,7 @@ class _Previews:
                     optional=o.optional,
                     progress=progress.progress if progress else 0,
                     completed=bool(progress and progress.completed),
+                    waiting_for=[r for r in o.requires if not session.objectives[r].completed],
                 )
             )
         required_done = all(s.completed for s in objectives if not s.optional)
@@ -324,7 +348,11 @@ def editor_router(engine: Engine, tenancy: Tenancy, caller: Any, admin: Any) -> 
             previews.note(pid, f"objective {body.objective_id} updated")
         elif isinstance(body, PreviewChoice):
             await scratch.record_choice(
-                pid, body.description, body.option, available_options=body.options
+                pid,
+                body.description,
+                body.option,
+                available_options=body.options,
+                choice_id=body.choice_id,
             )
             previews.note(pid, f"chose {body.option!r}: {body.description}")
         elif isinstance(body, PreviewTalk):
@@ -396,6 +424,11 @@ def editor_router(engine: Engine, tenancy: Tenancy, caller: Any, admin: Any) -> 
         saved = body.model_copy(update={"updated_at": utcnow()})
         await engine.store.save_document(_DRAFTS, f"{key.id}/{draft_id}", saved)
         return saved
+
+    @router.delete("/drafts/{draft_id}", status_code=204)
+    async def delete_draft(draft_id: str, key: Caller) -> None:
+        if not await engine.store.delete_document(_DRAFTS, f"{key.id}/{draft_id}"):
+            raise HTTPException(404, f"no draft {draft_id!r}")
 
     @router.get("/dashboard", dependencies=[Depends(admin)])
     async def dashboard(days: Annotated[float, Query(gt=0, le=365)] = 7.0) -> Dashboard:

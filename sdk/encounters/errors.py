@@ -142,6 +142,19 @@ class ObjectivesIncomplete(EncountersError):
         )
 
 
+class ObjectiveLocked(EncountersError):
+    """An objective was moved forward while objectives it requires are still open."""
+
+    def __init__(self, session_id: str, objective_id: str, open_ids: list[str]) -> None:
+        self.session_id = session_id
+        self.objective_id = objective_id
+        self.open_ids = open_ids
+        super().__init__(
+            f"objective {objective_id!r} of session {session_id!r} needs "
+            f"{', '.join(open_ids)} completed first"
+        )
+
+
 class StoreError(EncountersError):
     """The store could not be read or written."""
 

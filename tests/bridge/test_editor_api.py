@@ -152,6 +152,42 @@ async def test_preview_plays_without_touching_real_players_data(
 
 
 @pytest.mark.anyio
+async def test_prerequisites_are_validated_with_their_path_and_lock_objectives_in_preview(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    async with run_daemon(tmp_path / "d.db", text_filter) as dm:
+        keys = await make_keys(dm.edge.store)
+        async with httpx.AsyncClient(base_url=dm.http_url, headers=bearer(keys.creator)) as api:
+            bad = encounter_dict()
+            bad["objectives"][1]["requires"] = ["obj_9"]
+            answer = (await api.post("/editor/validate", json={"encounter": bad})).json()
+            assert answer["errors"] == [
+                {
+                    "path": "objectives[1].requires[0]",
+                    "message": "no objective 'obj_9' in this encounter",
+                }
+            ]
+
+            spec = encounter_dict()
+            spec["objectives"][1]["requires"] = ["obj_1"]
+            start = {"action": "start", "encounter": spec}
+            state = (await api.post("/editor/preview", json=start)).json()
+            pid = state["previewId"]
+            assert [o["waitingFor"] for o in state["objectives"]] == [[], ["obj_1"]]
+            step = {"action": "objective", "previewId": pid, "completed": True}
+            locked = await api.post("/editor/preview", json={**step, "objectiveId": "obj_2"})
+            assert locked.status_code == 409
+            assert "needs obj_1 completed first" in locked.json()["error"]["message"]
+            await api.post("/editor/preview", json={**step, "objectiveId": "obj_1"})
+            done = await api.post("/editor/preview", json={**step, "objectiveId": "obj_2"})
+            state = done.json()
+            assert [(o["completed"], o["waitingFor"]) for o in state["objectives"]] == [
+                (True, []),
+                (True, []),
+            ]
+
+
+@pytest.mark.anyio
 async def test_drafts_are_kept_per_key_and_the_dashboard_is_for_admins(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
@@ -178,6 +214,17 @@ async def test_drafts_are_kept_per_key_and_the_dashboard_is_for_admins(
             assert (await other.get("/editor/drafts/enc_wip")).status_code == 404
             mismatch = await api.put("/editor/drafts/other", json=draft)
             assert mismatch.status_code == 422
+
+            # only the key that wrote a draft deletes it; deleting twice is a 404
+            assert (await other.delete("/editor/drafts/enc_wip")).status_code == 404
+            assert (await admin.delete("/editor/drafts/enc_wip")).status_code == 404
+            assert [d["id"] for d in (await api.get("/editor/drafts")).json()] == ["enc_wip"]
+            assert (await api.delete("/editor/drafts/enc_wip")).status_code == 204
+            assert (await api.get("/editor/drafts")).json() == []
+            assert (await api.get("/editor/drafts/enc_wip")).status_code == 404
+            gone = await api.delete("/editor/drafts/enc_wip")
+            assert gone.status_code == 404 and "no draft 'enc_wip'" in gone.text
+            assert (await api.put("/editor/drafts/enc_wip", json=draft)).status_code == 200
 
             assert (await api.get("/editor/dashboard")).status_code == 403
             board = await admin.get("/editor/dashboard", params={"days": 30})

@@ -6,6 +6,7 @@ import { api, ApiError, type Encounter, type Issue, newEncounter } from "./api";
 import { EncounterCanvas, type Kind, type Layout, nodeForPath, Palette } from "./Canvas";
 import { Dashboard } from "./Dashboard";
 import { DeployPage, LiveView, liveSessionOf, ModerationQueue, PersonaEditor } from "./pages";
+import { connect, type Drawn, moveObjective, removeEdge } from "./edges";
 import { NodeForm } from "./Forms";
 import { JsonView } from "./JsonView";
 import { Marketplace } from "./Marketplace";
@@ -118,7 +119,14 @@ function SignIn({ onSignedIn }: { onSignedIn: (key: string) => void }) {
   );
 }
 
-interface History { past: Encounter[]; present: Encounter; future: Encounter[] }
+// One undo step: the encounter, and the canvas layout. A step that moved nodes to other
+// ids (reordering objectives) is `moved`: undoing or redoing it restores its layout too;
+// other steps leave the layout as the user arranged it since.
+interface Step { encounter: Encounter; layout: Layout; moved: boolean }
+interface History { past: Step[]; present: Step; future: Step[] }
+const start = (encounter: Encounter, layout: Layout = {}): History => ({
+  past: [], present: { encounter, layout, moved: false }, future: [],
+});
 
 function newObjectiveId(e: Encounter): string {
   let n = e.objectives.length + 1;
@@ -132,33 +140,48 @@ function newNpcId(e: Encounter): string {
 }
 
 function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encounter; layout: Layout } | null }) {
-  const [history, setHistory] = useState<History>(() => ({ past: [], present: loaded?.encounter ?? newEncounter(), future: [] }));
-  const [layout, setLayout] = useState<Layout>(loaded?.layout ?? {});
+  const [history, setHistory] = useState<History>(() => start(loaded?.encounter ?? newEncounter(), loaded?.layout));
   const [selected, setSelected] = useState<string | null>(null);
   const [issues, setIssues] = useState<Issue[]>([]);
   const [isDirty, setDirty] = useState(false);
   const [status, setStatus] = useState("");
+  const [note, setNote] = useState(""); // what the last canvas edit did (or why not)
   const [published, setPublished] = useState("");
   const [view, setView] = useState<"form" | "json" | "preview">("form");
   const [drafts, setDrafts] = useState<{ id: string; title: string; encounter: Encounter; layout: Layout }[]>([]);
   const focusField = useRef<string | null>(null);
-  const encounter = history.present;
+  const encounter = history.present.encounter;
+  const layout = history.present.layout;
+  // node positions change without an undo step
+  const setLayout = (l: Layout) => setHistory((h) => ({ ...h, present: { ...h.present, layout: l } }));
+  const draftId = /^[A-Za-z0-9_.:-]+$/.test(encounter.id) ? encounter.id : "untitled";
   const t = useT();
 
   useEffect(() => {
-    if (loaded) setHistory({ past: [], present: loaded.encounter, future: [] });
+    if (loaded) setHistory(start(loaded.encounter, loaded.layout));
   }, [loaded]);
 
-  const update = useCallback((change: (e: Encounter) => Encounter) => {
+  const update = useCallback((change: (e: Encounter) => Encounter, relayout?: (l: Layout) => Layout) => {
     setHistory((h) => {
-      const next = change(h.present);
-      if (JSON.stringify(next) === JSON.stringify(h.present)) return h;
-      return { past: [...h.past.slice(-99), h.present], present: next, future: [] };
+      const next = change(h.present.encounter);
+      if (!relayout && JSON.stringify(next) === JSON.stringify(h.present.encounter)) return h;
+      const layout = relayout ? relayout(h.present.layout) : h.present.layout;
+      return { past: [...h.past.slice(-99), h.present], present: { encounter: next, layout, moved: !!relayout }, future: [] };
     });
     setDirty(true);
   }, []);
-  const undo = useCallback(() => setHistory((h) => h.past.length ? { past: h.past.slice(0, -1), present: h.past[h.past.length - 1], future: [h.present, ...h.future] } : h), []);
-  const redo = useCallback(() => setHistory((h) => h.future.length ? { past: [...h.past, h.present], present: h.future[0], future: h.future.slice(1) } : h), []);
+  const undo = useCallback(() => setHistory((h) => {
+    if (!h.past.length) return h;
+    const back = h.past[h.past.length - 1];
+    const present = { ...back, layout: h.present.moved ? back.layout : h.present.layout };
+    return { past: h.past.slice(0, -1), present, future: [h.present, ...h.future] };
+  }), []);
+  const redo = useCallback(() => setHistory((h) => {
+    if (!h.future.length) return h;
+    const next = h.future[0];
+    const present = { ...next, layout: next.moved ? next.layout : h.present.layout };
+    return { past: [...h.past, h.present], present, future: h.future.slice(1) };
+  }), []);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -185,13 +208,13 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
   useEffect(() => {
     if (!isDirty) return;
     const timer = setTimeout(() => {
-      const id = /^[A-Za-z0-9_.:-]+$/.test(encounter.id) ? encounter.id : "untitled";
+      const id = draftId;
       api(apiKey, "PUT", `/editor/drafts/${encodeURIComponent(id)}`, { id, title: encounter.title.slice(0, 200), encounter, layout })
         .then(() => { setDirty(false); setStatus("Draft saved"); })
         .catch((e: ApiError) => setStatus(`Draft not saved: ${e.message}`));
     }, 1000);
     return () => clearTimeout(timer);
-  }, [apiKey, encounter, layout, isDirty]);
+  }, [apiKey, encounter, layout, isDirty, draftId]);
 
   useEffect(() => {
     api<typeof drafts>(apiKey, "GET", "/editor/drafts").then(setDrafts).catch(() => setDrafts([]));
@@ -215,6 +238,12 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
     } else if (kind === "npc") {
       nodeId = `npc:${e.npcs.length}`;
       next = { ...e, npcs: [...e.npcs, { id: newNpcId(e), name: "New character", role: "guide", personality_traits: [], dialogue: [] }] };
+    } else if (kind === "choice") {
+      const choices = e.choices ?? [];
+      let n = choices.length + 1;
+      while (choices.some((c) => c.id === `choice_${n}`)) n++;
+      nodeId = `choice:${choices.length}`;
+      next = { ...e, choices: [...choices, { id: `choice_${n}`, description: "What do you do?", options: ["Help", "Walk away"] }] };
     } else if (kind === "reward") {
       nodeId = `reward:${e.rewards.length}`;
       next = { ...e, rewards: [...e.rewards, { kind: "experience", amount: 100 }] };
@@ -246,10 +275,45 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
       nodeId = `line:${sel}:${e.npcs[sel].dialogue.length}`;
       next = { ...e, npcs: e.npcs.map((n, i) => (i === sel ? { ...n, dialogue: [...n.dialogue, "Hello, traveller."] } : n)) };
     }
-    update(() => next);
-    if (position) setLayout((l) => ({ ...l, [nodeId]: position }));
+    update(() => next, position ? (l) => ({ ...l, [nodeId]: position }) : undefined);
     setSelected(nodeId);
     setView("form");
+  };
+
+  const draw = (c: Drawn) => {
+    const r = connect(encounter, layout, c);
+    if ("error" in r) { setNote(r.error); return; }
+    update(() => r.encounter, () => r.layout);
+    setSelected(r.select);
+    setView("form");
+    setNote(r.message);
+  };
+  const deleteEdge = (id: string) => {
+    const r = removeEdge(encounter, id);
+    if ("error" in r) { setNote(r.error); return; }
+    update(() => r.encounter);
+    setNote(r.message);
+  };
+  const reorder = (from: number, to: number) => {
+    if (to < 0 || to >= encounter.objectives.length) return;
+    const r = moveObjective(encounter, layout, from, to);
+    update(() => r.encounter, () => r.layout);
+    setSelected(`objective:${to}`);
+  };
+  const deleteDraft = async () => {
+    const d = drafts.find((x) => x.id === draftId);
+    if (!d) return;
+    if (!window.confirm(`Delete the draft “${d.title || d.id}”? This cannot be undone.`)) {
+      setStatus(`Draft ${d.id} kept`);
+      return;
+    }
+    setDirty(false);
+    try {
+      await api(apiKey, "DELETE", `/editor/drafts/${encodeURIComponent(d.id)}`);
+      setStatus(`Draft ${d.id} deleted`);
+    } catch (e) {
+      setStatus(`Draft not deleted: ${(e as ApiError).message}`);
+    }
   };
 
   const issueNodes = useMemo(() => new Set(issues.map((i) => nodeForPath(i.path).node)), [issues]);
@@ -267,25 +331,31 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
 
   return (
     <div className="editor">
-      <div className="toolbar" role="toolbar" aria-label={t("editor.toolbar")}>
-        <button type="button" onClick={undo} disabled={!history.past.length} title="Ctrl+Z">{t("editor.undo")}</button>
-        <button type="button" onClick={redo} disabled={!history.future.length} title="Ctrl+Y">{t("editor.redo")}</button>
-        <button type="button" onClick={() => { setHistory({ past: [], present: newEncounter(), future: [] }); setLayout({}); setSelected(null); }}>{t("editor.new")}</button>
+      <div className="toolbar" role="toolbar" aria-label="Editor">
+        <button type="button" onClick={undo} disabled={!history.past.length} title="Ctrl+Z">Undo</button>
+        <button type="button" onClick={redo} disabled={!history.future.length} title="Ctrl+Y">Redo</button>
+        <button type="button" onClick={() => { setHistory(start(newEncounter())); setSelected(null); }}>New</button>
+  const t = useT();
         <label>
           {t("editor.drafts")}{" "}
           <select value="" onChange={(e) => {
             const d = drafts.find((x) => x.id === e.target.value);
-            if (d) { setHistory({ past: [], present: d.encounter, future: [] }); setLayout(d.layout ?? {}); setSelected(null); }
+            if (d) { setHistory(start(d.encounter, d.layout ?? {})); setSelected(null); }
           }}>
             <option value="">{t("editor.openDraft")}</option>
             {drafts.map((d) => <option key={d.id} value={d.id}>{d.title || d.id}</option>)}
           </select>
         </label>
-        <span className="muted" aria-live="polite">{isDirty ? t("editor.unsaved") : status}</span>
-        <button type="button" className="primary" onClick={publish} disabled={issues.length > 0}>{t("editor.publish")}</button>
+        <button type="button" className="danger" onClick={deleteDraft} disabled={!drafts.some((d) => d.id === draftId)}>
+          Delete draft
+        </button>
+        <span className="muted" aria-live="polite">{isDirty ? "Unsaved changes" : status}</span>
+        <button type="button" className="primary" onClick={publish} disabled={issues.length > 0}>Publish</button>
+  const t = useT();
         <span role="status" data-testid="publish-status">{published}</span>
       </div>
       <Palette onAdd={(k) => add(k)} />
+      <p className="muted canvas-note" role="status" data-testid="canvas-note">{note}</p>
       <div className="workspace">
         <EncounterCanvas
           encounter={encounter}
@@ -295,6 +365,8 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
           onSelect={(id) => { setSelected(id); if (id) setView("form"); }}
           onMove={(l) => { setLayout(l); setDirty(true); }}
           onDropKind={(k, p) => add(k, p)}
+          onConnect={draw}
+          onDeleteEdge={deleteEdge}
         />
         <aside className="side">
           <div role="tablist" aria-label={t("panel.side")} className="tabs">
@@ -304,7 +376,7 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
               </button>
             ))}
           </div>
-          {view === "form" && <NodeForm node={selected ?? "encounter"} encounter={encounter} update={update} onDeleted={() => setSelected(null)} />}
+          {view === "form" && <NodeForm node={selected ?? "encounter"} encounter={encounter} update={update} onDeleted={() => setSelected(null)} onReorder={reorder} />}
           {view === "json" && <JsonView value={encounter} onChange={(v) => update(() => v as Encounter)} />}
           {view === "preview" && <PreviewPanel apiKey={apiKey} encounter={encounter} />}
           <section className="panel validation" aria-labelledby="validation-title">

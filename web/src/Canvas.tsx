@@ -1,20 +1,29 @@
 // EncounterCanvas: the encounter as nodes (encounter, objectives in order, NPCs with their
-// dialogue lines, rewards) and edges. Drag a kind from the palette onto the canvas to add
-// one; drag nodes to arrange them (the layout is saved with the draft).
-import { useCallback, useMemo } from "react";
+// dialogue lines and branches, choices, rewards) and edges. Drag a kind from the palette onto the canvas to add
+// one; drag nodes to arrange them (the layout is saved with the draft). Draw an edge from
+// a node's handle to another node to set the objectives' order, a prerequisite or a
+// dialogue answer (edges.ts says what each does); select an edge (click, or focus it and
+// press Enter) and press Delete to remove it.
+import { useCallback, useMemo, useState } from "react";
 import {
   Background,
+  type Connection,
   Controls,
   type Edge,
+  type EdgeChange,
+  Handle,
   type Node,
   type NodeChange,
+  type NodeProps,
+  Position,
   ReactFlow,
   ReactFlowProvider,
   useReactFlow,
 } from "@xyflow/react";
 import type { Encounter } from "./api";
+import { UNLOCKS } from "./edges";
 
-export type Kind = "objective" | "npc" | "reward" | "line" | "branch";
+export type Kind = "objective" | "npc" | "reward" | "line" | "branch" | "choice";
 export type Layout = Record<string, { x: number; y: number }>;
 
 export const PALETTE: { kind: Kind; label: string }[] = [
@@ -22,14 +31,16 @@ export const PALETTE: { kind: Kind; label: string }[] = [
   { kind: "npc", label: "NPC" },
   { kind: "line", label: "Dialogue line" },
   { kind: "branch", label: "Dialogue branch" },
+  { kind: "choice", label: "Choice" },
   { kind: "reward", label: "Reward" },
 ];
 
 /** The canvas node an error path points to: objectives[1].description -> objective:1. */
 export function nodeForPath(path: string): { node: string; field: string } {
-  const m = /^(objectives|npcs|rewards)\[(\d+)\](?:\.(\w+))?(?:\[(\d+)\])?/.exec(path);
+  const m = /^(objectives|npcs|rewards|choices)\[(\d+)\](?:\.(\w+))?(?:\[(\d+)\])?/.exec(path);
   if (!m) return { node: "encounter", field: path.split(/[.[]/)[0] || "title" };
-  const kind = { objectives: "objective", npcs: "npc", rewards: "reward" }[m[1] as "objectives"];
+  const kind = { objectives: "objective", npcs: "npc", rewards: "reward", choices: "choice" }[m[1] as "objectives"];
+  if (m[1] === "choices" && m[3] === "options") return { node: `choice:${m[2]}`, field: `option-${m[4] ?? 0}` };
   if (m[1] === "npcs" && m[3] === "dialogue" && m[4] !== undefined) {
     return { node: `line:${m[2]}:${m[4]}`, field: "line" };
   }
@@ -47,6 +58,7 @@ function defaultPosition(id: string): { x: number; y: number } {
   if (kind === "npc") return { x: 320, y: 130 + i * 170 };
   if (kind === "line") return { x: 560, y: 130 + i * 170 + Number(b) * 60 };
   if (kind === "tree") return { x: 820 + (Number(b) % 2) * 240, y: 130 + i * 170 + Number(b) * 70 };
+  if (kind === "choice") return { x: 320 + i * 220, y: 640 };
   return { x: 20 + i * 200, y: 520 };
 }
 
@@ -56,29 +68,47 @@ function buildGraph(enc: Encounter, layout: Layout, selected: string | null, err
   const add = (id: string, label: string, kind: string) =>
     nodes.push({
       id,
+      type: kind === "objective" ? "objective" : kind === "encounter" ? "input" : undefined,
       position: layout[id] ?? defaultPosition(id),
       data: { label },
       selected: id === selected,
       className: `node node-${kind}${errorNodes.has(id) ? " node-error" : ""}`,
       ariaLabel: `${kind}: ${label}`,
     });
+  const structure = { deletable: false, focusable: false };
   add("encounter", enc.title || "(untitled)", "encounter");
   let previous = "encounter";
   enc.objectives.forEach((o, i) => {
     const id = `objective:${i}`;
     add(id, `${i + 1}. ${o.description || "(no description)"}`, "objective");
-    edges.push({ id: `order:${previous}->${id}`, source: previous, target: id, label: i ? "then" : "first" });
+    edges.push({ id: `order:${previous}->${id}`, source: previous, target: id, label: i ? "then" : "first", ...structure });
     previous = id;
+  });
+  const objectiveIndex = new Map(enc.objectives.map((o, i) => [o.id, i]));
+  enc.objectives.forEach((o, j) => {
+    (o.requires ?? []).forEach((r, n) => {
+      const i = objectiveIndex.get(r);
+      if (i === undefined) return;
+      edges.push({
+        id: `requires:${j}:${n}`,
+        source: `objective:${i}`,
+        sourceHandle: UNLOCKS,
+        target: `objective:${j}`,
+        label: "unlocks",
+        className: "edge-requires",
+        ariaLabel: `Prerequisite: ${enc.objectives[i].id} unlocks ${o.id}`,
+      });
+    });
   });
   enc.npcs.forEach((n, i) => {
     const id = `npc:${i}`;
     add(id, `${n.name || "(no name)"} · ${n.role || "?"}`, "npc");
-    edges.push({ id: `cast:${id}`, source: "encounter", target: id, animated: true });
+    edges.push({ id: `cast:${id}`, source: "encounter", target: id, animated: true, ...structure });
     let from = id;
     n.dialogue.forEach((line, j) => {
       const lid = `line:${i}:${j}`;
       add(lid, `“${line || "…"}”`, "line");
-      edges.push({ id: `says:${from}->${lid}`, source: from, target: lid, label: j ? "next" : "says" });
+      edges.push({ id: `says:${from}->${lid}`, source: from, target: lid, label: j ? "next" : "says", ...structure });
       from = lid;
     });
     const tree = n.dialogue_tree ?? [];
@@ -86,17 +116,22 @@ function buildGraph(enc: Encounter, layout: Layout, selected: string | null, err
     tree.forEach((t, k) => {
       const tid = `tree:${i}:${k}`;
       add(tid, `${t.id}: ${t.text || "…"}`, "branch");
-      if (k === 0) edges.push({ id: `starts:${id}->${tid}`, source: id, target: tid, label: "talks" });
+      if (k === 0) edges.push({ id: `starts:${id}->${tid}`, source: id, target: tid, label: "talks", ...structure });
       t.responses.forEach((r, ri) => {
         const target = r.next ? index.get(r.next) : undefined;
-        if (target) edges.push({ id: `reply:${tid}:${ri}`, source: tid, target, label: r.text || "…" });
+        if (target) edges.push({ id: `reply:${tid}:${ri}`, source: tid, target, label: r.text || "…", className: "edge-reply" });
       });
     });
+  });
+  (enc.choices ?? []).forEach((c, i) => {
+    const id = `choice:${i}`;
+    add(id, `${c.description || "(no question)"} ${c.options.map((o) => `[${o}]`).join(" ")}`, "choice");
+    edges.push({ id: `offers:${id}`, source: "encounter", target: id, label: "offers", ...structure });
   });
   enc.rewards.forEach((r, i) => {
     const id = `reward:${i}`;
     add(id, `${r.amount} ${r.kind}${r.item ? ` (${r.item})` : ""}`, "reward");
-    edges.push({ id: `grants:${previous}->${id}`, source: previous, target: id, label: "grants" });
+    edges.push({ id: `grants:${previous}->${id}`, source: previous, target: id, label: "grants", ...structure });
   });
   return { nodes, edges };
 }
@@ -109,15 +144,48 @@ interface Props {
   onSelect: (id: string | null) => void;
   onMove: (layout: Layout) => void;
   onDropKind: (kind: Kind, position: { x: number; y: number }) => void;
+  onConnect: (edge: { source: string; target: string; sourceHandle: string | null }) => void;
+  onDeleteEdge: (id: string) => void;
 }
 
+/** An objective: a target handle on top, and two source handles: order (bottom) and
+ * prerequisite (right). */
+function ObjectiveNode({ data }: NodeProps) {
+  return (
+    <>
+      <Handle type="target" position={Position.Top} />
+      {String(data.label)}
+      <Handle type="source" position={Position.Bottom} id="then" title="Order: drag to the objective that comes next" />
+      <Handle
+        type="source"
+        position={Position.Right}
+        id={UNLOCKS}
+        className="handle-unlocks"
+        title="Prerequisite: drag to an objective that needs this one done first"
+      />
+    </>
+  );
+}
+const NODE_TYPES = { objective: ObjectiveNode };
+
 function Inner(props: Props) {
-  const { encounter, layout, selected, errorNodes, onSelect, onMove, onDropKind } = props;
+  const { encounter, layout, selected, errorNodes, onSelect, onMove, onDropKind, onConnect, onDeleteEdge } = props;
   const flow = useReactFlow();
-  const { nodes, edges } = useMemo(
+  const [selectedEdge, setSelectedEdge] = useState<string | null>(null);
+  const graph = useMemo(
     () => buildGraph(encounter, layout, selected, errorNodes),
     [encounter, layout, selected, errorNodes],
   );
+  const nodes = graph.nodes;
+  const edges = useMemo(
+    () => graph.edges.map((e) => (e.id === selectedEdge ? { ...e, selected: true } : e)),
+    [graph, selectedEdge],
+  );
+  const onEdgesChange = useCallback((changes: EdgeChange[]) => {
+    for (const c of changes) {
+      if (c.type === "select") setSelectedEdge((now) => (c.selected ? c.id : now === c.id ? null : now));
+    }
+  }, []);
   const onNodesChange = useCallback(
     (changes: NodeChange[]) => {
       const moved: Layout = {};
@@ -133,6 +201,13 @@ function Inner(props: Props) {
     <div
       className="canvas"
       data-testid="canvas"
+      onKeyDown={(e) => {
+        if ((e.key === "Delete" || e.key === "Backspace") && selectedEdge && !(e.target as HTMLElement).closest("input, textarea")) {
+          e.preventDefault();
+          onDeleteEdge(selectedEdge);
+          setSelectedEdge(null);
+        }
+      }}
       onDragOver={(e) => {
         e.preventDefault();
         e.dataTransfer.dropEffect = "copy";
@@ -147,12 +222,15 @@ function Inner(props: Props) {
       <ReactFlow
         nodes={nodes}
         edges={edges}
+        nodeTypes={NODE_TYPES}
         onNodesChange={onNodesChange}
-        onPaneClick={() => onSelect(null)}
+        onEdgesChange={onEdgesChange}
+        onConnect={(c: Connection) => onConnect({ source: c.source, target: c.target, sourceHandle: c.sourceHandle ?? null })}
+        onPaneClick={() => { onSelect(null); setSelectedEdge(null); }}
+        deleteKeyCode={null}
         fitView
         fitViewOptions={{ maxZoom: 1 }}
         minZoom={0.2}
-        nodesConnectable={false}
         aria-label="Encounter canvas"
       >
         <Background />

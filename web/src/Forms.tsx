@@ -50,8 +50,9 @@ function Pick(props: { name: string; label: string; value: string; options: stri
 const replace = <T,>(list: T[], i: number, item: T) => list.map((x, j) => (j === i ? item : x));
 const without = <T,>(list: T[], i: number) => list.filter((_, j) => j !== i);
 
-export function NodeForm({ node, encounter, update, onDeleted }: {
+export function NodeForm({ node, encounter, update, onDeleted, onReorder }: {
   node: string; encounter: Encounter; update: Update; onDeleted: () => void;
+  onReorder: (from: number, to: number) => void;
 }) {
   const [kind, a, b] = node.split(":");
   const i = Number(a);
@@ -64,16 +65,48 @@ export function NodeForm({ node, encounter, update, onDeleted }: {
     const o = encounter.objectives[i];
     const set = (patch: Partial<typeof o>) =>
       update((e) => ({ ...e, objectives: replace(e.objectives, i, { ...o, ...patch }) }));
+    const requires = o.requires ?? [];
+    // a renamed or deleted objective is renamed in, or dropped from, the others' prerequisites
+    const rename = (id: string) =>
+      update((e) => ({
+        ...e,
+        objectives: e.objectives.map((x, j) =>
+          j === i ? { ...x, id } : { ...x, requires: x.requires?.map((r) => (r === o.id ? id : r)) },
+        ),
+      }));
+    const others = encounter.objectives.filter((_, j) => j !== i);
     return (
       <form className="node-form" aria-label="Objective" onSubmit={(e) => e.preventDefault()}>
         <h3>Objective {i + 1}</h3>
-        <Text name="id" label="Id" value={o.id} onChange={(v) => set({ id: v })} />
+        <div className="row">
+          <button type="button" disabled={i === 0} onClick={() => onReorder(i, i - 1)}>Move up</button>
+          <button type="button" disabled={i === encounter.objectives.length - 1} onClick={() => onReorder(i, i + 1)}>Move down</button>
+        </div>
+        <Text name="id" label="Id" value={o.id} onChange={rename} />
         <Text name="description" label="Description" value={o.description} onChange={(v) => set({ description: v })} />
         <Pick name="kind" label="Kind" value={o.kind} options={OBJECTIVE_KINDS} onChange={(v) => set({ kind: v })} />
         <Text name="target" label="Target" value={o.target} onChange={(v) => set({ target: v })} />
         <Num name="quantity" label="Quantity" value={o.quantity} onChange={(v) => set({ quantity: v })} />
         <label className="check"><input id="field-optional" type="checkbox" checked={o.optional} onChange={(e) => set({ optional: e.target.checked })} /> Optional</label>
-        {remove("objective", (e) => ({ ...e, objectives: without(e.objectives, i) }))}
+        {others.length > 0 && (
+          <fieldset id="field-requires" tabIndex={-1}>
+            <legend>Needs done first (prerequisites)</legend>
+            {others.map((x) => (
+              <label className="check" key={x.id}>
+                <input
+                  type="checkbox"
+                  checked={requires.includes(x.id)}
+                  onChange={(e) => set({ requires: e.target.checked ? [...requires, x.id] : requires.filter((r) => r !== x.id) })}
+                />{" "}
+                {x.description || x.id}
+              </label>
+            ))}
+          </fieldset>
+        )}
+        {remove("objective", (e) => ({
+          ...e,
+          objectives: without(e.objectives, i).map((x) => ({ ...x, requires: x.requires?.filter((r) => r !== o.id) })),
+        }))}
       </form>
     );
   }
@@ -144,6 +177,32 @@ export function NodeForm({ node, encounter, update, onDeleted }: {
           <button type="button" onClick={() => setNode({ responses: [...t.responses, { text: "Goodbye.", next: null }] })}>Add answer</button>
         </fieldset>
         <button type="button" className="danger" onClick={() => { setTree(without(tree, k)); onDeleted(); }}>Delete branch</button>
+      </form>
+    );
+  }
+  const choices = encounter.choices ?? [];
+  if (kind === "choice" && choices[i]) {
+    const c = choices[i];
+    const set = (patch: Partial<typeof c>) => update((e) => ({ ...e, choices: replace(e.choices ?? [], i, { ...c, ...patch }) }));
+    return (
+      <form className="node-form" aria-label="Choice" onSubmit={(e) => e.preventDefault()}>
+        <h3>Choice</h3>
+        <Text name="id" label="Id" value={c.id} onChange={(v) => set({ id: v })} />
+        <Text name="description" label="Question" value={c.description} onChange={(v) => set({ description: v })} />
+        <fieldset>
+          <legend>Options (2 to 8)</legend>
+          <ul className="responses">
+            {c.options.map((o, oi) => (
+              <li key={oi}>
+                <Text name={`option-${oi}`} label={`Option ${oi + 1}`} value={o} onChange={(v) => set({ options: replace(c.options, oi, v) })} />
+                <span />
+                <button type="button" aria-label={`Remove option ${oi + 1}`} onClick={() => set({ options: without(c.options, oi) })}>✕</button>
+              </li>
+            ))}
+          </ul>
+          <button type="button" disabled={c.options.length >= 8} onClick={() => set({ options: [...c.options, `Option ${c.options.length + 1}`] })}>Add option</button>
+        </fieldset>
+        {remove("choice", (e) => ({ ...e, choices: without(e.choices ?? [], i) }))}
       </form>
     );
   }

@@ -41,7 +41,10 @@ export function PreviewPanel({ apiKey, encounter }: { apiKey: string; encounter:
                 <span>
                   {o.completed ? "✔" : "○"} {o.description} ({o.progress}/{o.quantity}){o.optional ? " · optional" : ""}
                 </span>
-                {!o.completed && state.status === "active" && (
+                {!o.completed && state.status === "active" && o.waitingFor.length > 0 && (
+                  <span className="muted">locked: needs {o.waitingFor.join(", ")} first</span>
+                )}
+                {!o.completed && state.status === "active" && o.waitingFor.length === 0 && (
                   <button type="button" onClick={() => step({ action: "objective", previewId: pid, objectiveId: o.id, completed: true })}>
                     Complete “{o.description}”
                   </button>
@@ -90,6 +93,20 @@ export function PreviewPanel({ apiKey, encounter }: { apiKey: string; encounter:
                   </div>
                 );
               })}
+              {(encounter.choices ?? []).map((c) => (
+                <div key={c.id} className="conversation" role="group" aria-label={`Choice: ${c.description}`}>
+                  <p><strong>{c.description}</strong></p>
+                  {c.options.map((o) => (
+                    <button
+                      key={o}
+                      type="button"
+                      onClick={() => step({ action: "choice", previewId: pid, choiceId: c.id, description: c.description, option: o, options: c.options })}
+                    >
+                      Choose: {o}
+                    </button>
+                  ))}
+                </div>
+              ))}
               <form
                 className="choice-form"
                 onSubmit={(e) => {

@@ -49,14 +49,17 @@ export function Templates({ apiKey, onOpen }: { apiKey: string; onOpen: (e: Enco
           {Object.entries(chosen.parameters).map(([name, p]) => (
             <label className="field" key={name}>
               <span>{name}{p.required ? " (required)" : ""}: {p.description}</span>
-              {p.choices.length ? (
+              {p.choices.length || p.type === "bool" ? (
                 <select value={values[name] ?? String(p.default ?? "")} onChange={(e) => setValues({ ...values, [name]: e.target.value })}>
-                  {!p.required && <option value="">(default)</option>}
-                  {p.choices.map((c) => <option key={c}>{c}</option>)}
+                  {!p.required && <option value="">(default{p.default == null ? "" : `: ${String(p.default)}`})</option>}
+                  {(p.type === "bool" ? ["true", "false"] : p.choices).map((c) => <option key={c}>{c}</option>)}
                 </select>
               ) : (
                 <input
                   type={p.type === "int" || p.type === "float" ? "number" : "text"}
+                  step={p.type === "float" ? "any" : undefined}
+                  min={p.min ?? undefined}
+                  max={p.max ?? undefined}
                   placeholder={p.default == null ? "" : String(p.default)}
                   required={p.required}
                   value={values[name] ?? ""}

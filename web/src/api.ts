@@ -45,6 +45,8 @@ export interface Objective {
   target: string;
   quantity: number;
   optional: boolean;
+  /** ids of the objectives that must be completed before this one can progress */
+  requires?: string[];
 }
 export interface DialogueResponse {
   text: string;
@@ -63,6 +65,11 @@ export interface Npc {
   dialogue: string[];
   dialogue_tree?: DialogueNode[];
 }
+export interface ChoicePoint {
+  id: string;
+  description: string;
+  options: string[];
+}
 export interface Reward {
   kind: string;
   amount: number;
@@ -78,6 +85,7 @@ export interface Encounter {
   estimated_duration: number;
   objectives: Objective[];
   npcs: Npc[];
+  choices?: ChoicePoint[];
   rewards: Reward[];
   language: string;
   tags: string[];
@@ -101,17 +109,21 @@ export function newEncounter(): Encounter {
     estimated_duration: 15,
     objectives: [],
     npcs: [],
+    choices: [],
     rewards: [],
     language: "en",
     tags: [],
-    schema_version: 2,
+    schema_version: 3,
   };
 }
 
 export interface PreviewState {
   previewId: string;
   status: string;
-  objectives: { id: string; description: string; quantity: number; progress: number; completed: boolean; optional: boolean }[];
+  objectives: {
+    id: string; description: string; quantity: number; progress: number; completed: boolean; optional: boolean;
+    waitingFor: string[];
+  }[];
   canComplete: boolean;
   log: string[];
 }

@@ -23,7 +23,7 @@ def complete_objectives(
 ) -> Session:
     """Bring every objective to its quantity in ``steps`` progress updates each,
     printing a tick per objective."""
-    for objective in session.encounter.objectives:
+    for objective in session.encounter.objectives_in_play_order():
         for k in range(1, steps + 1):
             amount = max(1, objective.quantity * k // steps)
             session = engine.update_objective(session.id, objective.id, progress=amount)

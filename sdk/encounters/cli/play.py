@@ -10,6 +10,7 @@ import anyio
 import typer
 from rich.prompt import IntPrompt, Prompt
 
+from ..errors import ObjectiveLocked
 from ..i18n.messages import _
 from ..models import Category, EncounterSpec, Session, SessionStatus
 from ..storage import MemoryStore
@@ -60,7 +61,7 @@ def test_encounter(
             session = engine.start_session({"player_id": player, "level": level}, spec)
             out.print(f"Session created: {session.id}", highlight=False)
             out.print(f"Objectives: {len(spec.objectives)}")
-            for objective in spec.objectives:
+            for objective in spec.objectives_in_play_order():
                 engine.update_objective(session.id, objective.id, completed=True)
                 out.print(f"[green]✓[/green] Completed: {objective.description}", highlight=False)
             engine.complete_session(session.id)
@@ -69,7 +70,7 @@ def test_encounter(
 
 def _play_through(engine: SyncEngine, spec: EncounterSpec, player: str, level: int) -> Session:
     session = engine.start_session({"player_id": player, "level": level}, spec)
-    for objective in spec.objectives:
+    for objective in spec.objectives_in_play_order():
         engine.update_objective(session.id, objective.id, completed=True)
     return engine.complete_session(session.id)
 
@@ -87,7 +88,7 @@ def _test_remote(
                 session = await client.start_session(player, spec.id)
                 out.print(f"Session created: {session['id']}", highlight=False)
                 out.print(f"Objectives: {len(spec.objectives)}")
-                for objective in spec.objectives:
+                for objective in spec.objectives_in_play_order():
                     await client.update_objective(session["id"], objective.id, completed=True)
                     out.print(
                         f"[green]✓[/green] Completed: {objective.description}", highlight=False
@@ -144,8 +145,11 @@ def _play_turns(engine: SyncEngine, session: Session) -> Session:
             st = session.objectives[o.id]
             mark = "[green]✓[/green]" if st.completed else " "
             opt = " (optional)" if o.optional else ""
+            waiting = [r for r in o.requires if not session.objectives[r].completed]
+            lock = f" (locked: needs {', '.join(waiting)} first)" if waiting else ""
             out.print(
-                f" {mark} {i}. {o.description} [{st.progress}/{o.quantity}]{opt}", highlight=False
+                f" {mark} {i}. {o.description} [{st.progress}/{o.quantity}]{opt}{lock}",
+                highlight=False,
             )
         done_key = "d=complete, " if required_done else ""
         keys = f"number=work on objective, t=talk, c=choose, {done_key}f=fail, a=abandon, q=quit"
@@ -159,7 +163,10 @@ def _play_turns(engine: SyncEngine, session: Session) -> Session:
                 )
             except EOFError:
                 raise _Quit from None
-            session = engine.update_objective(session.id, o.id, progress=done + max(0, amount))
+            try:
+                session = engine.update_objective(session.id, o.id, progress=done + max(0, amount))
+            except ObjectiveLocked as exc:
+                out.print(f"[yellow]{exc}[/yellow]", highlight=False)
         elif answer == "t" and spec.npcs:
             names = [n.name for n in spec.npcs]
             npc = spec.npcs[names.index(_ask("talk to", choices=names, default=names[0]))]

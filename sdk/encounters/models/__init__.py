@@ -3,7 +3,15 @@ errors (:mod:`encounters.errors`, which imports nothing of ours), so the session
 can raise them."""
 
 from .common import Category, ObjectiveKind, RewardKind, new_id, utcnow
-from .encounter import NPC, DialogueNode, DialogueResponse, EncounterSpec, Objective, Reward
+from .encounter import (
+    NPC,
+    ChoicePoint,
+    DialogueNode,
+    DialogueResponse,
+    EncounterSpec,
+    Objective,
+    Reward,
+)
 from .player import PlayerContext
 from .session import (
     TRANSITIONS,
@@ -20,6 +28,7 @@ __all__ = [
     "TRANSITIONS",
     "Category",
     "Choice",
+    "ChoicePoint",
     "DialogueNode",
     "DialogueResponse",
     "EncounterSpec",

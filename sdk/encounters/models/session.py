@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, model_validator
 from ..errors import (
     FieldError,
     IllegalTransition,
+    ObjectiveLocked,
     ObjectivesIncomplete,
     UnknownNPC,
     UnknownObjective,
@@ -187,8 +188,10 @@ class Session(BaseModel):
         objective and going below it re-opens it. ``completed=True`` sets progress to
         the quantity; ``completed=False`` re-opens it. Contradicting arguments (e.g.
         ``completed=False`` with the full quantity) raise :class:`ValidationFailed`;
-        an id the encounter does not have raises :class:`UnknownObjective`. The
-        status is not checked here: playing a finished session is the caller's rule.
+        an id the encounter does not have raises :class:`UnknownObjective`; moving it
+        forward while an objective it ``requires`` is open raises
+        :class:`ObjectiveLocked` (setting it back never does). The status is not
+        checked here: playing a finished session is the caller's rule.
         """
         if progress is not None and (type(progress) is not int or progress < 0):
             raise _bad_argument("progress", "must be a whole number >= 0")
@@ -209,6 +212,10 @@ class Session(BaseModel):
             value = objective.quantity
         elif completed is False:
             value = min(value, objective.quantity - 1)
+        if value > state.progress:
+            waiting = [o for o in objective.requires if not self.objectives[o].completed]
+            if waiting:
+                raise ObjectiveLocked(self.id, objective_id, waiting)
         state.progress = value
         state.completed = value == objective.quantity
         state.completed_at = (state.completed_at or now) if state.completed else None

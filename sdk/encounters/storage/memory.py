@@ -70,6 +70,9 @@ class MemoryStore(Store):
             if k == kind and key.startswith(prefix)
         ]
 
+    async def delete_document(self, kind: str, key: str) -> bool:
+        return self._documents.pop((kind, key), None) is not None
+
     async def save_encounter(self, spec: EncounterSpec) -> None:
         self._encounters.pop(spec.id, None)  # re-saving moves it to the newest place
         self._encounters[spec.id] = (spec.category.value, spec.model_dump_json())

@@ -49,7 +49,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, Table, func, insert, literal, select, text, update
+from sqlalchemy import Connection, Table, delete, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, InterfaceError
@@ -610,6 +610,17 @@ class PostgresStore(Store):
         async with self.reading() as conn:
             rows = list((await conn.execute(q)).all())
         return self._load_many(model, "documents", rows)
+
+    async def delete_document(self, kind: str, key: str) -> bool:
+        # its own transaction: writes this store queued earlier have committed when
+        # their calls returned, so a delete after a save sees the save
+        t = documents.c
+        try:
+            async with self.engine.begin() as conn:
+                done = await conn.execute(delete(documents).where(t.kind == kind, t.key == key))
+        except (DBAPIError, OSError) as exc:
+            raise self._unreachable(exc) from None
+        return bool(done.rowcount)
 
     # -- deployment ------------------------------------------------------------------
 

@@ -142,6 +142,8 @@ class DocumentStore(Protocol):
         """Documents of a kind whose key starts with ``prefix``, in key order."""
         ...
 
+    async def delete_document(self, kind: str, key: str) -> bool: ...
+
 
 class EventLog(Protocol):
     """Append-only event logs with cursors: analytics events, the webhook outbox."""

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import anyio
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, Table, bindparam, event, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, event, func, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -104,10 +104,17 @@ def _statements() -> dict[str, Statement]:
         ), None),
         ("event_log", insert(event_log), "id"),
     ]  # fmt: skip
-    return {
+    statements = {
         name: Statement(name, stmt, rank, name, numbered)
         for rank, (name, stmt, numbered) in enumerate(ordered)
     }
+    # a delete keeps its place among the saves of the same table
+    forget = delete(documents).where(
+        documents.c.kind == bindparam("b_kind"), documents.c.key == bindparam("b_key")
+    )
+    rank = statements["documents"].rank
+    statements["documents_delete"] = Statement("documents_delete", forget, rank, "documents")
+    return statements
 
 
 _WRITES = _statements()
@@ -547,6 +554,15 @@ class SQLiteStore(Store):
         async with self.reading() as conn:
             rows = list((await conn.execute(q)).all())
         return self.load_many(model, "documents", rows)
+
+    async def delete_document(self, kind: str, key: str) -> bool:
+        t = documents.c
+        async with self.reading() as conn:
+            row = (await conn.execute(select(t.key).where(t.kind == kind, t.key == key))).first()
+        if row is None:
+            return False
+        await self.commit([Write(_WRITES["documents_delete"], {"b_kind": kind, "b_key": key})])
+        return True
 
     # -- deployment --------------------------------------------------------------------
 

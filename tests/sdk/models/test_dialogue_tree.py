@@ -33,17 +33,19 @@ def test_a_version_1_encounter_reads_as_version_2_and_keeps_its_lines() -> None:
     old = encounter_dict()
     old.pop("schema_version", None)
     spec = EncounterSpec.model_validate(old)
-    assert spec.schema_version == 2
+    assert spec.schema_version == 3
     assert spec.npcs[0].dialogue == old["npcs"][0]["dialogue"]
     assert spec.npcs[0].dialogue_tree == []
-    assert EncounterSpec.model_validate({**old, "schema_version": 1}).schema_version == 2
+    assert spec.objectives[0].requires == []
+    assert EncounterSpec.model_validate({**old, "schema_version": 1}).schema_version == 3
+    assert EncounterSpec.model_validate({**old, "schema_version": 2}).schema_version == 3
     again = EncounterSpec.model_validate(spec.model_dump(mode="json"))
     assert again == spec
 
 
 def test_a_newer_version_is_refused_with_what_to_do() -> None:
     with pytest.raises(ValidationFailed) as caught:
-        validate_model(EncounterSpec, {**encounter_dict(), "schema_version": 3}, "encounter")
+        validate_model(EncounterSpec, {**encounter_dict(), "schema_version": 4}, "encounter")
     assert "upgrade ai-encounters" in str(caught.value.errors[0])
 
 

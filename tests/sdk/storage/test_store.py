@@ -10,6 +10,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from encounters import EncounterSpec, Session, StoreCorrupt, StoreError
@@ -66,6 +67,27 @@ def test_save_get_list_and_filter(store: Store) -> None:
             copy.status = SessionStatus.ABANDONED
             again = await store.get_session(a.id)
             assert again is not None and again.status is SessionStatus.ACTIVE
+
+    anyio.run(main)
+
+
+def test_a_deleted_document_is_gone_and_its_neighbours_stay(store: Store) -> None:
+    class Note(BaseModel):
+        text: str
+
+    async def main() -> None:
+        async with store:
+            for key in ("a/1", "a/2", "b/1"):
+                await store.save_document("note", key, Note(text=key))
+            await store.save_document("other", "a/1", Note(text="other kind"))
+            assert await store.delete_document("note", "a/1") is True
+            assert await store.delete_document("note", "a/1") is False
+            assert await store.delete_document("note", "missing") is False
+            assert await store.get_document("note", "a/1", Note) is None
+            assert [n.text for n in await store.list_documents("note", Note)] == ["a/2", "b/1"]
+            assert await store.get_document("other", "a/1", Note) == Note(text="other kind")
+            await store.save_document("note", "a/1", Note(text="again"))
+            assert await store.get_document("note", "a/1", Note) == Note(text="again")
 
     anyio.run(main)
 
