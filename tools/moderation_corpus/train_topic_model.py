@@ -2,21 +2,26 @@
 
 Trained on the tuning set only (``corpus.jsonl`` and the ``tune`` split of
 ``game_corpus.jsonl``), ``train_extra.jsonl`` (lines written for training: game talk
-full of combat and death words, and harm in plain words) and the sentences of the
-built-in encounter templates (game prose that must pass); the held-out set is never
-read here. Method:
+full of combat and death words, and harm in plain words), ``train_generated.jsonl``
+(lines made from hand-written frames by ``build_train_generated.py``; left out with
+``--no-generated``) and the sentences of the built-in encounter templates (game prose
+that must pass); the held-out set is never read here. Method:
 
 1. each line is folded (``encounters.moderation.normalize.fold``) and turned into word,
    word-pair and word-beginning features (``encounters.moderation.topicmodel``);
 2. one logistic regression per topic (hate, sexual, self_harm, violence), trained by
    AdaGrad with L2 regularisation, positives weighted up (they are a few percent of
    the lines), in a fixed order (deterministic: the same file every run);
-3. each topic's threshold is chosen on out-of-fold scores (five folds of the tuning
-   set): the lowest score at which at most ``--game-fp`` of the tuning set's ordinary
-   and role-play game chat lines would be flagged, and precision stays at or above
-   ``--min-precision``;
+3. each topic's threshold is chosen on out-of-fold scores (five folds of the training
+   lines; lines made from one template share a fold): the lowest score at which at
+   most ``--game-fp`` of the training lines' ordinary and role-play game chat would be
+   flagged, and precision stays at or above ``--min-precision``;
 4. the final model is trained on the whole tuning set; weights below ``--prune`` in
    every topic are dropped, the rest rounded, and written as JSON.
+
+It prints out-of-fold recall, precision and game-chat lines flagged per topic, also
+recall on the lines not made from frames (the fairer figure: frame lines resemble each
+other); ``--show N`` prints the N game-chat lines that score highest.
 
 Run from the repository root: ``python tools/moderation_corpus/train_topic_model.py``.
 """
@@ -29,6 +34,7 @@ import math
 import random
 import re
 import sys
+import zlib
 from collections import defaultdict
 from pathlib import Path
 
@@ -45,6 +51,7 @@ OUT = ROOT / "sdk" / "encounters" / "moderation" / "data" / "topic_model.json"
 TEMPLATES = ROOT / "sdk" / "encounters" / "templates" / "builtin"
 
 Example = tuple[list[str], set[str], str]  # features, labels, group
+GENERATED = HERE / "train_generated.jsonl"
 
 
 def template_prose() -> list[dict[str, object]]:
@@ -69,12 +76,23 @@ def template_prose() -> list[dict[str, object]]:
     return [{"text": t, "labels": [], "group": "game_context"} for t in dict.fromkeys(texts)]
 
 
-def examples() -> list[Example]:
+def training_rows(*, generated: bool = True) -> list[dict[str, object]]:
     rows = tuning_set() + _read(HERE / "train_extra.jsonl") + template_prose()
+    return rows + (_read(GENERATED) if generated else [])
+
+
+def examples(rows: list[dict[str, object]]) -> list[Example]:
     return [
         (features(fold(str(r["text"]))), set(r["labels"]), str(r["group"]))  # type: ignore[call-overload]
         for r in rows
     ]
+
+
+def fold_of(row: dict[str, object], index: int, folds: int) -> int:
+    """A line's cross-validation fold: lines made from one template (``frame``) share a
+    fold, so a model is never scored on near-copies of its own training lines."""
+    frame = row.get("frame")
+    return zlib.crc32(str(frame).encode()) % folds if frame else index % folds
 
 
 def train(
@@ -139,30 +157,60 @@ def main() -> None:
     parser.add_argument("--prune", type=float, default=0.02)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--no-generated", action="store_true", help="leave out " + GENERATED.name)
+    parser.add_argument(
+        "--show",
+        type=int,
+        default=0,
+        help="print the N top game-chat lines and N missed written positives",
+    )
     parser.add_argument("--dry-run", action="store_true", help="report, do not write")
     args = parser.parse_args()
     hyper = {"epochs": args.epochs, "l2": args.l2, "pos_weight": args.pos_weight,
              "rate": args.rate}  # fmt: skip
 
-    rows = examples()
-    folds = [rows[k :: args.folds] for k in range(args.folds)]
+    raw = training_rows(generated=not args.no_generated)
+    rows = examples(raw)
+    keys = [fold_of(r, i, args.folds) for i, r in enumerate(raw)]
+    folds = [[i for i, key in enumerate(keys) if key == k] for k in range(args.folds)]
     thresholds: list[float] = []
-    print(f"tuning set: {len(rows)} lines; {args.folds}-fold out-of-fold figures")
+    print(f"tuning set: {len(rows)} lines; {args.folds}-fold out-of-fold figures "
+          "(recall also on the lines not generated from frames)")  # fmt: skip
     for topic in MODEL_TOPICS:
-        scored: list[tuple[float, bool, bool]] = []
+        # (score, positive, game-chat negative, written line)
+        scored: list[tuple[float, bool, bool, bool]] = []
         for k, held in enumerate(folds):
-            fit = [r for j, f in enumerate(folds) if j != k for r in f]
+            fit = [rows[i] for j, part in enumerate(folds) if j != k for i in part]
             bias, w = train(fit, topic, **hyper)
-            scored += [(score(bias, w, f), topic in labels, not labels and group in GAME_CHAT)
-                       for f, labels, group in held]  # fmt: skip
-        limit = choose_threshold(scored, args.game_fp, args.min_precision)
+            for i in held:
+                feats, labels, group = rows[i]
+                game = not labels and group in GAME_CHAT
+                written = not raw[i].get("frame")
+                scored.append((score(bias, w, feats), topic in labels, game, written))
+        limit = choose_threshold([s[:3] for s in scored], args.game_fp, args.min_precision)
+        if args.show:
+            order = [i for k in range(args.folds) for i in folds[k]]
+            game_top = sorted((x[0], raw[i]["text"]) for x, i in zip(scored, order, strict=True)
+                              if x[2])[-args.show:]  # fmt: skip
+            for value, text in reversed(game_top):
+                print(f"    game {value:6.2f}  {text}")
+            missed = sorted(
+                (x[0], raw[i]["text"])
+                for x, i in zip(scored, order, strict=True)
+                if x[1] and x[3] and x[0] < limit
+            )[: args.show]
+            for value, text in missed:
+                print(f"    missed {value:6.2f}  {text}")
         thresholds.append(limit)
-        tp = sum(1 for s, p, _ in scored if p and s >= limit)
-        flagged = sum(1 for s, _, _ in scored if s >= limit)
-        positives = sum(1 for _, p, _ in scored if p)
-        game = sum(1 for s, _, g in scored if g and s >= limit)
+        tp = sum(1 for s, p, _, _ in scored if p and s >= limit)
+        flagged = sum(1 for s, _, _, _ in scored if s >= limit)
+        positives = sum(1 for _, p, _, _ in scored if p)
+        game_flagged = sum(1 for s, _, g, _ in scored if g and s >= limit)
+        w_tp = sum(1 for s, p, _, h in scored if p and h and s >= limit)
+        w_pos = sum(1 for _, p, _, h in scored if p and h)
         print(f"  {topic:10} threshold {limit:6.2f}  recall {tp / positives:.3f}  "
-              f"precision {tp / max(1, flagged):.3f}  game-chat flagged {game}")  # fmt: skip
+              f"precision {tp / max(1, flagged):.3f}  game-chat flagged {game_flagged}  "
+              f"recall on written lines {w_tp / max(1, w_pos):.3f}")  # fmt: skip
 
     biases: list[float] = []
     weights: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(MODEL_TOPICS))

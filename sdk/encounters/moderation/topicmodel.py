@@ -17,8 +17,8 @@ model was trained so that ordinary and role-play game chat is almost never flagg
 Scoring is a few dictionary lookups per word (a few microseconds per message).
 
 Trained by ``tools/moderation_corpus/train_topic_model.py`` on the tuning split of the
-evaluation corpus only (never the held-out split); method and figures in
-docs/moderation.md.
+evaluation corpus and lines written for training (never the held-out split); method and
+figures in docs/moderation.md.
 
 Limits: a linear model over words knows no grammar. It learns which words and pairs
 go with harm in its training lines; new phrasing with none of those words is missed,
