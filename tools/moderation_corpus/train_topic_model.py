@@ -52,6 +52,7 @@ TEMPLATES = ROOT / "sdk" / "encounters" / "templates" / "builtin"
 
 Example = tuple[list[str], set[str], str]  # features, labels, group
 GENERATED = HERE / "train_generated.jsonl"
+EVERYDAY = HERE / "train_everyday.jsonl"
 
 
 def template_prose() -> list[dict[str, object]]:
@@ -77,7 +78,7 @@ def template_prose() -> list[dict[str, object]]:
 
 
 def training_rows(*, generated: bool = True) -> list[dict[str, object]]:
-    rows = tuning_set() + _read(HERE / "train_extra.jsonl") + template_prose()
+    rows = tuning_set() + _read(HERE / "train_extra.jsonl") + _read(EVERYDAY) + template_prose()
     return rows + (_read(GENERATED) if generated else [])
 
 
