@@ -4,8 +4,10 @@ Trained on the tuning set only (``corpus.jsonl`` and the ``tune`` split of
 ``game_corpus.jsonl``), ``train_extra.jsonl`` (lines written for training: game talk
 full of combat and death words, and harm in plain words), ``train_generated.jsonl``
 (lines made from hand-written frames by ``build_train_generated.py``; left out with
-``--no-generated``) and the sentences of the built-in encounter templates (game prose
-that must pass); the held-out set is never read here. Method:
+``--no-generated``), ``train_everyday.jsonl`` (everyday talk, NPC and quest dialogue,
+UI and documentation-like prose that must pass) and the sentences of the built-in
+encounter templates (game prose that must pass); the held-out set is never read here.
+Method:
 
 1. each line is folded (``encounters.moderation.normalize.fold``) and turned into word,
    word-pair and word-beginning features (``encounters.moderation.topicmodel``);
