@@ -1,12 +1,13 @@
 // The marketplace: search listings (words, filters, sort, "more" pages by cursor),
-// rate and install them; publish a listing; admins approve pending versions.
+// rate and install them, open one in full (ListingDetail); publish a listing (its
+// content typed as JSON, or read from a Character Card); import a bundle (zip) a
+// listing was exported as; admins approve pending versions.
 import { useCallback, useEffect, useState } from "react";
-import { api, ApiError } from "./api";
+import { api, ApiError, apiUpload } from "./api";
+import { useT } from "./i18n";
+import { ListingDetail, type Listing, type VersionRecord as Version } from "./MarketDetail";
 
-interface Meta { title: string; description: string; tags: string[]; category: string; worlds: string[]; languages: string[]; licence: string; preview: string }
-interface Listing { id: string; kind: string; owner: string; meta: Meta; latest_version: string | null; downloads: number; rating: number | null; ratings: number; reputation: number | null }
 interface Page { items: Listing[]; next_cursor: string | null }
-interface Version { listing_id: string; version: string; status: string; meta: Meta }
 interface Published { listing_id: string; version: string; status: string }
 
 const KINDS = ["encounter", "template", "campaign", "persona"];
@@ -26,6 +27,8 @@ export function Marketplace({ apiKey, isAdmin }: { apiKey: string; isAdmin: bool
   const [cursor, setCursor] = useState<string | null>(null);
   const [status, setStatus] = useState("");
   const [error, setError] = useState("");
+  const [open, setOpen] = useState<string | null>(null);
+  const t = useT();
 
   const query = useCallback((next: string | null) => {
     const params = new URLSearchParams({ sort, limit: "10" });
@@ -49,7 +52,7 @@ export function Marketplace({ apiKey, isAdmin }: { apiKey: string; isAdmin: bool
 
   useEffect(() => { void search(false); }, [apiKey]); // the first page, once signed in
 
-  const act = async (work: () => Promise<string>) => {
+  const act = async (work: () => Promise<string>): Promise<void> => {
     setError("");
     setStatus("");
     try {
@@ -107,11 +110,26 @@ export function Marketplace({ apiKey, isAdmin }: { apiKey: string; isAdmin: bool
               const done = await api<{ installed: string[] }>(apiKey, "POST", `/market/listings/${encodeURIComponent(l.id)}/install`);
               return `Installed ${done.installed.join(", ")}`;
             })}>Install {l.meta.title}</button>
+            <button type="button" onClick={() => setOpen(l.id)}>{t("market.open", { title: l.meta.title })}</button>
           </li>
         ))}
       </ul>
       {items.length === 0 && !error && <p className="muted">No listings found.</p>}
       {cursor && <button type="button" onClick={() => void search(true)}>More results</button>}
+      {open && (
+        <ListingDetail key={open} apiKey={apiKey} isAdmin={isAdmin} listingId={open} act={act}
+          onChanged={() => void search(false)} onClose={() => setOpen(null)} />
+      )}
+      <label className="field"><span>{t("market.importBundle")}</span>
+        <input type="file" accept=".zip,application/zip" onChange={(e) => {
+          const file = e.target.files?.[0];
+          e.target.value = "";
+          if (file) void act(async () => {
+            const done = await apiUpload<{ installed: string[] }>(apiKey, "/market/bundles/install", await file.arrayBuffer());
+            return t("market.imported", { items: done.installed.join(", ") });
+          });
+        }} />
+      </label>
       <Publish apiKey={apiKey} onDone={(p) => { setStatus(`Published ${p.listing_id}@${p.version}: ${p.status}`); void search(false); }} />
       {isAdmin && <Pending apiKey={apiKey} onDone={(s) => { setStatus(s); void search(false); }} />}
     </section>
@@ -140,6 +158,19 @@ function Publish({ apiKey, onDone }: { apiKey: string; onDone: (p: Published) =>
   const [worlds, setWorlds] = useState<string[]>(["any"]);
   const [content, setContent] = useState("");
   const [error, setError] = useState("");
+  const t = useT();
+  const readCard = async (file: File) => {
+    setError("");
+    try {
+      const card = await apiUpload<{ persona: { name: string; description?: string } }>(apiKey, "/market/cards/read", await file.arrayBuffer());
+      setKind("persona");
+      setTitle(card.persona.name);
+      setDescription(card.persona.description ?? "");
+      setContent(JSON.stringify(card, null, 2));
+    } catch (e) {
+      setError(message(e));
+    }
+  };
   const submit = async () => {
     setError("");
     let parsed: unknown;
@@ -159,6 +190,13 @@ function Publish({ apiKey, onDone }: { apiKey: string; onDone: (p: Published) =>
   return (
     <form className="node-form" aria-label="Publish a listing" onSubmit={(e) => { e.preventDefault(); void submit(); }}>
       <h3>Publish a listing</h3>
+      <label className="field"><span>{t("market.importCard")}</span>
+        <input type="file" accept=".json,.png,application/json,image/png" onChange={(e) => {
+          const file = e.target.files?.[0];
+          e.target.value = "";
+          if (file) void readCard(file);
+        }} />
+      </label>
       <label className="field"><span>Kind</span>
         <select value={kind} onChange={(e) => setKind(e.target.value)}>{KINDS.map((k) => <option key={k}>{k}</option>)}</select>
       </label>
