@@ -25,7 +25,7 @@ interface Review { listing_id: string; user: string; rating: number; text: strin
 export type Act = (work: () => Promise<string>) => Promise<void>;
 
 export function ListingDetail({ apiKey, isAdmin, listingId, act, onChanged, onClose }: {
-  apiKey: string; isAdmin: boolean; listingId: string; act: Act; onChanged: () => void; onClose: () => void;
+  apiKey: string; isAdmin: boolean; listingId: string; act: Act; onChanged: () => Promise<void>; onClose: () => void;
 }) {
   const t = useT();
   const [listing, setListing] = useState<Listing | null>(null);
@@ -50,7 +50,7 @@ export function ListingDetail({ apiKey, isAdmin, listingId, act, onChanged, onCl
     setListing(l);
     setVersions(v);
     setReviews(r);
-    const newest = v[v.length - 1];
+    const newest = v[0]; // the daemon lists versions newest first
     if (newest) setContent((old) => old || JSON.stringify(newest.content, null, 2));
   }, [apiKey, path]);
 
@@ -59,7 +59,7 @@ export function ListingDetail({ apiKey, isAdmin, listingId, act, onChanged, onCl
   const then = (work: () => Promise<string>) => act(async () => {
     const done = await work();
     await load();
-    onChanged();
+    await onChanged();
     return done;
   });
 
@@ -99,7 +99,7 @@ export function ListingDetail({ apiKey, isAdmin, listingId, act, onChanged, onCl
                 {v.reason ? ` · ${v.reason}` : ""}
               </td>
               <td>{new Date(v.created_at).toLocaleString()}</td>
-              <td><code title={v.content_hash}>{v.content_hash.slice(0, 16)}</code></td>
+              <td><code title={v.content_hash}>{v.content_hash.slice(0, 19)}</code></td>
               <td>
                 {v.deprecated == null && v.status === "published" && (
                   <button type="button" onClick={() => void then(async () => {
@@ -123,7 +123,7 @@ export function ListingDetail({ apiKey, isAdmin, listingId, act, onChanged, onCl
           } catch (err) {
             throw new ApiError(0, t("market.notJson", { problem: (err as Error).message }));
           }
-          const newest = versions[versions.length - 1];
+          const newest = versions[0];
           const meta = newest ? newest.meta : listing.meta;
           const done = await api<{ version: string; status: string }>(apiKey, "POST", `${path}/versions`,
             { kind: listing.kind, version: newVersion, changelog, meta, content: parsed });

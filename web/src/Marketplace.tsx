@@ -2,7 +2,7 @@
 // rate and install them, open one in full (ListingDetail); publish a listing (its
 // content typed as JSON, or read from a Character Card); import a bundle (zip) a
 // listing was exported as; admins approve pending versions.
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { api, ApiError, apiUpload } from "./api";
 import { useT } from "./i18n";
 import { ListingDetail, type Listing, type VersionRecord as Version } from "./MarketDetail";
@@ -39,14 +39,17 @@ export function Marketplace({ apiKey, isAdmin }: { apiKey: string; isAdmin: bool
     return `/market/search?${params.toString()}`;
   }, [text, kind, world, sort]);
 
+  const latest = useRef(0); // the newest search: answers to older ones are dropped
   const search = useCallback(async (more: boolean) => {
     setError("");
+    const asked = ++latest.current;
     try {
       const page = await api<Page>(apiKey, "GET", query(more ? cursor : null));
+      if (asked !== latest.current) return;
       setItems(more ? (old) => [...old, ...page.items] : page.items);
       setCursor(page.next_cursor);
     } catch (e) {
-      setError(message(e));
+      if (asked === latest.current) setError(message(e));
     }
   }, [apiKey, cursor, query]);
 
@@ -118,7 +121,7 @@ export function Marketplace({ apiKey, isAdmin }: { apiKey: string; isAdmin: bool
       {cursor && <button type="button" onClick={() => void search(true)}>More results</button>}
       {open && (
         <ListingDetail key={open} apiKey={apiKey} isAdmin={isAdmin} listingId={open} act={act}
-          onChanged={() => void search(false)} onClose={() => setOpen(null)} />
+          onChanged={() => search(false)} onClose={() => setOpen(null)} />
       )}
       <label className="field"><span>{t("market.importBundle")}</span>
         <input type="file" accept=".zip,application/zip" onChange={(e) => {
