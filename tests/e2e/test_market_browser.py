@@ -23,10 +23,10 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import FilePayload, Page, expect, sync_playwright
 
-from tests.conftest import encounter_dict
 from encounters.marketplace import read_card
+from tests.conftest import encounter_dict
 from tests.sdk.marketplace.helpers import meta
 from tests.sdk.marketplace.test_cards import V3_CARD, png_with
 from tests.support.daemon_process import DaemonProcess
@@ -150,7 +150,9 @@ def test_publish_review_search_page_rate_and_install_in_the_studio(
     expect(rows).to_have_count(2)
     expect(rows.first).to_contain_text("1.1.0")
     expect(rows.first).to_contain_text("pending")
-    expect(rows.first.locator("code")).to_have_attribute("title", re.compile("^sha256:[0-9a-f]{64}$"))
+    expect(rows.first.locator("code")).to_have_attribute(
+        "title", re.compile("^sha256:[0-9a-f]{64}$")
+    )
 
     detail.get_by_label("Reason for the report").fill("This review is copied spam.")
     detail.get_by_role("button", name=re.compile("^Report the review by ")).click()
@@ -167,7 +169,7 @@ def test_publish_review_search_page_rate_and_install_in_the_studio(
         assert download.value.suggested_filename.endswith("-1.0.0.zip")
         assert "manifest.json" in zipfile.ZipFile(io.BytesIO(bundle)).namelist()
         page.get_by_label("Import a bundle (zip)").set_input_files(
-            files=[{"name": "patrol.zip", "mimeType": "application/zip", "buffer": bundle}]
+            files=FilePayload(name="patrol.zip", mimeType="application/zip", buffer=bundle)
         )
         expect(page.get_by_role("status")).to_contain_text("Imported encounter:enc_patrol_9")
         assert http.get("/encounters/enc_patrol_9").status_code == 200
@@ -219,7 +221,7 @@ def test_publish_review_search_page_rate_and_install_in_the_studio(
     # a Character Card PNG read into the publish form becomes a persona listing...
     png = png_with([(b"ccv3", base64.b64encode(json.dumps(V3_CARD).encode()))])
     form.get_by_label("Import a Character Card (JSON or PNG)").set_input_files(
-        files=[{"name": "marta.png", "mimeType": "image/png", "buffer": png}]
+        files=FilePayload(name="marta.png", mimeType="image/png", buffer=png)
     )
     expect(form.get_by_label("Title")).to_have_value("Marta")
     expect(form.get_by_label("Kind")).to_have_value("persona")
