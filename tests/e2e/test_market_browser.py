@@ -7,7 +7,7 @@ second version and the history shows both; a bundle (zip) is exported and import
 back into a library; reviews and reports (moderation refuses a rude review, naming
 it); an admin deprecates a version, unlists the listing with a reason (search no longer
 finds it) and relists it; a Character Card PNG becomes a persona listing, exported again
-as a card (PNG and JSON), and the detail speaks German once the language is switched."""
+as a card (PNG and JSON), and the tab speaks German once the language is switched."""
 
 from __future__ import annotations
 
@@ -242,8 +242,10 @@ def test_publish_review_search_page_rate_and_install_in_the_studio(
         marta.get_by_role("button", name="Export Character Card (JSON)").click()
     assert json.loads(Path(download.value.path()).read_text())["spec"] == "chara_card_v3"
 
-    # the detail speaks the studio's language
+    # the tab and the detail speak the studio's language
     page.get_by_label("Language").select_option("de")
+    expect(page.get_by_role("heading", name="Marktplatz")).to_be_visible()
+    expect(page.get_by_role("button", name="Suchen", exact=True)).to_be_visible()
     eintrag = page.get_by_role("region", name="Eintrag: Marta")
     expect(eintrag.get_by_role("table", name="Versionsverlauf")).to_be_visible()
     expect(eintrag.get_by_role("button", name="Character Card exportieren (PNG)")).to_be_visible()
