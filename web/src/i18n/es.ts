@@ -105,7 +105,7 @@ export const es: Catalog = {
   "market.published": "Publicado {id}@{version}: {status}",
   "market.ratingFor": "Valoración de {title}",
   "market.rate": "Valorar {title}",
-  "market.publish": "Publicar una publicación",
+  "market.publish": "Publicar un anuncio",
   "market.title": "Título",
   "market.description": "Descripción",
   "market.tags": "Etiquetas (separadas por comas)",
