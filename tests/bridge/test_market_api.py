@@ -189,6 +189,11 @@ async def test_publish_review_search_rate_install_on_a_daemon(
                                     headers=world)).status_code == 404  # fmt: skip
             shown = (await http.get(f"/market/listings/{lid}", headers=alice)).json()
             assert shown["unlisted"] == "stolen content"
+            # its reviews stay readable for the owner and admins (the studio's detail
+            # view), and are hidden from everyone else like the listing
+            for who, status in ((alice, 200), (admin, 200), (world, 404)):
+                r = await http.get(f"/market/listings/{lid}/reviews", headers=who)
+                assert r.status_code == status, r.text
 
 
 async def test_bundles_and_character_cards_over_the_api(

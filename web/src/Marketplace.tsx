@@ -1,12 +1,13 @@
 // The marketplace: search listings (words, filters, sort, "more" pages by cursor),
-// rate and install them; publish a listing; admins approve pending versions.
-import { useCallback, useEffect, useState } from "react";
-import { api, ApiError } from "./api";
+// rate and install them, open one in full (ListingDetail); publish a listing (its
+// content typed as JSON, or read from a Character Card); import a bundle (zip) a
+// listing was exported as; admins approve pending versions.
+import { useCallback, useEffect, useRef, useState } from "react";
+import { api, ApiError, apiUpload } from "./api";
+import { useT } from "./i18n";
+import { ListingDetail, type Listing, type VersionRecord as Version } from "./MarketDetail";
 
-interface Meta { title: string; description: string; tags: string[]; category: string; worlds: string[]; languages: string[]; licence: string; preview: string }
-interface Listing { id: string; kind: string; owner: string; meta: Meta; latest_version: string | null; downloads: number; rating: number | null; ratings: number; reputation: number | null }
 interface Page { items: Listing[]; next_cursor: string | null }
-interface Version { listing_id: string; version: string; status: string; meta: Meta }
 interface Published { listing_id: string; version: string; status: string }
 
 const KINDS = ["encounter", "template", "campaign", "persona"];
@@ -26,6 +27,8 @@ export function Marketplace({ apiKey, isAdmin }: { apiKey: string; isAdmin: bool
   const [cursor, setCursor] = useState<string | null>(null);
   const [status, setStatus] = useState("");
   const [error, setError] = useState("");
+  const [open, setOpen] = useState<string | null>(null);
+  const t = useT();
 
   const query = useCallback((next: string | null) => {
     const params = new URLSearchParams({ sort, limit: "10" });
@@ -36,20 +39,23 @@ export function Marketplace({ apiKey, isAdmin }: { apiKey: string; isAdmin: bool
     return `/market/search?${params.toString()}`;
   }, [text, kind, world, sort]);
 
+  const latest = useRef(0); // the newest search: answers to older ones are dropped
   const search = useCallback(async (more: boolean) => {
     setError("");
+    const asked = ++latest.current;
     try {
       const page = await api<Page>(apiKey, "GET", query(more ? cursor : null));
+      if (asked !== latest.current) return;
       setItems(more ? (old) => [...old, ...page.items] : page.items);
       setCursor(page.next_cursor);
     } catch (e) {
-      setError(message(e));
+      if (asked === latest.current) setError(message(e));
     }
   }, [apiKey, cursor, query]);
 
   useEffect(() => { void search(false); }, [apiKey]); // the first page, once signed in
 
-  const act = async (work: () => Promise<string>) => {
+  const act = async (work: () => Promise<string>): Promise<void> => {
     setError("");
     setStatus("");
     try {
@@ -61,58 +67,74 @@ export function Marketplace({ apiKey, isAdmin }: { apiKey: string; isAdmin: bool
 
   return (
     <section className="market" aria-labelledby="market-title">
-      <h2 id="market-title">Marketplace</h2>
+      <h2 id="market-title">{t("nav.market")}</h2>
       <form className="market-search" role="search" onSubmit={(e) => { e.preventDefault(); void search(false); }}>
-        <label className="field"><span>Search</span>
-          <input type="search" value={text} onChange={(e) => setText(e.target.value)} placeholder="bandits bridge" />
+        <label className="field"><span>{t("market.search")}</span>
+          <input type="search" value={text} onChange={(e) => setText(e.target.value)} placeholder={t("market.searchHint")} />
         </label>
-        <label className="field"><span>Kind</span>
+        <label className="field"><span>{t("market.kind")}</span>
           <select value={kind} onChange={(e) => setKind(e.target.value)}>
-            <option value="">any kind</option>
+            <option value="">{t("market.anyKind")}</option>
             {KINDS.map((k) => <option key={k}>{k}</option>)}
           </select>
         </label>
-        <label className="field"><span>World</span>
+        <label className="field"><span>{t("market.world")}</span>
           <select value={world} onChange={(e) => setWorld(e.target.value)}>
-            <option value="">any world</option>
+            <option value="">{t("market.anyWorld")}</option>
             {WORLDS.map((w) => <option key={w}>{w}</option>)}
           </select>
         </label>
-        <label className="field"><span>Sort</span>
+        <label className="field"><span>{t("market.sort")}</span>
           <select value={sort} onChange={(e) => setSort(e.target.value)}>
-            <option value="new">newest</option>
-            <option value="top">top rated</option>
-            <option value="downloads">most downloaded</option>
+            <option value="new">{t("market.sortNew")}</option>
+            <option value="top">{t("market.sortTop")}</option>
+            <option value="downloads">{t("market.sortDownloads")}</option>
           </select>
         </label>
-        <button type="submit" className="primary">Search</button>
+        <button type="submit" className="primary">{t("market.search")}</button>
       </form>
       {error && <p className="error" role="alert">{error}</p>}
       {status && <p className="ok" role="status">{status}</p>}
-      <ul className="gallery" aria-label="Listings">
+      <ul className="gallery" aria-label={t("market.listings")}>
         {items.map((l) => (
           <li key={l.id} className="card" aria-label={l.meta.title}>
             <strong>{l.meta.title}</strong>
             <span className="muted">
-              {l.kind} · v{l.latest_version} · {l.rating === null ? "unrated" : `${l.rating.toFixed(1)}★ (${l.ratings})`} · {l.downloads} downloads
-              {l.reputation !== null ? ` · reputation ${l.reputation}` : ""}
+              {l.kind} · v{l.latest_version} · {l.rating === null ? t("market.unrated") : t("market.rating", { rating: l.rating.toFixed(1), count: String(l.ratings) })}
+              {" · "}{t("market.downloads", { count: String(l.downloads) })}
+              {l.reputation !== null ? ` · ${t("market.reputation", { value: String(l.reputation) })}` : ""}
             </span>
             <span>{l.meta.preview || l.meta.description}</span>
             <span className="muted">{l.meta.worlds.join(", ")} · {l.meta.languages.join(", ")} · {l.meta.licence}</span>
             <Rate onRate={(stars) => act(async () => {
               await api(apiKey, "POST", `/market/listings/${encodeURIComponent(l.id)}/ratings`, { rating: stars });
-              return `Rated ${l.meta.title}: ${stars}★`;
+              return t("market.rated", { title: l.meta.title, stars: String(stars) });
             })} title={l.meta.title} />
             <button type="button" onClick={() => act(async () => {
               const done = await api<{ installed: string[] }>(apiKey, "POST", `/market/listings/${encodeURIComponent(l.id)}/install`);
-              return `Installed ${done.installed.join(", ")}`;
-            })}>Install {l.meta.title}</button>
+              return t("market.installed", { items: done.installed.join(", ") });
+            })}>{t("market.install", { title: l.meta.title })}</button>
+            <button type="button" onClick={() => setOpen(l.id)}>{t("market.open", { title: l.meta.title })}</button>
           </li>
         ))}
       </ul>
-      {items.length === 0 && !error && <p className="muted">No listings found.</p>}
-      {cursor && <button type="button" onClick={() => void search(true)}>More results</button>}
-      <Publish apiKey={apiKey} onDone={(p) => { setStatus(`Published ${p.listing_id}@${p.version}: ${p.status}`); void search(false); }} />
+      {items.length === 0 && !error && <p className="muted">{t("market.none")}</p>}
+      {cursor && <button type="button" onClick={() => void search(true)}>{t("market.more")}</button>}
+      {open && (
+        <ListingDetail key={open} apiKey={apiKey} isAdmin={isAdmin} listingId={open} act={act}
+          onChanged={() => search(false)} onClose={() => setOpen(null)} />
+      )}
+      <label className="field"><span>{t("market.importBundle")}</span>
+        <input type="file" accept=".zip,application/zip" onChange={(e) => {
+          const file = e.target.files?.[0];
+          e.target.value = "";
+          if (file) void act(async () => {
+            const done = await apiUpload<{ installed: string[] }>(apiKey, "/market/bundles/install", await file.arrayBuffer());
+            return t("market.imported", { items: done.installed.join(", ") });
+          });
+        }} />
+      </label>
+      <Publish apiKey={apiKey} onDone={(p) => { setStatus(t("market.published", { id: p.listing_id, version: p.version, status: p.status })); void search(false); }} />
       {isAdmin && <Pending apiKey={apiKey} onDone={(s) => { setStatus(s); void search(false); }} />}
     </section>
   );
@@ -120,14 +142,15 @@ export function Marketplace({ apiKey, isAdmin }: { apiKey: string; isAdmin: bool
 
 function Rate({ onRate, title }: { onRate: (stars: number) => void; title: string }) {
   const [stars, setStars] = useState(5);
+  const t = useT();
   return (
     <span className="rate">
-      <label>Rating for {title}{" "}
+      <label>{t("market.ratingFor", { title })}{" "}
         <select value={stars} onChange={(e) => setStars(Number(e.target.value))}>
           {[5, 4, 3, 2, 1].map((n) => <option key={n} value={n}>{n}★</option>)}
         </select>
       </label>
-      <button type="button" onClick={() => onRate(stars)}>Rate {title}</button>
+      <button type="button" onClick={() => onRate(stars)}>{t("market.rate", { title })}</button>
     </span>
   );
 }
@@ -140,13 +163,26 @@ function Publish({ apiKey, onDone }: { apiKey: string; onDone: (p: Published) =>
   const [worlds, setWorlds] = useState<string[]>(["any"]);
   const [content, setContent] = useState("");
   const [error, setError] = useState("");
+  const t = useT();
+  const readCard = async (file: File) => {
+    setError("");
+    try {
+      const card = await apiUpload<{ persona: { name: string; description?: string } }>(apiKey, "/market/cards/read", await file.arrayBuffer());
+      setKind("persona");
+      setTitle(card.persona.name);
+      setDescription(card.persona.description ?? "");
+      setContent(JSON.stringify(card, null, 2));
+    } catch (e) {
+      setError(message(e));
+    }
+  };
   const submit = async () => {
     setError("");
     let parsed: unknown;
     try {
       parsed = JSON.parse(content);
     } catch (e) {
-      setError(`Content: not JSON (${(e as Error).message})`);
+      setError(t("market.notJson", { problem: (e as Error).message }));
       return;
     }
     const meta = { title, description, worlds, tags: tags.split(",").map((t) => t.trim()).filter(Boolean) };
@@ -157,23 +193,30 @@ function Publish({ apiKey, onDone }: { apiKey: string; onDone: (p: Published) =>
     }
   };
   return (
-    <form className="node-form" aria-label="Publish a listing" onSubmit={(e) => { e.preventDefault(); void submit(); }}>
-      <h3>Publish a listing</h3>
-      <label className="field"><span>Kind</span>
+    <form className="node-form" aria-label={t("market.publish")} onSubmit={(e) => { e.preventDefault(); void submit(); }}>
+      <h3>{t("market.publish")}</h3>
+      <label className="field"><span>{t("market.importCard")}</span>
+        <input type="file" accept=".json,.png,application/json,image/png" onChange={(e) => {
+          const file = e.target.files?.[0];
+          e.target.value = "";
+          if (file) void readCard(file);
+        }} />
+      </label>
+      <label className="field"><span>{t("market.kind")}</span>
         <select value={kind} onChange={(e) => setKind(e.target.value)}>{KINDS.map((k) => <option key={k}>{k}</option>)}</select>
       </label>
-      <label className="field"><span>Title</span><input value={title} onChange={(e) => setTitle(e.target.value)} required /></label>
-      <label className="field"><span>Description</span><textarea value={description} onChange={(e) => setDescription(e.target.value)} /></label>
-      <label className="field"><span>Tags (comma separated)</span><input value={tags} onChange={(e) => setTags(e.target.value)} /></label>
-      <fieldset className="field"><legend>Worlds</legend>
+      <label className="field"><span>{t("market.title")}</span><input value={title} onChange={(e) => setTitle(e.target.value)} required /></label>
+      <label className="field"><span>{t("market.description")}</span><textarea value={description} onChange={(e) => setDescription(e.target.value)} /></label>
+      <label className="field"><span>{t("market.tags")}</span><input value={tags} onChange={(e) => setTags(e.target.value)} /></label>
+      <fieldset className="field"><legend>{t("market.worlds")}</legend>
         {["any", ...WORLDS].map((w) => (
           <label key={w}><input type="checkbox" checked={worlds.includes(w)}
             onChange={(e) => setWorlds(e.target.checked ? [...worlds, w] : worlds.filter((x) => x !== w))} /> {w}</label>
         ))}
       </fieldset>
-      <label className="field"><span>Content (JSON)</span><textarea rows={6} value={content} onChange={(e) => setContent(e.target.value)} required /></label>
+      <label className="field"><span>{t("market.content")}</span><textarea rows={6} value={content} onChange={(e) => setContent(e.target.value)} required /></label>
       {error && <p className="error" role="alert">{error}</p>}
-      <button type="submit" className="primary">Publish listing</button>
+      <button type="submit" className="primary">{t("market.publishListing")}</button>
     </form>
   );
 }
@@ -181,6 +224,7 @@ function Publish({ apiKey, onDone }: { apiKey: string; onDone: (p: Published) =>
 function Pending({ apiKey, onDone }: { apiKey: string; onDone: (status: string) => void }) {
   const [pending, setPending] = useState<Version[]>([]);
   const [error, setError] = useState("");
+  const t = useT();
   const load = useCallback(() => {
     api<Version[]>(apiKey, "GET", "/market/pending").then(setPending).catch((e) => setError(message(e)));
   }, [apiKey]);
@@ -188,7 +232,7 @@ function Pending({ apiKey, onDone }: { apiKey: string; onDone: (status: string) 
   const approve = async (v: Version) => {
     try {
       await api(apiKey, "POST", `/market/listings/${encodeURIComponent(v.listing_id)}/versions/${encodeURIComponent(v.version)}/approve`);
-      onDone(`Approved ${v.meta.title} ${v.version}`);
+      onDone(t("market.approved", { title: v.meta.title, version: v.version }));
       load();
     } catch (e) {
       setError(message(e));
@@ -196,15 +240,15 @@ function Pending({ apiKey, onDone }: { apiKey: string; onDone: (status: string) 
   };
   return (
     <section aria-labelledby="pending-title">
-      <h3 id="pending-title">Waiting for approval</h3>
-      <button type="button" onClick={load}>Refresh</button>
+      <h3 id="pending-title">{t("market.pending")}</h3>
+      <button type="button" onClick={load}>{t("market.refresh")}</button>
       {error && <p className="error" role="alert">{error}</p>}
-      {pending.length === 0 && <p className="muted">Nothing waiting.</p>}
+      {pending.length === 0 && <p className="muted">{t("market.nothingPending")}</p>}
       <ul>
         {pending.map((v) => (
           <li key={`${v.listing_id}@${v.version}`}>
             {v.meta.title} {v.version}{" "}
-            <button type="button" onClick={() => void approve(v)}>Approve {v.meta.title}</button>
+            <button type="button" onClick={() => void approve(v)}>{t("market.approve", { title: v.meta.title })}</button>
           </li>
         ))}
       </ul>

@@ -127,3 +127,47 @@ export interface PreviewState {
   canComplete: boolean;
   log: string[];
 }
+
+/** Raw bytes to the daemon (a zip or a Character Card), the answer read as JSON. */
+export async function apiUpload<T>(key: string, path: string, data: ArrayBuffer): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/octet-stream" },
+      body: data,
+    });
+  } catch {
+    throw new ApiError(0, "The daemon cannot be reached: is `ae bridge serve` running?");
+  }
+  const answer: unknown = await response.json().catch(() => null);
+  if (!response.ok) {
+    const err = (answer as { error?: { message?: string; errors?: string[] } } | null)?.error;
+    throw new ApiError(response.status, err?.message ?? `HTTP ${response.status}`, err?.errors ?? []);
+  }
+  return answer as T;
+}
+
+/** A file from the daemon (the key goes in the header, so no plain link), saved by the
+ * browser under `name`. */
+export async function apiDownload(key: string, path: string, name: string): Promise<void> {
+  let response: Response;
+  try {
+    response = await fetch(path, { headers: { Authorization: `Bearer ${key}` } });
+  } catch {
+    throw new ApiError(0, "The daemon cannot be reached: is `ae bridge serve` running?");
+  }
+  if (!response.ok) {
+    const data: unknown = await response.json().catch(() => null);
+    const err = (data as { error?: { message?: string; errors?: string[] } } | null)?.error;
+    throw new ApiError(response.status, err?.message ?? `HTTP ${response.status}`, err?.errors ?? []);
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}

@@ -236,7 +236,7 @@ def router(engine: Engine, tenancy: Tenancy, service: DeploymentService) -> APIR
 
     @api.get("/listings/{listing_id}/reviews")
     async def reviews(listing_id: str, who: Anyone) -> list[Review]:
-        return await market().reviews(listing_id)
+        return await market().reviews(listing_id, actor_of(who))
 
     @api.post("/listings/{listing_id}/reports", status_code=201)
     async def report(listing_id: str, body: ReportBody, who: Anyone) -> dict[str, str]:

@@ -379,8 +379,11 @@ class Marketplace:
         await self.store.put_review(checked)
         return checked
 
-    async def reviews(self, listing_id: str, limit: int = 100) -> list[Review]:
-        await self.get(listing_id)
+    async def reviews(
+        self, listing_id: str, actor: Actor | None = None, limit: int = 100
+    ) -> list[Review]:
+        """A listing's reviews; of an unlisted listing only for its owner and admins."""
+        await self.get(listing_id, actor)
         return await self.store.list_reviews(listing_id, limit)
 
     async def report(

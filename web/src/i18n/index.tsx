@@ -3,7 +3,8 @@
 // from the browser's preferred languages (navigator.languages) unless the user picked one
 // in the header, which is remembered in localStorage. Untranslated text stays English.
 // Limits: only the studio's chrome (sign-in, navigation, header, the editor's toolbar and
-// panel titles) goes through the catalogs; messages from the daemon arrive as it sends them.
+// panel titles) and the Marketplace tab go through the catalogs; messages from the
+// daemon arrive as it sends them.
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 import { de } from "./de";
 import { type Catalog, en, type MessageKey } from "./en";
