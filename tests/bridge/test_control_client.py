@@ -87,12 +87,12 @@ async def test_every_method_returns_what_the_api_promises(
             used = await refused(creator.spawn(pid, token, "web", SERVER))
             assert used.status == 403 and "was used or replaced" in used.message
             token = (await admin.approve_persona(pid))["token"]
-            at_origin = await creator.spawn(pid, token, "web", SERVER)
+            unplaced = await creator.spawn(pid, token, "web", SERVER)
             await until(lambda: len(game.of_type("spawn")) == 2)
             locations = {f.sid: f.d["location"] for f in game.of_type("spawn")}
             assert locations == {
                 sid: {"x": 1.0, "y": 2.0, "z": 3.0},
-                at_origin["sessionId"]: {"x": 0.0, "y": 0.0, "z": 0.0},
+                unplaced["sessionId"]: {"x": 400.0, "y": 64.0, "z": 300.0},  # the web map's middle
             }
             signalled = await creator.signal(sid, [
                 {"id": "c1", "type": "chat", "message": "Hello!"},
@@ -114,7 +114,7 @@ async def test_every_method_returns_what_the_api_promises(
             assert replay == ended["replay"]
             assert [e["input"]["id"] for e in replay if e["kind"] == "action"] == ["c1", "c2"]
             assert await admin.replay(sid) == replay
-            await admin.end(at_origin["sessionId"])
+            await admin.end(unplaced["sessionId"])
 
             # content and encounter sessions
             published = await creator.publish_encounter(encounter_dict())

@@ -331,11 +331,10 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
 
   return (
     <div className="editor">
-      <div className="toolbar" role="toolbar" aria-label="Editor">
-        <button type="button" onClick={undo} disabled={!history.past.length} title="Ctrl+Z">Undo</button>
-        <button type="button" onClick={redo} disabled={!history.future.length} title="Ctrl+Y">Redo</button>
-        <button type="button" onClick={() => { setHistory(start(newEncounter())); setSelected(null); }}>New</button>
-  const t = useT();
+      <div className="toolbar" role="toolbar" aria-label={t("editor.toolbar")}>
+        <button type="button" onClick={undo} disabled={!history.past.length} title="Ctrl+Z">{t("editor.undo")}</button>
+        <button type="button" onClick={redo} disabled={!history.future.length} title="Ctrl+Y">{t("editor.redo")}</button>
+        <button type="button" onClick={() => { setHistory(start(newEncounter())); setSelected(null); }}>{t("editor.new")}</button>
         <label>
           {t("editor.drafts")}{" "}
           <select value="" onChange={(e) => {
@@ -349,9 +348,8 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
         <button type="button" className="danger" onClick={deleteDraft} disabled={!drafts.some((d) => d.id === draftId)}>
           Delete draft
         </button>
-        <span className="muted" aria-live="polite">{isDirty ? "Unsaved changes" : status}</span>
-        <button type="button" className="primary" onClick={publish} disabled={issues.length > 0}>Publish</button>
-  const t = useT();
+        <span className="muted" aria-live="polite">{isDirty ? t("editor.unsaved") : status}</span>
+        <button type="button" className="primary" onClick={publish} disabled={issues.length > 0}>{t("editor.publish")}</button>
         <span role="status" data-testid="publish-status">{published}</span>
       </div>
       <Palette onAdd={(k) => add(k)} />
