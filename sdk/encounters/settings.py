@@ -162,6 +162,13 @@ class Settings(BaseSettings):
     #: ``sqlite`` (a file in the data folder), ``memory`` or a ``postgresql://`` URL.
     #: Not shown in ``repr``: a URL may hold a password.
     store: str = Field("sqlite", repr=False)
+    #: Several daemon nodes: ``redis://host:6379/0`` (the ``redis`` extra) carries
+    #: signals between nodes, link leases and shared rate limits. Unset: one node, all
+    #: of that in memory. Not shown in ``repr``: a URL may hold a password.
+    redis: str | None = Field(None, repr=False)
+    #: Prefix of every Redis key and channel, so several deployments (or test runs)
+    #: can share one Redis server.
+    redis_prefix: str = Field("ae", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
     log_format: Literal["console", "json"] = "console"
     template_dirs: list[Path] = []
@@ -191,6 +198,13 @@ class Settings(BaseSettings):
         raise ValueError(
             "use sqlite, memory or a PostgreSQL URL (postgresql://user:password@host:5432/dbname)"
         )
+
+    @field_validator("redis")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None or value.startswith(("redis://", "rediss://", "unix://")):
+            return value
+        raise ValueError("use a Redis URL (redis://host:6379/0, rediss://... or unix://...)")
 
     @property
     def database_path(self) -> Path:
