@@ -23,13 +23,15 @@ closes the link as for any adapter.
 
 Trust: the room treats every tab as untrusted. Player names come from the API key, not
 the browser; positions are clamped to the map; chat is one line of at most
-:data:`MAX_CHAT` characters; each tab has a message budget. What a companion says is
-never taken from a browser: the room hears the moderated dispatches from the edge itself
-(``BridgeEdge.observers``) and shows those lines to every tab, with a voiced line's
-signed audio link, which each tab plays positioned at the companion
-(``play_static/voice.js``) unless its player muted voices. The host tab is trusted
-only as far as any adapter is: its events are checked by the edge, and the positions it
-reports for companions are shown as reported.
+:data:`MAX_CHAT` characters, moderated as any chat in a game (the daemon's moderator,
+game context, sanitize: profanity and personal data masked, a blocked line shown to
+nobody and its writer told why, every decision audited); each tab has a message budget.
+What a companion says is never taken from a browser: the room hears the moderated
+dispatches from the edge itself (``BridgeEdge.observers``) and shows those lines to
+every tab, with a voiced line's signed audio link, which each tab plays positioned at
+the companion (``play_static/voice.js``) unless its player muted voices. The host tab is
+trusted only as far as any adapter is: its events are checked by the edge, and the
+positions it reports for companions are shown as reported.
 
 Limits: passes and rooms live in this process (a daemon cluster needs the room's server
 pinned to one node); a room holds at most :data:`MAX_TABS` tabs.
@@ -44,7 +46,7 @@ import math
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -56,6 +58,7 @@ from pydantic import BaseModel
 from starlette.websockets import WebSocketDisconnect
 
 from encounters.log import get_logger
+from encounters.moderation import ModerationResult
 
 from .deployment import DeploymentService
 from .frames import Frame
@@ -221,6 +224,8 @@ class Room:
     companions: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: names of the companions the edge dispatched a spawn for, by session id
     names: dict[str, str] = field(default_factory=dict)
+    #: decides on a player's chat line before any other tab sees it
+    moderate: Callable[[str], Awaitable[ModerationResult]] | None = None
 
     async def send(self, tab: _Tab, message: dict[str, Any]) -> None:
         with contextlib.suppress(Exception):  # a tab that went away is removed by its reader
@@ -279,8 +284,15 @@ class Room:
             if not isinstance(text, str):
                 return
             line = " ".join(text.split())[:MAX_CHAT]
-            if line:
-                await self.broadcast({"t": "chat", "from": _player(tab_id, tab), "text": line})
+            if not line:
+                return
+            if self.moderate is not None:
+                decided = await self.moderate(line)
+                if decided.text is None:  # blocked: only its writer hears of it
+                    await self.send(tab, {"t": "refused", "reason": decided.reason})
+                    return
+                line = decided.text
+            await self.broadcast({"t": "chat", "from": _player(tab_id, tab), "text": line})
         elif kind == "companions" and tab_id == self.host:
             self.companions = _companions(message.get("list"), self.names)
             await self.broadcast(
@@ -372,11 +384,14 @@ class Rooms:
     async def room(self, server_id: str) -> Room:
         room = self.rooms.get(server_id)
         if room is None:
-            room = self.rooms[server_id] = Room(server_id)
+            room = self.rooms[server_id] = Room(server_id, moderate=self._moderate_chat)
             for live in await self.service.sessions_for("web", server_id):
                 persona = live.get("persona") or {}
                 room.names[str(live["sid"])] = str(persona.get("name", "companion"))[:64]
         return room
+
+    async def _moderate_chat(self, line: str) -> ModerationResult:
+        return await self.service.moderator.moderate_message(line, max_length=MAX_CHAT)
 
     def observe(self, world: str, server_id: str, frames: list[Frame]) -> None:
         room = self.rooms.get(server_id)

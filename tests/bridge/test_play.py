@@ -194,6 +194,17 @@ async def test_the_room_trusts_no_tab(tmp_path: Path, text_filter: TextFilter) -
             await a.send(json.dumps({"t": "companions", "list": ghost}))
             reported = await recv(b, "companions")
             assert reported["list"] == []
+            # chat is moderated before any other tab sees it: masked, or refused to
+            # its writer alone
+            await b.send(
+                json.dumps({"t": "chat", "text": "this shit is dark, mail me at ava@example.com"})
+            )
+            masked = await recv(a, "chat")
+            assert "shit" not in masked["text"] and "ava@example.com" not in masked["text"]
+            assert masked["text"].startswith("this ") and masked["from"]["name"] == "ops"
+            await b.send(json.dumps({"t": "chat", "text": "all the jews should be gassed"}))
+            refused = await recv(b, "refused")
+            assert refused["reason"] == "blocked_topic"
             await b.send(json.dumps({"t": "chat", "text": "marker"}))
             with anyio.fail_after(5):
                 following = json.loads(await a.recv())  # nothing came before it

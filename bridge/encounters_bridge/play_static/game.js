@@ -259,6 +259,9 @@ function play (key, passes) {
         log(m.from.name, m.text, 'player')
         link?.event({ type: 'player_chat', player: { id: m.from.id, name: m.from.name }, message: m.text }, addressed())
         break
+      case 'refused':
+        log('', 'Your message was not sent: the chat filter blocked it.', 'system')
+        break
       case 'companions':
         if (!host) {
           const keep = new Set(m.list.map((/** @type {any} */ c) => c.sid))
