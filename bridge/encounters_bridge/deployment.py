@@ -26,7 +26,7 @@ from encounters.models.common import new_id
 from encounters.models.deployment import CompanionSession, Location, PersonaRecord
 from encounters.models.persona import PersonaCore
 from encounters.moderation import AuditLogger, ContentModerator
-from encounters.storage import WriteBatch
+from encounters.storage import CompanionChange, WriteBatch
 from encounters.storage.protocols import AuditLog, DeploymentStore, DocumentStore
 from encounters.validation import unsafe_text_errors, validate_model
 
@@ -69,11 +69,21 @@ class DeploymentRecords(DeploymentStore, AuditLog, DocumentStore, Protocol):
     """What the deployment flow keeps in the SDK store: personas, companion sessions,
     their audit entries, and deploy requests (documents)."""
 
+    #: other daemon nodes change the same records (see :class:`DeploymentService`)
+    shared_by_nodes: bool
+
 
 class DeploymentService:
     """Personas from submission to live companions. ``store`` holds the SDK's records;
     the daemon's own (deploy tokens, links) are in ``edge.store``, in the same
-    database."""
+    database.
+
+    Several daemon nodes on one store (``store.shared_by_nodes``): personas and
+    companion sessions are read from the store each time instead of this process's
+    cache (another node may have approved, ended or counted since); counters and
+    status changes are made by the store to the row as it is at commit
+    (:class:`~encounters.storage.CompanionChange`), and a deploy token is used up by
+    one atomic delete, so two nodes never spawn with one token."""
 
     def __init__(
         self,
@@ -96,6 +106,8 @@ class DeploymentService:
         #: companion sessions, so a signal reads neither from the store
         self._persona_cache: dict[str, PersonaRecord] = {}
         self._companions: dict[str, CompanionSession] = {}
+        #: with other nodes writing, the caches are never read as the truth
+        self.shared = store.shared_by_nodes
         #: called with (event type, data) after each step of the flow (webhooks)
         self.notify: list[Callable[[str, dict[str, Any]], Awaitable[None]]] = []
         #: when set, game events drive each live session's companion (its actions go
@@ -121,14 +133,24 @@ class DeploymentService:
 
     def _change(
         self, session: CompanionSession, change: Callable[[CompanionSession], dict[str, Any]]
-    ) -> CompanionSession:
+    ) -> tuple[CompanionSession, CompanionChange]:
         """Change a cached companion session with no await between read and write, so
-        counters updated by signals and game events at once are never lost. The
-        caller writes the result (in its own transaction)."""
+        counters updated by signals and game events at once are never lost; and the
+        same change for the store to make to the stored row in the caller's
+        transaction (with other nodes, the stored row is the one that counts: see
+        :meth:`_settled`)."""
         current = self._companions.get(session.id, session)
         updated = current.model_copy(update=change(current))
         self._companions[session.id] = updated
-        return updated
+        return updated, CompanionChange(session.id, change)
+
+    def _settled(self, change: CompanionChange, cached: CompanionSession) -> CompanionSession:
+        """The session as the store wrote it (``cached`` if the store had none), kept in
+        the cache in place of this process's own reckoning."""
+        result = change.result or cached
+        if change.session_id in self._companions:
+            self._companions[change.session_id] = result
+        return result
 
     # -- personas --------------------------------------------------------------------
 
@@ -180,7 +202,8 @@ class DeploymentService:
         return record
 
     async def persona(self, persona_id: str) -> PersonaRecord:
-        record = self._persona_cache.get(persona_id) or await self.store.get_persona(persona_id)
+        cached = None if self.shared else self._persona_cache.get(persona_id)
+        record = cached or await self.store.get_persona(persona_id)
         if record is None:
             raise NotFound(f"no persona with id {persona_id!r}")
         self._persona_cache[persona_id] = record
@@ -279,6 +302,11 @@ class DeploymentService:
                 "the deploy token was used or replaced by a newer approval; "
                 "approve the persona again for a new one", 403
             )  # fmt: skip
+        if not await self.records.use_deploy_token(stored.token_hash):
+            raise DeploymentError(
+                "the deploy token was used by another spawn; approve the persona again "
+                "for a new one", 403
+            )  # fmt: skip
         record = record.model_copy(update={"token_hash": None})
         self._persona_cache[persona_id] = record
         await self.store.save_persona(record)
@@ -306,7 +334,8 @@ class DeploymentService:
                 "emotes": p.embodiment.emotes, "traits": p.traits.model_dump()}  # fmt: skip
 
     async def companion(self, session_id: str) -> CompanionSession:
-        session = self._companions.get(session_id) or await self.store.get_companion(session_id)
+        cached = None if self.shared else self._companions.get(session_id)
+        session = cached or await self.store.get_companion(session_id)
         if session is None:
             raise NotFound(f"no companion session with id {session_id!r}")
         self._companions[session_id] = session
@@ -340,7 +369,7 @@ class DeploymentService:
             for d in decisions if d.allowed and d.action is not None
         ]  # fmt: skip
         sent, blocked = len(frames), len(decisions) - len(frames)
-        session = self._change(session, lambda s: {
+        session, counted = self._change(session, lambda s: {
             "actions_sent": s.actions_sent + sent,
             "actions_blocked": s.actions_blocked + blocked,
         })  # fmt: skip
@@ -350,7 +379,7 @@ class DeploymentService:
                 session.world,
                 session.server_id,
                 frames,
-                also=WriteBatch(audit=entries, companions=[session]),
+                also=WriteBatch(audit=entries, changes=[counted]),
             )
         except Exception as exc:  # nothing was written: none of these will be sent
             self._change(session, lambda s: {
@@ -361,6 +390,7 @@ class DeploymentService:
             raise DeploymentError(
                 "the actions could not be stored, so none will be sent; try again", 503
             ) from exc
+        self._settled(counted, session)
         results = [
             {"action_id": d.action.id if d.action else (
                 a.get("id") if isinstance(a, dict) else None),
@@ -396,17 +426,22 @@ class DeploymentService:
         """Despawn and close the session; returns its summary and replay."""
         session = await self.companion(session_id)
         if session.status != "ended":
-            session = self._change(session, lambda s: {"status": "ended", "ended_at": utcnow()})
+            at = utcnow()
+            session, ending = self._change(session, lambda s: {} if s.status == "ended" else {
+                "status": "ended", "ended_at": at})  # fmt: skip
             await self.edge.dispatch_many(session.world, session.server_id, [
                 Frame("dispatch", {"type": "despawn", "reason": "ended"}, sid=session.id)
-            ], also=WriteBatch(companions=[session]))  # fmt: skip
-            del self._companions[session_id]  # read from the store from now on
+            ], also=WriteBatch(changes=[ending]))  # fmt: skip
+            session = self._settled(ending, session)
+            self._companions.pop(session_id, None)  # read from the store from now on
             if self.companions is not None:
                 await self.companions.end(session_id)
-            await self._notify("companion.ended", {
-                "session_id": session.id, "persona_id": session.persona_id,
-                "actions_sent": session.actions_sent, "actions_blocked": session.actions_blocked,
-            })  # fmt: skip
+            if session.ended_at == at:  # ended by this call, not by another node meanwhile
+                await self._notify("companion.ended", {
+                    "session_id": session.id, "persona_id": session.persona_id,
+                    "actions_sent": session.actions_sent,
+                    "actions_blocked": session.actions_blocked,
+                })  # fmt: skip
         replay = await self.audit.replay(session_id)
         assert session.ended_at is not None
         return {
@@ -443,6 +478,8 @@ class DeploymentService:
         """Sessions not ended on a server, loaded into the cache."""
         out = []
         for stored in await self.store.list_companions(world=world, server_id=server_id):
+            if self.shared:
+                self._companions[stored.id] = stored
             session = self._companions.setdefault(stored.id, stored)
             if session.status != "ended":
                 out.append(session)
@@ -482,12 +519,16 @@ class DeploymentService:
             if self.companions is not None:
                 # an event for no session in particular (player_join): every live
                 # companion on that game server hears it
-                for live in list(self._companions.values()):
+                world, server_id = conn.world or "", conn.server_id or ""
+                known = (await self._live_on(world, server_id) if self.shared
+                         else list(self._companions.values()))  # fmt: skip
+                for live in known:
                     here = (live.world, live.server_id) == (conn.world, conn.server_id)
                     if live.status != "ended" and here:
                         await self._to_companion(live, d)
             return
         kind = d.get("type")
+        at = utcnow()
 
         def change(s: CompanionSession) -> dict[str, Any]:
             update: dict[str, Any] = {"events": s.events + 1}
@@ -499,13 +540,13 @@ class DeploymentService:
                 update["actions_failed"] = s.actions_failed + 1
             elif kind == "kicked" and d.get("final") is True and s.status != "ended":
                 # the game gave up on the companion (banned, whitelist, never joined)
-                update.update(status="ended", ended_at=utcnow())
+                update.update(status="ended", ended_at=at)
             return update
 
-        was_ended = session.status == "ended"
-        session = self._change(session, change)
-        await self.store.write_batch(WriteBatch(audit=[entry], companions=[session]))
-        if session.status == "ended" and not was_ended:
+        session, counted = self._change(session, change)
+        await self.store.write_batch(WriteBatch(audit=[entry], changes=[counted]))
+        session = self._settled(counted, session)
+        if session.status == "ended" and session.ended_at == at:  # this event ended it
             self._companions.pop(session.id, None)  # read from the store from now on
             if self.companions is not None:
                 await self.companions.end(session.id)

@@ -167,6 +167,7 @@ class LinkOwner:
                 out.links += q.also.links
                 out.records.audit += q.also.records.audit
                 out.records.companions += q.also.records.companions
+                out.records.changes += q.also.records.changes
         out.links.append(LinkWrite(self.record, [f.to_wire() for f in new], acked))
         return out
 

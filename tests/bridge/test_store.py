@@ -394,3 +394,28 @@ async def test_the_sdk_alone_creates_none_of_the_daemons_tables(tmp_path: Path) 
     db.close()
     assert not tables & set(bridge_schema.metadata.tables)
     assert {"sessions", "audit_log", "companion_sessions"} <= tables
+
+
+async def test_a_deploy_token_is_used_up_once_by_racing_stores(
+    new_sql_store: Callable[[], SQLiteStore | PostgresStore],
+) -> None:
+    """Two daemon nodes on one database, each spawning with the same token at once:
+    exactly one use succeeds, and the token is gone for both."""
+    a, b = new_sql_store(), new_sql_store()
+    async with a, b:
+        first, second = await open_bridge_store(a), await open_bridge_store(b)
+        await first.save_deploy_token(DeployToken(
+            token_hash="u" * 64, persona_id="per_1", expires_at=T0 + timedelta(days=9999),
+        ))  # fmt: skip
+        used: list[bool] = []
+
+        async def use(records: BridgeStore) -> None:
+            used.append(await records.use_deploy_token("u" * 64))
+
+        async with anyio.create_task_group() as tg:
+            for n in range(12):
+                tg.start_soon(use, first if n % 2 else second)
+        assert sorted(used) == [False] * 11 + [True]
+        assert await first.get_deploy_token("u" * 64) is None
+        assert await second.get_deploy_token("u" * 64) is None
+        assert await first.use_deploy_token("never-issued") is False

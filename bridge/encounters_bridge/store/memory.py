@@ -49,6 +49,9 @@ class MemoryBridgeStore(BridgeStore):
         raw = self._tokens.get(token_hash)
         return DeployToken.model_validate_json(raw) if raw else None
 
+    async def use_deploy_token(self, token_hash: str) -> bool:
+        return self._tokens.pop(token_hash, None) is not None
+
     async def write_links(self, batch: LinkBatch) -> list[int]:
         for change in batch.links:
             old = self._links.get(change.record.id)

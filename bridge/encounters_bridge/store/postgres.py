@@ -143,6 +143,12 @@ class PostgresBridgeStore(BridgeStore):
             row = (await conn.execute(select(t.id, t.data).where(t.id == token_hash))).first()
         return self.store.load(DeployToken, "deploy_tokens", row.id, row.data) if row else None
 
+    async def use_deploy_token(self, token_hash: str) -> bool:
+        # its own short transaction: the row count says which node deleted it
+        async with self.store.engine.begin() as conn:
+            gone = await conn.execute(delete(deploy_tokens).where(deploy_tokens.c.id == token_hash))
+        return bool(gone.rowcount == 1)
+
     # -- links -------------------------------------------------------------------------
 
     async def write_links(self, batch: LinkBatch) -> list[int]:

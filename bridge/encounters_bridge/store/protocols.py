@@ -73,6 +73,12 @@ class DeployTokenStore(Protocol):
 
     async def get_deploy_token(self, token_hash: str) -> DeployToken | None: ...
 
+    async def use_deploy_token(self, token_hash: str) -> bool:
+        """Delete the token, durably: ``True`` for the one caller that found it there.
+        Atomic against every other caller, on every daemon node sharing the store, so
+        two spawns racing with one token never both pass."""
+        ...
+
 
 class LinkStore(Protocol):
     """Link records and their unacknowledged dispatches (the outbox)."""

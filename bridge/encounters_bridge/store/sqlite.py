@@ -5,6 +5,7 @@ and counters that go with it (see :meth:`SQLiteBridgeStore.write_links`)."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select
@@ -117,6 +118,15 @@ class SQLiteBridgeStore(BridgeStore):
         async with self.store.reading() as conn:
             row = (await conn.execute(select(t.id, t.data).where(t.id == token_hash))).first()
         return self.store.load(DeployToken, "deploy_tokens", row.id, row.data) if row else None
+
+    async def use_deploy_token(self, token_hash: str) -> bool:
+        def unit(conn: sqlite3.Connection) -> bool:
+            gone = conn.execute("DELETE FROM deploy_tokens WHERE id = ?", (token_hash,))
+            return gone.rowcount == 1
+
+        write = Write(_TOKENS, {"id": token_hash}, change=unit)
+        await self.store.commit([write])
+        return bool(write.result)
 
     # -- links -------------------------------------------------------------------------
 

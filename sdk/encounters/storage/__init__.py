@@ -2,8 +2,8 @@
 store for tests. The PostgreSQL store is ``encounters.storage.postgres.PostgresStore``
 (imported on its own: its driver is the ``postgres`` extra)."""
 
-from .base import LoggedEvent, Store, WriteBatch
+from .base import CompanionChange, LoggedEvent, Store, WriteBatch
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
-__all__ = ["LoggedEvent", "MemoryStore", "SQLiteStore", "Store", "WriteBatch"]
+__all__ = ["CompanionChange", "LoggedEvent", "MemoryStore", "SQLiteStore", "Store", "WriteBatch"]

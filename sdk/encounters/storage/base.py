@@ -16,6 +16,7 @@ from typing import Protocol, Self
 
 from .protocols import (
     AuditLog,
+    CompanionChange,
     DeploymentStore,
     DocumentStore,
     EncounterStore,
@@ -26,7 +27,7 @@ from .protocols import (
     WriteBatch,
 )
 
-__all__ = ["LoggedEvent", "Store", "WriteBatch"]
+__all__ = ["CompanionChange", "LoggedEvent", "Store", "WriteBatch"]
 
 
 class Store(
@@ -41,6 +42,10 @@ class Store(
 ):
     """Every part of persistent state, with a lifecycle: ``async with store:`` opens
     it (creating or migrating its schema) and closes it; it may be opened again."""
+
+    #: True when other processes (daemon nodes) write the same records at the same
+    #: time: a service must not keep records it read as the truth (PostgreSQL).
+    shared_by_nodes: bool = False
 
     async def open(self) -> None:
         """Prepare the store (create or migrate its schema)."""

@@ -20,19 +20,18 @@ from typing import Any
 
 import anyio
 
-from ..models import Session
-
 
 @dataclass
 class Write:
     """One queued write: a row ``params`` for the statement of ``table`` (an upsert for
-    most tables), or, when ``change`` is set, a read-modify-write of the session
-    ``params["id"]``. ``error`` is this write's own failure; ``result`` what the
-    flush gives back (a ``seq``, the changed session)."""
+    most tables), or, when ``change`` is set, a read-modify-write of the row
+    ``params["id"]`` of ``table`` (a session: ``change`` mutates it; a companion
+    session: ``change`` returns the changed copy). ``error`` is this write's own
+    failure; ``result`` what the flush gives back (a ``seq``, the changed record)."""
 
     table: str
     params: dict[str, Any]
-    change: Callable[[Session], None] | None = None
+    change: Callable[[Any], Any] | None = None
     done: bool = False
     error: BaseException | None = None
     result: Any = None

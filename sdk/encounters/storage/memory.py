@@ -140,6 +140,11 @@ class MemoryStore(Store):
             seqs.append(seq)
         for companion in batch.companions:
             await self.save_companion(companion)
+        for change in batch.changes:
+            raw = self._companions.get(change.session_id)
+            if raw is not None:
+                changed = change.apply(CompanionSession.model_validate_json(raw))
+                self._companions[changed.id] = changed.model_dump_json()
         return seqs
 
     async def list_audit(

@@ -169,6 +169,8 @@ class PostgresStore(Store):
     must exist; default: the server's ``search_path``, normally ``public``), so several
     stores can share one database. ``pool_size`` connections are kept open."""
 
+    shared_by_nodes = True
+
     def __init__(self, url: str, *, schema: str | None = None, pool_size: int = 5) -> None:
         parsed = postgres_url(url)
         given = parsed.query.get("schema")
@@ -401,6 +403,9 @@ class PostgresStore(Store):
         locked against other nodes. An error from ``change`` belongs to this write
         alone; the others still commit."""
         assert w.change is not None
+        if w.table == "companion_sessions":
+            await self._change_companion(conn, w)
+            return
         session_id = w.params["id"]
         data = (
             await conn.execute(
@@ -418,6 +423,20 @@ class PostgresStore(Store):
         row = _session_row(session)
         del row["created_at"]
         await conn.execute(update(sessions).where(sessions.c.id == session_id).values(row))
+        w.result = session
+
+    async def _change_companion(self, conn: AsyncConnection, w: Write) -> None:
+        """A :class:`~.protocols.CompanionChange` made to the row, locked against other
+        nodes, inside the flush transaction; a session not stored is left alone."""
+        assert w.change is not None
+        sid = w.params["id"]
+        t = companion_sessions.c
+        data = (await conn.execute(select(t.data).where(t.id == sid).with_for_update())).scalar()
+        if data is None:
+            return
+        session = w.change(self.load(CompanionSession, "companion_sessions", sid, data))
+        row = _companion_row(session)
+        await conn.execute(update(companion_sessions).where(t.id == sid).values(row))
         w.result = session
 
     # -- encounters ------------------------------------------------------------------
@@ -504,6 +523,8 @@ class PostgresStore(Store):
         ]  # fmt: skip
         writes = [*audit, *with_writes, *(Write("companion_sessions", _companion_row(c))
                                           for c in batch.companions)]  # fmt: skip
+        writes += [Write("companion_sessions", {"id": c.session_id}, change=c.apply)
+                   for c in batch.changes]  # fmt: skip
         if writes:
             await self._write(writes)
         return [int(w.result) for w in audit]

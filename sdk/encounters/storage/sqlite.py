@@ -40,7 +40,7 @@ from ..models.audit import AuditEntry
 from ..models.deployment import CompanionSession, PersonaRecord
 from ..models.usage import UsageRecord, UsageTotals
 from ..validation import format_path
-from .base import LoggedEvent, Store, WriteBatch
+from .base import CompanionChange, LoggedEvent, Store, WriteBatch
 from .schema import (
     MIGRATIONS,
     audit_log,
@@ -138,6 +138,14 @@ def _session_row(s: Session) -> dict[str, Any]:
         "updated_at": s.updated_at,
         "data": s.model_dump_json(),
     }
+
+
+#: the row of a changed companion session; its binds are the columns prefixed ``v_``
+_COMPANION_CHANGE = (
+    update(companion_sessions)
+    .where(companion_sessions.c.id == bindparam("v_id"))
+    .values({c.name: bindparam(f"v_{c.name}") for c in companion_sessions.columns})
+)
 
 
 def _companion_row(c: CompanionSession) -> dict[str, Any]:
@@ -339,6 +347,23 @@ class SQLiteStore(Store):
 
         return Write(_WRITES["sessions"], {"id": session_id}, change=unit)
 
+    def _companion_change(self, change: CompanionChange) -> Write:
+        """``change`` made to the stored session inside the flush transaction (the
+        writer's thread); a session that is not stored is left alone."""
+
+        def unit(conn: sqlite3.Connection) -> CompanionSession | None:
+            sid = change.session_id
+            query = "SELECT data FROM companion_sessions WHERE id = ?"
+            row = conn.execute(query, (sid,)).fetchone()
+            if row is None:
+                return None
+            session = change.apply(self.load(CompanionSession, "companion_sessions", sid, row[0]))
+            values = {f"v_{k}": v for k, v in _companion_row(session).items()}
+            self._writer.execute(conn, "companion_change", _COMPANION_CHANGE, [values])
+            return session
+
+        return Write(_WRITES["companion_sessions"], {"id": change.session_id}, change=unit)
+
     # -- encounters ------------------------------------------------------------------
 
     async def save_encounter(self, spec: EncounterSpec) -> None:
@@ -447,6 +472,7 @@ class SQLiteStore(Store):
         writes = [*audit, *with_writes]
         companions = _WRITES["companion_sessions"]
         writes += [Write(companions, _companion_row(c)) for c in batch.companions]
+        writes += [self._companion_change(c) for c in batch.changes]
         if writes:
             await self.commit(writes)
         return [int(w.result) for w in audit]

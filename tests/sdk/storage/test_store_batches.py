@@ -15,7 +15,8 @@ import pytest
 
 from encounters.models.audit import AuditEntry
 from encounters.models.deployment import CompanionSession
-from encounters.storage import SQLiteStore, Store, WriteBatch
+from encounters.storage import CompanionChange, SQLiteStore, Store, WriteBatch
+from encounters.storage.postgres import PostgresStore
 
 pytestmark = pytest.mark.anyio
 
@@ -195,3 +196,39 @@ async def test_checkpoints_run_while_open_and_data_survives_a_restart(tmp_path: 
         saved = await store.get_companion("cmp_1")
         assert saved is not None and saved.actions_sent == 3
         assert await store.append_audit([entry("c")]) == [3]
+
+
+async def test_companion_changes_are_made_to_the_stored_row(store: Store) -> None:
+    """A change is made to the session as stored when its batch commits, and one for a
+    session that is not stored changes nothing."""
+    async with store:
+        await store.save_companion(companion("cmp_1", sent=3))
+        bump = CompanionChange("cmp_1", lambda s: {"actions_sent": s.actions_sent + 2})
+        await store.write_batch(WriteBatch(audit=[entry("a")], changes=[bump]))
+        assert bump.result is not None and bump.result.actions_sent == 5
+        stored = await store.get_companion("cmp_1")
+        assert stored is not None and stored.actions_sent == 5
+        nobody = CompanionChange("cmp_none", lambda s: {"actions_sent": 1})
+        await store.write_batch(WriteBatch(changes=[nobody]))
+        assert nobody.result is None and await store.get_companion("cmp_none") is None
+
+
+async def test_companion_changes_from_two_stores_on_one_database_all_count(
+    new_sql_store: Callable[[], SQLiteStore | PostgresStore],
+) -> None:
+    """Two daemon nodes counting one companion's actions at once: no count is lost
+    (each change saw the row the one before it wrote)."""
+    a, b = new_sql_store(), new_sql_store()
+    async with a, b:
+        await a.save_companion(companion("cmp_1"))
+        changes = [
+            CompanionChange("cmp_1", lambda s: {"actions_sent": s.actions_sent + 1})
+            for _ in range(40)
+        ]
+        async with anyio.create_task_group() as tg:
+            for n, change in enumerate(changes):
+                tg.start_soon((a if n % 2 else b).write_batch, WriteBatch(changes=[change]))
+        stored = await b.get_companion("cmp_1")
+        assert stored is not None and stored.actions_sent == 40
+        seen = sorted(c.result.actions_sent for c in changes if c.result is not None)
+        assert seen == list(range(1, 41))
