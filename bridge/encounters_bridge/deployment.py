@@ -113,10 +113,6 @@ class DeploymentService:
         #: when set, game events drive each live session's companion (its actions go
         #: through :meth:`signal`); ``ae bridge serve --script FILE`` sets it
         self.companions: CompanionHost | None = None
-        #: sessions whose companion is paused: game events are recorded but not given
-        #: to its brain; actions sent over the API still go out (kept in memory only:
-        #: a restarted daemon resumes every companion)
-        self.paused: set[str] = set()
         #: set when the daemon stops: long-lived answers (the live streams) end
         self.closing = False
         #: when both are set, the chat lines of personas with a voice carry a signed
@@ -422,6 +418,17 @@ class DeploymentService:
                                     "duration": round(line.duration, 3),
                                     "content_type": line.content_type}}  # fmt: skip
 
+    async def pause(self, session_id: str, paused: bool) -> CompanionSession:
+        """Pause or resume a live companion's brain: game events are still recorded,
+        actions sent by hand still go out. Kept in the session (every node, and a
+        restarted daemon, see it)."""
+        session = await self.companion(session_id)
+        if paused and session.status == "ended":
+            raise DeploymentError(f"session {session_id!r} has ended")
+        session, change = self._change(session, lambda s: {"paused": paused})
+        await self.store.write_batch(WriteBatch(changes=[change]))
+        return self._settled(change, session)
+
     async def end(self, session_id: str) -> dict[str, Any]:
         """Despawn and close the session; returns its summary and replay."""
         session = await self.companion(session_id)
@@ -562,7 +569,7 @@ class DeploymentService:
     async def _to_companion(self, session: CompanionSession, event: dict[str, Any]) -> None:
         """Give an event to its session's companion, in the background."""
         assert self.companions is not None
-        if session.id in self.paused:
+        if session.paused:  # heard (recorded), not answered
             return
         try:
             persona = (await self.persona(session.persona_id)).persona

@@ -134,7 +134,7 @@ def _sse(event: str, data: str, id_: int | None = None) -> bytes:
 
 async def status_of(service: DeploymentService, session_id: str) -> SessionStatus:
     s = await service.companion(session_id)
-    return SessionStatus(status=s.status, paused=session_id in service.paused,
+    return SessionStatus(status=s.status, paused=s.paused,
                          actions_sent=s.actions_sent, actions_blocked=s.actions_blocked,
                          actions_done=s.actions_done, actions_failed=s.actions_failed,
                          events=s.events)  # fmt: skip

@@ -63,6 +63,9 @@ async def test_a_session_one_node_ended_is_ended_for_the_other(
         await a.signal("sess_1", [{"type": "chat", "message": "hello"}])
         await b.signal("sess_1", [{"type": "chat", "message": "hello again"}])
         await b.signal("sess_1", [{"type": "emote", "name": "wave"}])
+        # a pause made on one node holds on the other (the brain runs where events come)
+        await b.pause("sess_1", True)
+        assert (await a.companion("sess_1")).paused
         await a.end("sess_1")
         with pytest.raises(DeploymentError, match="has ended"):
             await b.signal("sess_1", [{"type": "chat", "message": "still there?"}])

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
 
-from ..deployment import DeploymentError, DeploymentService
+from ..deployment import DeploymentService
 from ..live import LiveItem, SessionStatus, items, status_of, stream
 from .auth import Caller, may_see
 from .schemas import ERRORS
@@ -55,17 +55,16 @@ def router(service: DeploymentService) -> APIRouter:
     @api.post("/session/{session_id}/pause")
     async def pause(session_id: str, key: Caller) -> SessionStatus:
         """The companion's brain stops reacting to the game; actions sent by hand
-        still go out. Kept in memory: a daemon restart resumes it."""
+        still go out. Kept in the session: a daemon restart, or another node, keeps
+        it paused."""
         await check(session_id, key)
-        if (await service.companion(session_id)).status == "ended":
-            raise DeploymentError(f"session {session_id!r} has ended")
-        service.paused.add(session_id)
+        await service.pause(session_id, True)
         return await status_of(service, session_id)
 
     @api.post("/session/{session_id}/resume")
     async def resume(session_id: str, key: Caller) -> SessionStatus:
         await check(session_id, key)
-        service.paused.discard(session_id)
+        await service.pause(session_id, False)
         return await status_of(service, session_id)
 
     return api

@@ -54,6 +54,8 @@ class CompanionSession(BaseModel):
     entity: Annotated[str, Field(max_length=64)] | None = None
     started_at: Timestamp = Field(default_factory=utcnow)
     ended_at: Timestamp | None = None
+    #: its companion's brain stops reacting to the game (actions sent by hand still go)
+    paused: bool = False
     actions_sent: Annotated[int, Field(ge=0)] = 0
     actions_blocked: Annotated[int, Field(ge=0)] = 0
     actions_done: Annotated[int, Field(ge=0)] = 0
