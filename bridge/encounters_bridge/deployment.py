@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,10 +23,15 @@ from encounters.errors import EncountersError, FieldError, NotFound, ValidationF
 from encounters.log import get_logger
 from encounters.models import utcnow
 from encounters.models.common import new_id
-from encounters.models.deployment import CompanionSession, Location, PersonaRecord
+from encounters.models.deployment import (
+    CompanionChange,
+    CompanionSession,
+    Location,
+    PersonaRecord,
+)
 from encounters.models.persona import PersonaCore
 from encounters.moderation import AuditLogger, ContentModerator
-from encounters.storage import CompanionChange, WriteBatch
+from encounters.storage import WriteBatch
 from encounters.storage.protocols import AuditLog, DeploymentStore, DocumentStore
 from encounters.validation import unsafe_text_errors, validate_model
 
@@ -82,7 +87,7 @@ class DeploymentService:
     companion sessions are read from the store each time instead of this process's
     cache (another node may have approved, ended or counted since); counters and
     status changes are made by the store to the row as it is at commit
-    (:class:`~encounters.storage.CompanionChange`), and a deploy token is used up by
+    (:class:`~encounters.models.deployment.CompanionChange`), and a deploy token is used up by
     one atomic delete, so two nodes never spawn with one token."""
 
     def __init__(
@@ -127,18 +132,16 @@ class DeploymentService:
             except Exception as exc:  # a listener never fails the flow
                 log.warning("deployment.notify_failed", event_type=event_type, error=repr(exc))
 
-    def _change(
-        self, session: CompanionSession, change: Callable[[CompanionSession], dict[str, Any]]
-    ) -> tuple[CompanionSession, CompanionChange]:
-        """Change a cached companion session with no await between read and write, so
-        counters updated by signals and game events at once are never lost; and the
-        same change for the store to make to the stored row in the caller's
-        transaction (with other nodes, the stored row is the one that counts: see
+    def _change(self, session: CompanionSession, change: CompanionChange) -> CompanionSession:
+        """Make ``change`` to the cached companion session with no await between read
+        and write, so counters updated by signals and game events at once are never
+        lost here. The caller gives the same change to the store in its transaction
+        (with other nodes, the stored row is the one that counts: see
         :meth:`_settled`)."""
         current = self._companions.get(session.id, session)
-        updated = current.model_copy(update=change(current))
+        updated = change.made_to(current)
         self._companions[session.id] = updated
-        return updated, CompanionChange(session.id, change)
+        return updated
 
     def _settled(self, change: CompanionChange, cached: CompanionSession) -> CompanionSession:
         """The session as the store wrote it (``cached`` if the store had none), kept in
@@ -365,10 +368,10 @@ class DeploymentService:
             for d in decisions if d.allowed and d.action is not None
         ]  # fmt: skip
         sent, blocked = len(frames), len(decisions) - len(frames)
-        session, counted = self._change(session, lambda s: {
-            "actions_sent": s.actions_sent + sent,
-            "actions_blocked": s.actions_blocked + blocked,
-        })  # fmt: skip
+        counted = CompanionChange(
+            session_id=session.id, add={"actions_sent": sent, "actions_blocked": blocked}
+        )
+        session = self._change(session, counted)
         # the audit entries, the dispatches and the counters: one transaction
         try:
             await self.edge.dispatch_many(
@@ -378,10 +381,9 @@ class DeploymentService:
                 also=WriteBatch(audit=entries, changes=[counted]),
             )
         except Exception as exc:  # nothing was written: none of these will be sent
-            self._change(session, lambda s: {
-                "actions_sent": s.actions_sent - sent,
-                "actions_blocked": s.actions_blocked - blocked,
-            })  # fmt: skip
+            self._change(session, CompanionChange(
+                session_id=session.id, add={"actions_sent": -sent, "actions_blocked": -blocked}
+            ))  # fmt: skip
             log.error("deployment.signal_not_written", session_id=session_id, error=repr(exc))
             raise DeploymentError(
                 "the actions could not be stored, so none will be sent; try again", 503
@@ -425,7 +427,8 @@ class DeploymentService:
         session = await self.companion(session_id)
         if paused and session.status == "ended":
             raise DeploymentError(f"session {session_id!r} has ended")
-        session, change = self._change(session, lambda s: {"paused": paused})
+        change = CompanionChange(session_id=session.id, set={"paused": paused})
+        session = self._change(session, change)
         await self.store.write_batch(WriteBatch(changes=[change]))
         return self._settled(change, session)
 
@@ -434,8 +437,12 @@ class DeploymentService:
         session = await self.companion(session_id)
         if session.status != "ended":
             at = utcnow()
-            session, ending = self._change(session, lambda s: {} if s.status == "ended" else {
-                "status": "ended", "ended_at": at})  # fmt: skip
+            ending = CompanionChange(
+                session_id=session.id,
+                when_status=("spawning", "live"),
+                set={"status": "ended", "ended_at": at.isoformat()},
+            )
+            session = self._change(session, ending)
             await self.edge.dispatch_many(session.world, session.server_id, [
                 Frame("dispatch", {"type": "despawn", "reason": "ended"}, sid=session.id)
             ], also=WriteBatch(changes=[ending]))  # fmt: skip
@@ -474,6 +481,24 @@ class DeploymentService:
                 out.append({"sid": s.id, "persona": self._persona_view(record.persona),
                             "location": s.location.model_dump()})  # fmt: skip
         return out
+
+    @staticmethod
+    def _counted(session_id: str, event: dict[str, Any], at: datetime) -> CompanionChange:
+        """What an adapter event changes in its session."""
+        kind = event.get("type")
+        change = CompanionChange(session_id=session_id, add={"events": 1})
+        if kind == "spawned":
+            change.set = {"status": "live", "entity": str(event.get("entity"))[:64] or None}
+            change.when_status = ("spawning",)
+        elif kind == "action_done":
+            change.add["actions_done"] = 1
+        elif kind == "action_failed":
+            change.add["actions_failed"] = 1
+        elif kind == "kicked" and event.get("final") is True:
+            # the game gave up on the companion (banned, whitelist, never joined)
+            change.set = {"status": "ended", "ended_at": at.isoformat()}
+            change.when_status = ("spawning", "live")
+        return change
 
     async def know_sessions(self, world: str, server_id: str) -> None:
         """A game server linked: its live sessions are known from now on, so events
@@ -534,23 +559,8 @@ class DeploymentService:
                     if live.status != "ended" and here:
                         await self._to_companion(live, d)
             return
-        kind = d.get("type")
-        at = utcnow()
-
-        def change(s: CompanionSession) -> dict[str, Any]:
-            update: dict[str, Any] = {"events": s.events + 1}
-            if kind == "spawned" and s.status == "spawning":
-                update.update(status="live", entity=str(d.get("entity"))[:64] or None)
-            elif kind == "action_done":
-                update["actions_done"] = s.actions_done + 1
-            elif kind == "action_failed":
-                update["actions_failed"] = s.actions_failed + 1
-            elif kind == "kicked" and d.get("final") is True and s.status != "ended":
-                # the game gave up on the companion (banned, whitelist, never joined)
-                update.update(status="ended", ended_at=at)
-            return update
-
-        session, counted = self._change(session, change)
+        counted = self._counted(session.id, d, at := utcnow())
+        session = self._change(session, counted)
         await self.store.write_batch(WriteBatch(audit=[entry], changes=[counted]))
         session = self._settled(counted, session)
         if session.status == "ended" and session.ended_at == at:  # this event ended it

@@ -3,9 +3,10 @@ worlds."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from .common import STRICT, Id, Language, Timestamp, utcnow
 from .persona import PersonaCore
@@ -61,3 +62,46 @@ class CompanionSession(BaseModel):
     actions_done: Annotated[int, Field(ge=0)] = 0
     actions_failed: Annotated[int, Field(ge=0)] = 0
     events: Annotated[int, Field(ge=0)] = 0
+
+
+Counter = Literal["actions_sent", "actions_blocked", "actions_done", "actions_failed", "events"]
+Settable = Literal["status", "entity", "ended_at", "paused"]
+
+
+class CompanionChange(BaseModel):
+    """A change of one stored companion session, as data, made by the store to the row
+    as it is when the change's batch commits (on PostgreSQL under the row's lock), so
+    counts made by several daemon nodes at once all add up and a session one node
+    ended stays ended. Data rather than code, so a node can hand it to the node that
+    writes the batch. ``add`` increases counters; ``set`` sets fields (JSON values:
+    ``ended_at`` as ISO text), and only while the stored session's status is one of
+    ``when_status`` (when given)."""
+
+    model_config = STRICT
+
+    session_id: Id
+    add: dict[Counter, int] = {}
+    set: dict[Settable, str | bool | None] = {}
+    when_status: tuple[CompanionStatus, ...] | None = None
+    _result: CompanionSession | None = PrivateAttr(None)
+
+    def made_to(self, current: CompanionSession) -> CompanionSession:
+        """``current`` with this change made."""
+        data = current.model_dump(mode="json")
+        for counter, by in self.add.items():
+            data[counter] += by
+        if self.when_status is None or current.status in self.when_status:
+            for field, value in self.set.items():
+                data[field] = value
+        return CompanionSession.model_validate_json(json.dumps(data))
+
+    def apply(self, current: CompanionSession) -> CompanionSession:
+        """The change made to ``current`` as stored; kept as :attr:`result`."""
+        self._result = self.made_to(current)
+        return self._result
+
+    @property
+    def result(self) -> CompanionSession | None:
+        """The session as the store wrote it; ``None`` before the commit, or when no
+        such session is stored."""
+        return self._result

@@ -14,9 +14,9 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Protocol, Self
 
+from ..models.deployment import CompanionChange
 from .protocols import (
     AuditLog,
-    CompanionChange,
     DeploymentStore,
     DocumentStore,
     EncounterStore,

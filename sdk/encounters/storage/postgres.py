@@ -426,8 +426,9 @@ class PostgresStore(Store):
         w.result = session
 
     async def _change_companion(self, conn: AsyncConnection, w: Write) -> None:
-        """A :class:`~.protocols.CompanionChange` made to the row, locked against other
-        nodes, inside the flush transaction; a session not stored is left alone."""
+        """A :class:`~encounters.models.deployment.CompanionChange` made to the row,
+        locked against other nodes, inside the flush transaction; a session not stored
+        is left alone."""
         assert w.change is not None
         sid = w.params["id"]
         t = companion_sessions.c

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from ..models import Category, EncounterSpec, Session, SessionStatus
 from ..models.audit import AuditEntry
-from ..models.deployment import CompanionSession, PersonaRecord
+from ..models.deployment import CompanionChange, CompanionSession, PersonaRecord
 from ..models.usage import UsageRecord, UsageTotals
 
 M = TypeVar("M", bound=BaseModel)
@@ -41,30 +41,12 @@ class LoggedEvent:
 
 
 @dataclass
-class CompanionChange:
-    """A change of one stored companion session, made to the row as it is when the
-    batch commits (on PostgreSQL under the row's lock): counters changed by several
-    daemon nodes at once all add up, and a session one node ended stays ended.
-    ``change`` returns the fields to update; it runs inside the transaction (on SQLite
-    in the writer's thread), so it may only compute from the session it is given.
-    ``result`` is the session as written, ``None`` when no such session is stored."""
-
-    session_id: str
-    change: Callable[[CompanionSession], dict[str, Any]]
-    result: CompanionSession | None = None
-
-    def apply(self, current: CompanionSession) -> CompanionSession:
-        """``current`` with the change made (the stores' one way of making it)."""
-        self.result = current.model_copy(update=self.change(current))
-        return self.result
-
-
-@dataclass
 class WriteBatch:
     """Writes that land together, in one transaction: a companion's audit entries and
     its counters, so a crash keeps all of them or none. (The bridge daemon commits its
     dispatches with such a batch, through its own store sharing this one's file.)
-    ``companions`` are written whole (a new session); ``changes`` change stored ones."""
+    ``companions`` are written whole (a new session); ``changes`` change stored ones
+    (:class:`~encounters.models.deployment.CompanionChange`)."""
 
     audit: list[AuditEntry] = field(default_factory=list)
     companions: list[CompanionSession] = field(default_factory=list)

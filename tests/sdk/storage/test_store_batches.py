@@ -14,8 +14,8 @@ import anyio
 import pytest
 
 from encounters.models.audit import AuditEntry
-from encounters.models.deployment import CompanionSession
-from encounters.storage import CompanionChange, SQLiteStore, Store, WriteBatch
+from encounters.models.deployment import CompanionChange, CompanionSession
+from encounters.storage import SQLiteStore, Store, WriteBatch
 from encounters.storage.postgres import PostgresStore
 
 pytestmark = pytest.mark.anyio
@@ -203,12 +203,12 @@ async def test_companion_changes_are_made_to_the_stored_row(store: Store) -> Non
     session that is not stored changes nothing."""
     async with store:
         await store.save_companion(companion("cmp_1", sent=3))
-        bump = CompanionChange("cmp_1", lambda s: {"actions_sent": s.actions_sent + 2})
+        bump = CompanionChange(session_id="cmp_1", add={"actions_sent": 2})
         await store.write_batch(WriteBatch(audit=[entry("a")], changes=[bump]))
         assert bump.result is not None and bump.result.actions_sent == 5
         stored = await store.get_companion("cmp_1")
         assert stored is not None and stored.actions_sent == 5
-        nobody = CompanionChange("cmp_none", lambda s: {"actions_sent": 1})
+        nobody = CompanionChange(session_id="cmp_none", add={"actions_sent": 1})
         await store.write_batch(WriteBatch(changes=[nobody]))
         assert nobody.result is None and await store.get_companion("cmp_none") is None
 
@@ -221,10 +221,7 @@ async def test_companion_changes_from_two_stores_on_one_database_all_count(
     a, b = new_sql_store(), new_sql_store()
     async with a, b:
         await a.save_companion(companion("cmp_1"))
-        changes = [
-            CompanionChange("cmp_1", lambda s: {"actions_sent": s.actions_sent + 1})
-            for _ in range(40)
-        ]
+        changes = [CompanionChange(session_id="cmp_1", add={"actions_sent": 1}) for _ in range(40)]
         async with anyio.create_task_group() as tg:
             for n, change in enumerate(changes):
                 tg.start_soon((a if n % 2 else b).write_batch, WriteBatch(changes=[change]))
