@@ -63,6 +63,9 @@ class Texts:
     players: str
     companions: str
     mute: str
+    palette: str
+    palette_hint: str
+    encounter_form: str
 
 
 GERMAN = Texts(
@@ -78,7 +81,8 @@ GERMAN = Texts(
     range_options=["Letzte 24 Stunden", "Letzte 7 Tage", "Letzte 30 Tage", "Letzte 90 Tage"],
     sessions="Sitzungen", live_title="Sitzung s-none", back="Zurück zum Studio",
     world_title="Webwelt", here_two="2 Spieler hier", guest="Gast", players="Spieler",
-    companions="Begleiter", mute="Stimmen stummschalten",
+    companions="Begleiter", mute="Stimmen stummschalten", palette="Zur Begegnung hinzufügen",
+    palette_hint="Auf die Zeichenfläche ziehen oder Enter drücken:", encounter_form="Begegnung",
 )  # fmt: skip
 RUSSIAN = Texts(
     locale="ru-RU", key_label="API-ключ (автора или администратора)", sign_in="Войти",
@@ -94,7 +98,8 @@ RUSSIAN = Texts(
                    "Последние 90 дней"],
     sessions="Сессии", live_title="Сессия s-none", back="Назад в студию",
     world_title="Веб-мир", here_two="2 игрока здесь", guest="гость", players="Игроки",
-    companions="Спутники", mute="Выключить голоса",
+    companions="Спутники", mute="Выключить голоса", palette="Добавить во встречу",
+    palette_hint="Перетащите на холст или нажмите Enter:", encounter_form="Встреча",
 )  # fmt: skip
 
 
@@ -136,9 +141,11 @@ def test_every_studio_page_speaks_the_browsers_language(
     process, admin_key, creator_key = daemon
     lang = texts.locale.split("-")[0]
 
-    # -- the creator: the persona editor, then the deploy page --------------------------
+    # -- the creator: the encounter editor's forms, the persona editor, the deploy page --
     creator = signed_in(browser, process.http_url, texts, creator_key)
     expect(creator.locator("html")).to_have_attribute("lang", lang)
+    expect(creator.get_by_role("toolbar", name=texts.palette)).to_contain_text(texts.palette_hint)
+    expect(creator.get_by_role("form", name=texts.encounter_form)).to_be_visible()
     creator.get_by_role("button", name=texts.personas, exact=True).click()
     expect(creator.get_by_role("heading", name=texts.who)).to_be_visible()
     creator.get_by_label(texts.name, exact=True).fill("Lampenhüterin")
