@@ -73,8 +73,9 @@ function translatePlural(locale: Locale, key: string, count: number, vars?: Vars
   return format(forms[catalog.plural(count)] ?? forms[forms.length - 1], { count, ...vars }, locale);
 }
 
-type Translate = (key: string, vars?: Vars) => string;
-type TranslatePlural = (key: string, count: number, vars?: Vars) => string;
+/** A message by key, its `{placeholders}` filled. */
+export type Translate = (key: string, vars?: Vars) => string;
+export type TranslatePlural = (key: string, count: number, vars?: Vars) => string;
 interface I18n { locale: Locale; setLocale: (l: Locale) => void; t: Translate; tn: TranslatePlural }
 
 const I18nContext = createContext<I18n>({
