@@ -49,7 +49,7 @@ function compile(template: Map<string, PoEntry>, catalog: PoCatalog, file: strin
     if (e.comments?.flag?.includes("fuzzy")) problems.push(`${key}: fuzzy`);
     if (e.msgstr.length !== want || e.msgstr.some((s) => !s.trim())) problems.push(`${key}: needs ${want} translated form(s)`);
     const expected = fields(source.msgid_plural ?? source.msgid);
-    for (const s of e.msgstr) if (fields(s) !== expected) problems.push(`${key}: placeholders ${fields(s)} instead of ${expected}`);
+    for (const s of e.msgstr) if (fields(s) !== expected) problems.push(`${key}: placeholders ${fields(s) || "(none)"} instead of ${expected || "(none)"}`);
     messages.push({ key, forms: e.msgstr });
   }
   for (const key of found.keys()) if (!template.has(key)) problems.push(`${key}: not in messages.pot`);
