@@ -97,10 +97,13 @@ $(STUDIO): $(WEB_STAMP) $(WEB_SOURCES)
 	npm run --prefix $(WEB) build
 	touch $(STUDIO)
 
-# The CLI's message catalogs: compile every locale/<ll>/LC_MESSAGES/ae.po into the ae.mo
-# committed next to it (tests/sdk/test_cli_catalogs.py fails when one is out of date).
+# The CLI's and the web world's message catalogs: compile every <ll>/LC_MESSAGES/*.po into
+# the .mo committed next to it (tests/sdk/test_cli_catalogs.py and
+# tests/adapters/web/test_catalogs.py fail when one is out of date). The studio's .po
+# files (web/src/i18n/locale) are read by its build (web/vite-plugin-po.ts).
 catalogs: $(STAMP)
 	$(BIN)/pybabel compile --domain ae --directory sdk/encounters/i18n/locale --statistics
+	$(BIN)/pybabel compile --domain play --directory bridge/encounters_bridge/play_locale --statistics
 
 web: $(STUDIO)
 

@@ -33,6 +33,9 @@ the companion (``play_static/voice.js``) unless its player muted voices. The hos
 trusted only as far as any adapter is: its events are checked by the edge, and the
 positions it reports for companions are shown as reported.
 
+Languages: the page's texts come from gettext catalogs in the player's language
+(``play_i18n.py``, served at ``/play/assets/messages.json``).
+
 Limits: passes and rooms live in this process (a daemon cluster needs the room's server
 pinned to one node); a room holds at most :data:`MAX_TABS` tabs.
 """
@@ -63,6 +66,7 @@ from encounters.moderation import ModerationResult
 from .deployment import DeploymentService
 from .frames import Frame
 from .keys import digest
+from .play_i18n import catalog_json, choose_language
 from .routes import auth
 from .routes.schemas import ERRORS, ErrorResponse
 from .store.models import ApiKey, WorldKey
@@ -92,7 +96,9 @@ BURST = 60.0
 #: seconds a new tab has to send its join
 JOIN_TIMEOUT = 10.0
 SERVER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-ASSETS = frozenset({"codec.js", "link.js", "world.js", "voice.js", "game.js", "play.css"})
+ASSETS = frozenset(
+    {"codec.js", "link.js", "world.js", "voice.js", "game.js", "i18n.js", "play.css"}
+)
 
 
 class PassPlayer(BaseModel):
@@ -517,6 +523,20 @@ def mount_play(app: FastAPI, service: DeploymentService) -> PlayPasses:
         if not SERVER_ID.match(server_id):
             raise HTTPException(404, "no such web server")
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @router.get("/play/assets/messages.json", include_in_schema=False)
+    async def messages(request: Request, lang: str | None = None) -> Response:
+        # the page's texts in the first of the player's languages the project writes
+        language = choose_language(lang, request.headers.get("accept-language"))
+        return Response(
+            json.dumps(catalog_json(language), ensure_ascii=False),
+            media_type="application/json",
+            headers={
+                "Cache-Control": "no-cache",
+                "Content-Language": language,
+                "Vary": "Accept-Language",
+            },
+        )
 
     @router.get("/play/assets/{name}", include_in_schema=False)
     async def asset(name: str) -> Response:

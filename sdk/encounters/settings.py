@@ -55,10 +55,14 @@ class VoiceSettings(BaseModel):
     """Speech for voiced companions (``AE_VOICE__*``, e.g.
     ``AE_VOICE__PROVIDERS='["openai", "espeak"]'``). ``openai`` uses ``OPENAI_API_KEY``
     and ``AE_VOICE__OPENAI_BASE_URL`` (else ``OPENAI_BASE_URL``); ``espeak`` is offline
-    (the ``[voice]`` extra)."""
+    (the ``[voice]`` extra); ``piper`` is offline too, with the voice model file
+    ``AE_VOICE__PIPER_MODEL`` (the ``[piper]`` extra)."""
 
     #: Engines in the order they are tried.
-    providers: list[Literal["openai", "espeak"]] = Field(["espeak"], min_length=1)
+    providers: list[Literal["openai", "piper", "espeak"]] = Field(["espeak"], min_length=1)
+    #: A Piper voice model you have (``NAME.onnx``, its ``NAME.onnx.json`` beside it),
+    #: for the ``piper`` engine.
+    piper_model: Path | None = None
     openai_model: str = "gpt-4o-mini-tts"
     #: The OpenAI voice for personas whose voice id names none of its voices.
     openai_voice: str = "alloy"

@@ -315,7 +315,7 @@ def test_voice_settings_name_engines_and_bad_ones_are_clear(
     with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
         VoiceService.from_settings(bare)
     monkeypatch.setenv("AE_VOICE__PROVIDERS", '["festival"]')
-    with pytest.raises(ConfigError, match="AE_VOICE__PROVIDERS: Input should be 'openai' or"):
+    with pytest.raises(ConfigError, match="AE_VOICE__PROVIDERS: Input should be 'openai', 'piper'"):
         load_settings(data_dir=tmp_path)
 
 

@@ -210,8 +210,8 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
     const timer = setTimeout(() => {
       const id = draftId;
       api(apiKey, "PUT", `/editor/drafts/${encodeURIComponent(id)}`, { id, title: encounter.title.slice(0, 200), encounter, layout })
-        .then(() => { setDirty(false); setStatus("Draft saved"); })
-        .catch((e: ApiError) => setStatus(`Draft not saved: ${e.message}`));
+        .then(() => { setDirty(false); setStatus(t("app.draftSaved")); })
+        .catch((e: ApiError) => setStatus(t("app.draftNotSaved", { error: e.message })));
     }, 1000);
     return () => clearTimeout(timer);
   }, [apiKey, encounter, layout, isDirty, draftId]);
@@ -252,7 +252,7 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
       const i = from ? Number(from[1]) : e.npcs.length - 1;
       const npc = e.npcs[i];
       if (!npc) {
-        setStatus("Add an NPC first: a dialogue branch belongs to an NPC.");
+        setStatus(t("app.npcFirstBranch"));
         return;
       }
       const tree = npc.dialogue_tree ?? [];
@@ -269,7 +269,7 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
     } else {
       const sel = selected?.startsWith("npc:") || selected?.startsWith("line:") ? Number(selected.split(":")[1]) : e.npcs.length - 1;
       if (sel < 0 || !e.npcs[sel]) {
-        setStatus("Add an NPC first: dialogue lines belong to an NPC.");
+        setStatus(t("app.npcFirstLine"));
         return;
       }
       nodeId = `line:${sel}:${e.npcs[sel].dialogue.length}`;
@@ -282,17 +282,17 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
 
   const draw = (c: Drawn) => {
     const r = connect(encounter, layout, c);
-    if ("error" in r) { setNote(r.error); return; }
+    if ("error" in r) { setNote(t(r.error.key, r.error.vars)); return; }
     update(() => r.encounter, () => r.layout);
     setSelected(r.select);
     setView("form");
-    setNote(r.message);
+    setNote(t(r.message.key, r.message.vars));
   };
   const deleteEdge = (id: string) => {
     const r = removeEdge(encounter, id);
-    if ("error" in r) { setNote(r.error); return; }
+    if ("error" in r) { setNote(t(r.error.key, r.error.vars)); return; }
     update(() => r.encounter);
-    setNote(r.message);
+    setNote(t(r.message.key, r.message.vars));
   };
   const reorder = (from: number, to: number) => {
     if (to < 0 || to >= encounter.objectives.length) return;
@@ -303,16 +303,16 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
   const deleteDraft = async () => {
     const d = drafts.find((x) => x.id === draftId);
     if (!d) return;
-    if (!window.confirm(`Delete the draft “${d.title || d.id}”? This cannot be undone.`)) {
-      setStatus(`Draft ${d.id} kept`);
+    if (!window.confirm(t("app.confirmDelete", { title: d.title || d.id }))) {
+      setStatus(t("app.draftKept", { id: d.id }));
       return;
     }
     setDirty(false);
     try {
       await api(apiKey, "DELETE", `/editor/drafts/${encodeURIComponent(d.id)}`);
-      setStatus(`Draft ${d.id} deleted`);
+      setStatus(t("app.draftDeleted", { id: d.id }));
     } catch (e) {
-      setStatus(`Draft not deleted: ${(e as ApiError).message}`);
+      setStatus(t("app.draftNotDeleted", { error: (e as ApiError).message }));
     }
   };
 
@@ -322,10 +322,10 @@ function Editor({ apiKey, loaded }: { apiKey: string; loaded: { encounter: Encou
     setPublished("");
     try {
       const r = await api<{ id: string }>(apiKey, "POST", "/editor/publish", { encounter });
-      setPublished(`Published ${r.id}`);
+      setPublished(t("app.published", { id: r.id }));
     } catch (e) {
       const err = e as ApiError;
-      setPublished(`Not published: ${[err.message, ...err.errors].join("; ")}`);
+      setPublished(t("app.notPublished", { problems: [err.message, ...err.errors].join("; ") }));
     }
   };
 

@@ -22,17 +22,19 @@ import {
 } from "@xyflow/react";
 import type { Encounter } from "./api";
 import { UNLOCKS } from "./edges";
+import { type Translate, useT } from "./i18n";
 
 export type Kind = "objective" | "npc" | "reward" | "line" | "branch" | "choice";
 export type Layout = Record<string, { x: number; y: number }>;
 
+/** The kinds the palette adds, each with its message key. */
 export const PALETTE: { kind: Kind; label: string }[] = [
-  { kind: "objective", label: "Objective" },
-  { kind: "npc", label: "NPC" },
-  { kind: "line", label: "Dialogue line" },
-  { kind: "branch", label: "Dialogue branch" },
-  { kind: "choice", label: "Choice" },
-  { kind: "reward", label: "Reward" },
+  { kind: "objective", label: "form.objective" },
+  { kind: "npc", label: "form.npc" },
+  { kind: "line", label: "form.dialogueLine" },
+  { kind: "branch", label: "form.branch" },
+  { kind: "choice", label: "form.choice" },
+  { kind: "reward", label: "form.reward" },
 ];
 
 /** The canvas node an error path points to: objectives[1].description -> objective:1. */
@@ -62,7 +64,7 @@ function defaultPosition(id: string): { x: number; y: number } {
   return { x: 20 + i * 200, y: 520 };
 }
 
-function buildGraph(enc: Encounter, layout: Layout, selected: string | null, errorNodes: Set<string>) {
+function buildGraph(enc: Encounter, layout: Layout, selected: string | null, errorNodes: Set<string>, t: Translate) {
   const nodes: Node[] = [];
   const edges: Edge[] = [];
   const add = (id: string, label: string, kind: string) =>
@@ -73,15 +75,15 @@ function buildGraph(enc: Encounter, layout: Layout, selected: string | null, err
       data: { label },
       selected: id === selected,
       className: `node node-${kind}${errorNodes.has(id) ? " node-error" : ""}`,
-      ariaLabel: `${kind}: ${label}`,
+      ariaLabel: `${t(`canvas.kind.${kind}`)}: ${label}`,
     });
   const structure = { deletable: false, focusable: false };
-  add("encounter", enc.title || "(untitled)", "encounter");
+  add("encounter", enc.title || t("canvas.untitled"), "encounter");
   let previous = "encounter";
   enc.objectives.forEach((o, i) => {
     const id = `objective:${i}`;
-    add(id, `${i + 1}. ${o.description || "(no description)"}`, "objective");
-    edges.push({ id: `order:${previous}->${id}`, source: previous, target: id, label: i ? "then" : "first", ...structure });
+    add(id, `${i + 1}. ${o.description || t("canvas.noDescription")}`, "objective");
+    edges.push({ id: `order:${previous}->${id}`, source: previous, target: id, label: t(i ? "canvas.edge.then" : "canvas.edge.first"), ...structure });
     previous = id;
   });
   const objectiveIndex = new Map(enc.objectives.map((o, i) => [o.id, i]));
@@ -94,30 +96,30 @@ function buildGraph(enc: Encounter, layout: Layout, selected: string | null, err
         source: `objective:${i}`,
         sourceHandle: UNLOCKS,
         target: `objective:${j}`,
-        label: "unlocks",
+        label: t("canvas.edge.unlocks"),
         className: "edge-requires",
-        ariaLabel: `Prerequisite: ${enc.objectives[i].id} unlocks ${o.id}`,
+        ariaLabel: t("canvas.prereqLabel", { from: enc.objectives[i].id, to: o.id }),
       });
     });
   });
   enc.npcs.forEach((n, i) => {
     const id = `npc:${i}`;
-    add(id, `${n.name || "(no name)"} · ${n.role || "?"}`, "npc");
+    add(id, `${n.name || t("canvas.noName")} · ${n.role || "?"}`, "npc");
     edges.push({ id: `cast:${id}`, source: "encounter", target: id, animated: true, ...structure });
     let from = id;
     n.dialogue.forEach((line, j) => {
       const lid = `line:${i}:${j}`;
       add(lid, `“${line || "…"}”`, "line");
-      edges.push({ id: `says:${from}->${lid}`, source: from, target: lid, label: j ? "next" : "says", ...structure });
+      edges.push({ id: `says:${from}->${lid}`, source: from, target: lid, label: t(j ? "canvas.edge.next" : "canvas.edge.says"), ...structure });
       from = lid;
     });
     const tree = n.dialogue_tree ?? [];
-    const index = new Map(tree.map((t, k) => [t.id, `tree:${i}:${k}`]));
-    tree.forEach((t, k) => {
+    const index = new Map(tree.map((node, k) => [node.id, `tree:${i}:${k}`]));
+    tree.forEach((branch, k) => {
       const tid = `tree:${i}:${k}`;
-      add(tid, `${t.id}: ${t.text || "…"}`, "branch");
-      if (k === 0) edges.push({ id: `starts:${id}->${tid}`, source: id, target: tid, label: "talks", ...structure });
-      t.responses.forEach((r, ri) => {
+      add(tid, `${branch.id}: ${branch.text || "…"}`, "branch");
+      if (k === 0) edges.push({ id: `starts:${id}->${tid}`, source: id, target: tid, label: t("canvas.edge.talks"), ...structure });
+      branch.responses.forEach((r, ri) => {
         const target = r.next ? index.get(r.next) : undefined;
         if (target) edges.push({ id: `reply:${tid}:${ri}`, source: tid, target, label: r.text || "…", className: "edge-reply" });
       });
@@ -125,13 +127,13 @@ function buildGraph(enc: Encounter, layout: Layout, selected: string | null, err
   });
   (enc.choices ?? []).forEach((c, i) => {
     const id = `choice:${i}`;
-    add(id, `${c.description || "(no question)"} ${c.options.map((o) => `[${o}]`).join(" ")}`, "choice");
-    edges.push({ id: `offers:${id}`, source: "encounter", target: id, label: "offers", ...structure });
+    add(id, `${c.description || t("canvas.noQuestion")} ${c.options.map((o) => `[${o}]`).join(" ")}`, "choice");
+    edges.push({ id: `offers:${id}`, source: "encounter", target: id, label: t("canvas.edge.offers"), ...structure });
   });
   enc.rewards.forEach((r, i) => {
     const id = `reward:${i}`;
     add(id, `${r.amount} ${r.kind}${r.item ? ` (${r.item})` : ""}`, "reward");
-    edges.push({ id: `grants:${previous}->${id}`, source: previous, target: id, label: "grants", ...structure });
+    edges.push({ id: `grants:${previous}->${id}`, source: previous, target: id, label: t("canvas.edge.grants"), ...structure });
   });
   return { nodes, edges };
 }
@@ -151,17 +153,18 @@ interface Props {
 /** An objective: a target handle on top, and two source handles: order (bottom) and
  * prerequisite (right). */
 function ObjectiveNode({ data }: NodeProps) {
+  const t = useT();
   return (
     <>
       <Handle type="target" position={Position.Top} />
       {String(data.label)}
-      <Handle type="source" position={Position.Bottom} id="then" title="Order: drag to the objective that comes next" />
+      <Handle type="source" position={Position.Bottom} id="then" title={t("canvas.order")} />
       <Handle
         type="source"
         position={Position.Right}
         id={UNLOCKS}
         className="handle-unlocks"
-        title="Prerequisite: drag to an objective that needs this one done first"
+        title={t("canvas.prerequisite")}
       />
     </>
   );
@@ -172,9 +175,10 @@ function Inner(props: Props) {
   const { encounter, layout, selected, errorNodes, onSelect, onMove, onDropKind, onConnect, onDeleteEdge } = props;
   const flow = useReactFlow();
   const [selectedEdge, setSelectedEdge] = useState<string | null>(null);
+  const t = useT();
   const graph = useMemo(
-    () => buildGraph(encounter, layout, selected, errorNodes),
-    [encounter, layout, selected, errorNodes],
+    () => buildGraph(encounter, layout, selected, errorNodes, t),
+    [encounter, layout, selected, errorNodes, t],
   );
   const nodes = graph.nodes;
   const edges = useMemo(
@@ -231,7 +235,7 @@ function Inner(props: Props) {
         fitView
         fitViewOptions={{ maxZoom: 1 }}
         minZoom={0.2}
-        aria-label="Encounter canvas"
+        aria-label={t("canvas.label")}
       >
         <Background />
         <Controls />
@@ -249,9 +253,10 @@ export function EncounterCanvas(props: Props) {
 }
 
 export function Palette({ onAdd }: { onAdd: (kind: Kind) => void }) {
+  const t = useT();
   return (
-    <div className="palette" role="toolbar" aria-label="Add to the encounter">
-      <span className="hint">Drag onto the canvas, or press Enter:</span>
+    <div className="palette" role="toolbar" aria-label={t("canvas.palette")}>
+      <span className="hint">{t("canvas.hint")}</span>
       {PALETTE.map((p) => (
         <button
           key={p.kind}
@@ -265,7 +270,7 @@ export function Palette({ onAdd }: { onAdd: (kind: Kind) => void }) {
           }}
           onClick={() => onAdd(p.kind)}
         >
-          + {p.label}
+          + {t(p.label)}
         </button>
       ))}
     </div>

@@ -1,6 +1,7 @@
 // Dashboard (admin): platform metrics and encounter analytics as SVG charts, over a range.
 import { useEffect, useState } from "react";
 import { api, ApiError } from "./api";
+import { useFormat, useT, useTn } from "./i18n";
 
 interface Day { day: string; started: number; completed: number; failed: number; abandoned: number; success_rate: number | null }
 interface ObjectiveStats { completions: number; completion_rate: number }
@@ -21,13 +22,14 @@ export function BarChart({ title, bars, format = (v) => String(v) }: {
   title: string; bars: { label: string; value: number }[]; format?: (v: number) => string;
 }) {
   const width = 460, height = 180, pad = 28;
+  const t = useT();
   const max = Math.max(1, ...bars.map((b) => b.value));
   const w = bars.length ? Math.min(90, (width - pad * 2) / bars.length) : 0;
   return (
     <figure className="chart" aria-label={title}>
       <figcaption>{title}</figcaption>
       {bars.length === 0 ? (
-        <p className="muted">No data in this range.</p>
+        <p className="muted">{t("dash.noData")}</p>
       ) : (
         <svg viewBox={`0 0 ${width} ${height + 40}`} role="img" aria-label={`${title}: ${bars.map((b) => `${b.label} ${format(b.value)}`).join(", ")}`}>
           <line x1={pad} y1={height} x2={width - pad} y2={height} stroke="currentColor" />
@@ -48,12 +50,14 @@ export function BarChart({ title, bars, format = (v) => String(v) }: {
   );
 }
 
-const pct = (v: number) => `${Math.round(v * 100)}%`;
-
 export function Dashboard({ apiKey }: { apiKey: string }) {
   const [days, setDays] = useState(7);
   const [data, setData] = useState<DashboardData | null>(null);
   const [error, setError] = useState("");
+  const t = useT();
+  const tn = useTn();
+  const fmt = useFormat();
+  const pct = fmt.percent;
   useEffect(() => {
     let live = true;
     api<DashboardData>(apiKey, "GET", `/editor/dashboard?days=${days}`)
@@ -66,14 +70,12 @@ export function Dashboard({ apiKey }: { apiKey: string }) {
   return (
     <section className="dashboard" aria-labelledby="dash-title">
       <header className="row">
-        <h2 id="dash-title">Dashboard</h2>
+        <h2 id="dash-title">{t("dash.title")}</h2>
         <label>
-          Time range{" "}
+          {t("dash.range")}{" "}
           <select value={days} onChange={(e) => setDays(Number(e.target.value))}>
-            <option value={1}>Last 24 hours</option>
-            <option value={7}>Last 7 days</option>
-            <option value={30}>Last 30 days</option>
-            <option value={90}>Last 90 days</option>
+            <option value={1}>{t("dash.last24h")}</option>
+            {[7, 30, 90].map((n) => <option key={n} value={n}>{tn("dash.lastDays", n)}</option>)}
           </select>
         </label>
       </header>
@@ -81,32 +83,33 @@ export function Dashboard({ apiKey }: { apiKey: string }) {
       {data && p && (
         <>
           <dl className="kpis">
-            <div><dt>Sessions</dt><dd data-testid="kpi-sessions">{data.global_stats.total_sessions}</dd></div>
-            <div><dt>Players</dt><dd>{data.global_stats.total_players}</dd></div>
-            <div><dt>Success rate</dt><dd>{data.global_stats.success_rate == null ? "–" : pct(data.global_stats.success_rate)}</dd></div>
-            <div><dt>Encounters published</dt><dd>{String(p.encounters_published ?? 0)}</dd></div>
+            <div><dt>{t("dash.sessions")}</dt><dd data-testid="kpi-sessions">{fmt.number(data.global_stats.total_sessions)}</dd></div>
+            <div><dt>{t("dash.players")}</dt><dd>{fmt.number(data.global_stats.total_players)}</dd></div>
+            <div><dt>{t("dash.successRate")}</dt><dd>{data.global_stats.success_rate == null ? "–" : pct(data.global_stats.success_rate)}</dd></div>
+            <div><dt>{t("dash.published")}</dt><dd>{fmt.number(Number(p.encounters_published ?? 0))}</dd></div>
           </dl>
           <div className="charts">
-            <BarChart title="Completions per day" bars={data.daily.map((d) => ({ label: d.day.slice(5), value: d.completed }))} />
-            <BarChart title="Success rate per day" format={pct} bars={data.daily.filter((d) => d.success_rate != null).map((d) => ({ label: d.day.slice(5), value: d.success_rate ?? 0 }))} />
-            <BarChart title="Most played encounters" bars={data.encounters.map((e) => ({ label: data.titles[e.encounter_id] ?? e.encounter_id, value: e.total_plays }))} />
+            <BarChart title={t("dash.completions")} format={fmt.number} bars={data.daily.map((d) => ({ label: fmt.dayMonth(d.day), value: d.completed }))} />
+            <BarChart title={t("dash.successPerDay")} format={pct} bars={data.daily.filter((d) => d.success_rate != null).map((d) => ({ label: fmt.dayMonth(d.day), value: d.success_rate ?? 0 }))} />
+            <BarChart title={t("dash.mostPlayed")} format={fmt.number} bars={data.encounters.map((e) => ({ label: data.titles[e.encounter_id] ?? e.encounter_id, value: e.total_plays }))} />
             {top && (
               <BarChart
-                title={`Objective funnel: ${data.titles[top.encounter_id] ?? top.encounter_id}`}
+                title={t("dash.funnel", { title: data.titles[top.encounter_id] ?? top.encounter_id })}
+                format={fmt.number}
                 bars={Object.entries(top.objective_stats).map(([id, s]) => ({ label: id, value: s.completions }))}
               />
             )}
             {top && (
-              <BarChart title="Choice distribution" bars={Object.entries(top.choice_distribution).map(([k, v]) => ({ label: k, value: v }))} />
+              <BarChart title={t("dash.choices")} format={fmt.number} bars={Object.entries(top.choice_distribution).map(([k, v]) => ({ label: k, value: v }))} />
             )}
-            <BarChart title="Retention" format={pct} bars={[
+            <BarChart title={t("dash.retention")} format={pct} bars={[
               { label: "D1", value: Number(p.d1_retention ?? 0) },
               { label: "D7", value: Number(p.d7_retention ?? 0) },
             ]} />
-            <BarChart title="Moderation decisions" bars={[
-              { label: "all", value: Number(p.moderation_decisions ?? 0) },
-              { label: "blocked", value: Number(p.moderation_blocked ?? 0) },
-              { label: "sanitized", value: Number(p.moderation_sanitized ?? 0) },
+            <BarChart title={t("dash.moderation")} format={fmt.number} bars={[
+              { label: t("dash.all"), value: Number(p.moderation_decisions ?? 0) },
+              { label: t("dash.blocked"), value: Number(p.moderation_blocked ?? 0) },
+              { label: t("dash.sanitized"), value: Number(p.moderation_sanitized ?? 0) },
             ]} />
           </div>
         </>

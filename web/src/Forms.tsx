@@ -1,6 +1,7 @@
 // The selected node's form: ObjectiveEditor, NPC form, dialogue line, reward, encounter.
 import type { ReactNode } from "react";
 import { CATEGORIES, type Encounter, OBJECTIVE_KINDS, REWARD_KINDS } from "./api";
+import { useT } from "./i18n";
 
 type Update = (change: (e: Encounter) => Encounter) => void;
 
@@ -54,11 +55,12 @@ export function NodeForm({ node, encounter, update, onDeleted, onReorder }: {
   node: string; encounter: Encounter; update: Update; onDeleted: () => void;
   onReorder: (from: number, to: number) => void;
 }) {
+  const t = useT();
   const [kind, a, b] = node.split(":");
   const i = Number(a);
   const remove = (label: string, change: (e: Encounter) => Encounter) => (
     <button type="button" className="danger" onClick={() => { update(change); onDeleted(); }}>
-      Delete {label}
+      {t(label)}
     </button>
   );
   if (kind === "objective" && encounter.objectives[i]) {
@@ -76,21 +78,21 @@ export function NodeForm({ node, encounter, update, onDeleted, onReorder }: {
       }));
     const others = encounter.objectives.filter((_, j) => j !== i);
     return (
-      <form className="node-form" aria-label="Objective" onSubmit={(e) => e.preventDefault()}>
-        <h3>Objective {i + 1}</h3>
+      <form className="node-form" aria-label={t("form.objective")} onSubmit={(e) => e.preventDefault()}>
+        <h3>{t("form.objectiveN", { n: i + 1 })}</h3>
         <div className="row">
-          <button type="button" disabled={i === 0} onClick={() => onReorder(i, i - 1)}>Move up</button>
-          <button type="button" disabled={i === encounter.objectives.length - 1} onClick={() => onReorder(i, i + 1)}>Move down</button>
+          <button type="button" disabled={i === 0} onClick={() => onReorder(i, i - 1)}>{t("form.moveUp")}</button>
+          <button type="button" disabled={i === encounter.objectives.length - 1} onClick={() => onReorder(i, i + 1)}>{t("form.moveDown")}</button>
         </div>
-        <Text name="id" label="Id" value={o.id} onChange={rename} />
-        <Text name="description" label="Description" value={o.description} onChange={(v) => set({ description: v })} />
-        <Pick name="kind" label="Kind" value={o.kind} options={OBJECTIVE_KINDS} onChange={(v) => set({ kind: v })} />
-        <Text name="target" label="Target" value={o.target} onChange={(v) => set({ target: v })} />
-        <Num name="quantity" label="Quantity" value={o.quantity} onChange={(v) => set({ quantity: v })} />
-        <label className="check"><input id="field-optional" type="checkbox" checked={o.optional} onChange={(e) => set({ optional: e.target.checked })} /> Optional</label>
+        <Text name="id" label={t("form.id")} value={o.id} onChange={rename} />
+        <Text name="description" label={t("form.description")} value={o.description} onChange={(v) => set({ description: v })} />
+        <Pick name="kind" label={t("form.kind")} value={o.kind} options={OBJECTIVE_KINDS} onChange={(v) => set({ kind: v })} />
+        <Text name="target" label={t("form.target")} value={o.target} onChange={(v) => set({ target: v })} />
+        <Num name="quantity" label={t("form.quantity")} value={o.quantity} onChange={(v) => set({ quantity: v })} />
+        <label className="check"><input id="field-optional" type="checkbox" checked={o.optional} onChange={(e) => set({ optional: e.target.checked })} /> {t("form.optional")}</label>
         {others.length > 0 && (
           <fieldset id="field-requires" tabIndex={-1}>
-            <legend>Needs done first (prerequisites)</legend>
+            <legend>{t("form.requires")}</legend>
             {others.map((x) => (
               <label className="check" key={x.id}>
                 <input
@@ -103,7 +105,7 @@ export function NodeForm({ node, encounter, update, onDeleted, onReorder }: {
             ))}
           </fieldset>
         )}
-        {remove("objective", (e) => ({
+        {remove("form.deleteObjective", (e) => ({
           ...e,
           objectives: without(e.objectives, i).map((x) => ({ ...x, requires: x.requires?.filter((r) => r !== o.id) })),
         }))}
@@ -114,19 +116,19 @@ export function NodeForm({ node, encounter, update, onDeleted, onReorder }: {
     const n = encounter.npcs[i];
     const set = (patch: Partial<typeof n>) => update((e) => ({ ...e, npcs: replace(e.npcs, i, { ...n, ...patch }) }));
     return (
-      <form className="node-form" aria-label="NPC" onSubmit={(e) => e.preventDefault()}>
-        <h3>NPC</h3>
-        <Text name="id" label="Id" value={n.id} onChange={(v) => set({ id: v })} />
-        <Text name="name" label="Name" value={n.name} onChange={(v) => set({ name: v })} />
-        <Text name="role" label="Role" value={n.role} onChange={(v) => set({ role: v })} />
+      <form className="node-form" aria-label={t("form.npc")} onSubmit={(e) => e.preventDefault()}>
+        <h3>{t("form.npc")}</h3>
+        <Text name="id" label={t("form.id")} value={n.id} onChange={(v) => set({ id: v })} />
+        <Text name="name" label={t("form.name")} value={n.name} onChange={(v) => set({ name: v })} />
+        <Text name="role" label={t("form.role")} value={n.role} onChange={(v) => set({ role: v })} />
         <Text
           name="personality_traits"
-          label="Personality traits (comma separated)"
+          label={t("form.traits")}
           value={n.personality_traits.join(", ")}
-          onChange={(v) => set({ personality_traits: v.split(",").map((t) => t.trim()).filter(Boolean) })}
+          onChange={(v) => set({ personality_traits: v.split(",").map((s) => s.trim()).filter(Boolean) })}
         />
-        <button type="button" onClick={() => set({ dialogue: [...n.dialogue, "Hello, traveller."] })}>Add dialogue line</button>
-        {remove("NPC", (e) => ({ ...e, npcs: without(e.npcs, i) }))}
+        <button type="button" onClick={() => set({ dialogue: [...n.dialogue, "Hello, traveller."] })}>{t("form.addLine")}</button>
+        {remove("form.deleteNpc", (e) => ({ ...e, npcs: without(e.npcs, i) }))}
       </form>
     );
   }
@@ -135,10 +137,10 @@ export function NodeForm({ node, encounter, update, onDeleted, onReorder }: {
     const j = Number(b);
     const setLines = (lines: string[]) => update((e) => ({ ...e, npcs: replace(e.npcs, i, { ...n, dialogue: lines }) }));
     return (
-      <form className="node-form" aria-label="Dialogue line" onSubmit={(e) => e.preventDefault()}>
-        <h3>{n.name}: line {j + 1}</h3>
-        <Text name="line" label="Line" value={n.dialogue[j]} onChange={(v) => setLines(replace(n.dialogue, j, v))} />
-        <button type="button" className="danger" onClick={() => { setLines(without(n.dialogue, j)); onDeleted(); }}>Delete line</button>
+      <form className="node-form" aria-label={t("form.dialogueLine")} onSubmit={(e) => e.preventDefault()}>
+        <h3>{t("form.lineN", { name: n.name, n: j + 1 })}</h3>
+        <Text name="line" label={t("form.line")} value={n.dialogue[j]} onChange={(v) => setLines(replace(n.dialogue, j, v))} />
+        <button type="button" className="danger" onClick={() => { setLines(without(n.dialogue, j)); onDeleted(); }}>{t("form.deleteLine")}</button>
       </form>
     );
   }
@@ -146,37 +148,37 @@ export function NodeForm({ node, encounter, update, onDeleted, onReorder }: {
   if (kind === "tree" && tree[Number(b)]) {
     const n = encounter.npcs[i];
     const k = Number(b);
-    const t = tree[k];
+    const branch = tree[k];
     const setTree = (nodes: typeof tree) => update((e) => ({ ...e, npcs: replace(e.npcs, i, { ...n, dialogue_tree: nodes }) }));
-    const setNode = (patch: Partial<typeof t>) => setTree(replace(tree, k, { ...t, ...patch }));
+    const setNode = (patch: Partial<typeof branch>) => setTree(replace(tree, k, { ...branch, ...patch }));
     return (
-      <form className="node-form" aria-label="Dialogue branch" onSubmit={(e) => e.preventDefault()}>
-        <h3>{n.name}: dialogue {k === 0 ? "(start)" : t.id}</h3>
-        <Text name="id" label="Id" value={t.id} onChange={(v) => setNode({ id: v })} />
-        <Text name="text" label={`${n.name} says`} value={t.text} onChange={(v) => setNode({ text: v })} />
+      <form className="node-form" aria-label={t("form.branch")} onSubmit={(e) => e.preventDefault()}>
+        <h3>{t("form.branchTitle", { name: n.name, id: k === 0 ? t("form.start") : branch.id })}</h3>
+        <Text name="id" label={t("form.id")} value={branch.id} onChange={(v) => setNode({ id: v })} />
+        <Text name="text" label={t("form.says", { name: n.name })} value={branch.text} onChange={(v) => setNode({ text: v })} />
         <fieldset>
-          <legend>Player answers</legend>
+          <legend>{t("form.answers")}</legend>
           <ul className="responses">
-            {t.responses.map((r, ri) => (
+            {branch.responses.map((r, ri) => (
               <li key={ri}>
                 <label className="field">
-                  <span>Answer {ri + 1}</span>
-                  <input value={r.text} onChange={(e) => setNode({ responses: replace(t.responses, ri, { ...r, text: e.target.value }) })} />
+                  <span>{t("form.answerN", { n: ri + 1 })}</span>
+                  <input value={r.text} onChange={(e) => setNode({ responses: replace(branch.responses, ri, { ...r, text: e.target.value }) })} />
                 </label>
                 <label className="field">
-                  <span>Leads to</span>
-                  <select value={r.next ?? ""} onChange={(e) => setNode({ responses: replace(t.responses, ri, { ...r, next: e.target.value || null }) })}>
-                    <option value="">(ends the talk)</option>
+                  <span>{t("form.leadsTo")}</span>
+                  <select value={r.next ?? ""} onChange={(e) => setNode({ responses: replace(branch.responses, ri, { ...r, next: e.target.value || null }) })}>
+                    <option value="">{t("form.endsTalk")}</option>
                     {tree.map((x) => <option key={x.id} value={x.id}>{x.id}</option>)}
                   </select>
                 </label>
-                <button type="button" aria-label={`Remove answer ${ri + 1}`} onClick={() => setNode({ responses: without(t.responses, ri) })}>✕</button>
+                <button type="button" aria-label={t("form.removeAnswer", { n: ri + 1 })} onClick={() => setNode({ responses: without(branch.responses, ri) })}>✕</button>
               </li>
             ))}
           </ul>
-          <button type="button" onClick={() => setNode({ responses: [...t.responses, { text: "Goodbye.", next: null }] })}>Add answer</button>
+          <button type="button" onClick={() => setNode({ responses: [...branch.responses, { text: "Goodbye.", next: null }] })}>{t("form.addAnswer")}</button>
         </fieldset>
-        <button type="button" className="danger" onClick={() => { setTree(without(tree, k)); onDeleted(); }}>Delete branch</button>
+        <button type="button" className="danger" onClick={() => { setTree(without(tree, k)); onDeleted(); }}>{t("form.deleteBranch")}</button>
       </form>
     );
   }
@@ -185,24 +187,24 @@ export function NodeForm({ node, encounter, update, onDeleted, onReorder }: {
     const c = choices[i];
     const set = (patch: Partial<typeof c>) => update((e) => ({ ...e, choices: replace(e.choices ?? [], i, { ...c, ...patch }) }));
     return (
-      <form className="node-form" aria-label="Choice" onSubmit={(e) => e.preventDefault()}>
-        <h3>Choice</h3>
-        <Text name="id" label="Id" value={c.id} onChange={(v) => set({ id: v })} />
-        <Text name="description" label="Question" value={c.description} onChange={(v) => set({ description: v })} />
+      <form className="node-form" aria-label={t("form.choice")} onSubmit={(e) => e.preventDefault()}>
+        <h3>{t("form.choice")}</h3>
+        <Text name="id" label={t("form.id")} value={c.id} onChange={(v) => set({ id: v })} />
+        <Text name="description" label={t("form.question")} value={c.description} onChange={(v) => set({ description: v })} />
         <fieldset>
-          <legend>Options (2 to 8)</legend>
+          <legend>{t("form.options")}</legend>
           <ul className="responses">
             {c.options.map((o, oi) => (
               <li key={oi}>
-                <Text name={`option-${oi}`} label={`Option ${oi + 1}`} value={o} onChange={(v) => set({ options: replace(c.options, oi, v) })} />
+                <Text name={`option-${oi}`} label={t("form.optionN", { n: oi + 1 })} value={o} onChange={(v) => set({ options: replace(c.options, oi, v) })} />
                 <span />
-                <button type="button" aria-label={`Remove option ${oi + 1}`} onClick={() => set({ options: without(c.options, oi) })}>✕</button>
+                <button type="button" aria-label={t("form.removeOption", { n: oi + 1 })} onClick={() => set({ options: without(c.options, oi) })}>✕</button>
               </li>
             ))}
           </ul>
-          <button type="button" disabled={c.options.length >= 8} onClick={() => set({ options: [...c.options, `Option ${c.options.length + 1}`] })}>Add option</button>
+          <button type="button" disabled={c.options.length >= 8} onClick={() => set({ options: [...c.options, `Option ${c.options.length + 1}`] })}>{t("form.addOption")}</button>
         </fieldset>
-        {remove("choice", (e) => ({ ...e, choices: without(e.choices ?? [], i) }))}
+        {remove("form.deleteChoice", (e) => ({ ...e, choices: without(e.choices ?? [], i) }))}
       </form>
     );
   }
@@ -210,26 +212,26 @@ export function NodeForm({ node, encounter, update, onDeleted, onReorder }: {
     const r = encounter.rewards[i];
     const set = (patch: Partial<typeof r>) => update((e) => ({ ...e, rewards: replace(e.rewards, i, { ...r, ...patch }) }));
     return (
-      <form className="node-form" aria-label="Reward" onSubmit={(e) => e.preventDefault()}>
-        <h3>Reward</h3>
-        <Pick name="kind" label="Kind" value={r.kind} options={REWARD_KINDS} onChange={(v) => set({ kind: v })} />
-        <Num name="amount" label="Amount" value={r.amount} onChange={(v) => set({ amount: v })} />
-        <Text name="item" label="Item" value={r.item ?? ""} onChange={(v) => set({ item: v || null })} />
-        <Text name="faction" label="Faction" value={r.faction ?? ""} onChange={(v) => set({ faction: v || null })} />
-        {remove("reward", (e) => ({ ...e, rewards: without(e.rewards, i) }))}
+      <form className="node-form" aria-label={t("form.reward")} onSubmit={(e) => e.preventDefault()}>
+        <h3>{t("form.reward")}</h3>
+        <Pick name="kind" label={t("form.kind")} value={r.kind} options={REWARD_KINDS} onChange={(v) => set({ kind: v })} />
+        <Num name="amount" label={t("form.amount")} value={r.amount} onChange={(v) => set({ amount: v })} />
+        <Text name="item" label={t("form.item")} value={r.item ?? ""} onChange={(v) => set({ item: v || null })} />
+        <Text name="faction" label={t("form.faction")} value={r.faction ?? ""} onChange={(v) => set({ faction: v || null })} />
+        {remove("form.deleteReward", (e) => ({ ...e, rewards: without(e.rewards, i) }))}
       </form>
     );
   }
   const set = (patch: Partial<Encounter>) => update((e) => ({ ...e, ...patch }));
   return (
-    <form className="node-form" aria-label="Encounter" onSubmit={(e) => e.preventDefault()}>
-      <h3>Encounter</h3>
-      <Text name="id" label="Id" value={encounter.id} onChange={(v) => set({ id: v })} />
-      <Text name="title" label="Title" value={encounter.title} onChange={(v) => set({ title: v })} />
-      <Text name="description" label="Description" value={encounter.description} onChange={(v) => set({ description: v })} />
-      <Pick name="category" label="Category" value={encounter.category} options={CATEGORIES} onChange={(v) => set({ category: v })} />
-      <Num name="difficulty" label="Difficulty (0–1)" step={0.05} value={encounter.difficulty} onChange={(v) => set({ difficulty: v })} />
-      <Num name="estimated_duration" label="Duration (minutes)" value={encounter.estimated_duration} onChange={(v) => set({ estimated_duration: v })} />
+    <form className="node-form" aria-label={t("form.encounter")} onSubmit={(e) => e.preventDefault()}>
+      <h3>{t("form.encounter")}</h3>
+      <Text name="id" label={t("form.id")} value={encounter.id} onChange={(v) => set({ id: v })} />
+      <Text name="title" label={t("form.title")} value={encounter.title} onChange={(v) => set({ title: v })} />
+      <Text name="description" label={t("form.description")} value={encounter.description} onChange={(v) => set({ description: v })} />
+      <Pick name="category" label={t("form.category")} value={encounter.category} options={CATEGORIES} onChange={(v) => set({ category: v })} />
+      <Num name="difficulty" label={t("form.difficulty")} step={0.05} value={encounter.difficulty} onChange={(v) => set({ difficulty: v })} />
+      <Num name="estimated_duration" label={t("form.duration")} value={encounter.estimated_duration} onChange={(v) => set({ estimated_duration: v })} />
     </form>
   );
 }

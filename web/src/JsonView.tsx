@@ -1,6 +1,7 @@
 // The encounter as JSON in Monaco, in two-way sync with the canvas: edits that parse
 // replace the encounter; canvas changes replace the text (unless they are equal).
 import { useEffect, useRef } from "react";
+import { useT } from "./i18n";
 import * as monaco from "monaco-editor/editor/editor.api";
 import "monaco-editor/language/json/monaco.contribution";
 import EditorWorker from "monaco-editor/editor/editor.worker?worker";
@@ -17,6 +18,8 @@ window.MonacoEnvironment = {
 
 export function JsonView({ value, onChange }: { value: unknown; onChange: (v: unknown) => void }) {
   const host = useRef<HTMLDivElement>(null);
+  const t = useT();
+  const label = t("json.label");
   const editor = useRef<monaco.editor.IStandaloneCodeEditor | null>(null);
   const latest = useRef(onChange);
   latest.current = onChange;
@@ -29,7 +32,7 @@ export function JsonView({ value, onChange }: { value: unknown; onChange: (v: un
       automaticLayout: true,
       minimap: { enabled: false },
       fontSize: 13,
-      ariaLabel: "Encounter JSON",
+      ariaLabel: label,
       tabSize: 2,
     });
     editor.current = ed;
@@ -61,6 +64,9 @@ export function JsonView({ value, onChange }: { value: unknown; onChange: (v: un
       ed.setValue(JSON.stringify(value, null, 2));
     }
   }, [value]);
+
+  // the editor's accessible name follows the studio's language
+  useEffect(() => { editor.current?.updateOptions({ ariaLabel: label }); }, [label]);
 
   return <div className="json-view" ref={host} data-testid="json-view" />;
 }

@@ -8,7 +8,7 @@
 // the owner (or an admin).
 import { useCallback, useEffect, useState } from "react";
 import { api, ApiError, apiDownload } from "./api";
-import { useT } from "./i18n";
+import { useT, useTn } from "./i18n";
 
 export interface Meta { title: string; description: string; tags: string[]; category: string; worlds: string[]; languages: string[]; licence: string; preview: string }
 export interface Listing {
@@ -28,6 +28,7 @@ export function ListingDetail({ apiKey, isAdmin, listingId, act, onChanged, onCl
   apiKey: string; isAdmin: boolean; listingId: string; act: Act; onChanged: () => Promise<void>; onClose: () => void;
 }) {
   const t = useT();
+  const tn = useTn();
   const [listing, setListing] = useState<Listing | null>(null);
   const [versions, setVersions] = useState<VersionRecord[]>([]);
   const [reviews, setReviews] = useState<Review[]>([]);
@@ -76,7 +77,7 @@ export function ListingDetail({ apiKey, isAdmin, listingId, act, onChanged, onCl
       <h3>{title}</h3>
       <button type="button" onClick={onClose}>{t("market.close")}</button>
       <p className="muted">
-        {t("market.summary", { kind: listing.kind, owner: listing.owner, downloads: String(listing.downloads) })}
+        {t("market.summary", { kind: listing.kind, owner: listing.owner, downloads: tn("market.downloads", listing.downloads) })}
       </p>
       {listing.unlisted && <p className="error">{t("market.unlistedBecause", { reason: listing.unlisted })}</p>}
       <p>{listing.meta.description}</p>

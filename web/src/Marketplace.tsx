@@ -4,7 +4,7 @@
 // listing was exported as; admins approve pending versions.
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, ApiError, apiUpload } from "./api";
-import { useT } from "./i18n";
+import { useT, useTn } from "./i18n";
 import { ListingDetail, type Listing, type VersionRecord as Version } from "./MarketDetail";
 
 interface Page { items: Listing[]; next_cursor: string | null }
@@ -29,6 +29,7 @@ export function Marketplace({ apiKey, isAdmin }: { apiKey: string; isAdmin: bool
   const [error, setError] = useState("");
   const [open, setOpen] = useState<string | null>(null);
   const t = useT();
+  const tn = useTn();
 
   const query = useCallback((next: string | null) => {
     const params = new URLSearchParams({ sort, limit: "10" });
@@ -101,7 +102,7 @@ export function Marketplace({ apiKey, isAdmin }: { apiKey: string; isAdmin: bool
             <strong>{l.meta.title}</strong>
             <span className="muted">
               {l.kind} · v{l.latest_version} · {l.rating === null ? t("market.unrated") : t("market.rating", { rating: l.rating.toFixed(1), count: String(l.ratings) })}
-              {" · "}{t("market.downloads", { count: String(l.downloads) })}
+              {" · "}{tn("market.downloads", l.downloads)}
               {l.reputation !== null ? ` · ${t("market.reputation", { value: String(l.reputation) })}` : ""}
             </span>
             <span>{l.meta.preview || l.meta.description}</span>

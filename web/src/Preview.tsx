@@ -2,10 +2,12 @@
 // player's data is touched): complete objectives, make choices, talk to NPCs, finish.
 import { useState } from "react";
 import { api, ApiError, type Encounter, type PreviewState } from "./api";
+import { useT } from "./i18n";
 
 export function PreviewPanel({ apiKey, encounter }: { apiKey: string; encounter: Encounter }) {
   const [state, setState] = useState<PreviewState | null>(null);
   const [error, setError] = useState("");
+  const t = useT();
   const [choice, setChoice] = useState({ description: "", option: "" });
   // where each NPC's branching conversation is (node id; null: ended)
   const [talk, setTalk] = useState<Record<string, string | null>>({});
@@ -25,28 +27,28 @@ export function PreviewPanel({ apiKey, encounter }: { apiKey: string; encounter:
   const pid = state?.previewId;
   return (
     <section className="panel preview" aria-labelledby="preview-title">
-      <h2 id="preview-title">Preview</h2>
+      <h2 id="preview-title">{t("panel.preview")}</h2>
       <button type="button" onClick={() => step({ action: "start", encounter })}>
-        {state ? "Restart preview" : "Start preview"}
+        {t(state ? "preview.restart" : "preview.start")}
       </button>
       {error && <p className="error" role="alert">{error}</p>}
       {state && pid && (
         <>
           <p>
-            Status: <strong data-testid="preview-status">{state.status}</strong>
+            {t("preview.status")} <strong data-testid="preview-status">{state.status}</strong>
           </p>
           <ul className="objectives">
             {state.objectives.map((o) => (
               <li key={o.id}>
                 <span>
-                  {o.completed ? "✔" : "○"} {o.description} ({o.progress}/{o.quantity}){o.optional ? " · optional" : ""}
+                  {o.completed ? "✔" : "○"} {o.description} ({o.progress}/{o.quantity}){o.optional ? ` · ${t("preview.optional")}` : ""}
                 </span>
                 {!o.completed && state.status === "active" && o.waitingFor.length > 0 && (
-                  <span className="muted">locked: needs {o.waitingFor.join(", ")} first</span>
+                  <span className="muted">{t("preview.locked", { ids: o.waitingFor.join(", ") })}</span>
                 )}
                 {!o.completed && state.status === "active" && o.waitingFor.length === 0 && (
                   <button type="button" onClick={() => step({ action: "objective", previewId: pid, objectiveId: o.id, completed: true })}>
-                    Complete “{o.description}”
+                    {t("preview.complete", { what: o.description })}
                   </button>
                 )}
               </li>
@@ -59,14 +61,14 @@ export function PreviewPanel({ apiKey, encounter }: { apiKey: string; encounter:
                 if (!tree.length) {
                   return (
                     <button key={n.id} type="button" onClick={() => step({ action: "talk", previewId: pid, npcId: n.id })}>
-                      Talk to {n.name}
+                      {t("preview.talk", { name: n.name })}
                     </button>
                   );
                 }
                 const at = n.id in talk ? talk[n.id] : tree[0].id;
-                const node = tree.find((t) => t.id === at);
+                const node = tree.find((x) => x.id === at);
                 return (
-                  <div key={n.id} className="conversation" role="group" aria-label={`Conversation with ${n.name}`}>
+                  <div key={n.id} className="conversation" role="group" aria-label={t("preview.conversation", { name: n.name })}>
                     {node ? (
                       <>
                         <p>
@@ -78,23 +80,23 @@ export function PreviewPanel({ apiKey, encounter }: { apiKey: string; encounter:
                             type="button"
                             onClick={async () => {
                               const ok = await step({ action: "talk", previewId: pid, npcId: n.id, line: node.text, reply: r.text });
-                              if (ok) setTalk((t) => ({ ...t, [n.id]: r.next }));
+                              if (ok) setTalk((was) => ({ ...was, [n.id]: r.next }));
                             }}
                           >
-                            Answer: {r.text}
+                            {t("preview.answer", { text: r.text })}
                           </button>
                         ))}
                       </>
                     ) : (
-                      <button type="button" onClick={() => setTalk((t) => ({ ...t, [n.id]: tree[0].id }))}>
-                        Talk to {n.name} again
+                      <button type="button" onClick={() => setTalk((was) => ({ ...was, [n.id]: tree[0].id }))}>
+                        {t("preview.talkAgain", { name: n.name })}
                       </button>
                     )}
                   </div>
                 );
               })}
               {(encounter.choices ?? []).map((c) => (
-                <div key={c.id} className="conversation" role="group" aria-label={`Choice: ${c.description}`}>
+                <div key={c.id} className="conversation" role="group" aria-label={t("preview.choiceGroup", { question: c.description })}>
                   <p><strong>{c.description}</strong></p>
                   {c.options.map((o) => (
                     <button
@@ -102,7 +104,7 @@ export function PreviewPanel({ apiKey, encounter }: { apiKey: string; encounter:
                       type="button"
                       onClick={() => step({ action: "choice", previewId: pid, choiceId: c.id, description: c.description, option: o, options: c.options })}
                     >
-                      Choose: {o}
+                      {t("preview.choose", { option: o })}
                     </button>
                   ))}
                 </div>
@@ -114,19 +116,19 @@ export function PreviewPanel({ apiKey, encounter }: { apiKey: string; encounter:
                   void step({ action: "choice", previewId: pid, ...choice });
                 }}
               >
-                <label>Decision <input value={choice.description} onChange={(e) => setChoice({ ...choice, description: e.target.value })} /></label>
-                <label>Option chosen <input value={choice.option} onChange={(e) => setChoice({ ...choice, option: e.target.value })} /></label>
-                <button type="submit" disabled={!choice.description || !choice.option}>Make choice</button>
+                <label>{t("preview.decision")} <input value={choice.description} onChange={(e) => setChoice({ ...choice, description: e.target.value })} /></label>
+                <label>{t("preview.optionChosen")} <input value={choice.option} onChange={(e) => setChoice({ ...choice, option: e.target.value })} /></label>
+                <button type="submit" disabled={!choice.description || !choice.option}>{t("preview.makeChoice")}</button>
               </form>
               <button type="button" disabled={!state.canComplete} onClick={() => step({ action: "finish", previewId: pid, outcome: "completed" })}>
-                Finish: complete the encounter
+                {t("preview.finishComplete")}
               </button>
               <button type="button" onClick={() => step({ action: "finish", previewId: pid, outcome: "failed", reason: "failed in preview" })}>
-                Finish: fail it
+                {t("preview.finishFail")}
               </button>
             </>
           )}
-          <ol className="log" aria-label="Preview log">
+          <ol className="log" aria-label={t("preview.log")}>
             {state.log.map((line, i) => (
               <li key={i}>{line}</li>
             ))}

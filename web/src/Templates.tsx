@@ -1,6 +1,7 @@
 // Templates gallery: start from a template, with its parameters in a form.
 import { useEffect, useState } from "react";
 import { api, ApiError, type Encounter } from "./api";
+import { useT } from "./i18n";
 
 interface Param { type: string; description: string; required: boolean; default: unknown; min: number | null; max: number | null; choices: string[] }
 interface Template { id: string; name: string; category: string; description: string; difficulty: string; estimated_duration: number; parameters: Record<string, Param> }
@@ -10,6 +11,7 @@ export function Templates({ apiKey, onOpen }: { apiKey: string; onOpen: (e: Enco
   const [chosen, setChosen] = useState<Template | null>(null);
   const [values, setValues] = useState<Record<string, string>>({});
   const [error, setError] = useState("");
+  const t = useT();
   useEffect(() => {
     api<Template[]>(apiKey, "GET", "/editor/templates").then(setTemplates).catch((e: ApiError) => setError(e.message));
   }, [apiKey]);
@@ -30,28 +32,28 @@ export function Templates({ apiKey, onOpen }: { apiKey: string; onOpen: (e: Enco
   };
   return (
     <section className="templates" aria-labelledby="tpl-title">
-      <h2 id="tpl-title">Templates</h2>
+      <h2 id="tpl-title">{t("templates.title")}</h2>
       {error && <p className="error" role="alert">{error}</p>}
       <ul className="gallery">
-        {templates.map((t) => (
-          <li key={t.id}>
-            <button type="button" className={chosen?.id === t.id ? "card chosen" : "card"} onClick={() => { setChosen(t); setValues({}); setError(""); }}>
-              <strong>{t.name}</strong>
-              <span className="muted">{t.category} · {t.difficulty} · {t.estimated_duration} min</span>
-              <span>{t.description}</span>
+        {templates.map((tpl) => (
+          <li key={tpl.id}>
+            <button type="button" className={chosen?.id === tpl.id ? "card chosen" : "card"} onClick={() => { setChosen(tpl); setValues({}); setError(""); }}>
+              <strong>{tpl.name}</strong>
+              <span className="muted">{t("templates.minutes", { category: tpl.category, difficulty: tpl.difficulty, minutes: tpl.estimated_duration })}</span>
+              <span>{tpl.description}</span>
             </button>
           </li>
         ))}
       </ul>
       {chosen && (
-        <form className="node-form" aria-label={`Parameters of ${chosen.name}`} onSubmit={(e) => { e.preventDefault(); void open(); }}>
+        <form className="node-form" aria-label={t("templates.parameters", { name: chosen.name })} onSubmit={(e) => { e.preventDefault(); void open(); }}>
           <h3>{chosen.name}</h3>
           {Object.entries(chosen.parameters).map(([name, p]) => (
             <label className="field" key={name}>
-              <span>{name}{p.required ? " (required)" : ""}: {p.description}</span>
+              <span>{t(p.required ? "templates.required" : "templates.optional", { name, description: p.description })}</span>
               {p.choices.length || p.type === "bool" ? (
                 <select value={values[name] ?? String(p.default ?? "")} onChange={(e) => setValues({ ...values, [name]: e.target.value })}>
-                  {!p.required && <option value="">(default{p.default == null ? "" : `: ${String(p.default)}`})</option>}
+                  {!p.required && <option value="">{p.default == null ? t("templates.default") : t("templates.defaultIs", { value: String(p.default) })}</option>}
                   {(p.type === "bool" ? ["true", "false"] : p.choices).map((c) => <option key={c}>{c}</option>)}
                 </select>
               ) : (
@@ -68,7 +70,7 @@ export function Templates({ apiKey, onOpen }: { apiKey: string; onOpen: (e: Enco
               )}
             </label>
           ))}
-          <button type="submit" className="primary">Open in the editor</button>
+          <button type="submit" className="primary">{t("templates.open")}</button>
         </form>
       )}
     </section>

@@ -8,6 +8,8 @@
 //   that leads to B
 // Deleting a prerequisite edge removes the requirement; deleting an answer edge removes
 // the answer. Order edges follow the list and cannot be deleted, only redrawn.
+// What happened is said as a message key of the studio's catalogs with its values
+// (`Note`), which the caller translates.
 import type { Layout } from "./Canvas";
 import type { Encounter, Objective } from "./api";
 
@@ -16,9 +18,11 @@ export interface Drawn {
   target: string;
   sourceHandle?: string | null;
 }
+/** A message of the studio's catalogs (web/src/i18n/locale) and its values. */
+export interface Note { key: string; vars?: Record<string, string | number> }
 export type Change =
-  | { encounter: Encounter; layout: Layout; select: string; message: string }
-  | { error: string };
+  | { encounter: Encounter; layout: Layout; select: string; message: Note }
+  | { error: Note };
 
 export const UNLOCKS = "unlocks";
 const MAX_RESPONSES = 8;
@@ -54,14 +58,12 @@ function needs(e: Encounter, id: string, needed: string): boolean {
   return false;
 }
 
-const HOW =
-  "Edges join objectives (from the bottom handle: order; from the right handle: " +
-  "prerequisite) or two dialogue branches of one NPC (an answer).";
+const HOW: Note = { key: "edge.how" };
 
 export function connect(e: Encounter, layout: Layout, c: Drawn): Change {
   const [sk, sa] = c.source.split(":");
   const [tk, ta, tb] = c.target.split(":");
-  if (c.source === c.target) return { error: "An edge needs two different nodes." };
+  if (c.source === c.target) return { error: { key: "edge.twoNodes" } };
   if (tk === "objective" && (sk === "objective" || sk === "encounter")) {
     const to = Number(ta);
     const b = e.objectives[to];
@@ -70,22 +72,23 @@ export function connect(e: Encounter, layout: Layout, c: Drawn): Change {
       const a = e.objectives[Number(sa)];
       if (!a) return { error: HOW };
       const requires = b.requires ?? [];
-      if (requires.includes(a.id)) return { error: `${name(b)} already requires ${name(a)}.` };
-      if (needs(e, a.id, b.id)) return { error: `${name(a)} already needs ${name(b)}: that edge would make a circle.` };
-      if (requires.length >= MAX_REQUIRES) return { error: `An objective requires at most ${MAX_REQUIRES} others.` };
+      if (requires.includes(a.id)) return { error: { key: "edge.alreadyRequires", vars: { b: name(b), a: name(a) } } };
+      if (needs(e, a.id, b.id)) return { error: { key: "edge.circle", vars: { a: name(a), b: name(b) } } };
+      if (requires.length >= MAX_REQUIRES) return { error: { key: "edge.maxRequires", vars: { max: MAX_REQUIRES } } };
       const objectives = e.objectives.map((o, i) => (i === to ? { ...o, requires: [...requires, a.id] } : o));
-      return { encounter: { ...e, objectives }, layout, select: c.target, message: `${name(b)} now needs ${name(a)} first` };
+      return { encounter: { ...e, objectives }, layout, select: c.target, message: { key: "edge.nowNeeds", vars: { b: name(b), a: name(a) } } };
     }
     const from = sk === "encounter" ? -1 : Number(sa);
     if (from >= 0 && !e.objectives[from]) return { error: HOW };
     const index = to > from ? from + 1 : from;
-    const text = sk === "encounter" ? "comes first" : `comes after ${name(e.objectives[from])}`;
-    if (index === to) return { error: `${name(b)} already ${text}.` };
+    const vars = { b: name(b), a: sk === "encounter" ? "" : name(e.objectives[from]) };
+    const first = sk === "encounter";
+    if (index === to) return { error: { key: first ? "edge.alreadyFirst" : "edge.alreadyAfter", vars } };
     const moved = moveObjective(e, layout, to, index);
-    return { ...moved, select: `objective:${index}`, message: `${name(b)} ${text}` };
+    return { ...moved, select: `objective:${index}`, message: { key: first ? "edge.first" : "edge.after", vars } };
   }
   if (sk === "tree" && tk === "tree") {
-    if (sa !== ta) return { error: "A dialogue answer leads to a branch of the same NPC." };
+    if (sa !== ta) return { error: { key: "edge.sameNpc" } };
     const i = Number(sa);
     const npc = e.npcs[i];
     const tree = npc?.dialogue_tree ?? [];
@@ -93,35 +96,35 @@ export function connect(e: Encounter, layout: Layout, c: Drawn): Change {
     const from = tree[k];
     const to = tree[Number(tb)];
     if (!npc || !from || !to) return { error: HOW };
-    if (from.responses.length >= MAX_RESPONSES) return { error: `A dialogue branch has at most ${MAX_RESPONSES} answers.` };
+    if (from.responses.length >= MAX_RESPONSES) return { error: { key: "edge.maxAnswers", vars: { max: MAX_RESPONSES } } };
     const responses = [...from.responses, { text: "Go on.", next: to.id }];
     const dialogue_tree = tree.map((t, j) => (j === k ? { ...t, responses } : t));
     const npcs = e.npcs.map((n, j) => (j === i ? { ...n, dialogue_tree } : n));
-    return { encounter: { ...e, npcs }, layout, select: c.source, message: `New answer in ${from.id}: leads to ${to.id}` };
+    return { encounter: { ...e, npcs }, layout, select: c.source, message: { key: "edge.newAnswer", vars: { from: from.id, to: to.id } } };
   }
   return { error: HOW };
 }
 
 /** The change a deleted edge makes (edge ids as Canvas builds them). */
-export function removeEdge(e: Encounter, id: string): { encounter: Encounter; message: string } | { error: string } {
+export function removeEdge(e: Encounter, id: string): { encounter: Encounter; message: Note } | { error: Note } {
   const parts = id.split(":");
   if (parts[0] === "requires") {
     const [j, r] = [Number(parts[1]), Number(parts[2])];
     const o = e.objectives[j];
-    if (!o?.requires?.[r]) return { error: "That edge is gone already." };
+    if (!o?.requires?.[r]) return { error: { key: "edge.gone" } };
     const gone = o.requires[r];
     const objectives = e.objectives.map((x, i) => (i === j ? { ...x, requires: (x.requires ?? []).filter((_, n) => n !== r) } : x));
-    return { encounter: { ...e, objectives }, message: `${name(o)} no longer needs ${gone}` };
+    return { encounter: { ...e, objectives }, message: { key: "edge.noLongerNeeds", vars: { b: name(o), a: gone } } };
   }
   if (parts[0] === "reply") {
     const [i, k, ri] = [Number(parts[2]), Number(parts[3]), Number(parts[4])];
     const tree = e.npcs[i]?.dialogue_tree ?? [];
     const t = tree[k];
-    if (!t?.responses[ri]) return { error: "That edge is gone already." };
+    if (!t?.responses[ri]) return { error: { key: "edge.gone" } };
     const dialogue_tree = tree.map((x, j) => (j === k ? { ...x, responses: x.responses.filter((_, n) => n !== ri) } : x));
     const npcs = e.npcs.map((n, j) => (j === i ? { ...n, dialogue_tree } : n));
-    return { encounter: { ...e, npcs }, message: `Answer “${t.responses[ri].text}” removed from ${t.id}` };
+    return { encounter: { ...e, npcs }, message: { key: "edge.answerRemoved", vars: { text: t.responses[ri].text, from: t.id } } };
   }
-  if (parts[0] === "order") return { error: "Order edges follow the objectives' list: draw an edge from an objective's bottom handle to reorder." };
-  return { error: "This edge shows how the encounter is built; delete the node instead." };
+  if (parts[0] === "order") return { error: { key: "edge.orderFixed" } };
+  return { error: { key: "edge.structural" } };
 }

@@ -8,6 +8,7 @@ import { AdapterLink } from './link.js'
 import { DecodeError, CLOSE, encodeFrame } from './codec.js'
 import { World, CAPABILITIES } from './world.js'
 import { Voices } from './voice.js'
+import { list, loadMessages, t, tn } from './i18n.js'
 
 const KEY = 'ae-studio-key' // the studio's sign-in, shared when the tab came from it
 const TICK_MS = 50
@@ -76,14 +77,14 @@ class LinkIO {
       try {
         this.link.key = await this.freshPass() // passes are single-use
       } catch (err) {
-        this.onState(`cannot get a new link pass: ${err instanceof Error ? err.message : err}`)
+        this.onState(t('cannot get a new link pass: {error}', { error: err instanceof Error ? err.message : String(err) }))
         return this.retry()
       }
     }
     const ws = new WebSocket(this.wsUrl)
     this.ws = ws
     this.link.connected(now())
-    this.onState('connecting')
+    this.onState(t('connecting'))
     ws.addEventListener('message', (e) => {
       if (this.ws !== ws) return
       try {
@@ -98,10 +99,12 @@ class LinkIO {
       this.ws = null
       const decision = this.link.closed(e.code)
       if (decision === 'stop') {
-        this.onState(`stopped (${e.code} ${e.reason})`)
+        this.onState(t('stopped ({code} {reason})', { code: e.code, reason: e.reason }))
         return
       }
-      this.onState(`closed (${e.code}), will ${decision}`)
+      this.onState(decision === 'resume'
+        ? t('closed ({code}), will resume', { code: e.code })
+        : t('closed ({code}), will identify again', { code: e.code }))
       this.retry()
     })
   }
@@ -125,11 +128,11 @@ class LinkIO {
         this.onDispatch(effect.frame)
       } else if (effect.type === 'ready') {
         this.attempt = 0
-        this.onState('linked')
+        this.onState(t('linked'))
         this.onReady(effect.sessions)
       } else if (effect.type === 'resumed') {
         this.attempt = 0
-        this.onState('linked (resumed)')
+        this.onState(t('linked (resumed)'))
       } else if (effect.type === 'dead' && ws) {
         ws.close(4000, 'the daemon went silent')
       }
@@ -170,7 +173,7 @@ function play (key, passes) {
     shelf: $('voices'),
     onSpeaking: (names) => {
       const who = names.filter(Boolean)
-      $('speaking').textContent = who.length ? `${who.join(' and ')} ${who.length > 1 ? 'are' : 'is'} speaking` : ''
+      $('speaking').textContent = who.length ? tn('{names} is speaking', '{names} are speaking', who.length, { names: list(who) }) : ''
     }
   })
   const muteButton = $('voice-mute')
@@ -193,11 +196,11 @@ function play (key, passes) {
     left = true
     link?.stop() // a tab outside the room speaks for nobody
     if (e.code >= 4000 && e.code < 4100) {
-      status(`the room refused this tab (${e.code} ${e.reason}): reload to play again`)
+      status(t('the room refused this tab ({code} {reason}): reload to play again', { code: e.code, reason: e.reason }))
       return
     }
     // the daemon went away (a restart): join again with fresh passes, as a new tab would
-    status(`the room closed (${e.code}): joining again...`)
+    status(t('the room closed ({code}): joining again…', { code: e.code }))
     const rejoin = () => {
       fetch('/health').then((r) => r.ok ? location.reload() : Promise.reject(new Error('not yet')))
         .catch(() => setTimeout(rejoin, REJOIN_MS))
@@ -213,7 +216,11 @@ function play (key, passes) {
   function showStatus () {
     if (left) return
     const who = me ? world.players.get(me)?.name : '...'
-    status(`${who} in ${server} · ${world.players.size} here · ${host ? `hosting the link: ${linkState}` : 'guest'}`)
+    status([
+      t('{player} in {server}', { player: who ?? '...', server }),
+      tn('{count} player here', '{count} players here', world.players.size),
+      host ? t('hosting the link: {state}', { state: linkState }) : t('guest')
+    ].join(' · '))
   }
 
   /** @param {string} who @param {string} text @param {string} kind */
@@ -240,16 +247,16 @@ function play (key, passes) {
         if (m.host) becomeHost(passes.linkPass)
         break
       case 'host':
-        getPasses(key).then((p) => becomeHost(p.linkPass), (err) => status(`cannot host: ${err.message}`))
+        getPasses(key).then((p) => becomeHost(p.linkPass), (err) => status(t('cannot host: {error}', { error: err.message })))
         break
       case 'join':
         world.setPlayer(m.player)
-        log('', `${m.player.name} joined`, 'system')
+        log('', t('{name} joined', { name: m.player.name }), 'system')
         link?.event({ type: 'player_join', player: { id: m.player.id, name: m.player.name } })
         break
       case 'leave':
         world.players.delete(m.id)
-        log('', `${m.player.name} left`, 'system')
+        log('', t('{name} left', { name: m.player.name }), 'system')
         link?.event({ type: 'player_leave', player: { id: m.id, name: m.player.name } })
         break
       case 'player':
@@ -389,8 +396,9 @@ function play (key, passes) {
 
   /** The DOM's view of who is where (for screen readers, and what tests read). */
   function lists () {
-    const players = [...world.players.values()].map((p) => `${p.name}${p.id === me ? ' (you)' : ''} at ${Math.round(p.x)}, ${Math.round(p.y)}`)
-    const companions = [...world.companions.values()].map((c) => `${c.name} at ${Math.round(c.x)}, ${Math.round(c.y)} facing ${compass(c.facing)}${c.emote ? ` *${c.emote.name}*` : ''}${c.bubble ? `: “${c.bubble.text}”` : ''}`)
+    const players = [...world.players.values()].map((p) => t('{name} at {x}, {y}', { name: p.id === me ? t('{name} (you)', { name: p.name }) : p.name, x: Math.round(p.x), y: Math.round(p.y) }))
+    const companions = [...world.companions.values()].map((c) => t('{name} at {x}, {y} facing {direction}', { name: c.name, x: Math.round(c.x), y: Math.round(c.y), direction: t(compass(c.facing)) }) +
+      `${c.emote ? ` *${c.emote.name}*` : ''}${c.bubble ? `: “${c.bubble.text}”` : ''}`)
     fill('players', players)
     fill('companions', companions)
   }
@@ -459,7 +467,7 @@ function compass (angle) {
 function signIn (error) {
   $('signin').hidden = false
   $('signin-error').textContent = error ?? ''
-  status('sign in to play')
+  status(t('sign in to play'))
 }
 
 /** @param {string} key */
@@ -471,13 +479,14 @@ async function start (key) {
   } catch (err) {
     if (err instanceof PassError && (err.status === 401 || err.status === 403)) {
       sessionStorage.removeItem(KEY)
-      signIn(`that key was not accepted: ${err.message}`)
+      signIn(t('that key was not accepted: {error}', { error: err.message }))
     } else {
-      status(`cannot join ${server}: ${err instanceof Error ? err.message : err}`)
+      status(t('cannot join {server}: {error}', { server, error: err instanceof Error ? err.message : String(err) }))
     }
   }
 }
 
+await loadMessages()
 $('server').textContent = server
 $('signin-form').addEventListener('submit', (e) => {
   e.preventDefault()

@@ -10,6 +10,7 @@
 // at the player's next key press or click.
 
 import { earshot } from './world.js'
+import { t } from './i18n.js'
 
 const SETTINGS = 'ae-play-voice'
 
@@ -91,7 +92,7 @@ export class Voices {
     el.crossOrigin = 'anonymous'
     el.preload = 'auto'
     el.dataset.sid = sid
-    el.setAttribute('aria-label', `${name}'s voice`)
+    el.setAttribute('aria-label', t("{name}'s voice", { name }))
     this.shelf.append(el)
     const panner = ctx.createStereoPanner()
     const gain = ctx.createGain()

@@ -110,6 +110,15 @@ def build_speech_providers(settings: Settings) -> list[SpeechProvider]:
                 api_key=key, model=voice.openai_model, voice=voice.openai_voice,
                 base_url=base_url, timeout=voice.timeout, prices=voice.prices,
             ))  # fmt: skip
+        elif name == "piper":
+            if voice.piper_model is None:
+                raise ConfigError(
+                    "the piper speech engine needs AE_VOICE__PIPER_MODEL: the path of a Piper "
+                    "voice model (NAME.onnx, with NAME.onnx.json beside it)"
+                )
+            from .piper import PiperProvider
+
+            providers.append(PiperProvider(voice.piper_model))
         else:
             from .espeak import ESpeakProvider
 

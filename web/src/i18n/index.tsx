@@ -1,32 +1,31 @@
-// The studio's language: message catalogs bundled with the studio (no download at run
-// time) for English, Spanish, German, French, Brazilian Portuguese and Russian, chosen
-// from the browser's preferred languages (navigator.languages) unless the user picked one
-// in the header, which is remembered in localStorage. Untranslated text stays English.
-// Limits: only the studio's chrome (sign-in, navigation, header, the editor's toolbar and
-// panel titles) and the Marketplace tab go through the catalogs; messages from the
-// daemon arrive as it sends them.
+// The studio's language: gettext catalogs for English, Spanish, German, French,
+// Brazilian Portuguese and Russian (./locale: messages.pot holds the English messages,
+// one <tag>.po per language, written by hand), turned into a module at build time by
+// ../../vite-plugin-po.ts, so nothing is downloaded at run time. The language is the
+// first of the browser's preferred languages (navigator.languages) the studio has,
+// unless the user picked one in the header, which is remembered in localStorage.
+// Every message has a key (its msgctxt); `t` gives its text, `tn` the plural form for a
+// count by the language's gettext Plural-Forms rule. Numbers and dates shown go through
+// Intl in the same language (`useFormat`).
+// Limits: messages from the daemon (errors, deploy steps, moderation reasons) arrive as
+// it sends them; ids the games know (actions, worlds, avatars, emotes) stay as they are.
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
-import { de } from "./de";
-import { type Catalog, en, type MessageKey } from "./en";
-import { es } from "./es";
-import { fr } from "./fr";
-import { ptBR } from "./pt-BR";
-import { ru } from "./ru";
-
-export type { MessageKey } from "./en";
+import { catalogs, type CompiledCatalog } from "virtual:studio-catalogs";
 
 /** The studio's languages (BCP 47), each with its name in itself for the picker. */
 export const LOCALES = {
-  en: { name: "English", catalog: en as Catalog },
-  es: { name: "Español", catalog: es },
-  de: { name: "Deutsch", catalog: de },
-  fr: { name: "Français", catalog: fr },
-  "pt-BR": { name: "Português (Brasil)", catalog: ptBR },
-  ru: { name: "Русский", catalog: ru },
+  en: { name: "English" },
+  es: { name: "Español" },
+  de: { name: "Deutsch" },
+  fr: { name: "Français" },
+  "pt-BR": { name: "Português (Brasil)" },
+  ru: { name: "Русский" },
 } as const;
 export type Locale = keyof typeof LOCALES;
+type Vars = Record<string, string | number>;
 
 const CHOSEN = "ae-studio-language";
+const ENGLISH: CompiledCatalog = catalogs.en;
 
 function isLocale(tag: string): tag is Locale {
   return Object.prototype.hasOwnProperty.call(LOCALES, tag);
@@ -46,9 +45,13 @@ export function chooseLocale(preferred: readonly string[]): Locale {
   return "en";
 }
 
-/** `{name}` in a message replaced by `vars.name`. */
-export function format(message: string, vars?: Record<string, string>): string {
-  return vars ? message.replace(/\{(\w+)\}/g, (all, name: string) => vars[name] ?? all) : message;
+/** `{name}` in a message replaced by `vars.name` (numbers formatted for `locale`). */
+export function format(message: string, vars?: Vars, locale: Locale = "en"): string {
+  if (!vars) return message;
+  return message.replace(/\{(\w+)\}/g, (all, name: string) => {
+    const v = vars[name];
+    return v === undefined ? all : typeof v === "number" ? v.toLocaleString(locale) : v;
+  });
 }
 
 function initialLocale(): Locale {
@@ -57,13 +60,29 @@ function initialLocale(): Locale {
   return chooseLocale(navigator.languages?.length ? navigator.languages : [navigator.language ?? "en"]);
 }
 
-type Translate = (key: MessageKey, vars?: Record<string, string>) => string;
-interface I18n { locale: Locale; setLocale: (l: Locale) => void; t: Translate }
+/** A message's text in `locale`; the English one when the key is missing there. */
+function translate(locale: Locale, key: string, vars?: Vars): string {
+  const forms = catalogs[locale]?.messages[key] ?? ENGLISH.messages[key];
+  return format(forms?.[0] ?? key, vars, locale);
+}
+
+/** The plural form of a counted message for `count` (which fills `{count}`). */
+function translatePlural(locale: Locale, key: string, count: number, vars?: Vars): string {
+  const catalog = catalogs[locale]?.messages[key] ? catalogs[locale] : ENGLISH;
+  const forms = catalog.messages[key] ?? [key];
+  return format(forms[catalog.plural(count)] ?? forms[forms.length - 1], { count, ...vars }, locale);
+}
+
+/** A message by key, its `{placeholders}` filled. */
+export type Translate = (key: string, vars?: Vars) => string;
+export type TranslatePlural = (key: string, count: number, vars?: Vars) => string;
+interface I18n { locale: Locale; setLocale: (l: Locale) => void; t: Translate; tn: TranslatePlural }
 
 const I18nContext = createContext<I18n>({
   locale: "en",
   setLocale: () => {},
-  t: (key, vars) => format(en[key], vars),
+  t: (key, vars) => translate("en", key, vars),
+  tn: (key, count, vars) => translatePlural("en", key, count, vars),
 });
 
 export function I18nProvider({ children }: { children: ReactNode }) {
@@ -76,7 +95,8 @@ export function I18nProvider({ children }: { children: ReactNode }) {
   const value = useMemo<I18n>(() => ({
     locale,
     setLocale,
-    t: (key, vars) => format(LOCALES[locale].catalog[key] ?? en[key], vars),
+    t: (key, vars) => translate(locale, key, vars),
+    tn: (key, count, vars) => translatePlural(locale, key, count, vars),
   }), [locale, setLocale]);
   return <I18nContext.Provider value={value}>{children}</I18nContext.Provider>;
 }
@@ -84,6 +104,30 @@ export function I18nProvider({ children }: { children: ReactNode }) {
 /** The translate function of the studio's current language. */
 export function useT(): Translate {
   return useContext(I18nContext).t;
+}
+
+/** The plural-aware translate function of the studio's current language. */
+export function useTn(): TranslatePlural {
+  return useContext(I18nContext).tn;
+}
+
+/** Numbers, percentages, dates and times in the studio's current language. */
+export function useFormat() {
+  const { locale } = useContext(I18nContext);
+  return useMemo(() => {
+    const number = new Intl.NumberFormat(locale);
+    const percent = new Intl.NumberFormat(locale, { style: "percent", maximumFractionDigits: 0 });
+    const dayMonth = new Intl.DateTimeFormat(locale, { day: "numeric", month: "numeric", timeZone: "UTC" });
+    return {
+      locale,
+      number: (v: number) => number.format(v),
+      percent: (v: number) => percent.format(v),
+      /** A calendar day (`2026-12-06`) as day and month, e.g. 06.12. in German. */
+      dayMonth: (isoDay: string) => dayMonth.format(new Date(`${isoDay}T00:00:00Z`)),
+      dateTime: (iso: string) => new Date(iso).toLocaleString(locale),
+      time: (iso: string) => new Date(iso).toLocaleTimeString(locale),
+    };
+  }, [locale]);
 }
 
 /** The header's language menu. */

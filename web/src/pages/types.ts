@@ -121,9 +121,8 @@ export interface SessionStatus {
 }
 
 /** One finding in words: "description: profanity (“shit”) — would be rejected". */
-export function describe(f: Finding): string {
-  const what = f.topic ?? f.reason ?? f.categories.join(", ");
+export function describe(f: Finding, t: (key: string, vars?: Record<string, string>) => string): string {
+  const what = f.topic && TOPICS.includes(f.topic) ? t(`topic.${f.topic}`) : f.topic ?? f.reason ?? f.categories.join(", ");
   const words = f.words.length ? ` (${f.words.map((w) => `“${w}”`).join(", ")})` : "";
-  const outcome = f.decision === "block" ? "would be refused" : "allowed, flagged for review";
-  return `${f.field}: ${what}${words} — ${outcome}`;
+  return t(f.decision === "block" ? "finding.refused" : "finding.flagged", { field: f.field, what, words });
 }

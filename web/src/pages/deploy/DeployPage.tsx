@@ -4,6 +4,7 @@
 // the reason (rejected by moderation, server offline, the game failing the spawn).
 import { useEffect, useState } from "react";
 import { api, ApiError } from "../../api";
+import { useT } from "../../i18n";
 import { type DeployView, type LinkedServer, type PersonaRecord, type World, WORLDS } from "../types";
 
 const STEPS = ["idle", "queued", "spawning", "live"] as const;
@@ -22,6 +23,8 @@ export function DeployPage({ apiKey, personaId }: { apiKey: string; personaId: s
   const [deploy, setDeploy] = useState<DeployView | null>(null);
   const [error, setError] = useState("");
   const [history, setHistory] = useState<DeployView[]>([]);
+  const t = useT();
+  const stateName = (s: string) => (["idle", "queued", "spawning", "live", "ended", "failed"].includes(s) ? t(`state.${s}`) : s);
 
   useEffect(() => {
     api<PersonaRecord[]>(apiKey, "GET", "/personas").then((found) => {
@@ -74,62 +77,62 @@ export function DeployPage({ apiKey, personaId }: { apiKey: string; personaId: s
   return (
     <div className="flow-page deploy-page">
       <section className="panel" aria-labelledby="deploy-title">
-        <h2 id="deploy-title">Deploy a persona</h2>
+        <h2 id="deploy-title">{t("deploy.title")}</h2>
         <div className="row">
-          <label className="field inline">Persona
-            <select aria-label="Persona" value={chosen} onChange={(e) => setChosen(e.target.value)}>
-              <option value="">Choose a persona…</option>
+          <label className="field inline">{t("field.persona")}
+            <select aria-label={t("field.persona")} value={chosen} onChange={(e) => setChosen(e.target.value)}>
+              <option value="">{t("deploy.choose")}</option>
               {personas.map((r) => (
                 <option key={r.persona.id} value={r.persona.id} disabled={r.status === "rejected"}>
-                  {r.persona.name} ({r.status.replace("_", " ")})
+                  {t("status.entry", { name: r.persona.name, status: t(`status.${r.status}`) })}
                 </option>
               ))}
             </select>
           </label>
-          <label className="field inline">World
-            <select aria-label="World" value={world} onChange={(e) => setWorld(e.target.value as World)}>
+          <label className="field inline">{t("field.world")}
+            <select aria-label={t("field.world")} value={world} onChange={(e) => setWorld(e.target.value as World)}>
               {WORLDS.map((w) => <option key={w}>{w}</option>)}
             </select>
           </label>
-          <label className="field inline">Server
-            <select aria-label="Server" value={server} onChange={(e) => setServer(e.target.value)}>
-              {here.length === 0 && <option value="">No {world} server has linked</option>}
+          <label className="field inline">{t("deploy.server")}
+            <select aria-label={t("deploy.server")} value={server} onChange={(e) => setServer(e.target.value)}>
+              {here.length === 0 && <option value="">{t("deploy.noServer", { world })}</option>}
               {here.map((s) => (
-                <option key={s.server_id} value={s.server_id}>{s.server_id} ({s.online ? "online" : "offline"})</option>
+                <option key={s.server_id} value={s.server_id}>{t(s.online ? "deploy.serverOnline" : "deploy.serverOffline", { server: s.server_id })}</option>
               ))}
             </select>
           </label>
           <button type="button" className="primary" onClick={start}
-            disabled={!chosen || !server || (deploy !== null && !settled)}>Deploy</button>
+            disabled={!chosen || !server || (deploy !== null && !settled)}>{t("deploy.deploy")}</button>
         </div>
-        {chosenServer && !chosenServer.online && <p className="error">Server offline: {chosenServer.server_id} is not linked now.</p>}
+        {chosenServer && !chosenServer.online && <p className="error">{t("deploy.offline", { server: chosenServer.server_id })}</p>}
 
-        <ol className="deploy-steps" aria-label="Deploy status">
+        <ol className="deploy-steps" aria-label={t("deploy.status")}>
           {STEPS.map((s, i) => (
             <li key={s} className={state === s ? "current" : reached > i || state === "ended" ? "done" : ""}
-              aria-current={state === s ? "step" : undefined}>{s}</li>
+              aria-current={state === s ? "step" : undefined}>{stateName(s)}</li>
           ))}
         </ol>
-        <p data-testid="deploy-state" className={`state state-${state}`}>{state}</p>
+        <p data-testid="deploy-state" data-state={state} className={`state state-${state}`}>{stateName(state)}</p>
         {deploy && <p className="muted" data-testid="deploy-step">{deploy.step}</p>}
         {(error || deploy?.reason) && <p className="error" role="alert" data-testid="deploy-reason">{error || deploy?.reason}</p>}
-        {deploy?.note && <p className="muted">Admin's note: {deploy.note}</p>}
+        {deploy?.note && <p className="muted">{t("deploy.note", { note: deploy.note })}</p>}
         {deploy?.session_id && (deploy.state === "live" || deploy.state === "ended") && (
-          <p><a href={liveViewPath(deploy.session_id)}>Open the live view</a></p>
+          <p><a href={liveViewPath(deploy.session_id)}>{t("deploy.openLive")}</a></p>
         )}
       </section>
       <section className="panel" aria-labelledby="deploys-title">
-        <h2 id="deploys-title">Your deploys</h2>
-        {history.length === 0 ? <p className="muted">None yet.</p> : (
+        <h2 id="deploys-title">{t("deploy.yours")}</h2>
+        {history.length === 0 ? <p className="muted">{t("deploy.none")}</p> : (
           <table className="deploys">
-            <thead><tr><th>Persona</th><th>Where</th><th>State</th><th>Session</th></tr></thead>
+            <thead><tr><th>{t("field.persona")}</th><th>{t("deploy.where")}</th><th>{t("deploy.state")}</th><th>{t("deploy.session")}</th></tr></thead>
             <tbody>
               {history.map((d) => (
                 <tr key={d.id}>
                   <td>{d.persona_name}</td>
                   <td>{d.world} / {d.server_id}</td>
-                  <td title={d.reason ?? d.step}>{d.state}{d.reason ? `: ${d.reason}` : ""}</td>
-                  <td>{d.session_id ? <a href={liveViewPath(d.session_id)}>{d.state === "ended" ? "replay" : "live view"}</a> : "—"}</td>
+                  <td title={d.reason ?? d.step}>{d.reason ? t("state.withReason", { state: stateName(d.state), reason: d.reason }) : stateName(d.state)}</td>
+                  <td>{d.session_id ? <a href={liveViewPath(d.session_id)}>{t(d.state === "ended" ? "deploy.replay" : "deploy.liveView")}</a> : "—"}</td>
                 </tr>
               ))}
             </tbody>

@@ -4,6 +4,7 @@
 // end the replay from the audit log.
 import { useEffect, useRef, useState } from "react";
 import { api, ApiError } from "../../api";
+import { useFormat, useT } from "../../i18n";
 import type { LiveItem, SessionStatus } from "../types";
 import { readSse } from "./sse";
 
@@ -11,16 +12,18 @@ const ACTION_TYPES = ["chat", "emote", "move_to", "follow", "look_at", "stop"];
 
 function ItemRow({ item, current }: { item: LiveItem; current?: boolean }) {
   const decided = item.kind === "action" || item.kind === "rate_limit";
+  const t = useT();
+  const fmt = useFormat();
   return (
     <li className={`live-item live-${item.kind} decision-${item.decision}${current ? " current" : ""}`}
       aria-current={current ? "step" : undefined} data-testid="live-item">
-      <time className="muted" dateTime={item.at}>{new Date(item.at).toLocaleTimeString()}</time>
-      <span className="badge">{item.kind === "rate_limit" ? "rate limit" : item.kind}</span>
+      <time className="muted" dateTime={item.at}>{fmt.time(item.at)}</time>
+      <span className="badge">{t(`live.kind.${item.kind}`)}</span>
       <span className="what">{item.text}</span>
-      {decided && <span className={`badge decision decision-${item.decision}`}>{item.decision}</span>}
-      {item.masked && <span className="masked">delivered as “{item.masked}”</span>}
-      {decided && item.decision === "block" && item.reason && <span className="reason">blocked: {item.reason}</span>}
-      {item.latency_ms !== null && <span className="latency">{item.latency_ms.toFixed(0)} ms round trip</span>}
+      {decided && <span className={`badge decision decision-${item.decision}`}>{t(`decision.${item.decision}`)}</span>}
+      {item.masked && <span className="masked">{t("live.delivered", { text: item.masked })}</span>}
+      {decided && item.decision === "block" && item.reason && <span className="reason">{t("live.blocked", { reason: item.reason })}</span>}
+      {item.latency_ms !== null && <span className="latency">{t("live.roundTrip", { ms: Math.round(item.latency_ms) })}</span>}
     </li>
   );
 }
@@ -28,9 +31,10 @@ function ItemRow({ item, current }: { item: LiveItem; current?: boolean }) {
 function ActionForm({ onSend }: { onSend: (action: Record<string, unknown>) => void }) {
   const [type, setType] = useState("chat");
   const [value, setValue] = useState("");
+  const t = useT();
   const field = type === "chat" ? "message" : type === "emote" ? "name" : type === "stop" ? null : "target";
   return (
-    <form className="row" aria-label="Send an action" onSubmit={(e) => {
+    <form className="row" aria-label={t("live.sendAction")} onSubmit={(e) => {
       e.preventDefault();
       const action: Record<string, unknown> = { type };
       if (field) action[field] = type === "move_to" && /^-?\d/.test(value)
@@ -38,16 +42,16 @@ function ActionForm({ onSend }: { onSend: (action: Record<string, unknown>) => v
       onSend(action);
       setValue("");
     }}>
-      <label className="field inline">Action
-        <select aria-label="Action" value={type} onChange={(e) => setType(e.target.value)}>{ACTION_TYPES.map((t) => <option key={t}>{t}</option>)}</select>
+      <label className="field inline">{t("live.action")}
+        <select aria-label={t("live.action")} value={type} onChange={(e) => setType(e.target.value)}>{ACTION_TYPES.map((t) => <option key={t}>{t}</option>)}</select>
       </label>
       {field && (
-        <label className="field inline">{{ message: "Message", name: "Emote", target: "Target" }[field]}
+        <label className="field inline">{t({ message: "live.message", name: "live.emote", target: "live.target" }[field])}
           <input value={value} onChange={(e) => setValue(e.target.value)} required
-            placeholder={type === "move_to" ? "x,y,z or a player" : ""} />
+            placeholder={type === "move_to" ? t("live.targetHint") : ""} />
         </label>
       )}
-      <button type="submit">Send</button>
+      <button type="submit">{t("live.send")}</button>
     </form>
   );
 }
@@ -55,6 +59,7 @@ function ActionForm({ onSend }: { onSend: (action: Record<string, unknown>) => v
 function Replay({ items }: { items: LiveItem[] }) {
   const [step, setStep] = useState(items.length);
   const [playing, setPlaying] = useState(false);
+  const t = useT();
   useEffect(() => {
     if (!playing) return;
     if (step >= items.length) { setPlaying(false); return; }
@@ -63,14 +68,14 @@ function Replay({ items }: { items: LiveItem[] }) {
   }, [playing, step, items.length]);
   return (
     <section className="panel" aria-labelledby="replay-title">
-      <h2 id="replay-title">Replay</h2>
-      <div className="row" role="toolbar" aria-label="Replay">
-        <button type="button" onClick={() => { setStep(0); setPlaying(true); }}>Play from the start</button>
-        <button type="button" onClick={() => { setPlaying(false); setStep((s) => Math.max(0, s - 1)); }} disabled={step === 0}>Previous</button>
-        <button type="button" onClick={() => { setPlaying(false); setStep((s) => Math.min(items.length, s + 1)); }} disabled={step >= items.length}>Next</button>
-        <span className="muted" data-testid="replay-step">Step {step} of {items.length}</span>
+      <h2 id="replay-title">{t("live.replay")}</h2>
+      <div className="row" role="toolbar" aria-label={t("live.replay")}>
+        <button type="button" onClick={() => { setStep(0); setPlaying(true); }}>{t("live.fromStart")}</button>
+        <button type="button" onClick={() => { setPlaying(false); setStep((s) => Math.max(0, s - 1)); }} disabled={step === 0}>{t("live.previous")}</button>
+        <button type="button" onClick={() => { setPlaying(false); setStep((s) => Math.min(items.length, s + 1)); }} disabled={step >= items.length}>{t("live.next")}</button>
+        <span className="muted" data-testid="replay-step">{t("live.step", { step, total: items.length })}</span>
       </div>
-      <ol className="live-items" aria-label="Replay steps">
+      <ol className="live-items" aria-label={t("live.replaySteps")}>
         {items.slice(0, step).map((item, i) => <ItemRow key={item.seq} item={item} current={i === step - 1} />)}
       </ol>
     </section>
@@ -85,6 +90,8 @@ export function LiveView({ apiKey, sessionId }: { apiKey: string; sessionId: str
   const [error, setError] = useState("");
   const [notice, setNotice] = useState("");
   const seen = useRef(new Set<number>());
+  const t = useT();
+  const fmt = useFormat();
 
   useEffect(() => {
     const abort = new AbortController();
@@ -113,36 +120,41 @@ export function LiveView({ apiKey, sessionId }: { apiKey: string; sessionId: str
       return r;
     } catch (e) {
       const err = e as ApiError;
-      setNotice(`${what}: ${[err.message, ...err.errors].join("; ")}`);
+      setNotice(t("live.problem", { what, problems: [err.message, ...err.errors].join("; ") }));
       return null;
     }
   };
   const send = async (action: Record<string, unknown>) => {
-    const r = (await call("Not sent", "/signal", { sessionId, actions: [action] })) as
+    const r = (await call(t("live.notSent"), "/signal", { sessionId, actions: [action] })) as
       { results: { decision: string; reason: string | null }[] } | null;
-    if (r) { const [res] = r.results; setNotice(`Sent: ${res.decision}${res.reason ? ` (${res.reason})` : ""}`); }
+    if (r) {
+      const [res] = r.results;
+      const sent = t("live.sent", { decision: t(`decision.${res.decision}`) });
+      setNotice(res.reason ? t("live.withReason", { text: sent, reason: res.reason }) : sent);
+    }
   };
   const pause = async (paused: boolean) => {
-    const r = (await call("Not changed", `/session/${encodeURIComponent(sessionId)}/${paused ? "pause" : "resume"}`)) as SessionStatus | null;
+    const r = (await call(t("live.notChanged"), `/session/${encodeURIComponent(sessionId)}/${paused ? "pause" : "resume"}`)) as SessionStatus | null;
     if (r) setStatus(r);
   };
 
   const live = status !== null && status.status !== "ended";
+  const sessionState = (s: string) => (["live", "ended"].includes(s) ? t(`state.${s}`) : s);
   return (
     <div className="flow-page live-page">
       <section className="panel" aria-labelledby="live-title">
-        <h2 id="live-title">Session {sessionId}</h2>
+        <h2 id="live-title">{t("live.session", { id: sessionId })}</h2>
         <p>
-          <a href="/studio/">Back to the studio</a>{" · "}
-          Status: <strong data-testid="live-status">{status ? `${status.status}${status.paused ? " (paused)" : ""}` : "connecting…"}</strong>
+          <a href="/studio/">{t("live.back")}</a>{" · "}
+          {t("live.status")} <strong data-testid="live-status">{status ? (status.paused ? t("live.paused", { status: sessionState(status.status) }) : sessionState(status.status)) : t("live.connecting")}</strong>
         </p>
         {status && (
           <dl className="kpis">
-            <div><dt>Actions sent</dt><dd>{status.actions_sent}</dd></div>
-            <div><dt>Blocked</dt><dd>{status.actions_blocked}</dd></div>
-            <div><dt>Done</dt><dd>{status.actions_done}</dd></div>
-            <div><dt>Failed</dt><dd>{status.actions_failed}</dd></div>
-            <div><dt>Game events</dt><dd>{status.events}</dd></div>
+            <div><dt>{t("live.actionsSent")}</dt><dd>{fmt.number(status.actions_sent)}</dd></div>
+            <div><dt>{t("live.blockedKpi")}</dt><dd>{fmt.number(status.actions_blocked)}</dd></div>
+            <div><dt>{t("live.done")}</dt><dd>{fmt.number(status.actions_done)}</dd></div>
+            <div><dt>{t("live.failed")}</dt><dd>{fmt.number(status.actions_failed)}</dd></div>
+            <div><dt>{t("live.events")}</dt><dd>{fmt.number(status.events)}</dd></div>
           </dl>
         )}
         {error && <p className="error" role="alert">{error}</p>}
@@ -151,9 +163,9 @@ export function LiveView({ apiKey, sessionId }: { apiKey: string; sessionId: str
             <ActionForm onSend={send} />
             <div className="row">
               {status.paused
-                ? <button type="button" onClick={() => pause(false)}>Resume</button>
-                : <button type="button" onClick={() => pause(true)}>Pause</button>}
-              <button type="button" className="danger" onClick={() => call("Not ended", `/session/${encodeURIComponent(sessionId)}/end`)}>End session</button>
+                ? <button type="button" onClick={() => pause(false)}>{t("live.resume")}</button>
+                : <button type="button" onClick={() => pause(true)}>{t("live.pause")}</button>}
+              <button type="button" className="danger" onClick={() => call(t("live.notEnded"), `/session/${encodeURIComponent(sessionId)}/end`)}>{t("live.end")}</button>
             </div>
           </div>
         )}
@@ -161,9 +173,9 @@ export function LiveView({ apiKey, sessionId }: { apiKey: string; sessionId: str
       </section>
       {replay === null ? (
         <section className="panel" aria-labelledby="stream-title">
-          <h2 id="stream-title">Live</h2>
-          {items.length === 0 && <p className="muted">Nothing has happened yet.</p>}
-          <ol className="live-items" aria-label="Live events" aria-live="polite">
+          <h2 id="stream-title">{t("live.live")}</h2>
+          {items.length === 0 && <p className="muted">{t("live.nothing")}</p>}
+          <ol className="live-items" aria-label={t("live.liveEvents")} aria-live="polite">
             {items.map((item) => <ItemRow key={item.seq} item={item} />)}
           </ol>
         </section>
