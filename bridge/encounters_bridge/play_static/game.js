@@ -267,7 +267,7 @@ function play (key, passes) {
         link?.event({ type: 'player_chat', player: { id: m.from.id, name: m.from.name }, message: m.text }, addressed())
         break
       case 'refused':
-        log('', 'Your message was not sent: the chat filter blocked it.', 'system')
+        log('', t('Your message was not sent: the chat filter blocked it.'), 'system')
         break
       case 'companions':
         if (!host) {
