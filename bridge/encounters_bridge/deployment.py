@@ -267,7 +267,7 @@ class DeploymentService:
         checked = await self.persona(persona_id)
         if checked.status != "approved":
             raise DeploymentError(f"persona {persona_id!r} is {checked.status}", 403)
-        if (world, server_id) not in self.edge.by_server:
+        if not await self.edge.knows(world, server_id):
             raise DeploymentError(
                 f"no {world} server {server_id!r} has connected to this daemon", 404
             )
