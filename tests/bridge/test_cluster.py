@@ -29,6 +29,7 @@ from encounters.client import ControlError, EncountersClient
 from encounters_bridge.adapter import AdapterClient
 from encounters_bridge.frames import CloseCode, Frame
 from tests.support.cluster import DaemonCluster, daemon_cluster
+from tests.support.daemon_process import DaemonProcess
 
 pytestmark = pytest.mark.anyio
 SERVER = "cluster-srv"
@@ -176,8 +177,13 @@ async def test_killing_the_node_holding_a_link_ten_times_loses_and_duplicates_no
             node = cluster3.nodes[i % len(cluster3.nodes)]
             streams.append(Stream(await spawn(node.http_url, creator, admin, f"Streamer {i}")))
         connections = 0
+        restarted: list[anyio.Event] = []
+
+        async def restart(node: DaemonProcess, done: anyio.Event) -> None:
+            await node.start()
+            done.set()
+
         for _ in range(ROUNDS):
-            await cluster3.start()  # the node killed last round comes back
             with anyio.fail_after(60):  # the adapter is linked again (resumed elsewhere)
                 while not (client.connections > connections and client.ready.is_set()):
                     await anyio.sleep(0.02)
@@ -196,8 +202,12 @@ async def test_killing_the_node_holding_a_link_ten_times_loses_and_duplicates_no
                 connections = client.connections
                 holder.kill()  # mid-stream: calls and events are in flight
                 stop.set()
+            restarted.append(anyio.Event())  # it comes back while the link moves
+            tg.start_soon(restart, holder, restarted[-1])
 
-        await cluster3.start()
+        with anyio.fail_after(60):
+            for done in restarted:
+                await done.wait()
         wanted = {s.session_id: set(s.accepted) for s in streams}
         with anyio.fail_after(60):
             while any(not wanted[sid] <= set(game.actions.get(sid, [])) for sid in wanted):

@@ -171,6 +171,8 @@ class Cluster:
     async def _take(self, place: Place) -> str:
         """The holder of ``place`` after trying to take it; when this node took it
         just now, what it cached of the link is dropped first."""
+        if self.holds(place):  # renewed by the heartbeat: no round trip per dispatch
+            return self.node.id
         holder = await self.leases.acquire(place)
         if holder == self.node.id and place not in self._ready:
             async with self._lock(place):
