@@ -183,7 +183,7 @@ async def test_killing_the_node_holding_a_link_ten_times_loses_and_duplicates_no
             await node.start()
             done.set()
 
-        for _ in range(ROUNDS):
+        for round_ in range(ROUNDS):
             with anyio.fail_after(60):  # the adapter is linked again (resumed elsewhere)
                 while not (client.connections > connections and client.ready.is_set()):
                     await anyio.sleep(0.02)
@@ -202,8 +202,9 @@ async def test_killing_the_node_holding_a_link_ten_times_loses_and_duplicates_no
                 connections = client.connections
                 holder.kill()  # mid-stream: calls and events are in flight
                 stop.set()
-            restarted.append(anyio.Event())  # it comes back while the link moves
-            tg.start_soon(restart, holder, restarted[-1])
+            if round_ < ROUNDS - 1:
+                restarted.append(anyio.Event())  # it comes back while the link moves
+                tg.start_soon(restart, holder, restarted[-1])
 
         with anyio.fail_after(60):
             for done in restarted:
@@ -215,9 +216,7 @@ async def test_killing_the_node_holding_a_link_ten_times_loses_and_duplicates_no
         await anyio.sleep(0.5)  # anything that would arrive twice has time to
         await client.stop()
         tg.cancel_scope.cancel()
-    for node in cluster3.nodes:
-        code, _ = node.terminate()
-        assert code == 0, cluster3.output()
+    assert cluster3.terminate() == [0, 0], cluster3.output()  # the last one killed stays down
 
     accepted = sum(len(s.accepted) for s in streams)
     assert accepted > ROUNDS * SESSIONS, "the streams hardly ran: nothing was tested"

@@ -9,6 +9,7 @@ prefix is deleted afterwards.
 
 from __future__ import annotations
 
+import signal
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,6 +83,13 @@ class DaemonCluster:
             for node in self.nodes:
                 if node.proc is None or node.proc.poll() is not None:
                     tg.start_soon(node.start)
+
+    def terminate(self, timeout: float = 30.0) -> list[int]:
+        """SIGTERM every running node at once, then wait; their exit codes."""
+        running = [n.proc for n in self.nodes if n.proc is not None and n.proc.poll() is None]
+        for proc in running:
+            proc.send_signal(signal.SIGTERM)
+        return [proc.wait(timeout) for proc in running]
 
     def stop(self) -> None:
         """Every node is gone afterwards, whatever its state."""
