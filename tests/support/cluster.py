@@ -51,7 +51,7 @@ class DaemonCluster:
     store: str
     prefix: str
     size: int = 3
-    lease_ttl: float = 1.5
+    lease_ttl: float = 2.0
     nodes: list[DaemonProcess] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -101,7 +101,7 @@ class DaemonCluster:
 
 
 @contextmanager
-def daemon_cluster(root: Path, size: int = 3, lease_ttl: float = 1.5) -> Iterator[DaemonCluster]:
+def daemon_cluster(root: Path, size: int = 3, lease_ttl: float = 2.0) -> Iterator[DaemonCluster]:
     """``size`` nodes (not started) on a fresh PostgreSQL schema and Redis prefix."""
     with redis_prefix() as prefix, postgres_schema() as schema:
         cluster = DaemonCluster(root, f"{POSTGRES_URL}?schema={schema}", prefix, size, lease_ttl)
