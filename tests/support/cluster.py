@@ -56,7 +56,7 @@ class DaemonCluster:
 
     def __post_init__(self) -> None:
         env = {"AE_REDIS": REDIS_URL, "AE_REDIS_PREFIX": self.prefix,
-               "AE_BRIDGE_LEASE_TTL": str(self.lease_ttl)}  # fmt: skip
+               "AE_BRIDGE_LEASE_TTL": str(self.lease_ttl), "AE_LOG_LEVEL": "info"}  # fmt: skip
         self.nodes = [
             DaemonProcess(self.root / f"node{i}", store=self.store, env=env)
             for i in range(self.size)
