@@ -28,7 +28,7 @@ import pytest
 from encounters.client import ControlError, EncountersClient
 from encounters_bridge.adapter import AdapterClient
 from encounters_bridge.frames import CloseCode, Frame
-from tests.support.cluster import DaemonCluster, daemon_cluster
+from tests.support.cluster import START_TIMEOUT, DaemonCluster, daemon_cluster
 from tests.support.daemon_process import DaemonProcess
 
 pytestmark = pytest.mark.anyio
@@ -180,7 +180,7 @@ async def test_killing_the_node_holding_a_link_ten_times_loses_and_duplicates_no
         restarted: dict[str, anyio.Event] = {}  # by node: its restart is done
 
         async def restart(node: DaemonProcess, done: anyio.Event) -> None:
-            await node.start(timeout=90)  # the machine is loaded: starts are slow
+            await node.start(timeout=START_TIMEOUT)
             done.set()
 
         for round_ in range(ROUNDS):
