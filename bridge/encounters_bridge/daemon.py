@@ -25,6 +25,7 @@ from anyio.abc import TaskGroup
 
 from encounters._util.optional import MissingExtra
 from encounters.engine import Engine
+from encounters.errors import ConfigError
 from encounters.log import get_logger
 from encounters.moderation import ContentModerator
 from encounters.settings import Settings
@@ -91,10 +92,25 @@ class Daemon:
                 max_unidentified_per_address=config.max_unidentified_per_address,
             )
             service = DeploymentService(engine.store, moderator, edge, token_ttl=config.token_ttl)
+            if settings.redis:  # several nodes: leases and the signal bus in Redis
+                from .cluster import Cluster
+
+                if settings.store == "memory":
+                    raise ConfigError(
+                        "AE_REDIS (several nodes) needs a store the nodes share: set "
+                        "AE_STORE=postgresql://..., or unset AE_REDIS for one node"
+                    )
+                edge.cluster = Cluster(settings, lease_ttl=config.lease_ttl)
+                await edge.cluster.start(edge)
             if script is not None:
                 service.companions = companion_host(engine, moderator, script)
             service.voice = voice_service(settings, engine)
-            ws_server = await edge.serve(config.host, config.port)
+            try:
+                ws_server = await edge.serve(config.host, config.port)
+            except BaseException:
+                if edge.cluster is not None:
+                    await edge.cluster.close()
+                raise
             try:
                 with _bound(config.host, config.http_port) as http_socket:
                     if service.voice is not None:
@@ -129,6 +145,8 @@ class Daemon:
             finally:
                 ws_server.close()
                 await ws_server.wait_closed()
+                if edge.cluster is not None:  # after the links were saved and closed
+                    await edge.cluster.close()
                 if service.voice is not None:
                     await service.voice.aclose()
         finally:

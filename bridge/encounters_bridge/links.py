@@ -16,6 +16,11 @@ then wakes the connection's pump. Numbering happens in the writer, so a failed w
 gives its numbers back (nothing of it was sent) and its callers get the error: a
 dispatch is either durable and will be delivered, or its caller is told it was not.
 Only dispatches up to :attr:`LinkOwner.written_s` are ever sent.
+
+With several daemon nodes the rule holds across them: only the node holding the
+link's lease keeps its owner (``may_write`` asks, right before each write is queued),
+and a node giving the lease up retires it (:meth:`LinkOwner.retire`; see
+:mod:`encounters_bridge.cluster.routing`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,11 @@ from .store.models import LinkRecord
 from .store.protocols import LinkBatch, LinkStore, LinkWrite
 
 log = get_logger(__name__)
+
+
+class LinkMoved(Exception):
+    """The link's writer is no longer in this process (several nodes: its lease went
+    to another node). Nothing of the refused write was stored; route it again."""
 
 
 @dataclass
@@ -64,6 +74,11 @@ class LinkOwner:
     _dirty: bool = False
     #: while held, nothing is written (a move into this link is being prepared)
     _held: bool = False
+    #: several nodes: asked right before a write is queued whether this process may
+    #: still write the link (it holds the lease); False raises :class:`LinkMoved`
+    may_write: Callable[[], bool] | None = None
+    #: given up for good (:meth:`retire`): nothing more is written
+    retired: bool = False
 
     @classmethod
     def from_record(cls, store: LinkStore, record: LinkRecord) -> LinkOwner:
@@ -94,6 +109,8 @@ class LinkOwner:
         waiting does not stop the write."""
         if self.moved_to is not None:
             return await self.moved_to.dispatch(frames, also)
+        if self.retired or (self.may_write is not None and not self.may_write()):
+            raise LinkMoved(f"link {self.link_id} is written by another node now")
         done: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
         self._queue.append(_Queued(frames, LinkBatch(records=also) if also else None, done))
         self._start_writer()
@@ -111,7 +128,7 @@ class LinkOwner:
 
     def flush_acks(self) -> None:
         """Start a write if acknowledgements are waiting and nothing else is."""
-        if self._dirty and self.moved_to is None:
+        if self._dirty and self.moved_to is None and not self.retired:
             self._queue.append(_Queued([], None))
             self._start_writer()
 
@@ -177,6 +194,17 @@ class LinkOwner:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._writer)
 
+    async def retire(self) -> None:
+        """Stop writing this link here for good (several nodes: its lease goes to
+        another node): no new write starts, the one in flight finishes, and what is
+        still queued fails with :class:`LinkMoved` (none of it was stored)."""
+        self.retired = self._held = True
+        await self.idle()
+        queued, self._queue = self._queue, []
+        for q in queued:
+            if q.done is not None and not q.done.done():
+                q.done.set_exception(LinkMoved(f"link {self.link_id} moved to another node"))
+
     # -- moving to a new link of the same game server ------------------------------------
 
     async def move_into(self, new: LinkOwner) -> None:
@@ -199,7 +227,7 @@ class LinkOwner:
             new._queue[:0] = [_Queued(carried, retire), *self._queue]
             self._queue = []
         finally:
-            new._held = False
+            new._held = new.retired
             new._start_writer()
 
 

@@ -42,6 +42,8 @@ class DaemonProcess:
     heartbeat: float = 0.5
     port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
+    #: more environment variables for the process (``AE_REDIS``, say)
+    env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     log: Path = field(init=False)
 
@@ -69,10 +71,13 @@ class DaemonProcess:
             _, world_key = await create_world_key(records, "game", world, servers)  # type: ignore[arg-type]
         return admin, creator, world_key
 
-    async def start(self, *extra: str, preexec: Callable[[], object] | None = None) -> None:
-        """Start and wait until the control API answers (30 s at most)."""
+    async def start(
+        self, *extra: str, preexec: Callable[[], object] | None = None, timeout: float = 30.0
+    ) -> None:
+        """Start and wait until the control API answers (``timeout`` seconds at most;
+        then the error ends with the daemon's log)."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
-        env = {**os.environ, "AE_DATA_DIR": str(self.data), "AE_STORE": self.store}
+        env = {**os.environ, "AE_DATA_DIR": str(self.data), "AE_STORE": self.store, **self.env}
         env["PYTHONUNBUFFERED"] = "1"
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
@@ -82,7 +87,7 @@ class DaemonProcess:
                 env=env, stdout=log, stderr=log, preexec_fn=preexec,
             )  # fmt: skip
         async with httpx.AsyncClient() as client:
-            with anyio.fail_after(30):
+            with anyio.move_on_after(timeout) as waited:
                 while True:
                     assert self.proc.poll() is None, self.log.read_text()[-3000:]
                     try:
@@ -91,6 +96,9 @@ class DaemonProcess:
                     except httpx.HTTPError:
                         pass
                     await anyio.sleep(0.05)
+        if waited.cancelled_caught:
+            raise TimeoutError(f"the daemon did not answer within {timeout:.0f} s:\n"
+                               + self.log.read_text(errors="replace")[-3000:])  # fmt: skip
 
     def kill(self) -> None:
         """SIGKILL: no chance to save or close anything."""
