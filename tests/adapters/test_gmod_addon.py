@@ -372,6 +372,95 @@ def test_a_map_change_loses_nothing(version: str, tmp_path: Path) -> None:
             second.close()
 
 
+@contextlib.contextmanager
+def two_nodes(tmp_path: Path) -> Iterator[tuple[BlockingPortal, Harness, Harness]]:
+    """Two daemon nodes (two edges, each its own port) on one store, as nodes of a
+    cluster share PostgreSQL: a link either one made resumes on the other."""
+    with start_blocking_portal("asyncio") as portal:
+        store = SQLiteStore(tmp_path / "bridge.db")
+        portal.call(store.open)
+        setup = {"world": "gmod", "server_id": SERVER_ID, "heartbeat_interval": 0.2}
+        records = portal.call(open_bridge_store, store)
+        first = Harness(records, setup)
+        portal.call(first.provision)
+        second = Harness(records, setup, keys=first.keys, key_ids=first.key_ids)
+        portal.call(first.start)
+        portal.call(second.start)
+        try:
+            yield portal, first, second
+        finally:
+            portal.call(first.stop)
+            portal.call(second.stop)
+            portal.call(store.close)
+
+
+async def _node_dies(node: Harness) -> None:
+    """A node dies: its sockets are cut without a closing handshake and nothing
+    listens on its port any more."""
+    assert node.edge is not None and node.server is not None
+    node.server.close()
+    for conn in list(node.edge.connections.values()):
+        conn.ws.transport.abort()
+    await node.stop()
+
+
+@pytest.mark.parametrize("release", ["1.3.0", "master"])
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_a_dead_node_is_replaced_by_the_next_address(
+    version: str, release: str, tmp_path: Path
+) -> None:
+    """Issue #24: ai_companion_url lists two nodes; the node holding the link dies and the
+    addon resumes the same link on the other node; what was dispatched meanwhile runs
+    once each, in order."""
+    with two_nodes(tmp_path) as (portal, a, b):
+        urls = [f"ws://127.0.0.1:{a.port}/ws", f"ws://127.0.0.1:{b.port}/ws"]
+        world = GmodWorld(version, {
+            "ai_companion_url": " , ".join(urls),  # spaces around the commas are fine
+            "ai_companion_key": a.keys["key"],
+            "ai_companion_server_id": SERVER_ID,
+        }, gwsockets_release=release)  # fmt: skip
+        server = world.server
+        try:
+            world.run_until(lambda: bool(server.eval("AICompanion.Connection.link.ready")),
+                            what="ready")  # fmt: skip
+            first, second = (u + "?encoding=json" for u in urls)
+            assert [s.url for s in world.sockets.sockets.values()] == [first]
+            link_id = server.eval("AICompanion.Connection.link.link_id").decode()
+            spawn = {"type": "spawn", "persona": PERSONA, "location": {"x": 1, "y": 2, "z": 3}}
+            _dispatch(portal, a, "sess_1", spawn)
+            _action(portal, a, "sess_1", {"id": "before", "type": "chat", "message": "one"})
+            world.run_until(lambda: bool(_result(a, "before")), what="the first chat")
+
+            portal.call(_node_dies, a)
+            during = [f"during-{i}" for i in range(1, 4)]
+            for action_id in during:  # sent through the node that is left
+                _action(portal, b, "sess_1",
+                        {"id": action_id, "type": "chat", "message": action_id})  # fmt: skip
+            world.run_until(lambda: all(_result(b, x) for x in during), timeout=15,
+                            what="the actions sent through the other node")  # fmt: skip
+            assert server.eval("AICompanion.Connection.link.link_id").decode() == link_id
+            assert b.edge is not None and b.edge.by_server[("gmod", SERVER_ID)] == link_id
+            later = [s.url for s in world.sockets.sockets.values()][1:]
+            assert later and set(later) == {second}  # the dead node was not tried again
+            resumes = [json.loads(t) for t in world.sockets.sent if '"op":"resume"' in t]
+            assert resumes and resumes[-1]["d"]["link_id"] == link_id
+            assert not [t for t in world.sockets.sent[1:] if '"op":"identify"' in t]
+            _action(portal, b, "sess_1", {"id": "after", "type": "chat", "message": "two"})
+            world.run_until(lambda: bool(_result(b, "after")), what="a chat after")
+            world.run_for(0.5)  # acks and any resend settle
+            assert world.chat_lines() == ["Ada: one"] + [f"Ada: {x}" for x in during] + ["Ada: two"]
+            history = a.history + b.history
+            for action_id in ["before", *during, "after"]:
+                answers = [w for w in _result(a, action_id) + _result(b, action_id)]
+                assert [w["d"]["type"] for w in answers] == ["action_done"], action_id
+            numbers = [w["s"] for lid, w in history if lid == link_id]
+            assert numbers == list(range(1, len(numbers) + 1))  # each event once, in order
+            status = server.eval("table.concat(AICompanion.Connection.status_lines(), ' | ')")
+            assert f"{second} (2 of 2 addresses)" in status.decode()
+        finally:
+            world.close()
+
+
 @pytest.mark.parametrize("release", ["1.3.0", "master"])
 @pytest.mark.parametrize("version", list(LUAJITS))
 def test_a_refused_resume_identifies_once(version: str, release: str, tmp_path: Path) -> None:
