@@ -32,7 +32,9 @@ def store_migrate(
     as_json: JsonFlag = False,
 ) -> None:
     """Copy the embedded SQLite store into an empty PostgreSQL database, ids kept, in
-    one transaction. Stop the daemon first; afterwards set AE_STORE to the URL."""
+    one transaction, with the bridge daemon's records (world keys, API keys, deploy
+    tokens, links) when the bridge is installed. Stop the daemon first; afterwards set
+    AE_STORE to the URL. The marketplace (its own SQLite file) is not moved."""
     from ..storage.postgres import PostgresStore  # its driver is an extra: loaded when used
     from ..storage.transfer import copy_sqlite_to_postgres
 
