@@ -17,12 +17,15 @@ Guarantees and limits:
   API keys, deploy tokens, links and outbox, registered when ``ae`` loads the bridge's
   commands), each set brought to its newest version on both sides by its own
   migrations first; sequences of numbered keys are moved past the copied numbers.
-- The marketplace is not copied: it is a SQLite file of its own (``market.db``)
-  with no PostgreSQL backend.
+- The marketplace has no PostgreSQL backend: on a PostgreSQL store it keeps its tables
+  in ``market.db`` in the data folder. :func:`copy_marketplace` moves them there from the
+  SQLite store (``ae store migrate`` does, next to the PostgreSQL copy).
 """
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -153,3 +156,51 @@ async def copy_sqlite_to_postgres(
                 f"copying into {target.where} failed, nothing was copied: {reason}"
             ) from None
     return out
+
+
+#: Prefix of the marketplace's tables, indexes and triggers in a SQLite file
+#: (``encounters.marketplace.store``; its full-text index's shadow tables share it).
+MARKET_PREFIX = "market_"
+
+
+def has_marketplace(source: Path) -> bool:
+    """Whether the SQLite store at ``source`` holds marketplace tables."""
+    with contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as db:
+        found = db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'market_schema'"
+        ).fetchone()
+    return found is not None
+
+
+def copy_marketplace(source: Path, target: Path) -> int:
+    """Copy the marketplace's tables of the SQLite store at ``source`` into a new SQLite
+    file ``target`` (the ``market.db`` a node on a PostgreSQL store opens), nothing else
+    of the store; returns the number of listings copied. A consistent snapshot (SQLite's
+    backup API); written to a temporary file and renamed, so an interrupted copy leaves
+    no ``target``. Raises :class:`StoreError` when ``target`` exists."""
+    if target.exists():
+        raise StoreError(
+            f"{str(target)!r} already exists: move it away to copy the marketplace there"
+        )
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    try:
+        with (
+            contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src,
+            contextlib.closing(sqlite3.connect(partial, isolation_level=None)) as dst,
+        ):
+            src.backup(dst)
+            others = dst.execute(
+                "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') "
+                "AND name NOT LIKE 'sqlite_%' AND substr(name, 1, ?) != ?",
+                (len(MARKET_PREFIX), MARKET_PREFIX),
+            ).fetchall()
+            for kind, name in others:  # the SDK's and the daemon's tables stay behind
+                dst.execute(f'DROP {kind.upper()} "{name}"')
+            listings: int = dst.execute("SELECT count(*) FROM market_listings").fetchone()[0]
+            dst.execute("VACUUM")
+        partial.replace(target)
+    except sqlite3.Error as exc:
+        partial.unlink(missing_ok=True)
+        raise StoreError(f"copying the marketplace into {str(target)!r} failed: {exc}") from None
+    return listings
