@@ -5,13 +5,19 @@ test) runs to hold a link to the daemon.
 new dispatch to ``on_dispatch`` once, keeps events until the daemon acknowledges them,
 and reconnects with backoff after a drop, following the close code (resume, identify
 again, or stop for good after a bad key).
+
+Several daemon nodes: give a list of URLs. The client holds one at a time and moves to
+the next (round robin) when a connection cannot be made or ends without a close
+handshake (1006: the node died) or with 1001 (the node is stopping, or the link is busy
+on another node); it resumes there, and the node it reaches takes the link over (see
+``encounters_bridge.cluster``). One load-balanced URL works the same way.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -29,14 +35,17 @@ DispatchHandler = Callable[[Frame], Awaitable[None]]
 ACK_DELAY = 0.05
 #: Longest sleep of the beat task while the link is not ready.
 IDLE_WAKE = 0.5
+#: Close codes after which the next URL of the list is tried (the node is gone).
+NEXT_NODE = frozenset({1001, 1006})
 
 
 class AdapterClient:
-    """``url`` is the daemon's base, e.g. ``ws://127.0.0.1:3002/ws``."""
+    """``url`` is the daemon's base, e.g. ``ws://127.0.0.1:3002/ws``, or a list of the
+    nodes' bases (tried in order, moving on when a node goes away)."""
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         *,
         world: str,
         server_id: str,
@@ -47,7 +56,11 @@ class AdapterClient:
         max_attempts: int | None = None,
         max_backoff: float = 60.0,
     ) -> None:
-        self.url = f"{url}{'&' if '?' in url else '?'}encoding={encoding}"
+        bases = [url] if isinstance(url, str) else list(url)
+        if not bases:
+            raise ValueError("AdapterClient needs at least one daemon URL")
+        self.urls = [f"{u}{'&' if '?' in u else '?'}encoding={encoding}" for u in bases]
+        self._at = 0  #: index in urls of the node used now
         self.link = AdapterLink(
             world=world, server_id=server_id, key=key, capabilities=capabilities,
             encoding=encoding,
@@ -61,6 +74,11 @@ class AdapterClient:
         self.connections = 0
         self._stop = False
         self._owed = anyio.Event()  #: set when the beat task has something to do early
+
+    @property
+    def url(self) -> str:
+        """The URL (with its encoding) of the node in use or tried next."""
+        return self.urls[self._at]
 
     async def run(self) -> None:
         """Hold the link until :meth:`stop` or a close that says stop."""
@@ -86,6 +104,8 @@ class AdapterClient:
                 break
             if self.max_attempts is not None and attempt >= self.max_attempts:
                 break
+            if (self.last_close or 1006) in NEXT_NODE:
+                self._at = (self._at + 1) % len(self.urls)
             delay = self.link.backoff(attempt)
             await anyio.sleep(min(delay, self.max_backoff))
             attempt += 1

@@ -57,6 +57,11 @@ class BridgeConfig(BaseModel):
     public_url: str | None = Field(None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     #: Seconds a voice link works after its action was sent.
     audio_url_ttl: float = Field(600.0, gt=0, le=24 * 3600)
+    #: Several nodes (``AE_REDIS`` set): seconds a node's liveness and its link leases
+    #: last without renewal (renewed every third of it). A killed node's links move to
+    #: another node this long after it died; keep it well above the longest pause of a
+    #: node (see ``docs/storage.md``, "Several nodes").
+    lease_ttl: float = Field(10.0, ge=0.3, le=600)
 
 
 FIELDS = tuple(BridgeConfig.model_fields)

@@ -91,10 +91,20 @@ class Daemon:
                 max_unidentified_per_address=config.max_unidentified_per_address,
             )
             service = DeploymentService(engine.store, moderator, edge, token_ttl=config.token_ttl)
+            if settings.redis:  # several nodes: leases and the signal bus in Redis
+                from .cluster import Cluster
+
+                edge.cluster = Cluster(settings, lease_ttl=config.lease_ttl)
+                await edge.cluster.start(edge)
             if script is not None:
                 service.companions = companion_host(engine, moderator, script)
             service.voice = voice_service(settings, engine)
-            ws_server = await edge.serve(config.host, config.port)
+            try:
+                ws_server = await edge.serve(config.host, config.port)
+            except BaseException:
+                if edge.cluster is not None:
+                    await edge.cluster.close()
+                raise
             try:
                 with _bound(config.host, config.http_port) as http_socket:
                     if service.voice is not None:
@@ -129,6 +139,8 @@ class Daemon:
             finally:
                 ws_server.close()
                 await ws_server.wait_closed()
+                if edge.cluster is not None:  # after the links were saved and closed
+                    await edge.cluster.close()
                 if service.voice is not None:
                     await service.voice.aclose()
         finally:

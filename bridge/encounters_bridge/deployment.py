@@ -30,6 +30,7 @@ from encounters.storage import WriteBatch
 from encounters.storage.protocols import AuditLog, DeploymentStore, DocumentStore
 from encounters.validation import unsafe_text_errors, validate_model
 
+from .cluster.routing import DispatchUncertain
 from .frames import Frame
 from .keys import digest
 from .screening import screen
@@ -267,7 +268,7 @@ class DeploymentService:
         checked = await self.persona(persona_id)
         if checked.status != "approved":
             raise DeploymentError(f"persona {persona_id!r} is {checked.status}", 403)
-        if (world, server_id) not in self.edge.by_server:
+        if not await self.edge.knows(world, server_id):
             raise DeploymentError(
                 f"no {world} server {server_id!r} has connected to this daemon", 404
             )
@@ -352,6 +353,13 @@ class DeploymentService:
                 frames,
                 also=WriteBatch(audit=entries, companions=[session]),
             )
+        except DispatchUncertain as exc:  # several nodes: the holder died mid-write
+            log.error("deployment.signal_uncertain", session_id=session_id, error=repr(exc))
+            raise DeploymentError(
+                "the daemon node holding this server's link stopped answering: the "
+                "actions may still be sent (each once); read the session's replay "
+                "before sending them again", 503,
+            ) from exc  # fmt: skip
         except Exception as exc:  # nothing was written: none of these will be sent
             self._change(session, lambda s: {
                 "actions_sent": s.actions_sent - sent,

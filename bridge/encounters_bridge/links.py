@@ -37,6 +37,11 @@ from .store.protocols import LinkBatch, LinkStore, LinkWrite
 log = get_logger(__name__)
 
 
+class LinkMoved(Exception):
+    """The link's writer is no longer in this process (several nodes: its lease went
+    to another node). Nothing of the refused write was stored; route it again."""
+
+
 @dataclass
 class _Queued:
     """Dispatches waiting for the writer, with what must be written with them."""
@@ -64,6 +69,11 @@ class LinkOwner:
     _dirty: bool = False
     #: while held, nothing is written (a move into this link is being prepared)
     _held: bool = False
+    #: several nodes: asked right before a write is queued whether this process may
+    #: still write the link (it holds the lease); False raises :class:`LinkMoved`
+    may_write: Callable[[], bool] | None = None
+    #: given up for good (:meth:`retire`): nothing more is written
+    retired: bool = False
 
     @classmethod
     def from_record(cls, store: LinkStore, record: LinkRecord) -> LinkOwner:
@@ -94,6 +104,8 @@ class LinkOwner:
         waiting does not stop the write."""
         if self.moved_to is not None:
             return await self.moved_to.dispatch(frames, also)
+        if self.retired or (self.may_write is not None and not self.may_write()):
+            raise LinkMoved(f"link {self.link_id} is written by another node now")
         done: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
         self._queue.append(_Queued(frames, LinkBatch(records=also) if also else None, done))
         self._start_writer()
@@ -111,7 +123,7 @@ class LinkOwner:
 
     def flush_acks(self) -> None:
         """Start a write if acknowledgements are waiting and nothing else is."""
-        if self._dirty and self.moved_to is None:
+        if self._dirty and self.moved_to is None and not self.retired:
             self._queue.append(_Queued([], None))
             self._start_writer()
 
@@ -176,6 +188,17 @@ class LinkOwner:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._writer)
 
+    async def retire(self) -> None:
+        """Stop writing this link here for good (several nodes: its lease goes to
+        another node): no new write starts, the one in flight finishes, and what is
+        still queued fails with :class:`LinkMoved` (none of it was stored)."""
+        self.retired = self._held = True
+        await self.idle()
+        queued, self._queue = self._queue, []
+        for q in queued:
+            if q.done is not None and not q.done.done():
+                q.done.set_exception(LinkMoved(f"link {self.link_id} moved to another node"))
+
     # -- moving to a new link of the same game server ------------------------------------
 
     async def move_into(self, new: LinkOwner) -> None:
@@ -198,7 +221,7 @@ class LinkOwner:
             new._queue[:0] = [_Queued(carried, retire), *self._queue]
             self._queue = []
         finally:
-            new._held = False
+            new._held = new.retired
             new._start_writer()
 
 

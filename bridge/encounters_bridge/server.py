@@ -37,7 +37,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import anyio
@@ -52,7 +52,7 @@ from encounters.storage import WriteBatch
 
 from .frames import MAX_FRAME_BYTES, CloseCode, Encoding, Frame
 from .keys import check_world_key, digest, new_resume_token, same
-from .links import LinkOwner
+from .links import LinkMoved, LinkOwner
 from .protocol import (
     FRAME_RATE,
     IDENTIFY_TIMEOUT,
@@ -69,6 +69,10 @@ from .protocol import (
 )
 from .store.models import LinkRecord, WorldKey
 from .store.protocols import BridgeStore, LinkBatch
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
+    from .cluster.routing import GiveUpReason
 
 log = get_logger(__name__)
 
@@ -171,11 +175,17 @@ class BridgeEdge:
     revocation_check_interval: float = 2.0
     #: seconds close_all waits for adapters to finish their closing handshakes
     shutdown_grace: float = 3.0
+    #: several nodes (``AE_REDIS``): link leases and forwarded dispatches, see
+    #: :mod:`.cluster`; None on one node
+    cluster: Cluster | None = None
     connections: dict[str, Connection] = field(default_factory=dict)  # by link id
     by_server: dict[tuple[str, str], str] = field(default_factory=dict)  # -> link id
     _owners: dict[str, LinkOwner] = field(default_factory=dict)
     _loading: dict[tuple[str, str], asyncio.Future[LinkOwner | None]] = field(default_factory=dict)
     _server_locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+    #: several nodes: bumped each time a game server's link is given up here, so a
+    #: load from the store that began before is not kept
+    _given_up: dict[tuple[str, str], int] = field(default_factory=dict)
     _claims: asyncio.Lock = field(default_factory=asyncio.Lock)
     _live: set[Connection] = field(default_factory=set)
     _unidentified: dict[str, int] = field(default_factory=dict)  # per address
@@ -529,6 +539,8 @@ class BridgeEdge:
             return conn.link.refuse(CloseCode.AUTH_FAILED, problem or "bad world key")
         place = (auth.world, auth.server_id)
         async with self._server_lock(place):
+            if (refusal := await self._claim_here(conn, place, "replaced")) is not None:
+                return refusal
             previous = await self._owner_for_server(*place)
             if previous is not None and previous.record.key_id != key.id:
                 other = await self.store.get_world_key(previous.record.key_id)
@@ -591,6 +603,9 @@ class BridgeEdge:
         key = await self.store.get_world_key(record.key_id)
         if key is None or key.revoked_at is not None:
             return conn.link.refuse(CloseCode.AUTH_FAILED, "world key revoked")
+        place = (record.world, record.server_id)
+        if (refusal := await self._claim_here(conn, place, "resumed")) is not None:
+            return refusal
         owner = self._owners.get(record.id)
         if owner is None:
             owner = await self._owner_for_server(record.world, record.server_id)
@@ -605,9 +620,53 @@ class BridgeEdge:
         await owner.save()
         return effects
 
+    async def _claim_here(
+        self, conn: Connection, place: tuple[str, str], reason: GiveUpReason
+    ) -> list[Effect] | None:
+        """Several nodes: take ``place``'s lease for this connection (its holder on
+        another node closes its own); a refusal (1001, the adapter comes back) when
+        that does not happen in time."""
+        if self.cluster is None:
+            return None
+        from .cluster import ClusterBusy
+
+        try:
+            await self.cluster.claim(place, "resumed" if reason == "resumed" else "replaced")
+        except ClusterBusy as exc:
+            log.warning("bridge.link_busy", world=place[0], server_id=place[1], error=str(exc))
+            return conn.link.refuse(CloseCode.GOING_AWAY, "this server's link is busy on "
+                                    "another node; try again")  # fmt: skip
+        return None
+
+    async def give_up(self, place: tuple[str, str], reason: GiveUpReason) -> None:
+        """Several nodes: this node no longer writes ``place``'s link. Its connection
+        here closes (4014 when a newer link identified on another node, 1001 when the
+        lease was lost; dropped when the same link resumed elsewhere) and its owner is
+        retired: nothing more of it is written here, and it is loaded from the store
+        again if the lease comes back."""
+        self._given_up[place] = self._given_up.get(place, 0) + 1
+        link_id = self.by_server.pop(place, None)
+        if link_id is None:
+            return
+        owner = self._owners.pop(link_id, None)
+        conn = self.connections.pop(link_id, None)
+        if conn is not None:
+            if reason == "replaced":
+                await self._close(conn, CloseCode.REPLACED, "a newer link of this server "
+                                  "connected to another node")  # fmt: skip
+            elif reason == "lost":
+                await self._close(conn, CloseCode.GOING_AWAY, "this node lost the link")
+            else:
+                self._abort(conn)
+        if owner is not None:
+            await owner.retire()
+
     def _own(self, owner: LinkOwner) -> LinkOwner:
         """Register ``owner`` as its link's one owner."""
         link_id = owner.link_id
+        cluster, place = self.cluster, (owner.state.world, owner.state.server_id)
+        if cluster is not None:
+            owner.may_write = lambda: cluster.holds(place)
 
         def written() -> None:
             conn = self.connections.get(link_id)
@@ -648,11 +707,14 @@ class BridgeEdge:
         return owner
 
     async def _load(self, world: str, server_id: str) -> LinkOwner | None:
+        given_up = self._given_up.get((world, server_id), 0)
         record = await self.store.find_link(world, server_id)
         for _ in range(16):  # follow replacements to the newest link
             if record is None or record.replaced_by is None:
                 break
             record = await self.store.get_link(record.replaced_by)
+        if self._given_up.get((world, server_id), 0) != given_up:
+            return await self._load(world, server_id)  # read before another node wrote
         if record is None:
             return None
         owner = self._owners.get(record.id) or self._own(LinkOwner.from_record(self.store, record))
@@ -698,19 +760,38 @@ class BridgeEdge:
         returns their ``s``; the link's connection sends them when it can. Kept until
         acknowledged, so neither a drop nor a daemon restart loses one. Raises the
         store's error when they could not be written (none of them will be sent).
-        Empty when that server never connected (``also`` is written all the same)."""
-        owner = await self._owner_for_server(world, server_id)
-        if owner is None:
-            if also is not None:
-                await self.store.write_links(LinkBatch(records=also))
-            return []
-        numbers = await owner.dispatch(frames, also)
+        Empty when that server never connected (``also`` is written all the same).
+        Several nodes: written by the node holding the link (see :mod:`.cluster`)."""
+        if self.cluster is not None:
+            numbers = await self.cluster.dispatch(world, server_id, frames, also)
+        else:
+            numbers = await self.dispatch_here(world, server_id, frames, also)
         for observer in self.observers:
             try:
                 observer(world, server_id, frames)
             except Exception as exc:  # an observer's bug must not fail a stored dispatch
                 log.error("bridge.observer_failed", error=repr(exc))
         return numbers
+
+    async def dispatch_here(
+        self, world: str, server_id: str, frames: list[Frame], also: WriteBatch | None
+    ) -> list[int]:
+        """:meth:`dispatch_many` through this process's owner of the link (several
+        nodes: :class:`~.links.LinkMoved` when this node no longer holds it)."""
+        owner = await self._owner_for_server(world, server_id)
+        if owner is None:
+            if self.cluster is not None and not self.cluster.holds((world, server_id)):
+                raise LinkMoved(f"{world}/{server_id} is held by another node now")
+            if also is not None:
+                await self.store.write_links(LinkBatch(records=also))
+            return []
+        return await owner.dispatch(frames, also)
+
+    async def knows(self, world: str, server_id: str) -> bool:
+        """Whether that game server has connected (to any node, with several)."""
+        if (world, server_id) in self.by_server:
+            return True
+        return self.cluster is not None and await self.store.find_link(world, server_id) is not None
 
     def link_state(self, link_id: str) -> LinkState | None:
         """The in-memory state of a link this daemon has seen."""

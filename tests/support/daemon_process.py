@@ -42,6 +42,8 @@ class DaemonProcess:
     heartbeat: float = 0.5
     port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
+    #: more environment variables for the process (``AE_REDIS``, say)
+    env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     log: Path = field(init=False)
 
@@ -72,7 +74,7 @@ class DaemonProcess:
     async def start(self, *extra: str, preexec: Callable[[], object] | None = None) -> None:
         """Start and wait until the control API answers (30 s at most)."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
-        env = {**os.environ, "AE_DATA_DIR": str(self.data), "AE_STORE": self.store}
+        env = {**os.environ, "AE_DATA_DIR": str(self.data), "AE_STORE": self.store, **self.env}
         env["PYTHONUNBUFFERED"] = "1"
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(

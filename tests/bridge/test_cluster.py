@@ -1,0 +1,275 @@
+"""Several daemon nodes on one PostgreSQL and one Redis (``AE_REDIS``): real
+``ae bridge serve`` processes (tests/support/cluster.py).
+
+- a signal sent to one node's control API reaches an adapter linked to another node,
+  in order and gapless with the signals sent to the adapter's own node;
+- a node holding a link is killed (SIGKILL) mid-stream, ten times: the adapter resumes
+  on another node, and every action a control API answered ``allow`` reaches the game
+  exactly once, in order;
+- two connections for one game server on two nodes: the newer one is live, the older
+  one is closed with 4014 (``replaced``) and stops, as on one node.
+
+The nodes run with a short lease (``AE_BRIDGE_LEASE_TTL``), so a dead node's links
+move within seconds.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from encounters.client import ControlError, EncountersClient
+from encounters_bridge.adapter import AdapterClient
+from encounters_bridge.frames import CloseCode, Frame
+from tests.support.cluster import DaemonCluster, daemon_cluster
+from tests.support.daemon_process import DaemonProcess
+
+pytestmark = pytest.mark.anyio
+SERVER = "cluster-srv"
+ROUNDS = 10
+SESSIONS = 4
+
+
+@pytest.fixture
+def cluster3(tmp_path: Path) -> Iterator[DaemonCluster]:
+    with daemon_cluster(tmp_path, size=3) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def cluster2(tmp_path: Path) -> Iterator[DaemonCluster]:
+    with daemon_cluster(tmp_path, size=2) as cluster:
+        yield cluster
+
+
+@dataclass
+class Game:
+    """What an adapter received: action ids per session, and every ``s``."""
+
+    actions: dict[str, list[str]] = field(default_factory=dict)
+    seqs: list[int] = field(default_factory=list)
+
+    async def on_dispatch(self, frame: Frame) -> None:
+        if frame.s is not None:
+            self.seqs.append(frame.s)
+        if frame.d.get("type") == "action" and frame.sid:
+            self.actions.setdefault(frame.sid, []).append(frame.d["action"]["id"])
+
+
+def adapter(urls: list[str], key: str, game: Game) -> AdapterClient:
+    return AdapterClient(urls, world="minecraft", server_id=SERVER, key=key,
+                         capabilities=["chat"], on_dispatch=game.on_dispatch,
+                         max_backoff=0.05)  # fmt: skip
+
+
+async def spawn(url: str, creator: str, admin: str, name: str) -> str:
+    """An approved persona spawned on SERVER through the control API at ``url``."""
+    async with EncountersClient(url, creator) as me, EncountersClient(url, admin) as ops:
+        safety = {"allowedActions": ["chat"], "maxActionsPerMinute": 600}
+        pid = (await me.submit_persona({"name": name, "safety": safety}))["id"]
+        token = (await ops.approve_persona(pid))["token"]
+        session_id: str = (await me.spawn(pid, token, "minecraft", SERVER))["sessionId"]
+        return session_id
+
+
+def chat(action_id: str) -> dict[str, Any]:
+    return {"id": action_id, "type": "chat", "message": f"line {action_id}"}
+
+
+async def test_a_signal_to_one_node_reaches_an_adapter_linked_to_another(
+    cluster2: DaemonCluster,
+) -> None:
+    admin, creator, world_key = await cluster2.keys([SERVER])
+    a, b = cluster2.nodes
+    await cluster2.start()
+    game = Game()
+    client = adapter([b.ws_url], world_key, game)  # linked to node B only
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(client.run)
+        with anyio.fail_after(30):
+            await client.ready.wait()
+        sid = await spawn(a.http_url, creator, admin, "Crossing")  # spawned through A
+        sent: list[str] = []
+        async with (
+            EncountersClient(a.http_url, creator) as via_a,
+            EncountersClient(b.http_url, creator) as via_b,
+        ):
+            for n in range(10):  # alternately through A (forwarded) and B (its own)
+                action_id = f"act-{n:03d}"
+                answer = await (via_a if n % 2 == 0 else via_b).signal(sid, [chat(action_id)])
+                assert answer["results"][0]["decision"] == "allow", answer
+                sent.append(action_id)
+        with anyio.fail_after(30):
+            while len(game.actions.get(sid, [])) < len(sent):
+                await anyio.sleep(0.02)
+        await client.stop()
+        tg.cancel_scope.cancel()
+    assert game.actions[sid] == sent  # each once, in the order the calls returned
+    assert game.seqs == list(range(game.seqs[0], game.seqs[0] + len(game.seqs)))  # gapless
+    assert client.connections == 1  # never moved: A forwarded to B
+
+
+@dataclass
+class Stream:
+    """One creator streaming numbered chat actions to one session (as in test_crash)."""
+
+    session_id: str
+    next_n: int = 0
+    accepted: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    cut_off: list[str] = field(default_factory=list)
+
+    def action(self) -> dict[str, Any]:
+        self.next_n += 1
+        return chat(f"{self.session_id}-{self.next_n:05d}")
+
+    async def run(self, client: EncountersClient, stop: anyio.Event) -> None:
+        while not stop.is_set():
+            batch = [self.action(), self.action()]
+            ids = [a["id"] for a in batch]
+            try:
+                answer = await client.signal(self.session_id, batch)
+            except (ControlError, httpx.HTTPError, OSError):
+                self.cut_off += ids
+                return
+            for result in answer["results"]:
+                if result["decision"] == "allow":
+                    self.accepted.append(result["action_id"])
+                else:
+                    self.refused.append(result["action_id"])
+
+
+async def test_killing_the_node_holding_a_link_ten_times_loses_and_duplicates_nothing(
+    cluster3: DaemonCluster,
+) -> None:
+    admin, creator, world_key = await cluster3.keys([SERVER])
+    await cluster3.start()
+    game = Game()
+    events_sent = 0
+
+    async def on_dispatch(frame: Frame) -> None:
+        """Like a game: report each action done (events flow back while dispatches
+        flow out)."""
+        nonlocal events_sent
+        await game.on_dispatch(frame)
+        if frame.d.get("type") == "action" and frame.sid:
+            events_sent += 1
+            await client.send_event({"type": "action_done",
+                                     "action_id": frame.d["action"]["id"]}, frame.sid)  # fmt: skip
+
+    client = adapter(cluster3.ws_urls, world_key, game)
+    client.on_dispatch = on_dispatch
+    rng = random.Random(24)
+    streams: list[Stream] = []
+    holders: list[str] = []
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(client.run)
+        with anyio.fail_after(30):
+            await client.ready.wait()
+        for i in range(SESSIONS):
+            node = cluster3.nodes[i % len(cluster3.nodes)]
+            streams.append(Stream(await spawn(node.http_url, creator, admin, f"Streamer {i}")))
+        connections = 0
+        restarted: list[anyio.Event] = []
+
+        async def restart(node: DaemonProcess, done: anyio.Event) -> None:
+            await node.start()
+            done.set()
+
+        for _ in range(ROUNDS):
+            with anyio.fail_after(60):  # the adapter is linked again (resumed elsewhere)
+                while not (client.connections > connections and client.ready.is_set()):
+                    await anyio.sleep(0.02)
+            holder = cluster3.node_at(client.url)
+            other = next(n for n in cluster3.nodes if n is not holder)
+            holders.append(holder.data.name)
+            stop = anyio.Event()
+            async with (
+                EncountersClient(holder.http_url, creator) as direct,
+                EncountersClient(other.http_url, creator) as forwarded,
+                anyio.create_task_group() as signallers,
+            ):
+                for i, stream in enumerate(streams):
+                    signallers.start_soon(stream.run, direct if i % 2 else forwarded, stop)
+                await anyio.sleep(rng.uniform(0.3, 0.8))
+                connections = client.connections
+                holder.kill()  # mid-stream: calls and events are in flight
+                stop.set()
+            restarted.append(anyio.Event())  # it comes back while the link moves
+            tg.start_soon(restart, holder, restarted[-1])
+
+        with anyio.fail_after(60):
+            for done in restarted:
+                await done.wait()
+        wanted = {s.session_id: set(s.accepted) for s in streams}
+        with anyio.fail_after(60):
+            while any(not wanted[sid] <= set(game.actions.get(sid, [])) for sid in wanted):
+                await anyio.sleep(0.05)
+        await anyio.sleep(0.5)  # anything that would arrive twice has time to
+        await client.stop()
+        tg.cancel_scope.cancel()
+    for node in cluster3.nodes:
+        code, _ = node.terminate()
+        assert code == 0, cluster3.output()
+
+    accepted = sum(len(s.accepted) for s in streams)
+    assert accepted > ROUNDS * SESSIONS, "the streams hardly ran: nothing was tested"
+    assert events_sent > ROUNDS, "no events flowed back"
+    assert len(set(holders)) > 1, "the link never moved between nodes"
+    for stream in streams:
+        got = game.actions.get(stream.session_id, [])
+        assert len(got) == len(set(got)), f"duplicated: {stream.session_id}"
+        assert got == sorted(got), f"out of order: {stream.session_id}"
+        assert set(stream.accepted) <= set(got), f"lost: {set(stream.accepted) - set(got)}"
+        assert not set(stream.refused) & set(got), "a refused action reached the game"
+        assert set(got) <= set(stream.accepted) | set(stream.cut_off), "an unknown action"
+
+
+async def test_two_connections_for_one_server_on_two_nodes_leave_one_live(
+    cluster2: DaemonCluster,
+) -> None:
+    admin, creator, world_key = await cluster2.keys([SERVER])
+    a, b = cluster2.nodes
+    await cluster2.start()
+    first, second = Game(), Game()
+    old = adapter([a.ws_url], world_key, first)
+    new = adapter([b.ws_url], world_key, second)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(old.run)
+        with anyio.fail_after(30):
+            await old.ready.wait()
+        old_done = anyio.Event()
+
+        async def run_new() -> None:
+            await new.run()
+
+        async def run_old_until_stopped() -> None:
+            with anyio.fail_after(30):
+                while not old.link.stopped:
+                    await anyio.sleep(0.02)
+            old_done.set()
+
+        tg.start_soon(run_new)
+        tg.start_soon(run_old_until_stopped)
+        with anyio.fail_after(30):
+            await new.ready.wait()
+            await old_done.wait()
+        assert old.last_close == CloseCode.REPLACED  # the older one stops, as on one node
+        sid = await spawn(a.http_url, creator, admin, "One live")  # through the old node
+        async with EncountersClient(a.http_url, creator) as me:
+            answer = await me.signal(sid, [chat("only-new")])
+        assert answer["results"][0]["decision"] == "allow"
+        with anyio.fail_after(30):
+            while "only-new" not in second.actions.get(sid, []):
+                await anyio.sleep(0.02)
+        await new.stop()
+        tg.cancel_scope.cancel()
+    assert sid not in first.actions
+    assert new.connections == 1

@@ -1,0 +1,103 @@
+"""Several real daemon nodes for the cluster tests: N ``ae bridge serve`` processes on
+free loopback ports, one PostgreSQL schema (:mod:`tests.support.services`) and one
+Redis key prefix, started, killed (SIGKILL) and stopped by process id.
+
+Redis is at 127.0.0.1:6379; where it does not answer, :func:`redis_prefix` skips the
+test (fails it under ``CI=true``) like the PostgreSQL helper does. Every key under the
+prefix is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+import redis
+
+from tests.support.daemon_process import DaemonProcess
+from tests.support.services import POSTGRES_URL, missing, postgres_schema
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@contextmanager
+def redis_prefix() -> Iterator[str]:
+    """A fresh ``AE_REDIS_PREFIX``; its keys are deleted afterwards."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        missing("Redis at 127.0.0.1:6379", str(exc))
+    prefix = f"t{uuid.uuid4().hex[:12]}"
+    try:
+        yield prefix
+    finally:
+        for key in client.scan_iter(match=f"{prefix}:*", count=500):
+            client.delete(key)
+        client.close()
+
+
+@dataclass
+class DaemonCluster:
+    """``size`` daemon nodes sharing ``store`` (a ``postgresql://`` URL) and the Redis
+    keys under ``prefix``; ``lease_ttl`` short so a killed node's links move quickly."""
+
+    root: Path
+    store: str
+    prefix: str
+    size: int = 3
+    lease_ttl: float = 1.5
+    nodes: list[DaemonProcess] = field(init=False)
+
+    def __post_init__(self) -> None:
+        env = {"AE_REDIS": REDIS_URL, "AE_REDIS_PREFIX": self.prefix,
+               "AE_BRIDGE_LEASE_TTL": str(self.lease_ttl)}  # fmt: skip
+        self.nodes = [
+            DaemonProcess(self.root / f"node{i}", store=self.store, env=env)
+            for i in range(self.size)
+        ]
+
+    @property
+    def ws_urls(self) -> list[str]:
+        return [node.ws_url for node in self.nodes]
+
+    def node_at(self, ws_url: str) -> DaemonProcess:
+        """The node listening at ``ws_url`` (an adapter's ``url``, query and all)."""
+        for node in self.nodes:
+            if ws_url.split("?")[0] == node.ws_url:
+                return node
+        raise LookupError(ws_url)
+
+    async def keys(self, servers: list[str]) -> tuple[str, str, str]:
+        """``(admin API key, creator API key, world key)`` in the shared store."""
+        return await self.nodes[0].keys(servers=servers)
+
+    async def start(self) -> None:
+        """Start every node that is not running, at the same time."""
+        async with anyio.create_task_group() as tg:
+            for node in self.nodes:
+                if node.proc is None or node.proc.poll() is not None:
+                    tg.start_soon(node.start)
+
+    def stop(self) -> None:
+        """Every node is gone afterwards, whatever its state."""
+        for node in self.nodes:
+            node.stop()
+
+    def output(self) -> str:
+        return "\n".join(f"--- {n.data.name}\n{n.output()[-2000:]}" for n in self.nodes)
+
+
+@contextmanager
+def daemon_cluster(root: Path, size: int = 3, lease_ttl: float = 1.5) -> Iterator[DaemonCluster]:
+    """``size`` nodes (not started) on a fresh PostgreSQL schema and Redis prefix."""
+    with redis_prefix() as prefix, postgres_schema() as schema:
+        cluster = DaemonCluster(root, f"{POSTGRES_URL}?schema={schema}", prefix, size, lease_ttl)
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
