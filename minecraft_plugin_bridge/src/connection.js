@@ -4,11 +4,11 @@
 // (resume, identify again, or stop for good after a bad key).
 //
 // The daemon may be several nodes of one cluster: `url` is then a list (an array, or one
-// string with the addresses separated by commas), or one load-balanced address. Each
-// reconnection goes to the next address, round robin, and resumes the same link there
-// (the nodes keep the link in PostgreSQL, so any node takes the resume): a dead node
-// costs one failed attempt. The backoff grows with failed attempts in a row, whichever
-// address they went to.
+// string with the addresses separated by commas), or one load-balanced address. When a
+// node goes away (no close handshake, no connection, or 1001) the next connection goes
+// to the next address, round robin, and resumes the same link there (the nodes keep the
+// link in PostgreSQL, so any node takes the resume); other closes retry the same
+// address. The backoff grows with failed attempts in a row, whichever address they went to.
 
 const { EventEmitter } = require('node:events')
 const WebSocket = require('ws')
@@ -17,6 +17,9 @@ const { CLOSE, DecodeError, encodeFrame } = require('./codec')
 const { parseUrls } = require('./urls')
 
 const TICK_MS = 50
+// Close codes after which the next URL is tried: the node went away (1006: no close
+// handshake, or no connection at all; 1001: stopping, or the link is held elsewhere).
+const NEXT_NODE = new Set([1001, 1006])
 
 function monotonic () {
   return performance.now() / 1000
@@ -197,7 +200,7 @@ class BridgeConnection extends EventEmitter {
     }
     const delay = Math.min(this.link.backoff(this.attempt), this.maxBackoff)
     this.attempt += 1
-    this.urlIndex = (this.urlIndex + 1) % this.urls.length // another node takes the link
+    if (NEXT_NODE.has(code)) this.urlIndex = (this.urlIndex + 1) % this.urls.length // another node takes the link
     this.log.info('link.retrying', { in_s: Math.round(delay * 10) / 10, next: decision, url: this.url })
     this._retry = setTimeout(() => this._connect(), delay * 1000)
   }

@@ -21,9 +21,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from encounters.client import EncountersClient
 from encounters.companion import CompanionHost, CompanionScript, Context
 from encounters.models.persona import PersonaCore
 from encounters.moderation import AuditLogger, ContentModerator, TextFilter
@@ -36,6 +38,7 @@ from encounters_bridge.store import open_bridge_store
 from tests.adapters.gmod.lua import ADDON, LUAJITS, Codec, new_runtime
 from tests.adapters.gmod.vectors import LuaRunner
 from tests.adapters.gmod.world import GmodWorld
+from tests.support.cluster import daemon_cluster
 from tests.support.vectors import BAD_KEY, VECTORS, Harness, load, run_vector
 
 pytestmark = pytest.mark.timeout(60)
@@ -457,6 +460,75 @@ def test_a_dead_node_is_replaced_by_the_next_address(
             assert numbers == list(range(1, len(numbers) + 1))  # each event once, in order
             status = server.eval("table.concat(AICompanion.Connection.status_lines(), ' | ')")
             assert f"{second} (2 of 2 addresses)" in status.decode()
+        finally:
+            world.close()
+
+
+@pytest.mark.parametrize("release", ["1.3.0", "master"])
+def test_the_addon_follows_a_killed_node_to_another_in_a_cluster(
+    release: str, tmp_path: Path
+) -> None:
+    """Issue #24: three real daemon nodes on PostgreSQL and Redis; the node holding the
+    addon's link is killed (SIGKILL); the addon resumes the same link on another node of
+    its list, and actions signalled through any node run in the game once each, in order."""
+    with daemon_cluster(tmp_path, size=3) as cluster:
+        admin, creator, world_key = anyio.run(partial(
+            cluster.nodes[0].keys, world="gmod", servers=[SERVER_ID]))  # fmt: skip
+        anyio.run(cluster.start)
+        world = GmodWorld("luajit21", {
+            "ai_companion_url": ",".join(cluster.ws_urls),
+            "ai_companion_key": world_key,
+            "ai_companion_server_id": SERVER_ID,
+        }, gwsockets_release=release)  # fmt: skip
+        server = world.server
+
+        def holder() -> Any:  # the node of the address the addon uses
+            return cluster.node_at(server.eval("AICompanion.Connection.url()").decode())
+
+        async def spawn_and_say(url: str, lines: list[str]) -> str:
+            async with EncountersClient(url, creator) as me, EncountersClient(url, admin) as ops:
+                persona = {"name": "Ada", "safety": {"allowedActions": ["chat"],
+                                                     "maxActionsPerMinute": 600}}  # fmt: skip
+                pid = (await me.submit_persona(persona))["id"]
+                token = (await ops.approve_persona(pid))["token"]
+                sid: str = (await me.spawn(pid, token, "gmod", SERVER_ID))["sessionId"]
+                await say(url, sid, lines)
+                return sid
+
+        async def say(url: str, sid: str, lines: list[str]) -> None:
+            async with EncountersClient(url, creator) as me:
+                for line in lines:
+                    answer = await me.signal(sid, [{"type": "chat", "message": line}])
+                    assert [r["decision"] for r in answer["results"]] == ["allow"], answer
+
+        try:
+            world.run_until(lambda: bool(server.eval("AICompanion.Connection.link.ready")),
+                            timeout=30, what="ready")  # fmt: skip
+            link_id = server.eval("AICompanion.Connection.link.link_id").decode()
+            first = holder()
+            elsewhere = [n for n in cluster.nodes if n is not first]
+            # spawned and told through another node than the one holding the link
+            sid = anyio.run(spawn_and_say, elsewhere[0].http_url, ["one"])
+            world.run_until(lambda: world.chat_lines() == ["Ada: one"], timeout=30,
+                            what="the first line")  # fmt: skip
+
+            first.kill()
+            world.run_until(lambda: holder() is not first and bool(
+                server.eval("AICompanion.Connection.link.ready")),
+                timeout=60, what="linked to another node")  # fmt: skip
+            assert server.eval("AICompanion.Connection.link.link_id").decode() == link_id
+            for node in elsewhere:  # through each node left: the one holding the link too
+                anyio.run(say, node.http_url, sid, [f"via {node.data.name}"])
+            wanted = ["Ada: one"] + [f"Ada: via {n.data.name}" for n in elsewhere]
+            world.run_until(lambda: len(world.chat_lines()) >= len(wanted), timeout=30,
+                            what="the lines after the kill")  # fmt: skip
+            world.run_for(1.0)  # anything that would come twice has time to
+            assert world.chat_lines() == wanted
+            sent = [json.loads(t)["op"] for t in world.sockets.sent]
+            assert sent.count("identify") == 1 and "resume" in sent  # the same link
+        except Exception:
+            print(cluster.output())
+            raise
         finally:
             world.close()
 

@@ -7,10 +7,12 @@ good (a refused key, 4004, is never retried; fix the key and run ai_companion_re
 Reconnection waits 1, 2, 4 ... 60 s, jittered. The world key is never printed.
 
 ai_companion_url may list several daemon nodes of one cluster, separated by commas (or
-give one load-balanced address): each reconnection goes to the next address in the list,
-round robin, and resumes the same link there (the nodes share their state in PostgreSQL,
-so any node takes a resume). A node that died is skipped after one failed attempt; the
-backoff grows with the failed attempts in a row, whichever address they went to.
+give one load-balanced address): when a node goes away (the connection drops without a
+close handshake, cannot be made, or is closed with 1001) the next connection goes to the
+next address in the list, round robin, and resumes the same link there (the nodes share
+their state in PostgreSQL, so any node takes a resume). Other closes (identify again,
+rate limited) retry the same address. The backoff grows with the failed attempts in a
+row, whichever address they went to.
 
 A map change starts a fresh Lua state. So that it resumes the same link (and nothing
 the daemon queued meanwhile is lost, nothing processed runs twice), the link's identity,
@@ -38,6 +40,9 @@ C.SAVE_EVERY = 0.5       -- seconds between state writes while it changes
 C.dirty = false
 C.next_save = 0
 C.url_index = 1        -- which address of ai_companion_url the next connection uses
+-- close codes after which the next address is tried: the node went away (1006: no close
+-- handshake, or no connection at all; 1001: stopping, or the link is held elsewhere)
+C.NEXT_NODE = { [1001] = true, [1006] = true }
 C.CAPABILITIES = { "chat", "move_to", "follow", "look_at", "emote", "use_entity", "stop" }
 
 local function log(msg) print("[ai_companion] " .. msg) end
@@ -190,7 +195,7 @@ function C.closed(sock, code)
   C.attempt = C.attempt + 1
   C.state = "waiting"
   local where = ""
-  if #C.urls() > 1 then   -- another node of the cluster takes the link
+  if #C.urls() > 1 and C.NEXT_NODE[link.last_close] then   -- another node takes the link
     C.url_index = C.url_index % #C.urls() + 1
     where = " at " .. C.url()
   end
