@@ -25,6 +25,7 @@ from anyio.abc import TaskGroup
 
 from encounters._util.optional import MissingExtra
 from encounters.engine import Engine
+from encounters.errors import ConfigError
 from encounters.log import get_logger
 from encounters.moderation import ContentModerator
 from encounters.settings import Settings
@@ -94,6 +95,11 @@ class Daemon:
             if settings.redis:  # several nodes: leases and the signal bus in Redis
                 from .cluster import Cluster
 
+                if settings.store == "memory":
+                    raise ConfigError(
+                        "AE_REDIS (several nodes) needs a store the nodes share: set "
+                        "AE_STORE=postgresql://..., or unset AE_REDIS for one node"
+                    )
                 edge.cluster = Cluster(settings, lease_ttl=config.lease_ttl)
                 await edge.cluster.start(edge)
             if script is not None:

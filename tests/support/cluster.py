@@ -9,6 +9,7 @@ prefix is deleted afterwards.
 
 from __future__ import annotations
 
+import signal
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,12 +51,12 @@ class DaemonCluster:
     store: str
     prefix: str
     size: int = 3
-    lease_ttl: float = 1.5
+    lease_ttl: float = 2.0
     nodes: list[DaemonProcess] = field(init=False)
 
     def __post_init__(self) -> None:
         env = {"AE_REDIS": REDIS_URL, "AE_REDIS_PREFIX": self.prefix,
-               "AE_BRIDGE_LEASE_TTL": str(self.lease_ttl)}  # fmt: skip
+               "AE_BRIDGE_LEASE_TTL": str(self.lease_ttl), "AE_LOG_LEVEL": "info"}  # fmt: skip
         self.nodes = [
             DaemonProcess(self.root / f"node{i}", store=self.store, env=env)
             for i in range(self.size)
@@ -83,6 +84,13 @@ class DaemonCluster:
                 if node.proc is None or node.proc.poll() is not None:
                     tg.start_soon(node.start)
 
+    def terminate(self, timeout: float = 30.0) -> list[int]:
+        """SIGTERM every running node at once, then wait; their exit codes."""
+        running = [n.proc for n in self.nodes if n.proc is not None and n.proc.poll() is None]
+        for proc in running:
+            proc.send_signal(signal.SIGTERM)
+        return [proc.wait(timeout) for proc in running]
+
     def stop(self) -> None:
         """Every node is gone afterwards, whatever its state."""
         for node in self.nodes:
@@ -93,7 +101,7 @@ class DaemonCluster:
 
 
 @contextmanager
-def daemon_cluster(root: Path, size: int = 3, lease_ttl: float = 1.5) -> Iterator[DaemonCluster]:
+def daemon_cluster(root: Path, size: int = 3, lease_ttl: float = 2.0) -> Iterator[DaemonCluster]:
     """``size`` nodes (not started) on a fresh PostgreSQL schema and Redis prefix."""
     with redis_prefix() as prefix, postgres_schema() as schema:
         cluster = DaemonCluster(root, f"{POSTGRES_URL}?schema={schema}", prefix, size, lease_ttl)

@@ -71,8 +71,11 @@ class DaemonProcess:
             _, world_key = await create_world_key(records, "game", world, servers)  # type: ignore[arg-type]
         return admin, creator, world_key
 
-    async def start(self, *extra: str, preexec: Callable[[], object] | None = None) -> None:
-        """Start and wait until the control API answers (30 s at most)."""
+    async def start(
+        self, *extra: str, preexec: Callable[[], object] | None = None, timeout: float = 30.0
+    ) -> None:
+        """Start and wait until the control API answers (``timeout`` seconds at most;
+        then the error ends with the daemon's log)."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
         env = {**os.environ, "AE_DATA_DIR": str(self.data), "AE_STORE": self.store, **self.env}
         env["PYTHONUNBUFFERED"] = "1"
@@ -84,7 +87,7 @@ class DaemonProcess:
                 env=env, stdout=log, stderr=log, preexec_fn=preexec,
             )  # fmt: skip
         async with httpx.AsyncClient() as client:
-            with anyio.fail_after(30):
+            with anyio.move_on_after(timeout) as waited:
                 while True:
                     assert self.proc.poll() is None, self.log.read_text()[-3000:]
                     try:
@@ -93,6 +96,9 @@ class DaemonProcess:
                     except httpx.HTTPError:
                         pass
                     await anyio.sleep(0.05)
+        if waited.cancelled_caught:
+            raise TimeoutError(f"the daemon did not answer within {timeout:.0f} s:\n"
+                               + self.log.read_text(errors="replace")[-3000:])  # fmt: skip
 
     def kill(self) -> None:
         """SIGKILL: no chance to save or close anything."""
