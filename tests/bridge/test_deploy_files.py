@@ -175,6 +175,11 @@ def test_nginx_passes_websockets_with_timeouts_above_the_heartbeat() -> None:
         (seconds,) = re.findall(rf"{timeout} (\d+)s;", text)
         assert int(seconds) > 2 * defaults.heartbeat
     assert re.search(r"location = /ws \{\s*proxy_pass http://ae_links;", text)
+    # the marketplace (one node's file) and the web world (one node's passes and rooms)
+    one = re.search(r"upstream ae_one_node \{(.*?)\}", text, re.S)
+    assert one and re.findall(r"server (\S+);", one.group(1)) == [f"node1:{defaults.http_port}"]
+    for path in ("/market/", "/play/", "/web-world/"):
+        assert re.search(rf"location {path} \{{\s*proxy_pass http://ae_one_node;", text), path
     assert "ssl_certificate " in text and "return 301 https://" in text
 
 
