@@ -113,6 +113,8 @@ class Cluster:
         #: places held whose stale cache was dropped: only these may be written here
         self._ready: set[Place] = set()
         self._locks: dict[Place, asyncio.Lock] = {}
+        #: places being handed to another node: not taken back meanwhile
+        self._leaving: set[Place] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -173,6 +175,8 @@ class Cluster:
         just now, what it cached of the link is dropped first."""
         if self.holds(place):  # renewed by the heartbeat: no round trip per dispatch
             return self.node.id
+        while place in self._leaving:  # the lease still names this node until it is passed on
+            await asyncio.sleep(0.02)
         holder = await self.leases.acquire(place)
         if holder == self.node.id and place not in self._ready:
             async with self._lock(place):
@@ -249,10 +253,14 @@ class Cluster:
         place = (str(request["world"]), str(request["server_id"]))
         assert self.links is not None
         if request.get("op") == "handover":
-            if place in self.leases.held:
-                resumed = request.get("reason") == "resumed"
-                await self._lose(place, "resumed" if resumed else "replaced")
-                await self.leases.hand_to(place, str(request["to"]))
+            if place in self.leases.held and place not in self._leaving:
+                self._leaving.add(place)
+                try:
+                    resumed = request.get("reason") == "resumed"
+                    await self._lose(place, "resumed" if resumed else "replaced")
+                    await self.leases.hand_to(place, str(request["to"]))
+                finally:
+                    self._leaving.discard(place)
             return {"ok": True}
         if request.get("op") == "dispatch":
             if time.time() > float(request.get("start_by", 0)):
