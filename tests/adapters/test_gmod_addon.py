@@ -464,6 +464,57 @@ def test_a_dead_node_is_replaced_by_the_next_address(
             world.close()
 
 
+def test_a_map_change_resumes_on_the_node_the_link_was_on(tmp_path: Path) -> None:
+    """The saved link is kept across a map change while one of its addresses is still
+    listed (the list may change order), the next map connects first to the node it was
+    on; with none of them listed, the addon identifies anew."""
+    data = tmp_path / "garrysmod-data"
+    data.mkdir()
+    with two_nodes(tmp_path) as (_portal, a, b):
+        urls = [f"ws://127.0.0.1:{a.port}/ws", f"ws://127.0.0.1:{b.port}/ws"]
+
+        def world(url: str) -> GmodWorld:
+            return GmodWorld("luajit21", {"ai_companion_url": url,
+                                          "ai_companion_key": a.keys["key"],
+                                          "ai_companion_server_id": SERVER_ID},
+                             data_dir=data)  # fmt: skip
+
+        def ready(w: GmodWorld) -> None:
+            w.run_until(lambda: bool(w.server.eval("AICompanion.Connection.link.ready")),
+                        timeout=10, what="ready")  # fmt: skip
+
+        first = world(",".join(urls))
+        try:
+            ready(first)
+            link_id = first.server.eval("AICompanion.Connection.link.link_id").decode()
+            first.change_map()
+        finally:
+            first.close()
+        second = world(f"{urls[1]}, {urls[0]}")  # the same nodes, the other order
+        try:
+            ready(second)
+            assert second.server.eval("AICompanion.Connection.link.link_id").decode() == link_id
+            assert [s.url for s in second.sockets.sockets.values()] == [f"{urls[0]}?encoding=json"]
+            assert json.loads(second.sockets.sent[0])["op"] == "resume"
+            second.change_map()
+        finally:
+            second.close()
+        third = world(urls[1])  # the node the link was on is no longer listed: still one
+        try:
+            ready(third)
+            assert third.server.eval("AICompanion.Connection.link.link_id").decode() == link_id
+            third.change_map()
+        finally:
+            third.close()
+        other = world("ws://127.0.0.1:9/ws")  # none of its nodes: a fresh link is needed
+        try:
+            other.run_until(lambda: any("identifying anew" in line
+                                        for line in other.server.console()),
+                            what="the saved link ignored")  # fmt: skip
+        finally:
+            other.close()
+
+
 @pytest.mark.parametrize("release", ["1.3.0", "master"])
 def test_the_addon_follows_a_killed_node_to_another_in_a_cluster(
     release: str, tmp_path: Path
