@@ -16,6 +16,11 @@ then wakes the connection's pump. Numbering happens in the writer, so a failed w
 gives its numbers back (nothing of it was sent) and its callers get the error: a
 dispatch is either durable and will be delivered, or its caller is told it was not.
 Only dispatches up to :attr:`LinkOwner.written_s` are ever sent.
+
+With several daemon nodes the rule holds across them: only the node holding the
+link's lease keeps its owner (``may_write`` asks, right before each write is queued),
+and a node giving the lease up retires it (:meth:`LinkOwner.retire`; see
+:mod:`encounters_bridge.cluster.routing`).
 """
 
 from __future__ import annotations

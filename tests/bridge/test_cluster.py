@@ -28,7 +28,7 @@ import pytest
 from encounters.client import ControlError, EncountersClient
 from encounters_bridge.adapter import AdapterClient
 from encounters_bridge.frames import CloseCode, Frame
-from tests.support.cluster import DaemonCluster, daemon_cluster
+from tests.support.cluster import START_TIMEOUT, DaemonCluster, daemon_cluster
 from tests.support.daemon_process import DaemonProcess
 
 pytestmark = pytest.mark.anyio
@@ -146,6 +146,15 @@ class Stream:
                     self.refused.append(result["action_id"])
 
 
+async def events_done(ops: EncountersClient, session_id: str) -> list[str]:
+    """The action ids of the ``action_done`` events the daemon took for a session."""
+    return [
+        e["input"]["action_id"]
+        for e in await ops.replay(session_id)
+        if e["kind"] == "event" and e["input"].get("type") == "action_done"
+    ]
+
+
 async def test_killing_the_node_holding_a_link_ten_times_loses_and_duplicates_nothing(
     cluster3: DaemonCluster,
 ) -> None:
@@ -180,7 +189,7 @@ async def test_killing_the_node_holding_a_link_ten_times_loses_and_duplicates_no
         restarted: dict[str, anyio.Event] = {}  # by node: its restart is done
 
         async def restart(node: DaemonProcess, done: anyio.Event) -> None:
-            await node.start(timeout=90)  # the machine is loaded: starts are slow
+            await node.start(timeout=START_TIMEOUT)
             done.set()
 
         for round_ in range(ROUNDS):
@@ -219,12 +228,19 @@ async def test_killing_the_node_holding_a_link_ten_times_loses_and_duplicates_no
         await anyio.sleep(0.5)  # anything that would arrive twice has time to
         await client.stop()
         tg.cancel_scope.cancel()
+    alive = next(n for n in cluster3.nodes if n.proc is not None and n.proc.poll() is None)
+    async with EncountersClient(alive.http_url, admin) as ops:
+        recorded = {s.session_id: await events_done(ops, s.session_id) for s in streams}
     assert cluster3.terminate() == [0, 0], cluster3.output()  # the last one killed stays down
 
     accepted = sum(len(s.accepted) for s in streams)
     assert accepted > ROUNDS * SESSIONS, "the streams hardly ran: nothing was tested"
     assert events_sent > ROUNDS, "no events flowed back"
     assert len(set(holders)) > 1, "the link never moved between nodes"
+    for sid, done in recorded.items():  # the game's events: each taken once, wherever
+        assert len(done) == len(set(done)), f"an event was taken twice: {sid}"
+        assert set(done) <= set(game.actions.get(sid, [])), "an event nobody sent"
+    assert sum(map(len, recorded.values())) > ROUNDS, "no events were taken"
     for stream in streams:
         got = game.actions.get(stream.session_id, [])
         assert len(got) == len(set(got)), f"duplicated: {stream.session_id}"

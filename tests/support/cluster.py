@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -23,6 +24,8 @@ from tests.support.daemon_process import DaemonProcess
 from tests.support.services import POSTGRES_URL, missing, postgres_schema
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+#: Seconds a node may take to answer: several start at once on a loaded machine.
+START_TIMEOUT = 90.0
 
 
 @contextmanager
@@ -82,7 +85,7 @@ class DaemonCluster:
         async with anyio.create_task_group() as tg:
             for node in self.nodes:
                 if node.proc is None or node.proc.poll() is not None:
-                    tg.start_soon(node.start)
+                    tg.start_soon(partial(node.start, timeout=START_TIMEOUT))
 
     def terminate(self, timeout: float = 30.0) -> list[int]:
         """SIGTERM every running node at once, then wait; their exit codes."""
