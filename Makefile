@@ -123,6 +123,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_analytics.py
 	$(BIN)/python benchmarks/bench_market.py
 	$(BIN)/python benchmarks/bench_voice.py
+	$(BIN)/python benchmarks/bench_cluster.py
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) .demo-data .pytest_cache .mypy_cache .ruff_cache $(NODE_BRIDGE)/node_modules \

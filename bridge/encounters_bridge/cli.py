@@ -24,11 +24,18 @@ from encounters.models import utcnow
 from encounters.settings import POSTGRES_SCHEMES
 from encounters.storage import SQLiteStore
 from encounters.storage.factory import store_from_settings
+from encounters.storage.transfer import TableSet, register_tables
 
 from .config import load_bridge_config
 from .keys import KeyConflict, create_api_key, create_world_key
 from .server import raise_fd_limit
 from .store import BridgeStore, open_bridge_store
+from .store import schema as records_schema
+
+# `ae store migrate --to postgresql://...` moves the daemon's records with the SDK's:
+# world keys, API keys, deploy tokens, links and their outbox keep working after the move
+register_tables(TableSet("bridge", records_schema.TRACK, records_schema.MIGRATIONS,
+                         records_schema.metadata.sorted_tables))  # fmt: skip
 
 worlds_app = typer.Typer(help="World keys for game servers.", no_args_is_help=True)
 bridge_app = typer.Typer(help="The bridge daemon.", no_args_is_help=True)

@@ -5,10 +5,11 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { parseArgs } = require('node:util')
+const { parseUrls } = require('./urls')
 
 const OPTIONS = [
   // [flag, env, default, help, type]
-  ['url', 'AE_BRIDGE_URL', 'ws://127.0.0.1:3002/ws', "the daemon's WebSocket URL", 'string'],
+  ['url', 'AE_BRIDGE_URL', 'ws://127.0.0.1:3002/ws', "the daemon's WebSocket URL; several daemon nodes separated by commas (a reconnection tries the next)", 'string'],
   ['key', 'AE_WORLD_KEY', '', 'the world key (`ae worlds add NAME --world minecraft`); prefer the environment or --key-file', 'string'],
   ['key-file', 'AE_WORLD_KEY_FILE', '', 'read the world key from this file', 'string'],
   ['server-id', 'AE_SERVER_ID', 'minecraft-1', 'this server\'s id at the daemon (spawn with --server / serverId)', 'string'],
@@ -83,8 +84,12 @@ function parseConfig (argv, env = process.env) {
     }
   }
   if (!key) throw new ConfigError('a world key is needed: set AE_WORLD_KEY (or --key-file / --key); make one with `ae worlds add NAME --world minecraft`')
-  if (!/^wss?:\/\//.test(raw.url)) throw new ConfigError('--url must start with ws:// or wss://')
-  if (/[?&](key|token)=/.test(raw.url)) throw new ConfigError('never put keys in the URL: the key goes in AE_WORLD_KEY')
+  const urls = parseUrls(raw.url)
+  if (urls.length === 0) throw new ConfigError('--url needs a daemon address, e.g. ws://127.0.0.1:3002/ws')
+  for (const u of urls) {
+    if (!/^wss?:\/\/[^/?#\s]+/.test(u)) throw new ConfigError(`--url entry ${JSON.stringify(u)} must start with ws:// or wss:// and a host (several addresses are separated by commas)`)
+    if (/[?&](key|token)=/.test(u)) throw new ConfigError('never put keys in the URL: the key goes in AE_WORLD_KEY')
+  }
   if (!['json', 'msgpack'].includes(raw.encoding)) throw new ConfigError('--encoding must be msgpack or json')
   if (!['offline', 'microsoft'].includes(raw.auth)) throw new ConfigError('--auth must be offline or microsoft')
   const port = Number(raw['mc-port'])
@@ -97,7 +102,7 @@ function parseConfig (argv, env = process.env) {
   const stateFile = raw['state-file'] ||
     path.join(raw['key-file'] ? path.dirname(path.resolve(raw['key-file'])) : process.cwd(), 'ae-minecraft-bridge.state.json')
   return {
-    url: raw.url,
+    url: urls.join(','),
     stateFile: path.resolve(stateFile),
     key,
     serverId: raw['server-id'],

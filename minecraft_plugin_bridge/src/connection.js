@@ -2,13 +2,24 @@
 // The link's I/O: a WebSocket (the `ws` package) to the daemon, the AdapterLink state
 // machine, a 50 ms tick, and reconnection with backoff following the close code
 // (resume, identify again, or stop for good after a bad key).
+//
+// The daemon may be several nodes of one cluster: `url` is then a list (an array, or one
+// string with the addresses separated by commas), or one load-balanced address. When a
+// node goes away (no close handshake, no connection, or 1001) the next connection goes
+// to the next address, round robin, and resumes the same link there (the nodes keep the
+// link in PostgreSQL, so any node takes the resume); other closes retry the same
+// address. The backoff grows with failed attempts in a row, whichever address they went to.
 
 const { EventEmitter } = require('node:events')
 const WebSocket = require('ws')
 const { AdapterLink } = require('./link')
 const { CLOSE, DecodeError, encodeFrame } = require('./codec')
+const { parseUrls } = require('./urls')
 
 const TICK_MS = 50
+// Close codes after which the next URL is tried: the node went away (1006: no close
+// handshake, or no connection at all; 1001: stopping, or the link is held elsewhere).
+const NEXT_NODE = new Set([1001, 1006])
 
 function monotonic () {
   return performance.now() / 1000
@@ -23,7 +34,8 @@ function monotonic () {
 class BridgeConnection extends EventEmitter {
   /**
    * @param {object} o
-   * @param {string} o.url      the daemon's WebSocket base, e.g. ws://127.0.0.1:3002/ws
+   * @param {string|string[]} o.url  the daemon's WebSocket base, e.g. ws://127.0.0.1:3002/ws,
+   *                                  or several nodes' (an array, or separated by commas)
    * @param {string} o.key
    * @param {string} o.serverId
    * @param {string[]} o.capabilities
@@ -36,8 +48,9 @@ class BridgeConnection extends EventEmitter {
   constructor ({ url, key, serverId, capabilities, encoding = 'msgpack', world = 'minecraft',
     maxBackoff = 60, adapter, log, random } = {}) {
     super()
-    const sep = url.includes('?') ? '&' : '?'
-    this.url = `${url}${sep}encoding=${encoding}`
+    this.urls = parseUrls(url).map((u) => `${u}${u.includes('?') ? '&' : '?'}encoding=${encoding}`)
+    if (this.urls.length === 0) throw new TypeError('BridgeConnection needs a daemon URL')
+    this.urlIndex = 0
     this.encoding = encoding
     this.maxBackoff = maxBackoff
     this.log = log || require('./log').createLogger('warn')
@@ -49,6 +62,11 @@ class BridgeConnection extends EventEmitter {
     this._stopping = false
     this._timer = null
     this._retry = null
+  }
+
+  /** The address the current (or next) connection uses. */
+  get url () {
+    return this.urls[this.urlIndex]
   }
 
   get ready () {
@@ -182,7 +200,8 @@ class BridgeConnection extends EventEmitter {
     }
     const delay = Math.min(this.link.backoff(this.attempt), this.maxBackoff)
     this.attempt += 1
-    this.log.info('link.retrying', { in_s: Math.round(delay * 10) / 10, next: decision })
+    if (NEXT_NODE.has(code)) this.urlIndex = (this.urlIndex + 1) % this.urls.length // another node takes the link
+    this.log.info('link.retrying', { in_s: Math.round(delay * 10) / 10, next: decision, url: this.url })
     this._retry = setTimeout(() => this._connect(), delay * 1000)
   }
 

@@ -8,6 +8,7 @@
 
 const fs = require('node:fs')
 const path = require('node:path')
+const { parseUrls } = require('./urls')
 
 const VERSION = 1
 
@@ -22,7 +23,11 @@ class StateFile {
     this.last = null
   }
 
-  /** The saved state when it belongs to this server id and daemon URL; null otherwise. */
+  /**
+   * The saved state when it belongs to this server id and daemon (one of the addresses
+   * it was saved with is still configured: the nodes of a cluster share the link); null
+   * otherwise.
+   */
   load ({ serverId, url }) {
     let text
     try {
@@ -38,7 +43,9 @@ class StateFile {
       this.log.warn('state.unreadable', { file: this.file, error: err.message })
       return null
     }
-    if (!state || state.version !== VERSION || state.serverId !== serverId || state.url !== url) {
+    const urls = parseUrls(url)
+    const shared = parseUrls(state?.url).some((u) => urls.includes(u))
+    if (!state || state.version !== VERSION || state.serverId !== serverId || !shared) {
       this.log.info('state.ignored', { file: this.file, why: 'saved for another server id or daemon' })
       return null
     }

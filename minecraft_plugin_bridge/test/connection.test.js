@@ -101,6 +101,44 @@ test('identify, dispatches acknowledged, heartbeats; a drop is resumed and nothi
   }
 })
 
+test('several daemon nodes: a dead node is skipped and the link resumes on the next one', async () => {
+  const first = await fakeDaemon()
+  const second = await fakeDaemon()
+  const link = connect(first, { url: ` ${first.url} , ${second.url} `, encoding: 'json' })
+  const got = []
+  link.on('dispatch', (frame) => got.push(frame.s))
+  try {
+    assert.deepEqual(link.urls, [`${first.url}?encoding=json`, `${second.url}?encoding=json`])
+    await first.next((f) => f.op === 'identify')
+    first.send({ op: 'ready', d: { link_id: 'link_1', resume_token: 'tok', heartbeat_interval: 200, sessions: [] } })
+    await sleep(30)
+    first.send({ op: 'dispatch', s: 1, sid: 'a', d: { type: 'spawn' } })
+    first.send({ op: 'dispatch', s: 2, sid: 'a', d: { type: 'action' } })
+    await first.next((f) => f.op === 'ack' || (f.op === 'heartbeat' && f.d.ack === 2), 1000)
+    await first.close() // the node dies: its sockets cut, nothing listens there any more
+    const resume = await second.next((f) => f.op === 'resume', 5000)
+    assert.deepEqual(resume.d, { link_id: 'link_1', resume_token: 'tok', last_s: 2 })
+    assert.equal(second.paths[0], '/ws?encoding=json')
+    second.send({ op: 'resumed', d: { replayed: 0 } })
+    second.send({ op: 'dispatch', s: 3, sid: 'a', d: { type: 'action' } })
+    await second.next((f) => f.op === 'ack' || (f.op === 'heartbeat' && f.d.ack === 3), 1000)
+    assert.deepEqual(got, [1, 2, 3])
+    assert.equal(link.url, `${second.url}?encoding=json`)
+  } finally {
+    await link.stop()
+    await second.close()
+  }
+})
+
+test('the command line takes a comma-separated list of daemon URLs and checks each', () => {
+  const { parseConfig } = require('../src/cli')
+  const config = parseConfig([], { AE_WORLD_KEY: 'k', AE_BRIDGE_URL: 'ws://a:3002/ws, wss://b.example/ws,' })
+  assert.equal(config.url, 'ws://a:3002/ws,wss://b.example/ws')
+  assert.throws(() => parseConfig(['--url', 'ws://a:3002/ws,http://b/ws'], { AE_WORLD_KEY: 'k' }),
+    /--url entry "http:\/\/b\/ws" must start with ws:\/\/ or wss:\/\//)
+  assert.throws(() => parseConfig(['--url', ' , '], { AE_WORLD_KEY: 'k' }), /--url needs a daemon address/)
+})
+
 test('4009 means identify again; 4004 means stop for good', async () => {
   const daemon = await fakeDaemon()
   const link = connect(daemon, { encoding: 'json' })

@@ -115,6 +115,9 @@ test('the state file: mode 0600, for its own server id and daemon only; a link r
   assert.ok(!fs.readFileSync(file, 'utf8').includes('secret')) // never the world key
   assert.equal(new StateFile(file, createLogger('silent')).load({ serverId: 'mc-2', url: 'ws://x/ws' }), null)
   const loaded = new StateFile(file, createLogger('silent')).load({ serverId: 'mc-1', url: 'ws://x/ws' })
+  // several daemon nodes share the link: it is kept while one of its addresses is listed
+  assert.ok(new StateFile(file, createLogger('silent')).load({ serverId: 'mc-1', url: 'ws://y/ws,ws://x/ws' }))
+  assert.equal(new StateFile(file, createLogger('silent')).load({ serverId: 'mc-1', url: 'ws://y/ws' }), null)
   const again = new AdapterLink({ world: 'minecraft', serverId: 'mc-1', key: 'secret', capabilities: ['chat'], encoding: 'json' })
   assert.ok(again.restore(loaded.link))
   const [resume] = again.receive(JSON.stringify({ op: 'hello', d: { heartbeat_interval: 1000 } }), false, 0)

@@ -21,9 +21,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from encounters.client import EncountersClient
 from encounters.companion import CompanionHost, CompanionScript, Context
 from encounters.models.persona import PersonaCore
 from encounters.moderation import AuditLogger, ContentModerator, TextFilter
@@ -36,6 +38,7 @@ from encounters_bridge.store import open_bridge_store
 from tests.adapters.gmod.lua import ADDON, LUAJITS, Codec, new_runtime
 from tests.adapters.gmod.vectors import LuaRunner
 from tests.adapters.gmod.world import GmodWorld
+from tests.support.cluster import daemon_cluster
 from tests.support.vectors import BAD_KEY, VECTORS, Harness, load, run_vector
 
 pytestmark = pytest.mark.timeout(60)
@@ -370,6 +373,215 @@ def test_a_map_change_loses_nothing(version: str, tmp_path: Path) -> None:
             assert len(link.unacked) == 0
         finally:
             second.close()
+
+
+@contextlib.contextmanager
+def two_nodes(tmp_path: Path) -> Iterator[tuple[BlockingPortal, Harness, Harness]]:
+    """Two daemon nodes (two edges, each its own port) on one store, as nodes of a
+    cluster share PostgreSQL: a link either one made resumes on the other."""
+    with start_blocking_portal("asyncio") as portal:
+        store = SQLiteStore(tmp_path / "bridge.db")
+        portal.call(store.open)
+        setup = {"world": "gmod", "server_id": SERVER_ID, "heartbeat_interval": 0.2}
+        records = portal.call(open_bridge_store, store)
+        first = Harness(records, setup)
+        portal.call(first.provision)
+        second = Harness(records, setup, keys=first.keys, key_ids=first.key_ids)
+        portal.call(first.start)
+        portal.call(second.start)
+        try:
+            yield portal, first, second
+        finally:
+            portal.call(first.stop)
+            portal.call(second.stop)
+            portal.call(store.close)
+
+
+async def _node_dies(node: Harness) -> None:
+    """A node dies: its sockets are cut without a closing handshake and nothing
+    listens on its port any more."""
+    assert node.edge is not None and node.server is not None
+    node.server.close()
+    for conn in list(node.edge.connections.values()):
+        conn.ws.transport.abort()
+    await node.stop()
+
+
+@pytest.mark.parametrize("release", ["1.3.0", "master"])
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_a_dead_node_is_replaced_by_the_next_address(
+    version: str, release: str, tmp_path: Path
+) -> None:
+    """Issue #24: ai_companion_url lists two nodes; the node holding the link dies and the
+    addon resumes the same link on the other node; what was dispatched meanwhile runs
+    once each, in order."""
+    with two_nodes(tmp_path) as (portal, a, b):
+        urls = [f"ws://127.0.0.1:{a.port}/ws", f"ws://127.0.0.1:{b.port}/ws"]
+        world = GmodWorld(version, {
+            "ai_companion_url": " , ".join(urls),  # spaces around the commas are fine
+            "ai_companion_key": a.keys["key"],
+            "ai_companion_server_id": SERVER_ID,
+        }, gwsockets_release=release)  # fmt: skip
+        server = world.server
+        try:
+            world.run_until(lambda: bool(server.eval("AICompanion.Connection.link.ready")),
+                            what="ready")  # fmt: skip
+            first, second = (u + "?encoding=json" for u in urls)
+            assert [s.url for s in world.sockets.sockets.values()] == [first]
+            link_id = server.eval("AICompanion.Connection.link.link_id").decode()
+            spawn = {"type": "spawn", "persona": PERSONA, "location": {"x": 1, "y": 2, "z": 3}}
+            _dispatch(portal, a, "sess_1", spawn)
+            _action(portal, a, "sess_1", {"id": "before", "type": "chat", "message": "one"})
+            world.run_until(lambda: bool(_result(a, "before")), what="the first chat")
+
+            portal.call(_node_dies, a)
+            during = [f"during-{i}" for i in range(1, 4)]
+            for action_id in during:  # sent through the node that is left
+                _action(portal, b, "sess_1",
+                        {"id": action_id, "type": "chat", "message": action_id})  # fmt: skip
+            world.run_until(lambda: all(_result(b, x) for x in during), timeout=15,
+                            what="the actions sent through the other node")  # fmt: skip
+            assert server.eval("AICompanion.Connection.link.link_id").decode() == link_id
+            assert b.edge is not None and b.edge.by_server[("gmod", SERVER_ID)] == link_id
+            later = [s.url for s in world.sockets.sockets.values()][1:]
+            assert later and set(later) == {second}  # the dead node was not tried again
+            resumes = [json.loads(t) for t in world.sockets.sent if '"op":"resume"' in t]
+            assert resumes and resumes[-1]["d"]["link_id"] == link_id
+            assert not [t for t in world.sockets.sent[1:] if '"op":"identify"' in t]
+            _action(portal, b, "sess_1", {"id": "after", "type": "chat", "message": "two"})
+            world.run_until(lambda: bool(_result(b, "after")), what="a chat after")
+            world.run_for(0.5)  # acks and any resend settle
+            assert world.chat_lines() == ["Ada: one"] + [f"Ada: {x}" for x in during] + ["Ada: two"]
+            history = a.history + b.history
+            for action_id in ["before", *during, "after"]:
+                answers = [w for w in _result(a, action_id) + _result(b, action_id)]
+                assert [w["d"]["type"] for w in answers] == ["action_done"], action_id
+            numbers = [w["s"] for lid, w in history if lid == link_id]
+            assert numbers == list(range(1, len(numbers) + 1))  # each event once, in order
+            status = server.eval("table.concat(AICompanion.Connection.status_lines(), ' | ')")
+            assert f"{second} (2 of 2 addresses)" in status.decode()
+        finally:
+            world.close()
+
+
+def test_a_map_change_resumes_on_the_node_the_link_was_on(tmp_path: Path) -> None:
+    """The saved link is kept across a map change while one of its addresses is still
+    listed (the list may change order), the next map connects first to the node it was
+    on; with none of them listed, the addon identifies anew."""
+    data = tmp_path / "garrysmod-data"
+    data.mkdir()
+    with two_nodes(tmp_path) as (_portal, a, b):
+        urls = [f"ws://127.0.0.1:{a.port}/ws", f"ws://127.0.0.1:{b.port}/ws"]
+
+        def world(url: str) -> GmodWorld:
+            return GmodWorld("luajit21", {"ai_companion_url": url,
+                                          "ai_companion_key": a.keys["key"],
+                                          "ai_companion_server_id": SERVER_ID},
+                             data_dir=data)  # fmt: skip
+
+        def ready(w: GmodWorld) -> None:
+            w.run_until(lambda: bool(w.server.eval("AICompanion.Connection.link.ready")),
+                        timeout=10, what="ready")  # fmt: skip
+
+        first = world(",".join(urls))
+        try:
+            ready(first)
+            link_id = first.server.eval("AICompanion.Connection.link.link_id").decode()
+            first.change_map()
+        finally:
+            first.close()
+        second = world(f"{urls[1]}, {urls[0]}")  # the same nodes, the other order
+        try:
+            ready(second)
+            assert second.server.eval("AICompanion.Connection.link.link_id").decode() == link_id
+            assert [s.url for s in second.sockets.sockets.values()] == [f"{urls[0]}?encoding=json"]
+            assert json.loads(second.sockets.sent[0])["op"] == "resume"
+            second.change_map()
+        finally:
+            second.close()
+        third = world(urls[1])  # the node the link was on is no longer listed: still one
+        try:
+            ready(third)
+            assert third.server.eval("AICompanion.Connection.link.link_id").decode() == link_id
+            third.change_map()
+        finally:
+            third.close()
+        other = world("ws://127.0.0.1:9/ws")  # none of its nodes: a fresh link is needed
+        try:
+            other.run_until(lambda: any("identifying anew" in line
+                                        for line in other.server.console()),
+                            what="the saved link ignored")  # fmt: skip
+        finally:
+            other.close()
+
+
+@pytest.mark.parametrize("release", ["1.3.0", "master"])
+def test_the_addon_follows_a_killed_node_to_another_in_a_cluster(
+    release: str, tmp_path: Path
+) -> None:
+    """Issue #24: three real daemon nodes on PostgreSQL and Redis; the node holding the
+    addon's link is killed (SIGKILL); the addon resumes the same link on another node of
+    its list, and actions signalled through any node run in the game once each, in order."""
+    with daemon_cluster(tmp_path, size=3) as cluster:
+        admin, creator, world_key = anyio.run(partial(
+            cluster.nodes[0].keys, world="gmod", servers=[SERVER_ID]))  # fmt: skip
+        anyio.run(cluster.start)
+        world = GmodWorld("luajit21", {
+            "ai_companion_url": ",".join(cluster.ws_urls),
+            "ai_companion_key": world_key,
+            "ai_companion_server_id": SERVER_ID,
+        }, gwsockets_release=release)  # fmt: skip
+        server = world.server
+
+        def holder() -> Any:  # the node of the address the addon uses
+            return cluster.node_at(server.eval("AICompanion.Connection.url()").decode())
+
+        async def spawn_and_say(url: str, lines: list[str]) -> str:
+            async with EncountersClient(url, creator) as me, EncountersClient(url, admin) as ops:
+                persona = {"name": "Ada", "safety": {"allowedActions": ["chat"],
+                                                     "maxActionsPerMinute": 600}}  # fmt: skip
+                pid = (await me.submit_persona(persona))["id"]
+                token = (await ops.approve_persona(pid))["token"]
+                sid: str = (await me.spawn(pid, token, "gmod", SERVER_ID))["sessionId"]
+                await say(url, sid, lines)
+                return sid
+
+        async def say(url: str, sid: str, lines: list[str]) -> None:
+            async with EncountersClient(url, creator) as me:
+                for line in lines:
+                    answer = await me.signal(sid, [{"type": "chat", "message": line}])
+                    assert [r["decision"] for r in answer["results"]] == ["allow"], answer
+
+        try:
+            world.run_until(lambda: bool(server.eval("AICompanion.Connection.link.ready")),
+                            timeout=30, what="ready")  # fmt: skip
+            link_id = server.eval("AICompanion.Connection.link.link_id").decode()
+            first = holder()
+            elsewhere = [n for n in cluster.nodes if n is not first]
+            # spawned and told through another node than the one holding the link
+            sid = anyio.run(spawn_and_say, elsewhere[0].http_url, ["one"])
+            world.run_until(lambda: world.chat_lines() == ["Ada: one"], timeout=30,
+                            what="the first line")  # fmt: skip
+
+            first.kill()
+            world.run_until(lambda: holder() is not first and bool(
+                server.eval("AICompanion.Connection.link.ready")),
+                timeout=60, what="linked to another node")  # fmt: skip
+            assert server.eval("AICompanion.Connection.link.link_id").decode() == link_id
+            for node in elsewhere:  # through each node left: the one holding the link too
+                anyio.run(say, node.http_url, sid, [f"via {node.data.name}"])
+            wanted = ["Ada: one"] + [f"Ada: via {n.data.name}" for n in elsewhere]
+            world.run_until(lambda: len(world.chat_lines()) >= len(wanted), timeout=30,
+                            what="the lines after the kill")  # fmt: skip
+            world.run_for(1.0)  # anything that would come twice has time to
+            assert world.chat_lines() == wanted
+            sent = [json.loads(t)["op"] for t in world.sockets.sent]
+            assert sent.count("identify") == 1 and "resume" in sent  # the same link
+        except Exception:
+            print(cluster.output())
+            raise
+        finally:
+            world.close()
 
 
 @pytest.mark.parametrize("release", ["1.3.0", "master"])

@@ -952,3 +952,70 @@ def test_restarts_and_a_failed_join(node: str, tmp_path: Path) -> None:
     finally:
         for proc in reversed(procs):
             proc.stop()
+
+
+def test_the_link_follows_a_killed_node_to_another_in_a_cluster(node: str, tmp_path: Path) -> None:
+    """Issue #24: the bridge's link (``src/connection.js``, driven by ``e2e/link.js``)
+    given three real daemon nodes on PostgreSQL and Redis (``AE_BRIDGE_URL``, comma
+    separated); the node holding the link is killed (SIGKILL); the link resumes on
+    another node, and actions signalled through any node reach it once each, in order."""
+    from encounters.client import EncountersClient
+    from tests.support.cluster import daemon_cluster
+
+    with daemon_cluster(tmp_path, size=3) as cluster:
+        admin, creator, world_key = anyio.run(cluster.keys, [SERVER_ID])
+        anyio.run(cluster.start)
+        link = NodeProcess("link", [node, "e2e/link.js"], _node_env(
+            AE_BRIDGE_URL=",".join(cluster.ws_urls), AE_WORLD_KEY=world_key,
+            AE_SERVER_ID=SERVER_ID, AE_LOG_LEVEL="debug",
+        ), tmp_path / "link.log")  # fmt: skip
+
+        def actions() -> list[str]:
+            return [r["d"]["action"]["message"] for r in link.records
+                    if r.get("event") == "dispatch" and r["d"].get("type") == "action"]  # fmt: skip
+
+        async def spawn(url: str) -> str:
+            async with EncountersClient(url, creator) as me, EncountersClient(url, admin) as ops:
+                persona = {"name": "Guide", "safety": {"allowedActions": ["chat"],
+                                                       "maxActionsPerMinute": 600}}  # fmt: skip
+                pid = (await me.submit_persona(persona))["id"]
+                token = (await ops.approve_persona(pid))["token"]
+                sid: str = (await me.spawn(pid, token, "minecraft", SERVER_ID))["sessionId"]
+                return sid
+
+        async def say(url: str, sid: str, line: str) -> None:
+            async with EncountersClient(url, creator) as me:
+                answer = await me.signal(sid, [{"type": "chat", "message": line}])
+                assert [r["decision"] for r in answer["results"]] == ["allow"], answer
+
+        try:
+            ready = link.wait_for(lambda r: r.get("event") == "ready", 30, what="ready")
+            connected = [r for r in link.records if r.get("event") == "connected"]
+            first = cluster.node_at(connected[-1]["url"])
+            others = [n for n in cluster.nodes if n is not first]
+            sid = anyio.run(spawn, others[0].http_url)
+            anyio.run(say, others[0].http_url, sid, "one")
+            link.wait_for(lambda r: r.get("event") == "dispatch" and r["d"].get("type") == "action",
+                          30, what="the first action")  # fmt: skip
+
+            mark = link.mark()
+            first.kill()
+            link.wait_for(lambda r: r.get("event") == "resumed", 60, mark, "the resume")
+            moved = [r for r in link.records[mark:] if r.get("event") == "connected"]
+            assert cluster.node_at(moved[-1]["url"]) is not first
+            for other in others:
+                anyio.run(say, other.http_url, sid, f"via {other.data.name}")
+            wanted = ["one"] + [f"via {n.data.name}" for n in others]
+            link.wait_for(lambda r: len(actions()) >= len(wanted), 30, what="every action")
+            time.sleep(1.0)  # anything that would come twice has time to
+            assert actions() == wanted
+            assert [r["linkId"] for r in link.records if r.get("event") == "ready"] == [
+                ready["linkId"]
+            ]  # identified once: the same link all along
+            numbers = [r["s"] for r in link.records if r.get("event") == "dispatch"]
+            assert numbers == sorted(set(numbers)), numbers  # once each, in order
+        except Exception as exc:
+            detail = "".join(traceback.format_exception(exc))[-6000:]
+            raise AssertionError(f"{detail}\n{link.tail()}\n{cluster.output()}") from None
+        finally:
+            link.stop()

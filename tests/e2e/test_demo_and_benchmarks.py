@@ -60,6 +60,7 @@ def test_demo_deploys_a_companion_through_the_daemon(tmp_path: Path) -> None:
         ("bench_analytics.py", "events/s"),
         ("bench_market.py", "store.search"),
         ("bench_voice.py", "cache hit"),
+        ("bench_cluster.py", "actions/s"),
     ],
 )
 def test_benchmark_scripts_print_figures(script: str, expect: str) -> None:

@@ -6,6 +6,14 @@ when it writes). After a close the link decides: resume, identify again, or stop
 good (a refused key, 4004, is never retried; fix the key and run ai_companion_reconnect).
 Reconnection waits 1, 2, 4 ... 60 s, jittered. The world key is never printed.
 
+ai_companion_url may list several daemon nodes of one cluster, separated by commas (or
+give one load-balanced address): when a node goes away (the connection drops without a
+close handshake, cannot be made, or is closed with 1001) the next connection goes to the
+next address in the list, round robin, and resumes the same link there (the nodes share
+their state in PostgreSQL, so any node takes a resume). Other closes (identify again,
+rate limited) retry the same address. The backoff grows with the failed attempts in a
+row, whichever address they went to.
+
 A map change starts a fresh Lua state. So that it resumes the same link (and nothing
 the daemon queued meanwhile is lost, nothing processed runs twice), the link's identity,
 its counters, the events not yet acknowledged and the live companions are kept in
@@ -31,6 +39,10 @@ C.STATE_FILE = "ai_companion/link.json"
 C.SAVE_EVERY = 0.5       -- seconds between state writes while it changes
 C.dirty = false
 C.next_save = 0
+C.url_index = 1        -- which address of ai_companion_url the next connection uses
+-- close codes after which the next address is tried: the node went away (1006: no close
+-- handshake, or no connection at all; 1001: stopping, or the link is held elsewhere)
+C.NEXT_NODE = { [1001] = true, [1006] = true }
 C.CAPABILITIES = { "chat", "move_to", "follow", "look_at", "emote", "use_entity", "stop" }
 
 local function log(msg) print("[ai_companion] " .. msg) end
@@ -41,10 +53,31 @@ local function convar(name)
   return cv and cv:GetString() or ""
 end
 
-function C.url()
-  local base = convar("ai_companion_url")
+local function with_encoding(base)
   if string.find(base, "encoding=", 1, true) then return base end
   return base .. (string.find(base, "?", 1, true) and "&" or "?") .. "encoding=json"
+end
+
+--- Every daemon address in ai_companion_url (comma-separated), each with its encoding.
+function C.urls()
+  local list = {}
+  for part in string.gmatch(convar("ai_companion_url"), "[^,]+") do
+    local base = string.match(part, "^%s*(.-)%s*$")
+    if base ~= "" then list[#list + 1] = with_encoding(base) end
+  end
+  return list
+end
+
+--- The address the next (or current) connection uses.
+function C.url()
+  local list = C.urls()
+  if #list == 0 then return "" end
+  return list[(C.url_index - 1) % #list + 1]
+end
+
+local function contains(list, value)
+  for _, v in ipairs(list) do if v == value then return true end end
+  return false
 end
 
 local function new_link()
@@ -110,8 +143,8 @@ function C.connect()
   local ok, sock = pcall(GWSockets.createWebSocket, C.url())
   if not ok or sock == nil then   -- GWSockets returns nothing for a malformed URL
     C.state = "stopped"
-    log("bad ai_companion_url (" .. (ok and "GWSockets refused it" or tostring(sock))
-      .. "): it should look like ws://127.0.0.1:3002/ws; fix it to connect")
+    log("bad ai_companion_url entry " .. C.url() .. " (" .. (ok and "GWSockets refused it" or tostring(sock))
+      .. "): it should look like ws://127.0.0.1:3002/ws (several separated by commas); fix it to connect")
     return
   end
   C.socket = sock
@@ -161,7 +194,12 @@ function C.closed(sock, code)
   local delay = link:backoff(C.attempt)
   C.attempt = C.attempt + 1
   C.state = "waiting"
-  log(string.format("connection lost (%s); %s in %.1f s", tostring(link.last_close), action, delay))
+  local where = ""
+  if #C.urls() > 1 and C.NEXT_NODE[link.last_close] then   -- another node takes the link
+    C.url_index = C.url_index % #C.urls() + 1
+    where = " at " .. C.url()
+  end
+  log(string.format("connection lost (%s); %s%s in %.1f s", tostring(link.last_close), action, where, delay))
   timer.Create("AICompanion.Reconnect", delay, 1, C.connect)
 end
 
@@ -191,6 +229,7 @@ function C.save_state()
   local state = link:snapshot()
   state.server_id = link.server_id
   state.url = C.url()
+  state.urls = table.concat(C.urls(), ",")
   state.companions = json.array(companions)
   if not file.IsDir(C.STATE_DIR, "DATA") then file.CreateDir(C.STATE_DIR) end
   file.Write(C.STATE_FILE, json.encode(state))
@@ -198,7 +237,8 @@ function C.save_state()
 end
 
 --- The state a previous Lua state (before a map change) left, when it is for this
---- server and daemon; nil otherwise.
+--- server and daemon (one of the addresses it was saved with is still listed: the
+--- nodes of a cluster share the link); nil otherwise.
 function C.load_state()
   if not file or not file.Exists(C.STATE_FILE, "DATA") then return nil end
   local text = file.Read(C.STATE_FILE, "DATA")
@@ -207,10 +247,16 @@ function C.load_state()
     log("ignored an unreadable " .. C.STATE_FILE)
     return nil
   end
-  if state.server_id ~= convar("ai_companion_server_id") or state.url ~= C.url() then
+  local urls, shared = C.urls(), false
+  for saved in string.gmatch(tostring(state.urls or state.url or ""), "[^,]+") do
+    if contains(urls, saved) then shared = true end
+  end
+  if state.server_id ~= convar("ai_companion_server_id") or not shared then
     log("the saved link is for another server id or daemon: identifying anew")
     return nil
   end
+  -- connect first to the node the link was on
+  for i, url in ipairs(urls) do if url == state.url then C.url_index = i end end
   return state
 end
 
@@ -267,7 +313,8 @@ function C.status_lines()
   local key = convar("ai_companion_key")
   local lines = {
     "AI companion bridge: " .. C.state,
-    "  url:        " .. C.url(),
+    "  url:        " .. C.url() .. (#C.urls() > 1 and string.format(" (%d of %d addresses)",
+      (C.url_index - 1) % #C.urls() + 1, #C.urls()) or ""),
     "  server id:  " .. convar("ai_companion_server_id"),
     "  world key:  " .. (key ~= "" and "set (hidden)" or "NOT SET"),
   }

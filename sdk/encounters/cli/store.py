@@ -9,6 +9,7 @@ import anyio
 import typer
 from rich.table import Table
 
+from ..errors import StoreError
 from .app import JsonFlag, app, fail, out, print_json, state
 
 store_app = typer.Typer(help="The store: where state is kept, and moving it.", no_args_is_help=True)
@@ -29,18 +30,41 @@ def store_migrate(
         Path | None,
         typer.Option("--from", help="The SQLite store file (default: the data folder's)."),
     ] = None,
+    market: Annotated[
+        Path | None,
+        typer.Option(
+            "--market-to",
+            help="Where the marketplace goes (a SQLite file: it has no PostgreSQL backend; "
+            "default: market.db in the data folder, where a node on PostgreSQL opens it).",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Copy the embedded SQLite store into an empty PostgreSQL database, ids kept, in
-    one transaction. Stop the daemon first; afterwards set AE_STORE to the URL."""
+    one transaction, with the bridge daemon's records (world keys, API keys, deploy
+    tokens, links) when the bridge is installed. Stop the daemon first; afterwards set
+    AE_STORE to the URL. The marketplace, which has no PostgreSQL backend, goes into
+    its own SQLite file (--market-to)."""
     from ..storage.postgres import PostgresStore  # its driver is an extra: loaded when used
-    from ..storage.transfer import copy_sqlite_to_postgres
+    from ..storage.transfer import copy_marketplace, copy_sqlite_to_postgres, has_marketplace
 
     path = source if source is not None else state.settings().database_path
+    market_to = market if market is not None else state.settings().data_dir / "market.db"
+    with_market = path.is_file() and has_marketplace(path)
+    if with_market and market_to.exists():  # found out before anything is copied
+        raise fail(f"{str(market_to)!r} already exists: move it away, or name another file "
+                   "for the marketplace with --market-to")  # fmt: skip
     target = PostgresStore(to)
     copied = anyio.run(copy_sqlite_to_postgres, path, target)
+    try:
+        listings = copy_marketplace(path, market_to) if with_market else None
+    except StoreError as exc:
+        raise fail(f"the store was copied, the marketplace was not: {exc}") from None
     if as_json:
-        print_json([{"table": c.table, "rows": c.target_rows} for c in copied])
+        rows = [{"table": c.table, "rows": c.target_rows} for c in copied]
+        if listings is not None:
+            rows.append({"table": "market_listings", "rows": listings, "file": str(market_to)})
+        print_json(rows)
     else:
         table = Table("table", "rows")
         for c in copied:
@@ -48,5 +72,8 @@ def store_migrate(
         out.print(table)
         out.print(f"copied {sum(c.target_rows for c in copied)} rows from {str(path)!r} "
                   f"into {target.where}", highlight=False)  # fmt: skip
+        if listings is not None:
+            out.print(f"copied the marketplace ({listings} listings) into {str(market_to)!r}: "
+                      "serve it from the node with that data folder", highlight=False)  # fmt: skip
     if any(c.source_rows != c.target_rows for c in copied):
         raise fail("the row counts differ between the source and the target (above)")

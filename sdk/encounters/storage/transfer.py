@@ -12,19 +12,27 @@ Guarantees and limits:
 - The target is written in one transaction: interrupted, it is left empty, and the
   command can simply run again. A target that already holds rows is refused.
 - Rows go over in chunks of :data:`CHUNK` (memory stays flat for big stores).
-- Every table of the SDK's schema is copied; sequences of numbered keys are moved past
-  the copied numbers. The bridge daemon's records (its own tables in the same file)
-  are not: they stay in the SQLite file.
+- Every table of the SDK's schema is copied, and the tables other packages keep in the
+  same file and registered with :func:`register_tables` (the bridge daemon's world keys,
+  API keys, deploy tokens, links and outbox, registered when ``ae`` loads the bridge's
+  commands), each set brought to its newest version on both sides by its own
+  migrations first; sequences of numbered keys are moved past the copied numbers.
+- The marketplace has no PostgreSQL backend: on a PostgreSQL store it keeps its tables
+  in ``market.db`` in the data folder. :func:`copy_marketplace` moves them there from the
+  SQLite store (``ae store migrate`` does, next to the PostgreSQL copy).
 """
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Integer, Table, func, select, text
+from sqlalchemy import Connection, Integer, Table, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from ..errors import StoreError
@@ -34,6 +42,35 @@ from .sqlite import SQLiteStore
 
 #: Rows read and written per round trip.
 CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class TableSet:
+    """Tables another package keeps in the store's database beside the SDK's, with the
+    migrations that create them (``migrations[i]`` goes from version ``i`` to ``i + 1``,
+    counted under ``track`` in ``schema_meta``, as :meth:`SQLiteStore.migrate` and
+    :meth:`PostgresStore.migrate` run them). ``tables`` in an order where every table
+    comes after those it refers to."""
+
+    name: str
+    track: str
+    migrations: Sequence[Callable[[Connection], None]]
+    tables: Sequence[Table]
+
+
+#: The table sets :func:`copy_sqlite_to_postgres` copies by default, besides the SDK's.
+_REGISTERED: dict[str, TableSet] = {}
+
+
+def register_tables(tables: TableSet) -> None:
+    """Have ``ae store migrate`` copy ``tables`` too (registering a name again replaces
+    it). The SDK never imports the packages that keep such tables: they register
+    themselves (the bridge does when ``ae`` loads its commands)."""
+    _REGISTERED[tables.name] = tables
+
+
+def registered_tables() -> list[TableSet]:
+    return list(_REGISTERED.values())
 
 
 @dataclass(frozen=True)
@@ -62,14 +99,22 @@ def _utc(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def copy_sqlite_to_postgres(source: Path, target: PostgresStore) -> list[CopiedTable]:
+async def copy_sqlite_to_postgres(
+    source: Path, target: PostgresStore, extra: Sequence[TableSet] | None = None
+) -> list[CopiedTable]:
     """Copy every row of the SQLite store at ``source`` into ``target`` (opened and
-    closed here); returns the row counts, which match on success. Raises
-    :class:`StoreError` for a missing source or a target that is not empty."""
+    closed here): the SDK's tables and those of ``extra`` (by default the registered
+    ones, :func:`register_tables`); returns the row counts, which match on success.
+    Raises :class:`StoreError` for a missing source or a target that is not empty."""
     if not source.is_file():
         raise StoreError(f"no SQLite store at {str(source)!r}; name it with --from or AE_DATA_DIR")
+    sets = registered_tables() if extra is None else list(extra)
     tables = [t for t in metadata.sorted_tables if t is not schema_meta]
+    tables += [t for s in sets for t in s.tables]
     async with SQLiteStore(source) as sqlite, target:
+        for table_set in sets:  # both sides at the newest version of each set
+            await sqlite.migrate(table_set.track, list(table_set.migrations))
+            await target.migrate(table_set.track, list(table_set.migrations))
         try:
             async with target.engine.begin() as dst:  # one transaction: all or nothing
                 taken = {}
@@ -111,3 +156,51 @@ async def copy_sqlite_to_postgres(source: Path, target: PostgresStore) -> list[C
                 f"copying into {target.where} failed, nothing was copied: {reason}"
             ) from None
     return out
+
+
+#: Prefix of the marketplace's tables, indexes and triggers in a SQLite file
+#: (``encounters.marketplace.store``; its full-text index's shadow tables share it).
+MARKET_PREFIX = "market_"
+
+
+def has_marketplace(source: Path) -> bool:
+    """Whether the SQLite store at ``source`` holds marketplace tables."""
+    with contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as db:
+        found = db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'market_schema'"
+        ).fetchone()
+    return found is not None
+
+
+def copy_marketplace(source: Path, target: Path) -> int:
+    """Copy the marketplace's tables of the SQLite store at ``source`` into a new SQLite
+    file ``target`` (the ``market.db`` a node on a PostgreSQL store opens), nothing else
+    of the store; returns the number of listings copied. A consistent snapshot (SQLite's
+    backup API); written to a temporary file and renamed, so an interrupted copy leaves
+    no ``target``. Raises :class:`StoreError` when ``target`` exists."""
+    if target.exists():
+        raise StoreError(
+            f"{str(target)!r} already exists: move it away to copy the marketplace there"
+        )
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    try:
+        with (
+            contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src,
+            contextlib.closing(sqlite3.connect(partial, isolation_level=None)) as dst,
+        ):
+            src.backup(dst)
+            others = dst.execute(
+                "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') "
+                "AND name NOT LIKE 'sqlite_%' AND substr(name, 1, ?) != ?",
+                (len(MARKET_PREFIX), MARKET_PREFIX),
+            ).fetchall()
+            for kind, name in others:  # the SDK's and the daemon's tables stay behind
+                dst.execute(f'DROP {kind.upper()} "{name}"')
+            listings: int = dst.execute("SELECT count(*) FROM market_listings").fetchone()[0]
+            dst.execute("VACUUM")
+        partial.replace(target)
+    except sqlite3.Error as exc:
+        partial.unlink(missing_ok=True)
+        raise StoreError(f"copying the marketplace into {str(target)!r} failed: {exc}") from None
+    return listings

@@ -19,10 +19,12 @@ from encounters import EncounterSpec, Session
 from encounters.cli import app
 from encounters.models.audit import AuditEntry
 from encounters.models.usage import UsageRecord
+from encounters.moderation import TextFilter
 from encounters.storage import SQLiteStore
 from encounters.storage.postgres import PostgresStore
 from encounters.webhooks.models import Webhook
 from tests.conftest import encounter_dict
+from tests.sdk.marketplace.helpers import ADMIN, encounter_submission, open_market
 from tests.support.services import POSTGRES_URL, postgres_schema
 
 runner = CliRunner()
@@ -129,3 +131,46 @@ def test_a_missing_source_is_named(tmp_path: Path, schema: str) -> None:
     url = f"{POSTGRES_URL}?schema={schema}"
     code, _, err = ae("store", "migrate", "--from", str(missing), "--to", url)
     assert code == 1 and "no SQLite store at" in err and str(missing) in err
+
+
+def test_the_marketplace_moves_into_its_own_file(
+    tmp_path: Path, schema: str, text_filter: TextFilter
+) -> None:
+    """The marketplace has no PostgreSQL backend: a node on PostgreSQL keeps it in
+    ``market.db`` in its data folder, which ``ae store migrate`` fills from the SQLite
+    store (searchable there, and holding nothing else of the store)."""
+    data = tmp_path / "data"
+    made = anyio.run(fill, data / "encounters.db")
+
+    async def publish() -> str:
+        async with open_market(data / "encounters.db", text_filter) as (market, _):
+            sub = encounter_submission("enc_moved", title="The Dragon's Cave", tags=["lair"])
+            return (await market.publish(sub, ADMIN)).listing_id
+
+    listing = anyio.run(publish)
+    url = f"{POSTGRES_URL}?schema={schema}"
+    (data / "market.db").write_bytes(b"")  # taken: refused before anything is copied
+    code, _, err = ae("--data-dir", str(data), "store", "migrate", "--to", url)
+    assert code == 1 and "market.db" in err and "--market-to" in err
+    (data / "market.db").unlink()
+
+    code, out, err = ae("--data-dir", str(data), "store", "migrate", "--to", url, "--json")
+    assert code == 0, err
+    assert {"table": "market_listings", "rows": 1, "file": str(data / "market.db")} in json.loads(
+        out
+    )
+
+    async def found() -> list[str]:
+        async with open_market(data / "market.db", text_filter) as (market, _):
+            return [i.id for i in (await market.search({"text": "dragon"})).items]
+
+    assert anyio.run(found) == [listing]
+    with sqlite3.connect(data / "market.db") as db:
+        tables = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "sessions" not in tables and "market_listings" in tables
+
+    async def session_moved() -> None:  # and the store itself is in PostgreSQL
+        async with PostgresStore(url) as store:
+            assert await store.get_session(made["session"].id) == made["session"]
+
+    anyio.run(session_moved)

@@ -17,7 +17,8 @@ include("ai_companion/connection.lua")
 
 local FLAGS = bit and bit.bor(FCVAR_ARCHIVE, FCVAR_PROTECTED) or (FCVAR_ARCHIVE + FCVAR_PROTECTED)
 CreateConVar("ai_companion_url", "ws://127.0.0.1:3002/ws", FCVAR_ARCHIVE,
-  "The bridge daemon's WebSocket address (ws://host:3002/ws).")
+  "The bridge daemon's WebSocket address (ws://host:3002/ws); several nodes of one cluster "
+  .. "separated by commas (each reconnection tries the next).")
 -- FCVAR_PROTECTED: the value is never sent to clients nor shown by cvarlist
 CreateConVar("ai_companion_key", "", FLAGS, "The world key from `ae worlds add NAME --world gmod` (never printed).")
 CreateConVar("ai_companion_server_id", "gmod-1", FCVAR_ARCHIVE, "This server's id on the bridge.")
