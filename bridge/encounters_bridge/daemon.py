@@ -105,6 +105,7 @@ class Daemon:
             if script is not None:
                 service.companions = companion_host(engine, moderator, script)
             service.voice = voice_service(settings, engine)
+            service.public_url = config.public_url
             try:
                 ws_server = await edge.serve(config.host, config.port)
             except BaseException:

@@ -119,6 +119,9 @@ class DeploymentService:
         #: when set, game events drive each live session's companion (its actions go
         #: through :meth:`signal`); ``ae bridge serve --script FILE`` sets it
         self.companions: CompanionHost | None = None
+        #: the daemon's address as players' browsers reach it (``public_url``), when
+        #: it is behind a reverse proxy: the web world's page links through it
+        self.public_url: str | None = None
         #: set when the daemon stops: long-lived answers (the live streams) end
         self.closing = False
         #: when both are set, the chat lines of personas with a voice carry a signed
@@ -447,7 +450,7 @@ class DeploymentService:
             at = utcnow()
             ending = CompanionChange(
                 session_id=session.id,
-                when_status=("spawning", "live"),
+                when_status=["spawning", "live"],
                 set={"status": "ended", "ended_at": at.isoformat()},
             )
             session = self._change(session, ending)
@@ -497,7 +500,7 @@ class DeploymentService:
         change = CompanionChange(session_id=session_id, add={"events": 1})
         if kind == "spawned":
             change.set = {"status": "live", "entity": str(event.get("entity"))[:64] or None}
-            change.when_status = ("spawning",)
+            change.when_status = ["spawning"]
         elif kind == "action_done":
             change.add["actions_done"] = 1
         elif kind == "action_failed":
@@ -505,7 +508,7 @@ class DeploymentService:
         elif kind == "kicked" and event.get("final") is True:
             # the game gave up on the companion (banned, whitelist, never joined)
             change.set = {"status": "ended", "ended_at": at.isoformat()}
-            change.when_status = ("spawning", "live")
+            change.when_status = ["spawning", "live"]
         return change
 
     async def know_sessions(self, world: str, server_id: str) -> None:

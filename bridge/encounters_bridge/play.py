@@ -140,6 +140,11 @@ class PlayPasses:
     store: WorldKeyStore
     ttl: float = PASS_TTL
     clock: Any = time.monotonic
+    #: several daemon nodes (a ``redis.asyncio`` client): link passes live in Redis
+    #: too, so whichever node the page's link reaches redeems one, once (its room
+    #: stays on the node that minted it)
+    redis: Any = None
+    redis_prefix: str = "ae"
     _passes: dict[str, _Pass] = field(default_factory=dict)  # by digest
 
     async def key_for(self, server_id: str) -> WorldKey | None:
@@ -166,6 +171,18 @@ class PlayPasses:
             tokens.append(token)
         return tokens[0], tokens[1]
 
+    def _shared(self, token_digest: str) -> str:
+        return f"{self.redis_prefix}:pass:{token_digest}"
+
+    async def share(self, link_pass: str) -> None:
+        """With several nodes, keep ``link_pass`` (just minted) in Redis until it
+        expires; Redis is then the one place it is redeemed."""
+        found = self._passes.get(digest(link_pass))
+        if self.redis is None or found is None:
+            return
+        data = json.dumps({"server_id": found.server_id, "key_id": found.key_id})
+        await self.redis.set(self._shared(digest(link_pass)), data, px=int(self.ttl * 1000))
+
     def _take(self, token: str, kind: str, server_id: str) -> _Pass | None:
         if not isinstance(token, str) or not token.startswith(f"ae_p{kind[0]}_"):
             return None
@@ -184,9 +201,15 @@ class PlayPasses:
         if world != "web":
             return None
         found = self._take(token, "link", server_id)
-        if found is None:
+        key_id = found.key_id if found is not None else None
+        if self.redis is not None and token.startswith("ae_pl_"):
+            # Redis decides, on every node: GETDEL hands a pass out once
+            raw = await self.redis.getdel(self._shared(digest(token)))
+            shared = json.loads(raw) if raw else {}
+            key_id = shared.get("key_id") if shared.get("server_id") == server_id else None
+        if key_id is None:
             return None
-        key = await self.store.get_world_key(found.key_id)
+        key = await self.store.get_world_key(key_id)
         if key is None or key.revoked_at is not None or server_id not in key.server_ids:
             return None
         return key
@@ -469,10 +492,23 @@ async def _close(ws: WebSocket, code: int, reason: str) -> None:
 # -- the routes ----------------------------------------------------------------------------
 
 
+def link_url(public_url: str | None, host: str | None, port: int | None) -> str:
+    """Where the page opens its link: behind a reverse proxy (``public_url`` set, e.g.
+    ``https://games.example.com``) the proxy's ``/ws`` on the same origin (``wss``
+    under HTTPS, so the browser allows it); else the edge's own port on the host the
+    page came from."""
+    if public_url:
+        scheme, rest = public_url.split("://", 1)
+        return f"{'wss' if scheme == 'https' else 'ws'}://{rest.rstrip('/')}/ws?encoding=json"
+    return f"ws://{host or '127.0.0.1'}:{port}/ws?encoding=json"
+
+
 def mount_play(app: FastAPI, service: DeploymentService) -> PlayPasses:
     """The web world's page, its files, its passes and its rooms (see the module); the
     edge redeems link passes and tells the rooms what it dispatched."""
-    passes = PlayPasses(service.records)
+    cluster = service.edge.cluster
+    passes = PlayPasses(service.records, redis=cluster.redis if cluster else None,
+                        redis_prefix=cluster.prefix if cluster else "ae")  # fmt: skip
     rooms = Rooms(service)
     service.edge.redeem_pass = passes.redeem_link
     service.edge.observers.append(rooms.observe)
@@ -503,12 +539,12 @@ def mount_play(app: FastAPI, service: DeploymentService) -> PlayPasses:
                 f"or wait {passes.ttl:.0f} s for them to expire",
             )  # fmt: skip
         room_pass, link_pass = minted
+        await passes.share(link_pass)
         log.info("play.passes", server_id=server_id, player=player.id)
-        host = request.url.hostname or "127.0.0.1"
         return Passes(
             player=PassPlayer(id=player.id, name=player.name),
             roomPass=room_pass, linkPass=link_pass, expiresIn=passes.ttl,
-            wsUrl=f"ws://{host}:{service.edge.port}/ws?encoding=json",
+            wsUrl=link_url(service.public_url, request.url.hostname, service.edge.port),
         )  # fmt: skip
 
     @router.websocket("/web-world/{server_id}/room")

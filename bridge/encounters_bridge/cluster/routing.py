@@ -53,7 +53,7 @@ from encounters._util.redis import redis_client
 from encounters.errors import ConfigError
 from encounters.log import get_logger
 from encounters.models.audit import AuditEntry
-from encounters.models.deployment import CompanionSession
+from encounters.models.deployment import CompanionChange, CompanionSession
 from encounters.settings import Settings
 from encounters.storage import WriteBatch
 
@@ -105,6 +105,8 @@ class Cluster:
         if not settings.redis and redis is None:
             raise ConfigError("several nodes need AE_REDIS (a Redis URL)")
         self.redis = redis if redis is not None else redis_client(settings)
+        #: the deployment's key prefix (``AE_REDIS_PREFIX``), for keys kept elsewhere
+        self.prefix = settings.redis_prefix
         self.lease_ttl = lease_ttl
         self.node = Node(self.redis, settings, lease_ttl)
         self.leases = Leases(self.redis, settings, self.node.id, lease_ttl)
@@ -303,7 +305,8 @@ def _dispatch_request(
     batch = None
     if also is not None:
         batch = {"audit": [e.model_dump(mode="json") for e in also.audit],
-                 "companions": [c.model_dump(mode="json") for c in also.companions]}  # fmt: skip
+                 "companions": [c.model_dump(mode="json") for c in also.companions],
+                 "changes": [c.model_dump(mode="json") for c in also.changes]}  # fmt: skip
     return {"op": "dispatch", "world": world, "server_id": server_id,
             "frames": [f.to_wire() for f in frames], "also": batch,
             "start_by": time.time() + FORWARD_START}  # fmt: skip
@@ -313,4 +316,5 @@ def _batch_of(data: dict[str, Any]) -> WriteBatch:
     return WriteBatch(
         audit=[AuditEntry.model_validate(e) for e in data.get("audit") or []],
         companions=[CompanionSession.model_validate(c) for c in data.get("companions") or []],
+        changes=[CompanionChange.model_validate(c) for c in data.get("changes") or []],
     )

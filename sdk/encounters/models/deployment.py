@@ -82,7 +82,7 @@ class CompanionChange(BaseModel):
     session_id: Id
     add: dict[Counter, int] = {}
     set: dict[Settable, str | bool | None] = {}
-    when_status: tuple[CompanionStatus, ...] | None = None
+    when_status: list[CompanionStatus] | None = None
     _result: CompanionSession | None = PrivateAttr(None)
 
     def made_to(self, current: CompanionSession) -> CompanionSession:
