@@ -8,8 +8,9 @@ no state and is dropped by a sweep, so memory follows the number of *active* key
 only let a forgotten key through early, never block a request wrongly).
 
 Use one limiter for everything with keys such as ``persona:<id>:actions``,
-``link:<id>:events`` or ``ip:<addr>:connects``. :class:`RateLimiter` is the interface a
-Redis-backed limiter (shared between daemons) can implement later.
+``link:<id>:events`` or ``ip:<addr>:connects``. :class:`RateLimiter` is the interface;
+:class:`~.redis_ratelimit.RedisRateLimiter` implements it in Redis, shared by several
+daemon nodes.
 """
 
 from __future__ import annotations
