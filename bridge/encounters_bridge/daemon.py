@@ -30,6 +30,7 @@ from encounters.moderation import ContentModerator
 from encounters.settings import Settings
 
 from .audio import AudioLinks
+from .backoff import BadKeyBackoff
 from .config import BridgeConfig
 from .control import create_app
 from .deployment import DeploymentService
@@ -89,6 +90,7 @@ class Daemon:
                 max_frame_bytes=config.max_frame_bytes,
                 max_unidentified=config.max_unidentified,
                 max_unidentified_per_address=config.max_unidentified_per_address,
+                bad_keys=BadKeyBackoff.from_settings(settings),  # in Redis with AE_REDIS
             )
             service = DeploymentService(engine.store, moderator, edge, token_ttl=config.token_ttl)
             if script is not None:
@@ -129,6 +131,8 @@ class Daemon:
             finally:
                 ws_server.close()
                 await ws_server.wait_closed()
+                assert edge.bad_keys is not None
+                await edge.bad_keys.aclose()
                 if service.voice is not None:
                     await service.voice.aclose()
         finally:
