@@ -23,6 +23,7 @@ from .protocols import (
     LoggedEvent,
     SessionStore,
     UsageLog,
+    WorkClaims,
     WriteBatch,
 )
 
@@ -37,6 +38,7 @@ class Store(
     DocumentStore,
     EventLog,
     DeploymentStore,
+    WorkClaims,
     Protocol,
 ):
     """Every part of persistent state, with a lifecycle: ``async with store:`` opens
@@ -48,6 +50,14 @@ class Store(
 
     async def close(self) -> None:
         """Release connections; the store may be opened again."""
+        return None
+
+    async def claim_work(self, kind: str, keys: list[str], owner: str, ttl: float) -> list[str]:
+        """An embedded store has one process working on it: every claim is granted
+        (the PostgreSQL store keeps real ones)."""
+        return list(keys)
+
+    async def release_work(self, kind: str, key: str, owner: str) -> None:
         return None
 
     async def __aenter__(self) -> Self:

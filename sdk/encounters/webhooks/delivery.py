@@ -10,8 +10,18 @@ same store resumes from the saved cursor and attempt count. Delivery is at least
 if the process dies after the receiver answered but before the cursor was saved, that
 event is sent again, with the same ``webhook-id``, which receivers use to deduplicate.
 
-One process should run the delivery loop for a store (two would both deliver);
-enqueueing is safe from any number of them.
+Several processes (daemon nodes) may run the delivery loop on one PostgreSQL store:
+each webhook's deliveries are claimed (:class:`~..storage.protocols.WorkClaims`, row
+locks with ``SKIP LOCKED``) by one process at a time, for ``claim_ttl`` seconds,
+renewed before every send, and given up when that webhook is caught up. So no event is
+sent by two healthy processes, and the events of a process killed mid-delivery are
+taken over by another once its claim expires (the event it was sending may then reach
+the receiver twice, with the same ``webhook-id``). ``claim_ttl`` is longer than a
+send can last (``timeout``) by :data:`CLAIM_MARGIN`, so a claim renewed before a send
+outlives it; a process stalled longer than that margin between its send and its
+cursor save may see its event sent again by another. An embedded (SQLite) store
+has one process delivering: its claims are always granted. Enqueueing is safe from any
+number of processes.
 """
 
 from __future__ import annotations
@@ -64,6 +74,11 @@ _READ_LIMIT = 4096
 _BATCH = 200
 _RECENT = 200
 USER_AGENT = "ai-encounters-webhooks/1"
+#: The kind of work claims (``WorkClaims``) a webhook's deliveries are claimed as.
+CLAIM_KIND = "webhook"
+#: Seconds a claim outlives the longest send (``timeout``): time for the delivery
+#: log and cursor writes after it.
+CLAIM_MARGIN = 5.0
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -122,7 +137,10 @@ class WebhookDelivery:
 
     ``timeout`` bounds a whole request, ``connect_timeout`` the connection;
     ``poll_interval`` is how often :meth:`run` looks for events enqueued by other
-    processes; ``concurrency`` how many webhooks are sent to at once."""
+    processes; ``concurrency`` how many webhooks are sent to at once; ``claim_ttl``
+    how long this process's claim on a webhook's deliveries lasts unless renewed
+    (default ``timeout + CLAIM_MARGIN``), which is how long the events of a process
+    that died mid-delivery wait for another."""
 
     def __init__(
         self,
@@ -133,11 +151,14 @@ class WebhookDelivery:
         connect_timeout: float = 5.0,
         poll_interval: float = 1.0,
         concurrency: int = 16,
+        claim_ttl: float | None = None,
     ) -> None:
+        claim_ttl = timeout + CLAIM_MARGIN if claim_ttl is None else claim_ttl
         for name, value in (
             ("timeout", timeout),
             ("connect_timeout", connect_timeout),
             ("poll_interval", poll_interval),
+            ("claim_ttl", claim_ttl),
         ):
             if not value > 0:
                 raise ConfigError(f"{name} must be a positive number of seconds")
@@ -148,6 +169,9 @@ class WebhookDelivery:
         self.connect_timeout = connect_timeout
         self.poll_interval = poll_interval
         self._concurrency = max(1, concurrency)
+        self.claim_ttl = claim_ttl
+        #: this delivery loop's name in work claims (one per process and manager)
+        self.owner = new_id("deliverer")
         self._client: httpx.AsyncClient | None = None
         self._wakeup: anyio.Event | None = None
         self._next_due: datetime | None = None
@@ -237,6 +261,8 @@ class WebhookDelivery:
         caught up or waiting for a retry. Returns how many deliveries succeeded."""
         records = await self.registry.records()
         targets = [r.id for r in records if not r.deleted and not r.disabled]
+        # the webhooks no other process is delivering to right now
+        targets = await self.store.claim_work(CLAIM_KIND, targets, self.owner, self.claim_ttl)
         self._next_due = None
         counts: list[int] = []
         limiter = anyio.CapacityLimiter(self._concurrency)
@@ -306,10 +332,14 @@ class WebhookDelivery:
         )
 
     async def _drain(self, webhook_id: str, client: httpx.AsyncClient) -> int:
+        """Deliver one webhook's due events while this process holds its claim (renewed
+        before every send, so it outlasts the send); give the claim up when done."""
         delivered = 0
         try:
             while True:
                 async with self.registry.locks.hold(webhook_id):
+                    if not await self._renew(webhook_id):
+                        return delivered
                     step = await self._step(webhook_id, client)
                 delivered += step.delivered
                 if not step.more:
@@ -321,6 +351,20 @@ class WebhookDelivery:
                 error=f"{type(exc).__name__}: {exc}",
             )
             return delivered
+        finally:
+            with anyio.move_on_after(5, shield=True):
+                try:
+                    await self.store.release_work(CLAIM_KIND, webhook_id, self.owner)
+                except Exception as exc:  # it expires anyway
+                    log.warning("webhook.release_failed", webhook_id=webhook_id, error=repr(exc))
+
+    async def _renew(self, webhook_id: str) -> bool:
+        """Hold this webhook's claim for another ``claim_ttl`` seconds; False when
+        another process has taken it (this one stalled past its claim)."""
+        held = await self.store.claim_work(CLAIM_KIND, [webhook_id], self.owner, self.claim_ttl)
+        if not held:
+            log.warning("webhook.claim_lost", webhook_id=webhook_id)
+        return bool(held)
 
     async def _step(self, webhook_id: str, client: httpx.AsyncClient) -> _Step:
         """Deliver (or try) the next wanted event of one webhook, under its lock."""
