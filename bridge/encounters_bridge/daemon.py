@@ -31,6 +31,7 @@ from encounters.settings import Settings
 
 from .audio import AudioLinks
 from .backoff import BadKeyBackoff
+from .budgets import LinkBudgets
 from .config import BridgeConfig
 from .control import create_app
 from .deployment import DeploymentService
@@ -84,6 +85,7 @@ class Daemon:
         try:
             moderator = engine.moderator  # audited in the store; the engine closes it
             records = await open_bridge_store(engine.store)
+            budgets = LinkBudgets.from_settings(settings)  # handed between nodes (AE_REDIS)
             edge = BridgeEdge(
                 records,
                 heartbeat_interval=config.heartbeat,
@@ -91,6 +93,7 @@ class Daemon:
                 max_unidentified=config.max_unidentified,
                 max_unidentified_per_address=config.max_unidentified_per_address,
                 bad_keys=BadKeyBackoff.from_settings(settings),  # in Redis with AE_REDIS
+                budgets=budgets,
             )
             service = DeploymentService(engine.store, moderator, edge, token_ttl=config.token_ttl)
             if script is not None:
@@ -115,7 +118,7 @@ class Daemon:
                                  f"http://{config.host}:{http_port}")  # fmt: skip
                     async with anyio.create_task_group() as tg:
                         tg.start_soon(http.serve, [http_socket])
-                        jobs = await _start_jobs(tg, engine)
+                        jobs = await _start_jobs(tg, engine, edge)
                         with anyio.fail_after(10):
                             while not http.started:
                                 await anyio.sleep(0.01)
@@ -133,6 +136,8 @@ class Daemon:
                 await ws_server.wait_closed()
                 assert edge.bad_keys is not None
                 await edge.bad_keys.aclose()
+                if budgets is not None:
+                    await budgets.aclose()
                 if service.voice is not None:
                     await service.voice.aclose()
         finally:
@@ -170,8 +175,9 @@ def public_url(config: BridgeConfig, http_port: int) -> str:
     return f"http://{host}:{http_port}"
 
 
-async def _start_jobs(tg: TaskGroup, engine: Engine) -> anyio.CancelScope:
-    """Webhook deliveries and analytics flushing, in a scope the caller cancels."""
+async def _start_jobs(tg: TaskGroup, engine: Engine, edge: BridgeEdge) -> anyio.CancelScope:
+    """Webhook deliveries, analytics flushing and (with AE_REDIS) writing the link
+    budgets, in a scope the caller cancels."""
     scope = anyio.CancelScope()
 
     async def jobs() -> None:
@@ -179,6 +185,8 @@ async def _start_jobs(tg: TaskGroup, engine: Engine) -> anyio.CancelScope:
             async with anyio.create_task_group() as inner:
                 inner.start_soon(engine.webhooks.run)
                 inner.start_soon(engine.analytics.run)
+                if edge.budgets is not None:
+                    inner.start_soon(edge.budgets.run, lambda: list(edge.connections.values()))
 
     tg.start_soon(jobs)
     return scope

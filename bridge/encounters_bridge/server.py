@@ -52,6 +52,7 @@ from encounters.moderation.ratelimit import InProcessRateLimiter, Rate
 from encounters.storage import WriteBatch
 
 from .backoff import BadKeyBackoff
+from .budgets import LinkBudgets
 from .frames import MAX_FRAME_BYTES, CloseCode, Encoding, Frame
 from .keys import check_world_key, digest, new_resume_token, same
 from .links import LinkOwner
@@ -186,12 +187,17 @@ class BridgeEdge:
     _event_limiter: InProcessRateLimiter = field(init=False)
     #: failed identifies per address (shared between nodes with AE_REDIS, see backoff.py)
     bad_keys: BadKeyBackoff | None = None
+    #: the event and frame budgets, handed between nodes with AE_REDIS (budgets.py)
+    budgets: LinkBudgets | None = None
     #: inbound frame budgets: per address before identify, per game server after
     _frame_limiter: InProcessRateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
-        self._event_limiter = InProcessRateLimiter(clock=self.clock)
-        self._frame_limiter = InProcessRateLimiter(clock=self.clock)
+        if self.budgets is not None:
+            self._event_limiter, self._frame_limiter = self.budgets.events, self.budgets.frames
+        else:
+            self._event_limiter = InProcessRateLimiter(clock=self.clock)
+            self._frame_limiter = InProcessRateLimiter(clock=self.clock)
         if self.bad_keys is None:
             self.bad_keys = BadKeyBackoff(clock=self.clock)
 
@@ -438,6 +444,8 @@ class BridgeEdge:
                 log.exception("bridge.event_handler_failed", error=repr(exc))
 
     async def _linked(self, conn: Connection) -> None:
+        if self.budgets is not None:  # what this link spent on another node
+            await self.budgets.load(conn)
         world, server_id = conn.world, conn.server_id
         if world is None or server_id is None:
             return
@@ -668,6 +676,8 @@ class BridgeEdge:
             return
         if self.connections.get(owner.link_id) is conn:
             del self.connections[owner.link_id]
+        if self.budgets is not None:  # for the node this link may move to
+            await self.budgets.save([conn])
         try:
             owner.flush_acks()
             await owner.idle()
