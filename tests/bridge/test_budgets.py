@@ -124,8 +124,8 @@ async def test_edges_hand_the_budget_over_when_a_link_resumes_on_another_node(
         try:
             async with connect(urls[0]) as ws:
                 await frames_until(ws, "hello")
-                await ws.send(json.dumps({"op": "identify", "d": {
-                    "protocol": 1, "world": "minecraft", "server_id": "srv", "key": key}}))  # fmt: skip
+                hello = {"protocol": 1, "world": "minecraft", "server_id": "srv", "key": key}
+                await ws.send(json.dumps({"op": "identify", "d": hello}))
                 ready = (await frames_until(ws, "ready"))["d"]
                 for s in range(1, 31):
                     await ws.send(json.dumps({"op": "event", "s": s, "d": {"type": "tick"}}))
