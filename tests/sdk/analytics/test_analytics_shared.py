@@ -39,8 +39,11 @@ async def test_three_nodes_count_each_session_once(schema: str) -> None:
             node, sid = nodes[n % 3], f"s{n}"
             await node.record(event("session.started", at, sid, f"p{n % 4}",
                                     encounter_id="enc_1", difficulty=0.5))  # fmt: skip
-            finish = "session.completed" if n % 2 else "session.failed"
-            await node.record(event(finish, at, sid, f"p{n % 4}", duration_seconds=30))
+            if n % 2:
+                finish = event("session.completed", at, sid, f"p{n % 4}", duration_seconds=30)
+            else:
+                finish = event("session.failed", at, sid, f"p{n % 4}", duration_seconds=30)
+            await node.record(finish)
         for node in nodes:
             await node.flush()
         for node in nodes:  # every node reports every node's sessions, once
