@@ -303,8 +303,10 @@ class WebhookDelivery:
 
     async def test(self, webhook_id: str) -> DeliveryResult:
         """Send a ``webhook.test`` event now (whatever the webhook's filter, even when
-        it is disabled), once, and record it in the delivery log."""
-        async with self.registry.locks.hold(webhook_id):
+        it is disabled), once, and record it in the delivery log. Holds the webhook's
+        claim meanwhile (waiting for another node's delivery to it to pause), so its
+        state write cannot undo that node's progress."""
+        async with self.registry.locks.hold(webhook_id), self.claimed(webhook_id):
             record = await self.registry.require(webhook_id)
             now = utcnow()
             event_id = new_id("evt")
@@ -351,6 +353,26 @@ class WebhookDelivery:
                 error=f"{type(exc).__name__}: {exc}",
             )
             return delivered
+        finally:
+            with anyio.move_on_after(5, shield=True):
+                try:
+                    await self.store.release_work(CLAIM_KIND, webhook_id, self.owner)
+                except Exception as exc:  # it expires anyway
+                    log.warning("webhook.release_failed", webhook_id=webhook_id, error=repr(exc))
+
+    @asynccontextmanager
+    async def claimed(self, webhook_id: str) -> AsyncIterator[None]:
+        """Hold the webhook's claim for a change of its delivery state outside the
+        delivery loop (a test send, re-enabling): waits until no other process is
+        delivering to it (at most ``claim_ttl`` seconds, after which its claim has
+        expired) and gives it up afterwards."""
+        with anyio.fail_after(self.claim_ttl + 5):
+            while not await self.store.claim_work(
+                CLAIM_KIND, [webhook_id], self.owner, self.claim_ttl
+            ):
+                await anyio.sleep(0.1)
+        try:
+            yield
         finally:
             with anyio.move_on_after(5, shield=True):
                 try:

@@ -100,8 +100,11 @@ class WebhookManager:
         return await self.registry.disable(webhook_id, reason)
 
     async def enable(self, webhook_id: str) -> Webhook:
-        """See :meth:`WebhookRegistry.enable`; deliveries resume at once."""
-        webhook = await self.registry.enable(webhook_id)
+        """See :meth:`WebhookRegistry.enable`; deliveries resume at once. (Under the
+        webhook's claim: no other process is delivering to it while its state is
+        reset.)"""
+        async with self.delivery.claimed(webhook_id):
+            webhook = await self.registry.enable(webhook_id)
         self.delivery.wake()
         return webhook
 
