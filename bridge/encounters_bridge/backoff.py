@@ -61,11 +61,12 @@ class BadKeyBackoff:
         self._blocked: dict[str, float] = {}  # address -> until (clock)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> BadKeyBackoff:
-        """Shared through Redis when ``AE_REDIS`` is set, else this node's own."""
-        if not settings.redis:
+    def sharing(cls, limiter: RateLimiter, settings: Settings) -> BadKeyBackoff:
+        """Shared between nodes when ``limiter`` is a :class:`RedisRateLimiter` (the
+        engine's moderator's, with ``AE_REDIS``: its client serves the blocks too),
+        else this node's own."""
+        if not isinstance(limiter, RedisRateLimiter):
             return cls()
-        limiter = RedisRateLimiter.from_settings(settings)
         return cls(limiter, redis=limiter.client, prefix=redis_key(settings))
 
     async def wait(self, address: str) -> float:
@@ -111,8 +112,3 @@ class BadKeyBackoff:
 
     def _key(self, address: str) -> str:
         return f"{self.prefix}:badkey:blocked:{address}"
-
-    async def aclose(self) -> None:
-        """Close the Redis client (if any)."""
-        if isinstance(self.limiter, RedisRateLimiter):
-            await self.limiter.aclose()

@@ -27,9 +27,9 @@ from typing import Any, Protocol
 
 import anyio
 
-from encounters._util.redis import redis_client, redis_key
+from encounters._util.redis import redis_key
 from encounters.log import get_logger
-from encounters.moderation import InProcessRateLimiter
+from encounters.moderation import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 from encounters.settings import Settings
 
 log = get_logger(__name__)
@@ -78,12 +78,13 @@ class LinkBudgets:
         self._retry_at = 0.0  # while Redis is away: when to try it again (monotonic)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LinkBudgets | None:
-        """Budgets handed between nodes when ``AE_REDIS`` is set, else None (the edge
-        keeps its own)."""
-        if not settings.redis:
+    def sharing(cls, limiter: RateLimiter, settings: Settings) -> LinkBudgets | None:
+        """Budgets handed between nodes through the Redis client of ``limiter`` when
+        it is a :class:`RedisRateLimiter` (the engine's moderator's, with
+        ``AE_REDIS``), else None (the edge keeps its own)."""
+        if not isinstance(limiter, RedisRateLimiter):
             return None
-        return cls(redis_client(settings), prefix=redis_key(settings, "budget"))
+        return cls(limiter.client, prefix=redis_key(settings, "budget"))
 
     def _keys(self, conn: LinkView) -> list[tuple[InProcessRateLimiter, str]]:
         keys = []
@@ -160,6 +161,3 @@ class LinkBudgets:
         if self._down:
             self._down = False
             log.warning("bridge.budgets_shared_again")
-
-    async def aclose(self) -> None:
-        await self.redis.aclose()

@@ -85,14 +85,15 @@ class Daemon:
         try:
             moderator = engine.moderator  # audited in the store; the engine closes it
             records = await open_bridge_store(engine.store)
-            budgets = LinkBudgets.from_settings(settings)  # handed between nodes (AE_REDIS)
+            # with AE_REDIS, shared between nodes through the moderator's Redis limiter
+            budgets = LinkBudgets.sharing(moderator.limiter, settings)
             edge = BridgeEdge(
                 records,
                 heartbeat_interval=config.heartbeat,
                 max_frame_bytes=config.max_frame_bytes,
                 max_unidentified=config.max_unidentified,
                 max_unidentified_per_address=config.max_unidentified_per_address,
-                bad_keys=BadKeyBackoff.from_settings(settings),  # in Redis with AE_REDIS
+                bad_keys=BadKeyBackoff.sharing(moderator.limiter, settings),
                 budgets=budgets,
             )
             service = DeploymentService(engine.store, moderator, edge, token_ttl=config.token_ttl)
@@ -134,10 +135,6 @@ class Daemon:
             finally:
                 ws_server.close()
                 await ws_server.wait_closed()
-                assert edge.bad_keys is not None
-                await edge.bad_keys.aclose()
-                if budgets is not None:
-                    await budgets.aclose()
                 if service.voice is not None:
                     await service.voice.aclose()
         finally:
