@@ -74,7 +74,8 @@ class RedisRateLimiter:
     """GCRA in Redis, shared by every process using the same Redis and prefix (see the
     module). ``client`` is a ``redis.asyncio.Redis``; ``prefix`` is put before every key
     (``redis_key``); ``timeout`` bounds one check; ``fallback`` is the per-node limiter
-    used while Redis is unreachable."""
+    used while Redis is unreachable; ``max_in_flight`` bounds the checks sent at once
+    (more wait their turn)."""
 
     def __init__(
         self,
@@ -85,6 +86,7 @@ class RedisRateLimiter:
         timeout: float = 1.0,
         retry_interval: float = 5.0,
         fallback: InProcessRateLimiter | None = None,
+        max_in_flight: int = 32,
     ) -> None:
         self.client = client
         self.prefix = prefix
@@ -93,6 +95,9 @@ class RedisRateLimiter:
         self.fallback = fallback if fallback is not None else InProcessRateLimiter()
         self._clock = clock
         self._script = client.register_script(GCRA_SCRIPT)
+        #: checks sent at once: the client's pool (100 connections by default) is shared
+        #: with the rest of the daemon, and a check beyond it would fail, not wait
+        self._in_flight = anyio.Semaphore(max_in_flight)
         #: monotonic time until which checks go to the fallback (an outage); None: Redis
         self._down_until: float | None = None
 
@@ -114,13 +119,14 @@ class RedisRateLimiter:
             return RateDecision(False, math.inf, 0)
         if self._down_until is not None and time.monotonic() < self._down_until:
             return self.fallback.check(key, rate, cost)
-        now = "" if self._clock is None else repr(self._clock())
-        args = [repr(rate.interval), str(rate.capacity), str(cost), now]
         try:
-            with anyio.fail_after(self.timeout):
-                allowed, retry_after, remaining = await self._script(
-                    keys=[f"{self.prefix}:{key}"], args=args
-                )
+            async with self._in_flight:  # a burst of checks waits for the pool
+                now = "" if self._clock is None else repr(self._clock())
+                args = [repr(rate.interval), str(rate.capacity), str(cost), now]
+                with anyio.fail_after(self.timeout):
+                    allowed, retry_after, remaining = await self._script(
+                        keys=[f"{self.prefix}:{key}"], args=args
+                    )
         except Exception as exc:  # unreachable, timed out, or refused: fail open
             if not _is_redis_problem(exc):
                 raise

@@ -11,6 +11,7 @@ import io
 import json
 import math
 import random
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -89,6 +90,21 @@ async def test_nodes_spend_one_budget(prefix: str) -> None:
     assert not any(allowed[7:]), "one budget: at most one more after 10 s of a slow run"
     refused = answers[-1]
     assert 0 < refused.retry_after <= 10.0 and refused.remaining == 0
+
+
+async def test_a_burst_of_concurrent_checks_waits_for_connections_and_counts_exactly(
+    prefix: str,
+) -> None:
+    """More checks at once than the client's pool has connections (100): they queue
+    rather than fail over to the per-node fallback, and the budget is exact."""
+    rate = Rate.per_minute(150)  # one more every 0.4 s
+    async with limiter(prefix) as lim:
+        started = time.monotonic()
+        answers = await asyncio.gather(*(lim.hit("burst", rate) for _ in range(400)))
+        elapsed = time.monotonic() - started
+        assert not lim.degraded
+    allowed = sum(d.allowed for d in answers)
+    assert 150 <= allowed <= 150 + math.ceil(elapsed / rate.interval)
 
 
 async def test_a_server_that_forgot_its_scripts_loads_them_again(prefix: str) -> None:
