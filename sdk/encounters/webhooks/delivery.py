@@ -260,10 +260,10 @@ class WebhookDelivery:
         """One pass: every enabled webhook gets its due events, in order, until it is
         caught up or waiting for a retry. Returns how many deliveries succeeded."""
         records = await self.registry.records()
-        targets = [r.id for r in records if not r.deleted and not r.disabled]
-        # the webhooks no other process is delivering to right now
-        targets = await self.store.claim_work(CLAIM_KIND, targets, self.owner, self.claim_ttl)
         self._next_due = None
+        targets = await self._with_work([r for r in records if not r.deleted and not r.disabled])
+        if targets:  # the webhooks no other process is delivering to right now
+            targets = await self.store.claim_work(CLAIM_KIND, targets, self.owner, self.claim_ttl)
         counts: list[int] = []
         limiter = anyio.CapacityLimiter(self._concurrency)
 
@@ -275,6 +275,22 @@ class WebhookDelivery:
             for webhook_id in targets:
                 tg.start_soon(drain, webhook_id, client)
         return sum(counts)
+
+    async def _with_work(self, records: list[WebhookRecord]) -> list[str]:
+        """The webhooks that may have an event to send now: none when every one is
+        caught up (no event after the lowest cursor) or waiting for a retry, so an
+        idle pass claims nothing (several nodes polling write nothing)."""
+        now, due, lowest = utcnow(), [], None
+        for record in records:
+            state = await self.registry.state(record)
+            if state.next_attempt_at is not None and state.next_attempt_at > now:
+                self._note_due(state.next_attempt_at)
+                continue
+            due.append(record.id)
+            lowest = state.cursor if lowest is None else min(lowest, state.cursor)
+        if lowest is None or not await self.store.list_events(EVENT_LOG, after_id=lowest, limit=1):
+            return []
+        return due
 
     async def deliveries(self, webhook_id: str, limit: int = 50) -> list[DeliveryRecord]:
         """The webhook's latest delivery attempts (including tests), newest first."""
