@@ -1,5 +1,6 @@
 """Real services tests use when the machine has them: PostgreSQL at 127.0.0.1:5432
-(trust auth, database ``test``).
+(trust auth, database ``test``; a fresh schema per test) and Redis at 127.0.0.1:6379
+(a fresh key prefix per test, its keys deleted afterwards).
 
 A test that needs a service it cannot reach is skipped with the reason, so the
 embedded default still passes on a laptop without PostgreSQL; under CI (``CI=true``)
