@@ -57,6 +57,9 @@ class Store(
         (the PostgreSQL store keeps real ones)."""
         return list(keys)
 
+    async def extend_work(self, kind: str, key: str, owner: str, ttl: float) -> bool:
+        return True
+
     async def release_work(self, kind: str, key: str, owner: str) -> None:
         return None
 

@@ -673,6 +673,20 @@ class PostgresStore(Store):
             raise self._unreachable(exc) from None
         return [k for k in keys if k in held]
 
+    async def extend_work(self, kind: str, key: str, owner: str, ttl: float) -> bool:
+        c = work_claims.c
+        extend = (
+            update(work_claims)
+            .where(c.kind == kind, c.key == key, c.owner == owner, c.until > func.now())
+            .values(until=func.now() + timedelta(seconds=ttl))
+            .returning(c.key)
+        )
+        try:
+            async with self.engine.begin() as conn:
+                return (await conn.execute(extend)).first() is not None
+        except (DBAPIError, OSError) as exc:
+            raise self._unreachable(exc) from None
+
     async def release_work(self, kind: str, key: str, owner: str) -> None:
         c = work_claims.c
         try:

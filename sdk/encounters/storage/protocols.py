@@ -176,6 +176,12 @@ class WorkClaims(Protocol):
         another process's claim: what is held elsewhere is left out."""
         ...
 
+    async def extend_work(self, kind: str, key: str, owner: str, ttl: float) -> bool:
+        """Extend ``owner``'s claim by ``ttl`` seconds only if it never lapsed: False
+        when it expired (another process may have done the work meanwhile), which is
+        how a process that stalled finds out before it writes stale progress."""
+        ...
+
     async def release_work(self, kind: str, key: str, owner: str) -> None:
         """Give a claim up at once (when ``owner`` still holds it)."""
         ...

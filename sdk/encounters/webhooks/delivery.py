@@ -18,8 +18,9 @@ sent by two healthy processes, and the events of a process killed mid-delivery a
 taken over by another once its claim expires (the event it was sending may then reach
 the receiver twice, with the same ``webhook-id``). ``claim_ttl`` is longer than a
 send can last (``timeout``) by :data:`CLAIM_MARGIN`, so a claim renewed before a send
-outlives it; a process stalled longer than that margin between its send and its
-cursor save may see its event sent again by another. An embedded (SQLite) store
+outlives it; a process that stalled past its claim checks it after the send and, when
+it lapsed, writes nothing (its event may be sent again by another process, but that
+process's progress is never undone). An embedded (SQLite) store
 has one process delivering: its claims are always granted. Enqueueing is safe from any
 number of processes.
 """
@@ -172,6 +173,7 @@ class WebhookDelivery:
         self.claim_ttl = claim_ttl
         #: this delivery loop's name in work claims (one per process and manager)
         self.owner = new_id("deliverer")
+        self._renewed: dict[str, float] = {}  # webhook id -> when its claim was extended
         self._client: httpx.AsyncClient | None = None
         self._wakeup: anyio.Event | None = None
         self._next_due: datetime | None = None
@@ -370,6 +372,7 @@ class WebhookDelivery:
             )
             return delivered
         finally:
+            self._renewed.pop(webhook_id, None)
             with anyio.move_on_after(5, shield=True):
                 try:
                     await self.store.release_work(CLAIM_KIND, webhook_id, self.owner)
@@ -397,12 +400,24 @@ class WebhookDelivery:
                     log.warning("webhook.release_failed", webhook_id=webhook_id, error=repr(exc))
 
     async def _renew(self, webhook_id: str) -> bool:
-        """Hold this webhook's claim for another ``claim_ttl`` seconds; False when
-        another process has taken it (this one stalled past its claim)."""
-        held = await self.store.claim_work(CLAIM_KIND, [webhook_id], self.owner, self.claim_ttl)
-        if not held:
+        """Hold this webhook's claim for another ``claim_ttl`` seconds; False when it
+        lapsed (this process stalled past it: another may have taken the work)."""
+        started = time.monotonic()  # before the call: the claim runs from no earlier
+        if not await self.store.extend_work(CLAIM_KIND, webhook_id, self.owner, self.claim_ttl):
             log.warning("webhook.claim_lost", webhook_id=webhook_id)
-        return bool(held)
+            return False
+        self._renewed[webhook_id] = started
+        return True
+
+    async def _still_held(self, webhook_id: str) -> bool:
+        """After a send, before its progress is written: the claim has not lapsed. Free
+        while the claim surely runs (a send lasts at most ``timeout``); a process that
+        stalled past that asks the store, and writes nothing if the claim lapsed (the
+        event is then sent again: at least once, never progress undone)."""
+        renewed = self._renewed.get(webhook_id)
+        if renewed is not None and time.monotonic() - renewed < self.claim_ttl - CLAIM_MARGIN / 2:
+            return True
+        return await self._renew(webhook_id)
 
     async def _step(self, webhook_id: str, client: httpx.AsyncClient) -> _Step:
         """Deliver (or try) the next wanted event of one webhook, under its lock."""
@@ -432,6 +447,8 @@ class WebhookDelivery:
         event_type = str(target.data["type"])
         body = encode_body({k: v for k, v in target.data.items() if k != "id"})
         result = await self._send(record, event_id, body, client)
+        if not await self._still_held(webhook_id):
+            return _Step()
         now = utcnow()
         outcome: Outcome
         if result.ok:

@@ -46,11 +46,14 @@ async def test_claims_are_exclusive_expire_and_are_released(schema: str) -> None
         assert await b.claim_work(CLAIM_KIND, ["w2"], "node-b", 30) == ["w2"]
         await a.release_work(CLAIM_KIND, "w3", "node-a")  # not A's: nothing changes
         assert await a.claim_work(CLAIM_KIND, ["w3"], "node-a", 30) == []
+        assert await b.extend_work(CLAIM_KIND, "w3", "node-b", 30)
+        assert not await a.extend_work(CLAIM_KIND, "w3", "node-a", 30)
         # A stops renewing (it died): its claim expires and B takes the work over
         with anyio.fail_after(15):
             while await b.claim_work(CLAIM_KIND, ["w1"], "node-b", 30) != ["w1"]:
                 await anyio.sleep(0.1)
         assert await a.claim_work(CLAIM_KIND, ["w1"], "node-a", 30) == []
+        assert not await a.extend_work(CLAIM_KIND, "w1", "node-a", 30), "it lapsed"
 
 
 async def test_three_delivery_loops_send_each_event_once(schema: str) -> None:
@@ -82,3 +85,37 @@ async def test_three_delivery_loops_send_each_event_once(schema: str) -> None:
     for path in ("/one", "/two"):  # in order, per webhook
         numbers = [d.json["data"]["n"] for d in r.delivered if d.path == path]
         assert numbers == list(range(events))
+
+
+async def test_a_node_that_stalled_past_its_claim_does_not_undo_the_others_progress(
+    schema: str,
+) -> None:
+    """Node A's send outlasts its claim (a stall); node B takes the webhook over and
+    delivers every event. A's late answer must not move the cursor back, or B's
+    events would all be sent again."""
+    key = os.urandom(32)
+    with receiver(script=[Answer(delay=4.0)]) as r:  # A's first send hangs
+        async with (
+            PostgresStore(POSTGRES_URL, schema=schema) as s1,
+            PostgresStore(POSTGRES_URL, schema=schema) as s2,
+        ):
+            a = manager(s1, key, claim_ttl=1.0)
+            b = manager(s2, key, claim_ttl=30.0)
+            await a.register(r.url(), ["session.completed"])
+            for n in range(3):
+                await a.enqueue("session.completed", {"n": n})
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(a.deliver_due)
+                with anyio.fail_after(30):
+                    while not r.requests:  # A claimed the webhook and its send hangs
+                        await anyio.sleep(0.02)
+                    # B gets the claim once A's lapsed, and sends everything
+                    while 2 not in [d.json["data"]["n"] for d in r.delivered]:
+                        await b.deliver_due()
+                        await anyio.sleep(0.05)
+            # A's send has returned by now; whatever either does next sends nothing
+            await a.deliver_due()
+            await b.deliver_due()
+    numbers = Counter(d.json["data"]["n"] for d in r.delivered)
+    assert numbers[1] == numbers[2] == 1, f"progress was undone: {numbers}"
+    assert 1 <= numbers[0] <= 2  # the stalled send may have reached the receiver too
