@@ -31,6 +31,8 @@ from encounters.moderation import ContentModerator
 from encounters.settings import Settings
 
 from .audio import AudioLinks
+from .backoff import BadKeyBackoff
+from .budgets import LinkBudgets
 from .config import BridgeConfig
 from .control import create_app
 from .deployment import DeploymentService
@@ -84,12 +86,16 @@ class Daemon:
         try:
             moderator = engine.moderator  # audited in the store; the engine closes it
             records = await open_bridge_store(engine.store)
+            # with AE_REDIS, shared between nodes through the moderator's Redis limiter
+            budgets = LinkBudgets.sharing(moderator.limiter, settings)
             edge = BridgeEdge(
                 records,
                 heartbeat_interval=config.heartbeat,
                 max_frame_bytes=config.max_frame_bytes,
                 max_unidentified=config.max_unidentified,
                 max_unidentified_per_address=config.max_unidentified_per_address,
+                bad_keys=BadKeyBackoff.sharing(moderator.limiter, settings),
+                budgets=budgets,
             )
             service = DeploymentService(engine.store, moderator, edge, token_ttl=config.token_ttl)
             if settings.redis:  # several nodes: leases and the signal bus in Redis
@@ -130,7 +136,7 @@ class Daemon:
                                  f"http://{config.host}:{http_port}")  # fmt: skip
                     async with anyio.create_task_group() as tg:
                         tg.start_soon(http.serve, [http_socket])
-                        jobs = await _start_jobs(tg, engine)
+                        jobs = await _start_jobs(tg, engine, edge)
                         with anyio.fail_after(10):
                             while not http.started:
                                 await anyio.sleep(0.01)
@@ -185,8 +191,9 @@ def public_url(config: BridgeConfig, http_port: int) -> str:
     return f"http://{host}:{http_port}"
 
 
-async def _start_jobs(tg: TaskGroup, engine: Engine) -> anyio.CancelScope:
-    """Webhook deliveries and analytics flushing, in a scope the caller cancels."""
+async def _start_jobs(tg: TaskGroup, engine: Engine, edge: BridgeEdge) -> anyio.CancelScope:
+    """Webhook deliveries, analytics flushing and (with AE_REDIS) writing the link
+    budgets, in a scope the caller cancels."""
     scope = anyio.CancelScope()
 
     async def jobs() -> None:
@@ -194,6 +201,8 @@ async def _start_jobs(tg: TaskGroup, engine: Engine) -> anyio.CancelScope:
             async with anyio.create_task_group() as inner:
                 inner.start_soon(engine.webhooks.run)
                 inner.start_soon(engine.analytics.run)
+                if edge.budgets is not None:
+                    inner.start_soon(edge.budgets.run, lambda: list(edge.connections.values()))
 
     tg.start_soon(jobs)
     return scope

@@ -33,6 +33,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import gc
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ from encounters.models.common import new_id
 from encounters.moderation.ratelimit import InProcessRateLimiter, Rate
 from encounters.storage import WriteBatch
 
+from .backoff import BadKeyBackoff
+from .budgets import LinkBudgets
 from .frames import MAX_FRAME_BYTES, CloseCode, Encoding, Frame
 from .keys import check_world_key, digest, new_resume_token, same
 from .links import LinkMoved, LinkOwner
@@ -92,11 +95,6 @@ _LIBC = _glibc()
 TRIM_CHURN = 64
 EventHandler = Callable[["Connection", Frame], Awaitable[None]]
 LinkHandler = Callable[[str, str], Awaitable[None]]
-#: Failed identifies or resumes per address before it must wait: 5 at once, then one
-#: every 6 seconds.
-BAD_KEY_RATE = Rate.per_minute(10, burst=5)
-#: Most addresses remembered for the back-off.
-_MAX_BLOCKED = 10_000
 #: Seconds a socket closed for flooding lingers before it is reset: its close frame and
 #: a FIN went out at once; nothing it sends meanwhile is read.
 FLOOD_LINGER = 2.0
@@ -192,20 +190,26 @@ class BridgeEdge:
     _unidentified_total: int = 0
     _sockets: int = 0
     _cap_logged: bool = False
-    _blocked: dict[str, float] = field(default_factory=dict)  # address -> until
     _closing: set[asyncio.Task[None]] = field(default_factory=set)
     _sweeper: asyncio.Task[None] | None = None
     _watcher: asyncio.Task[None] | None = None
     #: inbound event budgets per link, kept across its reconnections
     _event_limiter: InProcessRateLimiter = field(init=False)
-    _bad_keys: InProcessRateLimiter = field(init=False)
+    #: failed identifies per address (shared between nodes with AE_REDIS, see backoff.py)
+    bad_keys: BadKeyBackoff | None = None
+    #: the event and frame budgets, handed between nodes with AE_REDIS (budgets.py)
+    budgets: LinkBudgets | None = None
     #: inbound frame budgets: per address before identify, per game server after
     _frame_limiter: InProcessRateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
-        self._event_limiter = InProcessRateLimiter(clock=self.clock)
-        self._frame_limiter = InProcessRateLimiter(clock=self.clock)
-        self._bad_keys = InProcessRateLimiter(clock=self.clock)
+        if self.budgets is not None:
+            self._event_limiter, self._frame_limiter = self.budgets.events, self.budgets.frames
+        else:
+            self._event_limiter = InProcessRateLimiter(clock=self.clock)
+            self._frame_limiter = InProcessRateLimiter(clock=self.clock)
+        if self.bad_keys is None:
+            self.bad_keys = BadKeyBackoff(clock=self.clock)
 
     # -- serving ---------------------------------------------------------------------
 
@@ -414,7 +418,7 @@ class BridgeEdge:
                     return
             elif isinstance(effect, Close):
                 if effect.code == CloseCode.RATE_LIMITED and conn.link.link is not None:
-                    self._failed(conn)  # a flooder that reconnects is made to wait
+                    await self._failed(conn)  # a flooder that reconnects is made to wait
                 await self._close(conn, effect.code, effect.reason)
             elif isinstance(effect, Authenticate | ResumeRequest):
                 # nothing is pumped until ready/resumed and the replay are out
@@ -450,6 +454,8 @@ class BridgeEdge:
                 log.exception("bridge.event_handler_failed", error=repr(exc))
 
     async def _linked(self, conn: Connection) -> None:
+        if self.budgets is not None:  # what this link spent on another node
+            await self.budgets.load(conn)
         world, server_id = conn.world, conn.server_id
         if world is None or server_id is None:
             return
@@ -502,29 +508,22 @@ class BridgeEdge:
 
     # -- identify and resume -----------------------------------------------------------
 
-    def _backing_off(self, conn: Connection) -> list[Effect] | None:
+    async def _backing_off(self, conn: Connection) -> list[Effect] | None:
         """A refusal while this address is backing off after failed identifies."""
-        until = self._blocked.get(conn.address)
-        if until is None:
-            return None
-        wait = until - self.clock()
+        assert self.bad_keys is not None
+        wait = await self.bad_keys.wait(conn.address)
         if wait <= 0:
-            del self._blocked[conn.address]
             return None
         return conn.link.refuse(
-            CloseCode.RATE_LIMITED, f"too many failed identifies; wait {wait:.0f} s"
+            CloseCode.RATE_LIMITED, f"too many failed identifies; wait {math.ceil(wait)} s"
         )
 
-    def _failed(self, conn: Connection) -> None:
-        decision = self._bad_keys.check(conn.address, BAD_KEY_RATE)
-        if not decision.allowed:
-            if len(self._blocked) >= _MAX_BLOCKED:
-                now = self.clock()
-                self._blocked = {a: t for a, t in self._blocked.items() if t > now}
-            self._blocked[conn.address] = self.clock() + decision.retry_after
+    async def _failed(self, conn: Connection) -> None:
+        assert self.bad_keys is not None
+        await self.bad_keys.failed(conn.address)
 
     async def _authenticate(self, conn: Connection, auth: Authenticate) -> list[Effect]:
-        if (refusal := self._backing_off(conn)) is not None:
+        if (refusal := await self._backing_off(conn)) is not None:
             return refusal
         key = await check_world_key(self.store, auth.key, auth.world)
         if key is None and self.redeem_pass is not None:
@@ -533,7 +532,7 @@ class BridgeEdge:
         if key is not None:
             problem = await self._claim(key, auth.world, auth.server_id)
         if key is None or problem is not None:
-            self._failed(conn)
+            await self._failed(conn)
             log.warning("bridge.auth_failed", world=auth.world, server_id=auth.server_id,
                         remote=conn.address, reason=problem)  # fmt: skip
             return conn.link.refuse(CloseCode.AUTH_FAILED, problem or "bad world key")
@@ -545,7 +544,7 @@ class BridgeEdge:
             if previous is not None and previous.record.key_id != key.id:
                 other = await self.store.get_world_key(previous.record.key_id)
                 if other is not None and other.revoked_at is None:
-                    self._failed(conn)
+                    await self._failed(conn)
                     return conn.link.refuse(
                         CloseCode.AUTH_FAILED, f"server {auth.server_id!r} uses another key"
                     )
@@ -594,11 +593,11 @@ class BridgeEdge:
         return None
 
     async def _resume(self, conn: Connection, req: ResumeRequest) -> list[Effect]:
-        if (refusal := self._backing_off(conn)) is not None:
+        if (refusal := await self._backing_off(conn)) is not None:
             return refusal
         record = await self.store.get_link(req.link_id)
         if record is None or not same(req.resume_token, record.token_hash):
-            self._failed(conn)
+            await self._failed(conn)
             return conn.link.refuse(CloseCode.SESSION_INVALID, "unknown link or bad token")
         key = await self.store.get_world_key(record.key_id)
         if key is None or key.revoked_at is not None:
@@ -739,6 +738,8 @@ class BridgeEdge:
             return
         if self.connections.get(owner.link_id) is conn:
             del self.connections[owner.link_id]
+        if self.budgets is not None:  # for the node this link may move to
+            await self.budgets.save([conn])
         try:
             owner.flush_acks()
             await owner.idle()

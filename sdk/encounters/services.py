@@ -17,6 +17,7 @@ from .memory import NPCMemoryManager
 from .memory.crypto import KEY_FILENAME, load_or_create_key
 from .memory.manager import MEMORY_FILENAME
 from .moderation import AuditLogger, ContentModerator, provider_classifiers
+from .moderation.redis_ratelimit import RedisRateLimiter, shared_limiter
 from .settings import Settings
 from .storage import Store
 from .webhooks import RetryPolicy, WebhookManager
@@ -46,12 +47,15 @@ class LazyServices:
 
     @property
     def moderator(self) -> ContentModerator:
-        """The content moderator, its decisions audited in the store."""
+        """The content moderator, its decisions audited in the store; its rate limits
+        (a persona's actions per minute) are in Redis when ``AE_REDIS`` is set, so
+        several daemon nodes share them."""
         if self._moderator is None:
             self._moderator = ContentModerator(
                 settings=self._settings.moderation,
                 audit=AuditLogger(self._store),
                 classifiers=provider_classifiers(self._settings.moderation, self._settings.llm),
+                limiter=shared_limiter(self._settings),
             )
         return self._moderator
 
@@ -59,7 +63,12 @@ class LazyServices:
         """Close the moderator's provider classifiers if this built it (one given to
         the engine is its owner's to close)."""
         if self._owns_moderator and self._moderator is not None:
-            await self._moderator.aclose()
+            limiter = self._moderator.limiter
+            try:
+                await self._moderator.aclose()
+            finally:
+                if isinstance(limiter, RedisRateLimiter):
+                    await limiter.aclose()
 
     @property
     def memory(self) -> NPCMemoryManager:

@@ -16,7 +16,7 @@ from encounters.settings import Settings, load_settings
 from encounters_bridge.cluster.bus import NotDelivered, SignalBus
 from encounters_bridge.cluster.leases import Leases
 from encounters_bridge.cluster.node import Node
-from tests.support.cluster import REDIS_URL, redis_prefix
+from tests.support.services import REDIS_URL, redis_prefix
 
 pytestmark = pytest.mark.anyio
 PLACE = ("minecraft", "srv-1")

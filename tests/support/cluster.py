@@ -10,7 +10,6 @@ prefix is deleted afterwards.
 from __future__ import annotations
 
 import signal
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,31 +17,12 @@ from functools import partial
 from pathlib import Path
 
 import anyio
-import redis
 
 from tests.support.daemon_process import DaemonProcess
-from tests.support.services import POSTGRES_URL, missing, postgres_schema
+from tests.support.services import POSTGRES_URL, REDIS_URL, postgres_schema, redis_prefix
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 #: Seconds a node may take to answer: several start at once on a loaded machine.
 START_TIMEOUT = 90.0
-
-
-@contextmanager
-def redis_prefix() -> Iterator[str]:
-    """A fresh ``AE_REDIS_PREFIX``; its keys are deleted afterwards."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5)
-    try:
-        client.ping()
-    except (redis.RedisError, OSError) as exc:
-        missing("Redis at 127.0.0.1:6379", str(exc))
-    prefix = f"t{uuid.uuid4().hex[:12]}"
-    try:
-        yield prefix
-    finally:
-        for key in client.scan_iter(match=f"{prefix}:*", count=500):
-            client.delete(key)
-        client.close()
 
 
 @dataclass

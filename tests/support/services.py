@@ -1,5 +1,6 @@
 """Real services tests use when the machine has them: PostgreSQL at 127.0.0.1:5432
-(trust auth, database ``test``).
+(trust auth, database ``test``; a fresh schema per test) and Redis at 127.0.0.1:6379
+(a fresh key prefix per test, its keys deleted afterwards).
 
 A test that needs a service it cannot reach is skipped with the reason, so the
 embedded default still passes on a laptop without PostgreSQL; under CI (``CI=true``)
@@ -83,3 +84,36 @@ def sql_settings(kind: str, folder: Path) -> Iterator[Settings]:
             yield load_settings(data_dir=folder, store=f"{POSTGRES_URL}?schema={schema}")
     else:
         raise ValueError(kind)
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+async def _redis_clean(prefix: str) -> None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=5)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=500)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+@contextmanager
+def redis_prefix() -> Iterator[str]:
+    """A fresh key prefix (``AE_REDIS_PREFIX``) on the Redis at 127.0.0.1:6379, its
+    keys deleted afterwards; the test is skipped (failed under ``CI=true``) when Redis
+    is not there."""
+    prefix = f"t{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_redis_clean(prefix))  # also: is the server there?
+    except (OSError, TimeoutError, ImportError) as exc:
+        missing("Redis at 127.0.0.1:6379", str(exc) or type(exc).__name__)
+    except Exception as exc:  # redis-py's ConnectionError is no OSError
+        missing("Redis at 127.0.0.1:6379", f"{type(exc).__name__}: {exc}")
+    try:
+        yield prefix
+    finally:
+        asyncio.run(_redis_clean(prefix))

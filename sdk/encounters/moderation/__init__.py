@@ -2,7 +2,8 @@
 
 - :class:`ContentModerator` decides on messages and actions for a persona;
 - :class:`TextFilter` finds profanity, blocked topics and personal data, and masks them;
-- :class:`InProcessRateLimiter` (GCRA) limits anything by key;
+- :class:`InProcessRateLimiter` (GCRA) limits anything by key; :class:`RedisRateLimiter`
+  is the same GCRA in Redis, shared by several daemon nodes (:func:`shared_limiter`);
 - :class:`AuditLogger` keeps every decision, append-only, for replay;
 - :class:`TopicModel` is the offline statistical topic layer after the word lists;
 - :class:`OpenAIModerationClassifier` is an optional provider-backed topic classifier
@@ -14,6 +15,7 @@ from .audit import AuditLogger, redact
 from .classifiers import OpenAIModerationClassifier, TopicClassifier, provider_classifiers
 from .moderator import ActionDecision, ContentModerator, ModerationResult
 from .ratelimit import InProcessRateLimiter, Rate, RateDecision, RateLimiter
+from .redis_ratelimit import RedisRateLimiter, shared_limiter
 from .textfilter import Hit, TextFilter
 from .topicmodel import TopicModel
 
@@ -29,9 +31,11 @@ __all__ = [
     "Rate",
     "RateDecision",
     "RateLimiter",
+    "RedisRateLimiter",
     "TextFilter",
     "TopicClassifier",
     "TopicModel",
     "provider_classifiers",
     "redact",
+    "shared_limiter",
 ]

@@ -8,8 +8,9 @@ no state and is dropped by a sweep, so memory follows the number of *active* key
 only let a forgotten key through early, never block a request wrongly).
 
 Use one limiter for everything with keys such as ``persona:<id>:actions``,
-``link:<id>:events`` or ``ip:<addr>:connects``. :class:`RateLimiter` is the interface a
-Redis-backed limiter (shared between daemons) can implement later.
+``link:<id>:events`` or ``ip:<addr>:connects``. :class:`RateLimiter` is the interface;
+:class:`~.redis_ratelimit.RedisRateLimiter` implements it in Redis, shared by several
+daemon nodes.
 """
 
 from __future__ import annotations
@@ -109,6 +110,19 @@ class InProcessRateLimiter:
 
     def reset(self, key: str) -> None:
         self._tat.pop(key, None)
+
+    def state(self, key: str) -> float | None:
+        """The key's theoretical arrival time on this limiter's clock, or None when
+        it has spent nothing that still counts (for handing a budget to another
+        process, see ``encounters_bridge.budgets``)."""
+        tat = self._tat.get(key)
+        return tat if tat is not None and tat > self._clock() else None
+
+    def restore(self, key: str, tat: float) -> None:
+        """Take over a budget spent elsewhere: ``tat`` on this limiter's clock. The
+        later of it and the key's own is kept, so restoring never refills a budget."""
+        if tat > self._tat.get(key, -math.inf):
+            self._tat[key] = tat
 
     def _sweep(self, now: float) -> None:
         for key in [k for k, tat in self._tat.items() if tat <= now]:

@@ -24,6 +24,7 @@ from .protocols import (
     LoggedEvent,
     SessionStore,
     UsageLog,
+    WorkClaims,
     WriteBatch,
 )
 
@@ -38,6 +39,7 @@ class Store(
     DocumentStore,
     EventLog,
     DeploymentStore,
+    WorkClaims,
     Protocol,
 ):
     """Every part of persistent state, with a lifecycle: ``async with store:`` opens
@@ -53,6 +55,17 @@ class Store(
 
     async def close(self) -> None:
         """Release connections; the store may be opened again."""
+        return None
+
+    async def claim_work(self, kind: str, keys: list[str], owner: str, ttl: float) -> list[str]:
+        """An embedded store has one process working on it: every claim is granted
+        (the PostgreSQL store keeps real ones)."""
+        return list(keys)
+
+    async def extend_work(self, kind: str, key: str, owner: str, ttl: float) -> bool:
+        return True
+
+    async def release_work(self, kind: str, key: str, owner: str) -> None:
         return None
 
     async def __aenter__(self) -> Self:

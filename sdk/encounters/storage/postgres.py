@@ -24,6 +24,10 @@ What it keeps, as the SQLite store does:
 - Idempotent writes: records are upserts by id (saving one twice leaves one row).
 - :meth:`update_session` reads with ``SELECT ... FOR UPDATE``, so a read-modify-write
   is atomic against every other node.
+- Work any node could do (a webhook's deliveries) is claimed (:meth:`claim_work`)
+  with ``SELECT ... FOR UPDATE SKIP LOCKED`` and an expiry on the database's clock:
+  two nodes never hold one claim, none waits for another's, and a node that dies
+  leaves its claims to expire and be taken over.
 
 The daemon's own records (world keys, API keys, links and their outbox, deploy tokens)
 are not kept here: they are the bridge package's (``encounters_bridge.store``), which
@@ -45,11 +49,22 @@ import zlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, Table, delete, func, insert, literal, select, text, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, InterfaceError
@@ -75,6 +90,7 @@ from .schema import (
     personas,
     schema_meta,
     sessions,
+    work_claims,
 )
 from .sqlite import _companion_row, _session_row
 
@@ -87,6 +103,9 @@ _MIGRATE_LOCK = 0x41450001
 _NUMBER_LOCK = 0x41450002
 
 _SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
+
+#: The ``until`` of a free claim.
+_LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def _upsert(table: Table, *keys: str) -> Any:
@@ -643,6 +662,64 @@ class PostgresStore(Store):
         except (DBAPIError, OSError) as exc:
             raise self._unreachable(exc) from None
         return bool(done.rowcount)
+
+    # -- work claims -----------------------------------------------------------------
+
+    async def claim_work(self, kind: str, keys: list[str], owner: str, ttl: float) -> list[str]:
+        """See :class:`~.protocols.WorkClaims`. One transaction of its own: missing
+        claim rows are inserted (in key order, so nodes never deadlock on them), then
+        the free, expired or own ones are taken with ``FOR UPDATE SKIP LOCKED``, so
+        rows another node is taking right now are left to it rather than waited for.
+        Expiry is on the database's clock (``now()``): node clocks may differ."""
+        if not keys:
+            return []
+        c = work_claims.c
+        wanted = sorted(set(keys))
+        free = (
+            select(c.key)
+            .where(c.kind == kind, c.key.in_(wanted), or_(c.until < func.now(), c.owner == owner))
+            .with_for_update(skip_locked=True)
+        )
+        take = (
+            update(work_claims)
+            .where(c.kind == kind, c.key.in_(free.scalar_subquery()))
+            .values(owner=owner, until=func.now() + timedelta(seconds=ttl))
+            .returning(c.key)
+        )
+        rows = [{"kind": kind, "key": k, "owner": "", "until": _LONG_AGO} for k in wanted]
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(pg_insert(work_claims).on_conflict_do_nothing(), rows)
+                held = set((await conn.execute(take)).scalars())
+        except (DBAPIError, OSError) as exc:
+            raise self._unreachable(exc) from None
+        return [k for k in keys if k in held]
+
+    async def extend_work(self, kind: str, key: str, owner: str, ttl: float) -> bool:
+        c = work_claims.c
+        extend = (
+            update(work_claims)
+            .where(c.kind == kind, c.key == key, c.owner == owner, c.until > func.now())
+            .values(until=func.now() + timedelta(seconds=ttl))
+            .returning(c.key)
+        )
+        try:
+            async with self.engine.begin() as conn:
+                return (await conn.execute(extend)).first() is not None
+        except (DBAPIError, OSError) as exc:
+            raise self._unreachable(exc) from None
+
+    async def release_work(self, kind: str, key: str, owner: str) -> None:
+        c = work_claims.c
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    update(work_claims)
+                    .where(c.kind == kind, c.key == key, c.owner == owner)
+                    .values(until=_LONG_AGO)
+                )
+        except (DBAPIError, OSError) as exc:
+            raise self._unreachable(exc) from None
 
     # -- deployment ------------------------------------------------------------------
 

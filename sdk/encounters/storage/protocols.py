@@ -165,6 +165,31 @@ class EventLog(Protocol):
         ...
 
 
+class WorkClaims(Protocol):
+    """Claims on units of work that every process sharing a store could do (a
+    webhook's deliveries), so that one does each: a claim is held by an ``owner`` (one
+    per process) for ``ttl`` seconds and renewed by claiming again; a process that dies
+    holding one leaves it to expire, then another process takes the work over. The
+    PostgreSQL store keeps claims in the database (row locks, ``SKIP LOCKED``); an
+    embedded store (one process works on it) grants every claim."""
+
+    async def claim_work(self, kind: str, keys: list[str], owner: str, ttl: float) -> list[str]:
+        """Of ``keys`` (units of work of ``kind``), those ``owner`` now holds for ``ttl``
+        seconds: the free ones, the expired ones and its own (renewed). Never waits for
+        another process's claim: what is held elsewhere is left out."""
+        ...
+
+    async def extend_work(self, kind: str, key: str, owner: str, ttl: float) -> bool:
+        """Extend ``owner``'s claim by ``ttl`` seconds only if it never lapsed: False
+        when it expired (another process may have done the work meanwhile), which is
+        how a process that stalled finds out before it writes stale progress."""
+        ...
+
+    async def release_work(self, kind: str, key: str, owner: str) -> None:
+        """Give a claim up at once (when ``owner`` still holds it)."""
+        ...
+
+
 class DeploymentReader(Protocol):
     """What platform metrics read of the deployment records."""
 
@@ -208,8 +233,9 @@ class AnalyticsStore(EventLog, EncounterStore, SessionStore, Protocol):
     """The analytics recorder's event log, and what it reads of encounters and sessions."""
 
 
-class WebhookStore(DocumentStore, EventLog, Protocol):
-    """Webhook registrations (documents) and the outbox and delivery logs."""
+class WebhookStore(DocumentStore, EventLog, WorkClaims, Protocol):
+    """Webhook registrations (documents), the outbox and delivery logs, and claims on
+    a webhook's deliveries (one process delivers each webhook's events at a time)."""
 
 
 class MetricsStore(AuditLog, EventLog, DeploymentReader, Protocol):

@@ -150,6 +150,20 @@ companion_sessions = Table(
 )
 
 
+#: Claims on units of work several processes sharing a store could all do (a webhook's
+#: deliveries): ``owner`` holds ``(kind, key)`` until ``until`` (an expired claim is
+#: free). Only the PostgreSQL store uses it (see ``PostgresStore.claim_work``); an
+#: embedded store has one process working on it.
+work_claims = Table(
+    "work_claims",
+    metadata,
+    Column("kind", String(32), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("until", DateTime(timezone=True), nullable=False),
+)
+
+
 def _v1_foundation(conn: Connection) -> None:
     metadata.create_all(conn, tables=[encounters, sessions], checkfirst=True)
 
@@ -201,6 +215,10 @@ def _v10_daemon_apart(conn: Connection) -> None:
     tables) from opening a file that may lack them."""
 
 
+def _v11_work_claims(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[work_claims], checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_foundation,
     _v2_audit_log,
@@ -212,6 +230,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v8_event_log,
     _v9_daemon_records,
     _v10_daemon_apart,
+    _v11_work_claims,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -10,8 +10,19 @@ same store resumes from the saved cursor and attempt count. Delivery is at least
 if the process dies after the receiver answered but before the cursor was saved, that
 event is sent again, with the same ``webhook-id``, which receivers use to deduplicate.
 
-One process should run the delivery loop for a store (two would both deliver);
-enqueueing is safe from any number of them.
+Several processes (daemon nodes) may run the delivery loop on one PostgreSQL store:
+each webhook's deliveries are claimed (:class:`~..storage.protocols.WorkClaims`, row
+locks with ``SKIP LOCKED``) by one process at a time, for ``claim_ttl`` seconds,
+renewed before every send, and given up when that webhook is caught up. So no event is
+sent by two healthy processes, and the events of a process killed mid-delivery are
+taken over by another once its claim expires (the event it was sending may then reach
+the receiver twice, with the same ``webhook-id``). ``claim_ttl`` is longer than a
+send can last (``timeout``) by :data:`CLAIM_MARGIN`, so a claim renewed before a send
+outlives it; a process that stalled past its claim checks it after the send and, when
+it lapsed, writes nothing (its event may be sent again by another process, but that
+process's progress is never undone). An embedded (SQLite) store
+has one process delivering: its claims are always granted. Enqueueing is safe from any
+number of processes.
 """
 
 from __future__ import annotations
@@ -64,6 +75,11 @@ _READ_LIMIT = 4096
 _BATCH = 200
 _RECENT = 200
 USER_AGENT = "ai-encounters-webhooks/1"
+#: The kind of work claims (``WorkClaims``) a webhook's deliveries are claimed as.
+CLAIM_KIND = "webhook"
+#: Seconds a claim outlives the longest send (``timeout``): time for the delivery
+#: log and cursor writes after it.
+CLAIM_MARGIN = 5.0
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -122,7 +138,10 @@ class WebhookDelivery:
 
     ``timeout`` bounds a whole request, ``connect_timeout`` the connection;
     ``poll_interval`` is how often :meth:`run` looks for events enqueued by other
-    processes; ``concurrency`` how many webhooks are sent to at once."""
+    processes; ``concurrency`` how many webhooks are sent to at once; ``claim_ttl``
+    how long this process's claim on a webhook's deliveries lasts unless renewed
+    (default ``timeout + CLAIM_MARGIN``), which is how long the events of a process
+    that died mid-delivery wait for another."""
 
     def __init__(
         self,
@@ -133,11 +152,14 @@ class WebhookDelivery:
         connect_timeout: float = 5.0,
         poll_interval: float = 1.0,
         concurrency: int = 16,
+        claim_ttl: float | None = None,
     ) -> None:
+        claim_ttl = timeout + CLAIM_MARGIN if claim_ttl is None else claim_ttl
         for name, value in (
             ("timeout", timeout),
             ("connect_timeout", connect_timeout),
             ("poll_interval", poll_interval),
+            ("claim_ttl", claim_ttl),
         ):
             if not value > 0:
                 raise ConfigError(f"{name} must be a positive number of seconds")
@@ -148,6 +170,10 @@ class WebhookDelivery:
         self.connect_timeout = connect_timeout
         self.poll_interval = poll_interval
         self._concurrency = max(1, concurrency)
+        self.claim_ttl = claim_ttl
+        #: this delivery loop's name in work claims (one per process and manager)
+        self.owner = new_id("deliverer")
+        self._renewed: dict[str, float] = {}  # webhook id -> when its claim was extended
         self._client: httpx.AsyncClient | None = None
         self._wakeup: anyio.Event | None = None
         self._next_due: datetime | None = None
@@ -236,8 +262,10 @@ class WebhookDelivery:
         """One pass: every enabled webhook gets its due events, in order, until it is
         caught up or waiting for a retry. Returns how many deliveries succeeded."""
         records = await self.registry.records()
-        targets = [r.id for r in records if not r.deleted and not r.disabled]
         self._next_due = None
+        targets = await self._with_work([r for r in records if not r.deleted and not r.disabled])
+        if targets:  # the webhooks no other process is delivering to right now
+            targets = await self.store.claim_work(CLAIM_KIND, targets, self.owner, self.claim_ttl)
         counts: list[int] = []
         limiter = anyio.CapacityLimiter(self._concurrency)
 
@@ -249,6 +277,22 @@ class WebhookDelivery:
             for webhook_id in targets:
                 tg.start_soon(drain, webhook_id, client)
         return sum(counts)
+
+    async def _with_work(self, records: list[WebhookRecord]) -> list[str]:
+        """The webhooks that may have an event to send now: none when every one is
+        caught up (no event after the lowest cursor) or waiting for a retry, so an
+        idle pass claims nothing (several nodes polling write nothing)."""
+        now, due, lowest = utcnow(), [], None
+        for record in records:
+            state = await self.registry.state(record)
+            if state.next_attempt_at is not None and state.next_attempt_at > now:
+                self._note_due(state.next_attempt_at)
+                continue
+            due.append(record.id)
+            lowest = state.cursor if lowest is None else min(lowest, state.cursor)
+        if lowest is None or not await self.store.list_events(EVENT_LOG, after_id=lowest, limit=1):
+            return []
+        return due
 
     async def deliveries(self, webhook_id: str, limit: int = 50) -> list[DeliveryRecord]:
         """The webhook's latest delivery attempts (including tests), newest first."""
@@ -277,8 +321,10 @@ class WebhookDelivery:
 
     async def test(self, webhook_id: str) -> DeliveryResult:
         """Send a ``webhook.test`` event now (whatever the webhook's filter, even when
-        it is disabled), once, and record it in the delivery log."""
-        async with self.registry.locks.hold(webhook_id):
+        it is disabled), once, and record it in the delivery log. Holds the webhook's
+        claim meanwhile (waiting for another node's delivery to it to pause), so its
+        state write cannot undo that node's progress."""
+        async with self.registry.locks.hold(webhook_id), self.claimed(webhook_id):
             record = await self.registry.require(webhook_id)
             now = utcnow()
             event_id = new_id("evt")
@@ -306,10 +352,14 @@ class WebhookDelivery:
         )
 
     async def _drain(self, webhook_id: str, client: httpx.AsyncClient) -> int:
+        """Deliver one webhook's due events while this process holds its claim (renewed
+        before every send, so it outlasts the send); give the claim up when done."""
         delivered = 0
         try:
             while True:
                 async with self.registry.locks.hold(webhook_id):
+                    if not await self._renew(webhook_id):
+                        return delivered
                     step = await self._step(webhook_id, client)
                 delivered += step.delivered
                 if not step.more:
@@ -321,6 +371,53 @@ class WebhookDelivery:
                 error=f"{type(exc).__name__}: {exc}",
             )
             return delivered
+        finally:
+            self._renewed.pop(webhook_id, None)
+            with anyio.move_on_after(5, shield=True):
+                try:
+                    await self.store.release_work(CLAIM_KIND, webhook_id, self.owner)
+                except Exception as exc:  # it expires anyway
+                    log.warning("webhook.release_failed", webhook_id=webhook_id, error=repr(exc))
+
+    @asynccontextmanager
+    async def claimed(self, webhook_id: str) -> AsyncIterator[None]:
+        """Hold the webhook's claim for a change of its delivery state outside the
+        delivery loop (a test send, re-enabling): waits until no other process is
+        delivering to it (at most ``claim_ttl`` seconds, after which its claim has
+        expired) and gives it up afterwards."""
+        with anyio.fail_after(self.claim_ttl + 5):
+            while not await self.store.claim_work(
+                CLAIM_KIND, [webhook_id], self.owner, self.claim_ttl
+            ):
+                await anyio.sleep(0.1)
+        try:
+            yield
+        finally:
+            with anyio.move_on_after(5, shield=True):
+                try:
+                    await self.store.release_work(CLAIM_KIND, webhook_id, self.owner)
+                except Exception as exc:  # it expires anyway
+                    log.warning("webhook.release_failed", webhook_id=webhook_id, error=repr(exc))
+
+    async def _renew(self, webhook_id: str) -> bool:
+        """Hold this webhook's claim for another ``claim_ttl`` seconds; False when it
+        lapsed (this process stalled past it: another may have taken the work)."""
+        started = time.monotonic()  # before the call: the claim runs from no earlier
+        if not await self.store.extend_work(CLAIM_KIND, webhook_id, self.owner, self.claim_ttl):
+            log.warning("webhook.claim_lost", webhook_id=webhook_id)
+            return False
+        self._renewed[webhook_id] = started
+        return True
+
+    async def _still_held(self, webhook_id: str) -> bool:
+        """After a send, before its progress is written: the claim has not lapsed. Free
+        while the claim surely runs (a send lasts at most ``timeout``); a process that
+        stalled past that asks the store, and writes nothing if the claim lapsed (the
+        event is then sent again: at least once, never progress undone)."""
+        renewed = self._renewed.get(webhook_id)
+        if renewed is not None and time.monotonic() - renewed < self.claim_ttl - CLAIM_MARGIN / 2:
+            return True
+        return await self._renew(webhook_id)
 
     async def _step(self, webhook_id: str, client: httpx.AsyncClient) -> _Step:
         """Deliver (or try) the next wanted event of one webhook, under its lock."""
@@ -350,6 +447,8 @@ class WebhookDelivery:
         event_type = str(target.data["type"])
         body = encode_body({k: v for k, v in target.data.items() if k != "id"})
         result = await self._send(record, event_id, body, client)
+        if not await self._still_held(webhook_id):
+            return _Step()
         now = utcnow()
         outcome: Outcome
         if result.ok:

@@ -28,7 +28,8 @@ class WebhookManager:
     webhooks reach addresses the SSRF guard refuses otherwise (a local receiver in
     development, a partner on a private link). ``timeout`` bounds a whole request,
     ``connect_timeout`` the connection. ``resolver`` replaces the system DNS resolver
-    (tests)."""
+    (tests). ``claim_ttl``: see :class:`WebhookDelivery` (several processes on one
+    PostgreSQL store each deliver a webhook's events in turn, never both at once)."""
 
     def __init__(
         self,
@@ -42,6 +43,7 @@ class WebhookManager:
         poll_interval: float = 1.0,
         concurrency: int = 16,
         resolver: Resolver | None = None,
+        claim_ttl: float | None = None,
     ) -> None:
         self.store = store
         self.registry = WebhookRegistry(
@@ -54,6 +56,7 @@ class WebhookManager:
             connect_timeout=connect_timeout,
             poll_interval=poll_interval,
             concurrency=concurrency,
+            claim_ttl=claim_ttl,
         )
 
     @property
@@ -97,8 +100,11 @@ class WebhookManager:
         return await self.registry.disable(webhook_id, reason)
 
     async def enable(self, webhook_id: str) -> Webhook:
-        """See :meth:`WebhookRegistry.enable`; deliveries resume at once."""
-        webhook = await self.registry.enable(webhook_id)
+        """See :meth:`WebhookRegistry.enable`; deliveries resume at once. (Under the
+        webhook's claim: no other process is delivering to it while its state is
+        reset.)"""
+        async with self.delivery.claimed(webhook_id):
+            webhook = await self.registry.enable(webhook_id)
         self.delivery.wake()
         return webhook
 
