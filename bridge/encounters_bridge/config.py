@@ -52,8 +52,9 @@ class BridgeConfig(BaseModel):
     #: servers behind one address (NAT, a hosting provider).
     max_unidentified: int = Field(256, ge=1, le=1_000_000)
     max_unidentified_per_address: int = Field(32, ge=1, le=1_000_000)
-    #: The control API's address as players' game clients reach it, for the links to
-    #: companions' voices (``https://bridge.example.org``); default ``http://HOST:HTTP_PORT``.
+    #: The control API's address as players reach it (``https://bridge.example.org``),
+    #: for the links to companions' voices and, behind a reverse proxy that serves the
+    #: edge at ``/ws``, the web world's link; default ``http://HOST:HTTP_PORT``.
     public_url: str | None = Field(None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     #: Seconds a voice link works after its action was sent.
     audio_url_ttl: float = Field(600.0, gt=0, le=24 * 3600)

@@ -25,7 +25,8 @@ Trust: the room treats every tab as untrusted. Player names come from the API ke
 the browser; positions are clamped to the map; chat is one line of at most
 :data:`MAX_CHAT` characters, moderated as any chat in a game (the daemon's moderator,
 game context, sanitize: profanity and personal data masked, a blocked line shown to
-nobody and its writer told why, every decision audited); each tab has a message budget.
+nobody and its writer told why; the offline layers decide at once and every decision
+is audited behind); each tab has a message budget.
 What a companion says is never taken from a browser: the room hears the moderated
 dispatches from the edge itself (``BridgeEdge.observers``) and shows those lines to
 every tab, with a voiced line's signed audio link, which each tab plays positioned at
@@ -36,8 +37,11 @@ positions it reports for companions are shown as reported.
 Languages: the page's texts come from gettext catalogs in the player's language
 (``play_i18n.py``, served at ``/play/assets/messages.json``).
 
-Limits: passes and rooms live in this process (a daemon cluster needs the room's server
-pinned to one node); a room holds at most :data:`MAX_TABS` tabs.
+Several nodes and a reverse proxy: with ``public_url`` set the page links through the
+proxy's ``/ws`` (:func:`link_url`), and link passes are kept in Redis too, so any node
+redeems one, once. Limits: rooms and room passes live in the process that minted them,
+so ``/play/`` and ``/web-world/`` go to one node (docs/deployment.md); a room holds at
+most :data:`MAX_TABS` tabs.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ import math
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -420,7 +424,17 @@ class Rooms:
         return room
 
     async def _moderate_chat(self, line: str) -> ModerationResult:
-        return await self.service.moderator.moderate_message(line, max_length=MAX_CHAT)
+        """The offline layers decide at once (a tab's lines are not held up by the store
+        or a moderation provider); the decision's audit entry is written behind."""
+        moderator = self.service.moderator
+        decided = moderator.check_message(line, max_length=MAX_CHAT)
+        self._behind(moderator.record_message(line, decided))
+        return decided
+
+    def _behind(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def observe(self, world: str, server_id: str, frames: list[Frame]) -> None:
         room = self.rooms.get(server_id)
@@ -433,9 +447,7 @@ class Rooms:
                 for message in shown:
                     await room.broadcast(message)
 
-            task = asyncio.get_running_loop().create_task(tell())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._behind(tell())
 
     async def serve(self, ws: WebSocket, server_id: str, passes: PlayPasses) -> None:
         await ws.accept()

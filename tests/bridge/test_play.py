@@ -7,6 +7,7 @@ only from the edge's moderated dispatches)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from encounters_bridge.play import (
     Player,
     PlayPasses,
     Room,
+    link_url,
 )
 from encounters_bridge.store import open_bridge_store
 from tests.support.control import (
@@ -39,6 +41,7 @@ from tests.support.control import (
     run_daemon,
     spawn_live,
 )
+from tests.support.services import REDIS_URL, redis_prefix
 
 pytestmark = pytest.mark.anyio
 
@@ -312,3 +315,54 @@ def test_a_voiced_line_reaches_the_room_with_its_audio_link_and_nothing_else() -
         {"t": "say", "sid": "s1", "name": "Pip", "text": "odd"},
         {"t": "say", "sid": "s1", "name": "Pip", "text": "plain"},
     ]  # fmt: skip
+
+
+def test_behind_a_proxy_the_page_links_through_the_public_address() -> None:
+    """With ``public_url`` (the daemon behind a reverse proxy), the page opens its link
+    on the proxy's ``/ws`` of the same origin: ``wss`` under HTTPS, which a browser
+    requires of an HTTPS page; else the edge's own port on the page's host."""
+    assert link_url("https://games.example.com", "10.0.0.5", 3002) == (
+        "wss://games.example.com/ws?encoding=json"
+    )
+    assert link_url("http://lan-box:8080/ae/", "lan-box", 3002) == (
+        "ws://lan-box:8080/ae/ws?encoding=json"
+    )
+    assert link_url(None, "127.0.0.1", 3002) == "ws://127.0.0.1:3002/ws?encoding=json"
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    with redis_prefix() as name:
+        yield name
+
+
+async def test_on_several_nodes_a_link_pass_is_redeemed_once_on_any_node(
+    tmp_path: Path, prefix: str
+) -> None:
+    """Node A mints the passes (its room serves the page); the page's link may reach
+    node B through the load balancer: B redeems the link pass through Redis, and
+    nobody can use it again, on either node."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        async with SQLiteStore(tmp_path / "s.db") as sdk_store:
+            store = await open_bridge_store(sdk_store)
+            key, _ = await create_world_key(store, "web", "web", ["w"])
+            a = PlayPasses(store, redis=client, redis_prefix=prefix)
+            b = PlayPasses(store, redis=client, redis_prefix=prefix)
+            minted = a.mint(key, "w", Player("p1", "Ava"))
+            assert minted is not None
+            room, link = minted
+            await a.share(link)
+            assert await b.redeem_link(link, "web", "w-2") is None  # another server
+            minted = a.mint(key, "w", Player("p1", "Ava"))
+            assert minted is not None
+            await a.share(minted[1])
+            assert await b.redeem_link(minted[1], "web", "w") == key
+            assert await a.redeem_link(minted[1], "web", "w") is None  # used on B
+            assert await b.redeem_link(minted[1], "web", "w") is None
+            assert a.redeem_room(minted[0], "w") == Player("p1", "Ava")  # rooms stay on A
+            assert b.redeem_room(room, "w") is None
+    finally:
+        await client.aclose()

@@ -341,6 +341,15 @@ class ContentModerator:
         )
         return result
 
+    async def record_message(
+        self, text: str, result: ModerationResult, *, session_id: str | None = None
+    ) -> None:
+        """Count and audit a decision :meth:`check_message` made, for callers that act
+        on it at once and write its audit entry afterwards (a chat relay that must not
+        wait for the store)."""
+        await self._audit("message", result.decision, result.reason, result.categories,
+                          text, result.text, session_id, None)  # fmt: skip
+
     async def _classify(self, result: ModerationResult, safety: Safety) -> ModerationResult:
         assert result.text is not None
         found = set(result.categories)
