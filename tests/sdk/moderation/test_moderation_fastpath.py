@@ -54,10 +54,12 @@ _WORDS_TEXT = (
     "hate jews immigrants rats kys unalive myself yourself die bleach alone dungeon pics "
     "send nudes sex Sussex vote trump president email at dot com street phone call me "
     "s h i t f u c k a b c kkk xxx yo shota shot password token sk 12 5000 "
-    "555-123-4567 me@mail.com sh1t @ss f.u.c.k"
+    "555-123-4567 me@mail.com sh1t @ss f.u.c.k "
+    "gg! hi!! b!tch !t 5! ! fu(k (3) (hi) a()b (sh!t) x(!"
 )
 _WORDS = _WORDS_TEXT.split(" ")
-_SEPARATORS = (" ", " ", " ", "  ", ", ", ". ", "? ", "'", '"', "-", ";", ":", "!", ".")
+_SEPARATORS = (" ", " ", " ", "  ", ", ", ". ", "? ", "'", '"', "-", ";", ":", "!", ".", "! ",
+               " (", ") ", "(", ")")  # fmt: skip
 
 ascii_lines = st.lists(
     st.tuples(st.sampled_from(_WORDS), st.sampled_from(_SEPARATORS)), max_size=14
