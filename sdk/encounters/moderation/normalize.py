@@ -250,9 +250,7 @@ def _join_spelled(match: re.Match[str]) -> str:
 _PLAIN = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.?'\"-;:!()"
 #: Plain ASCII as shapes: a letter becomes ``a``, a digit ``1``, ``!`` an ``x``, round
 #: brackets stay, anything else a space.
-_SHAPE = bytes.maketrans(
-    _PLAIN, b"a" * 52 + b"1" * 10 + b" " * (len(_PLAIN) - 65) + b"x()"
-)
+_SHAPE = bytes.maketrans(_PLAIN, b"a" * 52 + b"1" * 10 + b" " * (len(_PLAIN) - 65) + b"x()")
 #: Shapes of step 7 changing a word: a digit next to a letter (``sh1t``), ``!`` before
 #: a letter or digit (``b!tch``, ``!t``) or after a digit (``5!``: not a number).
 _LEET_SHAPES = (b"a1", b"1a", b"xa", b"x1", b"1x")
