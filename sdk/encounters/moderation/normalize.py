@@ -251,11 +251,6 @@ _PLAIN = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.?'\"
 #: Plain ASCII as shapes: a letter becomes ``a``, a digit ``1``, ``!`` an ``x``, round
 #: brackets stay, anything else a space.
 _SHAPE = bytes.maketrans(_PLAIN, b"a" * 52 + b"1" * 10 + b" " * (len(_PLAIN) - 65) + b"x()")
-#: Shapes of step 7 changing a word: a digit next to a letter (``sh1t``), ``!`` before
-#: a letter or digit (``b!tch``, ``!t``) or after a digit (``5!``: not a number).
-_LEET_SHAPES = (b"a1", b"1a", b"xa", b"x1", b"1x")
-#: Shapes of step 5 drawing a letter: ``(`` between two letters or ``!`` (``fu(k``).
-_DRAWN_SHAPES = (b"a(a", b"a(x", b"x(a", b"x(x")
 #: Shapes to words for step 6: ``!`` counts as a letter, brackets part words.
 _WORD_SHAPE = bytes.maketrans(b"1x()", b"aa  ")
 
@@ -277,10 +272,17 @@ def fold_plain(text: str) -> str | None:
     if raw.translate(None, _PLAIN):  # a character outside plain ASCII
         return None
     shape = raw.translate(_SHAPE)
-    if (b"1" in shape or b"x" in shape) and any(s in shape for s in _LEET_SHAPES):
-        return None  # step 7 changes a word
-    if b"(" in shape and (b"()" in shape or any(s in shape for s in _DRAWN_SHAPES)):
-        return None  # step 5 draws a letter
+    # step 7 changes a word: a digit next to a letter (sh1t), "!" before a letter or
+    # digit (b!tch, !t) or after a digit (5!: not a number)
+    if (b"1" in shape or b"x" in shape) and (
+        b"a1" in shape or b"1a" in shape or b"xa" in shape or b"x1" in shape or b"1x" in shape
+    ):
+        return None
+    # step 5 draws a letter: "()", or "(" between letters or "!" (fu(k)
+    if b"(" in shape and (
+        b"()" in shape or b"a(a" in shape or b"a(x" in shape or b"x(a" in shape or b"x(x" in shape
+    ):
+        return None
     words = b" ".join(shape.translate(_WORD_SHAPE).split())
     if b" a a " in b" " + words + b" ":  # two single characters in a row: maybe step 6
         return None

@@ -334,9 +334,18 @@ def find_uncached(text: str, language: str | None = None) -> list[tuple[int, int
 
 
 #: ASCII text as shapes for the gates of :class:`_Gates`: a digit ``1``, a capital ``A``,
-#: ``-`` and the space stay, everything else ``.``.
+#: ``-`` stays, white space (as ``\\s`` has it) a space, everything else ``.``.
 _GATE_SHAPE = bytes(
-    ord("1") if 48 <= c <= 57 else ord("A") if 65 <= c <= 90 else c if c in b"- " else ord(".")
+    ord("1") if 48 <= c <= 57
+    else ord("A") if 65 <= c <= 90
+    else c if c == ord("-")
+    else ord(" ") if chr(c) in " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85"
+    else ord(".")
+    for c in range(256)
+)  # fmt: skip
+#: ASCII letters, digits and ``_`` (``\\w``) in lower case, everything else a space.
+_WORD_BYTES = bytes(
+    c + 32 if 65 <= c <= 90 else c if chr(c).isascii() and (chr(c).isalnum() or c == 95) else 32
     for c in range(256)
 )
 #: ASCII digits kept, everything else a space (the digit runs of a text).
@@ -345,7 +354,9 @@ _NOT_DIGITS = bytes(c for c in range(256) if not 48 <= c <= 57)
 #: The numbers a child's age is written with in ``_AGE``.
 _MINOR_AGES = frozenset(str(n).encode() for n in range(5, 18))
 #: Every word of ``_STREET_WORDS`` as ASCII text can spell it (lower case).
-_STREET_LIST = tuple(w for w in _STREET_WORDS.replace("(?:ss|ß)", "ss").split("|") if w.isascii())
+_STREET_SET = frozenset(
+    w.encode() for w in _STREET_WORDS.replace("(?:ss|ß)", "ss").split("|") if w.isascii()
+)
 
 
 class _Gates:
@@ -354,7 +365,7 @@ class _Gates:
     cannot match, so skipping it changes nothing (``_shared(text, gated=False)`` runs
     every pattern; the tests compare the two). Built from one ``bytes.translate``."""
 
-    __slots__ = ("age", "digits", "postcode", "street")
+    __slots__ = ("age", "digits", "number_after_space", "postcode", "street")
 
     def __init__(self, text: str, low: str) -> None:
         raw = text.encode("ascii")
@@ -366,8 +377,12 @@ class _Gates:
                          or b"1 AA" in shape)  # fmt: skip
         #: ``_AGE`` may match: a whole number from 5 to 17
         self.age = not _MINOR_AGES.isdisjoint(raw.translate(_DIGIT_RUNS).split())
-        #: ``_ADDRESS_NUMBER_FIRST`` may match: a street word
-        self.street = any(w in low for w in _STREET_LIST)
+        #: ``_ADDRESS_NUMBER_FIRST`` may match: a street word is a whole word (after
+        #: white space, before a character that is not a letter, digit or ``_``)
+        self.street = not _STREET_SET.isdisjoint(raw.translate(_WORD_BYTES).split())
+        #: ``_ADDRESS_NUMBER_LAST`` may match: both its forms end in white space and
+        #: digits
+        self.number_after_space = b" 1" in shape
 
 
 def _shared(text: str, gated: bool = True) -> list[tuple[int, int, str]]:
@@ -413,7 +428,10 @@ def _shared(text: str, gated: bool = True) -> list[tuple[int, int, str]]:
         if gates is None or gates.street:
             found += [(m.start(), m.end(), "address")
                       for m in _ADDRESS_NUMBER_FIRST.finditer(text)]  # fmt: skip
-        if any(w in low for w in _NUMBER_LAST_WORDS):  # substrings: faster than a regex
+        if (gates is None or gates.number_after_space) and any(
+            w in low
+            for w in _NUMBER_LAST_WORDS  # substrings: faster than one regex
+        ):
             found += [(m.start(), m.end(), "address") for m in _ADDRESS_NUMBER_LAST.finditer(text)]
     if text.count(":") >= 2:
         found += [(m.start(), m.end(), "ip") for m in _IPV6.finditer(text) if _is_ip(m.group(0))]
