@@ -199,7 +199,9 @@ async def adapter_worker(url: str, key: str) -> None:
         tg.cancel_scope.cancel()
 
 
-async def relay(n: int, rounds: int) -> tuple[float, float, float, float]:
+async def relay(
+    n: int, rounds: int, profiler: cProfile.Profile | None = None
+) -> tuple[float, float, float, float]:
     """(ours, baseline) frames per second, and the shares of the time the daemon's event
     loop thread ran and waited for a CPU while relaying (medians); the adapter and the
     bare client each run in a process of their own."""
@@ -218,6 +220,8 @@ async def relay(n: int, rounds: int) -> tuple[float, float, float, float]:
                 batches = [chats(r * n + i, min(BATCH, n - i)) for i in range(0, n, BATCH)]
                 adapter.expect(n)
                 start, (ran, waited) = time.perf_counter(), loop_times()
+                if profiler is not None:
+                    profiler.enable()
 
                 # signals from many companions at once, as from many control-API calls
                 async def one(k: int, batch: list[dict[str, Any]], limit: Any) -> None:
@@ -229,6 +233,8 @@ async def relay(n: int, rounds: int) -> tuple[float, float, float, float]:
                     for k, batch in enumerate(batches):
                         signals.start_soon(one, k, batch, limit)
                 last = max(t for _, t in await adapter.received())
+                if profiler is not None:
+                    profiler.disable()
                 wall = last - start
                 ours.append(n / wall)
                 ran_after, waited_after = loop_times()
@@ -474,11 +480,7 @@ def main() -> None:
     n, rounds, seconds, links = (500, 1, 0.5, 50) if args.quick else (5000, 3, 3.0, 2_000)
     if "relay" in parts:
         profiler = cProfile.Profile() if args.profile else None
-        if profiler is not None:
-            profiler.enable()
-        ours, base, busy, starved = anyio.run(relay, n, rounds)
-        if profiler is not None:
-            profiler.disable()
+        ours, base, busy, starved = anyio.run(relay, n, rounds, profiler)
         ratio = ours / base
         print(f"bridge relay, {n} actions x {rounds} rounds (medians); the adapter and the "
               "bare client each in a process of their own", flush=True)  # fmt: skip
@@ -496,7 +498,7 @@ def main() -> None:
         print(f"  the daemon's event loop ran {busy:.0%} of the time and waited for a CPU "
               f"{starved:.0%} (the machine is shared): {bound}")  # fmt: skip
         if profiler is not None:
-            print("  profile of the daemon's process while relaying (own time, top 10):")
+            print("  profile of the daemon's event loop while relaying (own time, top 10):")
             pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(10)
     if "latency" in parts:
         for rate, target in ((1000, 2.0), (5000, None)):
