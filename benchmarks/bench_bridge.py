@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -199,16 +200,30 @@ async def adapter_worker(url: str, key: str) -> None:
         tg.cancel_scope.cancel()
 
 
-async def relay(
-    n: int, rounds: int, profiler: cProfile.Profile | None = None
-) -> tuple[float, float, float, float]:
-    """(ours, baseline) frames per second, and the shares of the time the daemon's event
-    loop thread ran and waited for a CPU while relaying (medians); the adapter and the
-    bare client each run in a process of their own."""
+@dataclass
+class Relay:
+    """Medians of the relay rounds: actions (frames) per second, the shares of the time
+    the daemon's event loop ran and waited for a CPU, and CPU seconds per action
+    (frame): the CPU figures hold steadier than wall-clock rates on a shared machine."""
+
+    ours: float
+    base: float
+    busy: float
+    starved: float
+    cpu: float
+    base_cpu: float
+
+
+async def relay(n: int, rounds: int, profiler: cProfile.Profile | None = None) -> Relay:
+    """The daemon relaying ``n`` actions against a bare server pushing ``n`` frames,
+    ``rounds`` times; the adapter and the bare client each run in a process of their
+    own."""
     ours: list[float] = []
     base: list[float] = []
     busy: list[float] = []
     starved: list[float] = []
+    cpu: list[float] = []
+    base_cpu: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         store, _edge, service, key, server = await daemon(Path(tmp))
         port = server.sockets[0].getsockname()[1]
@@ -240,14 +255,17 @@ async def relay(
                 ran_after, waited_after = loop_times()
                 busy.append((ran_after - ran) / wall)
                 starved.append((waited_after - waited) / wall)
+                cpu.append((ran_after - ran) / n)
                 # baseline in the same run: a bare websockets server pushes n frames
                 # to a client in its own process
-                base.append(await bare_push(n))
+                rate, per_frame = await bare_push(n)
+                base.append(rate)
+                base_cpu.append(per_frame)
         finally:
             await adapter.stop()
         await stop(server, store)
-    return (statistics.median(ours), statistics.median(base), statistics.median(busy),
-            statistics.median(starved))  # fmt: skip
+    m = statistics.median
+    return Relay(m(ours), m(base), m(busy), m(starved), m(cpu), m(base_cpu))
 
 
 def bare_payload() -> str:
@@ -261,15 +279,19 @@ def bare_payload() -> str:
     )
 
 
-async def bare_push(n: int) -> float:
+async def bare_push(n: int) -> tuple[float, float]:
     """Frames per second a bare ``websockets`` server pushes to a client in another
-    process (``--bare-client``), which times them from its ``go`` to the last."""
+    process (``--bare-client``), which times them from its ``go`` to the last, and the
+    server's CPU seconds per frame (its event loop's)."""
     payload = bare_payload()
+    cpu = [0.0]
 
     async def handler(ws: ServerConnection) -> None:
         await ws.recv()
+        ran = loop_times()[0]
         for _ in range(n):
             await ws.send(payload)
+        cpu[0] = (loop_times()[0] - ran) / n
         await ws.wait_closed()
 
     async with serve(handler, "127.0.0.1", 0, compression=None) as server:
@@ -277,7 +299,7 @@ async def bare_push(n: int) -> float:
         out = await anyio.run_process(
             [sys.executable, __file__, "--bare-client", f"ws://127.0.0.1:{port}", str(n)]
         )
-        return float(out.stdout)
+        return float(out.stdout), cpu[0]
 
 
 async def bare_client(url: str, n: int) -> None:
@@ -480,7 +502,8 @@ def main() -> None:
     n, rounds, seconds, links = (500, 1, 0.5, 50) if args.quick else (5000, 3, 3.0, 2_000)
     if "relay" in parts:
         profiler = cProfile.Profile() if args.profile else None
-        ours, base, busy, starved = anyio.run(relay, n, rounds, profiler)
+        r = anyio.run(relay, n, rounds, profiler)
+        ours, base, busy, starved = r.ours, r.base, r.busy, r.starved
         ratio = ours / base
         print(f"bridge relay, {n} actions x {rounds} rounds (medians); the adapter and the "
               "bare client each in a process of their own", flush=True)  # fmt: skip
@@ -497,6 +520,10 @@ def main() -> None:
               f"before #25: {BEFORE['relay_ratio']:.0%}, {gain:.1f}x that)")  # fmt: skip
         print(f"  the daemon's event loop ran {busy:.0%} of the time and waited for a CPU "
               f"{starved:.0%} (the machine is shared): {bound}")  # fmt: skip
+        print(f"  CPU per action (steadier than rates on a shared machine): daemon "
+              f"{r.cpu * 1e6:.0f} us, so at most {1 / r.cpu:,.0f} actions/s on a core of its "
+              f"own ({1 / r.cpu / base:.0%} of the bare push); the bare server "
+              f"{r.base_cpu * 1e6:.1f} us per frame (its client limits it)")  # fmt: skip
         if profiler is not None:
             print("  profile of the daemon's event loop while relaying (own time, top 10):")
             pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(10)

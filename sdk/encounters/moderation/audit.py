@@ -117,6 +117,14 @@ def redact(
     return redact(repr(value), _depth + 1, pii_free=pii_free, language=language)
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _flat(value: dict[Any, Any]) -> bool:
+    """A dict of at most 200 scalars (see :meth:`AuditLogger.entry`)."""
+    return len(value) <= 200 and all(type(v) in _SCALARS for v in value.values())
+
+
 class AuditLogger:
     """Writes :class:`AuditEntry` rows to a store; :meth:`replay` reads a session's
     decisions back in order."""
@@ -164,8 +172,14 @@ class AuditLogger:
         texts known to hold no personal data; ``language``: the session's (see
         :func:`redact`)."""
         logged_input = redact(input, pii_free=pii_free, language=language)
-        # chat that passes unchanged is logged as input and output: redacted once
-        same = isinstance(output, str) and output == input
+        # what passes unchanged (a chat line, an action) is logged as input and output:
+        # redacted once (redaction depends on the value alone; of a dict, on its first
+        # 200 items, in order: so only small, flat dicts, whose order cannot matter)
+        same = output is input or (
+            type(output) is type(input)
+            and (type(output) is str or (type(output) is dict and _flat(output)))
+            and output == input
+        )
         return AuditEntry(
             kind=kind,
             decision=decision,
