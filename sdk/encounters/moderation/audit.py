@@ -102,12 +102,16 @@ def redact(
     if isinstance(value, str):
         return _redact_text(value, value in pii_free, language)
     if isinstance(value, dict):
-        return {
-            str(k): REDACTED
-            if _is_secret_key(str(k)[:200])
-            else redact(v, _depth + 1, pii_free=pii_free, language=language)
-            for k, v in list(value.items())[:200]
-        }
+        out: dict[str, Any] = {}
+        for k, v in list(value.items())[:200]:
+            key = str(k)
+            if _is_secret_key(key[:200]):
+                out[key] = REDACTED
+            elif type(v) is str:  # most values: what redact(v) does, without the call
+                out[key] = _redact_text(v, v in pii_free, language)
+            else:
+                out[key] = redact(v, _depth + 1, pii_free=pii_free, language=language)
+        return out
     if isinstance(value, list | tuple):
         return [
             redact(v, _depth + 1, pii_free=pii_free, language=language) for v in list(value)[:200]

@@ -350,7 +350,10 @@ _WORD_BYTES = bytes(
 )
 #: ASCII digits kept, everything else a space (the digit runs of a text).
 _DIGIT_RUNS = bytes(c if 48 <= c <= 57 else 32 for c in range(256))
-_NOT_DIGITS = bytes(c for c in range(256) if not 48 <= c <= 57)
+#: ASCII digits as ``1``, anything else ``.``, once ``_SEVEN_SEPARATORS`` are dropped:
+#: seven digits that ``_SEVEN_DIGITS`` could match become ``1111111``.
+_SEVEN_SHAPE = bytes(ord("1") if 48 <= c <= 57 else ord(".") for c in range(256))
+_SEVEN_SEPARATORS = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f().+-"
 #: The numbers a child's age is written with in ``_AGE``.
 _MINOR_AGES = frozenset(str(n).encode() for n in range(5, 18))
 #: Every word of ``_STREET_WORDS`` as ASCII text can spell it (lower case).
@@ -363,15 +366,17 @@ class _Gates:
     """Cheap necessary conditions of the costlier patterns, for ASCII text (where
     ``\\d`` is ``[0-9]`` and ignoring case is ASCII's): a pattern whose gate is shut
     cannot match, so skipping it changes nothing (``_shared(text, gated=False)`` runs
-    every pattern; the tests compare the two). Built from one ``bytes.translate``."""
+    every pattern; the tests compare the two). Built from a few ``bytes.translate``."""
 
-    __slots__ = ("age", "digits", "number_after_space", "postcode", "street")
+    __slots__ = ("age", "five_digits", "number_after_space", "postcode", "seven", "street")
 
     def __init__(self, text: str, low: str) -> None:
         raw = text.encode("ascii")
-        #: how many digits the text holds
-        self.digits = len(raw.translate(None, _NOT_DIGITS))
+        #: ``_SEVEN_DIGITS`` may match: seven digits parted only by its separators
+        self.seven = b"1111111" in raw.translate(_SEVEN_SHAPE, _SEVEN_SEPARATORS)
         shape = raw.translate(_GATE_SHAPE)
+        #: ``_STATE_ZIP`` may match: five digits in a row
+        self.five_digits = b"11111" in shape
         #: ``_POSTCODE_HINT`` may match
         self.postcode = (b"1A" in shape or b"A1" in shape or b"1-1" in shape
                          or b"1 AA" in shape)  # fmt: skip
@@ -398,7 +403,7 @@ def _shared(text: str, gated: bool = True) -> list[tuple[int, int, str]]:
                 found.append((m.start(), m.end(), "email"))
     if _DIGIT.search(text):
         gates = _Gates(text, low) if gated and text.isascii() else None
-        if (gates is None or gates.digits >= 7) and _SEVEN_DIGITS.search(text):
+        if (gates is None or gates.seven) and _SEVEN_DIGITS.search(text):
             found += [
                 (m.start(), m.end(), "phone")
                 for m in _PHONE.finditer(text)
@@ -418,7 +423,7 @@ def _shared(text: str, gated: bool = True) -> list[tuple[int, int, str]]:
         if (gates is None or gates.postcode) and _POSTCODE_HINT.search(text):
             found += [(m.start(), m.end(), "postcode") for m in _POSTCODE.finditer(text)]
         if _POSTCODE_WORD.search(low) or (
-            (gates is None or gates.digits >= 5) and _STATE_ZIP.search(text)
+            (gates is None or gates.five_digits) and _STATE_ZIP.search(text)
         ):
             for m in _POSTCODE_NAMED.finditer(text):
                 group = 1 if m.group(1) else 2
