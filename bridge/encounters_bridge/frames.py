@@ -14,6 +14,7 @@ from enum import IntEnum
 from typing import Any, Literal
 
 import msgpack
+import orjson
 
 Encoding = Literal["json", "msgpack"]
 PROTOCOL_VERSION = 1
@@ -92,11 +93,28 @@ def _depth_ok(value: Any, depth: int = 0) -> bool:
     return True
 
 
+def json_text(value: Any, *, stored: bool = False) -> str:
+    """``value`` as compact JSON text (non-ASCII characters as themselves), by orjson
+    (a C codec, ten times the standard library's speed on a frame). What orjson
+    refuses (integers beyond 64 bits, keys that are not strings, lone surrogates) is
+    written by the standard library as before: for the wire compact, ``stored``
+    (the outbox) with escapes, so a lone surrogate is still stored. Limit: NaN and
+    infinities, which JSON cannot spell, come out as ``null`` (the standard library
+    wrote ``NaN``, which no adapter's JSON parser reads); moderation lets no such
+    coordinate through."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        if stored:
+            return json.dumps(value)
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def encode(frame: Frame, encoding: Encoding) -> str | bytes:
     """Text for JSON links, bytes for MessagePack links."""
     wire = frame.to_wire()
     if encoding == "json":
-        return json.dumps(wire, ensure_ascii=False, separators=(",", ":"))
+        return json_text(wire)
     packed: bytes = msgpack.packb(wire, use_bin_type=True)
     return packed
 

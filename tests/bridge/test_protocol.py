@@ -1110,3 +1110,17 @@ def test_the_event_budget_of_a_link_survives_a_reconnection() -> None:
     assert event(second, EVENT_RATE.capacity + 1) == ["rate_limited"]
     now[0] += 1.0  # a second later there is room again
     assert event(second, EVENT_RATE.capacity + 1) == []
+
+
+def test_json_frames_the_fast_codec_refuses_still_go_out() -> None:
+    """Frames are written by orjson; what it refuses (an integer beyond 64 bits, a lone
+    surrogate) is written as the standard library writes it, and reads back."""
+    plain = Frame("dispatch", {"type": "action", "action": {"message": "héllo ✓"}}, 3, "s1")
+    assert encode(plain, "json") == json.dumps(
+        plain.to_wire(), ensure_ascii=False, separators=(",", ":")
+    )
+    big = Frame("dispatch", {"n": 2**70}, 4, "s1")
+    assert decode(encode(big, "json"), "json") == big
+    lone = Frame("dispatch", {"text": "a\ud800b"}, 5, "s1")
+    text = encode(lone, "json")
+    assert isinstance(text, str) and json.loads(text)["d"]["text"] == "a\ud800b"

@@ -20,6 +20,7 @@ from encounters.errors import StoreCorrupt
 from encounters.storage.groupcommit import Write
 from encounters.storage.postgres import PostgresStore, SharedStatement
 
+from ..frames import json_text
 from .models import ApiKey, DeployToken, LinkRecord, WorldKey
 from .protocols import BridgeStore, LinkBatch, LinkWrite
 from .schema import (
@@ -82,7 +83,7 @@ def _link_writes(change: LinkWrite) -> list[Write]:
     elif change.acked > 0:
         writes.append(Write("bridge_outbox_trim", {"b_link": link.id, "b_upto": change.acked}))
     writes += [
-        Write("bridge_outbox", {"link_id": link.id, "s": f["s"], "data": json.dumps(f)})
+        Write("bridge_outbox", {"link_id": link.id, "s": f["s"], "data": json_text(f, stored=True)})
         for f in change.appended
     ]
     return writes

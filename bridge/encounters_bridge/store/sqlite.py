@@ -15,6 +15,7 @@ from encounters.errors import StoreCorrupt
 from encounters.storage import SQLiteStore
 from encounters.storage.writer import Statement, Write, upsert
 
+from ..frames import json_text
 from .models import ApiKey, DeployToken, LinkRecord, WorldKey
 from .protocols import BridgeStore, LinkBatch, LinkWrite
 from .schema import (
@@ -61,7 +62,7 @@ def _link_writes(change: LinkWrite) -> list[Write]:
     if upto > 0:
         writes.append(Write(_OUTBOX_TRIM, {"b_link": link.id, "b_upto": upto}))
     writes += [
-        Write(_OUTBOX, {"link_id": link.id, "s": f["s"], "data": json.dumps(f)})
+        Write(_OUTBOX, {"link_id": link.id, "s": f["s"], "data": json_text(f, stored=True)})
         for f in change.appended
     ]
     return writes

@@ -102,12 +102,16 @@ def redact(
     if isinstance(value, str):
         return _redact_text(value, value in pii_free, language)
     if isinstance(value, dict):
-        return {
-            str(k): REDACTED
-            if _is_secret_key(str(k)[:200])
-            else redact(v, _depth + 1, pii_free=pii_free, language=language)
-            for k, v in list(value.items())[:200]
-        }
+        out: dict[str, Any] = {}
+        for k, v in list(value.items())[:200]:
+            key = str(k)
+            if _is_secret_key(key[:200]):
+                out[key] = REDACTED
+            elif type(v) is str:  # most values: what redact(v) does, without the call
+                out[key] = _redact_text(v, v in pii_free, language)
+            else:
+                out[key] = redact(v, _depth + 1, pii_free=pii_free, language=language)
+        return out
     if isinstance(value, list | tuple):
         return [
             redact(v, _depth + 1, pii_free=pii_free, language=language) for v in list(value)[:200]
@@ -115,6 +119,14 @@ def redact(
     if value is None or isinstance(value, bool | int | float):
         return value
     return redact(repr(value), _depth + 1, pii_free=pii_free, language=language)
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _flat(value: dict[Any, Any]) -> bool:
+    """A dict of at most 200 scalars (see :meth:`AuditLogger.entry`)."""
+    return len(value) <= 200 and all(type(v) in _SCALARS for v in value.values())
 
 
 class AuditLogger:
@@ -164,8 +176,14 @@ class AuditLogger:
         texts known to hold no personal data; ``language``: the session's (see
         :func:`redact`)."""
         logged_input = redact(input, pii_free=pii_free, language=language)
-        # chat that passes unchanged is logged as input and output: redacted once
-        same = isinstance(output, str) and output == input
+        # what passes unchanged (a chat line, an action) is logged as input and output:
+        # redacted once (redaction depends on the value alone; of a dict, on its first
+        # 200 items, in order: so only small, flat dicts, whose order cannot matter)
+        same = output is input or (
+            type(output) is type(input)
+            and (type(output) is str or (type(output) is dict and _flat(output)))
+            and output == input
+        )
         return AuditEntry(
             kind=kind,
             decision=decision,

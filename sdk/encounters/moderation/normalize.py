@@ -244,32 +244,46 @@ def _join_spelled(match: re.Match[str]) -> str:
     return _SEPARATOR.sub("", match.group(0))
 
 
-#: Plain ASCII: letters, digits, the space and punctuation that no folding step reads
-#: as a letter or a mask (most game chat is written in these alone).
-_PLAIN = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.?'\"-;:"
-#: Plain ASCII as shapes: a letter becomes ``a``, a digit ``1``, anything else a space.
-_SHAPE = bytes.maketrans(_PLAIN, b"a" * 52 + b"1" * 10 + b" " * (len(_PLAIN) - 62))
+#: Plain ASCII: letters, digits, the space, punctuation that no folding step reads as
+#: a letter or a mask, and ``!`` and round brackets, which are read as letters only in
+#: places :func:`fold_plain` looks at (most game chat is written in these alone).
+_PLAIN = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.?'\"-;:!()"
+#: Plain ASCII as shapes: a letter becomes ``a``, a digit ``1``, ``!`` an ``x``, round
+#: brackets stay, anything else a space.
+_SHAPE = bytes.maketrans(_PLAIN, b"a" * 52 + b"1" * 10 + b" " * (len(_PLAIN) - 65) + b"x()")
+#: Shapes to words for step 6: ``!`` counts as a letter, brackets part words.
+_WORD_SHAPE = bytes.maketrans(b"1x()", b"aa  ")
 
 
 def fold_plain(text: str) -> str | None:
     """:func:`fold` of plain ASCII text (see ``_PLAIN``), or None for any other text.
 
-    In plain text no step but 3, 6, 7 and 8 can change anything: there are no
-    look-alikes, symbols drawing letters or characters to drop. Step 7 changes only a
-    word that mixes digits and letters (``sh1t``; a number stays as it is), and step 6
-    needs two single characters in a row (``a b``, ``1 2``: two one-character words
-    parted only by separators); text with either is left to :func:`fold_full`. What
-    remains is lower case with runs of spaces made one: C-speed string methods, no
-    regex."""
+    In plain text no step but 3, 5, 6, 7 and 8 can change anything: there are no
+    look-alikes or characters to drop. Step 5 changes only ``()`` and a ``(`` between
+    letters (``fu(k``); step 7 only a word that mixes digits and letters (``sh1t``; a
+    number stays as it is) or has a ``!`` anywhere but at its end (``b!tch``; ``gg!``
+    stays); step 6 needs two single characters in a row (``a b``, ``1 2``, ``! !``:
+    two one-character words parted only by separators). Text with any of these is
+    left to :func:`fold_full`. What remains is lower case with runs of spaces made
+    one: C-speed string methods, no regex."""
     if not text.isascii():
         return None
     raw = text.encode("ascii")
     if raw.translate(None, _PLAIN):  # a character outside plain ASCII
         return None
     shape = raw.translate(_SHAPE)
-    if b"1" in shape and (b"a1" in shape or b"1a" in shape):  # a word with digits: step 7
+    # step 7 changes a word: a digit next to a letter (sh1t), "!" before a letter or
+    # digit (b!tch, !t) or after a digit (5!: not a number)
+    if (b"1" in shape or b"x" in shape) and (
+        b"a1" in shape or b"1a" in shape or b"xa" in shape or b"x1" in shape or b"1x" in shape
+    ):
         return None
-    words = b" ".join(shape.replace(b"1", b"a").split())
+    # step 5 draws a letter: "()", or "(" between letters or "!" (fu(k)
+    if b"(" in shape and (
+        b"()" in shape or b"a(a" in shape or b"a(x" in shape or b"x(a" in shape or b"x(x" in shape
+    ):
+        return None
+    words = b" ".join(shape.translate(_WORD_SHAPE).split())
     if b" a a " in b" " + words + b" ":  # two single characters in a row: maybe step 6
         return None
     s = text.lower()

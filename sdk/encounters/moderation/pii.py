@@ -84,8 +84,6 @@ _ADDRESS_NUMBER_LAST = re.compile(
 _NUMBER_LAST_WORDS = ("str", "weg", "platz", "allee", "gasse", "calle", "avenida", "rue", "rua",
                       "travessa", "chemin", "straat", "laan", "gracht", "plein", "vej", "gade",
                       "gat", "väg", "veien", "via", "viale", "piazza", "corso", "ul")  # fmt: skip
-#: One search for any of ``_NUMBER_LAST_WORDS`` (in lower case text).
-_NUMBER_LAST_WORD = re.compile("|".join(_NUMBER_LAST_WORDS))
 #: Words that may name a postcode (in lower case text), and a state code before a ZIP.
 _POSTCODE_WORD = re.compile("zip|post|plz|code|cep|cap|pin")
 _STATE_ZIP = re.compile(r"[A-Z]{2},? \d{5}")
@@ -335,8 +333,66 @@ def find_uncached(text: str, language: str | None = None) -> list[tuple[int, int
     return found
 
 
-def _shared(text: str) -> list[tuple[int, int, str]]:
-    """The forms every language shares (see the module docstring)."""
+#: ASCII text as shapes for the gates of :class:`_Gates`: a digit ``1``, a capital ``A``,
+#: ``-`` stays, white space (as ``\\s`` has it) a space, everything else ``.``.
+_GATE_SHAPE = bytes(
+    ord("1") if 48 <= c <= 57
+    else ord("A") if 65 <= c <= 90
+    else c if c == ord("-")
+    else ord(" ") if chr(c) in " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85"
+    else ord(".")
+    for c in range(256)
+)  # fmt: skip
+#: ASCII letters, digits and ``_`` (``\\w``) in lower case, everything else a space.
+_WORD_BYTES = bytes(
+    c + 32 if 65 <= c <= 90 else c if chr(c).isascii() and (chr(c).isalnum() or c == 95) else 32
+    for c in range(256)
+)
+#: ASCII digits kept, everything else a space (the digit runs of a text).
+_DIGIT_RUNS = bytes(c if 48 <= c <= 57 else 32 for c in range(256))
+#: ASCII digits as ``1``, anything else ``.``, once ``_SEVEN_SEPARATORS`` are dropped:
+#: seven digits that ``_SEVEN_DIGITS`` could match become ``1111111``.
+_SEVEN_SHAPE = bytes(ord("1") if 48 <= c <= 57 else ord(".") for c in range(256))
+_SEVEN_SEPARATORS = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f().+-"
+#: The numbers a child's age is written with in ``_AGE``.
+_MINOR_AGES = frozenset(str(n).encode() for n in range(5, 18))
+#: Every word of ``_STREET_WORDS`` as ASCII text can spell it (lower case).
+_STREET_SET = frozenset(
+    w.encode() for w in _STREET_WORDS.replace("(?:ss|ß)", "ss").split("|") if w.isascii()
+)
+
+
+class _Gates:
+    """Cheap necessary conditions of the costlier patterns, for ASCII text (where
+    ``\\d`` is ``[0-9]`` and ignoring case is ASCII's): a pattern whose gate is shut
+    cannot match, so skipping it changes nothing (``_shared(text, gated=False)`` runs
+    every pattern; the tests compare the two). Built from a few ``bytes.translate``."""
+
+    __slots__ = ("age", "five_digits", "number_after_space", "postcode", "seven", "street")
+
+    def __init__(self, text: str, low: str) -> None:
+        raw = text.encode("ascii")
+        #: ``_SEVEN_DIGITS`` may match: seven digits parted only by its separators
+        self.seven = b"1111111" in raw.translate(_SEVEN_SHAPE, _SEVEN_SEPARATORS)
+        shape = raw.translate(_GATE_SHAPE)
+        #: ``_STATE_ZIP`` may match: five digits in a row
+        self.five_digits = b"11111" in shape
+        #: ``_POSTCODE_HINT`` may match
+        self.postcode = (b"1A" in shape or b"A1" in shape or b"1-1" in shape
+                         or b"1 AA" in shape)  # fmt: skip
+        #: ``_AGE`` may match: a whole number from 5 to 17
+        self.age = not _MINOR_AGES.isdisjoint(raw.translate(_DIGIT_RUNS).split())
+        #: ``_ADDRESS_NUMBER_FIRST`` may match: a street word is a whole word (after
+        #: white space, before a character that is not a letter, digit or ``_``)
+        self.street = not _STREET_SET.isdisjoint(raw.translate(_WORD_BYTES).split())
+        #: ``_ADDRESS_NUMBER_LAST`` may match: both its forms end in white space and
+        #: digits
+        self.number_after_space = b" 1" in shape
+
+
+def _shared(text: str, gated: bool = True) -> list[tuple[int, int, str]]:
+    """The forms every language shares (see the module docstring). ``gated=False``
+    runs every pattern the text's digits allow, without :class:`_Gates`."""
     found: list[tuple[int, int, str]] = []
     if "@" in text:
         found += [(m.start(), m.end(), "email") for m in _EMAIL.finditer(text)]
@@ -346,7 +402,8 @@ def _shared(text: str) -> list[tuple[int, int, str]]:
             if not any(s <= m.start() < e for s, e, _ in found):
                 found.append((m.start(), m.end(), "email"))
     if _DIGIT.search(text):
-        if _SEVEN_DIGITS.search(text):
+        gates = _Gates(text, low) if gated and text.isascii() else None
+        if (gates is None or gates.seven) and _SEVEN_DIGITS.search(text):
             found += [
                 (m.start(), m.end(), "phone")
                 for m in _PHONE.finditer(text)
@@ -363,15 +420,23 @@ def _shared(text: str) -> list[tuple[int, int, str]]:
                 for m in _IPV4.finditer(text)
                 if _is_ip(m.group(0)) and not _VERSION.search(text, 0, m.start())
             ]
-        if _POSTCODE_HINT.search(text):
+        if (gates is None or gates.postcode) and _POSTCODE_HINT.search(text):
             found += [(m.start(), m.end(), "postcode") for m in _POSTCODE.finditer(text)]
-        if _POSTCODE_WORD.search(low) or _STATE_ZIP.search(text):
+        if _POSTCODE_WORD.search(low) or (
+            (gates is None or gates.five_digits) and _STATE_ZIP.search(text)
+        ):
             for m in _POSTCODE_NAMED.finditer(text):
                 group = 1 if m.group(1) else 2
                 found.append((m.start(group), m.end(group), "postcode"))
-        found += _minor_with_place(text)
-        found += [(m.start(), m.end(), "address") for m in _ADDRESS_NUMBER_FIRST.finditer(text)]
-        if _NUMBER_LAST_WORD.search(low):
+        if gates is None or gates.age:
+            found += _minor_with_place(text)
+        if gates is None or gates.street:
+            found += [(m.start(), m.end(), "address")
+                      for m in _ADDRESS_NUMBER_FIRST.finditer(text)]  # fmt: skip
+        if (gates is None or gates.number_after_space) and any(
+            w in low
+            for w in _NUMBER_LAST_WORDS  # substrings: faster than one regex
+        ):
             found += [(m.start(), m.end(), "address") for m in _ADDRESS_NUMBER_LAST.finditer(text)]
     if text.count(":") >= 2:
         found += [(m.start(), m.end(), "ip") for m in _IPV6.finditer(text) if _is_ip(m.group(0))]

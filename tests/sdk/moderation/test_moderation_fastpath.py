@@ -54,10 +54,12 @@ _WORDS_TEXT = (
     "hate jews immigrants rats kys unalive myself yourself die bleach alone dungeon pics "
     "send nudes sex Sussex vote trump president email at dot com street phone call me "
     "s h i t f u c k a b c kkk xxx yo shota shot password token sk 12 5000 "
-    "555-123-4567 me@mail.com sh1t @ss f.u.c.k"
+    "555-123-4567 me@mail.com sh1t @ss f.u.c.k "
+    "gg! hi!! b!tch !t 5! ! fu(k (3) (hi) a()b (sh!t) x(!"
 )
 _WORDS = _WORDS_TEXT.split(" ")
-_SEPARATORS = (" ", " ", " ", "  ", ", ", ". ", "? ", "'", '"', "-", ";", ":", "!", ".")
+_SEPARATORS = (" ", " ", " ", "  ", ", ", ". ", "? ", "'", '"', "-", ";", ":", "!", ".", "! ",
+               " (", ") ", "(", ")")  # fmt: skip
 
 ascii_lines = st.lists(
     st.tuples(st.sampled_from(_WORDS), st.sampled_from(_SEPARATORS)), max_size=14
@@ -91,6 +93,7 @@ def full_path() -> Iterator[None]:
         mock.patch.object(textfilter, "fold_with_map", normalize.fold_with_map_full),
         mock.patch.object(topicmodel, "_words", topicmodel._words_full),
         mock.patch.object(pii, "find", pii.find_uncached),
+        mock.patch.object(pii, "_shared", functools.partial(pii._shared, gated=False)),
     ):
         yield
 
@@ -137,6 +140,32 @@ def test_ascii_words_are_the_regex_words(text: str) -> None:
 def test_remembered_personal_data_is_found_again(text: str) -> None:
     assert pii.find(text) == pii.find_uncached(text)
     assert pii.find(text) == pii.find_uncached(text)  # the remembered answer
+
+
+#: Lines with the numbers, words and shapes the personal-data gates look at.
+_PII_WORDS_TEXT = (
+    "i'm im age: 5 9 12 17 18 07 115 yo years old live in from Leeds my school is zip "
+    "post code plz CA NY, 90210 12345-6789 01310-100 SW1A 1AA 1AA 00-950 Warszawa 12 "
+    "Baker Street STR 3rd ul. st rd dr Hauptstrasse strasse calle rue 5 555-123-4567 "
+    "+44 20 7946 0958 "
+    "4111 1111 1111 1111 192.168.1.1 fe80::1 v1.2.3.4 a1 B2 3-4 x 100 y 64 z -200"
+)
+_PII_WORDS = _PII_WORDS_TEXT.split(" ")
+pii_lines = st.lists(
+    st.tuples(st.sampled_from(_PII_WORDS), st.sampled_from((" ", " ", ", ", "-", "", "\t", "."))),
+    max_size=12,
+).map(lambda parts: "".join(w + s for w, s in parts).strip())
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(pii_lines, any_text))
+def test_personal_data_gates_never_hide_a_finding(text: str) -> None:
+    """The gates that skip the costlier patterns only skip ones that cannot match."""
+    assert pii._shared(text) == pii._shared(text, gated=False)
+
+
+def test_personal_data_gates_on_every_corpus_line() -> None:
+    assert all(pii._shared(t) == pii._shared(t, gated=False) for t in corpus_lines())
 
 
 @settings(max_examples=150, deadline=None)
