@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT / "sdk"))
 from tests.sdk.moderation.corpus.evaluate import GAME_CHAT, HERE, _read, tuning_set  # noqa: E402
 
 from encounters.moderation.normalize import fold  # noqa: E402
+from encounters.moderation.textfilter import TextFilter  # noqa: E402
 from encounters.moderation.topicmodel import MODEL_TOPICS, TopicModel, features  # noqa: E402
 
 OUT = ROOT / "sdk" / "encounters" / "moderation" / "data" / "topic_model.json"
@@ -55,6 +56,7 @@ TEMPLATES = ROOT / "sdk" / "encounters" / "templates" / "builtin"
 Example = tuple[list[str], set[str], str]  # features, labels, group
 GENERATED = HERE / "train_generated.jsonl"
 EVERYDAY = HERE / "train_everyday.jsonl"
+VARIED = HERE / "train_varied.jsonl"
 
 
 def template_prose() -> list[dict[str, object]]:
@@ -80,7 +82,8 @@ def template_prose() -> list[dict[str, object]]:
 
 
 def training_rows(*, generated: bool = True) -> list[dict[str, object]]:
-    rows = tuning_set() + _read(HERE / "train_extra.jsonl") + _read(EVERYDAY) + template_prose()
+    rows = tuning_set() + _read(HERE / "train_extra.jsonl") + _read(VARIED) + _read(EVERYDAY)
+    rows += template_prose()
     return rows + (_read(GENERATED) if generated else [])
 
 
@@ -149,6 +152,36 @@ def choose_threshold(
     return best
 
 
+def system_report(raw: list[dict[str, object]], oof_topics: dict[int, set[str]]) -> None:
+    """The validation figure that matters: word lists and the out-of-fold model together,
+    as the moderator combines them (the model adds topics the word lists did not block,
+    except those they judged game talk), per topic: recall on the written lines (not made
+    from frames) and on all lines, and the training game chat flagged by either."""
+    text_filter = TextFilter.default()
+    hit: dict[str, list[int]] = {t: [0, 0, 0, 0] for t in MODEL_TOPICS}
+    game = game_flagged = 0
+    for i, row in enumerate(raw):
+        found, _, game_talk = text_filter.check(str(row["text"]), "game")
+        if not found & set(MODEL_TOPICS):
+            found |= oof_topics.get(i, set()) - game_talk
+        labels = set(row["labels"])  # type: ignore[call-overload]
+        written = not row.get("frame")
+        for t in MODEL_TOPICS:
+            if t in labels:
+                counts = hit[t]
+                counts[0] += t in found
+                counts[1] += 1
+                counts[2] += written and t in found
+                counts[3] += written
+        if not labels and row["group"] in GAME_CHAT:
+            game += 1
+            game_flagged += bool(found & set(MODEL_TOPICS))
+    print("word lists + out-of-fold model (validation):")
+    for t, (tp, n, wtp, wn) in hit.items():
+        print(f"  {t:10} recall {tp / max(1, n):.3f}  on written lines {wtp / max(1, wn):.3f}")
+    print(f"  game chat flagged: {game_flagged} of {game}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
@@ -177,6 +210,8 @@ def main() -> None:
     keys = [fold_of(r, i, args.folds) for i, r in enumerate(raw)]
     folds = [[i for i, key in enumerate(keys) if key == k] for k in range(args.folds)]
     thresholds: list[float] = []
+    #: line index -> topics the out-of-fold model gives it at the chosen thresholds
+    oof_topics: dict[int, set[str]] = defaultdict(set)
     print(f"tuning set: {len(rows)} lines; {args.folds}-fold out-of-fold figures "
           "(recall also on the lines not generated from frames)")  # fmt: skip
     for topic in MODEL_TOPICS:
@@ -191,8 +226,11 @@ def main() -> None:
                 written = not raw[i].get("frame")
                 scored.append((score(bias, w, feats), topic in labels, game, written))
         limit = choose_threshold([s[:3] for s in scored], args.game_fp, args.min_precision)
+        order = [i for k in range(args.folds) for i in folds[k]]
+        for x, i in zip(scored, order, strict=True):
+            if x[0] >= limit:
+                oof_topics[i].add(topic)
         if args.show:
-            order = [i for k in range(args.folds) for i in folds[k]]
             game_top = sorted((x[0], raw[i]["text"]) for x, i in zip(scored, order, strict=True)
                               if x[2])[-args.show:]  # fmt: skip
             for value, text in reversed(game_top):
@@ -214,6 +252,8 @@ def main() -> None:
         print(f"  {topic:10} threshold {limit:6.2f}  recall {tp / positives:.3f}  "
               f"precision {tp / max(1, flagged):.3f}  game-chat flagged {game_flagged}  "
               f"recall on written lines {w_tp / max(1, w_pos):.3f}")  # fmt: skip
+
+    system_report(raw, oof_topics)
 
     biases: list[float] = []
     weights: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(MODEL_TOPICS))
