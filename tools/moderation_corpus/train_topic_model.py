@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import re
 import sys
@@ -46,6 +47,7 @@ sys.path.insert(0, str(ROOT / "sdk"))
 
 from tests.sdk.moderation.corpus.evaluate import GAME_CHAT, HERE, _read, tuning_set  # noqa: E402
 
+from encounters.moderation.moderator import MASKABLE  # noqa: E402
 from encounters.moderation.normalize import fold  # noqa: E402
 from encounters.moderation.textfilter import TextFilter  # noqa: E402
 from encounters.moderation.topicmodel import MODEL_TOPICS, TopicModel, features  # noqa: E402
@@ -152,17 +154,31 @@ def choose_threshold(
     return best
 
 
-def system_report(raw: list[dict[str, object]], oof_topics: dict[int, set[str]]) -> None:
+def word_list_findings(raw: list[dict[str, object]]) -> list[tuple[set[str], set[str]]]:
+    """Per line, what the word lists find in game context and the topics they judged
+    game talk (``TextFilter.check``)."""
+    text_filter = TextFilter.default()
+    out = []
+    for row in raw:
+        found, _, game_talk = text_filter.check(str(row["text"]), "game")
+        out.append((found, game_talk))
+    return out
+
+
+def system_report(
+    raw: list[dict[str, object]],
+    lists: list[tuple[set[str], set[str]]],
+    oof_topics: dict[int, set[str]],
+) -> None:
     """The validation figure that matters: word lists and the out-of-fold model together,
     as the moderator combines them (the model adds topics the word lists did not block,
     except those they judged game talk), per topic: recall on the written lines (not made
     from frames) and on all lines, and the training game chat flagged by either."""
-    text_filter = TextFilter.default()
     hit: dict[str, list[int]] = {t: [0, 0, 0, 0] for t in MODEL_TOPICS}
     game = game_flagged = 0
     for i, row in enumerate(raw):
-        found, _, game_talk = text_filter.check(str(row["text"]), "game")
-        if not found & set(MODEL_TOPICS):
+        found, game_talk = set(lists[i][0]), lists[i][1]
+        if not found - set(MASKABLE):  # the moderator asks the model when nothing blocks
             found |= oof_topics.get(i, set()) - game_talk
         labels = set(row["labels"])  # type: ignore[call-overload]
         written = not row.get("frame")
@@ -176,6 +192,14 @@ def system_report(raw: list[dict[str, object]], oof_topics: dict[int, set[str]])
         if not labels and row["group"] in GAME_CHAT:
             game += 1
             game_flagged += bool(found & set(MODEL_TOPICS))
+    if os.environ.get("AE_SHOW_MISSED"):
+        for i, row in enumerate(raw):
+            found = set(lists[i][0])
+            if not found - set(MASKABLE):
+                found |= oof_topics.get(i, set()) - lists[i][1]
+            missed = set(row["labels"]) & set(MODEL_TOPICS) - found  # type: ignore[call-overload]
+            if missed and not row.get("frame"):
+                print("  missed", sorted(missed), row["text"])
     print("word lists + out-of-fold model (validation):")
     for t, (tp, n, wtp, wn) in hit.items():
         print(f"  {t:10} recall {tp / max(1, n):.3f}  on written lines {wtp / max(1, wn):.3f}")
@@ -188,7 +212,7 @@ def main() -> None:
     parser.add_argument("--l2", type=float, default=1e-4)
     parser.add_argument("--pos-weight", type=float, default=3.0)
     parser.add_argument("--rate", type=float, default=0.5)
-    parser.add_argument("--game-fp", type=float, default=0.001)
+    parser.add_argument("--game-fp", type=float, default=0.0015)
     parser.add_argument("--min-precision", type=float, default=0.9)
     parser.add_argument("--prune", type=float, default=0.02)
     parser.add_argument("--folds", type=int, default=5)
@@ -207,6 +231,7 @@ def main() -> None:
 
     raw = training_rows(generated=not args.no_generated)
     rows = examples(raw)
+    lists = word_list_findings(raw)
     keys = [fold_of(r, i, args.folds) for i, r in enumerate(raw)]
     folds = [[i for i, key in enumerate(keys) if key == k] for k in range(args.folds)]
     thresholds: list[float] = []
@@ -222,7 +247,12 @@ def main() -> None:
             bias, w = train(fit, topic, **hyper)
             for i in held:
                 feats, labels, group = rows[i]
-                game = not labels and group in GAME_CHAT
+                # game chat the model can wrong in the moderator: not where the word
+                # lists block already (the model is not asked) or judged this topic's
+                # words game talk (its finding is dropped)
+                found, game_talk = lists[i]
+                game = (not labels and group in GAME_CHAT and not found - set(MASKABLE)
+                        and topic not in game_talk)  # fmt: skip
                 written = not raw[i].get("frame")
                 scored.append((score(bias, w, feats), topic in labels, game, written))
         limit = choose_threshold([s[:3] for s in scored], args.game_fp, args.min_precision)
@@ -253,7 +283,7 @@ def main() -> None:
               f"precision {tp / max(1, flagged):.3f}  game-chat flagged {game_flagged}  "
               f"recall on written lines {w_tp / max(1, w_pos):.3f}")  # fmt: skip
 
-    system_report(raw, oof_topics)
+    system_report(raw, lists, oof_topics)
 
     biases: list[float] = []
     weights: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(MODEL_TOPICS))
