@@ -4,8 +4,10 @@ Trained on the tuning set only (``corpus.jsonl`` and the ``tune`` split of
 ``game_corpus.jsonl``), ``train_extra.jsonl`` (lines written for training: game talk
 full of combat and death words, and harm in plain words), ``train_generated.jsonl``
 (lines made from hand-written frames by ``build_train_generated.py``; left out with
-``--no-generated``), ``train_everyday.jsonl`` (everyday talk, NPC and quest dialogue,
-UI and documentation-like prose that must pass) and the sentences of the built-in
+``--no-generated``), ``train_varied.jsonl`` (harm in varied words and game chat in
+the same words, written one by one by ``build_train_varied.py``),
+``train_everyday.jsonl`` (everyday talk, NPC and quest dialogue, UI and
+documentation-like prose that must pass) and the sentences of the built-in
 encounter templates (game prose that must pass); the held-out set is never read here.
 Method:
 
@@ -17,13 +19,17 @@ Method:
 3. each topic's threshold is chosen on out-of-fold scores (five folds of the training
    lines; lines made from one template share a fold): the lowest score at which at
    most ``--game-fp`` of the training lines' ordinary and role-play game chat would be
-   flagged, and precision stays at or above ``--min-precision``;
+   flagged, and precision stays at or above ``--min-precision``; only the game chat the
+   model can get wrong in the moderator counts (the word lists blocked nothing there,
+   and did not judge the topic's words game talk);
 4. the final model is trained on the whole tuning set; weights below ``--prune`` in
    every topic are dropped, the rest rounded, and written as JSON.
 
 It prints out-of-fold recall, precision and game-chat lines flagged per topic, also
 recall on the lines not made from frames (the fairer figure: frame lines resemble each
-other); ``--show N`` prints the N game-chat lines that score highest.
+other), then the validation figure that decides settings: word lists and out-of-fold
+model together, as the moderator combines them (``AE_SHOW_MISSED=1`` lists the written
+harm lines both miss); ``--show N`` prints the N game-chat lines that score highest.
 
 Run from the repository root: ``python tools/moderation_corpus/train_topic_model.py``.
 """
