@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from encounters.models.persona import PersonaCore
+from encounters.moderation import ContentModerator, TextFilter
 from encounters.moderation.normalize import fold
 from encounters.moderation.topicmodel import default_model
 
@@ -62,6 +64,51 @@ EVERYDAY = (
     "Sessions that are never finished are not counted.",
     "Encounters never published are not listed.",
 )
+
+
+#: Game and role-play chat a companion must let through whole (word lists, game
+#: patterns and topic model together, the default game context): deaths by your own
+#: hand, clubs' presidents, pictures of builds, weapons and writers with rude words in
+#: them, combat, competition and dark lore.
+GAME_LINES = (
+    "I keep killing myself with my own TNT",
+    "the guild president",
+    "the guild president wants a meeting",
+    "send pics of your base",
+    "are you alone in the dungeon?",
+    "bastard sword",
+    "I'll trade my bastard sword for your bow",
+    "cock your crossbow",
+    "cock your crossbow before the wave",
+    "Philip K. Dick",
+    "I'm reading a Philip K. Dick novel",
+    "I played my trump card",
+    "I'm coming to your house to trade emeralds",
+    "kill the dragon before it reaches the village",
+    "i want to die in this raid so i respawn at the base",
+    "i don't want to die to this boss again",
+    "behead the hydra to finish the quest",
+    "the executioner beheads the traitor in the cutscene",
+    "blood everywhere in this dungeon, nice graphics",
+    "i'll murder you in smash bros tonight",
+    "i'm going to kill it in the tournament tomorrow",
+    "the zombies in this zone are subhuman",
+    "sexy new armor set in the shop",
+    "are you alone or with a squad?",
+    "our little secret base is under the lake",
+    "kill yourself on the spikes to reset the puzzle",
+    "don't overdose on mana potions, there's a cooldown",
+    "give me head armor, i have none",
+    "i'm naked on spawn, someone give me armor",
+    "no women in this guild lol",
+    "the refugees in the burning village need shelter",
+)
+
+
+@pytest.mark.parametrize("text", GAME_LINES)
+def test_game_line_is_allowed_whole(text: str) -> None:
+    result = ContentModerator(TextFilter.default()).check_message(text, PersonaCore(name="C"))
+    assert (result.decision, result.categories) == ("allow", ()), text
 
 
 def _studio_texts() -> list[str]:
