@@ -238,7 +238,7 @@ async def test_killing_the_node_holding_a_link_ten_times_loses_and_duplicates_no
     assert events_sent > ROUNDS, "no events flowed back"
     assert len(set(holders)) > 1, "the link never moved between nodes"
     for sid, done in recorded.items():  # the game's events: each taken once, wherever
-        assert len(done) == len(set(done)), f"an event was taken twice: {sid}"
+        assert len(done) == len(set(done)), f"an event was taken twice: {sid}\n{cluster3.output()}"
         assert set(done) <= set(game.actions.get(sid, [])), "an event nobody sent"
     assert sum(map(len, recorded.values())) > ROUNDS, "no events were taken"
     for stream in streams:
