@@ -558,7 +558,7 @@ class DeploymentService:
             persona_id=session.persona_id if session else None,
         )
         if session is None:
-            await self.store.write_batch(WriteBatch(audit=[entry]))
+            await self.edge.record(conn, WriteBatch(audit=[entry]))
             if self.companions is not None:
                 # an event for no session in particular (player_join): every live
                 # companion on that game server hears it
@@ -572,7 +572,11 @@ class DeploymentService:
             return
         counted = self._counted(session.id, d, at := utcnow())
         session = self._change(session, counted)
-        await self.store.write_batch(WriteBatch(audit=[entry], changes=[counted]))
+        try:
+            await self.edge.record(conn, WriteBatch(audit=[entry], changes=[counted]))
+        except Exception:  # not stored: the adapter sends the event again
+            self._companions.pop(session.id, None)  # read from the store from now on
+            raise
         session = self._settled(counted, session)
         if session.status == "ended" and session.ended_at == at:  # this event ended it
             self._companions.pop(session.id, None)  # read from the store from now on

@@ -120,6 +120,12 @@ class LinkOwner:
         """Write the link's record now (sequence numbers, how far the peer acked)."""
         await self.dispatch([])
 
+    async def save_received(self) -> None:
+        """Write the link's record unless it already says how far the peer's events
+        were received (an event handler's write carried it)."""
+        if self.record.in_s != self.state.in_s:
+            await self.save()
+
     def mark_acked(self) -> None:
         """The peer acknowledged dispatches: written with the next write, or by
         :meth:`flush_acks` (after a crash an acked dispatch may be sent again; the

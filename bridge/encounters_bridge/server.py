@@ -46,6 +46,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from encounters.errors import StoreError
 from encounters.log import get_logger
 from encounters.models.common import new_id
 from encounters.moderation.ratelimit import InProcessRateLimiter, Rate
@@ -461,8 +462,18 @@ class BridgeEdge:
                     await self._linked(conn)
             elif isinstance(effect, EventIn):
                 assert conn.owner is not None
-                await conn.owner.save()
-                await self._deliver(conn, effect.frame)
+                # taken first, then counted as received: a handler's write carries the
+                # link's record (see record()), so the event and "received up to here"
+                # commit together; an event nothing could store is not counted, and the
+                # adapter sends it again after resuming
+                if not await self._deliver(conn, effect.frame):
+                    s = effect.frame.s or 0
+                    if conn.owner.state.in_s == s:  # not received after all: not acked
+                        conn.owner.state.in_s = s - 1
+                    why = "the event could not be stored: resume and send it again"
+                    await self._close(conn, CloseCode.GOING_AWAY, why)
+                    return
+                await conn.owner.save_received()
             elif isinstance(effect, Processed):
                 assert conn.owner is not None
                 await conn.owner.save()
@@ -470,16 +481,31 @@ class BridgeEdge:
                 assert conn.owner is not None
                 conn.owner.mark_acked()
 
-    async def _deliver(self, conn: Connection, frame: Frame) -> None:
+    async def _deliver(self, conn: Connection, frame: Frame) -> bool:
+        """Give an event to the handlers: False when it could not be stored (the
+        store failed, or the link moved to another node), so it must come again."""
         for handler in self.on_event:
             try:
                 await handler(conn, frame)
             except EventRefused as refused:
                 error = Frame("error", {"code": refused.code, "message": str(refused)})
                 await self._send(conn, conn.link.encode(error))
-                return
-            except Exception as exc:
+                return True
+            except (StoreError, LinkMoved) as exc:
+                log.warning("bridge.event_not_stored", link_id=conn.link_id, error=repr(exc))
+                return False
+            except Exception as exc:  # a handler's bug: logged, the event is not retried
                 log.exception("bridge.event_handler_failed", error=repr(exc))
+        return True
+
+    async def record(self, conn: Connection, batch: WriteBatch) -> None:
+        """Write what an event handler keeps of an event, with the link's record (how
+        far its events were received) in the same transaction, so a crash keeps both
+        or neither: an event is then stored once, never lost."""
+        if conn.owner is None:
+            await self.store.write_links(LinkBatch(records=batch))
+        else:
+            await conn.owner.dispatch([], batch)
 
     async def _linked(self, conn: Connection) -> None:
         if self.budgets is not None:  # what this link spent on another node

@@ -22,13 +22,15 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import Server
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from encounters.errors import StoreError
 from encounters.models import utcnow
-from encounters.storage import SQLiteStore
+from encounters.models.audit import AuditEntry
+from encounters.storage import SQLiteStore, WriteBatch
 from encounters_bridge.adapter import AdapterClient
 from encounters_bridge.frames import CloseCode, Encoding, Frame, decode, encode
 from encounters_bridge.keys import create_world_key
 from encounters_bridge.server import BridgeEdge
-from encounters_bridge.store import BridgeStore, WorldKeyStore, open_bridge_store
+from encounters_bridge.store import BridgeStore, LinkBatch, WorldKeyStore, open_bridge_store
 
 pytestmark = pytest.mark.anyio
 INTERVAL = 0.5
@@ -910,3 +912,50 @@ async def test_a_flooding_link_is_closed_within_seconds(tmp_path: Path) -> None:
         await daemon.stop()
     assert outcome is not None, "no close within 3 s"
     assert outcome.code == CloseCode.RATE_LIMITED
+
+
+async def test_an_event_the_store_could_not_keep_comes_again_and_is_kept_once(
+    tmp_path: Path,
+) -> None:
+    """An event is acknowledged only once what the daemon keeps of it is written with
+    the link's record: when that write fails, the link closes 1001, the adapter
+    resumes and sends the event again, and it is kept once, in order."""
+    d = await Daemon.start(tmp_path / "bridge.db")
+    key = await new_key(d.records, servers=["srv-1"])
+    real_write = d.records.write_links
+    failures: list[str] = []
+
+    async def write_links(batch: LinkBatch) -> list[int]:
+        if batch.records.audit and not failures:  # the first event's write fails
+            failures.append("disk full")
+            raise StoreError("write to bridge.db failed: disk full")
+        return await real_write(batch)
+
+    d.records.write_links = write_links  # type: ignore[method-assign]
+
+    async def keep(conn: Any, frame: Frame) -> None:
+        entry = AuditEntry(kind="event", decision="allow", input=frame.d)
+        await d.edge.record(conn, WriteBatch(audit=[entry]))
+
+    d.edge.on_event.append(keep)
+    a = Adapter.make(d.url, key, "srv-1")
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(a.client.run)
+            await until(lambda: a.live)
+            for n in range(3):
+                await a.client.send_event(health(n))
+
+            async def kept() -> list[int]:
+                return [e.input["n"] for e in await d.store.list_audit()]
+
+            with anyio.fail_after(10):
+                while await kept() != [0, 1, 2]:
+                    await anyio.sleep(0.02)
+            assert failures == ["disk full"] and 1001 in a.closes
+            await anyio.sleep(0.3)  # anything kept twice would be by now
+            assert await kept() == [0, 1, 2]
+            await a.client.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        await d.stop()
