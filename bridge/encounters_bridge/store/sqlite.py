@@ -17,7 +17,7 @@ from encounters.models.common import STRICT
 from encounters.storage import SQLiteStore
 from encounters.storage.writer import Statement, Write, upsert
 
-from .models import ApiKey, DeployToken, LinkRecord, WorldKey
+from .models import ApiKey, DeployToken, LinkRecord, ServerId, WorldKey
 from .protocols import BridgeStore, LinkBatch, LinkWrite
 from .schema import (
     MIGRATIONS,
@@ -62,9 +62,7 @@ def _world_key(row: Any) -> WorldKey:
 #: (about 100 server ids).
 _LONG_SERVER_IDS = 2048
 #: the validation of ``WorldKey.server_ids``, on its own
-_SERVER_IDS: TypeAdapter[list[str]] = TypeAdapter(
-    WorldKey.model_fields["server_ids"].annotation, config=STRICT
-)
+_SERVER_IDS = TypeAdapter(list[ServerId], config=STRICT)
 
 
 @functools.lru_cache(maxsize=8)
