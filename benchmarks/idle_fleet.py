@@ -48,6 +48,9 @@ WORKERS = 4
 HOLD = 17.0
 #: Seconds the whole fleet has to become ready.
 READY_WITHIN = 240.0
+#: Adapters of one worker connecting (not ready yet) at once: a fleet reconnecting
+#: after a restart is spread by its adapters' jittered back-off, not one SYN flood.
+CONNECTING = 100
 #: The target, KiB of daemon RSS per idle link (issue #25).
 TARGET_KIB = 20.0
 
@@ -100,11 +103,19 @@ async def worker(url: str, key: str, first: int, count: int, hold: float) -> Non
     clients = [_timed(AdapterClient(url, world="web", server_id=f"idle-{i}", key=key,
                                     capabilities=["chat"]), rtts)
                for i in range(first, first + count)]  # fmt: skip
+    window = anyio.Semaphore(CONNECTING)
+
+    async def ready(c: AdapterClient) -> None:
+        with anyio.move_on_after(60):
+            await c.ready.wait()
+        window.release()
+
     async with anyio.create_task_group() as tg:
-        for c in clients:
-            tg.start_soon(c.run)
-            await anyio.sleep(0.001)  # a steady stream of connections, not a SYN flood
         with anyio.move_on_after(READY_WITHIN):
+            for c in clients:
+                await window.acquire()
+                tg.start_soon(c.run)
+                tg.start_soon(ready, c)
             for c in clients:
                 await c.ready.wait()
         print(json.dumps({"ready": sum(c.ready.is_set() for c in clients)}), flush=True)
