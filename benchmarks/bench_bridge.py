@@ -8,13 +8,11 @@
 2. action latency at 1,000 and at 5,000 actions/s: actions signalled open loop across
    100 companions, time from the call to the adapter's receipt; p50 and p99. Target at
    1,000/s: p99 <= 2 ms.
-3. memory of 2,000 idle links with heartbeats (50 with ``--quick``; the target is for
-   10,000, which do not all get ready and stop in time yet): the daemon runs as
-   ``ae bridge serve`` in its own process with its default heartbeat (15 s), the
-   adapters in four other processes; the daemon's RSS is read from /proc before they
-   connect and once every link is ready and beating; printed per link. Target:
-   <= 20 KiB per link. The heartbeat round trips the adapters saw meanwhile are
-   printed as p50 and p99.
+3. 10,000 idle links with heartbeats (50 with ``--quick``; ``--links N``), held by
+   ``ae bridge serve`` and, as the baseline, by a bare ``websockets`` server (see
+   ``idle_fleet.py``): RSS per link (target: <= 20 KiB), the heartbeat round trip
+   p50 and p99 with every link beating, and how long each takes to stop on SIGTERM
+   while it holds them all.
 
 Everything talks to 127.0.0.1 only. Figures are medians where rounds repeat; the
 machines here are shared and noisy, so read the ratios.
@@ -25,7 +23,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
-import os
 import pstats
 import statistics
 import subprocess
@@ -43,6 +40,7 @@ import anyio  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
 
+import idle_fleet  # noqa: E402  (benchmarks/, the script's own folder)
 from encounters.moderation import AuditLogger, ContentModerator  # noqa: E402
 from encounters.storage import SQLiteStore  # noqa: E402
 from encounters_bridge.adapter import AdapterClient  # noqa: E402
@@ -349,130 +347,6 @@ async def latency(rate: int, seconds: float) -> tuple[float, float, int, float]:
     return statistics.median(lat), pct(lat, 0.99), len(lat), cpu
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-#: Adapter processes the idle fleet is spread over (a game server is its own process).
-FLEET_WORKERS = 4
-#: Seconds the fleet stays linked after every link is ready: one heartbeat round and more.
-FLEET_HOLD = 17.0
-
-
-async def fleet_worker(url: str, key: str, first: int, count: int, hold: float) -> None:
-    """``count`` idle adapters (server ids ``idle-<first>...``) in this process: prints
-    ``{"ready": n}`` once they are linked, then, after ``hold`` seconds, the
-    heartbeat round trips (ms) it saw, and stops."""
-    rtts: list[float] = []
-
-    def timed(client: AdapterClient) -> AdapterClient:
-        link, sent = client.link, [0.0]
-        tick, receive = link.tick, link.receive
-
-        def timed_tick(now: float) -> Any:
-            out = tick(now)
-            if any(getattr(e, "frame", None) and e.frame.op == "heartbeat" for e in out):
-                sent[0] = time.perf_counter()
-            return out
-
-        def timed_receive(data: str | bytes, now: float) -> Any:
-            if sent[0] and b"heartbeat_ack" in (data if isinstance(data, bytes) else data.encode()):
-                rtts.append((time.perf_counter() - sent[0]) * 1000)
-                sent[0] = 0.0
-            return receive(data, now)
-
-        link.tick = timed_tick  # type: ignore[method-assign]
-        link.receive = timed_receive  # type: ignore[method-assign]
-        return client
-
-    clients = [timed(AdapterClient(url, world="web", server_id=f"idle-{i}", key=key,
-                                   capabilities=["chat"]))
-               for i in range(first, first + count)]  # fmt: skip
-    async with anyio.create_task_group() as tg:
-        for c in clients:
-            tg.start_soon(c.run)
-            await anyio.sleep(0.0005)
-        with anyio.move_on_after(180):
-            for c in clients:
-                await c.ready.wait()
-        print(json.dumps({"ready": sum(c.ready.is_set() for c in clients)}), flush=True)
-        rtts.clear()  # the round trips of the steady state only
-        await anyio.sleep(hold)
-        print(json.dumps({"rtts": rtts}), flush=True)
-        tg.cancel_scope.cancel()  # the links drop with the process, as a crashed game's do
-
-
-async def idle_links(n: int, hold: float) -> tuple[float, float, int, list[float]]:
-    """(RSS before MiB, RSS after MiB, links ready, heartbeat round trips ms) of a
-    daemon process holding ``n`` idle links from ``FLEET_WORKERS`` adapter processes."""
-    with tempfile.TemporaryDirectory() as tmp:
-        # every adapter here comes from 127.0.0.1: let them all connect at once
-        env = {**os.environ, "AE_DATA_DIR": tmp, "AE_BRIDGE_MAX_UNIDENTIFIED": str(n),
-               "AE_BRIDGE_MAX_UNIDENTIFIED_PER_ADDRESS": str(n)}  # fmt: skip
-        ae = str(Path(sys.executable).with_name("ae"))
-        fleet = [arg for i in range(n) for arg in ("--server", f"idle-{i}")]
-        key = subprocess.run(
-            [ae, "worlds", "add", "bench", "--world", "web", *fleet],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()[-1]
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        proc = subprocess.Popen(
-            [ae, "bridge", "serve", "--port", str(port), "--http-port", str(port + 1)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        workers: list[subprocess.Popen[str]] = []
-        try:
-            for _ in range(100):
-                await anyio.sleep(0.1)
-                try:
-                    async with connect(f"ws://127.0.0.1:{port}/ws"):
-                        break
-                except OSError:
-                    continue
-            await anyio.sleep(0.5)
-            before = rss_kib(proc.pid)
-            share = -(-n // FLEET_WORKERS)
-            for first in range(0, n, share):
-                workers.append(subprocess.Popen(
-                    [sys.executable, __file__, "--fleet-worker", f"ws://127.0.0.1:{port}/ws",
-                     key, str(first), str(min(share, n - first)), str(hold)],
-                    stdout=subprocess.PIPE, text=True,
-                ))  # fmt: skip
-            ready = 0
-            for w in workers:
-                assert w.stdout is not None
-                ready += json.loads(await anyio.to_thread.run_sync(w.stdout.readline))["ready"]
-            await anyio.sleep(hold / 2)  # the RSS of the steady state
-            after = rss_kib(proc.pid)
-            rtts: list[float] = []
-            for w in workers:
-                assert w.stdout is not None
-                rtts += json.loads(await anyio.to_thread.run_sync(w.stdout.readline))["rtts"]
-        finally:
-            for w in workers:
-                w.wait(timeout=60)
-            proc.terminate()
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:  # printed: a daemon should stop in time
-                print("  (the daemon did not stop within 60 s of SIGTERM: killed)")
-                proc.kill()
-                proc.wait()
-    return before / 1024, after / 1024, ready, rtts
-
-
-#: Figures measured on this machine before issue #25's work (same benchmark, adapter
-#: in its own process): what each target's ratio is read against.
 BEFORE = {"relay_ratio": 0.06, "p99_1000": 2.6}
 
 
@@ -484,16 +358,10 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true",
                         help="profile the daemon's process during the relay (cProfile): "
                              "the ten largest costs by own time")  # fmt: skip
-    parser.add_argument("--fleet-worker", nargs=5,
-                        metavar=("URL", "KEY", "FIRST", "COUNT", "HOLD"),
-                        help=argparse.SUPPRESS)  # fmt: skip
+    parser.add_argument("--links", type=int, help="idle links (default 10,000; 50 with --quick)")
     parser.add_argument("--adapter", nargs=2, metavar=("URL", "KEY"), help=argparse.SUPPRESS)
     parser.add_argument("--bare-client", nargs=2, metavar=("URL", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.fleet_worker:
-        url, key, first, count, hold = args.fleet_worker
-        anyio.run(fleet_worker, url, key, int(first), int(count), float(hold))
-        return
     if args.adapter:
         anyio.run(adapter_worker, *args.adapter)
         return
@@ -501,7 +369,7 @@ def main() -> None:
         anyio.run(bare_client, args.bare_client[0], int(args.bare_client[1]))
         return
     parts = set(args.only or ("relay", "latency", "idle"))
-    n, rounds, seconds, links = (500, 1, 0.5, 50) if args.quick else (5000, 3, 3.0, 2_000)
+    n, rounds, seconds, links = (500, 1, 0.5, 50) if args.quick else (5000, 3, 3.0, 10_000)
     if "relay" in parts:
         # CPU time of the loop thread: on a shared machine wall time counts preemption
         profiler = cProfile.Profile(time.thread_time) if args.profile else None
@@ -542,15 +410,7 @@ def main() -> None:
                   f"CPU {cpu * 1e6:.0f} us per action")  # fmt: skip
     if "idle" not in parts:
         return
-    before, after, ready, rtts = anyio.run(idle_links, links, 2.0 if args.quick else FLEET_HOLD)
-    per_link = (after - before) * 1024 / max(1, ready)
-    print(
-        f"idle links: {ready}/{links} ready; daemon RSS {before:.1f} MiB -> {after:.1f} MiB "
-        f"= {per_link:.1f} KiB per link (target <= 20 KiB: {_met(per_link <= 20)})"
-    )
-    if rtts:
-        print(f"  heartbeat round trip with every link beating ({len(rtts):,} beats): "
-              f"p50 {statistics.median(rtts):.2f} ms, p99 {pct(rtts, 0.99):.2f} ms")  # fmt: skip
+    idle_fleet.report(args.links or links, 2.0 if args.quick else idle_fleet.HOLD)
 
 
 def _met(ok: bool) -> str:

@@ -96,6 +96,11 @@ _LIBC = _glibc()
 TRIM_CHURN = 64
 EventHandler = Callable[["Connection", Frame], Awaitable[None]]
 LinkHandler = Callable[[str, str], Awaitable[None]]
+#: Connections the kernel queues for ``accept`` (capped by ``net.core.somaxconn``).
+#: asyncio's default of 100 overflowed when thousands of game servers (re)connected at
+#: once, after a daemon restart: the kernel dropped their SYNs and they came back after
+#: 1, 3, 7... seconds of TCP retransmission, or gave up and backed off for a minute.
+ACCEPT_BACKLOG = 4096
 #: Seconds a socket closed for flooding lingers before it is reset: its close frame and
 #: a FIN went out at once; nothing it sends meanwhile is read.
 FLOOD_LINGER = 2.0
@@ -126,6 +131,8 @@ class Connection:
     #: held while dispatches go out (a replay, the pump): they leave in ``s`` order
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # (no deque until contended)
     pump: asyncio.Task[None] | None = None  #: sending what was written, while there is any
+    #: the ``on_link`` handlers of its identify or resume, while they run (see _run)
+    linking: asyncio.Task[None] | None = None
     closing: asyncio.Task[None] | None = None  #: our close frame on its way
 
     @property
@@ -194,6 +201,7 @@ class BridgeEdge:
     _closing: set[asyncio.Task[None]] = field(default_factory=set)
     _sweeper: asyncio.Task[None] | None = None
     _watcher: asyncio.Task[None] | None = None
+    _server: Server | None = None  #: what serve returned (close_all stops it accepting)
     #: inbound event budgets per link, kept across its reconnections
     _event_limiter: InProcessRateLimiter = field(init=False)
     #: failed identifies per address (shared between nodes with AE_REDIS, see backoff.py)
@@ -233,7 +241,9 @@ class BridgeEdge:
             close_timeout=2,  # a flooding or vanished peer must not hold a close for long
             ping_interval=None,  # the protocol has its own heartbeats
             compression=None,
+            backlog=ACCEPT_BACKLOG,
         )
+        self._server = server
         self.port = server.sockets[0].getsockname()[1] if server.sockets else None
         loop = asyncio.get_running_loop()
         self._sweeper = loop.create_task(self._sweep_revoked(server))
@@ -459,9 +469,11 @@ class BridgeEdge:
                 if conn.link.state == "ready" and not conn.closed:
                     conn.sending = True
                     self._wake(conn)  # what was written meanwhile
-                    await self._linked(conn)
+                    self._start_linking(conn)
             elif isinstance(effect, EventIn):
                 assert conn.owner is not None
+                if conn.linking is not None:  # events reach the application after it
+                    await asyncio.shield(conn.linking)
                 # taken first, then counted as received: a handler's write carries the
                 # link's record (see record()), so the event and "received up to here"
                 # commit together; an event nothing could store is not counted, and the
@@ -506,6 +518,18 @@ class BridgeEdge:
             await self.store.write_links(LinkBatch(records=batch))
         else:
             await conn.owner.dispatch([], batch)
+
+    def _start_linking(self, conn: Connection) -> None:
+        """Run the ``on_link`` handlers beside the connection's reader, not in it: they
+        read the store (the server's live sessions), and when thousands of game servers
+        link at once those reads queue for seconds; a reader waiting on them answered
+        no heartbeat meanwhile (a heartbeat p99 of 3-4 s at 2,000 links). Events still
+        wait for the handlers (``_run``), so the application sees a link's events only
+        after it has heard of the link; heartbeats and acks need nothing from them. The
+        task is let go once done: an idle link keeps none."""
+        conn.linking = task = asyncio.get_running_loop().create_task(self._linked(conn))
+        task.add_done_callback(lambda _: setattr(conn, "linking", None) if conn.linking is task
+                               else None)  # fmt: skip
 
     async def _linked(self, conn: Connection) -> None:
         if self.budgets is not None:  # what this link spent on another node
@@ -882,12 +906,21 @@ class BridgeEdge:
     # -- shutdown ----------------------------------------------------------------------
 
     async def close_all(self, code: CloseCode = CloseCode.GOING_AWAY) -> None:
-        """Graceful shutdown, bounded by ``shutdown_grace`` whatever adapters do: save
-        every link, close every connection with ``code``, abort those that have not
-        finished closing in time."""
+        """Graceful shutdown, bounded by ``shutdown_grace`` whatever adapters do: stop
+        accepting, save every link, close every connection with ``code``, abort those
+        that have not finished closing in time, and cancel the handlers still running
+        then.
+
+        Those handlers are connections that were identifying when the stop came, each
+        waiting its turn for the store: with thousands of game servers connecting at
+        once they kept the daemon working through the queue (and accepting more) for
+        over 30 s after SIGTERM. Their adapters identify again with the next daemon."""
         for task in (self._sweeper, self._watcher):
             if task is not None:
                 task.cancel()
+        server = self._server
+        if server is not None:
+            server.server.close()  # stop accepting; the links already up close below
         with anyio.move_on_after(self.shutdown_grace):
             for owner in list(self._owners.values()):
                 owner.flush_acks()
@@ -899,6 +932,9 @@ class BridgeEdge:
                 await asyncio.sleep(0.02)
         for conn in list(self._live):
             self._abort(conn)
+        if server is not None:
+            for handler in list(server.handler_tasks):
+                handler.cancel()
 
 
 def _not_yours(key: WorldKey, server_id: str) -> str:

@@ -872,6 +872,79 @@ async def test_graceful_shutdown_closes_1001_and_the_adapter_resumes(tmp_path: P
         assert a.client.connections >= 2
 
 
+async def test_shutdown_ends_while_an_identify_waits_on_the_store(tmp_path: Path) -> None:
+    """A daemon asked to stop while links are identifying (thousands of game servers
+    reconnecting, each waiting its turn for the store) stops accepting at once and ends
+    within its grace, however long the store takes: those adapters identify again
+    with the next daemon."""
+    daemon = await Daemon.start(tmp_path / "bridge.db")
+    daemon.edge.shutdown_grace = 0.5
+    key = await new_key(daemon.records)
+    reading, never = anyio.Event(), anyio.Event()
+
+    async def stuck(key_id: str) -> Any:
+        reading.set()
+        await never.wait()
+
+    daemon.records.get_world_key = stuck  # type: ignore[method-assign]
+    try:
+        async with connect(daemon.url, ping_interval=None) as ws:
+            await ws.recv()  # hello
+            await ws.send(json.dumps(identify(key)))
+            with anyio.fail_after(10):
+                await reading.wait()
+            with anyio.fail_after(30):
+                await daemon.edge.close_all()
+            with pytest.raises(OSError):  # no longer accepting
+                async with connect(daemon.url, ping_interval=None, open_timeout=5):
+                    pass
+    finally:
+        with anyio.fail_after(30):  # before: waited forever for the identifying handler
+            await daemon.stop()
+
+
+async def test_a_heartbeat_is_answered_while_link_handlers_run_and_events_wait(
+    tmp_path: Path,
+) -> None:
+    """The ``on_link`` handlers of a new link (they read the store) run beside its
+    reader: a heartbeat sent meanwhile is answered at once, and an event reaches the
+    application only after the handlers are done."""
+    daemon = await Daemon.start(tmp_path / "bridge.db")
+    key = await new_key(daemon.records)
+    linking, release = anyio.Event(), anyio.Event()
+
+    async def slow_link(world: str, server_id: str) -> None:
+        linking.set()
+        await release.wait()
+
+    daemon.edge.on_link.append(slow_link)
+    try:
+        async with connect(daemon.url, ping_interval=None) as ws:
+            await ws.recv()  # hello
+            await ws.send(json.dumps(identify(key)))
+            ready = decode(await ws.recv(), "json")
+            assert ready.op == "ready"
+            with anyio.fail_after(10):
+                await linking.wait()
+            await ws.send(json.dumps({"op": "heartbeat", "d": {"ack": 0}}))
+            with anyio.fail_after(10):
+                assert decode(await ws.recv(), "json").op == "heartbeat_ack"
+            await ws.send(json.dumps({"op": "event", "s": 1, "d": health(0)}))
+            with anyio.fail_after(10):  # the event is taken and saved: it waits now
+                while (record := await daemon.records.get_link(ready.d["link_id"])) is None or (
+                    record.in_s != 1
+                ):
+                    await anyio.sleep(0.01)
+            assert daemon.events == []
+            release.set()
+            with anyio.fail_after(10):
+                ack = decode(await ws.recv(), "json")
+            assert (ack.op, ack.d) == ("ack", {"s": 1})
+            assert [f.d["n"] for _, f in daemon.events] == [0]
+    finally:
+        await daemon.stop()
+
+
 async def test_events_held_through_an_outage_are_not_lost_to_the_rate_limit(
     tmp_path: Path,
 ) -> None:

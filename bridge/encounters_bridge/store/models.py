@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 from encounters.models.common import STRICT, Id, Timestamp, utcnow
 
 World = Literal["gmod", "minecraft", "web"]
+#: a game server's id, as a world key lists it
+ServerId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class WorldKey(BaseModel):
@@ -24,7 +26,7 @@ class WorldKey(BaseModel):
     key_hash: Annotated[str, Field(max_length=128)]
     #: the game server ids this key may identify as; empty until its first identify,
     #: which binds it to that one server
-    server_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = []
+    server_ids: list[ServerId] = []
     created_at: Timestamp = Field(default_factory=utcnow)
     revoked_at: Timestamp | None = None
 
