@@ -930,12 +930,14 @@ async def test_a_heartbeat_is_answered_while_link_handlers_run_and_events_wait(
             with anyio.fail_after(10):
                 assert decode(await ws.recv(), "json").op == "heartbeat_ack"
             await ws.send(json.dumps({"op": "event", "s": 1, "d": health(0)}))
-            with anyio.fail_after(10):  # the event is taken and saved: it waits now
-                while (record := await daemon.records.get_link(ready.d["link_id"])) is None or (
-                    record.in_s != 1
+            with anyio.fail_after(10):  # the event is read: it waits for the handlers now
+                while (state := daemon.edge.link_state(ready.d["link_id"])) is None or (
+                    state.in_s != 1
                 ):
                     await anyio.sleep(0.01)
             assert daemon.events == []
+            record = await daemon.records.get_link(ready.d["link_id"])
+            assert record is not None and record.in_s == 0  # not counted as received yet
             release.set()
             with anyio.fail_after(10):
                 ack = decode(await ws.recv(), "json")
