@@ -287,7 +287,11 @@ class DeploymentService:
         spawn_location = self.spawn_location(location, world)
         stored = await self.records.get_deploy_token(digest(token))
         if stored is None or stored.persona_id != persona_id:
-            raise DeploymentError("the deploy token is not valid for this persona", 403)
+            raise DeploymentError(
+                "the deploy token is not valid for this persona: it was used or replaced by "
+                "a newer approval, or never issued; approve the persona again for a new one",
+                403,
+            )  # fmt: skip
         if stored.expires_at <= utcnow():
             raise DeploymentError("the deploy token has expired; approve the persona again", 403)
         checked = await self.persona(persona_id)

@@ -469,6 +469,8 @@ class BridgeEdge:
                 if conn.link.state == "ready" and not conn.closed:
                     conn.sending = True
                     self._wake(conn)  # what was written meanwhile
+                    if self.budgets is not None:  # spent on another node: before any frame
+                        await self.budgets.load(conn)
                     self._start_linking(conn)
             elif isinstance(effect, EventIn):
                 assert conn.owner is not None
@@ -532,8 +534,6 @@ class BridgeEdge:
                                else None)  # fmt: skip
 
     async def _linked(self, conn: Connection) -> None:
-        if self.budgets is not None:  # what this link spent on another node
-            await self.budgets.load(conn)
         world, server_id = conn.world, conn.server_id
         if world is None or server_id is None:
             return
