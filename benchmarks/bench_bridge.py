@@ -69,7 +69,9 @@ BATCH, IN_FLIGHT = 100, 4
 
 
 def chats(first: int, count: int) -> list[dict[str, Any]]:
-    return [{"type": "chat", "message": f"{LINES[i % len(LINES)]} ({i})"}
+    # the count with thousands separators: bare, some numbers are hate codes the
+    # filter blocks (1488), and a blocked line never reaches the adapter that waits
+    return [{"type": "chat", "message": f"{LINES[i % len(LINES)]} ({i:,})"}
             for i in range(first, first + count)]  # fmt: skip
 
 

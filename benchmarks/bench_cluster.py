@@ -310,7 +310,7 @@ async def figure(label: str, nodes: int, n: int, rounds: int, sessions: int,
     except Unavailable as exc:
         print(f"  {label:<38}: not available: {exc}", flush=True)
         return None
-    base = await bare_push(n)
+    base, _ = await bare_push(n)  # frames/s (and the server's CPU per frame)
     print(f"  {label:<38}: {ours:>8,.0f} actions/s  (baseline bare websockets push "
           f"{base:,.0f} frames/s: {ours / base:.0%})", flush=True)  # fmt: skip
     return ours

@@ -80,7 +80,9 @@ async def spawn(url: str, creator: str, admin: str, name: str) -> str:
 
 
 def chat(action_id: str) -> dict[str, Any]:
-    return {"id": action_id, "type": "chat", "message": f"line {action_id}"}
+    # the line is the same every time: a session id's random letters and digits read as
+    # leetspeak could spell a word the filter masks ("a55"), and the test would vary
+    return {"id": action_id, "type": "chat", "message": "a line for the game"}
 
 
 async def test_a_signal_to_one_node_reaches_an_adapter_linked_to_another(
@@ -140,7 +142,7 @@ class Stream:
                 self.cut_off += ids
                 return
             for result in answer["results"]:
-                if result["decision"] == "allow":
+                if result["decision"] in ("allow", "sanitize"):  # sent (masked or not)
                     self.accepted.append(result["action_id"])
                 else:
                     self.refused.append(result["action_id"])

@@ -158,10 +158,11 @@ def test_a_persona_written_in_the_studio_lives_in_the_web_world(
     # -- the player talks to it in the web world ------------------------------------------------
     say(world, "say hello maker")
     expect(chat).to_contain_text("Wren: hello maker")
+    # the room moderates the player's own line before any tab (or the companion) sees it
     say(world, "say this shit path is muddy")
     expect(chat).to_contain_text("Wren: this **** path is muddy")
     lines = chat.get_by_role("listitem").all_inner_texts()
-    assert not [line for line in lines if line.startswith("Wren:") and "shit" in line], lines
+    assert not [line for line in lines if "shit" in line], lines
     say(world, "go to 450 300")
     expect(companions).to_contain_text("Wren at 450, 300")
     say(world, "dance")
@@ -175,9 +176,6 @@ def test_a_persona_written_in_the_studio_lives_in_the_web_world(
     expect(live).to_contain_text(f"spawn sent to web server {SERVER}")
     expect(item(live, "maker chat")).to_contain_text(["maker chat: “say hello maker”"])
     expect(item(live, "says “hello maker”")).to_contain_text("allow")
-    masked = item(live, "delivered as")
-    expect(masked).to_contain_text("sanitize")
-    expect(masked).to_contain_text("delivered as “this **** path is muddy”")
     expect(item(live, "move_to").filter(has_text="allow")).not_to_have_count(0)
     expect(item(live, "dance").filter(has_text="allow")).not_to_have_count(0)
 
@@ -192,6 +190,14 @@ def test_a_persona_written_in_the_studio_lives_in_the_web_world(
     actions.get_by_role("textbox").fill("maker")
     actions.get_by_role("button", name="Send").click()
     expect(item(live, "look_at")).to_contain_text("blocked: action_not_allowed")
+    # a profane line sent from the live view: the edge masks it, and says so
+    actions.get_by_label("Action").select_option("chat")
+    actions.get_by_role("textbox").fill("this shit path is muddy")
+    actions.get_by_role("button", name="Send").click()
+    masked = item(live, "delivered as")
+    expect(masked).to_contain_text("sanitize")
+    expect(masked).to_contain_text("delivered as “this **** path is muddy”")
+    expect(chat).to_contain_text("Wren: this **** path is muddy")
     creator.screenshot(path=str(SCREENSHOTS / "live-view.png"), full_page=True)
 
     # -- ending the session from the live view: the replay, and the companion leaves ------------
