@@ -75,6 +75,15 @@ def chats(first: int, count: int) -> list[dict[str, Any]]:
             for i in range(first, first + count)]  # fmt: skip
 
 
+def allowed(results: list[dict[str, Any]]) -> None:
+    """Stop with the reason when moderation did not let an action through: the adapter
+    counts the actions it receives and would otherwise wait for it forever."""
+    for r in results:
+        if r["decision"] != "allow":
+            raise RuntimeError(f"the benchmark's action {r['action_id']} was not sent "
+                               f"({r['decision']}: {r['reason']}): change its line")  # fmt: skip
+
+
 #: Companions spawned on the benchmark's game server: a persona may act at most 600
 #: times a minute, so 1,000 actions/s come from many companions, as in a real world.
 SESSIONS = 100
@@ -241,7 +250,7 @@ async def relay(n: int, rounds: int, profiler: cProfile.Profile | None = None) -
                 # signals from many companions at once, as from many control-API calls
                 async def one(k: int, batch: list[dict[str, Any]], limit: Any) -> None:
                     async with limit:
-                        await service.signal(sessions[k % len(sessions)], batch)
+                        allowed(await service.signal(sessions[k % len(sessions)], batch))
 
                 async with anyio.create_task_group() as signals:
                     limit = anyio.Semaphore(IN_FLIGHT)
@@ -331,7 +340,7 @@ async def latency(rate: int, seconds: float) -> tuple[float, float, int, float]:
             async def one(i: int) -> None:
                 action = {**chats(i, 1)[0], "id": f"a{i}"}
                 sent_at[action["id"]] = time.perf_counter()
-                await service.signal(sessions[i % len(sessions)], [action])
+                allowed(await service.signal(sessions[i % len(sessions)], [action]))
 
             async with anyio.create_task_group() as senders:
                 for i in range(total):
