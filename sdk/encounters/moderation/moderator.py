@@ -9,10 +9,11 @@
 - ``allow`` otherwise. Control and invisible format characters are removed from the
   text that is delivered (a chat line cannot carry terminal escapes or bidi tricks).
 
-Topics are found in layers: the word lists and patterns (:mod:`.textfilter`); then,
-on text they did not block, the offline topic model (:mod:`.topicmodel`), which never
-overrules their judgement that a topic's words were game talk; then, when configured,
-provider classifiers (:mod:`.classifiers`), bounded by a timeout, whose failure leaves
+Topics are found in layers: the word lists and patterns (:mod:`.textfilter`); then
+the offline topic model (:mod:`.topicmodel`), which adds the topics they missed (also
+on a line they block, so its categories are complete) but never overrules their
+judgement that a topic's words were game talk; then, when configured, provider
+classifiers (:mod:`.classifiers`), bounded by a timeout, whose failure leaves
 the offline decision (or blocks, with ``on_provider_failure="block"``).
 
 Credentials (API keys, tokens; see :mod:`.credentials`) are masked in the delivered
@@ -268,19 +269,16 @@ class ContentModerator:
         spans = credentials.find(cleaned)
         scanned = _masked(cleaned, spans) if spans else cleaned
         found, skeleton, game_talk = self.filter.check(scanned, safety.context)
-        if self.topic_model is not None and not self._blocks_topic(found, safety):
-            # the word lists did not decide: the model may find what they missed, but
-            # not overrule them where they judged a topic's words to be game talk
+        if self.topic_model is not None:
+            # the model may find what the word lists missed (also on a line they block
+            # already, so its categories are complete), but not overrule them where
+            # they judged a topic's words to be game talk
             found |= self.topic_model.topics_in(skeleton) - game_talk
         result = self._decide(scanned, found, safety)
         if spans and result.text is not None:
             result = _secret_masked(result)
         # the filter adds personal_data whenever pii.find finds anything it scanned
         return result, (() if PERSONAL_DATA in found or spans else (cleaned,))
-
-    @staticmethod
-    def _blocks_topic(found: set[str], safety: Safety) -> bool:
-        return any(t in safety.blocked_topics and t not in MASKABLE for t in found)
 
     def _decide(self, cleaned: str, found: set[str], safety: Safety) -> ModerationResult:
         if not found:  # most chat: nothing to weigh

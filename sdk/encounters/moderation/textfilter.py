@@ -133,6 +133,26 @@ def collapsed_index(s: str) -> list[int]:
     return out
 
 
+def _needed(key: str, need: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The run lengths a spelling needs, checked per hit (None: any will do). Letters
+    need at least their length (``ass`` needs two ``s``; ``asss`` is ``ass``); a digit
+    needs exactly its length, written negative: a code such as ``1488`` is a number,
+    and ``11488`` or ``14888`` are other numbers (a score, an id), not the code."""
+    if any(c.isdigit() for c in key):
+        return tuple(-n if c.isdigit() else n for c, n in zip(key, need, strict=True))
+    return need if max(need) > 1 else None
+
+
+def _runs_fit(runs: _Runs, start: int, need: tuple[int, ...]) -> bool:
+    """Whether the runs from collapsed index ``start`` are as long as ``need`` asks
+    (see :func:`_needed`)."""
+    for k, n in enumerate(need):
+        length = runs.length(start + k)
+        if length < n if n > 0 else length != -n:
+            return False
+    return True
+
+
 class TextFilter:
     """Find profanity, topics and personal data in text. Build once, share freely:
     checking does not change it, so it is safe to use from any number of tasks."""
@@ -152,7 +172,7 @@ class TextFilter:
                 continue
             # (category, mode, term, runs needed or None): plain tuples, read per hit
             variants = tuple(
-                (e.category, e.mode, e.term, need if max(need) > 1 else None) for e, need in entries
+                (e.category, e.mode, e.term, _needed(key, need)) for e, need in entries
             )
             automaton.add_word(key, (len(key), variants))
         automaton.make_automaton()
@@ -242,7 +262,7 @@ class TextFilter:
                 if need is not None:
                     if runs is None:
                         runs = _Runs(s)
-                    if any(runs.length(start + k) < n for k, n in enumerate(need)):
+                    if not _runs_fit(runs, start, need):
                         continue
                 if category == ALLOW:
                     allowed_spans.append((start, hit_end))

@@ -2,7 +2,7 @@
 ``sexual``, ``self_harm``, ``violence``) that catches phrasing the word lists miss
 ("nobody would even notice if i was gone", "i know where you live, watch yourself").
 
-It runs after the word lists, only on text they did not block, and needs no download
+It runs after the word lists, on every text (a blocked line gets all its topics), needs no download
 and no provider: the weights ship in ``data/topic_model.json``. The model is one
 logistic regression per topic over word features of the folded text (the same
 skeleton the word lists see, so obfuscation is already undone):

@@ -27,6 +27,15 @@ GAME_LINES = [
     "we need to slay the boss",
     "nice headshot",
     "that's a suicide mission",
+    "let's bang out this raid real quick",
+    "the boss got wrecked",
+    "i'm going to murder that dragon",
+    "I'll kill you in the arena",
+    "smash the crates for loot",
+    "naked run, no armor, lets go",
+    "breed the horses to get a fast one",
+    "plant the bomb on b",
+    "revive me, i'm bleeding out",
 ]
 
 HARMFUL = [
@@ -42,6 +51,12 @@ HARMFUL = [
     ("are you alone at home?", "sexual"),
     ("send pics of your body", "sexual"),
     ("im coming to your house", "violence"),
+    ("gonna shoot up my school friday, dont come", "violence"),
+    ("i know where u live and im bringing a knife", "violence"),
+    ("ill slit ur throat while u sleep", "violence"),
+    ("wanna bang tonight, my place is empty", "sexual"),
+    ("send me something spicy, ur parents dont need to know", "sexual"),
+    ("nudes for vbucks?? deal?", "sexual"),
 ]
 
 

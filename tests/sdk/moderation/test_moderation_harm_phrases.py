@@ -34,6 +34,50 @@ HARM = [
     ("i'm going to off myself", "self_harm"),
     ("life isn't worth living", "self_harm"),
     ("slit your wrists", "self_harm"),
+    ("bringing my dad's ar to class tmrw", "violence"),
+    ("im gonna kill everyone in my class", "violence"),
+    ("gonna shoot every teacher in the building", "violence"),
+    ("ima swat u, i have ur address", "violence"),
+    ("keep ur doors locked tonight", "violence"),
+    ("i watched u sleep last night", "violence"),
+    ("i followed u home yesterday", "violence"),
+    ("im gonna beat u to death", "violence"),
+    ("r u a virgin", "sexual"),
+    ("how many guys have u slept with", "sexual"),
+    ("u r so pretty for 12", "sexual"),
+    ("send me a pic in ur underwear", "sexual"),
+    ("talk dirty to me", "sexual"),
+    ("open ur legs", "sexual"),
+    ("blow me", "sexual"),
+]
+
+#: The same words in game and everyday sense: they pass the word lists.
+GAME_TWINS = [
+    "bring the potions to class, the alchemy teacher wants them",
+    "i killed everyone in my class in the rp, 1st place",
+    "the swat team breaches in rainbow six are so fun",
+    "keep the doors of the base locked, raiders are online",
+    "i watched the sunset from the tower",
+    "i followed the river home",
+    "this sword is cute for 12 gold",
+    "that armor is pretty for 10 diamonds",
+    "send me a pic of ur build",
+    "how many guys are in your party",
+    "blow up the wall with tnt",
+    "open the gate, we're coming in",
+    "magna cum laude, now i can finally play all summer",
+    "i'm going to kill this exam tomorrow",
+]
+
+#: The hate code 1488 is a number by itself; longer numbers that hold its digits (a
+#: score, an id, a price) are other numbers.
+HATE_CODE = ["1488", "heil 1488", "1488 gang", "1 4 8 8"]
+NOT_HATE_CODE = [
+    "new high score: 11488",
+    "my player id is 14888",
+    "we have 21488 gold in the bank",
+    "the server has 14880 blocks placed",
+    "wave 148 done, 8 to go",
 ]
 
 
@@ -48,3 +92,21 @@ def test_clear_cut_harm_is_blocked_by_the_word_lists(
 ) -> None:
     result = rules_only.check_message(text, PersonaCore(name="Companion"))
     assert result.decision == "block" and topic in result.categories, (text, result)
+
+
+@pytest.mark.parametrize("text", GAME_TWINS)
+def test_game_twins_pass_the_word_lists(rules_only: ContentModerator, text: str) -> None:
+    result = rules_only.check_message(text, PersonaCore(name="Companion"))
+    assert result.decision == "allow" and not result.categories, (text, result)
+
+
+@pytest.mark.parametrize("text", HATE_CODE)
+def test_hate_code_alone_is_blocked(rules_only: ContentModerator, text: str) -> None:
+    result = rules_only.check_message(text, PersonaCore(name="Companion"))
+    assert result.decision == "block" and result.topic == "hate", (text, result)
+
+
+@pytest.mark.parametrize("text", NOT_HATE_CODE)
+def test_numbers_holding_the_hate_code_pass(rules_only: ContentModerator, text: str) -> None:
+    result = rules_only.check_message(text, PersonaCore(name="Companion"))
+    assert result.decision == "allow" and not result.categories, (text, result)

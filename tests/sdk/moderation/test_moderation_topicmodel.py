@@ -138,3 +138,17 @@ def test_scores_are_the_sum_of_feature_weights(text: str) -> None:
         assert got[topic] == pytest.approx(want, abs=1e-9)
     limits = dict(zip(model.topics, model.thresholds, strict=True))
     assert model.topics_in(skeleton) == {t for t in model.topics if got[t] >= limits[t]}
+
+
+def test_the_model_completes_the_categories_of_a_blocked_line(tf: TextFilter) -> None:
+    """A line the word lists block for one topic still gets the topics the model finds
+    (here a one-word model: "snowfall" is sexual), except where the lists judged the
+    topic's words game talk."""
+    topics = ("hate", "sexual", "self_harm", "violence")
+    model = TopicModel(topics, (-5.0,) * 4, (0.0,) * 4, {"w:snowfall": (0.0, 9.0, 0.0, 0.0)})
+    mod = ContentModerator(tf, topic_model=model)
+    result = mod.check_message("i know where you live, snowfall", COMPANION)
+    assert result.decision == "block" and set(result.categories) == {"sexual", "violence"}
+    assert result.topic in {"sexual", "violence"}
+    # the lists judged "send pics of your base" game talk: the model does not overrule
+    assert mod.check_message("send pics of your base snowfall", COMPANION).decision == "allow"
