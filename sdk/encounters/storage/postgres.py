@@ -149,18 +149,36 @@ _KEYS = {"personas": ("id",), "sessions": ("id",), "companion_sessions": ("id",)
 
 
 @dataclass(frozen=True)
+class Fence:
+    """A fencing token on the rows of ``table``: a write carrying ``params[token]``
+    for the row whose ``key`` column is ``params[key]`` may be made only while the
+    stored ``token`` column equals it (a row not stored yet takes any). Checked first in
+    the flush transaction, for every fenced write of the batch at once, with the rows
+    locked (``SELECT ... FOR UPDATE``, in key order) until the commit, so the check holds
+    for the whole transaction. A write whose token is not the stored one is refused with
+    ``refused(write, stored token)``, and so is every other write its caller queued with
+    it: none of them is written, and the rest of the batch commits."""
+
+    table: Table
+    key: str
+    token: str
+    refused: Callable[[Write, int], BaseException]
+
+
+@dataclass(frozen=True)
 class SharedStatement:
     """A kind of write of a store keeping its tables in this database (the bridge
     daemon's), committed through this store's group commit: :class:`Write` rows whose
     ``table`` is ``name`` run ``stmt``. They flush after the SDK's tables, in ``rank``
     order; writes of one rank keep the order they were queued in unless ``keys`` (an
     upsert's key columns) is given, then they go in key order, so nodes writing the
-    same rows lock them in the same order."""
+    same rows lock them in the same order. ``fence``: see :class:`Fence`."""
 
     name: str
     stmt: Any
     rank: int
     keys: tuple[str, ...] = ()
+    fence: Fence | None = None
 
 
 def postgres_url(url: str) -> URL:
@@ -385,8 +403,9 @@ class PostgresStore(Store):
         await self._write(writes)
 
     async def _flush(self, batch: list[Write]) -> None:
-        """One transaction for the whole batch."""
+        """One transaction for the whole batch (less the calls a fence refused)."""
         async with self.engine.connect() as conn, conn.begin():
+            batch = await self._fenced(conn, batch)
             if any(w.table in _NUMBERED for w in batch):
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:k)"), {"k": self._number_lock}
@@ -416,6 +435,37 @@ class PostgresStore(Store):
                         w.params[column] = w.result = n
                 await conn.execute(self._statements[op], [w.params for w in group])
                 i = j
+
+    async def _fenced(self, conn: AsyncConnection, batch: list[Write]) -> list[Write]:
+        """``batch`` less the writes of every call a :class:`Fence` refused (they get
+        its error), the fenced rows locked until the commit. One statement per fenced
+        table; none when the batch has no fenced write."""
+        fences: dict[str, tuple[Fence, list[Write]]] = {}
+        for w in batch:
+            shared = self._shared.get(w.table)
+            if shared is not None and shared.fence is not None:
+                fence = shared.fence
+                fences.setdefault(fence.table.name, (fence, []))[1].append(w)
+        if not fences:
+            return batch
+        refused: dict[int, BaseException] = {}
+        for fence, writes in fences.values():
+            key, token = fence.table.c[fence.key], fence.table.c[fence.token]
+            wanted = sorted({w.params[fence.key] for w in writes})
+            rows = await conn.execute(
+                select(key, token).where(key.in_(wanted)).order_by(key).with_for_update()
+            )
+            stored = {row[0]: row[1] for row in rows}
+            for w in writes:
+                have = stored.get(w.params[fence.key])
+                if have is not None and have != w.params[fence.token] and w.call not in refused:
+                    refused[w.call] = fence.refused(w, int(have))
+        if not refused:
+            return batch
+        for w in batch:
+            if w.call in refused:
+                w.error = refused[w.call]
+        return [w for w in batch if w.call not in refused]
 
     async def _apply_change(self, conn: AsyncConnection, w: Write) -> None:
         """Read-modify-write of one session inside the flush transaction, the row
