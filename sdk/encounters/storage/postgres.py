@@ -24,6 +24,10 @@ What it keeps, as the SQLite store does:
 - Idempotent writes: records are upserts by id (saving one twice leaves one row).
 - :meth:`update_session` reads with ``SELECT ... FOR UPDATE``, so a read-modify-write
   is atomic against every other node.
+- Fenced writes (:class:`Fence`, for a store sharing the database: the bridge daemon
+  fences its link rows with an epoch): a write carrying a token the row no longer has
+  is refused with everything its caller queued with it, checked under a row lock in
+  the write's own transaction; the other callers' writes in the batch commit.
 - Work any node could do (a webhook's deliveries) is claimed (:meth:`claim_work`)
   with ``SELECT ... FOR UPDATE SKIP LOCKED`` and an expiry on the database's clock:
   two nodes never hold one claim, none waits for another's, and a node that dies
