@@ -48,6 +48,7 @@ the password masked).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import zlib
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -60,6 +61,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import (
     Connection,
     Table,
+    any_,
+    bindparam,
     delete,
     func,
     insert,
@@ -69,6 +72,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, InterfaceError
@@ -167,6 +171,14 @@ class Fence:
     key: str
     token: str
     refused: Callable[[Write, int], BaseException]
+
+    @functools.cached_property
+    def check(self) -> Any:
+        """The rows' tokens, locked in key order (one array parameter, so the
+        statement is compiled once whatever the number of rows)."""
+        key, token = self.table.c[self.key], self.table.c[self.token]
+        keys = bindparam("fence_keys", type_=ARRAY(key.type))
+        return select(key, token).where(key == any_(keys)).order_by(key).with_for_update()
 
 
 @dataclass(frozen=True)
@@ -454,11 +466,8 @@ class PostgresStore(Store):
             return batch
         refused: dict[int, BaseException] = {}
         for fence, writes in fences.values():
-            key, token = fence.table.c[fence.key], fence.table.c[fence.token]
             wanted = sorted({w.params[fence.key] for w in writes})
-            rows = await conn.execute(
-                select(key, token).where(key.in_(wanted)).order_by(key).with_for_update()
-            )
+            rows = await conn.execute(fence.check, {"fence_keys": wanted})
             stored = {row[0]: row[1] for row in rows}
             for w in writes:
                 have = stored.get(w.params[fence.key])
