@@ -179,3 +179,26 @@ async def test_a_bridge_schema_of_version_1_gains_the_epoch_column(tmp_path: Pat
                 text("SELECT value FROM schema_meta WHERE key = :k"), {"k": bridge_schema.TRACK}
             )).scalar()  # fmt: skip
     assert version == str(bridge_schema.SCHEMA_VERSION) == "2"
+
+
+async def test_a_postgresql_schema_of_version_1_gains_the_epoch_and_its_fence(pg_url: str) -> None:
+    """A deployment made before links had epochs: its links load, and the first loader's
+    takeover fences the writer before it."""
+    async with PostgresStore(pg_url) as shared:
+        records = await open_bridge_store(shared)
+        await records.write_links(LinkBatch([LinkWrite(link(out_s=4), [frame(4)])]))
+        async with shared.engine.begin() as conn:  # what version 1 had
+            await conn.execute(text("DROP TRIGGER bridge_links_fence ON bridge_links"))
+            await conn.execute(text("DROP FUNCTION bridge_links_fence()"))
+            await conn.execute(text("ALTER TABLE bridge_links DROP COLUMN epoch"))
+            await conn.execute(text("UPDATE schema_meta SET value = '1' WHERE key = :k"),
+                               {"k": bridge_schema.TRACK})  # fmt: skip
+    async with PostgresStore(pg_url) as node_a, PostgresStore(pg_url) as node_b:
+        a, b = await open_bridge_store(node_a), await open_bridge_store(node_b)
+        mine = await taken(a)
+        assert (mine.out_s, mine.epoch, [f["s"] for f in mine.unacked]) == (4, 1, [4])
+        await taken(b)
+        with pytest.raises(LinkMoved):
+            await a.write_links(LinkBatch([LinkWrite(mine, [frame(5)])]))
+        got = await b.get_link("lnk_1")
+        assert got is not None and [f["s"] for f in got.unacked] == [4]

@@ -13,9 +13,10 @@ So the store, not the lease, has the last word: a node loads a link to write it 
 :meth:`PostgresBridgeStore.take_link`, which bumps the link's ``epoch`` column in the
 transaction that reads it, and every write of the link carries the epoch it was loaded
 with and is refused (:class:`~.protocols.LinkMoved`, nothing of its batch stored)
-unless the stored one is still that (the store's :class:`~encounters.storage.postgres.Fence`:
-the check is one ``SELECT ... FOR UPDATE`` per flush that writes links, in the write's
-own transaction, and holds until its commit).
+unless the stored one is still that: a trigger on ``bridge_links`` (``schema.py``)
+refuses an update that would lower a link's epoch, inside the upsert every link write
+already makes, and the store's :class:`~encounters.storage.postgres.Fence` commits the
+rest of the batch without the refused call.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ..frames import json_text
 from .models import ApiKey, DeployToken, LinkRecord, WorldKey
 from .protocols import BridgeStore, LinkBatch, LinkMoved, LinkWrite
 from .schema import (
+    FENCE_SQLSTATE,
     MIGRATIONS,
     TRACK,
     api_keys,
@@ -58,16 +60,13 @@ def _upsert(table: Any) -> Any:
     )
 
 
-def _taken_over(write: Write, stored: int) -> LinkMoved:
-    link = write.params["id"]
-    return LinkMoved(
-        f"link {link} was taken over by another node (its epoch is {stored}, this "
-        f"node's {write.params['epoch']}): nothing of this write was stored"
-    )
+def _taken_over(write: Write, message: str) -> LinkMoved:
+    return LinkMoved(f"{message}: nothing of this write was stored")
 
 
-#: a link's row is written only by the process that loaded it last (see the module)
-_EPOCH = Fence(bridge_links, "id", "epoch", _taken_over)
+#: a link's row is written only by the process that loaded it last (see the module and
+#: the trigger in ``schema.py``)
+_EPOCH = Fence("id", FENCE_SQLSTATE, _taken_over)
 
 _STATEMENTS = [
     SharedStatement("world_keys", _upsert(world_keys), 0, ("id",)),

@@ -118,12 +118,36 @@ def _v1_records(conn: Connection) -> None:
         )
 
 
+#: SQLSTATE of a write refused by a link's epoch (PostgreSQL)
+FENCE_SQLSTATE = "AEF01"
+
+#: Refuses an update that would lower a link's epoch: the write of a node that loaded
+#: the link before another node took it over (its DETAIL is the link's id).
+_FENCE = f"""
+CREATE OR REPLACE FUNCTION bridge_links_fence() RETURNS trigger LANGUAGE plpgsql AS $fence$
+BEGIN
+  IF NEW.epoch < OLD.epoch THEN
+    RAISE EXCEPTION 'link % was taken over by another node (its epoch is %, this write''s %)',
+      OLD.id, OLD.epoch, NEW.epoch USING ERRCODE = '{FENCE_SQLSTATE}', DETAIL = OLD.id;
+  END IF;
+  RETURN NEW;
+END
+$fence$
+"""
+
+
 def _v2_link_epochs(conn: Connection) -> None:
-    """A link's fencing token (``epoch``): 0 for every stored link, the value a
-    link's first loader bumps (a database made by the first step has the column)."""
+    """A link's fencing token (``epoch``): 0 for every stored link, the value a link's
+    first loader bumps (a database made by the first step has the column); on
+    PostgreSQL, the trigger that refuses a write of an older epoch."""
     if "epoch" not in {c["name"] for c in inspect(conn).get_columns("bridge_links")}:
         kind = "BIGINT" if conn.dialect.name == "postgresql" else "INTEGER"
         conn.execute(text(f"ALTER TABLE bridge_links ADD COLUMN epoch {kind} NOT NULL DEFAULT 0"))
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(_FENCE)
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS bridge_links_fence ON bridge_links")
+        conn.exec_driver_sql("CREATE TRIGGER bridge_links_fence BEFORE UPDATE ON bridge_links "
+                             "FOR EACH ROW EXECUTE PROCEDURE bridge_links_fence()")  # fmt: skip
 
 
 #: ``MIGRATIONS[i]`` brings the bridge's tables from version ``i`` to ``i + 1``, inside

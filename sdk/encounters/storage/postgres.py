@@ -25,9 +25,9 @@ What it keeps, as the SQLite store does:
 - :meth:`update_session` reads with ``SELECT ... FOR UPDATE``, so a read-modify-write
   is atomic against every other node.
 - Fenced writes (:class:`Fence`, for a store sharing the database: the bridge daemon
-  fences its link rows with an epoch): a write carrying a token the row no longer has
-  is refused with everything its caller queued with it, checked under a row lock in
-  the write's own transaction; the other callers' writes in the batch commit.
+  fences its link rows with an epoch, checked by a trigger in the write itself): a
+  refused write fails with everything its caller queued with it, and the other
+  callers' writes in the batch commit (the batch is committed again without it).
 - Work any node could do (a webhook's deliveries) is claimed (:meth:`claim_work`)
   with ``SELECT ... FOR UPDATE SKIP LOCKED`` and an expiry on the database's clock:
   two nodes never hold one claim, none waits for another's, and a node that dies
@@ -48,7 +48,6 @@ the password masked).
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import zlib
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -61,8 +60,6 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import (
     Connection,
     Table,
-    any_,
-    bindparam,
     delete,
     func,
     insert,
@@ -72,7 +69,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, InterfaceError
@@ -158,27 +154,17 @@ _KEYS = {"personas": ("id",), "sessions": ("id",), "companion_sessions": ("id",)
 
 @dataclass(frozen=True)
 class Fence:
-    """A fencing token on the rows of ``table``: a write carrying ``params[token]``
-    for the row whose ``key`` column is ``params[key]`` may be made only while the
-    stored ``token`` column equals it (a row not stored yet takes any). Checked first in
-    the flush transaction, for every fenced write of the batch at once, with the rows
-    locked (``SELECT ... FOR UPDATE``, in key order) until the commit, so the check holds
-    for the whole transaction. A write whose token is not the stored one is refused with
-    ``refused(write, stored token)``, and so is every other write its caller queued with
-    it: none of them is written, and the rest of the batch commits."""
+    """Writes of a shared statement the database itself may refuse: the sharing store's
+    trigger on the row (the bridge daemon's link epochs) raises the error ``sqlstate``
+    with the refused row's key (``params[key]`` of the write) as its DETAIL. The flush
+    then rolls back and commits the batch again without the writes of every call that
+    wrote that row: those fail with ``refused(write, the database's message)`` and
+    nothing of them is written; the other calls' writes commit. The check is in the
+    write itself, so a batch nobody refuses costs nothing more."""
 
-    table: Table
     key: str
-    token: str
-    refused: Callable[[Write, int], BaseException]
-
-    @functools.cached_property
-    def check(self) -> Any:
-        """The rows' tokens, locked in key order (one array parameter, so the
-        statement is compiled once whatever the number of rows)."""
-        key, token = self.table.c[self.key], self.table.c[self.token]
-        keys = bindparam("fence_keys", type_=ARRAY(key.type))
-        return select(key, token).where(key == any_(keys)).order_by(key).with_for_update()
+    sqlstate: str
+    refused: Callable[[Write, str], BaseException]
 
 
 @dataclass(frozen=True)
@@ -419,9 +405,32 @@ class PostgresStore(Store):
         await self._write(writes)
 
     async def _flush(self, batch: list[Write]) -> None:
-        """One transaction for the whole batch (less the calls a fence refused)."""
+        """One transaction for the whole batch; when a :class:`Fence` refused a call's
+        write, again without that call's writes (which get the refusal)."""
+        refused: dict[int, BaseException] = {}
+        try:
+            while True:
+                todo = [w for w in batch if w.call not in refused]
+                if not todo:
+                    return
+                for w in todo:  # a change's own error in the attempt rolled back
+                    w.error = None
+                try:
+                    await self._flush_once(todo)
+                    return
+                except DBAPIError as exc:
+                    more = self._refusals(exc, todo)
+                    if not more:
+                        raise
+                    refused.update(more)
+        finally:
+            for w in batch:
+                if w.call in refused:
+                    w.error = refused[w.call]
+
+    async def _flush_once(self, batch: list[Write]) -> None:
+        """One transaction for the whole batch."""
         async with self.engine.connect() as conn, conn.begin():
-            batch = await self._fenced(conn, batch)
             if any(w.table in _NUMBERED for w in batch):
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:k)"), {"k": self._number_lock}
@@ -452,33 +461,22 @@ class PostgresStore(Store):
                 await conn.execute(self._statements[op], [w.params for w in group])
                 i = j
 
-    async def _fenced(self, conn: AsyncConnection, batch: list[Write]) -> list[Write]:
-        """``batch`` less the writes of every call a :class:`Fence` refused (they get
-        its error), the fenced rows locked until the commit. One statement per fenced
-        table; none when the batch has no fenced write."""
-        fences: dict[str, tuple[Fence, list[Write]]] = {}
-        for w in batch:
-            shared = self._shared.get(w.table)
-            if shared is not None and shared.fence is not None:
-                fence = shared.fence
-                fences.setdefault(fence.table.name, (fence, []))[1].append(w)
-        if not fences:
-            return batch
-        refused: dict[int, BaseException] = {}
-        for fence, writes in fences.values():
-            wanted = sorted({w.params[fence.key] for w in writes})
-            rows = await conn.execute(fence.check, {"fence_keys": wanted})
-            stored = {row[0]: row[1] for row in rows}
-            for w in writes:
-                have = stored.get(w.params[fence.key])
-                if have is not None and have != w.params[fence.token] and w.call not in refused:
-                    refused[w.call] = fence.refused(w, int(have))
-        if not refused:
-            return batch
-        for w in batch:
-            if w.call in refused:
-                w.error = refused[w.call]
-        return [w for w in batch if w.call not in refused]
+    def _refusals(self, exc: DBAPIError, batch: list[Write]) -> dict[int, BaseException]:
+        """The calls of ``batch`` a :class:`Fence` refused with ``exc`` (none when
+        ``exc`` is another error), each with its error."""
+        orig = exc.orig
+        sqlstate = getattr(orig, "sqlstate", None)
+        cause = getattr(orig, "__cause__", None)
+        row, message = getattr(cause, "detail", None), str(getattr(cause, "message", orig))
+        out: dict[int, BaseException] = {}
+        for shared in self._shared.values():
+            fence = shared.fence
+            if fence is None or fence.sqlstate != sqlstate or row is None:
+                continue
+            for w in batch:
+                if w.table == shared.name and str(w.params[fence.key]) == row:
+                    out.setdefault(w.call, fence.refused(w, message))
+        return out
 
     async def _apply_change(self, conn: AsyncConnection, w: Write) -> None:
         """Read-modify-write of one session inside the flush transaction, the row
