@@ -20,7 +20,11 @@ Only dispatches up to :attr:`LinkOwner.written_s` are ever sent.
 With several daemon nodes the rule holds across them: only the node holding the
 link's lease keeps its owner (``may_write`` asks, right before each write is queued),
 and a node giving the lease up retires it (:meth:`LinkOwner.retire`; see
-:mod:`encounters_bridge.cluster.routing`).
+:mod:`encounters_bridge.cluster.routing`). A node that does not know it lost the lease
+(it was paused for longer than the lease) is stopped by the store instead: each write
+carries the epoch the link was loaded with, and the store refuses it once another node
+has loaded the link since (:class:`LinkMoved`); the owner then retires itself and says
+so (``on_fenced``), and nothing of the refused write was stored.
 """
 
 from __future__ import annotations
@@ -38,13 +42,9 @@ from .frames import Frame
 from .protocol import LinkState
 from .store.models import LinkRecord
 from .store.protocols import LinkBatch, LinkStore, LinkWrite
+from .store.protocols import LinkMoved as LinkMoved
 
 log = get_logger(__name__)
-
-
-class LinkMoved(Exception):
-    """The link's writer is no longer in this process (several nodes: its lease went
-    to another node). Nothing of the refused write was stored; route it again."""
 
 
 @dataclass
@@ -79,6 +79,9 @@ class LinkOwner:
     may_write: Callable[[], bool] | None = None
     #: given up for good (:meth:`retire`): nothing more is written
     retired: bool = False
+    #: called once when the store refused a write because another process loaded the
+    #: link since (the owner has retired itself): the caller stops using it
+    on_fenced: Callable[[], None] | None = None
 
     @classmethod
     def from_record(cls, store: LinkStore, record: LinkRecord) -> LinkOwner:
@@ -157,6 +160,10 @@ class LinkOwner:
             count = sum(map(len, numbered))
             try:
                 await self.store.write_links(self._write_of(batch, count))
+            except LinkMoved as exc:  # another node loaded the link: never write it again
+                self.state.unsequence(count)
+                self._fenced(batch, exc)
+                return
             except BaseException as exc:
                 self.state.unsequence(count)  # nothing of it was sent
                 self._dirty = True
@@ -174,6 +181,20 @@ class LinkOwner:
                     q.done.set_result([f.s or 0 for f in frames])
             if count and self.on_written is not None:
                 self.on_written()
+
+    def _fenced(self, batch: list[_Queued], refused: LinkMoved) -> None:
+        """The store refused ``batch`` (none of it stored): this owner's copy of the
+        link is stale for good. Retire, fail the batch and what is queued with the
+        refusal, and tell ``on_fenced``."""
+        log.warning("bridge.link_write_refused", link_id=self.link_id, epoch=self.record.epoch,
+                    error=str(refused))  # fmt: skip
+        self.retired = self._held = True
+        queued, self._queue = self._queue, []
+        for q in [*batch, *queued]:
+            if q.done is not None and not q.done.done():
+                q.done.set_exception(refused)
+        if self.on_fenced is not None:
+            self.on_fenced()
 
     def _write_of(self, batch: list[_Queued], count: int) -> LinkBatch:
         """One transaction: the queued ``also`` writes, the link's record and the

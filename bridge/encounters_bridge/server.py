@@ -743,7 +743,7 @@ class BridgeEdge:
         link_id = owner.link_id
         cluster, place = self.cluster, (owner.state.world, owner.state.server_id)
         if cluster is not None:
-            owner.may_write = lambda: cluster.holds(place)
+            cluster.bind(owner, place)
 
         def written() -> None:
             conn = self.connections.get(link_id)
@@ -785,11 +785,7 @@ class BridgeEdge:
 
     async def _load(self, world: str, server_id: str) -> LinkOwner | None:
         given_up = self._given_up.get((world, server_id), 0)
-        record = await self.store.find_link(world, server_id)
-        for _ in range(16):  # follow replacements to the newest link
-            if record is None or record.replaced_by is None:
-                break
-            record = await self.store.get_link(record.replaced_by)
+        record = await self.store.take_link(world, server_id)
         if self._given_up.get((world, server_id), 0) != given_up:
             return await self._load(world, server_id)  # read before another node wrote
         if record is None:

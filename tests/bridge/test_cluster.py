@@ -7,7 +7,11 @@
   on another node, and every action a control API answered ``allow`` reaches the game
   exactly once, in order;
 - two connections for one game server on two nodes: the newer one is live, the older
-  one is closed with 4014 (``replaced``) and stops, as on one node.
+  one is closed with 4014 (``replaced``) and stops, as on one node;
+- a node holding a link is paused (SIGSTOP) past its lease with an event waiting in its
+  socket; the adapter resumes on another node and goes on; woken, the stale node's
+  write of that event is refused by PostgreSQL (the link's epoch), it closes its
+  connection (1001), and every event is taken once, in order.
 
 The nodes run with a short lease (``AE_BRIDGE_LEASE_TTL``), so a dead node's links
 move within seconds.
@@ -15,6 +19,7 @@ move within seconds.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,12 +29,18 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from redis.asyncio import Redis
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from encounters.client import ControlError, EncountersClient
+from encounters.storage.postgres import PostgresStore
 from encounters_bridge.adapter import AdapterClient
 from encounters_bridge.frames import CloseCode, Frame
+from encounters_bridge.store import open_bridge_store
 from tests.support.cluster import START_TIMEOUT, DaemonCluster, daemon_cluster
 from tests.support.daemon_process import DaemonProcess
+from tests.support.services import REDIS_URL
 
 pytestmark = pytest.mark.anyio
 SERVER = "cluster-srv"
@@ -293,3 +304,114 @@ async def test_two_connections_for_one_server_on_two_nodes_leave_one_live(
         tg.cancel_scope.cancel()
     assert sid not in first.actions
     assert new.connections == 1
+
+
+@pytest.fixture
+def cluster2_slow_beat(tmp_path: Path) -> Iterator[DaemonCluster]:
+    """Two nodes asking for a heartbeat every 5 s: a link silent while its node was
+    paused is not closed for silence (15 s) when the node wakes up."""
+    with daemon_cluster(tmp_path, size=2, heartbeat=5.0) as cluster:
+        yield cluster
+
+
+class RawLink:
+    """One adapter connection spoken frame by frame (the test decides what is sent
+    when, which the adapter client would not let it)."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+
+    @classmethod
+    async def open(cls, url: str) -> RawLink:
+        link = cls(await connect(url, ping_interval=None))
+        assert (await link.recv())["op"] == "hello"
+        return link
+
+    async def send(self, op: str, d: dict[str, Any], s: int | None = None) -> None:
+        frame: dict[str, Any] = {"op": op, "d": d}
+        if s is not None:
+            frame["s"] = s
+        await self.ws.send(json.dumps(frame))
+
+    async def recv(self) -> dict[str, Any]:
+        with anyio.fail_after(30):
+            frame: dict[str, Any] = json.loads(await self.ws.recv())
+            return frame
+
+    async def until(self, op: str) -> dict[str, Any]:
+        while (frame := await self.recv())["op"] != op:
+            assert frame["op"] in ("heartbeat_ack", "ack", "dispatch"), frame
+        return frame
+
+    async def event(self, n: int) -> None:
+        """Event ``n`` (its ``s`` too), acknowledged: stored by the node."""
+        await self.send("event", {"type": "fence_probe", "n": n}, s=n)
+        while (await self.until("ack"))["d"]["s"] < n:
+            pass
+
+    async def close_code(self) -> int:
+        """Wait for the node to close this connection; its close code."""
+        with anyio.fail_after(30):
+            try:
+                while True:
+                    await self.ws.recv()
+            except ConnectionClosed as closed:
+                assert closed.rcvd is not None, "the connection was dropped, not closed"
+                return closed.rcvd.code
+
+
+async def test_a_node_paused_past_its_lease_cannot_write_the_link_it_lost(
+    cluster2_slow_beat: DaemonCluster,
+) -> None:
+    cluster = cluster2_slow_beat
+    _, _, world_key = await cluster.keys([SERVER])
+    a, b = cluster.nodes
+    await cluster.start()
+    redis = Redis.from_url(REDIS_URL)
+    prefix = cluster.prefix
+    try:
+        old = await RawLink.open(a.ws_url)
+        await old.send("identify", {"protocol": 1, "world": "minecraft", "server_id": SERVER,
+                                    "key": world_key, "capabilities": ["chat"]})  # fmt: skip
+        ready = (await old.until("ready"))["d"]
+        for n in (1, 2):
+            await old.event(n)
+        holder = await redis.get(f"{prefix}:lease:minecraft:{SERVER}")
+        assert isinstance(holder, bytes)  # the node that took the link: A
+
+        cluster.pause(a)
+        # sent to the paused node: it waits in A's socket, read when A wakes up
+        await old.send("event", {"type": "fence_probe", "n": 3}, s=3)
+        with anyio.fail_after(60):  # A's liveness key lapses: A is dead for the cluster
+            while await redis.exists(f"{prefix}:node:{holder.decode()}"):
+                await anyio.sleep(0.1)
+
+        new = await RawLink.open(b.ws_url)  # the adapter gave up on A and resumes on B
+        await new.send("resume", {"link_id": ready["link_id"],
+                                  "resume_token": ready["resume_token"], "last_s": 0})  # fmt: skip
+        await new.until("resumed")
+        for n in (3, 4):  # 3 again (A never acknowledged it), then more
+            await new.event(n)
+
+        cluster.wake(a)  # A reads event 3 and, still thinking it holds the link, writes
+        assert await old.close_code() == CloseCode.GOING_AWAY
+        with anyio.fail_after(30):
+            while "bridge.link_write_refused" not in a.output():
+                await anyio.sleep(0.05)
+        await new.event(5)  # B goes on writing the link
+        await new.send("heartbeat", {"ack": 0})
+        assert (await new.until("heartbeat_ack"))["d"]["ack"] == 5
+        await new.ws.close()
+    finally:
+        await redis.aclose()
+
+    async with PostgresStore(cluster.store) as shared:
+        taken = [e.input.get("n") for e in await shared.list_audit()
+                 if e.kind == "event" and e.input.get("type") == "fence_probe"]  # fmt: skip
+        record = await (await open_bridge_store(shared)).get_link(ready["link_id"])
+    assert taken == [1, 2, 3, 4, 5], cluster.output()  # each once, in order: no fork
+    assert record is not None and record.in_s == 5 and record.epoch >= 1
+    log_a = a.output()
+    assert "taken over by another node" in log_a and "bridge.event_not_stored" in log_a
+    assert "bridge.link_write_refused" not in b.output()
+    assert cluster.terminate() == [0, 0], cluster.output()

@@ -1,6 +1,7 @@
 """Several real daemon nodes for the cluster tests: N ``ae bridge serve`` processes on
 free loopback ports, one PostgreSQL schema (:mod:`tests.support.services`) and one
-Redis key prefix, started, killed (SIGKILL) and stopped by process id.
+Redis key prefix, started, paused (SIGSTOP/SIGCONT), killed (SIGKILL) and stopped by
+process id.
 
 Redis is at 127.0.0.1:6379; where it does not answer, :func:`redis_prefix` skips the
 test (fails it under ``CI=true``) like the PostgreSQL helper does. Every key under the
@@ -35,13 +36,18 @@ class DaemonCluster:
     prefix: str
     size: int = 3
     lease_ttl: float = 2.0
+    #: seconds between an adapter's heartbeats the nodes ask for (a link silent for
+    #: twice that and five seconds is closed)
+    heartbeat: float = 0.5
     nodes: list[DaemonProcess] = field(init=False)
 
     def __post_init__(self) -> None:
         env = {"AE_REDIS": REDIS_URL, "AE_REDIS_PREFIX": self.prefix,
                "AE_BRIDGE_LEASE_TTL": str(self.lease_ttl), "AE_LOG_LEVEL": "info"}  # fmt: skip
         self.nodes = [
-            DaemonProcess(self.root / f"node{i}", store=self.store, env=env)
+            DaemonProcess(
+                self.root / f"node{i}", store=self.store, env=env, heartbeat=self.heartbeat
+            )
             for i in range(self.size)
         ]
 
@@ -74,6 +80,19 @@ class DaemonCluster:
             proc.send_signal(signal.SIGTERM)
         return [proc.wait(timeout) for proc in running]
 
+    @staticmethod
+    def pause(node: DaemonProcess) -> None:
+        """SIGSTOP: the node stops dead (a long GC pause, a frozen VM) with its sockets
+        open; what reaches them meanwhile waits in the kernel."""
+        assert node.proc is not None and node.proc.poll() is None
+        node.proc.send_signal(signal.SIGSTOP)
+
+    @staticmethod
+    def wake(node: DaemonProcess) -> None:
+        """SIGCONT: a paused node goes on where it stopped."""
+        assert node.proc is not None
+        node.proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         """Every node is gone afterwards, whatever its state."""
         for node in self.nodes:
@@ -84,15 +103,18 @@ class DaemonCluster:
 
 
 @contextmanager
-def daemon_cluster(root: Path, size: int = 3, lease_ttl: float = 4.0) -> Iterator[DaemonCluster]:
+def daemon_cluster(
+    root: Path, size: int = 3, lease_ttl: float = 4.0, heartbeat: float = 0.5
+) -> Iterator[DaemonCluster]:
     """``size`` nodes (not started) on a fresh PostgreSQL schema and Redis prefix.
 
     ``lease_ttl`` is short, so a killed node's links move within seconds, yet above the
     event-loop pauses of a loaded CI machine: a node that pauses for longer than its
-    lease is taken for dead while it may still write (no fencing; docs/storage.md), and
-    a test would then see that documented limit instead of what it tests."""
+    lease is taken for dead and its links move (its stale writes are refused, but its
+    adapters reconnect), and a test would then see that instead of what it tests."""
     with redis_prefix() as prefix, postgres_schema() as schema:
-        cluster = DaemonCluster(root, f"{POSTGRES_URL}?schema={schema}", prefix, size, lease_ttl)
+        store = f"{POSTGRES_URL}?schema={schema}"
+        cluster = DaemonCluster(root, store, prefix, size, lease_ttl, heartbeat)
         try:
             yield cluster
         finally:

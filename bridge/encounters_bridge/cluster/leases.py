@@ -12,7 +12,12 @@ otherwise gives it to the caller. Handing one over (:meth:`Leases.hand_to`) is a
 compare-and-set by the holder, so between the old and the new holder there is no
 moment when a third node could take it.
 
-Limits: the holder's writes to PostgreSQL carry no fencing token; see :mod:`.node`.
+A lease decides who *should* write; PostgreSQL decides who *can*: the node taking a
+lease loads the link with a bumped epoch (its fencing token) and every write of the link
+must carry the stored epoch (see :mod:`.routing` and
+:mod:`encounters_bridge.store.postgres`). So a holder whose lease lapsed without its
+knowing cannot write over the next holder's records, and the lease needs no token of
+its own (no Redis round trip on the write path).
 """
 
 from __future__ import annotations

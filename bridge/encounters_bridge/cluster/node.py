@@ -5,12 +5,13 @@ TTL of ``lease_ttl`` seconds, renewed every third of it. Another node is *alive*
 its key exists: a node killed with SIGKILL stops renewing and is dead for everyone
 ``lease_ttl`` seconds later; a node that stops gracefully deletes its key at once.
 
-Limits: liveness is what Redis says, so a node that is alive but cannot reach Redis
-for longer than ``lease_ttl`` is taken for dead; it notices at its next renewal (the key
-is gone or names no one) and gives up its links then (see :mod:`.leases`). There is no
-fencing token in PostgreSQL, so the window between the TTL lapsing and that renewal is
-a window of two writers for that node's links: keep ``lease_ttl`` well above the
-longest pause of a node's event loop.
+Limits: liveness is what Redis says, so a node that is alive but paused or cut from
+Redis for longer than ``lease_ttl`` is taken for dead and its links may move; it
+notices at its next renewal (the key is gone or names no one) and gives up its links
+then (see :mod:`.leases`). Until then it may still try to write a link another node
+took: PostgreSQL refuses those writes (the link's epoch, see :mod:`.routing`), so the
+cost of a too-short ``lease_ttl`` is links moving needlessly (adapters reconnect), not
+two writers.
 """
 
 from __future__ import annotations

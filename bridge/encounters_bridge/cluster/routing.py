@@ -25,7 +25,17 @@ writer, exactly as on one node, so 0 lost and 0 duplicated carry over:
   from starting writes, waits for the write in flight, and fails what is queued with
   :class:`~encounters_bridge.links.LinkMoved` (nothing of it was written: routed again);
   only then does the next holder load the link from PostgreSQL, the source of truth;
-- a node taking a lease drops whatever it had cached of the link before loading it.
+- a node taking a lease drops whatever it had cached of the link before loading it,
+  and loads it with :meth:`~encounters_bridge.store.LinkStore.take_link`, which bumps the
+  link's epoch in PostgreSQL in the same transaction;
+- a node that lost its lease without knowing it (paused, or cut from Redis, for longer
+  than ``lease_ttl``) is stopped by PostgreSQL: every write of a link carries the
+  epoch its writer loaded it with and is refused unless that is still the stored one
+  (:class:`~encounters_bridge.links.LinkMoved`, nothing of it stored). The refused owner
+  retires itself and this node closes the link's connection (1001) and drops its copy
+  (:meth:`Cluster.bind`), so the stale node can neither take an event nor number a
+  dispatch of the link again; an event it was given meanwhile is not counted as
+  received, and the adapter sends it to the holder.
 
 **Which node holds a link.** The one its adapter is connected to: identify and resume
 :meth:`Cluster.claim` the lease. When the holder is another live node, that node is
@@ -38,8 +48,10 @@ then, replayed from the outbox. A dispatch for a link no node holds takes the le
 the node that made it.
 
 Limits: a node that loses Redis for longer than ``lease_ttl`` is taken for dead and its
-links move (see :mod:`.node` about fencing); the capabilities a signal is checked
-against are those of links connected to the node that moderates it.
+links move (its writes are then refused, see above); what it did outside the store
+meanwhile (a frame it sent on a connection it still had) is not undone. The
+capabilities a signal is checked against are those of links connected to the node
+that moderates it.
 """
 
 from __future__ import annotations
@@ -58,7 +70,7 @@ from encounters.settings import Settings
 from encounters.storage import WriteBatch
 
 from ..frames import Frame
-from ..links import LinkMoved, frame_of
+from ..links import LinkMoved, LinkOwner, frame_of
 from .bus import BusError, CalleeDied, CalleeSilent, NotDelivered, SignalBus
 from .leases import Leases, Place
 from .node import Node
@@ -118,6 +130,7 @@ class Cluster:
         #: places being handed to another node: not taken back meanwhile
         self._leaving: set[Place] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        self._dropping: set[asyncio.Task[None]] = set()
 
     @property
     def node_id(self) -> str:
@@ -163,6 +176,29 @@ class Cluster:
         """Whether this node may write ``place``'s link now (no await: check it right
         before queueing a write)."""
         return place in self._ready and place in self.leases.held
+
+    def bind(self, owner: LinkOwner, place: Place) -> None:
+        """Make ``owner`` (of ``place``'s link, loaded here) write only while this node
+        holds the lease, and stop using it when the store refuses its write."""
+        owner.may_write = lambda: self.holds(place)
+        owner.on_fenced = lambda: self._fenced(place)
+
+    def _fenced(self, place: Place) -> None:
+        """The store refused a write of ``place``'s link: another node loaded it since
+        (this node's lease lapsed while it was paused or cut off). Nothing of the link
+        is written here until the lease is taken again, which loads it afresh; its
+        connection here closes (1001) and the retired owner is dropped. The lease, if
+        still this node's, is left to the heartbeat."""
+        self._ready.discard(place)
+        task = asyncio.get_running_loop().create_task(self._drop_fenced(place))
+        self._dropping.add(task)
+        task.add_done_callback(self._dropping.discard)
+
+    async def _drop_fenced(self, place: Place) -> None:
+        async with self._lock(place):
+            if place not in self._ready:  # not taken again meanwhile (that dropped it)
+                assert self.links is not None
+                await self.links.give_up(place, "lost")
 
     # -- leases ------------------------------------------------------------------------
 

@@ -6,6 +6,17 @@ as on SQLite.
 Rows are the SQLite backend's, table for table; upserts are written in key order (the
 store sorts them), so daemon nodes writing the same rows lock them in the same order.
 Needs the ``postgres`` extra, like the store it sits beside.
+
+Fencing: several nodes write here, one per link at a time by a lease in Redis, and a
+node paused for longer than its lease may wake up still believing it holds a link.
+So the store, not the lease, has the last word: a node loads a link to write it with
+:meth:`PostgresBridgeStore.take_link`, which bumps the link's ``epoch`` column in the
+transaction that reads it, and every write of the link carries the epoch it was loaded
+with and is refused (:class:`~.protocols.LinkMoved`, nothing of its batch stored)
+unless the stored one is still that: a trigger on ``bridge_links`` (``schema.py``)
+refuses an update that would lower a link's epoch, inside the upsert every link write
+already makes, and the store's :class:`~encounters.storage.postgres.Fence` commits the
+rest of the batch without the refused call.
 """
 
 from __future__ import annotations
@@ -13,17 +24,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from encounters.errors import StoreCorrupt
 from encounters.storage.groupcommit import Write
-from encounters.storage.postgres import PostgresStore, SharedStatement
+from encounters.storage.postgres import Fence, PostgresStore, SharedStatement
 
 from ..frames import json_text
 from .models import ApiKey, DeployToken, LinkRecord, WorldKey
-from .protocols import BridgeStore, LinkBatch, LinkWrite
+from .protocols import BridgeStore, LinkBatch, LinkMoved, LinkWrite
 from .schema import (
+    FENCE_SQLSTATE,
     MIGRATIONS,
     TRACK,
     api_keys,
@@ -47,11 +60,19 @@ def _upsert(table: Any) -> Any:
     )
 
 
+def _taken_over(write: Write, message: str) -> LinkMoved:
+    return LinkMoved(f"{message}: nothing of this write was stored")
+
+
+#: a link's row is written only by the process that loaded it last (see the module and
+#: the trigger in ``schema.py``)
+_EPOCH = Fence("id", FENCE_SQLSTATE, _taken_over)
+
 _STATEMENTS = [
     SharedStatement("world_keys", _upsert(world_keys), 0, ("id",)),
     SharedStatement("api_keys", _upsert(api_keys), 1, ("id",)),
     SharedStatement("deploy_tokens", _upsert(deploy_tokens), 2, ("id",)),
-    SharedStatement("bridge_links", _upsert(bridge_links), 3, ("id",)),
+    SharedStatement("bridge_links", _upsert(bridge_links), 3, ("id",), _EPOCH),
     # one rank for the outbox's three statements, no keys: a link's clearing, trims and
     # appends keep the order they were queued in
     SharedStatement("bridge_outbox", pg_insert(bridge_outbox).on_conflict_do_nothing(), 4),
@@ -75,8 +96,8 @@ def _link_writes(change: LinkWrite) -> list[Write]:
     link = change.record
     writes = [Write("bridge_links", {
         "id": link.id, "world": link.world, "server_id": link.server_id,
-        "key_id": link.key_id, "updated_at": link.updated_at,
-        "data": link.model_dump_json(exclude={"unacked"}),
+        "key_id": link.key_id, "updated_at": link.updated_at, "epoch": link.epoch,
+        "data": link.model_dump_json(exclude={"unacked", "epoch"}),
     })]  # fmt: skip
     if change.replace:
         writes.append(Write("bridge_outbox_clear", {"b_link": link.id}))
@@ -170,19 +191,50 @@ class PostgresBridgeStore(BridgeStore):
         )
         return await self._link(q)
 
+    async def take_link(self, world: str, server_id: str) -> LinkRecord | None:
+        """The newest link of the game server, its replacements followed, with its
+        epoch bumped: one transaction that first locks and bumps the row (waiting for a
+        write of the link in flight on another node to commit), then reads it and its
+        outbox, so what it returns holds every write the previous loader made, and
+        none of that loader's later writes can be stored."""
+        t = bridge_links.c
+        newest = (
+            select(t.id).where(t.world == world, t.server_id == server_id)
+            .order_by(t.updated_at.desc()).limit(1)
+        )  # fmt: skip
+        async with self.store.reading() as conn, conn.begin():
+            link_id = (await conn.execute(newest)).scalar()
+            for _ in range(16):  # follow replacements to the newest link
+                if link_id is None:
+                    return None
+                bumped = (await conn.execute(
+                    update(bridge_links).where(t.id == link_id)
+                    .values(epoch=t.epoch + 1).returning(t.data)
+                )).scalar()  # fmt: skip
+                replaced_by = json.loads(bumped).get("replaced_by") if bumped else None
+                if not replaced_by:
+                    break
+                link_id = replaced_by
+            return await self._read_link(conn, select(t.id, t.data, t.epoch).where(t.id == link_id))
+
     async def _link(self, query: Any) -> LinkRecord | None:
         """One link row with its outbox, read in one repeatable-read transaction (a
         consistent pair even while other connections commit)."""
         async with self.store.reading() as conn:
             await conn.execution_options(isolation_level="REPEATABLE READ")
             async with conn.begin():
-                row = (await conn.execute(query)).first()
-                if row is None:
-                    return None
-                frames = (await conn.execute(
-                    select(bridge_outbox.c.s, bridge_outbox.c.data)
-                    .where(bridge_outbox.c.link_id == row.id).order_by(bridge_outbox.c.s)
-                )).all()  # fmt: skip
+                return await self._read_link(conn, query.add_columns(bridge_links.c.epoch))
+
+    async def _read_link(self, conn: AsyncConnection, query: Any) -> LinkRecord | None:
+        """The link row ``query`` selects (id, data, epoch) with its outbox, in the
+        caller's transaction."""
+        row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        frames = (await conn.execute(
+            select(bridge_outbox.c.s, bridge_outbox.c.data)
+            .where(bridge_outbox.c.link_id == row.id).order_by(bridge_outbox.c.s)
+        )).all()  # fmt: skip
         record = self.store.load(LinkRecord, "bridge_links", row.id, row.data)
         try:
             unacked = [json.loads(f.data) for f in frames]
@@ -191,4 +243,4 @@ class PostgresBridgeStore(BridgeStore):
                 f"the outbox of link {row.id!r} in {self.store.where} is damaged; "
                 "other links are unaffected"
             ) from None
-        return record.model_copy(update={"unacked": unacked})
+        return record.model_copy(update={"unacked": unacked, "epoch": row.epoch})

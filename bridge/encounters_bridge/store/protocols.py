@@ -18,6 +18,12 @@ from encounters.storage import WriteBatch
 from .models import ApiKey, DeployToken, LinkRecord, WorldKey
 
 
+class LinkMoved(Exception):
+    """The link's writer is no longer in this process (several nodes: its lease went
+    to another node, or the store refused the write because another node has loaded the
+    link to write it since). Nothing of the refused write was stored; route it again."""
+
+
 @dataclass
 class LinkWrite:
     """What changed in a bridge link since it was last written: its record (sequence
@@ -25,7 +31,11 @@ class LinkWrite:
     (``appended``, wire dicts with ``s``), and how far the adapter acknowledged
     (``acked``: stored dispatches up to that ``s`` are dropped; ``replace`` drops them
     all before ``appended`` is stored). Writing the change, not the whole replay
-    window, keeps a busy link's writes small."""
+    window, keeps a busy link's writes small.
+
+    Fenced by ``record.epoch`` on a store shared by nodes: when the stored link's epoch
+    is another one (a node loaded it with :meth:`LinkStore.take_link` since), the write's
+    whole batch is refused with :class:`LinkMoved` and nothing of it is stored."""
 
     record: LinkRecord
     appended: list[dict[str, Any]] = field(default_factory=list)
@@ -84,7 +94,9 @@ class LinkStore(Protocol):
     """Link records and their unacknowledged dispatches (the outbox)."""
 
     async def write_links(self, batch: LinkBatch) -> list[int]:
-        """Commit ``batch`` atomically; returns the ``seq`` of its audit entries."""
+        """Commit ``batch`` atomically; returns the ``seq`` of its audit entries.
+        Raises :class:`LinkMoved` (nothing of the batch stored) when a stored link it
+        writes has another epoch than its record (stores shared by nodes only)."""
         ...
 
     async def save_link(self, link: LinkRecord) -> None:
@@ -99,6 +111,20 @@ class LinkStore(Protocol):
     async def find_link(self, world: str, server_id: str) -> LinkRecord | None:
         """The most recently updated link of a game server."""
         ...
+
+    async def take_link(self, world: str, server_id: str) -> LinkRecord | None:
+        """The newest link of a game server (:meth:`find_link`, its replacements
+        followed), loaded to be written by this process: on a store shared by nodes its
+        ``epoch`` is bumped in the same transaction as it is read, so writes of whoever
+        loaded it before are refused from then on, and everything they wrote before is
+        in what this returns. Stores one process writes keep the epoch as it is (this
+        default: no fence is needed where one process writes)."""
+        record = await self.find_link(world, server_id)
+        for _ in range(16):  # follow replacements to the newest link
+            if record is None or record.replaced_by is None:
+                break
+            record = await self.get_link(record.replaced_by)
+        return record
 
 
 class KeyStore(WorldKeyStore, ApiKeyStore, Protocol):

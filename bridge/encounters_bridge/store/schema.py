@@ -36,6 +36,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 TRACK = "bridge_schema_version"
 
 metadata = MetaData()
+#: 64 bits on PostgreSQL, as SQLite's integers are
+_BIG = Integer().with_variant(BigInteger(), "postgresql")
 
 world_keys = Table(
     "world_keys",
@@ -78,6 +80,8 @@ bridge_links = Table(
     Column("key_id", String(64), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("data", Text, nullable=False),
+    #: the fencing token of the process writing the link (see ``LinkRecord.epoch``)
+    Column("epoch", _BIG, nullable=False, server_default="0"),
     Index("ix_bridge_links_server", "world", "server_id"),
 )
 
@@ -87,8 +91,7 @@ bridge_outbox = Table(
     "bridge_outbox",
     metadata,
     Column("link_id", String(64), primary_key=True),
-    # 64 bits on PostgreSQL, as SQLite's integers are
-    Column("s", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True),
+    Column("s", _BIG, primary_key=True),
     Column("data", Text, nullable=False),
 )
 
@@ -115,8 +118,40 @@ def _v1_records(conn: Connection) -> None:
         )
 
 
+#: SQLSTATE of a write refused by a link's epoch (PostgreSQL)
+FENCE_SQLSTATE = "AEF01"
+
+#: Refuses an update that would lower a link's epoch: the write of a node that loaded
+#: the link before another node took it over (its DETAIL is the link's id).
+_FENCE = f"""
+CREATE OR REPLACE FUNCTION bridge_links_fence() RETURNS trigger LANGUAGE plpgsql AS $fence$
+BEGIN
+  IF NEW.epoch < OLD.epoch THEN
+    RAISE EXCEPTION 'link % was taken over by another node (its epoch is %, this write''s %)',
+      OLD.id, OLD.epoch, NEW.epoch USING ERRCODE = '{FENCE_SQLSTATE}', DETAIL = OLD.id;
+  END IF;
+  RETURN NEW;
+END
+$fence$
+"""
+
+
+def _v2_link_epochs(conn: Connection) -> None:
+    """A link's fencing token (``epoch``): 0 for every stored link, the value a link's
+    first loader bumps (a database made by the first step has the column); on
+    PostgreSQL, the trigger that refuses a write of an older epoch."""
+    if "epoch" not in {c["name"] for c in inspect(conn).get_columns("bridge_links")}:
+        kind = "BIGINT" if conn.dialect.name == "postgresql" else "INTEGER"
+        conn.execute(text(f"ALTER TABLE bridge_links ADD COLUMN epoch {kind} NOT NULL DEFAULT 0"))
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(_FENCE)
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS bridge_links_fence ON bridge_links")
+        conn.exec_driver_sql("CREATE TRIGGER bridge_links_fence BEFORE UPDATE ON bridge_links "
+                             "FOR EACH ROW EXECUTE PROCEDURE bridge_links_fence()")  # fmt: skip
+
+
 #: ``MIGRATIONS[i]`` brings the bridge's tables from version ``i`` to ``i + 1``, inside
 #: the open transaction; append new ones, never edit a released one.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_records]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_records, _v2_link_epochs]
 
 SCHEMA_VERSION = len(MIGRATIONS)

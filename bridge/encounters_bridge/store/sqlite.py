@@ -1,6 +1,9 @@
 """The daemon's records in the SDK store's SQLite file, written through that store's
 group-commit writer: a dispatch commits in the same transaction as the audit entries
-and counters that go with it (see :meth:`SQLiteBridgeStore.write_links`)."""
+and counters that go with it (see :meth:`SQLiteBridgeStore.write_links`).
+
+One daemon process writes the file, so links are not fenced here: a link's ``epoch``
+is stored as its record carries it and ``take_link`` does not bump it."""
 
 from __future__ import annotations
 
@@ -83,10 +86,11 @@ def _long_server_ids(text: str) -> list[str]:
 
 def _link_writes(change: LinkWrite) -> list[Write]:
     link = change.record
-    data = link.model_dump_json(exclude={"unacked"})
+    data = link.model_dump_json(exclude={"unacked", "epoch"})
     writes = [Write(_LINKS, {
         "id": link.id, "world": link.world, "server_id": link.server_id,
         "key_id": link.key_id, "updated_at": link.updated_at, "data": data,
+        "epoch": link.epoch,
     })]  # fmt: skip
     upto = (1 << 62) if change.replace else change.acked
     if upto > 0:
@@ -166,13 +170,14 @@ class SQLiteBridgeStore(BridgeStore):
         return await self.store.write_batch(batch.records, with_writes=writes)
 
     async def get_link(self, link_id: str) -> LinkRecord | None:
-        q = select(bridge_links.c.id, bridge_links.c.data).where(bridge_links.c.id == link_id)
+        t = bridge_links.c
+        q = select(t.id, t.data, t.epoch).where(t.id == link_id)
         return await self._link(q)
 
     async def find_link(self, world: str, server_id: str) -> LinkRecord | None:
         t = bridge_links.c
         q = (
-            select(t.id, t.data)
+            select(t.id, t.data, t.epoch)
             .where(t.world == world, t.server_id == server_id)
             .order_by(t.updated_at.desc())
             .limit(1)
@@ -197,4 +202,4 @@ class SQLiteBridgeStore(BridgeStore):
                 f"the outbox of link {row.id!r} in {str(self.store.path)!r} is damaged; "
                 "other links are unaffected"
             ) from None
-        return record.model_copy(update={"unacked": unacked})
+        return record.model_copy(update={"unacked": unacked, "epoch": row.epoch})

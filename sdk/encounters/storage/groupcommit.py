@@ -27,7 +27,9 @@ class Write:
     most tables), or, when ``change`` is set, a read-modify-write of the row
     ``params["id"]`` of ``table`` (a session: ``change`` mutates it; a companion
     session: ``change`` returns the changed copy). ``error`` is this write's own
-    failure; ``result`` what the flush gives back (a ``seq``, the changed record)."""
+    failure; ``result`` what the flush gives back (a ``seq``, the changed record).
+    ``call``: which :meth:`GroupCommit.write` queued it (set there), so a flush can
+    refuse one caller's writes together and commit the others'."""
 
     table: str
     params: dict[str, Any]
@@ -35,6 +37,7 @@ class Write:
     done: bool = False
     error: BaseException | None = None
     result: Any = None
+    call: int = 0
 
 
 @contextmanager
@@ -63,6 +66,7 @@ class GroupCommit:
         self._translate = translate
         self._lock = anyio.Lock()
         self._pending: list[Write] = []
+        self._calls = 0
 
     @property
     def lock(self) -> anyio.Lock:
@@ -72,6 +76,9 @@ class GroupCommit:
     async def write(self, writes: list[Write]) -> None:
         """Commit ``writes`` with whatever else is queued; raise the first write's own
         error, or the translated error of a failed transaction."""
+        self._calls += 1
+        for w in writes:
+            w.call = self._calls
         self._pending.extend(writes)
         try:
             await self._lock.acquire()

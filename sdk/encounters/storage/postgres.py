@@ -24,6 +24,10 @@ What it keeps, as the SQLite store does:
 - Idempotent writes: records are upserts by id (saving one twice leaves one row).
 - :meth:`update_session` reads with ``SELECT ... FOR UPDATE``, so a read-modify-write
   is atomic against every other node.
+- Fenced writes (:class:`Fence`, for a store sharing the database: the bridge daemon
+  fences its link rows with an epoch, checked by a trigger in the write itself): a
+  refused write fails with everything its caller queued with it, and the other
+  callers' writes in the batch commit (the batch is committed again without it).
 - Work any node could do (a webhook's deliveries) is claimed (:meth:`claim_work`)
   with ``SELECT ... FOR UPDATE SKIP LOCKED`` and an expiry on the database's clock:
   two nodes never hold one claim, none waits for another's, and a node that dies
@@ -149,18 +153,34 @@ _KEYS = {"personas": ("id",), "sessions": ("id",), "companion_sessions": ("id",)
 
 
 @dataclass(frozen=True)
+class Fence:
+    """Writes of a shared statement the database itself may refuse: the sharing store's
+    trigger on the row (the bridge daemon's link epochs) raises the error ``sqlstate``
+    with the refused row's key (``params[key]`` of the write) as its DETAIL. The flush
+    then rolls back and commits the batch again without the writes of every call that
+    wrote that row: those fail with ``refused(write, the database's message)`` and
+    nothing of them is written; the other calls' writes commit. The check is in the
+    write itself, so a batch nobody refuses costs nothing more."""
+
+    key: str
+    sqlstate: str
+    refused: Callable[[Write, str], BaseException]
+
+
+@dataclass(frozen=True)
 class SharedStatement:
     """A kind of write of a store keeping its tables in this database (the bridge
     daemon's), committed through this store's group commit: :class:`Write` rows whose
     ``table`` is ``name`` run ``stmt``. They flush after the SDK's tables, in ``rank``
     order; writes of one rank keep the order they were queued in unless ``keys`` (an
     upsert's key columns) is given, then they go in key order, so nodes writing the
-    same rows lock them in the same order."""
+    same rows lock them in the same order. ``fence``: see :class:`Fence`."""
 
     name: str
     stmt: Any
     rank: int
     keys: tuple[str, ...] = ()
+    fence: Fence | None = None
 
 
 def postgres_url(url: str) -> URL:
@@ -385,6 +405,30 @@ class PostgresStore(Store):
         await self._write(writes)
 
     async def _flush(self, batch: list[Write]) -> None:
+        """One transaction for the whole batch; when a :class:`Fence` refused a call's
+        write, again without that call's writes (which get the refusal)."""
+        refused: dict[int, BaseException] = {}
+        try:
+            while True:
+                todo = [w for w in batch if w.call not in refused]
+                if not todo:
+                    return
+                for w in todo:  # a change's own error in the attempt rolled back
+                    w.error = None
+                try:
+                    await self._flush_once(todo)
+                    return
+                except DBAPIError as exc:
+                    more = self._refusals(exc, todo)
+                    if not more:
+                        raise
+                    refused.update(more)
+        finally:
+            for w in batch:
+                if w.call in refused:
+                    w.error = refused[w.call]
+
+    async def _flush_once(self, batch: list[Write]) -> None:
         """One transaction for the whole batch."""
         async with self.engine.connect() as conn, conn.begin():
             if any(w.table in _NUMBERED for w in batch):
@@ -416,6 +460,23 @@ class PostgresStore(Store):
                         w.params[column] = w.result = n
                 await conn.execute(self._statements[op], [w.params for w in group])
                 i = j
+
+    def _refusals(self, exc: DBAPIError, batch: list[Write]) -> dict[int, BaseException]:
+        """The calls of ``batch`` a :class:`Fence` refused with ``exc`` (none when
+        ``exc`` is another error), each with its error."""
+        orig = exc.orig
+        sqlstate = getattr(orig, "sqlstate", None)
+        cause = getattr(orig, "__cause__", None)
+        row, message = getattr(cause, "detail", None), str(getattr(cause, "message", orig))
+        out: dict[int, BaseException] = {}
+        for shared in self._shared.values():
+            fence = shared.fence
+            if fence is None or fence.sqlstate != sqlstate or row is None:
+                continue
+            for w in batch:
+                if w.table == shared.name and str(w.params[fence.key]) == row:
+                    out.setdefault(w.call, fence.refused(w, message))
+        return out
 
     async def _apply_change(self, conn: AsyncConnection, w: Write) -> None:
         """Read-modify-write of one session inside the flush transaction, the row
