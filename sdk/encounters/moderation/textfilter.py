@@ -221,7 +221,9 @@ class TextFilter:
         runs: _Runs | None = None
         found: list[tuple[str, int, int, str]] = []
         allowed_spans: list[tuple[int, int]] = []
-        triggered: set[Rule] = set()
+        #: the rules to run, once each: keyed by the fields a Rule's equality compares
+        #: (a Rule's own hash is a Python-level call)
+        triggered: dict[tuple[str, re.Pattern[str], str], Rule] = {}
         for last, (length, variants) in self._automaton.iter(d):
             start, end = last - length + 1, last + 1
             for category, mode, term, need in variants:
@@ -247,9 +249,9 @@ class TextFilter:
                 if category == ALLOW:
                     allowed_spans.append((start, hit_end))
                 elif mode == "rule":
-                    triggered.update(
-                        r for r in self.lexicon.rules.get(term, ()) if r.category == category
-                    )
+                    for r in self.lexicon.rules.get(term, ()):
+                        if r.category == category:
+                            triggered[r.category, r.pattern, r.source] = r
                 else:
                     found.append((category, start_at, hit_end, term))
         for category, term, spelled, pattern in self._single:
@@ -259,7 +261,7 @@ class TextFilter:
                           for m in pattern.finditer(s)]  # fmt: skip
         if triggered:  # each rule once per message, on the text as written (runs and all)
             runs = runs or _Runs(s)
-            for rule in triggered:
+            for rule in triggered.values():
                 found += [
                     (rule.category, runs.run_of(m.start()), runs.run_of(m.end() - 1) + 1,
                      rule.source)
