@@ -254,20 +254,21 @@ class TextFilter:
                             triggered[r.category, r.pattern, r.source] = r
                 else:
                     found.append((category, start_at, hit_end, term))
+        # the runs are listed only once a match needs its collapsed place (most triggered
+        # rules find nothing)
         for category, term, spelled, pattern in self._single:
             if spelled in s:
-                runs = runs or _Runs(s)
-                found += [(category, runs.run_of(m.start()), runs.run_of(m.end() - 1) + 1, term)
-                          for m in pattern.finditer(s)]  # fmt: skip
-        if triggered:  # each rule once per message, on the text as written (runs and all)
-            runs = runs or _Runs(s)
-            for rule in triggered.values():
-                found += [
-                    (rule.category, runs.run_of(m.start()), runs.run_of(m.end() - 1) + 1,
-                     rule.source)
-                    for m in rule.pattern.finditer(s)
-                    if m.end() > m.start()
-                ]  # fmt: skip
+                for m in pattern.finditer(s):
+                    runs = runs or _Runs(s)
+                    found.append((category, runs.run_of(m.start()),
+                                  runs.run_of(m.end() - 1) + 1, term))  # fmt: skip
+        # each rule once per message, on the text as written (runs and all)
+        for rule in triggered.values():
+            for m in rule.pattern.finditer(s):
+                if m.end() > m.start():
+                    runs = runs or _Runs(s)
+                    found.append((rule.category, runs.run_of(m.start()),
+                                  runs.run_of(m.end() - 1) + 1, rule.source))  # fmt: skip
         if allowed_spans:
             found = [f for f in found if not any(a <= f[1] and f[2] <= b for a, b in allowed_spans)]
         game_talk: set[str] = set()
