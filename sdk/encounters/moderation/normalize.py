@@ -191,8 +191,10 @@ def _ascii_tables() -> tuple[bytes, bytes]:
     return bytes(mapping), delete
 
 
+@lru_cache(maxsize=4096)
 def _fold_char(ch: str) -> str:
-    """Steps 1-4 for one character (the per-character form used for index maps)."""
+    """Steps 1-4 for one character (the per-character form used for index maps).
+    Remembered per character: chat draws on few characters."""
     if ch.isascii():
         return ch.lower().translate(fold_table())
     return (
@@ -204,15 +206,68 @@ def _fold_char(ch: str) -> str:
 
 
 def _fold_chars(text: str) -> str:
+    """Steps 1-4 of a whole text: one C-level ``translate`` through each character's
+    remembered fold (``_FOLDED``), which gives what :func:`_fold_chars_whole` gives
+    (see :class:`_FoldedChars`), or that itself when the text holds a character
+    whose combining marks are not all dropped."""
     if text.isascii():
         mapping, delete = _ascii_tables()
         return text.encode("ascii").translate(mapping, delete).decode("ascii")
+    try:
+        return text.translate(_FOLDED)
+    except _MarksKept:
+        return _fold_chars_whole(text)
+
+
+def _fold_chars_whole(text: str) -> str:
+    """Steps 1-4 of a whole text, each step on the whole text."""
     return (
         unicodedata.normalize("NFKD", text.translate(lookalike_table()))
         .translate(lookalike_table())
         .casefold()
         .translate(fold_table())
     )
+
+
+class _MarksKept(Exception):
+    """A character of the text decomposes into a combining mark that folding keeps."""
+
+
+#: Characters whose fold ``_FOLDED`` remembers, at most (then it starts again).
+_MAX_FOLDED = 65_536
+
+
+class _FoldedChars(dict[int, str]):
+    """Code point -> :func:`_fold_char` of that character, filled on first sight.
+
+    Folding character by character gives what folding the whole text gives: the
+    look-alike maps, case folding (Python's ``casefold`` has no context rules) and the
+    fold table map one character at a time, and NFKD of a text is the NFKD of each
+    character put together, except that canonical ordering may swap combining marks
+    (those with a non-zero combining class) of neighbouring characters. Nearly every
+    such mark is dropped by the fold table, so its place does not matter; a character
+    whose decomposition holds one that is kept (``U+0345`` folds to ``i``, a few
+    viramas and musical stems stay) raises :class:`_MarksKept`, and the text is folded
+    whole."""
+
+    def __missing__(self, cp: int) -> str:
+        ch = chr(cp)
+        for mark in unicodedata.normalize("NFKD", ch.translate(lookalike_table())):
+            if unicodedata.combining(mark) and _kept(mark):
+                raise _MarksKept(ch)  # not a LookupError: str.translate passes it on
+        folded = _fold_char(ch)
+        if len(self) >= _MAX_FOLDED:  # a flood of distinct characters cannot grow it
+            self.clear()
+        self[cp] = folded
+        return folded
+
+
+_FOLDED = _FoldedChars()
+
+
+def _kept(mark: str) -> bool:
+    """Whether a character of an NFKD result is left by the steps after NFKD."""
+    return bool(mark.translate(lookalike_table()).casefold().translate(fold_table()))
 
 
 #: Step 5: letters drawn with symbols.
