@@ -255,14 +255,41 @@ class _FoldedChars(dict[int, str]):
         for mark in unicodedata.normalize("NFKD", ch.translate(lookalike_table())):
             if unicodedata.combining(mark) and _kept(mark):
                 raise _MarksKept(ch)  # not a LookupError: str.translate passes it on
-        folded = _fold_char(ch)
+        folded = _CHAR_FOLDS[cp]
         if len(self) >= _MAX_FOLDED:  # a flood of distinct characters cannot grow it
             self.clear()
         self[cp] = folded
         return folded
 
 
+class _CharFolds(dict[int, str]):
+    """Code point -> :func:`_fold_char` of that character, filled on first sight: one
+    ``translate`` folds a text character by character (as index maps need)."""
+
+    def __missing__(self, cp: int) -> str:
+        folded = _fold_char(chr(cp))
+        if len(self) >= _MAX_FOLDED:
+            self.clear()
+        self[cp] = folded
+        return folded
+
+
+class _NotOneToOne(dict[int, str]):
+    """Code point -> ``""`` when its character folds to exactly one character, else
+    ``"x"``: a text translated through it is empty when each character folds to one,
+    so the folded text's character i came from the text's character i."""
+
+    def __missing__(self, cp: int) -> str:
+        mark = "" if len(_CHAR_FOLDS[cp]) == 1 else "x"
+        if len(self) >= _MAX_FOLDED:
+            self.clear()
+        self[cp] = mark
+        return mark
+
+
 _FOLDED = _FoldedChars()
+_CHAR_FOLDS = _CharFolds()
+_NOT_ONE = _NotOneToOne()
 
 
 def _kept(mark: str) -> bool:
@@ -405,6 +432,8 @@ def _fold_chars_with_map(text: str) -> tuple[str, list[int]]:
         s = _fold_chars(text)
         if len(s) == len(text):
             return s, list(range(len(s)))
+    elif not text.translate(_NOT_ONE):  # each character folds to one (most chat)
+        return text.translate(_CHAR_FOLDS), list(range(len(text)))
     return _fold_each_char(text)
 
 
