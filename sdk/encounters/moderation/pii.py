@@ -384,7 +384,13 @@ class _Gates:
     every pattern; the tests compare the two). Built from a few ``bytes.translate``."""
 
     __slots__ = (
-        "age", "five_digits", "four_digits", "number_after_space", "postcode", "seven", "street"
+        "age",
+        "five_digits",
+        "four_digits",
+        "number_after_space",
+        "postcode",
+        "seven",
+        "street",
     )
 
     def __init__(self, text: str, low: str) -> None:

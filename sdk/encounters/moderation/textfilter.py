@@ -133,6 +133,10 @@ def collapsed_index(s: str) -> list[int]:
     return out
 
 
+#: What :meth:`TextFilter._scan` finds in clean text.
+_NOTHING: tuple[tuple[tuple[str, int, int, str], ...], frozenset[str]] = ((), frozenset())
+
+
 class TextFilter:
     """Find profanity, topics and personal data in text. Build once, share freely:
     checking does not change it, so it is safe to use from any number of tasks."""
@@ -217,7 +221,7 @@ class TextFilter:
         self, s: str, context: Context
     ) -> tuple[tuple[tuple[str, int, int, str], ...], frozenset[str]]:
         """:meth:`scan_collapsed`, and the categories found only inside game talk."""
-        d = collapse_runs(s)
+        d = _RUN.sub(_FIRST, s)  # collapse_runs(s)
         runs: _Runs | None = None
         found: list[tuple[str, int, int, str]] = []
         allowed_spans: list[tuple[int, int]] = []
@@ -271,13 +275,15 @@ class TextFilter:
                                   runs.run_of(m.end() - 1) + 1, rule.source))  # fmt: skip
         if allowed_spans:
             found = [f for f in found if not any(a <= f[1] and f[2] <= b for a, b in allowed_spans)]
-        game_talk: set[str] = set()
-        if context == "game" and found:
+        if not found:  # most clean chat
+            return _NOTHING
+        game_talk: frozenset[str] = frozenset()
+        if context == "game":
             kept = self._without_game_talk(s, found)
             if len(kept) < len(found):
-                game_talk = {f[0] for f in found} - {f[0] for f in kept}
+                game_talk = frozenset({f[0] for f in found} - {f[0] for f in kept})
             found = kept
-        return tuple(found), frozenset(game_talk)
+        return tuple(found), game_talk
 
     def _without_game_talk(
         self, s: str, found: list[tuple[str, int, int, str]]
