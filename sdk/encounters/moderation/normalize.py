@@ -465,25 +465,44 @@ def fold_with_map_full(text: str) -> tuple[str, list[int]]:
         moved += where[at:]
         s, where = "".join(parts), moved
     if _SPELL_HINT.search(s):
-        keep = [True] * len(s)
-        for m in _SPELLED.finditer(s):
-            for sep in _SEPARATOR.finditer(s, m.start(), m.end()):
-                for k in range(sep.start(), sep.end()):
-                    keep[k] = False
-        s = "".join(c for c, k in zip(s, keep, strict=True) if k)
-        where = [w for w, k in zip(where, keep, strict=True) if k]
+        # the separators inside spelled-out words, in order and apart, are cut out
+        cuts = [
+            (sep.start(), sep.end())
+            for m in _SPELLED.finditer(s)
+            for sep in _SEPARATOR.finditer(s, m.start(), m.end())
+        ]
+        if cuts:
+            s, where = _cut(s, where, cuts)
     if _LEET_HINT.search(s):
         s = _LEET_TOKEN.sub(_leet, s)  # same length: the map still holds
     if "  " not in s and s[:1] != " " and s[-1:] != " ":  # no spaces to drop
         return s, where
+    # the words, joined by one space each: the first of the spaces after a word
     out: list[str] = []
     idx: list[int] = []
-    for c, w in zip(s, where, strict=True):
-        if c == " " and (not out or out[-1] == " "):
-            continue
-        out.append(c)
-        idx.append(w)
-    if out and out[-1] == " ":
-        out.pop()
-        idx.pop()
+    end = 0
+    for m in _NOT_SPACES.finditer(s):
+        if out:
+            out.append(" ")
+            idx.append(where[end])
+        out.append(m.group())
+        end = m.end()
+        idx += where[m.start() : end]
     return "".join(out), idx
+
+
+_NOT_SPACES = re.compile("[^ ]+")
+
+
+def _cut(s: str, where: list[int], cuts: list[tuple[int, int]]) -> tuple[str, list[int]]:
+    """``s`` and its map without the spans ``cuts`` (in order, apart)."""
+    parts: list[str] = []
+    kept: list[int] = []
+    at = 0
+    for start, end in cuts:
+        parts.append(s[at:start])
+        kept += where[at:start]
+        at = end
+    parts.append(s[at:])
+    kept += where[at:]
+    return "".join(parts), kept

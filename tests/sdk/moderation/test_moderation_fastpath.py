@@ -297,3 +297,53 @@ def test_character_memory_is_bounded() -> None:
         assert len(normalize._FOLDED) <= 16
         assert len(normalize._CHAR_FOLDS) <= 16
         assert len(normalize._NOT_ONE) <= 16
+
+
+def _fold_with_map_by_character(text: str) -> tuple[str, list[int]]:
+    """Steps 5-8 of :func:`normalize.fold_with_map_full` kept character by character
+    (a flag per character for the spelled-out separators, one walk for the spaces):
+    the reference the span-wise steps are compared with."""
+    s, where = normalize._fold_each_char(text)
+    if normalize._DRAWN_HINT.search(s):
+        parts: list[str] = []
+        moved: list[int] = []
+        at = 0
+        for m in normalize._DRAWN_LETTER.finditer(s):
+            parts.append(s[at : m.start()])
+            moved += where[at : m.start()]
+            parts.append(normalize._drawn(m))
+            moved.append(where[m.start()])
+            at = m.end()
+        parts.append(s[at:])
+        moved += where[at:]
+        s, where = "".join(parts), moved
+    keep = [True] * len(s)
+    for m in normalize._SPELLED.finditer(s):
+        for sep in normalize._SEPARATOR.finditer(s, m.start(), m.end()):
+            for k in range(sep.start(), sep.end()):
+                keep[k] = False
+    s = "".join(c for c, k in zip(s, keep, strict=True) if k)
+    where = [w for w, k in zip(where, keep, strict=True) if k]
+    s = normalize._LEET_TOKEN.sub(normalize._leet, s)
+    out: list[str] = []
+    idx: list[int] = []
+    for c, w in zip(s, where, strict=True):
+        if c == " " and (not out or out[-1] == " "):
+            continue
+        out.append(c)
+        idx.append(w)
+    if out and out[-1] == " ":
+        out.pop()
+        idx.pop()
+    return "".join(out), idx
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(any_text, unicode_marks, st.text(alphabet=" .-a b\u200bk|<()", max_size=24)))
+def test_index_map_steps_by_span_are_the_steps_by_character(text: str) -> None:
+    assert normalize.fold_with_map_full(text) == _fold_with_map_by_character(text)
+
+
+def test_index_map_on_every_corpus_line() -> None:
+    for text in corpus_lines():
+        assert normalize.fold_with_map_full(text) == _fold_with_map_by_character(text)
