@@ -175,7 +175,11 @@ class AuditLogger:
         """A redacted entry, not yet written (see :meth:`record_many`). ``pii_free``:
         texts known to hold no personal data; ``language``: the session's (see
         :func:`redact`)."""
-        logged_input = redact(input, pii_free=pii_free, language=language)
+        logged_input = (
+            _redact_text(input, input in pii_free, language)  # a chat line: redact(input)
+            if type(input) is str
+            else redact(input, pii_free=pii_free, language=language)
+        )
         # what passes unchanged (a chat line, an action) is logged as input and output:
         # redacted once (redaction depends on the value alone; of a dict, on its first
         # 200 items, in order: so only small, flat dicts, whose order cannot matter)

@@ -191,8 +191,10 @@ def _ascii_tables() -> tuple[bytes, bytes]:
     return bytes(mapping), delete
 
 
+@lru_cache(maxsize=4096)
 def _fold_char(ch: str) -> str:
-    """Steps 1-4 for one character (the per-character form used for index maps)."""
+    """Steps 1-4 for one character (the per-character form used for index maps).
+    Remembered per character: chat draws on few characters."""
     if ch.isascii():
         return ch.lower().translate(fold_table())
     return (
@@ -204,15 +206,95 @@ def _fold_char(ch: str) -> str:
 
 
 def _fold_chars(text: str) -> str:
+    """Steps 1-4 of a whole text: one C-level ``translate`` through each character's
+    remembered fold (``_FOLDED``), which gives what :func:`_fold_chars_whole` gives
+    (see :class:`_FoldedChars`), or that itself when the text holds a character
+    whose combining marks are not all dropped."""
     if text.isascii():
         mapping, delete = _ascii_tables()
         return text.encode("ascii").translate(mapping, delete).decode("ascii")
+    try:
+        return text.translate(_FOLDED)
+    except _MarksKept:
+        return _fold_chars_whole(text)
+
+
+def _fold_chars_whole(text: str) -> str:
+    """Steps 1-4 of a whole text, each step on the whole text."""
     return (
         unicodedata.normalize("NFKD", text.translate(lookalike_table()))
         .translate(lookalike_table())
         .casefold()
         .translate(fold_table())
     )
+
+
+class _MarksKept(Exception):
+    """A character of the text decomposes into a combining mark that folding keeps."""
+
+
+#: Characters whose fold ``_FOLDED`` remembers, at most (then it starts again).
+_MAX_FOLDED = 65_536
+
+
+class _FoldedChars(dict[int, str]):
+    """Code point -> :func:`_fold_char` of that character, filled on first sight.
+
+    Folding character by character gives what folding the whole text gives: the
+    look-alike maps, case folding (Python's ``casefold`` has no context rules) and the
+    fold table map one character at a time, and NFKD of a text is the NFKD of each
+    character put together, except that canonical ordering may swap combining marks
+    (those with a non-zero combining class) of neighbouring characters. Nearly every
+    such mark is dropped by the fold table, so its place does not matter; a character
+    whose decomposition holds one that is kept (``U+0345`` folds to ``i``, a few
+    viramas and musical stems stay) raises :class:`_MarksKept`, and the text is folded
+    whole."""
+
+    def __missing__(self, cp: int) -> str:
+        ch = chr(cp)
+        for mark in unicodedata.normalize("NFKD", ch.translate(lookalike_table())):
+            if unicodedata.combining(mark) and _kept(mark):
+                raise _MarksKept(ch)  # not a LookupError: str.translate passes it on
+        folded = _CHAR_FOLDS[cp]
+        if len(self) >= _MAX_FOLDED:  # a flood of distinct characters cannot grow it
+            self.clear()
+        self[cp] = folded
+        return folded
+
+
+class _CharFolds(dict[int, str]):
+    """Code point -> :func:`_fold_char` of that character, filled on first sight: one
+    ``translate`` folds a text character by character (as index maps need)."""
+
+    def __missing__(self, cp: int) -> str:
+        folded = _fold_char(chr(cp))
+        if len(self) >= _MAX_FOLDED:
+            self.clear()
+        self[cp] = folded
+        return folded
+
+
+class _NotOneToOne(dict[int, str]):
+    """Code point -> ``""`` when its character folds to exactly one character, else
+    ``"x"``: a text translated through it is empty when each character folds to one,
+    so the folded text's character i came from the text's character i."""
+
+    def __missing__(self, cp: int) -> str:
+        mark = "" if len(_CHAR_FOLDS[cp]) == 1 else "x"
+        if len(self) >= _MAX_FOLDED:
+            self.clear()
+        self[cp] = mark
+        return mark
+
+
+_FOLDED = _FoldedChars()
+_CHAR_FOLDS = _CharFolds()
+_NOT_ONE = _NotOneToOne()
+
+
+def _kept(mark: str) -> bool:
+    """Whether a character of an NFKD result is left by the steps after NFKD."""
+    return bool(mark.translate(lookalike_table()).casefold().translate(fold_table()))
 
 
 #: Step 5: letters drawn with symbols.
@@ -350,6 +432,8 @@ def _fold_chars_with_map(text: str) -> tuple[str, list[int]]:
         s = _fold_chars(text)
         if len(s) == len(text):
             return s, list(range(len(s)))
+    elif not text.translate(_NOT_ONE):  # each character folds to one (most chat)
+        return text.translate(_CHAR_FOLDS), list(range(len(text)))
     return _fold_each_char(text)
 
 
@@ -381,25 +465,44 @@ def fold_with_map_full(text: str) -> tuple[str, list[int]]:
         moved += where[at:]
         s, where = "".join(parts), moved
     if _SPELL_HINT.search(s):
-        keep = [True] * len(s)
-        for m in _SPELLED.finditer(s):
-            for sep in _SEPARATOR.finditer(s, m.start(), m.end()):
-                for k in range(sep.start(), sep.end()):
-                    keep[k] = False
-        s = "".join(c for c, k in zip(s, keep, strict=True) if k)
-        where = [w for w, k in zip(where, keep, strict=True) if k]
+        # the separators inside spelled-out words, in order and apart, are cut out
+        cuts = [
+            (sep.start(), sep.end())
+            for m in _SPELLED.finditer(s)
+            for sep in _SEPARATOR.finditer(s, m.start(), m.end())
+        ]
+        if cuts:
+            s, where = _cut(s, where, cuts)
     if _LEET_HINT.search(s):
         s = _LEET_TOKEN.sub(_leet, s)  # same length: the map still holds
     if "  " not in s and s[:1] != " " and s[-1:] != " ":  # no spaces to drop
         return s, where
+    # the words, joined by one space each: the first of the spaces after a word
     out: list[str] = []
     idx: list[int] = []
-    for c, w in zip(s, where, strict=True):
-        if c == " " and (not out or out[-1] == " "):
-            continue
-        out.append(c)
-        idx.append(w)
-    if out and out[-1] == " ":
-        out.pop()
-        idx.pop()
+    end = 0
+    for m in _NOT_SPACES.finditer(s):
+        if out:
+            out.append(" ")
+            idx.append(where[end])
+        out.append(m.group())
+        end = m.end()
+        idx += where[m.start() : end]
     return "".join(out), idx
+
+
+_NOT_SPACES = re.compile("[^ ]+")
+
+
+def _cut(s: str, where: list[int], cuts: list[tuple[int, int]]) -> tuple[str, list[int]]:
+    """``s`` and its map without the spans ``cuts`` (in order, apart)."""
+    parts: list[str] = []
+    kept: list[int] = []
+    at = 0
+    for start, end in cuts:
+        parts.append(s[at:start])
+        kept += where[at:start]
+        at = end
+    parts.append(s[at:])
+    kept += where[at:]
+    return "".join(parts), kept

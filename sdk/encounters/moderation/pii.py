@@ -209,9 +209,24 @@ def find(text: str, language: str | None = None) -> list[tuple[int, int, str]]:
     """``(start, end, kind)`` for every piece of personal data (kinds in ``KINDS``),
     with the national forms of ``language`` (a BCP 47 tag; see the module docstring).
 
-    A message is looked at several times (to decide, to mask, to redact its audit
-    entry): the last few texts' findings are remembered."""
+    Text that :func:`may_hold` clears (most chat) is answered at once. A message is
+    looked at several times (to decide, to mask, to redact its audit entry): the last
+    few texts' findings are remembered."""
+    if not may_hold(text):
+        return []
     return list(_find_recent(text, _local(language)))
+
+
+def may_hold(text: str) -> bool:
+    """False when no pattern of :func:`find` can match ``text``, in any language: every
+    pattern needs a digit (phones, cards, IPv4, postcodes, addresses, ages, national
+    ids), ``@`` or a spelled-out dot (``_DOT_HINT``: e-mail), or, for IPv6, two ``:``.
+    A few C-level string tests, so clean chat skips every gate of :func:`_shared`.
+    (``dot`` is found whatever its case by ``lower``: no other character matches
+    ``d``, ``o`` or ``t`` ignoring case.)"""
+    if "@" in text or text.count(":") >= 2 or _DIGIT.search(text):
+        return True
+    return ("." in text or "dot" in text.lower()) and _DOT_HINT.search(text) is not None
 
 
 def _local(language: str | None) -> str | None:
@@ -368,7 +383,15 @@ class _Gates:
     cannot match, so skipping it changes nothing (``_shared(text, gated=False)`` runs
     every pattern; the tests compare the two). Built from a few ``bytes.translate``."""
 
-    __slots__ = ("age", "five_digits", "number_after_space", "postcode", "seven", "street")
+    __slots__ = (
+        "age",
+        "five_digits",
+        "four_digits",
+        "number_after_space",
+        "postcode",
+        "seven",
+        "street",
+    )
 
     def __init__(self, text: str, low: str) -> None:
         raw = text.encode("ascii")
@@ -377,6 +400,8 @@ class _Gates:
         shape = raw.translate(_GATE_SHAPE)
         #: ``_STATE_ZIP`` may match: five digits in a row
         self.five_digits = b"11111" in shape
+        #: ``_POSTCODE_NAMED`` may match: both its forms hold four digits in a row
+        self.four_digits = b"1111" in shape
         #: ``_POSTCODE_HINT`` may match
         self.postcode = (b"1A" in shape or b"A1" in shape or b"1-1" in shape
                          or b"1 AA" in shape)  # fmt: skip
@@ -422,8 +447,9 @@ def _shared(text: str, gated: bool = True) -> list[tuple[int, int, str]]:
             ]
         if (gates is None or gates.postcode) and _POSTCODE_HINT.search(text):
             found += [(m.start(), m.end(), "postcode") for m in _POSTCODE.finditer(text)]
-        if _POSTCODE_WORD.search(low) or (
-            (gates is None or gates.five_digits) and _STATE_ZIP.search(text)
+        if (gates is None or gates.four_digits) and (
+            _POSTCODE_WORD.search(low)
+            or ((gates is None or gates.five_digits) and _STATE_ZIP.search(text))
         ):
             for m in _POSTCODE_NAMED.finditer(text):
                 group = 1 if m.group(1) else 2

@@ -153,6 +153,10 @@ def _runs_fit(runs: _Runs, start: int, need: tuple[int, ...]) -> bool:
     return True
 
 
+#: What :meth:`TextFilter._scan` finds in clean text.
+_NOTHING: tuple[tuple[tuple[str, int, int, str], ...], frozenset[str]] = ((), frozenset())
+
+
 class TextFilter:
     """Find profanity, topics and personal data in text. Build once, share freely:
     checking does not change it, so it is safe to use from any number of tasks."""
@@ -237,11 +241,13 @@ class TextFilter:
         self, s: str, context: Context
     ) -> tuple[tuple[tuple[str, int, int, str], ...], frozenset[str]]:
         """:meth:`scan_collapsed`, and the categories found only inside game talk."""
-        d = collapse_runs(s)
+        d = _RUN.sub(_FIRST, s)  # collapse_runs(s)
         runs: _Runs | None = None
         found: list[tuple[str, int, int, str]] = []
         allowed_spans: list[tuple[int, int]] = []
-        triggered: set[Rule] = set()
+        #: the rules to run, once each: keyed by the fields a Rule's equality compares
+        #: (a Rule's own hash is a Python-level call)
+        triggered: dict[tuple[str, re.Pattern[str], str], Rule] = {}
         for last, (length, variants) in self._automaton.iter(d):
             start, end = last - length + 1, last + 1
             for category, mode, term, need in variants:
@@ -267,34 +273,37 @@ class TextFilter:
                 if category == ALLOW:
                     allowed_spans.append((start, hit_end))
                 elif mode == "rule":
-                    triggered.update(
-                        r for r in self.lexicon.rules.get(term, ()) if r.category == category
-                    )
+                    for r in self.lexicon.rules.get(term, ()):
+                        if r.category == category:
+                            triggered[r.category, r.pattern, r.source] = r
                 else:
                     found.append((category, start_at, hit_end, term))
+        # the runs are listed only once a match needs its collapsed place (most triggered
+        # rules find nothing)
         for category, term, spelled, pattern in self._single:
             if spelled in s:
-                runs = runs or _Runs(s)
-                found += [(category, runs.run_of(m.start()), runs.run_of(m.end() - 1) + 1, term)
-                          for m in pattern.finditer(s)]  # fmt: skip
-        if triggered:  # each rule once per message, on the text as written (runs and all)
-            runs = runs or _Runs(s)
-            for rule in triggered:
-                found += [
-                    (rule.category, runs.run_of(m.start()), runs.run_of(m.end() - 1) + 1,
-                     rule.source)
-                    for m in rule.pattern.finditer(s)
-                    if m.end() > m.start()
-                ]  # fmt: skip
+                for m in pattern.finditer(s):
+                    runs = runs or _Runs(s)
+                    found.append((category, runs.run_of(m.start()),
+                                  runs.run_of(m.end() - 1) + 1, term))  # fmt: skip
+        # each rule once per message, on the text as written (runs and all)
+        for rule in triggered.values():
+            for m in rule.pattern.finditer(s):
+                if m.end() > m.start():
+                    runs = runs or _Runs(s)
+                    found.append((rule.category, runs.run_of(m.start()),
+                                  runs.run_of(m.end() - 1) + 1, rule.source))  # fmt: skip
         if allowed_spans:
             found = [f for f in found if not any(a <= f[1] and f[2] <= b for a, b in allowed_spans)]
-        game_talk: set[str] = set()
-        if context == "game" and found:
+        if not found:  # most clean chat
+            return _NOTHING
+        game_talk: frozenset[str] = frozenset()
+        if context == "game":
             kept = self._without_game_talk(s, found)
             if len(kept) < len(found):
-                game_talk = {f[0] for f in found} - {f[0] for f in kept}
+                game_talk = frozenset({f[0] for f in found} - {f[0] for f in kept})
             found = kept
-        return tuple(found), frozenset(game_talk)
+        return tuple(found), game_talk
 
     def _without_game_talk(
         self, s: str, found: list[tuple[str, int, int, str]]

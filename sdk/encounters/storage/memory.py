@@ -129,15 +129,17 @@ class MemoryStore(Store):
         return found[offset : offset + limit]
 
     async def append_audit(self, entries: list[AuditEntry]) -> list[int]:
-        return await self.write_batch(WriteBatch(audit=entries))
+        return self._append_audit(entries)
+
+    def _append_audit(self, entries: list[AuditEntry]) -> list[int]:
+        first = len(self._audit) + 1
+        # stored as they are: a seq they carry is replaced by their place in the list
+        # when read (no copy, no per-call exclude set to build)
+        self._audit += [entry.model_dump_json() for entry in entries]
+        return list(range(first, len(self._audit) + 1))
 
     async def write_batch(self, batch: WriteBatch) -> list[int]:
-        seqs = []
-        for entry in batch.audit:
-            seq = len(self._audit) + 1
-            # stored without its seq (its place in the list gives it back): no copy
-            self._audit.append(entry.model_dump_json(exclude={"seq"}))
-            seqs.append(seq)
+        seqs = self._append_audit(batch.audit)
         for companion in batch.companions:
             await self.save_companion(companion)
         for change in batch.changes:

@@ -19,7 +19,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from encounters.models.persona import Safety
@@ -94,6 +94,8 @@ def full_path() -> Iterator[None]:
         mock.patch.object(topicmodel, "_words", topicmodel._words_full),
         mock.patch.object(pii, "find", pii.find_uncached),
         mock.patch.object(pii, "_shared", functools.partial(pii._shared, gated=False)),
+        mock.patch.object(normalize, "_fold_chars", normalize._fold_chars_whole),
+        mock.patch.object(normalize, "_fold_chars_with_map", normalize._fold_each_char),
     ):
         yield
 
@@ -233,3 +235,115 @@ def test_topic_memory_is_bounded_and_forgets_safely() -> None:
                 if model.scores(normalize.fold(text))[t] >= limit
             }
             assert len(model._word_rows) <= 5
+
+
+#: The languages with national forms of personal data, and none.
+_LANGUAGES = (None, "es", "de", "fr", "pt-BR", "ru")
+#: Spelled-out and written e-mail marks, colons and unicode digits, for the gate.
+_GATE_WORDS = ("dot", "DoT", ".com", ".de", "(at)", "at", "@", "::", "beef::cafe", "fe80::1", "١٢٣",
+               "x")  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        pii_lines,
+        any_text,
+        st.lists(st.sampled_from(_GATE_WORDS + tuple(_WORDS)), max_size=8).map(" ".join),
+    )
+)
+@example("beef::cafe")  # an IPv6 address without a digit
+@example("write to kira AT mail DOT com")
+@example("kira at mail.com")
+@example("phone \u0663\u0663\u0663 \u0663\u0663\u0663\u0663 \u0663\u0663\u0663\u0663")
+def test_text_the_gate_clears_holds_no_personal_data(text: str) -> None:
+    """``pii.may_hold`` clears only text in which no language finds anything."""
+    if not pii.may_hold(text):
+        for language in _LANGUAGES:
+            assert pii.find_uncached(text, language) == []
+    for language in _LANGUAGES:
+        assert pii.find(text, language) == pii.find_uncached(text, language)
+
+
+def test_personal_data_gate_on_every_corpus_line() -> None:
+    for text in corpus_lines():
+        if not pii.may_hold(text):
+            assert all(pii.find_uncached(text, lang) == [] for lang in _LANGUAGES)
+
+
+#: Letters with combining marks that folding keeps (U+0345 folds to ``i``; a musical
+#: stem and a virama stay) or drops, precomposed forms, look-alikes and full-width text.
+_MARKS = "a\u0345\U0001d165\u0301\u0300\u0327\u0f71\u1b44\u1fb3\u1f80\u00e9\u0399\u03a3\uff26\u0430"
+unicode_marks = st.text(alphabet=st.sampled_from(_MARKS + " x"), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(unicode_marks, st.text(max_size=40), any_text))
+def test_folding_by_character_is_folding_the_text(text: str) -> None:
+    """Steps 1-4 through each character's remembered fold equal the steps on the whole
+    text (whose NFKD may reorder kept marks), and the one-translate index map equals
+    the character-by-character one."""
+    assert normalize._fold_chars(text) == normalize._fold_chars_whole(text)
+    assert normalize._fold_chars_with_map(text) == normalize._fold_each_char(text)
+
+
+def test_character_memory_is_bounded() -> None:
+    """A flood of distinct characters empties the remembered folds instead of growing
+    them, and folding stays the same."""
+    text = "".join(map(chr, range(0x400, 0x800)))
+    with mock.patch.object(normalize, "_MAX_FOLDED", 16):
+        assert normalize._fold_chars(text) == normalize._fold_chars_whole(text)
+        assert normalize._fold_chars_with_map(text) == normalize._fold_each_char(text)
+        assert len(normalize._FOLDED) <= 16
+        assert len(normalize._CHAR_FOLDS) <= 16
+        assert len(normalize._NOT_ONE) <= 16
+
+
+def _fold_with_map_by_character(text: str) -> tuple[str, list[int]]:
+    """Steps 5-8 of :func:`normalize.fold_with_map_full` kept character by character
+    (a flag per character for the spelled-out separators, one walk for the spaces):
+    the reference the span-wise steps are compared with."""
+    s, where = normalize._fold_each_char(text)
+    if normalize._DRAWN_HINT.search(s):
+        parts: list[str] = []
+        moved: list[int] = []
+        at = 0
+        for m in normalize._DRAWN_LETTER.finditer(s):
+            parts.append(s[at : m.start()])
+            moved += where[at : m.start()]
+            parts.append(normalize._drawn(m))
+            moved.append(where[m.start()])
+            at = m.end()
+        parts.append(s[at:])
+        moved += where[at:]
+        s, where = "".join(parts), moved
+    keep = [True] * len(s)
+    for m in normalize._SPELLED.finditer(s):
+        for sep in normalize._SEPARATOR.finditer(s, m.start(), m.end()):
+            for k in range(sep.start(), sep.end()):
+                keep[k] = False
+    s = "".join(c for c, k in zip(s, keep, strict=True) if k)
+    where = [w for w, k in zip(where, keep, strict=True) if k]
+    s = normalize._LEET_TOKEN.sub(normalize._leet, s)
+    out: list[str] = []
+    idx: list[int] = []
+    for c, w in zip(s, where, strict=True):
+        if c == " " and (not out or out[-1] == " "):
+            continue
+        out.append(c)
+        idx.append(w)
+    if out and out[-1] == " ":
+        out.pop()
+        idx.pop()
+    return "".join(out), idx
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(any_text, unicode_marks, st.text(alphabet=" .-a b\u200bk|<()", max_size=24)))
+def test_index_map_steps_by_span_are_the_steps_by_character(text: str) -> None:
+    assert normalize.fold_with_map_full(text) == _fold_with_map_by_character(text)
+
+
+def test_index_map_on_every_corpus_line() -> None:
+    for text in corpus_lines():
+        assert normalize.fold_with_map_full(text) == _fold_with_map_by_character(text)
