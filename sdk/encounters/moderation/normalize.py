@@ -316,9 +316,9 @@ def _drawn(match: re.Match[str]) -> str:
 def _leet(match: re.Match[str]) -> str:
     """Fold leetspeak in one token (see step 7), leaving numbers alone."""
     token = match.group(0)
-    if _NUMBER.fullmatch(token):
-        return token
     body = token.rstrip("!")
+    if _NUMBER.fullmatch(body):  # a number, also when shouted ("1488!", "100!!")
+        return token
     return body.translate(LEET) + token[len(body) :]
 
 

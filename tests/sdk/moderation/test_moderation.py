@@ -129,6 +129,7 @@ def test_fold_undoes_obfuscation(text: str, skeleton: str) -> None:
         ("rated 3.5 stars", "rated 3.5 stars"),
         ("x 100 y 64 z -200", "x 100 y 64 z -200"),
         ("wow!", "wow!"),  # a trailing "!" stays punctuation
+        ("we won 100!!", "we won 100!!"),  # a shouted number stays a number
         ("shot a deer", "shot a deer"),  # separators join single letters only
     ],
 )

@@ -71,7 +71,7 @@ GAME_TWINS = [
 
 #: The hate code 1488 is a number by itself; longer numbers that hold its digits (a
 #: score, an id, a price) are other numbers.
-HATE_CODE = ["1488", "heil 1488", "1488 gang", "1 4 8 8"]
+HATE_CODE = ["1488", "heil 1488", "1488 gang", "1 4 8 8", "1488!!"]
 NOT_HATE_CODE = [
     "new high score: 11488",
     "my player id is 14888",
