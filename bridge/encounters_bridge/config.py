@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from encounters.errors import ConfigError
 
+from .forwarded import Network, parse_networks
 from .frames import MAX_FRAME_BYTES
 
 ENV_PREFIX = "AE_BRIDGE_"
@@ -52,6 +54,11 @@ class BridgeConfig(BaseModel):
     #: servers behind one address (NAT, a hosting provider).
     max_unidentified: int = Field(256, ge=1, le=1_000_000)
     max_unidentified_per_address: int = Field(32, ge=1, le=1_000_000)
+    #: Reverse proxies whose ``X-Forwarded-For`` names the client (IP addresses or
+    #: CIDR networks, IPv4 or IPv6; comma-separated in ``AE_BRIDGE_TRUSTED_PROXIES``):
+    #: the per-address limits then count each game server and browser behind the
+    #: proxy on its own (see :mod:`.forwarded`). Empty: the header is ignored.
+    trusted_proxies: tuple[Network, ...] = ()
     #: The control API's address as players reach it (``https://bridge.example.org``),
     #: for the links to companions' voices and, behind a reverse proxy that serves the
     #: edge at ``/ws``, the web world's link; default ``http://HOST:HTTP_PORT``.
@@ -63,6 +70,16 @@ class BridgeConfig(BaseModel):
     #: another node this long after it died; keep it well above the longest pause of a
     #: node (see ``docs/storage.md``, "Several nodes").
     lease_ttl: float = Field(10.0, ge=0.3, le=600)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> tuple[Network, ...]:
+        """A comma-separated string (the environment) or a list (TOML, code)."""
+        if isinstance(value, list | tuple):
+            value = [str(v) if isinstance(v, IPv4Network | IPv6Network) else v for v in value]
+        elif not isinstance(value, str):
+            raise ValueError("give IP addresses or CIDR networks, comma-separated")
+        return parse_networks(value)
 
 
 FIELDS = tuple(BridgeConfig.model_fields)

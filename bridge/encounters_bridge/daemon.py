@@ -94,6 +94,7 @@ class Daemon:
                 max_frame_bytes=config.max_frame_bytes,
                 max_unidentified=config.max_unidentified,
                 max_unidentified_per_address=config.max_unidentified_per_address,
+                trusted_proxies=config.trusted_proxies,
                 bad_keys=BadKeyBackoff.sharing(moderator.limiter, settings),
                 budgets=budgets,
             )

@@ -54,6 +54,7 @@ from encounters.storage import WriteBatch
 
 from .backoff import BadKeyBackoff
 from .budgets import LinkBudgets
+from .forwarded import Network, client_address
 from .frames import MAX_FRAME_BYTES, CloseCode, Encoding, Frame
 from .keys import check_world_key, digest, new_resume_token, same
 from .links import LinkMoved, LinkOwner
@@ -177,6 +178,9 @@ class BridgeEdge:
     max_connections: int | None = None
     max_unidentified: int = 256
     max_unidentified_per_address: int = 32
+    #: reverse proxies whose X-Forwarded-For names the client (forwarded.py); empty:
+    #: every limit keyed by address sees the socket's peer
+    trusted_proxies: tuple[Network, ...] = ()
     #: seconds between looks for keys revoked by another process (``ae worlds revoke``)
     revocation_check_interval: float = 2.0
     #: seconds close_all waits for adapters to finish their closing handshakes
@@ -294,7 +298,11 @@ class BridgeEdge:
             limiter=self._event_limiter,
             frame_limiter=self._frame_limiter,
         )
-        address = ws.remote_address[0] if ws.remote_address else ""
+        peer = str(ws.remote_address[0]) if ws.remote_address else ""
+        address = peer
+        if self.trusted_proxies and ws.request is not None:
+            forwarded = ws.request.headers.get_all("X-Forwarded-For")
+            address = client_address(peer, forwarded, self.trusted_proxies)
         link.frame_key = f"address:{address}"
         conn = Connection(ws, link, address=str(address))
         for handshake in (ws.request, ws.response):  # read above: an idle link keeps no headers

@@ -6,6 +6,7 @@ config passes WebSocket upgrades with timeouts longer than the heartbeat."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shutil
 import subprocess
@@ -17,11 +18,12 @@ import pytest
 import yaml  # type: ignore[import-untyped]  # (no stubs in the lock)
 
 from encounters.settings import Settings
-from encounters_bridge.config import BridgeConfig
+from encounters_bridge.config import BridgeConfig, load_bridge_config
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "docs" / "deploy"
 NODES = ("node1", "node2", "node3")
+TRUSTED = "AE_BRIDGE_TRUSTED_PROXIES"
 #: variables the nodes get that are read by others than the daemon's settings
 OTHERS = {"PGPASSWORD"}  # asyncpg (libpq's variable)
 
@@ -83,6 +85,14 @@ def test_compose_runs_three_nodes_on_postgresql_redis_and_a_proxy() -> None:
     assert all((DEPLOY / m).exists() or m == "./certs" for m in mounts), mounts
     assert "./nginx.conf" in mounts
     assert set(compose["volumes"]) == {*NODES, "postgres"}
+    # the nodes trust X-Forwarded-For from the proxy's fixed address, on its network
+    address = ipaddress.ip_address(proxy["networks"]["default"]["ipv4_address"])
+    subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    assert address in ipaddress.ip_network(subnet)
+    for name in NODES:
+        setting = {TRUSTED: services[name]["environment"][TRUSTED]}
+        trusted = load_bridge_config(env=setting).trusted_proxies
+        assert [str(n) for n in trusted] == [f"{address}/32"]
 
 
 def test_the_image_serves_and_checks_health() -> None:
@@ -139,6 +149,7 @@ def test_the_systemd_unit_starts_a_node_with_its_settings() -> None:
     assert dict(sections["Install"])["WantedBy"] == "multi-user.target"
     shared = env_file(DEPLOY / "systemd" / "ae-bridge.env")
     assert shared["AE_STORE"].startswith("postgresql://") and shared["AE_REDIS"]
+    assert load_bridge_config(env=shared).trusted_proxies  # the proxy's address
     for name in NODES:
         own = env_file(DEPLOY / "systemd" / f"{name}.env")
         assert own["AE_DATA_DIR"].endswith(f"/{name}")
