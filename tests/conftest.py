@@ -12,10 +12,7 @@ from encounters.storage import SQLiteStore, Store
 from encounters.storage.postgres import PostgresStore
 from tests.support.services import store_backend
 
-#: text_filter, threaded: shared by the bridge, adapter and end-to-end tests
-pytest_plugins = ["tests.support.fixtures"]
-
-#: text_filter, threaded: shared by the bridge, adapter and end-to-end tests
+#: text_filter, threaded, pg_schema, redis_key_prefix: shared by every test package
 pytest_plugins = ["tests.support.fixtures"]
 
 #: Every variable the LLM settings read, and those the ollama client reads by itself.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +24,7 @@ from encounters_bridge.protocol import EVENT_RATE
 from encounters_bridge.server import BridgeEdge
 from encounters_bridge.store import open_bridge_store
 from tests.support.daemon_process import free_port
-from tests.support.services import REDIS_URL, redis_prefix
+from tests.support.services import REDIS_URL
 
 pytestmark = pytest.mark.anyio
 
@@ -32,12 +32,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    with redis_prefix() as name:
-        yield name
 
 
 @dataclass
@@ -57,12 +51,12 @@ async def budgets(prefix: str, url: str = REDIS_URL, **kw: Any) -> AsyncIterator
         await b.redis.aclose()
 
 
-async def test_a_spent_budget_moves_with_the_link(prefix: str) -> None:
+async def test_a_spent_budget_moves_with_the_link(redis_key_prefix: str) -> None:
     # two nodes whose monotonic clocks have nothing in common; time stands still
     link = Link()
     async with (
-        budgets(prefix, clock=lambda: 1000.0, wall=lambda: 1.7e9) as a,
-        budgets(prefix, clock=lambda: 5.0, wall=lambda: 1.7e9) as b,
+        budgets(redis_key_prefix, clock=lambda: 1000.0, wall=lambda: 1.7e9) as a,
+        budgets(redis_key_prefix, clock=lambda: 5.0, wall=lambda: 1.7e9) as b,
     ):
         spent = [a.events.check("events:link_1", EVENT_RATE) for _ in range(41)]
         assert [d.allowed for d in spent] == [True] * 40 + [False]
@@ -79,11 +73,11 @@ async def test_a_spent_budget_moves_with_the_link(prefix: str) -> None:
         assert b.frames.state("server:minecraft:srv") == before
 
 
-async def test_an_unreachable_redis_leaves_budgets_per_node(prefix: str) -> None:
+async def test_an_unreachable_redis_leaves_budgets_per_node(redis_key_prefix: str) -> None:
     logs = io.StringIO()
     configure_logging("warning", "json", stream=logs)
     try:
-        async with budgets(prefix, f"redis://127.0.0.1:{free_port()}/0") as b:
+        async with budgets(redis_key_prefix, f"redis://127.0.0.1:{free_port()}/0") as b:
             b.events.check("events:link_1", EVENT_RATE)
             await b.save([Link()])  # nothing raises
             await b.load(Link())
@@ -103,7 +97,7 @@ async def frames_until(ws: ClientConnection, op: str) -> dict[str, Any]:
 
 
 async def test_edges_hand_the_budget_over_when_a_link_resumes_on_another_node(
-    prefix: str,
+    redis_key_prefix: str,
 ) -> None:
     """Two edges on one store and one Redis prefix: a link that spent events on the
     first resumes on the second, which counts what was spent."""
@@ -113,8 +107,8 @@ async def test_edges_hand_the_budget_over_when_a_link_resumes_on_another_node(
     # time stands still (as if the link moved at once), on two unrelated clocks
     clocks = {"first": 50.0, "second": 9000.0}
     async with (
-        budgets(prefix, clock=lambda: clocks["first"], wall=lambda: 1.7e9) as first,
-        budgets(prefix, clock=lambda: clocks["second"], wall=lambda: 1.7e9) as second,
+        budgets(redis_key_prefix, clock=lambda: clocks["first"], wall=lambda: 1.7e9) as first,
+        budgets(redis_key_prefix, clock=lambda: clocks["second"], wall=lambda: 1.7e9) as second,
     ):
         edges = [BridgeEdge(records, heartbeat_interval=5, budgets=b, clock=b.clock)
                  for b in (first, second)]  # fmt: skip
@@ -132,7 +126,7 @@ async def test_edges_hand_the_budget_over_when_a_link_resumes_on_another_node(
                     pass
             spent_key = f"events:{ready['link_id']}"
             with anyio.fail_after(10):  # the first edge writes it as the connection ends
-                while await first.redis.get(f"{prefix}:budget:{spent_key}") is None:
+                while await first.redis.get(f"{redis_key_prefix}:budget:{spent_key}") is None:
                     await anyio.sleep(0.02)
             assert second.events.state(spent_key) is None
             async with connect(urls[1]) as ws:

@@ -7,7 +7,6 @@ only from the edge's moderated dispatches)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,7 @@ from tests.support.control import (
     run_daemon,
     spawn_live,
 )
-from tests.support.services import REDIS_URL, redis_prefix
+from tests.support.services import REDIS_URL
 
 pytestmark = pytest.mark.anyio
 
@@ -330,14 +329,8 @@ def test_behind_a_proxy_the_page_links_through_the_public_address() -> None:
     assert link_url(None, "127.0.0.1", 3002) == "ws://127.0.0.1:3002/ws?encoding=json"
 
 
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    with redis_prefix() as name:
-        yield name
-
-
 async def test_on_several_nodes_a_link_pass_is_redeemed_once_on_any_node(
-    tmp_path: Path, prefix: str
+    tmp_path: Path, redis_key_prefix: str
 ) -> None:
     """Node A mints the passes (its room serves the page); the page's link may reach
     node B through the load balancer: B redeems the link pass through Redis, and
@@ -349,8 +342,8 @@ async def test_on_several_nodes_a_link_pass_is_redeemed_once_on_any_node(
         async with SQLiteStore(tmp_path / "s.db") as sdk_store:
             store = await open_bridge_store(sdk_store)
             key, _ = await create_world_key(store, "web", "web", ["w"])
-            a = PlayPasses(store, redis=client, redis_prefix=prefix)
-            b = PlayPasses(store, redis=client, redis_prefix=prefix)
+            a = PlayPasses(store, redis=client, redis_prefix=redis_key_prefix)
+            b = PlayPasses(store, redis=client, redis_prefix=redis_key_prefix)
             minted = a.mint(key, "w", Player("p1", "Ava"))
             assert minted is not None
             room, link = minted

@@ -12,12 +12,29 @@ from anyio.from_thread import start_blocking_portal
 from encounters.moderation import TextFilter
 
 from .control import Game, Threaded, connected, make_keys, run_daemon
+from .services import postgres_schema, redis_prefix
 
 
 @pytest.fixture(scope="session")
 def text_filter() -> TextFilter:
     """The word lists, built once (a moderator is built per daemon on top of them)."""
     return TextFilter.default()
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    """A private schema on the test PostgreSQL, dropped afterwards (see
+    :func:`.services.postgres_schema`: skipped, or failed under CI, without one)."""
+    with postgres_schema() as name:
+        yield name
+
+
+@pytest.fixture
+def redis_key_prefix() -> Iterator[str]:
+    """A private key prefix on the test Redis, its keys deleted afterwards (see
+    :func:`.services.redis_prefix`)."""
+    with redis_prefix() as name:
+        yield name
 
 
 @pytest.fixture

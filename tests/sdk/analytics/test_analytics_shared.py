@@ -4,7 +4,6 @@ every process's reports read all of them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from encounters.analytics import AnalyticsRecorder
 from encounters.storage.postgres import PostgresStore
 from tests.sdk.analytics.test_analytics import event
-from tests.support.services import POSTGRES_URL, postgres_schema
+from tests.support.services import POSTGRES_URL
 
 pytestmark = pytest.mark.anyio
 
@@ -22,15 +21,9 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture
-def schema() -> Iterator[str]:
-    with postgres_schema() as name:
-        yield name
-
-
-async def test_three_nodes_count_each_session_once(schema: str) -> None:
+async def test_three_nodes_count_each_session_once(pg_schema: str) -> None:
     at = datetime.now(UTC) - timedelta(minutes=5)
-    stores = [PostgresStore(POSTGRES_URL, schema=schema) for _ in range(3)]
+    stores = [PostgresStore(POSTGRES_URL, schema=pg_schema) for _ in range(3)]
     for store in stores:
         await store.open()
     try:

@@ -12,7 +12,7 @@ import json
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 from encounters.log import configure_logging
 from encounters.moderation import InProcessRateLimiter, Rate, RedisRateLimiter, shared_limiter
 from encounters.settings import load_settings
-from tests.support.services import REDIS_URL, redis_prefix
+from tests.support.services import REDIS_URL
 
 pytestmark = pytest.mark.anyio
 
@@ -29,12 +29,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"  # redis.asyncio
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    with redis_prefix() as name:
-        yield name
 
 
 class Clock:
@@ -57,13 +51,15 @@ async def limiter(prefix: str, url: str = REDIS_URL, **kw: Any) -> AsyncIterator
         await lim.aclose()
 
 
-async def test_same_decisions_and_retry_after_as_the_in_process_limiter(prefix: str) -> None:
+async def test_same_decisions_and_retry_after_as_the_in_process_limiter(
+    redis_key_prefix: str,
+) -> None:
     clock = Clock()
     local = InProcessRateLimiter(clock=clock)
     rates = [Rate.per_second(5), Rate.per_minute(10, burst=3), Rate(7, 2.5, burst=4)]
     rng = random.Random(24)
     refused = 0
-    async with limiter(prefix, clock=clock) as shared:
+    async with limiter(redis_key_prefix, clock=clock) as shared:
         for step in range(400):
             clock.now += rng.choice([0.0, 0.0, 0.01, 0.05, 0.13, 0.4, 1.7])
             key, rate = f"k{rng.randrange(3)}", rng.choice(rates)
@@ -79,11 +75,15 @@ async def test_same_decisions_and_retry_after_as_the_in_process_limiter(prefix: 
     assert 0 < refused < 400, "the sequence must exercise both answers"
 
 
-async def test_nodes_spend_one_budget(prefix: str) -> None:
+async def test_nodes_spend_one_budget(redis_key_prefix: str) -> None:
     """Three limiters with their own connections (as three daemon nodes) and the
     Redis server's clock: 6 a minute means 6 in all, not 6 each."""
     rate = Rate.per_minute(6)
-    async with limiter(prefix) as a, limiter(prefix) as b, limiter(prefix) as c:
+    async with (
+        limiter(redis_key_prefix) as a,
+        limiter(redis_key_prefix) as b,
+        limiter(redis_key_prefix) as c,
+    ):
         answers = [await node.hit("persona:p1:s1:actions", rate) for node in (a, b, c) * 4]
     allowed = [d.allowed for d in answers]
     assert allowed[:6] == [True] * 6
@@ -93,12 +93,12 @@ async def test_nodes_spend_one_budget(prefix: str) -> None:
 
 
 async def test_a_burst_of_concurrent_checks_waits_for_connections_and_counts_exactly(
-    prefix: str,
+    redis_key_prefix: str,
 ) -> None:
     """More checks at once than the client's pool has connections (100): they queue
     rather than fail over to the per-node fallback, and the budget is exact."""
     rate = Rate.per_minute(150)  # one more every 0.4 s
-    async with limiter(prefix) as lim:
+    async with limiter(redis_key_prefix) as lim:
         started = time.monotonic()
         answers = await asyncio.gather(*(lim.hit("burst", rate) for _ in range(400)))
         elapsed = time.monotonic() - started
@@ -107,18 +107,18 @@ async def test_a_burst_of_concurrent_checks_waits_for_connections_and_counts_exa
     assert 150 <= allowed <= 150 + math.ceil(elapsed / rate.interval)
 
 
-async def test_a_server_that_forgot_its_scripts_loads_them_again(prefix: str) -> None:
-    async with limiter(prefix) as lim:
+async def test_a_server_that_forgot_its_scripts_loads_them_again(redis_key_prefix: str) -> None:
+    async with limiter(redis_key_prefix) as lim:
         assert (await lim.hit("k", Rate.per_second(1))).allowed
         await lim.client.script_flush()  # as after a Redis restart
         assert not (await lim.hit("k", Rate.per_second(1))).allowed
         assert not lim.degraded
 
 
-async def test_idle_keys_expire_in_redis(prefix: str) -> None:
-    async with limiter(prefix) as lim:
+async def test_idle_keys_expire_in_redis(redis_key_prefix: str) -> None:
+    async with limiter(redis_key_prefix) as lim:
         await lim.hit("short", Rate(1, 0.2))
-        ttl = await lim.client.pttl(f"{prefix}:rate:short")
+        ttl = await lim.client.pttl(f"{redis_key_prefix}:rate:short")
         assert 0 < ttl <= 201  # until the TAT (rounded up to a millisecond)
 
 
@@ -156,7 +156,7 @@ class Proxy:
 
 
 async def test_an_outage_mid_run_falls_back_to_per_node_limits_and_recovers(
-    prefix: str,
+    redis_key_prefix: str,
 ) -> None:
     proxy = Proxy()
     await proxy.start()
@@ -165,7 +165,7 @@ async def test_an_outage_mid_run_falls_back_to_per_node_limits_and_recovers(
     configure_logging("warning", "json", stream=logs)
     try:
         async with limiter(
-            prefix, f"redis://127.0.0.1:{proxy.port}/0", retry_interval=0.2, timeout=2
+            redis_key_prefix, f"redis://127.0.0.1:{proxy.port}/0", retry_interval=0.2, timeout=2
         ) as lim:
             assert (await lim.hit("p", rate)).allowed  # in Redis
             await proxy.cut()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,15 +24,9 @@ from encounters.storage.postgres import PostgresStore
 from encounters.webhooks.models import Webhook
 from tests.conftest import encounter_dict
 from tests.sdk.marketplace.helpers import ADMIN, encounter_submission, open_market
-from tests.support.services import POSTGRES_URL, postgres_schema
+from tests.support.services import POSTGRES_URL
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def schema() -> Iterator[str]:
-    with postgres_schema() as name:
-        yield name
 
 
 def ae(*args: str) -> tuple[int, str, str]:
@@ -66,11 +59,11 @@ async def fill(path: Path) -> dict[str, Any]:
 
 
 def test_migrate_copies_everything_with_ids_and_cursors_kept(
-    tmp_path: Path, schema: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, pg_schema: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = tmp_path / "data"
     made = anyio.run(fill, data / "encounters.db")
-    url = f"{POSTGRES_URL}?schema={schema}"
+    url = f"{POSTGRES_URL}?schema={pg_schema}"
 
     code, out, err = ae("--data-dir", str(data), "store", "migrate", "--to", url)
     assert code == 0, err
@@ -108,12 +101,12 @@ def test_migrate_copies_everything_with_ids_and_cursors_kept(
     assert not (data / "encounters.db").exists()
 
 
-def test_a_failed_copy_leaves_the_target_empty(tmp_path: Path, schema: str) -> None:
+def test_a_failed_copy_leaves_the_target_empty(tmp_path: Path, pg_schema: str) -> None:
     path = tmp_path / "old.db"
     anyio.run(fill, path)
     with sqlite3.connect(path) as db:  # a value PostgreSQL cannot hold (a NUL character)
         db.execute("UPDATE documents SET data = ?", ("bad\x00value",))
-    url = f"{POSTGRES_URL}?schema={schema}"
+    url = f"{POSTGRES_URL}?schema={pg_schema}"
 
     code, _, err = ae("store", "migrate", "--from", str(path), "--to", url)
     assert code == 1 and "nothing was copied" in err
@@ -126,15 +119,15 @@ def test_a_failed_copy_leaves_the_target_empty(tmp_path: Path, schema: str) -> N
     assert anyio.run(count_sessions) == 0
 
 
-def test_a_missing_source_is_named(tmp_path: Path, schema: str) -> None:
+def test_a_missing_source_is_named(tmp_path: Path, pg_schema: str) -> None:
     missing = tmp_path / "nope.db"
-    url = f"{POSTGRES_URL}?schema={schema}"
+    url = f"{POSTGRES_URL}?schema={pg_schema}"
     code, _, err = ae("store", "migrate", "--from", str(missing), "--to", url)
     assert code == 1 and "no SQLite store at" in err and str(missing) in err
 
 
 def test_the_marketplace_moves_into_its_own_file(
-    tmp_path: Path, schema: str, text_filter: TextFilter
+    tmp_path: Path, pg_schema: str, text_filter: TextFilter
 ) -> None:
     """The marketplace has no PostgreSQL backend: a node on PostgreSQL keeps it in
     ``market.db`` in its data folder, which ``ae store migrate`` fills from the SQLite
@@ -148,7 +141,7 @@ def test_the_marketplace_moves_into_its_own_file(
             return (await market.publish(sub, ADMIN)).listing_id
 
     listing = anyio.run(publish)
-    url = f"{POSTGRES_URL}?schema={schema}"
+    url = f"{POSTGRES_URL}?schema={pg_schema}"
     (data / "market.db").write_bytes(b"")  # taken: refused before anything is copied
     code, _, err = ae("--data-dir", str(data), "store", "migrate", "--to", url)
     assert code == 1 and "market.db" in err and "--market-to" in err

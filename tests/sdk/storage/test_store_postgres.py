@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from encounters.storage import WriteBatch
 from encounters.storage.postgres import PostgresStore
 from encounters.storage.schema import SCHEMA_VERSION
 from tests.conftest import encounter_dict
-from tests.support.services import POSTGRES_URL, postgres_schema
+from tests.support.services import POSTGRES_URL
 
 pytestmark = pytest.mark.anyio
 
@@ -37,12 +37,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def schema() -> Iterator[str]:
-    with postgres_schema() as name:
-        yield name
 
 
 def node(schema: str) -> PostgresStore:
@@ -61,8 +55,8 @@ def free_port() -> int:
         return port
 
 
-async def test_nodes_opening_a_new_database_at_once_migrate_it_once(schema: str) -> None:
-    stores = [node(schema) for _ in range(4)]
+async def test_nodes_opening_a_new_database_at_once_migrate_it_once(pg_schema: str) -> None:
+    stores = [node(pg_schema) for _ in range(4)]
     async with anyio.create_task_group() as tg:
         for store in stores:
             tg.start_soon(store.open)
@@ -77,7 +71,7 @@ async def test_nodes_opening_a_new_database_at_once_migrate_it_once(schema: str)
 
 
 async def test_appends_from_two_nodes_are_numbered_without_gaps_and_no_cursor_skips(
-    schema: str,
+    pg_schema: str,
 ) -> None:
     """A reader following the log by cursor while two nodes append sees every row:
     numbers are committed in increasing order."""
@@ -85,7 +79,7 @@ async def test_appends_from_two_nodes_are_numbered_without_gaps_and_no_cursor_sk
     total = 2 * per_node * batches
     seen: list[int] = []
     written: dict[int, dict[str, Any]] = {}
-    async with node(schema) as a, node(schema) as b, node(schema) as reader:
+    async with node(pg_schema) as a, node(pg_schema) as b, node(pg_schema) as reader:
 
         async def append(store: PostgresStore, name: str, i: int) -> None:
             rows: list[tuple[str | None, datetime, dict[str, Any]]] = [
@@ -121,13 +115,13 @@ async def test_appends_from_two_nodes_are_numbered_without_gaps_and_no_cursor_sk
                 assert first.data["k"] < second.data["k"]
 
 
-async def test_session_updates_from_two_nodes_lose_nothing(schema: str) -> None:
+async def test_session_updates_from_two_nodes_lose_nothing(pg_schema: str) -> None:
     session = Session.start("alice", EncounterSpec.model_validate(encounter_dict()))
 
     def add(tag: str) -> Callable[[Session], None]:
         return lambda s: s.webhooks_triggered.append(tag)
 
-    async with node(schema) as a, node(schema) as b:
+    async with node(pg_schema) as a, node(pg_schema) as b:
         await a.save_session(session)
         async with anyio.create_task_group() as tg:
             for i in range(25):
@@ -141,11 +135,11 @@ async def test_session_updates_from_two_nodes_lose_nothing(schema: str) -> None:
 
 
 async def test_nodes_saving_the_same_rows_in_opposite_orders_do_not_deadlock(
-    schema: str,
+    pg_schema: str,
 ) -> None:
     spec = EncounterSpec.model_validate(encounter_dict())
     rows = [Session.start(f"p{i}", spec) for i in range(20)]
-    async with node(schema) as a, node(schema) as b:
+    async with node(pg_schema) as a, node(pg_schema) as b:
         await a.save_sessions(rows)
         for _ in range(15):  # each node's batch locks all 20 rows in one transaction
             async with anyio.create_task_group() as tg:
@@ -154,8 +148,8 @@ async def test_nodes_saving_the_same_rows_in_opposite_orders_do_not_deadlock(
         assert len(await a.list_sessions(limit=100)) == 20
 
 
-async def test_a_failed_batch_commits_none_of_its_writes(schema: str) -> None:
-    async with node(schema) as store:
+async def test_a_failed_batch_commits_none_of_its_writes(pg_schema: str) -> None:
+    async with node(pg_schema) as store:
         assert await store.append_audit([entry("ok")]) == [1]
         companion = CompanionSession(id="cmp_lost", persona_id="per_1", world="gmod",
                                      server_id="srv-1")  # fmt: skip
@@ -182,9 +176,9 @@ async def test_an_unreachable_server_is_one_line_without_the_password() -> None:
     assert "\n" not in message
 
 
-async def test_a_missing_schema_is_named_with_the_fix(schema: str) -> None:
-    store = PostgresStore(f"{POSTGRES_URL}?schema={schema}_missing")
-    with pytest.raises(StoreError, match=rf"create it \(CREATE SCHEMA {schema}_missing\)"):
+async def test_a_missing_schema_is_named_with_the_fix(pg_schema: str) -> None:
+    store = PostgresStore(f"{POSTGRES_URL}?schema={pg_schema}_missing")
+    with pytest.raises(StoreError, match=rf"create it \(CREATE SCHEMA {pg_schema}_missing\)"):
         await store.open()
 
 
@@ -201,8 +195,8 @@ def test_the_store_setting_takes_a_postgresql_url_and_refuses_others(
         PostgresStore("sqlite:///x.db")
 
 
-def test_the_engine_opens_the_store_named_by_ae_store(schema: str, tmp_path: Path) -> None:
-    url = f"{POSTGRES_URL}?schema={schema}"
+def test_the_engine_opens_the_store_named_by_ae_store(pg_schema: str, tmp_path: Path) -> None:
+    url = f"{POSTGRES_URL}?schema={pg_schema}"
     settings = load_settings(store=url, data_dir=tmp_path)
     with SyncEngine(settings) as engine:
         spec = engine.save_encounter(encounter_dict())
@@ -210,16 +204,16 @@ def test_the_engine_opens_the_store_named_by_ae_store(schema: str, tmp_path: Pat
     assert not (tmp_path / "encounters.db").exists()
 
     async def check() -> None:
-        async with node(schema) as store:
+        async with node(pg_schema) as store:
             got = await store.get_session(session.id)
             assert got is not None and got.player_id == "alice"
 
     anyio.run(check)
 
 
-def test_trio_is_refused_with_the_reason(schema: str) -> None:
+def test_trio_is_refused_with_the_reason(pg_schema: str) -> None:
     async def main() -> None:
-        async with node(schema):
+        async with node(pg_schema):
             pass
 
     with pytest.raises(StoreError, match="asyncio only"):
@@ -252,9 +246,9 @@ WRITER = textwrap.dedent(
 )
 
 
-def test_sigkill_mid_write_loses_no_acknowledged_session(schema: str) -> None:
+def test_sigkill_mid_write_loses_no_acknowledged_session(pg_schema: str) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER, POSTGRES_URL, schema], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", WRITER, POSTGRES_URL, pg_schema], stdout=subprocess.PIPE, text=True
     )
     acked: list[str] = []
     try:
@@ -270,7 +264,7 @@ def test_sigkill_mid_write_loses_no_acknowledged_session(schema: str) -> None:
     assert len(acked) >= 300
 
     async def check() -> tuple[set[str], list[str]]:
-        async with node(schema) as store:
+        async with node(pg_schema) as store:
             kept = await store.list_sessions(limit=100_000)
             return {s.id for s in kept}, [s.player_id for s in kept]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator
 
 import anyio
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from encounters.storage.postgres import PostgresStore
 from encounters.webhooks.delivery import CLAIM_KIND
 from tests.sdk.webhooks.test_webhooks import Answer, manager, receiver
-from tests.support.services import POSTGRES_URL, postgres_schema
+from tests.support.services import POSTGRES_URL
 
 pytestmark = pytest.mark.anyio
 
@@ -27,16 +26,10 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture
-def schema() -> Iterator[str]:
-    with postgres_schema() as name:
-        yield name
-
-
-async def test_claims_are_exclusive_expire_and_are_released(schema: str) -> None:
+async def test_claims_are_exclusive_expire_and_are_released(pg_schema: str) -> None:
     async with (
-        PostgresStore(POSTGRES_URL, schema=schema) as a,
-        PostgresStore(POSTGRES_URL, schema=schema) as b,
+        PostgresStore(POSTGRES_URL, schema=pg_schema) as a,
+        PostgresStore(POSTGRES_URL, schema=pg_schema) as b,
     ):
         assert await a.claim_work(CLAIM_KIND, ["w1", "w2"], "node-a", 1.0) == ["w1", "w2"]
         # what A holds is left out, never waited for
@@ -56,15 +49,15 @@ async def test_claims_are_exclusive_expire_and_are_released(schema: str) -> None
         assert not await a.extend_work(CLAIM_KIND, "w1", "node-a", 30), "it lapsed"
 
 
-async def test_three_delivery_loops_send_each_event_once(schema: str) -> None:
+async def test_three_delivery_loops_send_each_event_once(pg_schema: str) -> None:
     key = os.urandom(32)
     events = 40
     slow = [Answer(delay=0.05) for _ in range(events)]  # sends overlap the others' passes
     with receiver(script=slow) as r:
         async with (
-            PostgresStore(POSTGRES_URL, schema=schema) as s1,
-            PostgresStore(POSTGRES_URL, schema=schema) as s2,
-            PostgresStore(POSTGRES_URL, schema=schema) as s3,
+            PostgresStore(POSTGRES_URL, schema=pg_schema) as s1,
+            PostgresStore(POSTGRES_URL, schema=pg_schema) as s2,
+            PostgresStore(POSTGRES_URL, schema=pg_schema) as s3,
         ):
             nodes = [manager(s, key, poll_interval=0.05) for s in (s1, s2, s3)]
             await nodes[0].register(r.url("/one"), ["session.completed"])
@@ -88,7 +81,7 @@ async def test_three_delivery_loops_send_each_event_once(schema: str) -> None:
 
 
 async def test_a_node_that_stalled_past_its_claim_does_not_undo_the_others_progress(
-    schema: str,
+    pg_schema: str,
 ) -> None:
     """Node A's send outlasts its claim (a stall); node B takes the webhook over and
     delivers every event. A's late answer must not move the cursor back, or B's
@@ -96,8 +89,8 @@ async def test_a_node_that_stalled_past_its_claim_does_not_undo_the_others_progr
     key = os.urandom(32)
     with receiver(script=[Answer(delay=4.0)]) as r:  # A's first send hangs
         async with (
-            PostgresStore(POSTGRES_URL, schema=schema) as s1,
-            PostgresStore(POSTGRES_URL, schema=schema) as s2,
+            PostgresStore(POSTGRES_URL, schema=pg_schema) as s1,
+            PostgresStore(POSTGRES_URL, schema=pg_schema) as s2,
         ):
             a = manager(s1, key, claim_ttl=1.0)
             b = manager(s2, key, claim_ttl=30.0)
