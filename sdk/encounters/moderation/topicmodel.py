@@ -116,25 +116,33 @@ WORD_CLASSES: dict[str, str] = {
         ranked game games play playing player players character char avatar skin build
         craft minecraft gmod creeper zombie zombies enemy enemies hp mana xp inventory
         fortnite valorant rp roleplay ooc faction dragon orc goblin sword bow spell
-        villager village kit nerf buff ult respawned killfeed tdm ffa ranked scrim
-        bot bots server realm dps tank healer""",
-    "SEXUAL": """sex sexy sexual nude nudes naked pics pic boobs tits dick cock pussy horny
+        villager village kit nerf buff ult respawned killfeed tdm ffa scrim bot bots
+        realm dps tank healer""",
+    "SEXUAL": """wet naughty erp ride riding slut thicc booty pp inside please hookup hook
+        photos video videos pictures nsfw lewd kinky kink fetish bj blowjob handjob penis
+        vagina titties breasts sperm condom cuddle spank seduce bedroom sex sexy
+        sexual nude nudes naked pics pic boobs tits dick cock pussy horny
         suck sucking lick licking touch touching kiss kissing undress clothes underwear bra
         panties thong porn cum cumming orgasm moan moaning virgin body bed daddy babe
         sext sexting hot thick ass butt feet legs lap strip stripping shower bath""",
-    "MINOR": """kid kids child children young younger little underage minor minors teen
+    "MINOR": """sweetie sweety kiddo princess cutie old age
+        kid kids child children young younger little underage minor minors teen
         teens girl girls boy boys daughter son grade middle elementary 12yo 13yo 14yo
         baby""",
-    "CONTACT": """snap snapchat sc discord dm dms pm pms whatsapp insta instagram telegram
+    "CONTACT": """camera lock hotel irl
+        snap snapchat sc discord dm dms pm pms whatsapp insta instagram telegram
         kik number meet meetup private alone secret secrets tell webcam cam facetime
         call""",
+    "BRIBE": """pay paying robux vbucks money cash gift gifts candy free reward paypal
+        giftcard""",
     "YOU": "u you ur your youre yourself ya yall urself",
 }
 #: word -> the classes it belongs to
 _CLASS_OF: dict[str, tuple[str, ...]] = {}
 for _name, _members in WORD_CLASSES.items():
     for _w in _members.split():
-        _CLASS_OF[_w] = (*_CLASS_OF.get(_w, ()), _name)
+        if _name not in _CLASS_OF.get(_w, ()):
+            _CLASS_OF[_w] = (*_CLASS_OF.get(_w, ()), _name)
 
 
 def _class_set(words: list[str]) -> frozenset[str]:
@@ -223,7 +231,7 @@ class TopicModel:
     _pair_ceilings: dict[str, tuple[float, ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
-    #: classes present in a text -> the weights their features bring (at most 2**8 sets)
+    #: classes present in a text -> the weights their features bring (at most 2**9 sets)
     _class_rows: dict[frozenset[str], tuple[float, ...] | None] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
