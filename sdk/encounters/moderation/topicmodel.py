@@ -10,7 +10,12 @@ skeleton the word lists see, so obfuscation is already undone):
 - words (``w:kill``), with numbers as ``#`` (function words such as ``the`` and ``all``
   only in pairs);
 - pairs of neighbouring words (``b:kill yourself``);
-- word beginnings (``p:immig``), so unseen endings of a known word count.
+- word beginnings (``p:immig``), so unseen endings of a known word count;
+- hand-written word classes present in the text (``c:REAL`` for home, school,
+  tonight...; ``c:GAME`` for spawn, base, boss...; see ``WORD_CLASSES``) and pairs of
+  them (``cc:REAL+THREAT``), so a threat verb learnt next to one home word counts next
+  to another, and the same verbs about a game place do not (used by the sexual and
+  violence models).
 
 A text is given a topic when its score passes that topic's threshold, chosen when the
 model was trained so that ordinary and role-play game chat is almost never flagged.
@@ -85,19 +90,89 @@ STOP_WORDS = frozenset((
 ))  # fmt: skip
 
 
+#: Hand-written word classes. A linear model learns from a few lines that a threat
+#: verb next to a home or a school is harm and next to a spawn or a boss is game talk,
+#: and carries that to words of the same class it never saw in such a line. Each
+#: class present in a text is a feature (``c:REAL``), and so is each pair of classes
+#: present together (``cc:REAL+THREAT``, names in sorted order).
+WORD_CLASSES: dict[str, str] = {
+    "REAL": """irl real life house home homes address street school schools class classroom
+        work job office mom mum mother dad father family parents sister brother wife husband
+        girlfriend boyfriend car tomorrow tonight monday tuesday wednesday thursday friday
+        saturday sunday neighborhood neighbourhood city town door doors window bedroom
+        apartment teacher teachers church mall hospital bus walk live lives sleep sleeping
+        grandma grandpa dog cat pet neighbors neighbours yard driveway""",
+    "THREAT": """kill killing killed kills shoot shooting shot stab stabbing stabbed hurt
+        beat beating murder murdered strangle choke choking burn burning bomb bombing find
+        follow followed following watch watching watched visit slit gut cut torture
+        bleed bleeding smash break skin behead hang rape raping kidnap kidnapped stalk
+        stalking strangled die dead death blood""",
+    "WEAPON": """gun guns knife knives rifle glock ar15 bat machete pistol shotgun blade
+        axe hammer bullet bullets ammo explosive explosives pipe gas acid rope uzi ak47
+        ak ar loaded piece""",
+    "GAME": """spawn spawns spawnpoint base raid raiding boss respawn arena pvp pve match
+        round rounds lobby server mob mobs npc npcs quest level lvl gg noob team teammate
+        teammates squad map loot dungeon clan guild headshot frag camp camping kd elo rank
+        ranked game games play playing player players character char avatar skin build
+        craft minecraft gmod creeper zombie zombies enemy enemies hp mana xp inventory
+        fortnite valorant rp roleplay ooc faction dragon orc goblin sword bow spell
+        villager village kit nerf buff ult respawned killfeed tdm ffa scrim bot bots
+        realm dps tank healer""",
+    "SEXUAL": """wet naughty erp ride riding slut thicc booty pp inside please hookup hook
+        photos video videos pictures nsfw lewd kinky kink fetish bj blowjob handjob penis
+        vagina titties breasts sperm condom cuddle spank seduce bedroom sex sexy
+        sexual nude nudes naked pics pic boobs tits dick cock pussy horny
+        suck sucking lick licking touch touching kiss kissing undress clothes underwear bra
+        panties thong porn cum cumming orgasm moan moaning virgin body bed daddy babe
+        sext sexting hot thick ass butt feet legs lap strip stripping shower bath""",
+    "MINOR": """sweetie sweety kiddo princess cutie old age
+        kid kids child children young younger little underage minor minors teen
+        teens girl girls boy boys daughter son grade middle elementary 12yo 13yo 14yo
+        baby""",
+    "CONTACT": """camera lock hotel irl
+        snap snapchat sc discord dm dms pm pms whatsapp insta instagram telegram
+        kik number meet meetup private alone secret secrets tell webcam cam facetime
+        call""",
+    "BRIBE": """pay paying robux vbucks money cash gift gifts candy free reward paypal
+        giftcard""",
+    "YOU": "u you ur your youre yourself ya yall urself",
+}
+#: word -> the classes it belongs to
+_CLASS_OF: dict[str, tuple[str, ...]] = {}
+for _name, _members in WORD_CLASSES.items():
+    for _w in _members.split():
+        if _name not in _CLASS_OF.get(_w, ()):
+            _CLASS_OF[_w] = (*_CLASS_OF.get(_w, ()), _name)
+
+
+def _class_set(words: list[str]) -> frozenset[str]:
+    """The classes present in ``words``."""
+    return frozenset(itertools.chain.from_iterable(filter(None, map(_CLASS_OF.get, words))))
+
+
+def _classes(words: list[str]) -> list[str]:
+    """The classes present in ``words``, sorted."""
+    return sorted(_class_set(words))
+
+
 def features(skeleton: str) -> list[str]:
     """The feature names of a folded text (see the module docstring)."""
     words = _words(skeleton)
     out = [f"w:{w}" for w in words if w not in STOP_WORDS]
     out += [f"p:{w[:PREFIX]}" for w in words if len(w) > PREFIX]
     out += [f"b:{a} {b}" for a, b in itertools.pairwise(words)]
+    classes = _classes(words)
+    out += [f"c:{c}" for c in classes]
+    out += [f"cc:{a}+{b}" for a, b in itertools.combinations(classes, 2)]
     return out
 
 
-#: Weights of words, of word beginnings and of word pairs, apart, so a text is scored
-#: by C-level lookups without building feature names.
+#: Weights of words, of word beginnings, of word pairs, of classes and of class pairs,
+#: apart, so a text is scored by C-level lookups without building feature names.
 _Tables = tuple[
     dict[str, tuple[float, ...]],
+    dict[str, tuple[float, ...]],
+    dict[tuple[str, str], tuple[float, ...]],
     dict[str, tuple[float, ...]],
     dict[tuple[str, str], tuple[float, ...]],
 ]
@@ -107,9 +182,20 @@ def _tables(weights: dict[str, tuple[float, ...]]) -> _Tables:
     words: dict[str, tuple[float, ...]] = {}
     starts: dict[str, tuple[float, ...]] = {}
     pairs: dict[tuple[str, str], tuple[float, ...]] = {}
+    classes: dict[str, tuple[float, ...]] = {}
+    class_pairs: dict[tuple[str, str], tuple[float, ...]] = {}
     for name, values in weights.items():
         kind, key = name[:2], name[2:]
-        if kind == "w:":
+        if kind == "cc" and name[2:3] == ":" and name[3:].count("+") == 1:
+            a, b = name[3:].split("+")
+            if a not in WORD_CLASSES or b not in WORD_CLASSES or a >= b:
+                raise ValueError(f"topic model: unknown feature {name!r}")
+            class_pairs[a, b] = values
+        elif kind == "c:":
+            if key not in WORD_CLASSES:
+                raise ValueError(f"topic model: unknown feature {name!r}")
+            classes[key] = values
+        elif kind == "w:":
             if key not in STOP_WORDS:  # see STOP_WORDS: never a feature
                 words[key] = values
         elif kind == "p:":
@@ -119,7 +205,7 @@ def _tables(weights: dict[str, tuple[float, ...]]) -> _Tables:
             pairs[a, b] = values
         else:
             raise ValueError(f"topic model: unknown feature {name!r}")
-    return words, starts, pairs
+    return words, starts, pairs, classes, class_pairs
 
 
 @dataclass(frozen=True)
@@ -145,14 +231,19 @@ class TopicModel:
     _pair_ceilings: dict[str, tuple[float, ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
+    #: classes present in a text -> the weights their features bring (at most 2**9 sets)
+    _class_rows: dict[frozenset[str], tuple[float, ...] | None] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
     #: texts whose words' ceilings add up to less than this reach no threshold
     _out_of_reach: float = field(init=False, repr=False, compare=False, default=0.0)
 
     def __post_init__(self) -> None:
         tables = _tables(self.weights)
         object.__setattr__(self, "_tables", tables)
+        zero = (0.0,) * len(self.topics)
         for (first, _), row in tables[2].items():
-            known = self._pair_ceilings.get(first, (0.0,) * len(self.topics))
+            known = self._pair_ceilings.get(first, zero)
             self._pair_ceilings[first] = tuple(map(max, known, row))
         # less a margin far above the rounding error of adding up a few dozen weights
         gap = min((t - b for t, b in zip(self.thresholds, self.bias, strict=True)), default=0.0)
@@ -191,7 +282,7 @@ class TopicModel:
 
     def _word_row(self, word: str) -> tuple[float, ...] | None:
         """The weights one word brings by itself: as a word, and by its beginning."""
-        by_word, by_start, _ = self._tables
+        by_word, by_start = self._tables[0], self._tables[1]
         rows = [by_word.get(word), by_start.get(word[:PREFIX]) if len(word) > PREFIX else None]
         found = [r for r in rows if r]
         if not found:
@@ -213,10 +304,13 @@ class TopicModel:
         self._word_ceilings[word] = ceiling
         return row, ceiling
 
-    def _found(self, words: list[str]) -> list[tuple[float, ...]]:
+    def _found(
+        self, words: list[str], classes: tuple[float, ...] | None = _UNSEEN
+    ) -> list[tuple[float, ...]]:
         """The weight rows of the features of ``words`` that the model knows: one per
         word that has weight (its word and beginning features added up), one per known
-        pair of neighbouring words. Each word's row is remembered: chat repeats its
+        pair of neighbouring words, one for the classes of the words (``classes``, when
+        known already). Each word's row is remembered: chat repeats its
         words, so a word costs one lookup."""
         rows = list(map(self._word_rows.get, words, itertools.repeat(_UNSEEN)))
         if _UNSEEN in rows:
@@ -224,13 +318,32 @@ class TopicModel:
                 r if r is not _UNSEEN else self._learn(w)[0]
                 for w, r in zip(words, rows, strict=True)
             ]
-        return [
+        found = [
             *filter(None, rows),
             *filter(None, map(self._tables[2].get, itertools.pairwise(words))),
         ]
+        if classes is _UNSEEN:
+            classes = self._class_row(_class_set(words))
+        if classes:
+            found.append(classes)
+        return found
 
-    def _totals(self, words: list[str]) -> map[float]:
-        return map(sum, zip(self.bias, *self._found(words), strict=True))
+    def _class_row(self, classes: frozenset[str]) -> tuple[float, ...] | None:
+        """The weights the class features of a text bring, added up (remembered per set
+        of classes: there are few)."""
+        row = self._class_rows.get(classes, _UNSEEN)
+        if row is _UNSEEN:
+            names = sorted(classes)
+            rows = [
+                *filter(None, map(self._tables[3].get, names)),
+                *filter(None, map(self._tables[4].get, itertools.combinations(names, 2))),
+            ]
+            row = tuple(map(sum, zip(*rows, strict=True))) if rows else None
+            self._class_rows[classes] = row
+        return row
+
+    def _totals(self, words: list[str], classes: tuple[float, ...] | None = _UNSEEN) -> map[float]:
+        return map(sum, zip(self.bias, *self._found(words, classes), strict=True))
 
     def scores(self, skeleton: str) -> dict[str, float]:
         """Log-odds per topic for a folded text: the bias plus the weights of its
@@ -244,7 +357,9 @@ class TopicModel:
         added up: each word has a ceiling, the most it can add to any topic (its own
         weights plus the largest weight of a pair it starts). When the ceilings of a
         text's words add up to less than the smallest gap between a topic's bias and
-        its threshold, no topic can be reached (one C-level ``sum``)."""
+        its threshold, no topic can be reached (one C-level ``sum``). The classes of its
+        words (see ``WORD_CLASSES``) add their weights once per text, so they are
+        added to the ceilings only when a class word is there."""
         words = _words(skeleton)
         # a word not seen before counts as NaN, which makes the sum NaN (weights are finite)
         reach = sum(map(self._word_ceilings.get, words, itertools.repeat(math.nan)))
@@ -253,12 +368,17 @@ class TopicModel:
                 c if (c := self._word_ceilings.get(w)) is not None else self._learn(w)[1]
                 for w in words
             )
+        classes: tuple[float, ...] | None = _UNSEEN
         if reach < self._out_of_reach:
-            return set()
+            if _CLASS_OF.keys().isdisjoint(words):
+                return set()
+            classes = self._class_row(_class_set(words))
+            if classes is None or reach + max(classes) < self._out_of_reach:
+                return set()
         return {
             topic
             for topic, total, limit in zip(
-                self.topics, self._totals(words), self.thresholds, strict=True
+                self.topics, self._totals(words, classes), self.thresholds, strict=True
             )
             if total >= limit
         }

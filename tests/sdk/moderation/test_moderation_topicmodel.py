@@ -108,6 +108,8 @@ def test_a_model_of_your_own(tf: TextFilter, tmp_path: Path) -> None:
         {"topics": ["hate"], "bias": [0.0, 1.0], "thresholds": [0.0], "weights": {}},
         {"topics": ["hate"], "bias": [0.0], "thresholds": [0.0], "weights": {"w:x": ["nan"]}},
         {"topics": ["hate"], "bias": [0.0], "thresholds": [0.0], "weights": {"x": [1.0]}},
+        {"topics": ["hate"], "bias": [0.0], "thresholds": [0.0], "weights": {"c:NOPE": [1.0]}},
+        {"topics": ["hate"], "bias": [0.0], "thresholds": [0.0], "weights": {"cc:YOU+REAL": [1.0]}},
     ],
 )
 def test_a_broken_model_file_is_refused(tmp_path: Path, data: dict[str, object]) -> None:
@@ -118,6 +120,7 @@ def test_a_broken_model_file_is_refused(tmp_path: Path, data: dict[str, object])
 
 
 _WORDS = ["kill", "you", "i", "want", "to", "die", "send", "pics", "42", "don't", "immigrants"]
+_WORDS += ["house", "spawn", "glock", "school", "tonight", "u", "knife", "boss", "snap"]
 
 
 @settings(max_examples=200, deadline=None)
@@ -138,6 +141,33 @@ def test_scores_are_the_sum_of_feature_weights(text: str) -> None:
         assert got[topic] == pytest.approx(want, abs=1e-9)
     limits = dict(zip(model.topics, model.thresholds, strict=True))
     assert model.topics_in(skeleton) == {t for t in model.topics if got[t] >= limits[t]}
+
+
+@pytest.mark.parametrize(
+    ("real", "game"),
+    [
+        ("i'll find ur house and burn it down", "i'll find ur base and burn it down"),
+        ("watch ur back when u walk home tonight", "watch ur back when u walk to spawn"),
+        ("i'll be at ur door tonight with a knife", "meet me at the arena with a knife"),
+        ("i know which school ur kid goes to", "i know which server ur alt plays on"),
+    ],
+)
+def test_a_threat_against_a_real_place_is_blocked_and_its_game_twin_passes(
+    moderator: ContentModerator, rules_only: ContentModerator, real: str, game: str
+) -> None:
+    """The same threat words about a home, a school or tonight are violence; about a
+    base, a spawn or a server they are game talk (the word classes, ``c:REAL`` against
+    ``c:GAME``)."""
+    assert rules_only.check_message(real, COMPANION).decision == "allow"  # lists miss it
+    assert moderator.check_message(real, COMPANION).topic == "violence"
+    assert moderator.check_message(game, COMPANION).decision == "allow"
+
+
+def test_word_classes_are_features() -> None:
+    """A class present in a text is a feature, and so is each pair of classes."""
+    feats = features(fold("ima stab u at school"))
+    assert {"c:THREAT", "c:REAL", "c:YOU", "cc:REAL+THREAT", "cc:THREAT+YOU"} <= set(feats)
+    assert not any(f.startswith("c") for f in features(fold("nice weather today")))
 
 
 def test_the_model_completes_the_categories_of_a_blocked_line(tf: TextFilter) -> None:
