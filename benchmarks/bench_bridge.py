@@ -45,6 +45,7 @@ from encounters.moderation import AuditLogger, ContentModerator  # noqa: E402
 from encounters.storage import SQLiteStore  # noqa: E402
 from encounters_bridge.adapter import AdapterClient  # noqa: E402
 from encounters_bridge.deployment import DeploymentService  # noqa: E402
+from encounters_bridge.eventloop import EVENT_LOOPS, backend_options, resolve  # noqa: E402
 from encounters_bridge.frames import Frame  # noqa: E402
 from encounters_bridge.keys import create_world_key  # noqa: E402
 from encounters_bridge.server import BridgeEdge, settle_heap  # noqa: E402
@@ -370,6 +371,11 @@ def main() -> None:
                         help="profile the daemon's process during the relay (cProfile): "
                              "the ten largest costs by own time")  # fmt: skip
     parser.add_argument("--links", type=int, help="idle links (default 10,000; 50 with --quick)")
+    parser.add_argument("--event-loop", choices=EVENT_LOOPS, default="auto",
+                        help="the daemon's event loop, as `ae bridge serve --event-loop` "
+                             "(auto: uvloop when installed); the bare server shares it "
+                             "(same process), the adapter and the bare client run on "
+                             "asyncio's own")  # fmt: skip
     parser.add_argument("--adapter", nargs=2, metavar=("URL", "KEY"), help=argparse.SUPPRESS)
     parser.add_argument("--bare-client", nargs=2, metavar=("URL", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -381,10 +387,12 @@ def main() -> None:
         return
     parts = set(args.only or ("relay", "latency", "idle"))
     n, rounds, seconds, links = (500, 1, 0.5, 50) if args.quick else (5000, 3, 3.0, 10_000)
+    loop = backend_options(args.event_loop)
+    print(f"the daemon's event loop: {resolve(args.event_loop)} (--event-loop {args.event_loop})")
     if "relay" in parts:
         # CPU time of the loop thread: on a shared machine wall time counts preemption
         profiler = cProfile.Profile(time.thread_time) if args.profile else None
-        r = anyio.run(relay, n, rounds, profiler)
+        r = anyio.run(relay, n, rounds, profiler, backend_options=loop)
         ours, base, busy, starved = r.ours, r.base, r.busy, r.starved
         ratio = ours / base
         print(f"bridge relay, {n} actions x {rounds} rounds (medians); the adapter and the "
@@ -411,7 +419,7 @@ def main() -> None:
             pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(10)
     if "latency" in parts:
         for rate, target in ((1000, 2.0), (5000, None)):
-            p50, p99, count, cpu = anyio.run(latency, rate, seconds)
+            p50, p99, count, cpu = anyio.run(latency, rate, seconds, backend_options=loop)
             goal = (f" (target p99 <= {target:g} ms: {_met(p99 <= target)}; before #25: "
                     f"{BEFORE['p99_1000']:g} ms, ratio {p99 / BEFORE['p99_1000']:.2f})"
                     if target else "")  # fmt: skip

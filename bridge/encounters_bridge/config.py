@@ -15,7 +15,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -63,6 +63,10 @@ class BridgeConfig(BaseModel):
     #: another node this long after it died; keep it well above the longest pause of a
     #: node (see ``docs/storage.md``, "Several nodes").
     lease_ttl: float = Field(10.0, ge=0.3, le=600)
+    #: The event loop: ``auto`` (uvloop when installed, the ``speed`` extra), ``uvloop``
+    #: (refuse to start without it) or ``asyncio`` (the standard library's); see
+    #: :mod:`encounters_bridge.eventloop`.
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
 
 
 FIELDS = tuple(BridgeConfig.model_fields)
