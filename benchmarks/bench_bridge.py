@@ -6,8 +6,8 @@
    Target: >= 25% of the bare server. The share of one core the process used while
    relaying says whether the relay is CPU-bound (near 100%) or waits (on commits).
 2. action latency at 1,000 and at 5,000 actions/s: actions signalled open loop across
-   100 companions, time from the call to the adapter's receipt; p50 and p99. Target at
-   1,000/s: p99 <= 2 ms.
+   100 companions (one action per call, each call a plain asyncio task), time from the
+   call to the adapter's receipt; p50 and p99. Target at 1,000/s: p99 <= 2 ms.
 3. 10,000 idle links with heartbeats (50 with ``--quick``; ``--links N``), held by
    ``ae bridge serve`` and, as the baseline, by a bare ``websockets`` server (see
    ``idle_fleet.py``): RSS per link (target: <= 20 KiB), the heartbeat round trip
