@@ -45,6 +45,7 @@ import idle_fleet  # noqa: E402  (benchmarks/, the script's own folder)
 from encounters.moderation import AuditLogger, ContentModerator  # noqa: E402
 from encounters.storage import SQLiteStore  # noqa: E402
 from encounters_bridge.adapter import AdapterClient  # noqa: E402
+from encounters_bridge.config import BridgeConfig  # noqa: E402
 from encounters_bridge.deployment import DeploymentService  # noqa: E402
 from encounters_bridge.eventloop import EVENT_LOOPS, backend_options, resolve  # noqa: E402
 from encounters_bridge.frames import Frame  # noqa: E402
@@ -380,9 +381,11 @@ def main() -> None:
                              "the ten largest costs by own time, then the ten largest "
                              "outside moderation")  # fmt: skip
     parser.add_argument("--links", type=int, help="idle links (default 10,000; 50 with --quick)")
-    parser.add_argument("--event-loop", choices=EVENT_LOOPS, default="auto",
+    parser.add_argument("--event-loop", choices=EVENT_LOOPS,
+                        default=BridgeConfig.model_fields["event_loop"].default,
                         help="the daemon's event loop, as `ae bridge serve --event-loop` "
-                             "(auto: uvloop when installed); the bare server shares it "
+                             "(the same default; auto: uvloop when installed); the bare "
+                             "server shares it "
                              "(same process), the adapter and the bare client run on "
                              "asyncio's own")  # fmt: skip
     parser.add_argument("--adapter", nargs=2, metavar=("URL", "KEY"), help=argparse.SUPPRESS)

@@ -63,10 +63,10 @@ class BridgeConfig(BaseModel):
     #: another node this long after it died; keep it well above the longest pause of a
     #: node (see ``docs/storage.md``, "Several nodes").
     lease_ttl: float = Field(10.0, ge=0.3, le=600)
-    #: The event loop: ``auto`` (uvloop when installed, the ``speed`` extra), ``uvloop``
-    #: (refuse to start without it) or ``asyncio`` (the standard library's); see
-    #: :mod:`encounters_bridge.eventloop`.
-    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    #: The event loop: ``asyncio`` (the standard library's), ``uvloop`` (the ``speed``
+    #: extra; refuse to start without it) or ``auto`` (uvloop when installed); see
+    #: :mod:`encounters_bridge.eventloop` for why uvloop is not the default.
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "asyncio"
 
 
 FIELDS = tuple(BridgeConfig.model_fields)

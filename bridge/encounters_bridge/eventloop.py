@@ -5,13 +5,20 @@ The daemon's hot path is CPU-bound in one event loop (see ``benchmarks/bench_bri
 and ``docs/architecture.md``): every action wakes tasks, writes to a socket and reads
 the adapter's acknowledgement. uvloop does that scheduling and socket work in C, which
 the relay benchmark measures as less CPU per action. It comes with the ``speed`` extra
-(``pip install 'ai-encounters[bridge,speed]'``; not on Windows) and is used when it is
-installed unless the operator says otherwise (``event_loop`` in the bridge config,
-``AE_BRIDGE_EVENT_LOOP`` or ``--event-loop``):
+(``pip install 'ai-encounters[bridge,speed]'``; not on Windows) and is used when the
+operator asks for it (``event_loop`` in the bridge config, ``AE_BRIDGE_EVENT_LOOP`` or
+``--event-loop``):
 
-- ``auto`` (the default): uvloop when it can be imported, else asyncio's own loop;
+- ``asyncio`` (the default): the standard library's loop;
 - ``uvloop``: uvloop, and a clear error at start when it is not installed;
-- ``asyncio``: the standard library's loop (to rule uvloop out when chasing a bug).
+- ``auto``: uvloop when it can be imported, else asyncio's loop.
+
+Why uvloop is not the default: at the process's file-descriptor limit (a flood of
+sockets) libuv accepts each pending connection and closes it at once, where asyncio
+stops accepting for a second and leaves them queued; so on uvloop a flood also drops
+the control API's requests and new links that asyncio serves once sockets free up
+(``tests/bridge/test_trust.py``, the descriptor-limit flood). Choose it where the
+process's descriptor limit is far above the links it holds.
 
 Limits: the choice is made once, when the daemon starts; every part of the daemon
 (websockets, uvicorn, aiosqlite, anyio) runs unchanged on either loop.
