@@ -230,6 +230,13 @@ def bridge_serve(
     token_ttl: Annotated[
         float | None, typer.Option(help="Deploy token lifetime, seconds [3600].")
     ] = None,
+    event_loop: Annotated[
+        str | None,
+        typer.Option(
+            "--event-loop",
+            help="auto (uvloop when installed), uvloop or asyncio [auto].",
+        ),
+    ] = None,
     script: Annotated[
         Path | None,
         typer.Option(
@@ -245,13 +252,15 @@ def bridge_serve(
     Settings come from defaults, then the --config file, then AE_BRIDGE_* variables
     (AE_BRIDGE_PORT, ...), then these flags."""
     from .daemon import Daemon
+    from .eventloop import backend_options, running_loop_name
 
     flags = {
         "host": host, "port": port, "http_port": http_port, "heartbeat": heartbeat,
-        "token_ttl": token_ttl,
+        "token_ttl": token_ttl, "event_loop": event_loop,
     }  # fmt: skip
     try:
         cfg = load_bridge_config(config, env=os.environ, flags=flags)
+        loop_options = backend_options(cfg.event_loop)  # uvloop asked for but missing: refused
     except ConfigError as exc:
         raise fail(str(exc)) from None
     companion_script = None
@@ -267,8 +276,8 @@ def bridge_serve(
     async def run() -> None:
         async with Daemon.open(state.settings(), cfg, script=companion_script) as daemon:
             out.print(f"bridge: adapters on {daemon.ws_url}, control API on "
-                      f"{daemon.api_url} (docs at /docs), studio at {daemon.api_url}/studio/",
-                      highlight=False)  # fmt: skip
+                      f"{daemon.api_url} (docs at /docs), studio at {daemon.api_url}/studio/; "
+                      f"event loop: {running_loop_name()}", highlight=False)  # fmt: skip
             voice, links = daemon.service.voice, daemon.service.audio_links
             if voice is not None and links is not None:
                 engines = ", ".join(p.name for p in voice.router.providers)
@@ -280,7 +289,7 @@ def bridge_serve(
         out.print("bridge stopped; link state saved")
 
     try:
-        anyio.run(run)
+        anyio.run(run, backend_options=loop_options)
     except StoreError as exc:
         raise fail(str(exc)) from None
     except OSError as exc:

@@ -16,7 +16,7 @@ import tomllib
 from collections.abc import Mapping
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -70,6 +70,10 @@ class BridgeConfig(BaseModel):
     #: another node this long after it died; keep it well above the longest pause of a
     #: node (see ``docs/storage.md``, "Several nodes").
     lease_ttl: float = Field(10.0, ge=0.3, le=600)
+    #: The event loop: ``asyncio`` (the standard library's), ``uvloop`` (the ``speed``
+    #: extra; refuse to start without it) or ``auto`` (uvloop when installed); see
+    #: :mod:`encounters_bridge.eventloop` for why uvloop is not the default.
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "asyncio"
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

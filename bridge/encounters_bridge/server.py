@@ -1020,14 +1020,27 @@ def release_free_memory() -> None:
         _LIBC.malloc_trim(0)
 
 
+#: Collections of the middle generation between two full ones (Python's default: 10).
+FULL_COLLECTION_SPACING = 100
+
+
 def settle_heap() -> None:
     """Call once the daemon is built: moves every object made so far (word lists,
     normalisation tables, compiled schemas; they live as long as the process) out of
     reach of the cyclic garbage collector (``gc.freeze``), so a full collection only
     scans what requests create. Without it a full collection walked the moderation
-    tables for ~60 ms, a stall every link felt as latency."""
+    tables for ~60 ms, a stall every link felt as latency.
+
+    It also makes full collections ``FULL_COLLECTION_SPACING`` times rarer than
+    Python's default: when signals come faster than the daemon moderates them (5,000
+    actions/s in ``benchmarks/bench_bridge.py``), every waiting signal's objects grow
+    old, and full collections, each walking all of them (~90 ms), took a quarter of
+    the loop's time. Young collections, which free almost everything a request
+    makes, run as before; cyclic garbage that grew old waits longer to be freed."""
     gc.collect()
     gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_SPACING)
 
 
 def _encoding_of(path: str) -> Encoding:

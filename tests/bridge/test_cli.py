@@ -393,6 +393,88 @@ def test_bridge_serve_with_a_script_gives_spawned_personas_a_companion(tmp_path:
     assert proc.returncode == 0, err
 
 
+def test_bridge_serve_on_uvloop_relays_an_action_end_to_end(tmp_path: Path) -> None:
+    """`ae bridge serve --event-loop uvloop` (the `speed` extra): the daemon says it runs
+    on uvloop, and an action signalled through the control API is moderated, stored and
+    reaches the game server's adapter over the WebSocket link."""
+    pytest.importorskip("uvloop")
+    from encounters.client import EncountersClient
+    from encounters_bridge.frames import Frame
+    from encounters_bridge.keys import create_api_key
+
+    data = tmp_path / "data"
+    _, world_key, _ = add_key(data, "web box", "web")
+
+    async def api_keys() -> tuple[str, str]:
+        async with SQLiteStore(load_settings(data_dir=data).database_path) as store:
+            records = await open_bridge_store(store)
+            _, admin = await create_api_key(records, "ops", "admin")
+            _, creator = await create_api_key(records, "me", "creator")
+        return admin, creator
+
+    admin, creator = anyio.run(api_keys)
+    port, http_port = free_port(), free_port()
+    env = {**os.environ, "AE_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1", "COLUMNS": "300"}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "ae"), "bridge", "serve", "--port", str(port),
+         "--http-port", str(http_port), "--event-loop", "uvloop"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    heard: list[Frame] = []
+    arrived = anyio.Event()
+
+    async def on_dispatch(frame: Frame) -> None:
+        if frame.d.get("type") == "action":
+            heard.append(frame)
+            arrived.set()
+
+    game = AdapterClient(f"ws://127.0.0.1:{port}/ws", world="web", server_id="srv",
+                         key=world_key, capabilities=["chat"], on_dispatch=on_dispatch,
+                         max_backoff=0.05)  # fmt: skip
+    persona = {"name": "Pip", "safety": {"allowedActions": ["chat"]}}
+    results: list[dict[str, Any]] = []
+
+    async def scene() -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(game.run)
+            with anyio.fail_after(30):  # the daemon starts (imports, store) meanwhile
+                while not game.ready.is_set():
+                    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                    await anyio.sleep(0.05)
+            url = f"http://127.0.0.1:{http_port}"
+            async with EncountersClient(url, creator) as me, EncountersClient(url, admin) as ops:
+                with anyio.fail_after(10):
+                    while True:
+                        try:
+                            await me.health()
+                            break
+                        except Exception:
+                            await anyio.sleep(0.05)
+                pid = (await me.submit_persona(persona))["id"]
+                token = (await ops.approve_persona(pid))["token"]
+                sid = (await me.spawn(pid, token, "web", "srv"))["sessionId"]
+                line = {"type": "chat", "message": "The forge is to the north."}
+                results.append(await me.signal(sid, [line]))
+                with anyio.fail_after(10):
+                    await arrived.wait()
+            os.kill(proc.pid, signal.SIGTERM)
+            await game.stop()
+            tg.cancel_scope.cancel()
+
+    try:
+        anyio.run(scene)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "event loop: uvloop" in out, out
+    assert [r["decision"] for r in results[0]["results"]] == ["allow"]
+    assert [f.d["action"]["message"] for f in heard] == ["The forge is to the north."]
+    assert heard[0].d["action"]["id"] == results[0]["results"][0]["action_id"]
+    assert proc.returncode == 0, err
+
+
 def test_bridge_serve_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
     """A port another program holds: one line naming the fix, no banner, no traceback."""
     data = tmp_path / "data"

@@ -4,7 +4,7 @@ worlds."""
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr
 
@@ -86,7 +86,17 @@ class CompanionChange(BaseModel):
     _result: CompanionSession | None = PrivateAttr(None)
 
     def made_to(self, current: CompanionSession) -> CompanionSession:
-        """``current`` with this change made."""
+        """``current`` with this change made. A change of counters alone (every signal
+        and game event makes one, twice: in the cache and in the store's transaction)
+        is a copy with the new counts, checked here (a count never goes below 0);
+        anything else goes through the model's full validation."""
+        if not self.set:
+            counts: dict[str, Any] = {c: getattr(current, c) + by for c, by in self.add.items()}
+            if all(n >= 0 for n in counts.values()):
+                # the one field holding a mutable model is copied too: no aliasing
+                return current.model_copy(
+                    update={**counts, "location": current.location.model_copy()}
+                )
         data = current.model_dump(mode="json")
         for counter, by in self.add.items():
             data[counter] += by

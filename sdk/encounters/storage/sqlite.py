@@ -140,12 +140,15 @@ def _session_row(s: Session) -> dict[str, Any]:
     }
 
 
-#: the row of a changed companion session; its binds are the columns prefixed ``v_``
+#: a changed companion session's row: only what a change can change (its data, and its
+#: status when that changed), so the row's id and its indexes are not rewritten; the
+#: binds are ``v_id``, ``v_data`` and ``v_status``
 _COMPANION_CHANGE = (
     update(companion_sessions)
     .where(companion_sessions.c.id == bindparam("v_id"))
-    .values({c.name: bindparam(f"v_{c.name}") for c in companion_sessions.columns})
+    .values(data=bindparam("v_data"))
 )
+_COMPANION_STATUS_CHANGE = _COMPANION_CHANGE.values(status=bindparam("v_status"))
 
 
 def _companion_row(c: CompanionSession) -> dict[str, Any]:
@@ -357,9 +360,16 @@ class SQLiteStore(Store):
             row = conn.execute(query, (sid,)).fetchone()
             if row is None:
                 return None
-            session = change.apply(self.load(CompanionSession, "companion_sessions", sid, row[0]))
-            values = {f"v_{k}": v for k, v in _companion_row(session).items()}
-            self._writer.execute(conn, "companion_change", _COMPANION_CHANGE, [values])
+            stored = self.load(CompanionSession, "companion_sessions", sid, row[0])
+            session = change.apply(stored)
+            values = {"v_id": sid, "v_data": session.model_dump_json()}
+            if session.status == stored.status:
+                self._writer.execute(conn, "companion_change", _COMPANION_CHANGE, [values])
+            else:
+                values["v_status"] = session.status
+                self._writer.execute(
+                    conn, "companion_status_change", _COMPANION_STATUS_CHANGE, [values]
+                )
             return session
 
         return Write(_WRITES["companion_sessions"], {"id": change.session_id}, change=unit)
