@@ -70,6 +70,7 @@ GENERATED = HERE / "train_generated.jsonl"
 EVERYDAY = HERE / "train_everyday.jsonl"
 VARIED = HERE / "train_varied.jsonl"
 SEXUAL_VIOLENCE = HERE / "train_sexual_violence.jsonl"
+VIOLENCE = HERE / "train_violence.jsonl"
 
 
 def template_prose() -> list[dict[str, object]]:
@@ -98,9 +99,10 @@ def training_rows(*, generated: bool = True) -> list[dict[str, object]]:
     rows = tuning_set() + _read(HERE / "train_extra.jsonl") + _read(VARIED) + _read(EVERYDAY)
     rows += template_prose()
     rows += _read(GENERATED) if generated else []
-    # a newer file goes last: the lines before it keep their cross-validation folds;
-    # written for two topics, it trains only those
-    return rows + [{**r, "topics": ("sexual", "violence")} for r in _read(SEXUAL_VIOLENCE)]
+    # newer files go last: the lines before them keep their cross-validation folds;
+    # each written for some topics, they train only those
+    rows += [{**r, "topics": ("sexual", "violence")} for r in _read(SEXUAL_VIOLENCE)]
+    return rows + [{**r, "topics": ("violence",), "newest": True} for r in _read(VIOLENCE)]
 
 
 def trains(row: dict[str, object], topic: str) -> bool:
@@ -209,9 +211,9 @@ def system_report(
     as the moderator combines them (the model adds the topics it finds, except those
     the word lists judged game talk), per topic: precision,: recall on the written lines (not made
     from frames) and on all lines, and the training game chat flagged by either."""
-    hit: dict[str, list[int]] = {t: [0, 0, 0, 0] for t in MODEL_TOPICS}
+    hit: dict[str, list[int]] = {t: [0, 0, 0, 0, 0, 0] for t in MODEL_TOPICS}
     flagged: dict[str, int] = dict.fromkeys(MODEL_TOPICS, 0)
-    game = game_flagged = 0
+    game = game_flagged = other = other_flagged = 0
     for i, row in enumerate(raw):
         found = set(lists[i][0]) | (oof_topics.get(i, set()) - lists[i][1])
         labels = set(row["labels"])  # type: ignore[call-overload]
@@ -224,9 +226,15 @@ def system_report(
                 counts[1] += 1
                 counts[2] += written and t in found
                 counts[3] += written
+                older = written and not row.get("newest")
+                counts[4] += older and t in found
+                counts[5] += older
         if not labels and row["group"] in GAME_CHAT:
             game += 1
             game_flagged += bool(found & set(MODEL_TOPICS))
+        elif not labels:
+            other += 1
+            other_flagged += bool(found & set(MODEL_TOPICS))
     if os.environ.get("AE_SHOW_MISSED"):
         for i, row in enumerate(raw):
             found = set(lists[i][0]) | (oof_topics.get(i, set()) - lists[i][1])
@@ -234,10 +242,12 @@ def system_report(
             if missed and not row.get("frame"):
                 print("  missed", sorted(missed), row["text"])
     print("word lists + out-of-fold model (validation):")
-    for t, (tp, n, wtp, wn) in hit.items():
+    for t, (tp, n, wtp, wn, otp, on) in hit.items():
         print(f"  {t:10} recall {tp / max(1, n):.3f}  on written lines {wtp / max(1, wn):.3f}  "
+              f"(before {VIOLENCE.name} {otp / max(1, on):.3f})  "
               f"precision {tp / max(1, flagged[t]):.3f}")  # fmt: skip
-    print(f"  game chat flagged: {game_flagged} of {game}")
+    print(f"  game chat flagged: {game_flagged} of {game}; other clean lines flagged: "
+          f"{other_flagged} of {other}")
 
 
 def main() -> None:
