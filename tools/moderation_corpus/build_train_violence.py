@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from build_train_sexual_violence import _PROFANE  # noqa: E402
-from build_train_sexual_violence import rows as earlier_rows  # noqa: E402
+from build_train_sexual_violence import _PROFANE
+from build_train_sexual_violence import rows as earlier_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "sdk" / "moderation" / "corpus" / "train_violence.jsonl"

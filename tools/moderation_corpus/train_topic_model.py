@@ -278,8 +278,10 @@ def system_report(
         print(f"  {t:10} recall {tp / max(1, n):.3f}  on written lines {wtp / max(1, wn):.3f}  "
               f"(before {VIOLENCE.name} {otp / max(1, on):.3f})  "
               f"precision {tp / max(1, flagged[t]):.3f}")  # fmt: skip
-    print(f"  game chat flagged: {game_flagged} of {game}; other clean lines flagged: "
-          f"{other_flagged} of {other}")
+    print(
+        f"  game chat flagged: {game_flagged} of {game}; other clean lines flagged: "
+        f"{other_flagged} of {other}"
+    )
 
 
 def main() -> None:
