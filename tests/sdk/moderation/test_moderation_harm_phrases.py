@@ -49,6 +49,18 @@ HARM = [
     ("talk dirty to me", "sexual"),
     ("open ur legs", "sexual"),
     ("blow me", "sexual"),
+    ("we drowned the neighbours puppies in the pond", "violence"),
+    ("im gonna poison my brothers hamster", "violence"),
+    ("the stadium is a target, stay home sunday", "violence"),
+    ("ima snap ur neck when i see u", "violence"),
+    ("i'll gut you behind the store", "violence"),
+    ("i've been following you home every day", "violence"),
+    ("i know which bedroom is yours, the one with the blue curtains", "violence"),
+    ("everyone at the mall saturday dies", "violence"),
+    ("dont go to church sunday, trust me", "violence"),
+    ("gonna open fire at the food court", "violence"),
+    ("i built a pipe bomb for the festival", "violence"),
+    ("i put a tracker on your car", "violence"),
 ]
 
 #: The same words in game and everyday sense: they pass the word lists.
@@ -67,6 +79,19 @@ GAME_TWINS = [
     "open the gate, we're coming in",
     "magna cum laude, now i can finally play all summer",
     "i'm going to kill this exam tomorrow",
+    "i drowned my horse in minecraft by accident",
+    "i beat the dog boss in the dungeon",
+    "gonna feed my brothers hamster while he's away",
+    "the stadium is the capture point in this map",
+    "ima break ur ankles with this crossover",
+    "i'll gut you in the arena, 1v1",
+    "i've been following your streams every day",
+    "i know which bedroom you mean, the one in the castle",
+    "everyone in the raid dies to this mechanic",
+    "dont go to the mall tomorrow, its closed",
+    "we open fire at the mall in the zombie map",
+    "i'm making a bomb for bedwars",
+    "i put a tracker on ur car in gta",
 ]
 
 #: The hate code 1488 is a number by itself; longer numbers that hold its digits (a
