@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -309,24 +311,65 @@ def test_bridge_serve_runs_until_sigterm_and_closes_links_with_1001(tmp_path: Pa
     assert key not in out + err
 
 
+async def api_keys(data: Path) -> tuple[str, str]:
+    """An admin's and a creator's control-API keys in the daemon's store at ``data``."""
+    from encounters_bridge.keys import create_api_key
+
+    async with SQLiteStore(load_settings(data_dir=data).database_path) as store:
+        records = await open_bridge_store(store)
+        _, admin = await create_api_key(records, "ops", "admin")
+        _, creator = await create_api_key(records, "me", "creator")
+    return admin, creator
+
+
+@asynccontextmanager
+async def spawned_companion(
+    proc: subprocess.Popen[str],
+    game: AdapterClient,
+    http_port: int,
+    keys: tuple[str, str],
+    persona: dict[str, Any],
+) -> AsyncIterator[tuple[Any, str]]:
+    """Run ``game``'s adapter against the daemon ``proc`` until its link is ready, then
+    (the control API answering) submit ``persona`` with the creator's key, approve it
+    with the admin's and spawn it on the adapter's server; yields the creator's client
+    and the session id. On exit the daemon is sent SIGTERM and the adapter stopped."""
+    from encounters.client import EncountersClient
+
+    creator, admin = keys
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(game.run)
+        with anyio.fail_after(30):  # the daemon starts (imports, store) meanwhile
+            while not game.ready.is_set():
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                await anyio.sleep(0.05)
+        url = f"http://127.0.0.1:{http_port}"
+        async with EncountersClient(url, creator) as me, EncountersClient(url, admin) as ops:
+            with anyio.fail_after(10):
+                while True:
+                    try:
+                        await me.health()
+                        break
+                    except Exception:
+                        await anyio.sleep(0.05)
+            pid = (await me.submit_persona(persona))["id"]
+            token = (await ops.approve_persona(pid))["token"]
+            sid = (await me.spawn(pid, token, "web", "srv"))["sessionId"]
+            yield me, sid
+        os.kill(proc.pid, signal.SIGTERM)
+        await game.stop()
+        tg.cancel_scope.cancel()
+
+
 def test_bridge_serve_with_a_script_gives_spawned_personas_a_companion(tmp_path: Path) -> None:
     """`ae bridge serve --script examples/companion_script.py`: a player's chat in the game
     is answered by the script, moderated, through the real daemon process."""
-    from encounters.client import EncountersClient
     from encounters_bridge.frames import Frame
-    from encounters_bridge.keys import create_api_key
 
     data = tmp_path / "data"
     _, world_key, _ = add_key(data, "web box", "web")
 
-    async def api_keys() -> tuple[str, str]:
-        async with SQLiteStore(load_settings(data_dir=data).database_path) as store:
-            records = await open_bridge_store(store)
-            _, admin = await create_api_key(records, "ops", "admin")
-            _, creator = await create_api_key(records, "me", "creator")
-        return admin, creator
-
-    admin, creator = anyio.run(api_keys)
+    admin, creator = anyio.run(api_keys, data)
     port, http_port = free_port(), free_port()
     script = Path(__file__).resolve().parents[2] / "examples" / "companion_script.py"
     env = {**os.environ, "AE_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"}
@@ -352,34 +395,14 @@ def test_bridge_serve_with_a_script_gives_spawned_personas_a_companion(tmp_path:
                 if f.d.get("type") == "action" and f.d["action"]["type"] == "chat"]  # fmt: skip
 
     async def scene() -> None:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(game.run)
-            with anyio.fail_after(30):
-                while not game.ready.is_set():
-                    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        async with spawned_companion(proc, game, http_port, (creator, admin), persona) as (_, sid):
+            await game.send_event({"type": "spawned", "entity": "pip"}, sid)
+            for line in ("any treasure around here?", "say this shit cave is dark"):
+                await game.send_event({"type": "player_chat", "player": player,
+                                       "message": line}, sid)  # fmt: skip
+            with anyio.fail_after(10):
+                while len(said()) < 2:
                     await anyio.sleep(0.05)
-            url = f"http://127.0.0.1:{http_port}"
-            async with EncountersClient(url, creator) as me, EncountersClient(url, admin) as ops:
-                with anyio.fail_after(10):
-                    while True:
-                        try:
-                            await me.health()
-                            break
-                        except Exception:
-                            await anyio.sleep(0.05)
-                pid = (await me.submit_persona(persona))["id"]
-                token = (await ops.approve_persona(pid))["token"]
-                sid = (await me.spawn(pid, token, "web", "srv"))["sessionId"]
-                await game.send_event({"type": "spawned", "entity": "pip"}, sid)
-                for line in ("any treasure around here?", "say this shit cave is dark"):
-                    await game.send_event({"type": "player_chat", "player": player,
-                                           "message": line}, sid)  # fmt: skip
-                with anyio.fail_after(10):
-                    while len(said()) < 2:
-                        await anyio.sleep(0.05)
-            os.kill(proc.pid, signal.SIGTERM)
-            await game.stop()
-            tg.cancel_scope.cancel()
 
     try:
         anyio.run(scene)
@@ -398,21 +421,12 @@ def test_bridge_serve_on_uvloop_relays_an_action_end_to_end(tmp_path: Path) -> N
     on uvloop, and an action signalled through the control API is moderated, stored and
     reaches the game server's adapter over the WebSocket link."""
     pytest.importorskip("uvloop")
-    from encounters.client import EncountersClient
     from encounters_bridge.frames import Frame
-    from encounters_bridge.keys import create_api_key
 
     data = tmp_path / "data"
     _, world_key, _ = add_key(data, "web box", "web")
 
-    async def api_keys() -> tuple[str, str]:
-        async with SQLiteStore(load_settings(data_dir=data).database_path) as store:
-            records = await open_bridge_store(store)
-            _, admin = await create_api_key(records, "ops", "admin")
-            _, creator = await create_api_key(records, "me", "creator")
-        return admin, creator
-
-    admin, creator = anyio.run(api_keys)
+    admin, creator = anyio.run(api_keys, data)
     port, http_port = free_port(), free_port()
     env = {**os.environ, "AE_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1", "COLUMNS": "300"}
     proc = subprocess.Popen(
@@ -435,31 +449,11 @@ def test_bridge_serve_on_uvloop_relays_an_action_end_to_end(tmp_path: Path) -> N
     results: list[dict[str, Any]] = []
 
     async def scene() -> None:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(game.run)
-            with anyio.fail_after(30):  # the daemon starts (imports, store) meanwhile
-                while not game.ready.is_set():
-                    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                    await anyio.sleep(0.05)
-            url = f"http://127.0.0.1:{http_port}"
-            async with EncountersClient(url, creator) as me, EncountersClient(url, admin) as ops:
-                with anyio.fail_after(10):
-                    while True:
-                        try:
-                            await me.health()
-                            break
-                        except Exception:
-                            await anyio.sleep(0.05)
-                pid = (await me.submit_persona(persona))["id"]
-                token = (await ops.approve_persona(pid))["token"]
-                sid = (await me.spawn(pid, token, "web", "srv"))["sessionId"]
-                line = {"type": "chat", "message": "The forge is to the north."}
-                results.append(await me.signal(sid, [line]))
-                with anyio.fail_after(10):
-                    await arrived.wait()
-            os.kill(proc.pid, signal.SIGTERM)
-            await game.stop()
-            tg.cancel_scope.cancel()
+        async with spawned_companion(proc, game, http_port, (creator, admin), persona) as (me, sid):
+            line = {"type": "chat", "message": "The forge is to the north."}
+            results.append(await me.signal(sid, [line]))
+            with anyio.fail_after(10):
+                await arrived.wait()
 
     try:
         anyio.run(scene)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -837,11 +838,21 @@ VIOLENCE_OK: dict[str, list[str]] = {
 GROUPS = {"personal_data": "pii"}
 
 
-def rows() -> list[dict[str, object]]:
+Lists = dict[str, list[str]]
+
+
+def labelled_rows(
+    sets: list[tuple[Lists, list[str]]],
+    *,
+    id_prefix: str,
+    group_of: Callable[[list[str]], str],
+    seen: set[str] | None = None,
+) -> list[dict[str, object]]:
+    """The records of ``sets`` (named lists of lines and their labels), numbered with
+    ``id_prefix``; a line already in ``seen`` (casefolded) stops the build. A harm line
+    with a word of the profanity policy also gets ``profanity``."""
     out: list[dict[str, object]] = []
-    seen: set[str] = set()
-    sets = [(SEXUAL, ["sexual"]), (VIOLENCE, ["violence"]), (CONTACT, ["personal_data"]),
-            (SEXUAL_OK, []), (VIOLENCE_OK, [])]  # fmt: skip
+    seen = set() if seen is None else seen
     for lists, labels in sets:
         for name, lines in lists.items():
             for text in lines:
@@ -851,20 +862,36 @@ def rows() -> list[dict[str, object]]:
                 seen.add(key)
                 profane = bool(labels) and _PROFANE.search(key) is not None
                 tags = sorted({*labels, "profanity"} if profane else labels)
-                group = GROUPS.get(labels[0], f"harm_{labels[0]}") if labels else "game_context"
-                out.append({"id": f"s{len(out) + 1:05d}", "text": text, "labels": tags,
-                            "group": group, "lang": "en", "list": name})  # fmt: skip
+                out.append({"id": f"{id_prefix}{len(out) + 1:05d}", "text": text,
+                            "labels": tags, "group": group_of(labels), "lang": "en",
+                            "list": name})  # fmt: skip
     return out
 
 
-def main() -> None:
-    lines = rows()
-    OUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), "utf-8")
+def write(out: Path, lines: list[dict[str, object]]) -> None:
+    """Write ``lines`` as JSON lines to ``out`` and say how many per group."""
+    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), "utf-8")
     counts: dict[str, int] = {}
     for r in lines:
         key = str(r["group"])
         counts[key] = counts.get(key, 0) + 1
-    print(f"wrote {len(lines)} lines to {OUT.relative_to(ROOT)}: {counts}")
+    print(f"wrote {len(lines)} lines to {out.relative_to(ROOT)}: {counts}")
+
+
+def rows() -> list[dict[str, object]]:
+    sets = [(SEXUAL, ["sexual"]), (VIOLENCE, ["violence"]), (CONTACT, ["personal_data"]),
+            (SEXUAL_OK, []), (VIOLENCE_OK, [])]  # fmt: skip
+    return labelled_rows(
+        sets,
+        id_prefix="s",
+        group_of=lambda labels: (
+            GROUPS.get(labels[0], f"harm_{labels[0]}") if labels else "game_context"
+        ),
+    )
+
+
+def main() -> None:
+    write(OUT, rows())
 
 
 if __name__ == "__main__":

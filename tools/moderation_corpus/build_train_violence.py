@@ -18,13 +18,12 @@ Deterministic: run from the repository root,
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from build_train_sexual_violence import _PROFANE
+from build_train_sexual_violence import labelled_rows, write
 from build_train_sexual_violence import rows as earlier_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -276,31 +275,16 @@ VIOLENCE_OK: dict[str, list[str]] = {
 
 
 def rows() -> list[dict[str, object]]:
-    out: list[dict[str, object]] = []
-    seen = {str(r["text"]).casefold() for r in earlier_rows()}
-    for lists, labels in ((VIOLENCE, ["violence"]), (VIOLENCE_OK, [])):
-        for name, lines in lists.items():
-            for text in lines:
-                key = text.casefold()
-                if key in seen:
-                    raise SystemExit(f"duplicate line: {text!r}")
-                seen.add(key)
-                profane = bool(labels) and _PROFANE.search(key) is not None
-                tags = sorted({*labels, "profanity"} if profane else labels)
-                group = "harm_violence" if labels else "twin_clean"
-                out.append({"id": f"v{len(out) + 1:05d}", "text": text, "labels": tags,
-                            "group": group, "lang": "en", "list": name})  # fmt: skip
-    return out
+    return labelled_rows(
+        [(VIOLENCE, ["violence"]), (VIOLENCE_OK, [])],
+        id_prefix="v",
+        group_of=lambda labels: "harm_violence" if labels else "twin_clean",
+        seen={str(r["text"]).casefold() for r in earlier_rows()},
+    )
 
 
 def main() -> None:
-    lines = rows()
-    OUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), "utf-8")
-    counts: dict[str, int] = {}
-    for r in lines:
-        key = str(r["group"])
-        counts[key] = counts.get(key, 0) + 1
-    print(f"wrote {len(lines)} lines to {OUT.relative_to(ROOT)}: {counts}")
+    write(OUT, rows())
 
 
 if __name__ == "__main__":
