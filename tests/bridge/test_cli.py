@@ -322,6 +322,17 @@ async def api_keys(data: Path) -> tuple[str, str]:
     return admin, creator
 
 
+def serve(data: Path, port: int, http_port: int, *args: str) -> subprocess.Popen[str]:
+    """`ae bridge serve` on ``port`` and ``http_port`` with its data in ``data`` and
+    ``args`` added, its output captured."""
+    env = {**os.environ, "AE_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1", "COLUMNS": "300"}
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "ae"), "bridge", "serve", "--port", str(port),
+         "--http-port", str(http_port), *args],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
 @asynccontextmanager
 async def spawned_companion(
     proc: subprocess.Popen[str],
@@ -372,12 +383,7 @@ def test_bridge_serve_with_a_script_gives_spawned_personas_a_companion(tmp_path:
     admin, creator = anyio.run(api_keys, data)
     port, http_port = free_port(), free_port()
     script = Path(__file__).resolve().parents[2] / "examples" / "companion_script.py"
-    env = {**os.environ, "AE_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "ae"), "bridge", "serve", "--port", str(port),
-         "--http-port", str(http_port), "--heartbeat", "1", "--script", str(script)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    proc = serve(data, port, http_port, "--heartbeat", "1", "--script", str(script))
     heard: list[Frame] = []
 
     async def on_dispatch(frame: Frame) -> None:
@@ -428,12 +434,7 @@ def test_bridge_serve_on_uvloop_relays_an_action_end_to_end(tmp_path: Path) -> N
 
     admin, creator = anyio.run(api_keys, data)
     port, http_port = free_port(), free_port()
-    env = {**os.environ, "AE_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1", "COLUMNS": "300"}
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "ae"), "bridge", "serve", "--port", str(port),
-         "--http-port", str(http_port), "--event-loop", "uvloop"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    proc = serve(data, port, http_port, "--event-loop", "uvloop")
     heard: list[Frame] = []
     arrived = anyio.Event()
 
