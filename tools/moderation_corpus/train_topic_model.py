@@ -33,7 +33,9 @@ It prints out-of-fold recall, precision and game-chat lines flagged per topic, a
 recall on the lines not made from frames (the fairer figure: frame lines resemble each
 other), then the validation figure that decides settings: word lists and out-of-fold
 model together, as the moderator combines them (``AE_SHOW_MISSED=1`` lists the written
-harm lines both miss); ``--show N`` prints the N game-chat lines that score highest.
+harm lines both miss, and the clean lines flagged); lines of the latest round (a ``round``
+in the record) are also left out of one recall figure, the one comparable with the model
+before that round; ``--show N`` prints the N game-chat lines that score highest.
 
 Run from the repository root: ``python tools/moderation_corpus/train_topic_model.py``.
 """
