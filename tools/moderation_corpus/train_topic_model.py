@@ -33,7 +33,9 @@ It prints out-of-fold recall, precision and game-chat lines flagged per topic, a
 recall on the lines not made from frames (the fairer figure: frame lines resemble each
 other), then the validation figure that decides settings: word lists and out-of-fold
 model together, as the moderator combines them (``AE_SHOW_MISSED=1`` lists the written
-harm lines both miss); ``--show N`` prints the N game-chat lines that score highest.
+harm lines both miss, and the clean lines flagged); lines of the latest round (a ``round``
+in the record) are also left out of one recall figure, the one comparable with the model
+before that round; ``--show N`` prints the N game-chat lines that score highest.
 
 Run from the repository root: ``python tools/moderation_corpus/train_topic_model.py``.
 """
@@ -243,7 +245,7 @@ def system_report(
     as the moderator combines them (the model adds the topics it finds, except those
     the word lists judged game talk), per topic: precision,: recall on the written lines (not made
     from frames) and on all lines, and the training game chat flagged by either."""
-    hit: dict[str, list[int]] = {t: [0, 0, 0, 0, 0, 0] for t in MODEL_TOPICS}
+    hit: dict[str, list[int]] = {t: [0] * 8 for t in MODEL_TOPICS}
     flagged: dict[str, int] = dict.fromkeys(MODEL_TOPICS, 0)
     game = game_flagged = other = other_flagged = 0
     for i, row in enumerate(raw):
@@ -261,6 +263,11 @@ def system_report(
                 older = written and not row.get("newest")
                 counts[4] += older and t in found
                 counts[5] += older
+                # lines of the latest round (``round`` in the record) left out: the
+                # figure comparable with the model before that round
+                earlier = written and not row.get("round")
+                counts[6] += earlier and t in found
+                counts[7] += earlier
         if not labels and row["group"] in GAME_CHAT:
             game += 1
             game_flagged += bool(found & set(MODEL_TOPICS))
@@ -273,10 +280,13 @@ def system_report(
             missed = set(row["labels"]) & set(MODEL_TOPICS) - found  # type: ignore[call-overload]
             if missed and not row.get("frame"):
                 print("  missed", sorted(missed), row["text"])
+            if not row["labels"] and found & set(MODEL_TOPICS):
+                print("  flagged", sorted(found & set(MODEL_TOPICS)), row["group"], row["text"])
     print("word lists + out-of-fold model (validation):")
-    for t, (tp, n, wtp, wn, otp, on) in hit.items():
+    for t, (tp, n, wtp, wn, otp, on, etp, en) in hit.items():
         print(f"  {t:10} recall {tp / max(1, n):.3f}  on written lines {wtp / max(1, wn):.3f}  "
-              f"(before {VIOLENCE.name} {otp / max(1, on):.3f})  "
+              f"(without the latest round's lines {etp / max(1, en):.3f}; before "
+              f"{VIOLENCE.name} {otp / max(1, on):.3f})  "
               f"precision {tp / max(1, flagged[t]):.3f}")  # fmt: skip
     print(
         f"  game chat flagged: {game_flagged} of {game}; other clean lines flagged: "

@@ -61,6 +61,18 @@ HARM = [
     ("gonna open fire at the food court", "violence"),
     ("i built a pipe bomb for the festival", "violence"),
     ("i put a tracker on your car", "violence"),
+    ("the columbine shooters were heroes", "violence"),
+    ("whoever shot up that mosque did nothing wrong", "violence"),
+    ("i hope there's another school shooting this year", "violence"),
+    ("he should have killed more people", "violence"),
+    ("somebody should burn down my teacher's house", "violence"),
+    ("would be a shame if something happened to your family", "violence"),
+    ("i'd be careful walking home if i were you", "violence"),
+    ("i hung my neighbours cat from the fence", "violence"),
+    ("my brother set a puppy on fire", "violence"),
+    ("i enjoy torturing animals", "violence"),
+    ("i'll make this school the next columbine", "violence"),
+    ("nobody at my school will be safe friday", "violence"),
 ]
 
 #: The same words in game and everyday sense: they pass the word lists.
@@ -92,6 +104,17 @@ GAME_TWINS = [
     "we open fire at the mall in the zombie map",
     "i'm making a bomb for bedwars",
     "i put a tracker on ur car in gta",
+    "the heroes of this game are legends",
+    "the guy who shot me from the tower is a legend",
+    "i hope the next shooting star event has better rewards",
+    "i should have killed more zombies before the wave",
+    "someone should shoot the sniper on the roof",
+    "it'd be a shame if ur base got raided",
+    "be careful walking around at night on this map",
+    "we hung the bird feeder by the window",
+    "i threw the ball for the dog",
+    "nobody at my school likes the new lunch menu",
+    "we learned about columbine in history class",
 ]
 
 #: The hate code 1488 is a number by itself; longer numbers that hold its digits (a
