@@ -272,9 +272,11 @@ class TextFilter:
         runs: _Runs | None = None
         found: list[tuple[str, int, int, str]] = []
         allowed_spans: list[tuple[int, int]] = []
-        #: the rules to run, once each: keyed by the fields a Rule's equality compares
-        #: (a Rule's own hash is a Python-level call)
-        triggered: dict[tuple[str, re.Pattern[str], str], Rule] = {}
+        #: the rules to run, once each: keyed by what a Rule's equality compares (its
+        #: category, source, and pattern: a pattern equals another with the same text
+        #: and flags). Not by the Rule or its pattern: a Rule's hash is a Python-level
+        #: call, and a pattern's hashes its whole compiled code, every time.
+        triggered: dict[tuple[str, str, str, int], Rule] = {}
         for last, (length, variants) in self._automaton.iter(d):
             start, end = last - length + 1, last + 1
             for category, mode, term, need in variants:
@@ -302,7 +304,7 @@ class TextFilter:
                 elif mode == "rule":
                     for r in self.lexicon.rules.get(term, ()):
                         if r.category == category:
-                            triggered[r.category, r.pattern, r.source] = r
+                            triggered[r.category, r.source, r.pattern.pattern, r.pattern.flags] = r
                 else:
                     found.append((category, start_at, hit_end, term))
         # the runs are listed only once a match needs its collapsed place (most triggered

@@ -33,6 +33,7 @@ from encounters.moderation import (
     textfilter,
     topicmodel,
 )
+from encounters.moderation.lexicon import Entry, Lexicon, Rule
 from encounters.storage import MemoryStore
 from tests.sdk.moderation.corpus.load import CORPUS_PATH, load_corpus
 
@@ -450,3 +451,18 @@ def test_patterns_that_cannot_be_joined_get_no_gate() -> None:
     assert textfilter._any_of([two[0], re.compile("(?i)CAB")]) is None  # inline flags
     assert textfilter._any_of([re.compile("a # c", re.X), re.compile("b", re.X)]) is None
     assert textfilter._any_of(two) is not None
+
+
+def test_a_rule_triggered_twice_runs_once() -> None:
+    """Rules are kept once per message by what their equality compares: a rule named
+    by two triggers, or an equal one compiled again (another pattern object), adds its
+    finding once."""
+    lexicon = Lexicon()
+    rule = Rule("violence", re.compile(r"\bbring a (knife|bat)\b"), "test:1")
+    again = Rule("violence", re.compile(r"\bbring a (knife|bat)\b", re.UNICODE), "test:1")
+    for trigger, r in (("knife", rule), ("bat", rule), ("bring", again)):
+        lexicon.rules.setdefault(trigger, []).append(r)
+        lexicon.add(Entry("violence", "rule", trigger), [trigger])
+    assert rule == again and rule.pattern is not again.pattern
+    found = textfilter.TextFilter(lexicon).scan_collapsed("i bring a knife and a bat")
+    assert found == [("violence", 2, 15, "test:1")]
