@@ -396,15 +396,17 @@ class _Gates:
     def __init__(self, text: str, low: str) -> None:
         raw = text.encode("ascii")
         #: ``_SEVEN_DIGITS`` may match: seven digits parted only by its separators
-        self.seven = b"1111111" in raw.translate(_SEVEN_SHAPE, _SEVEN_SEPARATORS)
-        shape = raw.translate(_GATE_SHAPE)
+        self.seven = "1111111" in raw.translate(_SEVEN_SHAPE, _SEVEN_SEPARATORS).decode("ascii")
+        # looked at as str: ``x in some_bytes`` raises and clears a TypeError each time
+        # (it first tries ``x`` as an integer)
+        shape = raw.translate(_GATE_SHAPE).decode("ascii")
         #: ``_STATE_ZIP`` may match: five digits in a row
-        self.five_digits = b"11111" in shape
+        self.five_digits = "11111" in shape
         #: ``_POSTCODE_NAMED`` may match: both its forms hold four digits in a row
-        self.four_digits = b"1111" in shape
+        self.four_digits = "1111" in shape
         #: ``_POSTCODE_HINT`` may match
-        self.postcode = (b"1A" in shape or b"A1" in shape or b"1-1" in shape
-                         or b"1 AA" in shape)  # fmt: skip
+        self.postcode = ("1A" in shape or "A1" in shape or "1-1" in shape
+                         or "1 AA" in shape)  # fmt: skip
         #: ``_AGE`` may match: a whole number from 5 to 17
         self.age = not _MINOR_AGES.isdisjoint(raw.translate(_DIGIT_RUNS).split())
         #: ``_ADDRESS_NUMBER_FIRST`` may match: a street word is a whole word (after
@@ -412,7 +414,7 @@ class _Gates:
         self.street = not _STREET_SET.isdisjoint(raw.translate(_WORD_BYTES).split())
         #: ``_ADDRESS_NUMBER_LAST`` may match: both its forms end in white space and
         #: digits
-        self.number_after_space = b" 1" in shape
+        self.number_after_space = " 1" in shape
 
 
 def _shared(text: str, gated: bool = True) -> list[tuple[int, int, str]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -32,6 +33,7 @@ from encounters.moderation import (
     textfilter,
     topicmodel,
 )
+from encounters.moderation.lexicon import Entry, Lexicon, Rule
 from encounters.storage import MemoryStore
 from tests.sdk.moderation.corpus.load import CORPUS_PATH, load_corpus
 
@@ -96,6 +98,11 @@ def full_path() -> Iterator[None]:
         mock.patch.object(pii, "_shared", functools.partial(pii._shared, gated=False)),
         mock.patch.object(normalize, "_fold_chars", normalize._fold_chars_whole),
         mock.patch.object(normalize, "_fold_chars_with_map", normalize._fold_each_char),
+        mock.patch.object(
+            textfilter.TextFilter,
+            "_without_game_talk",
+            functools.partialmethod(textfilter.TextFilter._without_game_talk, gated=False),
+        ),
     ):
         yield
 
@@ -347,3 +354,115 @@ def test_index_map_steps_by_span_are_the_steps_by_character(text: str) -> None:
 def test_index_map_on_every_corpus_line() -> None:
     for text in corpus_lines():
         assert normalize.fold_with_map_full(text) == _fold_with_map_by_character(text)
+
+
+#: Game talk and its near misses: every category's game patterns, their look-behinds
+#: ("want to kill myself with tnt") and the words they stop at ("send pics of your body").
+_GAME_TALK_TEXT = (
+    "i keep killing myself with my own tnt|want to kill myself with tnt|accidentally killed "
+    "myself|i dont want to die in this raid|gonna end it on this round|kill yourself on the "
+    "spikes to reset|go kill yourself on the spikes|overdosed on potions|give me good head "
+    "armor|are you alone in the dungeon|are u alone at home|send pics of your base|send pics "
+    "of your body|sexy new armor|this skin looks so sexy|are you alone or with a squad|our "
+    "little secret base|behead the boss|executioner beheads|i'll kill you in smash bros|im "
+    "gonna murder that dragon|bomb the school of fish|blood everywhere in this map|coming to "
+    "your house to trade|im coming to your house|zombies are subhuman|immigrants are subhuman"
+)
+_GAME_TALK = _GAME_TALK_TEXT.split("|")
+game_lines = st.lists(st.sampled_from(_GAME_TALK + _WORDS), min_size=1, max_size=6).map(" ".join)
+
+
+@functools.cache
+def _filter() -> textfilter.TextFilter:
+    return textfilter.TextFilter.default()
+
+
+def _everywhere(s: str) -> list[tuple[str, int, int, str]]:
+    """A finding of every category with game talk, over the whole collapsed ``s``."""
+    end = len(textfilter.collapse_runs(s))
+    return [(category, 0, end, "x") for category in _filter().lexicon.game]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(game_lines, any_text))
+@example("I keep killing myself with my own TNT")
+@example("are you alone in the dungeon? send pics of your base")
+def test_game_talk_gates_never_hide_game_talk(text: str) -> None:
+    """A category whose alternation of game patterns finds nothing has no game talk:
+    the gated check keeps and drops exactly the findings the ungated one does."""
+    tf = _filter()
+    s = normalize.fold(text)
+    for found in (_everywhere(s), [(c, 0, 1, "x") for c in tf.lexicon.game]):
+        assert tf._without_game_talk(s, found) == tf._without_game_talk(s, found, gated=False)
+
+
+def test_game_talk_gates_on_every_corpus_line() -> None:
+    tf = _filter()
+    for text in corpus_lines() + tuple(_GAME_TALK):
+        s = normalize.fold(text)
+        found = _everywhere(s)
+        assert tf._without_game_talk(s, found) == tf._without_game_talk(s, found, gated=False)
+
+
+def test_game_talk_gates_are_built_and_open_on_game_talk() -> None:
+    """Each built-in category with several game patterns has a gate, and the gate lets
+    its game talk through (so the properties above compare both branches)."""
+    tf = _filter()
+    gates = {c: g for c, g in tf._game_gates.items() if g is not None}
+    assert {c for c, ps in tf.lexicon.game.items() if len(ps) > 1} <= set(gates)
+    for category, gate in gates.items():
+        opened = [t for t in _GAME_TALK if gate.search(normalize.fold(t))]
+        assert opened, category
+        for text in opened:
+            s = normalize.fold(text)
+            runs = textfilter._Runs(s)
+            inside = [
+                (category, runs.run_of(m.start()), runs.run_of(m.end() - 1) + 1, "x")
+                for p in tf.lexicon.game[category]
+                for m in p.finditer(s)
+            ]
+            assert inside, text  # the gate opened on a text one pattern matches
+            assert tf._without_game_talk(s, inside) == [], text
+
+
+_SMALL_PATTERNS = (r"\bab\b", r"(?<!x )b+a", r"c(?=a)", r"(a|b)c\w", r"^ba$", r"(?i)CAB")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from(_SMALL_PATTERNS[:-1]), min_size=2, max_size=4),
+    st.text(alphabet="abcx ", max_size=12),
+)
+def test_an_alternation_matches_where_one_of_its_patterns_does(
+    sources: list[str], text: str
+) -> None:
+    patterns = [re.compile(p) for p in sources]
+    joined = textfilter._any_of(patterns)
+    assert joined is not None
+    assert (joined.search(text) is not None) == any(p.search(text) for p in patterns)
+
+
+def test_patterns_that_cannot_be_joined_get_no_gate() -> None:
+    two = [re.compile("a"), re.compile("b")]
+    assert textfilter._any_of(two[:1]) is None  # one pattern is its own gate
+    assert textfilter._any_of([two[0], re.compile(r"(b)\1")]) is None  # group reference
+    assert textfilter._any_of([two[0], re.compile(r"(?P<x>b)(?P=x)")]) is None
+    assert textfilter._any_of([two[0], re.compile("b", re.IGNORECASE)]) is None  # flags
+    assert textfilter._any_of([two[0], re.compile("(?i)CAB")]) is None  # inline flags
+    assert textfilter._any_of([re.compile("a # c", re.X), re.compile("b", re.X)]) is None
+    assert textfilter._any_of(two) is not None
+
+
+def test_a_rule_triggered_twice_runs_once() -> None:
+    """Rules are kept once per message by what their equality compares: a rule named
+    by two triggers, or an equal one compiled again (another pattern object), adds its
+    finding once."""
+    lexicon = Lexicon()
+    rule = Rule("violence", re.compile(r"\bbring a (knife|bat)\b"), "test:1")
+    again = Rule("violence", re.compile(r"\bbring a (knife|bat)\b", re.UNICODE), "test:1")
+    for trigger, r in (("knife", rule), ("bat", rule), ("bring", again)):
+        lexicon.rules.setdefault(trigger, []).append(r)
+        lexicon.add(Entry("violence", "rule", trigger), [trigger])
+    assert rule == again and rule.pattern is not again.pattern
+    found = textfilter.TextFilter(lexicon).scan_collapsed("i bring a knife and a bat")
+    assert found == [("violence", 2, 15, "test:1")]
