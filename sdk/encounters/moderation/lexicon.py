@@ -16,7 +16,8 @@ For profanity the loader adds, per term, spellings people use to dodge lists:
   (``b*st*rd``) or, for short words, the letters after the first (``a**``);
 - the word split in two by a space (``fu ck``, ``sh it``; English words of four to
   eight letters), unless both halves are common words or word endings (``s hit``,
-  ``who re`` stay clean). A split spelling must start a word; it may be followed by
+  ``who re`` stay clean). A split spelling must start a word (not after an
+  apostrophe: ``let's pick`` is a contraction, not ``s pick``); it may be followed by
   the rest of a longer word (``fu cking``).
 """
 

@@ -10,7 +10,8 @@ How a message is checked:
 3. each candidate is kept only if it stands where it must: a ``word`` term must be a
    whole word (an ``s`` plural allowed), a ``root`` term may sit inside a longer word
    unless that word is allowlisted (``scunthorpe``); a ``split`` spelling (``fu ck``)
-   must start a word; a ``rule`` trigger runs its regex;
+   must start a word, not the tail of a contraction (``let's pick`` is not ``s pick``);
+   a ``rule`` trigger runs its regex;
 4. personal data is found by pattern in the original text (:mod:`.pii`).
 
 Word boundaries are what keep ``class``, ``assassin``, ``Sussex`` and ``shot a`` clean:
@@ -63,6 +64,9 @@ class Hit:
 
 
 _RUN = re.compile(r"(.)\1+")
+#: Characters that continue a word before a split spelling: a masked letter, and the
+#: apostrophes (as written and as folded) that join a contraction or a possessive.
+_IN_WORD = "*'\u2019\u02bc`"
 _FIRST = operator.itemgetter(1)  # faster than a "\1" template in re.sub
 
 
@@ -286,7 +290,9 @@ class TextFilter:
                     if word in self.lexicon.allow_words or word.startswith(self._allow_prefixes):
                         continue
                 elif mode == "split":  # "fu ck", "fu cking": starts a word, may go on
-                    if start > 0 and (d[start - 1].isalnum() or d[start - 1] == "*"):
+                    # after an apostrophe it is a contraction's or a possessive's tail
+                    # ("let's pick" is not "s pick")
+                    if start > 0 and (d[start - 1].isalnum() or d[start - 1] in _IN_WORD):
                         continue
                     start_at, hit_end = start, self._word_around(d, start, end)[1]
                 else:
