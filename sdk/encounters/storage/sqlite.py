@@ -385,11 +385,13 @@ class SQLiteStore(Store):
     ) -> tuple[str, CompanionSession] | None:
         """A change of counters alone made to a session's stored JSON: the new text and
         the session it holds, validated as a load validates. Every signal and game
-        event makes such a change in its transaction; counting in the JSON skips a
-        copy of the session model and its serialisation (about a tenth of the
-        transaction's Python time). None when the row is not an object holding
-        those counters as integers, or a count would go below 0: the caller then
-        takes the model's way, which says what is wrong."""
+        event makes such a change in its transaction; counting in the JSON skips two
+        model copies and a serialisation (about a fifth of the change's own time: 32
+        against 40 us in a micro-benchmark). The text is Python's JSON, not
+        pydantic's: the same values, though a float may be spelled otherwise (1e+16
+        for 1e16). None when the row is not an object holding those counters as
+        integers, or a count would go below 0: the caller then takes the model's
+        way, which says what is wrong."""
         try:
             data = json.loads(text)
         except ValueError:
