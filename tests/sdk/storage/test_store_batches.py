@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from encounters.models.audit import AuditEntry
-from encounters.models.deployment import CompanionChange, CompanionSession
+from encounters.models.deployment import CompanionChange, CompanionSession, Location
 from encounters.storage import SQLiteStore, Store, WriteBatch
 from encounters.storage.postgres import PostgresStore
 
@@ -211,6 +211,27 @@ async def test_companion_changes_are_made_to_the_stored_row(store: Store) -> Non
         nobody = CompanionChange(session_id="cmp_none", add={"actions_sent": 1})
         await store.write_batch(WriteBatch(changes=[nobody]))
         assert nobody.result is None and await store.get_companion("cmp_none") is None
+
+
+async def test_a_change_of_counters_alone_keeps_the_rest_of_the_session(store: Store) -> None:
+    """Counting (what every signal and game event does) changes the counters and
+    nothing else of the stored session, and the result is the session as stored; a
+    count that would go below 0 is refused and leaves the row as it was."""
+    async with store:
+        here = companion("cmp_1", sent=3).model_copy(update={
+            "entity": "Écuyer 🛡", "language": "fr", "paused": True, "actions_done": 2,
+            "location": Location(x=1.5e-7, y=-64.0, z=1e16),
+        })  # fmt: skip
+        here = CompanionSession.model_validate_json(here.model_dump_json())  # validated
+        await store.save_companion(here)
+        bump = CompanionChange(session_id="cmp_1", add={"actions_sent": 2, "events": 1})
+        await store.write_batch(WriteBatch(changes=[bump]))
+        stored = await store.get_companion("cmp_1")
+        assert stored == bump.result == here.model_copy(update={"actions_sent": 5, "events": 1})
+        below = CompanionChange(session_id="cmp_1", add={"actions_done": -3})
+        with pytest.raises(ValueError):
+            await store.write_batch(WriteBatch(audit=[entry("a")], changes=[below]))
+        assert await store.get_companion("cmp_1") == stored
 
 
 async def test_companion_changes_from_two_stores_on_one_database_all_count(
