@@ -221,9 +221,15 @@ async def test_killing_the_node_holding_a_link_ten_times_loses_and_duplicates_no
                 EncountersClient(other.http_url, creator) as forwarded,
                 anyio.create_task_group() as signallers,
             ):
+                before = sum(len(s.accepted) for s in streams)
                 for i, stream in enumerate(streams):
                     signallers.start_soon(stream.run, direct if i % 2 else forwarded, stop)
-                await anyio.sleep(rng.uniform(0.3, 0.8))
+                # the streams run (counted, not timed: a loaded machine runs fewer actions
+                # in the same time), then the holder dies at a random moment mid-stream
+                with anyio.fail_after(60):
+                    while sum(len(s.accepted) for s in streams) < before + 2 * SESSIONS:
+                        await anyio.sleep(0.02)
+                await anyio.sleep(rng.uniform(0.0, 0.5))
                 connections = client.connections
                 holder.kill()  # mid-stream: calls and events are in flight
                 stop.set()
@@ -246,8 +252,6 @@ async def test_killing_the_node_holding_a_link_ten_times_loses_and_duplicates_no
         recorded = {s.session_id: await events_done(ops, s.session_id) for s in streams}
     assert cluster3.terminate() == [0, 0], cluster3.output()  # the last one killed stays down
 
-    accepted = sum(len(s.accepted) for s in streams)
-    assert accepted > ROUNDS * SESSIONS, "the streams hardly ran: nothing was tested"
     assert events_sent > ROUNDS, "no events flowed back"
     assert len(set(holders)) > 1, "the link never moved between nodes"
     for sid, done in recorded.items():  # the game's events: each taken once, wherever
