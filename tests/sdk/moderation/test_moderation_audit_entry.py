@@ -27,6 +27,16 @@ from encounters.moderation.audit import _validated_entry
 from encounters.storage import MemoryStore
 from tests.sdk.moderation.test_moderation_fastpath import corpus_lines
 
+#: Lines the corpora lack: credentials (masked for every persona), text that the
+#: delivery cleaning changes (so the logged input is not the scanned text).
+EXTRA = (
+    "my key is sk-proj-T3stKeyDoNotUseABCDEFGHIJKL ok",
+    "token=abc123 and Bearer abcdefghijkl",
+    "fucksk-proj-T3stKeyDoNotUseABCDEFGHIJKL",
+    "  gg wp  ",
+    "hi\u200bthere\x00 call 555-123-4567",
+    "ping 10.0.0.1\tnow",
+)
 PERSONAS = (
     PersonaCore(name="Companion"),
     PersonaCore(
@@ -67,7 +77,7 @@ def test_every_corpus_line_is_stored_as_the_old_construction_stores_it(
 ) -> None:
     store = MemoryStore()
     moderator = ContentModerator(TextFilter.default(), audit=AuditLogger(store))
-    lines = corpus_lines()
+    lines = corpus_lines() + EXTRA
 
     async def main() -> list[Any]:
         return [await moderator.moderate_message(t, persona, session_id="corpus") for t in lines]
