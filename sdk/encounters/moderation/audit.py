@@ -214,8 +214,8 @@ def _validated_entry(
         _set(entry, "__pydantic_private__", None)
         return entry
     return AuditEntry(
-        kind=kind,  # type: ignore[arg-type]
-        decision=decision,  # type: ignore[arg-type]
+        kind=kind,
+        decision=decision,
         input=input,
         output=output,
         reason=reason,

@@ -570,7 +570,7 @@ class ContentModerator:
         kind: str,
         decision: Decision,
         reason: str | None,
-        categories: Sequence[str],
+        categories: tuple[str, ...],
         given: Any,
         output: Any,
         session_id: str | None,

@@ -60,7 +60,7 @@ def _old_row(stored: str, kind: str, result: Any, text: object, persona: Persona
     at = datetime.fromisoformat(json.loads(stored)["at"].replace("Z", "+00:00"))
     return AuditEntry(
         at=at,
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         decision=result.decision,
         input=redact(text),
         output=redact(result.text),
