@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, get_args
 
 from ..models.audit import AuditEntry, Decision
-from ..models.common import utcnow
 from ..storage.protocols import AuditLog
 from . import pii
 from .credentials import SECRET_HINT, SECRET_TEXT
@@ -163,6 +163,8 @@ _GIVEN = frozenset(
     ("session_id", "persona_id", "kind", "input", "decision", "reason", "categories", "output")
 )
 _new_entry = AuditEntry.__new__
+#: What :func:`.common.utcnow` (the entry's default time) calls.
+_now = datetime.now
 _set = object.__setattr__
 
 
@@ -197,15 +199,33 @@ def _validated_entry(
         and decision in _DECISIONS
         and type(categories) in (list, tuple)
         and (not categories or all(type(c) is str and _as_validated(c) for c in categories))
-        and _as_validated(reason)
-        and _as_validated(session_id)
-        and _as_validated(persona_id)
+        # _as_validated, inline (three calls per message)
+        and (
+            reason is None
+            or (type(reason) is str and reason.isascii() and reason.strip() == reason)
+        )
+        and (
+            session_id is None
+            or (
+                type(session_id) is str
+                and session_id.isascii()
+                and session_id.strip() == session_id
+            )
+        )
+        and (
+            persona_id is None
+            or (
+                type(persona_id) is str
+                and persona_id.isascii()
+                and persona_id.strip() == persona_id
+            )
+        )
     ):
         entry = _new_entry(AuditEntry)
         # what BaseModel.model_construct does, without its per-field alias and default
         # lookups (the model has no aliases, private attributes, extra or post-init)
         _set(entry, "__dict__", {
-            "seq": None, "at": utcnow(), "session_id": session_id, "persona_id": persona_id,
+            "seq": None, "at": _now(UTC), "session_id": session_id, "persona_id": persona_id,
             "kind": kind, "input": input, "decision": decision, "reason": reason,
             "categories": list(categories), "output": output,
         })  # fmt: skip
@@ -292,7 +312,11 @@ class AuditLogger:
         entry = _entry(kind, decision, input, output, reason, categories, session_id,
                        persona_id, pii_free, language, clean)  # fmt: skip
         (seq,) = await self.store.append_audit([entry])
-        entry.seq = seq  # our own entry, already stored: no copy needed
+        # our own entry, already stored: no copy needed. What ``entry.seq = seq`` does
+        # (the field's value, and the field counted as set) without pydantic's
+        # __setattr__ dispatch
+        entry.__dict__["seq"] = seq
+        entry.__pydantic_fields_set__.add("seq")
         return entry
 
     @staticmethod

@@ -149,3 +149,23 @@ def test_an_entry_built_without_validation_is_the_validated_entry(
     assert built.model_dump_json(exclude={"seq"}) == validated.model_dump_json(exclude={"seq"})
     built.seq = validated.seq = 7  # what the logger does once stored
     assert built.model_fields_set == validated.model_fields_set
+
+
+def test_a_recorded_entry_is_the_validated_entry_with_its_seq() -> None:
+    """What :meth:`AuditLogger.record` returns: the entry as validated, then given its
+    seq the way pydantic sets a field (value and fields set), on the shortcut (plain
+    ids) and off it (ids that validation strips or that are not ASCII)."""
+    logger = AuditLogger(MemoryStore())
+    cases = (("gg", "s", None), ("hi", " spaced ", "x"), ("yo", "s\u00e9", None))
+    for seq, (text, session_id, reason) in enumerate(cases, 1):
+        entry = asyncio.run(
+            logger.record("message", "allow", input=text, session_id=session_id, reason=reason)
+        )
+        validated = AuditEntry(
+            kind="message", decision="allow", input=text, output=None, reason=reason,
+            categories=[], session_id=session_id, persona_id=None,
+        )  # fmt: skip
+        validated.seq = seq
+        assert entry.model_fields_set == validated.model_fields_set
+        validated.__dict__["at"] = entry.at
+        assert entry.__dict__ == validated.__dict__
