@@ -13,9 +13,10 @@ with no recognisable shape, typed into chat, is stored as typed.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, get_args
 
 from ..models.audit import AuditEntry, Decision
 from ..storage.protocols import AuditLog
@@ -83,23 +84,42 @@ def _without_personal_data(value: str, language: str | None = None) -> str:
     return "".join(out)
 
 
+def _clean_text(value: str, language: str | None) -> str:
+    """What :func:`_redact_text` gives for ``value`` when it is known to hold neither a
+    credential nor personal data (``clean`` in :func:`redact`): the credential step
+    would replace nothing and the personal-data scan find nothing, so only the cut and
+    the UTF-8 repair are left. Not remembered: that costs more than it saves."""
+    if len(value) > _PII_SCANNED:  # scanned whole, but the log scans a prefix: as before
+        return _redact_text(value, True, language)
+    text = value[:MAX_LOGGED_TEXT]
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def redact(
     value: Any,
     _depth: int = 0,
     *,
     pii_free: Collection[str] = (),
     language: str | None = None,
+    clean: Collection[str] = (),
 ) -> Any:
     """A copy of ``value`` with secrets replaced by ``[redacted]`` and personal data by
     ``[personal data]`` (see module doc).
 
     ``pii_free`` names strings in which :func:`.pii.find` is known to find nothing (the
     moderator passes the text its filter already scanned): they are not scanned again.
-    The result is the same as without it; only faster. ``language`` (the session's,
-    BCP 47) adds that language's national forms of personal data (see :mod:`.pii`)."""
+    The result is the same as without it; only faster. ``clean`` names strings known to
+    hold neither personal data nor a credential (:func:`.credentials.find` found none:
+    the moderator passes the texts its filter scanned and found free of both): they
+    are only cut, also the same result. ``language`` (the session's, BCP 47) adds that
+    language's national forms of personal data (see :mod:`.pii`)."""
     if _depth > 20:
         return REDACTED
     if isinstance(value, str):
+        if value in clean:
+            return _clean_text(value, language)
         return _redact_text(value, value in pii_free, language)
     if isinstance(value, dict):
         out: dict[str, Any] = {}
@@ -108,17 +128,22 @@ def redact(
             if _is_secret_key(key[:200]):
                 out[key] = REDACTED
             elif type(v) is str:  # most values: what redact(v) does, without the call
-                out[key] = _redact_text(v, v in pii_free, language)
+                out[key] = (
+                    _clean_text(v, language)
+                    if v in clean
+                    else _redact_text(v, v in pii_free, language)
+                )
             else:
-                out[key] = redact(v, _depth + 1, pii_free=pii_free, language=language)
+                out[key] = redact(v, _depth + 1, pii_free=pii_free, language=language, clean=clean)
         return out
     if isinstance(value, list | tuple):
         return [
-            redact(v, _depth + 1, pii_free=pii_free, language=language) for v in list(value)[:200]
+            redact(v, _depth + 1, pii_free=pii_free, language=language, clean=clean)
+            for v in list(value)[:200]
         ]
     if value is None or isinstance(value, bool | int | float):
         return value
-    return redact(repr(value), _depth + 1, pii_free=pii_free, language=language)
+    return redact(repr(value), _depth + 1, pii_free=pii_free, language=language, clean=clean)
 
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -127,6 +152,139 @@ _SCALARS = (str, int, float, bool, type(None))
 def _flat(value: dict[Any, Any]) -> bool:
     """A dict of at most 200 scalars (see :meth:`AuditLogger.entry`)."""
     return len(value) <= 200 and all(type(v) in _SCALARS for v in value.values())
+
+
+#: The values :class:`AuditEntry` accepts for ``kind`` and ``decision``.
+_KINDS = frozenset(get_args(AuditEntry.model_fields["kind"].annotation))
+_DECISIONS = frozenset(get_args(Decision))
+#: The fields an entry built by :meth:`AuditLogger.entry` was given (what validation
+#: records as set; ``at`` and ``seq`` take their defaults).
+_GIVEN = frozenset(
+    ("session_id", "persona_id", "kind", "input", "decision", "reason", "categories", "output")
+)
+_new_entry = AuditEntry.__new__
+#: What :func:`.common.utcnow` (the entry's default time) calls.
+_now = datetime.now
+_set = object.__setattr__
+
+
+def _as_validated(text: str | None) -> bool:
+    """``text`` passes :class:`AuditEntry`'s validation of a short text unchanged: None,
+    or an exact ``str`` of ASCII (no lone surrogate, which validation refuses) without
+    leading or trailing whitespace (which validation strips)."""
+    return text is None or (type(text) is str and text.isascii() and text.strip() == text)
+
+
+def _validated_entry(
+    kind: str,
+    decision: str,
+    input: Any,
+    output: Any,
+    reason: str | None,
+    categories: Sequence[str],
+    session_id: str | None,
+    persona_id: str | None,
+) -> AuditEntry:
+    """The :class:`AuditEntry` these values make, built without running validation
+    when they are already as validation would leave them (what the moderator always
+    passes: its own kinds, decisions, reasons and category names, ASCII session and
+    persona ids); otherwise validated. Either way the entry is the same: the same
+    field values, the same fields set, and so the same stored JSON (checked in
+    tests/sdk/moderation/test_moderation_audit_entry.py). Validation is most of the
+    cost of an entry; ``input`` and ``output`` are ``Any`` and never validated."""
+    if (
+        type(kind) is str
+        and kind in _KINDS
+        and type(decision) is str
+        and decision in _DECISIONS
+        and type(categories) in (list, tuple)
+        and (not categories or all(type(c) is str and _as_validated(c) for c in categories))
+        # _as_validated, inline (three calls per message)
+        and (
+            reason is None
+            or (type(reason) is str and reason.isascii() and reason.strip() == reason)
+        )
+        and (
+            session_id is None
+            or (
+                type(session_id) is str
+                and session_id.isascii()
+                and session_id.strip() == session_id
+            )
+        )
+        and (
+            persona_id is None
+            or (
+                type(persona_id) is str
+                and persona_id.isascii()
+                and persona_id.strip() == persona_id
+            )
+        )
+    ):
+        entry = _new_entry(AuditEntry)
+        # what BaseModel.model_construct does, without its per-field alias and default
+        # lookups (the model has no aliases, private attributes, extra or post-init)
+        _set(entry, "__dict__", {
+            "seq": None, "at": _now(UTC), "session_id": session_id, "persona_id": persona_id,
+            "kind": kind, "input": input, "decision": decision, "reason": reason,
+            "categories": list(categories), "output": output,
+        })  # fmt: skip
+        _set(entry, "__pydantic_fields_set__", set(_GIVEN))
+        _set(entry, "__pydantic_extra__", None)
+        _set(entry, "__pydantic_private__", None)
+        return entry
+    return AuditEntry(
+        kind=kind,
+        decision=decision,
+        input=input,
+        output=output,
+        reason=reason,
+        categories=list(categories),
+        session_id=session_id,
+        persona_id=persona_id,
+    )
+
+
+def _entry(
+    kind: str,
+    decision: str,
+    input: Any,
+    output: Any,
+    reason: str | None,
+    categories: Sequence[str],
+    session_id: str | None,
+    persona_id: str | None,
+    pii_free: Collection[str],
+    language: str | None,
+    clean: Collection[str],
+) -> AuditEntry:
+    """:meth:`AuditLogger.entry`, with positional arguments (it runs for every message)."""
+    if type(input) is str:  # a chat line: redact(input)
+        logged_input = (
+            _clean_text(input, language)
+            if input in clean
+            else _redact_text(input, input in pii_free, language)
+        )
+    else:
+        logged_input = redact(input, pii_free=pii_free, language=language, clean=clean)
+    # what passes unchanged (a chat line, an action) is logged as input and output:
+    # redacted once (redaction depends on the value alone; of a dict, on its first
+    # 200 items, in order: so only small, flat dicts, whose order cannot matter)
+    same = output is input or (
+        type(output) is type(input)
+        and (type(output) is str or (type(output) is dict and _flat(output)))
+        and output == input
+    )
+    return _validated_entry(
+        kind,
+        decision,
+        logged_input,
+        logged_input if same else redact(output, pii_free=pii_free, language=language, clean=clean),
+        reason[:200] if reason else None,
+        categories,
+        session_id[:64] if session_id else None,
+        persona_id[:64] if persona_id else None,
+    )
 
 
 class AuditLogger:
@@ -149,13 +307,16 @@ class AuditLogger:
         persona_id: str | None = None,
         pii_free: Collection[str] = (),
         language: str | None = None,
+        clean: Collection[str] = (),
     ) -> AuditEntry:
-        entry = self.entry(kind, decision, input=input, output=output, reason=reason,
-                           categories=categories, session_id=session_id,
-                           persona_id=persona_id, pii_free=pii_free,
-                           language=language)  # fmt: skip
+        entry = _entry(kind, decision, input, output, reason, categories, session_id,
+                       persona_id, pii_free, language, clean)  # fmt: skip
         (seq,) = await self.store.append_audit([entry])
-        entry.seq = seq  # our own entry, already stored: no copy needed
+        # our own entry, already stored: no copy needed. What ``entry.seq = seq`` does
+        # (the field's value, and the field counted as set) without pydantic's
+        # __setattr__ dispatch
+        entry.__dict__["seq"] = seq
+        entry.__pydantic_fields_set__.add("seq")
         return entry
 
     @staticmethod
@@ -171,33 +332,14 @@ class AuditLogger:
         persona_id: str | None = None,
         pii_free: Collection[str] = (),
         language: str | None = None,
+        clean: Collection[str] = (),
     ) -> AuditEntry:
         """A redacted entry, not yet written (see :meth:`record_many`). ``pii_free``:
-        texts known to hold no personal data; ``language``: the session's (see
+        texts known to hold no personal data; ``clean``: texts known to hold neither
+        personal data nor credentials; ``language``: the session's (see
         :func:`redact`)."""
-        logged_input = (
-            _redact_text(input, input in pii_free, language)  # a chat line: redact(input)
-            if type(input) is str
-            else redact(input, pii_free=pii_free, language=language)
-        )
-        # what passes unchanged (a chat line, an action) is logged as input and output:
-        # redacted once (redaction depends on the value alone; of a dict, on its first
-        # 200 items, in order: so only small, flat dicts, whose order cannot matter)
-        same = output is input or (
-            type(output) is type(input)
-            and (type(output) is str or (type(output) is dict and _flat(output)))
-            and output == input
-        )
-        return AuditEntry(
-            kind=kind,
-            decision=decision,
-            input=logged_input,
-            output=logged_input if same else redact(output, pii_free=pii_free, language=language),
-            reason=reason[:200] if reason else None,
-            categories=list(categories),
-            session_id=session_id[:64] if session_id else None,
-            persona_id=persona_id[:64] if persona_id else None,
-        )
+        return _entry(kind, decision, input, output, reason, categories, session_id,
+                      persona_id, pii_free, language, clean)  # fmt: skip
 
     async def record_many(self, entries: list[AuditEntry]) -> None:
         """Write several entries in one append (one transaction)."""

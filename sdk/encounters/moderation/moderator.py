@@ -252,7 +252,7 @@ class ContentModerator:
         self, text: object, persona: PersonaCore | Safety | None, max_length: int | None
     ) -> tuple[ModerationResult, tuple[str, ...]]:
         """:meth:`check_message`, and the texts in which the filter looked for personal
-        data and found none (the audit write need not look again)."""
+        data and credentials and found neither (the audit write need not look again)."""
         if not isinstance(text, str):
             return ModerationResult("block", "invalid_input"), ()
         limit = max_length or self.settings.max_message_length
@@ -323,20 +323,24 @@ class ContentModerator:
         about text the offline layers allow. A classifier that fails or takes longer
         than ``settings.provider_timeout`` leaves the offline decision, or blocks the
         message when ``settings.on_provider_failure`` is ``block``."""
-        result, pii_free = self._check(text, persona, max_length)
+        result, clean = self._check(text, persona, max_length)
         if result.allowed and self.classifiers and result.text:
             result = await self._classify(result, _safety(persona))
-        await self._audit(
-            "message",
-            result.decision,
-            result.reason,
-            result.categories,
-            text,
-            result.text,
-            session_id,
-            persona,
-            pii_free,
-        )
+        # what _audit does, without its call (this runs for every chat line)
+        self.counters.count("message", result.decision)
+        if self.audit is not None:
+            await self.audit.record(
+                "message",
+                result.decision,
+                input=text,
+                output=result.text,
+                reason=result.reason,
+                categories=result.categories,
+                session_id=session_id,
+                persona_id=persona.id if isinstance(persona, PersonaCore) else None,
+                language=self.filter.language,
+                clean=clean,
+            )
         return result
 
     async def record_message(
@@ -443,8 +447,8 @@ class ContentModerator:
             out = decision.action.model_dump() if decision.action is not None else None
             entries.append(AuditLogger.entry(
                 "action", decision.decision, input=raw, output=out, reason=decision.reason,
-                categories=list(decision.categories), session_id=session_id,
-                persona_id=persona.id, pii_free=checked, language=self.filter.language,
+                categories=decision.categories, session_id=session_id,
+                persona_id=persona.id, clean=checked, language=self.filter.language,
             ))  # fmt: skip
         return decisions, entries
 
@@ -530,8 +534,8 @@ class ContentModerator:
     ) -> tuple[Action, tuple[str, ...], str | None, str | None]:
         """Moderate the text an action carries. Returns the action (control characters
         removed, masked when sanitized), the categories found, a block reason or None,
-        and a sanitize reason or None. Texts found free of personal data are added to
-        ``checked`` (for the audit write)."""
+        and a sanitize reason or None. Texts found free of personal data and credentials
+        are added to ``checked`` (for the audit write)."""
         fields: dict[str, str] = {}
         if isinstance(action, Chat):
             fields["message"] = action.message
@@ -566,12 +570,12 @@ class ContentModerator:
         kind: str,
         decision: Decision,
         reason: str | None,
-        categories: Sequence[str],
+        categories: tuple[str, ...],
         given: Any,
         output: Any,
         session_id: str | None,
         persona: PersonaCore | Safety | None,
-        pii_free: Sequence[str] = (),
+        clean: Sequence[str] = (),
     ) -> None:
         self.counters.count(kind, decision)
         if self.audit is not None:
@@ -581,10 +585,10 @@ class ContentModerator:
                 input=given,
                 output=output,
                 reason=reason,
-                categories=list(categories),
+                categories=categories,
                 session_id=session_id,
                 persona_id=_persona_id(persona),
-                pii_free=pii_free,
+                clean=clean,
                 language=self.filter.language,
             )
 

@@ -17,6 +17,9 @@ from ..models.deployment import CompanionSession, PersonaRecord
 from ..models.usage import UsageRecord, UsageTotals
 from .base import LoggedEvent, Store, WriteBatch
 
+#: ``entry.model_dump_json()`` without its keyword handling (the same bytes, as UTF-8).
+_audit_json = AuditEntry.__pydantic_serializer__.to_json
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -135,7 +138,10 @@ class MemoryStore(Store):
         first = len(self._audit) + 1
         # stored as they are: a seq they carry is replaced by their place in the list
         # when read (no copy, no per-call exclude set to build)
-        self._audit += [entry.model_dump_json() for entry in entries]
+        if len(entries) == 1:  # one message's entry: no comprehension, no range
+            self._audit.append(_audit_json(entries[0]).decode())
+            return [first]
+        self._audit += [_audit_json(entry).decode() for entry in entries]
         return list(range(first, len(self._audit) + 1))
 
     async def write_batch(self, batch: WriteBatch) -> list[int]:
