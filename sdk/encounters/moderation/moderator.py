@@ -326,21 +326,8 @@ class ContentModerator:
         result, clean = self._check(text, persona, max_length)
         if result.allowed and self.classifiers and result.text:
             result = await self._classify(result, _safety(persona))
-        # what _audit does, without its call (this runs for every chat line)
-        self.counters.count("message", result.decision)
-        if self.audit is not None:
-            await self.audit.record(
-                "message",
-                result.decision,
-                input=text,
-                output=result.text,
-                reason=result.reason,
-                categories=result.categories,
-                session_id=session_id,
-                persona_id=persona.id if isinstance(persona, PersonaCore) else None,
-                language=self.filter.language,
-                clean=clean,
-            )
+        await self._audit("message", result.decision, result.reason, result.categories,
+                          text, result.text, session_id, persona, clean)  # fmt: skip
         return result
 
     async def record_message(
