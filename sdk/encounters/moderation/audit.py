@@ -43,20 +43,13 @@ def _is_secret_key(name: str) -> bool:
 
 
 @lru_cache(maxsize=1024)
-def _redact_text(value: str, pii_checked: bool = False, language: str | None = None) -> str:
+def _redact_text(value: str, language: str | None = None) -> str:
     """Remembered: an entry logs the same chat text as input and as output.
-
-    ``pii_checked`` says :func:`.pii.find` already found nothing in ``value`` (the
-    moderator's filter looked at this very string): the personal-data scan is skipped
-    unless a credential was replaced, which changes the text the scan would see.
     ``language``: the session's, whose national forms of personal data count too."""
     # redact before cutting, so a secret across the cut is not half kept
     if len(value) >= 5 and SECRET_HINT.search(value):
-        replaced = SECRET_TEXT.sub(REDACTED, value)
-        pii_checked = pii_checked and replaced == value
-        value = replaced
-    if not (pii_checked and len(value) <= _PII_SCANNED):
-        value = _without_personal_data(value, language)
+        value = SECRET_TEXT.sub(REDACTED, value)
+    value = _without_personal_data(value, language)
     text = value[:MAX_LOGGED_TEXT]
     if text.isascii():  # nothing to replace: skip the round trip
         return text
@@ -90,7 +83,7 @@ def _clean_text(value: str, language: str | None) -> str:
     would replace nothing and the personal-data scan find nothing, so only the cut and
     the UTF-8 repair are left. Not remembered: that costs more than it saves."""
     if len(value) > _PII_SCANNED:  # scanned whole, but the log scans a prefix: as before
-        return _redact_text(value, True, language)
+        return _redact_text(value, language)
     text = value[:MAX_LOGGED_TEXT]
     if text.isascii():
         return text
@@ -101,26 +94,21 @@ def redact(
     value: Any,
     _depth: int = 0,
     *,
-    pii_free: Collection[str] = (),
     language: str | None = None,
     clean: Collection[str] = (),
 ) -> Any:
     """A copy of ``value`` with secrets replaced by ``[redacted]`` and personal data by
     ``[personal data]`` (see module doc).
 
-    ``pii_free`` names strings in which :func:`.pii.find` is known to find nothing (the
-    moderator passes the text its filter already scanned): they are not scanned again.
-    The result is the same as without it; only faster. ``clean`` names strings known to
-    hold neither personal data nor a credential (:func:`.credentials.find` found none:
-    the moderator passes the texts its filter scanned and found free of both): they
-    are only cut, also the same result. ``language`` (the session's, BCP 47) adds that
+    ``clean`` names strings known to hold neither personal data nor a credential (the
+    moderator passes the texts its check scanned and found free of both): they are
+    only cut, not scanned again; the result is the same as without it, only faster.
+    ``language`` (the session's, BCP 47) adds that
     language's national forms of personal data (see :mod:`.pii`)."""
     if _depth > 20:
         return REDACTED
     if isinstance(value, str):
-        if value in clean:
-            return _clean_text(value, language)
-        return _redact_text(value, value in pii_free, language)
+        return _clean_text(value, language) if value in clean else _redact_text(value, language)
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for k, v in list(value.items())[:200]:
@@ -128,22 +116,15 @@ def redact(
             if _is_secret_key(key[:200]):
                 out[key] = REDACTED
             elif type(v) is str:  # most values: what redact(v) does, without the call
-                out[key] = (
-                    _clean_text(v, language)
-                    if v in clean
-                    else _redact_text(v, v in pii_free, language)
-                )
+                out[key] = _clean_text(v, language) if v in clean else _redact_text(v, language)
             else:
-                out[key] = redact(v, _depth + 1, pii_free=pii_free, language=language, clean=clean)
+                out[key] = redact(v, _depth + 1, language=language, clean=clean)
         return out
     if isinstance(value, list | tuple):
-        return [
-            redact(v, _depth + 1, pii_free=pii_free, language=language, clean=clean)
-            for v in list(value)[:200]
-        ]
+        return [redact(v, _depth + 1, language=language, clean=clean) for v in list(value)[:200]]
     if value is None or isinstance(value, bool | int | float):
         return value
-    return redact(repr(value), _depth + 1, pii_free=pii_free, language=language, clean=clean)
+    return redact(repr(value), _depth + 1, language=language, clean=clean)
 
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -254,19 +235,16 @@ def _entry(
     categories: Sequence[str],
     session_id: str | None,
     persona_id: str | None,
-    pii_free: Collection[str],
     language: str | None,
     clean: Collection[str],
 ) -> AuditEntry:
     """:meth:`AuditLogger.entry`, with positional arguments (it runs for every message)."""
     if type(input) is str:  # a chat line: redact(input)
         logged_input = (
-            _clean_text(input, language)
-            if input in clean
-            else _redact_text(input, input in pii_free, language)
+            _clean_text(input, language) if input in clean else _redact_text(input, language)
         )
     else:
-        logged_input = redact(input, pii_free=pii_free, language=language, clean=clean)
+        logged_input = redact(input, language=language, clean=clean)
     # what passes unchanged (a chat line, an action) is logged as input and output:
     # redacted once (redaction depends on the value alone; of a dict, on its first
     # 200 items, in order: so only small, flat dicts, whose order cannot matter)
@@ -279,7 +257,7 @@ def _entry(
         kind,
         decision,
         logged_input,
-        logged_input if same else redact(output, pii_free=pii_free, language=language, clean=clean),
+        logged_input if same else redact(output, language=language, clean=clean),
         reason[:200] if reason else None,
         categories,
         session_id[:64] if session_id else None,
@@ -305,12 +283,11 @@ class AuditLogger:
         categories: list[str] | tuple[str, ...] = (),
         session_id: str | None = None,
         persona_id: str | None = None,
-        pii_free: Collection[str] = (),
         language: str | None = None,
         clean: Collection[str] = (),
     ) -> AuditEntry:
         entry = _entry(kind, decision, input, output, reason, categories, session_id,
-                       persona_id, pii_free, language, clean)  # fmt: skip
+                       persona_id, language, clean)  # fmt: skip
         (seq,) = await self.store.append_audit([entry])
         # our own entry, already stored: no copy needed. What ``entry.seq = seq`` does
         # (the field's value, and the field counted as set) without pydantic's
@@ -330,16 +307,14 @@ class AuditLogger:
         categories: list[str] | tuple[str, ...] = (),
         session_id: str | None = None,
         persona_id: str | None = None,
-        pii_free: Collection[str] = (),
         language: str | None = None,
         clean: Collection[str] = (),
     ) -> AuditEntry:
-        """A redacted entry, not yet written (see :meth:`record_many`). ``pii_free``:
-        texts known to hold no personal data; ``clean``: texts known to hold neither
-        personal data nor credentials; ``language``: the session's (see
-        :func:`redact`)."""
+        """A redacted entry, not yet written (see :meth:`record_many`). ``clean``: texts
+        known to hold neither personal data nor credentials; ``language``: the session's
+        (see :func:`redact`)."""
         return _entry(kind, decision, input, output, reason, categories, session_id,
-                      persona_id, pii_free, language, clean)  # fmt: skip
+                      persona_id, language, clean)  # fmt: skip
 
     async def record_many(self, entries: list[AuditEntry]) -> None:
         """Write several entries in one append (one transaction)."""
