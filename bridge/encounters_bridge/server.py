@@ -459,11 +459,12 @@ class BridgeEdge:
             log.exception("bridge.pump_failed", remote=conn.address, error=repr(exc))
             self._abort(conn)
 
-    async def _send(self, conn: Connection, data: str | bytes) -> bool:
-        """Send one frame; a send that stalls past ``send_timeout`` drops the
-        connection (the peer stopped reading) and returns False."""
+    async def _unstalled(self, conn: Connection, sending: Awaitable[object]) -> bool:
+        """Await ``sending`` (a send, or the write buffer draining); one that stalls
+        past ``send_timeout`` drops the connection (the peer stopped reading) and
+        returns False."""
         with anyio.move_on_after(self.send_timeout) as scope:
-            await conn.ws.send(data)
+            await sending
         if scope.cancelled_caught:
             log.warning("bridge.send_stalled", link_id=conn.link_id, remote=conn.address,
                         seconds=self.send_timeout)  # fmt: skip
@@ -471,17 +472,13 @@ class BridgeEdge:
             return False
         return True
 
+    async def _send(self, conn: Connection, data: str | bytes) -> bool:
+        """Send one frame under the stall rule (:meth:`_unstalled`)."""
+        return await self._unstalled(conn, conn.ws.send(data))
+
     async def _drained(self, conn: Connection) -> bool:
-        """Wait for the write buffer to drain; past ``send_timeout`` drop the connection
-        (the peer stopped reading) and return False."""
-        with anyio.move_on_after(self.send_timeout) as scope:
-            await conn.ws.drain()
-        if scope.cancelled_caught:
-            log.warning("bridge.send_stalled", link_id=conn.link_id, remote=conn.address,
-                        seconds=self.send_timeout)  # fmt: skip
-            self._abort(conn)
-            return False
-        return True
+        """Wait for the write buffer to drain under the stall rule."""
+        return await self._unstalled(conn, conn.ws.drain())
 
     async def _send_many(self, conn: Connection, messages: list[str | bytes]) -> bool:
         """Send several frames with one write to the socket (a burst of dispatches
@@ -491,7 +488,8 @@ class BridgeEdge:
         if len(messages) == 1:
             return await self._send(conn, messages[0])
         ws = conn.ws
-        with anyio.move_on_after(self.send_timeout) as scope:
+
+        async def burst() -> None:
             while ws.send_in_progress is not None:  # never inside a fragmented message
                 await asyncio.shield(ws.send_in_progress)
             async with ws.send_context():
@@ -505,12 +503,8 @@ class BridgeEdge:
                     ws.transport.write(b"".join(chunks))
                 else:  # an end of stream is queued too (not by data frames): put them
                     ws.protocol.writes[:0] = chunks  # back for send_context to write
-        if scope.cancelled_caught:
-            log.warning("bridge.send_stalled", link_id=conn.link_id, remote=conn.address,
-                        seconds=self.send_timeout)  # fmt: skip
-            self._abort(conn)
-            return False
-        return True
+
+        return await self._unstalled(conn, burst())
 
     def _abort(self, conn: Connection) -> None:
         conn.closed = True

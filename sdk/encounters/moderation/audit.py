@@ -180,27 +180,9 @@ def _validated_entry(
         and decision in _DECISIONS
         and type(categories) in (list, tuple)
         and (not categories or all(type(c) is str and _as_validated(c) for c in categories))
-        # _as_validated, inline (three calls per message)
-        and (
-            reason is None
-            or (type(reason) is str and reason.isascii() and reason.strip() == reason)
-        )
-        and (
-            session_id is None
-            or (
-                type(session_id) is str
-                and session_id.isascii()
-                and session_id.strip() == session_id
-            )
-        )
-        and (
-            persona_id is None
-            or (
-                type(persona_id) is str
-                and persona_id.isascii()
-                and persona_id.strip() == persona_id
-            )
-        )
+        and _as_validated(reason)
+        and _as_validated(session_id)
+        and _as_validated(persona_id)
     ):
         entry = _new_entry(AuditEntry)
         # what BaseModel.model_construct does, without its per-field alias and default
