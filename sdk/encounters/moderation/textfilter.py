@@ -10,8 +10,9 @@ How a message is checked:
 3. each candidate is kept only if it stands where it must: a ``word`` term must be a
    whole word (an ``s`` plural allowed), a ``root`` term may sit inside a longer word
    unless that word is allowlisted (``scunthorpe``); a ``split`` spelling (``fu ck``)
-   must start a word, not the tail of a contraction (``let's pick`` is not ``s pick``);
-   a ``rule`` trigger runs its regex;
+   must start a word, not the tail of a contraction (``let's pick`` is not ``s pick``),
+   and may be followed only by an ending (``fu cking``, not ``a bit chilly``; see
+   :mod:`.lexicon`); a ``rule`` trigger runs its regex;
 4. personal data is found by pattern in the original text (:mod:`.pii`).
 
 Word boundaries are what keep ``class``, ``assassin``, ``Sussex`` and ``shot a`` clean:
@@ -41,7 +42,7 @@ from typing import Literal
 import ahocorasick
 
 from . import pii
-from .lexicon import ALLOW, Lexicon, Rule, load
+from .lexicon import ALLOW, SPLIT_ENDINGS, WORD_HALVES, Lexicon, Rule, load
 from .normalize import fold, fold_with_map
 
 PERSONAL_DATA = "personal_data"
@@ -253,9 +254,20 @@ class TextFilter:
 
     def _whole_word(self, d: str, start: int, end: int) -> int | None:
         """The end of the word when ``d[start:end]`` is a whole word (or one with a
-        plural ``s``), else None."""
+        plural ``s``), else None. Asterisks at the edge of a word are role-play
+        narration (``*draws his bastard sword*``), not masked letters."""
         if start > 0 and (d[start - 1].isalnum() or d[start - 1] == "*"):
-            return None
+            before = start - 1
+            while before >= 0 and d[before] == "*":
+                before -= 1
+            if before == start - 1 or (before >= 0 and d[before].isalnum()):
+                return None
+        if end < len(d) and d[end] == "*":
+            after = end
+            while after < len(d) and d[after] == "*":
+                after += 1
+            if after == len(d) or not d[after].isalnum():
+                return end
         if end == len(d) or not (d[end].isalnum() or d[end] == "*"):
             return end
         after = end + 1
@@ -286,6 +298,12 @@ class TextFilter:
             for category, mode, term, need in variants:
                 if mode == "root":
                     start_at, hit_end = self._word_around(d, start, end)
+                    # role-play asterisks around a word are not masked letters of it
+                    # ("*beheads the lich*", "*draws his bastard sword*")
+                    while start_at < start and d[start_at] == "*":
+                        start_at += 1
+                    while hit_end > end and d[hit_end - 1] == "*":
+                        hit_end -= 1
                     word = d[start_at:hit_end]
                     if word in self.lexicon.allow_words or word.startswith(self._allow_prefixes):
                         continue
@@ -295,6 +313,12 @@ class TextFilter:
                     if start > 0 and (d[start - 1].isalnum() or d[start - 1] in _IN_WORD):
                         continue
                     start_at, hit_end = start, self._word_around(d, start, end)[1]
+                    # "fu cking" but not "a bit chilly", "my mother found", "c until"
+                    if hit_end > end and (
+                        d[end:hit_end] not in SPLIT_ENDINGS
+                        or d[start : d.index(" ", start)] in WORD_HALVES
+                    ):
+                        continue
                 else:
                     start_at, word_end = start, self._whole_word(d, start, end)
                     if word_end is None:
