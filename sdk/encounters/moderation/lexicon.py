@@ -78,11 +78,17 @@ class Lexicon:
     categories: set[str] = field(default_factory=set)
     files: list[str] = field(default_factory=list)
 
-    def add(self, entry: Entry, spellings: Iterable[str]) -> None:
+    def add(self, entry: Entry, spellings: Iterable[str], *, exact_first: bool = False) -> None:
+        """Add ``spellings`` of ``entry``. ``exact_first``: the first letter must stand
+        once, not doubled (its run length is stored negative): a term written in
+        Cyrillic folds to Latin look-alikes (``хуе`` -> ``xye``), and a doubled first
+        letter is Latin decoration such a term never has (``xXYesXx``, a username)."""
         if entry.category != ALLOW:
             self.categories.add(entry.category)
         for spelling in spellings:
             key, runs = collapse(spelling)
+            if exact_first and runs and runs[0] == 1:
+                runs = (-1, *runs[1:])
             bucket = self.keys.setdefault(key, [])
             item = (entry, runs)
             if item not in bucket:
@@ -253,7 +259,12 @@ def parse(text: str, source: str, into: Lexicon, *, swaps: bool = True) -> None:
                 forms |= set().union(*map(masked, forms))
                 if swaps:  # English: a word split in two
                     into.add(Entry(category, "split", key), split(key))
-            into.add(Entry(category, mode, key), forms)
+            into.add(Entry(category, mode, key), forms, exact_first=_cyrillic(term))
+
+
+def _cyrillic(term: str) -> bool:
+    """Whether ``term`` starts with a Cyrillic letter (see :meth:`Lexicon.add`)."""
+    return "\u0400" <= term[:1] <= "\u04ff"
 
 
 def _terms(line: str) -> list[str]:

@@ -144,8 +144,9 @@ def _needed(key: str, need: tuple[int, ...]) -> tuple[int, ...] | None:
     needs exactly its length, written negative: a code such as ``1488`` is a number,
     and ``11488`` or ``14888`` are other numbers (a score, an id), not the code."""
     if any(c.isdigit() for c in key):
-        return tuple(-n if c.isdigit() else n for c, n in zip(key, need, strict=True))
-    return need if max(need) > 1 else None
+        return tuple(-abs(n) if c.isdigit() else n for c, n in zip(key, need, strict=True))
+    # a negative length from the lexicon asks for exactly that many (see Lexicon.add)
+    return need if max(need) > 1 or min(need) < 0 else None
 
 
 def _runs_fit(runs: _Runs, start: int, need: tuple[int, ...]) -> bool:
@@ -200,7 +201,7 @@ class TextFilter:
         for key, entries in lexicon.keys.items():
             if len(key) == 1:
                 for e, need in entries:
-                    spelled = key * need[0]
+                    spelled = key * abs(need[0])
                     pattern = re.compile(rf"(?<![^\W_]){re.escape(spelled)}(?![^\W_])")
                     self._single.append((e.category, e.term, spelled, pattern))
                 continue

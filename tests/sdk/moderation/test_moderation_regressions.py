@@ -39,7 +39,8 @@ from encounters.storage import MemoryStore
         "jack associates",
         # folded Russian terms that are Latin words, numbers with a unit
         "a dragon egg", "eggs and bacon", "e.g. the nether", "selling 36g each", "33343g",
-        "100k gold", "2nd place", "wir müssen links abbiegen", "60fps",
+        "100k gold", "2nd place", "wir müssen links abbiegen", "60fps", "xXYesXx",
+        "gg xXYeahXx", "xXYuriXx joined the game",
         # breeds, names and words in another language that hold a listed word
         "my maine coon", "a coon hound", "poems by e e cummings", "un cono de helado",
         # role-play: a fantasy foe beheaded
@@ -59,7 +60,8 @@ def test_common_words_stay_clean(text_filter: TextFilter, text: str) -> None:
      ("sh itty game", "profanity"), ("wa nkers", "profanity"), ("bi tches", "profanity"),
      ("a bit ch", "profanity"), ("sh ithead", "profanity"), ("bo llocks", "profanity"),
      ("cu nts", "profanity"), ("ur a coon", "hate"), ("coño", "profanity"),
-     ("заебал", "profanity"), ("ёб твою мать", "profanity"), ("5hit", "profanity"),
+     ("заебал", "profanity"), ("нахуй", "profanity"), ("ХУЙ", "profanity"),
+     ("ёб твою мать", "profanity"), ("5hit", "profanity"),
      ("i want to behead a real person", "violence")],
 )  # fmt: skip
 def test_still_caught(text_filter: TextFilter, text: str, category: str) -> None:
