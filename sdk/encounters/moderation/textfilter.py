@@ -253,17 +253,23 @@ class TextFilter:
             end += 1
         return start, end
 
-    def _whole_word(self, d: str, start: int, end: int) -> int | None:
+    def _whole_word(self, d: str, start: int, end: int, narration: bool = False) -> int | None:
         """The end of the word when ``d[start:end]`` is a whole word (or one with a
-        plural ``s``), else None. Asterisks at the edge of a word are role-play
-        narration (``*draws his bastard sword*``), not masked letters."""
-        if start > 0 and (d[start - 1].isalnum() or d[start - 1] == "*"):
+        plural ``s``), else None. ``narration``: asterisks at the edge of a word are
+        role-play narration (``*draws his bastard sword*``), not masked letters; only
+        allowlisted phrases are read so (a listed word touching an asterisk is left
+        as it was: whether narration makes a topic's phrase game talk is the topic
+        lists' ``game`` patterns' question)."""
+        if not narration:
+            if start > 0 and (d[start - 1].isalnum() or d[start - 1] == "*"):
+                return None
+        elif start > 0 and (d[start - 1].isalnum() or d[start - 1] == "*"):
             before = start - 1
             while before >= 0 and d[before] == "*":
                 before -= 1
             if before == start - 1 or (before >= 0 and d[before].isalnum()):
                 return None
-        if end < len(d) and d[end] == "*":
+        if narration and end < len(d) and d[end] == "*":
             after = end
             while after < len(d) and d[after] == "*":
                 after += 1
@@ -321,7 +327,8 @@ class TextFilter:
                     ):
                         continue
                 else:
-                    start_at, word_end = start, self._whole_word(d, start, end)
+                    start_at = start
+                    word_end = self._whole_word(d, start, end, category == ALLOW)
                     if word_end is None:
                         continue
                     hit_end = word_end
