@@ -18,7 +18,12 @@ For profanity the loader adds, per term, spellings people use to dodge lists:
   eight letters), unless both halves are common words or word endings (``s hit``,
   ``who re`` stay clean). A split spelling must start a word (not after an
   apostrophe: ``let's pick`` is a contraction, not ``s pick``); it may be followed by
-  the rest of a longer word (``fu cking``).
+  an ending (``fu cking``, ``sh itty``, ``wa nkers``: :data:`SPLIT_ENDINGS`), but not
+  by the rest of another word (``a bit chilly`` is not ``bit ch``, ``my mother
+  found`` not ``mother f``), and when its first half is a word of its own
+  (:data:`WORD_HALVES`: ``bit``, ``mother``, a single letter) only the bare spelling
+  counts (``a bit ch``, ``ur a s pic``), not an ending after it. Both halves being
+  real words of their own (``dig a hole``, ``my wet back``) is as clean as ``s hit``.
 """
 
 from __future__ import annotations
@@ -73,11 +78,17 @@ class Lexicon:
     categories: set[str] = field(default_factory=set)
     files: list[str] = field(default_factory=list)
 
-    def add(self, entry: Entry, spellings: Iterable[str]) -> None:
+    def add(self, entry: Entry, spellings: Iterable[str], *, exact_first: bool = False) -> None:
+        """Add ``spellings`` of ``entry``. ``exact_first``: the first letter must stand
+        once, not doubled (its run length is stored negative): a term written in
+        Cyrillic folds to Latin look-alikes (``хуе`` -> ``xye``), and a doubled first
+        letter is Latin decoration such a term never has (``xXYesXx``, a username)."""
         if entry.category != ALLOW:
             self.categories.add(entry.category)
         for spelling in spellings:
             key, runs = collapse(spelling)
+            if exact_first and runs and runs[0] == 1:
+                runs = (-1, *runs[1:])
             bucket = self.keys.setdefault(key, [])
             item = (entry, runs)
             if item not in bucket:
@@ -145,9 +156,27 @@ def swapped(term: str) -> set[str]:
 _COMMON_HALVES_WORDS = (
     "a b c d e f g h i j k l m n o p q r s t u v w x y z it at is in on an as to of or by "
     "be we he me my up so no go do us am hit bit who re ve ll ore ass tit pus ran king "
-    "her his him the and are was can cut cock"
+    "her his him the and are was can cut cock hole wet back bulls"
 )
 _COMMON_HALVES = frozenset(_COMMON_HALVES_WORDS.split())
+
+#: Endings (runs collapsed, as the matcher sees them) that may follow a split
+#: spelling in the same word: inflections and the compounds swearing makes
+#: (``fu cking``, ``sh ithead``). Anything else after it is another word
+#: (``bit chilly``, ``mother found``, ``c until``).
+_SPLIT_ENDINGS_WORDS = (
+    "s es ed d er ers r rs ing ings in n y ie ies ey ty ter ters ting head heads hole holes "
+    "face faces wit wits bag bags load loads ass hat a as z az ez"
+)
+SPLIT_ENDINGS = frozenset(_SPLIT_ENDINGS_WORDS.split())
+#: First halves of split spellings that are words people type on their own (the
+#: common halves, and longer real words): after one, a split spelling must stand
+#: bare (``a bit ch``), as ``bit chin`` or ``mother fed`` are two words.
+_WORD_HALVES_WORDS = (
+    "bit mother moth smart jack dick blow dumb cock cocks dip dips shy ash chin jerk arse "
+    "knob tit twat wan fag retard ah ar"
+)
+WORD_HALVES = _COMMON_HALVES | frozenset(_WORD_HALVES_WORDS.split())
 
 
 def split(term: str) -> set[str]:
@@ -230,7 +259,12 @@ def parse(text: str, source: str, into: Lexicon, *, swaps: bool = True) -> None:
                 forms |= set().union(*map(masked, forms))
                 if swaps:  # English: a word split in two
                     into.add(Entry(category, "split", key), split(key))
-            into.add(Entry(category, mode, key), forms)
+            into.add(Entry(category, mode, key), forms, exact_first=_cyrillic(term))
+
+
+def _cyrillic(term: str) -> bool:
+    """Whether ``term`` starts with a Cyrillic letter (see :meth:`Lexicon.add`)."""
+    return "\u0400" <= term[:1] <= "\u04ff"
 
 
 def _terms(line: str) -> list[str]:

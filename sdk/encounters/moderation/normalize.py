@@ -22,7 +22,8 @@ Folding, in order:
    character that is not a letter, digit or leet symbol can be the separator;
 7. leetspeak inside words becomes the letters it imitates (``sh1t``, ``@ss``,
    ``a$$``, ``b!tch``, ``4$5``); ``#`` and ``%`` inside a word become ``*`` like other
-   masks. Numbers (``100``, ``$5``, ``3.5``) and trailing ``!`` stay as they are;
+   masks. Numbers (``100``, ``$5``, ``3.5``), numbers with a unit (``36g``, ``100k``,
+   ``2nd``) and trailing ``!`` stay as they are;
 8. runs of spaces become one.
 
 Repeated letters (``fuuuuck``) are handled by the matcher, which compares words with
@@ -105,6 +106,12 @@ _ANY_HINT = re.compile(_LEET_HINT.pattern + "|" + _SPELL_HINT.pattern)
 #: A token holding at least one leet character (other tokens need no callback).
 _LEET_TOKEN = re.compile(r"(?<![\w@$!|€¢£#%+])\w*[\d@$!|€¢£#%+][\w@$!|€¢£#%+]*")
 _NUMBER = re.compile(r"[$€£]?[\d.,:]+[$€£%]?|#\d+")
+#: A number with a unit game chat puts after it (``36g`` of gold, ``100k``, ``2nd``,
+#: ``60fps``, ``5min``): a quantity, not leetspeak (``36g`` is not ``eg``).
+_QUANTITY = re.compile(
+    r"[$€£]?\d[\d.,]*(?:g|k|m|b|x|s|d|h|p|gp|hp|xp|mp|sp|dmg|lvl|lv|kg|km|mm|cm|fps|ms|st|nd"
+    r"|rd|th|am|pm|min|mins|sec|secs|hr|hrs|gb|mb|kb|tb|hz|ghz|mhz)"
+)
 
 
 #: Scripts whose letters are used to imitate Latin ones (first word of a character's
@@ -317,8 +324,8 @@ def _leet(match: re.Match[str]) -> str:
     """Fold leetspeak in one token (see step 7), leaving numbers alone."""
     token = match.group(0)
     body = token.rstrip("!")
-    if _NUMBER.fullmatch(body):  # a number, also when shouted ("1488!", "100!!")
-        return token
+    if _NUMBER.fullmatch(body) or _QUANTITY.fullmatch(body):
+        return token  # a number or quantity, also when shouted ("1488!", "100!!", "36g")
     return body.translate(LEET) + token[len(body) :]
 
 

@@ -10,8 +10,9 @@ How a message is checked:
 3. each candidate is kept only if it stands where it must: a ``word`` term must be a
    whole word (an ``s`` plural allowed), a ``root`` term may sit inside a longer word
    unless that word is allowlisted (``scunthorpe``); a ``split`` spelling (``fu ck``)
-   must start a word, not the tail of a contraction (``let's pick`` is not ``s pick``);
-   a ``rule`` trigger runs its regex;
+   must start a word, not the tail of a contraction (``let's pick`` is not ``s pick``),
+   and may be followed only by an ending (``fu cking``, not ``a bit chilly``; see
+   :mod:`.lexicon`); a ``rule`` trigger runs its regex;
 4. personal data is found by pattern in the original text (:mod:`.pii`).
 
 Word boundaries are what keep ``class``, ``assassin``, ``Sussex`` and ``shot a`` clean:
@@ -41,7 +42,7 @@ from typing import Literal
 import ahocorasick
 
 from . import pii
-from .lexicon import ALLOW, Lexicon, Rule, load
+from .lexicon import ALLOW, SPLIT_ENDINGS, WORD_HALVES, Lexicon, Rule, load
 from .normalize import fold, fold_with_map
 
 PERSONAL_DATA = "personal_data"
@@ -143,8 +144,9 @@ def _needed(key: str, need: tuple[int, ...]) -> tuple[int, ...] | None:
     needs exactly its length, written negative: a code such as ``1488`` is a number,
     and ``11488`` or ``14888`` are other numbers (a score, an id), not the code."""
     if any(c.isdigit() for c in key):
-        return tuple(-n if c.isdigit() else n for c, n in zip(key, need, strict=True))
-    return need if max(need) > 1 else None
+        return tuple(-abs(n) if c.isdigit() else n for c, n in zip(key, need, strict=True))
+    # a negative length from the lexicon asks for exactly that many (see Lexicon.add)
+    return need if max(need) > 1 or min(need) < 0 else None
 
 
 def _runs_fit(runs: _Runs, start: int, need: tuple[int, ...]) -> bool:
@@ -199,7 +201,7 @@ class TextFilter:
         for key, entries in lexicon.keys.items():
             if len(key) == 1:
                 for e, need in entries:
-                    spelled = key * need[0]
+                    spelled = key * abs(need[0])
                     pattern = re.compile(rf"(?<![^\W_]){re.escape(spelled)}(?![^\W_])")
                     self._single.append((e.category, e.term, spelled, pattern))
                 continue
@@ -251,11 +253,28 @@ class TextFilter:
             end += 1
         return start, end
 
-    def _whole_word(self, d: str, start: int, end: int) -> int | None:
+    def _whole_word(self, d: str, start: int, end: int, narration: bool = False) -> int | None:
         """The end of the word when ``d[start:end]`` is a whole word (or one with a
-        plural ``s``), else None."""
-        if start > 0 and (d[start - 1].isalnum() or d[start - 1] == "*"):
-            return None
+        plural ``s``), else None. ``narration``: asterisks at the edge of a word are
+        role-play narration (``*draws his bastard sword*``), not masked letters; only
+        allowlisted phrases are read so (a listed word touching an asterisk is left
+        as it was: whether narration makes a topic's phrase game talk is the topic
+        lists' ``game`` patterns' question)."""
+        if not narration:
+            if start > 0 and (d[start - 1].isalnum() or d[start - 1] == "*"):
+                return None
+        elif start > 0 and (d[start - 1].isalnum() or d[start - 1] == "*"):
+            before = start - 1
+            while before >= 0 and d[before] == "*":
+                before -= 1
+            if before == start - 1 or (before >= 0 and d[before].isalnum()):
+                return None
+        if narration and end < len(d) and d[end] == "*":
+            after = end
+            while after < len(d) and d[after] == "*":
+                after += 1
+            if after == len(d) or not d[after].isalnum():
+                return end
         if end == len(d) or not (d[end].isalnum() or d[end] == "*"):
             return end
         after = end + 1
@@ -286,6 +305,12 @@ class TextFilter:
             for category, mode, term, need in variants:
                 if mode == "root":
                     start_at, hit_end = self._word_around(d, start, end)
+                    # role-play asterisks around a word are not masked letters of it
+                    # ("*beheads the lich*", "*draws his bastard sword*")
+                    while start_at < start and d[start_at] == "*":
+                        start_at += 1
+                    while hit_end > end and d[hit_end - 1] == "*":
+                        hit_end -= 1
                     word = d[start_at:hit_end]
                     if word in self.lexicon.allow_words or word.startswith(self._allow_prefixes):
                         continue
@@ -295,8 +320,15 @@ class TextFilter:
                     if start > 0 and (d[start - 1].isalnum() or d[start - 1] in _IN_WORD):
                         continue
                     start_at, hit_end = start, self._word_around(d, start, end)[1]
+                    # "fu cking" but not "a bit chilly", "my mother found", "c until"
+                    if hit_end > end and (
+                        d[end:hit_end] not in SPLIT_ENDINGS
+                        or d[start : d.index(" ", start)] in WORD_HALVES
+                    ):
+                        continue
                 else:
-                    start_at, word_end = start, self._whole_word(d, start, end)
+                    start_at = start
+                    word_end = self._whole_word(d, start, end, category == ALLOW)
                     if word_end is None:
                         continue
                     hit_end = word_end

@@ -32,6 +32,20 @@ from encounters.storage import MemoryStore
         # a contraction's or possessive's tail is not the first half of a split word
         "let's pick a team", "who's picking the map", "i hung my cat's picture",
         "it’s picked up", "they're tardy for the raid",
+        # a split spelling's halves that are two real words, or a word after it
+        "dig a hole here", "fell in a hole lol", "a bit chilly tonight", "a bit cheaper",
+        "my mother found the sword", "my mother fed the cat", "my wet backpack", "my wet back",
+        "the bulls hit a three", "brb c u ntil later", "c until later", "ar seas",
+        "jack associates",
+        # folded Russian terms that are Latin words, numbers with a unit
+        "a dragon egg", "eggs and bacon", "e.g. the nether", "selling 36g each", "33343g",
+        "100k gold", "2nd place", "wir müssen links abbiegen", "60fps", "xXYesXx",
+        "gg xXYeahXx", "xXYuriXx joined the game",
+        # breeds, names and words in another language that hold a listed word
+        "my maine coon", "a coon hound", "poems by e e cummings", "un cono de helado",
+        # role-play: a fantasy foe beheaded
+        "*the knight beheads the ogre*", "she beheads the cultist", "*beheads the lich*",
+        "*draws his bastard sword*", "*eats the shiitake*",
     ],
 )  # fmt: skip
 def test_common_words_stay_clean(text_filter: TextFilter, text: str) -> None:
@@ -42,7 +56,13 @@ def test_common_words_stay_clean(text_filter: TextFilter, text: str) -> None:
     ("text", "category"),
     [("ok retard", "hate"), ("kkk rally", "hate"), ("kiss my a**", "profanity"),
      ("fa66ot", "profanity"), ("b!+ch", "profanity"), ("fսck", "profanity"),
-     ("ur a s pic", "profanity"), ("oh sh it", "profanity"), ("what a fu cking noob", "profanity")],
+     ("ur a s pic", "profanity"), ("oh sh it", "profanity"), ("what a fu cking noob", "profanity"),
+     ("sh itty game", "profanity"), ("wa nkers", "profanity"), ("bi tches", "profanity"),
+     ("a bit ch", "profanity"), ("sh ithead", "profanity"), ("bo llocks", "profanity"),
+     ("cu nts", "profanity"), ("ur a coon", "hate"), ("coño", "profanity"),
+     ("заебал", "profanity"), ("нахуй", "profanity"), ("ХУЙ", "profanity"),
+     ("ёб твою мать", "profanity"), ("5hit", "profanity"),
+     ("i want to behead a real person", "violence")],
 )  # fmt: skip
 def test_still_caught(text_filter: TextFilter, text: str, category: str) -> None:
     assert category in text_filter.categories_in(text)
