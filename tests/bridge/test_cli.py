@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -333,6 +333,21 @@ def serve(data: Path, port: int, http_port: int, *args: str) -> subprocess.Popen
     )  # fmt: skip
 
 
+def run_against(
+    proc: subprocess.Popen[str], scene: Callable[[], Awaitable[None]], timeout: float = 15
+) -> tuple[str, str]:
+    """Run ``scene`` against the daemon ``proc``, then wait for the daemon to end and
+    return its output (stdout, stderr); a daemon still running afterwards (the scene
+    failed, or it did not stop) is killed, never left behind."""
+    try:
+        anyio.run(scene)
+        return proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 @asynccontextmanager
 async def spawned_companion(
     proc: subprocess.Popen[str],
@@ -410,13 +425,7 @@ def test_bridge_serve_with_a_script_gives_spawned_personas_a_companion(tmp_path:
                 while len(said()) < 2:
                     await anyio.sleep(0.05)
 
-    try:
-        anyio.run(scene)
-        _, err = proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    _, err = run_against(proc, scene)
     assert said()[:2] == ["Treasure? Follow me, I know the old mine.", "this **** cave is dark"]
     assert any(f.d.get("action", {}).get("type") == "follow" for f in heard)
     assert proc.returncode == 0, err
@@ -456,13 +465,7 @@ def test_bridge_serve_on_uvloop_relays_an_action_end_to_end(tmp_path: Path) -> N
             with anyio.fail_after(10):
                 await arrived.wait()
 
-    try:
-        anyio.run(scene)
-        out, err = proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    out, err = run_against(proc, scene)
     assert "event loop: uvloop" in out, out
     assert [r["decision"] for r in results[0]["results"]] == ["allow"]
     assert [f.d["action"]["message"] for f in heard] == ["The forge is to the north."]
