@@ -107,8 +107,13 @@ class CompanionChange(BaseModel):
 
     def apply(self, current: CompanionSession) -> CompanionSession:
         """The change made to ``current`` as stored; kept as :attr:`result`."""
-        self._result = self.made_to(current)
-        return self._result
+        return self.stored(self.made_to(current))
+
+    def stored(self, session: CompanionSession) -> CompanionSession:
+        """Keep ``session`` as :attr:`result`: the store made this change itself (a
+        store may count in its stored row without :meth:`apply`)."""
+        self._result = session
+        return session
 
     @property
     def result(self) -> CompanionSession | None:

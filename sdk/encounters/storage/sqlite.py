@@ -363,9 +363,9 @@ class SQLiteStore(Store):
             counted = None if change.set else self._counted(sid, row[0], change)
             if counted is not None:  # counters alone: the stored JSON, counted
                 text, counted_session = counted
-                conn.execute("UPDATE companion_sessions SET data = ? WHERE id = ?", (text, sid))
-                change._result = counted_session
-                return counted_session
+                values = {"v_id": sid, "v_data": text}
+                self._writer.execute(conn, "companion_change", _COMPANION_CHANGE, [values])
+                return change.stored(counted_session)
             stored = self.load(CompanionSession, "companion_sessions", sid, row[0])
             session = change.apply(stored)
             values = {"v_id": sid, "v_data": session.model_dump_json()}
