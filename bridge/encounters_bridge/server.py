@@ -45,7 +45,7 @@ import anyio
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
-from websockets.protocol import State
+from websockets.protocol import Protocol, State
 
 from encounters.errors import StoreError
 from encounters.log import get_logger
@@ -420,20 +420,20 @@ class BridgeEdge:
             or ws.transport.is_closing()
         ):
             return False
-        upto = owner.written_s
-        if conn.sent_s < upto:
-            frames = owner.state.replay_after(conn.sent_s, upto)
-            conn.sent_s = upto
-            owner.state.sent_s = max(owner.state.sent_s, upto)
-            protocol = ws.protocol
-            for frame in frames:
-                message = conn.link.encode(frame)
-                if isinstance(message, str):
-                    protocol.send_text(message.encode())
-                else:
-                    protocol.send_binary(message)
-            ws.transport.write(b"".join(protocol.data_to_send()))  # data frames only
+        if conn.sent_s < owner.written_s:
+            _queue(ws.protocol, self._unsent(conn, owner))
+            ws.transport.write(b"".join(ws.protocol.data_to_send()))  # data frames only
         return not ws.paused
+
+    @staticmethod
+    def _unsent(conn: Connection, owner: LinkOwner) -> list[str | bytes]:
+        """The link's written dispatches ``conn`` has not sent, encoded, counted as sent
+        (by the connection and the link)."""
+        upto = owner.written_s
+        frames = owner.state.replay_after(conn.sent_s, upto)
+        conn.sent_s = upto
+        owner.state.sent_s = max(owner.state.sent_s, upto)
+        return [conn.link.encode(f) for f in frames]
 
     async def _pump(self, conn: Connection) -> None:
         """Send the link's durable dispatches this connection has not sent, in order,
@@ -447,11 +447,7 @@ class BridgeEdge:
                 if conn.ws.paused and not await self._drained(conn):
                     return
                 while not conn.closed and conn.sent_s < owner.written_s:
-                    upto = owner.written_s
-                    frames = owner.state.replay_after(conn.sent_s, upto)
-                    conn.sent_s = upto
-                    owner.state.sent_s = max(owner.state.sent_s, upto)
-                    if not await self._send_many(conn, [conn.link.encode(f) for f in frames]):
+                    if not await self._send_many(conn, self._unsent(conn, owner)):
                         return
         except ConnectionClosed:
             pass
@@ -493,11 +489,7 @@ class BridgeEdge:
             while ws.send_in_progress is not None:  # never inside a fragmented message
                 await asyncio.shield(ws.send_in_progress)
             async with ws.send_context():
-                for message in messages:
-                    if isinstance(message, str):
-                        ws.protocol.send_text(message.encode())
-                    else:
-                        ws.protocol.send_binary(message)
+                _queue(ws.protocol, messages)
                 chunks = ws.protocol.data_to_send()
                 if all(chunks):  # data frames only: one write; send_context drains it
                     ws.transport.write(b"".join(chunks))
@@ -1075,6 +1067,16 @@ def release_free_memory() -> None:
     this the daemon's RSS keeps the burst's high-water mark."""
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
+
+
+def _queue(protocol: Protocol, messages: list[str | bytes]) -> None:
+    """Queue ``messages`` as data frames in websockets' sans-I/O ``protocol`` (text for
+    ``str``, binary for ``bytes``); the caller writes ``protocol.data_to_send()``."""
+    for message in messages:
+        if isinstance(message, str):
+            protocol.send_text(message.encode())
+        else:
+            protocol.send_binary(message)
 
 
 #: Collections of the middle generation between two full ones (Python's default: 10).
