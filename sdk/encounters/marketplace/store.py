@@ -29,6 +29,7 @@ from typing import Any, Literal, Protocol, TypeVar
 import anyio
 
 from ..errors import StoreCorrupt, StoreError
+from ..storage.wal import use_wal
 from .cursor import decode, encode
 from .models import (
     Listing,
@@ -248,7 +249,7 @@ class SQLiteMarketStore:
         try:
             conn.execute("PRAGMA busy_timeout = 5000")
             if self.path != ":memory:":
-                conn.execute("PRAGMA journal_mode = WAL")
+                use_wal(conn)
             self._migrate(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..storage.wal import use_wal
 from .crypto import MemoryCipher, MemoryKeyError
 from .models import MemoryKind, NPCMemory
 
@@ -61,7 +62,7 @@ class MemoryFile:
         )
         try:
             if path is not None:
-                self._db.execute("PRAGMA journal_mode=WAL")
+                use_wal(self._db)
                 self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
             self._check_key()

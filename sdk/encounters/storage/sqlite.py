@@ -54,6 +54,7 @@ from .schema import (
     schema_meta,
     sessions,
 )
+from .wal import use_wal_file
 from .writer import GroupWriter, Statement, Write, upsert
 
 log = get_logger(__name__)
@@ -78,6 +79,22 @@ def _check_header(path: Path) -> None:
             f"store file {str(path)!r} is not a SQLite database (it may be damaged or "
             f"another file); {_RECOVER}"
         )
+
+
+@asynccontextmanager
+async def _connected(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection, used shielded from cancellation until it is given back.
+
+    A cancellation while a statement runs (or while the connection opens, or rolls back
+    when given back) makes SQLAlchemy invalidate the connection, and its aiosqlite
+    adapter then closes it twice: the second close waits forever on the thread the first
+    one stopped, and the event loop hangs when it shuts down. So a caller's cancellation
+    takes effect once the connection is back in the pool. Limits: what runs on the
+    connection must be bounded (statements on this file, waiting at most the busy
+    timeout), never a wait on something else."""
+    with anyio.CancelScope(shield=True):
+        async with engine.connect() as conn:
+            yield conn
 
 
 def _statements() -> dict[str, Statement]:
@@ -181,6 +198,10 @@ class SQLiteStore(Store):
                 "point AE_DATA_DIR (or --data-dir) at a folder you can write to"
             ) from None
         _check_header(self.path)
+        try:
+            await anyio.to_thread.run_sync(use_wal_file, self.path)
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from None
         engine = create_async_engine(
             f"sqlite+aiosqlite:///{self.path}", pool_size=_READERS, max_overflow=0
         )
@@ -188,8 +209,7 @@ class SQLiteStore(Store):
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # we emit BEGIN ourselves, below
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            cur = dbapi_conn.cursor()  # the file is in WAL mode already (use_wal_file)
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=10000")
             cur.execute("PRAGMA foreign_keys=ON")
@@ -200,7 +220,7 @@ class SQLiteStore(Store):
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("ae_migrate") else "BEGIN")
 
         try:
-            async with engine.connect() as conn:
+            async with _connected(engine) as conn:
                 info = conn.sync_connection.info  # type: ignore[union-attr]
                 info["ae_migrate"] = True  # this checkout only: the connection is pooled
                 try:
@@ -229,7 +249,7 @@ class SQLiteStore(Store):
         transaction that holds the write lock, so concurrent openers run each step
         once. Raises :class:`StoreError` when the file is newer than ``migrations``."""
         try:
-            async with self.engine.connect() as conn:
+            async with _connected(self.engine) as conn:
                 info = conn.sync_connection.info  # type: ignore[union-attr]
                 info["ae_migrate"] = True  # this checkout only: the connection is pooled
                 try:
@@ -271,9 +291,10 @@ class SQLiteStore(Store):
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads (of this store's tables or of a store sharing the
-        file); a damaged file is reported as :class:`StoreCorrupt`."""
+        file); a damaged file is reported as :class:`StoreCorrupt`. The body runs
+        shielded from cancellation (see :func:`_connected`): statements only."""
         try:
-            async with self._read_slots, self.engine.connect() as conn:
+            async with self._read_slots, _connected(self.engine) as conn:
                 yield conn
         except DatabaseError as exc:
             raise self._damaged(exc) from None

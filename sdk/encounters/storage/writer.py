@@ -167,8 +167,9 @@ class GroupWriter:
         # used by one flush at a time (the write lock), from whichever worker thread
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         # busy_timeout 0: an inline flush must not block the event loop (see _flush)
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000",
-                       "foreign_keys=ON", "wal_autocheckpoint=0", "busy_timeout=0"):  # fmt: skip
+        # the file is in WAL mode already (the store's open switched it: use_wal_file)
+        for pragma in ("synchronous=NORMAL", "foreign_keys=ON", "wal_autocheckpoint=0",
+                       "busy_timeout=0"):  # fmt: skip
             conn.execute(f"PRAGMA {pragma}")
         return conn
 

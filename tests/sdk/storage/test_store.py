@@ -4,6 +4,7 @@ concurrency, damage handling. PostgreSQL tests need the server at 127.0.0.1:5432
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -121,6 +122,51 @@ def test_the_sqlite_file_is_in_wal_mode(tmp_path: Path) -> None:
     anyio.run(create)
     mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+def test_stores_opening_one_fresh_file_together_all_open(tmp_path: Path) -> None:
+    """Nodes of one deployment starting at once on a new data folder: every one opens
+    (switching a fresh file to WAL at the same moment deadlocks inside SQLite, which
+    answers "database is locked" without waiting)."""
+
+    async def main(path: Path) -> None:
+        stores = [SQLiteStore(path) for _ in range(8)]
+        try:
+            async with anyio.create_task_group() as tg:
+                for store in stores:
+                    tg.start_soon(store.open)
+            for store in stores:
+                assert await store.schema_version() == SCHEMA_VERSION
+        finally:
+            for store in stores:
+                await store.close()
+
+    for round_ in range(12):
+        path = tmp_path / f"round{round_}" / "encounters.db"
+        anyio.run(main, path)
+        assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_read_cancelled_at_any_moment_leaves_no_task_behind(tmp_path: Path) -> None:
+    """Readers cancelled while their connections are set up or given back (a client
+    that went away): once the store is closed nothing is left running, so the process
+    can exit (a task left waiting on a closed connection's thread hangs the event
+    loop's shutdown forever)."""
+
+    async def main() -> None:
+        me = asyncio.current_task()
+        for turns in range(40):
+            store = SQLiteStore(tmp_path / f"t{turns}.db")
+            async with store, anyio.create_task_group() as tg:
+                for _ in range(3):  # more readers than pooled connections: new ones
+                    tg.start_soon(store.list_sessions)
+                for _ in range(turns):
+                    await anyio.lowlevel.checkpoint()
+                tg.cancel_scope.cancel()
+            left = [task for task in asyncio.all_tasks() if task is not me]
+            assert left == [], f"cancelled after {turns} loop turns, still running: {left}"
+
+    anyio.run(main)
 
 
 def test_concurrent_writers_lose_nothing(new_sql_store: Callable[[], SQLStore]) -> None:
