@@ -133,7 +133,8 @@ def lookalike_table() -> dict[int, str]:
     """Step 2: every character the Unicode confusables data says looks like one ASCII
     letter or digit (from an imitating script), mapped to that letter in lower case,
     plus enclosed and squared Latin letters. A capital that looks like ``l`` is taken
-    as ``i`` (Greek and Cherokee capitals imitate ``I``)."""
+    as ``i`` (Greek and Cherokee capitals imitate ``I``). The acute accent typed as an
+    apostrophe (``let´s``) becomes one: NFKD would make it a space, splitting the word."""
     data = resources.files("confusable_homoglyphs").joinpath("confusables.json")
     pairs: dict[str, list[dict[str, str]]] = json.loads(data.read_text(encoding="utf-8"))
     table: dict[int, str] = {}
@@ -153,6 +154,7 @@ def lookalike_table() -> dict[int, str]:
         m = _ENCLOSED_LETTER.search(unicodedata.name(chr(cp), ""))
         if m:
             table[cp] = m.group(1).lower()
+    table[0xB4] = "'"
     return table
 
 

@@ -31,7 +31,7 @@ from encounters.storage import MemoryStore
         "join my party", "vote to kick", "no women in this guild lol",
         # a contraction's or possessive's tail is not the first half of a split word
         "let's pick a team", "who's picking the map", "i hung my cat's picture",
-        "it’s picked up", "they're tardy for the raid",
+        "it’s picked up", "they're tardy for the raid", "let´s pick a team", "it´s picked up",
         # a split spelling's halves that are two real words, or a word after it
         "dig a hole here", "fell in a hole lol", "a bit chilly tonight", "a bit cheaper",
         "my mother found the sword", "my mother fed the cat", "my wet backpack", "my wet back",
