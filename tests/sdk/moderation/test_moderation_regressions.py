@@ -41,6 +41,8 @@ from encounters.storage import MemoryStore
         "a dragon egg", "eggs and bacon", "e.g. the nether", "selling 36g each", "33343g",
         "100k gold", "2nd place", "wir müssen links abbiegen", "60fps", "xXYesXx",
         "gg xXYeahXx", "xXYuriXx joined the game",
+        # coordinates (x y z) that hold a number listed as a hate code
+        "im at 1488 70 200", "base is 100, 64, 1488", "coords: -1488 63 1488",
         # breeds, names and words in another language that hold a listed word
         "my maine coon", "a coon hound", "poems by e e cummings", "un cono de helado",
         # role-play: a fantasy foe beheaded
