@@ -17,6 +17,15 @@ gives its numbers back (nothing of it was sent) and its callers get the error: a
 dispatch is either durable and will be delivered, or its caller is told it was not.
 Only dispatches up to :attr:`LinkOwner.written_s` are ever sent.
 
+The stored record says how far the adapter's events were received (``in_s``), and it
+moves only with the write that stores the event (``received``): the in-memory
+``in_s`` moves as soon as an event is read (it is how a resent event is told from a
+new one), but a write of the link made meanwhile for something else (a signal's
+dispatches, acks) stores the ``in_s`` of the events already stored. Were it to store the
+in-memory one, a node killed before the event's own write would leave a record
+claiming the event, and the next node would take the adapter's resend of it for a
+duplicate and drop it: the event would be lost.
+
 With several daemon nodes the rule holds across them: only the node holding the
 link's lease keeps its owner (``may_write`` asks, right before each write is queued),
 and a node giving the lease up retires it (:meth:`LinkOwner.retire`; see
@@ -54,6 +63,8 @@ class _Queued:
     frames: list[Frame]
     also: LinkBatch | None
     done: asyncio.Future[list[int]] | None = None
+    #: the adapter's events up to this ``s`` are received once this is written
+    received: int = 0
 
 
 @dataclass(eq=False)
@@ -105,9 +116,13 @@ class LinkOwner:
 
     # -- writing -----------------------------------------------------------------------
 
-    async def dispatch(self, frames: list[Frame], also: WriteBatch | None = None) -> list[int]:
+    async def dispatch(
+        self, frames: list[Frame], also: WriteBatch | None = None, *, received: int = 0
+    ) -> list[int]:
         """Number ``frames``, write them (with ``also``, in one transaction) and return
-        their ``s`` once they are durable. Raises the store's error when the write
+        their ``s`` once they are durable. ``received``: the adapter's event ``also``
+        stores (its ``s``); the stored record counts events received up to it with the
+        same transaction, never before. Raises the store's error when the write
         failed: then none of them will ever be sent. A caller that is cancelled while
         waiting does not stop the write: the write is the writer task's, and a
         cancelled caller only cancels its own ``done`` future, which the writer then
@@ -117,7 +132,8 @@ class LinkOwner:
         if self.retired or (self.may_write is not None and not self.may_write()):
             raise LinkMoved(f"link {self.link_id} is written by another node now")
         done: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Queued(frames, LinkBatch(records=also) if also else None, done))
+        batch = LinkBatch(records=also) if also else None
+        self._queue.append(_Queued(frames, batch, done, received))
         self._start_writer()
         return await done
 
@@ -125,11 +141,12 @@ class LinkOwner:
         """Write the link's record now (sequence numbers, how far the peer acked)."""
         await self.dispatch([])
 
-    async def save_received(self) -> None:
-        """Write the link's record unless it already says how far the peer's events
-        were received (an event handler's write carried it)."""
-        if self.record.in_s != self.state.in_s:
-            await self.save()
+    async def save_received(self, s: int) -> None:
+        """Count the adapter's events up to ``s`` as received in the store, unless a
+        write did already (an event handler's, which stored the event with it). For
+        an event taken without being stored (refused, invalid): it is not taken again."""
+        if self.record.in_s < s:
+            await self.dispatch([], received=s)
 
     def mark_acked(self) -> None:
         """The peer acknowledged dispatches: written with the next write, or by
@@ -160,8 +177,9 @@ class LinkOwner:
             self._dirty = False
             numbered = [[self.state.sequence(f) for f in q.frames] for q in batch]
             count = sum(map(len, numbered))
+            write, record = self._write_of(batch, count)
             try:
-                await self.store.write_links(self._write_of(batch, count))
+                await self.store.write_links(write)
             except LinkMoved as exc:  # another node loaded the link: never write it again
                 self.state.unsequence(count)
                 self._fenced(batch, exc)
@@ -177,6 +195,7 @@ class LinkOwner:
                     raise
                 log.warning("bridge.link_write_failed", link_id=self.link_id, error=repr(exc))
                 continue
+            self.record = record  # only now: a failed write must not count events received
             self.written_s = self.state.out_s
             for q, frames in zip(batch, numbered, strict=True):
                 if q.done is not None and not q.done.done():
@@ -198,12 +217,16 @@ class LinkOwner:
         if self.on_fenced is not None:
             self.on_fenced()
 
-    def _write_of(self, batch: list[_Queued], count: int) -> LinkBatch:
+    def _write_of(self, batch: list[_Queued], count: int) -> tuple[LinkBatch, LinkRecord]:
         """One transaction: the queued ``also`` writes, the link's record and the
-        dispatches numbered for this write."""
+        dispatches numbered for this write; and that record, which the owner keeps once
+        the write is stored. Its ``in_s`` is the last one stored, or the ``received``
+        of an event written in this batch: not ``state.in_s``, which counts events
+        read whose writes may still be to come (see the module's docstring)."""
         state = self.state
-        self.record = self.record.model_copy(
-            update={"out_s": state.out_s, "in_s": state.in_s, "updated_at": utcnow()}
+        in_s = max([self.record.in_s, *(q.received for q in batch)])
+        record = self.record.model_copy(
+            update={"out_s": state.out_s, "in_s": in_s, "updated_at": utcnow()}
         )
         new = state.unacked[len(state.unacked) - count :] if count else []
         acked = (state.unacked[0].s or 1) - 1 if state.unacked else state.out_s
@@ -214,8 +237,8 @@ class LinkOwner:
                 out.records.audit += q.also.records.audit
                 out.records.companions += q.also.records.companions
                 out.records.changes += q.also.records.changes
-        out.links.append(LinkWrite(self.record, [f.to_wire() for f in new], acked))
-        return out
+        out.links.append(LinkWrite(record, [f.to_wire() for f in new], acked))
+        return out, record
 
     async def idle(self) -> None:
         """Wait until nothing is being written (errors are the callers' to see)."""

@@ -136,6 +136,9 @@ class Connection:
     #: the ``on_link`` handlers of its identify or resume, while they run (see _run)
     linking: asyncio.Task[None] | None = None
     closing: asyncio.Task[None] | None = None  #: our close frame on its way
+    #: the ``s`` of the adapter event being given to the handlers (0 between events):
+    #: what :meth:`BridgeEdge.record` counts as received with the event's write
+    receiving: int = 0
 
     @property
     def link_id(self) -> str | None:
@@ -535,19 +538,25 @@ class BridgeEdge:
                     await asyncio.shield(conn.linking)
                 # taken first, then counted as received: a handler's write carries the
                 # link's record (see record()), so the event and "received up to here"
-                # commit together; an event nothing could store is not counted, and the
+                # commit together, and no other write of the link counts it before
+                # (links.py); an event nothing could store is not counted, and the
                 # adapter sends it again after resuming
-                if not await self._deliver(conn, effect.frame):
-                    s = effect.frame.s or 0
+                s = effect.frame.s or 0
+                conn.receiving = s
+                try:
+                    taken = await self._deliver(conn, effect.frame)
+                finally:
+                    conn.receiving = 0
+                if not taken:
                     if conn.owner.state.in_s == s:  # not received after all: not acked
                         conn.owner.state.in_s = s - 1
                     why = "the event could not be stored: resume and send it again"
                     await self._close(conn, CloseCode.GOING_AWAY, why)
                     return
-                await conn.owner.save_received()
+                await conn.owner.save_received(s)
             elif isinstance(effect, Processed):
                 assert conn.owner is not None
-                await conn.owner.save()
+                await conn.owner.save_received(effect.s)
             elif isinstance(effect, Acked):
                 assert conn.owner is not None
                 conn.owner.mark_acked()
@@ -571,12 +580,12 @@ class BridgeEdge:
 
     async def record(self, conn: Connection, batch: WriteBatch) -> None:
         """Write what an event handler keeps of an event, with the link's record (how
-        far its events were received) in the same transaction, so a crash keeps both
-        or neither: an event is then stored once, never lost."""
+        far its events were received, this one included) in the same transaction, so a
+        crash keeps both or neither: an event is then stored once, never lost."""
         if conn.owner is None:
             await self.store.write_links(LinkBatch(records=batch))
         else:
-            await conn.owner.dispatch([], batch)
+            await conn.owner.dispatch([], batch, received=conn.receiving)
 
     def _start_linking(self, conn: Connection) -> None:
         """Run the ``on_link`` handlers beside the connection's reader, not in it: they

@@ -140,8 +140,14 @@ class Stream:
     cut_off: list[str] = field(default_factory=list)
 
     def action(self) -> dict[str, Any]:
+        """The next action, ``act-00001`` on: not the session id with a number, as it
+        was: the audit log redacts personal data from every event it records, and a
+        session id whose random hex ends in eight decimal digits ran on into the number
+        (``...a08060089-00003``), thirteen digits that pass the Luhn check for about
+        one id in ten. Those ids were recorded as ``sess_...[personal data]``, so
+        distinct events read as one event taken twice."""
         self.next_n += 1
-        return chat(f"{self.session_id}-{self.next_n:05d}")
+        return chat(f"act-{self.next_n:05d}")
 
     async def run(self, client: EncountersClient, stop: anyio.Event) -> None:
         while not stop.is_set():
@@ -254,9 +260,10 @@ async def test_killing_the_node_holding_a_link_ten_times_loses_and_duplicates_no
 
     assert events_sent > ROUNDS, "no events flowed back"
     assert len(set(holders)) > 1, "the link never moved between nodes"
-    for sid, done in recorded.items():  # the game's events: each taken once, wherever
-        assert len(done) == len(set(done)), f"an event was taken twice: {sid}\n{cluster3.output()}"
-        assert set(done) <= set(game.actions.get(sid, [])), "an event nobody sent"
+    for sid, ids in recorded.items():  # the game's events: each taken once, wherever
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        assert not twice, f"events taken twice: {sid} {twice}\n{cluster3.output()}"
+        assert set(ids) <= set(game.actions.get(sid, [])), "an event nobody sent"
     assert sum(map(len, recorded.values())) > ROUNDS, "no events were taken"
     for stream in streams:
         got = game.actions.get(stream.session_id, [])

@@ -3,7 +3,12 @@ loads a link to write it (``take_link``) bumps its epoch, and a write carrying a
 epoch is refused with ``LinkMoved`` with nothing of its batch stored, while the writes
 queued with it by others commit. Stores one process writes (SQLite, memory) load the
 same newest link and keep its epoch. The cluster-level case (a node paused past its
-lease) is in tests/bridge/test_cluster.py."""
+lease) is in tests/bridge/test_cluster.py.
+
+What the next loader finds says which adapter events were taken: the stored ``in_s``
+moves with the write that stores an event, never with another write of the link made
+while the event was being taken (a dispatch), so a process killed in between leaves
+the event to the adapter's resend, taken once by the next loader."""
 
 from __future__ import annotations
 
@@ -20,6 +25,9 @@ from sqlalchemy import text
 from encounters.models.audit import AuditEntry
 from encounters.storage import SQLiteStore, Store, WriteBatch
 from encounters.storage.postgres import PostgresStore
+from encounters_bridge.frames import Frame, encode
+from encounters_bridge.links import LinkOwner
+from encounters_bridge.protocol import EventIn, ServerLink
 from encounters_bridge.store import (
     BridgeStore,
     LinkBatch,
@@ -202,3 +210,81 @@ async def test_a_postgresql_schema_of_version_1_gains_the_epoch_and_its_fence(pg
             await a.write_links(LinkBatch([LinkWrite(mine, [frame(5)])]))
         got = await b.get_link("lnk_1")
         assert got is not None and [f["s"] for f in got.unacked] == [4]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_loaders(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, Store]]:
+    """Two store objects on one database: two nodes (PostgreSQL), or a process and the
+    one that starts after it was killed (SQLite)."""
+    with store_backend(request.param, tmp_path) as factory:
+        yield factory(), factory()
+
+
+def reading(state_owner: LinkOwner) -> ServerLink:
+    """A connection's protocol machine, ready on ``state_owner``'s link."""
+    conn = ServerLink()
+    conn.accept(state_owner.state, "token", [])
+    return conn
+
+
+def event(s: int) -> bytes | str:
+    return encode(Frame("event", {"type": "action_done", "action_id": f"act-{s}"}, s, "sess_1"),
+                  "json")  # fmt: skip
+
+
+def stored_events(entries: list[AuditEntry]) -> list[str]:
+    return [e.input["action_id"] for e in entries if e.kind == "event"]
+
+
+async def test_a_write_made_while_an_event_is_taken_does_not_count_it_received(
+    two_loaders: tuple[Store, Store],
+) -> None:
+    """The interleaving of a node killed mid-event: event 1 is read (in memory the link
+    has received it), a signal's dispatch of the same link is written before the
+    event's own write, and the node dies. The next loader must take the adapter's
+    resend of event 1; before, the dispatch's write stored ``in_s`` 1, the resend was
+    acknowledged as a duplicate and the event was lost."""
+    node_a, node_b = two_loaders
+    async with node_a:
+        a = await open_bridge_store(node_a)
+        await a.write_links(LinkBatch([LinkWrite(link())]))
+        owner = LinkOwner.from_record(a, await taken(a))
+        effects = reading(owner).receive(event(1), 0.0)
+        assert isinstance(effects[0], EventIn) and owner.state.in_s == 1  # read, not stored
+        await owner.dispatch([Frame("dispatch", {"type": "action"}, sid="sess_1")])
+    async with node_b:  # node A is gone; B loads the link
+        b = await open_bridge_store(node_b)
+        found = await taken(b)
+        assert (found.in_s, found.out_s) == (0, 1)
+        again = LinkOwner.from_record(b, found)
+        effects = reading(again).receive(event(1), 0.0)  # the adapter's resend
+        assert isinstance(effects[0], EventIn)  # taken, not dropped as a duplicate
+        entry = AuditEntry(kind="event", decision="allow", input={"action_id": "act-1"},
+                           session_id="sess_1")  # fmt: skip
+        await again.dispatch([], WriteBatch(audit=[entry]), received=1)
+        await again.save_received(1)  # written already: nothing more
+        assert stored_events(await node_b.list_audit()) == ["act-1"]
+        assert (await taken(b)).in_s == 1
+
+
+async def test_an_event_stored_before_a_kill_is_not_taken_again(
+    two_loaders: tuple[Store, Store],
+) -> None:
+    """The other side: the event's write stores the event and its ``in_s`` together, so
+    once it is stored the next loader acknowledges the resend without taking it."""
+    node_a, node_b = two_loaders
+    async with node_a:
+        a = await open_bridge_store(node_a)
+        await a.write_links(LinkBatch([LinkWrite(link())]))
+        owner = LinkOwner.from_record(a, await taken(a))
+        reading(owner).receive(event(1), 0.0)
+        entry = AuditEntry(kind="event", decision="allow", input={"action_id": "act-1"},
+                           session_id="sess_1")  # fmt: skip
+        await owner.dispatch([], WriteBatch(audit=[entry]), received=1)
+        assert owner.record.in_s == 1
+    async with node_b:
+        b = await open_bridge_store(node_b)
+        again = LinkOwner.from_record(b, await taken(b))
+        effects = reading(again).receive(event(1), 0.0)
+        assert not any(isinstance(e, EventIn) for e in effects)  # acknowledged again
+        assert stored_events(await node_b.list_audit()) == ["act-1"]
