@@ -10,7 +10,8 @@ z -200``), amounts (``5000 gold``), times, dates and versions pass.
 - phone numbers: national and North American shapes by pattern; numbers written
   with a ``+`` or ``00`` country prefix are found by ``phonenumbers`` (Google's
   libphonenumber metadata), so every country's grouping is known;
-- payment cards: 13 to 19 digits that pass the Luhn check;
+- payment cards: 13 to 19 digits that pass the Luhn check (not the tail of a word that
+  mixes letters and digits: an id or a hash);
 - IP addresses: IPv4 and IPv6, checked by :mod:`ipaddress`;
 - postcodes: shapes that are rarely anything else (UK, Canada, Brazil ``01310-100``,
   US ZIP+4, Poland ``00-950`` before a town) anywhere; four- to six-digit codes (US,
@@ -154,6 +155,18 @@ def _luhn(digits: str) -> bool:
 def _is_card(candidate: str) -> bool:
     digits = re.sub(r"\D", "", candidate)
     return 13 <= len(digits) <= 19 and len(set(digits)) > 1 and _luhn(digits)
+
+
+def _ends_an_id(text: str, start: int) -> bool:
+    """Whether the digits at ``start`` go on a word that already mixes letters and
+    digits (a hex id or hash: ``sess_3996480a08060089``): its tail is not a card typed
+    in chat, while ``card4111111111111111`` (only letters before it) still is."""
+    if start == 0 or not (text[start - 1].isalpha() or text[start - 1] == "_"):
+        return False
+    i = start - 1
+    while i > 0 and not text[i - 1].isspace():
+        i -= 1
+    return any(c.isdigit() for c in text[i:start])
 
 
 def _is_ip(candidate: str) -> bool:
@@ -440,7 +453,7 @@ def _shared(text: str, gated: bool = True) -> list[tuple[int, int, str]]:
                 found += [f for f in _international_phones(text)
                           if not any(s <= f[0] < e for s, e, _ in found)]  # fmt: skip
             found += [(m.start(), m.end(), "card") for m in _CARD.finditer(text)
-                      if _is_card(m.group(0))]  # fmt: skip
+                      if _is_card(m.group(0)) and not _ends_an_id(text, m.start())]  # fmt: skip
         if text.count(".") >= 3:
             found += [
                 (m.start(), m.end(), "ip")

@@ -27,6 +27,7 @@ COMPANION = PersonaCore(name="Companion")
         ("ring +91 98765 43210 ok", "+91 98765 43210"),
         ("whatsapp +33 6 12 34 56 78", "+33 6 12 34 56 78"),
         ("my card is 4111 1111 1111 1111 lol", "4111 1111 1111 1111"),
+        ("card4111111111111111 exp 12/29", "4111111111111111"),
         ("join me at 192.168.1.20", "192.168.1.20"),
         ("my ip is 2001:db8::1", "2001:db8::1"),
         ("i live near SW1A 1AA", "SW1A 1AA"),
@@ -57,6 +58,8 @@ def test_personal_data_is_masked_for_players(
         "server runs 1.20.4 on port 25565",
         "version 1.2.3.4 is out",
         "4111111111111112 damage lol",  # fails the Luhn check
+        # the tail of an id that mixes letters and digits (Luhn-valid: 0806008900003)
+        "replay sess_3996480a08060089-00003 from the log",
         "I was 12 when I got my first pc",
         "im 12 from the quest reward",
         "what is your name, traveller?",
