@@ -39,10 +39,10 @@ from typing import Literal
 from ..errors import ConfigError
 from .normalize import fold
 
-Mode = Literal["word", "root", "rule", "split", "game"]
+Mode = Literal["word", "root", "rule", "split", "game", "neutral"]
 #: Category of allowlisted phrases: matches inside them are dropped.
 ALLOW = "_allow"
-_SECTION = re.compile(r"^\[([a-z][a-z0-9_]*)(?: (word|root|rule|game))?\]$")
+_SECTION = re.compile(r"^\[([a-z][a-z0-9_]*)(?: (word|root|rule|game|neutral))?\]$")
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,10 @@ class Lexicon:
     #: category -> patterns of game talk: a finding of that category inside a match
     #: does not count when the text is judged as game chat
     game: dict[str, list[re.Pattern[str]]] = field(default_factory=dict)
+    #: category -> patterns of whole lines that only mention what the topic is about
+    #: ("any muslims here?", "gay people are cool"): the topic model may not call such
+    #: a line that topic (the word lists still may)
+    neutral: dict[str, list[re.Pattern[str]]] = field(default_factory=dict)
     categories: set[str] = field(default_factory=set)
     files: list[str] = field(default_factory=list)
 
@@ -205,12 +209,12 @@ def parse(text: str, source: str, into: Lexicon, *, swaps: bool = True) -> None:
             m = _SECTION.match(line)
             if m is None:
                 raise ConfigError(
-                    f"{where}: bad section {line!r}; use [category word|root|rule|game]"
+                    f"{where}: bad section {line!r}; use [category word|root|rule|game|neutral]"
                 )
             allow = m.group(1) == "allow"
             if not allow and m.group(2) is None:
                 raise ConfigError(
-                    f"{where}: section {line!r} needs a mode: word, root, rule or game"
+                    f"{where}: section {line!r} needs a mode: word, root, rule, game or neutral"
                 )
             category, mode = m.group(1), m.group(2)  # type: ignore[assignment]
             continue
@@ -227,9 +231,10 @@ def parse(text: str, source: str, into: Lexicon, *, swaps: bool = True) -> None:
                     into.allow_words.add(collapse(fold(word))[0])
             continue
         assert mode is not None
-        if mode == "game":
+        if mode in ("game", "neutral"):
+            patterns = into.game if mode == "game" else into.neutral
             try:
-                into.game.setdefault(category, []).append(re.compile(line))
+                patterns.setdefault(category, []).append(re.compile(line))
             except re.error as exc:
                 raise ConfigError(f"{where}: bad regex: {exc}") from None
             continue

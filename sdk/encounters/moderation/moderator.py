@@ -272,8 +272,12 @@ class ContentModerator:
         if self.topic_model is not None:
             # the model may find what the word lists missed (also on a line they block
             # already, so its categories are complete), but not overrule them where
-            # they judged a topic's words to be game talk
-            found |= self.topic_model.topics_in(skeleton) - game_talk
+            # they judged a topic's words to be game talk, nor call a line that only
+            # mentions a group ("any muslims here?") hate
+            modelled = self.topic_model.topics_in(skeleton) - game_talk
+            if modelled:
+                modelled -= self.filter.neutral_topics(skeleton)
+            found |= modelled
         result = self._decide(scanned, found, safety)
         if spans and result.text is not None:
             result = _secret_masked(result)

@@ -400,6 +400,17 @@ class TextFilter:
 
     # -- public checks ---------------------------------------------------------------
 
+    def neutral_topics(self, skeleton: str) -> set[str]:
+        """The topics a checked line (its ``skeleton``, from :meth:`check`) only
+        mentions: the whole line matches one of the topic's ``neutral`` patterns
+        ("any muslims here?", "gay people are cool"). The topic model's finding of such
+        a topic does not count; the word lists' findings are not affected."""
+        return {
+            category
+            for category, patterns in self.lexicon.neutral.items()
+            if any(p.fullmatch(skeleton) for p in patterns)
+        }
+
     def categories_in(self, text: str, context: Context = "game") -> set[str]:
         """The categories present in ``text``: the fast check, without positions."""
         return self.check(text, context)[0]

@@ -89,3 +89,33 @@ def test_general_context_judges_the_phrase_as_written(
     general = Safety(context="general")
     result = moderator.check_message(text, general)
     assert result.decision == "block" and result.topic == topic
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "any muslims here?", "Are there any Jews in this server?", "gay people are cool",
+        "trans people exist", "muslims are welcome here", "trans people are valid!",
+        "any gamer girls online?", "immigrants are people too", "women can play too",
+    ],
+)  # fmt: skip
+def test_a_line_that_only_mentions_a_group_is_not_hate(
+    moderator: ContentModerator, text: str
+) -> None:
+    """The topic model weighs group names heavily; a whole line that only asks who is
+    here, welcomes a group or says it exists is not hate (a `[hate neutral]` pattern)."""
+    result = moderator.check_message(text, COMPANION)
+    assert result.decision == "allow", result
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "gay people are disgusting", "muslims exist to ruin everything", "no muslims here",
+        "muslims are cool... not", "kill all the gays", "trans people are not valid",
+        "immigrants are rats", "any muslims here? get out",
+    ],
+)  # fmt: skip
+def test_the_same_groups_in_hate_are_still_blocked(moderator: ContentModerator, text: str) -> None:
+    result = moderator.check_message(text, COMPANION)
+    assert result.decision == "block" and result.topic == "hate", result
