@@ -119,3 +119,24 @@ def test_a_line_that_only_mentions_a_group_is_not_hate(
 def test_the_same_groups_in_hate_are_still_blocked(moderator: ContentModerator, text: str) -> None:
     result = moderator.check_message(text, COMPANION)
     assert result.decision == "block" and result.topic == "hate", result
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["i have a gun", "i need a shotgun and a pistol", "i found a machete", "shotgun pistol",
+     "selling my sniper rifle and some ammo"],
+)  # fmt: skip
+def test_loadout_talk_is_not_violence(moderator: ContentModerator, text: str) -> None:
+    """A whole line that only says who has or needs which weapons (`[violence neutral]`)."""
+    result = moderator.check_message(text, COMPANION)
+    assert result.decision == "allow", result
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["i have a gun and i know where you live", "i have a gun and im coming to school",
+     "got a knife, meet me after school", "i will shoot you with my gun irl"],
+)  # fmt: skip
+def test_weapons_with_a_threat_are_still_violence(moderator: ContentModerator, text: str) -> None:
+    result = moderator.check_message(text, COMPANION)
+    assert result.decision == "block" and result.topic == "violence", result
