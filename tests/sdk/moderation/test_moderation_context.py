@@ -124,10 +124,12 @@ def test_the_same_groups_in_hate_are_still_blocked(moderator: ContentModerator, 
 @pytest.mark.parametrize(
     "text",
     ["i have a gun", "i need a shotgun and a pistol", "i found a machete", "shotgun pistol",
-     "selling my sniper rifle and some ammo"],
+     "selling my sniper rifle and some ammo", "the bomb is going to blow",
+     "c4 is about to explode!", "the bomb is going off"],
 )  # fmt: skip
 def test_loadout_talk_is_not_violence(moderator: ContentModerator, text: str) -> None:
-    """A whole line that only says who has or needs which weapons (`[violence neutral]`)."""
+    """A whole line that only says who has or needs which weapons, or that a game's bomb
+    is about to go off (`[violence neutral]`)."""
     result = moderator.check_message(text, COMPANION)
     assert result.decision == "allow", result
 
@@ -135,7 +137,8 @@ def test_loadout_talk_is_not_violence(moderator: ContentModerator, text: str) ->
 @pytest.mark.parametrize(
     "text",
     ["i have a gun and i know where you live", "i have a gun and im coming to school",
-     "got a knife, meet me after school", "i will shoot you with my gun irl"],
+     "got a knife, meet me after school", "i will shoot you with my gun irl",
+     "the bomb in the school is going to blow", "there is a bomb at the mall"],
 )  # fmt: skip
 def test_weapons_with_a_threat_are_still_violence(moderator: ContentModerator, text: str) -> None:
     result = moderator.check_message(text, COMPANION)
