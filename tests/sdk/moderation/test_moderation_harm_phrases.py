@@ -15,6 +15,7 @@ HARM = [
     ("i'll kill your whole family", "violence"),
     ("i got ur address lol, sleep with one eye open", "violence"),
     ("i'm going to stab my teacher", "violence"),
+    ("i want to kill my family", "violence"),
     ("ima beat u up after school", "violence"),
     ("gonna put a bullet in your head irl", "violence"),
     ("i'll rape you", "violence"),
@@ -115,6 +116,9 @@ GAME_TWINS = [
     "i threw the ball for the dog",
     "nobody at my school likes the new lunch menu",
     "we learned about columbine in history class",
+    # someone else did it: a revenge story, a war's history, not a threat
+    "you killed my family, prepare to die",
+    "they murdered my parents in the war",
 ]
 
 #: The hate code 1488 is a number by itself; longer numbers that hold its digits (a
