@@ -143,3 +143,11 @@ def test_loadout_talk_is_not_violence(moderator: ContentModerator, text: str) ->
 def test_weapons_with_a_threat_are_still_violence(moderator: ContentModerator, text: str) -> None:
     result = moderator.check_message(text, COMPANION)
     assert result.decision == "block" and result.topic == "violence", result
+
+
+def test_eating_to_heal_is_not_sexual(moderator: ContentModerator) -> None:
+    """A companion's "let me eat something" (`[sexual neutral]`); "let me eat you" is."""
+    for text in ["I'm low on health, let me eat something.", "gotta eat first"]:
+        assert moderator.check_message(text, COMPANION).decision == "allow", text
+    result = moderator.check_message("let me eat you", COMPANION)
+    assert result.decision == "block" and result.topic == "sexual"
