@@ -151,3 +151,27 @@ def test_eating_to_heal_is_not_sexual(moderator: ContentModerator) -> None:
         assert moderator.check_message(text, COMPANION).decision == "allow", text
     result = moderator.check_message("let me eat you", COMPANION)
     assert result.decision == "block" and result.topic == "sexual"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["if i lose this round i'm uninstalling", "i cut myself on paper lol", "i cut myself cooking"],
+)
+def test_quitting_and_small_accidents_are_not_self_harm(
+    moderator: ContentModerator, text: str
+) -> None:
+    """`[self_harm neutral]` lines (and the word lists' `[allow]` for the accidents)."""
+    assert moderator.check_message(text, COMPANION).decision == "allow"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i cut myself on purpose",
+        "i cut myself again",
+        "if i lose this round i'm going to kill myself",
+    ],
+)
+def test_the_same_words_meant_are_still_self_harm(moderator: ContentModerator, text: str) -> None:
+    result = moderator.check_message(text, COMPANION)
+    assert result.decision == "block" and result.topic == "self_harm"
