@@ -566,12 +566,13 @@ class BridgeEdge:
         record (see :meth:`record`), so the event and "received up to here" commit
         together, and no other write of the link counts it before (links.py); an event
         nothing could store is not counted, and the adapter sends it again after
-        resuming."""
+        resuming. A handler that fails after its write stored the event (a later
+        write failed) does not make it come again: it would be stored twice."""
         assert conn.owner is not None
         if conn.linking is not None:  # events reach the application after it
             await asyncio.shield(conn.linking)
         s = frame.s or 0
-        if not await self._deliver(conn, frame):
+        if not await self._deliver(conn, frame) and conn.owner.record.in_s < s:
             if conn.owner.state.in_s == s:  # not received after all: not acked
                 conn.owner.state.in_s = s - 1
             why = "the event could not be stored: resume and send it again"

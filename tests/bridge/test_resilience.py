@@ -1036,6 +1036,40 @@ async def test_an_event_the_store_could_not_keep_comes_again_and_is_kept_once(
         await d.stop()
 
 
+async def test_an_event_stored_before_its_handler_failed_is_not_taken_again(
+    tmp_path: Path,
+) -> None:
+    """A handler whose write stored the event and which then failed on the store
+    (something it writes after, a notification say) does not get the event again: its
+    write counted it received, so it is acknowledged, not given back and resent (it
+    would be stored twice)."""
+    d = await Daemon.start(tmp_path / "bridge.db")
+    key = await new_key(d.records, servers=["srv-1"])
+    failed: list[int] = []
+
+    async def keep(conn: Any, frame: Frame) -> None:
+        entry = AuditEntry(kind="event", decision="allow", input=frame.d)
+        await d.edge.record(conn, WriteBatch(audit=[entry]))
+        if not failed:  # the first event: stored, then a later write fails
+            failed.append(frame.d["n"])
+            raise StoreError("write to bridge.db failed: disk full")
+
+    d.edge.on_event.append(keep)
+    a = Adapter.make(d.url, key, "srv-1")
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(a.client.run)
+            await until(lambda: a.live)
+            for n in range(2):
+                await a.client.send_event(health(n))
+            await until(lambda: a.live and failed == [0] and a.client.link.out.unacked == [])
+            assert [e.input["n"] for e in await d.store.list_audit()] == [0, 1]
+            await a.client.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        await d.stop()
+
+
 @dataclass
 class HeldEvent:
     """A daemon whose event handler holds the first event it is given (as a handler
