@@ -136,9 +136,13 @@ class Connection:
     #: the ``on_link`` handlers of its identify or resume, while they run (see _run)
     linking: asyncio.Task[None] | None = None
     closing: asyncio.Task[None] | None = None  #: our close frame on its way
-    #: the ``s`` of the adapter event being given to the handlers (0 between events):
-    #: what :meth:`BridgeEdge.record` counts as received with the event's write
+    #: the ``s`` of the adapter event being taken (0 between events): from the moment
+    #: it is read (the link's in-memory ``in_s`` counts it) until it is stored or given
+    #: back; what :meth:`BridgeEdge.record` counts as received with the event's write
     receiving: int = 0
+    #: set when the event being taken is stored or given back; made by a resume of the
+    #: link on a newer connection that waits for it (:meth:`BridgeEdge._settled`)
+    settled: asyncio.Event | None = None
 
     @property
     def link_id(self) -> str | None:
@@ -189,6 +193,9 @@ class BridgeEdge:
     revocation_check_interval: float = 2.0
     #: seconds close_all waits for adapters to finish their closing handshakes
     shutdown_grace: float = 3.0
+    #: seconds a resume waits for the event its link's old connection is still taking
+    #: (:meth:`_settled`) before it is refused with 1001 (the adapter resumes again)
+    settle_timeout: float = 10.0
     #: several nodes (``AE_REDIS``): link leases and forwarded dispatches, see
     #: :mod:`.cluster`; None on one node
     cluster: Cluster | None = None
@@ -533,33 +540,46 @@ class BridgeEdge:
                         await self.budgets.load(conn)
                     self._start_linking(conn)
             elif isinstance(effect, EventIn):
-                assert conn.owner is not None
-                if conn.linking is not None:  # events reach the application after it
-                    await asyncio.shield(conn.linking)
-                # taken first, then counted as received: a handler's write carries the
-                # link's record (see record()), so the event and "received up to here"
-                # commit together, and no other write of the link counts it before
-                # (links.py); an event nothing could store is not counted, and the
-                # adapter sends it again after resuming
-                s = effect.frame.s or 0
-                conn.receiving = s
+                conn.receiving = effect.frame.s or 0
                 try:
-                    taken = await self._deliver(conn, effect.frame)
+                    if not await self._take(conn, effect.frame):
+                        return
                 finally:
                     conn.receiving = 0
-                if not taken:
-                    if conn.owner.state.in_s == s:  # not received after all: not acked
-                        conn.owner.state.in_s = s - 1
-                    why = "the event could not be stored: resume and send it again"
-                    await self._close(conn, CloseCode.GOING_AWAY, why)
-                    return
-                await conn.owner.save_received(s)
+                    settled, conn.settled = conn.settled, None
+                    if settled is not None:
+                        settled.set()
             elif isinstance(effect, Processed):
                 assert conn.owner is not None
                 await conn.owner.save_received(effect.s)
             elif isinstance(effect, Acked):
                 assert conn.owner is not None
                 conn.owner.mark_acked()
+
+    async def _take(self, conn: Connection, frame: Frame) -> bool:
+        """Take an event the link has read (its in-memory ``in_s`` counts it already):
+        stored and counted as received, or given back and the connection closed (then
+        False). A resume of the link on a newer connection waits for this to end
+        (:meth:`_settled`), as ``conn.receiving`` says.
+
+        Taken first, then counted as received: a handler's write carries the link's
+        record (see :meth:`record`), so the event and "received up to here" commit
+        together, and no other write of the link counts it before (links.py); an event
+        nothing could store is not counted, and the adapter sends it again after
+        resuming. A handler that fails after its write stored the event (a later
+        write failed) does not make it come again: it would be stored twice."""
+        assert conn.owner is not None
+        if conn.linking is not None:  # events reach the application after it
+            await asyncio.shield(conn.linking)
+        s = frame.s or 0
+        if not await self._deliver(conn, frame) and conn.owner.record.in_s < s:
+            if conn.owner.state.in_s == s:  # not received after all: not acked
+                conn.owner.state.in_s = s - 1
+            why = "the event could not be stored: resume and send it again"
+            await self._close(conn, CloseCode.GOING_AWAY, why)
+            return False
+        await conn.owner.save_received(s)
+        return True
 
     async def _deliver(self, conn: Connection, frame: Frame) -> bool:
         """Give an event to the handlers: False when it could not be stored (the
@@ -754,6 +774,11 @@ class BridgeEdge:
             owner = await self._owner_for_server(record.world, record.server_id)
         if owner is None or owner.link_id != record.id or owner.moved_to is not None:
             return conn.link.refuse(CloseCode.SESSION_INVALID, "this link was replaced")
+        if not await self._settled(conn, owner.link_id):
+            return conn.link.refuse(CloseCode.GOING_AWAY, "the link's last event is still "
+                                    "being stored; resume again")  # fmt: skip
+        if owner.moved_to is not None:  # a newer link identified meanwhile
+            return conn.link.refuse(CloseCode.SESSION_INVALID, "this link was replaced")
         effects = conn.link.resume(owner.state, req.last_s, owner.written_s)
         if conn.link.state != "ready":
             return effects
@@ -762,6 +787,35 @@ class BridgeEdge:
         owner.state.sent_s = max(owner.state.sent_s, owner.written_s)
         await owner.save()
         return effects
+
+    async def _settled(self, conn: Connection, link_id: str) -> bool:
+        """Before ``conn`` resumes ``link_id``: stop the link's old connection here
+        (its socket dropped, and the daemon may not know yet) and wait until the event
+        it is still taking, if any, is stored or given back. False when that takes
+        longer than ``settle_timeout`` (a handler hangs): the resume is refused then.
+
+        Why: the link's in-memory ``in_s`` counts an event from the moment it is read.
+        Answered at once, the resume would have the adapter's resend of that event
+        acknowledged as a duplicate before it is stored (and the adapter forget it),
+        and the event would be lost if its handler then failed to store it. Once it
+        has settled, ``in_s`` counts it only if it is stored. The old connection is
+        aborted first so it takes no further event. Returns at once, with no wait, when
+        no event is being taken. Limit: only the link's connection in
+        ``connections`` is looked at; an older one replaced there was settled by the
+        resume that replaced it."""
+        previous = self.connections.get(link_id)
+        if previous is None or previous is conn or not previous.receiving:
+            return True
+        with anyio.move_on_after(self.settle_timeout):
+            while previous is not None and previous is not conn and previous.receiving:
+                self._abort(previous)
+                if previous.settled is None:
+                    previous.settled = asyncio.Event()
+                await previous.settled.wait()
+                previous = self.connections.get(link_id)  # another resume may have won
+            return True
+        log.warning("bridge.resume_waited_too_long", link_id=link_id, seconds=self.settle_timeout)
+        return False
 
     async def _claim_here(
         self, conn: Connection, place: tuple[str, str], reason: GiveUpReason

@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import anyio
 import msgpack
@@ -1034,3 +1034,154 @@ async def test_an_event_the_store_could_not_keep_comes_again_and_is_kept_once(
             tg.cancel_scope.cancel()
     finally:
         await d.stop()
+
+
+async def test_an_event_stored_before_its_handler_failed_is_not_taken_again(
+    tmp_path: Path,
+) -> None:
+    """A handler whose write stored the event and which then failed on the store
+    (something it writes after, a notification say) does not get the event again: its
+    write counted it received, so it is acknowledged, not given back and resent (it
+    would be stored twice)."""
+    d = await Daemon.start(tmp_path / "bridge.db")
+    key = await new_key(d.records, servers=["srv-1"])
+    failed: list[int] = []
+
+    async def keep(conn: Any, frame: Frame) -> None:
+        entry = AuditEntry(kind="event", decision="allow", input=frame.d)
+        await d.edge.record(conn, WriteBatch(audit=[entry]))
+        if not failed:  # the first event: stored, then a later write fails
+            failed.append(frame.d["n"])
+            raise StoreError("write to bridge.db failed: disk full")
+
+    d.edge.on_event.append(keep)
+    a = Adapter.make(d.url, key, "srv-1")
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(a.client.run)
+            await until(lambda: a.live)
+            for n in range(2):
+                await a.client.send_event(health(n))
+            await until(lambda: a.live and failed == [0] and a.client.link.out.unacked == [])
+            assert [e.input["n"] for e in await d.store.list_audit()] == [0, 1]
+            await a.client.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        await d.stop()
+
+
+@dataclass
+class HeldEvent:
+    """A daemon whose event handler holds the first event it is given (as a handler
+    reading the store would) until ``release``, then fails to store it; later tries
+    are stored. Adapters are raw connections sending event 1 (``health(1)``)."""
+
+    d: Daemon
+    key: str
+    holding: anyio.Event = field(default_factory=anyio.Event)
+    release: anyio.Event = field(default_factory=anyio.Event)
+    tries: list[int] = field(default_factory=list)  #: ``n`` of each event given
+    resume: dict[str, Any] = field(default_factory=dict)  #: link_id, resume_token
+
+    EVENT: ClassVar[dict[str, Any]] = {"op": "event", "s": 1, "d": health(1)}
+
+    @classmethod
+    async def start(cls, db: Path) -> HeldEvent:
+        d = await Daemon.start(db)
+        held = cls(d, await new_key(d.records, servers=["srv-1"]))
+        d.edge.on_event.append(held.keep)
+        return held
+
+    async def keep(self, conn: Any, frame: Frame) -> None:
+        self.tries.append(frame.d["n"])
+        if len(self.tries) == 1:
+            self.holding.set()
+            await self.release.wait()
+            raise StoreError("read from bridge.db failed: disk gone")
+        entry = AuditEntry(kind="event", decision="allow", input=frame.d)
+        await self.d.edge.record(conn, WriteBatch(audit=[entry]))
+
+    async def kept(self) -> list[int]:
+        return [e.input["n"] for e in await self.d.store.list_audit()]
+
+    async def identify_and_send(self, ws: Any) -> None:
+        """Identify, send event 1 and return once its handler holds it."""
+        await ws.recv()  # hello
+        await ws.send(json.dumps(identify(self.key, server_id="srv-1")))
+        ready = decode(await ws.recv(), "json")
+        self.resume.update(link_id=ready.d["link_id"], resume_token=ready.d["resume_token"])
+        await ws.send(json.dumps(self.EVENT))
+        with anyio.fail_after(10):
+            await self.holding.wait()
+
+    async def resume_until_acked(self) -> str:
+        """Resume on a new connection and resend event 1 as the adapter does; how it
+        ended: the daemon's close code, or "acked" (once checked that the event was
+        stored: the adapter forgets an acknowledged event)."""
+        with anyio.fail_after(10):
+            async with connect(self.d.url, ping_interval=None) as ws:
+                await ws.recv()  # hello
+                await ws.send(json.dumps({"op": "resume", "d": self.resume}))
+                try:
+                    async for message in ws:
+                        frame = decode(message, "json")
+                        if frame.op == "resumed":
+                            await ws.send(json.dumps(self.EVENT))
+                        elif frame.op == "ack" and frame.d["s"] >= 1:
+                            assert await self.kept() == [1], "event 1 acked but not stored"
+                            return "acked"
+                except ConnectionClosed:
+                    pass
+        return str(ws.close_code)
+
+    async def stop(self) -> None:
+        self.release.set()
+        await self.d.stop()
+
+
+async def test_a_resume_is_refused_while_its_old_connection_still_takes_an_event(
+    tmp_path: Path,
+) -> None:
+    """An adapter whose socket dropped resumes on a new connection to the same daemon
+    while the old connection's handler still holds its last event. Answered at once,
+    the resume would have the resend acknowledged as a duplicate (the link's in-memory
+    ``in_s`` counts the event from the moment it was read): the adapter would forget
+    it, and the handler, failing, would not store it: lost. The resume waits for the
+    event instead; held past ``settle_timeout``, it is refused with 1001, acknowledging
+    nothing, and the adapter's next resume has the event taken and stored once."""
+    held = await HeldEvent.start(tmp_path / "bridge.db")
+    held.d.edge.settle_timeout = 0.2  # the handler holds the event longer
+    try:
+        async with connect(held.d.url, ping_interval=None) as old:
+            await held.identify_and_send(old)
+            assert await held.resume_until_acked() == str(int(CloseCode.GOING_AWAY))
+            held.release.set()
+            assert await held.resume_until_acked() == "acked"
+        assert held.tries == [1, 1] and await held.kept() == [1]
+    finally:
+        await held.stop()
+
+
+async def test_a_resume_is_answered_once_its_old_connection_gave_the_event_back(
+    tmp_path: Path,
+) -> None:
+    """The same race, the handler done within ``settle_timeout``: the resume stops the
+    old connection (the daemon had not seen its drop), waits for its event to be given
+    back (the store failed) and only then answers; the resend is taken and stored
+    once."""
+    held = await HeldEvent.start(tmp_path / "bridge.db")
+    try:
+        async with connect(held.d.url, ping_interval=None) as old:
+            await held.identify_and_send(old)
+            async with anyio.create_task_group() as tg:
+
+                async def release_once_old_is_stopped() -> None:
+                    with contextlib.suppress(ConnectionClosed), anyio.fail_after(10):
+                        await old.recv()  # the resume stops the old connection first
+                    held.release.set()
+
+                tg.start_soon(release_once_old_is_stopped)
+                assert await held.resume_until_acked() == "acked"
+        assert held.tries == [1, 1] and await held.kept() == [1]
+    finally:
+        await held.stop()
