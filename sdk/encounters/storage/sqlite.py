@@ -220,14 +220,7 @@ class SQLiteStore(Store):
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("ae_migrate") else "BEGIN")
 
         try:
-            async with _connected(engine) as conn:
-                info = conn.sync_connection.info  # type: ignore[union-attr]
-                info["ae_migrate"] = True  # this checkout only: the connection is pooled
-                try:
-                    async with conn.begin():
-                        await self._migrate(conn, "schema_version", MIGRATIONS)
-                finally:
-                    info.pop("ae_migrate", None)
+            await self._migrate(engine, "schema_version", MIGRATIONS)
             await self._writer.open()
         except BaseException as exc:
             await engine.dispose()
@@ -249,22 +242,24 @@ class SQLiteStore(Store):
         transaction that holds the write lock, so concurrent openers run each step
         once. Raises :class:`StoreError` when the file is newer than ``migrations``."""
         try:
-            async with _connected(self.engine) as conn:
-                info = conn.sync_connection.info  # type: ignore[union-attr]
-                info["ae_migrate"] = True  # this checkout only: the connection is pooled
-                try:
-                    async with conn.begin():
-                        await self._migrate(conn, track, migrations)
-                finally:
-                    info.pop("ae_migrate", None)
+            await self._migrate(self.engine, track, migrations)
         except DatabaseError as exc:
             raise self._damaged(exc) from None
 
     async def _migrate(
-        self, conn: AsyncConnection, track: str, migrations: list[Callable[[Connection], None]]
+        self, engine: AsyncEngine, track: str, migrations: list[Callable[[Connection], None]]
     ) -> None:
+        """Run ``migrations`` under ``track`` in one transaction begun IMMEDIATE (it
+        holds the write lock from the start, so concurrent openers take turns)."""
         where = f"file {str(self.path)!r}"
-        old, new = await conn.run_sync(lambda c: migrate(c, where, track, migrations))
+        async with _connected(engine) as conn:
+            info = conn.sync_connection.info  # type: ignore[union-attr]
+            info["ae_migrate"] = True  # this checkout only: the connection is pooled
+            try:
+                async with conn.begin():
+                    old, new = await conn.run_sync(lambda c: migrate(c, where, track, migrations))
+            finally:
+                info.pop("ae_migrate", None)
         if old != new:
             log.info("store.migrated", path=str(self.path), track=track, version=new)
 
