@@ -33,8 +33,8 @@ It prints out-of-fold recall, precision and game-chat lines flagged per topic, a
 recall on the lines not made from frames (the fairer figure: frame lines resemble each
 other), then the validation figure that decides settings: word lists and out-of-fold
 model together, as the moderator combines them (``AE_SHOW_MISSED=1`` lists the written
-harm lines both miss, and the clean lines flagged); lines of the latest round (a ``round``
-in the record) are also left out of one recall figure, the one comparable with the model
+harm lines both miss, and the clean lines flagged); lines of the latest round (the highest
+``round`` in a record) are also left out of one recall figure, the one comparable with the model
 before that round; ``--show N`` prints the N game-chat lines that score highest.
 
 Run from the repository root: ``python tools/moderation_corpus/train_topic_model.py``.
@@ -246,6 +246,7 @@ def system_report(
     the word lists judged game talk), per topic: precision,: recall on the written lines (not made
     from frames) and on all lines, and the training game chat flagged by either."""
     hit: dict[str, list[int]] = {t: [0] * 8 for t in MODEL_TOPICS}
+    latest = max((int(r["round"]) for r in raw if r.get("round")), default=None)  # type: ignore[call-overload]
     flagged: dict[str, int] = dict.fromkeys(MODEL_TOPICS, 0)
     game = game_flagged = other = other_flagged = 0
     for i, row in enumerate(raw):
@@ -263,9 +264,9 @@ def system_report(
                 older = written and not row.get("newest")
                 counts[4] += older and t in found
                 counts[5] += older
-                # lines of the latest round (``round`` in the record) left out: the
-                # figure comparable with the model before that round
-                earlier = written and not row.get("round")
+                # lines of the latest round (the highest ``round`` in a record) left
+                # out: the figure comparable with the model before that round
+                earlier = written and (latest is None or row.get("round") != latest)
                 counts[6] += earlier and t in found
                 counts[7] += earlier
         if not labels and row["group"] in GAME_CHAT:

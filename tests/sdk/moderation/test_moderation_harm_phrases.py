@@ -74,6 +74,26 @@ HARM = [
     ("i enjoy torturing animals", "violence"),
     ("i'll make this school the next columbine", "violence"),
     ("nobody at my school will be safe friday", "violence"),
+    # eighth round: people close to the speaker, a weapon packed for a school day, going
+    # postal, praise of real attacks, threats made conditional on a ban or a report, slang
+    ("going to kill my landlord if he raises the rent again", "violence"),
+    ("i'll stab my roommate while he sleeps", "violence"),
+    ("the knife is already in my backpack for 3rd period", "violence"),
+    ("got a glock in my bag for school tomorrow", "violence"),
+    ("im gonna go postal at work tomorrow", "violence"),
+    ("the el paso shooter was a hero", "violence"),
+    ("the uvalde shooter did what he had to", "violence"),
+    ("parkland was funny ngl", "violence"),
+    ("sandy hook was hilarious", "violence"),
+    ("the vegas shooter got a high score", "violence"),
+    ("the 9/11 hijackers were heroes", "violence"),
+    ("more people should do what the buffalo shooter did", "violence"),
+    ("i wish more people did what the vegas shooter did", "violence"),
+    ("if you ban me i'll find you", "violence"),
+    ("if u dont unban me ill stab u", "violence"),
+    ("if she breaks up with me im gonna hurt her", "violence"),
+    ("mute me and i'll track u down", "violence"),
+    ("ima smoke u on sight irl", "violence"),
 ]
 
 #: The same words in game and everyday sense: they pass the word lists.
@@ -119,6 +139,24 @@ GAME_TWINS = [
     # someone else did it: a revenge story, a war's history, not a threat
     "you killed my family, prepare to die",
     "they murdered my parents in the war",
+    # the eighth round's rules: a ban met with another server, a knife for cooking class,
+    # a rifle on a school map, sorrow for a real attack, a game's shooter, slang in a game
+    "if you ban me i'll find another server",
+    "if you block me i'll find you on discord",
+    "if u kick me from the guild i'll find u in pvp and kill u lol",
+    "kick me and i'll find u in the lobby",
+    "if they fire me i'll find a new job",
+    "i have a knife in my bag for cooking class",
+    "the sniper rifle is in my backpack for the school map",
+    "the las vegas shooting was so sad",
+    "columbine wasn't funny at all, it was a tragedy",
+    "the el paso shooting was awful, rip to the victims",
+    "we should do what the shooter did and flank left",
+    "the buffalo in red dead are huge",
+    "i smoke them irl lol",
+    "i'll murk my cousin in 2k tonight",
+    "i shot my cousin in fortnite",
+    "the postal service is slow this week",
 ]
 
 #: The hate code 1488 is a number by itself; longer numbers that hold its digits (a
