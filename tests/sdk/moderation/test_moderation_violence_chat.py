@@ -66,6 +66,13 @@ TWINS = [
     "i have a knife in my bag for cooking class",
 ]
 
+#: Word-list and rule findings in ordinary words, with what must still be caught.
+WORD_LIST_TWINS = [
+    ("i beat my dog at fetch lol he's too slow", "i beat my dog with a stick"),
+    ("i'll break every bone in his body in the arena", "i'll break every bone in his body"),
+    ("the school shooting drill was right after lunch", "i want a school shooting"),
+]
+
 
 @pytest.fixture(scope="module")
 def moderator() -> ContentModerator:
@@ -82,3 +89,13 @@ def test_violence_written_in_chat_is_blocked(moderator: ContentModerator, text: 
 def test_its_game_twins_pass(moderator: ContentModerator, text: str) -> None:
     result = moderator.check_message(text, COMPANION)
     assert result.decision == "allow" and not result.categories, (text, result)
+
+
+@pytest.mark.parametrize(("ordinary", "harm"), WORD_LIST_TWINS)
+def test_word_list_phrases_in_ordinary_sense_pass(
+    moderator: ContentModerator, ordinary: str, harm: str
+) -> None:
+    allowed = moderator.check_message(ordinary, COMPANION)
+    assert allowed.decision == "allow" and not allowed.categories, (ordinary, allowed)
+    blocked = moderator.check_message(harm, COMPANION)
+    assert blocked.decision == "block" and "violence" in blocked.categories, (harm, blocked)
