@@ -79,6 +79,8 @@ class Authenticate:
     key: str
     adapter: dict[str, Any]
     capabilities: list[str]
+    #: the link the adapter's unacknowledged events were numbered on (``previous_link``)
+    previous_link: str | None = None
 
 
 @dataclass(frozen=True)
@@ -266,34 +268,51 @@ class ServerLink:
     # answers from the I/O layer ---------------------------------------------------------
 
     def accept(
-        self, link: LinkState, resume_token: str, sessions: list[dict[str, Any]]
+        self,
+        link: LinkState,
+        resume_token: str,
+        sessions: list[dict[str, Any]],
+        previous: dict[str, Any] | None = None,
     ) -> list[Effect]:
-        """``identify`` checked out: the link is ready."""
+        """``identify`` checked out: the link is ready. ``previous``: the link the
+        adapter named in ``previous_link`` and how far its events were stored
+        (``{link_id, in_s}``), when the daemon knows it for this game server."""
         self.link = link
         self.state = "ready"
         self.frame_key = f"server:{link.world}:{link.server_id}"
-        return [Send(Frame("ready", {
+        d: dict[str, Any] = {
             "link_id": link.link_id,
             "resume_token": resume_token,
             "heartbeat_interval": int(self.heartbeat_interval * 1000),
             "sessions": sessions,
-        }))]  # fmt: skip
+        }
+        if previous is not None:
+            d["previous"] = previous
+        return [Send(Frame("ready", d))]
 
     def resume(self, link: LinkState, last_s: int, upto: int | None = None) -> list[Effect]:
         """``resume`` checked out: replay what the adapter has not processed (up to
         ``upto``: the I/O layer sends only what its store holds). A ``last_s`` beyond
         what was ever sent is a lie that would drop dispatches: it closes with 4007."""
-        if last_s > link.sent_s:
-            return self._close(
-                CloseCode.INVALID_SEQUENCE,
-                f"last_s {last_s} is beyond the last dispatch sent ({link.sent_s})",
-            )
+        if (refusal := self.resume_refusal(link, last_s)) is not None:
+            return refusal
         self.link = link
         self.state = "ready"
         self.frame_key = f"server:{link.world}:{link.server_id}"
         link.ack(last_s)
         replay = link.replay_after(last_s, upto)
         return [Send(Frame("resumed", {"replayed": len(replay)})), *map(Send, replay)]
+
+    def resume_refusal(self, link: LinkState, last_s: int) -> list[Effect] | None:
+        """The close (4007) a resume of ``link`` with ``last_s`` deserves, or None when
+        it may go on. The I/O layer asks before it touches the link's live connection
+        (a refused resume must leave it alone); :meth:`resume` asks again."""
+        if last_s > link.sent_s:
+            return self._close(
+                CloseCode.INVALID_SEQUENCE,
+                f"last_s {last_s} is beyond the last dispatch sent ({link.sent_s})",
+            )
+        return None
 
     def refuse(self, code: CloseCode, reason: str) -> list[Effect]:
         return self._close(code, reason)
@@ -330,8 +349,11 @@ class ServerLink:
         ):
             return self._close(CloseCode.AUTH_FAILED, "identify needs world, server_id, key")
         adapter = d.get("adapter") if isinstance(d.get("adapter"), dict) else {}
+        previous = d.get("previous_link")
+        if not isinstance(previous, str) or not 0 < len(previous) <= 64:
+            previous = None  # optional: an adapter with no unacknowledged events leaves it out
         self.state = "authenticating"
-        return [Authenticate(world, server_id, key, adapter or {}, list(caps)[:32])]
+        return [Authenticate(world, server_id, key, adapter or {}, list(caps)[:32], previous)]
 
     def _on_resume(self, frame: Frame) -> list[Effect]:
         if self.state in ("ready", "authenticating"):
@@ -455,16 +477,21 @@ class AdapterLink:
                 return [Send(Frame("resume", {"link_id": self.link_id,
                                               "resume_token": self.resume_token,
                                               "last_s": self.in_s}))]  # fmt: skip
-            return [Send(Frame("identify", {
+            identify: dict[str, Any] = {
                 "protocol": PROTOCOL_VERSION, "world": self.world, "server_id": self.server_id,
                 "key": self.key, "adapter": self.adapter, "capabilities": self.capabilities,
-            }))]  # fmt: skip
+            }  # fmt: skip
+            if self.out.unacked and self.out.link_id:  # the daemon says which it stored
+                identify["previous_link"] = self.out.link_id
+            return [Send(Frame("identify", identify))]
         if frame.op == "ready":
             self.link_id = frame.d.get("link_id")
             self.resume_token = frame.d.get("resume_token")
             self.ready = True
             self.in_s = self.acked_s = 0
-            pending = self.out.unacked  # events not yet taken: numbered again on the new link
+            # events not yet acknowledged: those the daemon stored under the previous
+            # link (their acks were lost) are dropped, the rest numbered again here
+            pending = _not_stored(self.out, frame.d.get("previous"))
             self.out = LinkState(link_id=self.link_id or "", world=self.world,
                                  server_id=self.server_id)  # fmt: skip
             return [Send(self.out.sequence(Frame(f.op, f.d, None, f.sid))) for f in pending]
@@ -549,3 +576,15 @@ class AdapterLink:
 
     def encode(self, frame: Frame) -> str | bytes:
         return encode(frame, self.encoding)
+
+
+def _not_stored(out: LinkState, previous: object) -> list[Frame]:
+    """``out``'s unacknowledged events less those ``ready``'s ``previous`` (``{link_id,
+    in_s}``) says the daemon stored: ``in_s`` counts events of that link, so it applies
+    only when ``out`` is that link. Without it (an older daemon, a link it no longer
+    knows) every one is sent again, which may store one twice."""
+    if isinstance(previous, dict) and out.link_id and previous.get("link_id") == out.link_id:
+        stored = previous.get("in_s")
+        if isinstance(stored, int) and not isinstance(stored, bool):
+            return [f for f in out.unacked if (f.s or 0) > stored]
+    return list(out.unacked)

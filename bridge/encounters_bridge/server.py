@@ -550,8 +550,8 @@ class BridgeEdge:
                     if settled is not None:
                         settled.set()
             elif isinstance(effect, Processed):
-                assert conn.owner is not None
-                await conn.owner.save_received(effect.s)
+                if not await self._received(conn, effect.s):
+                    return
             elif isinstance(effect, Acked):
                 assert conn.owner is not None
                 conn.owner.mark_acked()
@@ -573,13 +573,34 @@ class BridgeEdge:
             await asyncio.shield(conn.linking)
         s = frame.s or 0
         if not await self._deliver(conn, frame) and conn.owner.record.in_s < s:
-            if conn.owner.state.in_s == s:  # not received after all: not acked
-                conn.owner.state.in_s = s - 1
-            why = "the event could not be stored: resume and send it again"
-            await self._close(conn, CloseCode.GOING_AWAY, why)
+            await self._give_back(conn, s)
             return False
-        await conn.owner.save_received(s)
+        return await self._received(conn, s)
+
+    async def _received(self, conn: Connection, s: int) -> bool:
+        """Count the adapter's events up to ``s`` as received in the store (unless the
+        event's own write did): False, the event given back and the connection closed,
+        when that write fails. Without the give-back the link's in-memory ``in_s``
+        would stay ahead of the store's, and a resume on this node would acknowledge
+        the resent event as a duplicate though the store never counted it."""
+        assert conn.owner is not None
+        try:
+            await conn.owner.save_received(s)
+        except Exception as exc:  # the store failed, or the link moved to another node
+            log.warning("bridge.event_not_counted", link_id=conn.link_id, error=repr(exc))
+            await self._give_back(conn, s)
+            return False
         return True
+
+    async def _give_back(self, conn: Connection, s: int) -> None:
+        """Event ``s`` was not stored: the link's in-memory ``in_s`` (which counted it
+        when it was read) follows the store again, and the connection closes with 1001
+        before the event is acknowledged, so the adapter resumes and sends it again."""
+        assert conn.owner is not None
+        if conn.owner.state.in_s == s and conn.owner.record.in_s < s:
+            conn.owner.state.in_s = s - 1
+        why = "the event could not be stored: resume and send it again"
+        await self._close(conn, CloseCode.GOING_AWAY, why)
 
     async def _deliver(self, conn: Connection, frame: Frame) -> bool:
         """Give an event to the handlers: False when it could not be stored (the
@@ -712,6 +733,11 @@ class BridgeEdge:
                     return conn.link.refuse(
                         CloseCode.AUTH_FAILED, f"server {auth.server_id!r} uses another key"
                     )
+            if previous is not None and not await self._settled(
+                conn, previous.link_id, replaced=True
+            ):
+                return conn.link.refuse(CloseCode.GOING_AWAY, "the server's last event is "
+                                        "still being stored; identify again")  # fmt: skip
             token = new_resume_token()
             state = LinkState(new_id("link"), auth.world, auth.server_id, auth.capabilities)
             record = LinkRecord(
@@ -727,10 +753,36 @@ class BridgeEdge:
                 old = self.connections.pop(previous.link_id, None)
                 if old is not None:
                     await self._close(old, CloseCode.REPLACED, "a newer link of this server")
+            told = await self._stored_events(auth, previous)
             sessions = await self.sessions_for(*place) if self.sessions_for else []
             await owner.save()  # before ready goes out: a resume can follow at once
         self._attach(conn, owner)
-        return conn.link.accept(state, token, sessions)
+        return conn.link.accept(state, token, sessions, told)
+
+    async def _stored_events(
+        self, auth: Authenticate, previous: LinkOwner | None
+    ) -> dict[str, Any] | None:
+        """What ``ready`` tells of the link the adapter named in ``previous_link`` (its
+        unacknowledged events were numbered on it): ``{link_id, in_s}``, its events
+        up to ``in_s`` are stored, so the adapter drops those and sends the rest again
+        on the new link. None when the adapter named none, or a link that is not this
+        game server's (another world's or server's link tells it nothing).
+
+        ``in_s`` is final: the server's current link was settled just before (its
+        connection closed, its event in flight stored or given back, and it moves to
+        the new link before anything else can be read), and an older link was settled
+        when it was replaced. Several nodes: the lease was taken first, so the node
+        that held the link has stopped writing it."""
+        named = auth.previous_link
+        if named is None:
+            return None
+        if previous is not None and previous.link_id == named:
+            record: LinkRecord | None = previous.record
+        else:
+            record = await self.store.get_link(named)
+        if record is None or (record.world, record.server_id) != (auth.world, auth.server_id):
+            return None
+        return {"link_id": record.id, "in_s": record.in_s}
 
     async def _claim(self, key: WorldKey, world: str, server_id: str) -> str | None:
         """Why ``key`` may not identify as ``server_id``, or None. A key with no
@@ -774,6 +826,8 @@ class BridgeEdge:
             owner = await self._owner_for_server(record.world, record.server_id)
         if owner is None or owner.link_id != record.id or owner.moved_to is not None:
             return conn.link.refuse(CloseCode.SESSION_INVALID, "this link was replaced")
+        if (refusal := conn.link.resume_refusal(owner.state, req.last_s)) is not None:
+            return refusal  # before the link's live connection is touched
         if not await self._settled(conn, owner.link_id):
             return conn.link.refuse(CloseCode.GOING_AWAY, "the link's last event is still "
                                     "being stored; resume again")  # fmt: skip
@@ -788,11 +842,16 @@ class BridgeEdge:
         await owner.save()
         return effects
 
-    async def _settled(self, conn: Connection, link_id: str) -> bool:
+    async def _settled(self, conn: Connection, link_id: str, *, replaced: bool = False) -> bool:
         """Before ``conn`` resumes ``link_id``: stop the link's old connection here
         (its socket dropped, and the daemon may not know yet) and wait until the event
         it is still taking, if any, is stored or given back. False when that takes
         longer than ``settle_timeout`` (a handler hangs): the resume is refused then.
+        ``replaced``: ``conn`` identified as the link's game server and replaces it;
+        the old connection is closed with 4014 (not dropped: a peer still there must
+        learn to stop) whether or not it is taking an event (it must read none once
+        the link moves: its write would go to the new link), and the link's stored
+        ``in_s`` is final once this returns True.
 
         Why: the link's in-memory ``in_s`` counts an event from the moment it is read.
         Answered at once, the resume would have the adapter's resend of that event
@@ -804,17 +863,22 @@ class BridgeEdge:
         ``connections`` is looked at; an older one replaced there was settled by the
         resume that replaced it."""
         previous = self.connections.get(link_id)
-        if previous is None or previous is conn or not previous.receiving:
-            return True
         with anyio.move_on_after(self.settle_timeout):
-            while previous is not None and previous is not conn and previous.receiving:
-                self._abort(previous)
+            while previous is not None and previous is not conn:
+                if replaced:
+                    await self._close(previous, CloseCode.REPLACED, "a newer link of this "
+                                      "server")  # fmt: skip
+                if not previous.receiving:
+                    return True
+                if not replaced:  # (a replaced peer must see its 4014, else it resumes)
+                    self._abort(previous)
                 if previous.settled is None:
                     previous.settled = asyncio.Event()
                 await previous.settled.wait()
                 previous = self.connections.get(link_id)  # another resume may have won
             return True
-        log.warning("bridge.resume_waited_too_long", link_id=link_id, seconds=self.settle_timeout)
+        log.warning("bridge.settle_waited_too_long", link_id=link_id, identify=replaced,
+                    seconds=self.settle_timeout)  # fmt: skip
         return False
 
     async def _claim_here(

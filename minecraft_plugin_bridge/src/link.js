@@ -51,6 +51,7 @@ class AdapterLink {
     this.ackedS = 0 // last dispatch acknowledged to the daemon
     this.outS = 0 // last event sequence number given
     this.unacked = [] // events sent or waiting, not yet acknowledged, in s order
+    this.eventsLink = null // the link id the unacked events are numbered on
     this.sentS = 0 // highest event s sent on the current connection
     this.heartbeatInterval = 15
     this.nextHeartbeat = null
@@ -107,14 +108,17 @@ class AdapterLink {
     if (this.linkId && this.resumeToken) {
       return [send('resume', { link_id: this.linkId, resume_token: this.resumeToken, last_s: this.inS })]
     }
-    return [send('identify', {
+    const identify = {
       protocol: PROTOCOL_VERSION,
       world: this.world,
       server_id: this.serverId,
       key: this.key,
       adapter: this.adapter,
       capabilities: this.capabilities
-    })]
+    }
+    // the daemon answers how far it stored that link's events (ready's `previous`)
+    if (this.unacked.length > 0 && this.eventsLink) identify.previous_link = this.eventsLink
+    return [send('identify', identify)]
   }
 
   _onReady (frame, now) {
@@ -122,15 +126,30 @@ class AdapterLink {
     this.resumeToken = frame.d.resume_token ?? null
     this.ready = true
     this.inS = this.ackedS = 0
-    // a new link identity: events not yet taken are numbered again from 1
-    const pending = this.unacked
+    // a new link identity: events not yet acknowledged are numbered again from 1, less
+    // those the daemon says it stored under the previous link (their acks were lost)
+    const pending = this._notStored(frame.d.previous)
     this.unacked = []
+    this.eventsLink = this.linkId
     this.outS = 0
     for (const f of pending) this._sequence(f.d, f.sid)
     this.sentS = 0
     this.resendAt = null
     const sessions = Array.isArray(frame.d.sessions) ? frame.d.sessions : []
     return [{ type: 'ready', sessions, linkId: this.linkId }, ...this._pump(now)]
+  }
+
+  /**
+   * The unacked events less those ready's `previous` ({link_id, in_s}) says the daemon
+   * stored: `in_s` counts events of that link, so it applies only when the unacked
+   * events are numbered on it. Without it every one is sent again (one may be stored twice).
+   */
+  _notStored (previous) {
+    if (previous && typeof previous === 'object' && this.eventsLink &&
+        previous.link_id === this.eventsLink && Number.isSafeInteger(previous.in_s)) {
+      return this.unacked.filter((f) => f.s > previous.in_s)
+    }
+    return this.unacked
   }
 
   _onResumed (frame, now) {
@@ -267,7 +286,7 @@ class AdapterLink {
     const whole = (n) => Number.isSafeInteger(n) && n >= 0
     if (!state || typeof state.linkId !== 'string' || typeof state.resumeToken !== 'string' ||
         !whole(state.inS) || !whole(state.outS)) return false
-    this.linkId = state.linkId
+    this.linkId = this.eventsLink = state.linkId
     this.resumeToken = state.resumeToken
     this.inS = this.ackedS = state.inS
     this.outS = state.outS

@@ -829,6 +829,40 @@ def test_link_state_machine(version: str) -> None:
 
 
 @pytest.mark.parametrize("version", list(LUAJITS))
+@pytest.mark.parametrize(
+    ("previous", "resent"),
+    [
+        ({"link_id": "lnk", "in_s": 2}, ["c"]),  # a and b stored: their acks were lost
+        ({"link_id": "other", "in_s": 2}, ["a", "b", "c"]),  # another link tells nothing
+        (None, ["a", "b", "c"]),  # an older daemon: every one again
+    ],
+)
+def test_identifying_again_drops_the_events_the_daemon_stored(
+    version: str, previous: dict[str, Any] | None, resent: list[str]
+) -> None:
+    """After 4009 the addon identifies naming the link its unacknowledged events are
+    numbered on (``previous_link``); ``ready``'s ``previous`` says how far the daemon
+    stored them, and only the rest is sent again, numbered from 1."""
+    drv = LinkDriver(version)
+    hello = {"op": "hello", "d": {"heartbeat_interval": 1000}}
+    drv.call("connected", 0.0)
+    (identify,) = drv.sent(drv.receive(hello, 0.0))
+    assert "previous_link" not in identify["d"]
+    drv.receive({"op": "ready", "d": {"link_id": "lnk", "resume_token": "tok"}}, 0.0)
+    for kind in ("a", "b", "c"):
+        drv.call("event", drv.codec.to_lua({"type": kind}), None)
+    assert drv.closed(4009) == "identify"
+    drv.call("connected", 1.0)
+    (identify,) = drv.sent(drv.receive(hello, 1.0))
+    assert identify["op"] == "identify" and identify["d"]["previous_link"] == "lnk"
+    d: dict[str, Any] = {"link_id": "lnk2", "resume_token": "tok2"}
+    if previous is not None:
+        d["previous"] = previous
+    again = [f for f in drv.sent(drv.receive({"op": "ready", "d": d}, 1.0)) if f["op"] == "event"]
+    assert [(f["s"], f["d"]["type"]) for f in again] == list(enumerate(resent, start=1))
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
 def test_close_codes_and_backoff(version: str) -> None:
     drv = LinkDriver(version)
     P = drv.codec.P

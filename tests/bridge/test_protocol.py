@@ -752,6 +752,62 @@ def test_resume_with_an_unknown_link_closes_4009_and_the_adapter_identifies_agai
     assert wire.adapter.ready and wire.adapter.link_id == "link_2"
 
 
+def _identified_with_three_events() -> AdapterLink:
+    """An adapter that identified (link_1), sent events 1-3 with none acknowledged,
+    and lost its link (4009): it identifies again at the next hello."""
+    adapter = AdapterLink(world="minecraft", server_id="srv-1", key=KEY, capabilities=[])
+    hello = encode(Frame("hello", {"heartbeat_interval": 15000}), "json")
+    assert sent(adapter.receive(hello, 0.0))[0].op == "identify"
+    ready = {"link_id": "link_1", "resume_token": "t1", "heartbeat_interval": 15000}
+    adapter.receive(encode(Frame("ready", {**ready, "sessions": []}), "json"), 0.0)
+    for n in (1, 2, 3):
+        adapter.event({"type": "health", "n": n})
+    assert adapter.closed(CloseCode.SESSION_INVALID) == "identify"
+    return adapter
+
+
+@pytest.mark.parametrize(
+    ("previous", "resent"),
+    [
+        ({"link_id": "link_1", "in_s": 2}, [3]),  # 1 and 2 stored: their acks were lost
+        ({"link_id": "link_1", "in_s": 0}, [1, 2, 3]),
+        ({"link_id": "link_0", "in_s": 2}, [1, 2, 3]),  # another link: tells nothing
+        ({"link_id": "link_1", "in_s": "2"}, [1, 2, 3]),
+        (None, [1, 2, 3]),  # an older daemon, or a link it does not know
+    ],
+)
+def test_an_adapter_identifying_again_drops_the_events_the_daemon_stored(
+    previous: dict[str, Any] | None, resent: list[int]
+) -> None:
+    """Identifying again with unacknowledged events, the adapter names the link they
+    were numbered on (``previous_link``); ``ready``'s ``previous`` says how far that
+    link's events were stored, and only the rest is sent again, numbered from 1."""
+    adapter = _identified_with_three_events()
+    hello = encode(Frame("hello", {"heartbeat_interval": 15000}), "json")
+    (identify,) = sent(adapter.receive(hello, 1.0))
+    assert identify.op == "identify" and identify.d["previous_link"] == "link_1"
+    d: dict[str, Any] = {"link_id": "link_2", "resume_token": "t2", "sessions": []}
+    if previous is not None:
+        d["previous"] = previous
+    again = sent(adapter.receive(encode(Frame("ready", d), "json"), 1.0))
+    assert [f.d["n"] for f in again] == resent
+    assert [f.s for f in again] == list(range(1, len(resent) + 1))
+
+
+def test_previous_link_is_optional_in_identify() -> None:
+    """An adapter with nothing unacknowledged leaves ``previous_link`` out; the daemon
+    ignores one that is not a link id's string."""
+    adapter = AdapterLink(world="minecraft", server_id="srv-1", key=KEY, capabilities=[])
+    hello = encode(Frame("hello", {"heartbeat_interval": 15000}), "json")
+    assert "previous_link" not in sent(adapter.receive(hello, 0.0))[0].d
+    for given, seen in (("link_1", "link_1"), (7, None), ("x" * 65, None), ("", None)):
+        link = ServerLink()
+        link.connected(0.0)
+        d = {"world": "gmod", "server_id": "a", "key": KEY, "previous_link": given}
+        (auth,) = link.receive(json.dumps({"op": "identify", "d": d}), 1.0)
+        assert isinstance(auth, Authenticate) and auth.previous_link == seen, given
+
+
 def test_events_queued_before_ready_are_sent_after_identify() -> None:
     wire = Wire()
     wire.adapter.event({"type": "player_join", "player": {"id": "1", "name": "bob"}})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,15 +25,24 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from encounters.errors import StoreError
 from encounters.models import utcnow
 from encounters.models.audit import AuditEntry
-from encounters.storage import SQLiteStore, WriteBatch
+from encounters.storage import SQLiteStore, Store, WriteBatch
 from encounters_bridge.adapter import AdapterClient
 from encounters_bridge.frames import CloseCode, Encoding, Frame, decode, encode
 from encounters_bridge.keys import create_world_key
 from encounters_bridge.server import BridgeEdge
 from encounters_bridge.store import BridgeStore, LinkBatch, WorldKeyStore, open_bridge_store
+from tests.support.services import store_backend
 
 pytestmark = pytest.mark.anyio
 INTERVAL = 0.5
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The store of a daemon under test: SQLite in ``tmp_path``, or a fresh PostgreSQL
+    schema (dropped afterwards)."""
+    with store_backend(request.param, tmp_path) as factory:
+        yield factory()
 
 
 # -- harness ------------------------------------------------------------------------------
@@ -41,7 +50,7 @@ INTERVAL = 0.5
 
 @dataclass
 class Daemon:
-    store: SQLiteStore
+    store: Store
     records: BridgeStore
     edge: BridgeEdge
     server: Server
@@ -49,8 +58,9 @@ class Daemon:
     events: list[tuple[str, Frame]] = field(default_factory=list)  #: (server_id, frame)
 
     @classmethod
-    async def start(cls, db: Path, port: int = 0) -> Daemon:
-        store = SQLiteStore(db)
+    async def start(cls, db: Path, port: int = 0, store: Store | None = None) -> Daemon:
+        """A daemon on ``db`` (SQLite), or on ``store`` when given (closed: opened here)."""
+        store = store if store is not None else SQLiteStore(db)
         await store.open()
         records = await open_bridge_store(store)
         edge = BridgeEdge(records, heartbeat_interval=INTERVAL)
@@ -1078,6 +1088,8 @@ class HeldEvent:
 
     d: Daemon
     key: str
+    #: the held try fails to store the event (else it is stored once released)
+    fail: bool = True
     holding: anyio.Event = field(default_factory=anyio.Event)
     release: anyio.Event = field(default_factory=anyio.Event)
     tries: list[int] = field(default_factory=list)  #: ``n`` of each event given
@@ -1086,9 +1098,9 @@ class HeldEvent:
     EVENT: ClassVar[dict[str, Any]] = {"op": "event", "s": 1, "d": health(1)}
 
     @classmethod
-    async def start(cls, db: Path) -> HeldEvent:
-        d = await Daemon.start(db)
-        held = cls(d, await new_key(d.records, servers=["srv-1"]))
+    async def start(cls, db: Path, store: Store | None = None, *, fail: bool = True) -> HeldEvent:
+        d = await Daemon.start(db, store=store)
+        held = cls(d, await new_key(d.records, servers=["srv-1"]), fail)
         d.edge.on_event.append(held.keep)
         return held
 
@@ -1097,7 +1109,8 @@ class HeldEvent:
         if len(self.tries) == 1:
             self.holding.set()
             await self.release.wait()
-            raise StoreError("read from bridge.db failed: disk gone")
+            if self.fail:
+                raise StoreError("read from bridge.db failed: disk gone")
         entry = AuditEntry(kind="event", decision="allow", input=frame.d)
         await self.d.edge.record(conn, WriteBatch(audit=[entry]))
 
@@ -1183,5 +1196,212 @@ async def test_a_resume_is_answered_once_its_old_connection_gave_the_event_back(
                 tg.start_soon(release_once_old_is_stopped)
                 assert await held.resume_until_acked() == "acked"
         assert held.tries == [1, 1] and await held.kept() == [1]
+    finally:
+        await held.stop()
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"last_s": 99}, CloseCode.INVALID_SEQUENCE),
+        ({"resume_token": "not-the-token"}, CloseCode.SESSION_INVALID),
+        ({"link_id": "link_unknown"}, CloseCode.SESSION_INVALID),
+    ],
+    ids=["last_s", "token", "link"],
+)
+async def test_a_refused_resume_leaves_the_link_and_its_event_alone(
+    tmp_path: Path, backend: Store, change: dict[str, Any], code: CloseCode
+) -> None:
+    """A resume of a link whose live connection is taking an event, refused for its
+    ``last_s`` (4007), its token or its link id (4009), must not touch that
+    connection: someone who knows the link id could otherwise drop a live adapter.
+    Before, the resume stopped the live connection and waited for its event before
+    looking at ``last_s`` (the token was checked first already). The live connection
+    has its event stored and acknowledged once released."""
+    held = await HeldEvent.start(tmp_path / "bridge.db", backend, fail=False)
+    held.d.edge.settle_timeout = 0.5  # a resume that waits gives up quickly
+    try:
+        async with connect(held.d.url, ping_interval=None) as live:
+            await held.identify_and_send(live)
+            outcome = await raw(held.d.url, [{"op": "resume", "d": {**held.resume, **change}}])
+            assert outcome.code == code
+            held.release.set()
+            with anyio.fail_after(10):
+                ack = decode(await live.recv(), "json")
+            assert (ack.op, ack.d) == ("ack", {"s": 1})
+        assert held.tries == [1] and await held.kept() == [1]
+    finally:
+        await held.stop()
+
+
+async def test_an_event_not_counted_received_is_not_acknowledged_after_a_resume(
+    tmp_path: Path, backend: Store
+) -> None:
+    """An event whose handler stores nothing of it is counted received by a write of
+    its own. When that write fails, the link's in-memory ``in_s`` must follow the
+    store back: before, it stayed ahead (the connection closed with 4000), and the
+    resume on the same daemon acknowledged the resent event as a duplicate although
+    the store never counted it (a daemon restarted then expects it again, and the
+    adapter, which forgot it, can never send it: every later event is out of order).
+    Now the connection closes 1001, the resend is taken again and acknowledged only
+    once the store counts it."""
+    d = await Daemon.start(tmp_path / "bridge.db", store=backend)
+    key = await new_key(d.records, servers=["srv-1"])
+    real_write = d.records.write_links
+    armed: list[bool] = []
+
+    async def write_links(batch: LinkBatch) -> list[int]:
+        if armed and armed.pop():
+            raise StoreError("write to bridge.db failed: disk full")
+        return await real_write(batch)
+
+    d.records.write_links = write_links  # type: ignore[method-assign]
+    event = {"op": "event", "s": 1, "d": health(1)}
+    try:
+        with anyio.fail_after(10):
+            async with connect(d.url, ping_interval=None) as ws:
+                await ws.recv()  # hello
+                await ws.send(json.dumps(identify(key, server_id="srv-1")))
+                ready = decode(await ws.recv(), "json")
+                armed.append(True)  # the next write (event 1 counted received) fails
+                await ws.send(json.dumps(event))
+                with pytest.raises(ConnectionClosed):
+                    while True:
+                        assert decode(await ws.recv(), "json").op != "ack"
+            closed = ws.close_code
+            link_id = ready.d["link_id"]
+            resume = {"link_id": link_id, "resume_token": ready.d["resume_token"], "last_s": 0}
+            async with connect(d.url, ping_interval=None) as ws:
+                await ws.recv()  # hello
+                await ws.send(json.dumps({"op": "resume", "d": resume}))
+                assert decode(await ws.recv(), "json").op == "resumed"
+                await ws.send(json.dumps(event))
+                while (frame := decode(await ws.recv(), "json")).op != "ack":
+                    pass
+                assert frame.d == {"s": 1}
+                stored = await d.records.get_link(link_id)
+                assert stored is not None and stored.in_s == 1, "acked, not counted"
+        assert [f.d["n"] for f in d.events_of("srv-1")] == [1, 1]  # taken again
+        assert closed == CloseCode.GOING_AWAY
+    finally:
+        await d.stop()
+
+
+async def _identify_while_the_old_link_takes_event_1(held: HeldEvent, a: Adapter) -> str:
+    """Link the adapter, have its event 1 held by the handler, send event 2 (the old
+    connection never reads it), then drop the socket with the resume token forgotten:
+    the adapter identifies again. Returns the old link's id once its connection here
+    is stopped."""
+    client = a.client
+    await until(lambda: a.live)
+    old_link = client.link.link_id
+    assert old_link is not None
+    await client.send_event(health(1))
+    with anyio.fail_after(10):
+        await held.holding.wait()
+    old = held.d.edge.connections[old_link]
+    client.link.link_id = client.link.resume_token = None  # it must identify
+    await client.send_event(health(2))  # sent; the daemon reads it after event 1
+    await client.drop()
+    await until(lambda: old.closed)  # stopped by the identify (before: replaced)
+    return old_link
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["stored", "given-back"])
+async def test_an_identify_waits_for_the_old_links_event_and_the_adapter_sends_it_once(
+    tmp_path: Path, backend: Store, fail: bool
+) -> None:
+    """An adapter that identifies again (its resume token lost) while the daemon still
+    takes an event of its old link (its socket dropped, the daemon has not seen it):
+    before, the identify was answered at once, the event was stored all the same
+    (written through the new link, not counted by the old one), and the adapter,
+    which had no ack for it, sent it again on the new link: stored twice. Now the
+    identify stops the old connection and waits for the event; ``ready`` says how far
+    the old link's events were stored (``previous``), and the adapter drops those and
+    sends the rest (event 2 here, never read by the old connection) on the new link:
+    each stored once, in order."""
+    held = await HeldEvent.start(tmp_path / "bridge.db", backend, fail=fail)
+    a = Adapter.make(held.d.url, held.key, "srv-1")
+    client = a.client
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run)
+            old_link = await _identify_while_the_old_link_takes_event_1(held, a)
+            held.release.set()
+            await until(lambda: a.live and client.link.link_id != old_link)
+            await until(lambda: client.link.out.unacked == [])
+            assert await held.kept() == [1, 2]
+            assert held.tries == ([1, 1, 2] if fail else [1, 2])
+            stored = await held.d.records.get_link(old_link)
+            assert stored is not None and stored.replaced_by == client.link.link_id
+            assert stored.in_s == (0 if fail else 1)
+            await client.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        await held.stop()
+
+
+async def test_an_identify_is_refused_1001_while_the_old_links_event_is_held(
+    tmp_path: Path,
+) -> None:
+    """The same race with a handler holding the event past ``settle_timeout``: the
+    identify is refused with 1001 and the old link stays as it was; the adapter
+    identifies again, and once the event is stored each event is stored once."""
+    held = await HeldEvent.start(tmp_path / "bridge.db", fail=False)
+    held.d.edge.settle_timeout = 0.2
+    a = Adapter.make(held.d.url, held.key, "srv-1")
+    client = a.client
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run)
+            old_link = await _identify_while_the_old_link_takes_event_1(held, a)
+            await until(lambda: CloseCode.GOING_AWAY in a.closes)
+            stored = await held.d.records.get_link(old_link)
+            assert stored is not None and stored.replaced_by is None
+            held.release.set()
+            await until(lambda: a.live and client.link.link_id not in (None, old_link))
+            await until(lambda: client.link.out.unacked == [])
+            assert await held.kept() == [1, 2] and held.tries == [1, 2]
+            await client.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        await held.stop()
+
+
+async def test_a_replaced_connection_is_told_4014_and_ready_tells_only_its_servers_links(
+    tmp_path: Path, backend: Store
+) -> None:
+    """An identify replacing a link whose connection is taking an event closes that
+    connection with 4014 (a game server still there must learn to stop: dropped, it
+    would resume, be refused and identify, replacing the newer one in turn), and
+    answers once the event is stored. ``ready`` tells how far a named link's events
+    were stored only for a link of the same game server: naming another server's (or
+    world's) link tells nothing."""
+    held = await HeldEvent.start(tmp_path / "bridge.db", backend, fail=False)
+    other_key = await new_key(held.d.records, servers=["srv-2"])
+    try:
+        other = await raw(held.d.url, [identify(other_key, server_id="srv-2")], wait=0.2)
+        other_link = other.frames[0].d["link_id"]
+        async with connect(held.d.url, ping_interval=None) as old:
+            await held.identify_and_send(old)
+            old_link = held.resume["link_id"]
+            async with connect(held.d.url, ping_interval=None) as new:
+                await new.recv()  # hello
+                await new.send(json.dumps(identify(held.key, server_id="srv-1",
+                                                   previous_link=other_link)))  # fmt: skip
+                with pytest.raises(ConnectionClosed), anyio.fail_after(10):
+                    while True:
+                        assert decode(await old.recv(), "json").op != "ack"
+                assert old.close_code == CloseCode.REPLACED
+                held.release.set()
+                with anyio.fail_after(10):
+                    ready = decode(await new.recv(), "json")
+                assert ready.op == "ready" and "previous" not in ready.d
+        again = await raw(
+            held.d.url, [identify(held.key, server_id="srv-1", previous_link=old_link)], wait=0.2
+        )
+        assert again.frames[0].op == "ready"
+        assert again.frames[0].d["previous"] == {"link_id": old_link, "in_s": 1}
+        assert await held.kept() == [1]
     finally:
         await held.stop()

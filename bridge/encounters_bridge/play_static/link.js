@@ -62,6 +62,8 @@ export class AdapterLink {
     this.outS = 0 // last event sequence number given
     /** @type {Frame[]} events sent or waiting, not yet acknowledged, in s order */
     this.unacked = []
+    /** @type {string | null} the link id the unacked events are numbered on */
+    this.eventsLink = null
     this.sentS = 0 // highest event s sent on the current connection
     this.heartbeatInterval = 15
     /** @type {number | null} */
@@ -124,14 +126,18 @@ export class AdapterLink {
     if (this.linkId && this.resumeToken) {
       return [send('resume', { link_id: this.linkId, resume_token: this.resumeToken, last_s: this.inS })]
     }
-    return [send('identify', {
+    /** @type {Record<string, unknown>} */
+    const identify = {
       protocol: PROTOCOL_VERSION,
       world: this.world,
       server_id: this.serverId,
       key: this.key,
       adapter: this.adapter,
       capabilities: this.capabilities
-    })]
+    }
+    // the daemon answers how far it stored that link's events (ready's `previous`)
+    if (this.unacked.length > 0 && this.eventsLink) identify.previous_link = this.eventsLink
+    return [send('identify', identify)]
   }
 
   /** @param {Frame} frame @param {number} now @returns {Effect[]} */
@@ -140,15 +146,33 @@ export class AdapterLink {
     this.resumeToken = typeof frame.d.resume_token === 'string' ? frame.d.resume_token : null
     this.ready = true
     this.inS = this.ackedS = 0
-    // a new link identity: events not yet taken are numbered again from 1
-    const pending = this.unacked
+    // a new link identity: events not yet acknowledged are numbered again from 1, less
+    // those the daemon says it stored under the previous link (their acks were lost)
+    const pending = this._notStored(frame.d.previous)
     this.unacked = []
+    this.eventsLink = this.linkId
     this.outS = 0
     for (const f of pending) this._sequence(f.d, f.sid)
     this.sentS = 0
     this.resendAt = null
     const sessions = Array.isArray(frame.d.sessions) ? frame.d.sessions : []
     return [{ type: 'ready', sessions, linkId: this.linkId }, ...this._pump(now)]
+  }
+
+  /**
+   * The unacked events less those ready's `previous` ({link_id, in_s}) says the daemon
+   * stored: `in_s` counts events of that link, so it applies only when the unacked
+   * events are numbered on it. Without it every one is sent again (one may be stored twice).
+   * @param {unknown} previous @returns {Frame[]}
+   */
+  _notStored (previous) {
+    if (previous && typeof previous === 'object' && this.eventsLink) {
+      const { link_id: linkId, in_s: stored } = /** @type {Record<string, unknown>} */ (previous)
+      if (linkId === this.eventsLink && typeof stored === 'number' && Number.isSafeInteger(stored)) {
+        return this.unacked.filter((f) => /** @type {number} */ (f.s) > stored)
+      }
+    }
+    return this.unacked
   }
 
   /** @param {Frame} frame @param {number} now @returns {Effect[]} */

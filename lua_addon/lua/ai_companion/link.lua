@@ -36,6 +36,7 @@ function Link.new(opts)
   self.acked_s = 0       -- last dispatch acknowledged to the daemon
   self.out_s = 0         -- last event sequence number given
   self.unacked = {}      -- events sent (or waiting), not yet acknowledged, in s order
+  self.events_link = nil -- the link id the unacked events are numbered on
   self.heartbeat_interval = 15
   self.next_heartbeat = nil
   self.last_recv = nil
@@ -81,7 +82,11 @@ function Link:receive(data, now)
       send(out, P.resume(self.link_id, self.resume_token, self.in_s))
     else
       self.awaiting = "ready"
-      send(out, P.identify(self.world, self.server_id, self.key, self.adapter, self.capabilities))
+      -- naming the link of the unacked events: ready says how far the daemon stored them
+      local previous = nil
+      if #self.unacked > 0 then previous = self.events_link end
+      send(out, P.identify(self.world, self.server_id, self.key, self.adapter, self.capabilities,
+        previous))
     end
   elseif op == "ready" then
     if type(d.link_id) ~= "string" or type(d.resume_token) ~= "string" then
@@ -93,9 +98,11 @@ function Link:receive(data, now)
     self.link_id, self.resume_token = d.link_id, d.resume_token
     self.ready, self.awaiting = true, nil
     self.in_s, self.acked_s = 0, 0
-    -- a new link identity: events not yet taken are numbered again from 1
-    local pending = self.unacked
+    -- a new link identity: events not yet acknowledged are numbered again from 1, less
+    -- those the daemon says it stored under the previous link (their acks were lost)
+    local pending = self:_not_stored(d.previous)
     self.unacked, self.out_s, self.resend_at = {}, 0, nil
+    self.events_link = d.link_id
     out[#out + 1] = { kind = "ready", frame = frame }
     for i = 1, #pending do
       local f = self:_sequence(pending[i].d, pending[i].sid)
@@ -135,6 +142,21 @@ function Link:receive(data, now)
     out[#out + 1] = { kind = "log", message = "ignored an unknown op " .. tostring(op) }
   end
   return out
+end
+
+-- the unacked events less those ready's `previous` ({link_id, in_s}) says the daemon
+-- stored: in_s counts events of that link, so it applies only when the unacked events
+-- are numbered on it. Without it every one is sent again (one may be stored twice).
+function Link:_not_stored(previous)
+  if type(previous) ~= "table" or self.events_link == nil
+    or previous.link_id ~= self.events_link or not P.is_int(previous.in_s) then
+    return self.unacked
+  end
+  local rest = {}
+  for _, f in ipairs(self.unacked) do
+    if f.s > previous.in_s then rest[#rest + 1] = f end
+  end
+  return rest
 end
 
 function Link:_sequence(d, sid)
@@ -234,6 +256,7 @@ function Link:restore(state)
     return false
   end
   self.link_id, self.resume_token = state.link_id, state.resume_token
+  self.events_link = state.link_id
   self.in_s, self.acked_s, self.out_s = state.in_s, state.in_s, state.out_s
   self.unacked = {}
   if type(state.unacked) == "table" then

@@ -131,11 +131,13 @@ end
 
 -- the frames an adapter sends -----------------------------------------------------
 
-function P.identify(world, server_id, key, adapter, capabilities)
+-- previous_link: the link id the adapter's unacknowledged events are numbered on (or nil)
+function P.identify(world, server_id, key, adapter, capabilities, previous_link)
   return { op = "identify", d = json.object({
     protocol = P.VERSION, world = world, server_id = server_id, key = key,
     adapter = json.object(adapter or { name = "gmod-ai-companion", version = "0.1.0" }),
     capabilities = json.array(capabilities or {}),
+    previous_link = previous_link,
   }) }
 end
 

@@ -126,6 +126,27 @@ test('a new identity (identify after 4009) numbers pending events again from 1',
   assert.equal(link.inS, 0)
 })
 
+test('identifying again, events the daemon stored under the previous link are dropped', () => {
+  const cases = [
+    [{ link_id: 'link_1', in_s: 2 }, [[1, 'c']]], // a and b stored: their acks were lost
+    [{ link_id: 'link_0', in_s: 2 }, [[1, 'a'], [2, 'b'], [3, 'c']]], // another link
+    [undefined, [[1, 'a'], [2, 'b'], [3, 'c']]] // an older daemon: every one again
+  ]
+  for (const [previous, resent] of cases) {
+    const link = makeLink()
+    ready(link)
+    for (const type of ['a', 'b', 'c']) link.event({ type }, undefined, 0)
+    assert.equal(link.closed(4009), 'identify')
+    link.connected(1)
+    const [identify] = sent(feed(link, HELLO, 1))
+    assert.equal(identify.d.previous_link, 'link_1')
+    const d = { link_id: 'link_2', resume_token: 't2', sessions: [], ...(previous ? { previous } : {}) }
+    const effects = feed(link, { op: 'ready', d }, 1)
+    assert.deepEqual(sent(effects).map((f) => [f.s, f.d.type]), resent)
+    assert.equal(link.eventsLink, 'link_2')
+  }
+})
+
 test('close codes: stop, identify or resume', () => {
   const cases = { 1000: 'stop', 4004: 'stop', 4011: 'stop', 4003: 'identify', 4009: 'identify' }
   for (const code of [1001, 1006, 4000, 4002, 4005, 4008, 4012, 4013, 4999]) cases[code] = 'resume'
