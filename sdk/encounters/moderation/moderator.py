@@ -276,7 +276,7 @@ class ContentModerator:
             # mentions a group ("any muslims here?") hate
             modelled = self.topic_model.topics_in(skeleton) - game_talk
             if modelled:
-                modelled -= self.filter.neutral_topics(skeleton)
+                modelled -= self.filter.neutral_topics(skeleton, modelled)
             found |= modelled
         result = self._decide(scanned, found, safety)
         if spans and result.text is not None:
@@ -330,8 +330,13 @@ class ContentModerator:
         result, clean = self._check(text, persona, max_length)
         if result.allowed and self.classifiers and result.text:
             result = await self._classify(result, _safety(persona))
-        await self._audit("message", result.decision, result.reason, result.categories,
-                          text, result.text, session_id, persona, clean)  # fmt: skip
+        # what _audit does, without its coroutine (this runs for every chat line)
+        self.counters.count("message", result.decision)
+        if self.audit is not None:
+            await self.audit.record("message", result.decision, input=text, output=result.text,
+                                    reason=result.reason, categories=result.categories,
+                                    session_id=session_id, persona_id=_persona_id(persona),
+                                    clean=clean, language=self.filter.language)  # fmt: skip
         return result
 
     async def record_message(

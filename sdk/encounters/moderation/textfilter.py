@@ -400,15 +400,18 @@ class TextFilter:
 
     # -- public checks ---------------------------------------------------------------
 
-    def neutral_topics(self, skeleton: str) -> set[str]:
+    def neutral_topics(self, skeleton: str, among: Iterable[str] | None = None) -> set[str]:
         """The topics a checked line (its ``skeleton``, from :meth:`check`) only
         mentions: the whole line matches one of the topic's ``neutral`` patterns
         ("any muslims here?", "gay people are cool"). The topic model's finding of such
-        a topic does not count; the word lists' findings are not affected."""
+        a topic does not count; the word lists' findings are not affected. ``among``:
+        only these topics are looked at (the moderator asks about the ones the model
+        found), as if the others had no patterns."""
+        neutral = self.lexicon.neutral
         return {
             category
-            for category, patterns in self.lexicon.neutral.items()
-            if any(p.fullmatch(skeleton) for p in patterns)
+            for category in (neutral if among is None else among)
+            if any(p.fullmatch(skeleton) for p in neutral.get(category, ()))
         }
 
     def categories_in(self, text: str, context: Context = "game") -> set[str]:
@@ -432,22 +435,24 @@ class TextFilter:
         ``personal_data=False`` leaves personal data out (and skips looking for it).
         The moderator may ask twice about one message (to mask it, and whether it asks
         for personal data): the last few answers are remembered."""
-        return list(self._hits_recent(text, context, personal_data))
+        return [Hit(c, a, b, t) for a, b, c, t in self._hits_recent(text, context, personal_data)]
 
-    def _hits(self, text: str, context: Context, personal_data: bool) -> tuple[Hit, ...]:
+    def _hits(
+        self, text: str, context: Context, personal_data: bool
+    ) -> tuple[tuple[int, int, str, str], ...]:
+        """:meth:`hits` as ``(start, end, category, term)``, sorted (plain tuples: a
+        frozen dataclass costs more to build, hash and sort, and masking needs none)."""
         s, where = fold_with_map(text)
         runs = _Runs(s)  # collapsed index -> (first, last) index in s of that run
         collapsed_length = len(s) - sum(runs.lengths) + len(runs.lengths)
-        out: set[Hit] = set()
-        for category, start, end, term in self.scan_collapsed(s, context):
+        out: set[tuple[int, int, str, str]] = set()
+        for category, start, end, term in self._scan_recent(s, context)[0]:
             if start < end <= collapsed_length:
                 first, last = where[runs.span(start)[0]], where[runs.span(end - 1)[1]]
-                out.add(Hit(category, first, last + 1, term))
+                out.add((first, last + 1, category, term))
         if personal_data:
-            out.update(
-                Hit(PERSONAL_DATA, a, b, kind) for a, b, kind in pii.find(text, self.language)
-            )
-        return tuple(sorted(out, key=lambda h: (h.start, h.end, h.category)))
+            out.update((a, b, PERSONAL_DATA, kind) for a, b, kind in pii.find(text, self.language))
+        return tuple(sorted(out))
 
     def mask(
         self,
@@ -461,9 +466,9 @@ class TextFilter:
         wanted = None if categories is None else set(categories)
         chars = list(text)
         personal = wanted is None or PERSONAL_DATA in wanted
-        for hit in self.hits(text, context, personal_data=personal):
-            if wanted is None or hit.category in wanted:
-                for i in range(hit.start, hit.end):
+        for start, end, category, _ in self._hits_recent(text, context, personal):
+            if wanted is None or category in wanted:
+                for i in range(start, end):
                     if not chars[i].isspace():
                         chars[i] = char
         return "".join(chars)
