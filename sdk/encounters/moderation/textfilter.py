@@ -149,6 +149,16 @@ def _needed(key: str, need: tuple[int, ...]) -> tuple[int, ...] | None:
     return need if max(need) > 1 or min(need) < 0 else None
 
 
+def _longest_run(key: str, need: tuple[int, ...] | None) -> str:
+    """The longest run ``need`` asks of ``key``, as text (``ss`` for ``ass``): a text
+    without it anywhere cannot fit ``need`` (see :func:`_runs_fit`). Empty when no
+    run is longer than one."""
+    if need is None:
+        return ""
+    length, k = max((abs(n), -k) for k, n in enumerate(need))
+    return key[-k] * length if length > 1 else ""
+
+
 def _runs_fit(runs: _Runs, start: int, need: tuple[int, ...]) -> bool:
     """Whether the runs from collapsed index ``start`` are as long as ``need`` asks
     (see :func:`_needed`)."""
@@ -205,9 +215,12 @@ class TextFilter:
                     pattern = re.compile(rf"(?<![^\W_]){re.escape(spelled)}(?![^\W_])")
                     self._single.append((e.category, e.term, spelled, pattern))
                 continue
-            # (category, mode, term, runs needed or None): plain tuples, read per hit
+            # (category, mode, term, runs needed or None, its longest run as text):
+            # plain tuples, read per hit
             variants = tuple(
-                (e.category, e.mode, e.term, _needed(key, need)) for e, need in entries
+                (e.category, e.mode, e.term, n, _longest_run(key, n))
+                for e, need in entries
+                for n in (_needed(key, need),)
             )
             automaton.add_word(key, (len(key), variants))
         automaton.make_automaton()
@@ -302,7 +315,11 @@ class TextFilter:
         triggered: dict[tuple[str, str, str, int], Rule] = {}
         for last, (length, variants) in self._automaton.iter(d):
             start, end = last - length + 1, last + 1
-            for category, mode, term, need in variants:
+            for category, mode, term, need, longest in variants:
+                # a run the spelling needs that the text has nowhere (most "as" for "ass"):
+                # the runs cannot fit, and need not be listed
+                if need is not None and longest not in s:
+                    continue
                 if mode == "root":
                     start_at, hit_end = self._word_around(d, start, end)
                     # role-play asterisks around a word are not masked letters of it

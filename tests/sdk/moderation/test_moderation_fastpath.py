@@ -12,6 +12,7 @@ full counterpart and compares the moderator's results and audit entries.
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import re
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
+import ahocorasick
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -620,3 +622,42 @@ def test_moderate_message_audits_as_its_audit_method_does(
     assert [[e.model_dump(exclude={"at"}) for e in es] for es in entries] == [
         [entries[1][0].model_dump(exclude={"at"})]
     ] * 2
+
+
+@functools.cache
+def _filter_listing_every_run() -> textfilter.TextFilter:
+    """The default filter without the longest-run shortcut: every candidate whose
+    spelling needs runs has them listed and checked."""
+    tf = _filter()
+    twin = copy.copy(tf)
+    automaton = ahocorasick.Automaton()
+    for key, (length, variants) in tf._automaton.items():
+        automaton.add_word(key, (length, tuple((*v[:4], "") for v in variants)))
+    automaton.make_automaton()
+    twin._automaton = automaton
+    return twin
+
+
+_RUN_WORDS = ("as", "ass", "asss", "a ss", "kiss my ass", "class", "assassin", "1488", "14888",
+              "11488", "88", "sex", "sexx", "fuuuck", "shiiit", "poop", "boob", "boobs", "tit",
+              "titt", "kkk", "kk", "xxx", "dumbass", "dumb ass")  # fmt: skip
+run_lines = st.lists(st.sampled_from(_RUN_WORDS + tuple(_WORDS)), min_size=1, max_size=8).map(
+    " ".join
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(run_lines, tuning_text))
+@example("kiss my ass")
+@example("as if")
+@example("the 1488 and 14888")
+def test_longest_run_shortcut_finds_what_listing_every_run_does(text: str) -> None:
+    s = normalize.fold(text)
+    for context in ("game", "general"):
+        assert _filter()._scan(s, context) == _filter_listing_every_run()._scan(s, context)
+
+
+def test_longest_run_shortcut_on_the_tuning_corpus() -> None:
+    for text in tuning_lines():
+        s = normalize.fold(text)
+        assert _filter()._scan(s, "game") == _filter_listing_every_run()._scan(s, "game")
