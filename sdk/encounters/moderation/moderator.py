@@ -274,10 +274,11 @@ class ContentModerator:
             # already, so its categories are complete), but not overrule them where
             # they judged a topic's words to be game talk, nor call a line that only
             # mentions a group ("any muslims here?") hate
-            modelled = self.topic_model.topics_in(skeleton) - game_talk
-            if modelled:
+            modelled = self.topic_model.topics_in(skeleton)
+            if modelled:  # most lines: nothing to take away or add
+                modelled -= game_talk
                 modelled -= self.filter.neutral_topics(skeleton, modelled)
-            found |= modelled
+                found |= modelled
         result = self._decide(scanned, found, safety)
         if spans and result.text is not None:
             result = _secret_masked(result)

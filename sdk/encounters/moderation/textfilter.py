@@ -69,6 +69,7 @@ _RUN = re.compile(r"(.)\1+")
 #: apostrophes (as written and as folded) that join a contraction or a possessive.
 _IN_WORD = "*'\u2019\u02bc`"
 _FIRST = operator.itemgetter(1)  # faster than a "\1" template in re.sub
+_CATEGORY = operator.itemgetter(0)  # of a finding (see TextFilter._scan)
 
 
 def collapse_runs(s: str) -> str:
@@ -440,7 +441,7 @@ class TextFilter:
         the categories whose every finding was game talk (game context only)."""
         skeleton = fold(text)
         found, game_talk = self._scan_recent(skeleton, context)
-        cats = {hit[0] for hit in found}
+        cats = set(map(_CATEGORY, found))  # no comprehension's frame: most lines find nothing
         if PERSONAL_DATA not in cats and pii.find(text, self.language):
             cats.add(PERSONAL_DATA)
         return cats, skeleton, set(game_talk)
