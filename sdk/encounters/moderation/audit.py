@@ -149,11 +149,11 @@ _now = datetime.now
 _set = object.__setattr__
 
 
-def _as_validated(text: str | None) -> bool:
-    """``text`` passes :class:`AuditEntry`'s validation of a short text unchanged: None,
-    or an exact ``str`` of ASCII (no lone surrogate, which validation refuses) without
+def _as_validated_text(text: object) -> bool:
+    """``text`` passes :class:`AuditEntry`'s validation of a short text unchanged: an
+    exact ``str`` of ASCII (no lone surrogate, which validation refuses) without
     leading or trailing whitespace (which validation strips)."""
-    return text is None or (type(text) is str and text.isascii() and text.strip() == text)
+    return type(text) is str and text.isascii() and text.strip() == text
 
 
 def _validated_entry(
@@ -179,11 +179,15 @@ def _validated_entry(
         and type(decision) is str
         and decision in _DECISIONS
         and type(categories) in (list, tuple)
-        and (not categories or all(type(c) is str and _as_validated(c) for c in categories))
-        and _as_validated(reason)
-        and _as_validated(session_id)
-        and _as_validated(persona_id)
-    ):
+        and (not categories or all(map(_as_validated_text, categories)))
+        # None, or what _as_validated_text asks, written out (it runs for every message)
+        and (reason is None or (type(reason) is str and reason.isascii()
+                                and reason.strip() == reason))
+        and (session_id is None or (type(session_id) is str and session_id.isascii()
+                                    and session_id.strip() == session_id))
+        and (persona_id is None or (type(persona_id) is str and persona_id.isascii()
+                                    and persona_id.strip() == persona_id))
+    ):  # fmt: skip
         entry = _new_entry(AuditEntry)
         # what BaseModel.model_construct does, without its per-field alias and default
         # lookups (the model has no aliases, private attributes, extra or post-init)

@@ -274,10 +274,11 @@ class ContentModerator:
             # already, so its categories are complete), but not overrule them where
             # they judged a topic's words to be game talk, nor call a line that only
             # mentions a group ("any muslims here?") hate
-            modelled = self.topic_model.topics_in(skeleton) - game_talk
-            if modelled:
-                modelled -= self.filter.neutral_topics(skeleton)
-            found |= modelled
+            modelled = self.topic_model.topics_in(skeleton)
+            if modelled:  # most lines: nothing to take away or add
+                modelled -= game_talk
+                modelled -= self.filter.neutral_topics(skeleton, modelled)
+                found |= modelled
         result = self._decide(scanned, found, safety)
         if spans and result.text is not None:
             result = _secret_masked(result)
@@ -330,8 +331,13 @@ class ContentModerator:
         result, clean = self._check(text, persona, max_length)
         if result.allowed and self.classifiers and result.text:
             result = await self._classify(result, _safety(persona))
-        await self._audit("message", result.decision, result.reason, result.categories,
-                          text, result.text, session_id, persona, clean)  # fmt: skip
+        # what _audit does, without its coroutine (this runs for every chat line)
+        self.counters.count("message", result.decision)
+        if self.audit is not None:
+            await self.audit.record("message", result.decision, input=text, output=result.text,
+                                    reason=result.reason, categories=result.categories,
+                                    session_id=session_id, persona_id=_persona_id(persona),
+                                    clean=clean, language=self.filter.language)  # fmt: skip
         return result
 
     async def record_message(

@@ -69,6 +69,7 @@ _RUN = re.compile(r"(.)\1+")
 #: apostrophes (as written and as folded) that join a contraction or a possessive.
 _IN_WORD = "*'\u2019\u02bc`"
 _FIRST = operator.itemgetter(1)  # faster than a "\1" template in re.sub
+_CATEGORY = operator.itemgetter(0)  # of a finding (see TextFilter._scan)
 
 
 def collapse_runs(s: str) -> str:
@@ -149,6 +150,16 @@ def _needed(key: str, need: tuple[int, ...]) -> tuple[int, ...] | None:
     return need if max(need) > 1 or min(need) < 0 else None
 
 
+def _longest_run(key: str, need: tuple[int, ...] | None) -> str:
+    """The longest run ``need`` asks of ``key``, as text (``ss`` for ``ass``): a text
+    without it anywhere cannot fit ``need`` (see :func:`_runs_fit`). Empty when no
+    run is longer than one."""
+    if need is None:
+        return ""
+    length, k = max((abs(n), -k) for k, n in enumerate(need))
+    return key[-k] * length if length > 1 else ""
+
+
 def _runs_fit(runs: _Runs, start: int, need: tuple[int, ...]) -> bool:
     """Whether the runs from collapsed index ``start`` are as long as ``need`` asks
     (see :func:`_needed`)."""
@@ -205,9 +216,12 @@ class TextFilter:
                     pattern = re.compile(rf"(?<![^\W_]){re.escape(spelled)}(?![^\W_])")
                     self._single.append((e.category, e.term, spelled, pattern))
                 continue
-            # (category, mode, term, runs needed or None): plain tuples, read per hit
+            # (category, mode, term, runs needed or None, its longest run as text):
+            # plain tuples, read per hit
             variants = tuple(
-                (e.category, e.mode, e.term, _needed(key, need)) for e, need in entries
+                (e.category, e.mode, e.term, n, _longest_run(key, n))
+                for e, need in entries
+                for n in (_needed(key, need),)
             )
             automaton.add_word(key, (len(key), variants))
         automaton.make_automaton()
@@ -302,7 +316,11 @@ class TextFilter:
         triggered: dict[tuple[str, str, str, int], Rule] = {}
         for last, (length, variants) in self._automaton.iter(d):
             start, end = last - length + 1, last + 1
-            for category, mode, term, need in variants:
+            for category, mode, term, need, longest in variants:
+                # a run the spelling needs that the text has nowhere (most "as" for "ass"):
+                # the runs cannot fit, and need not be listed
+                if need is not None and longest not in s:
+                    continue
                 if mode == "root":
                     start_at, hit_end = self._word_around(d, start, end)
                     # role-play asterisks around a word are not masked letters of it
@@ -400,15 +418,18 @@ class TextFilter:
 
     # -- public checks ---------------------------------------------------------------
 
-    def neutral_topics(self, skeleton: str) -> set[str]:
+    def neutral_topics(self, skeleton: str, among: Iterable[str] | None = None) -> set[str]:
         """The topics a checked line (its ``skeleton``, from :meth:`check`) only
         mentions: the whole line matches one of the topic's ``neutral`` patterns
         ("any muslims here?", "gay people are cool"). The topic model's finding of such
-        a topic does not count; the word lists' findings are not affected."""
+        a topic does not count; the word lists' findings are not affected. ``among``:
+        only these topics are looked at (the moderator asks about the ones the model
+        found), as if the others had no patterns."""
+        neutral = self.lexicon.neutral
         return {
             category
-            for category, patterns in self.lexicon.neutral.items()
-            if any(p.fullmatch(skeleton) for p in patterns)
+            for category in (neutral if among is None else among)
+            if any(p.fullmatch(skeleton) for p in neutral.get(category, ()))
         }
 
     def categories_in(self, text: str, context: Context = "game") -> set[str]:
@@ -420,7 +441,7 @@ class TextFilter:
         the categories whose every finding was game talk (game context only)."""
         skeleton = fold(text)
         found, game_talk = self._scan_recent(skeleton, context)
-        cats = {hit[0] for hit in found}
+        cats = set(map(_CATEGORY, found))  # no comprehension's frame: most lines find nothing
         if PERSONAL_DATA not in cats and pii.find(text, self.language):
             cats.add(PERSONAL_DATA)
         return cats, skeleton, set(game_talk)
@@ -432,22 +453,24 @@ class TextFilter:
         ``personal_data=False`` leaves personal data out (and skips looking for it).
         The moderator may ask twice about one message (to mask it, and whether it asks
         for personal data): the last few answers are remembered."""
-        return list(self._hits_recent(text, context, personal_data))
+        return [Hit(c, a, b, t) for a, b, c, t in self._hits_recent(text, context, personal_data)]
 
-    def _hits(self, text: str, context: Context, personal_data: bool) -> tuple[Hit, ...]:
+    def _hits(
+        self, text: str, context: Context, personal_data: bool
+    ) -> tuple[tuple[int, int, str, str], ...]:
+        """:meth:`hits` as ``(start, end, category, term)``, sorted (plain tuples: a
+        frozen dataclass costs more to build, hash and sort, and masking needs none)."""
         s, where = fold_with_map(text)
         runs = _Runs(s)  # collapsed index -> (first, last) index in s of that run
         collapsed_length = len(s) - sum(runs.lengths) + len(runs.lengths)
-        out: set[Hit] = set()
-        for category, start, end, term in self.scan_collapsed(s, context):
+        out: set[tuple[int, int, str, str]] = set()
+        for category, start, end, term in self._scan_recent(s, context)[0]:
             if start < end <= collapsed_length:
                 first, last = where[runs.span(start)[0]], where[runs.span(end - 1)[1]]
-                out.add(Hit(category, first, last + 1, term))
+                out.add((first, last + 1, category, term))
         if personal_data:
-            out.update(
-                Hit(PERSONAL_DATA, a, b, kind) for a, b, kind in pii.find(text, self.language)
-            )
-        return tuple(sorted(out, key=lambda h: (h.start, h.end, h.category)))
+            out.update((a, b, PERSONAL_DATA, kind) for a, b, kind in pii.find(text, self.language))
+        return tuple(sorted(out))
 
     def mask(
         self,
@@ -461,9 +484,9 @@ class TextFilter:
         wanted = None if categories is None else set(categories)
         chars = list(text)
         personal = wanted is None or PERSONAL_DATA in wanted
-        for hit in self.hits(text, context, personal_data=personal):
-            if wanted is None or hit.category in wanted:
-                for i in range(hit.start, hit.end):
+        for start, end, category, _ in self._hits_recent(text, context, personal):
+            if wanted is None or category in wanted:
+                for i in range(start, end):
                     if not chars[i].isspace():
                         chars[i] = char
         return "".join(chars)

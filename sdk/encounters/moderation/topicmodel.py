@@ -39,6 +39,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from operator import truediv
 from pathlib import Path
 
 #: Topics the shipped model knows.
@@ -145,6 +146,12 @@ for _name, _members in WORD_CLASSES.items():
             _CLASS_OF[_w] = (*_CLASS_OF.get(_w, ()), _name)
 
 
+def _share(weight: float, pair: float, gap: float) -> float:
+    """What a word can add to a topic (its weight and the largest weight of a pair it
+    starts) as a share of the topic's gap (see :meth:`TopicModel.topics_in`)."""
+    return (weight + pair) / gap
+
+
 def _class_set(words: list[str]) -> frozenset[str]:
     """The classes present in ``words``."""
     return frozenset(itertools.chain.from_iterable(filter(None, map(_CLASS_OF.get, words))))
@@ -223,7 +230,8 @@ class TopicModel:
         init=False, repr=False, compare=False, default_factory=dict
     )
 
-    #: word -> the most it can add to any one topic (see :meth:`topics_in`)
+    #: word -> the most it can add to any one topic, as a share of that topic's gap
+    #: between bias and threshold (see :meth:`topics_in`)
     _word_ceilings: dict[str, float] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
@@ -235,6 +243,8 @@ class TopicModel:
     _class_rows: dict[frozenset[str], tuple[float, ...] | None] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
+    #: per topic, its threshold less its bias (what its features must add up to)
+    _gaps: tuple[float, ...] = field(init=False, repr=False, compare=False, default=())
     #: texts whose words' ceilings add up to less than this reach no threshold
     _out_of_reach: float = field(init=False, repr=False, compare=False, default=0.0)
 
@@ -245,9 +255,13 @@ class TopicModel:
         for (first, _), row in tables[2].items():
             known = self._pair_ceilings.get(first, zero)
             self._pair_ceilings[first] = tuple(map(max, known, row))
-        # less a margin far above the rounding error of adding up a few dozen weights
-        gap = min((t - b for t, b in zip(self.thresholds, self.bias, strict=True)), default=0.0)
-        object.__setattr__(self, "_out_of_reach", gap - 1e-6)
+        gaps = tuple(t - b for t, b in zip(self.thresholds, self.bias, strict=True))
+        object.__setattr__(self, "_gaps", gaps)
+        # ceilings are shares of the gaps: 1 less a margin far above the rounding error
+        # of adding up a few dozen weights. A topic that needs no weight to be reached
+        # (a gap of 0 or less) leaves nothing out of reach.
+        reachable = bool(gaps) and min(gaps) > 0
+        object.__setattr__(self, "_out_of_reach", 1 - 1e-6 if reachable else -math.inf)
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> TopicModel:
@@ -299,7 +313,10 @@ class TopicModel:
         zero = (0.0,) * len(self.topics)
         row = self._word_row(word)
         pairs = self._pair_ceilings.get(word, zero)
-        ceiling = max(map(sum, zip(row or zero, pairs, strict=True)))
+        # no ceiling counts when nothing is out of reach (a gap may be 0 there)
+        ceiling = (
+            max(map(_share, row or zero, pairs, self._gaps)) if self._out_of_reach > 0 else 0.0
+        )
         self._word_rows[word] = row
         self._word_ceilings[word] = ceiling
         return row, ceiling
@@ -355,10 +372,11 @@ class TopicModel:
 
         Most chat is far from every threshold, and that is known before any score is
         added up: each word has a ceiling, the most it can add to any topic (its own
-        weights plus the largest weight of a pair it starts). When the ceilings of a
-        text's words add up to less than the smallest gap between a topic's bias and
-        its threshold, no topic can be reached (one C-level ``sum``). The classes of its
-        words (see ``WORD_CLASSES``) add their weights once per text, so they are
+        weights plus the largest weight of a pair it starts) as a share of that topic's
+        gap between bias and threshold. When the ceilings of a text's words add up to
+        less than 1, every topic's features add up to less than its gap, so no topic
+        can be reached (one C-level ``sum``). The classes of its words (see
+        ``WORD_CLASSES``) add their weights once per text, so their largest share is
         added to the ceilings only when a class word is there."""
         words = _words(skeleton)
         # a word not seen before counts as NaN, which makes the sum NaN (weights are finite)
@@ -373,7 +391,10 @@ class TopicModel:
             if _CLASS_OF.keys().isdisjoint(words):
                 return set()
             classes = self._class_row(_class_set(words))
-            if classes is None or reach + max(classes) < self._out_of_reach:
+            if (
+                classes is None
+                or reach + max(map(truediv, classes, self._gaps)) < self._out_of_reach
+            ):
                 return set()
         return {
             topic

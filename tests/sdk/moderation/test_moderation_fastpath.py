@@ -12,6 +12,7 @@ full counterpart and compares the moderator's results and audit entries.
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import re
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
+import ahocorasick
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -466,3 +468,196 @@ def test_a_rule_triggered_twice_runs_once() -> None:
     assert rule == again and rule.pattern is not again.pattern
     found = textfilter.TextFilter(lexicon).scan_collapsed("i bring a knife and a bat")
     assert found == [("violence", 2, 15, "test:1")]
+
+
+# -- shortcuts compared with their straightforward forms (tuning corpus only) ----------
+
+
+@functools.cache
+def tuning_lines() -> tuple[str, ...]:
+    """The lines of ``corpus.jsonl`` (tuning data; no held-out line)."""
+    return tuple(str(r["text"]) for r in load_corpus())
+
+
+tuning_text = st.one_of(
+    ascii_lines, random_ascii, st.text(max_size=40), st.sampled_from(tuning_lines())
+)
+
+
+def _neutral_everywhere(tf: textfilter.TextFilter, skeleton: str) -> set[str]:
+    """Every topic whose neutral patterns match the whole line, each pattern tried."""
+    return {
+        category
+        for category, patterns in tf.lexicon.neutral.items()
+        if any(p.fullmatch(skeleton) for p in patterns)
+    }
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(tuning_text, st.sampled_from(_GAME_TALK)),
+    st.sets(st.sampled_from(("hate", "sexual", "self_harm", "violence", "politics", "x"))),
+)
+@example("any muslims here?", {"hate"})
+@example("any muslims here?", {"sexual", "violence"})
+@example("gay people are cool", {"hate", "sexual"})
+def test_neutral_topics_among_some_are_those_of_all(text: str, among: set[str]) -> None:
+    tf = _filter()
+    s = normalize.fold(text)
+    assert tf.neutral_topics(s) == _neutral_everywhere(tf, s)
+    assert tf.neutral_topics(s, among) == _neutral_everywhere(tf, s) & among
+
+
+def _hits_as_dataclasses(
+    tf: textfilter.TextFilter, text: str, personal_data: bool
+) -> list[textfilter.Hit]:
+    """What :meth:`TextFilter.hits` gave before its hits were kept as tuples: a set of
+    :class:`Hit`, sorted by start, end and category."""
+    s, where = normalize.fold_with_map(text)
+    runs = textfilter._Runs(s)
+    collapsed_length = len(s) - sum(runs.lengths) + len(runs.lengths)
+    out: set[textfilter.Hit] = set()
+    for category, start, end, term in tf._scan(s, "game")[0]:
+        if start < end <= collapsed_length:
+            first, last = where[runs.span(start)[0]], where[runs.span(end - 1)[1]]
+            out.add(textfilter.Hit(category, first, last + 1, term))
+    if personal_data:
+        out.update(textfilter.Hit("personal_data", a, b, k) for a, b, k in pii.find(text))
+    return sorted(out, key=lambda h: (h.start, h.end, h.category, h.term))
+
+
+def _masked_by_hits(text: str, hits: list[textfilter.Hit], wanted: set[str] | None) -> str:
+    chars = list(text)
+    for hit in hits:
+        if wanted is None or hit.category in wanted:
+            for i in range(hit.start, hit.end):
+                if not chars[i].isspace():
+                    chars[i] = "*"
+    return "".join(chars)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    tuning_text,
+    st.sampled_from([None, {"profanity"}, {"profanity", "personal_data"}, {"personal_data"}]),
+)
+@example("fuck you, call me on 555-123-4567", {"profanity"})
+@example("sh1t sh1t f.u.c.k me@mail.com", None)
+def test_hits_and_masks_are_those_of_dataclass_hits(text: str, wanted: set[str] | None) -> None:
+    tf = _filter()
+    personal = wanted is None or "personal_data" in wanted
+    for personal_data in (True, False):
+        assert tf.hits(text, personal_data=personal_data) == _hits_as_dataclasses(
+            tf, text, personal_data
+        )
+    expected = _masked_by_hits(text, _hits_as_dataclasses(tf, text, personal), wanted)
+    assert tf.mask(text, wanted) == expected
+
+
+def _topics_by_model_scores(model: topicmodel.TopicModel, skeleton: str) -> set[str]:
+    scores = model.scores(skeleton)
+    return {
+        t for t, limit in zip(model.topics, model.thresholds, strict=True) if scores[t] >= limit
+    }
+
+
+def _small_model(thresholds: tuple[float, float]) -> topicmodel.TopicModel:
+    """Two topics, a few words, pairs and classes with weights near the gaps."""
+    return topicmodel.TopicModel(
+        ("a", "b"),
+        (-1.0, -2.0),
+        thresholds,
+        {
+            "w:kill": (1.5, -0.5), "w:you": (0.2, 0.9), "p:killi": (0.4, 0.1),
+            "b:kill you": (0.6, 0.0), "b:you tonight": (0.0, 1.2), "w:spawn": (-2.0, -1.0),
+            "c:THREAT": (0.3, 0.2), "cc:REAL+THREAT": (0.5, 0.8), "c:GAME": (-1.0, -1.0),
+        },
+    )  # fmt: skip
+
+
+_SMALL_MODEL_WORDS = ("kill", "killing", "you", "tonight", "spawn", "home", "the", "x", "12")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(_SMALL_MODEL_WORDS), max_size=8).map(" ".join),
+    st.sampled_from([(1.0, 1.0), (0.5, 2.5), (-1.0, 0.5), (-1.5, -2.5), (1.9, -2.0)]),
+)
+def test_topic_shares_of_the_gaps_never_hide_a_topic(
+    text: str, thresholds: tuple[float, float]
+) -> None:
+    """Ceilings as shares of each topic's gap set aside only texts that reach no
+    threshold, also with a gap of 0 or less (where nothing is set aside)."""
+    model = _small_model(thresholds)
+    assert model.topics_in(text) == _topics_by_model_scores(model, text)
+
+
+def test_topic_shares_of_the_gaps_on_the_tuning_corpus() -> None:
+    model = topicmodel.TopicModel.load()
+    for text in tuning_lines():
+        s = normalize.fold(text)
+        assert model.topics_in(s) == _topics_by_model_scores(model, s)
+
+
+@settings(max_examples=150, deadline=None)
+@given(tuning_text, safeties)
+def test_moderate_message_audits_as_its_audit_method_does(
+    moderators: tuple[ContentModerator, ContentModerator], text: str, safety: Safety
+) -> None:
+    """``moderate_message`` writes its entry itself: the same entry and count as
+    ``_audit`` (which the other decisions go through) writes for its result."""
+    moderator = moderators[0]
+    store, other = MemoryStore(), MemoryStore()
+    moderator.audit = AuditLogger(store)
+    before = dict(moderator.counters.decisions)
+    result = asyncio.run(moderator.moderate_message(text, safety, session_id="s"))
+    counted = dict(moderator.counters.decisions)
+    _, clean = moderator._check(text, safety, None)
+    moderator.audit = AuditLogger(other)
+    asyncio.run(moderator._audit("message", result.decision, result.reason, result.categories,
+                                 text, result.text, "s", safety, clean))  # fmt: skip
+    key = f"message:{result.decision}"
+    assert counted[key] == before.get(key, 0) + 1
+    entries = [asyncio.run(s.list_audit(session_id="s")) for s in (store, other)]
+    assert [[e.model_dump(exclude={"at"}) for e in es] for es in entries] == [
+        [entries[1][0].model_dump(exclude={"at"})]
+    ] * 2
+
+
+@functools.cache
+def _filter_listing_every_run() -> textfilter.TextFilter:
+    """The default filter without the longest-run shortcut: every candidate whose
+    spelling needs runs has them listed and checked."""
+    tf = _filter()
+    twin = copy.copy(tf)
+    automaton = ahocorasick.Automaton()
+    for key, (length, variants) in tf._automaton.items():
+        automaton.add_word(key, (length, tuple((*v[:4], "") for v in variants)))
+    automaton.make_automaton()
+    twin._automaton = automaton
+    return twin
+
+
+_RUN_WORDS = ("as", "ass", "asss", "a ss", "kiss my ass", "class", "assassin", "1488", "14888",
+              "11488", "88", "sex", "sexx", "fuuuck", "shiiit", "poop", "boob", "boobs", "tit",
+              "titt", "kkk", "kk", "xxx", "dumbass", "dumb ass")  # fmt: skip
+run_lines = st.lists(st.sampled_from(_RUN_WORDS + tuple(_WORDS)), min_size=1, max_size=8).map(
+    " ".join
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(run_lines, tuning_text))
+@example("kiss my ass")
+@example("as if")
+@example("the 1488 and 14888")
+def test_longest_run_shortcut_finds_what_listing_every_run_does(text: str) -> None:
+    s = normalize.fold(text)
+    for context in ("game", "general"):
+        assert _filter()._scan(s, context) == _filter_listing_every_run()._scan(s, context)
+
+
+def test_longest_run_shortcut_on_the_tuning_corpus() -> None:
+    for text in tuning_lines():
+        s = normalize.fold(text)
+        assert _filter()._scan(s, "game") == _filter_listing_every_run()._scan(s, "game")
