@@ -162,6 +162,19 @@ async def test_taking_a_link_follows_its_replacements_and_bumps_the_newest(pg_ur
         assert await records.take_link("gmod", "srv-none") is None
 
 
+async def test_a_take_stays_above_an_epoch_a_node_of_the_version_before_stamped(
+    pg_url: str,
+) -> None:
+    """Nodes of the version before game servers had epochs bumped a link's epoch alone
+    (during a rolling upgrade, beyond its server's): a take stamps the link above it."""
+    async with PostgresStore(pg_url) as shared:
+        records = await open_bridge_store(shared)
+        await records.write_links(LinkBatch([LinkWrite(link().model_copy(update={"epoch": 7}))]))
+        found = await taken(records)
+        assert found.epoch == records.taken_epoch("gmod", "srv-1") == 8
+        assert (await taken(records)).epoch == 9
+
+
 async def test_a_store_one_process_writes_takes_the_newest_link_as_it_is(
     one_process_store: Store,
 ) -> None:

@@ -249,24 +249,38 @@ class PostgresBridgeStore(BridgeStore):
             .returning(servers.epoch)
         )
         newest = (
-            select(t.id).where(t.world == world, t.server_id == server_id)
+            select(t.id, t.data, t.epoch).where(t.world == world, t.server_id == server_id)
             .order_by(t.updated_at.desc()).limit(1)
         )  # fmt: skip
         async with self.store.reading() as conn, conn.begin():
             epoch = int((await conn.execute(bump)).scalar_one())
             chain: list[str] = []
-            link_id = (await conn.execute(newest)).scalar()
+            highest = 0
+            row = (await conn.execute(newest)).first()
+            link_id = row.id if row else None
             for _ in range(16):  # follow replacements to the newest link
-                if link_id is None:
+                if row is None:
                     break
-                chain.append(link_id)
-                data = (await conn.execute(select(t.data).where(t.id == link_id))).scalar()
-                link_id = json.loads(data).get("replaced_by") if data else None
+                chain.append(row.id)
+                highest = max(highest, row.epoch)
+                link_id = json.loads(row.data).get("replaced_by")
+                row = None
+                if link_id:
+                    q = select(t.id, t.data, t.epoch).where(t.id == link_id)
+                    row = (await conn.execute(q)).first()
+            if highest >= epoch:  # stamped by a take of an earlier version: stay above it
+                epoch = highest + 1
+                await conn.execute(
+                    update(bridge_servers)
+                    .where(servers.world == world, servers.server_id == server_id)
+                    .values(epoch=epoch)
+                )
             found = None
             if chain:
-                await conn.execute(
-                    select(t.id).where(t.id.in_(chain)).order_by(t.id).with_for_update()
-                )
+                if len(chain) > 1:  # one statement locks one row; several: in id order
+                    await conn.execute(
+                        select(t.id).where(t.id.in_(chain)).order_by(t.id).with_for_update()
+                    )
                 await conn.execute(update(bridge_links).where(t.id.in_(chain)).values(epoch=epoch))
                 last = link_id or chain[-1]  # past 16 replacements: read the 17th as it is
                 found = await self._read_link(
