@@ -8,7 +8,13 @@ lease) is in tests/bridge/test_cluster.py.
 What the next loader finds says which adapter events were taken: the stored ``in_s``
 moves with the write that stores an event, never with another write of the link made
 while the event was being taken (a dispatch), so a process killed in between leaves
-the event to the adapter's resend, taken once by the next loader."""
+the event to the adapter's resend, taken once by the next loader.
+
+A new link (an identify) has no row to fence it: its game server's epoch does, so of
+two nodes identifying one server at once only the later taker's link is stored, and a
+node held between its take and its write stores none. A take locks the server's row
+and then the links it followed in id order, the order writes lock them in, so a take
+and a write locking two links of one chain do not deadlock."""
 
 from __future__ import annotations
 
