@@ -89,7 +89,7 @@ bridge_links = Table(
 #: A game server's fencing token (several nodes, PostgreSQL): ``LinkStore.take_link``
 #: bumps it in the transaction that loads the server's newest link and stamps that link
 #: with it, so it is the epoch of the last process that took the server. A new link is
-#: stored only with the epoch its process took the server with (see ``_v3``): that one
+#: stored only with the epoch its process took the server with (``_SERVER_FENCE``): one
 #: row fences the first link of a server, which no link row could. Stays empty on
 #: SQLite (one process writes the file), where it exists for ``ae store migrate``.
 bridge_servers = Table(
