@@ -33,7 +33,10 @@ and a node giving the lease up retires it (:meth:`LinkOwner.retire`; see
 (it was paused for longer than the lease) is stopped by the store instead: each write
 carries the epoch the link was loaded with, and the store refuses it once another node
 has loaded the link since (:class:`LinkMoved`); the owner then retires itself and says
-so (``on_fenced``), and nothing of the refused write was stored.
+so (``on_fenced``), and nothing of the refused write was stored. A link this process
+made (an identify) carries the epoch its game server was taken with, and its writes
+are fenced by the server's epoch until one is stored (``new``): another node that took
+the server meanwhile may have made a link of its own.
 """
 
 from __future__ import annotations
@@ -93,6 +96,9 @@ class LinkOwner:
     #: called once when the store refused a write because another process loaded the
     #: link since (the owner has retired itself): the caller stops using it
     on_fenced: Callable[[], None] | None = None
+    #: made by this process and not written yet: its writes are fenced by its game
+    #: server's epoch (``LinkWrite.new``) until one is stored
+    new: bool = True
 
     @classmethod
     def from_record(cls, store: LinkStore, record: LinkRecord) -> LinkOwner:
@@ -108,7 +114,8 @@ class LinkOwner:
             sent_s=record.out_s,
             unacked=[frame_of(f) for f in record.unacked],
         )
-        return cls(store, state, record.model_copy(update={"unacked": []}), record.out_s)
+        record = record.model_copy(update={"unacked": []})
+        return cls(store, state, record, record.out_s, new=False)
 
     @property
     def link_id(self) -> str:
@@ -197,6 +204,7 @@ class LinkOwner:
                 continue
             self.record = record  # only now: a failed write must not count events received
             self.written_s = self.state.out_s
+            self.new = False
             for q, frames in zip(batch, numbered, strict=True):
                 if q.done is not None and not q.done.done():
                     q.done.set_result([f.s or 0 for f in frames])
@@ -228,7 +236,7 @@ class LinkOwner:
         record = self.record.model_copy(
             update={"out_s": state.out_s, "in_s": in_s, "updated_at": utcnow()}
         )
-        new = state.unacked[len(state.unacked) - count :] if count else []
+        appended = state.unacked[len(state.unacked) - count :] if count else []
         acked = (state.unacked[0].s or 1) - 1 if state.unacked else state.out_s
         out = LinkBatch()
         for q in batch:
@@ -237,7 +245,8 @@ class LinkOwner:
                 out.records.audit += q.also.records.audit
                 out.records.companions += q.also.records.companions
                 out.records.changes += q.also.records.changes
-        out.links.append(LinkWrite(record, [f.to_wire() for f in new], acked))
+        wire = [f.to_wire() for f in appended]
+        out.links.append(LinkWrite(record, wire, acked, new=self.new))
         return out, record
 
     async def idle(self) -> None:

@@ -744,6 +744,8 @@ class BridgeEdge:
                 id=state.link_id, world=key.world, server_id=auth.server_id, key_id=key.id,
                 token_hash=digest(token), capabilities=auth.capabilities,
                 adapter={k: str(v)[:64] for k, v in list(auth.adapter.items())[:8]},
+                # the fencing token of the take that found ``previous`` (or no link)
+                epoch=previous.record.epoch if previous else self.store.taken_epoch(*place),
             )  # fmt: skip
             owner = self._own(LinkOwner(self.store, state, record))
             self.by_server[place] = owner.link_id

@@ -4,8 +4,9 @@
 - a signal sent to one node's control API reaches an adapter linked to another node,
   in order and gapless with the signals sent to the adapter's own node;
 - a node holding a link is killed (SIGKILL) mid-stream, ten times: the adapter resumes
-  on another node, and every action a control API answered ``allow`` reaches the game
-  exactly once, in order;
+  on another node, every action a control API answered ``allow`` reaches the game
+  exactly once, in order, and every event the game sent back is acknowledged and
+  stored exactly once;
 - two connections for one game server on two nodes: the newer one is live, the older
   one is closed with 4014 (``replaced``) and stops, as on one node;
 - a node holding a link is paused (SIGSTOP) past its lease with an event waiting in its
@@ -180,17 +181,17 @@ async def test_killing_the_node_holding_a_link_ten_times_loses_and_duplicates_no
     admin, creator, world_key = await cluster3.keys([SERVER])
     await cluster3.start()
     game = Game()
-    events_sent = 0
+    events: dict[str, list[str]] = {}  # by session: the action ids of the events sent
 
     async def on_dispatch(frame: Frame) -> None:
         """Like a game: report each action done (events flow back while dispatches
         flow out)."""
-        nonlocal events_sent
         await game.on_dispatch(frame)
         if frame.d.get("type") == "action" and frame.sid:
-            events_sent += 1
-            await client.send_event({"type": "action_done",
-                                     "action_id": frame.d["action"]["id"]}, frame.sid)  # fmt: skip
+            action_id = frame.d["action"]["id"]
+            events.setdefault(frame.sid, []).append(action_id)
+            await client.send_event({"type": "action_done", "action_id": action_id},
+                                    frame.sid)  # fmt: skip
 
     client = adapter(cluster3.ws_urls, world_key, game)
     client.on_dispatch = on_dispatch
@@ -250,6 +251,11 @@ async def test_killing_the_node_holding_a_link_ten_times_loses_and_duplicates_no
         with anyio.fail_after(60):
             while any(not wanted[sid] <= set(game.actions.get(sid, [])) for sid in wanted):
                 await anyio.sleep(0.05)
+        # the adapter keeps each event until a node acknowledges it (the link's ack or
+        # heartbeat_ack): once none is left, every event sent was acknowledged
+        with anyio.fail_after(60):
+            while client.link.out.unacked or not client.ready.is_set():
+                await anyio.sleep(0.05)
         await anyio.sleep(0.5)  # anything that would arrive twice has time to
         await client.stop()
         tg.cancel_scope.cancel()
@@ -258,13 +264,15 @@ async def test_killing_the_node_holding_a_link_ten_times_loses_and_duplicates_no
         recorded = {s.session_id: await events_done(ops, s.session_id) for s in streams}
     assert cluster3.terminate() == [0, 0], cluster3.output()  # the last one killed stays down
 
-    assert events_sent > ROUNDS, "no events flowed back"
+    assert sum(map(len, events.values())) > ROUNDS, "no events flowed back"
     assert len(set(holders)) > 1, "the link never moved between nodes"
     for sid, ids in recorded.items():  # the game's events: each taken once, wherever
         twice = sorted({i for i in ids if ids.count(i) > 1})
         assert not twice, f"events taken twice: {sid} {twice}\n{cluster3.output()}"
-        assert set(ids) <= set(game.actions.get(sid, [])), "an event nobody sent"
-    assert sum(map(len, recorded.values())) > ROUNDS, "no events were taken"
+        assert set(ids) <= set(events.get(sid, [])), "an event nobody sent"
+        # every event was acknowledged (above), so every one of them is stored
+        lost = sorted(set(events.get(sid, [])) - set(ids))
+        assert not lost, f"acknowledged, not stored: {sid} {lost}\n{cluster3.output()}"
     for stream in streams:
         got = game.actions.get(stream.session_id, [])
         assert len(got) == len(set(got)), f"duplicated: {stream.session_id}"

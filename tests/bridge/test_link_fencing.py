@@ -8,12 +8,21 @@ lease) is in tests/bridge/test_cluster.py.
 What the next loader finds says which adapter events were taken: the stored ``in_s``
 moves with the write that stores an event, never with another write of the link made
 while the event was being taken (a dispatch), so a process killed in between leaves
-the event to the adapter's resend, taken once by the next loader."""
+the event to the adapter's resend, taken once by the next loader.
+
+A new link (an identify) has no row to fence it: its game server's epoch does, so of
+two nodes identifying one server at once only the later taker's link is stored, and a
+node held between its take and its write stores none. A take locks the server's row
+and then the links it followed in id order, the order writes lock them in, so a take
+and a write locking two links of one chain do not deadlock."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,13 +30,18 @@ from typing import Any
 import anyio
 import pytest
 from sqlalchemy import text
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
+from encounters.models import utcnow
 from encounters.models.audit import AuditEntry
 from encounters.storage import SQLiteStore, Store, WriteBatch
 from encounters.storage.postgres import PostgresStore
-from encounters_bridge.frames import Frame, encode
+from encounters_bridge.frames import CloseCode, Frame, encode
+from encounters_bridge.keys import create_world_key
 from encounters_bridge.links import LinkOwner
-from encounters_bridge.protocol import EventIn, ServerLink
+from encounters_bridge.protocol import EventIn, LinkState, ServerLink
+from encounters_bridge.server import BridgeEdge
 from encounters_bridge.store import (
     BridgeStore,
     LinkBatch,
@@ -74,8 +88,8 @@ def batch(change: LinkWrite, tag: str) -> LinkBatch:
     return LinkBatch([change], WriteBatch(audit=[entry]))
 
 
-async def taken(records: BridgeStore, server: str = "srv-1") -> LinkRecord:
-    found = await records.take_link("gmod", server)
+async def taken(records: BridgeStore, server: str = "srv-1", world: str = "gmod") -> LinkRecord:
+    found = await records.take_link(world, server)
     assert found is not None
     return found
 
@@ -154,6 +168,19 @@ async def test_taking_a_link_follows_its_replacements_and_bumps_the_newest(pg_ur
         assert await records.take_link("gmod", "srv-none") is None
 
 
+async def test_a_take_stays_above_an_epoch_a_node_of_the_version_before_stamped(
+    pg_url: str,
+) -> None:
+    """Nodes of the version before game servers had epochs bumped a link's epoch alone
+    (during a rolling upgrade, beyond its server's): a take stamps the link above it."""
+    async with PostgresStore(pg_url) as shared:
+        records = await open_bridge_store(shared)
+        await records.write_links(LinkBatch([LinkWrite(link().model_copy(update={"epoch": 7}))]))
+        found = await taken(records)
+        assert found.epoch == records.taken_epoch("gmod", "srv-1") == 8
+        assert (await taken(records)).epoch == 9
+
+
 async def test_a_store_one_process_writes_takes_the_newest_link_as_it_is(
     one_process_store: Store,
 ) -> None:
@@ -186,7 +213,7 @@ async def test_a_bridge_schema_of_version_1_gains_the_epoch_column(tmp_path: Pat
             version = (await conn.execute(
                 text("SELECT value FROM schema_meta WHERE key = :k"), {"k": bridge_schema.TRACK}
             )).scalar()  # fmt: skip
-    assert version == str(bridge_schema.SCHEMA_VERSION) == "2"
+    assert version == str(bridge_schema.SCHEMA_VERSION) == "3"
 
 
 async def test_a_postgresql_schema_of_version_1_gains_the_epoch_and_its_fence(pg_url: str) -> None:
@@ -288,3 +315,245 @@ async def test_an_event_stored_before_a_kill_is_not_taken_again(
         effects = reading(again).receive(event(1), 0.0)
         assert not any(isinstance(e, EventIn) for e in effects)  # acknowledged again
         assert stored_events(await node_b.list_audit()) == ["act-1"]
+
+
+# -- new links, and chains of replaced links ---------------------------------------------
+
+
+async def identify(records: BridgeStore, server: str, link_id: str) -> None:
+    """What an identify does to the store (``BridgeEdge._authenticate``): take the game
+    server, make a new link with the epoch of that take, move the previous link's
+    dispatches into it, write it. Raises :class:`LinkMoved` when the write is refused."""
+    previous = await records.take_link("gmod", server)
+    epoch = previous.epoch if previous else records.taken_epoch("gmod", server)
+    record = link(link_id, server).model_copy(update={"epoch": epoch, "updated_at": utcnow()})
+    new = LinkOwner(records, LinkState(link_id, "gmod", server), record)
+    if previous is not None:
+        await LinkOwner.from_record(records, previous).move_into(new)
+    await new.save()
+
+
+async def identify_or_not(
+    records: BridgeStore, server: str, link_id: str, stored: list[str]
+) -> None:
+    """:func:`identify`; ``link_id`` added to ``stored`` unless it was refused."""
+    with contextlib.suppress(LinkMoved):
+        await identify(records, server, link_id)
+        stored.append(link_id)
+
+
+async def chain(store: PostgresStore | SQLiteStore, server: str) -> dict[str, str | None]:
+    """Every stored link of ``server``: what replaced it (None: live)."""
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(
+            text("SELECT id, data FROM bridge_links WHERE server_id = :s"), {"s": server}
+        )).all()  # fmt: skip
+    return {row.id: json.loads(row.data).get("replaced_by") for row in rows}
+
+
+async def test_a_new_link_of_a_node_that_lost_its_server_is_refused(pg_url: str) -> None:
+    """The first link of a game server has no row to fence it: the server's row does. A
+    node that took the server before another one did cannot store a link of its own,
+    whether the other node stored one already or not."""
+    async with PostgresStore(pg_url) as node_a, PostgresStore(pg_url) as node_b:
+        a, b = await open_bridge_store(node_a), await open_bridge_store(node_b)
+        for server, b_writes_first in (("srv-1", True), ("srv-2", False)):
+            assert await a.take_link("gmod", server) is None  # A takes the server
+            assert await b.take_link("gmod", server) is None  # B takes it after A
+            mine = link(f"lnk_a_{server}", server).model_copy(
+                update={"epoch": a.taken_epoch("gmod", server)}
+            )
+            theirs = link(f"lnk_b_{server}", server).model_copy(
+                update={"epoch": b.taken_epoch("gmod", server)}
+            )
+            if b_writes_first:
+                await b.write_links(batch(LinkWrite(theirs, [frame(1)], new=True), "b-new"))
+            with pytest.raises(LinkMoved, match="taken by another node"):
+                await a.write_links(batch(LinkWrite(mine, [frame(1)], new=True), "a-new"))
+            if not b_writes_first:
+                await b.write_links(batch(LinkWrite(theirs, [frame(1)], new=True), "b-new"))
+            assert await chain(node_a, server) == {theirs.id: None}
+            assert await a.get_link(mine.id) is None
+        assert [e.session_id for e in await node_a.list_audit()] == ["b-new", "b-new"]
+        # the holder writes its new link on as usual; the server's next taker gets it
+        await b.write_links(LinkBatch([LinkWrite(theirs, [frame(2)], new=True)]))
+        found = await taken(a, "srv-2")
+        assert found.id == theirs.id and [f["s"] for f in found.unacked] == [1, 2]
+
+
+async def test_two_nodes_identifying_one_server_at_once_leave_one_chain(pg_url: str) -> None:
+    """Two nodes identify the same game server at the same moment, again and again:
+    whatever the interleaving, the server's links form one chain with one live link at
+    its end, each identify either stored its link in it (moving the previous link's
+    dispatches) or was refused and stored nothing. Without the server's fence both
+    nodes stored a first link of their own, two live links: the dispatches of the one
+    not found next were never delivered."""
+    async with PostgresStore(pg_url) as node_a, PostgresStore(pg_url) as node_b:
+        a, b = await open_bridge_store(node_a), await open_bridge_store(node_b)
+        for round_ in range(25):
+            server = f"srv-{round_}"
+            stored: list[str] = []
+            async with anyio.create_task_group() as tg:
+                for n in range(2):  # each node identifies twice: new links and replacements
+                    tg.start_soon(identify_or_not, a, server, f"lnk_a{n}_{round_}", stored)
+                    tg.start_soon(identify_or_not, b, server, f"lnk_b{n}_{round_}", stored)
+            links = await chain(node_a, server)
+            assert set(links) == set(stored), round_  # the refused ones stored nothing
+            live = [i for i, by in links.items() if by is None]
+            assert len(live) == 1, (round_, links)
+            order = [live[0]]  # walk the chain back from its live end: it holds them all
+            while len(order) < len(links):
+                order.append(next(i for i, by in links.items() if by == order[-1]))
+            assert (await taken(a, server)).id == live[0]
+
+
+async def blocked_by(store: PostgresStore, pid: int) -> bool:
+    """Whether a statement waits for a lock the backend ``pid`` holds."""
+    async with store.engine.connect() as conn:
+        waiting = (await conn.execute(
+            text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
+            {"pid": pid},
+        )).scalar()  # fmt: skip
+    return bool(waiting)
+
+
+async def test_a_take_locks_a_chain_of_links_in_the_order_writes_do(pg_url: str) -> None:
+    """Writes lock links' rows in id order (the store sorts them). A take used to lock
+    the chain of replaced links in the order it followed it, oldest first: with a
+    writer holding the newer link (a lower id) and then asking for the older one, each
+    waited for the other and PostgreSQL aborted one of them (a deadlock). The take
+    locks the chain in id order now: it waits for the writer, which finishes."""
+    async with PostgresStore(pg_url) as shared:
+        records = await open_bridge_store(shared)
+        # the replaced link is the most recently updated (another node's clock ahead)
+        old = link("lnk_2_old").model_copy(update={"replaced_by": "lnk_1_new"})
+        new = link("lnk_1_new").model_copy(update={"updated_at": T0 - timedelta(hours=1)})
+        await records.write_links(LinkBatch([LinkWrite(old), LinkWrite(new, [frame(1)])]))
+        touch = "UPDATE bridge_links SET updated_at = updated_at WHERE id = :id"
+        found: list[LinkRecord | None] = []
+
+        async def take() -> None:
+            found.append(await records.take_link("gmod", "srv-1"))
+
+        async with shared.engine.connect() as writer, anyio.create_task_group() as tg:
+            await writer.begin()
+            pid = (await writer.execute(text("SELECT pg_backend_pid()"))).scalar()
+            await writer.execute(text(touch), {"id": "lnk_1_new"})  # the lower id first
+            tg.start_soon(take)
+            with anyio.fail_after(10):
+                while not await blocked_by(shared, int(pid or 0)):
+                    await anyio.sleep(0.02)
+            await writer.execute(text(touch), {"id": "lnk_2_old"})  # then the higher
+            await writer.commit()
+        assert found and found[0] is not None
+        got = found[0]
+        assert (got.id, got.epoch, [f["s"] for f in got.unacked]) == ("lnk_1_new", 1, [1])
+        replaced = await records.get_link("lnk_2_old")
+        assert replaced is not None and replaced.epoch == 1  # the replaced one is fenced too
+
+
+@asynccontextmanager
+async def serving(records: BridgeStore) -> AsyncIterator[str]:
+    """A daemon's adapter endpoint on ``records`` (no cluster): its URL."""
+    edge = BridgeEdge(records)
+    server = await edge.serve("127.0.0.1", 0)
+    try:
+        yield f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/ws?encoding=json"
+    finally:
+        await edge.close_all()
+        server.close()
+        await server.wait_closed()
+
+
+async def identified(ws: ClientConnection, key: str, server: str) -> dict[str, Any]:
+    """Identify on ``ws`` (its hello read); the ``ready`` frame."""
+    await ws.send(json.dumps({"op": "identify", "d": {
+        "protocol": 1, "world": "minecraft", "server_id": server, "key": key,
+        "capabilities": ["chat"]}}))  # fmt: skip
+    with anyio.fail_after(30):
+        while (frame := json.loads(await ws.recv()))["op"] != "ready":
+            pass
+    return dict(frame["d"])
+
+
+async def closed_with(ws: ClientConnection) -> int:
+    """The code the daemon closes ``ws`` with (frames before it are skipped)."""
+    with anyio.fail_after(30):
+        try:
+            while json.loads(await ws.recv())["op"] != "ready":
+                pass
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None, "dropped, not closed"
+            return closed.rcvd.code
+    raise AssertionError("the daemon sent ready")
+
+
+async def test_a_node_held_between_taking_a_new_server_and_storing_its_link_loses_it(
+    pg_url: str,
+) -> None:
+    """Two daemons on one PostgreSQL identify the same new game server: node A takes it
+    first but its write waits (as a node paused past its lease would), node B takes it
+    after and links it. A's link is refused when its write goes on (its connection is
+    closed; its adapter identifies again), and B's is the server's one link. Before, A
+    stored a second live link beside B's."""
+    server = "srv-new"
+    async with PostgresStore(pg_url) as store_a, PostgresStore(pg_url) as store_b:
+        a, b = await open_bridge_store(store_a), await open_bridge_store(store_b)
+        _, key = await create_world_key(a, "the server", "minecraft", [server])
+        async with (
+            serving(a) as url_a, serving(b) as url_b,
+            connect(url_a) as ws_a, connect(url_b) as ws_b,
+        ):  # fmt: skip
+            for ws in (ws_a, ws_b):
+                assert json.loads(await ws.recv())["op"] == "hello"
+            await store_a._commits.lock.acquire()  # node A's writes wait from here
+            try:
+                await ws_a.send(json.dumps({"op": "identify", "d": {
+                    "protocol": 1, "world": "minecraft", "server_id": server, "key": key,
+                    "capabilities": ["chat"]}}))  # fmt: skip
+                with anyio.fail_after(30):  # A took the server and queued its new link
+                    while not store_a._commits._pending:
+                        await anyio.sleep(0.01)
+                assert a.taken_epoch("minecraft", server) == 1
+                ready = await identified(ws_b, key, server)
+            finally:
+                store_a._commits.lock.release()
+            assert await closed_with(ws_a) == CloseCode.UNKNOWN_ERROR
+        links = await chain(store_b, server)
+        assert links == {ready["link_id"]: None}
+        assert (await taken(b, server, "minecraft")).id == ready["link_id"]
+
+
+async def test_two_identifies_of_a_new_server_on_one_daemon_leave_one_live_link(
+    tmp_path: Path,
+) -> None:
+    """SQLite: one process writes the file, and a daemon identifies one game server at a
+    time (no fence is needed): of two identifies at once, the later one replaces the
+    earlier one's link, whose connection is closed with 4014 (before or after its
+    ready), and the server's links form one chain with one live link."""
+    server = "srv-new"
+    async with SQLiteStore(tmp_path / "encounters.db") as store:
+        records = await open_bridge_store(store)
+        _, key = await create_world_key(records, "the server", "minecraft", [server])
+        async with serving(records) as url, connect(url) as one, connect(url) as two:
+            outcomes: dict[ClientConnection, dict[str, Any]] = {}
+
+            async def link(ws: ClientConnection) -> None:
+                assert json.loads(await ws.recv())["op"] == "hello"
+                try:
+                    outcomes[ws] = await identified(ws, key, server)
+                except ConnectionClosed as closed:
+                    outcomes[ws] = {"close": closed.rcvd.code if closed.rcvd else None}
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(link, one)
+                tg.start_soon(link, two)
+            live = (await taken(records, server, "minecraft")).id
+            (winner,) = [ws for ws, got in outcomes.items() if got.get("link_id") == live]
+            loser = two if winner is one else one
+            if "close" not in outcomes[loser]:  # it was ready, then replaced
+                outcomes[loser] = {"close": await closed_with(loser)}
+            assert outcomes[loser] == {"close": CloseCode.REPLACED}
+        links = await chain(store, server)
+        assert [i for i, by in links.items() if by is None] == [live]
+        assert set(links.values()) <= {live, None}  # at most the loser's, replaced by it

@@ -27,7 +27,8 @@ writer, exactly as on one node, so 0 lost and 0 duplicated carry over:
   only then does the next holder load the link from PostgreSQL, the source of truth;
 - a node taking a lease drops whatever it had cached of the link before loading it,
   and loads it with :meth:`~encounters_bridge.store.LinkStore.take_link`, which bumps the
-  link's epoch in PostgreSQL in the same transaction;
+  game server's epoch in PostgreSQL and stamps the link with it in the same transaction
+  (a link it makes for the server carries that epoch too);
 - a node that lost its lease without knowing it (paused, or cut from Redis, for longer
   than ``lease_ttl``) is stopped by PostgreSQL: every write of a link carries the
   epoch its writer loaded it with and is refused unless that is still the stored one

@@ -52,9 +52,11 @@ class LinkRecord(BaseModel):
     updated_at: Timestamp = Field(default_factory=utcnow)
     #: the fencing token of the process that loaded the link to write it (kept in a
     #: column of its own, not in the record's JSON). Several nodes: loading a link to
-    #: write it (``LinkStore.take_link``) makes it one more than the stored one, and the
-    #: store refuses a write whose token is not the stored one, so a node whose lease
-    #: lapsed cannot write over the next holder's writes. 0 for a link never taken.
+    #: write it (``LinkStore.take_link``) takes its game server, whose epoch goes up by
+    #: one, and stamps the link with it (a link made by an identify carries the epoch
+    #: of its server's take), and the store refuses a write whose token is not the
+    #: stored one, so a node whose lease lapsed cannot write over the next holder's
+    #: writes. 0 for a link never taken.
     epoch: Annotated[int, Field(ge=0)] = 0
 
 

@@ -9,14 +9,26 @@ Needs the ``postgres`` extra, like the store it sits beside.
 
 Fencing: several nodes write here, one per link at a time by a lease in Redis, and a
 node paused for longer than its lease may wake up still believing it holds a link.
-So the store, not the lease, has the last word: a node loads a link to write it with
-:meth:`PostgresBridgeStore.take_link`, which bumps the link's ``epoch`` column in the
-transaction that reads it, and every write of the link carries the epoch it was loaded
-with and is refused (:class:`~.protocols.LinkMoved`, nothing of its batch stored)
-unless the stored one is still that: a trigger on ``bridge_links`` (``schema.py``)
-refuses an update that would lower a link's epoch, inside the upsert every link write
-already makes, and the store's :class:`~encounters.storage.postgres.Fence` commits the
-rest of the batch without the refused call.
+So the store, not the lease, has the last word: a node takes a game server to write
+its links with :meth:`PostgresBridgeStore.take_link`, which bumps the server's epoch
+(``bridge_servers``) and stamps the server's newest link (and the replaced ones it
+followed to it) with it, in the transaction that reads the link. Every write of a link
+carries the epoch it was loaded with and is refused (:class:`~.protocols.LinkMoved`,
+nothing of its batch stored) unless the stored one is still that: a trigger on
+``bridge_links`` (``schema.py``) refuses an update that would lower a link's epoch,
+inside the upsert every link write already makes, and the store's
+:class:`~encounters.storage.postgres.Fence` commits the rest of the batch without the
+refused call. A new link has no row yet: its first write (``LinkWrite.new``) is fenced
+by its server's row instead (``bridge_server_fence``), so two nodes identifying one
+game server at once, or a node that lost the server before storing its new link,
+cannot both store one.
+
+Lock order, the same in every transaction: game servers' rows (in key order), then
+links' rows (in id order), then outbox rows. A write takes the servers' rows only when
+it makes a new link (``bridge_server_fence`` ranks before ``bridge_links``), and
+:meth:`~PostgresBridgeStore.take_link` takes its server's row and then the rows of the
+chain of replaced links it followed, in id order too. So two transactions never wait
+for each other both ways (no deadlock), whichever node is stale.
 """
 
 from __future__ import annotations
@@ -24,7 +36,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -42,6 +54,7 @@ from .schema import (
     api_keys,
     bridge_links,
     bridge_outbox,
+    bridge_servers,
     deploy_tokens,
     world_keys,
 )
@@ -68,33 +81,51 @@ def _taken_over(write: Write, message: str) -> LinkMoved:
 #: the trigger in ``schema.py``)
 _EPOCH = Fence("id", FENCE_SQLSTATE, _taken_over)
 
+#: a new link is written only by the process that took its game server last (the
+#: function in ``schema.py``; the refused row is the link)
+_SERVER_EPOCH = Fence("id", FENCE_SQLSTATE, _taken_over)
+
 _STATEMENTS = [
     SharedStatement("world_keys", _upsert(world_keys), 0, ("id",)),
     SharedStatement("api_keys", _upsert(api_keys), 1, ("id",)),
     SharedStatement("deploy_tokens", _upsert(deploy_tokens), 2, ("id",)),
-    SharedStatement("bridge_links", _upsert(bridge_links), 3, ("id",), _EPOCH),
+    # before any link row, in the servers' order: a write locks a game server's row
+    # before its links' rows, as take_link does (see the module's docstring)
+    SharedStatement(
+        "bridge_server_fence",
+        text("SELECT bridge_server_fence(:world, :server_id, :epoch, :id)"),
+        3,
+        ("world", "server_id"),
+        _SERVER_EPOCH,
+    ),
+    SharedStatement("bridge_links", _upsert(bridge_links), 4, ("id",), _EPOCH),
     # one rank for the outbox's three statements, no keys: a link's clearing, trims and
     # appends keep the order they were queued in
-    SharedStatement("bridge_outbox", pg_insert(bridge_outbox).on_conflict_do_nothing(), 4),
+    SharedStatement("bridge_outbox", pg_insert(bridge_outbox).on_conflict_do_nothing(), 5),
     SharedStatement(
         "bridge_outbox_trim",
         delete(bridge_outbox).where(
             bridge_outbox.c.link_id == bindparam("b_link"),
             bridge_outbox.c.s <= bindparam("b_upto"),
         ),
-        4,
+        5,
     ),
     SharedStatement(
         "bridge_outbox_clear",
         delete(bridge_outbox).where(bridge_outbox.c.link_id == bindparam("b_link")),
-        4,
+        5,
     ),
 ]
 
 
 def _link_writes(change: LinkWrite) -> list[Write]:
     link = change.record
-    writes = [Write("bridge_links", {
+    writes = []
+    if change.new:  # no row of it to fence it yet: its game server's epoch does
+        writes.append(Write("bridge_server_fence", {
+            "world": link.world, "server_id": link.server_id, "epoch": link.epoch, "id": link.id,
+        }))  # fmt: skip
+    writes += [Write("bridge_links", {
         "id": link.id, "world": link.world, "server_id": link.server_id,
         "key_id": link.key_id, "updated_at": link.updated_at, "epoch": link.epoch,
         "data": link.model_dump_json(exclude={"unacked", "epoch"}),
@@ -116,6 +147,8 @@ class PostgresBridgeStore(BridgeStore):
 
     def __init__(self, store: PostgresStore) -> None:
         self.store = store
+        #: the epoch this process last took each game server with (take_link)
+        self._taken: dict[tuple[str, str], int] = {}
 
     async def open(self) -> None:
         self.store.share(_STATEMENTS)
@@ -192,30 +225,72 @@ class PostgresBridgeStore(BridgeStore):
         return await self._link(q)
 
     async def take_link(self, world: str, server_id: str) -> LinkRecord | None:
-        """The newest link of the game server, its replacements followed, with its
-        epoch bumped: one transaction that first locks and bumps the row (waiting for a
-        write of the link in flight on another node to commit), then reads it and its
-        outbox, so what it returns holds every write the previous loader made, and
-        none of that loader's later writes can be stored."""
-        t = bridge_links.c
+        """The newest link of the game server, its replacements followed, with the
+        server taken: one transaction that first bumps the server's epoch (waiting for
+        a new link of it in flight on another node to commit, and fencing out one not
+        yet written), then stamps the links it followed with that epoch (waiting for a
+        write of each in flight to commit), then reads the newest and its outbox. So
+        what it returns holds every write the previous taker made, and none of that
+        taker's later writes can be stored.
+
+        Locks, in the order every write takes them too (see the module's docstring):
+        the server's row, then the links' rows in id order, not in the order the chain
+        of replacements is followed (a write locking two links of the chain in id order
+        would wait for this take while it waits for the write). The chain read before
+        its rows are locked does not change meanwhile: a link is replaced only by the
+        first write of the new link, which the server's row fences."""
+        t, servers = bridge_links.c, bridge_servers.c
+        bump = (
+            pg_insert(bridge_servers)
+            .values(world=world, server_id=server_id, epoch=1)
+            .on_conflict_do_update(
+                index_elements=["world", "server_id"], set_={"epoch": servers.epoch + 1}
+            )
+            .returning(servers.epoch)
+        )
         newest = (
-            select(t.id).where(t.world == world, t.server_id == server_id)
+            select(t.id, t.data, t.epoch).where(t.world == world, t.server_id == server_id)
             .order_by(t.updated_at.desc()).limit(1)
         )  # fmt: skip
         async with self.store.reading() as conn, conn.begin():
-            link_id = (await conn.execute(newest)).scalar()
+            epoch = int((await conn.execute(bump)).scalar_one())
+            chain: list[str] = []
+            highest = 0
+            row = (await conn.execute(newest)).first()
+            link_id = row.id if row else None
             for _ in range(16):  # follow replacements to the newest link
-                if link_id is None:
-                    return None
-                bumped = (await conn.execute(
-                    update(bridge_links).where(t.id == link_id)
-                    .values(epoch=t.epoch + 1).returning(t.data)
-                )).scalar()  # fmt: skip
-                replaced_by = json.loads(bumped).get("replaced_by") if bumped else None
-                if not replaced_by:
+                if row is None:
                     break
-                link_id = replaced_by
-            return await self._read_link(conn, select(t.id, t.data, t.epoch).where(t.id == link_id))
+                chain.append(row.id)
+                highest = max(highest, row.epoch)
+                link_id = json.loads(row.data).get("replaced_by")
+                row = None
+                if link_id:
+                    q = select(t.id, t.data, t.epoch).where(t.id == link_id)
+                    row = (await conn.execute(q)).first()
+            if highest >= epoch:  # stamped by a take of an earlier version: stay above it
+                epoch = highest + 1
+                await conn.execute(
+                    update(bridge_servers)
+                    .where(servers.world == world, servers.server_id == server_id)
+                    .values(epoch=epoch)
+                )
+            found = None
+            if chain:
+                if len(chain) > 1:  # one statement locks one row; several: in id order
+                    await conn.execute(
+                        select(t.id).where(t.id.in_(chain)).order_by(t.id).with_for_update()
+                    )
+                await conn.execute(update(bridge_links).where(t.id.in_(chain)).values(epoch=epoch))
+                last = link_id or chain[-1]  # past 16 replacements: read the 17th as it is
+                found = await self._read_link(
+                    conn, select(t.id, t.data, t.epoch).where(t.id == last)
+                )
+        self._taken[(world, server_id)] = epoch
+        return found
+
+    def taken_epoch(self, world: str, server_id: str) -> int:
+        return self._taken.get((world, server_id), 0)
 
     async def _link(self, query: Any) -> LinkRecord | None:
         """One link row with its outbox, read in one repeatable-read transaction (a

@@ -35,12 +35,18 @@ class LinkWrite:
 
     Fenced by ``record.epoch`` on a store shared by nodes: when the stored link's epoch
     is another one (a node loaded it with :meth:`LinkStore.take_link` since), the write's
-    whole batch is refused with :class:`LinkMoved` and nothing of it is stored."""
+    whole batch is refused with :class:`LinkMoved` and nothing of it is stored. ``new``:
+    the link may not be stored yet (its process made it; no row carries its epoch
+    yet), so it is fenced by its game server's epoch instead: refused the same way
+    unless ``record.epoch`` is the epoch the server was last taken with
+    (:meth:`LinkStore.taken_epoch`), that is, unless no other process took the server
+    since this one did."""
 
     record: LinkRecord
     appended: list[dict[str, Any]] = field(default_factory=list)
     acked: int = 0
     replace: bool = False
+    new: bool = False
 
 
 @dataclass
@@ -114,17 +120,25 @@ class LinkStore(Protocol):
 
     async def take_link(self, world: str, server_id: str) -> LinkRecord | None:
         """The newest link of a game server (:meth:`find_link`, its replacements
-        followed), loaded to be written by this process: on a store shared by nodes its
-        ``epoch`` is bumped in the same transaction as it is read, so writes of whoever
-        loaded it before are refused from then on, and everything they wrote before is
-        in what this returns. Stores one process writes keep the epoch as it is (this
-        default: no fence is needed where one process writes)."""
+        followed), loaded to be written by this process. On a store shared by nodes
+        this takes the game server: its epoch is bumped and the link is stamped with it
+        in the same transaction as it is read, so writes of whoever took it before are
+        refused from then on (a new link of theirs too), and everything they wrote
+        before is in what this returns. Stores one process writes keep the epoch as it
+        is (this default: no fence is needed where one process writes)."""
         record = await self.find_link(world, server_id)
         for _ in range(16):  # follow replacements to the newest link
             if record is None or record.replaced_by is None:
                 break
             record = await self.get_link(record.replaced_by)
         return record
+
+    def taken_epoch(self, world: str, server_id: str) -> int:
+        """The epoch this store object (this process) last took the game server with
+        (:meth:`take_link`), which a link it makes for the server carries: a server
+        with no link yet has no record to carry it. 0 when this process never took the
+        server, and on stores one process writes (this default)."""
+        return 0
 
 
 class KeyStore(WorldKeyStore, ApiKeyStore, Protocol):

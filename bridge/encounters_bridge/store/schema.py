@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     inspect,
     select,
     text,
@@ -83,6 +84,20 @@ bridge_links = Table(
     #: the fencing token of the process writing the link (see ``LinkRecord.epoch``)
     Column("epoch", _BIG, nullable=False, server_default="0"),
     Index("ix_bridge_links_server", "world", "server_id"),
+)
+
+#: A game server's fencing token (several nodes, PostgreSQL): ``LinkStore.take_link``
+#: bumps it in the transaction that loads the server's newest link and stamps that link
+#: with it, so it is the epoch of the last process that took the server. A new link is
+#: stored only with the epoch its process took the server with (``_SERVER_FENCE``): one
+#: row fences the first link of a server, which no link row could. Stays empty on
+#: SQLite (one process writes the file), where it exists for ``ae store migrate``.
+bridge_servers = Table(
+    "bridge_servers",
+    metadata,
+    Column("world", String(16), primary_key=True),
+    Column("server_id", String(64), primary_key=True),
+    Column("epoch", _BIG, nullable=False, server_default="0"),
 )
 
 #: A link's dispatches not yet acknowledged, one row each: a busy link appends rows and
@@ -150,8 +165,49 @@ def _v2_link_epochs(conn: Connection) -> None:
                              "FOR EACH ROW EXECUTE PROCEDURE bridge_links_fence()")  # fmt: skip
 
 
+#: Refuses a new link unless its epoch is its game server's (the epoch its process took
+#: the server with): another process took the server since, and may have stored a link
+#: of its own. It locks the server's row (``FOR SHARE``; made, with epoch 0, for a
+#: server never taken) until the write commits, so a take waits for the new link and
+#: then finds it. Called before the link's row is written (its DETAIL is the link's id).
+_SERVER_FENCE = f"""
+CREATE OR REPLACE FUNCTION bridge_server_fence(w TEXT, s TEXT, e BIGINT, link TEXT)
+RETURNS INTEGER LANGUAGE plpgsql AS $fence$
+DECLARE
+  stored BIGINT;
+BEGIN
+  INSERT INTO bridge_servers (world, server_id, epoch) VALUES (w, s, 0) ON CONFLICT DO NOTHING;
+  SELECT epoch INTO stored FROM bridge_servers WHERE world = w AND server_id = s FOR SHARE;
+  IF stored <> e THEN
+    RAISE EXCEPTION 'server %/% was taken by another node (its epoch is %, new link %''s %)',
+      w, s, stored, link, e USING ERRCODE = '{FENCE_SQLSTATE}', DETAIL = link;
+  END IF;
+  RETURN 1;
+END
+$fence$
+"""
+
+
+def _v3_server_epochs(conn: Connection) -> None:
+    """A game server's fencing token (``bridge_servers``), from the highest epoch of
+    its links; on PostgreSQL, the function that fences a new link by it."""
+    bridge_servers.create(conn, checkfirst=True)
+    if conn.dialect.name == "postgresql":
+        t = bridge_links.c
+        highest = select(t.world, t.server_id, func.max(t.epoch)).group_by(t.world, t.server_id)
+        columns = ["world", "server_id", "epoch"]
+        conn.execute(
+            pg_insert(bridge_servers).from_select(columns, highest).on_conflict_do_nothing()
+        )
+        conn.exec_driver_sql(_SERVER_FENCE)
+
+
 #: ``MIGRATIONS[i]`` brings the bridge's tables from version ``i`` to ``i + 1``, inside
 #: the open transaction; append new ones, never edit a released one.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_records, _v2_link_epochs]
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _v1_records,
+    _v2_link_epochs,
+    _v3_server_epochs,
+]
 
 SCHEMA_VERSION = len(MIGRATIONS)
