@@ -757,7 +757,14 @@ class BridgeEdge:
                     await self._close(old, CloseCode.REPLACED, "a newer link of this server")
             told = await self._stored_events(auth, previous)
             sessions = await self.sessions_for(*place) if self.sessions_for else []
-            await owner.save()  # before ready goes out: a resume can follow at once
+            try:
+                await owner.save()  # before ready goes out: a resume can follow at once
+            except LinkMoved as exc:  # another node took the server since our take
+                log.warning("bridge.link_busy", world=place[0], server_id=place[1],
+                            error=str(exc))  # fmt: skip
+                await self.give_up(place, "lost")
+                return conn.link.refuse(CloseCode.GOING_AWAY, "this server's link is busy on "
+                                        "another node; try again")  # fmt: skip
         self._attach(conn, owner)
         return conn.link.accept(state, token, sessions, told)
 
