@@ -98,6 +98,11 @@ from .schema import (
 )
 from .sqlite import _companion_row, _session_row
 
+#: SQLSTATE classes of a server, database or user that cannot be used: connection
+#: exceptions, authorization, an unknown database, insufficient resources, operator
+#: intervention (a shutdown). Other errors are a refused statement.
+_UNUSABLE_STATES = frozenset({"08", "28", "3D", "53", "57"})
+
 log = get_logger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
@@ -283,8 +288,24 @@ class PostgresStore(Store):
         self._engine = engine
 
     def _unreachable(self, exc: BaseException) -> StoreError:
+        """The error an operator sees for a failed database call: a server, database or
+        user that cannot be used points at the store URL; a statement the server
+        refused on a working connection (a deadlock, a serialization failure, a
+        constraint) is named with its SQLSTATE instead, since the URL is not the
+        problem and trying again may succeed."""
         orig = exc.orig if isinstance(exc, DBAPIError) else exc
         reason = str(orig).splitlines()[0] if str(orig) else type(orig).__name__
+        state = getattr(orig, "sqlstate", None)
+        if (
+            isinstance(exc, DBAPIError)
+            and not exc.connection_invalidated
+            and isinstance(state, str)
+            and state[:2] not in _UNUSABLE_STATES
+        ):
+            return StoreError(
+                f"the PostgreSQL store {self.where} refused a statement: {reason} "
+                f"(SQLSTATE {state}); it was not applied"
+            )
         return StoreError(
             f"cannot use the PostgreSQL store {self.where}: {reason}; check the store URL "
             "(AE_STORE) and that the server is running and accepts this user"

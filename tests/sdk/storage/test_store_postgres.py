@@ -19,6 +19,7 @@ from typing import Any
 
 import anyio
 import pytest
+from sqlalchemy import text
 
 from encounters import EncounterSpec, Session, SyncEngine
 from encounters.errors import ConfigError, StoreError
@@ -174,6 +175,23 @@ async def test_an_unreachable_server_is_one_line_without_the_password() -> None:
     assert f"127.0.0.1:{port}/ae" in message and "AE_STORE" in message
     assert "s3cret-pw" not in message and "s3cret-pw" not in repr(store)
     assert "\n" not in message
+
+
+async def test_a_refused_statement_is_named_with_its_sqlstate_not_the_url(
+    pg_schema: str,
+) -> None:
+    """A statement the server refuses on a working connection (here a division by zero;
+    in a cluster a deadlock or a fence) is not an unreachable server: the message names
+    the refusal and its SQLSTATE, and does not send the operator to check the URL."""
+    async with node(pg_schema) as store:
+        with pytest.raises(StoreError) as info:
+            async with store.reading() as conn:
+                await conn.execute(text("SELECT 1 / 0"))
+        message = str(info.value)
+        assert "refused a statement" in message and "SQLSTATE 22012" in message
+        assert "division by zero" in message and "AE_STORE" not in message
+        async with store.reading() as conn:  # the store goes on working
+            assert (await conn.execute(text("SELECT 1"))).scalar() == 1
 
 
 async def test_a_missing_schema_is_named_with_the_fix(pg_schema: str) -> None:
