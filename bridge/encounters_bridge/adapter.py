@@ -149,8 +149,13 @@ class AdapterClient:
         for effect in effects:
             if isinstance(effect, Send):
                 await ws.send(self.link.encode(effect.frame))
-            elif isinstance(effect, DispatchIn) and self.on_dispatch is not None:
-                await self.on_dispatch(effect.frame)
+            elif isinstance(effect, DispatchIn):
+                try:
+                    if self.on_dispatch is not None:
+                        await self.on_dispatch(effect.frame)
+                finally:  # a handler that failed ran it too: it is not run again
+                    done = self.link.processed(effect.frame)
+                await self._apply(ws, done)
             elif isinstance(effect, Acked):
                 pass
 

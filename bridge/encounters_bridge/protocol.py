@@ -501,10 +501,7 @@ class AdapterLink:
         if frame.op == "dispatch" and frame.s is not None:
             if frame.s <= self.in_s:  # a replay of one we ran: acknowledge it again
                 return [self._ack()]
-            self.in_s = frame.s
-            if self.in_s - self.acked_s >= ACK_EVERY:
-                return [DispatchIn(frame), self._ack()]
-            return [DispatchIn(frame)]
+            return [DispatchIn(frame)]  # counted once carried out (processed)
         if frame.op in ("ack", "heartbeat_ack"):
             s = frame.d.get("s", frame.d.get("ack"))
             if isinstance(s, int) and self.out.ack(s):
@@ -512,6 +509,15 @@ class AdapterLink:
         if frame.op == "error" and frame.d.get("code") in ("rate_limited", "out_of_order"):
             self.resend_at = now + RESEND_PAUSE  # resend everything unacked, in order
         return []
+
+    def processed(self, frame: Frame) -> list[Effect]:
+        """The I/O layer carried out ``frame`` (a :class:`DispatchIn`). Only now does it
+        count as processed: no ack and no heartbeat covers a dispatch still being
+        carried out, so an adapter that dies meanwhile gets it again after its resume.
+        Returns the ack owed when a burst's worth is processed."""
+        if frame.s is not None and frame.s > self.in_s:
+            self.in_s = frame.s
+        return [self._ack()] if self.in_s - self.acked_s >= ACK_EVERY else []
 
     def _ack(self) -> Send:
         self.acked_s = self.in_s

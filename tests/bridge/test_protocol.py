@@ -137,6 +137,7 @@ class Wire:
                 self.from_server(self.server.receive(data, self.now))
             elif isinstance(effect, DispatchIn):
                 self.dispatched.append(effect.frame)
+                self.from_adapter(self.adapter.processed(effect.frame))  # carried out at once
 
     # -- what the I/O layers do ----------------------------------------------------------
 
@@ -677,7 +678,9 @@ def test_resume_after_a_lost_ack_replays_only_what_the_adapter_has_not_processed
     # the adapter processed 4 and 5 but its acks were lost on the way back
     for i in (4, 5):
         numbered = wire.state.sequence(action(i))
-        wire.adapter.receive(encode(numbered, "json"), 1.0)
+        (taken,) = wire.adapter.receive(encode(numbered, "json"), 1.0)
+        assert isinstance(taken, DispatchIn)
+        wire.adapter.processed(taken.frame)  # its ack (if one is owed) never arrives
     wire.cut()
     wire.dispatch(action(6))
     wire.to_adapter_log.clear()
@@ -687,6 +690,26 @@ def test_resume_after_a_lost_ack_replays_only_what_the_adapter_has_not_processed
     assert resume.d["last_s"] == 5
     assert [f.s for f in wire.to_adapter_log if f.op == "dispatch"] == [6]
     assert next(f for f in wire.to_adapter_log if f.op == "resumed").d == {"replayed": 1}
+
+
+def test_a_dispatch_still_being_carried_out_is_not_acknowledged() -> None:
+    """The adapter acknowledges what it has carried out, not what it has read: while a
+    dispatch is still running, neither a heartbeat nor an ack covers it (an adapter
+    that dies meanwhile gets it again after its resume), and once it is done the next
+    heartbeat does."""
+    wire = Wire(interval=1.0)
+    wire.connect()
+    assert wire.state is not None
+    wire.dispatch(action(1))  # carried out at once by the wire
+    numbered = wire.state.sequence(action(2))
+    (taken,) = wire.adapter.receive(encode(numbered, "json"), 2.0)
+    assert isinstance(taken, DispatchIn) and taken.frame.s == 2
+    assert wire.adapter.in_s == 1  # read, not yet carried out
+    beats = [f for f in sent(wire.adapter.tick(10.0)) if f.op in ("heartbeat", "ack")]
+    assert beats and all(f.d.get("ack", f.d.get("s")) == 1 for f in beats)
+    assert wire.adapter.processed(taken.frame) == []  # one dispatch owes no ack yet
+    (beat,) = [f for f in sent(wire.adapter.tick(20.0)) if f.op == "heartbeat"]
+    assert beat.d["ack"] == 2
 
 
 def test_resume_with_a_replayed_duplicate_is_ignored_by_the_adapter() -> None:
@@ -703,7 +726,9 @@ def test_resume_with_a_replayed_duplicate_is_ignored_by_the_adapter() -> None:
     link.receive('{"op":"resume","d":{"link_id":"link_1","resume_token":"t","last_s":0}}', 0.0)
     # the adapter has processed 1 and 2 in between
     for f in wire.state.unacked[:2]:
-        wire.adapter.receive(encode(f, "json"), 0.0)
+        (taken,) = wire.adapter.receive(encode(f, "json"), 0.0)
+        assert isinstance(taken, DispatchIn)
+        wire.adapter.processed(taken.frame)
     wire.dispatched.clear()
     wire.up = True
     wire.server = link
