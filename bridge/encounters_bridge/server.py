@@ -586,7 +586,7 @@ class BridgeEdge:
         assert conn.owner is not None
         try:
             await conn.owner.save_received(s)
-        except Exception as exc:  # the store failed, or the link moved to another node
+        except (StoreError, LinkMoved) as exc:  # the store failed, or the link moved
             log.warning("bridge.event_not_counted", link_id=conn.link_id, error=repr(exc))
             await self._give_back(conn, s)
             return False
