@@ -28,7 +28,7 @@ from encounters.engine import Engine
 from encounters.errors import ConfigError
 from encounters.log import get_logger
 from encounters.moderation import ContentModerator
-from encounters.settings import Settings
+from encounters.settings import POSTGRES_SCHEMES, Settings
 
 from .audio import AudioLinks
 from .backoff import BadKeyBackoff
@@ -102,9 +102,12 @@ class Daemon:
             if settings.redis:  # several nodes: leases and the signal bus in Redis
                 from .cluster import Cluster
 
-                if settings.store == "memory":
+                if not settings.store.startswith(POSTGRES_SCHEMES):
+                    # SQLite serialises one process's writes but cannot fence another
+                    # node's: two nodes could each hold a live link for one game server
                     raise ConfigError(
-                        "AE_REDIS (several nodes) needs a store the nodes share: set "
+                        f"AE_REDIS (several nodes) needs a store the nodes share and "
+                        f"fence, but AE_STORE is {settings.store}: set "
                         "AE_STORE=postgresql://..., or unset AE_REDIS for one node"
                     )
                 edge.cluster = Cluster(settings, lease_ttl=config.lease_ttl)

@@ -69,3 +69,20 @@ def test_a_key_made_by_the_cli_links_a_game_server_to_a_daemon_on_postgresql(
         assert link is not None and link.server_id == "srv-pg"
         # nothing of it went into a SQLite file in the data folder
         assert not settings.database_path.exists()
+
+
+def test_serve_with_redis_on_a_sqlite_store_is_refused_in_one_line(tmp_path: Path) -> None:
+    """Several nodes on one SQLite file could each hold a live link for one game
+    server (SQLite cannot fence another process's writes), so ``AE_REDIS`` needs
+    PostgreSQL; the daemon says so before it listens, and leaves no link behind."""
+    port = free_port()
+    result = runner.invoke(
+        app,
+        ["--data-dir", str(tmp_path), "bridge", "serve", "--port", str(port),
+         "--http-port", str(free_port())],
+        env={"AE_STORE": "sqlite", "AE_REDIS": "redis://127.0.0.1:6379/0", "COLUMNS": "400"},
+    )  # fmt: skip
+    assert result.exit_code != 0 and not isinstance(result.exception, (OSError, AssertionError))
+    message = result.stderr.strip()
+    assert "AE_REDIS" in message and "AE_STORE=postgresql://" in message, message
+    assert "\n" not in message and "Traceback" not in result.output + result.stderr
