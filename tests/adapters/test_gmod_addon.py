@@ -615,6 +615,53 @@ def test_a_refused_resume_identifies_once(version: str, release: str, tmp_path: 
             world.close()
 
 
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_a_map_change_after_a_refused_resume_keeps_the_unacknowledged_events(
+    version: str, tmp_path: Path
+) -> None:
+    """A map change between a 4009 and the next ``ready`` saves the events the daemon
+    has not acknowledged (with no link left to resume, only the link they are
+    numbered on); the next map identifies and sends each of them."""
+    data = tmp_path / "garrysmod-data"
+    (data / "ai_companion").mkdir(parents=True)
+    state_file = data / "ai_companion" / "link.json"
+    with daemon(tmp_path) as (_portal, harness):
+        url = f"ws://127.0.0.1:{harness.port}/ws"
+        state_file.write_text(json.dumps({
+            "server_id": SERVER_ID, "url": url + "?encoding=json", "link_id": "lnk_gone",
+            "resume_token": "stale", "in_s": 3, "out_s": 1, "companions": [],
+            "unacked": [{"s": 1, "d": {"type": "player_join",
+                                       "player": {"id": "7", "name": "Kleiner"}}}],
+        }), encoding="utf-8")  # fmt: skip
+        convars = {"ai_companion_url": url, "ai_companion_key": harness.keys["key"],
+                   "ai_companion_server_id": SERVER_ID}  # fmt: skip
+        first = GmodWorld(version, convars, data_dir=data)
+        try:
+            # the resume is refused (4009): waiting to identify, no link to resume
+            first.run_until(lambda: first.server.eval("AICompanion.Connection.state") == b"waiting"
+                            and first.server.eval("AICompanion.Connection.link.link_id") is None,
+                            what="the refused resume")  # fmt: skip
+            first.server.run('AICompanion.Connection.event({type = "player_leave", '
+                             'player = {id = "7", name = "Kleiner"}})')  # fmt: skip
+            first.change_map()
+        finally:
+            first.close()
+        saved = json.loads(state_file.read_text(encoding="utf-8"))
+        assert "link_id" not in saved and saved["events_link"] == "lnk_gone"
+        assert [f["d"]["type"] for f in saved["unacked"]] == ["player_join", "player_leave"]
+        second = GmodWorld(version, convars, data_dir=data)
+        try:
+            second.run_until(lambda: bool(_events(harness, "player_leave")), timeout=8,
+                             what="the events of the last map")  # fmt: skip
+            identify = json.loads(second.sockets.sent[0])
+            assert identify["op"] == "identify" and identify["d"]["previous_link"] == "lnk_gone"
+            second.run_for(0.5)
+            assert [w["d"]["type"] for w in _events(harness, "player_join")] == ["player_join"]
+            assert len(_events(harness, "player_leave")) == 1
+        finally:
+            second.close()
+
+
 #: every ACT enum the addon may use, with its value, as the GMod wiki lists them
 #: (wiki.facepunch.com/gmod/Enums/ACT)
 WIKI_ACTS = {
@@ -860,6 +907,36 @@ def test_identifying_again_drops_the_events_the_daemon_stored(
         d["previous"] = previous
     again = [f for f in drv.sent(drv.receive({"op": "ready", "d": d}, 1.0)) if f["op"] == "event"]
     assert [(f["s"], f["d"]["type"]) for f in again] == list(enumerate(resent, start=1))
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_a_snapshot_after_a_refused_resume_identifies_naming_the_events_link(
+    version: str,
+) -> None:
+    """A snapshot taken after 4009 holds no link to resume but the unacknowledged events
+    and the link they are numbered on: restored in a fresh state, the link identifies
+    naming it, and ``previous`` drops those the daemon stored."""
+    drv = LinkDriver(version)
+    hello = {"op": "hello", "d": {"heartbeat_interval": 1000}}
+    drv.call("connected", 0.0)
+    drv.receive(hello, 0.0)
+    drv.receive({"op": "ready", "d": {"link_id": "lnk", "resume_token": "tok"}}, 0.0)
+    for kind in ("a", "b", "c"):
+        drv.call("event", drv.codec.to_lua({"type": kind}), None)
+    assert drv.closed(4009) == "identify"
+    # written to data/ as JSON, read back by the next map's fresh Lua state
+    snapshot = b"function(link) return AICompanion.json.encode(link:snapshot()) end"
+    text = drv.codec.lua.eval(snapshot)(drv.link)
+    fresh = LinkDriver(version)
+    state = fresh.codec.lua.eval(b"function(t) return AICompanion.json.decode(t) end")(text)
+    assert fresh._call(fresh.link, b"restore", state) is True
+    fresh.call("connected", 1.0)
+    (identify,) = fresh.sent(fresh.receive(hello, 1.0))
+    assert identify["op"] == "identify" and identify["d"]["previous_link"] == "lnk"
+    ready = {"link_id": "lnk2", "resume_token": "tok2", "previous": {"link_id": "lnk", "in_s": 1}}
+    again = [f for f in fresh.sent(fresh.receive({"op": "ready", "d": ready}, 1.0))
+             if f["op"] == "event"]  # fmt: skip
+    assert [(f["s"], f["d"]["type"]) for f in again] == [(1, "b"), (2, "c")]
 
 
 @pytest.mark.parametrize("version", list(LUAJITS))

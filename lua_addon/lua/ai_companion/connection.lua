@@ -126,6 +126,7 @@ end
 --- Queue an event for the daemon (sent now when linked, else after the reconnection).
 function C.event(d, sid)
   if not C.link then return end
+  C.dirty = true   -- saved even when it waits for the next connection
   C.apply(C.link:event(d, sid), C.socket)
 end
 
@@ -217,7 +218,10 @@ function C.save_state()
   C.dirty = false
   C.next_save = SysTime() + C.SAVE_EVERY
   local link = C.link
-  if not link or not file or not link.link_id then return false end
+  -- after a 4009 there is no link to resume, but its unacknowledged events must survive
+  if not link or not file or not (link.link_id or (link.events_link and #link.unacked > 0)) then
+    return false
+  end
   local companions = {}
   for sid, ent in pairs(A.companions) do
     if IsValid(ent) then
@@ -278,7 +282,12 @@ function C.start()
     -- a fresh Lua state (a map change): resume the link the previous one left
     local state = C.load_state()
     if state and C.link:restore(state) then
-      log("resuming link " .. tostring(C.link.link_id) .. " from " .. C.STATE_FILE)
+      if C.link.link_id then
+        log("resuming link " .. tostring(C.link.link_id) .. " from " .. C.STATE_FILE)
+      else
+        log(string.format("identifying with %d unacknowledged events from %s",
+          #C.link.unacked, C.STATE_FILE))
+      end
       local ok, err = pcall(A.restore, state.companions)
       if not ok then log("restoring companions failed: " .. tostring(err)) end
     end

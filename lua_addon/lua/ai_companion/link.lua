@@ -236,27 +236,37 @@ function Link:closed(code)
 end
 
 --- What survives a map change (a fresh Lua state): the link identity, the last dispatch
---- processed and the events the daemon has not acknowledged yet.
+--- processed, the events the daemon has not acknowledged yet and the link they are
+--- numbered on (after a 4009 there is no link identity, only those events).
 function Link:snapshot()
   local unacked = {}
   for i, f in ipairs(self.unacked) do
     unacked[i] = json.object({ s = f.s, sid = f.sid, d = f.d })
   end
   return json.object({
-    link_id = self.link_id, resume_token = self.resume_token,
+    link_id = self.link_id, resume_token = self.resume_token, events_link = self.events_link,
     in_s = self.in_s, out_s = self.out_s, unacked = json.array(unacked),
   })
 end
 
---- Take up a snapshot: the next connection resumes the link instead of identifying.
+--- Take up a snapshot: the next connection resumes the link instead of identifying;
+--- a snapshot without a link identity (taken after a 4009) identifies, naming the link
+--- its unacknowledged events are numbered on, so ready's `previous` still applies.
 function Link:restore(state)
   if type(state) ~= "table" then return false end
-  if type(state.link_id) ~= "string" or type(state.resume_token) ~= "string"
+  local linked = type(state.link_id) == "string" and type(state.resume_token) == "string"
+  local events_link = state.events_link
+  if type(events_link) ~= "string" then events_link = state.link_id end
+  if not (linked or (state.link_id == nil and type(events_link) == "string"))
     or not P.is_int(state.in_s) or not P.is_int(state.out_s) then
     return false
   end
-  self.link_id, self.resume_token = state.link_id, state.resume_token
-  self.events_link = state.link_id
+  if linked then
+    self.link_id, self.resume_token = state.link_id, state.resume_token
+  else
+    self.link_id, self.resume_token = nil, nil
+  end
+  self.events_link = events_link
   self.in_s, self.acked_s, self.out_s = state.in_s, state.in_s, state.out_s
   self.unacked = {}
   if type(state.unacked) == "table" then
