@@ -61,7 +61,7 @@ class Bridge extends EventEmitter {
   saveState (companions) {
     if (!this.state || this.frozen) return
     const link = this.connection.link.snapshot()
-    if (link === null) return // nothing to resume before the first ready
+    if (link === null) return // nothing to resume or resend before the first ready
     const snap = this.companions.snapshot()
     this.state.save({
       serverId: this.options.serverId,
@@ -76,8 +76,12 @@ class Bridge extends EventEmitter {
   _restore () {
     const saved = this.state?.load({ serverId: this.options.serverId, url: this.options.url })
     if (!saved || !this.connection.link.restore(saved.link)) return
-    this.log.info('bridge.resuming', {
-      link_id: saved.link.linkId, companions: (saved.companions || []).length, state_file: this.options.stateFile
+    this.log.info(saved.link.linkId ? 'bridge.resuming' : 'bridge.identifying_with_saved_events', {
+      link_id: saved.link.linkId ?? null,
+      events_link: saved.link.eventsLink ?? null,
+      unacked: (saved.link.unacked || []).length,
+      companions: (saved.companions || []).length,
+      state_file: this.options.stateFile
     })
     this.companions.restore(saved)
   }

@@ -268,26 +268,36 @@ class AdapterLink {
 
   /**
    * What a restarted bridge needs to resume this link: its identity, the last dispatch
-   * processed and the events the daemon has not acknowledged. Null before the first ready.
+   * processed, the events the daemon has not acknowledged and the link they are numbered
+   * on. After a 4009 there is no identity to resume, only those events (the next start
+   * identifies naming their link). Null when there is neither.
    */
   snapshot () {
-    if (!this.linkId || !this.resumeToken) return null
+    const linked = Boolean(this.linkId && this.resumeToken)
+    if (!linked && !(this.eventsLink && this.unacked.length > 0)) return null
     return {
-      linkId: this.linkId,
-      resumeToken: this.resumeToken,
+      ...(linked ? { linkId: this.linkId, resumeToken: this.resumeToken } : {}),
+      eventsLink: this.eventsLink,
       inS: this.inS,
       outS: this.outS,
       unacked: this.unacked.map((f) => ({ s: f.s, d: f.d, ...(f.sid !== undefined ? { sid: f.sid } : {}) }))
     }
   }
 
-  /** Take up a snapshot (a bridge restart): the next connection resumes instead of identifying. */
+  /**
+   * Take up a snapshot (a bridge restart): the next connection resumes instead of
+   * identifying; one without a link identity (taken after a 4009) identifies, naming the
+   * link its unacknowledged events are numbered on, so ready's `previous` still applies.
+   */
   restore (state) {
     const whole = (n) => Number.isSafeInteger(n) && n >= 0
-    if (!state || typeof state.linkId !== 'string' || typeof state.resumeToken !== 'string' ||
-        !whole(state.inS) || !whole(state.outS)) return false
-    this.linkId = this.eventsLink = state.linkId
-    this.resumeToken = state.resumeToken
+    if (!state || !whole(state.inS) || !whole(state.outS)) return false
+    const linked = typeof state.linkId === 'string' && typeof state.resumeToken === 'string'
+    const eventsLink = typeof state.eventsLink === 'string' ? state.eventsLink : state.linkId
+    if (!linked && !(state.linkId === undefined && typeof eventsLink === 'string')) return false
+    this.linkId = linked ? state.linkId : null
+    this.resumeToken = linked ? state.resumeToken : null
+    this.eventsLink = eventsLink
     this.inS = this.ackedS = state.inS
     this.outS = state.outS
     this.unacked = (Array.isArray(state.unacked) ? state.unacked : [])

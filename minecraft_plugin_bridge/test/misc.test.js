@@ -100,6 +100,32 @@ test('the command line: flags over environment over defaults', () => {
   assert.match(usage(), /AE_WORLD_KEY/)
 })
 
+test('the state file after a refused resume (4009): the unacknowledged events survive a restart', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-state-'))
+  const file = path.join(dir, 'ae-minecraft-bridge.state.json')
+  const hello = JSON.stringify({ op: 'hello', d: { heartbeat_interval: 1000 } })
+  const link = new AdapterLink({ world: 'minecraft', serverId: 'mc-1', key: 'secret', capabilities: ['chat'], encoding: 'json' })
+  link.receive(hello, false, 0)
+  link.receive(JSON.stringify({ op: 'ready', d: { link_id: 'link_1', resume_token: 'tok', sessions: [] } }), false, 0)
+  for (const type of ['a', 'b', 'c']) link.event({ type }, undefined, 0)
+  assert.equal(link.closed(4009), 'identify')
+  const snapshot = link.snapshot()
+  assert.ok(snapshot !== null && !('linkId' in snapshot) && snapshot.eventsLink === 'link_1')
+  new StateFile(file, createLogger('silent')).save({ serverId: 'mc-1', url: 'ws://x/ws', link: snapshot, companions: [], running: [] })
+  // the restarted bridge: identifies (there is no link to resume) naming the events' link
+  const loaded = new StateFile(file, createLogger('silent')).load({ serverId: 'mc-1', url: 'ws://x/ws' })
+  const again = new AdapterLink({ world: 'minecraft', serverId: 'mc-1', key: 'secret', capabilities: ['chat'], encoding: 'json' })
+  assert.ok(again.restore(loaded.link))
+  const [identify] = again.receive(hello, false, 1)
+  assert.equal(identify.frame.op, 'identify')
+  assert.equal(identify.frame.d.previous_link, 'link_1')
+  const ready = { link_id: 'link_2', resume_token: 't2', sessions: [], previous: { link_id: 'link_1', in_s: 1 } }
+  const resent = again.receive(JSON.stringify({ op: 'ready', d: ready }), false, 1)
+    .filter((e) => e.type === 'send' && e.frame.op === 'event')
+  assert.deepEqual(resent.map((e) => [e.frame.s, e.frame.d.type]), [[1, 'b'], [2, 'c']])
+  fs.rmSync(dir, { recursive: true })
+})
+
 test('the state file: mode 0600, for its own server id and daemon only; a link resumes from it', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ae-state-'))
   const file = path.join(dir, 'ae-minecraft-bridge.state.json')
