@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -419,10 +419,12 @@ class Outcome:
         return [f.op for f in self.frames]
 
     def errors(self) -> list[str]:
-        return [f.d.get("code") for f in self.frames if f.op == "error"]
+        return [str(f.d.get("code")) for f in self.frames if f.op == "error"]
 
 
-def identify(key: str, world: str = "minecraft", server_id: str = "raw", **over: Any) -> dict:
+def identify(
+    key: str, world: str = "minecraft", server_id: str = "raw", **over: Any
+) -> dict[str, Any]:
     d = {
         "protocol": 1,
         "world": world,
@@ -437,7 +439,7 @@ def identify(key: str, world: str = "minecraft", server_id: str = "raw", **over:
 
 async def raw(
     url: str,
-    sends: list[str | bytes | dict[str, Any]],
+    sends: Sequence[str | bytes | dict[str, Any]],
     encoding: Encoding = "json",
     wait: float = 3.0,
 ) -> Outcome:
