@@ -12,7 +12,10 @@
 - a node holding a link is paused (SIGSTOP) past its lease with an event waiting in its
   socket; the adapter resumes on another node and goes on; woken, the stale node's
   write of that event is refused by PostgreSQL (the link's epoch), it closes its
-  connection (1001), and every event is taken once, in order.
+  connection (1001), and every event is taken once, in order;
+- a game server identifies again on another node naming its previous link: that node
+  takes the link from the first (which closes its connection with 4014) and ``ready``'s
+  ``previous`` says how far the first node stored its events.
 
 The nodes run with a short lease (``AE_BRIDGE_LEASE_TTL``), so a dead node's links
 move within seconds.
@@ -434,3 +437,34 @@ async def test_a_node_paused_past_its_lease_cannot_write_the_link_it_lost(
     assert "taken over by another node" in log_a and "bridge.event_not_stored" in log_a
     assert "bridge.link_write_refused" not in b.output()
     assert cluster.terminate() == [0, 0], cluster.output()
+
+
+async def test_identifying_again_on_another_node_says_how_far_the_first_stored(
+    cluster2: DaemonCluster,
+) -> None:
+    """The adapter's acks were lost (it still holds events 1-3) and it identifies again
+    on node B naming its link on node A: B fences A off before it reads the link's
+    stored count, so ``previous`` tells the adapter not to send 1-3 again."""
+    _, _, world_key = await cluster2.keys([SERVER])
+    a, b = cluster2.nodes
+    await cluster2.start()
+    identify = {"protocol": 1, "world": "minecraft", "server_id": SERVER, "key": world_key,
+                "capabilities": ["chat"]}  # fmt: skip
+    old = await RawLink.open(a.ws_url)
+    await old.send("identify", identify)
+    first = (await old.until("ready"))["d"]
+    for n in (1, 2, 3):
+        await old.event(n)
+    new = await RawLink.open(b.ws_url)
+    await new.send("identify", {**identify, "previous_link": first["link_id"]})
+    ready = (await new.until("ready"))["d"]
+    assert ready["link_id"] != first["link_id"]
+    assert ready["previous"] == {"link_id": first["link_id"], "in_s": 3}
+    assert await old.close_code() == CloseCode.REPLACED
+    await new.event(1)  # the new link's events are numbered from 1
+    await new.ws.close()
+    async with PostgresStore(cluster2.store) as shared:
+        taken = [e.input.get("n") for e in await shared.list_audit()
+                 if e.kind == "event" and e.input.get("type") == "fence_probe"]  # fmt: skip
+    assert taken == [1, 2, 3, 1], cluster2.output()
+    assert cluster2.terminate() == [0, 0], cluster2.output()
