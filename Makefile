@@ -66,6 +66,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# mypy --strict over the packages, their tests and the benchmarks (pyproject's
+# [tool.mypy] files), so the tests are held to the package code's standard.
 typecheck: $(STAMP)
 	$(BIN)/mypy
 

@@ -41,7 +41,7 @@ import anyio  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
 
-import idle_fleet  # noqa: E402  (benchmarks/, the script's own folder)
+from benchmarks import idle_fleet  # noqa: E402
 from encounters.moderation import AuditLogger, ContentModerator  # noqa: E402
 from encounters.storage import SQLiteStore  # noqa: E402
 from encounters_bridge.adapter import AdapterClient  # noqa: E402

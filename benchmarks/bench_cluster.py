@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -56,7 +56,7 @@ REDIS = "redis://127.0.0.1:6379/0"
 #: Game servers (adapters) the actions go to: one per node with three nodes.
 SERVERS = 3
 #: The game servers' world (Minecraft bridges, as many operators run them).
-WORLD = "minecraft"
+WORLD: Final = "minecraft"
 #: Seconds a signal sent through one node may take to reach a link on another before
 #: the cluster figure is reported as not available.
 ROUTE_WAIT = 15.0

@@ -30,12 +30,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from better_profanity import profanity  # noqa: E402
 from tests.sdk.moderation.corpus.evaluate import HARM, evaluate, heldout_set, table  # noqa: E402
 from tests.sdk.moderation.corpus.load import load_corpus  # noqa: E402
 
+from benchmarks.previous_filter import TextFilter as PreviousFilter  # noqa: E402
 from encounters.models.persona import PersonaCore  # noqa: E402
 from encounters.moderation import (  # noqa: E402
     AuditLogger,
@@ -45,7 +45,6 @@ from encounters.moderation import (  # noqa: E402
 )
 from encounters.moderation.normalize import fold_plain  # noqa: E402
 from encounters.storage import MemoryStore  # noqa: E402
-from previous_filter import TextFilter as PreviousFilter  # noqa: E402
 
 #: Messages per CPU second measured the same way before issue #25's work (this
 #: machine, the same corpus): what the targets' ratios are read against.
@@ -123,16 +122,17 @@ def throughput(rounds: int, seconds: float, sample_size: int) -> None:
     text_filter = TextFilter.default()
     previous = PreviousFilter.default()
     audited = ContentModerator(text_filter, audit=AuditLogger(MemoryStore()))
+    measures: dict[str, Callable[[], float]] = {
+        "check": lambda: rate(text_filter.categories_in, corpus, seconds),
+        "previous": lambda: rate(previous.categories_in, corpus, seconds),
+        "audited": lambda: asyncio.run(audited_rate(audited, corpus, seconds)),
+        "plain": lambda: asyncio.run(audited_rate(audited, plain, seconds)),
+        "theirs": lambda: rate(profanity.contains_profanity, sample, seconds),
+    }
     runs: dict[str, list[float]] = {}
     for _ in range(rounds):
-        for name, value in (
-            ("check", lambda: rate(text_filter.categories_in, corpus, seconds)),
-            ("previous", lambda: rate(previous.categories_in, corpus, seconds)),
-            ("audited", lambda: asyncio.run(audited_rate(audited, corpus, seconds))),
-            ("plain", lambda: asyncio.run(audited_rate(audited, plain, seconds))),
-            ("theirs", lambda: rate(profanity.contains_profanity, sample, seconds)),
-        ):
-            runs.setdefault(name, []).append(value())
+        for name, measure in measures.items():
+            runs.setdefault(name, []).append(measure())
     m = {name: statistics.median(values) for name, values in runs.items()}
 
     def met(ok: bool) -> str:

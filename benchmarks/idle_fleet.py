@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 import anyio  # noqa: E402
 
 from encounters_bridge.adapter import AdapterClient  # noqa: E402
+from encounters_bridge.protocol import Send  # noqa: E402
 
 #: Adapter processes the fleet is spread over (a game server is its own process).
 WORKERS = 4
@@ -135,7 +136,7 @@ def _timed(client: AdapterClient, rtts: list[float]) -> AdapterClient:
 
     def timed_tick(now: float) -> Any:
         out = tick(now)
-        if any(getattr(e, "frame", None) and e.frame.op == "heartbeat" for e in out):
+        if any(isinstance(e, Send) and e.frame.op == "heartbeat" for e in out):
             sent[0] = time.perf_counter()
         return out
 
@@ -281,8 +282,8 @@ async def daemon_fleet(n: int, hold: float) -> Figures:
         ae = str(Path(sys.executable).with_name("ae"))
         fleet = [arg for i in range(n) for arg in ("--server", f"idle-{i}")]
         add = [ae, "worlds", "add", "bench", "--world", "web", *fleet]
-        key = subprocess.run(add, env=env, capture_output=True, text=True, check=True)
-        key = key.stdout.split()[-1]
+        added = subprocess.run(add, env=env, capture_output=True, text=True, check=True)
+        key = added.stdout.split()[-1]
         port, http_port = _free_port(), _free_port()
         serve = [ae, "bridge", "serve", "--port", str(port), "--http-port", str(http_port)]
         return await hold_fleet(serve, env, port, key, n, hold)

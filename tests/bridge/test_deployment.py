@@ -70,11 +70,12 @@ async def test_submit_moderates_persona_text_and_validates_the_body(
             assert r.json()["status"] == "pending_moderation"
 
             # creator-written text is moderated strictly: any profanity, any built-in topic
-            for over, where in [
+            overrides: list[tuple[dict[str, Any], str]] = [
                 ({"name": "Fuck Face"}, "name"),
                 ({"description": "I love to talk about porn"}, "description"),
                 ({"goals": ["guide", "I want to kill myself"]}, "goals[1]"),
-            ]:
+            ]
+            for over, where in overrides:
                 r = await http.post(submit, headers=bearer(keys.creator), json=persona_body(**over))
                 assert r.status_code == 201, r.text
                 assert r.json()["status"] == "rejected", over
@@ -224,7 +225,7 @@ async def test_deployment_flow_end_to_end(
             assert live["location"] == {"x": 100.0, "y": 64.0, "z": 200.0}
 
             # signal: every action moderated at the edge, in order
-            actions = [
+            actions: list[dict[str, Any]] = [
                 {"id": "a1", "type": "chat", "message": "Hello, traveller!"},
                 {"id": "a2", "type": "chat", "message": "what the fuck"},
                 {"id": "a3", "type": "look_at", "target": "bob"},  # not in allowedActions

@@ -149,11 +149,15 @@ async def test_passes_expire(tmp_path: Path) -> None:
         store = await open_bridge_store(sdk_store)
         key, _ = await create_world_key(store, "web", "web", ["w"])
         play = PlayPasses(store, clock=lambda: now[0])
-        room, link = play.mint(key, "w", Player("p1", "Ava"))
+        passes = play.mint(key, "w", Player("p1", "Ava"))
+        assert passes is not None  # None only past MAX_PASSES_PER_PLAYER
+        room, link = passes
         now[0] += 61
         assert play.redeem_room(room, "w") is None
         assert await play.redeem_link(link, "web", "w") is None
-        room, link = play.mint(key, "w", Player("p1", "Ava"))
+        passes = play.mint(key, "w", Player("p1", "Ava"))
+        assert passes is not None
+        room, link = passes
         now[0] += 59
         assert play.redeem_room(room, "w") == Player("p1", "Ava")
         assert await play.redeem_link(link, "web", "w") == key

@@ -27,7 +27,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from playwright.sync_api import Dialog, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Dialog, Locator, Page, Request, expect, sync_playwright
 
 from tests.support.daemon_process import DaemonProcess
 
@@ -72,7 +72,12 @@ def test_creator_builds_previews_and_publishes_then_admin_sees_it_played(
 ) -> None:
     process, admin, creator = daemon
     elsewhere: list[str] = []  # the studio works offline: everything from the daemon
-    page.on("request", lambda r: r.url.startswith(process.http_url) or elsewhere.append(r.url))
+
+    def record(request: Request) -> None:
+        if not request.url.startswith(process.http_url):
+            elsewhere.append(request.url)
+
+    page.on("request", record)
     page.goto(f"{process.http_url}/studio/")
 
     # a wrong key is refused with a clear message, and nothing is kept

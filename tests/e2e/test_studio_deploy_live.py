@@ -27,7 +27,7 @@ import anyio
 import httpx
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
 
 from encounters_bridge.adapter import AdapterClient
 from encounters_bridge.frames import Frame
@@ -122,7 +122,12 @@ def test_creator_deploys_admin_approves_and_the_live_view_shows_each_decision(
     process, admin_key, creator_key, game = stack
     creator = signed_in(browser, process.http_url, creator_key)
     elsewhere: list[str] = []
-    creator.on("request", lambda r: r.url.startswith(process.http_url) or elsewhere.append(r.url))
+
+    def record(request: Request) -> None:
+        if not request.url.startswith(process.http_url):
+            elsewhere.append(request.url)
+
+    creator.on("request", record)
     expect(creator.get_by_role("button", name="Queue")).to_have_count(0)  # admins only
 
     # -- the persona editor: moderation feedback as the creator types -------------------

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Request, expect, sync_playwright
 
 from tests.support.daemon_process import DaemonProcess
 
@@ -61,7 +61,12 @@ def browser() -> Iterator[Browser]:
 
 def new_page(browser: Browser, url: str, elsewhere: list[str]) -> Page:
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    page.on("request", lambda r: r.url.startswith(url) or elsewhere.append(r.url))
+
+    def record(request: Request) -> None:
+        if not request.url.startswith(url):
+            elsewhere.append(request.url)
+
+    page.on("request", record)
     return page
 
 

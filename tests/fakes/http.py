@@ -52,6 +52,10 @@ class FakeServer:
     def base_url(self) -> str:
         assert self._server is not None
         host, port = self._server.server_address[:2]
+        # typeshed allows bytes here (other address families); an AF_INET server's
+        # host is text, and a URL needs the name itself, never its b'...' repr
+        if isinstance(host, bytes | bytearray):
+            host = host.decode("ascii")
         return f"http://{host}:{port}"
 
     def start(self) -> FakeServer:

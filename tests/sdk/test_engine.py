@@ -146,9 +146,7 @@ def test_concurrent_steps_on_one_session_are_all_kept(tmp_path: Path) -> None:
             session = await engine.start_session("alice", spec)
             async with anyio.create_task_group() as tg:
                 for i in range(40):
-                    tg.start_soon(
-                        lambda i=i: engine.record_choice(session.id, f"choice {i}", f"option {i}")
-                    )
+                    tg.start_soon(engine.record_choice, session.id, f"choice {i}", f"option {i}")
             kept = await engine.get_session(session.id)
             assert sorted(c.description for c in kept.choices_made) == sorted(
                 f"choice {i}" for i in range(40)

@@ -15,12 +15,13 @@ import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 import pytest
 import sqlalchemy.exc
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
 import tests.support.services as services
 from encounters import (
@@ -448,7 +449,7 @@ def test_the_engine_leaves_a_games_structlog_setup_alone(
 ) -> None:
     game_events: list[dict[str, Any]] = []
 
-    def keep(_logger: Any, _method: str, event_dict: dict[str, Any]) -> Any:
+    def keep(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> NoReturn:
         game_events.append(dict(event_dict))
         raise structlog.DropEvent
 

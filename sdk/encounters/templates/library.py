@@ -3,7 +3,7 @@ plus any folders of ``*.json`` templates a game adds."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -100,7 +100,7 @@ class TemplateLibrary:
     def render(
         self,
         template_id: str,
-        params: dict[str, object] | None = None,
+        params: Mapping[str, object] | None = None,
         *,
         difficulty: float | None = None,
         language: str | None = None,

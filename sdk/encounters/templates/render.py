@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
 from ..errors import FieldError, TemplateError, TemplateParameterError, ValidationFailed
@@ -170,7 +171,9 @@ def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-def resolve_parameters(template: EncounterTemplate, params: dict[str, object]) -> dict[str, Value]:
+def resolve_parameters(
+    template: EncounterTemplate, params: Mapping[str, object]
+) -> dict[str, Value]:
     """Check and type every parameter, filling defaults. Raises
     :class:`TemplateParameterError` naming each bad parameter."""
     errors: list[FieldError] = []
@@ -224,7 +227,7 @@ def _as_text(value: Value | None) -> str:
 
 def render(
     template: EncounterTemplate,
-    params: dict[str, object] | None = None,
+    params: Mapping[str, object] | None = None,
     *,
     difficulty: float | None = None,
     encounter_id: str | None = None,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -51,7 +52,7 @@ def test_validate_reports_every_error_per_file(tmp_path: Path) -> None:
 
 def test_validate_all_good_exits_zero_and_checks_templates_and_lists(tmp_path: Path) -> None:
     many = write(tmp_path / "many.json", [encounter_dict(id="a"), encounter_dict(id="b")])
-    template = {
+    template: dict[str, Any] = {
         "id": "my-tpl",
         "name": "Mine",
         "category": "puzzle",

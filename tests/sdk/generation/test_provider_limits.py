@@ -610,8 +610,9 @@ def test_a_difficulty_outside_the_schema_is_replaced_and_the_correction_recorded
 @pytest.mark.parametrize("field", ["timeout", "deadline", "chat_deadline", "check_timeout"])
 @pytest.mark.parametrize("value", [0, -1.0, float("nan"), float("inf")])
 def test_a_policy_without_a_positive_time_is_a_clear_error(field: str, value: float) -> None:
+    bad: dict[str, Any] = {field: value}  # one field, named at run time
     with pytest.raises(ConfigError, match=f"RouterPolicy.{field} must be a positive number"):
-        RouterPolicy(**{field: value})
+        RouterPolicy(**bad)
 
 
 @pytest.mark.parametrize("name", ["LLM_DEADLINE", "LLM_CHAT_DEADLINE", "LLM_CHECK_TIMEOUT"])

@@ -27,7 +27,9 @@ def key() -> str:
     return base64.b64encode(os.urandom(32)).decode()
 
 
-def meeting(text: str, outcome: str = "neutral", days_ago: float = 0.0, **kw: object) -> dict:
+def meeting(
+    text: str, outcome: str = "neutral", days_ago: float = 0.0, **kw: object
+) -> dict[str, object]:
     return {"dialogue": [text], "outcome": outcome,
             "timestamp": utcnow() - timedelta(days=days_ago), **kw}  # fmt: skip
 

@@ -21,6 +21,7 @@ from encounters.errors import ConfigError
 from encounters.models.actions import Chat, MoveTo
 from encounters.models.persona import Embodiment, PersonaCore, Safety
 from encounters.moderation import (
+    ActionDecision,
     AuditLogger,
     ContentModerator,
     InProcessRateLimiter,
@@ -155,7 +156,7 @@ _FOLD_CHARS = [
 ]
 _FOLD_ALPHABET = st.sampled_from(_FOLD_CHARS)
 _FOLD_TEXT = st.one_of(
-    st.text(alphabet=st.characters(blacklist_categories=("Cs",))),
+    st.text(alphabet=st.characters(blacklist_categories=["Cs"])),
     st.text(alphabet=_FOLD_ALPHABET, max_size=60),
 )
 
@@ -736,7 +737,7 @@ def test_actions_per_minute(tf: TextFilter) -> None:
 
     async def main() -> None:
         # refused actions, whatever the reason, do not use up the rate
-        refused = [
+        refused: list[dict[str, Any]] = [
             {"type": "fly"},
             {"type": "follow", "target": "bob"},
             {"type": "move_to", "x": 1e12, "y": 0, "z": 0},
@@ -925,7 +926,7 @@ def test_every_decision_recorded_and_replayed(
     async def main() -> None:
         async with make_store() as store:
             mod = ContentModerator(tf, audit=AuditLogger(store))
-            results = [
+            results: list[ModerationResult | ActionDecision] = [
                 await mod.moderate_message("hello there", p, session_id="s1"),
                 await mod.moderate_message("well fuck this", p, session_id="s1"),
                 await mod.moderate_message("unrelated", p, session_id="s2"),
@@ -972,7 +973,7 @@ def test_audit_survives_reopening_sqlite(tf: TextFilter, tmp_path: Path) -> None
     async def write() -> list[tuple[str, str | None]]:
         async with SQLiteStore(path) as store:
             mod = ContentModerator(tf, audit=AuditLogger(store))
-            out = []
+            out: list[tuple[str, str | None]] = []
             for text in ("hello", "well fuck this", "send nudes"):
                 r = await mod.moderate_message(text, p, session_id="sess")
                 out.append((r.decision, r.reason))

@@ -116,6 +116,9 @@ class Documents:
         return [model.model_validate_json(v) for (k, key), v in sorted(self.rows.items())
                 if k == kind and key.startswith(prefix)]  # fmt: skip
 
+    async def delete_document(self, kind: str, key: str) -> bool:
+        return self.rows.pop((kind, key), None) is not None
+
 
 def test_a_service_runs_on_just_the_protocol_it_names() -> None:
     documents = Documents()

@@ -626,7 +626,14 @@ async def test_connects_to_the_vetted_ip_keeping_host_header_and_sni(key: bytes)
             pass
 
     class Recording(httpcore.AsyncNetworkBackend):
-        async def connect_tcp(self, host: str, port: int, **kw: Any) -> httpcore.AsyncNetworkStream:
+        async def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
+            socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+        ) -> httpcore.AsyncNetworkStream:
             connected.append((host, port))
             return Stream()
 
