@@ -42,8 +42,8 @@ sys.path.insert(0, str(ROOT))
 
 import anyio  # noqa: E402
 import httpx  # noqa: E402
-from benchmarks.bench_bridge import BATCH, IN_FLIGHT, PERSONA, bare_push, chats  # noqa: E402
 
+from benchmarks.bench_bridge import BATCH, IN_FLIGHT, PERSONA, bare_push, chats  # noqa: E402
 from encounters.settings import load_settings  # noqa: E402
 from encounters.storage.factory import store_from_settings  # noqa: E402
 from encounters_bridge.adapter import AdapterClient  # noqa: E402
