@@ -1,7 +1,9 @@
 """Violence people write in chat, with the topic model on, in game context (the default):
 threats to real people with means and a time, places, incitement, conditional threats,
 torture, slang and typos, indirect threats. Before the eighth round's training lines
-(``train_violence.jsonl``, ``"round": 8``) the moderator let each of these through.
+(``train_violence.jsonl``, ``"round": 8``) the moderator let each of these through; the
+ninth round's (``"round": 9``) lines and rules add stalking details, past-tense brags,
+egging others on, leetspeak, praise of terrorists and bomb threats to real places.
 Their game, role-play and everyday twins must pass: combat, death and competition talk
 is normal in games.
 
@@ -42,6 +44,23 @@ MISSED_BEFORE = [
     "bang bang ur dead, see u at school",
 ]
 
+#: Missed by the moderator before the ninth round: its lines and its rules (praise of named
+#: terrorists and attacks, a bomb at a real place, swatting).
+MISSED_BEFORE_NINTH = [
+    "timothy mcveigh had the right idea",
+    "the bataclan shooting was beautiful",
+    "there's a bomb on flight 202, tell the pilot",
+    "ur g3tt1ng sw4tt3d 2n1ght",
+    "i'll pour gas under your door and drop a match",
+    "last year i stabbed someone and never got caught",
+    "anyone wanna help me jump my stepdad",
+    "gonna put bleach in the dogs water bowl",
+    "you live on oak street, number 14, i can be there in 20 min",
+    "im gonna kil my mom tonite",
+    "the bus driver who kicked me off is dead tomorrow",
+    "i poured boiling water on my sister, she was screaming",
+]
+
 #: The same words in game, role-play and everyday sense.
 TWINS = [
     "i'm gonna kill you in pvp",
@@ -64,6 +83,19 @@ TWINS = [
     "i beat my math teacher at chess",
     "my dad is gonna kill me, i spilled juice on his laptop",
     "i have a knife in my bag for cooking class",
+    # the ninth round's
+    "mcveigh was executed in 2001",
+    "the 9/11 memorial in new york is beautiful",
+    "plant the bomb on a site",
+    "the swat team in rainbow six is so op",
+    "burn the enemy base",
+    "my boss will kill me if im late",
+    "this song slaps",
+    "i killed it at karaoke last night, i shot the sheriff was a banger",
+    "someone should heal him before the boss phase",
+    "i live on oak street too, we're neighbours lol",
+    "i stabbed the potato to check if it was done",
+    "the bus driver was super nice today",
 ]
 
 #: Word-list and rule findings in ordinary words, with what must still be caught.
@@ -71,6 +103,14 @@ WORD_LIST_TWINS = [
     ("i beat my dog at fetch lol he's too slow", "i beat my dog with a stick"),
     ("i'll break every bone in his body in the arena", "i'll break every bone in his body"),
     ("the school shooting drill was right after lunch", "i want a school shooting"),
+    (
+        "i work the late shift at the gas station on main, come say hi",
+        "im gonna gas the whole mall",
+    ),
+    (
+        "the dragon will burn your house down if u dont build a wall",
+        "i will burn your house down",
+    ),
 ]
 
 
@@ -79,7 +119,7 @@ def moderator() -> ContentModerator:
     return ContentModerator(TextFilter.default())
 
 
-@pytest.mark.parametrize("text", MISSED_BEFORE)
+@pytest.mark.parametrize("text", MISSED_BEFORE + MISSED_BEFORE_NINTH)
 def test_violence_written_in_chat_is_blocked(moderator: ContentModerator, text: str) -> None:
     result = moderator.check_message(text, COMPANION)
     assert result.decision == "block" and "violence" in result.categories, (text, result)
