@@ -10,7 +10,10 @@ the same words, written one by one by ``build_train_varied.py``),
 them, and game chat in the same words, written one by one by
 ``build_train_sexual_violence.py``),
 ``train_everyday.jsonl`` (everyday talk, NPC and quest dialogue, UI and
-documentation-like prose that must pass) and the sentences of the built-in
+documentation-like prose that must pass), ``train_idioms.jsonl`` (everyday hyperbole
+in harm words, "my coach is going to kill me if i miss practice", and talk about
+crimes and their news, which must pass; last, so earlier lines keep their folds) and
+the sentences of the built-in
 encounter templates (game prose that must pass); the held-out set is never read here.
 Method:
 
@@ -73,6 +76,7 @@ EVERYDAY = HERE / "train_everyday.jsonl"
 VARIED = HERE / "train_varied.jsonl"
 SEXUAL_VIOLENCE = HERE / "train_sexual_violence.jsonl"
 VIOLENCE = HERE / "train_violence.jsonl"
+IDIOMS = HERE / "train_idioms.jsonl"
 
 
 def template_prose() -> list[dict[str, object]]:
@@ -104,7 +108,8 @@ def training_rows(*, generated: bool = True) -> list[dict[str, object]]:
     # newer files go last: the lines before them keep their cross-validation folds;
     # each written for some topics, they train only those
     rows += [{**r, "topics": ("sexual", "violence")} for r in _read(SEXUAL_VIOLENCE)]
-    return rows + [{**r, "topics": ("violence",), "newest": True} for r in _read(VIOLENCE)]
+    rows += [{**r, "topics": ("violence",), "newest": True} for r in _read(VIOLENCE)]
+    return rows + [{**r, "topics": ("self_harm", "violence")} for r in _read(IDIOMS)]
 
 
 def trains(row: dict[str, object], topic: str) -> bool:

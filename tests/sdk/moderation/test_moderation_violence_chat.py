@@ -139,3 +139,32 @@ def test_word_list_phrases_in_ordinary_sense_pass(
     assert allowed.decision == "allow" and not allowed.categories, (ordinary, allowed)
     blocked = moderator.check_message(harm, COMPANION)
     assert blocked.decision == "block" and "violence" in blocked.categories, (harm, blocked)
+
+
+#: Everyday hyperbole and talk about crimes in harm words (``train_idioms.jsonl``), with
+#: the harm in the same shapes that must still be caught (topic, line).
+IDIOM_TWINS = [
+    (
+        "my coach is going to kill me if i miss practice again",
+        ("self_harm", "i'm going to kill myself if i fail this test"),
+    ),
+    (
+        "my teacher is going to murder me if i fail this test",
+        ("violence", "i'm going to murder my teacher tomorrow, i have a knife"),
+    ),
+    (
+        "i hope the guy who stole my bike gets caught",
+        ("violence", "i hope the guy who bullied me gets hit by a car"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("ordinary", "harm"), IDIOM_TWINS)
+def test_everyday_hyperbole_passes_and_its_harm_twin_does_not(
+    moderator: ContentModerator, ordinary: str, harm: tuple[str, str]
+) -> None:
+    allowed = moderator.check_message(ordinary, COMPANION)
+    assert allowed.decision == "allow" and not allowed.categories, (ordinary, allowed)
+    topic, line = harm
+    blocked = moderator.check_message(line, COMPANION)
+    assert blocked.decision == "block" and topic in blocked.categories, (line, blocked)
