@@ -416,6 +416,9 @@ _SEVEN_SHAPE = bytes(ord("1") if 48 <= c <= 57 else ord(".") for c in range(256)
 _SEVEN_SEPARATORS = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f().+-"
 #: The numbers a child's age is written with in ``_AGE``.
 _MINOR_AGES = frozenset(str(n).encode() for n in range(5, 18))
+#: Every form of ``_PLACE`` holds one of these (in lower case): ``live``/``living``,
+#: ``from``, ``my``, ``go``, ``stay``, ``based``.
+_PLACE_WORDS = ("liv", "from", "my", "go", "stay", "based")
 #: Every word of ``_STREET_WORDS`` as ASCII text can spell it (lower case).
 _STREET_SET = frozenset(
     w.encode() for w in _STREET_WORDS.replace("(?:ss|ß)", "ss").split("|") if w.isascii()
@@ -452,8 +455,11 @@ class _Gates:
         #: ``_POSTCODE_HINT`` may match
         self.postcode = ("1A" in shape or "A1" in shape or "1-1" in shape
                          or "1 AA" in shape)  # fmt: skip
-        #: ``_AGE`` may match: a whole number from 5 to 17
-        self.age = not _MINOR_AGES.isdisjoint(raw.translate(_DIGIT_RUNS).split())
+        #: ``_minor_with_place`` may find something: ``_AGE`` may match (a whole
+        #: number from 5 to 17) and so may ``_PLACE`` (one of its words is there)
+        self.age = not _MINOR_AGES.isdisjoint(raw.translate(_DIGIT_RUNS).split()) and any(
+            w in low for w in _PLACE_WORDS
+        )
         #: ``_ADDRESS_NUMBER_FIRST`` may match: a street word is a whole word (after
         #: white space, before a character that is not a letter, digit or ``_``)
         self.street = not _STREET_SET.isdisjoint(raw.translate(_WORD_BYTES).split())

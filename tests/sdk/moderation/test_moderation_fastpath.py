@@ -171,6 +171,13 @@ pii_lines = st.lists(
 
 @settings(max_examples=400, deadline=None)
 @given(st.one_of(pii_lines, any_text))
+@example("im 12 from Leeds")  # every word a child's place is given with
+@example("age: 9, my school is Hill Academy")
+@example("12 yo living in Leeds")
+@example("i stay in York, I'm 10")
+@example("im 11 i go to Hillside High school")
+@example("based in Leeds, 9 yo")
+@example("i live near Leeds and im 7")
 def test_personal_data_gates_never_hide_a_finding(text: str) -> None:
     """The gates that skip the costlier patterns only skip ones that cannot match."""
     assert pii._shared(text) == pii._shared(text, gated=False)
