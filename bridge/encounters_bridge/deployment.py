@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from encounters.errors import EncountersError, FieldError, NotFound, ValidationFailed
 from encounters.log import get_logger
 from encounters.models import utcnow
-from encounters.models.common import new_id
+from encounters.models.common import new_id, new_ids
 from encounters.models.deployment import (
     CompanionChange,
     CompanionSession,
@@ -358,23 +358,21 @@ class DeploymentService:
         link_id = self.edge.by_server.get((session.world, session.server_id))
         state = self.edge.link_state(link_id) if link_id else None
         capabilities = state.capabilities if state and state.capabilities else None
-        batch: list[Any] = []
-        for raw in actions[:100]:
-            action = dict(raw) if isinstance(raw, dict) else raw
-            if isinstance(action, dict) and not action.get("id"):
-                action["id"] = new_id("act")
-            batch.append(action)
+        batch: list[Any] = [dict(raw) if isinstance(raw, dict) else raw for raw in actions[:100]]
+        # ids for those sent without: one read of the random source for the batch
+        unnamed = [a for a in batch if isinstance(a, dict) and not a.get("id")]
+        for action, action_id in zip(unnamed, new_ids("act", len(unnamed)), strict=True):
+            action["id"] = action_id
         decisions, entries = await self.moderator.decide_actions(
             batch, persona, capabilities=capabilities, session_id=session_id, world=session.world
         )
         language = getattr(session, "language", None) or "en"  # sessions that know theirs
-        frames = [
-            Frame("dispatch", {"type": "action",
-                               "action": await self._voiced(d.action.model_dump(exclude_none=True),
-                                                            persona, language)},
-                  sid=session.id)
-            for d in decisions if d.allowed and d.action is not None
-        ]  # fmt: skip
+        allowed = [d.action.model_dump(exclude_none=True)
+                   for d in decisions if d.allowed and d.action is not None]  # fmt: skip
+        if self._may_voice(persona):  # else no coroutine per action
+            allowed = [await self._voiced(a, persona, language) for a in allowed]
+        frames = [Frame("dispatch", {"type": "action", "action": a}, sid=session.id)
+                  for a in allowed]  # fmt: skip
         sent, blocked = len(frames), len(decisions) - len(frames)
         counted = CompanionChange(
             session_id=session.id, add={"actions_sent": sent, "actions_blocked": blocked}
@@ -412,6 +410,11 @@ class DeploymentService:
             for a, d in zip(batch, decisions, strict=True)
         ]  # fmt: skip
         return results
+
+    def _may_voice(self, persona: PersonaCore) -> bool:
+        """Whether :meth:`_voiced` may add audio to this persona's lines (asked once
+        per batch: without a voice it returns every action as it was)."""
+        return not (persona.voice is None or self.voice is None or self.audio_links is None)
 
     async def _voiced(
         self, action: dict[str, Any], persona: PersonaCore, language: str

@@ -10,6 +10,7 @@ dispatches, and the ``ae`` commands that drive a running daemon.
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import Awaitable
 from pathlib import Path
@@ -19,8 +20,13 @@ import anyio
 import httpx
 import pytest
 
-from encounters.moderation import TextFilter
+from encounters.models.deployment import CompanionSession
+from encounters.moderation import AuditLogger, ContentModerator, TextFilter
+from encounters.storage import SQLiteStore
+from encounters_bridge.deployment import DeploymentService
 from encounters_bridge.frames import CloseCode, Encoding
+from encounters_bridge.server import BridgeEdge
+from encounters_bridge.store import open_bridge_store
 from tests.conftest import encounter_dict
 from tests.support.control import (
     ENCODINGS,
@@ -793,3 +799,39 @@ def test_cli_errors_from_the_daemon_are_one_clear_line(threaded: Threaded, tmp_p
     assert err.count("\n") == 1
     for secret in keys.secrets():
         assert secret not in out + err
+
+
+@pytest.mark.anyio
+async def test_signalled_actions_without_an_id_each_get_their_own(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    """Actions sent without an id get one each (``act_`` and 16 hex digits, as every
+    generated id), those sent with one keep it, and the results and audit entries name
+    each action by its id, in order."""
+    async with SQLiteStore(tmp_path / "ids.db") as store:
+        edge = BridgeEdge(await open_bridge_store(store))
+        service = DeploymentService(
+            store, ContentModerator(text_filter, audit=AuditLogger(store)), edge
+        )
+        record = await service.submit(persona_body(), "cr_1")
+        await service.approve(record.persona.id)
+        await store.save_companion(CompanionSession(
+            id="sess_1", persona_id=record.persona.id, world="gmod", server_id="srv-1",
+            status="live",
+        ))  # fmt: skip
+        actions: list[dict[str, Any]] = [
+            {"type": "chat", "message": "hello"},
+            {"id": "mine", "type": "chat", "message": "over here"},
+            {"id": "", "type": "emote", "name": "wave"},
+            {"type": "chat", "message": "follow me"},
+        ]
+        results = await service.signal("sess_1", actions)
+        ids = [r["action_id"] for r in results]
+        assert ids[1] == "mine"
+        generated = ids[:1] + ids[2:]
+        assert all(re.fullmatch(r"act_[0-9a-f]{16}", i) for i in generated), ids
+        assert len(set(ids)) == len(ids)
+        assert [r["decision"] for r in results] == ["allow"] * 4
+        logged = [e.input["id"] for e in await store.list_audit(session_id="sess_1")]
+        assert logged == ids
+        assert "id" not in actions[0]  # the caller's dicts are left as they were

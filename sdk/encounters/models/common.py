@@ -51,6 +51,13 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(8)}"
 
 
+def new_ids(prefix: str, count: int) -> list[str]:
+    """``count`` ids as :func:`new_id` makes them (each 8 random bytes), from one read of
+    the system's random source instead of one each (a relayed batch of actions)."""
+    hexed = secrets.token_hex(8 * count)
+    return [f"{prefix}_{hexed[i : i + 16]}" for i in range(0, 16 * count, 16)]
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -35,7 +35,9 @@ import copy
 import math
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import anyio
@@ -73,6 +75,11 @@ WORLD_AXES: dict[str | None, tuple[tuple[str, str | float], ...]] = {
     None: (("x", "horizontal"), ("y", "vertical"), ("z", "horizontal")),
     "gmod": (("x", SOURCE_MAP_LIMIT), ("y", SOURCE_MAP_LIMIT), ("z", SOURCE_MAP_LIMIT)),
 }
+
+
+#: A persona's actions-per-minute as a :class:`Rate` (immutable: one per count, not one
+#: per action).
+_per_minute = lru_cache(maxsize=256)(Rate.per_minute)
 
 
 @dataclass(frozen=True)
@@ -386,7 +393,8 @@ class ContentModerator:
         action types the game side supports; None means any) in a ``world`` kind (its
         coordinate bounds: :data:`WORLD_AXES`)."""
         checked: list[str] = []
-        decision = await self._action(action, persona, capabilities, session_id, checked, world)
+        caps = frozenset(capabilities) if capabilities is not None else None
+        decision = await self._action(action, persona, caps, session_id, checked, world)
         raw = action.model_dump() if isinstance(action, BaseModel) else action
         out = decision.action.model_dump() if decision.action is not None else None
         await self._audit(
@@ -432,7 +440,8 @@ class ContentModerator:
         """Like :meth:`moderate_actions`, returning the audit entries instead of
         writing them, so a caller can write them in the same transaction as its own
         work (the bridge writes them with the dispatches)."""
-        caps = list(capabilities) if capabilities is not None else None
+        # a set once per batch, not per action
+        caps = frozenset(capabilities) if capabilities is not None else None
         decisions: list[ActionDecision] = []
         entries: list[AuditEntry] = []
         for action in actions:
@@ -453,7 +462,7 @@ class ContentModerator:
         self,
         raw: Mapping[str, Any] | Action,
         persona: PersonaCore,
-        capabilities: Iterable[str] | None,
+        capabilities: AbstractSet[str] | None,
         session_id: str | None = None,
         checked: list[str] | None = None,
         world: str | None = None,
@@ -474,7 +483,7 @@ class ContentModerator:
                     f"({', '.join(safety.allowed_actions)})",
                 ),
             )
-        if capabilities is not None and action.type not in set(capabilities):
+        if capabilities is not None and action.type not in capabilities:
             return ActionDecision(
                 "block",
                 "not_supported_by_world",
@@ -486,7 +495,7 @@ class ContentModerator:
         action, categories, text_problem, masked = await self._action_text(action, safety, checked)
         if text_problem is not None:
             return ActionDecision("block", text_problem, categories=categories)
-        rate = Rate.per_minute(safety.max_actions_per_minute)
+        rate = _per_minute(safety.max_actions_per_minute)
         key = f"persona:{persona.id}:{session_id or '-'}:actions"  # per deployment
         limit = await self.limiter.hit(key, rate)
         if not limit.allowed:

@@ -222,12 +222,35 @@ def find(text: str, language: str | None = None) -> list[tuple[int, int, str]]:
     """``(start, end, kind)`` for every piece of personal data (kinds in ``KINDS``),
     with the national forms of ``language`` (a BCP 47 tag; see the module docstring).
 
-    Text that :func:`may_hold` clears (most chat) is answered at once. A message is
-    looked at several times (to decide, to mask, to redact its audit entry): the last
-    few texts' findings are remembered."""
+    Text that :func:`may_hold` clears (most chat) is answered at once, and so is a
+    word no shared form fits in when no national forms are asked for (an id: see
+    ``_WORD``). A message is looked at several times (to decide, to mask, to redact its
+    audit entry): the last few texts' findings are remembered.
+
+    Of the shared forms (``language`` None or without national forms), only a card
+    can lie in one ``_WORD`` that is not all digits: a phone number needs a ``+``,
+    separators, or a word of digits alone (``(?<![\\w.:/-])``... ``(?![\\w.:/-])``),
+    libphonenumber without a region only reads numbers written with ``+``, and a card
+    needs thirteen digits in a row. National forms (a Spanish phone ``x_612345678``, a
+    CPF) can, so they are looked for as before."""
     if not may_hold(text):
         return []
-    return list(_find_recent(text, _local(language)))
+    local = _local(language)
+    if (
+        local is None
+        and _WORD.fullmatch(text)
+        and not text.isdigit()
+        and _CARD_RUN.search(text) is None
+    ):
+        return []  # an id with seven to twelve digits in a row: no shared form fits
+    return list(_find_recent(text, local))
+
+
+#: One word of lower-case ASCII letters, ASCII digits and ``_`` (a generated id such
+#: as ``act_3f9a0c2b7d1e4f5a``), and the runs of digits that matter in one.
+_WORD = re.compile(r"[a-z0-9_]+")
+_SEVEN_RUN = re.compile(r"[0-9]{7}")
+_CARD_RUN = re.compile(r"[0-9]{13}")
 
 
 def may_hold(text: str) -> bool:
@@ -236,9 +259,18 @@ def may_hold(text: str) -> bool:
     ids), ``@`` or a spelled-out dot (``_DOT_HINT``: e-mail), or, for IPv6, two ``:``.
     A few C-level string tests, so clean chat skips every gate of :func:`_shared`.
     (``dot`` is found whatever its case by ``lower``: no other character matches
-    ``d``, ``o`` or ``t`` ignoring case.)"""
-    if "@" in text or text.count(":") >= 2 or _DIGIT.search(text):
+    ``d``, ``o`` or ``t`` ignoring case.)
+
+    Nor can any pattern match in one word of lower-case ASCII letters, digits and
+    ``_`` (``_WORD``: an id, which the audit log redacts like any text) without seven
+    digits in a row: the e-mail, address, place, named-postcode and IPv6 forms need
+    white space or punctuation, the postcode shapes (``_POSTCODE_HINT``) an upper-case
+    letter, ``-`` or a space, and every phone, card and national id seven digits with
+    at most separators between them, none of which such a word has."""
+    if "@" in text or text.count(":") >= 2:
         return True
+    if _DIGIT.search(text):
+        return _WORD.fullmatch(text) is None or _SEVEN_RUN.search(text) is not None
     return ("." in text or "dot" in text.lower()) and _DOT_HINT.search(text) is not None
 
 
@@ -384,6 +416,9 @@ _SEVEN_SHAPE = bytes(ord("1") if 48 <= c <= 57 else ord(".") for c in range(256)
 _SEVEN_SEPARATORS = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f().+-"
 #: The numbers a child's age is written with in ``_AGE``.
 _MINOR_AGES = frozenset(str(n).encode() for n in range(5, 18))
+#: Every form of ``_PLACE`` holds one of these (in lower case): ``live``/``living``,
+#: ``from``, ``my``, ``go``, ``stay``, ``based``.
+_PLACE_WORDS = ("liv", "from", "my", "go", "stay", "based")
 #: Every word of ``_STREET_WORDS`` as ASCII text can spell it (lower case).
 _STREET_SET = frozenset(
     w.encode() for w in _STREET_WORDS.replace("(?:ss|ß)", "ss").split("|") if w.isascii()
@@ -420,8 +455,11 @@ class _Gates:
         #: ``_POSTCODE_HINT`` may match
         self.postcode = ("1A" in shape or "A1" in shape or "1-1" in shape
                          or "1 AA" in shape)  # fmt: skip
-        #: ``_AGE`` may match: a whole number from 5 to 17
-        self.age = not _MINOR_AGES.isdisjoint(raw.translate(_DIGIT_RUNS).split())
+        #: ``_minor_with_place`` may find something: ``_AGE`` may match (a whole
+        #: number from 5 to 17) and so may ``_PLACE`` (one of its words is there)
+        self.age = not _MINOR_AGES.isdisjoint(raw.translate(_DIGIT_RUNS).split()) and any(
+            w in low for w in _PLACE_WORDS
+        )
         #: ``_ADDRESS_NUMBER_FIRST`` may match: a street word is a whole word (after
         #: white space, before a character that is not a letter, digit or ``_``)
         self.street = not _STREET_SET.isdisjoint(raw.translate(_WORD_BYTES).split())

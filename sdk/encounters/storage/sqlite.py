@@ -135,6 +135,10 @@ def _statements() -> dict[str, Statement]:
 
 
 _WRITES = _statements()
+#: What ``entry.model_dump_json(exclude={"seq"})`` does, without its keyword handling
+#: and a new set per entry (every relayed action has one).
+_audit_json = AuditEntry.__pydantic_serializer__.to_json
+_NO_SEQ = {"seq"}  # read, never changed
 
 #: the row of a changed session; its binds are the columns prefixed ``v_``
 _SESSION_CHANGE = (
@@ -523,7 +527,7 @@ class SQLiteStore(Store):
             Write(_WRITES["audit_log"], {
                 "at": e.at, "session_id": e.session_id, "persona_id": e.persona_id,
                 "kind": e.kind, "decision": e.decision,
-                "data": e.model_dump_json(exclude={"seq"}),
+                "data": _audit_json(e, exclude=_NO_SEQ).decode(),
             })
             for e in batch.audit
         ]  # fmt: skip

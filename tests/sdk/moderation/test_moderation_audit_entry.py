@@ -11,21 +11,32 @@ every corpus line for four personas, and on random values.
 from __future__ import annotations
 
 import asyncio
+import enum
+import functools
 import json
 from datetime import datetime
 from typing import Any
+from unittest import mock
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from encounters.models.audit import AuditEntry
 from encounters.models.persona import PersonaCore, Safety
-from encounters.moderation import AuditLogger, ContentModerator, TextFilter, redact
-from encounters.moderation.audit import _validated_entry
+from encounters.moderation import (
+    AuditLogger,
+    ContentModerator,
+    InProcessRateLimiter,
+    TextFilter,
+    audit,
+    pii,
+    redact,
+)
+from encounters.moderation.audit import _flat, _validated_entry
 from encounters.storage import MemoryStore
-from tests.sdk.moderation.test_moderation_fastpath import corpus_lines
+from tests.sdk.moderation.test_moderation_fastpath import corpus_lines, id_words, tuning_lines
 
 #: Lines the corpora lack: credentials (masked for every persona), text that the
 #: delivery cleaning changes (so the logged input is not the scanned text).
@@ -169,3 +180,80 @@ def test_a_recorded_entry_is_the_validated_entry_with_its_seq() -> None:
         assert entry.model_fields_set == validated.model_fields_set
         validated.__dict__["at"] = entry.at
         assert entry.__dict__ == validated.__dict__
+
+
+class _Tag(enum.StrEnum):
+    """A str subclass: not a plain scalar."""
+
+    A = "a"
+
+
+_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=4),
+    st.just(_Tag.A), st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.dictionaries(st.text(max_size=3), _VALUES, max_size=6),
+        st.integers(min_value=199, max_value=202).map(lambda n: dict.fromkeys(range(n))),
+    )
+)
+@example({"type": "chat", "message": "hi", "id": None, "n": 1, "x": 1.5, "b": True})
+def test_a_flat_dict_is_one_of_at_most_200_plain_scalars(value: dict[Any, Any]) -> None:
+    """What decides that an action's output equal to its input is redacted once."""
+    plain = (str, int, float, bool, type(None))
+    assert _flat(value) == (len(value) <= 200 and all(type(v) in plain for v in value.values()))
+
+
+_BATCH_PERSONA = PersonaCore(
+    name="Relay",
+    safety=Safety(max_actions_per_minute=600, allowed_actions=["chat", "title", "move_to"]),
+)
+
+
+@functools.cache
+def _relay_moderator() -> ContentModerator:
+    return ContentModerator()
+
+
+def _chat_actions() -> st.SearchStrategy[dict[str, Any]]:
+    """Chat actions as a relay receives them: tuning-corpus lines or lines with
+    personal data, ids that are generated, hold a card, or are not ids at all."""
+    message = st.one_of(
+        st.sampled_from(tuning_lines()),
+        st.sampled_from((*EXTRA, "call me on 0151 23456789", "card 4111 1111 1111 1111")),
+    )
+    action_id = st.one_of(
+        id_words, st.just("act_3f9a0c2b7d1e4f5a"), st.sampled_from(("card-4111111111111111", " x"))
+    )
+    return st.fixed_dictionaries({"type": st.just("chat"), "message": message, "id": action_id})
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(_chat_actions(), min_size=1, max_size=4), st.sampled_from((None, "es", "pt-BR")))
+@example([{"type": "chat", "message": "hi", "id": "act_4222222222222"}], None)  # a card
+@example([{"type": "chat", "message": "hi", "id": "x_612345678"}], "es")
+def test_action_entries_hold_what_full_redaction_gives(
+    actions: list[dict[str, Any]], language: str | None
+) -> None:
+    """The audit entries of a relayed batch (what the bridge stores with the
+    dispatches) log each action, and what was done, redacted as in full: every text
+    scanned for credentials and personal data by every pattern, the output on its
+    own."""
+    moderator = _relay_moderator().for_language(language)
+    moderator.limiter = InProcessRateLimiter()
+    decisions, entries = asyncio.run(
+        moderator.decide_actions(actions, _BATCH_PERSONA, session_id="s", world="minecraft")
+    )
+    with mock.patch.object(pii, "find", pii.find_uncached):
+        audit._redact_text.cache_clear()  # nothing remembered from the fast path
+        for action, decision, entry in zip(actions, decisions, entries, strict=True):
+            out = decision.action.model_dump() if decision.action is not None else None
+            assert entry.input == redact(action, language=language)
+            assert entry.output == redact(out, language=language)
+            assert entry.decision == decision.decision
+            assert entry.categories == list(decision.categories)

@@ -30,6 +30,7 @@ from encounters.moderation import (
     AuditLogger,
     ContentModerator,
     TextFilter,
+    audit,
     normalize,
     pii,
     textfilter,
@@ -170,6 +171,13 @@ pii_lines = st.lists(
 
 @settings(max_examples=400, deadline=None)
 @given(st.one_of(pii_lines, any_text))
+@example("im 12 from Leeds")  # every word a child's place is given with
+@example("age: 9, my school is Hill Academy")
+@example("12 yo living in Leeds")
+@example("i stay in York, I'm 10")
+@example("im 11 i go to Hillside High school")
+@example("based in Leeds, 9 yo")
+@example("i live near Leeds and im 7")
 def test_personal_data_gates_never_hide_a_finding(text: str) -> None:
     """The gates that skip the costlier patterns only skip ones that cannot match."""
     assert pii._shared(text) == pii._shared(text, gated=False)
@@ -278,6 +286,57 @@ def test_personal_data_gate_on_every_corpus_line() -> None:
     for text in corpus_lines():
         if not pii.may_hold(text):
             assert all(pii.find_uncached(text, lang) == [] for lang in _LANGUAGES)
+
+
+def _luhn_completed(digits: str) -> str:
+    """``digits`` and the check digit that makes them pass the Luhn check."""
+    return next(digits + d for d in "0123456789" if pii._luhn(digits + d))
+
+
+#: One-word texts of lower-case letters, digits and ``_`` (ids such as
+#: ``act_3f9a0c2b7d1e4f5a``, which the audit log redacts): runs of digits around the
+#: lengths the word shortcuts of ``pii.find`` look at (7 and 13), cards (Luhn-valid
+#: runs), words of digits alone, and national forms (a Spanish phone, a CPF).
+id_words = st.builds(
+    lambda head, digits, tail: head + digits + tail,
+    st.text(alphabet="abcdefxyz_", max_size=5),
+    st.one_of(
+        st.text(alphabet="0123456789", max_size=20),
+        st.text(alphabet="0123456789", min_size=12, max_size=18).map(_luhn_completed),
+        st.sampled_from(("612345678", "12345678909", "0034612345678", "0123456")),
+    ),
+    st.text(alphabet="abcdef0123456789_", max_size=6),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(id_words, st.from_regex(r"[a-z0-9_]{1,24}", fullmatch=True)))
+@example("act_3f9a0c2b7d1e4f5a")  # a generated id: nothing, found at once
+@example("0123456")  # seven digits alone, a leading 0: a phone number
+@example("act_4222222222222")  # thirteen digits that pass the Luhn check: a card
+@example("act_4111111111111111")
+@example("05551234567")  # a word of digits alone is a phone number
+@example("x_612345678")  # a Spanish phone number (es sessions only)
+@example("act_12345678909")  # a CPF (pt-BR sessions only)
+def test_words_the_shortcuts_clear_hold_no_personal_data(text: str) -> None:
+    """The one-word shortcuts of ``pii.find`` (``may_hold`` without seven digits in a
+    row, any language; without thirteen, no national forms asked for) clear only
+    words in which the full scan finds nothing: an id's redaction in the audit log is
+    what it was."""
+    for language in _LANGUAGES:
+        assert pii.find(text, language) == pii.find_uncached(text, language)
+    if not pii.may_hold(text):
+        assert all(pii.find_uncached(text, lang) == [] for lang in _LANGUAGES)
+
+
+def test_a_generated_id_is_redacted_as_the_full_scan_does() -> None:
+    """The audit entry of an action keeps its id, or hides the card in it, exactly as
+    with every pattern run."""
+    for action_id in ("act_3f9a0c2b7d1e4f5a", "act_3f9a0c2b7d1e4f5a0", "act_4111111111111111"):
+        logged = audit._redact_text.__wrapped__(action_id)
+        with mock.patch.object(pii, "find", pii.find_uncached):
+            assert logged == audit._redact_text.__wrapped__(action_id)
+    assert audit._redact_text.__wrapped__("act_4111111111111111") == "act_[personal data]"
 
 
 #: Letters with combining marks that folding keeps (U+0345 folds to ``i``; a musical

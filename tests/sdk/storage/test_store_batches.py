@@ -250,3 +250,21 @@ async def test_companion_changes_from_two_stores_on_one_database_all_count(
         assert stored is not None and stored.actions_sent == 40
         seen = sorted(c.result.actions_sent for c in changes if c.result is not None)
         assert seen == list(range(1, 41))
+
+
+async def test_an_audit_entry_is_stored_as_its_json_without_seq(tmp_path: Path) -> None:
+    """The row's data is what ``model_dump_json(exclude={"seq"})`` gives (the store
+    serialises with the model's serializer directly), also for an entry that carries a
+    seq already, and reads back as the entry with its new seq."""
+    given = [entry("a", 1), entry("b\u00e9", 2).model_copy(update={"seq": 41})]
+    async with SQLiteStore(tmp_path / "j.db") as store:
+        assert await store.write_batch(WriteBatch(audit=given)) == [1, 2]
+        db = sqlite3.connect(tmp_path / "j.db")
+        rows = [r[0] for r in db.execute("SELECT data FROM audit_log ORDER BY seq")]
+        db.close()
+        assert rows == [e.model_dump_json(exclude={"seq"}) for e in given]
+        read = await store.list_audit()
+    assert [e.model_dump(exclude={"seq"}) for e in read] == [
+        e.model_dump(exclude={"seq"}) for e in given
+    ]
+    assert [e.seq for e in read] == [1, 2]
