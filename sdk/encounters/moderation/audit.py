@@ -62,9 +62,13 @@ _PII_SCANNED = MAX_LOGGED_TEXT * 2
 
 
 def _without_personal_data(value: str, language: str | None = None) -> str:
+    """``value`` with the personal data in its first :data:`_PII_SCANNED` characters
+    replaced. When something was found, the text is cut there: replacements shorten it,
+    and text beyond the scan must never move into the logged characters."""
     found = pii.find(value[:_PII_SCANNED], language)
     if not found:
         return value
+    value = value[:_PII_SCANNED]
     out: list[str] = []
     at = 0
     for start, end, _ in sorted(found):

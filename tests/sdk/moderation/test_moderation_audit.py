@@ -164,3 +164,19 @@ def test_personal_data_in_the_log_is_redacted_on_every_path(tf: TextFilter) -> N
         assert entries[4].input == f"key {REDACTED}"
 
     anyio.run(main)
+
+
+def test_a_long_text_never_logs_personal_data_beyond_the_scanned_part() -> None:
+    """Personal data is looked for in a long text's first 8,000 characters and 4,000 are
+    logged: when findings early on shorten it, the text after the scanned part must not
+    move into the logged part (a card number there was logged in clear)."""
+    card = "4111111111111111"
+    head = "a" * 4100 + "@example.com "  # one e-mail address of 4,112 characters
+    filler = "b " * ((8000 - len(head)) // 2)
+    text = head + filler + f"card {card} end"
+    for value in (text, {"type": "chat", "message": text}):
+        entry = AuditLogger.entry("message", "block", input=value, output=None,
+                                  reason="too_long", categories=[])  # fmt: skip
+        logged = entry.model_dump_json()
+        assert card not in logged and "@example.com" not in logged
+        assert PERSONAL in logged
