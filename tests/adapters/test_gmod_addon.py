@@ -277,14 +277,17 @@ def _end_to_end(world: GmodWorld, portal: BlockingPortal, harness: Harness) -> N
 def test_a_refused_key_stops_reconnecting(version: str, release: str, tmp_path: Path) -> None:
     """GWSockets hands onDisconnected a string (1.3.0: empty; master: the close reason):
     either way a refused key stops the addon (after the link a previous map left is
-    refused too, and forgotten); setting the right key connects at once."""
+    refused too, and forgotten: nothing is saved again while it is stopped); setting the
+    right key connects at once, and the events the old link never got through go out on
+    the new one, once, naming the link they were numbered on."""
     data = tmp_path / "garrysmod-data"
     saved = data / "ai_companion" / "link.json"
     saved.parent.mkdir(parents=True)
     with daemon(tmp_path) as (_portal, harness):
         url = f"ws://127.0.0.1:{harness.port}/ws"
+        join = {"type": "player_join", "player": {"id": "7", "name": "Kleiner"}}
         old = {"server_id": SERVER_ID, "url": url + "?encoding=json", "link_id": "lnk_old",
-               "resume_token": "old", "in_s": 0, "out_s": 0, "unacked": [],
+               "resume_token": "old", "in_s": 0, "out_s": 1, "unacked": [{"s": 1, "d": join}],
                "companions": []}  # fmt: skip
         saved.write_text(json.dumps(old), "utf-8")
         world = GmodWorld(version, {
@@ -303,6 +306,11 @@ def test_a_refused_key_stops_reconnecting(version: str, release: str, tmp_path: 
             assert state() == b"stopped"
             assert world.server.eval("AICompanion.Connection.link.last_close") == 4004
             assert not saved.exists()  # nothing for the next map to resume
+            # an event while stopped: kept for a reconnection, never written to data/
+            world.server.run('AICompanion.Connection.event({type = "player_leave", '
+                             'player = {id = "7", name = "Kleiner"}})')  # fmt: skip
+            assert world.server.eval("AICompanion.Connection.save_state()") is False
+            assert not saved.exists()
             console = "\n".join(world.server.console())
             assert "not retrying" in console and BAD_KEY not in console
             # the operator sets the right key (rcon, a late server.cfg): it connects at once
@@ -310,6 +318,10 @@ def test_a_refused_key_stops_reconnecting(version: str, release: str, tmp_path: 
             world.run_until(lambda: bool(world.server.eval("AICompanion.Connection.link.ready")),
                             what="ready after the fix")  # fmt: skip
             assert world.sockets.opened == 3
+            identify = json.loads(world.sockets.sent[2])
+            assert identify["op"] == "identify" and identify["d"]["previous_link"] == "lnk_old"
+            world.run_until(lambda: bool(_events(harness, "player_leave")), what="the events")
+            assert [len(_events(harness, k)) for k in ("player_join", "player_leave")] == [1, 1]
             assert harness.keys["key"] not in "\n".join(world.server.console())
             link_id = world.server.eval("AICompanion.Connection.link.link_id").decode()
             assert json.loads(saved.read_text("utf-8"))["link_id"] == link_id

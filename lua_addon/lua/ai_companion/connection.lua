@@ -39,6 +39,7 @@ C.STATE_FILE = "ai_companion/link.json"
 C.SAVE_EVERY = 0.5       -- seconds between state writes while it changes
 C.dirty = false
 C.next_save = 0
+C.forgotten = false    -- the state file was deleted (a refused key): not written again
 C.url_index = 1        -- which address of ai_companion_url the next connection uses
 -- close codes after which the next address is tried: the node went away (1006: no close
 -- handshake, or no connection at all; 1001: stopping, or the link is held elsewhere)
@@ -213,13 +214,21 @@ end
 
 -- the state file -----------------------------------------------------------------------
 
+local function delete_state_file()
+  if file and file.Exists(C.STATE_FILE, "DATA") then file.Delete(C.STATE_FILE) end
+end
+
 --- Write the link's state (and the live companions) to data/; true when written.
 function C.save_state()
   C.dirty = false
   C.next_save = SysTime() + C.SAVE_EVERY
   local link = C.link
-  -- after a 4009 there is no link to resume, but its unacknowledged events must survive
-  if not link or not file or not (link.link_id or (link.events_link and #link.unacked > 0)) then
+  -- after a refused key or protocol the state was deleted: nothing of it is wanted
+  if not link or not file or C.forgotten then return false end
+  -- after a 4009 there is no link to resume, but its unacknowledged events must survive;
+  -- with none, the refused link is not worth a resume on the next map
+  if not (link.link_id or (link.events_link and #link.unacked > 0)) then
+    delete_state_file()
     return false
   end
   local companions = {}
@@ -265,7 +274,8 @@ function C.load_state()
 end
 
 function C.forget_state()
-  if file and file.Exists(C.STATE_FILE, "DATA") then file.Delete(C.STATE_FILE) end
+  C.forgotten = true   -- until the next start: nothing is saved again
+  delete_state_file()
 end
 
 function C.start()
@@ -274,10 +284,13 @@ function C.start()
     log("ai_companion_key is not set: get a key with `ae worlds add NAME --world gmod`")
     return
   end
-  local pending = C.link and C.link.unacked
+  local old = C.link
   C.link = new_link()
-  if pending then   -- events never taken by the daemon go out on the new link
-    for _, f in ipairs(pending) do C.link:event(f.d, f.sid) end
+  C.forgotten = false
+  if old then
+    -- events never acknowledged go out on the new link, numbered as they were: identify
+    -- names the link they are numbered on, and ready's `previous` drops those stored
+    C.link.unacked, C.link.out_s, C.link.events_link = old.unacked, old.out_s, old.events_link
   else
     -- a fresh Lua state (a map change): resume the link the previous one left
     local state = C.load_state()
