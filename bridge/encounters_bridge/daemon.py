@@ -78,8 +78,19 @@ class Daemon:
         and the engine share its store and its moderator (SQLite, PostgreSQL or
         memory: the daemon's own records go beside the SDK's). Raises ``OSError`` when a
         port cannot be listened on and :class:`~encounters.errors.StoreError` when the
-        store cannot be opened (nothing is left running then)."""
+        store cannot be opened (nothing is left running then), and
+        :class:`~encounters.errors.ConfigError` before anything is opened when
+        ``AE_REDIS`` is set without a PostgreSQL store."""
         config = config or BridgeConfig()
+        if settings.redis and not settings.store.startswith(POSTGRES_SCHEMES):
+            # refused before any store is opened or migrated: SQLite serialises one
+            # process's writes but cannot fence another node's, so two nodes could each
+            # hold a live link for one game server
+            raise ConfigError(
+                f"AE_REDIS (several nodes) needs a store the nodes share and fence, but "
+                f"AE_STORE is {settings.store}: set AE_STORE=postgresql://..., or unset "
+                "AE_REDIS for one node"
+            )
         quiet_accept_errors(asyncio.get_running_loop())
         engine = engine or Engine(settings)
         await engine.open()  # the store is open: templates and webhooks are loaded
@@ -102,14 +113,6 @@ class Daemon:
             if settings.redis:  # several nodes: leases and the signal bus in Redis
                 from .cluster import Cluster
 
-                if not settings.store.startswith(POSTGRES_SCHEMES):
-                    # SQLite serialises one process's writes but cannot fence another
-                    # node's: two nodes could each hold a live link for one game server
-                    raise ConfigError(
-                        f"AE_REDIS (several nodes) needs a store the nodes share and "
-                        f"fence, but AE_STORE is {settings.store}: set "
-                        "AE_STORE=postgresql://..., or unset AE_REDIS for one node"
-                    )
                 edge.cluster = Cluster(settings, lease_ttl=config.lease_ttl)
                 await edge.cluster.start(edge)
             if script is not None:
