@@ -175,10 +175,10 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def main() -> None:
     """Entry point of the ``ae`` script: adds the commands of installed packages
     (:mod:`encounters.cli.plugins`), then runs. ``AE_DEBUG=1`` shows tracebacks."""
-    from .plugins import load_plugins
-
-    load_plugins()
     try:
+        from .plugins import load_plugins
+
+        load_plugins()
         app()
     except KeyboardInterrupt:
         err.print(_("interrupted"))

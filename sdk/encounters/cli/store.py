@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import anyio
 import typer
@@ -11,6 +12,10 @@ from rich.table import Table
 
 from ..errors import StoreError
 from .app import JsonFlag, app, fail, out, print_json, state
+
+if TYPE_CHECKING:
+    from ..storage.postgres import PostgresStore
+    from ..storage.transfer import CopiedTable
 
 store_app = typer.Typer(help="The store: where state is kept, and moving it.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
@@ -46,7 +51,7 @@ def store_migrate(
     AE_STORE to the URL. The marketplace, which has no PostgreSQL backend, goes into
     its own SQLite file (--market-to)."""
     from ..storage.postgres import PostgresStore  # its driver is an extra: loaded when used
-    from ..storage.transfer import copy_marketplace, copy_sqlite_to_postgres, has_marketplace
+    from ..storage.transfer import CopyInterrupted, copy_marketplace, has_marketplace
 
     path = source if source is not None else state.settings().database_path
     market_to = market if market is not None else state.settings().data_dir / "market.db"
@@ -55,7 +60,10 @@ def store_migrate(
         raise fail(f"{str(market_to)!r} already exists: move it away, or name another file "
                    "for the marketplace with --market-to")  # fmt: skip
     target = PostgresStore(to)
-    copied = anyio.run(copy_sqlite_to_postgres, path, target)
+    try:
+        copied = anyio.run(_copy_until_ctrl_c, path, target)
+    except CopyInterrupted as exc:
+        raise fail(str(exc), 130) from None
     try:
         listings = copy_marketplace(path, market_to) if with_market else None
     except StoreError as exc:
@@ -77,3 +85,30 @@ def store_migrate(
                       "serve it from the node with that data folder", highlight=False)  # fmt: skip
     if any(c.source_rows != c.target_rows for c in copied):
         raise fail("the row counts differ between the source and the target (above)")
+
+
+async def _copy_until_ctrl_c(path: Path, target: PostgresStore) -> list[CopiedTable]:
+    """The copy, stopped between chunks by Ctrl-C (SIGINT): the transaction is rolled
+    back and the target left empty. Cancelling the copy's task instead (what asyncio
+    does on Ctrl-C) can land in the middle of a PostgreSQL statement and hang."""
+    from ..storage.transfer import copy_sqlite_to_postgres
+
+    stop = anyio.Event()
+
+    async def on_ctrl_c() -> None:
+        with anyio.open_signal_receiver(signal.SIGINT) as signals:
+            async for _ in signals:
+                stop.set()
+
+    copied: list[CopiedTable] | Exception
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(on_ctrl_c)
+        try:
+            copied = await copy_sqlite_to_postgres(path, target, stop=stop)
+        except Exception as exc:  # raised below, not wrapped in the task group's group
+            copied = exc
+        finally:
+            tg.cancel_scope.cancel()
+    if isinstance(copied, Exception):
+        raise copied
+    return copied

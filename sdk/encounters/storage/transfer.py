@@ -8,9 +8,18 @@ Guarantees and limits:
 
 - The source is read inside one read transaction: a consistent snapshot, even if
   something writes to the file meanwhile (stop the daemon anyway: what it writes
-  after the snapshot stays behind).
+  after the snapshot stays behind). It is read through the synchronous SQLite driver,
+  one chunk at a time in a worker thread, so a cancellation (Ctrl-C) lands between
+  chunks: within one chunk's read the copy stops and the target is left empty. (The
+  store's asyncio driver, cancelled mid-statement, closes its connection twice and
+  hangs the event loop's shutdown: see ``sqlite._connected``.)
 - The target is written in one transaction: interrupted, it is left empty, and the
   command can simply run again. A target that already holds rows is refused.
+- A copy is stopped by setting its ``stop`` event (``ae store migrate`` sets it on
+  Ctrl-C): it is checked before every chunk, and the copy raises
+  :class:`CopyInterrupted` after rolling back. Do not cancel the task instead: a
+  cancellation landing in the middle of a PostgreSQL statement can leave the driver
+  (asyncpg under SQLAlchemy) waiting forever for the cancelled query.
 - Rows go over in chunks of :data:`CHUNK` (memory stays flat for big stores).
 - Every table of the SDK's schema is copied, and the tables other packages keep in the
   same file and registered with :func:`register_tables` (the bridge daemon's world keys,
@@ -26,14 +35,16 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Table, func, select, text
+import anyio
+from sqlalchemy import Connection, Integer, Table, create_engine, event, func, select, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from ..errors import StoreError
 from .postgres import PostgresStore
@@ -73,6 +84,10 @@ def registered_tables() -> list[TableSet]:
     return list(_REGISTERED.values())
 
 
+class CopyInterrupted(StoreError):
+    """The copy was stopped (its ``stop`` event was set); the target was left empty."""
+
+
 @dataclass(frozen=True)
 class CopiedTable:
     """One table's rows in the source and in the target after the copy."""
@@ -99,21 +114,68 @@ def _utc(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@contextlib.asynccontextmanager
+async def _snapshot(source: Path) -> AsyncIterator[Connection]:
+    """A synchronous connection to ``source`` inside one read transaction (``BEGIN``
+    emitted here: the driver's own transaction handling would let every SELECT see a
+    different moment). Opened and closed in a worker thread; the close is shielded, so
+    a cancelled copy still gives the file back."""
+    engine = create_engine(
+        f"sqlite:///{source}", poolclass=NullPool, connect_args={"check_same_thread": False}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _autocommit(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # BEGIN is emitted below
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    def enter() -> Connection:
+        conn = engine.connect()
+        conn.begin()
+        return conn
+
+    conn = await anyio.to_thread.run_sync(enter)
+    try:
+        yield conn
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(conn.close)  # ends the read transaction
+            engine.dispose()
+
+
 async def copy_sqlite_to_postgres(
-    source: Path, target: PostgresStore, extra: Sequence[TableSet] | None = None
+    source: Path,
+    target: PostgresStore,
+    extra: Sequence[TableSet] | None = None,
+    *,
+    stop: anyio.Event | None = None,
 ) -> list[CopiedTable]:
     """Copy every row of the SQLite store at ``source`` into ``target`` (opened and
     closed here): the SDK's tables and those of ``extra`` (by default the registered
     ones, :func:`register_tables`); returns the row counts, which match on success.
-    Raises :class:`StoreError` for a missing source or a target that is not empty."""
+    Raises :class:`StoreError` for a missing source or a target that is not empty, and
+    :class:`CopyInterrupted` when ``stop`` is set before the copy is done."""
+
+    def check() -> None:
+        if stop is not None and stop.is_set():
+            raise CopyInterrupted(
+                f"interrupted: no rows were copied into {target.where}; run the "
+                "command again to copy"
+            )
+
     if not source.is_file():
         raise StoreError(f"no SQLite store at {str(source)!r}; name it with --from or AE_DATA_DIR")
     sets = registered_tables() if extra is None else list(extra)
     tables = [t for t in metadata.sorted_tables if t is not schema_meta]
     tables += [t for s in sets for t in s.tables]
-    async with SQLiteStore(source) as sqlite, target:
-        for table_set in sets:  # both sides at the newest version of each set
+    async with SQLiteStore(source) as sqlite:  # both sides at the newest version of each set
+        for table_set in sets:
             await sqlite.migrate(table_set.track, list(table_set.migrations))
+    async with target:
+        for table_set in sets:
             await target.migrate(table_set.track, list(table_set.migrations))
         try:
             async with target.engine.begin() as dst:  # one transaction: all or nothing
@@ -129,11 +191,15 @@ async def copy_sqlite_to_postgres(
                         "into an empty database or schema (?schema=NAME)"
                     )
                 counts: dict[str, int] = {}
-                async with sqlite.engine.connect() as src, src.begin():
+                check()
+                async with _snapshot(source) as src:
                     for table in tables:
-                        result = await src.stream(select(table))
+                        # the driver's cursor reads rows as they are fetched
+                        rows = await anyio.to_thread.run_sync(src.execute, select(table))
+                        result = rows.mappings()
                         copied = 0
-                        async for chunk in result.mappings().partitions(CHUNK):
+                        while chunk := await anyio.to_thread.run_sync(result.fetchmany, CHUNK):
+                            check()
                             await dst.execute(table.insert(), [_utc(dict(r)) for r in chunk])
                             copied += len(chunk)
                         counts[table.name] = copied
@@ -150,6 +216,7 @@ async def copy_sqlite_to_postgres(
                 for table in tables:
                     n = (await dst.execute(select(func.count()).select_from(table))).scalar()
                     out.append(CopiedTable(table.name, counts[table.name], int(n or 0)))
+                check()  # the last moment the transaction can still be rolled back
         except DBAPIError as exc:
             reason = str(exc.orig).splitlines()[0]
             raise StoreError(

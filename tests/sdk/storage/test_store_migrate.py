@@ -5,13 +5,19 @@ tests/support/services.py)."""
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import anyio
+import asyncpg
 import pytest
+from anyio.from_thread import start_blocking_portal
 from typer.testing import CliRunner
 
 from encounters import EncounterSpec, Session
@@ -117,6 +123,69 @@ def test_a_failed_copy_leaves_the_target_empty(tmp_path: Path, pg_schema: str) -
             return len(await store.list_sessions())
 
     assert anyio.run(count_sessions) == 0
+
+
+def test_ctrl_c_while_rows_are_written_stops_the_copy_and_leaves_the_target_empty(
+    tmp_path: Path, pg_schema: str
+) -> None:
+    """Ctrl-C in the middle of the copy, as an operator presses it: the copy stops
+    within a chunk, says no rows were copied, exits 130 without a traceback, and the
+    next run copies everything. The test holds a SHARE lock on the target's audit log
+    (reads pass, writes wait), so Ctrl-C comes while an INSERT waits on PostgreSQL."""
+    data = tmp_path / "data"
+    made = anyio.run(fill, data / "encounters.db")
+    url = f"{POSTGRES_URL}?schema={pg_schema}"
+
+    async def create_tables() -> None:
+        async with PostgresStore(url):
+            pass
+
+    anyio.run(create_tables)
+    ae_bin = str(Path(sys.executable).parent / "ae")
+    with start_blocking_portal("asyncio") as portal:
+        holder = portal.call(asyncpg.connect, POSTGRES_URL)
+        watcher = portal.call(asyncpg.connect, POSTGRES_URL)
+        try:
+            portal.call(holder.execute, f"SET search_path TO {pg_schema}")
+            portal.call(holder.execute, "BEGIN; LOCK TABLE audit_log IN SHARE MODE")
+            copy = subprocess.Popen(
+                [ae_bin, "--data-dir", str(data), "store", "migrate", "--to", url],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            try:
+                waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                while not portal.call(watcher.fetchval, waiting):
+                    assert copy.poll() is None, copy.communicate()
+                    time.sleep(0.02)  # polling PostgreSQL, not a synchronisation by time
+                # the signal is pending in the copy before the lock goes: the copy sees
+                # it before its INSERT returns, with round trips still to go before a commit
+                copy.send_signal(signal.SIGINT)
+                portal.call(holder.execute, "ROLLBACK")
+                _, err = copy.communicate(timeout=120)
+            finally:
+                if copy.poll() is None:
+                    copy.kill()
+        finally:
+            portal.call(holder.close)
+            portal.call(watcher.close)
+    assert copy.returncode == 130, err
+    assert "interrupted: no rows were copied" in err and "Traceback" not in err
+    assert "run the command again" in err
+
+    async def counts() -> tuple[int, int]:
+        async with PostgresStore(url) as store:
+            return len(await store.list_sessions()), len(await store.list_encounters())
+
+    assert anyio.run(counts) == (0, 0)
+    code, _, err = ae("--data-dir", str(data), "store", "migrate", "--to", url)
+    assert code == 0, err
+    assert anyio.run(counts) == (1, 1)
+    assert made["session"].id in {s.id for s in anyio.run(_sessions, url)}
+
+
+async def _sessions(url: str) -> list[Session]:
+    async with PostgresStore(url) as store:
+        return await store.list_sessions()
 
 
 def test_a_missing_source_is_named(tmp_path: Path, pg_schema: str) -> None:
