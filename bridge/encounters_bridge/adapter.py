@@ -6,6 +6,12 @@ new dispatch to ``on_dispatch`` once, keeps events until the daemon acknowledges
 and reconnects with backoff after a drop, following the close code (resume, identify
 again, or stop for good after a bad key).
 
+Events wait in memory until the daemon acknowledges them, at most
+``max_unacked_events`` (10,000 by default): refuse new events when full; never drop
+queued ones. :meth:`AdapterClient.send_event` then raises :class:`EventQueueFull` and
+logs ``adapter.event_queue_full`` once per outage, and ``adapter.event_queue_drained``
+(with how many were refused) once the daemon has acknowledged half the queue.
+
 Several daemon nodes: give a list of URLs. The client holds one at a time and moves to
 the next (round robin) when a connection cannot be made or ends without a close
 handshake (1006: the node died) or with 1001 (the node is stopping, or the link is busy
@@ -27,7 +33,16 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from encounters.log import get_logger
 
 from .frames import Encoding, Frame
-from .protocol import Acked, AdapterLink, DispatchIn, Effect, Send
+from .protocol import (
+    MAX_UNACKED_EVENTS,
+    Acked,
+    AdapterLink,
+    DispatchIn,
+    Effect,
+    EventQueueFull,
+    QueueDrained,
+    Send,
+)
 
 log = get_logger(__name__)
 DispatchHandler = Callable[[Frame], Awaitable[None]]
@@ -41,7 +56,10 @@ NEXT_NODE = frozenset({1001, 1006})
 
 class AdapterClient:
     """``url`` is the daemon's base, e.g. ``ws://127.0.0.1:3002/ws``, or a list of the
-    nodes' bases (tried in order, moving on when a node goes away)."""
+    nodes' bases (tried in order, moving on when a node goes away).
+    ``max_unacked_events``: how many events may wait for the daemon's acknowledgement
+    before :meth:`send_event` refuses new ones (see
+    :data:`~encounters_bridge.protocol.MAX_UNACKED_EVENTS`)."""
 
     def __init__(
         self,
@@ -55,6 +73,7 @@ class AdapterClient:
         on_dispatch: DispatchHandler | None = None,
         max_attempts: int | None = None,
         max_backoff: float = 60.0,
+        max_unacked_events: int = MAX_UNACKED_EVENTS,
     ) -> None:
         bases = [url] if isinstance(url, str) else list(url)
         if not bases:
@@ -63,7 +82,7 @@ class AdapterClient:
         self._at = 0  #: index in urls of the node used now
         self.link = AdapterLink(
             world=world, server_id=server_id, key=key, capabilities=capabilities,
-            encoding=encoding,
+            encoding=encoding, max_unacked_events=max_unacked_events,
         )  # fmt: skip
         self.on_dispatch = on_dispatch
         self.max_attempts = max_attempts
@@ -156,12 +175,25 @@ class AdapterClient:
                 finally:  # a handler that failed ran it too: it is not run again
                     done = self.link.processed(effect.frame)
                 await self._apply(ws, done)
+            elif isinstance(effect, QueueDrained):
+                log.info("adapter.event_queue_drained", refused=effect.refused,
+                         waiting=self.link.waiting)  # fmt: skip
             elif isinstance(effect, Acked):
                 pass
 
     async def send_event(self, d: dict[str, Any], sid: str | None = None) -> None:
-        """Queue an event; sent now when connected, else after the next resume."""
-        effects = self.link.event(d, sid)
+        """Queue an event; sent now when connected, else after the next resume.
+
+        Raises :class:`EventQueueFull` (nothing is queued) when ``max_unacked_events``
+        events already wait for the daemon's acknowledgement; those are kept and sent
+        when it is back, and new events are taken again as it acknowledges them."""
+        try:
+            effects = self.link.event(d, sid)
+        except EventQueueFull as exc:
+            if self.link.refused == 1:  # once per outage, not once per event
+                log.warning("adapter.event_queue_full", waiting=exc.waiting,
+                            limit=exc.limit)  # fmt: skip
+            raise
         if self.ws is not None:
             with contextlib.suppress(ConnectionClosed):  # kept unacked: resent on resume
                 await self._apply(self.ws, effects)
@@ -175,3 +207,6 @@ class AdapterClient:
         self._stop = True
         if self.ws is not None:
             await self.ws.close()
+
+
+__all__ = ["AdapterClient", "EventQueueFull"]

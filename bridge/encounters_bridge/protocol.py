@@ -19,6 +19,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from encounters.errors import EncountersError
 from encounters.moderation.ratelimit import InProcessRateLimiter, Rate
 
 from .frames import (
@@ -53,6 +54,14 @@ RESEND_BATCH = 40
 #: acknowledges at its next tick. One ack per burst, not per dispatch, halves the
 #: frames a busy link carries.
 ACK_EVERY = 32
+#: Events an adapter keeps waiting for the daemon's acknowledgement (sent or queued
+#: while disconnected) before it refuses new ones: refuse new events when full; never
+#: drop queued ones. 10,000 is about eight minutes of a link's whole event budget (20 a
+#: second): a daemon away for half an hour or more at a busy server's pace (a few events
+#: a second) loses nothing, memory stays a few MB for typical events of a few hundred
+#: bytes (640 MB at worst, every event near the daemon's 64 KiB frame limit), and a
+#: backlog that large already takes those eight minutes to resend at the daemon's pace.
+MAX_UNACKED_EVENTS = 10_000
 
 
 # -- effects -------------------------------------------------------------------------
@@ -121,7 +130,46 @@ class Acked:
     s: int
 
 
-Effect = Send | Close | Authenticate | ResumeRequest | EventIn | DispatchIn | Acked | Processed
+@dataclass(frozen=True)
+class QueueDrained:
+    """The adapter's queue of unacknowledged events, which refused ``refused`` events
+    while it was full, is down to half its bound or less: the outage is over (the I/O
+    layer says so once, as it warned once when it began)."""
+
+    refused: int
+
+
+Effect = (
+    Send
+    | Close
+    | Authenticate
+    | ResumeRequest
+    | EventIn
+    | DispatchIn
+    | Acked
+    | Processed
+    | QueueDrained
+)
+
+
+class EventQueueFull(EncountersError):
+    """Raised by :meth:`AdapterLink.event` (and ``AdapterClient.send_event``) when
+    ``limit`` events already wait for the daemon's acknowledgement: the new event is
+    refused, not queued, and nothing queued is dropped (refuse new events when full;
+    never drop queued ones). Events are numbered in order and the daemon refuses a gap,
+    so the oldest cannot make room. Room comes back as the daemon acknowledges the
+    queue (after it is reachable again); the game may retry the event then, or give it
+    up. ``waiting``: events queued now."""
+
+    def __init__(self, waiting: int, limit: int) -> None:
+        self.waiting = waiting
+        self.limit = limit
+        super().__init__(
+            f"event refused: {waiting} events already wait for the daemon, which has not "
+            f"acknowledged them (is it down or unreachable?); they are kept and sent when "
+            f"it is back. Raise the bound with max_unacked_events= (now {limit}) on "
+            f"AdapterClient or AdapterLink"
+        )
 
 
 @dataclass
@@ -449,7 +497,13 @@ class AdapterLink:
         adapter: dict[str, Any] | None = None,
         encoding: Encoding = "json",
         rng: random.Random | None = None,
+        max_unacked_events: int = MAX_UNACKED_EVENTS,
     ) -> None:
+        """``max_unacked_events``: how many events may wait for the daemon's
+        acknowledgement before :meth:`event` refuses new ones (see
+        :data:`MAX_UNACKED_EVENTS`)."""
+        if max_unacked_events < 1:
+            raise ValueError("max_unacked_events must be at least 1")
         self.world = world
         self.server_id = server_id
         self.key = key
@@ -467,6 +521,16 @@ class AdapterLink:
         self.ready = False
         self.stopped = False
         self.resend_at: float | None = None
+        self.max_unacked_events = max_unacked_events
+        #: events refused since the queue was last full (0: not full now)
+        self.refused = 0
+
+    @property
+    def waiting(self) -> int:
+        """Events waiting for the daemon's acknowledgement: sent or not, numbered on
+        the current link or (before ``ready``) on the previous one. After identifying
+        again it counts only those the daemon did not store (``_not_stored``)."""
+        return len(self.out.unacked)
 
     def receive(self, data: str | bytes, now: float) -> list[Effect]:
         frame = decode(data, self.encoding, 1 << 24)
@@ -494,7 +558,10 @@ class AdapterLink:
             pending = _not_stored(self.out, frame.d.get("previous"))
             self.out = LinkState(link_id=self.link_id or "", world=self.world,
                                  server_id=self.server_id)  # fmt: skip
-            return [Send(self.out.sequence(Frame(f.op, f.d, None, f.sid))) for f in pending]
+            resent: list[Effect] = [
+                Send(self.out.sequence(Frame(f.op, f.d, None, f.sid))) for f in pending
+            ]
+            return resent + self._drained()
         if frame.op == "resumed":
             self.ready = True
             return self._resend(now)
@@ -505,7 +572,7 @@ class AdapterLink:
         if frame.op in ("ack", "heartbeat_ack"):
             s = frame.d.get("s", frame.d.get("ack"))
             if isinstance(s, int) and self.out.ack(s):
-                return [Acked(s)]
+                return [Acked(s), *self._drained()]
         if frame.op == "error" and frame.d.get("code") in ("rate_limited", "out_of_order"):
             self.resend_at = now + RESEND_PAUSE  # resend everything unacked, in order
         return []
@@ -536,9 +603,23 @@ class AdapterLink:
         return [Send(f) for f in batch]
 
     def event(self, d: dict[str, Any], sid: str | None = None) -> list[Effect]:
-        """Send an event (kept until acknowledged; resent after a resume)."""
+        """Send an event (kept until acknowledged; resent after a resume). Raises
+        :class:`EventQueueFull`, and queues nothing, when ``max_unacked_events`` already
+        wait: refuse new events when full; never drop queued ones."""
+        if self.waiting >= self.max_unacked_events:
+            self.refused += 1
+            raise EventQueueFull(self.waiting, self.max_unacked_events)
         frame = self.out.sequence(Frame("event", d, None, sid))
         return [Send(frame)] if self.ready else []
+
+    def _drained(self) -> list[Effect]:
+        """:class:`QueueDrained` when events were refused and the queue is down to half
+        its bound: not at the first free place, so a queue hovering at its bound makes
+        one warning and one drained line, not one per event."""
+        if self.refused and self.waiting <= self.max_unacked_events // 2:
+            refused, self.refused = self.refused, 0
+            return [QueueDrained(refused)]
+        return []
 
     def next_tick(self) -> float | None:
         """When :meth:`tick` next has something to send (a resend or a heartbeat), or

@@ -27,6 +27,7 @@ from encounters_bridge.protocol import (
     EVENT_RATE,
     FLOOD_CLOSE_AFTER,
     FRAME_RATE,
+    MAX_UNACKED_EVENTS,
     RESEND_PAUSE,
     Acked,
     AdapterLink,
@@ -35,8 +36,10 @@ from encounters_bridge.protocol import (
     DispatchIn,
     Effect,
     EventIn,
+    EventQueueFull,
     LinkState,
     Processed,
+    QueueDrained,
     ResumeRequest,
     Send,
     ServerLink,
@@ -69,6 +72,7 @@ class Wire:
     encoding: Encoding = "json"
     interval: float = 15.0
     seed: int = 1
+    max_unacked_events: int = MAX_UNACKED_EVENTS
     now: float = 0.0
     up: bool = True
     server: ServerLink = field(init=False)
@@ -91,6 +95,7 @@ class Wire:
             capabilities=["chat", "move_to"],
             encoding=self.encoding,
             rng=random.Random(self.seed),
+            max_unacked_events=self.max_unacked_events,
         )
         self.server = self._new_server()
 
@@ -838,6 +843,121 @@ def test_events_queued_before_ready_are_sent_after_identify() -> None:
     wire.adapter.event({"type": "player_join", "player": {"id": "1", "name": "bob"}})
     wire.connect()
     assert [f.d["type"] for f in wire.events] == ["player_join"]
+
+
+# -- the adapter's bound on unacknowledged events ------------------------------------------
+
+
+def _adapter_on_link_1(limit: int) -> AdapterLink:
+    """An adapter whose link (link_1) is ready, with nobody acknowledging its events."""
+    adapter = AdapterLink(
+        world="minecraft", server_id="srv-1", key=KEY, capabilities=[], max_unacked_events=limit
+    )
+    adapter.receive(encode(Frame("hello", {"heartbeat_interval": 15000}), "json"), 0.0)
+    ready = {"link_id": "link_1", "resume_token": "t1", "sessions": []}
+    adapter.receive(encode(Frame("ready", ready), "json"), 0.0)
+    return adapter
+
+
+def test_a_full_queue_refuses_new_events_and_the_daemon_gets_every_queued_one_once() -> None:
+    """Refuse new events when full; never drop queued ones: while the daemon is away
+    the adapter queues up to its bound, then refuses the next event with
+    :class:`EventQueueFull` (queuing nothing, numbering nothing); once the daemon is
+    back it gets every queued event once, in order, and new events are taken again."""
+    wire = Wire(max_unacked_events=8)
+    wire.connect()
+    wire.event({"type": "health", "n": 0})
+    wire.cut()  # the daemon is down: events wait
+    for n in range(1, 9):
+        wire.event({"type": "health", "n": n})
+    assert wire.adapter.waiting == 8
+    with pytest.raises(EventQueueFull) as refused:
+        wire.adapter.event({"type": "health", "n": 9})
+    assert (refused.value.waiting, refused.value.limit) == (8, 8)
+    message = str(refused.value)
+    assert "8 events already wait for the daemon" in message
+    assert "not acknowledged" in message and "max_unacked_events=" in message
+    with pytest.raises(EventQueueFull):  # and again: nothing was queued meanwhile
+        wire.adapter.event({"type": "health", "n": 10})
+    assert [f.d["n"] for f in wire.adapter.out.unacked] == list(range(1, 9))
+    assert wire.adapter.out.out_s == 9  # no number was used by a refused event
+
+    wire.connect()  # back: resume, and the queue is resent
+    assert [f.d["n"] for f in wire.events] == list(range(9))  # each once, in order
+    assert wire.adapter.waiting == 0
+    wire.event({"type": "health", "n": 11})  # room again: taken
+    assert [(f.s, f.d["n"]) for f in wire.events[-1:]] == [(10, 11)]
+
+
+def test_acks_make_room_and_the_outage_ends_once_half_the_queue_is_acknowledged() -> None:
+    """A daemon that takes events without acknowledging them fills the queue as surely
+    as one that is down. Each ack makes room at once; the outage (one warning, then
+    one :class:`QueueDrained` with how many were refused) ends at half the bound, so
+    a queue hovering at its bound does not log once per event."""
+    adapter = _adapter_on_link_1(limit=4)
+    for n in range(1, 5):
+        assert [f.s for f in sent(adapter.event({"type": "health", "n": n}))] == [n]
+    for _ in range(3):
+        with pytest.raises(EventQueueFull):
+            adapter.event({"type": "health", "n": 0})
+    assert adapter.refused == 3
+
+    def ack(s: int) -> list[Effect]:
+        return adapter.receive(encode(Frame("ack", {"s": s}), "json"), 1.0)
+
+    assert ack(1) == [Acked(1)]  # room for one; the outage goes on
+    assert [f.s for f in sent(adapter.event({"type": "health", "n": 5}))] == [5]
+    with pytest.raises(EventQueueFull):
+        adapter.event({"type": "health", "n": 0})
+    assert adapter.refused == 4  # the same outage: counted, not warned again
+    assert ack(3) == [Acked(3), QueueDrained(4)]  # 2 wait: half the bound
+    assert adapter.refused == 0
+    assert ack(5) == [Acked(5)]  # drained once
+    assert [f.s for f in sent(adapter.event({"type": "health", "n": 6}))] == [6]
+
+
+@pytest.mark.parametrize(
+    ("previous", "waiting"),
+    [
+        ({"link_id": "link_1", "in_s": 3}, 1),  # 1-3 stored: only 4 waits, renumbered 1
+        (None, 4),  # nothing known stored: all four wait, renumbered 1-4
+    ],
+)
+def test_the_bound_counts_what_waits_after_identifying_again(
+    previous: dict[str, Any] | None, waiting: int
+) -> None:
+    """Identifying again drops the events ``ready``'s ``previous`` says were stored and
+    numbers the rest again: the bound counts those, not the numbers used before."""
+    adapter = _adapter_on_link_1(limit=4)
+    for n in range(1, 5):
+        adapter.event({"type": "health", "n": n})
+    with pytest.raises(EventQueueFull):
+        adapter.event({"type": "health", "n": 0})
+    assert adapter.closed(CloseCode.SESSION_INVALID) == "identify"
+    adapter.receive(encode(Frame("hello", {"heartbeat_interval": 15000}), "json"), 1.0)
+    d: dict[str, Any] = {"link_id": "link_2", "resume_token": "t2", "sessions": []}
+    if previous is not None:
+        d["previous"] = previous
+    effects = adapter.receive(encode(Frame("ready", d), "json"), 1.0)
+    assert [f.s for f in sent(effects)] == list(range(1, waiting + 1))
+    assert adapter.waiting == waiting
+    assert (QueueDrained(1) in effects) == (waiting <= 2)
+    if waiting < 4:
+        (frame,) = sent(adapter.event({"type": "health", "n": 5}))
+        assert frame.s == waiting + 1
+    else:
+        with pytest.raises(EventQueueFull):
+            adapter.event({"type": "health", "n": 5})
+
+
+def test_the_bound_is_at_least_one() -> None:
+    with pytest.raises(ValueError, match="max_unacked_events"):
+        AdapterLink(world="gmod", server_id="a", key=KEY, capabilities=[], max_unacked_events=0)
+    assert (
+        AdapterLink(world="gmod", server_id="a", key=KEY, capabilities=[]).max_unacked_events
+        == MAX_UNACKED_EVENTS
+        == 10_000
+    )
 
 
 # -- heartbeats ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ over a :class:`SQLiteStore` in ``tmp_path``; adapters are :class:`AdapterClient`
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import random
 from collections.abc import Callable, Iterator, Sequence
@@ -23,10 +24,11 @@ from websockets.asyncio.server import Server
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from encounters.errors import StoreError
+from encounters.log import configure_logging
 from encounters.models import utcnow
 from encounters.models.audit import AuditEntry
 from encounters.storage import SQLiteStore, Store, WriteBatch
-from encounters_bridge.adapter import AdapterClient
+from encounters_bridge.adapter import AdapterClient, EventQueueFull
 from encounters_bridge.frames import CloseCode, Encoding, Frame, decode, encode
 from encounters_bridge.keys import create_world_key
 from encounters_bridge.server import BridgeEdge
@@ -983,6 +985,117 @@ async def test_events_held_through_an_outage_are_not_lost_to_the_rate_limit(
     finally:
         await daemon.stop()
     assert [f.d["n"] for f in daemon.events_of("srv")] == list(range(61))
+
+
+async def test_a_full_event_queue_refuses_new_events_and_the_daemon_keeps_every_queued_one(
+    tmp_path: Path,
+) -> None:
+    """Refuse new events when full; never drop queued ones. While the daemon is down the
+    game's events fill the adapter's queue up to its bound; the next is refused with
+    :class:`EventQueueFull` (warned once, not once per event). The daemon back stores
+    every queued event exactly once, in order, and once it has acknowledged them the
+    adapter takes new events again and says how many it refused."""
+    db = tmp_path / "bridge.db"
+    limit = 50  # more than one resend batch (40): the backlog goes out in two
+    d1 = await Daemon.start(db)
+    port = d1.port
+    key = await new_key(d1.records, servers=["srv-1"])
+
+    def keeping(d: Daemon) -> Daemon:
+        async def keep(conn: Any, frame: Frame) -> None:
+            entry = AuditEntry(kind="event", decision="allow", input=frame.d)
+            await d.edge.record(conn, WriteBatch(audit=[entry]))
+
+        d.edge.on_event.append(keep)
+        return d
+
+    keeping(d1)
+    a = Adapter.make(d1.url, key, "srv-1", max_unacked_events=limit)
+    client = a.client
+    logged = io.StringIO()
+    configure_logging("info", "json", stream=logged)
+    d2: Daemon | None = None
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run)
+            await until(lambda: a.live)
+            await client.send_event(health(0))
+            await until(lambda: client.link.waiting == 0)
+            await d1.stop()
+            await until(lambda: not a.live)
+            for n in range(1, limit + 1):
+                await client.send_event(health(n))
+            for _ in range(3):
+                with pytest.raises(EventQueueFull, match=f"{limit} events already wait"):
+                    await client.send_event(health(-1))
+            assert client.link.waiting == limit
+
+            d2 = keeping(await Daemon.start(db, port))
+
+            async def kept() -> list[int]:
+                assert d2 is not None
+                return [e.input["n"] for e in await d2.store.list_audit()]
+
+            with anyio.fail_after(20):
+                while await kept() != list(range(limit + 1)) or client.link.waiting:
+                    await anyio.sleep(0.02)
+            await client.send_event(health(limit + 1))  # room again: taken
+            with anyio.fail_after(10):
+                while await kept() != list(range(limit + 2)):
+                    await anyio.sleep(0.02)
+            await client.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        configure_logging("warning", "console", None)
+        if d2 is not None:
+            await d2.stop()
+    lines = [json.loads(line) for line in logged.getvalue().splitlines()]
+    full = [line for line in lines if line["event"] == "adapter.event_queue_full"]
+    drained = [line for line in lines if line["event"] == "adapter.event_queue_drained"]
+    assert [(f["waiting"], f["limit"]) for f in full] == [(limit, limit)]  # once, not thrice
+    assert [d["refused"] for d in drained] == [3]
+
+
+async def test_a_daemon_not_acknowledging_fills_the_queue_and_its_acks_make_room(
+    tmp_path: Path,
+) -> None:
+    """A daemon that is up but does not acknowledge (its handler of the first event is
+    stuck) fills the adapter's queue as surely as one that is down: the next event is
+    refused, and once the daemon acknowledges, the queue was kept whole and new events
+    are taken again."""
+    daemon = await Daemon.start(tmp_path / "bridge.db")
+    key = await new_key(daemon.records, servers=["srv-1"])
+    stuck, release = anyio.Event(), anyio.Event()
+
+    async def slow(conn: Any, frame: Frame) -> None:
+        if frame.d["n"] == 0:
+            stuck.set()
+            await release.wait()
+
+    daemon.edge.on_event.append(slow)
+    a = Adapter.make(daemon.url, key, "srv-1", max_unacked_events=5)
+    client = a.client
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run)
+            await until(lambda: a.live)
+            for n in range(5):
+                await client.send_event(health(n))
+            with anyio.fail_after(10):
+                await stuck.wait()
+            with pytest.raises(EventQueueFull, match="5 events already wait"):
+                await client.send_event(health(-1))
+            assert a.live  # the link is up: the daemon just has not acknowledged
+            release.set()
+            await until(lambda: client.link.waiting == 0)
+            await client.send_event(health(5))
+            await until(lambda: len(daemon.events) == 6 and client.link.waiting == 0)
+            await client.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        release.set()  # a failed test must not leave the daemon's handler stuck
+        await daemon.stop()
+    assert [f.d["n"] for f in daemon.events_of("srv-1")] == list(range(6))
 
 
 async def test_a_flooding_link_is_closed_within_seconds(tmp_path: Path) -> None:

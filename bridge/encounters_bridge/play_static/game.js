@@ -135,6 +135,8 @@ class LinkIO {
         this.onState(t('linked (resumed)'))
       } else if (effect.type === 'dead' && ws) {
         ws.close(4000, 'the daemon went silent')
+      } else if (effect.type === 'log') {
+        console[effect.level](`ae link: ${effect.message}`)
       }
     }
   }
@@ -149,9 +151,15 @@ class LinkIO {
     if (ws) ws.close(CLOSE.NORMAL, 'the tab left the room')
   }
 
-  /** @param {Record<string, any>} d @param {string} [sid] */
+  /**
+   * Queue an event for the daemon. False when it was refused: the queue of events the
+   * daemon has not acknowledged is full (logged once per outage, see link.js).
+   * @param {Record<string, any>} d @param {string} [sid] @returns {boolean}
+   */
   event (d, sid) {
-    this.apply(this.link.event(d, sid, now()))
+    const effects = this.link.event(d, sid, now())
+    this.apply(effects)
+    return !effects.some((e) => e.type === 'refused')
   }
 }
 

@@ -13,9 +13,13 @@
 //   {type: 'acked', s}                   the daemon processed our events up to s
 //   {type: 'error', code, message}       the daemon refused a frame (the link stays)
 //   {type: 'dead'}                       the daemon has been silent too long: drop the socket
+//   {type: 'refused', waiting, limit}    event() refused the event: the queue is full
+//   {type: 'log', level, message}        a line for the console ('warn' or 'info')
 //
 // Limits: events wait in memory until acknowledged (a closed tab loses them; the daemon
-// keeps its own dispatches for the next link of the server).
+// keeps its own dispatches for the next link of the server), at most maxUnackedEvents:
+// refuse new events when full; never drop queued ones. Events are numbered and the
+// daemon refuses a gap, so the oldest cannot make room; a refused event is not queued.
 
 import { PROTOCOL_VERSION, retryAfterClose, decodeFrame } from './codec.js'
 
@@ -28,12 +32,22 @@ export const EVENT_RATE = 18
 export const EVENT_BURST = 36
 /** The daemon is dead when it sent nothing for 2 heartbeat intervals + 5 s. */
 export const SILENCE_GRACE = 5
+/**
+ * Events that may wait for the daemon's acknowledgement before event() refuses new ones.
+ * A tab's events (joins, chats, action reports) come a few a second at most, so 1,000
+ * cover minutes of a daemon away; resending them at our pace (18 a second) takes about a
+ * minute, and they hold well under a megabyte of the tab's memory. (The Python adapter,
+ * a game server's, keeps 10,000.)
+ */
+export const MAX_UNACKED_EVENTS = 1000
 
 /**
  * @typedef {import('./codec.js').Frame} Frame
  * @typedef {{type: 'send', frame: Frame} | {type: 'dispatch', frame: Frame}
  *   | {type: 'ready', sessions: any[], linkId: string | null} | {type: 'resumed', replayed: number}
- *   | {type: 'acked', s: number} | {type: 'error', code: string, message: string} | {type: 'dead'}} Effect
+ *   | {type: 'acked', s: number} | {type: 'error', code: string, message: string} | {type: 'dead'}
+ *   | {type: 'refused', waiting: number, limit: number}
+ *   | {type: 'log', level: 'warn' | 'info', message: string}} Effect
  */
 
 export class AdapterLink {
@@ -45,8 +59,12 @@ export class AdapterLink {
    * @param {string} [o.world]
    * @param {{name: string, version: string}} [o.adapter]
    * @param {() => number} [o.random]  in [0, 1): heartbeat jitter and backoff
+   * @param {number} [o.maxUnackedEvents]  events waiting for an ack before new ones are refused
    */
-  constructor ({ serverId, key, capabilities, world = 'web', adapter, random }) {
+  constructor ({ serverId, key, capabilities, world = 'web', adapter, random, maxUnackedEvents = MAX_UNACKED_EVENTS }) {
+    if (!Number.isInteger(maxUnackedEvents) || maxUnackedEvents < 1) {
+      throw new RangeError('maxUnackedEvents must be a whole number, at least 1')
+    }
     this.world = world
     this.serverId = serverId
     this.key = key
@@ -77,6 +95,8 @@ export class AdapterLink {
     this.tokens = EVENT_BURST
     /** @type {number | null} */
     this.tokensAt = null
+    this.maxUnackedEvents = maxUnackedEvents
+    this.refused = 0 // events refused since the queue was last full (0: not full now)
   }
 
   // -- inputs -----------------------------------------------------------------------
@@ -156,7 +176,7 @@ export class AdapterLink {
     this.sentS = 0
     this.resendAt = null
     const sessions = Array.isArray(frame.d.sessions) ? frame.d.sessions : []
-    return [{ type: 'ready', sessions, linkId: this.linkId }, ...this._pump(now)]
+    return [{ type: 'ready', sessions, linkId: this.linkId }, ...this._drained(), ...this._pump(now)]
   }
 
   /**
@@ -202,7 +222,24 @@ export class AdapterLink {
     while (n < this.unacked.length && /** @type {number} */ (this.unacked[n].s) <= s) n++
     if (n === 0) return []
     this.unacked.splice(0, n)
-    return [{ type: 'acked', s }]
+    return [{ type: 'acked', s }, ...this._drained()]
+  }
+
+  /**
+   * The line that ends an outage of the queue, once events were refused and the queue is
+   * down to half its bound: not at the first free place, so a queue hovering at its bound
+   * logs one warning and one such line, not one per event.
+   * @returns {Effect[]}
+   */
+  _drained () {
+    if (this.refused === 0 || this.unacked.length > Math.floor(this.maxUnackedEvents / 2)) return []
+    const refused = this.refused
+    this.refused = 0
+    return [{
+      type: 'log',
+      level: 'info',
+      message: `the daemon acknowledged the waiting events: ${refused} new event(s) were refused while the queue was full`
+    }]
   }
 
   /** The last event s the daemon acknowledged (everything before the first unacked). */
@@ -251,10 +288,28 @@ export class AdapterLink {
   }
 
   /**
-   * Queue an event: sent now when the link is ready (and within rate), else later.
+   * Queue an event: sent now when the link is ready (and within rate), else later. When
+   * maxUnackedEvents already wait, the event is refused (not queued, not numbered): a
+   * 'refused' effect, and a warning 'log' effect at the first refusal of an outage.
    * @param {Record<string, any>} d @param {string | undefined} sid @param {number} now @returns {Effect[]}
    */
   event (d, sid, now) {
+    const waiting = this.unacked.length
+    if (waiting >= this.maxUnackedEvents) {
+      this.refused += 1
+      /** @type {Effect[]} */
+      const out = [{ type: 'refused', waiting, limit: this.maxUnackedEvents }]
+      if (this.refused === 1) {
+        out.push({
+          type: 'log',
+          level: 'warn',
+          message: `event refused: ${waiting} events already wait for the daemon, which has not acknowledged ` +
+            'them (is it down or unreachable?); they are kept and sent when it is back, and new events ' +
+            `are refused until then. Raise the bound with maxUnackedEvents (now ${this.maxUnackedEvents})`
+        })
+      }
+      return out
+    }
     this._sequence(d, sid)
     return this._pump(now)
   }

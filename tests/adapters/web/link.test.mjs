@@ -3,7 +3,7 @@
 
 import test from 'node:test'
 import assert from 'node:assert/strict'
-import { AdapterLink, ACK_EVERY, EVENT_BURST } from '../../../bridge/encounters_bridge/play_static/link.js'
+import { AdapterLink, ACK_EVERY, EVENT_BURST, MAX_UNACKED_EVENTS } from '../../../bridge/encounters_bridge/play_static/link.js'
 import { decodeFrame } from '../../../bridge/encounters_bridge/play_static/codec.js'
 
 const HELLO = { op: 'hello', d: { protocol: 1, heartbeat_interval: 1000, max_frame_bytes: 65536 } }
@@ -211,4 +211,79 @@ test('unknown ops from the daemon are ignored', () => {
   const link = makeLink()
   ready(link)
   assert.deepEqual(feed(link, { op: 'something_new', d: { x: 1 } }), [])
+})
+
+// -- the bound on events waiting for the daemon's ack: refuse new events when full; never
+// drop queued ones
+
+const refusals = (effects) => effects.filter((e) => e.type === 'refused')
+const logs = (effects) => effects.filter((e) => e.type === 'log')
+
+test('a full queue refuses new events, warns once, and the daemon back gets every queued one once', () => {
+  const link = makeLink({ maxUnackedEvents: 5 })
+  ready(link)
+  link.event({ type: 'e', i: 0 }, undefined, 0)
+  feed(link, { op: 'ack', d: { s: 1 } })
+  assert.equal(link.closed(1006), 'resume') // the daemon is down: events wait
+  for (let i = 1; i <= 5; i++) assert.deepEqual(link.event({ type: 'e', i }, undefined, 1), [])
+  const effects = []
+  for (let i = 6; i <= 9; i++) effects.push(...link.event({ type: 'e', i }, undefined, 1))
+  assert.deepEqual(refusals(effects), Array(4).fill({ type: 'refused', waiting: 5, limit: 5 }))
+  const [warning, ...more] = logs(effects)
+  assert.deepEqual(more, []) // once per outage, not once per event
+  assert.equal(warning.level, 'warn')
+  assert.match(warning.message, /5 events already wait for the daemon, which has not acknowledged them/)
+  assert.match(warning.message, /maxUnackedEvents \(now 5\)/)
+  assert.deepEqual(link.unacked.map((f) => [f.s, f.d.i]), [[2, 1], [3, 2], [4, 3], [5, 4], [6, 5]])
+  assert.equal(link.outS, 6) // a refused event takes no number
+
+  link.connected(2)
+  feed(link, HELLO, 2)
+  const resent = sent(feed(link, { op: 'resumed', d: { replayed: 0 } }, 2))
+  assert.deepEqual(resent.map((f) => [f.s, f.d.i]), [[2, 1], [3, 2], [4, 3], [5, 4], [6, 5]])
+  const acked = feed(link, { op: 'ack', d: { s: 6 } }, 2)
+  assert.deepEqual(logs(acked).map((e) => [e.level, e.message]), [
+    ['info', 'the daemon acknowledged the waiting events: 4 new event(s) were refused while the queue was full']
+  ])
+  assert.deepEqual(sent(link.event({ type: 'e', i: 10 }, undefined, 3)).map((f) => [f.s, f.d.i]), [[7, 10]])
+})
+
+test('acks make room at once; the outage ends (one info line) at half the bound', () => {
+  const link = makeLink({ maxUnackedEvents: 4 })
+  ready(link)
+  for (let i = 1; i <= 4; i++) link.event({ type: 'e', i }, undefined, 0) // sent, not acknowledged
+  assert.equal(logs(link.event({ type: 'e' }, undefined, 0)).length, 1)
+  assert.deepEqual(feed(link, { op: 'ack', d: { s: 1 } }), [{ type: 'acked', s: 1 }])
+  assert.deepEqual(sent(link.event({ type: 'e', i: 5 }, undefined, 0)).map((f) => f.s), [5]) // room for one
+  const again = link.event({ type: 'e' }, undefined, 0) // full again: the same outage
+  assert.equal(refusals(again).length, 1)
+  assert.deepEqual(logs(again), [])
+  const drained = feed(link, { op: 'heartbeat_ack', d: { ack: 3 } }) // 2 of 4 wait
+  assert.deepEqual(logs(drained).map((e) => e.level), ['info'])
+  assert.match(logs(drained)[0].message, /2 new event\(s\) were refused/)
+  assert.deepEqual(logs(feed(link, { op: 'ack', d: { s: 5 } })), [])
+})
+
+test('identifying again, the bound counts only the events the daemon did not store', () => {
+  for (const [previous, waiting] of [[{ link_id: 'link_1', in_s: 3 }, 1], [undefined, 4]]) {
+    const link = makeLink({ maxUnackedEvents: 4 })
+    ready(link)
+    for (let i = 1; i <= 4; i++) link.event({ type: 'e', i }, undefined, 0)
+    assert.equal(refusals(link.event({ type: 'e' }, undefined, 0)).length, 1)
+    assert.equal(link.closed(4009), 'identify')
+    link.connected(1)
+    feed(link, HELLO, 1)
+    const d = { link_id: 'link_2', resume_token: 't2', sessions: [], ...(previous ? { previous } : {}) }
+    const effects = feed(link, { op: 'ready', d }, 1)
+    assert.equal(link.unacked.length, waiting)
+    assert.equal(logs(effects).length, waiting <= 2 ? 1 : 0)
+    const next = link.event({ type: 'e', i: 5 }, undefined, 1)
+    assert.equal(refusals(next).length, waiting < 4 ? 0 : 1, `after ${JSON.stringify(previous)}`)
+  }
+})
+
+test('the bound: 1,000 events by default, a whole number of at least 1 when given', () => {
+  assert.equal(MAX_UNACKED_EVENTS, 1000)
+  assert.equal(makeLink().maxUnackedEvents, 1000)
+  for (const bad of [0, -1, 1.5, NaN]) assert.throws(() => makeLink({ maxUnackedEvents: bad }), RangeError)
 })
