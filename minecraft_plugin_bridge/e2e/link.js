@@ -6,8 +6,12 @@
 //   {"event": "ready", "linkId": "..."}      identified (a new link)
 //   {"event": "resumed", "replayed": n}      the link resumed
 //   {"event": "dispatch", "s": 1, "sid": "...", "d": {...}}
+//   {"event": "closed", "code": 1006}        the connection ended
+// Commands on stdin, one JSON object per line, each answered {"event": "reply", "id", "ok", ...}:
+//   {"id": 1, "cmd": "event", "d": {...}, "sid": "..."}   queue an event: "queued" true/false
+//   {"id": 2, "cmd": "status"}                            "unacked": events waiting for an ack
 // Env: AE_BRIDGE_URL (one address, or several separated by commas), AE_WORLD_KEY,
-// AE_SERVER_ID. Stops on SIGTERM.
+// AE_SERVER_ID, AE_MAX_UNACKED (as the bridge's). Stops on SIGTERM.
 
 const { BridgeConnection } = require('../src/connection')
 const { createLogger } = require('../src/log')
@@ -23,6 +27,7 @@ const link = new BridgeConnection({
   capabilities: ['chat'],
   encoding: 'msgpack',
   maxBackoff: 0.5,
+  maxUnacked: process.env.AE_MAX_UNACKED ? Number(process.env.AE_MAX_UNACKED) : undefined,
   log: createLogger(process.env.AE_LOG_LEVEL || 'info')
 })
 link.on('connected', () => out({ event: 'connected', url: link.url }))
@@ -33,6 +38,13 @@ link.on('dispatch', (frame) => {
   if (frame.d.type === 'action') {
     link.sendEvent({ type: 'action_done', action_id: frame.d.action.id }, frame.sid)
   }
+})
+link.on('closed', ({ code }) => out({ event: 'closed', code }))
+require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => {
+  const { id, cmd, d, sid } = JSON.parse(line)
+  if (cmd === 'event') out({ event: 'reply', id, ok: true, queued: link.sendEvent(d, sid) })
+  else if (cmd === 'status') out({ event: 'reply', id, ok: true, unacked: link.link.unacked.length })
+  else out({ event: 'reply', id, ok: false, error: `unknown command ${cmd}` })
 })
 link.start()
 process.on('SIGTERM', () => link.stop().finally(() => process.exit(0)))

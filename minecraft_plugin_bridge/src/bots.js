@@ -234,7 +234,8 @@ class Companion {
 class CompanionManager {
   /**
    * @param {object} o
-   * @param {(d: object, sid?: string) => void} o.sendEvent  queue an event on the link
+   * @param {(d: object, sid?: string) => boolean|void} o.sendEvent  queue an event on the link
+   *   (false: refused, the daemon has not acknowledged --max-unacked events; logged there)
    * @param {object} o.options   see cli.js (mcHost, mcPort, mcVersion, auth, ...)
    * @param {object} o.log
    * @param {Function} [o.createBot]  a mineflayer-like bot factory (tests pass a fake)
@@ -299,11 +300,13 @@ class CompanionManager {
     this.changed()
   }
 
+  /** Queue an event; false when the link refused it (its queue is full) or it failed. */
   emitEvent (d, sid) {
     try {
-      this.sendEvent(d, sid)
+      return this.sendEvent(d, sid) !== false
     } catch (err) {
       this.log.error('events.send_failed', { type: d.type, error: err.message })
+      return false
     }
   }
 

@@ -26,6 +26,7 @@ const OPTIONS = [
   ['spawn-teleport', 'AE_MC_SPAWN_TELEPORT', 'false', 'teleport a new companion to its spawn location (needs op)', 'boolean'],
   ['state-file', 'AE_STATE_FILE', '', 'where the link and companions are kept across restarts (default: ae-minecraft-bridge.state.json next to --key-file, else in the working folder)', 'string'],
   ['max-backoff', 'AE_MAX_BACKOFF', '60', 'longest wait between reconnections, seconds', 'string'],
+  ['max-unacked', 'AE_MAX_UNACKED', '10000', 'most events kept for the daemon while it has not acknowledged them (it is away); then new events are refused, none waiting is dropped', 'string'],
   ['rejoin-max-backoff', 'AE_MC_REJOIN_MAX_BACKOFF', '30', 'longest wait before a companion joins the Minecraft server again, seconds', 'string'],
   ['join-timeout', 'AE_MC_JOIN_TIMEOUT', '30', 'seconds an action waits for its companion to join', 'string'],
   ['move-timeout', 'AE_MC_MOVE_TIMEOUT', '60', 'seconds a move_to may take', 'string'],
@@ -55,6 +56,12 @@ function truthy (value) {
 function seconds (value, name, lo = 0.01) {
   const n = Number(value)
   if (!Number.isFinite(n) || n < lo) throw new ConfigError(`--${name} must be a number of seconds (at least ${lo})`)
+  return n
+}
+
+function count (value, name) {
+  const n = Number(value)
+  if (!Number.isSafeInteger(n) || n < 1) throw new ConfigError(`--${name} must be a whole number, at least 1`)
   return n
 }
 
@@ -118,6 +125,7 @@ function parseConfig (argv, env = process.env) {
     allowDig: raw['allow-dig'],
     spawnTeleport: raw['spawn-teleport'],
     maxBackoff: seconds(raw['max-backoff'], 'max-backoff'),
+    maxUnacked: count(raw['max-unacked'], 'max-unacked'),
     rejoinMaxBackoff: seconds(raw['rejoin-max-backoff'], 'rejoin-max-backoff'),
     actionTimeout: raw['action-timeout'] === '' ? undefined : seconds(raw['action-timeout'], 'action-timeout'),
     joinTimeout: seconds(raw['join-timeout'], 'join-timeout'),

@@ -44,9 +44,10 @@ class BridgeConnection extends EventEmitter {
    * @param {number} [o.maxBackoff]   seconds (60 by PROTOCOL.md; tests use less)
    * @param {object} [o.adapter]      {name, version} sent in identify
    * @param {object} [o.log]
+   * @param {number} [o.maxUnacked]   the most events kept for the daemon (link.js MAX_UNACKED)
    */
   constructor ({ url, key, serverId, capabilities, encoding = 'msgpack', world = 'minecraft',
-    maxBackoff = 60, adapter, log, random } = {}) {
+    maxBackoff = 60, adapter, log, random, maxUnacked } = {}) {
     super()
     this.urls = parseUrls(url).map((u) => `${u}${u.includes('?') ? '&' : '?'}encoding=${encoding}`)
     if (this.urls.length === 0) throw new TypeError('BridgeConnection needs a daemon URL')
@@ -54,7 +55,7 @@ class BridgeConnection extends EventEmitter {
     this.encoding = encoding
     this.maxBackoff = maxBackoff
     this.log = log || require('./log').createLogger('warn')
-    this.link = new AdapterLink({ world, serverId, key, capabilities, adapter, encoding, random })
+    this.link = new AdapterLink({ world, serverId, key, capabilities, adapter, encoding, random, maxUnacked })
     this.ws = null
     this.attempt = 0
     this.connections = 0
@@ -133,11 +134,25 @@ class BridgeConnection extends EventEmitter {
     this._apply(ws, this.link.tick(monotonic()))
   }
 
+  /** Carry out the link's effects (`ws` null: no connection, nothing is sent). */
   _apply (ws, effects) {
+    let changed = false
     for (const effect of effects) {
+      // a refused event changes nothing: no state file write for it
+      if (effect.type !== 'refused' && effect.type !== 'queue_full') changed = true
       switch (effect.type) {
         case 'send':
-          if (ws.readyState === WebSocket.OPEN) ws.send(encodeFrame(effect.frame, this.encoding))
+          if (ws !== null && ws.readyState === WebSocket.OPEN) ws.send(encodeFrame(effect.frame, this.encoding))
+          break
+        case 'queue_full':
+          this.log.warn('link.queue_full', {
+            unacked: effect.unacked,
+            limit: effect.limit,
+            hint: 'the daemon has not acknowledged these events (is it away?): new events are refused until it does; none waiting is dropped (--max-unacked)'
+          })
+          break
+        case 'queue_room':
+          this.log.warn('link.queue_room', { refused: effect.refused })
           break
         case 'dispatch':
           this._safeEmit('dispatch', effect.frame)
@@ -164,7 +179,7 @@ class BridgeConnection extends EventEmitter {
           break
       }
     }
-    if (effects.length > 0) this._changed()
+    if (changed) this._changed()
   }
 
   _changed () {
@@ -187,6 +202,7 @@ class BridgeConnection extends EventEmitter {
     const decision = this.link.closed(code)
     this.log.info('link.closed', { code, reason, decision })
     this._safeEmit('closed', { code, reason, decision })
+    if (decision === 'identify') this._changed() // the link is refused: none to resume
     if (this._stopping) return this._halt()
     if (decision === 'stop') {
       this.log.error('link.stopped', {
@@ -211,11 +227,17 @@ class BridgeConnection extends EventEmitter {
     this._timer = this._retry = null
   }
 
-  /** Queue an event (kept until the daemon acknowledges it; resent after a resume). */
+  /**
+   * Queue an event (kept until the daemon acknowledges it; resent after a resume). Returns
+   * true, or false when it was refused: --max-unacked events wait for the daemon's ack
+   * (refuse new events when full; never drop queued ones; a warning is logged once).
+   */
   sendEvent (d, sid) {
     const effects = this.link.event(d, sid, monotonic())
-    if (this.ws !== null) this._apply(this.ws, effects)
-    this._changed()
+    this._apply(this.ws, effects) // saves the state when the event went out now
+    if (effects.some((e) => e.type === 'refused')) return false
+    if (effects.length === 0) this._changed() // queued for later: saved all the same
+    return true
   }
 
   /** Cut the connection without a closing handshake (a network failure). */

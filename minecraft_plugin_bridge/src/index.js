@@ -28,6 +28,7 @@ class Bridge extends EventEmitter {
       encoding: options.encoding || 'msgpack',
       world: WORLD,
       maxBackoff: options.maxBackoff ?? 60,
+      maxUnacked: options.maxUnacked,
       adapter: { name: 'ae-minecraft-bridge', version },
       log: this.log
     })
@@ -57,30 +58,38 @@ class Bridge extends EventEmitter {
     })
   }
 
-  /** Write what a restarted bridge needs (the link, companions, running actions). */
+  /**
+   * Write what a restarted bridge needs (the link, companions, running actions). With no
+   * link to resume and no events waiting (before the first ready, or after the daemon
+   * refused the link, 4009, and before the next ready) the file holds `link: null`, so a
+   * restart identifies at once rather than trying a resume that fails, but it still keeps
+   * the companions and the running actions (answered `interrupted` after a restart).
+   */
   saveState (companions) {
     if (!this.state || this.frozen) return
     const link = this.connection.link.snapshot()
-    if (link === null) return // nothing to resume or resend before the first ready
     const snap = this.companions.snapshot()
-    this.state.save({
-      serverId: this.options.serverId,
-      url: this.options.url,
-      link,
-      companions: companions ?? snap.companions,
-      running: snap.running
-    })
+    companions = companions ?? snap.companions
+    if (link === null && companions.length === 0 && snap.running.length === 0) {
+      this.state.remove() // nothing worth taking up (and no refused link to resume)
+      return
+    }
+    this.state.save({ serverId: this.options.serverId, url: this.options.url, link, companions, running: snap.running })
   }
 
   /** Take up the state file of an earlier run (after a restart, kill -9 included). */
   _restore () {
     const saved = this.state?.load({ serverId: this.options.serverId, url: this.options.url })
-    if (!saved || !this.connection.link.restore(saved.link)) return
-    this.log.info(saved.link.linkId ? 'bridge.resuming' : 'bridge.identifying_with_saved_events', {
-      link_id: saved.link.linkId ?? null,
-      events_link: saved.link.eventsLink ?? null,
-      unacked: (saved.link.unacked || []).length,
+    if (!saved) return
+    // no link (it was refused): identify, but the companions and running actions still count
+    if (saved.link !== null && !this.connection.link.restore(saved.link)) return
+    const link = saved.link ?? {}
+    this.log.info(link.linkId ? 'bridge.resuming' : link.eventsLink ? 'bridge.identifying_with_saved_events' : 'bridge.identifying', {
+      link_id: link.linkId ?? null,
+      events_link: link.eventsLink ?? null,
+      unacked: (link.unacked || []).length,
       companions: (saved.companions || []).length,
+      running: (saved.running || []).length,
       state_file: this.options.stateFile
     })
     this.companions.restore(saved)

@@ -13,6 +13,17 @@
 //   {type: 'acked', s}                   the daemon processed our events up to s
 //   {type: 'error', code, message}       the daemon refused a frame (the link stays)
 //   {type: 'dead'}                       the daemon has been silent too long: drop the socket
+//   {type: 'refused', reason}            event() refused the event ('queue_full')
+//   {type: 'queue_full', unacked, limit} the first refusal of an outage (worth a warning)
+//   {type: 'queue_room', refused}        the outage is over: how many events were refused
+//
+// The events not yet acknowledged are bounded (maxUnacked): refuse new events when full;
+// never drop queued ones. Dropping the oldest is not an option: the game already took them
+// as sent, and the daemon refuses a gap in the numbering (out_of_order). An outage runs
+// from the first refusal until the queue has drained to half the bound (so a queue held at
+// the bound by a steady overload does not log a pair of lines per ack). Events renumbered
+// on a new link or restored from a state file are never refused, whatever their number:
+// new ones are, until the queue drains.
 
 const { PROTOCOL_VERSION, retryAfterClose, decodeFrame } = require('./codec')
 
@@ -25,6 +36,14 @@ const EVENT_RATE = 18
 const EVENT_BURST = 36
 /** The daemon is dead when it sent nothing for 2 heartbeat intervals + 5 s. */
 const SILENCE_GRACE = 5
+/**
+ * The default bound on events not yet acknowledged (--max-unacked): about an hour of a
+ * busy server's events with the daemon away. The bridge is its own process, so memory is
+ * cheap (a few MB), but the state file holds every waiting event and is rewritten on each
+ * change: 10,000 chat events are ~1.9 MB and ~55 ms per write (measured), which is as far
+ * as it should go; the GMod addon, writing on the game's main thread, keeps 1,000.
+ */
+const MAX_UNACKED = 10000
 
 class AdapterLink {
   /**
@@ -36,8 +55,9 @@ class AdapterLink {
    * @param {{name: string, version: string}} [o.adapter]
    * @param {'json'|'msgpack'} [o.encoding]
    * @param {() => number} [o.random]  in [0, 1): heartbeat jitter and backoff
+   * @param {number} [o.maxUnacked]  the most events kept waiting for the daemon's ack
    */
-  constructor ({ world, serverId, key, capabilities, adapter, encoding = 'msgpack', random }) {
+  constructor ({ world, serverId, key, capabilities, adapter, encoding = 'msgpack', random, maxUnacked = MAX_UNACKED }) {
     this.world = world
     this.serverId = serverId
     this.key = key
@@ -52,6 +72,9 @@ class AdapterLink {
     this.outS = 0 // last event sequence number given
     this.unacked = [] // events sent or waiting, not yet acknowledged, in s order
     this.eventsLink = null // the link id the unacked events are numbered on
+    this.maxUnacked = maxUnacked
+    this.refused = 0 // new events refused in this outage (the queue was full)
+    this.full = false // an outage: the queue was full and has not drained to half yet
     this.sentS = 0 // highest event s sent on the current connection
     this.heartbeatInterval = 15
     this.nextHeartbeat = null
@@ -136,7 +159,8 @@ class AdapterLink {
     this.sentS = 0
     this.resendAt = null
     const sessions = Array.isArray(frame.d.sessions) ? frame.d.sessions : []
-    return [{ type: 'ready', sessions, linkId: this.linkId }, ...this._pump(now)]
+    // `previous` may have dropped the stored ones
+    return [{ type: 'ready', sessions, linkId: this.linkId }, ...this._roomAgain(), ...this._pump(now)]
   }
 
   /**
@@ -174,7 +198,16 @@ class AdapterLink {
     while (n < this.unacked.length && this.unacked[n].s <= s) n++
     if (n === 0) return []
     this.unacked.splice(0, n)
-    return [{ type: 'acked', s }]
+    return [{ type: 'acked', s }, ...this._roomAgain()]
+  }
+
+  /** The outage ends once the queue has drained to half the bound. */
+  _roomAgain () {
+    if (!this.full || this.unacked.length > Math.floor(this.maxUnacked / 2)) return []
+    const refused = this.refused
+    this.full = false
+    this.refused = 0
+    return [{ type: 'queue_room', refused }]
   }
 
   /** The last event s the daemon acknowledged (everything before the first unacked). */
@@ -217,8 +250,22 @@ class AdapterLink {
     this.tokensAt = now
   }
 
-  /** Queue an event: sent now when the link is ready (and within rate), else later. */
+  /**
+   * Queue an event: sent now when the link is ready (and within rate), else later. When
+   * maxUnacked events wait for the daemon's ack it is refused instead (the effects hold
+   * {type: 'refused', reason: 'queue_full'}, and 'queue_full' at the first refusal of an
+   * outage): refuse new events when full; never drop queued ones.
+   */
   event (d, sid, now) {
+    if (this.unacked.length >= this.maxUnacked) {
+      this.refused += 1
+      const out = [{ type: 'refused', reason: 'queue_full' }]
+      if (!this.full) {
+        this.full = true
+        out.push({ type: 'queue_full', unacked: this.unacked.length, limit: this.maxUnacked })
+      }
+      return out
+    }
     this._sequence(d, sid)
     return this._pump(now)
   }
@@ -270,11 +317,12 @@ class AdapterLink {
    * What a restarted bridge needs to resume this link: its identity, the last dispatch
    * processed, the events the daemon has not acknowledged and the link they are numbered
    * on. After a 4009 there is no identity to resume, only those events (the next start
-   * identifies naming their link). Null when there is neither.
+   * identifies naming their link; events queued before any ready are on none). Null when
+   * there is neither.
    */
   snapshot () {
     const linked = Boolean(this.linkId && this.resumeToken)
-    if (!linked && !(this.eventsLink && this.unacked.length > 0)) return null
+    if (!linked && this.unacked.length === 0) return null
     return {
       ...(linked ? { linkId: this.linkId, resumeToken: this.resumeToken } : {}),
       eventsLink: this.eventsLink,
@@ -293,8 +341,8 @@ class AdapterLink {
     const whole = (n) => Number.isSafeInteger(n) && n >= 0
     if (!state || !whole(state.inS) || !whole(state.outS)) return false
     const linked = typeof state.linkId === 'string' && typeof state.resumeToken === 'string'
-    const eventsLink = typeof state.eventsLink === 'string' ? state.eventsLink : state.linkId
-    if (!linked && !(state.linkId === undefined && typeof eventsLink === 'string')) return false
+    const eventsLink = typeof state.eventsLink === 'string' ? state.eventsLink : linked ? state.linkId : null
+    if (!linked && state.linkId !== undefined) return false
     this.linkId = linked ? state.linkId : null
     this.resumeToken = linked ? state.resumeToken : null
     this.eventsLink = eventsLink
@@ -316,4 +364,4 @@ function send (op, d) {
   return { type: 'send', frame: { op, d } }
 }
 
-module.exports = { AdapterLink, ACK_EVERY, RESEND_PAUSE, EVENT_RATE, EVENT_BURST, SILENCE_GRACE }
+module.exports = { AdapterLink, ACK_EVERY, RESEND_PAUSE, EVENT_RATE, EVENT_BURST, SILENCE_GRACE, MAX_UNACKED }

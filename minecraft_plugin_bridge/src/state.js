@@ -11,6 +11,7 @@ const path = require('node:path')
 const { parseUrls } = require('./urls')
 
 const VERSION = 1
+const REMOVED = Symbol('removed') // `last` once the file is deleted
 
 class StateFile {
   /**
@@ -69,12 +70,16 @@ class StateFile {
     }
   }
 
-  /** The link is gone for good (a refused key): a restart must not try to resume it. */
+  /**
+   * Nothing to take up (a refused key: the link is gone for good; or no link, companion
+   * nor running action): a restart must not try to resume what was saved. Never throws.
+   */
   remove () {
+    if (this.last === REMOVED) return // already gone: no unlink on every change
     try {
       fs.unlinkSync(this.file)
     } catch {}
-    this.last = null
+    this.last = REMOVED
   }
 }
 

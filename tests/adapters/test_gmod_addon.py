@@ -311,6 +311,14 @@ def test_a_refused_key_stops_reconnecting(version: str, release: str, tmp_path: 
                              'player = {id = "7", name = "Kleiner"}})')  # fmt: skip
             assert world.server.eval("AICompanion.Connection.save_state()") is False
             assert not saved.exists()
+            # stopped for good, the queue is still bounded: a full one refuses, writes nothing
+            world.server.run('RunConsoleCommand("ai_companion_max_unacked", "2")')
+            chat = '{type = "player_chat", player = {id = "7", name = "Kleiner"}, message = "x"}'
+            refused = world.server.eval(f"AICompanion.Connection.event({chat})")
+            assert refused == (False, b"queue_full")
+            assert world.server.eval("AICompanion.Connection.save_state()") is False
+            assert not saved.exists()
+            world.server.run('RunConsoleCommand("ai_companion_max_unacked", "1000")')
             console = "\n".join(world.server.console())
             assert "not retrying" in console and BAD_KEY not in console
             # the operator sets the right key (rcon, a late server.cfg): it connects at once
@@ -674,6 +682,113 @@ def test_a_map_change_after_a_refused_resume_keeps_the_unacknowledged_events(
             second.close()
 
 
+#: queues a player_chat event through the addon's queueing function; "true nil" when it
+#: was accepted, "false queue_full" when refused
+EMIT = (
+    "function __emit(m) local ok, why = AICompanion.Connection.event({type = 'player_chat', "
+    "player = {id = '7', name = 'Kleiner'}, message = m}) "
+    "return tostring(ok) .. ' ' .. tostring(why) end"
+)
+
+
+def _chats(harness: Harness) -> list[str]:
+    return [w["d"]["message"] for w in _events(harness, "player_chat")]
+
+
+def _lines(world: GmodWorld, part: str) -> list[str]:
+    return [line for line in world.server.console() if part in line]
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_a_full_queue_while_the_daemon_is_away_loses_nothing(version: str, tmp_path: Path) -> None:
+    """The daemon goes away; the queue of events waiting for its ack fills up to
+    ai_companion_max_unacked and the next events are refused (false, "queue_full"), with
+    one warning; the daemon comes back on its address: every accepted event is stored
+    once, in order, a line says how many were refused, and new events are accepted."""
+    with daemon(tmp_path) as (portal, harness):
+        world = GmodWorld(version, {
+            "ai_companion_url": f"ws://127.0.0.1:{harness.port}/ws",
+            "ai_companion_key": harness.keys["key"],
+            "ai_companion_server_id": SERVER_ID,
+            "ai_companion_max_unacked": "5",
+        })  # fmt: skip
+        server = world.server
+        try:
+            server.run(EMIT)
+            world.run_until(lambda: bool(server.eval("AICompanion.Connection.link.ready")),
+                            what="ready")  # fmt: skip
+            assert server.eval('__emit("m1")') == b"true nil"
+            world.run_until(lambda: _chats(harness) == ["m1"]
+                            and len(server.eval("AICompanion.Connection.link.unacked")) == 0,
+                            what="m1 acknowledged")  # fmt: skip
+            port = harness.port
+            portal.call(harness.stop)  # the daemon is gone: nothing listens on its port
+            world.run_until(lambda: not server.eval("AICompanion.Connection.link.ready"),
+                            what="the daemon gone")  # fmt: skip
+            answers = []
+            for i in range(2, 10):  # the game goes on: reconnections fail meanwhile
+                answers.append(server.eval(f'__emit("m{i}")'))
+                world.run_for(0.15)
+            assert answers == [b"true nil"] * 5 + [b"false queue_full"] * 3
+            assert len(_lines(world, "new events are refused")) == 1  # once, not per event
+            status = " | ".join(server.eval(f"AICompanion.Connection.status_lines()[{i}]").decode()
+                                for i in range(5, 8))  # fmt: skip
+            assert "5 unacknowledged (at most 5)" in status and "refused:    3" in status
+            state = json.loads(server.eval("AICompanion.json.encode(AICompanion.Connection.link"
+                                           ":snapshot())"))  # fmt: skip
+            assert [f["d"]["message"] for f in state["unacked"]] == [f"m{i}" for i in range(2, 7)]
+            portal.call(harness.start, port)  # back where it was
+            world.run_until(lambda: len(_lines(world, "accepted again")) == 1, timeout=15,
+                            what="the queue drained")  # fmt: skip
+            assert "(3 refused" in _lines(world, "accepted again")[0]
+            assert server.eval('__emit("m10")') == b"true nil"
+            world.run_until(lambda: "m10" in _chats(harness), what="a new event stored")
+            world.run_for(0.5)  # acks and any resend settle
+            # every accepted event stored once, in order; the refused ones never
+            assert _chats(harness) == [f"m{i}" for i in (1, 2, 3, 4, 5, 6, 10)]
+            assert len(_lines(world, "new events are refused")) == 1
+        finally:
+            world.close()
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_a_state_file_beyond_the_bound_is_restored_whole(version: str, tmp_path: Path) -> None:
+    """A state file holding more waiting events than ai_companion_max_unacked (written
+    with a higher bound, or by an older addon) is taken up whole; new events are refused
+    until the daemon has them all, then accepted."""
+    data = tmp_path / "garrysmod-data"
+    state_file = data / "ai_companion" / "link.json"
+    state_file.parent.mkdir(parents=True)
+    with daemon(tmp_path) as (_portal, harness):
+        url = f"ws://127.0.0.1:{harness.port}/ws"
+        waiting = [{"s": i, "d": {"type": "player_chat", "player": {"id": "7", "name": "K"},
+                                  "message": f"old{i}"}} for i in range(1, 9)]  # fmt: skip
+        state_file.write_text(json.dumps({
+            "server_id": SERVER_ID, "url": url + "?encoding=json", "link_id": "lnk_gone",
+            "resume_token": "stale", "in_s": 0, "out_s": 8, "companions": [], "unacked": waiting,
+        }), encoding="utf-8")  # fmt: skip
+        world = GmodWorld(version, {
+            "ai_companion_url": url, "ai_companion_key": harness.keys["key"],
+            "ai_companion_server_id": SERVER_ID, "ai_companion_max_unacked": "3",
+        }, data_dir=data)  # fmt: skip
+        server = world.server
+        try:
+            server.run(EMIT)
+            assert server.eval('__emit("new1")') == b"false queue_full"
+            assert server.eval("AICompanion.Connection.save_state()") is True
+            saved = json.loads(state_file.read_text(encoding="utf-8"))
+            assert [f["d"]["message"] for f in saved["unacked"]] == [f"old{i}" for i in range(1, 9)]
+            world.run_until(lambda: len(_lines(world, "accepted again")) == 1, timeout=10,
+                            what="the queue drained")  # fmt: skip
+            assert "(1 refused" in _lines(world, "accepted again")[0]
+            assert server.eval('__emit("new2")') == b"true nil"
+            world.run_until(lambda: "new2" in _chats(harness), what="a new event stored")
+            world.run_for(0.5)
+            assert _chats(harness) == [f"old{i}" for i in range(1, 9)] + ["new2"]
+        finally:
+            world.close()
+
+
 #: every ACT enum the addon may use, with its value, as the GMod wiki lists them
 #: (wiki.facepunch.com/gmod/Enums/ACT)
 WIKI_ACTS = {
@@ -814,6 +929,8 @@ class LinkDriver:
 
     def call(self, method: str, *args: Any) -> list[dict[str, Any]]:
         out = self._call(self.link, method.encode(), *args)
+        if isinstance(out, tuple):  # event's effects and why it was refused
+            out = out[0]
         effects = []
         for i in range(1, len(out) + 1):
             e = out[i]
@@ -822,9 +939,19 @@ class LinkDriver:
                 effects.append({"send": json.loads(e.data)})
             elif kind in ("dispatch", "ready", "resumed", "error"):
                 effects.append({kind: e.frame.s if kind == "dispatch" else e.frame.op.decode()})
+            elif kind == "log":
+                effects.append({"log": e.message.decode()})
             else:
                 effects.append({kind: e.s if kind == "acked" else None})
         return effects
+
+    def event(self, kind: str) -> tuple[list[dict[str, Any]], str | None]:
+        """Queue an event of type ``kind``: its effects, and why it was refused (or None)."""
+        out = self._call(self.link, b"event", self.codec.to_lua({"type": kind}), None)
+        effects, why = out if isinstance(out, tuple) else (out, None)
+        logs = [e.message.decode() for e in (effects[i] for i in range(1, len(effects) + 1))
+                if e.kind == b"log"]  # fmt: skip
+        return [{"log": line} for line in logs], why.decode() if why is not None else None
 
     def closed(self, code: int | None) -> str:
         action: bytes = self._call(self.link, b"closed", code)
@@ -949,6 +1076,52 @@ def test_a_snapshot_after_a_refused_resume_identifies_naming_the_events_link(
     again = [f for f in fresh.sent(fresh.receive({"op": "ready", "d": ready}, 1.0))
              if f["op"] == "event"]  # fmt: skip
     assert [(f["s"], f["d"]["type"]) for f in again] == [(1, "b"), (2, "c")]
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_a_full_queue_refuses_new_events_and_drops_none(version: str) -> None:
+    """At ``max_unacked`` events waiting for the daemon's ack, new events are refused
+    (never a queued one dropped); one warning per outage, one line with how many were
+    refused once the queue has drained to half; after acks new events are accepted. A
+    new link renumbers every waiting event, even beyond the bound."""
+    drv = LinkDriver(version)
+    drv.link.max_unacked = 4
+    hello = {"op": "hello", "d": {"heartbeat_interval": 1000}}
+    drv.call("connected", 0.0)
+    drv.receive(hello, 0.0)
+    drv.receive({"op": "ready", "d": {"link_id": "lnk", "resume_token": "tok"}}, 0.0)
+    assert drv.closed(1006) == "resume"  # the daemon is away
+    assert [drv.event(k) for k in "abcd"] == [([], None)] * 4
+    logs, why = drv.event("e")
+    assert why == "queue_full" and len(logs) == 1 and "refused" in logs[0]["log"]
+    assert [drv.event(k) for k in "fg"] == [([], "queue_full")] * 2  # warned once
+    snapshot = drv.codec.lua.eval(b"function(l) return AICompanion.json.encode(l:snapshot()) end")
+    saved = json.loads(snapshot(drv.link))
+    assert [(f["s"], f["d"]["type"]) for f in saved["unacked"]] == list(enumerate("abcd", 1))
+    # back: all four resent; an ack frees room, new events are accepted, refused once more
+    drv.call("connected", 1.0)
+    drv.receive(hello, 1.0)
+    resent = drv.sent(drv.receive({"op": "resumed", "d": {"replayed": 0}}, 1.0))
+    assert [(f["s"], f["d"]["type"]) for f in resent] == list(enumerate("abcd", 1))
+    assert drv.receive({"op": "ack", "d": {"s": 1}}, 1.1) == [{"acked": 1}]  # 3 > half
+    assert drv.event("h") == ([], None)
+    assert drv.event("i") == ([], "queue_full")  # the same outage: no second warning
+    effects = drv.receive({"op": "ack", "d": {"s": 3}}, 1.2)  # 2 left: half the bound
+    assert effects[0] == {"acked": 3} and len(effects) == 2
+    assert "accepted again" in effects[1]["log"] and "4 refused" in effects[1]["log"]
+    assert [drv.event(k) for k in "jk"] == [([], None)] * 2
+    assert [f.d.type.decode() for f in drv.link.unacked.values()] == ["d", "h", "j", "k"]
+    logs, why = drv.event("l")  # a new outage warns again
+    assert why == "queue_full" and len(logs) == 1
+    # the link is refused (4009): a new one numbers all four again, beyond a lower bound
+    drv.link.max_unacked = 2
+    assert drv.closed(4009) == "identify"
+    drv.call("connected", 2.0)
+    drv.receive(hello, 2.0)
+    ready = {"op": "ready", "d": {"link_id": "lnk2", "resume_token": "t"}}
+    again = drv.sent(drv.receive(ready, 2.0))
+    assert [(f["s"], f["d"]["type"]) for f in again] == list(enumerate("dhjk", 1))
+    assert drv.event("m") == ([], "queue_full")
 
 
 @pytest.mark.parametrize("version", list(LUAJITS))

@@ -1019,3 +1019,72 @@ def test_the_link_follows_a_killed_node_to_another_in_a_cluster(node: str, tmp_p
             raise AssertionError(f"{detail}\n{link.tail()}\n{cluster.output()}") from None
         finally:
             link.stop()
+
+
+def test_a_full_queue_while_the_daemon_is_away_loses_nothing(node: str, tmp_path: Path) -> None:
+    """The bridge's link (``e2e/link.js``, ``AE_MAX_UNACKED=5``) and a real daemon: the
+    daemon goes away, the events waiting for its ack fill the queue and the next ones are
+    refused (``sendEvent`` false), with one ``link.queue_full`` warning; the daemon comes
+    back on its address: every accepted event is stored once, in order, ``link.queue_room``
+    says how many were refused, and new events are accepted again."""
+    with start_blocking_portal("asyncio") as portal:
+        store = SQLiteStore(tmp_path / "bridge.db")
+        portal.call(store.open)
+        setup = {"world": "minecraft", "server_id": SERVER_ID, "heartbeat_interval": 0.2}
+        harness = Harness(portal.call(open_bridge_store, store), setup)
+        portal.call(harness.provision)
+        portal.call(harness.start)
+        port = harness.port
+        link = NodeProcess("link", [node, "e2e/link.js"], _node_env(
+            AE_BRIDGE_URL=f"ws://127.0.0.1:{port}/ws", AE_WORLD_KEY=harness.keys["key"],
+            AE_SERVER_ID=SERVER_ID, AE_MAX_UNACKED="5", AE_LOG_LEVEL="info",
+        ), tmp_path / "link.log", stdin=True)  # fmt: skip
+
+        def queue(message: str) -> bool:
+            d = {"type": "player_chat", "player": {"id": "u1", "name": PLAYER}, "message": message}
+            queued: bool = link.request("event", d=d)["queued"]
+            return queued
+
+        def chats() -> list[str]:
+            return [w["d"]["message"] for _, w in list(harness.history)
+                    if w["d"].get("type") == "player_chat"]  # fmt: skip
+
+        def until(check: Callable[[], bool], what: str, timeout: float = 15) -> None:
+            deadline = time.monotonic() + timeout
+            while not check():
+                assert time.monotonic() < deadline, f"timed out waiting for {what}"
+                time.sleep(0.02)
+
+        def logged(event: str) -> list[dict[str, Any]]:
+            lines = (tmp_path / "link.log").read_text(encoding="utf-8").splitlines()
+            return [r for r in map(json.loads, lines) if r.get("event") == event]
+
+        try:
+            link.wait_for(lambda r: r.get("event") == "ready", 30, what="ready")
+            assert queue("m1")
+            until(lambda: chats() == ["m1"] and link.request("status")["unacked"] == 0, "m1 acked")
+            mark = link.mark()
+            portal.call(harness.stop)  # the daemon is gone: nothing listens on its port
+            link.wait_for(lambda r: r.get("event") == "closed", 10, mark, "the link closed")
+            answers = [queue(f"m{i}") for i in range(2, 10)]
+            assert answers == [True] * 5 + [False] * 3
+            assert len(logged("link.queue_full")) == 1  # once, not per event
+            mark = link.mark()
+            portal.call(harness.start, port)  # back where it was
+            link.wait_for(lambda r: r.get("event") in ("resumed", "ready"), 30, mark, "back")
+            until(lambda: link.request("status")["unacked"] == 0, "the queue drained")
+            until(lambda: len(logged("link.queue_room")) == 1, "the room line")
+            assert logged("link.queue_room")[0]["refused"] == 3
+            assert queue("m10")
+            until(lambda: "m10" in chats(), "a new event stored")
+            time.sleep(0.5)  # anything that would come twice has time to
+            # every accepted event stored once, in order; the refused ones never
+            assert chats() == [f"m{i}" for i in (1, 2, 3, 4, 5, 6, 10)]
+            assert len(logged("link.queue_full")) == 1
+        except Exception as exc:
+            detail = "".join(traceback.format_exception(exc))[-6000:]
+            raise AssertionError(f"{detail}\n{link.tail()}") from None
+        finally:
+            link.stop()
+            portal.call(harness.stop)
+            portal.call(store.close)

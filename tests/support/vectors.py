@@ -286,7 +286,8 @@ class Harness:
         await self.store.save_world_key(record.model_copy(update={"revoked_at": utcnow()}))
         self.keys["revoked"] = key
 
-    async def start(self) -> None:
+    async def start(self, port: int = 0) -> None:
+        """Serve on 127.0.0.1 (``port``: a given one, for a daemon back where it was)."""
         sessions = list(self.setup.get("sessions", []))
 
         async def sessions_for(world: str, server_id: str) -> list[dict[str, Any]]:
@@ -303,7 +304,7 @@ class Harness:
             sessions_for=sessions_for,
         )
         self.edge.on_event.append(on_event)
-        self.server = await self.edge.serve("127.0.0.1", 0)
+        self.server = await self.edge.serve("127.0.0.1", port)
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:

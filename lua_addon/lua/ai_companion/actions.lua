@@ -19,8 +19,10 @@ A.EMOTE_GESTURES = {
   robot = ACT_GMOD_TAUNT_ROBOT,
 }
 
+-- true, or false and why (see Connection.event: "queue_full" while the daemon is away long)
 local function emit(d, sid)
-  if AICompanion.Connection then AICompanion.Connection.event(d, sid) end
+  if AICompanion.Connection then return AICompanion.Connection.event(d, sid) end
+  return false, "not_started"
 end
 A.emit = emit
 

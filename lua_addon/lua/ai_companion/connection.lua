@@ -18,7 +18,10 @@ A map change starts a fresh Lua state. So that it resumes the same link (and not
 the daemon queued meanwhile is lost, nothing processed runs twice), the link's identity,
 its counters, the events not yet acknowledged and the live companions are kept in
 data/ai_companion/link.json: written when they change (at most twice a second) and on
-ShutDown, read when the addon starts. data/ is never sent to clients.
+ShutDown, read when the addon starts. data/ is never sent to clients. The events kept are
+bounded by ai_companion_max_unacked (refuse new events when full; never drop queued ones),
+so a daemon away for long does not grow the file without end; a refused event is not
+written.
 ]]
 
 AICompanion = AICompanion or {}
@@ -124,11 +127,31 @@ function C.apply(effects, sock)
   end
 end
 
+--- The bound on events the daemon has not acknowledged (ai_companion_max_unacked, read
+--- at each event so a change applies at once); below 1 or not a number: the default.
+function C.max_unacked()
+  local cv = GetConVar("ai_companion_max_unacked")
+  local n = cv and tonumber(cv:GetString())
+  if not n or n < 1 then return Link.MAX_UNACKED end
+  return math.floor(n)
+end
+
 --- Queue an event for the daemon (sent now when linked, else after the reconnection).
+--- Returns true, or false and why: "not_started" (no link yet), "queue_full" (the
+--- daemon has not acknowledged ai_companion_max_unacked events: refuse new events when
+--- full; never drop queued ones).
 function C.event(d, sid)
-  if not C.link then return end
+  if not C.link then return false, "not_started" end
+  C.link.max_unacked = C.max_unacked()
+  local effects, refused = C.link:event(d, sid)
+  if refused then
+    -- the state did not change: a refused event costs no state file write
+    for _, e in ipairs(effects) do if e.kind == "log" then log(e.message) end end
+    return false, refused
+  end
   C.dirty = true   -- saved even when it waits for the next connection
-  C.apply(C.link:event(d, sid), C.socket)
+  C.apply(effects, C.socket)
+  return true
 end
 
 function C.connect()
@@ -342,8 +365,12 @@ function C.status_lines()
   }
   if link then
     lines[#lines + 1] = "  link:       " .. tostring(link.link_id or "-") .. (link.ready and " (ready)" or "")
-    lines[#lines + 1] = string.format("  dispatches: %d processed; events: %d sent, %d unacknowledged",
-      link.in_s, link.out_s, #link.unacked)
+    lines[#lines + 1] = string.format("  dispatches: %d processed; events: %d sent, %d unacknowledged (at most %d)",
+      link.in_s, link.out_s, #link.unacked, C.max_unacked())
+    if link.refused > 0 then
+      lines[#lines + 1] = string.format("  refused:    %d new events (the queue is full until the daemon acknowledges)",
+        link.refused)
+    end
     if link.last_close then lines[#lines + 1] = "  last close: " .. tostring(link.last_close) end
   end
   local n = 0

@@ -12,6 +12,15 @@ of effects for the I/O layer to carry out, in order:
   { kind = "close", reason = text }       close the socket now (the daemon looks dead)
   { kind = "log", message = text }        something worth a line in the console
 Nothing here touches a socket, a timer or GMod, so the tests drive it directly.
+
+The events not yet acknowledged are bounded (max_unacked): refuse new events when full;
+never drop queued ones. Dropping the oldest is not an option: the game already took them
+as sent, and the daemon refuses a gap in the numbering (out_of_order). Link:event then
+returns its effects and "queue_full"; a warning is logged once per outage (from the first
+refusal until the queue has drained to half the bound, so a queue held at the bound by a
+steady overload does not log a pair of lines per ack), and one line with how many were
+refused when it ends. Events renumbered on a new link or restored from a snapshot are
+never refused, whatever their number: new ones are, until the queue drains.
 ]]
 
 AICompanion = AICompanion or {}
@@ -20,8 +29,14 @@ local json = P.json
 
 local Link = {}
 Link.__index = Link
+--- The default bound on events not yet acknowledged (ai_companion_max_unacked). They are
+--- all in the state file, encoded and written on the main thread up to twice a second:
+--- 1,000 chat events are ~176 KB and ~15 ms of encoding in LuaJIT (about one tick); 10,000
+--- would be 1.8 MB and ~200 ms, a hitch players feel. 1,000 is minutes of a busy server.
+Link.MAX_UNACKED = 1000
 
---- opts: world, server_id, key, capabilities, adapter {name, version}, random (fn -> [0,1))
+--- opts: world, server_id, key, capabilities, adapter {name, version}, random (fn -> [0,1)),
+--- max_unacked (the bound on events not yet acknowledged; Link.MAX_UNACKED by default)
 function Link.new(opts)
   local self = setmetatable({}, Link)
   self.world = opts.world or "gmod"
@@ -37,6 +52,9 @@ function Link.new(opts)
   self.out_s = 0         -- last event sequence number given
   self.unacked = {}      -- events sent (or waiting), not yet acknowledged, in s order
   self.events_link = nil -- the link id the unacked events are numbered on
+  self.max_unacked = opts.max_unacked or Link.MAX_UNACKED
+  self.refused = 0       -- new events refused in this outage (the queue was full)
+  self.full = false      -- an outage: the queue was full and has not drained to half yet
   self.heartbeat_interval = 15
   self.next_heartbeat = nil
   self.last_recv = nil
@@ -109,6 +127,7 @@ function Link:receive(data, now)
       if i <= P.RESEND_BATCH then send(out, f) end
     end
     if #pending > P.RESEND_BATCH then self.resend_at = now + P.RESEND_PAUSE end
+    self:_room_again(out)   -- `previous` may have dropped the stored ones
   elseif op == "resumed" then
     self.ready, self.awaiting = true, nil
     out[#out + 1] = { kind = "resumed", frame = frame }
@@ -131,7 +150,10 @@ function Link:receive(data, now)
   elseif op == "ack" or op == "heartbeat_ack" then
     local s = d.s
     if s == nil then s = d.ack end
-    if P.is_int(s) and self:_ack(s) then out[#out + 1] = { kind = "acked", s = s } end
+    if P.is_int(s) and self:_ack(s) then
+      out[#out + 1] = { kind = "acked", s = s }
+      self:_room_again(out)
+    end
   elseif op == "error" then
     local code = d.code
     if code == "rate_limited" or code == "out_of_order" then
@@ -183,10 +205,32 @@ function Link:_resend(now, out)
   if total > P.RESEND_BATCH then self.resend_at = now + P.RESEND_PAUSE else self.resend_at = nil end
 end
 
+-- the outage ends once the queue has drained to half the bound: one line says how many
+-- events were refused in it, and the next refusal warns again
+function Link:_room_again(out)
+  if not self.full or #self.unacked > math.floor(self.max_unacked / 2) then return end
+  out[#out + 1] = { kind = "log", message = string.format(
+    "the daemon acknowledged the waiting events: new events are accepted again (%d refused "
+    .. "while the queue was full)", self.refused) }
+  self.full, self.refused = false, 0
+end
+
 --- Queue an event (d must have a string type); sent now when ready, else after the
---- next ready / resumed. Kept until the daemon acknowledges it.
+--- next ready / resumed. Kept until the daemon acknowledges it. Returns the effects, and
+--- "queue_full" when it was refused: max_unacked events wait for the daemon's ack
+--- (refuse new events when full; never drop queued ones).
 function Link:event(d, sid)
   local out = {}
+  if #self.unacked >= self.max_unacked then
+    self.refused = self.refused + 1
+    if not self.full then
+      self.full = true
+      out[#out + 1] = { kind = "log", message = string.format(
+        "%d events wait for the daemon's acknowledgement (ai_companion_max_unacked): new events "
+        .. "are refused until it takes them; none waiting is dropped", #self.unacked) }
+    end
+    return out, "queue_full"
+  end
   local f = self:_sequence(json.object(d), sid)
   if self.ready and self.resend_at == nil then send(out, f) end
   return out

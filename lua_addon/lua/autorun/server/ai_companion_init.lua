@@ -29,6 +29,11 @@ CreateConVar("ai_companion_chat", "1", FCVAR_ARCHIVE,
   .. "(never commands, nor team chat that names none), 2 all chat.")
 CreateConVar("ai_companion_chat_radius", "512", FCVAR_ARCHIVE,
   "With ai_companion_chat 1: how near a companion (units) a player's chat must be said.")
+-- while the daemon is away, events wait for it (and are written to the state file up to
+-- twice a second): this many at most; then new events are refused, none waiting is dropped
+CreateConVar("ai_companion_max_unacked", "1000", FCVAR_ARCHIVE,
+  "Most events kept for the daemon while it has not acknowledged them (it is away): then new "
+  .. "events are refused until it takes them; none waiting is dropped.")
 CreateConVar("ai_companion_voice_radius", "1500", FCVAR_ARCHIVE,
   "Players within this many units of a companion hear its voice (0: every player).")
 
