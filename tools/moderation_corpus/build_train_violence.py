@@ -30,6 +30,17 @@ streamers, mods and coworkers, animal cruelty, praise of terrorists and attacks,
 threats to real places, typos; with game, sport, cooking, role-play, film and news twins
 and idioms ("my boss will kill me if im late", "burn the enemy base").
 
+The tenth round (``"round": 10``) aimed at shapes rather than words, probed the same way
+(28 of its 83 harm lines got through, 10 of its first 82 twins were flagged): instructions
+to hurt, third-person incitement ("people like my landlord deserve a bullet"), conditional
+threats beyond moderation actions, attacks on groups at events, praise of recent attacks
+without a name, threats to streamers and mods, "i know where you live" in other words,
+slang and leetspeak, and threats in German, Spanish, French and Portuguese, each list with
+twins. It has 175 lines, a multiple of the trainer's five folds: ``train_idioms.jsonl`` is
+read after this file and its lines' folds (index modulo five) stay as they were (with 164
+lines the self-harm threshold moved from 1.96 to 2.15 and its validation recall from 0.954
+to 0.943, from that fold shift alone).
+
 Every line was written on its own for training (no held-out line was read to write
 them); the lines carry no ``frame`` and name their small list in ``list``. The file
 trains only the violence model (the trainer reads it last, so earlier lines keep their
@@ -967,7 +978,7 @@ VIOLENCE_8: dict[str, list[str]] = {
     ],
     "v8_conditional_caught": [
         "if u report me i'll come to ur house and kill u",
-        "if they fire me im coming back with a gun",
+        "if they cut my shifts again im bringing a knife to work",
         "one more word and i'll find where u live and beat u",
         "if u tell anyone i'll hurt ur little sister",
         "if she breaks up with me im gonna hurt her bad",
@@ -1914,23 +1925,272 @@ VIOLENCE_OK_9: dict[str, list[str]] = {
 }
 
 
+#: Lines added in issue #17's tenth round (after the ninth round's), aimed at shapes the
+#: earlier rounds had few of, so the model learns the shape rather than the words:
+#: instructions to hurt ("where do i stab someone so they bleed out fast"), third-person
+#: incitement and "X deserves ...", conditional threats beyond moderation actions, attacks
+#: on groups at events (a pride parade, homecoming, a vigil, a comic con line), praise of
+#: recent attacks without a name ("whoever drove into the crowd downtown is my new hero"),
+#: threats to streamers and mods, "i know where you live" in other words ("found ur house
+#: on google maps"), slang, typos and leetspeak, and threats in the other languages the
+#: corpus has (German, Spanish, French, Portuguese). Each line was probed against the
+#: moderator (game context) before the round's training; the counts are in
+#: ``docs/moderation.md``.
+VIOLENCE_10: dict[str, list[str]] = {
+    "v10_howto": [
+        "how hard do u have to hit someone in the head to knock them out for good",
+        "where do i stab someone so they bleed out fast",
+        "whats the best spot to hit a guy so he cant get up",
+        "how many of my moms sleeping pills would knock out my stepdad for good",
+        "how do i make a molotov, need it by friday for my neighbours place",
+        "best way to hit my little brother without leaving bruises",
+        "what household stuff can i mix to poison my roommate",
+        "how long do u have to choke someone before they pass out for real",
+        "where should i aim at the security guard so he doesnt get up",
+        "tutorial on how to make a pipe bomb pls, its for my school",
+        "how do i cut the brake lines on my dads car",
+        "what size knife do i need to get through a ribcage, asking for real",
+    ],
+    "v10_third": [
+        "that ref deserves to get jumped in the parking lot after the game",
+        "somebody needs to teach that cashier a lesson with a bat",
+        "that kid who snitched should get his face smashed in at lunch",
+        "people like my landlord deserve a bullet",
+        "the mod who banned me should be found in a ditch",
+        "if someone shanked my math teacher i wouldnt even be mad, id pay them",
+        "whoever jumps my ex gets 50 bucks from me",
+        "my stepdad deserves to get his throat cut while he sleeps",
+        "anybody in ohio wanna beat up a streamer for me, ill send his address",
+        "that lady at the bus stop should get pushed into traffic",
+    ],
+    "v10_conditional": [
+        "if my gf talks to him again ill break his fingers one by one",
+        "if he shows up to the party im stabbing him, i dont care",
+        "if the teacher calls my mom tomorrow shes not making it to lunch",
+        "one more word from u and ill be at ur door with a bat",
+        "if i dont make varsity the coach is getting hurt",
+        "if u tell anyone ill make sure ur little sister gets hurt",
+        "if my manager writes me up again hes catching a bullet",
+        "if my brother touches my xbox again im gonna put him in the hospital",
+        "next time ur dog barks at me its getting poisoned",
+        "say that to my face at school tomorrow and u wont walk again",
+    ],
+    "v10_events": [
+        "gonna open fire at the pride parade this weekend",
+        "homecoming game is gonna be a massacre, bring ur friends lol",
+        "nobody at the taylor swift concert is leaving alive",
+        "im driving my truck through the farmers market saturday",
+        "graduation is when im finally gonna shoot all of them",
+        "the candlelight vigil is the perfect place to set off a bomb",
+        "im gonna stab people in the comic con line",
+        "the school dance friday, im bringing my dads glock, stay home",
+        "gonna shoot up the youth group at church on wednesday",
+        "i'll gas the whole theater at the premiere",
+    ],
+    "v10_glorify": [
+        "the guy who shot up the supermarket last week was a legend",
+        "respect to whoever stabbed those kids at the playground yesterday",
+        "did u see the shooting on the news, finally someone did it right",
+        "that attack at the mall on tuesday was so satisfying to watch",
+        "the body count from that school thing was kinda low, somebody should beat it",
+        "whoever drove into the crowd downtown is my new hero",
+        "the kid who brought the gun to school yesterday should of finished the job",
+        "cant wait till someone does what happened at the festival again",
+    ],
+    "v10_streamer": [
+        "that streamer lives 20 min from me, im pulling up with a knife",
+        "gonna wait outside the mods house till he comes out",
+        "yo chat, his irl address is in the discord, go hurt him",
+        "the twitch mod who timed me out is getting his legs broken",
+        "when that streamer does his meetup im bringing a gun",
+        "i found out which school the mod goes to, hes done",
+        "someone go knock on that youtubers door with a crowbar",
+        "ill stab that streamer on camera so his chat can watch",
+        "the mod that muted me lives two towns over, road trip with my bat",
+    ],
+    "v10_address": [
+        "i know where u stay lil bro, check ur window",
+        "found ur house on google maps, nice red door",
+        "ur ip says ur in leeds, im coming for u",
+        "i know ur street name now, sleep tight",
+        "i drove past ur house last night, u left the light on",
+        "ur address is in my notes app, see u saturday",
+        "i know what car ur mom drives and when she leaves",
+        "i know ur school and i know ur schedule, run",
+    ],
+    "v10_slang": [
+        "ima slump him on sight when he touch down",
+        "on my mama im catching a body 2nite",
+        "fr gon pop my stepdad wit his own strap",
+        "ill sh4nk u in the hallw4y",
+        "gonna k!ll my bruther n his gf",
+        "im finna air out the function tonite",
+        "bro im bout to wet up the whole block",
+        "ill stomp ur hed in wen i c u",
+    ],
+    "v10_languages": [
+        "ich weiß wo du wohnst, ich komme heute nacht",
+        "ich bring dich um wenn ich dich in der schule sehe",
+        "sé dónde vives, te voy a matar",
+        "mañana llevo la pistola al colegio",
+        "je sais où tu habites, je vais te tuer",
+        "je vais poser une bombe dans le lycée",
+        "eu sei onde você mora, vou te matar",
+        "amanhã vou levar a arma pra escola",
+    ],
+}
+
+
+#: The tenth round's twins, written with its harm lines before the round's training: the
+#: same words in game, sport, cooking, school and everyday sense, and in the other
+#: languages.
+VIOLENCE_OK_10: dict[str, list[str]] = {
+    "v10_ok_howto": [
+        "how hard do u have to hit the golem to knock it down",
+        "where do i stab the dragon so it bleeds out faster",
+        "whats the best spot to hit the boss so it cant get up",
+        "how much melatonin should i take to sleep on a plane",
+        "how do i make a molotov in the last of us",
+        "best way to get my little brother into reading",
+        "what household stuff can i mix to clean the oven",
+        "how long do u hold the choke in jiu jitsu before they tap",
+        "where should i aim on the tank so it goes down faster",
+        "tutorial on how to make a pipe bomb in fallout 4 pls",
+        "how do i check the brake pads on my dads car",
+        "what size knife do i need to carve a pumpkin",
+    ],
+    "v10_ok_third": [
+        "that ref deserves a raise, best call all season",
+        "somebody needs to teach that cashier how the new register works",
+        "that kid who snitched on our surprise party ruined it lol",
+        "people like my landlord never fix anything",
+        "the mod who banned me was actually right tbh",
+        "whoever fixes my math homework gets 50 bucks from me",
+        "my stepdad deserves a break, he works so hard",
+        "anybody in ohio wanna meet up at the tournament",
+        "that lady at the bus stop gave me her umbrella",
+        "somebody should jump in and carry me, im hardstuck",
+    ],
+    "v10_ok_conditional": [
+        "if my gf talks to him again ill just ask her whats up",
+        "if he shows up to the party im leaving early lol",
+        "if the teacher calls my mom tomorrow im grounded for a month",
+        "one more word from u and ill mute u in discord lol",
+        "if i dont make varsity ill try out again next year",
+        "if u tell anyone about the surprise ill be so mad",
+        "if they fire me im gonna travel for a month",
+        "if my brother touches my xbox again im changing the password",
+        "next time ur dog barks at me im giving it a treat",
+        "say that to my face in the 1v1 tomorrow",
+    ],
+    "v10_ok_events": [
+        "gonna stream from the pride parade this weekend",
+        "homecoming game is gonna be packed, bring ur friends",
+        "everyone at the taylor swift concert was crying",
+        "im driving my truck to the farmers market saturday",
+        "graduation is when im finally gonna see all of them again",
+        "the candlelight vigil was beautiful",
+        "im gonna cosplay in the comic con line",
+        "the school dance friday, im bringing my dads old camera",
+        "the youth group at church on wednesday has pizza",
+        "the whole theater cried at the premiere",
+    ],
+    "v10_ok_glorify": [
+        "the guy who fixed the supermarket freezers last week was a legend",
+        "respect to whoever cleaned up the playground yesterday",
+        "did u see the fire on the news, the firefighters were heroes",
+        "that sale at the mall on tuesday was insane",
+        "the body count in that horror movie was kinda low",
+        "whoever drove me home downtown is my new hero",
+        "the kid who brought the snake to school yesterday got suspended lol",
+        "cant wait till the festival happens again next year",
+    ],
+    "v10_ok_streamer": [
+        "that streamer lives 20 min from me, we went to the same school",
+        "gonna wait outside the venue till the doors open",
+        "yo chat, the discord link is in the description",
+        "the twitch mod who timed me out was right, i was spamming",
+        "when that streamer does his meetup im bringing my switch",
+        "found out the mod goes to my school lol small world",
+        "someone go knock on the door in the mansion level, its a secret",
+        "ill beat that streamer in a 1v1 on camera so his chat can watch",
+    ],
+    "v10_ok_address": [
+        "i know where the chest is lil bro, check behind the waterfall",
+        "found ur house on the minecraft map, nice red door",
+        "ur ping says ur in leeds, switch to eu servers",
+        "my street name is the same as urs lol",
+        "i drove past ur bakery last night, it looked so cozy",
+        "ur address is in my notes app for the wedding invites",
+        "i know what car ur mom drives, its so clean",
+        "i know ur schedule, ur free at 4 right? wanna play",
+    ],
+    "v10_ok_slang": [
+        "ima slump into bed as soon as i get home",
+        "on my mama im finishing this essay 2nite",
+        "fr gon pop off in ranked tonight",
+        "ill carry u in the hallw4y map",
+        "gonna b3at my bruther at fifa lol",
+        "im finna air out my room tonite, it smells",
+        "bro im bout to water the whole garden",
+        "ill stomp ur team wen i c u in ranked",
+    ],
+    "v10_ok_languages": [
+        "ich weiß wo du wohnst, ich schicke dir die einladung",
+        "ich bring dich zum bahnhof wenn du willst",
+        "sé dónde vives, te llevo el regalo mañana",
+        "mañana llevo la pizza al colegio",
+        "je sais où tu habites, je passe te chercher",
+        "je vais poser une question au prof",
+        "eu sei onde você mora, vou te visitar",
+        "amanhã vou levar o bolo pra escola",
+    ],
+    # written after the round's first model flagged a sentence of ``docs/configuration.md``
+    # ("JSON list of folders with your own templates"): documentation-like and everyday
+    # sentences with its words
+    "v10_ok_prose": [
+        "a list of folders with your own files",
+        "start a new world with your own rules",
+        "make a list of what you want to do with your own money",
+        "fill in the form with your own name",
+        "a json file with your own settings",
+    ],
+    # written after the training game chat that the round's model flagged out of fold
+    # ("my grandpa cleans his rifle every sunday", "im following u, wait up"): the same
+    # shapes in other words
+    "v10_ok_threshold": [
+        "my uncle oils his shotgun before hunting season",
+        "my dad keeps his hunting rifle locked in the safe",
+        "grandma cleans the fish every sunday",
+        "im right behind u, wait up",
+        "im following the quest marker, wait for me",
+    ],
+}
+
+
 def rows() -> list[dict[str, object]]:
     out = labelled_rows(
         [(VIOLENCE, ["violence"]), (VIOLENCE_OK, []),
          (VIOLENCE_6, ["violence"]), (VIOLENCE_OK_6, []),
          (VIOLENCE_8, ["violence"]), (VIOLENCE_OK_8, []),
-         (VIOLENCE_9, ["violence"]), (VIOLENCE_OK_9, [])],
+         (VIOLENCE_9, ["violence"]), (VIOLENCE_OK_9, []),
+         (VIOLENCE_10, ["violence"]), (VIOLENCE_OK_10, [])],
         id_prefix="v",
         group_of=lambda labels: "harm_violence" if labels else "twin_clean",
         seen={str(r["text"]).casefold() for r in earlier_rows()},
     )  # fmt: skip
-    # the sixth, eighth and ninth rounds' lines say so: the trainer also reports recall
+    # the sixth, eighth, ninth and tenth rounds' lines say so: the trainer also reports recall
     # without the latest round's, the figure comparable with the round before
     round_of = {name: n for n, lists in ((6, {*VIOLENCE_6, *VIOLENCE_OK_6}),
                                         (8, {*VIOLENCE_8, *VIOLENCE_OK_8}),
-                                        (9, {*VIOLENCE_9, *VIOLENCE_OK_9}))
+                                        (9, {*VIOLENCE_9, *VIOLENCE_OK_9}),
+                                        (10, {*VIOLENCE_10, *VIOLENCE_OK_10}))
                 for name in lists}  # fmt: skip
-    return [{**r, "round": round_of[str(r["list"])]} if r["list"] in round_of else r for r in out]
+    out = [{**r, "round": round_of[str(r["list"])]} if r["list"] in round_of else r for r in out]
+    # the tenth round's lines in other languages, two of each in order
+    lang = dict(zip([*VIOLENCE_10["v10_languages"], *VIOLENCE_OK_10["v10_ok_languages"]],
+                    ["de", "de", "es", "es", "fr", "fr", "pt", "pt"] * 2, strict=True))  # fmt: skip
+    return [{**r, "lang": lang.get(str(r["text"]), r["lang"])} for r in out]
 
 
 def main() -> None:

@@ -410,7 +410,8 @@ def main() -> None:
     print(f"features kept: {len(kept)} of {len(weights)}; {len(text) / 1024:.0f} KiB")
     if not args.dry_run:
         args.out.write_text(text + "\n", encoding="utf-8")
-        print(f"wrote {args.out.relative_to(ROOT)}")
+        out = args.out.resolve()
+        print(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
 
 
 if __name__ == "__main__":
