@@ -66,8 +66,9 @@ def test_held_out_set_is_reported(check: object, capsys: pytest.CaptureFixture[s
     # once gave one line of 75 fewer (word lists alone one line more); the sixth round
     # (validation 0.831 to 0.864 on comparable lines) measured 0.880 again; the eighth
     # (validation 0.825 to 0.842) measured 0.893; the ninth (validation 0.842 to 0.864 on
-    # comparable lines, fresh lines 44 to 49 of 65) measured 0.880
-    floors = {"hate": 0.93, "self_harm": 0.98, "violence": 0.88, "sexual": 0.92}
+    # comparable lines, fresh lines 44 to 49 of 65) measured 0.880; the tenth (validation
+    # 0.826 to 0.833, fresh lines 26 to 27 of 40) measured 0.947
+    floors = {"hate": 0.93, "self_harm": 0.98, "violence": 0.94, "sexual": 0.92}
     for c, floor in floors.items():
         precision, recall, _ = scores.per_class[c]
         assert recall >= floor and precision >= 0.9, c
