@@ -124,8 +124,16 @@ class _Counters:
     provider_failures: int = 0
 
     def count(self, kind: str, decision: str) -> None:
-        key = f"{kind}:{decision}"
+        key = _KEYS.get((kind, decision)) or f"{kind}:{decision}"
         self.decisions[key] = self.decisions.get(key, 0) + 1
+
+
+#: The counters' keys of messages and actions, made once (counted for every message).
+_KEYS = {
+    (kind, decision): f"{kind}:{decision}"
+    for kind in ("message", "action")
+    for decision in ("allow", "sanitize", "block")
+}
 
 
 _KEEP_FORMAT = {"\u200d"}  # zero-width joiner: part of emoji sequences
