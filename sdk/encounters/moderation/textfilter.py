@@ -43,7 +43,7 @@ import ahocorasick
 
 from . import pii
 from .lexicon import ALLOW, SPLIT_ENDINGS, WORD_HALVES, Entry, Lexicon, Rule, load
-from .normalize import fold, fold_with_map
+from .normalize import fold_full, fold_plain, fold_with_map
 
 PERSONAL_DATA = "personal_data"
 PROFANITY = "profanity"
@@ -470,7 +470,9 @@ class TextFilter:
     def check(self, text: str, context: Context = "game") -> tuple[set[str], str, set[str]]:
         """:meth:`categories_in`, the folded text it matched (for the topic model), and
         the categories whose every finding was game talk (game context only)."""
-        skeleton = fold(text)
+        skeleton = fold_plain(text)  # fold(text), without its call
+        if skeleton is None:
+            skeleton = fold_full(text)
         found, game_talk = self._scan_recent(skeleton, context)
         cats = set(map(_CATEGORY, found))  # no comprehension's frame: most lines find nothing
         if PERSONAL_DATA not in cats and pii.find(text, self.language):

@@ -396,11 +396,11 @@ class TopicModel:
                 or reach + max(map(truediv, classes, self._gaps)) < self._out_of_reach
             ):
                 return set()
+        # what self._totals(words, classes) gives, without its call
+        totals = map(sum, zip(self.bias, *self._found(words, classes), strict=True))
         return {
             topic
-            for topic, total, limit in zip(
-                self.topics, self._totals(words, classes), self.thresholds, strict=True
-            )
+            for topic, total, limit in zip(self.topics, totals, self.thresholds, strict=True)
             if total >= limit
         }
 
