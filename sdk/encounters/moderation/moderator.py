@@ -344,7 +344,7 @@ class ContentModerator:
         than ``settings.provider_timeout`` leaves the offline decision, or blocks the
         message when ``settings.on_provider_failure`` is ``block``."""
         result, clean = self._check(text, persona, max_length)
-        if result.allowed and self.classifiers and result.text:
+        if self.classifiers and result.allowed and result.text:  # most: no classifiers
             result = await self._classify(result, _safety(persona))
         # what _audit does, without its coroutine (this runs for every chat line)
         self.counters.count("message", result.decision)
