@@ -809,3 +809,30 @@ def test_masks_with_any_mask_character_are_those_of_hits(text: str, char: str) -
     tf = _filter()
     hits = _hits_as_dataclasses(tf, text, True)
     assert tf.mask(text, None, char) == _masked_by_hits(text, hits, None, char)
+
+
+@functools.cache
+def _model_of_its_own() -> topicmodel.TopicModel:
+    """The shipped model, loaded apart from the one the moderators share."""
+    return topicmodel.TopicModel.load()
+
+
+@settings(max_examples=200, deadline=None)
+@given(tuning_text)
+def test_scores_of_words_never_seen_are_the_sum_of_their_features(text: str) -> None:
+    """A model that has learnt none of a text's words yet scores it as
+    the weights of its features add up to: the rows of words it has not learnt are
+    learnt on the way, not left out."""
+    model = _model_of_its_own()
+    model._word_rows.clear()  # what a full memory does: nothing learnt
+    model._word_ceilings.clear()
+    s = normalize.fold(text)
+    weights = [model.weights.get(f) for f in topicmodel.features(s)]
+    expected = [
+        b + sum(row[i] for row in weights if row is not None) for i, b in enumerate(model.bias)
+    ]
+    scores = model.scores(s)
+    assert all(
+        abs(scores[t] - e) <= 1e-9 * max(1.0, abs(e))
+        for t, e in zip(model.topics, expected, strict=True)
+    )
