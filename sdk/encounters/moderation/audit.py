@@ -21,7 +21,7 @@ from typing import Any, get_args
 from ..models.audit import AuditEntry, Decision
 from ..storage.protocols import AuditLog
 from . import pii
-from .credentials import SECRET_HINT, SECRET_TEXT
+from .credentials import SECRET_TEXT, has_mark
 
 REDACTED = "[redacted]"
 PERSONAL = "[personal data]"
@@ -47,7 +47,7 @@ def _redact_text(value: str, language: str | None = None) -> str:
     """Remembered: an entry logs the same chat text as input and as output.
     ``language``: the session's, whose national forms of personal data count too."""
     # redact before cutting, so a secret across the cut is not half kept
-    if len(value) >= 5 and SECRET_HINT.search(value):
+    if len(value) >= 5 and has_mark(value):
         value = SECRET_TEXT.sub(REDACTED, value)
     value = _without_personal_data(value, language)
     text = value[:MAX_LOGGED_TEXT]

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+import ahocorasick
+
 SECRET_TEXT = re.compile(
     r"\bsk-(?:ant-)?[A-Za-z0-9_-]{16,}"
     r"|\b(?:ae|deploy)_[A-Za-z0-9]{2,8}_[A-Za-z0-9_-]{16,}"
@@ -41,8 +43,27 @@ SECRET_MARKS = (
 SECRET_HINT = re.compile("|".join(map(re.escape, SECRET_MARKS)))
 
 
+def _marks_finder() -> ahocorasick.Automaton:
+    automaton = ahocorasick.Automaton()
+    for mark in SECRET_MARKS:
+        automaton.add_word(mark, mark)
+    automaton.make_automaton()
+    return automaton
+
+
+#: Finds the ``SECRET_MARKS`` in a text as ``SECRET_HINT`` does, in one C-level pass
+#: (the regex alternation tries each mark at nearly every character).
+_MARKS = _marks_finder()
+
+
+def has_mark(text: str) -> bool:
+    """Whether ``text`` holds one of ``SECRET_MARKS`` (``SECRET_HINT.search``, faster;
+    run on every chat line)."""
+    return next(_MARKS.iter(text), None) is not None
+
+
 def find(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` of every credential in ``text``."""
-    if len(text) < 5 or not SECRET_HINT.search(text):
+    if len(text) < 5 or not has_mark(text):
         return []
     return [(m.start(), m.end()) for m in SECRET_TEXT.finditer(text)]

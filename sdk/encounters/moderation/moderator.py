@@ -124,8 +124,16 @@ class _Counters:
     provider_failures: int = 0
 
     def count(self, kind: str, decision: str) -> None:
-        key = f"{kind}:{decision}"
+        key = _KEYS.get((kind, decision)) or f"{kind}:{decision}"
         self.decisions[key] = self.decisions.get(key, 0) + 1
+
+
+#: The counters' keys of messages and actions, made once (counted for every message).
+_KEYS = {
+    (kind, decision): f"{kind}:{decision}"
+    for kind in ("message", "action")
+    for decision in ("allow", "sanitize", "block")
+}
 
 
 _KEEP_FORMAT = {"\u200d"}  # zero-width joiner: part of emoji sequences
@@ -336,7 +344,7 @@ class ContentModerator:
         than ``settings.provider_timeout`` leaves the offline decision, or blocks the
         message when ``settings.on_provider_failure`` is ``block``."""
         result, clean = self._check(text, persona, max_length)
-        if result.allowed and self.classifiers and result.text:
+        if self.classifiers and result.allowed and result.text:  # most: no classifiers
             result = await self._classify(result, _safety(persona))
         # what _audit does, without its coroutine (this runs for every chat line)
         self.counters.count("message", result.decision)

@@ -101,8 +101,6 @@ _SPELLED = re.compile(
 _SPELL_HINT = re.compile(r"(?<![\w@$!€#])" + _L + _SEP + r"+" + _L + _NOT_AFTER)
 _SEPARATOR = re.compile(_SEP + "+")
 _LEET_HINT = re.compile(r"[\d@$!|€¢£#%+]")
-#: One search that says whether step 4 or step 5 can change anything.
-_ANY_HINT = re.compile(_LEET_HINT.pattern + "|" + _SPELL_HINT.pattern)
 #: A token holding at least one leet character (other tokens need no callback).
 _LEET_TOKEN = re.compile(r"(?<![\w@$!|€¢£#%+])\w*[\d@$!|€¢£#%+][\w@$!|€¢£#%+]*")
 _NUMBER = re.compile(r"[$€£]?[\d.,:]+[$€£%]?|#\d+")
@@ -340,8 +338,14 @@ def _join_spelled(match: re.Match[str]) -> str:
 #: places :func:`fold_plain` looks at (most game chat is written in these alone).
 _PLAIN = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.?'\"-;:!()"
 #: Plain ASCII as shapes: a letter becomes ``a``, a digit ``1``, ``!`` an ``x``, round
-#: brackets stay, anything else a space.
-_SHAPE = bytes.maketrans(_PLAIN, b"a" * 52 + b"1" * 10 + b" " * (len(_PLAIN) - 65) + b"x()")
+#: brackets stay, the rest of plain ASCII a space, and any other character a ``#``: one
+#: ``translate`` says whether a text is plain and gives its shape.
+_SHAPE = bytes(
+    shape if code in _PLAIN else ord("#")
+    for code, shape in enumerate(
+        bytes.maketrans(_PLAIN, b"a" * 52 + b"1" * 10 + b" " * (len(_PLAIN) - 65) + b"x()")
+    )
+)
 #: Plain ASCII as words for step 6 (the shapes with ``!`` as a letter and brackets
 #: parting words): a letter, digit or ``!`` becomes ``a``, anything else a space.
 _WORD_SHAPE = bytes.maketrans(_PLAIN, b"a" * 62 + b" " * (len(_PLAIN) - 65) + b"a  ")
@@ -365,9 +369,9 @@ def fold_plain(text: str) -> str | None:
     if not text.isascii():
         return None
     raw = text.encode("ascii")
-    if raw.translate(None, _PLAIN):  # a character outside plain ASCII
-        return None
     shape = raw.translate(_SHAPE).decode("ascii")
+    if "#" in shape:  # a character outside plain ASCII
+        return None
     # step 7 changes a word: a digit next to a letter (sh1t), "!" before a letter or
     # digit (b!tch, !t) or after a digit (5!: not a number)
     if ("1" in shape or "x" in shape) and (
@@ -379,7 +383,9 @@ def fold_plain(text: str) -> str | None:
         "()" in shape or "a(a" in shape or "a(x" in shape or "x(a" in shape or "x(x" in shape
     ):
         return None
-    words = " ".join(raw.translate(_WORD_SHAPE).decode("ascii").split())
+    words = raw.translate(_WORD_SHAPE).decode("ascii")
+    if "  " in words or words[:1] == " " or words[-1:] == " ":  # words parted by one space
+        words = " ".join(words.split())
     if " a a " in f" {words} ":  # two single characters in a row: maybe step 6
         return None
     s = text.lower()
@@ -400,11 +406,12 @@ def fold_full(text: str) -> str:
     s = _fold_chars(text)
     if _DRAWN_HINT.search(s):
         s = _DRAWN_LETTER.sub(_drawn, s)
-    if _ANY_HINT.search(s):
-        if _SPELL_HINT.search(s):
-            s = _SPELLED.sub(_join_spelled, s)
-        if _LEET_HINT.search(s):
-            s = _LEET_TOKEN.sub(_leet, s)
+    # the two hints apart: half the text folded here has one of them, and their
+    # alternation costs nearly what the two cost
+    if _SPELL_HINT.search(s):
+        s = _SPELLED.sub(_join_spelled, s)
+    if _LEET_HINT.search(s):
+        s = _LEET_TOKEN.sub(_leet, s)
     if "  " in s or s[:1] == " " or s[-1:] == " ":
         s = " ".join(s.split())
     return s

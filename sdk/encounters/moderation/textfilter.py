@@ -42,8 +42,8 @@ from typing import Literal
 import ahocorasick
 
 from . import pii
-from .lexicon import ALLOW, SPLIT_ENDINGS, WORD_HALVES, Lexicon, Rule, load
-from .normalize import fold, fold_with_map
+from .lexicon import ALLOW, SPLIT_ENDINGS, WORD_HALVES, Entry, Lexicon, Rule, load
+from .normalize import fold_full, fold_plain, fold_with_map
 
 PERSONAL_DATA = "personal_data"
 PROFANITY = "profanity"
@@ -65,6 +65,9 @@ class Hit:
 
 
 _RUN = re.compile(r"(.)\1+")
+#: A character the same character follows: removing each collapses every run (one
+#: ``sub`` with an empty replacement, no callback per run; ``.`` as in ``_RUN``).
+_RUN_NEXT = re.compile(r"(.)(?=\1)")
 #: Characters that continue a word before a split spelling: a masked letter, and the
 #: apostrophes (as written and as folded) that join a contraction or a possessive.
 _IN_WORD = "*'\u2019\u02bc`"
@@ -75,6 +78,12 @@ _CATEGORY = operator.itemgetter(0)  # of a finding (see TextFilter._scan)
 def collapse_runs(s: str) -> str:
     """``s`` with each run of one character cut to one (``fuuuck`` -> ``fuck``). Half
     of chat has a run (``all``, ``kill``): one ``sub`` costs less than a search first."""
+    return _RUN_NEXT.sub("", s)
+
+
+def collapse_runs_by_group(s: str) -> str:
+    """:func:`collapse_runs` by replacing each run with its first character (the
+    tests compare the two)."""
     return _RUN.sub(_FIRST, s)
 
 
@@ -219,7 +228,7 @@ class TextFilter:
             # (category, mode, term, runs needed or None, its longest run as text):
             # plain tuples, read per hit
             variants = tuple(
-                (e.category, e.mode, e.term, n, _longest_run(key, n))
+                (e.category, e.mode, e.term, n, _longest_run(key, n), self._rules_of(e))
                 for e, need in entries
                 for n in (_needed(key, need),)
             )
@@ -236,6 +245,17 @@ class TextFilter:
         #: the session language whose national personal-data forms are looked for
         #: (see :func:`.pii.find`); None: the forms every language shares
         self.language: str | None = None
+
+    def _rules_of(self, e: Entry) -> tuple[tuple[tuple[str, str, str, int], Rule], ...]:
+        """The rules a ``rule`` entry triggers, each with the key it is kept once by
+        per message (see :meth:`_scan`); none for other entries."""
+        if e.mode != "rule":
+            return ()
+        return tuple(
+            ((r.category, r.source, r.pattern.pattern, r.pattern.flags), r)
+            for r in self.lexicon.rules.get(e.term, ())
+            if r.category == e.category
+        )
 
     def for_language(self, language: str | None) -> TextFilter:
         """This filter (the same word lists, built once) looking for personal data the
@@ -305,7 +325,7 @@ class TextFilter:
         self, s: str, context: Context
     ) -> tuple[tuple[tuple[str, int, int, str], ...], frozenset[str]]:
         """:meth:`scan_collapsed`, and the categories found only inside game talk."""
-        d = _RUN.sub(_FIRST, s)  # collapse_runs(s)
+        d = _RUN_NEXT.sub("", s)  # collapse_runs(s)
         runs: _Runs | None = None
         found: list[tuple[str, int, int, str]] = []
         allowed_spans: list[tuple[int, int]] = []
@@ -314,9 +334,10 @@ class TextFilter:
         #: and flags). Not by the Rule or its pattern: a Rule's hash is a Python-level
         #: call, and a pattern's hashes its whole compiled code, every time.
         triggered: dict[tuple[str, str, str, int], Rule] = {}
+        n = len(d)
         for last, (length, variants) in self._automaton.iter(d):
             start, end = last - length + 1, last + 1
-            for category, mode, term, need, longest in variants:
+            for category, mode, term, need, longest, rules in variants:
                 # a run the spelling needs that the text has nowhere (most "as" for "ass"):
                 # the runs cannot fit, and need not be listed
                 if need is not None and longest not in s:
@@ -344,12 +365,24 @@ class TextFilter:
                         or d[start : d.index(" ", start)] in WORD_HALVES
                     ):
                         continue
-                else:
+                elif category == ALLOW:
                     start_at = start
-                    word_end = self._whole_word(d, start, end, category == ALLOW)
+                    word_end = self._whole_word(d, start, end, True)
                     if word_end is None:
                         continue
                     hit_end = word_end
+                else:  # _whole_word(d, start, end), written out: most candidates end here
+                    if start and ((c := d[start - 1]).isalnum() or c == "*"):
+                        continue
+                    start_at = start
+                    if end == n or not ((c := d[end]).isalnum() or c == "*"):
+                        hit_end = end
+                    elif c == "s" and (
+                        end + 1 == n or not ((c := d[end + 1]).isalnum() or c == "*")
+                    ):
+                        hit_end = end + 1
+                    else:
+                        continue
                 if need is not None:
                     if runs is None:
                         runs = _Runs(s)
@@ -357,11 +390,9 @@ class TextFilter:
                         continue
                 if category == ALLOW:
                     allowed_spans.append((start, hit_end))
-                elif mode == "rule":
-                    for r in self.lexicon.rules.get(term, ()):
-                        if r.category == category:
-                            triggered[r.category, r.source, r.pattern.pattern, r.pattern.flags] = r
-                else:
+                elif rules:
+                    triggered.update(rules)
+                elif mode != "rule":
                     found.append((category, start_at, hit_end, term))
         # the runs are listed only once a match needs its collapsed place (most triggered
         # rules find nothing)
@@ -439,7 +470,9 @@ class TextFilter:
     def check(self, text: str, context: Context = "game") -> tuple[set[str], str, set[str]]:
         """:meth:`categories_in`, the folded text it matched (for the topic model), and
         the categories whose every finding was game talk (game context only)."""
-        skeleton = fold(text)
+        skeleton = fold_plain(text)  # fold(text), without its call
+        if skeleton is None:
+            skeleton = fold_full(text)
         found, game_talk = self._scan_recent(skeleton, context)
         cats = set(map(_CATEGORY, found))  # no comprehension's frame: most lines find nothing
         if PERSONAL_DATA not in cats and pii.find(text, self.language):
@@ -486,6 +519,11 @@ class TextFilter:
         personal = wanted is None or PERSONAL_DATA in wanted
         for start, end, category, _ in self._hits_recent(text, context, personal):
             if wanted is None or category in wanted:
+                # a span without white space (most): at once. Every white space
+                # character but the space is not printable.
+                if " " not in (span := text[start:end]) and span.isprintable():
+                    chars[start:end] = [char] * (end - start)
+                    continue
                 for i in range(start, end):
                     if not chars[i].isspace():
                         chars[i] = char

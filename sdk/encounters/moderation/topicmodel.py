@@ -329,11 +329,12 @@ class TopicModel:
         pair of neighbouring words, one for the classes of the words (``classes``, when
         known already). Each word's row is remembered: chat repeats its
         words, so a word costs one lookup."""
-        rows = list(map(self._word_rows.get, words, itertools.repeat(_UNSEEN)))
-        if _UNSEEN in rows:
+        try:  # every word known (topics_in has learnt them): no sentinel to look for
+            rows = list(map(self._word_rows.__getitem__, words))
+        except KeyError:
             rows = [
-                r if r is not _UNSEEN else self._learn(w)[0]
-                for w, r in zip(words, rows, strict=True)
+                r if (r := self._word_rows.get(w, _UNSEEN)) is not _UNSEEN else self._learn(w)[0]
+                for w in words
             ]
         found = [
             *filter(None, rows),
@@ -396,11 +397,11 @@ class TopicModel:
                 or reach + max(map(truediv, classes, self._gaps)) < self._out_of_reach
             ):
                 return set()
+        # what self._totals(words, classes) gives, without its call
+        totals = map(sum, zip(self.bias, *self._found(words, classes), strict=True))
         return {
             topic
-            for topic, total, limit in zip(
-                self.topics, self._totals(words, classes), self.thresholds, strict=True
-            )
+            for topic, total, limit in zip(self.topics, totals, self.thresholds, strict=True)
             if total >= limit
         }
 
