@@ -41,6 +41,8 @@ harm lines both miss, and the clean lines flagged); lines of the latest round (t
 before that round; ``--show N`` prints the N game-chat lines that score highest.
 
 Run from the repository root: ``python tools/moderation_corpus/train_topic_model.py``.
+A model written on purpose changes decisions the tests pin: record them again with
+``python -m tests.sdk.moderation.pinned.record`` (``test_moderation_pinned.py``).
 """
 
 from __future__ import annotations
