@@ -111,6 +111,10 @@ ACCEPT_BACKLOG = 4096
 #: Seconds a socket closed for flooding lingers before it is reset: its close frame and
 #: a FIN went out at once; nothing it sends meanwhile is read.
 FLOOD_LINGER = 2.0
+#: Idle links evicted per sweep at most: freeing one (its record, its backlog) costs
+#: about 16 us, so a sweep stalls the loop for 8 ms at most; a sweep that hit it runs
+#: again at the watch's next turn (within a second).
+EVICT_BATCH = 500
 
 
 class EventRefused(Exception):
@@ -400,9 +404,9 @@ class BridgeEdge:
             if abs(len(self._live) - trimmed_count) >= TRIM_CHURN and now - trimmed_at >= 5:
                 trimmed_at, trimmed_count = now, len(self._live)
                 release_free_memory()
-            if now - self._evicted_at >= max(1.0, min(self.idle_link_ttl / 4, 30.0)):
+            sweep = now - self._evicted_at >= max(1.0, min(self.idle_link_ttl / 4, 30.0))
+            if sweep and self.evict_idle() < EVICT_BATCH:  # else more wait: next turn
                 self._evicted_at = now
-                self.evict_idle()
             for conn in list(self._live):
                 if conn.closed:
                     continue
@@ -1041,6 +1045,8 @@ class BridgeEdge:
             return
         if self.connections.get(owner.link_id) is conn:
             del self.connections[owner.link_id]
+        if owner.link_id in self._used:  # idle from now: not evicted before idle_link_ttl
+            self._used[owner.link_id] = self.clock()
         if self.budgets is not None:  # for the node this link may move to
             await self.budgets.save([conn])
         try:
@@ -1053,17 +1059,19 @@ class BridgeEdge:
 
     # -- idle links ------------------------------------------------------------------
 
-    def evict_idle(self) -> int:
-        """Drop from memory the owners of links idle for ``idle_link_ttl`` seconds;
-        returns how many. Idle: no connection (live, or still draining), nothing
-        queued, being written or waiting to be written (acks are written first: a
-        sweep starts that write, the next one evicts), and no identify or resume of
-        its game server at work (they hold the owner across awaits; a server lock
-        held or waited for, a load from the store under way, ``_busy``). Everything
-        the owner held is in the store then, so the next use (a dispatch, a resume,
-        an identify) loads it again with ``take_link``, backlog included, exactly as
-        after a restart. Runs with no await, so no dispatch, resume or load can come
-        between the checks and the drop.
+    def evict_idle(self, limit: int = EVICT_BATCH) -> int:
+        """Drop from memory the owners of links idle for ``idle_link_ttl`` seconds, at
+        most ``limit`` of them; returns how many. Idle: no connection (live, or still
+        draining), nothing queued, being written or waiting to be written (acks are
+        written first: a sweep starts that write, the next one evicts), and no
+        identify or resume of its game server at work (they hold the owner across
+        awaits; a server lock held or waited for, a load from the store under way,
+        ``_busy``). Everything the owner held is in the store then, so the next use
+        (a dispatch, a resume, an identify) loads it again with ``take_link``, backlog
+        included, exactly as after a restart. Runs with no await, so no dispatch,
+        resume or load can come between the checks and the drop. Cost: a pass over
+        the owners in memory and the live connections, each sweep (every quarter of
+        ``idle_link_ttl``, at most every 30 s).
 
         Kept: ``by_server`` (a few hundred bytes per game server seen: the list of
         servers and :meth:`knows` read it). Several nodes: the link's lease stays this
@@ -1073,6 +1081,8 @@ class BridgeEdge:
         held = {id(c.owner) for c in self._live if c.owner is not None}
         by_server, evicted = self.by_server, 0
         for link_id, owner in list(self._owners.items()):
+            if evicted >= limit:
+                break
             place = (owner.state.world, owner.state.server_id)
             if (
                 now - self._used.get(link_id, now) < self.idle_link_ttl
