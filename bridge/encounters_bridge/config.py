@@ -24,6 +24,7 @@ from encounters.errors import ConfigError
 
 from .forwarded import Network, parse_networks
 from .frames import MAX_FRAME_BYTES
+from .links import IDLE_LINK_TTL, MAX_UNACKED_DISPATCHES
 
 ENV_PREFIX = "AE_BRIDGE_"
 #: The environment variable naming the config file when ``--config`` is not given.
@@ -70,6 +71,15 @@ class BridgeConfig(BaseModel):
     #: another node this long after it died; keep it well above the longest pause of a
     #: node (see ``docs/storage.md``, "Several nodes").
     lease_ttl: float = Field(10.0, ge=0.3, le=600)
+    #: Dispatches a link keeps waiting for its game server's acknowledgement; beyond
+    #: them a new signal, spawn or despawn for that server is refused (HTTP 503), and
+    #: nothing queued is dropped (see ``bridge/PROTOCOL.md``, "The daemon's queue of
+    #: unacknowledged dispatches", and :data:`~.links.MAX_UNACKED_DISPATCHES` for the
+    #: default). At least 100: one signal's batch (up to 100 actions) must fit.
+    max_unacked_dispatches: int = Field(MAX_UNACKED_DISPATCHES, ge=100, le=10_000_000)
+    #: Seconds the link of a game server that went away stays in memory (nothing of it
+    #: waiting to be written); after that it is read from the store again when needed.
+    idle_link_ttl: float = Field(IDLE_LINK_TTL, ge=0, le=7 * 24 * 3600)
     #: The event loop: ``asyncio`` (the standard library's), ``uvloop`` (the ``speed``
     #: extra; refuse to start without it) or ``auto`` (uvloop when installed); see
     #: :mod:`encounters_bridge.eventloop` for why uvloop is not the default.

@@ -67,6 +67,7 @@ from .deployment import DeploymentError, DeploymentService
 from .deploys import Deploys
 from .editor import editor_router
 from .gate import MAX_BODY_BYTES, Gate
+from .links import LinkBacklogFull
 from .play import mount_play
 from .routes import (
     analytics,
@@ -213,6 +214,10 @@ def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DeploymentError)
     async def _conflict(_: Request, exc: DeploymentError) -> JSONResponse:
         return _error(exc.status, str(exc))
+
+    @app.exception_handler(LinkBacklogFull)  # a dispatch not wrapped by the service
+    async def _backlog(_: Request, exc: LinkBacklogFull) -> JSONResponse:
+        return _error(503, str(exc))
 
     @app.exception_handler(MarketError)
     async def _market(_: Request, exc: MarketError) -> JSONResponse:

@@ -105,6 +105,8 @@ class Daemon:
                 max_frame_bytes=config.max_frame_bytes,
                 max_unidentified=config.max_unidentified,
                 max_unidentified_per_address=config.max_unidentified_per_address,
+                max_unacked_dispatches=config.max_unacked_dispatches,
+                idle_link_ttl=config.idle_link_ttl,
                 trusted_proxies=config.trusted_proxies,
                 bad_keys=BadKeyBackoff.sharing(moderator.limiter, settings),
                 budgets=budgets,

@@ -13,6 +13,7 @@ in its next ``ready``.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -38,6 +39,7 @@ from encounters.validation import unsafe_text_errors, validate_model
 from .cluster.routing import DispatchUncertain
 from .frames import Frame
 from .keys import digest
+from .links import LinkBacklogFull
 from .screening import screen
 from .server import BridgeEdge, Connection, EventRefused
 from .store.models import DeployToken
@@ -65,6 +67,16 @@ class DeploymentError(EncountersError):
     def __init__(self, message: str, status: int = 409) -> None:
         super().__init__(message)
         self.status = status
+
+
+class BacklogRefused(DeploymentError):
+    """A spawn, signal or end refused because the game server's link has as many
+    dispatches waiting for its acknowledgement as the daemon keeps
+    (:class:`~.links.LinkBacklogFull`): answered 503; nothing of it was stored."""
+
+    def __init__(self, full: LinkBacklogFull) -> None:
+        super().__init__(str(full), 503)
+        self.full = full
 
 
 def new_deploy_token() -> str:
@@ -301,6 +313,10 @@ class DeploymentService:
             raise DeploymentError(
                 f"no {world} server {server_id!r} has connected to this daemon", 404
             )
+        try:  # before the token is spent (the dispatch below is checked again)
+            await self.edge.check_room(world, server_id, 1)
+        except LinkBacklogFull as exc:
+            raise BacklogRefused(exc) from None
         # used up here, with no await between the check and the change: two spawns
         # racing with one token cannot both pass
         record = self._persona_cache.get(persona_id, checked)
@@ -325,10 +341,14 @@ class DeploymentService:
         entry = self.audit.entry("event", "allow", input={"type": "spawn", "world": world,
                                  "server_id": server_id}, session_id=session.id,
                                  persona_id=persona_id)  # fmt: skip
-        await self.edge.dispatch_many(world, server_id, [Frame(
-            "dispatch", {"type": "spawn", "persona": self._persona_view(record.persona),
-                         "location": session.location.model_dump()}, sid=session.id,
-        )], also=WriteBatch(audit=[entry], companions=[session]))  # fmt: skip
+        try:
+            await self.edge.dispatch_many(world, server_id, [Frame(
+                "dispatch", {"type": "spawn", "persona": self._persona_view(record.persona),
+                             "location": session.location.model_dump()}, sid=session.id,
+            )], also=WriteBatch(audit=[entry], companions=[session]))  # fmt: skip
+        except LinkBacklogFull as exc:  # filled since the check above: the token is spent
+            self._companions.pop(session.id, None)
+            raise BacklogRefused(exc) from None
         await self._notify("companion.spawned", {
             "session_id": session.id, "persona_id": persona_id, "world": world,
             "server_id": server_id,
@@ -356,8 +376,7 @@ class DeploymentService:
             raise DeploymentError(f"session {session_id!r} has ended")
         persona = (await self.persona(session.persona_id)).persona
         link_id = self.edge.by_server.get((session.world, session.server_id))
-        state = self.edge.link_state(link_id) if link_id else None
-        capabilities = state.capabilities if state and state.capabilities else None
+        capabilities = (self.edge.capabilities(link_id) if link_id else None) or None
         batch: list[Any] = [dict(raw) if isinstance(raw, dict) else raw for raw in actions[:100]]
         # ids for those sent without: one read of the random source for the batch
         unnamed = [a for a in batch if isinstance(a, dict) and not a.get("id")]
@@ -386,6 +405,11 @@ class DeploymentService:
                 frames,
                 also=WriteBatch(audit=entries, changes=[counted]),
             )
+        except LinkBacklogFull as exc:  # the game server is away: nothing was written
+            self._change(session, CompanionChange(
+                session_id=session.id, add={"actions_sent": -sent, "actions_blocked": -blocked}
+            ))  # fmt: skip
+            raise BacklogRefused(exc) from None
         except DispatchUncertain as exc:  # several nodes: the holder died mid-write
             log.error("deployment.signal_uncertain", session_id=session_id, error=repr(exc))
             raise DeploymentError(
@@ -410,6 +434,14 @@ class DeploymentService:
             for a, d in zip(batch, decisions, strict=True)
         ]  # fmt: skip
         return results
+
+    async def _companion_signal(self, session_id: str, actions: list[Any]) -> None:
+        """A companion's actions, as :meth:`signal`; refused for a full backlog
+        quietly: the link logged the refusal once for the episode and counts it
+        (``dispatches_refused``), and the companion goes on with the next event
+        (the game server is away; its actions would be stale by the time it is back)."""
+        with contextlib.suppress(BacklogRefused):
+            await self.signal(session_id, actions)
 
     def _may_voice(self, persona: PersonaCore) -> bool:
         """Whether :meth:`_voiced` may add audio to this persona's lines (asked once
@@ -461,9 +493,13 @@ class DeploymentService:
                 set={"status": "ended", "ended_at": at.isoformat()},
             )
             session = self._change(session, ending)
-            await self.edge.dispatch_many(session.world, session.server_id, [
-                Frame("dispatch", {"type": "despawn", "reason": "ended"}, sid=session.id)
-            ], also=WriteBatch(changes=[ending]))  # fmt: skip
+            try:
+                await self.edge.dispatch_many(session.world, session.server_id, [
+                    Frame("dispatch", {"type": "despawn", "reason": "ended"}, sid=session.id)
+                ], also=WriteBatch(changes=[ending]))  # fmt: skip
+            except LinkBacklogFull as exc:  # not ended: the cache must not say it is
+                self._companions.pop(session_id, None)
+                raise BacklogRefused(exc) from None
             session = self._settled(ending, session)
             self._companions.pop(session_id, None)  # read from the store from now on
             if self.companions is not None:
@@ -611,7 +647,7 @@ class DeploymentService:
             session.id,
             persona,
             {**event, "sid": session.id},
-            partial(self.signal, session.id),
+            partial(self._companion_signal, session.id),
             session.world,
             session.language,
         )

@@ -88,10 +88,9 @@ class Deploys:
         edge = self.service.edge
         out = []
         for (world, server_id), link_id in sorted(edge.by_server.items()):
-            state = edge.link_state(link_id)
             out.append(LinkedServer(
                 world=world, server_id=server_id, online=link_id in edge.connections,
-                capabilities=list(state.capabilities or []) if state else [],
+                capabilities=list(edge.capabilities(link_id) or []),
             ))  # fmt: skip
         return out
 

@@ -37,6 +37,15 @@ so (``on_fenced``), and nothing of the refused write was stored. A link this pro
 made (an identify) carries the epoch its game server was taken with, and its writes
 are fenced by the server's epoch until one is stored (``new``): another node that took
 the server meanwhile may have made a link of its own.
+
+A link keeps at most ``max_unacked`` dispatches waiting for the peer's ack (stored and
+unacknowledged, or queued for the writer): beyond, :meth:`LinkOwner.dispatch` refuses
+the whole batch with :class:`LinkBacklogFull` before anything is queued or numbered,
+and nothing waiting is ever dropped (``bridge/PROTOCOL.md``, "The daemon's queue of
+unacknowledged dispatches"). Dispatches carried into a newer link (:meth:`move_into`)
+are taken beyond it: they were accepted already. An owner with nothing in flight
+(:attr:`LinkOwner.quiet`) has all of its link in the store, which is what lets the edge
+drop it from memory and load it again later.
 """
 
 from __future__ import annotations
@@ -57,6 +66,38 @@ from .store.protocols import LinkBatch, LinkStore, LinkWrite
 from .store.protocols import LinkMoved as LinkMoved
 
 log = get_logger(__name__)
+#: Dispatches a link keeps waiting for the adapter's acknowledgement, by default (the
+#: daemon's ``max_unacked_dispatches``). Each waits in memory (``LinkState.unacked``,
+#: about 1 KB with its action) and in the store's outbox until acknowledged, and all of
+#: them are replayed at once on resume: 10,000 are about 10 MB per link and a replay
+#: an adapter takes in a second or two, while a live game server acknowledges within a
+#: heartbeat (15 s) and a companion sends a few actions a second, so a link with 10,000
+#: waiting has had a game server away for an hour or more (or a peer that never acks).
+#: The same bound as the Python adapter's and the Minecraft bridge's event queues.
+MAX_UNACKED_DISPATCHES = 10_000
+#: Seconds a link with no connection and nothing being written is kept in memory
+#: (:meth:`~.server.BridgeEdge.evict_idle`): long enough that a game server reconnecting after a
+#: map change or a restart finds it there, short enough that a daemon serving many
+#: short-lived game servers holds only those of the last few minutes.
+IDLE_LINK_TTL = 300.0
+
+
+class LinkBacklogFull(Exception):
+    """A dispatch was refused because its link already has ``waiting`` dispatches
+    the game server has not acknowledged (``limit`` at most): nothing of it was
+    written, and nothing queued was dropped. Room comes back as the game server
+    acknowledges (it is offline, or not reading its link). A refused batch is refused
+    whole, never cut (see :meth:`LinkOwner.dispatch`)."""
+
+    def __init__(self, world: str, server_id: str, waiting: int, limit: int) -> None:
+        self.world, self.server_id, self.waiting, self.limit = world, server_id, waiting, limit
+        super().__init__(
+            f"the {world} server {server_id!r} has not acknowledged the {waiting} dispatches "
+            f"waiting for it (at most {limit} wait per link): it is offline or not reading "
+            "its link, so nothing more is queued for it; they are kept and sent when it is "
+            "back. Try again once it is connected and has caught up (or raise the "
+            "daemon's max_unacked_dispatches)"
+        )
 
 
 @dataclass
@@ -99,6 +140,15 @@ class LinkOwner:
     #: made by this process and not written yet: its writes are fenced by its game
     #: server's epoch (``LinkWrite.new``) until one is stored
     new: bool = True
+    #: dispatches waiting for the peer's ack (unacknowledged plus queued for the
+    #: writer) beyond which a new one is refused (:class:`LinkBacklogFull`); None: no bound
+    max_unacked: int | None = None
+    #: dispatches refused for the bound in all, and in the current episode (since the
+    #: link last had room): the first refusal of an episode is logged, not every one
+    refused: int = 0
+    refusing: int = 0
+    #: frames in ``_queue`` (not numbered yet): counted against ``max_unacked``
+    _queued_frames: int = 0
 
     @classmethod
     def from_record(cls, store: LinkStore, record: LinkRecord) -> LinkOwner:
@@ -138,11 +188,55 @@ class LinkOwner:
             return await self.moved_to.dispatch(frames, also)
         if self.retired or (self.may_write is not None and not self.may_write()):
             raise LinkMoved(f"link {self.link_id} is written by another node now")
+        if frames:
+            self.make_room(len(frames))
         done: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
         batch = LinkBatch(records=also) if also else None
         self._queue.append(_Queued(frames, batch, done, received))
+        self._queued_frames += len(frames)
         self._start_writer()
         return await done
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing queued, being written or waiting to be written (acks), and neither
+        moved nor retired: everything of the link is in the store, so the edge may
+        drop this owner and load it again later."""
+        return (
+            not self._queue
+            and not self._dirty
+            and not self._held
+            and (self._writer is None or self._writer.done())
+            and self.moved_to is None
+            and not self.retired
+        )
+
+    @property
+    def waiting(self) -> int:
+        """Dispatches waiting for the peer's ack: written and unacknowledged, or queued."""
+        return len(self.state.unacked) + self._queued_frames
+
+    def make_room(self, count: int) -> None:
+        """Refuse ``count`` more dispatches (all of them: a batch is one transaction
+        with its audit entries and counters, so it is never cut) when they would take
+        the link beyond ``max_unacked``. The first refusal of an episode is logged;
+        the first dispatch taken after it logs how many were refused."""
+        limit, waiting = self.max_unacked, self.waiting
+        if limit is None:
+            return
+        if waiting + count > limit:
+            self.refused += 1
+            self.refusing += 1
+            if self.refusing == 1:
+                log.warning("bridge.link_backlog_full", link_id=self.link_id,
+                            world=self.state.world, server_id=self.state.server_id,
+                            waiting=waiting, limit=limit)  # fmt: skip
+            raise LinkBacklogFull(self.state.world, self.state.server_id, waiting, limit)
+        if self.refusing:
+            log.info("bridge.link_backlog_room", link_id=self.link_id, world=self.state.world,
+                     server_id=self.state.server_id, refused=self.refusing,
+                     waiting=waiting)  # fmt: skip
+            self.refusing = 0
 
     async def save(self) -> None:
         """Write the link's record now (sequence numbers, how far the peer acked)."""
@@ -181,6 +275,7 @@ class LinkOwner:
     async def _write_all(self) -> None:
         while self._queue and self.moved_to is None and not self._held:
             batch, self._queue = self._queue, []
+            self._queued_frames = 0
             self._dirty = False
             numbered = [[self.state.sequence(f) for f in q.frames] for q in batch]
             count = sum(map(len, numbered))
@@ -219,6 +314,7 @@ class LinkOwner:
                     error=str(refused))  # fmt: skip
         self.retired = self._held = True
         queued, self._queue = self._queue, []
+        self._queued_frames = 0
         for q in [*batch, *queued]:
             if q.done is not None and not q.done.done():
                 q.done.set_exception(refused)
@@ -262,6 +358,7 @@ class LinkOwner:
         self.retired = self._held = True
         await self.idle()
         queued, self._queue = self._queue, []
+        self._queued_frames = 0
         for q in queued:
             if q.done is not None and not q.done.done():
                 q.done.set_exception(LinkMoved(f"link {self.link_id} moved to another node"))
@@ -285,8 +382,10 @@ class LinkOwner:
                 update={"token_hash": "", "replaced_by": new.link_id}
             )
             retire = LinkBatch([LinkWrite(self.record, [], replace=True)])
+            # carried beyond new's bound if need be: they were accepted already
             new._queue[:0] = [_Queued(carried, retire), *self._queue]
-            self._queue = []
+            new._queued_frames += len(carried) + self._queued_frames
+            self._queue, self._queued_frames = [], 0
         finally:
             new._held = new.retired
             new._start_writer()

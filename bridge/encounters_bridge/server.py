@@ -24,6 +24,11 @@ yet (globally and per address, 4008), the identify timeout (4003), every inbound
 
 One bad connection never hurts the others: every error in a connection's handler ends
 that connection only (with a close code when one applies).
+
+Memory: a link's owner stays loaded while its game server is connected and for
+``idle_link_ttl`` seconds after it is idle; then :meth:`BridgeEdge.evict_idle` drops it
+(the store holds everything it had) and the next use loads it again. A link's backlog
+is bounded by ``max_unacked_dispatches`` (see :mod:`.links`).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import ctypes.util
 import gc
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -58,7 +63,7 @@ from .budgets import LinkBudgets
 from .forwarded import Network, client_address
 from .frames import MAX_FRAME_BYTES, CloseCode, Encoding, Frame
 from .keys import check_world_key, digest, new_resume_token, same
-from .links import LinkMoved, LinkOwner
+from .links import IDLE_LINK_TTL, MAX_UNACKED_DISPATCHES, LinkBacklogFull, LinkMoved, LinkOwner
 from .protocol import (
     FRAME_RATE,
     IDENTIFY_TIMEOUT,
@@ -106,6 +111,10 @@ ACCEPT_BACKLOG = 4096
 #: Seconds a socket closed for flooding lingers before it is reset: its close frame and
 #: a FIN went out at once; nothing it sends meanwhile is read.
 FLOOD_LINGER = 2.0
+#: Idle links evicted per sweep at most: freeing one (its record, its backlog) costs
+#: about 16 us, so a sweep stalls the loop for 8 ms at most; a sweep that hit it runs
+#: again at the watch's next turn (within a second).
+EVICT_BATCH = 500
 
 
 class EventRefused(Exception):
@@ -199,9 +208,26 @@ class BridgeEdge:
     #: several nodes (``AE_REDIS``): link leases and forwarded dispatches, see
     #: :mod:`.cluster`; None on one node
     cluster: Cluster | None = None
+    #: dispatches a link keeps waiting for its game server's ack before new ones are
+    #: refused (:class:`~.links.LinkBacklogFull`); None: no bound
+    max_unacked_dispatches: int | None = MAX_UNACKED_DISPATCHES
+    #: dispatches refused for that bound since start (all links)
+    dispatches_refused: int = 0
+    #: seconds an idle link's owner stays in memory (see :meth:`evict_idle`)
+    idle_link_ttl: float = IDLE_LINK_TTL
     connections: dict[str, Connection] = field(default_factory=dict)  # by link id
-    by_server: dict[tuple[str, str], str] = field(default_factory=dict)  # -> link id
+    #: every game server seen since start -> its latest link id (kept when its owner is
+    #: evicted: the list of servers seen and :meth:`knows` read it)
+    by_server: dict[tuple[str, str], str] = field(default_factory=dict)
     _owners: dict[str, LinkOwner] = field(default_factory=dict)
+    #: the capabilities of links evicted from memory, for :meth:`capabilities`
+    _evicted_capabilities: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: when each owner was last used (a connection, a dispatch): for :meth:`evict_idle`
+    _used: dict[str, float] = field(default_factory=dict)
+    #: places an identify or a resume is working on (it holds an owner across awaits):
+    #: their owners are never evicted meanwhile
+    _busy: dict[tuple[str, str], int] = field(default_factory=dict)
+    _evicted_at: float = 0.0
     _loading: dict[tuple[str, str], asyncio.Future[LinkOwner | None]] = field(default_factory=dict)
     _server_locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
     #: several nodes: bumped each time a game server's link is given up here, so a
@@ -378,6 +404,9 @@ class BridgeEdge:
             if abs(len(self._live) - trimmed_count) >= TRIM_CHURN and now - trimmed_at >= 5:
                 trimmed_at, trimmed_count = now, len(self._live)
                 release_free_memory()
+            sweep = now - self._evicted_at >= max(1.0, min(self.idle_link_ttl / 4, 30.0))
+            if sweep and self.evict_idle() < EVICT_BATCH:  # else more wait: next turn
+                self._evicted_at = now
             for conn in list(self._live):
                 if conn.closed:
                     continue
@@ -752,6 +781,7 @@ class BridgeEdge:
             if previous is not None:
                 await previous.move_into(owner)
                 self._owners.pop(previous.link_id, None)
+                self._used.pop(previous.link_id, None)
                 old = self.connections.pop(previous.link_id, None)
                 if old is not None:
                     await self._close(old, CloseCode.REPLACED, "a newer link of this server")
@@ -827,6 +857,12 @@ class BridgeEdge:
         key = await self.store.get_world_key(record.key_id)
         if key is None or key.revoked_at is not None:
             return conn.link.refuse(CloseCode.AUTH_FAILED, "world key revoked")
+        with self._pinned((record.world, record.server_id)):  # it holds the owner
+            return await self._resume_link(conn, req, record)
+
+    async def _resume_link(
+        self, conn: Connection, req: ResumeRequest, record: LinkRecord
+    ) -> list[Effect]:
         place = (record.world, record.server_id)
         if (refusal := await self._claim_here(conn, place, "resumed")) is not None:
             return refusal
@@ -919,6 +955,7 @@ class BridgeEdge:
         if link_id is None:
             return
         owner = self._owners.pop(link_id, None)
+        self._used.pop(link_id, None)
         conn = self.connections.pop(link_id, None)
         if conn is not None:
             if reason == "replaced":
@@ -944,7 +981,10 @@ class BridgeEdge:
                 self._wake(conn)
 
         owner.on_written = written
+        owner.max_unacked = self.max_unacked_dispatches
+        self._evicted_capabilities.pop(link_id, None)
         self._owners[link_id] = owner
+        self._used[link_id] = self.clock()
         return owner
 
     def _server_lock(self, place: tuple[str, str]) -> asyncio.Lock:
@@ -1005,6 +1045,8 @@ class BridgeEdge:
             return
         if self.connections.get(owner.link_id) is conn:
             del self.connections[owner.link_id]
+        if owner.link_id in self._used:  # idle from now: not evicted before idle_link_ttl
+            self._used[owner.link_id] = self.clock()
         if self.budgets is not None:  # for the node this link may move to
             await self.budgets.save([conn])
         try:
@@ -1012,6 +1054,76 @@ class BridgeEdge:
             await owner.idle()
         except Exception as exc:  # the store closed first (shutdown): nothing to save
             log.warning("bridge.link_not_saved", link_id=owner.link_id, error=repr(exc))
+        if owner.link_id in self._used:  # idle from now on (see evict_idle)
+            self._used[owner.link_id] = self.clock()
+
+    # -- idle links ------------------------------------------------------------------
+
+    def evict_idle(self, limit: int = EVICT_BATCH) -> int:
+        """Drop from memory the owners of links idle for ``idle_link_ttl`` seconds, at
+        most ``limit`` of them; returns how many. Idle: no connection (live, or still
+        draining), nothing queued, being written or waiting to be written (acks are
+        written first: a sweep starts that write, the next one evicts), and no
+        identify or resume of its game server at work (they hold the owner across
+        awaits; a server lock held or waited for, a load from the store under way,
+        ``_busy``). Everything the owner held is in the store then, so the next use
+        (a dispatch, a resume, an identify) loads it again with ``take_link``, backlog
+        included, exactly as after a restart. Runs with no await, so no dispatch,
+        resume or load can come between the checks and the drop. Cost: a pass over
+        the owners in memory and the live connections, each sweep (every quarter of
+        ``idle_link_ttl``, at most every 30 s).
+
+        Kept: ``by_server`` (a few hundred bytes per game server seen: the list of
+        servers and :meth:`knows` read it). Several nodes: the link's lease stays this
+        node's as before (renewed in Redis) and the owner is loaded again under it;
+        another node taking it loads it from the store as always."""
+        now = self.clock()
+        held = {id(c.owner) for c in self._live if c.owner is not None}
+        by_server, evicted = self.by_server, 0
+        for link_id, owner in list(self._owners.items()):
+            if evicted >= limit:
+                break
+            place = (owner.state.world, owner.state.server_id)
+            if (
+                now - self._used.get(link_id, now) < self.idle_link_ttl
+                or link_id in self.connections
+                or id(owner) in held
+                or place in self._loading
+                or self._busy.get(place)
+                or self._locked(place)
+            ):
+                continue
+            if not owner.quiet:
+                owner.flush_acks()  # acks not written yet (a failed write): written now
+                continue
+            del self._owners[link_id]
+            self._used.pop(link_id, None)
+            if by_server.get(place) == link_id:  # still listed (Deploys.servers, signals)
+                self._evicted_capabilities[link_id] = tuple(owner.state.capabilities)
+            self._server_locks.pop(place, None)  # not held nor waited for (_locked)
+            evicted += 1
+        if evicted:
+            log.info("bridge.idle_links_evicted", count=evicted, kept=len(self._owners))
+        return evicted
+
+    def _locked(self, place: tuple[str, str]) -> bool:
+        """Whether ``place``'s server lock is held or waited for. (A released lock
+        with waiters is unlocked until the first waiter runs, hence ``_waiters``.)"""
+        lock = self._server_locks.get(place)
+        return lock is not None and (lock.locked() or bool(getattr(lock, "_waiters", None)))
+
+    @contextlib.contextmanager
+    def _pinned(self, place: tuple[str, str]) -> Iterator[None]:
+        """Keep ``place``'s owner from eviction while the block runs."""
+        self._busy[place] = self._busy.get(place, 0) + 1
+        try:
+            yield
+        finally:
+            left = self._busy[place] - 1
+            if left:
+                self._busy[place] = left
+            else:
+                del self._busy[place]
 
     # -- sending ---------------------------------------------------------------------
 
@@ -1053,7 +1165,40 @@ class BridgeEdge:
             if also is not None:
                 await self.store.write_links(LinkBatch(records=also))
             return []
-        return await owner.dispatch(frames, also)
+        if owner.link_id in self._used:
+            self._used[owner.link_id] = self.clock()
+        try:
+            return await owner.dispatch(frames, also)
+        except LinkBacklogFull:
+            self.dispatches_refused += 1
+            raise
+
+    def capabilities(self, link_id: str) -> list[str] | None:
+        """The capabilities a link identified with (in memory, or evicted from it);
+        None for a link this daemon has not seen since it started."""
+        owner = self._owners.get(link_id)
+        if owner is not None:
+            return owner.state.capabilities
+        evicted = self._evicted_capabilities.get(link_id)
+        return list(evicted) if evicted is not None else None
+
+    async def check_room(self, world: str, server_id: str, count: int) -> None:
+        """Raise :class:`~.links.LinkBacklogFull` now when the game server's link would
+        refuse ``count`` more dispatches, for a caller about to spend something on them
+        (a spawn's deploy token); the dispatch itself is checked again. One node: the
+        link is loaded if need be. Several: only an owner this node holds is asked (the
+        holder decides at the dispatch)."""
+        if self.cluster is None:
+            owner = await self._owner_for_server(world, server_id)
+        else:
+            link_id = self.by_server.get((world, server_id))
+            owner = self._owners.get(link_id) if link_id is not None else None
+        if owner is not None and owner.moved_to is None:
+            try:
+                owner.make_room(count)
+            except LinkBacklogFull:
+                self.dispatches_refused += 1
+                raise
 
     async def knows(self, world: str, server_id: str) -> bool:
         """Whether that game server has connected (to any node, with several)."""

@@ -5,7 +5,10 @@ registry):
   ...) and the Python runtime's (``python_gc_*``, ``python_info``);
 - ``ae_http_request_duration_seconds`` (histogram; labels ``method``, ``route`` (the
   route's path template, ``unmatched`` for none), ``status``);
-- ``ae_bridge_links`` (gauge): adapter links connected now;
+- ``ae_bridge_links`` (gauge): adapter links connected now; ``ae_bridge_link_owners``
+  (gauge): links held in memory (connected, or idle and not evicted yet);
+- ``ae_bridge_dispatches_refused_total`` (counter): dispatches refused because their
+  link had ``max_unacked_dispatches`` waiting for the game server's acknowledgement;
 - ``ae_moderation_decisions_total`` (counter; ``kind``, ``decision``) and
   ``ae_actions_total`` (counter; ``decision``: the action decisions among them),
   ``ae_moderation_provider_failures_total``;
@@ -46,8 +49,21 @@ class BridgeCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         links = GaugeMetricFamily("ae_bridge_links", "Adapter links connected now.")
-        links.add_metric([], len(self.service.edge.connections))
+        edge = self.service.edge
+        links.add_metric([], len(edge.connections))
         yield links
+        owners = GaugeMetricFamily(
+            "ae_bridge_link_owners", "Links held in memory (connected, or idle not evicted)."
+        )
+        owners.add_metric([], len(edge._owners))
+        yield owners
+        refused = CounterMetricFamily(
+            "ae_bridge_dispatches_refused",
+            "Dispatches refused: their link's game server had not acknowledged "
+            "max_unacked_dispatches.",
+        )
+        refused.add_metric([], edge.dispatches_refused)
+        yield refused
         counters = self.service.moderator.counters
         decisions = CounterMetricFamily(
             "ae_moderation_decisions", "Moderation decisions by kind and decision.",

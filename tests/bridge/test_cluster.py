@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import random
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -468,3 +469,69 @@ async def test_identifying_again_on_another_node_says_how_far_the_first_stored(
                  if e.kind == "event" and e.input.get("type") == "fence_probe"]  # fmt: skip
     assert taken == [1, 2, 3, 1], cluster2.output()
     assert cluster2.terminate() == [0, 0], cluster2.output()
+
+
+async def test_a_full_backlog_is_refused_alike_by_the_holder_and_a_forwarding_node(
+    cluster2: DaemonCluster, tmp_path: Path
+) -> None:
+    """The bound on a link's unacknowledged dispatches is kept by the node holding the
+    link; a node forwarding a signal to it answers the same 503. Nothing queued is
+    lost: the game back gets every action the nodes took, once, in order."""
+    limit = 100  # the smallest the daemon's config takes
+    admin, creator, world_key = await cluster2.keys([SERVER])
+    a, b = cluster2.nodes
+    for node in cluster2.nodes:
+        node.env["AE_BRIDGE_MAX_UNACKED_DISPATCHES"] = str(limit)
+    await cluster2.start()
+    game = Game()
+    client = adapter([b.ws_url], world_key, game)  # linked to node B only
+    nowhere = socket.socket()  # bound, never listening: connections are refused
+    nowhere.bind(("127.0.0.1", 0))
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run)
+            with anyio.fail_after(30):
+                await client.ready.wait()
+            sid = await spawn(a.http_url, creator, admin, "Backlog")
+            with anyio.fail_after(30):
+                while not game.seqs:
+                    await anyio.sleep(0.02)
+            client.urls = [f"ws://127.0.0.1:{nowhere.getsockname()[1]}/ws?encoding=json"]
+            await client.drop()  # the game server is away; B keeps holding its link
+            sent: list[str] = []
+            refusals: list[ControlError] = []
+            async with (
+                EncountersClient(a.http_url, creator) as via_a,
+                EncountersClient(b.http_url, creator) as via_b,
+            ):
+                batch = [chat(f"act-{n:03d}") for n in range(limit - 10)]
+                await via_a.signal(sid, batch)  # forwarded by A to B
+                sent += [x["id"] for x in batch]
+                for n in range(limit - 10, limit + 10):  # through A until B refuses
+                    try:
+                        await via_a.signal(sid, [chat(f"act-{n:03d}")])
+                    except ControlError as exc:
+                        refusals.append(exc)
+                        break
+                    sent.append(f"act-{n:03d}")
+                for via in (via_a, via_b):  # forwarded, and B's own
+                    with pytest.raises(ControlError) as refused:
+                        await via.signal(sid, [chat("act-late")])
+                    refusals.append(refused.value)
+            assert len(refusals) == 3
+            for refusal in refusals:
+                assert refusal.status == 503
+                assert f"minecraft server '{SERVER}' has not acknowledged the {limit} " in (
+                    refusal.message
+                )
+                assert "offline or not reading" in refusal.message
+            client.urls = [f"{b.ws_url}?encoding=json"]
+            with anyio.fail_after(30):
+                while len(game.actions.get(sid, [])) < len(sent):
+                    await anyio.sleep(0.02)
+            await client.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        nowhere.close()
+    assert game.actions[sid] == sent  # each once, in order
+    assert game.seqs == list(range(1, len(sent) + 2))  # the spawn, then the actions

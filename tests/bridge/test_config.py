@@ -101,3 +101,29 @@ def test_unidentified_caps_come_from_the_environment_and_reach_the_edge(tmp_path
             return daemon.edge.max_unidentified, daemon.edge.max_unidentified_per_address
 
     assert anyio.run(main) == (900, 500)
+
+
+def test_the_backlog_bound_and_idle_link_ttl_come_from_the_config_and_reach_the_edge(
+    tmp_path: Path,
+) -> None:
+    """``max_unacked_dispatches`` and ``idle_link_ttl`` are daemon settings like the
+    others; a bound too small for one signal's batch is refused, naming its source."""
+    import anyio
+
+    from encounters.settings import Settings
+    from encounters_bridge.daemon import Daemon
+
+    env = {"AE_BRIDGE_MAX_UNACKED_DISPATCHES": "250", "AE_BRIDGE_IDLE_LINK_TTL": "30"}
+    cfg = load_bridge_config(None, env=env, flags={})
+    assert (cfg.max_unacked_dispatches, cfg.idle_link_ttl) == (250, 30.0)
+    assert load_bridge_config(None, env={}, flags={}).max_unacked_dispatches == 10_000
+    with pytest.raises(ConfigError, match="AE_BRIDGE_MAX_UNACKED_DISPATCHES: Input should "
+                       "be greater than or equal to 100"):  # fmt: skip
+        load_bridge_config(None, env={"AE_BRIDGE_MAX_UNACKED_DISPATCHES": "99"}, flags={})
+
+    async def main() -> tuple[int | None, float]:
+        local = cfg.model_copy(update={"port": 0, "http_port": 0})
+        async with Daemon.open(Settings(data_dir=tmp_path), local) as daemon:
+            return daemon.edge.max_unacked_dispatches, daemon.edge.idle_link_ttl
+
+    assert anyio.run(main) == (250, 30.0)

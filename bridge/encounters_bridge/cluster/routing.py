@@ -21,6 +21,9 @@ writer, exactly as on one node, so 0 lost and 0 duplicated carry over:
   nothing was done and the dispatch is routed again (:class:`~.bus.NotDelivered`); if
   it dies after taking it, the caller is told the outcome is unknown
   (:class:`DispatchUncertain`), as a caller of a single node killed mid-write is;
+- the bound on a link's unacknowledged dispatches is the holder's (it alone knows the
+  backlog): a forwarded dispatch it refuses comes back to the caller as the same
+  :class:`~encounters_bridge.links.LinkBacklogFull` (with how many wait), nothing written;
 - a holder that gives a lease up (a hand-over, a lost renewal) first stops its owner
   from starting writes, waits for the write in flight, and fails what is queued with
   :class:`~encounters_bridge.links.LinkMoved` (nothing of it was written: routed again);
@@ -71,7 +74,7 @@ from encounters.settings import Settings
 from encounters.storage import WriteBatch
 
 from ..frames import Frame
-from ..links import LinkMoved, LinkOwner, frame_of
+from ..links import LinkBacklogFull, LinkMoved, LinkOwner, frame_of
 from .bus import BusError, CalleeDied, CalleeSilent, NotDelivered, SignalBus
 from .leases import Leases, Place
 from .node import Node
@@ -280,6 +283,9 @@ class Cluster:
                     raise DispatchUncertain(str(exc)) from exc
                 if "s" in answer:
                     return [int(s) for s in answer["s"]]
+                if answer.get("error") == "backlog":  # the holder's bound: the same error
+                    raise LinkBacklogFull(world, server_id, int(answer.get("waiting", 0)),
+                                          int(answer.get("limit", 0)))  # fmt: skip
                 if answer.get("error") not in ("moved", "late"):
                     raise RuntimeError(str(answer.get("message", "the holder failed")))
             if time.monotonic() > give_up:
@@ -314,6 +320,8 @@ class Cluster:
                 )  # fmt: skip
             except LinkMoved:
                 return {"error": "moved"}
+            except LinkBacklogFull as exc:  # refused by this node's bound: nothing written
+                return {"error": "backlog", "waiting": exc.waiting, "limit": exc.limit}
             except Exception as exc:  # not written: the caller's caller hears of it
                 return {"error": "failed", "message": f"the dispatch was not stored: {exc}"}
             return {"s": numbers}

@@ -47,6 +47,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     413: _error("The request body is larger than the limit"),
     422: _error("The request is not valid; `errors` names each field"),
 }
+#: The routes that dispatch to a game server: nothing stored, try again later.
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: _error(
+        "Nothing was stored or sent: the game server has not acknowledged the most "
+        "dispatches its link keeps (it is away), or the store failed"
+    ),
+}
 
 
 def body_of(model: type[BaseModel], *, drop: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from encounters.models.deployment import CompanionSession
 
 from ..deployment import DeploymentService
 from .auth import Caller, may_see
-from .schemas import ERRORS, Ended, Signalled, Spawned
+from .schemas import ERRORS, UNAVAILABLE, Ended, Signalled, Spawned
 
 
 class SpawnRequest(BaseModel):
@@ -44,7 +44,7 @@ def router(service: DeploymentService) -> APIRouter:
         found = await service.companion(session_id)
         return (await service.persona(found.persona_id)).persona.creator_id
 
-    @api.post("/spawn", status_code=201)
+    @api.post("/spawn", status_code=201, responses=UNAVAILABLE)
     async def spawn(body: SpawnRequest, key: Caller) -> Spawned:
         record = await service.persona(body.persona_id)
         may_see(key, record.persona.creator_id)
@@ -53,7 +53,7 @@ def router(service: DeploymentService) -> APIRouter:
                                       language=body.language)  # fmt: skip
         return Spawned(sessionId=session.id, status=session.status)
 
-    @api.post("/signal")
+    @api.post("/signal", responses=UNAVAILABLE)
     async def signal(body: SignalRequest, key: Caller) -> Signalled:
         may_see(key, await owner_of(body.session_id))
         results = await service.signal(body.session_id, body.actions)
@@ -64,7 +64,7 @@ def router(service: DeploymentService) -> APIRouter:
         may_see(key, await owner_of(session_id))
         return await service.companion(session_id)
 
-    @api.post("/session/{session_id}/end")
+    @api.post("/session/{session_id}/end", responses=UNAVAILABLE)
     async def end(session_id: str, key: Caller) -> Ended:
         may_see(key, await owner_of(session_id))
         return Ended.model_validate(await service.end(session_id))

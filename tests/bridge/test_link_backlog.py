@@ -1,0 +1,386 @@
+"""The daemon's bound on a link's unacknowledged dispatches, and idle links leaving
+memory (``bridge/PROTOCOL.md``, "The daemon's queue of unacknowledged dispatches").
+
+Real daemons on 127.0.0.1: the control API and the edge as ``ae bridge serve`` wires
+them, with :class:`AdapterClient` games. A game server "away" is one whose adapter is
+cut off and retries against a port nothing listens on, as after a network failure;
+pointed at the daemon again it resumes its link.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from encounters.log import configure_logging
+from encounters.moderation import TextFilter
+from encounters.storage import SQLiteStore, Store
+from encounters_bridge.adapter import AdapterClient
+from encounters_bridge.frames import Frame
+from encounters_bridge.keys import create_world_key
+from encounters_bridge.links import LinkBacklogFull
+from encounters_bridge.server import BridgeEdge
+from encounters_bridge.store import open_bridge_store
+from tests.support.control import (
+    SERVER,
+    Game,
+    approved_persona,
+    bearer,
+    connected,
+    make_keys,
+    run_daemon,
+    session_of,
+    spawn_live,
+    until,
+)
+from tests.support.services import store_backend
+
+pytestmark = pytest.mark.anyio
+LIMIT = 5
+
+
+@contextlib.contextmanager
+def dead_url() -> Iterator[str]:
+    """A loopback URL where connections are refused: a socket bound, never listening."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    try:
+        yield f"ws://127.0.0.1:{sock.getsockname()[1]}/ws"
+    finally:
+        sock.close()
+
+
+def away(client: AdapterClient, url: str) -> list[str]:
+    """Cut the client off: it retries against ``url`` until given its URLs back."""
+    urls, client.urls = client.urls, [f"{url}?encoding=json"]
+    return urls
+
+
+def signal(sid: str, *ids: str) -> dict[str, Any]:
+    actions = [{"id": i, "type": "chat", "message": f"Hello {i}"} for i in ids]
+    return {"sessionId": sid, "actions": actions}
+
+
+def log_lines(logged: io.StringIO, event: str) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in logged.getvalue().splitlines()]
+    return [line for line in lines if line["event"] == event]
+
+
+async def test_a_full_backlog_refuses_signals_with_503_and_keeps_every_queued_dispatch(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    """While the game server is away its link keeps at most ``LIMIT`` dispatches: a
+    signal beyond is refused whole with 503 and a message saying what, where and what
+    to do; nothing queued is dropped. A companion's refused actions are logged once
+    for the episode and counted. The game back resumes and gets every queued dispatch
+    once, in order; its acks make room and signals are taken again."""
+    logged = io.StringIO()
+    configure_logging("info", "json", stream=logged)
+    try:
+        async with run_daemon(tmp_path / "d.db", text_filter) as dm:
+            dm.edge.max_unacked_dispatches = LIMIT
+            keys = await make_keys(dm.edge.store)
+            game = Game.create(dm.ws_url, keys.world, "json")
+            client = game.client
+            async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
+                safety = {"maxActionsPerMinute": 600, "allowedActions": ["chat"]}
+                pid, token = await approved_persona(http, keys, safety=safety)
+                sid = await spawn_live(http, keys, pid, token)
+                link_id = client.link.link_id
+                state = dm.edge.link_state(link_id or "")
+                assert state is not None
+                await until(lambda: state.unacked == [])
+                creator = bearer(keys.creator)
+
+                with dead_url() as nowhere:
+                    urls = away(client, nowhere)
+                    await client.drop()
+                    await until(lambda: not dm.edge.connections)
+                    r = await http.post(
+                        "/signal", headers=creator, json=signal(sid, "a1", "a2", "a3")
+                    )
+                    assert r.status_code == 200, r.text
+                    # 3 wait; 3 more would make 6: refused whole, none of them queued
+                    r = await http.post(
+                        "/signal", headers=creator, json=signal(sid, "b1", "b2", "b3")
+                    )
+                    assert r.status_code == 503, r.text
+                    message = r.json()["error"]["message"]
+                    assert f"web server '{SERVER}' has not acknowledged the 3 dispatches" in message
+                    assert f"at most {LIMIT} wait per link" in message
+                    assert "offline or not reading" in message
+                    assert "max_unacked_dispatches" in message  # how to fix
+                    r = await http.post("/signal", headers=creator, json=signal(sid, "a4", "a5"))
+                    assert r.status_code == 200, r.text
+                    r = await http.post("/signal", headers=creator, json=signal(sid, "c1"))
+                    assert r.status_code == 503, r.text
+                    assert "has not acknowledged the 5 dispatches" in r.json()["error"]["message"]
+                    # a companion's actions: refused quietly, logged once, counted
+                    for n in range(3):
+                        await dm.service._companion_signal(sid, [
+                            {"id": f"k{n}", "type": "chat", "message": "Hello"}])  # fmt: skip
+                    r = await http.get("/metrics", headers=bearer(keys.admin))
+                    assert "ae_bridge_dispatches_refused_total 5.0" in r.text
+                    assert len(state.unacked) == LIMIT
+                    # the session counts only what was taken
+                    assert (await session_of(http, keys.creator, sid))["actions_sent"] == LIMIT
+                    client.urls = urls
+
+                await until(lambda: len(game.action_ids()) == LIMIT)
+                assert client.link.link_id == link_id  # resumed, not identified again
+                await until(lambda: state.unacked == [])
+                r = await http.post("/signal", headers=creator, json=signal(sid, "a6"))
+                assert r.status_code == 200, r.text
+                await until(lambda: game.action_ids()[-1:] == ["a6"])
+                assert game.action_ids() == ["a1", "a2", "a3", "a4", "a5", "a6"]
+                assert [f.s for f in game.of_type("action")] == [2, 3, 4, 5, 6, 7]
+    finally:
+        configure_logging("warning", "console", None)
+    full = log_lines(logged, "bridge.link_backlog_full")
+    assert [(f["server_id"], f["waiting"], f["limit"]) for f in full] == [
+        (SERVER, 3, LIMIT),  # the first episode: b1..b3 refused
+        (SERVER, LIMIT, LIMIT),  # the second, after a4 and a5 were taken: once, not 4 times
+    ]
+    assert [r["refused"] for r in log_lines(logged, "bridge.link_backlog_room")] == [1, 4]
+
+
+async def test_a_refused_spawn_keeps_its_deploy_token(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    """A spawn to a game server whose backlog is full is refused (503) before its deploy
+    token is spent: the same token spawns once the game server caught up."""
+    async with run_daemon(tmp_path / "d.db", text_filter) as dm:
+        dm.edge.max_unacked_dispatches = LIMIT
+        keys = await make_keys(dm.edge.store)
+        game = Game.create(dm.ws_url, keys.world, "json")
+        client = game.client
+        async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
+            safety = {"maxActionsPerMinute": 600, "allowedActions": ["chat"]}
+            pid, token = await approved_persona(http, keys, safety=safety)
+            sid = await spawn_live(http, keys, pid, token)
+            other, other_token = await approved_persona(http, keys, name="Second Guide")
+            state = dm.edge.link_state(client.link.link_id or "")
+            assert state is not None
+            await until(lambda: state.unacked == [])
+            with dead_url() as nowhere:
+                urls = away(client, nowhere)
+                await client.drop()
+                await until(lambda: not dm.edge.connections)
+                ids = [f"a{n}" for n in range(LIMIT)]
+                r = await http.post("/signal", headers=bearer(keys.creator), json=signal(sid, *ids))
+                assert r.status_code == 200, r.text
+                body = {"personaId": other, "deploymentToken": other_token, "world": "web",
+                        "serverId": SERVER}  # fmt: skip
+                r = await http.post("/spawn", headers=bearer(keys.creator), json=body)
+                assert r.status_code == 503, r.text
+                assert "has not acknowledged" in r.json()["error"]["message"]
+                client.urls = urls
+            await until(lambda: len(game.action_ids()) == LIMIT and state.unacked == [])
+            r = await http.post("/spawn", headers=bearer(keys.creator), json=body)
+            assert r.status_code == 201, r.text
+
+
+# -- idle links leave memory --------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    with store_backend(request.param, tmp_path) as factory:
+        yield factory()
+
+
+def evict(edge: BridgeEdge, limit: int = 500) -> int:
+    """Evict every idle link now. The daemon's own sweep (``idle_link_ttl`` is an hour
+    here) cannot run between: nothing here awaits."""
+    edge.idle_link_ttl = 0
+    try:
+        return edge.evict_idle(limit)
+    finally:
+        edge.idle_link_ttl = 3600
+
+
+def chat(n: int) -> Frame:
+    return Frame("dispatch", {"type": "action", "n": n,
+                              "action": {"id": f"act_{n}", "type": "chat", "message": "hi"}},
+                 sid="sess_1")  # fmt: skip
+
+
+async def test_idle_links_leave_memory_and_come_back_with_their_backlog(backend: Store) -> None:
+    """Many game servers connect and go away: once idle, their links leave the
+    daemon's memory (``_owners`` shrinks to none). One that comes back resumes its
+    link, and gets the dispatches made while it was away (written to the store while
+    its link was out of memory too) once each, in order, with their numbers."""
+    await backend.open()
+    records = await open_bridge_store(backend)
+    edge = BridgeEdge(records, heartbeat_interval=0.5, idle_link_ttl=3600)
+    server = await edge.serve("127.0.0.1", 0)
+    url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/ws"
+    servers = [f"srv-{n}" for n in range(12)]
+    _, key = await create_world_key(records, "fleet", "minecraft", servers)
+    got: dict[str, list[Frame]] = {s: [] for s in servers}
+    clients: dict[str, AdapterClient] = {}
+    try:
+        async with anyio.create_task_group() as tg:
+            for name in servers:
+                client = clients[name] = AdapterClient(
+                    url, world="minecraft", server_id=name, key=key, capabilities=["chat"],
+                    max_backoff=0.05,
+                )  # fmt: skip
+
+                async def on_dispatch(frame: Frame, name: str = name) -> None:
+                    got[name].append(frame)
+
+                client.on_dispatch = on_dispatch
+                tg.start_soon(client.run)
+            await until(lambda: len(edge.connections) == len(servers), timeout=20)
+            for name in servers:
+                assert await edge.dispatch("minecraft", name, chat(0)) == 1
+            await until(lambda: all(len(f) == 1 for f in got.values()), timeout=20)
+            await until(lambda: all(not o.state.unacked for o in edge._owners.values()))
+            back = clients["srv-0"]
+            link_id = back.link.link_id
+            with dead_url() as nowhere:
+                urls = away(back, nowhere)
+                for name, client in clients.items():
+                    if name == "srv-0":
+                        await client.drop()
+                    else:
+                        await client.stop()
+                await until(lambda: not edge.connections and not edge._live, timeout=20)
+                assert await edge.dispatch("minecraft", "srv-0", chat(1)) == 2  # in memory
+                assert len(edge._owners) == len(servers)
+
+                assert evict(edge, limit=5) == 5  # a sweep frees a bounded batch
+                assert len(edge._owners) == len(servers) - 5
+                assert evict(edge) == len(servers) - 5
+                assert edge._owners == {}
+                # what the list of servers and a signal's checks read is kept
+                assert edge.capabilities(clients["srv-1"].link.link_id or "") == ["chat"]
+                # dispatched while its link is out of memory: loaded, numbered on
+                for n in (2, 3):
+                    assert await edge.dispatch("minecraft", "srv-0", chat(n)) == n + 1
+                assert evict(edge) == 1
+                assert edge._owners == {}
+                back.urls = urls
+            await until(lambda: len(got["srv-0"]) == 4)
+            assert back.link.link_id == link_id  # resumed, not identified again
+            assert [(f.s, f.d["n"]) for f in got["srv-0"]] == [(1, 0), (2, 1), (3, 2), (4, 3)]
+            assert list(edge._owners) == [link_id]
+            state = edge.link_state(link_id or "")
+            assert state is not None
+            await until(lambda: state.unacked == [])
+            assert evict(edge) == 0  # connected: kept
+            assert await edge.dispatch("minecraft", "srv-0", chat(4)) == 5
+            await until(lambda: len(got["srv-0"]) == 5)
+            assert [f.d["n"] for f in got["srv-0"]] == [0, 1, 2, 3, 4]
+            assert all(len(got[s]) == 1 for s in servers[1:])
+            await back.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        await edge.close_all()
+        server.close()
+        await server.wait_closed()
+        await backend.close()
+
+
+async def test_a_backlog_refused_at_the_bound_survives_eviction(tmp_path: Path) -> None:
+    """The bound holds for a link loaded again from the store: its backlog counts."""
+    store = SQLiteStore(tmp_path / "d.db")
+    await store.open()
+    records = await open_bridge_store(store)
+    edge = BridgeEdge(records, heartbeat_interval=0.5, idle_link_ttl=3600,
+                      max_unacked_dispatches=3)  # fmt: skip
+    server = await edge.serve("127.0.0.1", 0)
+    url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/ws"
+    _, key = await create_world_key(records, "one", "minecraft", ["srv"])
+    client = AdapterClient(url, world="minecraft", server_id="srv", key=key,
+                           capabilities=["chat"], max_backoff=0.05)  # fmt: skip
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run)
+            await until(lambda: len(edge.connections) == 1)
+            await client.stop()
+            await until(lambda: not edge.connections and not edge._live)
+            for n in range(3):
+                await edge.dispatch("minecraft", "srv", chat(n))
+            assert evict(edge) == 1
+            with pytest.raises(LinkBacklogFull, match="the 3 dispatches"):
+                await edge.dispatch_many("minecraft", "srv", [chat(3)])
+            assert len(edge._owners) == 1
+            tg.cancel_scope.cancel()
+    finally:
+        await edge.close_all()
+        server.close()
+        await server.wait_closed()
+        await store.close()
+
+
+async def test_evicting_while_links_drop_resume_and_get_dispatches_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    """Races: idle links are evicted without pause while their adapters are cut and
+    resume, and dispatches are made to them connected or not (a resume or a dispatch
+    arriving while a link is evicted, a load under way). Every dispatch reaches its
+    game once, in order, with gapless numbers."""
+    store = SQLiteStore(tmp_path / "d.db")
+    await store.open()
+    records = await open_bridge_store(store)
+    edge = BridgeEdge(records, heartbeat_interval=0.5, idle_link_ttl=0)
+    server = await edge.serve("127.0.0.1", 0)
+    url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/ws"
+    servers = [f"srv-{n}" for n in range(4)]
+    _, key = await create_world_key(records, "fleet", "minecraft", servers)
+    got: dict[str, list[Frame]] = {s: [] for s in servers}
+    clients: dict[str, AdapterClient] = {}
+    evictions = 0
+    rounds = 40
+    try:
+        async with anyio.create_task_group() as tg:
+            for name in servers:
+                client = clients[name] = AdapterClient(
+                    url, world="minecraft", server_id=name, key=key, capabilities=["chat"],
+                    max_backoff=0.01,
+                )  # fmt: skip
+
+                async def on_dispatch(frame: Frame, name: str = name) -> None:
+                    got[name].append(frame)
+
+                client.on_dispatch = on_dispatch
+                tg.start_soon(client.run)
+            await until(lambda: len(edge.connections) == len(servers), timeout=20)
+            stop = anyio.Event()
+
+            async def evicting() -> None:
+                nonlocal evictions
+                while not stop.is_set():
+                    evictions += edge.evict_idle()
+                    await anyio.sleep(0)
+
+            tg.start_soon(evicting)
+            for n in range(rounds):
+                for name in servers:
+                    assert await edge.dispatch("minecraft", name, chat(n)) == n + 1
+                if n % 4 == 0:
+                    await clients[servers[n // 4 % len(servers)]].drop()
+            await until(lambda: all(len(f) >= rounds for f in got.values()), timeout=30)
+            stop.set()
+            for client in clients.values():
+                await client.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        await edge.close_all()
+        server.close()
+        await server.wait_closed()
+        await store.close()
+    for name in servers:  # the adapter skips a resent dispatch it has run: once each
+        assert [(f.s, f.d["n"]) for f in got[name]] == [(n + 1, n) for n in range(rounds)]
+    assert evictions > 0
