@@ -480,6 +480,33 @@ async def _not_named_on(ctx: Context, event: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- 6. in the daemon
 
 
+def test_an_event_handed_over_as_its_session_ends_makes_no_new_companion(
+    moderator: ContentModerator,
+) -> None:
+    """An event the deployment handed over just before the session ended (its task not
+    yet run, or waiting for the session's turn) is dropped: before, it made a new
+    companion for the ended session, which then answered it and kept its timers."""
+    sent: list[dict[str, Any]] = []
+
+    async def send(actions: list[dict[str, Any]]) -> None:
+        sent.extend(actions)
+
+    async def main() -> None:
+        host = CompanionHost(moderator, seed=1)
+        persona = PersonaCore(name="Ana")
+        await host.handle("s1", persona, chat("hello"), send)
+        answered = len(sent)
+        assert "s1" in host.companions and answered > 0
+        late = host.submit("s1", persona, chat("hello again"), send)  # not run yet
+        await host.end("s1")
+        assert await late == []
+        await host.idle()
+        assert "s1" not in host.companions and len(sent) == answered
+        await host.aclose()
+
+    anyio.run(main)
+
+
 def test_script_in_the_daemon(tmp_path: Path, text_filter: TextFilter) -> None:
     script = CompanionScript()
 

@@ -6,6 +6,7 @@ never holds up the game link that delivered them."""
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,11 @@ if TYPE_CHECKING:
     from ..memory import NPCMemoryManager
 
 log = get_logger(__name__)
+#: Sessions ended lately whose ids the host keeps: an event handed over just before its
+#: session ended (still waiting for the session's turn, or submitted as it ended) is
+#: dropped instead of making a new companion for an ended session. Only that moment
+#: needs them: the deployment does not hand over events of a session it knows ended.
+ENDED_KEPT = 4096
 
 
 class CompanionHost:
@@ -43,6 +49,7 @@ class CompanionHost:
         self.seed = seed
         self.companions: dict[str, Companion] = {}
         self._locks: KeyedLocks[str] = KeyedLocks()  # a session's events, one at a time
+        self._ended: OrderedDict[str, None] = OrderedDict()  #: see ENDED_KEPT
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def companion(
@@ -74,8 +81,11 @@ class CompanionHost:
         world: str | None = None,
         language: str = "en",
     ) -> list[ActionDecision]:
-        """Handle one event now, after the session's earlier events."""
+        """Handle one event now, after the session's earlier events (none once the
+        session has ended)."""
         async with self._locks.hold(session_id):
+            if session_id in self._ended:
+                return []
             companion = self.companion(session_id, persona, send, world, language)
             try:
                 return await companion.handle(event)
@@ -106,7 +116,12 @@ class CompanionHost:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def end(self, session_id: str) -> None:
-        """The session ended: close its companion (its timers stop)."""
+        """The session ended: close its companion (its timers stop); events of the
+        session still waiting are dropped."""
+        self._ended[session_id] = None
+        self._ended.move_to_end(session_id)
+        while len(self._ended) > ENDED_KEPT:
+            self._ended.popitem(last=False)
         companion = self.companions.pop(session_id, None)
         if companion is not None:
             await companion.close()
