@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import anyio
@@ -60,14 +62,21 @@ def store_migrate(
         raise fail(f"{str(market_to)!r} already exists: move it away, or name another file "
                    "for the marketplace with --market-to")  # fmt: skip
     target = PostgresStore(to)
-    try:
-        copied = anyio.run(_copy_until_ctrl_c, path, target)
-    except CopyInterrupted as exc:
-        raise fail(str(exc), 130) from None
+    # the marketplace first (a quick file copy, renamed into place when whole): taken
+    # back if the PostgreSQL copy does not commit, so a failed or interrupted run leaves
+    # nothing behind and can simply run again
     try:
         listings = copy_marketplace(path, market_to) if with_market else None
     except StoreError as exc:
-        raise fail(f"the store was copied, the marketplace was not: {exc}") from None
+        raise fail(f"{exc}; nothing was copied") from None
+    try:
+        copied = anyio.run(_copy_until_ctrl_c, path, target)
+    except BaseException as exc:
+        if listings is not None:
+            market_to.unlink(missing_ok=True)
+        if isinstance(exc, CopyInterrupted):
+            raise fail(str(exc), 130) from None
+        raise
     if as_json:
         rows = [{"table": c.table, "rows": c.target_rows} for c in copied]
         if listings is not None:
@@ -88,27 +97,24 @@ def store_migrate(
 
 
 async def _copy_until_ctrl_c(path: Path, target: PostgresStore) -> list[CopiedTable]:
-    """The copy, stopped between chunks by Ctrl-C (SIGINT): the transaction is rolled
-    back and the target left empty. Cancelling the copy's task instead (what asyncio
-    does on Ctrl-C) can land in the middle of a PostgreSQL statement and hang."""
+    """The copy, stopped by Ctrl-C (SIGINT): the statement running on PostgreSQL is
+    cancelled, the transaction rolled back and the target left empty. Cancelling the
+    copy's task instead (what asyncio does on Ctrl-C) can land in the middle of a
+    PostgreSQL statement and hang. A second Ctrl-C interrupts at once, as usual (for
+    a wait this copy cannot cut short, such as connecting to the database). A plain
+    signal handler, so it works where the event loop cannot take signals (Windows)."""
     from ..storage.transfer import copy_sqlite_to_postgres
 
     stop = anyio.Event()
+    loop = asyncio.get_running_loop()
+    previous = signal.getsignal(signal.SIGINT)
 
-    async def on_ctrl_c() -> None:
-        with anyio.open_signal_receiver(signal.SIGINT) as signals:
-            async for _ in signals:
-                stop.set()
+    def on_ctrl_c(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGINT, previous)  # the next Ctrl-C interrupts as usual
+        loop.call_soon_threadsafe(stop.set)
 
-    copied: list[CopiedTable] | Exception
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(on_ctrl_c)
-        try:
-            copied = await copy_sqlite_to_postgres(path, target, stop=stop)
-        except Exception as exc:  # raised below, not wrapped in the task group's group
-            copied = exc
-        finally:
-            tg.cancel_scope.cancel()
-    if isinstance(copied, Exception):
-        raise copied
-    return copied
+    signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        return await copy_sqlite_to_postgres(path, target, stop=stop)
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -16,10 +16,12 @@ Guarantees and limits:
 - The target is written in one transaction: interrupted, it is left empty, and the
   command can simply run again. A target that already holds rows is refused.
 - A copy is stopped by setting its ``stop`` event (``ae store migrate`` sets it on
-  Ctrl-C): it is checked before every chunk, and the copy raises
-  :class:`CopyInterrupted` after rolling back. Do not cancel the task instead: a
-  cancellation landing in the middle of a PostgreSQL statement can leave the driver
-  (asyncpg under SQLAlchemy) waiting forever for the cancelled query.
+  Ctrl-C): the statement running on PostgreSQL is cancelled (``pg_cancel_backend``,
+  so a copy waiting on a lock stops too), it is checked before every chunk, and the
+  copy raises :class:`CopyInterrupted` after rolling back. Opening the stores and
+  their migrations are not cut short. Do not cancel the task instead: a cancellation
+  landing in the middle of a PostgreSQL statement can leave the driver (asyncpg under
+  SQLAlchemy) waiting forever for the cancelled query.
 - Rows go over in chunks of :data:`CHUNK` (memory stays flat for big stores).
 - Every table of the SDK's schema is copied, and the tables other packages keep in the
   same file and registered with :func:`register_tables` (the bridge daemon's world keys,
@@ -39,11 +41,12 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from sqlalchemy import Connection, Integer, Table, create_engine, event, func, select, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import NullPool
 
 from ..errors import StoreError
@@ -53,6 +56,7 @@ from .sqlite import SQLiteStore
 
 #: Rows read and written per round trip.
 CHUNK = 1000
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,80 @@ async def _snapshot(source: Path) -> AsyncIterator[Connection]:
             engine.dispose()
 
 
+async def _cancel_on_stop(stop: anyio.Event, target: PostgresStore, pid: object) -> None:
+    """Once ``stop`` is set, cancel the statement the copy's connection (backend ``pid``)
+    runs, from a connection of its own: a copy waiting on a lock or a slow INSERT fails
+    at once instead of at its next chunk. Shielded once it has begun, so the copy's end
+    cannot cut it off in the middle of its statement (the driver's hang)."""
+    await stop.wait()
+    with anyio.CancelScope(shield=True):
+        async with target.engine.connect() as conn:
+            await conn.execute(text("SELECT pg_cancel_backend(:pid)"), {"pid": pid})
+
+
+async def _from_source(source: Path, call: Callable[..., _T], *args: object) -> _T:
+    """``call(*args)`` on the source's connection, in a worker thread; the source's
+    errors are named as the source's (not the target's)."""
+    try:
+        return await anyio.to_thread.run_sync(call, *args)
+    except DBAPIError as exc:
+        reason = str(exc.orig).splitlines()[0]
+        raise StoreError(
+            f"reading the SQLite store {str(source)!r} failed, nothing was copied: {reason}; "
+            "check the file (sqlite3 FILE 'PRAGMA integrity_check')"
+        ) from None
+
+
+async def _copy_rows(
+    source: Path,
+    target: PostgresStore,
+    tables: list[Table],
+    dst: AsyncConnection,
+    check: Callable[[], None],
+) -> list[CopiedTable]:
+    """The copy inside the target's transaction ``dst``: refuses a target holding rows,
+    then every table's rows in chunks (``check`` before each), the sequences, and the
+    row counts on both sides."""
+    taken = {}
+    for table in tables:
+        n = (await dst.execute(select(func.count()).select_from(table))).scalar()
+        if n:
+            taken[table.name] = n
+    if taken:
+        shown = ", ".join(f"{n} in {name}" for name, n in taken.items())
+        raise StoreError(
+            f"the target {target.where} already holds rows ({shown}); migrate "
+            "into an empty database or schema (?schema=NAME)"
+        )
+    counts: dict[str, int] = {}
+    check()
+    async with _snapshot(source) as src:
+        for table in tables:
+            # the driver's cursor reads rows as they are fetched
+            result = (await _from_source(source, src.execute, select(table))).mappings()
+            copied = 0
+            while chunk := await _from_source(source, result.fetchmany, CHUNK):
+                check()
+                await dst.execute(table.insert(), [_utc(dict(r)) for r in chunk])
+                copied += len(chunk)
+            counts[table.name] = copied
+    for name, column in _serials(tables):
+        # rows came with their numbers: the next default continues after them
+        await dst.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence(:t, :c), "
+                f"coalesce(max({column}), 0) + 1, false) FROM {name}"
+            ),
+            {"t": name, "c": column},
+        )
+    out = []
+    for table in tables:
+        n = (await dst.execute(select(func.count()).select_from(table))).scalar()
+        out.append(CopiedTable(table.name, counts[table.name], int(n or 0)))
+    check()  # the last moment the transaction can still be rolled back
+    return out
+
+
 async def copy_sqlite_to_postgres(
     source: Path,
     target: PostgresStore,
@@ -179,45 +257,22 @@ async def copy_sqlite_to_postgres(
             await target.migrate(table_set.track, list(table_set.migrations))
         try:
             async with target.engine.begin() as dst:  # one transaction: all or nothing
-                taken = {}
-                for table in tables:
-                    n = (await dst.execute(select(func.count()).select_from(table))).scalar()
-                    if n:
-                        taken[table.name] = n
-                if taken:
-                    shown = ", ".join(f"{n} in {name}" for name, n in taken.items())
-                    raise StoreError(
-                        f"the target {target.where} already holds rows ({shown}); migrate "
-                        "into an empty database or schema (?schema=NAME)"
-                    )
-                counts: dict[str, int] = {}
-                check()
-                async with _snapshot(source) as src:
-                    for table in tables:
-                        # the driver's cursor reads rows as they are fetched
-                        rows = await anyio.to_thread.run_sync(src.execute, select(table))
-                        result = rows.mappings()
-                        copied = 0
-                        while chunk := await anyio.to_thread.run_sync(result.fetchmany, CHUNK):
-                            check()
-                            await dst.execute(table.insert(), [_utc(dict(r)) for r in chunk])
-                            copied += len(chunk)
-                        counts[table.name] = copied
-                    for name, column in _serials(tables):
-                        # rows came with their numbers: the next default continues after them
-                        await dst.execute(
-                            text(
-                                f"SELECT setval(pg_get_serial_sequence(:t, :c), "
-                                f"coalesce(max({column}), 0) + 1, false) FROM {name}"
-                            ),
-                            {"t": name, "c": column},
-                        )
-                out = []
-                for table in tables:
-                    n = (await dst.execute(select(func.count()).select_from(table))).scalar()
-                    out.append(CopiedTable(table.name, counts[table.name], int(n or 0)))
-                check()  # the last moment the transaction can still be rolled back
+                pid = (await dst.execute(text("SELECT pg_backend_pid()"))).scalar()
+                done: list[CopiedTable] | Exception
+                async with anyio.create_task_group() as tg:
+                    if stop is not None:
+                        tg.start_soon(_cancel_on_stop, stop, target, pid)
+                    try:
+                        done = await _copy_rows(source, target, tables, dst, check)
+                    except Exception as exc:  # raised below, not in the task group's group
+                        done = exc
+                    finally:
+                        tg.cancel_scope.cancel()
+                if isinstance(done, Exception):
+                    raise done
+                out = done
         except DBAPIError as exc:
+            check()  # a statement cancelled because the copy was stopped
             reason = str(exc.orig).splitlines()[0]
             raise StoreError(
                 f"copying into {target.where} failed, nothing was copied: {reason}"

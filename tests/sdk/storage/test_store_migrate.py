@@ -125,13 +125,13 @@ def test_a_failed_copy_leaves_the_target_empty(tmp_path: Path, pg_schema: str) -
     assert anyio.run(count_sessions) == 0
 
 
-def test_ctrl_c_while_rows_are_written_stops_the_copy_and_leaves_the_target_empty(
+def test_ctrl_c_while_the_copy_waits_on_postgresql_stops_it_and_leaves_the_target_empty(
     tmp_path: Path, pg_schema: str
 ) -> None:
-    """Ctrl-C in the middle of the copy, as an operator presses it: the copy stops
-    within a chunk, says no rows were copied, exits 130 without a traceback, and the
-    next run copies everything. The test holds a SHARE lock on the target's audit log
-    (reads pass, writes wait), so Ctrl-C comes while an INSERT waits on PostgreSQL."""
+    """Ctrl-C in the middle of the copy, as an operator presses it, while the copy's
+    INSERT waits on a lock someone else holds (and keeps holding): the copy stops at
+    once, says no rows were copied, exits 130 without a traceback, and the next run
+    copies everything."""
     data = tmp_path / "data"
     made = anyio.run(fill, data / "encounters.db")
     url = f"{POSTGRES_URL}?schema={pg_schema}"
@@ -147,24 +147,25 @@ def test_ctrl_c_while_rows_are_written_stops_the_copy_and_leaves_the_target_empt
         watcher = portal.call(asyncpg.connect, POSTGRES_URL)
         try:
             portal.call(holder.execute, f"SET search_path TO {pg_schema}")
+            # reads pass, writes wait: the copy counts every table, then its INSERT waits
             portal.call(holder.execute, "BEGIN; LOCK TABLE audit_log IN SHARE MODE")
             copy = subprocess.Popen(
                 [ae_bin, "--data-dir", str(data), "store", "migrate", "--to", url],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )  # fmt: skip
             try:
-                waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                while not portal.call(watcher.fetchval, waiting):
+                blocked = (
+                    "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))"
+                )
+                while not portal.call(watcher.fetchval, blocked, holder.get_server_pid()):
                     assert copy.poll() is None, copy.communicate()
                     time.sleep(0.02)  # polling PostgreSQL, not a synchronisation by time
-                # the signal is pending in the copy before the lock goes: the copy sees
-                # it before its INSERT returns, with round trips still to go before a commit
                 copy.send_signal(signal.SIGINT)
-                portal.call(holder.execute, "ROLLBACK")
-                _, err = copy.communicate(timeout=120)
+                _, err = copy.communicate(timeout=120)  # the lock is still held
             finally:
                 if copy.poll() is None:
                     copy.kill()
+                portal.call(holder.execute, "ROLLBACK")
         finally:
             portal.call(holder.close)
             portal.call(watcher.close)
@@ -181,6 +182,28 @@ def test_ctrl_c_while_rows_are_written_stops_the_copy_and_leaves_the_target_empt
     assert code == 0, err
     assert anyio.run(counts) == (1, 1)
     assert made["session"].id in {s.id for s in anyio.run(_sessions, url)}
+
+
+def test_a_damaged_source_is_named_as_the_source(tmp_path: Path, pg_schema: str) -> None:
+    path = tmp_path / "old.db"
+
+    async def many_rows() -> None:
+        async with SQLiteStore(path) as store:
+            await store.append_audit([
+                AuditEntry(kind="event", decision="allow", input={"n": n, "pad": "x" * 500})
+                for n in range(3000)
+            ])  # fmt: skip
+
+    anyio.run(many_rows)
+    size = path.stat().st_size
+    with path.open("r+b") as f:  # pages in the last third (audit rows), not the schema
+        f.seek(size * 2 // 3)
+        f.write(b"\xa5" * 8192)
+    url = f"{POSTGRES_URL}?schema={pg_schema}"
+    code, _, err = ae("store", "migrate", "--from", str(path), "--to", url)
+    assert code == 1
+    assert f"reading the SQLite store {str(path)!r} failed, nothing was copied" in err
+    assert "integrity_check" in err and "copying into" not in err
 
 
 async def _sessions(url: str) -> list[Session]:
@@ -215,6 +238,16 @@ def test_the_marketplace_moves_into_its_own_file(
     code, _, err = ae("--data-dir", str(data), "store", "migrate", "--to", url)
     assert code == 1 and "market.db" in err and "--market-to" in err
     (data / "market.db").unlink()
+
+    # the PostgreSQL copy fails (a value it cannot hold): the marketplace file copied
+    # first is taken back, so the run leaves nothing behind and can run again
+    with sqlite3.connect(data / "encounters.db") as db:
+        db.execute("UPDATE documents SET data = ?", ("bad\x00value",))
+    code, _, err = ae("--data-dir", str(data), "store", "migrate", "--to", url)
+    assert code == 1 and "nothing was copied" in err
+    assert not (data / "market.db").exists()
+    with sqlite3.connect(data / "encounters.db") as db:
+        db.execute("DELETE FROM documents")
 
     code, out, err = ae("--data-dir", str(data), "store", "migrate", "--to", url, "--json")
     assert code == 0, err
