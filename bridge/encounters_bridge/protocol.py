@@ -558,10 +558,10 @@ class AdapterLink:
             pending = _not_stored(self.out, frame.d.get("previous"))
             self.out = LinkState(link_id=self.link_id or "", world=self.world,
                                  server_id=self.server_id)  # fmt: skip
-            resent: list[Effect] = [
-                Send(self.out.sequence(Frame(f.op, f.d, None, f.sid))) for f in pending
-            ]
-            return resent + self._drained()
+            for f in pending:
+                self.out.sequence(Frame(f.op, f.d, None, f.sid))
+            # one burst now, the rest paced (a backlog sent at once is refused: 4008)
+            return self._resend(now) + self._drained()
         if frame.op == "resumed":
             self.ready = True
             return self._resend(now)
@@ -610,7 +610,8 @@ class AdapterLink:
             self.refused += 1
             raise EventQueueFull(self.waiting, self.max_unacked_events)
         frame = self.out.sequence(Frame("event", d, None, sid))
-        return [Send(frame)] if self.ready else []
+        # while a backlog is paced out, a new event waits its turn behind it (in order)
+        return [Send(frame)] if self.ready and self.resend_at is None else []
 
     def _drained(self) -> list[Effect]:
         """:class:`QueueDrained` when events were refused and the queue is down to half

@@ -28,6 +28,7 @@ from encounters_bridge.protocol import (
     FLOOD_CLOSE_AFTER,
     FRAME_RATE,
     MAX_UNACKED_EVENTS,
+    RESEND_BATCH,
     RESEND_PAUSE,
     Acked,
     AdapterLink,
@@ -519,18 +520,18 @@ def test_event_rate_refills_over_time() -> None:
 
 
 def test_events_refused_by_the_rate_limit_are_not_acknowledged_away() -> None:
+    """Events sent faster than the daemon takes them: those over its burst are refused
+    (rate_limited), not acknowledged, and sent again after a pause, in order; events
+    made meanwhile wait behind them instead of being refused too."""
     wire = Wire()
     wire.connect()
-    wire.cut()
-    for n in range(60):  # held through an outage
-        wire.adapter.event({"type": "health", "n": n})
-    wire.connect()  # resumed: all 60 resent at once, 20 over the burst
-    wire.now = 5.0
-    wire.event({"type": "health", "n": 60})
+    for n in range(60):  # all at once, 20 over the burst
+        wire.event({"type": "health", "n": n})
     delivered = {f.d["n"] for f in wire.events}
     held = {f.d["n"] for f in wire.adapter.out.unacked}
-    assert delivered | held == set(range(61))
-    # the adapter was told, and resends what is unacknowledged after a pause, in order
+    assert delivered | held == set(range(60)) and held
+    refusals = [f for f in wire.to_adapter_log if f.op == "error"]
+    assert [f.d["code"] for f in refusals] == ["rate_limited"]  # the first over: then it waits
     assert [f for f in sent(wire.adapter.tick(wire.now)) if f.op == "event"] == []
     wire.now += RESEND_PAUSE
     resent = wire.adapter.tick(wire.now)
@@ -538,7 +539,7 @@ def test_events_refused_by_the_rate_limit_are_not_acknowledged_away() -> None:
         f.s or 0 for f in wire.adapter.out.unacked
     )
     wire.from_adapter(resent)
-    assert [f.d["n"] for f in wire.events] == list(range(61))
+    assert [f.d["n"] for f in wire.events] == list(range(60))
     assert wire.adapter.out.unacked == []
 
 
@@ -822,6 +823,33 @@ def test_an_adapter_identifying_again_drops_the_events_the_daemon_stored(
     again = sent(adapter.receive(encode(Frame("ready", d), "json"), 1.0))
     assert [f.d["n"] for f in again] == resent
     assert [f.s for f in again] == list(range(1, len(resent) + 1))
+
+
+def test_identifying_again_paces_a_backlog_and_the_daemon_stores_all_of_it() -> None:
+    """A backlog waiting when the adapter identifies again (its link was lost, 4009)
+    goes out as after a resume: one burst, the rest a pause later as acks come back,
+    and a new event waits behind it. Sent all at once, the daemon refused all but its
+    burst and closed the link for flooding (4008)."""
+    wire = Wire()
+    wire.connect()
+    wire.cut()  # the daemon is away: 200 events wait
+    for n in range(200):
+        wire.event({"type": "health", "n": n})
+    wire.token = "forgotten"  # and it lost the link: the resume is refused
+    wire.connect()
+    assert [c.code for c in wire.server_closes] == [CloseCode.SESSION_INVALID]
+    assert wire.adapter.closed(CloseCode.SESSION_INVALID) == "identify"
+    wire.token = "ae_rt_token"
+    wire.connect()  # identifies again; ready: the backlog goes on the new link
+    assert len(wire.events) <= RESEND_BATCH
+    wire.event({"type": "health", "n": 200})  # new: behind the backlog, in order
+    for _ in range(100):
+        if wire.adapter.waiting == 0:
+            break
+        wire.now += RESEND_PAUSE
+        wire.from_adapter(wire.adapter.tick(wire.now))
+    assert [c.code for c in wire.server_closes] == [CloseCode.SESSION_INVALID]
+    assert [f.d["n"] for f in wire.events] == list(range(201))  # each once, in order
 
 
 def test_previous_link_is_optional_in_identify() -> None:
