@@ -74,11 +74,15 @@ _ADDRESS_NUMBER_FIRST = re.compile(
     r"\b\d{1,5}[a-z]?,?\s+(?:" + _NAME_WORD + r"){0,2}(?:" + _STREET_WORDS + r")\b\.?",
     re.IGNORECASE,
 )
+#: Street words a house number follows at once ("Hauptstraße 5", "Kungsgatan 3"), and
+#: those it follows after the street's name ("calle Mayor 5"), as regular expressions.
+_NUMBER_NEXT = (r"stra(?:ss|ß)e", "weg", "platz", "allee", "gasse", "straat", "laan", "gracht",
+                "plein", "vej", "gade", "gatan", "vägen", "veien", "gata")  # fmt: skip
+_NUMBER_AFTER_NAME = ("calle", "avenida", "rue", "rua", "travessa", "chemin", "via", "viale",
+                      "piazza", "corso", r"ul\.", "ulica")  # fmt: skip
 _ADDRESS_NUMBER_LAST = re.compile(
-    r"\b[a-zà-ÿ'’-]*(?:stra(?:ss|ß)e|weg|platz|allee|gasse|straat|laan|gracht|plein|"
-    r"vej|gade|gatan|vägen|veien|gata)\s+\d{1,5}[a-z]?\b"
-    r"|\b(?:calle|avenida|rue|rua|travessa|chemin|via|viale|piazza|corso|ul\.|ulica)\s+"
-    r"(?:[^\W\d][\w'’.-]*\s+){0,3}\d{1,5}\b",
+    r"\b[a-zà-ÿ'’-]*(?:" + "|".join(_NUMBER_NEXT) + r")\s+\d{1,5}[a-z]?\b"
+    r"|\b(?:" + "|".join(_NUMBER_AFTER_NAME) + r")\s+(?:[^\W\d][\w'’.-]*\s+){0,3}\d{1,5}\b",
     re.IGNORECASE,
 )
 #: Words that start the number-last address forms (German, Dutch, Nordic, Romance and
@@ -86,6 +90,13 @@ _ADDRESS_NUMBER_LAST = re.compile(
 _NUMBER_LAST_WORDS = ("str", "weg", "platz", "allee", "gasse", "calle", "avenida", "rue", "rua",
                       "travessa", "chemin", "straat", "laan", "gracht", "plein", "vej", "gade",
                       "gat", "väg", "veien", "via", "viale", "piazza", "corso", "ul")  # fmt: skip
+
+
+def _ascii_forms(patterns: tuple[str, ...]) -> list[str]:
+    """The street-word patterns as lower-case ASCII text spells them ("strasse"; none
+    for "vägen"): what :data:`_NUMBER_LAST_HINT` looks for."""
+    forms = [p.replace("(?:ss|ß)", "ss") for p in patterns]
+    return [f for f in forms if f.isascii()]
 
 
 def _any_of_words(words: tuple[str, ...]) -> ahocorasick.Automaton:
@@ -107,8 +118,8 @@ _NUMBER_LAST_FINDER = _any_of_words(_NUMBER_LAST_WORDS)
 #: ASCII text, where lower case is what ignoring case compares (``ſ`` matches ``s``
 #: ignoring case) and where ``straße`` and ``vägen`` cannot be.
 _NUMBER_LAST_HINT = re.compile(
-    r"(?:strasse|weg|platz|allee|gasse|straat|laan|gracht|plein|vej|gade|gatan|veien|gata)"
-    r"\s+\d|(?:calle|avenida|rue|rua|travessa|chemin|via|viale|piazza|corso|ul\.|ulica)\s"
+    r"(?:" + "|".join(_ascii_forms(_NUMBER_NEXT)) + r")\s+\d"
+    r"|(?:" + "|".join(_ascii_forms(_NUMBER_AFTER_NAME)) + r")\s"
 )
 #: Words that may name a postcode (in lower case text), and a state code before a ZIP.
 _POSTCODE_WORD = re.compile("zip|post|plz|code|cep|cap|pin")

@@ -837,3 +837,12 @@ def test_scores_of_words_never_seen_are_the_sum_of_their_features(text: str) -> 
         abs(scores[t] - e) <= 1e-9 * max(1.0, abs(e))
         for t, e in zip(model.topics, expected, strict=True)
     )
+
+
+@pytest.mark.parametrize("word", pii._PLACE_WORDS)
+def test_each_place_word_opens_the_age_gate(word: str) -> None:
+    """The age gate writes ``_PLACE_WORDS`` out (a generator costs more): each of them
+    opens it, and a line with an age and none of them keeps it shut."""
+    text = f"i am 12 and {word}"
+    assert pii._Gates(text, text.lower()).age
+    assert not pii._Gates("i am 12 and bored", "i am 12 and bored").age
