@@ -152,7 +152,7 @@ class BridgeConnection extends EventEmitter {
           })
           break
         case 'queue_room':
-          this.log.warn('link.queue_room', { refused: effect.refused })
+          this.log.info('link.queue_room', { refused: effect.refused }) // good news: warn is for the full queue
           break
         case 'dispatch':
           this._safeEmit('dispatch', effect.frame)

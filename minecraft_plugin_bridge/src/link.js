@@ -55,9 +55,14 @@ class AdapterLink {
    * @param {{name: string, version: string}} [o.adapter]
    * @param {'json'|'msgpack'} [o.encoding]
    * @param {() => number} [o.random]  in [0, 1): heartbeat jitter and backoff
-   * @param {number} [o.maxUnacked]  the most events kept waiting for the daemon's ack
+   * @param {number} [o.maxUnacked]  the most events kept waiting for the daemon's ack: a
+   *   whole number, at least 1 (MAX_UNACKED when undefined); anything else throws a
+   *   RangeError, since NaN, Infinity or 0 would make the bound none or refuse every event
    */
   constructor ({ world, serverId, key, capabilities, adapter, encoding = 'msgpack', random, maxUnacked = MAX_UNACKED }) {
+    if (!Number.isSafeInteger(maxUnacked) || maxUnacked < 1) {
+      throw new RangeError(`AdapterLink maxUnacked must be a whole number, at least 1 (got ${String(maxUnacked)})`)
+    }
     this.world = world
     this.serverId = serverId
     this.key = key

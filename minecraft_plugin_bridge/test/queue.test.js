@@ -113,6 +113,8 @@ test('the daemon away: the queue fills, new events are refused with one warning;
     daemon.send({ op: 'ack', d: { s: 6 } })
     await until(() => log.records('link.queue_room').length === 1, 'the room line')
     assert.equal(log.records('link.queue_room')[0].refused, 3)
+    // the full queue is worth a warning; room again is good news (info, as the Python adapter)
+    assert.deepEqual([log.records('link.queue_full')[0].level, log.records('link.queue_room')[0].level], ['warn', 'info'])
     assert.equal(link.sendEvent({ type: 'player_chat', message: 'm10' }), true)
     assert.deepEqual(await daemon.next((f) => f.op === 'event'), { op: 'event', d: { type: 'player_chat', message: 'm10' }, s: 7 })
     await sleep(100) // nothing else comes: each event once
@@ -122,6 +124,18 @@ test('the daemon away: the queue fills, new events are refused with one warning;
     await link.stop()
     await daemon.close()
   }
+})
+
+test('AdapterLink refuses a maxUnacked that is no bound (NaN, Infinity) or no room (below 1), naming the option', () => {
+  const options = { world: 'minecraft', serverId: 'srv', key: 'k', capabilities: [] }
+  for (const bad of [NaN, Infinity, -Infinity, 0, -3, 2.5, '7', null, 2 ** 53]) {
+    assert.throws(() => new AdapterLink({ ...options, maxUnacked: bad }),
+      { name: 'RangeError', message: /^AdapterLink maxUnacked must be a whole number, at least 1 \(got / }, String(bad))
+  }
+  assert.equal(new AdapterLink({ ...options, maxUnacked: undefined }).maxUnacked, MAX_UNACKED)
+  assert.equal(new AdapterLink({ ...options, maxUnacked: 1 }).maxUnacked, 1)
+  // the Bridge hands its maxUnacked over: a bad one fails at construction, not as no bound
+  assert.throws(() => new BridgeConnection({ url: 'ws://127.0.0.1:1/ws', ...options, maxUnacked: NaN }), /maxUnacked/)
 })
 
 test('--max-unacked / AE_MAX_UNACKED: 10000 by default, a whole number of at least 1', () => {

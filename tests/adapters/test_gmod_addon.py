@@ -682,6 +682,59 @@ def test_a_map_change_after_a_refused_resume_keeps_the_unacknowledged_events(
             second.close()
 
 
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_a_map_change_before_the_first_ready_keeps_the_queued_events(
+    version: str, tmp_path: Path
+) -> None:
+    """The daemon is down from the server's start: events the game queued meanwhile
+    (never linked, so on no link) are saved at the map change, and the next map sends
+    them once the daemon is up: it identifies naming no previous link, and every event
+    is stored exactly once, in order."""
+    data = tmp_path / "garrysmod-data"
+    state_file = data / "ai_companion" / "link.json"
+    with daemon(tmp_path) as (portal, harness):
+        port = harness.port
+        portal.call(harness.stop)  # down before the server starts: nothing listens there
+        convars = {"ai_companion_url": f"ws://127.0.0.1:{port}/ws",
+                   "ai_companion_key": harness.keys["key"],
+                   "ai_companion_server_id": SERVER_ID}  # fmt: skip
+        first = GmodWorld(version, convars, data_dir=data)
+        try:
+            first.server.run(EMIT)
+            first.run_until(lambda: first.sockets.opened >= 1
+                            and first.server.eval("AICompanion.Connection.state") == b"waiting",
+                            what="a failed connection")  # fmt: skip
+            answers = [first.server.eval(f'__emit("m{i}")') for i in range(1, 4)]
+            assert answers == [b"true nil"] * 3
+            assert first.server.eval("AICompanion.Connection.link.ready") is False
+            first.change_map()
+        finally:
+            first.close()
+        saved = json.loads(state_file.read_text(encoding="utf-8"))
+        assert "link_id" not in saved and "events_link" not in saved
+        assert [f["d"]["message"] for f in saved["unacked"]] == ["m1", "m2", "m3"]
+        portal.call(harness.start, port)  # the daemon is up, where it was expected
+        second = GmodWorld(version, convars, data_dir=data)
+        try:
+            second.run_until(lambda: len(_chats(harness)) >= 3, timeout=8,
+                             what="the events of the last map")  # fmt: skip
+            assert any("identifying with 3 unacknowledged events" in line
+                       for line in second.server.console())  # fmt: skip
+            identify = json.loads(second.sockets.sent[0])
+            assert identify["op"] == "identify" and "previous_link" not in identify["d"]
+            second.server.run(EMIT)
+            assert second.server.eval('__emit("m4")') == b"true nil"
+            second.run_until(lambda: "m4" in _chats(harness), what="a new event stored")
+            second.run_for(0.5)  # acks and any resend settle
+            assert _chats(harness) == ["m1", "m2", "m3", "m4"]  # each once, in order
+            link_id = second.server.eval("AICompanion.Connection.link.link_id").decode()
+            assert [w["s"] for _, w in harness.history] == [1, 2, 3, 4]
+            assert {lid for lid, _ in harness.history} == {link_id}
+            assert len(second.server.eval("AICompanion.Connection.link.unacked")) == 0
+        finally:
+            second.close()
+
+
 #: queues a player_chat event through the addon's queueing function; "true nil" when it
 #: was accepted, "false queue_full" when refused
 EMIT = (
@@ -785,6 +838,50 @@ def test_a_state_file_beyond_the_bound_is_restored_whole(version: str, tmp_path:
             world.run_until(lambda: "new2" in _chats(harness), what="a new event stored")
             world.run_for(0.5)
             assert _chats(harness) == [f"old{i}" for i in range(1, 9)] + ["new2"]
+        finally:
+            world.close()
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
+@pytest.mark.parametrize(
+    ("value", "bound"),
+    [
+        ("5", 5),
+        ("7.9", 7),
+        ("1e400", 1000),  # infinity would be no bound at all
+        ("-1e400", 1000),
+        ("nan", 1000),
+        ("0", 1000),
+        ("many", 1000),
+        ("1e6", 100000),  # the cap
+    ],
+)
+def test_max_unacked_is_a_sane_bound(version: str, value: str, bound: int, tmp_path: Path) -> None:
+    """ai_companion_max_unacked below 1, not a number or not finite is the default
+    (1,000); above 100,000 it is 100,000. With the daemon away, new events are refused
+    at that bound, as ai_companion_status says."""
+    with daemon(tmp_path) as (portal, harness):
+        port = harness.port
+        portal.call(harness.stop)  # the daemon is away: every event waits
+        world = GmodWorld(version, {
+            "ai_companion_url": f"ws://127.0.0.1:{port}/ws",
+            "ai_companion_key": harness.keys["key"],
+            "ai_companion_server_id": SERVER_ID,
+            "ai_companion_max_unacked": value,
+        })  # fmt: skip
+        server = world.server
+        try:
+            status = server.eval("table.concat(AICompanion.Connection.status_lines(), '|')")
+            assert f"0 unacknowledged (at most {bound})" in status.decode()
+            if bound > 1000:
+                return  # the queue is not filled to the cap: the bound is all that matters
+            server.run(EMIT)
+            accepted = server.eval(
+                "(function() local n = 0 for i = 1, 1001 do"
+                " if __emit('m' .. i) == 'true nil' then n = n + 1 end end return n end)()"
+            )  # fmt: skip
+            assert accepted == bound
+            assert server.eval('__emit("one more")') == b"false queue_full"
         finally:
             world.close()
 
@@ -1076,6 +1173,36 @@ def test_a_snapshot_after_a_refused_resume_identifies_naming_the_events_link(
     again = [f for f in fresh.sent(fresh.receive({"op": "ready", "d": ready}, 1.0))
              if f["op"] == "event"]  # fmt: skip
     assert [(f["s"], f["d"]["type"]) for f in again] == [(1, "b"), (2, "c")]
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_a_snapshot_before_any_ready_keeps_the_queued_events(version: str) -> None:
+    """Events queued before the first ``ready`` (the daemon away since the server
+    started) are on no link: the snapshot holds them with neither a link identity nor an
+    events link; restored in a fresh state, the link identifies naming no previous link
+    and sends each of them once, numbered from 1 on the new link."""
+    drv = LinkDriver(version)
+    hello = {"op": "hello", "d": {"heartbeat_interval": 1000}}
+    drv.call("connected", 0.0)  # the daemon never answers: no hello, no ready
+    assert [drv.event(k) for k in "abc"] == [([], None)] * 3
+    snapshot = b"function(link) return AICompanion.json.encode(link:snapshot()) end"
+    text = drv.codec.lua.eval(snapshot)(drv.link)
+    saved = json.loads(text)
+    assert "link_id" not in saved and "events_link" not in saved
+    fresh = LinkDriver(version)
+    state = fresh.codec.lua.eval(b"function(t) return AICompanion.json.decode(t) end")(text)
+    assert fresh._call(fresh.link, b"restore", state) is True
+    assert len(fresh.link.unacked) == 3
+    fresh.call("connected", 1.0)
+    (identify,) = fresh.sent(fresh.receive(hello, 1.0))
+    assert identify["op"] == "identify" and "previous_link" not in identify["d"]
+    ready = {"op": "ready", "d": {"link_id": "lnk", "resume_token": "tok"}}
+    sent = fresh.sent(fresh.receive(ready, 1.0))
+    assert [(f["s"], f["d"]["type"]) for f in sent] == [(1, "a"), (2, "b"), (3, "c")]
+    assert fresh.receive({"op": "ack", "d": {"s": 3}}, 1.1) == [{"acked": 3}]
+    later = fresh.sent(fresh.call("tick", 2.0)) + fresh.sent(fresh.call("tick", 3.0))
+    assert [f for f in later if f["op"] == "event"] == []  # once each, never again
+    assert len(fresh.link.unacked) == 0
 
 
 @pytest.mark.parametrize("version", list(LUAJITS))

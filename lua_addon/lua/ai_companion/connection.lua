@@ -128,12 +128,14 @@ function C.apply(effects, sock)
 end
 
 --- The bound on events the daemon has not acknowledged (ai_companion_max_unacked, read
---- at each event so a change applies at once); below 1 or not a number: the default.
+--- at each event so a change applies at once); below 1, not a number or not finite
+--- ("1e400" reads as infinity, which would be no bound): the default; above
+--- Link.MAX_UNACKED_CAP: the cap (the state file would be far too slow to write).
 function C.max_unacked()
   local cv = GetConVar("ai_companion_max_unacked")
   local n = cv and tonumber(cv:GetString())
-  if not n or n < 1 then return Link.MAX_UNACKED end
-  return math.floor(n)
+  if not n or n ~= n or n < 1 or n == math.huge then return Link.MAX_UNACKED end
+  return math.min(math.floor(n), Link.MAX_UNACKED_CAP)
 end
 
 --- Queue an event for the daemon (sent now when linked, else after the reconnection).
@@ -248,9 +250,10 @@ function C.save_state()
   local link = C.link
   -- after a refused key or protocol the state was deleted: nothing of it is wanted
   if not link or not file or C.forgotten then return false end
-  -- after a 4009 there is no link to resume, but its unacknowledged events must survive;
-  -- with none, the refused link is not worth a resume on the next map
-  if not (link.link_id or (link.events_link and #link.unacked > 0)) then
+  -- after a 4009 there is no link to resume, and before the first ready (the daemon away
+  -- since the server started) there never was one, but the unacknowledged events must
+  -- survive; with none, a refused link is not worth a resume on the next map
+  if not (link.link_id or #link.unacked > 0) then
     delete_state_file()
     return false
   end

@@ -34,6 +34,10 @@ Link.__index = Link
 --- 1,000 chat events are ~176 KB and ~15 ms of encoding in LuaJIT (about one tick); 10,000
 --- would be 1.8 MB and ~200 ms, a hitch players feel. 1,000 is minutes of a busy server.
 Link.MAX_UNACKED = 1000
+--- The most ai_companion_max_unacked may raise it to: 100,000 waiting events would be
+--- ~18 MB of state file and ~1.5 s of encoding per write (scaled from the figures above,
+--- not measured); more is never sensible.
+Link.MAX_UNACKED_CAP = 100000
 
 --- opts: world, server_id, key, capabilities, adapter {name, version}, random (fn -> [0,1)),
 --- max_unacked (the bound on events not yet acknowledged; Link.MAX_UNACKED by default)
@@ -281,7 +285,8 @@ end
 
 --- What survives a map change (a fresh Lua state): the link identity, the last dispatch
 --- processed, the events the daemon has not acknowledged yet and the link they are
---- numbered on (after a 4009 there is no link identity, only those events).
+--- numbered on (after a 4009 there is no link identity, only those events; events queued
+--- before the first ready, the daemon away since the server started, are on no link).
 function Link:snapshot()
   local unacked = {}
   for i, f in ipairs(self.unacked) do
@@ -295,13 +300,15 @@ end
 
 --- Take up a snapshot: the next connection resumes the link instead of identifying;
 --- a snapshot without a link identity (taken after a 4009) identifies, naming the link
---- its unacknowledged events are numbered on, so ready's `previous` still applies.
+--- its unacknowledged events are numbered on, so ready's `previous` still applies. One
+--- with neither (events queued before any ready) identifies naming no link: no event of
+--- it was ever sent, and ready numbers them all from 1 on the new link.
 function Link:restore(state)
   if type(state) ~= "table" then return false end
   local linked = type(state.link_id) == "string" and type(state.resume_token) == "string"
   local events_link = state.events_link
   if type(events_link) ~= "string" then events_link = state.link_id end
-  if not (linked or (state.link_id == nil and type(events_link) == "string"))
+  if not (linked or state.link_id == nil)
     or not P.is_int(state.in_s) or not P.is_int(state.out_s) then
     return false
   end

@@ -33,7 +33,7 @@ CreateConVar("ai_companion_chat_radius", "512", FCVAR_ARCHIVE,
 -- twice a second): this many at most; then new events are refused, none waiting is dropped
 CreateConVar("ai_companion_max_unacked", "1000", FCVAR_ARCHIVE,
   "Most events kept for the daemon while it has not acknowledged them (it is away): then new "
-  .. "events are refused until it takes them; none waiting is dropped.")
+  .. "events are refused until it takes them; none waiting is dropped. 1 to 100000.")
 CreateConVar("ai_companion_voice_radius", "1500", FCVAR_ARCHIVE,
   "Players within this many units of a companion hear its voice (0: every player).")
 
