@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from anyio.abc import TaskGroup
 
 from encounters.log import configure_logging
 from encounters.moderation import TextFilter
@@ -208,6 +209,29 @@ def evict(edge: BridgeEdge, limit: int = 500) -> int:
         edge.idle_link_ttl = 3600
 
 
+def start_fleet(
+    tg: TaskGroup,
+    url: str,
+    key: str,
+    clients: dict[str, AdapterClient],
+    got: dict[str, list[Frame]],
+    max_backoff: float,
+) -> None:
+    """One running adapter per game server of ``got`` (its keys), each recording the
+    dispatches it runs in ``got``; the adapters in ``clients``."""
+    for name in got:
+        client = clients[name] = AdapterClient(
+            url, world="minecraft", server_id=name, key=key, capabilities=["chat"],
+            max_backoff=max_backoff,
+        )  # fmt: skip
+
+        async def on_dispatch(frame: Frame, name: str = name) -> None:
+            got[name].append(frame)
+
+        client.on_dispatch = on_dispatch
+        tg.start_soon(client.run)
+
+
 def chat(n: int) -> Frame:
     return Frame("dispatch", {"type": "action", "n": n,
                               "action": {"id": f"act_{n}", "type": "chat", "message": "hi"}},
@@ -230,17 +254,7 @@ async def test_idle_links_leave_memory_and_come_back_with_their_backlog(backend:
     clients: dict[str, AdapterClient] = {}
     try:
         async with anyio.create_task_group() as tg:
-            for name in servers:
-                client = clients[name] = AdapterClient(
-                    url, world="minecraft", server_id=name, key=key, capabilities=["chat"],
-                    max_backoff=0.05,
-                )  # fmt: skip
-
-                async def on_dispatch(frame: Frame, name: str = name) -> None:
-                    got[name].append(frame)
-
-                client.on_dispatch = on_dispatch
-                tg.start_soon(client.run)
+            start_fleet(tg, url, key, clients, got, max_backoff=0.05)
             await until(lambda: len(edge.connections) == len(servers), timeout=20)
             for name in servers:
                 assert await edge.dispatch("minecraft", name, chat(0)) == 1
@@ -345,17 +359,7 @@ async def test_evicting_while_links_drop_resume_and_get_dispatches_loses_nothing
     rounds = 40
     try:
         async with anyio.create_task_group() as tg:
-            for name in servers:
-                client = clients[name] = AdapterClient(
-                    url, world="minecraft", server_id=name, key=key, capabilities=["chat"],
-                    max_backoff=0.01,
-                )  # fmt: skip
-
-                async def on_dispatch(frame: Frame, name: str = name) -> None:
-                    got[name].append(frame)
-
-                client.on_dispatch = on_dispatch
-                tg.start_soon(client.run)
+            start_fleet(tg, url, key, clients, got, max_backoff=0.01)
             await until(lambda: len(edge.connections) == len(servers), timeout=20)
             stop = anyio.Event()
 

@@ -128,14 +128,18 @@ TENTH_PAIRS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("ordinary", "harm"), TENTH_PAIRS)
-def test_tenth_round_harm_is_blocked_and_its_twin_passes(
-    moderator: ContentModerator, ordinary: str, harm: str
-) -> None:
+def _twin_passes_and_harm_is_blocked(moderator: ContentModerator, ordinary: str, harm: str) -> None:
     allowed = moderator.check_message(ordinary, COMPANION)
     assert allowed.decision == "allow" and not allowed.categories, (ordinary, allowed)
     blocked = moderator.check_message(harm, COMPANION)
     assert blocked.decision == "block" and "violence" in blocked.categories, (harm, blocked)
+
+
+@pytest.mark.parametrize(("ordinary", "harm"), TENTH_PAIRS)
+def test_tenth_round_harm_is_blocked_and_its_twin_passes(
+    moderator: ContentModerator, ordinary: str, harm: str
+) -> None:
+    _twin_passes_and_harm_is_blocked(moderator, ordinary, harm)
 
 
 #: Word-list and rule findings in ordinary words, with what must still be caught.
@@ -175,10 +179,7 @@ def test_its_game_twins_pass(moderator: ContentModerator, text: str) -> None:
 def test_word_list_phrases_in_ordinary_sense_pass(
     moderator: ContentModerator, ordinary: str, harm: str
 ) -> None:
-    allowed = moderator.check_message(ordinary, COMPANION)
-    assert allowed.decision == "allow" and not allowed.categories, (ordinary, allowed)
-    blocked = moderator.check_message(harm, COMPANION)
-    assert blocked.decision == "block" and "violence" in blocked.categories, (harm, blocked)
+    _twin_passes_and_harm_is_blocked(moderator, ordinary, harm)
 
 
 #: Everyday hyperbole and talk about crimes in harm words (``train_idioms.jsonl``), with
