@@ -63,7 +63,7 @@ from encounters.marketplace import MarketError
 from encounters.templates.library import TemplateLibrary
 from encounters.validation import format_path
 
-from .deployment import DeploymentError, DeploymentService
+from .deployment import BacklogRefused, DeploymentError, DeploymentService
 from .deploys import Deploys
 from .editor import editor_router
 from .gate import MAX_BODY_BYTES, Gate
@@ -217,7 +217,7 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(LinkBacklogFull)  # a dispatch not wrapped by the service
     async def _backlog(_: Request, exc: LinkBacklogFull) -> JSONResponse:
-        return _error(503, str(exc))
+        return _error(503, str(BacklogRefused(exc)))
 
     @app.exception_handler(MarketError)
     async def _market(_: Request, exc: MarketError) -> JSONResponse:

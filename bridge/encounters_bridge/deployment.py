@@ -70,12 +70,25 @@ class DeploymentError(EncountersError):
 
 
 class BacklogRefused(DeploymentError):
-    """A spawn, signal or end refused because the game server's link has as many
+    """A spawn or signal refused because the game server's link has as many
     dispatches waiting for its acknowledgement as the daemon keeps
     (:class:`~.links.LinkBacklogFull`): answered 503; nothing of it was stored."""
 
-    def __init__(self, full: LinkBacklogFull) -> None:
-        super().__init__(str(full), 503)
+    def __init__(self, full: LinkBacklogFull, spent: bool = False) -> None:
+        # the numbers (how many wait, the daemon's bound) are for the daemon's log, not
+        # for every API caller
+        message = (
+            f"the {full.world} server {full.server_id!r} is away or not reading its link: "
+            "it has not acknowledged the dispatches already waiting for it, so nothing "
+            "more is queued for it and nothing of this request was stored; "
+        )
+        message += (
+            "the deploy token was used: approve the persona again, and spawn once the "
+            "game server is back"
+            if spent
+            else "try again once it is back"
+        )
+        super().__init__(message, 503)
         self.full = full
 
 
@@ -348,7 +361,7 @@ class DeploymentService:
             )], also=WriteBatch(audit=[entry], companions=[session]))  # fmt: skip
         except LinkBacklogFull as exc:  # filled since the check above: the token is spent
             self._companions.pop(session.id, None)
-            raise BacklogRefused(exc) from None
+            raise BacklogRefused(exc, spent=True) from None
         await self._notify("companion.spawned", {
             "session_id": session.id, "persona_id": persona_id, "world": world,
             "server_id": server_id,
@@ -374,10 +387,15 @@ class DeploymentService:
         session = await self.companion(session_id)
         if session.status == "ended":
             raise DeploymentError(f"session {session_id!r} has ended")
+        batch: list[Any] = [dict(raw) if isinstance(raw, dict) else raw for raw in actions[:100]]
+        try:  # before moderation spends the persona's rate budget, an LLM or a voice
+            # (room for the whole batch: how many moderation allows is not known yet)
+            await self.edge.check_room(session.world, session.server_id, len(batch))
+        except LinkBacklogFull as exc:
+            raise BacklogRefused(exc) from None
         persona = (await self.persona(session.persona_id)).persona
         link_id = self.edge.by_server.get((session.world, session.server_id))
         capabilities = (self.edge.capabilities(link_id) if link_id else None) or None
-        batch: list[Any] = [dict(raw) if isinstance(raw, dict) else raw for raw in actions[:100]]
         # ids for those sent without: one read of the random source for the batch
         unnamed = [a for a in batch if isinstance(a, dict) and not a.get("id")]
         for action, action_id in zip(unnamed, new_ids("act", len(unnamed)), strict=True):
@@ -493,13 +511,11 @@ class DeploymentService:
                 set={"status": "ended", "ended_at": at.isoformat()},
             )
             session = self._change(session, ending)
-            try:
-                await self.edge.dispatch_many(session.world, session.server_id, [
-                    Frame("dispatch", {"type": "despawn", "reason": "ended"}, sid=session.id)
-                ], also=WriteBatch(changes=[ending]))  # fmt: skip
-            except LinkBacklogFull as exc:  # not ended: the cache must not say it is
-                self._companions.pop(session_id, None)
-                raise BacklogRefused(exc) from None
+            # beyond the link's bound: a session on a game server that never comes back
+            # can still be ended (its companion closed), and a session has one despawn
+            await self.edge.dispatch_many(session.world, session.server_id, [
+                Frame("dispatch", {"type": "despawn", "reason": "ended"}, sid=session.id)
+            ], also=WriteBatch(changes=[ending]), bounded=False)  # fmt: skip
             session = self._settled(ending, session)
             self._companions.pop(session_id, None)  # read from the store from now on
             if self.companions is not None:

@@ -174,7 +174,12 @@ class LinkOwner:
     # -- writing -----------------------------------------------------------------------
 
     async def dispatch(
-        self, frames: list[Frame], also: WriteBatch | None = None, *, received: int = 0
+        self,
+        frames: list[Frame],
+        also: WriteBatch | None = None,
+        *,
+        received: int = 0,
+        bounded: bool = True,
     ) -> list[int]:
         """Number ``frames``, write them (with ``also``, in one transaction) and return
         their ``s`` once they are durable. ``received``: the adapter's event ``also``
@@ -183,12 +188,13 @@ class LinkOwner:
         failed: then none of them will ever be sent. A caller that is cancelled while
         waiting does not stop the write: the write is the writer task's, and a
         cancelled caller only cancels its own ``done`` future, which the writer then
-        skips (so no shield is needed, and none costs a future and a loop turn)."""
+        skips (so no shield is needed, and none costs a future and a loop turn).
+        ``bounded=False``: taken beyond the bound (a session's despawn, one at most)."""
         if self.moved_to is not None:
-            return await self.moved_to.dispatch(frames, also)
+            return await self.moved_to.dispatch(frames, also, bounded=bounded)
         if self.retired or (self.may_write is not None and not self.may_write()):
             raise LinkMoved(f"link {self.link_id} is written by another node now")
-        if frames:
+        if frames and bounded:
             self.make_room(len(frames))
         done: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
         batch = LinkBatch(records=also) if also else None
@@ -225,9 +231,10 @@ class LinkOwner:
         if limit is None:
             return
         if waiting + count > limit:
-            self.refused += 1
-            self.refusing += 1
-            if self.refusing == 1:
+            self.refused += count
+            first = not self.refusing  # of an episode: logged once
+            self.refusing += count
+            if first:
                 log.warning("bridge.link_backlog_full", link_id=self.link_id,
                             world=self.state.world, server_id=self.state.server_id,
                             waiting=waiting, limit=limit)  # fmt: skip

@@ -995,7 +995,15 @@ class BridgeEdge:
 
     async def _owner_for_server(self, world: str, server_id: str) -> LinkOwner | None:
         """The owner of a game server's latest link: in memory, or loaded from the
-        store once however many callers ask at the same time."""
+        store once however many callers ask at the same time; registered when it is
+        returned (a caller that waited for another's load may find it evicted meanwhile:
+        then it is loaded again, so one process never writes through two owners)."""
+        while True:
+            owner = await self._find_owner(world, server_id)
+            if owner is None or self._owners.get(owner.link_id) is owner:
+                return owner
+
+    async def _find_owner(self, world: str, server_id: str) -> LinkOwner | None:
         place = (world, server_id)
         link_id = self.by_server.get(place)
         if link_id is not None and link_id in self._owners:
@@ -1133,7 +1141,13 @@ class BridgeEdge:
         return numbers[0] if numbers else None
 
     async def dispatch_many(
-        self, world: str, server_id: str, frames: list[Frame], *, also: WriteBatch | None = None
+        self,
+        world: str,
+        server_id: str,
+        frames: list[Frame],
+        *,
+        also: WriteBatch | None = None,
+        bounded: bool = True,
     ) -> list[int]:
         """Send dispatches to a game server's link, live or not. They are numbered and
         written to the store (with ``also``, in one transaction) and then this
@@ -1143,9 +1157,9 @@ class BridgeEdge:
         Empty when that server never connected (``also`` is written all the same).
         Several nodes: written by the node holding the link (see :mod:`.cluster`)."""
         if self.cluster is not None:
-            numbers = await self.cluster.dispatch(world, server_id, frames, also)
+            numbers = await self.cluster.dispatch(world, server_id, frames, also, bounded=bounded)
         else:
-            numbers = await self.dispatch_here(world, server_id, frames, also)
+            numbers = await self.dispatch_here(world, server_id, frames, also, bounded=bounded)
         for observer in self.observers:
             try:
                 observer(world, server_id, frames)
@@ -1154,7 +1168,13 @@ class BridgeEdge:
         return numbers
 
     async def dispatch_here(
-        self, world: str, server_id: str, frames: list[Frame], also: WriteBatch | None
+        self,
+        world: str,
+        server_id: str,
+        frames: list[Frame],
+        also: WriteBatch | None,
+        *,
+        bounded: bool = True,
     ) -> list[int]:
         """:meth:`dispatch_many` through this process's owner of the link (several
         nodes: :class:`~.links.LinkMoved` when this node no longer holds it)."""
@@ -1168,9 +1188,9 @@ class BridgeEdge:
         if owner.link_id in self._used:
             self._used[owner.link_id] = self.clock()
         try:
-            return await owner.dispatch(frames, also)
+            return await owner.dispatch(frames, also, bounded=bounded)
         except LinkBacklogFull:
-            self.dispatches_refused += 1
+            self.dispatches_refused += len(frames)
             raise
 
     def capabilities(self, link_id: str) -> list[str] | None:
@@ -1197,7 +1217,7 @@ class BridgeEdge:
             try:
                 owner.make_room(count)
             except LinkBacklogFull:
-                self.dispatches_refused += 1
+                self.dispatches_refused += count
                 raise
 
     async def knows(self, world: str, server_id: str) -> bool:

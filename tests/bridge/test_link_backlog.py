@@ -116,21 +116,24 @@ async def test_a_full_backlog_refuses_signals_with_503_and_keeps_every_queued_di
                     )
                     assert r.status_code == 503, r.text
                     message = r.json()["error"]["message"]
-                    assert f"web server '{SERVER}' has not acknowledged the 3 dispatches" in message
-                    assert f"at most {LIMIT} wait per link" in message
-                    assert "offline or not reading" in message
-                    assert "max_unacked_dispatches" in message  # how to fix
+                    assert f"web server '{SERVER}' is away or not reading its link" in message
+                    assert "nothing of this request was stored" in message
+                    assert "try again once it is back" in message  # what to do
+                    # the daemon's numbers and settings are for its log, not API callers
+                    assert "max_unacked_dispatches" not in message and "at most" not in message
                     r = await http.post("/signal", headers=creator, json=signal(sid, "a4", "a5"))
                     assert r.status_code == 200, r.text
                     r = await http.post("/signal", headers=creator, json=signal(sid, "c1"))
                     assert r.status_code == 503, r.text
-                    assert "has not acknowledged the 5 dispatches" in r.json()["error"]["message"]
+                    assert "is away or not reading its link" in r.json()["error"]["message"]
                     # a companion's actions: refused quietly, logged once, counted
                     for n in range(3):
                         await dm.service._companion_signal(sid, [
                             {"id": f"k{n}", "type": "chat", "message": "Hello"}])  # fmt: skip
                     r = await http.get("/metrics", headers=bearer(keys.admin))
-                    assert "ae_bridge_dispatches_refused_total 5.0" in r.text
+                    assert "ae_bridge_dispatches_refused_total 7.0" in r.text  # 3 + 1 + 3
+                    # refused before moderation: no rate budget or count spent on them
+                    assert 'ae_actions_total{decision="allow"} 5.0' in r.text
                     assert len(state.unacked) == LIMIT
                     # the session counts only what was taken
                     assert (await session_of(http, keys.creator, sid))["actions_sent"] == LIMIT
@@ -151,7 +154,8 @@ async def test_a_full_backlog_refuses_signals_with_503_and_keeps_every_queued_di
         (SERVER, 3, LIMIT),  # the first episode: b1..b3 refused
         (SERVER, LIMIT, LIMIT),  # the second, after a4 and a5 were taken: once, not 4 times
     ]
-    assert [r["refused"] for r in log_lines(logged, "bridge.link_backlog_room")] == [1, 4]
+    # dispatches refused in each episode: b1..b3; c1 and the companion's three
+    assert [r["refused"] for r in log_lines(logged, "bridge.link_backlog_room")] == [3, 4]
 
 
 async def test_a_refused_spawn_keeps_its_deploy_token(
@@ -183,11 +187,46 @@ async def test_a_refused_spawn_keeps_its_deploy_token(
                         "serverId": SERVER}  # fmt: skip
                 r = await http.post("/spawn", headers=bearer(keys.creator), json=body)
                 assert r.status_code == 503, r.text
-                assert "has not acknowledged" in r.json()["error"]["message"]
+                assert "is away or not reading its link" in r.json()["error"]["message"]
                 client.urls = urls
             await until(lambda: len(game.action_ids()) == LIMIT and state.unacked == [])
             r = await http.post("/spawn", headers=bearer(keys.creator), json=body)
             assert r.status_code == 201, r.text
+
+
+async def test_a_session_ends_while_its_game_server_is_away_with_a_full_backlog(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    """Ending a session is never refused for a full backlog (its one despawn goes
+    beyond the bound): a session on a game server that never comes back can be ended.
+    The game server back gets the queued actions, then the despawn, once each."""
+    async with run_daemon(tmp_path / "d.db", text_filter) as dm:
+        dm.edge.max_unacked_dispatches = LIMIT
+        keys = await make_keys(dm.edge.store)
+        game = Game.create(dm.ws_url, keys.world, "json")
+        client = game.client
+        async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
+            safety = {"maxActionsPerMinute": 600, "allowedActions": ["chat"]}
+            pid, token = await approved_persona(http, keys, safety=safety)
+            sid = await spawn_live(http, keys, pid, token)
+            state = dm.edge.link_state(client.link.link_id or "")
+            assert state is not None
+            await until(lambda: state.unacked == [])
+            creator = bearer(keys.creator)
+            with dead_url() as nowhere:
+                urls = away(client, nowhere)
+                await client.drop()
+                await until(lambda: not dm.edge.connections)
+                ids = [f"a{n}" for n in range(LIMIT)]
+                r = await http.post("/signal", headers=creator, json=signal(sid, *ids))
+                assert r.status_code == 200, r.text
+                r = await http.post(f"/session/{sid}/end", headers=creator)
+                assert r.status_code == 200, r.text
+                assert (await session_of(http, keys.creator, sid))["status"] == "ended"
+                client.urls = urls
+            await until(lambda: bool(game.of_type("despawn")) and state.unacked == [])
+            assert game.action_ids() == ids
+            assert [f.sid for f in game.of_type("despawn")] == [sid]
 
 
 # -- idle links leave memory --------------------------------------------------------------

@@ -92,7 +92,13 @@ class LocalLinks(Protocol):
     """What the cluster needs from this node's edge (:class:`~..server.BridgeEdge`)."""
 
     async def dispatch_here(
-        self, world: str, server_id: str, frames: list[Frame], also: WriteBatch | None
+        self,
+        world: str,
+        server_id: str,
+        frames: list[Frame],
+        also: WriteBatch | None,
+        *,
+        bounded: bool = True,
     ) -> list[int]:
         """Write dispatches through this node's owner of the link (the caller holds the
         lease); :class:`LinkMoved` when the lease went meanwhile (nothing written)."""
@@ -257,7 +263,13 @@ class Cluster:
     # -- dispatches --------------------------------------------------------------------
 
     async def dispatch(
-        self, world: str, server_id: str, frames: list[Frame], also: WriteBatch | None
+        self,
+        world: str,
+        server_id: str,
+        frames: list[Frame],
+        also: WriteBatch | None,
+        *,
+        bounded: bool = True,
     ) -> list[int]:
         """Write dispatches through the link's holder (this node, or another one over
         the bus); see the module's docstring for what each error means."""
@@ -268,13 +280,15 @@ class Cluster:
             holder = await self._take(place)
             if holder == self.node.id:
                 try:
-                    return await self.links.dispatch_here(world, server_id, frames, also)
+                    return await self.links.dispatch_here(
+                        world, server_id, frames, also, bounded=bounded
+                    )
                 except LinkMoved:
                     pass  # handed over meanwhile: nothing written, route again
             else:
                 try:
                     answer = await self.bus.call(
-                        holder, _dispatch_request(world, server_id, frames, also),
+                        holder, _dispatch_request(world, server_id, frames, also, bounded),
                         wait=FORWARD_WAIT,
                     )  # fmt: skip
                 except NotDelivered:
@@ -317,6 +331,7 @@ class Cluster:
                 numbers = await self.links.dispatch_here(
                     place[0], place[1], [frame_of(f) for f in request["frames"]],
                     _batch_of(also) if isinstance(also, dict) else None,
+                    bounded=request.get("bounded") is not False,
                 )  # fmt: skip
             except LinkMoved:
                 return {"error": "moved"}
@@ -345,7 +360,7 @@ class Cluster:
 
 
 def _dispatch_request(
-    world: str, server_id: str, frames: list[Frame], also: WriteBatch | None
+    world: str, server_id: str, frames: list[Frame], also: WriteBatch | None, bounded: bool
 ) -> dict[str, Any]:
     batch = None
     if also is not None:
@@ -353,7 +368,7 @@ def _dispatch_request(
                  "companions": [c.model_dump(mode="json") for c in also.companions],
                  "changes": [c.model_dump(mode="json") for c in also.changes]}  # fmt: skip
     return {"op": "dispatch", "world": world, "server_id": server_id,
-            "frames": [f.to_wire() for f in frames], "also": batch,
+            "frames": [f.to_wire() for f in frames], "also": batch, "bounded": bounded,
             "start_by": time.time() + FORWARD_START}  # fmt: skip
 
 
