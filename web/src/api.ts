@@ -98,8 +98,19 @@ export const OBJECTIVE_KINDS = [
 export const REWARD_KINDS = ["experience", "item", "currency", "reputation"];
 export const CATEGORIES = ["combat", "puzzle", "social", "exploration", "stealth"];
 
+/**
+ * A new id in the SDK's format (`enc_` and 16 hex digits, as `new_id` makes them), from
+ * the browser's secure random source. Published text is moderated, and ids of this form
+ * are known to be machine-made: random letters (what `Math.random().toString(36)` gave)
+ * can spell words a creator never wrote, and moderation refused the encounter for them.
+ */
+export function newId(prefix: string): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return `${prefix}_${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
 export function newEncounter(): Encounter {
-  const id = `enc_${Math.random().toString(36).slice(2, 10)}`;
+  const id = newId("enc");
   return {
     id,
     title: "Untitled encounter",
