@@ -49,3 +49,15 @@ def test_no_generated_id_is_refused(moderator: ContentModerator) -> None:
 def test_text_a_creator_writes_is_still_judged(moderator: ContentModerator, written: str) -> None:
     _, blocked = published_text_errors(moderator, {"id": written, "title": written})
     assert [e.path for e in blocked] == ["id", "title"], written
+
+
+@pytest.mark.parametrize("field", ["title", "description"])
+def test_text_in_the_shape_of_a_generated_id_is_still_judged_outside_id_fields(
+    moderator: ContentModerator, field: str
+) -> None:
+    """Only machine-made ids are exempt: a title or a description a creator writes in
+    the shape ``word_`` + 16 hex digits is text, and its word is judged (the prefix is
+    any 1-16 letters, so the exemption let profanity and slurs through any field)."""
+    written = "fuck_0123456789abcdef"
+    _, blocked = published_text_errors(moderator, {field: written})
+    assert [e.path for e in blocked] == [field], written
