@@ -61,3 +61,22 @@ def test_text_in_the_shape_of_a_generated_id_is_still_judged_outside_id_fields(
     written = "fuck_0123456789abcdef"
     _, blocked = published_text_errors(moderator, {field: written})
     assert [e.path for e in blocked] == [field], written
+
+
+def test_generated_ids_pass_in_every_id_field(moderator: ContentModerator) -> None:
+    made = REFUSED_BEFORE
+    body = {
+        "id": made[0],
+        "template_id": made[1],
+        "objectives": [{"id": made[2], "requires": [made[3], made[4]]}],
+        "npcs": [{"dialogue": [{"id": made[5], "responses": [{"text": "ok", "next": made[6]}]}]}],
+        "sourceId": made[7],
+    }
+    assert published_text_errors(moderator, body) == ([], [])
+
+
+def test_a_key_in_the_shape_of_a_generated_id_is_judged(moderator: ContentModerator) -> None:
+    """Keys are text wherever they are, even under an id field."""
+    written = "fuck_0123456789abcdef"
+    _, blocked = published_text_errors(moderator, {"template_id": {written: 1}})
+    assert [e.path for e in blocked] == ["template_id"]
