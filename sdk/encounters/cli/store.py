@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from pathlib import Path
 from types import FrameType
@@ -70,7 +71,7 @@ def store_migrate(
     except StoreError as exc:
         raise fail(f"{exc}; nothing was copied") from None
     try:
-        copied = anyio.run(_copy_until_ctrl_c, path, target)
+        copied = anyio.run(_copy_until_ctrl_c, path, target, market_to if listings else None)
     except BaseException as exc:
         if listings is not None:
             market_to.unlink(missing_ok=True)
@@ -96,21 +97,37 @@ def store_migrate(
         raise fail("the row counts differ between the source and the target (above)")
 
 
-async def _copy_until_ctrl_c(path: Path, target: PostgresStore) -> list[CopiedTable]:
+async def _copy_until_ctrl_c(
+    path: Path, target: PostgresStore, market_to: Path | None
+) -> list[CopiedTable]:
     """The copy, stopped by Ctrl-C (SIGINT): the statement running on PostgreSQL is
     cancelled, the transaction rolled back and the target left empty. Cancelling the
     copy's task instead (what asyncio does on Ctrl-C) can land in the middle of a
-    PostgreSQL statement and hang. A second Ctrl-C interrupts at once, as usual (for
-    a wait this copy cannot cut short, such as connecting to the database). A plain
-    signal handler, so it works where the event loop cannot take signals (Windows)."""
+    PostgreSQL statement and hang. A plain signal handler, so it works where the event
+    loop cannot take signals (Windows).
+
+    A second Ctrl-C (for a wait the copy cannot cut short, such as connecting to the
+    database) quits at once: the marketplace file copied into ``market_to`` is removed
+    and the process exits with 130; PostgreSQL rolls the open transaction back when the
+    connection drops. It does not go through asyncio's own handler, which would cancel
+    the task."""
     from ..storage.transfer import copy_sqlite_to_postgres
 
     stop = anyio.Event()
     loop = asyncio.get_running_loop()
     previous = signal.getsignal(signal.SIGINT)
 
+    def at_once(signum: int, frame: FrameType | None) -> None:
+        if market_to is not None:
+            market_to.unlink(missing_ok=True)
+        # os.write: print() here could re-enter a write the main thread was making
+        os.write(2, f"interrupted: the copy into {target.where} is rolled back as its "
+                    "connection closes; run the command again\n".encode())  # fmt: skip
+        os._exit(130)
+
     def on_ctrl_c(signum: int, frame: FrameType | None) -> None:
-        signal.signal(signal.SIGINT, previous)  # the next Ctrl-C interrupts as usual
+        signal.signal(signal.SIGINT, at_once)
+        os.write(2, b"stopping: rolling the copy back (press Ctrl-C again to quit at once)\n")
         loop.call_soon_threadsafe(stop.set)
 
     signal.signal(signal.SIGINT, on_ctrl_c)

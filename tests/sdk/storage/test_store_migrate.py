@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -182,6 +183,55 @@ def test_ctrl_c_while_the_copy_waits_on_postgresql_stops_it_and_leaves_the_targe
     assert code == 0, err
     assert anyio.run(counts) == (1, 1)
     assert made["session"].id in {s.id for s in anyio.run(_sessions, url)}
+
+
+def test_a_second_ctrl_c_quits_at_once_while_connecting(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    """Connecting is a wait the first Ctrl-C cannot cut short (here a server that
+    takes the connection and never answers): the first press says the copy is being
+    stopped and how to quit at once, the second quits at once with status 130, no
+    traceback, and the marketplace file already copied is taken back."""
+    data = tmp_path / "data"
+    anyio.run(fill, data / "encounters.db")
+
+    async def publish() -> None:
+        async with open_market(data / "encounters.db", text_filter) as (market, _):
+            await market.publish(encounter_submission("enc_moved", title="The Cave"), ADMIN)
+
+    anyio.run(publish)
+    ae_bin = str(Path(sys.executable).parent / "ae")
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        silent.settimeout(60)
+        url = f"postgresql://ae@127.0.0.1:{silent.getsockname()[1]}/test"
+        copy = subprocess.Popen(
+            [ae_bin, "--data-dir", str(data), "store", "migrate", "--to", url],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            conn, _ = silent.accept()  # the copy connects: its Ctrl-C handler is set
+            with conn:
+                assert (data / "market.db").exists()  # copied before PostgreSQL
+                copy.send_signal(signal.SIGINT)
+                assert copy.stderr is not None
+                said = []
+                while line := copy.stderr.readline():  # until it says it is stopping
+                    said.append(line)
+                    if line.startswith("stopping:"):
+                        break
+                assert "press Ctrl-C again to quit at once" in said[-1], said
+                copy.send_signal(signal.SIGINT)
+                _, err = copy.communicate(timeout=30)
+        finally:
+            if copy.poll() is None:
+                copy.kill()
+                copy.wait()
+    assert copy.returncode == 130, err
+    assert "interrupted: the copy into" in err and "run the command again" in err
+    assert "Traceback" not in err
+    assert not (data / "market.db").exists()
 
 
 def test_a_damaged_source_is_named_as_the_source(tmp_path: Path, pg_schema: str) -> None:
