@@ -55,10 +55,12 @@ from encounters.errors import (
     ObjectiveLocked,
     ObjectivesIncomplete,
     SessionNotActive,
+    StoreError,
     TemplateError,
     ValidationFailed,
 )
 from encounters.i18n.translate import TranslationError
+from encounters.log import get_logger
 from encounters.marketplace import MarketError
 from encounters.templates.library import TemplateLibrary
 from encounters.validation import format_path
@@ -91,6 +93,8 @@ from .routes.schemas import COMPONENTS, Health
 from .studio import mount_studio
 from .telemetry import RequestTimer, Telemetry
 from .tenancy import Tenancy
+
+log = get_logger(__name__)
 
 
 def _error(status: int, message: str, errors: list[str] | None = None) -> JSONResponse:
@@ -238,4 +242,7 @@ def _error_handlers(app: FastAPI) -> None:
             return _error(422, str(exc))
         if isinstance(exc, TranslationError):  # the model failed, not the caller
             return _error(502, str(exc))
+        if isinstance(exc, StoreError):  # the daemon's own trouble: its paths stay here
+            log.error("control.store_failed", error=repr(exc))
+            return _error(503, "the store could not be read or written; try again")
         return _error(400, str(exc))

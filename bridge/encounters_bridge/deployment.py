@@ -513,9 +513,24 @@ class DeploymentService:
             session = self._change(session, ending)
             # beyond the link's bound: a session on a game server that never comes back
             # can still be ended (its companion closed), and a session has one despawn
-            await self.edge.dispatch_many(session.world, session.server_id, [
-                Frame("dispatch", {"type": "despawn", "reason": "ended"}, sid=session.id)
-            ], also=WriteBatch(changes=[ending]), bounded=False)  # fmt: skip
+            try:
+                await self.edge.dispatch_many(session.world, session.server_id, [
+                    Frame("dispatch", {"type": "despawn", "reason": "ended"}, sid=session.id)
+                ], also=WriteBatch(changes=[ending]), bounded=False)  # fmt: skip
+            except Exception as exc:
+                # the cache said ended before the write: read the store again, which
+                # knows (with several nodes, a holder that died may have written it)
+                self._companions.pop(session_id, None)
+                log.error("deployment.end_not_written", session_id=session_id, error=repr(exc))
+                if isinstance(exc, DispatchUncertain):
+                    raise DeploymentError(
+                        "the daemon node holding this server's link stopped answering: the "
+                        "session may have ended; end it again to find out", 503,
+                    ) from exc  # fmt: skip
+                raise DeploymentError(
+                    "the session could not be ended (the store failed): nothing changed; "
+                    "try again", 503,
+                ) from exc  # fmt: skip
             session = self._settled(ending, session)
             self._companions.pop(session_id, None)  # read from the store from now on
             if self.companions is not None:

@@ -20,6 +20,7 @@ import anyio
 import httpx
 import pytest
 
+from encounters.errors import StoreError
 from encounters.models.deployment import CompanionSession
 from encounters.moderation import AuditLogger, ContentModerator, TextFilter
 from encounters.storage import SQLiteStore
@@ -27,6 +28,7 @@ from encounters_bridge.deployment import DeploymentService
 from encounters_bridge.frames import CloseCode, Encoding
 from encounters_bridge.server import BridgeEdge
 from encounters_bridge.store import open_bridge_store
+from encounters_bridge.store.protocols import LinkBatch
 from tests.conftest import encounter_dict
 from tests.support.control import (
     ENCODINGS,
@@ -835,3 +837,66 @@ async def test_signalled_actions_without_an_id_each_get_their_own(
         logged = [e.input["id"] for e in await store.list_audit(session_id="sess_1")]
         assert logged == ids
         assert "id" not in actions[0]  # the caller's dicts are left as they were
+
+
+@pytest.mark.anyio
+async def test_an_end_the_store_could_not_write_is_refused_and_can_be_tried_again(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    """When the store fails to write an end, the caller is told to try again (503, not
+    a bad request), the session stays live (it was not ended), and the next end
+    ends it: stored as ended, and the game despawns its companion once."""
+    async with run_daemon(tmp_path / "d.db", text_filter) as dm:
+        keys = await make_keys(dm.edge.store)
+        game = Game.create(dm.ws_url, keys.world, "json")
+        async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
+            pid, token = await approved_persona(http, keys)
+            sid = await spawn_live(http, keys, pid, token)
+            real_write = dm.edge.store.write_links
+            failed: list[str] = []
+
+            async def write_links(batch: LinkBatch) -> list[int]:
+                ending = any(c.set.get("status") == "ended" for c in batch.records.changes)
+                if ending and not failed:
+                    failed.append(sid)
+                    raise StoreError("write to d.db failed: disk full")
+                return await real_write(batch)
+
+            dm.edge.store.write_links = write_links  # type: ignore[method-assign]
+            r = await http.post(f"/session/{sid}/end", headers=bearer(keys.creator))
+            assert failed == [sid]
+            assert r.status_code == 503, r.text
+            assert "try again" in r.json()["error"]["message"]
+            assert (await session_of(http, keys.creator, sid))["status"] == "live"
+
+            r = await http.post(f"/session/{sid}/end", headers=bearer(keys.creator))
+            assert r.status_code == 200, r.text
+            assert (await session_of(http, keys.creator, sid))["status"] == "ended"
+            await until(lambda: bool(game.of_type("despawn")))
+            stored = await dm.store.get_companion(sid)
+            assert stored is not None and stored.status == "ended"
+        assert len(game.of_type("despawn")) == 1
+
+
+@pytest.mark.anyio
+async def test_a_store_failure_is_answered_503_without_the_stores_details(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    """A route whose store read fails answers 503 (the daemon's trouble, worth trying
+    again; not 400, which blames the request), and the message does not show the
+    daemon's files."""
+    async with run_daemon(tmp_path / "d.db", text_filter) as dm:
+        keys = await make_keys(dm.edge.store)
+        async with httpx.AsyncClient(base_url=dm.http_url) as http:
+            await approved_persona(http, keys)
+
+            async def list_personas(**_: Any) -> Any:
+                raise StoreError(f"read from {tmp_path / 'd.db'} failed: disk gone")
+
+            dm.store.list_personas = list_personas  # type: ignore[method-assign]
+            r = await http.get("/personas", headers=bearer(keys.creator))
+            assert r.status_code == 503, r.text
+            assert r.json()["error"]["message"] == (
+                "the store could not be read or written; try again"
+            )
+            assert str(tmp_path) not in r.text

@@ -46,12 +46,21 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: _error("Conflicts with the current state, or the id belongs to someone else"),
     413: _error("The request body is larger than the limit"),
     422: _error("The request is not valid; `errors` names each field"),
+    503: _error("The store could not be read or written; try again"),
 }
 #: The routes that dispatch to a game server: nothing stored, try again later.
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: _error(
         "Nothing was stored or sent: the game server has not acknowledged the most "
         "dispatches its link keeps (it is away), or the store failed"
+    ),
+}
+#: Ending a session (never refused for a full backlog: see ``bounded`` in the edge).
+NOT_ENDED: dict[int | str, dict[str, Any]] = {
+    503: _error(
+        "The session was not ended: the store failed (try again); with several daemon "
+        "nodes, the node holding the game server's link may have ended it before it "
+        "stopped answering (end it again to find out)"
     ),
 }
 

@@ -15,7 +15,7 @@ from encounters.models.deployment import CompanionSession
 
 from ..deployment import DeploymentService
 from .auth import Caller, may_see
-from .schemas import ERRORS, UNAVAILABLE, Ended, Signalled, Spawned
+from .schemas import ERRORS, NOT_ENDED, UNAVAILABLE, Ended, Signalled, Spawned
 
 
 class SpawnRequest(BaseModel):
@@ -64,7 +64,7 @@ def router(service: DeploymentService) -> APIRouter:
         may_see(key, await owner_of(session_id))
         return await service.companion(session_id)
 
-    @api.post("/session/{session_id}/end", responses=UNAVAILABLE)
+    @api.post("/session/{session_id}/end", responses=NOT_ENDED)
     async def end(session_id: str, key: Caller) -> Ended:
         may_see(key, await owner_of(session_id))
         return Ended.model_validate(await service.end(session_id))
