@@ -423,11 +423,6 @@ class DeploymentService:
                 frames,
                 also=WriteBatch(audit=entries, changes=[counted]),
             )
-        except LinkBacklogFull as exc:  # the game server is away: nothing was written
-            self._change(session, CompanionChange(
-                session_id=session.id, add={"actions_sent": -sent, "actions_blocked": -blocked}
-            ))  # fmt: skip
-            raise BacklogRefused(exc) from None
         except DispatchUncertain as exc:  # several nodes: the holder died mid-write
             log.error("deployment.signal_uncertain", session_id=session_id, error=repr(exc))
             raise DeploymentError(
@@ -439,6 +434,8 @@ class DeploymentService:
             self._change(session, CompanionChange(
                 session_id=session.id, add={"actions_sent": -sent, "actions_blocked": -blocked}
             ))  # fmt: skip
+            if isinstance(exc, LinkBacklogFull):  # the game server is away
+                raise BacklogRefused(exc) from None
             log.error("deployment.signal_not_written", session_id=session_id, error=repr(exc))
             raise DeploymentError(
                 "the actions could not be stored, so none will be sent; try again", 503
