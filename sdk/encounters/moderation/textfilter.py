@@ -208,6 +208,20 @@ def _any_of(patterns: list[re.Pattern[str]]) -> re.Pattern[str] | None:
 _NOTHING: tuple[tuple[tuple[str, int, int, str], ...], frozenset[str]] = ((), frozenset())
 
 
+def _plain_word_end(d: str, start: int, end: int) -> int | None:
+    """The end of the word when ``d[start:end]`` is a whole word (or one with a plural
+    ``s``), else None: no letter, digit or ``*`` (a masked letter) touches it. What
+    :meth:`TextFilter._whole_word` does without narration, for most candidates of a
+    scan."""
+    if start and ((c := d[start - 1]).isalnum() or c == "*"):
+        return None
+    if end == len(d) or not ((c := d[end]).isalnum() or c == "*"):
+        return end
+    if c == "s" and (end + 1 == len(d) or not ((c := d[end + 1]).isalnum() or c == "*")):
+        return end + 1
+    return None
+
+
 class TextFilter:
     """Find profanity, topics and personal data in text. Build once, share freely:
     checking does not change it, so it is safe to use from any number of tasks."""
@@ -295,26 +309,20 @@ class TextFilter:
         as it was: whether narration makes a topic's phrase game talk is the topic
         lists' ``game`` patterns' question)."""
         if not narration:
-            if start > 0 and (d[start - 1].isalnum() or d[start - 1] == "*"):
-                return None
-        elif start > 0 and (d[start - 1].isalnum() or d[start - 1] == "*"):
+            return _plain_word_end(d, start, end)
+        if start > 0 and (d[start - 1].isalnum() or d[start - 1] == "*"):
             before = start - 1
             while before >= 0 and d[before] == "*":
                 before -= 1
             if before == start - 1 or (before >= 0 and d[before].isalnum()):
                 return None
-        if narration and end < len(d) and d[end] == "*":
+        if end < len(d) and d[end] == "*":
             after = end
             while after < len(d) and d[after] == "*":
                 after += 1
             if after == len(d) or not d[after].isalnum():
                 return end
-        if end == len(d) or not (d[end].isalnum() or d[end] == "*"):
-            return end
-        after = end + 1
-        if d[end] == "s" and (after == len(d) or not (d[after].isalnum() or d[after] == "*")):
-            return after
-        return None
+        return _plain_word_end(d, 0, end)  # from 0: what comes before was checked above
 
     def scan_collapsed(self, s: str, context: Context = "game") -> list[tuple[str, int, int, str]]:
         """``(category, start, end, term)`` for every match in a folded string, with
@@ -334,7 +342,6 @@ class TextFilter:
         #: and flags). Not by the Rule or its pattern: a Rule's hash is a Python-level
         #: call, and a pattern's hashes its whole compiled code, every time.
         triggered: dict[tuple[str, str, str, int], Rule] = {}
-        n = len(d)
         for last, (length, variants) in self._automaton.iter(d):
             start, end = last - length + 1, last + 1
             for category, mode, term, need, longest, rules in variants:
@@ -371,18 +378,11 @@ class TextFilter:
                     if word_end is None:
                         continue
                     hit_end = word_end
-                else:  # _whole_word(d, start, end), written out: most candidates end here
-                    if start and ((c := d[start - 1]).isalnum() or c == "*"):
-                        continue
+                else:  # most candidates end here
                     start_at = start
-                    if end == n or not ((c := d[end]).isalnum() or c == "*"):
-                        hit_end = end
-                    elif c == "s" and (
-                        end + 1 == n or not ((c := d[end + 1]).isalnum() or c == "*")
-                    ):
-                        hit_end = end + 1
-                    else:
+                    if (word_end := _plain_word_end(d, start, end)) is None:
                         continue
+                    hit_end = word_end
                 if need is not None:
                     if runs is None:
                         runs = _Runs(s)
