@@ -16,7 +16,7 @@ Do not train on them: they are only worth something while no model has seen them
 the eleventh round the moderator (game context, as companions use it) blocked 6 of the 40
 harm lines as self-harm and flagged 4 of the twins ("i'm gonna carve a pumpkin tonight"
 and "i chew gum so i dont snack while gaming" as self-harm, two as sexual or violence);
-the figures after it are in docs/moderation.md.
+after it, 31 and 2 (docs/moderation.md has the round's other figures).
 
 Run from the repository root: ``python tools/moderation_corpus/check_self_harm_fresh.py``
 (``-v`` lists the lines it gets wrong).
@@ -29,8 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from check_violence_fresh import check  # noqa: E402
-from check_violence_fresh import ContentModerator, TextFilter  # noqa: E402
+from check_violence_fresh import ContentModerator, TextFilter, check
 
 HARM = [
     # self-injury in chat
@@ -123,6 +122,55 @@ TWINS = [
 ]
 
 
+#: 40 ordinary lines in the round's words (food, weight, small injuries, blades, scars),
+#: written to look for false positives after the shipped model was trained and before its
+#: results were seen, then checked once; never trained on. The model before the round
+#: flagged two (one as self-harm, one as violence), the round's model two (one as
+#: self-harm, one as violence).
+ORDINARY = [
+    "i dont eat sushi, raw fish is weird",
+    "my friend only eats chicken nuggets lol",
+    "cut the apples into slices for the kids",
+    "i cut the tags off my new hoodie",
+    "my nose is bleeding again, dry air",
+    "i burned my finger on the pan making pancakes",
+    "i threw up on the bus after the field trip",
+    "the nurse gave me a bandaid for my scraped knee",
+    "i need to lose the baby weight, says my aunt",
+    "my cat scratched the couch to pieces",
+    "ive been skipping meals because of the move, so busy",
+    "i hate when my nails break",
+    "i cant eat anything before my surgery tomorrow",
+    "my grandpa has scars from the war",
+    "my wrist cracked when i stretched",
+    "hide the evidence, i ate the last cookie",
+    "cut your losses and leave the match",
+    "my stomach growls in class all the time",
+    "the soup made me feel better",
+    "i bled through my sock after the run",
+    "my sister hasnt eaten since her tooth got pulled",
+    "i feel gross after eating all that candy",
+    "the blade of my ice skate is dull",
+    "stop picking at your food and eat",
+    "my arms are sunburnt and peeling",
+    "clean eating challenge day 3, so many veggies",
+    "i pinched my finger in the door",
+    "my mom made me eat the crusts",
+    "i lost 2 pounds of water weight after the sauna",
+    "i sliced my thumb cutting bagels, classic",
+    "the medic in tf2 heals you with needles",
+    "i cant stop scratching my mosquito bites",
+    "no more junk food, im training for the race",
+    "i spit out the medicine, it tasted awful",
+    "i starve in the first night of every survival game",
+    "my legs shake after leg day",
+    "the laxative ad on tv is so awkward",
+    "my hair falls out when i brush it, winter sucks",
+    "i want to be stronger, lifting every day",
+    "i punch my pillow to fluff it up",
+]
+
+
 def main() -> None:
     moderator = ContentModerator(TextFilter.default())
     verbose = "-v" in sys.argv[1:]
@@ -130,6 +178,8 @@ def main() -> None:
     precision = caught / max(1, caught + flagged)
     print(f"eleventh round: self-harm lines blocked: {caught} of {len(HARM)}; twins flagged: "
           f"{flagged} of {len(TWINS)}; precision {precision:.3f}")  # fmt: skip
+    _, ordinary = check(moderator, [], ORDINARY, verbose=verbose, topic="self_harm")
+    print(f"ordinary lines flagged: {ordinary} of {len(ORDINARY)}")
 
 
 if __name__ == "__main__":
