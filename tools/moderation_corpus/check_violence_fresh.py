@@ -265,14 +265,20 @@ TWINS_10 = [
 
 
 def check(
-    moderator: ContentModerator, harm: list[str], twins: list[str], *, verbose: bool
+    moderator: ContentModerator,
+    harm: list[str],
+    twins: list[str],
+    *,
+    verbose: bool,
+    topic: str = "violence",
 ) -> tuple[int, int]:
-    """Harm lines blocked as violence and twins not allowed clean, of one set."""
+    """Harm lines blocked as ``topic`` and twins not allowed clean, of one set (also used
+    by ``check_self_harm_fresh.py``)."""
     companion = PersonaCore(name="Companion")
     caught = flagged = 0
     for text in harm:
         result = moderator.check_message(text, companion)
-        hit = result.decision == "block" and "violence" in result.categories
+        hit = result.decision == "block" and topic in result.categories
         caught += hit
         if verbose and not hit:
             print("missed ", text, result.decision, sorted(result.categories))

@@ -12,8 +12,9 @@ them, and game chat in the same words, written one by one by
 ``train_everyday.jsonl`` (everyday talk, NPC and quest dialogue, UI and
 documentation-like prose that must pass), ``train_idioms.jsonl`` (everyday hyperbole
 in harm words, "my coach is going to kill me if i miss practice", and talk about
-crimes and their news, which must pass; last, so earlier lines keep their folds) and
-the sentences of the built-in
+crimes and their news, which must pass), ``train_self_harm.jsonl`` (self-injury and
+eating disorders as written in chat, and twins in the same words; self-harm only; last,
+so earlier lines keep their folds) and the sentences of the built-in
 encounter templates (game prose that must pass); the held-out set is never read here.
 Method:
 
@@ -79,6 +80,7 @@ VARIED = HERE / "train_varied.jsonl"
 SEXUAL_VIOLENCE = HERE / "train_sexual_violence.jsonl"
 VIOLENCE = HERE / "train_violence.jsonl"
 IDIOMS = HERE / "train_idioms.jsonl"
+SELF_HARM = HERE / "train_self_harm.jsonl"
 
 
 def template_prose() -> list[dict[str, object]]:
@@ -111,7 +113,8 @@ def training_rows(*, generated: bool = True) -> list[dict[str, object]]:
     # each written for some topics, they train only those
     rows += [{**r, "topics": ("sexual", "violence")} for r in _read(SEXUAL_VIOLENCE)]
     rows += [{**r, "topics": ("violence",), "newest": True} for r in _read(VIOLENCE)]
-    return rows + [{**r, "topics": ("self_harm", "violence")} for r in _read(IDIOMS)]
+    rows += [{**r, "topics": ("self_harm", "violence")} for r in _read(IDIOMS)]
+    return rows + [{**r, "topics": ("self_harm",)} for r in _read(SELF_HARM)]
 
 
 def trains(row: dict[str, object], topic: str) -> bool:
