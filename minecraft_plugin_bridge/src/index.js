@@ -67,7 +67,7 @@ class Bridge extends EventEmitter {
    */
   saveState (companions) {
     if (!this.state || this.frozen) return
-    const link = this.connection.link.snapshot()
+    const link = this.connection.link.view() // no copy of the backlog: see StateFile.save
     const snap = this.companions.snapshot()
     companions = companions ?? snap.companions
     if (link === null && companions.length === 0 && snap.running.length === 0) {
@@ -147,6 +147,7 @@ class Bridge extends EventEmitter {
     this.companions.shutdown(reason)
     this.saveState(companions)
     this.frozen = true
+    this.state?.close()
     await this.connection.stop()
   }
 }

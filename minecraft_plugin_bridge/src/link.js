@@ -39,9 +39,10 @@ const SILENCE_GRACE = 5
 /**
  * The default bound on events not yet acknowledged (--max-unacked): about an hour of a
  * busy server's events with the daemon away. The bridge is its own process, so memory is
- * cheap (a few MB), but the state file holds every waiting event and is rewritten on each
- * change: 10,000 chat events are ~1.9 MB and ~55 ms per write (measured), which is as far
- * as it should go; the GMod addon, writing on the game's main thread, keeps 1,000.
+ * cheap (a few MB). The state file holds every waiting event (10,000 chat events are
+ * ~1.9 MB); a change appends to its journal whatever the backlog, and the whole file is
+ * written again only now and then (state.js). The GMod addon, writing on the game's main
+ * thread, keeps 1,000.
  */
 const MAX_UNACKED = 10000
 
@@ -334,6 +335,23 @@ class AdapterLink {
       inS: this.inS,
       outS: this.outS,
       unacked: this.unacked.map((f) => ({ s: f.s, d: f.d, ...(f.sid !== undefined ? { sid: f.sid } : {}) }))
+    }
+  }
+
+  /**
+   * What snapshot() says, without copying the events: `unacked` is the link's own array
+   * (for the state file, which tells the events it already holds by identity, so a change
+   * costs the same whatever the backlog). Read it, never change it.
+   */
+  view () {
+    const linked = Boolean(this.linkId && this.resumeToken)
+    if (!linked && this.unacked.length === 0) return null
+    return {
+      ...(linked ? { linkId: this.linkId, resumeToken: this.resumeToken } : {}),
+      eventsLink: this.eventsLink,
+      inS: this.inS,
+      outS: this.outS,
+      unacked: this.unacked
     }
   }
 

@@ -13,6 +13,7 @@ const { BridgeConnection } = require('../src/connection')
 const { Bridge } = require('../src/index')
 const { parseConfig } = require('../src/cli')
 const { createLogger } = require('../src/log')
+const { StateFile } = require('../src/state')
 const { encodeValue } = require('../src/codec')
 const { fakeDaemon, sleep } = require('./fake-daemon')
 const { fakeFactory } = require('./fake-bot')
@@ -168,7 +169,7 @@ test('a state file holding more events than the bound is taken up whole; new eve
   try {
     assert.equal(bridge.connection.sendEvent({ type: 'player_chat', message: 'new1' }), false)
     assert.equal(log.records('link.queue_full').length, 1)
-    assert.deepEqual(JSON.parse(fs.readFileSync(file, 'utf8')).link.unacked.map((f) => f.d.message),
+    assert.deepEqual(new StateFile(file, createLogger('silent')).load({ serverId: 'mc-1', url: daemon.url }).link.unacked.map((f) => f.d.message),
       unacked.map((f) => f.d.message)) // never dropped, on disk either
     await daemon.next((f) => f.op === 'resume')
     daemon.send({ op: 'resumed', d: { replayed: 0 } })
@@ -209,7 +210,7 @@ test('a refused link (4009) is not resumed after a restart; the running actions 
     await until(() => first.connection.link.unacked.length === 0, 'the events acknowledged')
     daemon.conns[0].ws.close(4009, 'unknown link') // the daemon forgot the link
     await until(() => first.connection.link.linkId === null, 'the link refused')
-    const saved = JSON.parse(fs.readFileSync(file, 'utf8'))
+    const saved = new StateFile(file, createLogger('silent')).load({ serverId: 'mc-1', url: daemon.url })
     assert.equal(saved.link, null) // nothing to resume
     assert.deepEqual(saved.running, [{ id: 'm1', sid: 's1' }])
     assert.deepEqual(saved.companions.map((c) => c.sid), ['s1'])

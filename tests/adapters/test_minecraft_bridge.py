@@ -777,6 +777,28 @@ def _free_port() -> int:
         return port
 
 
+def _load_state(node: str, state_file: Path) -> dict[str, Any]:
+    """The bridge's state file as a restarted bridge takes it up (its snapshot with the
+    journal replayed), read by the bridge's own loader: the file is no single JSON document."""
+    script = (
+        "const [file] = process.argv.slice(1);"
+        "const { StateFile } = require('./src/state');"
+        "const log = { info () {}, warn (e, f) { console.error(e, f) } };"
+        "const text = require('node:fs').readFileSync(file, 'utf8');"
+        "process.stdout.write(JSON.stringify(new StateFile(file, log)._replay(text)))"
+    )
+    out = subprocess.run(
+        [node, "-e", script, str(state_file)],
+        cwd=BRIDGE,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
+    data: dict[str, Any] = json.loads(out)
+    return data
+
+
 def test_restarts_and_a_failed_join(node: str, tmp_path: Path) -> None:
     """Issue #19: the Minecraft server restarts (its graceful stop kicks everyone with
     "Server closed") and the companion comes back; the bridge is killed (SIGKILL) while
@@ -887,8 +909,7 @@ def test_restarts_and_a_failed_join(node: str, tmp_path: Path) -> None:
             # the bridge is killed (SIGKILL); actions sent meanwhile wait in the daemon;
             # started again, the bridge resumes the same link from its state file
             def saved() -> dict[str, Any]:
-                data: dict[str, Any] = json.loads(state_file.read_text("utf-8"))
-                return data
+                return _load_state(node, state_file)
 
             game.wait(lambda: saved()["link"]["inS"] >= 3 and not saved()["running"], 10,
                       "the state file up to date")  # fmt: skip
