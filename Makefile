@@ -114,7 +114,7 @@ pytest: $(STAMP) $(NODE_STAMP) $(STUDIO)
 
 test: lint typecheck pytest
 
-bench: $(STAMP)
+bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python benchmarks/bench_procedural.py
 	$(BIN)/python benchmarks/bench_store.py
 	$(BIN)/python benchmarks/bench_moderation.py
@@ -126,6 +126,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_market.py
 	$(BIN)/python benchmarks/bench_voice.py
 	$(BIN)/python benchmarks/bench_cluster.py
+	$(NODE_BRIDGE)/node_modules/.bin/node benchmarks/bench_minecraft_state.js
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) .demo-data .pytest_cache .mypy_cache .ruff_cache $(NODE_BRIDGE)/node_modules \
