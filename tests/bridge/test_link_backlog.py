@@ -539,7 +539,8 @@ async def test_an_evicted_link_frees_its_lease_for_the_node_its_game_server_come
 
         # a dispatch to a game server that never linked takes no lease for good
         assert await a.dispatch("minecraft", "never-linked", chat(0)) is None
-        await until(lambda: lease_free(a.cluster.leases.key(("minecraft", "never-linked"))))
+        never = a.cluster.leases.key(("minecraft", "never-linked"))
+        await until(lambda: lease_free(never))
         assert kept_by(a) == {}
         async with anyio.create_task_group() as tg:
             tg.start_soon(client.run)
