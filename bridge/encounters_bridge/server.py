@@ -1128,8 +1128,8 @@ class BridgeEdge:
             if by_server.get(place) == link_id:  # (else a newer link of it is listed)
                 del by_server[place]
             self._server_locks.pop(place, None)  # not held nor waited for (_locked)
-            if self.cluster is not None:  # its lease goes too (free for any node)
-                self.cluster.release(place)
+            if self.cluster is not None and place not in by_server:  # no link of it here:
+                self.cluster.release(place)  # its lease goes too (free for any node)
             evicted += 1
         if evicted:
             log.info("bridge.idle_links_evicted", count=evicted, kept=len(self._owners))
