@@ -84,7 +84,10 @@ class Deploys:
         self.store = service.store
 
     def servers(self) -> list[LinkedServer]:
-        """Every game server this daemon has seen link, online or not."""
+        """The game servers whose links this daemon holds in memory: those linked now
+        (``online``) and those gone for less than ``idle_link_ttl`` (their links leave
+        memory then, and the list with them: it follows the live links, not every game
+        server ever seen, which the store keeps)."""
         edge = self.service.edge
         out = []
         for (world, server_id), link_id in sorted(edge.by_server.items()):

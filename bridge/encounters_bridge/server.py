@@ -27,8 +27,12 @@ that connection only (with a close code when one applies).
 
 Memory: a link's owner stays loaded while its game server is connected and for
 ``idle_link_ttl`` seconds after it is idle; then :meth:`BridgeEdge.evict_idle` drops it
-(the store holds everything it had) and the next use loads it again. A link's backlog
-is bounded by ``max_unacked_dispatches`` (see :mod:`.links`).
+(the store holds everything it had) and the next use loads it again. Nothing of an
+evicted link stays behind (its game server's entry, locks, several nodes: its lease),
+so memory grows with the links live or recently idle, not with every game server seen
+since start; the per-address and per-link rate budgets are caches bounded on their own
+(``InProcessRateLimiter``'s ``max_keys``). A link's backlog is bounded by
+``max_unacked_dispatches`` (see :mod:`.links`).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ import ctypes.util
 import gc
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -216,12 +220,11 @@ class BridgeEdge:
     #: seconds an idle link's owner stays in memory (see :meth:`evict_idle`)
     idle_link_ttl: float = IDLE_LINK_TTL
     connections: dict[str, Connection] = field(default_factory=dict)  # by link id
-    #: every game server seen since start -> its latest link id (kept when its owner is
-    #: evicted: the list of servers seen and :meth:`knows` read it)
+    #: game server -> its latest link id, for the links in memory (an entry leaves with
+    #: its owner, see :meth:`evict_idle`: memory follows the live links, not every game
+    #: server seen since start; the store knows those)
     by_server: dict[tuple[str, str], str] = field(default_factory=dict)
     _owners: dict[str, LinkOwner] = field(default_factory=dict)
-    #: the capabilities of links evicted from memory, for :meth:`capabilities`
-    _evicted_capabilities: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: when each owner was last used (a connection, a dispatch): for :meth:`evict_idle`
     _used: dict[str, float] = field(default_factory=dict)
     #: places an identify or a resume is working on (it holds an owner across awaits):
@@ -229,9 +232,11 @@ class BridgeEdge:
     _busy: dict[tuple[str, str], int] = field(default_factory=dict)
     _evicted_at: float = 0.0
     _loading: dict[tuple[str, str], asyncio.Future[LinkOwner | None]] = field(default_factory=dict)
+    #: identifies at work per game server (an entry leaves when its last one is done)
     _server_locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
-    #: several nodes: bumped each time a game server's link is given up here, so a
-    #: load from the store that began before is not kept
+    #: several nodes: bumped each time a game server's link is given up here while it
+    #: is being loaded, so a load from the store that began before is not kept (an
+    #: entry lives as long as the load, see :meth:`_find_owner`)
     _given_up: dict[tuple[str, str], int] = field(default_factory=dict)
     _claims: asyncio.Lock = field(default_factory=asyncio.Lock)
     _live: set[Connection] = field(default_factory=set)
@@ -950,7 +955,8 @@ class BridgeEdge:
         lease was lost; dropped when the same link resumed elsewhere) and its owner is
         retired: nothing more of it is written here, and it is loaded from the store
         again if the lease comes back."""
-        self._given_up[place] = self._given_up.get(place, 0) + 1
+        if place in self._loading:  # a load under way read the store too early
+            self._given_up[place] = self._given_up.get(place, 0) + 1
         link_id = self.by_server.pop(place, None)
         if link_id is None:
             return
@@ -982,16 +988,24 @@ class BridgeEdge:
 
         owner.on_written = written
         owner.max_unacked = self.max_unacked_dispatches
-        self._evicted_capabilities.pop(link_id, None)
         self._owners[link_id] = owner
         self._used[link_id] = self.clock()
         return owner
 
-    def _server_lock(self, place: tuple[str, str]) -> asyncio.Lock:
+    @contextlib.asynccontextmanager
+    async def _server_lock(self, place: tuple[str, str]) -> AsyncIterator[None]:
+        """Hold ``place``'s server lock (one identify of a game server at a time); its
+        entry is dropped once nobody holds or waits for it, so a game server that
+        never got a link here (refused, moved to another node) leaves nothing."""
         lock = self._server_locks.get(place)
         if lock is None:
             lock = self._server_locks[place] = asyncio.Lock()
-        return lock
+        try:
+            async with lock:
+                yield
+        finally:
+            if self._server_locks.get(place) is lock and not self._locked(place):
+                del self._server_locks[place]
 
     async def _owner_for_server(self, world: str, server_id: str) -> LinkOwner | None:
         """The owner of a game server's latest link: in memory, or loaded from the
@@ -1022,6 +1036,7 @@ class BridgeEdge:
             raise
         finally:
             del self._loading[place]
+            self._given_up.pop(place, None)  # only a load under way reads it
         return owner
 
     async def _load(self, world: str, server_id: str) -> LinkOwner | None:
@@ -1081,10 +1096,14 @@ class BridgeEdge:
         the owners in memory and the live connections, each sweep (every quarter of
         ``idle_link_ttl``, at most every 30 s).
 
-        Kept: ``by_server`` (a few hundred bytes per game server seen: the list of
-        servers and :meth:`knows` read it). Several nodes: the link's lease stays this
-        node's as before (renewed in Redis) and the owner is loaded again under it;
-        another node taking it loads it from the store as always."""
+        Nothing of the link is kept: its ``by_server`` entry goes with it (the list of
+        servers shows the links in memory; :meth:`knows` asks the store), so memory
+        follows the links live or recently idle, not every game server seen since
+        start. Several nodes: the link's lease is released as well
+        (:meth:`~.cluster.routing.Cluster.release`), so it is not renewed for a link
+        this node no longer holds, and the node its game server comes back to takes it
+        without asking this one; the next use here takes it again, loading the link
+        with a new epoch like any node."""
         now = self.clock()
         held = {id(c.owner) for c in self._live if c.owner is not None}
         by_server, evicted = self.by_server, 0
@@ -1106,13 +1125,29 @@ class BridgeEdge:
                 continue
             del self._owners[link_id]
             self._used.pop(link_id, None)
-            if by_server.get(place) == link_id:  # still listed (Deploys.servers, signals)
-                self._evicted_capabilities[link_id] = tuple(owner.state.capabilities)
+            if by_server.get(place) == link_id:  # (else a newer link of it is listed)
+                del by_server[place]
             self._server_locks.pop(place, None)  # not held nor waited for (_locked)
+            if self.cluster is not None and place not in by_server:  # no link of it here:
+                self.cluster.release(place)  # its lease goes too (free for any node)
             evicted += 1
         if evicted:
             log.info("bridge.idle_links_evicted", count=evicted, kept=len(self._owners))
         return evicted
+
+    def _release_unused(self, place: tuple[str, str]) -> None:
+        """Several nodes: release ``place``'s lease when this node has no link of it in
+        memory and nothing of it at work (an identify, a resume, a load), as
+        :meth:`evict_idle` does for an evicted link: a lease is held for a link this
+        node holds, not for a dispatch that found no link."""
+        if (
+            self.cluster is not None
+            and place not in self.by_server
+            and place not in self._loading
+            and not self._busy.get(place)
+            and not self._locked(place)
+        ):
+            self.cluster.release(place)
 
     def _locked(self, place: tuple[str, str]) -> bool:
         """Whether ``place``'s server lock is held or waited for. (A released lock
@@ -1184,6 +1219,7 @@ class BridgeEdge:
                 raise LinkMoved(f"{world}/{server_id} is held by another node now")
             if also is not None:
                 await self.store.write_links(LinkBatch(records=also))
+            self._release_unused((world, server_id))  # taken for a link that is not there
             return []
         if owner.link_id in self._used:
             self._used[owner.link_id] = self.clock()
@@ -1194,13 +1230,11 @@ class BridgeEdge:
             raise
 
     def capabilities(self, link_id: str) -> list[str] | None:
-        """The capabilities a link identified with (in memory, or evicted from it);
-        None for a link this daemon has not seen since it started."""
+        """The capabilities a link identified with, while it is in memory; None for
+        one that is not (never here, or evicted: on one node a signal loads its link
+        first, see :meth:`check_room`)."""
         owner = self._owners.get(link_id)
-        if owner is not None:
-            return owner.state.capabilities
-        evicted = self._evicted_capabilities.get(link_id)
-        return list(evicted) if evicted is not None else None
+        return owner.state.capabilities if owner is not None else None
 
     async def check_room(self, world: str, server_id: str, count: int) -> None:
         """Raise :class:`~.links.LinkBacklogFull` now when the game server's link would
@@ -1221,10 +1255,12 @@ class BridgeEdge:
                 raise
 
     async def knows(self, world: str, server_id: str) -> bool:
-        """Whether that game server has connected (to any node, with several)."""
+        """Whether that game server has ever linked (to any node, with several): its
+        link is in memory or in the store (an idle link evicted from memory, a link
+        from before a restart)."""
         if (world, server_id) in self.by_server:
             return True
-        return self.cluster is not None and await self.store.find_link(world, server_id) is not None
+        return await self.store.find_link(world, server_id) is not None
 
     def link_state(self, link_id: str) -> LinkState | None:
         """The in-memory state of a link this daemon has seen."""

@@ -13,7 +13,8 @@ import contextlib
 import io
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +25,22 @@ from anyio.abc import TaskGroup
 
 from encounters.log import configure_logging
 from encounters.moderation import TextFilter
+from encounters.settings import Settings, load_settings
 from encounters.storage import SQLiteStore, Store
+from encounters.storage.postgres import PostgresStore
 from encounters_bridge.adapter import AdapterClient
+from encounters_bridge.cluster import Cluster
 from encounters_bridge.frames import Frame
 from encounters_bridge.keys import create_world_key
 from encounters_bridge.links import LinkBacklogFull
+from encounters_bridge.protocol import LinkState
 from encounters_bridge.server import BridgeEdge
 from encounters_bridge.store import open_bridge_store
 from tests.support.control import (
     SERVER,
+    Daemon,
     Game,
+    Keys,
     approved_persona,
     bearer,
     connected,
@@ -43,7 +50,13 @@ from tests.support.control import (
     spawn_live,
     until,
 )
-from tests.support.services import store_backend
+from tests.support.services import (
+    POSTGRES_URL,
+    REDIS_URL,
+    postgres_schema,
+    redis_prefix,
+    store_backend,
+)
 
 pytestmark = pytest.mark.anyio
 LIMIT = 5
@@ -76,6 +89,52 @@ def log_lines(logged: io.StringIO, event: str) -> list[dict[str, Any]]:
     return [line for line in lines if line["event"] == event]
 
 
+@dataclass
+class Spawned:
+    """A daemon with a game server linked and a companion live on it (its spawn acked)."""
+
+    dm: Daemon
+    keys: Keys
+    game: Game
+    http: httpx.AsyncClient
+    sid: str
+    #: the link's in-memory state (its unacknowledged dispatches)
+    state: LinkState
+
+    @property
+    def client(self) -> AdapterClient:
+        return self.game.client
+
+    @contextlib.asynccontextmanager
+    async def away(self) -> AsyncIterator[None]:
+        """The game server away for the block (cut off, its link no longer connected);
+        given its URLs back after it, it resumes its link."""
+        with dead_url() as nowhere:
+            urls = away(self.client, nowhere)
+            await self.client.drop()
+            await until(lambda: not self.dm.edge.connections)
+            yield
+            self.client.urls = urls
+
+
+@contextlib.asynccontextmanager
+async def spawned(tmp_path: Path, text_filter: TextFilter) -> AsyncIterator[Spawned]:
+    """A daemon whose links keep at most ``LIMIT`` dispatches waiting, a web game
+    server linked to it and a persona allowed to chat (600 a minute) spawned there."""
+    async with run_daemon(tmp_path / "d.db", text_filter) as dm:
+        dm.edge.max_unacked_dispatches = LIMIT
+        keys = await make_keys(dm.edge.store)
+        game = Game.create(dm.ws_url, keys.world, "json")
+        async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
+            safety = {"maxActionsPerMinute": 600, "allowedActions": ["chat"]}
+            pid, token = await approved_persona(http, keys, safety=safety)
+            sid = await spawn_live(http, keys, pid, token)
+            state = dm.edge.link_state(game.client.link.link_id or "")
+            assert state is not None
+            await until(lambda: state.unacked == [])
+            yield Spawned(dm, keys, game, http, sid, state)
+
+
 async def test_a_full_backlog_refuses_signals_with_503_and_keeps_every_queued_dispatch(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
@@ -87,66 +146,47 @@ async def test_a_full_backlog_refuses_signals_with_503_and_keeps_every_queued_di
     logged = io.StringIO()
     configure_logging("info", "json", stream=logged)
     try:
-        async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-            dm.edge.max_unacked_dispatches = LIMIT
-            keys = await make_keys(dm.edge.store)
-            game = Game.create(dm.ws_url, keys.world, "json")
-            client = game.client
-            async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
-                safety = {"maxActionsPerMinute": 600, "allowedActions": ["chat"]}
-                pid, token = await approved_persona(http, keys, safety=safety)
-                sid = await spawn_live(http, keys, pid, token)
-                link_id = client.link.link_id
-                state = dm.edge.link_state(link_id or "")
-                assert state is not None
-                await until(lambda: state.unacked == [])
-                creator = bearer(keys.creator)
-
-                with dead_url() as nowhere:
-                    urls = away(client, nowhere)
-                    await client.drop()
-                    await until(lambda: not dm.edge.connections)
-                    r = await http.post(
-                        "/signal", headers=creator, json=signal(sid, "a1", "a2", "a3")
-                    )
-                    assert r.status_code == 200, r.text
-                    # 3 wait; 3 more would make 6: refused whole, none of them queued
-                    r = await http.post(
-                        "/signal", headers=creator, json=signal(sid, "b1", "b2", "b3")
-                    )
-                    assert r.status_code == 503, r.text
-                    message = r.json()["error"]["message"]
-                    assert f"web server '{SERVER}' is away or not reading its link" in message
-                    assert "nothing of this request was stored" in message
-                    assert "try again once it is back" in message  # what to do
-                    # the daemon's numbers and settings are for its log, not API callers
-                    assert "max_unacked_dispatches" not in message and "at most" not in message
-                    r = await http.post("/signal", headers=creator, json=signal(sid, "a4", "a5"))
-                    assert r.status_code == 200, r.text
-                    r = await http.post("/signal", headers=creator, json=signal(sid, "c1"))
-                    assert r.status_code == 503, r.text
-                    assert "is away or not reading its link" in r.json()["error"]["message"]
-                    # a companion's actions: refused quietly, logged once, counted
-                    for n in range(3):
-                        await dm.service._companion_signal(sid, [
-                            {"id": f"k{n}", "type": "chat", "message": "Hello"}])  # fmt: skip
-                    r = await http.get("/metrics", headers=bearer(keys.admin))
-                    assert "ae_bridge_dispatches_refused_total 7.0" in r.text  # 3 + 1 + 3
-                    # refused before moderation: no rate budget or count spent on them
-                    assert 'ae_actions_total{decision="allow"} 5.0' in r.text
-                    assert len(state.unacked) == LIMIT
-                    # the session counts only what was taken
-                    assert (await session_of(http, keys.creator, sid))["actions_sent"] == LIMIT
-                    client.urls = urls
-
-                await until(lambda: len(game.action_ids()) == LIMIT)
-                assert client.link.link_id == link_id  # resumed, not identified again
-                await until(lambda: state.unacked == [])
-                r = await http.post("/signal", headers=creator, json=signal(sid, "a6"))
+        async with spawned(tmp_path, text_filter) as on:
+            http, sid, state, game = on.http, on.sid, on.state, on.game
+            link_id = on.client.link.link_id
+            creator = bearer(on.keys.creator)
+            async with on.away():
+                r = await http.post("/signal", headers=creator, json=signal(sid, "a1", "a2", "a3"))
                 assert r.status_code == 200, r.text
-                await until(lambda: game.action_ids()[-1:] == ["a6"])
-                assert game.action_ids() == ["a1", "a2", "a3", "a4", "a5", "a6"]
-                assert [f.s for f in game.of_type("action")] == [2, 3, 4, 5, 6, 7]
+                # 3 wait; 3 more would make 6: refused whole, none of them queued
+                r = await http.post("/signal", headers=creator, json=signal(sid, "b1", "b2", "b3"))
+                assert r.status_code == 503, r.text
+                message = r.json()["error"]["message"]
+                assert f"web server '{SERVER}' is away or not reading its link" in message
+                assert "nothing of this request was stored" in message
+                assert "try again once it is back" in message  # what to do
+                # the daemon's numbers and settings are for its log, not API callers
+                assert "max_unacked_dispatches" not in message and "at most" not in message
+                r = await http.post("/signal", headers=creator, json=signal(sid, "a4", "a5"))
+                assert r.status_code == 200, r.text
+                r = await http.post("/signal", headers=creator, json=signal(sid, "c1"))
+                assert r.status_code == 503, r.text
+                assert "is away or not reading its link" in r.json()["error"]["message"]
+                # a companion's actions: refused quietly, logged once, counted
+                for n in range(3):
+                    await on.dm.service._companion_signal(sid, [
+                        {"id": f"k{n}", "type": "chat", "message": "Hello"}])  # fmt: skip
+                r = await http.get("/metrics", headers=bearer(on.keys.admin))
+                assert "ae_bridge_dispatches_refused_total 7.0" in r.text  # 3 + 1 + 3
+                # refused before moderation: no rate budget or count spent on them
+                assert 'ae_actions_total{decision="allow"} 5.0' in r.text
+                assert len(state.unacked) == LIMIT
+                # the session counts only what was taken
+                assert (await session_of(http, on.keys.creator, sid))["actions_sent"] == LIMIT
+
+            await until(lambda: len(game.action_ids()) == LIMIT)
+            assert on.client.link.link_id == link_id  # resumed, not identified again
+            await until(lambda: state.unacked == [])
+            r = await http.post("/signal", headers=creator, json=signal(sid, "a6"))
+            assert r.status_code == 200, r.text
+            await until(lambda: game.action_ids()[-1:] == ["a6"])
+            assert game.action_ids() == ["a1", "a2", "a3", "a4", "a5", "a6"]
+            assert [f.s for f in game.of_type("action")] == [2, 3, 4, 5, 6, 7]
     finally:
         configure_logging("warning", "console", None)
     full = log_lines(logged, "bridge.link_backlog_full")
@@ -163,35 +203,22 @@ async def test_a_refused_spawn_keeps_its_deploy_token(
 ) -> None:
     """A spawn to a game server whose backlog is full is refused (503) before its deploy
     token is spent: the same token spawns once the game server caught up."""
-    async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        dm.edge.max_unacked_dispatches = LIMIT
-        keys = await make_keys(dm.edge.store)
-        game = Game.create(dm.ws_url, keys.world, "json")
-        client = game.client
-        async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
-            safety = {"maxActionsPerMinute": 600, "allowedActions": ["chat"]}
-            pid, token = await approved_persona(http, keys, safety=safety)
-            sid = await spawn_live(http, keys, pid, token)
-            other, other_token = await approved_persona(http, keys, name="Second Guide")
-            state = dm.edge.link_state(client.link.link_id or "")
-            assert state is not None
-            await until(lambda: state.unacked == [])
-            with dead_url() as nowhere:
-                urls = away(client, nowhere)
-                await client.drop()
-                await until(lambda: not dm.edge.connections)
-                ids = [f"a{n}" for n in range(LIMIT)]
-                r = await http.post("/signal", headers=bearer(keys.creator), json=signal(sid, *ids))
-                assert r.status_code == 200, r.text
-                body = {"personaId": other, "deploymentToken": other_token, "world": "web",
-                        "serverId": SERVER}  # fmt: skip
-                r = await http.post("/spawn", headers=bearer(keys.creator), json=body)
-                assert r.status_code == 503, r.text
-                assert "is away or not reading its link" in r.json()["error"]["message"]
-                client.urls = urls
-            await until(lambda: len(game.action_ids()) == LIMIT and state.unacked == [])
-            r = await http.post("/spawn", headers=bearer(keys.creator), json=body)
-            assert r.status_code == 201, r.text
+    async with spawned(tmp_path, text_filter) as on:
+        http, state = on.http, on.state
+        other, other_token = await approved_persona(http, on.keys, name="Second Guide")
+        creator = bearer(on.keys.creator)
+        body = {"personaId": other, "deploymentToken": other_token, "world": "web",
+                "serverId": SERVER}  # fmt: skip
+        async with on.away():
+            ids = [f"a{n}" for n in range(LIMIT)]
+            r = await http.post("/signal", headers=creator, json=signal(on.sid, *ids))
+            assert r.status_code == 200, r.text
+            r = await http.post("/spawn", headers=creator, json=body)
+            assert r.status_code == 503, r.text
+            assert "is away or not reading its link" in r.json()["error"]["message"]
+        await until(lambda: len(on.game.action_ids()) == LIMIT and state.unacked == [])
+        r = await http.post("/spawn", headers=creator, json=body)
+        assert r.status_code == 201, r.text
 
 
 async def test_a_session_ends_while_its_game_server_is_away_with_a_full_backlog(
@@ -200,33 +227,19 @@ async def test_a_session_ends_while_its_game_server_is_away_with_a_full_backlog(
     """Ending a session is never refused for a full backlog (its one despawn goes
     beyond the bound): a session on a game server that never comes back can be ended.
     The game server back gets the queued actions, then the despawn, once each."""
-    async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        dm.edge.max_unacked_dispatches = LIMIT
-        keys = await make_keys(dm.edge.store)
-        game = Game.create(dm.ws_url, keys.world, "json")
-        client = game.client
-        async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
-            safety = {"maxActionsPerMinute": 600, "allowedActions": ["chat"]}
-            pid, token = await approved_persona(http, keys, safety=safety)
-            sid = await spawn_live(http, keys, pid, token)
-            state = dm.edge.link_state(client.link.link_id or "")
-            assert state is not None
-            await until(lambda: state.unacked == [])
-            creator = bearer(keys.creator)
-            with dead_url() as nowhere:
-                urls = away(client, nowhere)
-                await client.drop()
-                await until(lambda: not dm.edge.connections)
-                ids = [f"a{n}" for n in range(LIMIT)]
-                r = await http.post("/signal", headers=creator, json=signal(sid, *ids))
-                assert r.status_code == 200, r.text
-                r = await http.post(f"/session/{sid}/end", headers=creator)
-                assert r.status_code == 200, r.text
-                assert (await session_of(http, keys.creator, sid))["status"] == "ended"
-                client.urls = urls
-            await until(lambda: bool(game.of_type("despawn")) and state.unacked == [])
-            assert game.action_ids() == ids
-            assert [f.sid for f in game.of_type("despawn")] == [sid]
+    async with spawned(tmp_path, text_filter) as on:
+        http, sid, state, game = on.http, on.sid, on.state, on.game
+        creator = bearer(on.keys.creator)
+        async with on.away():
+            ids = [f"a{n}" for n in range(LIMIT)]
+            r = await http.post("/signal", headers=creator, json=signal(sid, *ids))
+            assert r.status_code == 200, r.text
+            r = await http.post(f"/session/{sid}/end", headers=creator)
+            assert r.status_code == 200, r.text
+            assert (await session_of(http, on.keys.creator, sid))["status"] == "ended"
+        await until(lambda: bool(game.of_type("despawn")) and state.unacked == [])
+        assert game.action_ids() == ids
+        assert [f.sid for f in game.of_type("despawn")] == [sid]
 
 
 # -- idle links leave memory --------------------------------------------------------------
@@ -246,6 +259,26 @@ def evict(edge: BridgeEdge, limit: int = 500) -> int:
         return edge.evict_idle(limit)
     finally:
         edge.idle_link_ttl = 3600
+
+
+#: What the edge and the cluster keep that is not per game server or link: handlers,
+#: settings, the cluster's own tasks (heartbeat, inbox). (The rate budgets' limiters
+#: hold per-link keys too: a cache with its own bound.)
+NOT_PER_LINK = {"on_event", "on_link", "observers", "trusted_proxies", "_tasks"}
+
+
+def leftovers(*parts: object) -> dict[str, int]:
+    """Every container (dict, set, list) of ``parts`` (an edge, its cluster, the
+    cluster's leases) still holding something, by name: what memory keeps after the
+    links left. Found by looking at all of them, so a map added later is checked too."""
+    found = {}
+    for part in parts:
+        for name, value in vars(part).items():
+            if name in NOT_PER_LINK or not isinstance(value, dict | set | list):
+                continue
+            if value:
+                found[f"{type(part).__name__}.{name}"] = len(value)
+    return found
 
 
 def start_fleet(
@@ -316,8 +349,13 @@ async def test_idle_links_leave_memory_and_come_back_with_their_backlog(backend:
                 assert len(edge._owners) == len(servers) - 5
                 assert evict(edge) == len(servers) - 5
                 assert edge._owners == {}
-                # what the list of servers and a signal's checks read is kept
+                assert leftovers(edge) == {}  # nothing per game server stays behind
+                # the store still knows them; a use loads the link, capabilities too
+                assert await edge.knows("minecraft", "srv-1")
+                assert edge.capabilities(clients["srv-1"].link.link_id or "") is None
+                await edge.check_room("minecraft", "srv-1", 1)  # what a signal does first
                 assert edge.capabilities(clients["srv-1"].link.link_id or "") == ["chat"]
+                assert evict(edge) == 1
                 # dispatched while its link is out of memory: loaded, numbered on
                 for n in (2, 3):
                     assert await edge.dispatch("minecraft", "srv-0", chat(n)) == n + 1
@@ -427,3 +465,148 @@ async def test_evicting_while_links_drop_resume_and_get_dispatches_loses_nothing
     for name in servers:  # the adapter skips a resent dispatch it has run: once each
         assert [(f.s, f.d["n"]) for f in got[name]] == [(n + 1, n) for n in range(rounds)]
     assert evictions > 0
+
+
+# -- several nodes: an evicted link's lease ---------------------------------------------
+
+LEASE_TTL = 1.0
+
+
+@pytest.fixture
+def shared() -> Iterator[tuple[str, Settings]]:
+    """A PostgreSQL schema and a Redis key prefix two nodes share."""
+    with postgres_schema() as schema, redis_prefix() as prefix:
+        yield f"{POSTGRES_URL}?schema={schema}", load_settings(redis=REDIS_URL,
+                                                               redis_prefix=prefix)  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def node(pg_url: str, settings: Settings) -> AsyncIterator[tuple[BridgeEdge, str]]:
+    """A daemon node's edge in the cluster (its leases in Redis, its links fenced in
+    PostgreSQL) and its adapter URL; idle links leave memory only when ``evict`` says."""
+    async with PostgresStore(pg_url) as store:
+        records = await open_bridge_store(store)
+        edge = BridgeEdge(records, heartbeat_interval=0.5, idle_link_ttl=3600)
+        edge.cluster = cluster = Cluster(settings, lease_ttl=LEASE_TTL)
+        await cluster.start(edge)
+        server = await edge.serve("127.0.0.1", 0)
+        try:
+            yield edge, f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/ws"
+        finally:
+            await edge.close_all()
+            server.close()
+            await server.wait_closed()
+            await cluster.close()
+
+
+def kept_by(edge: BridgeEdge) -> dict[str, int]:
+    """What a node keeps per game server or link (edge, cluster, leases)."""
+    assert edge.cluster is not None
+    return leftovers(edge, edge.cluster, edge.cluster.leases)
+
+
+async def quiet(edge: BridgeEdge) -> None:
+    """Wait until no connection is left and every link in memory has written all."""
+    await until(lambda: not edge._live and all(o.quiet for o in edge._owners.values()))
+
+
+async def test_an_evicted_link_frees_its_lease_for_the_node_its_game_server_comes_back_to(
+    shared: tuple[str, Settings],
+) -> None:
+    """A node that evicts an idle link from memory frees its lease in Redis: it is not
+    renewed on for as long as the node lives, and the node keeps nothing of the link.
+    Used again there at once (a dispatch while the lease is being freed) the node takes
+    the lease again and loads the link anew; evicted again, the lease goes. The game
+    server coming back to another node resumes its link there and gets every dispatch
+    once, in order; the first node's next dispatch is forwarded to it."""
+    pg_url, settings = shared
+    place = ("minecraft", "srv")
+    async with node(pg_url, settings) as (a, url_a), node(pg_url, settings) as (b, url_b):
+        assert a.cluster is not None and b.cluster is not None
+        _, key = await create_world_key(a.store, "one", "minecraft", ["srv"])
+        got: list[Frame] = []
+        client = AdapterClient(url_a, world="minecraft", server_id="srv", key=key,
+                               capabilities=["chat"], max_backoff=0.05)  # fmt: skip
+
+        async def on_dispatch(frame: Frame) -> None:
+            got.append(frame)
+
+        client.on_dispatch = on_dispatch
+        redis, lease = a.cluster.redis, a.cluster.leases.key(place)
+
+        async def released(key: str = lease) -> bool:
+            """The lease is free in Redis and A keeps nothing of the link (its release
+            task done too)."""
+            return not await redis.exists(key) and kept_by(a) == {}
+
+        # a dispatch to a game server that never linked takes no lease for good
+        assert await a.dispatch("minecraft", "never-linked", chat(0)) is None
+        never = a.cluster.leases.key(("minecraft", "never-linked"))
+        await until(lambda: released(never))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run)
+            await until(lambda: len(a.connections) == 1, timeout=20)
+            link_id = client.link.link_id
+            assert await a.dispatch(*place, chat(0)) == 1
+            await until(lambda: len(got) == 1)
+            with dead_url() as nowhere:
+                away(client, nowhere)
+                await client.drop()
+                await quiet(a)
+                assert evict(a) == 1
+                # at once, before the lease is freed: taken again, the link loaded anew
+                assert await a.dispatch(*place, chat(1)) == 2
+                assert await redis.get(lease) == a.cluster.node_id.encode()
+                await quiet(a)
+                assert evict(a) == 1
+                await until(released)  # freed, not renewed by the heartbeat
+                client.urls = [url_b + "?encoding=json"]  # back, to node B
+            await until(lambda: len(got) == 2 and bool(b.connections), timeout=20)
+            assert client.link.link_id == link_id  # resumed on B, not identified again
+            assert await redis.get(lease) == b.cluster.node_id.encode()
+            assert await a.dispatch(*place, chat(2)) == 3  # forwarded to B
+            await until(lambda: len(got) == 3)
+            assert [(f.s, f.d["n"]) for f in got] == [(1, 0), (2, 1), (3, 2)]
+            assert kept_by(a) == {}
+            await client.stop()
+            tg.cancel_scope.cancel()
+
+
+async def test_a_link_handed_to_another_node_leaves_nothing_on_the_first(
+    shared: tuple[str, Settings],
+) -> None:
+    """A game server identified on node A resumes on node B while A still holds its
+    link: A hands the lease over and keeps nothing of the link (no lock, no entry),
+    and B is its one writer: the dispatches made through either node reach the game
+    once each, numbered on."""
+    pg_url, settings = shared
+    place = ("minecraft", "srv")
+    async with node(pg_url, settings) as (a, url_a), node(pg_url, settings) as (b, url_b):
+        assert a.cluster is not None and b.cluster is not None
+        _, key = await create_world_key(a.store, "one", "minecraft", ["srv"])
+        got: list[Frame] = []
+        client = AdapterClient(url_a, world="minecraft", server_id="srv", key=key,
+                               capabilities=["chat"], max_backoff=0.05)  # fmt: skip
+
+        async def on_dispatch(frame: Frame) -> None:
+            got.append(frame)
+
+        client.on_dispatch = on_dispatch
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run)
+            await until(lambda: len(a.connections) == 1, timeout=20)
+            link_id = client.link.link_id
+            assert await b.dispatch(*place, chat(0)) == 1  # forwarded to A
+            await until(lambda: len(got) == 1)
+            client.urls = [url_b + "?encoding=json"]
+            await client.drop()
+            await until(lambda: bool(b.connections) and not a._live, timeout=20)
+            assert client.link.link_id == link_id
+            await quiet(a)
+            assert kept_by(a) == {}
+            assert await a.dispatch(*place, chat(1)) == 2  # forwarded to B
+            await until(lambda: len(got) == 2)
+            assert [(f.s, f.d["n"]) for f in got] == [(1, 0), (2, 1)]
+            assert kept_by(a) == {}
+            await client.stop()
+            tg.cancel_scope.cancel()

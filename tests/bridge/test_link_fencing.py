@@ -50,6 +50,7 @@ from encounters_bridge.store import (
     LinkWrite,
     open_bridge_store,
 )
+from encounters_bridge.store import postgres as bridge_postgres
 from encounters_bridge.store import schema as bridge_schema
 from tests.support.services import POSTGRES_URL, postgres_schema, store_backend
 
@@ -179,6 +180,30 @@ async def test_a_take_stays_above_an_epoch_a_node_of_the_version_before_stamped(
         found = await taken(records)
         assert found.epoch == records.taken_epoch("gmod", "srv-1") == 8
         assert (await taken(records)).epoch == 9
+
+
+async def test_a_process_remembers_the_take_epochs_of_its_latest_game_servers_only(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The epoch a process took a game server with (what its new link for the server
+    carries) is kept for the latest ``MAX_TAKEN`` servers it took, not for every server
+    it ever took. One forgotten reads 0: a new link carrying that is refused, nothing
+    stored, as if another node had taken the server (its adapter identifies again)."""
+    monkeypatch.setattr(bridge_postgres, "MAX_TAKEN", 3, raising=False)
+    async with PostgresStore(pg_url) as shared:
+        records = await open_bridge_store(shared)
+        for n in range(5):
+            assert await records.take_link("gmod", f"srv-{n}") is None
+        assert await records.take_link("gmod", "srv-2") is None  # again: the newest now
+        epochs = [records.taken_epoch("gmod", f"srv-{n}") for n in range(5)]
+        assert epochs == [0, 0, 2, 1, 1]
+        forgotten = link("lnk_0", "srv-0").model_copy(update={"epoch": epochs[0]})
+        with pytest.raises(LinkMoved):
+            await records.write_links(batch(LinkWrite(forgotten, new=True), "forgotten"))
+        assert await records.get_link("lnk_0") is None
+        kept = link("lnk_2", "srv-2").model_copy(update={"epoch": epochs[2]})
+        await records.write_links(batch(LinkWrite(kept, new=True), "kept"))
+        assert (await taken(records, "srv-2")).id == "lnk_2"
 
 
 async def test_a_store_one_process_writes_takes_the_newest_link_as_it_is(

@@ -4,7 +4,10 @@
 :class:`~encounters_bridge.links.LinkOwner` (its sequence numbers and outbox writer).
 At most one node holds a lease at a time, so a link has one writer in the whole
 cluster, as it has one in a single process. The lease is valid while its key exists
-*and* its node is alive (:mod:`.node`); it is renewed with the node's heartbeat.
+*and* its node is alive (:mod:`.node`); it is renewed with the node's heartbeat while
+the node holds the link in memory, and released when the node evicts the idle link
+(``Cluster.release``), so a node renews the leases of the links it holds, not of every
+link it ever held.
 
 Taking a lease (:meth:`Leases.acquire`) is one Lua script, so two nodes racing for a
 free or stale lease cannot both win: it keeps a lease held by a live node, and

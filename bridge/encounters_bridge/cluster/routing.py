@@ -49,7 +49,8 @@ identify wins and the older adapter stops; silently when the same link resumed h
 and passes the lease on. When the holder is dead (SIGKILL), its lease is free once its
 liveness key lapses (``lease_ttl``), and the adapter resuming on another node is let in
 then, replayed from the outbox. A dispatch for a link no node holds takes the lease on
-the node that made it.
+the node that made it. A node that evicts an idle link from memory releases its lease
+(:meth:`Cluster.release`), so no node holds the link until one uses it again.
 
 Limits: a node that loses Redis for longer than ``lease_ttl`` is taken for dead and its
 links move (its writes are then refused, see above); what it did outside the store
@@ -63,6 +64,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import AsyncIterator
 from typing import Any, Literal, Protocol
 
 from encounters._util.redis import redis_client
@@ -136,8 +138,9 @@ class Cluster:
         self.links: LocalLinks | None = None
         #: places held whose stale cache was dropped: only these may be written here
         self._ready: set[Place] = set()
+        #: per place, while a take or a drop of it is at work (see :meth:`_lock`)
         self._locks: dict[Place, asyncio.Lock] = {}
-        #: places being handed to another node: not taken back meanwhile
+        #: places being handed to another node or released: not taken back meanwhile
         self._leaving: set[Place] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._dropping: set[asyncio.Task[None]] = set()
@@ -172,7 +175,7 @@ class Cluster:
         after the edge saved and closed its links)."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._dropping]:  # releases and drops finish first
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         with contextlib.suppress(Exception):
@@ -212,11 +215,52 @@ class Cluster:
 
     # -- leases ------------------------------------------------------------------------
 
-    def _lock(self, place: Place) -> asyncio.Lock:
+    @contextlib.asynccontextmanager
+    async def _lock(self, place: Place) -> AsyncIterator[None]:
+        """Hold ``place``'s lock; its entry is dropped once nobody holds or waits for
+        it, so the locks follow the takes at work, not every place ever taken."""
         lock = self._locks.get(place)
         if lock is None:
             lock = self._locks[place] = asyncio.Lock()
-        return lock
+        try:
+            async with lock:
+                yield
+        finally:
+            # (a released lock with waiters is unlocked until the first waiter runs)
+            if self._locks.get(place) is lock and not (
+                lock.locked() or getattr(lock, "_waiters", None)
+            ):
+                del self._locks[place]
+
+    def release(self, place: Place) -> None:
+        """This node evicted ``place``'s idle link from memory (nothing of it queued
+        or being written, see ``BridgeEdge.evict_idle``): stop renewing its lease and
+        free it in Redis. Kept, it was renewed for as long as this node lived, one
+        more key in every heartbeat's renewal, and a node the game server came back to
+        had to ask this one to hand it over. No await (the eviction sweep has none):
+        the free is a compare-and-delete (:meth:`~.leases.Leases.hand_to`) in a task,
+        and until it is done a take of the place here waits (``_leaving``), so it
+        never frees a lease this node took again meanwhile. A write of the link here
+        takes the lease again first, and loads the link with a new epoch (the store's
+        fence holds whoever wrote it meanwhile). When Redis is away the lease is not
+        renewed any more and lapses within ``lease_ttl``."""
+        self._ready.discard(place)
+        if place not in self.leases.held or place in self._leaving:
+            return
+        self.leases.held.discard(place)
+        self._leaving.add(place)
+        task = asyncio.get_running_loop().create_task(self._release(place))
+        self._dropping.add(task)
+        task.add_done_callback(self._dropping.discard)
+
+    async def _release(self, place: Place) -> None:
+        try:
+            await self.leases.hand_to(place, None)
+        except Exception as exc:  # not renewed any more: it lapses within lease_ttl
+            log.warning("cluster.lease_not_released", world=place[0], server_id=place[1],
+                        error=repr(exc))  # fmt: skip
+        finally:
+            self._leaving.discard(place)
 
     async def _take(self, place: Place) -> str:
         """The holder of ``place`` after trying to take it; when this node took it

@@ -34,7 +34,8 @@ def router(service: DeploymentService, deploys: Deploys) -> APIRouter:
 
     @api.get("/worlds/servers")
     async def servers(_: Caller) -> list[LinkedServer]:
-        """Game servers that have linked to this daemon; ``online``: linked now."""
+        """Game servers linked to this daemon now (``online``) or gone for less than
+        ``idle_link_ttl``."""
         return deploys.servers()
 
     @api.get("/worlds/catalog")

@@ -141,13 +141,18 @@ def _link_writes(change: LinkWrite) -> list[Write]:
     return writes
 
 
+#: Game servers whose take epoch a process remembers (:meth:`PostgresBridgeStore.taken_epoch`).
+MAX_TAKEN = 4096
+
+
 class PostgresBridgeStore(BridgeStore):
     """The daemon's records beside ``store``'s, in its database. :meth:`open` creates
     or migrates the tables (``store`` must be open); closing ``store`` closes this too."""
 
     def __init__(self, store: PostgresStore) -> None:
         self.store = store
-        #: the epoch this process last took each game server with (take_link)
+        #: the epoch this process last took each game server with (take_link), for
+        #: the latest MAX_TAKEN game servers taken (see :meth:`taken_epoch`)
         self._taken: dict[tuple[str, str], int] = {}
 
     async def open(self) -> None:
@@ -286,10 +291,20 @@ class PostgresBridgeStore(BridgeStore):
                 found = await self._read_link(
                     conn, select(t.id, t.data, t.epoch).where(t.id == last)
                 )
-        self._taken[(world, server_id)] = epoch
+        taken = self._taken
+        taken.pop((world, server_id), None)  # the newest last: the oldest go first
+        taken[(world, server_id)] = epoch
+        if len(taken) > MAX_TAKEN:
+            del taken[next(iter(taken))]
         return found
 
     def taken_epoch(self, world: str, server_id: str) -> int:
+        """As :meth:`LinkStore.taken_epoch`, for the latest ``MAX_TAKEN`` game servers
+        this process took: it is read right after the take (an identify that found no
+        link), so a bound keeps a daemon that saw many game servers from keeping one
+        entry each for its life. A server forgotten meanwhile reads 0: its new link's
+        write is refused as if another node had taken the server (the adapter is told
+        to identify again), never stored unfenced."""
         return self._taken.get((world, server_id), 0)
 
     async def _link(self, query: Any) -> LinkRecord | None:
