@@ -6,19 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from encounters.moderation import TextFilter
 from tests.support.control import (
-    Game,
-    approved_persona,
     bearer,
-    connected,
-    make_keys,
-    run_daemon,
-    spawn_live,
+    live_companion,
 )
 
 
@@ -26,18 +20,15 @@ from tests.support.control import (
 async def test_metrics_follow_prometheus_conventions(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
-    async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.edge.store)
-        game = Game.create(dm.ws_url, keys.world, "json")
-        async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
-            pid, token = await approved_persona(http, keys)
-            sid = await spawn_live(http, keys, pid, token)
-            await http.post("/signal", headers=bearer(keys.creator), json={
-                "sessionId": sid, "actions": [{"type": "chat", "message": "hi"},
-                                              {"type": "look_at", "target": "x"}]})  # fmt: skip
-            await http.get(f"/personas/{pid}", headers=bearer(keys.creator))
-            await http.get("/personas")  # no key: 401
-            text = (await http.get("/metrics", headers=bearer(keys.admin))).text
+    async with live_companion(tmp_path / "d.db", text_filter) as live:
+        keys, http = live.keys, live.http
+        pid, sid = live.pid, live.sid
+        await http.post("/signal", headers=bearer(keys.creator), json={
+            "sessionId": sid, "actions": [{"type": "chat", "message": "hi"},
+                                          {"type": "look_at", "target": "x"}]})  # fmt: skip
+        await http.get(f"/personas/{pid}", headers=bearer(keys.creator))
+        await http.get("/personas")  # no key: 401
+        text = (await http.get("/metrics", headers=bearer(keys.admin))).text
 
     families = list(text_string_to_metric_families(text))
     names = [f.name for f in families]

@@ -40,6 +40,7 @@ from tests.support.control import (
     bearer,
     connected,
     errors_of,
+    live_companion,
     make_keys,
     persona_body,
     run_daemon,
@@ -375,84 +376,78 @@ def _check_replay(
 async def test_a_creator_cannot_see_or_drive_another_creators_companion(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
-    async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.edge.store)
-        game = Game.create(dm.ws_url, keys.world, "json")
-        async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
-            pid, token = await approved_persona(http, keys)
-            sid = await spawn_live(http, keys, pid, token)
-            r = await http.post("/personas/submit", headers=bearer(keys.other),
-                                json=persona_body(name="Mallory's Own"))  # fmt: skip
-            own = r.json()["id"]
+    async with live_companion(tmp_path / "d.db", text_filter) as live:
+        keys, game, http = live.keys, live.game, live.http
+        pid, token, sid = live.pid, live.token, live.sid
+        r = await http.post("/personas/submit", headers=bearer(keys.other),
+                            json=persona_body(name="Mallory's Own"))  # fmt: skip
+        own = r.json()["id"]
 
-            other = bearer(keys.other)
-            chat = {"sessionId": sid, "actions": [{"type": "chat", "message": "obey me"}]}
-            spawn = {"personaId": pid, "deploymentToken": token, "world": "web",
-                     "serverId": SERVER}  # fmt: skip
-            for method, path, body in [
-                ("GET", f"/personas/{pid}", None),
-                ("POST", "/spawn", spawn),
-                ("POST", "/signal", chat),
-                ("GET", f"/session/{sid}", None),
-                ("GET", f"/session/{sid}/replay", None),
-                ("POST", f"/session/{sid}/end", None),
-            ]:
-                r = await http.request(method, path, headers=other, json=body)
-                assert r.status_code == 403, (method, path, r.text)
-                assert "creator" in r.json()["error"]["message"]
-            r = await http.get("/personas", headers=other)
-            assert [p["persona"]["id"] for p in r.json()] == [own]
-            r = await http.get("/personas", headers=bearer(keys.creator))
-            assert [p["persona"]["id"] for p in r.json()] == [pid]
-            assert len(game.of_type("spawn")) == 1
-            assert game.of_type("action") == []
-            session = await session_of(http, keys.creator, sid)
-            assert session["status"] == "live"
-            assert session["actions_sent"] == session["actions_blocked"] == 0
+        other = bearer(keys.other)
+        chat = {"sessionId": sid, "actions": [{"type": "chat", "message": "obey me"}]}
+        spawn = {"personaId": pid, "deploymentToken": token, "world": "web",
+                 "serverId": SERVER}  # fmt: skip
+        for method, path, body in [
+            ("GET", f"/personas/{pid}", None),
+            ("POST", "/spawn", spawn),
+            ("POST", "/signal", chat),
+            ("GET", f"/session/{sid}", None),
+            ("GET", f"/session/{sid}/replay", None),
+            ("POST", f"/session/{sid}/end", None),
+        ]:
+            r = await http.request(method, path, headers=other, json=body)
+            assert r.status_code == 403, (method, path, r.text)
+            assert "creator" in r.json()["error"]["message"]
+        r = await http.get("/personas", headers=other)
+        assert [p["persona"]["id"] for p in r.json()] == [own]
+        r = await http.get("/personas", headers=bearer(keys.creator))
+        assert [p["persona"]["id"] for p in r.json()] == [pid]
+        assert len(game.of_type("spawn")) == 1
+        assert game.of_type("action") == []
+        session = await session_of(http, keys.creator, sid)
+        assert session["status"] == "live"
+        assert session["actions_sent"] == session["actions_blocked"] == 0
 
-            admin = bearer(keys.admin)
-            r = await http.get("/personas", headers=admin)
-            assert {p["persona"]["id"] for p in r.json()} == {pid, own}
-            r = await http.get("/personas", headers=admin, params={"status": "approved"})
-            assert [p["persona"]["id"] for p in r.json()] == [pid]
-            assert (await http.get(f"/personas/{pid}", headers=admin)).status_code == 200
-            assert (await http.get(f"/session/{sid}", headers=admin)).status_code == 200
-            r = await http.post("/signal", headers=admin, json=chat)
-            assert r.status_code == 200
-            assert r.json()["results"][0]["decision"] == "allow"
-            await until(lambda: len(game.of_type("action")) == 1)
-            assert (await http.get(f"/session/{sid}/replay", headers=admin)).status_code == 200
-            r = await http.post(f"/session/{sid}/end", headers=admin)
-            assert r.status_code == 200
-            assert r.json()["summary"]["actions_sent"] == 1
+        admin = bearer(keys.admin)
+        r = await http.get("/personas", headers=admin)
+        assert {p["persona"]["id"] for p in r.json()} == {pid, own}
+        r = await http.get("/personas", headers=admin, params={"status": "approved"})
+        assert [p["persona"]["id"] for p in r.json()] == [pid]
+        assert (await http.get(f"/personas/{pid}", headers=admin)).status_code == 200
+        assert (await http.get(f"/session/{sid}", headers=admin)).status_code == 200
+        r = await http.post("/signal", headers=admin, json=chat)
+        assert r.status_code == 200
+        assert r.json()["results"][0]["decision"] == "allow"
+        await until(lambda: len(game.of_type("action")) == 1)
+        assert (await http.get(f"/session/{sid}/replay", headers=admin)).status_code == 200
+        r = await http.post(f"/session/{sid}/end", headers=admin)
+        assert r.status_code == 200
+        assert r.json()["summary"]["actions_sent"] == 1
 
 
 @pytest.mark.anyio
 async def test_a_creator_cannot_take_over_another_creators_persona_by_its_id(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
-    async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.edge.store)
-        game = Game.create(dm.ws_url, keys.world, "json")
-        async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
-            pid, token = await approved_persona(http, keys)
-            sid = await spawn_live(http, keys, pid, token)
-            body = persona_body(name="Not Yours", id=pid)
-            r = await http.post("/personas/submit", headers=bearer(keys.other), json=body)
-            record = await dm.store.get_persona(pid)
-            assert record is not None
-            # whatever the answer, alice's persona stays hers, approved, named as she named it
-            assert (record.persona.creator_id, record.status, record.persona.name) == (
-                keys.creator_id, "approved", "Helpful Guide",
-            )  # fmt: skip
-            chat = {"sessionId": sid, "actions": [{"type": "chat", "message": "obey me"}]}
-            driven = await http.post("/signal", headers=bearer(keys.other), json=chat)
-            assert driven.status_code == 403
-            # the daemon assigns persona ids: the body's id is ignored, a new persona is made
-            assert r.status_code == 201, r.text
-            assert r.json()["id"] != pid
-            theirs = await dm.store.get_persona(r.json()["id"])
-            assert theirs is not None and theirs.persona.creator_id != keys.creator_id
+    async with live_companion(tmp_path / "d.db", text_filter) as live:
+        dm, keys, http = live.dm, live.keys, live.http
+        pid, sid = live.pid, live.sid
+        body = persona_body(name="Not Yours", id=pid)
+        r = await http.post("/personas/submit", headers=bearer(keys.other), json=body)
+        record = await dm.store.get_persona(pid)
+        assert record is not None
+        # whatever the answer, alice's persona stays hers, approved, named as she named it
+        assert (record.persona.creator_id, record.status, record.persona.name) == (
+            keys.creator_id, "approved", "Helpful Guide",
+        )  # fmt: skip
+        chat = {"sessionId": sid, "actions": [{"type": "chat", "message": "obey me"}]}
+        driven = await http.post("/signal", headers=bearer(keys.other), json=chat)
+        assert driven.status_code == 403
+        # the daemon assigns persona ids: the body's id is ignored, a new persona is made
+        assert r.status_code == 201, r.text
+        assert r.json()["id"] != pid
+        theirs = await dm.store.get_persona(r.json()["id"])
+        assert theirs is not None and theirs.persona.creator_id != keys.creator_id
 
 
 # -- health and metrics ---------------------------------------------------------------------
@@ -846,35 +841,32 @@ async def test_an_end_the_store_could_not_write_is_refused_and_can_be_tried_agai
     """When the store fails to write an end, the caller is told to try again (503, not
     a bad request), the session stays live (it was not ended), and the next end
     ends it: stored as ended, and the game despawns its companion once."""
-    async with run_daemon(tmp_path / "d.db", text_filter) as dm:
-        keys = await make_keys(dm.edge.store)
-        game = Game.create(dm.ws_url, keys.world, "json")
-        async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
-            pid, token = await approved_persona(http, keys)
-            sid = await spawn_live(http, keys, pid, token)
-            real_write = dm.edge.store.write_links
-            failed: list[str] = []
+    async with live_companion(tmp_path / "d.db", text_filter) as live:
+        dm, keys, game, http = live.dm, live.keys, live.game, live.http
+        sid = live.sid
+        real_write = dm.edge.store.write_links
+        failed: list[str] = []
 
-            async def write_links(batch: LinkBatch) -> list[int]:
-                ending = any(c.set.get("status") == "ended" for c in batch.records.changes)
-                if ending and not failed:
-                    failed.append(sid)
-                    raise StoreError("write to d.db failed: disk full")
-                return await real_write(batch)
+        async def write_links(batch: LinkBatch) -> list[int]:
+            ending = any(c.set.get("status") == "ended" for c in batch.records.changes)
+            if ending and not failed:
+                failed.append(sid)
+                raise StoreError("write to d.db failed: disk full")
+            return await real_write(batch)
 
-            dm.edge.store.write_links = write_links  # type: ignore[method-assign]
-            r = await http.post(f"/session/{sid}/end", headers=bearer(keys.creator))
-            assert failed == [sid]
-            assert r.status_code == 503, r.text
-            assert "try again" in r.json()["error"]["message"]
-            assert (await session_of(http, keys.creator, sid))["status"] == "live"
+        dm.edge.store.write_links = write_links  # type: ignore[method-assign]
+        r = await http.post(f"/session/{sid}/end", headers=bearer(keys.creator))
+        assert failed == [sid]
+        assert r.status_code == 503, r.text
+        assert "try again" in r.json()["error"]["message"]
+        assert (await session_of(http, keys.creator, sid))["status"] == "live"
 
-            r = await http.post(f"/session/{sid}/end", headers=bearer(keys.creator))
-            assert r.status_code == 200, r.text
-            assert (await session_of(http, keys.creator, sid))["status"] == "ended"
-            await until(lambda: bool(game.of_type("despawn")))
-            stored = await dm.store.get_companion(sid)
-            assert stored is not None and stored.status == "ended"
+        r = await http.post(f"/session/{sid}/end", headers=bearer(keys.creator))
+        assert r.status_code == 200, r.text
+        assert (await session_of(http, keys.creator, sid))["status"] == "ended"
+        await until(lambda: bool(game.of_type("despawn")))
+        stored = await dm.store.get_companion(sid)
+        assert stored is not None and stored.status == "ended"
         assert len(game.of_type("despawn")) == 1
 
 

@@ -254,6 +254,34 @@ async def spawn_live(http: httpx.AsyncClient, keys: Keys, pid: str, token: str) 
     return sid
 
 
+@dataclass
+class Live:
+    """A daemon with one live companion: its keys, the game it is in (connected, JSON),
+    an HTTP client on the control API, the approved persona, its (spent) deploy token
+    and the session."""
+
+    dm: Daemon
+    keys: Keys
+    game: Game
+    http: httpx.AsyncClient
+    pid: str
+    token: str
+    sid: str
+
+
+@contextlib.asynccontextmanager
+async def live_companion(db: Path, text_filter: TextFilter) -> AsyncIterator[Live]:
+    """:func:`run_daemon`, a game connected to it, a persona submitted and approved, and
+    its companion spawned and live (what most tests of a running companion start with)."""
+    async with run_daemon(db, text_filter) as dm:
+        keys = await make_keys(dm.edge.store)
+        game = Game.create(dm.ws_url, keys.world, "json")
+        async with connected(game), httpx.AsyncClient(base_url=dm.http_url) as http:
+            pid, token = await approved_persona(http, keys)
+            sid = await spawn_live(http, keys, pid, token)
+            yield Live(dm, keys, game, http, pid, token, sid)
+
+
 async def session_of(http: httpx.AsyncClient, key: str, sid: str) -> dict[str, Any]:
     r = await http.get(f"/session/{sid}", headers=bearer(key))
     assert r.status_code == 200, r.text
