@@ -327,14 +327,11 @@ class AdapterLink {
    * there is neither.
    */
   snapshot () {
-    const linked = Boolean(this.linkId && this.resumeToken)
-    if (!linked && this.unacked.length === 0) return null
+    const view = this.view()
+    if (view === null) return null
     return {
-      ...(linked ? { linkId: this.linkId, resumeToken: this.resumeToken } : {}),
-      eventsLink: this.eventsLink,
-      inS: this.inS,
-      outS: this.outS,
-      unacked: this.unacked.map((f) => ({ s: f.s, d: f.d, ...(f.sid !== undefined ? { sid: f.sid } : {}) }))
+      ...view,
+      unacked: view.unacked.map((f) => ({ s: f.s, d: f.d, ...(f.sid !== undefined ? { sid: f.sid } : {}) }))
     }
   }
 
