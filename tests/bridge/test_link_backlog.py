@@ -610,3 +610,49 @@ async def test_a_link_handed_to_another_node_leaves_nothing_on_the_first(
             assert kept_by(a) == {}
             await client.stop()
             tg.cancel_scope.cancel()
+
+
+async def test_a_signal_after_its_link_was_evicted_still_checks_the_link_capabilities(
+    shared: tuple[str, Settings], text_filter: TextFilter
+) -> None:
+    """Failing test (h-68 review, not a fix): with several nodes, a node that evicted
+    an idle link forgets its capabilities (``_evicted_capabilities`` went, and
+    ``check_room`` does not load the link there), so the next signal is moderated with
+    ``capabilities=None`` and an action the game server never declared is allowed and
+    dispatched. PROTOCOL.md: every action dispatch passed the link's capabilities."""
+    from encounters.models.deployment import CompanionSession
+    from encounters.moderation import AuditLogger, ContentModerator
+    from encounters_bridge.deployment import DeploymentService
+    from tests.support.control import persona_body
+
+    pg_url, settings = shared
+    async with node(pg_url, settings) as (a, url_a):
+        sdk_store = a.store.store  # type: ignore[attr-defined]
+        service = DeploymentService(
+            sdk_store, ContentModerator(text_filter, audit=AuditLogger(sdk_store)), a
+        )
+        _, key = await create_world_key(a.store, "one", "minecraft", ["srv"])
+        client = AdapterClient(url_a, world="minecraft", server_id="srv", key=key,
+                               capabilities=["chat"], max_backoff=0.05)  # fmt: skip
+        record = await service.submit(persona_body(), "cr_1")
+        await service.approve(record.persona.id)
+        await sdk_store.save_companion(CompanionSession(
+            id="sess_1", persona_id=record.persona.id, world="minecraft", server_id="srv",
+            status="live",
+        ))  # fmt: skip
+        emote = [{"type": "emote", "name": "wave"}]
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run)
+            await until(lambda: len(a.connections) == 1, timeout=20)
+            # linked: the game server did not declare emote, so it is blocked
+            [before] = await service.signal("sess_1", emote)
+            assert (before["decision"], before["reason"]) == ("block", "not_supported_by_world")
+            with dead_url() as nowhere:
+                away(client, nowhere)
+                await client.drop()
+                await quiet(a)
+                assert evict(a) == 1
+                [after] = await service.signal("sess_1", emote)
+            assert (after["decision"], after["reason"]) == ("block", "not_supported_by_world")
+            await client.stop()
+            tg.cancel_scope.cancel()
