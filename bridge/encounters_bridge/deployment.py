@@ -381,6 +381,18 @@ class DeploymentService:
         self._companions[session_id] = session
         return session
 
+    async def _capabilities(self, world: str, server_id: str) -> list[str] | None:
+        """The action types the game server's link declared (None: any), from the link
+        in memory, else from its stored record (several nodes: a link another node
+        holds, or one this node evicted while idle; every action dispatch passes the
+        link's capabilities, PROTOCOL.md *Trust*)."""
+        link_id = self.edge.by_server.get((world, server_id))
+        known = self.edge.capabilities(link_id) if link_id else None
+        if known is None:
+            record = await self.edge.store.find_link(world, server_id)
+            known = record.capabilities if record is not None else None
+        return known or None
+
     async def signal(self, session_id: str, actions: list[Any]) -> list[dict[str, Any]]:
         """Moderate each action at the edge and dispatch those allowed. Returns one
         result per action: ``{action_id, decision, reason, errors}``."""
@@ -394,8 +406,7 @@ class DeploymentService:
         except LinkBacklogFull as exc:
             raise BacklogRefused(exc) from None
         persona = (await self.persona(session.persona_id)).persona
-        link_id = self.edge.by_server.get((session.world, session.server_id))
-        capabilities = (self.edge.capabilities(link_id) if link_id else None) or None
+        capabilities = await self._capabilities(session.world, session.server_id)
         # ids for those sent without: one read of the random source for the batch
         unnamed = [a for a in batch if isinstance(a, dict) and not a.get("id")]
         for action, action_id in zip(unnamed, new_ids("act", len(unnamed)), strict=True):
@@ -514,10 +525,12 @@ class DeploymentService:
                 await self.edge.dispatch_many(session.world, session.server_id, [
                     Frame("dispatch", {"type": "despawn", "reason": "ended"}, sid=session.id)
                 ], also=WriteBatch(changes=[ending]), bounded=False)  # fmt: skip
-            except Exception as exc:
+            except BaseException as exc:  # a cancelled request too
                 # the cache said ended before the write: read the store again, which
                 # knows (with several nodes, a holder that died may have written it)
                 self._companions.pop(session_id, None)
+                if not isinstance(exc, Exception):
+                    raise
                 log.error("deployment.end_not_written", session_id=session_id, error=repr(exc))
                 if isinstance(exc, DispatchUncertain):
                     raise DeploymentError(
@@ -525,9 +538,8 @@ class DeploymentService:
                         "session may have ended; end it again to find out", 503,
                     ) from exc  # fmt: skip
                 raise DeploymentError(
-                    "the session could not be ended (the store failed): nothing changed; "
-                    "try again", 503,
-                ) from exc  # fmt: skip
+                    "the session could not be ended: nothing changed; try again", 503
+                ) from exc
             session = self._settled(ending, session)
             self._companions.pop(session_id, None)  # read from the store from now on
             if self.companions is not None:

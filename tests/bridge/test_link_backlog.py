@@ -24,12 +24,14 @@ import pytest
 from anyio.abc import TaskGroup
 
 from encounters.log import configure_logging
-from encounters.moderation import TextFilter
+from encounters.models.deployment import CompanionSession
+from encounters.moderation import AuditLogger, ContentModerator, TextFilter
 from encounters.settings import Settings, load_settings
 from encounters.storage import SQLiteStore, Store
 from encounters.storage.postgres import PostgresStore
 from encounters_bridge.adapter import AdapterClient
 from encounters_bridge.cluster import Cluster
+from encounters_bridge.deployment import DeploymentService
 from encounters_bridge.frames import Frame
 from encounters_bridge.keys import create_world_key
 from encounters_bridge.links import LinkBacklogFull
@@ -45,6 +47,7 @@ from tests.support.control import (
     bearer,
     connected,
     make_keys,
+    persona_body,
     run_daemon,
     session_of,
     spawn_live,
@@ -615,16 +618,11 @@ async def test_a_link_handed_to_another_node_leaves_nothing_on_the_first(
 async def test_a_signal_after_its_link_was_evicted_still_checks_the_link_capabilities(
     shared: tuple[str, Settings], text_filter: TextFilter
 ) -> None:
-    """Failing test (h-68 review, not a fix): with several nodes, a node that evicted
-    an idle link forgets its capabilities (``_evicted_capabilities`` went, and
-    ``check_room`` does not load the link there), so the next signal is moderated with
-    ``capabilities=None`` and an action the game server never declared is allowed and
-    dispatched. PROTOCOL.md: every action dispatch passed the link's capabilities."""
-    from encounters.models.deployment import CompanionSession
-    from encounters.moderation import AuditLogger, ContentModerator
-    from encounters_bridge.deployment import DeploymentService
-    from tests.support.control import persona_body
-
+    """With several nodes a node that evicted an idle link keeps nothing of it (nor
+    does a node that never held it): the next signal still checks the action types
+    the game server declared, read from the stored link (PROTOCOL.md: every action
+    dispatch passed the link's capabilities). Found by review: an undeclared action
+    was allowed and dispatched."""
     pg_url, settings = shared
     async with node(pg_url, settings) as (a, url_a):
         sdk_store = a.store.store  # type: ignore[attr-defined]
