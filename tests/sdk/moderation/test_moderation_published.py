@@ -80,3 +80,17 @@ def test_a_key_in_the_shape_of_a_generated_id_is_judged(moderator: ContentModera
     written = "fuck_0123456789abcdef"
     _, blocked = published_text_errors(moderator, {"template_id": {written: 1}})
     assert [e.path for e in blocked] == ["template_id"]
+
+
+@pytest.mark.parametrize("field", ["id", "template_id"])
+def test_the_prefix_of_an_id_in_an_id_field_is_judged(
+    moderator: ContentModerator, field: str
+) -> None:
+    """The hex of a generated id is not judged, its prefix is: anyone can write an id
+    of that form with a word of their own in front."""
+    _, blocked = published_text_errors(moderator, {field: "fuck_0123456789abcdef"})
+    assert [e.path for e in blocked] == [field]
+    _, blocked = published_text_errors(
+        moderator, {"objectives": [{"requires": ["fuck_0123456789abcdef"]}]}
+    )
+    assert [e.path for e in blocked] == ["objectives[0].requires[0]"]
