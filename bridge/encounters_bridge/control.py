@@ -55,6 +55,7 @@ from encounters.errors import (
     ObjectiveLocked,
     ObjectivesIncomplete,
     SessionNotActive,
+    StoreCorrupt,
     StoreError,
     TemplateError,
     ValidationFailed,
@@ -244,5 +245,8 @@ def _error_handlers(app: FastAPI) -> None:
             return _error(502, str(exc))
         if isinstance(exc, StoreError):  # the daemon's own trouble: its paths stay here
             log.error("control.store_failed", error=repr(exc))
+            if isinstance(exc, StoreCorrupt):  # trying again will not help
+                return _error(500, "the store is damaged: the daemon's log says where and "
+                                   "how to recover")  # fmt: skip
             return _error(503, "the store could not be read or written; try again")
         return _error(400, str(exc))

@@ -20,7 +20,7 @@ import anyio
 import httpx
 import pytest
 
-from encounters.errors import StoreError
+from encounters.errors import StoreCorrupt, StoreError
 from encounters.models.deployment import CompanionSession
 from encounters.moderation import AuditLogger, ContentModerator, TextFilter
 from encounters.storage import SQLiteStore
@@ -892,3 +892,11 @@ async def test_a_store_failure_is_answered_503_without_the_stores_details(
                 "the store could not be read or written; try again"
             )
             assert str(tmp_path) not in r.text
+
+            async def damaged(**_: Any) -> Any:
+                raise StoreCorrupt(f"{tmp_path / 'd.db'} is damaged: restore it from a backup")
+
+            dm.store.list_personas = damaged  # type: ignore[method-assign]
+            r = await http.get("/personas", headers=bearer(keys.creator))
+            assert r.status_code == 500, r.text  # not worth trying again
+            assert "damaged" in r.text and str(tmp_path) not in r.text
