@@ -109,18 +109,25 @@ async def _copy_until_ctrl_c(
     A second Ctrl-C (for a wait the copy cannot cut short, such as connecting to the
     database) quits at once: the marketplace file copied into ``market_to`` is removed
     and the process exits with 130; PostgreSQL rolls the open transaction back when the
-    connection drops. It does not go through asyncio's own handler, which would cancel
-    the task."""
+    connection drops. Once the copy is being committed it may be complete: the file is
+    kept and the message says so. It does not go through asyncio's own handler, which
+    would cancel the task."""
     from ..storage.transfer import copy_sqlite_to_postgres
 
-    stop = anyio.Event()
+    stop, committing = anyio.Event(), anyio.Event()
     loop = asyncio.get_running_loop()
     previous = signal.getsignal(signal.SIGINT)
 
     def at_once(signum: int, frame: FrameType | None) -> None:
+        # os.write: print() here could re-enter a write the main thread was making
+        if committing.is_set():  # PostgreSQL may hold the whole copy: keep its market
+            kept = f"; the marketplace file {str(market_to)!r} is kept" if market_to else ""
+            os.write(2, f"interrupted while the copy into {target.where} was being "
+                        f"committed: it may be complete{kept}. If the target holds no "
+                        "rows, remove that file and run the command again\n".encode())  # fmt: skip
+            os._exit(130)
         if market_to is not None:
             market_to.unlink(missing_ok=True)
-        # os.write: print() here could re-enter a write the main thread was making
         os.write(2, f"interrupted: the copy into {target.where} is rolled back as its "
                     "connection closes; run the command again\n".encode())  # fmt: skip
         os._exit(130)
@@ -132,6 +139,6 @@ async def _copy_until_ctrl_c(
 
     signal.signal(signal.SIGINT, on_ctrl_c)
     try:
-        return await copy_sqlite_to_postgres(path, target, stop=stop)
+        return await copy_sqlite_to_postgres(path, target, stop=stop, committing=committing)
     finally:
         signal.signal(signal.SIGINT, previous)

@@ -230,12 +230,15 @@ async def copy_sqlite_to_postgres(
     extra: Sequence[TableSet] | None = None,
     *,
     stop: anyio.Event | None = None,
+    committing: anyio.Event | None = None,
 ) -> list[CopiedTable]:
     """Copy every row of the SQLite store at ``source`` into ``target`` (opened and
     closed here): the SDK's tables and those of ``extra`` (by default the registered
     ones, :func:`register_tables`); returns the row counts, which match on success.
     Raises :class:`StoreError` for a missing source or a target that is not empty, and
-    :class:`CopyInterrupted` when ``stop`` is set before the copy is done."""
+    :class:`CopyInterrupted` when ``stop`` is set before the copy is done. ``committing``
+    is set once every row is copied and the transaction is being committed: from then
+    on the copy may be complete whatever happens to this process."""
 
     def check() -> None:
         if stop is not None and stop.is_set():
@@ -271,6 +274,9 @@ async def copy_sqlite_to_postgres(
                 if isinstance(done, Exception):
                     raise done
                 out = done
+                check()  # stopped after the last row: rolled back, not committed
+                if committing is not None:
+                    committing.set()
         except DBAPIError as exc:
             check()  # a statement cancelled because the copy was stopped
             reason = str(exc.orig).splitlines()[0]
