@@ -46,6 +46,11 @@ const SILENCE_GRACE = 5
  */
 const MAX_UNACKED = 10000
 
+/** An event as a snapshot and the state file keep it: {s, d, sid?} (frames also carry `op`). */
+function savedEvent (f) {
+  return f.sid !== undefined && f.sid !== null ? { s: f.s, d: f.d, sid: f.sid } : { s: f.s, d: f.d }
+}
+
 class AdapterLink {
   /**
    * @param {object} o
@@ -331,7 +336,7 @@ class AdapterLink {
     if (view === null) return null
     return {
       ...view,
-      unacked: view.unacked.map((f) => ({ s: f.s, d: f.d, ...(f.sid !== undefined ? { sid: f.sid } : {}) }))
+      unacked: view.unacked.map(savedEvent)
     }
   }
 
@@ -384,4 +389,4 @@ function send (op, d) {
   return { type: 'send', frame: { op, d } }
 }
 
-module.exports = { AdapterLink, ACK_EVERY, RESEND_PAUSE, EVENT_RATE, EVENT_BURST, SILENCE_GRACE, MAX_UNACKED }
+module.exports = { AdapterLink, savedEvent, ACK_EVERY, RESEND_PAUSE, EVENT_RATE, EVENT_BURST, SILENCE_GRACE, MAX_UNACKED }

@@ -14,7 +14,7 @@
 //   {"t":"c","companions":[..]}  {"t":"r","running":[..]}            their new lists
 //
 // Why: with the daemon away, up to --max-unacked (10,000) events wait in the file, and
-// rewriting all of it (1.9 MB) on every change cost ~55 ms of the bot's event loop per
+// rewriting all of it (about 2 MB) on every change cost 10-55 ms of the bot's event loop per
 // game event. A change now appends a line or two with one synchronous write to an open
 // descriptor, whatever the backlog: once save() returns, the change is in the kernel and
 // survives kill -9 of the bridge. When the journal grows past COMPACT_FACTOR times the
@@ -32,6 +32,7 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { parseUrls } = require('./urls')
+const { savedEvent } = require('./link')
 
 const VERSION = 2
 /** Older versions load too: version 1 was the whole state as one JSON document. */
@@ -59,10 +60,6 @@ function headerKey (header) {
   return header === null ? 'null' : JSON.stringify({ ...header, outS: undefined })
 }
 
-/** An event as written: {s, d, sid?} (the link's frames also carry `op`). */
-function eventOf (f) {
-  return f.sid !== undefined && f.sid !== null ? { s: f.s, d: f.d, sid: f.sid } : { s: f.s, d: f.d }
-}
 
 class StateFile {
   /**
@@ -226,7 +223,7 @@ class StateFile {
     }
     let outS = j.outS
     for (let k = i + 1; k < u.length; k++) {
-      lines.push(JSON.stringify({ t: 'e', ...eventOf(u[k]) }))
+      lines.push(JSON.stringify({ t: 'e', ...savedEvent(u[k]) }))
       outS = u[k].s
     }
     const header = linkHeader(link)
@@ -277,7 +274,7 @@ class StateFile {
     const snapshot = {
       version: VERSION,
       ...state,
-      link: header === null ? null : { ...header, unacked: (link.unacked || []).map(eventOf) }
+      link: header === null ? null : { ...header, unacked: (link.unacked || []).map(savedEvent) }
     }
     const text = JSON.stringify(snapshot) + '\n'
     const tmp = `${this.file}.${process.pid}.tmp`
