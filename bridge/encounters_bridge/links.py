@@ -152,7 +152,8 @@ class LinkOwner:
     #: frames in ``_queue`` (not numbered yet): counted against ``max_unacked``. Kept
     #: beside the queue, not summed from it, because every dispatch reads it (the queue
     #: grows to hundreds of entries while a write is in flight); changed only by
-    #: :meth:`_enqueue` and :meth:`_take_queue`, the queue's only writers
+    #: :meth:`_enqueue`, :meth:`_enqueue_first` and :meth:`_take_queue`, the queue's
+    #: only writers
     _queued_frames: int = 0
 
     @classmethod
@@ -273,12 +274,15 @@ class LinkOwner:
             self._enqueue(_Queued([], None))
             self._start_writer()
 
-    def _enqueue(self, *queued: _Queued, first: bool = False) -> None:
-        """Queue ``queued`` for the writer (``first``: ahead of what waits already)."""
-        if first:
-            self._queue[:0] = queued
-        else:
-            self._queue += queued
+    def _enqueue(self, queued: _Queued) -> None:
+        """Queue ``queued`` for the writer, after what waits already (every dispatch
+        comes here: no more than an append and an addition)."""
+        self._queue.append(queued)
+        self._queued_frames += len(queued.frames)
+
+    def _enqueue_first(self, queued: list[_Queued]) -> None:
+        """Queue ``queued`` for the writer ahead of what waits already (a move)."""
+        self._queue[:0] = queued
         self._queued_frames += sum(len(q.frames) for q in queued)
 
     def _take_queue(self) -> list[_Queued]:
@@ -403,7 +407,7 @@ class LinkOwner:
             )
             retire = LinkBatch([LinkWrite(self.record, [], replace=True)])
             # carried beyond new's bound if need be: they were accepted already
-            new._enqueue(_Queued(carried, retire), *self._take_queue(), first=True)
+            new._enqueue_first([_Queued(carried, retire), *self._take_queue()])
         finally:
             new._held = new.retired
             new._start_writer()
