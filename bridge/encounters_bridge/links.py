@@ -143,11 +143,17 @@ class LinkOwner:
     #: dispatches waiting for the peer's ack (unacknowledged plus queued for the
     #: writer) beyond which a new one is refused (:class:`LinkBacklogFull`); None: no bound
     max_unacked: int | None = None
-    #: dispatches refused for the bound in all, and in the current episode (since the
-    #: link last had room): the first refusal of an episode is logged, not every one
-    refused: int = 0
+    #: called with how many dispatches :meth:`make_room` refused (the edge's count of
+    #: refusals since start, which outlives any owner)
+    on_refused: Callable[[int], None] | None = None
+    #: dispatches refused for the bound in the current episode (since the link last had
+    #: room): the first refusal of an episode is logged, not every one
     refusing: int = 0
-    #: frames in ``_queue`` (not numbered yet): counted against ``max_unacked``
+    #: frames in ``_queue`` (not numbered yet): counted against ``max_unacked``. Kept
+    #: beside the queue, not summed from it, because every dispatch reads it (the queue
+    #: grows to hundreds of entries while a write is in flight); changed only by
+    #: :meth:`_enqueue`, :meth:`_enqueue_first` and :meth:`_take_queue`, the queue's
+    #: only writers
     _queued_frames: int = 0
 
     @classmethod
@@ -198,8 +204,7 @@ class LinkOwner:
             self.make_room(len(frames))
         done: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
         batch = LinkBatch(records=also) if also else None
-        self._queue.append(_Queued(frames, batch, done, received))
-        self._queued_frames += len(frames)
+        self._enqueue(_Queued(frames, batch, done, received))
         self._start_writer()
         return await done
 
@@ -231,7 +236,8 @@ class LinkOwner:
         if limit is None:
             return
         if waiting + count > limit:
-            self.refused += count
+            if self.on_refused is not None:
+                self.on_refused(count)
             first = not self.refusing  # of an episode: logged once
             self.refusing += count
             if first:
@@ -265,8 +271,24 @@ class LinkOwner:
     def flush_acks(self) -> None:
         """Start a write if acknowledgements are waiting and nothing else is."""
         if self._dirty and self.moved_to is None and not self.retired:
-            self._queue.append(_Queued([], None))
+            self._enqueue(_Queued([], None))
             self._start_writer()
+
+    def _enqueue(self, queued: _Queued) -> None:
+        """Queue ``queued`` for the writer, after what waits already (every dispatch
+        comes here: no more than an append and an addition)."""
+        self._queue.append(queued)
+        self._queued_frames += len(queued.frames)
+
+    def _enqueue_first(self, queued: list[_Queued]) -> None:
+        """Queue ``queued`` for the writer ahead of what waits already (a move)."""
+        self._queue[:0] = queued
+        self._queued_frames += sum(len(q.frames) for q in queued)
+
+    def _take_queue(self) -> list[_Queued]:
+        """Everything queued for the writer, taken off the queue."""
+        queued, self._queue, self._queued_frames = self._queue, [], 0
+        return queued
 
     def _start_writer(self) -> None:
         if self._held or (self._writer is not None and not self._writer.done()):
@@ -281,8 +303,7 @@ class LinkOwner:
 
     async def _write_all(self) -> None:
         while self._queue and self.moved_to is None and not self._held:
-            batch, self._queue = self._queue, []
-            self._queued_frames = 0
+            batch = self._take_queue()
             self._dirty = False
             numbered = [[self.state.sequence(f) for f in q.frames] for q in batch]
             count = sum(map(len, numbered))
@@ -320,9 +341,7 @@ class LinkOwner:
         log.warning("bridge.link_write_refused", link_id=self.link_id, epoch=self.record.epoch,
                     error=str(refused))  # fmt: skip
         self.retired = self._held = True
-        queued, self._queue = self._queue, []
-        self._queued_frames = 0
-        for q in [*batch, *queued]:
+        for q in [*batch, *self._take_queue()]:
             if q.done is not None and not q.done.done():
                 q.done.set_exception(refused)
         if self.on_fenced is not None:
@@ -364,9 +383,7 @@ class LinkOwner:
         still queued fails with :class:`LinkMoved` (none of it was stored)."""
         self.retired = self._held = True
         await self.idle()
-        queued, self._queue = self._queue, []
-        self._queued_frames = 0
-        for q in queued:
+        for q in self._take_queue():
             if q.done is not None and not q.done.done():
                 q.done.set_exception(LinkMoved(f"link {self.link_id} moved to another node"))
 
@@ -390,9 +407,7 @@ class LinkOwner:
             )
             retire = LinkBatch([LinkWrite(self.record, [], replace=True)])
             # carried beyond new's bound if need be: they were accepted already
-            new._queue[:0] = [_Queued(carried, retire), *self._queue]
-            new._queued_frames += len(carried) + self._queued_frames
-            self._queue, self._queued_frames = [], 0
+            new._enqueue_first([_Queued(carried, retire), *self._take_queue()])
         finally:
             new._held = new.retired
             new._start_writer()

@@ -67,7 +67,7 @@ from .budgets import LinkBudgets
 from .forwarded import Network, client_address
 from .frames import MAX_FRAME_BYTES, CloseCode, Encoding, Frame
 from .keys import check_world_key, digest, new_resume_token, same
-from .links import IDLE_LINK_TTL, MAX_UNACKED_DISPATCHES, LinkBacklogFull, LinkMoved, LinkOwner
+from .links import IDLE_LINK_TTL, MAX_UNACKED_DISPATCHES, LinkMoved, LinkOwner
 from .protocol import (
     FRAME_RATE,
     IDENTIFY_TIMEOUT,
@@ -410,8 +410,13 @@ class BridgeEdge:
                 trimmed_at, trimmed_count = now, len(self._live)
                 release_free_memory()
             sweep = now - self._evicted_at >= max(1.0, min(self.idle_link_ttl / 4, 30.0))
-            if sweep and self.evict_idle() < EVICT_BATCH:  # else more wait: next turn
-                self._evicted_at = now
+            if sweep:
+                try:
+                    if self.evict_idle() < EVICT_BATCH:  # else more wait: next turn
+                        self._evicted_at = now
+                except Exception as exc:  # a bug: the watch goes on, the next sweep retries
+                    self._evicted_at = now
+                    log.error("bridge.evict_failed", error=repr(exc))
             for conn in list(self._live):
                 if conn.closed:
                     continue
@@ -759,7 +764,10 @@ class BridgeEdge:
         async with self._server_lock(place):
             if (refusal := await self._claim_here(conn, place, "replaced")) is not None:
                 return refusal
-            previous = await self._owner_for_server(*place)
+            try:
+                previous = await self._owner_for_server(*place)
+            except LinkMoved as exc:  # another node claimed the server meanwhile
+                return self._busy_elsewhere(conn, place, exc)
             if previous is not None and previous.record.key_id != key.id:
                 other = await self.store.get_world_key(previous.record.key_id)
                 if other is not None and other.revoked_at is None:
@@ -795,11 +803,8 @@ class BridgeEdge:
             try:
                 await owner.save()  # before ready goes out: a resume can follow at once
             except LinkMoved as exc:  # another node took the server since our take
-                log.warning("bridge.link_busy", world=place[0], server_id=place[1],
-                            error=str(exc))  # fmt: skip
                 await self.give_up(place, "lost")
-                return conn.link.refuse(CloseCode.GOING_AWAY, "this server's link is busy on "
-                                        "another node; try again")  # fmt: skip
+                return self._busy_elsewhere(conn, place, exc)
         self._attach(conn, owner)
         return conn.link.accept(state, token, sessions, told)
 
@@ -873,7 +878,10 @@ class BridgeEdge:
             return refusal
         owner = self._owners.get(record.id)
         if owner is None:
-            owner = await self._owner_for_server(record.world, record.server_id)
+            try:
+                owner = await self._owner_for_server(record.world, record.server_id)
+            except LinkMoved as exc:  # another node claimed the server meanwhile
+                return self._busy_elsewhere(conn, place, exc)
         if owner is None or owner.link_id != record.id or owner.moved_to is not None:
             return conn.link.refuse(CloseCode.SESSION_INVALID, "this link was replaced")
         if (refusal := conn.link.resume_refusal(owner.state, req.last_s)) is not None:
@@ -944,10 +952,16 @@ class BridgeEdge:
         try:
             await self.cluster.claim(place, "resumed" if reason == "resumed" else "replaced")
         except ClusterBusy as exc:
-            log.warning("bridge.link_busy", world=place[0], server_id=place[1], error=str(exc))
-            return conn.link.refuse(CloseCode.GOING_AWAY, "this server's link is busy on "
-                                    "another node; try again")  # fmt: skip
+            return self._busy_elsewhere(conn, place, exc)
         return None
+
+    @staticmethod
+    def _busy_elsewhere(conn: Connection, place: tuple[str, str], why: Exception) -> list[Effect]:
+        """Several nodes: refuse an identify or resume of ``place`` whose link another
+        node holds or took meanwhile (1001: the adapter comes back and is routed)."""
+        log.warning("bridge.link_busy", world=place[0], server_id=place[1], error=str(why))
+        return conn.link.refuse(CloseCode.GOING_AWAY, "this server's link is busy on "
+                                "another node; try again")  # fmt: skip
 
     async def give_up(self, place: tuple[str, str], reason: GiveUpReason) -> None:
         """Several nodes: this node no longer writes ``place``'s link. Its connection
@@ -987,10 +1001,16 @@ class BridgeEdge:
                 self._wake(conn)
 
         owner.on_written = written
+        owner.on_refused = self._refused
         owner.max_unacked = self.max_unacked_dispatches
         self._owners[link_id] = owner
         self._used[link_id] = self.clock()
         return owner
+
+    def _refused(self, count: int) -> None:
+        """A link of this process refused ``count`` dispatches for its bound (a
+        dispatch here or forwarded here, a check for room): the count since start."""
+        self.dispatches_refused += count
 
     @contextlib.asynccontextmanager
     async def _server_lock(self, place: tuple[str, str]) -> AsyncIterator[None]:
@@ -1011,7 +1031,9 @@ class BridgeEdge:
         """The owner of a game server's latest link: in memory, or loaded from the
         store once however many callers ask at the same time; registered when it is
         returned (a caller that waited for another's load may find it evicted meanwhile:
-        then it is loaded again, so one process never writes through two owners)."""
+        then it is loaded again, so one process never writes through two owners).
+        Several nodes: :class:`~.links.LinkMoved` when this node does not hold the
+        place's lease (see :meth:`_load`)."""
         while True:
             owner = await self._find_owner(world, server_id)
             if owner is None or self._owners.get(owner.link_id) is owner:
@@ -1040,7 +1062,18 @@ class BridgeEdge:
         return owner
 
     async def _load(self, world: str, server_id: str) -> LinkOwner | None:
-        given_up = self._given_up.get((world, server_id), 0)
+        """Take the game server's latest link from the store and own it. Several
+        nodes: only while this node holds the place's lease, else
+        :class:`~.links.LinkMoved` (the caller routes again). A take bumps the
+        server's epoch, which fences whoever loaded the link before: a node that gave
+        the place up while a load was under way (a caller that waited for another's
+        load found its owner retired, or the load read the store too early) would
+        otherwise take the link back from the node now holding it, whose next write
+        would be refused, and keep an owner of a place it does not hold."""
+        place = (world, server_id)
+        if self.cluster is not None and not self.cluster.holds(place):
+            raise LinkMoved(f"{world}/{server_id} is held by another node now")
+        given_up = self._given_up.get(place, 0)
         record = await self.store.take_link(world, server_id)
         if self._given_up.get((world, server_id), 0) != given_up:
             return await self._load(world, server_id)  # read before another node wrote
@@ -1221,13 +1254,14 @@ class BridgeEdge:
                 await self.store.write_links(LinkBatch(records=also))
             self._release_unused((world, server_id))  # taken for a link that is not there
             return []
+        self._touch(owner)
+        return await owner.dispatch(frames, also, bounded=bounded)
+
+    def _touch(self, owner: LinkOwner) -> None:
+        """``owner`` is used now (a dispatch, or a check for room, taken or refused):
+        not evicted before ``idle_link_ttl`` from here (see :meth:`evict_idle`)."""
         if owner.link_id in self._used:
             self._used[owner.link_id] = self.clock()
-        try:
-            return await owner.dispatch(frames, also, bounded=bounded)
-        except LinkBacklogFull:
-            self.dispatches_refused += len(frames)
-            raise
 
     def capabilities(self, link_id: str) -> list[str] | None:
         """The capabilities a link identified with, while it is in memory; None for
@@ -1241,18 +1275,25 @@ class BridgeEdge:
         refuse ``count`` more dispatches, for a caller about to spend something on them
         (a spawn's deploy token); the dispatch itself is checked again. One node: the
         link is loaded if need be. Several: only an owner this node holds is asked (the
-        holder decides at the dispatch)."""
+        holder decides at the dispatch).
+
+        A refusal is a use of the link, as a refused dispatch is (:meth:`_touch`): a
+        game server away with a full backlog while signals keep coming stays in memory
+        and its outage is logged once (``bridge.link_backlog_full``), not once per
+        reload. Before, signals refused here let it be evicted every ``idle_link_ttl``
+        and loaded again (a store read of the whole backlog), each load logging the
+        outage anew. Limit: refusals further apart than ``idle_link_ttl`` still find
+        the link evicted in between (nothing of an evicted link stays in memory, by
+        design), so such an outage is logged at most once per ``idle_link_ttl``, each
+        line with the backlog still ``waiting``."""
         if self.cluster is None:
             owner = await self._owner_for_server(world, server_id)
         else:
             link_id = self.by_server.get((world, server_id))
             owner = self._owners.get(link_id) if link_id is not None else None
         if owner is not None and owner.moved_to is None:
-            try:
-                owner.make_room(count)
-            except LinkBacklogFull:
-                self.dispatches_refused += count
-                raise
+            self._touch(owner)
+            owner.make_room(count)
 
     async def knows(self, world: str, server_id: str) -> bool:
         """Whether that game server has ever linked (to any node, with several): its

@@ -22,6 +22,8 @@ import anyio
 import httpx
 import pytest
 from anyio.abc import TaskGroup
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from encounters.log import configure_logging
 from encounters.models.deployment import CompanionSession
@@ -32,12 +34,12 @@ from encounters.storage.postgres import PostgresStore
 from encounters_bridge.adapter import AdapterClient
 from encounters_bridge.cluster import Cluster
 from encounters_bridge.deployment import DeploymentService
-from encounters_bridge.frames import Frame
+from encounters_bridge.frames import CloseCode, Frame
 from encounters_bridge.keys import create_world_key
 from encounters_bridge.links import LinkBacklogFull
 from encounters_bridge.protocol import LinkState
 from encounters_bridge.server import BridgeEdge
-from encounters_bridge.store import open_bridge_store
+from encounters_bridge.store import LinkBatch, LinkRecord, LinkWrite, open_bridge_store
 from tests.support.control import (
     SERVER,
     Daemon,
@@ -418,6 +420,111 @@ async def test_a_backlog_refused_at_the_bound_survives_eviction(tmp_path: Path) 
         await store.close()
 
 
+class Clock:
+    """The edge's monotonic clock, moved by the test (idle times without waiting)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_an_outage_refused_at_the_room_check_is_logged_once_while_signals_come(
+    tmp_path: Path,
+) -> None:
+    """A game server away with a full backlog while signals keep coming (each checked
+    for room first, as a spawn or a signal does): its link stays in memory and the
+    outage is logged once. Before, refusals at the check did not count as a use: the
+    link was evicted every ``idle_link_ttl`` and loaded again (a store read), and each
+    load logged the outage anew. Refusals further apart than ``idle_link_ttl`` find it
+    evicted in between (nothing of an evicted link stays): logged again then."""
+    logged = io.StringIO()
+    configure_logging("info", "json", stream=logged)
+    store = SQLiteStore(tmp_path / "d.db")
+    await store.open()
+    try:
+        records = await open_bridge_store(store)
+        record = LinkRecord(id="lnk_1", world="minecraft", server_id="srv", key_id="wk_1",
+                            token_hash="h", out_s=3)  # fmt: skip
+        waiting = [chat(n).to_wire() | {"s": n + 1} for n in range(3)]
+        await records.write_links(LinkBatch([LinkWrite(record, waiting)]))
+        clock = Clock()
+        edge = BridgeEdge(records, clock=clock, idle_link_ttl=10, max_unacked_dispatches=3)
+        for _ in range(3):  # a signal every 6 s, for longer than idle_link_ttl
+            with pytest.raises(LinkBacklogFull, match="the 3 dispatches"):
+                await edge.check_room("minecraft", "srv", 1)
+            clock.now += 6
+            assert edge.evict_idle() == 0
+        assert len(log_lines(logged, "bridge.link_backlog_full")) == 1
+        assert edge.dispatches_refused == 3
+        clock.now += 10  # no signal for idle_link_ttl: evicted, logged again when refused
+        assert edge.evict_idle() == 1
+        with pytest.raises(LinkBacklogFull):
+            await edge.dispatch("minecraft", "srv", chat(3))
+        assert len(log_lines(logged, "bridge.link_backlog_full")) == 2
+        assert edge.dispatches_refused == 4
+    finally:
+        configure_logging("warning", "console", None)
+        await store.close()
+
+
+async def test_a_failing_eviction_sweep_stops_neither_the_watch_nor_the_next_sweep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one task that watches every connection (timeouts, ack writes) also sweeps
+    idle links: a sweep that fails (a bug) is logged and the watch goes on, closing a
+    connection that never identifies in time, and the next sweep evicts. Before, the
+    error ended the task: no connection timed out any more and no link left memory."""
+    logged = io.StringIO()
+    configure_logging("info", "json", stream=logged)
+    store = SQLiteStore(tmp_path / "d.db")
+    await store.open()
+    records = await open_bridge_store(store)
+    edge = BridgeEdge(records, heartbeat_interval=0.5, idle_link_ttl=3600, identify_timeout=1.0)
+    server = await edge.serve("127.0.0.1", 0)
+    url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/ws"
+    _, key = await create_world_key(records, "one", "minecraft", ["srv"])
+    client = AdapterClient(url, world="minecraft", server_id="srv", key=key,
+                           capabilities=["chat"], max_backoff=0.05)  # fmt: skip
+    failed = anyio.Event()
+    locked = edge._locked
+
+    def failing_once(place: tuple[str, str]) -> bool:
+        if not failed.is_set():
+            failed.set()
+            raise RuntimeError("a bug in the sweep")
+        return locked(place)
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run)
+            await until(lambda: len(edge.connections) == 1)
+            await client.stop()
+            await until(lambda: not edge.connections and not edge._live)
+            monkeypatch.setattr(edge, "_locked", failing_once)
+            edge.idle_link_ttl = 0  # swept within a second from now
+            with anyio.fail_after(10):
+                await failed.wait()
+            assert len(edge._owners) == 1
+            async with connect(url) as silent:  # never identifies
+                with anyio.fail_after(10), pytest.raises(ConnectionClosed) as closed:
+                    while True:
+                        await silent.recv()
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == CloseCode.NOT_IDENTIFIED
+            await until(lambda: edge._owners == {})
+            tg.cancel_scope.cancel()
+    finally:
+        await edge.close_all()
+        server.close()
+        await server.wait_closed()
+        await store.close()
+        configure_logging("warning", "console", None)
+    (line,) = log_lines(logged, "bridge.evict_failed")
+    assert line["error"] == "RuntimeError('a bug in the sweep')"
+
+
 async def test_evicting_while_links_drop_resume_and_get_dispatches_loses_nothing(
     tmp_path: Path,
 ) -> None:
@@ -652,5 +759,88 @@ async def test_a_signal_after_its_link_was_evicted_still_checks_the_link_capabil
                 assert evict(a) == 1
                 [after] = await service.signal("sess_1", emote)
             assert (after["decision"], after["reason"]) == ("block", "not_supported_by_world")
+            await client.stop()
+            tg.cancel_scope.cancel()
+
+
+async def test_a_load_waited_for_and_given_up_meanwhile_does_not_take_the_link_back(
+    shared: tuple[str, Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Node A loads a link for a dispatch while a second dispatch waits for that load;
+    the moment the load is done, A hands the link to node B (what B's claim asks of A
+    over the bus), before the waiting dispatch runs on. The waiting dispatch finds the
+    owner retired: it is routed to B (A does not take the link from the store again),
+    and B stays its one writer. Before, A took the link again (bumping the server's
+    epoch) and kept an owner of a link it did not hold: B's next write was refused.
+    The interleaving is made with events on A's store, not timing."""
+    pg_url, settings = shared
+    place = ("minecraft", "srv")
+    async with node(pg_url, settings) as (a, url_a), node(pg_url, settings) as (b, url_b):
+        cluster_a, cluster_b = a.cluster, b.cluster
+        assert cluster_a is not None and cluster_b is not None
+        _, key = await create_world_key(a.store, "one", "minecraft", ["srv"])
+        got: list[Frame] = []
+        client = AdapterClient(url_a, world="minecraft", server_id="srv", key=key,
+                               capabilities=["chat"], max_backoff=0.05)  # fmt: skip
+
+        async def on_dispatch(frame: Frame) -> None:
+            got.append(frame)
+
+        client.on_dispatch = on_dispatch
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run)
+            await until(lambda: len(a.connections) == 1, timeout=20)
+            assert await a.dispatch(*place, chat(0)) == 1
+            await until(lambda: len(got) == 1)
+            with dead_url() as nowhere:
+                away(client, nowhere)
+                await client.drop()
+                await quiet(a)
+                assert evict(a) == 1  # out of A's memory: the next use loads it
+
+                takes: list[str] = []
+                go, loaded, b_took = anyio.Event(), anyio.Event(), anyio.Event()
+                take = a.store.take_link
+
+                async def gated_take(world: str, server_id: str) -> LinkRecord | None:
+                    takes.append(server_id)
+                    if len(takes) > 1:  # a take after the hand-over: let B take it first
+                        await b_took.wait()
+                        return await take(world, server_id)
+                    await go.wait()
+                    found = await take(world, server_id)
+                    loaded.set()  # wakes the hand-over before the waiting dispatch
+                    return found
+
+                monkeypatch.setattr(a.store, "take_link", gated_take)
+                numbers: dict[str, int | None] = {}
+
+                async def send(name: str, edge: BridgeEdge, n: int) -> None:
+                    numbers[name] = await edge.dispatch(*place, chat(n))
+
+                async def hand_over() -> None:
+                    await loaded.wait()
+                    await cluster_a._answer({"op": "handover", "world": place[0],
+                                             "server_id": place[1], "reason": "replaced",
+                                             "to": cluster_b.node_id})  # fmt: skip
+                    await cluster_b.claim(place, "replaced")
+                    await send("b", b, 3)  # B loads the link and writes it
+                    b_took.set()
+
+                async with anyio.create_task_group() as sending:
+                    sending.start_soon(send, "loading", a, 1)
+                    await until(lambda: len(takes) == 1)
+                    sending.start_soon(send, "waiting", a, 2)
+                    await anyio.wait_all_tasks_blocked()  # it waits for the load
+                    sending.start_soon(hand_over)
+                    go.set()
+                assert takes == ["srv"]  # A never took the link back
+                assert place not in a.by_server and a._owners == {}
+                assert sorted(n or 0 for n in numbers.values()) == [2, 3, 4]
+                assert await b.dispatch(*place, chat(4)) == 5  # B writes on, not fenced
+                client.urls = [url_b + "?encoding=json"]
+            await until(lambda: len(got) == 5, timeout=20)
+            assert [f.s for f in got] == [1, 2, 3, 4, 5]
+            assert sorted(f.d["n"] for f in got) == [0, 1, 2, 3, 4]
             await client.stop()
             tg.cancel_scope.cancel()
