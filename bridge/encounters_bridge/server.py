@@ -44,7 +44,7 @@ import ctypes.util
 import gc
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -56,6 +56,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import Protocol, State
 
+from encounters._util.locks import KeyedLocks
 from encounters.errors import StoreError
 from encounters.log import get_logger
 from encounters.models.common import new_id
@@ -233,7 +234,9 @@ class BridgeEdge:
     _evicted_at: float = 0.0
     _loading: dict[tuple[str, str], asyncio.Future[LinkOwner | None]] = field(default_factory=dict)
     #: identifies at work per game server (an entry leaves when its last one is done)
-    _server_locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+    _server_locks: KeyedLocks[tuple[str, str]] = field(
+        default_factory=lambda: KeyedLocks(fast_acquire=True)
+    )
     #: several nodes: bumped each time a game server's link is given up here while it
     #: is being loaded, so a load from the store that began before is not kept (an
     #: entry lives as long as the load, see :meth:`_find_owner`)
@@ -761,7 +764,7 @@ class BridgeEdge:
                         remote=conn.address, reason=problem)  # fmt: skip
             return conn.link.refuse(CloseCode.AUTH_FAILED, problem or "bad world key")
         place = (auth.world, auth.server_id)
-        async with self._server_lock(place):
+        async with self._server_locks.hold(place):
             if (refusal := await self._claim_here(conn, place, "replaced")) is not None:
                 return refusal
             try:
@@ -1012,21 +1015,6 @@ class BridgeEdge:
         dispatch here or forwarded here, a check for room): the count since start."""
         self.dispatches_refused += count
 
-    @contextlib.asynccontextmanager
-    async def _server_lock(self, place: tuple[str, str]) -> AsyncIterator[None]:
-        """Hold ``place``'s server lock (one identify of a game server at a time); its
-        entry is dropped once nobody holds or waits for it, so a game server that
-        never got a link here (refused, moved to another node) leaves nothing."""
-        lock = self._server_locks.get(place)
-        if lock is None:
-            lock = self._server_locks[place] = asyncio.Lock()
-        try:
-            async with lock:
-                yield
-        finally:
-            if self._server_locks.get(place) is lock and not self._locked(place):
-                del self._server_locks[place]
-
     async def _owner_for_server(self, world: str, server_id: str) -> LinkOwner | None:
         """The owner of a game server's latest link: in memory, or loaded from the
         store once however many callers ask at the same time; registered when it is
@@ -1150,7 +1138,7 @@ class BridgeEdge:
                 or id(owner) in held
                 or place in self._loading
                 or self._busy.get(place)
-                or self._locked(place)
+                or self._server_locks.locked(place)
             ):
                 continue
             if not owner.quiet:
@@ -1160,7 +1148,6 @@ class BridgeEdge:
             self._used.pop(link_id, None)
             if by_server.get(place) == link_id:  # (else a newer link of it is listed)
                 del by_server[place]
-            self._server_locks.pop(place, None)  # not held nor waited for (_locked)
             if self.cluster is not None and place not in by_server:  # no link of it here:
                 self.cluster.release(place)  # its lease goes too (free for any node)
             evicted += 1
@@ -1178,15 +1165,9 @@ class BridgeEdge:
             and place not in self.by_server
             and place not in self._loading
             and not self._busy.get(place)
-            and not self._locked(place)
+            and not self._server_locks.locked(place)
         ):
             self.cluster.release(place)
-
-    def _locked(self, place: tuple[str, str]) -> bool:
-        """Whether ``place``'s server lock is held or waited for. (A released lock
-        with waiters is unlocked until the first waiter runs, hence ``_waiters``.)"""
-        lock = self._server_locks.get(place)
-        return lock is not None and (lock.locked() or bool(getattr(lock, "_waiters", None)))
 
     @contextlib.contextmanager
     def _pinned(self, place: tuple[str, str]) -> Iterator[None]:

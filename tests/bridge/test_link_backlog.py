@@ -25,6 +25,7 @@ from anyio.abc import TaskGroup
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from encounters._util.locks import KeyedLocks
 from encounters.log import configure_logging
 from encounters.models.deployment import CompanionSession
 from encounters.moderation import AuditLogger, ContentModerator, TextFilter
@@ -273,13 +274,13 @@ NOT_PER_LINK = {"on_event", "on_link", "observers", "trusted_proxies", "_tasks"}
 
 
 def leftovers(*parts: object) -> dict[str, int]:
-    """Every container (dict, set, list) of ``parts`` (an edge, its cluster, the
+    """Every container (dict, set, list, keyed locks) of ``parts`` (an edge, its cluster, the
     cluster's leases) still holding something, by name: what memory keeps after the
     links left. Found by looking at all of them, so a map added later is checked too."""
     found = {}
     for part in parts:
         for name, value in vars(part).items():
-            if name in NOT_PER_LINK or not isinstance(value, dict | set | list):
+            if name in NOT_PER_LINK or not isinstance(value, dict | set | list | KeyedLocks):
                 continue
             if value:
                 found[f"{type(part).__name__}.{name}"] = len(value)
@@ -488,7 +489,7 @@ async def test_a_failing_eviction_sweep_stops_neither_the_watch_nor_the_next_swe
     client = AdapterClient(url, world="minecraft", server_id="srv", key=key,
                            capabilities=["chat"], max_backoff=0.05)  # fmt: skip
     failed = anyio.Event()
-    locked = edge._locked
+    locked = edge._server_locks.locked
 
     def failing_once(place: tuple[str, str]) -> bool:
         if not failed.is_set():
@@ -502,7 +503,7 @@ async def test_a_failing_eviction_sweep_stops_neither_the_watch_nor_the_next_swe
             await until(lambda: len(edge.connections) == 1)
             await client.stop()
             await until(lambda: not edge.connections and not edge._live)
-            monkeypatch.setattr(edge, "_locked", failing_once)
+            monkeypatch.setattr(edge._server_locks, "locked", failing_once)
             edge.idle_link_ttl = 0  # swept within a second from now
             with anyio.fail_after(10):
                 await failed.wait()
@@ -680,6 +681,176 @@ async def test_an_evicted_link_frees_its_lease_for_the_node_its_game_server_come
             assert kept_by(a) == {}
             await client.stop()
             tg.cancel_scope.cancel()
+
+
+async def test_an_eviction_while_a_take_is_at_work_leaves_the_lease_to_the_take(
+    shared: tuple[str, Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Node A takes a link's lease for one dispatch; while that take is at work (its
+    lease acquired in Redis, the link not loaded yet) a second dispatch takes the
+    lease too, writes, and the link, idle, is evicted. The eviction leaves the lease
+    alone: the first take goes on, A writes the link and its lease in Redis names A,
+    so node B's dispatch is forwarded to A and nothing A writes is refused. Before,
+    the eviction freed the lease under the take: A wrote the link holding no lease in
+    Redis (free for B to take, A's next writes refused by the store's fence) and its
+    heartbeat found the lease lost. The interleaving is made with an event on A's
+    acquire script, not timing."""
+    pg_url, settings = shared
+    place = ("minecraft", "srv")
+    logged = io.StringIO()
+    configure_logging("info", "json", stream=logged)
+    try:
+        async with node(pg_url, settings) as (a, url_a), node(pg_url, settings) as (b, _):
+            cluster_a = a.cluster
+            assert cluster_a is not None
+            _, key = await create_world_key(a.store, "one", "minecraft", ["srv"])
+            got: list[Frame] = []
+            client = AdapterClient(url_a, world="minecraft", server_id="srv", key=key,
+                                   capabilities=["chat"], max_backoff=0.05)  # fmt: skip
+
+            async def on_dispatch(frame: Frame) -> None:
+                got.append(frame)
+
+            client.on_dispatch = on_dispatch
+            redis, lease = cluster_a.redis, cluster_a.leases.key(place)
+
+            async def released() -> bool:
+                return not await redis.exists(lease) and kept_by(a) == {}
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(client.run)
+                await until(lambda: len(a.connections) == 1, timeout=20)
+                assert await a.dispatch(*place, chat(0)) == 1
+                await until(lambda: len(got) == 1)
+                with dead_url() as nowhere:
+                    away(client, nowhere)
+                    await client.drop()
+                    await quiet(a)
+                    assert evict(a) == 1
+                    await until(released)  # no node holds the link
+
+                    acquire = cluster_a.leases._acquire
+                    acquired, go = anyio.Event(), anyio.Event()
+
+                    async def gated(*, keys: list[str], args: list[Any]) -> Any:
+                        holder = await acquire(keys=keys, args=args)
+                        if not acquired.is_set():  # the first take waits here
+                            acquired.set()
+                            await go.wait()
+                        return holder
+
+                    monkeypatch.setattr(cluster_a.leases, "_acquire", gated)
+                    numbers: list[int | None] = []
+
+                    async def taking() -> None:
+                        numbers.append(await a.dispatch(*place, chat(1)))
+
+                    async with anyio.create_task_group() as sending:
+                        sending.start_soon(taking)
+                        await acquired.wait()  # the lease is A's in Redis; the take waits
+                        assert await a.dispatch(*place, chat(2)) == 2
+                        await quiet(a)
+                        assert evict(a) == 1  # idle again, while the first take is at work
+                        await until(lambda: not cluster_a._dropping)  # any release done
+                        go.set()
+                    assert numbers == [3]
+                    assert await redis.get(lease) == cluster_a.node_id.encode()
+                    assert await b.dispatch(*place, chat(3)) == 4  # forwarded to A
+                    assert await a.dispatch(*place, chat(4)) == 5
+                    client.urls = [url_a + "?encoding=json"]
+                await until(lambda: len(got) == 5, timeout=20)
+                assert [(f.s, f.d["n"]) for f in got] == [(1, 0), (2, 2), (3, 1), (4, 3), (5, 4)]
+                await client.stop()
+                tg.cancel_scope.cancel()
+    finally:
+        configure_logging("warning", "console", None)
+    assert log_lines(logged, "bridge.link_write_refused") == []
+    assert log_lines(logged, "cluster.lease_lost") == []
+
+
+async def test_a_lease_released_during_a_renewal_and_taken_again_is_not_lost(
+    shared: tuple[str, Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Node A's heartbeat renews a link's lease; while that renewal is under way, A
+    evicts the idle link (its lease freed in Redis, so the renewal finds it gone) and
+    the game server resumes on A at once (the lease taken again). The renewal does not
+    take the freed lease for a lost one: the resumed connection stays open and gets
+    the next dispatch, and A still holds the lease. Before, A logged the lease lost
+    and gave up the link it had just taken again (its connection closed, 1001). The
+    interleaving is made with events on A's renewal script, not timing."""
+    pg_url, settings = shared
+    place = ("minecraft", "srv")
+    logged = io.StringIO()
+    configure_logging("info", "json", stream=logged)
+    try:
+        async with node(pg_url, settings) as (a, url_a):
+            cluster_a = a.cluster
+            assert cluster_a is not None
+            _, key = await create_world_key(a.store, "one", "minecraft", ["srv"])
+            got: list[Frame] = []
+            client = AdapterClient(url_a, world="minecraft", server_id="srv", key=key,
+                                   capabilities=["chat"], max_backoff=0.05)  # fmt: skip
+
+            async def on_dispatch(frame: Frame) -> None:
+                got.append(frame)
+
+            client.on_dispatch = on_dispatch
+            redis, lease = cluster_a.redis, cluster_a.leases.key(place)
+            # the heartbeat is held below: its leases must not lapse meanwhile
+            monkeypatch.setattr(cluster_a.leases, "ttl_ms", 60_000)
+            renew, beat = cluster_a.leases._renew, cluster_a.node.beat
+            entered, run, renewed, answer = (anyio.Event() for _ in range(4))
+            beats = 0
+
+            async def gated(*, keys: list[str], args: list[Any]) -> Any:
+                if entered.is_set():
+                    return await renew(keys=keys, args=args)
+                entered.set()  # this renewal's list of leases names the link's
+                await run.wait()
+                kept = await renew(keys=keys, args=args)
+                renewed.set()
+                await answer.wait()
+                return kept
+
+            async def counted() -> None:
+                nonlocal beats
+                beats += 1
+                await beat()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(client.run)
+                await until(lambda: len(a.connections) == 1, timeout=20)
+                assert await a.dispatch(*place, chat(0)) == 1
+                await until(lambda: len(got) == 1)
+                monkeypatch.setattr(cluster_a.leases, "_renew", gated)
+                monkeypatch.setattr(cluster_a.node, "beat", counted)
+                await entered.wait()
+                with dead_url() as nowhere:
+                    away(client, nowhere)
+                    await client.drop()
+                    await quiet(a)
+                    assert evict(a) == 1
+                    await until(lambda: not cluster_a._dropping)  # freed in Redis
+                    assert not await redis.exists(lease)
+                    run.set()
+                    await renewed.wait()  # the renewal found the lease gone
+                    client.urls = [url_a + "?encoding=json"]
+                    await until(lambda: bool(a.connections) and cluster_a.holds(place),
+                                timeout=20)  # fmt: skip
+                (conn,) = a.connections.values()
+                seen = beats
+                answer.set()
+                await until(lambda: beats > seen)  # the heartbeat went on past its answer
+                assert list(a.connections.values()) == [conn]  # not closed
+                assert await redis.get(lease) == cluster_a.node_id.encode()
+                assert await a.dispatch(*place, chat(1)) == 2
+                await until(lambda: len(got) == 2)
+                assert [(f.s, f.d["n"]) for f in got] == [(1, 0), (2, 1)]
+                await client.stop()
+                tg.cancel_scope.cancel()
+    finally:
+        configure_logging("warning", "console", None)
+    assert log_lines(logged, "cluster.lease_lost") == []
 
 
 async def test_a_link_handed_to_another_node_leaves_nothing_on_the_first(

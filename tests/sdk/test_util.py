@@ -38,6 +38,27 @@ async def test_one_holder_per_key_and_no_lock_kept_after_release() -> None:
     assert len(locks) == 0
 
 
+async def test_a_key_is_locked_while_held_or_waited_for_even_between_holders() -> None:
+    """``locked`` counts waiters too: right after a holder lets go, before its waiter
+    has run, the key is still in use (a caller that dropped state for an unlocked key
+    then would drop it under the waiter)."""
+    locks: KeyedLocks[str] = KeyedLocks(fast_acquire=True)
+    waited: list[bool] = []
+
+    async def wait() -> None:
+        async with locks.hold("a"):
+            waited.append(True)
+
+    assert not locks.locked("a")
+    async with anyio.create_task_group() as tg:
+        async with locks.hold("a"):  # free: taken without yielding to the waiter
+            tg.start_soon(wait)
+            await anyio.wait_all_tasks_blocked()
+            assert locks.locked("a") and not locks.locked("b")
+        assert waited == [] and locks.locked("a")  # released; the waiter has not run
+    assert waited == [True] and not locks.locked("a") and len(locks) == 0
+
+
 async def test_npc_memory_keeps_no_lock_per_pair_it_has_met() -> None:
     manager = NPCMemoryManager.open(None)
     for n in range(200):

@@ -76,6 +76,9 @@ class Leases:
         self.me = node_id
         self.ttl_ms = max(1, int(ttl * 1000))
         self.held: set[Place] = set()
+        #: per renewal under way, the places acquired or handed on meanwhile: its
+        #: answer for them is out of date (see :meth:`renew`)
+        self._renewing: list[set[Place]] = []
         self._node_prefix = redis_key(settings, "node", "")
         self._acquire = redis.register_script(_ACQUIRE)
         self._renew = redis.register_script(_RENEW)
@@ -87,9 +90,11 @@ class Leases:
     async def acquire(self, place: Place) -> str:
         """The node holding ``place``'s lease after this call: this node's id when it
         was free, stale (its node dead) or already ours; else the live holder's."""
+        self._moved(place)
         holder = await self._acquire(keys=[self.key(place)],
                                      args=[self.me, self.ttl_ms, self._node_prefix])  # fmt: skip
         holder = holder.decode() if isinstance(holder, bytes) else str(holder)
+        self._moved(place)
         if holder == self.me:
             self.held.add(place)
         else:
@@ -98,19 +103,33 @@ class Leases:
 
     async def renew(self) -> list[Place]:
         """Renew every lease held; returns those that turned out not to be ours any
-        more (the caller gives their links up)."""
+        more (the caller gives their links up). A place this node acquired or handed
+        on (released, passed to another node) while the renewal was under way is not
+        among them: its key may have been found gone because this node released it on
+        purpose, and the newer acquire or hand-over knows better."""
         places = list(self.held)
         if not places:
             return []
-        kept = await self._renew(keys=[self.key(p) for p in places], args=[self.me, self.ttl_ms])
-        lost = [p for p, ok in zip(places, kept, strict=True) if not int(ok)]
+        moved: set[Place] = set()
+        self._renewing.append(moved)
+        try:
+            kept = await self._renew(keys=[self.key(p) for p in places],
+                                     args=[self.me, self.ttl_ms])  # fmt: skip
+        finally:
+            self._renewing.remove(moved)
+        lost = [p for p, ok in zip(places, kept, strict=True) if not int(ok) and p not in moved]
         self.held.difference_update(lost)
         return lost
+
+    def _moved(self, place: Place) -> None:
+        for moved in self._renewing:
+            moved.add(place)
 
     async def hand_to(self, place: Place, node_id: str | None) -> bool:
         """Give ``place``'s lease to ``node_id`` (None: release it); False when it was
         not ours."""
         self.held.discard(place)
+        self._moved(place)
         done = await self._hand(keys=[self.key(place)],
                                 args=[self.me, node_id or "", self.ttl_ms])  # fmt: skip
         return bool(int(done))

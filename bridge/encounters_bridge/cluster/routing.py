@@ -64,9 +64,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
 from typing import Any, Literal, Protocol
 
+from encounters._util.locks import KeyedLocks
 from encounters._util.redis import redis_client
 from encounters.errors import ConfigError
 from encounters.log import get_logger
@@ -138,8 +138,12 @@ class Cluster:
         self.links: LocalLinks | None = None
         #: places held whose stale cache was dropped: only these may be written here
         self._ready: set[Place] = set()
-        #: per place, while a take or a drop of it is at work (see :meth:`_lock`)
-        self._locks: dict[Place, asyncio.Lock] = {}
+        #: per place, while a take or a drop of it is at work (an entry lives as long
+        #: as its holders and waiters)
+        self._locks: KeyedLocks[Place] = KeyedLocks(fast_acquire=True)
+        #: per place, the takes at work here (from before the lease is acquired until
+        #: the place is ready): :meth:`release` leaves such a place's lease alone
+        self._taking: dict[Place, int] = {}
         #: places being handed to another node or released: not taken back meanwhile
         self._leaving: set[Place] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -208,29 +212,12 @@ class Cluster:
         task.add_done_callback(self._dropping.discard)
 
     async def _drop_fenced(self, place: Place) -> None:
-        async with self._lock(place):
+        async with self._locks.hold(place):
             if place not in self._ready:  # not taken again meanwhile (that dropped it)
                 assert self.links is not None
                 await self.links.give_up(place, "lost")
 
     # -- leases ------------------------------------------------------------------------
-
-    @contextlib.asynccontextmanager
-    async def _lock(self, place: Place) -> AsyncIterator[None]:
-        """Hold ``place``'s lock; its entry is dropped once nobody holds or waits for
-        it, so the locks follow the takes at work, not every place ever taken."""
-        lock = self._locks.get(place)
-        if lock is None:
-            lock = self._locks[place] = asyncio.Lock()
-        try:
-            async with lock:
-                yield
-        finally:
-            # (a released lock with waiters is unlocked until the first waiter runs)
-            if self._locks.get(place) is lock and not (
-                lock.locked() or getattr(lock, "_waiters", None)
-            ):
-                del self._locks[place]
 
     def release(self, place: Place) -> None:
         """This node evicted ``place``'s idle link from memory (nothing of it queued
@@ -243,7 +230,16 @@ class Cluster:
         never frees a lease this node took again meanwhile. A write of the link here
         takes the lease again first, and loads the link with a new epoch (the store's
         fence holds whoever wrote it meanwhile). When Redis is away the lease is not
-        renewed any more and lapses within ``lease_ttl``."""
+        renewed any more and lapses within ``lease_ttl``.
+
+        A take of the place at work here (:meth:`_take`, from before its acquire until
+        the place is ready) keeps the lease: nothing is released then. Freed under it,
+        the take would mark the place ready without holding it (or hold it in this
+        node's eyes while Redis has it free for any node), and a later take would
+        skip dropping what was cached meanwhile: writes refused by the store's fence.
+        The link the take is for is then in use, and released when next idle."""
+        if self._taking.get(place):
+            return
         self._ready.discard(place)
         if place not in self.leases.held or place in self._leaving:
             return
@@ -264,19 +260,34 @@ class Cluster:
 
     async def _take(self, place: Place) -> str:
         """The holder of ``place`` after trying to take it; when this node took it
-        just now, what it cached of the link is dropped first."""
-        if self.holds(place):  # renewed by the heartbeat: no round trip per dispatch
-            return self.node.id
-        while place in self._leaving:  # the lease still names this node until it is passed on
-            await asyncio.sleep(0.02)
-        holder = await self.leases.acquire(place)
-        if holder == self.node.id and place not in self._ready:
-            async with self._lock(place):
-                if place not in self._ready:
-                    assert self.links is not None
-                    await self.links.give_up(place, "stale")
-                    self._ready.add(place)
-        return holder
+        just now, what it cached of the link is dropped first. Counted in ``_taking``
+        meanwhile, so :meth:`release` does not free the lease under it; a lease given
+        up meanwhile all the same (handed over, found lost) is acquired again rather
+        than the place marked ready without it."""
+        while True:
+            if self.holds(place):  # renewed by the heartbeat: no round trip per dispatch
+                return self.node.id
+            while place in self._leaving:  # the lease names this node until passed on
+                await asyncio.sleep(0.02)
+            self._taking[place] = self._taking.get(place, 0) + 1
+            try:
+                holder = await self.leases.acquire(place)
+                if holder != self.node.id or place in self._ready:
+                    return holder
+                async with self._locks.hold(place):
+                    if place not in self._ready:
+                        assert self.links is not None
+                        await self.links.give_up(place, "stale")
+                        if place not in self.leases.held:
+                            continue  # given up meanwhile: acquire again
+                        self._ready.add(place)
+                return holder
+            finally:
+                left = self._taking[place] - 1
+                if left:
+                    self._taking[place] = left
+                else:
+                    del self._taking[place]
 
     async def _lose(self, place: Place, reason: GiveUpReason) -> None:
         self._ready.discard(place)
