@@ -398,9 +398,7 @@ async def test_a_backlog_refused_at_the_bound_survives_eviction(tmp_path: Path) 
                       max_unacked_dispatches=3)  # fmt: skip
     server = await edge.serve("127.0.0.1", 0)
     url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/ws"
-    _, key = await create_world_key(records, "one", "minecraft", ["srv"])
-    client = AdapterClient(url, world="minecraft", server_id="srv", key=key,
-                           capabilities=["chat"], max_backoff=0.05)  # fmt: skip
+    client, _ = await game_server(edge, url)
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(client.run)
@@ -485,9 +483,7 @@ async def test_a_failing_eviction_sweep_stops_neither_the_watch_nor_the_next_swe
     edge = BridgeEdge(records, heartbeat_interval=0.5, idle_link_ttl=3600, identify_timeout=1.0)
     server = await edge.serve("127.0.0.1", 0)
     url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/ws"
-    _, key = await create_world_key(records, "one", "minecraft", ["srv"])
-    client = AdapterClient(url, world="minecraft", server_id="srv", key=key,
-                           capabilities=["chat"], max_backoff=0.05)  # fmt: skip
+    client, _ = await game_server(edge, url)
     failed = anyio.Event()
     locked = edge._server_locks.locked
 
@@ -621,6 +617,22 @@ async def quiet(edge: BridgeEdge) -> None:
     await until(lambda: not edge._live and all(o.quiet for o in edge._owners.values()))
 
 
+async def game_server(edge: BridgeEdge, url: str) -> tuple[AdapterClient, list[Frame]]:
+    """Game server ``srv`` (minecraft, chat only) with a world key of its own in
+    ``edge``'s store: its adapter, linking to ``url`` once run, and the dispatches it
+    gets, in order."""
+    _, key = await create_world_key(edge.store, "one", "minecraft", ["srv"])
+    got: list[Frame] = []
+
+    async def on_dispatch(frame: Frame) -> None:
+        got.append(frame)
+
+    client = AdapterClient(url, world="minecraft", server_id="srv", key=key,
+                           capabilities=["chat"], max_backoff=0.05,
+                           on_dispatch=on_dispatch)  # fmt: skip
+    return client, got
+
+
 async def test_an_evicted_link_frees_its_lease_for_the_node_its_game_server_comes_back_to(
     shared: tuple[str, Settings],
 ) -> None:
@@ -634,15 +646,7 @@ async def test_an_evicted_link_frees_its_lease_for_the_node_its_game_server_come
     place = ("minecraft", "srv")
     async with node(pg_url, settings) as (a, url_a), node(pg_url, settings) as (b, url_b):
         assert a.cluster is not None and b.cluster is not None
-        _, key = await create_world_key(a.store, "one", "minecraft", ["srv"])
-        got: list[Frame] = []
-        client = AdapterClient(url_a, world="minecraft", server_id="srv", key=key,
-                               capabilities=["chat"], max_backoff=0.05)  # fmt: skip
-
-        async def on_dispatch(frame: Frame) -> None:
-            got.append(frame)
-
-        client.on_dispatch = on_dispatch
+        client, got = await game_server(a, url_a)
         redis, lease = a.cluster.redis, a.cluster.leases.key(place)
 
         async def released(key: str = lease) -> bool:
@@ -703,15 +707,7 @@ async def test_an_eviction_while_a_take_is_at_work_leaves_the_lease_to_the_take(
         async with node(pg_url, settings) as (a, url_a), node(pg_url, settings) as (b, _):
             cluster_a = a.cluster
             assert cluster_a is not None
-            _, key = await create_world_key(a.store, "one", "minecraft", ["srv"])
-            got: list[Frame] = []
-            client = AdapterClient(url_a, world="minecraft", server_id="srv", key=key,
-                                   capabilities=["chat"], max_backoff=0.05)  # fmt: skip
-
-            async def on_dispatch(frame: Frame) -> None:
-                got.append(frame)
-
-            client.on_dispatch = on_dispatch
+            client, got = await game_server(a, url_a)
             redis, lease = cluster_a.redis, cluster_a.leases.key(place)
 
             async def released() -> bool:
@@ -786,15 +782,7 @@ async def test_a_lease_released_during_a_renewal_and_taken_again_is_not_lost(
         async with node(pg_url, settings) as (a, url_a):
             cluster_a = a.cluster
             assert cluster_a is not None
-            _, key = await create_world_key(a.store, "one", "minecraft", ["srv"])
-            got: list[Frame] = []
-            client = AdapterClient(url_a, world="minecraft", server_id="srv", key=key,
-                                   capabilities=["chat"], max_backoff=0.05)  # fmt: skip
-
-            async def on_dispatch(frame: Frame) -> None:
-                got.append(frame)
-
-            client.on_dispatch = on_dispatch
+            client, got = await game_server(a, url_a)
             redis, lease = cluster_a.redis, cluster_a.leases.key(place)
             # the heartbeat is held below: its leases must not lapse meanwhile
             monkeypatch.setattr(cluster_a.leases, "ttl_ms", 60_000)
@@ -864,15 +852,7 @@ async def test_a_link_handed_to_another_node_leaves_nothing_on_the_first(
     place = ("minecraft", "srv")
     async with node(pg_url, settings) as (a, url_a), node(pg_url, settings) as (b, url_b):
         assert a.cluster is not None and b.cluster is not None
-        _, key = await create_world_key(a.store, "one", "minecraft", ["srv"])
-        got: list[Frame] = []
-        client = AdapterClient(url_a, world="minecraft", server_id="srv", key=key,
-                               capabilities=["chat"], max_backoff=0.05)  # fmt: skip
-
-        async def on_dispatch(frame: Frame) -> None:
-            got.append(frame)
-
-        client.on_dispatch = on_dispatch
+        client, got = await game_server(a, url_a)
         async with anyio.create_task_group() as tg:
             tg.start_soon(client.run)
             await until(lambda: len(a.connections) == 1, timeout=20)
@@ -907,9 +887,7 @@ async def test_a_signal_after_its_link_was_evicted_still_checks_the_link_capabil
         service = DeploymentService(
             sdk_store, ContentModerator(text_filter, audit=AuditLogger(sdk_store)), a
         )
-        _, key = await create_world_key(a.store, "one", "minecraft", ["srv"])
-        client = AdapterClient(url_a, world="minecraft", server_id="srv", key=key,
-                               capabilities=["chat"], max_backoff=0.05)  # fmt: skip
+        client, _ = await game_server(a, url_a)
         record = await service.submit(persona_body(), "cr_1")
         await service.approve(record.persona.id)
         await sdk_store.save_companion(CompanionSession(
@@ -949,15 +927,7 @@ async def test_a_load_waited_for_and_given_up_meanwhile_does_not_take_the_link_b
     async with node(pg_url, settings) as (a, url_a), node(pg_url, settings) as (b, url_b):
         cluster_a, cluster_b = a.cluster, b.cluster
         assert cluster_a is not None and cluster_b is not None
-        _, key = await create_world_key(a.store, "one", "minecraft", ["srv"])
-        got: list[Frame] = []
-        client = AdapterClient(url_a, world="minecraft", server_id="srv", key=key,
-                               capabilities=["chat"], max_backoff=0.05)  # fmt: skip
-
-        async def on_dispatch(frame: Frame) -> None:
-            got.append(frame)
-
-        client.on_dispatch = on_dispatch
+        client, got = await game_server(a, url_a)
         async with anyio.create_task_group() as tg:
             tg.start_soon(client.run)
             await until(lambda: len(a.connections) == 1, timeout=20)
