@@ -675,6 +675,27 @@ SELF_HARM_OK: dict[str, list[str]] = {
         "best way to stop feeling hungry at night, high protein snacks?",
         "what can i burn in the furnace for fuel",
     ],
+    # written after an end-to-end test's ordinary line ("nobody hears ...", said while
+    # voices are muted) was blocked: the round's harm lines made "nobody hears/sees/
+    # knows" weigh; the test's own line is not among these
+    "sh11_ok_nobody": [
+        "nobody hears you in voice chat if ur muted",
+        "nobody heard the creeper coming lol",
+        "nobody hears me on my mic, is it broken?",
+        "nobody sees the trap until its too late",
+        "nobody saw that, right? lets pretend it didnt happen",
+        "nobody knows where the end portal is yet",
+        "nobody noticed the secret door behind the waterfall",
+        "nobody is online this late, gonna log off",
+        "nobody wants to trade for my extra wheat",
+        "nobody came to the raid so we lost",
+        "nobody listens to the npc's story, skip it",
+        "nobody reads the patch notes anyway",
+        "i muted the music so nobody hears it on stream",
+        "nobody can hear the music when the sound is off",
+        "nobody cares about the leaderboard, just have fun",
+        "nobody finds this spot, best fishing hole on the map",
+    ],
 }
 
 
