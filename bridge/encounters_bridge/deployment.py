@@ -381,18 +381,6 @@ class DeploymentService:
         self._companions[session_id] = session
         return session
 
-    async def _capabilities(self, world: str, server_id: str) -> list[str] | None:
-        """The action types the game server's link declared (None: any), from the link
-        in memory, else from its stored record (several nodes: a link another node
-        holds, or one this node evicted while idle; every action dispatch passes the
-        link's capabilities, PROTOCOL.md *Trust*)."""
-        link_id = self.edge.by_server.get((world, server_id))
-        known = self.edge.capabilities(link_id) if link_id else None
-        if known is None:
-            record = await self.edge.store.find_link(world, server_id)
-            known = record.capabilities if record is not None else None
-        return known or None
-
     async def signal(self, session_id: str, actions: list[Any]) -> list[dict[str, Any]]:
         """Moderate each action at the edge and dispatch those allowed. Returns one
         result per action: ``{action_id, decision, reason, errors}``."""
@@ -406,7 +394,7 @@ class DeploymentService:
         except LinkBacklogFull as exc:
             raise BacklogRefused(exc) from None
         persona = (await self.persona(session.persona_id)).persona
-        capabilities = await self._capabilities(session.world, session.server_id)
+        capabilities = await self.edge.server_capabilities(session.world, session.server_id)
         # ids for those sent without: one read of the random source for the batch
         unnamed = [a for a in batch if isinstance(a, dict) and not a.get("id")]
         for action, action_id in zip(unnamed, new_ids("act", len(unnamed)), strict=True):

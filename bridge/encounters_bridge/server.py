@@ -1063,7 +1063,7 @@ class BridgeEdge:
             raise LinkMoved(f"{world}/{server_id} is held by another node now")
         given_up = self._given_up.get(place, 0)
         record = await self.store.take_link(world, server_id)
-        if self._given_up.get((world, server_id), 0) != given_up:
+        if self._given_up.get(place, 0) != given_up:
             return await self._load(world, server_id)  # read before another node wrote
         if record is None:
             return None
@@ -1251,6 +1251,18 @@ class BridgeEdge:
         owner = self._owners.get(link_id)
         return owner.state.capabilities if owner is not None else None
 
+    async def server_capabilities(self, world: str, server_id: str) -> list[str] | None:
+        """The action types a game server's link declared (None: any): from the link in
+        memory, else from its stored record (several nodes: a link another node holds,
+        or one evicted here while idle), so every action dispatch passes the link's
+        capabilities (PROTOCOL.md *Trust*)."""
+        link_id = self.by_server.get((world, server_id))
+        known = self.capabilities(link_id) if link_id else None
+        if known is None:
+            record = await self.store.find_link(world, server_id)
+            known = record.capabilities if record is not None else None
+        return known or None
+
     async def check_room(self, world: str, server_id: str, count: int) -> None:
         """Raise :class:`~.links.LinkBacklogFull` now when the game server's link would
         refuse ``count`` more dispatches, for a caller about to spend something on them
@@ -1260,13 +1272,10 @@ class BridgeEdge:
 
         A refusal is a use of the link, as a refused dispatch is (:meth:`_touch`): a
         game server away with a full backlog while signals keep coming stays in memory
-        and its outage is logged once (``bridge.link_backlog_full``), not once per
-        reload. Before, signals refused here let it be evicted every ``idle_link_ttl``
-        and loaded again (a store read of the whole backlog), each load logging the
-        outage anew. Limit: refusals further apart than ``idle_link_ttl`` still find
-        the link evicted in between (nothing of an evicted link stays in memory, by
-        design), so such an outage is logged at most once per ``idle_link_ttl``, each
-        line with the backlog still ``waiting``."""
+        (no store read of its backlog per reload) and its outage is logged once
+        (``bridge.link_backlog_full``). Limit: refusals further apart than
+        ``idle_link_ttl`` find the link evicted in between (nothing of an evicted link
+        stays in memory), so such an outage is logged once per ``idle_link_ttl``."""
         if self.cluster is None:
             owner = await self._owner_for_server(world, server_id)
         else:

@@ -222,9 +222,8 @@ class Cluster:
     def release(self, place: Place) -> None:
         """This node evicted ``place``'s idle link from memory (nothing of it queued
         or being written, see ``BridgeEdge.evict_idle``): stop renewing its lease and
-        free it in Redis. Kept, it was renewed for as long as this node lived, one
-        more key in every heartbeat's renewal, and a node the game server came back to
-        had to ask this one to hand it over. No await (the eviction sweep has none):
+        free it in Redis, so the node the game server comes back to takes it without
+        asking this one. No await (the eviction sweep has none):
         the free is a compare-and-delete (:meth:`~.leases.Leases.hand_to`) in a task,
         and until it is done a take of the place here waits (``_leaving``), so it
         never frees a lease this node took again meanwhile. A write of the link here
@@ -233,11 +232,9 @@ class Cluster:
         renewed any more and lapses within ``lease_ttl``.
 
         A take of the place at work here (:meth:`_take`, from before its acquire until
-        the place is ready) keeps the lease: nothing is released then. Freed under it,
-        the take would mark the place ready without holding it (or hold it in this
-        node's eyes while Redis has it free for any node), and a later take would
-        skip dropping what was cached meanwhile: writes refused by the store's fence.
-        The link the take is for is then in use, and released when next idle."""
+        the place is ready) keeps the lease: nothing is released then (freed under it,
+        the take would mark the place ready without holding it). The link the take is
+        for is then in use, and released when next idle."""
         if self._taking.get(place):
             return
         self._ready.discard(place)
