@@ -260,10 +260,7 @@ class StateFile {
   }
 
   _append (text) {
-    const buf = Buffer.from(text, 'utf8')
-    let off = 0
-    while (off < buf.length) off += fs.writeSync(this.fd, buf, off, buf.length - off)
-    this.journalBytes += buf.length
+    this.journalBytes += writeAll(this.fd, text)
   }
 
   /** The whole state as a new file: a temporary one, fsync, rename, fsync of the folder. */
@@ -284,9 +281,7 @@ class StateFile {
       fs.mkdirSync(dir, { recursive: true })
       fd = fs.openSync(tmp, 'w', 0o600)
       fs.fchmodSync(fd, 0o600)
-      const buf = Buffer.from(text, 'utf8')
-      let off = 0
-      while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off)
+      writeAll(fd, text)
       fs.fsyncSync(fd)
       fs.renameSync(tmp, this.file)
     } catch (err) {
@@ -330,6 +325,14 @@ class StateFile {
     } catch {}
     this.fd = REMOVED
   }
+}
+
+/** Write all of `text` at the descriptor's position (a write may take part of it); its byte length. */
+function writeAll (fd, text) {
+  const buf = Buffer.from(text, 'utf8')
+  let off = 0
+  while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off)
+  return buf.length
 }
 
 /** After a rename: the new name itself on the disk. Some systems refuse it; never throws. */
