@@ -13,6 +13,10 @@
    ``idle_fleet.py``): RSS per link (target: <= 20 KiB), the heartbeat round trip
    p50 and p99 with every link beating, and how long each takes to stop on SIGTERM
    while it holds them all.
+4. world keys: with 10,000 of them (500 with ``--quick``), the event loop's CPU time
+   for a revocation sweep (every 2 s while links are up) and for finding the web world
+   key of a server (every page pass), against listing every key, the way both worked
+   before (the baseline, in the same run).
 
 Everything talks to 127.0.0.1 only. Figures are medians where rounds repeat; the
 machines here are shared and noisy, so read the ratios.
@@ -370,6 +374,31 @@ async def latency(rate: int, seconds: float) -> tuple[float, float, int, float]:
     return statistics.median(lat), pct(lat, 0.99), len(lat), cpu
 
 
+async def keys(count: int, rounds: int = 5) -> tuple[float, float, float]:
+    """Median loop CPU seconds (thread time) with ``count`` world keys, one revoked:
+    (listing every key, the revoked ids, the web key holding one server)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SQLiteStore(Path(tmp) / "keys.db")
+        await store.open()
+        records = await open_bridge_store(store)
+        for i in range(count):
+            await create_world_key(records, f"key {i}", "web", [f"srv-{i}"])
+        first = (await records.world_keys_holding("web", "srv-0"))[0]
+        await records.save_world_key(first.model_copy(update={"revoked_at": first.created_at}))
+        timed: dict[str, list[float]] = {"all": [], "revoked": [], "holding": []}
+        for _ in range(rounds):
+            for name, ask in (("all", records.list_world_keys),
+                              ("revoked", records.revoked_world_key_ids),
+                              ("holding", lambda: records.world_keys_holding(
+                                  "web", f"srv-{count // 2}"))):  # fmt: skip
+                start = time.thread_time()
+                await ask()
+                timed[name].append(time.thread_time() - start)
+        await store.close()
+    m = statistics.median
+    return m(timed["all"]), m(timed["revoked"]), m(timed["holding"])
+
+
 #: pstats restriction: functions outside encounters/moderation/, and of the built-ins
 #: (named ``{...}``, whoever called them) only SQLite's, sockets' and the selector's
 BRIDGE_ONLY = r"^(?!.*[/\\]moderation[/\\])(?!\{(?!.*(sqlite3|socket|select|epoll)))"
@@ -379,7 +408,7 @@ BEFORE = {"relay_ratio": 0.06, "p99_1000": 2.6}
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small run for smoke tests")
-    parser.add_argument("--only", choices=("relay", "latency", "idle"), action="append",
+    parser.add_argument("--only", choices=("relay", "latency", "idle", "keys"), action="append",
                         help="run only these parts (repeat the option for several)")  # fmt: skip
     parser.add_argument("--profile", action="store_true",
                         help="profile the daemon's process during the relay (cProfile): "
@@ -402,8 +431,9 @@ def main() -> None:
     if args.bare_client:
         anyio.run(bare_client, args.bare_client[0], int(args.bare_client[1]))
         return
-    parts = set(args.only or ("relay", "latency", "idle"))
+    parts = set(args.only or ("relay", "latency", "keys", "idle"))
     n, rounds, seconds, links = (500, 1, 0.5, 50) if args.quick else (5000, 3, 3.0, 10_000)
+    key_count = 500 if args.quick else 10_000
     loop = backend_options(args.event_loop)
     print(f"the daemon's event loop: {resolve(args.event_loop)} (--event-loop {args.event_loop})")
     if "relay" in parts:
@@ -449,6 +479,13 @@ def main() -> None:
                   "call to the adapter's receipt): "
                   f"p50 {p50:.2f} ms, p99 {p99:.2f} ms{goal}; "
                   f"CPU {cpu * 1e6:.0f} us per action")  # fmt: skip
+    if "keys" in parts:
+        every, revoked, holding = anyio.run(keys, key_count, backend_options=loop)
+        print(f"world keys: {key_count:,} (one revoked), the event loop's CPU per question "
+              f"(medians): listing every key (the baseline: how both were answered "
+              f"before) {every * 1e3:.2f} ms; a revocation sweep {revoked * 1e3:.2f} ms "
+              f"({every / revoked:,.0f}x less); the web world key of a server "
+              f"{holding * 1e3:.2f} ms ({every / holding:,.0f}x less)")  # fmt: skip
     if "idle" not in parts:
         return
     idle_fleet.report(args.links or links, 2.0 if args.quick else idle_fleet.HOLD)

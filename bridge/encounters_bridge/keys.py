@@ -42,6 +42,11 @@ class KeyConflict(ValueError):
     """A server id named for a new key already belongs to another key."""
 
 
+#: A new key naming up to this many server ids asks the store about each; more, and
+#: it reads every key once (a key for a whole fleet of servers).
+_ASKED_ONE_BY_ONE = 16
+
+
 async def create_world_key(
     store: WorldKeyStore, name: str, world: World, servers: list[str] | None = None
 ) -> tuple[WorldKey, str]:
@@ -51,12 +56,16 @@ async def create_world_key(
     world already has raises :class:`KeyConflict`."""
     wanted = list(dict.fromkeys(servers or []))
     if wanted:
-        taken = {
-            s: k.id
-            for k in await store.list_world_keys()
-            if k.world == world and k.revoked_at is None
-            for s in k.server_ids
-        }
+        if len(wanted) <= _ASKED_ONE_BY_ONE:
+            holders = [await store.world_keys_holding(world, s) for s in wanted]
+            taken = {s: keys[0].id for s, keys in zip(wanted, holders, strict=True) if keys}
+        else:
+            taken = {
+                s: k.id
+                for k in await store.list_world_keys()
+                if k.world == world and k.revoked_at is None
+                for s in k.server_ids
+            }
         clashes = [f"{s!r} (key {taken[s]})" for s in wanted if s in taken]
         if clashes:
             raise KeyConflict(

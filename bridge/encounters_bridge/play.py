@@ -153,10 +153,8 @@ class PlayPasses:
 
     async def key_for(self, server_id: str) -> WorldKey | None:
         """The active web world key bound to ``server_id``, if any."""
-        for key in await self.store.list_world_keys():
-            if key.world == "web" and key.revoked_at is None and server_id in key.server_ids:
-                return key
-        return None
+        keys = await self.store.world_keys_holding("web", server_id)
+        return keys[0] if keys else None
 
     def mint(self, key: WorldKey, server_id: str, player: Player) -> tuple[str, str] | None:
         """A room pass and a link pass for ``player`` on ``server_id``; None when the

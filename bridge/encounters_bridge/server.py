@@ -45,6 +45,7 @@ import gc
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -848,13 +849,8 @@ class BridgeEdge:
                 return "bad or revoked world key"
             if fresh.server_ids:
                 return None if server_id in fresh.server_ids else _not_yours(fresh, server_id)
-            for other in await self.store.list_world_keys():
-                if (
-                    other.id != key.id
-                    and other.revoked_at is None
-                    and other.world == world
-                    and server_id in other.server_ids
-                ):
+            for other in await self.store.world_keys_holding(world, server_id):
+                if other.id != key.id:
                     return f"server {server_id!r} uses another key"
             await self.store.save_world_key(fresh.model_copy(update={"server_ids": [server_id]}))
             log.info("bridge.key_bound", key_id=key.id, world=world, server_id=server_id)
@@ -1302,27 +1298,39 @@ class BridgeEdge:
 
     async def revoke_world_key(self, key_id: str) -> int:
         """Close every live link of a revoked key with 4004; returns how many."""
-        closed = 0
-        for conn in list(self.connections.values()):
-            if conn.owner is not None and conn.owner.record.key_id == key_id:
-                await self._close(conn, CloseCode.AUTH_FAILED, "world key revoked")
-                closed += 1
-        return closed
+        return await self._close_links_of({key_id})
+
+    async def _close_links_of(self, key_ids: AbstractSet[str]) -> int:
+        """Close with 4004 every live link of the keys ``key_ids``; returns how many
+        (one pass over the connections, whatever the number of keys)."""
+        revoked = [c for c in self.connections.values()
+                   if c.owner is not None and c.owner.record.key_id in key_ids]  # fmt: skip
+        for conn in revoked:
+            await self._close(conn, CloseCode.AUTH_FAILED, "world key revoked")
+        return len(revoked)
 
     async def _sweep_revoked(self, server: Server) -> None:
-        """Look for keys revoked by another process (``ae worlds revoke``) while links
-        are up; a failing store (shut down) ends the sweep."""
+        """Every ``revocation_check_interval`` while links are up, close those of keys
+        revoked by another process (``ae worlds revoke``, another node). Only the
+        revoked ids are read, not every key. A store that fails is logged once per
+        outage and asked again next round: a revoked key's links are closed once it
+        answers."""
+        failing = False
         while server.is_serving():
             await asyncio.sleep(self.revocation_check_interval)
             if not self.connections:
                 continue
             try:
-                keys = await self.store.list_world_keys()
-            except Exception:
-                return
-            for key in keys:
-                if key.revoked_at is not None:
-                    await self.revoke_world_key(key.id)
+                revoked = await self.store.revoked_world_key_ids()
+            except Exception as exc:
+                if not failing:
+                    log.warning("bridge.revocation_check_failed", error=repr(exc))
+                failing = True
+                continue
+            if failing:
+                log.info("bridge.revocation_check_recovered")
+            failing = False
+            await self._close_links_of(revoked)
 
     # -- shutdown ----------------------------------------------------------------------
 

@@ -190,6 +190,31 @@ async def test_keys_and_deploy_tokens_are_kept_by_hash(store: Store) -> None:
         assert await again.list_api_keys() == [api]
 
 
+async def test_keys_holding_a_server_and_revoked_ids_are_found_without_listing(
+    store: Store,
+) -> None:
+    """The two questions the daemon asks while it serves (a web world pass, a first
+    identify, the revocation sweep) answered by the store: the server id is matched
+    whole, whatever characters it holds (``%`` and ``_`` are wildcards in SQL
+    ``LIKE``), only active keys of the world count, and revoked ids are all there."""
+    async with store:
+        records = await open_bridge_store(store)
+        odd = 'a%b_c"d\\é'
+        web, _ = await create_world_key(records, "web", "web", ["srv-1", odd])
+        other, _ = await create_world_key(records, "gmod", "gmod", ["srv-1"])
+        near, _ = await create_world_key(records, "near", "web", ["srv-10", "axbyc", "xsrv-1"])
+        gone, _ = await create_world_key(records, "gone", "web", ["srv-2"])
+        await records.save_world_key(gone.model_copy(update={"revoked_at": T0}))
+        assert await records.world_keys_holding("web", "srv-1") == [web]
+        assert await records.world_keys_holding("gmod", "srv-1") == [other]
+        assert await records.world_keys_holding("web", odd) == [web]
+        assert await records.world_keys_holding("web", "a%b_c") == []
+        assert await records.world_keys_holding("web", "srv-10") == [near]
+        assert await records.world_keys_holding("web", "srv-2") == []  # revoked
+        assert await records.world_keys_holding("minecraft", "srv-1") == []
+        assert await records.revoked_world_key_ids() == {gone.id}
+
+
 async def test_writes_of_one_link_queued_together_keep_their_order(store: Store) -> None:
     """Appends, trims and a replacement of one link, queued by concurrent tasks, land
     as if written one after another (whichever transactions they share)."""

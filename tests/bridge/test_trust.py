@@ -19,6 +19,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from encounters import StoreError
 from encounters.models import utcnow
 from encounters.moderation import TextFilter
 from encounters_bridge.adapter import AdapterClient
@@ -129,7 +130,9 @@ async def test_concurrent_signals_after_a_restart_keep_one_link_state(
             before = (await d3.service.companion(sessions[0])).events
             await again.client.send_event({"type": "health", "health": 9}, sid=sessions[0])
             await until(lambda: d3.service._companions[sessions[0]].events == before + 1)
-            assert again.client.link.out.unacked == []  # acknowledged, not out_of_order
+            # acknowledged (not refused out of order): the ack follows the event's
+            # write, after the session's count went up
+            await until(lambda: again.client.link.out.unacked == [])
 
 
 async def test_a_second_key_cannot_claim_another_servers_id(
@@ -338,6 +341,34 @@ async def test_a_key_revoked_by_another_process_closes_its_link_within_seconds(
             key = await daemon.edge.store.get_world_key(keys.world.split("_")[2])
             assert key is not None
             await daemon.edge.store.save_world_key(key.model_copy(update={"revoked_at": utcnow()}))
+            await until(lambda: CloseCode.AUTH_FAILED in game.closes, 3)
+
+
+async def test_a_revocation_is_still_seen_after_the_store_failed_a_sweep(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    """A store that fails one revocation sweep (a database restarting) does not end
+    the sweeps: a key revoked afterwards by another process still closes its link."""
+    async with run_daemon(tmp_path / "bridge.db", text_filter) as daemon:
+        daemon.edge.revocation_check_interval = 0.2
+        records = daemon.edge.store
+        real = records.revoked_world_key_ids
+        asked: list[str] = []
+
+        async def failing_once() -> set[str]:
+            asked.append("sweep")
+            if len(asked) == 1:
+                raise StoreError("read from bridge.db failed: database is restarting")
+            return await real()
+
+        records.revoked_world_key_ids = failing_once  # type: ignore[method-assign]
+        keys = await make_keys(records)
+        game = Game.create(daemon.ws_url, keys.world, "json")
+        async with connected(game):
+            await until(lambda: len(asked) >= 2, 3)  # failed once, asked again
+            key = await records.get_world_key(keys.world.split("_")[2])
+            assert key is not None
+            await records.save_world_key(key.model_copy(update={"revoked_at": utcnow()}))
             await until(lambda: CloseCode.AUTH_FAILED in game.closes, 3)
 
 

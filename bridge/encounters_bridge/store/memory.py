@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from encounters.storage import MemoryStore
 
+from . import key_queries
 from .models import ApiKey, DeployToken, LinkRecord, WorldKey
 from .protocols import BridgeStore, LinkBatch
 
@@ -30,6 +31,12 @@ class MemoryBridgeStore(BridgeStore):
     async def list_world_keys(self) -> list[WorldKey]:
         found = [WorldKey.model_validate_json(r) for r in self._world_keys.values()]
         return sorted(found, key=lambda k: k.created_at)
+
+    async def revoked_world_key_ids(self) -> set[str]:
+        return {k.id for k in await self.list_world_keys() if k.revoked_at is not None}
+
+    async def world_keys_holding(self, world: str, server_id: str) -> list[WorldKey]:
+        return key_queries.holding(await self.list_world_keys(), world, server_id)
 
     async def save_api_key(self, key: ApiKey) -> None:
         self._api_keys[key.id] = key.model_dump_json()

@@ -45,6 +45,7 @@ from encounters.storage.groupcommit import Write
 from encounters.storage.postgres import Fence, PostgresStore, SharedStatement
 
 from ..frames import json_text
+from . import key_queries
 from .models import ApiKey, DeployToken, LinkRecord, WorldKey
 from .protocols import BridgeStore, LinkBatch, LinkMoved, LinkWrite
 from .schema import (
@@ -176,6 +177,15 @@ class PostgresBridgeStore(BridgeStore):
         async with self.store.reading() as conn:
             rows = (await conn.execute(q)).all()
         return [_world_key(r._mapping) for r in rows]
+
+    async def revoked_world_key_ids(self) -> set[str]:
+        async with self.store.reading() as conn:
+            return set((await conn.execute(key_queries.revoked_ids())).scalars())
+
+    async def world_keys_holding(self, world: str, server_id: str) -> list[WorldKey]:
+        async with self.store.reading() as conn:
+            rows = (await conn.execute(key_queries.holding_candidates(world, server_id))).all()
+        return key_queries.holding((_world_key(r._mapping) for r in rows), world, server_id)
 
     async def save_api_key(self, key: ApiKey) -> None:
         await self.store.commit([Write("api_keys", key.model_dump())])

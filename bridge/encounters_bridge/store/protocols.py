@@ -69,6 +69,16 @@ class WorldKeyStore(Protocol):
         """Oldest first."""
         ...
 
+    async def revoked_world_key_ids(self) -> set[str]:
+        """The ids of the revoked keys (the daemon's revocation sweep asks every few
+        seconds: revocations are rare, keys may be many)."""
+        ...
+
+    async def world_keys_holding(self, world: str, server_id: str) -> list[WorldKey]:
+        """The active keys of ``world`` that hold ``server_id``, oldest first (one
+        unless keys were bound by hand to the same server)."""
+        ...
+
 
 class ApiKeyStore(Protocol):
     """Control-API credentials."""

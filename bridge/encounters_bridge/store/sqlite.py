@@ -22,6 +22,7 @@ from encounters.storage import SQLiteStore
 from encounters.storage.writer import Statement, Write, upsert
 
 from ..frames import json_text
+from . import key_queries
 from .models import ApiKey, DeployToken, LinkRecord, ServerId, WorldKey
 from .protocols import BridgeStore, LinkBatch, LinkWrite
 from .schema import (
@@ -128,6 +129,15 @@ class SQLiteBridgeStore(BridgeStore):
         async with self.store.reading() as conn:
             rows = (await conn.execute(select(world_keys).order_by(world_keys.c.created_at))).all()
         return [_world_key(r._mapping) for r in rows]
+
+    async def revoked_world_key_ids(self) -> set[str]:
+        async with self.store.reading() as conn:
+            return set((await conn.execute(key_queries.revoked_ids())).scalars())
+
+    async def world_keys_holding(self, world: str, server_id: str) -> list[WorldKey]:
+        async with self.store.reading() as conn:
+            rows = (await conn.execute(key_queries.holding_candidates(world, server_id))).all()
+        return key_queries.holding((_world_key(r._mapping) for r in rows), world, server_id)
 
     async def save_api_key(self, key: ApiKey) -> None:
         await self.store.commit([Write(_API_KEYS, key.model_dump())])
