@@ -26,6 +26,7 @@ from pathlib import Path
 import anyio
 
 from encounters.memory import Interaction, NPCMemoryManager
+from encounters.memory.store import MemoryFile
 from encounters.models.common import utcnow
 
 # fmt: off
@@ -57,7 +58,8 @@ async def run(memories: int, pairs: int, queries: int) -> None:
         memory = NPCMemoryManager.open(Path(tmp), budget=per_pair + 10)
         start = time.perf_counter()
         now = utcnow()
-        with memory.file.transaction():
+        assert isinstance(memory.backend, MemoryFile)
+        with memory.backend.transaction():
             for p in range(pairs):
                 for k in range(per_pair):
                     text = line(rng)

@@ -171,9 +171,11 @@ class Engine:
 
     @property
     def memory(self) -> NPCMemoryManager:
-        """What NPCs remember of players (:mod:`encounters.memory`), encrypted in
-        ``memory.db`` in the data folder (in memory with ``AE_STORE=memory``). Opened
-        on first use; the key is ``AE_MEMORY_KEY`` or the ``memory.key`` file."""
+        """What NPCs remember of players (:mod:`encounters.memory`), encrypted: in the
+        PostgreSQL store's database on a PostgreSQL store (shared by every node; opened
+        with the store when a key is known, so a wrong key fails :meth:`open`), else in
+        ``memory.db`` in the data folder (in memory with ``AE_STORE=memory``), opened on
+        first use. The key is ``AE_MEMORY_KEY`` or the ``memory.key`` file."""
         return self._services.memory
 
     @property
@@ -230,9 +232,15 @@ class Engine:
     # -- lifecycle -------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Open the store (create or migrate it) and add the templates published to it
+        """Open the store (create or migrate it), NPC memory on a PostgreSQL store
+        (see :attr:`memory`), and add the templates published to it
         (:meth:`publish_template`). ``async with`` does this for you."""
         await self.store.open()
+        try:  # a wrong AE_MEMORY_KEY on a PostgreSQL store fails here
+            await self._services.open_shared_memory()
+        except BaseException:
+            await self.store.close()
+            raise
         await self._services.resume_webhooks()
         for template in await self.store.list_documents("template", EncounterTemplate):
             try:

@@ -4,22 +4,28 @@ Building them eagerly would cost every engine start what few games need: loading
 moderation word lists takes about half a second, NPC memory opens a second SQLite file
 and webhooks need the master key (which creates ``memory.key`` in the data folder). So
 :class:`LazyServices` holds the recipe and builds each one the first time it is asked
-for. Asking whether one is in use never builds it.
+for. Asking whether one is in use never builds it. One exception: on a PostgreSQL store
+NPC memory is opened with the engine when a key is known, so a node with another key
+than the shared memories' fails at start (:meth:`LazyServices.open_shared_memory`).
 """
 
 from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .marketplace import Marketplace, SQLiteMarketStore
 from .memory import NPCMemoryManager
-from .memory.crypto import KEY_FILENAME, load_or_create_key
+from .memory.crypto import KEY_FILENAME, MemoryCipher, load_or_create_key
 from .memory.manager import MEMORY_FILENAME
 from .moderation import AuditLogger, ContentModerator, provider_classifiers
 from .moderation.redis_ratelimit import RedisRateLimiter, shared_limiter
 from .settings import Settings
 from .storage import Store
+
+if TYPE_CHECKING:
+    from .storage.postgres import PostgresStore
 from .webhooks import RetryPolicy, WebhookManager
 
 
@@ -72,21 +78,58 @@ class LazyServices:
 
     @property
     def memory(self) -> NPCMemoryManager:
-        """NPC memory, encrypted in ``memory.db`` in the data folder (in memory with
-        ``AE_STORE=memory``); the key is ``AE_MEMORY_KEY`` or the ``memory.key`` file."""
+        """NPC memory, encrypted: in the PostgreSQL store's database when the store is
+        PostgreSQL (every node using it sees the same memories), else in ``memory.db``
+        in the data folder (in memory with ``AE_STORE=memory``); the key is
+        ``AE_MEMORY_KEY`` or the ``memory.key`` file."""
         if self._memory is None:
-            key = self._settings.memory_key
-            folder = None if self._settings.store == "memory" else self._settings.data_dir
-            self._memory = NPCMemoryManager.open(folder, key.get_secret_value() if key else None)
+            shared = self._postgres()
+            if shared is not None:
+                from .memory.postgres import PostgresMemory
+
+                cipher = MemoryCipher(self.master_key())
+                self._memory = NPCMemoryManager(PostgresMemory(shared, cipher))
+            else:
+                key = self._settings.memory_key
+                folder = None if self._settings.store == "memory" else self._settings.data_dir
+                secret = key.get_secret_value() if key else None
+                self._memory = NPCMemoryManager.open(folder, secret)
         return self._memory
+
+    def _postgres(self) -> PostgresStore | None:
+        """The store when it is PostgreSQL (its module loaded only then)."""
+        if not self._store.shared_by_nodes:
+            return None
+        from .storage.postgres import PostgresStore
+
+        return self._store if isinstance(self._store, PostgresStore) else None
+
+    def _key_known(self) -> bool:
+        return (
+            self._settings.memory_key is not None
+            or (self._settings.data_dir / KEY_FILENAME).exists()
+        )
 
     def memory_in_use(self) -> bool:
         """Has any NPC memory been kept (so a prompt may need it)? Asking does not
-        create the memory file."""
-        return self._memory is not None or (
+        create the memory file or the key file. On a PostgreSQL store: when memory was
+        opened here or a key is known (the tables are then read, empty or not)."""
+        if self._memory is not None:
+            return True
+        if self._postgres() is not None:
+            return self._key_known()
+        return (
             self._settings.store != "memory"
             and (self._settings.data_dir / MEMORY_FILENAME).exists()
         )
+
+    async def open_shared_memory(self) -> None:
+        """On a PostgreSQL store with a known key, open NPC memory now (its tables are
+        migrated and the key checked), so a node with another key than the one the
+        shared memories were written with fails at start, with a message naming
+        ``AE_MEMORY_KEY``. Otherwise nothing is opened (and no key file created)."""
+        if self._postgres() is not None and self._key_known():
+            await self.memory.ready()
 
     def close_memory(self) -> None:
         """Close NPC memory if it was opened; it reopens on next use."""
@@ -154,11 +197,7 @@ class LazyServices:
         """Build the webhook manager when webhooks were registered in an earlier run,
         so they get this run's events. Only a store on disk with a known key can hold
         such webhooks; otherwise nothing is built (no key file is created)."""
-        key_known = (
-            self._settings.memory_key is not None
-            or (self._settings.data_dir / KEY_FILENAME).exists()
-        )
-        if self._settings.store == "memory" or not key_known or self._webhooks is not None:
+        if self._settings.store == "memory" or not self._key_known() or self._webhooks is not None:
             return
         if not await self.webhooks.list():
             self._webhooks = None

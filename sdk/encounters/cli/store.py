@@ -50,15 +50,19 @@ def store_migrate(
 ) -> None:
     """Copy the embedded SQLite store into an empty PostgreSQL database, ids kept, in
     one transaction, with the bridge daemon's records (world keys, API keys, deploy
-    tokens, links) when the bridge is installed. Stop the daemon first; afterwards set
-    AE_STORE to the URL. The marketplace, which has no PostgreSQL backend, goes into
-    its own SQLite file (--market-to)."""
+    tokens, links) when the bridge is installed and the NPC memories of memory.db
+    beside the store (still sealed with its key: every node then needs that key as
+    AE_MEMORY_KEY). Stop the daemon first; afterwards set AE_STORE to the URL. The
+    marketplace, which has no PostgreSQL backend, goes into its own SQLite file
+    (--market-to)."""
+    from ..memory.manager import MEMORY_FILENAME
     from ..storage.postgres import PostgresStore  # its driver is an extra: loaded when used
     from ..storage.transfer import CopyInterrupted, copy_marketplace, has_marketplace
 
     path = source if source is not None else state.settings().database_path
     market_to = market if market is not None else state.settings().data_dir / "market.db"
     with_market = path.is_file() and has_marketplace(path)
+    memory = path.parent / MEMORY_FILENAME  # NPC memories, beside the store
     if with_market and market_to.exists():  # found out before anything is copied
         raise fail(f"{str(market_to)!r} already exists: move it away, or name another file "
                    "for the marketplace with --market-to")  # fmt: skip
@@ -71,7 +75,8 @@ def store_migrate(
     except StoreError as exc:
         raise fail(f"{exc}; nothing was copied") from None
     try:
-        copied = anyio.run(_copy_until_ctrl_c, path, target, market_to if listings else None)
+        copied = anyio.run(_copy_until_ctrl_c, path, target, market_to if listings else None,
+                           memory if memory.is_file() else None)  # fmt: skip
     except BaseException as exc:
         if listings is not None:
             market_to.unlink(missing_ok=True)
@@ -98,7 +103,7 @@ def store_migrate(
 
 
 async def _copy_until_ctrl_c(
-    path: Path, target: PostgresStore, market_to: Path | None
+    path: Path, target: PostgresStore, market_to: Path | None, memory: Path | None = None
 ) -> list[CopiedTable]:
     """The copy, stopped by Ctrl-C (SIGINT): the statement running on PostgreSQL is
     cancelled, the transaction rolled back and the target left empty. Cancelling the
@@ -139,6 +144,8 @@ async def _copy_until_ctrl_c(
 
     signal.signal(signal.SIGINT, on_ctrl_c)
     try:
-        return await copy_sqlite_to_postgres(path, target, stop=stop, committing=committing)
+        return await copy_sqlite_to_postgres(
+            path, target, stop=stop, committing=committing, memory=memory
+        )
     finally:
         signal.signal(signal.SIGINT, previous)

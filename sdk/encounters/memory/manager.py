@@ -10,7 +10,12 @@ strongest signal), and the best ``k`` are returned. When a pair holds more than
 summarizer using it is given, extractive otherwise), so a memory never grows without
 bound.
 
-Profiles of active pairs stay in an LRU cache (``cache_size``); the file is the truth.
+Where memories are kept is the backend's (:mod:`.backend`): ``memory.db`` in the data
+folder, or the PostgreSQL store's database, shared by every node using it. Profiles of
+active pairs stay in an LRU cache (``cache_size``) when the backend is this process's
+alone; a shared backend's profiles are read through on every use, since another node
+may have changed them. Read-modify-writes of a pair hold the pair's lock in this
+process and, through :meth:`~.backend.MemoryBackend.locked`, in the backend.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from .._util.locks import KeyedLocks
 from ..errors import FieldError, ValidationFailed
 from ..models.common import ID_PATTERN, PATTERN_HINTS, utcnow
 from ..validation import validate_model
+from .backend import MemoryBackend, Row
 from .crypto import MemoryCipher, load_or_create_key
 from .models import (
     RELATIONSHIP_MAX,
@@ -37,7 +43,7 @@ from .models import (
     NPCMemory,
     Recollection,
 )
-from .store import MemoryFile, Row
+from .store import MemoryFile
 from .summary import ExtractiveSummarizer, Summarizer
 
 MEMORY_FILENAME = "memory.db"
@@ -46,7 +52,7 @@ MEMORY_FILENAME = "memory.db"
 class NPCMemoryManager:
     def __init__(
         self,
-        file: MemoryFile,
+        backend: MemoryBackend,
         *,
         summarizer: Summarizer | None = None,
         budget: int = 200,
@@ -57,7 +63,7 @@ class NPCMemoryManager:
     ) -> None:
         if budget < 4:
             raise ValueError("budget must be at least 4 memories")
-        self.file = file
+        self.backend = backend
         self.summarizer: Summarizer = summarizer or ExtractiveSummarizer()
         self.budget = budget
         self.half_life_hours = half_life_hours
@@ -76,32 +82,43 @@ class NPCMemoryManager:
         cipher = MemoryCipher(load_or_create_key(data_dir, key))
         return cls(MemoryFile(data_dir / MEMORY_FILENAME, cipher), **kwargs)
 
+    async def ready(self) -> None:
+        """Open the backend now: create its tables and check the key, so a wrong key
+        fails here (:class:`~.crypto.MemoryKeyError`) rather than at the first use."""
+        await self.backend.open()
+
     def close(self) -> None:
-        self.file.close()
+        self.backend.close()
 
     # -- profiles ----------------------------------------------------------------------
 
-    def _profile(self, npc_id: str, player_id: str) -> tuple[str, NPCMemory]:
-        pair = self.file.pair(npc_id, player_id)
-        profile = self._cache.get(pair)
+    async def _profile(self, backend: MemoryBackend, npc_id: str, player_id: str) -> NPCMemory:
+        """The pair's profile: from the cache when the backend is this process's alone,
+        else (and on a miss) read from ``backend`` (a :meth:`~MemoryBackend.locked`
+        view, in a read-modify-write)."""
+        pair = backend.pair(npc_id, player_id)
+        profile = None if backend.shared else self._cache.get(pair)
         if profile is None:
-            profile = self.file.load_profile(pair) or NPCMemory(npc_id=npc_id, player_id=player_id)
+            profile = await backend.load_profile(pair) or NPCMemory(
+                npc_id=npc_id, player_id=player_id
+            )
         self._remember(pair, profile)
-        return pair, profile
+        return profile
 
     def _remember(self, pair: str, profile: NPCMemory) -> None:
-        self._cache.set(pair, profile)
+        if not self.backend.shared:
+            self._cache.set(pair, profile)
 
-    def _save(self, pair: str, profile: NPCMemory) -> NPCMemory:
+    async def _save(self, backend: MemoryBackend, pair: str, profile: NPCMemory) -> NPCMemory:
         profile = validate_model(NPCMemory, profile.model_dump(), "NPC memory")
-        self.file.save_profile(pair, profile)
+        await backend.save_profile(pair, profile)
         self._remember(pair, profile)
         return profile
 
     async def get_memory(self, npc_id: str, player_id: str) -> NPCMemory:
         """The pair's profile (a new, empty one when they never met)."""
         _check_ids(npc_id, player_id)
-        return self._profile(npc_id, player_id)[1].model_copy()
+        return (await self._profile(self.backend, npc_id, player_id)).model_copy()
 
     # -- recording -----------------------------------------------------------------------
 
@@ -114,31 +131,42 @@ class NPCMemoryManager:
         item = validate_model(Interaction, dict(given), "interaction")
         if item.importance is None:
             item = item.model_copy(update={"importance": estimate_importance(item)})
-        pair = self.file.pair(npc_id, player_id)
+        pair = self.backend.pair(npc_id, player_id)
         async with self._locks.hold(pair):
-            _, profile = self._profile(npc_id, player_id)
-            step = {"positive": RELATIONSHIP_STEP, "negative": -RELATIONSHIP_STEP}.get(
-                item.outcome, 0
-            )
-            relationship = max(RELATIONSHIP_MIN, min(RELATIONSHIP_MAX, profile.relationship + step))
-            self.file.add(pair, "interaction", item.timestamp.timestamp(), item.importance or 0.0,
-                          item.text(), item.model_dump_json().encode())  # fmt: skip
-            profile = self._save(pair, profile.model_copy(update={
-                "relationship": relationship,
-                "interactions_total": profile.interactions_total + 1,
-                "first_met": profile.first_met or item.timestamp,
-                "last_met": max(profile.last_met or item.timestamp, item.timestamp),
-            }))  # fmt: skip
-            if self.file.count(pair) > self.budget:
+            async with self.backend.locked(pair) as tx:
+                profile = await self._profile(tx, npc_id, player_id)
+                step = {"positive": RELATIONSHIP_STEP, "negative": -RELATIONSHIP_STEP}.get(
+                    item.outcome, 0
+                )
+                relationship = max(
+                    RELATIONSHIP_MIN, min(RELATIONSHIP_MAX, profile.relationship + step)
+                )
+                await tx.add(pair, "interaction", item.timestamp.timestamp(),
+                             item.importance or 0.0, item.text(),
+                             item.model_dump_json().encode())  # fmt: skip
+                profile = await self._save(tx, pair, profile.model_copy(update={
+                    "relationship": relationship,
+                    "interactions_total": profile.interactions_total + 1,
+                    "first_met": profile.first_met or item.timestamp,
+                    "last_met": max(profile.last_met or item.timestamp, item.timestamp),
+                }))  # fmt: skip
+                over = await tx.count(pair) > self.budget
+            if over:
                 profile = await self._fold(pair, profile)
         return profile.model_copy()
 
     async def _fold(self, pair: str, profile: NPCMemory) -> NPCMemory:
         """Fold the oldest half of the pair's memories (earlier summaries included)
-        into one summary."""
-        rows = self.file.rows(pair)
-        old = rows[: max(2, len(rows) // 2)]
-        payloads = self.file.payloads(pair, [r.id for r in old])
+        into one summary. The summary is written (outside the backend's lock: it may
+        take an LLM call) and then swapped in under the lock; when another node folded
+        those memories meanwhile, this fold is dropped (another node's meetings are
+        then left for the next fold: a pair may briefly hold a few over its budget)."""
+        async with self.backend.locked(pair) as tx:  # rows and payloads of one moment
+            rows = await tx.rows(pair)
+            if len(rows) <= self.budget:  # another node folded them meanwhile
+                return profile
+            old = rows[: max(2, len(rows) // 2)]
+            payloads = await tx.payloads(pair, [r.id for r in old])
         items = []
         for r in old:
             kind, payload = payloads[r.id]
@@ -150,21 +178,26 @@ class NPCMemoryManager:
                 when = datetime.fromtimestamp(r.at, tz=utcnow().tzinfo)
                 items.append(Interaction(timestamp=when, dialogue=chunks, importance=r.importance))
         summary = await self.summarizer.summarize(profile.npc_id, items)
-        self.file.replace(pair, [r.id for r in old], old[-1].at, summary, importance=0.7)
-        folded = sum(1 for r in old if r.kind == "interaction")
-        return self._save(pair, profile.model_copy(
-            update={"summarised": profile.summarised + folded}
-        ))  # fmt: skip
+        async with self.backend.locked(pair) as tx:
+            profile = await self._profile(tx, profile.npc_id, profile.player_id)
+            if not await tx.replace(pair, [r.id for r in old], old[-1].at, summary, importance=0.7):
+                return profile
+            folded = sum(1 for r in old if r.kind == "interaction")
+            return await self._save(tx, pair, profile.model_copy(
+                update={"summarised": profile.summarised + folded}
+            ))  # fmt: skip
 
     async def add_fact(self, npc_id: str, player_id: str, fact: str) -> NPCMemory:
         """Something the NPC should always remember (kept in the profile, deduplicated;
         the 50 newest are kept)."""
         _check_ids(npc_id, player_id)
-        pair = self.file.pair(npc_id, player_id)
-        async with self._locks.hold(pair):
-            _, profile = self._profile(npc_id, player_id)
+        pair = self.backend.pair(npc_id, player_id)
+        async with self._locks.hold(pair), self.backend.locked(pair) as tx:
+            profile = await self._profile(tx, npc_id, player_id)
             facts = [f for f in profile.known_facts if f != fact.strip()] + [fact.strip()]
-            profile = self._save(pair, profile.model_copy(update={"known_facts": facts[-50:]}))
+            profile = await self._save(
+                tx, pair, profile.model_copy(update={"known_facts": facts[-50:]})
+            )
         return profile.model_copy()
 
     async def set_traits(
@@ -172,11 +205,13 @@ class NPCMemoryManager:
     ) -> NPCMemory:
         """Personality traits (0..1) the NPC shows this player, merged into the profile."""
         _check_ids(npc_id, player_id)
-        pair = self.file.pair(npc_id, player_id)
-        async with self._locks.hold(pair):
-            _, profile = self._profile(npc_id, player_id)
+        pair = self.backend.pair(npc_id, player_id)
+        async with self._locks.hold(pair), self.backend.locked(pair) as tx:
+            profile = await self._profile(tx, npc_id, player_id)
             merged = {**profile.personality_traits, **dict(traits)}
-            profile = self._save(pair, profile.model_copy(update={"personality_traits": merged}))
+            profile = await self._save(
+                tx, pair, profile.model_copy(update={"personality_traits": merged})
+            )
         return profile.model_copy()
 
     # -- retrieval -------------------------------------------------------------------------
@@ -186,20 +221,15 @@ class NPCMemoryManager:
     ) -> list[Recollection]:
         """The ``k`` memories of the pair that matter most for ``query``, best first."""
         _check_ids(npc_id, player_id)
-        pair = self.file.pair(npc_id, player_id)
-        rows = self.file.rows(pair)
-        if not rows or k <= 0:
-            return []
-        relevance = self.file.relevance(pair, query, limit=len(rows)) if query else {}
-        now = self.clock().timestamp()
-        decay = math.log(2) / (self.half_life_hours * 3600.0)
-        recency = {r.id: math.exp(-decay * max(0.0, now - r.at)) for r in rows}
-        scored = sorted(
-            ((self._score(r, recency, relevance), r) for r in rows),
-            key=lambda pr: (pr[0][3], pr[1].at),
-            reverse=True,
-        )[:k]
-        payloads = self.file.payloads(pair, [r.id for _, r in scored])
+        pair = self.backend.pair(npc_id, player_id)
+        # one moment of the pair: a fold on another node cannot drop rows in between
+        async with self.backend.locked(pair) as tx:
+            rows = await tx.rows(pair)
+            if not rows or k <= 0:
+                return []
+            relevance = await tx.relevance(pair, query, limit=len(rows)) if query else {}
+            scored = self._rank(rows, relevance, k)
+            payloads = await tx.payloads(pair, [r.id for _, r in scored])
         out = []
         for (rec, imp, rel, score), row in scored:
             kind, payload = payloads[row.id]
@@ -212,6 +242,19 @@ class NPCMemoryManager:
                 interaction=interaction, importance=imp, recency=rec, relevance=rel, score=score,
             ))  # fmt: skip
         return out
+
+    def _rank(
+        self, rows: list[Row], relevance: dict[int, float], k: int
+    ) -> list[tuple[tuple[float, float, float, float], Row]]:
+        """The best ``k`` rows with their scores (see :meth:`_score`), best first."""
+        now = self.clock().timestamp()
+        decay = math.log(2) / (self.half_life_hours * 3600.0)
+        recency = {r.id: math.exp(-decay * max(0.0, now - r.at)) for r in rows}
+        return sorted(
+            ((self._score(r, recency, relevance), r) for r in rows),
+            key=lambda pr: (pr[0][3], pr[1].at),
+            reverse=True,
+        )[:k]
 
     def _score(
         self, row: Row, recency: dict[int, float], relevance: dict[int, float]
@@ -229,9 +272,10 @@ class NPCMemoryManager:
 
     async def recent(self, npc_id: str, player_id: str, n: int = 3) -> list[Interaction]:
         """The last ``n`` interactions, oldest first."""
-        pair = self.file.pair(npc_id, player_id)
-        rows = self.file.rows(pair, "interaction")[-n:] if n > 0 else []
-        payloads = self.file.payloads(pair, [r.id for r in rows])
+        pair = self.backend.pair(npc_id, player_id)
+        async with self.backend.locked(pair) as tx:  # one moment of the pair
+            rows = (await tx.rows(pair, "interaction"))[-n:] if n > 0 else []
+            payloads = await tx.payloads(pair, [r.id for r in rows])
         return [Interaction.model_validate_json(payloads[r.id][1]) for r in rows]
 
     # -- prompts ---------------------------------------------------------------------------
@@ -261,7 +305,7 @@ class NPCMemoryManager:
         """Memory context for a generation prompt: the NPCs this player met most
         recently (at most ``npcs``), within ``chars`` characters. Empty when none."""
         parts = []
-        for profile in self.file.profiles_of(player_id, npcs):
+        for profile in await self.backend.profiles_of(player_id, npcs):
             body = await self.context_prompt(profile.npc_id, player_id)
             parts.append(f"NPC {profile.npc_id}:\n{body}")
         return "\n\n".join(parts)[:chars]

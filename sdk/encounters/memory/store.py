@@ -7,23 +7,26 @@ in the clear for ranking), ``memory_index`` (FTS5: the pair's token and the blin
 tokens of the words) and ``meta`` (a sealed check value, so a wrong key fails when the
 file is opened, not at the first read). Nothing in the file is plaintext dialogue.
 
-Calls are synchronous and short (indexed reads of one pair, single-row writes); the
-manager runs them on the event loop's thread, as the main store does for small writes.
+It implements :class:`~.backend.MemoryBackend` for one process: the methods are
+``async`` for the protocol's sake, but the SQLite calls inside are synchronous and short
+(indexed reads of one pair, single-row writes) and run on the event loop's thread, as
+the main store does for small writes. :meth:`MemoryFile.locked` adds no transaction:
+the file has one writer, whose manager holds the pair's lock.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from ..storage.wal import use_wal
+from .backend import CHECK_VALUE, Row, memory_context, profile_context
 from .crypto import MemoryCipher, MemoryKeyError
 from .models import MemoryKind, NPCMemory
 
-_CHECK = b"ai-encounters npc memory v1"
+__all__ = ["MemoryFile", "Row"]
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS profiles (
@@ -39,18 +42,11 @@ CREATE VIRTUAL TABLE IF NOT EXISTS memory_index USING fts5 (pair, words);
 """
 
 
-@dataclass(frozen=True)
-class Row:
-    """A memory's metadata (what ranking needs before anything is decrypted)."""
-
-    id: int
-    kind: MemoryKind
-    at: float
-    importance: float
-
-
 class MemoryFile:
-    """``path`` None keeps everything in memory (``AE_STORE=memory``)."""
+    """``path`` None keeps everything in memory (``AE_STORE=memory``). The key is
+    checked when the file is opened (here)."""
+
+    shared = False
 
     def __init__(self, path: Path | None, cipher: MemoryCipher) -> None:
         self.path = path
@@ -73,11 +69,11 @@ class MemoryFile:
     def _check_key(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'check'").fetchone()
         if row is None:
-            sealed = self.cipher.seal(_CHECK, b"meta")
+            sealed = self.cipher.seal(CHECK_VALUE, b"meta")
             self._db.execute("INSERT INTO meta (key, value) VALUES ('check', ?)", (sealed,))
             return
         try:
-            ok = self.cipher.open(row[0], b"meta") == _CHECK
+            ok = self.cipher.open(row[0], b"meta") == CHECK_VALUE
         except MemoryKeyError:
             ok = False
         if not ok:
@@ -88,33 +84,40 @@ class MemoryFile:
                 "move the file aside to start with empty memories"
             )
 
+    async def open(self) -> None:
+        """Nothing to do: the file was opened, and its key checked, on construction."""
+
     def close(self) -> None:
         self._db.close()
+
+    @asynccontextmanager
+    async def locked(self, pair: str) -> AsyncIterator[MemoryFile]:
+        yield self
 
     # -- pairs -------------------------------------------------------------------------
 
     def pair(self, npc_id: str, player_id: str) -> str:
         return "p" + self.cipher.blind(f"{npc_id}\x1f{player_id}")
 
-    def load_profile(self, pair: str) -> NPCMemory | None:
+    async def load_profile(self, pair: str) -> NPCMemory | None:
         row = self._db.execute("SELECT blob FROM profiles WHERE pair = ?", (pair,)).fetchone()
         if row is None:
             return None
-        return NPCMemory.model_validate_json(self.cipher.open(row[0], pair.encode() + b"/profile"))
+        return NPCMemory.model_validate_json(self.cipher.open(row[0], profile_context(pair)))
 
-    def profiles_of(self, player_id: str, limit: int) -> list[NPCMemory]:
+    async def profiles_of(self, player_id: str, limit: int) -> list[NPCMemory]:
         """The player's profiles, most recently met first."""
         rows = self._db.execute(
             "SELECT pair, blob FROM profiles WHERE player = ? ORDER BY last_met DESC LIMIT ?",
             (self.cipher.blind(player_id), limit),
         ).fetchall()
         return [
-            NPCMemory.model_validate_json(self.cipher.open(blob, pair.encode() + b"/profile"))
+            NPCMemory.model_validate_json(self.cipher.open(blob, profile_context(pair)))
             for pair, blob in rows
         ]
 
-    def save_profile(self, pair: str, profile: NPCMemory) -> None:
-        sealed = self.cipher.seal(profile.model_dump_json().encode(), pair.encode() + b"/profile")
+    async def save_profile(self, pair: str, profile: NPCMemory) -> None:
+        sealed = self.cipher.seal(profile.model_dump_json().encode(), profile_context(pair))
         last = profile.last_met.timestamp() if profile.last_met else 0.0
         self._db.execute(
             "INSERT INTO profiles (pair, player, last_met, blob) VALUES (?, ?, ?, ?) "
@@ -124,7 +127,7 @@ class MemoryFile:
 
     # -- memories ------------------------------------------------------------------------
 
-    def add(
+    async def add(
         self, pair: str, kind: MemoryKind, at: float, importance: float, text: str, payload: bytes
     ) -> int:
         """Store one memory and index its words; one transaction (or part of the one
@@ -142,7 +145,7 @@ class MemoryFile:
             (pair, kind, at, importance, b""),
         )
         row_id = int(cur.lastrowid or 0)
-        sealed = self.cipher.seal(payload, f"{pair}/{kind}/{row_id}".encode())
+        sealed = self.cipher.seal(payload, memory_context(pair, kind, row_id))
         self._db.execute("UPDATE memories SET blob = ? WHERE id = ?", (sealed, row_id))
         self._db.execute(
             "INSERT INTO memory_index (rowid, pair, words) VALUES (?, ?, ?)",
@@ -160,12 +163,11 @@ class MemoryFile:
             raise
         self._db.execute("COMMIT")
 
-    def count(self, pair: str) -> int:
+    async def count(self, pair: str) -> int:
         (n,) = self._db.execute("SELECT count(*) FROM memories WHERE pair = ?", (pair,)).fetchone()
         return int(n)
 
-    def rows(self, pair: str, kind: MemoryKind | None = None) -> list[Row]:
-        """Every memory of a pair, oldest first (a pair holds at most its budget)."""
+    async def rows(self, pair: str, kind: MemoryKind | None = None) -> list[Row]:
         sql = "SELECT id, kind, at, importance FROM memories WHERE pair = ?"
         args: tuple[str, ...] = (pair,)
         if kind is not None:
@@ -173,8 +175,8 @@ class MemoryFile:
             args = (pair, kind)
         return [Row(*r) for r in self._db.execute(sql + " ORDER BY at, id", args).fetchall()]
 
-    def relevance(self, pair: str, query: str, limit: int) -> dict[int, float]:
-        """BM25 relevance (higher is better) of the pair's memories to ``query``."""
+    async def relevance(self, pair: str, query: str, limit: int) -> dict[int, float]:
+        """BM25 as FTS5 computes it (over the whole file's statistics)."""
         tokens = sorted(set(self.cipher.tokens(query)))
         if not tokens:
             return {}
@@ -186,24 +188,29 @@ class MemoryFile:
         ).fetchall()
         return {int(r): -float(score) for r, score in rows}
 
-    def payloads(self, pair: str, ids: list[int]) -> dict[int, tuple[MemoryKind, bytes]]:
+    async def payloads(self, pair: str, ids: list[int]) -> dict[int, tuple[MemoryKind, bytes]]:
         marks = ",".join("?" * len(ids))
         rows = self._db.execute(
             f"SELECT id, kind, blob FROM memories WHERE pair = ? AND id IN ({marks})",
             (pair, *ids),
         ).fetchall()
         return {
-            row_id: (kind, self.cipher.open(blob, f"{pair}/{kind}/{row_id}".encode()))
+            row_id: (kind, self.cipher.open(blob, memory_context(pair, kind, row_id)))
             for row_id, kind, blob in rows
         }
 
-    def replace(
+    async def replace(
         self, pair: str, drop: list[int], summary_at: float, summary: str, importance: float
-    ) -> None:
-        """Swap memories for their summary, in one transaction (a crash keeps the
-        memories or the summary, never neither)."""
+    ) -> bool:
+        """A crash keeps the memories or the summary, never neither."""
         marks = ",".join("?" * len(drop))
         with self.transaction():
+            (found,) = self._db.execute(
+                f"SELECT count(*) FROM memories WHERE pair = ? AND id IN ({marks})", (pair, *drop)
+            ).fetchone()
+            if found != len(set(drop)):
+                return False
             self._db.execute(f"DELETE FROM memories WHERE id IN ({marks})", drop)
             self._db.execute(f"DELETE FROM memory_index WHERE rowid IN ({marks})", drop)
             self._insert(pair, "summary", summary_at, importance, summary, summary.encode())
+        return True

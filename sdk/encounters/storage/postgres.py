@@ -360,6 +360,17 @@ class PostgresStore(Store):
         except (DBAPIError, OSError) as exc:
             raise self._unreachable(exc) from None
 
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection in a transaction, committed on leaving (rolled back on an
+        error), for tables other packages keep in this database (NPC memory's); an
+        unreachable server or a refused statement is a :class:`StoreError`."""
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        except (DBAPIError, OSError) as exc:
+            raise self._unreachable(exc) from None
+
     async def schema_version(self) -> int:
         async with self.reading() as conn:
             raw = (

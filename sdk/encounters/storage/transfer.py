@@ -28,6 +28,11 @@ Guarantees and limits:
   API keys, deploy tokens, links and outbox, registered when ``ae`` loads the bridge's
   commands), each set brought to its newest version on both sides by its own
   migrations first; sequences of numbered keys are moved past the copied numbers.
+- NPC memories: given ``memory`` (``ae store migrate`` gives the ``memory.db`` beside the
+  source store when there is one), its rows are copied into the memory tables in the
+  same transaction, blobs as they are (still sealed with that folder's key, which every
+  node then uses as ``AE_MEMORY_KEY``). It is read whole into memory first (a pair
+  holds at most its budget of memories).
 - The marketplace has no PostgreSQL backend: on a PostgreSQL store it keeps its tables
   in ``market.db`` in the data folder. :func:`copy_marketplace` moves them there from the
   SQLite store (``ae store migrate`` does, next to the PostgreSQL copy).
@@ -50,6 +55,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.pool import NullPool
 
 from ..errors import StoreError
+from ..memory.postgres import MIGRATIONS as MEMORY_MIGRATIONS
+from ..memory.postgres import TRACK as MEMORY_TRACK
+from ..memory.postgres import read_memory_file, write_memory_rows
 from .postgres import PostgresStore
 from .schema import metadata, schema_meta
 from .sqlite import SQLiteStore
@@ -231,6 +239,7 @@ async def copy_sqlite_to_postgres(
     *,
     stop: anyio.Event | None = None,
     committing: anyio.Event | None = None,
+    memory: Path | None = None,
 ) -> list[CopiedTable]:
     """Copy every row of the SQLite store at ``source`` into ``target`` (opened and
     closed here): the SDK's tables and those of ``extra`` (by default the registered
@@ -238,7 +247,9 @@ async def copy_sqlite_to_postgres(
     Raises :class:`StoreError` for a missing source or a target that is not empty, and
     :class:`CopyInterrupted` when ``stop`` is set before the copy is done. ``committing``
     is set once every row is copied and the transaction is being committed: from then
-    on the copy may be complete whatever happens to this process."""
+    on the copy may be complete whatever happens to this process. ``memory``: an NPC
+    memory file (``memory.db``) copied in the same transaction (counted as
+    ``npc_memories``)."""
 
     def check() -> None:
         if stop is not None and stop.is_set():
@@ -255,9 +266,12 @@ async def copy_sqlite_to_postgres(
     async with SQLiteStore(source) as sqlite:  # both sides at the newest version of each set
         for table_set in sets:
             await sqlite.migrate(table_set.track, list(table_set.migrations))
+    memory_rows = read_memory_file(memory) if memory is not None else None
     async with target:
         for table_set in sets:
             await target.migrate(table_set.track, list(table_set.migrations))
+        if memory_rows is not None:
+            await target.migrate(MEMORY_TRACK, MEMORY_MIGRATIONS)
         try:
             async with target.engine.begin() as dst:  # one transaction: all or nothing
                 pid = (await dst.execute(text("SELECT pg_backend_pid()"))).scalar()
@@ -266,7 +280,12 @@ async def copy_sqlite_to_postgres(
                     if stop is not None:
                         tg.start_soon(_cancel_on_stop, stop, target, pid)
                     try:
-                        done = await _copy_rows(source, target, tables, dst, check)
+                        copied = await _copy_rows(source, target, tables, dst, check)
+                        if memory_rows is not None:
+                            check()
+                            n = await write_memory_rows(dst, memory_rows, target.where)
+                            copied.append(CopiedTable("npc_memories", len(memory_rows.memories), n))
+                        done = copied
                     except Exception as exc:  # raised below, not in the task group's group
                         done = exc
                     finally:

@@ -14,13 +14,9 @@ import pytest
 from encounters.errors import ConfigError, ValidationFailed
 from encounters.memory import Interaction, MemoryKeyError, NPCMemoryManager
 from encounters.models.common import utcnow
+from tests.sdk.memory.conftest import OpenMemory
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def key() -> str:
@@ -34,8 +30,8 @@ def meeting(
             "timestamp": utcnow() - timedelta(days=days_ago), **kw}  # fmt: skip
 
 
-async def test_relationship_moves_by_ten_and_stays_within_bounds() -> None:
-    memory = NPCMemoryManager.open(None)
+async def test_relationship_moves_by_ten_and_stays_within_bounds(open_memory: OpenMemory) -> None:
+    memory = await open_memory()
     for _ in range(15):
         profile = await memory.record_interaction("smith", "p1", meeting("Thanks!", "positive"))
     assert profile.relationship == 100
@@ -49,8 +45,10 @@ async def test_relationship_moves_by_ten_and_stays_within_bounds() -> None:
     assert (await memory.get_memory("smith", "p2")).relationship == 0
 
 
-async def test_relevant_memories_come_before_recent_irrelevant_ones() -> None:
-    memory = NPCMemoryManager.open(None)
+async def test_relevant_memories_come_before_recent_irrelevant_ones(
+    open_memory: OpenMemory,
+) -> None:
+    memory = await open_memory()
     old = [
         "The player asked where the dragon sleeps; I told them about the lair in the north.",
         "We spoke of the dragon's hoard of gold under the mountain.",
@@ -73,8 +71,8 @@ async def test_relevant_memories_come_before_recent_irrelevant_ones() -> None:
     assert [r.text for r in latest] == recent[:2]
 
 
-async def test_importance_counts_outcomes_and_choices() -> None:
-    memory = NPCMemoryManager.open(None)
+async def test_importance_counts_outcomes_and_choices(open_memory: OpenMemory) -> None:
+    memory = await open_memory()
     await memory.record_interaction("guard", "p1", meeting("Move along.", days_ago=0.0))
     await memory.record_interaction(
         "guard", "p1",
@@ -86,20 +84,20 @@ async def test_importance_counts_outcomes_and_choices() -> None:
     assert top[0].importance > 0.6
 
 
-async def test_summaries_keep_a_memory_under_budget(tmp_path: Path) -> None:
-    memory = NPCMemoryManager.open(tmp_path, key(), budget=10)
+async def test_summaries_keep_a_memory_under_budget(open_memory: OpenMemory) -> None:
+    memory = await open_memory(budget=10)
     for i in range(50):
         outcome = "positive" if i % 7 == 0 else "neutral"
         await memory.record_interaction(
             "innkeeper", "p1", meeting(f"Visit {i}: the player asked about room {i}.", outcome,
                                        days_ago=50 - i),
         )  # fmt: skip
-        pair = memory.file.pair("innkeeper", "p1")
-        assert len(memory.file.rows(pair)) <= 10
+        pair = memory.backend.pair("innkeeper", "p1")
+        assert len(await memory.backend.rows(pair)) <= 10
     profile = await memory.get_memory("innkeeper", "p1")
     assert profile.interactions_total == 50
     assert profile.summarised > 0
-    kinds = [r.kind for r in memory.file.rows(memory.file.pair("innkeeper", "p1"))]
+    kinds = [r.kind for r in await memory.backend.rows(memory.backend.pair("innkeeper", "p1"))]
     assert "summary" in kinds and "interaction" in kinds
     # the summary still answers for what it replaced; the latest visits are kept whole
     found = await memory.retrieve("innkeeper", "p1", "room", k=10)
@@ -167,8 +165,8 @@ async def test_bad_input_names_the_field() -> None:
         await memory.record_interaction("smith", "p1", {"dialogue": ["x" * 501]})
 
 
-async def test_context_prompt_follows_the_design(tmp_path: Path) -> None:
-    memory = NPCMemoryManager.open(tmp_path, key())
+async def test_context_prompt_follows_the_design(open_memory: OpenMemory) -> None:
+    memory = await open_memory()
     for text in ("We met at the gate.", "You fixed my cart.", "You paid for the ale."):
         await memory.record_interaction("smith", "p1", meeting(text, "positive"))
     await memory.add_fact("smith", "p1", "the player is a mage")
@@ -200,8 +198,8 @@ async def test_cache_eviction_and_restart_lose_nothing(tmp_path: Path) -> None:
     again.close()
 
 
-async def test_concurrent_interactions_are_all_counted() -> None:
-    memory = NPCMemoryManager.open(None)
+async def test_concurrent_interactions_are_all_counted(open_memory: OpenMemory) -> None:
+    memory = await open_memory()
     async with anyio.create_task_group() as tg:
         for i in range(40):
             outcome = "positive" if i < 7 else "neutral"
@@ -211,8 +209,8 @@ async def test_concurrent_interactions_are_all_counted() -> None:
     assert len(await memory.retrieve("smith", "p1", k=100)) == 40
 
 
-async def test_interaction_model_is_accepted_as_is() -> None:
-    memory = NPCMemoryManager.open(None)
+async def test_interaction_model_is_accepted_as_is(open_memory: OpenMemory) -> None:
+    memory = await open_memory()
     item = Interaction(dialogue=["Take this map."], encounter_id="enc_1", importance=0.9)
     await memory.record_interaction("smith", "p1", item)
     (found,) = await memory.retrieve("smith", "p1", "map")
@@ -221,7 +219,7 @@ async def test_interaction_model_is_accepted_as_is() -> None:
 
 
 async def test_summaries_come_from_the_llm_when_configured_and_fall_back_when_it_fails(
-    tmp_path: Path,
+    open_memory: OpenMemory,
 ) -> None:
     from encounters.generation.openai_provider import OpenAIProvider
     from encounters.generation.router import ProviderManager, RouterPolicy
@@ -237,7 +235,7 @@ async def test_summaries_come_from_the_llm_when_configured_and_fall_back_when_it
             api_key="sk-test-0000000000000000", base_url=server.base_url + "/v1"
         )
         router = ProviderManager([provider], policy=RouterPolicy(max_retries=0, timeout=5.0))
-        memory = NPCMemoryManager.open(tmp_path, key(), budget=6, summarizer=LLMSummarizer(router))
+        memory = await open_memory(budget=6, summarizer=LLMSummarizer(router))
         for i in range(7):
             await memory.record_interaction(
                 "inn", "p1", meeting(f"Room {i} please.", days_ago=9 - i)

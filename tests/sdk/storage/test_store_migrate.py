@@ -4,7 +4,9 @@ tests/support/services.py)."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import signal
 import socket
 import sqlite3
@@ -21,11 +23,13 @@ import pytest
 from anyio.from_thread import start_blocking_portal
 from typer.testing import CliRunner
 
-from encounters import EncounterSpec, Session
+from encounters import EncounterSpec, Engine, Session
 from encounters.cli import app
+from encounters.memory import NPCMemoryManager
 from encounters.models.audit import AuditEntry
 from encounters.models.usage import UsageRecord
 from encounters.moderation import TextFilter
+from encounters.settings import Settings
 from encounters.storage import SQLiteStore
 from encounters.storage.postgres import PostgresStore
 from encounters.webhooks.models import Webhook
@@ -319,3 +323,30 @@ def test_the_marketplace_moves_into_its_own_file(
             assert await store.get_session(made["session"].id) == made["session"]
 
     anyio.run(session_moved)
+
+
+def test_migrate_moves_the_npc_memories_of_memory_db(tmp_path: Path, pg_schema: str) -> None:
+    data = tmp_path / "data"
+    anyio.run(fill, data / "encounters.db")
+    secret = base64.b64encode(os.urandom(32)).decode()
+
+    async def remember() -> None:
+        memory = NPCMemoryManager.open(data, secret)
+        await memory.record_interaction("smith", "ana", {"dialogue": ["You found my ring."],
+                                                         "outcome": "positive"})  # fmt: skip
+        memory.close()
+
+    anyio.run(remember)
+    url = f"{POSTGRES_URL}?schema={pg_schema}"
+    code, out, err = ae("--data-dir", str(data), "store", "migrate", "--to", url)
+    assert code == 0, err
+    assert "npc_memories" in out
+
+    async def on_a_node() -> None:  # a node of the cluster: its own folder, the key set
+        settings = Settings(store=url, data_dir=tmp_path / "node2", memory_key=secret)
+        async with Engine(settings) as engine:
+            assert (await engine.memory.get_memory("smith", "ana")).relationship == 10
+            (found,) = await engine.memory.retrieve("smith", "ana", "ring")
+            assert found.text == "You found my ring."
+
+    anyio.run(on_a_node)
