@@ -1,7 +1,8 @@
 """What the control API refuses before anything is stored, over real HTTP: persona
 fields the server keeps, control characters, ANSI escapes and bidi controls in any
-text, text that fails moderation in any persona, encounter or template field, spawn
-locations outside the world's bounds, and periods that are not finite numbers."""
+text, text that fails moderation in any persona, encounter, template or campaign field
+or template parameter, spawn locations outside the world's bounds, and periods that are
+not finite numbers."""
 
 from __future__ import annotations
 
@@ -90,6 +91,45 @@ async def test_published_encounters_and_templates_are_checked_in_every_field(
             assert r.status_code == 422 and "U+2066" in errors_of(r)[0]
             ok = await http.post("/encounters", json=encounter_dict(), headers=creator)
             assert ok.status_code == 201  # bandits to defeat are game talk
+
+
+@pytest.mark.anyio
+async def test_template_parameters_and_campaigns_are_moderated_before_anything_is_stored(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    async with run_daemon(tmp_path / "d.db", text_filter) as dm:
+        keys = await make_keys(dm.edge.store)
+        creator = bearer(keys.creator)
+        async with httpx.AsyncClient(base_url=dm.http_url) as http:
+            template = template_dict()
+            assert (
+                await http.post("/templates", json=template, headers=creator)
+            ).status_code == 201
+            generate = f"/templates/{template['id']}/generate"
+            # the values become the stored encounter's title and text: a game server
+            # (or a creator) could otherwise publish through a template what POST
+            # /encounters refuses
+            for key in (keys.creator, keys.world):
+                r = await http.post(generate, json={"parameters": {"who": "that fucking cunt"}},
+                                    headers=bearer(key))  # fmt: skip
+                assert r.status_code == 422, r.text
+                assert errors_of(r)[0].startswith("parameters.who: refused by moderation")
+            r = await http.post(generate, json={"parameters": ["who"]}, headers=creator)
+            assert r.status_code == 422
+            assert errors_of(r) == ["parameters: must be an object of parameter names and values"]
+            assert await dm.store.list_encounters() == []
+            r = await http.post(generate, json={"parameters": {"who": "Mara"}}, headers=creator)
+            assert r.status_code == 201 and r.json()["title"] == "A favour for Mara"
+
+            saga = {"id": "saga", "name": "The fucking saga",
+                    "steps": [{"encounter_id": r.json()["id"]}]}  # fmt: skip
+            refused = await http.post("/campaigns", json=saga, headers=creator)
+            assert refused.status_code == 422
+            assert errors_of(refused)[0].startswith("name: refused by moderation")
+            assert (await http.post("/campaigns/saga/start", json={"player": "p"},
+                                    headers=creator)).status_code == 404  # fmt: skip
+            saga["name"] = "The Saga"
+            assert (await http.post("/campaigns", json=saga, headers=creator)).status_code == 201
 
 
 @pytest.mark.anyio
