@@ -57,6 +57,7 @@ from encounters.errors import (
     SessionNotActive,
     StoreCorrupt,
     StoreError,
+    StoreValueRefused,
     TemplateError,
     ValidationFailed,
 )
@@ -243,6 +244,10 @@ def _error_handlers(app: FastAPI) -> None:
             return _error(422, str(exc))
         if isinstance(exc, TranslationError):  # the model failed, not the caller
             return _error(502, str(exc))
+        if isinstance(exc, StoreValueRefused):  # the caller's value, not the daemon
+            return _error(422, "a value in this request cannot be stored (PostgreSQL "
+                          "keeps no NUL character, U+0000, in text); remove control "
+                          "characters from the ids and text you send")  # fmt: skip
         if isinstance(exc, StoreError):  # the daemon's own trouble: its paths stay here
             log.error("control.store_failed", error=repr(exc))
             if isinstance(exc, StoreCorrupt):  # trying again will not help

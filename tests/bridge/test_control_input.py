@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from encounters.moderation import TextFilter
+from encounters.storage.postgres import PostgresStore
 from tests.conftest import encounter_dict
 from tests.support.control import (
     SERVER,
@@ -25,6 +26,7 @@ from tests.support.control import (
     run_daemon,
     template_dict,
 )
+from tests.support.services import POSTGRES_URL
 
 
 @pytest.mark.anyio
@@ -130,6 +132,31 @@ async def test_template_parameters_and_campaigns_are_moderated_before_anything_i
                                     headers=creator)).status_code == 404  # fmt: skip
             saga["name"] = "The Saga"
             assert (await http.post("/campaigns", json=saga, headers=creator)).status_code == 201
+
+
+@pytest.mark.anyio
+async def test_a_nul_character_in_an_id_is_the_callers_mistake_on_postgresql(
+    tmp_path: Path, text_filter: TextFilter, pg_schema: str
+) -> None:
+    # PostgreSQL keeps no U+0000 in text: the daemon answered 503 "try again" (and
+    # logged an error) for a value that will never be stored
+    store = PostgresStore(POSTGRES_URL, schema=pg_schema, pool_size=2)
+    async with run_daemon(tmp_path / "unused.db", text_filter, store=store) as dm:
+        keys = await make_keys(dm.edge.store)
+        async with httpx.AsyncClient(base_url=dm.http_url) as http:
+            for key, method, path, body in (
+                (keys.creator, "GET", "/personas/persona%00x", None),
+                (keys.creator, "GET", "/session/sess%00x", None),
+                (keys.creator, "GET", "/sessions/sess%00x", None),
+                (keys.world, "POST", "/sessions", {"player": {"player_id": "ana"},
+                                                   "encounterId": "enc\u0000x"}),
+            ):  # fmt: skip
+                r = await http.request(method, path, json=body, headers=bearer(key))
+                assert r.status_code == 422, (path, r.text)
+                assert "U+0000" in r.json()["error"]["message"]
+            assert (
+                await http.get("/personas/persona_x", headers=bearer(keys.creator))
+            ).status_code == 404
 
 
 @pytest.mark.anyio
