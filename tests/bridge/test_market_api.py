@@ -6,6 +6,7 @@ abuse reports in the metrics, bundles (moderated like a publish) and Character C
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import zipfile
@@ -294,3 +295,40 @@ async def test_a_hand_made_bundle_is_moderated_before_anything_is_installed(
                 "/market/bundles/install", content=good, headers=bearer(keys.creator)
             )
             assert r.status_code == 200 and r.json()["installed"] == ["encounter:enc_hand"]
+
+
+async def test_cards_and_bundles_nested_past_what_json_can_read_are_422_not_500(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    deep = '{"a":' * 5000 + "1" + "}" * 5000  # 30 kB: far past Python's recursion limit
+    content = deep.encode()
+    manifest = {
+        "format": "ae-market-bundle", "format_version": 1, "listing_id": "lst_deep",
+        "kind": "encounter", "version": "1.0.0", "meta": meta(),
+        "items": [{"listing_id": "lst_deep", "kind": "encounter", "version": "1.0.0",
+                   "licence": "CC-BY-4.0", "path": "content/1.json", "size": len(content),
+                   "sha256": hashlib.sha256(content).hexdigest(), "content_hash": "x"}],
+    }  # fmt: skip
+
+    def zipped(files: dict[str, bytes]) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as z:
+            for name, data in files.items():
+                z.writestr(name, data)
+        return out.getvalue()
+
+    async with run_daemon(tmp_path / "d.db", text_filter) as dm:
+        keys: Keys = await make_keys(dm.edge.store)
+        alice = bearer(keys.creator)
+        async with httpx.AsyncClient(base_url=dm.http_url) as http:
+            for path, body, message in (
+                ("/market/cards/read", content, "the card is JSON nested too deeply to read"),
+                ("/market/bundles/install", zipped({"manifest.json": content}),
+                 "manifest.json: JSON nested too deeply to read"),
+                ("/market/bundles/install", zipped({
+                    "manifest.json": json.dumps(manifest).encode(), "content/1.json": content}),
+                 "content/1.json: JSON nested too deeply to read"),
+            ):  # fmt: skip
+                r = await http.post(path, content=body, headers=alice)
+                assert r.status_code == 422, r.text
+                assert r.json()["error"]["message"] == message
