@@ -160,6 +160,26 @@ async def test_a_nul_character_in_an_id_is_the_callers_mistake_on_postgresql(
 
 
 @pytest.mark.anyio
+async def test_a_body_that_cannot_be_read_says_why(tmp_path: Path, text_filter: TextFilter) -> None:
+    async with run_daemon(tmp_path / "d.db", text_filter) as dm:
+        keys = await make_keys(dm.edge.store)
+        json_body = {**bearer(keys.creator), "content-type": "application/json"}
+        async with httpx.AsyncClient(base_url=dm.http_url, headers=json_body) as http:
+            r = await http.post("/encounters", content=b'{"id": "\xff"}')
+            assert r.status_code == 400
+            assert r.json()["error"]["message"] == (
+                "the request body is not UTF-8 (byte 0xff at offset 8); send JSON as UTF-8 text"
+            )
+            r = await http.post("/encounters", content=b"[" * 100_000 + b"]" * 100_000)
+            assert r.status_code == 400 and "nests objects and lists too deeply" in r.text
+            r = await http.post("/encounters", content=b"{'id': 1}")
+            assert r.status_code == 422
+            assert errors_of(r) == [
+                "body: not JSON at character 1: Expecting property name enclosed in double quotes"
+            ]
+
+
+@pytest.mark.anyio
 async def test_spawn_locations_stay_within_the_worlds_bounds(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
