@@ -87,6 +87,9 @@ async def test_published_encounters_and_templates_are_checked_in_every_field(
             assert r.status_code == 422 and errors_of(r)[0].startswith("title: control character")
             assert (await http.get("/encounters/enc_test", headers=creator)).status_code == 404
 
+            r = await http.post("/templates", json={"id": "t", "parameters": {}}, headers=creator)
+            assert r.status_code == 422 and r.json()["error"]["message"] == "invalid template"
+            assert errors_of(r)[:2] == ["name: required", "category: required"]
             template = template_dict()
             template["description"] = "Say \u2066hi\u2069"
             r = await http.post("/templates", json=template, headers=creator)

@@ -78,7 +78,8 @@ def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
     @api.post("/templates", status_code=201, openapi_extra=body_of(EncounterTemplate))
     async def publish_template(body: dict[str, Any], key: Caller) -> TemplateId:
         screen(engine.moderator, body, "template")
-        checked = template_from_data(body, "template")
+        validate_model(EncounterTemplate, body, "template")  # 422: one line per field
+        checked = template_from_data(body, "template")  # then its placeholders
         await tenancy.may_publish("template", checked.id, key,
                                   exists=checked.id in engine.templates)  # fmt: skip
         template = await engine.publish_template(checked)
