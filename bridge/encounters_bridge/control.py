@@ -57,6 +57,7 @@ from encounters.errors import (
     SessionNotActive,
     StoreCorrupt,
     StoreError,
+    StoreValueRefused,
     TemplateError,
     ValidationFailed,
 )
@@ -159,6 +160,22 @@ the role table in the README. Bodies over the limit (1 MiB by default) are answe
 413 unread. Errors are `{"error": {"message", "errors"}}`."""
 
 
+def _unreadable(exc: StarletteHTTPException) -> str | None:
+    """What FastAPI's bare 400 "There was an error parsing the body" was about, said
+    so the caller can fix it: a body that is not UTF-8, or JSON nested past what
+    Python's parser reads (``json.loads`` raises neither as a decode error)."""
+    cause = exc.__cause__
+    if exc.status_code != 400:
+        return None
+    if isinstance(cause, UnicodeDecodeError):
+        return (f"the request body is not UTF-8 (byte {cause.object[cause.start]:#04x} at "
+                f"offset {cause.start}); send JSON as UTF-8 text")  # fmt: skip
+    if isinstance(cause, RecursionError):
+        return ("the request body nests objects and lists too deeply to be read; no "
+                "request of this API needs more than a few levels")  # fmt: skip
+    return None
+
+
 def _docs(app: FastAPI) -> None:
     """Swagger UI at ``/docs`` from the ``swagger-ui-bundle`` package (works offline),
     and the OpenAPI document with the component schemas request bodies refer to."""
@@ -202,13 +219,17 @@ def _error_handlers(app: FastAPI) -> None:
     async def _bad_body(_: Request, exc: RequestValidationError) -> JSONResponse:
         lines = []
         for e in exc.errors():
+            if e["type"] == "json_invalid":  # where and what the parser tripped on
+                lines.append(f"body: not JSON at character {e['loc'][-1]}: "
+                             f"{e.get('ctx', {}).get('error', e['msg'])}")  # fmt: skip
+                continue
             loc = e["loc"][1:] if e["loc"][:1] == ("body",) else e["loc"]
             lines.append(f"{format_path(loc) or 'body'}: {e['msg']}")
         return _error(422, "invalid request", lines)
 
     @app.exception_handler(StarletteHTTPException)  # also unknown paths and methods
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        response = _error(exc.status_code, str(exc.detail))
+        response = _error(exc.status_code, _unreadable(exc) or str(exc.detail))
         response.headers.update(exc.headers or {})  # Allow on 405, WWW-Authenticate on 401
         return response
 
@@ -243,6 +264,10 @@ def _error_handlers(app: FastAPI) -> None:
             return _error(422, str(exc))
         if isinstance(exc, TranslationError):  # the model failed, not the caller
             return _error(502, str(exc))
+        if isinstance(exc, StoreValueRefused):  # the caller's value, not the daemon
+            return _error(422, "a value in this request cannot be stored (PostgreSQL "
+                          "keeps no NUL character, U+0000, in text); remove control "
+                          "characters from the ids and text you send")  # fmt: skip
         if isinstance(exc, StoreError):  # the daemon's own trouble: its paths stay here
             log.error("control.store_failed", error=repr(exc))
             if isinstance(exc, StoreCorrupt):  # trying again will not help

@@ -7,8 +7,10 @@
   in-memory scratch engine (its own store, no webhooks reach anyone); ``objective``,
   ``choice``, ``talk`` and ``finish`` steps play it; the answer is the session's state
 - ``POST /editor/publish`` -> the stored encounter (validated first; 422 lists the errors)
-- ``GET /editor/templates``, ``POST /editor/templates/{id}/render``: the gallery, and an
-  encounter from a template and its parameters (not stored: the editor opens it)
+- ``GET /editor/templates``, ``POST /editor/templates/{id}/render``: the gallery (the
+  built-in templates and the caller's own; an admin's: all), and an encounter from one
+  of them and its parameters (not stored: the editor opens it; another creator's
+  template is 404, as on ``GET /templates``)
 - drafts, one list per API key: ``GET /editor/drafts``, ``GET|PUT|DELETE
   /editor/drafts/{id}`` (the studio autosaves here). A draft is stored under its key's
   id, so only that key reads, changes or deletes it (admins included: drafts are
@@ -27,7 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from encounters.analytics import EncounterAnalytics, GlobalStats
@@ -51,6 +53,8 @@ MAX_PREVIEWS = 200
 SCRATCH_SESSIONS = 1000
 #: Drafts per API key.
 MAX_DRAFTS = 100
+#: How deep a draft's encounter may nest objects and lists (deeper could not be stored).
+MAX_DRAFT_DEPTH = 32
 _DRAFTS = "editor_draft"
 
 
@@ -173,14 +177,38 @@ class RenderRequest(_Camel):
     parameters: dict[str, Any] = {}
 
 
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether ``value`` (parsed JSON) nests objects and lists deeper than ``limit``;
+    walked with a stack, so any depth is measured without recursion."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 class Draft(_Camel):
     id: str = Field(max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     title: str = Field("", max_length=200)
+    #: The encounter as the editor holds it (unfinished: not validated), nested at
+    #: most MAX_DRAFT_DEPTH levels (a real encounter nests far less)
     encounter: dict[str, Any]
     layout: dict[str, dict[str, float]] = Field(
         default={}, description="node id -> {x, y} on the canvas"
     )
     updated_at: datetime | None = None
+
+    @field_validator("encounter")
+    @classmethod
+    def _shallow(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if _too_deep(value, MAX_DRAFT_DEPTH):
+            raise ValueError(f"is nested deeper than {MAX_DRAFT_DEPTH} levels; an "
+                             "encounter needs far fewer: check what the editor sent")  # fmt: skip
+        return value
 
 
 class DayPoint(BaseModel):
@@ -392,11 +420,14 @@ def editor_router(engine: Engine, tenancy: Tenancy, caller: Any, admin: Any) -> 
         return PublishResult(id=spec.id, encounter=spec.model_dump(mode="json"))
 
     @router.get("/templates")
-    async def templates(_: Caller) -> list[TemplateSummary]:
-        return [_summary(t) for t in engine.templates.list()]
+    async def templates(key: Caller) -> list[TemplateSummary]:
+        # as GET /templates: the built-in ones and the caller's own (admins: all)
+        return [_summary(t) for t in engine.templates.list()
+                if await tenancy.mine("template", t.id, key)]  # fmt: skip
 
     @router.post("/templates/{template_id}/render")
-    async def render(template_id: str, body: RenderRequest, _: Caller) -> dict[str, Any]:
+    async def render(template_id: str, body: RenderRequest, key: Caller) -> dict[str, Any]:
+        await tenancy.check("template", template_id, key)  # another's: 404
         spec = engine.templates.render(template_id, body.parameters)
         return spec.model_dump(mode="json")
 

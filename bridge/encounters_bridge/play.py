@@ -449,13 +449,16 @@ class Rooms:
 
     async def serve(self, ws: WebSocket, server_id: str, passes: PlayPasses) -> None:
         await ws.accept()
-        try:
+        try:  # before any pass is shown: bounded like every later message
             with _deadline(JOIN_TIMEOUT):
-                first = json.loads(await ws.receive_text())
-        except (TimeoutError, ValueError, WebSocketDisconnect, KeyError):
+                text = await ws.receive_text()
+            first = json.loads(text) if len(text) <= MAX_MESSAGE_BYTES else None
+        except (TimeoutError, ValueError, RecursionError, WebSocketDisconnect, KeyError):
+            first = None
+        if not isinstance(first, dict):
             await _close(ws, 4003, "send {t: 'join', token} first")
             return
-        token = first.get("token") if isinstance(first, dict) else None
+        token = first.get("token")
         player = passes.redeem_room(token, server_id) if isinstance(token, str) else None
         if player is None:
             log.info("play.room_refused", server_id=server_id)
@@ -474,7 +477,7 @@ class Rooms:
                     continue
                 try:
                     message = json.loads(data)
-                except ValueError:
+                except (ValueError, RecursionError):  # 8 KiB of brackets nests past the limit
                     continue
                 await room.handle(tab_id, message)
         except TabFlooding:

@@ -3,8 +3,10 @@ registry):
 
 - process metrics (``process_cpu_seconds_total``, ``process_resident_memory_bytes``,
   ...) and the Python runtime's (``python_gc_*``, ``python_info``);
-- ``ae_http_request_duration_seconds`` (histogram; labels ``method``, ``route`` (the
-  route's path template, ``unmatched`` for none), ``status``);
+- ``ae_http_request_duration_seconds`` (histogram; labels ``method`` (one of
+  :data:`METHODS`, ``other`` for any other word a client sends), ``route`` (the
+  route's path template, ``unmatched`` for none), ``status``): every label has a
+  bounded set of values, so no request, even one without a key, adds a series;
 - ``ae_bridge_links`` (gauge): adapter links connected now; ``ae_bridge_link_owners``
   (gauge): links held in memory (connected, or idle and not evicted yet);
 - ``ae_bridge_dispatches_refused_total`` (counter): dispatches refused because their
@@ -100,6 +102,10 @@ class BridgeCollector(Collector):
             yield silent
 
 
+#: The request methods counted by name; HTTP lets a client send any token as a method.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class Telemetry:
     """One app's registry and its request histogram."""
 
@@ -142,6 +148,7 @@ class RequestTimer:
             await self.app(scope, receive, send_status)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.telemetry.requests.labels(scope["method"], route, str(status)).observe(
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            self.telemetry.requests.labels(method, route, str(status)).observe(
                 time.perf_counter() - start
             )

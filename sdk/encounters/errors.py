@@ -159,6 +159,13 @@ class StoreError(EncountersError):
     """The store could not be read or written."""
 
 
+class StoreValueRefused(StoreError):
+    """The store refused a value it was given, not its own state: PostgreSQL's data
+    exceptions (SQLSTATE class 22), such as a NUL character (U+0000) in text, which it
+    cannot keep. Nothing was applied; the same value will be refused again, so the
+    caller (not the operator) has something to fix."""
+
+
 class StoreCorrupt(StoreError):
     """A store file or a row in it is damaged. Nothing is overwritten or deleted when
     this is raised; the message names the file or row and how to recover."""

@@ -1,11 +1,13 @@
 """``GET /metrics`` over real HTTP, read with prometheus_client's own parser: process
 metrics, request latency by route template, links, actions and moderation decisions,
-one type per family and names by Prometheus conventions."""
+one type per family and names by Prometheus conventions; no request without a key adds
+a series."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -13,6 +15,8 @@ from encounters.moderation import TextFilter
 from tests.support.control import (
     bearer,
     live_companion,
+    make_keys,
+    run_daemon,
 )
 
 
@@ -54,3 +58,25 @@ async def test_metrics_follow_prometheus_conventions(
     assert routes["/personas/{persona_id}"] == "200"  # the template, not the id
     assert routes["unmatched"] == "401"  # refused by the gate before routing
     assert pid not in text
+
+
+@pytest.mark.anyio
+async def test_made_up_methods_without_a_key_add_no_series(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    async with run_daemon(tmp_path / "d.db", text_filter) as dm:
+        keys = await make_keys(dm.edge.store)
+        async with httpx.AsyncClient(base_url=dm.http_url) as http:
+            for i in range(20):  # HTTP lets a client name any method: each was a series
+                r = await http.request(f"PROBE{i}", "/personas")
+                assert r.status_code == 401
+            text = (await http.get("/metrics", headers=bearer(keys.admin))).text
+
+    methods = {
+        s.labels["method"]
+        for f in text_string_to_metric_families(text)
+        if f.name == "ae_http_request_duration_seconds"
+        for s in f.samples
+    }
+    assert methods == {"other"}  # (this GET /metrics is counted after its answer)
+    assert "PROBE" not in text

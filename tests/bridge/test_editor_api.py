@@ -16,7 +16,7 @@ from encounters.templates import TemplateLibrary
 from encounters.templates.render import sample_parameters
 from encounters_bridge.studio import mount_studio
 from tests.conftest import encounter_dict
-from tests.support.control import make_keys, run_daemon
+from tests.support.control import make_keys, run_daemon, template_dict
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -245,6 +245,55 @@ async def test_drafts_are_kept_per_key_and_the_dashboard_is_for_admins(
             ok = validate["responses"]["200"]["content"]["application/json"]["schema"]
             assert ok == {"$ref": "#/components/schemas/ValidationResult"}
             assert not any(p.startswith("/studio") for p in schema["paths"])
+
+
+@pytest.mark.anyio
+async def test_another_creators_template_stays_out_of_the_gallery_and_cannot_be_rendered(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    async with run_daemon(tmp_path / "d.db", text_filter) as dm:
+        keys = await make_keys(dm.edge.store)
+        async with (
+            httpx.AsyncClient(base_url=dm.http_url, headers=bearer(keys.creator)) as alice,
+            httpx.AsyncClient(base_url=dm.http_url, headers=bearer(keys.other)) as mallory,
+            httpx.AsyncClient(base_url=dm.http_url, headers=bearer(keys.admin)) as admin,
+        ):
+            mine = template_dict()
+            assert (await alice.post("/templates", json=mine)).status_code == 201
+            builtin = TemplateLibrary.builtin().list()[0]
+
+            async def gallery(api: httpx.AsyncClient) -> set[str]:
+                return {t["id"] for t in (await api.get("/editor/templates")).json()}
+
+            assert mine["id"] in await gallery(alice) and mine["id"] in await gallery(admin)
+            seen = await gallery(mallory)
+            assert mine["id"] not in seen and builtin.id in seen
+            params = {"parameters": {"who": "Mara"}}
+            stolen = await mallory.post(f"/editor/templates/{mine['id']}/render", json=params)
+            assert stolen.status_code == 404
+            assert "A favour" not in stolen.text  # none of its text
+            own = await alice.post(f"/editor/templates/{mine['id']}/render", json=params)
+            assert own.status_code == 200 and own.json()["title"] == "A favour for Mara"
+            sample = {"parameters": sample_parameters(builtin)}
+            shared = await mallory.post(f"/editor/templates/{builtin.id}/render", json=sample)
+            assert shared.status_code == 200
+
+
+@pytest.mark.anyio
+async def test_a_draft_nested_too_deeply_is_refused_with_its_field(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    async with run_daemon(tmp_path / "d.db", text_filter) as dm:
+        keys = await make_keys(dm.edge.store)
+        async with httpx.AsyncClient(base_url=dm.http_url, headers=bearer(keys.creator)) as api:
+            nested: dict[str, Any] = {"title": "deep"}
+            for _ in range(300):  # 300 levels: within the body limit, beyond any encounter
+                nested = {"next": nested}
+            r = await api.put("/editor/drafts/deep", json={"id": "deep", "encounter": nested})
+            assert r.status_code == 422
+            assert r.json()["error"]["errors"][0].startswith("encounter:")
+            assert "nested deeper than 32 levels" in r.text
+            assert (await api.get("/editor/drafts")).json() == []
 
 
 def test_the_studio_is_served_with_an_index_fallback(tmp_path: Path) -> None:

@@ -1,11 +1,12 @@
 """The marketplace over the control API, on a real daemon over real HTTP: publish ->
 moderation -> review -> search with filters and stable pages -> rate -> install (with
 dependencies, into the caller's library), version history, deprecation, unlisting,
-abuse reports in the metrics, bundles and Character Cards."""
+abuse reports in the metrics, bundles (moderated like a publish) and Character Cards."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import zipfile
@@ -15,12 +16,14 @@ from typing import Any
 import httpx
 import pytest
 
-from encounters.marketplace import read_card
+from encounters.marketplace import InstallItem, read_card, write_bundle
+from encounters.marketplace.content import content_hash, validate_content
+from encounters.marketplace.models import Kind, ListingMeta
 from encounters.moderation import TextFilter
 from tests.conftest import encounter_dict
 from tests.sdk.marketplace.helpers import meta
 from tests.sdk.marketplace.test_cards import V3_CARD, png_with
-from tests.support.control import Keys, bearer, make_keys, run_daemon
+from tests.support.control import Keys, bearer, make_keys, run_daemon, template_dict
 
 pytestmark = pytest.mark.anyio
 
@@ -251,3 +254,81 @@ async def test_bundles_and_character_cards_over_the_api(
                 dst.writestr("../../outside.json", b"{}")
             r = await http.post("/market/bundles/install", content=evil.getvalue(), headers=bob)
             assert r.status_code == 422 and "unsafe path" in r.json()["error"]["message"]
+
+
+def hand_made_bundle(kind: Kind, content: dict[str, Any]) -> bytes:
+    """A bundle anyone can write without the marketplace: whole (its hashes match), and
+    never moderated by a publish."""
+    canonical = validate_content(kind, content)
+    item = InstallItem(listing_id="lst_hand", kind=kind, version="1.0.0", content=canonical,
+                       content_hash=content_hash(canonical), licence="CC-BY-4.0")  # fmt: skip
+    return write_bundle("lst_hand", kind, "1.0.0", ListingMeta.model_validate(meta()), [item])
+
+
+async def test_a_hand_made_bundle_is_moderated_before_anything_is_installed(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    async with run_daemon(tmp_path / "d.db", text_filter) as dm:
+        keys: Keys = await make_keys(dm.edge.store)
+        async with httpx.AsyncClient(base_url=dm.http_url) as http:
+            bad = hand_made_bundle("encounter", encounter_dict(
+                id="enc_hand", title="A fucking cunt of a quest"))  # fmt: skip
+            for key in (keys.creator, keys.world):
+                r = await http.post("/market/bundles/install", content=bad, headers=bearer(key))
+                assert r.status_code == 422, r.text
+                assert r.json()["error"]["message"] == "invalid encounter of lst_hand@1.0.0"
+                assert errors_of(r)[0].startswith("title: refused by moderation")
+            r = await http.get("/encounters/enc_hand", headers=bearer(keys.admin))
+            assert r.status_code == 404  # game servers read every encounter: none stored
+
+            template = {**template_dict(), "description": "Kill yourself, {{who}}."}
+            r = await http.post("/market/bundles/install", headers=bearer(keys.creator),
+                                content=hand_made_bundle("template", template))  # fmt: skip
+            assert r.status_code == 422 and errors_of(r)[0].startswith("description: refused")
+            ids = {
+                t["id"] for t in (await http.get("/templates", headers=bearer(keys.world))).json()
+            }
+            assert template["id"] not in ids
+
+            good = hand_made_bundle("encounter", encounter_dict(id="enc_hand"))
+            r = await http.post(
+                "/market/bundles/install", content=good, headers=bearer(keys.creator)
+            )
+            assert r.status_code == 200 and r.json()["installed"] == ["encounter:enc_hand"]
+
+
+async def test_cards_and_bundles_nested_past_what_json_can_read_are_422_not_500(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    deep = '{"a":' * 5000 + "1" + "}" * 5000  # 30 kB: far past Python's recursion limit
+    content = deep.encode()
+    manifest = {
+        "format": "ae-market-bundle", "format_version": 1, "listing_id": "lst_deep",
+        "kind": "encounter", "version": "1.0.0", "meta": meta(),
+        "items": [{"listing_id": "lst_deep", "kind": "encounter", "version": "1.0.0",
+                   "licence": "CC-BY-4.0", "path": "content/1.json", "size": len(content),
+                   "sha256": hashlib.sha256(content).hexdigest(), "content_hash": "x"}],
+    }  # fmt: skip
+
+    def zipped(files: dict[str, bytes]) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as z:
+            for name, data in files.items():
+                z.writestr(name, data)
+        return out.getvalue()
+
+    async with run_daemon(tmp_path / "d.db", text_filter) as dm:
+        keys: Keys = await make_keys(dm.edge.store)
+        alice = bearer(keys.creator)
+        async with httpx.AsyncClient(base_url=dm.http_url) as http:
+            for path, body, message in (
+                ("/market/cards/read", content, "the card is JSON nested too deeply to read"),
+                ("/market/bundles/install", zipped({"manifest.json": content}),
+                 "manifest.json: JSON nested too deeply to read"),
+                ("/market/bundles/install", zipped({
+                    "manifest.json": json.dumps(manifest).encode(), "content/1.json": content}),
+                 "content/1.json: JSON nested too deeply to read"),
+            ):  # fmt: skip
+                r = await http.post(path, content=body, headers=alice)
+                assert r.status_code == 422, r.text
+                assert r.json()["error"]["message"] == message

@@ -298,6 +298,36 @@ async def test_a_player_cannot_hoard_passes_and_a_flooding_tab_is_closed(
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
 
 
+async def test_json_nested_past_the_parsers_limit_is_refused_like_any_malformed_message(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    # json.loads raises RecursionError, not ValueError, for it: a first message like
+    # this (no pass needed) was an unhandled error in the log and a close without a code
+    deep = "[" * 4000 + "]" * 4000  # 8000 characters: within the message limit
+    async with (
+        run_daemon(tmp_path / "d.db", text_filter) as dm,
+        httpx.AsyncClient(base_url=dm.http_url) as http,
+    ):
+        keys = await make_keys(dm.edge.store)
+        await create_world_key(dm.edge.store, "web", "web", [SERVER])
+        for first in (deep, "[" * 100_000 + "]" * 100_000):  # and far past the limit
+            async with connect(room_url(dm), max_size=None) as ws:
+                await ws.send(first)
+                with pytest.raises(ConnectionClosed) as closed:
+                    await ws.recv()
+                assert closed.value.rcvd is not None
+                assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+                    4003, "send {t: 'join', token} first",
+                )  # fmt: skip
+        pass_ = await passes(http, keys.creator)
+        async with connect(room_url(dm)) as tab:
+            await tab.send(json.dumps({"t": "join", "token": pass_["roomPass"]}))
+            await recv(tab, "welcome")
+            await tab.send(deep)  # ignored: the tab stays in the room
+            await tab.send(json.dumps({"t": "chat", "text": "still here"}))
+            assert (await recv(tab, "chat"))["text"] == "still here"
+
+
 def test_a_voiced_line_reaches_the_room_with_its_audio_link_and_nothing_else() -> None:
     room = Room(SERVER)
     link = "http://127.0.0.1:3001/audio/abc.wav?exp=1&sig=x"

@@ -25,6 +25,7 @@ from encounters.engine import Engine
 from encounters.moderation import AuditLogger, ContentModerator, TextFilter
 from encounters.settings import Settings
 from encounters.storage import SQLiteStore
+from encounters.storage.base import Store
 from encounters_bridge.adapter import AdapterClient
 from encounters_bridge.cli import app as ae_app
 from encounters_bridge.control import create_app
@@ -52,7 +53,7 @@ class _HTTPServer(uvicorn.Server):
 
 @dataclass
 class Daemon:
-    store: SQLiteStore
+    store: Store
     edge: BridgeEdge
     service: DeploymentService
     moderator: ContentModerator
@@ -73,11 +74,13 @@ async def run_daemon(
     ws_port: int = 0,
     token_ttl: float = 3600.0,
     settings: Settings | None = None,
+    store: Store | None = None,
 ) -> AsyncIterator[Daemon]:
     """The daemon as ``ae bridge serve`` builds it, on free ports (the WebSocket port
-    can be given, to restart a daemon where its adapters expect it). Stopping it is a
+    can be given, to restart a daemon where its adapters expect it), on the SQLite
+    file ``db`` or on ``store`` (not opened yet: a PostgreSQL one). Stopping it is a
     graceful shutdown: HTTP stops, links close with 1001, the store closes."""
-    store = SQLiteStore(db)
+    store = store or SQLiteStore(db)
     await store.open()
     try:
         edge = BridgeEdge(await open_bridge_store(store), heartbeat_interval=0.5)

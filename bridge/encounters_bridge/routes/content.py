@@ -1,9 +1,11 @@
 """Encounters, templates and encounter sessions (what ``ae deploy`` and
 ``ae test --url`` use). Published encounters and templates have every text field
-moderated and no control characters (422 names the fields). A creator publishes
-encounters and templates it then owns (another's id or a built-in template's id: 409)
-and reads only its own and the built-in templates; game servers read every encounter
-and template and start sessions; a session belongs to whoever started it.
+moderated and no control characters (422 names the fields), and so have the parameter
+values an encounter is generated from a template with (they become its text). A
+creator publishes encounters and templates it then owns (another's id or a built-in
+template's id: 409) and reads only its own and the built-in templates; game servers
+read every encounter and template and start sessions; a session belongs to whoever
+started it.
 
 (No ``from __future__ import annotations``: FastAPI reads the routes' annotations.)
 """
@@ -14,6 +16,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from encounters.engine import Engine
+from encounters.errors import FieldError, ValidationFailed
 from encounters.models.encounter import EncounterSpec
 from encounters.models.session import Session
 from encounters.moderation.published import screen
@@ -75,7 +78,8 @@ def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
     @api.post("/templates", status_code=201, openapi_extra=body_of(EncounterTemplate))
     async def publish_template(body: dict[str, Any], key: Caller) -> TemplateId:
         screen(engine.moderator, body, "template")
-        checked = template_from_data(body, "template")
+        validate_model(EncounterTemplate, body, "template")  # 422: one line per field
+        checked = template_from_data(body, "template")  # then its placeholders
         await tenancy.may_publish("template", checked.id, key,
                                   exists=checked.id in engine.templates)  # fmt: skip
         template = await engine.publish_template(checked)
@@ -88,9 +92,12 @@ def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
     ) -> EncounterSpec:
         await readable("template", template_id, who)
         params = body.get("parameters", {})
-        spec = await engine.generate(
-            template=template_id, params=params if isinstance(params, dict) else {}
-        )
+        if not isinstance(params, dict):
+            raise ValidationFailed("request", [FieldError(
+                "parameters", "must be an object of parameter names and values")])  # fmt: skip
+        # the values become the stored encounter's text: moderated as published text
+        screen(engine.moderator, {"parameters": params}, "template parameters")
+        spec = await engine.generate(template=template_id, params=params)
         await tenancy.record("encounter", spec.id, who)
         return spec
 

@@ -44,6 +44,7 @@ from encounters.marketplace.content import content_hash, content_id
 from encounters.marketplace.errors import MarketForbidden
 from encounters.marketplace.models import Kind, Policy, Sort, World
 from encounters.models.common import Id
+from encounters.moderation.published import screen
 
 from ..deployment import DeploymentService
 from ..store.models import ApiKey, WorldKey
@@ -259,7 +260,19 @@ def router(engine: Engine, tenancy: Tenancy, service: DeploymentService) -> APIR
     async def install_items(items: list[InstallItem], who: ApiKey | WorldKey) -> list[str]:
         """Into the caller's library, under tenancy. Content keeps its id: one already
         there with the same content is left as it is when the caller may read it (game
-        servers read all content); an id another owner holds otherwise is 409."""
+        servers read all content); an id another owner holds otherwise is 409.
+
+        Every encounter, template and campaign is moderated first, as ``POST
+        /encounters`` moderates it: a bundle is a file anyone can write (its hashes
+        prove only that it is whole), so nothing of it is stored when any text fails
+        (422 naming the item's field). Personas are moderated by their submission."""
+        for item in items:
+            if item.kind != "persona":
+                try:
+                    screen(engine.moderator, item.content, item.kind)
+                except ValidationFailed as exc:
+                    what = f"{item.kind} of {item.listing_id}@{item.version}"
+                    raise ValidationFailed(what, exc.errors) from None
         done: list[str] = []
         for item in items:
             if item.kind == "persona":

@@ -1,7 +1,8 @@
 """The player systems: generation (``adaptive``), difficulty, NPC memory and
 campaigns. Difficulty and memory are player data: a game server's key (its memory is
 its own: the first server to touch an NPC's memory of a player owns it) or an admin
-key. A creator publishes campaigns it then owns (another's id: 409); a campaign run and
+key. A creator publishes campaigns it then owns (another's id: 409), their text
+moderated as published encounters' is (422 names the field); a campaign run and
 its sessions belong to whoever started it.
 
 (No ``from __future__ import annotations``: FastAPI reads the routes' annotations.)
@@ -20,6 +21,7 @@ from encounters.errors import FieldError, ValidationFailed
 from encounters.memory.models import NPCMemory
 from encounters.models.encounter import EncounterSpec
 from encounters.models.session import Session
+from encounters.moderation.published import screen
 
 from ..store.models import WorldKey
 from ..tenancy import Tenancy
@@ -80,6 +82,7 @@ def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
 
     @api.post("/campaigns", status_code=201, openapi_extra=body_of(CampaignSpec))
     async def save_campaign(body: dict[str, Any], key: Caller) -> CampaignSpec:
+        screen(engine.moderator, body, "campaign")  # as published encounters are
         checked = parse_campaign(body)
         stored = await engine.store.get_document(CAMPAIGN_KIND, checked.id, CampaignSpec)
         await tenancy.may_publish("campaign", checked.id, key, exists=stored is not None)

@@ -18,6 +18,7 @@ from encounters.models.common import LANGUAGE_PATTERN
 from encounters.models.encounter import EncounterSpec
 from encounters.moderation.published import screen
 from encounters.templates.library import template_from_data
+from encounters.templates.model import EncounterTemplate
 from encounters.validation import validate_model
 
 from .auth import Caller
@@ -75,6 +76,7 @@ def router(engine: Engine) -> APIRouter:
             return Translated(language=done["language"], encounter=done)
         assert body.template is not None
         screen(engine.moderator, body.template, "template")
+        validate_model(EncounterTemplate, body.template, "template")  # one line per field
         template = template_from_data(body.template, "template")
         needs_llm()
         out = await engine.translate_template(template, body.language)

@@ -9,8 +9,9 @@ dependencies first.
 Reading trusts nothing: a member whose path leaves the bundle (absolute, ``..``,
 backslashes, drive letters), a member over :data:`MAX_MEMBER_BYTES` (counted while
 reading, whatever the zip header claims), more than :data:`MAX_MEMBERS` members or
-:data:`MAX_TOTAL_BYTES` in all, a member the manifest does not list, or a file or
-content hash that does not match is refused with :class:`BundleError` naming it.
+:data:`MAX_TOTAL_BYTES` in all, a member the manifest does not list, a file or
+content hash that does not match, or JSON nested past what Python's parser reads is
+refused with :class:`BundleError` naming it.
 Nothing is extracted to disk.
 """
 
@@ -174,6 +175,8 @@ def read_bundle(raw: bytes) -> Bundle:
             content = json.loads(blob)
         except ValueError as exc:
             raise BundleError(f"{item.path}: not JSON ({exc})") from None
+        except RecursionError:
+            raise BundleError(f"{item.path}: JSON nested too deeply to read") from None
         canonical = validate_content(item.kind, content)
         if content_hash(canonical) != item.content_hash:
             raise BundleError(
@@ -205,6 +208,8 @@ def _manifest(members: dict[str, bytes]) -> Manifest:
             lines = "; ".join(str(e) for e in field_errors(exc)[:5])
             raise BundleError(f"manifest.json: {lines}") from None
         raise BundleError(f"manifest.json is not JSON: {exc}") from None
+    except RecursionError:
+        raise BundleError("manifest.json: JSON nested too deeply to read") from None
     if manifest.format != FORMAT or manifest.format_version != FORMAT_VERSION:
         raise BundleError(
             f"manifest.json: format {manifest.format!r} version "

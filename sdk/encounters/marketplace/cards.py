@@ -246,6 +246,8 @@ def card_from_png(png: bytes) -> PersonaPackage:
         card = json.loads(base64.b64decode(raw, validate=False).decode("utf-8"))
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise CardError("the PNG's card chunk is not base64-encoded JSON") from None
+    except RecursionError:  # no card nests more than a few levels
+        raise CardError("the PNG's card chunk is JSON nested too deeply to read") from None
     return card_from_json(card)
 
 
@@ -295,4 +297,6 @@ def read_card(raw: bytes) -> PersonaPackage:
         card = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise CardError(f"not a PNG and not JSON: {exc}") from None
+    except RecursionError:  # no card nests more than a few levels
+        raise CardError("the card is JSON nested too deeply to read") from None
     return card_from_json(card)

@@ -74,7 +74,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from ..errors import SessionNotFound, StoreCorrupt, StoreError
+from ..errors import SessionNotFound, StoreCorrupt, StoreError, StoreValueRefused
 from ..log import get_logger
 from ..models import Category, EncounterSpec, Session, SessionStatus, utcnow
 from ..models.audit import AuditEntry
@@ -102,6 +102,8 @@ from .sqlite import _companion_row, _session_row
 #: exceptions, authorization, an unknown database, insufficient resources, operator
 #: intervention (a shutdown). Other errors are a refused statement.
 _UNUSABLE_STATES = frozenset({"08", "28", "3D", "53", "57"})
+#: The SQLSTATE class of a value the server cannot keep (a data exception).
+_DATA_EXCEPTION = "22"
 
 log = get_logger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -292,7 +294,9 @@ class PostgresStore(Store):
         user that cannot be used points at the store URL; a statement the server
         refused on a working connection (a deadlock, a serialization failure, a
         constraint) is named with its SQLSTATE instead, since the URL is not the
-        problem and trying again may succeed."""
+        problem and trying again may succeed; a value the server cannot keep (SQLSTATE
+        class 22, e.g. a NUL character in text) is :class:`StoreValueRefused`, since
+        trying again will not."""
         orig = exc.orig if isinstance(exc, DBAPIError) else exc
         reason = str(orig).splitlines()[0] if str(orig) else type(orig).__name__
         state = getattr(orig, "sqlstate", None)
@@ -302,7 +306,8 @@ class PostgresStore(Store):
             and isinstance(state, str)
             and state[:2] not in _UNUSABLE_STATES
         ):
-            return StoreError(
+            refused = StoreValueRefused if state[:2] == _DATA_EXCEPTION else StoreError
+            return refused(
                 f"the PostgreSQL store {self.where} refused a statement: {reason} "
                 f"(SQLSTATE {state}); it was not applied"
             )

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import text
 
 from encounters import EncounterSpec, Session, SyncEngine
-from encounters.errors import ConfigError, StoreError
+from encounters.errors import ConfigError, StoreError, StoreValueRefused
 from encounters.models.audit import AuditEntry
 from encounters.models.deployment import CompanionSession
 from encounters.settings import load_settings
@@ -54,6 +54,17 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+async def test_a_nul_character_is_a_refused_value_not_a_store_failure(pg_schema: str) -> None:
+    store = node(pg_schema)
+    await store.open()
+    try:
+        with pytest.raises(StoreValueRefused, match="SQLSTATE 22021"):
+            await store.get_encounter("enc\x00x")
+        assert await store.get_encounter("enc_x") is None  # the pool is fine after it
+    finally:
+        await store.close()
 
 
 async def test_nodes_opening_a_new_database_at_once_migrate_it_once(pg_schema: str) -> None:
