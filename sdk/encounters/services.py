@@ -23,10 +23,10 @@ from .moderation import AuditLogger, ContentModerator, provider_classifiers
 from .moderation.redis_ratelimit import RedisRateLimiter, shared_limiter
 from .settings import Settings
 from .storage import Store
+from .webhooks import RetryPolicy, WebhookManager
 
 if TYPE_CHECKING:
     from .storage.postgres import PostgresStore
-from .webhooks import RetryPolicy, WebhookManager
 
 
 class LazyServices:
