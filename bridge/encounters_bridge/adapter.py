@@ -32,8 +32,9 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from encounters.log import get_logger
 
-from .frames import Encoding, Frame
+from .frames import DecodeError, Encoding, Frame
 from .protocol import (
+    ADAPTER_MAX_FRAME_BYTES,
     MAX_UNACKED_EVENTS,
     Acked,
     AdapterLink,
@@ -104,7 +105,9 @@ class AdapterClient:
         attempt = 0
         while not self._stop and not self.link.stopped:
             try:
-                async with connect(self.url, ping_interval=None, max_size=None) as ws:
+                async with connect(
+                    self.url, ping_interval=None, max_size=ADAPTER_MAX_FRAME_BYTES
+                ) as ws:
                     self.ws = ws
                     self.connections += 1
                     attempt = 0
@@ -134,7 +137,14 @@ class AdapterClient:
             tg.start_soon(self._beat, ws)
             try:
                 async for message in ws:
-                    await self._apply(ws, self.link.receive(message, time.monotonic()))
+                    try:
+                        effects = self.link.receive(message, time.monotonic())
+                    except DecodeError as exc:  # the daemon broke the protocol: not the
+                        # game's problem; this connection ends, the link resumes
+                        log.warning("adapter.bad_frame", url=self.url, error=str(exc)[:200])
+                        await ws.close(int(exc.code), "bad frame")
+                        break
+                    await self._apply(ws, effects)
                     if self.link.ready and not self.ready.is_set():
                         self.ready.set()
                         self._owed.set()  # the heartbeat schedule starts now

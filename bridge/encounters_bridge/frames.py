@@ -3,12 +3,18 @@
 No sockets here: bytes or text in, :class:`Frame` out, and back. Limits: a frame over
 ``max_bytes`` is refused before it is parsed; JSON or MessagePack nested deeper than
 ``MAX_DEPTH`` is refused (a decoder must not recurse without bound on input from the
-network); anything that is not an object with a string ``op`` is a decode error.
+network); anything that is not an object with a string ``op`` is a decode error. In
+JSON, an escape of half a surrogate pair with no other half (``"\\ud800"``) reads as
+U+FFFD: Python's decoder gives such a lone surrogate back as it is, and no UTF-8 text
+(a store, a log, the other adapters) can hold one, so a key, a server id or an event
+naming one failed deep in the daemon (SQLite refused it, PostgreSQL refused the event
+for good, and the adapter sent it again forever).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Literal
@@ -22,6 +28,10 @@ MAX_FRAME_BYTES = 64 * 1024
 MAX_DEPTH = 32
 #: Largest sequence number: exact in every adapter language (JSON numbers, Lua, JS).
 MAX_SEQUENCE = 2**53 - 1
+#: A JSON escape of a surrogate (either half): only text holding one needs the walk
+#: that replaces lone ones.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class CloseCode(IntEnum):
@@ -93,6 +103,20 @@ def _depth_ok(value: Any, depth: int = 0) -> bool:
     return True
 
 
+def _whole(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings (keys included) replaced by
+    U+FFFD. A pair escaped in JSON is one character once decoded, so any surrogate
+    left is a lone one. Called only on JSON text that escapes a surrogate: other
+    frames (nearly all: encoders write characters as they are) are not walked."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_whole(k): _whole(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole(v) for v in value]
+    return value
+
+
 def json_text(value: Any, *, stored: bool = False) -> str:
     """``value`` as compact JSON text (non-ASCII characters as themselves), by orjson
     (a C codec, ten times the standard library's speed on a frame). What orjson
@@ -131,6 +155,8 @@ def decode(data: str | bytes, encoding: Encoding, max_bytes: int = MAX_FRAME_BYT
             if isinstance(data, bytes):
                 raise DecodeError("this link speaks JSON in text frames; got a binary frame")
             raw = json.loads(data)
+            if _SURROGATE_ESCAPE.search(data) is not None and _depth_ok(raw):
+                raw = _whole(raw)
         else:
             if isinstance(data, str):
                 raise DecodeError("this link speaks MessagePack in binary frames; got text")

@@ -14,6 +14,7 @@ unacknowledged dispatches) lives in :class:`LinkState`, which the I/O layer stor
 
 from __future__ import annotations
 
+import math
 import random
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -62,6 +63,15 @@ ACK_EVERY = 32
 #: bytes (640 MB at worst, every event near the daemon's 64 KiB frame limit), and a
 #: backlog that large already takes those eight minutes to resend at the daemon's pace.
 MAX_UNACKED_EVENTS = 10_000
+#: Largest frame the adapter reads from the daemon (whose own frames are a dispatch of
+#: one action, far below): a longer one closes the connection, before it is buffered
+#: whole, and the adapter resumes.
+ADAPTER_MAX_FRAME_BYTES = 1 << 24
+#: Heartbeat interval (seconds) an adapter uses when ``hello`` gives none it can use,
+#: and the shortest it accepts (a daemon asking for a beat every microsecond would
+#: have it send nothing but heartbeats).
+DEFAULT_HEARTBEAT = 15.0
+MIN_HEARTBEAT = 0.05
 
 
 # -- effects -------------------------------------------------------------------------
@@ -533,9 +543,9 @@ class AdapterLink:
         return len(self.out.unacked)
 
     def receive(self, data: str | bytes, now: float) -> list[Effect]:
-        frame = decode(data, self.encoding, 1 << 24)
+        frame = decode(data, self.encoding, ADAPTER_MAX_FRAME_BYTES)
         if frame.op == "hello":
-            self.heartbeat_interval = frame.d.get("heartbeat_interval", 15000) / 1000
+            self.heartbeat_interval = _heartbeat_seconds(frame.d.get("heartbeat_interval"))
             self.next_heartbeat = now + self.heartbeat_interval * self.rng.random()
             if self.link_id and self.resume_token:
                 return [Send(Frame("resume", {"link_id": self.link_id,
@@ -549,8 +559,10 @@ class AdapterLink:
                 identify["previous_link"] = self.out.link_id
             return [Send(Frame("identify", identify))]
         if frame.op == "ready":
-            self.link_id = frame.d.get("link_id")
-            self.resume_token = frame.d.get("resume_token")
+            link_id, token = frame.d.get("link_id"), frame.d.get("resume_token")
+            # (not strings: the next connection identifies again instead of resuming)
+            self.link_id = link_id if isinstance(link_id, str) else None
+            self.resume_token = token if isinstance(token, str) else None
             self.ready = True
             self.in_s = self.acked_s = 0
             # events not yet acknowledged: those the daemon stored under the previous
@@ -664,6 +676,21 @@ class AdapterLink:
 
     def encode(self, frame: Frame) -> str | bytes:
         return encode(frame, self.encoding)
+
+
+def _heartbeat_seconds(ms: object) -> float:
+    """``hello``'s ``heartbeat_interval`` (milliseconds) in seconds: at least
+    :data:`MIN_HEARTBEAT`, and :data:`DEFAULT_HEARTBEAT` when it is missing or no
+    positive finite number (a daemon's bad ``hello`` must not stop the adapter)."""
+    if isinstance(ms, bool) or not isinstance(ms, int | float):
+        return DEFAULT_HEARTBEAT
+    try:
+        seconds = float(ms) / 1000
+    except OverflowError:  # an integer beyond any float
+        return DEFAULT_HEARTBEAT
+    if not math.isfinite(seconds) or seconds <= 0:
+        return DEFAULT_HEARTBEAT
+    return max(MIN_HEARTBEAT, seconds)
 
 
 def _not_stored(out: LinkState, previous: object) -> list[Frame]:

@@ -1353,3 +1353,33 @@ def test_json_frames_the_fast_codec_refuses_still_go_out() -> None:
     lone = Frame("dispatch", {"text": "a\ud800b"}, 5, "s1")
     text = encode(lone, "json")
     assert isinstance(text, str) and json.loads(text)["d"]["text"] == "a\ud800b"
+
+
+@pytest.mark.parametrize(
+    ("interval", "seconds"),
+    [
+        ("200", 15.0),
+        (None, 15.0),
+        (True, 15.0),
+        ("NaN", 15.0),
+        (0, 15.0),
+        (-1000, 15.0),
+        ("1e999", 15.0),
+        (10**400, 15.0),
+        (1, 0.05),
+        (200, 0.2),
+    ],
+    ids=["text", "null", "bool", "nan", "zero", "negative", "inf", "huge", "1ms", "200ms"],
+)
+def test_the_adapter_takes_only_a_usable_heartbeat_interval_from_hello(
+    interval: object, seconds: float
+) -> None:
+    """A daemon's ``hello`` whose interval is no positive finite number (a string,
+    NaN, zero, negative, beyond any float) leaves the adapter at 15 s instead of
+    stopping it or having it beat in a loop; a tiny one is raised to 50 ms."""
+    adapter = AdapterLink(world="minecraft", server_id="srv-1", key=KEY, capabilities=[])
+    value = interval if interval not in ("NaN", "1e999") else "@"
+    text = json.dumps({"op": "hello", "d": {"heartbeat_interval": value}})
+    text = text.replace('"@"', str(interval))  # JSON's NaN and an overflowing float
+    assert sent(adapter.receive(text, 0.0))[0].op == "identify"
+    assert adapter.heartbeat_interval == seconds
