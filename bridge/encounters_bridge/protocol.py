@@ -18,7 +18,7 @@ import math
 import random
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from encounters.errors import EncountersError
 from encounters.moderation.ratelimit import InProcessRateLimiter, Rate
@@ -583,7 +583,9 @@ class AdapterLink:
             return [DispatchIn(frame)]  # counted once carried out (processed)
         if frame.op in ("ack", "heartbeat_ack"):
             s = frame.d.get("s", frame.d.get("ack"))
-            if isinstance(s, int) and self.out.ack(s):
+            # an ack beyond the last event sent is a daemon's error: taken, it would
+            # drop events queued and never sent (the daemon refuses the same: 4007)
+            if _whole_number(s) and s <= self.out.sent_s and self.out.ack(s):
                 return [Acked(s), *self._drained()]
         if frame.op == "error" and frame.d.get("code") in ("rate_limited", "out_of_order"):
             self.resend_at = now + RESEND_PAUSE  # resend everything unacked, in order
@@ -612,6 +614,8 @@ class AdapterLink:
         after a pause (a backlog sent at once would be refused and close the link)."""
         batch = self.out.unacked[:RESEND_BATCH]
         self.resend_at = now + RESEND_PAUSE if len(self.out.unacked) > RESEND_BATCH else None
+        if batch:
+            self.out.sent_s = max(self.out.sent_s, batch[-1].s or 0)
         return [Send(f) for f in batch]
 
     def event(self, d: dict[str, Any], sid: str | None = None) -> list[Effect]:
@@ -623,7 +627,10 @@ class AdapterLink:
             raise EventQueueFull(self.waiting, self.max_unacked_events)
         frame = self.out.sequence(Frame("event", d, None, sid))
         # while a backlog is paced out, a new event waits its turn behind it (in order)
-        return [Send(frame)] if self.ready and self.resend_at is None else []
+        if not self.ready or self.resend_at is not None:
+            return []
+        self.out.sent_s = frame.s or 0
+        return [Send(frame)]
 
     def _drained(self) -> list[Effect]:
         """:class:`QueueDrained` when events were refused and the queue is down to half
@@ -678,6 +685,10 @@ class AdapterLink:
         return encode(frame, self.encoding)
 
 
+def _whole_number(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _heartbeat_seconds(ms: object) -> float:
     """``hello``'s ``heartbeat_interval`` (milliseconds) in seconds: at least
     :data:`MIN_HEARTBEAT`, and :data:`DEFAULT_HEARTBEAT` when it is missing or no
@@ -697,9 +708,11 @@ def _not_stored(out: LinkState, previous: object) -> list[Frame]:
     """``out``'s unacknowledged events less those ``ready``'s ``previous`` (``{link_id,
     in_s}``) says the daemon stored: ``in_s`` counts events of that link, so it applies
     only when ``out`` is that link. Without it (an older daemon, a link it no longer
-    knows) every one is sent again, which may store one twice."""
+    knows) every one is sent again, which may store one twice. An ``in_s`` beyond the
+    last event sent on that link counts only up to it: the rest were never sent, so no
+    daemon stored them."""
     if isinstance(previous, dict) and out.link_id and previous.get("link_id") == out.link_id:
         stored = previous.get("in_s")
-        if isinstance(stored, int) and not isinstance(stored, bool):
-            return [f for f in out.unacked if (f.s or 0) > stored]
+        if _whole_number(stored):  # (no further than sent: the rest was never sent)
+            return [f for f in out.unacked if (f.s or 0) > min(stored, out.sent_s)]
     return list(out.unacked)

@@ -1383,3 +1383,34 @@ def test_the_adapter_takes_only_a_usable_heartbeat_interval_from_hello(
     text = text.replace('"@"', str(interval))  # JSON's NaN and an overflowing float
     assert sent(adapter.receive(text, 0.0))[0].op == "identify"
     assert adapter.heartbeat_interval == seconds
+
+
+def test_an_ack_beyond_the_events_sent_drops_none_of_the_queue() -> None:
+    """A daemon acknowledging (or saying it stored) events the adapter never sent, as
+    a broken or hostile one may, drops none of those queued while it was away: they
+    are sent and kept until a true ack covers them."""
+    adapter = AdapterLink(world="minecraft", server_id="srv-1", key=KEY, capabilities=[])
+    hello = encode(Frame("hello", {"heartbeat_interval": 15000}), "json")
+    adapter.receive(hello, 0.0)
+    ready = {"link_id": "link_1", "resume_token": "t1", "sessions": []}
+    adapter.receive(encode(Frame("ready", ready), "json"), 0.0)
+    assert sent(adapter.event({"type": "health", "n": 1}))[0].s == 1
+    adapter.closed(1006)
+    for n in (2, 3, 4):  # queued while disconnected: never sent
+        assert adapter.event({"type": "health", "n": n}) == []
+    assert sent(adapter.receive(hello, 0.0))[0].op == "resume"
+    for lie in (Frame("heartbeat_ack", {"ack": 4}), Frame("ack", {"s": 10**9})):
+        assert adapter.receive(encode(lie, "json"), 0.0) == []
+    assert adapter.waiting == 4
+    resent = sent(adapter.receive(encode(Frame("resumed", {"replayed": 0}), "json"), 0.0))
+    assert [f.d["n"] for f in resent] == [1, 2, 3, 4]
+    adapter.receive(encode(Frame("ack", {"s": 4}), "json"), 0.0)  # now a true one
+    assert adapter.waiting == 0
+    # identifying again: ``previous.in_s`` beyond what was sent keeps the unsent ones
+    adapter.event({"type": "health", "n": 5})
+    adapter.closed(CloseCode.SESSION_INVALID)
+    adapter.event({"type": "health", "n": 6})
+    assert sent(adapter.receive(hello, 0.0))[0].op == "identify"
+    told = {**ready, "link_id": "link_2", "previous": {"link_id": "link_1", "in_s": 99}}
+    again = sent(adapter.receive(encode(Frame("ready", told), "json"), 0.0))
+    assert [(f.s, f.d["n"]) for f in again] == [(1, 6)]  # 5 was stored, 6 never sent
