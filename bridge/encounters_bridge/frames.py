@@ -3,12 +3,13 @@
 No sockets here: bytes or text in, :class:`Frame` out, and back. Limits: a frame over
 ``max_bytes`` is refused before it is parsed; JSON or MessagePack nested deeper than
 ``MAX_DEPTH`` is refused (a decoder must not recurse without bound on input from the
-network); anything that is not an object with a string ``op`` is a decode error. In
-JSON, an escape of half a surrogate pair with no other half (``"\\ud800"``) reads as
-U+FFFD: Python's decoder gives such a lone surrogate back as it is, and no UTF-8 text
-(a store, a log, the other adapters) can hold one, so a key, a server id or an event
-naming one failed deep in the daemon (SQLite refused it, PostgreSQL refused the event
-for good, and the adapter sent it again forever).
+network); anything that is not an object with a string ``op`` is a decode error. Text
+from the wire holds no NUL and no lone surrogate: both read as U+FFFD. JSON may escape
+half a surrogate pair with no other half (``"\\ud800"``), which Python's decoder gives
+back as it is, and both JSON and MessagePack may carry U+0000; no UTF-8 text holds the
+one and PostgreSQL's text holds neither, so a key, a server id, a link id or an event's
+``sid`` naming one failed deep in the daemon (an internal error, or an event the store
+refused for good and the adapter sent again forever).
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ MAX_FRAME_BYTES = 64 * 1024
 MAX_DEPTH = 32
 #: Largest sequence number: exact in every adapter language (JSON numbers, Lua, JS).
 MAX_SEQUENCE = 2**53 - 1
-#: A JSON escape of a surrogate (either half): only text holding one needs the walk
-#: that replaces lone ones.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+#: A JSON escape of NUL or of a surrogate (either half): only JSON text holding one
+#: needs the walk that replaces them (MessagePack: only data holding a zero byte).
+_ODD_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+_ODD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
 class CloseCode(IntEnum):
@@ -104,12 +105,12 @@ def _depth_ok(value: Any, depth: int = 0) -> bool:
 
 
 def _whole(value: Any) -> Any:
-    """``value`` with every lone surrogate in its strings (keys included) replaced by
-    U+FFFD. A pair escaped in JSON is one character once decoded, so any surrogate
-    left is a lone one. Called only on JSON text that escapes a surrogate: other
-    frames (nearly all: encoders write characters as they are) are not walked."""
+    """``value`` with every NUL and lone surrogate in its strings (keys included)
+    replaced by U+FFFD. A pair escaped in JSON is one character once decoded, so any
+    surrogate left is a lone one. Called only on data that may hold one (most frames
+    are not walked)."""
     if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
+        return _ODD_CHARACTER.sub("\ufffd", value)
     if isinstance(value, dict):
         return {_whole(k): _whole(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -155,7 +156,7 @@ def decode(data: str | bytes, encoding: Encoding, max_bytes: int = MAX_FRAME_BYT
             if isinstance(data, bytes):
                 raise DecodeError("this link speaks JSON in text frames; got a binary frame")
             raw = json.loads(data)
-            if _SURROGATE_ESCAPE.search(data) is not None and _depth_ok(raw):
+            if _ODD_ESCAPE.search(data) is not None and _depth_ok(raw):
                 raw = _whole(raw)
         else:
             if isinstance(data, str):
@@ -163,6 +164,8 @@ def decode(data: str | bytes, encoding: Encoding, max_bytes: int = MAX_FRAME_BYT
             raw = msgpack.unpackb(
                 data, raw=False, strict_map_key=True, max_array_len=10_000, max_map_len=10_000
             )
+            if b"\x00" in data and _depth_ok(raw):
+                raw = _whole(raw)
     except DecodeError:
         raise
     except RecursionError:

@@ -653,29 +653,35 @@ async def test_bad_input_never_takes_the_daemon_down(tmp_path: Path) -> None:
     assert healthy.client.connections == 1 and healthy.closes == []
 
 
-async def test_a_lone_surrogate_escape_is_a_character_like_any_other(
-    tmp_path: Path, backend: Store
-) -> None:
+async def test_a_nul_or_a_lone_surrogate_reads_as_u_fffd(tmp_path: Path, backend: Store) -> None:
     """JSON may escape half a surrogate pair with no other half (``"\\ud800"``), which
-    no UTF-8 store holds: it reads as U+FFFD, so an identify or a resume naming one is
-    answered like any other (ready, 4009), not with an internal error (4000)."""
+    no UTF-8 store holds, and JSON and MessagePack may carry NUL, which PostgreSQL's
+    text does not hold: both read as U+FFFD, so an identify, a resume or an event naming
+    one is answered like any other (ready, 4009, ack), not with an internal error
+    (4000) or a store failure (1001, the event sent again forever)."""
     d = await Daemon.start(tmp_path / "bridge.db", store=backend)
     unbound = await new_key(d.records)  # bound to the server id of its first identify
     key = await new_key(d.records, servers=["srv"])
-    lone = "\\ud800"  # the six characters of the JSON escape
+    lone, nul = "\\ud800", "\\u0000"  # the six characters of each JSON escape
     try:
-        text = json.dumps(identify(unbound, server_id="srv-x-@")).replace("@", lone)
+        text = json.dumps(identify(unbound, server_id="srv-x-@")).replace("@", lone + nul)
         first = await raw(d.url, [text], wait=0.5)
         assert first.ops() == ["ready"], (first.code, first.frames)
         bound = [k.server_ids for k in await d.records.list_world_keys()]
-        assert ["srv-x-\ufffd"] in bound
-        odd = identify(key, server_id="srv", capabilities=["chat"], adapter={"name": "x"})
-        text = json.dumps(odd).replace('"chat"', f'"chat{lone}"').replace('"x"', f'"{lone}"')
-        text = text.replace('"name"', f'"n{lone}"')
-        second = await raw(d.url, [text], wait=0.5)
-        assert second.ops() == ["ready"], (second.code, second.frames)
-        resume = f'{{"op":"resume","d":{{"link_id":"{lone}","resume_token":"{lone}"}}}}'
-        assert (await raw(d.url, [resume])).code == CloseCode.SESSION_INVALID
+        assert ["srv-x-\ufffd\ufffd"] in bound
+        odd = identify(key, server_id="srv", capabilities=["chat"], adapter={"name": "x"},
+                       previous_link="link_@")  # fmt: skip
+        text = json.dumps(odd).replace('"chat"', f'"chat{lone}"').replace('"x"', f'"{nul}"')
+        text = text.replace('"name"', f'"n{lone}"').replace("@", nul)
+        event = '{"op":"event","s":1,"sid":"@","d":{"type":"health"}}'.replace("@", lone + nul)
+        second = await raw(d.url, [text, event], wait=0.5)
+        assert second.ops() == ["ready", "ack"], (second.code, second.frames)
+        assert [f.sid for f in d.events_of("srv")] == ["\ufffd\ufffd"]
+        for name in (lone, nul):
+            resume = f'{{"op":"resume","d":{{"link_id":"{name}","resume_token":"{name}"}}}}'
+            assert (await raw(d.url, [resume])).code == CloseCode.SESSION_INVALID
+        resume_mp = msgpack.packb({"op": "resume", "d": {"link_id": "\x00", "resume_token": "t"}})
+        assert (await raw(d.url, [resume_mp], "msgpack")).code == CloseCode.SESSION_INVALID
     finally:
         await d.stop()
 
