@@ -2,9 +2,11 @@
 test) runs to hold a link to the daemon.
 
 :class:`AdapterClient` connects, identifies (or resumes), answers heartbeats, hands each
-new dispatch to ``on_dispatch`` once, keeps events until the daemon acknowledges them,
-and reconnects with backoff after a drop, following the close code (resume, identify
-again, or stop for good after a bad key).
+new dispatch to ``on_dispatch`` once (a handler that raises is logged,
+``adapter.dispatch_handler_failed``, and the link goes on), keeps events until the
+daemon acknowledges them, and reconnects with backoff after a drop, following the close
+code (resume, identify again, or stop for good after a bad key). A frame it cannot
+read ends that connection (4002), never the client: it resumes.
 
 Events wait in memory until the daemon acknowledges them, at most
 ``max_unacked_events`` (10,000 by default): refuse new events when full; never drop
@@ -182,9 +184,12 @@ class AdapterClient:
                 try:
                     if self.on_dispatch is not None:
                         await self.on_dispatch(effect.frame)
-                finally:  # a handler that failed ran it too: it is not run again
-                    done = self.link.processed(effect.frame)
-                await self._apply(ws, done)
+                except Exception as exc:  # the game's bug (or a dispatch it cannot
+                    # read): logged; the link goes on, and the dispatch, which ran, is
+                    # processed and not run again
+                    log.exception("adapter.dispatch_handler_failed", s=effect.frame.s,
+                                  error=repr(exc))  # fmt: skip
+                await self._apply(ws, self.link.processed(effect.frame))
             elif isinstance(effect, QueueDrained):
                 log.info("adapter.event_queue_drained", refused=effect.refused,
                          waiting=self.link.waiting)  # fmt: skip

@@ -1173,6 +1173,42 @@ async def test_bad_frames_from_the_daemon_never_stop_the_adapter_nor_lose_events
     assert seen[1][1]["s"] == 1 and seen[1][1]["d"] == health(1)
 
 
+async def test_a_dispatch_the_game_cannot_handle_does_not_stop_the_adapter() -> None:
+    """A dispatch whose handler raises (a daemon sent an action the game cannot read,
+    or the game has a bug) is logged and counted processed: the link goes on, the
+    next dispatch is handled, and the acknowledgement covers both."""
+    acks: list[int] = []
+
+    async def daemon(ws: ServerConnection) -> None:
+        await ws.send(json.dumps({"op": "hello", "d": {"heartbeat_interval": 15_000}}))
+        async for message in ws:
+            frame = json.loads(message)
+            if frame["op"] == "identify":
+                ready = {"link_id": "link_1", "resume_token": "tok", "sessions": []}
+                await ws.send(json.dumps({"op": "ready", "d": ready}))
+                odd = {"op": "dispatch", "s": 1, "sid": "s1", "d": {"type": "action"}}
+                await ws.send(json.dumps(odd))
+                await ws.send(json.dumps({**chat(2).to_wire(), "s": 2}))
+            elif frame["op"] == "ack":
+                acks.append(frame["d"]["s"])
+
+    handled: list[str] = []
+
+    async def on_dispatch(frame: Frame) -> None:
+        handled.append(frame.d["action"]["id"])  # KeyError on the odd one
+
+    async with serve(daemon, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        a = Adapter.make(f"ws://127.0.0.1:{port}/ws", "key", "srv-1")
+        a.client.on_dispatch = on_dispatch
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(a.client.run)
+            await until(lambda: 2 in acks)
+            await a.client.stop()
+    assert handled == ["act_2"]
+    assert a.client.connections == 1 and a.closes == []
+
+
 async def test_a_flooding_link_is_closed_within_seconds(tmp_path: Path) -> None:
     daemon = await Daemon.start(tmp_path / "bridge.db")
     key = await new_key(daemon.records)
