@@ -104,11 +104,31 @@ def _depth_ok(value: Any, depth: int = 0) -> bool:
     return True
 
 
+def _odd_text(value: Any, depth: int = 0) -> bool:
+    """Whether a string in ``value`` (keys included) holds a NUL or a lone surrogate:
+    a walk that builds nothing, so a frame that merely might (a MessagePack zero byte
+    is most often a number's) is not rebuilt. Not past ``MAX_DEPTH`` (such a frame is
+    refused anyway)."""
+    if isinstance(value, str):  # (an ASCII string holds no surrogate)
+        return "\x00" in value or (not value.isascii() and _ODD_CHARACTER.search(value) is not None)
+    if depth > MAX_DEPTH:
+        return False
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if _odd_text(k, depth + 1) or _odd_text(v, depth + 1):
+                return True
+    elif isinstance(value, list):
+        for v in value:
+            if _odd_text(v, depth + 1):
+                return True
+    return False
+
+
 def _whole(value: Any) -> Any:
     """``value`` with every NUL and lone surrogate in its strings (keys included)
     replaced by U+FFFD. A pair escaped in JSON is one character once decoded, so any
-    surrogate left is a lone one. Called only on data that may hold one (most frames
-    are not walked)."""
+    surrogate left is a lone one. Called only on data that holds one
+    (:func:`_odd_text`); it is walked once more by ``frame_from`` for its depth."""
     if isinstance(value, str):
         return _ODD_CHARACTER.sub("\ufffd", value)
     if isinstance(value, dict):
@@ -156,7 +176,7 @@ def decode(data: str | bytes, encoding: Encoding, max_bytes: int = MAX_FRAME_BYT
             if isinstance(data, bytes):
                 raise DecodeError("this link speaks JSON in text frames; got a binary frame")
             raw = json.loads(data)
-            if _ODD_ESCAPE.search(data) is not None and _depth_ok(raw):
+            if _ODD_ESCAPE.search(data) is not None and _odd_text(raw):
                 raw = _whole(raw)
         else:
             if isinstance(data, str):
@@ -164,7 +184,7 @@ def decode(data: str | bytes, encoding: Encoding, max_bytes: int = MAX_FRAME_BYT
             raw = msgpack.unpackb(
                 data, raw=False, strict_map_key=True, max_array_len=10_000, max_map_len=10_000
             )
-            if b"\x00" in data and _depth_ok(raw):
+            if b"\x00" in data and _odd_text(raw):
                 raw = _whole(raw)
     except DecodeError:
         raise

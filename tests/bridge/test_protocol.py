@@ -1414,3 +1414,13 @@ def test_an_ack_beyond_the_events_sent_drops_none_of_the_queue() -> None:
     told = {**ready, "link_id": "link_2", "previous": {"link_id": "link_1", "in_s": 99}}
     again = sent(adapter.receive(encode(Frame("ready", told), "json"), 0.0))
     assert [(f.s, f.d["n"]) for f in again] == [(1, 6)]  # 5 was stored, 6 never sent
+
+
+def test_nul_and_lone_surrogates_read_as_u_fffd_and_nothing_else_changes() -> None:
+    """No store holds a NUL or a lone surrogate (PostgreSQL neither): both read as
+    U+FFFD, in keys and values, in either encoding; a surrogate pair, an escaped
+    backslash and other text are read as written."""
+    text = r'{"op":"x","d":{"k\u0000":["\ud800a","\ud83d\ude00","\\ud800","\u00e9\udfff"]}}'
+    assert decode(text, "json").d == {"k\ufffd": ["\ufffda", "😀", "\\ud800", "é\ufffd"]}
+    packed = msgpack.packb({"op": "x", "d": {"k\x00": ["a\x00b", 0, b"\x00"]}})
+    assert decode(packed, "msgpack").d == {"k\ufffd": ["a\ufffdb", 0, b"\x00"]}
