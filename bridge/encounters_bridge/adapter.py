@@ -2,9 +2,11 @@
 test) runs to hold a link to the daemon.
 
 :class:`AdapterClient` connects, identifies (or resumes), answers heartbeats, hands each
-new dispatch to ``on_dispatch`` once, keeps events until the daemon acknowledges them,
-and reconnects with backoff after a drop, following the close code (resume, identify
-again, or stop for good after a bad key).
+new dispatch to ``on_dispatch`` once (a handler that raises is logged,
+``adapter.dispatch_handler_failed``, and the link goes on), keeps events until the
+daemon acknowledges them, and reconnects with backoff after a drop, following the close
+code (resume, identify again, or stop for good after a bad key). A frame it cannot
+read ends that connection (4002), never the client: it resumes.
 
 Events wait in memory until the daemon acknowledges them, at most
 ``max_unacked_events`` (10,000 by default): refuse new events when full; never drop
@@ -32,8 +34,9 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from encounters.log import get_logger
 
-from .frames import Encoding, Frame
+from .frames import DecodeError, Encoding, Frame
 from .protocol import (
+    ADAPTER_MAX_FRAME_BYTES,
     MAX_UNACKED_EVENTS,
     Acked,
     AdapterLink,
@@ -104,7 +107,9 @@ class AdapterClient:
         attempt = 0
         while not self._stop and not self.link.stopped:
             try:
-                async with connect(self.url, ping_interval=None, max_size=None) as ws:
+                async with connect(
+                    self.url, ping_interval=None, max_size=ADAPTER_MAX_FRAME_BYTES
+                ) as ws:
                     self.ws = ws
                     self.connections += 1
                     attempt = 0
@@ -134,7 +139,14 @@ class AdapterClient:
             tg.start_soon(self._beat, ws)
             try:
                 async for message in ws:
-                    await self._apply(ws, self.link.receive(message, time.monotonic()))
+                    try:
+                        effects = self.link.receive(message, time.monotonic())
+                    except DecodeError as exc:  # the daemon broke the protocol: not the
+                        # game's problem; this connection ends, the link resumes
+                        log.warning("adapter.bad_frame", url=self.url, error=str(exc)[:200])
+                        await ws.close(int(exc.code), "bad frame")
+                        break
+                    await self._apply(ws, effects)
                     if self.link.ready and not self.ready.is_set():
                         self.ready.set()
                         self._owed.set()  # the heartbeat schedule starts now
@@ -172,9 +184,12 @@ class AdapterClient:
                 try:
                     if self.on_dispatch is not None:
                         await self.on_dispatch(effect.frame)
-                finally:  # a handler that failed ran it too: it is not run again
-                    done = self.link.processed(effect.frame)
-                await self._apply(ws, done)
+                except Exception as exc:  # the game's bug (or a dispatch it cannot
+                    # read): logged; the link goes on, and the dispatch, which ran, is
+                    # processed and not run again
+                    log.exception("adapter.dispatch_handler_failed", s=effect.frame.s,
+                                  error=repr(exc))  # fmt: skip
+                await self._apply(ws, self.link.processed(effect.frame))
             elif isinstance(effect, QueueDrained):
                 log.info("adapter.event_queue_drained", refused=effect.refused,
                          waiting=self.link.waiting)  # fmt: skip

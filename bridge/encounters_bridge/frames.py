@@ -3,12 +3,19 @@
 No sockets here: bytes or text in, :class:`Frame` out, and back. Limits: a frame over
 ``max_bytes`` is refused before it is parsed; JSON or MessagePack nested deeper than
 ``MAX_DEPTH`` is refused (a decoder must not recurse without bound on input from the
-network); anything that is not an object with a string ``op`` is a decode error.
+network); anything that is not an object with a string ``op`` is a decode error. Text
+from the wire holds no NUL and no lone surrogate: both read as U+FFFD. JSON may escape
+half a surrogate pair with no other half (``"\\ud800"``), which Python's decoder gives
+back as it is, and both JSON and MessagePack may carry U+0000; no UTF-8 text holds the
+one and PostgreSQL's text holds neither, so a key, a server id, a link id or an event's
+``sid`` naming one failed deep in the daemon (an internal error, or an event the store
+refused for good and the adapter sent again forever).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Literal
@@ -22,6 +29,10 @@ MAX_FRAME_BYTES = 64 * 1024
 MAX_DEPTH = 32
 #: Largest sequence number: exact in every adapter language (JSON numbers, Lua, JS).
 MAX_SEQUENCE = 2**53 - 1
+#: A JSON escape of NUL or of a surrogate (either half): only JSON text holding one
+#: needs the walk that replaces them (MessagePack: only data holding a zero byte).
+_ODD_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+_ODD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
 class CloseCode(IntEnum):
@@ -93,6 +104,40 @@ def _depth_ok(value: Any, depth: int = 0) -> bool:
     return True
 
 
+def _odd_text(value: Any, depth: int = 0) -> bool:
+    """Whether a string in ``value`` (keys included) holds a NUL or a lone surrogate:
+    a walk that builds nothing, so a frame that merely might (a MessagePack zero byte
+    is most often a number's) is not rebuilt. Not past ``MAX_DEPTH`` (such a frame is
+    refused anyway)."""
+    if isinstance(value, str):  # (an ASCII string holds no surrogate)
+        return "\x00" in value or (not value.isascii() and _ODD_CHARACTER.search(value) is not None)
+    if depth > MAX_DEPTH:
+        return False
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if _odd_text(k, depth + 1) or _odd_text(v, depth + 1):
+                return True
+    elif isinstance(value, list):
+        for v in value:
+            if _odd_text(v, depth + 1):
+                return True
+    return False
+
+
+def _whole(value: Any) -> Any:
+    """``value`` with every NUL and lone surrogate in its strings (keys included)
+    replaced by U+FFFD. A pair escaped in JSON is one character once decoded, so any
+    surrogate left is a lone one. Called only on data that holds one
+    (:func:`_odd_text`); it is walked once more by ``frame_from`` for its depth."""
+    if isinstance(value, str):
+        return _ODD_CHARACTER.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_whole(k): _whole(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole(v) for v in value]
+    return value
+
+
 def json_text(value: Any, *, stored: bool = False) -> str:
     """``value`` as compact JSON text (non-ASCII characters as themselves), by orjson
     (a C codec, ten times the standard library's speed on a frame). What orjson
@@ -131,12 +176,16 @@ def decode(data: str | bytes, encoding: Encoding, max_bytes: int = MAX_FRAME_BYT
             if isinstance(data, bytes):
                 raise DecodeError("this link speaks JSON in text frames; got a binary frame")
             raw = json.loads(data)
+            if _ODD_ESCAPE.search(data) is not None and _odd_text(raw):
+                raw = _whole(raw)
         else:
             if isinstance(data, str):
                 raise DecodeError("this link speaks MessagePack in binary frames; got text")
             raw = msgpack.unpackb(
                 data, raw=False, strict_map_key=True, max_array_len=10_000, max_map_len=10_000
             )
+            if b"\x00" in data and _odd_text(raw):
+                raw = _whole(raw)
     except DecodeError:
         raise
     except RecursionError:

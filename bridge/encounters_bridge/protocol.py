@@ -14,10 +14,11 @@ unacknowledged dispatches) lives in :class:`LinkState`, which the I/O layer stor
 
 from __future__ import annotations
 
+import math
 import random
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from encounters.errors import EncountersError
 from encounters.moderation.ratelimit import InProcessRateLimiter, Rate
@@ -62,6 +63,15 @@ ACK_EVERY = 32
 #: bytes (640 MB at worst, every event near the daemon's 64 KiB frame limit), and a
 #: backlog that large already takes those eight minutes to resend at the daemon's pace.
 MAX_UNACKED_EVENTS = 10_000
+#: Largest frame the adapter reads from the daemon (whose own frames are a dispatch of
+#: one action, far below): a longer one closes the connection, before it is buffered
+#: whole, and the adapter resumes.
+ADAPTER_MAX_FRAME_BYTES = 1 << 24
+#: Heartbeat interval (seconds) an adapter uses when ``hello`` gives none it can use,
+#: and the shortest it accepts (a daemon asking for a beat every microsecond would
+#: have it send nothing but heartbeats).
+DEFAULT_HEARTBEAT = 15.0
+MIN_HEARTBEAT = 0.05
 
 
 # -- effects -------------------------------------------------------------------------
@@ -533,9 +543,9 @@ class AdapterLink:
         return len(self.out.unacked)
 
     def receive(self, data: str | bytes, now: float) -> list[Effect]:
-        frame = decode(data, self.encoding, 1 << 24)
+        frame = decode(data, self.encoding, ADAPTER_MAX_FRAME_BYTES)
         if frame.op == "hello":
-            self.heartbeat_interval = frame.d.get("heartbeat_interval", 15000) / 1000
+            self.heartbeat_interval = _heartbeat_seconds(frame.d.get("heartbeat_interval"))
             self.next_heartbeat = now + self.heartbeat_interval * self.rng.random()
             if self.link_id and self.resume_token:
                 return [Send(Frame("resume", {"link_id": self.link_id,
@@ -549,8 +559,10 @@ class AdapterLink:
                 identify["previous_link"] = self.out.link_id
             return [Send(Frame("identify", identify))]
         if frame.op == "ready":
-            self.link_id = frame.d.get("link_id")
-            self.resume_token = frame.d.get("resume_token")
+            link_id, token = frame.d.get("link_id"), frame.d.get("resume_token")
+            # (not strings: the next connection identifies again instead of resuming)
+            self.link_id = link_id if isinstance(link_id, str) else None
+            self.resume_token = token if isinstance(token, str) else None
             self.ready = True
             self.in_s = self.acked_s = 0
             # events not yet acknowledged: those the daemon stored under the previous
@@ -571,7 +583,9 @@ class AdapterLink:
             return [DispatchIn(frame)]  # counted once carried out (processed)
         if frame.op in ("ack", "heartbeat_ack"):
             s = frame.d.get("s", frame.d.get("ack"))
-            if isinstance(s, int) and self.out.ack(s):
+            # an ack beyond the last event sent is a daemon's error: taken, it would
+            # drop events queued and never sent (the daemon refuses the same: 4007)
+            if _whole_number(s) and s <= self.out.sent_s and self.out.ack(s):
                 return [Acked(s), *self._drained()]
         if frame.op == "error" and frame.d.get("code") in ("rate_limited", "out_of_order"):
             self.resend_at = now + RESEND_PAUSE  # resend everything unacked, in order
@@ -600,6 +614,8 @@ class AdapterLink:
         after a pause (a backlog sent at once would be refused and close the link)."""
         batch = self.out.unacked[:RESEND_BATCH]
         self.resend_at = now + RESEND_PAUSE if len(self.out.unacked) > RESEND_BATCH else None
+        if batch:
+            self.out.sent_s = max(self.out.sent_s, batch[-1].s or 0)
         return [Send(f) for f in batch]
 
     def event(self, d: dict[str, Any], sid: str | None = None) -> list[Effect]:
@@ -611,7 +627,10 @@ class AdapterLink:
             raise EventQueueFull(self.waiting, self.max_unacked_events)
         frame = self.out.sequence(Frame("event", d, None, sid))
         # while a backlog is paced out, a new event waits its turn behind it (in order)
-        return [Send(frame)] if self.ready and self.resend_at is None else []
+        if not self.ready or self.resend_at is not None:
+            return []
+        self.out.sent_s = frame.s or 0
+        return [Send(frame)]
 
     def _drained(self) -> list[Effect]:
         """:class:`QueueDrained` when events were refused and the queue is down to half
@@ -666,13 +685,34 @@ class AdapterLink:
         return encode(frame, self.encoding)
 
 
+def _whole_number(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _heartbeat_seconds(ms: object) -> float:
+    """``hello``'s ``heartbeat_interval`` (milliseconds) in seconds: at least
+    :data:`MIN_HEARTBEAT`, and :data:`DEFAULT_HEARTBEAT` when it is missing or no
+    positive finite number (a daemon's bad ``hello`` must not stop the adapter)."""
+    if isinstance(ms, bool) or not isinstance(ms, int | float):
+        return DEFAULT_HEARTBEAT
+    try:
+        seconds = float(ms) / 1000
+    except OverflowError:  # an integer beyond any float
+        return DEFAULT_HEARTBEAT
+    if not math.isfinite(seconds) or seconds <= 0:
+        return DEFAULT_HEARTBEAT
+    return max(MIN_HEARTBEAT, seconds)
+
+
 def _not_stored(out: LinkState, previous: object) -> list[Frame]:
     """``out``'s unacknowledged events less those ``ready``'s ``previous`` (``{link_id,
     in_s}``) says the daemon stored: ``in_s`` counts events of that link, so it applies
     only when ``out`` is that link. Without it (an older daemon, a link it no longer
-    knows) every one is sent again, which may store one twice."""
+    knows) every one is sent again, which may store one twice. An ``in_s`` beyond the
+    last event sent on that link counts only up to it: the rest were never sent, so no
+    daemon stored them."""
     if isinstance(previous, dict) and out.link_id and previous.get("link_id") == out.link_id:
         stored = previous.get("in_s")
-        if isinstance(stored, int) and not isinstance(stored, bool):
-            return [f for f in out.unacked if (f.s or 0) > stored]
+        if _whole_number(stored):  # (no further than sent: the rest was never sent)
+            return [f for f in out.unacked if (f.s or 0) > min(stored, out.sent_s)]
     return list(out.unacked)

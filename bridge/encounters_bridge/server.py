@@ -789,7 +789,8 @@ class BridgeEdge:
             record = LinkRecord(
                 id=state.link_id, world=key.world, server_id=auth.server_id, key_id=key.id,
                 token_hash=digest(token), capabilities=auth.capabilities,
-                adapter={k: str(v)[:64] for k, v in list(auth.adapter.items())[:8]},
+                adapter={k[:64]: str(v)[:64] for k, v in list(auth.adapter.items())[:8]
+                         if isinstance(k, str)},  # (MessagePack keys may be bytes)
                 # the fencing token of the take that found ``previous`` (or no link)
                 epoch=previous.record.epoch if previous else self.store.taken_epoch(*place),
             )  # fmt: skip

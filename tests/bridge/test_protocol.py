@@ -1353,3 +1353,74 @@ def test_json_frames_the_fast_codec_refuses_still_go_out() -> None:
     lone = Frame("dispatch", {"text": "a\ud800b"}, 5, "s1")
     text = encode(lone, "json")
     assert isinstance(text, str) and json.loads(text)["d"]["text"] == "a\ud800b"
+
+
+@pytest.mark.parametrize(
+    ("interval", "seconds"),
+    [
+        ("200", 15.0),
+        (None, 15.0),
+        (True, 15.0),
+        ("NaN", 15.0),
+        (0, 15.0),
+        (-1000, 15.0),
+        ("1e999", 15.0),
+        (10**400, 15.0),
+        (1, 0.05),
+        (200, 0.2),
+    ],
+    ids=["text", "null", "bool", "nan", "zero", "negative", "inf", "huge", "1ms", "200ms"],
+)
+def test_the_adapter_takes_only_a_usable_heartbeat_interval_from_hello(
+    interval: object, seconds: float
+) -> None:
+    """A daemon's ``hello`` whose interval is no positive finite number (a string,
+    NaN, zero, negative, beyond any float) leaves the adapter at 15 s instead of
+    stopping it or having it beat in a loop; a tiny one is raised to 50 ms."""
+    adapter = AdapterLink(world="minecraft", server_id="srv-1", key=KEY, capabilities=[])
+    value = interval if interval not in ("NaN", "1e999") else "@"
+    text = json.dumps({"op": "hello", "d": {"heartbeat_interval": value}})
+    text = text.replace('"@"', str(interval))  # JSON's NaN and an overflowing float
+    assert sent(adapter.receive(text, 0.0))[0].op == "identify"
+    assert adapter.heartbeat_interval == seconds
+
+
+def test_an_ack_beyond_the_events_sent_drops_none_of_the_queue() -> None:
+    """A daemon acknowledging (or saying it stored) events the adapter never sent, as
+    a broken or hostile one may, drops none of those queued while it was away: they
+    are sent and kept until a true ack covers them."""
+    adapter = AdapterLink(world="minecraft", server_id="srv-1", key=KEY, capabilities=[])
+    hello = encode(Frame("hello", {"heartbeat_interval": 15000}), "json")
+    adapter.receive(hello, 0.0)
+    ready = {"link_id": "link_1", "resume_token": "t1", "sessions": []}
+    adapter.receive(encode(Frame("ready", ready), "json"), 0.0)
+    assert sent(adapter.event({"type": "health", "n": 1}))[0].s == 1
+    adapter.closed(1006)
+    for n in (2, 3, 4):  # queued while disconnected: never sent
+        assert adapter.event({"type": "health", "n": n}) == []
+    assert sent(adapter.receive(hello, 0.0))[0].op == "resume"
+    for lie in (Frame("heartbeat_ack", {"ack": 4}), Frame("ack", {"s": 10**9})):
+        assert adapter.receive(encode(lie, "json"), 0.0) == []
+    assert adapter.waiting == 4
+    resent = sent(adapter.receive(encode(Frame("resumed", {"replayed": 0}), "json"), 0.0))
+    assert [f.d["n"] for f in resent] == [1, 2, 3, 4]
+    adapter.receive(encode(Frame("ack", {"s": 4}), "json"), 0.0)  # now a true one
+    assert adapter.waiting == 0
+    # identifying again: ``previous.in_s`` beyond what was sent keeps the unsent ones
+    adapter.event({"type": "health", "n": 5})
+    adapter.closed(CloseCode.SESSION_INVALID)
+    adapter.event({"type": "health", "n": 6})
+    assert sent(adapter.receive(hello, 0.0))[0].op == "identify"
+    told = {**ready, "link_id": "link_2", "previous": {"link_id": "link_1", "in_s": 99}}
+    again = sent(adapter.receive(encode(Frame("ready", told), "json"), 0.0))
+    assert [(f.s, f.d["n"]) for f in again] == [(1, 6)]  # 5 was stored, 6 never sent
+
+
+def test_nul_and_lone_surrogates_read_as_u_fffd_and_nothing_else_changes() -> None:
+    """No store holds a NUL or a lone surrogate (PostgreSQL neither): both read as
+    U+FFFD, in keys and values, in either encoding; a surrogate pair, an escaped
+    backslash and other text are read as written."""
+    text = r'{"op":"x","d":{"k\u0000":["\ud800a","\ud83d\ude00","\\ud800","\u00e9\udfff"]}}'
+    assert decode(text, "json").d == {"k\ufffd": ["\ufffda", "😀", "\\ud800", "é\ufffd"]}
+    packed = msgpack.packb({"op": "x", "d": {"k\x00": ["a\x00b", 0, b"\x00"]}})
+    assert decode(packed, "msgpack").d == {"k\ufffd": ["a\ufffdb", 0, b"\x00"]}

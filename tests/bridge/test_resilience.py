@@ -20,7 +20,7 @@ import anyio
 import msgpack
 import pytest
 from websockets.asyncio.client import connect
-from websockets.asyncio.server import Server
+from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from encounters.errors import StoreError
@@ -653,6 +653,39 @@ async def test_bad_input_never_takes_the_daemon_down(tmp_path: Path) -> None:
     assert healthy.client.connections == 1 and healthy.closes == []
 
 
+async def test_a_nul_or_a_lone_surrogate_reads_as_u_fffd(tmp_path: Path, backend: Store) -> None:
+    """JSON may escape half a surrogate pair with no other half (``"\\ud800"``), which
+    no UTF-8 store holds, and JSON and MessagePack may carry NUL, which PostgreSQL's
+    text does not hold: both read as U+FFFD, so an identify, a resume or an event naming
+    one is answered like any other (ready, 4009, ack), not with an internal error
+    (4000) or a store failure (1001, the event sent again forever)."""
+    d = await Daemon.start(tmp_path / "bridge.db", store=backend)
+    unbound = await new_key(d.records)  # bound to the server id of its first identify
+    key = await new_key(d.records, servers=["srv"])
+    lone, nul = "\\ud800", "\\u0000"  # the six characters of each JSON escape
+    try:
+        text = json.dumps(identify(unbound, server_id="srv-x-@")).replace("@", lone + nul)
+        first = await raw(d.url, [text], wait=0.5)
+        assert first.ops() == ["ready"], (first.code, first.frames)
+        bound = [k.server_ids for k in await d.records.list_world_keys()]
+        assert ["srv-x-\ufffd\ufffd"] in bound
+        odd = identify(key, server_id="srv", capabilities=["chat"], adapter={"name": "x"},
+                       previous_link="link_@")  # fmt: skip
+        text = json.dumps(odd).replace('"chat"', f'"chat{lone}"').replace('"x"', f'"{nul}"')
+        text = text.replace('"name"', f'"n{lone}"').replace("@", nul)
+        event = '{"op":"event","s":1,"sid":"@","d":{"type":"health"}}'.replace("@", lone + nul)
+        second = await raw(d.url, [text, event], wait=0.5)
+        assert second.ops() == ["ready", "ack"], (second.code, second.frames)
+        assert [f.sid for f in d.events_of("srv")] == ["\ufffd\ufffd"]
+        for name in (lone, nul):
+            resume = f'{{"op":"resume","d":{{"link_id":"{name}","resume_token":"{name}"}}}}'
+            assert (await raw(d.url, [resume])).code == CloseCode.SESSION_INVALID
+        resume_mp = msgpack.packb({"op": "resume", "d": {"link_id": "\x00", "resume_token": "t"}})
+        assert (await raw(d.url, [resume_mp], "msgpack")).code == CloseCode.SESSION_INVALID
+    finally:
+        await d.stop()
+
+
 async def test_a_200_kib_frame_closes_4012(tmp_path: Path) -> None:
     daemon = await Daemon.start(tmp_path / "bridge.db")
     try:
@@ -1096,6 +1129,84 @@ async def test_a_daemon_not_acknowledging_fills_the_queue_and_its_acks_make_room
         release.set()  # a failed test must not leave the daemon's handler stuck
         await daemon.stop()
     assert [f.d["n"] for f in daemon.events_of("srv-1")] == list(range(6))
+
+
+async def test_bad_frames_from_the_daemon_never_stop_the_adapter_nor_lose_events() -> None:
+    """A daemon that breaks the protocol (a ``hello`` whose heartbeat interval is no
+    number, a frame that is not JSON) must not end the game's link for good: the
+    adapter drops that connection, resumes, and its unacknowledged event is sent again
+    and kept until acknowledged."""
+    seen: list[list[dict[str, Any]]] = []
+
+    async def daemon(ws: ServerConnection) -> None:
+        frames: list[dict[str, Any]] = []
+        seen.append(frames)
+        first = len(seen) == 1
+        interval = "soon" if first else 15_000
+        await ws.send(json.dumps({"op": "hello", "d": {"heartbeat_interval": interval}}))
+        async for message in ws:
+            frame = json.loads(message)
+            frames.append(frame)
+            if frame["op"] == "identify":
+                ready = {"link_id": "link_1", "resume_token": "tok", "sessions": []}
+                await ws.send(json.dumps({"op": "ready", "d": ready}))
+            elif frame["op"] == "resume":
+                await ws.send(json.dumps({"op": "resumed", "d": {"replayed": 0}}))
+            elif frame["op"] == "event" and first:
+                await ws.send("{not json")
+            elif frame["op"] == "event":
+                await ws.send(json.dumps({"op": "ack", "d": {"s": frame["s"]}}))
+
+    async with serve(daemon, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        a = Adapter.make(f"ws://127.0.0.1:{port}/ws", "key", "srv-1")
+        client = a.client
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run)
+            await until(lambda: a.live)
+            await client.send_event(health(1))
+            await until(lambda: client.connections == 2 and client.link.waiting == 0)
+            await client.stop()
+    assert a.closes == [CloseCode.DECODE_ERROR]  # and then it resumed
+    assert [f["op"] for f in seen[1]] == ["resume", "event"]
+    assert seen[1][0]["d"]["link_id"] == "link_1"
+    assert seen[1][1]["s"] == 1 and seen[1][1]["d"] == health(1)
+
+
+async def test_a_dispatch_the_game_cannot_handle_does_not_stop_the_adapter() -> None:
+    """A dispatch whose handler raises (a daemon sent an action the game cannot read,
+    or the game has a bug) is logged and counted processed: the link goes on, the
+    next dispatch is handled, and the acknowledgement covers both."""
+    acks: list[int] = []
+
+    async def daemon(ws: ServerConnection) -> None:
+        await ws.send(json.dumps({"op": "hello", "d": {"heartbeat_interval": 15_000}}))
+        async for message in ws:
+            frame = json.loads(message)
+            if frame["op"] == "identify":
+                ready = {"link_id": "link_1", "resume_token": "tok", "sessions": []}
+                await ws.send(json.dumps({"op": "ready", "d": ready}))
+                odd = {"op": "dispatch", "s": 1, "sid": "s1", "d": {"type": "action"}}
+                await ws.send(json.dumps(odd))
+                await ws.send(json.dumps({**chat(2).to_wire(), "s": 2}))
+            elif frame["op"] == "ack":
+                acks.append(frame["d"]["s"])
+
+    handled: list[str] = []
+
+    async def on_dispatch(frame: Frame) -> None:
+        handled.append(frame.d["action"]["id"])  # KeyError on the odd one
+
+    async with serve(daemon, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        a = Adapter.make(f"ws://127.0.0.1:{port}/ws", "key", "srv-1")
+        a.client.on_dispatch = on_dispatch
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(a.client.run)
+            await until(lambda: 2 in acks)
+            await a.client.stop()
+    assert handled == ["act_2"]
+    assert a.client.connections == 1 and a.closes == []
 
 
 async def test_a_flooding_link_is_closed_within_seconds(tmp_path: Path) -> None:

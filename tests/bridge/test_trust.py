@@ -192,6 +192,30 @@ async def test_an_event_naming_another_servers_session_is_refused(
             await intruder.close()
 
 
+async def test_an_event_naming_a_lone_surrogate_session_is_refused(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    """A ``sid`` escaping half a surrogate pair (``"\\ud800"``, which no UTF-8 store
+    holds) names no session: refused (``unknown_session``) and acknowledged like any
+    other, and the link goes on."""
+    async with run_daemon(tmp_path / "bridge.db", text_filter) as daemon:
+        from encounters_bridge.keys import create_world_key
+
+        _, key = await create_world_key(daemon.edge.store, "odd", "web")
+        game = await raw(daemon.ws_url)
+        await next_frame(game)
+        await game.send(identify(key, server_id="odd"))
+        assert (await next_frame(game))["op"] == "ready"
+        done = '"d":{"type":"action_done","action_id":"a"}'
+        await game.send('{"op":"event","s":1,"sid":"\\ud800",' + done + "}")
+        answers = [await next_frame(game), await next_frame(game)]
+        assert [a["op"] for a in answers] == ["error", "ack"]
+        assert answers[0]["d"]["code"] == "unknown_session"
+        await game.send('{"op":"event","s":2,"d":{"type":"player_join"}}')
+        assert await next_frame(game) == {"op": "ack", "d": {"s": 2}}
+        await game.close()
+
+
 async def test_a_peer_that_stops_reading_never_blocks_a_signal(
     tmp_path: Path, text_filter: TextFilter
 ) -> None:
