@@ -42,7 +42,7 @@ from .keys import digest
 from .links import LinkBacklogFull
 from .screening import screen
 from .server import BridgeEdge, Connection, EventRefused
-from .store.models import DeployToken
+from .store.models import DeployToken, server_tag
 from .store.protocols import BridgeStore
 from .worlds import DEFAULT_SPAWN
 
@@ -678,4 +678,7 @@ class DeploymentService:
             partial(self._companion_signal, session.id),
             session.world,
             session.language,
+            # the game server's own memories: a persona deployed on several servers
+            # does not carry what players said on one to another
+            server_tag(session.world, session.server_id),
         )

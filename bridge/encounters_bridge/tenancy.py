@@ -1,7 +1,13 @@
 """Who owns what the control API stores: encounters, templates, campaigns, campaign
-runs, encounter sessions and NPC memory. An owner is recorded (in the store, as a
-document of kind ``owner``) when something is first published or created over the
-API; from then on only its owner and admins may read or change it.
+runs and encounter sessions. An owner is recorded (in the store, as a document of kind
+``owner``) when something is first published or created over the API; from then on
+only its owner and admins may read or change it.
+
+NPC memory is not claimed: each game server's memories are kept in a scope of its own
+(:meth:`Tenancy.memory_scope`), so two servers remember the same NPC and player ids
+apart and neither can lock the other out. Pairs claimed before scopes existed (an
+``owner`` document of resource ``memory``) stay their owner's, read where they were
+written.
 
 Owners are tags: ``key:<id>`` for a control-API key, ``server:<world>:<server id>``
 for a game server's world key (one per server id it is bound to; ``server:<world>:
@@ -15,11 +21,11 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from encounters.errors import NotFound
+from encounters.errors import FieldError, NotFound, ValidationFailed
 from encounters.storage.protocols import DocumentStore
 
 from .deployment import DeploymentError
-from .store.models import ApiKey, WorldKey
+from .store.models import ApiKey, WorldKey, server_tag
 
 Resource = Literal["encounter", "template", "campaign", "campaign-run", "session", "memory"]
 OWNER_KIND = "owner"
@@ -40,7 +46,7 @@ def tags(principal: ApiKey | WorldKey) -> list[str]:
     if isinstance(principal, ApiKey):
         return [f"key:{principal.id}"]
     servers = principal.server_ids or [f"key:{principal.id}"]
-    return [f"server:{principal.world}:{s}" for s in servers]
+    return [server_tag(principal.world, s) for s in servers]
 
 
 class Tenancy:
@@ -91,12 +97,39 @@ class Tenancy:
         if await self.owner(resource, item_id) not in tags(principal):
             raise NotFound(f"no {resource} with id {item_id!r}")
 
-    async def touch(self, resource: Resource, item_id: str, principal: ApiKey | WorldKey) -> None:
-        """The first caller to touch ``item_id`` owns it; others but admins get 404."""
-        if await self.owner(resource, item_id) is None:
-            await self.record(resource, item_id, principal)
-        else:
-            await self.check(resource, item_id, principal)
+    async def memory_scope(
+        self, npc_id: str, player_id: str, principal: ApiKey | WorldKey, server: str | None
+    ) -> str | None:
+        """The NPC memory scope ``principal`` reads and writes the pair in (None: the
+        unscoped namespace, where the SDK keeps memories and companions kept theirs
+        before scopes).
+
+        A game server's key: its first owner tag (``server:<world>:<server id>``, so a
+        rotated key of the same server keeps its memories), except for a pair it
+        claimed before scopes existed, which stays in the unscoped namespace. Nothing
+        is claimed any more. An admin: the scope of ``server`` (``<world>:<server
+        id>``) when given, else the unscoped namespace. Others (``server`` is only an
+        admin's): 422."""
+        if is_admin(principal):
+            return f"server:{server}" if server else None
+        if server is not None:
+            raise ValidationFailed(
+                "query", [FieldError("server", "only an admin key may pick a server's memories")]
+            )
+        if await self.owner("memory", f"{npc_id}/{player_id}") in tags(principal):
+            return None
+        return tags(principal)[0]
+
+    @staticmethod
+    def generation_scope(principal: ApiKey | WorldKey) -> tuple[bool, str | None]:
+        """(whether a generation prompt for ``principal`` carries NPC memories, and of
+        which scope): a game server's own scope, an admin's the unscoped namespace,
+        none for a creator (not a game server: it has no players). Limits: a game
+        server's pairs claimed before scopes existed are not in its scope, so their
+        memories do not reach its prompts."""
+        if isinstance(principal, WorldKey):
+            return True, tags(principal)[0]
+        return is_admin(principal), None
 
     async def mine(self, resource: Resource, item_id: str, principal: ApiKey | WorldKey) -> bool:
         try:

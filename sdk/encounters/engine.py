@@ -346,6 +346,8 @@ class Engine:
         provider: str | None = None,
         save: bool = True,
         adaptive: bool = False,
+        use_memory: bool = True,
+        memory_scope: str | None = None,
     ) -> EncounterSpec:
         """Make one encounter and store it unless ``save=False``.
 
@@ -358,6 +360,11 @@ class Engine:
         configured generator (``player`` and ``seed`` shape it; default category: the
         player's first preference, else combat). ``provider`` picks one LLM provider by
         name (``openai``, ``anthropic``, ``ollama``, or ``procedural``), with no fallback.
+
+        A generated prompt carries what NPCs remember of the player (when NPC memory is
+        in use): those of ``memory_scope`` only (None: the unscoped memories, where the
+        SDK keeps them; see :mod:`encounters.memory.manager`); ``use_memory=False``
+        leaves memory out (the daemon does so for callers that are not game servers).
         """
         record: str | None = None
         if adaptive:
@@ -398,8 +405,8 @@ class Engine:
                     "seed": seed,
                     "player_record": record or None,
                     "memory_context": (
-                        await self.memory.context_for_player(ctx.player_id)
-                        if self._services.memory_in_use()
+                        await self.memory.context_for_player(ctx.player_id, scope=memory_scope)
+                        if use_memory and self._services.memory_in_use()
                         else None
                     )
                     or None,

@@ -257,6 +257,8 @@ class SyncEngine:
         provider: str | None = None,
         save: bool = True,
         adaptive: bool = False,
+        use_memory: bool = True,
+        memory_scope: str | None = None,
     ) -> EncounterSpec:
         """See :meth:`Engine.generate`."""
         return self._call(
@@ -271,6 +273,8 @@ class SyncEngine:
             provider=provider,
             save=save,
             adaptive=adaptive,
+            use_memory=use_memory,
+            memory_scope=memory_scope,
         )
 
     def translate_encounter(self, spec: EncounterSpec, language: str) -> EncounterSpec:

@@ -112,6 +112,9 @@ def test_cli_shows_memory_and_difficulty(tmp_path: Path) -> None:
                                                 dialogue=["Thanks for the herbs."],
                                                 outcome="positive")  # fmt: skip
             await engine.fail_session(session.id)
+            await engine.memory.record_interaction(spec.npcs[0].id, "ana",
+                                                   {"dialogue": ["Elsewhere."]},
+                                                   scope="server:web:one")  # fmt: skip
             return spec.npcs[0].id
 
     npc = anyio.run(seed)
@@ -122,6 +125,10 @@ def test_cli_shows_memory_and_difficulty(tmp_path: Path) -> None:
     data = json.loads(shown.output)
     assert data["profile"]["relationship"] == 10
     assert data["memories"][0]["text"] == "Thanks for the herbs."
+    scoped = runner.invoke(app, ["--data-dir", str(tmp_path), "memory", "show", npc, "ana",
+                                 "--scope", "server:web:one", "--json"])  # fmt: skip
+    assert scoped.exit_code == 0, scoped.output
+    assert [m["text"] for m in json.loads(scoped.output)["memories"]] == ["Elsewhere."]
     diff = runner.invoke(app, ["--data-dir", str(tmp_path), "difficulty", "show", "ana"])
     assert diff.exit_code == 0, diff.output
     assert "The player won 0 of their last 1 encounters" in " ".join(diff.output.split())

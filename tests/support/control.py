@@ -60,6 +60,7 @@ class Daemon:
     ws_server: Server
     http_url: str
     ws_port: int
+    engine: Engine | None = None  #: the control API's engine (NPC memory, generation)
 
     @property
     def ws_url(self) -> str:
@@ -102,7 +103,8 @@ async def run_daemon(
                     while not http.started:
                         await anyio.sleep(0.01)
                 yield Daemon(store, edge, service, moderator, ws_server,
-                             f"http://127.0.0.1:{sock.getsockname()[1]}", port)  # fmt: skip
+                             f"http://127.0.0.1:{sock.getsockname()[1]}", port,
+                             engine)  # fmt: skip
                 http.should_exit = True
                 await edge.close_all(CloseCode.GOING_AWAY)
                 ws_server.close()

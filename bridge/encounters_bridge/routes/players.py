@@ -1,9 +1,17 @@
 """The player systems: generation (``adaptive``), difficulty, NPC memory and
-campaigns. Difficulty and memory are player data: a game server's key (its memory is
-its own: the first server to touch an NPC's memory of a player owns it) or an admin
-key. A creator publishes campaigns it then owns (another's id: 409), their text
-moderated as published encounters' is (422 names the field); a campaign run and
-its sessions belong to whoever started it.
+campaigns. Difficulty and memory are player data: a game server's key or an admin
+key. Each game server's NPC memories are its own: kept in its scope
+(``server:<world>:<server id>``), so another server using the same NPC and player ids
+reads and writes memories of its own and cannot claim or see these; a pair a server
+claimed before scopes existed is still served to it from where it was written. An
+admin reads the unscoped namespace (where the SDK keeps memories, and companions kept
+theirs before scopes), or a server's scope with ``?server=<world>:<server id>``. A
+generated encounter's prompt carries memories of the caller's scope only (a game
+server's), of the unscoped namespace for an admin, none for a creator key.
+
+A creator publishes campaigns it then owns (another's id: 409), their text moderated
+as published encounters' is (422 names the field); a campaign run and its sessions
+belong to whoever started it.
 
 (No ``from __future__ import annotations``: FastAPI reads the routes' annotations.)
 """
@@ -44,9 +52,11 @@ def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
 
     @api.post("/generate", status_code=201)
     async def generate(body: GenerateRequest, who: Anyone) -> EncounterSpec:
+        use_memory, scope = tenancy.generation_scope(who)
         spec = await engine.generate(category=body.category, difficulty=body.difficulty,
                                      player=body.player, adaptive=body.adaptive,
-                                     seed=body.seed)  # fmt: skip
+                                     seed=body.seed, use_memory=use_memory,
+                                     memory_scope=scope)  # fmt: skip
         await tenancy.record("encounter", spec.id, who)
         return spec
 
@@ -65,20 +75,30 @@ def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
         who: Player,
         query: Annotated[str, Query(max_length=500)] = "",
         limit: Annotated[int, Query(ge=1, le=100)] = 10,
+        server: Annotated[str | None, Query(max_length=150)] = None,
     ) -> MemoryView:
-        await tenancy.touch("memory", f"{npc_id}/{player_id}", who)
-        profile = await engine.memory.get_memory(npc_id, player_id)
-        found = await engine.memory.retrieve(npc_id, player_id, query, k=limit)
+        """What the NPC remembers of the player, in the caller's scope (see the module;
+        ``server``: an admin's pick of a game server's scope)."""
+        scope = await tenancy.memory_scope(npc_id, player_id, who, server)
+        profile = await engine.memory.get_memory(npc_id, player_id, scope=scope)
+        found = await engine.memory.retrieve(npc_id, player_id, query, k=limit, scope=scope)
         return MemoryView.model_validate({
             "profile": profile,
             "memories": [r.model_dump(exclude={"interaction"}) for r in found],
-            "context": await engine.memory.context_prompt(npc_id, player_id, query),
+            "context": await engine.memory.context_prompt(npc_id, player_id, query, scope=scope),
         })  # fmt: skip
 
     @api.post("/memory/{npc_id}/{player_id}", status_code=201)
-    async def remember(npc_id: str, player_id: str, body: dict[str, Any], who: Player) -> NPCMemory:
-        await tenancy.touch("memory", f"{npc_id}/{player_id}", who)
-        return await engine.memory.record_interaction(npc_id, player_id, body)
+    async def remember(
+        npc_id: str,
+        player_id: str,
+        body: dict[str, Any],
+        who: Player,
+        server: Annotated[str | None, Query(max_length=150)] = None,
+    ) -> NPCMemory:
+        """Record one meeting in the caller's scope (as :func:`memory` reads it)."""
+        scope = await tenancy.memory_scope(npc_id, player_id, who, server)
+        return await engine.memory.record_interaction(npc_id, player_id, body, scope=scope)
 
     @api.post("/campaigns", status_code=201, openapi_extra=body_of(CampaignSpec))
     async def save_campaign(body: dict[str, Any], key: Caller) -> CampaignSpec:

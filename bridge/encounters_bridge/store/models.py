@@ -14,6 +14,13 @@ World = Literal["gmod", "minecraft", "web"]
 ServerId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
+def server_tag(world: str, server_id: str) -> str:
+    """``server:<world>:<server id>``: the owner tag of one game server (see
+    :mod:`..tenancy`) and the NPC memory scope of its control-API calls and its
+    companions, so both remember players in one place, apart from other servers."""
+    return f"server:{world}:{server_id}"
+
+
 class WorldKey(BaseModel):
     """A game server's credential. Only a hash of the secret is kept; the key itself is
     shown once, when it is created."""

@@ -40,13 +40,18 @@ def memory_show(
     query: Annotated[str, typer.Option(help="Rank memories by relevance to this.")] = "",
     limit: Annotated[int, typer.Option(min=1, max=100, help="Memories to show.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    scope: Annotated[
+        str | None,
+        typer.Option(help="The memory scope (the daemon's for a game server: server:WORLD:ID)."),
+    ] = None,
 ) -> None:
     """What NPC remembers of PLAYER: relationship, facts, and the memories that matter
-    (decrypted with AE_MEMORY_KEY or the memory.key file)."""
+    (decrypted with AE_MEMORY_KEY or the memory.key file), in the unscoped memories or
+    in ``--scope``."""
 
     async def work(engine: Engine) -> None:
-        profile = await engine.memory.get_memory(npc, player)
-        found = await engine.memory.retrieve(npc, player, query, k=limit)
+        profile = await engine.memory.get_memory(npc, player, scope=scope)
+        found = await engine.memory.retrieve(npc, player, query, k=limit, scope=scope)
         if as_json:
             out.print_json(json.dumps({
                 "profile": profile.model_dump(mode="json"),

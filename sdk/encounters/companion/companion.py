@@ -78,8 +78,12 @@ class Companion:
         world: str | None = None,
         language: str = "en",
         send_as_written: bool = False,
+        memory_scope: str | None = None,
     ) -> None:
         self.persona = persona
+        #: the NPC memory scope this companion remembers players in (None: the unscoped
+        #: namespace); the daemon gives each game server's companions that server's
+        self.memory_scope = memory_scope
         #: when ``send`` moderates again and audits (the daemon's edge): the actions this
         #: companion's check allows go out as written, not masked, so that moderation
         #: makes (and records) the sanitize decision the live view and replay show
@@ -238,7 +242,9 @@ class Companion:
         if self.memory is None or not player_id:
             return ""
         try:
-            return await self.memory.context_prompt(self.persona.id, player_id, query[:500])
+            return await self.memory.context_prompt(
+                self.persona.id, player_id, query[:500], scope=self.memory_scope
+            )
         except Exception as exc:
             log.warning("companion.memory_unavailable", session_id=self.session_id,
                         error=repr(exc)[:300])  # fmt: skip
@@ -256,7 +262,10 @@ class Companion:
                      if d.allowed and isinstance(d.action, Chat)]  # fmt: skip
         try:
             await self.memory.record_interaction(
-                self.persona.id, str(player["id"]), {"dialogue": dialogue[:50]}
+                self.persona.id,
+                str(player["id"]),
+                {"dialogue": dialogue[:50]},
+                scope=self.memory_scope,
             )
         except Exception as exc:
             log.warning("companion.memory_record_failed", session_id=self.session_id,

@@ -59,15 +59,18 @@ class CompanionHost:
         send: Send,
         world: str | None = None,
         language: str = "en",
+        memory_scope: str | None = None,
     ) -> Companion:
         """The session's companion, created on first use (in a ``world`` kind: its
-        coordinate bounds apply to the companion's actions; speaking ``language``)."""
+        coordinate bounds apply to the companion's actions; speaking ``language``;
+        remembering players in the NPC memory scope ``memory_scope``)."""
         companion = self.companions.get(session_id)
         if companion is None:
             companion = Companion(
                 persona, session_id=session_id, send=send, moderator=self.moderator,
                 router=self.router, memory=self.memory, script=self.script, seed=self.seed,
                 world=world, language=language, send_as_written=self.send_as_written,
+                memory_scope=memory_scope,
             )  # fmt: skip
             self.companions[session_id] = companion
         return companion
@@ -80,13 +83,14 @@ class CompanionHost:
         send: Send,
         world: str | None = None,
         language: str = "en",
+        memory_scope: str | None = None,
     ) -> list[ActionDecision]:
         """Handle one event now, after the session's earlier events (none once the
         session has ended)."""
         async with self._locks.hold(session_id):
             if session_id in self._ended:
                 return []
-            companion = self.companion(session_id, persona, send, world, language)
+            companion = self.companion(session_id, persona, send, world, language, memory_scope)
             try:
                 return await companion.handle(event)
             except Exception as exc:  # handle() contains its errors; this is a last guard
@@ -101,10 +105,11 @@ class CompanionHost:
         send: Send,
         world: str | None = None,
         language: str = "en",
+        memory_scope: str | None = None,
     ) -> asyncio.Task[list[ActionDecision]]:
         """Handle one event in the background (in order per session)."""
         task = asyncio.get_running_loop().create_task(
-            self.handle(session_id, persona, dict(event), send, world, language)
+            self.handle(session_id, persona, dict(event), send, world, language, memory_scope)
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

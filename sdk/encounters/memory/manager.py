@@ -16,6 +16,12 @@ active pairs stay in an LRU cache (``cache_size``) when the backend is this proc
 alone; a shared backend's profiles are read through on every use, since another node
 may have changed them. Read-modify-writes of a pair hold the pair's lock in this
 process and, through :meth:`~.backend.MemoryBackend.locked`, in the backend.
+
+Every method takes an optional keyword ``scope``: memories in one scope are apart from
+every other scope's, even for the same NPC and player ids (see :mod:`.backend`), and
+:meth:`NPCMemoryManager.context_for_player` sees only its scope's NPCs. The daemon's
+control API keeps each game server's memories in a scope of its own; no scope (the
+default, what the in-process SDK uses) is one namespace, as memories always were.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from .._util.locks import KeyedLocks
 from ..errors import FieldError, ValidationFailed
 from ..models.common import ID_PATTERN, PATTERN_HINTS, utcnow
 from ..validation import validate_model
-from .backend import MemoryBackend, Row
+from .backend import MemoryBackend, Row, check_scope
 from .crypto import MemoryCipher, load_or_create_key
 from .models import (
     RELATIONSHIP_MAX,
@@ -92,11 +98,13 @@ class NPCMemoryManager:
 
     # -- profiles ----------------------------------------------------------------------
 
-    async def _profile(self, backend: MemoryBackend, npc_id: str, player_id: str) -> NPCMemory:
+    async def _profile(
+        self, backend: MemoryBackend, npc_id: str, player_id: str, scope: str | None
+    ) -> NPCMemory:
         """The pair's profile: from the cache when the backend is this process's alone,
         else (and on a miss) read from ``backend`` (a :meth:`~MemoryBackend.locked`
         view, in a read-modify-write)."""
-        pair = backend.pair(npc_id, player_id)
+        pair = backend.pair(npc_id, player_id, scope)
         profile = None if backend.shared else self._cache.get(pair)
         if profile is None:
             profile = await backend.load_profile(pair) or NPCMemory(
@@ -109,32 +117,41 @@ class NPCMemoryManager:
         if not self.backend.shared:
             self._cache.set(pair, profile)
 
-    async def _save(self, backend: MemoryBackend, pair: str, profile: NPCMemory) -> NPCMemory:
+    async def _save(
+        self, backend: MemoryBackend, pair: str, profile: NPCMemory, scope: str | None
+    ) -> NPCMemory:
         profile = validate_model(NPCMemory, profile.model_dump(), "NPC memory")
-        await backend.save_profile(pair, profile)
+        await backend.save_profile(pair, profile, scope)
         self._remember(pair, profile)
         return profile
 
-    async def get_memory(self, npc_id: str, player_id: str) -> NPCMemory:
+    async def get_memory(
+        self, npc_id: str, player_id: str, *, scope: str | None = None
+    ) -> NPCMemory:
         """The pair's profile (a new, empty one when they never met)."""
-        _check_ids(npc_id, player_id)
-        return (await self._profile(self.backend, npc_id, player_id)).model_copy()
+        _check_ids(npc_id, player_id, scope)
+        return (await self._profile(self.backend, npc_id, player_id, scope)).model_copy()
 
     # -- recording -----------------------------------------------------------------------
 
     async def record_interaction(
-        self, npc_id: str, player_id: str, interaction: Interaction | Mapping[str, Any]
+        self,
+        npc_id: str,
+        player_id: str,
+        interaction: Interaction | Mapping[str, Any],
+        *,
+        scope: str | None = None,
     ) -> NPCMemory:
         """Remember one meeting; returns the updated profile."""
-        _check_ids(npc_id, player_id)
+        _check_ids(npc_id, player_id, scope)
         given = interaction.model_dump() if isinstance(interaction, Interaction) else interaction
         item = validate_model(Interaction, dict(given), "interaction")
         if item.importance is None:
             item = item.model_copy(update={"importance": estimate_importance(item)})
-        pair = self.backend.pair(npc_id, player_id)
+        pair = self.backend.pair(npc_id, player_id, scope)
         async with self._locks.hold(pair):
             async with self.backend.locked(pair) as tx:
-                profile = await self._profile(tx, npc_id, player_id)
+                profile = await self._profile(tx, npc_id, player_id, scope)
                 step = {"positive": RELATIONSHIP_STEP, "negative": -RELATIONSHIP_STEP}.get(
                     item.outcome, 0
                 )
@@ -149,13 +166,13 @@ class NPCMemoryManager:
                     "interactions_total": profile.interactions_total + 1,
                     "first_met": profile.first_met or item.timestamp,
                     "last_met": max(profile.last_met or item.timestamp, item.timestamp),
-                }))  # fmt: skip
+                }), scope)  # fmt: skip
                 over = await tx.count(pair) > self.budget
             if over:
-                profile = await self._fold(pair, profile)
+                profile = await self._fold(pair, profile, scope)
         return profile.model_copy()
 
-    async def _fold(self, pair: str, profile: NPCMemory) -> NPCMemory:
+    async def _fold(self, pair: str, profile: NPCMemory, scope: str | None) -> NPCMemory:
         """Fold the oldest half of the pair's memories (earlier summaries included)
         into one summary. The summary is written (outside the backend's lock: it may
         take an LLM call) and then swapped in under the lock; when another node folded
@@ -179,49 +196,62 @@ class NPCMemoryManager:
                 items.append(Interaction(timestamp=when, dialogue=chunks, importance=r.importance))
         summary = await self.summarizer.summarize(profile.npc_id, items)
         async with self.backend.locked(pair) as tx:
-            profile = await self._profile(tx, profile.npc_id, profile.player_id)
+            profile = await self._profile(tx, profile.npc_id, profile.player_id, scope)
             if not await tx.replace(pair, [r.id for r in old], old[-1].at, summary, importance=0.7):
                 return profile
             folded = sum(1 for r in old if r.kind == "interaction")
             return await self._save(tx, pair, profile.model_copy(
                 update={"summarised": profile.summarised + folded}
-            ))  # fmt: skip
+            ), scope)  # fmt: skip
 
-    async def add_fact(self, npc_id: str, player_id: str, fact: str) -> NPCMemory:
+    async def add_fact(
+        self, npc_id: str, player_id: str, fact: str, *, scope: str | None = None
+    ) -> NPCMemory:
         """Something the NPC should always remember (kept in the profile, deduplicated;
         the 50 newest are kept)."""
-        _check_ids(npc_id, player_id)
-        pair = self.backend.pair(npc_id, player_id)
+        _check_ids(npc_id, player_id, scope)
+        pair = self.backend.pair(npc_id, player_id, scope)
         async with self._locks.hold(pair), self.backend.locked(pair) as tx:
-            profile = await self._profile(tx, npc_id, player_id)
+            profile = await self._profile(tx, npc_id, player_id, scope)
             facts = [f for f in profile.known_facts if f != fact.strip()] + [fact.strip()]
             profile = await self._save(
-                tx, pair, profile.model_copy(update={"known_facts": facts[-50:]})
+                tx, pair, profile.model_copy(update={"known_facts": facts[-50:]}), scope
             )
         return profile.model_copy()
 
     async def set_traits(
-        self, npc_id: str, player_id: str, traits: Mapping[str, float]
+        self,
+        npc_id: str,
+        player_id: str,
+        traits: Mapping[str, float],
+        *,
+        scope: str | None = None,
     ) -> NPCMemory:
         """Personality traits (0..1) the NPC shows this player, merged into the profile."""
-        _check_ids(npc_id, player_id)
-        pair = self.backend.pair(npc_id, player_id)
+        _check_ids(npc_id, player_id, scope)
+        pair = self.backend.pair(npc_id, player_id, scope)
         async with self._locks.hold(pair), self.backend.locked(pair) as tx:
-            profile = await self._profile(tx, npc_id, player_id)
+            profile = await self._profile(tx, npc_id, player_id, scope)
             merged = {**profile.personality_traits, **dict(traits)}
             profile = await self._save(
-                tx, pair, profile.model_copy(update={"personality_traits": merged})
+                tx, pair, profile.model_copy(update={"personality_traits": merged}), scope
             )
         return profile.model_copy()
 
     # -- retrieval -------------------------------------------------------------------------
 
     async def retrieve(
-        self, npc_id: str, player_id: str, query: str = "", *, k: int = 10
+        self,
+        npc_id: str,
+        player_id: str,
+        query: str = "",
+        *,
+        k: int = 10,
+        scope: str | None = None,
     ) -> list[Recollection]:
         """The ``k`` memories of the pair that matter most for ``query``, best first."""
-        _check_ids(npc_id, player_id)
-        pair = self.backend.pair(npc_id, player_id)
+        _check_ids(npc_id, player_id, scope)
+        pair = self.backend.pair(npc_id, player_id, scope)
         # one moment of the pair: a fold on another node cannot drop rows in between
         async with self.backend.locked(pair) as tx:
             rows = await tx.rows(pair)
@@ -270,9 +300,12 @@ class NPCMemoryManager:
         w_rec, w_imp, w_rel = self.weights
         return rec, row.importance, rel, w_rec * rec + w_imp * row.importance + w_rel * rel
 
-    async def recent(self, npc_id: str, player_id: str, n: int = 3) -> list[Interaction]:
+    async def recent(
+        self, npc_id: str, player_id: str, n: int = 3, *, scope: str | None = None
+    ) -> list[Interaction]:
         """The last ``n`` interactions, oldest first."""
-        pair = self.backend.pair(npc_id, player_id)
+        _check_scope(scope)
+        pair = self.backend.pair(npc_id, player_id, scope)
         async with self.backend.locked(pair) as tx:  # one moment of the pair
             rows = (await tx.rows(pair, "interaction"))[-n:] if n > 0 else []
             payloads = await tx.payloads(pair, [r.id for r in rows])
@@ -280,11 +313,13 @@ class NPCMemoryManager:
 
     # -- prompts ---------------------------------------------------------------------------
 
-    async def context_prompt(self, npc_id: str, player_id: str, query: str = "") -> str:
+    async def context_prompt(
+        self, npc_id: str, player_id: str, query: str = "", *, scope: str | None = None
+    ) -> str:
         """The original design's context prompt, plus the memories that matter for
         ``query`` (when given)."""
-        profile = await self.get_memory(npc_id, player_id)
-        last = await self.recent(npc_id, player_id, 3)
+        profile = await self.get_memory(npc_id, player_id, scope=scope)
+        last = await self.recent(npc_id, player_id, 3, scope=scope)
         lines = [
             f"This NPC has met the player {profile.interactions_total} times before.",
             f"Relationship level: {profile.relationship}/100",
@@ -296,17 +331,21 @@ class NPCMemoryManager:
                 f"{t} {v:.1f}" for t, v in sorted(profile.personality_traits.items())
             ))  # fmt: skip
         if query:
-            found = await self.retrieve(npc_id, player_id, query, k=5)
+            found = await self.retrieve(npc_id, player_id, query, k=5, scope=scope)
             if found:
                 lines.append("Relevant memories: " + "; ".join(r.text[:200] for r in found))
         return "\n".join(lines)
 
-    async def context_for_player(self, player_id: str, *, npcs: int = 3, chars: int = 4000) -> str:
+    async def context_for_player(
+        self, player_id: str, *, npcs: int = 3, chars: int = 4000, scope: str | None = None
+    ) -> str:
         """Memory context for a generation prompt: the NPCs this player met most
-        recently (at most ``npcs``), within ``chars`` characters. Empty when none."""
+        recently in ``scope`` (at most ``npcs``; no other scope's), within ``chars``
+        characters. Empty when none."""
+        _check_scope(scope)
         parts = []
-        for profile in await self.backend.profiles_of(player_id, npcs):
-            body = await self.context_prompt(profile.npc_id, player_id)
+        for profile in await self.backend.profiles_of(player_id, npcs, scope):
+            body = await self.context_prompt(profile.npc_id, player_id, scope=scope)
             parts.append(f"NPC {profile.npc_id}:\n{body}")
         return "\n\n".join(parts)[:chars]
 
@@ -318,11 +357,25 @@ def estimate_importance(item: Interaction) -> float:
     return round(min(1.0, score), 3)
 
 
-def _check_ids(npc_id: str, player_id: str) -> None:
+def _check_ids(npc_id: str, player_id: str, scope: str | None = None) -> None:
     errors = [
         FieldError(name, f"{value!r} {PATTERN_HINTS[ID_PATTERN]}")
         for name, value in (("npc_id", npc_id), ("player_id", player_id))
         if not isinstance(value, str) or not re.fullmatch(ID_PATTERN, value)
     ]
+    errors += _scope_errors(scope)
     if errors:
+        raise ValidationFailed("NPC memory", errors)
+
+
+def _scope_errors(scope: str | None) -> list[FieldError]:
+    try:
+        check_scope(scope)
+    except ValueError as exc:
+        return [FieldError("scope", str(exc))]
+    return []
+
+
+def _check_scope(scope: str | None) -> None:
+    if errors := _scope_errors(scope):
         raise ValidationFailed("NPC memory", errors)

@@ -54,7 +54,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import StoreError
 from ..storage.postgres import PostgresStore
-from .backend import CHECK_VALUE, Row, memory_context, profile_context
+from .backend import (
+    CHECK_VALUE,
+    Row,
+    memory_context,
+    pair_id,
+    player_id_blind,
+    profile_context,
+)
 from .crypto import MemoryCipher, MemoryKeyError
 from .models import MemoryKind, NPCMemory
 
@@ -186,8 +193,8 @@ class PostgresMemory:
 
     # -- pairs -------------------------------------------------------------------------
 
-    def pair(self, npc_id: str, player_id: str) -> str:
-        return "p" + self.cipher.blind(f"{npc_id}\x1f{player_id}")
+    def pair(self, npc_id: str, player_id: str, scope: str | None = None) -> str:
+        return pair_id(self.cipher, npc_id, player_id, scope)
 
     def _profile(self, pair: str, blob: bytes) -> NPCMemory:
         return NPCMemory.model_validate_json(self.cipher.open(bytes(blob), profile_context(pair)))
@@ -201,23 +208,30 @@ class PostgresMemory:
             ).scalar()
         return None if blob is None else self._profile(pair, blob)
 
-    async def profiles_of(self, player_id: str, limit: int) -> list[NPCMemory]:
+    async def profiles_of(
+        self, player_id: str, limit: int, scope: str | None = None
+    ) -> list[NPCMemory]:
         async with self._conn() as conn:
             rows = (
                 await conn.execute(
                     select(memory_profiles.c.pair, memory_profiles.c.blob)
-                    .where(memory_profiles.c.player == self.cipher.blind(player_id))
+                    .where(
+                        memory_profiles.c.player == player_id_blind(self.cipher, player_id, scope)
+                    )
                     .order_by(memory_profiles.c.last_met.desc())
                     .limit(limit)
                 )
             ).all()
         return [self._profile(pair, blob) for pair, blob in rows]
 
-    async def save_profile(self, pair: str, profile: NPCMemory) -> None:
+    async def save_profile(self, pair: str, profile: NPCMemory, scope: str | None = None) -> None:
         sealed = self.cipher.seal(profile.model_dump_json().encode(), profile_context(pair))
         last = profile.last_met.timestamp() if profile.last_met else 0.0
         stmt = pg_insert(memory_profiles).values(
-            pair=pair, player=self.cipher.blind(profile.player_id), last_met=last, blob=sealed
+            pair=pair,
+            player=player_id_blind(self.cipher, profile.player_id, scope),
+            last_met=last,
+            blob=sealed,
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=["pair"],

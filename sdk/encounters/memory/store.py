@@ -22,7 +22,14 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from ..storage.wal import use_wal
-from .backend import CHECK_VALUE, Row, memory_context, profile_context
+from .backend import (
+    CHECK_VALUE,
+    Row,
+    memory_context,
+    pair_id,
+    player_id_blind,
+    profile_context,
+)
 from .crypto import MemoryCipher, MemoryKeyError
 from .models import MemoryKind, NPCMemory
 
@@ -96,8 +103,8 @@ class MemoryFile:
 
     # -- pairs -------------------------------------------------------------------------
 
-    def pair(self, npc_id: str, player_id: str) -> str:
-        return "p" + self.cipher.blind(f"{npc_id}\x1f{player_id}")
+    def pair(self, npc_id: str, player_id: str, scope: str | None = None) -> str:
+        return pair_id(self.cipher, npc_id, player_id, scope)
 
     async def load_profile(self, pair: str) -> NPCMemory | None:
         row = self._db.execute("SELECT blob FROM profiles WHERE pair = ?", (pair,)).fetchone()
@@ -105,24 +112,26 @@ class MemoryFile:
             return None
         return NPCMemory.model_validate_json(self.cipher.open(row[0], profile_context(pair)))
 
-    async def profiles_of(self, player_id: str, limit: int) -> list[NPCMemory]:
+    async def profiles_of(
+        self, player_id: str, limit: int, scope: str | None = None
+    ) -> list[NPCMemory]:
         """The player's profiles, most recently met first."""
         rows = self._db.execute(
             "SELECT pair, blob FROM profiles WHERE player = ? ORDER BY last_met DESC LIMIT ?",
-            (self.cipher.blind(player_id), limit),
+            (player_id_blind(self.cipher, player_id, scope), limit),
         ).fetchall()
         return [
             NPCMemory.model_validate_json(self.cipher.open(blob, profile_context(pair)))
             for pair, blob in rows
         ]
 
-    async def save_profile(self, pair: str, profile: NPCMemory) -> None:
+    async def save_profile(self, pair: str, profile: NPCMemory, scope: str | None = None) -> None:
         sealed = self.cipher.seal(profile.model_dump_json().encode(), profile_context(pair))
         last = profile.last_met.timestamp() if profile.last_met else 0.0
         self._db.execute(
             "INSERT INTO profiles (pair, player, last_met, blob) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (pair) DO UPDATE SET last_met = excluded.last_met, blob = excluded.blob",
-            (pair, self.cipher.blind(profile.player_id), last, sealed),
+            (pair, player_id_blind(self.cipher, profile.player_id, scope), last, sealed),
         )
 
     # -- memories ------------------------------------------------------------------------

@@ -257,3 +257,43 @@ async def test_summaries_come_from_the_llm_when_configured_and_fall_back_when_it
         assert summaries and summaries[0].text.startswith("Earlier (")
         await router.aclose()
         memory.close()
+
+
+async def test_scopes_keep_the_same_ids_apart_and_no_scope_is_unchanged(
+    open_memory: OpenMemory,
+) -> None:
+    memory = await open_memory(budget=4)
+    await memory.record_interaction("smith", "ana", meeting("The old ring.", "positive"))
+    for i in range(6):  # folds into a summary within the scope
+        await memory.record_interaction("smith", "ana", meeting(f"Forged blade {i}.", "positive"),
+                                        scope="server:w:one")  # fmt: skip
+    await memory.record_interaction("smith", "ana", meeting("Stolen gold.", "negative"),
+                                    scope="server:w:two")  # fmt: skip
+    await memory.add_fact("smith", "ana", "Owes a debt", scope="server:w:two")
+    await memory.set_traits("smith", "ana", {"grumpy": 0.9}, scope="server:w:two")
+
+    again = await open_memory()  # another node, or this one restarted
+    one = await again.get_memory("smith", "ana", scope="server:w:one")
+    two = await again.get_memory("smith", "ana", scope="server:w:two")
+    plain = await again.get_memory("smith", "ana")
+    assert (one.relationship, one.interactions_total) == (60, 6) and one.summarised > 0
+    assert (two.relationship, two.known_facts, two.personality_traits) == (
+        -10,
+        ["Owes a debt"],
+        {"grumpy": 0.9},
+    )
+    assert (plain.relationship, plain.interactions_total, plain.known_facts) == (10, 1, [])
+    found = await again.retrieve("smith", "ana", "blade ring gold", scope="server:w:one")
+    assert any("blade" in r.text for r in found)
+    assert not any("ring" in r.text or "gold" in r.text for r in found)
+
+    # a generation prompt for the player sees only its scope's NPCs
+    await again.record_interaction("baker", "ana", meeting("Fresh bread."), scope="server:w:two")
+    mine = await again.context_for_player("ana", scope="server:w:two")
+    assert "NPC baker" in mine and "Stolen gold" in mine and "Owes a debt" in mine
+    assert "blade" not in mine and "old ring" not in mine
+    unscoped = await again.context_for_player("ana")
+    assert "old ring" in unscoped and "bread" not in unscoped and "gold" not in unscoped
+    assert await again.context_for_player("ana", scope="server:w:three") == ""
+    with pytest.raises(ValidationFailed, match="scope"):
+        await again.get_memory("smith", "ana", scope="bad\nscope")
