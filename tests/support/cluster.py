@@ -10,6 +10,8 @@ prefix is deleted afterwards.
 
 from __future__ import annotations
 
+import base64
+import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,8 +44,11 @@ class DaemonCluster:
     nodes: list[DaemonProcess] = field(init=False)
 
     def __post_init__(self) -> None:
+        # one memory key for every node, as docs/deployment.md asks: the nodes share
+        # NPC memories, and one with another key refuses to start
         env = {"AE_REDIS": REDIS_URL, "AE_REDIS_PREFIX": self.prefix,
-               "AE_BRIDGE_LEASE_TTL": str(self.lease_ttl), "AE_LOG_LEVEL": "info"}  # fmt: skip
+               "AE_BRIDGE_LEASE_TTL": str(self.lease_ttl), "AE_LOG_LEVEL": "info",
+               "AE_MEMORY_KEY": base64.b64encode(os.urandom(32)).decode()}  # fmt: skip
         self.nodes = [
             DaemonProcess(
                 self.root / f"node{i}", store=self.store, env=env, heartbeat=self.heartbeat
