@@ -139,6 +139,10 @@ def test_cli_shows_memory_and_difficulty(tmp_path: Path) -> None:
             await engine.memory.record_interaction(spec.npcs[0].id, "ana",
                                                    {"dialogue": ["Elsewhere."]},
                                                    scope="server:web:one")  # fmt: skip
+            elsewhere = await engine.start_session("ana", spec)
+            await engine.abandon_session(elsewhere.id, history_scope="server:web:one")
+            again = await engine.start_session("ana", spec)
+            await engine.abandon_session(again.id, history_scope="server:web:one")
             return spec.npcs[0].id
 
     npc = anyio.run(seed)
@@ -156,6 +160,10 @@ def test_cli_shows_memory_and_difficulty(tmp_path: Path) -> None:
     diff = runner.invoke(app, ["--data-dir", str(tmp_path), "difficulty", "show", "ana"])
     assert diff.exit_code == 0, diff.output
     assert "The player won 0 of their last 1 encounters" in " ".join(diff.output.split())
+    diff = runner.invoke(app, ["--data-dir", str(tmp_path), "difficulty", "show", "ana",
+                               "--scope", "server:web:one", "--json"])  # fmt: skip
+    assert diff.exit_code == 0, diff.output
+    assert json.loads(diff.output)["history"]["recorded"] == 2
     bad = runner.invoke(app, ["--data-dir", str(tmp_path), "memory", "show", "bad id!", "ana"])
     assert bad.exit_code == 1 and "npc_id" in bad.output
 
