@@ -26,8 +26,11 @@ from tests.support.control import bearer, make_keys, run_daemon
 ONE_WIN = "won 1 of their last 1 encounters"
 
 
-async def play(http: httpx.AsyncClient, secret: str, player: str) -> str:
-    """Start, win and complete one session of ``enc_test`` for ``player``; its id."""
+async def play(
+    http: httpx.AsyncClient, secret: str, player: str, finisher: str | None = None
+) -> str:
+    """Start (as ``secret``), win and complete (as ``finisher``, default the same) one
+    session of ``enc_test`` for ``player``; its id."""
     body = {"player": {"player_id": player}, "encounterId": "enc_test"}
     started = await http.post("/sessions", json=body, headers=bearer(secret))
     assert started.status_code == 201
@@ -35,7 +38,7 @@ async def play(http: httpx.AsyncClient, secret: str, player: str) -> str:
     done = await http.post(f"/sessions/{sid}/objectives/obj_1", json={"completed": True},
                            headers=bearer(secret))  # fmt: skip
     assert done.status_code == 200
-    finished = await http.post(f"/sessions/{sid}/complete", headers=bearer(secret))
+    finished = await http.post(f"/sessions/{sid}/complete", headers=bearer(finisher or secret))
     assert finished.status_code == 200 and finished.json()["status"] == "completed"
     return sid
 
@@ -89,6 +92,10 @@ async def test_another_servers_sessions_neither_change_nor_read_a_servers_histor
             # an admin reads the unscoped history, or a server's by naming it
             assert (await history(http, keys.admin, "ana"))["history"]["recorded"] == 0
             assert sessions_of(await history(http, keys.admin, "ana", "web:one")) == [ours]
+            # a server's session counts in its history whoever completes it
+            helped = await play(http, one, "ana", finisher=keys.admin)
+            assert sessions_of(await history(http, one, "ana")) == [ours, helped]
+            assert (await history(http, keys.admin, "ana"))["history"]["recorded"] == 0
             picked = await http.get("/difficulty/ana?server=web:one", headers=bearer(two))
             assert picked.status_code == 422
             denied = await http.get("/difficulty/ana", headers=bearer(keys.creator))

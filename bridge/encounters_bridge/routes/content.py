@@ -6,7 +6,8 @@ creator publishes encounters and templates it then owns (another's id or a built
 template's id: 409) and reads only its own and the built-in templates; game servers
 read every encounter and template and start sessions; a session belongs to whoever
 started it. A finished session counts in its player's difficulty history of the game
-server that started it (an admin's own: the unscoped history; a creator's: none).
+server that started it (any other: in the unscoped history when an admin completes it,
+nowhere when a creator does).
 
 (No ``from __future__ import annotations``: FastAPI reads the routes' annotations.)
 """
