@@ -3,11 +3,13 @@ runs and encounter sessions. An owner is recorded (in the store, as a document o
 ``owner``) when something is first published or created over the API; from then on
 only its owner and admins may read or change it.
 
-NPC memory is not claimed: each game server's memories are kept in a scope of its own
-(:meth:`Tenancy.memory_scope`), so two servers remember the same NPC and player ids
-apart and neither can lock the other out. Pairs claimed before scopes existed (an
-``owner`` document of resource ``memory``) stay their owner's, read where they were
-written.
+NPC memory and difficulty histories are not claimed: each game server's are kept in a
+scope of its own (its first owner tag: :meth:`Tenancy.player_scope`), so two servers
+remember and rate the same NPC and player ids apart and neither can read, change or
+lock out the other's. NPC memory pairs claimed before scopes existed (an ``owner``
+document of resource ``memory``) stay their owner's, read where they were written.
+Difficulty histories written before scopes (one per player, changed by every tenant)
+stay in the unscoped namespace: an admin's, not served to any game server.
 
 Owners are tags: ``key:<id>`` for a control-API key, ``server:<world>:<server id>``
 for a game server's world key (one per server id it is bound to; ``server:<world>:
@@ -97,38 +99,61 @@ class Tenancy:
         if await self.owner(resource, item_id) not in tags(principal):
             raise NotFound(f"no {resource} with id {item_id!r}")
 
-    async def memory_scope(
-        self, npc_id: str, player_id: str, principal: ApiKey | WorldKey, server: str | None
-    ) -> str | None:
-        """The NPC memory scope ``principal`` reads and writes the pair in (None: the
-        unscoped namespace, where the SDK keeps memories and companions kept theirs
-        before scopes).
+    @staticmethod
+    def player_scope(principal: ApiKey | WorldKey, server: str | None) -> str | None:
+        """The scope of player data (NPC memory, difficulty history) ``principal`` reads
+        and writes on the player-data routes (None: the unscoped namespace, where the
+        SDK keeps them).
 
         A game server's key: its first owner tag (``server:<world>:<server id>``, so a
-        rotated key of the same server keeps its memories), except for a pair it
-        claimed before scopes existed, which stays in the unscoped namespace. Nothing
-        is claimed any more. An admin: the scope of ``server`` (``<world>:<server
-        id>``) when given, else the unscoped namespace. Others (``server`` is only an
-        admin's): 422."""
+        rotated key of the same server keeps its data). An admin: the scope of
+        ``server`` (``<world>:<server id>``) when given, else the unscoped namespace.
+        Others (``server`` is only an admin's): 422."""
         if is_admin(principal):
             return f"server:{server}" if server else None
         if server is not None:
             raise ValidationFailed(
-                "query", [FieldError("server", "only an admin key may pick a server's memories")]
+                "query", [FieldError("server", "only an admin key may pick a server's data")]
             )
-        if await self.owner("memory", f"{npc_id}/{player_id}") in tags(principal):
-            return None
         return tags(principal)[0]
+
+    async def memory_scope(
+        self, npc_id: str, player_id: str, principal: ApiKey | WorldKey, server: str | None
+    ) -> str | None:
+        """The NPC memory scope ``principal`` reads and writes the pair in:
+        :meth:`player_scope` (companions kept theirs unscoped before scopes), except
+        for a pair a game server claimed before scopes existed, which stays in the
+        unscoped namespace. Nothing is claimed any more."""
+        scope = self.player_scope(principal, server)
+        claimed = await self.owner("memory", f"{npc_id}/{player_id}")
+        if not is_admin(principal) and claimed in tags(principal):
+            return None
+        return scope
 
     @staticmethod
     def generation_scope(principal: ApiKey | WorldKey) -> tuple[bool, str | None]:
-        """(whether a generation prompt for ``principal`` carries NPC memories, and of
-        which scope): a game server's own scope, an admin's the unscoped namespace,
-        none for a creator (not a game server: it has no players). Limits: a game
-        server's pairs claimed before scopes existed are not in its scope, so their
-        memories do not reach its prompts."""
+        """(whether a generation prompt for ``principal`` carries player data, NPC
+        memories and, when adaptive, the difficulty history, and of which scope): a
+        game server's own scope, an admin's the unscoped namespace, none for a creator
+        (not a game server: it has no players). Limits: a game server's memory pairs
+        claimed before scopes existed are not in its scope, so their memories do not
+        reach its prompts."""
         if isinstance(principal, WorldKey):
             return True, tags(principal)[0]
+        return is_admin(principal), None
+
+    async def session_history_scope(
+        self, session_id: str, principal: ApiKey | WorldKey
+    ) -> tuple[bool, str | None]:
+        """(whether finishing ``session_id``, by ``principal`` who may, goes into the
+        player's difficulty history, and of which scope): a session a game server
+        started, that server's scope (whoever finishes it); any other session finished
+        by an admin (an admin's, or one started outside the API), the unscoped
+        namespace, as an admin's act; a creator finishing its own (not a game server:
+        its test runs are nobody's record), none."""
+        owner = await self.owner("session", session_id)
+        if owner is not None and owner.startswith("server:"):
+            return True, owner
         return is_admin(principal), None
 
     async def mine(self, resource: Resource, item_id: str, principal: ApiKey | WorldKey) -> bool:

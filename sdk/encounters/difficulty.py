@@ -17,6 +17,15 @@ Two policies sit behind :class:`DifficultyPolicy`:
 player's Glicko-2 rating whichever policy is in use, so a game can switch policies
 without losing what was learned.
 
+A history can be kept in a scope (``scope=``, an opaque string; the daemon gives each
+game server its own, ``server:<world>:<server id>``), so two games that use the same
+player ids learn apart and one cannot read or change the other's record: a scoped
+history is the document ``<scope>/<player id>`` (player ids hold no ``/``, so no two
+scope and player pairs share a key, and none is an unscoped key). No scope (the
+default, and all the SDK uses) is the namespace as before: existing histories are
+read as they were. Limits: a scope is a namespace, not access control; whoever calls
+the manager picks it.
+
 Limits: a history keeps the last :data:`MAX_RESULTS` results (about 200 bytes each in
 the store); older ones only survive in the rating and in ``recorded``. Updates of one
 player are serialised per store object in one event loop; two processes writing the
@@ -39,7 +48,8 @@ from .models.common import STRICT, Difficulty, Id, Timestamp, utcnow
 from .storage.protocols import DocumentStore
 from .validation import validate_model
 
-#: Store document kind of player histories (the key is the player id).
+#: Store document kind of player histories (the key is the player id, or
+#: ``<scope>/<player id>`` in a scope: see :func:`history_key`).
 KIND = "difficulty"
 #: Results a history keeps (oldest are dropped first).
 MAX_RESULTS = 200
@@ -426,54 +436,79 @@ def _empty_history(player_id: object) -> PlayerHistory:
     return validate_model(PlayerHistory, {"player_id": player_id}, "argument")
 
 
+def history_key(player_id: str, scope: str | None = None) -> str:
+    """The store key of a (validated) player's history: the player id, or
+    ``<scope>/<player id>`` in a scope. Player ids hold no ``/``
+    (:data:`~encounters.models.common.ID_PATTERN`), so the last ``/`` splits a scoped
+    key unambiguously and an unscoped key never equals a scoped one. An empty scope is
+    refused (it would read as no scope)."""
+    if scope is None:
+        return player_id
+    if not isinstance(scope, str) or not scope:
+        raise _bad("scope", "must be a non-empty string or None")
+    return f"{scope}/{player_id}"
+
+
 # -- manager -------------------------------------------------------------------------------
 
 
-#: Per store, the locks of players being recorded right now, shared by every manager
-#: on that store object. A player's lock lives only while someone holds or waits for
+#: Per store, the locks of histories being recorded right now, shared by every manager
+#: on that store object. A history's lock lives only while someone holds or waits for
 #: it, so memory follows concurrent writers, not players.
 _LOCKS: WeakKeyDictionary[DocumentStore, KeyedLocks[str]] = WeakKeyDictionary()
 
 
 class DifficultyManager:
-    """Difficulty per player, with histories kept in ``store``. Safe for concurrent
-    use by the tasks of one event loop, also across managers sharing a store object;
-    not thread-safe."""
+    """Difficulty per player, with histories kept in ``store``, each in its scope (see
+    the module; ``scope=None``: the unscoped namespace). Safe for concurrent use by the
+    tasks of one event loop, also across managers sharing a store object; not
+    thread-safe."""
 
     def __init__(self, store: DocumentStore, policy: DifficultyPolicy | None = None) -> None:
         self.store = store
         self.policy: DifficultyPolicy = policy if policy is not None else RulesPolicy()
 
-    async def history(self, player_id: str) -> PlayerHistory:
-        """The player's history; an empty one for a player never recorded."""
+    async def history(self, player_id: str, *, scope: str | None = None) -> PlayerHistory:
+        """The player's history in ``scope``; an empty one for a player never recorded
+        there."""
         empty = _empty_history(player_id)
-        stored = await self.store.get_document(KIND, empty.player_id, PlayerHistory)
+        key = history_key(empty.player_id, scope)
+        stored = await self.store.get_document(KIND, key, PlayerHistory)
         return stored if stored is not None else empty
 
-    async def calculate_difficulty(self, player_id: str, base: float = 0.5) -> float:
-        """The difficulty (0.1-1.0) for the player's next encounter. ``base`` (0-1) is
-        what the game would pick without adjustment."""
-        if isinstance(base, bool) or not isinstance(base, int | float):
-            raise _bad("base", "must be a number between 0 and 1")
-        if not 0.0 <= base <= 1.0:  # also refuses NaN
-            raise _bad("base", "must be between 0 and 1")
-        history = await self.history(player_id)
+    async def calculate_difficulty(
+        self, player_id: str, base: float = 0.5, *, scope: str | None = None
+    ) -> float:
+        """The difficulty (0.1-1.0) for the player's next encounter, from their history
+        in ``scope``. ``base`` (0-1) is what the game would pick without adjustment."""
+        _check_base(base)
+        return self.difficulty_for(await self.history(player_id, scope=scope), base)
+
+    def difficulty_for(self, history: PlayerHistory, base: float = 0.5) -> float:
+        """The policy's difficulty (0.1-1.0) for a player with ``history`` (an empty
+        history: ``base``, clamped); no store access."""
+        _check_base(base)
         value = self.policy.adjust(history, float(base))
         if not math.isfinite(value):
             raise ValueError(f"{type(self.policy).__name__}.adjust returned {value!r}")
         return clamp_difficulty(value)
 
     async def record_performance(
-        self, player_id: str, record: PerformanceRecord | Mapping[str, Any]
+        self,
+        player_id: str,
+        record: PerformanceRecord | Mapping[str, Any],
+        *,
+        scope: str | None = None,
     ) -> PlayerHistory:
-        """Add a result to the player's history, update their rating, store and return
-        the history. A record whose ``session_id`` is already in the history is not
-        added twice (the stored history is returned)."""
+        """Add a result to the player's history in ``scope``, update their rating,
+        store and return the history. A record whose ``session_id`` is already in the
+        history is not added twice (the stored history is returned)."""
         data = record.model_dump() if isinstance(record, PerformanceRecord) else record
         checked = validate_model(PerformanceRecord, data, "performance record")
-        key = _empty_history(player_id).player_id
+        player = _empty_history(player_id).player_id
+        key = history_key(player, scope)
         async with _LOCKS.setdefault(self.store, KeyedLocks()).hold(key):
-            history = await self.history(key)
+            history = await self.history(player, scope=scope)
             if checked.session_id is not None and any(
                 r.session_id == checked.session_id for r in history.results
             ):
@@ -483,16 +518,28 @@ class DifficultyManager:
         return updated
 
     async def record_session(
-        self, session: Session, expected_seconds: float | None = None
+        self,
+        session: Session,
+        expected_seconds: float | None = None,
+        *,
+        scope: str | None = None,
     ) -> PlayerHistory:
-        """:func:`record_from_session`, recorded for the session's player."""
+        """:func:`record_from_session`, recorded for the session's player in
+        ``scope``."""
         return await self.record_performance(
-            session.player_id, record_from_session(session, expected_seconds)
+            session.player_id, record_from_session(session, expected_seconds), scope=scope
         )
 
     def prompt_line(self, difficulty: float, history: PlayerHistory | None = None) -> str:
         """See :func:`prompt_line`."""
         return prompt_line(difficulty, history)
+
+
+def _check_base(base: object) -> None:
+    if isinstance(base, bool) or not isinstance(base, int | float):
+        raise _bad("base", "must be a number between 0 and 1")
+    if not 0.0 <= base <= 1.0:  # also refuses NaN
+        raise _bad("base", "must be between 0 and 1")
 
 
 __all__ = [
@@ -515,6 +562,7 @@ __all__ = [
     "clamp_difficulty",
     "difficulty_to_rating",
     "glicko2_update",
+    "history_key",
     "prompt_line",
     "rating_to_difficulty",
     "record_from_session",

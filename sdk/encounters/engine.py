@@ -24,7 +24,7 @@ from typing import Any, Self
 
 from .analytics import AnalyticsRecorder
 from .campaigns import CampaignError, CampaignManager, CampaignRun
-from .difficulty import DifficultyManager, RatingPolicy, RulesPolicy, prompt_line
+from .difficulty import DifficultyManager, PlayerHistory, RatingPolicy, RulesPolicy, prompt_line
 from .errors import (
     ConfigError,
     EncounterNotFound,
@@ -348,12 +348,18 @@ class Engine:
         adaptive: bool = False,
         use_memory: bool = True,
         memory_scope: str | None = None,
+        use_history: bool = True,
+        history_scope: str | None = None,
     ) -> EncounterSpec:
         """Make one encounter and store it unless ``save=False``.
 
         ``adaptive=True`` (needs ``player``) lets the player's history set the
         difficulty (:attr:`difficulty`; ``difficulty`` is then the base it adjusts),
-        and an LLM prompt carries the player's recent record.
+        and an LLM prompt carries the player's recent record: the history of
+        ``history_scope`` (None: the unscoped one, where the SDK keeps them; see
+        :mod:`encounters.difficulty`). ``use_history=False`` uses no history (the
+        policy's pick for a new player, no record in the prompt; the daemon does so
+        for callers that are not game servers).
 
         Either from a template (``template`` + ``params``; ``difficulty`` and
         ``language`` override the template's), or by ``category`` through the
@@ -371,11 +377,14 @@ class Engine:
             if player is None:
                 raise _bad("player", "adaptive difficulty needs the player")
             player_id = _player(player).player_id
-            difficulty = await self.difficulty.calculate_difficulty(
-                player_id, 0.5 if difficulty is None else difficulty
-            )
-            history = await self.difficulty.history(player_id)
-            record = prompt_line(difficulty, history)[len(prompt_line(difficulty)) :].strip()
+            base = 0.5 if difficulty is None else difficulty
+            if use_history:
+                history = await self.difficulty.history(player_id, scope=history_scope)
+                difficulty = self.difficulty.difficulty_for(history, base)
+                record = prompt_line(difficulty, history)[len(prompt_line(difficulty)) :].strip()
+            else:
+                difficulty = self.difficulty.difficulty_for(PlayerHistory(player_id=player_id),
+                                                            base)  # fmt: skip
         if template is not None:
             if category is not None or seed is not None or provider is not None:
                 raise _bad(
@@ -643,12 +652,18 @@ class Engine:
         return session
 
     async def _finish(
-        self, session_id: str, status: SessionStatus, reason: str | None = None
+        self,
+        session_id: str,
+        status: SessionStatus,
+        reason: str | None,
+        record_history: bool,
+        history_scope: str | None,
     ) -> Session:
         session = await self._step(
             session_id, lambda s: s.finish(status, reason, now=utcnow()), play=False
         )
-        await self.difficulty.record_session(session)  # the player's history
+        if record_history:  # the player's history
+            await self.difficulty.record_session(session, scope=history_scope)
         if session.campaign_id is not None:
             await self._advance_campaigns(session)
         await self._emit(
@@ -709,14 +724,38 @@ class Engine:
         ctx = self.campaigns.player_context(run, ctx)
         return await self.start_session(ctx, encounter_id, campaign_id=run.campaign_id)
 
-    async def complete_session(self, session_id: str) -> Session:
-        """Finish a session successfully; every required objective must be done."""
-        return await self._finish(session_id, SessionStatus.COMPLETED)
+    async def complete_session(
+        self, session_id: str, *, record_history: bool = True, history_scope: str | None = None
+    ) -> Session:
+        """Finish a session successfully; every required objective must be done.
 
-    async def fail_session(self, session_id: str, reason: str | None = None) -> Session:
+        The result goes into the player's difficulty history of ``history_scope``
+        (None: the unscoped one; see :mod:`encounters.difficulty`), or nowhere with
+        ``record_history=False`` (the daemon's choice for a session no game server
+        started). The same holds for :meth:`fail_session` and :meth:`abandon_session`."""
+        return await self._finish(session_id, SessionStatus.COMPLETED, None,
+                                  record_history, history_scope)  # fmt: skip
+
+    async def fail_session(
+        self,
+        session_id: str,
+        reason: str | None = None,
+        *,
+        record_history: bool = True,
+        history_scope: str | None = None,
+    ) -> Session:
         """Finish a session as failed (the player lost), with an optional reason."""
-        return await self._finish(session_id, SessionStatus.FAILED, reason)
+        return await self._finish(session_id, SessionStatus.FAILED, reason,
+                                  record_history, history_scope)  # fmt: skip
 
-    async def abandon_session(self, session_id: str, reason: str | None = None) -> Session:
+    async def abandon_session(
+        self,
+        session_id: str,
+        reason: str | None = None,
+        *,
+        record_history: bool = True,
+        history_scope: str | None = None,
+    ) -> Session:
         """Finish a session as abandoned (the player left)."""
-        return await self._finish(session_id, SessionStatus.ABANDONED, reason)
+        return await self._finish(session_id, SessionStatus.ABANDONED, reason,
+                                  record_history, history_scope)  # fmt: skip

@@ -259,6 +259,8 @@ class SyncEngine:
         adaptive: bool = False,
         use_memory: bool = True,
         memory_scope: str | None = None,
+        use_history: bool = True,
+        history_scope: str | None = None,
     ) -> EncounterSpec:
         """See :meth:`Engine.generate`."""
         return self._call(
@@ -275,6 +277,8 @@ class SyncEngine:
             adaptive=adaptive,
             use_memory=use_memory,
             memory_scope=memory_scope,
+            use_history=use_history,
+            history_scope=history_scope,
         )
 
     def translate_encounter(self, spec: EncounterSpec, language: str) -> EncounterSpec:
@@ -406,17 +410,36 @@ class SyncEngine:
             outcome=outcome,
         )
 
-    def complete_session(self, session_id: str) -> Session:
+    def complete_session(
+        self, session_id: str, *, record_history: bool = True, history_scope: str | None = None
+    ) -> Session:
         """See :meth:`Engine.complete_session`."""
-        return self._call(self.engine.complete_session, session_id)
+        return self._call(self.engine.complete_session, session_id,
+                          record_history=record_history, history_scope=history_scope)  # fmt: skip
 
-    def fail_session(self, session_id: str, reason: str | None = None) -> Session:
+    def fail_session(
+        self,
+        session_id: str,
+        reason: str | None = None,
+        *,
+        record_history: bool = True,
+        history_scope: str | None = None,
+    ) -> Session:
         """See :meth:`Engine.fail_session`."""
-        return self._call(self.engine.fail_session, session_id, reason)
+        return self._call(self.engine.fail_session, session_id, reason,
+                          record_history=record_history, history_scope=history_scope)  # fmt: skip
 
-    def abandon_session(self, session_id: str, reason: str | None = None) -> Session:
+    def abandon_session(
+        self,
+        session_id: str,
+        reason: str | None = None,
+        *,
+        record_history: bool = True,
+        history_scope: str | None = None,
+    ) -> Session:
         """See :meth:`Engine.abandon_session`."""
-        return self._call(self.engine.abandon_session, session_id, reason)
+        return self._call(self.engine.abandon_session, session_id, reason,
+                          record_history=record_history, history_scope=history_scope)  # fmt: skip
 
     # -- campaigns -------------------------------------------------------------------
 

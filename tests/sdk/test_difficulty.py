@@ -29,6 +29,7 @@ from encounters.difficulty import (
     RulesPolicy,
     difficulty_to_rating,
     glicko2_update,
+    history_key,
     prompt_line,
     rating_to_difficulty,
     record_from_session,
@@ -402,6 +403,32 @@ async def test_histories_survive_a_new_manager_on_a_sql_store(
         assert await manager.calculate_difficulty("alice") == before
         stored = await store.list_documents(KIND, PlayerHistory)
         assert [d.player_id for d in stored] == ["alice", "bob"]
+
+
+@pytest.mark.anyio
+async def test_scoped_histories_are_apart_and_unscoped_ones_read_as_before(
+    new_sql_store: Callable[[], Store], spec: EncounterSpec
+) -> None:
+    async with new_sql_store() as store:
+        manager = DifficultyManager(store)
+        # a history as the code before scopes stored it: the key is the player id
+        old = PlayerHistory(player_id="alice").with_result(rec(True, i=1))
+        await store.save_document(KIND, "alice", old)
+        assert await manager.history("alice") == old
+        for r in outcomes(0, 3):  # three defeats on one game server
+            await manager.record_performance("alice", r, scope="server:web:two")
+        session = finished_session(spec, SessionStatus.COMPLETED, 5)
+        one = await manager.record_session(session, scope="server:web:one")
+        assert one.recorded == 1 and one.results[0].session_id == session.id
+        assert await manager.history("alice", scope="server:web:one") == one
+        assert (await manager.history("alice", scope="server:web:two")).recorded == 3
+        assert await manager.history("alice") == old  # the unscoped one is untouched
+        assert await manager.calculate_difficulty("alice", scope="server:web:two") == 0.3
+        assert await manager.calculate_difficulty("alice", scope="server:web:one") > 0.5
+        assert await manager.calculate_difficulty("alice", scope="server:web:new") == 0.5
+        assert history_key("alice", "server:web:one") == "server:web:one/alice"
+        with pytest.raises(ValidationFailed, match="scope"):
+            await manager.history("alice", scope="")
 
 
 class SlowStore(MemoryStore):

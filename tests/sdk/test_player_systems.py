@@ -48,6 +48,30 @@ async def test_adaptive_generation_follows_finished_sessions(tmp_path: Path) -> 
             await engine.generate(category="combat", adaptive=True)
 
 
+async def test_a_history_scope_keeps_finished_sessions_and_adaptive_picks_apart(
+    tmp_path: Path,
+) -> None:
+    async with Engine(data_dir=tmp_path) as engine:
+        for i in range(5):  # five defeats on one game server
+            spec = await engine.generate(category="combat", player="ana", seed=i)
+            session = await engine.start_session("ana", spec)
+            await engine.fail_session(session.id, history_scope="server:web:one")
+        session = await engine.start_session("ana", spec)
+        await engine.abandon_session(session.id, record_history=False)  # counted nowhere
+
+        async def adaptive(scope: str | None, *, use_history: bool = True) -> float:
+            spec = await engine.generate(category="combat", player="ana", difficulty=0.5,
+                                         adaptive=True, use_history=use_history,
+                                         history_scope=scope)  # fmt: skip
+            return spec.difficulty
+
+        assert await adaptive("server:web:one") == pytest.approx(0.3)
+        assert await adaptive("server:web:two") == 0.5
+        assert await adaptive(None) == 0.5
+        assert (await engine.difficulty.history("ana")).recorded == 0
+        assert await adaptive("server:web:one", use_history=False) == 0.5
+
+
 async def test_the_rating_policy_is_chosen_by_settings(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, difficulty_policy="rating", target_success=0.5)
     async with Engine(settings) as engine:
@@ -115,6 +139,10 @@ def test_cli_shows_memory_and_difficulty(tmp_path: Path) -> None:
             await engine.memory.record_interaction(spec.npcs[0].id, "ana",
                                                    {"dialogue": ["Elsewhere."]},
                                                    scope="server:web:one")  # fmt: skip
+            elsewhere = await engine.start_session("ana", spec)
+            await engine.abandon_session(elsewhere.id, history_scope="server:web:one")
+            again = await engine.start_session("ana", spec)
+            await engine.abandon_session(again.id, history_scope="server:web:one")
             return spec.npcs[0].id
 
     npc = anyio.run(seed)
@@ -132,6 +160,10 @@ def test_cli_shows_memory_and_difficulty(tmp_path: Path) -> None:
     diff = runner.invoke(app, ["--data-dir", str(tmp_path), "difficulty", "show", "ana"])
     assert diff.exit_code == 0, diff.output
     assert "The player won 0 of their last 1 encounters" in " ".join(diff.output.split())
+    diff = runner.invoke(app, ["--data-dir", str(tmp_path), "difficulty", "show", "ana",
+                               "--scope", "server:web:one", "--json"])  # fmt: skip
+    assert diff.exit_code == 0, diff.output
+    assert json.loads(diff.output)["history"]["recorded"] == 2
     bad = runner.invoke(app, ["--data-dir", str(tmp_path), "memory", "show", "bad id!", "ana"])
     assert bad.exit_code == 1 and "npc_id" in bad.output
 

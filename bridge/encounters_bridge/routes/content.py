@@ -5,7 +5,9 @@ values an encounter is generated from a template with (they become its text). A
 creator publishes encounters and templates it then owns (another's id or a built-in
 template's id: 409) and reads only its own and the built-in templates; game servers
 read every encounter and template and start sessions; a session belongs to whoever
-started it.
+started it. A finished session counts in its player's difficulty history of the game
+server that started it (any other: in the unscoped history when an admin completes it,
+nowhere when a creator does).
 
 (No ``from __future__ import annotations``: FastAPI reads the routes' annotations.)
 """
@@ -125,7 +127,12 @@ def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
 
     @api.post("/sessions/{session_id}/complete")
     async def complete(session_id: str, who: Anyone) -> Session:
+        """Finish the session; its result goes into the player's difficulty history in
+        the scope of the game server that started it (see
+        :meth:`..tenancy.Tenancy.session_history_scope`)."""
         await tenancy.check("session", session_id, who)
-        return await engine.complete_session(session_id)
+        record, scope = await tenancy.session_history_scope(session_id, who)
+        return await engine.complete_session(session_id, record_history=record,
+                                             history_scope=scope)  # fmt: skip
 
     return api

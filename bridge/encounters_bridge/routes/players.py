@@ -1,12 +1,14 @@
 """The player systems: generation (``adaptive``), difficulty, NPC memory and
 campaigns. Difficulty and memory are player data: a game server's key or an admin
-key. Each game server's NPC memories are its own: kept in its scope
-(``server:<world>:<server id>``), so another server using the same NPC and player ids
-reads and writes memories of its own and cannot claim or see these; a pair a server
-claimed before scopes existed is still served to it from where it was written. An
-admin reads the unscoped namespace (where the SDK keeps memories, and companions kept
-theirs before scopes), or a server's scope with ``?server=<world>:<server id>``. A
-generated encounter's prompt carries memories of the caller's scope only (a game
+key. Each game server's NPC memories and difficulty histories are its own: kept in its
+scope (``server:<world>:<server id>``), so another server using the same NPC and
+player ids reads and writes data of its own and cannot claim, see or change these; a
+memory pair a server claimed before scopes existed is still served to it from where it
+was written. The sessions a server starts count in its players' histories only. An
+admin reads the unscoped namespace (where the SDK keeps both, companions kept memories
+before scopes, and every tenant's sessions counted before scopes), or a server's scope
+with ``?server=<world>:<server id>``. A generated encounter (its prompt, and with
+``adaptive`` its difficulty) carries player data of the caller's scope only (a game
 server's), of the unscoped namespace for an admin, none for a creator key.
 
 A creator publishes campaigns it then owns (another's id: 409), their text moderated
@@ -52,20 +54,30 @@ def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
 
     @api.post("/generate", status_code=201)
     async def generate(body: GenerateRequest, who: Anyone) -> EncounterSpec:
-        use_memory, scope = tenancy.generation_scope(who)
+        """One encounter; player data in it only of the caller's scope (see the
+        module): a creator's ``adaptive`` uses no history (the base difficulty)."""
+        players, scope = tenancy.generation_scope(who)
         spec = await engine.generate(category=body.category, difficulty=body.difficulty,
                                      player=body.player, adaptive=body.adaptive,
-                                     seed=body.seed, use_memory=use_memory,
-                                     memory_scope=scope)  # fmt: skip
+                                     seed=body.seed, use_memory=players,
+                                     memory_scope=scope, use_history=players,
+                                     history_scope=scope)  # fmt: skip
         await tenancy.record("encounter", spec.id, who)
         return spec
 
     @api.get("/difficulty/{player_id}")
     async def difficulty(
-        player_id: str, _: Player, base: Annotated[float, Query(ge=0, le=1)] = 0.5
+        player_id: str,
+        who: Player,
+        base: Annotated[float, Query(ge=0, le=1)] = 0.5,
+        server: Annotated[str | None, Query(max_length=150)] = None,
     ) -> DifficultyView:
-        history = await engine.difficulty.history(player_id)
-        chosen = await engine.difficulty.calculate_difficulty(player_id, base)
+        """The player's history in the caller's scope and the difficulty adaptive
+        generation picks from it (``server``: an admin's pick of a game server's
+        scope)."""
+        scope = tenancy.player_scope(who, server)
+        history = await engine.difficulty.history(player_id, scope=scope)
+        chosen = engine.difficulty.difficulty_for(history, base)
         return DifficultyView(difficulty=chosen, history=history)
 
     @api.get("/memory/{npc_id}/{player_id}")

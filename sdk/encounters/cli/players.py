@@ -77,12 +77,17 @@ def difficulty_show(
     player: Annotated[str, typer.Argument(help="Player id.")],
     base: Annotated[float, typer.Option(min=0.1, max=1.0, help="Base difficulty.")] = 0.5,
     as_json: JsonFlag = False,
+    scope: Annotated[
+        str | None,
+        typer.Option(help="The history scope (the daemon's for a game server: server:WORLD:ID)."),
+    ] = None,
 ) -> None:
-    """A player's record and the difficulty adaptive generation would pick now."""
+    """A player's record and the difficulty adaptive generation would pick now, in the
+    unscoped histories or in ``--scope``."""
 
     async def work(engine: Engine) -> None:
-        history = await engine.difficulty.history(player)
-        chosen = await engine.difficulty.calculate_difficulty(player, base)
+        history = await engine.difficulty.history(player, scope=scope)
+        chosen = engine.difficulty.difficulty_for(history, base)
         if as_json:
             print_json({"difficulty": chosen, "history": history})
             return
