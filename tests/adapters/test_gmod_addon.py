@@ -1309,6 +1309,39 @@ def test_a_full_queue_refuses_new_events_and_drops_none(version: str) -> None:
 
 
 @pytest.mark.parametrize("version", list(LUAJITS))
+def test_the_bad_event_limits_are_the_daemons(version: str) -> None:
+    """``Link.bad_event`` draws the daemon's lines (frames.py): a sid of 64 characters
+    (not bytes) passes and 65 do not; d is level 1 and a value deeper than 32 is refused;
+    the frame as json.lua encodes it, with the largest s, may be 65,536 bytes and no more;
+    a table that refers to itself is refused without encoding it."""
+    lua = LinkDriver(version).codec.lua
+    check = lua.eval(
+        b"function(src) local d, sid = load(src)() "
+        b"return tostring(AICompanion.Link.bad_event(d, sid)) end"
+    )
+    nested = "local d = {type = 'x'} local n = d for i = 1, %d do n.n = {} n = n.n end "
+
+    def why(src: str) -> str:
+        answer: bytes = check(src.encode())
+        return answer.decode()
+
+    assert why("return {type = 'x'}, string.rep('\\240\\159\\145\\139', 64)") == "nil"
+    assert why("return {type = 'x'}, string.rep('\\240\\159\\145\\139', 65)") == "bad_sid"
+    assert why("return AICompanion.json.null, nil") == "bad_data"
+    assert why(nested % 31 + "return d, nil") == "nil"  # its innermost table is empty
+    assert why(nested % 32 + "return d, nil") == "too_deep"
+    assert why("local d = {type = 'x'} d.me = d return d, nil") == "too_deep"
+    frame = lua.eval(
+        b"function(n) return #AICompanion.protocol.encode({op = 'event', s = 9007199254740991, "
+        b"d = AICompanion.json.object({type = 'x', log = string.rep('x', n)})}) end"
+    )
+    fits = 65536 - frame(0)
+    assert frame(fits) == 65536
+    assert why(f"return {{type = 'x', log = string.rep('x', {fits})}}, nil") == "nil"
+    assert why(f"return {{type = 'x', log = string.rep('x', {fits + 1})}}, nil") == "too_big"
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
 def test_close_codes_and_backoff(version: str) -> None:
     drv = LinkDriver(version)
     P = drv.codec.P
