@@ -71,6 +71,45 @@ function depthOf (value) {
   return deepest
 }
 
+/**
+ * Why the daemon would refuse the event frame `{op: 'event', d, s, sid}` on a link of this
+ * encoding (bridge/spec/README.md E2, E3, V1: it closes the link with 4002 or 4012), or
+ * null: 'bad_sid' (sid not absent nor a string of 1 to 64 characters), 'bad_data' (d not
+ * a plain object, or the encoder refuses it: a BigInt, a cycle), 'too_deep' (a value deeper
+ * than MAX_DEPTH, counted as the daemon does: the frame 0, d 1) or 'too_big' (the encoded
+ * frame, with the largest s, over MAX_FRAME_BYTES). The depth walk is iterative and gives
+ * up past MAX_FRAME_BYTES values (each is at least a byte on the wire), so a cyclic or huge
+ * value costs bounded work before it is encoded.
+ */
+function eventProblem (d, sid, encoding) {
+  if (sid !== undefined && sid !== null) {
+    // characters as the daemon counts them (code points, not UTF-16 units)
+    if (typeof sid !== 'string' || sid.length === 0 || [...sid].length > 64) return 'bad_sid'
+  }
+  if (!isPlainObject(d)) return 'bad_data'
+  const stack = [[d, 1]]
+  let values = 0
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()
+    values += 1
+    if (values > MAX_FRAME_BYTES) return 'too_big'
+    if (depth > MAX_DEPTH) return 'too_deep'
+    if (item === null || typeof item !== 'object' || item instanceof Uint8Array) continue
+    const children = Array.isArray(item) ? item : Object.values(item)
+    for (const child of children) {
+      if (child !== undefined && typeof child !== 'function') stack.push([child, depth + 1])
+    }
+  }
+  let data
+  try {
+    data = encodeFrame({ op: 'event', d, s: MAX_SEQUENCE, sid }, encoding)
+  } catch {
+    return 'bad_data'
+  }
+  const bytes = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length
+  return bytes > MAX_FRAME_BYTES ? 'too_big' : null
+}
+
 /** The wire form of a frame: `{op, d, s?, sid?}` (absent fields are left out). */
 function toWire (frame) {
   const wire = { op: frame.op, d: frame.d ?? {} }
@@ -155,6 +194,7 @@ module.exports = {
   toWire,
   encodeValue,
   encodeFrame,
+  eventProblem,
   decodeFrame,
   frameFrom
 }

@@ -139,7 +139,7 @@ class BridgeConnection extends EventEmitter {
     let changed = false
     for (const effect of effects) {
       // a refused event changes nothing: no state file write for it
-      if (effect.type !== 'refused' && effect.type !== 'queue_full') changed = true
+      if (effect.type !== 'refused' && effect.type !== 'queue_full' && effect.type !== 'bad_event') changed = true
       switch (effect.type) {
         case 'send':
           if (ws !== null && ws.readyState === WebSocket.OPEN) ws.send(encodeFrame(effect.frame, this.encoding))
@@ -149,6 +149,13 @@ class BridgeConnection extends EventEmitter {
             unacked: effect.unacked,
             limit: effect.limit,
             hint: 'the daemon has not acknowledged these events (is it away?): new events are refused until it does; none waiting is dropped (--max-unacked)'
+          })
+          break
+        case 'bad_event':
+          this.log.warn('link.bad_event', {
+            reason: effect.reason,
+            event_type: effect.eventType,
+            hint: `${effect.hint}; the event was refused (sendEvent returned false), nothing was queued; later refusals for this reason are not logged`
           })
           break
         case 'queue_room':
@@ -230,7 +237,11 @@ class BridgeConnection extends EventEmitter {
   /**
    * Queue an event (kept until the daemon acknowledges it; resent after a resume). Returns
    * true, or false when it was refused: --max-unacked events wait for the daemon's ack
-   * (refuse new events when full; never drop queued ones; a warning is logged once).
+   * (refuse new events when full; never drop queued ones; a warning is logged once), or
+   * the daemon would refuse the event and close the link over it (a sid that is not a
+   * string of 1 to 64 characters, data that is no plain object, over 64 KiB encoded or
+   * nested deeper than 32: link.BAD_EVENT; one link.bad_event warning per reason). A
+   * refused event is not queued, numbered or written to the state file.
    */
   sendEvent (d, sid) {
     const effects = this.link.event(d, sid, monotonic())

@@ -13,7 +13,9 @@
 //   {type: 'acked', s}                   the daemon processed our events up to s
 //   {type: 'error', code, message}       the daemon refused a frame (the link stays)
 //   {type: 'dead'}                       the daemon has been silent too long: drop the socket
-//   {type: 'refused', reason}            event() refused the event ('queue_full')
+//   {type: 'refused', reason}            event() refused the event ('queue_full', or a
+//                                        reason of BAD_EVENT: the daemon would refuse it)
+//   {type: 'bad_event', reason, hint, eventType}  the first refusal of a bad event for this reason
 //   {type: 'queue_full', unacked, limit} the first refusal of an outage (worth a warning)
 //   {type: 'queue_room', refused}        the outage is over: how many events were refused
 //
@@ -25,7 +27,19 @@
 // on a new link or restored from a state file are never refused, whatever their number:
 // new ones are, until the queue drains.
 
-const { PROTOCOL_VERSION, retryAfterClose, decodeFrame } = require('./codec')
+const { PROTOCOL_VERSION, retryAfterClose, decodeFrame, eventProblem, MAX_DEPTH } = require('./codec')
+
+/**
+ * Events the daemon would refuse, closing the link (4002, 4012): queued, one would be
+ * resent after every reconnection and hold the link down for good, with every event behind
+ * it. event() refuses them at the call; each reason with how to fix it.
+ */
+const BAD_EVENT = {
+  bad_sid: 'the session id must be absent or a string of 1 to 64 characters (a number or an empty string is not one): pass the sid of a dispatch as it came',
+  bad_data: 'the event data must be a plain object of JSON values (not an array or a string, no BigInt): pass names and ids, not game objects',
+  too_big: 'the encoded event is over the daemon\'s 64 KiB frame limit: send a summary',
+  too_deep: `the event nests more than ${MAX_DEPTH} levels (the frame and its d count as two), or refers to itself: flatten it`
+}
 
 /** Dispatches processed before an ack must go out (otherwise within one tick, 50 ms). */
 const ACK_EVERY = 32
@@ -86,6 +100,8 @@ class AdapterLink {
     this.maxUnacked = maxUnacked
     this.refused = 0 // new events refused in this outage (the queue was full)
     this.full = false // an outage: the queue was full and has not drained to half yet
+    this.badEvents = 0 // events refused because the daemon would refuse them (BAD_EVENT)
+    this.badLogged = new Set() // the BAD_EVENT reasons reported so far (each once)
     this.sentS = 0 // highest event s sent on the current connection
     this.heartbeatInterval = 15
     this.nextHeartbeat = null
@@ -265,9 +281,21 @@ class AdapterLink {
    * Queue an event: sent now when the link is ready (and within rate), else later. When
    * maxUnacked events wait for the daemon's ack it is refused instead (the effects hold
    * {type: 'refused', reason: 'queue_full'}, and 'queue_full' at the first refusal of an
-   * outage): refuse new events when full; never drop queued ones.
+   * outage): refuse new events when full; never drop queued ones. An event the daemon
+   * would refuse (BAD_EVENT) is refused too ({type: 'refused', reason}, and 'bad_event'
+   * at the first refusal for its reason): it takes no sequence number, changes nothing.
    */
   event (d, sid, now) {
+    const bad = eventProblem(d, sid, this.encoding)
+    if (bad !== null) {
+      this.badEvents += 1
+      const out = [{ type: 'refused', reason: bad }]
+      if (!this.badLogged.has(bad)) {
+        this.badLogged.add(bad)
+        out.push({ type: 'bad_event', reason: bad, hint: BAD_EVENT[bad], eventType: typeof d?.type === 'string' ? d.type : undefined })
+      }
+      return out
+    }
     if (this.unacked.length >= this.maxUnacked) {
       this.refused += 1
       const out = [{ type: 'refused', reason: 'queue_full' }]
@@ -389,4 +417,4 @@ function send (op, d) {
   return { type: 'send', frame: { op, d } }
 }
 
-module.exports = { AdapterLink, savedEvent, ACK_EVERY, RESEND_PAUSE, EVENT_RATE, EVENT_BURST, SILENCE_GRACE, MAX_UNACKED }
+module.exports = { AdapterLink, savedEvent, BAD_EVENT, ACK_EVERY, RESEND_PAUSE, EVENT_RATE, EVENT_BURST, SILENCE_GRACE, MAX_UNACKED }

@@ -804,6 +804,63 @@ def test_a_full_queue_while_the_daemon_is_away_loses_nothing(version: str, tmp_p
             world.close()
 
 
+#: events the daemon would refuse (Lua expressions for d, sid) and the reason the addon gives
+BAD_EVENTS = [
+    ("{type = 'custom'}", "5", "bad_sid"),  # a modder's numeric sid
+    ("{type = 'custom'}", "''", "bad_sid"),
+    ("{type = 'custom'}", "string.rep('x', 65)", "bad_sid"),
+    ("'player_chat'", "nil", "bad_data"),
+    ("AICompanion.json.array({'a'})", "nil", "bad_data"),
+    ("{type = 'custom', f = print}", "nil", "bad_data"),
+    ("{type = 'custom', log = string.rep('x', 70000)}", "nil", "too_big"),
+    ("(function() local t = {type = 'custom'} local n = t for i = 1, 40 do n.n = {} n = n.n end "
+     "return t end)()", "nil", "too_deep"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_an_event_the_daemon_would_refuse_is_refused_at_the_call(
+    version: str, tmp_path: Path
+) -> None:
+    """An event the daemon would close the link over (a numeric sid, a huge or deep
+    payload, data that is no object) is refused at the call with why, logged once per
+    reason, and neither queued nor numbered: the events before and after it arrive once,
+    in order, on the one connection. Queued, it would be resent after every
+    reconnection and close the link each time, holding back every event behind it."""
+    with daemon(tmp_path) as (_portal, harness):
+        world = _world(version, harness, harness.keys["key"])
+        server = world.server
+        try:
+            server.run(EMIT)
+            world.run_until(lambda: bool(server.eval("AICompanion.Connection.link.ready")),
+                            what="ready")  # fmt: skip
+            assert server.eval('__emit("before")') == b"true nil"
+            answers = [
+                server.eval(f"(function() local ok, why = AICompanion.Connection.event({d}, {sid}) "
+                            "return tostring(ok) .. ' ' .. tostring(why) end)()")
+                for d, sid, _ in BAD_EVENTS
+            ]  # fmt: skip
+            assert answers == [f"false {why}".encode() for _, _, why in BAD_EVENTS]
+            assert server.eval('__emit("after")') == b"true nil"
+            world.run_until(lambda: _chats(harness) == ["before", "after"]
+                            and len(server.eval("AICompanion.Connection.link.unacked")) == 0,
+                            what="both events stored")  # fmt: skip
+            world.run_for(0.5)  # a close or a resend would show now
+            assert _chats(harness) == ["before", "after"]
+            assert [w["s"] for _, w in harness.history] == [1, 2]  # no number used
+            assert server.eval("AICompanion.Connection.connections") == 1
+            assert server.eval("AICompanion.Connection.state") == b"open"
+            refusals = _lines(world, "refused an event")
+            assert len(refusals) == 4  # once per reason
+            assert any("bad_sid" in line and "1 to 64 characters" in line for line in refusals)
+            assert server.eval("AICompanion.Connection.link.out_s") == 2
+            status = json.loads(server.eval("AICompanion.json.encode(AICompanion.json.array("
+                                            "AICompanion.Connection.status_lines()))"))  # fmt: skip
+            assert any("bad events: 8 refused" in line for line in status)
+        finally:
+            world.close()
+
+
 @pytest.mark.parametrize("version", list(LUAJITS))
 def test_a_state_file_beyond_the_bound_is_restored_whole(version: str, tmp_path: Path) -> None:
     """A state file holding more waiting events than ai_companion_max_unacked (written
@@ -1249,6 +1306,39 @@ def test_a_full_queue_refuses_new_events_and_drops_none(version: str) -> None:
     again = drv.sent(drv.receive(ready, 2.0))
     assert [(f["s"], f["d"]["type"]) for f in again] == list(enumerate("dhjk", 1))
     assert drv.event("m") == ([], "queue_full")
+
+
+@pytest.mark.parametrize("version", list(LUAJITS))
+def test_the_bad_event_limits_are_the_daemons(version: str) -> None:
+    """``Link.bad_event`` draws the daemon's lines (frames.py): a sid of 64 characters
+    (not bytes) passes and 65 do not; d is level 1 and a value deeper than 32 is refused;
+    the frame as json.lua encodes it, with the largest s, may be 65,536 bytes and no more;
+    a table that refers to itself is refused without encoding it."""
+    lua = LinkDriver(version).codec.lua
+    check = lua.eval(
+        b"function(src) local d, sid = load(src)() "
+        b"return tostring(AICompanion.Link.bad_event(d, sid)) end"
+    )
+    nested = "local d = {type = 'x'} local n = d for i = 1, %d do n.n = {} n = n.n end "
+
+    def why(src: str) -> str:
+        answer: bytes = check(src.encode())
+        return answer.decode()
+
+    assert why("return {type = 'x'}, string.rep('\\240\\159\\145\\139', 64)") == "nil"
+    assert why("return {type = 'x'}, string.rep('\\240\\159\\145\\139', 65)") == "bad_sid"
+    assert why("return AICompanion.json.null, nil") == "bad_data"
+    assert why(nested % 31 + "return d, nil") == "nil"  # its innermost table is empty
+    assert why(nested % 32 + "return d, nil") == "too_deep"
+    assert why("local d = {type = 'x'} d.me = d return d, nil") == "too_deep"
+    frame = lua.eval(
+        b"function(n) return #AICompanion.protocol.encode({op = 'event', s = 9007199254740991, "
+        b"d = AICompanion.json.object({type = 'x', log = string.rep('x', n)})}) end"
+    )
+    fits = 65536 - frame(0)
+    assert frame(fits) == 65536
+    assert why(f"return {{type = 'x', log = string.rep('x', {fits})}}, nil") == "nil"
+    assert why(f"return {{type = 'x', log = string.rep('x', {fits + 1})}}, nil") == "too_big"
 
 
 @pytest.mark.parametrize("version", list(LUAJITS))

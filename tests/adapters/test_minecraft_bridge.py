@@ -1109,3 +1109,83 @@ def test_a_full_queue_while_the_daemon_is_away_loses_nothing(node: str, tmp_path
             link.stop()
             portal.call(harness.stop)
             portal.call(store.close)
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    d: dict[str, Any] = {"type": "custom"}
+    inner = d
+    for _ in range(levels):
+        inner["n"] = {}
+        inner = inner["n"]
+    return d
+
+
+#: events the daemon would refuse (d, sid) and the reason the bridge gives in its warning
+BAD_EVENTS: list[tuple[Any, Any, str]] = [
+    ({"type": "custom"}, 5, "bad_sid"),  # a plugin's numeric sid
+    ({"type": "custom"}, "", "bad_sid"),
+    ({"type": "custom"}, "x" * 65, "bad_sid"),
+    (["player_chat"], None, "bad_data"),
+    ("player_chat", None, "bad_data"),
+    ({"type": "custom", "log": "x" * 70000}, None, "too_big"),
+    (_nested(40), None, "too_deep"),
+]
+
+
+def test_an_event_the_daemon_would_refuse_is_refused_at_the_call(node: str, tmp_path: Path) -> None:
+    """The bridge's link (``e2e/link.js``) and a real daemon: an event the daemon would
+    close the link over (a numeric sid, data that is no object, a huge or deep payload)
+    is refused at the call (``sendEvent`` false), with one ``link.bad_event`` warning per
+    reason, and neither queued nor numbered: the events before and after it are stored
+    once, in order, on the one connection. Queued, it would be resent after every
+    reconnection and close the link each time, holding back every event behind it."""
+    with start_blocking_portal("asyncio") as portal:
+        store = SQLiteStore(tmp_path / "bridge.db")
+        portal.call(store.open)
+        setup = {"world": "minecraft", "server_id": SERVER_ID, "heartbeat_interval": 0.2}
+        harness = Harness(portal.call(open_bridge_store, store), setup)
+        portal.call(harness.provision)
+        portal.call(harness.start)
+        link = NodeProcess("link", [node, "e2e/link.js"], _node_env(
+            AE_BRIDGE_URL=f"ws://127.0.0.1:{harness.port}/ws", AE_WORLD_KEY=harness.keys["key"],
+            AE_SERVER_ID=SERVER_ID, AE_LOG_LEVEL="info",
+        ), tmp_path / "link.log", stdin=True)  # fmt: skip
+
+        def queue(d: Any, sid: Any = None) -> bool:
+            queued: bool = link.request("event", d=d, sid=sid)["queued"]
+            return queued
+
+        def chat(message: str) -> dict[str, Any]:
+            return {
+                "type": "player_chat",
+                "player": {"id": "u1", "name": PLAYER},
+                "message": message,
+            }
+
+        def logged(event: str) -> list[dict[str, Any]]:
+            lines = (tmp_path / "link.log").read_text(encoding="utf-8").splitlines()
+            return [r for r in map(json.loads, lines) if r.get("event") == event]
+
+        try:
+            link.wait_for(lambda r: r.get("event") == "ready", 30, what="ready")
+            assert queue(chat("before"))
+            assert [queue(d, sid) for d, sid, _ in BAD_EVENTS] == [False] * len(BAD_EVENTS)
+            assert queue(chat("after"))
+            deadline = time.monotonic() + 15
+            while len(harness.history) < 2 or link.request("status")["unacked"] > 0:
+                assert time.monotonic() < deadline, "timed out waiting for both events"
+                time.sleep(0.02)
+            time.sleep(0.5)  # a close and a resend would show now
+            assert [(w["s"], w["d"].get("message")) for _, w in list(harness.history)] == [
+                (1, "before"), (2, "after")]  # fmt: skip
+            assert len(logged("link.connected")) == 1  # one connection: never closed over them
+            warnings = logged("link.bad_event")
+            assert sorted(r["reason"] for r in warnings) == sorted({why for *_, why in BAD_EVENTS})
+            assert any("1 to 64 characters" in r["hint"] for r in warnings)
+        except Exception as exc:
+            detail = "".join(traceback.format_exception(exc))[-6000:]
+            raise AssertionError(f"{detail}\n{link.tail()}") from None
+        finally:
+            link.stop()
+            portal.call(harness.stop)
+            portal.call(store.close)

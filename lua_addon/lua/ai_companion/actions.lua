@@ -19,7 +19,8 @@ A.EMOTE_GESTURES = {
   robot = ACT_GMOD_TAUNT_ROBOT,
 }
 
--- true, or false and why (see Connection.event: "queue_full" while the daemon is away long)
+-- true, or false and why (see Connection.event: "queue_full" while the daemon is away long;
+-- "bad_sid", "bad_data", "too_big", "too_deep" for an event the daemon would refuse)
 local function emit(d, sid)
   if AICompanion.Connection then return AICompanion.Connection.event(d, sid) end
   return false, "not_started"

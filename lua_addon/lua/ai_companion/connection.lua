@@ -141,7 +141,10 @@ end
 --- Queue an event for the daemon (sent now when linked, else after the reconnection).
 --- Returns true, or false and why: "not_started" (no link yet), "queue_full" (the
 --- daemon has not acknowledged ai_companion_max_unacked events: refuse new events when
---- full; never drop queued ones).
+--- full; never drop queued ones), or an event the daemon would refuse (closing the link,
+--- and the event would be resent after every reconnection): "bad_sid", "bad_data",
+--- "too_big", "too_deep" (Link.BAD_EVENT says what each means, logged once per reason).
+--- A refused event is neither queued nor written to the state file.
 function C.event(d, sid)
   if not C.link then return false, "not_started" end
   C.link.max_unacked = C.max_unacked()
@@ -373,6 +376,10 @@ function C.status_lines()
     if link.refused > 0 then
       lines[#lines + 1] = string.format("  refused:    %d new events (the queue is full until the daemon acknowledges)",
         link.refused)
+    end
+    if link.bad_events > 0 then
+      lines[#lines + 1] = string.format("  bad events: %d refused (the daemon would refuse them; see the log)",
+        link.bad_events)
     end
     if link.last_close then lines[#lines + 1] = "  last close: " .. tostring(link.last_close) end
   end

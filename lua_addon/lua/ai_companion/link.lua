@@ -59,6 +59,8 @@ function Link.new(opts)
   self.max_unacked = opts.max_unacked or Link.MAX_UNACKED
   self.refused = 0       -- new events refused in this outage (the queue was full)
   self.full = false      -- an outage: the queue was full and has not drained to half yet
+  self.bad_events = 0    -- events refused because the daemon would refuse them (Link.BAD_EVENT)
+  self.bad_logged = {}   -- the reasons logged so far (each once per link)
   self.heartbeat_interval = 15
   self.next_heartbeat = nil
   self.last_recv = nil
@@ -219,12 +221,79 @@ function Link:_room_again(out)
   self.full, self.refused = false, 0
 end
 
+-- What an event must be for the daemon to take it (bridge/spec/README.md E2, E3, V1): it
+-- closes the link with 4002 / 4012 on any other frame, and a queued event is resent after
+-- every reconnection, so one bad event would hold the link down for good with every
+-- event behind it. Each reason: how to fix it, logged at its first refusal by this link.
+Link.BAD_EVENT = {
+  bad_sid = "the session id must be nil or a string of 1 to 64 characters (a number or an empty "
+    .. "string is not one): pass the sid of a dispatch as it came, or nil",
+  bad_data = "the event data must be a table of JSON values (strings, numbers, booleans, "
+    .. "tables, AICompanion.json.null), not marked as an array, and not hold functions, "
+    .. "entities or other userdata: pass names and ids, not the objects",
+  too_big = string.format("the event's frame would be over %d bytes, the daemon's limit: "
+    .. "send less (a summary, not a whole inventory or log)", P.MAX_FRAME_BYTES),
+  too_deep = string.format("the event nests tables more than %d levels deep (the frame and "
+    .. "its d count as two), the daemon's limit: flatten it", P.MAX_DEPTH),
+}
+
+-- The reason the daemon would refuse {op = "event", d = d, s, sid}, or nil. The walk is
+-- iterative and counts levels as the daemon does (the frame 0, d 1, a value deeper than
+-- P.MAX_DEPTH is refused), and gives up past MAX_FRAME_BYTES values (each is at least a
+-- byte of JSON), so a cyclic or huge table costs bounded work; the size is that of the
+-- frame as this link would send it (json.lua, with the largest s, so renumbering later
+-- cannot push it over).
+local function bad_event(d, sid)
+  if sid ~= nil and (type(sid) ~= "string" or sid == "" or P.utf8_len(sid) > 64) then
+    return "bad_sid"
+  end
+  if type(d) ~= "table" or d == json.null or getmetatable(d) == json.ARRAY_MT then
+    return "bad_data"
+  end
+  local stack, values = { { d, 1 } }, 0
+  while #stack > 0 do
+    local v, depth = stack[#stack][1], stack[#stack][2]
+    stack[#stack] = nil
+    values = values + 1
+    if values > P.MAX_FRAME_BYTES then return "too_big" end
+    if depth > P.MAX_DEPTH then return "too_deep" end
+    local tv = type(v)
+    if tv == "table" and v ~= json.null then
+      for k, x in pairs(v) do
+        local tk = type(k)
+        if tk == "string" or tk == "number" then stack[#stack + 1] = { x, depth + 1 } end
+      end
+    elseif tv ~= "string" and tv ~= "number" and tv ~= "boolean" and v ~= json.null then
+      return "bad_data"
+    end
+  end
+  local ok, text = pcall(P.encode, { op = "event", d = json.object(d), s = P.MAX_SEQUENCE, sid = sid })
+  if not ok then return "bad_data" end
+  if #text > P.MAX_FRAME_BYTES then return "too_big" end
+  return nil
+end
+Link.bad_event = bad_event
+
 --- Queue an event (d must have a string type); sent now when ready, else after the
 --- next ready / resumed. Kept until the daemon acknowledges it. Returns the effects, and
---- "queue_full" when it was refused: max_unacked events wait for the daemon's ack
---- (refuse new events when full; never drop queued ones).
+--- why it was refused: "queue_full" (max_unacked events wait for the daemon's ack: refuse
+--- new events when full; never drop queued ones), or one of Link.BAD_EVENT's reasons (the
+--- daemon would close the link over it). A refused event takes no sequence number and
+--- changes nothing (no state write).
 function Link:event(d, sid)
   local out = {}
+  local bad = bad_event(d, sid)
+  if bad then
+    self.bad_events = self.bad_events + 1
+    if not self.bad_logged[bad] then
+      self.bad_logged[bad] = true
+      out[#out + 1] = { kind = "log", message = string.format(
+        "refused an event (%s, type %s): %s. Nothing was queued or sent; the next refusals "
+        .. "for this reason are not logged (AICompanion.Connection.event returns false, \"%s\")",
+        bad, type(d) == "table" and tostring(rawget(d, "type")) or "?", Link.BAD_EVENT[bad], bad) }
+    end
+    return out, bad
+  end
   if #self.unacked >= self.max_unacked then
     self.refused = self.refused + 1
     if not self.full then

@@ -15,6 +15,7 @@ local P = {}
 P.VERSION = 1
 P.MAX_FRAME_BYTES = 64 * 1024
 P.MAX_SEQUENCE = 9007199254740991
+P.MAX_DEPTH = 32        -- the daemon's frames.MAX_DEPTH: values below the frame, d is 1
 P.ACK_EVERY = 32        -- dispatches processed before an ack is due (else: next tick)
 P.RESEND_PAUSE = 1.0    -- seconds after rate_limited / out_of_order before resending
 P.RESEND_BATCH = 40     -- most events resent at once (the daemon's burst)
@@ -73,6 +74,7 @@ local function utf8_len(s)
   local _, count = string.gsub(s, "[^\128-\191]", "")
   return count
 end
+P.utf8_len = utf8_len   -- characters (of valid UTF-8), as the daemon counts a sid
 
 local function is_int(v)
   return type(v) == "number" and v == math.floor(v) and v == v
