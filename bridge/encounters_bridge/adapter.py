@@ -43,6 +43,7 @@ from .protocol import (
     DispatchIn,
     Effect,
     EventQueueFull,
+    InvalidEvent,
     QueueDrained,
     Send,
 )
@@ -199,7 +200,11 @@ class AdapterClient:
     async def send_event(self, d: dict[str, Any], sid: str | None = None) -> None:
         """Queue an event; sent now when connected, else after the next resume.
 
-        Raises :class:`EventQueueFull` (nothing is queued) when ``max_unacked_events``
+        Raises :class:`InvalidEvent` (nothing is queued; the link goes on) when the
+        daemon could not read the event: ``d`` not a dict, ``sid`` not a string of 1
+        to 64 characters, a value the encoding cannot carry, nesting deeper than 32, or
+        a frame over the daemon's 64 KiB (see ``protocol.check_event``). Raises
+        :class:`EventQueueFull` (nothing is queued) when ``max_unacked_events``
         events already wait for the daemon's acknowledgement; those are kept and sent
         when it is back, and new events are taken again as it acknowledges them."""
         try:
@@ -224,4 +229,4 @@ class AdapterClient:
             await self.ws.close()
 
 
-__all__ = ["AdapterClient", "EventQueueFull"]
+__all__ = ["AdapterClient", "EventQueueFull", "InvalidEvent"]
