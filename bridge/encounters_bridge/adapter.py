@@ -12,7 +12,9 @@ Events wait in memory until the daemon acknowledges them, at most
 ``max_unacked_events`` (10,000 by default): refuse new events when full; never drop
 queued ones. :meth:`AdapterClient.send_event` then raises :class:`EventQueueFull` and
 logs ``adapter.event_queue_full`` once per outage, and ``adapter.event_queue_drained``
-(with how many were refused) once the daemon has acknowledged half the queue.
+(with how many were refused) once the daemon has acknowledged half the queue. An event
+the daemon could not read (see ``protocol.check_event``) is refused the same way, with
+:class:`InvalidEvent`: queued, it would close the link after every reconnection.
 
 Several daemon nodes: give a list of URLs. The client holds one at a time and moves to
 the next (round robin) when a connection cannot be made or ends without a close
