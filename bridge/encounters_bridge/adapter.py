@@ -12,7 +12,9 @@ Events wait in memory until the daemon acknowledges them, at most
 ``max_unacked_events`` (10,000 by default): refuse new events when full; never drop
 queued ones. :meth:`AdapterClient.send_event` then raises :class:`EventQueueFull` and
 logs ``adapter.event_queue_full`` once per outage, and ``adapter.event_queue_drained``
-(with how many were refused) once the daemon has acknowledged half the queue.
+(with how many were refused) once the daemon has acknowledged half the queue. An event
+the daemon could not read (see ``protocol.check_event``) is refused the same way, with
+:class:`InvalidEvent`: queued, it would close the link after every reconnection.
 
 Several daemon nodes: give a list of URLs. The client holds one at a time and moves to
 the next (round robin) when a connection cannot be made or ends without a close
@@ -43,6 +45,7 @@ from .protocol import (
     DispatchIn,
     Effect,
     EventQueueFull,
+    InvalidEvent,
     QueueDrained,
     Send,
 )
@@ -199,7 +202,11 @@ class AdapterClient:
     async def send_event(self, d: dict[str, Any], sid: str | None = None) -> None:
         """Queue an event; sent now when connected, else after the next resume.
 
-        Raises :class:`EventQueueFull` (nothing is queued) when ``max_unacked_events``
+        Raises :class:`InvalidEvent` (nothing is queued; the link goes on) when the
+        daemon could not read the event: ``d`` not a dict, ``sid`` not a string of 1
+        to 64 characters, a value the encoding cannot carry, nesting deeper than 32, or
+        a frame over the daemon's 64 KiB (see ``protocol.check_event``). Raises
+        :class:`EventQueueFull` (nothing is queued) when ``max_unacked_events``
         events already wait for the daemon's acknowledgement; those are kept and sent
         when it is back, and new events are taken again as it acknowledges them."""
         try:
@@ -224,4 +231,4 @@ class AdapterClient:
             await self.ws.close()
 
 
-__all__ = ["AdapterClient", "EventQueueFull"]
+__all__ = ["AdapterClient", "EventQueueFull", "InvalidEvent"]

@@ -94,13 +94,17 @@ class Frame:
         return out
 
 
-def _depth_ok(value: Any, depth: int = 0) -> bool:
+def depth_ok(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` nests at most ``MAX_DEPTH`` containers below it (a frame: the
+    envelope is level 0, ``d`` level 1). What the daemon checks of every frame it reads,
+    and an adapter of every event it is given (``AdapterLink.event``). Recursive, but
+    never deeper than ``MAX_DEPTH`` + 1 calls; a value that holds itself is too deep."""
     if depth > MAX_DEPTH:
         return False
     if isinstance(value, dict):
-        return all(_depth_ok(v, depth + 1) for v in value.values())
+        return all(depth_ok(v, depth + 1) for v in value.values())
     if isinstance(value, list):
-        return all(_depth_ok(v, depth + 1) for v in value)
+        return all(depth_ok(v, depth + 1) for v in value)
     return True
 
 
@@ -206,7 +210,7 @@ def frame_from(raw: Any) -> Frame:
     """Check the envelope of a decoded value."""
     if not isinstance(raw, dict):
         raise DecodeError("a frame must be an object")
-    if not _depth_ok(raw):
+    if not depth_ok(raw):
         raise DecodeError(f"frame is nested deeper than {MAX_DEPTH}")
     op = raw.get("op")
     if not isinstance(op, str) or not op:

@@ -24,13 +24,16 @@ from encounters.errors import EncountersError
 from encounters.moderation.ratelimit import InProcessRateLimiter, Rate
 
 from .frames import (
+    MAX_DEPTH,
     MAX_FRAME_BYTES,
+    MAX_SEQUENCE,
     PROTOCOL_VERSION,
     CloseCode,
     DecodeError,
     Encoding,
     Frame,
     decode,
+    depth_ok,
     encode,
 )
 
@@ -180,6 +183,79 @@ class EventQueueFull(EncountersError):
             f"it is back. Raise the bound with max_unacked_events= (now {limit}) on "
             f"AdapterClient or AdapterLink"
         )
+
+
+class InvalidEvent(EncountersError):
+    """Raised by :meth:`AdapterLink.event` (and ``AdapterClient.send_event``) when the
+    event breaks the protocol's envelope or size rules (``PROTOCOL.md``, *Envelope*):
+    ``d`` not a dict, ``sid`` not ``None`` nor a string of 1 to 64 characters, a value
+    the link's encoding cannot carry, nesting deeper than ``MAX_DEPTH``, a frame over
+    the daemon's ``max_frame_bytes``, or a string holding a lone surrogate (no UTF-8
+    text holds one). The daemon would close the link on such a frame (4002, 4012, or
+    its WebSocket size limit; the lone surrogate made the adapter's own WebSocket layer
+    raise as it sent, 1006); kept, it would be resent after every reconnection and end
+    the link again, forever, with every event queued behind it. So it is refused at
+    the call: not queued, no sequence number, the link goes on. ``where``: the
+    argument at fault (``d`` or ``sid``); ``problem``: what is wrong; ``fix``: how to
+    send it instead."""
+
+    def __init__(self, where: str, problem: str, fix: str) -> None:
+        self.where = where
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"event refused, not queued: {where}: {problem}; {fix}")
+
+
+def check_event(
+    d: object, sid: object, encoding: Encoding, max_bytes: int = MAX_FRAME_BYTES
+) -> None:
+    """Raise :class:`InvalidEvent` unless an event frame of ``d`` and ``sid`` is one the
+    daemon reads. The frame is encoded as it goes on the wire (with the largest ``s``,
+    so renumbering it on a new link cannot push it over the size) and decoded back as
+    the daemon decodes it, so what MessagePack writes but the daemon refuses (keys that
+    are not strings, arrays of more than 10,000 items) is refused here too. Limit: on a
+    JSON link NaN and infinities are sent as ``null`` and keys that are not strings as
+    strings (``frames.json_text``): the event is sent, changed. ``d.type`` is not
+    checked: the daemon acknowledges an event without one (an ``invalid_event`` error),
+    so it cannot stop the link."""
+    plain = "use only dicts with string keys, lists, strings, numbers, booleans and None"
+    if not isinstance(d, dict):
+        got = type(d).__name__
+        raise InvalidEvent("d", f"the event is a {got}, not a dict", "pass its fields as a dict")
+    if sid is not None and (not isinstance(sid, str) or not 0 < len(sid) <= 64):
+        got = (
+            f"{len(sid)} characters"
+            if isinstance(sid, str)
+            else f"{type(sid).__name__} {repr(sid)[:40]}"
+        )
+        raise InvalidEvent(
+            "sid",
+            f"the session id is {got}, not a string of 1 to 64 characters",
+            "pass the session id the daemon gave (a string), or None for no session",
+        )
+    frame = Frame("event", d, MAX_SEQUENCE, sid)
+    if not depth_ok(frame.to_wire()):
+        problem = f"nested deeper than {MAX_DEPTH} levels (or it holds itself)"
+        raise InvalidEvent("d", problem, "flatten it")
+    try:
+        data = encode(frame, encoding)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidEvent("d", f"{encoding} cannot carry it ({exc})", plain) from None
+    try:  # (a JSON link's text frame must be UTF-8: the WebSocket layer refuses it)
+        size = len(data.encode()) if isinstance(data, str) else len(data)
+    except UnicodeEncodeError:
+        problem = "a string holds a lone surrogate (half a UTF-16 pair), not UTF-8 text"
+        raise InvalidEvent("d", problem, "replace it (str.encode(errors='replace'))") from None
+    if size > max_bytes:
+        raise InvalidEvent(
+            "d",
+            f"its frame is {size} bytes, over the daemon's limit of {max_bytes}",
+            "send less (a summary, or an id the game looks up), or split it into several events",
+        )
+    try:
+        decode(data, encoding, max_bytes)
+    except DecodeError as exc:
+        raise InvalidEvent("d", f"the daemon could not read it ({exc})", plain) from None
 
 
 @dataclass
@@ -534,6 +610,9 @@ class AdapterLink:
         self.max_unacked_events = max_unacked_events
         #: events refused since the queue was last full (0: not full now)
         self.refused = 0
+        #: the largest frame the daemon reads: ``hello``'s ``max_frame_bytes`` once
+        #: one came (a daemon configured otherwise), the protocol's default before
+        self.max_frame_bytes = MAX_FRAME_BYTES
 
     @property
     def waiting(self) -> int:
@@ -546,6 +625,9 @@ class AdapterLink:
         frame = decode(data, self.encoding, ADAPTER_MAX_FRAME_BYTES)
         if frame.op == "hello":
             self.heartbeat_interval = _heartbeat_seconds(frame.d.get("heartbeat_interval"))
+            max_bytes = frame.d.get("max_frame_bytes")
+            if _whole_number(max_bytes) and max_bytes > 0:
+                self.max_frame_bytes = max_bytes
             self.next_heartbeat = now + self.heartbeat_interval * self.rng.random()
             if self.link_id and self.resume_token:
                 return [Send(Frame("resume", {"link_id": self.link_id,
@@ -620,8 +702,13 @@ class AdapterLink:
 
     def event(self, d: dict[str, Any], sid: str | None = None) -> list[Effect]:
         """Send an event (kept until acknowledged; resent after a resume). Raises
-        :class:`EventQueueFull`, and queues nothing, when ``max_unacked_events`` already
-        wait: refuse new events when full; never drop queued ones."""
+        :class:`InvalidEvent` when the daemon could not read it (:func:`check_event`),
+        and :class:`EventQueueFull` when ``max_unacked_events`` already wait: refuse
+        new events when full; never drop queued ones. A refused event is not queued
+        and takes no sequence number. Limit: the size is checked against the last
+        daemon's ``max_frame_bytes``; a daemon later configured lower closes the link
+        on an event queued before (4012)."""
+        check_event(d, sid, self.encoding, self.max_frame_bytes)
         if self.waiting >= self.max_unacked_events:
             self.refused += 1
             raise EventQueueFull(self.waiting, self.max_unacked_events)

@@ -38,6 +38,7 @@ from encounters_bridge.protocol import (
     Effect,
     EventIn,
     EventQueueFull,
+    InvalidEvent,
     LinkState,
     Processed,
     QueueDrained,
@@ -871,6 +872,113 @@ def test_events_queued_before_ready_are_sent_after_identify() -> None:
     wire.adapter.event({"type": "player_join", "player": {"id": "1", "name": "bob"}})
     wire.connect()
     assert [f.d["type"] for f in wire.events] == ["player_join"]
+
+
+# -- events the daemon could not read are refused at the call -------------------------------
+
+
+def _dict_chain(depth: int) -> dict[str, Any]:
+    """``{"n": {"n": ... {}}}`` with ``depth`` dicts in all."""
+    value: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        value = {"n": value}
+    return value
+
+
+#: (event d, sid, argument at fault): each one the daemon closes the link on (4002 or
+#: 4012) when it arrives; the last element says for which encodings it is bad.
+BAD_EVENTS: list[tuple[str, Any, Any, str, tuple[Encoding, ...]]] = [
+    ("numeric sid", {"type": "custom"}, 5, "sid", ("json", "msgpack")),
+    ("empty sid", {"type": "custom"}, "", "sid", ("json", "msgpack")),
+    ("65-character sid", {"type": "custom"}, "s" * 65, "sid", ("json", "msgpack")),
+    ("d a list", [{"type": "custom"}], None, "d", ("json", "msgpack")),
+    ("d a string", "player_join", None, "d", ("json", "msgpack")),
+    ("100 KiB payload", {"type": "custom", "blob": "x" * 100 * 1024}, None, "d",
+     ("json", "msgpack")),
+    ("nested 40 deep", {"type": "custom", "tree": _dict_chain(40)}, None, "d", ("json", "msgpack")),
+    ("a value no encoding carries", {"type": "custom", "at": object()}, None, "d",
+     ("json", "msgpack")),
+    ("a lone surrogate", {"type": "player_chat", "message": "a\ud800b"}, None, "d",
+     ("json", "msgpack")),
+    ("an integer key (MessagePack)", {"type": "custom", "by_id": {7: "x"}}, None, "d",
+     ("msgpack",)),
+    ("an integer beyond 64 bits (MessagePack)", {"type": "custom", "n": 2**70}, None, "d",
+     ("msgpack",)),
+]  # fmt: skip
+BAD_CASES = [
+    pytest.param(encoding, d, sid, where, id=f"{name}-{encoding}")
+    for name, d, sid, where, encodings in BAD_EVENTS
+    for encoding in encodings
+]
+
+
+@pytest.mark.parametrize(("encoding", "d", "sid", "where"), BAD_CASES)
+def test_an_event_the_daemon_could_not_read_is_refused_and_the_link_goes_on(
+    encoding: Encoding, d: Any, sid: Any, where: str
+) -> None:
+    """An event whose frame the daemon would close the link on (PROTOCOL.md, Envelope)
+    is refused at the call with :class:`InvalidEvent` naming the argument at fault:
+    nothing is queued or numbered, and the events before and after it reach the daemon
+    once, in order, on one connection. Kept, it was resent after every reconnection
+    and closed the link again, forever."""
+    wire = Wire(encoding=encoding)
+    wire.connect()
+    wire.event({"type": "health", "n": 0})
+    with pytest.raises(InvalidEvent, match="event refused, not queued") as refused:
+        wire.adapter.event(d, sid)
+    assert refused.value.where == where
+    assert refused.value.fix  # says how to send it instead
+    assert (wire.adapter.out.out_s, wire.adapter.waiting) == (1, 0)  # no number, no queue
+    wire.event({"type": "health", "n": 1})
+    assert [f.d["n"] for f in wire.events] == [0, 1]
+    assert [f.s for f in wire.events] == [1, 2]
+    assert wire.server_closes == []
+    assert wire.adapter.ready and wire.server.state == "ready"
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_the_largest_event_taken_is_one_the_daemon_reads(encoding: Encoding) -> None:
+    """The size checked is the encoded frame's, with the largest ``s`` it may take: an
+    event filling the frame to the limit is taken and read by the daemon; one byte more
+    is refused. (A check short of the wire would let a frame the daemon refuses through,
+    or refuse one it reads.)"""
+    base = encode(Frame("event", {"type": "custom", "blob": ""}, MAX_SEQUENCE), encoding)
+    room = MAX_FRAME_BYTES - len(base)
+    if encoding == "msgpack":
+        room -= 2  # a string over 31 bytes has a 2-byte longer header (str 16)
+    wire = Wire(encoding=encoding)
+    wire.connect()
+    with pytest.raises(InvalidEvent, match=f"over the daemon's limit of {MAX_FRAME_BYTES}"):
+        wire.adapter.event({"type": "custom", "blob": "x" * (room + 1)})
+    wire.event({"type": "custom", "blob": "x" * room})
+    assert [len(f.d["blob"]) for f in wire.events] == [room]
+    assert wire.server_closes == []
+
+
+def test_a_daemon_with_a_smaller_frame_limit_is_held_to_it() -> None:
+    """The limit is the one the daemon's ``hello`` gives (``[bridge] max_frame_bytes``),
+    not the protocol's default: a daemon reading at most 4 KiB would close the link on
+    a 10 KiB event (4012), so it is refused."""
+    wire = Wire()
+    wire.server = ServerLink(max_frame_bytes=4096)
+    wire.from_server(wire.server.connected(0.0))
+    assert wire.adapter.max_frame_bytes == 4096
+    with pytest.raises(InvalidEvent, match="over the daemon's limit of 4096"):
+        wire.adapter.event({"type": "custom", "blob": "x" * 10_000})
+    wire.event({"type": "custom", "blob": "x" * 1_000})
+    assert len(wire.events) == 1 and wire.server_closes == []
+
+
+def test_a_bad_event_is_refused_while_disconnected_too() -> None:
+    """Queued while the daemon is away, a bad event would close the first connection
+    back (and every one after): it is refused before any daemon is reached."""
+    wire = Wire()
+    with pytest.raises(InvalidEvent, match="sid: the session id is int 5"):
+        wire.adapter.event({"type": "custom"}, 5)  # type: ignore[arg-type]
+    wire.adapter.event({"type": "health", "n": 0})
+    wire.connect()
+    assert [f.d["n"] for f in wire.events] == [0]
+    assert wire.server_closes == []
 
 
 # -- the adapter's bound on unacknowledged events ------------------------------------------

@@ -28,7 +28,7 @@ from encounters.log import configure_logging
 from encounters.models import utcnow
 from encounters.models.audit import AuditEntry
 from encounters.storage import SQLiteStore, Store, WriteBatch
-from encounters_bridge.adapter import AdapterClient, EventQueueFull
+from encounters_bridge.adapter import AdapterClient, EventQueueFull, InvalidEvent
 from encounters_bridge.frames import CloseCode, Encoding, Frame, decode, encode
 from encounters_bridge.keys import create_world_key
 from encounters_bridge.server import BridgeEdge
@@ -1129,6 +1129,55 @@ async def test_a_daemon_not_acknowledging_fills_the_queue_and_its_acks_make_room
         release.set()  # a failed test must not leave the daemon's handler stuck
         await daemon.stop()
     assert [f.d["n"] for f in daemon.events_of("srv-1")] == list(range(6))
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bad", "sid"),
+    [
+        ("json", {"type": "custom", "n": -1}, 5),
+        ("msgpack", {"type": "custom", "n": -1}, 5),
+        ("json", {"type": "custom", "n": -1, "blob": "x" * 100 * 1024}, None),
+        ("msgpack", {"type": "custom", "n": -1, "blob": "x" * 100 * 1024}, None),
+        ("msgpack", {"type": "custom", "n": -1, "by_id": {7: "x"}}, None),
+        ("json", {"type": "custom", "n": -1, "message": "a\ud800b"}, None),
+    ],
+    ids=["numeric-sid-json", "numeric-sid-msgpack", "100kib-json", "100kib-msgpack",
+         "integer-key-msgpack", "lone-surrogate-json"],
+)  # fmt: skip
+async def test_an_event_the_daemon_could_not_read_is_refused_and_the_link_stays_up(
+    tmp_path: Path, encoding: Encoding, bad: dict[str, Any], sid: Any
+) -> None:
+    """A modder's event with a numeric ``sid``, a 100 KiB payload or a key MessagePack
+    links cannot carry is one the daemon closes the link on (4002, 4012); a lone
+    surrogate makes the WebSocket layer raise as it sends (1006). It used to be queued:
+    resent after every reconnection, it closed the link again, a hundred times in six
+    seconds, and no event behind it ever arrived. Now ``send_event`` raises
+    :class:`InvalidEvent`, and the link stays up on its first connection with the
+    events before and after it stored once, in order."""
+    daemon = await Daemon.start(tmp_path / "bridge.db")
+    key = await new_key(daemon.records, servers=["srv-1"])
+    a = Adapter.make(daemon.url, key, "srv-1", encoding)
+    client = a.client
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.run)
+            await until(lambda: a.live)
+            await client.send_event(health(0))
+            with pytest.raises(InvalidEvent, match="event refused, not queued"):
+                await client.send_event(bad, sid)
+            await client.send_event(health(1))
+            await until(lambda: len(daemon.events_of("srv-1")) == 2 and client.link.waiting == 0)
+            # a heartbeat goes and is answered on the same connection: the link is up
+            first_beat = client.link.next_heartbeat
+            await until(lambda: client.link.next_heartbeat != first_beat)
+            await client.send_event(health(2))
+            await until(lambda: len(daemon.events_of("srv-1")) == 3 and client.link.waiting == 0)
+            assert (a.closes, client.connections, a.live) == ([], 1, True)
+            await client.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        await daemon.stop()
+    assert [(f.s, f.d["n"]) for f in daemon.events_of("srv-1")] == [(1, 0), (2, 1), (3, 2)]
 
 
 async def test_bad_frames_from_the_daemon_never_stop_the_adapter_nor_lose_events() -> None:

@@ -147,8 +147,9 @@ export function frameFrom (raw) {
       (typeof s !== 'number' || !Number.isInteger(s) || s < 1 || s > MAX_SEQUENCE)) {
     throw new DecodeError(`'s' must be a whole number from 1 to ${MAX_SEQUENCE}`)
   }
+  // (characters counted as the daemon counts them, by code point, not UTF-16 unit)
   if (sid !== undefined && sid !== null &&
-      (typeof sid !== 'string' || sid.length === 0 || sid.length > 64)) {
+      (typeof sid !== 'string' || sid.length === 0 || [...sid].length > 64)) {
     throw new DecodeError("'sid' must be a string of 1 to 64 characters")
   }
   /** @type {Frame} */

@@ -153,13 +153,14 @@ class LinkIO {
 
   /**
    * Queue an event for the daemon. False when it was refused: the queue of events the
-   * daemon has not acknowledged is full (logged once per outage, see link.js).
+   * daemon has not acknowledged is full (logged once per outage, see link.js), or the
+   * daemon could not read the event (logged each time: what is wrong and how to fix it).
    * @param {Record<string, any>} d @param {string} [sid] @returns {boolean}
    */
   event (d, sid) {
     const effects = this.link.event(d, sid, now())
     this.apply(effects)
-    return !effects.some((e) => e.type === 'refused')
+    return !effects.some((e) => e.type === 'refused' || e.type === 'invalid')
   }
 }
 

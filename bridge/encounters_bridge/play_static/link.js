@@ -14,14 +14,22 @@
 //   {type: 'error', code, message}       the daemon refused a frame (the link stays)
 //   {type: 'dead'}                       the daemon has been silent too long: drop the socket
 //   {type: 'refused', waiting, limit}    event() refused the event: the queue is full
+//   {type: 'invalid', where, problem, fix, message}
+//                                        event() refused the event: the daemon could not
+//                                        read it (see eventProblem); with a 'log' warning
 //   {type: 'log', level, message}        a line for the console ('warn' or 'info')
 //
 // Limits: events wait in memory until acknowledged (a closed tab loses them; the daemon
 // keeps its own dispatches for the next link of the server), at most maxUnackedEvents:
 // refuse new events when full; never drop queued ones. Events are numbered and the
 // daemon refuses a gap, so the oldest cannot make room; a refused event is not queued.
+// An event the daemon would close the link on (eventProblem) is refused the same way:
+// queued, it would be resent after every reconnection and close the link again, forever.
 
-import { PROTOCOL_VERSION, retryAfterClose, decodeFrame } from './codec.js'
+import {
+  PROTOCOL_VERSION, MAX_DEPTH, MAX_FRAME_BYTES, MAX_SEQUENCE, DecodeError, retryAfterClose,
+  decodeFrame, encodeFrame, depthOf, isPlainObject, utf8Length
+} from './codec.js'
 
 /** Dispatches processed before an ack must go out (otherwise at the next tick). */
 export const ACK_EVERY = 32
@@ -47,6 +55,7 @@ export const MAX_UNACKED_EVENTS = 1000
  *   | {type: 'ready', sessions: any[], linkId: string | null} | {type: 'resumed', replayed: number}
  *   | {type: 'acked', s: number} | {type: 'error', code: string, message: string} | {type: 'dead'}
  *   | {type: 'refused', waiting: number, limit: number}
+ *   | {type: 'invalid', where: 'd' | 'sid', problem: string, fix: string, message: string}
  *   | {type: 'log', level: 'warn' | 'info', message: string}} Effect
  */
 
@@ -97,6 +106,8 @@ export class AdapterLink {
     this.tokensAt = null
     this.maxUnackedEvents = maxUnackedEvents
     this.refused = 0 // events refused since the queue was last full (0: not full now)
+    /** the largest frame the daemon reads: hello's max_frame_bytes once one came */
+    this.maxFrameBytes = MAX_FRAME_BYTES
   }
 
   // -- inputs -----------------------------------------------------------------------
@@ -141,6 +152,8 @@ export class AdapterLink {
   _onHello (frame, now) {
     const ms = frame.d.heartbeat_interval
     this.heartbeatInterval = typeof ms === 'number' && ms > 0 ? ms / 1000 : 15
+    const maxBytes = frame.d.max_frame_bytes
+    if (Number.isSafeInteger(maxBytes) && maxBytes > 0) this.maxFrameBytes = maxBytes
     // the first beat is jittered, so restarted servers do not beat in step
     this.nextHeartbeat = now + this.heartbeatInterval * this.random()
     if (this.linkId && this.resumeToken) {
@@ -288,12 +301,19 @@ export class AdapterLink {
   }
 
   /**
-   * Queue an event: sent now when the link is ready (and within rate), else later. When
-   * maxUnackedEvents already wait, the event is refused (not queued, not numbered): a
-   * 'refused' effect, and a warning 'log' effect at the first refusal of an outage.
+   * Queue an event: sent now when the link is ready (and within rate), else later. An
+   * event the daemon could not read (eventProblem) is refused: an 'invalid' effect and a
+   * warning 'log' effect, each time. When maxUnackedEvents already wait, the event is
+   * refused: a 'refused' effect, and a warning 'log' effect at the first refusal of an
+   * outage. A refused event is not queued and takes no number.
    * @param {Record<string, any>} d @param {string | undefined} sid @param {number} now @returns {Effect[]}
    */
   event (d, sid, now) {
+    const invalid = eventProblem(d, sid, this.maxFrameBytes)
+    if (invalid !== null) {
+      const message = `event refused, not queued: ${invalid.where}: ${invalid.problem}; ${invalid.fix}`
+      return [{ type: 'invalid', ...invalid, message }, { type: 'log', level: 'warn', message }]
+    }
     const waiting = this.unacked.length
     if (waiting >= this.maxUnackedEvents) {
       this.refused += 1
@@ -366,6 +386,65 @@ export class AdapterLink {
   backoff (attempt) {
     return Math.min(60, 2 ** Math.min(attempt, 6)) * (0.5 + 0.5 * this.random())
   }
+}
+
+const PLAIN = 'use only objects, arrays, strings, numbers, booleans and null'
+
+/**
+ * Why the daemon could not read an event frame of `d` and `sid`, or null when it could
+ * (PROTOCOL.md, "Events the daemon could not read are refused at the call"): `d` not a
+ * plain object, `sid` not a string of 1 to 64 characters (counted as the daemon counts
+ * them, by code point), nesting deeper than MAX_DEPTH, a value JSON.stringify refuses
+ * (a BigInt), or a frame over `maxBytes`. The frame is encoded as it goes on the wire,
+ * with the largest `s` (renumbering it on a new link cannot push it over the size), and
+ * decoded back as the daemon decodes it. Limit: what JSON.stringify changes goes as it
+ * writes it (NaN and Infinity as null; undefined and functions left out).
+ * @param {unknown} d @param {unknown} sid @param {number} [maxBytes]
+ * @returns {{where: 'd' | 'sid', problem: string, fix: string} | null}
+ */
+export function eventProblem (d, sid, maxBytes = MAX_FRAME_BYTES) {
+  if (!isPlainObject(d)) {
+    const got = Array.isArray(d) ? 'an array' : d === null ? 'null' : `a ${typeof d}`
+    return { where: 'd', problem: `the event is ${got}, not an object`, fix: 'pass its fields as an object' }
+  }
+  if (sid !== undefined && sid !== null) {
+    const length = typeof sid === 'string' ? [...sid].length : -1
+    if (length < 1 || length > 64) {
+      const got = length < 0 ? `a ${typeof sid} (${String(sid).slice(0, 40)})` : `${length} characters`
+      return {
+        where: 'sid',
+        problem: `the session id is ${got}, not a string of 1 to 64 characters`,
+        fix: 'pass the session id the daemon gave (a string), or undefined for no session'
+      }
+    }
+  }
+  /** @type {import('./codec.js').Frame} */
+  const frame = { op: 'event', d, s: MAX_SEQUENCE }
+  if (sid !== undefined && sid !== null) frame.sid = /** @type {string} */ (sid)
+  if (depthOf(frame) > MAX_DEPTH + 1) {
+    return { where: 'd', problem: `nested deeper than ${MAX_DEPTH} levels (or it holds itself)`, fix: 'flatten it' }
+  }
+  let text
+  try {
+    text = encodeFrame(frame)
+  } catch (err) {
+    return { where: 'd', problem: `JSON cannot carry it (${err instanceof Error ? err.message : String(err)})`, fix: PLAIN }
+  }
+  const size = utf8Length(text)
+  if (size > maxBytes) {
+    return {
+      where: 'd',
+      problem: `its frame is ${size} bytes, over the daemon's limit of ${maxBytes}`,
+      fix: 'send less (a summary, or an id the game looks up), or split it into several events'
+    }
+  }
+  try {
+    decodeFrame(text, maxBytes)
+  } catch (err) {
+    if (!(err instanceof DecodeError)) throw err
+    return { where: 'd', problem: `the daemon could not read it (${err.message})`, fix: PLAIN }
+  }
+  return null
 }
 
 /** @param {string} op @param {Record<string, any>} d @returns {Effect} */

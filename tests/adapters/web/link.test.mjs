@@ -3,8 +3,8 @@
 
 import test from 'node:test'
 import assert from 'node:assert/strict'
-import { AdapterLink, ACK_EVERY, EVENT_BURST, MAX_UNACKED_EVENTS } from '../../../bridge/encounters_bridge/play_static/link.js'
-import { decodeFrame } from '../../../bridge/encounters_bridge/play_static/codec.js'
+import { AdapterLink, ACK_EVERY, EVENT_BURST, MAX_UNACKED_EVENTS, eventProblem } from '../../../bridge/encounters_bridge/play_static/link.js'
+import { decodeFrame, encodeFrame, MAX_FRAME_BYTES, MAX_SEQUENCE } from '../../../bridge/encounters_bridge/play_static/codec.js'
 
 const HELLO = { op: 'hello', d: { protocol: 1, heartbeat_interval: 1000, max_frame_bytes: 65536 } }
 
@@ -286,4 +286,88 @@ test('the bound: 1,000 events by default, a whole number of at least 1 when give
   assert.equal(MAX_UNACKED_EVENTS, 1000)
   assert.equal(makeLink().maxUnackedEvents, 1000)
   for (const bad of [0, -1, 1.5, NaN]) assert.throws(() => makeLink({ maxUnackedEvents: bad }), RangeError)
+})
+
+// -- an event the daemon could not read is refused at the call, never queued (queued, it
+// was resent after every reconnection and closed the link again: 4002, 4012)
+
+const invalids = (effects) => effects.filter((e) => e.type === 'invalid')
+
+function chain (depth) {
+  let value = {}
+  for (let i = 1; i < depth; i++) value = { n: value }
+  return value
+}
+
+const looped = {}
+looped.self = looped
+
+const BAD_EVENTS = [
+  ['a numeric sid', { type: 'custom' }, 5, 'sid'],
+  ['an empty sid', { type: 'custom' }, '', 'sid'],
+  ['a 65-character sid', { type: 'custom' }, 's'.repeat(65), 'sid'],
+  ['d an array', [{ type: 'custom' }], undefined, 'd'],
+  ['d a string', 'player_join', undefined, 'd'],
+  ['d null', null, undefined, 'd'],
+  ['a 100 KiB payload', { type: 'custom', blob: 'x'.repeat(100 * 1024) }, undefined, 'd'],
+  ['nesting 40 deep', { type: 'custom', tree: chain(40) }, undefined, 'd'],
+  ['an object holding itself', { type: 'custom', looped }, undefined, 'd'],
+  ['a BigInt', { type: 'custom', n: 10n }, undefined, 'd'],
+  ['d whose toJSON is no object', { type: 'custom', toJSON: () => 'text' }, undefined, 'd']
+]
+
+for (const [name, d, sid, where] of BAD_EVENTS) {
+  test(`${name}: refused at the call, nothing queued, the events around it go out in order`, () => {
+    const link = makeLink()
+    ready(link)
+    assert.deepEqual(sent(link.event({ type: 'e', i: 0 }, undefined, 0)).map((f) => f.s), [1])
+    const effects = link.event(d, sid, 0)
+    const [invalid, ...more] = invalids(effects)
+    assert.deepEqual(more, [])
+    assert.equal(invalid.where, where)
+    assert.match(invalid.message, /^event refused, not queued: /)
+    assert.deepEqual(logs(effects).map((e) => [e.level, e.message]), [['warn', invalid.message]])
+    assert.deepEqual(sent(effects), [])
+    assert.deepEqual([link.outS, link.unacked.length], [1, 1]) // no number, not queued
+    const after = sent(link.event({ type: 'e', i: 1 }, undefined, 0))
+    assert.deepEqual(after.map((f) => [f.s, f.d.i]), [[2, 1]])
+    assert.deepEqual(link.unacked.map((f) => f.d.i), [0, 1])
+  })
+}
+
+test('a refused bad event is not resent after a reconnection (the link does not loop)', () => {
+  const link = makeLink()
+  ready(link)
+  link.event({ type: 'custom' }, 5, 0)
+  link.event({ type: 'e', i: 0 }, undefined, 0)
+  assert.equal(link.closed(1006), 'resume')
+  link.connected(1)
+  feed(link, HELLO, 1)
+  const resent = sent(feed(link, { op: 'resumed', d: { replayed: 0 } }, 1))
+  assert.deepEqual(resent.map((f) => [f.s, f.sid, f.d.i]), [[1, undefined, 0]])
+})
+
+test('the size checked is the encoded frame with the largest s: the largest event taken is one the daemon reads', () => {
+  const base = encodeFrame({ op: 'event', d: { type: 'custom', blob: '' }, s: MAX_SEQUENCE }).length
+  const room = MAX_FRAME_BYTES - base
+  assert.equal(eventProblem({ type: 'custom', blob: 'x'.repeat(room) }, undefined), null)
+  const link = makeLink()
+  ready(link)
+  const [frame] = sent(link.event({ type: 'custom', blob: 'x'.repeat(room) }, undefined, 0))
+  assert.equal(decodeFrame(encodeFrame(frame)).d.blob.length, room) // within the daemon's limit
+  const over = invalids(link.event({ type: 'custom', blob: 'x'.repeat(room + 1) }, undefined, 0))
+  assert.match(over[0].problem, new RegExp(`${MAX_FRAME_BYTES + 1} bytes, over the daemon's limit of ${MAX_FRAME_BYTES}`))
+  // the daemon counts bytes of UTF-8, and a sid's characters by code point
+  assert.equal(eventProblem({ type: 'custom', blob: 'é'.repeat(room / 2 + 1) }, undefined).where, 'd')
+  assert.equal(eventProblem({ type: 'custom' }, '😀'.repeat(64)), null)
+})
+
+test("the daemon's hello sets the limit: a smaller max_frame_bytes is held to", () => {
+  const link = makeLink()
+  link.connected(0)
+  feed(link, { op: 'hello', d: { protocol: 1, heartbeat_interval: 1000, max_frame_bytes: 4096 } })
+  assert.equal(link.maxFrameBytes, 4096)
+  const [invalid] = invalids(link.event({ type: 'custom', blob: 'x'.repeat(10000) }, undefined, 0))
+  assert.match(invalid.problem, /over the daemon's limit of 4096/)
+  assert.equal(link.unacked.length, 0)
 })
