@@ -6,7 +6,6 @@ carries only the caller's own record."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +13,10 @@ import httpx
 import pytest
 
 from encounters.moderation import TextFilter
-from encounters.settings import load_settings
 from encounters_bridge.keys import create_world_key
 from tests.conftest import encounter_dict
-from tests.fakes.http import fake_server
-from tests.fakes.llm import Script, openai_chat_reply
-from tests.sdk.generation.test_providers import openai_env
 from tests.support.control import bearer, make_keys, run_daemon
+from tests.support.prompts import two_servers_and_an_llm
 
 #: What an adaptive prompt says of a player who won their one recorded encounter.
 ONE_WIN = "won 1 of their last 1 encounters"
@@ -106,34 +102,13 @@ async def test_another_servers_sessions_neither_change_nor_read_a_servers_histor
 async def test_adaptive_generation_carries_only_the_callers_own_record(
     tmp_path: Path, text_filter: TextFilter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with fake_server() as server:
-        replies = Script(default=openai_chat_reply(json.dumps(encounter_dict())))
-        server.route("POST", "/v1/chat/completions", replies)
-        openai_env(monkeypatch, server.base_url, AE_DATA_DIR=str(tmp_path / "data"))
-        settings = load_settings()
-        async with run_daemon(tmp_path / "d.db", text_filter, settings=settings) as dm:
-            keys = await make_keys(dm.edge.store)
-            _, one = await create_world_key(dm.edge.store, "server one", "web", ["one"])
-            _, two = await create_world_key(dm.edge.store, "server two", "web", ["two"])
-            async with httpx.AsyncClient(base_url=dm.http_url) as http:
-                published = await http.post("/encounters", json=encounter_dict(),
-                                            headers=bearer(keys.creator))  # fmt: skip
-                assert published.status_code == 201
-                await play(http, one, "ana")
-
-                async def prompt_for(secret: str) -> str:
-                    before = replies.calls
-                    made = await http.post("/generate", json={"category": "combat",
-                                                              "player": "ana",
-                                                              "adaptive": True},
-                                           headers=bearer(secret))  # fmt: skip
-                    assert made.status_code == 201
-                    assert replies.calls > before
-                    return " ".join(
-                        m["content"] for b in replies.bodies[before:] for m in b["messages"]
-                    )
-
-                assert ONE_WIN in await prompt_for(one)  # its own record
-                assert "no recorded encounters yet" in await prompt_for(two)
-                for other in (keys.creator, keys.other, keys.admin):
-                    assert ONE_WIN not in await prompt_for(other)
+    async with two_servers_and_an_llm(tmp_path, text_filter, monkeypatch) as t:
+        published = await t.http.post("/encounters", json=encounter_dict(),
+                                      headers=bearer(t.keys.creator))  # fmt: skip
+        assert published.status_code == 201
+        await play(t.http, t.one, "ana")
+        adaptive = {"category": "combat", "player": "ana", "adaptive": True}
+        assert ONE_WIN in await t.prompt_for(t.one, adaptive)  # its own record
+        assert "no recorded encounters yet" in await t.prompt_for(t.two, adaptive)
+        for other in (t.keys.creator, t.keys.other, t.keys.admin):
+            assert ONE_WIN not in await t.prompt_for(other, adaptive)

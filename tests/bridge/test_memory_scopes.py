@@ -6,7 +6,6 @@ OpenAI stand-in) carries only the caller's own memories."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,8 @@ import pytest
 from encounters.companion import CompanionHost, CompanionScript, Context
 from encounters.models.common import utcnow
 from encounters.moderation import TextFilter
-from encounters.settings import load_settings
 from encounters_bridge.keys import create_world_key
 from encounters_bridge.tenancy import OWNER_KIND, Owner
-from tests.conftest import encounter_dict
-from tests.fakes.http import fake_server
-from tests.fakes.llm import Script, openai_chat_reply
-from tests.sdk.generation.test_providers import openai_env
 from tests.support.control import (
     SERVER,
     Game,
@@ -33,6 +27,7 @@ from tests.support.control import (
     run_daemon,
     until,
 )
+from tests.support.prompts import two_servers_and_an_llm
 
 
 def met(line: str, outcome: str = "positive") -> dict[str, Any]:
@@ -119,35 +114,15 @@ async def test_a_pair_claimed_before_scopes_keeps_serving_its_owner(
 async def test_generation_carries_only_the_callers_own_memories(
     tmp_path: Path, text_filter: TextFilter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with fake_server() as server:
-        replies = Script(default=openai_chat_reply(json.dumps(encounter_dict())))
-        server.route("POST", "/v1/chat/completions", replies)
-        openai_env(monkeypatch, server.base_url, AE_DATA_DIR=str(tmp_path / "data"))
-        settings = load_settings()
-        async with run_daemon(tmp_path / "d.db", text_filter, settings=settings) as dm:
-            keys = await make_keys(dm.edge.store)
-            _, one = await create_world_key(dm.edge.store, "server one", "web", ["one"])
-            _, two = await create_world_key(dm.edge.store, "server two", "web", ["two"])
-            async with httpx.AsyncClient(base_url=dm.http_url) as http:
-                wrote = await http.post("/memory/smith/ana",
-                                        json=met("You brought back my lost ring!"),
-                                        headers=bearer(one))  # fmt: skip
-                assert wrote.status_code == 201
-
-                async def prompt_for(secret: str) -> str:
-                    before = replies.calls
-                    made = await http.post("/generate", json={"category": "social",
-                                                              "player": "ana"},
-                                           headers=bearer(secret))  # fmt: skip
-                    assert made.status_code == 201
-                    assert replies.calls > before
-                    return " ".join(
-                        m["content"] for b in replies.bodies[before:] for m in b["messages"]
-                    )
-
-                assert "lost ring" in await prompt_for(one)  # its own memories
-                for other in (two, keys.creator, keys.other, keys.admin):
-                    assert "lost ring" not in await prompt_for(other)
+    async with two_servers_and_an_llm(tmp_path, text_filter, monkeypatch) as t:
+        wrote = await t.http.post("/memory/smith/ana",
+                                  json=met("You brought back my lost ring!"),
+                                  headers=bearer(t.one))  # fmt: skip
+        assert wrote.status_code == 201
+        social = {"category": "social", "player": "ana"}
+        assert "lost ring" in await t.prompt_for(t.one, social)  # its own memories
+        for other in (t.two, t.keys.creator, t.keys.other, t.keys.admin):
+            assert "lost ring" not in await t.prompt_for(other, social)
 
 
 @pytest.mark.anyio
