@@ -81,13 +81,24 @@ async def test_a_server_reads_only_the_player_stats_of_the_sessions_it_started(
 
             assert await stats(http, one, "ana") == (1, 1)  # not server two's sessions
             assert await stats(http, two, "ana") == (2, 0)  # nor server one's win
+            # a campaign step server two plays for ana is its session too
+            saga = {"id": "saga", "name": "The Saga", "steps": [{"encounter_id": "enc_test"}]}
+            made = await http.post("/campaigns", json=saga, headers=bearer(keys.creator))
+            assert made.status_code == 201
+            run = await http.post("/campaigns/saga/start", json={"player": "ana"},
+                                  headers=bearer(two))  # fmt: skip
+            assert run.status_code == 201
+            step = await http.post(f"/campaign-runs/{run.json()['id']}/play", headers=bearer(two))
+            assert step.status_code == 201
+            assert await stats(http, two, "ana") == (3, 0)
+            assert await stats(http, one, "ana") == (1, 1)
 
             # an admin reads every session of the player id (its own and those made
             # before scopes too), or one server's by naming it
             await start(http, keys.admin, "ana")
-            assert await stats(http, keys.admin, "ana") == (4, 1)
+            assert await stats(http, keys.admin, "ana") == (5, 1)
             assert await stats(http, keys.admin, "ana", "web:one") == (1, 1)
-            assert await stats(http, keys.admin, "ana", "web:two") == (2, 0)
+            assert await stats(http, keys.admin, "ana", "web:two") == (3, 0)
             assert await stats(http, one, "ana") == (1, 1)
 
             picked = await http.get("/analytics/player/ana?server=web:one", headers=bearer(two))
