@@ -9,7 +9,9 @@ remember and rate the same NPC and player ids apart and neither can read, change
 lock out the other's. NPC memory pairs claimed before scopes existed (an ``owner``
 document of resource ``memory``) stay their owner's, read where they were written.
 Difficulty histories written before scopes (one per player, changed by every tenant)
-stay in the unscoped namespace: an admin's, not served to any game server.
+stay in the unscoped namespace: an admin's, not served to any game server. Player
+analytics follow the same scopes: a session a game server starts is marked with its
+scope (:meth:`Tenancy.session_scope`), and its feedback is recorded in it.
 
 Owners are tags: ``key:<id>`` for a control-API key, ``server:<world>:<server id>``
 for a game server's world key (one per server id it is bound to; ``server:<world>:
@@ -155,6 +157,13 @@ class Tenancy:
         if owner is not None and owner.startswith("server:"):
             return True, owner
         return is_admin(principal), None
+
+    @staticmethod
+    def session_scope(principal: ApiKey | WorldKey) -> str | None:
+        """The scope whose player analytics count a session ``principal`` starts: a
+        game server's own (its first owner tag, as :meth:`player_scope`); none for
+        others (their sessions count only in the unscoped view an admin reads)."""
+        return tags(principal)[0] if isinstance(principal, WorldKey) else None
 
     async def mine(self, resource: Resource, item_id: str, principal: ApiKey | WorldKey) -> bool:
         try:

@@ -219,6 +219,9 @@ def test_cli_shows_analytics_and_metrics(tmp_path: Path) -> None:
         async with Engine(data_dir=tmp_path) as engine:
             await play(engine, "ana")
             spec = await engine.generate(category="combat", player="ana", seed=1)
+            served = await engine.start_session("ana", spec)  # a game server's session
+            await engine.analytics.record_session_scope(served.id, "ana", "server:web:one")
+            await engine.analytics.flush()
             return spec.id
 
     encounter_id = anyio.run(seed)
@@ -231,6 +234,13 @@ def test_cli_shows_analytics_and_metrics(tmp_path: Path) -> None:
     assert json.loads(shown.output)["completions"] == 1
     table = runner.invoke(app, [*base, "analytics", "player", "ana"])
     assert table.exit_code == 0 and "completed" in table.output
+    everyone = runner.invoke(app, [*base, "analytics", "player", "ana", "--json"])
+    assert json.loads(everyone.output)["sessions_played"] == 2
+    scoped = runner.invoke(app, [*base, "analytics", "player", "ana", "--json",
+                                 "--scope", "server:web:one"])  # fmt: skip
+    assert scoped.exit_code == 0, scoped.output
+    got = json.loads(scoped.output)
+    assert (got["sessions_played"], got["sessions_completed"]) == (1, 0)
     fb = runner.invoke(app, [*base, "analytics", "feedback", encounter_id, "ana", "6"])
     assert fb.exit_code == 1 and "rating" in fb.output
     metrics = runner.invoke(app, [*base, "metrics", "--days", "1", "--json"])

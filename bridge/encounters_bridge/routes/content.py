@@ -108,6 +108,8 @@ def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
         await readable("encounter", body.encounter_id, who)
         session = await engine.start_session(body.player, body.encounter_id)
         await tenancy.record("session", session.id, who)
+        if (scope := tenancy.session_scope(who)) is not None:  # its server's player stats
+            await engine.analytics.record_session_scope(session.id, session.player_id, scope)
         return session
 
     @api.get("/sessions/{session_id}")

@@ -143,6 +143,8 @@ def router(engine: Engine, tenancy: Tenancy) -> APIRouter:
         await tenancy.check("campaign-run", run_id, who)
         session = await engine.play_campaign_step(run_id)
         await tenancy.record("session", session.id, who)
+        if (scope := tenancy.session_scope(who)) is not None:  # its server's player stats
+            await engine.analytics.record_session_scope(session.id, session.player_id, scope)
         return session
 
     @api.post("/campaign-runs/{run_id}/advance")

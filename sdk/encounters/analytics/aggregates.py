@@ -90,6 +90,7 @@ class _EncounterAggregate(_Aggregate[EncounterAnalytics]):
         self.by_description: dict[str, Counter[str]] = {}
         self.ratings: Counter[int] = Counter()
         self.comments: deque[FeedbackComment] = deque(maxlen=LATEST_COMMENTS)
+        self.rated: dict[tuple[str, str], int] = {}  # (scope, player) -> their rating
 
     def add(self, row: LoggedEvent) -> None:
         d = row.data
@@ -141,16 +142,39 @@ class _EncounterAggregate(_Aggregate[EncounterAnalytics]):
             if reason is not None:
                 self.reasons[reason] += 1
         elif kind == "feedback":
-            rating = d.get("rating")
-            if isinstance(rating, int) and 1 <= rating <= 5:
-                self.ratings[rating] += 1
-                comment = d.get("comment")
-                if isinstance(comment, str) and comment:
-                    player = d.get("player")
-                    self.comments.append(FeedbackComment(
-                        player_id=player if isinstance(player, str) else None,
-                        rating=rating, comment=comment, at=row.at,
-                    ))  # fmt: skip
+            self._feedback(row)
+
+    def _feedback(self, row: LoggedEvent) -> None:
+        """Unscoped feedback (the SDK's) counts every time it is given; scoped feedback
+        (a game server's) counts once per player and scope, the latest replacing the
+        earlier rating and comment. Limits: the view remembers the last
+        ``_MAX_OPEN`` raters per encounter; a rater older than those who rates again
+        counts twice."""
+        d = row.data
+        rating = d.get("rating")
+        if not isinstance(rating, int) or not 1 <= rating <= 5:
+            return
+        player = d.get("player")
+        player = player if isinstance(player, str) else None
+        scope = d.get("scope")
+        scope = scope if isinstance(scope, str) else None
+        if scope is not None and player is not None:
+            earlier = self.rated.pop((scope, player), None)
+            if earlier is not None:
+                self.ratings[earlier] -= 1
+                kept = [c for c in self.comments if (c.scope, c.player_id) != (scope, player)]
+                if len(kept) < len(self.comments):
+                    self.comments = deque(kept, maxlen=LATEST_COMMENTS)
+            self.rated[(scope, player)] = rating
+            if len(self.rated) > _MAX_OPEN:
+                del self.rated[next(iter(self.rated))]
+        self.ratings[rating] += 1
+        comment = d.get("comment")
+        if isinstance(comment, str) and comment:
+            self.comments.append(
+                FeedbackComment(player_id=player, rating=rating, comment=comment, at=row.at,
+                                scope=scope)
+            )  # fmt: skip
 
     def result(self, now: datetime) -> EncounterAnalytics:
         finished = sum(self.status.values())
@@ -197,8 +221,16 @@ class _EncounterAggregate(_Aggregate[EncounterAnalytics]):
 
 
 class _PlayerAggregate(_Aggregate[PlayerStats]):
-    def __init__(self, player_id: str) -> None:
+    """A player's sessions: all of them (``scope`` None), or only those marked (a
+    ``session.scoped`` row) as of ``scope``. A session's rows read before its mark
+    wait for it; those of a session never marked (not a game server's) are dropped
+    when more than ``_MAX_OPEN`` wait."""
+
+    def __init__(self, player_id: str, scope: str | None = None) -> None:
         self.player_id = player_id
+        self.scope = scope
+        self.marked: dict[str, bool] = {}  # session -> whether it is of ``scope``
+        self.waiting: dict[str, list[LoggedEvent]] = {}  # session -> its rows, unmarked
         self.played = 0
         self.status: Counter[str] = Counter()
         self.play_time = 0.0
@@ -208,6 +240,30 @@ class _PlayerAggregate(_Aggregate[PlayerStats]):
         self.last: datetime | None = None
 
     def add(self, row: LoggedEvent) -> None:
+        if self.scope is None:
+            self._count(row)
+            return
+        d = row.data
+        sid = d.get("session")
+        if not isinstance(sid, str):
+            return
+        if d.get("type") == "session.scoped":
+            mine = self.marked[sid] = d.get("scope") == self.scope
+            if len(self.marked) > _MAX_OPEN:
+                del self.marked[next(iter(self.marked))]
+            for earlier in self.waiting.pop(sid, ()):
+                if mine:
+                    self._count(earlier)
+            return
+        known = self.marked.get(sid)
+        if known is None:
+            self.waiting.setdefault(sid, []).append(row)
+            if len(self.waiting) > _MAX_OPEN:
+                del self.waiting[next(iter(self.waiting))]
+        elif known:
+            self._count(row)
+
+    def _count(self, row: LoggedEvent) -> None:
         d = row.data
         kind = d.get("type")
         if kind == "session.started":

@@ -24,7 +24,13 @@ FINISH_TYPES = {
     "session.abandoned": "abandoned",
 }
 #: Rows of these types also go to :data:`SESSIONS_LOG`.
-SESSION_LEVEL = {"session.started", "encounter.generated", "published", *FINISH_TYPES}
+SESSION_LEVEL = {
+    "session.started",
+    "session.scoped",
+    "encounter.generated",
+    "published",
+    *FINISH_TYPES,
+}
 
 MAX_COMMENT = 1000  #: feedback comments are cut to this many characters
 LATEST_COMMENTS = 20  #: comments kept in :class:`FeedbackSummary`
@@ -69,6 +75,9 @@ class FeedbackComment(BaseModel):
     rating: int
     comment: str
     at: datetime
+    #: The scope the feedback was recorded in (None: unscoped); not serialised, so a
+    #: caller can tell its own scope's comments from others' without showing scopes.
+    scope: str | None = Field(default=None, exclude=True)
 
 
 class FeedbackSummary(BaseModel):

@@ -222,11 +222,23 @@ class AnalyticsRecorder:
         return info
 
     async def record_feedback(
-        self, encounter_id: str, player_id: str, rating: int, comment: str | None = None
+        self,
+        encounter_id: str,
+        player_id: str,
+        rating: int,
+        comment: str | None = None,
+        *,
+        scope: str | None = None,
     ) -> None:
         """A player's rating (a whole number 1..5) of an encounter, with an optional
         comment (control characters removed, cut to 1000 characters). Bad input raises
-        :class:`~encounters.errors.ValidationFailed` naming the field."""
+        :class:`~encounters.errors.ValidationFailed` naming the field.
+
+        No ``scope`` (the SDK's way): every rating counts. In a ``scope`` (an opaque
+        string: the daemon gives each game server its own), the player id is the one
+        that scope knows, and the player's latest rating of the encounter replaces
+        their earlier one in that scope only; the same id in another scope, or
+        unscoped, is another rater."""
         checked = validate_model(
             FeedbackInput,
             {"encounter_id": encounter_id, "player_id": player_id, "rating": rating,
@@ -235,12 +247,33 @@ class AnalyticsRecorder:
         )  # fmt: skip
         row: dict[str, Any] = {"type": "feedback", "player": checked.player_id,
                                "rating": checked.rating}  # fmt: skip
+        if scope is not None:
+            row["scope"] = _check_scope(scope)
         text = clean_comment(checked.comment) if checked.comment is not None else None
         if text is not None:
             row["comment"] = text
         self._buffer(checked.encounter_id, self._clock(), row)
         if len(self._rows) >= self.flush_every:
             await self._batch_full()
+
+    async def record_session_scope(self, session_id: str, player_id: str, scope: str) -> None:
+        """Mark the session ``session_id`` of ``player_id`` as played in ``scope`` (an
+        opaque string: the daemon marks each session a game server starts with its
+        scope), so :meth:`player` in that scope counts it. A session is marked once:
+        later marks of it are ignored by the views that read an earlier one. Limits:
+        a session started but never marked (the process stopped in between) counts in
+        no scope, only in the unscoped view."""
+        if not isinstance(session_id, str) or not session_id or len(session_id) > 200:
+            raise _bad("session_id", "must be an id of 1..200 characters")
+        if not isinstance(player_id, str) or not player_id:
+            raise _bad("player_id", "must be a non-empty string")
+        row = {"type": "session.scoped", "session": session_id, "scope": _check_scope(scope)}
+        self._session_rows.append((player_id, self._clock(), row))
+        if len(self._session_rows) > self.max_buffer:
+            overflow = len(self._session_rows) - self.max_buffer
+            del self._session_rows[:overflow]
+            self.rows_dropped += overflow
+            log.warning("analytics.rows_dropped", rows=overflow, total=self.rows_dropped)
 
     async def record_published(
         self, kind: Literal["encounter", "template"], item_id: str, at: datetime | None = None
@@ -289,6 +322,16 @@ class AnalyticsRecorder:
             self._cache.discard(key)
             if key in self._inflight:
                 self._inflight[key] = True
+        if not encounters:  # a player's scoped views: ("player", "<scope>/<player id>")
+            players = {key for _, key in changed}
+
+            def scoped(k: tuple[str, str]) -> bool:
+                return k[0] == "player" and "/" in k[1] and k[1].rsplit("/", 1)[1] in players
+
+            self._cache.discard_where(scoped)
+            for key in self._inflight:
+                if scoped(key):
+                    self._inflight[key] = True
         if not encounters:
             self._cache.discard_where(lambda k: k[0] == "global")
             for key in self._inflight:
@@ -341,12 +384,16 @@ class AnalyticsRecorder:
             lambda: _EncounterAggregate(encounter_id),
         )
 
-    async def player(self, player_id: str) -> PlayerStats:
-        """One player's sessions, results, play time and favourite categories."""
+    async def player(self, player_id: str, *, scope: str | None = None) -> PlayerStats:
+        """One player's sessions, results, play time and favourite categories: every
+        session of the player id (no ``scope``), or only those marked as of ``scope``
+        (:meth:`record_session_scope`)."""
         if not isinstance(player_id, str) or not player_id:
             raise _bad("player_id", "must be a non-empty string")
+        name = player_id if scope is None else f"{_check_scope(scope)}/{player_id}"
+        key = ("player", name)
         return await self._read(
-            ("player", player_id), SESSIONS_LOG, player_id, lambda: _PlayerAggregate(player_id)
+            key, SESSIONS_LOG, player_id, lambda: _PlayerAggregate(player_id, scope)
         )
 
     async def global_stats(self, since: datetime | None = None) -> GlobalStats:
@@ -401,5 +448,12 @@ class AnalyticsRecorder:
 
 
 _SESSION_FIELDS = frozenset(
-    {"type", "session", "category", "duration", "reason", "generator", "item", "id"}
+    {"type", "session", "category", "duration", "reason", "generator", "item", "id", "scope"}
 )
+
+
+def _check_scope(scope: object) -> str:
+    """A scope is a non-empty string (an empty one would read as no scope)."""
+    if not isinstance(scope, str) or not scope or len(scope) > 300:
+        raise _bad("scope", "must be a string of 1..300 characters, or None")
+    return scope

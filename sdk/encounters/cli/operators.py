@@ -171,11 +171,16 @@ def analytics_encounter(
 def analytics_player(
     player_id: Annotated[str, typer.Argument(help="Player id.")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    scope: Annotated[
+        str | None,
+        typer.Option(help="Only the sessions of this scope (a game server's: server:WORLD:ID)."),
+    ] = None,
 ) -> None:
-    """A player's sessions, success rate, play time and favourite categories."""
+    """A player's sessions, success rate, play time and favourite categories: every
+    session of the player id, or only those a game server started (``--scope``)."""
 
     async def work(engine: Engine) -> None:
-        p = await engine.analytics.player(player_id)
+        p = await engine.analytics.player(player_id, scope=scope)
         if as_json:
             out.print_json(p.model_dump_json())
             return

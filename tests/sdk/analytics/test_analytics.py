@@ -295,6 +295,54 @@ async def test_player_and_global_stats() -> None:
         assert later.total_sessions == 0 and later.total_players == 0
 
 
+async def test_scoped_player_stats_count_only_the_sessions_marked_as_of_their_scope() -> None:
+    async with Engine(Settings(store="memory")) as engine:
+        recorder = engine.analytics
+        spec = await engine.save_encounter(encounter_dict())
+        ours = await engine.start_session("ana", spec.id)
+        await recorder.record_session_scope(ours.id, "ana", "server:web:one")
+        await engine.update_objective(ours.id, "obj_1", completed=True)
+        await engine.complete_session(ours.id)
+        theirs = await engine.start_session("ana", spec.id)
+        await recorder.player("ana", scope="server:web:one")  # a view reads before the mark
+        await recorder.record_session_scope(theirs.id, "ana", "server:web:two")
+        unmarked = await engine.start_session("ana", spec.id)
+        await engine.fail_session(unmarked.id)
+
+        one = await recorder.player("ana", scope="server:web:one")
+        assert (one.sessions_played, one.sessions_completed, one.sessions_failed) == (1, 1, 0)
+        two = await recorder.player("ana", scope="server:web:two")
+        assert (two.sessions_played, two.sessions_completed) == (1, 0)
+        everyone = await recorder.player("ana")  # no scope: every session, as before
+        assert (everyone.sessions_played, everyone.sessions_failed) == (3, 1)
+        # a finish after a read shows at once in that scope's view (its cache is dropped)
+        await engine.update_objective(theirs.id, "obj_1", completed=True)
+        await engine.complete_session(theirs.id)
+        assert (await recorder.player("ana", scope="server:web:two")).sessions_completed == 1
+        with pytest.raises(ValidationFailed, match="scope"):
+            await recorder.player("ana", scope="")
+
+
+async def test_scoped_feedback_counts_once_per_player_and_scope() -> None:
+    recorder = AnalyticsRecorder(MemoryStore())
+    await recorder.record_feedback("enc_1", "ana", 5, "Loved it", scope="server:web:one")
+    for stars in (1, 2):  # the same id in another scope is another rater, once
+        await recorder.record_feedback("enc_1", "ana", stars, "Meh", scope="server:web:two")
+    await recorder.record_feedback("enc_1", "ana", 4)  # unscoped: counted every time
+    await recorder.record_feedback("enc_1", "ana", 4)
+    fb = (await recorder.encounter("enc_1")).player_feedback
+    assert fb.count == 4 and fb.histogram == {1: 0, 2: 1, 3: 0, 4: 2, 5: 1}
+    assert [(c.scope, c.comment) for c in fb.latest_comments] == [
+        ("server:web:two", "Meh"),
+        ("server:web:one", "Loved it"),
+    ]
+    assert "scope" not in fb.latest_comments[0].model_dump()  # never shown
+    await recorder.record_feedback("enc_1", "ana", 3, scope="server:web:one")  # changed mind
+    fb = (await recorder.encounter("enc_1")).player_feedback
+    assert fb.histogram == {1: 0, 2: 1, 3: 1, 4: 2, 5: 0}
+    assert [c.comment for c in fb.latest_comments] == ["Meh"]
+
+
 async def test_rows_are_written_in_batches_and_reads_flush_first() -> None:
     store = CountingStore()
     async with Engine(Settings(store="memory"), store=store) as engine:
