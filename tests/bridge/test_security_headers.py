@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from encounters.moderation import TextFilter
+from encounters_bridge.audio import AudioLinks
 from encounters_bridge.keys import create_world_key
 from encounters_bridge.studio import DIST
 from tests.support.control import SERVER, bearer, make_keys, run_daemon
@@ -111,6 +112,14 @@ async def test_the_web_worlds_page_may_reach_the_edge_and_nothing_else(
         # the link the page is given is one the policy lets it open
         r = await http.post(f"/web-world/{SERVER}/passes", headers=bearer(keys.creator))
         assert r.json()["wsUrl"].startswith(edge + "/")
+        # behind a proxy: the proxy's wss address, and voices from the public address
+        dm.service.public_url = "https://games.example.com"
+        dm.service.audio_links = AudioLinks("https://voices.example.com:8443/")
+        csp = assert_guarded(await http.get(f"/play/{SERVER}"))
+        assert csp["connect-src"] == ["'self'", "wss://games.example.com"]
+        assert csp["media-src"] == ["'self'", "blob:", "https://voices.example.com:8443"]
+        r = await http.post(f"/web-world/{SERVER}/passes", headers=bearer(keys.creator))
+        assert r.json()["wsUrl"].startswith("wss://games.example.com/")
 
 
 async def test_swagger_ui_runs_its_own_inline_script_and_no_other(
