@@ -36,6 +36,9 @@ validated (errors name the field); errors come back as ``{"error": {"message",
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -71,6 +74,7 @@ from .deployment import BacklogRefused, DeploymentError, DeploymentService
 from .deploys import Deploys
 from .editor import editor_router
 from .gate import MAX_BODY_BYTES, Gate
+from .headers import SecurityHeaders, content_security_policy
 from .links import LinkBacklogFull
 from .play import mount_play
 from .routes import (
@@ -117,7 +121,8 @@ def create_app(
                   description=API_DESCRIPTION)  # fmt: skip
     app.add_middleware(Gate, store=service.records, max_body_bytes=max_body_bytes)
     telemetry = Telemetry(service)
-    app.add_middleware(RequestTimer, telemetry=telemetry)  # outermost: times refusals too
+    app.add_middleware(RequestTimer, telemetry=telemetry)  # times refusals too
+    app.add_middleware(SecurityHeaders)  # outermost: on refusals too (headers.py)
     _error_handlers(app)
     _docs(app)
 
@@ -184,16 +189,23 @@ def _docs(app: FastAPI) -> None:
     app.mount("/docs/static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
               name="swagger-ui")  # fmt: skip
 
+    page = get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="AI Encounters bridge",
+        swagger_js_url="/docs/static/swagger-ui-bundle.js",
+        swagger_css_url="/docs/static/swagger-ui.css",
+        swagger_favicon_url="/docs/static/favicon-32x32.png",
+        oauth2_redirect_url=None,
+    )
+    # the page starts Swagger UI from one inline script: the policy allows it by its
+    # hash (and nothing else inline)
+    inline = re.findall(rb"<script>(.*?)</script>", page.body, re.S)
+    hashes = [f"'sha256-{base64.b64encode(hashlib.sha256(s).digest()).decode()}'" for s in inline]
+    policy = content_security_policy(scripts=hashes)
+
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="AI Encounters bridge",
-            swagger_js_url="/docs/static/swagger-ui-bundle.js",
-            swagger_css_url="/docs/static/swagger-ui.css",
-            swagger_favicon_url="/docs/static/favicon-32x32.png",
-            oauth2_redirect_url=None,
-        )
+        return HTMLResponse(page.body, headers={"content-security-policy": policy})
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

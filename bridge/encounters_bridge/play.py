@@ -69,6 +69,7 @@ from encounters.moderation import ModerationResult
 
 from .deployment import DeploymentService
 from .frames import Frame
+from .headers import content_security_policy, origin_of
 from .keys import digest
 from .play_i18n import catalog_json, choose_language
 from .routes import auth
@@ -568,10 +569,18 @@ def mount_play(app: FastAPI, service: DeploymentService) -> PlayPasses:
         await rooms.serve(ws, server_id, passes)
 
     @router.get("/play/{server_id}", include_in_schema=False)
-    async def page(server_id: str) -> Response:
+    async def page(server_id: str, request: Request) -> Response:
         if not SERVER_ID.match(server_id):
             raise HTTPException(404, "no such web server")
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+        # the page links to the edge's port and plays voices from their public address:
+        # the policy (headers.py) allows those two origins and nothing else beyond its own
+        link = link_url(service.public_url, request.url.hostname, service.edge.port)
+        voices = service.audio_links.base_url if service.audio_links else None
+        policy = content_security_policy(connect=[origin_of(link)],
+                                         media=[origin_of(voices)] if voices else [])  # fmt: skip
+        return FileResponse(STATIC / "index.html", headers={
+            "Cache-Control": "no-cache", "Content-Security-Policy": policy,
+        })  # fmt: skip
 
     @router.get("/play/assets/messages.json", include_in_schema=False)
     async def messages(request: Request, lang: str | None = None) -> Response:

@@ -50,7 +50,7 @@ def json_vectors() -> list[str]:
 def test_web_link_and_world_unit_tests() -> None:
     run = subprocess.run(
         [*node_with_websocket(), "--test", "--test-reporter=tap", "link.test.mjs",
-         "world.test.mjs"],
+         "world.test.mjs", "i18n.test.mjs"],
         cwd=HERE, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     summary = _tap_summary(run.stdout)
