@@ -39,6 +39,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -182,19 +183,20 @@ def _unreadable(exc: StarletteHTTPException) -> str | None:
 
 
 def _docs(app: FastAPI) -> None:
-    """Swagger UI at ``/docs`` from the ``swagger-ui-bundle`` package (works offline),
+    """Swagger UI at ``/docs`` from the files the ``fastapi-offline`` package ships
+    (Swagger UI 5, which reads the OpenAPI 3.1 document FastAPI makes; works offline),
     and the OpenAPI document with the component schemas request bodies refer to."""
-    import swagger_ui_bundle
+    import fastapi_offline
 
-    app.mount("/docs/static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
-              name="swagger-ui")  # fmt: skip
+    static = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/docs/static", StaticFiles(directory=static), name="swagger-ui")
 
     page = get_swagger_ui_html(
         openapi_url="/openapi.json",
         title="AI Encounters bridge",
         swagger_js_url="/docs/static/swagger-ui-bundle.js",
         swagger_css_url="/docs/static/swagger-ui.css",
-        swagger_favicon_url="/docs/static/favicon-32x32.png",
+        swagger_favicon_url="/docs/static/favicon.png",
         oauth2_redirect_url=None,
     )
     # the page starts Swagger UI from one inline script: the policy allows it by its
