@@ -510,11 +510,14 @@ def link_url(public_url: str | None, host: str | None, port: int | None) -> str:
     """Where the page opens its link: behind a reverse proxy (``public_url`` set, e.g.
     ``https://games.example.com``) the proxy's ``/ws`` on the same origin (``wss``
     under HTTPS, so the browser allows it); else the edge's own port on the host the
-    page came from."""
+    page came from (an IPv6 address in brackets, as a URL writes it)."""
     if public_url:
         scheme, rest = public_url.split("://", 1)
         return f"{'wss' if scheme == 'https' else 'ws'}://{rest.rstrip('/')}/ws?encoding=json"
-    return f"ws://{host or '127.0.0.1'}:{port}/ws?encoding=json"
+    host = host or "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"ws://{host}:{port}/ws?encoding=json"
 
 
 def mount_play(app: FastAPI, service: DeploymentService) -> PlayPasses:

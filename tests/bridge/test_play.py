@@ -361,6 +361,8 @@ def test_behind_a_proxy_the_page_links_through_the_public_address() -> None:
         "ws://lan-box:8080/ae/ws?encoding=json"
     )
     assert link_url(None, "127.0.0.1", 3002) == "ws://127.0.0.1:3002/ws?encoding=json"
+    # a page asked for at http://[::1]:3001/ (the request's hostname has no brackets)
+    assert link_url(None, "::1", 3002) == "ws://[::1]:3002/ws?encoding=json"
 
 
 async def test_on_several_nodes_a_link_pass_is_redeemed_once_on_any_node(
