@@ -41,8 +41,12 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "sdk"))
 
 from encounters.models.persona import PersonaCore  # noqa: E402
-from encounters.moderation import ContentModerator, TextFilter, pii  # noqa: E402
-from encounters.moderation import credentials  # noqa: E402
+from encounters.moderation import (  # noqa: E402
+    ContentModerator,
+    TextFilter,
+    credentials,
+    pii,
+)
 
 GAME = [
     "anyone selling diamonds? paying 3 emeralds each",
