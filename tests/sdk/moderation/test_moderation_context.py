@@ -219,6 +219,8 @@ def test_going_somewhere_is_not_violence(moderator: ContentModerator, text: str)
     ("text", "topic"),
     [
         ("he broke her arm at school", "violence"),
+        ("i hurt my sisters arm at practice", "violence"),
+        ("i broke my brothers nose at school", "violence"),
         ("i broke my arm on purpose", "self_harm"),
         ("i hurt my arm cutting again", "self_harm"),
         ("i'm going to the gym after school to stab him", "violence"),
@@ -230,7 +232,8 @@ def test_going_somewhere_is_not_violence(moderator: ContentModerator, text: str)
 def test_the_same_shapes_with_harm_are_still_blocked(
     moderator: ContentModerator, text: str, topic: str
 ) -> None:
-    """The neutral patterns above match whole lines only: someone else's arm, "on
-    purpose", cutting, a weapon or a request in the same line is still harm."""
+    """The neutral patterns above match whole lines only: someone else's arm (also
+    "my sisters arm"), "on purpose", cutting, a weapon or a request in the same line is
+    still harm."""
     result = moderator.check_message(text, COMPANION)
     assert result.decision == "block" and topic in result.categories, result
