@@ -196,7 +196,7 @@ def test_accidental_injuries_are_not_violence_or_self_harm(
 @pytest.mark.parametrize(
     "text",
     ["i got a C on my essay", "i got a B on my quiz", "i got a 7 on my essay",
-     "im so proud of you", "i'm so proud of u"],
+     "im so proud of you", "i'm so proud of u", "im so proud of you 😭"],
 )  # fmt: skip
 def test_grades_and_praise_are_not_sexual(moderator: ContentModerator, text: str) -> None:
     """A school grade or being proud of someone (`[sexual neutral]`): frames such as
@@ -227,13 +227,15 @@ def test_going_somewhere_is_not_violence(moderator: ContentModerator, text: str)
         ("im going to the library friday with my gun", "violence"),
         ("i'm so proud of you, now send me a pic", "sexual"),
         ("i got a B on my quiz, now send nudes", "sexual"),
+        ("im so proud of you 🍆💦", "sexual"),
+        ("going to the concert friday 🔫", "violence"),
     ],
 )
 def test_the_same_shapes_with_harm_are_still_blocked(
     moderator: ContentModerator, text: str, topic: str
 ) -> None:
     """The neutral patterns above match whole lines only: someone else's arm (also
-    "my sisters arm"), "on purpose", cutting, a weapon or a request in the same line is
-    still harm."""
+    "my sisters arm"), "on purpose", cutting, a weapon, a request or an emoji other than
+    a smiley or a heart in the same line is still harm as before."""
     result = moderator.check_message(text, COMPANION)
     assert result.decision == "block" and topic in result.categories, result
