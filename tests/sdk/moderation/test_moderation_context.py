@@ -175,3 +175,67 @@ def test_quitting_and_small_accidents_are_not_self_harm(
 def test_the_same_words_meant_are_still_self_harm(moderator: ContentModerator, text: str) -> None:
     result = moderator.check_message(text, COMPANION)
     assert result.decision == "block" and result.topic == "self_harm"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["my sister hurt her back lifting boxes", "i hurt my back at work",
+     "i pulled a muscle at the gym", "i bruised my ribs at football",
+     "my brother broke his wrist falling off his bike", "i fractured my finger in gym class"],
+)  # fmt: skip
+def test_accidental_injuries_are_not_violence_or_self_harm(
+    moderator: ContentModerator, text: str
+) -> None:
+    """Saying how one got hurt (`[violence neutral]`, `[self_harm neutral]`): the model
+    learnt body words from self-harm and assault lines. Found by
+    ``tools/moderation_corpus/check_natural_chat.py``; these lines are not the probe's."""
+    result = moderator.check_message(text, COMPANION)
+    assert result.decision == "allow" and not result.categories, result
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["i got a C on my essay", "i got a B on my quiz", "i got a 7 on my essay",
+     "im so proud of you", "i'm so proud of u", "im so proud of you 😭"],
+)  # fmt: skip
+def test_grades_and_praise_are_not_sexual(moderator: ContentModerator, text: str) -> None:
+    """A school grade or being proud of someone (`[sexual neutral]`): frames such as
+    "got a", "of you" and "my" weigh towards solicitation in the model."""
+    result = moderator.check_message(text, COMPANION)
+    assert result.decision == "allow" and not result.categories, result
+
+
+@pytest.mark.parametrize(
+    "text", ["i'm going to the gym after class", "im going to the library friday"]
+)
+def test_going_somewhere_is_not_violence(moderator: ContentModerator, text: str) -> None:
+    """Going to an everyday place, with when or with whom (`[violence neutral]`): the
+    model learnt places and weekdays from threats made at them."""
+    result = moderator.check_message(text, COMPANION)
+    assert result.decision == "allow" and not result.categories, result
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("he broke her arm at school", "violence"),
+        ("i hurt my sisters arm at practice", "violence"),
+        ("i broke my brothers nose at school", "violence"),
+        ("i broke my arm on purpose", "self_harm"),
+        ("i hurt my arm cutting again", "self_harm"),
+        ("i'm going to the gym after school to stab him", "violence"),
+        ("im going to the library friday with my gun", "violence"),
+        ("i'm so proud of you, now send me a pic", "sexual"),
+        ("i got a B on my quiz, now send nudes", "sexual"),
+        ("im so proud of you 🍆💦", "sexual"),
+        ("going to the concert friday 🔫", "violence"),
+    ],
+)
+def test_the_same_shapes_with_harm_are_still_blocked(
+    moderator: ContentModerator, text: str, topic: str
+) -> None:
+    """The neutral patterns above match whole lines only: someone else's arm (also
+    "my sisters arm"), "on purpose", cutting, a weapon, a request or an emoji other than
+    a smiley or a heart in the same line is still harm as before."""
+    result = moderator.check_message(text, COMPANION)
+    assert result.decision == "block" and topic in result.categories, result
