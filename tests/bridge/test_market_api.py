@@ -130,11 +130,13 @@ async def test_publish_review_search_rate_install_on_a_daemon(
             assert (listing["ratings"], round(listing["rating"], 2)) == (3, 3.67)
             users = {r["user"] for r in (await http.get(f"/market/listings/{lid}/reviews",
                                                         headers=bob)).json()}  # fmt: skip
-            assert {u for u in users if u.startswith("player:")} == {
-                "player:web:steve",
-                "player:web:alex",
+            # a player is scoped by its game server's owner tag (as its NPC memory is)
+            assert {u.rsplit("/", 1)[1] for u in users if u.startswith("server:web:")} == {
+                "steve",
+                "alex",
             }
             assert len(users) == 3  # steve's second rating replaced his first
+            alex = next(u for u in users if u.endswith("/alex"))
 
             # install into the caller's library: bob now owns a copy he can read
             r = await http.post(f"/market/listings/{lid}/install", headers=bob)
@@ -174,7 +176,7 @@ async def test_publish_review_search_rate_install_on_a_daemon(
 
             # abuse reports feed the platform abuse rate
             r = await http.post(f"/market/listings/{lid}/reports", headers=world,
-                                json={"reason": "rude review", "review_user": "player:web:alex",
+                                json={"reason": "rude review", "review_user": alex,
                                       "player": "steve"})  # fmt: skip
             assert r.status_code == 201, r.text
             text = (await http.get("/metrics", headers=admin)).text

@@ -6,7 +6,12 @@ policy, approve or reject pending versions and unlist listings.
 
 Who is who: a creator or admin key acts as its tenancy tag (``key:<id>``); a game
 server acts for one of its players, named in the body (``player``), as
-``player:<world>:<player id>``, so each player has one rating per listing.
+``server:<world>:<server id>/<player id>`` (its owner tag, the scope of its NPC
+memory, then the player), so each player has one rating per listing and one server
+naming a player id cannot replace another server's player's rating. A server is the
+rating's tenant: all its players' ratings weigh as at most ``TENANT_RATING_CAP``
+ratings and their reports as ``TENANT_REPORT_CAP`` (the marketplace store's), so a
+server inventing players moves a listing's rating and reputation only that far.
 
 (No ``from __future__ import annotations``: FastAPI reads the routes' annotations.)
 """
@@ -108,16 +113,24 @@ def actor_of(who: ApiKey | WorldKey) -> Actor:
     return Actor(tags(who)[0], admin=is_admin(who))
 
 
-def user_of(who: ApiKey | WorldKey, player: str | None) -> str:
-    """The rater or reporter: a key's tag, or a game server's player."""
+def user_of(who: ApiKey | WorldKey, player: str | None) -> tuple[str, str | None]:
+    """(the rater or reporter, its tenant): a key's tag and no tenant, or a game
+    server's player scoped by the server's owner tag (as NPC memory is), and that tag.
+    A player named with a creator or admin key is 422, not silently ignored."""
     if isinstance(who, ApiKey):
-        return tags(who)[0]
+        if player is not None:
+            raise ValidationFailed(
+                "request",
+                [FieldError("player", "only a game server's key rates for a player; leave it out")],
+            )
+        return tags(who)[0], None
     if not player:
         raise ValidationFailed(
             "request",
             [FieldError("player", "required with a game server's key: the player it acts for")],
         )
-    return f"player:{who.world}:{player}"
+    server = tags(who)[0]
+    return f"{server}/{player}", server
 
 
 def _published(record: VersionRecord) -> Published:
@@ -233,7 +246,8 @@ def router(engine: Engine, tenancy: Tenancy, service: DeploymentService) -> APIR
 
     @api.post("/listings/{listing_id}/ratings", status_code=201)
     async def rate(listing_id: str, body: RatingBody, who: Anyone) -> Review:
-        return await market().rate(listing_id, user_of(who, body.player), body.rating, body.text)
+        user, tenant = user_of(who, body.player)
+        return await market().rate(listing_id, user, body.rating, body.text, tenant=tenant)
 
     @api.get("/listings/{listing_id}/reviews")
     async def reviews(listing_id: str, who: Anyone) -> list[Review]:
@@ -241,8 +255,9 @@ def router(engine: Engine, tenancy: Tenancy, service: DeploymentService) -> APIR
 
     @api.post("/listings/{listing_id}/reports", status_code=201)
     async def report(listing_id: str, body: ReportBody, who: Anyone) -> dict[str, str]:
+        user, tenant = user_of(who, body.player)
         found = await market().report(
-            listing_id, user_of(who, body.player), body.reason, body.review_user
+            listing_id, user, body.reason, body.review_user, tenant=tenant
         )
         return {"id": found.id}
 

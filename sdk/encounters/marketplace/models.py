@@ -154,8 +154,13 @@ class Listing(BaseModel):
     latest_version: str | None = None  # newest published version
     unlisted: str | None = None  # the admin's reason, when unlisted
     downloads: int = 0
-    rating: float | None = None  # mean of 1..5, None without ratings
+    #: Mean of 1..5 (None without ratings), each tenant's ratings (a game server's
+    #: players') weighing as at most ``TENANT_RATING_CAP`` ratings at their mean.
+    rating: float | None = None
+    #: The ratings as they weigh: one per user acting for itself, at most
+    #: ``TENANT_RATING_CAP`` per tenant (all stay stored: ``/reviews`` lists them).
     ratings: int = 0
+    #: The abuse reports as they weigh: at most ``TENANT_REPORT_CAP`` per tenant.
     reports: int = 0
     reputation: float | None = None  # persona listings: 0..100
     created_at: datetime = Field(default_factory=utcnow)
@@ -167,6 +172,9 @@ class Review(BaseModel):
     user: str
     rating: Annotated[int, Field(ge=1, le=5)]
     text: str = ""
+    #: Who the rating came through (a game server's owner tag; None: the user itself):
+    #: one tenant's ratings weigh at most ``TENANT_RATING_CAP`` in the listing's.
+    tenant: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -177,6 +185,8 @@ class Report(BaseModel):
     review_user: str | None = None  # a report on a review names its author
     reporter: str
     reason: str
+    #: As :attr:`Review.tenant`; one tenant's reports weigh at most ``TENANT_REPORT_CAP``.
+    tenant: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 

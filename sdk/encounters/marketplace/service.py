@@ -22,6 +22,13 @@ Rules:
 - one rating (1-5, with an optional moderated review) per user per listing, replaced
   by the user's next; owners cannot rate their own listings;
 - one abuse report per reporter per listing or review;
+- a rating or report may name a ``tenant``, whom it came through (the bridge names the
+  game server whose key rated for its player): one tenant's ratings weigh in a
+  listing's aggregates as at most ``TENANT_RATING_CAP`` ratings at their mean, its
+  reports as at most ``TENANT_REPORT_CAP`` (see :mod:`.store`), so a tenant inventing
+  players cannot push a listing's rating or reputation past that; every one is still
+  stored, listed and audited. Without a tenant each user weighs 1 (an embedder that
+  vouches for its users sees no change);
 - a persona listing's reputation (0-100) comes from its ratings and reports (see
   :func:`reputation`);
 - installing resolves dependencies (a campaign's encounters), checks every piece of
@@ -363,14 +370,18 @@ class Marketplace:
 
     # -- ratings and reports ----------------------------------------------------------
 
-    async def rate(self, listing_id: str, user: str, rating: int, text: str = "") -> Review:
+    async def rate(
+        self, listing_id: str, user: str, rating: int, text: str = "", *, tenant: str | None = None
+    ) -> Review:
         """The user's one rating of a listing (replacing an earlier one); the review
-        text is moderated."""
+        text is moderated. ``tenant``: whom it came through (see the module)."""
         listing = await self.get(listing_id)
         if user == listing.owner:
             raise MarketForbidden("owners cannot rate their own listings")
         data = {"rating": rating, "text": text}
-        checked = validate_model(Review, {"listing_id": listing_id, "user": user, **data}, "review")
+        checked = validate_model(
+            Review, {"listing_id": listing_id, "user": user, "tenant": tenant, **data}, "review"
+        )
         if checked.text:
             await self._screen("review", {"text": checked.text}, f"review of {listing_id}")
         earlier = await self.store.get_review(listing_id, user)
@@ -387,10 +398,17 @@ class Marketplace:
         return await self.store.list_reviews(listing_id, limit)
 
     async def report(
-        self, listing_id: str, reporter: str, reason: str, review_user: str | None = None
+        self,
+        listing_id: str,
+        reporter: str,
+        reason: str,
+        review_user: str | None = None,
+        *,
+        tenant: str | None = None,
     ) -> Report:
         """An abuse report on a listing (or on one of its reviews): stored once per
-        reporter and target, logged in the audit log as a ``report`` block."""
+        reporter and target, logged in the audit log as a ``report`` block (every
+        one, however little its tenant's reports weigh). ``tenant``: see the module."""
         await self.get(listing_id)
         reason = reason.strip()
         if not reason:
@@ -408,6 +426,7 @@ class Marketplace:
             review_user=review_user,
             reporter=reporter,
             reason=reason[:500],
+            tenant=tenant,
         )
         await self.store.add_report(report)
         subject = f"review by {review_user} on {listing_id}" if review_user else listing_id

@@ -185,8 +185,33 @@ END;
 
 #: Migration n (1-based) takes the schema from version n-1 to n; never edit a shipped
 #: one, add the next.
-MIGRATIONS: tuple[str, ...] = (_V1,)
+#: V2: who a rating or report came through (``tenant``: a game server's owner tag,
+#: NULL for a user acting for itself), so one tenant's weight in a listing's
+#: aggregates can be capped. Ratings and reports stored before, by a world key's
+#: players (``player:<world>:<id>``), count as one tenant per world
+#: (``player:<world>``). The aggregates are recomputed on open.
+_V2 = """
+ALTER TABLE market_reviews ADD COLUMN tenant TEXT;
+ALTER TABLE market_reports ADD COLUMN tenant TEXT;
+UPDATE market_reviews SET tenant = substr(user, 1, 6 + instr(substr(user, 8), ':'))
+    WHERE user LIKE 'player:%:%';
+UPDATE market_reports SET tenant = substr(json_extract(record, '$.reporter'), 1,
+        6 + instr(substr(json_extract(record, '$.reporter'), 8), ':'))
+    WHERE json_extract(record, '$.reporter') LIKE 'player:%:%';
+UPDATE market_reviews SET record = json_set(record, '$.tenant', tenant)
+    WHERE tenant IS NOT NULL;
+UPDATE market_reports SET record = json_set(record, '$.tenant', tenant)
+    WHERE tenant IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
+
+#: The most one tenant (a game server, rating and reporting for its players) weighs
+#: in a listing's rating aggregates (as this many ratings at its players' mean) and
+#: in its report count; see :meth:`SQLiteMarketStore._aggregate`.
+TENANT_RATING_CAP = 10
+TENANT_REPORT_CAP = 3
 
 _SORTS: dict[str, tuple[str, ...]] = {
     "new": ("listed_seq",),
@@ -222,8 +247,20 @@ def _bars(values: Sequence[str]) -> str:
 class SQLiteMarketStore:
     """The marketplace in a SQLite file (``":memory:"`` for a throwaway one)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        tenant_rating_cap: int = TENANT_RATING_CAP,
+        tenant_report_cap: int = TENANT_REPORT_CAP,
+    ) -> None:
+        for name, cap in (("tenant_rating_cap", tenant_rating_cap),
+                          ("tenant_report_cap", tenant_report_cap)):  # fmt: skip
+            if cap < 0:
+                raise ValueError(f"{name} must be 0 or more, not {cap}")
         self.path = str(path)
+        self.tenant_rating_cap = tenant_rating_cap
+        self.tenant_report_cap = tenant_report_cap
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 
@@ -277,6 +314,18 @@ class SQLiteMarketStore:
                 conn.execute("INSERT INTO market_schema VALUES (?)", (SCHEMA_VERSION,))
             else:
                 conn.execute("UPDATE market_schema SET version = ?", (SCHEMA_VERSION,))
+            caps = f"{self.tenant_rating_cap},{self.tenant_report_cap}"
+            held = conn.execute(
+                "SELECT value FROM market_settings WHERE name = 'tenant_caps'"
+            ).fetchone()
+            if held is None or held[0] != caps or current < SCHEMA_VERSION:
+                for (listing_id,) in conn.execute("SELECT id FROM market_listings").fetchall():
+                    self._aggregate(conn, listing_id)
+                conn.execute(
+                    "INSERT INTO market_settings VALUES ('tenant_caps', ?) ON CONFLICT(name)"
+                    " DO UPDATE SET value = excluded.value",
+                    (caps,),
+                )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -461,23 +510,43 @@ class SQLiteMarketStore:
 
     # -- reviews and reports ----------------------------------------------------------
 
+    def _aggregate(self, conn: sqlite3.Connection, listing_id: str) -> None:
+        """Recompute a listing's rating aggregates and report count from its rows, so
+        they stay right whatever was replaced. A user acting for itself (no tenant)
+        weighs 1; each tenant's ratings weigh as its mean rating counted
+        ``min(n, tenant_rating_cap)`` times, its reports as ``min(n,
+        tenant_report_cap)``. ``rating_count`` and ``reports`` hold these weights
+        (every row stays stored and listed)."""
+        total, count = conn.execute(
+            "SELECT COALESCE(SUM(w * mean), 0), COALESCE(SUM(w), 0) FROM ("
+            " SELECT CASE WHEN tenant IS NULL THEN COUNT(*) ELSE MIN(COUNT(*), ?) END AS w,"
+            " AVG(rating) AS mean FROM market_reviews WHERE listing_id = ?"
+            " GROUP BY tenant IS NULL, COALESCE(tenant, user))",
+            (self.tenant_rating_cap, listing_id),
+        ).fetchone()
+        (reports,) = conn.execute(
+            "SELECT COALESCE(SUM(w), 0) FROM ("
+            " SELECT CASE WHEN tenant IS NULL THEN COUNT(*) ELSE MIN(COUNT(*), ?) END AS w"
+            " FROM market_reports WHERE listing_id = ? GROUP BY tenant IS NULL,"
+            " COALESCE(tenant, id))",
+            (self.tenant_report_cap, listing_id),
+        ).fetchone()
+        conn.execute(
+            "UPDATE market_listings SET rating_sum = ?, rating_count = ?, rating = ?,"
+            " reports = ? WHERE id = ?",
+            (total, count, total / count if count else 0.0, reports, listing_id),
+        )
+
     async def put_review(self, review: Review) -> None:
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT INTO market_reviews VALUES (?,?,?,?) ON CONFLICT(listing_id, user)"
-                " DO UPDATE SET rating = excluded.rating, record = excluded.record",
-                (review.listing_id, review.user, review.rating, review.model_dump_json()),
-            )
-            total, count = conn.execute(
-                "SELECT COALESCE(SUM(rating), 0), COUNT(*) FROM market_reviews"
-                " WHERE listing_id = ?",
-                (review.listing_id,),
-            ).fetchone()
-            conn.execute(
-                "UPDATE market_listings SET rating_sum = ?, rating_count = ?,"
-                " rating = ? WHERE id = ?",
-                (total, count, total / count if count else 0.0, review.listing_id),
-            )
+                "INSERT INTO market_reviews VALUES (?,?,?,?,?) ON CONFLICT(listing_id, user)"
+                " DO UPDATE SET rating = excluded.rating, record = excluded.record,"
+                " tenant = excluded.tenant",
+                (review.listing_id, review.user, review.rating, review.model_dump_json(),
+                 review.tenant),
+            )  # fmt: skip
+            self._aggregate(conn, review.listing_id)
 
         await self._run(work, write=True)
 
@@ -505,13 +574,10 @@ class SQLiteMarketStore:
     async def add_report(self, report: Report) -> None:
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT INTO market_reports VALUES (?,?,?)",
-                (report.id, report.listing_id, report.model_dump_json()),
+                "INSERT INTO market_reports VALUES (?,?,?,?)",
+                (report.id, report.listing_id, report.model_dump_json(), report.tenant),
             )
-            conn.execute(
-                "UPDATE market_listings SET reports = reports + 1 WHERE id = ?",
-                (report.listing_id,),
-            )
+            self._aggregate(conn, report.listing_id)
 
         await self._run(work, write=True)
 
@@ -797,6 +863,8 @@ __all__ = [
     "FTS_DRIVEN_MAX",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "TENANT_RATING_CAP",
+    "TENANT_REPORT_CAP",
     "MarketStore",
     "SQLiteMarketStore",
     "fts_query",

@@ -4,6 +4,7 @@ an engine's library."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from datetime import timedelta
@@ -17,11 +18,13 @@ from encounters.marketplace import (
     IntegrityFailed,
     MarketConflict,
     MarketForbidden,
+    Marketplace,
+    SQLiteMarketStore,
     install_into,
     reputation,
 )
 from encounters.models import utcnow
-from encounters.moderation import TextFilter
+from encounters.moderation import ContentModerator, TextFilter
 from encounters.platform_metrics import platform_metrics
 from encounters.settings import load_settings
 
@@ -178,3 +181,49 @@ async def test_engine_market_lives_in_the_store_file(tmp_path: Path) -> None:
         found = await engine.market.search({"kind": "persona"})
         assert [i.meta.title for i in found.items] == ["Helpful Guide"]
         assert engine.market.store.path == str(settings.database_path)  # type: ignore[attr-defined]
+
+
+async def test_a_tenants_weight_is_capped_and_follows_the_caps_and_old_files(
+    tmp_path: Path, text_filter: TextFilter
+) -> None:
+    """An embedder's tenant weighs as at most ``tenant_rating_cap`` ratings and
+    ``tenant_report_cap`` reports, users without one as before; the aggregates are
+    recomputed when the caps change and when a file from before tenants is opened
+    (its world keys' players, ``player:<world>:<id>``, count as one tenant per world)."""
+    path = tmp_path / "m.db"
+    async with open_market(path, text_filter) as (market, _):
+        lid = (await market.publish(persona_submission(), ADMIN)).listing_id
+        await market.rate(lid, "key:fan", 1)
+        for n in range(12):
+            await market.rate(lid, f"guild/p{n}", 5, tenant="guild")
+            await market.report(lid, f"guild/p{n}", "rude", tenant="guild")
+        found = await market.get(lid)
+        assert (found.ratings, found.rating, found.reports) == (11, 51 / 11, 3)
+        assert len(await market.store.list_reviews(lid)) == 13
+    store = SQLiteMarketStore(path, tenant_rating_cap=2, tenant_report_cap=1)
+    async with store:
+        found = await Marketplace(store, ContentModerator(text_filter)).get(lid)
+        assert (found.ratings, found.rating, found.reports) == (3, 11 / 3, 1)
+
+    # the file as it was before tenants: schema 1, a world key's players unscoped
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("DELETE FROM market_reviews")
+        conn.execute("DELETE FROM market_reports")
+        conn.execute("ALTER TABLE market_reviews DROP COLUMN tenant")
+        conn.execute("ALTER TABLE market_reports DROP COLUMN tenant")
+        conn.execute("UPDATE market_schema SET version = 1")
+        for n in range(15):
+            user = f"player:web:p{n}"
+            record = {"listing_id": lid, "user": user, "rating": 5}
+            conn.execute(
+                "INSERT INTO market_reviews VALUES (?,?,?,?)", (lid, user, 5, json.dumps(record))
+            )
+        conn.execute("INSERT INTO market_reviews VALUES (?,?,?,?)", (lid, "key:fan", 1, json.dumps(
+            {"listing_id": lid, "user": "key:fan", "rating": 1}
+        )))  # fmt: skip
+        conn.commit()
+    async with open_market(path, text_filter) as (market, _):
+        found = await market.get(lid)
+        assert (found.ratings, found.rating) == (11, 51 / 11)
+        legacy = await market.store.get_review(lid, "player:web:p0")
+        assert legacy is not None and legacy.tenant == "player:web"
