@@ -15,7 +15,6 @@ import base64
 import io
 import json
 import re
-import shutil
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,15 +22,13 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
-from playwright.sync_api import FilePayload, Page, expect, sync_playwright
+from playwright.sync_api import Browser, FilePayload, Page, expect
 
 from encounters.marketplace import read_card
 from tests.conftest import encounter_dict
 from tests.sdk.marketplace.helpers import meta
 from tests.sdk.marketplace.test_cards import V3_CARD, png_with
 from tests.support.daemon_process import DaemonProcess
-
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture
@@ -46,14 +43,8 @@ def daemon(tmp_path: Path) -> Iterator[tuple[DaemonProcess, str, str]]:
 
 
 @pytest.fixture
-def page() -> Iterator[Page]:
-    assert shutil.which(CHROMIUM), "Debian's chromium is needed: apt-get install chromium"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-        finally:
-            browser.close()
+def page(browser: Browser) -> Page:
+    return browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
 
 
 def sign_in(page: Page, key: str) -> None:

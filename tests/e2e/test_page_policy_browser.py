@@ -10,19 +10,17 @@ script and is reported as a policy violation. Swagger UI still works under its p
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import httpx
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from tests.support.control import bearer, persona_body
 from tests.support.daemon_process import DaemonProcess
 
-CHROMIUM = "/usr/bin/chromium"
 SERVER = "arena"
 MARKUP = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
 #: every policy violation and every dialog the page opens, kept where the test reads them
@@ -44,17 +42,6 @@ def daemon(tmp_path: Path) -> Iterator[tuple[DaemonProcess, str, str]]:
         yield process, admin, creator
     finally:
         process.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    assert shutil.which(CHROMIUM), "Debian's chromium is needed: apt-get install chromium"
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def watched(browser: Browser, dialogs: list[str]) -> Page:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -27,11 +26,10 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from playwright.sync_api import Dialog, Locator, Page, Request, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Locator, Page, Request, expect
 
 from tests.support.daemon_process import DaemonProcess
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
@@ -47,18 +45,12 @@ def daemon(tmp_path: Path) -> Iterator[tuple[DaemonProcess, str, str]]:
 
 
 @pytest.fixture
-def page() -> Iterator[Page]:
-    assert shutil.which(CHROMIUM), "Debian's chromium is needed: apt-get install chromium"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            context = browser.new_context(
-                viewport={"width": 1400, "height": 900},
-                permissions=["clipboard-read", "clipboard-write"],
-            )
-            yield context.new_page()
-        finally:
-            browser.close()
+def page(browser: Browser) -> Page:
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 900},
+        permissions=["clipboard-read", "clipboard-write"],
+    )
+    return context.new_page()
 
 
 def sign_in(page: Page, key: str) -> None:

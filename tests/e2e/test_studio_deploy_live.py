@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,13 +26,12 @@ import anyio
 import httpx
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, expect
 
 from encounters_bridge.adapter import AdapterClient
 from encounters_bridge.frames import Frame
 from tests.support.daemon_process import DaemonProcess
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SERVER = "gm-test"
 #: What the GMod addon announces (lua_addon/lua/ai_companion/connection.lua).
@@ -94,17 +92,6 @@ def stack(tmp_path: Path) -> Iterator[tuple[DaemonProcess, str, str, ScriptedGmo
                 running.cancel()
     finally:
         process.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    assert shutil.which(CHROMIUM), "Debian's chromium is needed: apt-get install chromium"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def signed_in(browser: Browser, url: str, key: str) -> Page:

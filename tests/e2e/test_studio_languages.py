@@ -7,28 +7,13 @@ English."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.test_studio_browser import CHROMIUM
 from tests.e2e.test_studio_browser import daemon as daemon  # the fixture
 from tests.support.daemon_process import DaemonProcess
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    assert shutil.which(CHROMIUM), "Debian's chromium is needed: apt-get install chromium"
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def studio(browser: Browser, url: str, locale: str) -> Page:

@@ -16,17 +16,15 @@ view go to docs/screenshots/ (the web world's, with two players, is taken by
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
-from playwright.sync_api import Browser, Locator, Page, Request, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Request, expect
 
 from tests.support.daemon_process import DaemonProcess
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SERVER = "meadow"
 
@@ -46,17 +44,6 @@ def daemon(tmp_path: Path) -> Iterator[tuple[DaemonProcess, str, str]]:
         yield process, admin, creator
     finally:
         process.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    assert shutil.which(CHROMIUM), "Debian's chromium is needed: apt-get install chromium"
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def new_page(browser: Browser, url: str, elsewhere: list[str]) -> Page:

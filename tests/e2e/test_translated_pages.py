@@ -9,18 +9,16 @@ language."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.support.daemon_process import DaemonProcess
 
-CHROMIUM = "/usr/bin/chromium"
 SERVER = "arena"
 
 pytestmark = pytest.mark.timeout(240)
@@ -112,17 +110,6 @@ def daemon(tmp_path: Path) -> Iterator[tuple[DaemonProcess, str, str]]:
         yield process, admin, creator
     finally:
         process.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    assert shutil.which(CHROMIUM), "Debian's chromium is needed: apt-get install chromium"
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def signed_in(browser: Browser, url: str, texts: Texts, key: str, path: str = "/studio/") -> Page:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -25,11 +24,10 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, expect
 
 from tests.support.daemon_process import DaemonProcess, free_port
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SERVER = "arena"
 PERSONA = {
@@ -59,17 +57,6 @@ def daemon(tmp_path: Path) -> Iterator[tuple[DaemonProcess, str, str]]:
         yield process, admin, creator
     finally:
         process.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    assert shutil.which(CHROMIUM), "Debian's chromium is needed: apt-get install chromium"
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def open_world(browser: Browser, url: str, key: str, elsewhere: list[str]) -> Page:

@@ -10,14 +10,12 @@ across the player's tabs).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, expect
 
 from tests.e2e.test_web_world_browser import (
-    CHROMIUM,
     PERSONA,
     SERVER,
     chat_log,
@@ -26,6 +24,7 @@ from tests.e2e.test_web_world_browser import (
     open_world,
     say,
 )
+from tests.support.browser import chromium
 from tests.support.daemon_process import DaemonProcess
 
 VOICED = {**PERSONA, "voice": {"id": "en", "rate": 1.0}}
@@ -36,14 +35,9 @@ pytestmark = pytest.mark.timeout(240)
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    assert shutil.which(CHROMIUM), "Debian's chromium is needed: apt-get install chromium"
-    with sync_playwright() as p:
-        autoplay = "--autoplay-policy=no-user-gesture-required"
-        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[autoplay])
-        try:
-            yield launched
-        finally:
-            launched.close()
+    """Chromium that plays audio without a click (the page's voice starts by itself)."""
+    with chromium("--autoplay-policy=no-user-gesture-required") as launched:
+        yield launched
 
 
 def voice_of_pip(page: Page) -> dict[str, object]:
