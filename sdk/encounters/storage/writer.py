@@ -15,7 +15,12 @@ Why it works this way:
 - Checkpoints (copying the WAL into the database file, with an fsync) run in a thread
   of their own about once a second, never inside a commit: SQLite's automatic
   checkpoint would stall whichever write crossed the threshold for tens of
-  milliseconds.
+  milliseconds. The checkpoint thread runs at a lower CPU priority (``nice`` +10, on
+  Linux, where a thread has its own): on a busy machine its copying and fsync would
+  otherwise take the core from the event loop, and the writes behind that wait showed
+  as the slowest actions' latency (p99 at 1,000 single-action signals a second about
+  2.0 ms with it at the loop's priority, about 1.75 ms lowered, the same as with no
+  checkpoint at all). It still gets a share of a busy core, so the WAL stays bounded.
 
 The writer knows no tables: a :class:`Write` carries its :class:`Statement`, so a store
 that shares the file (the bridge daemon keeps its records next to the SDK's) commits its
@@ -25,11 +30,14 @@ rows in the same transaction as the SDK's by handing all of them to one
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +56,21 @@ _DIALECT = sqlite_dialect()
 
 #: Batches up to this many writes commit on the event loop's thread (see _flush).
 _INLINE_WRITES = 64
+
+#: How much lower than the process the checkpoint thread is scheduled (``nice``).
+CHECKPOINT_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    """Make the calling thread yield the CPU to the process's other threads: Linux
+    schedules each thread with its own nice value (elsewhere ``setpriority`` with a
+    thread id would name a process, so nothing is done)."""
+    if sys.platform != "linux":
+        return
+    tid = threading.get_native_id()
+    with suppress(OSError):  # a sandbox that forbids it: checkpoints run as before
+        niceness = os.getpriority(os.PRIO_PROCESS, tid) + CHECKPOINT_NICENESS
+        os.setpriority(os.PRIO_PROCESS, tid, niceness)
 
 
 @dataclass(frozen=True)
@@ -161,7 +184,9 @@ class GroupWriter:
 
     async def open(self) -> None:
         self._conn = await anyio.to_thread.run_sync(self._connect)
-        self._checkpointer = ThreadPoolExecutor(1, thread_name_prefix="ae-checkpoint")
+        self._checkpointer = ThreadPoolExecutor(
+            1, thread_name_prefix="ae-checkpoint", initializer=_lower_priority
+        )
 
     def _connect(self) -> sqlite3.Connection:
         # used by one flush at a time (the write lock), from whichever worker thread

@@ -4,7 +4,9 @@ transactions, and units of work whose errors stay their own."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 from pathlib import Path
 
 import anyio
@@ -14,7 +16,7 @@ from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, ins
 from encounters import StoreError
 from encounters.models.audit import AuditEntry
 from encounters.storage import SQLiteStore, WriteBatch
-from encounters.storage.writer import Statement, Write
+from encounters.storage.writer import CHECKPOINT_NICENESS, Statement, Write
 
 notes_metadata = MetaData()
 notes = Table(
@@ -101,3 +103,27 @@ def test_tables_of_a_newer_sharing_store_are_refused(tmp_path: Path) -> None:
     anyio.run(main, 2)
     with pytest.raises(StoreError, match="test notes version 2, newer than this SDK"):
         anyio.run(main, 1)
+
+
+def test_checkpoints_yield_the_cpu_to_the_event_loop(tmp_path: Path) -> None:
+    """The checkpoint thread (copying the WAL into the file, with an fsync) runs at a
+    lower priority than the event loop's thread, so on a busy machine the loop's
+    commits do not wait for a core behind it (Linux schedules each thread with its own
+    nice value)."""
+    checkpointed: list[tuple[str, int]] = []
+
+    async def main() -> None:
+        async with SQLiteStore(path := tmp_path / "s.db") as store:
+            await store.append_audit([entry("a")])  # the first commit starts a checkpoint
+            started = store._writer._checkpoint
+            assert started is not None, "no checkpoint after a commit"
+            await anyio.to_thread.run_sync(started.result, 10)  # ran in its thread
+            for t in threading.enumerate():
+                if t.name.startswith("ae-checkpoint") and t.native_id is not None:
+                    niceness = os.getpriority(os.PRIO_PROCESS, t.native_id)
+                    checkpointed.append((t.name, niceness))
+        assert rows(path, "SELECT count(*) FROM audit_log") == [(1,)]
+
+    loop_niceness = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    anyio.run(main)
+    assert [n for _, n in checkpointed] == [min(19, loop_niceness + CHECKPOINT_NICENESS)]
