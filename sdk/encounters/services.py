@@ -179,7 +179,9 @@ class LazyServices:
                 where: str | Path = ":memory:"
             else:
                 where = path if isinstance(path, Path) else self._settings.data_dir / "market.db"
-            self._market = Marketplace(SQLiteMarketStore(where), self.moderator, self._store)
+            caps = {k: v for k, v in self._settings.market.model_dump().items() if v is not None}
+            store = SQLiteMarketStore(where, **caps)
+            self._market = Marketplace(store, self.moderator, self._store)
         return self._market
 
     async def close_market(self) -> None:

@@ -145,6 +145,20 @@ class LLMSettings(BaseSettings):
         )
 
 
+class MarketSettings(BaseModel):
+    """The marketplace (``AE_MARKET__*``, e.g. ``AE_MARKET__TENANT_REPORT_CAP=5``).
+
+    How much one game server (rating and reporting for its players) weighs in a
+    listing's ratings (as at most this many ratings at its players' mean) and its
+    report count; 0: game servers' ratings or reports do not count. Unset: the market
+    store's defaults (10 and 3; ``TENANT_RATING_CAP``, ``TENANT_REPORT_CAP`` in
+    ``marketplace/store.py``). A change is applied to every listing's figures when the
+    market store next opens."""
+
+    tenant_rating_cap: int | None = Field(None, ge=0, le=1_000_000)
+    tenant_report_cap: int | None = Field(None, ge=0, le=1_000_000)
+
+
 class RetrySettings(BaseModel):
     base: float = Field(60.0, gt=0, allow_inf_nan=False)
     max_delay: float = Field(3600.0, gt=0, allow_inf_nan=False)
@@ -179,6 +193,7 @@ class Settings(BaseSettings):
     moderation: ModerationSettings = ModerationSettings()
     llm: LLMSettings = Field(default_factory=LLMSettings)
     voice: VoiceSettings = VoiceSettings()
+    market: MarketSettings = MarketSettings()
     #: Encrypts NPC memories and webhook signing secrets (32 bytes, base64). Unset: a
     #: key file ``memory.key`` is created in the data folder (0600) on first use.
     #: Never logged.
@@ -243,6 +258,12 @@ def env_name(loc: tuple[int | str, ...], given: dict[str, Any]) -> str:
         return parts[1].upper()  # the seed's names have no prefix: LLM_TIMEOUT
     if parts[0] in LLMSettings.model_fields:
         return parts[0].upper()
-    if parts[0] in ("moderation", "voice") and len(parts) > 1:
+    field = Settings.model_fields.get(parts[0])
+    nested = (
+        field is not None
+        and isinstance(field.annotation, type)
+        and issubclass(field.annotation, BaseModel)
+    )
+    if nested and len(parts) > 1:  # AE_MODERATION__MAX_CHAT_LENGTH, AE_WEBHOOK_RETRY__BASE
         return f"{ENV_PREFIX}{parts[0].upper()}__{parts[1].upper()}"
     return f"{ENV_PREFIX}{parts[0].upper()}"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from encounters.engine import Engine
-from encounters.errors import NotFound, ValidationFailed
+from encounters.errors import ConfigError, NotFound, ValidationFailed
 from encounters.marketplace import (
     IntegrityFailed,
     MarketConflict,
@@ -227,3 +227,25 @@ async def test_a_tenants_weight_is_capped_and_follows_the_caps_and_old_files(
         assert (found.ratings, found.rating) == (11, 51 / 11)
         legacy = await market.store.get_review(lid, "player:web:p0")
         assert legacy is not None and legacy.tenant == "player:web"
+
+
+async def test_an_operator_sets_the_tenant_caps_in_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``AE_MARKET__TENANT_RATING_CAP`` and ``__TENANT_REPORT_CAP`` reach the engine's
+    marketplace; a value that is no count is refused naming the variable."""
+    monkeypatch.setenv("AE_MARKET__TENANT_RATING_CAP", "2")
+    monkeypatch.setenv("AE_MARKET__TENANT_REPORT_CAP", "0")
+    async with Engine(load_settings(data_dir=tmp_path / "data")) as engine:
+        lid = (await engine.market.publish(encounter_submission(), ADMIN)).listing_id
+        for n in range(5):
+            await engine.market.rate(lid, f"guild/p{n}", 5, tenant="guild")
+            await engine.market.report(lid, f"guild/p{n}", "rude", tenant="guild")
+        await engine.market.rate(lid, "key:bob", 1)
+        listing = await engine.market.get(lid)
+        # the guild's five weigh as two ratings of 5, bob's as one; its reports as none
+        assert (listing.ratings, listing.reports) == (3, 0)
+        assert listing.rating == pytest.approx(11 / 3)
+    monkeypatch.setenv("AE_MARKET__TENANT_RATING_CAP", "-1")
+    with pytest.raises(ConfigError, match="AE_MARKET__TENANT_RATING_CAP"):
+        load_settings(data_dir=tmp_path / "data")
